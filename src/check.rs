@@ -1,0 +1,208 @@
+//! Runs every property of one scenario and turns the search's outcome into [`Results`]:
+//! one verdict per property, compared with the verdict the model file expects.
+//!
+//! Verdicts are honest about incomplete searches: an invariant is `holds` and a reachability
+//! property `unreached` only when the search was exhaustive; otherwise they are `unknown`.
+//! `violated` and `reached` come with a path and are final whatever stopped the search.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::model::{self, RefreshModel};
+use crate::properties::{self, Kind};
+use crate::scenario::{Scenario, Verdict};
+use crate::search::{self, IndexPath, SearchConfig, Stop, Strategy};
+
+/// How to search.
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    /// Search order.
+    pub strategy: Strategy,
+    /// Paths of at most this many actions.
+    pub max_depth: Option<usize>,
+    /// At most this many unique states.
+    pub max_states: Option<u64>,
+    /// At most this much wall-clock time.
+    pub timeout: Option<Duration>,
+    /// Raised to interrupt the search.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions { strategy: Strategy::Bfs, max_depth: None, max_states: None, timeout: None, cancel: None }
+    }
+}
+
+/// One property's result.
+#[derive(Clone, Debug, Serialize)]
+pub struct PropertyResult {
+    /// The property's key.
+    pub name: &'static str,
+    /// `always` or `sometimes`.
+    pub kind: Kind,
+    /// The claim in words.
+    pub claim: &'static str,
+    /// What the search found.
+    pub status: Verdict,
+    /// What the model file expects, if it says.
+    pub expected: Option<Verdict>,
+    /// Whether `status` is what is expected (without an expectation: `holds` for an
+    /// invariant, `reached` for a sanity property). `None` while undecided (`unknown`).
+    pub as_expected: Option<bool>,
+    /// The shortest counterexample (violated) or example (reached), as action indices.
+    #[serde(skip)]
+    pub path: Option<IndexPath>,
+    /// That path's action-index encoding (`"0/3/1/…"`).
+    #[serde(rename = "path")]
+    pub path_encoded: Option<String>,
+    /// Its number of actions.
+    pub steps: Option<usize>,
+    /// The trace file written for it, if any.
+    pub trace: Option<PathBuf>,
+}
+
+/// Why the search ended, for reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
+    /// Every reachable state was explored.
+    Exhaustive,
+    /// Every property was decided before the whole space was explored.
+    AllDecided,
+    /// `--max-depth` cut some path short.
+    DepthBound,
+    /// `--max-states` was reached.
+    StateBound,
+    /// `--timeout` passed.
+    Timeout,
+    /// Interrupted by a signal.
+    Interrupted,
+}
+
+/// The results of checking one scenario.
+#[derive(Clone, Debug, Serialize)]
+pub struct Results {
+    /// The model's name.
+    pub model: String,
+    /// The model file.
+    pub file: PathBuf,
+    /// Tabs checked.
+    pub tabs: u8,
+    /// Every property has a final verdict (none is `unknown`).
+    pub complete: bool,
+    /// Every reachable state was explored.
+    pub exhaustive: bool,
+    /// Why the search ended.
+    pub ending: Ending,
+    /// Transitions generated (revisits included): a count.
+    pub states: u64,
+    /// Distinct states stored: a count.
+    pub unique_states: u64,
+    /// Most actions on an explored path.
+    pub max_depth: usize,
+    /// Wall-clock seconds of the search.
+    pub seconds: f64,
+    /// Sanity (`sometimes`) properties that were never reached in an exhaustive search: the
+    /// model may be vacuous.
+    pub vacuous: Vec<&'static str>,
+    /// One entry per property, in catalogue order.
+    pub properties: Vec<PropertyResult>,
+}
+
+/// How the verdicts compare with what is expected; this sets the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every verdict is final and as expected.
+    AsExpected,
+    /// Some final verdict differs from what is expected.
+    Differs,
+    /// Nothing differs, but some verdict is `unknown` because a limit stopped the search.
+    Incomplete,
+}
+
+impl Results {
+    /// The overall outcome.
+    pub fn outcome(&self) -> Outcome {
+        if self.properties.iter().any(|p| p.as_expected == Some(false)) {
+            Outcome::Differs
+        } else if self.properties.iter().any(|p| p.as_expected.is_none()) {
+            Outcome::Incomplete
+        } else {
+            Outcome::AsExpected
+        }
+    }
+}
+
+/// Builds the model for `sc` and checks every property.
+pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
+    let model = model::build(sc);
+    let cfg = SearchConfig {
+        strategy: opts.strategy,
+        max_depth: opts.max_depth,
+        max_states: opts.max_states,
+        timeout: opts.timeout,
+        cancel: opts.cancel.clone(),
+        symmetry: None,
+    };
+    let out = search::search(&model, &cfg);
+    let ending = match out.stopped {
+        Some(Stop::DepthBound) => Ending::DepthBound,
+        Some(Stop::StateBound) => Ending::StateBound,
+        Some(Stop::Timeout) => Ending::Timeout,
+        Some(Stop::Interrupted) => Ending::Interrupted,
+        None if out.exhaustive => Ending::Exhaustive,
+        None => Ending::AllDecided,
+    };
+    let decided = out.exhaustive;
+    let properties: Vec<PropertyResult> = properties::ALL
+        .iter()
+        .zip(out.discoveries)
+        .map(|(p, found)| {
+            let status = match (p.kind, &found, decided) {
+                (Kind::Always, Some(_), _) => Verdict::Violated,
+                (Kind::Always, None, true) => Verdict::Holds,
+                (Kind::Sometimes, Some(_), _) => Verdict::Reached,
+                (Kind::Sometimes, None, true) => Verdict::Unreached,
+                (_, None, false) => Verdict::Unknown,
+            };
+            let expected = sc.expect.get(p.name).copied();
+            let wanted = expected.unwrap_or(match p.kind {
+                Kind::Always => Verdict::Holds,
+                Kind::Sometimes => Verdict::Reached,
+            });
+            PropertyResult {
+                name: p.name,
+                kind: p.kind,
+                claim: p.claim,
+                status,
+                expected,
+                as_expected: (status != Verdict::Unknown).then_some(status == wanted),
+                path_encoded: found.as_ref().map(IndexPath::encode),
+                steps: found.as_ref().map(|f| f.actions.len()),
+                path: found,
+                trace: None,
+            }
+        })
+        .collect();
+    let vacuous = properties.iter().filter(|p| p.kind == Kind::Sometimes && p.status == Verdict::Unreached).map(|p| p.name).collect();
+    let results = Results {
+        model: sc.name.clone(),
+        file: sc.path.clone(),
+        tabs: sc.browser.tabs,
+        complete: properties.iter().all(|p| p.status != Verdict::Unknown),
+        exhaustive: out.exhaustive,
+        ending,
+        states: out.states,
+        unique_states: out.unique_states,
+        max_depth: out.max_depth,
+        seconds: out.seconds,
+        vacuous,
+        properties,
+    };
+    (model, results)
+}

@@ -1,0 +1,26 @@
+//! refresh-check: an exhaustive model checker for session and refresh-token protocols.
+//!
+//! Data flows one way: a model file ([`scenario`]) is validated into a [`scenario::Scenario`],
+//! built into a stateright actor model ([`model`]) with its [`properties`], searched
+//! ([`search`], driven by [`check`]) into [`check::Results`], and written out as reports
+//! ([`report`]) and counterexample traces ([`trace`], [`output`]).
+//!
+//! ```no_run
+//! use refresh_check::{check, scenario::Scenario};
+//! let sc = Scenario::load("models/directus-10.10-session.json".as_ref()).unwrap();
+//! let (_model, results) = check::check(&sc, &check::CheckOptions::default());
+//! for p in &results.properties {
+//!     println!("{}: {:?}", p.name, p.status);
+//! }
+//! ```
+#![warn(missing_docs)]
+
+pub mod check;
+pub mod exit;
+pub mod model;
+pub mod output;
+pub mod properties;
+pub mod report;
+pub mod scenario;
+pub mod search;
+pub mod trace;

@@ -1,0 +1,30 @@
+//! The `refresh-check` binary: parses the command line, runs the library, maps the outcome to
+//! the exit codes of [`refresh_check::exit`].
+
+mod app;
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use refresh_check::exit;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::BAD_INPUT } else { exit::AS_EXPECTED });
+        }
+    };
+    match app::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            if err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)) {
+                return ExitCode::from(exit::AS_EXPECTED);
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit::BAD_INPUT)
+        }
+    }
+}

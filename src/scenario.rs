@@ -1,0 +1,325 @@
+//! The model-file format: one JSON file per protocol, named after the system and version it
+//! models, and its validation into a [`Scenario`].
+//!
+//! A model file states which protocol is checked (the server policy, the tabs and their bounds,
+//! the clock and TTLs in ticks, the network), where that protocol comes from (`sources`), and
+//! the verdicts it expects (`expect`). Unknown fields are errors. Every error names the file,
+//! the field path, what was found and what was expected.
+//!
+//! ```json
+//! {
+//!   "name": "directus-10.10-session",
+//!   "description": "Directus 10.10.x, session mode: rename in place",
+//!   "sources": ["@directus/api 18.2.1 api/src/services/authentication.ts"],
+//!   "server": { "session_refresh": "rotate" },
+//!   "browser": { "tabs": 2, "refreshes_per_tab": 1 },
+//!   "time": { "refresh_token_ttl": 7, "session_cookie_ttl": 4 },
+//!   "expect": { "no_spurious_logout": "violated" }
+//! }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::policy::{ServerPolicy, ServerSteps, SessionRefresh};
+use crate::model::Tick;
+use crate::properties::{self, Kind};
+
+/// The most tabs a browser may have.
+pub const MAX_TABS: u8 = 6;
+/// The most refreshes (or ordinary requests) a tab may start.
+pub const MAX_PER_TAB: u8 = 4;
+/// The largest clock bound, in ticks.
+pub const MAX_TICKS: Tick = 16;
+
+/// A verdict, expected (in a model file) or found (in a report).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// An invariant holds in every reachable state (exhaustive search).
+    Holds,
+    /// An invariant is false in some reachable state (a counterexample exists).
+    Violated,
+    /// A reachability property is true in some reachable state.
+    Reached,
+    /// A reachability property is false in every reachable state (exhaustive search).
+    Unreached,
+    /// The search stopped before it could decide (a limit was hit). Never expected.
+    Unknown,
+}
+
+/// The network between actors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkKind {
+    /// Any message may overtake any other, each delivered once: HTTP requests and responses
+    /// racing over separate connections. The default.
+    #[default]
+    UnorderedNonduplicating,
+    /// As above, and any message may be delivered again: retries and replays.
+    UnorderedDuplicating,
+    /// Per sender-receiver pair, first in first out.
+    Ordered,
+}
+
+/// The `server` section.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// What a session-mode refresh writes: `rotate` or `stable-id`.
+    pub session_refresh: SessionRefresh,
+    /// `split` (default: each SQL statement is its own step) or `atomic`.
+    #[serde(default = "default_steps")]
+    pub steps: ServerSteps,
+    /// Whether every request checks the session row (Directus 10.11.1+, PR 22353).
+    #[serde(default)]
+    pub per_request_check: bool,
+}
+
+fn default_steps() -> ServerSteps {
+    ServerSteps::Split
+}
+
+/// The `browser` section: one browser with a shared cookie jar.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrowserSection {
+    /// Tabs, 1 to [`MAX_TABS`].
+    pub tabs: u8,
+    /// Refreshes (page loads, returns from idle) each tab may start, 0 to [`MAX_PER_TAB`].
+    pub refreshes_per_tab: u8,
+    /// Ordinary requests (`GET /users/me`) each tab may start, 0 to [`MAX_PER_TAB`].
+    #[serde(default)]
+    pub requests_per_tab: u8,
+}
+
+/// The `time` section: the clock bound and the TTLs, in ticks.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeSection {
+    /// The clock runs from 0 to `max_ticks` (0: time does not pass), at most [`MAX_TICKS`].
+    #[serde(default)]
+    pub max_ticks: Tick,
+    /// `REFRESH_TOKEN_TTL`: a row's lifetime after sign-in or refresh, at least 1.
+    pub refresh_token_ttl: Tick,
+    /// `SESSION_COOKIE_TTL`: the session JWT's and cookie's lifetime, at least 1.
+    pub session_cookie_ttl: Tick,
+    /// Ground truth: the session's lifetime from sign-in, in ticks; absent: it does not end
+    /// within the bounds unless the user signs out.
+    #[serde(default)]
+    pub session_lifetime: Option<Tick>,
+}
+
+/// A model file, as written.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    /// The model's name: the system and version it models. Used in trace file names.
+    pub name: String,
+    /// One paragraph: what protocol this is.
+    pub description: String,
+    /// Where the modelled behaviour comes from (file and version, PR, RFC section).
+    pub sources: Vec<String>,
+    /// The server's policy.
+    pub server: ServerSection,
+    /// The browser.
+    pub browser: BrowserSection,
+    /// Clock and TTLs.
+    pub time: TimeSection,
+    /// The network (default `unordered_nonduplicating`).
+    #[serde(default)]
+    pub network: NetworkKind,
+    /// Whether messages may be lost (default false).
+    #[serde(default)]
+    pub lossy: bool,
+    /// Expected verdict per property name.
+    #[serde(default)]
+    pub expect: BTreeMap<String, Verdict>,
+}
+
+/// A validated model file, ready to build.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// `name` from the file.
+    pub name: String,
+    /// `description` from the file.
+    pub description: String,
+    /// `sources` from the file.
+    pub sources: Vec<String>,
+    /// The server policy.
+    pub server: ServerPolicy,
+    /// The browser.
+    pub browser: BrowserSection,
+    /// Clock and TTLs.
+    pub time: TimeSection,
+    /// The network.
+    pub network: NetworkKind,
+    /// Lossy network.
+    pub lossy: bool,
+    /// Expected verdicts.
+    pub expect: BTreeMap<String, Verdict>,
+}
+
+/// Why a model file was rejected.
+#[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // variant fields are described in each variant's doc
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{path}: cannot read the model file: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// The file is not valid JSON, or a field has the wrong type or name.
+    #[error("{path}:{line}:{column}: field `{field}`: {message}")]
+    Parse { path: PathBuf, line: usize, column: usize, field: String, message: String },
+    /// A field has a value out of range or that makes no sense with another.
+    #[error("{path}: field `{field}`: found {found}, expected {expected}")]
+    Invalid { path: PathBuf, field: String, found: String, expected: String },
+}
+
+impl Scenario {
+    /// Reads and validates a model file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.into(), source })?;
+        Scenario::parse(path, &text)
+    }
+
+    /// Parses and validates model-file text; `path` is used in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let file: ModelFile = serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            ScenarioError::Parse {
+                path: path.into(),
+                line: inner.line(),
+                column: inner.column(),
+                field,
+                message: strip_position(&inner.to_string()),
+            }
+        })?;
+        let sc = Scenario {
+            path: path.into(),
+            name: file.name,
+            description: file.description,
+            sources: file.sources,
+            server: ServerPolicy {
+                session_refresh: file.server.session_refresh,
+                steps: file.server.steps,
+                per_request_check: file.server.per_request_check,
+            },
+            browser: file.browser,
+            time: file.time,
+            network: file.network,
+            lossy: file.lossy,
+            expect: file.expect,
+        };
+        sc.validate()?;
+        Ok(sc)
+    }
+
+    /// Sets the number of tabs (the CLI's `--tabs`), with the same check as the file's field.
+    pub fn with_tabs(mut self, tabs: u8) -> Result<Scenario, ScenarioError> {
+        self.browser.tabs = tabs;
+        self.validate()?;
+        Ok(self)
+    }
+
+    fn invalid(&self, field: &str, found: impl ToString, expected: &str) -> ScenarioError {
+        ScenarioError::Invalid { path: self.path.clone(), field: field.into(), found: found.to_string(), expected: expected.into() }
+    }
+
+    fn validate(&self) -> Result<(), ScenarioError> {
+        let in_range = |field: &str, v: u8, lo: u8, hi: u8| {
+            if v < lo || v > hi {
+                Err(self.invalid(field, v, &format!("an integer from {lo} to {hi}")))
+            } else {
+                Ok(())
+            }
+        };
+        if self.name.trim().is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(self.invalid("name", format!("{:?}", self.name), "a non-empty name of letters, digits, '-', '_' and '.' (it names trace files)"));
+        }
+        if self.sources.is_empty() {
+            return Err(self.invalid("sources", "an empty list", "at least one source for the modelled behaviour"));
+        }
+        in_range("browser.tabs", self.browser.tabs, 1, MAX_TABS)?;
+        in_range("browser.refreshes_per_tab", self.browser.refreshes_per_tab, 0, MAX_PER_TAB)?;
+        in_range("browser.requests_per_tab", self.browser.requests_per_tab, 0, MAX_PER_TAB)?;
+        in_range("time.max_ticks", self.time.max_ticks, 0, MAX_TICKS)?;
+        in_range("time.refresh_token_ttl", self.time.refresh_token_ttl, 1, 200)?;
+        in_range("time.session_cookie_ttl", self.time.session_cookie_ttl, 1, 200)?;
+        if let Some(l) = self.time.session_lifetime {
+            in_range("time.session_lifetime", l, 1, 200)?;
+        }
+        for (name, verdict) in &self.expect {
+            let field = format!("expect.{name}");
+            let Some(p) = properties::by_name(name) else {
+                let known: Vec<_> = properties::ALL.iter().map(|p| p.name).collect();
+                return Err(self.invalid(&field, format!("{name:?}"), &format!("one of the properties {}", known.join(", "))));
+            };
+            let ok = match p.kind {
+                Kind::Always => matches!(verdict, Verdict::Holds | Verdict::Violated),
+                Kind::Sometimes => matches!(verdict, Verdict::Reached | Verdict::Unreached),
+            };
+            if !ok {
+                let expected = match p.kind {
+                    Kind::Always => "\"holds\" or \"violated\" (an always property)",
+                    Kind::Sometimes => "\"reached\" or \"unreached\" (a sometimes property)",
+                };
+                return Err(self.invalid(&field, format!("{verdict:?}").to_lowercase(), expected));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// serde_json appends " at line L column C" to its messages; the error prints the position
+/// once, in front.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"name":"m","description":"d","sources":["s"],
+        "server":{"session_refresh":"rotate"},"browser":{"tabs":2,"refreshes_per_tab":1},
+        "time":{"refresh_token_ttl":7,"session_cookie_ttl":4}}"#;
+
+    #[test]
+    fn a_minimal_file_loads_with_defaults() {
+        let sc = Scenario::parse(Path::new("m.json"), GOOD).unwrap();
+        assert_eq!(sc.server.steps, ServerSteps::Split);
+        assert_eq!(sc.network, NetworkKind::UnorderedNonduplicating);
+        assert_eq!(sc.browser.requests_per_tab, 0);
+    }
+
+    #[test]
+    fn unknown_field_names_file_field_and_position() {
+        let text = GOOD.replace("\"tabs\":2", "\"tabs\":2,\"tab\":3");
+        let e = Scenario::parse(Path::new("m.json"), &text).unwrap_err().to_string();
+        assert!(e.starts_with("m.json:2:"), "{e}");
+        assert!(e.contains("field `browser.tab`") && e.contains("unknown field `tab`"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_tabs_is_rejected_with_the_range() {
+        let text = GOOD.replace("\"tabs\":2", "\"tabs\":0");
+        let e = Scenario::parse(Path::new("m.json"), &text).unwrap_err().to_string();
+        assert_eq!(e, "m.json: field `browser.tabs`: found 0, expected an integer from 1 to 6");
+    }
+
+    #[test]
+    fn wrong_verdict_kind_is_rejected() {
+        let text = GOOD.replace("\"time\"", "\"expect\":{\"refresh_succeeds\":\"holds\"},\"time\"");
+        let e = Scenario::parse(Path::new("m.json"), &text).unwrap_err().to_string();
+        assert!(e.contains("expect.refresh_succeeds") && e.contains("a sometimes property"), "{e}");
+    }
+}
