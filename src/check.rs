@@ -189,7 +189,11 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
             }
         })
         .collect();
-    let vacuous = properties.iter().filter(|p| p.kind == Kind::Sometimes && p.status == Verdict::Unreached).map(|p| p.name).collect();
+    let vacuous = properties
+        .iter()
+        .filter(|p| p.kind == Kind::Sometimes && p.status == Verdict::Unreached)
+        .map(|p| p.name)
+        .collect();
     let results = Results {
         model: sc.name.clone(),
         file: sc.path.clone(),

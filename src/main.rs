@@ -1,8 +1,8 @@
 //! The `refresh-check` binary: parses the command line, runs the library, maps the outcome to
 //! the exit codes of [`refresh_check::exit`].
 
-mod app;
 mod cli;
+mod commands;
 
 use std::process::ExitCode;
 
@@ -17,10 +17,13 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { exit::BAD_INPUT } else { exit::AS_EXPECTED });
         }
     };
-    match app::run(cli) {
+    match cli::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            if err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)) {
+            if err
+                .chain()
+                .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+            {
                 return ExitCode::from(exit::AS_EXPECTED);
             }
             eprintln!("error: {err:#}");

@@ -93,9 +93,10 @@ pub fn session_valid(m: &RefreshModel, s: &State, browser: usize) -> bool {
 /// LP1 as an invariant: a tab on the login page while the ground truth says the session is
 /// valid is a spurious logout (issue 22360; PR 22433 scenarios 1 and 2).
 fn no_spurious_logout(m: &RefreshModel, s: &State) -> bool {
-    m.cfg.browsers.iter().all(|&b| {
-        browser_at(s, b).tabs.iter().all(|t| t.status != TabStatus::LoggedOut) || !session_valid(m, s, b)
-    })
+    m.cfg
+        .browsers
+        .iter()
+        .all(|&b| browser_at(s, b).tabs.iter().all(|t| t.status != TabStatus::LoggedOut) || !session_valid(m, s, b))
 }
 
 /// Every cookie handed out names a row that exists once the handler's write is done; PR 22433

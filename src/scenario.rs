@@ -228,7 +228,12 @@ impl Scenario {
     }
 
     fn invalid(&self, field: &str, found: impl ToString, expected: &str) -> ScenarioError {
-        ScenarioError::Invalid { path: self.path.clone(), field: field.into(), found: found.to_string(), expected: expected.into() }
+        ScenarioError::Invalid {
+            path: self.path.clone(),
+            field: field.into(),
+            found: found.to_string(),
+            expected: expected.into(),
+        }
     }
 
     fn validate(&self) -> Result<(), ScenarioError> {
@@ -240,7 +245,11 @@ impl Scenario {
             }
         };
         if self.name.trim().is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            return Err(self.invalid("name", format!("{:?}", self.name), "a non-empty name of letters, digits, '-', '_' and '.' (it names trace files)"));
+            return Err(self.invalid(
+                "name",
+                format!("{:?}", self.name),
+                "a non-empty name of letters, digits, '-', '_' and '.' (it names trace files)",
+            ));
         }
         if self.sources.is_empty() {
             return Err(self.invalid("sources", "an empty list", "at least one source for the modelled behaviour"));
@@ -258,7 +267,11 @@ impl Scenario {
             let field = format!("expect.{name}");
             let Some(p) = properties::by_name(name) else {
                 let known: Vec<_> = properties::ALL.iter().map(|p| p.name).collect();
-                return Err(self.invalid(&field, format!("{name:?}"), &format!("one of the properties {}", known.join(", "))));
+                return Err(self.invalid(
+                    &field,
+                    format!("{name:?}"),
+                    &format!("one of the properties {}", known.join(", ")),
+                ));
             };
             let ok = match p.kind {
                 Kind::Always => matches!(verdict, Verdict::Holds | Verdict::Violated),

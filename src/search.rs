@@ -64,7 +64,14 @@ pub struct SearchConfig<S> {
 
 impl<S> Default for SearchConfig<S> {
     fn default() -> Self {
-        SearchConfig { strategy: Strategy::Bfs, max_depth: None, max_states: None, timeout: None, cancel: None, symmetry: None }
+        SearchConfig {
+            strategy: Strategy::Bfs,
+            max_depth: None,
+            max_states: None,
+            timeout: None,
+            cancel: None,
+            symmetry: None,
+        }
     }
 }
 
@@ -81,7 +88,11 @@ pub struct IndexPath {
 impl IndexPath {
     /// `"init/a1/a2/…"`, as in stateright's Explorer URLs.
     pub fn encode(&self) -> String {
-        std::iter::once(self.init).chain(self.actions.iter().copied()).map(|i| i.to_string()).collect::<Vec<_>>().join("/")
+        std::iter::once(self.init)
+            .chain(self.actions.iter().copied())
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join("/")
     }
 }
 
@@ -109,8 +120,13 @@ type FpMap = HashMap<u64, u64, BuildHasherDefault<NoHashHasher<u64>>>;
 
 /// The 64-bit fingerprint of a state (never 0, which marks "no parent").
 pub fn fingerprint<T: Hash>(value: &T) -> u64 {
-    let fp = ahash::RandomState::with_seeds(0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344, 0xa409_3822_299f_31d0, 0x082e_fa98_ec4e_6c89)
-        .hash_one(value);
+    let fp = ahash::RandomState::with_seeds(
+        0x243f_6a88_85a3_08d3,
+        0x1319_8a2e_0370_7344,
+        0xa409_3822_299f_31d0,
+        0x082e_fa98_ec4e_6c89,
+    )
+    .hash_one(value);
     fp.max(1)
 }
 
@@ -143,7 +159,14 @@ where
 }
 
 fn cfg_clone<S>(c: &SearchConfig<S>) -> SearchConfig<S> {
-    SearchConfig { strategy: c.strategy, max_depth: c.max_depth, max_states: c.max_states, timeout: c.timeout, cancel: c.cancel.clone(), symmetry: c.symmetry }
+    SearchConfig {
+        strategy: c.strategy,
+        max_depth: c.max_depth,
+        max_states: c.max_states,
+        timeout: c.timeout,
+        cancel: c.cancel.clone(),
+        symmetry: c.symmetry,
+    }
 }
 
 enum Frontier {
@@ -283,7 +306,8 @@ where
         None => fingerprint(s),
     };
     let inits = model.init_states();
-    let init = inits.iter().position(|s| key(s) == chain[0]).expect("the first fingerprint of a chain is an initial state");
+    let init =
+        inits.iter().position(|s| key(s) == chain[0]).expect("the first fingerprint of a chain is an initial state");
     let mut state = inits[init].clone();
     let mut path = IndexPath { init, actions: Vec::with_capacity(chain.len() - 1) };
     let mut actions = Vec::new();
@@ -292,7 +316,9 @@ where
         let (ix, next) = actions
             .drain(..)
             .enumerate()
-            .find_map(|(i, a)| model.next_state(&state, a).filter(|n| model.within_boundary(n) && key(n) == want).map(|n| (i, n)))
+            .find_map(|(i, a)| {
+                model.next_state(&state, a).filter(|n| model.within_boundary(n) && key(n) == want).map(|n| (i, n))
+            })
             .expect("every parent link is one action of the model");
         path.actions.push(ix);
         state = next;
@@ -354,9 +380,9 @@ mod tests {
         }
         fn properties(&self) -> Vec<Property<Self>> {
             vec![
-                Property::always("sum below 3", |_, s| s.0 + s.1 < 3),
-                Property::sometimes("y reaches 2", |_, s| s.1 == 2),
-                Property::always("sum at most 6", |_, s| s.0 + s.1 <= 6),
+                Property::always("sum below 3", |_, s: &(u8, u8)| s.0 + s.1 < 3),
+                Property::sometimes("y reaches 2", |_, s: &(u8, u8)| s.1 == 2),
+                Property::always("sum at most 6", |_, s: &(u8, u8)| s.0 + s.1 <= 6),
             ]
         }
     }

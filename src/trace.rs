@@ -205,13 +205,29 @@ impl Names<'_> {
 
     fn message(&self, src: Id, dst: Id, msg: &Msg) -> MessageView {
         let (from, to, text) = match msg {
-            Msg::RefreshRequest { tab, cookie } => (format!("tab {}", tab_letter(*tab)), self.actor(dst), format!("POST /auth/refresh ({})", jwt(cookie))),
-            Msg::UsersMeRequest { tab, cookie } => (format!("tab {}", tab_letter(*tab)), self.actor(dst), format!("GET /users/me ({})", jwt(cookie))),
-            Msg::RefreshResponse { tab, reply } | Msg::UsersMeResponse { tab, reply } => (self.actor(src), format!("tab {}", tab_letter(*tab)), reply_text(reply)),
-            Msg::Query { client, sql } => (self.actor(src), self.actor(dst), format!("{} [tab {}]", sql_text(sql), tab_letter(client.tab))),
-            Msg::QueryResult { client, result } => (self.actor(src), self.actor(dst), format!("{} [tab {}]", result_text(result), tab_letter(client.tab))),
-            Msg::Transaction { handler, .. } => (self.actor(src), self.actor(dst), format!("run {:?} for tab {} atomically", handler.endpoint, tab_letter(handler.client.tab))),
-            Msg::TransactionDone { client, reply, .. } => (self.actor(src), self.actor(dst), format!("{} [tab {}]", reply_text(reply), tab_letter(client.tab))),
+            Msg::RefreshRequest { tab, cookie } => {
+                (format!("tab {}", tab_letter(*tab)), self.actor(dst), format!("POST /auth/refresh ({})", jwt(cookie)))
+            }
+            Msg::UsersMeRequest { tab, cookie } => {
+                (format!("tab {}", tab_letter(*tab)), self.actor(dst), format!("GET /users/me ({})", jwt(cookie)))
+            }
+            Msg::RefreshResponse { tab, reply } | Msg::UsersMeResponse { tab, reply } => {
+                (self.actor(src), format!("tab {}", tab_letter(*tab)), reply_text(reply))
+            }
+            Msg::Query { client, sql } => {
+                (self.actor(src), self.actor(dst), format!("{} [tab {}]", sql_text(sql), tab_letter(client.tab)))
+            }
+            Msg::QueryResult { client, result } => {
+                (self.actor(src), self.actor(dst), format!("{} [tab {}]", result_text(result), tab_letter(client.tab)))
+            }
+            Msg::Transaction { handler, .. } => (
+                self.actor(src),
+                self.actor(dst),
+                format!("run {:?} for tab {} atomically", handler.endpoint, tab_letter(handler.client.tab)),
+            ),
+            Msg::TransactionDone { client, reply, .. } => {
+                (self.actor(src), self.actor(dst), format!("{} [tab {}]", reply_text(reply), tab_letter(client.tab)))
+            }
         };
         MessageView { from, to, text }
     }
@@ -247,7 +263,11 @@ pub fn snapshot(m: &RefreshModel, s: &State) -> Snapshot {
         tabs,
         jar: b.jar.map(|j| format!("session={} exp={}", j.session, j.exp)),
         store: store.rows.iter().map(|r| format!("token={} expires={}", r.token, r.expires)).collect(),
-        handlers: server.handlers.iter().map(|h| format!("tab {} {:?}: {:?}", tab_letter(h.client.tab), h.endpoint, h.stage)).collect(),
+        handlers: server
+            .handlers
+            .iter()
+            .map(|h| format!("tab {} {:?}: {:?}", tab_letter(h.client.tab), h.endpoint, h.stage))
+            .collect(),
         orphan_cookies: server.orphan_cookies,
         session_valid: properties::session_valid(m, s, m.cfg.browsers[0]),
         in_flight,
@@ -255,16 +275,35 @@ pub fn snapshot(m: &RefreshModel, s: &State) -> Snapshot {
 }
 
 /// Describes one action taken from `before`, leading to `after`.
-fn describe(m: &RefreshModel, before: &State, action: &Action, after: &State) -> (String, String, String, Option<MessageView>) {
+fn describe(
+    m: &RefreshModel,
+    before: &State,
+    action: &Action,
+    after: &State,
+) -> (String, String, String, Option<MessageView>) {
     let names = Names { model: m };
     match action {
         ActorModelAction::Timeout(_, Timer::TabRefreshes(t)) => {
             let jar = model::browser_at(before, m.cfg.browsers[0]).jar;
-            (format!("tab {}", tab_letter(*t)), "TabSendsRefresh".into(), format!("tab {} loads or returns from idle and sends POST /auth/refresh with the jar's cookie ({})", tab_letter(*t), jwt(&jar)), None)
+            (
+                format!("tab {}", tab_letter(*t)),
+                "TabSendsRefresh".into(),
+                format!(
+                    "tab {} loads or returns from idle and sends POST /auth/refresh with the jar's cookie ({})",
+                    tab_letter(*t),
+                    jwt(&jar)
+                ),
+                None,
+            )
         }
         ActorModelAction::Timeout(_, Timer::TabRequests(t)) => {
             let jar = model::browser_at(before, m.cfg.browsers[0]).jar;
-            (format!("tab {}", tab_letter(*t)), "TabSendsRequest".into(), format!("tab {} sends GET /users/me with the jar's cookie ({})", tab_letter(*t), jwt(&jar)), None)
+            (
+                format!("tab {}", tab_letter(*t)),
+                "TabSendsRequest".into(),
+                format!("tab {} sends GET /users/me with the jar's cookie ({})", tab_letter(*t), jwt(&jar)),
+                None,
+            )
         }
         ActorModelAction::Timeout(_, Timer::Tick) => {
             let now = model::server_at(after, m.cfg.server).now;
@@ -273,15 +312,44 @@ fn describe(m: &RefreshModel, before: &State, action: &Action, after: &State) ->
         ActorModelAction::Deliver { src, dst, msg } => {
             let view = names.message(*src, *dst, msg);
             let (actor, action, text) = match msg {
-                Msg::RefreshRequest { tab, .. } => ("server".to_string(), "ServerReceivesRefresh", format!("server receives tab {}'s {}", tab_letter(*tab), view.text)),
-                Msg::UsersMeRequest { tab, .. } => ("server".to_string(), "ServerReceivesRequest", format!("server receives tab {}'s {}", tab_letter(*tab), view.text)),
+                Msg::RefreshRequest { tab, .. } => (
+                    "server".to_string(),
+                    "ServerReceivesRefresh",
+                    format!("server receives tab {}'s {}", tab_letter(*tab), view.text),
+                ),
+                Msg::UsersMeRequest { tab, .. } => (
+                    "server".to_string(),
+                    "ServerReceivesRequest",
+                    format!("server receives tab {}'s {}", tab_letter(*tab), view.text),
+                ),
                 Msg::Query { client, sql } => {
-                    let h = model::server_at(before, m.cfg.server).handlers.iter().find(|h| h.client == *client).copied();
-                    ("store".to_string(), sql_step_name(sql, h.as_ref()), format!("store runs {} for tab {}", sql_text(sql), tab_letter(client.tab)))
+                    let h =
+                        model::server_at(before, m.cfg.server).handlers.iter().find(|h| h.client == *client).copied();
+                    (
+                        "store".to_string(),
+                        sql_step_name(sql, h.as_ref()),
+                        format!("store runs {} for tab {}", sql_text(sql), tab_letter(client.tab)),
+                    )
                 }
-                Msg::QueryResult { client, result } => ("server".to_string(), "ServerReceivesResult", format!("server gets {} for tab {}", result_text(result), tab_letter(client.tab))),
-                Msg::Transaction { handler, .. } => ("store".to_string(), "StoreRunsTransaction", format!("store runs tab {}'s whole {:?} handler as one transaction", tab_letter(handler.client.tab), handler.endpoint)),
-                Msg::TransactionDone { client, .. } => ("server".to_string(), "ServerReceivesTransactionResult", format!("server gets the transaction's outcome for tab {}", tab_letter(client.tab))),
+                Msg::QueryResult { client, result } => (
+                    "server".to_string(),
+                    "ServerReceivesResult",
+                    format!("server gets {} for tab {}", result_text(result), tab_letter(client.tab)),
+                ),
+                Msg::Transaction { handler, .. } => (
+                    "store".to_string(),
+                    "StoreRunsTransaction",
+                    format!(
+                        "store runs tab {}'s whole {:?} handler as one transaction",
+                        tab_letter(handler.client.tab),
+                        handler.endpoint
+                    ),
+                ),
+                Msg::TransactionDone { client, .. } => (
+                    "server".to_string(),
+                    "ServerReceivesTransactionResult",
+                    format!("server gets the transaction's outcome for tab {}", tab_letter(client.tab)),
+                ),
                 Msg::RefreshResponse { tab, reply } => {
                     let who = format!("tab {}", tab_letter(*tab));
                     let text = match reply {
@@ -300,7 +368,12 @@ fn describe(m: &RefreshModel, before: &State, action: &Action, after: &State) ->
         }
         ActorModelAction::Drop(env) => {
             let view = names.message(env.src, env.dst, &env.msg);
-            ("network".into(), "NetworkLosesMessage".into(), format!("the network loses {} → {}: {}", view.from, view.to, view.text), Some(view))
+            (
+                "network".into(),
+                "NetworkLosesMessage".into(),
+                format!("the network loses {} → {}: {}", view.from, view.to, view.text),
+                Some(view),
+            )
         }
         other => ("system".into(), format!("{other:?}"), format!("{other:?}"), None),
     }
@@ -308,7 +381,14 @@ fn describe(m: &RefreshModel, before: &State, action: &Action, after: &State) ->
 
 /// Replays `path` on `model`, checks that its last state violates (for `always`) or satisfies
 /// (for `sometimes`) `prop`, and builds the trace.
-pub fn build(model: &RefreshModel, model_file: &Path, name: &str, tabs: u8, prop: &PropertySpec, path: &IndexPath) -> Result<Trace, TraceError> {
+pub fn build(
+    model: &RefreshModel,
+    model_file: &Path,
+    name: &str,
+    tabs: u8,
+    prop: &PropertySpec,
+    path: &IndexPath,
+) -> Result<Trace, TraceError> {
     let (init, steps) = search::replay(model, path).map_err(TraceError::DoesNotReplay)?;
     let last = steps.last().map(|(_, s)| s).unwrap_or(&init);
     let holds = (prop.condition)(model, last);
@@ -358,9 +438,12 @@ pub fn validate(model: &RefreshModel, trace: &Trace) -> Result<(), String> {
     if trace.schema != SCHEMA {
         return Err(format!("field `schema`: found {:?}, expected {SCHEMA:?}", trace.schema));
     }
-    let prop = properties::by_name(&trace.property).ok_or_else(|| TraceError::UnknownProperty(trace.property.clone()).to_string())?;
-    let path = decode_path(&trace.path).ok_or_else(|| format!("field `path`: found {:?}, expected \"init/a1/a2/…\" of integers", trace.path))?;
-    let rebuilt = build(model, &trace.model_file, &trace.model, trace.parameters.tabs, prop, &path).map_err(|e| e.to_string())?;
+    let prop = properties::by_name(&trace.property)
+        .ok_or_else(|| TraceError::UnknownProperty(trace.property.clone()).to_string())?;
+    let path = decode_path(&trace.path)
+        .ok_or_else(|| format!("field `path`: found {:?}, expected \"init/a1/a2/…\" of integers", trace.path))?;
+    let rebuilt =
+        build(model, &trace.model_file, &trace.model, trace.parameters.tabs, prop, &path).map_err(|e| e.to_string())?;
     if rebuilt.initial != trace.initial {
         return Err("field `initial` differs from the model's initial state".into());
     }
@@ -369,7 +452,10 @@ pub fn validate(model: &RefreshModel, trace: &Trace) -> Result<(), String> {
     }
     for (a, b) in rebuilt.steps.iter().zip(&trace.steps) {
         if a != b {
-            return Err(format!("step {} differs from the replay: recorded {:?}, replayed {:?}", b.index, b.text, a.text));
+            return Err(format!(
+                "step {} differs from the replay: recorded {:?}, replayed {:?}",
+                b.index, b.text, a.text
+            ));
         }
     }
     Ok(())
@@ -405,8 +491,17 @@ pub fn render_mermaid(t: &Trace) -> String {
     for st in &t.steps {
         match &st.message {
             Some(m) if st.action != "NetworkLosesMessage" => {
-                let arrow = if m.to.starts_with("tab") || m.to == "server" && m.from == "store" { "-->>" } else { "->>" };
-                let _ = writeln!(s, "    {}{}{}: {}. {}", lane(&m.from), arrow, lane(&m.to), st.index, mermaid_escape(&m.text));
+                let arrow =
+                    if m.to.starts_with("tab") || m.to == "server" && m.from == "store" { "-->>" } else { "->>" };
+                let _ = writeln!(
+                    s,
+                    "    {}{}{}: {}. {}",
+                    lane(&m.from),
+                    arrow,
+                    lane(&m.to),
+                    st.index,
+                    mermaid_escape(&m.text)
+                );
             }
             _ => {
                 let _ = writeln!(s, "    Note over {}: {}. {}", lane(&st.actor), st.index, mermaid_escape(&st.action));

@@ -22,7 +22,9 @@ pub mod store;
 use std::borrow::Cow;
 
 use serde::Serialize;
-use stateright::actor::{model_timeout, Actor, ActorModel, ActorModelAction, ActorModelState, Id, LossyNetwork, Network, Out};
+use stateright::actor::{
+    model_timeout, Actor, ActorModel, ActorModelAction, ActorModelState, Id, LossyNetwork, Network, Out,
+};
 
 use crate::properties;
 use crate::scenario::{NetworkKind, Scenario};
@@ -312,7 +314,15 @@ fn browser_on_msg(state: &mut Cow<NodeState>, msg: Msg, o: &mut Out<Node>) {
     *state.to_mut() = NodeState::Browser(b);
 }
 
-fn server_on_msg(store: Id, policy: &ServerPolicy, ttl: &Ttls, state: &mut Cow<NodeState>, src: Id, msg: Msg, o: &mut Out<Node>) {
+fn server_on_msg(
+    store: Id,
+    policy: &ServerPolicy,
+    ttl: &Ttls,
+    state: &mut Cow<NodeState>,
+    src: Id,
+    msg: Msg,
+    o: &mut Out<Node>,
+) {
     let NodeState::Server(s) = state.as_ref() else { return };
     let mut s = s.clone();
     let out = match msg {
@@ -321,7 +331,8 @@ fn server_on_msg(store: Id, policy: &ServerPolicy, ttl: &Ttls, state: &mut Cow<N
             if s.handlers.iter().any(|h| h.client == client) {
                 return; // a redelivered request while its first copy is still being served
             }
-            let endpoint = if matches!(msg, Msg::RefreshRequest { .. }) { Endpoint::Refresh } else { Endpoint::UsersMe };
+            let endpoint =
+                if matches!(msg, Msg::RefreshRequest { .. }) { Endpoint::Refresh } else { Endpoint::UsersMe };
             let fresh = if endpoint == Endpoint::Refresh {
                 s.next_fresh += 1;
                 s.next_fresh - 1
@@ -343,7 +354,9 @@ fn server_on_msg(store: Id, policy: &ServerPolicy, ttl: &Ttls, state: &mut Cow<N
             let h = s.handlers.remove(i);
             server::step(policy, ttl, s.now, h, Some(result))
         }
-        Msg::TransactionDone { client, endpoint, reply, orphan } => StepOut::Respond { client, endpoint, reply, orphan },
+        Msg::TransactionDone { client, endpoint, reply, orphan } => {
+            StepOut::Respond { client, endpoint, reply, orphan }
+        }
         _ => return,
     };
     match out {
@@ -380,8 +393,20 @@ pub fn build(sc: &Scenario) -> RefreshModel {
         NetworkKind::Ordered => Network::new_ordered([]),
     };
     let mut model = ActorModel::new(cfg, ())
-        .actor(Node::Browser { server: Id::from(server), tabs: sc.browser.tabs, refreshes: sc.browser.refreshes_per_tab, requests: sc.browser.requests_per_tab, jar })
-        .actor(Node::Server { store: Id::from(store), policy: sc.server, ttl, max_ticks: sc.time.max_ticks, first_fresh: 2 })
+        .actor(Node::Browser {
+            server: Id::from(server),
+            tabs: sc.browser.tabs,
+            refreshes: sc.browser.refreshes_per_tab,
+            requests: sc.browser.requests_per_tab,
+            jar,
+        })
+        .actor(Node::Server {
+            store: Id::from(store),
+            policy: sc.server,
+            ttl,
+            max_ticks: sc.time.max_ticks,
+            first_fresh: 2,
+        })
         .actor(Node::Store { init: init_store, policy: sc.server, ttl })
         .init_network(network)
         .lossy_network(if sc.lossy { LossyNetwork::Yes } else { LossyNetwork::No });

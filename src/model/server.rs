@@ -90,7 +90,8 @@ pub struct Ttls {
 /// Advances `h` by one step. `input` is `None` when the request has just arrived, otherwise
 /// the result of the statement the handler awaited. `now` is the API process's clock.
 pub fn step(policy: &ServerPolicy, ttl: &Ttls, now: Tick, mut h: Handler, input: Option<SqlResult>) -> StepOut {
-    let respond = |reply: Reply, orphan: bool| StepOut::Respond { client: h.client, endpoint: h.endpoint, reply, orphan };
+    let respond =
+        |reply: Reply, orphan: bool| StepOut::Respond { client: h.client, endpoint: h.endpoint, reply, orphan };
     match (h.stage, input) {
         (Stage::Received, _) => {
             let Some(jwt) = h.cookie else {
@@ -132,7 +133,12 @@ pub fn step(policy: &ServerPolicy, ttl: &Ttls, now: Tick, mut h: Handler, input:
 /// The part after the (optional) per-request session check.
 fn after_session_check(mut h: Handler, jwt: SessionJwt, now: Tick) -> StepOut {
     match h.endpoint {
-        Endpoint::UsersMe => StepOut::Respond { client: h.client, endpoint: h.endpoint, reply: Reply::Ok { set_cookie: None }, orphan: false },
+        Endpoint::UsersMe => StepOut::Respond {
+            client: h.client,
+            endpoint: h.endpoint,
+            reply: Reply::Ok { set_cookie: None },
+            orphan: false,
+        },
         Endpoint::Refresh => {
             h.stage = Stage::R1;
             StepOut::Query(h, Sql::SelectSession { token: jwt.session, now })
@@ -177,7 +183,15 @@ mod tests {
         let mut store = StoreState::signed_in(1, 7);
         let out = run_atomically(&policy(SessionRefresh::Rotate), &TTL, 0, refresh(1), &mut store);
         let ok = Reply::Ok { set_cookie: Some(SessionJwt { session: 2, exp: 4 }) };
-        assert_eq!(out, StepOut::Respond { client: ClientKey { browser: 0, tab: 0 }, endpoint: Endpoint::Refresh, reply: ok, orphan: false });
+        assert_eq!(
+            out,
+            StepOut::Respond {
+                client: ClientKey { browser: 0, tab: 0 },
+                endpoint: Endpoint::Refresh,
+                reply: ok,
+                orphan: false
+            }
+        );
         assert!(store.row(1).is_none() && store.row(2).is_some());
     }
 
@@ -192,7 +206,10 @@ mod tests {
     fn stable_id_keeps_the_token() {
         let mut store = StoreState::signed_in(1, 7);
         let out = run_atomically(&policy(SessionRefresh::StableId), &TTL, 1, refresh(1), &mut store);
-        assert!(matches!(out, StepOut::Respond { reply: Reply::Ok { set_cookie: Some(SessionJwt { session: 1, exp: 5 }) }, .. }));
+        assert!(matches!(
+            out,
+            StepOut::Respond { reply: Reply::Ok { set_cookie: Some(SessionJwt { session: 1, exp: 5 }) }, .. }
+        ));
         assert_eq!(store.row(1).map(|r| r.expires), Some(8));
     }
 }

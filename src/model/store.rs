@@ -69,9 +69,7 @@ impl StoreState {
     /// Executes one statement atomically and returns its result.
     pub fn exec(&mut self, sql: Sql) -> SqlResult {
         match sql {
-            Sql::SelectSession { token, now } => {
-                SqlResult::Row(self.row(token).filter(|r| r.expires >= now).copied())
-            }
+            Sql::SelectSession { token, now } => SqlResult::Row(self.row(token).filter(|r| r.expires >= now).copied()),
             Sql::Rename { from, to, expires } => match self.rows.iter_mut().find(|r| r.token == from) {
                 Some(row) => {
                     row.token = to;

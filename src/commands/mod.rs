@@ -1,0 +1,4 @@
+//! One module per subcommand: its arguments (clap derive) and its `run`.
+
+pub mod check;
+pub mod trace;

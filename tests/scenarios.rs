@@ -1,0 +1,143 @@
+//! The Directus models reproduce the reported race, and the proposed fix removes it.
+//! See: directus/directus issue 22360 and pull request 22433; `shared/cases/README.md`.
+
+use refresh_check::check::{CheckOptions, Ending};
+use refresh_check::scenario::Verdict;
+use refresh_check::search::Strategy;
+use refresh_check::trace;
+
+use crate::util::{find_step, run, scenario, steps, trace_of};
+
+const ROTATE: &str = "models/directus-10.10-session.json";
+const STABLE: &str = "models/directus-pr22433-stable-id.json";
+
+fn status(r: &refresh_check::check::Results, name: &str) -> Verdict {
+    r.properties.iter().find(|p| p.name == name).unwrap().status
+}
+
+/// D-S1: PR 22433 scenario 1. Tab A's rename (W1) lands before tab B's lookup (R1); B's R1
+/// finds no row, B gets 401 INVALID_CREDENTIALS and is logged out. Ten actions, the least
+/// there are; the same with three tabs (tab C takes no part).
+#[test]
+fn d_s1_late_lookup_logs_tab_b_out_with_2_and_3_tabs() {
+    let expected: Vec<(String, String)> = [
+        ("tab A", "TabSendsRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("store", "StoreRunsR1"),
+        ("server", "ServerReceivesResult"),
+        ("store", "StoreRunsW1Rename"),
+        ("tab B", "TabSendsRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("store", "StoreRunsR1"),
+        ("server", "ServerReceivesResult"),
+        ("tab B", "TabReceivesRefreshResponse"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    for tabs in [2, 3] {
+        let sc = scenario(ROTATE, Some(tabs));
+        let (model, r) = run(&sc, &CheckOptions::default());
+        assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated, "{tabs} tabs");
+        let t = trace_of(&model, &sc, &r, "no_spurious_logout");
+        assert_eq!(steps(&t), expected, "{tabs} tabs:\n{}", trace::render_text(&t));
+        // B's lookup is of token 1, after A renamed 1 to 2, and finds nothing.
+        let rename = find_step(&t, "store", "StoreRunsW1Rename", "token=2, expires=7 WHERE token=1 for tab A");
+        let b_lookup = find_step(&t, "store", "StoreRunsR1", "token=1 AND expires>=0 for tab B");
+        assert!(rename < b_lookup);
+        assert!(t.steps[8].text.contains("no row for tab B"));
+        assert!(t.steps[9].text.contains("401 INVALID_CREDENTIALS and is logged out"));
+        // The jar still holds the original cookie: A's response has not arrived; the session
+        // is valid, so the logout is spurious.
+        let last = &t.steps[9].state;
+        assert_eq!(last.tabs[1].status, "logged out");
+        assert!(last.session_valid);
+        assert_eq!(last.store, vec!["token=2 expires=7"]);
+    }
+}
+
+/// D-S2: PR 22433 scenario 2. Both tabs look up token 1 before either writes; A renames it,
+/// B's rename matches no row, yet B is answered 200 with a cookie for token 3: an orphan.
+#[test]
+fn d_s2_both_lookups_first_hand_out_an_orphan_cookie() {
+    let sc = scenario(ROTATE, Some(2));
+    let (model, r) = run(&sc, &CheckOptions::default());
+    assert_eq!(status(&r, "cookie_names_live_session"), Verdict::Violated);
+    let t = trace_of(&model, &sc, &r, "cookie_names_live_session");
+    assert_eq!(t.steps.len(), 11, "{}", trace::render_text(&t));
+    let a_r1 = find_step(&t, "store", "StoreRunsR1", "for tab A");
+    let b_r1 = find_step(&t, "store", "StoreRunsR1", "for tab B");
+    let a_w1 = find_step(&t, "store", "StoreRunsW1Rename", "WHERE token=1 for tab A");
+    let b_w1 = find_step(&t, "store", "StoreRunsW1Rename", "WHERE token=1 for tab B");
+    assert!(a_r1.max(b_r1) < a_w1.min(b_w1), "both lookups precede both writes");
+    assert!(t.steps[b_w1].text.contains("token=3"));
+    let last = t.steps.last().unwrap();
+    assert_eq!((last.actor.as_str(), last.action.as_str()), ("server", "ServerReceivesResult"));
+    assert!(last.text.contains("0 row(s) affected for tab B"));
+    assert_eq!(last.state.orphan_cookies, 1);
+    assert_eq!(last.state.store, vec!["token=2 expires=7"], "token 3 names no row");
+}
+
+/// A bound one action short of the counterexample finds nothing, and says the search was cut
+/// short rather than claiming the invariant holds.
+#[test]
+fn max_depth_one_short_of_the_counterexample_finds_no_violation() {
+    let sc = scenario(ROTATE, Some(2));
+    let (_, full) = run(&sc, &CheckOptions::default());
+    let k = full.properties[0].steps.unwrap();
+    assert_eq!(k, 10);
+    let (_, cut) = run(&sc, &CheckOptions { max_depth: Some(k - 1), ..Default::default() });
+    assert_eq!(status(&cut, "no_spurious_logout"), Verdict::Unknown);
+    assert_eq!(cut.ending, Ending::DepthBound);
+    assert!(!cut.complete && !cut.exhaustive);
+    assert!(cut.unique_states > 50, "the bounded search explored states: {}", cut.unique_states);
+    let (_, at_k) = run(&sc, &CheckOptions { max_depth: Some(k), ..Default::default() });
+    assert_eq!(status(&at_k, "no_spurious_logout"), Verdict::Violated);
+    assert_eq!(at_k.properties[0].steps, Some(k));
+}
+
+/// Depth-first search finds the same shortest counterexamples after minimisation.
+#[test]
+fn dfs_reports_the_same_shortest_lengths_as_bfs() {
+    let sc = scenario(ROTATE, Some(3));
+    let (_, bfs) = run(&sc, &CheckOptions::default());
+    let (_, dfs) = run(&sc, &CheckOptions { strategy: Strategy::Dfs, ..Default::default() });
+    let lens = |r: &refresh_check::check::Results| r.properties.iter().map(|p| p.steps).collect::<Vec<_>>();
+    assert_eq!(lens(&bfs), lens(&dfs));
+    assert_eq!(lens(&bfs), vec![Some(10), Some(11), Some(7), Some(2)]);
+}
+
+/// D-SID: the stable id of PR 22433 removes the race: no spurious logout and no orphan with 2
+/// and 3 tabs, in an exhaustive search whose state count shows it was not empty, and both
+/// sanity properties are reached.
+#[test]
+fn d_sid_stable_id_holds_with_2_and_3_tabs() {
+    for (tabs, unique) in [(2, 560), (3, 20_928)] {
+        let sc = scenario(STABLE, Some(tabs));
+        let (_, r) = run(&sc, &CheckOptions::default());
+        assert!(r.exhaustive && r.complete, "{tabs} tabs");
+        assert_eq!(r.unique_states, unique, "{tabs} tabs: the state count changed, so the model changed");
+        assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+        assert_eq!(status(&r, "cookie_names_live_session"), Verdict::Holds);
+        assert_eq!(status(&r, "refresh_succeeds"), Verdict::Reached);
+        assert_eq!(status(&r, "concurrent_refreshes"), Verdict::Reached);
+        assert!(r.vacuous.is_empty());
+    }
+}
+
+/// Making the handler atomic (one transaction) also removes the race under rotation: the
+/// later tab's lookup sees the renamed row only if it arrives after the whole refresh, and
+/// then it is a sequential refresh with a stale cookie, which still logs out.
+#[test]
+fn atomic_rotation_still_logs_out_a_tab_that_sent_the_old_cookie() {
+    let mut sc = scenario(ROTATE, Some(2));
+    sc.server.steps = refresh_check::model::policy::ServerSteps::Atomic;
+    let (model, r) = run(&sc, &CheckOptions::default());
+    assert_eq!(status(&r, "cookie_names_live_session"), Verdict::Holds, "no orphan without interleaved statements");
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&model, &sc, &r, "no_spurious_logout");
+    let a_txn = find_step(&t, "store", "StoreRunsTransaction", "tab A");
+    let b_txn = find_step(&t, "store", "StoreRunsTransaction", "tab B");
+    assert!(a_txn < b_txn);
+    assert!(t.steps.last().unwrap().text.contains("401 INVALID_CREDENTIALS"));
+}

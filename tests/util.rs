@@ -1,0 +1,55 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use refresh_check::check::{self, CheckOptions, Results};
+use refresh_check::model::RefreshModel;
+use refresh_check::properties;
+use refresh_check::scenario::Scenario;
+use refresh_check::trace::{self, Trace};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Loads a model file (path relative to the repository root), with an optional tab count.
+pub fn scenario(rel: &str, tabs: Option<u8>) -> Scenario {
+    let sc = Scenario::load(&root().join(rel)).unwrap_or_else(|e| panic!("{e}"));
+    match tabs {
+        Some(t) => sc.with_tabs(t).unwrap(),
+        None => sc,
+    }
+}
+
+/// Checks a scenario with default options.
+pub fn run(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
+    check::check(sc, opts)
+}
+
+/// The re-checked trace of property `name` in `results`.
+pub fn trace_of(model: &RefreshModel, sc: &Scenario, results: &Results, name: &str) -> Trace {
+    let p = results.properties.iter().find(|p| p.name == name).unwrap();
+    let path = p.path.as_ref().unwrap_or_else(|| panic!("{name} has no path: {:?}", p.status));
+    trace::build(model, &sc.path, &sc.name, sc.browser.tabs, properties::by_name(name).unwrap(), path).unwrap()
+}
+
+/// `(actor, action)` of each step.
+pub fn steps(t: &Trace) -> Vec<(String, String)> {
+    t.steps.iter().map(|s| (s.actor.clone(), s.action.clone())).collect()
+}
+
+/// Runs the binary in `dir` with `args`.
+pub fn cli(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_refresh-check")).current_dir(dir).args(args).output().unwrap()
+}
+
+/// The index (0-based) of the first step matching `actor` and `action` whose text contains
+/// `needle`.
+pub fn find_step(t: &Trace, actor: &str, action: &str, needle: &str) -> usize {
+    t.steps
+        .iter()
+        .position(|s| s.actor == actor && s.action == action && s.text.contains(needle))
+        .unwrap_or_else(|| panic!("no step {actor} {action} ~ {needle:?} in\n{}", trace::render_text(t)))
+}
