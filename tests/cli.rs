@@ -22,7 +22,10 @@ fn check_writes_the_counterexample_json_and_mermaid_and_exits_0_when_as_expected
     assert_eq!(report["model"], "directus-10.10-session");
     assert_eq!(report["outcome"], "as_expected");
     let p = &report["properties"][0];
-    assert_eq!((p["name"].as_str(), p["kind"].as_str(), p["status"].as_str()), (Some("no_spurious_logout"), Some("always"), Some("violated")));
+    assert_eq!(
+        (p["name"].as_str(), p["kind"].as_str(), p["status"].as_str()),
+        (Some("no_spurious_logout"), Some("always"), Some("violated"))
+    );
     assert_eq!(p["steps"], 10);
     let json = dir.path().join("traces/directus-10.10-session.no_spurious_logout.json");
     let md = dir.path().join("traces/directus-10.10-session.no_spurious_logout.md");
@@ -51,13 +54,18 @@ fn written_traces_validate_and_a_tampered_one_fails_at_its_step() {
     fs::write(&file, serde_json::to_string(&t).unwrap()).unwrap();
     let bad = cli(dir.path(), &["trace", "validate", file.to_str().unwrap()]);
     assert_eq!(bad.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&bad.stdout).contains("step 5 differs"), "{}", String::from_utf8_lossy(&bad.stdout));
+    assert!(
+        String::from_utf8_lossy(&bad.stdout).contains("step 5 differs"),
+        "{}",
+        String::from_utf8_lossy(&bad.stdout)
+    );
 }
 
 #[test]
 fn max_depth_one_short_exits_3_and_reports_unknown_not_holds() {
     let dir = tempfile::tempdir().unwrap();
-    let out = cli(dir.path(), &["check", &model("directus-10.10-session.json"), "--max-depth", "9", "--format", "json"]);
+    let out =
+        cli(dir.path(), &["check", &model("directus-10.10-session.json"), "--max-depth", "9", "--format", "json"]);
     assert_eq!(out.status.code(), Some(3));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["complete"], false);
@@ -75,7 +83,10 @@ fn a_differing_verdict_exits_1() {
     let out = cli(dir.path(), &["check", file.to_str().unwrap(), "--no-traces"]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("no_spurious_logout          always    violated  holds") && text.contains("DIFFERS"), "{text}");
+    assert!(
+        text.contains("no_spurious_logout          always    violated  holds") && text.contains("DIFFERS"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -1,0 +1,227 @@
+//! Counterexample traces: our own serde type, built by replaying an action-index path on the
+//! model, re-checked, and rendered as numbered text steps and as a Mermaid
+//! `sequenceDiagram`.
+//!
+//! A trace file (`traces/<model>.<property>.json`) holds the schema version, the model file
+//! and the parameters it was checked with, the property, the action-index `path` (which
+//! `trace validate` replays), and one entry per action: who acted, what happened, the message
+//! delivered if any, and the global state after it.
+
+use std::path::{Path, PathBuf};
+
+mod describe;
+mod render;
+
+pub use describe::snapshot;
+pub use render::{render_markdown, render_mermaid, render_text};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::RefreshModel;
+use crate::properties::{self, Kind, PropertySpec};
+use crate::search::{self, IndexPath};
+use describe::describe;
+
+/// The trace format's version. A reader rejects any other.
+pub const SCHEMA: &str = "refresh-check/trace/v1";
+
+/// A message in flight or delivered, with actor names.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MessageView {
+    /// Sender, e.g. `"tab A"`, `"server"`.
+    pub from: String,
+    /// Receiver.
+    pub to: String,
+    /// The message in the protocol's words, e.g. `"POST /auth/refresh (cookie session=1)"`.
+    pub text: String,
+}
+
+/// The global state after a step.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Snapshot {
+    /// The server's clock, in ticks.
+    pub now: u8,
+    /// Each tab, in order A, B, …: its status and remaining budget.
+    pub tabs: Vec<TabView>,
+    /// The cookie jar's session cookie, e.g. `"session=2 exp=4"`, or `null`.
+    pub jar: Option<String>,
+    /// The rows of `directus_sessions`, e.g. `"token=2 expires=7"`.
+    pub store: Vec<String>,
+    /// The server's handlers in progress, e.g. `"tab A: awaiting R1"`.
+    pub handlers: Vec<String>,
+    /// Ghost: cookies handed out that name no row.
+    pub orphan_cookies: u8,
+    /// Ground truth: the user's session is valid.
+    pub session_valid: bool,
+    /// Messages in flight.
+    pub in_flight: Vec<MessageView>,
+}
+
+/// One tab in a snapshot.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TabView {
+    /// `"A"`, `"B"`, …
+    pub tab: String,
+    /// `"idle"`, `"refreshing (sent session=1)"`, `"requesting"`, `"logged out"`.
+    pub status: String,
+    /// Refreshes left: a count.
+    pub refreshes_left: u8,
+    /// Ordinary requests left: a count.
+    pub requests_left: u8,
+}
+
+/// One action of a trace.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Step {
+    /// 1-based.
+    pub index: usize,
+    /// Who acted: `"tab A"`, `"server"`, `"store"`, `"clock"`, `"network"`.
+    pub actor: String,
+    /// The action, actor then event: `TabSendsRefresh`, `ServerReceivesRefresh`,
+    /// `StoreRunsR1`, `TabReceivesRefreshResponse`, …
+    pub action: String,
+    /// One sentence for people.
+    pub text: String,
+    /// The message delivered by this action, if it is a delivery.
+    pub message: Option<MessageView>,
+    /// The state after the action.
+    pub state: Snapshot,
+}
+
+/// The parameters a trace was checked with, beyond the model file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Parameters {
+    /// Tabs.
+    pub tabs: u8,
+}
+
+/// A counterexample (or example) trace.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Trace {
+    /// [`SCHEMA`].
+    pub schema: String,
+    /// The model's name.
+    pub model: String,
+    /// The model file, as given on the command line.
+    pub model_file: PathBuf,
+    /// Parameters beyond the model file.
+    pub parameters: Parameters,
+    /// The property's key.
+    pub property: String,
+    /// `always` (a counterexample) or `sometimes` (an example).
+    pub kind: Kind,
+    /// The property's claim.
+    pub claim: String,
+    /// The action-index path, `"init/a1/a2/…"`.
+    pub path: String,
+    /// The state before the first action.
+    pub initial: Snapshot,
+    /// One entry per action.
+    pub steps: Vec<Step>,
+}
+
+/// Why a trace could not be built or does not hold.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    /// The path does not replay on the model.
+    #[error("the path does not replay: step {0} is not an enabled action of the model")]
+    DoesNotReplay(usize),
+    /// The path replays but its last state does not show what the trace claims.
+    #[error("the path replays but its last state does not {0}")]
+    NotReproduced(String),
+    /// An unknown property.
+    #[error("unknown property `{0}`")]
+    UnknownProperty(String),
+}
+
+/// Letter of tab `t`: A, B, C, …
+pub fn tab_letter(t: u8) -> char {
+    (b'A' + t) as char
+}
+
+/// Replays `path` on `model`, checks that its last state violates (for `always`) or satisfies
+/// (for `sometimes`) `prop`, and builds the trace.
+pub fn build(
+    model: &RefreshModel,
+    model_file: &Path,
+    name: &str,
+    tabs: u8,
+    prop: &PropertySpec,
+    path: &IndexPath,
+) -> Result<Trace, TraceError> {
+    let (init, steps) = search::replay(model, path).map_err(TraceError::DoesNotReplay)?;
+    let last = steps.last().map(|(_, s)| s).unwrap_or(&init);
+    let holds = (prop.condition)(model, last);
+    let shows = match prop.kind {
+        Kind::Always => !holds,
+        Kind::Sometimes => holds,
+    };
+    if !shows {
+        let what = match prop.kind {
+            Kind::Always => format!("violate `{}`", prop.name),
+            Kind::Sometimes => format!("reach `{}`", prop.name),
+        };
+        return Err(TraceError::NotReproduced(what));
+    }
+    let mut before = init.clone();
+    let mut out = Vec::with_capacity(steps.len());
+    for (i, (action, after)) in steps.iter().enumerate() {
+        let (actor, action_name, text, message) = describe(model, &before, action, after);
+        out.push(Step { index: i + 1, actor, action: action_name, text, message, state: snapshot(model, after) });
+        before = after.clone();
+    }
+    Ok(Trace {
+        schema: SCHEMA.into(),
+        model: name.into(),
+        model_file: model_file.into(),
+        parameters: Parameters { tabs },
+        property: prop.name.into(),
+        kind: prop.kind,
+        claim: prop.claim.into(),
+        path: path.encode(),
+        initial: snapshot(model, &init),
+        steps: out,
+    })
+}
+
+/// Parses `"init/a1/…"`.
+pub fn decode_path(s: &str) -> Option<IndexPath> {
+    let mut it = s.split('/').map(|x| x.parse::<usize>().ok());
+    let init = it.next()??;
+    let actions = it.collect::<Option<Vec<_>>>()?;
+    Some(IndexPath { init, actions })
+}
+
+/// Checks that a trace replays on `model` to what it claims, and that its recorded steps are
+/// the ones the replay produces. Returns the first step that differs.
+pub fn validate(model: &RefreshModel, trace: &Trace) -> Result<(), String> {
+    if trace.schema != SCHEMA {
+        return Err(format!("field `schema`: found {:?}, expected {SCHEMA:?}", trace.schema));
+    }
+    let prop = properties::by_name(&trace.property)
+        .ok_or_else(|| TraceError::UnknownProperty(trace.property.clone()).to_string())?;
+    let path = decode_path(&trace.path)
+        .ok_or_else(|| format!("field `path`: found {:?}, expected \"init/a1/a2/…\" of integers", trace.path))?;
+    let rebuilt =
+        build(model, &trace.model_file, &trace.model, trace.parameters.tabs, prop, &path).map_err(|e| e.to_string())?;
+    if rebuilt.initial != trace.initial {
+        return Err("field `initial` differs from the model's initial state".into());
+    }
+    if rebuilt.steps.len() != trace.steps.len() {
+        return Err(format!("the trace has {} steps; its path replays to {}", trace.steps.len(), rebuilt.steps.len()));
+    }
+    for (a, b) in rebuilt.steps.iter().zip(&trace.steps) {
+        if a != b {
+            return Err(format!(
+                "step {} differs from the replay: recorded {:?}, replayed {:?}",
+                b.index, b.text, a.text
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The trace file paths for a property of a model under `dir`: `(json, md)`.
+pub fn file_names(dir: &Path, model: &str, property: &str) -> (PathBuf, PathBuf) {
+    (dir.join(format!("{model}.{property}.json")), dir.join(format!("{model}.{property}.md")))
+}
