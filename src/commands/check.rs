@@ -40,6 +40,10 @@ pub struct Args {
     #[arg(long, value_name = "SECS", help_heading = "Search bounds")]
     pub timeout: Option<f64>,
 
+    /// Stop once the process holds MiB mebibytes of memory (resident set; incomplete, exit 3).
+    #[arg(long, value_name = "MiB", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Search bounds")]
+    pub max_memory: Option<u64>,
+
     /// Folder for counterexample traces (`<model>.<property>.json` and `.md`).
     #[arg(long, value_name = "DIR", default_value = "traces", help_heading = "Output")]
     pub traces: PathBuf,
@@ -92,7 +96,8 @@ pub fn run(args: Args) -> Result<u8> {
         max_depth: args.max_depth,
         max_states: args.max_states,
         timeout: args.timeout.map(Duration::from_secs_f64),
-        cancel: None,
+        cancel: Some(refresh_check::interrupt::install().map_err(anyhow::Error::msg)?),
+        max_memory: args.max_memory.map(|m| m.saturating_mul(refresh_check::limits::MIB)),
     };
     let (model, mut results) = check::check(&sc, &opts);
     let mut traces: Vec<Trace> = Vec::new();
