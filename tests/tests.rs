@@ -3,4 +3,6 @@
 mod util;
 
 mod cli;
+mod fuzz;
+mod robustness;
 mod scenarios;

@@ -1,0 +1,1 @@
+//! Bad input, limits, interruption, output paths: see `docs/robustness.md`.
