@@ -1,8 +1,10 @@
 //! Reading one JSON document into a serde type, with the position and the field path of the
 //! first error: the shared front half of the model-file and trace-file loaders.
 //!
-//! The whole text must be one JSON value: characters after it (a second object, a stray
-//! brace, text pasted after the file) are an error, as in `serde_json::from_str`.
+//! The whole text must be one JSON object: characters after it (a second object, a stray
+//! brace, text pasted after the file) are an error, as in `serde_json::from_str`, and so is a
+//! document that is an array or a scalar (serde would otherwise read a struct from an array,
+//! by field position).
 
 use serde::de::DeserializeOwned;
 
@@ -19,8 +21,32 @@ pub struct JsonError {
     pub message: String,
 }
 
-/// Parses `text` as one `T`; an error names the line, column and field.
+/// Parses `text` as one JSON object read into `T`; an error names the line, column and field.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
+    let doc: serde_json::Value = parse_one(text)?;
+    if !doc.is_object() {
+        let at = text.len() - text.trim_start().len();
+        let line = 1 + text[..at].matches('\n').count();
+        let column = 1 + at - text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let found = match doc {
+            serde_json::Value::Array(_) => "an array",
+            serde_json::Value::String(_) => "a string",
+            serde_json::Value::Number(_) => "a number",
+            serde_json::Value::Bool(_) => "a boolean",
+            _ => "null",
+        };
+        return Err(JsonError {
+            line,
+            column,
+            field: ".".into(),
+            message: format!("found {found}, expected a JSON object {{…}}"),
+        });
+    }
+    parse_one(text)
+}
+
+/// Parses exactly one JSON value of type `T` from `text`.
+fn parse_one<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
     let de = &mut serde_json::Deserializer::from_str(text);
     let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let field = e.path().to_string();
@@ -65,6 +91,14 @@ mod tests {
             (2, 1, ".", "trailing characters after the JSON document")
         );
         assert!(from_str::<T>("{\"a\": 1}\n\n  ").is_ok(), "trailing whitespace is fine");
+    }
+
+    #[test]
+    fn a_document_that_is_not_an_object_is_refused_where_it_starts() {
+        let e = from_str::<T>("\n  [1]").unwrap_err();
+        assert_eq!((e.line, e.column, e.message.as_str()), (2, 3, "found an array, expected a JSON object {…}"));
+        // serde alone would read the struct from the array, by position.
+        assert!(serde_json::from_str::<T>("[1]").is_ok());
     }
 
     #[test]

@@ -53,6 +53,11 @@ pub fn load_trace(file: &Path) -> Result<Trace> {
 /// One file's result: `Ok` with a summary, or the exit code it calls for and why.
 fn validate_one(file: &Path) -> Result<String, (u8, String)> {
     let t = trace::load(file).map_err(|e| (exit::BAD_INPUT, e.to_string()))?;
+    if !(1..=refresh_check::scenario::MAX_TABS).contains(&t.parameters.tabs) {
+        let why =
+            format!("found {}, expected an integer from 1 to {}", t.parameters.tabs, refresh_check::scenario::MAX_TABS);
+        return Err((exit::BAD_INPUT, format!("{}: field `parameters.tabs`: {why}", file.display())));
+    }
     let sc = Scenario::load(&t.model_file)
         .and_then(|s| s.with_tabs(t.parameters.tabs))
         .map_err(|e| (exit::BAD_INPUT, format!("{}: its model file: {e}", file.display())))?;
