@@ -162,12 +162,12 @@ fn concurrent_refreshes(m: &RefreshModel, s: &State) -> bool {
 
 /// SP1 (bounded replay of a superseded token, `industry-policies.md` §3; `directus-protocol.md`
 /// §6 P3): a token superseded at tick τ (renamed away by W1, or given a `next_token` by G1) is
-/// not accepted (answered 2xx, by any endpoint) after τ + grace, where grace is
-/// `SESSION_REFRESH_GRACE_PERIOD` with the grace window and 0 otherwise. Reads the server's
-/// ghost record of the last acceptance per token and the store's of supersessions.
+/// not accepted (checked and then answered 2xx, by any endpoint) after τ + grace, where grace
+/// is `SESSION_REFRESH_GRACE_PERIOD` with the grace window and 0 otherwise. Reads the server's
+/// ghost records of the last acceptance per token and of supersessions.
 fn rotated_token_expires(m: &RefreshModel, s: &State) -> bool {
-    let accepted = &server_at(s, m.cfg.server).ghost.accepted;
-    let superseded = &store_at(s, m.cfg.store).ghost.superseded;
+    let ghost = &server_at(s, m.cfg.server).ghost;
+    let (accepted, superseded) = (&ghost.accepted, &ghost.superseded);
     accepted.iter().all(|&(tok, at)| match superseded.iter().find(|&&(t, _)| t == tok) {
         Some(&(_, when)) => u16::from(at) <= u16::from(when) + u16::from(m.cfg.grace),
         None => true,

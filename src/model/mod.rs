@@ -154,8 +154,12 @@ pub enum Timer {
 /// Ghost bookkeeping of the API process (never read by a handler).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct ServerGhost {
-    /// `(token, tick)`: the last tick at which a request presenting `token` (refresh token or
-    /// session claim) was answered 2xx. Sorted by token.
+    /// `(token, tick)`: when each token was first superseded (W1 renamed it away, or G1 set its
+    /// `next_token`), by the server's clock when it learned the write affected a row (at or
+    /// after the write ran). Sorted by token. Split handlers only.
+    pub superseded: Vec<(Token, Tick)>,
+    /// `(token, tick)`: the latest tick at which a request presenting `token` (refresh token or
+    /// session claim) was checked by a handler that then answered 2xx. Sorted by token.
     pub accepted: Vec<(Token, Tick)>,
     /// Refreshes in json or cookie mode answered 2xx for a row issued in session mode: a count.
     pub cross_mode: u8,
@@ -165,7 +169,8 @@ pub struct ServerGhost {
     pub ok_after_sign_out: u8,
     /// The first token number not yet drawn when the attacker was first answered 2xx.
     pub theft_mark: Option<Token>,
-    /// Tab refreshes answered 2xx after that, presenting a token drawn before it: a count.
+    /// Tab refreshes that arrived after that and were answered 2xx, presenting a token drawn
+    /// before it: a count.
     pub theft_shared: u8,
 }
 
@@ -473,8 +478,8 @@ fn record_answer(s: &mut ServerState, h: &Handler, reply: &Reply, orphan: bool) 
     };
     if let Some(tok) = presented {
         match g.accepted.binary_search_by_key(&tok, |&(t, _)| t) {
-            Ok(i) => g.accepted[i].1 = s.now,
-            Err(i) => g.accepted.insert(i, (tok, s.now)),
+            Ok(i) => g.accepted[i].1 = g.accepted[i].1.max(h.checked_at),
+            Err(i) => g.accepted.insert(i, (tok, h.checked_at)),
         }
     }
     if h.after_sign_out {
@@ -486,11 +491,28 @@ fn record_answer(s: &mut ServerState, h: &Handler, reply: &Reply, orphan: bool) 
         }
         if h.client.tab == ATTACKER {
             g.theft_mark.get_or_insert(s.next_fresh);
-        } else if let (Some(mark), Some(tok)) = (g.theft_mark, presented) {
+        } else if let (Some(mark), Some(tok)) = (h.theft_mark, presented) {
             if tok < mark {
                 g.theft_shared = g.theft_shared.saturating_add(1);
             }
         }
+    }
+}
+
+/// Ghost bookkeeping when a write's result comes back: W1 renamed the presented token away, or
+/// G1 gave it a `next_token`. Never read by a handler.
+fn record_supersession(s: &mut ServerState, h: &Handler, result: &SqlResult) {
+    let rotated = match h.stage {
+        Stage::Write { issues } => issues == h.fresh,
+        Stage::G1 => true,
+        _ => false,
+    };
+    if !(rotated && *result == SqlResult::Affected(1)) {
+        return;
+    }
+    let Some(tok) = h.cred.presented() else { return };
+    if let Err(at) = s.ghost.superseded.binary_search_by_key(&tok, |&(t, _)| t) {
+        s.ghost.superseded.insert(at, (tok, s.now));
     }
 }
 
@@ -530,6 +552,8 @@ fn server_on_msg(
                 stage: Stage::Received,
                 row_kind: None,
                 after_sign_out: s.ghost.signed_out,
+                checked_at: s.now,
+                theft_mark: s.ghost.theft_mark,
             };
             match policy.steps {
                 ServerSteps::Split => server::step(policy, ttl, s.now, h, None),
@@ -543,6 +567,7 @@ fn server_on_msg(
         Msg::QueryResult { client, result } => {
             let Some(i) = s.handlers.iter().position(|h| h.client == client) else { return };
             let h = s.handlers.remove(i);
+            record_supersession(&mut s, &h, &result);
             server::step(policy, ttl, s.now, h, Some(result))
         }
         Msg::TransactionDone { handler, reply, orphan } => StepOut::Respond { h: handler, reply, orphan },

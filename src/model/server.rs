@@ -115,6 +115,12 @@ pub struct Handler {
     pub row_kind: Option<AuthMode>,
     /// Ghost: the request arrived after a sign-out had been answered.
     pub after_sign_out: bool,
+    /// Ghost: the tick at which the presented token was last checked (on arrival, or the clock
+    /// value R1 compared `expires` with): when it was accepted, if the answer is 2xx.
+    pub checked_at: Tick,
+    /// Ghost: the attacker's theft mark when the request arrived (see
+    /// [`super::ServerGhost::theft_mark`]).
+    pub theft_mark: Option<Token>,
 }
 
 /// What one step produces.
@@ -148,6 +154,7 @@ pub fn step(policy: &ServerPolicy, ttl: &Ttls, now: Tick, mut h: Handler, input:
     let err = |h: Handler, e: HttpError| StepOut::Respond { h, reply: Reply::Err(e), orphan: false };
     match (h.stage, input) {
         (Stage::Received, _) => {
+            h.checked_at = now;
             if let Some(jwt) = h.cred.cookie {
                 if jwt.exp < now {
                     return err(h, HttpError::TokenExpired);
@@ -241,6 +248,7 @@ fn after_middleware(now: Tick, mut h: Handler) -> StepOut {
             };
             if h.endpoint == Endpoint::Refresh {
                 h.stage = Stage::R1;
+                h.checked_at = now;
                 StepOut::Query(h, Sql::SelectSession { token, now })
             } else {
                 h.stage = Stage::Logout;
@@ -313,6 +321,8 @@ mod tests {
             stage: Stage::Received,
             row_kind: None,
             after_sign_out: false,
+            checked_at: 0,
+            theft_mark: None,
         }
     }
 

@@ -12,9 +12,8 @@
 //! does with `new Date()` in JavaScript.
 //!
 //! Ghost state (never read by a statement): each row's `kind`, the mode its token was issued
-//! for (the `type` column of the PR 22433 review when the server has it); the tick at which a
-//! token was superseded (renamed away or given a `next_token`); and whether a sign-out's delete
-//! has run, with the rows created or renamed after it.
+//! for (the `type` column of the PR 22433 review when the server has it), and whether a
+//! sign-out's delete has run, with the rows created or renamed after it.
 //!
 //! Sources: `api/src/services/authentication.ts` in `@directus/api` 18.2.1 (directus 10.10.4),
 //! statements R1 and W1, and in 19.1.1 (directus 10.11.1), G0–G3 and W3;
@@ -41,9 +40,6 @@ pub struct Row {
 /// Ghost bookkeeping of the store (never read by the protocol).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct StoreGhost {
-    /// `(token, tick)`: when each token was first superseded (W1 renamed it away, or G1 set its
-    /// `next_token`), by the clock of the statement that did it. Sorted by token.
-    pub superseded: Vec<(Token, Tick)>,
     /// A sign-out's `DELETE` has run.
     pub signed_out: bool,
     /// Rows created (G3) or renamed onto a new token (W1) after that delete: a count.
@@ -113,12 +109,6 @@ impl StoreState {
         self.rows.iter().find(|r| r.token == token)
     }
 
-    fn supersede(&mut self, token: Token, now: Tick) {
-        if let Err(at) = self.ghost.superseded.binary_search_by_key(&token, |&(t, _)| t) {
-            self.ghost.superseded.insert(at, (token, now));
-        }
-    }
-
     fn revive(&mut self) {
         if self.ghost.signed_out {
             self.ghost.revived = self.ghost.revived.saturating_add(1);
@@ -129,13 +119,12 @@ impl StoreState {
     pub fn exec(&mut self, sql: Sql) -> SqlResult {
         match sql {
             Sql::SelectSession { token, now } => SqlResult::Row(self.row(token).filter(|r| r.expires >= now).copied()),
-            Sql::Rename { from, to, expires, kind, now } => match self.rows.iter_mut().find(|r| r.token == from) {
+            Sql::Rename { from, to, expires, kind, .. } => match self.rows.iter_mut().find(|r| r.token == from) {
                 Some(row) => {
                     row.token = to;
                     row.expires = expires;
                     row.kind = kind;
                     self.rows.sort();
-                    self.supersede(from, now);
                     self.revive();
                     SqlResult::Affected(1)
                 }
@@ -148,12 +137,11 @@ impl StoreState {
                 }
                 None => SqlResult::Affected(0),
             },
-            Sql::ClaimNext { token, next, expires, now } => {
+            Sql::ClaimNext { token, next, expires, .. } => {
                 match self.rows.iter_mut().find(|r| r.token == token && r.next_token.is_none()) {
                     Some(row) => {
                         row.next_token = Some(next);
                         row.expires = expires;
-                        self.supersede(token, now);
                         SqlResult::Affected(1)
                     }
                     None => SqlResult::Affected(0),
@@ -195,7 +183,6 @@ mod tests {
         assert_eq!(s.exec(rename(2)), SqlResult::Affected(1));
         assert_eq!(s.exec(rename(3)), SqlResult::Affected(0));
         assert_eq!(s.rows, vec![Row { token: 2, expires: 9, next_token: None, kind: AuthMode::Session }]);
-        assert_eq!(s.ghost.superseded, vec![(1, 0)]);
     }
 
     #[test]

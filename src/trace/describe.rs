@@ -336,11 +336,9 @@ pub(crate) fn describe(
                 Msg::Query { client, sql, .. } => {
                     let h =
                         model::server_at(before, m.cfg.server).handlers.iter().find(|h| h.client == *client).copied();
-                    (
-                        "store".to_string(),
-                        sql_step_name(sql, h.as_ref()),
-                        format!("store runs {} for {}", sql_text(sql), who(client.tab)),
-                    )
+                    let name = sql_step_name(sql, h.as_ref());
+                    let what = if name == "StoreRunsSessionCheck" { " (verifySessionJWT)" } else { "" };
+                    ("store".to_string(), name, format!("store runs {}{what} for {}", sql_text(sql), who(client.tab)))
                 }
                 Msg::QueryResult { client, result } => (
                     "server".to_string(),
