@@ -188,7 +188,8 @@ fn logout_revokes_all(m: &RefreshModel, s: &State) -> bool {
 }
 
 /// SP4 (theft is detected or harmless, `industry-policies.md` §3), for a system without reuse
-/// detection: after the attacker's first successful redemption, a tab's refresh presenting a
+/// detection: after the attacker's first successful redemption (a 2xx whose token names a row),
+/// a tab's refresh presenting a
 /// token drawn before it must fail, so the user notices (is logged out). A success means the
 /// attacker and the user share the session unnoticed.
 fn theft_detected(m: &RefreshModel, s: &State) -> bool {

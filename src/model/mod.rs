@@ -167,7 +167,8 @@ pub struct ServerGhost {
     pub signed_out: bool,
     /// Requests that arrived after a sign-out was answered and were answered 2xx: a count.
     pub ok_after_sign_out: u8,
-    /// The first token number not yet drawn when the attacker was first answered 2xx.
+    /// The first token number not yet drawn when the attacker was first answered 2xx with a
+    /// token that names a row (not an orphan).
     pub theft_mark: Option<Token>,
     /// Tab refreshes that arrived after that and were answered 2xx, presenting a token drawn
     /// before it: a count.
@@ -490,7 +491,9 @@ fn record_answer(s: &mut ServerState, h: &Handler, reply: &Reply, orphan: bool) 
             g.cross_mode = g.cross_mode.saturating_add(1);
         }
         if h.client.tab == ATTACKER {
-            g.theft_mark.get_or_insert(s.next_fresh);
+            if !orphan {
+                g.theft_mark.get_or_insert(s.next_fresh);
+            }
         } else if let (Some(mark), Some(tok)) = (h.theft_mark, presented) {
             if tok < mark {
                 g.theft_shared = g.theft_shared.saturating_add(1);
