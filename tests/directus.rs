@@ -131,7 +131,7 @@ fn d_e2_grace_window_concurrent_refreshes_share_one_successor() {
 fn d_e3_old_cookie_inside_the_grace_gets_the_successor_and_after_it_401() {
     let (sc, _, r) = checked("models/directus-10.11.1-session-replay.json", None);
     assert_eq!(status(&r, "rotated_token_expires"), Verdict::Holds);
-    assert_eq!(r.unique_states, 118_193);
+    assert_eq!(r.unique_states, 119_465);
     fn attacker_reply(s: &State) -> Option<Reply> {
         s.network.iter_all().find_map(|e| match e.msg {
             Msg::RefreshResponse { tab: ATTACKER, reply } => Some(*reply),
