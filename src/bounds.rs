@@ -2,10 +2,11 @@
 //!
 //! A model file bounds the behaviour it explores: the clock stops at `time.max_ticks`, a tab
 //! refreshes at most `browser.refreshes_per_tab` times and makes at most
-//! `browser.requests_per_tab` ordinary requests. A verdict is only as wide as its bounds: when
+//! `browser.requests_per_tab` ordinary requests, the attacker tries at most `attacker.attempts`
+//! redemptions. A verdict is only as wide as its bounds: when
 //! the search reaches a state where a bound stopped something that could otherwise have
 //! happened (the clock at its last tick; an idle, signed-in tab with no refresh or request
-//! left), a violation might lie just past it, and `check` says so.
+//! left; an idle attacker with no attempt left), a violation might lie just past it, and `check` says so.
 //!
 //! [`BoundWatch`] wraps the model for the search and records the bounds reached while the
 //! search generates states: it forwards every [`Model`] call unchanged (the same actions in the
@@ -39,6 +40,7 @@ pub struct BoundHit {
 const CLOCK: u8 = 1;
 const REFRESHES: u8 = 2;
 const REQUESTS: u8 = 4;
+const ATTEMPTS: u8 = 8;
 
 /// The model under search, with a record of the bounds its states reach.
 pub struct BoundWatch<'m> {
@@ -47,6 +49,7 @@ pub struct BoundWatch<'m> {
     max_ticks: u8,
     refreshes: u8,
     requests: u8,
+    attempts: u8,
     watched: u8,
     hits: Cell<u8>,
 }
@@ -58,11 +61,12 @@ impl<'m> BoundWatch<'m> {
         assert!(props.len() <= FORWARD.len(), "BoundWatch forwards at most {} properties", FORWARD.len());
         let (max_ticks, refreshes, requests) =
             (sc.time.max_ticks, sc.browser.refreshes_per_tab, sc.browser.requests_per_tab);
-        let watched = [(CLOCK, max_ticks), (REFRESHES, refreshes), (REQUESTS, requests)]
+        let attempts = sc.attacker.as_ref().map_or(0, |a| a.attempts);
+        let watched = [(CLOCK, max_ticks), (REFRESHES, refreshes), (REQUESTS, requests), (ATTEMPTS, attempts)]
             .iter()
             .filter(|(_, v)| *v > 0)
             .fold(0, |acc, (bit, _)| acc | bit);
-        BoundWatch { model, props, max_ticks, refreshes, requests, watched, hits: Cell::new(0) }
+        BoundWatch { model, props, max_ticks, refreshes, requests, attempts, watched, hits: Cell::new(0) }
     }
 
     /// The bounds reached so far, in model-file order.
@@ -90,6 +94,13 @@ impl<'m> BoundWatch<'m> {
                 stopped: "a signed-in tab had no ordinary request left",
             });
         }
+        if h & ATTEMPTS != 0 {
+            out.push(BoundHit {
+                field: "attacker.attempts",
+                value: self.attempts.into(),
+                stopped: "the attacker had no redemption left",
+            });
+        }
         out
     }
 
@@ -104,7 +115,11 @@ impl<'m> BoundWatch<'m> {
             h |= CLOCK;
         }
         for &b in &m.browsers {
-            for t in browser_at(s, b).tabs.iter().filter(|t| t.status == TabStatus::Idle) {
+            let browser = browser_at(s, b);
+            if browser.attacker.is_some_and(|a| !a.busy && a.attempts_left == 0) {
+                h |= ATTEMPTS;
+            }
+            for t in browser.tabs.iter().filter(|t| t.status == TabStatus::Idle) {
                 if self.refreshes > 0 && t.refreshes_left == 0 {
                     h |= REFRESHES;
                 }

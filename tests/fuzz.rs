@@ -197,33 +197,63 @@ fn edit_text(text: &str, e: &TextEdit) -> String {
 /// A model file with every field drawn from a range a little wider than the valid one, so that
 /// most files are valid and reach the model, and the rest hit each range check.
 fn model_file() -> impl Strategy<Value = Value> {
-    let server =
-        (prop_oneof![Just("rotate"), Just("stable-id")], prop_oneof![Just("split"), Just("atomic")], any::<bool>());
-    let browser = (0u8..=7, 0u8..=5, 0u8..=5);
-    let time = (0u8..=4, 0u8..=9, 0u8..=9, prop::option::of(0u8..=9));
+    let server = (
+        prop_oneof![Just("rotate"), Just("stable-id"), Just("grace-window")],
+        prop_oneof![Just("split"), Just("atomic")],
+        any::<bool>(),
+        any::<bool>(),
+        prop_oneof![Just("pool"), Just("one-connection")],
+    );
+    let browser = (
+        (0u8..=7, 0u8..=5, 0u8..=5, 0u8..=3),
+        prop_oneof![Just("session"), Just("cookie"), Just("json")],
+        prop_oneof![Just("per-tab"), Just("shared")],
+        prop_oneof![Just("none"), Just("web-locks"), Just("local-storage")],
+        any::<bool>(),
+    );
+    let time = (0u8..=4, 0u8..=9, 0u8..=9, prop::option::of(0u8..=9), (0u8..=3, 0u8..=3, 0u8..=3));
     let network = prop_oneof![Just("unordered_nonduplicating"), Just("ordered"), Just("unordered_duplicating")];
+    let attacker = prop::option::of((
+        0u8..=4,
+        prop::collection::vec(prop_oneof![Just("session"), Just("cookie"), Just("json")], 0..3),
+    ));
     let expect = prop::collection::btree_map(
         prop_oneof![
             Just("no_spurious_logout"),
             Just("cookie_names_live_session"),
             Just("refresh_succeeds"),
-            Just("concurrent_refreshes")
+            Just("concurrent_refreshes"),
+            Just("attacker_redeems"),
         ],
         prop_oneof![Just("holds"), Just("violated"), Just("reached"), Just("unreached")],
         0..3,
     );
-    (server, browser, time, network, any::<bool>(), expect).prop_map(
-        |((refresh, steps, check), (tabs, refreshes, requests), (ticks, rttl, cttl, life), network, lossy, expect)| {
-            let mut time = json!({"max_ticks": ticks, "refresh_token_ttl": rttl, "session_cookie_ttl": cttl});
+    (server, browser, time, (network, any::<bool>(), attacker), expect).prop_map(
+        |(
+            (refresh, steps, check, mode_bound, store),
+            ((tabs, refreshes, requests, sign_outs), mode, storage, coordination, fresh),
+            (ticks, rttl, cttl, life, (attl, grace, margin)),
+            (network, lossy, attacker),
+            expect,
+        )| {
+            let mut time = json!({"max_ticks": ticks, "refresh_token_ttl": rttl, "session_cookie_ttl": cttl,
+                "access_token_ttl": attl, "session_refresh_grace_period": grace, "refresh_margin": margin});
             if let Some(l) = life {
                 time["session_lifetime"] = json!(l);
             }
-            json!({
+            let mut v = json!({
                 "name": "fuzz", "description": "generated", "sources": ["generated"],
-                "server": {"session_refresh": refresh, "steps": steps, "per_request_check": check},
-                "browser": {"tabs": tabs, "refreshes_per_tab": refreshes, "requests_per_tab": requests},
+                "server": {"session_refresh": refresh, "steps": steps, "per_request_check": check,
+                    "mode_bound": mode_bound, "store": store},
+                "browser": {"tabs": tabs, "refreshes_per_tab": refreshes, "requests_per_tab": requests,
+                    "sign_outs": sign_outs, "mode": mode, "json_storage": storage,
+                    "coordination": coordination, "freshness_check": fresh},
                 "time": time, "network": network, "lossy": lossy, "expect": expect,
-            })
+            });
+            if let Some((attempts, modes)) = attacker {
+                v["attacker"] = json!({"attempts": attempts, "modes": modes});
+            }
+            v
         },
     )
 }

@@ -3,6 +3,7 @@
 mod util;
 
 mod cli;
+mod directus;
 mod fuzz;
 mod robustness;
 mod scenarios;
