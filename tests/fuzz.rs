@@ -19,6 +19,7 @@
 //! input that was running when the process died is kept.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -278,6 +279,11 @@ fn base_trace() -> &'static (Trace, Value) {
     })
 }
 
+/// Model files that were valid and searched, for the campaign's summary.
+static SEARCHED: AtomicU64 = AtomicU64::new(0);
+/// Trace files that parsed, for the campaign's summary.
+static PARSED: AtomicU64 = AtomicU64::new(0);
+
 /// The model-file target: any text.
 pub fn check_model_text(text: &str) -> Result<(), TestCaseError> {
     if let Ok(f) = std::env::var("FUZZ_LOG") {
@@ -292,6 +298,7 @@ pub fn check_model_text(text: &str) -> Result<(), TestCaseError> {
             return Ok(());
         }
     };
+    SEARCHED.fetch_add(1, Ordering::Relaxed);
     prop_assert!((1..=scenario::MAX_TABS).contains(&sc.browser.tabs));
     prop_assert!(sc.browser.refreshes_per_tab <= scenario::MAX_PER_TAB);
     prop_assert!(sc.browser.requests_per_tab <= scenario::MAX_PER_TAB);
@@ -329,6 +336,7 @@ pub fn check_trace_text(text: &str) -> Result<(), TestCaseError> {
             return Ok(());
         }
     };
+    PARSED.fetch_add(1, Ordering::Relaxed);
     let Ok(sc) = Scenario::load(&t.model_file).and_then(|s| s.with_tabs(t.parameters.tabs)) else { return Ok(()) };
     let model = refresh_check::model::build(&sc);
     let (original, _) = base_trace();
@@ -398,7 +406,9 @@ fn campaign() {
         }
     }
     eprintln!(
-        "fuzz campaign: {:.0} s, seed {seed}, {round} rounds, {models} model files and {traces} trace files, no failure",
-        start.elapsed().as_secs_f64()
+        "fuzz campaign: {:.0} s, seed {seed}, {round} rounds, {models} model files ({} valid and searched) and {traces} trace files ({} parsed and validated), no failure",
+        start.elapsed().as_secs_f64(),
+        SEARCHED.load(Ordering::Relaxed),
+        PARSED.load(Ordering::Relaxed)
     );
 }
