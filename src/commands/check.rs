@@ -99,7 +99,7 @@ pub fn run(args: Args) -> Result<u8> {
         max_depth: args.max_depth,
         max_states: args.max_states,
         timeout: args.timeout.map(Duration::from_secs_f64),
-        cancel: Some(refresh_check::interrupt::install().map_err(anyhow::Error::msg)?),
+        cancel: refresh_check::interrupt::install().map_err(|e| eprintln!("warning: {e}")).ok(),
         max_memory: args.max_memory.map(|m| m.saturating_mul(refresh_check::limits::MIB)),
     };
     let (model, mut results) = check::check(&sc, &opts);
