@@ -240,6 +240,20 @@ fn d_mutex_web_locks_serialise_and_the_local_storage_fallback_does_not() {
         assert_eq!(status(&r, "cookie_names_live_session"), Verdict::Holds);
         assert_eq!(status(&r, "concurrent_refreshes"), Verdict::Unreached);
     }
+    // A tab does wait for the lock, and a waiting tab is never left behind: whenever one
+    // waits, the lock is held by a tab whose refresh is in flight.
+    let wl = scenario("models/directus-pr22457-weblocks.json", None);
+    fn b_waits(_: &RefreshModel, s: &State) -> bool {
+        browser_at(s, 0).tabs[1].status == TabStatus::WaitingLock
+    }
+    let (t, _) = search_for(&wl, "B waits", Kind::Sometimes, b_waits);
+    find_step(&t.unwrap(), "tab B", "TabWaitsForLock", "waits for the refresh lock");
+    fn holder_refreshing(_: &RefreshModel, s: &State) -> bool {
+        let b = browser_at(s, 0);
+        !b.tabs.iter().any(|t| t.status == TabStatus::WaitingLock)
+            || b.lock.is_some_and(|h| matches!(b.tabs[h as usize].status, TabStatus::Refreshing { .. }))
+    }
+    assert!(search_for(&wl, "no stuck waiter", Kind::Always, holder_refreshing).0.is_none());
     let (sc, m, r) = checked("models/directus-pr22457-localstorage.json", None);
     assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
