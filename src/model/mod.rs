@@ -99,9 +99,9 @@ impl HttpError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[allow(missing_docs)] // variant fields are described in each variant's doc
 pub enum Reply {
-    /// 200. `set_cookie` is the new `directus_session_token` (session mode); `token` the new
-    /// refresh token (json: in the body; cookie mode: `Set-Cookie: directus_refresh_token`);
-    /// `expires_at` the tick the app records as `accessTokenExpiry` (`now + expires`).
+    /// A 200. `set_cookie` is the new `directus_session_token` (session mode). `token` is the
+    /// new refresh token, in the body (json) or in `Set-Cookie: directus_refresh_token`
+    /// (cookie mode). `expires_at` is the tick the app records as `accessTokenExpiry`.
     Ok { set_cookie: Option<SessionJwt>, token: Option<Token>, expires_at: Option<Tick> },
     /// 200 of `POST /auth/logout`: both cookies cleared.
     SignedOut,
