@@ -317,6 +317,37 @@ fn finding_a_refresh_in_flight_at_sign_out_resurrects_the_session() {
     assert_eq!(t.steps.last().unwrap().state.store, vec!["token=2 expires=4"]);
 }
 
+/// For comparison, 10.10 with the same timing: the refresh in flight renames a row the sign-out
+/// deleted (0 rows, an orphan cookie), and no session is resurrected.
+#[test]
+fn sign_out_during_a_refresh_in_10_10_leaves_an_orphan_not_a_session() {
+    let (sc, m, r) = checked("models/directus-10.10-session-signout.json", None);
+    assert_eq!(status(&r, "logout_revokes_all"), Verdict::Holds);
+    assert_eq!(status(&r, "sign_out_completes"), Verdict::Reached);
+    assert_eq!(r.unique_states, 733);
+    let t = trace_of(&m, &sc, &r, "cookie_names_live_session");
+    let delete = find_step(&t, "store", "StoreRunsLogoutDelete", "WHERE token=1 for tab B");
+    let rename = find_step(&t, "store", "StoreRunsW1Rename", "WHERE token=1 for tab A");
+    assert!(delete < rename);
+    assert!(t.steps.last().unwrap().text.contains("0 row(s) affected for tab A"));
+    assert!(t.steps.last().unwrap().state.store.is_empty());
+}
+
+/// Before PR 22353 an ordinary request checks the JWT only: a cookie whose token was renamed
+/// away is accepted a tick after the rotation (`rotated_token_expires`, no grace in 10.10).
+/// The same in 10.11.1+ holds (see D-E3).
+#[test]
+fn before_the_per_request_check_a_rotated_cookie_stays_accepted() {
+    let (sc, m, r) = checked("models/directus-10.10-session-clock.json", None);
+    let t = trace_of(&m, &sc, &r, "rotated_token_expires");
+    assert_eq!(t.steps.len(), 9, "{}", trace::render_text(&t));
+    let rename = find_step(&t, "store", "StoreRunsW1Rename", "WHERE token=1 for tab A");
+    let sent = find_step(&t, "tab B", "TabSendsRequest", "session=1");
+    let tick = find_step(&t, "clock", "ClockTicks", "now = 1");
+    let arrives = find_step(&t, "server", "ServerReceivesRequest", "GET /users/me (session=1");
+    assert!(rename < sent && sent < tick && tick < arrives);
+}
+
 /// The store's concurrency does not matter for the race: with one connection (SQLite) the
 /// statements run in issue order, and D-S1 is the same ten steps.
 #[test]
@@ -338,7 +369,7 @@ fn every_shipped_model_checks_as_expected() {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    assert!(files.len() >= 17, "{files:?}");
+    assert!(files.len() >= 19, "{files:?}");
     for f in files {
         let sc = Scenario::load(&f).unwrap();
         let (_, r) = run(&sc, &CheckOptions::default());
