@@ -287,6 +287,23 @@ fn finding_successor_handed_out_before_its_row_exists_logs_a_tab_out() {
     assert_eq!(status(&e2, "cookie_names_live_session"), Verdict::Violated);
 }
 
+/// The window of the finding above closes when the refresh handler runs as one transaction
+/// (the model's `atomic` steps): no tab is logged out and no token names a missing row, with
+/// two tabs or three.
+#[test]
+fn finding_successor_window_closes_with_one_transaction() {
+    for (tabs, unique) in [(2, 368), (3, 32_504)] {
+        let mut sc = scenario("models/directus-10.11.1-session-followup.json", Some(tabs));
+        sc.server.steps = refresh_check::model::policy::ServerSteps::Atomic;
+        let (_, r) = run(&sc, &CheckOptions::default());
+        assert!(r.exhaustive);
+        assert_eq!(r.unique_states, unique, "{tabs} tabs");
+        assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds, "{tabs} tabs");
+        assert_eq!(status(&r, "cookie_names_live_session"), Verdict::Holds, "{tabs} tabs");
+        assert_eq!(status(&r, "concurrent_refreshes"), Verdict::Reached);
+    }
+}
+
 /// Finding (10.11.1+): the grace window bounds how late a concurrent refresh may arrive. A
 /// refresh with the old cookie that reaches the server more than the grace period after the
 /// winner's G1 is refused and its tab is logged out.
