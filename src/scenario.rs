@@ -424,6 +424,30 @@ mod tests {
     }
 
     #[test]
+    fn directus_knobs_load_and_an_attacker_needs_a_mode() {
+        let text = GOOD.replace(
+            "\"session_refresh\":\"rotate\"",
+            "\"session_refresh\":\"grace-window\",\"mode_bound\":true,\"store\":\"one-connection\"",
+        );
+        let text = text.replace(
+            "\"refreshes_per_tab\":1",
+            "\"refreshes_per_tab\":1,\"mode\":\"json\",\"json_storage\":\"shared\",\"coordination\":\"web-locks\"",
+        );
+        let sc = Scenario::parse(Path::new("m.json"), &text).unwrap();
+        assert_eq!(sc.server.session_refresh, SessionRefresh::GraceWindow);
+        assert!(sc.server.mode_bound && sc.server.store == StoreConcurrency::OneConnection);
+        assert_eq!((sc.browser.mode, sc.browser.json_storage), (AuthMode::Json, JsonStorage::Shared));
+        assert_eq!(sc.browser.coordination, Coordination::WebLocks);
+        assert_eq!((sc.time.session_refresh_grace_period, sc.time.refresh_margin), (1, 1));
+        let bad = GOOD.replace("\"time\"", "\"attacker\":{\"attempts\":1,\"modes\":[]},\"time\"");
+        let e = Scenario::parse(Path::new("m.json"), &bad).unwrap_err().to_string();
+        assert!(e.contains("field `attacker.modes`: found an empty list"), "{e}");
+        let bad = GOOD.replace("\"session_refresh\":\"rotate\"", "\"session_refresh\":\"grace\"");
+        let e = Scenario::parse(Path::new("m.json"), &bad).unwrap_err().to_string();
+        assert!(e.contains("server.session_refresh") && e.contains("grace-window"), "{e}");
+    }
+
+    #[test]
     fn wrong_verdict_kind_is_rejected() {
         let text = GOOD.replace("\"time\"", "\"expect\":{\"refresh_succeeds\":\"holds\"},\"time\"");
         let e = Scenario::parse(Path::new("m.json"), &text).unwrap_err().to_string();
