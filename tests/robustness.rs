@@ -845,7 +845,7 @@ fn every_shipped_model_reaches_each_sanity_property() {
     let mut seen = 0;
     for entry in fs::read_dir(root().join("models")).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().map_or(true, |e| e != "json") {
+        if path.extension().is_none_or(|e| e != "json") {
             continue;
         }
         let sc = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));

@@ -178,7 +178,7 @@ pub(crate) fn in_flight(network: &Network<Msg>) -> Vec<(Id, Id, &Msg)> {
     match network {
         Network::UnorderedDuplicating(set, _) => set.iter().map(|e| (e.src, e.dst, &e.msg)).collect(),
         Network::UnorderedNonDuplicating(multiset) => {
-            multiset.iter().flat_map(|(e, &n)| std::iter::repeat((e.src, e.dst, &e.msg)).take(n)).collect()
+            multiset.iter().flat_map(|(e, &n)| std::iter::repeat_n((e.src, e.dst, &e.msg), n)).collect()
         }
         Network::Ordered(flows) => {
             flows.iter().flat_map(|(&(src, dst), queue)| queue.iter().map(move |m| (src, dst, m))).collect()
