@@ -23,6 +23,9 @@ pub enum Command {
     /// Work with trace files.
     #[command(subcommand)]
     Trace(commands::trace::TraceCommand),
+    /// Browse a model's states in stateright's Explorer (a web UI on 127.0.0.1), opening at a
+    /// trace's path when one is given.
+    Explore(commands::explore::Args),
 }
 
 /// Runs the parsed command; returns the exit code, or an error for bad input (exit 2).
@@ -30,5 +33,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Trace(cmd) => commands::trace::run(cmd),
+        Command::Explore(args) => commands::explore::run(args),
     }
 }

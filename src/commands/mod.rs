@@ -1,4 +1,6 @@
 //! One module per subcommand: its arguments (clap derive) and its `run`.
 
 pub mod check;
+pub mod explore;
+pub mod html;
 pub mod trace;

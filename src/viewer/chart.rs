@@ -1,0 +1,186 @@
+//! The message sequence chart of a trace, as inline SVG: a lifeline per actor of the trace
+//! ([`trace::lifelines`]), one arrow per message step (class `arrow`), a note for each step
+//! an actor takes on its own (class `note`) or the environment takes (across all lifelines),
+//! a note on the cookie jar's lifeline when a step changes the jar, and the last step marked
+//! as the violation (or the example's end). Every row is a `g.step` with `data-step` and
+//! `id="chart-step-N"`, which the page's script highlights.
+//!
+//! All text goes through maud, which escapes it; long labels are shortened with `…` and keep
+//! their full text in a `<title>` (shown on hover).
+
+use maud::{html, Markup};
+
+use crate::properties::Kind;
+use crate::trace::{lifelines, Lifeline, LifelineKind, Trace, ENVIRONMENT, JAR};
+
+/// Horizontal distance between lifelines, in pixels.
+const COL: f64 = 200.0;
+/// Left gutter for step numbers.
+const LEFT: f64 = 56.0;
+/// Right margin, where labels of arrows to the rightmost lifeline may run on.
+const RIGHT: f64 = 220.0;
+/// Height of the lifeline header (name boxes and the jar's first value).
+const HEAD: f64 = 78.0;
+/// Height of one step's row.
+const ROW: f64 = 50.0;
+/// Estimated width of one character of label text at 12 px, for shortening.
+const CHAR: f64 = 6.6;
+
+fn x_of(i: usize) -> f64 {
+    LEFT + COL * (i as f64 + 0.5)
+}
+
+/// `text` cut to at most `max` characters, with `…` if cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// The chart. `lines` are the trace's lifelines.
+pub fn chart(t: &Trace) -> Markup {
+    let lines: Vec<Lifeline> = lifelines(t);
+    let pos = |who: &str| lines.iter().position(|l| l.name == who);
+    let jar = pos(JAR);
+    let width = LEFT + COL * lines.len() as f64 + RIGHT;
+    let height = HEAD + ROW * t.steps.len() as f64 + 44.0;
+    let last = t.steps.len();
+    let verb = if t.kind == Kind::Always { "violated" } else { "reached" };
+    let mut jar_before = t.initial.jar.clone();
+    html! {
+        svg #chart-svg xmlns="http://www.w3.org/2000/svg" width=(width) height=(height)
+            viewBox={ "0 0 " (width) " " (height) } role="img"
+            aria-label={ "Message sequence chart of " (t.steps.len()) " steps" } {
+            defs {
+                marker #head viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse" {
+                    path d="M 0 0 L 10 5 L 0 10 z" class="head" {}
+                }
+            }
+            // Step 0: the initial state, the header.
+            g.step.initial data-step="0" #chart-step-0 {
+                rect.row-bg x="0" y="0" width=(width) height=(HEAD) {}
+                @for (i, l) in lines.iter().enumerate() {
+                    g class={ "lifeline-head " (kind_class(l.kind)) } {
+                        rect x=(x_of(i) - 75.0) y="10" width="150" height="30" rx="6" {}
+                        text x=(x_of(i)) y="30" text-anchor="middle" { (l.name) }
+                    }
+                }
+                @if let Some(j) = jar {
+                    text.jar-value x=(x_of(j)) y="60" text-anchor="middle" {
+                        (t.initial.jar.as_deref().unwrap_or("empty"))
+                    }
+                }
+            }
+            @for (i, l) in lines.iter().enumerate() {
+                line class={ "lifeline " (kind_class(l.kind)) } x1=(x_of(i)) y1="40" x2=(x_of(i)) y2=(height - 10.0) {}
+            }
+            @for st in &t.steps {
+                @let y0 = HEAD + ROW * (st.index as f64 - 1.0);
+                @let fail = st.index == last;
+                @let jar_changed = st.state.jar != jar_before;
+                @let _ = { jar_before = st.state.jar.clone(); };
+                g class={ "step" @if fail { " fail" } } data-step=(st.index) id={ "chart-step-" (st.index) } {
+                    title { (st.index) ". " (st.text) }
+                    rect.row-bg x="0" y=(y0) width=(width) height=(ROW) {}
+                    a href={ "#step-" (st.index) } {
+                        text.step-no x=(LEFT - 12.0) y=(y0 + 28.0) text-anchor="end" { (st.index) "." }
+                    }
+                    @match (&st.message, st.message.as_ref().and_then(|m| Some((pos(&m.from)?, pos(&m.to)?)))) {
+                        (Some(m), Some((a, b))) => {
+                            @let (xa, xb) = (x_of(a), x_of(b));
+                            @let lost = st.action == "NetworkLosesMessage";
+                            @let reply = m.to.starts_with("tab ") || (m.from == "store" && m.to == "server");
+                            @let (xl, xr) = (xa.min(xb), xa.max(xb));
+                            // A label may run past the rightmost lifeline into the margin, so
+                            // SQL stays readable.
+                            @let rightmost = a.max(b) == lines.len() - 1 && a != b;
+                            @let room = if rightmost { width - 12.0 - xl - 8.0 } else { (xr - xl).max(COL) - 16.0 };
+                            @let max = (room / CHAR) as usize;
+                            @let (lx, anchor) = if rightmost { (xl + 8.0, "start") } else if a == b { (xa + 70.0, "middle") } else { ((xa + xb) / 2.0, "middle") };
+                            g class={ "arrow" @if reply { " reply" } @if lost { " lost" } } data-from=(m.from) data-to=(m.to) {
+                                @if a == b {
+                                    path.arrow-line d={ "M " (xa) " " (y0 + 20.0) " h 40 v 14 h -36" } marker-end="url(#head)" {}
+                                } @else if lost {
+                                    line.arrow-line x1=(xa) y1=(y0 + 30.0) x2=((xa + xb) / 2.0) y2=(y0 + 30.0) {}
+                                    text.lost-mark x=((xa + xb) / 2.0) y=(y0 + 34.0) text-anchor="middle" { "✕" }
+                                } @else {
+                                    line.arrow-line x1=(xa) y1=(y0 + 30.0) x2=(xb) y2=(y0 + 30.0) marker-end="url(#head)" {}
+                                }
+                                text.label x=(lx) y=(y0 + 22.0) text-anchor=(anchor) {
+                                    (shorten(&m.text, max))
+                                }
+                            }
+                            @if fail {
+                                (fail_mark(if lost { (xa + xb) / 2.0 } else { xb }, y0 + 30.0))
+                            }
+                        }
+                        _ => {
+                            @match pos(&st.actor).filter(|_| !ENVIRONMENT.contains(&st.actor.as_str())) {
+                                Some(i) => {
+                                    g.note {
+                                        rect x=(x_of(i) - 80.0) y=(y0 + 14.0) width="160" height="24" rx="4" {}
+                                        text x=(x_of(i)) y=(y0 + 30.0) text-anchor="middle" { (shorten(&st.action, 23)) }
+                                    }
+                                    @if fail { (fail_mark(x_of(i) + 80.0, y0 + 26.0)) }
+                                }
+                                None => {
+                                    g.note.environment {
+                                        rect x=(x_of(0) - 80.0) y=(y0 + 14.0) width=(x_of(lines.len() - 1) - x_of(0) + 160.0) height="24" rx="4" {}
+                                        text x=((x_of(0) + x_of(lines.len() - 1)) / 2.0) y=(y0 + 30.0) text-anchor="middle" {
+                                            (st.actor) ": " (st.action)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    @if let (true, Some(j)) = (jar_changed, jar) {
+                        g.jar-write {
+                            rect x=(x_of(j) - 70.0) y=(y0 + 34.0) width="140" height="15" rx="3" {}
+                            text x=(x_of(j)) y=(y0 + 45.0) text-anchor="middle" {
+                                "jar: " (st.state.jar.as_deref().unwrap_or("empty"))
+                            }
+                        }
+                    }
+                    @if fail {
+                        text.verdict x=(LEFT) y=(y0 + ROW + 22.0) { "✗ " (t.property) " " (verb) " at step " (st.index) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn fail_mark(x: f64, y: f64) -> Markup {
+    html! {
+        g.fail-mark {
+            circle cx=(x) cy=(y) r="9" {}
+            text x=(x) y=(y + 4.5) text-anchor="middle" { "✗" }
+        }
+    }
+}
+
+fn kind_class(k: LifelineKind) -> &'static str {
+    match k {
+        LifelineKind::Tab => "tab",
+        LifelineKind::Jar => "jar",
+        LifelineKind::Server => "server",
+        LifelineKind::Store => "store",
+        LifelineKind::Other => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten;
+
+    #[test]
+    fn shorten_cuts_with_an_ellipsis_only_when_needed() {
+        assert_eq!(shorten("abcdef", 6), "abcdef");
+        assert_eq!(shorten("abcdefg", 6), "abcde…");
+    }
+}
