@@ -190,7 +190,8 @@ fn mermaid(t: &Trace, with_changes: bool) -> String {
 }
 
 /// Mermaid's entity codes for the characters that end a statement (`;`, a newline), start an
-/// entity (`#`) or would be read as HTML (`<`, `>`).
+/// entity (`#`) or would open an HTML tag (`<`). A `>` alone opens nothing and stays, so SQL
+/// such as `expires>=0` reads as written.
 fn mermaid_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -198,7 +199,6 @@ fn mermaid_escape(text: &str) -> String {
             '#' => out.push_str("#35;"),
             ';' => out.push_str("#59;"),
             '<' => out.push_str("#lt;"),
-            '>' => out.push_str("#gt;"),
             '\n' | '\r' => out.push(' '),
             c => out.push(c),
         }
@@ -230,6 +230,6 @@ mod tests {
 
     #[test]
     fn mermaid_escape_keeps_statements_and_html_inert() {
-        assert_eq!(mermaid_escape("a;b#c<script>\nx"), "a#59;b#35;c#lt;script#gt; x");
+        assert_eq!(mermaid_escape("a;b#c<script>\nx>=0"), "a#59;b#35;c#lt;script> x>=0");
     }
 }

@@ -14,8 +14,10 @@ import { chromium } from "playwright-core";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const bin = process.env.REFRESH_CHECK_BIN || join(root, "target/debug/refresh-check");
-const raceTrace = join(root, "traces/directus-10.10-session.no_spurious_logout.json");
 const out = mkdtempSync(join(tmpdir(), "refresh-check-browser-"));
+// Traces are made afresh by `check`, so the pages are those of the current model and binary.
+const traces = join(out, "traces");
+const raceTrace = join(traces, "directus-10.10-session.no_spurious_logout.json");
 let browser;
 
 function run(...args) {
@@ -60,6 +62,7 @@ before(async () => {
       "--disable-sync",
     ],
   });
+  run("check", "models/directus-10.10-session.json", "--traces", traces);
   run("trace", "html", raceTrace, "-o", join(out, "race.html"));
 });
 
@@ -154,7 +157,7 @@ test("labels that contain HTML show as text", async () => {
 });
 
 test("a folder of traces gets an index page with model, property and length", async () => {
-  run("trace", "html", join(root, "traces"), "-o", join(out, "site"));
+  run("trace", "html", traces, "-o", join(out, "site"));
   const p = await open(page(join(out, "site/index.html")));
   const rows = await p.$$eval("table.index tbody tr", (trs) =>
     trs.map((tr) => [...tr.querySelectorAll("td")].slice(0, 5).map((td) => td.textContent)),
