@@ -28,6 +28,9 @@ pub fn run(args: Args) -> Result<u8> {
         folder(&args.input, &args.output)
     } else {
         let t = load_trace(&args.input)?;
+        if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
+            output::prepare_dir(parent)?;
+        }
         output::write_atomic(&args.output, viewer::trace_page(&t, &name_of(&args.input)).as_bytes())?;
         println!("{}: {} steps → {}", args.input.display(), t.steps.len(), args.output.display());
         Ok(exit::AS_EXPECTED)

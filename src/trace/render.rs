@@ -228,6 +228,42 @@ pub fn render_markdown(t: &Trace) -> String {
 mod tests {
     use super::*;
 
+    use crate::trace::{MessageView, Step};
+
+    /// The committed Directus 10.10 race, with an attacker that replays tab A's request and a
+    /// clock tick added at the end.
+    fn race_with_attacker() -> Trace {
+        let mut t: Trace =
+            serde_json::from_str(include_str!("../../traces/directus-10.10-session.no_spurious_logout.json")).unwrap();
+        let state = t.steps.last().unwrap().state.clone();
+        let msg =
+            MessageView { from: "attacker".into(), to: "server".into(), text: "POST /auth/refresh (stolen)".into() };
+        for (actor, action, message) in
+            [("attacker", "AttackerReplaysRefresh", Some(msg)), ("clock", "ClockTicks", None)]
+        {
+            t.steps.push(Step {
+                index: t.steps.len() + 1,
+                actor: actor.into(),
+                action: action.into(),
+                text: action.into(),
+                message,
+                state: state.clone(),
+            });
+        }
+        t
+    }
+
+    #[test]
+    fn lifelines_come_from_the_trace_other_actors_included_the_environment_not() {
+        let t = race_with_attacker();
+        let names: Vec<String> = lifelines(&t).into_iter().map(|l| l.name).collect();
+        assert_eq!(names, ["tab A", "tab B", "cookie jar", "server", "store", "attacker"]);
+        let m = render_mermaid(&t);
+        assert!(m.contains("    participant Actorattacker as attacker\n"), "{m}");
+        assert!(m.contains("    Actorattacker->>Server: 11. POST /auth/refresh (stolen)\n"), "{m}");
+        assert!(m.contains("    Note over TabA,Actorattacker: 12. ClockTicks\n"), "{m}");
+    }
+
     #[test]
     fn mermaid_escape_keeps_statements_and_html_inert() {
         assert_eq!(mermaid_escape("a;b#c<script>\nx>=0"), "a#59;b#35;c#lt;script> x>=0");

@@ -176,7 +176,37 @@ fn kind_class(k: LifelineKind) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::shorten;
+    use super::{chart, shorten};
+    use crate::trace::{MessageView, Step, Trace};
+
+    #[test]
+    fn an_attacker_gets_a_lifeline_and_its_message_an_arrow_the_clock_a_note_across() {
+        let mut t: Trace =
+            serde_json::from_str(include_str!("../../traces/directus-10.10-session.no_spurious_logout.json")).unwrap();
+        let state = t.steps.last().unwrap().state.clone();
+        let msg = MessageView { from: "attacker".into(), to: "server".into(), text: "replayed <refresh>".into() };
+        for (actor, message) in [("attacker", Some(msg)), ("clock", None)] {
+            let index = t.steps.len() + 1;
+            t.steps.push(Step {
+                index,
+                actor: actor.into(),
+                action: "X".into(),
+                text: "x".into(),
+                message,
+                state: state.clone(),
+            });
+        }
+        let svg = chart(&t).into_string();
+        assert!(svg.contains("<g class=\"lifeline-head other\">"), "{svg}");
+        assert!(svg.contains(">attacker</text>"));
+        assert_eq!(svg.matches("<g class=\"arrow").count(), 9);
+        assert!(svg.contains("data-from=\"attacker\" data-to=\"server\""));
+        assert!(svg.contains("replayed &lt;refresh&gt;"));
+        assert_eq!(svg.matches("<g class=\"note environment\">").count(), 1);
+        // The failing step is now the clock's: exactly one row is marked.
+        assert_eq!(svg.matches("class=\"step fail\"").count(), 1);
+        assert!(svg.contains("data-step=\"12\" id=\"chart-step-12\""));
+    }
 
     #[test]
     fn shorten_cuts_with_an_ellipsis_only_when_needed() {
