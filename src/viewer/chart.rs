@@ -50,7 +50,13 @@ pub fn chart(t: &Trace) -> Markup {
     let height = HEAD + ROW * t.steps.len() as f64 + 44.0;
     let last = t.steps.len();
     let verb = if t.kind == Kind::Always { "violated" } else { "reached" };
-    let mut jar_before = t.initial.jar.clone();
+    // Whether each step changed the jar (indexed by step - 1).
+    let jar_changed: Vec<bool> = std::iter::once(&t.initial)
+        .chain(t.steps.iter().map(|s| &s.state))
+        .collect::<Vec<_>>()
+        .windows(2)
+        .map(|w| w[0].jar != w[1].jar)
+        .collect();
     html! {
         svg #chart-svg xmlns="http://www.w3.org/2000/svg" width=(width) height=(height)
             viewBox={ "0 0 " (width) " " (height) } role="img"
@@ -81,8 +87,6 @@ pub fn chart(t: &Trace) -> Markup {
             @for st in &t.steps {
                 @let y0 = HEAD + ROW * (st.index as f64 - 1.0);
                 @let fail = st.index == last;
-                @let jar_changed = st.state.jar != jar_before;
-                @let _ = { jar_before = st.state.jar.clone(); };
                 g class={ "step" @if fail { " fail" } } data-step=(st.index) id={ "chart-step-" (st.index) } {
                     title { (st.index) ". " (st.text) }
                     rect.row-bg x="0" y=(y0) width=(width) height=(ROW) {}
@@ -138,7 +142,7 @@ pub fn chart(t: &Trace) -> Markup {
                             }
                         }
                     }
-                    @if let (true, Some(j)) = (jar_changed, jar) {
+                    @if let (true, Some(j)) = (jar_changed[st.index - 1], jar) {
                         g.jar-write {
                             rect x=(x_of(j) - 70.0) y=(y0 + 34.0) width="140" height="15" rx="3" {}
                             text x=(x_of(j)) y=(y0 + 45.0) text-anchor="middle" {
@@ -183,7 +187,8 @@ mod tests {
     fn an_attacker_gets_a_lifeline_and_its_message_an_arrow_the_clock_a_note_across() {
         let mut t: Trace =
             serde_json::from_str(include_str!("../../traces/directus-10.10-session.no_spurious_logout.json")).unwrap();
-        let state = t.steps.last().unwrap().state.clone();
+        let mut state = t.steps.last().unwrap().state.clone();
+        state.jar = Some("session=9 exp=9".into());
         let msg = MessageView { from: "attacker".into(), to: "server".into(), text: "replayed <refresh>".into() };
         for (actor, message) in [("attacker", Some(msg)), ("clock", None)] {
             let index = t.steps.len() + 1;
@@ -203,6 +208,9 @@ mod tests {
         assert!(svg.contains("data-from=\"attacker\" data-to=\"server\""));
         assert!(svg.contains("replayed &lt;refresh&gt;"));
         assert_eq!(svg.matches("<g class=\"note environment\">").count(), 1);
+        // The attacker's step changed the jar (the clock's did not): one note on the jar.
+        assert_eq!(svg.matches("<g class=\"jar-write\">").count(), 1);
+        assert!(svg.contains(">jar: session=9 exp=9</text>"));
         // The failing step is now the clock's: exactly one row is marked.
         assert_eq!(svg.matches("class=\"step fail\"").count(), 1);
         assert!(svg.contains("data-step=\"12\" id=\"chart-step-12\""));
