@@ -5,7 +5,8 @@
 #   - Debian's chromium (/usr/bin/chromium), with apt-get (the script runs as root in CI);
 #   - playwright-core, pinned in tests/browser/package.json and package-lock.json (npm ci;
 #     it drives the installed Chromium and downloads no browser of its own).
-# Then builds the binary (a no-op after `cargo test`) and runs tests/browser/viewer.test.mjs.
+# Then builds the binary with the test profile (a no-op after `cargo test`, which builds it so)
+# and runs tests/browser/viewer.test.mjs.
 #
 # Usage: scripts/browser-tests.sh [--screenshot FILE.png]
 #   --screenshot  also save a PNG of the Directus 10.10 race page at its failing step
@@ -34,7 +35,7 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
 fi
 
 cd "$root"
-cargo build --quiet --bin refresh-check
+cargo build --quiet --profile test --bin refresh-check
 export REFRESH_CHECK_BIN="$root/target/debug/refresh-check"
 export CHROMIUM=/usr/bin/chromium
 if [[ -n "$screenshot" ]]; then
