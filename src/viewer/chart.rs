@@ -17,7 +17,7 @@ use crate::trace::{lifelines, Lifeline, LifelineKind, Trace, ENVIRONMENT, JAR};
 const COL: f64 = 200.0;
 /// Left gutter for step numbers.
 const LEFT: f64 = 56.0;
-/// Right margin, where labels of arrows to the rightmost lifeline may run on.
+/// Right margin, where long arrow labels may run on.
 const RIGHT: f64 = 220.0;
 /// Height of the lifeline header (name boxes and the jar's first value).
 const HEAD: f64 = 78.0;
@@ -99,12 +99,13 @@ pub fn chart(t: &Trace) -> Markup {
                             @let lost = st.action == "NetworkLosesMessage";
                             @let reply = m.to.starts_with("tab ") || (m.from == "store" && m.to == "server");
                             @let (xl, xr) = (xa.min(xb), xa.max(xb));
-                            // A label may run past the rightmost lifeline into the margin, so
-                            // SQL stays readable.
-                            @let rightmost = a.max(b) == lines.len() - 1 && a != b;
-                            @let room = if rightmost { width - 12.0 - xl - 8.0 } else { (xr - xl).max(COL) - 16.0 };
+                            // A label that fits over its arrow is centred on it; a longer one
+                            // starts at the arrow's left end and may run on to the right edge
+                            // (over other lifelines, with a halo), so SQL stays readable.
+                            @let fits = (m.text.chars().count() as f64) * CHAR <= (xr - xl).max(COL) - 16.0;
+                            @let room = if fits { (xr - xl).max(COL) - 16.0 } else { width - 12.0 - xl - 8.0 };
                             @let max = (room / CHAR) as usize;
-                            @let (lx, anchor) = if rightmost { (xl + 8.0, "start") } else if a == b { (xa + 70.0, "middle") } else { ((xa + xb) / 2.0, "middle") };
+                            @let (lx, anchor) = if a == b { (xa + 70.0, "middle") } else if fits { ((xa + xb) / 2.0, "middle") } else { (xl + 8.0, "start") };
                             g class={ "arrow" @if reply { " reply" } @if lost { " lost" } } data-from=(m.from) data-to=(m.to) {
                                 @if a == b {
                                     path.arrow-line d={ "M " (xa) " " (y0 + 20.0) " h 40 v 14 h -36" } marker-end="url(#head)" {}
