@@ -26,6 +26,9 @@ pub enum Command {
     /// Work with model files.
     #[command(subcommand)]
     Models(commands::models::ModelsCommand),
+    /// Browse a model's states in stateright's Explorer (a web UI on 127.0.0.1), opening at a
+    /// trace's path when one is given.
+    Explore(commands::explore::Args),
 }
 
 /// Runs the parsed command; returns the exit code, or an error for bad input (exit 2).
@@ -34,5 +37,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(args) => commands::check::run(args),
         Command::Trace(cmd) => commands::trace::run(cmd),
         Command::Models(cmd) => commands::models::run(cmd),
+        Command::Explore(args) => commands::explore::run(args),
     }
 }

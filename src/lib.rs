@@ -28,3 +28,4 @@ pub mod report;
 pub mod scenario;
 pub mod search;
 pub mod trace;
+pub mod viewer;

@@ -7,3 +7,4 @@ mod directus;
 mod fuzz;
 mod robustness;
 mod scenarios;
+mod viewer;

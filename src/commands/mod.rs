@@ -1,5 +1,7 @@
 //! One module per subcommand: its arguments (clap derive) and its `run`.
 
 pub mod check;
+pub mod explore;
+pub mod html;
 pub mod models;
 pub mod trace;

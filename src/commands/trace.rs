@@ -1,4 +1,4 @@
-//! `refresh-check trace validate|show`: replay and print trace files.
+//! `refresh-check trace validate|show|html|schema`: check, print and publish trace files.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,7 +12,8 @@ use refresh_check::{exit, model};
 
 #[derive(Subcommand, Debug)]
 pub enum TraceCommand {
-    /// Replay trace files on their models and check they reach the violation they claim.
+    /// Check trace files against the trace schema, then replay each on its model and check
+    /// that it reaches the violation it claims.
     ///
     /// Each file is reported on its own line. Exit 0: every trace holds; 1: some trace does
     /// not replay to what it claims (the first step that differs is named); 2: some file is
@@ -22,7 +23,8 @@ pub enum TraceCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Print a trace as numbered steps or as a Mermaid sequence diagram.
+    /// Print a trace as numbered steps (actor, message, and the state fields each step
+    /// changed) or as a Mermaid sequence diagram.
     Show {
         /// A trace file (`.json`).
         file: PathBuf,
@@ -30,6 +32,11 @@ pub enum TraceCommand {
         #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
         format: ShowFormat,
     },
+    /// Write a self-contained HTML page for a trace, or for a folder of traces one page each
+    /// and an `index.html` listing them.
+    Html(crate::commands::html::Args),
+    /// Print the trace format's JSON Schema (the content of `docs/trace.schema.json`).
+    Schema,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,10 +49,16 @@ pub fn run(cmd: TraceCommand) -> Result<u8> {
     match cmd {
         TraceCommand::Validate { files } => validate(&files),
         TraceCommand::Show { file, format } => show(&file, format),
+        TraceCommand::Html(args) => crate::commands::html::run(args),
+        TraceCommand::Schema => {
+            std::io::stdout().lock().write_all(trace::schema::generated().as_bytes())?;
+            Ok(exit::AS_EXPECTED)
+        }
     }
 }
 
-/// Reads a trace file; errors name the file and the field.
+/// Reads a trace file, checking it against the trace schema; errors name the file and the
+/// field.
 pub fn load_trace(file: &Path) -> Result<Trace> {
     Ok(trace::load(file)?)
 }
@@ -107,10 +120,8 @@ fn validate(files: &[PathBuf]) -> Result<u8> {
 fn show(file: &Path, format: ShowFormat) -> Result<u8> {
     let t = load_trace(file)?;
     let text = match format {
-        ShowFormat::Text => {
-            format!("{} — {} ({} steps)\n{}", t.model, t.property, t.steps.len(), trace::render_text(&t))
-        }
-        ShowFormat::Mermaid => trace::render_mermaid(&t),
+        ShowFormat::Text => trace::render_text_changes(&t),
+        ShowFormat::Mermaid => trace::render_mermaid_changes(&t),
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(exit::AS_EXPECTED)

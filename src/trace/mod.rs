@@ -10,11 +10,18 @@
 use std::path::{Path, PathBuf};
 
 mod describe;
+pub mod diff;
 mod render;
+pub mod schema;
 
 pub use describe::snapshot;
-pub use render::{render_markdown, render_mermaid, render_text};
+pub use render::{
+    lifelines, render_markdown, render_mermaid, render_mermaid_changes, render_text, render_text_changes, Lifeline,
+    LifelineKind, ENVIRONMENT, JAR,
+};
+pub use schema::SchemaViolation;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::RefreshModel;
@@ -26,7 +33,7 @@ use describe::describe;
 pub const SCHEMA: &str = "refresh-check/trace/v1";
 
 /// A message in flight or delivered, with actor names.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct MessageView {
     /// Sender, e.g. `"tab A"`, `"server"`.
     pub from: String,
@@ -37,7 +44,7 @@ pub struct MessageView {
 }
 
 /// The global state after a step.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Snapshot {
     /// The server's clock, in ticks.
     pub now: u8,
@@ -58,7 +65,7 @@ pub struct Snapshot {
 }
 
 /// One tab in a snapshot.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct TabView {
     /// `"A"`, `"B"`, …
     pub tab: String,
@@ -71,9 +78,10 @@ pub struct TabView {
 }
 
 /// One action of a trace.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Step {
-    /// 1-based.
+    /// The step's position, 1-based.
+    #[schemars(range(min = 1))]
     pub index: usize,
     /// Who acted: `"tab A"`, `"server"`, `"store"`, `"clock"`, `"network"`.
     pub actor: String,
@@ -89,16 +97,17 @@ pub struct Step {
 }
 
 /// The parameters a trace was checked with, beyond the model file.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Parameters {
     /// Tabs.
     pub tabs: u8,
 }
 
 /// A counterexample (or example) trace.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Trace {
-    /// [`SCHEMA`].
+    /// The trace format's version, `"refresh-check/trace/v1"` ([`SCHEMA`]).
+    #[schemars(extend("const" = SCHEMA))]
     pub schema: String,
     /// The model's name.
     pub model: String,
@@ -109,15 +118,31 @@ pub struct Trace {
     /// The property's key.
     pub property: String,
     /// `always` (a counterexample) or `sometimes` (an example).
+    #[schemars(with = "KindName")]
     pub kind: Kind,
     /// The property's claim.
     pub claim: String,
-    /// The action-index path, `"init/a1/a2/…"`.
+    /// The action-index path, `"init/a1/a2/…"`: the initial state's index, then each action's
+    /// index among the actions enabled before it (stateright's `Path::encode`).
+    #[schemars(regex(pattern = r"^[0-9]+(/[0-9]+)*$"))]
     pub path: String,
     /// The state before the first action.
     pub initial: Snapshot,
     /// One entry per action.
     pub steps: Vec<Step>,
+}
+
+/// The kind of property: `always` (an invariant) or `sometimes` (reachability). (The JSON form
+/// of [`Kind`], for the schema; [`Kind`] lives with the property catalogue.)
+#[derive(JsonSchema)]
+#[schemars(rename = "Kind")]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // only its schema is used
+enum KindName {
+    /// An invariant: the trace is a counterexample, its last state violates the property.
+    Always,
+    /// Reachability: the trace is an example, its last state satisfies the property.
+    Sometimes,
 }
 
 /// Why a trace could not be built or does not hold.
@@ -149,6 +174,10 @@ pub enum TraceFileError {
     /// The file is not valid JSON, or a field has the wrong type or name.
     #[error("{path}:{line}:{column}: field `{field}`: {message}")]
     Parse { path: PathBuf, line: usize, column: usize, field: String, message: String },
+    /// The file is JSON of this version but breaks the trace schema (`docs/trace.schema.json`):
+    /// the first violation is named; `count` says how many there are.
+    #[error("{path}: field `{}`: {} (trace schema {SCHEMA}; {count} violation(s) in all)", first.field, first.message)]
+    Invalid { path: PathBuf, first: SchemaViolation, count: usize },
 }
 
 /// Reads a trace file ([`parse`]).
@@ -172,6 +201,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Trace, TraceFileError> {
         Some(serde_json::Value::String(s)) if s == SCHEMA => {}
         Some(other) => return Err(TraceFileError::Schema { path: path.into(), found: other.to_string() }),
         None => return Err(TraceFileError::Schema { path: path.into(), found: "no `schema` field".into() }),
+    }
+    let violations = schema::check(&value);
+    if let Some(first) = violations.first() {
+        return Err(TraceFileError::Invalid { path: path.into(), first: first.clone(), count: violations.len() });
     }
     crate::jsonfile::from_str(text).map_err(parse_error)
 }

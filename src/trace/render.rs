@@ -1,12 +1,76 @@
-//! Rendering a [`Trace`] for people: numbered text steps, a Mermaid `sequenceDiagram`, and the
-//! Markdown file written beside each trace.
+//! Rendering a [`Trace`] for people: numbered text steps (with the state fields each step
+//! changed), a Mermaid `sequenceDiagram`, and the Markdown file written beside each trace.
+//!
+//! Lifelines come from the trace itself ([`lifelines`]): one per tab of the initial state,
+//! the cookie jar, the server, the store, then any other actor that acts or sends or
+//! receives a message (an attacker, say), in order of first appearance.
 
 use std::fmt::Write as _;
 
+use super::diff::{self, Change};
 use super::Trace;
 use crate::properties::Kind;
 
-/// Numbered steps for people.
+/// Actors that are the environment, not a party to the protocol: their steps (time passing,
+/// the network losing a message) get no lifeline; a chart notes them across all lifelines.
+pub const ENVIRONMENT: [&str; 4] = ["clock", "network", "system", "browser"];
+
+/// The name of the cookie jar's lifeline. No actor is named so: the jar is shared state of
+/// the browser, shown because every request reads it and every `Set-Cookie` writes it.
+pub const JAR: &str = "cookie jar";
+
+/// What a lifeline stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LifelineKind {
+    /// A browser tab.
+    Tab,
+    /// The browser's cookie jar, shared by the tabs.
+    Jar,
+    /// The API server.
+    Server,
+    /// The session store.
+    Store,
+    /// Any other actor (an attacker, a second server, …).
+    Other,
+}
+
+/// One lifeline of a sequence chart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lifeline {
+    /// The actor's name as the trace spells it (`"tab A"`, `"server"`), or [`JAR`].
+    pub name: String,
+    /// What it stands for.
+    pub kind: LifelineKind,
+}
+
+/// The lifelines of a trace's sequence chart, left to right.
+pub fn lifelines(t: &Trace) -> Vec<Lifeline> {
+    let mut out: Vec<Lifeline> =
+        t.initial.tabs.iter().map(|x| Lifeline { name: format!("tab {}", x.tab), kind: LifelineKind::Tab }).collect();
+    out.push(Lifeline { name: JAR.into(), kind: LifelineKind::Jar });
+    let mut seen: Vec<&str> = Vec::new();
+    for st in &t.steps {
+        seen.push(&st.actor);
+        if let Some(m) = &st.message {
+            seen.push(&m.from);
+            seen.push(&m.to);
+        }
+    }
+    for (name, kind) in [("server", LifelineKind::Server), ("store", LifelineKind::Store)] {
+        if seen.contains(&name) || t.steps.is_empty() {
+            out.push(Lifeline { name: name.into(), kind });
+        }
+    }
+    for name in seen {
+        if !ENVIRONMENT.contains(&name) && !out.iter().any(|l| l.name == name) {
+            let kind = if name.starts_with("tab ") { LifelineKind::Tab } else { LifelineKind::Other };
+            out.push(Lifeline { name: name.into(), kind });
+        }
+    }
+    out
+}
+
+/// Numbered steps for people: one line each.
 pub fn render_text(t: &Trace) -> String {
     let mut s = String::new();
     for st in &t.steps {
@@ -15,57 +79,131 @@ pub fn render_text(t: &Trace) -> String {
     s
 }
 
-/// A Mermaid `sequenceDiagram`: a lifeline per tab, the jar, the server and the store; one
-/// arrow per delivered message; notes for tab events, jar writes and the violation.
-pub fn render_mermaid(t: &Trace) -> String {
-    let mut s = String::from("sequenceDiagram\n");
-    let tabs: Vec<String> = t.initial.tabs.iter().map(|x| x.tab.clone()).collect();
-    for tab in &tabs {
-        let _ = writeln!(s, "    participant Tab{tab} as tab {tab}");
+/// Numbered steps with, for each, the actor and action, the sentence, the message delivered
+/// (if any) and only the state fields the step changed.
+pub fn render_text_changes(t: &Trace) -> String {
+    let verb = if t.kind == Kind::Always { "violated" } else { "reached" };
+    let mut s = format!("{} — {} {verb} ({} steps)\n", t.model, t.property, t.steps.len());
+    let mut before = &t.initial;
+    for st in &t.steps {
+        let _ = writeln!(s, "{:>4}. {:<8} {}", st.index, st.actor, st.action);
+        let _ = writeln!(s, "      {}", st.text);
+        if let Some(m) = &st.message {
+            let _ = writeln!(s, "      message: {} → {}: {}", m.from, m.to, m.text);
+        }
+        let changes = diff::changes(before, &st.state);
+        for (i, c) in changes.iter().enumerate() {
+            let _ = writeln!(s, "      {} {}", if i == 0 { "changed:" } else { "        " }, c.summary());
+        }
+        before = &st.state;
     }
-    s.push_str("    participant Jar as cookie jar\n    participant Server as server\n    participant Store as store\n");
+    if !t.steps.is_empty() {
+        let _ = writeln!(s, "      ✗ {} {verb} at step {}", t.property, t.steps.len());
+    }
+    s
+}
+
+/// A Mermaid `sequenceDiagram`: a lifeline per tab, the jar, the server, the store and any
+/// other actor; one arrow per delivered message; notes for tab events, jar writes and the
+/// violation.
+pub fn render_mermaid(t: &Trace) -> String {
+    mermaid(t, false)
+}
+
+/// [`render_mermaid`] with, after each step, a note listing the state fields it changed.
+pub fn render_mermaid_changes(t: &Trace) -> String {
+    mermaid(t, true)
+}
+
+fn mermaid_id(l: &Lifeline) -> String {
+    match l.kind {
+        LifelineKind::Tab => format!("Tab{}", l.name.trim_start_matches("tab ")),
+        LifelineKind::Jar => "Jar".into(),
+        LifelineKind::Server => "Server".into(),
+        LifelineKind::Store => "Store".into(),
+        LifelineKind::Other => {
+            let id: String = l.name.chars().filter(char::is_ascii_alphanumeric).collect();
+            format!("Actor{id}")
+        }
+    }
+}
+
+fn mermaid(t: &Trace, with_changes: bool) -> String {
+    let lines = lifelines(t);
+    let mut s = String::from("sequenceDiagram\n");
+    for l in &lines {
+        let _ = writeln!(s, "    participant {} as {}", mermaid_id(l), mermaid_escape(&l.name));
+    }
+    let ids: Vec<String> = lines.iter().map(mermaid_id).collect();
     let lane = |who: &str| -> String {
-        match who {
-            "server" => "Server".into(),
-            "store" => "Store".into(),
-            "clock" | "network" | "system" | "browser" => "Server".into(),
-            w => w.strip_prefix("tab ").map(|l| format!("Tab{l}")).unwrap_or_else(|| "Server".into()),
+        match lines.iter().position(|l| l.name == who) {
+            Some(i) => ids[i].clone(),
+            None => format!("{},{}", ids[0], ids[ids.len() - 1]),
         }
     };
-    let mut jar = t.initial.jar.clone();
+    let mut before = &t.initial;
     for st in &t.steps {
         match &st.message {
             Some(m) if st.action != "NetworkLosesMessage" => {
-                let arrow =
-                    if m.to.starts_with("tab") || m.to == "server" && m.from == "store" { "-->>" } else { "->>" };
+                let reply = m.to.starts_with("tab") || m.to == "server" && m.from == "store";
+                let arrow = if reply { "-->>" } else { "->>" };
                 let _ = writeln!(
                     s,
-                    "    {}{}{}: {}. {}",
+                    "    {}{arrow}{}: {}. {}",
                     lane(&m.from),
-                    arrow,
                     lane(&m.to),
                     st.index,
                     mermaid_escape(&m.text)
                 );
             }
-            _ => {
+            Some(m) => {
+                let _ = writeln!(
+                    s,
+                    "    {}-x{}: {}. lost: {}",
+                    lane(&m.from),
+                    lane(&m.to),
+                    st.index,
+                    mermaid_escape(&m.text)
+                );
+            }
+            None => {
                 let _ = writeln!(s, "    Note over {}: {}. {}", lane(&st.actor), st.index, mermaid_escape(&st.action));
             }
         }
-        if st.state.jar != jar {
-            jar = st.state.jar.clone();
-            let _ = writeln!(s, "    Note over Jar: {}", mermaid_escape(jar.as_deref().unwrap_or("empty")));
+        if st.state.jar != before.jar {
+            let _ = writeln!(s, "    Note over Jar: {}", mermaid_escape(st.state.jar.as_deref().unwrap_or("empty")));
         }
+        if with_changes {
+            let changes: Vec<Change> = diff::changes(before, &st.state);
+            if !changes.is_empty() {
+                let text: Vec<String> = changes.iter().map(|c| mermaid_escape(&c.summary())).collect();
+                let _ = writeln!(s, "    Note right of {}: {}", lane(&st.actor), text.join("<br/>"));
+            }
+        }
+        before = &st.state;
     }
     if let Some(last) = t.steps.last() {
         let verb = if t.kind == Kind::Always { "violated" } else { "reached" };
-        let _ = writeln!(s, "    Note over {}: ✗ {} {verb}", lane(&last.actor), t.property);
+        let _ = writeln!(s, "    Note over {}: ✗ {} {verb}", lane(&last.actor), mermaid_escape(&t.property));
     }
     s
 }
 
+/// Mermaid's entity codes for the characters that end a statement (`;`, a newline), start an
+/// entity (`#`) or would open an HTML tag (`<`). A `>` alone opens nothing and stays, so SQL
+/// such as `expires>=0` reads as written.
 fn mermaid_escape(text: &str) -> String {
-    text.replace(';', ",").replace('#', "").replace('\n', " ")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '#' => out.push_str("#35;"),
+            ';' => out.push_str("#59;"),
+            '<' => out.push_str("#lt;"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The Markdown file written beside a trace: a heading, the claim, the diagram and the steps.
@@ -84,4 +222,50 @@ pub fn render_markdown(t: &Trace) -> String {
         render_mermaid(t),
         render_text(t)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::trace::{MessageView, Step};
+
+    /// The committed Directus 10.10 race, with an attacker that replays tab A's request and a
+    /// clock tick added at the end.
+    fn race_with_attacker() -> Trace {
+        let mut t: Trace =
+            serde_json::from_str(include_str!("../../traces/directus-10.10-session.no_spurious_logout.json")).unwrap();
+        let state = t.steps.last().unwrap().state.clone();
+        let msg =
+            MessageView { from: "attacker".into(), to: "server".into(), text: "POST /auth/refresh (stolen)".into() };
+        for (actor, action, message) in
+            [("attacker", "AttackerReplaysRefresh", Some(msg)), ("clock", "ClockTicks", None)]
+        {
+            t.steps.push(Step {
+                index: t.steps.len() + 1,
+                actor: actor.into(),
+                action: action.into(),
+                text: action.into(),
+                message,
+                state: state.clone(),
+            });
+        }
+        t
+    }
+
+    #[test]
+    fn lifelines_come_from_the_trace_other_actors_included_the_environment_not() {
+        let t = race_with_attacker();
+        let names: Vec<String> = lifelines(&t).into_iter().map(|l| l.name).collect();
+        assert_eq!(names, ["tab A", "tab B", "cookie jar", "server", "store", "attacker"]);
+        let m = render_mermaid(&t);
+        assert!(m.contains("    participant Actorattacker as attacker\n"), "{m}");
+        assert!(m.contains("    Actorattacker->>Server: 11. POST /auth/refresh (stolen)\n"), "{m}");
+        assert!(m.contains("    Note over TabA,Actorattacker: 12. ClockTicks\n"), "{m}");
+    }
+
+    #[test]
+    fn mermaid_escape_keeps_statements_and_html_inert() {
+        assert_eq!(mermaid_escape("a;b#c<script>\nx>=0"), "a#59;b#35;c#lt;script> x>=0");
+    }
 }

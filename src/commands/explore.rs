@@ -1,0 +1,91 @@
+//! `refresh-check explore MODEL.json [--port P] [--trace FILE]`: stateright's Explorer, a web
+//! UI that expands the model's states as you click, served on 127.0.0.1.
+//!
+//! With a trace, the trace is first checked to be of this model (same name, same tab count)
+//! and to replay on it, then the printed URL opens the Explorer at the trace's last state:
+//! `http://127.0.0.1:P/#/steps/<path>`. The trace's `path` is stateright's action-index
+//! encoding (the initial state's index, then each action's index among the enabled actions of
+//! its state, as `Model::actions` lists them), which the Explorer's URLs use since 0.31.
+//!
+//! The Explorer runs stateright's on-demand checker: it ignores `within_boundary` while
+//! browsing and its "run to completion" is not refresh-check's search (no shortest paths, no
+//! verdicts); use `check` for those. The command serves until interrupted.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use refresh_check::scenario::Scenario;
+use refresh_check::{model, trace};
+use stateright::Model;
+
+use crate::commands::trace::load_trace;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The model file (JSON) to explore.
+    pub model: PathBuf,
+
+    /// Number of tabs, overriding the model file's `browser.tabs` (1 to 6). With `--trace`,
+    /// the trace's tab count is used unless this is given (and then they must agree).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=6))]
+    pub tabs: Option<u8>,
+
+    /// TCP port to serve on; 0 picks a free one.
+    #[arg(long, default_value_t = 3000)]
+    pub port: u16,
+
+    /// Address to bind. The Explorer has no authentication: keep it on loopback.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
+
+    /// A trace of this model (`.json`) to open the Explorer at.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let sc = Scenario::load(&args.model)?;
+    let t = args.trace.as_deref().map(load_trace).transpose()?;
+    let tabs = match (&t, args.tabs) {
+        (Some(t), Some(n)) if t.parameters.tabs != n => bail!(
+            "{}: field `parameters.tabs`: the trace was checked with {} tabs, not --tabs {n}",
+            args.trace.as_ref().unwrap().display(),
+            t.parameters.tabs
+        ),
+        (Some(t), _) => Some(t.parameters.tabs),
+        (None, n) => n,
+    };
+    let sc = match tabs {
+        Some(n) => sc.with_tabs(n)?,
+        None => sc,
+    };
+    let m = model::build(&sc);
+    let mut fragment = String::new();
+    if let (Some(t), Some(file)) = (&t, &args.trace) {
+        if t.model != sc.name {
+            bail!("{}: field `model`: the trace is of model `{}`, not `{}`", file.display(), t.model, sc.name);
+        }
+        trace::validate(&m, t)
+            .map_err(|why| anyhow::anyhow!("{}: does not replay on {}: {why}", file.display(), args.model.display()))?;
+        fragment = format!("#/steps/{}", t.path);
+    }
+    // The Explorer's server panics if it cannot bind; find out first, and resolve port 0.
+    let addr = {
+        let probe = TcpListener::bind(SocketAddr::new(args.bind, args.port))
+            .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
+        probe.local_addr()?
+    };
+    let host = match addr.ip() {
+        IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Explorer for {} ({} tabs): http://{host}:{}/{fragment}", sc.name, sc.browser.tabs, addr.port())?;
+    writeln!(out, "Serving until interrupted (Ctrl-C).")?;
+    out.flush()?;
+    drop(out);
+    m.checker().serve(addr);
+    Ok(refresh_check::exit::AS_EXPECTED)
+}

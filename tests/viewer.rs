@@ -1,0 +1,197 @@
+//! Reading traces: the schema check, `trace show`, `trace html` and `explore` (the browser
+//! tests in `tests/browser/` check the pages in Chromium).
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::util::{cli, root};
+
+/// Checks the Directus 10.10 model in `dir` and returns its `no_spurious_logout` trace.
+fn race_trace(dir: &Path) -> PathBuf {
+    let model = root().join("models/directus-10.10-session.json");
+    let out = cli(dir, &["check", model.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    dir.join("traces/directus-10.10-session.no_spurious_logout.json")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The lines of `trace show` output that belong to step `n` (its header and what follows).
+fn step_block(out: &str, n: usize) -> String {
+    let head = format!("{n:>4}. ");
+    let next = format!("{:>4}. ", n + 1);
+    let start = out.find(&head).unwrap_or_else(|| panic!("no step {n} in\n{out}"));
+    let end = out[start..].find(&next).map(|e| start + e).unwrap_or(out.len());
+    out[start..end].to_string()
+}
+
+#[test]
+fn trace_show_prints_actor_message_and_only_the_fields_each_step_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = race_trace(dir.path());
+    let out = cli(dir.path(), &["trace", "show", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = text(&out.stdout);
+    assert!(out.starts_with("directus-10.10-session — no_spurious_logout violated (10 steps)\n"), "{out}");
+    let last = step_block(&out, 10);
+    assert_eq!(
+        last.lines().map(str::trim).collect::<Vec<_>>(),
+        [
+            "10. tab B    TabReceivesRefreshResponse",
+            "tab B gets 401 INVALID_CREDENTIALS and is logged out",
+            "message: server → tab B: 401 INVALID_CREDENTIALS",
+            "changed: tabs[B].status: refreshing (sent session=1) → logged out",
+            "in_flight: − server → tab B: 401 INVALID_CREDENTIALS",
+            "✗ no_spurious_logout violated at step 10",
+        ],
+        "{last}"
+    );
+    // Step 5 renames the session row: the store changes, the jar and the tabs do not.
+    let rename = step_block(&out, 5);
+    assert!(rename.contains("changed: store: − token=1 expires=7; + token=2 expires=7"), "{rename}");
+    assert!(!rename.contains("jar") && !rename.contains("tabs["), "{rename}");
+    // A tab's own event has no message.
+    assert!(!step_block(&out, 1).contains("message:"));
+
+    let mermaid = cli(dir.path(), &["trace", "show", file.to_str().unwrap(), "--format", "mermaid"]);
+    let mermaid = text(&mermaid.stdout);
+    assert!(mermaid.starts_with("sequenceDiagram\n    participant TabA as tab A\n"), "{mermaid}");
+    assert!(
+        mermaid.contains("Server-->>TabB: 10. 401 INVALID_CREDENTIALS\n    Note right of TabB: tabs[B].status: refreshing (sent session=1) → logged out<br/>"),
+        "{mermaid}"
+    );
+}
+
+#[test]
+fn trace_validate_checks_the_schema_first_names_the_field_and_goes_on_with_the_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = race_trace(dir.path());
+    let mut t: Value = serde_json::from_str(&fs::read_to_string(&good).unwrap()).unwrap();
+    t["steps"][3]["actor"] = 5.into();
+    let bad = dir.path().join("bad.json");
+    fs::write(&bad, serde_json::to_string(&t).unwrap()).unwrap();
+    let out = cli(dir.path(), &["trace", "validate", bad.to_str().unwrap(), good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("bad.json: field `/steps/3/actor`: 5 is not of type \"string\""), "{err}");
+    assert!(text(&out.stdout).contains("no_spurious_logout.json: ok (no_spurious_logout violated in 10 steps)"));
+
+    t["steps"][3]["actor"] = "store".into();
+    t["schema"] = "refresh-check/trace/v0".into();
+    fs::write(&bad, serde_json::to_string(&t).unwrap()).unwrap();
+    let out = cli(dir.path(), &["trace", "show", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("field `schema`: found \"refresh-check/trace/v0\""), "{}", text(&out.stderr));
+}
+
+#[test]
+fn trace_html_writes_a_self_contained_page_with_one_arrow_per_message_and_escaped_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = race_trace(dir.path());
+    let mut t: Value = serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+    t["steps"][0]["text"] = "<script>alert(1)</script>".into();
+    t["steps"][1]["message"]["text"] = "a \"quoted\" <b>label</b> & more".into();
+    let evil = dir.path().join("evil.json");
+    fs::write(&evil, serde_json::to_string(&t).unwrap()).unwrap();
+    let page = dir.path().join("out/evil.html");
+    fs::create_dir_all(page.parent().unwrap()).unwrap();
+    let out = cli(dir.path(), &["trace", "html", evil.to_str().unwrap(), "-o", page.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let html = fs::read_to_string(&page).unwrap();
+    let messages = t["steps"].as_array().unwrap().iter().filter(|s| !s["message"].is_null()).count();
+    assert_eq!(messages, 8);
+    assert_eq!(html.matches("<g class=\"arrow").count(), messages);
+    assert_eq!(html.matches("<script").count(), 1, "only the viewer's own script");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains("a &quot;quoted&quot; &lt;b&gt;label&lt;/b&gt; &amp; more"));
+    // Self-contained: no external resources.
+    for attr in ["src=\"http", "href=\"http", "@import", "url(http"] {
+        assert!(!html.contains(attr), "{attr}");
+    }
+    // The failing step is marked, and every step links to itself.
+    assert_eq!(html.matches("class=\"step fail\"").count(), 2, "chart row and list item");
+    for n in 0..=10 {
+        assert!(html.contains(&format!("href=\"#step-{n}\"")), "step {n}");
+    }
+}
+
+#[test]
+fn trace_html_of_a_folder_writes_each_page_and_an_index_and_nothing_on_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    race_trace(dir.path());
+    let traces = dir.path().join("traces");
+    let site = dir.path().join("site");
+    let out = cli(dir.path(), &["trace", "html", traces.to_str().unwrap(), "-o", site.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let index = fs::read_to_string(site.join("index.html")).unwrap();
+    for (property, steps) in [("no_spurious_logout", 10), ("cookie_names_live_session", 11)] {
+        let page = format!("directus-10.10-session.{property}.html");
+        assert!(site.join(&page).is_file(), "{page}");
+        assert!(index.contains(&format!("<a href=\"{page}\"><code>{property}</code></a>")), "{index}");
+        assert!(index.contains(&format!("<td class=\"num\">{steps}</td>")), "{index}");
+    }
+    assert_eq!(index.matches("<tr>").count(), 3, "a header and two traces");
+
+    fs::write(traces.join("notes.json"), "{\"hello\": 1}").unwrap();
+    let site2 = dir.path().join("site2");
+    let out = cli(dir.path(), &["trace", "html", traces.to_str().unwrap(), "-o", site2.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("notes.json: field `schema`: found no `schema` field"), "{}", text(&out.stderr));
+    assert!(!site2.exists(), "nothing is written when a file is not a trace");
+}
+
+#[test]
+fn explore_refuses_a_trace_of_another_model_or_tab_count_and_a_busy_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = race_trace(dir.path());
+    let model = root().join("models/directus-10.10-session.json");
+    let other = root().join("models/directus-pr22433-stable-id.json");
+    let (m, o, f) = (model.to_str().unwrap(), other.to_str().unwrap(), file.to_str().unwrap());
+
+    let out = cli(dir.path(), &["explore", o, "--trace", f, "--port", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("the trace is of model `directus-10.10-session`, not `directus-pr22433-stable-id`")
+    );
+
+    let out = cli(dir.path(), &["explore", m, "--trace", f, "--tabs", "3", "--port", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("checked with 2 tabs, not --tabs 3"), "{}", text(&out.stderr));
+
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let out = cli(dir.path(), &["explore", m, "--port", &port]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains(&format!("cannot listen on 127.0.0.1:{port}")), "{}", text(&out.stderr));
+}
+
+#[test]
+fn explore_prints_the_explorer_url_at_the_trace_path_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = race_trace(dir.path());
+    let path = serde_json::from_str::<Value>(&fs::read_to_string(&file).unwrap()).unwrap()["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_refresh-check"))
+        .current_dir(dir.path())
+        .args(["explore", root().join("models/directus-10.10-session.json").to_str().unwrap()])
+        .args(["--port", "0", "--trace", file.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap();
+    assert!(line.starts_with("Explorer for directus-10.10-session (2 tabs): http://127.0.0.1:"), "{line}");
+    assert!(url.ends_with(&format!("/#/steps/{path}")), "{line}");
+    assert_eq!(path, "0/0/0/0/0/0/1/0/0/1/0");
+}
