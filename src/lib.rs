@@ -17,10 +17,13 @@
 
 pub mod check;
 pub mod exit;
+pub mod golden;
 pub mod model;
 pub mod output;
+pub mod progress;
 pub mod properties;
 pub mod report;
 pub mod scenario;
 pub mod search;
+pub mod suite;
 pub mod trace;

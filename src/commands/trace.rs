@@ -8,14 +8,14 @@ use clap::{Subcommand, ValueEnum};
 use refresh_check::properties::Kind;
 use refresh_check::scenario::Scenario;
 use refresh_check::trace::{self, Trace};
-use refresh_check::{exit, model};
+use refresh_check::{exit, model, suite};
 
 #[derive(Subcommand, Debug)]
 pub enum TraceCommand {
     /// Replay trace files on their models and check they reach the violation they claim.
     Validate {
-        /// Trace files (`.json`).
-        #[arg(required = true)]
+        /// Trace files (`.json`), or folders: every `*.json` under a folder, sorted by path.
+        #[arg(required = true, value_name = "TRACE")]
         files: Vec<PathBuf>,
     },
     /// Print a trace as numbered steps or as a Mermaid sequence diagram.
@@ -52,9 +52,20 @@ pub fn load_trace(file: &Path) -> Result<Trace> {
     })
 }
 
-fn validate(files: &[PathBuf]) -> Result<u8> {
+fn validate(args: &[PathBuf]) -> Result<u8> {
+    let mut files = Vec::new();
+    for arg in args {
+        match suite::json_files(std::slice::from_ref(arg), "trace file or folder") {
+            Ok(found) => files.extend(found),
+            // A folder of golden traces is empty when every invariant holds.
+            Err(suite::SuiteError::EmptyFolder { path }) => {
+                eprintln!("{}: no trace files (*.json) in this folder", path.display())
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let mut failed = 0;
-    for file in files {
+    for file in &files {
         let t = load_trace(file)?;
         let sc = Scenario::load(&t.model_file)
             .and_then(|s| s.with_tabs(t.parameters.tabs))
