@@ -2,5 +2,6 @@
 
 mod util;
 
+mod ci;
 mod cli;
 mod scenarios;
