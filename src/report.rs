@@ -342,6 +342,15 @@ pub fn ending_word(e: Ending) -> String {
     serde_json::to_value(e).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
+/// `1 model`, `2 models`; `1 property`, `2 properties`.
+pub fn count(n: usize, word: &str) -> String {
+    match (n, word.strip_suffix('y')) {
+        (1, _) => format!("1 {word}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        _ => format!("{n} {word}s"),
+    }
+}
+
 /// `as expected`, `differs`, `incomplete`.
 pub fn outcome_words(o: Outcome) -> &'static str {
     match o {

@@ -58,9 +58,9 @@ pub fn write(s: &SuiteReport, w: &mut impl Write) -> io::Result<()> {
         w,
         "::notice title=refresh-check::{}",
         escape_data(&format!(
-            "{} models, {} properties: {} as expected, {} differ, {} undecided; outcome {}",
-            t.models,
-            t.properties,
+            "{}, {}: {} as expected, {} differ, {} undecided; outcome {}",
+            super::count(t.models, "model"),
+            super::count(t.properties, "property"),
             t.as_expected,
             t.differ,
             t.undecided,

@@ -59,9 +59,9 @@ fn traces(s: &SuiteReport) -> Vec<(String, String, String)> {
 fn footer(s: &SuiteReport) -> String {
     let t = &s.totals;
     format!(
-        "{} models, {} properties: {} as expected, {} differ, {} undecided; {} states, {:.2} s; outcome: {}",
-        t.models,
-        t.properties,
+        "{}, {}: {} as expected, {} differ, {} undecided; {} unique states, {:.2} s; outcome: {}",
+        super::count(t.models, "model"),
+        super::count(t.properties, "property"),
         t.as_expected,
         t.differ,
         t.undecided,

@@ -103,9 +103,9 @@ fn totals(s: &SuiteReport, w: &mut impl Write) -> io::Result<()> {
     let shard = s.shard.map(|i| format!(" (shard {}/{}: {} of {} units)", i.index, i.count, i.units, i.units_total));
     writeln!(
         w,
-        "{} models, {} properties{}: {} as expected, {} differ, {} undecided; {} states, {:.2} s",
-        t.models,
-        t.properties,
+        "{}, {}{}: {} as expected, {} differ, {} undecided; {} unique states, {:.2} s",
+        super::count(t.models, "model"),
+        super::count(t.properties, "property"),
         shard.unwrap_or_default(),
         t.as_expected,
         t.differ,
@@ -123,10 +123,10 @@ pub fn summary(s: &SuiteReport, w: &mut impl Write) -> io::Result<()> {
     for m in &s.models {
         writeln!(
             w,
-            "  {:<width$}  {:<11}  {} properties, {} states, {:.2} s",
+            "  {:<width$}  {:<11}  {}, {} unique states, {:.2} s",
             m.model,
             outcome_words(m.outcome),
-            m.properties.len(),
+            super::count(m.properties.len(), "property"),
             m.unique_states,
             m.seconds
         )?;
