@@ -180,6 +180,17 @@ fn a_golden_trace_that_no_longer_reproduces_fails_at_its_first_differing_step_un
     assert!(!dir.path().join(format!("traces/{ROTATE}.cookie_names_live_session.md")).exists());
     let v = cli(dir.path(), &["trace", "validate", "traces"]);
     assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
+    // A run with other parameters neither compares nor overwrites the golden traces.
+    let before = fs::read(&golden).unwrap();
+    let three = cli(dir.path(), &["check", &model, "--tabs", "3", "--format", "json"]);
+    assert_eq!(three.status.code(), Some(0), "{}", stderr(&three));
+    let r: Value = serde_json::from_slice(&three.stdout).unwrap();
+    assert_eq!(r["properties"][0]["golden"]["status"], "other");
+    assert!(r["properties"][0]["golden"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("was made with 2 tabs, this check used 3"));
+    assert_eq!(fs::read(&golden).unwrap(), before);
     let again = cli(dir.path(), &["check", &model, "--format", "json"]);
     assert_eq!(again.status.code(), Some(0));
     let r: Value = serde_json::from_slice(&again.stdout).unwrap();
@@ -314,6 +325,21 @@ fn several_model_files_list_differences_first_and_exit_by_the_worst_outcome() {
     let r: Value = serde_json::from_slice(&cut.stdout).unwrap();
     assert_eq!(r["outcome"], "incomplete");
     assert!(r["totals"]["undecided"].as_u64().unwrap() >= 2);
+    let junit = cli(clean.path(), &["check", "models", "--max-depth", "3", "--format", "junit", "--no-traces", "-q"]);
+    assert_eq!(junit.status.code(), Some(3));
+    let report = Report::deserialize_from_str(&stdout(&junit)).unwrap();
+    assert_eq!((report.failures, report.errors), (0, r["totals"]["undecided"].as_u64().unwrap() as usize));
+    let undecided = report
+        .test_suites
+        .iter()
+        .flat_map(|s| &s.test_cases)
+        .find(|c| !matches!(c.status, TestCaseStatus::Success { .. }))
+        .unwrap();
+    let TestCaseStatus::NonSuccess { kind: NonSuccessKind::Error, ty, message, .. } = &undecided.status else {
+        panic!()
+    };
+    assert_eq!(ty.as_ref().unwrap().as_str(), "incomplete");
+    assert!(message.as_ref().unwrap().as_str().contains("unknown: the search stopped (depth_bound) before deciding"));
 
     // Bad input in one file: exit 2, nothing checked, nothing written.
     fs::write(clean.path().join("models/zz-broken.json"), "{\"name\": ").unwrap();
