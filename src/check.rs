@@ -152,7 +152,7 @@ impl Results {
     }
 }
 
-/// Builds the model for `sc` and checks every property.
+/// Builds the model for `sc` and checks every property (or only `opts.properties`).
 pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
     let mut model = model::build(sc);
     if let Some(only) = &opts.properties {
