@@ -192,6 +192,7 @@ impl ModelReport {
         self.properties.sort_by(|a, b| (rank(&a.name), &a.name).cmp(&(rank(&b.name), &b.name)));
         self.properties.sort_by_key(|p| !p.differs());
         self.vacuous.sort_by_key(|v| rank(v));
+        self.vacuous.dedup();
         self.complete = self.properties.iter().all(|p| p.status != Verdict::Unknown);
         self.outcome = if self.properties.iter().any(PropertyReport::differs) {
             Outcome::Differs

@@ -247,7 +247,8 @@ pub fn deliver(bytes: &[u8], suite: &SuiteReport, run: &RunArgs, text_on_stdout:
             out.flush()?;
         }
     }
-    if !run.quiet && !(run.report.is_none() && text_on_stdout) {
+    let report_on_stdout_is_the_summary = run.report.is_none() && text_on_stdout;
+    if !run.quiet && !report_on_stdout_is_the_summary {
         let mut err = std::io::stderr().lock();
         report::text::summary(suite, &mut err)?;
         if let Some(file) = &run.report {

@@ -39,7 +39,7 @@ fn model_body(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Resul
         m.seconds
     )?;
     writeln!(w)?;
-    writeln!(w, "  {:<27} {:<9} {:<9} {:<9} {:>5}  {}", "property", "kind", "verdict", "expected", "steps", "")?;
+    writeln!(w, "  {:<27} {:<9} {:<9} {:<9} {:>5}  ", "property", "kind", "verdict", "expected", "steps")?;
     for p in &m.properties {
         let mark = match p.as_expected {
             _ if p.differs() => "DIFFERS",
