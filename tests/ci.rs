@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::util::{cli, root, run, scenario};
 use refresh_check::check::CheckOptions;
 use refresh_check::properties;
+use refresh_check::scenario::Verdict;
 
 const ROTATE: &str = "directus-10.10-session";
 const STABLE: &str = "directus-pr22433-stable-id";
@@ -272,6 +273,45 @@ fn the_union_of_the_shards_reports_equals_the_unsharded_run() {
     }
 }
 
+/// `matrix --merge` also combines one-model reports of separate `check` runs into the suite
+/// report of checking them together.
+#[test]
+fn merging_one_model_reports_equals_checking_the_folder() {
+    let dir = checkout(false);
+    let whole = cli(dir.path(), &["check", "models", "--format", "json", "--no-traces", "-q"]);
+    let expected: Value = serde_json::from_slice(&whole.stdout).unwrap();
+    let mut args = vec!["matrix".to_string(), "--format".into(), "json".into(), "-q".into(), "--merge".into()];
+    for m in [STABLE, ROTATE] {
+        let one = cli(
+            dir.path(),
+            &[
+                "check",
+                &format!("models/{m}.json"),
+                "--format",
+                "json",
+                "--no-traces",
+                "--report",
+                &format!("{m}.report.json"),
+            ],
+        );
+        assert_eq!(one.status.code(), Some(0));
+        let r: Value =
+            serde_json::from_str(&fs::read_to_string(dir.path().join(format!("{m}.report.json"))).unwrap()).unwrap();
+        assert_eq!(r["model"], m, "one model file: one object, as before");
+        args.push(format!("{m}.report.json"));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let merged = cli(dir.path(), &args);
+    assert_eq!(merged.status.code(), Some(0), "{}", stderr(&merged));
+    let merged: Value = serde_json::from_slice(&merged.stdout).unwrap();
+    assert_eq!(without_seconds(&merged), without_seconds(&expected));
+    // The same report twice is not a merge of shards.
+    let twice =
+        cli(dir.path(), &["matrix", "--merge", &format!("{ROTATE}.report.json"), &format!("{ROTATE}.report.json")]);
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(stderr(&twice).contains(&format!("reports {ROTATE} no_spurious_logout, which")), "{}", stderr(&twice));
+}
+
 /// Several model files: the differing ones first in every report, and the exit code of the
 /// worst: 1 for a difference, 2 for bad input (nothing written), 3 for a limit.
 #[test]
@@ -369,16 +409,24 @@ fn matrix_prints_each_model_policy_and_property_with_counts_and_traces() {
     let mut want = vec!["model", "policy", "states"];
     want.extend(properties::ALL.iter().map(|p| p.name));
     assert_eq!(header, want);
-    for (name, verdicts) in
-        [(ROTATE, "violated (10)  violated (11)  reached  reached"), (STABLE, "holds  holds  reached  reached")]
-    {
+    for (name, first) in [(ROTATE, "violated (10)"), (STABLE, "holds")] {
         let (_, r) = run(&scenario(&format!("models/{name}.json"), None), &CheckOptions::default());
         let row = lines.iter().find(|l| l.starts_with(name)).unwrap();
         let cells: Vec<&str> = row.split("  ").filter(|c| !c.trim().is_empty()).map(str::trim).collect();
         assert!(cells[1].contains("session_refresh="), "{row}");
         assert_eq!(cells[2], r.unique_states.to_string(), "{row}");
         assert!(r.unique_states > 100);
-        assert_eq!(cells[3..].join("  "), verdicts);
+        assert_eq!(cells[3], first, "no_spurious_logout: {row}");
+        // Every cell is the verdict the search found, with a counterexample's length.
+        let want: Vec<String> = r
+            .properties
+            .iter()
+            .map(|p| match (p.status, p.steps) {
+                (Verdict::Violated, Some(n)) => format!("violated ({n})"),
+                (v, _) => serde_json::to_value(v).unwrap().as_str().unwrap().to_string(),
+            })
+            .collect();
+        assert_eq!(cells[3..], want.iter().map(String::as_str).collect::<Vec<_>>()[..], "{row}");
     }
     assert!(
         text.contains(&format!("traces:\n  {ROTATE} no_spurious_logout: traces/{ROTATE}.no_spurious_logout.json\n")),
