@@ -32,7 +32,7 @@ fn checkout(goldens: bool) -> tempfile::TempDir {
         fs::create_dir(dir.path().join("traces")).unwrap();
         for e in fs::read_dir(root().join("traces")).unwrap() {
             let p = e.unwrap().path();
-            if p.file_name().unwrap().to_str().unwrap().starts_with(ROTATE) {
+            if p.file_name().unwrap().to_str().unwrap().starts_with(&format!("{ROTATE}.")) {
                 fs::copy(&p, dir.path().join("traces").join(p.file_name().unwrap())).unwrap();
             }
         }
