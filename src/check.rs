@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::bounds::{BoundHit, BoundWatch};
 use crate::model::{self, RefreshModel};
 use crate::properties::{self, Kind};
 use crate::scenario::{Scenario, Verdict};
@@ -35,6 +36,8 @@ pub struct CheckOptions {
     pub properties: Option<Vec<String>>,
     /// Where the search publishes its counts while it runs, for a progress display.
     pub progress: Option<Arc<crate::progress::Counters>>,
+    /// Stop once the process's resident memory reaches this many bytes.
+    pub max_memory: Option<u64>,
 }
 
 impl Default for CheckOptions {
@@ -47,6 +50,7 @@ impl Default for CheckOptions {
             cancel: None,
             properties: None,
             progress: None,
+            max_memory: None,
         }
     }
 }
@@ -95,6 +99,8 @@ pub enum Ending {
     Timeout,
     /// Interrupted by a signal.
     Interrupted,
+    /// `--max-memory` was reached.
+    MemoryBound,
 }
 
 /// The results of checking one scenario.
@@ -120,9 +126,13 @@ pub struct Results {
     pub max_depth: usize,
     /// Wall-clock seconds of the search.
     pub seconds: f64,
-    /// Sanity (`sometimes`) properties that were never reached in an exhaustive search: the
+    /// Sanity (`sometimes`) properties that were never reached in an exhaustive search, unless
+    /// the model file expects them unreached (e.g. the attacker's, in a model without one): the
     /// model may be vacuous.
     pub vacuous: Vec<&'static str>,
+    /// Bounds of the model file that the search reached on some path: a violation might lie
+    /// just past them ([`crate::bounds`]).
+    pub bounds_hit: Vec<BoundHit>,
     /// One entry per property, in catalogue order.
     pub properties: Vec<PropertyResult>,
 }
@@ -166,15 +176,19 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         max_states: opts.max_states,
         timeout: opts.timeout,
         cancel: opts.cancel.clone(),
+        max_memory: opts.max_memory,
         symmetry: None,
         progress: opts.progress.clone(),
     };
-    let out = search::search(&model, &cfg);
+    let watch = BoundWatch::new(&model, sc);
+    let out = search::search(&watch, &cfg);
+    let bounds_hit = watch.hits();
     let ending = match out.stopped {
         Some(Stop::DepthBound) => Ending::DepthBound,
         Some(Stop::StateBound) => Ending::StateBound,
         Some(Stop::Timeout) => Ending::Timeout,
         Some(Stop::Interrupted) => Ending::Interrupted,
+        Some(Stop::MemoryBound) => Ending::MemoryBound,
         None if out.exhaustive => Ending::Exhaustive,
         None => Ending::AllDecided,
     };
@@ -211,7 +225,9 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         .collect();
     let vacuous = properties
         .iter()
-        .filter(|p| p.kind == Kind::Sometimes && p.status == Verdict::Unreached)
+        .filter(|p| {
+            p.kind == Kind::Sometimes && p.status == Verdict::Unreached && p.expected != Some(Verdict::Unreached)
+        })
         .map(|p| p.name)
         .collect();
     let results = Results {
@@ -226,6 +242,7 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         max_depth: out.max_depth,
         seconds: out.seconds,
         vacuous,
+        bounds_hit,
         properties,
     };
     (model, results)

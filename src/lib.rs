@@ -15,9 +15,13 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bounds;
 pub mod check;
 pub mod exit;
 pub mod golden;
+pub mod interrupt;
+pub mod jsonfile;
+pub mod limits;
 pub mod model;
 pub mod output;
 pub mod progress;

@@ -100,6 +100,17 @@ impl PropertyReport {
     }
 }
 
+/// A bound of the model file reached on some explored path (see [`crate::bounds::BoundHit`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoundReport {
+    /// The model-file field, e.g. `"time.max_ticks"`.
+    pub field: String,
+    /// Its value.
+    pub value: u64,
+    /// What was stopped, in words.
+    pub stopped: String,
+}
+
 /// One model file's results in a report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelReport {
@@ -128,6 +139,9 @@ pub struct ModelReport {
     pub seconds: f64,
     /// Sanity properties never reached in an exhaustive search.
     pub vacuous: Vec<String>,
+    /// Bounds of the model file the search reached on some path ([`crate::bounds`]).
+    #[serde(default)]
+    pub bounds_hit: Vec<BoundReport>,
     /// `as_expected`, `differs` or `incomplete`.
     pub outcome: Outcome,
     /// One entry per property checked.
@@ -179,6 +193,11 @@ impl ModelReport {
             max_depth: r.max_depth,
             seconds: r.seconds,
             vacuous: r.vacuous.iter().map(|v| v.to_string()).collect(),
+            bounds_hit: r
+                .bounds_hit
+                .iter()
+                .map(|b| BoundReport { field: b.field.into(), value: b.value, stopped: b.stopped.into() })
+                .collect(),
             outcome: Outcome::AsExpected,
             properties,
         };

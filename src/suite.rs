@@ -53,7 +53,7 @@ pub fn tidy(path: &Path) -> PathBuf {
 /// Expands files and folders into `*.json` files: a file is taken as given, a folder gives every
 /// `*.json` file under it (sub-folders included). The result is sorted by path and has no
 /// duplicates.
-/// `what` names them in errors (`"model file or folder"`).
+/// `what` names them in errors (`"model file"`).
 pub fn json_files(args: &[PathBuf], what: &'static str) -> Result<Vec<PathBuf>, SuiteError> {
     let mut out = Vec::new();
     for arg in args {
@@ -90,7 +90,7 @@ fn walk(dir: &Path, what: &'static str, out: &mut Vec<PathBuf>) -> Result<(), Su
 /// with one `name`.
 pub fn load(args: &[PathBuf], tabs: Option<u8>) -> Result<Vec<Scenario>, SuiteError> {
     let mut out: Vec<Scenario> = Vec::new();
-    for file in json_files(args, "model file or folder")? {
+    for file in json_files(args, "model file")? {
         let mut sc = Scenario::load(&file)?;
         if let Some(t) = tabs {
             sc = sc.with_tabs(t)?;

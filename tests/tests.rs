@@ -4,4 +4,7 @@ mod util;
 
 mod ci;
 mod cli;
+mod directus;
+mod fuzz;
+mod robustness;
 mod scenarios;

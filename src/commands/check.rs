@@ -61,6 +61,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECS", help_heading = "Search bounds")]
     pub timeout: Option<f64>,
 
+    /// Stop once the process holds MiB mebibytes of memory (resident set; incomplete, exit 3).
+    #[arg(long, value_name = "MiB", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Search bounds")]
+    pub max_memory: Option<u64>,
+
     /// Check only shard I of N: the (model file, property) units, models sorted by path and
     /// properties in catalogue order, cut into N consecutive runs of near-equal length.
     /// `matrix --merge` combines the shards' JSON reports.
@@ -119,10 +123,12 @@ pub enum FormatArg {
     Markdown,
 }
 
-/// What a run found: the suite report and the traces built (for reports that print steps).
+/// What a run found: the suite report, the traces built (for reports that print steps), and
+/// the trace files that could not be written (the report is still delivered; then exit 2).
 pub struct Ran {
     pub suite: SuiteReport,
     pub traces: Traces,
+    pub unwritten: Vec<output::OutputError>,
 }
 
 /// The model file's `server` section in one line, `key=value ...` (the policy checked).
@@ -167,13 +173,23 @@ pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
     }
     if !run.no_traces {
         output::prepare_dir(&run.traces)?;
+        for sc in &scenarios {
+            for (json, md) in properties::ALL.iter().map(|p| trace::file_names(&run.traces, &sc.name, p.name)) {
+                output::check_target(&json).and_then(|()| output::check_target(&md))?;
+            }
+        }
     }
+    if let Some(r) = &run.report {
+        output::check_target(r)?;
+    }
+    let cancel = refresh_check::interrupt::install().map_err(|e| eprintln!("warning: {e}")).ok();
     let plan = suite::plan(scenarios.len(), run.shard);
     let show = show(run);
     let counters = Arc::new(Counters::default());
     let mode = if run.update_traces { Mode::Update } else { Mode::Compare };
     let mut models = Vec::new();
     let mut traces = Traces::new();
+    let mut unwritten = Vec::new();
     let n = plan.models.len();
     for (k, (ix, props)) in plan.models.iter().enumerate() {
         let sc = &scenarios[*ix];
@@ -182,7 +198,8 @@ pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
             max_depth: run.max_depth,
             max_states: run.max_states,
             timeout: run.timeout.map(Duration::from_secs_f64),
-            cancel: None,
+            cancel: cancel.clone(),
+            max_memory: run.max_memory.map(|m| m.saturating_mul(refresh_check::limits::MIB)),
             properties: (props.len() < properties::ALL.len()).then(|| props.iter().map(|p| p.to_string()).collect()),
             progress: Some(counters.clone()),
         };
@@ -210,7 +227,13 @@ pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
             golden.push(if run.no_traces {
                 None
             } else {
-                golden::settle(&model, &run.traces, &sc.name, spec, p.status, found.as_ref(), mode)?
+                match golden::settle(&model, &run.traces, &sc.name, spec, p.status, found.as_ref(), mode) {
+                    Ok(g) => g,
+                    Err(e) => {
+                        unwritten.push(e); // the report is still delivered; then exit 2
+                        None
+                    }
+                }
             });
             if let Some(t) = found {
                 traces.insert((sc.name.clone(), p.name.to_string()), t);
@@ -224,7 +247,7 @@ pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
         units: plan.units,
         units_total: plan.units_total,
     });
-    Ok(Ran { suite: SuiteReport::new(models, shard), traces })
+    Ok(Ran { suite: SuiteReport::new(models, shard), traces, unwritten })
 }
 
 /// The exit code for an outcome.
@@ -260,7 +283,7 @@ pub fn deliver(bytes: &[u8], suite: &SuiteReport, run: &RunArgs, text_on_stdout:
 
 pub fn run(args: Args) -> Result<u8> {
     let single = args.models.len() == 1 && args.models[0].is_file() && args.run.shard.is_none();
-    let Ran { suite, traces } = execute(&args.models, &args.run)?;
+    let Ran { suite, traces, unwritten } = execute(&args.models, &args.run)?;
     let mut buf = Vec::new();
     match (args.format, single) {
         (FormatArg::Text, true) => report::text::model(&suite.models[0], &traces, &mut buf)?,
@@ -272,5 +295,8 @@ pub fn run(args: Args) -> Result<u8> {
         (FormatArg::Markdown, _) => report::table::markdown(&suite, &mut buf)?,
     }
     deliver(&buf, &suite, &args.run, args.format == FormatArg::Text)?;
+    if let Some(e) = unwritten.into_iter().next() {
+        return Err(e.into());
+    }
     Ok(exit_code(suite.outcome))
 }

@@ -31,10 +31,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<u8> {
-    let Ran { suite, traces } = if args.merge.is_empty() {
+    let Ran { suite, traces, unwritten } = if args.merge.is_empty() {
         execute(&args.models, &args.run)?
     } else {
-        Ran { suite: report::merge::merge(&args.merge)?, traces: Traces::new() }
+        Ran { suite: report::merge::merge(&args.merge)?, traces: Traces::new(), unwritten: Vec::new() }
     };
     let mut buf = Vec::new();
     match args.format {
@@ -45,5 +45,8 @@ pub fn run(args: Args) -> Result<u8> {
         FormatArg::Github => report::github::write(&suite, &mut buf)?,
     }
     deliver(&buf, &suite, &args.run, matches!(args.format, FormatArg::Text | FormatArg::Markdown))?;
+    if let Some(e) = unwritten.into_iter().next() {
+        return Err(e.into());
+    }
     Ok(exit_code(suite.outcome))
 }

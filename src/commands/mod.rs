@@ -2,4 +2,5 @@
 
 pub mod check;
 pub mod matrix;
+pub mod models;
 pub mod trace;

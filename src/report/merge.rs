@@ -111,6 +111,17 @@ pub fn merge(paths: &[PathBuf]) -> Result<SuiteReport, MergeError> {
                         (m.unique_states, m.states, m.exhaustive) > (acc.unique_states, acc.states, acc.exhaustive);
                     let mut props = std::mem::take(&mut acc.properties);
                     let mut vacuous = std::mem::take(&mut acc.vacuous);
+                    // The search that went further reached every bound the other reached.
+                    let (mut bounds, other) = if further {
+                        (m.bounds_hit.clone(), std::mem::take(&mut acc.bounds_hit))
+                    } else {
+                        (std::mem::take(&mut acc.bounds_hit), m.bounds_hit.clone())
+                    };
+                    for b in other {
+                        if !bounds.contains(&b) {
+                            bounds.push(b);
+                        }
+                    }
                     props.extend(m.properties.iter().cloned());
                     vacuous.extend(m.vacuous.iter().cloned());
                     if further {
@@ -118,6 +129,7 @@ pub fn merge(paths: &[PathBuf]) -> Result<SuiteReport, MergeError> {
                     }
                     acc.properties = props;
                     acc.vacuous = vacuous;
+                    acc.bounds_hit = bounds;
                 }
             }
         }

@@ -17,6 +17,7 @@ fn ending_text(e: Ending) -> &'static str {
         Ending::StateBound => "INCOMPLETE: --max-states reached",
         Ending::Timeout => "INCOMPLETE: --timeout passed",
         Ending::Interrupted => "INCOMPLETE: interrupted",
+        Ending::MemoryBound => "INCOMPLETE: --max-memory reached",
     }
 }
 
@@ -57,6 +58,14 @@ fn model_body(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Resul
     }
     if !m.vacuous.is_empty() {
         writeln!(w, "\nwarning: sanity properties never reached ({}): the model may be vacuous", m.vacuous.join(", "))?;
+    }
+    if !m.bounds_hit.is_empty() {
+        let hits: Vec<_> = m.bounds_hit.iter().map(|b| format!("{} = {} ({})", b.field, b.value, b.stopped)).collect();
+        writeln!(
+            w,
+            "\nwarning: the search reached model bounds, so a violation might lie just past them: {}",
+            hits.join("; ")
+        )?;
     }
     for p in &m.properties {
         if let Some(g) = p.golden.as_ref().and_then(|g| g.message.as_ref()) {
