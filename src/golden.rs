@@ -3,9 +3,9 @@
 //!
 //! For each invariant that is violated, `check` looks for `<traces>/<model>.<property>.json`:
 //! - none there: it writes the trace (`.json` and `.md`): status `new`;
-//! - one there, made with the same parameters, equal in substance (parameters, property,
-//!   path, initial state and every step; not the model file's spelling nor the claim's
-//!   wording): it leaves it alone (`matches`; the derived `.md` is refreshed if it differs);
+//! - one there, made with the same parameters, equal in substance (parameters, property and
+//!   its claim, path, initial state and every step; not the model file's spelling): it leaves
+//!   it alone (`matches`; the derived `.md` is refreshed if it differs);
 //! - one there that differs: the check fails (`differs`), naming the trace file and the first
 //!   step that differs, and the file is left alone. The first step is where the committed trace
 //!   stops reproducing on the current model (its path no longer replays, or a replayed step or
@@ -160,6 +160,15 @@ pub fn settle(
         }
         return Ok(golden(Status::Matches, None, None));
     }
+    if old.claim != t.claim && old.steps == t.steps && old.path == t.path {
+        let msg = format!(
+            "golden trace {} states the claim {:?}, the property now claims {:?}; `check --update-traces` rewrites it",
+            json.display(),
+            old.claim,
+            t.claim
+        );
+        return Ok(golden(Status::Differs, None, Some(msg)));
+    }
     let (step, why) = match reproduces(model, &old, spec) {
         Err((k, why)) => (k, format!("no longer reproduces: {why}")),
         Ok(()) => {
@@ -192,11 +201,12 @@ pub fn to_json(t: &Trace) -> String {
     s
 }
 
-/// Equal in what a trace shows: parameters, property, path, initial state, steps.
+/// Equal in what a trace shows: parameters, property and its claim, path, initial state, steps.
 pub fn same_substance(a: &Trace, b: &Trace) -> bool {
     a.parameters == b.parameters
         && a.property == b.property
         && a.kind == b.kind
+        && a.claim == b.claim
         && a.path == b.path
         && a.initial == b.initial
         && a.steps == b.steps
