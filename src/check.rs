@@ -31,6 +31,11 @@ pub struct CheckOptions {
     pub timeout: Option<Duration>,
     /// Raised to interrupt the search.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Check only these properties (by name; `--shard` gives each shard its share); `None`:
+    /// every property of the catalogue. The search stops once these are decided.
+    pub properties: Option<Vec<String>>,
+    /// Where the search publishes its counts while it runs, for a progress display.
+    pub progress: Option<Arc<crate::progress::Counters>>,
     /// Stop once the process's resident memory reaches this many bytes.
     pub max_memory: Option<u64>,
 }
@@ -43,6 +48,8 @@ impl Default for CheckOptions {
             max_states: None,
             timeout: None,
             cancel: None,
+            properties: None,
+            progress: None,
             max_memory: None,
         }
     }
@@ -77,7 +84,7 @@ pub struct PropertyResult {
 }
 
 /// Why the search ended, for reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Ending {
     /// Every reachable state was explored.
@@ -131,7 +138,8 @@ pub struct Results {
 }
 
 /// How the verdicts compare with what is expected; this sets the exit code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Every verdict is final and as expected.
     AsExpected,
@@ -154,9 +162,14 @@ impl Results {
     }
 }
 
-/// Builds the model for `sc` and checks every property.
+/// Builds the model for `sc` and checks every property (or only `opts.properties`).
 pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
-    let model = model::build(sc);
+    let mut model = model::build(sc);
+    if let Some(only) = &opts.properties {
+        model.properties.retain(|p| only.iter().any(|o| o == p.name));
+    }
+    let specs: Vec<&'static properties::PropertySpec> =
+        model.properties.iter().filter_map(|p| properties::by_name(p.name)).collect();
     let cfg = SearchConfig {
         strategy: opts.strategy,
         max_depth: opts.max_depth,
@@ -165,6 +178,7 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         cancel: opts.cancel.clone(),
         max_memory: opts.max_memory,
         symmetry: None,
+        progress: opts.progress.clone(),
     };
     let watch = BoundWatch::new(&model, sc);
     let out = search::search(&watch, &cfg);
@@ -179,8 +193,8 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         None => Ending::AllDecided,
     };
     let decided = out.exhaustive;
-    let properties: Vec<PropertyResult> = properties::ALL
-        .iter()
+    let properties: Vec<PropertyResult> = specs
+        .into_iter()
         .zip(out.discoveries)
         .map(|(p, found)| {
             let status = match (p.kind, &found, decided) {

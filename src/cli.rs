@@ -18,8 +18,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Check every property of a model file and write counterexample traces.
+    /// Check every property of model files (or folders of them) and write counterexample traces.
     Check(commands::check::Args),
+    /// Check model files and print the verdict matrix (model x property); or merge reports.
+    Matrix(commands::matrix::Args),
     /// Work with trace files.
     #[command(subcommand)]
     Trace(commands::trace::TraceCommand),
@@ -35,6 +37,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Check(args) => commands::check::run(args),
+        Command::Matrix(args) => commands::matrix::run(args),
         Command::Trace(cmd) => commands::trace::run(cmd),
         Command::Models(cmd) => commands::models::run(cmd),
         Command::Explore(args) => commands::explore::run(args),

@@ -18,14 +18,17 @@
 pub mod bounds;
 pub mod check;
 pub mod exit;
+pub mod golden;
 pub mod interrupt;
 pub mod jsonfile;
 pub mod limits;
 pub mod model;
 pub mod output;
+pub mod progress;
 pub mod properties;
 pub mod report;
 pub mod scenario;
 pub mod search;
+pub mod suite;
 pub mod trace;
 pub mod viewer;

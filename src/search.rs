@@ -65,6 +65,9 @@ pub struct SearchConfig<S> {
     /// no reduction. It must map symmetric states to the same value and keep every property's
     /// value.
     pub symmetry: Option<fn(&S) -> S>,
+    /// Where to publish the counts while searching (every 1024 expanded states), for a
+    /// progress display; `None`: not published.
+    pub progress: Option<Arc<crate::progress::Counters>>,
 }
 
 impl<S> Default for SearchConfig<S> {
@@ -77,6 +80,7 @@ impl<S> Default for SearchConfig<S> {
             cancel: None,
             max_memory: None,
             symmetry: None,
+            progress: None,
         }
     }
 }
@@ -173,6 +177,7 @@ fn cfg_clone<S>(c: &SearchConfig<S>) -> SearchConfig<S> {
         cancel: c.cancel.clone(),
         max_memory: c.max_memory,
         symmetry: c.symmetry,
+        progress: c.progress.clone(),
     }
 }
 
@@ -238,6 +243,9 @@ where
         let Some((s, depth)) = next else { break };
         tick = tick.wrapping_add(1);
         if tick % 1024 == 0 {
+            if let Some(p) = &cfg.progress {
+                p.publish(states, parents.len() as u64, max_depth);
+            }
             if cfg.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
                 stopped = Some(Stop::Interrupted);
                 break;
@@ -282,6 +290,9 @@ where
     // Exhaustive: nothing left to explore and no limit cut a path short. A search that
     // stopped because every property was decided is not exhaustive, and stopped for no limit.
     let exhaustive = frontier.is_empty() && stopped.is_none();
+    if let Some(p) = &cfg.progress {
+        p.publish(states, parents.len() as u64, max_depth);
+    }
     let discoveries = found.iter().map(|f| f.map(|fp| rebuild(model, &parents, fp, cfg.symmetry))).collect();
     SearchOutcome {
         discoveries,

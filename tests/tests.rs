@@ -2,6 +2,7 @@
 
 mod util;
 
+mod ci;
 mod cli;
 mod directus;
 mod fuzz;

@@ -1,24 +1,45 @@
-//! `refresh-check check MODEL.json`: every property of one model file, traces, a report.
+//! `refresh-check check MODEL...`: every property of one or more model files, traces, a report.
+//!
+//! The search options, the trace and report options and the runner are shared with `matrix`
+//! ([`RunArgs`], [`execute`]).
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 use refresh_check::check::{self, CheckOptions, Outcome};
+use refresh_check::golden::{self, Mode};
+use refresh_check::progress::{self, Counters, Meter, Show};
 use refresh_check::properties::{self, Kind};
+use refresh_check::report::{self, ModelReport, ShardInfo, SuiteReport, Traces};
 use refresh_check::scenario::{Scenario, Verdict};
 use refresh_check::search::Strategy;
-use refresh_check::trace::{self, Trace};
-use refresh_check::{exit, output, report};
+use refresh_check::suite::{self, Shard};
+use refresh_check::{exit, output, trace};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The model file (JSON) to check.
-    pub model: PathBuf,
+    /// Model files (JSON), or folders: every `*.json` under a folder, sorted by path.
+    #[arg(required = true, value_name = "MODEL")]
+    pub models: Vec<PathBuf>,
 
-    /// Number of tabs, overriding the model file's `browser.tabs` (1 to 6).
+    /// Report format: `text` for people; `json` (one object for a single model file, else a
+    /// suite object with `models` and `totals`); `junit` (XML test report); `github` (workflow
+    /// annotations); `markdown` (the verdict matrix).
+    #[arg(long, value_enum, default_value_t = FormatArg::Text, help_heading = "Output")]
+    pub format: FormatArg,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Options shared by `check` and `matrix`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Number of tabs, overriding each model file's `browser.tabs` (1 to 6).
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=6))]
     pub tabs: Option<u8>,
 
@@ -36,7 +57,7 @@ pub struct Args {
     #[arg(long, value_name = "N", help_heading = "Search bounds")]
     pub max_states: Option<u64>,
 
-    /// Stop after SECS seconds of search (incomplete, exit 3).
+    /// Stop after SECS seconds of search, per model file (incomplete, exit 3).
     #[arg(long, value_name = "SECS", help_heading = "Search bounds")]
     pub timeout: Option<f64>,
 
@@ -44,17 +65,38 @@ pub struct Args {
     #[arg(long, value_name = "MiB", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Search bounds")]
     pub max_memory: Option<u64>,
 
-    /// Folder for counterexample traces (`<model>.<property>.json` and `.md`).
+    /// Check only shard I of N: the (model file, property) units, models sorted by path and
+    /// properties in catalogue order, cut into N consecutive runs of near-equal length.
+    /// `matrix --merge` combines the shards' JSON reports.
+    #[arg(long, value_name = "I/N", help_heading = "Search bounds")]
+    pub shard: Option<Shard>,
+
+    /// Folder of counterexample traces (`<model>.<property>.json` and `.md`). A trace that is
+    /// not there is written; one that is there is a golden trace: it must equal the
+    /// counterexample found, or the check fails (exit 1) naming its first differing step.
     #[arg(long, value_name = "DIR", default_value = "traces", help_heading = "Output")]
     pub traces: PathBuf,
 
-    /// Do not write trace files.
-    #[arg(long, help_heading = "Output")]
+    /// Do not read or write trace files.
+    #[arg(long, help_heading = "Output", conflicts_with = "update_traces")]
     pub no_traces: bool,
 
-    /// Report format on stdout.
-    #[arg(long, value_enum, default_value_t = FormatArg::Text, help_heading = "Output")]
-    pub format: FormatArg,
+    /// Rewrite the golden traces: write every counterexample found, remove the trace files of
+    /// properties no longer violated.
+    #[arg(long, help_heading = "Output")]
+    pub update_traces: bool,
+
+    /// Write the report to FILE (atomically) instead of stdout; a short summary goes to stderr.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub report: Option<PathBuf>,
+
+    /// Show search progress on stderr even when it is not a terminal (a line every 2 s).
+    #[arg(long, help_heading = "Output", conflicts_with = "quiet")]
+    pub progress: bool,
+
+    /// No progress and no summary on stderr (errors still go there).
+    #[arg(long, short, help_heading = "Output")]
+    pub quiet: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -76,64 +118,185 @@ impl From<StrategyArg> for Strategy {
 pub enum FormatArg {
     Text,
     Json,
+    Junit,
+    Github,
+    Markdown,
 }
 
-pub fn run(args: Args) -> Result<u8> {
-    let mut sc = Scenario::load(&args.model)?;
-    if let Some(tabs) = args.tabs {
-        sc = sc.with_tabs(tabs)?;
+/// What a run found: the suite report, the traces built (for reports that print steps), and
+/// the trace files that could not be written (the report is still delivered; then exit 2).
+pub struct Ran {
+    pub suite: SuiteReport,
+    pub traces: Traces,
+    pub unwritten: Vec<output::OutputError>,
+}
+
+/// The model file's `server` section in one line, `key=value ...` (the policy checked).
+fn policy_line(sc: &Scenario) -> String {
+    let text = std::fs::read_to_string(&sc.path).unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    match value.get("server") {
+        Some(serde_json::Value::Object(o)) => o
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
     }
-    if let Some(t) = args.timeout {
+}
+
+fn show(run: &RunArgs) -> Show {
+    let tty = std::io::stderr().is_terminal();
+    match (run.quiet, run.progress, tty) {
+        (true, _, _) => Show::Off,
+        (false, _, true) => Show::Terminal,
+        (false, true, false) => Show::Lines,
+        (false, false, false) => Show::Off,
+    }
+}
+
+/// Loads, plans and checks the suite; writes or compares the traces. Bad input is reported
+/// before any search starts and before anything is written.
+pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
+    if let Some(t) = run.timeout {
         if !(t.is_finite() && t > 0.0) {
             bail!("--timeout: found {t}, expected a positive number of seconds");
         }
     }
-    if !args.no_traces {
-        output::prepare_dir(&args.traces)?;
-        for (json, md) in properties::ALL.iter().map(|p| trace::file_names(&args.traces, &sc.name, p.name)) {
-            output::check_target(&json).and_then(|()| output::check_target(&md))?;
-        }
+    let scenarios = suite::load(paths, run.tabs)?;
+    if let Some(r) = &run.report {
+        let dir = r.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        output::prepare_dir(dir).with_context(|| format!("--report {}", r.display()))?;
     }
-    let opts = CheckOptions {
-        strategy: args.strategy.into(),
-        max_depth: args.max_depth,
-        max_states: args.max_states,
-        timeout: args.timeout.map(Duration::from_secs_f64),
-        cancel: refresh_check::interrupt::install().map_err(|e| eprintln!("warning: {e}")).ok(),
-        max_memory: args.max_memory.map(|m| m.saturating_mul(refresh_check::limits::MIB)),
-    };
-    let (model, mut results) = check::check(&sc, &opts);
-    let mut traces: Vec<Trace> = Vec::new();
-    let mut unwritten = Vec::new();
-    for p in results.properties.iter_mut() {
-        let (Some(path), Verdict::Violated) = (&p.path, p.status) else { continue };
-        let spec = properties::by_name(p.name).expect("results name catalogue properties");
-        debug_assert_eq!(spec.kind, Kind::Always);
-        let t = trace::build(&model, &sc.path, &sc.name, sc.browser.tabs, spec, path)
-            .with_context(|| format!("internal error: the counterexample for {} did not re-check", p.name))?;
-        if !args.no_traces {
-            let (json, md) = trace::file_names(&args.traces, &sc.name, p.name);
-            let written = output::write_atomic(&json, serde_json::to_string_pretty(&t)?.as_bytes())
-                .and_then(|()| output::write_atomic(&md, trace::render_markdown(&t).as_bytes()));
-            match written {
-                Ok(()) => p.trace = Some(json),
-                Err(e) => unwritten.push(e), // the report is still printed; then exit 2
+    if !run.no_traces {
+        output::prepare_dir(&run.traces)?;
+        for sc in &scenarios {
+            for (json, md) in properties::ALL.iter().map(|p| trace::file_names(&run.traces, &sc.name, p.name)) {
+                output::check_target(&json).and_then(|()| output::check_target(&md))?;
             }
         }
-        traces.push(t);
     }
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        FormatArg::Text => report::text(&results, &traces, &mut out)?,
-        FormatArg::Json => report::json(&results, &mut out)?,
+    if let Some(r) = &run.report {
+        output::check_target(r)?;
     }
-    out.flush()?;
-    if let Some(e) = unwritten.into_iter().next() {
-        return Err(e.into());
+    let cancel = refresh_check::interrupt::install().map_err(|e| eprintln!("warning: {e}")).ok();
+    let plan = suite::plan(scenarios.len(), run.shard);
+    let show = show(run);
+    let counters = Arc::new(Counters::default());
+    let mode = if run.update_traces { Mode::Update } else { Mode::Compare };
+    let mut models = Vec::new();
+    let mut traces = Traces::new();
+    let mut unwritten = Vec::new();
+    let n = plan.models.len();
+    for (k, (ix, props)) in plan.models.iter().enumerate() {
+        let sc = &scenarios[*ix];
+        let opts = CheckOptions {
+            strategy: run.strategy.into(),
+            max_depth: run.max_depth,
+            max_states: run.max_states,
+            timeout: run.timeout.map(Duration::from_secs_f64),
+            cancel: cancel.clone(),
+            max_memory: run.max_memory.map(|m| m.saturating_mul(refresh_check::limits::MIB)),
+            properties: (props.len() < properties::ALL.len()).then(|| props.iter().map(|p| p.to_string()).collect()),
+            progress: Some(counters.clone()),
+        };
+        let meter = Meter::start(show, format!("[{}/{n}] {}", k + 1, sc.name), counters.clone());
+        let (model, results) = check::check(sc, &opts);
+        meter.finish(progress::Snapshot {
+            states: results.states,
+            unique_states: results.unique_states,
+            depth: results.max_depth as u64,
+        });
+        let mut golden = Vec::new();
+        for p in &results.properties {
+            let spec = properties::by_name(p.name).expect("results name catalogue properties");
+            let found = match (&p.path, p.status) {
+                (Some(path), Verdict::Violated) => {
+                    debug_assert_eq!(spec.kind, Kind::Always);
+                    let t =
+                        trace::build(&model, &sc.path, &sc.name, sc.browser.tabs, spec, path).with_context(|| {
+                            format!("internal error: the counterexample for {} {} did not re-check", sc.name, p.name)
+                        })?;
+                    Some(t)
+                }
+                _ => None,
+            };
+            golden.push(if run.no_traces {
+                None
+            } else {
+                match golden::settle(&model, &run.traces, &sc.name, spec, p.status, found.as_ref(), mode) {
+                    Ok(g) => g,
+                    Err(e) => {
+                        unwritten.push(e); // the report is still delivered; then exit 2
+                        None
+                    }
+                }
+            });
+            if let Some(t) = found {
+                traces.insert((sc.name.clone(), p.name.to_string()), t);
+            }
+        }
+        models.push(ModelReport::new(&results, policy_line(sc), golden));
     }
-    Ok(match results.outcome() {
+    let shard = run.shard.map(|s| ShardInfo {
+        index: s.index,
+        count: s.count,
+        units: plan.units,
+        units_total: plan.units_total,
+    });
+    Ok(Ran { suite: SuiteReport::new(models, shard), traces, unwritten })
+}
+
+/// The exit code for an outcome.
+pub fn exit_code(o: Outcome) -> u8 {
+    match o {
         Outcome::AsExpected => exit::AS_EXPECTED,
         Outcome::Differs => exit::DIFFERS,
         Outcome::Incomplete => exit::INCOMPLETE,
-    })
+    }
+}
+
+/// Writes `bytes` to the report file (atomically) or to stdout, and the summary to stderr when
+/// the report is not text on stdout (unless `--quiet`).
+pub fn deliver(bytes: &[u8], suite: &SuiteReport, run: &RunArgs, text_on_stdout: bool) -> Result<()> {
+    match &run.report {
+        Some(file) => output::write_atomic(file, bytes)?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes)?;
+            out.flush()?;
+        }
+    }
+    let report_on_stdout_is_the_summary = run.report.is_none() && text_on_stdout;
+    if !run.quiet && !report_on_stdout_is_the_summary {
+        let mut err = std::io::stderr().lock();
+        report::text::summary(suite, &mut err)?;
+        if let Some(file) = &run.report {
+            writeln!(err, "report: {}", file.display())?;
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let single = args.models.len() == 1 && args.models[0].is_file() && args.run.shard.is_none();
+    let Ran { suite, traces, unwritten } = execute(&args.models, &args.run)?;
+    let mut buf = Vec::new();
+    match (args.format, single) {
+        (FormatArg::Text, true) => report::text::model(&suite.models[0], &traces, &mut buf)?,
+        (FormatArg::Text, false) => report::text::suite(&suite, &traces, &mut buf)?,
+        (FormatArg::Json, true) => report::json_value(&suite.models[0], &mut buf)?,
+        (FormatArg::Json, false) => report::json_value(&suite, &mut buf)?,
+        (FormatArg::Junit, _) => report::junit::write(&suite, &traces, &mut buf)?,
+        (FormatArg::Github, _) => report::github::write(&suite, &mut buf)?,
+        (FormatArg::Markdown, _) => report::table::markdown(&suite, &mut buf)?,
+    }
+    deliver(&buf, &suite, &args.run, args.format == FormatArg::Text)?;
+    if let Some(e) = unwritten.into_iter().next() {
+        return Err(e.into());
+    }
+    Ok(exit_code(suite.outcome))
 }

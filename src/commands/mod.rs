@@ -3,5 +3,6 @@
 pub mod check;
 pub mod explore;
 pub mod html;
+pub mod matrix;
 pub mod models;
 pub mod trace;

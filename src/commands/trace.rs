@@ -8,7 +8,7 @@ use clap::{Subcommand, ValueEnum};
 use refresh_check::properties::Kind;
 use refresh_check::scenario::Scenario;
 use refresh_check::trace::{self, Trace};
-use refresh_check::{exit, model};
+use refresh_check::{exit, model, suite};
 
 #[derive(Subcommand, Debug)]
 pub enum TraceCommand {
@@ -19,8 +19,8 @@ pub enum TraceCommand {
     /// not replay to what it claims (the first step that differs is named); 2: some file is
     /// not a readable trace of this version, or its model file is invalid.
     Validate {
-        /// Trace files (`.json`).
-        #[arg(required = true)]
+        /// Trace files (`.json`), or folders: every `*.json` under a folder, sorted by path.
+        #[arg(required = true, value_name = "TRACE")]
         files: Vec<PathBuf>,
     },
     /// Print a trace as numbered steps (actor, message, and the state fields each step
@@ -96,10 +96,21 @@ fn validate_one(file: &Path) -> Result<String, (u8, String)> {
     ))
 }
 
-fn validate(files: &[PathBuf]) -> Result<u8> {
+fn validate(args: &[PathBuf]) -> Result<u8> {
+    let mut files = Vec::new();
+    for arg in args {
+        match suite::json_files(std::slice::from_ref(arg), "trace file") {
+            Ok(found) => files.extend(found),
+            // A folder of golden traces is empty when every invariant holds.
+            Err(suite::SuiteError::EmptyFolder { path }) => {
+                eprintln!("{}: no trace files (*.json) in this folder", path.display())
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let mut code = exit::AS_EXPECTED;
     let mut out = std::io::stdout().lock();
-    for file in files {
+    for file in &files {
         match validate_one(file) {
             Ok(line) => writeln!(out, "{line}")?,
             Err((c, why)) => {
