@@ -18,6 +18,7 @@
 pub mod check;
 pub mod exit;
 pub mod model;
+pub mod oracle;
 pub mod output;
 pub mod properties;
 pub mod report;

@@ -12,14 +12,15 @@
 //! Fingerprints are 64-bit hashes (ahash with fixed seeds); two distinct states collide with
 //! probability about n²/2⁶⁵ for n states, as in stateright, Spin's hash compaction and TLC.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hash};
+use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nohash_hasher::NoHashHasher;
-use stateright::{Expectation, Model};
+use stateright::{Expectation, Model, Property};
+
+mod table;
+pub use table::FpTable;
 
 /// Search order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,11 +115,13 @@ pub struct SearchOutcome {
     pub stopped: Option<Stop>,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// Bytes held by the search's own structures at the end (fingerprint table, parent links,
+    /// the largest frontier or the deepest path), as counted by the search; the process's peak
+    /// RSS adds the model, the allocator and the program.
+    pub memory_bytes: u64,
 }
 
-type FpMap = HashMap<u64, u64, BuildHasherDefault<NoHashHasher<u64>>>;
-
-/// The 64-bit fingerprint of a state (never 0, which marks "no parent").
+/// The 64-bit fingerprint of a state (never 0, which marks an empty slot).
 pub fn fingerprint<T: Hash>(value: &T) -> u64 {
     let fp = ahash::RandomState::with_seeds(
         0x243f_6a88_85a3_08d3,
@@ -131,7 +134,8 @@ pub fn fingerprint<T: Hash>(value: &T) -> u64 {
 }
 
 /// Runs a search. Properties with [`Expectation::Eventually`] are not supported and are never
-/// discovered.
+/// discovered. A model without (supported) properties is explored exhaustively; otherwise the
+/// search stops as soon as every property has a discovery.
 pub fn search<M>(model: &M, cfg: &SearchConfig<M::State>) -> SearchOutcome
 where
     M: Model,
@@ -139,14 +143,17 @@ where
 {
     let start = Instant::now();
     let mut out = match cfg.strategy {
-        Strategy::Bfs => run(model, cfg, &Frontier::Queue, None),
+        Strategy::Bfs => bfs(model, cfg, None),
         Strategy::Dfs => {
-            let mut dfs = run(model, cfg, &Frontier::Stack, None);
+            let mut dfs = dfs(model, cfg);
             // Shorten each discovery with a BFS bounded by its length.
             for i in 0..dfs.discoveries.len() {
                 if let Some(p) = &dfs.discoveries[i] {
+                    if p.actions.is_empty() {
+                        continue;
+                    }
                     let bound = SearchConfig { max_depth: Some(p.actions.len()), ..cfg_clone(cfg) };
-                    if let Some(short) = run(model, &bound, &Frontier::Queue, Some(i)).discoveries[i].take() {
+                    if let Some(short) = bfs(model, &bound, Some(i)).discoveries[i].take() {
                         dfs.discoveries[i] = Some(short);
                     }
                 }
@@ -169,157 +176,333 @@ fn cfg_clone<S>(c: &SearchConfig<S>) -> SearchConfig<S> {
     }
 }
 
-enum Frontier {
-    Queue,
-    Stack,
+/// The properties a search watches and which of them are still undiscovered.
+struct Watch<M: Model> {
+    props: Vec<Property<M>>,
+    watched: Vec<bool>,
+    open: usize,
+    any: bool,
 }
 
-fn run<M>(model: &M, cfg: &SearchConfig<M::State>, order: &Frontier, only: Option<usize>) -> SearchOutcome
+impl<M: Model> Watch<M> {
+    fn new(model: &M, only: Option<usize>) -> Self {
+        let props = model.properties();
+        let watched: Vec<bool> = (0..props.len())
+            .map(|i| only.map_or(true, |o| o == i) && props[i].expectation != Expectation::Eventually)
+            .collect();
+        let open = watched.iter().filter(|w| **w).count();
+        Watch { props, watched, open, any: open > 0 }
+    }
+
+    /// Calls `hit(i)` for each watched, undiscovered property `i` that `s` discovers (violates
+    /// an `always`, satisfies a `sometimes`), and stops watching it.
+    #[inline]
+    fn check(&mut self, model: &M, s: &M::State, mut hit: impl FnMut(usize)) {
+        if self.open == 0 {
+            return;
+        }
+        for (i, p) in self.props.iter().enumerate() {
+            if self.watched[i] {
+                let found = match p.expectation {
+                    Expectation::Always => !(p.condition)(model, s),
+                    Expectation::Sometimes => (p.condition)(model, s),
+                    Expectation::Eventually => false,
+                };
+                if found {
+                    self.watched[i] = false;
+                    self.open -= 1;
+                    hit(i);
+                }
+            }
+        }
+    }
+
+    /// Every watched property has been discovered (and there was at least one).
+    fn all_found(&self) -> bool {
+        self.any && self.open == 0
+    }
+}
+
+/// Checks the wall clock and the cancel flag.
+struct Limits<'a> {
+    start: Instant,
+    timeout: Option<Duration>,
+    cancel: Option<&'a AtomicBool>,
+    tick: u32,
+}
+
+impl Limits<'_> {
+    /// Every 1024 calls: `Some(stop)` if the time is up or the search was cancelled.
+    #[inline]
+    fn poll(&mut self) -> Option<Stop> {
+        self.tick = self.tick.wrapping_add(1);
+        if self.tick % 1024 != 0 {
+            return None;
+        }
+        if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Some(Stop::Interrupted);
+        }
+        if self.timeout.is_some_and(|t| self.start.elapsed() >= t) {
+            return Some(Stop::Timeout);
+        }
+        None
+    }
+}
+
+const NO_PARENT: u32 = u32::MAX;
+
+/// Breadth-first search, level by level. Memory: the fingerprint table with a 32-bit state id
+/// per entry (about 20 bytes per state, see [`table`]), one 32-bit parent id per state, and two
+/// levels of full states. `only`: watch just that property.
+fn bfs<M>(model: &M, cfg: &SearchConfig<M::State>, only: Option<usize>) -> SearchOutcome
 where
     M: Model,
     M::State: Hash + Clone,
 {
     let start = Instant::now();
-    let props = model.properties();
+    let mut limits = Limits { start, timeout: cfg.timeout, cancel: cfg.cancel.as_deref(), tick: 0 };
     let canon = |s: M::State| match cfg.symmetry {
         Some(f) => f(&s),
         None => s,
     };
-    let watched = |i: usize| only.map_or(true, |o| o == i) && props[i].expectation != Expectation::Eventually;
-    let mut found: Vec<Option<u64>> = vec![None; props.len()];
-    let mut open = props.iter().enumerate().filter(|(i, _)| watched(*i)).count();
-    let mut parents: FpMap = FpMap::default();
-    let mut frontier: VecDeque<(M::State, u32)> = VecDeque::new();
-    let (mut states, mut max_depth, mut stopped) = (0u64, 0usize, None);
-
-    let visit = |s: &M::State, fp: u64, found: &mut Vec<Option<u64>>, open: &mut usize| {
-        for (i, p) in props.iter().enumerate() {
-            if found[i].is_none() && watched(i) {
-                let hit = match p.expectation {
-                    Expectation::Always => !(p.condition)(model, s),
-                    Expectation::Sometimes => (p.condition)(model, s),
-                    Expectation::Eventually => false,
-                };
-                if hit {
-                    found[i] = Some(fp);
-                    *open -= 1;
-                }
-            }
-        }
-    };
+    let mut watch = Watch::new(model, only);
+    let mut found: Vec<Option<u32>> = vec![None; watch.props.len()];
+    let mut table = FpTable::new(true);
+    let mut parents: Vec<u32> = Vec::new();
+    let mut level: Vec<(M::State, u32)> = Vec::new();
+    let mut next: Vec<(M::State, u32)> = Vec::new();
+    let (mut states, mut depth, mut stopped, mut done) = (0u64, 0usize, None, false);
+    let mut peak_frontier = 0usize;
 
     for s in model.init_states() {
         if !model.within_boundary(&s) {
             continue;
         }
+        states += 1;
         let s = canon(s);
-        let fp = fingerprint(&s);
-        if parents.insert(fp, 0).is_none() {
-            states += 1;
-            visit(&s, fp, &mut found, &mut open);
-            frontier.push_back((s, 0));
+        let id = parents.len() as u32;
+        if table.insert(fingerprint(&s), id) {
+            parents.push(NO_PARENT);
+            watch.check(model, &s, |i| found[i] = Some(id));
+            level.push((s, id));
         }
     }
+    done |= watch.all_found();
 
     let mut actions = Vec::new();
-    let mut tick = 0u32;
-    'search: while open > 0 {
-        let next = match order {
-            Frontier::Queue => frontier.pop_front(),
-            Frontier::Stack => frontier.pop_back(),
-        };
-        let Some((s, depth)) = next else { break };
-        tick = tick.wrapping_add(1);
-        if tick % 1024 == 0 {
-            if cfg.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
-                stopped = Some(Stop::Interrupted);
-                break;
+    'search: while !done && !level.is_empty() {
+        let at_bound = cfg.max_depth.is_some_and(|d| depth >= d);
+        peak_frontier = peak_frontier.max(level.len());
+        for (s, id) in level.drain(..) {
+            if let Some(stop) = limits.poll() {
+                stopped = Some(stop);
+                break 'search;
             }
-            if cfg.timeout.is_some_and(|t| start.elapsed() >= t) {
-                stopped = Some(Stop::Timeout);
-                break;
+            model.actions(&s, &mut actions);
+            for a in actions.drain(..) {
+                let Some(n) = model.next_state(&s, a) else { continue };
+                if !model.within_boundary(&n) {
+                    continue;
+                }
+                if at_bound {
+                    stopped.get_or_insert(Stop::DepthBound);
+                    continue;
+                }
+                states += 1;
+                let n = canon(n);
+                let nid = parents.len() as u32;
+                if !table.insert(fingerprint(&n), nid) {
+                    continue;
+                }
+                parents.push(id);
+                watch.check(model, &n, |i| found[i] = Some(nid));
+                if watch.all_found() {
+                    done = true;
+                    break 'search;
+                }
+                if cfg.max_states.is_some_and(|m| table.len() >= m) || nid == NO_PARENT - 1 {
+                    stopped = Some(Stop::StateBound);
+                    break 'search;
+                }
+                next.push((n, nid));
             }
         }
-        max_depth = max_depth.max(depth as usize);
-        let parent_fp = fingerprint(&s);
-        model.actions(&s, &mut actions);
-        let at_bound = cfg.max_depth.is_some_and(|d| depth as usize >= d);
-        for a in actions.drain(..) {
-            let Some(n) = model.next_state(&s, a) else { continue };
+        if next.is_empty() {
+            break;
+        }
+        depth += 1;
+        std::mem::swap(&mut level, &mut next);
+    }
+    let exhaustive = !done && stopped.is_none() && level.is_empty() && next.is_empty();
+    let discoveries = found
+        .iter()
+        .map(|f| {
+            f.map(|target| {
+                let mut chain = vec![target];
+                while let Some(&p) = parents.get(*chain.last().unwrap() as usize).filter(|p| **p != NO_PARENT) {
+                    chain.push(p);
+                }
+                chain.reverse();
+                rebuild(model, cfg.symmetry, chain.len(), |k, fp| table.id(fp) == Some(chain[k]))
+            })
+        })
+        .collect();
+    let frontier_bytes = (peak_frontier * std::mem::size_of::<(M::State, u32)>()) as u64;
+    SearchOutcome {
+        discoveries,
+        states,
+        unique_states: table.len(),
+        max_depth: depth,
+        exhaustive,
+        stopped,
+        seconds: start.elapsed().as_secs_f64(),
+        memory_bytes: table.bytes() + (parents.capacity() * 4) as u64 + frontier_bytes,
+    }
+}
+
+/// Exhaustive depth-first search. Memory: the fingerprint table alone (about 13 bytes per
+/// state, see [`table`]) and the current path. A discovery is the path on the stack; [`search`]
+/// then shortens it.
+fn dfs<M>(model: &M, cfg: &SearchConfig<M::State>) -> SearchOutcome
+where
+    M: Model,
+    M::State: Hash + Clone,
+{
+    let start = Instant::now();
+    let mut limits = Limits { start, timeout: cfg.timeout, cancel: cfg.cancel.as_deref(), tick: 0 };
+    let canon = |s: M::State| match cfg.symmetry {
+        Some(f) => f(&s),
+        None => s,
+    };
+    let mut watch = Watch::new(model, None);
+    let mut found: Vec<Option<Vec<u64>>> = vec![None; watch.props.len()];
+    let mut table = FpTable::new(false);
+    // The current path: its states, their fingerprints, and each one's untried actions (the
+    // action vectors are kept and reused, so the hot loop does not allocate).
+    let mut path: Vec<M::State> = Vec::new();
+    let mut fps: Vec<u64> = Vec::new();
+    let mut untried: Vec<Vec<M::Action>> = Vec::new();
+    let (mut states, mut max_depth, mut stopped, mut done) = (0u64, 0usize, None, false);
+
+    let push =
+        |s: M::State, fp: u64, path: &mut Vec<M::State>, fps: &mut Vec<u64>, untried: &mut Vec<Vec<M::Action>>| {
+            let d = path.len();
+            if untried.len() <= d {
+                untried.push(Vec::new());
+            }
+            let acts = &mut untried[d];
+            acts.clear();
+            model.actions(&s, acts);
+            acts.reverse();
+            path.push(s);
+            fps.push(fp);
+        };
+
+    'inits: for s in model.init_states() {
+        if !model.within_boundary(&s) {
+            continue;
+        }
+        states += 1;
+        let s = canon(s);
+        let fp = fingerprint(&s);
+        if !table.insert(fp, 0) {
+            continue;
+        }
+        watch.check(model, &s, |i| found[i] = Some(vec![fp]));
+        if watch.all_found() {
+            done = true;
+            break;
+        }
+        push(s, fp, &mut path, &mut fps, &mut untried);
+        while let Some(d) = path.len().checked_sub(1) {
+            let Some(a) = untried[d].pop() else {
+                path.pop();
+                fps.pop();
+                continue;
+            };
+            let Some(n) = model.next_state(&path[d], a) else { continue };
             if !model.within_boundary(&n) {
                 continue;
             }
-            if at_bound {
+            if cfg.max_depth.is_some_and(|m| d >= m) {
                 stopped.get_or_insert(Stop::DepthBound);
                 continue;
             }
             states += 1;
             let n = canon(n);
             let fp = fingerprint(&n);
-            if parents.contains_key(&fp) {
+            if !table.insert(fp, 0) {
                 continue;
             }
-            parents.insert(fp, parent_fp);
-            visit(&n, fp, &mut found, &mut open);
-            if cfg.max_states.is_some_and(|m| parents.len() as u64 >= m) {
-                stopped = Some(Stop::StateBound);
-                break 'search;
+            watch.check(model, &n, |i| {
+                let mut p = fps.clone();
+                p.push(fp);
+                found[i] = Some(p);
+            });
+            if watch.all_found() {
+                done = true;
+                break 'inits;
             }
-            frontier.push_back((n, depth + 1));
+            if cfg.max_states.is_some_and(|m| table.len() >= m) {
+                stopped = Some(Stop::StateBound);
+                break 'inits;
+            }
+            if let Some(stop) = limits.poll() {
+                stopped = Some(stop);
+                break 'inits;
+            }
+            max_depth = max_depth.max(d + 1);
+            push(n, fp, &mut path, &mut fps, &mut untried);
         }
     }
-    // Exhaustive: nothing left to explore and no limit cut a path short. A search that
-    // stopped because every property was decided is not exhaustive, and stopped for no limit.
-    let exhaustive = frontier.is_empty() && stopped.is_none();
-    let discoveries = found.iter().map(|f| f.map(|fp| rebuild(model, &parents, fp, cfg.symmetry))).collect();
+    let exhaustive = !done && stopped.is_none() && path.is_empty();
+    let discoveries =
+        found.iter().map(|f| f.as_ref().map(|p| rebuild(model, cfg.symmetry, p.len(), |k, fp| fp == p[k]))).collect();
+    let path_bytes = untried.len() * (std::mem::size_of::<M::State>() + 8 + std::mem::size_of::<Vec<M::Action>>());
     SearchOutcome {
         discoveries,
         states,
-        unique_states: parents.len() as u64,
+        unique_states: table.len(),
         max_depth,
         exhaustive,
         stopped,
         seconds: start.elapsed().as_secs_f64(),
+        memory_bytes: table.bytes() + path_bytes as u64,
     }
 }
 
-/// Rebuilds the path to the state with fingerprint `target` by walking parent links back to an
-/// initial state, then replaying forward and choosing, at each step, the first action whose
-/// successor has the next fingerprint.
-fn rebuild<M>(model: &M, parents: &FpMap, target: u64, symmetry: Option<fn(&M::State) -> M::State>) -> IndexPath
+/// Rebuilds a path of `len` states by replaying the model from an initial state: at step `k`
+/// it takes the first action whose successor (its representative under symmetry) has a
+/// fingerprint that `is_step(k, fingerprint)` accepts. A symmetric model replays the canonical
+/// states' path from real states, so the result is a real action sequence.
+fn rebuild<M>(
+    model: &M,
+    symmetry: Option<fn(&M::State) -> M::State>,
+    len: usize,
+    is_step: impl Fn(usize, u64) -> bool,
+) -> IndexPath
 where
     M: Model,
     M::State: Hash + Clone,
 {
-    let mut chain = vec![target];
-    let mut fp = target;
-    while let Some(&p) = parents.get(&fp) {
-        if p == 0 {
-            break;
-        }
-        chain.push(p);
-        fp = p;
-    }
-    chain.reverse();
     let key = |s: &M::State| match symmetry {
         Some(f) => fingerprint(&f(s)),
         None => fingerprint(s),
     };
     let inits = model.init_states();
-    let init =
-        inits.iter().position(|s| key(s) == chain[0]).expect("the first fingerprint of a chain is an initial state");
+    let init = inits.iter().position(|s| is_step(0, key(s))).expect("the first state of a path is an initial state");
     let mut state = inits[init].clone();
-    let mut path = IndexPath { init, actions: Vec::with_capacity(chain.len() - 1) };
+    let mut path = IndexPath { init, actions: Vec::with_capacity(len.saturating_sub(1)) };
     let mut actions = Vec::new();
-    for &want in &chain[1..] {
+    for k in 1..len {
         model.actions(&state, &mut actions);
         let (ix, next) = actions
             .drain(..)
             .enumerate()
             .find_map(|(i, a)| {
-                model.next_state(&state, a).filter(|n| model.within_boundary(n) && key(n) == want).map(|n| (i, n))
+                model.next_state(&state, a).filter(|n| model.within_boundary(n) && is_step(k, key(n))).map(|n| (i, n))
             })
-            .expect("every parent link is one action of the model");
+            .expect("every step of a path is one action of the model");
         path.actions.push(ix);
         state = next;
     }
