@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Check every property of a model file and write counterexample traces.
     Check(commands::check::Args),
+    /// Measure search speed and memory on the oracle model and the shipped models.
+    Bench(commands::bench::Args),
     /// Work with trace files.
     #[command(subcommand)]
     Trace(commands::trace::TraceCommand),
@@ -30,5 +32,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Trace(cmd) => commands::trace::run(cmd),
+        Command::Bench(args) => commands::bench::run(args),
     }
 }

@@ -26,6 +26,7 @@
 //! [`crate::search::SearchOutcome::unique_states`].
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use stateright::{Model, Property};
 
@@ -85,7 +86,7 @@ impl Tab {
 }
 
 /// A state of the abstract protocol: TLA+'s `cookie, curTok, nextTok, valid, out, left, net`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct OracleState {
     tabs: [u16; MAX_TABS],
     n: u8,
@@ -117,6 +118,25 @@ impl OracleState {
     /// `Busy(t)`: tab t has a message in `net`.
     fn busy(&self, t: usize) -> bool {
         self.tabs[t] & (3 << 5) != 0
+    }
+}
+
+/// Hashes the state as two words (the packed tabs, then the globals): one call each into the
+/// hasher instead of one per field.
+impl Hash for OracleState {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let mut tabs = 0u128;
+        for (i, t) in self.tabs.iter().enumerate() {
+            tabs |= u128::from(*t) << (16 * i);
+        }
+        h.write_u128(tabs);
+        h.write_u64(
+            u64::from(self.n)
+                | u64::from(self.cookie) << 8
+                | u64::from(self.cur_tok) << 16
+                | u64::from(self.next_tok) << 24
+                | u64::from(self.valid) << 32,
+        );
     }
 }
 

@@ -250,6 +250,8 @@ impl Limits<'_> {
 }
 
 const NO_PARENT: u32 = u32::MAX;
+/// States expanded together by the breadth-first search (see [`bfs`]).
+const BATCH: usize = 16;
 
 /// Breadth-first search, level by level. Memory: the fingerprint table with a 32-bit state id
 /// per entry (about 20 bytes per state, see [`table`]), one 32-bit parent id per state, and two
@@ -290,28 +292,38 @@ where
     done |= watch.all_found();
 
     let mut actions = Vec::new();
+    let mut succ: Vec<(M::State, u64, u32)> = Vec::new();
     'search: while !done && !level.is_empty() {
         let at_bound = cfg.max_depth.is_some_and(|d| depth >= d);
         peak_frontier = peak_frontier.max(level.len());
-        for (s, id) in level.drain(..) {
+        // States are expanded in small batches: all successors of a batch are computed and
+        // their table slots prefetched before any is inserted, so the cache misses overlap.
+        for batch in level.chunks(BATCH) {
             if let Some(stop) = limits.poll() {
                 stopped = Some(stop);
                 break 'search;
             }
-            model.actions(&s, &mut actions);
-            for a in actions.drain(..) {
-                let Some(n) = model.next_state(&s, a) else { continue };
-                if !model.within_boundary(&n) {
-                    continue;
+            for (s, id) in batch {
+                model.actions(s, &mut actions);
+                for a in actions.drain(..) {
+                    let Some(n) = model.next_state(s, a) else { continue };
+                    if !model.within_boundary(&n) {
+                        continue;
+                    }
+                    if at_bound {
+                        stopped.get_or_insert(Stop::DepthBound);
+                        continue;
+                    }
+                    states += 1;
+                    let n = canon(n);
+                    let fp = fingerprint(&n);
+                    table.prefetch(fp);
+                    succ.push((n, fp, *id));
                 }
-                if at_bound {
-                    stopped.get_or_insert(Stop::DepthBound);
-                    continue;
-                }
-                states += 1;
-                let n = canon(n);
+            }
+            for (n, fp, id) in succ.drain(..) {
                 let nid = parents.len() as u32;
-                if !table.insert(fingerprint(&n), nid) {
+                if !table.insert(fp, nid) {
                     continue;
                 }
                 parents.push(id);
@@ -327,6 +339,7 @@ where
                 next.push((n, nid));
             }
         }
+        level.clear();
         if next.is_empty() {
             break;
         }
@@ -361,8 +374,10 @@ where
 }
 
 /// Exhaustive depth-first search. Memory: the fingerprint table alone (about 13 bytes per
-/// state, see [`table`]) and the current path. A discovery is the path on the stack; [`search`]
-/// then shortens it.
+/// state, see [`table`]) and the current path with the new successors of each state on it. A
+/// state is marked visited when it is generated (its successors are computed together, so
+/// their table probes overlap), and a discovery is the path on the stack; [`search`] then
+/// shortens it.
 fn dfs<M>(model: &M, cfg: &SearchConfig<M::State>) -> SearchOutcome
 where
     M: Model,
@@ -377,26 +392,14 @@ where
     let mut watch = Watch::new(model, None);
     let mut found: Vec<Option<Vec<u64>>> = vec![None; watch.props.len()];
     let mut table = FpTable::new(false);
-    // The current path: its states, their fingerprints, and each one's untried actions (the
-    // action vectors are kept and reused, so the hot loop does not allocate).
+    // The current path: its states and their fingerprints; `todo[d]` holds the new successors
+    // of `path[d]` not yet explored (the vectors are kept and reused: no allocation in the
+    // steady state).
     let mut path: Vec<M::State> = Vec::new();
     let mut fps: Vec<u64> = Vec::new();
-    let mut untried: Vec<Vec<M::Action>> = Vec::new();
+    let mut todo: Vec<Vec<(M::State, u64)>> = Vec::new();
+    let mut actions = Vec::new();
     let (mut states, mut max_depth, mut stopped, mut done) = (0u64, 0usize, None, false);
-
-    let push =
-        |s: M::State, fp: u64, path: &mut Vec<M::State>, fps: &mut Vec<u64>, untried: &mut Vec<Vec<M::Action>>| {
-            let d = path.len();
-            if untried.len() <= d {
-                untried.push(Vec::new());
-            }
-            let acts = &mut untried[d];
-            acts.clear();
-            model.actions(&s, acts);
-            acts.reverse();
-            path.push(s);
-            fps.push(fp);
-        };
 
     'inits: for s in model.init_states() {
         if !model.within_boundary(&s) {
@@ -413,52 +416,83 @@ where
             done = true;
             break;
         }
-        push(s, fp, &mut path, &mut fps, &mut untried);
-        while let Some(d) = path.len().checked_sub(1) {
-            let Some(a) = untried[d].pop() else {
-                path.pop();
-                fps.pop();
-                continue;
-            };
-            let Some(n) = model.next_state(&path[d], a) else { continue };
-            if !model.within_boundary(&n) {
-                continue;
+        path.push(s);
+        fps.push(fp);
+        loop {
+            // Expand the state on top of the path.
+            let d = path.len() - 1;
+            if todo.len() <= d {
+                todo.push(Vec::new());
             }
-            if cfg.max_depth.is_some_and(|m| d >= m) {
-                stopped.get_or_insert(Stop::DepthBound);
-                continue;
+            let at_bound = cfg.max_depth.is_some_and(|m| d >= m);
+            let here = &path[d];
+            model.actions(here, &mut actions);
+            let batch = &mut todo[d];
+            for a in actions.drain(..) {
+                let Some(n) = model.next_state(here, a) else { continue };
+                if !model.within_boundary(&n) {
+                    continue;
+                }
+                if at_bound {
+                    stopped.get_or_insert(Stop::DepthBound);
+                    continue;
+                }
+                states += 1;
+                let n = canon(n);
+                let fp = fingerprint(&n);
+                table.prefetch(fp);
+                batch.push((n, fp));
             }
-            states += 1;
-            let n = canon(n);
-            let fp = fingerprint(&n);
-            if !table.insert(fp, 0) {
-                continue;
+            let mut kept = 0;
+            for k in 0..batch.len() {
+                let fp = batch[k].1;
+                if !table.insert(fp, 0) {
+                    continue;
+                }
+                watch.check(model, &batch[k].0, |i| {
+                    let mut p = fps.clone();
+                    p.push(fp);
+                    found[i] = Some(p);
+                });
+                batch.swap(kept, k);
+                kept += 1;
+                if watch.all_found() {
+                    done = true;
+                    break 'inits;
+                }
+                if cfg.max_states.is_some_and(|m| table.len() >= m) {
+                    stopped = Some(Stop::StateBound);
+                    break 'inits;
+                }
             }
-            watch.check(model, &n, |i| {
-                let mut p = fps.clone();
-                p.push(fp);
-                found[i] = Some(p);
-            });
-            if watch.all_found() {
-                done = true;
-                break 'inits;
-            }
-            if cfg.max_states.is_some_and(|m| table.len() >= m) {
-                stopped = Some(Stop::StateBound);
-                break 'inits;
-            }
+            batch.truncate(kept);
+            batch.reverse();
             if let Some(stop) = limits.poll() {
                 stopped = Some(stop);
                 break 'inits;
             }
-            max_depth = max_depth.max(d + 1);
-            push(n, fp, &mut path, &mut fps, &mut untried);
+            // Descend into the next new successor, backtracking past exhausted states.
+            loop {
+                let d = path.len() - 1;
+                if let Some((n, fp)) = todo[d].pop() {
+                    path.push(n);
+                    fps.push(fp);
+                    max_depth = max_depth.max(d + 1);
+                    break;
+                }
+                path.pop();
+                fps.pop();
+                if path.is_empty() {
+                    continue 'inits;
+                }
+            }
         }
     }
     let exhaustive = !done && stopped.is_none() && path.is_empty();
     let discoveries =
         found.iter().map(|f| f.as_ref().map(|p| rebuild(model, cfg.symmetry, p.len(), |k, fp| fp == p[k]))).collect();
-    let path_bytes = untried.len() * (std::mem::size_of::<M::State>() + 8 + std::mem::size_of::<Vec<M::Action>>());
+    let todo_bytes: usize = todo.iter().map(|t| t.capacity() * std::mem::size_of::<(M::State, u64)>()).sum();
+    let path_bytes = path.capacity() * std::mem::size_of::<M::State>() + fps.capacity() * 8 + todo_bytes;
     SearchOutcome {
         discoveries,
         states,

@@ -1,4 +1,5 @@
 //! One module per subcommand: its arguments (clap derive) and its `run`.
 
+pub mod bench;
 pub mod check;
 pub mod trace;
