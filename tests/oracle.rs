@@ -67,3 +67,67 @@ fn rotation_shortest_counterexample_has_five_actions() {
         }
     }
 }
+
+/// An independent breadth-first count over full states (a `HashSet` of states, no
+/// fingerprints): (unique states, generated states) within `depth` actions.
+fn reference_count(model: &Oracle, depth: usize) -> (u64, u64) {
+    use stateright::Model;
+    use std::collections::HashSet;
+    let init = model.init_states();
+    let mut seen: HashSet<OracleState> = init.iter().copied().collect();
+    let (mut level, mut generated) = (init, 1u64);
+    let mut actions = Vec::new();
+    for _ in 0..depth {
+        if level.is_empty() {
+            break;
+        }
+        let mut next = Vec::new();
+        for s in &level {
+            model.actions(s, &mut actions);
+            for a in actions.drain(..) {
+                let n = model.next_state(s, a).unwrap();
+                generated += 1;
+                if seen.insert(n) {
+                    next.push(n);
+                }
+            }
+        }
+        level = next;
+    }
+    (seen.len() as u64, generated)
+}
+
+#[test]
+fn counts_equal_an_independent_full_state_search() {
+    let model = Oracle::new(3, 3, true, false).unwrap();
+    let full = reference_count(&model, usize::MAX);
+    for strategy in [Strategy::Bfs, Strategy::Dfs] {
+        let out = run(3, 3, true, false, strategy, false);
+        assert_eq!((out.unique_states, out.states), full, "{strategy:?}");
+    }
+}
+
+#[test]
+fn limits_stop_the_search_and_say_which() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    use std::time::Duration;
+    let model = Oracle::new(4, 4, false, true).unwrap();
+    for strategy in [Strategy::Bfs, Strategy::Dfs] {
+        let base = || SearchConfig { strategy, ..SearchConfig::default() };
+        let out = search::search(&model, &SearchConfig { max_states: Some(1000), ..base() });
+        assert_eq!((out.stopped, out.exhaustive, out.unique_states), (Some(search::Stop::StateBound), false, 1000));
+        let cancel = Arc::new(AtomicBool::new(true));
+        let out = search::search(&model, &SearchConfig { cancel: Some(cancel), ..base() });
+        assert_eq!((out.stopped, out.exhaustive), (Some(search::Stop::Interrupted), false), "{strategy:?}");
+        assert!(out.unique_states < 223_042);
+        let out = search::search(&model, &SearchConfig { timeout: Some(Duration::ZERO), ..base() });
+        assert_eq!((out.stopped, out.exhaustive), (Some(search::Stop::Timeout), false), "{strategy:?}");
+        let out = search::search(&model, &SearchConfig { max_depth: Some(3), ..base() });
+        assert_eq!((out.stopped, out.exhaustive), (Some(search::Stop::DepthBound), false), "{strategy:?}");
+        assert!(out.max_depth <= 3);
+        if strategy == Strategy::Bfs {
+            assert_eq!((out.unique_states, out.states), reference_count(&model, 3));
+        }
+    }
+}

@@ -9,7 +9,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
@@ -105,6 +104,8 @@ struct Measure {
     peak_rss_bytes: u64,
     search_bytes: u64,
     exhaustive: bool,
+    /// CPU seconds of the whole run (model building included), from `/proc/self/schedstat`.
+    cpu_seconds: f64,
 }
 
 impl Measure {
@@ -114,6 +115,14 @@ impl Measure {
     fn bytes_per_state(&self) -> f64 {
         self.peak_rss_bytes as f64 / self.unique_states.max(1) as f64
     }
+}
+
+/// The CPU time this process has run, in seconds (`/proc/self/schedstat`; 0 if unknown).
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|ns| ns.parse::<f64>().ok()))
+        .map_or(0.0, |ns| ns / 1e9)
 }
 
 /// The process's peak resident set size, from `VmHWM` in `/proc/self/status` (0 if unknown).
@@ -142,13 +151,12 @@ fn run_job(job: &Job) -> Result<Measure> {
                 peak_rss_bytes: peak_rss_bytes(),
                 search_bytes: out.memory_bytes,
                 exhaustive: out.exhaustive,
+                cpu_seconds: cpu_seconds(),
             })
         }
         Job::Model { file } => {
             let sc = Scenario::load(file)?;
-            let start = Instant::now();
             let (_, r) = check::check(&sc, &CheckOptions::default());
-            let _ = start;
             Ok(Measure {
                 states: r.states,
                 unique_states: r.unique_states,
@@ -156,6 +164,7 @@ fn run_job(job: &Job) -> Result<Measure> {
                 peak_rss_bytes: peak_rss_bytes(),
                 search_bytes: 0,
                 exhaustive: r.exhaustive,
+                cpu_seconds: cpu_seconds(),
             })
         }
     }
@@ -274,18 +283,19 @@ pub fn run(args: Args) -> Result<u8> {
     }
 
     println!(
-        "{:<40} {:>12} {:>11} {:>8} {:>11} {:>10} {:>8}",
-        "run", "states", "unique", "seconds", "states/s", "peak RSS", "B/state"
+        "{:<36} {:>10} {:>9} {:>7} {:>7} {:>9} {:>10} {:>7}",
+        "run", "states", "unique", "wall s", "cpu s", "states/s", "peak RSS", "B/state"
     );
     let mut results = Vec::new();
     for job in &jobs {
         let m = spawn(job)?;
         println!(
-            "{:<40} {:>12} {:>11} {:>8.2} {:>10.3}M {:>10} {:>8.1}{}",
+            "{:<36} {:>10} {:>9} {:>7.2} {:>7.2} {:>8.3}M {:>10} {:>7.1}{}",
             label(job),
             m.states,
             m.unique_states,
             m.seconds,
+            m.cpu_seconds,
             m.per_second() / 1e6,
             mb(m.peak_rss_bytes as f64),
             m.bytes_per_state(),
@@ -341,8 +351,9 @@ pub fn run(args: Args) -> Result<u8> {
         }
         if let Some(bfs) = oracle_run(false, true) {
             println!(
-                "bfs vs dfs (no symmetry): {:.2}x states/s, {:.1} vs {:.1} B/state",
+                "bfs vs dfs (no symmetry): {:.2}x states/s by wall time, {:.2}x by CPU time, {:.1} vs {:.1} B/state",
                 bfs.per_second() / dfs.per_second(),
+                dfs.cpu_seconds / bfs.cpu_seconds.max(1e-9),
                 bfs.bytes_per_state(),
                 dfs.bytes_per_state()
             );
