@@ -3,5 +3,6 @@
 mod util;
 
 mod cli;
+mod directus;
 mod oracle;
 mod scenarios;
