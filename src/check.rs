@@ -30,11 +30,22 @@ pub struct CheckOptions {
     pub timeout: Option<Duration>,
     /// Raised to interrupt the search.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Symmetry reduction over each browser's tabs ([`model::symmetry`]): one state per class
+    /// of states that differ only in tab names. Verdicts and shortest path lengths are the same
+    /// with and without it. Off by default, so state counts stay those of the full space.
+    pub symmetry: bool,
 }
 
 impl Default for CheckOptions {
     fn default() -> Self {
-        CheckOptions { strategy: Strategy::Bfs, max_depth: None, max_states: None, timeout: None, cancel: None }
+        CheckOptions {
+            strategy: Strategy::Bfs,
+            max_depth: None,
+            max_states: None,
+            timeout: None,
+            cancel: None,
+            symmetry: false,
+        }
     }
 }
 
@@ -148,7 +159,7 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         max_states: opts.max_states,
         timeout: opts.timeout,
         cancel: opts.cancel.clone(),
-        symmetry: None,
+        symmetry: opts.symmetry.then_some(model::symmetry::representative as fn(&model::State) -> model::State),
     };
     let out = search::search(&model, &cfg);
     let ending = match out.stopped {

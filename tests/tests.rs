@@ -6,3 +6,4 @@ mod cli;
 mod directus;
 mod oracle;
 mod scenarios;
+mod symmetry;

@@ -93,6 +93,7 @@ pub fn run(args: Args) -> Result<u8> {
         max_states: args.max_states,
         timeout: args.timeout.map(Duration::from_secs_f64),
         cancel: None,
+        ..CheckOptions::default()
     };
     let (model, mut results) = check::check(&sc, &opts);
     let mut traces: Vec<Trace> = Vec::new();
