@@ -68,6 +68,15 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub baselines: Option<PathBuf>,
 
+    /// Instead of the benchmark: for every shipped model and 2 to 6 tabs, the unique states
+    /// with and without symmetry reduction (shortest-path search, default bounds otherwise).
+    #[arg(long)]
+    pub sweep: bool,
+
+    /// Per-run time limit of `--sweep`, in seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub sweep_timeout: f64,
+
     /// Run one job in this process and print its measurements as JSON (used by the benchmark
     /// itself, one child process per run).
     #[arg(long, hide = true)]
@@ -92,7 +101,7 @@ pub enum StrategyChoice {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 enum Job {
     Oracle { tabs: u8, refreshes: u8, rotate: bool, symmetry: bool, bfs: bool },
-    Model { file: PathBuf },
+    Model { file: PathBuf, tabs: Option<u8>, symmetry: bool, timeout: Option<f64> },
 }
 
 /// What a run measured.
@@ -154,9 +163,17 @@ fn run_job(job: &Job) -> Result<Measure> {
                 cpu_seconds: cpu_seconds(),
             })
         }
-        Job::Model { file } => {
-            let sc = Scenario::load(file)?;
-            let (_, r) = check::check(&sc, &CheckOptions::default());
+        Job::Model { file, tabs, symmetry, timeout } => {
+            let mut sc = Scenario::load(file)?;
+            if let Some(t) = tabs {
+                sc = sc.with_tabs(*t)?;
+            }
+            let opts = CheckOptions {
+                symmetry: *symmetry,
+                timeout: timeout.map(std::time::Duration::from_secs_f64),
+                ..CheckOptions::default()
+            };
+            let (_, r) = check::check(&sc, &opts);
             Ok(Measure {
                 states: r.states,
                 unique_states: r.unique_states,
@@ -191,7 +208,12 @@ fn label(job: &Job) -> String {
             if *bfs { "bfs" } else { "dfs" },
             if *symmetry { " +symmetry" } else { "" }
         ),
-        Job::Model { file } => format!("model {}", file.file_name().unwrap_or_default().to_string_lossy()),
+        Job::Model { file, tabs, symmetry, .. } => format!(
+            "{}{}{}",
+            file.file_stem().unwrap_or_default().to_string_lossy(),
+            tabs.map_or(String::new(), |t| format!(" {t} tabs")),
+            if *symmetry { " +symmetry" } else { "" }
+        ),
     }
 }
 
@@ -279,7 +301,10 @@ pub fn run(args: Args) -> Result<u8> {
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .collect();
         files.sort();
-        jobs.extend(files.into_iter().map(|file| Job::Model { file }));
+        if args.sweep {
+            return sweep(&files, args.sweep_timeout);
+        }
+        jobs.extend(files.into_iter().map(|file| Job::Model { file, tabs: None, symmetry: false, timeout: None }));
     }
 
     println!(
@@ -370,6 +395,37 @@ pub fn run(args: Args) -> Result<u8> {
     let model_secs: f64 = results.iter().filter(|(j, _)| matches!(j, Job::Model { .. })).map(|(_, m)| m.seconds).sum();
     if !args.no_models {
         println!("shipped models: {model_secs:.2} s of search in total");
+    }
+    Ok(exit::AS_EXPECTED)
+}
+
+/// `--sweep`: unique states with and without symmetry reduction for 2 to 6 tabs.
+fn sweep(files: &[PathBuf], timeout: f64) -> Result<u8> {
+    println!("{:<44} {:>4} {:>12} {:>12} {:>7}  search", "model", "tabs", "states", "+symmetry", "ratio");
+    for file in files {
+        for tabs in 2..=6u8 {
+            let run = |symmetry| {
+                spawn(&Job::Model { file: file.clone(), tabs: Some(tabs), symmetry, timeout: Some(timeout) })
+            };
+            let (without, with) = (run(false)?, run(true)?);
+            let show = |m: &Measure| format!("{}{}", m.unique_states, if m.exhaustive { "" } else { "+" });
+            println!(
+                "{:<44} {:>4} {:>12} {:>12} {:>6.1}x  {}",
+                file.file_stem().unwrap_or_default().to_string_lossy(),
+                tabs,
+                show(&without),
+                show(&with),
+                without.unique_states as f64 / with.unique_states.max(1) as f64,
+                match (without.exhaustive, with.exhaustive) {
+                    (true, true) => "exhaustive",
+                    (false, true) => "exhaustive with symmetry only",
+                    _ => "stopped (all decided or time limit)",
+                }
+            );
+            if !without.exhaustive && !with.exhaustive && without.seconds >= timeout {
+                break;
+            }
+        }
     }
     Ok(exit::AS_EXPECTED)
 }
