@@ -3,11 +3,25 @@
 //!
 //! stateright 0.31's own checkers fall short for us (see `shared/research/stateright.md` §3):
 //! its BFS overwrites a discovery with later, longer paths (§3.4), ignores symmetry, and keeps
-//! about 88 bytes per state; its `timeout` does nothing with one thread. This module keeps one
-//! map from a state's 64-bit fingerprint to its parent's fingerprint, searches level by level,
-//! and records each property's *first* discovery, which in breadth-first order is at the least
-//! depth. Paths are rebuilt by replaying the model from an initial state and matching
-//! fingerprints, so they are real action sequences, re-checkable by anyone.
+//! about 88 bytes per state; its `timeout` does nothing with one thread.
+//!
+//! - Breadth-first ([`Strategy::Bfs`]) searches level by level and records each property's
+//!   *first* discovery, which in breadth-first order is at the least depth. It stores each
+//!   state's 64-bit fingerprint with a 32-bit state number in one compact table (see
+//!   [`FpTable`]), one 32-bit parent number per state, and two levels of full states: about
+//!   28 bytes per state on the oracle model, N=5, R=4.
+//! - Depth-first ([`Strategy::Dfs`]) stores fingerprints only (about 14 bytes per state) and
+//!   the current path; each discovery is then shortened by a breadth-first search bounded by
+//!   its length, so reported paths are shortest too.
+//! - Both honour symmetry reduction ([`SearchConfig::symmetry`]): they store and expand
+//!   representatives only.
+//! - Both compute a state's successors together and prefetch their table slots before
+//!   inserting any, so the cache and TLB misses of the probes overlap (the probes dominate:
+//!   the table is far larger than the caches).
+//!
+//! Paths are rebuilt by replaying the model from an initial state and matching fingerprints
+//! (of representatives, under symmetry), so they are real action sequences, re-checkable by
+//! anyone.
 //!
 //! Fingerprints are 64-bit hashes (ahash with fixed seeds); two distinct states collide with
 //! probability about n²/2⁶⁵ for n states, as in stateright, Spin's hash compaction and TLC.

@@ -61,3 +61,20 @@ fn symmetry_keeps_holds_verdicts_and_counts_fewer_states_as_tabs_grow() {
         last = (with.unique_states, without.unique_states);
     }
 }
+
+#[test]
+fn check_symmetry_flag_reduces_the_states_the_report_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = root().join("models/directus-pr22433-stable-id.json");
+    let model = model.to_str().unwrap();
+    let unique = |extra: &[&str]| {
+        let mut args = vec!["check", model, "--no-traces", "--format", "json"];
+        args.extend_from_slice(extra);
+        let out = crate::util::cli(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["unique_states"].as_u64().unwrap()
+    };
+    let (without, with) = (unique(&[]), unique(&["--symmetry"]));
+    assert!(with < without && with * 6 >= without, "{with} vs {without}");
+}

@@ -73,6 +73,10 @@ pub struct Args {
     #[arg(long)]
     pub sweep: bool,
 
+    /// Only the model files whose name contains one of these (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    pub only: Vec<String>,
+
     /// Per-run time limit of `--sweep`, in seconds.
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     pub sweep_timeout: f64,
@@ -301,6 +305,11 @@ pub fn run(args: Args) -> Result<u8> {
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .collect();
         files.sort();
+        if !args.only.is_empty() {
+            files.retain(|f| {
+                args.only.iter().any(|o| f.file_name().is_some_and(|n| n.to_string_lossy().contains(o.as_str())))
+            });
+        }
         if args.sweep {
             return sweep(&files, args.sweep_timeout);
         }

@@ -32,6 +32,11 @@ pub struct Args {
     #[arg(long, value_name = "D", help_heading = "Search bounds")]
     pub max_depth: Option<usize>,
 
+    /// Symmetry reduction over tabs: store one state per set of states that differ only in tab
+    /// names. Same verdicts and shortest traces, fewer states.
+    #[arg(long, help_heading = "Search bounds")]
+    pub symmetry: bool,
+
     /// Stop after N unique states (incomplete, exit 3).
     #[arg(long, value_name = "N", help_heading = "Search bounds")]
     pub max_states: Option<u64>,
@@ -93,7 +98,7 @@ pub fn run(args: Args) -> Result<u8> {
         max_states: args.max_states,
         timeout: args.timeout.map(Duration::from_secs_f64),
         cancel: None,
-        ..CheckOptions::default()
+        symmetry: args.symmetry,
     };
     let (model, mut results) = check::check(&sc, &opts);
     let mut traces: Vec<Trace> = Vec::new();
