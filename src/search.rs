@@ -59,6 +59,9 @@ pub enum Stop {
     Interrupted,
 }
 
+/// A symmetry reduction: maps a state to the representative of its class.
+pub type Representative<S> = fn(&S) -> S;
+
 /// Search parameters.
 pub struct SearchConfig<S> {
     /// Search order.
@@ -74,7 +77,7 @@ pub struct SearchConfig<S> {
     /// Maps a state to the representative of its symmetry class (symmetry reduction); `None`:
     /// no reduction. It must map symmetric states to the same value and keep every property's
     /// value.
-    pub symmetry: Option<fn(&S) -> S>,
+    pub symmetry: Option<Representative<S>>,
 }
 
 impl<S> Default for SearchConfig<S> {
@@ -202,7 +205,7 @@ impl<M: Model> Watch<M> {
     fn new(model: &M, only: Option<usize>) -> Self {
         let props = model.properties();
         let watched: Vec<bool> = (0..props.len())
-            .map(|i| only.map_or(true, |o| o == i) && props[i].expectation != Expectation::Eventually)
+            .map(|i| only.is_none_or(|o| o == i) && props[i].expectation != Expectation::Eventually)
             .collect();
         let open = watched.iter().filter(|w| **w).count();
         Watch { props, watched, open, any: open > 0 }
@@ -250,7 +253,7 @@ impl Limits<'_> {
     #[inline]
     fn poll(&mut self) -> Option<Stop> {
         self.tick = self.tick.wrapping_add(1);
-        if self.tick % 1024 != 0 {
+        if !self.tick.is_multiple_of(1024) {
             return None;
         }
         if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
@@ -525,7 +528,7 @@ where
 /// states' path from real states, so the result is a real action sequence.
 fn rebuild<M>(
     model: &M,
-    symmetry: Option<fn(&M::State) -> M::State>,
+    symmetry: Option<Representative<M::State>>,
     len: usize,
     is_step: impl Fn(usize, u64) -> bool,
 ) -> IndexPath

@@ -57,7 +57,7 @@ fn rotation_shortest_counterexample_has_five_actions() {
                 let last = steps.last().unwrap().1;
                 assert!(last.valid && (0..n as usize).any(|t| last.tab(t).out), "{last:?}");
                 let (a, b) = match actions[0] {
-                    Send(a) => (a, actions.iter().find_map(|x| matches!(x, Send(b) if *b != a).then_some(x)).unwrap()),
+                    Send(a) => (a, actions.iter().find(|x| matches!(x, Send(b) if *b != a)).unwrap()),
                     other => panic!("starts with {other:?}"),
                 };
                 let Send(b) = *b else { unreachable!() };
