@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::bounds::{BoundHit, BoundWatch};
 use crate::model::{self, RefreshModel};
 use crate::properties::{self, Kind};
 use crate::scenario::{Scenario, Verdict};
@@ -34,6 +35,8 @@ pub struct CheckOptions {
     /// of states that differ only in tab names. Verdicts and shortest path lengths are the same
     /// with and without it. Off by default, so state counts stay those of the full space.
     pub symmetry: bool,
+    /// Stop once the process's resident memory reaches this many bytes.
+    pub max_memory: Option<u64>,
 }
 
 impl Default for CheckOptions {
@@ -45,6 +48,7 @@ impl Default for CheckOptions {
             timeout: None,
             cancel: None,
             symmetry: false,
+            max_memory: None,
         }
     }
 }
@@ -93,6 +97,8 @@ pub enum Ending {
     Timeout,
     /// Interrupted by a signal.
     Interrupted,
+    /// `--max-memory` was reached.
+    MemoryBound,
 }
 
 /// The results of checking one scenario.
@@ -122,6 +128,9 @@ pub struct Results {
     /// the model file expects them unreached (e.g. the attacker's, in a model without one): the
     /// model may be vacuous.
     pub vacuous: Vec<&'static str>,
+    /// Bounds of the model file that the search reached on some path: a violation might lie
+    /// just past them ([`crate::bounds`]).
+    pub bounds_hit: Vec<BoundHit>,
     /// One entry per property, in catalogue order.
     pub properties: Vec<PropertyResult>,
 }
@@ -160,13 +169,17 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         timeout: opts.timeout,
         cancel: opts.cancel.clone(),
         symmetry: opts.symmetry.then_some(model::symmetry::representative as fn(&model::State) -> model::State),
+        max_memory: opts.max_memory,
     };
-    let out = search::search(&model, &cfg);
+    let watch = BoundWatch::new(&model, sc);
+    let out = search::search(&watch, &cfg);
+    let bounds_hit = watch.hits();
     let ending = match out.stopped {
         Some(Stop::DepthBound) => Ending::DepthBound,
         Some(Stop::StateBound) => Ending::StateBound,
         Some(Stop::Timeout) => Ending::Timeout,
         Some(Stop::Interrupted) => Ending::Interrupted,
+        Some(Stop::MemoryBound) => Ending::MemoryBound,
         None if out.exhaustive => Ending::Exhaustive,
         None => Ending::AllDecided,
     };
@@ -220,6 +233,7 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         max_depth: out.max_depth,
         seconds: out.seconds,
         vacuous,
+        bounds_hit,
         properties,
     };
     (model, results)

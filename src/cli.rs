@@ -25,6 +25,9 @@ pub enum Command {
     /// Work with trace files.
     #[command(subcommand)]
     Trace(commands::trace::TraceCommand),
+    /// Work with model files.
+    #[command(subcommand)]
+    Models(commands::models::ModelsCommand),
 }
 
 /// Runs the parsed command; returns the exit code, or an error for bad input (exit 2).
@@ -33,5 +36,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(args) => commands::check::run(args),
         Command::Trace(cmd) => commands::trace::run(cmd),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Models(cmd) => commands::models::run(cmd),
     }
 }

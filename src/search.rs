@@ -57,6 +57,8 @@ pub enum Stop {
     Timeout,
     /// The caller's cancel flag was raised (Ctrl-C, SIGTERM).
     Interrupted,
+    /// The process's resident memory reached `max_memory`.
+    MemoryBound,
 }
 
 /// A symmetry reduction: maps a state to the representative of its class.
@@ -74,6 +76,9 @@ pub struct SearchConfig<S> {
     pub timeout: Option<Duration>,
     /// Stop when this flag becomes true.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Stop when the process's resident memory reaches this many bytes
+    /// ([`crate::limits::resident_bytes`], read with the cancel flag, every 1024 states).
+    pub max_memory: Option<u64>,
     /// Maps a state to the representative of its symmetry class (symmetry reduction); `None`:
     /// no reduction. It must map symmetric states to the same value and keep every property's
     /// value.
@@ -88,6 +93,7 @@ impl<S> Default for SearchConfig<S> {
             max_states: None,
             timeout: None,
             cancel: None,
+            max_memory: None,
             symmetry: None,
         }
     }
@@ -189,6 +195,7 @@ fn cfg_clone<S>(c: &SearchConfig<S>) -> SearchConfig<S> {
         max_states: c.max_states,
         timeout: c.timeout,
         cancel: c.cancel.clone(),
+        max_memory: c.max_memory,
         symmetry: c.symmetry,
     }
 }
@@ -240,16 +247,18 @@ impl<M: Model> Watch<M> {
     }
 }
 
-/// Checks the wall clock and the cancel flag.
+/// Checks the wall clock, the cancel flag and the memory budget.
 struct Limits<'a> {
     start: Instant,
     timeout: Option<Duration>,
     cancel: Option<&'a AtomicBool>,
+    max_memory: Option<u64>,
     tick: u32,
 }
 
 impl Limits<'_> {
-    /// Every 1024 calls: `Some(stop)` if the time is up or the search was cancelled.
+    /// Every 1024 calls: `Some(stop)` if the time is up, the search was cancelled or the memory
+    /// budget is reached.
     #[inline]
     fn poll(&mut self) -> Option<Stop> {
         self.tick = self.tick.wrapping_add(1);
@@ -261,6 +270,9 @@ impl Limits<'_> {
         }
         if self.timeout.is_some_and(|t| self.start.elapsed() >= t) {
             return Some(Stop::Timeout);
+        }
+        if self.max_memory.is_some_and(crate::limits::memory_reached) {
+            return Some(Stop::MemoryBound);
         }
         None
     }
@@ -279,7 +291,8 @@ where
     M::State: Hash + Clone,
 {
     let start = Instant::now();
-    let mut limits = Limits { start, timeout: cfg.timeout, cancel: cfg.cancel.as_deref(), tick: 0 };
+    let mut limits =
+        Limits { start, timeout: cfg.timeout, cancel: cfg.cancel.as_deref(), max_memory: cfg.max_memory, tick: 0 };
     let canon = |s: M::State| match cfg.symmetry {
         Some(f) => f(&s),
         None => s,
@@ -401,7 +414,8 @@ where
     M::State: Hash + Clone,
 {
     let start = Instant::now();
-    let mut limits = Limits { start, timeout: cfg.timeout, cancel: cfg.cancel.as_deref(), tick: 0 };
+    let mut limits =
+        Limits { start, timeout: cfg.timeout, cancel: cfg.cancel.as_deref(), max_memory: cfg.max_memory, tick: 0 };
     let canon = |s: M::State| match cfg.symmetry {
         Some(f) => f(&s),
         None => s,

@@ -123,6 +123,8 @@ fn limits_stop_the_search_and_say_which() {
         assert!(out.unique_states < 223_042);
         let out = search::search(&model, &SearchConfig { timeout: Some(Duration::ZERO), ..base() });
         assert_eq!((out.stopped, out.exhaustive), (Some(search::Stop::Timeout), false), "{strategy:?}");
+        let out = search::search(&model, &SearchConfig { max_memory: Some(1), ..base() });
+        assert_eq!((out.stopped, out.exhaustive), (Some(search::Stop::MemoryBound), false), "{strategy:?}");
         let out = search::search(&model, &SearchConfig { max_depth: Some(3), ..base() });
         assert_eq!((out.stopped, out.exhaustive), (Some(search::Stop::DepthBound), false), "{strategy:?}");
         assert!(out.max_depth <= 3);

@@ -4,6 +4,8 @@ mod util;
 
 mod cli;
 mod directus;
+mod fuzz;
 mod oracle;
+mod robustness;
 mod scenarios;
 mod symmetry;
