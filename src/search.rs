@@ -576,6 +576,7 @@ where
 
 /// Replays `path` and returns every state and action on it, or the step at which it does not
 /// replay (an index out of range, or an action that changes nothing).
+#[allow(clippy::type_complexity)]
 pub fn replay<M: Model>(model: &M, path: &IndexPath) -> Result<(M::State, Vec<(M::Action, M::State)>), usize>
 where
     M::State: Clone,
