@@ -36,6 +36,10 @@ pub struct CheckOptions {
     pub properties: Option<Vec<String>>,
     /// Where the search publishes its counts while it runs, for a progress display.
     pub progress: Option<Arc<crate::progress::Counters>>,
+    /// Symmetry reduction over each browser's tabs ([`model::symmetry`]): one state per class
+    /// of states that differ only in tab names. Verdicts and shortest path lengths are the same
+    /// with and without it. Off by default, so state counts stay those of the full space.
+    pub symmetry: bool,
     /// Stop once the process's resident memory reaches this many bytes.
     pub max_memory: Option<u64>,
 }
@@ -50,6 +54,7 @@ impl Default for CheckOptions {
             cancel: None,
             properties: None,
             progress: None,
+            symmetry: false,
             max_memory: None,
         }
     }
@@ -176,8 +181,8 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         max_states: opts.max_states,
         timeout: opts.timeout,
         cancel: opts.cancel.clone(),
+        symmetry: opts.symmetry.then_some(model::symmetry::representative as fn(&model::State) -> model::State),
         max_memory: opts.max_memory,
-        symmetry: None,
         progress: opts.progress.clone(),
     };
     let watch = BoundWatch::new(&model, sc);

@@ -22,6 +22,8 @@ pub enum Command {
     Check(commands::check::Args),
     /// Check model files and print the verdict matrix (model x property); or merge reports.
     Matrix(commands::matrix::Args),
+    /// Measure search speed and memory on the oracle model and the shipped models.
+    Bench(commands::bench::Args),
     /// Work with trace files.
     #[command(subcommand)]
     Trace(commands::trace::TraceCommand),
@@ -39,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(args) => commands::check::run(args),
         Command::Matrix(args) => commands::matrix::run(args),
         Command::Trace(cmd) => commands::trace::run(cmd),
+        Command::Bench(args) => commands::bench::run(args),
         Command::Models(cmd) => commands::models::run(cmd),
         Command::Explore(args) => commands::explore::run(args),
     }

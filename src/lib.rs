@@ -23,6 +23,7 @@ pub mod interrupt;
 pub mod jsonfile;
 pub mod limits;
 pub mod model;
+pub mod oracle;
 pub mod output;
 pub mod progress;
 pub mod properties;

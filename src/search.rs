@@ -3,23 +3,38 @@
 //!
 //! stateright 0.31's own checkers fall short for us (see `shared/research/stateright.md` §3):
 //! its BFS overwrites a discovery with later, longer paths (§3.4), ignores symmetry, and keeps
-//! about 88 bytes per state; its `timeout` does nothing with one thread. This module keeps one
-//! map from a state's 64-bit fingerprint to its parent's fingerprint, searches level by level,
-//! and records each property's *first* discovery, which in breadth-first order is at the least
-//! depth. Paths are rebuilt by replaying the model from an initial state and matching
-//! fingerprints, so they are real action sequences, re-checkable by anyone.
+//! about 88 bytes per state; its `timeout` does nothing with one thread.
+//!
+//! - Breadth-first ([`Strategy::Bfs`]) searches level by level and records each property's
+//!   *first* discovery, which in breadth-first order is at the least depth. It stores each
+//!   state's 64-bit fingerprint with a 32-bit state number in one compact table (see
+//!   [`FpTable`]), one 32-bit parent number per state, and two levels of full states: about
+//!   28 bytes per state on the oracle model, N=5, R=4.
+//! - Depth-first ([`Strategy::Dfs`]) stores fingerprints only (about 14 bytes per state) and
+//!   the current path; each discovery is then shortened by a breadth-first search bounded by
+//!   its length, so reported paths are shortest too.
+//! - Both honour symmetry reduction ([`SearchConfig::symmetry`]): they store and expand
+//!   representatives only.
+//! - Both compute a state's successors together and prefetch their table slots before
+//!   inserting any, so the cache and TLB misses of the probes overlap (the probes dominate:
+//!   the table is far larger than the caches).
+//!
+//! Paths are rebuilt by replaying the model from an initial state and matching fingerprints
+//! (of representatives, under symmetry), so they are real action sequences, re-checkable by
+//! anyone.
 //!
 //! Fingerprints are 64-bit hashes (ahash with fixed seeds); two distinct states collide with
 //! probability about n²/2⁶⁵ for n states, as in stateright, Spin's hash compaction and TLC.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hash};
+use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nohash_hasher::NoHashHasher;
-use stateright::{Expectation, Model};
+use stateright::{Expectation, Model, Property};
+
+mod table;
+pub use table::FpTable;
 
 /// Search order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +61,9 @@ pub enum Stop {
     MemoryBound,
 }
 
+/// A symmetry reduction: maps a state to the representative of its class.
+pub type Representative<S> = fn(&S) -> S;
+
 /// Search parameters.
 pub struct SearchConfig<S> {
     /// Search order.
@@ -64,8 +82,8 @@ pub struct SearchConfig<S> {
     /// Maps a state to the representative of its symmetry class (symmetry reduction); `None`:
     /// no reduction. It must map symmetric states to the same value and keep every property's
     /// value.
-    pub symmetry: Option<fn(&S) -> S>,
-    /// Where to publish the counts while searching (every 1024 expanded states), for a
+    pub symmetry: Option<Representative<S>>,
+    /// Where to publish the counts while searching (every 1024 polls of the limits), for a
     /// progress display; `None`: not published.
     pub progress: Option<Arc<crate::progress::Counters>>,
 }
@@ -124,11 +142,13 @@ pub struct SearchOutcome {
     pub stopped: Option<Stop>,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// Bytes held by the search's own structures at the end (fingerprint table, parent links,
+    /// the largest frontier or the deepest path), as counted by the search; the process's peak
+    /// RSS adds the model, the allocator and the program.
+    pub memory_bytes: u64,
 }
 
-type FpMap = HashMap<u64, u64, BuildHasherDefault<NoHashHasher<u64>>>;
-
-/// The 64-bit fingerprint of a state (never 0, which marks "no parent").
+/// The 64-bit fingerprint of a state (never 0, which marks an empty slot).
 pub fn fingerprint<T: Hash>(value: &T) -> u64 {
     let fp = ahash::RandomState::with_seeds(
         0x243f_6a88_85a3_08d3,
@@ -141,7 +161,8 @@ pub fn fingerprint<T: Hash>(value: &T) -> u64 {
 }
 
 /// Runs a search. Properties with [`Expectation::Eventually`] are not supported and are never
-/// discovered.
+/// discovered. A model without (supported) properties is explored exhaustively; otherwise the
+/// search stops as soon as every property has a discovery.
 pub fn search<M>(model: &M, cfg: &SearchConfig<M::State>) -> SearchOutcome
 where
     M: Model,
@@ -149,14 +170,17 @@ where
 {
     let start = Instant::now();
     let mut out = match cfg.strategy {
-        Strategy::Bfs => run(model, cfg, &Frontier::Queue, None),
+        Strategy::Bfs => bfs(model, cfg, None),
         Strategy::Dfs => {
-            let mut dfs = run(model, cfg, &Frontier::Stack, None);
+            let mut dfs = dfs(model, cfg);
             // Shorten each discovery with a BFS bounded by its length.
             for i in 0..dfs.discoveries.len() {
                 if let Some(p) = &dfs.discoveries[i] {
+                    if p.actions.is_empty() {
+                        continue;
+                    }
                     let bound = SearchConfig { max_depth: Some(p.actions.len()), ..cfg_clone(cfg) };
-                    if let Some(short) = run(model, &bound, &Frontier::Queue, Some(i)).discoveries[i].take() {
+                    if let Some(short) = bfs(model, &bound, Some(i)).discoveries[i].take() {
                         dfs.discoveries[i] = Some(short);
                     }
                 }
@@ -181,167 +205,390 @@ fn cfg_clone<S>(c: &SearchConfig<S>) -> SearchConfig<S> {
     }
 }
 
-enum Frontier {
-    Queue,
-    Stack,
+/// The properties a search watches and which of them are still undiscovered.
+struct Watch<M: Model> {
+    props: Vec<Property<M>>,
+    watched: Vec<bool>,
+    open: usize,
+    any: bool,
 }
 
-fn run<M>(model: &M, cfg: &SearchConfig<M::State>, order: &Frontier, only: Option<usize>) -> SearchOutcome
+impl<M: Model> Watch<M> {
+    fn new(model: &M, only: Option<usize>) -> Self {
+        let props = model.properties();
+        let watched: Vec<bool> = (0..props.len())
+            .map(|i| only.is_none_or(|o| o == i) && props[i].expectation != Expectation::Eventually)
+            .collect();
+        let open = watched.iter().filter(|w| **w).count();
+        Watch { props, watched, open, any: open > 0 }
+    }
+
+    /// Calls `hit(i)` for each watched, undiscovered property `i` that `s` discovers (violates
+    /// an `always`, satisfies a `sometimes`), and stops watching it.
+    #[inline]
+    fn check(&mut self, model: &M, s: &M::State, mut hit: impl FnMut(usize)) {
+        if self.open == 0 {
+            return;
+        }
+        for (i, p) in self.props.iter().enumerate() {
+            if self.watched[i] {
+                let found = match p.expectation {
+                    Expectation::Always => !(p.condition)(model, s),
+                    Expectation::Sometimes => (p.condition)(model, s),
+                    Expectation::Eventually => false,
+                };
+                if found {
+                    self.watched[i] = false;
+                    self.open -= 1;
+                    hit(i);
+                }
+            }
+        }
+    }
+
+    /// Every watched property has been discovered (and there was at least one).
+    fn all_found(&self) -> bool {
+        self.any && self.open == 0
+    }
+}
+
+/// Checks the wall clock, the cancel flag and the memory budget.
+struct Limits<'a> {
+    start: Instant,
+    timeout: Option<Duration>,
+    cancel: Option<&'a AtomicBool>,
+    max_memory: Option<u64>,
+    progress: Option<&'a crate::progress::Counters>,
+    tick: u32,
+}
+
+impl Limits<'_> {
+    /// Every 1024 calls: `Some(stop)` if the time is up, the search was cancelled or the memory
+    /// budget is reached.
+    #[inline]
+    fn poll(&mut self, states: u64, unique_states: u64, depth: usize) -> Option<Stop> {
+        self.tick = self.tick.wrapping_add(1);
+        if !self.tick.is_multiple_of(1024) {
+            return None;
+        }
+        if let Some(p) = self.progress {
+            p.publish(states, unique_states, depth);
+        }
+        if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Some(Stop::Interrupted);
+        }
+        if self.timeout.is_some_and(|t| self.start.elapsed() >= t) {
+            return Some(Stop::Timeout);
+        }
+        if self.max_memory.is_some_and(crate::limits::memory_reached) {
+            return Some(Stop::MemoryBound);
+        }
+        None
+    }
+}
+
+const NO_PARENT: u32 = u32::MAX;
+/// States expanded together by the breadth-first search (see [`bfs`]).
+const BATCH: usize = 16;
+
+/// Breadth-first search, level by level. Memory: the fingerprint table with a 32-bit state id
+/// per entry (about 20 bytes per state, see [`table`]), one 32-bit parent id per state, and two
+/// levels of full states. `only`: watch just that property.
+fn bfs<M>(model: &M, cfg: &SearchConfig<M::State>, only: Option<usize>) -> SearchOutcome
 where
     M: Model,
     M::State: Hash + Clone,
 {
     let start = Instant::now();
-    let props = model.properties();
+    let mut limits = Limits {
+        start,
+        timeout: cfg.timeout,
+        cancel: cfg.cancel.as_deref(),
+        max_memory: cfg.max_memory,
+        progress: cfg.progress.as_deref(),
+        tick: 0,
+    };
     let canon = |s: M::State| match cfg.symmetry {
         Some(f) => f(&s),
         None => s,
     };
-    let watched = |i: usize| only.map_or(true, |o| o == i) && props[i].expectation != Expectation::Eventually;
-    let mut found: Vec<Option<u64>> = vec![None; props.len()];
-    let mut open = props.iter().enumerate().filter(|(i, _)| watched(*i)).count();
-    let mut parents: FpMap = FpMap::default();
-    let mut frontier: VecDeque<(M::State, u32)> = VecDeque::new();
-    let (mut states, mut max_depth, mut stopped) = (0u64, 0usize, None);
-
-    let visit = |s: &M::State, fp: u64, found: &mut Vec<Option<u64>>, open: &mut usize| {
-        for (i, p) in props.iter().enumerate() {
-            if found[i].is_none() && watched(i) {
-                let hit = match p.expectation {
-                    Expectation::Always => !(p.condition)(model, s),
-                    Expectation::Sometimes => (p.condition)(model, s),
-                    Expectation::Eventually => false,
-                };
-                if hit {
-                    found[i] = Some(fp);
-                    *open -= 1;
-                }
-            }
-        }
-    };
+    let mut watch = Watch::new(model, only);
+    let mut found: Vec<Option<u32>> = vec![None; watch.props.len()];
+    let mut table = FpTable::new(true);
+    let mut parents: Vec<u32> = Vec::new();
+    let mut level: Vec<(M::State, u32)> = Vec::new();
+    let mut next: Vec<(M::State, u32)> = Vec::new();
+    let (mut states, mut depth, mut stopped, mut done) = (0u64, 0usize, None, false);
+    let mut peak_frontier = 0usize;
 
     for s in model.init_states() {
         if !model.within_boundary(&s) {
             continue;
         }
+        states += 1;
         let s = canon(s);
-        let fp = fingerprint(&s);
-        if parents.insert(fp, 0).is_none() {
-            states += 1;
-            visit(&s, fp, &mut found, &mut open);
-            frontier.push_back((s, 0));
+        let id = parents.len() as u32;
+        if table.insert(fingerprint(&s), id) {
+            parents.push(NO_PARENT);
+            watch.check(model, &s, |i| found[i] = Some(id));
+            level.push((s, id));
         }
     }
+    done |= watch.all_found();
 
     let mut actions = Vec::new();
-    let mut tick = 0u32;
-    'search: while open > 0 {
-        let next = match order {
-            Frontier::Queue => frontier.pop_front(),
-            Frontier::Stack => frontier.pop_back(),
-        };
-        let Some((s, depth)) = next else { break };
-        tick = tick.wrapping_add(1);
-        if tick % 1024 == 0 {
-            if let Some(p) = &cfg.progress {
-                p.publish(states, parents.len() as u64, max_depth);
-            }
-            if cfg.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
-                stopped = Some(Stop::Interrupted);
-                break;
-            }
-            if cfg.timeout.is_some_and(|t| start.elapsed() >= t) {
-                stopped = Some(Stop::Timeout);
-                break;
-            }
-            if cfg.max_memory.is_some_and(crate::limits::memory_reached) {
-                stopped = Some(Stop::MemoryBound);
-                break;
-            }
-        }
-        max_depth = max_depth.max(depth as usize);
-        let parent_fp = fingerprint(&s);
-        model.actions(&s, &mut actions);
-        let at_bound = cfg.max_depth.is_some_and(|d| depth as usize >= d);
-        for a in actions.drain(..) {
-            let Some(n) = model.next_state(&s, a) else { continue };
-            if !model.within_boundary(&n) {
-                continue;
-            }
-            if at_bound {
-                stopped.get_or_insert(Stop::DepthBound);
-                continue;
-            }
-            states += 1;
-            let n = canon(n);
-            let fp = fingerprint(&n);
-            if parents.contains_key(&fp) {
-                continue;
-            }
-            parents.insert(fp, parent_fp);
-            visit(&n, fp, &mut found, &mut open);
-            if cfg.max_states.is_some_and(|m| parents.len() as u64 >= m) {
-                stopped = Some(Stop::StateBound);
+    let mut succ: Vec<(M::State, u64, u32)> = Vec::new();
+    'search: while !done && !level.is_empty() {
+        let at_bound = cfg.max_depth.is_some_and(|d| depth >= d);
+        peak_frontier = peak_frontier.max(level.len());
+        // States are expanded in small batches: all successors of a batch are computed and
+        // their table slots prefetched before any is inserted, so the cache misses overlap.
+        for batch in level.chunks(BATCH) {
+            if let Some(stop) = limits.poll(states, table.len(), depth) {
+                stopped = Some(stop);
                 break 'search;
             }
-            frontier.push_back((n, depth + 1));
+            for (s, id) in batch {
+                model.actions(s, &mut actions);
+                for a in actions.drain(..) {
+                    let Some(n) = model.next_state(s, a) else { continue };
+                    if !model.within_boundary(&n) {
+                        continue;
+                    }
+                    if at_bound {
+                        stopped.get_or_insert(Stop::DepthBound);
+                        continue;
+                    }
+                    states += 1;
+                    let n = canon(n);
+                    let fp = fingerprint(&n);
+                    table.prefetch(fp);
+                    succ.push((n, fp, *id));
+                }
+            }
+            for (n, fp, id) in succ.drain(..) {
+                let nid = parents.len() as u32;
+                if !table.insert(fp, nid) {
+                    continue;
+                }
+                parents.push(id);
+                watch.check(model, &n, |i| found[i] = Some(nid));
+                if watch.all_found() {
+                    done = true;
+                    break 'search;
+                }
+                if cfg.max_states.is_some_and(|m| table.len() >= m) || nid == NO_PARENT - 1 {
+                    stopped = Some(Stop::StateBound);
+                    break 'search;
+                }
+                next.push((n, nid));
+            }
         }
+        level.clear();
+        if next.is_empty() {
+            break;
+        }
+        depth += 1;
+        std::mem::swap(&mut level, &mut next);
     }
-    // Exhaustive: nothing left to explore and no limit cut a path short. A search that
-    // stopped because every property was decided is not exhaustive, and stopped for no limit.
-    let exhaustive = frontier.is_empty() && stopped.is_none();
-    if let Some(p) = &cfg.progress {
-        p.publish(states, parents.len() as u64, max_depth);
-    }
-    let discoveries = found.iter().map(|f| f.map(|fp| rebuild(model, &parents, fp, cfg.symmetry))).collect();
+    let exhaustive = !done && stopped.is_none() && level.is_empty() && next.is_empty();
+    let discoveries = found
+        .iter()
+        .map(|f| {
+            f.map(|target| {
+                let mut chain = vec![target];
+                while let Some(&p) = parents.get(*chain.last().unwrap() as usize).filter(|p| **p != NO_PARENT) {
+                    chain.push(p);
+                }
+                chain.reverse();
+                rebuild(model, cfg.symmetry, chain.len(), |k, fp| table.id(fp) == Some(chain[k]))
+            })
+        })
+        .collect();
+    let frontier_bytes = (peak_frontier * std::mem::size_of::<(M::State, u32)>()) as u64;
     SearchOutcome {
         discoveries,
         states,
-        unique_states: parents.len() as u64,
-        max_depth,
+        unique_states: table.len(),
+        max_depth: depth,
         exhaustive,
         stopped,
         seconds: start.elapsed().as_secs_f64(),
+        memory_bytes: table.bytes() + (parents.capacity() * 4) as u64 + frontier_bytes,
     }
 }
 
-/// Rebuilds the path to the state with fingerprint `target` by walking parent links back to an
-/// initial state, then replaying forward and choosing, at each step, the first action whose
-/// successor has the next fingerprint.
-fn rebuild<M>(model: &M, parents: &FpMap, target: u64, symmetry: Option<fn(&M::State) -> M::State>) -> IndexPath
+/// Exhaustive depth-first search. Memory: the fingerprint table alone (about 13 bytes per
+/// state, see [`table`]) and the current path with the new successors of each state on it. A
+/// state is marked visited when it is generated (its successors are computed together, so
+/// their table probes overlap), and a discovery is the path on the stack; [`search`] then
+/// shortens it.
+fn dfs<M>(model: &M, cfg: &SearchConfig<M::State>) -> SearchOutcome
 where
     M: Model,
     M::State: Hash + Clone,
 {
-    let mut chain = vec![target];
-    let mut fp = target;
-    while let Some(&p) = parents.get(&fp) {
-        if p == 0 {
+    let start = Instant::now();
+    let mut limits = Limits {
+        start,
+        timeout: cfg.timeout,
+        cancel: cfg.cancel.as_deref(),
+        max_memory: cfg.max_memory,
+        progress: cfg.progress.as_deref(),
+        tick: 0,
+    };
+    let canon = |s: M::State| match cfg.symmetry {
+        Some(f) => f(&s),
+        None => s,
+    };
+    let mut watch = Watch::new(model, None);
+    let mut found: Vec<Option<Vec<u64>>> = vec![None; watch.props.len()];
+    let mut table = FpTable::new(false);
+    // The current path: its states and their fingerprints; `todo[d]` holds the new successors
+    // of `path[d]` not yet explored (the vectors are kept and reused: no allocation in the
+    // steady state).
+    let mut path: Vec<M::State> = Vec::new();
+    let mut fps: Vec<u64> = Vec::new();
+    let mut todo: Vec<Vec<(M::State, u64)>> = Vec::new();
+    let mut actions = Vec::new();
+    let (mut states, mut max_depth, mut stopped, mut done) = (0u64, 0usize, None, false);
+
+    'inits: for s in model.init_states() {
+        if !model.within_boundary(&s) {
+            continue;
+        }
+        states += 1;
+        let s = canon(s);
+        let fp = fingerprint(&s);
+        if !table.insert(fp, 0) {
+            continue;
+        }
+        watch.check(model, &s, |i| found[i] = Some(vec![fp]));
+        if watch.all_found() {
+            done = true;
             break;
         }
-        chain.push(p);
-        fp = p;
+        path.push(s);
+        fps.push(fp);
+        loop {
+            // Expand the state on top of the path.
+            let d = path.len() - 1;
+            if todo.len() <= d {
+                todo.push(Vec::new());
+            }
+            let at_bound = cfg.max_depth.is_some_and(|m| d >= m);
+            let here = &path[d];
+            model.actions(here, &mut actions);
+            let batch = &mut todo[d];
+            for a in actions.drain(..) {
+                let Some(n) = model.next_state(here, a) else { continue };
+                if !model.within_boundary(&n) {
+                    continue;
+                }
+                if at_bound {
+                    stopped.get_or_insert(Stop::DepthBound);
+                    continue;
+                }
+                states += 1;
+                let n = canon(n);
+                let fp = fingerprint(&n);
+                table.prefetch(fp);
+                batch.push((n, fp));
+            }
+            let mut kept = 0;
+            for k in 0..batch.len() {
+                let fp = batch[k].1;
+                if !table.insert(fp, 0) {
+                    continue;
+                }
+                watch.check(model, &batch[k].0, |i| {
+                    let mut p = fps.clone();
+                    p.push(fp);
+                    found[i] = Some(p);
+                });
+                batch.swap(kept, k);
+                kept += 1;
+                if watch.all_found() {
+                    done = true;
+                    break 'inits;
+                }
+                if cfg.max_states.is_some_and(|m| table.len() >= m) {
+                    stopped = Some(Stop::StateBound);
+                    break 'inits;
+                }
+            }
+            batch.truncate(kept);
+            batch.reverse();
+            if let Some(stop) = limits.poll(states, table.len(), max_depth) {
+                stopped = Some(stop);
+                break 'inits;
+            }
+            // Descend into the next new successor, backtracking past exhausted states.
+            loop {
+                let d = path.len() - 1;
+                if let Some((n, fp)) = todo[d].pop() {
+                    path.push(n);
+                    fps.push(fp);
+                    max_depth = max_depth.max(d + 1);
+                    break;
+                }
+                path.pop();
+                fps.pop();
+                if path.is_empty() {
+                    continue 'inits;
+                }
+            }
+        }
     }
-    chain.reverse();
+    let exhaustive = !done && stopped.is_none() && path.is_empty();
+    let discoveries =
+        found.iter().map(|f| f.as_ref().map(|p| rebuild(model, cfg.symmetry, p.len(), |k, fp| fp == p[k]))).collect();
+    let todo_bytes: usize = todo.iter().map(|t| t.capacity() * std::mem::size_of::<(M::State, u64)>()).sum();
+    let path_bytes = path.capacity() * std::mem::size_of::<M::State>() + fps.capacity() * 8 + todo_bytes;
+    SearchOutcome {
+        discoveries,
+        states,
+        unique_states: table.len(),
+        max_depth,
+        exhaustive,
+        stopped,
+        seconds: start.elapsed().as_secs_f64(),
+        memory_bytes: table.bytes() + path_bytes as u64,
+    }
+}
+
+/// Rebuilds a path of `len` states by replaying the model from an initial state: at step `k`
+/// it takes the first action whose successor (its representative under symmetry) has a
+/// fingerprint that `is_step(k, fingerprint)` accepts. A symmetric model replays the canonical
+/// states' path from real states, so the result is a real action sequence.
+fn rebuild<M>(
+    model: &M,
+    symmetry: Option<Representative<M::State>>,
+    len: usize,
+    is_step: impl Fn(usize, u64) -> bool,
+) -> IndexPath
+where
+    M: Model,
+    M::State: Hash + Clone,
+{
     let key = |s: &M::State| match symmetry {
         Some(f) => fingerprint(&f(s)),
         None => fingerprint(s),
     };
     let inits = model.init_states();
-    let init =
-        inits.iter().position(|s| key(s) == chain[0]).expect("the first fingerprint of a chain is an initial state");
+    let init = inits.iter().position(|s| is_step(0, key(s))).expect("the first state of a path is an initial state");
     let mut state = inits[init].clone();
-    let mut path = IndexPath { init, actions: Vec::with_capacity(chain.len() - 1) };
+    let mut path = IndexPath { init, actions: Vec::with_capacity(len.saturating_sub(1)) };
     let mut actions = Vec::new();
-    for &want in &chain[1..] {
+    for k in 1..len {
         model.actions(&state, &mut actions);
         let (ix, next) = actions
             .drain(..)
             .enumerate()
             .find_map(|(i, a)| {
-                model.next_state(&state, a).filter(|n| model.within_boundary(n) && key(n) == want).map(|n| (i, n))
+                model.next_state(&state, a).filter(|n| model.within_boundary(n) && is_step(k, key(n))).map(|n| (i, n))
             })
-            .expect("every parent link is one action of the model");
+            .expect("every step of a path is one action of the model");
         path.actions.push(ix);
         state = next;
     }
@@ -350,6 +597,7 @@ where
 
 /// Replays `path` and returns every state and action on it, or the step at which it does not
 /// replay (an index out of range, or an action that changes nothing).
+#[allow(clippy::type_complexity)]
 pub fn replay<M: Model>(model: &M, path: &IndexPath) -> Result<(M::State, Vec<(M::Action, M::State)>), usize>
 where
     M::State: Clone,

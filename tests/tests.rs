@@ -6,6 +6,8 @@ mod ci;
 mod cli;
 mod directus;
 mod fuzz;
+mod oracle;
 mod robustness;
 mod scenarios;
+mod symmetry;
 mod viewer;

@@ -53,6 +53,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "D", help_heading = "Search bounds")]
     pub max_depth: Option<usize>,
 
+    /// Symmetry reduction over tabs: store one state per set of states that differ only in tab
+    /// names. Same verdicts and shortest traces, fewer states.
+    #[arg(long, help_heading = "Search bounds")]
+    pub symmetry: bool,
+
     /// Stop after N unique states (incomplete, exit 3).
     #[arg(long, value_name = "N", help_heading = "Search bounds")]
     pub max_states: Option<u64>,
@@ -198,6 +203,7 @@ pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
             max_depth: run.max_depth,
             max_states: run.max_states,
             timeout: run.timeout.map(Duration::from_secs_f64),
+            symmetry: run.symmetry,
             cancel: cancel.clone(),
             max_memory: run.max_memory.map(|m| m.saturating_mul(refresh_check::limits::MIB)),
             properties: (props.len() < properties::ALL.len()).then(|| props.iter().map(|p| p.to_string()).collect()),

@@ -24,6 +24,7 @@ pub mod browser;
 pub mod policy;
 pub mod server;
 pub mod store;
+pub mod symmetry;
 
 use std::borrow::Cow;
 

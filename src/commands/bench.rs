@@ -1,0 +1,440 @@
+//! `refresh-check bench`: speed and memory of the search on the oracle model (the abstract
+//! protocol of `shared/baselines`) and on every shipped model, optionally side by side with Spin
+//! and TLC on the same N and R.
+//!
+//! Each run is a child process (this binary with the hidden `--single` argument), so each run's
+//! peak RSS (`VmHWM` of `/proc/self/status`) is its own. "states/s" is unique states per second
+//! of search, as Spin's "states, stored" and TLC's "distinct states" per second of wall time;
+//! "B/state" is the run's peak RSS divided by its unique states.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
+use refresh_check::check::{self, CheckOptions};
+use refresh_check::exit;
+use refresh_check::oracle::{self, Oracle, OracleState};
+use refresh_check::scenario::Scenario;
+use refresh_check::search::{self, SearchConfig, Strategy};
+use serde::{Deserialize, Serialize};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Tabs N of the oracle model (1 to 8).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub tabs: u8,
+
+    /// Refreshes per tab R of the oracle model (0 to 15).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(0..=15))]
+    pub refreshes: u8,
+
+    /// Rotate the token on each refresh (the oracle's rotating space is counted with the
+    /// property off).
+    #[arg(long)]
+    pub rotate: bool,
+
+    /// Which oracle runs: with symmetry reduction, without, or both.
+    #[arg(long, value_enum, default_value_t = Which::Both)]
+    pub symmetry: Which,
+
+    /// Which search orders for the oracle: `dfs` (exhaustive, least memory), `bfs` (shortest
+    /// paths), or both.
+    #[arg(long, value_enum, default_value_t = StrategyChoice::Both)]
+    pub strategy: StrategyChoice,
+
+    /// Folder of shipped model files to time (each with default bounds, shortest-path search).
+    #[arg(long, value_name = "DIR", default_value = "models")]
+    pub models: PathBuf,
+
+    /// Skip the shipped models.
+    #[arg(long)]
+    pub no_models: bool,
+
+    /// Also run Spin (`run-spin.sh`, exact mode) on the same N, R and rotation, and print ratios.
+    #[arg(long)]
+    pub vs_spin: bool,
+
+    /// Also run TLC (`run-tlc.sh`, no symmetry) on the same N, R and rotation, and print ratios.
+    #[arg(long)]
+    pub vs_tlc: bool,
+
+    /// TLC worker threads.
+    #[arg(long, default_value_t = 1)]
+    pub tlc_workers: u8,
+
+    /// Folder with `run-spin.sh` and `run-tlc.sh` [default: `../shared/baselines` from the
+    /// repository].
+    #[arg(long, value_name = "DIR")]
+    pub baselines: Option<PathBuf>,
+
+    /// Instead of the benchmark: for every shipped model and 2 to 6 tabs, the unique states
+    /// with and without symmetry reduction (shortest-path search, default bounds otherwise).
+    #[arg(long)]
+    pub sweep: bool,
+
+    /// Only the model files whose name contains one of these (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    pub only: Vec<String>,
+
+    /// Per-run time limit of `--sweep`, in seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub sweep_timeout: f64,
+
+    /// Run one job in this process and print its measurements as JSON (used by the benchmark
+    /// itself, one child process per run).
+    #[arg(long, hide = true)]
+    pub single: Option<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    On,
+    Off,
+    Both,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrategyChoice {
+    Bfs,
+    Dfs,
+    Both,
+}
+
+/// One benchmark run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+enum Job {
+    Oracle { tabs: u8, refreshes: u8, rotate: bool, symmetry: bool, bfs: bool },
+    Model { file: PathBuf, tabs: Option<u8>, symmetry: bool, timeout: Option<f64> },
+}
+
+/// What a run measured.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Measure {
+    states: u64,
+    unique_states: u64,
+    seconds: f64,
+    peak_rss_bytes: u64,
+    search_bytes: u64,
+    exhaustive: bool,
+    /// CPU seconds of the whole run (model building included), from `/proc/self/schedstat`.
+    cpu_seconds: f64,
+}
+
+impl Measure {
+    fn per_second(&self) -> f64 {
+        self.unique_states as f64 / self.seconds.max(1e-9)
+    }
+    fn bytes_per_state(&self) -> f64 {
+        self.peak_rss_bytes as f64 / self.unique_states.max(1) as f64
+    }
+}
+
+/// The CPU time this process has run, in seconds (`/proc/self/schedstat`; 0 if unknown).
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|ns| ns.parse::<f64>().ok()))
+        .map_or(0.0, |ns| ns / 1e9)
+}
+
+/// The process's peak resident set size, from `VmHWM` in `/proc/self/status` (0 if unknown).
+fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn run_job(job: &Job) -> Result<Measure> {
+    match job {
+        Job::Oracle { tabs, refreshes, rotate, symmetry, bfs } => {
+            let model = Oracle::new(*tabs, *refreshes, *rotate, !*rotate).map_err(anyhow::Error::msg)?;
+            let sym: Option<fn(&OracleState) -> OracleState> = symmetry.then_some(oracle::representative);
+            let strategy = if *bfs { Strategy::Bfs } else { Strategy::Dfs };
+            let out = search::search(&model, &SearchConfig { strategy, symmetry: sym, ..SearchConfig::default() });
+            Ok(Measure {
+                states: out.states,
+                unique_states: out.unique_states,
+                seconds: out.seconds,
+                peak_rss_bytes: peak_rss_bytes(),
+                search_bytes: out.memory_bytes,
+                exhaustive: out.exhaustive,
+                cpu_seconds: cpu_seconds(),
+            })
+        }
+        Job::Model { file, tabs, symmetry, timeout } => {
+            let mut sc = Scenario::load(file)?;
+            if let Some(t) = tabs {
+                sc = sc.with_tabs(*t)?;
+            }
+            let opts = CheckOptions {
+                symmetry: *symmetry,
+                timeout: timeout.map(std::time::Duration::from_secs_f64),
+                ..CheckOptions::default()
+            };
+            let (_, r) = check::check(&sc, &opts);
+            Ok(Measure {
+                states: r.states,
+                unique_states: r.unique_states,
+                seconds: r.seconds,
+                peak_rss_bytes: peak_rss_bytes(),
+                search_bytes: 0,
+                exhaustive: r.exhaustive,
+                cpu_seconds: cpu_seconds(),
+            })
+        }
+    }
+}
+
+/// Runs `job` in a child process and reads its measurements.
+fn spawn(job: &Job) -> Result<Measure> {
+    let exe = std::env::current_exe().context("locating this program")?;
+    let out = Command::new(exe)
+        .args(["bench", "--single", &serde_json::to_string(job)?])
+        .output()
+        .context("starting a benchmark run")?;
+    if !out.status.success() {
+        bail!("benchmark run {job:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    serde_json::from_slice(&out.stdout).with_context(|| format!("reading the measurements of {job:?}"))
+}
+
+fn label(job: &Job) -> String {
+    match job {
+        Job::Oracle { tabs, refreshes, rotate, symmetry, bfs } => format!(
+            "oracle N={tabs} R={refreshes} {} {}{}",
+            if *rotate { "rotate" } else { "stable" },
+            if *bfs { "bfs" } else { "dfs" },
+            if *symmetry { " +symmetry" } else { "" }
+        ),
+        Job::Model { file, tabs, symmetry, .. } => format!(
+            "{}{}{}",
+            file.file_stem().unwrap_or_default().to_string_lossy(),
+            tabs.map_or(String::new(), |t| format!(" {t} tabs")),
+            if *symmetry { " +symmetry" } else { "" }
+        ),
+    }
+}
+
+/// A baseline checker's result line.
+struct Baseline {
+    line: String,
+    states: f64,
+    seconds: f64,
+    peak_rss_bytes: f64,
+}
+
+impl Baseline {
+    fn per_second(&self) -> f64 {
+        self.states / self.seconds.max(1e-9)
+    }
+}
+
+fn field(line: &str, key: &str) -> Option<f64> {
+    line.split_whitespace().find_map(|w| w.strip_prefix(key).and_then(|v| v.parse::<f64>().ok()))
+}
+
+fn run_baseline(script: &Path, args: &[String], states_key: &str) -> Result<Baseline> {
+    let out = Command::new("bash")
+        .arg(script)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or_default().to_string();
+    match (field(&line, states_key), field(&line, "wall_s="), field(&line, "peak_rss_kb=")) {
+        (Some(states), Some(seconds), Some(kb)) => Ok(Baseline { line, states, seconds, peak_rss_bytes: kb * 1024.0 }),
+        _ => bail!(
+            "{} printed no result line (exit {:?}): {}{}",
+            script.display(),
+            out.status.code(),
+            text,
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+fn baselines_dir(arg: &Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(d) = arg {
+        return Ok(d.clone());
+    }
+    let candidates =
+        [Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/baselines"), PathBuf::from("../shared/baselines")];
+    candidates
+        .iter()
+        .find(|d| d.join("run-spin.sh").is_file())
+        .cloned()
+        .context("no ../shared/baselines with run-spin.sh next to the repository; pass --baselines DIR")
+}
+
+fn mb(bytes: f64) -> String {
+    format!("{:.1} MB", bytes / 1e6)
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    if let Some(spec) = &args.single {
+        let job: Job = serde_json::from_str(spec).context("--single: expected a benchmark job in JSON")?;
+        println!("{}", serde_json::to_string(&run_job(&job)?)?);
+        return Ok(exit::AS_EXPECTED);
+    }
+    let (n, r, rotate) = (args.tabs, args.refreshes, args.rotate);
+    Oracle::new(n, r, rotate, true).map_err(anyhow::Error::msg)?;
+    let baselines = if args.vs_spin || args.vs_tlc { Some(baselines_dir(&args.baselines)?) } else { None };
+
+    let mut jobs = Vec::new();
+    for symmetry in [false, true] {
+        if (symmetry && args.symmetry == Which::Off) || (!symmetry && args.symmetry == Which::On) {
+            continue;
+        }
+        for bfs in [false, true] {
+            if (bfs && args.strategy == StrategyChoice::Dfs) || (!bfs && args.strategy == StrategyChoice::Bfs) {
+                continue;
+            }
+            jobs.push(Job::Oracle { tabs: n, refreshes: r, rotate, symmetry, bfs });
+        }
+    }
+    if !args.no_models {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&args.models)
+            .with_context(|| format!("{}: cannot list the model folder", args.models.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        if !args.only.is_empty() {
+            files.retain(|f| {
+                args.only.iter().any(|o| f.file_name().is_some_and(|n| n.to_string_lossy().contains(o.as_str())))
+            });
+        }
+        if args.sweep {
+            return sweep(&files, args.sweep_timeout);
+        }
+        jobs.extend(files.into_iter().map(|file| Job::Model { file, tabs: None, symmetry: false, timeout: None }));
+    }
+
+    println!(
+        "{:<36} {:>10} {:>9} {:>7} {:>7} {:>9} {:>10} {:>7}",
+        "run", "states", "unique", "wall s", "cpu s", "states/s", "peak RSS", "B/state"
+    );
+    let mut results = Vec::new();
+    for job in &jobs {
+        let m = spawn(job)?;
+        println!(
+            "{:<36} {:>10} {:>9} {:>7.2} {:>7.2} {:>8.3}M {:>10} {:>7.1}{}",
+            label(job),
+            m.states,
+            m.unique_states,
+            m.seconds,
+            m.cpu_seconds,
+            m.per_second() / 1e6,
+            mb(m.peak_rss_bytes as f64),
+            m.bytes_per_state(),
+            if m.exhaustive { "" } else { "  (not exhaustive)" }
+        );
+        results.push((job.clone(), m));
+    }
+
+    let oracle_run = |sym: bool, bfs: bool| {
+        results.iter().find_map(|(j, m)| match j {
+            Job::Oracle { symmetry, bfs: b, .. } if *symmetry == sym && *b == bfs => Some(m),
+            _ => None,
+        })
+    };
+    let mut baseline_runs = Vec::new();
+    if let Some(dir) = &baselines {
+        if args.vs_spin {
+            let b = run_baseline(
+                &dir.join("run-spin.sh"),
+                &[n.to_string(), r.to_string(), u8::from(rotate).to_string()],
+                "states=",
+            )?;
+            println!("{}", b.line);
+            baseline_runs.push(("Spin exact", b));
+        }
+        if args.vs_tlc {
+            let b = run_baseline(
+                &dir.join("run-tlc.sh"),
+                &[
+                    n.to_string(),
+                    r.to_string(),
+                    if rotate { "TRUE" } else { "FALSE" }.to_string(),
+                    "nosym".to_string(),
+                    args.tlc_workers.to_string(),
+                ],
+                "distinct=",
+            )?;
+            println!("{}", b.line);
+            baseline_runs.push(("TLC", b));
+        }
+    }
+
+    println!();
+    if let Some(dfs) = oracle_run(false, false) {
+        for (name, b) in &baseline_runs {
+            println!(
+                "dfs vs {name}: {:.2}x states/s ({:.3}M vs {:.3}M), {:.2}x less peak memory",
+                dfs.per_second() / b.per_second(),
+                dfs.per_second() / 1e6,
+                b.per_second() / 1e6,
+                b.peak_rss_bytes / dfs.peak_rss_bytes as f64
+            );
+        }
+        if let Some(bfs) = oracle_run(false, true) {
+            println!(
+                "bfs vs dfs (no symmetry): {:.2}x states/s by wall time, {:.2}x by CPU time, {:.1} vs {:.1} B/state",
+                bfs.per_second() / dfs.per_second(),
+                dfs.cpu_seconds / bfs.cpu_seconds.max(1e-9),
+                bfs.bytes_per_state(),
+                dfs.bytes_per_state()
+            );
+        }
+        if let Some(sym) = oracle_run(true, false) {
+            println!(
+                "symmetry reduction: {} -> {} states ({:.1}x fewer)",
+                dfs.unique_states,
+                sym.unique_states,
+                dfs.unique_states as f64 / sym.unique_states.max(1) as f64
+            );
+        }
+    }
+    let model_secs: f64 = results.iter().filter(|(j, _)| matches!(j, Job::Model { .. })).map(|(_, m)| m.seconds).sum();
+    if !args.no_models {
+        println!("shipped models: {model_secs:.2} s of search in total");
+    }
+    Ok(exit::AS_EXPECTED)
+}
+
+/// `--sweep`: unique states with and without symmetry reduction for 2 to 6 tabs.
+fn sweep(files: &[PathBuf], timeout: f64) -> Result<u8> {
+    println!("{:<44} {:>4} {:>12} {:>12} {:>7}  search", "model", "tabs", "states", "+symmetry", "ratio");
+    for file in files {
+        for tabs in 2..=6u8 {
+            let run = |symmetry| {
+                spawn(&Job::Model { file: file.clone(), tabs: Some(tabs), symmetry, timeout: Some(timeout) })
+            };
+            let (without, with) = (run(false)?, run(true)?);
+            let show = |m: &Measure| format!("{}{}", m.unique_states, if m.exhaustive { "" } else { "+" });
+            println!(
+                "{:<44} {:>4} {:>12} {:>12} {:>6.1}x  {}",
+                file.file_stem().unwrap_or_default().to_string_lossy(),
+                tabs,
+                show(&without),
+                show(&with),
+                without.unique_states as f64 / with.unique_states.max(1) as f64,
+                match (without.exhaustive, with.exhaustive) {
+                    (true, true) => "exhaustive",
+                    (false, true) => "exhaustive with symmetry only",
+                    _ => "stopped (all decided or time limit)",
+                }
+            );
+            if !without.exhaustive && !with.exhaustive && without.seconds >= timeout {
+                break;
+            }
+        }
+    }
+    Ok(exit::AS_EXPECTED)
+}

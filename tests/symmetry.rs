@@ -1,0 +1,80 @@
+//! Symmetry reduction over tabs ([`refresh_check::model::symmetry`]) must not change any
+//! verdict or the length of any shortest counterexample, on every shipped model, and must
+//! store fewer states wherever there are interchangeable tabs.
+
+use refresh_check::check::{self, CheckOptions, Results};
+use refresh_check::scenario::Scenario;
+
+use crate::util::root;
+
+fn check(sc: &Scenario, symmetry: bool) -> Results {
+    check::check(sc, &CheckOptions { symmetry, ..CheckOptions::default() }).1
+}
+
+fn summary(r: &Results) -> Vec<(&'static str, String, Option<usize>)> {
+    r.properties.iter().map(|p| (p.name, format!("{:?}", p.status), p.steps)).collect()
+}
+
+#[test]
+fn every_shipped_model_has_the_same_verdicts_and_path_lengths_with_and_without_symmetry() {
+    let mut files: Vec<_> = std::fs::read_dir(root().join("models"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2);
+    let mut reduced = 0;
+    for f in &files {
+        let sc = Scenario::load(f).unwrap();
+        let (with, without) = (check(&sc, true), check(&sc, false));
+        assert_eq!(summary(&with), summary(&without), "{}", f.display());
+        assert_eq!(with.complete, without.complete, "{}", f.display());
+        assert!(with.unique_states <= without.unique_states, "{}", f.display());
+        if with.exhaustive && sc.browser.tabs >= 2 {
+            assert!(with.unique_states < without.unique_states, "{}: nothing reduced", f.display());
+            reduced += 1;
+        }
+    }
+    assert!(reduced >= 1, "no exhaustive multi-tab model to compare");
+}
+
+#[test]
+fn symmetry_keeps_holds_verdicts_and_counts_fewer_states_as_tabs_grow() {
+    let sc = Scenario::load(&root().join("models/directus-pr22433-stable-id.json")).unwrap();
+    let mut last = (0, 0);
+    for tabs in 2..=3 {
+        let sc = sc.clone().with_tabs(tabs).unwrap();
+        let (with, without) = (check(&sc, true), check(&sc, false));
+        assert!(with.exhaustive && without.exhaustive);
+        assert_eq!(summary(&with), summary(&without), "{tabs} tabs");
+        assert!(with.unique_states > last.0 && without.unique_states > last.1);
+        // Fewer states, but never fewer than one per orbit of at most tabs! states.
+        let orbit = (1..=u64::from(tabs)).product::<u64>();
+        assert!(with.unique_states < without.unique_states, "{tabs} tabs");
+        assert!(
+            with.unique_states * orbit >= without.unique_states,
+            "{tabs} tabs: {} vs {}",
+            with.unique_states,
+            without.unique_states
+        );
+        last = (with.unique_states, without.unique_states);
+    }
+}
+
+#[test]
+fn check_symmetry_flag_reduces_the_states_the_report_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = root().join("models/directus-pr22433-stable-id.json");
+    let model = model.to_str().unwrap();
+    let unique = |extra: &[&str]| {
+        let mut args = vec!["check", model, "--no-traces", "--format", "json"];
+        args.extend_from_slice(extra);
+        let out = crate::util::cli(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["unique_states"].as_u64().unwrap()
+    };
+    let (without, with) = (unique(&[]), unique(&["--symmetry"]));
+    assert!(with < without && with * 6 >= without, "{with} vs {without}");
+}
