@@ -83,6 +83,9 @@ pub struct Tab {
     /// The app's `accessTokenExpiry` (in json and cookie mode also the access token's `exp`),
     /// in ticks; `None` until the tab's first refresh.
     pub expiry: Option<Tick>,
+    /// Retries of an unanswered refresh it may still send: a count (0 unless the model file
+    /// sets `retries_per_tab`).
+    pub retries_left: u8,
 }
 
 /// The cookie jar of the origin, shared by every tab.
@@ -165,6 +168,9 @@ pub struct BrowserCfg {
     pub max_ticks: Tick,
     /// The attacker: attempts and the modes it may redeem in (`None`: no attacker).
     pub attacker: Option<(u8, Vec<AuthMode>)>,
+    /// Retries each tab may send for a refresh that got no answer (C19; 0 for Directus's app,
+    /// which does not retry).
+    pub retries: u8,
 }
 
 /// The browser actor's state.
@@ -215,6 +221,7 @@ impl BrowserState {
             requests_left: cfg.requests,
             token: per_tab.then_some(token),
             expiry: None,
+            retries_left: cfg.retries,
         };
         let jar = Jar {
             session: (cfg.mode == AuthMode::Session).then_some(jwt),
@@ -330,6 +337,19 @@ impl BrowserState {
             return None;
         }
         self.lock = Some(t);
+        Some(self.send_refresh(cfg, t))
+    }
+
+    /// Tab `t`, still waiting for its refresh's answer, gives up and sends the refresh again
+    /// with the token it holds now (a client that never learnt the rotated token presents the
+    /// old one again: `industry-policies.md` C19, audiobookshelf issue 5281,
+    /// thephpleague/oauth2-server issue 1025). Returns the request, if it sent one.
+    pub fn retry_refresh(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
+        let tab = &mut self.tabs[t as usize];
+        if !matches!(tab.status, TabStatus::Refreshing { .. }) || tab.retries_left == 0 {
+            return None;
+        }
+        tab.retries_left -= 1;
         Some(self.send_refresh(cfg, t))
     }
 
@@ -492,6 +512,7 @@ mod tests {
             margin: 1,
             max_ticks: 0,
             attacker: None,
+            retries: 0,
         }
     }
 

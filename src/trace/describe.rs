@@ -163,6 +163,9 @@ impl Names<'_> {
             Msg::TransactionDone { handler, reply, .. } => {
                 (self.actor(src), self.actor(dst), format!("{} [{}]", reply_text(reply), who(handler.client.tab)))
             }
+            Msg::AsWrite { client } => {
+                (self.actor(src), self.actor(dst), format!("write step of {}'s refresh", who(client.tab)))
+            }
         };
         MessageView { from, to, text }
     }
@@ -194,6 +197,9 @@ fn tab_status(b: &BrowserState, i: usize) -> String {
 pub fn snapshot(m: &RefreshModel, s: &State) -> Snapshot {
     let names = Names { model: m };
     let b: &BrowserState = model::browser_at(s, m.cfg.browsers[0]);
+    if let Some(auth) = model::auth_server_at(s, m.cfg.server) {
+        return auth_server_snapshot(m, s, b, auth);
+    }
     let server = model::server_at(s, m.cfg.server);
     let store = model::store_at(s, m.cfg.store);
     let tabs = b
@@ -226,6 +232,60 @@ pub fn snapshot(m: &RefreshModel, s: &State) -> Snapshot {
             .map(|h| format!("{} {:?}: {:?}", who(h.client.tab), h.endpoint, h.stage))
             .collect(),
         orphan_cookies: server.orphan_cookies,
+        session_valid: properties::session_valid(m, s, m.cfg.browsers[0]),
+        in_flight,
+    }
+}
+
+/// The snapshot of an authorization-server model: the token table in place of the store rows,
+/// the refreshes between read and write in place of the handlers. Tabs are those of the first
+/// browser (device).
+fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &model::oauth::AsState) -> Snapshot {
+    use model::oauth::TokStatus;
+    let names = Names { model: m };
+    let tabs = b
+        .tabs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| TabView {
+            tab: tab_letter(i as u8).to_string(),
+            status: tab_status(b, i),
+            refreshes_left: t.refreshes_left,
+            requests_left: t.requests_left,
+        })
+        .collect();
+    let mut in_flight: Vec<MessageView> = s.network.iter_all().map(|e| names.message(e.src, e.dst, e.msg)).collect();
+    in_flight.sort_by(|a, b| (&a.from, &a.to, &a.text).cmp(&(&b.from, &b.to, &b.text)));
+    let jar = match (b.jar.refresh, b.storage) {
+        (Some(r), _) => Some(format!("refresh={r}")),
+        (None, Some(t)) => Some(format!("localStorage refresh_token={t}")),
+        (None, None) => None,
+    };
+    let store = auth
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let status = match r.status {
+                TokStatus::Active => "active".to_string(),
+                TokStatus::Superseded { at, uses } => format!("superseded at {at}, {uses} grace use(s)"),
+                TokStatus::Revoked => "revoked".to_string(),
+            };
+            let parent = r.parent.map_or(String::new(), |p| format!(" parent={p}"));
+            format!("token={} family={} gen={}{parent} {status}", i + 1, r.family, r.gen)
+        })
+        .collect();
+    Snapshot {
+        now: auth.now,
+        tabs,
+        jar,
+        store,
+        handlers: auth
+            .handlers
+            .iter()
+            .map(|h| format!("{} refresh of token={}: read done, write pending", who(h.client.tab), h.token))
+            .collect(),
+        orphan_cookies: 0,
         session_valid: properties::session_valid(m, s, m.cfg.browsers[0]),
         in_flight,
     }
@@ -312,9 +372,19 @@ pub(crate) fn describe(
             ("clock".into(), "BrowserClockTicks".into(), format!("the browser's clock passes: now = {now}"), None)
         }
         ActorModelAction::Timeout(_, Timer::Tick) => {
-            let now = model::server_at(after, m.cfg.server).now;
+            let now = model::clock_at(after, m.cfg.server);
             ("clock".into(), "ClockTicks".into(), format!("time passes: now = {now}"), None)
         }
+        ActorModelAction::Timeout(_, Timer::TabRetries(t)) => (
+            who(*t),
+            "TabRetriesRefresh".into(),
+            format!(
+                "{} got no answer and sends its refresh again with {}",
+                who(*t),
+                refresh_source(model::browser_at(before, browser), m, *t)
+            ),
+            None,
+        ),
         ActorModelAction::Deliver { src, dst, msg } => {
             let view = names.message(*src, *dst, msg);
             let (actor, action, text) = match msg {
@@ -358,6 +428,14 @@ pub(crate) fn describe(
                     "server".to_string(),
                     "ServerReceivesTransactionResult",
                     format!("server gets the transaction's outcome for {}", who(handler.client.tab)),
+                ),
+                Msg::AsWrite { client } => (
+                    "server".to_string(),
+                    "ServerWritesRefresh",
+                    format!(
+                        "server runs the write step of {}'s refresh, deciding on what its read saw",
+                        who(client.tab)
+                    ),
                 ),
                 Msg::RefreshResponse { tab, reply } => {
                     let w = who(*tab);
