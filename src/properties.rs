@@ -244,14 +244,14 @@ fn sign_out_completes(m: &RefreshModel, s: &State) -> bool {
 /// that was more than one generation behind the family's newest live token when it was read.
 /// The time bound (i) is `rotated_token_expires`. Holds vacuously for the Directus server.
 fn sp1_immediate_predecessor(m: &RefreshModel, s: &State) -> bool {
-    auth_server_at(s, m.cfg.server).map_or(true, |a| a.as_ghost.deep_replays == 0)
+    auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.deep_replays == 0)
 }
 
 /// SP2 (detection effective and permanent, `industry-policies.md` §3; RFC 9700 §4.14.2): once
 /// reuse detection has revoked a family, no later answer redeems a token of it (a refresh that
 /// read before the revocation and wrote after it breaks this). Holds vacuously for Directus.
 fn sp2_detection_permanent(m: &RefreshModel, s: &State) -> bool {
-    auth_server_at(s, m.cfg.server).map_or(true, |a| a.as_ghost.ok_after_detection == 0)
+    auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.ok_after_detection == 0)
 }
 
 /// SP3 (single lineage, `industry-policies.md` §3), strict form: in every state each family
@@ -267,7 +267,7 @@ fn sp3_single_lineage(m: &RefreshModel, s: &State) -> bool {
 /// revokes no live token of a family other than the presented token's. Holds vacuously for
 /// Directus.
 fn sp9_revocation_scope(m: &RefreshModel, s: &State) -> bool {
-    auth_server_at(s, m.cfg.server).map_or(true, |a| a.as_ghost.foreign_revocations == 0)
+    auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.foreign_revocations == 0)
 }
 
 fn reuse_detected(m: &RefreshModel, s: &State) -> bool {

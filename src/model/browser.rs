@@ -381,6 +381,11 @@ impl BrowserState {
     /// Then the lock, if the tab holds it, is released; a Web Locks waiter is granted it and
     /// refreshes, which is returned.
     pub fn on_refresh_reply(&mut self, cfg: &BrowserCfg, t: TabIx, reply: Reply) -> Option<Send> {
+        // A client that retries has abandoned its earlier attempt: it takes the first answer
+        // while it waits and drops any answer that comes after.
+        if cfg.retries > 0 && !matches!(self.tabs[t as usize].status, TabStatus::Refreshing { .. }) {
+            return None;
+        }
         match reply {
             Reply::Ok { set_cookie, token, expires_at } => {
                 if let Some(c) = set_cookie {

@@ -291,15 +291,41 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
     }
 }
 
-/// Describes one action taken from `before`, leading to `after`.
+/// Describes one action taken from `before`, leading to `after`. With several browsers
+/// (devices, authorization-server models) the browser concerned is the action's, and the
+/// sentence names its tabs "device N tab X" (devices numbered from 1).
 pub(crate) fn describe(
     m: &RefreshModel,
     before: &State,
     action: &Action,
     after: &State,
 ) -> (String, String, String, Option<MessageView>) {
+    if m.cfg.browsers.len() < 2 {
+        return describe_in(m, m.cfg.browsers[0], before, action, after);
+    }
+    let of = |id: &Id| m.cfg.browsers.iter().position(|&b| b == usize::from(*id));
+    let device = match action {
+        ActorModelAction::Timeout(id, _) => of(id),
+        ActorModelAction::Deliver { src, dst, .. } => of(src).or_else(|| of(dst)),
+        ActorModelAction::Drop(env) => of(&env.src).or_else(|| of(&env.dst)),
+        _ => None,
+    };
+    let Some(d) = device else { return describe_in(m, m.cfg.browsers[0], before, action, after) };
+    let (actor, name, text, message) = describe_in(m, m.cfg.browsers[d], before, action, after);
+    // The actor and message ends keep the tab names the renderers know; the sentence names
+    // the device.
+    let text = text.replace("tab ", &format!("device {} tab ", d + 1));
+    (actor, name, text, message)
+}
+
+fn describe_in(
+    m: &RefreshModel,
+    browser: usize,
+    before: &State,
+    action: &Action,
+    after: &State,
+) -> (String, String, String, Option<MessageView>) {
     let names = Names { model: m };
-    let browser = m.cfg.browsers[0];
     match action {
         ActorModelAction::Timeout(_, Timer::TabRefreshes(t)) => {
             let b0 = model::browser_at(before, browser);
