@@ -274,3 +274,27 @@ fn auth_server_section_errors_name_the_field() {
     let e = Scenario::parse(std::path::Path::new("m.json"), &devices).unwrap_err().to_string();
     assert!(e.contains("browser.devices"), "{e}");
 }
+
+/// C17 (auth0-spa-js 755, WebKit 225344): with a Web Lock but localStorage writes that reach
+/// the other tab late, the second tab refreshes with its stale view and reuse detection logs
+/// it out; with coherent storage the same lock keeps every tab signed in.
+#[test]
+fn c17_a_lock_does_not_help_when_storage_reaches_the_other_tab_late() {
+    let (sc, m, r) = checked("models/c17-lagging-storage-weblocks.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[3].text.contains("tab B") && t.steps[3].text.contains("token=1"), "B reads its stale view");
+    assert_eq!(t.steps[5].state.jar.as_deref(), Some("localStorage refresh_token=2"), "the write happened");
+    let (_, _, r) = checked("models/c17-coherent-storage-weblocks.json");
+    assert_eq!((status(&r, "no_spurious_logout"), r.unique_states), (Verdict::Holds, 16));
+}

@@ -214,7 +214,8 @@ impl BrowserState {
     /// cookie mode `token` in the refresh cookie, json mode `token` in every tab's storage (or
     /// the shared storage). Every tab is idle and has not refreshed yet.
     pub fn signed_in(cfg: &BrowserCfg, jwt: SessionJwt, token: Token) -> Self {
-        let per_tab = cfg.mode == AuthMode::Json && cfg.storage == JsonStorage::PerTab;
+        let per_tab =
+            cfg.mode == AuthMode::Json && matches!(cfg.storage, JsonStorage::PerTab | JsonStorage::SharedLagging);
         let tab = Tab {
             status: TabStatus::Idle,
             refreshes_left: cfg.refreshes,
@@ -230,7 +231,9 @@ impl BrowserState {
         let mut b = BrowserState {
             tabs: vec![tab; cfg.tabs as usize],
             jar,
-            storage: (cfg.mode == AuthMode::Json && cfg.storage == JsonStorage::Shared).then_some(token),
+            storage: (cfg.mode == AuthMode::Json
+                && matches!(cfg.storage, JsonStorage::Shared | JsonStorage::SharedLagging))
+            .then_some(token),
             lock: None,
             queue: vec![],
             sign_outs_left: cfg.sign_outs,
@@ -259,7 +262,7 @@ impl BrowserState {
             AuthMode::Session => None,
             AuthMode::Cookie => self.jar.refresh,
             AuthMode::Json => match cfg.storage {
-                JsonStorage::PerTab => self.tabs[t as usize].token,
+                JsonStorage::PerTab | JsonStorage::SharedLagging => self.tabs[t as usize].token,
                 JsonStorage::Shared => self.storage,
             },
         };
@@ -353,6 +356,17 @@ impl BrowserState {
         Some(self.send_refresh(cfg, t))
     }
 
+    /// Lagging shared storage: tab `t`'s view of `localStorage` catches up with the last write.
+    /// Returns whether it changed.
+    pub fn sync_storage(&mut self, t: TabIx) -> bool {
+        let tab = &mut self.tabs[t as usize];
+        if tab.token == self.storage {
+            return false;
+        }
+        tab.token = self.storage;
+        true
+    }
+
     /// Tab `t` starts an ordinary request.
     pub fn start_request(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
         let tab = &mut self.tabs[t as usize];
@@ -396,6 +410,10 @@ impl BrowserState {
                         (AuthMode::Cookie, _) => self.jar.refresh = Some(tok),
                         (_, JsonStorage::PerTab) => self.tabs[t as usize].token = Some(tok),
                         (_, JsonStorage::Shared) => self.storage = Some(tok),
+                        (_, JsonStorage::SharedLagging) => {
+                            self.storage = Some(tok);
+                            self.tabs[t as usize].token = Some(tok);
+                        }
                     }
                 }
                 if self.attacker.is_some() {

@@ -156,6 +156,8 @@ pub enum Timer {
     /// A tab whose refresh got no answer (yet) gives up waiting and sends it again, with the
     /// token it holds now (`industry-policies.md` C19).
     TabRetries(TabIx),
+    /// Lagging shared storage: the last `localStorage` write reaches this tab's view.
+    StorageSyncs(TabIx),
 }
 
 /// Ghost bookkeeping of the API process (never read by a handler).
@@ -397,6 +399,7 @@ impl Actor for Node {
                         let sent = b.retry_refresh(cfg, t);
                         (sent.is_some(), sent)
                     }
+                    Timer::StorageSyncs(t) => (b.sync_storage(t), None),
                     Timer::Tick => (false, None),
                 };
                 if !changed {
@@ -471,6 +474,11 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
     }
     if cfg.freshness_check {
         set(Timer::BrowserTick, b.now < cfg.max_ticks);
+    }
+    if cfg.mode == AuthMode::Json && cfg.storage == policy::JsonStorage::SharedLagging {
+        for (t, tab) in b.tabs.iter().enumerate() {
+            set(Timer::StorageSyncs(t as TabIx), tab.token != b.storage);
+        }
     }
     if cfg.retries > 0 {
         for (t, tab) in b.tabs.iter().enumerate() {

@@ -139,4 +139,8 @@ pub enum JsonStorage {
     PerTab,
     /// One `localStorage` entry shared by every tab of the browser (a custom SDK storage).
     Shared,
+    /// One `localStorage` entry, but a write reaches the other tabs only after a delay of any
+    /// length: each tab reads its own view, which a later step brings up to date (Safari 14.1,
+    /// WebKit bug 225344, auth0/auth0-spa-js issue 755; `industry-policies.md` C17).
+    SharedLagging,
 }

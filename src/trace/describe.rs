@@ -401,6 +401,16 @@ fn describe_in(
             let now = model::clock_at(after, m.cfg.server);
             ("clock".into(), "ClockTicks".into(), format!("time passes: now = {now}"), None)
         }
+        ActorModelAction::Timeout(_, Timer::StorageSyncs(t)) => (
+            who(*t),
+            "StorageReachesTab".into(),
+            format!(
+                "the last localStorage write reaches {}: it now reads refresh_token={}",
+                who(*t),
+                model::browser_at(after, browser).tabs[*t as usize].token.map_or("none".into(), |x| x.to_string())
+            ),
+            None,
+        ),
         ActorModelAction::Timeout(_, Timer::TabRetries(t)) => (
             who(*t),
             "TabRetriesRefresh".into(),
