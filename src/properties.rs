@@ -132,6 +132,12 @@ pub const ALL: &[PropertySpec] = &[
         condition: sp3_single_lineage,
     },
     PropertySpec {
+        name: "sp6_absolute_lifetime",
+        kind: Kind::Always,
+        claim: "no token is accepted at or after the session's lifetime (time.session_lifetime) from sign-in",
+        condition: sp6_absolute_lifetime,
+    },
+    PropertySpec {
         name: "sp9_revocation_scope",
         kind: Kind::Always,
         claim: "reuse detection never revokes a live token of another family (authorization-server models)",
@@ -261,6 +267,16 @@ fn sp3_single_lineage(m: &RefreshModel, s: &State) -> bool {
     let Some(a) = auth_server_at(s, m.cfg.server) else { return true };
     (0..a.families.len())
         .all(|f| a.rows.iter().filter(|r| r.family as usize == f && r.status == TokStatus::Active).count() <= 1)
+}
+
+/// SP6 (absolute lifetime, `industry-policies.md` §3 and §1.2): with a required session
+/// lifetime in the model file, no request is accepted (checked and answered 2xx) at a tick at
+/// or past it; the lifetime counts from sign-in, whatever rotation happened. Read from the
+/// server's ghost record of acceptances, so it applies to both server kinds (Directus has no
+/// absolute lifetime by design).
+fn sp6_absolute_lifetime(m: &RefreshModel, s: &State) -> bool {
+    let accepted = &ghost_at(s, m.cfg.server).accepted;
+    m.cfg.session_lifetime.is_none_or(|l| accepted.iter().all(|&(_, at)| at < l))
 }
 
 /// SP9 (revocation scope matches cause, `industry-policies.md` §3, C22): reuse detection

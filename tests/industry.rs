@@ -298,3 +298,17 @@ fn c17_a_lock_does_not_help_when_storage_reaches_the_other_tab_late() {
     let (_, _, r) = checked("models/c17-coherent-storage-weblocks.json");
     assert_eq!((status(&r, "no_spurious_logout"), r.unique_states), (Verdict::Holds, 16));
 }
+
+/// SP6: a sliding lifetime alone accepts a refresh past the required session lifetime (the
+/// refresh arrives at tick 2, the session ended at 2); Keycloak's SSO Session Max refuses it.
+#[test]
+fn sp6_sliding_lifetime_alone_outlives_the_session_and_an_absolute_one_does_not() {
+    let (sc, m, r) = checked("models/sliding-only-no-max.json");
+    let t = trace_of(&m, &sc, &r, "sp6_absolute_lifetime");
+    assert_eq!(actions(&t), ["TabSendsRefresh", "ClockTicks", "ClockTicks", "ServerReceivesRefresh"]);
+    assert_eq!(t.steps[3].state.now, 2);
+    let (_, _, r) = checked("models/keycloak-sso-max.json");
+    assert_eq!(status(&r, "sp6_absolute_lifetime"), Verdict::Holds);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(r.unique_states, 90);
+}
