@@ -4,7 +4,7 @@
 set -euo pipefail
 # One row per model file (as `check` prints it), one column per property:
 # ✗ violated (shortest counterexample length), ✓ holds, r reached, – unreached.
-props="no_spurious_logout rotated_token_expires sp1_immediate_predecessor sp2_detection_permanent sp3_single_lineage logout_revokes_all sp6_absolute_lifetime sp9_revocation_scope theft_detected reuse_detected"
+props="no_spurious_logout rotated_token_expires sp1_immediate_predecessor sp2_detection_permanent sp3_single_lineage logout_revokes_all sp6_absolute_lifetime sp9_revocation_scope lp4_lock_not_orphaned theft_detected reuse_detected"
 echo "| model | states | $(echo $props | sed 's/ / | /g') |"
 echo "|---|---:|$(for p in $props; do printf -- '---|'; done)"
 for f in "$@"; do

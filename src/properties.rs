@@ -144,6 +144,12 @@ pub const ALL: &[PropertySpec] = &[
         condition: sp9_revocation_scope,
     },
     PropertySpec {
+        name: "lp4_lock_not_orphaned",
+        kind: Kind::Always,
+        claim: "no tab waits for a lock whose holder will never release it",
+        condition: lp4_lock_not_orphaned,
+    },
+    PropertySpec {
         name: "reuse_detected",
         kind: Kind::Sometimes,
         claim: "sanity: reuse detection fires (authorization-server models)",
@@ -284,6 +290,17 @@ fn sp6_absolute_lifetime(m: &RefreshModel, s: &State) -> bool {
 /// Directus.
 fn sp9_revocation_scope(m: &RefreshModel, s: &State) -> bool {
     auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.foreign_revocations == 0)
+}
+
+/// LP4 (coordination never blocks forever, `industry-policies.md` §3, C18), as a safety
+/// invariant: no tab is queued for the Web Lock while its holder is hung. A hung holder never
+/// releases, so from such a state the waiting tab can never proceed.
+fn lp4_lock_not_orphaned(m: &RefreshModel, s: &State) -> bool {
+    m.cfg.browsers.iter().all(|&b| {
+        let b = browser_at(s, b);
+        let hung = b.lock.is_some_and(|h| b.tabs[h as usize].status == TabStatus::Hung);
+        !hung || b.tabs.iter().all(|t| t.status != TabStatus::WaitingLock)
+    })
 }
 
 fn reuse_detected(m: &RefreshModel, s: &State) -> bool {

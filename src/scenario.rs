@@ -127,6 +127,13 @@ pub struct BrowserSection {
     /// app does not retry).
     #[serde(default)]
     pub retries_per_tab: u8,
+    /// With `web-locks`: how many times a lock holder may hang for good, 0 or 1 (default 0;
+    /// C18).
+    #[serde(default)]
+    pub lock_hangs: u8,
+    /// With `web-locks`: a waiting tab may steal the lock (`steal: true`; default false; C18).
+    #[serde(default)]
+    pub lock_steal: bool,
 }
 
 fn one_device() -> u8 {
@@ -365,6 +372,16 @@ impl Scenario {
         in_range("time.refresh_margin", self.time.refresh_margin, 0, 200)?;
         in_range("browser.sign_outs", self.browser.sign_outs, 0, 2)?;
         in_range("browser.retries_per_tab", self.browser.retries_per_tab, 0, 2)?;
+        in_range("browser.lock_hangs", self.browser.lock_hangs, 0, 1)?;
+        if (self.browser.lock_hangs > 0 || self.browser.lock_steal)
+            && self.browser.coordination != Coordination::WebLocks
+        {
+            return Err(self.invalid(
+                "browser.coordination",
+                format!("{:?}", self.browser.coordination).to_lowercase(),
+                "\"web-locks\" when `lock_hangs` or `lock_steal` is set",
+            ));
+        }
         if let Some(p) = &self.auth_server {
             in_range("browser.devices", self.browser.devices, 1, 3)?;
             if self.browser.mode == AuthMode::Session {

@@ -312,3 +312,29 @@ fn sp6_sliding_lifetime_alone_outlives_the_session_and_an_absolute_one_does_not(
     assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
     assert_eq!(r.unique_states, 90);
 }
+
+/// C18 (supabase-js 1594, 2013; PR 2106): a Web Lock holder that hangs leaves the other tab
+/// waiting forever (LP4, 3 steps); with `steal: true` the waiting tab refreshes the same token
+/// while the holder's refresh runs, and strict reuse detection logs it out.
+#[test]
+fn c18_orphaned_lock_blocks_and_steal_loses_mutual_exclusion() {
+    let (sc, m, r) = checked("models/c18-orphaned-weblock.json");
+    let t = trace_of(&m, &sc, &r, "lp4_lock_not_orphaned");
+    assert_eq!(actions(&t), ["TabSendsRefresh", "TabWaitsForLock", "TabHangsWithLock"]);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    let (sc, m, r) = checked("models/c18-weblock-steal.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabWaitsForLock",
+            "TabStealsLock",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[3].text.contains("token=1"));
+    assert_eq!(status(&r, "lp4_lock_not_orphaned"), Verdict::Holds);
+}

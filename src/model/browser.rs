@@ -67,6 +67,10 @@ pub enum TabStatus {
     LockSeenFree,
     /// On the login page (`/login?reason=SESSION_EXPIRED`, or after signing out).
     LoggedOut,
+    /// Web Locks: the tab holds the lock and its callback never resolves (double mount, hot
+    /// reload, hung storage: supabase/supabase-js issues 1594 and 2013); it never releases
+    /// the lock and ignores any answer.
+    Hung,
 }
 
 /// One tab's app and SDK state.
@@ -171,6 +175,11 @@ pub struct BrowserCfg {
     /// Retries each tab may send for a refresh that got no answer (C19; 0 for Directus's app,
     /// which does not retry).
     pub retries: u8,
+    /// Web Locks: how many times a lock holder may hang (C18), 0 or 1.
+    pub lock_hangs: u8,
+    /// Web Locks: a waiting tab may take the lock with `steal: true` (supabase/supabase-js PR
+    /// 2106) while the holder still runs.
+    pub lock_steal: bool,
 }
 
 /// The browser actor's state.
@@ -186,6 +195,8 @@ pub struct BrowserState {
     pub lock: Option<TabIx>,
     /// PR 22457 Web Locks: tabs waiting for the lock, in request order.
     pub queue: Vec<TabIx>,
+    /// Web Locks: lock-holder hangs that may still happen (C18): a count.
+    pub hangs_left: u8,
     /// Sign-outs the user may still start: a count.
     pub sign_outs_left: u8,
     /// The browser's clock, in ticks (only with the freshness check; else 0).
@@ -236,6 +247,7 @@ impl BrowserState {
             .then_some(token),
             lock: None,
             queue: vec![],
+            hangs_left: cfg.lock_hangs,
             sign_outs_left: cfg.sign_outs,
             now: 0,
             attacker: cfg.attacker.as_ref().map(|(n, _)| Attacker {
@@ -367,6 +379,29 @@ impl BrowserState {
         true
     }
 
+    /// C18: tab `t`, holding the Web Lock with its refresh in flight, hangs for good. Returns
+    /// whether it changed anything.
+    pub fn hang(&mut self, t: TabIx) -> bool {
+        let refreshing = matches!(self.tabs[t as usize].status, TabStatus::Refreshing { .. });
+        if self.lock != Some(t) || !refreshing || self.hangs_left == 0 {
+            return false;
+        }
+        self.hangs_left -= 1;
+        self.tabs[t as usize].status = TabStatus::Hung;
+        true
+    }
+
+    /// C18 with `steal: true` (supabase/supabase-js PR 2106): waiting tab `t` takes the lock
+    /// from its holder, which keeps running, and refreshes now.
+    pub fn steal_lock(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
+        if self.tabs[t as usize].status != TabStatus::WaitingLock || self.lock.is_none() {
+            return None;
+        }
+        self.queue.retain(|&x| x != t);
+        self.lock = Some(t);
+        Some(self.send_refresh(cfg, t))
+    }
+
     /// Tab `t` starts an ordinary request.
     pub fn start_request(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
         let tab = &mut self.tabs[t as usize];
@@ -399,6 +434,9 @@ impl BrowserState {
         // while it waits and drops any answer that comes after.
         if cfg.retries > 0 && !matches!(self.tabs[t as usize].status, TabStatus::Refreshing { .. }) {
             return None;
+        }
+        if self.tabs[t as usize].status == TabStatus::Hung {
+            return None; // the hung callback never sees it
         }
         match reply {
             Reply::Ok { set_cookie, token, expires_at } => {
@@ -536,6 +574,8 @@ mod tests {
             max_ticks: 0,
             attacker: None,
             retries: 0,
+            lock_hangs: 0,
+            lock_steal: false,
         }
     }
 

@@ -158,6 +158,10 @@ pub enum Timer {
     TabRetries(TabIx),
     /// Lagging shared storage: the last `localStorage` write reaches this tab's view.
     StorageSyncs(TabIx),
+    /// C18: the tab holding the Web Lock hangs.
+    TabHangsWithLock(TabIx),
+    /// C18: a waiting tab steals the Web Lock.
+    TabStealsLock(TabIx),
 }
 
 /// Ghost bookkeeping of the API process (never read by a handler).
@@ -400,6 +404,11 @@ impl Actor for Node {
                         (sent.is_some(), sent)
                     }
                     Timer::StorageSyncs(t) => (b.sync_storage(t), None),
+                    Timer::TabHangsWithLock(t) => (b.hang(t), None),
+                    Timer::TabStealsLock(t) => {
+                        let sent = b.steal_lock(cfg, t);
+                        (sent.is_some(), sent)
+                    }
                     Timer::Tick => (false, None),
                 };
                 if !changed {
@@ -478,6 +487,15 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
     if cfg.mode == AuthMode::Json && cfg.storage == policy::JsonStorage::SharedLagging {
         for (t, tab) in b.tabs.iter().enumerate() {
             set(Timer::StorageSyncs(t as TabIx), tab.token != b.storage);
+        }
+    }
+    if cfg.lock_hangs > 0 || cfg.lock_steal {
+        for (t, tab) in b.tabs.iter().enumerate() {
+            let t = t as TabIx;
+            let holding = b.lock == Some(t) && matches!(tab.status, TabStatus::Refreshing { .. });
+            set(Timer::TabHangsWithLock(t), cfg.lock_hangs > 0 && holding && b.hangs_left > 0);
+            let waiting = tab.status == TabStatus::WaitingLock && b.lock.is_some();
+            set(Timer::TabStealsLock(t), cfg.lock_steal && waiting);
         }
     }
     if cfg.retries > 0 {
@@ -676,6 +694,8 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         max_ticks: sc.time.max_ticks,
         attacker: sc.attacker.as_ref().map(|a| (a.attempts, a.modes.clone())),
         retries: sc.browser.retries_per_tab,
+        lock_hangs: sc.browser.lock_hangs,
+        lock_steal: sc.browser.lock_steal,
     }
 }
 

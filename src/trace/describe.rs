@@ -183,6 +183,7 @@ fn tab_status(b: &BrowserState, i: usize) -> String {
         TabStatus::WaitingLock => "waiting for the lock".into(),
         TabStatus::LockSeenFree => "saw the lock free".into(),
         TabStatus::LoggedOut => "logged out".into(),
+        TabStatus::Hung => "hung (holds the lock forever)".into(),
     };
     if let Some(tok) = t.token {
         s += &format!(", stores refresh token={tok}");
@@ -401,6 +402,22 @@ fn describe_in(
             let now = model::clock_at(after, m.cfg.server);
             ("clock".into(), "ClockTicks".into(), format!("time passes: now = {now}"), None)
         }
+        ActorModelAction::Timeout(_, Timer::TabHangsWithLock(t)) => (
+            who(*t),
+            "TabHangsWithLock".into(),
+            format!("{}'s lock callback hangs: it will never release the Web Lock", who(*t)),
+            None,
+        ),
+        ActorModelAction::Timeout(_, Timer::TabStealsLock(t)) => (
+            who(*t),
+            "TabStealsLock".into(),
+            format!(
+                "{} steals the Web Lock (steal: true) and sends its refresh with {}",
+                who(*t),
+                refresh_source(model::browser_at(before, browser), m, *t)
+            ),
+            None,
+        ),
         ActorModelAction::Timeout(_, Timer::StorageSyncs(t)) => (
             who(*t),
             "StorageReachesTab".into(),
