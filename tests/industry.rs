@@ -338,3 +338,18 @@ fn c18_orphaned_lock_blocks_and_steal_loses_mutual_exclusion() {
     assert!(t.steps[3].text.contains("token=1"));
     assert_eq!(status(&r, "lp4_lock_not_orphaned"), Verdict::Holds);
 }
+
+/// C13 (supabase/auth PR 1312): the family revocation is rolled back with the error, so after
+/// tab B's reuse is detected tab A's next refresh still succeeds (SP2, 7 steps).
+#[test]
+fn c13_rolled_back_detection_has_no_effect() {
+    let (sc, m, r) = checked("models/c13-supabase-rollback.json");
+    let t = trace_of(&m, &sc, &r, "sp2_detection_permanent");
+    assert_eq!(t.steps.len(), 7);
+    let reuse =
+        find_step(&t, "server", "ServerReceivesRefresh", "tab B's POST /auth/refresh (mode json, refresh_token=1)");
+    let after =
+        find_step(&t, "server", "ServerReceivesRefresh", "tab A's POST /auth/refresh (mode json, refresh_token=2)");
+    assert_eq!((reuse, after), (5, 6));
+    assert!(t.steps[6].state.store.iter().all(|row| !row.ends_with("revoked")), "{:?}", t.steps[6].state.store);
+}

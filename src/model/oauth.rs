@@ -51,6 +51,10 @@ pub enum OnReuse {
     /// Reuse detection revokes every token of the user, every family (nightscout/nocturne PR
     /// 326 "revoke all for subject"; ScaleOvenStove/crosswithfriends PR 566).
     RevokeUser,
+    /// Reuse detection revokes the family inside a transaction that then returns the error
+    /// and is rolled back: the client gets `refresh_token_already_used` but every token stays
+    /// valid (supabase/auth before PR 1312, commit 6e313f81; `industry-policies.md` C13).
+    RevokeFamilyRolledBack,
 }
 
 /// What a superseded token inside the grace window gets.
@@ -373,7 +377,7 @@ pub fn decide(p: &AuthServerPolicy, view: &ReadView, now: Tick) -> Decision {
     }
     let reuse = match p.on_reuse {
         OnReuse::Reject => Decision::Reject,
-        OnReuse::RevokeFamily | OnReuse::RevokeUser => Decision::Detect,
+        OnReuse::RevokeFamily | OnReuse::RevokeUser | OnReuse::RevokeFamilyRolledBack => Decision::Detect,
     };
     match row.status {
         TokStatus::Revoked if p.revoked_is_reuse => reuse,
@@ -403,6 +407,9 @@ pub fn write(p: &AuthServerPolicy, access_ttl: Tick, s: &mut AsState, h: &AsHand
         Decision::Reject => None,
         Decision::Detect => {
             s.as_ghost.detected |= 1 << f;
+            if p.on_reuse == OnReuse::RevokeFamilyRolledBack {
+                return Reply::Err(HttpError::InvalidCredentials); // the revocation is rolled back
+            }
             s.revoke_family(f);
             if p.on_reuse == OnReuse::RevokeUser {
                 for other in (0..s.families.len() as u8).filter(|&o| o != f) {
