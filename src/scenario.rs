@@ -134,6 +134,10 @@ pub struct BrowserSection {
     /// With `web-locks`: a waiting tab may steal the lock (`steal: true`; default false; C18).
     #[serde(default)]
     pub lock_steal: bool,
+    /// With `web-locks`: a tab reads its refresh token before it queues for the lock and
+    /// presents that copy once granted (default false; C20).
+    #[serde(default)]
+    pub read_before_lock: bool,
 }
 
 fn one_device() -> u8 {
@@ -373,13 +377,12 @@ impl Scenario {
         in_range("browser.sign_outs", self.browser.sign_outs, 0, 2)?;
         in_range("browser.retries_per_tab", self.browser.retries_per_tab, 0, 2)?;
         in_range("browser.lock_hangs", self.browser.lock_hangs, 0, 1)?;
-        if (self.browser.lock_hangs > 0 || self.browser.lock_steal)
-            && self.browser.coordination != Coordination::WebLocks
-        {
+        let lock_options = self.browser.lock_hangs > 0 || self.browser.lock_steal || self.browser.read_before_lock;
+        if lock_options && self.browser.coordination != Coordination::WebLocks {
             return Err(self.invalid(
                 "browser.coordination",
                 format!("{:?}", self.browser.coordination).to_lowercase(),
-                "\"web-locks\" when `lock_hangs` or `lock_steal` is set",
+                "\"web-locks\" when `lock_hangs`, `lock_steal` or `read_before_lock` is set",
             ));
         }
         if let Some(p) = &self.auth_server {

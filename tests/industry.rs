@@ -353,3 +353,26 @@ fn c13_rolled_back_detection_has_no_effect() {
     assert_eq!((reuse, after), (5, 6));
     assert!(t.steps[6].state.store.iter().all(|row| !row.ends_with("revoked")), "{:?}", t.steps[6].state.store);
 }
+
+/// C20 (DuendeArchive/Support 1286): a replica that read the stored token before waiting for
+/// the lock presents it after the holder rotated it; reading inside the lock fixes it.
+#[test]
+fn c20_reading_before_the_lock_presents_a_rotated_token() {
+    let (sc, m, r) = checked("models/c20-bff-read-before-lock.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabWaitsForLock",
+            "TabReceivesRefreshResponse",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[4].text.contains("tab B's POST /auth/refresh (mode json, refresh_token=1)"));
+    assert_eq!(t.steps[4].state.jar.as_deref(), Some("localStorage refresh_token=2"), "the store had 2");
+    let (_, _, r) = checked("models/c20-bff-read-inside-lock.json");
+    assert_eq!((status(&r, "no_spurious_logout"), r.unique_states), (Verdict::Holds, 16));
+}

@@ -90,6 +90,9 @@ pub struct Tab {
     /// Retries of an unanswered refresh it may still send: a count (0 unless the model file
     /// sets `retries_per_tab`).
     pub retries_left: u8,
+    /// With `read_before_lock`: the refresh token it read before it queued for the lock, which
+    /// it presents once granted (C20).
+    pub read: Option<Token>,
 }
 
 /// The cookie jar of the origin, shared by every tab.
@@ -180,6 +183,9 @@ pub struct BrowserCfg {
     /// Web Locks: a waiting tab may take the lock with `steal: true` (supabase/supabase-js PR
     /// 2106) while the holder still runs.
     pub lock_steal: bool,
+    /// Web Locks: a tab reads the refresh token before it queues for the lock and presents
+    /// that copy once granted (DuendeArchive/Support issue 1286; C20).
+    pub read_before_lock: bool,
 }
 
 /// The browser actor's state.
@@ -234,6 +240,7 @@ impl BrowserState {
             token: per_tab.then_some(token),
             expiry: None,
             retries_left: cfg.retries,
+            read: None,
         };
         let jar = Jar {
             session: (cfg.mode == AuthMode::Session).then_some(jwt),
@@ -283,7 +290,10 @@ impl BrowserState {
 
     /// Tab `t` sends its refresh now, with the jar's (or storage's) current token.
     fn send_refresh(&mut self, cfg: &BrowserCfg, t: TabIx) -> Send {
-        let cred = self.refresh_cred(cfg, t);
+        let mut cred = self.refresh_cred(cfg, t);
+        if let Some(tok) = self.tabs[t as usize].read.take() {
+            cred.token = Some(tok); // read before the lock (C20)
+        }
         self.tabs[t as usize].status = TabStatus::Refreshing { sent: cred.presented() };
         Send::Refresh { tab: t, cred }
     }
@@ -321,6 +331,9 @@ impl BrowserState {
                     Some(self.send_refresh(cfg, t))
                 } else {
                     self.queue.push(t);
+                    if cfg.read_before_lock {
+                        self.tabs[t as usize].read = self.refresh_cred(cfg, t).token;
+                    }
                     self.tabs[t as usize].status = TabStatus::WaitingLock;
                     None
                 }
@@ -576,6 +589,7 @@ mod tests {
             retries: 0,
             lock_hangs: 0,
             lock_steal: false,
+            read_before_lock: false,
         }
     }
 

@@ -696,6 +696,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         retries: sc.browser.retries_per_tab,
         lock_hangs: sc.browser.lock_hangs,
         lock_steal: sc.browser.lock_steal,
+        read_before_lock: sc.browser.read_before_lock,
     }
 }
 
