@@ -138,6 +138,10 @@ pub struct BrowserSection {
     /// presents that copy once granted (default false; C20).
     #[serde(default)]
     pub read_before_lock: bool,
+    /// The first `ssr_paths` tabs are server-side render paths that can refresh but cannot
+    /// write cookies (cookie mode only; default 0; C05, C06).
+    #[serde(default)]
+    pub ssr_paths: u8,
 }
 
 fn one_device() -> u8 {
@@ -377,6 +381,16 @@ impl Scenario {
         in_range("browser.sign_outs", self.browser.sign_outs, 0, 2)?;
         in_range("browser.retries_per_tab", self.browser.retries_per_tab, 0, 2)?;
         in_range("browser.lock_hangs", self.browser.lock_hangs, 0, 1)?;
+        if self.browser.ssr_paths > 0 {
+            in_range("browser.ssr_paths", self.browser.ssr_paths, 0, self.browser.tabs.saturating_sub(1))?;
+            if self.browser.mode != AuthMode::Cookie {
+                return Err(self.invalid(
+                    "browser.mode",
+                    format!("{:?}", self.browser.mode).to_lowercase(),
+                    "\"cookie\" when `ssr_paths` is set (a render path carries the cookie)",
+                ));
+            }
+        }
         let lock_options = self.browser.lock_hangs > 0 || self.browser.lock_steal || self.browser.read_before_lock;
         if lock_options && self.browser.coordination != Coordination::WebLocks {
             return Err(self.invalid(

@@ -376,3 +376,19 @@ fn c20_reading_before_the_lock_presents_a_rotated_token() {
     let (_, _, r) = checked("models/c20-bff-read-inside-lock.json");
     assert_eq!((status(&r, "no_spurious_logout"), r.unique_states), (Verdict::Holds, 16));
 }
+
+/// C05/C06 (supabase 18981, next-auth 11853): a server-side render path refreshes but cannot
+/// write the rotated cookie; even serialised, the browser then presents the old token after
+/// the reuse interval and is logged out. When the first refresher can write the cookie, the
+/// same model holds.
+#[test]
+fn c05_a_render_path_that_cannot_write_cookies_strands_the_browser() {
+    let (sc, m, r) = checked("models/c05-ssr-cannot-write-cookies.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 8, "{}", trace::render_text(&t));
+    assert!(t.steps[2].text.contains("tab A gets 200, refresh token=2 but cannot write the cookie"));
+    assert_eq!(t.steps[2].state.jar.as_deref(), Some("refresh=1"));
+    assert!(t.steps[3].text.contains("tab B") && t.steps[3].text.contains("token=1"));
+    let (_, _, r) = checked("models/c05-cookie-written.json");
+    assert_eq!((status(&r, "no_spurious_logout"), r.unique_states), (Verdict::Holds, 97));
+}

@@ -186,6 +186,10 @@ pub struct BrowserCfg {
     /// Web Locks: a tab reads the refresh token before it queues for the lock and presents
     /// that copy once granted (DuendeArchive/Support issue 1286; C20).
     pub read_before_lock: bool,
+    /// The first `ssr_paths` tabs are server-side render paths: they send the jar's cookie and
+    /// can refresh, but cannot write cookies, so a rotated token they receive is discarded
+    /// (Next.js Server Components, `@supabase/ssr` `setAll`; C05, C06).
+    pub ssr_paths: u8,
 }
 
 /// The browser actor's state.
@@ -452,6 +456,13 @@ impl BrowserState {
             return None; // the hung callback never sees it
         }
         match reply {
+            Reply::Ok { set_cookie, token, expires_at } if t < cfg.ssr_paths => {
+                // A server-side render path: the Set-Cookie is swallowed (C05, C06).
+                let _ = (set_cookie, token);
+                self.tabs[t as usize].expiry = expires_at;
+                self.refreshed_ok = true;
+                self.tabs[t as usize].status = TabStatus::Idle;
+            }
             Reply::Ok { set_cookie, token, expires_at } => {
                 if let Some(c) = set_cookie {
                     self.jar.session = Some(c);
@@ -590,6 +601,7 @@ mod tests {
             lock_hangs: 0,
             lock_steal: false,
             read_before_lock: false,
+            ssr_paths: 0,
         }
     }
 

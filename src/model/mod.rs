@@ -697,6 +697,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         lock_hangs: sc.browser.lock_hangs,
         lock_steal: sc.browser.lock_steal,
         read_before_lock: sc.browser.read_before_lock,
+        ssr_paths: sc.browser.ssr_paths,
     }
 }
 

@@ -492,11 +492,19 @@ fn describe_in(
                 ),
                 Msg::RefreshResponse { tab, reply } => {
                     let w = who(*tab);
+                    let (before_b, after_b) = (model::browser_at(before, browser), model::browser_at(after, browser));
                     let text = match (reply, *tab == ATTACKER) {
                         (Reply::Ok { .. }, true) => format!("{w} gets {}: the copied token worked", view.text),
                         (_, true) => format!("{w} gets {}", view.text),
                         (Reply::Ok { set_cookie: Some(_), .. }, _) => {
                             format!("{w} gets {}; the jar now holds it", view.text)
+                        }
+                        (Reply::Ok { token: Some(tok), .. }, _)
+                            if before_b.jar.refresh.is_some()
+                                && after_b.jar.refresh != Some(*tok)
+                                && after_b.tabs.get(*tab as usize) != before_b.tabs.get(*tab as usize) =>
+                        {
+                            format!("{w} gets {} but cannot write the cookie (a server-side render path)", view.text)
                         }
                         (Reply::Ok { .. }, _) => format!("{w} gets {}; it stores it", view.text),
                         (_, _) => format!("{w} gets {} and is logged out", view.text),
