@@ -23,6 +23,9 @@ pub enum Command {
     /// Work with trace files.
     #[command(subcommand)]
     Trace(commands::trace::TraceCommand),
+    /// Work with model files.
+    #[command(subcommand)]
+    Models(commands::models::ModelsCommand),
 }
 
 /// Runs the parsed command; returns the exit code, or an error for bad input (exit 2).
@@ -30,5 +33,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Trace(cmd) => commands::trace::run(cmd),
+        Command::Models(cmd) => commands::models::run(cmd),
     }
 }
