@@ -16,6 +16,10 @@
 //! accepted when, what happened after a sign-out) sits beside the protocol state and is never
 //! read by a handler or by the app; the properties read it.
 //!
+//! A model file with an `auth_server` section builds a second kind instead ([`build`]): one
+//! browser per device and an OAuth authorization server ([`Node::AuthServer`], [`oauth`]) that
+//! keeps its token table itself, each refresh's read and write being one or two actions.
+//!
 //! Sources: `shared/research/directus-protocol.md` §1 (server) and §3 (app), read from
 //! `@directus/api` 18.2.1 / 19.1.1 and `@directus/app` 12.1.1; Directus issue 22360 and pull
 //! requests 22433, 22353, 22457, 22464, 22503.

@@ -2,7 +2,9 @@
 //!
 //! Every protocol choice a model file can make is one variant here, and each variant says where
 //! the behaviour comes from. The step functions in [`super::server`] and [`super::browser`]
-//! match on these values; no other module decides policy.
+//! match on these values; no other module decides policy. The OAuth authorization server's
+//! policies (`industry-policies.md` P1–P8) are data in [`super::oauth`], beside its step
+//! functions.
 //!
 //! Sources:
 //! - Directus `api/src/services/authentication.ts`, `@directus/api` 18.2.1 (directus 10.10.4):
