@@ -23,7 +23,7 @@ use serde::Serialize;
 use stateright::{Model, Property};
 
 use crate::model::browser::TabStatus;
-use crate::model::{browser_at, server_at, Action, RefreshModel, State};
+use crate::model::{browser_at, clock_at, Action, RefreshModel, State};
 use crate::scenario::Scenario;
 
 /// A bound of the model file reached on some explored path.
@@ -111,7 +111,7 @@ impl<'m> BoundWatch<'m> {
         }
         let mut h = seen;
         let m = &self.model.cfg;
-        if self.max_ticks > 0 && server_at(s, m.server).now >= self.max_ticks {
+        if self.max_ticks > 0 && clock_at(s, m.server) >= self.max_ticks {
             h |= CLOCK;
         }
         for &b in &m.browsers {
@@ -175,7 +175,7 @@ fn forward<const I: usize>(w: &BoundWatch<'_>, s: &State) -> bool {
 
 type Condition = for<'a, 'b, 'c> fn(&'a BoundWatch<'b>, &'c State) -> bool;
 
-const FORWARD: [Condition; 16] = [
+const FORWARD: [Condition; 24] = [
     forward::<0>,
     forward::<1>,
     forward::<2>,
@@ -192,6 +192,14 @@ const FORWARD: [Condition; 16] = [
     forward::<13>,
     forward::<14>,
     forward::<15>,
+    forward::<16>,
+    forward::<17>,
+    forward::<18>,
+    forward::<19>,
+    forward::<20>,
+    forward::<21>,
+    forward::<22>,
+    forward::<23>,
 ];
 
 #[cfg(test)]

@@ -36,7 +36,9 @@ pub struct CheckOptions {
     pub properties: Option<Vec<String>>,
     /// Where the search publishes its counts while it runs, for a progress display.
     pub progress: Option<Arc<crate::progress::Counters>>,
-    /// Symmetry reduction over each browser's tabs ([`model::symmetry`]): one state per class
+    /// Symmetry reduction over each browser's tabs ([`model::symmetry`]), where the model's tabs
+    /// are interchangeable ([`model::symmetry::supported`]; otherwise the search runs without
+    /// it): one state per class
     /// of states that differ only in tab names. Verdicts and shortest path lengths are the same
     /// with and without it. Off by default, so state counts stay those of the full space.
     pub symmetry: bool,
@@ -181,7 +183,8 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         max_states: opts.max_states,
         timeout: opts.timeout,
         cancel: opts.cancel.clone(),
-        symmetry: opts.symmetry.then_some(model::symmetry::representative as fn(&model::State) -> model::State),
+        symmetry: (opts.symmetry && model::symmetry::supported(sc))
+            .then_some(model::symmetry::representative as fn(&model::State) -> model::State),
         max_memory: opts.max_memory,
         progress: opts.progress.clone(),
     };

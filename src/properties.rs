@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use stateright::Expectation;
 
 use crate::model::browser::TabStatus;
-use crate::model::{browser_at, server_at, store_at, RefreshModel, State};
+use crate::model::oauth::TokStatus;
+use crate::model::{auth_server_at, browser_at, clock_at, ghost_at, server_at, store_at, RefreshModel, State};
 
 /// What kind of property: an invariant that must hold in every reachable state, or a
 /// condition that must hold in some reachable state.
@@ -112,6 +113,48 @@ pub const ALL: &[PropertySpec] = &[
         claim: "sanity: a sign-out is answered",
         condition: sign_out_completes,
     },
+    PropertySpec {
+        name: "sp1_immediate_predecessor",
+        kind: Kind::Always,
+        claim: "a superseded refresh token is redeemed only if it is at most one generation behind the newest (authorization-server models)",
+        condition: sp1_immediate_predecessor,
+    },
+    PropertySpec {
+        name: "sp2_detection_permanent",
+        kind: Kind::Always,
+        claim: "once reuse detection has fired in a family, no token of that family is redeemed (authorization-server models)",
+        condition: sp2_detection_permanent,
+    },
+    PropertySpec {
+        name: "sp3_single_lineage",
+        kind: Kind::Always,
+        claim: "every family has at most one active refresh token: no fork (authorization-server models)",
+        condition: sp3_single_lineage,
+    },
+    PropertySpec {
+        name: "sp6_absolute_lifetime",
+        kind: Kind::Always,
+        claim: "no token is accepted at or after the session's lifetime (time.session_lifetime) from sign-in",
+        condition: sp6_absolute_lifetime,
+    },
+    PropertySpec {
+        name: "sp9_revocation_scope",
+        kind: Kind::Always,
+        claim: "reuse detection never revokes a live token of another family (authorization-server models)",
+        condition: sp9_revocation_scope,
+    },
+    PropertySpec {
+        name: "lp4_lock_not_orphaned",
+        kind: Kind::Always,
+        claim: "no tab waits for a lock whose holder will never release it",
+        condition: lp4_lock_not_orphaned,
+    },
+    PropertySpec {
+        name: "reuse_detected",
+        kind: Kind::Sometimes,
+        claim: "sanity: reuse detection fires (authorization-server models)",
+        condition: reuse_detected,
+    },
 ];
 
 /// Looks a property up by name.
@@ -123,7 +166,7 @@ pub fn by_name(name: &str) -> Option<&'static PropertySpec> {
 /// sign-in, if the model file bounds it) has not passed.
 pub fn session_valid(m: &RefreshModel, s: &State, browser: usize) -> bool {
     let truth = browser_at(s, browser).truth;
-    let now = server_at(s, m.cfg.server).now;
+    let now = clock_at(s, m.cfg.server);
     truth.signed_in && !truth.signed_out && m.cfg.session_lifetime.is_none_or(|l| now < l)
 }
 
@@ -139,7 +182,7 @@ fn no_spurious_logout(m: &RefreshModel, s: &State) -> bool {
 /// Every cookie handed out names a row that exists once the handler's write is done; PR 22433
 /// scenario 2's orphan (a rename that matched no row, yet answered 200) breaks it.
 fn cookie_names_live_session(m: &RefreshModel, s: &State) -> bool {
-    server_at(s, m.cfg.server).orphan_cookies == 0
+    auth_server_at(s, m.cfg.server).is_some() || server_at(s, m.cfg.server).orphan_cookies == 0
 }
 
 fn refresh_succeeds(m: &RefreshModel, s: &State) -> bool {
@@ -166,7 +209,7 @@ fn concurrent_refreshes(m: &RefreshModel, s: &State) -> bool {
 /// is `SESSION_REFRESH_GRACE_PERIOD` with the grace window and 0 otherwise. Reads the server's
 /// ghost records of the last acceptance per token and of supersessions.
 fn rotated_token_expires(m: &RefreshModel, s: &State) -> bool {
-    let ghost = &server_at(s, m.cfg.server).ghost;
+    let ghost = ghost_at(s, m.cfg.server);
     let (accepted, superseded) = (&ghost.accepted, &ghost.superseded);
     accepted.iter().all(|&(tok, at)| match superseded.iter().find(|&&(t, _)| t == tok) {
         Some(&(_, when)) => u16::from(at) <= u16::from(when) + u16::from(m.cfg.grace),
@@ -177,14 +220,18 @@ fn rotated_token_expires(m: &RefreshModel, s: &State) -> bool {
 /// SP7 (mode binding, `industry-policies.md` §3; `directus-protocol.md` §6 P4, the PR 22433
 /// review): no refresh in json or cookie mode is answered 2xx for a row issued in session mode.
 fn mode_binding(m: &RefreshModel, s: &State) -> bool {
-    server_at(s, m.cfg.server).ghost.cross_mode == 0
+    ghost_at(s, m.cfg.server).cross_mode == 0
 }
 
 /// SP5 (logout completeness, `industry-policies.md` §3): once a sign-out has been answered,
 /// no request arriving after it is answered 2xx, and once its `DELETE` has run no row is
 /// created or renamed onto a new token (no session is resurrected).
 fn logout_revokes_all(m: &RefreshModel, s: &State) -> bool {
-    server_at(s, m.cfg.server).ghost.ok_after_sign_out == 0 && store_at(s, m.cfg.store).ghost.revived == 0
+    let revived = match auth_server_at(s, m.cfg.server) {
+        Some(a) => a.as_ghost.revived,
+        None => store_at(s, m.cfg.store).ghost.revived,
+    };
+    ghost_at(s, m.cfg.server).ok_after_sign_out == 0 && revived == 0
 }
 
 /// SP4 (theft is detected or harmless, `industry-policies.md` §3), for a system without reuse
@@ -193,7 +240,7 @@ fn logout_revokes_all(m: &RefreshModel, s: &State) -> bool {
 /// token drawn before it must fail, so the user notices (is logged out). A success means the
 /// attacker and the user share the session unnoticed.
 fn theft_detected(m: &RefreshModel, s: &State) -> bool {
-    server_at(s, m.cfg.server).ghost.theft_shared == 0
+    ghost_at(s, m.cfg.server).theft_shared == 0
 }
 
 fn attacker_redeems(m: &RefreshModel, s: &State) -> bool {
@@ -201,5 +248,61 @@ fn attacker_redeems(m: &RefreshModel, s: &State) -> bool {
 }
 
 fn sign_out_completes(m: &RefreshModel, s: &State) -> bool {
-    server_at(s, m.cfg.server).ghost.signed_out
+    ghost_at(s, m.cfg.server).signed_out
+}
+
+/// SP1 (iii) (bounded replay, `industry-policies.md` §3; Auth0's "only the immediately
+/// previous token"; django-oauth-toolkit issue 1617): no 2xx redemption of a superseded token
+/// that was more than one generation behind the family's newest live token when it was read.
+/// The time bound (i) is `rotated_token_expires`. Holds vacuously for the Directus server.
+fn sp1_immediate_predecessor(m: &RefreshModel, s: &State) -> bool {
+    auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.deep_replays == 0)
+}
+
+/// SP2 (detection effective and permanent, `industry-policies.md` §3; RFC 9700 §4.14.2): once
+/// reuse detection has revoked a family, no later answer redeems a token of it (a refresh that
+/// read before the revocation and wrote after it breaks this). Holds vacuously for Directus.
+fn sp2_detection_permanent(m: &RefreshModel, s: &State) -> bool {
+    auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.ok_after_detection == 0)
+}
+
+/// SP3 (single lineage, `industry-policies.md` §3), strict form: in every state each family
+/// has at most one active refresh token. Broken by read-then-write rotation (C07) and, by
+/// design, by grace policies that fork (P4/P5). Holds vacuously for Directus.
+fn sp3_single_lineage(m: &RefreshModel, s: &State) -> bool {
+    let Some(a) = auth_server_at(s, m.cfg.server) else { return true };
+    (0..a.families.len())
+        .all(|f| a.rows.iter().filter(|r| r.family as usize == f && r.status == TokStatus::Active).count() <= 1)
+}
+
+/// SP6 (absolute lifetime, `industry-policies.md` §3 and §1.2): with a required session
+/// lifetime in the model file, no request is accepted (checked and answered 2xx) at a tick at
+/// or past it; the lifetime counts from sign-in, whatever rotation happened. Read from the
+/// server's ghost record of acceptances, so it applies to both server kinds (Directus has no
+/// absolute lifetime by design).
+fn sp6_absolute_lifetime(m: &RefreshModel, s: &State) -> bool {
+    let accepted = &ghost_at(s, m.cfg.server).accepted;
+    m.cfg.session_lifetime.is_none_or(|l| accepted.iter().all(|&(_, at)| at < l))
+}
+
+/// SP9 (revocation scope matches cause, `industry-policies.md` §3, C22): reuse detection
+/// revokes no live token of a family other than the presented token's. Holds vacuously for
+/// Directus.
+fn sp9_revocation_scope(m: &RefreshModel, s: &State) -> bool {
+    auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.foreign_revocations == 0)
+}
+
+/// LP4 (coordination never blocks forever, `industry-policies.md` §3, C18), as a safety
+/// invariant: no tab is queued for the Web Lock while its holder is hung. A hung holder never
+/// releases, so from such a state the waiting tab can never proceed.
+fn lp4_lock_not_orphaned(m: &RefreshModel, s: &State) -> bool {
+    m.cfg.browsers.iter().all(|&b| {
+        let b = browser_at(s, b);
+        let hung = b.lock.is_some_and(|h| b.tabs[h as usize].status == TabStatus::Hung);
+        !hung || b.tabs.iter().all(|t| t.status != TabStatus::WaitingLock)
+    })
+}
+
+fn reuse_detected(m: &RefreshModel, s: &State) -> bool {
+    auth_server_at(s, m.cfg.server).is_some_and(|a| a.as_ghost.detected != 0)
 }

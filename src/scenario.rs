@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::oauth::AuthServerPolicy;
 use crate::model::policy::{
     AuthMode, Coordination, JsonStorage, ServerPolicy, ServerSteps, SessionRefresh, StoreConcurrency,
 };
@@ -118,6 +119,33 @@ pub struct BrowserSection {
     /// refreshing, and is logged out if that fails.
     #[serde(default)]
     pub freshness_check: bool,
+    /// Authorization-server models: browsers (devices), each signed in with its own session
+    /// (token family), 1 to 3 (default 1). Directus models have one browser.
+    #[serde(default = "one_device")]
+    pub devices: u8,
+    /// Retries a tab may send for a refresh that got no answer, 0 to 2 (default 0: Directus's
+    /// app does not retry).
+    #[serde(default)]
+    pub retries_per_tab: u8,
+    /// With `web-locks`: how many times a lock holder may hang for good, 0 or 1 (default 0;
+    /// C18).
+    #[serde(default)]
+    pub lock_hangs: u8,
+    /// With `web-locks`: a waiting tab may steal the lock (`steal: true`; default false; C18).
+    #[serde(default)]
+    pub lock_steal: bool,
+    /// With `web-locks`: a tab reads its refresh token before it queues for the lock and
+    /// presents that copy once granted (default false; C20).
+    #[serde(default)]
+    pub read_before_lock: bool,
+    /// The first `ssr_paths` tabs are server-side render paths that can refresh but cannot
+    /// write cookies (cookie mode only; default 0; C05, C06).
+    #[serde(default)]
+    pub ssr_paths: u8,
+}
+
+fn one_device() -> u8 {
+    1
 }
 
 fn default_mode() -> AuthMode {
@@ -174,8 +202,12 @@ pub struct ModelFile {
     pub description: String,
     /// Where the modelled behaviour comes from (file and version, PR, RFC section).
     pub sources: Vec<String>,
-    /// The server's policy.
-    pub server: ServerSection,
+    /// The Directus server's policy; absent in an authorization-server model.
+    #[serde(default)]
+    pub server: Option<ServerSection>,
+    /// An OAuth authorization server's policy ([`AuthServerPolicy`]) in place of `server`.
+    #[serde(default)]
+    pub auth_server: Option<AuthServerPolicy>,
     /// The browser.
     pub browser: BrowserSection,
     /// Clock and TTLs.
@@ -205,8 +237,12 @@ pub struct Scenario {
     pub description: String,
     /// `sources` from the file.
     pub sources: Vec<String>,
-    /// The server policy.
+    /// The Directus server policy (in an authorization-server model: Directus's defaults,
+    /// unused).
     pub server: ServerPolicy,
+    /// The authorization server's policy, if the file has an `auth_server` section: then the
+    /// model is built from it instead of the Directus server.
+    pub auth_server: Option<AuthServerPolicy>,
     /// The browser.
     pub browser: BrowserSection,
     /// Clock and TTLs.
@@ -256,18 +292,37 @@ impl Scenario {
             field: e.field,
             message: e.message,
         })?;
+        let server = match (&file.server, &file.auth_server) {
+            (Some(_), None) | (None, Some(_)) => file.server.clone().unwrap_or(ServerSection {
+                session_refresh: SessionRefresh::Rotate,
+                steps: ServerSteps::Split,
+                per_request_check: false,
+                mode_bound: false,
+                store: StoreConcurrency::Pool,
+            }),
+            (found, _) => {
+                return Err(ScenarioError::Invalid {
+                    path: path.into(),
+                    field: "server".into(),
+                    found: if found.is_some() { "both `server` and `auth_server`" } else { "neither" }.into(),
+                    expected: "exactly one of `server` (Directus) and `auth_server` (OAuth authorization server)"
+                        .into(),
+                })
+            }
+        };
         let sc = Scenario {
             path: path.into(),
             name: file.name,
             description: file.description,
             sources: file.sources,
             server: ServerPolicy {
-                session_refresh: file.server.session_refresh,
-                steps: file.server.steps,
-                per_request_check: file.server.per_request_check,
-                mode_bound: file.server.mode_bound,
-                store: file.server.store,
+                session_refresh: server.session_refresh,
+                steps: server.steps,
+                per_request_check: server.per_request_check,
+                mode_bound: server.mode_bound,
+                store: server.store,
             },
+            auth_server: file.auth_server,
             browser: file.browser,
             time: file.time,
             network: file.network,
@@ -353,6 +408,49 @@ impl Scenario {
         in_range("time.session_refresh_grace_period", self.time.session_refresh_grace_period, 1, 200)?;
         in_range("time.refresh_margin", self.time.refresh_margin, 0, 200)?;
         in_range("browser.sign_outs", self.browser.sign_outs, 0, 2)?;
+        in_range("browser.retries_per_tab", self.browser.retries_per_tab, 0, 2)?;
+        in_range("browser.lock_hangs", self.browser.lock_hangs, 0, 1)?;
+        if self.browser.ssr_paths > 0 {
+            in_range("browser.ssr_paths", self.browser.ssr_paths, 0, self.browser.tabs.saturating_sub(1))?;
+            if self.browser.mode != AuthMode::Cookie {
+                return Err(self.invalid(
+                    "browser.mode",
+                    format!("{:?}", self.browser.mode).to_lowercase(),
+                    "\"cookie\" when `ssr_paths` is set (a render path carries the cookie)",
+                ));
+            }
+        }
+        let lock_options = self.browser.lock_hangs > 0 || self.browser.lock_steal || self.browser.read_before_lock;
+        if lock_options && self.browser.coordination != Coordination::WebLocks {
+            return Err(self.invalid(
+                "browser.coordination",
+                format!("{:?}", self.browser.coordination).to_lowercase(),
+                "\"web-locks\" when `lock_hangs`, `lock_steal` or `read_before_lock` is set",
+            ));
+        }
+        if let Some(p) = &self.auth_server {
+            in_range("browser.devices", self.browser.devices, 1, 3)?;
+            if self.browser.mode == AuthMode::Session {
+                return Err(self.invalid(
+                    "browser.mode",
+                    "\"session\"",
+                    "\"json\" or \"cookie\" with an `auth_server` (an OAuth refresh token travels in the body or a cookie)",
+                ));
+            }
+            for (field, v) in [
+                ("auth_server.window.ticks", p.window.ticks),
+                ("auth_server.window.uses", p.window.uses),
+                ("auth_server.window.generations", p.window.generations),
+                ("auth_server.idle", p.idle),
+                ("auth_server.absolute", p.absolute),
+            ] {
+                if let Some(v) = v {
+                    in_range(field, v, 1, 200)?;
+                }
+            }
+        } else if self.browser.devices != 1 {
+            return Err(self.invalid("browser.devices", self.browser.devices, "1 (a Directus model has one browser)"));
+        }
         if let Some(l) = self.time.session_lifetime {
             in_range("time.session_lifetime", l, 1, 200)?;
         }

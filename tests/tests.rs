@@ -6,6 +6,7 @@ mod ci;
 mod cli;
 mod directus;
 mod fuzz;
+mod industry;
 mod oracle;
 mod robustness;
 mod scenarios;

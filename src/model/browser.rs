@@ -67,6 +67,10 @@ pub enum TabStatus {
     LockSeenFree,
     /// On the login page (`/login?reason=SESSION_EXPIRED`, or after signing out).
     LoggedOut,
+    /// Web Locks: the tab holds the lock and its callback never resolves (double mount, hot
+    /// reload, hung storage: supabase/supabase-js issues 1594 and 2013); it never releases
+    /// the lock and ignores any answer.
+    Hung,
 }
 
 /// One tab's app and SDK state.
@@ -83,6 +87,12 @@ pub struct Tab {
     /// The app's `accessTokenExpiry` (in json and cookie mode also the access token's `exp`),
     /// in ticks; `None` until the tab's first refresh.
     pub expiry: Option<Tick>,
+    /// Retries of an unanswered refresh it may still send: a count (0 unless the model file
+    /// sets `retries_per_tab`).
+    pub retries_left: u8,
+    /// With `read_before_lock`: the refresh token it read before it queued for the lock, which
+    /// it presents once granted (C20).
+    pub read: Option<Token>,
 }
 
 /// The cookie jar of the origin, shared by every tab.
@@ -165,6 +175,21 @@ pub struct BrowserCfg {
     pub max_ticks: Tick,
     /// The attacker: attempts and the modes it may redeem in (`None`: no attacker).
     pub attacker: Option<(u8, Vec<AuthMode>)>,
+    /// Retries each tab may send for a refresh that got no answer (C19; 0 for Directus's app,
+    /// which does not retry).
+    pub retries: u8,
+    /// Web Locks: how many times a lock holder may hang (C18), 0 or 1.
+    pub lock_hangs: u8,
+    /// Web Locks: a waiting tab may take the lock with `steal: true` (supabase/supabase-js PR
+    /// 2106) while the holder still runs.
+    pub lock_steal: bool,
+    /// Web Locks: a tab reads the refresh token before it queues for the lock and presents
+    /// that copy once granted (DuendeArchive/Support issue 1286; C20).
+    pub read_before_lock: bool,
+    /// The first `ssr_paths` tabs are server-side render paths: they send the jar's cookie and
+    /// can refresh, but cannot write cookies, so a rotated token they receive is discarded
+    /// (Next.js Server Components, `@supabase/ssr` `setAll`; C05, C06).
+    pub ssr_paths: u8,
 }
 
 /// The browser actor's state.
@@ -180,6 +205,8 @@ pub struct BrowserState {
     pub lock: Option<TabIx>,
     /// PR 22457 Web Locks: tabs waiting for the lock, in request order.
     pub queue: Vec<TabIx>,
+    /// Web Locks: lock-holder hangs that may still happen (C18): a count.
+    pub hangs_left: u8,
     /// Sign-outs the user may still start: a count.
     pub sign_outs_left: u8,
     /// The browser's clock, in ticks (only with the freshness check; else 0).
@@ -208,13 +235,16 @@ impl BrowserState {
     /// cookie mode `token` in the refresh cookie, json mode `token` in every tab's storage (or
     /// the shared storage). Every tab is idle and has not refreshed yet.
     pub fn signed_in(cfg: &BrowserCfg, jwt: SessionJwt, token: Token) -> Self {
-        let per_tab = cfg.mode == AuthMode::Json && cfg.storage == JsonStorage::PerTab;
+        let per_tab =
+            cfg.mode == AuthMode::Json && matches!(cfg.storage, JsonStorage::PerTab | JsonStorage::SharedLagging);
         let tab = Tab {
             status: TabStatus::Idle,
             refreshes_left: cfg.refreshes,
             requests_left: cfg.requests,
             token: per_tab.then_some(token),
             expiry: None,
+            retries_left: cfg.retries,
+            read: None,
         };
         let jar = Jar {
             session: (cfg.mode == AuthMode::Session).then_some(jwt),
@@ -223,9 +253,12 @@ impl BrowserState {
         let mut b = BrowserState {
             tabs: vec![tab; cfg.tabs as usize],
             jar,
-            storage: (cfg.mode == AuthMode::Json && cfg.storage == JsonStorage::Shared).then_some(token),
+            storage: (cfg.mode == AuthMode::Json
+                && matches!(cfg.storage, JsonStorage::Shared | JsonStorage::SharedLagging))
+            .then_some(token),
             lock: None,
             queue: vec![],
+            hangs_left: cfg.lock_hangs,
             sign_outs_left: cfg.sign_outs,
             now: 0,
             attacker: cfg.attacker.as_ref().map(|(n, _)| Attacker {
@@ -252,7 +285,7 @@ impl BrowserState {
             AuthMode::Session => None,
             AuthMode::Cookie => self.jar.refresh,
             AuthMode::Json => match cfg.storage {
-                JsonStorage::PerTab => self.tabs[t as usize].token,
+                JsonStorage::PerTab | JsonStorage::SharedLagging => self.tabs[t as usize].token,
                 JsonStorage::Shared => self.storage,
             },
         };
@@ -261,7 +294,10 @@ impl BrowserState {
 
     /// Tab `t` sends its refresh now, with the jar's (or storage's) current token.
     fn send_refresh(&mut self, cfg: &BrowserCfg, t: TabIx) -> Send {
-        let cred = self.refresh_cred(cfg, t);
+        let mut cred = self.refresh_cred(cfg, t);
+        if let Some(tok) = self.tabs[t as usize].read.take() {
+            cred.token = Some(tok); // read before the lock (C20)
+        }
         self.tabs[t as usize].status = TabStatus::Refreshing { sent: cred.presented() };
         Send::Refresh { tab: t, cred }
     }
@@ -299,6 +335,9 @@ impl BrowserState {
                     Some(self.send_refresh(cfg, t))
                 } else {
                     self.queue.push(t);
+                    if cfg.read_before_lock {
+                        self.tabs[t as usize].read = self.refresh_cred(cfg, t).token;
+                    }
                     self.tabs[t as usize].status = TabStatus::WaitingLock;
                     None
                 }
@@ -333,6 +372,53 @@ impl BrowserState {
         Some(self.send_refresh(cfg, t))
     }
 
+    /// Tab `t`, still waiting for its refresh's answer, gives up and sends the refresh again
+    /// with the token it holds now (a client that never learnt the rotated token presents the
+    /// old one again: `industry-policies.md` C19, audiobookshelf issue 5281,
+    /// thephpleague/oauth2-server issue 1025). Returns the request, if it sent one.
+    pub fn retry_refresh(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
+        let tab = &mut self.tabs[t as usize];
+        if !matches!(tab.status, TabStatus::Refreshing { .. }) || tab.retries_left == 0 {
+            return None;
+        }
+        tab.retries_left -= 1;
+        Some(self.send_refresh(cfg, t))
+    }
+
+    /// Lagging shared storage: tab `t`'s view of `localStorage` catches up with the last write.
+    /// Returns whether it changed.
+    pub fn sync_storage(&mut self, t: TabIx) -> bool {
+        let tab = &mut self.tabs[t as usize];
+        if tab.token == self.storage {
+            return false;
+        }
+        tab.token = self.storage;
+        true
+    }
+
+    /// C18: tab `t`, holding the Web Lock with its refresh in flight, hangs for good. Returns
+    /// whether it changed anything.
+    pub fn hang(&mut self, t: TabIx) -> bool {
+        let refreshing = matches!(self.tabs[t as usize].status, TabStatus::Refreshing { .. });
+        if self.lock != Some(t) || !refreshing || self.hangs_left == 0 {
+            return false;
+        }
+        self.hangs_left -= 1;
+        self.tabs[t as usize].status = TabStatus::Hung;
+        true
+    }
+
+    /// C18 with `steal: true` (supabase/supabase-js PR 2106): waiting tab `t` takes the lock
+    /// from its holder, which keeps running, and refreshes now.
+    pub fn steal_lock(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
+        if self.tabs[t as usize].status != TabStatus::WaitingLock || self.lock.is_none() {
+            return None;
+        }
+        self.queue.retain(|&x| x != t);
+        self.lock = Some(t);
+        Some(self.send_refresh(cfg, t))
+    }
+
     /// Tab `t` starts an ordinary request.
     pub fn start_request(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
         let tab = &mut self.tabs[t as usize];
@@ -361,7 +447,22 @@ impl BrowserState {
     /// Then the lock, if the tab holds it, is released; a Web Locks waiter is granted it and
     /// refreshes, which is returned.
     pub fn on_refresh_reply(&mut self, cfg: &BrowserCfg, t: TabIx, reply: Reply) -> Option<Send> {
+        // A client that retries has abandoned its earlier attempt: it takes the first answer
+        // while it waits and drops any answer that comes after.
+        if cfg.retries > 0 && !matches!(self.tabs[t as usize].status, TabStatus::Refreshing { .. }) {
+            return None;
+        }
+        if self.tabs[t as usize].status == TabStatus::Hung {
+            return None; // the hung callback never sees it
+        }
         match reply {
+            Reply::Ok { set_cookie, token, expires_at } if t < cfg.ssr_paths => {
+                // A server-side render path: the Set-Cookie is swallowed (C05, C06).
+                let _ = (set_cookie, token);
+                self.tabs[t as usize].expiry = expires_at;
+                self.refreshed_ok = true;
+                self.tabs[t as usize].status = TabStatus::Idle;
+            }
             Reply::Ok { set_cookie, token, expires_at } => {
                 if let Some(c) = set_cookie {
                     self.jar.session = Some(c);
@@ -371,6 +472,10 @@ impl BrowserState {
                         (AuthMode::Cookie, _) => self.jar.refresh = Some(tok),
                         (_, JsonStorage::PerTab) => self.tabs[t as usize].token = Some(tok),
                         (_, JsonStorage::Shared) => self.storage = Some(tok),
+                        (_, JsonStorage::SharedLagging) => {
+                            self.storage = Some(tok);
+                            self.tabs[t as usize].token = Some(tok);
+                        }
                     }
                 }
                 if self.attacker.is_some() {
@@ -498,6 +603,11 @@ mod tests {
             margin: 1,
             max_ticks: 0,
             attacker: None,
+            retries: 0,
+            lock_hangs: 0,
+            lock_steal: false,
+            read_before_lock: false,
+            ssr_paths: 0,
         }
     }
 

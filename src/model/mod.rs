@@ -16,11 +16,16 @@
 //! accepted when, what happened after a sign-out) sits beside the protocol state and is never
 //! read by a handler or by the app; the properties read it.
 //!
+//! A model file with an `auth_server` section builds a second kind instead ([`build`]): one
+//! browser per device and an OAuth authorization server ([`Node::AuthServer`], [`oauth`]) that
+//! keeps its token table itself, each refresh's read and write being one or two actions.
+//!
 //! Sources: `shared/research/directus-protocol.md` §1 (server) and §3 (app), read from
 //! `@directus/api` 18.2.1 / 19.1.1 and `@directus/app` 12.1.1; Directus issue 22360 and pull
 //! requests 22433, 22353, 22457, 22464, 22503.
 
 pub mod browser;
+pub mod oauth;
 pub mod policy;
 pub mod server;
 pub mod store;
@@ -135,6 +140,9 @@ pub enum Msg {
     LogoutRequest { tab: TabIx, cred: Credentials },
     /// Server → browser: the sign-out's response.
     LogoutResponse { tab: TabIx, reply: Reply },
+    /// Authorization server → itself, read-then-write refreshes only: run the write step of
+    /// the refresh serving `client` (the read ran when the request arrived).
+    AsWrite { client: ClientKey },
 }
 
 /// Every timer of the model. Timers carry no duration: a set timer may fire at any moment.
@@ -156,6 +164,15 @@ pub enum Timer {
     AttackerRedeems(Credentials),
     /// The browser's clock advances one tick (freshness check only).
     BrowserTick,
+    /// A tab whose refresh got no answer (yet) gives up waiting and sends it again, with the
+    /// token it holds now (`industry-policies.md` C19).
+    TabRetries(TabIx),
+    /// Lagging shared storage: the last `localStorage` write reaches this tab's view.
+    StorageSyncs(TabIx),
+    /// C18: the tab holding the Web Lock hangs.
+    TabHangsWithLock(TabIx),
+    /// C18: a waiting tab steals the Web Lock.
+    TabStealsLock(TabIx),
 }
 
 /// Ghost bookkeeping of the API process (never read by a handler).
@@ -208,6 +225,8 @@ pub enum NodeState {
     Server(ServerState),
     /// See [`StoreState`].
     Store(StoreState),
+    /// See [`oauth::AsState`].
+    AuthServer(oauth::AsState),
 }
 
 /// An actor of the model, with its configuration.
@@ -220,6 +239,9 @@ pub enum Node {
     Server { store: Id, policy: ServerPolicy, ttl: Ttls, max_ticks: Tick, first_fresh: Token },
     /// The session store, starting as `init`.
     Store { init: StoreState, policy: ServerPolicy, ttl: Ttls },
+    /// An OAuth authorization server ([`oauth`]) with `devices` sign-ins at tick 0; access
+    /// tokens live `access_ttl` ticks.
+    AuthServer { policy: oauth::AuthServerPolicy, access_ttl: Tick, max_ticks: Tick, devices: u8 },
 }
 
 /// What properties need from the model file; the model's `cfg`.
@@ -260,6 +282,7 @@ impl Actor for Node {
             Node::Browser { .. } => "browser",
             Node::Server { .. } => "server",
             Node::Store { .. } => "store",
+            Node::AuthServer { .. } => "server",
         }
         .to_string()
     }
@@ -285,13 +308,22 @@ impl Actor for Node {
                 })
             }
             Node::Store { init, .. } => NodeState::Store(init.clone()),
+            Node::AuthServer { max_ticks, devices, .. } => {
+                if *max_ticks > 0 {
+                    o.set_timer(Timer::Tick, model_timeout());
+                }
+                NodeState::AuthServer(oauth::AsState::signed_in(*devices))
+            }
         }
     }
 
-    fn on_msg(&self, _id: Id, state: &mut Cow<NodeState>, src: Id, msg: Msg, o: &mut Out<Self>) {
+    fn on_msg(&self, id: Id, state: &mut Cow<NodeState>, src: Id, msg: Msg, o: &mut Out<Self>) {
         match self {
             Node::Browser { server, cfg, .. } => browser_on_msg(*server, cfg, state, msg, o),
             Node::Server { store, policy, ttl, .. } => server_on_msg(*store, policy, ttl, state, src, msg, o),
+            Node::AuthServer { policy, access_ttl, .. } => {
+                auth_server_on_msg(id, policy, *access_ttl, state, src, msg, o)
+            }
             Node::Store { policy, ttl, .. } => {
                 let NodeState::Store(s) = state.as_ref() else { return };
                 match msg {
@@ -335,6 +367,13 @@ impl Actor for Node {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
             }
+            (Node::AuthServer { max_ticks, .. }, Timer::Tick) => {
+                let NodeState::AuthServer(s) = state.to_mut() else { return };
+                s.now += 1;
+                if s.now < *max_ticks {
+                    o.set_timer(Timer::Tick, model_timeout());
+                }
+            }
             (Node::Browser { server, cfg, .. }, _) => {
                 let NodeState::Browser(b) = state.as_ref() else { return };
                 let mut b = b.clone();
@@ -370,6 +409,16 @@ impl Actor for Node {
                     Timer::BrowserTick => {
                         b.now += 1;
                         (true, None)
+                    }
+                    Timer::TabRetries(t) => {
+                        let sent = b.retry_refresh(cfg, t);
+                        (sent.is_some(), sent)
+                    }
+                    Timer::StorageSyncs(t) => (b.sync_storage(t), None),
+                    Timer::TabHangsWithLock(t) => (b.hang(t), None),
+                    Timer::TabStealsLock(t) => {
+                        let sent = b.steal_lock(cfg, t);
+                        (sent.is_some(), sent)
                     }
                     Timer::Tick => (false, None),
                 };
@@ -439,6 +488,26 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
     }
     if cfg.freshness_check {
         set(Timer::BrowserTick, b.now < cfg.max_ticks);
+    }
+    if cfg.mode == AuthMode::Json && cfg.storage == policy::JsonStorage::SharedLagging {
+        for (t, tab) in b.tabs.iter().enumerate() {
+            set(Timer::StorageSyncs(t as TabIx), tab.token != b.storage);
+        }
+    }
+    if cfg.lock_hangs > 0 || cfg.lock_steal {
+        for (t, tab) in b.tabs.iter().enumerate() {
+            let t = t as TabIx;
+            let holding = b.lock == Some(t) && matches!(tab.status, TabStatus::Refreshing { .. });
+            set(Timer::TabHangsWithLock(t), cfg.lock_hangs > 0 && holding && b.hangs_left > 0);
+            let waiting = tab.status == TabStatus::WaitingLock && b.lock.is_some();
+            set(Timer::TabStealsLock(t), cfg.lock_steal && waiting);
+        }
+    }
+    if cfg.retries > 0 {
+        for (t, tab) in b.tabs.iter().enumerate() {
+            let waiting = matches!(tab.status, TabStatus::Refreshing { .. });
+            set(Timer::TabRetries(t as TabIx), waiting && tab.retries_left > 0);
+        }
     }
 }
 
@@ -608,16 +677,85 @@ fn within_boundary(cfg: &Cfg, s: &State) -> bool {
     if !cfg.browser_clock {
         return true;
     }
-    let server = server_at(s, cfg.server).now;
+    let server = clock_at(s, cfg.server);
     cfg.browsers.iter().all(|&b| {
         let b = browser_at(s, b).now;
         b <= server && server <= b.saturating_add(1)
     })
 }
 
+/// The browser configuration a model file describes.
+fn browser_cfg(sc: &Scenario) -> BrowserCfg {
+    BrowserCfg {
+        tabs: sc.browser.tabs,
+        refreshes: sc.browser.refreshes_per_tab,
+        requests: sc.browser.requests_per_tab,
+        sign_outs: sc.browser.sign_outs,
+        mode: sc.browser.mode,
+        storage: sc.browser.json_storage,
+        coordination: sc.browser.coordination,
+        freshness_check: sc.browser.freshness_check,
+        margin: sc.time.refresh_margin,
+        max_ticks: sc.time.max_ticks,
+        attacker: sc.attacker.as_ref().map(|a| (a.attempts, a.modes.clone())),
+        retries: sc.browser.retries_per_tab,
+        lock_hangs: sc.browser.lock_hangs,
+        lock_steal: sc.browser.lock_steal,
+        read_before_lock: sc.browser.read_before_lock,
+        ssr_paths: sc.browser.ssr_paths,
+    }
+}
+
+/// The initial network a model file names.
+fn network_of(sc: &Scenario) -> Network<Msg> {
+    match sc.network {
+        NetworkKind::UnorderedNonduplicating => Network::new_unordered_nonduplicating([]),
+        NetworkKind::UnorderedDuplicating => Network::new_unordered_duplicating([]),
+        NetworkKind::Ordered => Network::new_ordered([]),
+    }
+}
+
+/// Builds the model of an authorization-server file: `browser.devices` browsers (actors
+/// `0..devices`, each signed in with its own family: browser `i` holds token `i + 1`) and the
+/// authorization server (actor `devices`). There is no separate store: the token table lives
+/// in the server's state and each read or write is one action.
+fn build_auth_server(sc: &Scenario, policy: oauth::AuthServerPolicy) -> RefreshModel {
+    let devices = sc.browser.devices;
+    let server = devices as usize;
+    // SP1 (i) measured against the window's tick bound; a grace without one is reported as
+    // time-unbounded replay (bound 0).
+    let grace = if policy.grace == oauth::Grace::None { 0 } else { policy.window.ticks.unwrap_or(0) };
+    let cfg = Cfg {
+        browsers: (0..server).collect(),
+        server,
+        store: server,
+        session_lifetime: sc.time.session_lifetime,
+        grace,
+        browser_clock: sc.browser.freshness_check,
+    };
+    let bcfg = browser_cfg(sc);
+    let mut model = ActorModel::new(cfg, ());
+    for i in 0..devices {
+        let jwt = SessionJwt { session: 0, exp: 0 }; // json and cookie mode carry no session JWT
+        model = model.actor(Node::Browser { server: Id::from(server), cfg: bcfg.clone(), jwt, token: i + 1 });
+    }
+    let mut model = model
+        .actor(Node::AuthServer { policy, access_ttl: sc.time.access_token_ttl, max_ticks: sc.time.max_ticks, devices })
+        .init_network(network_of(sc))
+        .lossy_network(if sc.lossy { LossyNetwork::Yes } else { LossyNetwork::No })
+        .within_boundary(within_boundary);
+    for p in properties::ALL {
+        model = model.property(p.expectation(), p.name, p.condition);
+    }
+    model
+}
+
 /// Builds the stateright model for a validated scenario: the only place that wires actors,
 /// network and properties.
 pub fn build(sc: &Scenario) -> RefreshModel {
+    if let Some(policy) = sc.auth_server {
+        return build_auth_server(sc, policy);
+    }
     let ttl = Ttls {
         refresh_token: sc.time.refresh_token_ttl,
         session_cookie: sc.time.session_cookie_ttl,
@@ -639,24 +777,8 @@ pub fn build(sc: &Scenario) -> RefreshModel {
         grace,
         browser_clock: sc.browser.freshness_check,
     };
-    let network = match sc.network {
-        NetworkKind::UnorderedNonduplicating => Network::new_unordered_nonduplicating([]),
-        NetworkKind::UnorderedDuplicating => Network::new_unordered_duplicating([]),
-        NetworkKind::Ordered => Network::new_ordered([]),
-    };
-    let bcfg = BrowserCfg {
-        tabs: sc.browser.tabs,
-        refreshes: sc.browser.refreshes_per_tab,
-        requests: sc.browser.requests_per_tab,
-        sign_outs: sc.browser.sign_outs,
-        mode,
-        storage: sc.browser.json_storage,
-        coordination: sc.browser.coordination,
-        freshness_check: sc.browser.freshness_check,
-        margin: sc.time.refresh_margin,
-        max_ticks: sc.time.max_ticks,
-        attacker: sc.attacker.as_ref().map(|a| (a.attempts, a.modes.clone())),
-    };
+    let network = network_of(sc);
+    let bcfg = browser_cfg(sc);
     let mut model = ActorModel::new(cfg, ())
         .actor(Node::Browser { server: Id::from(server), cfg: bcfg, jwt, token: 1 })
         .actor(Node::Server {
@@ -674,6 +796,115 @@ pub fn build(sc: &Scenario) -> RefreshModel {
         model = model.property(p.expectation(), p.name, p.condition);
     }
     model
+}
+
+/// The authorization server's message handler. A refresh runs its read when it arrives; with
+/// atomic steps the write follows in the same action, with read-then-write the server sends
+/// itself [`Msg::AsWrite`] and the write is a later action. A sign-out revokes in one action.
+/// An ordinary request checks the access token's `exp` only (a self-contained JWT).
+fn auth_server_on_msg(
+    id: Id,
+    policy: &oauth::AuthServerPolicy,
+    access_ttl: Tick,
+    state: &mut Cow<NodeState>,
+    src: Id,
+    msg: Msg,
+    o: &mut Out<Node>,
+) {
+    let NodeState::AuthServer(s) = state.as_ref() else { return };
+    let mut s = s.clone();
+    let (client, answer) = match msg {
+        Msg::RefreshRequest { tab, cred } => {
+            let client = ClientKey { browser: usize::from(src) as u8, tab };
+            if s.handlers.iter().any(|h| h.client == client) {
+                return; // a copy of a request still being served
+            }
+            let Some(token) = cred.presented() else {
+                o.send(src, Msg::RefreshResponse { tab, reply: Reply::Err(HttpError::InvalidPayload) });
+                return;
+            };
+            let view = s.read(token);
+            let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
+            let h = oauth::AsHandler { client, token, view, after_sign_out, theft_mark: s.ghost.theft_mark };
+            match policy.steps {
+                oauth::AsSteps::Atomic => {
+                    let reply = oauth::write(policy, access_ttl, &mut s, &h);
+                    record_theft(&mut s, &h, &reply);
+                    (client, Msg::RefreshResponse { tab, reply })
+                }
+                oauth::AsSteps::ReadThenWrite => {
+                    let at = s.handlers.partition_point(|x| x.client < client);
+                    s.handlers.insert(at, h);
+                    o.send(id, Msg::AsWrite { client });
+                    *state.to_mut() = NodeState::AuthServer(s);
+                    return;
+                }
+            }
+        }
+        Msg::AsWrite { client } => {
+            let Some(i) = s.handlers.iter().position(|h| h.client == client) else { return };
+            let h = s.handlers.remove(i);
+            let reply = oauth::write(policy, access_ttl, &mut s, &h);
+            record_theft(&mut s, &h, &reply);
+            (client, Msg::RefreshResponse { tab: client.tab, reply })
+        }
+        Msg::LogoutRequest { tab, cred } => {
+            let reply = oauth::revoke(&mut s, cred.presented());
+            (ClientKey { browser: usize::from(src) as u8, tab }, Msg::LogoutResponse { tab, reply })
+        }
+        Msg::UsersMeRequest { tab, cred } => {
+            let reply = match cred.access {
+                Some(exp) if exp >= s.now => Reply::Ok { set_cookie: None, token: None, expires_at: None },
+                Some(_) => Reply::Err(HttpError::TokenExpired),
+                None => Reply::Err(HttpError::InvalidCredentials),
+            };
+            o.send(src, Msg::UsersMeResponse { tab, reply });
+            return;
+        }
+        _ => return,
+    };
+    o.send(Id::from(client.browser as usize), answer);
+    *state.to_mut() = NodeState::AuthServer(s);
+}
+
+/// Ghost, authorization server: the attacker's first success sets the theft mark (the next
+/// token number); a tab's later success with a token issued before it is shared use.
+fn record_theft(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
+    if !matches!(reply, Reply::Ok { .. }) {
+        return;
+    }
+    if h.client.tab == ATTACKER {
+        let next = s.rows.len() as Token + 1;
+        s.ghost.theft_mark.get_or_insert(next);
+    } else if h.theft_mark.is_some_and(|mark| h.token < mark) {
+        s.ghost.theft_shared = s.ghost.theft_shared.saturating_add(1);
+    }
+}
+
+/// The server's clock in a global state (either server kind).
+pub fn clock_at(s: &State, ix: usize) -> Tick {
+    match &*s.actor_states[ix] {
+        NodeState::Server(x) => x.now,
+        NodeState::AuthServer(x) => x.now,
+        other => unreachable!("actor {ix} is not a server: {other:?}"),
+    }
+}
+
+/// The server's ghost bookkeeping shared by both server kinds.
+pub fn ghost_at(s: &State, ix: usize) -> &ServerGhost {
+    match &*s.actor_states[ix] {
+        NodeState::Server(x) => &x.ghost,
+        NodeState::AuthServer(x) => &x.ghost,
+        other => unreachable!("actor {ix} is not a server: {other:?}"),
+    }
+}
+
+/// The authorization server's state, if actor `ix` is one (`None` for the Directus server).
+pub fn auth_server_at(s: &State, ix: usize) -> Option<&oauth::AsState> {
+    match &*s.actor_states[ix] {
+        NodeState::AuthServer(x) => Some(x),
+        _ => None,
+    }
 }
 
 /// The browser state of actor `ix` in a global state.

@@ -2,7 +2,9 @@
 //!
 //! Every protocol choice a model file can make is one variant here, and each variant says where
 //! the behaviour comes from. The step functions in [`super::server`] and [`super::browser`]
-//! match on these values; no other module decides policy.
+//! match on these values; no other module decides policy. The OAuth authorization server's
+//! policies (`industry-policies.md` P1–P8) are data in [`super::oauth`], beside its step
+//! functions.
 //!
 //! Sources:
 //! - Directus `api/src/services/authentication.ts`, `@directus/api` 18.2.1 (directus 10.10.4):
@@ -139,4 +141,8 @@ pub enum JsonStorage {
     PerTab,
     /// One `localStorage` entry shared by every tab of the browser (a custom SDK storage).
     Shared,
+    /// One `localStorage` entry, but a write reaches the other tabs only after a delay of any
+    /// length: each tab reads its own view, which a later step brings up to date (Safari 14.1,
+    /// WebKit bug 225344, auth0/auth0-spa-js issue 755; `industry-policies.md` C17).
+    SharedLagging,
 }

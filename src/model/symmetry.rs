@@ -23,6 +23,14 @@ use super::browser::{BrowserState, Tab};
 use super::server::Handler;
 use super::{Msg, NodeState, State, TabIx, Timer, ATTACKER};
 
+/// Whether tabs are interchangeable in `sc`'s model, so that [`representative`] is sound:
+/// not with an OAuth authorization server (its handlers and families are not renamed here) and
+/// not when the first tabs are server-side render paths (`browser.ssr_paths`), whose behaviour
+/// depends on the tab's index.
+pub fn supported(sc: &crate::scenario::Scenario) -> bool {
+    sc.auth_server.is_none() && sc.browser.ssr_paths == 0
+}
+
 /// The representative of `s`'s symmetry class under renaming each browser's tabs.
 pub fn representative(s: &State) -> State {
     let mut out = s.clone();
@@ -112,7 +120,11 @@ fn timer_tab(tm: &Timer) -> Option<TabIx> {
         | Timer::TabRequests(t)
         | Timer::TabSignsOut(t)
         | Timer::TabPollsLock(t)
-        | Timer::TabSetsLock(t) => Some(t),
+        | Timer::TabSetsLock(t)
+        | Timer::TabRetries(t)
+        | Timer::StorageSyncs(t)
+        | Timer::TabHangsWithLock(t)
+        | Timer::TabStealsLock(t) => Some(t),
         Timer::Tick | Timer::AttackerRedeems(_) | Timer::BrowserTick => None,
     }
 }
@@ -124,6 +136,10 @@ fn map_timer(tm: &Timer, f: &dyn Fn(TabIx) -> TabIx) -> Timer {
         Timer::TabSignsOut(t) => Timer::TabSignsOut(f(t)),
         Timer::TabPollsLock(t) => Timer::TabPollsLock(f(t)),
         Timer::TabSetsLock(t) => Timer::TabSetsLock(f(t)),
+        Timer::TabRetries(t) => Timer::TabRetries(f(t)),
+        Timer::StorageSyncs(t) => Timer::StorageSyncs(f(t)),
+        Timer::TabHangsWithLock(t) => Timer::TabHangsWithLock(f(t)),
+        Timer::TabStealsLock(t) => Timer::TabStealsLock(f(t)),
         other => other,
     }
 }
@@ -143,7 +159,11 @@ fn msg_tab(b: usize, e: &Envelope<&Msg>) -> Option<TabIx> {
         {
             tab
         }
-        Msg::Query { client, .. } | Msg::QueryResult { client, .. } if usize::from(client.browser) == b => client.tab,
+        Msg::Query { client, .. } | Msg::QueryResult { client, .. } | Msg::AsWrite { client }
+            if usize::from(client.browser) == b =>
+        {
+            client.tab
+        }
         Msg::Transaction { handler, .. } | Msg::TransactionDone { handler, .. }
             if usize::from(handler.client.browser) == b =>
         {
@@ -167,7 +187,9 @@ fn map_msg(b: usize, e: &Envelope<&Msg>, f: &dyn Fn(TabIx) -> TabIx) -> Msg {
         | Msg::RefreshResponse { tab, .. }
         | Msg::UsersMeResponse { tab, .. }
         | Msg::LogoutResponse { tab, .. } => *tab = f(*tab),
-        Msg::Query { client, .. } | Msg::QueryResult { client, .. } => client.tab = f(client.tab),
+        Msg::Query { client, .. } | Msg::QueryResult { client, .. } | Msg::AsWrite { client } => {
+            client.tab = f(client.tab)
+        }
         Msg::Transaction { handler, .. } | Msg::TransactionDone { handler, .. } => {
             handler.client.tab = f(handler.client.tab)
         }

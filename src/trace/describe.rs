@@ -163,6 +163,9 @@ impl Names<'_> {
             Msg::TransactionDone { handler, reply, .. } => {
                 (self.actor(src), self.actor(dst), format!("{} [{}]", reply_text(reply), who(handler.client.tab)))
             }
+            Msg::AsWrite { client } => {
+                (self.actor(src), self.actor(dst), format!("write step of {}'s refresh", who(client.tab)))
+            }
         };
         MessageView { from, to, text }
     }
@@ -198,6 +201,7 @@ fn tab_status(b: &BrowserState, i: usize) -> String {
         TabStatus::WaitingLock => "waiting for the lock".into(),
         TabStatus::LockSeenFree => "saw the lock free".into(),
         TabStatus::LoggedOut => "logged out".into(),
+        TabStatus::Hung => "hung (holds the lock forever)".into(),
     };
     if let Some(tok) = t.token {
         s += &format!(", stores refresh token={tok}");
@@ -212,6 +216,9 @@ fn tab_status(b: &BrowserState, i: usize) -> String {
 pub fn snapshot(m: &RefreshModel, s: &State) -> Snapshot {
     let names = Names { model: m };
     let b: &BrowserState = model::browser_at(s, m.cfg.browsers[0]);
+    if let Some(auth) = model::auth_server_at(s, m.cfg.server) {
+        return auth_server_snapshot(m, s, b, auth);
+    }
     let server = model::server_at(s, m.cfg.server);
     let store = model::store_at(s, m.cfg.store);
     let tabs = b
@@ -250,15 +257,95 @@ pub fn snapshot(m: &RefreshModel, s: &State) -> Snapshot {
     }
 }
 
-/// Describes one action taken from `before`, leading to `after`.
+/// The snapshot of an authorization-server model: the token table in place of the store rows,
+/// the refreshes between read and write in place of the handlers. Tabs are those of the first
+/// browser (device).
+fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &model::oauth::AsState) -> Snapshot {
+    use model::oauth::TokStatus;
+    let names = Names { model: m };
+    let tabs = b
+        .tabs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| TabView {
+            tab: tab_letter(i as u8).to_string(),
+            status: tab_status(b, i),
+            refreshes_left: t.refreshes_left,
+            requests_left: t.requests_left,
+        })
+        .collect();
+    let mut in_flight: Vec<MessageView> = s.network.iter_all().map(|e| names.message(e.src, e.dst, e.msg)).collect();
+    in_flight.sort_by(|a, b| (&a.from, &a.to, &a.text).cmp(&(&b.from, &b.to, &b.text)));
+    let jar = match (b.jar.refresh, b.storage) {
+        (Some(r), _) => Some(format!("refresh={r}")),
+        (None, Some(t)) => Some(format!("localStorage refresh_token={t}")),
+        (None, None) => None,
+    };
+    let store = auth
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let status = match r.status {
+                TokStatus::Active => "active".to_string(),
+                TokStatus::Superseded { at, uses } => format!("superseded at {at}, {uses} grace use(s)"),
+                TokStatus::Revoked => "revoked".to_string(),
+            };
+            let parent = r.parent.map_or(String::new(), |p| format!(" parent={p}"));
+            format!("token={} family={} gen={}{parent} {status}", i + 1, r.family, r.gen)
+        })
+        .collect();
+    Snapshot {
+        now: auth.now,
+        tabs,
+        jar,
+        store,
+        handlers: auth
+            .handlers
+            .iter()
+            .map(|h| format!("{} refresh of token={}: read done, write pending", who(h.client.tab), h.token))
+            .collect(),
+        orphan_cookies: 0,
+        session_valid: properties::session_valid(m, s, m.cfg.browsers[0]),
+        in_flight,
+    }
+}
+
+/// Describes one action taken from `before`, leading to `after`. With several browsers
+/// (devices, authorization-server models) the browser concerned is the action's, and the
+/// sentence names its tabs "device N tab X" (devices numbered from 1).
 pub(crate) fn describe(
     m: &RefreshModel,
     before: &State,
     action: &Action,
     after: &State,
 ) -> (String, String, String, Option<MessageView>) {
+    if m.cfg.browsers.len() < 2 {
+        return describe_in(m, m.cfg.browsers[0], before, action, after);
+    }
+    let of = |id: &Id| m.cfg.browsers.iter().position(|&b| b == usize::from(*id));
+    let device = match action {
+        ActorModelAction::Timeout(id, _) => of(id),
+        ActorModelAction::Deliver { src, dst, .. } => of(src).or_else(|| of(dst)),
+        ActorModelAction::Drop(env) => of(&env.src).or_else(|| of(&env.dst)),
+        _ => None,
+    };
+    let Some(d) = device else { return describe_in(m, m.cfg.browsers[0], before, action, after) };
+    let (actor, name, text, message) = describe_in(m, m.cfg.browsers[d], before, action, after);
+    // The actor and message ends keep the tab names the renderers know; the sentence names
+    // the device.
+    let text = text.replace("tab ", &format!("device {} tab ", d + 1));
+    (actor, name, text, message)
+}
+
+fn describe_in(
+    m: &RefreshModel,
+    browser: usize,
+    before: &State,
+    action: &Action,
+    after: &State,
+) -> (String, String, String, Option<MessageView>) {
     let names = Names { model: m };
-    let browser = m.cfg.browsers[0];
     match action {
         ActorModelAction::Timeout(_, Timer::TabRefreshes(t)) => {
             let b0 = model::browser_at(before, browser);
@@ -331,9 +418,45 @@ pub(crate) fn describe(
             ("clock".into(), "BrowserClockTicks".into(), format!("the browser's clock passes: now = {now}"), None)
         }
         ActorModelAction::Timeout(_, Timer::Tick) => {
-            let now = model::server_at(after, m.cfg.server).now;
+            let now = model::clock_at(after, m.cfg.server);
             ("clock".into(), "ClockTicks".into(), format!("time passes: now = {now}"), None)
         }
+        ActorModelAction::Timeout(_, Timer::TabHangsWithLock(t)) => (
+            who(*t),
+            "TabHangsWithLock".into(),
+            format!("{}'s lock callback hangs: it will never release the Web Lock", who(*t)),
+            None,
+        ),
+        ActorModelAction::Timeout(_, Timer::TabStealsLock(t)) => (
+            who(*t),
+            "TabStealsLock".into(),
+            format!(
+                "{} steals the Web Lock (steal: true) and sends its refresh with {}",
+                who(*t),
+                refresh_source(model::browser_at(before, browser), m, *t)
+            ),
+            None,
+        ),
+        ActorModelAction::Timeout(_, Timer::StorageSyncs(t)) => (
+            who(*t),
+            "StorageReachesTab".into(),
+            format!(
+                "the last localStorage write reaches {}: it now reads refresh_token={}",
+                who(*t),
+                model::browser_at(after, browser).tabs[*t as usize].token.map_or("none".into(), |x| x.to_string())
+            ),
+            None,
+        ),
+        ActorModelAction::Timeout(_, Timer::TabRetries(t)) => (
+            who(*t),
+            "TabRetriesRefresh".into(),
+            format!(
+                "{} got no answer and sends its refresh again with {}",
+                who(*t),
+                refresh_source(model::browser_at(before, browser), m, *t)
+            ),
+            None,
+        ),
         ActorModelAction::Deliver { src, dst, msg } => {
             let view = names.message(*src, *dst, msg);
             let (actor, action, text) = match msg {
@@ -378,13 +501,29 @@ pub(crate) fn describe(
                     "ServerReceivesTransactionResult",
                     format!("server gets the transaction's outcome for {}", who(handler.client.tab)),
                 ),
+                Msg::AsWrite { client } => (
+                    "server".to_string(),
+                    "ServerWritesRefresh",
+                    format!(
+                        "server runs the write step of {}'s refresh, deciding on what its read saw",
+                        who(client.tab)
+                    ),
+                ),
                 Msg::RefreshResponse { tab, reply } => {
                     let w = who(*tab);
+                    let (before_b, after_b) = (model::browser_at(before, browser), model::browser_at(after, browser));
                     let text = match (reply, *tab == ATTACKER) {
                         (Reply::Ok { .. }, true) => format!("{w} gets {}: the copied token worked", view.text),
                         (_, true) => format!("{w} gets {}", view.text),
                         (Reply::Ok { set_cookie: Some(_), .. }, _) => {
                             format!("{w} gets {}; the jar now holds it", view.text)
+                        }
+                        (Reply::Ok { token: Some(tok), .. }, _)
+                            if before_b.jar.refresh.is_some()
+                                && after_b.jar.refresh != Some(*tok)
+                                && after_b.tabs.get(*tab as usize) != before_b.tabs.get(*tab as usize) =>
+                        {
+                            format!("{w} gets {} but cannot write the cookie (a server-side render path)", view.text)
                         }
                         (Reply::Ok { .. }, _) => format!("{w} gets {}; it stores it", view.text),
                         (_, _) => format!("{w} gets {} and is logged out", view.text),

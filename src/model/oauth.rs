@@ -1,0 +1,606 @@
+//! A second server kind: an OAuth 2.0 authorization server (AS) that redeems refresh tokens
+//! (`grant_type=refresh_token`, RFC 6749 §6) under one of the industry's rotation policies.
+//!
+//! The Directus model ([`super::server`]) stays faithful to Directus; this module models the
+//! policies of `shared/research/industry-policies.md` §1 as data ([`AuthServerPolicy`]) and one
+//! sans-IO step function per server action. The token table keeps every refresh token ever
+//! issued with its family (one per sign-in), parent link, generation and status (active,
+//! superseded at a tick with a count of grace uses, or revoked), and each family its sign-in
+//! and last-activity ticks for the idle and absolute lifetimes.
+//!
+//! A refresh is two actions with [`AsSteps::ReadThenWrite`]: the read snapshots the presented
+//! token's row ([`ReadView`]); the write, a later step, decides from that snapshot and writes
+//! blindly, so another request's write can run in between (the read-then-write fork of
+//! nightscout/nocturne PR 326, `industry-policies.md` C07). [`AsSteps::Atomic`] does both in
+//! one action (a serialisable transaction or a compare-and-set). A revocation (sign-out, RFC
+//! 7009) is always one action.
+//!
+//! Errors: every refused redemption is answered `invalid_grant` (RFC 6749 §5.2), modelled as
+//! 401 [`HttpError::InvalidCredentials`]; the client treats any refusal as a logout.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ClientKey, HttpError, Reply, ServerGhost, Tick, Token};
+
+/// Whether a redemption replaces the refresh token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rotation {
+    /// P7/P8, no rotation: the same refresh token is returned and stays valid until its family
+    /// expires or is revoked. Spring Authorization Server `TokenSettings.reuseRefreshTokens`
+    /// (default true); Okta `rotation_type: STATIC`; Auth0 non-rotating; IdentityServer
+    /// `RefreshTokenUsage.ReUse`; a classic stable session id (express-session, P8).
+    None,
+    /// P1–P6: each redemption of the active token issues a child and supersedes the parent
+    /// (RFC 9700 §4.14.2; RFC 6819 §5.2.2.3).
+    Rotate,
+}
+
+/// What the AS does when a superseded (or, with `revoked_is_reuse`, revoked) token is
+/// presented outside the grace window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnReuse {
+    /// P1: `invalid_grant`, nothing else changes (Spring AS with rotation, league/oauth2-server,
+    /// djangorestframework-simplejwt blacklist, Directus json/cookie mode).
+    Reject,
+    /// P2: reuse detection revokes every token of the family (RFC 9700 §4.14.2; Auth0
+    /// "Automatic Reuse Detection"; Okta `detect_reuse`; supabase/auth `RevokeTokenFamily`;
+    /// Ory Hydra without grace; Keycloak "Revoke Refresh Token" detaching the client session).
+    RevokeFamily,
+    /// Reuse detection revokes every token of the user, every family (nightscout/nocturne PR
+    /// 326 "revoke all for subject"; ScaleOvenStove/crosswithfriends PR 566).
+    RevokeUser,
+    /// Reuse detection revokes the family inside a transaction that then returns the error
+    /// and is rolled back: the client gets `refresh_token_already_used` but every token stays
+    /// valid (supabase/auth before PR 1312, commit 6e313f81; `industry-policies.md` C13).
+    RevokeFamilyRolledBack,
+}
+
+/// What a superseded token inside the grace window gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Grace {
+    /// No grace: any reuse is handled by [`OnReuse`].
+    None,
+    /// P3: the child already issued, again (idempotent): supabase/auth PR 466 (2022, immediate
+    /// parent within the reuse interval) and PR 1278 (parent of the active token, no time
+    /// limit); Directus PR 22503 `next_token`; bluesky-social/atproto PR 657; Drupal
+    /// `simple_oauth_refresh_token_buffer`.
+    SameChild,
+    /// P4/P5: a new child (a sibling of the earlier one) for each reuse: Auth0 `leeway`, Ory
+    /// Hydra `rotation_grace_period`, django-oauth-toolkit `REFRESH_TOKEN_GRACE_PERIOD_SECONDS`,
+    /// supabase/auth PR 1072 (2023), Keycloak `refreshTokenMaxReuse` (count-bounded).
+    NewSibling,
+    /// P6: the predecessor stays valid until its successor is first used; reusing it issues a
+    /// new child and revokes the unused earlier one (latest wins): Airlock IAM 7.7 single-use
+    /// refresh tokens with grace; MentraOS PR 3456 `prevTokenHash`; FAPI 2.0 (openid/fapi 676).
+    UntilSuccessorUsed,
+}
+
+/// Bounds of the grace window; every bound given must hold (none given: unbounded, except by
+/// [`Grace::UntilSuccessorUsed`]'s own condition).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// Ticks since the token was superseded: reuse at `now <= superseded_at + ticks`
+    /// (Supabase `REFRESH_TOKEN_REUSE_INTERVAL`, Auth0 `leeway`, Hydra, DOT, Okta, Cognito).
+    #[serde(default)]
+    pub ticks: Option<Tick>,
+    /// Grace uses: fewer than `uses` earlier grace redemptions of this token (Keycloak
+    /// `refreshTokenMaxReuse`, Hydra `rotation_grace_reuse_count`).
+    #[serde(default)]
+    pub uses: Option<u8>,
+    /// Generations behind the family's newest token: at most `generations` (Auth0 and
+    /// Supabase 2022: the immediate predecessor only, 1).
+    #[serde(default)]
+    pub generations: Option<u8>,
+}
+
+/// How a refresh's read and write are scheduled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AsSteps {
+    /// Read, decide and write in one action (a row lock, compare-and-set or serialisable
+    /// transaction: supabase/auth PR 1202 `FOR UPDATE SKIP LOCKED`; nocturne PR 326's atomic
+    /// claim). The default.
+    #[default]
+    Atomic,
+    /// The read and the write are separate actions; any other action may run in between and
+    /// the write does not re-check (nocturne before PR 326; Keycloak issue 51312's revoke
+    /// running outside the refresh lock).
+    ReadThenWrite,
+}
+
+/// The authorization server's policy, as written in a model file's `auth_server` section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthServerPolicy {
+    /// Rotate or not.
+    pub rotation: Rotation,
+    /// Reuse outside the grace window (default `reject`).
+    #[serde(default = "default_on_reuse")]
+    pub on_reuse: OnReuse,
+    /// What reuse inside the window gets (default `none`).
+    #[serde(default = "default_grace")]
+    pub grace: Grace,
+    /// The window's bounds (default: none).
+    #[serde(default)]
+    pub window: Window,
+    /// Atomic or read-then-write refreshes (default `atomic`).
+    #[serde(default)]
+    pub steps: AsSteps,
+    /// Presenting a token revoked by sign-out counts as reuse (the server cannot tell a
+    /// sign-out from a rotation: crosswithfriends PR 566, C22). Default false: `invalid_grant`.
+    #[serde(default)]
+    pub revoked_is_reuse: bool,
+    /// Idle (sliding) lifetime in ticks: a refresh at `now > last_activity + idle` is refused
+    /// (Keycloak SSO Session Idle, Auth0 `idle_token_lifetime`, express-session `rolling`).
+    #[serde(default)]
+    pub idle: Option<Tick>,
+    /// Absolute lifetime in ticks from sign-in: a refresh at `now >= login_at + absolute` is
+    /// refused; rotation inherits `login_at` (Keycloak SSO Session Max, Auth0 `token_lifetime`,
+    /// Supabase `SESSIONS_TIMEBOX`).
+    #[serde(default)]
+    pub absolute: Option<Tick>,
+}
+
+fn default_on_reuse() -> OnReuse {
+    OnReuse::Reject
+}
+
+fn default_grace() -> Grace {
+    Grace::None
+}
+
+/// A refresh token's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[allow(missing_docs)] // variant fields are described in each variant's doc
+pub enum TokStatus {
+    /// Redeemable: the newest of its lineage (or a live fork).
+    Active,
+    /// A child was issued at tick `at`; `uses` grace redemptions since (a count).
+    Superseded { at: Tick, uses: u8 },
+    /// Dead for good (reuse detection or sign-out).
+    Revoked,
+}
+
+/// One issued refresh token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct TokRow {
+    /// Its family (index into [`AsState::families`]): one per sign-in.
+    pub family: u8,
+    /// The token it was issued for, `None` at sign-in.
+    pub parent: Option<Token>,
+    /// Generation: 0 at sign-in, parent's + 1.
+    pub gen: u8,
+    /// Status.
+    pub status: TokStatus,
+    /// The newest child issued for it.
+    pub child: Option<Token>,
+    /// It has been redeemed successfully at least once (P6: the successor "is used").
+    pub used: bool,
+}
+
+/// One sign-in's family (Supabase session, Auth0 family, Hydra consent grant, Keycloak
+/// client session).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Family {
+    /// Sign-in tick (inherited by every token of the family).
+    pub login_at: Tick,
+    /// Tick of the last successful redemption (idle lifetime).
+    pub last_activity: Tick,
+}
+
+/// What a refresh's read step saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ReadView {
+    /// The presented token's row, if it exists.
+    pub row: Option<TokRow>,
+    /// Its family.
+    pub family: Option<Family>,
+    /// The highest generation of a live (not revoked) token in that family.
+    pub newest_gen: u8,
+    /// The status of its newest child, and whether that child was used.
+    pub child: Option<(TokStatus, bool)>,
+}
+
+/// What a handler serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum AsEndpoint {
+    /// `grant_type=refresh_token`.
+    Refresh,
+    /// Sign-out: revoke the presented token's family (RFC 7009).
+    Revoke,
+}
+
+/// A refresh in progress between its read and its write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct AsHandler {
+    /// Who sent it.
+    pub client: ClientKey,
+    /// The presented refresh token.
+    pub token: Token,
+    /// What the read saw.
+    pub view: ReadView,
+    /// Ghost: the token's family had been signed out when the request arrived.
+    pub after_sign_out: bool,
+    /// Ghost: the attacker's theft mark when the request arrived.
+    pub theft_mark: Option<Token>,
+}
+
+/// Ghost bookkeeping of the AS for the catalogue's properties (never read by a step).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct AsGhost {
+    /// Families whose sign-out has run (bit per family).
+    pub signed_out: u8,
+    /// Families where reuse detection fired (bit per family).
+    pub detected: u8,
+    /// Tokens minted into a family after its sign-out: a count (SP5).
+    pub revived: u8,
+    /// 2xx answers, after detection fired in the family, for a token of that family (SP2).
+    pub ok_after_detection: u8,
+    /// 2xx redemptions of a superseded token more than one generation behind (SP1 iii).
+    pub deep_replays: u8,
+    /// Live tokens of another family revoked by a detection (SP9): a count.
+    pub foreign_revocations: u8,
+}
+
+/// The AS's state.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct AsState {
+    /// The clock, in ticks.
+    pub now: Tick,
+    /// Every refresh token issued; token `n` is `rows[n - 1]`.
+    pub rows: Vec<TokRow>,
+    /// The families.
+    pub families: Vec<Family>,
+    /// Refreshes between read and write, sorted by client.
+    pub handlers: Vec<AsHandler>,
+    /// Ghost for the properties shared with the Directus model.
+    pub ghost: ServerGhost,
+    /// Ghost for the authorization-server properties.
+    pub as_ghost: AsGhost,
+}
+
+/// The decision of a refresh's write step, from what its read saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// `invalid_grant`, no write.
+    Reject,
+    /// Reuse detected: revoke by [`OnReuse`], then `invalid_grant`.
+    Detect,
+    /// No rotation: the same token, activity bumped.
+    Keep,
+    /// P3: the existing child again.
+    SameChild(Token),
+    /// Mint a child of the presented token; `grace_use` counts a use of a superseded token;
+    /// `replace` revokes its earlier child (P6, latest wins).
+    Mint {
+        /// The presented token was superseded (a grace redemption).
+        grace_use: bool,
+        /// Revoke the earlier child.
+        replace: bool,
+    },
+}
+
+impl AsState {
+    /// `devices` sign-ins at tick 0: token `i + 1` is family `i`'s first token.
+    pub fn signed_in(devices: u8) -> AsState {
+        AsState {
+            now: 0,
+            rows: (0..devices)
+                .map(|f| TokRow {
+                    family: f,
+                    parent: None,
+                    gen: 0,
+                    status: TokStatus::Active,
+                    child: None,
+                    used: false,
+                })
+                .collect(),
+            families: vec![Family { login_at: 0, last_activity: 0 }; devices as usize],
+            handlers: vec![],
+            ghost: ServerGhost::default(),
+            as_ghost: AsGhost::default(),
+        }
+    }
+
+    /// The row of token `t`.
+    pub fn row(&self, t: Token) -> Option<&TokRow> {
+        (t as usize).checked_sub(1).and_then(|i| self.rows.get(i))
+    }
+
+    /// The read step: what the row of `t` and its family look like now.
+    pub fn read(&self, t: Token) -> ReadView {
+        let row = self.row(t).copied();
+        let family = row.map(|r| self.families[r.family as usize]);
+        let newest_gen = row.map_or(0, |r| {
+            self.rows
+                .iter()
+                .filter(|x| x.family == r.family && x.status != TokStatus::Revoked)
+                .map(|x| x.gen)
+                .max()
+                .unwrap_or(r.gen)
+        });
+        let child = row.and_then(|r| r.child).and_then(|c| self.row(c)).map(|c| (c.status, c.used));
+        ReadView { row, family, newest_gen, child }
+    }
+
+    /// Revokes every live token of family `f`; returns how many were live.
+    fn revoke_family(&mut self, f: u8) -> u8 {
+        let mut n = 0;
+        for r in self.rows.iter_mut().filter(|r| r.family == f && r.status != TokStatus::Revoked) {
+            r.status = TokStatus::Revoked;
+            n += 1;
+        }
+        n
+    }
+
+    fn mark_superseded(&mut self, t: Token) {
+        if let Err(at) = self.ghost.superseded.binary_search_by_key(&t, |&(x, _)| x) {
+            self.ghost.superseded.insert(at, (t, self.now));
+        }
+    }
+
+    fn mark_accepted(&mut self, t: Token) {
+        let now = self.now;
+        match self.ghost.accepted.binary_search_by_key(&t, |&(x, _)| x) {
+            Ok(i) => self.ghost.accepted[i].1 = self.ghost.accepted[i].1.max(now),
+            Err(i) => self.ghost.accepted.insert(i, (t, now)),
+        }
+    }
+}
+
+/// Whether a superseded token read as `view` is inside the grace window at `now`.
+fn in_window(p: &AuthServerPolicy, view: &ReadView, at: Tick, uses: u8, now: Tick) -> bool {
+    let Some(row) = view.row else { return false };
+    let w = p.window;
+    let bounds = w.ticks.is_none_or(|g| u16::from(now) <= u16::from(at) + u16::from(g))
+        && w.uses.is_none_or(|k| uses < k)
+        && w.generations.is_none_or(|l| view.newest_gen.saturating_sub(row.gen) <= l);
+    match p.grace {
+        Grace::None => false,
+        Grace::SameChild | Grace::NewSibling => bounds,
+        // The successor exists, is live and has not been redeemed yet.
+        Grace::UntilSuccessorUsed => bounds && matches!(view.child, Some((TokStatus::Active, false))),
+    }
+}
+
+/// The write step's decision, a pure function of the policy, the read and the clock.
+pub fn decide(p: &AuthServerPolicy, view: &ReadView, now: Tick) -> Decision {
+    let (Some(row), Some(fam)) = (view.row, view.family) else { return Decision::Reject };
+    if p.absolute.is_some_and(|a| u16::from(now) >= u16::from(fam.login_at) + u16::from(a))
+        || p.idle.is_some_and(|i| u16::from(now) > u16::from(fam.last_activity) + u16::from(i))
+    {
+        return Decision::Reject;
+    }
+    let reuse = match p.on_reuse {
+        OnReuse::Reject => Decision::Reject,
+        OnReuse::RevokeFamily | OnReuse::RevokeUser | OnReuse::RevokeFamilyRolledBack => Decision::Detect,
+    };
+    match row.status {
+        TokStatus::Revoked if p.revoked_is_reuse => reuse,
+        TokStatus::Revoked => Decision::Reject,
+        TokStatus::Active => match p.rotation {
+            Rotation::None => Decision::Keep,
+            Rotation::Rotate => Decision::Mint { grace_use: false, replace: false },
+        },
+        TokStatus::Superseded { at, uses } if in_window(p, view, at, uses, now) => match (p.grace, row.child) {
+            (Grace::SameChild, Some(c)) => Decision::SameChild(c),
+            (Grace::UntilSuccessorUsed, _) => Decision::Mint { grace_use: true, replace: true },
+            _ => Decision::Mint { grace_use: true, replace: false },
+        },
+        TokStatus::Superseded { .. } => reuse,
+    }
+}
+
+/// The write step: applies `decide(view)` for `h` to the table (blindly: it does not re-read)
+/// and returns the answer. Records the ghost bookkeeping.
+pub fn write(p: &AuthServerPolicy, access_ttl: Tick, s: &mut AsState, h: &AsHandler) -> Reply {
+    let now = s.now;
+    let t = h.token;
+    let d = decide(p, &h.view, now);
+    let Some(read) = h.view.row else { return Reply::Err(HttpError::InvalidCredentials) };
+    let f = read.family;
+    let issued = match d {
+        Decision::Reject => None,
+        Decision::Detect => {
+            s.as_ghost.detected |= 1 << f;
+            if p.on_reuse == OnReuse::RevokeFamilyRolledBack {
+                return Reply::Err(HttpError::InvalidCredentials); // the revocation is rolled back
+            }
+            s.revoke_family(f);
+            if p.on_reuse == OnReuse::RevokeUser {
+                for other in (0..s.families.len() as u8).filter(|&o| o != f) {
+                    let n = s.revoke_family(other);
+                    s.as_ghost.foreign_revocations = s.as_ghost.foreign_revocations.saturating_add(n);
+                }
+            }
+            None
+        }
+        Decision::Keep => Some(t),
+        Decision::SameChild(c) => {
+            if let TokStatus::Superseded { at, uses } = read.status {
+                s.rows[t as usize - 1].status = TokStatus::Superseded { at, uses: uses.saturating_add(1) };
+            }
+            Some(c)
+        }
+        Decision::Mint { grace_use, replace } => {
+            let n = s.rows.len() as Token + 1;
+            s.rows.push(TokRow {
+                family: f,
+                parent: Some(t),
+                gen: read.gen + 1,
+                status: TokStatus::Active,
+                child: None,
+                used: false,
+            });
+            if s.as_ghost.signed_out & (1 << f) != 0 {
+                s.as_ghost.revived = s.as_ghost.revived.saturating_add(1);
+            }
+            if replace {
+                if let Some(old) = read.child {
+                    s.rows[old as usize - 1].status = TokStatus::Revoked;
+                }
+            }
+            let row = &mut s.rows[t as usize - 1];
+            row.child = Some(n);
+            if row.status != TokStatus::Revoked {
+                // A blind write of what the read saw, plus one: a lost update under
+                // read-then-write.
+                row.status = match (grace_use, read.status) {
+                    (true, TokStatus::Superseded { at, uses }) => {
+                        TokStatus::Superseded { at, uses: uses.saturating_add(1) }
+                    }
+                    _ => TokStatus::Superseded { at: now, uses: 0 },
+                };
+            }
+            s.mark_superseded(t);
+            Some(n)
+        }
+    };
+    let Some(tok) = issued else { return Reply::Err(HttpError::InvalidCredentials) };
+    // Success: record it.
+    s.rows[t as usize - 1].used = true;
+    let fam = &mut s.families[f as usize];
+    fam.last_activity = fam.last_activity.max(now);
+    s.mark_accepted(t);
+    if let TokStatus::Superseded { .. } = read.status {
+        if h.view.newest_gen.saturating_sub(read.gen) > 1 {
+            s.as_ghost.deep_replays = s.as_ghost.deep_replays.saturating_add(1);
+        }
+    }
+    if s.as_ghost.detected & (1 << f) != 0 {
+        s.as_ghost.ok_after_detection = s.as_ghost.ok_after_detection.saturating_add(1);
+    }
+    if h.after_sign_out {
+        s.ghost.ok_after_sign_out = s.ghost.ok_after_sign_out.saturating_add(1);
+    }
+    Reply::Ok { set_cookie: None, token: Some(tok), expires_at: Some(now.saturating_add(access_ttl)) }
+}
+
+/// Sign-out (RFC 7009 revocation of the presented refresh token and its family), one action.
+pub fn revoke(s: &mut AsState, t: Option<Token>) -> Reply {
+    if let Some(f) = t.and_then(|t| s.row(t)).map(|r| r.family) {
+        s.revoke_family(f);
+        s.as_ghost.signed_out |= 1 << f;
+    }
+    s.ghost.signed_out = true;
+    Reply::SignedOut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(rotation: Rotation, on_reuse: OnReuse, grace: Grace, window: Window) -> AuthServerPolicy {
+        AuthServerPolicy {
+            rotation,
+            on_reuse,
+            grace,
+            window,
+            steps: AsSteps::Atomic,
+            revoked_is_reuse: false,
+            idle: None,
+            absolute: None,
+        }
+    }
+
+    fn handler(s: &AsState, token: Token) -> AsHandler {
+        AsHandler {
+            client: ClientKey { browser: 0, tab: 0 },
+            token,
+            view: s.read(token),
+            after_sign_out: false,
+            theft_mark: None,
+        }
+    }
+
+    fn redeem(p: &AuthServerPolicy, s: &mut AsState, t: Token) -> Option<Token> {
+        let h = handler(s, t);
+        match write(p, 1, s, &h) {
+            Reply::Ok { token, .. } => token,
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn reuse_detection_revokes_the_whole_family() {
+        let p = policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::None, Window::default());
+        let mut s = AsState::signed_in(1);
+        assert_eq!(redeem(&p, &mut s, 1), Some(2));
+        assert_eq!(redeem(&p, &mut s, 1), None, "reuse of 1");
+        assert_eq!(s.rows[1].status, TokStatus::Revoked, "the active child dies too");
+        assert_eq!(redeem(&p, &mut s, 2), None);
+        assert_eq!(s.as_ghost.detected, 1);
+    }
+
+    #[test]
+    fn same_child_grace_returns_the_child_inside_the_window_only() {
+        let w = Window { ticks: Some(1), uses: None, generations: Some(1) };
+        let p = policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::SameChild, w);
+        let mut s = AsState::signed_in(1);
+        assert_eq!(redeem(&p, &mut s, 1), Some(2));
+        s.now = 1;
+        assert_eq!(redeem(&p, &mut s, 1), Some(2), "inside the window: the same child");
+        s.now = 2;
+        assert_eq!(redeem(&p, &mut s, 1), None, "outside: detection");
+        assert_eq!(s.as_ghost.detected, 1);
+    }
+
+    #[test]
+    fn new_sibling_grace_forks_and_generation_bound_limits_it() {
+        let w = Window { ticks: Some(5), uses: None, generations: Some(1) };
+        let p = policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::NewSibling, w);
+        let mut s = AsState::signed_in(1);
+        assert_eq!(redeem(&p, &mut s, 1), Some(2));
+        assert_eq!(redeem(&p, &mut s, 2), Some(3));
+        assert_eq!(redeem(&p, &mut s, 2), Some(4), "immediate predecessor: a sibling of 3");
+        assert_eq!(redeem(&p, &mut s, 1), None, "two generations behind: detection");
+        let unbounded =
+            policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::NewSibling, Window { generations: None, ..w });
+        let mut s = AsState::signed_in(1);
+        redeem(&unbounded, &mut s, 1);
+        redeem(&unbounded, &mut s, 2);
+        assert_eq!(redeem(&unbounded, &mut s, 1), Some(4), "django-oauth-toolkit 1617");
+        assert_eq!(s.as_ghost.deep_replays, 1);
+    }
+
+    #[test]
+    fn until_successor_used_latest_wins() {
+        let p = policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::UntilSuccessorUsed, Window::default());
+        let mut s = AsState::signed_in(1);
+        assert_eq!(redeem(&p, &mut s, 1), Some(2));
+        assert_eq!(redeem(&p, &mut s, 1), Some(3), "2 unused: a retry succeeds");
+        assert_eq!(s.rows[1].status, TokStatus::Revoked, "the earlier child is replaced");
+        assert_eq!(redeem(&p, &mut s, 3), Some(4));
+        assert_eq!(redeem(&p, &mut s, 1), None, "the successor was used");
+    }
+
+    #[test]
+    fn read_then_write_forks_a_lineage() {
+        let p = policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::None, Window::default());
+        let mut s = AsState::signed_in(1);
+        let (a, b) = (handler(&s, 1), handler(&s, 1));
+        assert!(matches!(write(&p, 1, &mut s, &a), Reply::Ok { token: Some(2), .. }));
+        assert!(matches!(write(&p, 1, &mut s, &b), Reply::Ok { token: Some(3), .. }));
+        let active = s.rows.iter().filter(|r| r.status == TokStatus::Active).count();
+        assert_eq!(active, 2, "two live siblings");
+    }
+
+    #[test]
+    fn lifetimes_refuse_and_no_rotation_keeps_the_token() {
+        let mut p = policy(Rotation::None, OnReuse::Reject, Grace::None, Window::default());
+        p.idle = Some(2);
+        p.absolute = Some(6);
+        let mut s = AsState::signed_in(1);
+        s.now = 2;
+        assert_eq!(redeem(&p, &mut s, 1), Some(1));
+        s.now = 5;
+        assert_eq!(redeem(&p, &mut s, 1), None, "idle: 5 > 2 + 2");
+        s.families[0].last_activity = 5;
+        s.now = 6;
+        assert_eq!(redeem(&p, &mut s, 1), None, "absolute: 6 >= 0 + 6");
+    }
+}

@@ -1,0 +1,394 @@
+//! The industry's refresh policies (`shared/research/industry-policies.md` §1) on the OAuth
+//! authorization-server model, and the bug reports of its §2 (C-cases): each model file checks
+//! as it expects, each violation has the interleaving the report describes, and each property
+//! that holds was checked over a pinned, non-trivial number of states.
+
+use refresh_check::check::{CheckOptions, Outcome, Results};
+use refresh_check::model::browser::TabStatus;
+use refresh_check::model::oauth::TokStatus;
+use refresh_check::model::{auth_server_at, browser_at, RefreshModel, State};
+use refresh_check::scenario::{Scenario, Verdict};
+use refresh_check::search;
+use refresh_check::trace::{self, Trace};
+
+use crate::util::{find_step, run, scenario, steps, trace_of};
+
+fn status(r: &Results, name: &str) -> Verdict {
+    r.properties.iter().find(|p| p.name == name).unwrap().status
+}
+
+/// Checks a shipped model file: every verdict is what the file expects.
+fn checked(file: &str) -> (Scenario, RefreshModel, Results) {
+    let sc = scenario(file, None);
+    let (m, r) = run(&sc, &CheckOptions::default());
+    assert_eq!(r.outcome(), Outcome::AsExpected, "{file}: {:?}", r.properties);
+    (sc, m, r)
+}
+
+fn actions(t: &Trace) -> Vec<String> {
+    steps(t).into_iter().map(|(_, a)| a).collect()
+}
+
+/// C02 (supabase/auth-js 213): strict reuse detection, two tabs with their own copies. The
+/// second tab presents the rotated-away token; detection revokes the family and logs it out.
+/// With the 2022 reuse interval (PR 466) and no time passing, it holds.
+#[test]
+fn c02_strict_detection_logs_the_second_tab_out_and_the_2022_interval_fixes_it() {
+    let (sc, m, r) = checked("models/supabase-2021-strict.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[1].text.contains("refresh_token=1") && t.steps[3].text.contains("refresh_token=1"));
+    assert!(t.steps[4].text.contains("tab B gets 401"), "{}", trace::render_text(&t));
+    // Detection revoked the winner's token too: the whole family is dead.
+    assert_eq!(t.steps[4].state.store, ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"]);
+    assert_eq!(status(&r, "reuse_detected"), Verdict::Reached);
+
+    let (_, _, r) = checked("models/supabase-2022-interval.json");
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "reuse_detected"), Verdict::Unreached);
+    assert_eq!(r.unique_states, 16);
+}
+
+/// C03 (supabase/supabase 8959): under the 2022 policy a tab that rotates twice leaves another
+/// tab two generations behind; its refresh revokes the family.
+#[test]
+fn c03_two_generations_behind_outruns_the_2022_interval() {
+    let (sc, m, r) = checked("models/supabase-2022-c03.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 8, "{}", trace::render_text(&t));
+    let second = find_step(&t, "server", "ServerReceivesRefresh", "refresh_token=2");
+    let stale =
+        find_step(&t, "server", "ServerReceivesRefresh", "tab B's POST /auth/refresh (mode json, refresh_token=1)");
+    assert!(second < stale);
+    assert!(t.steps[7].text.contains("tab B gets 401"));
+    assert!(t.steps[7].state.store.iter().all(|row| row.ends_with("revoked")), "{:?}", t.steps[7].state.store);
+}
+
+/// C07 (nightscout/nocturne PRs 326, 391): a read-then-write rotation forks the lineage (two
+/// reads of token 1 before either write); the atomic claim keeps one lineage but logs the loser
+/// out; the successor cache holds both properties.
+#[test]
+fn c07_read_then_write_forks_atomic_claim_logs_out_successor_cache_holds() {
+    let (sc, m, r) = checked("models/c07-nocturne-read-then-write.json");
+    let t = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "ServerWritesRefresh"
+        ]
+    );
+    assert_eq!(
+        t.steps[5].state.store,
+        [
+            "token=1 family=0 gen=0 superseded at 0, 0 grace use(s)",
+            "token=2 family=0 gen=1 parent=1 active",
+            "token=3 family=0 gen=1 parent=1 active"
+        ]
+    );
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+
+    let (sc, m, r) = checked("models/c07-nocturne-atomic-claim.json");
+    assert_eq!(status(&r, "sp3_single_lineage"), Verdict::Holds);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 5);
+    assert!(t.steps[4].text.contains("tab B gets 401"));
+
+    let (_, _, r) = checked("models/c07-nocturne-successor-cache.json");
+    for p in ["no_spurious_logout", "sp3_single_lineage", "sp2_detection_permanent"] {
+        assert_eq!(status(&r, p), Verdict::Holds, "{p}");
+    }
+    assert_eq!(r.unique_states, 21);
+}
+
+/// C19 (audiobookshelf 5281, oauth2-server 1025): a client that retries with the token it
+/// holds is logged out under plain rotation; under P6 (valid until the successor is used) the
+/// retry gets a new pair, in every interleaving, lost responses included.
+#[test]
+fn c19_retry_after_a_lost_response_fails_under_rotation_and_succeeds_under_p6() {
+    let (sc, m, r) = checked("models/c19-lost-response-rotate.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabRetriesRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[2].text.contains("token=1"), "the retry presents the rotated-away token");
+    assert!(t.steps[4].text.contains("401"));
+
+    let (_, _, r) = checked("models/c19-lost-response-until-used.json");
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "sp3_single_lineage"), Verdict::Holds, "latest wins: the unused child is revoked");
+    assert_eq!(r.unique_states, 23);
+}
+
+/// C12 (keycloak 51312): a refresh read before the sign-out's revocation writes its successor
+/// after it: a token minted after the sign-out returned (SP5).
+#[test]
+fn c12_refresh_read_before_revocation_mints_after_sign_out() {
+    let (sc, m, r) = checked("models/c12-revoke-during-refresh.json");
+    let t = trace_of(&m, &sc, &r, "logout_revokes_all");
+    assert_eq!(
+        actions(&t),
+        ["TabSendsRefresh", "ServerReceivesRefresh", "TabSignsOut", "ServerReceivesLogout", "ServerWritesRefresh"]
+    );
+    assert!(
+        t.steps[4].state.store.contains(&"token=2 family=0 gen=1 parent=1 active".to_string()),
+        "{:?}",
+        t.steps[4].state.store
+    );
+}
+
+/// C15 (django-oauth-toolkit 1617): inside the grace a token two generations old is redeemed.
+#[test]
+fn c15_grace_accepts_a_token_two_generations_old() {
+    let (sc, m, r) = checked("models/django-oauth-toolkit-grace.json");
+    let t = trace_of(&m, &sc, &r, "sp1_immediate_predecessor");
+    assert_eq!(t.steps.len(), 7, "{}", trace::render_text(&t));
+    let a2 =
+        find_step(&t, "server", "ServerReceivesRefresh", "tab A's POST /auth/refresh (mode json, refresh_token=2)");
+    let b1 =
+        find_step(&t, "server", "ServerReceivesRefresh", "tab B's POST /auth/refresh (mode json, refresh_token=1)");
+    assert_eq!((a2, b1), (4, 6));
+    assert_eq!(t.steps[6].state.store.len(), 4, "token 1 got a fourth token: {:?}", t.steps[6].state.store);
+    // Auth0's rule (immediate predecessor only) refuses it.
+    let (_, _, r) = checked("models/auth0-leeway.json");
+    assert_eq!(status(&r, "sp1_immediate_predecessor"), Verdict::Holds);
+}
+
+/// C22 (crosswithfriends PR 566): the user signs out on device 1; its other tab replays the
+/// signed-out token; the server revokes every token of the user and device 2 is logged out.
+#[test]
+fn c22_logout_replay_revokes_the_other_device() {
+    let (sc, m, r) = checked("models/c22-logout-replay-revokes-all.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let texts: Vec<_> = t.steps.iter().map(|s| s.text.as_str()).collect();
+    assert!(texts[1].contains("signs out in device 1 tab B"), "{texts:?}");
+    assert!(texts[3].contains("device 1 tab A's POST /auth/refresh (mode json, refresh_token=1)"), "{texts:?}");
+    assert!(texts[6].starts_with("device 2 tab A gets 401"), "{texts:?}");
+    let t = trace_of(&m, &sc, &r, "sp9_revocation_scope");
+    assert_eq!(actions(&t), ["TabSendsRefresh", "TabSignsOut", "ServerReceivesLogout", "ServerReceivesRefresh"]);
+}
+
+/// SP2 with read-then-write (derived): a refresh that read a live token before detection
+/// revoked its family redeems it after.
+#[test]
+fn sp2_a_write_after_detection_redeems_a_revoked_family() {
+    let (sc, m, r) = checked("models/p2-read-then-write-detection.json");
+    let t = trace_of(&m, &sc, &r, "sp2_detection_permanent");
+    assert_eq!(t.steps.len(), 10);
+    let read_a =
+        find_step(&t, "server", "ServerReceivesRefresh", "tab A's POST /auth/refresh (mode json, refresh_token=2)");
+    let write_b = find_step(&t, "server", "ServerWritesRefresh", "tab B's refresh");
+    let last = t.steps.last().unwrap();
+    assert_eq!((last.action.as_str(), last.text.contains("tab A's refresh")), ("ServerWritesRefresh", true));
+    assert!(read_a < write_b, "A read token 2 before B's detection");
+    assert!(last.state.store.contains(&"token=3 family=0 gen=2 parent=2 active".to_string()), "{:?}", last.state.store);
+}
+
+/// No rotation (P7) and a stable session id (P8) keep every tab signed in, whatever the order,
+/// over a non-trivial state space; Supabase 2023's parent-of-active replay is unbounded in time.
+#[test]
+fn no_rotation_and_stable_id_hold_and_parent_of_active_is_time_unbounded() {
+    let (_, _, r) = checked("models/spring-as-no-rotation.json");
+    assert_eq!((status(&r, "no_spurious_logout"), r.unique_states), (Verdict::Holds, 343));
+    let (_, _, r) = checked("models/express-session.json");
+    assert_eq!((status(&r, "no_spurious_logout"), r.unique_states), (Verdict::Holds, 618));
+    let (sc, m, r) = checked("models/supabase-2023-parent-of-active.json");
+    let t = trace_of(&m, &sc, &r, "rotated_token_expires");
+    let tick = find_step(&t, "clock", "ClockTicks", "now = 1");
+    let late = find_step(&t, "server", "ServerReceivesRefresh", "tab B's");
+    assert!(tick < late);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+}
+
+/// Forking grace policies (Auth0 leeway, Hydra, Keycloak max reuse, Okta) keep the tabs
+/// signed in but break the strict single lineage: two refreshes of token 1 both mint.
+#[test]
+fn fork_policies_trade_a_single_lineage_for_no_spurious_logout() {
+    for f in ["auth0-leeway", "hydra-grace", "keycloak-max-reuse-1", "okta-rotate"] {
+        let (sc, m, r) = checked(&format!("models/{f}.json"));
+        assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds, "{f}");
+        let t = trace_of(&m, &sc, &r, "sp3_single_lineage");
+        assert_eq!(
+            actions(&t),
+            ["TabSendsRefresh", "ServerReceivesRefresh", "TabSendsRefresh", "ServerReceivesRefresh"],
+            "{f}"
+        );
+    }
+    let (_, _, r) = checked("models/keycloak-strict.json");
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+}
+
+/// The state the properties read: after C02's trace the second tab is logged out and no token
+/// of the family is live.
+#[test]
+fn c02_final_state_has_no_live_token() {
+    let sc = scenario("models/supabase-2021-strict.json", None);
+    let (m, r) = run(&sc, &CheckOptions::default());
+    let p = r.properties.iter().find(|p| p.name == "no_spurious_logout").unwrap();
+    let (init, steps) = search::replay(&m, p.path.as_ref().unwrap()).unwrap();
+    let s: &State = steps.last().map_or(&init, |(_, s)| s);
+    let auth = auth_server_at(s, m.cfg.server).unwrap();
+    assert!(auth.rows.iter().all(|row| row.status == TokStatus::Revoked));
+    assert_eq!(browser_at(s, 0).tabs[1].status, TabStatus::LoggedOut);
+}
+
+/// Model-file errors of the `auth_server` section name the field.
+#[test]
+fn auth_server_section_errors_name_the_field() {
+    let base = r#"{"name":"m","description":"d","sources":["s"],
+        "auth_server":{"rotation":"rotate"},"browser":{"tabs":2,"refreshes_per_tab":1,"mode":"json"},
+        "time":{"refresh_token_ttl":7,"session_cookie_ttl":4}}"#;
+    assert!(Scenario::parse(std::path::Path::new("m.json"), base).is_ok());
+    let both = base.replace("\"auth_server\"", "\"server\":{\"session_refresh\":\"rotate\"},\"auth_server\"");
+    let e = Scenario::parse(std::path::Path::new("m.json"), &both).unwrap_err().to_string();
+    assert!(e.contains("field `server`") && e.contains("both"), "{e}");
+    let session = base.replace("\"mode\":\"json\"", "\"mode\":\"session\"");
+    let e = Scenario::parse(std::path::Path::new("m.json"), &session).unwrap_err().to_string();
+    assert!(e.contains("field `browser.mode`"), "{e}");
+    let bad = base.replace("\"rotation\":\"rotate\"", "\"rotation\":\"rotate\",\"grace\":\"forever\"");
+    let e = Scenario::parse(std::path::Path::new("m.json"), &bad).unwrap_err().to_string();
+    assert!(e.contains("auth_server.grace"), "{e}");
+    let devices = base
+        .replace("\"auth_server\":{\"rotation\":\"rotate\"}", "\"server\":{\"session_refresh\":\"rotate\"}")
+        .replace("\"tabs\":2", "\"tabs\":2,\"devices\":2");
+    let e = Scenario::parse(std::path::Path::new("m.json"), &devices).unwrap_err().to_string();
+    assert!(e.contains("browser.devices"), "{e}");
+}
+
+/// C17 (auth0-spa-js 755, WebKit 225344): with a Web Lock but localStorage writes that reach
+/// the other tab late, the second tab refreshes with its stale view and reuse detection logs
+/// it out; with coherent storage the same lock keeps every tab signed in.
+#[test]
+fn c17_a_lock_does_not_help_when_storage_reaches_the_other_tab_late() {
+    let (sc, m, r) = checked("models/c17-lagging-storage-weblocks.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[3].text.contains("tab B") && t.steps[3].text.contains("token=1"), "B reads its stale view");
+    assert_eq!(t.steps[5].state.jar.as_deref(), Some("localStorage refresh_token=2"), "the write happened");
+    let (_, _, r) = checked("models/c17-coherent-storage-weblocks.json");
+    assert_eq!((status(&r, "no_spurious_logout"), r.unique_states), (Verdict::Holds, 16));
+}
+
+/// SP6: a sliding lifetime alone accepts a refresh past the required session lifetime (the
+/// refresh arrives at tick 2, the session ended at 2); Keycloak's SSO Session Max refuses it.
+#[test]
+fn sp6_sliding_lifetime_alone_outlives_the_session_and_an_absolute_one_does_not() {
+    let (sc, m, r) = checked("models/sliding-only-no-max.json");
+    let t = trace_of(&m, &sc, &r, "sp6_absolute_lifetime");
+    assert_eq!(actions(&t), ["TabSendsRefresh", "ClockTicks", "ClockTicks", "ServerReceivesRefresh"]);
+    assert_eq!(t.steps[3].state.now, 2);
+    let (_, _, r) = checked("models/keycloak-sso-max.json");
+    assert_eq!(status(&r, "sp6_absolute_lifetime"), Verdict::Holds);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(r.unique_states, 90);
+}
+
+/// C18 (supabase-js 1594, 2013; PR 2106): a Web Lock holder that hangs leaves the other tab
+/// waiting forever (LP4, 3 steps); with `steal: true` the waiting tab refreshes the same token
+/// while the holder's refresh runs, and strict reuse detection logs it out.
+#[test]
+fn c18_orphaned_lock_blocks_and_steal_loses_mutual_exclusion() {
+    let (sc, m, r) = checked("models/c18-orphaned-weblock.json");
+    let t = trace_of(&m, &sc, &r, "lp4_lock_not_orphaned");
+    assert_eq!(actions(&t), ["TabSendsRefresh", "TabWaitsForLock", "TabHangsWithLock"]);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    let (sc, m, r) = checked("models/c18-weblock-steal.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabWaitsForLock",
+            "TabStealsLock",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[3].text.contains("token=1"));
+    assert_eq!(status(&r, "lp4_lock_not_orphaned"), Verdict::Holds);
+}
+
+/// C13 (supabase/auth PR 1312): the family revocation is rolled back with the error, so after
+/// tab B's reuse is detected tab A's next refresh still succeeds (SP2, 7 steps).
+#[test]
+fn c13_rolled_back_detection_has_no_effect() {
+    let (sc, m, r) = checked("models/c13-supabase-rollback.json");
+    let t = trace_of(&m, &sc, &r, "sp2_detection_permanent");
+    assert_eq!(t.steps.len(), 7);
+    let reuse =
+        find_step(&t, "server", "ServerReceivesRefresh", "tab B's POST /auth/refresh (mode json, refresh_token=1)");
+    let after =
+        find_step(&t, "server", "ServerReceivesRefresh", "tab A's POST /auth/refresh (mode json, refresh_token=2)");
+    assert_eq!((reuse, after), (5, 6));
+    assert!(t.steps[6].state.store.iter().all(|row| !row.ends_with("revoked")), "{:?}", t.steps[6].state.store);
+}
+
+/// C20 (DuendeArchive/Support 1286): a replica that read the stored token before waiting for
+/// the lock presents it after the holder rotated it; reading inside the lock fixes it.
+#[test]
+fn c20_reading_before_the_lock_presents_a_rotated_token() {
+    let (sc, m, r) = checked("models/c20-bff-read-before-lock.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabWaitsForLock",
+            "TabReceivesRefreshResponse",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[4].text.contains("tab B's POST /auth/refresh (mode json, refresh_token=1)"));
+    assert_eq!(t.steps[4].state.jar.as_deref(), Some("localStorage refresh_token=2"), "the store had 2");
+    let (_, _, r) = checked("models/c20-bff-read-inside-lock.json");
+    assert_eq!((status(&r, "no_spurious_logout"), r.unique_states), (Verdict::Holds, 16));
+}
+
+/// C05/C06 (supabase 18981, next-auth 11853): a server-side render path refreshes but cannot
+/// write the rotated cookie; even serialised, the browser then presents the old token after
+/// the reuse interval and is logged out. When the first refresher can write the cookie, the
+/// same model holds.
+#[test]
+fn c05_a_render_path_that_cannot_write_cookies_strands_the_browser() {
+    let (sc, m, r) = checked("models/c05-ssr-cannot-write-cookies.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 8, "{}", trace::render_text(&t));
+    assert!(t.steps[2].text.contains("tab A gets 200, refresh token=2 but cannot write the cookie"));
+    assert_eq!(t.steps[2].state.jar.as_deref(), Some("refresh=1"));
+    assert!(t.steps[3].text.contains("tab B") && t.steps[3].text.contains("token=1"));
+    let (_, _, r) = checked("models/c05-cookie-written.json");
+    assert_eq!((status(&r, "no_spurious_logout"), r.unique_states), (Verdict::Holds, 97));
+}
