@@ -23,6 +23,8 @@ pub enum Command {
     /// Work with trace files.
     #[command(subcommand)]
     Trace(commands::trace::TraceCommand),
+    /// Replay a trace against a real server on 127.0.0.1 and compare it with the model.
+    Replay(commands::replay::Args),
 }
 
 /// Runs the parsed command; returns the exit code, or an error for bad input (exit 2).
@@ -30,5 +32,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Trace(cmd) => commands::trace::run(cmd),
+        Command::Replay(args) => commands::replay::run(args),
     }
 }

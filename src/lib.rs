@@ -20,6 +20,7 @@ pub mod exit;
 pub mod model;
 pub mod output;
 pub mod properties;
+pub mod replay;
 pub mod report;
 pub mod scenario;
 pub mod search;

@@ -1,0 +1,211 @@
+//! The real side of a replay: a blocking HTTP client for the Directus authentication endpoints,
+//! speaking to one target on the loopback interface only.
+//!
+//! Requests, as the Directus app and SDK send them (`directus-protocol.md` §1.1, §3):
+//! - `POST /auth/login {"email","password","mode":"session"}` → 200, `Set-Cookie:
+//!   directus_session_token=<JWT>`;
+//! - `POST /auth/refresh {"mode":"session"}` with `Cookie: directus_session_token=<JWT>` → 200
+//!   and a new cookie, or 4xx `{"errors":[{"extensions":{"code":…}}]}`;
+//! - `GET /users/me?fields=id` with the cookie → 200 or 401;
+//! - `POST /auth/logout {"mode":"session"}` with the cookie → 204 (without `mode` Directus
+//!   assumes cookie mode and answers 400).
+//!
+//! The cookie is a JWT signed, not encrypted; its `session` claim is the session row's token,
+//! which is what identifies a session across refreshes (two cookies may wrap one session).
+//! Cookies are handled by hand, per request, because each model tab sends the cookie the trace
+//! says it sent, not whatever a client-side jar holds.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+/// The session cookie's name (`SESSION_COOKIE_NAME`, Directus default).
+pub const SESSION_COOKIE: &str = "directus_session_token";
+
+/// What the server answered to one request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RealReply {
+    /// The HTTP status.
+    pub status: u16,
+    /// `errors[0].extensions.code` of the body, for 4xx.
+    pub code: Option<String>,
+    /// The new `directus_session_token` cookie (a JWT), if the response set a non-empty one.
+    pub cookie: Option<String>,
+    /// The `session` claim of that cookie: the session row's token.
+    pub session: Option<String>,
+    /// Milliseconds from sending to the end of the response.
+    pub millis: f64,
+}
+
+impl RealReply {
+    /// `200, session=abcd1234…` / `401 INVALID_CREDENTIALS`, for people.
+    pub fn text(&self) -> String {
+        let mut s = self.status.to_string();
+        if let Some(c) = &self.code {
+            s.push(' ');
+            s.push_str(c);
+        }
+        if let Some(t) = &self.session {
+            s.push_str(&format!(", Set-Cookie session={}…", &t[..t.len().min(8)]));
+        }
+        s
+    }
+}
+
+/// Why a request failed below HTTP (connection refused, timeout, unreadable body).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The target is not an `http://` URL on the loopback interface.
+    #[error("--target {0:?}: expected http://127.0.0.1:PORT (or localhost, [::1]); replays only talk to this machine")]
+    NotLoopback(String),
+    /// Transport failure.
+    #[error("{method} {url}: {source}")]
+    Transport {
+        /// The method.
+        method: &'static str,
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        source: ureq::Error,
+    },
+}
+
+/// A client bound to one target.
+#[derive(Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+}
+
+/// The session claim of a Directus session JWT (`header.payload.signature`, payload in base64url).
+pub fn session_claim(jwt: &str) -> Option<String> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("session")?.as_str().map(str::to_owned)
+}
+
+/// Whether `target` is an `http://` URL whose host is a loopback address or `localhost`.
+pub fn check_target(target: &str) -> Result<String, ClientError> {
+    let bad = || ClientError::NotLoopback(target.to_owned());
+    let uri: ureq::http::Uri = target.parse().map_err(|_| bad())?;
+    if uri.scheme_str() != Some("http") {
+        return Err(bad());
+    }
+    let host = uri.host().ok_or_else(bad)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        return Err(bad());
+    }
+    Ok(target.trim_end_matches('/').to_owned())
+}
+
+impl Client {
+    /// A client for `target` (checked by [`check_target`]); every request times out after
+    /// `timeout`.
+    pub fn new(target: &str, timeout: Duration) -> Result<Self, ClientError> {
+        let base = check_target(target)?;
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .max_redirects(0)
+            .build()
+            .into();
+        Ok(Client { agent, base })
+    }
+
+    fn send(
+        &self,
+        method: &'static str,
+        path: &str,
+        cookie: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<RealReply, ClientError> {
+        let url = format!("{}{}", self.base, path);
+        let err = |source| ClientError::Transport { method, url: url.clone(), source };
+        let start = Instant::now();
+        let cookie = cookie.map(|c| format!("{SESSION_COOKIE}={c}"));
+        let resp = match (method, body) {
+            ("GET", _) => {
+                let mut r = self.agent.get(&url);
+                if let Some(c) = &cookie {
+                    r = r.header("Cookie", c);
+                }
+                r.call()
+            }
+            (_, body) => {
+                let mut r = self.agent.post(&url);
+                if let Some(c) = &cookie {
+                    r = r.header("Cookie", c);
+                }
+                r.send_json(body.unwrap_or(json!({})))
+            }
+        };
+        let mut resp = resp.map_err(err)?;
+        let status = resp.status().as_u16();
+        let set = resp
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|h| h.to_str().ok())
+            .filter_map(|h| cookie::Cookie::parse(h.to_owned()).ok())
+            .find(|c| c.name() == SESSION_COOKIE && !c.value().is_empty())
+            .map(|c| c.value().to_owned());
+        let text = resp.body_mut().read_to_string().map_err(err)?;
+        let millis = start.elapsed().as_secs_f64() * 1000.0;
+        let code = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v.pointer("/errors/0/extensions/code").and_then(Value::as_str).map(str::to_owned));
+        let session = set.as_deref().and_then(session_claim);
+        Ok(RealReply { status, code, cookie: set, session, millis })
+    }
+
+    /// `POST /auth/login` in session mode.
+    pub fn login_session(&self, email: &str, password: &str) -> Result<RealReply, ClientError> {
+        self.send("POST", "/auth/login", None, Some(json!({"email": email, "password": password, "mode": "session"})))
+    }
+
+    /// `POST /auth/refresh {"mode":"session"}` with `cookie`.
+    pub fn refresh_session(&self, cookie: Option<&str>) -> Result<RealReply, ClientError> {
+        self.send("POST", "/auth/refresh", cookie, Some(json!({"mode": "session"})))
+    }
+
+    /// `GET /users/me?fields=id` with `cookie`.
+    pub fn users_me(&self, cookie: Option<&str>) -> Result<RealReply, ClientError> {
+        self.send("GET", "/users/me?fields=id", cookie, None)
+    }
+
+    /// `POST /auth/logout {"mode":"session"}` with `cookie`.
+    pub fn logout_session(&self, cookie: Option<&str>) -> Result<RealReply, ClientError> {
+        self.send("POST", "/auth/logout", cookie, Some(json!({"mode": "session"})))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_claim_is_read_from_the_jwt_payload() {
+        // {"alg":"HS256"} . {"id":"u","session":"abc","iss":"directus"} . signature
+        let h = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#);
+        let p =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"id":"u","session":"abc","iss":"directus"}"#);
+        assert_eq!(session_claim(&format!("{h}.{p}.sig")), Some("abc".to_owned()));
+        assert_eq!(session_claim("not-a-jwt"), None);
+    }
+
+    #[test]
+    fn only_loopback_targets_are_accepted() {
+        assert_eq!(check_target("http://127.0.0.1:18055/").unwrap(), "http://127.0.0.1:18055");
+        assert!(check_target("http://localhost:8055").is_ok());
+        assert!(check_target("http://[::1]:8055").is_ok());
+        assert!(check_target("http://127.0.0.2:8055").is_ok());
+        for bad in ["http://10.0.0.1:8055", "https://127.0.0.1", "http://example.com", "127.0.0.1:8055", ""] {
+            assert!(check_target(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! Replay of a counterexample trace against a real server, to see whether the model's
+//! interleaving happens there and whether the server ever does what the model forbids.
+//!
+//! A replay rebuilds the trace's model, extracts its HTTP exchanges and their groups
+//! ([`plan`]), and computes every outcome the model allows for each group. Then, up to
+//! `tries` times, it signs in afresh (the trace's initial session), sends each group's
+//! requests (one group after the other; a group's requests together, from threads, the later
+//! ones staggered by a delay that varies from try to try), and compares each group's replies
+//! with the model:
+//! - outside the allowed outcomes: **diverged** (the server did what the model says it cannot:
+//!   a model bug or a modelling gap), and the replay stops;
+//! - the trace's own outcome: on to the next group; every group matched: **reproduced**;
+//! - another allowed outcome (the server took another interleaving): this try ends, the next
+//!   try starts; after `tries` tries: **not reproduced**.
+//!
+//! Replies are compared modulo the naming of tokens: model tokens are small integers in mint
+//! order, real ones 64-character nanoids, so the replay keeps a bijection between model tokens
+//! and real `session` claims, extended as new tokens are learned from responses, and a model
+//! reply matches a real one when status, error code and (bijectively renamed) session agree.
+//!
+//! Time: the model's clock counts ticks from sign-in. Before a group whose server clock reads
+//! `t` ticks, the replay waits until `t × tick` has passed since its sign-in.
+
+pub mod client;
+pub mod plan;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use crate::model::server::Endpoint;
+use crate::model::{HttpError, RefreshModel, Reply, Token};
+use client::{Client, ClientError, RealReply};
+use plan::{Outcome, Plan, Request};
+
+/// How a replay runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The throwaway admin's e-mail.
+    pub email: String,
+    /// Its password.
+    pub password: String,
+    /// Tries at most: each is a fresh sign-in and a full replay of the trace.
+    pub tries: u32,
+    /// Wall-clock length of one model tick.
+    pub tick: Duration,
+    /// Delays between the starts of a group's requests; try `i` uses entry `i mod len`.
+    pub staggers: Vec<Duration>,
+}
+
+/// The default stagger schedule, in milliseconds: 0 (together), then widening gaps, so that
+/// both "both read before either writes" and "one reads after the other's write" occur within
+/// a few tries on a server whose read-to-write window is a few milliseconds
+/// (`directus-protocol.md` §5, E1b: 2–5 ms on this kind of machine).
+pub const DEFAULT_STAGGERS_MS: [u64; 8] = [0, 1, 2, 4, 8, 16, 0, 32];
+
+/// The result of a replay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every group matched the trace's outcome in try `at`.
+    Reproduced {
+        /// 1-based try.
+        at: u32,
+    },
+    /// Every reply was allowed by the model, but no try followed the trace's interleaving.
+    NotReproduced {
+        /// Tries made.
+        tries: u32,
+    },
+    /// In try `at`, group `group` got replies the model does not allow.
+    Diverged {
+        /// 1-based try.
+        at: u32,
+        /// 1-based group.
+        group: usize,
+    },
+}
+
+/// Why a replay could not run: the server could not be reached, or refused the sign-in.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// Transport failure.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// Sign-in refused.
+    #[error("sign-in refused: {0} (check --email and --password)")]
+    SignIn(String),
+    /// The trace sends a cookie for a token the replay never learned.
+    #[error("group {group}: the trace sends a cookie for model token {token}, which no reply has named")]
+    UnknownToken {
+        /// 1-based group.
+        group: usize,
+        /// The model token.
+        token: Token,
+    },
+    /// The trace's initial state has no session cookie to sign in for.
+    #[error("the trace starts with no session cookie in the jar; nothing to sign in for")]
+    NoInitialSession,
+    /// Writing the report failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// The directus error code of a model error.
+pub fn error_code(e: HttpError) -> &'static str {
+    match e {
+        HttpError::InvalidPayload => "INVALID_PAYLOAD",
+        HttpError::TokenExpired => "TOKEN_EXPIRED",
+        HttpError::InvalidCredentials => "INVALID_CREDENTIALS",
+    }
+}
+
+/// A model reply in words.
+pub fn model_reply_text(r: &Reply) -> String {
+    match r {
+        Reply::Ok { set_cookie: Some(c) } => format!("200, Set-Cookie session={}", c.session),
+        Reply::Ok { set_cookie: None } => "200".into(),
+        Reply::Err(e) => format!("{} {}", e.status(), error_code(*e)),
+    }
+}
+
+/// An outcome in words: the replies, in group order.
+pub fn outcome_text(o: &[Reply]) -> String {
+    o.iter().map(model_reply_text).collect::<Vec<_>>().join(" | ")
+}
+
+/// A request in words.
+pub fn request_text(r: &Request) -> String {
+    let what = match r.endpoint {
+        Endpoint::Refresh => "POST /auth/refresh",
+        Endpoint::UsersMe => "GET /users/me",
+    };
+    let cookie = match r.cookie {
+        Some(c) => format!("cookie session={}", c.session),
+        None => "no cookie".into(),
+    };
+    format!("tab {} {what} ({cookie})", crate::trace::tab_letter(r.tab))
+}
+
+/// The bijection between model tokens and real `session` claims, and the latest real cookie
+/// (JWT) known for each model token.
+#[derive(Clone, Debug, Default)]
+pub struct Binding {
+    to_real: BTreeMap<Token, String>,
+    to_model: BTreeMap<String, Token>,
+    cookie: BTreeMap<Token, String>,
+}
+
+impl Binding {
+    /// Binds model token `m` to real session `r`; false if either is bound to another.
+    pub fn bind(&mut self, m: Token, r: &str) -> bool {
+        match (self.to_real.get(&m), self.to_model.get(r)) {
+            (Some(x), _) if x != r => false,
+            (_, Some(y)) if *y != m => false,
+            _ => {
+                self.to_real.insert(m, r.to_owned());
+                self.to_model.insert(r.to_owned(), m);
+                true
+            }
+        }
+    }
+
+    /// The model token bound to a real session, if any.
+    pub fn model_token(&self, real: &str) -> Option<Token> {
+        self.to_model.get(real).copied()
+    }
+
+    /// The latest real cookie for model token `m`.
+    pub fn cookie(&self, m: Token) -> Option<&str> {
+        self.cookie.get(&m).map(String::as_str)
+    }
+
+    /// Whether `real` is what the model's `reply` says, under this binding extended as needed.
+    pub fn unify(&mut self, reply: &Reply, real: &RealReply) -> bool {
+        match reply {
+            Reply::Ok { set_cookie } => {
+                if real.status != 200 {
+                    return false;
+                }
+                match (set_cookie, &real.session, &real.cookie) {
+                    (None, None, _) => true,
+                    (Some(jwt), Some(session), Some(cookie)) => {
+                        if !self.bind(jwt.session, session) {
+                            return false;
+                        }
+                        self.cookie.insert(jwt.session, cookie.clone());
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            Reply::Err(e) => real.status == e.status() && real.code.as_deref() == Some(error_code(*e)),
+        }
+    }
+
+    /// Unifies a whole group; `None` entries (no reply within the trace) match anything.
+    pub fn unify_all(&self, want: &[Option<Reply>], real: &[RealReply]) -> Option<Binding> {
+        let mut b = self.clone();
+        want.iter().zip(real).all(|(w, r)| w.as_ref().map_or(true, |w| b.unify(w, r))).then_some(b)
+    }
+}
+
+/// Sends a group's requests: one directly, several from threads released together, the k-th
+/// started `k × stagger` after the first.
+fn send_group(
+    client: &Client,
+    reqs: &[(Request, Option<String>)],
+    stagger: Duration,
+) -> Result<Vec<RealReply>, ClientError> {
+    let send = |r: &Request, cookie: Option<&str>| match r.endpoint {
+        Endpoint::Refresh => client.refresh_session(cookie),
+        Endpoint::UsersMe => client.users_me(cookie),
+    };
+    if let [(r, c)] = reqs {
+        return Ok(vec![send(r, c.as_deref())?]);
+    }
+    let barrier = Barrier::new(reqs.len());
+    std::thread::scope(|s| {
+        let handles: Vec<_> = reqs
+            .iter()
+            .enumerate()
+            .map(|(k, (r, c))| {
+                let barrier = &barrier;
+                let send = &send;
+                s.spawn(move || {
+                    barrier.wait();
+                    if k > 0 && !stagger.is_zero() {
+                        std::thread::sleep(stagger * k as u32);
+                    }
+                    send(r, c.as_deref())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a request thread panicked")).collect()
+    })
+}
+
+/// Replays `plan` against `client` and writes what the model and the server said to `out`.
+pub fn run(
+    model: &RefreshModel,
+    plan: &Plan,
+    client: &Client,
+    opts: &Options,
+    out: &mut dyn Write,
+) -> Result<Verdict, ReplayError> {
+    let allowed: Vec<BTreeSet<Outcome>> = plan.groups.iter().map(|g| plan::allowed_outcomes(model, plan, g)).collect();
+    let traced: Vec<BTreeSet<Outcome>> = plan.groups.iter().map(|g| plan::trace_outcomes(model, plan, g)).collect();
+    let browser = model.cfg.browsers.first().copied().unwrap_or(0);
+    let initial = crate::model::browser_at(&plan.initial, browser).jar.ok_or(ReplayError::NoInitialSession)?;
+    for (gi, g) in plan.groups.iter().enumerate() {
+        let first = plan.exchanges[g.exchanges[0]].received;
+        let last = g.exchanges.iter().filter_map(|&i| plan.exchanges[i].completed).max();
+        writeln!(
+            out,
+            "group {}: {} request(s){} at tick {} (trace steps {}–{}); the model allows {} outcome(s)",
+            gi + 1,
+            g.exchanges.len(),
+            if g.exchanges.len() > 1 { " in flight together" } else { "" },
+            g.clock,
+            first,
+            last.map_or("end".to_string(), |l| l.to_string()),
+            allowed[gi].len()
+        )?;
+        for o in &allowed[gi] {
+            writeln!(out, "    allowed: {}", outcome_text(o))?;
+        }
+        for o in &traced[gi] {
+            writeln!(out, "    trace:   {}", outcome_text(o))?;
+        }
+    }
+    let staggers = if opts.staggers.is_empty() { vec![Duration::ZERO] } else { opts.staggers.clone() };
+    for attempt in 1..=opts.tries.max(1) {
+        let stagger = staggers[(attempt as usize - 1) % staggers.len()];
+        writeln!(out, "\ntry {attempt} of {} (stagger {} ms)", opts.tries.max(1), stagger.as_millis())?;
+        let login = client.login_session(&opts.email, &opts.password)?;
+        let t0 = Instant::now();
+        let (Some(session), Some(cookie)) = (login.session.clone(), login.cookie.clone()) else {
+            return Err(ReplayError::SignIn(login.text()));
+        };
+        let mut b = Binding::default();
+        b.bind(initial.session, &session);
+        b.cookie.insert(initial.session, cookie);
+        writeln!(out, "  sign-in: {} = model token {}", login.text(), initial.session)?;
+        let mut matched_all = true;
+        for (gi, g) in plan.groups.iter().enumerate() {
+            let wait = opts.tick * u32::from(g.clock);
+            if let Some(left) = wait.checked_sub(t0.elapsed()) {
+                if !left.is_zero() {
+                    writeln!(out, "  wait {:.1} s: the model's clock reads {} tick(s)", left.as_secs_f64(), g.clock)?;
+                    std::thread::sleep(left);
+                }
+            }
+            let mut reqs = Vec::new();
+            for &i in &g.exchanges {
+                let r = plan.exchanges[i].request;
+                let cookie = match r.cookie {
+                    Some(jwt) => Some(
+                        b.cookie(jwt.session)
+                            .ok_or(ReplayError::UnknownToken { group: gi + 1, token: jwt.session })?
+                            .to_owned(),
+                    ),
+                    None => None,
+                };
+                reqs.push((r, cookie));
+            }
+            let real = send_group(client, &reqs, stagger)?;
+            let want: Vec<Option<Reply>> = g.exchanges.iter().map(|&i| plan.exchanges[i].reply).collect();
+            let allowed_here = allowed[gi].iter().find_map(|o| {
+                let w: Vec<Option<Reply>> = o.iter().copied().map(Some).collect();
+                b.unify_all(&w, &real).map(|ab| (o, ab))
+            });
+            // Name real sessions by model tokens where the model allows the replies.
+            let names = allowed_here.as_ref().map_or(&b, |(_, ab)| ab);
+            writeln!(out, "  group {}:", gi + 1)?;
+            for ((r, _), (w, got)) in reqs.iter().zip(want.iter().zip(&real)) {
+                let named = got
+                    .session
+                    .as_deref()
+                    .and_then(|s| names.model_token(s))
+                    .map_or(String::new(), |m| format!(" (= model token {m})"));
+                writeln!(
+                    out,
+                    "    {:<44} model: {:<34} server: {}{named} [{:.1} ms]",
+                    request_text(r),
+                    w.as_ref().map_or("(answered after the trace)".to_string(), model_reply_text),
+                    got.text(),
+                    got.millis
+                )?;
+            }
+            let Some((which, ab)) = allowed_here else {
+                writeln!(out, "  -> DIVERGED: the model allows none of these replies for group {}", gi + 1)?;
+                logout(client, &b, out)?;
+                return Ok(Verdict::Diverged { at: attempt, group: gi + 1 });
+            };
+            let follows = traced[gi].iter().find_map(|o| {
+                let w: Vec<Option<Reply>> = o.iter().copied().map(Some).collect();
+                b.unify_all(&w, &real)
+            });
+            match follows {
+                Some(nb) => {
+                    b = nb;
+                    writeln!(out, "  -> as in the trace")?;
+                }
+                None => {
+                    writeln!(
+                        out,
+                        "  -> allowed by the model ({}), but not the trace's interleaving",
+                        outcome_text(which)
+                    )?;
+                    matched_all = false;
+                    b = ab;
+                    break;
+                }
+            }
+        }
+        logout(client, &b, out)?;
+        if matched_all {
+            return Ok(Verdict::Reproduced { at: attempt });
+        }
+    }
+    Ok(Verdict::NotReproduced { tries: opts.tries.max(1) })
+}
+
+/// Signs out of every session learned in this try, so that tries leave no live session behind
+/// (best effort: the replies are printed, not judged).
+fn logout(client: &Client, b: &Binding, out: &mut dyn Write) -> Result<(), ReplayError> {
+    let mut said = Vec::new();
+    for (m, cookie) in &b.cookie {
+        let r = client.logout_session(Some(cookie))?;
+        said.push(format!("token {m}: {}", r.status));
+    }
+    writeln!(out, "  sign-out: {}", said.join(", "))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SessionJwt;
+
+    fn real(status: u16, code: Option<&str>, session: Option<&str>) -> RealReply {
+        RealReply {
+            status,
+            code: code.map(str::to_owned),
+            cookie: session.map(|s| format!("jwt-{s}")),
+            session: session.map(str::to_owned),
+            millis: 0.0,
+        }
+    }
+
+    fn ok(m: Token) -> Reply {
+        Reply::Ok { set_cookie: Some(SessionJwt { session: m, exp: 4 }) }
+    }
+
+    #[test]
+    fn tokens_unify_bijectively() {
+        let mut b = Binding::default();
+        assert!(b.bind(1, "s1"));
+        // Two different model tokens cannot be one real session, and vice versa.
+        let two_new = [Some(ok(2)), Some(ok(3))];
+        assert!(b.unify_all(&two_new, &[real(200, None, Some("x")), real(200, None, Some("y"))]).is_some());
+        assert!(b.unify_all(&two_new, &[real(200, None, Some("x")), real(200, None, Some("x"))]).is_none());
+        assert!(b
+            .unify_all(&[Some(ok(2)), Some(ok(2))], &[real(200, None, Some("x")), real(200, None, Some("y"))])
+            .is_none());
+        // A new model token cannot be the sign-in session.
+        assert!(b.unify_all(&[Some(ok(2))], &[real(200, None, Some("s1"))]).is_none());
+        let nb = b.unify_all(&[Some(ok(2))], &[real(200, None, Some("x"))]).unwrap();
+        assert_eq!(nb.cookie(2), Some("jwt-x"));
+        assert_eq!(nb.model_token("x"), Some(2));
+    }
+
+    #[test]
+    fn errors_unify_by_status_and_code_and_unknown_replies_match_anything() {
+        let b = Binding::default();
+        let e = Some(Reply::Err(HttpError::InvalidCredentials));
+        assert!(b.unify_all(&[e], &[real(401, Some("INVALID_CREDENTIALS"), None)]).is_some());
+        assert!(b.unify_all(&[e], &[real(401, Some("TOKEN_EXPIRED"), None)]).is_none());
+        assert!(b.unify_all(&[e], &[real(200, None, Some("x"))]).is_none());
+        assert!(b.unify_all(&[None], &[real(500, Some("INTERNAL"), None)]).is_some());
+    }
+}
