@@ -37,6 +37,11 @@ pub struct Args {
     /// Delays in milliseconds between the starts of concurrent requests, one per try, cycled.
     #[arg(long, value_delimiter = ',', default_values_t = replay::DEFAULT_STAGGERS_MS)]
     pub stagger_ms: Vec<u64>,
+    /// Make all `--tries` tries, even after a reproduction or a divergence, and tally how each
+    /// ended (the verdict is then: diverged if any try diverged, else reproduced if any try
+    /// followed the trace).
+    #[arg(long)]
+    pub all_tries: bool,
     /// Per-request timeout, in seconds.
     #[arg(long, default_value_t = 10.0)]
     pub request_timeout: f64,
@@ -65,13 +70,14 @@ pub fn run(args: Args) -> Result<u8> {
         tries: args.tries,
         tick: Duration::from_secs_f64(args.tick_seconds),
         staggers: args.stagger_ms.iter().map(|&ms| Duration::from_millis(ms)).collect(),
+        all_tries: args.all_tries,
     };
     println!("{} — {} ({}): {}", t.model, t.property, args.trace.display(), t.claim);
     println!("target {}, up to {} tries, 1 tick = {} s", args.target, opts.tries, args.tick_seconds);
     let mut out = std::io::stdout().lock();
-    let verdict = replay::run(&m, &plan, &client, &opts, &mut out)?;
+    let summary = replay::run(&m, &plan, &client, &opts, &mut out)?;
     drop(out);
-    let (word, code) = match verdict {
+    let (word, code) = match summary.verdict {
         Verdict::Reproduced { at } => (format!("reproduced (try {at})"), exit::AS_EXPECTED),
         Verdict::NotReproduced { tries } => {
             (format!("not reproduced (the trace's interleaving did not occur in {tries} tries)"), exit::INCOMPLETE)

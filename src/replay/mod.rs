@@ -47,6 +47,8 @@ pub struct Options {
     pub tick: Duration,
     /// Delays between the starts of a group's requests; try `i` uses entry `i mod len`.
     pub staggers: Vec<Duration>,
+    /// Make every try, even after a reproduction or a divergence, and tally the outcomes.
+    pub all_tries: bool,
 }
 
 /// The default stagger schedule, in milliseconds: 0 (together), then widening gaps, so that
@@ -236,6 +238,17 @@ fn send_group(
     })
 }
 
+/// What a replay found: the verdict, and how each try ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Tries made.
+    pub tries: u32,
+    /// How many tries ended each way, by description.
+    pub tally: BTreeMap<String, u32>,
+}
+
 /// Replays `plan` against `client` and writes what the model and the server said to `out`.
 pub fn run(
     model: &RefreshModel,
@@ -243,7 +256,7 @@ pub fn run(
     client: &Client,
     opts: &Options,
     out: &mut dyn Write,
-) -> Result<Verdict, ReplayError> {
+) -> Result<Summary, ReplayError> {
     let allowed: Vec<BTreeSet<Outcome>> = plan.groups.iter().map(|g| plan::allowed_outcomes(model, plan, g)).collect();
     let traced: Vec<BTreeSet<Outcome>> = plan.groups.iter().map(|g| plan::trace_outcomes(model, plan, g)).collect();
     let browser = model.cfg.browsers.first().copied().unwrap_or(0);
@@ -270,105 +283,189 @@ pub fn run(
         }
     }
     let staggers = if opts.staggers.is_empty() { vec![Duration::ZERO] } else { opts.staggers.clone() };
-    for attempt in 1..=opts.tries.max(1) {
+    let tries = opts.tries.max(1);
+    let mut summary = Summary { verdict: Verdict::NotReproduced { tries }, tries: 0, tally: BTreeMap::new() };
+    let (mut first_match, mut first_divergence) = (None, None);
+    for attempt in 1..=tries {
         let stagger = staggers[(attempt as usize - 1) % staggers.len()];
-        writeln!(out, "\ntry {attempt} of {} (stagger {} ms)", opts.tries.max(1), stagger.as_millis())?;
-        let login = client.login_session(&opts.email, &opts.password)?;
-        let t0 = Instant::now();
-        let (Some(session), Some(cookie)) = (login.session.clone(), login.cookie.clone()) else {
-            return Err(ReplayError::SignIn(login.text()));
+        writeln!(out, "\ntry {attempt} of {tries} (stagger {} ms)", stagger.as_millis())?;
+        let end = one_try(plan, &allowed, &traced, initial.session, client, opts, stagger, out)?;
+        summary.tries = attempt;
+        let key = match &end {
+            TryEnd::AsTraced => "as in the trace".to_string(),
+            TryEnd::Other { group, outcome } => format!("group {group}: another allowed outcome: {outcome}"),
+            TryEnd::Diverged { group, outcome } => format!("group {group}: DIVERGED: {outcome}"),
         };
-        let mut b = Binding::default();
-        b.bind(initial.session, &session);
-        b.cookie.insert(initial.session, cookie);
-        writeln!(out, "  sign-in: {} = model token {}", login.text(), initial.session)?;
-        let mut matched_all = true;
-        for (gi, g) in plan.groups.iter().enumerate() {
-            let wait = opts.tick * u32::from(g.clock);
-            if let Some(left) = wait.checked_sub(t0.elapsed()) {
-                if !left.is_zero() {
-                    writeln!(out, "  wait {:.1} s: the model's clock reads {} tick(s)", left.as_secs_f64(), g.clock)?;
-                    std::thread::sleep(left);
-                }
+        *summary.tally.entry(key).or_insert(0) += 1;
+        match end {
+            TryEnd::AsTraced => {
+                first_match.get_or_insert(attempt);
             }
-            let mut reqs = Vec::new();
-            for &i in &g.exchanges {
-                let r = plan.exchanges[i].request;
-                let cookie = match r.cookie {
-                    Some(jwt) => Some(
-                        b.cookie(jwt.session)
-                            .ok_or(ReplayError::UnknownToken { group: gi + 1, token: jwt.session })?
-                            .to_owned(),
-                    ),
-                    None => None,
-                };
-                reqs.push((r, cookie));
+            TryEnd::Diverged { group, .. } => {
+                first_divergence.get_or_insert((attempt, group));
             }
-            let real = send_group(client, &reqs, stagger)?;
-            let want: Vec<Option<Reply>> = g.exchanges.iter().map(|&i| plan.exchanges[i].reply).collect();
-            let allowed_here = allowed[gi].iter().find_map(|o| {
-                let w: Vec<Option<Reply>> = o.iter().copied().map(Some).collect();
-                b.unify_all(&w, &real).map(|ab| (o, ab))
-            });
-            // Name real sessions by model tokens where the model allows the replies.
-            let names = allowed_here.as_ref().map_or(&b, |(_, ab)| ab);
-            writeln!(out, "  group {}:", gi + 1)?;
-            for ((r, _), (w, got)) in reqs.iter().zip(want.iter().zip(&real)) {
-                let named = got
-                    .session
-                    .as_deref()
-                    .and_then(|s| names.model_token(s))
-                    .map_or(String::new(), |m| format!(" (= model token {m})"));
-                writeln!(
-                    out,
-                    "    {:<44} model: {:<34} server: {}{named} [{:.1} ms]",
-                    request_text(r),
-                    w.as_ref().map_or("(answered after the trace)".to_string(), model_reply_text),
-                    got.text(),
-                    got.millis
-                )?;
-            }
-            let Some((which, ab)) = allowed_here else {
-                writeln!(out, "  -> DIVERGED: the model allows none of these replies for group {}", gi + 1)?;
-                logout(client, &b, out)?;
-                return Ok(Verdict::Diverged { at: attempt, group: gi + 1 });
-            };
-            let follows = traced[gi].iter().find_map(|o| {
-                let w: Vec<Option<Reply>> = o.iter().copied().map(Some).collect();
-                b.unify_all(&w, &real)
-            });
-            match follows {
-                Some(nb) => {
-                    b = nb;
-                    writeln!(out, "  -> as in the trace")?;
-                }
-                None => {
-                    writeln!(
-                        out,
-                        "  -> allowed by the model ({}), but not the trace's interleaving",
-                        outcome_text(which)
-                    )?;
-                    matched_all = false;
-                    b = ab;
-                    break;
-                }
-            }
+            TryEnd::Other { .. } => {}
         }
-        logout(client, &b, out)?;
-        if matched_all {
-            return Ok(Verdict::Reproduced { at: attempt });
+        if !opts.all_tries && (first_match.is_some() || first_divergence.is_some()) {
+            break;
         }
     }
-    Ok(Verdict::NotReproduced { tries: opts.tries.max(1) })
+    summary.verdict = match (first_divergence, first_match) {
+        (Some((at, group)), _) => Verdict::Diverged { at, group },
+        (None, Some(at)) => Verdict::Reproduced { at },
+        (None, None) => Verdict::NotReproduced { tries },
+    };
+    writeln!(out, "\n{} tr{}:", summary.tries, if summary.tries == 1 { "y" } else { "ies" })?;
+    for (k, n) in &summary.tally {
+        writeln!(out, "  {n:>3} × {k}")?;
+    }
+    Ok(summary)
 }
 
-/// Signs out of every session learned in this try, so that tries leave no live session behind
-/// (best effort: the replies are printed, not judged).
-fn logout(client: &Client, b: &Binding, out: &mut dyn Write) -> Result<(), ReplayError> {
+/// How one try ended.
+enum TryEnd {
+    /// Every group followed the trace.
+    AsTraced,
+    /// Group `group` took another interleaving the model allows.
+    Other { group: usize, outcome: String },
+    /// Group `group` got replies the model does not allow.
+    Diverged { group: usize, outcome: String },
+}
+
+/// Real replies in words, sessions named by model token where bound and `new1`, `new2`, … in
+/// order of appearance where not.
+fn real_outcome_text(b: &Binding, real: &[RealReply]) -> String {
+    let mut fresh: Vec<&str> = Vec::new();
+    real.iter()
+        .map(|r| {
+            let mut s = r.status.to_string();
+            if let Some(c) = &r.code {
+                s.push(' ');
+                s.push_str(c);
+            }
+            if let Some(sess) = r.session.as_deref() {
+                let name = match b.model_token(sess) {
+                    Some(m) => m.to_string(),
+                    None => {
+                        let k = fresh.iter().position(|x| *x == sess).unwrap_or_else(|| {
+                            fresh.push(sess);
+                            fresh.len() - 1
+                        });
+                        format!("new{}", k + 1)
+                    }
+                };
+                s.push_str(&format!(", Set-Cookie session={name}"));
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// One try: a fresh sign-in, then every group in order, until one leaves the trace.
+#[allow(clippy::too_many_arguments)]
+fn one_try(
+    plan: &Plan,
+    allowed: &[BTreeSet<Outcome>],
+    traced: &[BTreeSet<Outcome>],
+    initial: Token,
+    client: &Client,
+    opts: &Options,
+    stagger: Duration,
+    out: &mut dyn Write,
+) -> Result<TryEnd, ReplayError> {
+    let login = client.login_session(&opts.email, &opts.password)?;
+    let t0 = Instant::now();
+    let (Some(session), Some(cookie)) = (login.session.clone(), login.cookie.clone()) else {
+        return Err(ReplayError::SignIn(login.text()));
+    };
+    let mut b = Binding::default();
+    b.bind(initial, &session);
+    b.cookie.insert(initial, cookie);
+    writeln!(out, "  sign-in: {} = model token {initial}", login.text())?;
+    for (gi, g) in plan.groups.iter().enumerate() {
+        let wait = opts.tick * u32::from(g.clock);
+        if let Some(left) = wait.checked_sub(t0.elapsed()) {
+            if !left.is_zero() {
+                writeln!(out, "  wait {:.1} s: the model's clock reads {} tick(s)", left.as_secs_f64(), g.clock)?;
+                std::thread::sleep(left);
+            }
+        }
+        let mut reqs = Vec::new();
+        for &i in &g.exchanges {
+            let r = plan.exchanges[i].request;
+            let cookie = match r.cookie {
+                Some(jwt) => Some(
+                    b.cookie(jwt.session)
+                        .ok_or(ReplayError::UnknownToken { group: gi + 1, token: jwt.session })?
+                        .to_owned(),
+                ),
+                None => None,
+            };
+            reqs.push((r, cookie));
+        }
+        let real = send_group(client, &reqs, stagger)?;
+        let want: Vec<Option<Reply>> = g.exchanges.iter().map(|&i| plan.exchanges[i].reply).collect();
+        let allowed_here = allowed[gi].iter().find_map(|o| {
+            let w: Vec<Option<Reply>> = o.iter().copied().map(Some).collect();
+            b.unify_all(&w, &real).map(|ab| (o, ab))
+        });
+        // Name real sessions by model tokens where the model allows the replies.
+        let names = allowed_here.as_ref().map_or(&b, |(_, ab)| ab);
+        writeln!(out, "  group {}:", gi + 1)?;
+        for ((r, _), (w, got)) in reqs.iter().zip(want.iter().zip(&real)) {
+            let named = got
+                .session
+                .as_deref()
+                .and_then(|s| names.model_token(s))
+                .map_or(String::new(), |m| format!(" (= model token {m})"));
+            writeln!(
+                out,
+                "    {:<44} model: {:<34} server: {}{named} [{:.1} ms]",
+                request_text(r),
+                w.as_ref().map_or("(answered after the trace)".to_string(), model_reply_text),
+                got.text(),
+                got.millis
+            )?;
+        }
+        let Some((which, ab)) = allowed_here else {
+            let outcome = real_outcome_text(&b, &real);
+            writeln!(out, "  -> DIVERGED: the model allows none of these replies ({outcome})")?;
+            logout(client, &b, &real, out)?;
+            return Ok(TryEnd::Diverged { group: gi + 1, outcome });
+        };
+        let follows = traced[gi].iter().find_map(|o| {
+            let w: Vec<Option<Reply>> = o.iter().copied().map(Some).collect();
+            b.unify_all(&w, &real)
+        });
+        match follows {
+            Some(nb) => {
+                b = nb;
+                writeln!(out, "  -> as in the trace")?;
+            }
+            None => {
+                writeln!(out, "  -> allowed by the model ({}), but not the trace's interleaving", outcome_text(which))?;
+                logout(client, &ab, &real, out)?;
+                return Ok(TryEnd::Other { group: gi + 1, outcome: outcome_text(which) });
+            }
+        }
+    }
+    logout(client, &b, &[], out)?;
+    Ok(TryEnd::AsTraced)
+}
+
+/// Signs out of every session learned in this try (and of any cookie in `extra`), so that
+/// tries leave no live session behind (best effort: the replies are printed, not judged).
+fn logout(client: &Client, b: &Binding, extra: &[RealReply], out: &mut dyn Write) -> Result<(), ReplayError> {
     let mut said = Vec::new();
-    for (m, cookie) in &b.cookie {
-        let r = client.logout_session(Some(cookie))?;
-        said.push(format!("token {m}: {}", r.status));
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    let named = b.cookie.iter().map(|(m, c)| (format!("token {m}"), c.as_str()));
+    let others = extra.iter().filter_map(|r| r.cookie.as_deref()).map(|c| ("other".to_string(), c));
+    for (name, cookie) in named.chain(others) {
+        if done.insert(cookie) {
+            let r = client.logout_session(Some(cookie))?;
+            said.push(format!("{name}: {}", r.status));
+        }
     }
     writeln!(out, "  sign-out: {}", said.join(", "))?;
     Ok(())
