@@ -124,7 +124,7 @@ pub fn model_reply_text(r: &Reply) -> String {
 
 /// An outcome in words: the replies, in group order.
 pub fn outcome_text(o: &[Reply]) -> String {
-    o.iter().map(model_reply_text).collect::<Vec<_>>().join(" | ")
+    o.iter().map(model_reply_text).collect::<Vec<_>>().join(" / ")
 }
 
 /// A request in words.
@@ -359,7 +359,7 @@ fn real_outcome_text(b: &Binding, real: &[RealReply]) -> String {
             s
         })
         .collect::<Vec<_>>()
-        .join(" | ")
+        .join(" / ")
 }
 
 /// One try: a fresh sign-in, then every group in order, until one leaves the trace.
