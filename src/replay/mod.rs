@@ -199,7 +199,7 @@ impl Binding {
     /// Unifies a whole group; `None` entries (no reply within the trace) match anything.
     pub fn unify_all(&self, want: &[Option<Reply>], real: &[RealReply]) -> Option<Binding> {
         let mut b = self.clone();
-        want.iter().zip(real).all(|(w, r)| w.as_ref().map_or(true, |w| b.unify(w, r))).then_some(b)
+        want.iter().zip(real).all(|(w, r)| w.as_ref().is_none_or(|w| b.unify(w, r))).then_some(b)
     }
 }
 
