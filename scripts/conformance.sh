@@ -27,6 +27,11 @@ mkdir -p "$OUT"
 TABLE=(
   "10.10.4|traces/directus-10.10-session.no_spurious_logout.json|reproduced|1|PR 22433 scenario 1: the late reader is answered 401 and its tab is logged out"
   "10.10.4|traces/directus-10.10-session.cookie_names_live_session.json|reproduced|1|PR 22433 scenario 2: both refreshes succeed with different tokens; one cookie is an orphan"
+  # The 10.10 model does not describe 10.11.1+: with the grace window both tabs get the same new
+  # session, which the rotating model forbids. Expected to diverge in every try (and the tally
+  # shows that no try logs a tab out).
+  "10.11.1|traces/directus-10.10-session.no_spurious_logout.json|diverged|1|the fix: concurrent refreshes both get the same new session, no 401"
+  "10.11.1|traces/directus-10.10-session.cookie_names_live_session.json|diverged|1|the fix: no orphan, both cookies name the same session"
 )
 
 VERSIONS="${CONFORMANCE_VERSIONS:-$(printf '%s\n' "${TABLE[@]}" | cut -d'|' -f1 | awk '!seen[$0]++' | tr '\n' ' ')}"

@@ -8,7 +8,11 @@
 //!   and a new cookie, or 4xx `{"errors":[{"extensions":{"code":…}}]}`;
 //! - `GET /users/me?fields=id` with the cookie → 200 or 401;
 //! - `POST /auth/logout {"mode":"session"}` with the cookie → 204 (without `mode` Directus
-//!   assumes cookie mode and answers 400).
+//!   assumes cookie mode and answers 400);
+//! - json mode: `POST /auth/login {"email","password","mode":"json"}` and `POST /auth/refresh
+//!   {"mode":"json","refresh_token":T}` answer `{"data":{"refresh_token":T',…}}`: the refresh
+//!   token is the session row's token itself, the same value a session JWT's `session` claim
+//!   holds (which is why a session-mode token can be redeemed in json mode, §1.5).
 //!
 //! The cookie is a JWT signed, not encrypted; its `session` claim is the session row's token,
 //! which is what identifies a session across refreshes (two cookies may wrap one session).
@@ -35,6 +39,8 @@ pub struct RealReply {
     pub cookie: Option<String>,
     /// The `session` claim of that cookie: the session row's token.
     pub session: Option<String>,
+    /// `data.refresh_token` of the body (json mode): the session row's token itself.
+    pub refresh_token: Option<String>,
     /// Milliseconds from sending to the end of the response.
     pub millis: f64,
 }
@@ -49,6 +55,9 @@ impl RealReply {
         }
         if let Some(t) = &self.session {
             s.push_str(&format!(", Set-Cookie session={}…", &t[..t.len().min(8)]));
+        }
+        if let Some(t) = &self.refresh_token {
+            s.push_str(&format!(", refresh_token={}…", &t[..t.len().min(8)]));
         }
         s
     }
@@ -156,11 +165,12 @@ impl Client {
             .map(|c| c.value().to_owned());
         let text = resp.body_mut().read_to_string().map_err(err)?;
         let millis = start.elapsed().as_secs_f64() * 1000.0;
-        let code = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v.pointer("/errors/0/extensions/code").and_then(Value::as_str).map(str::to_owned));
+        let body = serde_json::from_str::<Value>(&text).ok();
+        let field = |p: &str| body.as_ref().and_then(|v| v.pointer(p)).and_then(Value::as_str).map(str::to_owned);
+        let code = field("/errors/0/extensions/code");
+        let refresh_token = field("/data/refresh_token");
         let session = set.as_deref().and_then(session_claim);
-        Ok(RealReply { status, code, cookie: set, session, millis })
+        Ok(RealReply { status, code, cookie: set, session, refresh_token, millis })
     }
 
     /// `POST /auth/login` in session mode.
@@ -176,6 +186,25 @@ impl Client {
     /// `GET /users/me?fields=id` with `cookie`.
     pub fn users_me(&self, cookie: Option<&str>) -> Result<RealReply, ClientError> {
         self.send("GET", "/users/me?fields=id", cookie, None)
+    }
+
+    /// `POST /auth/login` in json mode (the default): the body carries the refresh token.
+    pub fn login_json(&self, email: &str, password: &str) -> Result<RealReply, ClientError> {
+        self.send("POST", "/auth/login", None, Some(json!({"email": email, "password": password, "mode": "json"})))
+    }
+
+    /// `POST /auth/refresh {"mode":"json","refresh_token":…}`, no cookie.
+    pub fn refresh_json(&self, refresh_token: Option<&str>) -> Result<RealReply, ClientError> {
+        let body = match refresh_token {
+            Some(t) => json!({"mode": "json", "refresh_token": t}),
+            None => json!({"mode": "json"}),
+        };
+        self.send("POST", "/auth/refresh", None, Some(body))
+    }
+
+    /// `POST /auth/logout {"mode":"json","refresh_token":…}`.
+    pub fn logout_json(&self, refresh_token: &str) -> Result<RealReply, ClientError> {
+        self.send("POST", "/auth/logout", None, Some(json!({"mode": "json", "refresh_token": refresh_token})))
     }
 
     /// `POST /auth/logout {"mode":"session"}` with `cookie`.

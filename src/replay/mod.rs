@@ -482,6 +482,7 @@ mod tests {
             code: code.map(str::to_owned),
             cookie: session.map(|s| format!("jwt-{s}")),
             session: session.map(str::to_owned),
+            refresh_token: None,
             millis: 0.0,
         }
     }
