@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use refresh_check::replay::{self, client::Client, Options, Verdict};
 use refresh_check::scenario::Scenario;
-use refresh_check::{exit, model, trace};
+use refresh_check::{check, exit, model, properties, trace};
 
 /// Replay a trace's HTTP exchanges against a real Directus and compare each reply with the
 /// model.
@@ -18,7 +18,15 @@ use refresh_check::{exit, model, trace};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// A trace file (`.json`), as written by `refresh-check check`.
-    pub trace: PathBuf,
+    #[arg(required_unless_present = "model", conflicts_with_all = ["model", "property"])]
+    pub trace: Option<PathBuf>,
+    /// Instead of a trace file: check this model file and replay the shortest path that
+    /// violates (`always`) or reaches (`sometimes`) `--property`.
+    #[arg(long, requires = "property")]
+    pub model: Option<PathBuf>,
+    /// The property whose path to replay, with `--model`.
+    #[arg(long, requires = "model")]
+    pub property: Option<String>,
     /// The server's base URL; only loopback addresses (127.0.0.0/8, localhost, [::1]).
     #[arg(long)]
     pub target: String,
@@ -50,15 +58,36 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<u8> {
-    let t = super::trace::load_trace(&args.trace)?;
-    let sc = Scenario::load(&t.model_file)
-        .and_then(|s| s.with_tabs(t.parameters.tabs))
-        .with_context(|| format!("{}: its model file", args.trace.display()))?;
-    let m = model::build(&sc);
-    trace::validate(&m, &t)
-        .map_err(|why| anyhow::anyhow!("{}: the trace does not replay on its model: {why}", args.trace.display()))?;
+    let (t, m, shown) = match (&args.trace, &args.model, &args.property) {
+        (Some(file), _, _) => {
+            let t = super::trace::load_trace(file)?;
+            let sc = Scenario::load(&t.model_file)
+                .and_then(|s| s.with_tabs(t.parameters.tabs))
+                .with_context(|| format!("{}: its model file", file.display()))?;
+            let m = model::build(&sc);
+            trace::validate(&m, &t)
+                .map_err(|why| anyhow::anyhow!("{}: the trace does not replay on its model: {why}", file.display()))?;
+            (t, m, file.display().to_string())
+        }
+        (None, Some(file), Some(name)) => {
+            let sc = Scenario::load(file)?;
+            let spec = properties::by_name(name).ok_or_else(|| {
+                let known: Vec<_> = properties::ALL.iter().map(|p| p.name).collect();
+                anyhow::anyhow!("--property: found {name:?}, expected one of {}", known.join(", "))
+            })?;
+            let (m, results) = check::check(&sc, &check::CheckOptions::default());
+            let found = results.properties.iter().find(|p| p.name == spec.name).and_then(|p| p.path.clone());
+            let Some(path) = found else {
+                anyhow::bail!("{}: no path violates or reaches `{name}`: nothing to replay", file.display());
+            };
+            let t = trace::build(&m, &sc.path, &sc.name, sc.browser.tabs, spec, &path)
+                .with_context(|| format!("internal error: the path for {name} did not re-check"))?;
+            (t, m, format!("{} (shortest path found now)", file.display()))
+        }
+        _ => anyhow::bail!("give a trace file, or --model and --property"),
+    };
     let path = trace::decode_path(&t.path).expect("validated above");
-    let plan = replay::plan::plan(&m, &path).with_context(|| format!("{}", args.trace.display()))?;
+    let plan = replay::plan::plan(&m, &path).with_context(|| shown.clone())?;
     if !(args.tick_seconds.is_finite() && args.tick_seconds >= 0.0) {
         anyhow::bail!("--tick-seconds: found {}, expected a number of seconds >= 0", args.tick_seconds);
     }
@@ -74,7 +103,7 @@ pub fn run(args: Args) -> Result<u8> {
         staggers: args.stagger_ms.iter().map(|&ms| Duration::from_millis(ms)).collect(),
         all_tries: args.all_tries,
     };
-    println!("{} — {} ({}): {}", t.model, t.property, args.trace.display(), t.claim);
+    println!("{} — {} ({shown}): {}", t.model, t.property, t.claim);
     println!("target {}, up to {} tries, 1 tick = {} s", args.target, opts.tries, args.tick_seconds);
     let mut out = std::io::stdout().lock();
     let summary = replay::run(&m, &plan, &client, &opts, &mut out)?;

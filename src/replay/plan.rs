@@ -63,7 +63,8 @@ pub struct Exchange {
     pub client: Id,
     /// The request.
     pub request: Request,
-    /// The 1-based trace step at which the server received it.
+    /// The 1-based trace step at which the server received it; one past the last step for a
+    /// request still in flight when the trace ends.
     pub received: usize,
     /// The 1-based trace step at which the server emitted the response, if the trace does.
     pub completed: Option<usize>,
@@ -89,6 +90,8 @@ pub struct Plan {
     pub initial: State,
     /// The trace's last state.
     pub last: State,
+    /// The trace's number of steps.
+    pub steps: usize,
     /// Every exchange, in the order the server received them.
     pub exchanges: Vec<Exchange>,
     /// The groups, in time order.
@@ -107,9 +110,12 @@ pub enum PlanError {
         "step {0}: the clock advances while the server handles requests, which a real server cannot be made to do"
     )]
     TickInsideGroup(usize),
-    /// The model has no actor named server, or several.
-    #[error("the model has no single server actor")]
+    /// The model has no server actor.
+    #[error("the model has no server actor")]
     NoServer,
+    /// The trace sends no HTTP request: there is nothing to replay.
+    #[error("the trace sends no HTTP request: nothing to replay")]
+    NoExchange,
 }
 
 /// The server's actor index.
@@ -185,15 +191,23 @@ pub fn plan(model: &RefreshModel, path: &IndexPath) -> Result<Plan, PlanError> {
         }
         before = after.clone();
     }
-    // Group exchanges whose [received, completed] intervals overlap (an open interval runs to
-    // the end of the trace).
+    // Requests still in flight at the end were sent within the trace: they are part of it.
     let end = steps.len() + 1;
+    for (client, request) in requests(&before) {
+        exchanges.push(Exchange { client, request, received: end, completed: None, reply: None });
+        states_before.push(before.clone());
+    }
+    if exchanges.is_empty() {
+        return Err(PlanError::NoExchange);
+    }
+    // Group exchanges whose [received, completed] intervals overlap (an open interval runs to
+    // the end of the trace, and requests still in flight then join it).
     let mut groups: Vec<Group> = Vec::new();
     let mut reach = 0usize; // the latest completion of the current group
     for (i, x) in exchanges.iter().enumerate() {
         let done = x.completed.unwrap_or(end);
         match groups.last_mut() {
-            Some(g) if x.received < reach => {
+            Some(g) if x.received < reach || (x.received == end && reach == end) => {
                 g.exchanges.push(i);
                 reach = reach.max(done);
             }
@@ -211,7 +225,7 @@ pub fn plan(model: &RefreshModel, path: &IndexPath) -> Result<Plan, PlanError> {
             return Err(PlanError::TickInsideGroup(t));
         }
     }
-    Ok(Plan { initial: init, last: before, exchanges, groups })
+    Ok(Plan { initial: init, last: before, steps: steps.len(), exchanges, groups })
 }
 
 /// One outcome of a group: the reply to each of its exchanges, in group order.
@@ -233,13 +247,18 @@ pub fn allowed_outcomes(model: &RefreshModel, plan: &Plan, group: &Group) -> BTr
 
 /// The outcomes of `group` that follow the trace: its own replies, and for the requests the
 /// trace leaves unanswered (only in the last group), every way the model can answer them from
-/// the trace's last state. Tokens keep the trace's names.
+/// the trace's last state. Tokens keep the trace's names, except those minted after its end.
 pub fn trace_outcomes(model: &RefreshModel, plan: &Plan, group: &Group) -> BTreeSet<Outcome> {
     let replies: Vec<Option<Reply>> = group.exchanges.iter().map(|&i| plan.exchanges[i].reply).collect();
     if replies.iter().all(Option::is_some) {
         return [replies.into_iter().flatten().collect()].into_iter().collect();
     }
-    explore(model, &wanted(plan, group), plan.last.clone(), vec![true; replies.len()], replies)
+    let received = group.exchanges.iter().map(|&i| plan.exchanges[i].received <= plan.steps).collect();
+    let first_fresh = crate::model::server_at(&plan.last, model.cfg.server).next_fresh;
+    explore(model, &wanted(plan, group), plan.last.clone(), received, replies)
+        .into_iter()
+        .map(|o| canonical(o, first_fresh))
+        .collect()
 }
 
 fn wanted(plan: &Plan, group: &Group) -> Vec<(Id, Request)> {
@@ -404,6 +423,21 @@ mod tests {
         // another interleaving.
         let want: BTreeSet<Outcome> = [vec![ok(2), ok(3)]].into_iter().collect();
         assert_eq!(trace_outcomes(&model, &p, &p.groups[0]), want);
+    }
+
+    #[test]
+    fn requests_in_flight_at_the_end_are_replayed_as_one_group() {
+        let sc = Scenario::load("models/directus-10.10-session.json".as_ref()).unwrap();
+        let model = crate::model::build(&sc);
+        let (_, results) = crate::check::check(&sc, &crate::check::CheckOptions::default());
+        let path = results.properties.iter().find(|p| p.name == "concurrent_refreshes").unwrap().path.clone().unwrap();
+        let p = plan(&model, &path).unwrap();
+        assert_eq!(p.exchanges.len(), 2);
+        assert_eq!(p.groups.len(), 1);
+        assert_eq!(p.groups[0].exchanges.len(), 2);
+        assert!(p.exchanges.iter().all(|x| x.reply.is_none()));
+        // Nothing is decided yet: every allowed outcome follows the trace.
+        assert_eq!(trace_outcomes(&model, &p, &p.groups[0]), allowed_outcomes(&model, &p, &p.groups[0]));
     }
 
     #[test]
