@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use stateright::Expectation;
 
 use crate::model::browser::TabStatus;
-use crate::model::{browser_at, server_at, RefreshModel, State};
+use crate::model::{browser_at, server_at, store_at, RefreshModel, State};
 
 /// What kind of property: an invariant that must hold in every reachable state, or a
 /// condition that must hold in some reachable state.
@@ -60,7 +60,7 @@ pub const ALL: &[PropertySpec] = &[
     PropertySpec {
         name: "cookie_names_live_session",
         kind: Kind::Always,
-        claim: "every session cookie the server hands out names a row that exists",
+        claim: "every session cookie (or refresh token) the server hands out names a row that exists",
         condition: cookie_names_live_session,
     },
     PropertySpec {
@@ -74,6 +74,43 @@ pub const ALL: &[PropertySpec] = &[
         kind: Kind::Sometimes,
         claim: "sanity: two refreshes of one token are in flight at once",
         condition: concurrent_refreshes,
+    },
+    PropertySpec {
+        name: "rotated_token_expires",
+        kind: Kind::Always,
+        claim: "a token rotated away is not accepted more than the grace period after its rotation",
+        condition: rotated_token_expires,
+    },
+    PropertySpec {
+        name: "mode_binding",
+        kind: Kind::Always,
+        claim: "a session-mode token is not redeemable in json or cookie mode",
+        condition: mode_binding,
+    },
+    PropertySpec {
+        name: "logout_revokes_all",
+        kind: Kind::Always,
+        claim: "once sign-out has returned, no token of that session yields a 2xx or a new token",
+        condition: logout_revokes_all,
+    },
+    PropertySpec {
+        name: "theft_detected",
+        kind: Kind::Always,
+        claim:
+            "once the attacker has refreshed with a copied token, no tab's refresh with a token issued before succeeds",
+        condition: theft_detected,
+    },
+    PropertySpec {
+        name: "attacker_redeems",
+        kind: Kind::Sometimes,
+        claim: "sanity: the attacker's redemption of a copied token is answered 2xx",
+        condition: attacker_redeems,
+    },
+    PropertySpec {
+        name: "sign_out_completes",
+        kind: Kind::Sometimes,
+        claim: "sanity: a sign-out is answered",
+        condition: sign_out_completes,
     },
 ];
 
@@ -121,4 +158,48 @@ fn concurrent_refreshes(m: &RefreshModel, s: &State) -> bool {
             .collect();
         sent.iter().enumerate().any(|(i, a)| sent[i + 1..].contains(a))
     })
+}
+
+/// SP1 (bounded replay of a superseded token, `industry-policies.md` §3; `directus-protocol.md`
+/// §6 P3): a token superseded at tick τ (renamed away by W1, or given a `next_token` by G1) is
+/// not accepted (checked and then answered 2xx, by any endpoint) after τ + grace, where grace
+/// is `SESSION_REFRESH_GRACE_PERIOD` with the grace window and 0 otherwise. Reads the server's
+/// ghost records of the last acceptance per token and of supersessions.
+fn rotated_token_expires(m: &RefreshModel, s: &State) -> bool {
+    let ghost = &server_at(s, m.cfg.server).ghost;
+    let (accepted, superseded) = (&ghost.accepted, &ghost.superseded);
+    accepted.iter().all(|&(tok, at)| match superseded.iter().find(|&&(t, _)| t == tok) {
+        Some(&(_, when)) => u16::from(at) <= u16::from(when) + u16::from(m.cfg.grace),
+        None => true,
+    })
+}
+
+/// SP7 (mode binding, `industry-policies.md` §3; `directus-protocol.md` §6 P4, the PR 22433
+/// review): no refresh in json or cookie mode is answered 2xx for a row issued in session mode.
+fn mode_binding(m: &RefreshModel, s: &State) -> bool {
+    server_at(s, m.cfg.server).ghost.cross_mode == 0
+}
+
+/// SP5 (logout completeness, `industry-policies.md` §3): once a sign-out has been answered,
+/// no request arriving after it is answered 2xx, and once its `DELETE` has run no row is
+/// created or renamed onto a new token (no session is resurrected).
+fn logout_revokes_all(m: &RefreshModel, s: &State) -> bool {
+    server_at(s, m.cfg.server).ghost.ok_after_sign_out == 0 && store_at(s, m.cfg.store).ghost.revived == 0
+}
+
+/// SP4 (theft is detected or harmless, `industry-policies.md` §3), for a system without reuse
+/// detection: after the attacker's first successful redemption (a 2xx whose token names a row),
+/// a tab's refresh presenting a
+/// token drawn before it must fail, so the user notices (is logged out). A success means the
+/// attacker and the user share the session unnoticed.
+fn theft_detected(m: &RefreshModel, s: &State) -> bool {
+    server_at(s, m.cfg.server).ghost.theft_shared == 0
+}
+
+fn attacker_redeems(m: &RefreshModel, s: &State) -> bool {
+    m.cfg.browsers.iter().any(|&b| browser_at(s, b).attacker.is_some_and(|a| a.redeemed_ok))
+}
+
+fn sign_out_completes(m: &RefreshModel, s: &State) -> bool {
+    server_at(s, m.cfg.server).ghost.signed_out
 }

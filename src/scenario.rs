@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::policy::{ServerPolicy, ServerSteps, SessionRefresh};
+use crate::model::policy::{
+    AuthMode, Coordination, JsonStorage, ServerPolicy, ServerSteps, SessionRefresh, StoreConcurrency,
+};
 use crate::model::Tick;
 use crate::properties::{self, Kind};
 
@@ -68,7 +70,7 @@ pub enum NetworkKind {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
-    /// What a session-mode refresh writes: `rotate` or `stable-id`.
+    /// What a session-mode refresh writes: `rotate`, `stable-id` or `grace-window`.
     pub session_refresh: SessionRefresh,
     /// `split` (default: each SQL statement is its own step) or `atomic`.
     #[serde(default = "default_steps")]
@@ -76,6 +78,12 @@ pub struct ServerSection {
     /// Whether every request checks the session row (Directus 10.11.1+, PR 22353).
     #[serde(default)]
     pub per_request_check: bool,
+    /// Mode-bound sessions: the `type` column proposed in the PR 22433 review.
+    #[serde(default)]
+    pub mode_bound: bool,
+    /// `pool` (default: PostgreSQL, MySQL) or `one-connection` (SQLite).
+    #[serde(default)]
+    pub store: StoreConcurrency,
 }
 
 fn default_steps() -> ServerSteps {
@@ -93,6 +101,37 @@ pub struct BrowserSection {
     /// Ordinary requests (`GET /users/me`) each tab may start, 0 to [`MAX_PER_TAB`].
     #[serde(default)]
     pub requests_per_tab: u8,
+    /// Sign-outs the user may start, from any tab, 0 to 2 (default 0).
+    #[serde(default)]
+    pub sign_outs: u8,
+    /// The auth mode the app uses: `session` (default), `cookie` or `json`.
+    #[serde(default = "default_mode")]
+    pub mode: AuthMode,
+    /// json mode: `per-tab` (default: the SDK's in-memory storage) or `shared` (localStorage).
+    #[serde(default)]
+    pub json_storage: JsonStorage,
+    /// Cross-tab coordination of refreshes: `none` (default), `web-locks`, `local-storage`
+    /// (PR 22457).
+    #[serde(default)]
+    pub coordination: Coordination,
+    /// PR 22464 (10.11.1+): a tab whose token is still fresh calls `GET /users/me` instead of
+    /// refreshing, and is logged out if that fails.
+    #[serde(default)]
+    pub freshness_check: bool,
+}
+
+fn default_mode() -> AuthMode {
+    AuthMode::Session
+}
+
+/// The `attacker` section: a party that copies any token the browser ever held.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttackerSection {
+    /// Redemptions it may try, 1 to 3.
+    pub attempts: u8,
+    /// The modes it may redeem in (`POST /auth/refresh {mode}`), at least one.
+    pub modes: Vec<AuthMode>,
 }
 
 /// The `time` section: the clock bound and the TTLs, in ticks.
@@ -106,10 +145,23 @@ pub struct TimeSection {
     pub refresh_token_ttl: Tick,
     /// `SESSION_COOKIE_TTL`: the session JWT's and cookie's lifetime, at least 1.
     pub session_cookie_ttl: Tick,
+    /// `ACCESS_TOKEN_TTL`: an access token's lifetime in json and cookie mode (default 1).
+    #[serde(default = "one")]
+    pub access_token_ttl: Tick,
+    /// `SESSION_REFRESH_GRACE_PERIOD` (10.11.1+, default 10 s): 1 tick unless given.
+    #[serde(default = "one")]
+    pub session_refresh_grace_period: Tick,
+    /// The app's margin before expiry (`msRefreshBeforeExpires`, 10 s): 1 tick unless given.
+    #[serde(default = "one")]
+    pub refresh_margin: Tick,
     /// Ground truth: the session's lifetime from sign-in, in ticks; absent: it does not end
     /// within the bounds unless the user signs out.
     #[serde(default)]
     pub session_lifetime: Option<Tick>,
+}
+
+fn one() -> Tick {
+    1
 }
 
 /// A model file, as written.
@@ -134,6 +186,9 @@ pub struct ModelFile {
     /// Whether messages may be lost (default false).
     #[serde(default)]
     pub lossy: bool,
+    /// An attacker holding copies of the browser's tokens (default: none).
+    #[serde(default)]
+    pub attacker: Option<AttackerSection>,
     /// Expected verdict per property name.
     #[serde(default)]
     pub expect: BTreeMap<String, Verdict>,
@@ -160,6 +215,8 @@ pub struct Scenario {
     pub network: NetworkKind,
     /// Lossy network.
     pub lossy: bool,
+    /// The attacker, if any.
+    pub attacker: Option<AttackerSection>,
     /// Expected verdicts.
     pub expect: BTreeMap<String, Verdict>,
 }
@@ -209,11 +266,14 @@ impl Scenario {
                 session_refresh: file.server.session_refresh,
                 steps: file.server.steps,
                 per_request_check: file.server.per_request_check,
+                mode_bound: file.server.mode_bound,
+                store: file.server.store,
             },
             browser: file.browser,
             time: file.time,
             network: file.network,
             lossy: file.lossy,
+            attacker: file.attacker,
             expect: file.expect,
         };
         sc.validate()?;
@@ -260,8 +320,22 @@ impl Scenario {
         in_range("time.max_ticks", self.time.max_ticks, 0, MAX_TICKS)?;
         in_range("time.refresh_token_ttl", self.time.refresh_token_ttl, 1, 200)?;
         in_range("time.session_cookie_ttl", self.time.session_cookie_ttl, 1, 200)?;
+        in_range("time.access_token_ttl", self.time.access_token_ttl, 1, 200)?;
+        in_range("time.session_refresh_grace_period", self.time.session_refresh_grace_period, 1, 200)?;
+        in_range("time.refresh_margin", self.time.refresh_margin, 0, 200)?;
+        in_range("browser.sign_outs", self.browser.sign_outs, 0, 2)?;
         if let Some(l) = self.time.session_lifetime {
             in_range("time.session_lifetime", l, 1, 200)?;
+        }
+        if let Some(a) = &self.attacker {
+            in_range("attacker.attempts", a.attempts, 1, 3)?;
+            if a.modes.is_empty() {
+                return Err(self.invalid(
+                    "attacker.modes",
+                    "an empty list",
+                    "at least one of \"json\", \"cookie\", \"session\"",
+                ));
+            }
         }
         for (name, verdict) in &self.expect {
             let field = format!("expect.{name}");

@@ -1,28 +1,51 @@
-//! One browser: its tabs, its shared cookie jar, and the user's ground truth.
+//! One browser: its tabs, its shared cookie jar and storage, the user's ground truth, and an
+//! optional attacker who copies what the browser holds.
 //!
 //! The browser is one actor so that jar reads and writes are atomic, as they are in a real
-//! browser: a request carries the jar's cookie at the moment it is sent, and the last
+//! browser: a request carries the jar's cookies at the moment it is sent, and the last
 //! `Set-Cookie` processed wins. Each tab runs its own copy of the Directus app
 //! (`app/src/auth.ts`, `app/src/idle.ts`) and sends at most one request at a time (the app
 //! pauses its request queue while `/auth/refresh` is in flight, `app/src/sdk.ts`).
 //!
-//! A tab refreshes on page load and on return from idle (`refresh()` in `app/src/auth.ts`,
-//! unconditional in ≤ 10.11.0); both are a [`super::Timer::TabRefreshes`] event, bounded by
-//! `refreshes_per_tab`. It makes ordinary requests ([`super::Timer::TabRequests`], bounded by
-//! `requests_per_tab`). A refresh answered with anything but 2xx logs that tab out with
-//! `reason=SESSION_EXPIRED` and no server call, so the cookie and the row stay as they were;
-//! a failed ordinary request just fails (no 401 interceptor in 10.10.x–12.4.x).
+//! How the token travels ([`AuthMode`]): session mode, a JWT cookie in the shared jar; cookie
+//! mode, an opaque refresh-token cookie in the jar; json mode, the refresh token in the
+//! client's storage (the SDK's in-memory storage, one per tab, or a shared `localStorage`).
+//!
+//! Tab events (each bounded by the model file):
+//! - [`super::Timer::TabRefreshes`]: the tab is loaded or returns from idle and runs the app's
+//!   `refresh()`. With the freshness check of PR 22464 (10.11.1+), a tab whose
+//!   `accessTokenExpiry` is still more than the margin ahead calls `GET /users/me` instead, and
+//!   a failure logs it out. With the mutex of PR 22457 the refresh first takes the cross-tab
+//!   lock ([`Coordination`]).
+//! - [`super::Timer::TabRequests`]: an ordinary request; a failure just fails (no 401
+//!   interceptor in 10.10.x–12.4.x).
+//! - [`super::Timer::TabSignsOut`]: the user signs out (`POST /auth/logout {mode}`); the
+//!   response clears both cookies for every tab, and the ground truth records the sign-out.
+//!
+//! A refresh answered with anything but 2xx logs that tab out with `reason=SESSION_EXPIRED` and
+//! no server call, so the cookie and the row stay as they were.
+//!
+//! The attacker may copy any token the browser ever held (the cookie JWT, its `session` claim,
+//! a json or cookie-mode refresh token) and redeem it with `POST /auth/refresh` in any mode it
+//! is allowed, a bounded number of times. What the browser held is recorded as ghost state when
+//! the browser receives it; the app never reads that record.
+//!
+//! The browser's clock (for the freshness check only) ticks on its own and may lag the
+//! server's by at most one tick (`within_boundary` in [`super::build`]): two machines' clocks.
 //!
 //! What is abstracted: page navigation, the SDK's auto-refresh timer (`SESSION_COOKIE_TTL −
-//! 10 s`, beyond the bounds checked), and the cookie's max-age (the JWT's `exp` is the same
-//! instant and the server rejects it, which logs the tab out just the same).
+//! 10 s`, beyond the bounds checked), the cookie's max-age (the JWT's `exp` is the same instant
+//! and the server rejects it, which logs the tab out just the same).
 //!
 //! Sources: `app/src/auth.ts`, `app/src/idle.ts`, `app/src/sdk.ts` in `@directus/app` 12.1.1
-//! (directus 10.11.1); issue 22360; `shared/research/directus-protocol.md` §3.
+//! (directus 10.11.1); `sdk/src/auth/composable.ts` in `@directus/sdk` 16.0.1; PR 22457
+//! `app/src/composables/use-mutex.ts`; issue 22360; `shared/research/directus-protocol.md` §3.
 
 use serde::Serialize;
 
-use super::{Reply, SessionJwt, TabIx, Token};
+use super::policy::{AuthMode, Coordination, JsonStorage};
+use super::server::Credentials;
+use super::{Reply, SessionJwt, TabIx, Tick, Token};
 
 /// What a tab is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -30,15 +53,23 @@ use super::{Reply, SessionJwt, TabIx, Token};
 pub enum TabStatus {
     /// Signed in, no request in flight.
     Idle,
-    /// `POST /auth/refresh` in flight; `sent` is the session token its cookie carried.
+    /// `POST /auth/refresh` in flight; `sent` is the token it presented.
     Refreshing { sent: Option<Token> },
-    /// `GET /users/me` in flight.
+    /// An ordinary `GET /users/me` in flight.
     Requesting,
-    /// On the login page (`/login?reason=SESSION_EXPIRED`).
+    /// PR 22464: `GET /users/me` in flight in place of a refresh; a failure logs the tab out.
+    CheckingFresh,
+    /// `POST /auth/logout` in flight.
+    SigningOut,
+    /// PR 22457: waiting for the lock (Web Locks: queued; localStorage: polling the key).
+    WaitingLock,
+    /// PR 22457 localStorage fallback: read the key free; setting it is the next step.
+    LockSeenFree,
+    /// On the login page (`/login?reason=SESSION_EXPIRED`, or after signing out).
     LoggedOut,
 }
 
-/// One tab's app state.
+/// One tab's app and SDK state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Tab {
     /// What the tab is doing.
@@ -47,6 +78,20 @@ pub struct Tab {
     pub refreshes_left: u8,
     /// Ordinary requests it may still start: a count.
     pub requests_left: u8,
+    /// json mode with per-tab storage: the SDK's in-memory refresh token.
+    pub token: Option<Token>,
+    /// The app's `accessTokenExpiry` (in json and cookie mode also the access token's `exp`),
+    /// in ticks; `None` until the tab's first refresh.
+    pub expiry: Option<Tick>,
+}
+
+/// The cookie jar of the origin, shared by every tab.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Jar {
+    /// `directus_session_token`: the session JWT (session mode).
+    pub session: Option<SessionJwt>,
+    /// `directus_refresh_token`: the opaque refresh token (cookie mode).
+    pub refresh: Option<Token>,
 }
 
 /// The user's ground truth (ghost state, never read by the protocol): what the user did.
@@ -59,74 +104,373 @@ pub struct GroundTruth {
     pub signed_out: bool,
 }
 
+/// Ghost: every credential the browser ever held, as an attacker could copy it. Recorded only
+/// when the model has an attacker. Sorted, without repeats.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Held {
+    /// Session JWTs (cookies) held.
+    pub jwts: Vec<SessionJwt>,
+    /// Opaque tokens held: json and cookie-mode refresh tokens, and every JWT's `session` claim.
+    pub tokens: Vec<Token>,
+}
+
+impl Held {
+    fn add_jwt(&mut self, j: SessionJwt) {
+        if let Err(at) = self.jwts.binary_search(&j) {
+            self.jwts.insert(at, j);
+        }
+        self.add_token(j.session);
+    }
+
+    fn add_token(&mut self, t: Token) {
+        if let Err(at) = self.tokens.binary_search(&t) {
+            self.tokens.insert(at, t);
+        }
+    }
+}
+
+/// The attacker's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Attacker {
+    /// Redemptions it may still try: a count.
+    pub attempts_left: u8,
+    /// A redemption is in flight.
+    pub busy: bool,
+    /// Ghost: some redemption was answered 2xx.
+    pub redeemed_ok: bool,
+}
+
+/// The browser's configuration, from the model file.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BrowserCfg {
+    /// Tabs sharing the jar.
+    pub tabs: u8,
+    /// Refreshes each tab may start.
+    pub refreshes: u8,
+    /// Ordinary requests each tab may start.
+    pub requests: u8,
+    /// Sign-outs the user may start (from any tab).
+    pub sign_outs: u8,
+    /// The auth mode the app uses.
+    pub mode: AuthMode,
+    /// json mode: where the refresh token is kept.
+    pub storage: JsonStorage,
+    /// Cross-tab coordination of refreshes.
+    pub coordination: Coordination,
+    /// PR 22464's freshness check.
+    pub freshness_check: bool,
+    /// The app's margin (`msRefreshBeforeExpires`, 10 s), in ticks.
+    pub margin: Tick,
+    /// The browser clock's bound (the model's `max_ticks`).
+    pub max_ticks: Tick,
+    /// The attacker: attempts and the modes it may redeem in (`None`: no attacker).
+    pub attacker: Option<(u8, Vec<AuthMode>)>,
+}
+
 /// The browser actor's state.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct BrowserState {
     /// The tabs, indexed by [`TabIx`].
     pub tabs: Vec<Tab>,
-    /// The cookie jar's `directus_session_token`, shared by every tab.
-    pub jar: Option<SessionJwt>,
+    /// The cookie jar, shared by every tab.
+    pub jar: Jar,
+    /// json mode with shared storage: the `localStorage` refresh token.
+    pub storage: Option<Token>,
+    /// PR 22457: the tab holding the lock (Web Locks), or owning the localStorage key.
+    pub lock: Option<TabIx>,
+    /// PR 22457 Web Locks: tabs waiting for the lock, in request order.
+    pub queue: Vec<TabIx>,
+    /// Sign-outs the user may still start: a count.
+    pub sign_outs_left: u8,
+    /// The browser's clock, in ticks (only with the freshness check; else 0).
+    pub now: Tick,
+    /// The attacker, if the model has one.
+    pub attacker: Option<Attacker>,
     /// What the user did.
     pub truth: GroundTruth,
-    /// Ghost: some refresh has been answered 2xx (for the sanity property).
+    /// Ghost: some tab's refresh has been answered 2xx (for the sanity property).
     pub refreshed_ok: bool,
+    /// Ghost: what the attacker can copy.
+    pub held: Held,
+}
+
+/// A request a browser event sends: which endpoint, from whom, with what.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // variant fields are described in each variant's doc
+pub enum Send {
+    Refresh { tab: TabIx, cred: Credentials },
+    UsersMe { tab: TabIx, cred: Credentials },
+    Logout { tab: TabIx, cred: Credentials },
 }
 
 impl BrowserState {
-    /// A browser signed in at tick 0 with `jar` as its session cookie and every tab idle.
-    pub fn signed_in(tabs: u8, refreshes: u8, requests: u8, jar: SessionJwt) -> Self {
-        let tab = Tab { status: TabStatus::Idle, refreshes_left: refreshes, requests_left: requests };
-        BrowserState {
-            tabs: vec![tab; tabs as usize],
-            jar: Some(jar),
+    /// A browser signed in at tick 0 in `cfg.mode`: session mode holds `jwt` in the jar,
+    /// cookie mode `token` in the refresh cookie, json mode `token` in every tab's storage (or
+    /// the shared storage). Every tab is idle and has not refreshed yet.
+    pub fn signed_in(cfg: &BrowserCfg, jwt: SessionJwt, token: Token) -> Self {
+        let per_tab = cfg.mode == AuthMode::Json && cfg.storage == JsonStorage::PerTab;
+        let tab = Tab {
+            status: TabStatus::Idle,
+            refreshes_left: cfg.refreshes,
+            requests_left: cfg.requests,
+            token: per_tab.then_some(token),
+            expiry: None,
+        };
+        let jar = Jar {
+            session: (cfg.mode == AuthMode::Session).then_some(jwt),
+            refresh: (cfg.mode == AuthMode::Cookie).then_some(token),
+        };
+        let mut b = BrowserState {
+            tabs: vec![tab; cfg.tabs as usize],
+            jar,
+            storage: (cfg.mode == AuthMode::Json && cfg.storage == JsonStorage::Shared).then_some(token),
+            lock: None,
+            queue: vec![],
+            sign_outs_left: cfg.sign_outs,
+            now: 0,
+            attacker: cfg.attacker.as_ref().map(|(n, _)| Attacker {
+                attempts_left: *n,
+                busy: false,
+                redeemed_ok: false,
+            }),
             truth: GroundTruth { signed_in: true, signed_out: false },
             refreshed_ok: false,
+            held: Held::default(),
+        };
+        if b.attacker.is_some() {
+            match cfg.mode {
+                AuthMode::Session => b.held.add_jwt(jwt),
+                AuthMode::Json | AuthMode::Cookie => b.held.add_token(token),
+            }
         }
+        b
     }
 
-    /// Tab `t` starts a refresh: the jar's cookie goes out with it. Returns the cookie sent, or
-    /// `None` if the tab cannot start one now.
-    pub fn start_refresh(&mut self, t: TabIx) -> Option<Option<SessionJwt>> {
-        let jar = self.jar;
+    /// The refresh token tab `t` would present now, by mode.
+    fn refresh_cred(&self, cfg: &BrowserCfg, t: TabIx) -> Credentials {
+        let token = match cfg.mode {
+            AuthMode::Session => None,
+            AuthMode::Cookie => self.jar.refresh,
+            AuthMode::Json => match cfg.storage {
+                JsonStorage::PerTab => self.tabs[t as usize].token,
+                JsonStorage::Shared => self.storage,
+            },
+        };
+        Credentials { mode: cfg.mode, cookie: self.jar.session, token, access: None }
+    }
+
+    /// Tab `t` sends its refresh now, with the jar's (or storage's) current token.
+    fn send_refresh(&mut self, cfg: &BrowserCfg, t: TabIx) -> Send {
+        let cred = self.refresh_cred(cfg, t);
+        self.tabs[t as usize].status = TabStatus::Refreshing { sent: cred.presented() };
+        Send::Refresh { tab: t, cred }
+    }
+
+    /// The credentials of an ordinary request: the jar's cookie (session mode) or the tab's
+    /// access token (json and cookie mode).
+    fn request_cred(&self, cfg: &BrowserCfg, t: TabIx) -> Credentials {
+        let access = if cfg.mode == AuthMode::Session { None } else { self.tabs[t as usize].expiry };
+        Credentials { mode: cfg.mode, cookie: self.jar.session, token: None, access }
+    }
+
+    /// Tab `t` is loaded or returns from idle: the app's `refresh()`. Returns the request sent,
+    /// if any; `None` if the tab cannot start one now or now waits for the lock.
+    pub fn start_refresh(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
         let tab = &mut self.tabs[t as usize];
         if tab.status != TabStatus::Idle || tab.refreshes_left == 0 {
             return None;
         }
         tab.refreshes_left -= 1;
-        tab.status = TabStatus::Refreshing { sent: jar.map(|j| j.session) };
-        Some(jar)
+        // PR 22464 (`app/src/auth.ts`, 10.11.1+): `if (accessTokenExpiry && now <
+        // accessTokenExpiry - 10 s) { await readMe(); return; }`.
+        if cfg.freshness_check {
+            if let Some(e) = tab.expiry {
+                if self.now.saturating_add(cfg.margin) < e {
+                    tab.status = TabStatus::CheckingFresh;
+                    return Some(Send::UsersMe { tab: t, cred: self.request_cred(cfg, t) });
+                }
+            }
+        }
+        match cfg.coordination {
+            Coordination::None => Some(self.send_refresh(cfg, t)),
+            Coordination::WebLocks => {
+                if self.lock.is_none() {
+                    self.lock = Some(t);
+                    Some(self.send_refresh(cfg, t))
+                } else {
+                    self.queue.push(t);
+                    self.tabs[t as usize].status = TabStatus::WaitingLock;
+                    None
+                }
+            }
+            Coordination::LocalStorage => {
+                // `localStorage.getItem(key)`; the `setItem` is a separate step.
+                self.tabs[t as usize].status =
+                    if self.lock.is_none() { TabStatus::LockSeenFree } else { TabStatus::WaitingLock };
+                None
+            }
+        }
     }
 
-    /// Tab `t` starts an ordinary request with the jar's cookie.
-    pub fn start_request(&mut self, t: TabIx) -> Option<Option<SessionJwt>> {
-        let jar = self.jar;
+    /// PR 22457 localStorage fallback: a polling tab reads the key again. Returns whether it
+    /// changed anything (it did if it found the key free).
+    pub fn poll_lock(&mut self, t: TabIx) -> bool {
+        if self.tabs[t as usize].status == TabStatus::WaitingLock && self.lock.is_none() {
+            self.tabs[t as usize].status = TabStatus::LockSeenFree;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// PR 22457 localStorage fallback: a tab that read the key free sets it (whatever it holds
+    /// now) and refreshes.
+    pub fn set_lock(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
+        if self.tabs[t as usize].status != TabStatus::LockSeenFree {
+            return None;
+        }
+        self.lock = Some(t);
+        Some(self.send_refresh(cfg, t))
+    }
+
+    /// Tab `t` starts an ordinary request.
+    pub fn start_request(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
         let tab = &mut self.tabs[t as usize];
         if tab.status != TabStatus::Idle || tab.requests_left == 0 {
             return None;
         }
         tab.requests_left -= 1;
         tab.status = TabStatus::Requesting;
-        Some(jar)
+        Some(Send::UsersMe { tab: t, cred: self.request_cred(cfg, t) })
     }
 
-    /// Tab `t` receives its refresh's response: a 2xx sets the cookie for every tab; anything
-    /// else logs this tab out (no server call).
-    pub fn on_refresh_reply(&mut self, t: TabIx, reply: Reply) {
+    /// The user signs out in tab `t`: `POST /auth/logout {mode}` with the tab's token.
+    pub fn start_sign_out(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
+        if self.tabs[t as usize].status != TabStatus::Idle || self.sign_outs_left == 0 {
+            return None;
+        }
+        self.sign_outs_left -= 1;
+        self.truth.signed_out = true;
+        let cred = self.refresh_cred(cfg, t);
+        self.tabs[t as usize].status = TabStatus::SigningOut;
+        Some(Send::Logout { tab: t, cred })
+    }
+
+    /// Tab `t` receives its refresh's response: a 2xx stores the new token (the jar for every
+    /// tab, or the storage) and the expiry; anything else logs this tab out (no server call).
+    /// Then the lock, if the tab holds it, is released; a Web Locks waiter is granted it and
+    /// refreshes, which is returned.
+    pub fn on_refresh_reply(&mut self, cfg: &BrowserCfg, t: TabIx, reply: Reply) -> Option<Send> {
         match reply {
-            Reply::Ok { set_cookie } => {
+            Reply::Ok { set_cookie, token, expires_at } => {
                 if let Some(c) = set_cookie {
-                    self.jar = Some(c);
+                    self.jar.session = Some(c);
                 }
+                if let Some(tok) = token {
+                    match (cfg.mode, cfg.storage) {
+                        (AuthMode::Cookie, _) => self.jar.refresh = Some(tok),
+                        (_, JsonStorage::PerTab) => self.tabs[t as usize].token = Some(tok),
+                        (_, JsonStorage::Shared) => self.storage = Some(tok),
+                    }
+                }
+                if self.attacker.is_some() {
+                    if let Some(c) = set_cookie {
+                        self.held.add_jwt(c);
+                    }
+                    if let Some(tok) = token {
+                        self.held.add_token(tok);
+                    }
+                }
+                self.tabs[t as usize].expiry = expires_at;
                 self.refreshed_ok = true;
                 self.tabs[t as usize].status = TabStatus::Idle;
             }
-            Reply::Err(_) => self.tabs[t as usize].status = TabStatus::LoggedOut,
+            Reply::SignedOut | Reply::Err(_) => self.tabs[t as usize].status = TabStatus::LoggedOut,
+        }
+        if self.lock != Some(t) {
+            return None;
+        }
+        match cfg.coordination {
+            Coordination::WebLocks if !self.queue.is_empty() => {
+                let next = self.queue.remove(0);
+                self.lock = Some(next);
+                Some(self.send_refresh(cfg, next))
+            }
+            _ => {
+                // Web Locks with no waiter, or `localStorage.removeItem(key)`.
+                self.lock = None;
+                None
+            }
         }
     }
 
-    /// Tab `t` receives an ordinary response: success or failure, the tab goes on.
-    pub fn on_request_reply(&mut self, t: TabIx, _reply: Reply) {
-        self.tabs[t as usize].status = TabStatus::Idle;
+    /// Tab `t` receives a `GET /users/me` response: an ordinary request goes on whatever the
+    /// answer; the freshness check (PR 22464) logs the tab out on failure.
+    pub fn on_request_reply(&mut self, t: TabIx, reply: Reply) {
+        let tab = &mut self.tabs[t as usize];
+        tab.status = match (tab.status, reply) {
+            (TabStatus::CheckingFresh, Reply::Err(_)) => TabStatus::LoggedOut,
+            _ => TabStatus::Idle,
+        };
+    }
+
+    /// Tab `t` receives the sign-out's response: whatever it says, the app clears the tab and
+    /// the server's `Set-Cookie`s (or the app) clear both cookies for every tab.
+    pub fn on_sign_out_reply(&mut self, t: TabIx) {
+        self.jar = Jar::default();
+        self.storage = None;
+        let tab = &mut self.tabs[t as usize];
+        tab.token = None;
+        tab.status = TabStatus::LoggedOut;
+    }
+
+    /// The attacker's possible redemptions now: every copied credential in every allowed mode.
+    pub fn attacks(&self, cfg: &BrowserCfg) -> Vec<Credentials> {
+        let (Some(a), Some((_, modes))) = (self.attacker, &cfg.attacker) else { return vec![] };
+        if a.busy || a.attempts_left == 0 {
+            return vec![];
+        }
+        let mut out = vec![];
+        for &mode in modes {
+            match mode {
+                AuthMode::Session => out.extend(self.held.jwts.iter().map(|&j| Credentials {
+                    mode,
+                    cookie: Some(j),
+                    token: None,
+                    access: None,
+                })),
+                AuthMode::Json | AuthMode::Cookie => out.extend(self.held.tokens.iter().map(|&t| Credentials {
+                    mode,
+                    cookie: None,
+                    token: Some(t),
+                    access: None,
+                })),
+            }
+        }
+        out
+    }
+
+    /// The attacker sends a redemption with `cred`.
+    pub fn start_attack(&mut self, cred: Credentials) -> bool {
+        match &mut self.attacker {
+            Some(a) if !a.busy && a.attempts_left > 0 => {
+                a.attempts_left -= 1;
+                a.busy = true;
+                let _ = cred;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The attacker receives its answer.
+    pub fn on_attack_reply(&mut self, reply: Reply) {
+        if let Some(a) = &mut self.attacker {
+            a.busy = false;
+            if matches!(reply, Reply::Ok { .. }) {
+                a.redeemed_ok = true;
+            }
+        }
     }
 }
 
@@ -135,17 +479,60 @@ mod tests {
     use super::*;
     use crate::model::HttpError;
 
+    fn cfg(tabs: u8, coordination: Coordination) -> BrowserCfg {
+        BrowserCfg {
+            tabs,
+            refreshes: 1,
+            requests: 0,
+            sign_outs: 0,
+            mode: AuthMode::Session,
+            storage: JsonStorage::PerTab,
+            coordination,
+            freshness_check: false,
+            margin: 1,
+            max_ticks: 0,
+            attacker: None,
+        }
+    }
+
+    fn ok(session: Token) -> Reply {
+        Reply::Ok { set_cookie: Some(SessionJwt { session, exp: 4 }), token: None, expires_at: Some(4) }
+    }
+
     #[test]
     fn last_set_cookie_wins_and_a_401_logs_only_that_tab_out() {
+        let c = cfg(2, Coordination::None);
         let jar = SessionJwt { session: 1, exp: 4 };
-        let mut b = BrowserState::signed_in(2, 1, 0, jar);
-        assert_eq!(b.start_refresh(0), Some(Some(jar)));
-        assert_eq!(b.start_refresh(1), Some(Some(jar)));
-        assert_eq!(b.start_refresh(1), None, "one request in flight per tab");
-        b.on_refresh_reply(0, Reply::Ok { set_cookie: Some(SessionJwt { session: 2, exp: 4 }) });
-        b.on_refresh_reply(1, Reply::Err(HttpError::InvalidCredentials));
-        assert_eq!(b.jar.map(|j| j.session), Some(2));
+        let mut b = BrowserState::signed_in(&c, jar, 1);
+        assert!(matches!(b.start_refresh(&c, 0), Some(Send::Refresh { tab: 0, .. })));
+        assert!(matches!(b.start_refresh(&c, 1), Some(Send::Refresh { tab: 1, .. })));
+        assert_eq!(b.start_refresh(&c, 1), None, "one request in flight per tab");
+        b.on_refresh_reply(&c, 0, ok(2));
+        b.on_refresh_reply(&c, 1, Reply::Err(HttpError::InvalidCredentials));
+        assert_eq!(b.jar.session.map(|j| j.session), Some(2));
         assert_eq!(b.tabs[0].status, TabStatus::Idle);
         assert_eq!(b.tabs[1].status, TabStatus::LoggedOut);
+    }
+
+    #[test]
+    fn web_locks_queue_the_second_tab_and_it_refreshes_with_the_newest_cookie() {
+        let c = cfg(2, Coordination::WebLocks);
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+        assert!(b.start_refresh(&c, 0).is_some());
+        assert_eq!(b.start_refresh(&c, 1), None);
+        assert_eq!(b.tabs[1].status, TabStatus::WaitingLock);
+        let Some(Send::Refresh { tab: 1, cred }) = b.on_refresh_reply(&c, 0, ok(2)) else { panic!() };
+        assert_eq!(cred.presented(), Some(2));
+        assert_eq!(b.lock, Some(1));
+    }
+
+    #[test]
+    fn local_storage_lets_two_tabs_both_see_the_key_free() {
+        let c = cfg(2, Coordination::LocalStorage);
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+        assert_eq!(b.start_refresh(&c, 0), None);
+        assert_eq!(b.start_refresh(&c, 1), None);
+        assert_eq!([b.tabs[0].status, b.tabs[1].status], [TabStatus::LockSeenFree; 2]);
+        assert!(b.set_lock(&c, 0).is_some() && b.set_lock(&c, 1).is_some(), "both refresh at once");
     }
 }

@@ -28,9 +28,9 @@ use stateright::actor::{
 
 use crate::properties;
 use crate::scenario::{NetworkKind, Scenario};
-use browser::BrowserState;
-use policy::{ServerPolicy, ServerSteps};
-use server::{Endpoint, Handler, Stage, StepOut, Ttls};
+use browser::{BrowserCfg, BrowserState, Send};
+use policy::{AuthMode, ServerPolicy, ServerSteps, StoreConcurrency};
+use server::{Credentials, Endpoint, Handler, Stage, StepOut, Ttls};
 use store::{Sql, SqlResult, StoreState};
 
 /// A session token (a row's primary key; Directus uses a 64-character nanoid). Tokens are
@@ -41,6 +41,10 @@ pub type Tick = u8;
 /// A tab's index within its browser.
 pub type TabIx = u8;
 
+/// The [`ClientKey::tab`] (and message `tab`) of the attacker's requests: not a tab of the
+/// browser, but whoever copied its tokens.
+pub const ATTACKER: TabIx = u8::MAX;
+
 /// The session cookie `directus_session_token`: a signed (not encrypted) JWT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct SessionJwt {
@@ -50,12 +54,12 @@ pub struct SessionJwt {
     pub exp: Tick,
 }
 
-/// Who sent a request: a tab of a browser actor.
+/// Who sent a request: a tab of a browser actor, or the attacker ([`ATTACKER`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct ClientKey {
     /// The browser's actor index.
     pub browser: u8,
-    /// The tab within it.
+    /// The tab within it, or [`ATTACKER`].
     pub tab: TabIx,
 }
 
@@ -66,8 +70,12 @@ pub enum HttpError {
     InvalidPayload,
     /// 401 `TOKEN_EXPIRED`: the JWT is past its `exp`.
     TokenExpired,
-    /// 401 `INVALID_CREDENTIALS`: no (unexpired) session row for the token.
+    /// 401 `INVALID_CREDENTIALS`: no (unexpired) session row for the token, or (mode-bound
+    /// sessions) a row of another mode.
     InvalidCredentials,
+    /// 500 `INTERNAL_SERVER_ERROR`: G2 found no row (it was deleted meanwhile) and the
+    /// destructuring of `undefined` throws (`@directus/api` 19.1.1 `updateStatefulSession`).
+    Internal,
 }
 
 impl HttpError {
@@ -76,17 +84,22 @@ impl HttpError {
         match self {
             HttpError::InvalidPayload => 400,
             HttpError::TokenExpired | HttpError::InvalidCredentials => 401,
+            HttpError::Internal => 500,
         }
     }
 }
 
-/// An HTTP response: 2xx (with a `Set-Cookie` or none) or an error.
+/// An HTTP response: 2xx (with what it sets) or an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[allow(missing_docs)] // variant fields are described in each variant's doc
 pub enum Reply {
-    /// 200; `set_cookie` is the new `directus_session_token`, if the endpoint sets one.
-    Ok { set_cookie: Option<SessionJwt> },
-    /// 4xx.
+    /// 200. `set_cookie` is the new `directus_session_token` (session mode); `token` the new
+    /// refresh token (json: in the body; cookie mode: `Set-Cookie: directus_refresh_token`);
+    /// `expires_at` the tick the app records as `accessTokenExpiry` (`now + expires`).
+    Ok { set_cookie: Option<SessionJwt>, token: Option<Token>, expires_at: Option<Tick> },
+    /// 200 of `POST /auth/logout`: both cookies cleared.
+    SignedOut,
+    /// 4xx or 5xx.
     Err(HttpError),
 }
 
@@ -94,33 +107,72 @@ pub enum Reply {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[allow(missing_docs)] // variant fields are described in each variant's doc
 pub enum Msg {
-    /// Browser → server: `POST /auth/refresh {"mode":"session"}` with the jar's cookie.
-    RefreshRequest { tab: TabIx, cookie: Option<SessionJwt> },
-    /// Browser → server: `GET /users/me` with the jar's cookie.
-    UsersMeRequest { tab: TabIx, cookie: Option<SessionJwt> },
+    /// Browser → server: `POST /auth/refresh {"mode": …}` with what `cred` carries.
+    RefreshRequest { tab: TabIx, cred: Credentials },
+    /// Browser → server: `GET /users/me` with the jar's cookie or the tab's access token.
+    UsersMeRequest { tab: TabIx, cred: Credentials },
     /// Server → browser: the refresh's response.
     RefreshResponse { tab: TabIx, reply: Reply },
     /// Server → browser: the ordinary request's response.
     UsersMeResponse { tab: TabIx, reply: Reply },
-    /// Server → store: one SQL statement of the handler serving `client`.
-    Query { client: ClientKey, sql: Sql },
+    /// Server → store: one SQL statement of the handler serving `client`; `seq` is its issue
+    /// number (one connection) or 0 (pool).
+    Query { client: ClientKey, seq: u8, sql: Sql },
     /// Store → server: that statement's result.
     QueryResult { client: ClientKey, result: SqlResult },
     /// Server → store, atomic driver only: run the whole handler as one transaction.
     Transaction { handler: Handler, now: Tick },
-    /// Store → server, atomic driver only: the transaction's response for `client`.
-    TransactionDone { client: ClientKey, endpoint: Endpoint, reply: Reply, orphan: bool },
+    /// Store → server, atomic driver only: the transaction's response for `handler`.
+    TransactionDone { handler: Handler, reply: Reply, orphan: bool },
+    /// Browser → server: `POST /auth/logout {"mode": …}`.
+    LogoutRequest { tab: TabIx, cred: Credentials },
+    /// Server → browser: the sign-out's response.
+    LogoutResponse { tab: TabIx, reply: Reply },
 }
 
 /// Every timer of the model. Timers carry no duration: a set timer may fire at any moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Timer {
-    /// The tab is loaded or returns from idle, and refreshes.
+    /// The tab is loaded or returns from idle, and runs the app's `refresh()`.
     TabRefreshes(TabIx),
     /// The tab makes an ordinary request.
     TabRequests(TabIx),
     /// The server's clock advances one tick.
     Tick,
+    /// The user signs out in this tab.
+    TabSignsOut(TabIx),
+    /// PR 22457 localStorage fallback: a waiting tab reads the lock key again.
+    TabPollsLock(TabIx),
+    /// PR 22457 localStorage fallback: a tab that read the key free sets it and refreshes.
+    TabSetsLock(TabIx),
+    /// The attacker redeems a copied credential.
+    AttackerRedeems(Credentials),
+    /// The browser's clock advances one tick (freshness check only).
+    BrowserTick,
+}
+
+/// Ghost bookkeeping of the API process (never read by a handler).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ServerGhost {
+    /// `(token, tick)`: when each token was first superseded (W1 renamed it away, or G1 set its
+    /// `next_token`), by the server's clock when it learned the write affected a row (at or
+    /// after the write ran). Sorted by token. Split handlers only.
+    pub superseded: Vec<(Token, Tick)>,
+    /// `(token, tick)`: the latest tick at which a request presenting `token` (refresh token or
+    /// session claim) was checked by a handler that then answered 2xx. Sorted by token.
+    pub accepted: Vec<(Token, Tick)>,
+    /// Refreshes in json or cookie mode answered 2xx for a row issued in session mode: a count.
+    pub cross_mode: u8,
+    /// A sign-out has been answered.
+    pub signed_out: bool,
+    /// Requests that arrived after a sign-out was answered and were answered 2xx: a count.
+    pub ok_after_sign_out: u8,
+    /// The first token number not yet drawn when the attacker was first answered 2xx with a
+    /// token that names a row (not an orphan).
+    pub theft_mark: Option<Token>,
+    /// Tab refreshes that arrived after that and were answered 2xx, presenting a token drawn
+    /// before it: a count.
+    pub theft_shared: u8,
 }
 
 /// The API process's state.
@@ -132,8 +184,12 @@ pub struct ServerState {
     pub next_fresh: Token,
     /// Requests in progress, sorted by client.
     pub handlers: Vec<Handler>,
-    /// Ghost: cookies handed out whose write matched no row (PR 22433 scenario 2), a count.
+    /// One connection: the issue number of the next statement. Always 0 with a pool.
+    pub next_seq: u8,
+    /// Ghost: tokens handed out whose write matched no row (PR 22433 scenario 2), a count.
     pub orphan_cookies: u8,
+    /// Ghost bookkeeping for the properties.
+    pub ghost: ServerGhost,
 }
 
 /// One actor's state.
@@ -151,8 +207,8 @@ pub enum NodeState {
 #[derive(Clone, Debug)]
 #[allow(missing_docs)] // variant fields are described in each variant's doc
 pub enum Node {
-    /// A browser: `tabs` tabs sharing a jar that starts with `jar`.
-    Browser { server: Id, tabs: u8, refreshes: u8, requests: u8, jar: SessionJwt },
+    /// A browser, signed in with `jwt` (session mode) or `token` (json, cookie mode).
+    Browser { server: Id, cfg: BrowserCfg, jwt: SessionJwt, token: Token },
     /// The API process.
     Server { store: Id, policy: ServerPolicy, ttl: Ttls, max_ticks: Tick, first_fresh: Token },
     /// The session store, starting as `init`.
@@ -171,6 +227,11 @@ pub struct Cfg {
     /// The ground-truth session lifetime in ticks from sign-in (`None`: it does not end within
     /// the bounds unless the user signs out).
     pub session_lifetime: Option<Tick>,
+    /// How long a superseded token stays redeemable: `SESSION_REFRESH_GRACE_PERIOD` with the
+    /// grace window, else 0 ticks.
+    pub grace: Tick,
+    /// The browser keeps a clock (freshness check), which may lag the server's by one tick.
+    pub browser_clock: bool,
 }
 
 /// The stateright model checked by refresh-check.
@@ -198,18 +259,23 @@ impl Actor for Node {
 
     fn on_start(&self, _id: Id, _storage: &Option<()>, o: &mut Out<Self>) -> NodeState {
         match self {
-            Node::Browser { tabs, refreshes, requests, jar, .. } => {
-                let b = BrowserState::signed_in(*tabs, *refreshes, *requests, *jar);
-                for t in 0..*tabs {
-                    arm_tab_timers(&b, t, o);
-                }
+            Node::Browser { cfg, jwt, token, .. } => {
+                let b = BrowserState::signed_in(cfg, *jwt, *token);
+                arm_browser_timers(&b, cfg, o);
                 NodeState::Browser(b)
             }
             Node::Server { max_ticks, first_fresh, .. } => {
                 if *max_ticks > 0 {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
-                NodeState::Server(ServerState { now: 0, next_fresh: *first_fresh, handlers: vec![], orphan_cookies: 0 })
+                NodeState::Server(ServerState {
+                    now: 0,
+                    next_fresh: *first_fresh,
+                    handlers: vec![],
+                    next_seq: 0,
+                    orphan_cookies: 0,
+                    ghost: ServerGhost::default(),
+                })
             }
             Node::Store { init, .. } => NodeState::Store(init.clone()),
         }
@@ -217,14 +283,21 @@ impl Actor for Node {
 
     fn on_msg(&self, _id: Id, state: &mut Cow<NodeState>, src: Id, msg: Msg, o: &mut Out<Self>) {
         match self {
-            Node::Browser { .. } => browser_on_msg(state, msg, o),
+            Node::Browser { server, cfg, .. } => browser_on_msg(*server, cfg, state, msg, o),
             Node::Server { store, policy, ttl, .. } => server_on_msg(*store, policy, ttl, state, src, msg, o),
             Node::Store { policy, ttl, .. } => {
                 let NodeState::Store(s) = state.as_ref() else { return };
                 match msg {
-                    Msg::Query { client, sql } => {
+                    Msg::Query { client, seq, sql } => {
+                        let one = policy.store == StoreConcurrency::OneConnection;
+                        if one && seq != s.next_seq {
+                            return; // not this statement's turn: a no-op, pruned
+                        }
                         let mut s = s.clone();
                         let result = s.exec(sql);
+                        if one {
+                            s.next_seq += 1;
+                        }
                         if &s != state.as_ref().store() {
                             *state.to_mut() = NodeState::Store(s);
                         }
@@ -236,8 +309,8 @@ impl Actor for Node {
                         if &s != state.as_ref().store() {
                             *state.to_mut() = NodeState::Store(s);
                         }
-                        if let StepOut::Respond { client, endpoint, reply, orphan } = out {
-                            o.send(src, Msg::TransactionDone { client, endpoint, reply, orphan });
+                        if let StepOut::Respond { h, reply, orphan } = out {
+                            o.send(src, Msg::TransactionDone { handler: h, reply, orphan });
                         }
                     }
                     _ => {}
@@ -248,25 +321,59 @@ impl Actor for Node {
 
     fn on_timeout(&self, _id: Id, state: &mut Cow<NodeState>, timer: &Timer, o: &mut Out<Self>) {
         match (self, timer) {
-            (Node::Browser { server, .. }, Timer::TabRefreshes(t) | Timer::TabRequests(t)) => {
-                let NodeState::Browser(b) = state.as_ref() else { return };
-                let mut b = b.clone();
-                let sent = match timer {
-                    Timer::TabRefreshes(_) => b.start_refresh(*t).map(|cookie| Msg::RefreshRequest { tab: *t, cookie }),
-                    _ => b.start_request(*t).map(|cookie| Msg::UsersMeRequest { tab: *t, cookie }),
-                };
-                if let Some(msg) = sent {
-                    o.send(*server, msg);
-                    arm_tab_timers(&b, *t, o);
-                    *state.to_mut() = NodeState::Browser(b);
-                }
-            }
             (Node::Server { max_ticks, .. }, Timer::Tick) => {
                 let NodeState::Server(s) = state.to_mut() else { return };
                 s.now += 1;
                 if s.now < *max_ticks {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
+            }
+            (Node::Browser { server, cfg, .. }, _) => {
+                let NodeState::Browser(b) = state.as_ref() else { return };
+                let mut b = b.clone();
+                let (changed, sent) = match *timer {
+                    Timer::TabRefreshes(t) => {
+                        let before = b.clone();
+                        let sent = b.start_refresh(cfg, t);
+                        (b != before, sent)
+                    }
+                    Timer::TabRequests(t) => {
+                        let sent = b.start_request(cfg, t);
+                        (sent.is_some(), sent)
+                    }
+                    Timer::TabSignsOut(t) => {
+                        let sent = b.start_sign_out(cfg, t);
+                        (sent.is_some(), sent)
+                    }
+                    Timer::TabPollsLock(t) => {
+                        if !b.poll_lock(t) {
+                            o.set_timer(*timer, model_timeout()); // still taken: a pruned no-op
+                            return;
+                        }
+                        (true, None)
+                    }
+                    Timer::TabSetsLock(t) => {
+                        let sent = b.set_lock(cfg, t);
+                        (sent.is_some(), sent)
+                    }
+                    Timer::AttackerRedeems(cred) => {
+                        let sent = b.start_attack(cred).then_some(Send::Refresh { tab: ATTACKER, cred });
+                        (sent.is_some(), sent)
+                    }
+                    Timer::BrowserTick => {
+                        b.now += 1;
+                        (true, None)
+                    }
+                    Timer::Tick => (false, None),
+                };
+                if !changed {
+                    return;
+                }
+                if let Some(send) = sent {
+                    o.send(*server, request_msg(send));
+                }
+                arm_browser_timers(&b, cfg, o);
+                *state.to_mut() = NodeState::Browser(b);
             }
             _ => {}
         }
@@ -282,36 +389,134 @@ impl NodeState {
     }
 }
 
-/// Sets the timers of tab `t` that may fire now and cancels the others: an idle tab with
-/// refreshes (requests) left may refresh (request); a busy or logged-out tab may do neither.
-fn arm_tab_timers(b: &BrowserState, t: TabIx, o: &mut Out<Node>) {
-    let tab = &b.tabs[t as usize];
-    let idle = tab.status == browser::TabStatus::Idle;
-    for (timer, left) in [(Timer::TabRefreshes(t), tab.refreshes_left), (Timer::TabRequests(t), tab.requests_left)] {
-        if idle && left > 0 {
+fn request_msg(send: Send) -> Msg {
+    match send {
+        Send::Refresh { tab, cred } => Msg::RefreshRequest { tab, cred },
+        Send::UsersMe { tab, cred } => Msg::UsersMeRequest { tab, cred },
+        Send::Logout { tab, cred } => Msg::LogoutRequest { tab, cred },
+    }
+}
+
+/// Sets the browser's timers that may fire now and cancels the others: an idle tab with
+/// budget left may refresh, request or sign out; a waiting tab may poll or set the
+/// localStorage lock; the attacker may redeem any copied credential while it has attempts.
+fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
+    use browser::TabStatus;
+    let mut set = |timer: Timer, on: bool| {
+        if on {
             o.set_timer(timer, model_timeout());
         } else {
             o.cancel_timer(timer);
         }
+    };
+    for (t, tab) in b.tabs.iter().enumerate() {
+        let t = t as TabIx;
+        let idle = tab.status == TabStatus::Idle;
+        set(Timer::TabRefreshes(t), idle && tab.refreshes_left > 0);
+        set(Timer::TabRequests(t), idle && tab.requests_left > 0);
+        if cfg.sign_outs > 0 {
+            set(Timer::TabSignsOut(t), idle && b.sign_outs_left > 0);
+        }
+        if cfg.coordination == policy::Coordination::LocalStorage {
+            set(Timer::TabPollsLock(t), tab.status == TabStatus::WaitingLock);
+            set(Timer::TabSetsLock(t), tab.status == TabStatus::LockSeenFree);
+        }
+    }
+    if let (Some(a), Some((_, modes))) = (b.attacker, &cfg.attacker) {
+        let armed = a.attempts_left > 0 && !a.busy;
+        // Every credential it could redeem; the held lists only grow, so this covers every
+        // timer armed before.
+        let mut idle = b.clone();
+        if let Some(x) = &mut idle.attacker {
+            x.busy = false;
+            x.attempts_left = 1;
+        }
+        let _ = modes;
+        for cred in idle.attacks(cfg) {
+            set(Timer::AttackerRedeems(cred), armed);
+        }
+    }
+    if cfg.freshness_check {
+        set(Timer::BrowserTick, b.now < cfg.max_ticks);
     }
 }
 
-fn browser_on_msg(state: &mut Cow<NodeState>, msg: Msg, o: &mut Out<Node>) {
+fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg: Msg, o: &mut Out<Node>) {
     let NodeState::Browser(b) = state.as_ref() else { return };
     let mut b = b.clone();
-    let t = match msg {
+    match msg {
+        Msg::RefreshResponse { tab: ATTACKER, reply } => b.on_attack_reply(reply),
         Msg::RefreshResponse { tab, reply } => {
-            b.on_refresh_reply(tab, reply);
-            tab
+            if let Some(send) = b.on_refresh_reply(cfg, tab, reply) {
+                o.send(server, request_msg(send));
+            }
         }
-        Msg::UsersMeResponse { tab, reply } => {
-            b.on_request_reply(tab, reply);
-            tab
-        }
+        Msg::UsersMeResponse { tab, reply } => b.on_request_reply(tab, reply),
+        Msg::LogoutResponse { tab, .. } => b.on_sign_out_reply(tab),
         _ => return,
-    };
-    arm_tab_timers(&b, t, o);
+    }
+    arm_browser_timers(&b, cfg, o);
     *state.to_mut() = NodeState::Browser(b);
+}
+
+/// Ghost bookkeeping when the server answers: which token was accepted when, cross-mode
+/// redemptions, answers after a sign-out, and the attacker's success. Never read by a handler.
+fn record_answer(s: &mut ServerState, h: &Handler, reply: &Reply, orphan: bool) {
+    if orphan {
+        s.orphan_cookies = s.orphan_cookies.saturating_add(1);
+    }
+    let g = &mut s.ghost;
+    if h.endpoint == Endpoint::Logout {
+        g.signed_out = true;
+        return;
+    }
+    if !matches!(reply, Reply::Ok { .. }) {
+        return;
+    }
+    let presented = match h.endpoint {
+        Endpoint::Refresh => h.cred.presented(),
+        _ => h.cred.cookie.map(|j| j.session),
+    };
+    if let Some(tok) = presented {
+        match g.accepted.binary_search_by_key(&tok, |&(t, _)| t) {
+            Ok(i) => g.accepted[i].1 = g.accepted[i].1.max(h.checked_at),
+            Err(i) => g.accepted.insert(i, (tok, h.checked_at)),
+        }
+    }
+    if h.after_sign_out {
+        g.ok_after_sign_out = g.ok_after_sign_out.saturating_add(1);
+    }
+    if h.endpoint == Endpoint::Refresh {
+        if h.cred.mode != AuthMode::Session && h.row_kind == Some(AuthMode::Session) {
+            g.cross_mode = g.cross_mode.saturating_add(1);
+        }
+        if h.client.tab == ATTACKER {
+            if !orphan {
+                g.theft_mark.get_or_insert(s.next_fresh);
+            }
+        } else if let (Some(mark), Some(tok)) = (h.theft_mark, presented) {
+            if tok < mark {
+                g.theft_shared = g.theft_shared.saturating_add(1);
+            }
+        }
+    }
+}
+
+/// Ghost bookkeeping when a write's result comes back: W1 renamed the presented token away, or
+/// G1 gave it a `next_token`. Never read by a handler.
+fn record_supersession(s: &mut ServerState, h: &Handler, result: &SqlResult) {
+    let rotated = match h.stage {
+        Stage::Write { issues } => issues == h.fresh,
+        Stage::G1 => true,
+        _ => false,
+    };
+    if !(rotated && *result == SqlResult::Affected(1)) {
+        return;
+    }
+    let Some(tok) = h.cred.presented() else { return };
+    if let Err(at) = s.ghost.superseded.binary_search_by_key(&tok, |&(t, _)| t) {
+        s.ghost.superseded.insert(at, (tok, s.now));
+    }
 }
 
 fn server_on_msg(
@@ -326,20 +531,33 @@ fn server_on_msg(
     let NodeState::Server(s) = state.as_ref() else { return };
     let mut s = s.clone();
     let out = match msg {
-        Msg::RefreshRequest { tab, cookie } | Msg::UsersMeRequest { tab, cookie } => {
+        Msg::RefreshRequest { tab, cred } | Msg::UsersMeRequest { tab, cred } | Msg::LogoutRequest { tab, cred } => {
             let client = ClientKey { browser: usize::from(src) as u8, tab };
             if s.handlers.iter().any(|h| h.client == client) {
                 return; // a redelivered request while its first copy is still being served
             }
-            let endpoint =
-                if matches!(msg, Msg::RefreshRequest { .. }) { Endpoint::Refresh } else { Endpoint::UsersMe };
+            let endpoint = match msg {
+                Msg::RefreshRequest { .. } => Endpoint::Refresh,
+                Msg::UsersMeRequest { .. } => Endpoint::UsersMe,
+                _ => Endpoint::Logout,
+            };
             let fresh = if endpoint == Endpoint::Refresh {
                 s.next_fresh += 1;
                 s.next_fresh - 1
             } else {
                 0
             };
-            let h = Handler { client, endpoint, cookie, fresh, stage: Stage::Received };
+            let h = Handler {
+                client,
+                endpoint,
+                cred,
+                fresh,
+                stage: Stage::Received,
+                row_kind: None,
+                after_sign_out: s.ghost.signed_out,
+                checked_at: s.now,
+                theft_mark: s.ghost.theft_mark,
+            };
             match policy.steps {
                 ServerSteps::Split => server::step(policy, ttl, s.now, h, None),
                 ServerSteps::Atomic => {
@@ -352,54 +570,94 @@ fn server_on_msg(
         Msg::QueryResult { client, result } => {
             let Some(i) = s.handlers.iter().position(|h| h.client == client) else { return };
             let h = s.handlers.remove(i);
+            record_supersession(&mut s, &h, &result);
             server::step(policy, ttl, s.now, h, Some(result))
         }
-        Msg::TransactionDone { client, endpoint, reply, orphan } => {
-            StepOut::Respond { client, endpoint, reply, orphan }
-        }
+        Msg::TransactionDone { handler, reply, orphan } => StepOut::Respond { h: handler, reply, orphan },
         _ => return,
     };
     match out {
         StepOut::Query(h, sql) => {
             let at = s.handlers.partition_point(|x| x.client < h.client);
             s.handlers.insert(at, h);
-            o.send(store, Msg::Query { client: h.client, sql });
-        }
-        StepOut::Respond { client, endpoint, reply, orphan } => {
-            if orphan {
-                s.orphan_cookies = s.orphan_cookies.saturating_add(1);
-            }
-            let msg = match endpoint {
-                Endpoint::Refresh => Msg::RefreshResponse { tab: client.tab, reply },
-                Endpoint::UsersMe => Msg::UsersMeResponse { tab: client.tab, reply },
+            let seq = if policy.store == StoreConcurrency::OneConnection {
+                s.next_seq += 1;
+                s.next_seq - 1
+            } else {
+                0
             };
-            o.send(Id::from(client.browser as usize), msg);
+            o.send(store, Msg::Query { client: h.client, seq, sql });
+        }
+        StepOut::Respond { h, reply, orphan } => {
+            record_answer(&mut s, &h, &reply, orphan);
+            let tab = h.client.tab;
+            let msg = match h.endpoint {
+                Endpoint::Refresh => Msg::RefreshResponse { tab, reply },
+                Endpoint::UsersMe => Msg::UsersMeResponse { tab, reply },
+                Endpoint::Logout => Msg::LogoutResponse { tab, reply },
+            };
+            o.send(Id::from(h.client.browser as usize), msg);
         }
     }
     *state.to_mut() = NodeState::Server(s);
 }
 
+/// The browser's clock lags the server's by at most one tick (only with a browser clock).
+fn within_boundary(cfg: &Cfg, s: &State) -> bool {
+    if !cfg.browser_clock {
+        return true;
+    }
+    let server = server_at(s, cfg.server).now;
+    cfg.browsers.iter().all(|&b| {
+        let b = browser_at(s, b).now;
+        b <= server && server <= b.saturating_add(1)
+    })
+}
+
 /// Builds the stateright model for a validated scenario: the only place that wires actors,
 /// network and properties.
 pub fn build(sc: &Scenario) -> RefreshModel {
-    let ttl = Ttls { refresh_token: sc.time.refresh_token_ttl, session_cookie: sc.time.session_cookie_ttl };
+    let ttl = Ttls {
+        refresh_token: sc.time.refresh_token_ttl,
+        session_cookie: sc.time.session_cookie_ttl,
+        access_token: sc.time.access_token_ttl,
+        grace: sc.time.session_refresh_grace_period,
+    };
     let (browser, server, store) = (0usize, 1usize, 2usize);
-    let jar = SessionJwt { session: 1, exp: ttl.session_cookie };
-    let init_store = StoreState::signed_in(1, ttl.refresh_token);
-    let cfg = Cfg { browsers: vec![browser], server, store, session_lifetime: sc.time.session_lifetime };
+    let mode = sc.browser.mode;
+    let jwt = SessionJwt { session: 1, exp: ttl.session_cookie };
+    // Sign-in (`api/src/auth/drivers/local.ts`, all versions): a row expiring at
+    // REFRESH_TOKEN_TTL, whatever the mode.
+    let init_store = StoreState::signed_in(1, ttl.refresh_token, mode);
+    let grace = if sc.server.session_refresh == policy::SessionRefresh::GraceWindow { ttl.grace } else { 0 };
+    let cfg = Cfg {
+        browsers: vec![browser],
+        server,
+        store,
+        session_lifetime: sc.time.session_lifetime,
+        grace,
+        browser_clock: sc.browser.freshness_check,
+    };
     let network = match sc.network {
         NetworkKind::UnorderedNonduplicating => Network::new_unordered_nonduplicating([]),
         NetworkKind::UnorderedDuplicating => Network::new_unordered_duplicating([]),
         NetworkKind::Ordered => Network::new_ordered([]),
     };
+    let bcfg = BrowserCfg {
+        tabs: sc.browser.tabs,
+        refreshes: sc.browser.refreshes_per_tab,
+        requests: sc.browser.requests_per_tab,
+        sign_outs: sc.browser.sign_outs,
+        mode,
+        storage: sc.browser.json_storage,
+        coordination: sc.browser.coordination,
+        freshness_check: sc.browser.freshness_check,
+        margin: sc.time.refresh_margin,
+        max_ticks: sc.time.max_ticks,
+        attacker: sc.attacker.as_ref().map(|a| (a.attempts, a.modes.clone())),
+    };
     let mut model = ActorModel::new(cfg, ())
-        .actor(Node::Browser {
-            server: Id::from(server),
-            tabs: sc.browser.tabs,
-            refreshes: sc.browser.refreshes_per_tab,
-            requests: sc.browser.requests_per_tab,
-            jar,
-        })
+        .actor(Node::Browser { server: Id::from(server), cfg: bcfg, jwt, token: 1 })
         .actor(Node::Server {
             store: Id::from(store),
             policy: sc.server,
@@ -409,7 +667,8 @@ pub fn build(sc: &Scenario) -> RefreshModel {
         })
         .actor(Node::Store { init: init_store, policy: sc.server, ttl })
         .init_network(network)
-        .lossy_network(if sc.lossy { LossyNetwork::Yes } else { LossyNetwork::No });
+        .lossy_network(if sc.lossy { LossyNetwork::Yes } else { LossyNetwork::No })
+        .within_boundary(within_boundary);
     for p in properties::ALL {
         model = model.property(p.expectation(), p.name, p.condition);
     }

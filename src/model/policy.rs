@@ -7,13 +7,34 @@
 //! Sources:
 //! - Directus `api/src/services/authentication.ts`, `@directus/api` 18.2.1 (directus 10.10.4):
 //!   `refresh()` renames the session row in place (steps R1, W1).
+//! - `@directus/api` 19.1.1 (directus 10.11.1, PR 22503): `updateStatefulSession`, the
+//!   `next_token` grace window (G0–G3, W3); same logic through 39.2.1 (directus 12.4.1).
 //! - Directus pull request 22433 ("Fix race condition for concurrent /auth/refresh calls"):
-//!   keep the session id in session mode.
-//! - `shared/research/directus-protocol.md` §1.4 and §6.
+//!   keep the session id in session mode; its review proposes a `type` column (mode binding).
+//! - Directus pull request 22457 (closed): a cross-tab mutex around the app's refresh.
+//! - `shared/research/directus-protocol.md` §1.4, §1.5, §3.3 and §6.
 
 use serde::{Deserialize, Serialize};
 
-/// What `POST /auth/refresh` in session mode does to the session row once R1 found it.
+/// The three Directus auth modes (`api/src/controllers/auth.ts`, all versions): how the refresh
+/// token travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// `{"mode":"json","refresh_token":T}` in the body; the response body carries the new
+    /// refresh token and an access token (`ACCESS_TOKEN_TTL`). The client keeps it in its own
+    /// storage.
+    Json,
+    /// The opaque refresh token in the `directus_refresh_token` cookie; the response sets the
+    /// new one and returns an access token in the body.
+    Cookie,
+    /// The `directus_session_token` cookie holds a JWT whose `session` claim is the token; the
+    /// response sets a new JWT cookie (`SESSION_COOKIE_TTL`).
+    Session,
+}
+
+/// What `POST /auth/refresh` in session mode does to the session row once R1 found it. json and
+/// cookie mode always do the plain rename W1, in every version (E5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SessionRefresh {
@@ -26,6 +47,21 @@ pub enum SessionRefresh {
     /// (`UPDATE directus_sessions SET expires = now + REFRESH_TOKEN_TTL WHERE token = T`) and the
     /// new JWT wraps the same T.
     StableId,
+    /// Directus 10.11.1+ (PR 22503, `@directus/api` 19.1.1 `updateStatefulSession`): if the
+    /// row already has a `next_token`, G0 extends that successor and returns it; otherwise G1
+    /// `UPDATE … SET next_token = T', expires = now + SESSION_REFRESH_GRACE_PERIOD WHERE token
+    /// = T AND next_token IS NULL`; 1 row: G3 inserts T' (`expires = now +
+    /// SESSION_COOKIE_TTL`); 0 rows: G2 re-reads `next_token` and returns the winner's. Every
+    /// refresh then purges the user's expired rows (W3).
+    GraceWindow,
+}
+
+impl SessionRefresh {
+    /// Whether a refresh ends with W3, `DELETE FROM directus_sessions WHERE user = U AND
+    /// expires < now` (added with the grace window in `@directus/api` 19.1.1, all modes).
+    pub fn purges_expired(self) -> bool {
+        self == SessionRefresh::GraceWindow
+    }
 }
 
 /// How the server's statements for one request are scheduled against other requests.
@@ -41,6 +77,20 @@ pub enum ServerSteps {
     Atomic,
 }
 
+/// How the database runs statements from different requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StoreConcurrency {
+    /// PostgreSQL or MySQL behind knex's connection pool: statements of different requests run
+    /// in any order, whatever order they were issued in. The default.
+    #[default]
+    Pool,
+    /// SQLite (knex pool of one connection): statements run one at a time in the order the API
+    /// process issued them. Each statement carries its issue number and the store runs only the
+    /// next one.
+    OneConnection,
+}
+
 /// The server's policy: one value per model file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ServerPolicy {
@@ -48,8 +98,45 @@ pub struct ServerPolicy {
     pub session_refresh: SessionRefresh,
     /// Split or atomic handlers.
     pub steps: ServerSteps,
-    /// Whether every request (refresh included) first checks that the JWT's session row exists
-    /// and is unexpired. `false` is Directus ≤ 10.11.0 (`get-accountability-for-token.ts`
-    /// verifies the JWT only); `true` is Directus PR 22353 (10.11.1+, `verifySessionJWT`).
+    /// Whether every request (refresh and logout included: it is middleware) first checks that
+    /// the session JWT's row exists and is unexpired. `false` is Directus ≤ 10.11.0
+    /// (`get-accountability-for-token.ts` verifies the JWT only); `true` is PR 22353 (10.11.1+,
+    /// `verifySessionJWT`).
     pub per_request_check: bool,
+    /// The reviewers' proposal on PR 22433: a `type` column on `directus_sessions`; a token is
+    /// redeemable only in the mode it was issued for (R1 finding a row of another type answers
+    /// 401 `INVALID_CREDENTIALS`). Never shipped (no such migration up to 12.4.1).
+    pub mode_bound: bool,
+    /// Pool or one connection.
+    pub store: StoreConcurrency,
+}
+
+/// How the tabs of one browser coordinate their refreshes (the app's `refresh()`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Coordination {
+    /// Directus as shipped (10.10.x–12.4.x): each tab refreshes on its own.
+    #[default]
+    None,
+    /// PR 22457 with `navigator.locks.request('directus-mutex-auth_refresh', cb)`: an atomic
+    /// cross-tab lock granted in request order; a waiting tab refreshes once the holder has
+    /// released it, with the jar's newest cookie.
+    WebLocks,
+    /// PR 22457's localStorage fallback (`app/src/composables/use-mutex.ts`): read the key; if
+    /// free, set it (a second, separate step), refresh, remove it. Two tabs can both read the key
+    /// free before either sets it. The lock's expiry (5 s) and the retry limit (10 polls) are
+    /// left out: a tab that finds the key set polls again later.
+    LocalStorage,
+}
+
+/// Where a json-mode client keeps its refresh token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JsonStorage {
+    /// The SDK's default in-memory storage (`sdk/src/auth/composable.ts`): each tab or client
+    /// has its own copy.
+    #[default]
+    PerTab,
+    /// One `localStorage` entry shared by every tab of the browser (a custom SDK storage).
+    Shared,
 }

@@ -2,18 +2,26 @@
 //!
 //! Each [`Sql`] statement is executed atomically against the table, as one database statement
 //! is; nothing else is atomic. The table is keyed by the session token (its primary key) and
-//! holds the row's expiry in ticks. There is one user, so the `user` column is left out.
+//! holds the row's expiry in ticks and, from Directus 10.11.1 (migration
+//! `20240515A-add-session-window`), its `next_token`. There is one user, so the `user` column
+//! is left out (W3's `WHERE user = U` matches every row).
 //!
 //! What is abstracted: the `ip`, `user_agent` and `origin` columns (never read by the refresh
 //! path), the `LEFT JOIN`s on users, shares and roles (the user is always active), and the
 //! clock: `now` is computed by the API process and passed into every statement, as Directus
 //! does with `new Date()` in JavaScript.
 //!
+//! Ghost state (never read by a statement): each row's `kind`, the mode its token was issued
+//! for (the `type` column of the PR 22433 review when the server has it), and whether a
+//! sign-out's delete has run, with the rows created or renamed after it.
+//!
 //! Sources: `api/src/services/authentication.ts` in `@directus/api` 18.2.1 (directus 10.10.4),
-//! statements R1 and W1; `shared/research/directus-protocol.md` §1.4 and §6.
+//! statements R1 and W1, and in 19.1.1 (directus 10.11.1), G0–G3 and W3;
+//! `shared/research/directus-protocol.md` §1.4, §1.5 and §6.
 
 use serde::Serialize;
 
+use super::policy::AuthMode;
 use super::{Tick, Token};
 
 /// One row of `directus_sessions`.
@@ -23,6 +31,19 @@ pub struct Row {
     pub token: Token,
     /// `expires`, in ticks.
     pub expires: Tick,
+    /// `next_token` (10.11.1+): the successor handed out by the first refresh in the grace.
+    pub next_token: Option<Token>,
+    /// The mode the token was issued for: the proposed `type` column, ghost otherwise.
+    pub kind: AuthMode,
+}
+
+/// Ghost bookkeeping of the store (never read by the protocol).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct StoreGhost {
+    /// A sign-out's `DELETE` has run.
+    pub signed_out: bool,
+    /// Rows created (G3) or renamed onto a new token (W1) after that delete: a count.
+    pub revived: u8,
 }
 
 /// The table, kept sorted by token so that equal tables are equal states.
@@ -30,6 +51,11 @@ pub struct Row {
 pub struct StoreState {
     /// The rows, sorted by `token`.
     pub rows: Vec<Row>,
+    /// With one connection: the issue number of the next statement to run (statements run in
+    /// issue order). Always 0 with a pool.
+    pub next_seq: u8,
+    /// Ghost bookkeeping.
+    pub ghost: StoreGhost,
 }
 
 /// A statement the API process sends to the database.
@@ -37,28 +63,45 @@ pub struct StoreState {
 #[allow(missing_docs)] // variant fields are described in each variant's doc
 pub enum Sql {
     /// R1 (and, with a per-request check, `verifySessionJWT`):
-    /// `SELECT expires FROM directus_sessions WHERE token = ? AND expires >= now`.
+    /// `SELECT expires, next_token FROM directus_sessions WHERE token = ? AND expires >= now`.
     SelectSession { token: Token, now: Tick },
-    /// W1, Directus 10.10.x: `UPDATE directus_sessions SET token = to, expires = ?
-    /// WHERE token = from`.
-    Rename { from: Token, to: Token, expires: Tick },
-    /// PR 22433's write: `UPDATE directus_sessions SET expires = ? WHERE token = ?`.
+    /// W1 (Directus 10.10.x in every mode; json and cookie mode in every version): `UPDATE
+    /// directus_sessions SET token = to, expires = ? WHERE token = from`. `kind` is ghost: the
+    /// mode of the request, for which the new token is issued.
+    Rename { from: Token, to: Token, expires: Tick, kind: AuthMode, now: Tick },
+    /// PR 22433's write, and G0 (10.11.1+, the successor's extension):
+    /// `UPDATE directus_sessions SET expires = ? WHERE token = ?`.
     Extend { token: Token, expires: Tick },
+    /// G1 (10.11.1+): `UPDATE directus_sessions SET next_token = next, expires = now + GRACE
+    /// WHERE token = token AND next_token IS NULL`, affected-row count returned.
+    ClaimNext { token: Token, next: Token, expires: Tick, now: Tick },
+    /// G2 (10.11.1+): `SELECT next_token FROM directus_sessions WHERE token = ?` (no expiry
+    /// test).
+    SelectNext { token: Token },
+    /// G3 (10.11.1+): `INSERT INTO directus_sessions (token, expires, …)`.
+    Insert { token: Token, expires: Tick, kind: AuthMode },
+    /// W3 (10.11.1+): `DELETE FROM directus_sessions WHERE user = U AND expires < now`.
+    PurgeExpired { now: Tick },
+    /// Sign-out (`AuthenticationService.logout`): `DELETE FROM directus_sessions WHERE token = ?`
+    /// (its preceding `SELECT` of the same key only gates this delete, so it is folded in).
+    Delete { token: Token },
 }
 
 /// What the database answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum SqlResult {
-    /// A `SELECT` that found the row (with its expiry) or found nothing.
+    /// A `SELECT` of a session that found the row or found nothing.
     Row(Option<Row>),
-    /// An `UPDATE`'s affected-row count (0 or 1: `token` is the primary key).
+    /// An `UPDATE`'s, `INSERT`'s or `DELETE`'s affected-row count.
     Affected(u8),
+    /// G2's `next_token`: `None` when there is no row (or its `next_token` is null).
+    Next(Option<Token>),
 }
 
 impl StoreState {
-    /// The table with one row: the session created by sign-in.
-    pub fn signed_in(token: Token, expires: Tick) -> Self {
-        StoreState { rows: vec![Row { token, expires }] }
+    /// The table with one row: the session created by sign-in in `kind` mode.
+    pub fn signed_in(token: Token, expires: Tick, kind: AuthMode) -> Self {
+        StoreState { rows: vec![Row { token, expires, next_token: None, kind }], ..Default::default() }
     }
 
     /// The row whose primary key is `token`, if any (whatever its expiry).
@@ -66,15 +109,23 @@ impl StoreState {
         self.rows.iter().find(|r| r.token == token)
     }
 
+    fn revive(&mut self) {
+        if self.ghost.signed_out {
+            self.ghost.revived = self.ghost.revived.saturating_add(1);
+        }
+    }
+
     /// Executes one statement atomically and returns its result.
     pub fn exec(&mut self, sql: Sql) -> SqlResult {
         match sql {
             Sql::SelectSession { token, now } => SqlResult::Row(self.row(token).filter(|r| r.expires >= now).copied()),
-            Sql::Rename { from, to, expires } => match self.rows.iter_mut().find(|r| r.token == from) {
+            Sql::Rename { from, to, expires, kind, .. } => match self.rows.iter_mut().find(|r| r.token == from) {
                 Some(row) => {
                     row.token = to;
                     row.expires = expires;
+                    row.kind = kind;
                     self.rows.sort();
+                    self.revive();
                     SqlResult::Affected(1)
                 }
                 None => SqlResult::Affected(0),
@@ -86,6 +137,37 @@ impl StoreState {
                 }
                 None => SqlResult::Affected(0),
             },
+            Sql::ClaimNext { token, next, expires, .. } => {
+                match self.rows.iter_mut().find(|r| r.token == token && r.next_token.is_none()) {
+                    Some(row) => {
+                        row.next_token = Some(next);
+                        row.expires = expires;
+                        SqlResult::Affected(1)
+                    }
+                    None => SqlResult::Affected(0),
+                }
+            }
+            Sql::SelectNext { token } => SqlResult::Next(self.row(token).and_then(|r| r.next_token)),
+            Sql::Insert { token, expires, kind } => {
+                if self.row(token).is_some() {
+                    return SqlResult::Affected(0); // unreachable: tokens are fresh
+                }
+                let at = self.rows.partition_point(|r| r.token < token);
+                self.rows.insert(at, Row { token, expires, next_token: None, kind });
+                self.revive();
+                SqlResult::Affected(1)
+            }
+            Sql::PurgeExpired { now } => {
+                let before = self.rows.len();
+                self.rows.retain(|r| r.expires >= now);
+                SqlResult::Affected((before - self.rows.len()) as u8)
+            }
+            Sql::Delete { token } => {
+                let before = self.rows.len();
+                self.rows.retain(|r| r.token != token);
+                self.ghost.signed_out = true;
+                SqlResult::Affected((before - self.rows.len()) as u8)
+            }
         }
     }
 }
@@ -96,16 +178,29 @@ mod tests {
 
     #[test]
     fn rename_of_a_missing_row_affects_nothing() {
-        let mut s = StoreState::signed_in(1, 9);
-        assert_eq!(s.exec(Sql::Rename { from: 1, to: 2, expires: 9 }), SqlResult::Affected(1));
-        assert_eq!(s.exec(Sql::Rename { from: 1, to: 3, expires: 9 }), SqlResult::Affected(0));
-        assert_eq!(s.rows, vec![Row { token: 2, expires: 9 }]);
+        let mut s = StoreState::signed_in(1, 9, AuthMode::Session);
+        let rename = |to| Sql::Rename { from: 1, to, expires: 9, kind: AuthMode::Session, now: 0 };
+        assert_eq!(s.exec(rename(2)), SqlResult::Affected(1));
+        assert_eq!(s.exec(rename(3)), SqlResult::Affected(0));
+        assert_eq!(s.rows, vec![Row { token: 2, expires: 9, next_token: None, kind: AuthMode::Session }]);
     }
 
     #[test]
     fn select_skips_expired_rows() {
-        let mut s = StoreState::signed_in(1, 3);
-        assert_eq!(s.exec(Sql::SelectSession { token: 1, now: 3 }), SqlResult::Row(Some(Row { token: 1, expires: 3 })));
+        let mut s = StoreState::signed_in(1, 3, AuthMode::Session);
+        let row = Row { token: 1, expires: 3, next_token: None, kind: AuthMode::Session };
+        assert_eq!(s.exec(Sql::SelectSession { token: 1, now: 3 }), SqlResult::Row(Some(row)));
         assert_eq!(s.exec(Sql::SelectSession { token: 1, now: 4 }), SqlResult::Row(None));
+    }
+
+    #[test]
+    fn claim_next_is_won_once_and_the_loser_reads_the_winner() {
+        let mut s = StoreState::signed_in(1, 9, AuthMode::Session);
+        assert_eq!(s.exec(Sql::ClaimNext { token: 1, next: 2, expires: 2, now: 1 }), SqlResult::Affected(1));
+        assert_eq!(s.exec(Sql::ClaimNext { token: 1, next: 3, expires: 2, now: 1 }), SqlResult::Affected(0));
+        assert_eq!(s.exec(Sql::SelectNext { token: 1 }), SqlResult::Next(Some(2)));
+        assert_eq!(s.exec(Sql::Insert { token: 2, expires: 5, kind: AuthMode::Session }), SqlResult::Affected(1));
+        assert_eq!(s.exec(Sql::PurgeExpired { now: 3 }), SqlResult::Affected(1), "the grace row expired");
+        assert_eq!(s.rows.iter().map(|r| r.token).collect::<Vec<_>>(), vec![2]);
     }
 }

@@ -17,7 +17,8 @@
 //! The cookie is a JWT signed, not encrypted; its `session` claim is the session row's token,
 //! which is what identifies a session across refreshes (two cookies may wrap one session).
 //! Cookies are handled by hand, per request, because each model tab sends the cookie the trace
-//! says it sent, not whatever a client-side jar holds.
+//! says it sent, not whatever a client-side jar holds. Cookie mode (`directus_refresh_token`)
+//! is sent the same way.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -27,6 +28,8 @@ use serde_json::{json, Value};
 
 /// The session cookie's name (`SESSION_COOKIE_NAME`, Directus default).
 pub const SESSION_COOKIE: &str = "directus_session_token";
+/// The refresh cookie's name (`REFRESH_TOKEN_COOKIE_NAME`, Directus default), cookie mode.
+pub const REFRESH_COOKIE: &str = "directus_refresh_token";
 
 /// What the server answered to one request.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,8 +42,11 @@ pub struct RealReply {
     pub cookie: Option<String>,
     /// The `session` claim of that cookie: the session row's token.
     pub session: Option<String>,
-    /// `data.refresh_token` of the body (json mode): the session row's token itself.
+    /// The new refresh token: `data.refresh_token` of the body (json mode) or the
+    /// `directus_refresh_token` cookie (cookie mode): the session row's token itself.
     pub refresh_token: Option<String>,
+    /// `data.access_token` of the body (json and cookie mode).
+    pub access_token: Option<String>,
     /// Milliseconds from sending to the end of the response.
     pub millis: f64,
 }
@@ -130,86 +136,136 @@ impl Client {
         &self,
         method: &'static str,
         path: &str,
-        cookie: Option<&str>,
+        auth: &Auth,
         body: Option<Value>,
     ) -> Result<RealReply, ClientError> {
         let url = format!("{}{}", self.base, path);
         let err = |source| ClientError::Transport { method, url: url.clone(), source };
         let start = Instant::now();
-        let cookie = cookie.map(|c| format!("{SESSION_COOKIE}={c}"));
-        let resp = match (method, body) {
-            ("GET", _) => {
-                let mut r = self.agent.get(&url);
-                if let Some(c) = &cookie {
-                    r = r.header("Cookie", c);
-                }
-                r.call()
+        let mut cookies = Vec::new();
+        if let Some(c) = &auth.session_cookie {
+            cookies.push(format!("{SESSION_COOKIE}={c}"));
+        }
+        if let Some(c) = &auth.refresh_cookie {
+            cookies.push(format!("{REFRESH_COOKIE}={c}"));
+        }
+        let cookie = (!cookies.is_empty()).then(|| cookies.join("; "));
+        let bearer = auth.bearer.as_ref().map(|t| format!("Bearer {t}"));
+        let resp = if method == "GET" {
+            let mut r = self.agent.get(&url);
+            if let Some(c) = &cookie {
+                r = r.header("Cookie", c);
             }
-            (_, body) => {
-                let mut r = self.agent.post(&url);
-                if let Some(c) = &cookie {
-                    r = r.header("Cookie", c);
-                }
-                r.send_json(body.unwrap_or(json!({})))
+            if let Some(b) = &bearer {
+                r = r.header("Authorization", b);
             }
+            r.call()
+        } else {
+            let mut r = self.agent.post(&url);
+            if let Some(c) = &cookie {
+                r = r.header("Cookie", c);
+            }
+            if let Some(b) = &bearer {
+                r = r.header("Authorization", b);
+            }
+            r.send_json(body.unwrap_or(json!({})))
         };
         let mut resp = resp.map_err(err)?;
         let status = resp.status().as_u16();
-        let set = resp
+        let set: Vec<cookie::Cookie<'static>> = resp
             .headers()
             .get_all("set-cookie")
             .iter()
             .filter_map(|h| h.to_str().ok())
             .filter_map(|h| cookie::Cookie::parse(h.to_owned()).ok())
-            .find(|c| c.name() == SESSION_COOKIE && !c.value().is_empty())
-            .map(|c| c.value().to_owned());
+            .filter(|c| !c.value().is_empty())
+            .collect();
+        let named = |n: &str| set.iter().find(|c| c.name() == n).map(|c| c.value().to_owned());
+        let session_cookie = named(SESSION_COOKIE);
+        let refresh_cookie = named(REFRESH_COOKIE);
         let text = resp.body_mut().read_to_string().map_err(err)?;
         let millis = start.elapsed().as_secs_f64() * 1000.0;
         let body = serde_json::from_str::<Value>(&text).ok();
         let field = |p: &str| body.as_ref().and_then(|v| v.pointer(p)).and_then(Value::as_str).map(str::to_owned);
         let code = field("/errors/0/extensions/code");
-        let refresh_token = field("/data/refresh_token");
-        let session = set.as_deref().and_then(session_claim);
-        Ok(RealReply { status, code, cookie: set, session, refresh_token, millis })
+        let refresh_token = field("/data/refresh_token").or(refresh_cookie);
+        let access_token = field("/data/access_token");
+        let session = session_cookie.as_deref().and_then(session_claim);
+        Ok(RealReply { status, code, cookie: session_cookie, session, refresh_token, access_token, millis })
     }
 
-    /// `POST /auth/login` in session mode.
-    pub fn login_session(&self, email: &str, password: &str) -> Result<RealReply, ClientError> {
-        self.send("POST", "/auth/login", None, Some(json!({"email": email, "password": password, "mode": "session"})))
+    /// `POST /auth/login {"email","password","mode"}`.
+    pub fn login(&self, mode: Mode, email: &str, password: &str) -> Result<RealReply, ClientError> {
+        let body = json!({"email": email, "password": password, "mode": mode.as_str()});
+        self.send("POST", "/auth/login", &Auth::default(), Some(body))
     }
 
-    /// `POST /auth/refresh {"mode":"session"}` with `cookie`.
-    pub fn refresh_session(&self, cookie: Option<&str>) -> Result<RealReply, ClientError> {
-        self.send("POST", "/auth/refresh", cookie, Some(json!({"mode": "session"})))
+    /// `POST /auth/refresh {"mode"}` with `auth`; in json mode the refresh token goes in the
+    /// body, in cookie mode in the `directus_refresh_token` cookie.
+    pub fn refresh(&self, mode: Mode, auth: &Auth) -> Result<RealReply, ClientError> {
+        self.send("POST", "/auth/refresh", &Auth::placed(mode, auth), Some(Self::body(mode, auth)))
     }
 
-    /// `GET /users/me?fields=id` with `cookie`.
-    pub fn users_me(&self, cookie: Option<&str>) -> Result<RealReply, ClientError> {
-        self.send("GET", "/users/me?fields=id", cookie, None)
+    /// `POST /auth/logout {"mode"}` with `auth`, placed as for [`Client::refresh`].
+    pub fn logout(&self, mode: Mode, auth: &Auth) -> Result<RealReply, ClientError> {
+        self.send("POST", "/auth/logout", &Auth::placed(mode, auth), Some(Self::body(mode, auth)))
     }
 
-    /// `POST /auth/login` in json mode (the default): the body carries the refresh token.
-    pub fn login_json(&self, email: &str, password: &str) -> Result<RealReply, ClientError> {
-        self.send("POST", "/auth/login", None, Some(json!({"email": email, "password": password, "mode": "json"})))
+    /// `GET /users/me?fields=id` with `auth` (session cookie, Bearer access token).
+    pub fn users_me(&self, auth: &Auth) -> Result<RealReply, ClientError> {
+        self.send("GET", "/users/me?fields=id", auth, None)
     }
 
-    /// `POST /auth/refresh {"mode":"json","refresh_token":…}`, no cookie.
-    pub fn refresh_json(&self, refresh_token: Option<&str>) -> Result<RealReply, ClientError> {
-        let body = match refresh_token {
-            Some(t) => json!({"mode": "json", "refresh_token": t}),
-            None => json!({"mode": "json"}),
-        };
-        self.send("POST", "/auth/refresh", None, Some(body))
+    fn body(mode: Mode, auth: &Auth) -> Value {
+        match (mode, &auth.refresh_token) {
+            (Mode::Json, Some(t)) => json!({"mode": "json", "refresh_token": t}),
+            _ => json!({"mode": mode.as_str()}),
+        }
     }
+}
 
-    /// `POST /auth/logout {"mode":"json","refresh_token":…}`.
-    pub fn logout_json(&self, refresh_token: &str) -> Result<RealReply, ClientError> {
-        self.send("POST", "/auth/logout", None, Some(json!({"mode": "json", "refresh_token": refresh_token})))
+/// An auth mode, as sent in `body.mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `json`: the refresh token in the body.
+    Json,
+    /// `cookie`: the refresh token in the `directus_refresh_token` cookie.
+    Cookie,
+    /// `session`: the session JWT in the `directus_session_token` cookie.
+    Session,
+}
+
+impl Mode {
+    /// `"json"`, `"cookie"`, `"session"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Json => "json",
+            Mode::Cookie => "cookie",
+            Mode::Session => "session",
+        }
     }
+}
 
-    /// `POST /auth/logout {"mode":"session"}` with `cookie`.
-    pub fn logout_session(&self, cookie: Option<&str>) -> Result<RealReply, ClientError> {
-        self.send("POST", "/auth/logout", cookie, Some(json!({"mode": "session"})))
+/// What a request carries besides its body.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Auth {
+    /// The `directus_session_token` cookie (a JWT).
+    pub session_cookie: Option<String>,
+    /// The refresh token: in the body (json) or the `directus_refresh_token` cookie (cookie).
+    pub refresh_token: Option<String>,
+    /// `directus_refresh_token` cookie, as placed by [`Auth::placed`].
+    pub refresh_cookie: Option<String>,
+    /// A Bearer access token.
+    pub bearer: Option<String>,
+}
+
+impl Auth {
+    fn placed(mode: Mode, auth: &Auth) -> Auth {
+        let mut a = auth.clone();
+        if mode == Mode::Cookie {
+            a.refresh_cookie = a.refresh_token.clone();
+        }
+        a
     }
 }
 

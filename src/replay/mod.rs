@@ -29,9 +29,10 @@ use std::io::Write;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use crate::model::server::Endpoint;
-use crate::model::{HttpError, RefreshModel, Reply, Token};
-use client::{Client, ClientError, RealReply};
+use crate::model::policy::AuthMode;
+use crate::model::server::{Credentials, Endpoint};
+use crate::model::{HttpError, Node, RefreshModel, Reply, TabIx, Token, ATTACKER};
+use client::{Auth, Client, ClientError, Mode, RealReply};
 use plan::{Outcome, Plan, Request};
 
 /// How a replay runs.
@@ -96,8 +97,8 @@ pub enum ReplayError {
         /// The model token.
         token: Token,
     },
-    /// The trace's initial state has no session cookie to sign in for.
-    #[error("the trace starts with no session cookie in the jar; nothing to sign in for")]
+    /// The model has no browser to sign in for.
+    #[error("the model has no browser; nothing to sign in for")]
     NoInitialSession,
     /// Writing the report failed.
     #[error(transparent)]
@@ -110,14 +111,24 @@ pub fn error_code(e: HttpError) -> &'static str {
         HttpError::InvalidPayload => "INVALID_PAYLOAD",
         HttpError::TokenExpired => "TOKEN_EXPIRED",
         HttpError::InvalidCredentials => "INVALID_CREDENTIALS",
+        HttpError::Internal => "INTERNAL_SERVER_ERROR",
     }
 }
 
 /// A model reply in words.
 pub fn model_reply_text(r: &Reply) -> String {
     match r {
-        Reply::Ok { set_cookie: Some(c) } => format!("200, Set-Cookie session={}", c.session),
-        Reply::Ok { set_cookie: None } => "200".into(),
+        Reply::Ok { set_cookie, token, .. } => {
+            let mut s = "200".to_string();
+            if let Some(c) = set_cookie {
+                s.push_str(&format!(", Set-Cookie session={}", c.session));
+            }
+            if let Some(t) = token {
+                s.push_str(&format!(", refresh_token={t}"));
+            }
+            s
+        }
+        Reply::SignedOut => "204 signed out".into(),
         Reply::Err(e) => format!("{} {}", e.status(), error_code(*e)),
     }
 }
@@ -127,30 +138,68 @@ pub fn outcome_text(o: &[Reply]) -> String {
     o.iter().map(model_reply_text).collect::<Vec<_>>().join(" / ")
 }
 
+/// The client's mode for a model mode.
+pub fn mode_of(m: AuthMode) -> Mode {
+    match m {
+        AuthMode::Json => Mode::Json,
+        AuthMode::Cookie => Mode::Cookie,
+        AuthMode::Session => Mode::Session,
+    }
+}
+
+/// Who sent a request, in words: `tab A`, or `attacker`.
+pub fn sender_text(tab: TabIx) -> String {
+    if tab == ATTACKER {
+        "attacker".into()
+    } else {
+        format!("tab {}", crate::trace::tab_letter(tab))
+    }
+}
+
 /// A request in words.
 pub fn request_text(r: &Request) -> String {
     let what = match r.endpoint {
-        Endpoint::Refresh => "POST /auth/refresh",
-        Endpoint::UsersMe => "GET /users/me",
+        Endpoint::Refresh => format!("POST /auth/refresh {}", r.cred.mode_str()),
+        Endpoint::UsersMe => "GET /users/me".into(),
+        Endpoint::Logout => format!("POST /auth/logout {}", r.cred.mode_str()),
     };
-    let cookie = match r.cookie {
-        Some(c) => format!("cookie session={}", c.session),
-        None => "no cookie".into(),
-    };
-    format!("tab {} {what} ({cookie})", crate::trace::tab_letter(r.tab))
+    let mut with = Vec::new();
+    if let Some(c) = r.cred.cookie {
+        with.push(format!("cookie session={}", c.session));
+    }
+    if let Some(t) = r.cred.token {
+        with.push(format!("refresh_token={t}"));
+    }
+    if r.cred.access.is_some() {
+        with.push("access token".into());
+    }
+    let with = if with.is_empty() { "nothing".to_string() } else { with.join(", ") };
+    format!("{} {what} ({with})", sender_text(r.tab))
 }
 
-/// The bijection between model tokens and real `session` claims, and the latest real cookie
-/// (JWT) known for each model token.
+trait ModeStr {
+    fn mode_str(&self) -> &'static str;
+}
+
+impl ModeStr for Credentials {
+    fn mode_str(&self) -> &'static str {
+        mode_of(self.mode).as_str()
+    }
+}
+
+/// The bijection between model tokens and real session row tokens (a session JWT's `session`
+/// claim, or a json or cookie-mode refresh token: the same column), the latest real session
+/// cookie (JWT) known for each model token, and each sender's latest access token.
 #[derive(Clone, Debug, Default)]
 pub struct Binding {
     to_real: BTreeMap<Token, String>,
     to_model: BTreeMap<String, Token>,
     cookie: BTreeMap<Token, String>,
+    access: BTreeMap<TabIx, String>,
 }
 
 impl Binding {
-    /// Binds model token `m` to real session `r`; false if either is bound to another.
+    /// Binds model token `m` to real token `r`; false if either is bound to another.
     pub fn bind(&mut self, m: Token, r: &str) -> bool {
         match (self.to_real.get(&m), self.to_model.get(r)) {
             (Some(x), _) if x != r => false,
@@ -163,12 +212,17 @@ impl Binding {
         }
     }
 
-    /// The model token bound to a real session, if any.
+    /// The model token bound to a real token, if any.
     pub fn model_token(&self, real: &str) -> Option<Token> {
         self.to_model.get(real).copied()
     }
 
-    /// The latest real cookie for model token `m`.
+    /// The real token bound to model token `m`.
+    pub fn real_token(&self, m: Token) -> Option<&str> {
+        self.to_real.get(&m).map(String::as_str)
+    }
+
+    /// The latest real session cookie for model token `m`.
     pub fn cookie(&self, m: Token) -> Option<&str> {
         self.cookie.get(&m).map(String::as_str)
     }
@@ -176,22 +230,29 @@ impl Binding {
     /// Whether `real` is what the model's `reply` says, under this binding extended as needed.
     pub fn unify(&mut self, reply: &Reply, real: &RealReply) -> bool {
         match reply {
-            Reply::Ok { set_cookie } => {
+            Reply::Ok { set_cookie, token, .. } => {
                 if real.status != 200 {
                     return false;
                 }
-                match (set_cookie, &real.session, &real.cookie) {
+                let cookie_ok = match (set_cookie, &real.session, &real.cookie) {
                     (None, None, _) => true,
                     (Some(jwt), Some(session), Some(cookie)) => {
-                        if !self.bind(jwt.session, session) {
-                            return false;
+                        let ok = self.bind(jwt.session, session);
+                        if ok {
+                            self.cookie.insert(jwt.session, cookie.clone());
                         }
-                        self.cookie.insert(jwt.session, cookie.clone());
-                        true
+                        ok
                     }
                     _ => false,
-                }
+                };
+                let token_ok = match (token, &real.refresh_token) {
+                    (None, None) => true,
+                    (Some(m), Some(r)) => self.bind(*m, r),
+                    _ => false,
+                };
+                cookie_ok && token_ok
             }
+            Reply::SignedOut => real.status == 204 || real.status == 200,
             Reply::Err(e) => real.status == e.status() && real.code.as_deref() == Some(error_code(*e)),
         }
     }
@@ -201,36 +262,53 @@ impl Binding {
         let mut b = self.clone();
         want.iter().zip(real).all(|(w, r)| w.as_ref().is_none_or(|w| b.unify(w, r))).then_some(b)
     }
+
+    /// The real credentials for a model request, or the model token no reply has named yet.
+    fn auth_for(&self, r: &Request) -> Result<Auth, Token> {
+        let mut a = Auth::default();
+        if let Some(jwt) = r.cred.cookie {
+            a.session_cookie = Some(self.cookie(jwt.session).ok_or(jwt.session)?.to_owned());
+        }
+        if let Some(t) = r.cred.token {
+            a.refresh_token = Some(self.real_token(t).ok_or(t)?.to_owned());
+        }
+        if r.cred.access.is_some() {
+            // The model names an access token only by its expiry: the sender's latest.
+            a.bearer = self.access.get(&r.tab).cloned();
+        }
+        Ok(a)
+    }
+}
+
+/// Sends one request.
+fn send_one(client: &Client, r: &Request, auth: &Auth) -> Result<RealReply, ClientError> {
+    let mode = mode_of(r.cred.mode);
+    match r.endpoint {
+        Endpoint::Refresh => client.refresh(mode, auth),
+        Endpoint::UsersMe => client.users_me(auth),
+        Endpoint::Logout => client.logout(mode, auth),
+    }
 }
 
 /// Sends a group's requests: one directly, several from threads released together, the k-th
 /// started `k × stagger` after the first.
-fn send_group(
-    client: &Client,
-    reqs: &[(Request, Option<String>)],
-    stagger: Duration,
-) -> Result<Vec<RealReply>, ClientError> {
-    let send = |r: &Request, cookie: Option<&str>| match r.endpoint {
-        Endpoint::Refresh => client.refresh_session(cookie),
-        Endpoint::UsersMe => client.users_me(cookie),
-    };
-    if let [(r, c)] = reqs {
-        return Ok(vec![send(r, c.as_deref())?]);
+fn send_group(client: &Client, reqs: &[(Request, Auth)], stagger: Duration) -> Result<Vec<RealReply>, ClientError> {
+    if let [(r, a)] = reqs {
+        return Ok(vec![send_one(client, r, a)?]);
     }
     let barrier = Barrier::new(reqs.len());
     std::thread::scope(|s| {
         let handles: Vec<_> = reqs
             .iter()
             .enumerate()
-            .map(|(k, (r, c))| {
+            .map(|(k, (r, a))| {
                 let barrier = &barrier;
-                let send = &send;
                 s.spawn(move || {
                     barrier.wait();
                     if k > 0 && !stagger.is_zero() {
                         std::thread::sleep(stagger * k as u32);
                     }
-                    send(r, c.as_deref())
+                    send_one(client, r, a)
                 })
             })
             .collect();
@@ -260,7 +338,10 @@ pub fn run(
     let allowed: Vec<BTreeSet<Outcome>> = plan.groups.iter().map(|g| plan::allowed_outcomes(model, plan, g)).collect();
     let traced: Vec<BTreeSet<Outcome>> = plan.groups.iter().map(|g| plan::trace_outcomes(model, plan, g)).collect();
     let browser = model.cfg.browsers.first().copied().unwrap_or(0);
-    let initial = crate::model::browser_at(&plan.initial, browser).jar.ok_or(ReplayError::NoInitialSession)?;
+    let initial = match model.actors.get(browser) {
+        Some(Node::Browser { cfg, token, .. }) => SignIn { mode: mode_of(cfg.mode), token: *token, tabs: cfg.tabs },
+        _ => return Err(ReplayError::NoInitialSession),
+    };
     for (gi, g) in plan.groups.iter().enumerate() {
         let first = plan.exchanges[g.exchanges[0]].received;
         let last = g.exchanges.iter().filter_map(|&i| plan.exchanges[i].completed).max();
@@ -289,7 +370,7 @@ pub fn run(
     for attempt in 1..=tries {
         let stagger = staggers[(attempt as usize - 1) % staggers.len()];
         writeln!(out, "\ntry {attempt} of {tries} (stagger {} ms)", stagger.as_millis())?;
-        let end = one_try(plan, &allowed, &traced, initial.session, client, opts, stagger, out)?;
+        let end = one_try(plan, &allowed, &traced, &initial, client, opts, stagger, out)?;
         summary.tries = attempt;
         let key = match &end {
             TryEnd::AsTraced => "as in the trace".to_string(),
@@ -343,7 +424,10 @@ fn real_outcome_text(b: &Binding, real: &[RealReply]) -> String {
                 s.push(' ');
                 s.push_str(c);
             }
-            if let Some(sess) = r.session.as_deref() {
+            for (label, sess) in
+                [("Set-Cookie session", r.session.as_deref()), ("refresh_token", r.refresh_token.as_deref())]
+            {
+                let Some(sess) = sess else { continue };
                 let name = match b.model_token(sess) {
                     Some(m) => m.to_string(),
                     None => {
@@ -354,12 +438,43 @@ fn real_outcome_text(b: &Binding, real: &[RealReply]) -> String {
                         format!("new{}", k + 1)
                     }
                 };
-                s.push_str(&format!(", Set-Cookie session={name}"));
+                s.push_str(&format!(", {label}={name}"));
             }
             s
         })
         .collect::<Vec<_>>()
         .join(" / ")
+}
+
+/// How the trace's user is signed in at tick 0: the browser's mode, the session's model token.
+struct SignIn {
+    mode: Mode,
+    token: Token,
+    tabs: u8,
+}
+
+/// Signs in as the trace's initial state says and binds the session to its model token.
+fn sign_in(client: &Client, opts: &Options, si: &SignIn, out: &mut dyn Write) -> Result<Binding, ReplayError> {
+    let login = client.login(si.mode, &opts.email, &opts.password)?;
+    let mut b = Binding::default();
+    let real = match si.mode {
+        Mode::Session => login.session.clone(),
+        Mode::Json | Mode::Cookie => login.refresh_token.clone(),
+    };
+    let Some(real) = real.filter(|_| login.status == 200) else {
+        return Err(ReplayError::SignIn(login.text()));
+    };
+    b.bind(si.token, &real);
+    if let Some(c) = &login.cookie {
+        b.cookie.insert(si.token, c.clone());
+    }
+    if let Some(a) = &login.access_token {
+        for t in 0..si.tabs {
+            b.access.insert(t, a.clone());
+        }
+    }
+    writeln!(out, "  sign-in ({}): {} = model token {}", si.mode.as_str(), login.text(), si.token)?;
+    Ok(b)
 }
 
 /// One try: a fresh sign-in, then every group in order, until one leaves the trace.
@@ -368,21 +483,14 @@ fn one_try(
     plan: &Plan,
     allowed: &[BTreeSet<Outcome>],
     traced: &[BTreeSet<Outcome>],
-    initial: Token,
+    initial: &SignIn,
     client: &Client,
     opts: &Options,
     stagger: Duration,
     out: &mut dyn Write,
 ) -> Result<TryEnd, ReplayError> {
-    let login = client.login_session(&opts.email, &opts.password)?;
+    let mut b = sign_in(client, opts, initial, out)?;
     let t0 = Instant::now();
-    let (Some(session), Some(cookie)) = (login.session.clone(), login.cookie.clone()) else {
-        return Err(ReplayError::SignIn(login.text()));
-    };
-    let mut b = Binding::default();
-    b.bind(initial, &session);
-    b.cookie.insert(initial, cookie);
-    writeln!(out, "  sign-in: {} = model token {initial}", login.text())?;
     for (gi, g) in plan.groups.iter().enumerate() {
         let wait = opts.tick * u32::from(g.clock);
         if let Some(left) = wait.checked_sub(t0.elapsed()) {
@@ -394,15 +502,8 @@ fn one_try(
         let mut reqs = Vec::new();
         for &i in &g.exchanges {
             let r = plan.exchanges[i].request;
-            let cookie = match r.cookie {
-                Some(jwt) => Some(
-                    b.cookie(jwt.session)
-                        .ok_or(ReplayError::UnknownToken { group: gi + 1, token: jwt.session })?
-                        .to_owned(),
-                ),
-                None => None,
-            };
-            reqs.push((r, cookie));
+            let auth = b.auth_for(&r).map_err(|token| ReplayError::UnknownToken { group: gi + 1, token })?;
+            reqs.push((r, auth));
         }
         let real = send_group(client, &reqs, stagger)?;
         let want: Vec<Option<Reply>> = g.exchanges.iter().map(|&i| plan.exchanges[i].reply).collect();
@@ -417,6 +518,7 @@ fn one_try(
             let named = got
                 .session
                 .as_deref()
+                .or(got.refresh_token.as_deref())
                 .and_then(|s| names.model_token(s))
                 .map_or(String::new(), |m| format!(" (= model token {m})"));
             writeln!(
@@ -441,6 +543,11 @@ fn one_try(
         match follows {
             Some(nb) => {
                 b = nb;
+                for ((r, _), got) in reqs.iter().zip(&real) {
+                    if let Some(a) = &got.access_token {
+                        b.access.insert(r.tab, a.clone());
+                    }
+                }
                 writeln!(out, "  -> as in the trace")?;
             }
             None => {
@@ -458,12 +565,27 @@ fn one_try(
 /// tries leave no live session behind (best effort: the replies are printed, not judged).
 fn logout(client: &Client, b: &Binding, extra: &[RealReply], out: &mut dyn Write) -> Result<(), ReplayError> {
     let mut said = Vec::new();
-    let mut done: BTreeSet<&str> = BTreeSet::new();
-    let named = b.cookie.iter().map(|(m, c)| (format!("token {m}"), c.as_str()));
-    let others = extra.iter().filter_map(|r| r.cookie.as_deref()).map(|c| ("other".to_string(), c));
-    for (name, cookie) in named.chain(others) {
-        if done.insert(cookie) {
-            let r = client.logout_session(Some(cookie))?;
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    // A session-mode session signs out with its cookie, another with its refresh token.
+    let mut creds: Vec<(String, Mode, Auth)> = Vec::new();
+    for (m, real) in &b.to_real {
+        let auth = match b.cookie(*m) {
+            Some(c) => (Mode::Session, Auth { session_cookie: Some(c.to_owned()), ..Auth::default() }),
+            None => (Mode::Json, Auth { refresh_token: Some(real.clone()), ..Auth::default() }),
+        };
+        creds.push((format!("token {m}"), auth.0, auth.1));
+    }
+    for r in extra {
+        if let Some(c) = &r.cookie {
+            creds.push(("other".into(), Mode::Session, Auth { session_cookie: Some(c.clone()), ..Auth::default() }));
+        } else if let Some(t) = &r.refresh_token {
+            creds.push(("other".into(), Mode::Json, Auth { refresh_token: Some(t.clone()), ..Auth::default() }));
+        }
+    }
+    for (name, mode, auth) in creds {
+        let key = format!("{:?}{:?}", auth.session_cookie, auth.refresh_token);
+        if done.insert(key) {
+            let r = client.logout(mode, &auth)?;
             said.push(format!("{name}: {}", r.status));
         }
     }
@@ -483,12 +605,13 @@ mod tests {
             cookie: session.map(|s| format!("jwt-{s}")),
             session: session.map(str::to_owned),
             refresh_token: None,
+            access_token: None,
             millis: 0.0,
         }
     }
 
     fn ok(m: Token) -> Reply {
-        Reply::Ok { set_cookie: Some(SessionJwt { session: m, exp: 4 }) }
+        Reply::Ok { set_cookie: Some(SessionJwt { session: m, exp: 4 }), token: None, expires_at: Some(4) }
     }
 
     #[test]

@@ -23,8 +23,8 @@ use std::collections::{BTreeSet, HashSet};
 use stateright::actor::{ActorModelAction, Id};
 use stateright::Model;
 
-use crate::model::server::Endpoint;
-use crate::model::{Action, Msg, RefreshModel, Reply, SessionJwt, State, TabIx, Tick, Timer, Token};
+use crate::model::server::{Credentials, Endpoint};
+use crate::model::{Action, Msg, RefreshModel, Reply, State, TabIx, Tick, Timer, Token};
 use crate::search::{self, IndexPath};
 
 /// A request as the model sends it: who, which endpoint, which credential.
@@ -34,15 +34,16 @@ pub struct Request {
     pub endpoint: Endpoint,
     /// The tab that sent it.
     pub tab: TabIx,
-    /// The session cookie it carried.
-    pub cookie: Option<SessionJwt>,
+    /// What it carried: mode, session cookie, refresh token, access token.
+    pub cred: Credentials,
 }
 
 /// The request carried by a message, if it is one.
 pub fn request_of(msg: &Msg) -> Option<Request> {
     match *msg {
-        Msg::RefreshRequest { tab, cookie } => Some(Request { endpoint: Endpoint::Refresh, tab, cookie }),
-        Msg::UsersMeRequest { tab, cookie } => Some(Request { endpoint: Endpoint::UsersMe, tab, cookie }),
+        Msg::RefreshRequest { tab, cred } => Some(Request { endpoint: Endpoint::Refresh, tab, cred }),
+        Msg::UsersMeRequest { tab, cred } => Some(Request { endpoint: Endpoint::UsersMe, tab, cred }),
+        Msg::LogoutRequest { tab, cred } => Some(Request { endpoint: Endpoint::Logout, tab, cred }),
         _ => None,
     }
 }
@@ -52,6 +53,7 @@ pub fn response_of(msg: &Msg) -> Option<(Endpoint, TabIx, Reply)> {
     match *msg {
         Msg::RefreshResponse { tab, reply } => Some((Endpoint::Refresh, tab, reply)),
         Msg::UsersMeResponse { tab, reply } => Some((Endpoint::UsersMe, tab, reply)),
+        Msg::LogoutResponse { tab, reply } => Some((Endpoint::Logout, tab, reply)),
         _ => None,
     }
 }
@@ -347,17 +349,19 @@ fn explore(
 fn canonical(mut o: Outcome, first_fresh: Token) -> Outcome {
     let mut map: Vec<(Token, Token)> = Vec::new();
     for r in &mut o {
-        if let Reply::Ok { set_cookie: Some(jwt) } = r {
-            if jwt.session >= first_fresh {
-                let next = first_fresh + map.len() as Token;
-                let to = match map.iter().find(|(from, _)| *from == jwt.session) {
-                    Some(&(_, to)) => to,
-                    None => {
-                        map.push((jwt.session, next));
-                        next
-                    }
-                };
-                jwt.session = to;
+        if let Reply::Ok { set_cookie, token, .. } = r {
+            let slots = set_cookie.as_mut().map(|j| &mut j.session).into_iter().chain(token.as_mut());
+            for t in slots {
+                if *t >= first_fresh {
+                    let next = first_fresh + map.len() as Token;
+                    *t = match map.iter().find(|(from, _)| *from == *t) {
+                        Some(&(_, to)) => to,
+                        None => {
+                            map.push((*t, next));
+                            next
+                        }
+                    };
+                }
             }
         }
     }
@@ -367,7 +371,7 @@ fn canonical(mut o: Outcome, first_fresh: Token) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::HttpError;
+    use crate::model::{HttpError, SessionJwt};
     use crate::scenario::Scenario;
     use crate::trace::decode_path;
 
@@ -379,7 +383,7 @@ mod tests {
     }
 
     fn ok(session: u8) -> Reply {
-        Reply::Ok { set_cookie: Some(SessionJwt { session, exp: 4 }) }
+        Reply::Ok { set_cookie: Some(SessionJwt { session, exp: 4 }), token: None, expires_at: Some(4) }
     }
 
     #[test]
@@ -390,8 +394,8 @@ mod tests {
         assert_eq!(p.groups.len(), 1);
         assert_eq!(p.groups[0].exchanges, vec![0, 1]);
         let (a, b) = (&p.exchanges[0], &p.exchanges[1]);
-        assert_eq!((a.request.tab, a.request.cookie.map(|c| c.session)), (0, Some(1)));
-        assert_eq!((b.request.tab, b.request.cookie.map(|c| c.session)), (1, Some(1)));
+        assert_eq!((a.request.tab, a.request.cred.cookie.map(|c| c.session)), (0, Some(1)));
+        assert_eq!((b.request.tab, b.request.cred.cookie.map(|c| c.session)), (1, Some(1)));
         assert_eq!(a.reply, None, "tab A's write is never answered within the trace");
         assert_eq!(b.reply, Some(Reply::Err(HttpError::InvalidCredentials)));
         // Tab A's rename is done when B reads: A can only be answered 200 with token 2.

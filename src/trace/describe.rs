@@ -6,9 +6,10 @@ use stateright::actor::{ActorModelAction, Id};
 
 use super::{tab_letter, MessageView, Snapshot, TabView};
 use crate::model::browser::{BrowserState, TabStatus};
-use crate::model::server::Handler;
+use crate::model::policy::AuthMode;
+use crate::model::server::{Credentials, Handler, Stage};
 use crate::model::store::{Row, Sql, SqlResult};
-use crate::model::{self, Action, Msg, RefreshModel, Reply, SessionJwt, State, Timer};
+use crate::model::{self, Action, HttpError, Msg, RefreshModel, Reply, SessionJwt, State, TabIx, Timer, ATTACKER};
 use crate::properties;
 
 fn jwt(c: &Option<SessionJwt>) -> String {
@@ -18,44 +19,101 @@ fn jwt(c: &Option<SessionJwt>) -> String {
     }
 }
 
+/// `"tab A"`, or `"attacker"`.
+fn who(tab: TabIx) -> String {
+    if tab == ATTACKER {
+        "attacker".into()
+    } else {
+        format!("tab {}", tab_letter(tab))
+    }
+}
+
+/// What a refresh or logout request carries, in the mode's words.
+fn cred_text(c: &Credentials) -> String {
+    let tok = |t: Option<u8>| t.map_or("none".to_string(), |t| t.to_string());
+    match c.mode {
+        AuthMode::Session => jwt(&c.cookie),
+        AuthMode::Json => format!("mode json, refresh_token={}", tok(c.token)),
+        AuthMode::Cookie => format!("mode cookie, refresh cookie={}", tok(c.token)),
+    }
+}
+
+/// What an ordinary request carries.
+fn request_cred_text(c: &Credentials) -> String {
+    match (c.cookie, c.access) {
+        (Some(_), _) => jwt(&c.cookie),
+        (None, Some(exp)) => format!("Bearer access token exp={exp}"),
+        (None, None) => "no credentials".into(),
+    }
+}
+
 fn reply_text(r: &Reply) -> String {
     match r {
-        Reply::Ok { set_cookie: Some(c) } => format!("200, Set-Cookie session={} exp={}", c.session, c.exp),
-        Reply::Ok { set_cookie: None } => "200".into(),
+        Reply::Ok { set_cookie: Some(c), .. } => format!("200, Set-Cookie session={} exp={}", c.session, c.exp),
+        Reply::Ok { token: Some(t), .. } => format!("200, refresh token={t}"),
+        Reply::Ok { .. } => "200".into(),
+        Reply::SignedOut => "200, both cookies cleared".into(),
         Reply::Err(e) => format!("{} {}", e.status(), error_code(e)),
     }
 }
 
-fn error_code(e: &crate::model::HttpError) -> &'static str {
+fn error_code(e: &HttpError) -> &'static str {
     match e {
-        crate::model::HttpError::InvalidPayload => "INVALID_PAYLOAD",
-        crate::model::HttpError::TokenExpired => "TOKEN_EXPIRED",
-        crate::model::HttpError::InvalidCredentials => "INVALID_CREDENTIALS",
+        HttpError::InvalidPayload => "INVALID_PAYLOAD",
+        HttpError::TokenExpired => "TOKEN_EXPIRED",
+        HttpError::InvalidCredentials => "INVALID_CREDENTIALS",
+        HttpError::Internal => "INTERNAL_SERVER_ERROR",
     }
 }
 
 fn sql_text(sql: &Sql) -> String {
     match sql {
         Sql::SelectSession { token, now } => format!("SELECT … WHERE token={token} AND expires>={now}"),
-        Sql::Rename { from, to, expires } => format!("UPDATE SET token={to}, expires={expires} WHERE token={from}"),
+        Sql::Rename { from, to, expires, .. } => format!("UPDATE SET token={to}, expires={expires} WHERE token={from}"),
         Sql::Extend { token, expires } => format!("UPDATE SET expires={expires} WHERE token={token}"),
+        Sql::ClaimNext { token, next, expires, .. } => {
+            format!("UPDATE SET next_token={next}, expires={expires} WHERE token={token} AND next_token IS NULL")
+        }
+        Sql::SelectNext { token } => format!("SELECT next_token WHERE token={token}"),
+        Sql::Insert { token, expires, .. } => format!("INSERT token={token}, expires={expires}"),
+        Sql::PurgeExpired { now } => format!("DELETE WHERE expires<{now}"),
+        Sql::Delete { token } => format!("DELETE WHERE token={token}"),
     }
 }
 
 fn sql_step_name(sql: &Sql, h: Option<&Handler>) -> &'static str {
-    use crate::model::server::Stage;
     match (sql, h.map(|h| h.stage)) {
         (Sql::SelectSession { .. }, Some(Stage::SessionCheck)) => "StoreRunsSessionCheck",
         (Sql::SelectSession { .. }, _) => "StoreRunsR1",
         (Sql::Rename { .. }, _) => "StoreRunsW1Rename",
+        (Sql::Extend { .. }, Some(Stage::G0 { .. })) => "StoreRunsG0Extend",
         (Sql::Extend { .. }, _) => "StoreRunsW1Extend",
+        (Sql::ClaimNext { .. }, _) => "StoreRunsG1Claim",
+        (Sql::SelectNext { .. }, _) => "StoreRunsG2ReadNext",
+        (Sql::Insert { .. }, _) => "StoreRunsG3Insert",
+        (Sql::PurgeExpired { .. }, _) => "StoreRunsW3Purge",
+        (Sql::Delete { .. }, _) => "StoreRunsLogoutDelete",
     }
+}
+
+fn row_text(r: &Row) -> String {
+    let mut s = format!("token={} expires={}", r.token, r.expires);
+    if let Some(n) = r.next_token {
+        s += &format!(" next_token={n}");
+    }
+    match r.kind {
+        AuthMode::Session => {}
+        AuthMode::Json => s += " (json)",
+        AuthMode::Cookie => s += " (cookie)",
+    }
+    s
 }
 
 fn result_text(r: &SqlResult) -> String {
     match r {
-        SqlResult::Row(Some(Row { token, expires })) => format!("row token={token} expires={expires}"),
-        SqlResult::Row(None) => "no row".into(),
+        SqlResult::Row(Some(row)) => format!("row {}", row_text(row)),
+        SqlResult::Row(None) | SqlResult::Next(None) => "no row".into(),
+        SqlResult::Next(Some(n)) => format!("next_token={n}"),
         SqlResult::Affected(n) => format!("{n} row(s) affected"),
     }
 }
@@ -79,32 +137,57 @@ impl Names<'_> {
 
     fn message(&self, src: Id, dst: Id, msg: &Msg) -> MessageView {
         let (from, to, text) = match msg {
-            Msg::RefreshRequest { tab, cookie } => {
-                (format!("tab {}", tab_letter(*tab)), self.actor(dst), format!("POST /auth/refresh ({})", jwt(cookie)))
+            Msg::RefreshRequest { tab, cred } => {
+                (who(*tab), self.actor(dst), format!("POST /auth/refresh ({})", cred_text(cred)))
             }
-            Msg::UsersMeRequest { tab, cookie } => {
-                (format!("tab {}", tab_letter(*tab)), self.actor(dst), format!("GET /users/me ({})", jwt(cookie)))
+            Msg::UsersMeRequest { tab, cred } => {
+                (who(*tab), self.actor(dst), format!("GET /users/me ({})", request_cred_text(cred)))
             }
-            Msg::RefreshResponse { tab, reply } | Msg::UsersMeResponse { tab, reply } => {
-                (self.actor(src), format!("tab {}", tab_letter(*tab)), reply_text(reply))
+            Msg::LogoutRequest { tab, cred } => {
+                (who(*tab), self.actor(dst), format!("POST /auth/logout ({})", cred_text(cred)))
             }
-            Msg::Query { client, sql } => {
-                (self.actor(src), self.actor(dst), format!("{} [tab {}]", sql_text(sql), tab_letter(client.tab)))
+            Msg::RefreshResponse { tab, reply }
+            | Msg::UsersMeResponse { tab, reply }
+            | Msg::LogoutResponse { tab, reply } => (self.actor(src), who(*tab), reply_text(reply)),
+            Msg::Query { client, sql, .. } => {
+                (self.actor(src), self.actor(dst), format!("{} [{}]", sql_text(sql), who(client.tab)))
             }
             Msg::QueryResult { client, result } => {
-                (self.actor(src), self.actor(dst), format!("{} [tab {}]", result_text(result), tab_letter(client.tab)))
+                (self.actor(src), self.actor(dst), format!("{} [{}]", result_text(result), who(client.tab)))
             }
             Msg::Transaction { handler, .. } => (
                 self.actor(src),
                 self.actor(dst),
-                format!("run {:?} for tab {} atomically", handler.endpoint, tab_letter(handler.client.tab)),
+                format!("run {:?} for {} atomically", handler.endpoint, who(handler.client.tab)),
             ),
-            Msg::TransactionDone { client, reply, .. } => {
-                (self.actor(src), self.actor(dst), format!("{} [tab {}]", reply_text(reply), tab_letter(client.tab)))
+            Msg::TransactionDone { handler, reply, .. } => {
+                (self.actor(src), self.actor(dst), format!("{} [{}]", reply_text(reply), who(handler.client.tab)))
             }
         };
         MessageView { from, to, text }
     }
+}
+
+fn tab_status(b: &BrowserState, i: usize) -> String {
+    let t = &b.tabs[i];
+    let mut s: String = match t.status {
+        TabStatus::Idle => "idle".into(),
+        TabStatus::Refreshing { sent: Some(tok) } => format!("refreshing (sent session={tok})"),
+        TabStatus::Refreshing { sent: None } => "refreshing (sent no cookie)".into(),
+        TabStatus::Requesting => "requesting".into(),
+        TabStatus::CheckingFresh => "checking freshness (GET /users/me)".into(),
+        TabStatus::SigningOut => "signing out".into(),
+        TabStatus::WaitingLock => "waiting for the lock".into(),
+        TabStatus::LockSeenFree => "saw the lock free".into(),
+        TabStatus::LoggedOut => "logged out".into(),
+    };
+    if let Some(tok) = t.token {
+        s += &format!(", stores refresh token={tok}");
+    }
+    if b.lock == Some(i as TabIx) {
+        s += ", holds the lock";
+    }
+    s
 }
 
 /// The snapshot of a global state.
@@ -119,28 +202,28 @@ pub fn snapshot(m: &RefreshModel, s: &State) -> Snapshot {
         .enumerate()
         .map(|(i, t)| TabView {
             tab: tab_letter(i as u8).to_string(),
-            status: match t.status {
-                TabStatus::Idle => "idle".into(),
-                TabStatus::Refreshing { sent: Some(tok) } => format!("refreshing (sent session={tok})"),
-                TabStatus::Refreshing { sent: None } => "refreshing (sent no cookie)".into(),
-                TabStatus::Requesting => "requesting".into(),
-                TabStatus::LoggedOut => "logged out".into(),
-            },
+            status: tab_status(b, i),
             refreshes_left: t.refreshes_left,
             requests_left: t.requests_left,
         })
         .collect();
     let mut in_flight: Vec<MessageView> = s.network.iter_all().map(|e| names.message(e.src, e.dst, e.msg)).collect();
     in_flight.sort_by(|a, b| (&a.from, &a.to, &a.text).cmp(&(&b.from, &b.to, &b.text)));
+    let jar = match (b.jar.session, b.jar.refresh, b.storage) {
+        (Some(j), _, _) => Some(format!("session={} exp={}", j.session, j.exp)),
+        (None, Some(r), _) => Some(format!("refresh={r}")),
+        (None, None, Some(t)) => Some(format!("localStorage refresh_token={t}")),
+        (None, None, None) => None,
+    };
     Snapshot {
         now: server.now,
         tabs,
-        jar: b.jar.map(|j| format!("session={} exp={}", j.session, j.exp)),
-        store: store.rows.iter().map(|r| format!("token={} expires={}", r.token, r.expires)).collect(),
+        jar,
+        store: store.rows.iter().map(row_text).collect(),
         handlers: server
             .handlers
             .iter()
-            .map(|h| format!("tab {} {:?}: {:?}", tab_letter(h.client.tab), h.endpoint, h.stage))
+            .map(|h| format!("{} {:?}: {:?}", who(h.client.tab), h.endpoint, h.stage))
             .collect(),
         orphan_cookies: server.orphan_cookies,
         session_valid: properties::session_valid(m, s, m.cfg.browsers[0]),
@@ -156,28 +239,77 @@ pub(crate) fn describe(
     after: &State,
 ) -> (String, String, String, Option<MessageView>) {
     let names = Names { model: m };
+    let browser = m.cfg.browsers[0];
     match action {
         ActorModelAction::Timeout(_, Timer::TabRefreshes(t)) => {
-            let jar = model::browser_at(before, m.cfg.browsers[0]).jar;
-            (
-                format!("tab {}", tab_letter(*t)),
-                "TabSendsRefresh".into(),
-                format!(
-                    "tab {} loads or returns from idle and sends POST /auth/refresh with the jar's cookie ({})",
-                    tab_letter(*t),
-                    jwt(&jar)
+            let b0 = model::browser_at(before, browser);
+            let b1 = model::browser_at(after, browser);
+            let tab = who(*t);
+            let (action, text) = match b1.tabs[*t as usize].status {
+                TabStatus::CheckingFresh => (
+                    "TabChecksFreshness",
+                    format!("{tab} returns from idle with a fresh token and sends GET /users/me instead of refreshing (PR 22464)"),
                 ),
+                TabStatus::WaitingLock => {
+                    ("TabWaitsForLock", format!("{tab} returns from idle and waits for the refresh lock held by another tab"))
+                }
+                TabStatus::LockSeenFree => {
+                    ("TabReadsLockFree", format!("{tab} returns from idle and reads the localStorage lock key: free"))
+                }
+                _ => {
+                    let sent = match model::browser_at(after, browser).tabs[*t as usize].status {
+                        TabStatus::Refreshing { .. } => refresh_source(b0, m, *t),
+                        _ => String::new(),
+                    };
+                    ("TabSendsRefresh", format!("{tab} loads or returns from idle and sends POST /auth/refresh with {sent}"))
+                }
+            };
+            (tab, action.into(), text, None)
+        }
+        ActorModelAction::Timeout(_, Timer::TabRequests(t)) => {
+            let jar = model::browser_at(before, browser).jar;
+            (
+                who(*t),
+                "TabSendsRequest".into(),
+                format!("{} sends GET /users/me with the jar's cookie ({})", who(*t), jwt(&jar.session)),
                 None,
             )
         }
-        ActorModelAction::Timeout(_, Timer::TabRequests(t)) => {
-            let jar = model::browser_at(before, m.cfg.browsers[0]).jar;
-            (
-                format!("tab {}", tab_letter(*t)),
-                "TabSendsRequest".into(),
-                format!("tab {} sends GET /users/me with the jar's cookie ({})", tab_letter(*t), jwt(&jar)),
-                None,
-            )
+        ActorModelAction::Timeout(_, Timer::TabSignsOut(t)) => (
+            who(*t),
+            "TabSignsOut".into(),
+            format!(
+                "the user signs out in {}: POST /auth/logout with {}",
+                who(*t),
+                refresh_source(model::browser_at(before, browser), m, *t)
+            ),
+            None,
+        ),
+        ActorModelAction::Timeout(_, Timer::TabPollsLock(t)) => (
+            who(*t),
+            "TabReadsLockFree".into(),
+            format!("{} polls the localStorage lock key again: free", who(*t)),
+            None,
+        ),
+        ActorModelAction::Timeout(_, Timer::TabSetsLock(t)) => (
+            who(*t),
+            "TabSetsLockAndRefreshes".into(),
+            format!(
+                "{} sets the localStorage lock key and sends POST /auth/refresh with {}",
+                who(*t),
+                refresh_source(model::browser_at(before, browser), m, *t)
+            ),
+            None,
+        ),
+        ActorModelAction::Timeout(_, Timer::AttackerRedeems(cred)) => (
+            "attacker".into(),
+            "AttackerRedeems".into(),
+            format!("the attacker redeems a copied token: POST /auth/refresh ({})", cred_text(cred)),
+            None,
+        ),
+        ActorModelAction::Timeout(_, Timer::BrowserTick) => {
+            let now = model::browser_at(after, browser).now;
+            ("clock".into(), "BrowserClockTicks".into(), format!("the browser's clock passes: now = {now}"), None)
         }
         ActorModelAction::Timeout(_, Timer::Tick) => {
             let now = model::server_at(after, m.cfg.server).now;
@@ -189,53 +321,78 @@ pub(crate) fn describe(
                 Msg::RefreshRequest { tab, .. } => (
                     "server".to_string(),
                     "ServerReceivesRefresh",
-                    format!("server receives tab {}'s {}", tab_letter(*tab), view.text),
+                    format!("server receives {}'s {}", who(*tab), view.text),
                 ),
                 Msg::UsersMeRequest { tab, .. } => (
                     "server".to_string(),
                     "ServerReceivesRequest",
-                    format!("server receives tab {}'s {}", tab_letter(*tab), view.text),
+                    format!("server receives {}'s {}", who(*tab), view.text),
                 ),
-                Msg::Query { client, sql } => {
+                Msg::LogoutRequest { tab, .. } => (
+                    "server".to_string(),
+                    "ServerReceivesLogout",
+                    format!("server receives {}'s {}", who(*tab), view.text),
+                ),
+                Msg::Query { client, sql, .. } => {
                     let h =
                         model::server_at(before, m.cfg.server).handlers.iter().find(|h| h.client == *client).copied();
-                    (
-                        "store".to_string(),
-                        sql_step_name(sql, h.as_ref()),
-                        format!("store runs {} for tab {}", sql_text(sql), tab_letter(client.tab)),
-                    )
+                    let name = sql_step_name(sql, h.as_ref());
+                    let what = if name == "StoreRunsSessionCheck" { " (verifySessionJWT)" } else { "" };
+                    ("store".to_string(), name, format!("store runs {}{what} for {}", sql_text(sql), who(client.tab)))
                 }
                 Msg::QueryResult { client, result } => (
                     "server".to_string(),
                     "ServerReceivesResult",
-                    format!("server gets {} for tab {}", result_text(result), tab_letter(client.tab)),
+                    format!("server gets {} for {}", result_text(result), who(client.tab)),
                 ),
                 Msg::Transaction { handler, .. } => (
                     "store".to_string(),
                     "StoreRunsTransaction",
                     format!(
-                        "store runs tab {}'s whole {:?} handler as one transaction",
-                        tab_letter(handler.client.tab),
+                        "store runs {}'s whole {:?} handler as one transaction",
+                        who(handler.client.tab),
                         handler.endpoint
                     ),
                 ),
-                Msg::TransactionDone { client, .. } => (
+                Msg::TransactionDone { handler, .. } => (
                     "server".to_string(),
                     "ServerReceivesTransactionResult",
-                    format!("server gets the transaction's outcome for tab {}", tab_letter(client.tab)),
+                    format!("server gets the transaction's outcome for {}", who(handler.client.tab)),
                 ),
                 Msg::RefreshResponse { tab, reply } => {
-                    let who = format!("tab {}", tab_letter(*tab));
-                    let text = match reply {
-                        Reply::Ok { .. } => format!("{who} gets {}; the jar now holds it", view.text),
-                        Reply::Err(_) => format!("{who} gets {} and is logged out", view.text),
+                    let w = who(*tab);
+                    let text = match (reply, *tab == ATTACKER) {
+                        (Reply::Ok { .. }, true) => format!("{w} gets {}: the copied token worked", view.text),
+                        (_, true) => format!("{w} gets {}", view.text),
+                        (Reply::Ok { set_cookie: Some(_), .. }, _) => {
+                            format!("{w} gets {}; the jar now holds it", view.text)
+                        }
+                        (Reply::Ok { .. }, _) => format!("{w} gets {}; it stores it", view.text),
+                        (_, _) => format!("{w} gets {} and is logged out", view.text),
                     };
-                    (who, "TabReceivesRefreshResponse", text)
+                    let action =
+                        if *tab == ATTACKER { "AttackerReceivesResponse" } else { "TabReceivesRefreshResponse" };
+                    (w, action, text)
                 }
-                Msg::UsersMeResponse { tab, .. } => {
-                    let who = format!("tab {}", tab_letter(*tab));
-                    let text = format!("{who} gets {} for GET /users/me", view.text);
-                    (who, "TabReceivesResponse", text)
+                Msg::UsersMeResponse { tab, reply } => {
+                    let w = who(*tab);
+                    let checking = model::browser_at(before, browser).tabs.get(*tab as usize).map(|t| t.status)
+                        == Some(TabStatus::CheckingFresh);
+                    let text = match (checking, reply) {
+                        (true, Reply::Err(_)) => {
+                            format!("{w} gets {} for its freshness check and is logged out", view.text)
+                        }
+                        _ => format!("{w} gets {} for GET /users/me", view.text),
+                    };
+                    (w, "TabReceivesResponse", text)
+                }
+                Msg::LogoutResponse { tab, .. } => {
+                    let w = who(*tab);
+                    (
+                        w.clone(),
+                        "TabReceivesLogoutResponse",
+                        format!("{w} gets {}: every tab's cookies are gone", view.text),
+                    )
                 }
             };
             (actor, action.into(), text, Some(view))
@@ -251,4 +408,19 @@ pub(crate) fn describe(
         }
         other => ("system".into(), format!("{other:?}"), format!("{other:?}"), None),
     }
+}
+
+/// Where tab `t`'s refresh token comes from, and its value, in the state `b`.
+fn refresh_source(b: &BrowserState, m: &RefreshModel, t: TabIx) -> String {
+    let _ = m;
+    if let Some(j) = b.jar.session {
+        return format!("the jar's cookie ({})", jwt(&Some(j)));
+    }
+    if let Some(r) = b.jar.refresh {
+        return format!("the jar's refresh cookie (token={r})");
+    }
+    if let Some(tok) = b.tabs[t as usize].token.or(b.storage) {
+        return format!("its stored refresh token (token={tok})");
+    }
+    "no token".into()
 }
