@@ -23,15 +23,27 @@ PASSWORD="${DIRECTUS_PASSWORD:-refresh-check-admin}"
 OUT="$ROOT/.cache/conformance"
 mkdir -p "$OUT"
 
-# version | trace | expected verdict | tick seconds | why
+# version | what to replay | expected verdict | why
+# What to replay: a trace file, or MODEL.json#PROPERTY (the shortest path that violates or
+# reaches PROPERTY, found by `refresh-check replay --model --property`).
 TABLE=(
-  "10.10.4|traces/directus-10.10-session.no_spurious_logout.json|reproduced|1|PR 22433 scenario 1: the late reader is answered 401 and its tab is logged out"
-  "10.10.4|traces/directus-10.10-session.cookie_names_live_session.json|reproduced|1|PR 22433 scenario 2: both refreshes succeed with different tokens; one cookie is an orphan"
-  # The 10.10 model does not describe 10.11.1+: with the grace window both tabs get the same new
-  # session, which the rotating model forbids. Expected to diverge in every try (and the tally
-  # shows that no try logs a tab out).
-  "10.11.1|traces/directus-10.10-session.no_spurious_logout.json|diverged|1|the fix: concurrent refreshes both get the same new session, no 401"
-  "10.11.1|traces/directus-10.10-session.cookie_names_live_session.json|diverged|1|the fix: no orphan, both cookies name the same session"
+  # Directus 10.10.4: before the fix.
+  "10.10.4|traces/directus-10.10-session.no_spurious_logout.json|reproduced|PR 22433 scenario 1: the late reader is answered 401 and its tab is logged out"
+  "10.10.4|traces/directus-10.10-session.cookie_names_live_session.json|reproduced|PR 22433 scenario 2: both refreshes succeed with different tokens; one cookie is an orphan"
+  "10.10.4|models/directus-10.10-session-crossmode.json#mode_binding|reproduced|a session cookie's claim redeemed as a json refresh token"
+  # Directus 10.11.1 (first fixed) and 12.4.1 (newest): the grace window of PR 22503.
+  "10.11.1|models/directus-10.11.1-session.json#cookie_names_live_session|reproduced|session mode: two concurrent refreshes both get the same new session, the only outcome the 10.11.1 model allows: no 401"
+  "10.11.1|models/directus-10.11.1-session.json#concurrent_refreshes|reproduced|session mode: two refreshes of one cookie in flight at once; the model allows no 401"
+  "10.11.1|traces/directus-10.10-session.no_spurious_logout.json|diverged|the 10.10 model forbids what the fix does (both get the same new session): expected to diverge, and no try logs a tab out"
+  "10.11.1|models/directus-10.11.1-session-crossmode.json#mode_binding|reproduced|a session cookie's claim redeemed as a json refresh token"
+  "10.11.1|models/directus-10.11.1-json.json#no_spurious_logout|reproduced|json mode keeps the race: the late reader is answered 401"
+  "10.11.1|models/directus-10.11.1-json.json#cookie_names_live_session|reproduced|json mode keeps the race: both succeed, one refresh token is an orphan"
+  "12.4.1|models/directus-10.11.1-session.json#cookie_names_live_session|reproduced|session mode: both get the same new session, no 401"
+  "12.4.1|models/directus-10.11.1-session.json#concurrent_refreshes|reproduced|session mode: two refreshes of one cookie in flight at once; the model allows no 401"
+  "12.4.1|traces/directus-10.10-session.no_spurious_logout.json|diverged|the 10.10 model forbids what the fix does: expected to diverge"
+  "12.4.1|models/directus-10.11.1-session-crossmode.json#mode_binding|reproduced|a session cookie's claim redeemed as a json refresh token"
+  "12.4.1|models/directus-10.11.1-json.json#no_spurious_logout|reproduced|json mode keeps the race: the late reader is answered 401"
+  "12.4.1|models/directus-10.11.1-json.json#cookie_names_live_session|reproduced|json mode keeps the race: both succeed, one refresh token is an orphan"
 )
 
 VERSIONS="${CONFORMANCE_VERSIONS:-$(printf '%s\n' "${TABLE[@]}" | cut -d'|' -f1 | awk '!seen[$0]++' | tr '\n' ' ')}"
@@ -54,7 +66,7 @@ trap cleanup EXIT
 
 RESULTS="$OUT/results.md"
 {
-  echo "| Directus | trace | expected | verdict | tries: outcome |"
+  echo "| Directus | replayed | expected | verdict | how the tries ended |"
   echo "|---|---|---|---|---|"
 } > "$RESULTS"
 failed=0
@@ -63,20 +75,24 @@ for v in $VERSIONS; do
   scripts/directus.sh start "$v" || { echo "conformance: cannot start directus $v" >&2; exit 2; }
   RUNNING="$v"
   for row in "${TABLE[@]}"; do
-    IFS='|' read -r rv trace expect tick why <<< "$row"
+    IFS='|' read -r rv what expect why <<< "$row"
     [ "$rv" = "$v" ] || continue
-    log="$OUT/$v.$(basename "$trace" .json).log"
+    case "$what" in
+      *'#'*) src=(--model "${what%%#*}" --property "${what##*#}"); name="$(basename "${what%%#*}" .json).${what##*#}" ;;
+      *) src=("$what"); name="$(basename "$what" .json)" ;;
+    esac
+    log="$OUT/$v.$name.log"
     set +e
-    "$BIN" replay "$trace" --target "http://127.0.0.1:$PORT" --email "$EMAIL" --password "$PASSWORD" \
-      --tries "$TRIES" --all-tries --tick-seconds "$tick" > "$log" 2>&1
+    "$BIN" replay "${src[@]}" --target "http://127.0.0.1:$PORT" --email "$EMAIL" --password "$PASSWORD" \
+      --tries "$TRIES" --all-tries > "$log" 2>&1
     code=$?
     set -e
     got="$(verdict_of "$code")"
     tally="$(sed -n '/^[0-9]* tr[yi]e\{0,1\}s\{0,1\}:$/,/^$/p' "$log" | grep '×' | sed 's/^ *//' | paste -sd';' | sed 's/;/; /g')"
     mark="ok"
     if [ "$got" != "$expect" ]; then mark="DIFFERS"; failed=$((failed + 1)); fi
-    echo "directus $v  $(basename "$trace")  expected $expect  got $got  $mark  ($log)"
-    echo "| $v | \`$(basename "$trace")\` | $expect | $got ($mark) | $tally |" >> "$RESULTS"
+    echo "directus $v  $name  expected $expect  got $got  $mark  ($log)"
+    echo "| $v | \`$name\` | $expect | $got ($mark) | $tally |" >> "$RESULTS"
   done
   scripts/directus.sh stop "$v"
   RUNNING=""
