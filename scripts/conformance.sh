@@ -36,18 +36,18 @@ TABLE=(
   "10.11.1|models/directus-10.11.1-session.json#concurrent_refreshes|reproduced|session mode: two refreshes of one cookie in flight at once; the model allows no 401"
   "10.11.1|traces/directus-10.10-session.no_spurious_logout.json|diverged|the 10.10 model forbids what the fix does (both get the same new session): expected to diverge, and no try logs a tab out"
   "10.11.1|models/directus-10.11.1-session-crossmode.json#mode_binding|reproduced|a session cookie's claim redeemed as a json refresh token"
-  # Model gap found by this suite: a json refresh of a token inside its grace window renames the
-  # row onto its next_token (`newRefreshToken = record.session_next_token ?? nanoid(64)`, all
-  # modes), which collides with the successor's row: 500, SQLITE_CONSTRAINT UNIQUE. The model
-  # renames to a fresh token instead, so it forbids "tab 200 / attacker 500".
-  "10.11.1|models/directus-10.11.1-session-crossmode.json#no_spurious_logout|diverged|model gap: json refresh in the grace window collides with next_token (500)"
+  # Found by this suite, since fixed in the model: a json refresh of a token inside its grace
+  # window renames the row onto its next_token (`newRefreshToken = record.session_next_token ??
+  # nanoid(64)`, every mode), which collides with the successor's row: 500, SQLITE_CONSTRAINT
+  # UNIQUE. The tally shows how often each outcome occurred; none may diverge.
+  "10.11.1|models/directus-10.11.1-session-crossmode.json#no_spurious_logout|reproduced|a session refresh and a json redemption of one token race: 401, 500 or an orphan"
   "10.11.1|models/directus-10.11.1-json.json#no_spurious_logout|reproduced|json mode keeps the race: the late reader is answered 401"
   "10.11.1|models/directus-10.11.1-json.json#cookie_names_live_session|reproduced|json mode keeps the race: both succeed, one refresh token is an orphan"
   "12.4.1|models/directus-10.11.1-session.json#cookie_names_live_session|reproduced|session mode: both get the same new session, no 401"
   "12.4.1|models/directus-10.11.1-session.json#concurrent_refreshes|reproduced|session mode: two refreshes of one cookie in flight at once; the model allows no 401"
   "12.4.1|traces/directus-10.10-session.no_spurious_logout.json|diverged|the 10.10 model forbids what the fix does: expected to diverge"
   "12.4.1|models/directus-10.11.1-session-crossmode.json#mode_binding|reproduced|a session cookie's claim redeemed as a json refresh token"
-  "12.4.1|models/directus-10.11.1-session-crossmode.json#no_spurious_logout|diverged|model gap: json refresh in the grace window collides with next_token (500)"
+  "12.4.1|models/directus-10.11.1-session-crossmode.json#no_spurious_logout|reproduced|a session refresh and a json redemption of one token race: 401, 500 or an orphan"
   "12.4.1|models/directus-10.11.1-json.json#no_spurious_logout|reproduced|json mode keeps the race: the late reader is answered 401"
   "12.4.1|models/directus-10.11.1-json.json#cookie_names_live_session|reproduced|json mode keeps the race: both succeed, one refresh token is an orphan"
 )
