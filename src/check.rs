@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::bounds::{BoundHit, BoundWatch};
 use crate::model::{self, RefreshModel};
 use crate::properties::{self, Kind};
 use crate::scenario::{Scenario, Verdict};
@@ -30,11 +31,20 @@ pub struct CheckOptions {
     pub timeout: Option<Duration>,
     /// Raised to interrupt the search.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Stop once the process's resident memory reaches this many bytes.
+    pub max_memory: Option<u64>,
 }
 
 impl Default for CheckOptions {
     fn default() -> Self {
-        CheckOptions { strategy: Strategy::Bfs, max_depth: None, max_states: None, timeout: None, cancel: None }
+        CheckOptions {
+            strategy: Strategy::Bfs,
+            max_depth: None,
+            max_states: None,
+            timeout: None,
+            cancel: None,
+            max_memory: None,
+        }
     }
 }
 
@@ -82,6 +92,8 @@ pub enum Ending {
     Timeout,
     /// Interrupted by a signal.
     Interrupted,
+    /// `--max-memory` was reached.
+    MemoryBound,
 }
 
 /// The results of checking one scenario.
@@ -111,6 +123,9 @@ pub struct Results {
     /// the model file expects them unreached (e.g. the attacker's, in a model without one): the
     /// model may be vacuous.
     pub vacuous: Vec<&'static str>,
+    /// Bounds of the model file that the search reached on some path: a violation might lie
+    /// just past them ([`crate::bounds`]).
+    pub bounds_hit: Vec<BoundHit>,
     /// One entry per property, in catalogue order.
     pub properties: Vec<PropertyResult>,
 }
@@ -148,14 +163,18 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         max_states: opts.max_states,
         timeout: opts.timeout,
         cancel: opts.cancel.clone(),
+        max_memory: opts.max_memory,
         symmetry: None,
     };
-    let out = search::search(&model, &cfg);
+    let watch = BoundWatch::new(&model, sc);
+    let out = search::search(&watch, &cfg);
+    let bounds_hit = watch.hits();
     let ending = match out.stopped {
         Some(Stop::DepthBound) => Ending::DepthBound,
         Some(Stop::StateBound) => Ending::StateBound,
         Some(Stop::Timeout) => Ending::Timeout,
         Some(Stop::Interrupted) => Ending::Interrupted,
+        Some(Stop::MemoryBound) => Ending::MemoryBound,
         None if out.exhaustive => Ending::Exhaustive,
         None => Ending::AllDecided,
     };
@@ -209,6 +228,7 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         max_depth: out.max_depth,
         seconds: out.seconds,
         vacuous,
+        bounds_hit,
         properties,
     };
     (model, results)

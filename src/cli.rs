@@ -23,6 +23,9 @@ pub enum Command {
     /// Work with trace files.
     #[command(subcommand)]
     Trace(commands::trace::TraceCommand),
+    /// Work with model files.
+    #[command(subcommand)]
+    Models(commands::models::ModelsCommand),
     /// Replay a trace against a real server on 127.0.0.1 and compare it with the model.
     Replay(commands::replay::Args),
 }
@@ -32,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Trace(cmd) => commands::trace::run(cmd),
+        Command::Models(cmd) => commands::models::run(cmd),
         Command::Replay(args) => commands::replay::run(args),
     }
 }

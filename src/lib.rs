@@ -15,8 +15,12 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bounds;
 pub mod check;
 pub mod exit;
+pub mod interrupt;
+pub mod jsonfile;
+pub mod limits;
 pub mod model;
 pub mod output;
 pub mod properties;

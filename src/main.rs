@@ -26,8 +26,23 @@ fn main() -> ExitCode {
             {
                 return ExitCode::from(exit::AS_EXPECTED);
             }
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", message(&err));
             ExitCode::from(exit::BAD_INPUT)
         }
     }
+}
+
+/// The error and its causes, joined by ": ", each cause once: an error whose message already
+/// quotes its source (as `thiserror` messages with `{source}` do) is not repeated.
+fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain().map(|c| c.to_string()) {
+        if !out.contains(&cause) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&cause);
+        }
+    }
+    out
 }

@@ -124,7 +124,7 @@ pub fn by_name(name: &str) -> Option<&'static PropertySpec> {
 pub fn session_valid(m: &RefreshModel, s: &State, browser: usize) -> bool {
     let truth = browser_at(s, browser).truth;
     let now = server_at(s, m.cfg.server).now;
-    truth.signed_in && !truth.signed_out && m.cfg.session_lifetime.map_or(true, |l| now < l)
+    truth.signed_in && !truth.signed_out && m.cfg.session_lifetime.is_none_or(|l| now < l)
 }
 
 /// LP1 as an invariant: a tab on the login page while the ground truth says the session is

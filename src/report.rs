@@ -40,6 +40,7 @@ fn ending_text(e: Ending) -> &'static str {
         Ending::StateBound => "INCOMPLETE: --max-states reached",
         Ending::Timeout => "INCOMPLETE: --timeout passed",
         Ending::Interrupted => "INCOMPLETE: interrupted",
+        Ending::MemoryBound => "INCOMPLETE: --max-memory reached",
     }
 }
 
@@ -74,6 +75,14 @@ pub fn text(r: &Results, traces: &[Trace], w: &mut impl Write) -> io::Result<()>
     }
     if !r.vacuous.is_empty() {
         writeln!(w, "\nwarning: sanity properties never reached ({}): the model may be vacuous", r.vacuous.join(", "))?;
+    }
+    if !r.bounds_hit.is_empty() {
+        let hits: Vec<_> = r.bounds_hit.iter().map(|b| format!("{} = {} ({})", b.field, b.value, b.stopped)).collect();
+        writeln!(
+            w,
+            "\nwarning: the search reached model bounds, so a violation might lie just past them: {}",
+            hits.join("; ")
+        )?;
     }
     for t in traces {
         let file = r.properties.iter().find(|p| p.name == t.property).and_then(|p| p.trace.as_ref());

@@ -42,6 +42,8 @@ pub enum Stop {
     Timeout,
     /// The caller's cancel flag was raised (Ctrl-C, SIGTERM).
     Interrupted,
+    /// The process's resident memory reached `max_memory`.
+    MemoryBound,
 }
 
 /// Search parameters.
@@ -56,6 +58,9 @@ pub struct SearchConfig<S> {
     pub timeout: Option<Duration>,
     /// Stop when this flag becomes true.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Stop when the process's resident memory reaches this many bytes
+    /// ([`crate::limits::resident_bytes`], read with the cancel flag, every 1024 states).
+    pub max_memory: Option<u64>,
     /// Maps a state to the representative of its symmetry class (symmetry reduction); `None`:
     /// no reduction. It must map symmetric states to the same value and keep every property's
     /// value.
@@ -70,6 +75,7 @@ impl<S> Default for SearchConfig<S> {
             max_states: None,
             timeout: None,
             cancel: None,
+            max_memory: None,
             symmetry: None,
         }
     }
@@ -165,6 +171,7 @@ fn cfg_clone<S>(c: &SearchConfig<S>) -> SearchConfig<S> {
         max_states: c.max_states,
         timeout: c.timeout,
         cancel: c.cancel.clone(),
+        max_memory: c.max_memory,
         symmetry: c.symmetry,
     }
 }
@@ -237,6 +244,10 @@ where
             }
             if cfg.timeout.is_some_and(|t| start.elapsed() >= t) {
                 stopped = Some(Stop::Timeout);
+                break;
+            }
+            if cfg.max_memory.is_some_and(crate::limits::memory_reached) {
+                stopped = Some(Stop::MemoryBound);
                 break;
             }
         }

@@ -240,6 +240,20 @@ fn d_mutex_web_locks_serialise_and_the_local_storage_fallback_does_not() {
         assert_eq!(status(&r, "cookie_names_live_session"), Verdict::Holds);
         assert_eq!(status(&r, "concurrent_refreshes"), Verdict::Unreached);
     }
+    // A tab does wait for the lock, and a waiting tab is never left behind: whenever one
+    // waits, the lock is held by a tab whose refresh is in flight.
+    let wl = scenario("models/directus-pr22457-weblocks.json", None);
+    fn b_waits(_: &RefreshModel, s: &State) -> bool {
+        browser_at(s, 0).tabs[1].status == TabStatus::WaitingLock
+    }
+    let (t, _) = search_for(&wl, "B waits", Kind::Sometimes, b_waits);
+    find_step(&t.unwrap(), "tab B", "TabWaitsForLock", "waits for the refresh lock");
+    fn holder_refreshing(_: &RefreshModel, s: &State) -> bool {
+        let b = browser_at(s, 0);
+        !b.tabs.iter().any(|t| t.status == TabStatus::WaitingLock)
+            || b.lock.is_some_and(|h| matches!(b.tabs[h as usize].status, TabStatus::Refreshing { .. }))
+    }
+    assert!(search_for(&wl, "no stuck waiter", Kind::Always, holder_refreshing).0.is_none());
     let (sc, m, r) = checked("models/directus-pr22457-localstorage.json", None);
     assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
@@ -273,6 +287,23 @@ fn finding_successor_handed_out_before_its_row_exists_logs_a_tab_out() {
     assert_eq!(status(&e2, "cookie_names_live_session"), Verdict::Violated);
 }
 
+/// The window of the finding above closes when the refresh handler runs as one transaction
+/// (the model's `atomic` steps): no tab is logged out and no token names a missing row, with
+/// two tabs or three.
+#[test]
+fn finding_successor_window_closes_with_one_transaction() {
+    for (tabs, unique) in [(2, 368), (3, 32_504)] {
+        let mut sc = scenario("models/directus-10.11.1-session-followup.json", Some(tabs));
+        sc.server.steps = refresh_check::model::policy::ServerSteps::Atomic;
+        let (_, r) = run(&sc, &CheckOptions::default());
+        assert!(r.exhaustive);
+        assert_eq!(r.unique_states, unique, "{tabs} tabs");
+        assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds, "{tabs} tabs");
+        assert_eq!(status(&r, "cookie_names_live_session"), Verdict::Holds, "{tabs} tabs");
+        assert_eq!(status(&r, "concurrent_refreshes"), Verdict::Reached);
+    }
+}
+
 /// Finding (10.11.1+): the grace window bounds how late a concurrent refresh may arrive. A
 /// refresh with the old cookie that reaches the server more than the grace period after the
 /// winner's G1 is refused and its tab is logged out.
@@ -303,6 +334,37 @@ fn finding_a_refresh_in_flight_at_sign_out_resurrects_the_session() {
     assert_eq!(t.steps.last().unwrap().state.store, vec!["token=2 expires=4"]);
 }
 
+/// For comparison, 10.10 with the same timing: the refresh in flight renames a row the sign-out
+/// deleted (0 rows, an orphan cookie), and no session is resurrected.
+#[test]
+fn sign_out_during_a_refresh_in_10_10_leaves_an_orphan_not_a_session() {
+    let (sc, m, r) = checked("models/directus-10.10-session-signout.json", None);
+    assert_eq!(status(&r, "logout_revokes_all"), Verdict::Holds);
+    assert_eq!(status(&r, "sign_out_completes"), Verdict::Reached);
+    assert_eq!(r.unique_states, 733);
+    let t = trace_of(&m, &sc, &r, "cookie_names_live_session");
+    let delete = find_step(&t, "store", "StoreRunsLogoutDelete", "WHERE token=1 for tab B");
+    let rename = find_step(&t, "store", "StoreRunsW1Rename", "WHERE token=1 for tab A");
+    assert!(delete < rename);
+    assert!(t.steps.last().unwrap().text.contains("0 row(s) affected for tab A"));
+    assert!(t.steps.last().unwrap().state.store.is_empty());
+}
+
+/// Before PR 22353 an ordinary request checks the JWT only: a cookie whose token was renamed
+/// away is accepted a tick after the rotation (`rotated_token_expires`, no grace in 10.10).
+/// The same in 10.11.1+ holds (see D-E3).
+#[test]
+fn before_the_per_request_check_a_rotated_cookie_stays_accepted() {
+    let (sc, m, r) = checked("models/directus-10.10-session-clock.json", None);
+    let t = trace_of(&m, &sc, &r, "rotated_token_expires");
+    assert_eq!(t.steps.len(), 9, "{}", trace::render_text(&t));
+    let rename = find_step(&t, "store", "StoreRunsW1Rename", "WHERE token=1 for tab A");
+    let sent = find_step(&t, "tab B", "TabSendsRequest", "session=1");
+    let tick = find_step(&t, "clock", "ClockTicks", "now = 1");
+    let arrives = find_step(&t, "server", "ServerReceivesRequest", "GET /users/me (session=1");
+    assert!(rename < sent && sent < tick && tick < arrives);
+}
+
 /// The store's concurrency does not matter for the race: with one connection (SQLite) the
 /// statements run in issue order, and D-S1 is the same ten steps.
 #[test]
@@ -324,7 +386,7 @@ fn every_shipped_model_checks_as_expected() {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    assert!(files.len() >= 17, "{files:?}");
+    assert!(files.len() >= 19, "{files:?}");
     for f in files {
         let sc = Scenario::load(&f).unwrap();
         let (_, r) = run(&sc, &CheckOptions::default());

@@ -4,5 +4,7 @@ mod util;
 
 mod cli;
 mod directus;
+mod fuzz;
 mod replay;
+mod robustness;
 mod scenarios;

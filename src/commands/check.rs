@@ -40,6 +40,10 @@ pub struct Args {
     #[arg(long, value_name = "SECS", help_heading = "Search bounds")]
     pub timeout: Option<f64>,
 
+    /// Stop once the process holds MiB mebibytes of memory (resident set; incomplete, exit 3).
+    #[arg(long, value_name = "MiB", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Search bounds")]
+    pub max_memory: Option<u64>,
+
     /// Folder for counterexample traces (`<model>.<property>.json` and `.md`).
     #[arg(long, value_name = "DIR", default_value = "traces", help_heading = "Output")]
     pub traces: PathBuf,
@@ -86,16 +90,21 @@ pub fn run(args: Args) -> Result<u8> {
     }
     if !args.no_traces {
         output::prepare_dir(&args.traces)?;
+        for (json, md) in properties::ALL.iter().map(|p| trace::file_names(&args.traces, &sc.name, p.name)) {
+            output::check_target(&json).and_then(|()| output::check_target(&md))?;
+        }
     }
     let opts = CheckOptions {
         strategy: args.strategy.into(),
         max_depth: args.max_depth,
         max_states: args.max_states,
         timeout: args.timeout.map(Duration::from_secs_f64),
-        cancel: None,
+        cancel: refresh_check::interrupt::install().map_err(|e| eprintln!("warning: {e}")).ok(),
+        max_memory: args.max_memory.map(|m| m.saturating_mul(refresh_check::limits::MIB)),
     };
     let (model, mut results) = check::check(&sc, &opts);
     let mut traces: Vec<Trace> = Vec::new();
+    let mut unwritten = Vec::new();
     for p in results.properties.iter_mut() {
         let (Some(path), Verdict::Violated) = (&p.path, p.status) else { continue };
         let spec = properties::by_name(p.name).expect("results name catalogue properties");
@@ -104,9 +113,12 @@ pub fn run(args: Args) -> Result<u8> {
             .with_context(|| format!("internal error: the counterexample for {} did not re-check", p.name))?;
         if !args.no_traces {
             let (json, md) = trace::file_names(&args.traces, &sc.name, p.name);
-            output::write_atomic(&json, serde_json::to_string_pretty(&t)?.as_bytes())?;
-            output::write_atomic(&md, trace::render_markdown(&t).as_bytes())?;
-            p.trace = Some(json);
+            let written = output::write_atomic(&json, serde_json::to_string_pretty(&t)?.as_bytes())
+                .and_then(|()| output::write_atomic(&md, trace::render_markdown(&t).as_bytes()));
+            match written {
+                Ok(()) => p.trace = Some(json),
+                Err(e) => unwritten.push(e), // the report is still printed; then exit 2
+            }
         }
         traces.push(t);
     }
@@ -116,6 +128,9 @@ pub fn run(args: Args) -> Result<u8> {
         FormatArg::Json => report::json(&results, &mut out)?,
     }
     out.flush()?;
+    if let Some(e) = unwritten.into_iter().next() {
+        return Err(e.into());
+    }
     Ok(match results.outcome() {
         Outcome::AsExpected => exit::AS_EXPECTED,
         Outcome::Differs => exit::DIFFERS,

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
 use refresh_check::properties::Kind;
 use refresh_check::scenario::Scenario;
@@ -13,6 +13,10 @@ use refresh_check::{exit, model};
 #[derive(Subcommand, Debug)]
 pub enum TraceCommand {
     /// Replay trace files on their models and check they reach the violation they claim.
+    ///
+    /// Each file is reported on its own line. Exit 0: every trace holds; 1: some trace does
+    /// not replay to what it claims (the first step that differs is named); 2: some file is
+    /// not a readable trace of this version, or its model file is invalid.
     Validate {
         /// Trace files (`.json`).
         #[arg(required = true)]
@@ -43,37 +47,61 @@ pub fn run(cmd: TraceCommand) -> Result<u8> {
 
 /// Reads a trace file; errors name the file and the field.
 pub fn load_trace(file: &Path) -> Result<Trace> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("{}: cannot read the trace file", file.display()))?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
-        anyhow::anyhow!("{}: field `{field}`: {}", file.display(), e.into_inner())
-    })
+    Ok(trace::load(file)?)
+}
+
+/// One file's result: `Ok` with a summary, or the exit code it calls for and why.
+fn validate_one(file: &Path) -> Result<String, (u8, String)> {
+    let t = trace::load(file).map_err(|e| (exit::BAD_INPUT, e.to_string()))?;
+    if !(1..=refresh_check::scenario::MAX_TABS).contains(&t.parameters.tabs) {
+        let why =
+            format!("found {}, expected an integer from 1 to {}", t.parameters.tabs, refresh_check::scenario::MAX_TABS);
+        return Err((exit::BAD_INPUT, format!("{}: field `parameters.tabs`: {why}", file.display())));
+    }
+    let sc = Scenario::load(&t.model_file)
+        .and_then(|s| s.with_tabs(t.parameters.tabs))
+        .map_err(|e| (exit::BAD_INPUT, format!("{}: its model file: {e}", file.display())))?;
+    if t.model != sc.name {
+        return Err((
+            exit::DIFFERS,
+            format!(
+                "{}: FAILED: field `model`: found {:?}, but its model file names {:?}",
+                file.display(),
+                t.model,
+                sc.name
+            ),
+        ));
+    }
+    trace::validate(&model::build(&sc), &t)
+        .map_err(|why| (exit::DIFFERS, format!("{}: FAILED: {why}", file.display())))?;
+    Ok(format!(
+        "{}: ok ({} {} in {} steps)",
+        file.display(),
+        t.property,
+        if t.kind == Kind::Always { "violated" } else { "reached" },
+        t.steps.len()
+    ))
 }
 
 fn validate(files: &[PathBuf]) -> Result<u8> {
-    let mut failed = 0;
+    let mut code = exit::AS_EXPECTED;
+    let mut out = std::io::stdout().lock();
     for file in files {
-        let t = load_trace(file)?;
-        let sc = Scenario::load(&t.model_file)
-            .and_then(|s| s.with_tabs(t.parameters.tabs))
-            .with_context(|| format!("{}: its model file", file.display()))?;
-        match trace::validate(&model::build(&sc), &t) {
-            Ok(()) => println!(
-                "{}: ok ({} {} in {} steps)",
-                file.display(),
-                t.property,
-                if t.kind == Kind::Always { "violated" } else { "reached" },
-                t.steps.len()
-            ),
-            Err(why) => {
-                failed += 1;
-                println!("{}: FAILED: {why}", file.display());
+        match validate_one(file) {
+            Ok(line) => writeln!(out, "{line}")?,
+            Err((c, why)) => {
+                // A trace that does not hold is a result (stdout); an unreadable one is an
+                // input error (stderr). Exit 2 outranks 1.
+                if c == exit::BAD_INPUT {
+                    eprintln!("error: {why}");
+                } else {
+                    writeln!(out, "{why}")?;
+                }
+                code = code.max(c);
             }
         }
     }
-    Ok(if failed == 0 { exit::AS_EXPECTED } else { exit::DIFFERS })
+    Ok(code)
 }
 
 fn show(file: &Path, format: ShowFormat) -> Result<u8> {

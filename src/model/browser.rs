@@ -424,12 +424,19 @@ impl BrowserState {
         tab.status = TabStatus::LoggedOut;
     }
 
-    /// The attacker's possible redemptions now: every copied credential in every allowed mode.
+    /// The attacker's possible redemptions now: every copied credential in every allowed mode
+    /// (none while one is in flight or no attempt is left).
     pub fn attacks(&self, cfg: &BrowserCfg) -> Vec<Credentials> {
-        let (Some(a), Some((_, modes))) = (self.attacker, &cfg.attacker) else { return vec![] };
-        if a.busy || a.attempts_left == 0 {
-            return vec![];
+        match self.attacker {
+            Some(a) if !a.busy && a.attempts_left > 0 => self.copied_credentials(cfg),
+            _ => vec![],
         }
+    }
+
+    /// Every credential the attacker could present, from what the browser ever held, in every
+    /// mode the model allows it.
+    pub fn copied_credentials(&self, cfg: &BrowserCfg) -> Vec<Credentials> {
+        let Some((_, modes)) = &cfg.attacker else { return vec![] };
         let mut out = vec![];
         for &mode in modes {
             match mode {
@@ -450,17 +457,16 @@ impl BrowserState {
         out
     }
 
-    /// The attacker sends a redemption with `cred`.
-    pub fn start_attack(&mut self, cred: Credentials) -> bool {
-        match &mut self.attacker {
-            Some(a) if !a.busy && a.attempts_left > 0 => {
-                a.attempts_left -= 1;
-                a.busy = true;
-                let _ = cred;
-                true
-            }
-            _ => false,
+    /// The attacker sends a redemption with `cred`, one of [`Self::attacks`]. Returns whether
+    /// it could.
+    pub fn start_attack(&mut self, cfg: &BrowserCfg, cred: Credentials) -> bool {
+        if !self.attacks(cfg).contains(&cred) {
+            return false;
         }
+        let a = self.attacker.as_mut().expect("attacks() is empty without an attacker");
+        a.attempts_left -= 1;
+        a.busy = true;
+        true
     }
 
     /// The attacker receives its answer.

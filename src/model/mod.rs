@@ -1,7 +1,8 @@
 //! The actor model of one browser, the Directus API process and its session store.
 //!
 //! Three actors, wired by [`build`]:
-//! - [`Node::Browser`]: the tabs and their shared cookie jar ([`browser`]);
+//! - [`Node::Browser`]: the tabs, their shared cookie jar and storage, and the optional
+//!   attacker who copies what the browser held ([`browser`]);
 //! - [`Node::Server`]: the API process, whose handlers are step machines ([`server`]), and the
 //!   logical clock in ticks (the API computes `now`, as Directus does in JavaScript);
 //! - [`Node::Store`]: the `directus_sessions` table ([`store`]).
@@ -11,8 +12,13 @@
 //! statement can run between two statements of one handler, as between two `await`s in
 //! Node.js. Which policy the server follows is data ([`policy`]).
 //!
+//! Ghost state (the user's ground truth, what the browser held, which tokens were superseded or
+//! accepted when, what happened after a sign-out) sits beside the protocol state and is never
+//! read by a handler or by the app; the properties read it.
+//!
 //! Sources: `shared/research/directus-protocol.md` §1 (server) and §3 (app), read from
-//! `@directus/api` 18.2.1 / 19.1.1 and `@directus/app` 12.1.1; Directus issue 22360 and PR 22433.
+//! `@directus/api` 18.2.1 / 19.1.1 and `@directus/app` 12.1.1; Directus issue 22360 and pull
+//! requests 22433, 22353, 22457, 22464, 22503.
 
 pub mod browser;
 pub mod policy;
@@ -93,9 +99,9 @@ impl HttpError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[allow(missing_docs)] // variant fields are described in each variant's doc
 pub enum Reply {
-    /// 200. `set_cookie` is the new `directus_session_token` (session mode); `token` the new
-    /// refresh token (json: in the body; cookie mode: `Set-Cookie: directus_refresh_token`);
-    /// `expires_at` the tick the app records as `accessTokenExpiry` (`now + expires`).
+    /// A 200. `set_cookie` is the new `directus_session_token` (session mode). `token` is the
+    /// new refresh token, in the body (json) or in `Set-Cookie: directus_refresh_token`
+    /// (cookie mode). `expires_at` is the tick the app records as `accessTokenExpiry`.
     Ok { set_cookie: Option<SessionJwt>, token: Option<Token>, expires_at: Option<Tick> },
     /// 200 of `POST /auth/logout`: both cookies cleared.
     SignedOut,
@@ -357,7 +363,7 @@ impl Actor for Node {
                         (sent.is_some(), sent)
                     }
                     Timer::AttackerRedeems(cred) => {
-                        let sent = b.start_attack(cred).then_some(Send::Refresh { tab: ATTACKER, cred });
+                        let sent = b.start_attack(cfg, cred).then_some(Send::Refresh { tab: ATTACKER, cred });
                         (sent.is_some(), sent)
                     }
                     Timer::BrowserTick => {
@@ -423,16 +429,10 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
         }
     }
     if let (Some(a), Some((_, modes))) = (b.attacker, &cfg.attacker) {
-        let armed = a.attempts_left > 0 && !a.busy;
+        let armed = a.attempts_left > 0 && !a.busy && !modes.is_empty();
         // Every credential it could redeem; the held lists only grow, so this covers every
         // timer armed before.
-        let mut idle = b.clone();
-        if let Some(x) = &mut idle.attacker {
-            x.busy = false;
-            x.attempts_left = 1;
-        }
-        let _ = modes;
-        for cred in idle.attacks(cfg) {
+        for cred in b.copied_credentials(cfg) {
             set(Timer::AttackerRedeems(cred), armed);
         }
     }

@@ -2,7 +2,7 @@
 //! and the snapshot of the global state. This is the only part of the trace layer that knows
 //! the model's message and state types.
 
-use stateright::actor::{ActorModelAction, Id};
+use stateright::actor::{ActorModelAction, Id, Network};
 
 use super::{tab_letter, MessageView, Snapshot, TabView};
 use crate::model::browser::{BrowserState, TabStatus};
@@ -169,6 +169,24 @@ impl Names<'_> {
     }
 }
 
+/// Every message in flight, each as often as it is in the network: `(sender, receiver, msg)`.
+///
+/// Not stateright 0.31's `Network::iter_all`: on an ordered network its iterator never ends (it
+/// repeats the first message of the first flow), and on an unordered non-duplicating one it
+/// yields a message sent `n > 1` times `n + 1` times. Both found by fuzzing the model-file
+/// loader (`docs/robustness.md`).
+pub(crate) fn in_flight(network: &Network<Msg>) -> Vec<(Id, Id, &Msg)> {
+    match network {
+        Network::UnorderedDuplicating(set, _) => set.iter().map(|e| (e.src, e.dst, &e.msg)).collect(),
+        Network::UnorderedNonDuplicating(multiset) => {
+            multiset.iter().flat_map(|(e, &n)| std::iter::repeat_n((e.src, e.dst, &e.msg), n)).collect()
+        }
+        Network::Ordered(flows) => {
+            flows.iter().flat_map(|(&(src, dst), queue)| queue.iter().map(move |m| (src, dst, m))).collect()
+        }
+    }
+}
+
 fn tab_status(b: &BrowserState, i: usize) -> String {
     let t = &b.tabs[i];
     let mut s: String = match t.status {
@@ -208,7 +226,8 @@ pub fn snapshot(m: &RefreshModel, s: &State) -> Snapshot {
             requests_left: t.requests_left,
         })
         .collect();
-    let mut in_flight: Vec<MessageView> = s.network.iter_all().map(|e| names.message(e.src, e.dst, e.msg)).collect();
+    let mut in_flight: Vec<MessageView> =
+        in_flight(&s.network).into_iter().map(|(src, dst, msg)| names.message(src, dst, msg)).collect();
     in_flight.sort_by(|a, b| (&a.from, &a.to, &a.text).cmp(&(&b.from, &b.to, &b.text)));
     let jar = match (b.jar.session, b.jar.refresh, b.storage) {
         (Some(j), _, _) => Some(format!("session={} exp={}", j.session, j.exp)),
@@ -424,4 +443,35 @@ fn refresh_source(b: &BrowserState, m: &RefreshModel, t: TabIx) -> String {
         return format!("its stored refresh token (token={tok})");
     }
     "no token".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stateright::actor::Envelope;
+    use stateright::util::HashableHashMap;
+    use std::collections::{BTreeMap, VecDeque};
+
+    fn msgs() -> (Msg, Msg) {
+        let cred = Credentials { mode: AuthMode::Session, cookie: None, token: None, access: None };
+        (Msg::RefreshRequest { tab: 0, cred }, Msg::RefreshRequest { tab: 1, cred })
+    }
+
+    #[test]
+    fn every_message_in_flight_once_per_copy_where_stateright_iter_all_is_wrong() {
+        let (a, b) = msgs();
+        let (x, y) = (Id::from(0), Id::from(1));
+        let ordered: Network<Msg> = Network::Ordered(BTreeMap::from([((x, y), VecDeque::from([a, b]))]));
+        assert_eq!(in_flight(&ordered), vec![(x, y, &a), (x, y, &b)]);
+        // stateright 0.31: never ends, repeating the first message.
+        assert!(ordered.iter_all().take(50).all(|e| *e.msg == a));
+        assert_eq!(ordered.iter_all().take(50).count(), 50);
+
+        let mut multiset = HashableHashMap::default();
+        multiset.insert(Envelope { src: x, dst: y, msg: a }, 2usize);
+        let unordered: Network<Msg> = Network::UnorderedNonDuplicating(multiset);
+        assert_eq!(in_flight(&unordered), vec![(x, y, &a), (x, y, &a)]);
+        // stateright 0.31: a message sent twice is listed three times.
+        assert_eq!(unordered.iter_all().take(50).count(), 3);
+    }
 }

@@ -134,6 +134,48 @@ pub enum TraceError {
     UnknownProperty(String),
 }
 
+/// Why a trace file could not be read as a trace.
+#[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // variant fields are described in each variant's doc
+pub enum TraceFileError {
+    /// The file could not be read.
+    #[error("{path}: cannot read the trace file: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// The file is a trace of another format version (or none): its fields are not read.
+    #[error(
+        "{path}: field `schema`: found {found}, expected {SCHEMA:?} (a trace file of this version of refresh-check)"
+    )]
+    Schema { path: PathBuf, found: String },
+    /// The file is not valid JSON, or a field has the wrong type or name.
+    #[error("{path}:{line}:{column}: field `{field}`: {message}")]
+    Parse { path: PathBuf, line: usize, column: usize, field: String, message: String },
+}
+
+/// Reads a trace file ([`parse`]).
+pub fn load(path: &Path) -> Result<Trace, TraceFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TraceFileError::Read { path: path.into(), source })?;
+    parse(path, &text)
+}
+
+/// Parses trace-file text; `path` is used in errors. The `schema` field is read first, so a
+/// file of another format version is named as such rather than by its first unknown field.
+pub fn parse(path: &Path, text: &str) -> Result<Trace, TraceFileError> {
+    let parse_error = |e: crate::jsonfile::JsonError| TraceFileError::Parse {
+        path: path.into(),
+        line: e.line,
+        column: e.column,
+        field: e.field,
+        message: e.message,
+    };
+    let value: serde_json::Value = crate::jsonfile::from_str(text).map_err(parse_error)?;
+    match value.get("schema") {
+        Some(serde_json::Value::String(s)) if s == SCHEMA => {}
+        Some(other) => return Err(TraceFileError::Schema { path: path.into(), found: other.to_string() }),
+        None => return Err(TraceFileError::Schema { path: path.into(), found: "no `schema` field".into() }),
+    }
+    crate::jsonfile::from_str(text).map_err(parse_error)
+}
+
 /// Letter of tab `t`: A, B, C, …
 pub fn tab_letter(t: u8) -> char {
     (b'A' + t) as char
@@ -202,23 +244,62 @@ pub fn validate(model: &RefreshModel, trace: &Trace) -> Result<(), String> {
         .ok_or_else(|| TraceError::UnknownProperty(trace.property.clone()).to_string())?;
     let path = decode_path(&trace.path)
         .ok_or_else(|| format!("field `path`: found {:?}, expected \"init/a1/a2/…\" of integers", trace.path))?;
+    if trace.kind != prop.kind || trace.claim != prop.claim {
+        return Err(format!(
+            "fields `kind` and `claim`: found {:?} {:?}, expected {:?} {:?} for property `{}`",
+            trace.kind, trace.claim, prop.kind, prop.claim, prop.name
+        ));
+    }
     let rebuilt =
         build(model, &trace.model_file, &trace.model, trace.parameters.tabs, prop, &path).map_err(|e| e.to_string())?;
     if rebuilt.initial != trace.initial {
         return Err("field `initial` differs from the model's initial state".into());
     }
-    if rebuilt.steps.len() != trace.steps.len() {
-        return Err(format!("the trace has {} steps; its path replays to {}", trace.steps.len(), rebuilt.steps.len()));
-    }
-    for (a, b) in rebuilt.steps.iter().zip(&trace.steps) {
-        if a != b {
+    for (k, (replayed, recorded)) in rebuilt.steps.iter().zip(&trace.steps).enumerate() {
+        if replayed != recorded {
+            let differs = step_fields_differing(replayed, recorded);
             return Err(format!(
-                "step {} differs from the replay: recorded {:?}, replayed {:?}",
-                b.index, b.text, a.text
+                "step {} differs from the replay in {} (`steps[{k}]`): recorded {:?}, replayed {:?}",
+                k + 1,
+                differs.join(", "),
+                recorded.text,
+                replayed.text
             ));
         }
     }
+    if rebuilt.steps.len() != trace.steps.len() {
+        return Err(format!(
+            "the trace has {} steps; its path replays to {} (step {} is the first one missing or extra)",
+            trace.steps.len(),
+            rebuilt.steps.len(),
+            rebuilt.steps.len().min(trace.steps.len()) + 1
+        ));
+    }
     Ok(())
+}
+
+/// The names of the fields in which two steps differ.
+fn step_fields_differing(a: &Step, b: &Step) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if a.index != b.index {
+        out.push("`index`");
+    }
+    if a.actor != b.actor {
+        out.push("`actor`");
+    }
+    if a.action != b.action {
+        out.push("`action`");
+    }
+    if a.text != b.text {
+        out.push("`text`");
+    }
+    if a.message != b.message {
+        out.push("`message`");
+    }
+    if a.state != b.state {
+        out.push("`state`");
+    }
+    out
 }
 
 /// The trace file paths for a property of a model under `dir`: `(json, md)`.

@@ -1,0 +1,248 @@
+//! Which bounds of a model file a search ran into: a model-level self-check.
+//!
+//! A model file bounds the behaviour it explores: the clock stops at `time.max_ticks`, a tab
+//! refreshes at most `browser.refreshes_per_tab` times and makes at most
+//! `browser.requests_per_tab` ordinary requests, the attacker tries at most `attacker.attempts`
+//! redemptions. A verdict is only as wide as its bounds: when
+//! the search reaches a state where a bound stopped something that could otherwise have
+//! happened (the clock at its last tick; an idle, signed-in tab with no refresh or request
+//! left; an idle attacker with no attempt left), a violation might lie just past it, and `check` says so.
+//!
+//! [`BoundWatch`] wraps the model for the search and records the bounds reached while the
+//! search generates states: it forwards every [`Model`] call unchanged (the same actions in the
+//! same order, so paths and counts are those of the bare model) and looks at each new state
+//! until every bound of the file has been seen. A bound the file sets to zero is a choice, not
+//! a limit ("time does not pass", "no ordinary requests"), and is not reported.
+//!
+//! The model has no separate bound on token generations: each refresh mints one token, so
+//! `browser.refreshes_per_tab` bounds them.
+
+use std::cell::Cell;
+
+use serde::Serialize;
+use stateright::{Model, Property};
+
+use crate::model::browser::TabStatus;
+use crate::model::{browser_at, server_at, Action, RefreshModel, State};
+use crate::scenario::Scenario;
+
+/// A bound of the model file reached on some explored path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BoundHit {
+    /// The model-file field, e.g. `"time.max_ticks"`.
+    pub field: &'static str,
+    /// Its value in the file (or on the command line).
+    pub value: u64,
+    /// What was stopped, in words.
+    pub stopped: &'static str,
+}
+
+const CLOCK: u8 = 1;
+const REFRESHES: u8 = 2;
+const REQUESTS: u8 = 4;
+const ATTEMPTS: u8 = 8;
+
+/// The model under search, with a record of the bounds its states reach.
+pub struct BoundWatch<'m> {
+    model: &'m RefreshModel,
+    props: Vec<Property<RefreshModel>>,
+    max_ticks: u8,
+    refreshes: u8,
+    requests: u8,
+    attempts: u8,
+    watched: u8,
+    hits: Cell<u8>,
+}
+
+impl<'m> BoundWatch<'m> {
+    /// Wraps `model`, built from `sc`.
+    pub fn new(model: &'m RefreshModel, sc: &Scenario) -> Self {
+        let props = model.properties();
+        assert!(props.len() <= FORWARD.len(), "BoundWatch forwards at most {} properties", FORWARD.len());
+        let (max_ticks, refreshes, requests) =
+            (sc.time.max_ticks, sc.browser.refreshes_per_tab, sc.browser.requests_per_tab);
+        let attempts = sc.attacker.as_ref().map_or(0, |a| a.attempts);
+        let watched = [(CLOCK, max_ticks), (REFRESHES, refreshes), (REQUESTS, requests), (ATTEMPTS, attempts)]
+            .iter()
+            .filter(|(_, v)| *v > 0)
+            .fold(0, |acc, (bit, _)| acc | bit);
+        BoundWatch { model, props, max_ticks, refreshes, requests, attempts, watched, hits: Cell::new(0) }
+    }
+
+    /// The bounds reached so far, in model-file order.
+    pub fn hits(&self) -> Vec<BoundHit> {
+        let h = self.hits.get();
+        let mut out = Vec::new();
+        if h & CLOCK != 0 {
+            out.push(BoundHit {
+                field: "time.max_ticks",
+                value: self.max_ticks.into(),
+                stopped: "the clock stopped at its last tick",
+            });
+        }
+        if h & REFRESHES != 0 {
+            out.push(BoundHit {
+                field: "browser.refreshes_per_tab",
+                value: self.refreshes.into(),
+                stopped: "a signed-in tab had no refresh left",
+            });
+        }
+        if h & REQUESTS != 0 {
+            out.push(BoundHit {
+                field: "browser.requests_per_tab",
+                value: self.requests.into(),
+                stopped: "a signed-in tab had no ordinary request left",
+            });
+        }
+        if h & ATTEMPTS != 0 {
+            out.push(BoundHit {
+                field: "attacker.attempts",
+                value: self.attempts.into(),
+                stopped: "the attacker had no redemption left",
+            });
+        }
+        out
+    }
+
+    fn observe(&self, s: &State) {
+        let seen = self.hits.get();
+        if seen == self.watched {
+            return;
+        }
+        let mut h = seen;
+        let m = &self.model.cfg;
+        if self.max_ticks > 0 && server_at(s, m.server).now >= self.max_ticks {
+            h |= CLOCK;
+        }
+        for &b in &m.browsers {
+            let browser = browser_at(s, b);
+            if browser.attacker.is_some_and(|a| !a.busy && a.attempts_left == 0) {
+                h |= ATTEMPTS;
+            }
+            for t in browser.tabs.iter().filter(|t| t.status == TabStatus::Idle) {
+                if self.refreshes > 0 && t.refreshes_left == 0 {
+                    h |= REFRESHES;
+                }
+                if self.requests > 0 && t.requests_left == 0 {
+                    h |= REQUESTS;
+                }
+            }
+        }
+        self.hits.set(h);
+    }
+}
+
+impl Model for BoundWatch<'_> {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        let inits = self.model.init_states();
+        inits.iter().for_each(|s| self.observe(s));
+        inits
+    }
+
+    fn actions(&self, state: &State, actions: &mut Vec<Action>) {
+        self.model.actions(state, actions)
+    }
+
+    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+        let next = self.model.next_state(last, action);
+        if let Some(n) = &next {
+            self.observe(n);
+        }
+        next
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        self.props
+            .iter()
+            .zip(FORWARD)
+            .map(|(p, condition)| Property { expectation: p.expectation.clone(), name: p.name, condition })
+            .collect()
+    }
+
+    fn within_boundary(&self, state: &State) -> bool {
+        self.model.within_boundary(state)
+    }
+}
+
+/// A property's condition on the wrapper: the `I`-th condition of the wrapped model.
+/// (stateright's conditions are `fn` pointers, so each index needs its own function.)
+fn forward<const I: usize>(w: &BoundWatch<'_>, s: &State) -> bool {
+    (w.props[I].condition)(w.model, s)
+}
+
+type Condition = for<'a, 'b, 'c> fn(&'a BoundWatch<'b>, &'c State) -> bool;
+
+const FORWARD: [Condition; 16] = [
+    forward::<0>,
+    forward::<1>,
+    forward::<2>,
+    forward::<3>,
+    forward::<4>,
+    forward::<5>,
+    forward::<6>,
+    forward::<7>,
+    forward::<8>,
+    forward::<9>,
+    forward::<10>,
+    forward::<11>,
+    forward::<12>,
+    forward::<13>,
+    forward::<14>,
+    forward::<15>,
+];
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::search::{self, SearchConfig};
+
+    fn scenario(extra_time: &str, per_tab: &str) -> Scenario {
+        let text = format!(
+            r#"{{"name":"m","description":"d","sources":["s"],
+            "server":{{"session_refresh":"stable-id"}},"browser":{{"tabs":2,{per_tab}}},
+            "time":{{"refresh_token_ttl":7,"session_cookie_ttl":4{extra_time}}}}}"#
+        );
+        Scenario::parse(Path::new("m.json"), &text).unwrap()
+    }
+
+    #[test]
+    fn the_watch_forwards_properties_and_finds_the_same_paths_and_counts() {
+        let sc = scenario(",\"max_ticks\":2", "\"refreshes_per_tab\":1,\"requests_per_tab\":1");
+        let model = crate::model::build(&sc);
+        let bare = search::search(&model, &SearchConfig::default());
+        let watch = BoundWatch::new(&model, &sc);
+        let watched = search::search(&watch, &SearchConfig::default());
+        assert_eq!(watch.properties().len(), model.properties().len());
+        assert_eq!(bare.discoveries, watched.discoveries);
+        assert_eq!((bare.states, bare.unique_states), (watched.states, watched.unique_states));
+        assert!(watched.unique_states > 100, "{}", watched.unique_states);
+        let fields: Vec<_> = watch.hits().iter().map(|h| h.field).collect();
+        assert_eq!(fields, ["time.max_ticks", "browser.refreshes_per_tab", "browser.requests_per_tab"]);
+    }
+
+    #[test]
+    fn bounds_set_to_zero_are_choices_not_hits() {
+        let sc = scenario("", "\"refreshes_per_tab\":1");
+        let model = crate::model::build(&sc);
+        let watch = BoundWatch::new(&model, &sc);
+        search::search(&watch, &SearchConfig::default());
+        let fields: Vec<_> = watch.hits().iter().map(|h| h.field).collect();
+        assert_eq!(fields, ["browser.refreshes_per_tab"]);
+        assert_eq!(watch.hits()[0].value, 1);
+    }
+
+    #[test]
+    fn a_bound_not_reached_is_not_reported() {
+        // Two refreshes per tab, stopped after a handful of states: no tab has used both.
+        let sc = scenario("", "\"refreshes_per_tab\":2");
+        let model = crate::model::build(&sc);
+        let watch = BoundWatch::new(&model, &sc);
+        search::search(&watch, &SearchConfig { max_states: Some(3), ..SearchConfig::default() });
+        assert!(watch.hits().is_empty(), "{:?}", watch.hits());
+    }
+}

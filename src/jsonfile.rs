@@ -1,0 +1,110 @@
+//! Reading one JSON document into a serde type, with the position and the field path of the
+//! first error: the shared front half of the model-file and trace-file loaders.
+//!
+//! The whole text must be one JSON object: characters after it (a second object, a stray
+//! brace, text pasted after the file) are an error, as in `serde_json::from_str`, and so is a
+//! document that is an array or a scalar (serde would otherwise read a struct from an array,
+//! by field position).
+
+use serde::de::DeserializeOwned;
+
+/// Why a text is not a valid document of the expected type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonError {
+    /// 1-based line of the error (0 if unknown).
+    pub line: usize,
+    /// 1-based column of the error (0 if unknown).
+    pub column: usize,
+    /// The field path, `browser.tabs`, `steps[3].state.now`; `.` for the document itself.
+    pub field: String,
+    /// What was found and what was expected, in serde_json's words, without the position.
+    pub message: String,
+}
+
+/// Parses `text` as one JSON object read into `T`; an error names the line, column and field.
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
+    let doc: serde_json::Value = parse_one(text)?;
+    if !doc.is_object() {
+        let at = text.len() - text.trim_start().len();
+        let line = 1 + text[..at].matches('\n').count();
+        let column = 1 + at - text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let found = match doc {
+            serde_json::Value::Array(_) => "an array",
+            serde_json::Value::String(_) => "a string",
+            serde_json::Value::Number(_) => "a number",
+            serde_json::Value::Bool(_) => "a boolean",
+            _ => "null",
+        };
+        return Err(JsonError {
+            line,
+            column,
+            field: ".".into(),
+            message: format!("found {found}, expected a JSON object {{…}}"),
+        });
+    }
+    parse_one(text)
+}
+
+/// Parses exactly one JSON value of type `T` from `text`.
+fn parse_one<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        let field = e.path().to_string();
+        error(field, e.into_inner())
+    })?;
+    de.end().map_err(|e| JsonError {
+        message: "trailing characters after the JSON document".into(),
+        ..error(".".into(), e)
+    })?;
+    Ok(value)
+}
+
+fn error(field: String, inner: serde_json::Error) -> JsonError {
+    JsonError { line: inner.line(), column: inner.column(), field, message: strip_position(&inner.to_string()) }
+}
+
+/// serde_json appends " at line L column C" to its messages; errors print the position once,
+/// in front.
+pub fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct T {
+        a: u8,
+    }
+
+    #[test]
+    fn trailing_characters_after_the_document_are_an_error() {
+        let e = from_str::<T>("{\"a\": 1}\ngarbage").unwrap_err();
+        assert_eq!(
+            (e.line, e.column, e.field.as_str(), e.message.as_str()),
+            (2, 1, ".", "trailing characters after the JSON document")
+        );
+        assert!(from_str::<T>("{\"a\": 1}\n\n  ").is_ok(), "trailing whitespace is fine");
+    }
+
+    #[test]
+    fn a_document_that_is_not_an_object_is_refused_where_it_starts() {
+        let e = from_str::<T>("\n  [1]").unwrap_err();
+        assert_eq!((e.line, e.column, e.message.as_str()), (2, 3, "found an array, expected a JSON object {…}"));
+        // serde alone would read the struct from the array, by position.
+        assert!(serde_json::from_str::<T>("[1]").is_ok());
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_field_and_position() {
+        let e = from_str::<T>("{\n\"a\": 300}").unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (2, "a"));
+        assert_eq!(e.message, "invalid value: integer `300`, expected u8");
+    }
+}
