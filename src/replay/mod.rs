@@ -5,7 +5,8 @@
 //! ([`plan`]), and computes every outcome the model allows for each group. Then, up to
 //! `tries` times, it signs in afresh (the trace's initial session), sends each group's
 //! requests (one group after the other; a group's requests together, from threads, the later
-//! ones staggered by a delay that varies from try to try), and compares each group's replies
+//! ones staggered by a delay that varies from try to try, in the trace's order on one pass
+//! through the schedule and in the opposite order on the next), and compares each group's replies
 //! with the model:
 //! - outside the allowed outcomes: **diverged** (the server did what the model says it cannot:
 //!   a model bug or a modelling gap), and the replay stops;
@@ -291,8 +292,14 @@ fn send_one(client: &Client, r: &Request, auth: &Auth) -> Result<RealReply, Clie
 }
 
 /// Sends a group's requests: one directly, several from threads released together, the k-th
-/// started `k × stagger` after the first.
-fn send_group(client: &Client, reqs: &[(Request, Auth)], stagger: Duration) -> Result<Vec<RealReply>, ClientError> {
+/// started `k × stagger` after the first, or, `reversed`, the last one first.
+fn send_group(
+    client: &Client,
+    reqs: &[(Request, Auth)],
+    stagger: Duration,
+    reversed: bool,
+) -> Result<Vec<RealReply>, ClientError> {
+    let n = reqs.len();
     if let [(r, a)] = reqs {
         return Ok(vec![send_one(client, r, a)?]);
     }
@@ -305,8 +312,9 @@ fn send_group(client: &Client, reqs: &[(Request, Auth)], stagger: Duration) -> R
                 let barrier = &barrier;
                 s.spawn(move || {
                     barrier.wait();
-                    if k > 0 && !stagger.is_zero() {
-                        std::thread::sleep(stagger * k as u32);
+                    let slot = if reversed { n - 1 - k } else { k };
+                    if slot > 0 && !stagger.is_zero() {
+                        std::thread::sleep(stagger * slot as u32);
                     }
                     send_one(client, r, a)
                 })
@@ -369,8 +377,13 @@ pub fn run(
     let (mut first_match, mut first_divergence) = (None, None);
     for attempt in 1..=tries {
         let stagger = staggers[(attempt as usize - 1) % staggers.len()];
-        writeln!(out, "\ntry {attempt} of {tries} (stagger {} ms)", stagger.as_millis())?;
-        let end = one_try(plan, &allowed, &traced, &initial, client, opts, stagger, out)?;
+        // Every second pass through the schedule starts the requests in the opposite order:
+        // which request's step must come first on the server is not always the one the trace's
+        // server received first.
+        let reversed = ((attempt as usize - 1) / staggers.len()) % 2 == 1;
+        let order = if reversed { ", last request first" } else { "" };
+        writeln!(out, "\ntry {attempt} of {tries} (stagger {} ms{order})", stagger.as_millis())?;
+        let end = one_try(plan, &allowed, &traced, &initial, client, opts, (stagger, reversed), out)?;
         summary.tries = attempt;
         let key = match &end {
             TryEnd::AsTraced => "as in the trace".to_string(),
@@ -486,7 +499,7 @@ fn one_try(
     initial: &SignIn,
     client: &Client,
     opts: &Options,
-    stagger: Duration,
+    (stagger, reversed): (Duration, bool),
     out: &mut dyn Write,
 ) -> Result<TryEnd, ReplayError> {
     let mut b = sign_in(client, opts, initial, out)?;
@@ -505,7 +518,7 @@ fn one_try(
             let auth = b.auth_for(&r).map_err(|token| ReplayError::UnknownToken { group: gi + 1, token })?;
             reqs.push((r, auth));
         }
-        let real = send_group(client, &reqs, stagger)?;
+        let real = send_group(client, &reqs, stagger, reversed)?;
         let want: Vec<Option<Reply>> = g.exchanges.iter().map(|&i| plan.exchanges[i].reply).collect();
         let allowed_here = allowed[gi].iter().find_map(|o| {
             let w: Vec<Option<Reply>> = o.iter().copied().map(Some).collect();
