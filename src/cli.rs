@@ -33,6 +33,8 @@ pub enum Command {
     /// Browse a model's states in stateright's Explorer (a web UI on 127.0.0.1), opening at a
     /// trace's path when one is given.
     Explore(commands::explore::Args),
+    /// Replay a trace against a real server on 127.0.0.1 and compare it with the model.
+    Replay(commands::replay::Args),
 }
 
 /// Runs the parsed command; returns the exit code, or an error for bad input (exit 2).
@@ -44,5 +46,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Bench(args) => commands::bench::run(args),
         Command::Models(cmd) => commands::models::run(cmd),
         Command::Explore(args) => commands::explore::run(args),
+        Command::Replay(args) => commands::replay::run(args),
     }
 }

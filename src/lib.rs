@@ -27,6 +27,7 @@ pub mod oracle;
 pub mod output;
 pub mod progress;
 pub mod properties;
+pub mod replay;
 pub mod report;
 pub mod scenario;
 pub mod search;

@@ -8,6 +8,7 @@ mod directus;
 mod fuzz;
 mod industry;
 mod oracle;
+mod replay;
 mod robustness;
 mod scenarios;
 mod symmetry;

@@ -6,4 +6,5 @@ pub mod explore;
 pub mod html;
 pub mod matrix;
 pub mod models;
+pub mod replay;
 pub mod trace;

@@ -179,13 +179,24 @@ pub fn step(policy: &ServerPolicy, ttl: &Ttls, now: Tick, mut h: Handler, input:
                 return err(h, HttpError::InvalidCredentials);
             }
             let mode = h.cred.mode;
-            let rename = |h: &mut Handler| {
+            let rename = |h: &mut Handler, to: Token| {
                 let expires = now.saturating_add(ttl.refresh_token);
-                h.stage = Stage::Write { issues: h.fresh };
-                Sql::Rename { from: token, to: h.fresh, expires, kind: mode, now }
+                h.stage = Stage::Write { issues: to };
+                Sql::Rename { from: token, to, expires, kind: mode, now }
             };
             let sql = match (mode, policy.session_refresh) {
-                (AuthMode::Json | AuthMode::Cookie, _) | (AuthMode::Session, SessionRefresh::Rotate) => rename(&mut h),
+                // 10.11.1+ (`@directus/api` 19.1.1 `refresh()`): `newRefreshToken =
+                // record.session_next_token ?? nanoid(64)` in every mode, so a json or cookie
+                // refresh of a token inside its grace window renames the row onto its
+                // successor's token: SQLITE_CONSTRAINT UNIQUE once G3 has inserted it.
+                (AuthMode::Json | AuthMode::Cookie, SessionRefresh::GraceWindow) => {
+                    let to = row.next_token.unwrap_or(h.fresh);
+                    rename(&mut h, to)
+                }
+                (AuthMode::Json | AuthMode::Cookie, _) | (AuthMode::Session, SessionRefresh::Rotate) => {
+                    let to = h.fresh;
+                    rename(&mut h, to)
+                }
                 (AuthMode::Session, SessionRefresh::StableId) => {
                     h.stage = Stage::Write { issues: token };
                     Sql::Extend { token, expires: now.saturating_add(ttl.refresh_token) }
@@ -224,6 +235,9 @@ pub fn step(policy: &ServerPolicy, ttl: &Ttls, now: Tick, mut h: Handler, input:
             None => err(h, HttpError::Internal),
         },
         (Stage::G3 { issues }, Some(SqlResult::Affected(_))) => finish(policy, ttl, now, h, issues, false),
+        // The rename (W1) or the insert (G3) collided with an existing token: an uncaught
+        // SQLITE_CONSTRAINT, answered 500 by the error handler.
+        (Stage::Write { .. } | Stage::G3 { .. }, Some(SqlResult::UniqueViolation)) => err(h, HttpError::Internal),
         (Stage::W3 { issues, orphan }, Some(SqlResult::Affected(_))) => respond_grant(ttl, now, h, issues, orphan),
         (Stage::Logout, Some(SqlResult::Affected(_))) => StepOut::Respond { h, reply: Reply::SignedOut, orphan: false },
         (stage, input) => unreachable!("handler at {stage:?} cannot take {input:?}"),
@@ -417,6 +431,32 @@ mod tests {
         let out = run_atomically(&bound, &TTL, 0, json, &mut store);
         assert_eq!(reply(out), Reply::Err(HttpError::InvalidCredentials));
         assert!(store.row(1).is_some());
+    }
+
+    /// Observed by `refresh-check replay` on Directus 10.11.1 and 12.4.1: a session refresh and
+    /// a json refresh of the same token at once; the session refresh (G1, G3) finishes first, the
+    /// json refresh then renames the old row onto its `next_token` and the server logs
+    /// `SQLITE_CONSTRAINT: UNIQUE constraint failed: directus_sessions.token` and answers 500.
+    #[test]
+    fn json_refresh_inside_the_grace_window_collides_with_the_successor() {
+        let p = policy(SessionRefresh::GraceWindow);
+        let mut store = StoreState::signed_in(1, 7, AuthMode::Session);
+        assert_eq!(reply(run_atomically(&p, &TTL, 0, refresh(1), &mut store)), cookie(2, 4));
+        let json = request(Endpoint::Refresh, AuthMode::Json, 1, 3);
+        assert_eq!(reply(run_atomically(&p, &TTL, 0, json, &mut store)), Reply::Err(HttpError::Internal));
+        assert_eq!(store.rows.iter().map(|r| r.token).collect::<Vec<_>>(), vec![1, 2], "nothing changed");
+        // The other order: the json refresh renames 1 onto 2 between G1 and G3, and G3's INSERT
+        // of 2 collides.
+        let mut store = StoreState::signed_in(1, 7, AuthMode::Session);
+        let StepOut::Query(a, r1) = step(&p, &TTL, 0, refresh(1), None) else { panic!() };
+        let StepOut::Query(a, g1) = step(&p, &TTL, 0, a, Some(store.exec(r1))) else { panic!() };
+        assert!(matches!(g1, Sql::ClaimNext { token: 1, next: 2, .. }));
+        let claimed = store.exec(g1);
+        let json = run_atomically(&p, &TTL, 0, request(Endpoint::Refresh, AuthMode::Json, 1, 3), &mut store);
+        assert_eq!(reply(json), Reply::Ok { set_cookie: None, token: Some(2), expires_at: Some(2) });
+        let StepOut::Query(a, g3) = step(&p, &TTL, 0, a, Some(claimed)) else { panic!() };
+        assert_eq!(g3, Sql::Insert { token: 2, expires: 4, kind: AuthMode::Session });
+        assert_eq!(reply(step(&p, &TTL, 0, a, Some(store.exec(g3)))), Reply::Err(HttpError::Internal));
     }
 
     #[test]

@@ -96,6 +96,9 @@ pub enum SqlResult {
     Affected(u8),
     /// G2's `next_token`: `None` when there is no row (or its `next_token` is null).
     Next(Option<Token>),
+    /// `SQLITE_CONSTRAINT: UNIQUE`: the statement would give two rows one token (the primary
+    /// key); nothing changed. Directus does not catch it: the request is answered 500.
+    UniqueViolation,
 }
 
 impl StoreState {
@@ -119,6 +122,9 @@ impl StoreState {
     pub fn exec(&mut self, sql: Sql) -> SqlResult {
         match sql {
             Sql::SelectSession { token, now } => SqlResult::Row(self.row(token).filter(|r| r.expires >= now).copied()),
+            Sql::Rename { from, to, .. } if from != to && self.row(from).is_some() && self.row(to).is_some() => {
+                SqlResult::UniqueViolation
+            }
             Sql::Rename { from, to, expires, kind, .. } => match self.rows.iter_mut().find(|r| r.token == from) {
                 Some(row) => {
                     row.token = to;
@@ -150,7 +156,8 @@ impl StoreState {
             Sql::SelectNext { token } => SqlResult::Next(self.row(token).and_then(|r| r.next_token)),
             Sql::Insert { token, expires, kind } => {
                 if self.row(token).is_some() {
-                    return SqlResult::Affected(0); // unreachable: tokens are fresh
+                    // A json-mode refresh renamed the old row onto this `next_token` first.
+                    return SqlResult::UniqueViolation;
                 }
                 let at = self.rows.partition_point(|r| r.token < token);
                 self.rows.insert(at, Row { token, expires, next_token: None, kind });
@@ -183,6 +190,17 @@ mod tests {
         assert_eq!(s.exec(rename(2)), SqlResult::Affected(1));
         assert_eq!(s.exec(rename(3)), SqlResult::Affected(0));
         assert_eq!(s.rows, vec![Row { token: 2, expires: 9, next_token: None, kind: AuthMode::Session }]);
+    }
+
+    #[test]
+    fn a_rename_or_insert_onto_an_existing_token_violates_the_primary_key_and_changes_nothing() {
+        let mut s = StoreState::signed_in(1, 9, AuthMode::Session);
+        assert_eq!(s.exec(Sql::Insert { token: 2, expires: 5, kind: AuthMode::Session }), SqlResult::Affected(1));
+        let before = s.clone();
+        let rename = Sql::Rename { from: 1, to: 2, expires: 9, kind: AuthMode::Json, now: 0 };
+        assert_eq!(s.exec(rename), SqlResult::UniqueViolation);
+        assert_eq!(s.exec(Sql::Insert { token: 1, expires: 5, kind: AuthMode::Session }), SqlResult::UniqueViolation);
+        assert_eq!(s, before);
     }
 
     #[test]

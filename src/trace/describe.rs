@@ -115,6 +115,7 @@ fn result_text(r: &SqlResult) -> String {
         SqlResult::Row(None) | SqlResult::Next(None) => "no row".into(),
         SqlResult::Next(Some(n)) => format!("next_token={n}"),
         SqlResult::Affected(n) => format!("{n} row(s) affected"),
+        SqlResult::UniqueViolation => "UNIQUE constraint failed".into(),
     }
 }
 

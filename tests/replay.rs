@@ -1,0 +1,220 @@
+//! `refresh-check replay` end to end, against a small stand-in for Directus 10.10's session
+//! endpoints served on 127.0.0.1 by the test itself. The stand-in keeps the session table in
+//! memory and does what `@directus/api` 18.2.1 does on `POST /auth/refresh` in session mode: R1
+//! (is the row there?), a pause standing for the awaits between R1 and W1, then W1 (rename the
+//! row, count ignored). The real servers are exercised by `scripts/conformance.sh`.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use base64::Engine;
+use tiny_http::{Header, Response, Server};
+
+use crate::util::{cli, root};
+
+/// How the stand-in refreshes.
+#[derive(Clone, Copy)]
+enum Refresh {
+    /// Directus 10.10.x: R1, pause, rename (count ignored).
+    Rename { window: Duration },
+    /// Keeps the session token: what the 10.10 model says cannot happen.
+    Keep,
+}
+
+struct Fake {
+    server: Arc<Server>,
+    workers: Vec<JoinHandle<()>>,
+    url: String,
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        for _ in &self.workers {
+            self.server.unblock();
+        }
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+fn jwt(session: &str) -> String {
+    let e = |s: String| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    format!(
+        "{}.{}.sig",
+        e(r#"{"alg":"HS256","typ":"JWT"}"#.into()),
+        e(format!(r#"{{"id":"u1","session":"{session}","iss":"directus"}}"#))
+    )
+}
+
+fn session_of(req: &tiny_http::Request) -> Option<String> {
+    let cookie = req.headers().iter().find(|h| h.field.equiv("Cookie"))?.value.as_str().to_owned();
+    let value = cookie.split(';').find_map(|kv| kv.trim().strip_prefix("directus_session_token="))?.to_owned();
+    refresh_check::replay::client::session_claim(&value)
+}
+
+fn json(status: u16, body: &str) -> Response<std::io::Cursor<Vec<u8>>> {
+    Response::from_string(body)
+        .with_status_code(status)
+        .with_header(Header::from_bytes("Content-Type", "application/json").unwrap())
+}
+
+fn with_cookie(r: Response<std::io::Cursor<Vec<u8>>>, session: &str) -> Response<std::io::Cursor<Vec<u8>>> {
+    let v = format!("directus_session_token={}; Max-Age=86400; Path=/; HttpOnly; SameSite=Lax", jwt(session));
+    r.with_header(Header::from_bytes("Set-Cookie", v).unwrap())
+}
+
+fn error(status: u16, code: &str) -> Response<std::io::Cursor<Vec<u8>>> {
+    json(status, &format!(r#"{{"errors":[{{"message":"x","extensions":{{"code":"{code}"}}}}]}}"#))
+}
+
+fn start(refresh: Refresh) -> Fake {
+    let server = Arc::new(Server::http("127.0.0.1:0").unwrap());
+    let url = format!("http://127.0.0.1:{}", server.server_addr().to_ip().unwrap().port());
+    let rows: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let next = Arc::new(AtomicU32::new(1));
+    let workers = (0..4)
+        .map(|_| {
+            let (server, rows, next) = (server.clone(), rows.clone(), next.clone());
+            std::thread::spawn(move || {
+                while let Ok(mut req) = server.recv() {
+                    let mut body = String::new();
+                    let _ = req.as_reader().read_to_string(&mut body);
+                    let fresh = || format!("tok{}", next.fetch_add(1, Ordering::SeqCst));
+                    let path = req.url().split('?').next().unwrap_or("").to_owned();
+                    let resp = match path.as_str() {
+                        "/auth/login" if body.contains("refresh-check-admin") => {
+                            let t = fresh();
+                            rows.lock().unwrap().insert(t.clone());
+                            with_cookie(json(200, r#"{"data":{"expires":86400000}}"#), &t)
+                        }
+                        "/auth/login" => error(401, "INVALID_CREDENTIALS"),
+                        "/auth/refresh" => match session_of(&req) {
+                            None => error(400, "INVALID_PAYLOAD"),
+                            Some(t) if !rows.lock().unwrap().contains(&t) => error(401, "INVALID_CREDENTIALS"),
+                            Some(t) => match refresh {
+                                Refresh::Rename { window } => {
+                                    std::thread::sleep(window);
+                                    let n = fresh();
+                                    let mut rows = rows.lock().unwrap();
+                                    if rows.remove(&t) {
+                                        rows.insert(n.clone());
+                                    }
+                                    with_cookie(json(200, r#"{"data":{"expires":86400000}}"#), &n)
+                                }
+                                Refresh::Keep => with_cookie(json(200, r#"{"data":{"expires":86400000}}"#), &t),
+                            },
+                        },
+                        "/users/me" => match session_of(&req) {
+                            Some(_) => json(200, r#"{"data":{"id":"u1"}}"#),
+                            None => error(401, "INVALID_CREDENTIALS"),
+                        },
+                        "/auth/logout" => {
+                            if let Some(t) = session_of(&req) {
+                                rows.lock().unwrap().remove(&t);
+                            }
+                            Response::from_string("").with_status_code(204)
+                        }
+                        _ => error(404, "ROUTE_NOT_FOUND"),
+                    };
+                    let _ = req.respond(resp);
+                }
+            })
+        })
+        .collect();
+    Fake { server, workers, url }
+}
+
+fn replay(fake: &Fake, trace: &str, extra: &[&str]) -> (i32, String) {
+    let trace = format!("traces/{trace}.json");
+    let mut args = vec![
+        "replay",
+        &trace,
+        "--target",
+        &fake.url,
+        "--email",
+        "admin@example.com",
+        "--password",
+        "refresh-check-admin",
+    ];
+    args.extend_from_slice(extra);
+    let out = cli(&root(), &args);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn scenario_1_reproduces_when_the_second_refresh_reads_after_the_first_ones_rename() {
+    let fake = start(Refresh::Rename { window: Duration::from_millis(40) });
+    let (code, out) =
+        replay(&fake, "directus-10.10-session.no_spurious_logout", &["--tries", "2", "--stagger-ms", "250"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("server: 401 INVALID_CREDENTIALS"), "{out}");
+    assert!(out.contains("verdict: no_spurious_logout: reproduced (try 1)"), "{out}");
+}
+
+#[test]
+fn scenario_2_reproduces_when_both_refreshes_read_before_either_writes() {
+    let fake = start(Refresh::Rename { window: Duration::from_millis(300) });
+    let (code, out) =
+        replay(&fake, "directus-10.10-session.cookie_names_live_session", &["--tries", "2", "--stagger-ms", "0"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("(= model token 2)") && out.contains("(= model token 3)"), "{out}");
+    assert!(out.contains("reproduced (try 1)"), "{out}");
+}
+
+#[test]
+fn another_allowed_interleaving_in_every_try_is_not_reproduced() {
+    // Both refreshes read before either writes, every time: scenario 1 needs the opposite.
+    let fake = start(Refresh::Rename { window: Duration::from_millis(300) });
+    let (code, out) =
+        replay(&fake, "directus-10.10-session.no_spurious_logout", &["--tries", "2", "--stagger-ms", "0"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("2 × group 1: another allowed outcome: 200, Set-Cookie session=2 / 200, Set-Cookie session=3"),
+        "{out}"
+    );
+    assert!(out.contains("not reproduced"), "{out}");
+}
+
+#[test]
+fn a_server_that_keeps_the_token_diverges_from_the_rotating_model() {
+    let fake = start(Refresh::Keep);
+    let (code, out) = replay(&fake, "directus-10.10-session.no_spurious_logout", &["--tries", "3"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "DIVERGED: the model allows none of these replies (200, Set-Cookie session=1 / 200, Set-Cookie session=1)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("verdict: no_spurious_logout: diverged (try 1, group 1"), "{out}");
+}
+
+#[test]
+fn bad_targets_and_credentials_are_bad_input() {
+    let fake = start(Refresh::Keep);
+    let trace = "traces/directus-10.10-session.no_spurious_logout.json";
+    let args = ["replay", trace, "--target", &fake.url, "--email", "admin@example.com", "--password", "wrong"];
+    let out = cli(&root(), &args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sign-in refused: 401 INVALID_CREDENTIALS"));
+    let out = cli(
+        &root(),
+        &[
+            "replay",
+            "traces/directus-10.10-session.no_spurious_logout.json",
+            "--target",
+            "http://192.0.2.1:8055",
+            "--email",
+            "a",
+            "--password",
+            "b",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("replays only talk to this machine"));
+}
