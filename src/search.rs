@@ -262,7 +262,18 @@ struct Limits<'a> {
     tick: u32,
 }
 
-impl Limits<'_> {
+impl<'a> Limits<'a> {
+    fn new<S>(start: Instant, cfg: &'a SearchConfig<S>) -> Self {
+        Limits {
+            start,
+            timeout: cfg.timeout,
+            cancel: cfg.cancel.as_deref(),
+            max_memory: cfg.max_memory,
+            progress: cfg.progress.as_deref(),
+            tick: 0,
+        }
+    }
+
     /// Every 1024 calls: `Some(stop)` if the time is up, the search was cancelled or the memory
     /// budget is reached.
     #[inline]
@@ -300,14 +311,7 @@ where
     M::State: Hash + Clone,
 {
     let start = Instant::now();
-    let mut limits = Limits {
-        start,
-        timeout: cfg.timeout,
-        cancel: cfg.cancel.as_deref(),
-        max_memory: cfg.max_memory,
-        progress: cfg.progress.as_deref(),
-        tick: 0,
-    };
+    let mut limits = Limits::new(start, cfg);
     let canon = |s: M::State| match cfg.symmetry {
         Some(f) => f(&s),
         None => s,
@@ -429,14 +433,7 @@ where
     M::State: Hash + Clone,
 {
     let start = Instant::now();
-    let mut limits = Limits {
-        start,
-        timeout: cfg.timeout,
-        cancel: cfg.cancel.as_deref(),
-        max_memory: cfg.max_memory,
-        progress: cfg.progress.as_deref(),
-        tick: 0,
-    };
+    let mut limits = Limits::new(start, cfg);
     let canon = |s: M::State| match cfg.symmetry {
         Some(f) => f(&s),
         None => s,

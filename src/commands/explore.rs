@@ -85,7 +85,10 @@ pub fn run(args: Args) -> Result<u8> {
     writeln!(out, "Explorer for {} ({} tabs): http://{host}:{}/{fragment}", sc.name, sc.browser.tabs, addr.port())?;
     writeln!(out, "Read-only: the Explorer explores the model in memory and writes nothing to disk.")?;
     if !addr.ip().is_loopback() {
-        eprintln!("warning: --bind {}: the Explorer has no authentication and is now reachable from other hosts", addr.ip());
+        eprintln!(
+            "warning: --bind {}: the Explorer has no authentication and is now reachable from other hosts",
+            addr.ip()
+        );
     }
     writeln!(out, "Serving until interrupted (Ctrl-C).")?;
     out.flush()?;
