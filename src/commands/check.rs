@@ -136,11 +136,11 @@ pub struct Ran {
     pub unwritten: Vec<output::OutputError>,
 }
 
-/// The model file's `server` section in one line, `key=value ...` (the policy checked).
+/// The model file's `server` (or `auth_server`) section in one line, `key=value ...` (the policy checked).
 fn policy_line(sc: &Scenario) -> String {
     let text = std::fs::read_to_string(&sc.path).unwrap_or_default();
     let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    match value.get("server") {
+    match value.get("server").or_else(|| value.get("auth_server")) {
         Some(serde_json::Value::Object(o)) => o
             .iter()
             .map(|(k, v)| match v {
