@@ -16,7 +16,7 @@ pub enum ModelsCommand {
     /// the file, the line and column or the field, what was found and what was expected.
     /// Exit 0: every file is valid; 2: some file is not.
     Validate {
-        /// Model files (`.json`).
+        /// Model files (`.json`), or folders: every `*.json` under a folder.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -28,10 +28,12 @@ pub fn run(cmd: ModelsCommand) -> Result<u8> {
     }
 }
 
-fn validate(files: &[PathBuf]) -> Result<u8> {
+fn validate(args: &[PathBuf]) -> Result<u8> {
+    // Folders are expanded as `check` expands them: every `*.json` under them, sorted.
+    let files = refresh_check::suite::json_files(args, "model file")?;
     let mut code = exit::AS_EXPECTED;
     let mut out = std::io::stdout().lock();
-    for file in files {
+    for file in &files {
         match Scenario::load(file) {
             Ok(sc) => writeln!(
                 out,

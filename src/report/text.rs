@@ -29,7 +29,8 @@ pub fn model(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Result
 }
 
 fn model_body(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Result<()> {
-    writeln!(w, "{}  ({}, {} tabs)", m.model, m.file.display(), m.tabs)?;
+    let tabs = if m.tabs == 1 { "1 tab".to_string() } else { format!("{} tabs", m.tabs) };
+    writeln!(w, "{}  ({}, {tabs})", m.model, m.file.display())?;
     writeln!(
         w,
         "search: {}; {} states, {} unique, depth {}, {:.2} s",
