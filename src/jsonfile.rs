@@ -42,7 +42,41 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
             message: format!("found {found}, expected a JSON object {{…}}"),
         });
     }
-    parse_one(text)
+    parse_one::<T>(text).map_err(|e| explain_choice::<T>(&doc, e))
+}
+
+/// serde_json says only "expected value" when a field that takes one of several named values
+/// (a unit enum, such as `server.session_refresh`) holds a number, a boolean or null. Name what
+/// was found and the values allowed, by asking serde what it would accept there.
+fn explain_choice<T: DeserializeOwned>(doc: &serde_json::Value, e: JsonError) -> JsonError {
+    if e.message != "expected value" {
+        return e;
+    }
+    let pointer: String = e
+        .field
+        .split('.')
+        .flat_map(|part| {
+            let mut it = part.split('[');
+            let name = it.next().unwrap_or_default().to_string();
+            std::iter::once(name).chain(it.map(|i| i.trim_end_matches(']').to_string()))
+        })
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("/{}", p.replace('~', "~0").replace('/', "~1")))
+        .collect();
+    let Some(found) = doc.pointer(&pointer) else { return e };
+    let mut probe = doc.clone();
+    if let Some(v) = probe.pointer_mut(&pointer) {
+        *v = serde_json::Value::String("\u{1}".into());
+    }
+    let allowed = match serde_json::from_value::<T>(probe) {
+        Err(p) => p.to_string().split_once(", expected ").map(|(_, rest)| strip_position(rest)),
+        Ok(_) => None,
+    };
+    let message = match allowed {
+        Some(list) => format!("found {found}, expected {list}"),
+        None => format!("found {found}, expected one of this field's named values (a string)"),
+    };
+    JsonError { message, ..e }
 }
 
 /// Parses exactly one JSON value of type `T` from `text`.

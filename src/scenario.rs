@@ -499,6 +499,18 @@ mod tests {
         "time":{"refresh_token_ttl":7,"session_cookie_ttl":4}}"#;
 
     #[test]
+    fn a_number_or_boolean_where_a_named_value_is_expected_names_the_values() {
+        for bad in ["5", "true", "null"] {
+            let text = GOOD.replace("\"session_refresh\":\"rotate\"", &format!("\"session_refresh\":{bad}"));
+            let e = Scenario::parse(Path::new("m.json"), &text).unwrap_err().to_string();
+            let want = format!(
+                "field `server.session_refresh`: found {bad}, expected one of `rotate`, `stable-id`, `grace-window`"
+            );
+            assert!(e.contains(&want), "{e}");
+        }
+    }
+
+    #[test]
     fn a_minimal_file_loads_with_defaults() {
         let sc = Scenario::parse(Path::new("m.json"), GOOD).unwrap();
         assert_eq!(sc.server.steps, ServerSteps::Split);
