@@ -142,3 +142,59 @@ fn atomic_rotation_still_logs_out_a_tab_that_sent_the_old_cookie() {
     assert!(a_txn < b_txn);
     assert!(t.steps.last().unwrap().text.contains("401 INVALID_CREDENTIALS"));
 }
+
+/// The model with one extra invariant: no tab is logged out while the jar holds a cookie whose
+/// session has no row (an orphan handed out by PR 22433 scenario 2).
+struct OrphanLogout(refresh_check::model::RefreshModel);
+
+impl stateright::Model for OrphanLogout {
+    type State = refresh_check::model::State;
+    type Action = refresh_check::model::Action;
+    fn init_states(&self) -> Vec<Self::State> {
+        stateright::Model::init_states(&self.0)
+    }
+    fn actions(&self, s: &Self::State, a: &mut Vec<Self::Action>) {
+        stateright::Model::actions(&self.0, s, a)
+    }
+    fn next_state(&self, s: &Self::State, a: Self::Action) -> Option<Self::State> {
+        stateright::Model::next_state(&self.0, s, a)
+    }
+    fn within_boundary(&self, s: &Self::State) -> bool {
+        stateright::Model::within_boundary(&self.0, s)
+    }
+    fn properties(&self) -> Vec<stateright::Property<Self>> {
+        use refresh_check::model::{browser::TabStatus, browser_at, server_at, store_at};
+        vec![stateright::Property::always("no logout with an orphan in the jar", |m: &Self, s: &Self::State| {
+            let cfg = &m.0.cfg;
+            let b = browser_at(s, cfg.browsers[0]);
+            let orphan_in_jar = server_at(s, cfg.server).orphan_cookies > 0
+                && b.jar.session.is_some_and(|j| store_at(s, cfg.store).row(j.session).is_none());
+            !(orphan_in_jar && b.tabs.iter().any(|t| t.status == TabStatus::LoggedOut))
+        })]
+    }
+}
+
+/// D-S2 to its end: once B's orphan cookie is the last `Set-Cookie` the browser processes, the
+/// next refresh from any tab carries it and is refused, so scenario 2 too ends in a spurious
+/// logout (PR 22433: "is being logged out").
+#[test]
+fn d_s2_the_orphan_cookie_logs_the_next_refreshing_tab_out() {
+    use refresh_check::search::{search, SearchConfig};
+    let mut sc = scenario(ROTATE, Some(2));
+    sc.browser.refreshes_per_tab = 2;
+    let model = refresh_check::model::build(&sc);
+    let wrapped = OrphanLogout(refresh_check::model::build(&sc));
+    let out = search(&wrapped, &SearchConfig::default());
+    let path = out.discoveries[0].clone().expect("the orphan leads to a logout");
+    let nsl = refresh_check::properties::by_name("no_spurious_logout").unwrap();
+    let t = trace::build(&model, &sc.path, &sc.name, 2, nsl, &path).unwrap();
+    let text = trace::render_text(&t);
+    let orphan = find_step(&t, "server", "ServerReceivesResult", "0 row(s) affected for tab B");
+    let jar_orphan = find_step(&t, "tab B", "TabReceivesRefreshResponse", "Set-Cookie session=3");
+    let resend = t.steps.iter().rposition(|s| s.action == "TabSendsRefresh" && s.text.contains("session=3")).unwrap();
+    let last = t.steps.last().unwrap();
+    assert!(orphan < jar_orphan && jar_orphan < resend, "{text}");
+    assert!(last.text.contains("401 INVALID_CREDENTIALS and is logged out"), "{text}");
+    assert!(last.state.session_valid, "the logout is spurious");
+    assert_eq!(last.state.store, vec!["token=2 expires=7"], "{text}");
+}
