@@ -298,43 +298,6 @@ impl<'a> Limits<'a> {
     }
 }
 
-/// Generates the successors of `s` within the boundary, counts them in `states`, and hands
-/// each (as its representative) with its fingerprint to `push`. At the depth bound nothing is
-/// generated past the boundary check and the search is marked cut short. Shared by both
-/// searches; inlined into their loops.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn expand<M, F>(
-    model: &M,
-    s: &M::State,
-    at_bound: bool,
-    canon: &impl Fn(M::State) -> M::State,
-    actions: &mut Vec<M::Action>,
-    stopped: &mut Option<Stop>,
-    states: &mut u64,
-    mut push: F,
-) where
-    M: Model,
-    M::State: Hash,
-    F: FnMut(M::State, u64),
-{
-    model.actions(s, actions);
-    for a in actions.drain(..) {
-        let Some(n) = model.next_state(s, a) else { continue };
-        if !model.within_boundary(&n) {
-            continue;
-        }
-        if at_bound {
-            stopped.get_or_insert(Stop::DepthBound);
-            continue;
-        }
-        *states += 1;
-        let n = canon(n);
-        let fp = fingerprint(&n);
-        push(n, fp);
-    }
-}
-
 const NO_PARENT: u32 = u32::MAX;
 /// States expanded together by the breadth-first search (see [`bfs`]).
 const BATCH: usize = 16;
@@ -390,10 +353,22 @@ where
                 break 'search;
             }
             for (s, id) in batch {
-                expand(model, s, at_bound, &canon, &mut actions, &mut stopped, &mut states, |n, fp| {
+                model.actions(s, &mut actions);
+                for a in actions.drain(..) {
+                    let Some(n) = model.next_state(s, a) else { continue };
+                    if !model.within_boundary(&n) {
+                        continue;
+                    }
+                    if at_bound {
+                        stopped.get_or_insert(Stop::DepthBound);
+                        continue;
+                    }
+                    states += 1;
+                    let n = canon(n);
+                    let fp = fingerprint(&n);
                     table.prefetch(fp);
                     succ.push((n, fp, *id));
-                });
+                }
             }
             for (n, fp, id) in succ.drain(..) {
                 let nid = parents.len() as u32;
@@ -500,11 +475,23 @@ where
             }
             let at_bound = cfg.max_depth.is_some_and(|m| d >= m);
             let here = &path[d];
+            model.actions(here, &mut actions);
             let batch = &mut todo[d];
-            expand(model, here, at_bound, &canon, &mut actions, &mut stopped, &mut states, |n, fp| {
+            for a in actions.drain(..) {
+                let Some(n) = model.next_state(here, a) else { continue };
+                if !model.within_boundary(&n) {
+                    continue;
+                }
+                if at_bound {
+                    stopped.get_or_insert(Stop::DepthBound);
+                    continue;
+                }
+                states += 1;
+                let n = canon(n);
+                let fp = fingerprint(&n);
                 table.prefetch(fp);
                 batch.push((n, fp));
-            });
+            }
             let mut kept = 0;
             for k in 0..batch.len() {
                 let fp = batch[k].1;
