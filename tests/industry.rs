@@ -73,6 +73,72 @@ fn c03_two_generations_behind_outruns_the_2022_interval() {
     assert!(t.steps[7].state.store.iter().all(|row| row.ends_with("revoked")), "{:?}", t.steps[7].state.store);
 }
 
+/// C03 as reported (supabase/supabase 8959): tabs that refresh once each and learn other tabs'
+/// writes from late storage events. Three tabs: A rotates 1 to 2, C hears of it and rotates 2 to
+/// 3, B still presents 1, two generations behind, and the family is revoked. The same file with
+/// two tabs holds over its whole state space: the reporter needed three tabs.
+#[test]
+fn c03_three_tabs_with_late_storage_events_outrun_the_interval_and_two_do_not() {
+    let (sc, m, r) = checked("models/supabase-2022-c03-three-tabs.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse",
+            "TabSendsRefresh",
+            "StorageReachesTab",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ],
+        "{}",
+        trace::render_text(&t)
+    );
+    assert!(t.steps[3].text.contains("tab B") && t.steps[3].text.contains("token=1"), "B still holds 1");
+    assert!(t.steps[5].text.contains("tab C") && t.steps[5].text.contains("token=2"), "C heard of 2");
+    assert!(t.steps[6].text.contains("tab C's POST /auth/refresh (mode json, refresh_token=2)"));
+    assert!(t.steps[7].text.contains("tab B's POST /auth/refresh (mode json, refresh_token=1)"));
+    assert!(t.steps[8].text.starts_with("tab B gets 401"));
+    assert!(t.steps[8].state.store.iter().all(|row| row.ends_with("revoked")), "{:?}", t.steps[8].state.store);
+    assert_eq!(r.unique_states, 491);
+
+    let two = scenario("models/supabase-2022-c03-three-tabs.json", Some(2));
+    let (_, r) = run(&two, &CheckOptions::default());
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "reuse_detected"), Verdict::Unreached);
+    assert_eq!(status(&r, "concurrent_refreshes"), Verdict::Reached, "the two tabs did race");
+    assert_eq!(r.unique_states, 29);
+}
+
+/// C06 (next-auth 11853): the middleware and the server component of one page request both
+/// refresh the request's cookie. Single-use refresh tokens refuse the second (5 steps); an IdP
+/// that returns the same child inside its reuse interval (P3) keeps both paths signed in.
+#[test]
+fn c06_middleware_and_server_component_both_refresh_and_same_child_grace_fixes_it() {
+    let (sc, m, r) = checked("models/c06-nextauth-single-use.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[1].text.contains("refresh cookie=1") && t.steps[3].text.contains("refresh cookie=1"));
+    assert!(t.steps[4].text.contains("gets 401"), "{}", trace::render_text(&t));
+    let (_, _, r) = checked("models/c06-nextauth-same-child-grace.json");
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "concurrent_refreshes"), Verdict::Reached);
+    assert_eq!(status(&r, "sp3_single_lineage"), Verdict::Holds, "the same child: one lineage");
+    assert_eq!(r.unique_states, 19);
+}
+
 /// C07 (nightscout/nocturne PRs 326, 391): a read-then-write rotation forks the lineage (two
 /// reads of token 1 before either write); the atomic claim keeps one lineage but logs the loser
 /// out; the successor cache holds both properties.
