@@ -286,6 +286,45 @@ fn no_rotation_and_stable_id_hold_and_parent_of_active_is_time_unbounded() {
     assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
 }
 
+/// Supabase 2023 (PRs 1278 and 1072) in full: with tab A two rotations ahead, tab B's token 1
+/// is no longer the parent of the active token; inside the reuse interval it forks a sibling
+/// (SP3 and SP1's generation bound fail, 7 steps), after it the family is revoked and B is
+/// logged out (10 steps, two ticks before B's refresh arrives).
+#[test]
+fn supabase_2023_forks_inside_the_interval_and_revokes_after_it() {
+    let (sc, m, r) = checked("models/supabase-2023-parent-of-active-two-refreshes.json");
+    let t = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh"
+        ]
+    );
+    assert!(t.steps[6].text.contains("tab B's POST /auth/refresh (mode json, refresh_token=1)"));
+    assert_eq!(
+        t.steps[6].state.store,
+        [
+            "token=1 family=0 gen=0 superseded at 0, 1 grace use(s)",
+            "token=2 family=0 gen=1 parent=1 superseded at 0, 0 grace use(s)",
+            "token=3 family=0 gen=2 parent=2 active",
+            "token=4 family=0 gen=1 parent=1 active"
+        ]
+    );
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 10);
+    let late =
+        find_step(&t, "server", "ServerReceivesRefresh", "tab B's POST /auth/refresh (mode json, refresh_token=1)");
+    assert_eq!(t.steps[late].state.now, 2);
+    assert!(t.steps[9].text.starts_with("tab B gets 401"));
+    assert_eq!(r.unique_states, 971);
+}
+
 /// Forking grace policies (Auth0 leeway, Hydra, Keycloak max reuse, Okta) keep the tabs
 /// signed in but break the strict single lineage: two refreshes of token 1 both mint.
 #[test]

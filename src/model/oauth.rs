@@ -76,6 +76,12 @@ pub enum Grace {
     /// new child and revokes the unused earlier one (latest wins): Airlock IAM 7.7 single-use
     /// refresh tokens with grace; MentraOS PR 3456 `prevTokenHash`; FAPI 2.0 (openid/fapi 676).
     UntilSuccessorUsed,
+    /// supabase/auth since PR 1278 (2023, commit b0426c6b; `internal/tokens/service.go`): a
+    /// superseded token whose child is still active (the parent of the session's active token)
+    /// gets that child again, with no time limit; any other superseded token inside the window
+    /// gets a new child (a fork, `GrantRefreshTokenSwap`, kept from PR 1072); outside it,
+    /// [`OnReuse`].
+    ParentOfActiveElseSibling,
 }
 
 /// Bounds of the grace window; every bound given must hold (none given: unbounded, except by
@@ -361,7 +367,7 @@ fn in_window(p: &AuthServerPolicy, view: &ReadView, at: Tick, uses: u8, now: Tic
         && w.generations.is_none_or(|l| view.newest_gen.saturating_sub(row.gen) <= l);
     match p.grace {
         Grace::None => false,
-        Grace::SameChild | Grace::NewSibling => bounds,
+        Grace::SameChild | Grace::NewSibling | Grace::ParentOfActiveElseSibling => bounds,
         // The successor exists, is live and has not been redeemed yet.
         Grace::UntilSuccessorUsed => bounds && matches!(view.child, Some((TokStatus::Active, false))),
     }
@@ -386,6 +392,11 @@ pub fn decide(p: &AuthServerPolicy, view: &ReadView, now: Tick) -> Decision {
             Rotation::None => Decision::Keep,
             Rotation::Rotate => Decision::Mint { grace_use: false, replace: false },
         },
+        TokStatus::Superseded { .. }
+            if p.grace == Grace::ParentOfActiveElseSibling && matches!(view.child, Some((TokStatus::Active, _))) =>
+        {
+            row.child.map_or(Decision::Reject, Decision::SameChild)
+        }
         TokStatus::Superseded { at, uses } if in_window(p, view, at, uses, now) => match (p.grace, row.child) {
             (Grace::SameChild, Some(c)) => Decision::SameChild(c),
             (Grace::UntilSuccessorUsed, _) => Decision::Mint { grace_use: true, replace: true },
@@ -576,6 +587,26 @@ mod tests {
         assert_eq!(s.rows[1].status, TokStatus::Revoked, "the earlier child is replaced");
         assert_eq!(redeem(&p, &mut s, 3), Some(4));
         assert_eq!(redeem(&p, &mut s, 1), None, "the successor was used");
+    }
+
+    #[test]
+    fn parent_of_active_gets_the_active_child_forever_and_older_tokens_fork_inside_the_window() {
+        let w = Window { ticks: Some(1), uses: None, generations: None };
+        let p = policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::ParentOfActiveElseSibling, w);
+        let mut s = AsState::signed_in(1);
+        assert_eq!(redeem(&p, &mut s, 1), Some(2));
+        s.now = 5;
+        assert_eq!(redeem(&p, &mut s, 1), Some(2), "parent of the active token: its child, however late");
+        assert_eq!(redeem(&p, &mut s, 2), Some(3));
+        assert_eq!(redeem(&p, &mut s, 2), Some(3), "2 is now the parent of the active token");
+        assert_eq!(redeem(&p, &mut s, 1), None, "1's child 2 is superseded and 1 is outside the window");
+        assert_eq!(s.as_ghost.detected, 1);
+        let mut s = AsState::signed_in(1);
+        redeem(&p, &mut s, 1);
+        redeem(&p, &mut s, 2);
+        s.now = 1;
+        assert_eq!(redeem(&p, &mut s, 1), Some(4), "inside the window: a fork, a sibling of 2");
+        assert_eq!(s.as_ghost.deep_replays, 1);
     }
 
     #[test]
