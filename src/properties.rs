@@ -155,6 +155,12 @@ pub const ALL: &[PropertySpec] = &[
         claim: "sanity: reuse detection fires (authorization-server models)",
         condition: reuse_detected,
     },
+    PropertySpec {
+        name: "sp4_theft_contained",
+        kind: Kind::Always,
+        claim: "once the attacker has refreshed with a copied token, a tab refused for an older token leaves the attacker no unrevoked token (authorization-server models)",
+        condition: sp4_theft_contained,
+    },
 ];
 
 /// Looks a property up by name.
@@ -305,4 +311,16 @@ fn lp4_lock_not_orphaned(m: &RefreshModel, s: &State) -> bool {
 
 fn reuse_detected(m: &RefreshModel, s: &State) -> bool {
     auth_server_at(s, m.cfg.server).is_some_and(|a| a.as_ghost.detected != 0)
+}
+
+/// SP4 (theft is eventually detected or harmless, `industry-policies.md` §3; RFC 9700
+/// §4.14.2), its containment half for the authorization server: once the attacker has been
+/// answered 2xx for a copied token, a tab's refresh refused for presenting a token issued
+/// before that leaves no token the attacker obtained unrevoked. Plain rotation (P1) breaks it:
+/// the user is refused and logged out while the attacker's fresh token stays live; reuse
+/// detection (P2) revokes the family before it answers. The sharing half (the tab's refresh
+/// succeeds alongside the attacker's) is `theft_detected`. Holds vacuously for Directus and
+/// without an attacker.
+fn sp4_theft_contained(m: &RefreshModel, s: &State) -> bool {
+    auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.uncontained == 0)
 }

@@ -343,6 +343,43 @@ fn fork_policies_trade_a_single_lineage_for_no_spurious_logout() {
     assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
 }
 
+/// SP4 (RFC 9700 §4.14.2) with an attacker who redeems a copied refresh token once, under
+/// four policies. Reuse detection contains the theft (the second presenter revokes the family,
+/// the attacker's token included); plain rotation refuses the user while the attacker's fresh
+/// token stays live (4 steps: the attacker redeems token 1 first); a same-child reuse interval
+/// and no rotation let the attacker and the user share the session unnoticed.
+#[test]
+fn sp4_detection_contains_theft_rotation_alone_does_not_and_grace_shares_the_session() {
+    let (sc, m, r) = checked("models/auth0-rotation-theft.json");
+    assert_eq!(status(&r, "sp4_theft_contained"), Verdict::Holds);
+    assert_eq!(status(&r, "theft_detected"), Verdict::Holds);
+    assert_eq!(r.unique_states, 51);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps[3].state.store.iter().filter(|row| row.ends_with("revoked")).count(), 2, "the attacker's 2 too");
+
+    let (sc, m, r) = checked("models/spring-as-rotate-theft.json");
+    let t = trace_of(&m, &sc, &r, "sp4_theft_contained");
+    assert_eq!(actions(&t), ["TabSendsRefresh", "AttackerRedeems", "ServerReceivesRefresh", "ServerReceivesRefresh"]);
+    assert!(t.steps[2].text.contains("attacker's POST /auth/refresh (mode json, refresh_token=1)"));
+    assert!(t.steps[3].text.contains("tab A's POST /auth/refresh (mode json, refresh_token=1)"));
+    assert!(t.steps[3].state.store.contains(&"token=2 family=0 gen=1 parent=1 active".to_string()));
+    assert_eq!(status(&r, "theft_detected"), Verdict::Holds, "the user notices: refused");
+
+    for f in ["supabase-2022-interval-theft", "spring-as-no-rotation-theft"] {
+        let (sc, m, r) = checked(&format!("models/{f}.json"));
+        let t = trace_of(&m, &sc, &r, "theft_detected");
+        assert_eq!(
+            actions(&t),
+            ["TabSendsRefresh", "AttackerRedeems", "ServerReceivesRefresh", "ServerReceivesRefresh"],
+            "{f}"
+        );
+        assert_eq!(
+            (status(&r, "sp4_theft_contained"), status(&r, "no_spurious_logout")),
+            (Verdict::Holds, Verdict::Holds)
+        );
+    }
+}
+
 /// The state the properties read: after C02's trace the second tab is logged out and no token
 /// of the family is live.
 #[test]

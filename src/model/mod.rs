@@ -868,16 +868,31 @@ fn auth_server_on_msg(
 }
 
 /// Ghost, authorization server: the attacker's first success sets the theft mark (the next
-/// token number); a tab's later success with a token issued before it is shared use.
+/// token number) and every success records the token it obtained; a tab's later success with
+/// a token issued before the mark is shared use (`theft_detected`), and a tab's refusal for
+/// such a token while a token the attacker obtained is still unrevoked locks the user out
+/// and leaves the attacker in (`sp4_theft_contained`).
 fn record_theft(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
-    if !matches!(reply, Reply::Ok { .. }) {
-        return;
-    }
-    if h.client.tab == ATTACKER {
-        let next = s.rows.len() as Token + 1;
-        s.ghost.theft_mark.get_or_insert(next);
-    } else if h.theft_mark.is_some_and(|mark| h.token < mark) {
-        s.ghost.theft_shared = s.ghost.theft_shared.saturating_add(1);
+    let pre_theft = h.client.tab != ATTACKER && h.theft_mark.is_some_and(|mark| h.token < mark);
+    match reply {
+        Reply::Ok { token, .. } if h.client.tab == ATTACKER => {
+            let next = s.rows.len() as Token + 1;
+            s.ghost.theft_mark.get_or_insert(next);
+            if let Some(t) = *token {
+                if let Err(at) = s.as_ghost.stolen.binary_search(&t) {
+                    s.as_ghost.stolen.insert(at, t);
+                }
+            }
+        }
+        Reply::Ok { .. } if pre_theft => s.ghost.theft_shared = s.ghost.theft_shared.saturating_add(1),
+        Reply::Err(_) if pre_theft => {
+            let live =
+                s.as_ghost.stolen.iter().any(|&t| s.row(t).is_some_and(|r| r.status != oauth::TokStatus::Revoked));
+            if live {
+                s.as_ghost.uncontained = s.as_ghost.uncontained.saturating_add(1);
+            }
+        }
+        _ => {}
     }
 }
 

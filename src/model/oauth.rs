@@ -250,6 +250,12 @@ pub struct AsGhost {
     pub deep_replays: u8,
     /// Live tokens of another family revoked by a detection (SP9): a count.
     pub foreign_revocations: u8,
+    /// Tokens the attacker obtained by a 2xx redemption, sorted (SP4).
+    pub stolen: Vec<Token>,
+    /// Tab refreshes refused for presenting a token issued before the attacker's first
+    /// success while a token the attacker obtained was still unrevoked: the user is locked out
+    /// and the attacker keeps the session (SP4): a count.
+    pub uncontained: u8,
 }
 
 /// The AS's state.

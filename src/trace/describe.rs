@@ -9,7 +9,9 @@ use crate::model::browser::{BrowserState, TabStatus};
 use crate::model::policy::AuthMode;
 use crate::model::server::{Credentials, Handler, Stage};
 use crate::model::store::{Row, Sql, SqlResult};
-use crate::model::{self, Action, HttpError, Msg, RefreshModel, Reply, SessionJwt, State, TabIx, Timer, ATTACKER};
+use crate::model::{
+    self, Action, HttpError, Msg, Node, RefreshModel, Reply, SessionJwt, State, TabIx, Timer, ATTACKER,
+};
 use crate::properties;
 
 fn jwt(c: &Option<SessionJwt>) -> String {
@@ -190,11 +192,24 @@ pub(crate) fn in_flight(network: &Network<Msg>) -> Vec<(Id, Id, &Msg)> {
     }
 }
 
-fn tab_status(b: &BrowserState, i: usize) -> String {
+/// The auth mode of the model's browsers (every browser of a model has the same).
+fn browser_mode(m: &RefreshModel) -> AuthMode {
+    match &m.actors[m.cfg.browsers[0]] {
+        Node::Browser { cfg, .. } => cfg.mode,
+        _ => AuthMode::Session,
+    }
+}
+
+/// Tab `i`'s status in words; `mode` names what a refresh presented (the session claim in
+/// session mode, the refresh token in json and cookie mode).
+fn tab_status(b: &BrowserState, i: usize, mode: AuthMode) -> String {
     let t = &b.tabs[i];
     let mut s: String = match t.status {
         TabStatus::Idle => "idle".into(),
-        TabStatus::Refreshing { sent: Some(tok) } => format!("refreshing (sent session={tok})"),
+        TabStatus::Refreshing { sent: Some(tok) } if mode == AuthMode::Session => {
+            format!("refreshing (sent session={tok})")
+        }
+        TabStatus::Refreshing { sent: Some(tok) } => format!("refreshing (sent refresh token={tok})"),
         TabStatus::Refreshing { sent: None } => "refreshing (sent no cookie)".into(),
         TabStatus::Requesting => "requesting".into(),
         TabStatus::CheckingFresh => "checking freshness (GET /users/me)".into(),
@@ -228,7 +243,7 @@ pub fn snapshot(m: &RefreshModel, s: &State) -> Snapshot {
         .enumerate()
         .map(|(i, t)| TabView {
             tab: tab_letter(i as u8).to_string(),
-            status: tab_status(b, i),
+            status: tab_status(b, i, browser_mode(m)),
             refreshes_left: t.refreshes_left,
             requests_left: t.requests_left,
         })
@@ -270,7 +285,7 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
         .enumerate()
         .map(|(i, t)| TabView {
             tab: tab_letter(i as u8).to_string(),
-            status: tab_status(b, i),
+            status: tab_status(b, i, browser_mode(m)),
             refreshes_left: t.refreshes_left,
             requests_left: t.requests_left,
         })

@@ -69,7 +69,7 @@ pub struct Snapshot {
 pub struct TabView {
     /// `"A"`, `"B"`, …
     pub tab: String,
-    /// `"idle"`, `"refreshing (sent session=1)"`, `"requesting"`, `"logged out"`.
+    /// `"idle"`, `"refreshing (sent session=1)"` (session mode; `"refreshing (sent refresh token=1)"` in json and cookie mode), `"requesting"`, `"logged out"`.
     pub status: String,
     /// Refreshes left: a count.
     pub refreshes_left: u8,
