@@ -380,6 +380,28 @@ fn sp4_detection_contains_theft_rotation_alone_does_not_and_grace_shares_the_ses
     }
 }
 
+/// Single-flight per tab (auth0-spa-js 553, PR 664): without it, two callers in one tab
+/// (two tabs over one shared cache here) exchange the same cached refresh token and reuse
+/// detection logs the second out (5 steps, both presenting token 1).
+#[test]
+fn two_callers_without_single_flight_exchange_the_same_token() {
+    let (sc, m, r) = checked("models/auth0-spa-js-no-single-flight.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[1].text.contains("refresh_token=1") && t.steps[3].text.contains("refresh_token=1"));
+    assert_eq!(t.steps[4].state.store.iter().filter(|row| row.ends_with("revoked")).count(), 2);
+    assert_eq!(status(&r, "reuse_detected"), Verdict::Reached);
+}
+
 /// The state the properties read: after C02's trace the second tab is logged out and no token
 /// of the family is live.
 #[test]
