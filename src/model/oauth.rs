@@ -227,6 +227,9 @@ pub struct AsHandler {
     pub after_sign_out: bool,
     /// Ghost: the attacker's theft mark when the request arrived.
     pub theft_mark: Option<Token>,
+    /// Ghost: the request is a retry re-sending the token of an attempt whose answer the
+    /// client never got (LP2).
+    pub retry: bool,
 }
 
 /// Ghost bookkeeping of the AS for the catalogue's properties (never read by a step).
@@ -244,6 +247,9 @@ pub struct AsGhost {
     pub deep_replays: u8,
     /// Live tokens of another family revoked by a detection (SP9): a count.
     pub foreign_revocations: u8,
+    /// Retries re-sending the token of an attempt whose answer was lost, answered with an
+    /// error or a token of another family (LP2): a count.
+    pub refused_retries: u8,
 }
 
 /// The AS's state.
@@ -514,6 +520,7 @@ mod tests {
             view: s.read(token),
             after_sign_out: false,
             theft_mark: None,
+            retry: false,
         }
     }
 

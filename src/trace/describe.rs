@@ -138,7 +138,7 @@ impl Names<'_> {
 
     fn message(&self, src: Id, dst: Id, msg: &Msg) -> MessageView {
         let (from, to, text) = match msg {
-            Msg::RefreshRequest { tab, cred } => {
+            Msg::RefreshRequest { tab, cred, .. } => {
                 (who(*tab), self.actor(dst), format!("POST /auth/refresh ({})", cred_text(cred)))
             }
             Msg::UsersMeRequest { tab, cred } => {
@@ -203,7 +203,16 @@ fn tab_status(b: &BrowserState, i: usize) -> String {
         TabStatus::LockSeenFree => "saw the lock free".into(),
         TabStatus::LoggedOut => "logged out".into(),
         TabStatus::Hung => "hung (holds the lock forever)".into(),
+        TabStatus::AwaitingBroadcast => "waiting for the leader's broadcast".into(),
+        TabStatus::Closed => "closed".into(),
     };
+    if t.waited > 0 {
+        s += &format!(", waited {} own step(s)", t.waited);
+    }
+    if let Some(msg) = t.inbox {
+        let tok = msg.token.map_or(String::new(), |x| format!(" refresh token={x}"));
+        s += &format!(", broadcast pending:{tok}");
+    }
     if let Some(tok) = t.token {
         s += &format!(", stores refresh token={tok}");
     }
@@ -363,6 +372,10 @@ fn describe_in(
                 TabStatus::LockSeenFree => {
                     ("TabReadsLockFree", format!("{tab} returns from idle and reads the localStorage lock key: free"))
                 }
+                TabStatus::AwaitingBroadcast => (
+                    "TabAwaitsBroadcast",
+                    format!("{tab} needs a new token and, a follower, waits for the leader's broadcast"),
+                ),
                 _ => {
                     let sent = match model::browser_at(after, browser).tabs[*t as usize].status {
                         TabStatus::Refreshing { .. } => refresh_source(b0, m, *t),
@@ -438,6 +451,49 @@ fn describe_in(
             ),
             None,
         ),
+        ActorModelAction::Timeout(_, Timer::TabGetsBroadcast(t)) => {
+            let b0 = model::browser_at(before, browser);
+            let tab = &b0.tabs[*t as usize];
+            let tok = tab.inbox.and_then(|x| x.token).map_or(String::new(), |x| format!(" refresh token={x}"));
+            let end = match tab.status {
+                TabStatus::AwaitingBroadcast => "; its wait ends",
+                TabStatus::Idle => "; its next renewal is done",
+                TabStatus::Closed | TabStatus::LoggedOut => "; it drops it",
+                _ => "",
+            };
+            (
+                who(*t),
+                "TabGetsBroadcast".into(),
+                format!("the leader's BroadcastChannel message reaches {}:{tok}{end}", who(*t)),
+                None,
+            )
+        }
+        ActorModelAction::Timeout(_, Timer::TabCloses(t)) => (
+            who(*t),
+            "LeaderTabCloses".into(),
+            format!("{} (the leader) is closed or frozen with its refresh in flight: it will never broadcast", who(*t)),
+            None,
+        ),
+        ActorModelAction::Timeout(_, Timer::TabWaits(t)) => {
+            let b1 = model::browser_at(after, browser);
+            let tab = &b1.tabs[*t as usize];
+            let (action, text) = if matches!(tab.status, TabStatus::Refreshing { .. }) {
+                (
+                    "FollowerTimesOut",
+                    format!(
+                        "{} gives up waiting for the broadcast and sends its own refresh with {}",
+                        who(*t),
+                        refresh_source(model::browser_at(before, browser), m, *t)
+                    ),
+                )
+            } else {
+                (
+                    "TabStillWaits",
+                    format!("{} takes a step of its own and still waits ({} step(s))", who(*t), tab.waited),
+                )
+            };
+            (who(*t), action.into(), text, None)
+        }
         ActorModelAction::Timeout(_, Timer::StorageSyncs(t)) => (
             who(*t),
             "StorageReachesTab".into(),
