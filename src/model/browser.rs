@@ -806,9 +806,56 @@ mod tests {
         assert!(b.start_refresh(&c, 0).is_some());
         assert_eq!(b.start_refresh(&c, 1), None);
         assert_eq!(b.tabs[1].status, TabStatus::WaitingLock);
-        let Some(Send::Refresh { tab: 1, cred }) = b.on_refresh_reply(&c, 0, ok(2)) else { panic!() };
+        let Some(Send::Refresh { tab: 1, cred, .. }) = b.on_refresh_reply(&c, 0, ok(2)) else { panic!() };
         assert_eq!(cred.presented(), Some(2));
         assert_eq!(b.lock, Some(1));
+    }
+
+    fn leader_cfg(tabs: u8, refreshes: u8) -> BrowserCfg {
+        BrowserCfg {
+            refreshes,
+            mode: AuthMode::Json,
+            leader_closes: 1,
+            follower_timeout: 2,
+            ..cfg(tabs, Coordination::BroadcastLeader)
+        }
+    }
+
+    fn ok_token(t: Token) -> Reply {
+        Reply::Ok { set_cookie: None, token: Some(t), expires_at: Some(3) }
+    }
+
+    #[test]
+    fn the_leader_broadcasts_and_two_undelivered_messages_count_as_two_renewals() {
+        let c = leader_cfg(2, 2);
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 0, exp: 0 }, 1);
+        for tok in [2, 3] {
+            assert!(matches!(b.start_refresh(&c, 0), Some(Send::Refresh { tab: 0, .. })), "tab A leads");
+            assert_eq!(b.on_refresh_reply(&c, 0, ok_token(tok)), None);
+        }
+        assert_eq!(b.tabs[1].inbox, Some(Broadcast { token: Some(3), expiry: Some(3), count: 2 }));
+        assert!(b.deliver_broadcast(&c, 1));
+        assert_eq!((b.tabs[1].token, b.tabs[1].refreshes_left), (Some(3), 0), "both renewals done");
+    }
+
+    #[test]
+    fn a_follower_waits_for_a_closed_leader_then_times_out_at_its_second_own_step() {
+        let c = leader_cfg(2, 1);
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 0, exp: 0 }, 1);
+        assert!(b.start_refresh(&c, 0).is_some());
+        assert_eq!(b.start_refresh(&c, 1), None);
+        assert_eq!(b.tabs[1].status, TabStatus::AwaitingBroadcast);
+        assert!(!b.blocked_for_good(&c, 1), "the leader's refresh is in flight");
+        assert_eq!(b.wait_step(&c, 1), (false, None));
+        assert!(b.close_leader(&c, 0));
+        assert!(b.blocked_for_good(&c, 1));
+        assert_eq!(b.wait_step(&c, 1), (true, None));
+        assert_eq!(b.tabs[1].waited, 1);
+        let (changed, sent) = b.wait_step(&c, 1);
+        assert!(changed && matches!(sent, Some(Send::Refresh { tab: 1, retry: false, .. })));
+        assert_eq!((b.tabs[1].status, b.tabs[1].waited), (TabStatus::Refreshing { sent: Some(1) }, 0));
+        assert_eq!(b.on_refresh_reply(&c, 0, ok_token(2)), None, "the closed leader never reads its answer");
+        assert_eq!(b.tabs[0].status, TabStatus::Closed);
     }
 
     #[test]

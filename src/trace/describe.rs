@@ -688,7 +688,7 @@ mod tests {
 
     fn msgs() -> (Msg, Msg) {
         let cred = Credentials { mode: AuthMode::Session, cookie: None, token: None, access: None };
-        (Msg::RefreshRequest { tab: 0, cred }, Msg::RefreshRequest { tab: 1, cred })
+        (Msg::RefreshRequest { tab: 0, cred, retry: false }, Msg::RefreshRequest { tab: 1, cred, retry: false })
     }
 
     #[test]
