@@ -112,7 +112,7 @@ pub struct BrowserSection {
     #[serde(default)]
     pub json_storage: JsonStorage,
     /// Cross-tab coordination of refreshes: `none` (default), `web-locks`, `local-storage`
-    /// (PR 22457).
+    /// (PR 22457), `broadcast-leader` (authts/oidc-client-ts PR 434).
     #[serde(default)]
     pub coordination: Coordination,
     /// PR 22464 (10.11.1+): a tab whose token is still fresh calls `GET /users/me` instead of

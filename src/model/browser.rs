@@ -21,6 +21,14 @@
 //!   interceptor in 10.10.x–12.4.x).
 //! - [`super::Timer::TabSignsOut`]: the user signs out (`POST /auth/logout {mode}`); the
 //!   response clears both cookies for every tab, and the ground truth records the sign-out.
+//! - With a broadcast leader ([`Coordination::BroadcastLeader`]; authts/oidc-client-ts issue
+//!   430 and PR 434, AxaFrance/oidc-client issue 1039): a follower's refresh waits for the
+//!   leader's message instead; [`super::Timer::TabGetsBroadcast`] delivers the leader's
+//!   `BroadcastChannel` message to one tab, [`super::Timer::TabCloses`] closes (or freezes for
+//!   good) a leader mid-refresh.
+//! - [`super::Timer::TabWaits`]: a tab waiting on a party that can no longer end its wait (a
+//!   hung lock holder, a closed leader) takes one of its own steps and still waits (LP4
+//!   bounded), or, a follower with a timeout, refreshes itself.
 //!
 //! A refresh answered with anything but 2xx logs that tab out with `reason=SESSION_EXPIRED` and
 //! no server call, so the cookie and the row stay as they were.
