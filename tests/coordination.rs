@@ -85,6 +85,8 @@ fn two_visible_leaders_both_refresh_and_the_second_is_logged_out() {
     assert!(t.steps[4].state.store.iter().all(|row| row.ends_with("revoked")), "{:?}", t.steps[4].state.store);
     assert_eq!(status(&r, "concurrent_refreshes"), Verdict::Reached);
     assert_eq!(status(&r, "reuse_detected"), Verdict::Reached);
+    assert_eq!(status(&r, "lp4_bounded_wait"), Verdict::Holds, "every tab leads: nobody waits");
+    assert_eq!(r.unique_states, 29);
 }
 
 /// The leader is closed mid-refresh and the follower has no fallback: it waits for a
@@ -138,12 +140,17 @@ fn a_follower_timeout_bounds_the_wait_and_needs_a_tolerant_server() {
     );
     assert!(t.steps[5].text.contains("tab B gives up waiting") && t.steps[5].text.contains("token=1"));
     assert!(t.steps[7].text.contains("tab B gets 401"));
+    assert!(t.steps[7].state.store.iter().all(|row| row.ends_with("revoked")), "{:?}", t.steps[7].state.store);
+    let t = trace_of(&m, &sc, &r, "lp4_lock_not_orphaned");
+    assert_eq!(actions(&t), ["TabSendsRefresh", "TabAwaitsBroadcast", "LeaderTabCloses"]);
     assert_eq!(r.unique_states, 31);
 
-    let (_, _, r) = checked("models/broadcast-leader-closed-until-used.json");
+    let (sc, m, r) = checked("models/broadcast-leader-closed-until-used.json");
     for p in ["no_spurious_logout", "lp4_bounded_wait", "sp3_single_lineage", "lp2_lost_response_recovery"] {
         assert_eq!(status(&r, p), Verdict::Holds, "{p}");
     }
+    let t = trace_of(&m, &sc, &r, "lp4_lock_not_orphaned");
+    assert_eq!(actions(&t), ["TabSendsRefresh", "TabAwaitsBroadcast", "LeaderTabCloses"]);
     assert_eq!(r.unique_states, 31);
 }
 
@@ -227,6 +234,21 @@ fn lp2_a_retry_after_a_lost_response_needs_p6_or_a_long_enough_grace() {
     );
     assert_eq!(t.steps[5].state.now, 2, "the retry arrives 2 ticks after the rotation, the window is 1");
     assert!(t.steps[5].state.store.iter().all(|row| row.ends_with("revoked")), "{:?}", t.steps[5].state.store);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabRetriesRefresh",
+            "ClockTicks",
+            "ClockTicks",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[6].text.contains("tab A gets 401"), "the retry's answer comes first and logs the tab out");
+    assert_eq!(r.unique_states, 163);
 }
 
 /// The leader's knobs need `broadcast-leader`, and their ranges are checked.
