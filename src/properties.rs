@@ -12,9 +12,9 @@
 use serde::{Deserialize, Serialize};
 use stateright::Expectation;
 
-use crate::model::browser::TabStatus;
+use crate::model::browser::{BrowserCfg, TabStatus};
 use crate::model::oauth::TokStatus;
-use crate::model::{auth_server_at, browser_at, clock_at, ghost_at, server_at, store_at, RefreshModel, State};
+use crate::model::{auth_server_at, browser_at, clock_at, ghost_at, server_at, store_at, Node, RefreshModel, State};
 
 /// What kind of property: an invariant that must hold in every reachable state, or a
 /// condition that must hold in some reachable state.
@@ -102,6 +102,12 @@ pub const ALL: &[PropertySpec] = &[
         condition: theft_detected,
     },
     PropertySpec {
+        name: "sp4_theft_contained",
+        kind: Kind::Always,
+        claim: "once the attacker has refreshed with a copied token, a tab refused for an older token leaves the attacker no unrevoked token (authorization-server models)",
+        condition: sp4_theft_contained,
+    },
+    PropertySpec {
         name: "attacker_redeems",
         kind: Kind::Sometimes,
         claim: "sanity: the attacker's redemption of a copied token is answered 2xx",
@@ -146,20 +152,26 @@ pub const ALL: &[PropertySpec] = &[
     PropertySpec {
         name: "lp4_lock_not_orphaned",
         kind: Kind::Always,
-        claim: "no tab waits for a lock whose holder will never release it",
+        claim: "no tab waits for a lock whose holder will never release it, or for a broadcast no leader will send",
         condition: lp4_lock_not_orphaned,
+    },
+    PropertySpec {
+        name: "lp4_bounded_wait",
+        kind: Kind::Always,
+        claim: "no tab waits for a lock or a leader's broadcast more than K (browser.max_wait_steps) of its own steps",
+        condition: lp4_bounded_wait,
+    },
+    PropertySpec {
+        name: "lp2_lost_response_recovery",
+        kind: Kind::Always,
+        claim: "a retry re-sending the refresh token of an attempt whose answer was lost is answered 2xx with a token of the same family (authorization-server models)",
+        condition: lp2_lost_response_recovery,
     },
     PropertySpec {
         name: "reuse_detected",
         kind: Kind::Sometimes,
         claim: "sanity: reuse detection fires (authorization-server models)",
         condition: reuse_detected,
-    },
-    PropertySpec {
-        name: "sp4_theft_contained",
-        kind: Kind::Always,
-        claim: "once the attacker has refreshed with a copied token, a tab refused for an older token leaves the attacker no unrevoked token (authorization-server models)",
-        condition: sp4_theft_contained,
     },
 ];
 
@@ -298,15 +310,60 @@ fn sp9_revocation_scope(m: &RefreshModel, s: &State) -> bool {
     auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.foreign_revocations == 0)
 }
 
+/// The browser configuration of actor `ix` (a browser).
+fn browser_cfg(m: &RefreshModel, ix: usize) -> &BrowserCfg {
+    match &m.actors[ix] {
+        Node::Browser { cfg, .. } => cfg,
+        _ => unreachable!("actor {ix} is not a browser"),
+    }
+}
+
 /// LP4 (coordination never blocks forever, `industry-policies.md` §3, C18), as a safety
-/// invariant: no tab is queued for the Web Lock while its holder is hung. A hung holder never
-/// releases, so from such a state the waiting tab can never proceed.
+/// invariant: no tab waits on a party that cannot end its wait by itself
+/// ([`BrowserState::blocked_for_good`](crate::model::browser::BrowserState::blocked_for_good)):
+/// queued for the Web Lock while its holder is hung, or waiting for a leader's broadcast when
+/// no message to it is pending and no leader will refresh again (closed, frozen, logged out,
+/// or out of refreshes). From such a state only the tab's own fallback (a timeout, `steal`)
+/// can end the wait; `lp4_bounded_wait` says how long it takes.
 fn lp4_lock_not_orphaned(m: &RefreshModel, s: &State) -> bool {
-    m.cfg.browsers.iter().all(|&b| {
-        let b = browser_at(s, b);
-        let hung = b.lock.is_some_and(|h| b.tabs[h as usize].status == TabStatus::Hung);
-        !hung || b.tabs.iter().all(|t| t.status != TabStatus::WaitingLock)
+    m.cfg.browsers.iter().all(|&ix| {
+        let (b, cfg) = (browser_at(s, ix), browser_cfg(m, ix));
+        (0..b.tabs.len()).all(|t| !b.blocked_for_good(cfg, t as u8))
     })
+}
+
+/// LP4 bounded (`industry-policies.md` §3; issue 4 item 3): no tab waits for a lock or a
+/// leader's broadcast more than K of its own steps, K = `browser.max_wait_steps`.
+///
+/// A tab's *own step* while it waits is one run of its event loop that finds it still
+/// waiting: a timer of the SDK, a user action, the follower's timeout check (one firing of
+/// [`Timer::TabWaits`](crate::model::Timer::TabWaits)). The model lets a waiting tab take such
+/// a step only while it is blocked for good (see `lp4_lock_not_orphaned`): while the holder's
+/// or leader's refresh is still in flight the network may take any number of steps to
+/// deliver it, and counting the tab's steps then would bound the network's delay, not the
+/// coordination. The tab's count `waited` goes up by one per own step, saturates at K + 1
+/// (which keeps the state space finite) and is reset to 0 when the wait ends (the lock is
+/// granted or stolen, the broadcast arrives, or a follower's timeout makes it refresh
+/// itself). The invariant is `waited <= K` for every tab: it is violated exactly when some
+/// tab can take K + 1 own steps and still wait, so a fallback that acts at the tab's T-th own
+/// step (`browser.follower_timeout`) satisfies it iff T <= K + 1.
+fn lp4_bounded_wait(m: &RefreshModel, s: &State) -> bool {
+    m.cfg.browsers.iter().all(|&ix| {
+        let k = browser_cfg(m, ix).max_wait_steps;
+        browser_at(s, ix).tabs.iter().all(|t| t.waited <= k)
+    })
+}
+
+/// LP2 (lost-response recovery, `industry-policies.md` §3; the FAPI 2.0 condition on
+/// rotation, openid/fapi issues 676 and 567; C19): if a refresh's answer is lost, a retry with
+/// the previous refresh token succeeds and returns the current lineage. A *retry* is a
+/// refresh a tab sends while still waiting for the answer to an earlier attempt, presenting
+/// the same token (`browser.retries_per_tab`); the authorization server must answer it 2xx
+/// with a refresh token of the presented token's family. "Within W" is the model's clock
+/// bound: every retry the model allows, at any tick up to `time.max_ticks`, must succeed.
+/// Holds vacuously for the Directus server and without retries.
+fn lp2_lost_response_recovery(m: &RefreshModel, s: &State) -> bool {
+    auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.refused_retries == 0)
 }
 
 fn reuse_detected(m: &RefreshModel, s: &State) -> bool {

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::oauth::AuthServerPolicy;
 use crate::model::policy::{
-    AuthMode, Coordination, JsonStorage, ServerPolicy, ServerSteps, SessionRefresh, StoreConcurrency,
+    AuthMode, Coordination, JsonStorage, LeaderElection, ServerPolicy, ServerSteps, SessionRefresh, StoreConcurrency,
 };
 use crate::model::Tick;
 use crate::properties::{self, Kind};
@@ -112,7 +112,7 @@ pub struct BrowserSection {
     #[serde(default)]
     pub json_storage: JsonStorage,
     /// Cross-tab coordination of refreshes: `none` (default), `web-locks`, `local-storage`
-    /// (PR 22457).
+    /// (PR 22457), `broadcast-leader` (authts/oidc-client-ts PR 434).
     #[serde(default)]
     pub coordination: Coordination,
     /// PR 22464 (10.11.1+): a tab whose token is still fresh calls `GET /users/me` instead of
@@ -142,6 +142,27 @@ pub struct BrowserSection {
     /// write cookies (cookie mode only; default 0; C05, C06).
     #[serde(default)]
     pub ssr_paths: u8,
+    /// With `broadcast-leader`: `single` (default: tab A leads, authts/oidc-client-ts PR 434)
+    /// or `visibility` (every visible tab leads: AxaFrance/oidc-client issue 1039).
+    #[serde(default)]
+    pub leader_election: LeaderElection,
+    /// With `broadcast-leader`: how many times a leader may be closed or frozen for good while
+    /// its refresh is in flight, 0 or 1 (default 0).
+    #[serde(default)]
+    pub leader_closes: u8,
+    /// With `broadcast-leader`: a follower waiting for the leader's broadcast gives up at this
+    /// many of its own steps (see `properties::lp4_bounded_wait`) and refreshes itself with the
+    /// token it holds, 0 to 3 (default 0: it waits for ever).
+    #[serde(default)]
+    pub follower_timeout: u8,
+    /// K of the bounded LP4 property `lp4_bounded_wait`: no tab waits for a lock or a
+    /// leader's broadcast more than K of its own steps, 0 to 3 (default 2).
+    #[serde(default = "default_max_wait_steps")]
+    pub max_wait_steps: u8,
+}
+
+fn default_max_wait_steps() -> u8 {
+    2
 }
 
 fn one_device() -> u8 {
@@ -426,6 +447,19 @@ impl Scenario {
                 "browser.coordination",
                 format!("{:?}", self.browser.coordination).to_lowercase(),
                 "\"web-locks\" when `lock_hangs`, `lock_steal` or `read_before_lock` is set",
+            ));
+        }
+        in_range("browser.leader_closes", self.browser.leader_closes, 0, 1)?;
+        in_range("browser.follower_timeout", self.browser.follower_timeout, 0, 3)?;
+        in_range("browser.max_wait_steps", self.browser.max_wait_steps, 0, 3)?;
+        let leader_options = self.browser.leader_election != LeaderElection::Single
+            || self.browser.leader_closes > 0
+            || self.browser.follower_timeout > 0;
+        if leader_options && self.browser.coordination != Coordination::BroadcastLeader {
+            return Err(self.invalid(
+                "browser.coordination",
+                format!("{:?}", self.browser.coordination).to_lowercase(),
+                "\"broadcast-leader\" when `leader_election`, `leader_closes` or `follower_timeout` is set",
             ));
         }
         if let Some(p) = &self.auth_server {

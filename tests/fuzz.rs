@@ -209,7 +209,7 @@ fn model_file() -> impl Strategy<Value = Value> {
         (0u8..=7, 0u8..=5, 0u8..=5, 0u8..=3),
         prop_oneof![Just("session"), Just("cookie"), Just("json")],
         prop_oneof![Just("per-tab"), Just("shared")],
-        prop_oneof![Just("none"), Just("web-locks"), Just("local-storage")],
+        prop_oneof![Just("none"), Just("web-locks"), Just("local-storage"), Just("broadcast-leader")],
         any::<bool>(),
     );
     let time = (0u8..=4, 0u8..=9, 0u8..=9, prop::option::of(0u8..=9), (0u8..=3, 0u8..=3, 0u8..=3));

@@ -4,6 +4,7 @@ mod util;
 
 mod ci;
 mod cli;
+mod coordination;
 mod directus;
 mod fuzz;
 mod industry;

@@ -21,6 +21,14 @@
 //!   interceptor in 10.10.x–12.4.x).
 //! - [`super::Timer::TabSignsOut`]: the user signs out (`POST /auth/logout {mode}`); the
 //!   response clears both cookies for every tab, and the ground truth records the sign-out.
+//! - With a broadcast leader ([`Coordination::BroadcastLeader`]; authts/oidc-client-ts issue
+//!   430 and PR 434, AxaFrance/oidc-client issue 1039): a follower's refresh waits for the
+//!   leader's message instead; [`super::Timer::TabGetsBroadcast`] delivers the leader's
+//!   `BroadcastChannel` message to one tab, [`super::Timer::TabCloses`] closes (or freezes for
+//!   good) a leader mid-refresh.
+//! - [`super::Timer::TabWaits`]: a tab waiting on a party that can no longer end its wait (a
+//!   hung lock holder, a closed leader) takes one of its own steps and still waits (LP4
+//!   bounded), or, a follower with a timeout, refreshes itself.
 //!
 //! A refresh answered with anything but 2xx logs that tab out with `reason=SESSION_EXPIRED` and
 //! no server call, so the cookie and the row stay as they were.
@@ -43,7 +51,7 @@
 
 use serde::Serialize;
 
-use super::policy::{AuthMode, Coordination, JsonStorage};
+use super::policy::{AuthMode, Coordination, JsonStorage, LeaderElection};
 use super::server::Credentials;
 use super::{Reply, SessionJwt, TabIx, Tick, Token};
 
@@ -71,6 +79,28 @@ pub enum TabStatus {
     /// reload, hung storage: supabase/supabase-js issues 1594 and 2013); it never releases
     /// the lock and ignores any answer.
     Hung,
+    /// Broadcast leader: a follower that needs a new token waits for the leader's
+    /// `BroadcastChannel` message instead of refreshing (authts/oidc-client-ts PR 434;
+    /// AxaFrance/oidc-client issue 1039, hidden tabs wait for the visible one).
+    AwaitingBroadcast,
+    /// Broadcast leader: the leader was closed, or frozen for good by the browser (Page
+    /// Lifecycle), while its refresh was in flight: it never reads the answer and never
+    /// broadcasts (`industry-policies.md` §1.4). Not a logout: the user closed a tab.
+    Closed,
+}
+
+/// A `BroadcastChannel` message from a leader tab, not yet delivered to a tab: the refreshed
+/// refresh token and the access token's expiry (`postMessage` of the renewed user).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Broadcast {
+    /// The new refresh token (`None` when the mode keeps it in the shared jar).
+    pub token: Option<Token>,
+    /// The new access token's `exp`, in ticks.
+    pub expiry: Option<Tick>,
+    /// How many leader messages this one stands for: a later message sent before the earlier
+    /// one was delivered replaces it (the tab would apply both in order; the later wins) and
+    /// adds one. A count, at least 1.
+    pub count: u8,
 }
 
 /// One tab's app and SDK state.
@@ -93,6 +123,13 @@ pub struct Tab {
     /// With `read_before_lock`: the refresh token it read before it queued for the lock, which
     /// it presents once granted (C20).
     pub read: Option<Token>,
+    /// Broadcast leader: the leader messages sent to this tab and not yet delivered, folded
+    /// into the newest ([`Broadcast::count`]).
+    pub inbox: Option<Broadcast>,
+    /// Own steps this tab has taken while waiting and blocked for good (see
+    /// [`BrowserState::wait_step`]): a count, saturating at `max_wait_steps + 1`, reset to 0
+    /// when the wait ends.
+    pub waited: u8,
 }
 
 /// The cookie jar of the origin, shared by every tab.
@@ -190,6 +227,24 @@ pub struct BrowserCfg {
     /// can refresh, but cannot write cookies, so a rotated token they receive is discarded
     /// (Next.js Server Components, `@supabase/ssr` `setAll`; C05, C06).
     pub ssr_paths: u8,
+    /// Broadcast leader: who leads.
+    pub leader_election: LeaderElection,
+    /// Broadcast leader: how many times a leader may be closed mid-refresh, 0 or 1.
+    pub leader_closes: u8,
+    /// Broadcast leader: a waiting follower refreshes itself at this many own steps (0: never).
+    pub follower_timeout: u8,
+    /// K of `lp4_bounded_wait`: the own steps a tab may wait; its counter saturates at K + 1.
+    pub max_wait_steps: u8,
+}
+
+impl BrowserCfg {
+    /// Whether tab `t` leads the refreshes ([`Coordination::BroadcastLeader`] only).
+    pub fn is_leader(&self, t: TabIx) -> bool {
+        match self.leader_election {
+            LeaderElection::Single => t == 0,
+            LeaderElection::Visibility => true,
+        }
+    }
 }
 
 /// The browser actor's state.
@@ -207,6 +262,8 @@ pub struct BrowserState {
     pub queue: Vec<TabIx>,
     /// Web Locks: lock-holder hangs that may still happen (C18): a count.
     pub hangs_left: u8,
+    /// Broadcast leader: leader closes that may still happen: a count.
+    pub closes_left: u8,
     /// Sign-outs the user may still start: a count.
     pub sign_outs_left: u8,
     /// The browser's clock, in ticks (only with the freshness check; else 0).
@@ -225,7 +282,7 @@ pub struct BrowserState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[allow(missing_docs)] // variant fields are described in each variant's doc
 pub enum Send {
-    Refresh { tab: TabIx, cred: Credentials },
+    Refresh { tab: TabIx, cred: Credentials, retry: bool },
     UsersMe { tab: TabIx, cred: Credentials },
     Logout { tab: TabIx, cred: Credentials },
 }
@@ -245,6 +302,8 @@ impl BrowserState {
             expiry: None,
             retries_left: cfg.retries,
             read: None,
+            inbox: None,
+            waited: 0,
         };
         let jar = Jar {
             session: (cfg.mode == AuthMode::Session).then_some(jwt),
@@ -259,6 +318,7 @@ impl BrowserState {
             lock: None,
             queue: vec![],
             hangs_left: cfg.lock_hangs,
+            closes_left: cfg.leader_closes,
             sign_outs_left: cfg.sign_outs,
             now: 0,
             attacker: cfg.attacker.as_ref().map(|(n, _)| Attacker {
@@ -298,8 +358,13 @@ impl BrowserState {
         if let Some(tok) = self.tabs[t as usize].read.take() {
             cred.token = Some(tok); // read before the lock (C20)
         }
+        // Ghost (LP2): a tab still waiting for an answer that presents the token it sent
+        // before re-sends a refresh whose answer it never got.
+        let retry = self.tabs[t as usize].status == TabStatus::Refreshing { sent: cred.presented() }
+            && cred.presented().is_some();
         self.tabs[t as usize].status = TabStatus::Refreshing { sent: cred.presented() };
-        Send::Refresh { tab: t, cred }
+        self.tabs[t as usize].waited = 0; // whatever it waited for, it waits no more
+        Send::Refresh { tab: t, cred, retry }
     }
 
     /// The credentials of an ordinary request: the jar's cookie (session mode) or the tab's
@@ -348,7 +413,105 @@ impl BrowserState {
                     if self.lock.is_none() { TabStatus::LockSeenFree } else { TabStatus::WaitingLock };
                 None
             }
+            Coordination::BroadcastLeader if cfg.is_leader(t) => Some(self.send_refresh(cfg, t)),
+            Coordination::BroadcastLeader => {
+                self.tabs[t as usize].status = TabStatus::AwaitingBroadcast;
+                None
+            }
         }
+    }
+
+    /// Whether tab `t` waits (for the Web Lock, or for a leader's broadcast) on a party that
+    /// cannot end the wait by itself: the lock's holder is hung (C18); or no leader will
+    /// broadcast to it, because no message to it is pending and every leader is closed,
+    /// logged out, or idle with no refresh left to make. A holder or leader whose refresh is
+    /// in flight can still end the wait: the network delivers every message eventually.
+    pub fn blocked_for_good(&self, cfg: &BrowserCfg, t: TabIx) -> bool {
+        let tab = &self.tabs[t as usize];
+        match tab.status {
+            TabStatus::WaitingLock => self.lock.is_some_and(|h| self.tabs[h as usize].status == TabStatus::Hung),
+            TabStatus::AwaitingBroadcast => {
+                tab.inbox.is_none()
+                    && self.tabs.iter().enumerate().filter(|&(u, _)| cfg.is_leader(u as TabIx)).all(|(_, l)| {
+                        match l.status {
+                            TabStatus::Closed | TabStatus::LoggedOut | TabStatus::Hung => true,
+                            TabStatus::Idle => l.refreshes_left == 0,
+                            _ => false,
+                        }
+                    })
+            }
+            _ => false,
+        }
+    }
+
+    /// One own step of tab `t` while it waits and is blocked for good
+    /// ([`Self::blocked_for_good`]): its event loop runs (a timer of the SDK, a user action)
+    /// and finds it still waiting, so its counter `waited` goes up by one, saturating at
+    /// `max_wait_steps + 1`. A follower with `follower_timeout` T gives up at its T-th such
+    /// step instead and refreshes itself with the token it holds (a re-election: it leads this
+    /// refresh), which is returned. Returns whether anything changed, and the request sent.
+    pub fn wait_step(&mut self, cfg: &BrowserCfg, t: TabIx) -> (bool, Option<Send>) {
+        if !self.blocked_for_good(cfg, t) {
+            return (false, None);
+        }
+        let tab = &mut self.tabs[t as usize];
+        let timeout = cfg.follower_timeout;
+        if tab.status == TabStatus::AwaitingBroadcast && timeout > 0 && tab.waited + 1 >= timeout {
+            return (true, Some(self.send_refresh(cfg, t)));
+        }
+        // The counter must reach K + 1 (the property's violation) and T - 1 (the timeout).
+        if tab.waited >= cfg.max_wait_steps.saturating_add(1).max(timeout.saturating_sub(1)) {
+            return (false, None);
+        }
+        tab.waited += 1;
+        (true, None)
+    }
+
+    /// Broadcast leader: leader `t`, with its refresh in flight, is closed or frozen for good.
+    /// Returns whether it changed anything.
+    pub fn close_leader(&mut self, cfg: &BrowserCfg, t: TabIx) -> bool {
+        let tab = &mut self.tabs[t as usize];
+        let refreshing = matches!(tab.status, TabStatus::Refreshing { .. });
+        if cfg.coordination != Coordination::BroadcastLeader
+            || !cfg.is_leader(t)
+            || !refreshing
+            || self.closes_left == 0
+        {
+            return false;
+        }
+        self.closes_left -= 1;
+        tab.status = TabStatus::Closed;
+        tab.inbox = None;
+        true
+    }
+
+    /// Broadcast leader: the pending leader messages reach tab `t`. It stores the newest token
+    /// (its own copy: the SDK's per-tab storage, or its view of lagging storage) and expiry.
+    /// Each message is one renewal the tab no longer needs to make: a waiting follower's wait
+    /// ends (the renewal it waited for), and every other message uses up one of its refreshes
+    /// (the tab's expiry timer restarts from the new token, so the refresh it would have
+    /// started then does not happen). A closed or logged-out tab drops them. Returns whether
+    /// it changed anything.
+    pub fn deliver_broadcast(&mut self, cfg: &BrowserCfg, t: TabIx) -> bool {
+        let tab = &mut self.tabs[t as usize];
+        let Some(msg) = tab.inbox.take() else { return false };
+        if matches!(tab.status, TabStatus::Closed | TabStatus::LoggedOut) {
+            return true;
+        }
+        if let Some(tok) = msg.token {
+            if matches!(cfg.storage, JsonStorage::PerTab | JsonStorage::SharedLagging) {
+                tab.token = Some(tok);
+            }
+        }
+        tab.expiry = msg.expiry;
+        let mut renewals = msg.count;
+        if tab.status == TabStatus::AwaitingBroadcast {
+            tab.status = TabStatus::Idle;
+            tab.waited = 0;
+            renewals -= 1;
+        }
+        tab.refreshes_left = tab.refreshes_left.saturating_sub(renewals);
+        true
     }
 
     /// PR 22457 localStorage fallback: a polling tab reads the key again. Returns whether it
@@ -452,8 +615,8 @@ impl BrowserState {
         if cfg.retries > 0 && !matches!(self.tabs[t as usize].status, TabStatus::Refreshing { .. }) {
             return None;
         }
-        if self.tabs[t as usize].status == TabStatus::Hung {
-            return None; // the hung callback never sees it
+        if matches!(self.tabs[t as usize].status, TabStatus::Hung | TabStatus::Closed) {
+            return None; // the hung callback, or the closed tab, never sees it
         }
         match reply {
             Reply::Ok { set_cookie, token, expires_at } if t < cfg.ssr_paths => {
@@ -489,6 +652,16 @@ impl BrowserState {
                 self.tabs[t as usize].expiry = expires_at;
                 self.refreshed_ok = true;
                 self.tabs[t as usize].status = TabStatus::Idle;
+                if cfg.coordination == Coordination::BroadcastLeader {
+                    // `channel.postMessage(user)`: to every other open tab, each delivered later.
+                    let token = token.filter(|_| cfg.mode == AuthMode::Json);
+                    for (u, other) in self.tabs.iter_mut().enumerate() {
+                        if u != t as usize && !matches!(other.status, TabStatus::Closed | TabStatus::LoggedOut) {
+                            let count = other.inbox.map_or(1, |m| m.count.saturating_add(1));
+                            other.inbox = Some(Broadcast { token, expiry: expires_at, count });
+                        }
+                    }
+                }
             }
             Reply::SignedOut | Reply::Err(_) => self.tabs[t as usize].status = TabStatus::LoggedOut,
         }
@@ -608,6 +781,10 @@ mod tests {
             lock_steal: false,
             read_before_lock: false,
             ssr_paths: 0,
+            leader_election: LeaderElection::Single,
+            leader_closes: 0,
+            follower_timeout: 0,
+            max_wait_steps: 2,
         }
     }
 
@@ -637,9 +814,56 @@ mod tests {
         assert!(b.start_refresh(&c, 0).is_some());
         assert_eq!(b.start_refresh(&c, 1), None);
         assert_eq!(b.tabs[1].status, TabStatus::WaitingLock);
-        let Some(Send::Refresh { tab: 1, cred }) = b.on_refresh_reply(&c, 0, ok(2)) else { panic!() };
+        let Some(Send::Refresh { tab: 1, cred, .. }) = b.on_refresh_reply(&c, 0, ok(2)) else { panic!() };
         assert_eq!(cred.presented(), Some(2));
         assert_eq!(b.lock, Some(1));
+    }
+
+    fn leader_cfg(tabs: u8, refreshes: u8) -> BrowserCfg {
+        BrowserCfg {
+            refreshes,
+            mode: AuthMode::Json,
+            leader_closes: 1,
+            follower_timeout: 2,
+            ..cfg(tabs, Coordination::BroadcastLeader)
+        }
+    }
+
+    fn ok_token(t: Token) -> Reply {
+        Reply::Ok { set_cookie: None, token: Some(t), expires_at: Some(3) }
+    }
+
+    #[test]
+    fn the_leader_broadcasts_and_two_undelivered_messages_count_as_two_renewals() {
+        let c = leader_cfg(2, 2);
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 0, exp: 0 }, 1);
+        for tok in [2, 3] {
+            assert!(matches!(b.start_refresh(&c, 0), Some(Send::Refresh { tab: 0, .. })), "tab A leads");
+            assert_eq!(b.on_refresh_reply(&c, 0, ok_token(tok)), None);
+        }
+        assert_eq!(b.tabs[1].inbox, Some(Broadcast { token: Some(3), expiry: Some(3), count: 2 }));
+        assert!(b.deliver_broadcast(&c, 1));
+        assert_eq!((b.tabs[1].token, b.tabs[1].refreshes_left), (Some(3), 0), "both renewals done");
+    }
+
+    #[test]
+    fn a_follower_waits_for_a_closed_leader_then_times_out_at_its_second_own_step() {
+        let c = leader_cfg(2, 1);
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 0, exp: 0 }, 1);
+        assert!(b.start_refresh(&c, 0).is_some());
+        assert_eq!(b.start_refresh(&c, 1), None);
+        assert_eq!(b.tabs[1].status, TabStatus::AwaitingBroadcast);
+        assert!(!b.blocked_for_good(&c, 1), "the leader's refresh is in flight");
+        assert_eq!(b.wait_step(&c, 1), (false, None));
+        assert!(b.close_leader(&c, 0));
+        assert!(b.blocked_for_good(&c, 1));
+        assert_eq!(b.wait_step(&c, 1), (true, None));
+        assert_eq!(b.tabs[1].waited, 1);
+        let (changed, sent) = b.wait_step(&c, 1);
+        assert!(changed && matches!(sent, Some(Send::Refresh { tab: 1, retry: false, .. })));
+        assert_eq!((b.tabs[1].status, b.tabs[1].waited), (TabStatus::Refreshing { sent: Some(1) }, 0));
+        assert_eq!(b.on_refresh_reply(&c, 0, ok_token(2)), None, "the closed leader never reads its answer");
+        assert_eq!(b.tabs[0].status, TabStatus::Closed);
     }
 
     #[test]

@@ -119,8 +119,10 @@ pub enum Reply {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[allow(missing_docs)] // variant fields are described in each variant's doc
 pub enum Msg {
-    /// Browser → server: `POST /auth/refresh {"mode": …}` with what `cred` carries.
-    RefreshRequest { tab: TabIx, cred: Credentials },
+    /// Browser → server: `POST /auth/refresh {"mode": …}` with what `cred` carries. Ghost
+    /// `retry`: the tab sends again the token of an earlier attempt whose answer it has not
+    /// received (C19; read only by the LP2 bookkeeping).
+    RefreshRequest { tab: TabIx, cred: Credentials, retry: bool },
     /// Browser → server: `GET /users/me` with the jar's cookie or the tab's access token.
     UsersMeRequest { tab: TabIx, cred: Credentials },
     /// Server → browser: the refresh's response.
@@ -173,6 +175,13 @@ pub enum Timer {
     TabHangsWithLock(TabIx),
     /// C18: a waiting tab steals the Web Lock.
     TabStealsLock(TabIx),
+    /// Broadcast leader: the pending `BroadcastChannel` message reaches this tab.
+    TabGetsBroadcast(TabIx),
+    /// Broadcast leader: this leader, with its refresh in flight, is closed or frozen for good.
+    TabCloses(TabIx),
+    /// A waiting tab blocked for good takes one of its own steps and finds itself still
+    /// waiting (LP4 bounded; a follower's timeout).
+    TabWaits(TabIx),
 }
 
 /// Ghost bookkeeping of the API process (never read by a handler).
@@ -403,7 +412,8 @@ impl Actor for Node {
                         (sent.is_some(), sent)
                     }
                     Timer::AttackerRedeems(cred) => {
-                        let sent = b.start_attack(cfg, cred).then_some(Send::Refresh { tab: ATTACKER, cred });
+                        let sent =
+                            b.start_attack(cfg, cred).then_some(Send::Refresh { tab: ATTACKER, cred, retry: false });
                         (sent.is_some(), sent)
                     }
                     Timer::BrowserTick => {
@@ -420,6 +430,9 @@ impl Actor for Node {
                         let sent = b.steal_lock(cfg, t);
                         (sent.is_some(), sent)
                     }
+                    Timer::TabGetsBroadcast(t) => (b.deliver_broadcast(cfg, t), None),
+                    Timer::TabCloses(t) => (b.close_leader(cfg, t), None),
+                    Timer::TabWaits(t) => b.wait_step(cfg, t),
                     Timer::Tick => (false, None),
                 };
                 if !changed {
@@ -447,7 +460,7 @@ impl NodeState {
 
 fn request_msg(send: Send) -> Msg {
     match send {
-        Send::Refresh { tab, cred } => Msg::RefreshRequest { tab, cred },
+        Send::Refresh { tab, cred, retry } => Msg::RefreshRequest { tab, cred, retry },
         Send::UsersMe { tab, cred } => Msg::UsersMeRequest { tab, cred },
         Send::Logout { tab, cred } => Msg::LogoutRequest { tab, cred },
     }
@@ -507,6 +520,27 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
         for (t, tab) in b.tabs.iter().enumerate() {
             let waiting = matches!(tab.status, TabStatus::Refreshing { .. });
             set(Timer::TabRetries(t as TabIx), waiting && tab.retries_left > 0);
+        }
+    }
+    if cfg.coordination == policy::Coordination::BroadcastLeader {
+        for (t, tab) in b.tabs.iter().enumerate() {
+            let t = t as TabIx;
+            set(Timer::TabGetsBroadcast(t), tab.inbox.is_some());
+            let refreshing = matches!(tab.status, TabStatus::Refreshing { .. });
+            set(Timer::TabCloses(t), b.closes_left > 0 && cfg.is_leader(t) && refreshing);
+        }
+    }
+    // LP4 bounded: a tab blocked for good may take own steps until its counter saturates (or,
+    // a follower, until its timeout). Only Web Locks and the broadcast leader can block for
+    // good.
+    if matches!(cfg.coordination, policy::Coordination::WebLocks | policy::Coordination::BroadcastLeader) {
+        let cap = cfg.max_wait_steps.saturating_add(1).max(cfg.follower_timeout.saturating_sub(1));
+        for (t, tab) in b.tabs.iter().enumerate() {
+            let t = t as TabIx;
+            let timeout_due = tab.status == TabStatus::AwaitingBroadcast
+                && cfg.follower_timeout > 0
+                && tab.waited + 1 >= cfg.follower_timeout;
+            set(Timer::TabWaits(t), b.blocked_for_good(cfg, t) && (tab.waited < cap || timeout_due));
         }
     }
 }
@@ -601,7 +635,9 @@ fn server_on_msg(
     let NodeState::Server(s) = state.as_ref() else { return };
     let mut s = s.clone();
     let out = match msg {
-        Msg::RefreshRequest { tab, cred } | Msg::UsersMeRequest { tab, cred } | Msg::LogoutRequest { tab, cred } => {
+        Msg::RefreshRequest { tab, cred, .. }
+        | Msg::UsersMeRequest { tab, cred }
+        | Msg::LogoutRequest { tab, cred } => {
             let client = ClientKey { browser: usize::from(src) as u8, tab };
             if s.handlers.iter().any(|h| h.client == client) {
                 return; // a redelivered request while its first copy is still being served
@@ -703,6 +739,10 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         lock_steal: sc.browser.lock_steal,
         read_before_lock: sc.browser.read_before_lock,
         ssr_paths: sc.browser.ssr_paths,
+        leader_election: sc.browser.leader_election,
+        leader_closes: sc.browser.leader_closes,
+        follower_timeout: sc.browser.follower_timeout,
+        max_wait_steps: sc.browser.max_wait_steps,
     }
 }
 
@@ -814,7 +854,7 @@ fn auth_server_on_msg(
     let NodeState::AuthServer(s) = state.as_ref() else { return };
     let mut s = s.clone();
     let (client, answer) = match msg {
-        Msg::RefreshRequest { tab, cred } => {
+        Msg::RefreshRequest { tab, cred, retry } => {
             let client = ClientKey { browser: usize::from(src) as u8, tab };
             if s.handlers.iter().any(|h| h.client == client) {
                 return; // a copy of a request still being served
@@ -825,11 +865,12 @@ fn auth_server_on_msg(
             };
             let view = s.read(token);
             let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
-            let h = oauth::AsHandler { client, token, view, after_sign_out, theft_mark: s.ghost.theft_mark };
+            let h = oauth::AsHandler { client, token, view, after_sign_out, theft_mark: s.ghost.theft_mark, retry };
             match policy.steps {
                 oauth::AsSteps::Atomic => {
                     let reply = oauth::write(policy, access_ttl, &mut s, &h);
                     record_theft(&mut s, &h, &reply);
+                    record_retry(&mut s, &h, &reply);
                     (client, Msg::RefreshResponse { tab, reply })
                 }
                 oauth::AsSteps::ReadThenWrite => {
@@ -846,6 +887,7 @@ fn auth_server_on_msg(
             let h = s.handlers.remove(i);
             let reply = oauth::write(policy, access_ttl, &mut s, &h);
             record_theft(&mut s, &h, &reply);
+            record_retry(&mut s, &h, &reply);
             (client, Msg::RefreshResponse { tab: client.tab, reply })
         }
         Msg::LogoutRequest { tab, cred } => {
@@ -893,6 +935,23 @@ fn record_theft(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
             }
         }
         _ => {}
+    }
+}
+
+/// Ghost, authorization server (LP2, FAPI 2.0's condition on rotation): a retry presenting
+/// the token of an earlier attempt whose answer was lost must be answered 2xx with a token of
+/// the same family; any other answer to it is counted.
+fn record_retry(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
+    if !h.retry {
+        return;
+    }
+    let family = h.view.row.map(|r| r.family);
+    let same = match reply {
+        Reply::Ok { token: Some(t), .. } => s.row(*t).map(|r| r.family) == family,
+        _ => false,
+    };
+    if !same {
+        s.as_ghost.refused_retries = s.as_ghost.refused_retries.saturating_add(1);
     }
 }
 

@@ -233,6 +233,9 @@ pub struct AsHandler {
     pub after_sign_out: bool,
     /// Ghost: the attacker's theft mark when the request arrived.
     pub theft_mark: Option<Token>,
+    /// Ghost: the request is a retry re-sending the token of an attempt whose answer the
+    /// client never got (LP2).
+    pub retry: bool,
 }
 
 /// Ghost bookkeeping of the AS for the catalogue's properties (never read by a step).
@@ -256,6 +259,9 @@ pub struct AsGhost {
     /// success while a token the attacker obtained was still unrevoked: the user is locked out
     /// and the attacker keeps the session (SP4): a count.
     pub uncontained: u8,
+    /// Retries re-sending the token of an attempt whose answer was lost, answered with an
+    /// error or a token of another family (LP2): a count.
+    pub refused_retries: u8,
 }
 
 /// The AS's state.
@@ -531,6 +537,7 @@ mod tests {
             view: s.read(token),
             after_sign_out: false,
             theft_mark: None,
+            retry: false,
         }
     }
 

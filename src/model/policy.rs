@@ -129,6 +129,32 @@ pub enum Coordination {
     /// free before either sets it. The lock's expiry (5 s) and the retry limit (10 polls) are
     /// left out: a tab that finds the key set polls again later.
     LocalStorage,
+    /// A leader tab refreshes and broadcasts the new token to the other tabs over a
+    /// `BroadcastChannel`; the other tabs (followers) do not refresh, they wait for the
+    /// leader's message, which reaches each of them after its own delay. authts/oidc-client-ts
+    /// issue 430 (rotation makes concurrent tab refreshes fail) and PR 434 (leader election
+    /// with the `broadcast-channel` package); AxaFrance/oidc-client issue 1039 (the visible tab
+    /// renews, hidden tabs wait for `TOKEN_UPDATED_BY_ANOTHER_TAB`). Who leads is
+    /// [`LeaderElection`]; a leader that is closed or frozen mid-refresh never broadcasts
+    /// (`browser.leader_closes`, `industry-policies.md` §1.4), and a follower may give up
+    /// waiting and refresh itself (`browser.follower_timeout`).
+    BroadcastLeader,
+}
+
+/// How the tabs of a browser with [`Coordination::BroadcastLeader`] decide who leads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeaderElection {
+    /// One leader per browser, elected before any refresh (the `broadcast-channel` package's
+    /// `createLeaderElection`, authts/oidc-client-ts PR 434): tab A leads, every other tab
+    /// follows. The default.
+    #[default]
+    Single,
+    /// Every visible tab considers itself the leader (AxaFrance/oidc-client issue 1039: the
+    /// renewal runs in a tab whose `document.hidden` is false; with two windows side by side,
+    /// or on two monitors, both are visible and both renew). The model's tabs are all
+    /// visible, so every tab leads and broadcasts.
+    Visibility,
 }
 
 /// Where a json-mode client keeps its refresh token.

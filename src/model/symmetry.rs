@@ -26,9 +26,11 @@ use super::{Msg, NodeState, State, TabIx, Timer, ATTACKER};
 /// Whether tabs are interchangeable in `sc`'s model, so that [`representative`] is sound:
 /// not with an OAuth authorization server (its handlers and families are not renamed here) and
 /// not when the first tabs are server-side render paths (`browser.ssr_paths`), whose behaviour
-/// depends on the tab's index.
+/// depends on the tab's index, and not with a broadcast leader, which is tab A.
 pub fn supported(sc: &crate::scenario::Scenario) -> bool {
-    sc.auth_server.is_none() && sc.browser.ssr_paths == 0
+    sc.auth_server.is_none()
+        && sc.browser.ssr_paths == 0
+        && sc.browser.coordination != crate::model::policy::Coordination::BroadcastLeader
 }
 
 /// The representative of `s`'s symmetry class under renaming each browser's tabs.
@@ -124,7 +126,10 @@ fn timer_tab(tm: &Timer) -> Option<TabIx> {
         | Timer::TabRetries(t)
         | Timer::StorageSyncs(t)
         | Timer::TabHangsWithLock(t)
-        | Timer::TabStealsLock(t) => Some(t),
+        | Timer::TabStealsLock(t)
+        | Timer::TabGetsBroadcast(t)
+        | Timer::TabCloses(t)
+        | Timer::TabWaits(t) => Some(t),
         Timer::Tick | Timer::AttackerRedeems(_) | Timer::BrowserTick => None,
     }
 }
@@ -140,6 +145,9 @@ fn map_timer(tm: &Timer, f: &dyn Fn(TabIx) -> TabIx) -> Timer {
         Timer::StorageSyncs(t) => Timer::StorageSyncs(f(t)),
         Timer::TabHangsWithLock(t) => Timer::TabHangsWithLock(f(t)),
         Timer::TabStealsLock(t) => Timer::TabStealsLock(f(t)),
+        Timer::TabGetsBroadcast(t) => Timer::TabGetsBroadcast(f(t)),
+        Timer::TabCloses(t) => Timer::TabCloses(f(t)),
+        Timer::TabWaits(t) => Timer::TabWaits(f(t)),
         other => other,
     }
 }

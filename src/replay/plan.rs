@@ -41,7 +41,7 @@ pub struct Request {
 /// The request carried by a message, if it is one.
 pub fn request_of(msg: &Msg) -> Option<Request> {
     match *msg {
-        Msg::RefreshRequest { tab, cred } => Some(Request { endpoint: Endpoint::Refresh, tab, cred }),
+        Msg::RefreshRequest { tab, cred, .. } => Some(Request { endpoint: Endpoint::Refresh, tab, cred }),
         Msg::UsersMeRequest { tab, cred } => Some(Request { endpoint: Endpoint::UsersMe, tab, cred }),
         Msg::LogoutRequest { tab, cred } => Some(Request { endpoint: Endpoint::Logout, tab, cred }),
         _ => None,

@@ -126,7 +126,26 @@ struct Names<'a> {
     model: &'a RefreshModel,
 }
 
+/// A tab's name in snapshots, actors and message ends: its letter (`"A"`), or with several
+/// devices (browsers) the device's number then the letter (`"2A"`: device 2's tab A).
+fn tab_name(m: &RefreshModel, browser: usize, tab: TabIx) -> String {
+    match m.cfg.browsers.iter().position(|&b| b == browser) {
+        Some(d) if m.cfg.browsers.len() > 1 => format!("{}{}", d + 1, tab_letter(tab)),
+        _ => tab_letter(tab).to_string(),
+    }
+}
+
 impl Names<'_> {
+    /// `who(tab)`, with the device's number when the model has several browsers and `end` is
+    /// one of them.
+    fn who_at(&self, end: Id, tab: TabIx) -> String {
+        let ix = usize::from(end);
+        if tab == ATTACKER || self.model.cfg.browsers.len() < 2 || !self.model.cfg.browsers.contains(&ix) {
+            return who(tab);
+        }
+        format!("tab {}", tab_name(self.model, ix, tab))
+    }
+
     fn actor(&self, id: Id) -> String {
         let ix = usize::from(id);
         if ix == self.model.cfg.server {
@@ -140,18 +159,18 @@ impl Names<'_> {
 
     fn message(&self, src: Id, dst: Id, msg: &Msg) -> MessageView {
         let (from, to, text) = match msg {
-            Msg::RefreshRequest { tab, cred } => {
-                (who(*tab), self.actor(dst), format!("POST /auth/refresh ({})", cred_text(cred)))
+            Msg::RefreshRequest { tab, cred, .. } => {
+                (self.who_at(src, *tab), self.actor(dst), format!("POST /auth/refresh ({})", cred_text(cred)))
             }
             Msg::UsersMeRequest { tab, cred } => {
-                (who(*tab), self.actor(dst), format!("GET /users/me ({})", request_cred_text(cred)))
+                (self.who_at(src, *tab), self.actor(dst), format!("GET /users/me ({})", request_cred_text(cred)))
             }
             Msg::LogoutRequest { tab, cred } => {
-                (who(*tab), self.actor(dst), format!("POST /auth/logout ({})", cred_text(cred)))
+                (self.who_at(src, *tab), self.actor(dst), format!("POST /auth/logout ({})", cred_text(cred)))
             }
             Msg::RefreshResponse { tab, reply }
             | Msg::UsersMeResponse { tab, reply }
-            | Msg::LogoutResponse { tab, reply } => (self.actor(src), who(*tab), reply_text(reply)),
+            | Msg::LogoutResponse { tab, reply } => (self.actor(src), self.who_at(dst, *tab), reply_text(reply)),
             Msg::Query { client, sql, .. } => {
                 (self.actor(src), self.actor(dst), format!("{} [{}]", sql_text(sql), who(client.tab)))
             }
@@ -218,7 +237,16 @@ fn tab_status(b: &BrowserState, i: usize, mode: AuthMode) -> String {
         TabStatus::LockSeenFree => "saw the lock free".into(),
         TabStatus::LoggedOut => "logged out".into(),
         TabStatus::Hung => "hung (holds the lock forever)".into(),
+        TabStatus::AwaitingBroadcast => "waiting for the leader's broadcast".into(),
+        TabStatus::Closed => "closed".into(),
     };
+    if t.waited > 0 {
+        s += &format!(", waited {} own step(s)", t.waited);
+    }
+    if let Some(msg) = t.inbox {
+        let tok = msg.token.map_or(String::new(), |x| format!(" refresh token={x}"));
+        s += &format!(", broadcast pending:{tok}");
+    }
     if let Some(tok) = t.token {
         s += &format!(", stores refresh token={tok}");
     }
@@ -274,28 +302,41 @@ pub fn snapshot(m: &RefreshModel, s: &State) -> Snapshot {
 }
 
 /// The snapshot of an authorization-server model: the token table in place of the store rows,
-/// the refreshes between read and write in place of the handlers. Tabs are those of the first
-/// browser (device).
+/// the refreshes between read and write in place of the handlers. With several devices
+/// (browsers) the tabs are every device's, in device order, named by device and letter
+/// (`1A`, `1B`, `2A`, …), and `jar` lists each device's shared token; `session_valid` is the
+/// first device's.
 fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &model::oauth::AsState) -> Snapshot {
     use model::oauth::TokStatus;
     let names = Names { model: m };
-    let tabs = b
-        .tabs
+    let tabs = m
+        .cfg
+        .browsers
         .iter()
-        .enumerate()
-        .map(|(i, t)| TabView {
-            tab: tab_letter(i as u8).to_string(),
-            status: tab_status(b, i, browser_mode(m)),
-            refreshes_left: t.refreshes_left,
-            requests_left: t.requests_left,
+        .flat_map(|&ix| {
+            let b = model::browser_at(s, ix);
+            b.tabs.iter().enumerate().map(move |(i, t)| TabView {
+                tab: tab_name(m, ix, i as u8),
+                status: tab_status(b, i, browser_mode(m)),
+                refreshes_left: t.refreshes_left,
+                requests_left: t.requests_left,
+            })
         })
         .collect();
     let mut in_flight: Vec<MessageView> = s.network.iter_all().map(|e| names.message(e.src, e.dst, e.msg)).collect();
     in_flight.sort_by(|a, b| (&a.from, &a.to, &a.text).cmp(&(&b.from, &b.to, &b.text)));
-    let jar = match (b.jar.refresh, b.storage) {
+    let jar_of = |b: &BrowserState| match (b.jar.refresh, b.storage) {
         (Some(r), _) => Some(format!("refresh={r}")),
         (None, Some(t)) => Some(format!("localStorage refresh_token={t}")),
         (None, None) => None,
+    };
+    let jar = if m.cfg.browsers.len() < 2 {
+        jar_of(b)
+    } else {
+        let each: Vec<String> = (m.cfg.browsers.iter().enumerate())
+            .filter_map(|(d, &ix)| jar_of(model::browser_at(s, ix)).map(|j| format!("device {}: {j}", d + 1)))
+            .collect();
+        (!each.is_empty()).then(|| each.join("; "))
     };
     let store = auth
         .rows
@@ -319,7 +360,10 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
         handlers: auth
             .handlers
             .iter()
-            .map(|h| format!("{} refresh of token={}: read done, write pending", who(h.client.tab), h.token))
+            .map(|h| {
+                let w = names.who_at(Id::from(h.client.browser as usize), h.client.tab);
+                format!("{w} refresh of token={}: read done, write pending", h.token)
+            })
             .collect(),
         orphan_cookies: 0,
         session_valid: properties::session_valid(m, s, m.cfg.browsers[0]),
@@ -348,9 +392,13 @@ pub(crate) fn describe(
     };
     let Some(d) = device else { return describe_in(m, m.cfg.browsers[0], before, action, after) };
     let (actor, name, text, message) = describe_in(m, m.cfg.browsers[d], before, action, after);
-    // The actor and message ends keep the tab names the renderers know; the sentence names
-    // the device.
-    let text = text.replace("tab ", &format!("device {} tab ", d + 1));
+    // The actor is the tab's snapshot name (`tab 2A`), as are the message's ends; the sentence
+    // says "device 2 tab A".
+    let actor = match actor.strip_prefix("tab ") {
+        Some(letter) => format!("tab {}{letter}", d + 1),
+        None => actor,
+    };
+    let text = text.replace(&format!("tab {}", d + 1), "tab ").replace("tab ", &format!("device {} tab ", d + 1));
     (actor, name, text, message)
 }
 
@@ -378,6 +426,10 @@ fn describe_in(
                 TabStatus::LockSeenFree => {
                     ("TabReadsLockFree", format!("{tab} returns from idle and reads the localStorage lock key: free"))
                 }
+                TabStatus::AwaitingBroadcast => (
+                    "TabAwaitsBroadcast",
+                    format!("{tab} needs a new token and, a follower, waits for the leader's broadcast"),
+                ),
                 _ => {
                     let sent = match model::browser_at(after, browser).tabs[*t as usize].status {
                         TabStatus::Refreshing { .. } => refresh_source(b0, m, *t),
@@ -453,6 +505,49 @@ fn describe_in(
             ),
             None,
         ),
+        ActorModelAction::Timeout(_, Timer::TabGetsBroadcast(t)) => {
+            let b0 = model::browser_at(before, browser);
+            let tab = &b0.tabs[*t as usize];
+            let tok = tab.inbox.and_then(|x| x.token).map_or(String::new(), |x| format!(" refresh token={x}"));
+            let end = match tab.status {
+                TabStatus::AwaitingBroadcast => "; its wait ends",
+                TabStatus::Idle => "; its next renewal is done",
+                TabStatus::Closed | TabStatus::LoggedOut => "; it drops it",
+                _ => "",
+            };
+            (
+                who(*t),
+                "TabGetsBroadcast".into(),
+                format!("the leader's BroadcastChannel message reaches {}:{tok}{end}", who(*t)),
+                None,
+            )
+        }
+        ActorModelAction::Timeout(_, Timer::TabCloses(t)) => (
+            who(*t),
+            "LeaderTabCloses".into(),
+            format!("{} (the leader) is closed or frozen with its refresh in flight: it will never broadcast", who(*t)),
+            None,
+        ),
+        ActorModelAction::Timeout(_, Timer::TabWaits(t)) => {
+            let b1 = model::browser_at(after, browser);
+            let tab = &b1.tabs[*t as usize];
+            let (action, text) = if matches!(tab.status, TabStatus::Refreshing { .. }) {
+                (
+                    "FollowerTimesOut",
+                    format!(
+                        "{} gives up waiting for the broadcast and sends its own refresh with {}",
+                        who(*t),
+                        refresh_source(model::browser_at(before, browser), m, *t)
+                    ),
+                )
+            } else {
+                (
+                    "TabStillWaits",
+                    format!("{} takes a step of its own and still waits ({} step(s))", who(*t), tab.waited),
+                )
+            };
+            (who(*t), action.into(), text, None)
+        }
         ActorModelAction::Timeout(_, Timer::StorageSyncs(t)) => (
             who(*t),
             "StorageReachesTab".into(),
@@ -608,7 +703,7 @@ mod tests {
 
     fn msgs() -> (Msg, Msg) {
         let cred = Credentials { mode: AuthMode::Session, cookie: None, token: None, access: None };
-        (Msg::RefreshRequest { tab: 0, cred }, Msg::RefreshRequest { tab: 1, cred })
+        (Msg::RefreshRequest { tab: 0, cred, retry: false }, Msg::RefreshRequest { tab: 1, cred, retry: false })
     }
 
     #[test]
