@@ -23,9 +23,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::oauth::AuthServerPolicy;
+use crate::model::oauth::{AuthServerPolicy, Grace, OnReuse, ReuseState, Rotation};
 use crate::model::policy::{
-    AuthMode, Coordination, JsonStorage, ServerPolicy, ServerSteps, SessionRefresh, StoreConcurrency,
+    AuthMode, Coordination, JsonStorage, Logins, ServerPolicy, ServerSteps, SessionRefresh, StoreConcurrency,
 };
 use crate::model::Tick;
 use crate::properties::{self, Kind};
@@ -142,6 +142,11 @@ pub struct BrowserSection {
     /// write cookies (cookie mode only; default 0; C05, C06).
     #[serde(default)]
     pub ssr_paths: u8,
+    /// Authorization-server models: `per-device` (default: one sign-in per browser, every tab
+    /// starts with its token) or `per-tab` (each tab logged in on its own into the browser's
+    /// client session; json mode with per-tab storage; C08).
+    #[serde(default)]
+    pub logins: Logins,
 }
 
 fn one_device() -> u8 {
@@ -428,8 +433,28 @@ impl Scenario {
                 "\"web-locks\" when `lock_hangs`, `lock_steal` or `read_before_lock` is set",
             ));
         }
+        if self.browser.logins == Logins::PerTab
+            && (self.auth_server.is_none()
+                || self.browser.mode != AuthMode::Json
+                || self.browser.json_storage != JsonStorage::PerTab)
+        {
+            return Err(self.invalid(
+                "browser.logins",
+                "\"per-tab\"",
+                "\"per-device\", or \"per-tab\" with an `auth_server`, `mode` \"json\" and `json_storage` \"per-tab\" (each tab keeps its own login's token)",
+            ));
+        }
         if let Some(p) = &self.auth_server {
             in_range("browser.devices", self.browser.devices, 1, 3)?;
+            if p.reuse_state == ReuseState::PerClientSession
+                && (p.rotation != Rotation::Rotate || p.grace != Grace::None || p.on_reuse == OnReuse::Reject)
+            {
+                return Err(self.invalid(
+                    "auth_server.reuse_state",
+                    "\"per-client-session\"",
+                    "\"per-chain\", or \"per-client-session\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects (Keycloak's Revoke Refresh Token; `window.uses` is its max reuse)",
+                ));
+            }
             if self.browser.mode == AuthMode::Session {
                 return Err(self.invalid(
                     "browser.mode",

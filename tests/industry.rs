@@ -392,3 +392,98 @@ fn c05_a_render_path_that_cannot_write_cookies_strands_the_browser() {
     let (_, _, r) = checked("models/c05-cookie-written.json");
     assert_eq!((status(&r, "no_spurious_logout"), r.unique_states), (Verdict::Holds, 97));
 }
+
+/// C08 (keycloak/keycloak 16081, 14122): two tabs each logged in on their own, so two login
+/// chains share one client session. Before PR 29966 the client session keeps one current
+/// refresh token and one timestamp: tab A's refresh at tick 1 makes tab B's first token
+/// (issued at 0, not current) a "Stale token", the client session is detached, B is logged out
+/// and A's new token 3 dies with it (SP9). After PR 29966 (state per `reuse_id`) it holds.
+#[test]
+fn c08_per_client_session_state_makes_the_other_tabs_login_stale_and_reuse_id_fixes_it() {
+    let (sc, m, r) = checked("models/c08-keycloak-per-client-session.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "TabSendsRefresh",
+            "ClockTicks",
+            "ServerReceivesRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[3].text.contains("tab A's POST /auth/refresh (mode json, refresh_token=1)"), "{}", t.steps[3].text);
+    assert_eq!(
+        t.steps[3].state.store,
+        [
+            "token=1 family=0 gen=0 iat=0 superseded at 1, 0 grace use(s)",
+            "token=2 family=1 gen=0 iat=0 active",
+            "token=3 family=0 gen=1 parent=1 iat=1 active",
+            "client session 0: current refresh token=1, 1 use(s), timestamp=1"
+        ]
+    );
+    assert!(t.steps[4].text.contains("tab B's POST /auth/refresh (mode json, refresh_token=2)"));
+    // B's token 2: not the current one and issued (0) before the timestamp (1): stale, and
+    // the detached client session takes tab A's token 3 with it.
+    assert_eq!(
+        t.steps[4].state.store,
+        [
+            "token=1 family=0 gen=0 iat=0 revoked",
+            "token=2 family=1 gen=0 iat=0 revoked",
+            "token=3 family=0 gen=1 parent=1 iat=1 revoked",
+            "client session 0: current refresh token=1, 1 use(s), timestamp=1"
+        ]
+    );
+    assert!(t.steps[5].text.starts_with("tab B gets 401"), "{}", t.steps[5].text);
+    let t = trace_of(&m, &sc, &r, "sp9_revocation_scope");
+    assert_eq!(actions(&t)[..], actions(&trace_of(&m, &sc, &r, "no_spurious_logout"))[..5]);
+    assert_eq!(r.unique_states, 64);
+
+    let (_, _, r) = checked("models/c08-keycloak-reuse-id.json");
+    for p in ["no_spurious_logout", "sp9_revocation_scope", "sp3_single_lineage"] {
+        assert_eq!(status(&r, p), Verdict::Holds, "{p}");
+    }
+    assert_eq!(status(&r, "reuse_detected"), Verdict::Unreached);
+    assert_eq!(r.unique_states, 64);
+}
+
+/// C08's same-second quirk (`industry-policies.md` §1.3): Keycloak compares `iat` with the
+/// client-session timestamp in whole seconds, and a token issued in the second of the last
+/// refresh is not stale. With no time passing, the per-client-session model of C08 never
+/// detects anything and keeps both tabs signed in.
+#[test]
+fn c08_a_token_issued_in_the_second_of_the_last_refresh_is_not_stale() {
+    let mut sc = scenario("models/c08-keycloak-per-client-session.json", None);
+    sc.time.max_ticks = 0;
+    let (_, r) = run(&sc, &CheckOptions::default());
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "sp9_revocation_scope"), Verdict::Holds);
+    assert_eq!(status(&r, "reuse_detected"), Verdict::Unreached);
+    assert_eq!(status(&r, "refresh_succeeds"), Verdict::Reached);
+    assert_eq!(r.unique_states, 20);
+}
+
+/// Model-file errors of C08's fields name the field and what is allowed.
+#[test]
+fn c08_fields_errors_name_the_field() {
+    let base = r#"{"name":"m","description":"d","sources":["s"],
+        "auth_server":{"rotation":"rotate","on_reuse":"detach-client-session","reuse_state":"per-client-session"},
+        "browser":{"tabs":2,"refreshes_per_tab":1,"mode":"json","logins":"per-tab"},
+        "time":{"refresh_token_ttl":7,"session_cookie_ttl":4}}"#;
+    let path = std::path::Path::new("m.json");
+    assert!(Scenario::parse(path, base).is_ok());
+    let shared = base.replace("\"mode\":\"json\"", "\"mode\":\"json\",\"json_storage\":\"shared\"");
+    let e = Scenario::parse(path, &shared).unwrap_err().to_string();
+    assert!(e.starts_with("m.json: field `browser.logins`: found \"per-tab\", expected"), "{e}");
+    assert!(e.contains("\"per-tab\" with an `auth_server`, `mode` \"json\" and `json_storage` \"per-tab\""), "{e}");
+    let grace = base.replace("\"rotation\":\"rotate\"", "\"rotation\":\"rotate\",\"grace\":\"same-child\"");
+    let e = Scenario::parse(path, &grace).unwrap_err().to_string();
+    assert!(e.starts_with("m.json: field `auth_server.reuse_state`: found \"per-client-session\""), "{e}");
+    let off = base.replace("\"detach-client-session\"", "\"reject\"");
+    let e = Scenario::parse(path, &off).unwrap_err().to_string();
+    assert!(e.contains("field `auth_server.reuse_state`") && e.contains("an `on_reuse` that detects"), "{e}");
+    let bad = base.replace("\"per-client-session\"", "\"per-user\"");
+    let e = Scenario::parse(path, &bad).unwrap_err().to_string();
+    assert!(e.contains("auth_server.reuse_state") && e.contains("per-client-session"), "{e}");
+}

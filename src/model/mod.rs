@@ -239,9 +239,9 @@ pub enum Node {
     Server { store: Id, policy: ServerPolicy, ttl: Ttls, max_ticks: Tick, first_fresh: Token },
     /// The session store, starting as `init`.
     Store { init: StoreState, policy: ServerPolicy, ttl: Ttls },
-    /// An OAuth authorization server ([`oauth`]) with `devices` sign-ins at tick 0; access
-    /// tokens live `access_ttl` ticks.
-    AuthServer { policy: oauth::AuthServerPolicy, access_ttl: Tick, max_ticks: Tick, devices: u8 },
+    /// An OAuth authorization server ([`oauth`]) with `devices` client sessions of `logins`
+    /// sign-ins each at tick 0; access tokens live `access_ttl` ticks.
+    AuthServer { policy: oauth::AuthServerPolicy, access_ttl: Tick, max_ticks: Tick, devices: u8, logins: u8 },
 }
 
 /// What properties need from the model file; the model's `cfg`.
@@ -308,11 +308,11 @@ impl Actor for Node {
                 })
             }
             Node::Store { init, .. } => NodeState::Store(init.clone()),
-            Node::AuthServer { max_ticks, devices, .. } => {
+            Node::AuthServer { policy, max_ticks, devices, logins, .. } => {
                 if *max_ticks > 0 {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
-                NodeState::AuthServer(oauth::AsState::signed_in(*devices))
+                NodeState::AuthServer(oauth::AsState::signed_in(*devices, *logins, policy.reuse_state))
             }
         }
     }
@@ -703,6 +703,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         lock_steal: sc.browser.lock_steal,
         read_before_lock: sc.browser.read_before_lock,
         ssr_paths: sc.browser.ssr_paths,
+        logins: sc.browser.logins,
     }
 }
 
@@ -716,11 +717,14 @@ fn network_of(sc: &Scenario) -> Network<Msg> {
 }
 
 /// Builds the model of an authorization-server file: `browser.devices` browsers (actors
-/// `0..devices`, each signed in with its own family: browser `i` holds token `i + 1`) and the
-/// authorization server (actor `devices`). There is no separate store: the token table lives
-/// in the server's state and each read or write is one action.
+/// `0..devices`, each signed in with its own family: browser `i` holds token `i + 1`; with
+/// `browser.logins: per-tab` each tab has its own family in its browser's client session, and
+/// tab `t` of browser `i` holds token `i * tabs + t + 1`) and the authorization server (actor
+/// `devices`). There is no separate store: the token table lives in the server's state and
+/// each read or write is one action.
 fn build_auth_server(sc: &Scenario, policy: oauth::AuthServerPolicy) -> RefreshModel {
     let devices = sc.browser.devices;
+    let logins = if sc.browser.logins == policy::Logins::PerTab { sc.browser.tabs } else { 1 };
     let server = devices as usize;
     // SP1 (i) measured against the window's tick bound; a grace without one is reported as
     // time-unbounded replay (bound 0).
@@ -737,10 +741,17 @@ fn build_auth_server(sc: &Scenario, policy: oauth::AuthServerPolicy) -> RefreshM
     let mut model = ActorModel::new(cfg, ());
     for i in 0..devices {
         let jwt = SessionJwt { session: 0, exp: 0 }; // json and cookie mode carry no session JWT
-        model = model.actor(Node::Browser { server: Id::from(server), cfg: bcfg.clone(), jwt, token: i + 1 });
+        let token = i * logins + 1;
+        model = model.actor(Node::Browser { server: Id::from(server), cfg: bcfg.clone(), jwt, token });
     }
     let mut model = model
-        .actor(Node::AuthServer { policy, access_ttl: sc.time.access_token_ttl, max_ticks: sc.time.max_ticks, devices })
+        .actor(Node::AuthServer {
+            policy,
+            access_ttl: sc.time.access_token_ttl,
+            max_ticks: sc.time.max_ticks,
+            devices,
+            logins,
+        })
         .init_network(network_of(sc))
         .lossy_network(if sc.lossy { LossyNetwork::Yes } else { LossyNetwork::No })
         .within_boundary(within_boundary);

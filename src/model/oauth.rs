@@ -55,6 +55,13 @@ pub enum OnReuse {
     /// and is rolled back: the client gets `refresh_token_already_used` but every token stays
     /// valid (supabase/auth before PR 1312, commit 6e313f81; `industry-policies.md` C13).
     RevokeFamilyRolledBack,
+    /// Keycloak with "Revoke Refresh Token" on: a failed reuse check detaches the *client
+    /// session* from the user session (`clientSession.detachFromUserSession()` in
+    /// `TokenManager.validateTokenReuseForRefresh`, before and after PR 29966), so every token
+    /// of every login chain (family) of that client session dies: two tabs that each logged in
+    /// share one client session (`browser.logins: per-tab`). With one login per device this is
+    /// [`OnReuse::RevokeFamily`].
+    DetachClientSession,
 }
 
 /// What a superseded token inside the grace window gets.
@@ -112,6 +119,31 @@ pub enum AsSteps {
     ReadThenWrite,
 }
 
+/// Where the authorization server keeps what it checks reuse against
+/// (`industry-policies.md` §1.1 P2/P5, C08).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReuseState {
+    /// Each token's own status (active, superseded, revoked) decides, so each login chain is
+    /// checked on its own: every policy of the catalogue, and Keycloak since PR 29966, which
+    /// keys its reuse state by the token's `reuse_id` (one per login chain, that is one per
+    /// tab that logged in). The default.
+    #[default]
+    PerChain,
+    /// Keycloak before PR 29966 (keycloak/keycloak issues 16081 and 14122): one current
+    /// refresh token, one use count and one timestamp per *client session*, shared by every
+    /// login chain of the client in that SSO session. `TokenManager.validateTokenReuse`:
+    /// (i) a token that is not the current one and was issued (`iat`) before the client
+    /// session's timestamp is a "Stale token"; (ii) otherwise a token that is not the current
+    /// one becomes current with count 0; (iii) a count above `refreshTokenMaxReuse`
+    /// (`window.uses`, default 0) is "Maximum allowed refresh token reuse exceeded"; else the
+    /// count goes up by one. A failure is reuse detection ([`OnReuse`]). Every successful
+    /// refresh sets the timestamp to now (`refreshAccessToken`: `clientSession.setTimestamp`).
+    /// Both are whole seconds (`Time.currentTime()`), ticks here: a token issued in the tick of
+    /// the last refresh is not stale (ties are not stale).
+    PerClientSession,
+}
+
 /// The authorization server's policy, as written in a model file's `auth_server` section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -143,6 +175,9 @@ pub struct AuthServerPolicy {
     /// Supabase `SESSIONS_TIMEBOX`).
     #[serde(default)]
     pub absolute: Option<Tick>,
+    /// Where reuse is checked against (default `per-chain`).
+    #[serde(default)]
+    pub reuse_state: ReuseState,
 }
 
 fn default_on_reuse() -> OnReuse {
@@ -180,16 +215,36 @@ pub struct TokRow {
     pub child: Option<Token>,
     /// It has been redeemed successfully at least once (P6: the successor "is used").
     pub used: bool,
+    /// Issued at (the JWT's `iat`), in ticks; recorded only with
+    /// [`ReuseState::PerClientSession`], which reads it (else 0).
+    pub iat: Tick,
 }
 
 /// One sign-in's family (Supabase session, Auth0 family, Hydra consent grant, Keycloak
-/// client session).
+/// login chain: its `reuse_id`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Family {
+    /// The client session the sign-in belongs to: its device (one browser's SSO session). With
+    /// one login per device each client session has one family; with `browser.logins:
+    /// per-tab` every tab's login is a family of its device's client session.
+    pub session: u8,
     /// Sign-in tick (inherited by every token of the family).
     pub login_at: Tick,
     /// Tick of the last successful redemption (idle lifetime).
     pub last_activity: Tick,
+}
+
+/// Keycloak's reuse state of one client session ([`ReuseState::PerClientSession`]):
+/// `AuthenticatedClientSessionModel` `currentRefreshToken`, `currentRefreshTokenUseCount` and
+/// `timestamp`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ReuseEntry {
+    /// The current refresh token (`None` until the first refresh after sign-in).
+    pub current: Option<Token>,
+    /// Uses of the current token: a count.
+    pub count: u8,
+    /// The client session's timestamp: the tick of its last sign-in or refresh.
+    pub timestamp: Tick,
 }
 
 /// What a refresh's read step saw.
@@ -203,6 +258,8 @@ pub struct ReadView {
     pub newest_gen: u8,
     /// The status of its newest child, and whether that child was used.
     pub child: Option<(TokStatus, bool)>,
+    /// Its client session's reuse state ([`ReuseState::PerClientSession`] only).
+    pub reuse: Option<ReuseEntry>,
 }
 
 /// What a handler serves.
@@ -255,6 +312,9 @@ pub struct AsState {
     pub rows: Vec<TokRow>,
     /// The families.
     pub families: Vec<Family>,
+    /// Keycloak's reuse state per client session, indexed by [`Family::session`]; empty
+    /// unless the policy is [`ReuseState::PerClientSession`].
+    pub reuse: Vec<ReuseEntry>,
     /// Refreshes between read and write, sorted by client.
     pub handlers: Vec<AsHandler>,
     /// Ghost for the properties shared with the Directus model.
@@ -275,7 +335,8 @@ pub enum Decision {
     /// P3: the existing child again.
     SameChild(Token),
     /// Mint a child of the presented token; `grace_use` counts a use of a superseded token;
-    /// `replace` revokes its earlier child (P6, latest wins).
+    /// `replace` revokes its earlier child (P6, latest wins). With
+    /// [`ReuseState::PerClientSession`] the client session's reuse state is written too.
     Mint {
         /// The presented token was superseded (a grace redemption).
         grace_use: bool,
@@ -285,11 +346,15 @@ pub enum Decision {
 }
 
 impl AsState {
-    /// `devices` sign-ins at tick 0: token `i + 1` is family `i`'s first token.
-    pub fn signed_in(devices: u8) -> AsState {
+    /// `devices` client sessions with `logins` sign-ins each, all at tick 0: token `i + 1` is
+    /// family `i`'s first token, and family `i` belongs to client session `i / logins`. The
+    /// reuse state per client session is kept only if `reuse` is
+    /// [`ReuseState::PerClientSession`].
+    pub fn signed_in(devices: u8, logins: u8, reuse: ReuseState) -> AsState {
+        let families = devices * logins;
         AsState {
             now: 0,
-            rows: (0..devices)
+            rows: (0..families)
                 .map(|f| TokRow {
                     family: f,
                     parent: None,
@@ -297,9 +362,14 @@ impl AsState {
                     status: TokStatus::Active,
                     child: None,
                     used: false,
+                    iat: 0,
                 })
                 .collect(),
-            families: vec![Family { login_at: 0, last_activity: 0 }; devices as usize],
+            families: (0..families).map(|f| Family { session: f / logins, login_at: 0, last_activity: 0 }).collect(),
+            reuse: match reuse {
+                ReuseState::PerChain => vec![],
+                ReuseState::PerClientSession => vec![ReuseEntry::default(); devices as usize],
+            },
             handlers: vec![],
             ghost: ServerGhost::default(),
             as_ghost: AsGhost::default(),
@@ -324,7 +394,8 @@ impl AsState {
                 .unwrap_or(r.gen)
         });
         let child = row.and_then(|r| r.child).and_then(|c| self.row(c)).map(|c| (c.status, c.used));
-        ReadView { row, family, newest_gen, child }
+        let reuse = family.and_then(|f| self.reuse.get(f.session as usize)).copied();
+        ReadView { row, family, newest_gen, child, reuse }
     }
 
     /// Revokes every live token of family `f`; returns how many were live.
@@ -367,8 +438,30 @@ fn in_window(p: &AuthServerPolicy, view: &ReadView, at: Tick, uses: u8, now: Tic
     }
 }
 
-/// The write step's decision, a pure function of the policy, the read and the clock.
-pub fn decide(p: &AuthServerPolicy, view: &ReadView, now: Tick) -> Decision {
+/// Keycloak's `validateTokenReuse` before PR 29966 ([`ReuseState::PerClientSession`]) for
+/// token `t` read as `view` (a live token): the client session's reuse state after a
+/// successful use, or `None` for "Stale token" or "Maximum allowed refresh token reuse
+/// exceeded".
+pub fn client_session_reuse(p: &AuthServerPolicy, view: &ReadView, t: Token, now: Tick) -> Option<ReuseEntry> {
+    let row = view.row?;
+    let e = view.reuse.unwrap_or_default();
+    // (i) `currentRefreshToken != null && jti != current && iat < timestamp` (whole seconds:
+    // a tie is not stale). The cluster-startup-time clause is left out (no restarts here).
+    if e.current.is_some_and(|c| c != t) && row.iat < e.timestamp {
+        return None;
+    }
+    // (ii) another token becomes current with count 0.
+    let count = if e.current == Some(t) { e.count } else { 0 };
+    // (iii) `count > refreshTokenMaxReuse` fails; the caller then counts the use.
+    if count > p.window.uses.unwrap_or(0) {
+        return None;
+    }
+    Some(ReuseEntry { current: Some(t), count: count.saturating_add(1), timestamp: now })
+}
+
+/// The write step's decision for token `t`, a pure function of the policy, the read and the
+/// clock.
+pub fn decide(p: &AuthServerPolicy, view: &ReadView, t: Token, now: Tick) -> Decision {
     let (Some(row), Some(fam)) = (view.row, view.family) else { return Decision::Reject };
     if p.absolute.is_some_and(|a| u16::from(now) >= u16::from(fam.login_at) + u16::from(a))
         || p.idle.is_some_and(|i| u16::from(now) > u16::from(fam.last_activity) + u16::from(i))
@@ -377,8 +470,19 @@ pub fn decide(p: &AuthServerPolicy, view: &ReadView, now: Tick) -> Decision {
     }
     let reuse = match p.on_reuse {
         OnReuse::Reject => Decision::Reject,
-        OnReuse::RevokeFamily | OnReuse::RevokeUser | OnReuse::RevokeFamilyRolledBack => Decision::Detect,
+        OnReuse::RevokeFamily
+        | OnReuse::RevokeUser
+        | OnReuse::RevokeFamilyRolledBack
+        | OnReuse::DetachClientSession => Decision::Detect,
     };
+    if p.reuse_state == ReuseState::PerClientSession && row.status != TokStatus::Revoked {
+        // Keycloak checks the client session's state, not the token's: a rotated-away token
+        // may become current again (a tie), and each accepted use mints a new token.
+        return match client_session_reuse(p, view, t, now) {
+            None => reuse,
+            Some(_) => Decision::Mint { grace_use: matches!(row.status, TokStatus::Superseded { .. }), replace: false },
+        };
+    }
     match row.status {
         TokStatus::Revoked if p.revoked_is_reuse => reuse,
         TokStatus::Revoked => Decision::Reject,
@@ -400,7 +504,7 @@ pub fn decide(p: &AuthServerPolicy, view: &ReadView, now: Tick) -> Decision {
 pub fn write(p: &AuthServerPolicy, access_ttl: Tick, s: &mut AsState, h: &AsHandler) -> Reply {
     let now = s.now;
     let t = h.token;
-    let d = decide(p, &h.view, now);
+    let d = decide(p, &h.view, t, now);
     let Some(read) = h.view.row else { return Reply::Err(HttpError::InvalidCredentials) };
     let f = read.family;
     let issued = match d {
@@ -411,11 +515,20 @@ pub fn write(p: &AuthServerPolicy, access_ttl: Tick, s: &mut AsState, h: &AsHand
                 return Reply::Err(HttpError::InvalidCredentials); // the revocation is rolled back
             }
             s.revoke_family(f);
-            if p.on_reuse == OnReuse::RevokeUser {
-                for other in (0..s.families.len() as u8).filter(|&o| o != f) {
-                    let n = s.revoke_family(other);
-                    s.as_ghost.foreign_revocations = s.as_ghost.foreign_revocations.saturating_add(n);
-                }
+            let session = s.families[f as usize].session;
+            let others: Vec<u8> = (0..s.families.len() as u8)
+                .filter(|&o| {
+                    o != f
+                        && match p.on_reuse {
+                            OnReuse::RevokeUser => true,
+                            OnReuse::DetachClientSession => s.families[o as usize].session == session,
+                            _ => false,
+                        }
+                })
+                .collect();
+            for other in others {
+                let n = s.revoke_family(other);
+                s.as_ghost.foreign_revocations = s.as_ghost.foreign_revocations.saturating_add(n);
             }
             None
         }
@@ -428,6 +541,7 @@ pub fn write(p: &AuthServerPolicy, access_ttl: Tick, s: &mut AsState, h: &AsHand
         }
         Decision::Mint { grace_use, replace } => {
             let n = s.rows.len() as Token + 1;
+            let keycloak = p.reuse_state == ReuseState::PerClientSession;
             s.rows.push(TokRow {
                 family: f,
                 parent: Some(t),
@@ -435,7 +549,13 @@ pub fn write(p: &AuthServerPolicy, access_ttl: Tick, s: &mut AsState, h: &AsHand
                 status: TokStatus::Active,
                 child: None,
                 used: false,
+                iat: if keycloak { now } else { 0 },
             });
+            if let Some(e) = keycloak.then(|| client_session_reuse(p, &h.view, t, now)).flatten() {
+                // A blind write of what the read saw, as for the token's row.
+                let session = s.families[f as usize].session as usize;
+                s.reuse[session] = e;
+            }
             if s.as_ghost.signed_out & (1 << f) != 0 {
                 s.as_ghost.revived = s.as_ghost.revived.saturating_add(1);
             }
@@ -504,6 +624,7 @@ mod tests {
             revoked_is_reuse: false,
             idle: None,
             absolute: None,
+            reuse_state: ReuseState::PerChain,
         }
     }
 
@@ -528,7 +649,7 @@ mod tests {
     #[test]
     fn reuse_detection_revokes_the_whole_family() {
         let p = policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::None, Window::default());
-        let mut s = AsState::signed_in(1);
+        let mut s = AsState::signed_in(1, 1, ReuseState::PerChain);
         assert_eq!(redeem(&p, &mut s, 1), Some(2));
         assert_eq!(redeem(&p, &mut s, 1), None, "reuse of 1");
         assert_eq!(s.rows[1].status, TokStatus::Revoked, "the active child dies too");
@@ -540,7 +661,7 @@ mod tests {
     fn same_child_grace_returns_the_child_inside_the_window_only() {
         let w = Window { ticks: Some(1), uses: None, generations: Some(1) };
         let p = policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::SameChild, w);
-        let mut s = AsState::signed_in(1);
+        let mut s = AsState::signed_in(1, 1, ReuseState::PerChain);
         assert_eq!(redeem(&p, &mut s, 1), Some(2));
         s.now = 1;
         assert_eq!(redeem(&p, &mut s, 1), Some(2), "inside the window: the same child");
@@ -553,14 +674,14 @@ mod tests {
     fn new_sibling_grace_forks_and_generation_bound_limits_it() {
         let w = Window { ticks: Some(5), uses: None, generations: Some(1) };
         let p = policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::NewSibling, w);
-        let mut s = AsState::signed_in(1);
+        let mut s = AsState::signed_in(1, 1, ReuseState::PerChain);
         assert_eq!(redeem(&p, &mut s, 1), Some(2));
         assert_eq!(redeem(&p, &mut s, 2), Some(3));
         assert_eq!(redeem(&p, &mut s, 2), Some(4), "immediate predecessor: a sibling of 3");
         assert_eq!(redeem(&p, &mut s, 1), None, "two generations behind: detection");
         let unbounded =
             policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::NewSibling, Window { generations: None, ..w });
-        let mut s = AsState::signed_in(1);
+        let mut s = AsState::signed_in(1, 1, ReuseState::PerChain);
         redeem(&unbounded, &mut s, 1);
         redeem(&unbounded, &mut s, 2);
         assert_eq!(redeem(&unbounded, &mut s, 1), Some(4), "django-oauth-toolkit 1617");
@@ -570,7 +691,7 @@ mod tests {
     #[test]
     fn until_successor_used_latest_wins() {
         let p = policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::UntilSuccessorUsed, Window::default());
-        let mut s = AsState::signed_in(1);
+        let mut s = AsState::signed_in(1, 1, ReuseState::PerChain);
         assert_eq!(redeem(&p, &mut s, 1), Some(2));
         assert_eq!(redeem(&p, &mut s, 1), Some(3), "2 unused: a retry succeeds");
         assert_eq!(s.rows[1].status, TokStatus::Revoked, "the earlier child is replaced");
@@ -581,7 +702,7 @@ mod tests {
     #[test]
     fn read_then_write_forks_a_lineage() {
         let p = policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::None, Window::default());
-        let mut s = AsState::signed_in(1);
+        let mut s = AsState::signed_in(1, 1, ReuseState::PerChain);
         let (a, b) = (handler(&s, 1), handler(&s, 1));
         assert!(matches!(write(&p, 1, &mut s, &a), Reply::Ok { token: Some(2), .. }));
         assert!(matches!(write(&p, 1, &mut s, &b), Reply::Ok { token: Some(3), .. }));
@@ -590,11 +711,36 @@ mod tests {
     }
 
     #[test]
+    fn keycloak_client_session_state_stale_tie_and_max_reuse() {
+        // Two login chains (tokens 1 and 2) in one client session (Keycloak before PR 29966).
+        let mut p = policy(Rotation::Rotate, OnReuse::DetachClientSession, Grace::None, Window::default());
+        p.reuse_state = ReuseState::PerClientSession;
+        let mut s = AsState::signed_in(1, 2, p.reuse_state);
+        assert_eq!(redeem(&p, &mut s, 1), Some(3), "no current token yet: 1 becomes current");
+        assert_eq!(s.reuse[0], ReuseEntry { current: Some(1), count: 1, timestamp: 0 });
+        assert_eq!(redeem(&p, &mut s, 2), Some(4), "issued in the tick of the last refresh: not stale");
+        assert_eq!(s.reuse[0], ReuseEntry { current: Some(2), count: 1, timestamp: 0 });
+        assert_eq!(redeem(&p, &mut s, 1), Some(5), "a tie again: token 1, rotated away, is current once more");
+        s.now = 1;
+        assert_eq!(redeem(&p, &mut s, 5), Some(6), "token 5 was never current and not issued before 0");
+        assert_eq!(redeem(&p, &mut s, 4), None, "token 4: issued at 0 < timestamp 1 and not current: stale");
+        assert!(s.rows.iter().all(|r| r.status == TokStatus::Revoked), "the client session is detached");
+        assert_eq!(s.as_ghost.foreign_revocations, 4, "tokens 1, 3, 5 and 6 of the other chain, not yet revoked");
+
+        // Max reuse 1: the current token may be used twice, the third use fails.
+        p.window.uses = Some(1);
+        let mut s = AsState::signed_in(1, 1, p.reuse_state);
+        assert_eq!(redeem(&p, &mut s, 1), Some(2));
+        assert_eq!(redeem(&p, &mut s, 1), Some(3), "count 1 is not above max reuse 1");
+        assert_eq!(redeem(&p, &mut s, 1), None, "count 2 > 1: Maximum allowed refresh token reuse exceeded");
+    }
+
+    #[test]
     fn lifetimes_refuse_and_no_rotation_keeps_the_token() {
         let mut p = policy(Rotation::None, OnReuse::Reject, Grace::None, Window::default());
         p.idle = Some(2);
         p.absolute = Some(6);
-        let mut s = AsState::signed_in(1);
+        let mut s = AsState::signed_in(1, 1, ReuseState::PerChain);
         s.now = 2;
         assert_eq!(redeem(&p, &mut s, 1), Some(1));
         s.now = 5;

@@ -293,8 +293,15 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
                 TokStatus::Revoked => "revoked".to_string(),
             };
             let parent = r.parent.map_or(String::new(), |p| format!(" parent={p}"));
-            format!("token={} family={} gen={}{parent} {status}", i + 1, r.family, r.gen)
+            // Keycloak's per-client-session reuse state reads the issue tick.
+            let iat = if auth.reuse.is_empty() { String::new() } else { format!(" iat={}", r.iat) };
+            format!("token={} family={} gen={}{parent}{iat} {status}", i + 1, r.family, r.gen)
         })
+        .chain(auth.reuse.iter().enumerate().map(|(i, e)| {
+            let current =
+                e.current.map_or("no current refresh token".to_string(), |c| format!("current refresh token={c}"));
+            format!("client session {i}: {current}, {} use(s), timestamp={}", e.count, e.timestamp)
+        }))
         .collect();
     Snapshot {
         now: auth.now,
