@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::oauth::{AuthServerPolicy, Grace, OnReuse, ReuseState, Rotation};
+use crate::model::oauth::{AsSteps, AuthServerPolicy, Grace, OnReuse, ReuseState, Rotation};
 use crate::model::policy::{
     AuthMode, Coordination, JsonStorage, Logins, ServerPolicy, ServerSteps, SessionRefresh, StoreConcurrency,
 };
@@ -446,6 +446,14 @@ impl Scenario {
         }
         if let Some(p) = &self.auth_server {
             in_range("browser.devices", self.browser.devices, 1, 3)?;
+            in_range("auth_server.replicas", p.replicas, 1, 2)?;
+            if p.replicas > 1 && p.steps != AsSteps::Atomic {
+                return Err(self.invalid(
+                    "auth_server.steps",
+                    "\"read-then-write\"",
+                    "\"atomic\" when `replicas` is 2 (each node serves a request in one action)",
+                ));
+            }
             if p.reuse_state == ReuseState::PerClientSession
                 && (p.rotation != Rotation::Rotate || p.grace != Grace::None || p.on_reuse == OnReuse::Reject)
             {

@@ -146,6 +146,7 @@ pub enum Msg {
 }
 
 /// Every timer of the model. Timers carry no duration: a set timer may fire at any moment.
+#[allow(missing_docs)] // variant fields are described in each variant's doc
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Timer {
     /// The tab is loaded or returns from idle, and runs the app's `refresh()`.
@@ -173,6 +174,12 @@ pub enum Timer {
     TabHangsWithLock(TabIx),
     /// C18: a waiting tab steals the Web Lock.
     TabStealsLock(TabIx),
+    /// C09, two server nodes: the load balancer routes `client`'s pending request to `node`
+    /// (0 or 1), which serves it on its own copy of the session entry.
+    NodeServes { client: ClientKey, node: u8 },
+    /// C09: node `0` or `1` replicates its last write to the other node, overwriting that
+    /// node's whole entry.
+    NodeReplicates(u8),
 }
 
 /// Ghost bookkeeping of the API process (never read by a handler).
@@ -312,7 +319,11 @@ impl Actor for Node {
                 if *max_ticks > 0 {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
-                NodeState::AuthServer(oauth::AsState::signed_in(*devices, *logins, policy.reuse_state))
+                NodeState::AuthServer(if policy.replicas > 1 {
+                    oauth::AsState::signed_in_cluster(*devices, *logins, policy.reuse_state)
+                } else {
+                    oauth::AsState::signed_in(*devices, *logins, policy.reuse_state)
+                })
             }
         }
     }
@@ -374,6 +385,46 @@ impl Actor for Node {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
             }
+            (Node::AuthServer { policy, access_ttl, .. }, Timer::NodeServes { client, node }) => {
+                let NodeState::AuthServer(s) = state.as_ref() else { return };
+                let mut s = s.clone();
+                let Some(c) = s.cluster.as_mut() else { return };
+                let Some(i) = c.pending.iter().position(|p| p.client == *client) else { return };
+                if !c.nodes_for(policy.routing, *client).contains(node) {
+                    return;
+                }
+                let p = c.pending.remove(i);
+                if policy.routing == oauth::Routing::Sticky {
+                    if let Err(at) = c.affinity.binary_search_by_key(client, |&(c, _)| c) {
+                        c.affinity.insert(at, (*client, *node));
+                    }
+                }
+                o.cancel_timer(Timer::NodeServes { client: *client, node: 1 - node });
+                let tab = client.tab;
+                let answer = match p.endpoint {
+                    oauth::AsEndpoint::Refresh => {
+                        let token = p.token.expect("a refresh without a token is answered at once");
+                        let reply = s.on_node(*node, |s| redeem_now(policy, *access_ttl, s, *client, token));
+                        Msg::RefreshResponse { tab, reply }
+                    }
+                    oauth::AsEndpoint::Revoke => {
+                        let reply = s.on_node(*node, |s| oauth::revoke(s, p.token));
+                        Msg::LogoutResponse { tab, reply }
+                    }
+                };
+                o.send(Id::from(client.browser as usize), answer);
+                arm_cluster_timers(policy, &s, o);
+                *state.to_mut() = NodeState::AuthServer(s);
+            }
+            (Node::AuthServer { policy, .. }, Timer::NodeReplicates(from)) => {
+                let NodeState::AuthServer(s) = state.as_ref() else { return };
+                let mut s = s.clone();
+                if !s.replicate(*from) {
+                    return;
+                }
+                arm_cluster_timers(policy, &s, o);
+                *state.to_mut() = NodeState::AuthServer(s);
+            }
             (Node::Browser { server, cfg, .. }, _) => {
                 let NodeState::Browser(b) = state.as_ref() else { return };
                 let mut b = b.clone();
@@ -420,7 +471,7 @@ impl Actor for Node {
                         let sent = b.steal_lock(cfg, t);
                         (sent.is_some(), sent)
                     }
-                    Timer::Tick => (false, None),
+                    Timer::Tick | Timer::NodeServes { .. } | Timer::NodeReplicates(_) => (false, None),
                 };
                 if !changed {
                     return;
@@ -824,6 +875,27 @@ fn auth_server_on_msg(
 ) {
     let NodeState::AuthServer(s) = state.as_ref() else { return };
     let mut s = s.clone();
+    if let (Some(c), Msg::RefreshRequest { tab, cred } | Msg::LogoutRequest { tab, cred }) = (s.cluster.as_mut(), msg) {
+        // Two nodes: the request waits for the load balancer to route it (C09).
+        let client = ClientKey { browser: usize::from(src) as u8, tab };
+        let endpoint = match msg {
+            Msg::RefreshRequest { .. } => oauth::AsEndpoint::Refresh,
+            _ => oauth::AsEndpoint::Revoke,
+        };
+        if c.pending.iter().any(|p| p.client == client) {
+            return; // a copy of a request still waiting
+        }
+        let token = cred.presented();
+        if endpoint == oauth::AsEndpoint::Refresh && token.is_none() {
+            o.send(src, Msg::RefreshResponse { tab, reply: Reply::Err(HttpError::InvalidPayload) });
+            return;
+        }
+        let at = c.pending.partition_point(|p| p.client < client);
+        c.pending.insert(at, oauth::AsPending { client, endpoint, token });
+        arm_cluster_timers(policy, &s, o);
+        *state.to_mut() = NodeState::AuthServer(s);
+        return;
+    }
     let (client, answer) = match msg {
         Msg::RefreshRequest { tab, cred } => {
             let client = ClientKey { browser: usize::from(src) as u8, tab };
@@ -834,16 +906,15 @@ fn auth_server_on_msg(
                 o.send(src, Msg::RefreshResponse { tab, reply: Reply::Err(HttpError::InvalidPayload) });
                 return;
             };
-            let view = s.read(token);
-            let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
-            let h = oauth::AsHandler { client, token, view, after_sign_out, theft_mark: s.ghost.theft_mark };
             match policy.steps {
                 oauth::AsSteps::Atomic => {
-                    let reply = oauth::write(policy, access_ttl, &mut s, &h);
-                    record_theft(&mut s, &h, &reply);
+                    let reply = redeem_now(policy, access_ttl, &mut s, client, token);
                     (client, Msg::RefreshResponse { tab, reply })
                 }
                 oauth::AsSteps::ReadThenWrite => {
+                    let view = s.read(token);
+                    let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
+                    let h = oauth::AsHandler { client, token, view, after_sign_out, theft_mark: s.ghost.theft_mark };
                     let at = s.handlers.partition_point(|x| x.client < client);
                     s.handlers.insert(at, h);
                     o.send(id, Msg::AsWrite { client });
@@ -878,6 +949,40 @@ fn auth_server_on_msg(
     *state.to_mut() = NodeState::AuthServer(s);
 }
 
+/// A refresh of `token` for `client`, read and written in one action on the state's table.
+fn redeem_now(
+    policy: &oauth::AuthServerPolicy,
+    access_ttl: Tick,
+    s: &mut oauth::AsState,
+    client: ClientKey,
+    token: Token,
+) -> Reply {
+    let view = s.read(token);
+    let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
+    let h = oauth::AsHandler { client, token, view, after_sign_out, theft_mark: s.ghost.theft_mark };
+    let reply = oauth::write(policy, access_ttl, s, &h);
+    record_theft(s, &h, &reply);
+    reply
+}
+
+/// Two nodes (C09): every pending request may be routed to either node (or, with sticky
+/// routing, to its tab's node), and a node with an unreplicated write may replicate it.
+fn arm_cluster_timers(policy: &oauth::AuthServerPolicy, s: &oauth::AsState, o: &mut Out<Node>) {
+    let Some(c) = &s.cluster else { return };
+    for p in &c.pending {
+        for node in c.nodes_for(policy.routing, p.client) {
+            o.set_timer(Timer::NodeServes { client: p.client, node }, model_timeout());
+        }
+    }
+    for from in 0..2u8 {
+        if c.outbox[from as usize].is_some() {
+            o.set_timer(Timer::NodeReplicates(from), model_timeout());
+        } else {
+            o.cancel_timer(Timer::NodeReplicates(from));
+        }
+    }
+}
+
 /// Ghost, authorization server: the attacker's first success sets the theft mark (the next
 /// token number); a tab's later success with a token issued before it is shared use.
 fn record_theft(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
@@ -885,7 +990,7 @@ fn record_theft(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
         return;
     }
     if h.client.tab == ATTACKER {
-        let next = s.rows.len() as Token + 1;
+        let next = s.next_token();
         s.ghost.theft_mark.get_or_insert(next);
     } else if h.theft_mark.is_some_and(|mark| h.token < mark) {
         s.ghost.theft_shared = s.ghost.theft_shared.saturating_add(1);

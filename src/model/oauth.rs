@@ -178,6 +178,30 @@ pub struct AuthServerPolicy {
     /// Where reuse is checked against (default `per-chain`).
     #[serde(default)]
     pub reuse_state: ReuseState,
+    /// Server nodes, each with its own copy of the session entry: 1 (default) or 2, with a
+    /// replication step between them ([`Cluster`]; C09).
+    #[serde(default = "one_replica")]
+    pub replicas: u8,
+    /// With two replicas: how the load balancer routes requests (default `any`).
+    #[serde(default)]
+    pub routing: Routing,
+}
+
+/// How a load balancer in front of two nodes routes requests (C09).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Routing {
+    /// Any request may go to either node (round robin, no affinity). The default.
+    #[default]
+    Any,
+    /// Session affinity per client: a tab's first request may go to either node, and every
+    /// later request of that tab goes to the same node. Two tabs (two clients of one SSO
+    /// session, keycloak/keycloak issue 50721) may still be served by different nodes.
+    Sticky,
+}
+
+fn one_replica() -> u8 {
+    1
 }
 
 fn default_on_reuse() -> OnReuse {
@@ -198,6 +222,10 @@ pub enum TokStatus {
     Superseded { at: Tick, uses: u8 },
     /// Dead for good (reuse detection or sign-out).
     Revoked,
+    /// With two replicas: minted on the other node, and this node's copy of the session
+    /// entry has not received it (yet, or it was overwritten by a replication). The node
+    /// answers it as it answers a token it has no row for.
+    Unknown,
 }
 
 /// One issued refresh token.
@@ -303,6 +331,61 @@ pub struct AsGhost {
     pub foreign_revocations: u8,
 }
 
+/// One node's copy of the session entry: the token table, the families and Keycloak's
+/// reuse state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Table {
+    /// The token table (see [`AsState::rows`]).
+    pub rows: Vec<TokRow>,
+    /// The families (see [`AsState::families`]).
+    pub families: Vec<Family>,
+    /// Reuse state per client session (see [`AsState::reuse`]).
+    pub reuse: Vec<ReuseEntry>,
+}
+
+/// A request that reached the cluster's load balancer and waits to be routed to a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct AsPending {
+    /// Who sent it.
+    pub client: ClientKey,
+    /// Refresh or sign-out.
+    pub endpoint: AsEndpoint,
+    /// The presented refresh token, if any.
+    pub token: Option<Token>,
+}
+
+/// Two server nodes (Keycloak with embedded Infinispan: keycloak/keycloak issues 23687,
+/// 50721, 14195; `industry-policies.md` C09). Each node keeps its own copy of the user-session
+/// entry; node 1's copy is [`AsState`]'s own table, node 2's is [`Cluster::second`]. A request
+/// is served by whichever node the load balancer routes it to (an action), and reads and
+/// writes that node's copy only. A node's write reaches the other node only by a later
+/// replication action, which overwrites the other node's whole entry with the entry as the
+/// writer left it (last writer wins, no merge): a read on a node the replication has not
+/// reached does not know the rotated token, and of two writes on different nodes one is lost.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Cluster {
+    /// Node 2's copy of the session entry.
+    pub second: Table,
+    /// Per node, its entry as its last write left it, not yet replicated to the other node.
+    pub outbox: [Option<Table>; 2],
+    /// Requests waiting to be routed, sorted by client.
+    pub pending: Vec<AsPending>,
+    /// Tokens minted so far by either node (tokens are numbered across the cluster).
+    pub minted: Token,
+    /// With [`Routing::Sticky`]: the node each client was first served by, sorted by client.
+    pub affinity: Vec<(ClientKey, u8)>,
+}
+
+impl Cluster {
+    /// The nodes `client`'s request may be routed to under `routing`.
+    pub fn nodes_for(&self, routing: Routing, client: ClientKey) -> std::ops::RangeInclusive<u8> {
+        match self.affinity.iter().find(|(c, _)| *c == client) {
+            Some(&(_, n)) if routing == Routing::Sticky => n..=n,
+            _ => 0..=1,
+        }
+    }
+}
+
 /// The AS's state.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct AsState {
@@ -321,6 +404,8 @@ pub struct AsState {
     pub ghost: ServerGhost,
     /// Ghost for the authorization-server properties.
     pub as_ghost: AsGhost,
+    /// The second node, with `replicas: 2`; `None` with one node.
+    pub cluster: Option<Cluster>,
 }
 
 /// The decision of a refresh's write step, from what its read saw.
@@ -373,12 +458,74 @@ impl AsState {
             handlers: vec![],
             ghost: ServerGhost::default(),
             as_ghost: AsGhost::default(),
+            cluster: None,
         }
     }
 
-    /// The row of token `t`.
+    /// The same sign-ins on two nodes, each with its own copy of the session entry (C09).
+    pub fn signed_in_cluster(devices: u8, logins: u8, reuse: ReuseState) -> AsState {
+        let mut s = AsState::signed_in(devices, logins, reuse);
+        let second = Table { rows: s.rows.clone(), families: s.families.clone(), reuse: s.reuse.clone() };
+        let minted = s.rows.len() as Token;
+        s.cluster = Some(Cluster { second, outbox: [None, None], pending: vec![], minted, affinity: vec![] });
+        s
+    }
+
+    /// The number the next minted token gets: numbered across the cluster.
+    pub fn next_token(&self) -> Token {
+        match &self.cluster {
+            Some(c) => c.minted + 1,
+            None => self.rows.len() as Token + 1,
+        }
+    }
+
+    /// Runs `f` on node `node` (0 or 1): with node 1 (index 1) the state's own table is
+    /// swapped with the second node's copy for the duration of `f`. A write marks the node's
+    /// entry for replication.
+    pub fn on_node<R>(&mut self, node: u8, f: impl FnOnce(&mut AsState) -> R) -> R {
+        let swap = |s: &mut AsState| {
+            if let Some(c) = s.cluster.as_mut() {
+                std::mem::swap(&mut s.rows, &mut c.second.rows);
+                std::mem::swap(&mut s.families, &mut c.second.families);
+                std::mem::swap(&mut s.reuse, &mut c.second.reuse);
+            }
+        };
+        if node == 1 {
+            swap(self);
+        }
+        let table = |s: &AsState| Table { rows: s.rows.clone(), families: s.families.clone(), reuse: s.reuse.clone() };
+        let before = table(self);
+        let out = f(self);
+        let after = table(self);
+        if let Some(c) = self.cluster.as_mut() {
+            if after != before {
+                c.outbox[node as usize] = Some(after);
+            }
+        }
+        if node == 1 {
+            swap(self);
+        }
+        out
+    }
+
+    /// Replication: node `from`'s entry, as its last write left it, overwrites the other
+    /// node's whole entry. Returns whether there was anything to replicate.
+    pub fn replicate(&mut self, from: u8) -> bool {
+        let Some(c) = self.cluster.as_mut() else { return false };
+        let Some(t) = c.outbox[from as usize].take() else { return false };
+        if from == 0 {
+            c.second = t;
+        } else {
+            self.rows = t.rows;
+            self.families = t.families;
+            self.reuse = t.reuse;
+        }
+        true
+    }
+
+    /// The row of token `t`, if this copy of the entry knows it.
     pub fn row(&self, t: Token) -> Option<&TokRow> {
-        (t as usize).checked_sub(1).and_then(|i| self.rows.get(i))
+        (t as usize).checked_sub(1).and_then(|i| self.rows.get(i)).filter(|r| r.status != TokStatus::Unknown)
     }
 
     /// The read step: what the row of `t` and its family look like now.
@@ -388,7 +535,7 @@ impl AsState {
         let newest_gen = row.map_or(0, |r| {
             self.rows
                 .iter()
-                .filter(|x| x.family == r.family && x.status != TokStatus::Revoked)
+                .filter(|x| x.family == r.family && !matches!(x.status, TokStatus::Revoked | TokStatus::Unknown))
                 .map(|x| x.gen)
                 .max()
                 .unwrap_or(r.gen)
@@ -401,7 +548,11 @@ impl AsState {
     /// Revokes every live token of family `f`; returns how many were live.
     fn revoke_family(&mut self, f: u8) -> u8 {
         let mut n = 0;
-        for r in self.rows.iter_mut().filter(|r| r.family == f && r.status != TokStatus::Revoked) {
+        for r in self
+            .rows
+            .iter_mut()
+            .filter(|r| r.family == f && !matches!(r.status, TokStatus::Revoked | TokStatus::Unknown))
+        {
             r.status = TokStatus::Revoked;
             n += 1;
         }
@@ -485,7 +636,7 @@ pub fn decide(p: &AuthServerPolicy, view: &ReadView, t: Token, now: Tick) -> Dec
     }
     match row.status {
         TokStatus::Revoked if p.revoked_is_reuse => reuse,
-        TokStatus::Revoked => Decision::Reject,
+        TokStatus::Revoked | TokStatus::Unknown => Decision::Reject,
         TokStatus::Active => match p.rotation {
             Rotation::None => Decision::Keep,
             Rotation::Rotate => Decision::Mint { grace_use: false, replace: false },
@@ -540,7 +691,23 @@ pub fn write(p: &AuthServerPolicy, access_ttl: Tick, s: &mut AsState, h: &AsHand
             Some(c)
         }
         Decision::Mint { grace_use, replace } => {
-            let n = s.rows.len() as Token + 1;
+            let n = s.next_token();
+            // A token minted on the other node that this copy has not received.
+            while (s.rows.len() as Token) < n - 1 {
+                let unknown = TokRow {
+                    family: u8::MAX,
+                    parent: None,
+                    gen: 0,
+                    status: TokStatus::Unknown,
+                    child: None,
+                    used: false,
+                    iat: 0,
+                };
+                s.rows.push(unknown);
+            }
+            if let Some(c) = s.cluster.as_mut() {
+                c.minted = n;
+            }
             let keycloak = p.reuse_state == ReuseState::PerClientSession;
             s.rows.push(TokRow {
                 family: f,
@@ -625,6 +792,8 @@ mod tests {
             idle: None,
             absolute: None,
             reuse_state: ReuseState::PerChain,
+            replicas: 1,
+            routing: Routing::Any,
         }
     }
 
@@ -733,6 +902,24 @@ mod tests {
         assert_eq!(redeem(&p, &mut s, 1), Some(2));
         assert_eq!(redeem(&p, &mut s, 1), Some(3), "count 1 is not above max reuse 1");
         assert_eq!(redeem(&p, &mut s, 1), None, "count 2 > 1: Maximum allowed refresh token reuse exceeded");
+    }
+
+    #[test]
+    fn two_nodes_number_tokens_across_the_cluster_and_replication_overwrites_the_entry() {
+        let p = policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::None, Window::default());
+        let mut s = AsState::signed_in_cluster(1, 2, ReuseState::PerChain);
+        assert_eq!(s.on_node(0, |s| redeem(&p, s, 1)), Some(3));
+        assert_eq!(s.on_node(1, |s| redeem(&p, s, 2)), Some(4), "numbered after node 1's token 3");
+        assert_eq!(s.on_node(1, |s| redeem(&p, s, 3)), None, "node 2 has not received token 3");
+        let c = s.cluster.as_ref().unwrap();
+        assert_eq!(c.second.rows[2].status, TokStatus::Unknown);
+        assert!(c.outbox[0].is_some() && c.outbox[1].is_some());
+        assert!(s.replicate(1), "node 2's entry overwrites node 1's");
+        assert_eq!(s.row(3), None, "node 1 lost its own write");
+        assert_eq!(s.rows[0].status, TokStatus::Active, "token 1 is active again on node 1");
+        assert!(!s.replicate(1), "nothing left to replicate from node 2");
+        assert!(s.replicate(0), "node 1's last write is still to be sent");
+        assert_eq!(s.cluster.as_ref().unwrap().second.rows.len(), 3, "and it overwrites node 2's");
     }
 
     #[test]

@@ -125,7 +125,11 @@ fn timer_tab(tm: &Timer) -> Option<TabIx> {
         | Timer::StorageSyncs(t)
         | Timer::TabHangsWithLock(t)
         | Timer::TabStealsLock(t) => Some(t),
-        Timer::Tick | Timer::AttackerRedeems(_) | Timer::BrowserTick => None,
+        Timer::Tick
+        | Timer::AttackerRedeems(_)
+        | Timer::BrowserTick
+        | Timer::NodeServes { .. }
+        | Timer::NodeReplicates(_) => None,
     }
 }
 

@@ -282,37 +282,62 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
         (None, Some(t)) => Some(format!("localStorage refresh_token={t}")),
         (None, None) => None,
     };
-    let store = auth
-        .rows
+    let table = |rows: &[model::oauth::TokRow], reuse: &[model::oauth::ReuseEntry], node: &str| -> Vec<String> {
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let status = match r.status {
+                    TokStatus::Active => "active".to_string(),
+                    TokStatus::Superseded { at, uses } => format!("superseded at {at}, {uses} grace use(s)"),
+                    TokStatus::Revoked => "revoked".to_string(),
+                    TokStatus::Unknown => return format!("{node}token={} unknown on this node", i + 1),
+                };
+                let parent = r.parent.map_or(String::new(), |p| format!(" parent={p}"));
+                // Keycloak's per-client-session reuse state reads the issue tick.
+                let iat = if reuse.is_empty() { String::new() } else { format!(" iat={}", r.iat) };
+                format!("{node}token={} family={} gen={}{parent}{iat} {status}", i + 1, r.family, r.gen)
+            })
+            .chain(reuse.iter().enumerate().map(|(i, e)| {
+                let current =
+                    e.current.map_or("no current refresh token".to_string(), |c| format!("current refresh token={c}"));
+                format!("{node}client session {i}: {current}, {} use(s), timestamp={}", e.count, e.timestamp)
+            }))
+            .collect()
+    };
+    let mut handlers: Vec<String> = auth
+        .handlers
         .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let status = match r.status {
-                TokStatus::Active => "active".to_string(),
-                TokStatus::Superseded { at, uses } => format!("superseded at {at}, {uses} grace use(s)"),
-                TokStatus::Revoked => "revoked".to_string(),
-            };
-            let parent = r.parent.map_or(String::new(), |p| format!(" parent={p}"));
-            // Keycloak's per-client-session reuse state reads the issue tick.
-            let iat = if auth.reuse.is_empty() { String::new() } else { format!(" iat={}", r.iat) };
-            format!("token={} family={} gen={}{parent}{iat} {status}", i + 1, r.family, r.gen)
-        })
-        .chain(auth.reuse.iter().enumerate().map(|(i, e)| {
-            let current =
-                e.current.map_or("no current refresh token".to_string(), |c| format!("current refresh token={c}"));
-            format!("client session {i}: {current}, {} use(s), timestamp={}", e.count, e.timestamp)
-        }))
+        .map(|h| format!("{} refresh of token={}: read done, write pending", who(h.client.tab), h.token))
         .collect();
+    let store = match &auth.cluster {
+        None => table(&auth.rows, &auth.reuse, ""),
+        Some(c) => {
+            // Two nodes (C09): each node's copy of the session entry, and what waits for the
+            // load balancer or for replication.
+            let mut lines = table(&auth.rows, &auth.reuse, "node 1: ");
+            lines.extend(table(&c.second.rows, &c.second.reuse, "node 2: "));
+            handlers.extend(c.pending.iter().map(|p| {
+                let what = match p.endpoint {
+                    model::oauth::AsEndpoint::Refresh => "refresh",
+                    model::oauth::AsEndpoint::Revoke => "sign-out",
+                };
+                let tok = p.token.map_or("none".to_string(), |t| t.to_string());
+                format!("{} {what} with token={tok}: waiting to be routed to a node", who(p.client.tab))
+            }));
+            handlers.extend(
+                (0..2)
+                    .filter(|&n| c.outbox[n].is_some())
+                    .map(|n| format!("node {}: a write not yet replicated to node {}", n + 1, 2 - n)),
+            );
+            lines
+        }
+    };
     Snapshot {
         now: auth.now,
         tabs,
         jar,
         store,
-        handlers: auth
-            .handlers
-            .iter()
-            .map(|h| format!("{} refresh of token={}: read done, write pending", who(h.client.tab), h.token))
-            .collect(),
+        handlers,
         orphan_cookies: 0,
         session_valid: properties::session_valid(m, s, m.cfg.browsers[0]),
         in_flight,
@@ -452,6 +477,36 @@ fn describe_in(
                 "the last localStorage write reaches {}: it now reads refresh_token={}",
                 who(*t),
                 model::browser_at(after, browser).tabs[*t as usize].token.map_or("none".into(), |x| x.to_string())
+            ),
+            None,
+        ),
+        ActorModelAction::Timeout(_, Timer::NodeServes { client, node }) => {
+            let what = match model::auth_server_at(before, m.cfg.server)
+                .and_then(|a| a.cluster.as_ref())
+                .and_then(|c| c.pending.iter().find(|p| p.client == *client))
+            {
+                Some(p) if p.endpoint == model::oauth::AsEndpoint::Revoke => "sign-out".to_string(),
+                Some(p) => format!("refresh (token={})", p.token.map_or("none".into(), |t| t.to_string())),
+                None => "request".to_string(),
+            };
+            (
+                format!("node {}", node + 1),
+                "NodeServesRequest".into(),
+                format!(
+                    "the load balancer routes {}'s {what} to node {}, which serves it on its own copy of the session entry",
+                    who(client.tab),
+                    node + 1
+                ),
+                None,
+            )
+        }
+        ActorModelAction::Timeout(_, Timer::NodeReplicates(from)) => (
+            format!("node {}", from + 1),
+            "NodeReplicates".into(),
+            format!(
+                "node {} replicates its session entry to node {}, overwriting that node's whole entry",
+                from + 1,
+                2 - from
             ),
             None,
         ),
