@@ -18,7 +18,9 @@
 //!
 //! A model file with an `auth_server` section builds a second kind instead ([`build`]): one
 //! browser per device and an OAuth authorization server ([`Node::AuthServer`], [`oauth`]) that
-//! keeps its token table itself, each refresh's read and write being one or two actions.
+//! keeps its token table itself, each refresh's read and write being one or two actions (with
+//! two replicas: a routing action, then the read and write on one node's copy, and replication
+//! actions between the copies).
 //!
 //! Sources: `shared/research/directus-protocol.md` §1 (server) and §3 (app), read from
 //! `@directus/api` 18.2.1 / 19.1.1 and `@directus/app` 12.1.1; Directus issue 22360 and pull

@@ -15,6 +15,17 @@
 //! one action (a serialisable transaction or a compare-and-set). A revocation (sign-out, RFC
 //! 7009) is always one action.
 //!
+//! Where reuse is checked against is [`ReuseState`]: each token's own status (the default), or
+//! Keycloak's one current token, use count and timestamp per client session before PR 29966
+//! (C08), which reads each token's issue tick. Families are sign-ins; the families of one
+//! device form its client session ([`Family::session`]), several when each tab logged in on
+//! its own.
+//!
+//! With `replicas: 2` ([`Cluster`], C09) two nodes each keep their own copy of the table; a
+//! request is served on the copy of the node the load balancer routes it to, and a node's
+//! write reaches the other node only by a later replication action that overwrites the other
+//! node's whole copy.
+//!
 //! Errors: every refused redemption is answered `invalid_grant` (RFC 6749 §5.2), modelled as
 //! 401 [`HttpError::InvalidCredentials`]; the client treats any refusal as a logout.
 
