@@ -454,13 +454,15 @@ impl Scenario {
                     "\"atomic\" when `replicas` is 2 (each node serves a request in one action)",
                 ));
             }
-            if p.reuse_state == ReuseState::PerClientSession
+            if p.reuse_state != ReuseState::PerChain
                 && (p.rotation != Rotation::Rotate || p.grace != Grace::None || p.on_reuse == OnReuse::Reject)
             {
+                let found =
+                    if p.reuse_state == ReuseState::PerClientSession { "per-client-session" } else { "per-reuse-id" };
                 return Err(self.invalid(
                     "auth_server.reuse_state",
-                    "\"per-client-session\"",
-                    "\"per-chain\", or \"per-client-session\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects (Keycloak's Revoke Refresh Token; `window.uses` is its max reuse)",
+                    format!("\"{found}\""),
+                    "\"per-chain\", or Keycloak's \"per-client-session\" or \"per-reuse-id\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects (Keycloak's Revoke Refresh Token; `window.uses` is its max reuse)",
                 ));
             }
             if self.browser.mode == AuthMode::Session {

@@ -321,7 +321,7 @@ fn cases() -> Vec<Case> {
                 }))
             },
             code: 2,
-            says: "field `auth_server.reuse_state`: found \"per-client-session\", expected \"per-chain\", or \"per-client-session\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects",
+            says: "field `auth_server.reuse_state`: found \"per-client-session\", expected \"per-chain\", or Keycloak's \"per-client-session\" or \"per-reuse-id\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects",
         },
         Case {
             id: "V17",

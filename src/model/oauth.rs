@@ -16,8 +16,8 @@
 //! 7009) is always one action.
 //!
 //! Where reuse is checked against is [`ReuseState`]: each token's own status (the default), or
-//! Keycloak's one current token, use count and timestamp per client session before PR 29966
-//! (C08), which reads each token's issue tick. Families are sign-ins; the families of one
+//! Keycloak's current token, use count and timestamp, per client session before PR 29966
+//! (C08) or per login chain since, which read each token's issue tick. Families are sign-ins; the families of one
 //! device form its client session ([`Family::session`]), several when each tab logged in on
 //! its own.
 //!
@@ -136,11 +136,17 @@ pub enum AsSteps {
 #[serde(rename_all = "kebab-case")]
 pub enum ReuseState {
     /// Each token's own status (active, superseded, revoked) decides, so each login chain is
-    /// checked on its own: every policy of the catalogue, and Keycloak since PR 29966, which
-    /// keys its reuse state by the token's `reuse_id` (one per login chain, that is one per
-    /// tab that logged in). The default.
+    /// checked on its own: every policy of the catalogue but Keycloak's counters. The
+    /// default.
     #[default]
     PerChain,
+    /// Keycloak since PR 29966: the counters of [`ReuseState::PerClientSession`], kept per
+    /// login chain instead, keyed by the refresh token's `reuse_id` claim (a new one at each
+    /// code-flow login, copied into every token refreshed from it;
+    /// `AccessTokenResponseBuilder.generateRefreshToken` sets the chain's last refresh to the
+    /// new token's `iat`). One tab's refresh never makes another tab's token stale; within a
+    /// chain the same whole-tick rules hold.
+    PerReuseId,
     /// Keycloak before PR 29966 (keycloak/keycloak issues 16081 and 14122): one current
     /// refresh token, one use count and one timestamp per *client session*, shared by every
     /// login chain of the client in that SSO session. `TokenManager.validateTokenReuse`:
@@ -254,8 +260,8 @@ pub struct TokRow {
     pub child: Option<Token>,
     /// It has been redeemed successfully at least once (P6: the successor "is used").
     pub used: bool,
-    /// Issued at (the JWT's `iat`), in ticks; recorded only with
-    /// [`ReuseState::PerClientSession`], which reads it (else 0).
+    /// Issued at (the JWT's `iat`), in ticks; recorded only with Keycloak's counters
+    /// ([`ReuseState::PerClientSession`], [`ReuseState::PerReuseId`]), which read it (else 0).
     pub iat: Tick,
 }
 
@@ -267,22 +273,28 @@ pub struct Family {
     /// one login per device each client session has one family; with `browser.logins:
     /// per-tab` every tab's login is a family of its device's client session.
     pub session: u8,
+    /// The index in [`AsState::reuse`] of the reuse state its tokens are checked against: its
+    /// client session ([`ReuseState::PerClientSession`]) or its own (`reuse_id`,
+    /// [`ReuseState::PerReuseId`]); 0 and unused with [`ReuseState::PerChain`].
+    pub reuse_key: u8,
     /// Sign-in tick (inherited by every token of the family).
     pub login_at: Tick,
     /// Tick of the last successful redemption (idle lifetime).
     pub last_activity: Tick,
 }
 
-/// Keycloak's reuse state of one client session ([`ReuseState::PerClientSession`]):
+/// Keycloak's reuse state of one client session ([`ReuseState::PerClientSession`]:
 /// `AuthenticatedClientSessionModel` `currentRefreshToken`, `currentRefreshTokenUseCount` and
-/// `timestamp`.
+/// `timestamp`) or of one login chain ([`ReuseState::PerReuseId`]: the `reuse_id` notes
+/// `refreshToken`, `refreshTokenUseCount`, `refreshTokenLastRefresh`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct ReuseEntry {
     /// The current refresh token (`None` until the first refresh after sign-in).
     pub current: Option<Token>,
     /// Uses of the current token: a count.
     pub count: u8,
-    /// The client session's timestamp: the tick of its last sign-in or refresh.
+    /// The client session's timestamp (the chain's last refresh): the tick of its last
+    /// sign-in or refresh.
     pub timestamp: Tick,
 }
 
@@ -406,8 +418,8 @@ pub struct AsState {
     pub rows: Vec<TokRow>,
     /// The families.
     pub families: Vec<Family>,
-    /// Keycloak's reuse state per client session, indexed by [`Family::session`]; empty
-    /// unless the policy is [`ReuseState::PerClientSession`].
+    /// Keycloak's reuse state, indexed by [`Family::reuse_key`]: one per client session or
+    /// one per login chain; empty with [`ReuseState::PerChain`].
     pub reuse: Vec<ReuseEntry>,
     /// Refreshes between read and write, sorted by client.
     pub handlers: Vec<AsHandler>,
@@ -461,10 +473,22 @@ impl AsState {
                     iat: 0,
                 })
                 .collect(),
-            families: (0..families).map(|f| Family { session: f / logins, login_at: 0, last_activity: 0 }).collect(),
+            families: (0..families)
+                .map(|f| Family {
+                    session: f / logins,
+                    reuse_key: match reuse {
+                        ReuseState::PerChain => 0,
+                        ReuseState::PerClientSession => f / logins,
+                        ReuseState::PerReuseId => f,
+                    },
+                    login_at: 0,
+                    last_activity: 0,
+                })
+                .collect(),
             reuse: match reuse {
                 ReuseState::PerChain => vec![],
                 ReuseState::PerClientSession => vec![ReuseEntry::default(); devices as usize],
+                ReuseState::PerReuseId => vec![ReuseEntry::default(); families as usize],
             },
             handlers: vec![],
             ghost: ServerGhost::default(),
@@ -552,7 +576,7 @@ impl AsState {
                 .unwrap_or(r.gen)
         });
         let child = row.and_then(|r| r.child).and_then(|c| self.row(c)).map(|c| (c.status, c.used));
-        let reuse = family.and_then(|f| self.reuse.get(f.session as usize)).copied();
+        let reuse = family.and_then(|f| self.reuse.get(f.reuse_key as usize)).copied();
         ReadView { row, family, newest_gen, child, reuse }
     }
 
@@ -600,10 +624,10 @@ fn in_window(p: &AuthServerPolicy, view: &ReadView, at: Tick, uses: u8, now: Tic
     }
 }
 
-/// Keycloak's `validateTokenReuse` before PR 29966 ([`ReuseState::PerClientSession`]) for
-/// token `t` read as `view` (a live token): the client session's reuse state after a
-/// successful use, or `None` for "Stale token" or "Maximum allowed refresh token reuse
-/// exceeded".
+/// Keycloak's `validateTokenReuse` ([`ReuseState::PerClientSession`] before PR 29966,
+/// [`ReuseState::PerReuseId`] since) for token `t` read as `view` (a live token): the reuse
+/// state (of its client session, or of its chain) after a successful use, or `None` for
+/// "Stale token" or "Maximum allowed refresh token reuse exceeded".
 pub fn client_session_reuse(p: &AuthServerPolicy, view: &ReadView, t: Token, now: Tick) -> Option<ReuseEntry> {
     let row = view.row?;
     let e = view.reuse.unwrap_or_default();
@@ -637,7 +661,7 @@ pub fn decide(p: &AuthServerPolicy, view: &ReadView, t: Token, now: Tick) -> Dec
         | OnReuse::RevokeFamilyRolledBack
         | OnReuse::DetachClientSession => Decision::Detect,
     };
-    if p.reuse_state == ReuseState::PerClientSession && row.status != TokStatus::Revoked {
+    if p.reuse_state != ReuseState::PerChain && row.status != TokStatus::Revoked {
         // Keycloak checks the client session's state, not the token's: a rotated-away token
         // may become current again (a tie), and each accepted use mints a new token.
         return match client_session_reuse(p, view, t, now) {
@@ -719,7 +743,7 @@ pub fn write(p: &AuthServerPolicy, access_ttl: Tick, s: &mut AsState, h: &AsHand
             if let Some(c) = s.cluster.as_mut() {
                 c.minted = n;
             }
-            let keycloak = p.reuse_state == ReuseState::PerClientSession;
+            let keycloak = p.reuse_state != ReuseState::PerChain;
             s.rows.push(TokRow {
                 family: f,
                 parent: Some(t),
@@ -731,8 +755,8 @@ pub fn write(p: &AuthServerPolicy, access_ttl: Tick, s: &mut AsState, h: &AsHand
             });
             if let Some(e) = keycloak.then(|| client_session_reuse(p, &h.view, t, now)).flatten() {
                 // A blind write of what the read saw, as for the token's row.
-                let session = s.families[f as usize].session as usize;
-                s.reuse[session] = e;
+                let key = s.families[f as usize].reuse_key as usize;
+                s.reuse[key] = e;
             }
             if s.as_ghost.signed_out & (1 << f) != 0 {
                 s.as_ghost.revived = s.as_ghost.revived.saturating_add(1);
@@ -913,6 +937,35 @@ mod tests {
         assert_eq!(redeem(&p, &mut s, 1), Some(2));
         assert_eq!(redeem(&p, &mut s, 1), Some(3), "count 1 is not above max reuse 1");
         assert_eq!(redeem(&p, &mut s, 1), None, "count 2 > 1: Maximum allowed refresh token reuse exceeded");
+    }
+
+    #[test]
+    fn keycloak_reuse_id_keeps_chains_apart_but_ties_within_a_chain_fork() {
+        let mut p = policy(Rotation::Rotate, OnReuse::DetachClientSession, Grace::None, Window::default());
+        p.reuse_state = ReuseState::PerReuseId;
+        let mut s = AsState::signed_in(1, 2, p.reuse_state);
+        assert_eq!(redeem(&p, &mut s, 1), Some(3));
+        s.now = 1;
+        assert_eq!(redeem(&p, &mut s, 3), Some(4), "chain 0 moves on at tick 1");
+        assert_eq!(redeem(&p, &mut s, 2), Some(5), "chain 1 has its own state: token 2 is not stale");
+        assert_eq!(
+            s.reuse,
+            [
+                ReuseEntry { current: Some(3), count: 1, timestamp: 1 },
+                ReuseEntry { current: Some(2), count: 1, timestamp: 1 }
+            ]
+        );
+        assert_eq!(redeem(&p, &mut s, 1), None, "token 1: issued at 0 < chain 0's last refresh 1: stale");
+        assert!(s.rows.iter().all(|r| r.status == TokStatus::Revoked), "the client session is detached");
+
+        // Within one chain and one tick, a rotated-away token is not stale: it is current
+        // again and forks the chain.
+        let mut s = AsState::signed_in(1, 1, p.reuse_state);
+        assert_eq!(redeem(&p, &mut s, 1), Some(2));
+        assert_eq!(redeem(&p, &mut s, 2), Some(3));
+        assert_eq!(redeem(&p, &mut s, 1), Some(4), "iat 0 is not before the last refresh 0");
+        let active = s.rows.iter().filter(|r| r.status == TokStatus::Active).count();
+        assert_eq!(active, 2, "tokens 3 and 4 both live");
     }
 
     #[test]

@@ -282,6 +282,10 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
         (None, Some(t)) => Some(format!("localStorage refresh_token={t}")),
         (None, None) => None,
     };
+    let per_chain_keys = matches!(
+        m.actors.get(m.cfg.server),
+        Some(model::Node::AuthServer { policy, .. }) if policy.reuse_state == model::oauth::ReuseState::PerReuseId
+    );
     let table = |rows: &[model::oauth::TokRow], reuse: &[model::oauth::ReuseEntry], node: &str| -> Vec<String> {
         rows.iter()
             .enumerate()
@@ -300,7 +304,9 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
             .chain(reuse.iter().enumerate().map(|(i, e)| {
                 let current =
                     e.current.map_or("no current refresh token".to_string(), |c| format!("current refresh token={c}"));
-                format!("{node}client session {i}: {current}, {} use(s), timestamp={}", e.count, e.timestamp)
+                // One entry per client session, or (Keycloak since PR 29966) per login chain.
+                let key = if per_chain_keys { "login chain (reuse_id)" } else { "client session" };
+                format!("{node}{key} {i}: {current}, {} use(s), timestamp={}", e.count, e.timestamp)
             }))
             .collect()
     };
