@@ -446,6 +446,15 @@ impl Scenario {
         }
         if let Some(p) = &self.auth_server {
             in_range("browser.devices", self.browser.devices, 1, 3)?;
+            let sign_ins = u16::from(self.browser.devices) * u16::from(self.browser.tabs);
+            if self.browser.logins == Logins::PerTab && sign_ins > 8 {
+                // The server's ghost records keep one bit per family.
+                return Err(self.invalid(
+                    "browser.logins",
+                    format!("\"per-tab\" with {sign_ins} sign-ins (devices x tabs)"),
+                    "at most 8 sign-ins in all (one family each)",
+                ));
+            }
             in_range("auth_server.replicas", p.replicas, 1, 2)?;
             if p.replicas > 1 && p.steps != AsSteps::Atomic {
                 return Err(self.invalid(

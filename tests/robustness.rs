@@ -341,6 +341,19 @@ fn cases() -> Vec<Case> {
             code: 2,
             says: "field `auth_server.steps`: found \"read-then-write\", expected \"atomic\" when `replicas` is 2",
         },
+        Case {
+            id: "V19",
+            args: |d| {
+                check(model_with(d, "v.json", |v| {
+                    as_auth_server(v, serde_json::json!({"rotation": "rotate"}));
+                    v["browser"]["logins"] = "per-tab".into();
+                    v["browser"]["tabs"] = 3.into();
+                    v["browser"]["devices"] = 3.into();
+                }))
+            },
+            code: 2,
+            says: "field `browser.logins`: found \"per-tab\" with 9 sign-ins (devices x tabs), expected at most 8 sign-ins in all",
+        },
         // C: command line.
         Case {
             id: "C1",

@@ -405,8 +405,11 @@ impl Actor for Node {
                 let tab = client.tab;
                 let answer = match p.endpoint {
                     oauth::AsEndpoint::Refresh => {
-                        let token = p.token.expect("a refresh without a token is answered at once");
-                        let reply = s.on_node(*node, |s| redeem_now(policy, *access_ttl, s, *client, token));
+                        // A refresh without a token was answered on arrival and never waits.
+                        let reply = match p.token {
+                            Some(token) => s.on_node(*node, |s| redeem_now(policy, *access_ttl, s, *client, token)),
+                            None => Reply::Err(HttpError::InvalidPayload),
+                        };
                         Msg::RefreshResponse { tab, reply }
                     }
                     oauth::AsEndpoint::Revoke => {
