@@ -23,9 +23,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::oauth::AuthServerPolicy;
+use crate::model::oauth::{AsSteps, AuthServerPolicy, Grace, OnReuse, ReuseState, Rotation};
 use crate::model::policy::{
-    AuthMode, Coordination, JsonStorage, LeaderElection, ServerPolicy, ServerSteps, SessionRefresh, StoreConcurrency,
+    AuthMode, Coordination, JsonStorage, LeaderElection, Logins, ServerPolicy, ServerSteps, SessionRefresh,
+    StoreConcurrency,
 };
 use crate::model::Tick;
 use crate::properties::{self, Kind};
@@ -159,6 +160,11 @@ pub struct BrowserSection {
     /// leader's broadcast more than K of its own steps, 0 to 3 (default 2).
     #[serde(default = "default_max_wait_steps")]
     pub max_wait_steps: u8,
+    /// Authorization-server models: `per-device` (default: one sign-in per browser, every tab
+    /// starts with its token) or `per-tab` (each tab logged in on its own into the browser's
+    /// client session; json mode with per-tab storage; C08).
+    #[serde(default)]
+    pub logins: Logins,
 }
 
 fn default_max_wait_steps() -> u8 {
@@ -462,8 +468,47 @@ impl Scenario {
                 "\"broadcast-leader\" when `leader_election`, `leader_closes` or `follower_timeout` is set",
             ));
         }
+        if self.browser.logins == Logins::PerTab
+            && (self.auth_server.is_none()
+                || self.browser.mode != AuthMode::Json
+                || self.browser.json_storage != JsonStorage::PerTab)
+        {
+            return Err(self.invalid(
+                "browser.logins",
+                "\"per-tab\"",
+                "\"per-device\", or \"per-tab\" with an `auth_server`, `mode` \"json\" and `json_storage` \"per-tab\" (each tab keeps its own login's token)",
+            ));
+        }
         if let Some(p) = &self.auth_server {
             in_range("browser.devices", self.browser.devices, 1, 3)?;
+            let sign_ins = u16::from(self.browser.devices) * u16::from(self.browser.tabs);
+            if self.browser.logins == Logins::PerTab && sign_ins > 8 {
+                // The server's ghost records keep one bit per family.
+                return Err(self.invalid(
+                    "browser.logins",
+                    format!("\"per-tab\" with {sign_ins} sign-ins (devices x tabs)"),
+                    "at most 8 sign-ins in all (one family each)",
+                ));
+            }
+            in_range("auth_server.replicas", p.replicas, 1, 2)?;
+            if p.replicas > 1 && p.steps != AsSteps::Atomic {
+                return Err(self.invalid(
+                    "auth_server.steps",
+                    "\"read-then-write\"",
+                    "\"atomic\" when `replicas` is 2 (each node serves a request in one action)",
+                ));
+            }
+            if p.reuse_state != ReuseState::PerChain
+                && (p.rotation != Rotation::Rotate || p.grace != Grace::None || p.on_reuse == OnReuse::Reject)
+            {
+                let found =
+                    if p.reuse_state == ReuseState::PerClientSession { "per-client-session" } else { "per-reuse-id" };
+                return Err(self.invalid(
+                    "auth_server.reuse_state",
+                    format!("\"{found}\""),
+                    "\"per-chain\", or Keycloak's \"per-client-session\" or \"per-reuse-id\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects (Keycloak's Revoke Refresh Token; `window.uses` is its max reuse)",
+                ));
+            }
             if self.browser.mode == AuthMode::Session {
                 return Err(self.invalid(
                     "browser.mode",

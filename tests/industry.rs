@@ -559,3 +559,210 @@ fn c05_a_render_path_that_cannot_write_cookies_strands_the_browser() {
     let (_, _, r) = checked("models/c05-cookie-written.json");
     assert_eq!((status(&r, "no_spurious_logout"), r.unique_states), (Verdict::Holds, 97));
 }
+
+/// C08 (keycloak/keycloak 16081, 14122): two tabs each logged in on their own, so two login
+/// chains share one client session. Before PR 29966 the client session keeps one current
+/// refresh token and one timestamp: tab A's refresh at tick 1 makes tab B's first token
+/// (issued at 0, not current) a "Stale token", the client session is detached, B is logged out
+/// and A's new token 3 dies with it (SP9). After PR 29966 (state per `reuse_id`) it holds.
+#[test]
+fn c08_per_client_session_state_makes_the_other_tabs_login_stale_and_reuse_id_fixes_it() {
+    let (sc, m, r) = checked("models/c08-keycloak-per-client-session.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "TabSendsRefresh",
+            "ClockTicks",
+            "ServerReceivesRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[3].text.contains("tab A's POST /auth/refresh (mode json, refresh_token=1)"), "{}", t.steps[3].text);
+    assert_eq!(
+        t.steps[3].state.store,
+        [
+            "token=1 family=0 gen=0 iat=0 superseded at 1, 0 grace use(s)",
+            "token=2 family=1 gen=0 iat=0 active",
+            "token=3 family=0 gen=1 parent=1 iat=1 active",
+            "client session 0: current refresh token=1, 1 use(s), timestamp=1"
+        ]
+    );
+    assert!(t.steps[4].text.contains("tab B's POST /auth/refresh (mode json, refresh_token=2)"));
+    // B's token 2: not the current one and issued (0) before the timestamp (1): stale, and
+    // the detached client session takes tab A's token 3 with it.
+    assert_eq!(
+        t.steps[4].state.store,
+        [
+            "token=1 family=0 gen=0 iat=0 revoked",
+            "token=2 family=1 gen=0 iat=0 revoked",
+            "token=3 family=0 gen=1 parent=1 iat=1 revoked",
+            "client session 0: current refresh token=1, 1 use(s), timestamp=1"
+        ]
+    );
+    assert!(t.steps[5].text.starts_with("tab B gets 401"), "{}", t.steps[5].text);
+    let t = trace_of(&m, &sc, &r, "sp9_revocation_scope");
+    assert_eq!(actions(&t)[..], actions(&trace_of(&m, &sc, &r, "no_spurious_logout"))[..5]);
+    assert_eq!(r.unique_states, 64);
+
+    let (_, _, r) = checked("models/c08-keycloak-reuse-id.json");
+    for p in ["no_spurious_logout", "sp9_revocation_scope", "sp3_single_lineage"] {
+        assert_eq!(status(&r, p), Verdict::Holds, "{p}");
+    }
+    assert_eq!(status(&r, "reuse_detected"), Verdict::Unreached);
+    assert_eq!(r.unique_states, 64);
+}
+
+/// C08's same-second quirk (`industry-policies.md` §1.3): Keycloak compares `iat` with the
+/// client-session timestamp in whole seconds, and a token issued in the second of the last
+/// refresh is not stale. With no time passing, the per-client-session model of C08 never
+/// detects anything and keeps both tabs signed in.
+#[test]
+fn c08_a_token_issued_in_the_second_of_the_last_refresh_is_not_stale() {
+    let mut sc = scenario("models/c08-keycloak-per-client-session.json", None);
+    sc.time.max_ticks = 0;
+    let (_, r) = run(&sc, &CheckOptions::default());
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "sp9_revocation_scope"), Verdict::Holds);
+    assert_eq!(status(&r, "reuse_detected"), Verdict::Unreached);
+    assert_eq!(status(&r, "refresh_succeeds"), Verdict::Reached);
+    assert_eq!(r.unique_states, 20);
+}
+
+/// Model-file errors of C08's fields name the field and what is allowed.
+#[test]
+fn c08_fields_errors_name_the_field() {
+    let base = r#"{"name":"m","description":"d","sources":["s"],
+        "auth_server":{"rotation":"rotate","on_reuse":"detach-client-session","reuse_state":"per-client-session"},
+        "browser":{"tabs":2,"refreshes_per_tab":1,"mode":"json","logins":"per-tab"},
+        "time":{"refresh_token_ttl":7,"session_cookie_ttl":4}}"#;
+    let path = std::path::Path::new("m.json");
+    assert!(Scenario::parse(path, base).is_ok());
+    let shared = base.replace("\"mode\":\"json\"", "\"mode\":\"json\",\"json_storage\":\"shared\"");
+    let e = Scenario::parse(path, &shared).unwrap_err().to_string();
+    assert!(e.starts_with("m.json: field `browser.logins`: found \"per-tab\", expected"), "{e}");
+    assert!(e.contains("\"per-tab\" with an `auth_server`, `mode` \"json\" and `json_storage` \"per-tab\""), "{e}");
+    let grace = base.replace("\"rotation\":\"rotate\"", "\"rotation\":\"rotate\",\"grace\":\"same-child\"");
+    let e = Scenario::parse(path, &grace).unwrap_err().to_string();
+    assert!(e.starts_with("m.json: field `auth_server.reuse_state`: found \"per-client-session\""), "{e}");
+    let off = base.replace("\"detach-client-session\"", "\"reject\"");
+    let e = Scenario::parse(path, &off).unwrap_err().to_string();
+    assert!(e.contains("field `auth_server.reuse_state`") && e.contains("an `on_reuse` that detects"), "{e}");
+    let bad = base.replace("\"per-client-session\"", "\"per-user\"");
+    let e = Scenario::parse(path, &bad).unwrap_err().to_string();
+    assert!(e.contains("auth_server.reuse_state") && e.contains("per-client-session"), "{e}");
+}
+
+/// C09 (keycloak/keycloak 14195, 23687): two nodes, each with its own copy of the session
+/// entry. The tab's second refresh is routed to node 2 before node 1's write has been
+/// replicated there: node 2 does not know the rotated token 2 and the tab is logged out. With
+/// one node the same tab holds.
+#[test]
+fn c09_a_lagging_node_does_not_know_the_rotated_token() {
+    let (sc, m, r) = checked("models/c09-keycloak-cluster-lagging-read.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        steps(&t),
+        [
+            ("tab A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("node 1", "NodeServesRequest"),
+            ("tab A", "TabReceivesRefreshResponse"),
+            ("tab A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("node 2", "NodeServesRequest"),
+            ("tab A", "TabReceivesRefreshResponse")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    assert!(t.steps[6].text.contains("routes tab A's refresh (token=2) to node 2"), "{}", t.steps[6].text);
+    assert_eq!(
+        t.steps[6].state.store,
+        [
+            "node 1: token=1 family=0 gen=0 superseded at 0, 0 grace use(s)",
+            "node 1: token=2 family=0 gen=1 parent=1 active",
+            "node 2: token=1 family=0 gen=0 active"
+        ],
+        "node 2's copy has not received token 2"
+    );
+    assert_eq!(t.steps[6].state.handlers, ["node 1: a write not yet replicated to node 2"]);
+    assert!(t.steps[7].text.starts_with("tab A gets 401"));
+    assert_eq!(r.unique_states, 31);
+
+    let mut one = scenario("models/c09-keycloak-cluster-lagging-read.json", None);
+    one.auth_server.as_mut().unwrap().replicas = 1;
+    let (_, r) = run(&one, &CheckOptions::default());
+    assert_eq!((status(&r, "no_spurious_logout"), r.unique_states), (Verdict::Holds, 7));
+}
+
+/// C09 (keycloak/keycloak 50721, 23687): two login chains in one user-session entry, each tab
+/// kept to its own node. Node 1 writes tab A's rotation, node 2 writes tab B's, and node 2's
+/// replication overwrites node 1's whole entry: A's rotation is lost (token 1 is active again
+/// on node 1, token 3 unknown), and A's next refresh, on its own node, is refused. One node
+/// (the control) holds.
+#[test]
+fn c09_replication_overwrites_a_concurrent_write_and_one_node_holds() {
+    let (sc, m, r) = checked("models/c09-keycloak-cluster-lost-update.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        steps(&t),
+        [
+            ("tab A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("tab B", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("node 1", "NodeServesRequest"),
+            ("tab A", "TabReceivesRefreshResponse"),
+            ("tab A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("node 2", "NodeServesRequest"),
+            ("node 2", "NodeReplicates"),
+            ("node 1", "NodeServesRequest"),
+            ("tab A", "TabReceivesRefreshResponse")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    assert!(t.steps[4].text.contains("tab A's refresh (token=1) to node 1"));
+    assert!(t.steps[8].text.contains("tab B's refresh (token=2) to node 2"));
+    // Before the replication each node holds its own write: token 3 on node 1, token 4 on 2.
+    assert!(t.steps[8].state.store.contains(&"node 1: token=3 family=0 gen=1 parent=1 active".to_string()));
+    assert!(t.steps[8].state.store.contains(&"node 2: token=4 family=1 gen=1 parent=2 active".to_string()));
+    assert_eq!(
+        t.steps[9].state.store[..4],
+        [
+            "node 1: token=1 family=0 gen=0 active",
+            "node 1: token=2 family=1 gen=0 superseded at 0, 0 grace use(s)",
+            "node 1: token=3 unknown on this node",
+            "node 1: token=4 family=1 gen=1 parent=2 active"
+        ],
+        "node 2's entry replaced node 1's: tab A's rotation is lost"
+    );
+    assert!(t.steps[10].text.contains("tab A's refresh (token=3) to node 1"));
+    assert!(t.steps[11].text.starts_with("tab A gets 401"));
+    assert_eq!(r.unique_states, 3521);
+
+    let (_, _, r) = checked("models/c09-keycloak-one-node.json");
+    assert_eq!((status(&r, "no_spurious_logout"), r.unique_states), (Verdict::Holds, 102));
+}
+
+/// Model-file errors of C09's fields name the field and what is allowed.
+#[test]
+fn c09_fields_errors_name_the_field() {
+    let base = r#"{"name":"m","description":"d","sources":["s"],
+        "auth_server":{"rotation":"rotate","replicas":2},
+        "browser":{"tabs":1,"refreshes_per_tab":1,"mode":"json"},
+        "time":{"refresh_token_ttl":7,"session_cookie_ttl":4}}"#;
+    let path = std::path::Path::new("m.json");
+    assert!(Scenario::parse(path, base).is_ok());
+    let three = base.replace("\"replicas\":2", "\"replicas\":3");
+    let e = Scenario::parse(path, &three).unwrap_err().to_string();
+    assert_eq!(e, "m.json: field `auth_server.replicas`: found 3, expected an integer from 1 to 2");
+    let split = base.replace("\"replicas\":2", "\"replicas\":2,\"steps\":\"read-then-write\"");
+    let e = Scenario::parse(path, &split).unwrap_err().to_string();
+    assert!(e.contains("field `auth_server.steps`") && e.contains("\"atomic\" when `replicas` is 2"), "{e}");
+    let bad = base.replace("\"replicas\":2", "\"replicas\":2,\"routing\":\"random\"");
+    let e = Scenario::parse(path, &bad).unwrap_err().to_string();
+    assert!(e.contains("auth_server.routing") && e.contains("sticky"), "{e}");
+}

@@ -26,6 +26,15 @@ fn model_with(dir: &Path, name: &str, edit: impl FnOnce(&mut Value)) -> String {
     file.display().to_string()
 }
 
+/// Turns the shipped (Directus) model's JSON into an authorization-server model with the
+/// `auth_server` section `section`, in json mode.
+fn as_auth_server(v: &mut Value, section: Value) {
+    let o = v.as_object_mut().unwrap();
+    o.remove("server");
+    o.insert("auth_server".into(), section);
+    v["browser"]["mode"] = "json".into();
+}
+
 /// The shipped model file's text with `from` replaced by `to`, written to `dir/name`.
 fn model_text(dir: &Path, name: &str, from: &str, to: &str) -> String {
     let text = fs::read_to_string(root().join(ROTATE)).unwrap();
@@ -297,6 +306,53 @@ fn cases() -> Vec<Case> {
             code: 2,
             says:
                 "field `network`: found \"unordered_duplicating\", expected \"unordered_nonduplicating\" or \"ordered\"",
+        },
+        Case {
+            id: "V15",
+            args: |d| check(model_with(d, "v.json", |v| v["browser"]["logins"] = "per-tab".into())),
+            code: 2,
+            says: "field `browser.logins`: found \"per-tab\", expected \"per-device\", or \"per-tab\" with an `auth_server`",
+        },
+        Case {
+            id: "V16",
+            args: |d| {
+                check(model_with(d, "v.json", |v| {
+                    as_auth_server(v, serde_json::json!({"rotation": "rotate", "reuse_state": "per-client-session"}))
+                }))
+            },
+            code: 2,
+            says: "field `auth_server.reuse_state`: found \"per-client-session\", expected \"per-chain\", or Keycloak's \"per-client-session\" or \"per-reuse-id\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects",
+        },
+        Case {
+            id: "V17",
+            args: |d| {
+                check(model_with(d, "v.json", |v| as_auth_server(v, serde_json::json!({"rotation": "rotate", "replicas": 3}))))
+            },
+            code: 2,
+            says: "field `auth_server.replicas`: found 3, expected an integer from 1 to 2",
+        },
+        Case {
+            id: "V18",
+            args: |d| {
+                check(model_with(d, "v.json", |v| {
+                    as_auth_server(v, serde_json::json!({"rotation": "rotate", "replicas": 2, "steps": "read-then-write"}))
+                }))
+            },
+            code: 2,
+            says: "field `auth_server.steps`: found \"read-then-write\", expected \"atomic\" when `replicas` is 2",
+        },
+        Case {
+            id: "V19",
+            args: |d| {
+                check(model_with(d, "v.json", |v| {
+                    as_auth_server(v, serde_json::json!({"rotation": "rotate"}));
+                    v["browser"]["logins"] = "per-tab".into();
+                    v["browser"]["tabs"] = 3.into();
+                    v["browser"]["devices"] = 3.into();
+                }))
+            },
+            code: 2,
+            says: "field `browser.logins`: found \"per-tab\" with 9 sign-ins (devices x tabs), expected at most 8 sign-ins in all",
         },
         // C: command line.
         Case {

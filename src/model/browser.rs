@@ -51,7 +51,7 @@
 
 use serde::Serialize;
 
-use super::policy::{AuthMode, Coordination, JsonStorage, LeaderElection};
+use super::policy::{AuthMode, Coordination, JsonStorage, LeaderElection, Logins};
 use super::server::Credentials;
 use super::{Reply, SessionJwt, TabIx, Tick, Token};
 
@@ -235,6 +235,8 @@ pub struct BrowserCfg {
     pub follower_timeout: u8,
     /// K of `lp4_bounded_wait`: the own steps a tab may wait; its counter saturates at K + 1.
     pub max_wait_steps: u8,
+    /// Authorization-server models: one sign-in per browser, or one per tab (C08).
+    pub logins: Logins,
 }
 
 impl BrowserCfg {
@@ -290,7 +292,8 @@ pub enum Send {
 impl BrowserState {
     /// A browser signed in at tick 0 in `cfg.mode`: session mode holds `jwt` in the jar,
     /// cookie mode `token` in the refresh cookie, json mode `token` in every tab's storage (or
-    /// the shared storage). Every tab is idle and has not refreshed yet.
+    /// the shared storage); with [`Logins::PerTab`] tab `t` holds `token + t`. Every tab is
+    /// idle and has not refreshed yet.
     pub fn signed_in(cfg: &BrowserCfg, jwt: SessionJwt, token: Token) -> Self {
         let per_tab =
             cfg.mode == AuthMode::Json && matches!(cfg.storage, JsonStorage::PerTab | JsonStorage::SharedLagging);
@@ -309,8 +312,9 @@ impl BrowserState {
             session: (cfg.mode == AuthMode::Session).then_some(jwt),
             refresh: (cfg.mode == AuthMode::Cookie).then_some(token),
         };
+        let per_tab_login = |t: u8| if cfg.logins == Logins::PerTab { token + t } else { token };
         let mut b = BrowserState {
-            tabs: vec![tab; cfg.tabs as usize],
+            tabs: (0..cfg.tabs).map(|t| Tab { token: tab.token.map(|_| per_tab_login(t)), ..tab }).collect(),
             jar,
             storage: (cfg.mode == AuthMode::Json
                 && matches!(cfg.storage, JsonStorage::Shared | JsonStorage::SharedLagging))
@@ -333,7 +337,7 @@ impl BrowserState {
         if b.attacker.is_some() {
             match cfg.mode {
                 AuthMode::Session => b.held.add_jwt(jwt),
-                AuthMode::Json | AuthMode::Cookie => b.held.add_token(token),
+                AuthMode::Json | AuthMode::Cookie => (0..cfg.tabs).for_each(|t| b.held.add_token(per_tab_login(t))),
             }
         }
         b
@@ -785,6 +789,7 @@ mod tests {
             leader_closes: 0,
             follower_timeout: 0,
             max_wait_steps: 2,
+            logins: Logins::PerDevice,
         }
     }
 

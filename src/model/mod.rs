@@ -18,7 +18,9 @@
 //!
 //! A model file with an `auth_server` section builds a second kind instead ([`build`]): one
 //! browser per device and an OAuth authorization server ([`Node::AuthServer`], [`oauth`]) that
-//! keeps its token table itself, each refresh's read and write being one or two actions.
+//! keeps its token table itself, each refresh's read and write being one or two actions (with
+//! two replicas: a routing action, then the read and write on one node's copy, and replication
+//! actions between the copies).
 //!
 //! Sources: `shared/research/directus-protocol.md` §1 (server) and §3 (app), read from
 //! `@directus/api` 18.2.1 / 19.1.1 and `@directus/app` 12.1.1; Directus issue 22360 and pull
@@ -148,6 +150,7 @@ pub enum Msg {
 }
 
 /// Every timer of the model. Timers carry no duration: a set timer may fire at any moment.
+#[allow(missing_docs)] // variant fields are described in each variant's doc
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Timer {
     /// The tab is loaded or returns from idle, and runs the app's `refresh()`.
@@ -182,6 +185,12 @@ pub enum Timer {
     /// A waiting tab blocked for good takes one of its own steps and finds itself still
     /// waiting (LP4 bounded; a follower's timeout).
     TabWaits(TabIx),
+    /// C09, two server nodes: the load balancer routes `client`'s pending request to `node`
+    /// (0 or 1), which serves it on its own copy of the session entry.
+    NodeServes { client: ClientKey, node: u8 },
+    /// C09: node `0` or `1` replicates its last write to the other node, overwriting that
+    /// node's whole entry.
+    NodeReplicates(u8),
 }
 
 /// Ghost bookkeeping of the API process (never read by a handler).
@@ -248,9 +257,9 @@ pub enum Node {
     Server { store: Id, policy: ServerPolicy, ttl: Ttls, max_ticks: Tick, first_fresh: Token },
     /// The session store, starting as `init`.
     Store { init: StoreState, policy: ServerPolicy, ttl: Ttls },
-    /// An OAuth authorization server ([`oauth`]) with `devices` sign-ins at tick 0; access
-    /// tokens live `access_ttl` ticks.
-    AuthServer { policy: oauth::AuthServerPolicy, access_ttl: Tick, max_ticks: Tick, devices: u8 },
+    /// An OAuth authorization server ([`oauth`]) with `devices` client sessions of `logins`
+    /// sign-ins each at tick 0; access tokens live `access_ttl` ticks.
+    AuthServer { policy: oauth::AuthServerPolicy, access_ttl: Tick, max_ticks: Tick, devices: u8, logins: u8 },
 }
 
 /// What properties need from the model file; the model's `cfg`.
@@ -317,11 +326,15 @@ impl Actor for Node {
                 })
             }
             Node::Store { init, .. } => NodeState::Store(init.clone()),
-            Node::AuthServer { max_ticks, devices, .. } => {
+            Node::AuthServer { policy, max_ticks, devices, logins, .. } => {
                 if *max_ticks > 0 {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
-                NodeState::AuthServer(oauth::AsState::signed_in(*devices))
+                NodeState::AuthServer(if policy.replicas > 1 {
+                    oauth::AsState::signed_in_cluster(*devices, *logins, policy.reuse_state)
+                } else {
+                    oauth::AsState::signed_in(*devices, *logins, policy.reuse_state)
+                })
             }
         }
     }
@@ -383,6 +396,51 @@ impl Actor for Node {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
             }
+            (Node::AuthServer { policy, access_ttl, .. }, Timer::NodeServes { client, node }) => {
+                let NodeState::AuthServer(s) = state.as_ref() else { return };
+                let mut s = s.clone();
+                let Some(c) = s.cluster.as_mut() else { return };
+                let Some(i) = c.pending.iter().position(|p| p.client == *client) else { return };
+                if !c.nodes_for(policy.routing, *client).contains(node) {
+                    return;
+                }
+                let p = c.pending.remove(i);
+                if policy.routing == oauth::Routing::Sticky {
+                    if let Err(at) = c.affinity.binary_search_by_key(client, |&(c, _)| c) {
+                        c.affinity.insert(at, (*client, *node));
+                    }
+                }
+                o.cancel_timer(Timer::NodeServes { client: *client, node: 1 - node });
+                let tab = client.tab;
+                let answer = match p.endpoint {
+                    oauth::AsEndpoint::Refresh => {
+                        // A refresh without a token was answered on arrival and never waits.
+                        let reply = match p.token {
+                            Some(token) => {
+                                s.on_node(*node, |s| redeem_now(policy, *access_ttl, s, *client, token, p.retry))
+                            }
+                            None => Reply::Err(HttpError::InvalidPayload),
+                        };
+                        Msg::RefreshResponse { tab, reply }
+                    }
+                    oauth::AsEndpoint::Revoke => {
+                        let reply = s.on_node(*node, |s| oauth::revoke(s, p.token));
+                        Msg::LogoutResponse { tab, reply }
+                    }
+                };
+                o.send(Id::from(client.browser as usize), answer);
+                arm_cluster_timers(policy, &s, o);
+                *state.to_mut() = NodeState::AuthServer(s);
+            }
+            (Node::AuthServer { policy, .. }, Timer::NodeReplicates(from)) => {
+                let NodeState::AuthServer(s) = state.as_ref() else { return };
+                let mut s = s.clone();
+                if !s.replicate(*from) {
+                    return;
+                }
+                arm_cluster_timers(policy, &s, o);
+                *state.to_mut() = NodeState::AuthServer(s);
+            }
             (Node::Browser { server, cfg, .. }, _) => {
                 let NodeState::Browser(b) = state.as_ref() else { return };
                 let mut b = b.clone();
@@ -433,7 +491,7 @@ impl Actor for Node {
                     Timer::TabGetsBroadcast(t) => (b.deliver_broadcast(cfg, t), None),
                     Timer::TabCloses(t) => (b.close_leader(cfg, t), None),
                     Timer::TabWaits(t) => b.wait_step(cfg, t),
-                    Timer::Tick => (false, None),
+                    Timer::Tick | Timer::NodeServes { .. } | Timer::NodeReplicates(_) => (false, None),
                 };
                 if !changed {
                     return;
@@ -743,6 +801,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         leader_closes: sc.browser.leader_closes,
         follower_timeout: sc.browser.follower_timeout,
         max_wait_steps: sc.browser.max_wait_steps,
+        logins: sc.browser.logins,
     }
 }
 
@@ -756,11 +815,14 @@ fn network_of(sc: &Scenario) -> Network<Msg> {
 }
 
 /// Builds the model of an authorization-server file: `browser.devices` browsers (actors
-/// `0..devices`, each signed in with its own family: browser `i` holds token `i + 1`) and the
-/// authorization server (actor `devices`). There is no separate store: the token table lives
-/// in the server's state and each read or write is one action.
+/// `0..devices`, each signed in with its own family: browser `i` holds token `i + 1`; with
+/// `browser.logins: per-tab` each tab has its own family in its browser's client session, and
+/// tab `t` of browser `i` holds token `i * tabs + t + 1`) and the authorization server (actor
+/// `devices`). There is no separate store: the token table lives in the server's state and
+/// each read or write is one action.
 fn build_auth_server(sc: &Scenario, policy: oauth::AuthServerPolicy) -> RefreshModel {
     let devices = sc.browser.devices;
+    let logins = if sc.browser.logins == policy::Logins::PerTab { sc.browser.tabs } else { 1 };
     let server = devices as usize;
     // SP1 (i) measured against the window's tick bound; a grace without one is reported as
     // time-unbounded replay (bound 0).
@@ -777,10 +839,17 @@ fn build_auth_server(sc: &Scenario, policy: oauth::AuthServerPolicy) -> RefreshM
     let mut model = ActorModel::new(cfg, ());
     for i in 0..devices {
         let jwt = SessionJwt { session: 0, exp: 0 }; // json and cookie mode carry no session JWT
-        model = model.actor(Node::Browser { server: Id::from(server), cfg: bcfg.clone(), jwt, token: i + 1 });
+        let token = i * logins + 1;
+        model = model.actor(Node::Browser { server: Id::from(server), cfg: bcfg.clone(), jwt, token });
     }
     let mut model = model
-        .actor(Node::AuthServer { policy, access_ttl: sc.time.access_token_ttl, max_ticks: sc.time.max_ticks, devices })
+        .actor(Node::AuthServer {
+            policy,
+            access_ttl: sc.time.access_token_ttl,
+            max_ticks: sc.time.max_ticks,
+            devices,
+            logins,
+        })
         .init_network(network_of(sc))
         .lossy_network(if sc.lossy { LossyNetwork::Yes } else { LossyNetwork::No })
         .within_boundary(within_boundary);
@@ -853,6 +922,32 @@ fn auth_server_on_msg(
 ) {
     let NodeState::AuthServer(s) = state.as_ref() else { return };
     let mut s = s.clone();
+    let routed = match msg {
+        Msg::RefreshRequest { tab, cred, retry } => Some((tab, cred, retry)),
+        Msg::LogoutRequest { tab, cred } => Some((tab, cred, false)),
+        _ => None,
+    };
+    if let (Some(c), Some((tab, cred, retry))) = (s.cluster.as_mut(), routed) {
+        // Two nodes: the request waits for the load balancer to route it (C09).
+        let client = ClientKey { browser: usize::from(src) as u8, tab };
+        let endpoint = match msg {
+            Msg::RefreshRequest { .. } => oauth::AsEndpoint::Refresh,
+            _ => oauth::AsEndpoint::Revoke,
+        };
+        if c.pending.iter().any(|p| p.client == client) {
+            return; // a copy of a request still waiting
+        }
+        let token = cred.presented();
+        if endpoint == oauth::AsEndpoint::Refresh && token.is_none() {
+            o.send(src, Msg::RefreshResponse { tab, reply: Reply::Err(HttpError::InvalidPayload) });
+            return;
+        }
+        let at = c.pending.partition_point(|p| p.client < client);
+        c.pending.insert(at, oauth::AsPending { client, endpoint, token, retry });
+        arm_cluster_timers(policy, &s, o);
+        *state.to_mut() = NodeState::AuthServer(s);
+        return;
+    }
     let (client, answer) = match msg {
         Msg::RefreshRequest { tab, cred, retry } => {
             let client = ClientKey { browser: usize::from(src) as u8, tab };
@@ -863,17 +958,16 @@ fn auth_server_on_msg(
                 o.send(src, Msg::RefreshResponse { tab, reply: Reply::Err(HttpError::InvalidPayload) });
                 return;
             };
-            let view = s.read(token);
-            let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
-            let h = oauth::AsHandler { client, token, view, after_sign_out, theft_mark: s.ghost.theft_mark, retry };
             match policy.steps {
                 oauth::AsSteps::Atomic => {
-                    let reply = oauth::write(policy, access_ttl, &mut s, &h);
-                    record_theft(&mut s, &h, &reply);
-                    record_retry(&mut s, &h, &reply);
+                    let reply = redeem_now(policy, access_ttl, &mut s, client, token, retry);
                     (client, Msg::RefreshResponse { tab, reply })
                 }
                 oauth::AsSteps::ReadThenWrite => {
+                    let view = s.read(token);
+                    let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
+                    let h =
+                        oauth::AsHandler { client, token, view, after_sign_out, theft_mark: s.ghost.theft_mark, retry };
                     let at = s.handlers.partition_point(|x| x.client < client);
                     s.handlers.insert(at, h);
                     o.send(id, Msg::AsWrite { client });
@@ -909,6 +1003,43 @@ fn auth_server_on_msg(
     *state.to_mut() = NodeState::AuthServer(s);
 }
 
+/// A refresh of `token` for `client` (`retry`: a retry of an unanswered attempt, ghost), read
+/// and written in one action on the state's table.
+fn redeem_now(
+    policy: &oauth::AuthServerPolicy,
+    access_ttl: Tick,
+    s: &mut oauth::AsState,
+    client: ClientKey,
+    token: Token,
+    retry: bool,
+) -> Reply {
+    let view = s.read(token);
+    let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
+    let h = oauth::AsHandler { client, token, view, after_sign_out, theft_mark: s.ghost.theft_mark, retry };
+    let reply = oauth::write(policy, access_ttl, s, &h);
+    record_theft(s, &h, &reply);
+    record_retry(s, &h, &reply);
+    reply
+}
+
+/// Two nodes (C09): every pending request may be routed to either node (or, with sticky
+/// routing, to its tab's node), and a node with an unreplicated write may replicate it.
+fn arm_cluster_timers(policy: &oauth::AuthServerPolicy, s: &oauth::AsState, o: &mut Out<Node>) {
+    let Some(c) = &s.cluster else { return };
+    for p in &c.pending {
+        for node in c.nodes_for(policy.routing, p.client) {
+            o.set_timer(Timer::NodeServes { client: p.client, node }, model_timeout());
+        }
+    }
+    for from in 0..2u8 {
+        if c.outbox[from as usize].is_some() {
+            o.set_timer(Timer::NodeReplicates(from), model_timeout());
+        } else {
+            o.cancel_timer(Timer::NodeReplicates(from));
+        }
+    }
+}
+
 /// Ghost, authorization server: the attacker's first success sets the theft mark (the next
 /// token number) and every success records the token it obtained; a tab's later success with
 /// a token issued before the mark is shared use (`theft_detected`), and a tab's refusal for
@@ -918,7 +1049,7 @@ fn record_theft(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
     let pre_theft = h.client.tab != ATTACKER && h.theft_mark.is_some_and(|mark| h.token < mark);
     match reply {
         Reply::Ok { token, .. } if h.client.tab == ATTACKER => {
-            let next = s.rows.len() as Token + 1;
+            let next = s.next_token();
             s.ghost.theft_mark.get_or_insert(next);
             if let Some(t) = *token {
                 if let Err(at) = s.as_ghost.stolen.binary_search(&t) {

@@ -172,3 +172,19 @@ pub enum JsonStorage {
     /// WebKit bug 225344, auth0/auth0-spa-js issue 755; `industry-policies.md` C17).
     SharedLagging,
 }
+
+/// How the tabs of one browser signed in to an authorization server (authorization-server
+/// models only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Logins {
+    /// One sign-in per browser: every tab starts with the same refresh token. The default.
+    #[default]
+    PerDevice,
+    /// Each tab did its own authorization-code login into the browser's one SSO session, so
+    /// each holds the first token of its own login chain, and the chains share the client
+    /// session (keycloak/keycloak issues 16081 and 14122: two tabs of one app, each with
+    /// keycloak-js and its own tokens; `industry-policies.md` C08). json mode with per-tab
+    /// storage only.
+    PerTab,
+}

@@ -130,7 +130,11 @@ fn timer_tab(tm: &Timer) -> Option<TabIx> {
         | Timer::TabGetsBroadcast(t)
         | Timer::TabCloses(t)
         | Timer::TabWaits(t) => Some(t),
-        Timer::Tick | Timer::AttackerRedeems(_) | Timer::BrowserTick => None,
+        Timer::Tick
+        | Timer::AttackerRedeems(_)
+        | Timer::BrowserTick
+        | Timer::NodeServes { .. }
+        | Timer::NodeReplicates(_) => None,
     }
 }
 

@@ -338,33 +338,69 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
             .collect();
         (!each.is_empty()).then(|| each.join("; "))
     };
-    let store = auth
-        .rows
+    let per_chain_keys = matches!(
+        m.actors.get(m.cfg.server),
+        Some(model::Node::AuthServer { policy, .. }) if policy.reuse_state == model::oauth::ReuseState::PerReuseId
+    );
+    let table = |rows: &[model::oauth::TokRow], reuse: &[model::oauth::ReuseEntry], node: &str| -> Vec<String> {
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let status = match r.status {
+                    TokStatus::Active => "active".to_string(),
+                    TokStatus::Superseded { at, uses } => format!("superseded at {at}, {uses} grace use(s)"),
+                    TokStatus::Revoked => "revoked".to_string(),
+                    TokStatus::Unknown => return format!("{node}token={} unknown on this node", i + 1),
+                };
+                let parent = r.parent.map_or(String::new(), |p| format!(" parent={p}"));
+                // Keycloak's per-client-session reuse state reads the issue tick.
+                let iat = if reuse.is_empty() { String::new() } else { format!(" iat={}", r.iat) };
+                format!("{node}token={} family={} gen={}{parent}{iat} {status}", i + 1, r.family, r.gen)
+            })
+            .chain(reuse.iter().enumerate().map(|(i, e)| {
+                let current =
+                    e.current.map_or("no current refresh token".to_string(), |c| format!("current refresh token={c}"));
+                // One entry per client session, or (Keycloak since PR 29966) per login chain.
+                let key = if per_chain_keys { "login chain (reuse_id)" } else { "client session" };
+                format!("{node}{key} {i}: {current}, {} use(s), timestamp={}", e.count, e.timestamp)
+            }))
+            .collect()
+    };
+    let who_sent = |c: model::ClientKey| names.who_at(Id::from(c.browser as usize), c.tab);
+    let mut handlers: Vec<String> = auth
+        .handlers
         .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let status = match r.status {
-                TokStatus::Active => "active".to_string(),
-                TokStatus::Superseded { at, uses } => format!("superseded at {at}, {uses} grace use(s)"),
-                TokStatus::Revoked => "revoked".to_string(),
-            };
-            let parent = r.parent.map_or(String::new(), |p| format!(" parent={p}"));
-            format!("token={} family={} gen={}{parent} {status}", i + 1, r.family, r.gen)
-        })
+        .map(|h| format!("{} refresh of token={}: read done, write pending", who_sent(h.client), h.token))
         .collect();
+    let store = match &auth.cluster {
+        None => table(&auth.rows, &auth.reuse, ""),
+        Some(c) => {
+            // Two nodes (C09): each node's copy of the session entry, and what waits for the
+            // load balancer or for replication.
+            let mut lines = table(&auth.rows, &auth.reuse, "node 1: ");
+            lines.extend(table(&c.second.rows, &c.second.reuse, "node 2: "));
+            handlers.extend(c.pending.iter().map(|p| {
+                let what = match p.endpoint {
+                    model::oauth::AsEndpoint::Refresh => "refresh",
+                    model::oauth::AsEndpoint::Revoke => "sign-out",
+                };
+                let tok = p.token.map_or("none".to_string(), |t| t.to_string());
+                format!("{} {what} with token={tok}: waiting to be routed to a node", who_sent(p.client))
+            }));
+            handlers.extend(
+                (0..2)
+                    .filter(|&n| c.outbox[n].is_some())
+                    .map(|n| format!("node {}: a write not yet replicated to node {}", n + 1, 2 - n)),
+            );
+            lines
+        }
+    };
     Snapshot {
         now: auth.now,
         tabs,
         jar,
         store,
-        handlers: auth
-            .handlers
-            .iter()
-            .map(|h| {
-                let w = names.who_at(Id::from(h.client.browser as usize), h.client.tab);
-                format!("{w} refresh of token={}: read done, write pending", h.token)
-            })
-            .collect(),
+        handlers,
         orphan_cookies: 0,
         session_valid: properties::session_valid(m, s, m.cfg.browsers[0]),
         in_flight,
@@ -555,6 +591,36 @@ fn describe_in(
                 "the last localStorage write reaches {}: it now reads refresh_token={}",
                 who(*t),
                 model::browser_at(after, browser).tabs[*t as usize].token.map_or("none".into(), |x| x.to_string())
+            ),
+            None,
+        ),
+        ActorModelAction::Timeout(_, Timer::NodeServes { client, node }) => {
+            let what = match model::auth_server_at(before, m.cfg.server)
+                .and_then(|a| a.cluster.as_ref())
+                .and_then(|c| c.pending.iter().find(|p| p.client == *client))
+            {
+                Some(p) if p.endpoint == model::oauth::AsEndpoint::Revoke => "sign-out".to_string(),
+                Some(p) => format!("refresh (token={})", p.token.map_or("none".into(), |t| t.to_string())),
+                None => "request".to_string(),
+            };
+            (
+                format!("node {}", node + 1),
+                "NodeServesRequest".into(),
+                format!(
+                    "the load balancer routes {}'s {what} to node {}, which serves it on its own copy of the session entry",
+                    who(client.tab),
+                    node + 1
+                ),
+                None,
+            )
+        }
+        ActorModelAction::Timeout(_, Timer::NodeReplicates(from)) => (
+            format!("node {}", from + 1),
+            "NodeReplicates".into(),
+            format!(
+                "node {} replicates its session entry to node {}, overwriting that node's whole entry",
+                from + 1,
+                2 - from
             ),
             None,
         ),
