@@ -164,7 +164,7 @@ pub const ALL: &[PropertySpec] = &[
     PropertySpec {
         name: "lp2_lost_response_recovery",
         kind: Kind::Always,
-        claim: "a retry re-sending the refresh token of an attempt whose answer was lost is answered 2xx with a token of the same family (authorization-server models)",
+        claim: "a retry re-sending the refresh token of an attempt whose answer was lost is answered 2xx with an active token of the same family (authorization-server models)",
         condition: lp2_lost_response_recovery,
     },
     PropertySpec {
@@ -359,7 +359,9 @@ fn lp4_bounded_wait(m: &RefreshModel, s: &State) -> bool {
 /// the previous refresh token succeeds and returns the current lineage. A *retry* is a
 /// refresh a tab sends while still waiting for the answer to an earlier attempt, presenting
 /// the same token (`browser.retries_per_tab`); the authorization server must answer it 2xx
-/// with a refresh token of the presented token's family. "Within W" is the model's clock
+/// with a refresh token of the presented token's family that is active once the answer is
+/// written (the current lineage: not the superseded token presented, which
+/// django-oauth-toolkit's grace path returned before PR 703). "Within W" is the model's clock
 /// bound: every retry the model allows, at any tick up to `time.max_ticks`, must succeed.
 /// Holds vacuously for the Directus server and without retries.
 fn lp2_lost_response_recovery(m: &RefreshModel, s: &State) -> bool {

@@ -243,6 +243,24 @@ fn c15_grace_accepts_a_token_two_generations_old() {
     assert_eq!(status(&r, "sp1_immediate_predecessor"), Verdict::Holds);
 }
 
+/// C15's companion (django-oauth-toolkit issue 702): inside the grace the retry after a lost
+/// answer gets the old, revoked token back: 2xx, but not the current lineage (LP2, 4 steps).
+/// PR 703's fix, the child again (`c19-lost-response-same-child`), holds LP2.
+#[test]
+fn c15_dot_702_grace_hands_back_the_revoked_token() {
+    let (sc, m, r) = checked("models/django-oauth-toolkit-702-grace-returns-old-token.json");
+    let t = trace_of(&m, &sc, &r, "lp2_lost_response_recovery");
+    assert_eq!(actions(&t), ["TabSendsRefresh", "ServerReceivesRefresh", "TabRetriesRefresh", "ServerReceivesRefresh"]);
+    assert!(t.steps[3].text.contains("refresh_token=1"));
+    let answer = &t.steps[3].state.in_flight;
+    assert!(answer.iter().any(|msg| msg.text == "200, refresh token=1"), "{answer:?}");
+    assert_eq!(t.steps[3].state.store[0], "token=1 family=0 gen=0 superseded at 0, 1 grace use(s)");
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds, "inside the model's clock the old token still works");
+    assert_eq!(r.unique_states, 253);
+    let (_, _, r) = checked("models/c19-lost-response-same-child.json");
+    assert_eq!(status(&r, "lp2_lost_response_recovery"), Verdict::Holds);
+}
+
 /// C22 (crosswithfriends PR 566): the user signs out on device 1; its other tab replays the
 /// signed-out token; the server revokes every token of the user and device 2 is logged out.
 #[test]

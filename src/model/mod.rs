@@ -1070,15 +1070,19 @@ fn record_theft(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
 }
 
 /// Ghost, authorization server (LP2, FAPI 2.0's condition on rotation): a retry presenting
-/// the token of an earlier attempt whose answer was lost must be answered 2xx with a token of
-/// the same family; any other answer to it is counted.
+/// the token of an earlier attempt whose answer was lost must be answered 2xx with the current
+/// lineage: a token of the same family that is active once the answer is written (not the
+/// superseded token presented, as django-oauth-toolkit's grace path returned before PR 703);
+/// any other answer to it is counted.
 fn record_retry(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
     if !h.retry {
         return;
     }
     let family = h.view.row.map(|r| r.family);
     let same = match reply {
-        Reply::Ok { token: Some(t), .. } => s.row(*t).map(|r| r.family) == family,
+        Reply::Ok { token: Some(t), .. } => {
+            s.row(*t).is_some_and(|r| Some(r.family) == family && r.status == oauth::TokStatus::Active)
+        }
         _ => false,
     };
     if !same {

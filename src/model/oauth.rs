@@ -100,6 +100,11 @@ pub enum Grace {
     /// gets a new child (a fork, `GrantRefreshTokenSwap`, kept from PR 1072); outside it,
     /// [`OnReuse`].
     ParentOfActiveElseSibling,
+    /// The presented, superseded token itself comes back inside the window, with a new access
+    /// token: django-oauth-toolkit before PR 703 (issue 702, "Grace period incompatible with
+    /// token rotation": the grace path returned the pair (A2, R1) with the old, revoked R1), so
+    /// a client that lost the first answer keeps a token that dies when the window ends.
+    PresentedToken,
 }
 
 /// Bounds of the grace window; every bound given must hold (none given: unbounded, except by
@@ -638,7 +643,7 @@ fn in_window(p: &AuthServerPolicy, view: &ReadView, at: Tick, uses: u8, now: Tic
         && w.generations.is_none_or(|l| view.newest_gen.saturating_sub(row.gen) <= l);
     match p.grace {
         Grace::None => false,
-        Grace::SameChild | Grace::NewSibling | Grace::ParentOfActiveElseSibling => bounds,
+        Grace::SameChild | Grace::NewSibling | Grace::ParentOfActiveElseSibling | Grace::PresentedToken => bounds,
         // The successor exists, is live and has not been redeemed yet.
         Grace::UntilSuccessorUsed => bounds && matches!(view.child, Some((TokStatus::Active, false))),
     }
@@ -703,6 +708,7 @@ pub fn decide(p: &AuthServerPolicy, view: &ReadView, t: Token, now: Tick) -> Dec
         }
         TokStatus::Superseded { at, uses } if in_window(p, view, at, uses, now) => match (p.grace, row.child) {
             (Grace::SameChild, Some(c)) => Decision::SameChild(c),
+            (Grace::PresentedToken, _) => Decision::SameChild(t),
             (Grace::UntilSuccessorUsed, _) => Decision::Mint { grace_use: true, replace: true },
             _ => Decision::Mint { grace_use: true, replace: false },
         },
