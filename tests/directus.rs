@@ -4,7 +4,7 @@
 //! D-S1, D-S2 and D-SID's race freedom are in `scenarios.rs`.
 //! See: directus/directus issue 22360, pull requests 22433, 22457, 22464, 22503, 22353.
 
-use refresh_check::check::{CheckOptions, Outcome, Results};
+use refresh_check::check::{CheckOptions, Outcome};
 use refresh_check::model::browser::TabStatus;
 use refresh_check::model::{
     self, browser_at, server_at, store_at, HttpError, Msg, RefreshModel, Reply, State, ATTACKER,
@@ -14,19 +14,7 @@ use refresh_check::scenario::{Scenario, Verdict};
 use refresh_check::search::{self, SearchConfig};
 use refresh_check::trace::{self, Trace};
 
-use crate::util::{find_step, run, scenario, steps, trace_of};
-
-fn status(r: &Results, name: &str) -> Verdict {
-    r.properties.iter().find(|p| p.name == name).unwrap().status
-}
-
-/// Checks a shipped model file: every verdict is what the file expects.
-fn checked(file: &str, tabs: Option<u8>) -> (Scenario, RefreshModel, Results) {
-    let sc = scenario(file, tabs);
-    let (m, r) = run(&sc, &CheckOptions::default());
-    assert_eq!(r.outcome(), Outcome::AsExpected, "{file}: {:?}", r.properties);
-    (sc, m, r)
-}
+use crate::util::{checked_with, find_step, run, scenario, status, steps, trace_of};
 
 /// Searches `sc`'s model for a state where `condition` holds (`Kind::Sometimes`) or fails
 /// (`Kind::Always`); returns the shortest trace, if any, and the number of unique states.
@@ -53,7 +41,7 @@ fn refreshed(s: &State, tab: usize) -> bool {
 /// is reachable, and so is one 200 with two tabs logged out by 401.
 #[test]
 fn d_e1_three_concurrent_refreshes_leave_one_live_session_and_orphans_or_401s() {
-    let (sc, _, r) = checked("models/directus-10.10-session-3tabs.json", None);
+    let (sc, _, r) = checked_with("models/directus-10.10-session-3tabs.json", None);
     assert_eq!(r.unique_states, 6_621);
     fn one_row(m: &RefreshModel, s: &State) -> bool {
         store_at(s, m.cfg.store).rows.len() <= 1
@@ -80,7 +68,7 @@ fn d_e1_three_concurrent_refreshes_leave_one_live_session_and_orphans_or_401s() 
 /// (the G1–G3 window, see the finding below).
 #[test]
 fn d_e2_grace_window_concurrent_refreshes_share_one_successor() {
-    let (sc2, _, r) = checked("models/directus-10.11.1-session.json", None);
+    let (sc2, _, r) = checked_with("models/directus-10.11.1-session.json", None);
     assert_eq!(r.unique_states, 12_229, "the state count changed, so the model changed");
     assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
     let mut sc3 = scenario("models/directus-10.11.1-session.json", Some(3));
@@ -129,7 +117,7 @@ fn d_e2_grace_window_concurrent_refreshes_share_one_successor() {
 /// same successor; after the grace, 401. `rotated_token_expires` holds exhaustively.
 #[test]
 fn d_e3_old_cookie_inside_the_grace_gets_the_successor_and_after_it_401() {
-    let (sc, _, r) = checked("models/directus-10.11.1-session-replay.json", None);
+    let (sc, _, r) = checked_with("models/directus-10.11.1-session-replay.json", None);
     assert_eq!(status(&r, "rotated_token_expires"), Verdict::Holds);
     assert_eq!(r.unique_states, 119_465);
     fn attacker_reply(s: &State) -> Option<Reply> {
@@ -170,7 +158,7 @@ fn d_e4_session_token_redeemed_in_json_mode_unless_sessions_are_type_bound() {
     for (file, len) in
         [("models/directus-10.10-session-crossmode.json", 6), ("models/directus-10.11.1-session-crossmode.json", 8)]
     {
-        let (sc, m, r) = checked(file, None);
+        let (sc, m, r) = checked_with(file, None);
         assert_eq!(status(&r, "mode_binding"), Verdict::Violated);
         let t = trace_of(&m, &sc, &r, "mode_binding");
         assert_eq!(t.steps.len(), len, "{file}:\n{}", trace::render_text(&t));
@@ -180,7 +168,7 @@ fn d_e4_session_token_redeemed_in_json_mode_unless_sessions_are_type_bound() {
         assert!(t.steps[rename].text.contains("token=2"));
         assert_eq!(t.steps.last().unwrap().state.store, vec!["token=2 expires=7 (json)"]);
     }
-    let (_, _, r) = checked("models/directus-pr22433-type-bound.json", None);
+    let (_, _, r) = checked_with("models/directus-pr22433-type-bound.json", None);
     assert_eq!(status(&r, "mode_binding"), Verdict::Holds);
     assert_eq!(status(&r, "attacker_redeems"), Verdict::Unreached, "every cross-mode redemption is refused");
     assert_eq!(r.unique_states, 104);
@@ -190,7 +178,7 @@ fn d_e4_session_token_redeemed_in_json_mode_unless_sessions_are_type_bound() {
 /// both pass R1 before either writes, and one gets an orphan token.
 #[test]
 fn d_e5_json_mode_keeps_the_race_after_the_fix() {
-    let (sc, m, r) = checked("models/directus-10.11.1-json.json", None);
+    let (sc, m, r) = checked_with("models/directus-10.11.1-json.json", None);
     assert_eq!(status(&r, "cookie_names_live_session"), Verdict::Violated);
     let t = trace_of(&m, &sc, &r, "cookie_names_live_session");
     let a_r1 = find_step(&t, "store", "StoreRunsR1", "for tab A");
@@ -208,7 +196,7 @@ fn d_e5_json_mode_keeps_the_race_after_the_fix() {
 /// the tab refreshes with session 1 and is answered 200.
 #[test]
 fn d_sid_cost_a_copied_cookie_keeps_working_alongside_the_user() {
-    let (sc, m, r) = checked("models/directus-pr22433-stable-id-attacker.json", None);
+    let (sc, m, r) = checked_with("models/directus-pr22433-stable-id-attacker.json", None);
     assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
     assert_eq!(status(&r, "theft_detected"), Verdict::Violated);
     let t = trace_of(&m, &sc, &r, "theft_detected");
@@ -221,7 +209,7 @@ fn d_sid_cost_a_copied_cookie_keeps_working_alongside_the_user() {
     assert!(t.steps.last().unwrap().text.contains("1 row(s) affected for tab A"));
     // Under 10.10's rotation, with the same tab and attacker, the theft is always noticed:
     // whoever renames the row first, the other's next refresh fails.
-    let (_, _, rot) = checked("models/directus-10.10-session-attacker.json", None);
+    let (_, _, rot) = checked_with("models/directus-10.10-session-attacker.json", None);
     assert_eq!(status(&rot, "attacker_redeems"), Verdict::Reached);
     assert_eq!(status(&rot, "theft_detected"), Verdict::Holds);
     assert_eq!(rot.unique_states, 517);
@@ -233,7 +221,7 @@ fn d_sid_cost_a_copied_cookie_keeps_working_alongside_the_user() {
 #[test]
 fn d_mutex_web_locks_serialise_and_the_local_storage_fallback_does_not() {
     for (tabs, unique) in [(2, 40), (3, 188)] {
-        let (_, _, r) = checked("models/directus-pr22457-weblocks.json", Some(tabs));
+        let (_, _, r) = checked_with("models/directus-pr22457-weblocks.json", Some(tabs));
         assert!(r.exhaustive);
         assert_eq!(r.unique_states, unique, "{tabs} tabs");
         assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
@@ -254,7 +242,7 @@ fn d_mutex_web_locks_serialise_and_the_local_storage_fallback_does_not() {
             || b.lock.is_some_and(|h| matches!(b.tabs[h as usize].status, TabStatus::Refreshing { .. }))
     }
     assert!(search_for(&wl, "no stuck waiter", Kind::Always, holder_refreshing).0.is_none());
-    let (sc, m, r) = checked("models/directus-pr22457-localstorage.json", None);
+    let (sc, m, r) = checked_with("models/directus-pr22457-localstorage.json", None);
     assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(t.steps.len(), 12, "{}", trace::render_text(&t));
@@ -272,7 +260,7 @@ fn d_mutex_web_locks_serialise_and_the_local_storage_fallback_does_not() {
 /// tab is logged out.
 #[test]
 fn finding_successor_handed_out_before_its_row_exists_logs_a_tab_out() {
-    let (sc, m, r) = checked("models/directus-10.11.1-session-followup.json", None);
+    let (sc, m, r) = checked_with("models/directus-10.11.1-session-followup.json", None);
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(t.steps.len(), 23, "{}", trace::render_text(&t));
     let g1 = find_step(&t, "store", "StoreRunsG1Claim", "for tab A");
@@ -283,7 +271,7 @@ fn finding_successor_handed_out_before_its_row_exists_logs_a_tab_out() {
     find_step(&t, "tab B", "TabChecksFreshness", "");
     assert!(t.steps.last().unwrap().text.contains("freshness check and is logged out"));
     // The same window breaks `cookie_names_live_session` in the plain D-E2 model.
-    let (_, _, e2) = checked("models/directus-10.11.1-session.json", None);
+    let (_, _, e2) = checked_with("models/directus-10.11.1-session.json", None);
     assert_eq!(status(&e2, "cookie_names_live_session"), Verdict::Violated);
 }
 
@@ -309,7 +297,7 @@ fn finding_successor_window_closes_with_one_transaction() {
 /// winner's G1 is refused and its tab is logged out.
 #[test]
 fn finding_a_refresh_arriving_after_the_grace_logs_its_tab_out() {
-    let (sc, m, r) = checked("models/directus-10.11.1-session-slow.json", None);
+    let (sc, m, r) = checked_with("models/directus-10.11.1-session-slow.json", None);
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(t.steps.len(), 15, "{}", trace::render_text(&t));
     let g1 = find_step(&t, "store", "StoreRunsG1Claim", "for tab A");
@@ -323,7 +311,7 @@ fn finding_a_refresh_arriving_after_the_grace_logs_its_tab_out() {
 /// its G3 inserts the successor after the sign-out deleted the old row.
 #[test]
 fn finding_a_refresh_in_flight_at_sign_out_resurrects_the_session() {
-    let (sc, m, r) = checked("models/directus-10.11.1-session-signout.json", None);
+    let (sc, m, r) = checked_with("models/directus-10.11.1-session-signout.json", None);
     assert_eq!(status(&r, "sign_out_completes"), Verdict::Reached);
     let t = trace_of(&m, &sc, &r, "logout_revokes_all");
     assert_eq!(t.steps.len(), 14, "{}", trace::render_text(&t));
@@ -338,7 +326,7 @@ fn finding_a_refresh_in_flight_at_sign_out_resurrects_the_session() {
 /// deleted (0 rows, an orphan cookie), and no session is resurrected.
 #[test]
 fn sign_out_during_a_refresh_in_10_10_leaves_an_orphan_not_a_session() {
-    let (sc, m, r) = checked("models/directus-10.10-session-signout.json", None);
+    let (sc, m, r) = checked_with("models/directus-10.10-session-signout.json", None);
     assert_eq!(status(&r, "logout_revokes_all"), Verdict::Holds);
     assert_eq!(status(&r, "sign_out_completes"), Verdict::Reached);
     assert_eq!(r.unique_states, 733);
@@ -355,7 +343,7 @@ fn sign_out_during_a_refresh_in_10_10_leaves_an_orphan_not_a_session() {
 /// The same in 10.11.1+ holds (see D-E3).
 #[test]
 fn before_the_per_request_check_a_rotated_cookie_stays_accepted() {
-    let (sc, m, r) = checked("models/directus-10.10-session-clock.json", None);
+    let (sc, m, r) = checked_with("models/directus-10.10-session-clock.json", None);
     let t = trace_of(&m, &sc, &r, "rotated_token_expires");
     assert_eq!(t.steps.len(), 9, "{}", trace::render_text(&t));
     let rename = find_step(&t, "store", "StoreRunsW1Rename", "WHERE token=1 for tab A");
@@ -369,8 +357,8 @@ fn before_the_per_request_check_a_rotated_cookie_stays_accepted() {
 /// statements run in issue order, and D-S1 is the same ten steps.
 #[test]
 fn one_connection_store_has_the_same_scenario_1() {
-    let (sc, m, r) = checked("models/directus-10.10-session-sqlite.json", None);
-    let (sc0, m0, r0) = checked("models/directus-10.10-session.json", None);
+    let (sc, m, r) = checked_with("models/directus-10.10-session-sqlite.json", None);
+    let (sc0, m0, r0) = checked_with("models/directus-10.10-session.json", None);
     let (t, t0) = (trace_of(&m, &sc, &r, "no_spurious_logout"), trace_of(&m0, &sc0, &r0, "no_spurious_logout"));
     assert_eq!(steps(&t), steps(&t0));
     assert_eq!(r.unique_states, 143, "fewer than the pool's {}", r0.unique_states);

@@ -6,14 +6,10 @@ use refresh_check::scenario::Verdict;
 use refresh_check::search::Strategy;
 use refresh_check::trace;
 
-use crate::util::{find_step, run, scenario, steps, trace_of};
+use crate::util::{find_step, run, scenario, status, steps, trace_of};
 
 const ROTATE: &str = "models/directus-10.10-session.json";
 const STABLE: &str = "models/directus-pr22433-stable-id.json";
-
-fn status(r: &refresh_check::check::Results, name: &str) -> Verdict {
-    r.properties.iter().find(|p| p.name == name).unwrap().status
-}
 
 /// D-S1: PR 22433 scenario 1. Tab A's rename (W1) lands before tab B's lookup (R1); B's R1
 /// finds no row, B gets 401 INVALID_CREDENTIALS and is logged out. Ten actions, the least

@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use refresh_check::check::{self, CheckOptions, Results};
+use refresh_check::check::{self, CheckOptions, Outcome, Results};
 use refresh_check::model::RefreshModel;
 use refresh_check::properties;
-use refresh_check::scenario::Scenario;
+use refresh_check::scenario::{Scenario, Verdict};
 use refresh_check::trace::{self, Trace};
 
 /// The repository root.
@@ -53,3 +53,37 @@ pub fn find_step(t: &Trace, actor: &str, action: &str, needle: &str) -> usize {
         .position(|s| s.actor == actor && s.action == action && s.text.contains(needle))
         .unwrap_or_else(|| panic!("no step {actor} {action} ~ {needle:?} in\n{}", trace::render_text(t)))
 }
+
+/// The verdict found for property `name`.
+pub fn status(r: &Results, name: &str) -> Verdict {
+    r.properties.iter().find(|p| p.name == name).unwrap().status
+}
+
+/// Checks a shipped model file (with an optional tab count): every verdict is what the file
+/// expects.
+pub fn checked_with(file: &str, tabs: Option<u8>) -> (Scenario, RefreshModel, Results) {
+    let sc = scenario(file, tabs);
+    let (m, r) = run(&sc, &CheckOptions::default());
+    assert_eq!(r.outcome(), Outcome::AsExpected, "{file}: {:?}", r.properties);
+    (sc, m, r)
+}
+
+/// Checks a shipped model file with its own tab count: every verdict is what the file expects.
+pub fn checked(file: &str) -> (Scenario, RefreshModel, Results) {
+    checked_with(file, None)
+}
+
+/// The action name of each step.
+pub fn actions(t: &Trace) -> Vec<String> {
+    steps(t).into_iter().map(|(_, a)| a).collect()
+}
+
+/// The authorization server's race between two tabs that present one token: both send, the
+/// server answers each on arrival, and the second is refused.
+pub const SECOND_PRESENTER_REFUSED: [&str; 5] = [
+    "TabSendsRefresh",
+    "ServerReceivesRefresh",
+    "TabSendsRefresh",
+    "ServerReceivesRefresh",
+    "TabReceivesRefreshResponse",
+];
