@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::oauth::{AsSteps, AuthServerPolicy, Grace, OnReuse, ReuseState, Rotation};
+use crate::model::oauth::{AsSteps, AuthServerPolicy, Grace, OnReuse, ReuseState, Rotation, Routing, Window};
 use crate::model::policy::{
     AuthMode, Coordination, JsonStorage, LeaderElection, Logins, ServerPolicy, ServerSteps, SessionRefresh,
     StoreConcurrency,
@@ -468,6 +468,41 @@ impl Scenario {
                 "\"broadcast-leader\" when `leader_election`, `leader_closes` or `follower_timeout` is set",
             ));
         }
+        if self.browser.coordination == Coordination::BroadcastLeader {
+            // The leader posts the refresh token it got: something only a client that keeps the
+            // token in its own storage needs (a shared cookie jar already has it), and each tab
+            // holds one login's token (oidc-client-ts, AxaFrance/oidc-client).
+            if self.auth_server.is_none() || self.browser.mode != AuthMode::Json {
+                return Err(self.invalid(
+                    "browser.coordination",
+                    "\"broadcast-leader\"",
+                    "\"broadcast-leader\" only with an `auth_server` and `mode` \"json\" (the leader posts the refresh token to tabs that keep their own copy)",
+                ));
+            }
+            if self.browser.logins == Logins::PerTab {
+                return Err(self.invalid(
+                    "browser.logins",
+                    "\"per-tab\" with `broadcast-leader`",
+                    "\"per-device\" with a broadcast leader (followers take the leader's token, one login)",
+                ));
+            }
+            if self.browser.leader_election == LeaderElection::Visibility && self.browser.follower_timeout > 0 {
+                return Err(self.invalid(
+                    "browser.follower_timeout",
+                    self.browser.follower_timeout,
+                    "0 with `leader_election` \"visibility\" (every tab leads, none follows)",
+                ));
+            }
+        }
+        if self.lossy && self.browser.coordination != Coordination::None {
+            // A lost request or answer leaves the lock holder or leader waiting for ever, which
+            // the properties cannot tell from a hang; `lock_hangs` and `leader_closes` model that.
+            return Err(self.invalid(
+                "lossy",
+                "true",
+                "false with a `coordination` (a lost message would leave the lock holder or leader waiting for ever; model that with `lock_hangs` or `leader_closes`)",
+            ));
+        }
         if self.browser.logins == Logins::PerTab
             && (self.auth_server.is_none()
                 || self.browser.mode != AuthMode::Json
@@ -508,6 +543,36 @@ impl Scenario {
                     format!("\"{found}\""),
                     "\"per-chain\", or Keycloak's \"per-client-session\" or \"per-reuse-id\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects (Keycloak's Revoke Refresh Token; `window.uses` is its max reuse)",
                 ));
+            }
+            if p.routing == Routing::Sticky && p.replicas < 2 {
+                return Err(self.invalid(
+                    "auth_server.routing",
+                    "\"sticky\" with one node",
+                    "\"any\" unless `replicas` is 2 (routing chooses between nodes)",
+                ));
+            }
+            if p.grace == Grace::None && p.window != Window::default() {
+                return Err(self.invalid(
+                    "auth_server.window",
+                    "a window with `grace` \"none\"",
+                    "no `window` unless a `grace` is set (the window bounds grace redemptions)",
+                ));
+            }
+            if p.rotation == Rotation::None && (p.grace != Grace::None || p.on_reuse != OnReuse::Reject) {
+                return Err(self.invalid(
+                    "auth_server.rotation",
+                    "\"none\" with a `grace` or an `on_reuse`",
+                    "\"rotate\" when `grace` or `on_reuse` is set (without rotation no token is ever superseded)",
+                ));
+            }
+            if let Some(a) = &self.attacker {
+                if a.modes.contains(&AuthMode::Session) {
+                    return Err(self.invalid(
+                        "attacker.modes",
+                        "\"session\"",
+                        "\"json\" or \"cookie\" with an `auth_server` (it has no session mode)",
+                    ));
+                }
             }
             if self.browser.mode == AuthMode::Session {
                 return Err(self.invalid(

@@ -354,6 +354,62 @@ fn cases() -> Vec<Case> {
             code: 2,
             says: "field `browser.logins`: found \"per-tab\" with 9 sign-ins (devices x tabs), expected at most 8 sign-ins in all",
         },
+        Case {
+            id: "V20",
+            args: |d| check(model_with(d, "v.json", |v| v["browser"]["coordination"] = "broadcast-leader".into())),
+            code: 2,
+            says: "field `browser.coordination`: found \"broadcast-leader\", expected \"broadcast-leader\" only with an `auth_server` and `mode` \"json\"",
+        },
+        Case {
+            id: "V21",
+            args: |d| {
+                check(model_with(d, "v.json", |v| {
+                    v["browser"]["coordination"] = "web-locks".into();
+                    v["lossy"] = true.into();
+                }))
+            },
+            code: 2,
+            says: "field `lossy`: found true, expected false with a `coordination`",
+        },
+        Case {
+            id: "V22",
+            args: |d| {
+                check(model_with(d, "v.json", |v| as_auth_server(v, serde_json::json!({"rotation": "rotate", "routing": "sticky"}))))
+            },
+            code: 2,
+            says: "field `auth_server.routing`: found \"sticky\" with one node, expected \"any\" unless `replicas` is 2",
+        },
+        Case {
+            id: "V23",
+            args: |d| {
+                check(model_with(d, "v.json", |v| {
+                    as_auth_server(v, serde_json::json!({"rotation": "rotate", "window": {"ticks": 2}}))
+                }))
+            },
+            code: 2,
+            says: "field `auth_server.window`: found a window with `grace` \"none\", expected no `window` unless a `grace` is set",
+        },
+        Case {
+            id: "V24",
+            args: |d| {
+                check(model_with(d, "v.json", |v| {
+                    as_auth_server(v, serde_json::json!({"rotation": "none", "on_reuse": "revoke-family"}))
+                }))
+            },
+            code: 2,
+            says: "field `auth_server.rotation`: found \"none\" with a `grace` or an `on_reuse`, expected \"rotate\" when `grace` or `on_reuse` is set",
+        },
+        Case {
+            id: "V25",
+            args: |d| {
+                check(model_with(d, "v.json", |v| {
+                    as_auth_server(v, serde_json::json!({"rotation": "rotate"}));
+                    v["attacker"] = serde_json::json!({"attempts": 1, "modes": ["session"]});
+                }))
+            },
+            code: 2,
+            says: "field `attacker.modes`: found \"session\", expected \"json\" or \"cookie\" with an `auth_server`",
+        },
         // C: command line.
         Case {
             id: "C1",

@@ -1041,16 +1041,22 @@ fn arm_cluster_timers(policy: &oauth::AuthServerPolicy, s: &oauth::AsState, o: &
 }
 
 /// Ghost, authorization server: the attacker's first success sets the theft mark (the next
-/// token number) and every success records the token it obtained; a tab's later success with
-/// a token issued before the mark is shared use (`theft_detected`), and a tab's refusal for
-/// such a token while a token the attacker obtained is still unrevoked locks the user out
-/// and leaves the attacker in (`sp4_theft_contained`).
+/// token number) and every success records the token it obtained and its family; a tab's later
+/// success with a token of such a family issued before the mark is shared use
+/// (`theft_detected`), and a tab's refusal for such a token while a token the attacker
+/// obtained is still unrevoked locks the user out and leaves the attacker in
+/// (`sp4_theft_contained`). Other families (other devices, other tabs' logins) are not judged.
 fn record_theft(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
-    let pre_theft = h.client.tab != ATTACKER && h.theft_mark.is_some_and(|mark| h.token < mark);
+    let family = h.view.row.map(|r| r.family);
+    let robbed = family.is_some_and(|f| s.as_ghost.stolen_families & (1 << f) != 0);
+    let pre_theft = h.client.tab != ATTACKER && robbed && h.theft_mark.is_some_and(|mark| h.token < mark);
     match reply {
         Reply::Ok { token, .. } if h.client.tab == ATTACKER => {
             let next = s.next_token();
             s.ghost.theft_mark.get_or_insert(next);
+            if let Some(f) = family {
+                s.as_ghost.stolen_families |= 1 << f;
+            }
             if let Some(t) = *token {
                 if let Err(at) = s.as_ghost.stolen.binary_search(&t) {
                     s.as_ghost.stolen.insert(at, t);
@@ -1060,7 +1066,9 @@ fn record_theft(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
         Reply::Ok { .. } if pre_theft => s.ghost.theft_shared = s.ghost.theft_shared.saturating_add(1),
         Reply::Err(_) if pre_theft => {
             let live =
-                s.as_ghost.stolen.iter().any(|&t| s.row(t).is_some_and(|r| r.status != oauth::TokStatus::Revoked));
+                s.as_ghost.stolen.iter().any(|&t| {
+                    s.row(t).is_some_and(|r| Some(r.family) == family && r.status != oauth::TokStatus::Revoked)
+                });
             if live {
                 s.as_ghost.uncontained = s.as_ghost.uncontained.saturating_add(1);
             }

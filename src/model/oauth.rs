@@ -368,6 +368,9 @@ pub struct AsGhost {
     pub foreign_revocations: u8,
     /// Tokens the attacker obtained by a 2xx redemption, sorted (SP4).
     pub stolen: Vec<Token>,
+    /// Families in which the attacker was answered 2xx (bit per family): the theft properties
+    /// judge only the user's refreshes in those families.
+    pub stolen_families: u8,
     /// Tab refreshes refused for presenting a token issued before the attacker's first
     /// success while a token the attacker obtained was still unrevoked: the user is locked out
     /// and the attacker keeps the session (SP4): a count.
