@@ -380,6 +380,25 @@ fn two_callers_without_single_flight_exchange_the_same_token() {
     assert_eq!(status(&r, "reuse_detected"), Verdict::Reached);
 }
 
+/// The theft properties judge a tab's refresh only in a family the attacker redeemed in: with
+/// two devices under reuse detection, device 1's own refresh after the attacker redeemed
+/// device 2's token is not shared use (a bug once counted it, comparing token numbers across
+/// families). Both properties hold over the whole space; the attacker did redeem.
+#[test]
+fn theft_is_judged_within_the_robbed_family_only() {
+    let text = r#"{"name":"two-devices-theft","description":"d","sources":["s"],
+        "auth_server":{"rotation":"rotate","on_reuse":"revoke-family"},
+        "browser":{"tabs":1,"refreshes_per_tab":1,"mode":"json","devices":2},
+        "time":{"max_ticks":0,"refresh_token_ttl":7,"session_cookie_ttl":4},
+        "attacker":{"attempts":1,"modes":["json"]}}"#;
+    let sc = Scenario::parse(std::path::Path::new("two-devices-theft.json"), text).unwrap();
+    let (_, r) = run(&sc, &CheckOptions::default());
+    assert_eq!(status(&r, "theft_detected"), Verdict::Holds);
+    assert_eq!(status(&r, "sp4_theft_contained"), Verdict::Holds);
+    assert_eq!(status(&r, "attacker_redeems"), Verdict::Reached);
+    assert_eq!(r.unique_states, 974);
+}
+
 /// The state the properties read: after C02's trace the second tab is logged out and no token
 /// of the family is live.
 #[test]
