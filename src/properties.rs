@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use stateright::Expectation;
 
 use crate::model::browser::{BrowserCfg, TabStatus};
-use crate::model::oauth::TokStatus;
+use crate::model::oauth::{TokRow, TokStatus};
 use crate::model::{auth_server_at, browser_at, clock_at, ghost_at, server_at, store_at, Node, RefreshModel, State};
 
 /// What kind of property: an invariant that must hold in every reachable state, or a
@@ -284,13 +284,38 @@ fn sp2_detection_permanent(m: &RefreshModel, s: &State) -> bool {
     auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.ok_after_detection == 0)
 }
 
-/// SP3 (single lineage, `industry-policies.md` §3), strict form: in every state each family
-/// has at most one active refresh token. Broken by read-then-write rotation (C07) and, by
-/// design, by grace policies that fork (P4/P5). Holds vacuously for Directus.
+/// SP3 (single lineage, `industry-policies.md` §3), strict form: in every state the active
+/// refresh tokens of each family form one chain: of any two, one descends from the other by
+/// parent links. On one node that is at most one active token per family (a rotation
+/// supersedes the parent as it mints the child). With two nodes (C09) a token counts as active
+/// if either node's copy has it active, so a node that has not yet heard of a rotation does
+/// not break it (its active token is the other's ancestor), but two nodes rotating the same
+/// token into two children do. Broken by read-then-write rotation (C07) and, by design, by
+/// grace policies that fork (P4/P5). Holds vacuously for Directus.
 fn sp3_single_lineage(m: &RefreshModel, s: &State) -> bool {
     let Some(a) = auth_server_at(s, m.cfg.server) else { return true };
-    (0..a.families.len())
-        .all(|f| a.rows.iter().filter(|r| r.family as usize == f && r.status == TokStatus::Active).count() <= 1)
+    let copies: Vec<&[TokRow]> =
+        std::iter::once(&a.rows[..]).chain(a.cluster.as_ref().map(|c| &c.second.rows[..])).collect();
+    let len = copies.iter().map(|rows| rows.len()).max().unwrap_or(0);
+    // Token `i + 1`'s row in whichever copy knows it.
+    let row = |i: usize| copies.iter().filter_map(|rows| rows.get(i)).find(|r| r.status != TokStatus::Unknown);
+    let active: Vec<usize> = (0..len)
+        .filter(|&i| copies.iter().any(|rows| rows.get(i).is_some_and(|r| r.status == TokStatus::Active)))
+        .collect();
+    let descends = |mut i: usize, ancestor: usize| loop {
+        if i == ancestor {
+            return true;
+        }
+        match row(i).and_then(|r| r.parent) {
+            Some(p) => i = usize::from(p) - 1,
+            None => return false,
+        }
+    };
+    active.iter().enumerate().all(|(k, &i)| {
+        active[k + 1..]
+            .iter()
+            .all(|&j| row(i).map(|r| r.family) != row(j).map(|r| r.family) || descends(j, i) || descends(i, j))
+    })
 }
 
 /// SP6 (absolute lifetime, `industry-policies.md` §3 and §1.2): with a required session

@@ -399,6 +399,39 @@ fn theft_is_judged_within_the_robbed_family_only() {
     assert_eq!(r.unique_states, 974);
 }
 
+/// SP3 across two nodes: with each tab kept to its own node, both nodes rotate token 1 before
+/// either replicates, and token 1 has two live children, one per node (6 steps). A node that
+/// has only not heard of a rotation yet does not count (the C09 files hold SP3).
+#[test]
+fn sp3_sees_a_fork_made_on_two_nodes() {
+    let text = r#"{"name":"two-node-fork","description":"d","sources":["s"],
+        "auth_server":{"rotation":"rotate","on_reuse":"revoke-family","replicas":2,"routing":"sticky"},
+        "browser":{"tabs":2,"refreshes_per_tab":2,"mode":"json"},
+        "time":{"max_ticks":0,"refresh_token_ttl":7,"session_cookie_ttl":4}}"#;
+    let sc = Scenario::parse(std::path::Path::new("two-node-fork.json"), text).unwrap();
+    let (m, r) = run(&sc, &CheckOptions::default());
+    let t = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "NodeServesRequest",
+            "NodeServesRequest"
+        ],
+        "{}",
+        trace::render_text(&t)
+    );
+    assert!(t.steps[4].text.contains("to node 1") && t.steps[5].text.contains("to node 2"));
+    assert_eq!(r.unique_states, 1985);
+    for f in ["models/c09-keycloak-cluster-lagging-read.json", "models/c09-keycloak-cluster-lost-update.json"] {
+        let (_, _, r) = checked(f);
+        assert_eq!(status(&r, "sp3_single_lineage"), Verdict::Holds, "{f}");
+    }
+}
+
 /// The state the properties read: after C02's trace the second tab is logged out and no token
 /// of the family is live.
 #[test]
