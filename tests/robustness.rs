@@ -410,6 +410,12 @@ fn cases() -> Vec<Case> {
             code: 2,
             says: "field `attacker.modes`: found \"session\", expected \"json\" or \"cookie\" with an `auth_server`",
         },
+        Case {
+            id: "V26",
+            args: |d| check(model_with(d, "v.json", |v| v["browser"]["retries_per_tab"] = 1.into())),
+            code: 2,
+            says: "field `browser.retries_per_tab`: found 1, expected 0 unless an `auth_server` with atomic steps on one node serves the refreshes",
+        },
         // C: command line.
         Case {
             id: "C1",
