@@ -176,7 +176,8 @@ fn c19_retry_after_a_lost_response_fails_under_rotation_and_succeeds_under_p6() 
 }
 
 /// C12 (keycloak 51312): a refresh read before the sign-out's revocation writes its successor
-/// after it: a token minted after the sign-out returned (SP5).
+/// after it: a token minted after the sign-out returned (SP5). The refresh lock that the
+/// revocation does not take keeps refreshes from racing each other.
 #[test]
 fn c12_refresh_read_before_revocation_mints_after_sign_out() {
     let (sc, m, r) = checked("models/c12-revoke-during-refresh.json");
@@ -190,6 +191,10 @@ fn c12_refresh_read_before_revocation_mints_after_sign_out() {
         "{:?}",
         t.steps[4].state.store
     );
+    // The session's refresh lock serialises refreshes: no fork, no refresh race.
+    assert_eq!(status(&r, "sp3_single_lineage"), Verdict::Holds);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(r.unique_states, 142);
 }
 
 /// C15 (django-oauth-toolkit 1617): inside the grace a token two generations old is redeemed.

@@ -963,8 +963,15 @@ fn auth_server_on_msg(
                     let reply = redeem_now(policy, access_ttl, &mut s, client, token, retry);
                     (client, Msg::RefreshResponse { tab, reply })
                 }
-                oauth::AsSteps::ReadThenWrite => {
+                oauth::AsSteps::ReadThenWrite | oauth::AsSteps::LockedReadThenWrite => {
                     let view = s.read(token);
+                    let family = view.row.map(|r| r.family);
+                    let locked = policy.steps == oauth::AsSteps::LockedReadThenWrite
+                        && family.is_some()
+                        && s.handlers.iter().any(|h| h.view.row.map(|r| r.family) == family);
+                    if locked {
+                        return; // the family's refresh lock is held: a no-op, delivered later
+                    }
                     let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
                     let h =
                         oauth::AsHandler { client, token, view, after_sign_out, theft_mark: s.ghost.theft_mark, retry };

@@ -136,9 +136,15 @@ pub enum AsSteps {
     #[default]
     Atomic,
     /// The read and the write are separate actions; any other action may run in between and
-    /// the write does not re-check (nocturne before PR 326; Keycloak issue 51312's revoke
-    /// running outside the refresh lock).
+    /// the write does not re-check (nocturne before PR 326).
     ReadThenWrite,
+    /// As [`AsSteps::ReadThenWrite`], but refreshes of one family are serialised by a lock
+    /// held from the read to the write: a refresh that arrives while another refresh of the
+    /// same family is between its read and its write waits (its request stays undelivered).
+    /// Revocation does not take the lock. Keycloak: `TokenManager.refreshAccessToken` runs
+    /// under the user session's refresh lock, while `/revoke` does not (keycloak/keycloak
+    /// issue 51312, C12).
+    LockedReadThenWrite,
 }
 
 /// Where the authorization server keeps what it checks reuse against
