@@ -495,16 +495,13 @@ impl Scenario {
             }
         }
         if self.browser.retries_per_tab > 0 {
-            // A retry is a second request of the same tab while the first may still be served;
-            // the server models key a request in progress by its tab, so only a server that
-            // answers a refresh in one action (an atomic authorization server on one node) can
-            // take both. Directus's app does not retry.
-            let one_action = self.auth_server.is_some_and(|p| p.steps == AsSteps::Atomic && p.replicas == 1);
-            if !one_action {
+            // The Directus server keys a request in progress by its tab, and Directus's app does
+            // not retry; the authorization server serves a retry beside its first attempt.
+            if self.auth_server.is_none() {
                 return Err(self.invalid(
                     "browser.retries_per_tab",
                     self.browser.retries_per_tab,
-                    "0 unless an `auth_server` with atomic steps on one node serves the refreshes (a retry overlapping its first attempt at a server that keeps requests in progress is not modelled; Directus's app does not retry)",
+                    "0 in a Directus model (Directus's app does not retry; retries are modelled against an `auth_server`)",
                 ));
             }
         }

@@ -437,6 +437,34 @@ fn sp3_sees_a_fork_made_on_two_nodes() {
     }
 }
 
+/// A retry that arrives while its first attempt is between its read and its write is a
+/// request of its own: both read token 1, both write, and the lineage forks (6 steps). A bug
+/// once kept the retry undelivered until the first attempt was written, which hid this.
+#[test]
+fn a_retry_overlapping_its_first_attempt_is_served_beside_it() {
+    let text = r#"{"name":"retry-read-then-write","description":"d","sources":["s"],
+        "auth_server":{"rotation":"rotate","on_reuse":"revoke-user","steps":"read-then-write"},
+        "browser":{"tabs":1,"refreshes_per_tab":1,"mode":"cookie","retries_per_tab":1},
+        "time":{"max_ticks":0,"refresh_token_ttl":7,"session_cookie_ttl":4}}"#;
+    let sc = Scenario::parse(std::path::Path::new("retry-read-then-write.json"), text).unwrap();
+    let (m, r) = run(&sc, &CheckOptions::default());
+    let t = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabRetriesRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "ServerWritesRefresh"
+        ]
+    );
+    assert!(t.steps[5].text.contains("second request in progress"), "{}", t.steps[5].text);
+    assert_eq!(status(&r, "lp2_lost_response_recovery"), Verdict::Violated);
+    assert_eq!(r.unique_states, 41);
+}
+
 /// The state the properties read: after C02's trace the second tab is logged out and no token
 /// of the family is live.
 #[test]

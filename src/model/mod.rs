@@ -146,7 +146,7 @@ pub enum Msg {
     LogoutResponse { tab: TabIx, reply: Reply },
     /// Authorization server → itself, read-then-write refreshes only: run the write step of
     /// the refresh serving `client` (the read ran when the request arrived).
-    AsWrite { client: ClientKey },
+    AsWrite { client: ClientKey, slot: u8 },
 }
 
 /// Every timer of the model. Timers carry no duration: a set timer may fire at any moment.
@@ -187,7 +187,7 @@ pub enum Timer {
     TabWaits(TabIx),
     /// C09, two server nodes: the load balancer routes `client`'s pending request to `node`
     /// (0 or 1), which serves it on its own copy of the session entry.
-    NodeServes { client: ClientKey, node: u8 },
+    NodeServes { client: ClientKey, slot: u8, node: u8 },
     /// C09: node `0` or `1` replicates its last write to the other node, overwriting that
     /// node's whole entry.
     NodeReplicates(u8),
@@ -396,11 +396,11 @@ impl Actor for Node {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
             }
-            (Node::AuthServer { policy, access_ttl, .. }, Timer::NodeServes { client, node }) => {
+            (Node::AuthServer { policy, access_ttl, .. }, Timer::NodeServes { client, slot, node }) => {
                 let NodeState::AuthServer(s) = state.as_ref() else { return };
                 let mut s = s.clone();
                 let Some(c) = s.cluster.as_mut() else { return };
-                let Some(i) = c.pending.iter().position(|p| p.client == *client) else { return };
+                let Some(i) = c.pending.iter().position(|p| (p.client, p.slot) == (*client, *slot)) else { return };
                 if !c.nodes_for(policy.routing, *client).contains(node) {
                     return;
                 }
@@ -410,7 +410,7 @@ impl Actor for Node {
                         c.affinity.insert(at, (*client, *node));
                     }
                 }
-                o.cancel_timer(Timer::NodeServes { client: *client, node: 1 - node });
+                o.cancel_timer(Timer::NodeServes { client: *client, slot: *slot, node: 1 - node });
                 let tab = client.tab;
                 let answer = match p.endpoint {
                     oauth::AsEndpoint::Refresh => {
@@ -934,16 +934,15 @@ fn auth_server_on_msg(
             Msg::RefreshRequest { .. } => oauth::AsEndpoint::Refresh,
             _ => oauth::AsEndpoint::Revoke,
         };
-        if c.pending.iter().any(|p| p.client == client) {
-            return; // a copy of a request still waiting
-        }
+        // A retry while an earlier attempt of the tab still waits is a request of its own.
+        let slot = (0..).find(|&n| !c.pending.iter().any(|p| (p.client, p.slot) == (client, n))).unwrap_or(0);
         let token = cred.presented();
         if endpoint == oauth::AsEndpoint::Refresh && token.is_none() {
             o.send(src, Msg::RefreshResponse { tab, reply: Reply::Err(HttpError::InvalidPayload) });
             return;
         }
-        let at = c.pending.partition_point(|p| p.client < client);
-        c.pending.insert(at, oauth::AsPending { client, endpoint, token, retry });
+        let at = c.pending.partition_point(|p| (p.client, p.slot) < (client, slot));
+        c.pending.insert(at, oauth::AsPending { client, slot, endpoint, token, retry });
         arm_cluster_timers(policy, &s, o);
         *state.to_mut() = NodeState::AuthServer(s);
         return;
@@ -951,9 +950,8 @@ fn auth_server_on_msg(
     let (client, answer) = match msg {
         Msg::RefreshRequest { tab, cred, retry } => {
             let client = ClientKey { browser: usize::from(src) as u8, tab };
-            if s.handlers.iter().any(|h| h.client == client) {
-                return; // a copy of a request still being served
-            }
+            // A retry while an earlier attempt of the tab is still served is a request of its own.
+            let slot = (0..).find(|&n| !s.handlers.iter().any(|h| (h.client, h.slot) == (client, n))).unwrap_or(0);
             let Some(token) = cred.presented() else {
                 o.send(src, Msg::RefreshResponse { tab, reply: Reply::Err(HttpError::InvalidPayload) });
                 return;
@@ -973,18 +971,18 @@ fn auth_server_on_msg(
                         return; // the family's refresh lock is held: a no-op, delivered later
                     }
                     let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
-                    let h =
-                        oauth::AsHandler { client, token, view, after_sign_out, theft_mark: s.ghost.theft_mark, retry };
-                    let at = s.handlers.partition_point(|x| x.client < client);
+                    let theft_mark = s.ghost.theft_mark;
+                    let h = oauth::AsHandler { client, slot, token, view, after_sign_out, theft_mark, retry };
+                    let at = s.handlers.partition_point(|x| (x.client, x.slot) < (client, slot));
                     s.handlers.insert(at, h);
-                    o.send(id, Msg::AsWrite { client });
+                    o.send(id, Msg::AsWrite { client, slot });
                     *state.to_mut() = NodeState::AuthServer(s);
                     return;
                 }
             }
         }
-        Msg::AsWrite { client } => {
-            let Some(i) = s.handlers.iter().position(|h| h.client == client) else { return };
+        Msg::AsWrite { client, slot } => {
+            let Some(i) = s.handlers.iter().position(|h| (h.client, h.slot) == (client, slot)) else { return };
             let h = s.handlers.remove(i);
             let reply = oauth::write(policy, access_ttl, &mut s, &h);
             record_theft(&mut s, &h, &reply);
@@ -1022,7 +1020,7 @@ fn redeem_now(
 ) -> Reply {
     let view = s.read(token);
     let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
-    let h = oauth::AsHandler { client, token, view, after_sign_out, theft_mark: s.ghost.theft_mark, retry };
+    let h = oauth::AsHandler { client, slot: 0, token, view, after_sign_out, theft_mark: s.ghost.theft_mark, retry };
     let reply = oauth::write(policy, access_ttl, s, &h);
     record_theft(s, &h, &reply);
     record_retry(s, &h, &reply);
@@ -1035,7 +1033,7 @@ fn arm_cluster_timers(policy: &oauth::AuthServerPolicy, s: &oauth::AsState, o: &
     let Some(c) = &s.cluster else { return };
     for p in &c.pending {
         for node in c.nodes_for(policy.routing, p.client) {
-            o.set_timer(Timer::NodeServes { client: p.client, node }, model_timeout());
+            o.set_timer(Timer::NodeServes { client: p.client, slot: p.slot, node }, model_timeout());
         }
     }
     for from in 0..2u8 {

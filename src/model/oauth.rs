@@ -344,6 +344,10 @@ pub enum AsEndpoint {
 pub struct AsHandler {
     /// Who sent it.
     pub client: ClientKey,
+    /// Which of that client's requests in progress: 0, or the lowest number free when a retry
+    /// arrives while an earlier attempt of the same tab is still served (the two are separate
+    /// HTTP requests).
+    pub slot: u8,
     /// The presented refresh token.
     pub token: Token,
     /// What the read saw.
@@ -403,6 +407,8 @@ pub struct Table {
 pub struct AsPending {
     /// Who sent it.
     pub client: ClientKey,
+    /// Which of that client's waiting requests (see [`AsHandler::slot`]).
+    pub slot: u8,
     /// Refresh or sign-out.
     pub endpoint: AsEndpoint,
     /// The presented refresh token, if any.
@@ -875,6 +881,7 @@ mod tests {
     fn handler(s: &AsState, token: Token) -> AsHandler {
         AsHandler {
             client: ClientKey { browser: 0, tab: 0 },
+            slot: 0,
             token,
             view: s.read(token),
             after_sign_out: false,

@@ -171,7 +171,7 @@ fn msg_tab(b: usize, e: &Envelope<&Msg>) -> Option<TabIx> {
         {
             tab
         }
-        Msg::Query { client, .. } | Msg::QueryResult { client, .. } | Msg::AsWrite { client }
+        Msg::Query { client, .. } | Msg::QueryResult { client, .. } | Msg::AsWrite { client, .. }
             if usize::from(client.browser) == b =>
         {
             client.tab
@@ -199,7 +199,7 @@ fn map_msg(b: usize, e: &Envelope<&Msg>, f: &dyn Fn(TabIx) -> TabIx) -> Msg {
         | Msg::RefreshResponse { tab, .. }
         | Msg::UsersMeResponse { tab, .. }
         | Msg::LogoutResponse { tab, .. } => *tab = f(*tab),
-        Msg::Query { client, .. } | Msg::QueryResult { client, .. } | Msg::AsWrite { client } => {
+        Msg::Query { client, .. } | Msg::QueryResult { client, .. } | Msg::AsWrite { client, .. } => {
             client.tab = f(client.tab)
         }
         Msg::Transaction { handler, .. } | Msg::TransactionDone { handler, .. } => {

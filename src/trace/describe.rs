@@ -185,8 +185,9 @@ impl Names<'_> {
             Msg::TransactionDone { handler, reply, .. } => {
                 (self.actor(src), self.actor(dst), format!("{} [{}]", reply_text(reply), who(handler.client.tab)))
             }
-            Msg::AsWrite { client } => {
-                (self.actor(src), self.actor(dst), format!("write step of {}'s refresh", who(client.tab)))
+            Msg::AsWrite { client, slot } => {
+                let which = if *slot > 0 { "second request in progress" } else { "refresh" };
+                (self.actor(src), self.actor(dst), format!("write step of {}'s {which}", who(client.tab)))
             }
         };
         MessageView { from, to, text }
@@ -594,10 +595,10 @@ fn describe_in(
             ),
             None,
         ),
-        ActorModelAction::Timeout(_, Timer::NodeServes { client, node }) => {
+        ActorModelAction::Timeout(_, Timer::NodeServes { client, slot, node }) => {
             let what = match model::auth_server_at(before, m.cfg.server)
                 .and_then(|a| a.cluster.as_ref())
-                .and_then(|c| c.pending.iter().find(|p| p.client == *client))
+                .and_then(|c| c.pending.iter().find(|p| (p.client, p.slot) == (*client, *slot)))
             {
                 Some(p) if p.endpoint == model::oauth::AsEndpoint::Revoke => "sign-out".to_string(),
                 Some(p) => format!("refresh (token={})", p.token.map_or("none".into(), |t| t.to_string())),
@@ -678,12 +679,13 @@ fn describe_in(
                     "ServerReceivesTransactionResult",
                     format!("server gets the transaction's outcome for {}", who(handler.client.tab)),
                 ),
-                Msg::AsWrite { client } => (
+                Msg::AsWrite { client, slot } => (
                     "server".to_string(),
                     "ServerWritesRefresh",
                     format!(
-                        "server runs the write step of {}'s refresh, deciding on what its read saw",
-                        who(client.tab)
+                        "server runs the write step of {}'s {}, deciding on what its read saw",
+                        who(client.tab),
+                        if *slot > 0 { "second request in progress" } else { "refresh" }
                     ),
                 ),
                 Msg::RefreshResponse { tab, reply } => {
