@@ -472,7 +472,16 @@ fn describe_in(
                         TabStatus::Refreshing { .. } => refresh_source(b0, m, *t),
                         _ => String::new(),
                     };
-                    ("TabSendsRefresh", format!("{tab} loads or returns from idle and sends POST /auth/refresh with {sent}"))
+                    let ssr = match &m.actors[browser] {
+                        Node::Browser { cfg, .. } => *t < cfg.ssr_paths,
+                        _ => false,
+                    };
+                    let text = if ssr {
+                        format!("{tab}, a server-side render path, refreshes: POST /auth/refresh with {sent}")
+                    } else {
+                        format!("{tab} loads or returns from idle and sends POST /auth/refresh with {sent}")
+                    };
+                    ("TabSendsRefresh", text)
                 }
             };
             (tab, action.into(), text, None)
@@ -706,6 +715,25 @@ fn describe_in(
                         }
                         (Reply::Ok { .. }, _) => format!("{w} gets {}; it stores it", view.text),
                         (_, _) => format!("{w} gets {} and is logged out", view.text),
+                    };
+                    // Web Locks: the tab releases the lock and the next waiter, granted it,
+                    // sends its refresh in the same step.
+                    let granted = match (before_b.lock, after_b.lock) {
+                        (Some(h), Some(n)) if h == *tab && n != *tab => {
+                            after_b.tabs.get(n as usize).and_then(|x| match x.status {
+                                TabStatus::Refreshing { sent } => Some((n, sent)),
+                                _ => None,
+                            })
+                        }
+                        _ => None,
+                    };
+                    let text = match granted {
+                        Some((n, sent)) => format!(
+                            "{text}; {} is granted the lock and sends POST /auth/refresh with token={}",
+                            who(n),
+                            sent.map_or("none".to_string(), |x| x.to_string())
+                        ),
+                        None => text,
                     };
                     let action =
                         if *tab == ATTACKER { "AttackerReceivesResponse" } else { "TabReceivesRefreshResponse" };
