@@ -756,7 +756,13 @@ fn describe_in(
                     (
                         w.clone(),
                         "TabReceivesLogoutResponse",
-                        format!("{w} gets {}: every tab's cookies are gone", view.text),
+                        match browser_mode(m) {
+                            AuthMode::Json => format!(
+                                "{w} gets {}: the tab drops its refresh token (and the shared storage, if any)",
+                                view.text
+                            ),
+                            _ => format!("{w} gets {}: every tab's cookies are gone", view.text),
+                        },
                     )
                 }
             };
