@@ -294,8 +294,13 @@ fn sp2_detection_permanent(m: &RefreshModel, s: &State) -> bool {
 /// grace policies that fork (P4/P5). Holds vacuously for Directus.
 fn sp3_single_lineage(m: &RefreshModel, s: &State) -> bool {
     let Some(a) = auth_server_at(s, m.cfg.server) else { return true };
-    let copies: Vec<&[TokRow]> =
-        std::iter::once(&a.rows[..]).chain(a.cluster.as_ref().map(|c| &c.second.rows[..])).collect();
+    let Some(c) = &a.cluster else {
+        // One node: a chain of active tokens is a single one (checked on every state: no
+        // allocation).
+        return (0..a.families.len())
+            .all(|f| a.rows.iter().filter(|r| r.family as usize == f && r.status == TokStatus::Active).count() <= 1);
+    };
+    let copies: Vec<&[TokRow]> = vec![&a.rows[..], &c.second.rows[..]];
     let len = copies.iter().map(|rows| rows.len()).max().unwrap_or(0);
     // Token `i + 1`'s row in whichever copy knows it.
     let row = |i: usize| copies.iter().filter_map(|rows| rows.get(i)).find(|r| r.status != TokStatus::Unknown);
