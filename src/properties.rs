@@ -300,7 +300,7 @@ fn sp3_single_lineage(m: &RefreshModel, s: &State) -> bool {
         return (0..a.families.len())
             .all(|f| a.rows.iter().filter(|r| r.family as usize == f && r.status == TokStatus::Active).count() <= 1);
     };
-    let copies: Vec<&[TokRow]> = vec![&a.rows[..], &c.second.rows[..]];
+    let copies: [&[TokRow]; 2] = [&a.rows, &c.second.rows];
     let len = copies.iter().map(|rows| rows.len()).max().unwrap_or(0);
     // Token `i + 1`'s row in whichever copy knows it.
     let row = |i: usize| copies.iter().filter_map(|rows| rows.get(i)).find(|r| r.status != TokStatus::Unknown);
