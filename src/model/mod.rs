@@ -26,6 +26,7 @@
 //! `@directus/api` 18.2.1 / 19.1.1 and `@directus/app` 12.1.1; Directus issue 22360 and pull
 //! requests 22433, 22353, 22457, 22464, 22503.
 
+mod auth_actor;
 pub mod browser;
 pub mod oauth;
 pub mod policy;
@@ -344,7 +345,7 @@ impl Actor for Node {
             Node::Browser { server, cfg, .. } => browser_on_msg(*server, cfg, state, msg, o),
             Node::Server { store, policy, ttl, .. } => server_on_msg(*store, policy, ttl, state, src, msg, o),
             Node::AuthServer { policy, access_ttl, .. } => {
-                auth_server_on_msg(id, policy, *access_ttl, state, src, msg, o)
+                auth_actor::on_msg(id, policy, *access_ttl, state, src, msg, o)
             }
             Node::Store { policy, ttl, .. } => {
                 let NodeState::Store(s) = state.as_ref() else { return };
@@ -396,50 +397,8 @@ impl Actor for Node {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
             }
-            (Node::AuthServer { policy, access_ttl, .. }, Timer::NodeServes { client, slot, node }) => {
-                let NodeState::AuthServer(s) = state.as_ref() else { return };
-                let mut s = s.clone();
-                let Some(c) = s.cluster.as_mut() else { return };
-                let Some(i) = c.pending.iter().position(|p| (p.client, p.slot) == (*client, *slot)) else { return };
-                if !c.nodes_for(policy.routing, *client).contains(node) {
-                    return;
-                }
-                let p = c.pending.remove(i);
-                if policy.routing == oauth::Routing::Sticky {
-                    if let Err(at) = c.affinity.binary_search_by_key(client, |&(c, _)| c) {
-                        c.affinity.insert(at, (*client, *node));
-                    }
-                }
-                o.cancel_timer(Timer::NodeServes { client: *client, slot: *slot, node: 1 - node });
-                let tab = client.tab;
-                let answer = match p.endpoint {
-                    oauth::AsEndpoint::Refresh => {
-                        // A refresh without a token was answered on arrival and never waits.
-                        let reply = match p.token {
-                            Some(token) => {
-                                s.on_node(*node, |s| redeem_now(policy, *access_ttl, s, *client, token, p.retry))
-                            }
-                            None => Reply::Err(HttpError::InvalidPayload),
-                        };
-                        Msg::RefreshResponse { tab, reply }
-                    }
-                    oauth::AsEndpoint::Revoke => {
-                        let reply = s.on_node(*node, |s| oauth::revoke(s, p.token));
-                        Msg::LogoutResponse { tab, reply }
-                    }
-                };
-                o.send(Id::from(client.browser as usize), answer);
-                arm_cluster_timers(policy, &s, o);
-                *state.to_mut() = NodeState::AuthServer(s);
-            }
-            (Node::AuthServer { policy, .. }, Timer::NodeReplicates(from)) => {
-                let NodeState::AuthServer(s) = state.as_ref() else { return };
-                let mut s = s.clone();
-                if !s.replicate(*from) {
-                    return;
-                }
-                arm_cluster_timers(policy, &s, o);
-                *state.to_mut() = NodeState::AuthServer(s);
+            (Node::AuthServer { policy, access_ttl, .. }, Timer::NodeServes { .. } | Timer::NodeReplicates(_)) => {
+                auth_actor::on_cluster_timer(policy, *access_ttl, state, timer, o)
             }
             (Node::Browser { server, cfg, .. }, _) => {
                 let NodeState::Browser(b) = state.as_ref() else { return };
@@ -905,202 +864,6 @@ pub fn build(sc: &Scenario) -> RefreshModel {
         model = model.property(p.expectation(), p.name, p.condition);
     }
     model
-}
-
-/// The authorization server's message handler. A refresh runs its read when it arrives; with
-/// atomic steps the write follows in the same action, with read-then-write the server sends
-/// itself [`Msg::AsWrite`] and the write is a later action. A sign-out revokes in one action.
-/// An ordinary request checks the access token's `exp` only (a self-contained JWT).
-fn auth_server_on_msg(
-    id: Id,
-    policy: &oauth::AuthServerPolicy,
-    access_ttl: Tick,
-    state: &mut Cow<NodeState>,
-    src: Id,
-    msg: Msg,
-    o: &mut Out<Node>,
-) {
-    let NodeState::AuthServer(s) = state.as_ref() else { return };
-    let mut s = s.clone();
-    let routed = match msg {
-        Msg::RefreshRequest { tab, cred, retry } => Some((tab, cred, retry)),
-        Msg::LogoutRequest { tab, cred } => Some((tab, cred, false)),
-        _ => None,
-    };
-    if let (Some(c), Some((tab, cred, retry))) = (s.cluster.as_mut(), routed) {
-        // Two nodes: the request waits for the load balancer to route it (C09).
-        let client = ClientKey { browser: usize::from(src) as u8, tab };
-        let endpoint = match msg {
-            Msg::RefreshRequest { .. } => oauth::AsEndpoint::Refresh,
-            _ => oauth::AsEndpoint::Revoke,
-        };
-        // A retry while an earlier attempt of the tab still waits is a request of its own.
-        let slot = (0..).find(|&n| !c.pending.iter().any(|p| (p.client, p.slot) == (client, n))).unwrap_or(0);
-        let token = cred.presented();
-        if endpoint == oauth::AsEndpoint::Refresh && token.is_none() {
-            o.send(src, Msg::RefreshResponse { tab, reply: Reply::Err(HttpError::InvalidPayload) });
-            return;
-        }
-        let at = c.pending.partition_point(|p| (p.client, p.slot) < (client, slot));
-        c.pending.insert(at, oauth::AsPending { client, slot, endpoint, token, retry });
-        arm_cluster_timers(policy, &s, o);
-        *state.to_mut() = NodeState::AuthServer(s);
-        return;
-    }
-    let (client, answer) = match msg {
-        Msg::RefreshRequest { tab, cred, retry } => {
-            let client = ClientKey { browser: usize::from(src) as u8, tab };
-            // A retry while an earlier attempt of the tab is still served is a request of its own.
-            let slot = (0..).find(|&n| !s.handlers.iter().any(|h| (h.client, h.slot) == (client, n))).unwrap_or(0);
-            let Some(token) = cred.presented() else {
-                o.send(src, Msg::RefreshResponse { tab, reply: Reply::Err(HttpError::InvalidPayload) });
-                return;
-            };
-            match policy.steps {
-                oauth::AsSteps::Atomic => {
-                    let reply = redeem_now(policy, access_ttl, &mut s, client, token, retry);
-                    (client, Msg::RefreshResponse { tab, reply })
-                }
-                oauth::AsSteps::ReadThenWrite | oauth::AsSteps::LockedReadThenWrite => {
-                    let view = s.read(token);
-                    let family = view.row.map(|r| r.family);
-                    let locked = policy.steps == oauth::AsSteps::LockedReadThenWrite
-                        && family.is_some()
-                        && s.handlers.iter().any(|h| h.view.row.map(|r| r.family) == family);
-                    if locked {
-                        return; // the family's refresh lock is held: a no-op, delivered later
-                    }
-                    let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
-                    let theft_mark = s.ghost.theft_mark;
-                    let h = oauth::AsHandler { client, slot, token, view, after_sign_out, theft_mark, retry };
-                    let at = s.handlers.partition_point(|x| (x.client, x.slot) < (client, slot));
-                    s.handlers.insert(at, h);
-                    o.send(id, Msg::AsWrite { client, slot });
-                    *state.to_mut() = NodeState::AuthServer(s);
-                    return;
-                }
-            }
-        }
-        Msg::AsWrite { client, slot } => {
-            let Some(i) = s.handlers.iter().position(|h| (h.client, h.slot) == (client, slot)) else { return };
-            let h = s.handlers.remove(i);
-            let reply = oauth::write(policy, access_ttl, &mut s, &h);
-            record_theft(&mut s, &h, &reply);
-            record_retry(&mut s, &h, &reply);
-            (client, Msg::RefreshResponse { tab: client.tab, reply })
-        }
-        Msg::LogoutRequest { tab, cred } => {
-            let reply = oauth::revoke(&mut s, cred.presented());
-            (ClientKey { browser: usize::from(src) as u8, tab }, Msg::LogoutResponse { tab, reply })
-        }
-        Msg::UsersMeRequest { tab, cred } => {
-            let reply = match cred.access {
-                Some(exp) if exp >= s.now => Reply::Ok { set_cookie: None, token: None, expires_at: None },
-                Some(_) => Reply::Err(HttpError::TokenExpired),
-                None => Reply::Err(HttpError::InvalidCredentials),
-            };
-            o.send(src, Msg::UsersMeResponse { tab, reply });
-            return;
-        }
-        _ => return,
-    };
-    o.send(Id::from(client.browser as usize), answer);
-    *state.to_mut() = NodeState::AuthServer(s);
-}
-
-/// A refresh of `token` for `client` (`retry`: a retry of an unanswered attempt, ghost), read
-/// and written in one action on the state's table.
-fn redeem_now(
-    policy: &oauth::AuthServerPolicy,
-    access_ttl: Tick,
-    s: &mut oauth::AsState,
-    client: ClientKey,
-    token: Token,
-    retry: bool,
-) -> Reply {
-    let view = s.read(token);
-    let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
-    let h = oauth::AsHandler { client, slot: 0, token, view, after_sign_out, theft_mark: s.ghost.theft_mark, retry };
-    let reply = oauth::write(policy, access_ttl, s, &h);
-    record_theft(s, &h, &reply);
-    record_retry(s, &h, &reply);
-    reply
-}
-
-/// Two nodes (C09): every pending request may be routed to either node (or, with sticky
-/// routing, to its tab's node), and a node with an unreplicated write may replicate it.
-fn arm_cluster_timers(policy: &oauth::AuthServerPolicy, s: &oauth::AsState, o: &mut Out<Node>) {
-    let Some(c) = &s.cluster else { return };
-    for p in &c.pending {
-        for node in c.nodes_for(policy.routing, p.client) {
-            o.set_timer(Timer::NodeServes { client: p.client, slot: p.slot, node }, model_timeout());
-        }
-    }
-    for from in 0..2u8 {
-        if c.outbox[from as usize].is_some() {
-            o.set_timer(Timer::NodeReplicates(from), model_timeout());
-        } else {
-            o.cancel_timer(Timer::NodeReplicates(from));
-        }
-    }
-}
-
-/// Ghost, authorization server: the attacker's first success sets the theft mark (the next
-/// token number) and every success records the token it obtained and its family; a tab's later
-/// success with a token of such a family issued before the mark is shared use
-/// (`theft_detected`), and a tab's refusal for such a token while a token the attacker
-/// obtained is still unrevoked locks the user out and leaves the attacker in
-/// (`sp4_theft_contained`). Other families (other devices, other tabs' logins) are not judged.
-fn record_theft(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
-    let family = h.view.row.map(|r| r.family);
-    let robbed = family.is_some_and(|f| s.as_ghost.stolen_families & (1 << f) != 0);
-    let pre_theft = h.client.tab != ATTACKER && robbed && h.theft_mark.is_some_and(|mark| h.token < mark);
-    match reply {
-        Reply::Ok { token, .. } if h.client.tab == ATTACKER => {
-            let next = s.next_token();
-            s.ghost.theft_mark.get_or_insert(next);
-            if let Some(f) = family {
-                s.as_ghost.stolen_families |= 1 << f;
-            }
-            if let Some(t) = *token {
-                if let Err(at) = s.as_ghost.stolen.binary_search(&t) {
-                    s.as_ghost.stolen.insert(at, t);
-                }
-            }
-        }
-        Reply::Ok { .. } if pre_theft => s.ghost.theft_shared = s.ghost.theft_shared.saturating_add(1),
-        Reply::Err(_) if pre_theft => {
-            let live =
-                s.as_ghost.stolen.iter().any(|&t| {
-                    s.row(t).is_some_and(|r| Some(r.family) == family && r.status != oauth::TokStatus::Revoked)
-                });
-            if live {
-                s.as_ghost.uncontained = s.as_ghost.uncontained.saturating_add(1);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Ghost, authorization server (LP2, FAPI 2.0's condition on rotation): a retry presenting
-/// the token of an earlier attempt whose answer was lost must be answered 2xx with the current
-/// lineage: a token of the same family that is active once the answer is written (not the
-/// superseded token presented, as django-oauth-toolkit's grace path returned before PR 703);
-/// any other answer to it is counted.
-fn record_retry(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
-    if !h.retry {
-        return;
-    }
-    let family = h.view.row.map(|r| r.family);
-    let same = match reply {
-        Reply::Ok { token: Some(t), .. } => {
-            s.row(*t).is_some_and(|r| Some(r.family) == family && r.status == oauth::TokStatus::Active)
-        }
-        _ => false,
-    };
-    if !same {
-        s.as_ghost.refused_retries = s.as_ghost.refused_retries.saturating_add(1);
-    }
 }
 
 /// The server's clock in a global state (either server kind).
