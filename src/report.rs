@@ -4,7 +4,7 @@
 //! The data is [`ModelReport`] (one model file: the search's counts and one [`PropertyReport`]
 //! per property) and [`SuiteReport`] (several model files, or a shard of them: totals, the
 //! differences, the models). Both are serde types, read back by `matrix --merge`. Writers:
-//! [`text`] (people), [`json`] (machines), [`junit`] (CI test reports), [`github`] (GitHub
+//! [`text`](mod@text) (people), [`json`] (machines), [`junit`] (CI test reports), [`github`] (GitHub
 //! Actions workflow annotations), [`table`] (the `matrix` table as text or Markdown).
 //!
 //! In every report, what differs from the expected verdicts comes first: models with a

@@ -253,7 +253,7 @@ pub struct Auth {
     pub session_cookie: Option<String>,
     /// The refresh token: in the body (json) or the `directus_refresh_token` cookie (cookie).
     pub refresh_token: Option<String>,
-    /// `directus_refresh_token` cookie, as placed by [`Auth::placed`].
+    /// `directus_refresh_token` cookie, as placed by `Auth::placed`.
     pub refresh_cookie: Option<String>,
     /// A Bearer access token.
     pub bearer: Option<String>,

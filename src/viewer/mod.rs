@@ -7,7 +7,7 @@
 //! holding `<script>` shows as text. The script only moves the highlighted step.
 //!
 //! A page shows:
-//! - a message sequence chart ([`chart`]): a lifeline per tab, the cookie jar, the server,
+//! - a message sequence chart (`chart`): a lifeline per tab, the cookie jar, the server,
 //!   the store and any other actor of the trace, one arrow per message step, the failing
 //!   step marked;
 //! - the step list, each step a link (`#step-N`) to itself;
