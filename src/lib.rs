@@ -1,7 +1,8 @@
 //! refresh-check: an exhaustive model checker for session and refresh-token protocols.
 //!
-//! Data flows one way: a model file ([`scenario`]) is validated into a [`scenario::Scenario`],
-//! built into a stateright actor model ([`model`]) with its [`properties`], searched
+//! Data flows one way: a model file ([`scenario`]) is validated into a [`scenario::Scenario`]
+//! (an authorization server's handlers written in, or expanded into, the [`protocol`]
+//! language), built into a stateright actor model ([`model`]) with its [`properties`], searched
 //! ([`search`], driven by [`check`]) into [`check::Results`], and written out as reports
 //! ([`report`]) and counterexample traces ([`trace`], [`output`]).
 //!
@@ -27,6 +28,7 @@ pub mod oracle;
 pub mod output;
 pub mod progress;
 pub mod properties;
+pub mod protocol;
 pub mod replay;
 pub mod report;
 pub mod scenario;

@@ -23,13 +23,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::oauth::{AsSteps, AuthServerPolicy, Grace, OnReuse, ReuseState, Rotation, Routing, Window};
 use crate::model::policy::{
     AuthMode, Coordination, JsonStorage, LeaderElection, Logins, ServerPolicy, ServerSteps, SessionRefresh,
     StoreConcurrency,
 };
 use crate::model::Tick;
 use crate::properties::{self, Kind};
+use crate::protocol::presets::{AsSteps, AuthServerPolicy, Grace, OnReuse, ReuseState, Rotation, Window};
+use crate::protocol::{Protocol, ProtocolSpec, Routing};
 
 /// The most tabs a browser may have.
 pub const MAX_TABS: u8 = 6;
@@ -39,7 +40,7 @@ pub const MAX_PER_TAB: u8 = 4;
 pub const MAX_TICKS: Tick = 16;
 
 /// A verdict, expected (in a model file) or found (in a report).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// An invariant holds in every reachable state (exhaustive search).
@@ -55,7 +56,7 @@ pub enum Verdict {
 }
 
 /// The network between actors.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NetworkKind {
     /// Any message may overtake any other, each delivered once: HTTP requests and responses
@@ -69,7 +70,7 @@ pub enum NetworkKind {
 }
 
 /// The `server` section.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     /// What a session-mode refresh writes: `rotate`, `stable-id` or `grace-window`.
@@ -93,7 +94,7 @@ fn default_steps() -> ServerSteps {
 }
 
 /// The `browser` section: one browser with a shared cookie jar.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrowserSection {
     /// Tabs, 1 to [`MAX_TABS`].
@@ -180,7 +181,7 @@ fn default_mode() -> AuthMode {
 }
 
 /// The `attacker` section: a party that copies any token the browser ever held.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttackerSection {
     /// Redemptions it may try, 1 to 3.
@@ -190,7 +191,7 @@ pub struct AttackerSection {
 }
 
 /// The `time` section: the clock bound and the TTLs, in ticks.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimeSection {
     /// The clock runs from 0 to `max_ticks` (0: time does not pass), at most [`MAX_TICKS`].
@@ -220,7 +221,7 @@ fn one() -> Tick {
 }
 
 /// A model file, as written.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelFile {
     /// The model's name: the system and version it models. Used in trace file names.
@@ -232,9 +233,14 @@ pub struct ModelFile {
     /// The Directus server's policy; absent in an authorization-server model.
     #[serde(default)]
     pub server: Option<ServerSection>,
-    /// An OAuth authorization server's policy ([`AuthServerPolicy`]) in place of `server`.
+    /// An OAuth authorization server's policy as preset options ([`AuthServerPolicy`]), in
+    /// place of `server`; expanded into the protocol language.
     #[serde(default)]
     pub auth_server: Option<AuthServerPolicy>,
+    /// An OAuth authorization server written in the protocol language ([`ProtocolSpec`]), in
+    /// place of `server` and `auth_server`.
+    #[serde(default)]
+    pub protocol: Option<ProtocolSpec>,
     /// The browser.
     pub browser: BrowserSection,
     /// Clock and TTLs.
@@ -267,9 +273,14 @@ pub struct Scenario {
     /// The Directus server policy (in an authorization-server model: Directus's defaults,
     /// unused).
     pub server: ServerPolicy,
-    /// The authorization server's policy, if the file has an `auth_server` section: then the
-    /// model is built from it instead of the Directus server.
+    /// The authorization server's preset options, if the file has an `auth_server` section.
     pub auth_server: Option<AuthServerPolicy>,
+    /// The authorization server in the protocol language: the file's `protocol` section, or
+    /// its `auth_server` preset expanded. The model is built from it instead of the Directus
+    /// server.
+    pub protocol_spec: Option<ProtocolSpec>,
+    /// [`Scenario::protocol_spec`], compiled.
+    pub protocol: Option<std::sync::Arc<Protocol>>,
     /// The browser.
     pub browser: BrowserSection,
     /// Clock and TTLs.
@@ -282,6 +293,44 @@ pub struct Scenario {
     pub attacker: Option<AttackerSection>,
     /// Expected verdicts.
     pub expect: BTreeMap<String, Verdict>,
+}
+
+/// The JSON Schema of model files, generated from [`ModelFile`] (`refresh-check models schema`).
+pub fn schema() -> schemars::Schema {
+    let mut schema = schemars::schema_for!(ModelFile);
+    schema.insert("title".into(), "refresh-check model file".into());
+    schema
+}
+
+/// The model file of `sc` with its `auth_server` preset replaced, in place, by the `protocol`
+/// section it expands to, as pretty JSON with a final newline; a file with a `protocol`
+/// section as it is. Errors: a Directus model (its `server` section has no expansion), or a
+/// file that cannot be read again.
+pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
+    let Some(spec) = &sc.protocol_spec else {
+        return Err("a Directus model: its `server` section is not written in the protocol language, so there is nothing to expand".into());
+    };
+    let text = std::fs::read_to_string(&sc.path).map_err(|e| format!("cannot read the model file again: {e}"))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let serde_json::Value::Object(file) = value else { return Err("not a JSON object".into()) };
+    let mut out = serde_json::Map::new();
+    for (k, v) in file {
+        if k == "auth_server" || k == "protocol" {
+            out.insert("protocol".into(), serde_json::to_value(spec).map_err(|e| e.to_string())?);
+        } else {
+            out.insert(k, v);
+        }
+    }
+    let mut s = serde_json::to_string_pretty(&serde_json::Value::Object(out)).map_err(|e| e.to_string())?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// The 1-based line of the first place `found` stands in `text` as a JSON string (0 if it
+/// is not there, e.g. a text the expansion of a preset wrote).
+fn line_of(text: &str, found: &str) -> usize {
+    let quoted = serde_json::to_string(found).unwrap_or_default();
+    text.find(&quoted).map_or(0, |at| 1 + text[..at].matches('\n').count())
 }
 
 /// The longest model name, in bytes: trace file names are `<name>.<property>.json`, and most
@@ -301,6 +350,10 @@ pub enum ScenarioError {
     /// A field has a value out of range or that makes no sense with another.
     #[error("{path}: field `{field}`: found {found}, expected {expected}")]
     Invalid { path: PathBuf, field: String, found: String, expected: String },
+    /// A guard, effect or reply of the `protocol` section does not parse or type-check; `line`
+    /// is where the text found stands in the file (0 if not found).
+    #[error("{path}:{line}: field `{field}`: {message}; found {found:?}")]
+    Protocol { path: PathBuf, line: usize, field: String, found: String, message: String },
 }
 
 impl Scenario {
@@ -319,22 +372,28 @@ impl Scenario {
             field: e.field,
             message: e.message,
         })?;
-        let server = match (&file.server, &file.auth_server) {
-            (Some(_), None) | (None, Some(_)) => file.server.clone().unwrap_or(ServerSection {
+        let sections = [file.server.is_some(), file.auth_server.is_some(), file.protocol.is_some()];
+        let server = match sections.iter().filter(|x| **x).count() {
+            1 => file.server.clone().unwrap_or(ServerSection {
                 session_refresh: SessionRefresh::Rotate,
                 steps: ServerSteps::Split,
                 per_request_check: false,
                 mode_bound: false,
                 store: StoreConcurrency::Pool,
             }),
-            (found, _) => {
+            n => {
+                let names: Vec<&str> = ["`server`", "`auth_server`", "`protocol`"]
+                    .into_iter()
+                    .zip(sections)
+                    .filter_map(|(name, on)| on.then_some(name))
+                    .collect();
                 return Err(ScenarioError::Invalid {
                     path: path.into(),
                     field: "server".into(),
-                    found: if found.is_some() { "both `server` and `auth_server`" } else { "neither" }.into(),
-                    expected: "exactly one of `server` (Directus) and `auth_server` (OAuth authorization server)"
+                    found: if n == 0 { "none of them".to_string() } else { format!("both {}", names.join(" and ")) },
+                    expected: "exactly one of `server` (Directus), `auth_server` (an authorization server's preset options) and `protocol` (an authorization server in the protocol language)"
                         .into(),
-                })
+                });
             }
         };
         let sc = Scenario {
@@ -349,7 +408,9 @@ impl Scenario {
                 mode_bound: server.mode_bound,
                 store: server.store,
             },
+            protocol_spec: file.protocol.or_else(|| file.auth_server.map(|p| p.expand())),
             auth_server: file.auth_server,
+            protocol: None,
             browser: file.browser,
             time: file.time,
             network: file.network,
@@ -357,8 +418,26 @@ impl Scenario {
             attacker: file.attacker,
             expect: file.expect,
         };
+        let mut sc = sc;
         sc.validate()?;
+        if let Some(spec) = &sc.protocol_spec {
+            let at = if sc.auth_server.is_some() { "auth_server" } else { "protocol" };
+            let compiled = Protocol::compile(spec, at).map_err(|e| ScenarioError::Protocol {
+                path: path.into(),
+                line: line_of(text, &e.found),
+                field: e.field,
+                found: e.found,
+                message: e.message,
+            })?;
+            sc.protocol = Some(std::sync::Arc::new(compiled));
+        }
         Ok(sc)
+    }
+
+    /// Whether the model is an authorization server (an `auth_server` or `protocol` section)
+    /// rather than Directus.
+    pub fn is_auth_server(&self) -> bool {
+        self.protocol_spec.is_some()
     }
 
     /// Sets the number of tabs (the CLI's `--tabs`), with the same check as the file's field.
@@ -402,6 +481,72 @@ impl Scenario {
                 "\"unordered_duplicating\"",
                 "\"unordered_nonduplicating\" or \"ordered\" (duplicated deliveries are not supported by the server model yet)",
             ));
+        }
+        Ok(())
+    }
+
+    /// Checks of the `auth_server` preset's options beyond their types.
+    fn validate_preset(&self, p: &AuthServerPolicy) -> Result<(), ScenarioError> {
+        let in_range = |field: &str, v: u8, lo: u8, hi: u8| {
+            if v < lo || v > hi {
+                Err(self.invalid(field, v, &format!("an integer from {lo} to {hi}")))
+            } else {
+                Ok(())
+            }
+        };
+        in_range("auth_server.replicas", p.replicas, 1, 2)?;
+        if p.replicas > 1 && p.steps != AsSteps::Atomic {
+            return Err(self.invalid(
+                "auth_server.steps",
+                "\"read-then-write\"",
+                "\"atomic\" when `replicas` is 2 (each node serves a request in one action)",
+            ));
+        }
+        if p.reuse_state != ReuseState::PerChain
+            && (p.rotation != Rotation::Rotate || p.grace != Grace::None || p.on_reuse == OnReuse::Reject)
+        {
+            let found =
+                if p.reuse_state == ReuseState::PerClientSession { "per-client-session" } else { "per-reuse-id" };
+            return Err(self.invalid(
+                "auth_server.reuse_state",
+                format!("\"{found}\""),
+                "\"per-chain\", or Keycloak's \"per-client-session\" or \"per-reuse-id\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects (Keycloak's Revoke Refresh Token; `window.uses` is its max reuse)",
+            ));
+        }
+        if p.routing == Routing::Sticky && p.replicas < 2 {
+            return Err(self.invalid(
+                "auth_server.routing",
+                "\"sticky\" with one node",
+                "\"any\" unless `replicas` is 2 (routing chooses between nodes)",
+            ));
+        }
+        // Keycloak's counters read `window.uses` as its max reuse, without a grace.
+        let max_reuse_only =
+            p.reuse_state != ReuseState::PerChain && p.window == Window { uses: p.window.uses, ..Window::default() };
+        if p.grace == Grace::None && p.window != Window::default() && !max_reuse_only {
+            return Err(self.invalid(
+                "auth_server.window",
+                "a window with `grace` \"none\"",
+                "no `window` unless a `grace` is set (the window bounds grace redemptions), or only `window.uses` with Keycloak's counters (its max reuse)",
+            ));
+        }
+        if p.rotation == Rotation::None && (p.grace != Grace::None || p.on_reuse != OnReuse::Reject) {
+            return Err(self.invalid(
+                "auth_server.rotation",
+                "\"none\" with a `grace` or an `on_reuse`",
+                "\"rotate\" when `grace` or `on_reuse` is set (without rotation no token is ever superseded)",
+            ));
+        }
+        for (field, v) in [
+            ("auth_server.window.ticks", p.window.ticks),
+            ("auth_server.window.uses", p.window.uses),
+            ("auth_server.window.generations", p.window.generations),
+            ("auth_server.idle", p.idle),
+            ("auth_server.absolute", p.absolute),
+        ] {
+            if let Some(v) = v {
+                in_range(field, v, 1, 200)?;
+            }
         }
         Ok(())
     }
@@ -472,7 +617,7 @@ impl Scenario {
             // The leader posts the refresh token it got: something only a client that keeps the
             // token in its own storage needs (a shared cookie jar already has it), and each tab
             // holds one login's token (oidc-client-ts, AxaFrance/oidc-client).
-            if self.auth_server.is_none() || self.browser.mode != AuthMode::Json {
+            if !self.is_auth_server() || self.browser.mode != AuthMode::Json {
                 return Err(self.invalid(
                     "browser.coordination",
                     "\"broadcast-leader\"",
@@ -497,7 +642,7 @@ impl Scenario {
         if self.browser.retries_per_tab > 0 {
             // The Directus server keys a request in progress by its tab, and Directus's app does
             // not retry; the authorization server serves a retry beside its first attempt.
-            if self.auth_server.is_none() {
+            if !self.is_auth_server() {
                 return Err(self.invalid(
                     "browser.retries_per_tab",
                     self.browser.retries_per_tab,
@@ -515,7 +660,7 @@ impl Scenario {
             ));
         }
         if self.browser.logins == Logins::PerTab
-            && (self.auth_server.is_none()
+            && (!self.is_auth_server()
                 || self.browser.mode != AuthMode::Json
                 || self.browser.json_storage != JsonStorage::PerTab)
         {
@@ -525,7 +670,7 @@ impl Scenario {
                 "\"per-device\", or \"per-tab\" with an `auth_server`, `mode` \"json\" and `json_storage` \"per-tab\" (each tab keeps its own login's token)",
             ));
         }
-        if let Some(p) = &self.auth_server {
+        if self.is_auth_server() {
             in_range("browser.devices", self.browser.devices, 1, 3)?;
             let sign_ins = u16::from(self.browser.devices) * u16::from(self.browser.tabs);
             if self.browser.logins == Logins::PerTab && sign_ins > 8 {
@@ -536,45 +681,8 @@ impl Scenario {
                     "at most 8 sign-ins in all (one family each)",
                 ));
             }
-            in_range("auth_server.replicas", p.replicas, 1, 2)?;
-            if p.replicas > 1 && p.steps != AsSteps::Atomic {
-                return Err(self.invalid(
-                    "auth_server.steps",
-                    "\"read-then-write\"",
-                    "\"atomic\" when `replicas` is 2 (each node serves a request in one action)",
-                ));
-            }
-            if p.reuse_state != ReuseState::PerChain
-                && (p.rotation != Rotation::Rotate || p.grace != Grace::None || p.on_reuse == OnReuse::Reject)
-            {
-                let found =
-                    if p.reuse_state == ReuseState::PerClientSession { "per-client-session" } else { "per-reuse-id" };
-                return Err(self.invalid(
-                    "auth_server.reuse_state",
-                    format!("\"{found}\""),
-                    "\"per-chain\", or Keycloak's \"per-client-session\" or \"per-reuse-id\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects (Keycloak's Revoke Refresh Token; `window.uses` is its max reuse)",
-                ));
-            }
-            if p.routing == Routing::Sticky && p.replicas < 2 {
-                return Err(self.invalid(
-                    "auth_server.routing",
-                    "\"sticky\" with one node",
-                    "\"any\" unless `replicas` is 2 (routing chooses between nodes)",
-                ));
-            }
-            if p.grace == Grace::None && p.window != Window::default() {
-                return Err(self.invalid(
-                    "auth_server.window",
-                    "a window with `grace` \"none\"",
-                    "no `window` unless a `grace` is set (the window bounds grace redemptions)",
-                ));
-            }
-            if p.rotation == Rotation::None && (p.grace != Grace::None || p.on_reuse != OnReuse::Reject) {
-                return Err(self.invalid(
-                    "auth_server.rotation",
-                    "\"none\" with a `grace` or an `on_reuse`",
-                    "\"rotate\" when `grace` or `on_reuse` is set (without rotation no token is ever superseded)",
-                ));
+            if let Some(p) = &self.auth_server {
+                self.validate_preset(p)?;
             }
             if let Some(a) = &self.attacker {
                 if a.modes.contains(&AuthMode::Session) {
@@ -591,17 +699,6 @@ impl Scenario {
                     "\"session\"",
                     "\"json\" or \"cookie\" with an `auth_server` (an OAuth refresh token travels in the body or a cookie)",
                 ));
-            }
-            for (field, v) in [
-                ("auth_server.window.ticks", p.window.ticks),
-                ("auth_server.window.uses", p.window.uses),
-                ("auth_server.window.generations", p.window.generations),
-                ("auth_server.idle", p.idle),
-                ("auth_server.absolute", p.absolute),
-            ] {
-                if let Some(v) = v {
-                    in_range(field, v, 1, 200)?;
-                }
             }
         } else if self.browser.devices != 1 {
             return Err(self.invalid("browser.devices", self.browser.devices, "1 (a Directus model has one browser)"));

@@ -9,6 +9,7 @@ mod directus;
 mod fuzz;
 mod industry;
 mod oracle;
+mod protocol;
 mod replay;
 mod robustness;
 mod scenarios;

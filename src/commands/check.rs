@@ -136,7 +136,8 @@ pub struct Ran {
     pub unwritten: Vec<output::OutputError>,
 }
 
-/// The model file's `server` (or `auth_server`) section in one line, `key=value ...` (the policy checked).
+/// The model file's `server` (or `auth_server`) section in one line, `key=value ...` (the policy
+/// checked); for a `protocol` section, its rules' names.
 fn policy_line(sc: &Scenario) -> String {
     let text = std::fs::read_to_string(&sc.path).unwrap_or_default();
     let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
@@ -149,7 +150,13 @@ fn policy_line(sc: &Scenario) -> String {
             })
             .collect::<Vec<_>>()
             .join(" "),
-        _ => String::new(),
+        _ => match &sc.protocol_spec {
+            Some(p) => {
+                let names: Vec<&str> = p.refresh.rules.iter().map(|r| r.name.as_str()).collect();
+                format!("protocol refresh rules: {}", names.join("; "))
+            }
+            None => String::new(),
+        },
     }
 }
 

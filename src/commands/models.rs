@@ -1,4 +1,5 @@
-//! `refresh-check models validate FILE...`: check model files without searching.
+//! `refresh-check models validate|expand|schema`: check, expand and describe model files
+//! without searching.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -20,11 +21,50 @@ pub enum ModelsCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print a model file with its `auth_server` preset expanded into a `protocol` section.
+    ///
+    /// The output is a model file that checks to the same verdicts, states and traces: start
+    /// from the nearest preset and edit its rules. A file that already has a `protocol`
+    /// section is printed with it as it is. Exit 0; 2: the file is not valid, or it is a
+    /// Directus model (its `server` section is not written in the protocol language).
+    Expand {
+        /// The model file.
+        file: PathBuf,
+    },
+    /// Print the JSON Schema of model files (generated from the format's types).
+    Schema,
 }
 
 pub fn run(cmd: ModelsCommand) -> Result<u8> {
     match cmd {
         ModelsCommand::Validate { files } => validate(&files),
+        ModelsCommand::Expand { file } => expand(&file),
+        ModelsCommand::Schema => {
+            let mut s = serde_json::to_string_pretty(&refresh_check::scenario::schema())?;
+            s.push('\n');
+            std::io::stdout().lock().write_all(s.as_bytes())?;
+            Ok(exit::AS_EXPECTED)
+        }
+    }
+}
+
+fn expand(file: &PathBuf) -> Result<u8> {
+    let sc = match Scenario::load(file) {
+        Ok(sc) => sc,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    match refresh_check::scenario::expanded_text(&sc) {
+        Ok(text) => {
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+            Ok(exit::AS_EXPECTED)
+        }
+        Err(why) => {
+            eprintln!("error: {}: {why}", file.display());
+            Ok(exit::BAD_INPUT)
+        }
     }
 }
 

@@ -1,13 +1,15 @@
 //! The authorization server as an actor ([`super::Node::AuthServer`]): how its messages and
 //! timers drive the step functions of [`super::oauth`], the routing and replication of two
-//! nodes (C09), and the ghost bookkeeping of the theft and retry properties. The policy
-//! decisions themselves live in [`super::oauth`].
+//! nodes (C09), and the ghost bookkeeping of the theft and retry properties. The protocol's
+//! decisions are its rules, interpreted by [`super::interpret`].
 
 use std::borrow::Cow;
 
 use stateright::actor::{model_timeout, Id, Out};
 
-use super::{oauth, ClientKey, HttpError, Msg, Node, NodeState, Reply, Tick, Timer, Token, ATTACKER};
+use crate::protocol::{Lock, Protocol, Routing, Steps};
+
+use super::{interpret, oauth, ClientKey, HttpError, Msg, Node, NodeState, Reply, Tick, Timer, Token, ATTACKER};
 
 /// The authorization server's message handler. A refresh runs its read when it arrives; with
 /// atomic steps the write follows in the same action, with read-then-write the server sends
@@ -15,7 +17,7 @@ use super::{oauth, ClientKey, HttpError, Msg, Node, NodeState, Reply, Tick, Time
 /// An ordinary request checks the access token's `exp` only (a self-contained JWT).
 pub(super) fn on_msg(
     id: Id,
-    policy: &oauth::AuthServerPolicy,
+    protocol: &Protocol,
     access_ttl: Tick,
     state: &mut Cow<NodeState>,
     src: Id,
@@ -45,7 +47,7 @@ pub(super) fn on_msg(
         }
         let at = c.pending.partition_point(|p| (p.client, p.slot) < (client, slot));
         c.pending.insert(at, oauth::AsPending { client, slot, endpoint, token, retry });
-        arm_cluster_timers(policy, &s, o);
+        arm_cluster_timers(protocol, &s, o);
         *state.to_mut() = NodeState::AuthServer(s);
         return;
     }
@@ -58,15 +60,15 @@ pub(super) fn on_msg(
                 o.send(src, Msg::RefreshResponse { tab, reply: Reply::Err(HttpError::InvalidPayload) });
                 return;
             };
-            match policy.steps {
-                oauth::AsSteps::Atomic => {
-                    let reply = redeem_now(policy, access_ttl, &mut s, client, token, retry);
+            match protocol.refresh.steps {
+                Steps::Atomic => {
+                    let reply = redeem_now(protocol, access_ttl, &mut s, client, token, retry);
                     (client, Msg::RefreshResponse { tab, reply })
                 }
-                oauth::AsSteps::ReadThenWrite | oauth::AsSteps::LockedReadThenWrite => {
+                Steps::ReadThenWrite => {
                     let view = s.read(token);
                     let family = view.row.map(|r| r.family);
-                    let locked = policy.steps == oauth::AsSteps::LockedReadThenWrite
+                    let locked = protocol.refresh.lock == Lock::Family
                         && family.is_some()
                         && s.handlers.iter().any(|h| h.view.row.map(|r| r.family) == family);
                     if locked {
@@ -86,13 +88,13 @@ pub(super) fn on_msg(
         Msg::AsWrite { client, slot } => {
             let Some(i) = s.handlers.iter().position(|h| (h.client, h.slot) == (client, slot)) else { return };
             let h = s.handlers.remove(i);
-            let reply = oauth::write(policy, access_ttl, &mut s, &h);
+            let reply = interpret::redeem(protocol, access_ttl, &mut s, &h);
             record_theft(&mut s, &h, &reply);
             record_retry(&mut s, &h, &reply);
             (client, Msg::RefreshResponse { tab: client.tab, reply })
         }
         Msg::LogoutRequest { tab, cred } => {
-            let reply = oauth::revoke(&mut s, cred.presented());
+            let reply = interpret::sign_out(protocol, &mut s, cred.presented());
             (ClientKey { browser: usize::from(src) as u8, tab }, Msg::LogoutResponse { tab, reply })
         }
         Msg::UsersMeRequest { tab, cred } => {
@@ -113,7 +115,7 @@ pub(super) fn on_msg(
 /// A refresh of `token` for `client` (`retry`: a retry of an unanswered attempt, ghost), read
 /// and written in one action on the state's table.
 fn redeem_now(
-    policy: &oauth::AuthServerPolicy,
+    protocol: &Protocol,
     access_ttl: Tick,
     s: &mut oauth::AsState,
     client: ClientKey,
@@ -123,7 +125,7 @@ fn redeem_now(
     let view = s.read(token);
     let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
     let h = oauth::AsHandler { client, slot: 0, token, view, after_sign_out, theft_mark: s.ghost.theft_mark, retry };
-    let reply = oauth::write(policy, access_ttl, s, &h);
+    let reply = interpret::redeem(protocol, access_ttl, s, &h);
     record_theft(s, &h, &reply);
     record_retry(s, &h, &reply);
     reply
@@ -131,10 +133,10 @@ fn redeem_now(
 
 /// Two nodes (C09): every pending request may be routed to either node (or, with sticky
 /// routing, to its tab's node), and a node with an unreplicated write may replicate it.
-fn arm_cluster_timers(policy: &oauth::AuthServerPolicy, s: &oauth::AsState, o: &mut Out<Node>) {
+fn arm_cluster_timers(protocol: &Protocol, s: &oauth::AsState, o: &mut Out<Node>) {
     let Some(c) = &s.cluster else { return };
     for p in &c.pending {
-        for node in c.nodes_for(policy.routing, p.client) {
+        for node in c.nodes_for(protocol.routing, p.client) {
             o.set_timer(Timer::NodeServes { client: p.client, slot: p.slot, node }, model_timeout());
         }
     }
@@ -209,7 +211,7 @@ fn record_retry(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
 /// its own copy of the session entry ([`Timer::NodeServes`]), or a node replicates its last
 /// write to the other ([`Timer::NodeReplicates`]).
 pub(super) fn on_cluster_timer(
-    policy: &oauth::AuthServerPolicy,
+    protocol: &Protocol,
     access_ttl: Tick,
     state: &mut Cow<NodeState>,
     timer: &Timer,
@@ -221,11 +223,11 @@ pub(super) fn on_cluster_timer(
             let mut s = s.clone();
             let Some(c) = s.cluster.as_mut() else { return };
             let Some(i) = c.pending.iter().position(|p| (p.client, p.slot) == (*client, *slot)) else { return };
-            if !c.nodes_for(policy.routing, *client).contains(node) {
+            if !c.nodes_for(protocol.routing, *client).contains(node) {
                 return;
             }
             let p = c.pending.remove(i);
-            if policy.routing == oauth::Routing::Sticky {
+            if protocol.routing == Routing::Sticky {
                 if let Err(at) = c.affinity.binary_search_by_key(client, |&(c, _)| c) {
                     c.affinity.insert(at, (*client, *node));
                 }
@@ -236,18 +238,20 @@ pub(super) fn on_cluster_timer(
                 oauth::AsEndpoint::Refresh => {
                     // A refresh without a token was answered on arrival and never waits.
                     let reply = match p.token {
-                        Some(token) => s.on_node(*node, |s| redeem_now(policy, access_ttl, s, *client, token, p.retry)),
+                        Some(token) => {
+                            s.on_node(*node, |s| redeem_now(protocol, access_ttl, s, *client, token, p.retry))
+                        }
                         None => Reply::Err(HttpError::InvalidPayload),
                     };
                     Msg::RefreshResponse { tab, reply }
                 }
                 oauth::AsEndpoint::Revoke => {
-                    let reply = s.on_node(*node, |s| oauth::revoke(s, p.token));
+                    let reply = s.on_node(*node, |s| interpret::sign_out(protocol, s, p.token));
                     Msg::LogoutResponse { tab, reply }
                 }
             };
             o.send(Id::from(client.browser as usize), answer);
-            arm_cluster_timers(policy, &s, o);
+            arm_cluster_timers(protocol, &s, o);
             *state.to_mut() = NodeState::AuthServer(s);
         }
         Timer::NodeReplicates(from) => {
@@ -256,7 +260,7 @@ pub(super) fn on_cluster_timer(
             if !s.replicate(*from) {
                 return;
             }
-            arm_cluster_timers(policy, &s, o);
+            arm_cluster_timers(protocol, &s, o);
             *state.to_mut() = NodeState::AuthServer(s);
         }
         _ => {}

@@ -28,6 +28,7 @@
 
 mod auth_actor;
 pub mod browser;
+pub mod interpret;
 pub mod oauth;
 pub mod policy;
 pub mod server;
@@ -258,9 +259,16 @@ pub enum Node {
     Server { store: Id, policy: ServerPolicy, ttl: Ttls, max_ticks: Tick, first_fresh: Token },
     /// The session store, starting as `init`.
     Store { init: StoreState, policy: ServerPolicy, ttl: Ttls },
-    /// An OAuth authorization server ([`oauth`]) with `devices` client sessions of `logins`
-    /// sign-ins each at tick 0; access tokens live `access_ttl` ticks.
-    AuthServer { policy: oauth::AuthServerPolicy, access_ttl: Tick, max_ticks: Tick, devices: u8, logins: u8 },
+    /// An OAuth authorization server ([`oauth`]) running `protocol` ([`interpret`]) with
+    /// `devices` client sessions of `logins` sign-ins each at tick 0; access tokens live
+    /// `access_ttl` ticks.
+    AuthServer {
+        protocol: std::sync::Arc<crate::protocol::Protocol>,
+        access_ttl: Tick,
+        max_ticks: Tick,
+        devices: u8,
+        logins: u8,
+    },
 }
 
 /// What properties need from the model file; the model's `cfg`.
@@ -327,14 +335,15 @@ impl Actor for Node {
                 })
             }
             Node::Store { init, .. } => NodeState::Store(init.clone()),
-            Node::AuthServer { policy, max_ticks, devices, logins, .. } => {
+            Node::AuthServer { protocol, max_ticks, devices, logins, .. } => {
                 if *max_ticks > 0 {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
-                NodeState::AuthServer(if policy.replicas > 1 {
-                    oauth::AsState::signed_in_cluster(*devices, *logins, policy.reuse_state)
+                let session_fields = !protocol.session_fields.is_empty();
+                NodeState::AuthServer(if protocol.replicas > 1 {
+                    oauth::AsState::signed_in_cluster(*devices, *logins, session_fields)
                 } else {
-                    oauth::AsState::signed_in(*devices, *logins, policy.reuse_state)
+                    oauth::AsState::signed_in(*devices, *logins, session_fields)
                 })
             }
         }
@@ -344,8 +353,8 @@ impl Actor for Node {
         match self {
             Node::Browser { server, cfg, .. } => browser_on_msg(*server, cfg, state, msg, o),
             Node::Server { store, policy, ttl, .. } => server_on_msg(*store, policy, ttl, state, src, msg, o),
-            Node::AuthServer { policy, access_ttl, .. } => {
-                auth_actor::on_msg(id, policy, *access_ttl, state, src, msg, o)
+            Node::AuthServer { protocol, access_ttl, .. } => {
+                auth_actor::on_msg(id, protocol, *access_ttl, state, src, msg, o)
             }
             Node::Store { policy, ttl, .. } => {
                 let NodeState::Store(s) = state.as_ref() else { return };
@@ -397,8 +406,8 @@ impl Actor for Node {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
             }
-            (Node::AuthServer { policy, access_ttl, .. }, Timer::NodeServes { .. } | Timer::NodeReplicates(_)) => {
-                auth_actor::on_cluster_timer(policy, *access_ttl, state, timer, o)
+            (Node::AuthServer { protocol, access_ttl, .. }, Timer::NodeServes { .. } | Timer::NodeReplicates(_)) => {
+                auth_actor::on_cluster_timer(protocol, *access_ttl, state, timer, o)
             }
             (Node::Browser { server, cfg, .. }, _) => {
                 let NodeState::Browser(b) = state.as_ref() else { return };
@@ -779,13 +788,12 @@ fn network_of(sc: &Scenario) -> Network<Msg> {
 /// tab `t` of browser `i` holds token `i * tabs + t + 1`) and the authorization server (actor
 /// `devices`). There is no separate store: the token table lives in the server's state and
 /// each read or write is one action.
-fn build_auth_server(sc: &Scenario, policy: oauth::AuthServerPolicy) -> RefreshModel {
+fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Protocol>) -> RefreshModel {
     let devices = sc.browser.devices;
     let logins = if sc.browser.logins == policy::Logins::PerTab { sc.browser.tabs } else { 1 };
     let server = devices as usize;
-    // SP1 (i) measured against the window's tick bound; a grace without one is reported as
-    // time-unbounded replay (bound 0).
-    let grace = if policy.grace == oauth::Grace::None { 0 } else { policy.window.ticks.unwrap_or(0) };
+    // SP1 (i) is measured against the protocol's claimed reuse interval.
+    let grace = protocol.reuse_interval;
     let cfg = Cfg {
         browsers: (0..server).collect(),
         server,
@@ -803,7 +811,7 @@ fn build_auth_server(sc: &Scenario, policy: oauth::AuthServerPolicy) -> RefreshM
     }
     let mut model = model
         .actor(Node::AuthServer {
-            policy,
+            protocol,
             access_ttl: sc.time.access_token_ttl,
             max_ticks: sc.time.max_ticks,
             devices,
@@ -821,8 +829,8 @@ fn build_auth_server(sc: &Scenario, policy: oauth::AuthServerPolicy) -> RefreshM
 /// Builds the stateright model for a validated scenario: the only place that wires actors,
 /// network and properties.
 pub fn build(sc: &Scenario) -> RefreshModel {
-    if let Some(policy) = sc.auth_server {
-        return build_auth_server(sc, policy);
+    if let Some(protocol) = &sc.protocol {
+        return build_auth_server(sc, protocol.clone());
     }
     let ttl = Ttls {
         refresh_token: sc.time.refresh_token_ttl,

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 /// The three Directus auth modes (`api/src/controllers/auth.ts`, all versions): how the refresh
 /// token travels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMode {
     /// `{"mode":"json","refresh_token":T}` in the body; the response body carries the new
@@ -37,7 +37,7 @@ pub enum AuthMode {
 
 /// What `POST /auth/refresh` in session mode does to the session row once R1 found it. json and
 /// cookie mode always do the plain rename W1, in every version (E5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SessionRefresh {
     /// Directus 10.10.x (`@directus/api` 18.2.1, `authentication.ts` `refresh()` step 11):
@@ -67,7 +67,7 @@ impl SessionRefresh {
 }
 
 /// How the server's statements for one request are scheduled against other requests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ServerSteps {
     /// Each SQL statement is one atomic step; any other request's statement may run between two
@@ -80,7 +80,7 @@ pub enum ServerSteps {
 }
 
 /// How the database runs statements from different requests.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum StoreConcurrency {
     /// PostgreSQL or MySQL behind knex's connection pool: statements of different requests run
@@ -114,7 +114,7 @@ pub struct ServerPolicy {
 }
 
 /// How the tabs of one browser coordinate their refreshes (the app's `refresh()`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Coordination {
     /// Directus as shipped (10.10.x–12.4.x): each tab refreshes on its own.
@@ -142,7 +142,7 @@ pub enum Coordination {
 }
 
 /// How the tabs of a browser with [`Coordination::BroadcastLeader`] decide who leads.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum LeaderElection {
     /// One leader per browser, elected before any refresh (the `broadcast-channel` package's
@@ -158,7 +158,7 @@ pub enum LeaderElection {
 }
 
 /// Where a json-mode client keeps its refresh token.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum JsonStorage {
     /// The SDK's default in-memory storage (`sdk/src/auth/composable.ts`): each tab or client
@@ -175,7 +175,7 @@ pub enum JsonStorage {
 
 /// How the tabs of one browser signed in to an authorization server (authorization-server
 /// models only).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Logins {
     /// One sign-in per browser: every tab starts with the same refresh token. The default.

@@ -28,7 +28,7 @@ use super::{Msg, NodeState, State, TabIx, Timer, ATTACKER};
 /// not when the first tabs are server-side render paths (`browser.ssr_paths`), whose behaviour
 /// depends on the tab's index, and not with a broadcast leader, which is tab A.
 pub fn supported(sc: &crate::scenario::Scenario) -> bool {
-    sc.auth_server.is_none()
+    !sc.is_auth_server()
         && sc.browser.ssr_paths == 0
         && sc.browser.coordination != crate::model::policy::Coordination::BroadcastLeader
 }

@@ -339,11 +339,27 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
             .collect();
         (!each.is_empty()).then(|| each.join("; "))
     };
-    let per_chain_keys = matches!(
-        m.actors.get(m.cfg.server),
-        Some(model::Node::AuthServer { policy, .. }) if policy.reuse_state == model::oauth::ReuseState::PerReuseId
-    );
-    let table = |rows: &[model::oauth::TokRow], reuse: &[model::oauth::ReuseEntry], node: &str| -> Vec<String> {
+    let protocol = match m.actors.get(m.cfg.server) {
+        Some(model::Node::AuthServer { protocol, .. }) => Some(protocol.clone()),
+        _ => None,
+    };
+    let fields = |names: &[(String, crate::protocol::FieldType)], values: &model::oauth::Fields| -> String {
+        names
+            .iter()
+            .zip(values)
+            .map(|((n, t), v)| match (t, v) {
+                (crate::protocol::FieldType::Token, 0) => format!("{n}=none"),
+                _ => format!("{n}={v}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let table = |t: (&[model::oauth::TokRow], &[model::oauth::Family], &[model::oauth::Fields]), node: &str| {
+        let (rows, families, sessions) = t;
+        let (issued_at, family_fields, session_fields) = match &protocol {
+            Some(p) => (p.records_issued_at, &p.family_fields[..], &p.session_fields[..]),
+            None => (false, &[][..], &[][..]),
+        };
         rows.iter()
             .enumerate()
             .map(|(i, r)| {
@@ -354,18 +370,24 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
                     TokStatus::Unknown => return format!("{node}token={} unknown on this node", i + 1),
                 };
                 let parent = r.parent.map_or(String::new(), |p| format!(" parent={p}"));
-                // Keycloak's per-client-session reuse state reads the issue tick.
-                let iat = if reuse.is_empty() { String::new() } else { format!(" iat={}", r.iat) };
+                // The issue tick, where a rule reads it.
+                let iat = if issued_at { format!(" iat={}", r.iat) } else { String::new() };
                 format!("{node}token={} family={} gen={}{parent}{iat} {status}", i + 1, r.family, r.gen)
             })
-            .chain(reuse.iter().enumerate().map(|(i, e)| {
-                let current =
-                    e.current.map_or("no current refresh token".to_string(), |c| format!("current refresh token={c}"));
-                // One entry per client session, or (Keycloak since PR 29966) per login chain.
-                let key = if per_chain_keys { "login chain (reuse_id)" } else { "client session" };
-                format!("{node}{key} {i}: {current}, {} use(s), timestamp={}", e.count, e.timestamp)
-            }))
-            .collect()
+            .chain(
+                families
+                    .iter()
+                    .enumerate()
+                    .filter(|_| !family_fields.is_empty())
+                    .map(|(i, f)| format!("{node}family {i}: {}", fields(family_fields, &f.fields))),
+            )
+            .chain(
+                sessions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| format!("{node}client session {i}: {}", fields(session_fields, e))),
+            )
+            .collect::<Vec<String>>()
     };
     let who_sent = |c: model::ClientKey| names.who_at(Id::from(c.browser as usize), c.tab);
     let mut handlers: Vec<String> = auth
@@ -374,12 +396,12 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
         .map(|h| format!("{} refresh of token={}: read done, write pending", who_sent(h.client), h.token))
         .collect();
     let store = match &auth.cluster {
-        None => table(&auth.rows, &auth.reuse, ""),
+        None => table((&auth.rows, &auth.families, &auth.sessions), ""),
         Some(c) => {
             // Two nodes (C09): each node's copy of the session entry, and what waits for the
             // load balancer or for replication.
-            let mut lines = table(&auth.rows, &auth.reuse, "node 1: ");
-            lines.extend(table(&c.second.rows, &c.second.reuse, "node 2: "));
+            let mut lines = table((&auth.rows, &auth.families, &auth.sessions), "node 1: ");
+            lines.extend(table((&c.second.rows, &c.second.families, &c.second.sessions), "node 2: "));
             handlers.extend(c.pending.iter().map(|p| {
                 let what = match p.endpoint {
                     model::oauth::AsEndpoint::Refresh => "refresh",

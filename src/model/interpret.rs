@@ -1,0 +1,475 @@
+//! The interpreter of the protocol language ([`crate::protocol`]) on the authorization server's
+//! store ([`super::oauth::AsState`]).
+//!
+//! A refresh: a token the store has no row for is answered `invalid_grant` (401); otherwise the
+//! first rule whose guard holds on the read view decides, its effects are applied in order to
+//! the store as it is now (blind writes: every expression reads the read view, so with
+//! `read-then-write` steps a write made between the read and the write is overwritten), and
+//! its reply is the answer; no rule matching is `invalid_grant`. A 2xx answer records the
+//! redemption in the store (`presented.used`, `family.last_used_at`) and the ghost bookkeeping
+//! of the properties.
+//!
+//! A sign-out presenting a known token runs the first matching sign-out rule and marks its
+//! family signed out (ghost); it is answered `signed_out` whatever it revokes (RFC 7009 §2.2:
+//! an invalid token is no error).
+
+use super::oauth::{AsHandler, AsState, Family, ReadView, TokRow, TokStatus};
+use super::{HttpError, Reply, Tick, Token};
+use crate::protocol::expr::{
+    Effect, ReplyForm, RevokeScope, Scope, Var, STATUS_ACTIVE, STATUS_REVOKED, STATUS_SUPERSEDED,
+};
+use crate::protocol::{Protocol, Rule};
+
+fn status_value(s: TokStatus) -> i32 {
+    match s {
+        TokStatus::Active => STATUS_ACTIVE,
+        TokStatus::Superseded { .. } => STATUS_SUPERSEDED,
+        TokStatus::Revoked => STATUS_REVOKED,
+        TokStatus::Unknown => 0,
+    }
+}
+
+/// The value of `v` on a read view of a known token `t` (row `row`, family `fam`).
+fn read(view: &ReadView, row: &TokRow, fam: &Family, t: Token, now: Tick, v: Var) -> i32 {
+    let tok = |t: Option<Token>| t.map_or(0, i32::from);
+    match v {
+        Var::Now => i32::from(now),
+        Var::Presented => i32::from(t),
+        Var::Status => status_value(row.status),
+        Var::Generation => i32::from(row.gen),
+        Var::RotatedAt => match row.status {
+            TokStatus::Superseded { at, .. } => i32::from(at),
+            _ => 0,
+        },
+        Var::GraceUses => match row.status {
+            TokStatus::Superseded { uses, .. } => i32::from(uses),
+            _ => 0,
+        },
+        Var::Used => i32::from(row.used),
+        Var::IssuedAt => i32::from(row.iat),
+        Var::Parent => tok(row.parent),
+        Var::Child => tok(row.child),
+        Var::ChildStatus => view.child.map_or(0, |(s, _)| status_value(s)),
+        Var::ChildUsed => i32::from(view.child.is_some_and(|(_, used)| used)),
+        Var::LoginAt => i32::from(fam.login_at),
+        Var::LastUsedAt => i32::from(fam.last_activity),
+        Var::NewestGeneration => i32::from(view.newest_gen),
+        Var::FamilyField(i) => i32::from(fam.fields[i as usize]),
+        Var::SessionField(i) => i32::from(view.session[i as usize]),
+    }
+}
+
+fn revoke_token(s: &mut AsState, t: Token) {
+    if let Some(r) = (t as usize).checked_sub(1).and_then(|i| s.rows.get_mut(i)) {
+        if !matches!(r.status, TokStatus::Revoked | TokStatus::Unknown) {
+            r.status = TokStatus::Revoked;
+        }
+    }
+}
+
+/// Applies `rule`'s effects for presented token `t` read as `view`; returns the token it
+/// minted, if any.
+fn apply(p: &Protocol, s: &mut AsState, rule: &Rule, view: &ReadView, t: Token) -> Option<Token> {
+    let (Some(read_row), Some(fam)) = (view.row, view.family) else { return None };
+    let now = s.now;
+    let f = read_row.family;
+    let var = |v: Var| read(view, &read_row, &fam, t, now, v);
+    let mut minted = None;
+    for e in &rule.effects {
+        match e {
+            Effect::MintChild => {
+                let n = s.next_token();
+                // A token minted on the other node that this copy has not received.
+                while (s.rows.len() as Token) < n - 1 {
+                    s.rows.push(TokRow {
+                        family: u8::MAX,
+                        parent: None,
+                        gen: 0,
+                        status: TokStatus::Unknown,
+                        child: None,
+                        used: false,
+                        iat: 0,
+                    });
+                }
+                if let Some(c) = s.cluster.as_mut() {
+                    c.minted = n;
+                }
+                s.rows.push(TokRow {
+                    family: f,
+                    parent: Some(t),
+                    gen: read_row.gen + 1,
+                    status: TokStatus::Active,
+                    child: None,
+                    used: false,
+                    iat: if p.records_issued_at { now } else { 0 },
+                });
+                if s.as_ghost.signed_out & (1 << f) != 0 {
+                    s.as_ghost.revived = s.as_ghost.revived.saturating_add(1);
+                }
+                s.rows[t as usize - 1].child = Some(n);
+                minted = Some(n);
+            }
+            Effect::SupersedePresented => {
+                let row = &mut s.rows[t as usize - 1];
+                if row.status != TokStatus::Revoked {
+                    // A blind write of what the read saw: a lost update under read-then-write.
+                    row.status = match read_row.status {
+                        TokStatus::Superseded { at, uses } => {
+                            TokStatus::Superseded { at, uses: uses.saturating_add(1) }
+                        }
+                        _ => TokStatus::Superseded { at: now, uses: 0 },
+                    };
+                }
+                s.mark_superseded(t);
+            }
+            Effect::Revoke(scope) => match scope {
+                RevokeScope::Presented => revoke_token(s, t),
+                RevokeScope::Child => {
+                    if let Some(c) = read_row.child {
+                        revoke_token(s, c);
+                    }
+                }
+                RevokeScope::Family => {
+                    s.revoke_family(f);
+                }
+                RevokeScope::Session | RevokeScope::User => {
+                    s.revoke_family(f);
+                    let session = s.families[f as usize].session;
+                    for o in 0..s.families.len() as u8 {
+                        let within = *scope == RevokeScope::User || s.families[o as usize].session == session;
+                        if o != f && within {
+                            let n = s.revoke_family(o);
+                            if rule.reuse_detected {
+                                s.as_ghost.foreign_revocations = s.as_ghost.foreign_revocations.saturating_add(n);
+                            }
+                        }
+                    }
+                }
+            },
+            Effect::Set(scope, i, x) => {
+                let v = x.eval(&var).clamp(0, 255) as u8;
+                match scope {
+                    Scope::Family => s.families[f as usize].fields[*i as usize] = v,
+                    Scope::Session => {
+                        if let Some(e) = s.sessions.get_mut(fam.session as usize) {
+                            e[*i as usize] = v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    minted
+}
+
+/// The first rule of `rules` whose guard holds for token `t` read as `view`.
+pub fn decide<'p>(rules: &'p [Rule], view: &ReadView, t: Token, now: Tick) -> Option<&'p Rule> {
+    let (row, fam) = (view.row?, view.family?);
+    let var = |v: Var| read(view, &row, &fam, t, now, v);
+    rules.iter().find(|r| r.when.eval(&var) != 0)
+}
+
+/// The refresh handler's write step for `h` (whose read is `h.view`): decides, applies the
+/// effects, and answers (2xx with the token and an access token expiring `access_ttl` ticks
+/// from now, or an error). Records the ghost bookkeeping.
+pub fn redeem(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &AsHandler) -> Reply {
+    let now = s.now;
+    let t = h.token;
+    let (Some(read_row), Some(fam)) = (h.view.row, h.view.family) else {
+        return Reply::Err(HttpError::InvalidCredentials);
+    };
+    let f = read_row.family;
+    let Some(rule) = decide(&p.refresh.rules, &h.view, t, now) else {
+        return Reply::Err(HttpError::InvalidCredentials);
+    };
+    if rule.reuse_detected {
+        s.as_ghost.detected |= 1 << f;
+    }
+    let minted = if rule.rolled_back { None } else { apply(p, s, rule, &h.view, t) };
+    let issued = match &rule.reply {
+        ReplyForm::OkMinted => minted,
+        ReplyForm::Ok(x) => {
+            let var = |v: Var| read(&h.view, &read_row, &fam, t, now, v);
+            match x.eval(&var) {
+                0 => return Reply::Err(HttpError::Internal),
+                n => Some(n.clamp(1, 255) as Token),
+            }
+        }
+        ReplyForm::InvalidGrant => return Reply::Err(HttpError::InvalidCredentials),
+        ReplyForm::InvalidRequest => return Reply::Err(HttpError::InvalidPayload),
+        ReplyForm::ServerError | ReplyForm::SignedOut => return Reply::Err(HttpError::Internal),
+    };
+    let Some(tok) = issued else { return Reply::Err(HttpError::Internal) };
+    // Success: the store records the redemption.
+    s.rows[t as usize - 1].used = true;
+    let fam = &mut s.families[f as usize];
+    fam.last_activity = fam.last_activity.max(now);
+    s.mark_accepted(t);
+    if let TokStatus::Superseded { .. } = read_row.status {
+        if h.view.newest_gen.saturating_sub(read_row.gen) > 1 {
+            s.as_ghost.deep_replays = s.as_ghost.deep_replays.saturating_add(1);
+        }
+    }
+    if s.as_ghost.detected & (1 << f) != 0 {
+        s.as_ghost.ok_after_detection = s.as_ghost.ok_after_detection.saturating_add(1);
+    }
+    if h.after_sign_out {
+        s.ghost.ok_after_sign_out = s.ghost.ok_after_sign_out.saturating_add(1);
+    }
+    Reply::Ok { set_cookie: None, token: Some(tok), expires_at: Some(now.saturating_add(access_ttl)) }
+}
+
+/// Sign-out with token `t` (if any), one action.
+pub fn sign_out(p: &Protocol, s: &mut AsState, t: Option<Token>) -> Reply {
+    if let Some(t) = t {
+        let view = s.read(t);
+        if let Some(row) = view.row {
+            if let Some(rule) = decide(&p.sign_out.rules, &view, t, s.now) {
+                if !rule.rolled_back {
+                    apply(p, s, rule, &view, t);
+                }
+            }
+            s.as_ghost.signed_out |= 1 << row.family;
+        }
+    }
+    s.ghost.signed_out = true;
+    Reply::SignedOut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::oauth::AsHandler;
+    use super::super::ClientKey;
+    use super::*;
+    use crate::protocol::presets::{AsSteps, AuthServerPolicy, Grace, OnReuse, ReuseState, Rotation, Window};
+    use crate::protocol::Routing;
+
+    fn policy(rotation: Rotation, on_reuse: OnReuse, grace: Grace, window: Window) -> AuthServerPolicy {
+        AuthServerPolicy {
+            rotation,
+            on_reuse,
+            grace,
+            window,
+            steps: AsSteps::Atomic,
+            revoked_is_reuse: false,
+            idle: None,
+            absolute: None,
+            reuse_state: ReuseState::PerChain,
+            replicas: 1,
+            routing: Routing::Any,
+        }
+    }
+
+    fn compile(p: &AuthServerPolicy) -> Protocol {
+        Protocol::compile(&p.expand(), "auth_server").unwrap()
+    }
+
+    fn signed_in(p: &Protocol, devices: u8, logins: u8) -> AsState {
+        AsState::signed_in(devices, logins, !p.session_fields.is_empty())
+    }
+
+    fn handler(s: &AsState, token: Token) -> AsHandler {
+        AsHandler {
+            client: ClientKey { browser: 0, tab: 0 },
+            slot: 0,
+            token,
+            view: s.read(token),
+            after_sign_out: false,
+            theft_mark: None,
+            retry: false,
+        }
+    }
+
+    fn redeem_now(p: &Protocol, s: &mut AsState, t: Token) -> Option<Token> {
+        let h = handler(s, t);
+        match redeem(p, 1, s, &h) {
+            Reply::Ok { token, .. } => token,
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn reuse_detection_revokes_the_whole_family() {
+        let p = compile(&policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::None, Window::default()));
+        let mut s = signed_in(&p, 1, 1);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2));
+        assert_eq!(redeem_now(&p, &mut s, 1), None, "reuse of 1");
+        assert_eq!(s.rows[1].status, TokStatus::Revoked, "the active child dies too");
+        assert_eq!(redeem_now(&p, &mut s, 2), None);
+        assert_eq!(s.as_ghost.detected, 1);
+    }
+
+    #[test]
+    fn same_child_grace_returns_the_child_inside_the_window_only() {
+        let w = Window { ticks: Some(1), uses: None, generations: Some(1) };
+        let p = compile(&policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::SameChild, w));
+        let mut s = signed_in(&p, 1, 1);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2));
+        s.now = 1;
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2), "inside the window: the same child");
+        s.now = 2;
+        assert_eq!(redeem_now(&p, &mut s, 1), None, "outside: detection");
+        assert_eq!(s.as_ghost.detected, 1);
+    }
+
+    #[test]
+    fn new_sibling_grace_forks_and_generation_bound_limits_it() {
+        let w = Window { ticks: Some(5), uses: None, generations: Some(1) };
+        let p = compile(&policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::NewSibling, w));
+        let mut s = signed_in(&p, 1, 1);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2));
+        assert_eq!(redeem_now(&p, &mut s, 2), Some(3));
+        assert_eq!(redeem_now(&p, &mut s, 2), Some(4), "immediate predecessor: a sibling of 3");
+        assert_eq!(redeem_now(&p, &mut s, 1), None, "two generations behind: detection");
+        let unbounded = compile(&policy(
+            Rotation::Rotate,
+            OnReuse::RevokeFamily,
+            Grace::NewSibling,
+            Window { generations: None, ..w },
+        ));
+        let mut s = signed_in(&unbounded, 1, 1);
+        redeem_now(&unbounded, &mut s, 1);
+        redeem_now(&unbounded, &mut s, 2);
+        assert_eq!(redeem_now(&unbounded, &mut s, 1), Some(4), "django-oauth-toolkit 1617");
+        assert_eq!(s.as_ghost.deep_replays, 1);
+    }
+
+    #[test]
+    fn until_successor_used_latest_wins() {
+        let p = compile(&policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::UntilSuccessorUsed, Window::default()));
+        let mut s = signed_in(&p, 1, 1);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2));
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(3), "2 unused: a retry succeeds");
+        assert_eq!(s.rows[1].status, TokStatus::Revoked, "the earlier child is replaced");
+        assert_eq!(redeem_now(&p, &mut s, 3), Some(4));
+        assert_eq!(redeem_now(&p, &mut s, 1), None, "the successor was used");
+    }
+
+    #[test]
+    fn parent_of_active_gets_the_active_child_forever_and_older_tokens_fork_inside_the_window() {
+        let w = Window { ticks: Some(1), uses: None, generations: None };
+        let p = compile(&policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::ParentOfActiveElseSibling, w));
+        let mut s = signed_in(&p, 1, 1);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2));
+        s.now = 5;
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2), "parent of the active token: its child, however late");
+        assert_eq!(redeem_now(&p, &mut s, 2), Some(3));
+        assert_eq!(redeem_now(&p, &mut s, 2), Some(3), "2 is now the parent of the active token");
+        assert_eq!(redeem_now(&p, &mut s, 1), None, "1's child 2 is superseded and 1 is outside the window");
+        assert_eq!(s.as_ghost.detected, 1);
+        let mut s = signed_in(&p, 1, 1);
+        redeem_now(&p, &mut s, 1);
+        redeem_now(&p, &mut s, 2);
+        s.now = 1;
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(4), "inside the window: a fork, a sibling of 2");
+        assert_eq!(s.as_ghost.deep_replays, 1);
+    }
+
+    #[test]
+    fn read_then_write_forks_a_lineage() {
+        let p = compile(&policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::None, Window::default()));
+        let mut s = signed_in(&p, 1, 1);
+        let (a, b) = (handler(&s, 1), handler(&s, 1));
+        assert!(matches!(redeem(&p, 1, &mut s, &a), Reply::Ok { token: Some(2), .. }));
+        assert!(matches!(redeem(&p, 1, &mut s, &b), Reply::Ok { token: Some(3), .. }));
+        let active = s.rows.iter().filter(|r| r.status == TokStatus::Active).count();
+        assert_eq!(active, 2, "two live siblings");
+    }
+
+    #[test]
+    fn keycloak_client_session_state_stale_tie_and_max_reuse() {
+        // Two login chains (tokens 1 and 2) in one client session (Keycloak before PR 29966).
+        let mut pol = policy(Rotation::Rotate, OnReuse::DetachClientSession, Grace::None, Window::default());
+        pol.reuse_state = ReuseState::PerClientSession;
+        let p = compile(&pol);
+        // Declared session fields, in name order: count, current, timestamp.
+        let mut s = signed_in(&p, 1, 2);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(3), "no current token yet: 1 becomes current");
+        assert_eq!(s.sessions[0][..3], [1, 1, 0]);
+        assert_eq!(redeem_now(&p, &mut s, 2), Some(4), "issued in the tick of the last refresh: not stale");
+        assert_eq!(s.sessions[0][..3], [1, 2, 0]);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(5), "a tie again: token 1, rotated away, is current once more");
+        s.now = 1;
+        assert_eq!(redeem_now(&p, &mut s, 5), Some(6), "token 5 was never current and not issued before 0");
+        assert_eq!(redeem_now(&p, &mut s, 4), None, "token 4: issued at 0 < timestamp 1 and not current: stale");
+        assert!(s.rows.iter().all(|r| r.status == TokStatus::Revoked), "the client session is detached");
+        assert_eq!(s.as_ghost.foreign_revocations, 4, "tokens 1, 3, 5 and 6 of the other chain, not yet revoked");
+
+        // Max reuse 1: the current token may be used twice, the third use fails.
+        pol.window.uses = Some(1);
+        let p = compile(&pol);
+        let mut s = signed_in(&p, 1, 1);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2));
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(3), "count 1 is not above max reuse 1");
+        assert_eq!(redeem_now(&p, &mut s, 1), None, "count 2 > 1: Maximum allowed refresh token reuse exceeded");
+    }
+
+    #[test]
+    fn keycloak_reuse_id_keeps_chains_apart_but_ties_within_a_chain_fork() {
+        let mut pol = policy(Rotation::Rotate, OnReuse::DetachClientSession, Grace::None, Window::default());
+        pol.reuse_state = ReuseState::PerReuseId;
+        let p = compile(&pol);
+        let mut s = signed_in(&p, 1, 2);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(3));
+        s.now = 1;
+        assert_eq!(redeem_now(&p, &mut s, 3), Some(4), "chain 0 moves on at tick 1");
+        assert_eq!(redeem_now(&p, &mut s, 2), Some(5), "chain 1 has its own state: token 2 is not stale");
+        assert_eq!(s.families[0].fields[..3], [1, 3, 1]);
+        assert_eq!(s.families[1].fields[..3], [1, 2, 1]);
+        assert_eq!(redeem_now(&p, &mut s, 1), None, "token 1: issued at 0 < chain 0's last refresh 1: stale");
+        assert!(s.rows.iter().all(|r| r.status == TokStatus::Revoked), "the client session is detached");
+
+        // Within one chain and one tick, a rotated-away token is not stale: it is current
+        // again and forks the chain.
+        let mut s = signed_in(&p, 1, 1);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2));
+        assert_eq!(redeem_now(&p, &mut s, 2), Some(3));
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(4), "iat 0 is not before the last refresh 0");
+        let active = s.rows.iter().filter(|r| r.status == TokStatus::Active).count();
+        assert_eq!(active, 2, "tokens 3 and 4 both live");
+    }
+
+    #[test]
+    fn two_nodes_number_tokens_across_the_cluster_and_replication_overwrites_the_entry() {
+        let p = compile(&policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::None, Window::default()));
+        let mut s = AsState::signed_in_cluster(1, 2, false);
+        assert_eq!(s.on_node(0, |s| redeem_now(&p, s, 1)), Some(3));
+        assert_eq!(s.on_node(1, |s| redeem_now(&p, s, 2)), Some(4), "numbered after node 1's token 3");
+        assert_eq!(s.on_node(1, |s| redeem_now(&p, s, 3)), None, "node 2 has not received token 3");
+        let c = s.cluster.as_ref().unwrap();
+        assert_eq!(c.second.rows[2].status, TokStatus::Unknown);
+        assert!(c.outbox[0].is_some() && c.outbox[1].is_some());
+        assert!(s.replicate(1), "node 2's entry overwrites node 1's");
+        assert_eq!(s.row(3), None, "node 1 lost its own write");
+        assert_eq!(s.rows[0].status, TokStatus::Active, "token 1 is active again on node 1");
+        assert!(!s.replicate(1), "nothing left to replicate from node 2");
+        assert!(s.replicate(0), "node 1's last write is still to be sent");
+        assert_eq!(s.cluster.as_ref().unwrap().second.rows.len(), 3, "and it overwrites node 2's");
+    }
+
+    #[test]
+    fn lifetimes_refuse_and_no_rotation_keeps_the_token() {
+        let mut pol = policy(Rotation::None, OnReuse::Reject, Grace::None, Window::default());
+        pol.idle = Some(2);
+        pol.absolute = Some(6);
+        let p = compile(&pol);
+        let mut s = signed_in(&p, 1, 1);
+        s.now = 2;
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(1));
+        s.now = 5;
+        assert_eq!(redeem_now(&p, &mut s, 1), None, "idle: 5 > 2 + 2");
+        s.families[0].last_activity = 5;
+        s.now = 6;
+        assert_eq!(redeem_now(&p, &mut s, 1), None, "absolute: 6 >= 0 + 6");
+    }
+
+    #[test]
+    fn a_rolled_back_detection_marks_the_ghost_and_revokes_nothing() {
+        let p = compile(&policy(Rotation::Rotate, OnReuse::RevokeFamilyRolledBack, Grace::None, Window::default()));
+        let mut s = signed_in(&p, 1, 1);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2));
+        assert_eq!(redeem_now(&p, &mut s, 1), None);
+        assert_eq!(s.as_ghost.detected, 1, "detection fired");
+        assert_eq!(s.rows[1].status, TokStatus::Active, "the revocation was rolled back");
+    }
+}

@@ -1,0 +1,735 @@
+//! The expression language of guards (`when`), effects (`do`) and replies (`reply`): parsing,
+//! type checking and evaluation.
+//!
+//! Grammar (keywords are lower case; `#` starts nothing, there are no comments):
+//!
+//! ```text
+//! expr   := or
+//! or     := and ("or" and)*
+//! and    := not ("and" not)*
+//! not    := "not" not | cmp
+//! cmp    := sum (("==" | "!=" | "<" | "<=" | ">" | ">=") sum)?
+//! sum    := atom (("+" | "-") atom)*
+//! atom   := INTEGER | "true" | "false" | "none" | "active" | "superseded" | "revoked"
+//!         | PATH | "(" expr ")"
+//! effect := "mint child" | "supersede presented"
+//!         | "revoke" ("presented" | "presented.child" | "family" | "session" | "user")
+//!         | "set" ("family" | "session") "." FIELD "=" expr
+//! reply  := "ok" expr | "invalid_grant" | "invalid_request" | "server_error" | "signed_out"
+//! ```
+//!
+//! Values are small non-negative integers: ticks, counts and token numbers (`none` is no
+//! token). `-` stops at 0 (ticks and counts are never negative). Every name, its type and what
+//! it reads are listed by [`Var`]; `docs/protocol-language.md` is the reference.
+
+use super::FieldType;
+
+/// A value read by an expression from the read view of a handler ([`super::View`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Var {
+    /// `now`: the server's clock, in ticks.
+    Now,
+    /// `presented`: the presented refresh token (a token).
+    Presented,
+    /// `presented.status`: `active`, `superseded` or `revoked`.
+    Status,
+    /// `presented.generation`: 0 at sign-in, its parent's plus one.
+    Generation,
+    /// `presented.rotated_at`: the tick it was first superseded (0 while active).
+    RotatedAt,
+    /// `presented.grace_uses`: redemptions after it was superseded that answered 2xx (a count).
+    GraceUses,
+    /// `presented.used`: it has been redeemed with a 2xx answer at least once.
+    Used,
+    /// `presented.issued_at`: the tick it was minted (the JWT's `iat`).
+    IssuedAt,
+    /// `presented.parent`: the token it was minted for (`none` at sign-in).
+    Parent,
+    /// `presented.child`: the newest child minted for it (`none` if none).
+    Child,
+    /// `presented.child.status`: that child's status (`none` without a child).
+    ChildStatus,
+    /// `presented.child.used`: that child has been redeemed with a 2xx answer.
+    ChildUsed,
+    /// `family.login_at`: the family's sign-in tick.
+    LoginAt,
+    /// `family.last_used_at`: the tick of the family's last 2xx redemption (sign-in at first).
+    LastUsedAt,
+    /// `family.newest_generation`: the highest generation of a token of the family that is
+    /// not revoked.
+    NewestGeneration,
+    /// `family.<field>`: a field the protocol declares per family (index into the declared
+    /// fields, sorted by name).
+    FamilyField(u8),
+    /// `session.<field>`: a field the protocol declares per client session (a device's sign-ins).
+    SessionField(u8),
+}
+
+/// The types of expressions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    /// Ticks and counts.
+    Num,
+    /// `true` or `false`.
+    Bool,
+    /// A token number, or `none`.
+    Token,
+    /// A token status, or `none` (no such token).
+    Status,
+    /// The literal `none`: compares with tokens and statuses.
+    None,
+}
+
+impl Ty {
+    fn name(self) -> &'static str {
+        match self {
+            Ty::Num => "a number (ticks or a count)",
+            Ty::Bool => "a condition (true or false)",
+            Ty::Token => "a token",
+            Ty::Status => "a status (active, superseded, revoked)",
+            Ty::None => "none",
+        }
+    }
+}
+
+/// Comparison operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// A parsed expression. Token statuses are encoded as [`STATUS_ACTIVE`], [`STATUS_SUPERSEDED`]
+/// and [`STATUS_REVOKED`]; `none` is 0; booleans are 0 and 1.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum Expr {
+    Const(i32),
+    Var(Var),
+    Not(Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Cmp(Cmp, Box<Expr>, Box<Expr>),
+    Add(Box<Expr>, Box<Expr>),
+    /// Subtraction stopping at 0.
+    Sub(Box<Expr>, Box<Expr>),
+}
+
+/// `active` as a value.
+pub const STATUS_ACTIVE: i32 = 1;
+/// `superseded` as a value.
+pub const STATUS_SUPERSEDED: i32 = 2;
+/// `revoked` as a value.
+pub const STATUS_REVOKED: i32 = 3;
+
+/// What a `revoke` effect revokes: every token in it that is not revoked yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RevokeScope {
+    /// The presented token only.
+    Presented,
+    /// The presented token's newest child (as the read saw it).
+    Child,
+    /// Every token of the presented token's family.
+    Family,
+    /// Every token of every family of the presented token's client session (a device's
+    /// sign-ins: Keycloak's client session).
+    Session,
+    /// Every token of every family of the user (all devices).
+    User,
+}
+
+/// Where a `set` writes a declared field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// The presented token's family.
+    Family,
+    /// Its client session.
+    Session,
+}
+
+/// One effect of a rule, applied in order to the store as it is when the rule runs; every
+/// expression in it reads the handler's read view.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Effect {
+    /// `mint child`: a new token, the next number, in the presented token's family, one
+    /// generation down, active, issued now; it becomes the presented token's child.
+    MintChild,
+    /// `supersede presented`: unless it is revoked now, the presented token becomes superseded:
+    /// at `now` with 0 grace uses if the read saw it active, or, if the read saw it already
+    /// superseded, at its first rotation tick with one more grace use.
+    SupersedePresented,
+    /// `revoke X`.
+    Revoke(RevokeScope),
+    /// `set family.F = e` / `set session.F = e`.
+    Set(Scope, u8, Expr),
+}
+
+/// A rule's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ReplyForm {
+    /// `ok minted`: 2xx with the token this rule minted.
+    OkMinted,
+    /// `ok e`: 2xx with the token `e` evaluates to on the read view (`none`: 500).
+    Ok(Expr),
+    /// `invalid_grant` (RFC 6749 §5.2): 401.
+    InvalidGrant,
+    /// `invalid_request`: 400.
+    InvalidRequest,
+    /// `server_error`: 500.
+    ServerError,
+    /// `signed_out`: the sign-out's 200, clearing the client's tokens.
+    SignedOut,
+}
+
+/// A parse or type error: the message and the byte offset in the text where it was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExprError {
+    /// What was wrong and what was expected.
+    pub message: String,
+}
+
+/// The names a protocol declares, for resolving `family.X` and `session.X`.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    /// Per-family fields, sorted by name, with their types.
+    pub family: Vec<(String, FieldType)>,
+    /// Per-client-session fields, sorted by name.
+    pub session: Vec<(String, FieldType)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Tok {
+    Int(i32),
+    Word(String),
+    Op(&'static str),
+}
+
+fn lex(text: &str) -> Result<Vec<Tok>, ExprError> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut out = vec![];
+    while i < b.len() {
+        let c = b[i] as char;
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if c.is_ascii_digit() {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            let n: i32 = text[start..i]
+                .parse()
+                .ok()
+                .filter(|n| *n <= 255)
+                .ok_or_else(|| err(format!("the number {} is too large (at most 255)", &text[start..i])))?;
+            out.push(Tok::Int(n));
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.') {
+                i += 1;
+            }
+            out.push(Tok::Word(text[start..i].to_string()));
+        } else {
+            let two = text.get(i..i + 2).unwrap_or("");
+            let op = ["==", "!=", "<=", ">="].into_iter().find(|o| *o == two);
+            if let Some(op) = op {
+                out.push(Tok::Op(op));
+                i += 2;
+            } else if let Some(op) = ["<", ">", "+", "-", "(", ")", "="].into_iter().find(|o| o.starts_with(c)) {
+                out.push(Tok::Op(op));
+                i += 1;
+            } else {
+                let shown: String = c.escape_default().collect();
+                return Err(err(format!(
+                    "unexpected character `{shown}` (expected a name, a number or one of == != < <= > >= + - ( ))"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn err(message: String) -> ExprError {
+    ExprError { message }
+}
+
+/// Every readable name, for "did you mean" and for the reference.
+pub const BUILTIN_NAMES: &[&str] = &[
+    "now",
+    "presented",
+    "presented.status",
+    "presented.generation",
+    "presented.rotated_at",
+    "presented.grace_uses",
+    "presented.used",
+    "presented.issued_at",
+    "presented.parent",
+    "presented.child",
+    "presented.child.status",
+    "presented.child.used",
+    "family.login_at",
+    "family.last_used_at",
+    "family.newest_generation",
+];
+
+/// The closest of `candidates` to `word`, if it is close enough to be a likely misspelling.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+struct Parser<'n> {
+    toks: Vec<Tok>,
+    at: usize,
+    names: &'n Names,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.at)
+    }
+
+    fn word(&self, w: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Word(x)) if x == w)
+    }
+
+    fn op(&self, o: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Op(x)) if *x == o)
+    }
+
+    fn expr(&mut self) -> Result<(Expr, Ty), ExprError> {
+        let (mut l, mut lt) = self.and()?;
+        while self.word("or") {
+            self.at += 1;
+            let (r, rt) = self.and()?;
+            want(lt, Ty::Bool, "or")?;
+            want(rt, Ty::Bool, "or")?;
+            l = Expr::Or(Box::new(l), Box::new(r));
+            lt = Ty::Bool;
+        }
+        Ok((l, lt))
+    }
+
+    fn and(&mut self) -> Result<(Expr, Ty), ExprError> {
+        let (mut l, mut lt) = self.not()?;
+        while self.word("and") {
+            self.at += 1;
+            let (r, rt) = self.not()?;
+            want(lt, Ty::Bool, "and")?;
+            want(rt, Ty::Bool, "and")?;
+            l = Expr::And(Box::new(l), Box::new(r));
+            lt = Ty::Bool;
+        }
+        Ok((l, lt))
+    }
+
+    fn not(&mut self) -> Result<(Expr, Ty), ExprError> {
+        if self.word("not") {
+            self.at += 1;
+            let (e, t) = self.not()?;
+            want(t, Ty::Bool, "not")?;
+            return Ok((Expr::Not(Box::new(e)), Ty::Bool));
+        }
+        self.cmp()
+    }
+
+    fn cmp(&mut self) -> Result<(Expr, Ty), ExprError> {
+        let (l, lt) = self.sum()?;
+        let op = match self.peek() {
+            Some(Tok::Op("==")) => Cmp::Eq,
+            Some(Tok::Op("!=")) => Cmp::Ne,
+            Some(Tok::Op("<")) => Cmp::Lt,
+            Some(Tok::Op("<=")) => Cmp::Le,
+            Some(Tok::Op(">")) => Cmp::Gt,
+            Some(Tok::Op(">=")) => Cmp::Ge,
+            Some(Tok::Op("=")) => return Err(err("`=` compares nothing: write `==`".into())),
+            _ => return Ok((l, lt)),
+        };
+        self.at += 1;
+        let (r, rt) = self.sum()?;
+        let ordered = !matches!(op, Cmp::Eq | Cmp::Ne);
+        if ordered {
+            want(lt, Ty::Num, "<, <=, > and >=")?;
+            want(rt, Ty::Num, "<, <=, > and >=")?;
+        } else {
+            let compatible = lt == rt
+                || (lt == Ty::None && matches!(rt, Ty::Token | Ty::Status))
+                || (rt == Ty::None && matches!(lt, Ty::Token | Ty::Status));
+            if !compatible {
+                return Err(err(format!("cannot compare {} with {}", lt.name(), rt.name())));
+            }
+        }
+        Ok((Expr::Cmp(op, Box::new(l), Box::new(r)), Ty::Bool))
+    }
+
+    fn sum(&mut self) -> Result<(Expr, Ty), ExprError> {
+        let (mut l, mut lt) = self.atom()?;
+        loop {
+            let add = if self.op("+") {
+                true
+            } else if self.op("-") {
+                false
+            } else {
+                return Ok((l, lt));
+            };
+            self.at += 1;
+            let (r, rt) = self.atom()?;
+            want(lt, Ty::Num, "+ and -")?;
+            want(rt, Ty::Num, "+ and -")?;
+            l = if add { Expr::Add(Box::new(l), Box::new(r)) } else { Expr::Sub(Box::new(l), Box::new(r)) };
+            lt = Ty::Num;
+        }
+    }
+
+    fn atom(&mut self) -> Result<(Expr, Ty), ExprError> {
+        let Some(tok) = self.peek().cloned() else {
+            return Err(err("the expression ends too early (expected a name, a number or `(`)".into()));
+        };
+        self.at += 1;
+        match tok {
+            Tok::Int(n) => Ok((Expr::Const(n), Ty::Num)),
+            Tok::Op("(") => {
+                let e = self.expr()?;
+                if !self.op(")") {
+                    return Err(err("a `(` is not closed (expected `)`)".into()));
+                }
+                self.at += 1;
+                Ok(e)
+            }
+            Tok::Op(o) => Err(err(format!("unexpected `{o}` (expected a name, a number or `(`)"))),
+            Tok::Word(w) => self.name(&w),
+        }
+    }
+
+    fn name(&self, w: &str) -> Result<(Expr, Ty), ExprError> {
+        let var = |v: Var, t: Ty| Ok((Expr::Var(v), t));
+        match w {
+            "true" => Ok((Expr::Const(1), Ty::Bool)),
+            "false" => Ok((Expr::Const(0), Ty::Bool)),
+            "none" => Ok((Expr::Const(0), Ty::None)),
+            "active" => Ok((Expr::Const(STATUS_ACTIVE), Ty::Status)),
+            "superseded" => Ok((Expr::Const(STATUS_SUPERSEDED), Ty::Status)),
+            "revoked" => Ok((Expr::Const(STATUS_REVOKED), Ty::Status)),
+            "now" => var(Var::Now, Ty::Num),
+            "presented" => var(Var::Presented, Ty::Token),
+            "presented.status" => var(Var::Status, Ty::Status),
+            "presented.generation" => var(Var::Generation, Ty::Num),
+            "presented.rotated_at" => var(Var::RotatedAt, Ty::Num),
+            "presented.grace_uses" => var(Var::GraceUses, Ty::Num),
+            "presented.used" => var(Var::Used, Ty::Bool),
+            "presented.issued_at" => var(Var::IssuedAt, Ty::Num),
+            "presented.parent" => var(Var::Parent, Ty::Token),
+            "presented.child" => var(Var::Child, Ty::Token),
+            "presented.child.status" => var(Var::ChildStatus, Ty::Status),
+            "presented.child.used" => var(Var::ChildUsed, Ty::Bool),
+            "family.login_at" => var(Var::LoginAt, Ty::Num),
+            "family.last_used_at" => var(Var::LastUsedAt, Ty::Num),
+            "family.newest_generation" => var(Var::NewestGeneration, Ty::Num),
+            _ => {
+                if let Some((scope, i, t)) = self.field(w) {
+                    let v = if scope == Scope::Family { Var::FamilyField(i) } else { Var::SessionField(i) };
+                    return var(v, field_ty(t));
+                }
+                let declared = self.declared();
+                let all = BUILTIN_NAMES.iter().copied().chain(declared.iter().map(String::as_str)).chain([
+                    "true",
+                    "false",
+                    "none",
+                    "active",
+                    "superseded",
+                    "revoked",
+                    "and",
+                    "or",
+                    "not",
+                ]);
+                let hint = did_you_mean(w, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+                Err(err(format!(
+                    "unknown name `{w}` (expected `now`, `presented`, a `presented.` or `family.` column, or a declared `family.` or `session.` field{hint})"
+                )))
+            }
+        }
+    }
+
+    fn declared(&self) -> Vec<String> {
+        let f = self.names.family.iter().map(|(n, _)| format!("family.{n}"));
+        let s = self.names.session.iter().map(|(n, _)| format!("session.{n}"));
+        f.chain(s).collect()
+    }
+
+    fn field(&self, w: &str) -> Option<(Scope, u8, FieldType)> {
+        let (scope, name, list) = if let Some(n) = w.strip_prefix("family.") {
+            (Scope::Family, n, &self.names.family)
+        } else if let Some(n) = w.strip_prefix("session.") {
+            (Scope::Session, n, &self.names.session)
+        } else {
+            return None;
+        };
+        list.iter().position(|(f, _)| f == name).map(|i| (scope, i as u8, list[i].1))
+    }
+
+    fn end(&self) -> Result<(), ExprError> {
+        match self.peek() {
+            None => Ok(()),
+            Some(t) => Err(err(format!("unexpected {} after the end of the expression", show(t)))),
+        }
+    }
+}
+
+fn show(t: &Tok) -> String {
+    match t {
+        Tok::Int(n) => format!("`{n}`"),
+        Tok::Word(w) => format!("`{w}`"),
+        Tok::Op(o) => format!("`{o}`"),
+    }
+}
+
+fn field_ty(t: FieldType) -> Ty {
+    match t {
+        FieldType::Tick | FieldType::Count => Ty::Num,
+        FieldType::Token => Ty::Token,
+    }
+}
+
+fn want(found: Ty, expected: Ty, op: &str) -> Result<(), ExprError> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(err(format!("{op} takes {}, found {}", expected.name(), found.name())))
+    }
+}
+
+fn parser<'n>(text: &str, names: &'n Names) -> Result<Parser<'n>, ExprError> {
+    Ok(Parser { toks: lex(text)?, at: 0, names })
+}
+
+/// Parses a guard: an expression of type condition.
+pub fn parse_guard(text: &str, names: &Names) -> Result<Expr, ExprError> {
+    let mut p = parser(text, names)?;
+    let (e, t) = p.expr()?;
+    p.end()?;
+    want(t, Ty::Bool, "a `when` guard")?;
+    Ok(e)
+}
+
+/// Parses one effect.
+pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    match words.as_slice() {
+        ["mint", "child"] => return Ok(Effect::MintChild),
+        ["supersede", "presented"] => return Ok(Effect::SupersedePresented),
+        ["revoke", what] => {
+            let scope = match *what {
+                "presented" => RevokeScope::Presented,
+                "presented.child" => RevokeScope::Child,
+                "family" => RevokeScope::Family,
+                "session" => RevokeScope::Session,
+                "user" => RevokeScope::User,
+                other => {
+                    let all = ["presented", "presented.child", "family", "session", "user"];
+                    let hint = did_you_mean(other, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+                    return Err(err(format!(
+                        "cannot revoke `{other}` (expected presented, presented.child, family, session or user{hint})"
+                    )));
+                }
+            };
+            return Ok(Effect::Revoke(scope));
+        }
+        ["set", ..] => {}
+        _ => {
+            let first = words.first().copied().unwrap_or("");
+            let hint = did_you_mean(first, ["mint", "supersede", "revoke", "set"])
+                .filter(|c| *c != first)
+                .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+            return Err(err(format!(
+                "unknown effect `{}` (expected `mint child`, `supersede presented`, `revoke SCOPE` or `set family.F = e` / `set session.F = e`{hint})",
+                text.trim()
+            )));
+        }
+    }
+    let rest = text.trim_start().strip_prefix("set").unwrap_or("");
+    let mut p = parser(rest, names)?;
+    let target = match p.peek() {
+        Some(Tok::Word(w)) => w.clone(),
+        _ => return Err(err("`set` needs a declared field: `set family.F = e` or `set session.F = e`".into())),
+    };
+    p.at += 1;
+    let Some((scope, i, ft)) = p.field(&target) else {
+        let declared = p.declared();
+        let hint = did_you_mean(&target, declared.iter().map(String::as_str))
+            .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+        let list = if declared.is_empty() { "none are declared in `fields`".to_string() } else { declared.join(", ") };
+        return Err(err(format!("`set` writes a declared field, found `{target}` (declared: {list}{hint})")));
+    };
+    if !p.op("=") {
+        return Err(err(format!("expected `=` after `set {target}`")));
+    }
+    p.at += 1;
+    let (e, t) = p.expr()?;
+    p.end()?;
+    let ok = t == field_ty(ft) || (t == Ty::None && ft == FieldType::Token);
+    if !ok {
+        return Err(err(format!("`{target}` holds {}, found {}", field_ty(ft).name(), t.name())));
+    }
+    Ok(Effect::Set(scope, i, e))
+}
+
+/// Parses a reply.
+pub fn parse_reply(text: &str, names: &Names) -> Result<ReplyForm, ExprError> {
+    let t = text.trim();
+    match t {
+        "invalid_grant" => return Ok(ReplyForm::InvalidGrant),
+        "invalid_request" => return Ok(ReplyForm::InvalidRequest),
+        "server_error" => return Ok(ReplyForm::ServerError),
+        "signed_out" => return Ok(ReplyForm::SignedOut),
+        "ok minted" => return Ok(ReplyForm::OkMinted),
+        _ => {}
+    }
+    if let Some(rest) = t.strip_prefix("ok ") {
+        let mut p = parser(rest, names)?;
+        let (e, ty) = p.expr()?;
+        p.end()?;
+        if ty != Ty::Token {
+            return Err(err(format!("`ok` answers with a token, found {}", ty.name())));
+        }
+        return Ok(ReplyForm::Ok(e));
+    }
+    let all = [
+        "ok minted",
+        "ok presented",
+        "ok presented.child",
+        "invalid_grant",
+        "invalid_request",
+        "server_error",
+        "signed_out",
+    ];
+    let hint = did_you_mean(t, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+    Err(err(format!(
+        "unknown reply `{t}` (expected `ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`, `server_error` or `signed_out`{hint})"
+    )))
+}
+
+impl Expr {
+    /// Evaluates on a read view: `read(v)` gives each variable's value.
+    #[inline]
+    pub fn eval(&self, read: &impl Fn(Var) -> i32) -> i32 {
+        match self {
+            Expr::Const(n) => *n,
+            Expr::Var(v) => read(*v),
+            Expr::Not(e) => i32::from(e.eval(read) == 0),
+            Expr::And(a, b) => i32::from(a.eval(read) != 0 && b.eval(read) != 0),
+            Expr::Or(a, b) => i32::from(a.eval(read) != 0 || b.eval(read) != 0),
+            Expr::Cmp(op, a, b) => {
+                let (a, b) = (a.eval(read), b.eval(read));
+                i32::from(match op {
+                    Cmp::Eq => a == b,
+                    Cmp::Ne => a != b,
+                    Cmp::Lt => a < b,
+                    Cmp::Le => a <= b,
+                    Cmp::Gt => a > b,
+                    Cmp::Ge => a >= b,
+                })
+            }
+            Expr::Add(a, b) => a.eval(read) + b.eval(read),
+            Expr::Sub(a, b) => (a.eval(read) - b.eval(read)).max(0),
+        }
+    }
+
+    /// Calls `f` on every variable the expression reads.
+    pub fn visit_vars(&self, f: &mut impl FnMut(Var)) {
+        match self {
+            Expr::Const(_) => {}
+            Expr::Var(v) => f(*v),
+            Expr::Not(e) => e.visit_vars(f),
+            Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::Add(a, b) | Expr::Sub(a, b) => {
+                a.visit_vars(f);
+                b.visit_vars(f);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Names {
+        Names {
+            family: vec![],
+            session: vec![("count".into(), FieldType::Count), ("current".into(), FieldType::Token)],
+        }
+    }
+
+    fn eval(text: &str, f: impl Fn(Var) -> i32) -> i32 {
+        parse_guard(text, &names()).unwrap().eval(&f)
+    }
+
+    #[test]
+    fn precedence_and_saturating_subtraction() {
+        let read = |v: Var| match v {
+            Var::Now => 3,
+            Var::RotatedAt => 1,
+            Var::Status => STATUS_SUPERSEDED,
+            Var::NewestGeneration => 1,
+            Var::Generation => 2,
+            _ => 0,
+        };
+        assert_eq!(eval("presented.status == superseded and now <= presented.rotated_at + 2", read), 1);
+        assert_eq!(eval("presented.status == superseded and now <= presented.rotated_at + 1", read), 0);
+        assert_eq!(eval("not presented.status == active or false", read), 1);
+        assert_eq!(eval("family.newest_generation - presented.generation <= 0", read), 1, "1 - 2 stops at 0");
+        assert_eq!(eval("session.current == none and (1 + 2 > 2)", read), 1);
+    }
+
+    #[test]
+    fn errors_name_what_was_expected() {
+        let e = parse_guard("presented.stauts == active", &names()).unwrap_err().message;
+        assert!(e.contains("unknown name `presented.stauts`") && e.contains("did you mean `presented.status`?"), "{e}");
+        let e = parse_guard("presented.status == 3", &names()).unwrap_err().message;
+        assert!(e.contains("cannot compare a status"), "{e}");
+        let e = parse_guard("now + 1", &names()).unwrap_err().message;
+        assert!(e.contains("a `when` guard takes a condition"), "{e}");
+        let e = parse_guard("now = 1", &names()).unwrap_err().message;
+        assert!(e.contains("write `==`"), "{e}");
+        let e = parse_guard("(now > 1", &names()).unwrap_err().message;
+        assert!(e.contains("not closed"), "{e}");
+        let e = parse_effect("revoke famly", &names()).unwrap_err().message;
+        assert!(e.contains("did you mean `family`?"), "{e}");
+        let e = parse_effect("set session.cout = 1", &names()).unwrap_err().message;
+        assert!(e.contains("did you mean `session.count`?"), "{e}");
+        let e = parse_effect("set session.current = now", &names()).unwrap_err().message;
+        assert!(e.contains("holds a token, found a number"), "{e}");
+        let e = parse_reply("ok now", &names()).unwrap_err().message;
+        assert!(e.contains("answers with a token"), "{e}");
+        let e = parse_reply("invalid_grnat", &names()).unwrap_err().message;
+        assert!(e.contains("did you mean `invalid_grant`?"), "{e}");
+        let e = parse_guard("now > 300", &names()).unwrap_err().message;
+        assert!(e.contains("too large"), "{e}");
+        let e = parse_guard("now > 1 \u{1b}", &names()).unwrap_err().message;
+        assert!(e.contains("`\\u{1b}`"), "control characters are escaped: {e}");
+    }
+
+    #[test]
+    fn effects_and_replies_parse() {
+        assert_eq!(parse_effect("mint child", &names()).unwrap(), Effect::MintChild);
+        assert_eq!(parse_effect(" revoke  presented.child ", &names()).unwrap(), Effect::Revoke(RevokeScope::Child));
+        assert_eq!(
+            parse_effect("set session.count = session.count + 1", &names()).unwrap(),
+            Effect::Set(
+                Scope::Session,
+                0,
+                Expr::Add(Box::new(Expr::Var(Var::SessionField(0))), Box::new(Expr::Const(1)))
+            )
+        );
+        assert_eq!(parse_reply("ok presented.child", &names()).unwrap(), ReplyForm::Ok(Expr::Var(Var::Child)));
+        assert_eq!(parse_reply("ok minted", &names()).unwrap(), ReplyForm::OkMinted);
+    }
+}

@@ -1,0 +1,410 @@
+//! The protocol language: an authorization server's refresh and sign-out handlers, written in
+//! the model file as data, and the presets that expand today's `auth_server` options into it.
+//!
+//! A protocol is a token store with a fixed row schema plus declared fields, and one handler
+//! per endpoint. A handler is a list of rules; the first rule whose `when` guard holds on the
+//! handler's read view decides: its effects (`do`) run in order and its `reply` is the answer.
+//!
+//! ```json
+//! "protocol": {
+//!   "refresh": {
+//!     "steps": "atomic",
+//!     "rules": [
+//!       { "name": "rotate", "when": "presented.status == active",
+//!         "do": ["mint child", "supersede presented"], "reply": "ok minted" },
+//!       { "name": "reuse", "when": "presented.status == superseded", "reuse_detected": true,
+//!         "do": ["revoke family"], "reply": "invalid_grant" }
+//!     ]
+//!   },
+//!   "sign_out": { "rules": [ { "name": "revoke", "do": ["revoke family"], "reply": "signed_out" } ] }
+//! }
+//! ```
+//!
+//! The store's rows (one per refresh token ever minted) have the columns `status`,
+//! `generation`, `parent`, `child`, `rotated_at`, `grace_uses`, `used` and `issued_at`; each
+//! family (one per sign-in) has `login_at`, `last_used_at` and `newest_generation`. A protocol
+//! may declare more fields per family or per client session (`fields`). Expressions, effects
+//! and replies are defined in [`expr`]; `docs/protocol-language.md` is the reference with a
+//! worked example per construct.
+//!
+//! Layout: [`ProtocolSpec`] is the language as written (serde, unknown fields refused);
+//! [`Protocol::compile`] parses and checks it into [`Protocol`], which the authorization
+//! server's actor interprets ([`crate::model::interpret`]); [`presets`] expands the options of
+//! the `auth_server` section into a [`ProtocolSpec`], each option in one place.
+
+pub mod expr;
+pub mod presets;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Tick;
+use expr::{Effect, ExprError, Names, ReplyForm, Var};
+
+/// The most fields a protocol may declare per family, and per client session.
+pub const MAX_FIELDS: usize = 4;
+/// The most rules a handler may have.
+pub const MAX_RULES: usize = 32;
+
+/// The type of a declared field: what it holds and how it prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    /// A tick of the server's clock.
+    Tick,
+    /// A count.
+    Count,
+    /// A token number, or `none` (the initial value of every field is 0 / `none`).
+    Token,
+}
+
+/// Fields a protocol declares beyond the fixed schema, each starting at 0 (`none`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldsSpec {
+    /// Per family (one sign-in's chain of tokens), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub family: BTreeMap<String, FieldType>,
+    /// Per client session (one device's sign-ins; Keycloak's client session), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub session: BTreeMap<String, FieldType>,
+}
+
+/// How a handler's read and its decision-and-write are scheduled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Steps {
+    /// Read, decide and write in one action: a row lock, a compare-and-set or a serialisable
+    /// transaction (supabase/auth PR 1202 `FOR UPDATE SKIP LOCKED`; nocturne PR 326). The
+    /// default.
+    #[default]
+    Atomic,
+    /// The read is one action when the request arrives; the rules are decided on that snapshot
+    /// and their effects written blindly in a later action, so any other action may run in
+    /// between (nocturne before PR 326).
+    ReadThenWrite,
+}
+
+/// A lock a read-then-write handler holds from its read to its write.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Lock {
+    /// No lock. The default.
+    #[default]
+    None,
+    /// One lock per family: a refresh of a family whose lock is held waits undelivered
+    /// (Keycloak's user-session refresh lock, `TokenManager.refreshAccessToken`; C12). The
+    /// sign-out handler takes no lock.
+    Family,
+}
+
+/// How a load balancer in front of two nodes routes requests (C09).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Routing {
+    /// Any request may go to either node (round robin, no affinity). The default.
+    #[default]
+    Any,
+    /// Session affinity per client: a tab's first request may go to either node, and every
+    /// later request of that tab goes to the same node.
+    Sticky,
+}
+
+/// One rule of a handler, as written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// A short name, shown in traces as the server's decision.
+    pub name: String,
+    /// The guard, an expression of type condition over the read view (default `true`).
+    #[serde(default = "always", skip_serializing_if = "is_always")]
+    pub when: String,
+    /// The effects, in order (default none).
+    #[serde(default, rename = "do", skip_serializing_if = "Vec::is_empty")]
+    pub effects: Vec<String>,
+    /// The answer: `ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`,
+    /// `server_error` or `signed_out`.
+    pub reply: String,
+    /// Ghost: this rule is reuse detection (read by the theft properties, never by a rule).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reuse_detected: bool,
+    /// The rule's transaction is rolled back: its store effects are discarded, its reply and
+    /// ghost marks stand (supabase/auth before PR 1312, C13).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rolled_back: bool,
+    /// Where this behaviour comes from (file and version, pull request, RFC section).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+fn always() -> String {
+    "true".into()
+}
+
+fn is_always(s: &String) -> bool {
+    s == "true"
+}
+
+/// A handler, as written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandlerSpec {
+    /// Atomic (default) or read-then-write.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub steps: Steps,
+    /// A lock held from the read to the write (read-then-write only; default none).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub lock: Lock,
+    /// The rules, first match decides; no rule matching answers `invalid_grant` (refresh) or
+    /// `signed_out` (sign-out).
+    pub rules: Vec<RuleSpec>,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+fn one() -> u8 {
+    1
+}
+
+fn is_one(v: &u8) -> bool {
+    *v == 1
+}
+
+/// The `protocol` section of a model file: an authorization server written in the language.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolSpec {
+    /// Declared fields beyond the fixed schema.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub fields: FieldsSpec,
+    /// The claimed reuse interval in ticks: `sp1_grace_bounded` checks that no superseded token
+    /// is accepted more than this many ticks after its rotation (default 0).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub reuse_interval: Tick,
+    /// `grant_type=refresh_token` (RFC 6749 §6).
+    pub refresh: HandlerSpec,
+    /// Sign-out: revocation of the presented refresh token (RFC 7009).
+    pub sign_out: HandlerSpec,
+    /// Server nodes, each with its own copy of the store, 1 (default) or 2 (C09).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub replicas: u8,
+    /// With two nodes: how the load balancer routes requests (default `any`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub routing: Routing,
+}
+
+/// A compiled rule.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Rule {
+    /// Its name.
+    pub name: String,
+    /// The guard.
+    pub when: expr::Expr,
+    /// The effects.
+    pub effects: Vec<Effect>,
+    /// The answer.
+    pub reply: ReplyForm,
+    /// Ghost: reuse detection.
+    pub reuse_detected: bool,
+    /// Store effects discarded.
+    pub rolled_back: bool,
+}
+
+/// A compiled handler.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Handler {
+    /// Atomic or read-then-write.
+    pub steps: Steps,
+    /// The lock between read and write.
+    pub lock: Lock,
+    /// The rules.
+    pub rules: Vec<Rule>,
+}
+
+/// A compiled protocol, ready to interpret.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Protocol {
+    /// The refresh handler.
+    pub refresh: Handler,
+    /// The sign-out handler.
+    pub sign_out: Handler,
+    /// Declared per-family fields, sorted by name.
+    pub family_fields: Vec<(String, FieldType)>,
+    /// Declared per-client-session fields, sorted by name.
+    pub session_fields: Vec<(String, FieldType)>,
+    /// Some rule reads `presented.issued_at`: the store records each token's issue tick (else
+    /// it keeps 0, so that states differing only in it are one state).
+    pub records_issued_at: bool,
+    /// The claimed reuse interval, ticks.
+    pub reuse_interval: Tick,
+    /// Nodes, 1 or 2.
+    pub replicas: u8,
+    /// Routing between two nodes.
+    pub routing: Routing,
+}
+
+/// An error in a `protocol` section: the field path (`protocol.refresh.rules[2].when`), the
+/// text found, and what is wrong and expected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProtocolError {
+    /// Field path below the model file's root.
+    pub field: String,
+    /// The text found, as written.
+    pub found: String,
+    /// What is wrong, and what was expected.
+    pub message: String,
+}
+
+impl Protocol {
+    /// Parses and checks every expression, effect and reply of `spec`; `at` is the field path
+    /// of the section (`protocol`, or `auth_server` for an expanded preset).
+    pub fn compile(spec: &ProtocolSpec, at: &str) -> Result<Protocol, ProtocolError> {
+        let fail = |field: String, found: &str, message: String| ProtocolError { field, found: found.into(), message };
+        for (scope, map) in [("family", &spec.fields.family), ("session", &spec.fields.session)] {
+            if map.len() > MAX_FIELDS {
+                return Err(fail(
+                    format!("{at}.fields.{scope}"),
+                    &format!("{} fields", map.len()),
+                    format!("at most {MAX_FIELDS} fields per {scope}"),
+                ));
+            }
+            for name in map.keys() {
+                let ok =
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                let builtin = expr::BUILTIN_NAMES.contains(&format!("{scope}.{name}").as_str());
+                if !ok || builtin {
+                    return Err(fail(
+                        format!("{at}.fields.{scope}"),
+                        name,
+                        "a field name of lower-case letters, digits and `_` that is not a built-in column".into(),
+                    ));
+                }
+            }
+        }
+        if !(1..=2).contains(&spec.replicas) {
+            return Err(fail(format!("{at}.replicas"), &spec.replicas.to_string(), "1 or 2".into()));
+        }
+        if spec.routing == Routing::Sticky && spec.replicas < 2 {
+            return Err(fail(
+                format!("{at}.routing"),
+                "\"sticky\" with one node",
+                "\"any\" unless `replicas` is 2 (routing chooses between nodes)".into(),
+            ));
+        }
+        if spec.replicas > 1 && spec.refresh.steps != Steps::Atomic {
+            return Err(fail(
+                format!("{at}.refresh.steps"),
+                "\"read-then-write\"",
+                "\"atomic\" when `replicas` is 2 (each node serves a request in one action)".into(),
+            ));
+        }
+        let names = Names {
+            family: spec.fields.family.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            session: spec.fields.session.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        };
+        let refresh = compile_handler(&spec.refresh, &format!("{at}.refresh"), &names, false)?;
+        let sign_out = compile_handler(&spec.sign_out, &format!("{at}.sign_out"), &names, true)?;
+        let mut records_issued_at = false;
+        for r in refresh.rules.iter().chain(&sign_out.rules) {
+            let mut see = |v: Var| records_issued_at |= v == Var::IssuedAt;
+            r.when.visit_vars(&mut see);
+            for e in &r.effects {
+                if let Effect::Set(_, _, x) = e {
+                    x.visit_vars(&mut see);
+                }
+            }
+            if let ReplyForm::Ok(x) = &r.reply {
+                x.visit_vars(&mut see);
+            }
+        }
+        Ok(Protocol {
+            refresh,
+            sign_out,
+            family_fields: names.family,
+            session_fields: names.session,
+            records_issued_at,
+            reuse_interval: spec.reuse_interval,
+            replicas: spec.replicas,
+            routing: spec.routing,
+        })
+    }
+}
+
+fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, sign_out: bool) -> Result<Handler, ProtocolError> {
+    let fail =
+        |field: String, found: &str, e: ExprError| ProtocolError { field, found: found.into(), message: e.message };
+    let msg = |m: &str| ExprError { message: m.into() };
+    if h.rules.len() > MAX_RULES {
+        return Err(fail(format!("{at}.rules"), &format!("{} rules", h.rules.len()), msg("at most 32 rules")));
+    }
+    if h.lock != Lock::None && h.steps != Steps::ReadThenWrite {
+        return Err(fail(
+            format!("{at}.lock"),
+            "\"family\"",
+            msg("\"none\" unless `steps` is \"read-then-write\" (the lock is held from the read to the write)"),
+        ));
+    }
+    if sign_out && (h.steps != Steps::Atomic) {
+        return Err(fail(
+            format!("{at}.steps"),
+            "\"read-then-write\"",
+            msg("\"atomic\": a sign-out is one action (RFC 7009 revocation)"),
+        ));
+    }
+    let mut rules = vec![];
+    for (i, r) in h.rules.iter().enumerate() {
+        let here = format!("{at}.rules[{i}]");
+        if r.name.trim().is_empty() {
+            return Err(fail(format!("{here}.name"), "", msg("a short name for the rule (shown in traces)")));
+        }
+        if h.rules[..i].iter().any(|o| o.name == r.name) {
+            return Err(fail(format!("{here}.name"), &r.name, msg("a name no other rule of this handler has")));
+        }
+        let when = expr::parse_guard(&r.when, names).map_err(|e| fail(format!("{here}.when"), &r.when, e))?;
+        let mut effects = vec![];
+        for (k, text) in r.effects.iter().enumerate() {
+            let e = expr::parse_effect(text, names).map_err(|e| fail(format!("{here}.do[{k}]"), text, e))?;
+            if sign_out && matches!(e, Effect::MintChild | Effect::SupersedePresented) {
+                return Err(fail(
+                    format!("{here}.do[{k}]"),
+                    text,
+                    msg("a `revoke` or a `set` (a sign-out mints and rotates nothing)"),
+                ));
+            }
+            effects.push(e);
+        }
+        let mints = effects.iter().filter(|e| **e == Effect::MintChild).count();
+        if mints > 1 {
+            return Err(fail(format!("{here}.do"), "two `mint child`", msg("at most one `mint child` per rule")));
+        }
+        let reply = expr::parse_reply(&r.reply, names).map_err(|e| fail(format!("{here}.reply"), &r.reply, e))?;
+        if reply == ReplyForm::OkMinted && mints == 0 {
+            return Err(fail(
+                format!("{here}.reply"),
+                &r.reply,
+                msg("`ok minted` only in a rule whose `do` has `mint child`"),
+            ));
+        }
+        let refresh_reply = !matches!(reply, ReplyForm::SignedOut);
+        if sign_out == refresh_reply {
+            let expected = if sign_out {
+                "`signed_out` (the sign-out's answer)"
+            } else {
+                "`ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request` or `server_error` (a refresh's answer)"
+            };
+            return Err(fail(format!("{here}.reply"), &r.reply, msg(expected)));
+        }
+        rules.push(Rule {
+            name: r.name.clone(),
+            when,
+            effects,
+            reply,
+            reuse_detected: r.reuse_detected,
+            rolled_back: r.rolled_back,
+        });
+    }
+    Ok(Handler { steps: h.steps, lock: h.lock, rules })
+}

@@ -1,0 +1,137 @@
+//! The protocol language: presets expand into it without changing any search, its errors name
+//! file, line, field and what was expected, and the model-file schema accepts every shipped
+//! model.
+
+use refresh_check::check::CheckOptions;
+use refresh_check::scenario::{self, Scenario};
+
+use crate::util::{cli, root, run};
+
+/// Every shipped `auth_server` model, expanded into a `protocol` section by `models expand`,
+/// searches the same state space (states, unique states) to the same verdicts with
+/// counterexamples of the same length: the preset is the language, not a second engine.
+#[test]
+fn every_preset_model_expands_to_a_protocol_that_searches_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    for entry in std::fs::read_dir(root().join("models")).unwrap() {
+        let path = entry.unwrap().path();
+        let sc = Scenario::load(&path).unwrap();
+        if sc.auth_server.is_none() {
+            continue;
+        }
+        let text = scenario::expanded_text(&sc).unwrap();
+        assert!(text.contains("\"protocol\"") && !text.contains("\"auth_server\""), "{}", path.display());
+        let out = dir.path().join(path.file_name().unwrap());
+        std::fs::write(&out, &text).unwrap();
+        let expanded = Scenario::load(&out).unwrap_or_else(|e| panic!("{e}"));
+        assert!(expanded.auth_server.is_none() && expanded.protocol.is_some());
+        let (_, a) = run(&sc, &CheckOptions::default());
+        let (_, b) = run(&expanded, &CheckOptions::default());
+        assert_eq!((a.states, a.unique_states), (b.states, b.unique_states), "{}", path.display());
+        assert!(a.unique_states > 10, "{}: the search was not empty", path.display());
+        for (p, q) in a.properties.iter().zip(&b.properties) {
+            assert_eq!((p.name, p.status, p.steps), (q.name, q.status, q.steps), "{}", path.display());
+        }
+        n += 1;
+    }
+    assert!(n >= 50, "only {n} preset models found");
+}
+
+fn with_protocol(rules: &str) -> String {
+    format!(
+        r#"{{"name":"p","description":"d","sources":["s"],
+"protocol": {{
+  "refresh": {{ "rules": [
+{rules}
+  ] }},
+  "sign_out": {{ "rules": [ {{ "name": "revoke", "do": ["revoke family"], "reply": "signed_out" }} ] }}
+}},
+"browser":{{"tabs":2,"refreshes_per_tab":1,"mode":"json"}},
+"time":{{"refresh_token_ttl":7,"session_cookie_ttl":4}}}}"#
+    )
+}
+
+/// A misspelt column, a wrong type, an unknown effect and a reply that does not fit are each
+/// refused with the file, the line of the text, the field path, what was wrong and a
+/// suggestion; the CLI exits 2.
+#[test]
+fn protocol_errors_name_file_line_field_and_suggest_a_spelling() {
+    let cases = [
+        (
+            r#"{ "name": "rotate", "when": "presented.stauts == active", "do": ["mint child"], "reply": "ok minted" }"#,
+            "protocol.refresh.rules[0].when",
+            "did you mean `presented.status`?",
+        ),
+        (
+            r#"{ "name": "rotate", "when": "presented.generation == active", "reply": "invalid_grant" }"#,
+            "protocol.refresh.rules[0].when",
+            "cannot compare a number (ticks or a count) with a status",
+        ),
+        (
+            r#"{ "name": "rotate", "do": ["revoke famly"], "reply": "invalid_grant" }"#,
+            "protocol.refresh.rules[0].do[0]",
+            "did you mean `family`?",
+        ),
+        (
+            r#"{ "name": "rotate", "do": ["supersede presented"], "reply": "ok minted" }"#,
+            "protocol.refresh.rules[0].reply",
+            "`ok minted` only in a rule whose `do` has `mint child`",
+        ),
+        (r#"{ "name": "rotate", "reply": "signed_out" }"#, "protocol.refresh.rules[0].reply", "a refresh's answer"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (rule, field, hint) in cases {
+        let text = with_protocol(rule);
+        let file = dir.path().join("p.json");
+        std::fs::write(&file, &text).unwrap();
+        let e = Scenario::load(&file).unwrap_err().to_string();
+        // The rule stands on line 4 of the file.
+        assert!(e.starts_with(&format!("{}:4: field `{field}`", file.display())), "{e}");
+        assert!(e.contains(hint), "{e}");
+        let out = cli(dir.path(), &["models", "validate", "p.json"]);
+        assert_eq!(out.status.code(), Some(2), "{e}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(hint));
+    }
+}
+
+/// `models expand` refuses a Directus model with exit 2 and says why; it prints a protocol
+/// model as it is.
+#[test]
+fn expand_refuses_a_directus_model_and_keeps_a_protocol_model() {
+    let out = cli(&root(), &["models", "expand", "models/directus-10.10-session.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a Directus model"), "{out:?}");
+    let out = cli(&root(), &["models", "expand", "models/keycloak-strict.json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(r#""when": "presented.status == superseded""#), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("k.json"), &text).unwrap();
+    let again = cli(dir.path(), &["models", "expand", "k.json"]);
+    assert_eq!(String::from_utf8(again.stdout).unwrap(), text, "expanding an expansion changes nothing");
+}
+
+/// The model-file schema is a valid JSON Schema that accepts every shipped model file and an
+/// expanded one, and refuses a rule without a reply.
+#[test]
+fn the_model_file_schema_accepts_every_shipped_model() {
+    let out = cli(&root(), &["models", "schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = jsonschema::validator_for(&schema).unwrap();
+    let mut n = 0;
+    for entry in std::fs::read_dir(root().join("models")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let errors: Vec<String> = v.iter_errors(&value).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        n += 1;
+    }
+    assert!(n >= 73);
+    let bad: serde_json::Value = serde_json::from_str(&with_protocol(r#"{ "name": "r" }"#)).unwrap();
+    assert!(!v.is_valid(&bad), "a rule without a reply");
+    let good: serde_json::Value =
+        serde_json::from_str(&with_protocol(r#"{ "name": "r", "reply": "invalid_grant" }"#)).unwrap();
+    assert!(v.is_valid(&good));
+}
