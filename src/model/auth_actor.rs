@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use stateright::actor::{model_timeout, Id, Out};
 
-use crate::protocol::{Lock, Protocol, Routing, Steps};
+use crate::protocol::{Lock, Protocol, Routing};
 
 use super::{interpret, oauth, ClientKey, HttpError, Msg, Node, NodeState, Reply, Tick, Timer, Token, ATTACKER};
 
@@ -60,25 +60,30 @@ pub(super) fn on_msg(
                 o.send(src, Msg::RefreshResponse { tab, reply: Reply::Err(HttpError::InvalidPayload) });
                 return;
             };
-            match protocol.refresh.steps {
-                Steps::Atomic => {
-                    let reply = redeem_now(protocol, access_ttl, &mut s, client, token, retry);
-                    (client, Msg::RefreshResponse { tab, reply })
-                }
-                Steps::ReadThenWrite => {
-                    let view = s.read(token);
-                    let family = view.row.map(|r| r.family);
-                    let locked = protocol.refresh.lock == Lock::Family
-                        && family.is_some()
-                        && s.handlers.iter().any(|h| h.view.row.map(|r| r.family) == family);
-                    if locked {
-                        return; // the family's refresh lock is held: a no-op, delivered later
-                    }
-                    let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
-                    let theft_mark = s.ghost.theft_mark;
-                    let h = oauth::AsHandler { client, slot, token, view, after_sign_out, theft_mark, retry };
-                    let at = s.handlers.partition_point(|x| (x.client, x.slot) < (client, slot));
-                    s.handlers.insert(at, h);
+            let view = s.read(token);
+            let family = view.row.map(|r| r.family);
+            let locked = protocol.refresh.lock == Lock::Family
+                && family.is_some()
+                && s.handlers.iter().any(|h| h.view.row.map(|r| r.family) == family);
+            if locked {
+                return; // the family's refresh lock is held: a no-op, delivered later
+            }
+            let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
+            let theft_mark = s.ghost.theft_mark;
+            let h = oauth::AsHandler {
+                client,
+                slot,
+                token,
+                view,
+                after_sign_out,
+                theft_mark,
+                retry,
+                step: 0,
+                minted: None,
+            };
+            match serve_step(protocol, access_ttl, &mut s, h) {
+                Some(reply) => (client, Msg::RefreshResponse { tab, reply }),
+                None => {
                     o.send(id, Msg::AsWrite { client, slot });
                     *state.to_mut() = NodeState::AuthServer(s);
                     return;
@@ -88,10 +93,14 @@ pub(super) fn on_msg(
         Msg::AsWrite { client, slot } => {
             let Some(i) = s.handlers.iter().position(|h| (h.client, h.slot) == (client, slot)) else { return };
             let h = s.handlers.remove(i);
-            let reply = interpret::redeem(protocol, access_ttl, &mut s, &h);
-            record_theft(&mut s, &h, &reply);
-            record_retry(&mut s, &h, &reply);
-            (client, Msg::RefreshResponse { tab: client.tab, reply })
+            match serve_step(protocol, access_ttl, &mut s, h) {
+                Some(reply) => (client, Msg::RefreshResponse { tab: client.tab, reply }),
+                None => {
+                    o.send(id, Msg::AsWrite { client, slot });
+                    *state.to_mut() = NodeState::AuthServer(s);
+                    return;
+                }
+            }
         }
         Msg::LogoutRequest { tab, cred } => {
             let reply = interpret::sign_out(protocol, &mut s, cred.presented());
@@ -112,8 +121,26 @@ pub(super) fn on_msg(
     *state.to_mut() = NodeState::AuthServer(s);
 }
 
-/// A refresh of `token` for `client` (`retry`: a retry of an unanswered attempt, ghost), read
-/// and written in one action on the state's table.
+/// Runs the next step of refresh `h`: its answer (with the theft and retry ghosts recorded),
+/// or `None` when it goes on to another step (then it waits in [`oauth::AsState::handlers`]
+/// and the caller sends [`Msg::AsWrite`] to run that step as a later action).
+fn serve_step(protocol: &Protocol, access_ttl: Tick, s: &mut oauth::AsState, mut h: oauth::AsHandler) -> Option<Reply> {
+    match interpret::run_step(protocol, access_ttl, s, &mut h) {
+        interpret::StepOutcome::Answer(reply) => {
+            record_theft(s, &h, &reply);
+            record_retry(s, &h, &reply);
+            Some(reply)
+        }
+        interpret::StepOutcome::Continue => {
+            let at = s.handlers.partition_point(|x| (x.client, x.slot) < (h.client, h.slot));
+            s.handlers.insert(at, h);
+            None
+        }
+    }
+}
+
+/// A refresh of `token` for `client` (`retry`: a retry of an unanswered attempt, ghost) served
+/// in one action on the state's table (two nodes: a handler of one step).
 fn redeem_now(
     protocol: &Protocol,
     access_ttl: Tick,
@@ -124,11 +151,9 @@ fn redeem_now(
 ) -> Reply {
     let view = s.read(token);
     let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
-    let h = oauth::AsHandler { client, slot: 0, token, view, after_sign_out, theft_mark: s.ghost.theft_mark, retry };
-    let reply = interpret::redeem(protocol, access_ttl, s, &h);
-    record_theft(s, &h, &reply);
-    record_retry(s, &h, &reply);
-    reply
+    let theft_mark = s.ghost.theft_mark;
+    let h = oauth::AsHandler { client, slot: 0, token, view, after_sign_out, theft_mark, retry, step: 0, minted: None };
+    serve_step(protocol, access_ttl, s, h).unwrap_or(Reply::Err(HttpError::Internal))
 }
 
 /// Two nodes (C09): every pending request may be routed to either node (or, with sticky

@@ -18,7 +18,7 @@ use super::{HttpError, Reply, Tick, Token};
 use crate::protocol::expr::{
     Effect, ReplyForm, RevokeScope, Scope, Var, STATUS_ACTIVE, STATUS_REVOKED, STATUS_SUPERSEDED,
 };
-use crate::protocol::{Protocol, Rule};
+use crate::protocol::{Protocol, Reads, Rule};
 
 fn status_value(s: TokStatus) -> i32 {
     match s {
@@ -169,37 +169,62 @@ pub fn decide<'p>(rules: &'p [Rule], view: &ReadView, t: Token, now: Tick) -> Op
     rules.iter().find(|r| r.when.eval(&var) != 0)
 }
 
-/// The refresh handler's write step for `h` (whose read is `h.view`): decides, applies the
-/// effects, and answers (2xx with the token and an access token expiring `access_ttl` ticks
-/// from now, or an error). Records the ghost bookkeeping.
-pub fn redeem(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &AsHandler) -> Reply {
+/// What a step of a refresh did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// The request is answered.
+    Answer(Reply),
+    /// The request goes on to its handler's next step ([`AsHandler::step`] advanced).
+    Continue,
+}
+
+/// Runs step `h.step` of the refresh handler for `h`: reads (the store now, or the request's
+/// snapshot), decides, applies the effects, and answers (2xx with the token and an access
+/// token expiring `access_ttl` ticks from now, or an error) or continues. Records the ghost
+/// bookkeeping of an answer.
+pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandler) -> StepOutcome {
     let now = s.now;
     let t = h.token;
+    let Some(step) = p.refresh.steps.get(h.step as usize) else {
+        return StepOutcome::Answer(Reply::Err(HttpError::Internal));
+    };
+    if step.reads == Reads::Current {
+        h.view = s.read(t);
+    }
     let (Some(read_row), Some(fam)) = (h.view.row, h.view.family) else {
-        return Reply::Err(HttpError::InvalidCredentials);
+        return StepOutcome::Answer(Reply::Err(HttpError::InvalidCredentials));
     };
     let f = read_row.family;
-    let Some(rule) = decide(&p.refresh.rules, &h.view, t, now) else {
-        return Reply::Err(HttpError::InvalidCredentials);
+    let Some(rule) = decide(&step.rules, &h.view, t, now) else {
+        return StepOutcome::Answer(Reply::Err(HttpError::InvalidCredentials));
     };
     if rule.reuse_detected {
         s.as_ghost.detected |= 1 << f;
     }
-    let minted = if rule.rolled_back { None } else { apply(p, s, rule, &h.view, t) };
+    if !rule.rolled_back {
+        if let Some(n) = apply(p, s, rule, &h.view, t) {
+            h.minted = Some(n);
+        }
+    }
+    let error = |e: HttpError| StepOutcome::Answer(Reply::Err(e));
     let issued = match &rule.reply {
-        ReplyForm::OkMinted => minted,
+        ReplyForm::Continue => {
+            h.step += 1;
+            return StepOutcome::Continue;
+        }
+        ReplyForm::OkMinted => h.minted,
         ReplyForm::Ok(x) => {
             let var = |v: Var| read(&h.view, &read_row, &fam, t, now, v);
             match x.eval(&var) {
-                0 => return Reply::Err(HttpError::Internal),
+                0 => None,
                 n => Some(n.clamp(1, 255) as Token),
             }
         }
-        ReplyForm::InvalidGrant => return Reply::Err(HttpError::InvalidCredentials),
-        ReplyForm::InvalidRequest => return Reply::Err(HttpError::InvalidPayload),
-        ReplyForm::ServerError | ReplyForm::SignedOut => return Reply::Err(HttpError::Internal),
+        ReplyForm::InvalidGrant => return error(HttpError::InvalidCredentials),
+        ReplyForm::InvalidRequest => return error(HttpError::InvalidPayload),
+        ReplyForm::ServerError | ReplyForm::SignedOut => return error(HttpError::Internal),
     };
-    let Some(tok) = issued else { return Reply::Err(HttpError::Internal) };
+    let Some(tok) = issued else { return error(HttpError::Internal) };
     // Success: the store records the redemption.
     s.rows[t as usize - 1].used = true;
     let fam = &mut s.families[f as usize];
@@ -216,7 +241,22 @@ pub fn redeem(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &AsHandler) ->
     if h.after_sign_out {
         s.ghost.ok_after_sign_out = s.ghost.ok_after_sign_out.saturating_add(1);
     }
-    Reply::Ok { set_cookie: None, token: Some(tok), expires_at: Some(now.saturating_add(access_ttl)) }
+    StepOutcome::Answer(Reply::Ok {
+        set_cookie: None,
+        token: Some(tok),
+        expires_at: Some(now.saturating_add(access_ttl)),
+    })
+}
+
+/// A whole refresh of `h` run step after step with no other action in between (the steps of
+/// a handler written as one transaction; used by tests of the rules).
+pub fn redeem(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &AsHandler) -> Reply {
+    let mut h = *h;
+    loop {
+        if let StepOutcome::Answer(r) = run_step(p, access_ttl, s, &mut h) {
+            return r;
+        }
+    }
 }
 
 /// Sign-out with token `t` (if any), one action.
@@ -224,7 +264,8 @@ pub fn sign_out(p: &Protocol, s: &mut AsState, t: Option<Token>) -> Reply {
     if let Some(t) = t {
         let view = s.read(t);
         if let Some(row) = view.row {
-            if let Some(rule) = decide(&p.sign_out.rules, &view, t, s.now) {
+            let rules = p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]);
+            if let Some(rule) = decide(rules, &view, t, s.now) {
                 if !rule.rolled_back {
                     apply(p, s, rule, &view, t);
                 }
@@ -277,6 +318,8 @@ mod tests {
             after_sign_out: false,
             theft_mark: None,
             retry: false,
+            step: 0,
+            minted: None,
         }
     }
 
@@ -366,14 +409,31 @@ mod tests {
     }
 
     #[test]
-    fn read_then_write_forks_a_lineage() {
-        let p = compile(&policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::None, Window::default()));
+    fn read_then_write_forks_a_lineage_and_a_write_that_reads_the_store_again_does_not() {
+        let mut pol = policy(Rotation::Rotate, OnReuse::RevokeFamily, Grace::None, Window::default());
+        pol.steps = AsSteps::ReadThenWrite;
+        let p = compile(&pol);
         let mut s = signed_in(&p, 1, 1);
-        let (a, b) = (handler(&s, 1), handler(&s, 1));
-        assert!(matches!(redeem(&p, 1, &mut s, &a), Reply::Ok { token: Some(2), .. }));
-        assert!(matches!(redeem(&p, 1, &mut s, &b), Reply::Ok { token: Some(3), .. }));
+        let (mut a, mut b) = (handler(&s, 1), handler(&s, 1));
+        assert_eq!(run_step(&p, 1, &mut s, &mut a), StepOutcome::Continue, "a reads");
+        assert_eq!(run_step(&p, 1, &mut s, &mut b), StepOutcome::Continue, "b reads");
+        assert!(matches!(run_step(&p, 1, &mut s, &mut a), StepOutcome::Answer(Reply::Ok { token: Some(2), .. })));
+        assert!(matches!(run_step(&p, 1, &mut s, &mut b), StepOutcome::Answer(Reply::Ok { token: Some(3), .. })));
         let active = s.rows.iter().filter(|r| r.status == TokStatus::Active).count();
         assert_eq!(active, 2, "two live siblings");
+
+        // The same two steps with a write that reads the store again (a conditional update):
+        // the second write finds the token superseded and is reuse.
+        let mut spec = pol.expand();
+        spec.refresh.steps[1].reads = Reads::Current;
+        let p = Protocol::compile(&spec, "protocol").unwrap();
+        let mut s = signed_in(&p, 1, 1);
+        let (mut a, mut b) = (handler(&s, 1), handler(&s, 1));
+        run_step(&p, 1, &mut s, &mut a);
+        run_step(&p, 1, &mut s, &mut b);
+        assert!(matches!(run_step(&p, 1, &mut s, &mut a), StepOutcome::Answer(Reply::Ok { token: Some(2), .. })));
+        assert_eq!(run_step(&p, 1, &mut s, &mut b), StepOutcome::Answer(Reply::Err(HttpError::InvalidCredentials)));
+        assert_eq!(s.as_ghost.detected, 1, "the conditional update saw the reuse");
     }
 
     #[test]

@@ -109,7 +109,7 @@ pub enum AsEndpoint {
     Revoke,
 }
 
-/// A refresh in progress between its read and its write.
+/// A refresh in progress: on arrival, or between two steps of its handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct AsHandler {
     /// Who sent it.
@@ -129,6 +129,10 @@ pub struct AsHandler {
     /// Ghost: the request is a retry re-sending the token of an attempt whose answer the
     /// client never got (LP2).
     pub retry: bool,
+    /// The handler's step it runs next (0 on arrival).
+    pub step: u8,
+    /// The token an earlier step of this request minted, if any (`ok minted`).
+    pub minted: Option<Token>,
 }
 
 /// Ghost bookkeeping of the AS for the catalogue's properties (never read by a step).

@@ -16,6 +16,7 @@
 //!         | "revoke" ("presented" | "presented.child" | "family" | "session" | "user")
 //!         | "set" ("family" | "session") "." FIELD "=" expr
 //! reply  := "ok" expr | "invalid_grant" | "invalid_request" | "server_error" | "signed_out"
+//!         | "continue"
 //! ```
 //!
 //! Values are small non-negative integers: ticks, counts and token numbers (`none` is no
@@ -172,7 +173,7 @@ pub enum Effect {
 /// A rule's answer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ReplyForm {
-    /// `ok minted`: 2xx with the token this rule minted.
+    /// `ok minted`: 2xx with the token this request minted (in this step or an earlier one).
     OkMinted,
     /// `ok e`: 2xx with the token `e` evaluates to on the read view (`none`: 500).
     Ok(Expr),
@@ -184,6 +185,8 @@ pub enum ReplyForm {
     ServerError,
     /// `signed_out`: the sign-out's 200, clearing the client's tokens.
     SignedOut,
+    /// `continue`: no answer yet; the request goes on to the handler's next step.
+    Continue,
 }
 
 /// A parse or type error: the message and the byte offset in the text where it was found.
@@ -590,6 +593,7 @@ pub fn parse_reply(text: &str, names: &Names) -> Result<ReplyForm, ExprError> {
         "invalid_request" => return Ok(ReplyForm::InvalidRequest),
         "server_error" => return Ok(ReplyForm::ServerError),
         "signed_out" => return Ok(ReplyForm::SignedOut),
+        "continue" => return Ok(ReplyForm::Continue),
         "ok minted" => return Ok(ReplyForm::OkMinted),
         _ => {}
     }
@@ -613,7 +617,7 @@ pub fn parse_reply(text: &str, names: &Names) -> Result<ReplyForm, ExprError> {
     ];
     let hint = did_you_mean(t, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
     Err(err(format!(
-        "unknown reply `{t}` (expected `ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`, `server_error` or `signed_out`{hint})"
+        "unknown reply `{t}` (expected `ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`, `server_error`, `signed_out` or `continue`{hint})"
     )))
 }
 

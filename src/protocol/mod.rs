@@ -2,13 +2,15 @@
 //! the model file as data, and the presets that expand today's `auth_server` options into it.
 //!
 //! A protocol is a token store with a fixed row schema plus declared fields, and one handler
-//! per endpoint. A handler is a list of rules; the first rule whose `when` guard holds on the
-//! handler's read view decides: its effects (`do`) run in order and its `reply` is the answer.
+//! per endpoint. A handler is a sequence of steps, each one atomic action of the server; a
+//! step is a list of rules, and the first rule whose `when` guard holds on the step's read
+//! view decides: its effects (`do`) run in order and its `reply` is the answer, or `continue`
+//! hands the request to the next step, which any other action may precede. A handler written
+//! with `rules` alone is one step.
 //!
 //! ```json
 //! "protocol": {
 //!   "refresh": {
-//!     "steps": "atomic",
 //!     "rules": [
 //!       { "name": "rotate", "when": "presented.status == active",
 //!         "do": ["mint child", "supersede presented"], "reply": "ok minted" },
@@ -44,8 +46,10 @@ use expr::{Effect, ExprError, Names, ReplyForm, Var};
 
 /// The most fields a protocol may declare per family, and per client session.
 pub const MAX_FIELDS: usize = 4;
-/// The most rules a handler may have.
+/// The most rules a step may have.
 pub const MAX_RULES: usize = 32;
+/// The most steps a handler may have.
+pub const MAX_STEPS: usize = 8;
 
 /// The type of a declared field: what it holds and how it prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -71,31 +75,31 @@ pub struct FieldsSpec {
     pub session: BTreeMap<String, FieldType>,
 }
 
-/// How a handler's read and its decision-and-write are scheduled.
+/// What a step's rules read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
-pub enum Steps {
-    /// Read, decide and write in one action: a row lock, a compare-and-set or a serialisable
-    /// transaction (supabase/auth PR 1202 `FOR UPDATE SKIP LOCKED`; nocturne PR 326). The
-    /// default.
+pub enum Reads {
+    /// The store as it is when the step runs (the request's snapshot is taken anew): a
+    /// statement that reads, or a conditional update (`UPDATE … WHERE status = 'active'`,
+    /// compare-and-set). The default.
     #[default]
-    Atomic,
-    /// The read is one action when the request arrives; the rules are decided on that snapshot
-    /// and their effects written blindly in a later action, so any other action may run in
-    /// between (nocturne before PR 326).
-    ReadThenWrite,
+    Current,
+    /// What the request's last `current` step read: a decision made on an earlier read and
+    /// written blindly, so a write made meanwhile by another request is overwritten (the
+    /// read-then-write of nightscout/nocturne before PR 326).
+    Snapshot,
 }
 
-/// A lock a read-then-write handler holds from its read to its write.
+/// A lock a handler of several steps holds from its first step to its last.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Lock {
     /// No lock. The default.
     #[default]
     None,
-    /// One lock per family: a refresh of a family whose lock is held waits undelivered
-    /// (Keycloak's user-session refresh lock, `TokenManager.refreshAccessToken`; C12). The
-    /// sign-out handler takes no lock.
+    /// One lock per family: a refresh of a family whose lock is held (another refresh of it is
+    /// between two of its steps) waits undelivered (Keycloak's user-session refresh lock,
+    /// `TokenManager.refreshAccessToken`; C12). The sign-out handler takes no lock.
     Family,
 }
 
@@ -124,7 +128,7 @@ pub struct RuleSpec {
     #[serde(default, rename = "do", skip_serializing_if = "Vec::is_empty")]
     pub effects: Vec<String>,
     /// The answer: `ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`,
-    /// `server_error` or `signed_out`.
+    /// `server_error` or `signed_out`; or `continue` to the handler's next step.
     pub reply: String,
     /// Ghost: this rule is reuse detection (read by the theft properties, never by a rule).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -146,19 +150,33 @@ fn is_always(s: &String) -> bool {
     s == "true"
 }
 
-/// A handler, as written.
+/// One step of a handler, as written: one atomic action of the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// A short name (`read`, `claim`, `insert`), shown in traces.
+    pub name: String,
+    /// What its rules read (default `current`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub reads: Reads,
+    /// The rules, first match decides; no rule matching answers `invalid_grant`.
+    pub rules: Vec<RuleSpec>,
+}
+
+/// A handler, as written: `rules` (one atomic step) or `steps`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HandlerSpec {
-    /// Atomic (default) or read-then-write.
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub steps: Steps,
-    /// A lock held from the read to the write (read-then-write only; default none).
+    /// A lock held from the first step to the last (several steps only; default none).
     #[serde(default, skip_serializing_if = "is_default")]
     pub lock: Lock,
-    /// The rules, first match decides; no rule matching answers `invalid_grant` (refresh) or
-    /// `signed_out` (sign-out).
+    /// The rules of a handler that is one atomic step; first match decides; no rule matching
+    /// answers `invalid_grant` (refresh) or `signed_out` (sign-out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleSpec>,
+    /// The steps of a handler that is several actions, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepSpec>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -213,15 +231,24 @@ pub struct Rule {
     pub rolled_back: bool,
 }
 
+/// A compiled step.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Step {
+    /// Its name.
+    pub name: String,
+    /// What it reads.
+    pub reads: Reads,
+    /// The rules.
+    pub rules: Vec<Rule>,
+}
+
 /// A compiled handler.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Handler {
-    /// Atomic or read-then-write.
-    pub steps: Steps,
-    /// The lock between read and write.
+    /// The lock between the first step and the last.
     pub lock: Lock,
-    /// The rules.
-    pub rules: Vec<Rule>,
+    /// The steps, at least one.
+    pub steps: Vec<Step>,
 }
 
 /// A compiled protocol, ready to interpret.
@@ -294,11 +321,11 @@ impl Protocol {
                 "\"any\" unless `replicas` is 2 (routing chooses between nodes)".into(),
             ));
         }
-        if spec.replicas > 1 && spec.refresh.steps != Steps::Atomic {
+        if spec.replicas > 1 && !spec.refresh.steps.is_empty() {
             return Err(fail(
                 format!("{at}.refresh.steps"),
-                "\"read-then-write\"",
-                "\"atomic\" when `replicas` is 2 (each node serves a request in one action)".into(),
+                &format!("{} steps", spec.refresh.steps.len()),
+                "`rules` (one step) when `replicas` is 2 (each node serves a request in one action)".into(),
             ));
         }
         let names = Names {
@@ -308,7 +335,8 @@ impl Protocol {
         let refresh = compile_handler(&spec.refresh, &format!("{at}.refresh"), &names, false)?;
         let sign_out = compile_handler(&spec.sign_out, &format!("{at}.sign_out"), &names, true)?;
         let mut records_issued_at = false;
-        for r in refresh.rules.iter().chain(&sign_out.rules) {
+        let all_rules = refresh.steps.iter().chain(&sign_out.steps).flat_map(|s| &s.rules);
+        for r in all_rules {
             let mut see = |v: Var| records_issued_at |= v == Var::IssuedAt;
             r.when.visit_vars(&mut see);
             for e in &r.effects {
@@ -334,34 +362,82 @@ impl Protocol {
 }
 
 fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, sign_out: bool) -> Result<Handler, ProtocolError> {
-    let fail =
-        |field: String, found: &str, e: ExprError| ProtocolError { field, found: found.into(), message: e.message };
-    let msg = |m: &str| ExprError { message: m.into() };
-    if h.rules.len() > MAX_RULES {
-        return Err(fail(format!("{at}.rules"), &format!("{} rules", h.rules.len()), msg("at most 32 rules")));
+    let fail = |field: String, found: &str, message: &str| ProtocolError {
+        field,
+        found: found.into(),
+        message: message.into(),
+    };
+    let written: Vec<(String, StepSpec)> = match (h.rules.is_empty(), h.steps.is_empty()) {
+        (false, true) => {
+            vec![(at.to_string(), StepSpec { name: "serve".into(), reads: Reads::Current, rules: h.rules.clone() })]
+        }
+        (true, false) => h.steps.iter().enumerate().map(|(i, s)| (format!("{at}.steps[{i}]"), s.clone())).collect(),
+        (empty, _) => {
+            let found = if empty { "neither `rules` nor `steps`" } else { "both `rules` and `steps`" };
+            return Err(fail(
+                at.to_string(),
+                found,
+                "either `rules` (a handler that is one atomic step) or `steps` (several)",
+            ));
+        }
+    };
+    if sign_out && written.len() > 1 {
+        return Err(fail(
+            format!("{at}.steps"),
+            &format!("{} steps", written.len()),
+            "`rules`: a sign-out is one action (RFC 7009 revocation)",
+        ));
     }
-    if h.lock != Lock::None && h.steps != Steps::ReadThenWrite {
+    if written.len() > MAX_STEPS {
+        return Err(fail(format!("{at}.steps"), &format!("{} steps", written.len()), "at most 8 steps"));
+    }
+    if h.lock != Lock::None && written.len() < 2 {
         return Err(fail(
             format!("{at}.lock"),
             "\"family\"",
-            msg("\"none\" unless `steps` is \"read-then-write\" (the lock is held from the read to the write)"),
+            "\"none\" for a handler of one step (the lock is held from the first step to the last)",
         ));
     }
-    if sign_out && (h.steps != Steps::Atomic) {
-        return Err(fail(
-            format!("{at}.steps"),
-            "\"read-then-write\"",
-            msg("\"atomic\": a sign-out is one action (RFC 7009 revocation)"),
-        ));
+    let mut steps = vec![];
+    for (k, (here, step)) in written.iter().enumerate() {
+        if h.steps.len() > 1 && (step.name.trim().is_empty() || written[..k].iter().any(|(_, o)| o.name == step.name)) {
+            return Err(fail(format!("{here}.name"), &step.name, "a short name no other step of this handler has"));
+        }
+        if k == 0 && step.reads == Reads::Snapshot {
+            return Err(fail(
+                format!("{here}.reads"),
+                "\"snapshot\"",
+                "\"current\" in the first step (there is no earlier read)",
+            ));
+        }
+        let last = k + 1 == written.len();
+        let rules = compile_rules(&step.rules, here, names, sign_out, last)?;
+        steps.push(Step { name: step.name.clone(), reads: step.reads, rules });
+    }
+    Ok(Handler { lock: h.lock, steps })
+}
+
+fn compile_rules(
+    written: &[RuleSpec],
+    at: &str,
+    names: &Names,
+    sign_out: bool,
+    last: bool,
+) -> Result<Vec<Rule>, ProtocolError> {
+    let fail =
+        |field: String, found: &str, e: ExprError| ProtocolError { field, found: found.into(), message: e.message };
+    let msg = |m: &str| ExprError { message: m.into() };
+    if written.len() > MAX_RULES {
+        return Err(fail(format!("{at}.rules"), &format!("{} rules", written.len()), msg("at most 32 rules")));
     }
     let mut rules = vec![];
-    for (i, r) in h.rules.iter().enumerate() {
+    for (i, r) in written.iter().enumerate() {
         let here = format!("{at}.rules[{i}]");
         if r.name.trim().is_empty() {
             return Err(fail(format!("{here}.name"), "", msg("a short name for the rule (shown in traces)")));
         }
-        if h.rules[..i].iter().any(|o| o.name == r.name) {
-            return Err(fail(format!("{here}.name"), &r.name, msg("a name no other rule of this handler has")));
+        if written[..i].iter().any(|o| o.name == r.name) {
+            return Err(fail(format!("{here}.name"), &r.name, msg("a name no other rule of this step has")));
         }
         let when = expr::parse_guard(&r.when, names).map_err(|e| fail(format!("{here}.when"), &r.when, e))?;
         let mut effects = vec![];
@@ -381,11 +457,11 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, sign_out: bool) -> 
             return Err(fail(format!("{here}.do"), "two `mint child`", msg("at most one `mint child` per rule")));
         }
         let reply = expr::parse_reply(&r.reply, names).map_err(|e| fail(format!("{here}.reply"), &r.reply, e))?;
-        if reply == ReplyForm::OkMinted && mints == 0 {
+        if reply == ReplyForm::Continue && (last || sign_out) {
             return Err(fail(
                 format!("{here}.reply"),
                 &r.reply,
-                msg("`ok minted` only in a rule whose `do` has `mint child`"),
+                msg("an answer: `continue` only in a step that another step follows"),
             ));
         }
         let refresh_reply = !matches!(reply, ReplyForm::SignedOut);
@@ -393,9 +469,16 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, sign_out: bool) -> 
             let expected = if sign_out {
                 "`signed_out` (the sign-out's answer)"
             } else {
-                "`ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request` or `server_error` (a refresh's answer)"
+                "`ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`, `server_error` or `continue` (a refresh's answer)"
             };
             return Err(fail(format!("{here}.reply"), &r.reply, msg(expected)));
+        }
+        if r.rolled_back && matches!(reply, ReplyForm::Ok(_) | ReplyForm::OkMinted | ReplyForm::Continue) {
+            return Err(fail(
+                format!("{here}.reply"),
+                &r.reply,
+                msg("an error answer in a rolled-back rule (a transaction that is rolled back answers an error)"),
+            ));
         }
         rules.push(Rule {
             name: r.name.clone(),
@@ -406,5 +489,5 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, sign_out: bool) -> 
             rolled_back: r.rolled_back,
         });
     }
-    Ok(Handler { steps: h.steps, lock: h.lock, rules })
+    Ok(rules)
 }

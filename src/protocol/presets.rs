@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{FieldType, FieldsSpec, HandlerSpec, Lock, ProtocolSpec, Routing, RuleSpec, Steps};
+use super::{FieldType, FieldsSpec, HandlerSpec, Lock, ProtocolSpec, Reads, Routing, RuleSpec, StepSpec};
 use crate::model::Tick;
 
 /// Whether a redemption replaces the refresh token.
@@ -411,10 +411,23 @@ fn refresh_rules(p: &AuthServerPolicy) -> Vec<RuleSpec> {
 
 /// Expands a preset into the protocol language.
 pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
-    let (steps, lock) = match p.steps {
-        AsSteps::Atomic => (Steps::Atomic, Lock::None),
-        AsSteps::ReadThenWrite => (Steps::ReadThenWrite, Lock::None),
-        AsSteps::LockedReadThenWrite => (Steps::ReadThenWrite, Lock::Family),
+    let rules = refresh_rules(p);
+    let read_then_write = |lock: Lock| HandlerSpec {
+        lock,
+        rules: vec![],
+        steps: vec![
+            StepSpec {
+                name: "read".into(),
+                reads: Reads::Current,
+                rules: vec![rule("read the row", "true", &[], "continue", "nightscout/nocturne before PR 326")],
+            },
+            StepSpec { name: "write".into(), reads: Reads::Snapshot, rules: rules.clone() },
+        ],
+    };
+    let refresh = match p.steps {
+        AsSteps::Atomic => HandlerSpec { lock: Lock::None, rules: rules.clone(), steps: vec![] },
+        AsSteps::ReadThenWrite => read_then_write(Lock::None),
+        AsSteps::LockedReadThenWrite => read_then_write(Lock::Family),
     };
     let mut fields = FieldsSpec::default();
     let keycloak = [("count", FieldType::Count), ("current", FieldType::Token), ("timestamp", FieldType::Tick)];
@@ -428,10 +441,10 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
         // SP1 (i) is measured against the window's tick bound; a grace without one is
         // reported as time-unbounded replay (bound 0).
         reuse_interval: if p.grace == Grace::None { 0 } else { p.window.ticks.unwrap_or(0) },
-        refresh: HandlerSpec { steps, lock, rules: refresh_rules(p) },
+        refresh,
         sign_out: HandlerSpec {
-            steps: Steps::Atomic,
             lock: Lock::None,
+            steps: vec![],
             rules: vec![rule("revoke the family", "true", &["revoke family"], "signed_out", "RFC 7009 §2.1")],
         },
         replicas: p.replicas,
