@@ -76,7 +76,7 @@ fn protocol_errors_name_file_line_field_and_suggest_a_spelling() {
         (
             r#"{ "name": "rotate", "do": ["supersede presented"], "reply": "ok minted" }"#,
             "protocol.refresh.rules[0].reply",
-            "`ok minted` only in a rule whose `do` has `mint child`",
+            "`ok minted` only in a rule whose `do` has `mint child`, or after a step that mints",
         ),
         (r#"{ "name": "rotate", "reply": "signed_out" }"#, "protocol.refresh.rules[0].reply", "a refresh's answer"),
     ];

@@ -411,7 +411,8 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, sign_out: bool) -> 
             ));
         }
         let last = k + 1 == written.len();
-        let rules = compile_rules(&step.rules, here, names, sign_out, last)?;
+        let earlier_mint = steps.iter().flat_map(|s: &Step| &s.rules).any(|r| r.effects.contains(&Effect::MintChild));
+        let rules = compile_rules(&step.rules, here, names, (sign_out, last, earlier_mint))?;
         steps.push(Step { name: step.name.clone(), reads: step.reads, rules });
     }
     Ok(Handler { lock: h.lock, steps })
@@ -421,8 +422,7 @@ fn compile_rules(
     written: &[RuleSpec],
     at: &str,
     names: &Names,
-    sign_out: bool,
-    last: bool,
+    (sign_out, last, earlier_mint): (bool, bool, bool),
 ) -> Result<Vec<Rule>, ProtocolError> {
     let fail =
         |field: String, found: &str, e: ExprError| ProtocolError { field, found: found.into(), message: e.message };
@@ -457,6 +457,13 @@ fn compile_rules(
             return Err(fail(format!("{here}.do"), "two `mint child`", msg("at most one `mint child` per rule")));
         }
         let reply = expr::parse_reply(&r.reply, names).map_err(|e| fail(format!("{here}.reply"), &r.reply, e))?;
+        if reply == ReplyForm::OkMinted && mints == 0 && !earlier_mint {
+            return Err(fail(
+                format!("{here}.reply"),
+                &r.reply,
+                msg("`ok minted` only in a rule whose `do` has `mint child`, or after a step that mints"),
+            ));
+        }
         if reply == ReplyForm::Continue && (last || sign_out) {
             return Err(fail(
                 format!("{here}.reply"),
