@@ -135,3 +135,50 @@ fn the_model_file_schema_accepts_every_shipped_model() {
         serde_json::from_str(&with_protocol(r#"{ "name": "r", "reply": "invalid_grant" }"#)).unwrap();
     assert!(v.is_valid(&good));
 }
+
+/// Ory Hydra issue 3004, written with two steps: the shortest logout is the sequential reuse
+/// (B's check runs after A's rotation committed and revokes the chain), and the reported race
+/// exists too: both checks pass, A's transaction rotates, B's conditional update finds the row
+/// inactive and B is answered 400 `invalid_request`, without reuse detection.
+#[test]
+fn hydra_3004_the_race_loser_gets_400_and_a_later_check_revokes_the_chain() {
+    use refresh_check::model::{self, oauth::TokStatus, HttpError, Msg, Reply};
+    use refresh_check::search::{self, SearchConfig};
+    use stateright::{Expectation, Model};
+
+    let (sc, m, r) = crate::util::checked("models/hydra-3004-check-outside-transaction.json");
+    let t = crate::util::trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        crate::util::actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[2].text.contains("step `rotate (transaction)` of tab A's refresh"), "{}", t.steps[2].text);
+    assert!(t.steps[5].text.starts_with("tab B gets 401"), "{}", t.steps[5].text);
+    let last = &t.steps[5].state.store;
+    assert!(last.iter().all(|row| row.ends_with("revoked")), "the chain is revoked: {last:?}");
+
+    // The race of the report: a 400 for the tab whose check passed before the other's commit.
+    fn race_lost(_: &model::RefreshModel, s: &model::State) -> bool {
+        s.network
+            .iter_deliverable()
+            .any(|e| matches!(e.msg, Msg::RefreshResponse { tab: 1, reply: Reply::Err(HttpError::InvalidPayload) }))
+    }
+    let with_race = model::build(&sc).property(Expectation::Sometimes, "race lost", race_lost);
+    let out = search::search(&with_race, &SearchConfig::default());
+    let race = with_race.properties().iter().position(|p| p.name == "race lost").unwrap();
+    let path = out.discoveries[race].clone().expect("the race is reachable");
+    assert_eq!(path.actions.len(), 6, "A and B send and pass the check, A rotates, B's update finds it inactive");
+    let (_, steps) = search::replay(&with_race, &path).unwrap();
+    let end = &steps.last().unwrap().1;
+    let auth = model::auth_server_at(end, with_race.cfg.server).unwrap();
+    assert_eq!(auth.rows[0].status, TokStatus::Superseded { at: 0, uses: 0 });
+    assert_eq!(auth.rows[1].status, TokStatus::Active, "A's child lives: no reuse detection in the race");
+    assert_eq!(auth.as_ghost.detected, 0);
+}

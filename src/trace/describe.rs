@@ -393,7 +393,11 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
     let mut handlers: Vec<String> = auth
         .handlers
         .iter()
-        .map(|h| format!("{} refresh of token={}: read done, write pending", who_sent(h.client), h.token))
+        .map(|h| {
+            let step = protocol.as_ref().and_then(|p| p.refresh.steps.get(h.step as usize));
+            let name = step.map_or(String::new(), |st| format!(" `{}`", st.name));
+            format!("{} refresh of token={}: step{name} pending", who_sent(h.client), h.token)
+        })
         .collect();
     let store = match &auth.cluster {
         None => table((&auth.rows, &auth.families, &auth.sessions), ""),
@@ -710,15 +714,11 @@ fn describe_in(
                     "ServerReceivesTransactionResult",
                     format!("server gets the transaction's outcome for {}", who(handler.client.tab)),
                 ),
-                Msg::AsWrite { client, slot } => (
-                    "server".to_string(),
-                    "ServerWritesRefresh",
-                    format!(
-                        "server runs the write step of {}'s {}, deciding on what its read saw",
-                        who(client.tab),
-                        if *slot > 0 { "second request in progress" } else { "refresh" }
-                    ),
-                ),
+                Msg::AsWrite { client, slot } => ("server".to_string(), "ServerWritesRefresh", {
+                    let (step, how) = next_step_text(m, before, *client, *slot);
+                    let what = if *slot > 0 { "second request in progress" } else { "refresh" };
+                    format!("server runs {step} of {}'s {what}{how}", who(client.tab))
+                }),
                 Msg::RefreshResponse { tab, reply } => {
                     let w = who(*tab);
                     let (before_b, after_b) = (model::browser_at(before, browser), model::browser_at(after, browser));
@@ -846,5 +846,23 @@ mod tests {
         assert_eq!(in_flight(&unordered), vec![(x, y, &a), (x, y, &a)]);
         // stateright 0.31: a message sent twice is listed three times.
         assert_eq!(unordered.iter_all().take(50).count(), 3);
+    }
+}
+
+/// The step a refresh waiting in `before` runs next (`step \`NAME\``), and whether it reads
+/// the store now or decides on the request's earlier read.
+fn next_step_text(m: &RefreshModel, before: &State, client: model::ClientKey, slot: u8) -> (String, &'static str) {
+    let unknown = || ("the next step".to_string(), "");
+    let Some(model::Node::AuthServer { protocol, .. }) = m.actors.get(m.cfg.server) else {
+        return unknown();
+    };
+    let waiting = model::auth_server_at(before, m.cfg.server)
+        .and_then(|a| a.handlers.iter().find(|h| (h.client, h.slot) == (client, slot)));
+    match waiting.and_then(|h| protocol.refresh.steps.get(h.step as usize)) {
+        Some(st) if st.reads == crate::protocol::Reads::Snapshot => {
+            (format!("step `{}`", st.name), ", deciding on what its read saw")
+        }
+        Some(st) => (format!("step `{}`", st.name), ", reading the store as it is now"),
+        None => unknown(),
     }
 }
