@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::model::policy::{
-    AuthMode, Coordination, JsonStorage, LeaderElection, Logins, ServerPolicy, ServerSteps, SessionRefresh,
+    AuthMode, Coordination, JsonStorage, LeaderElection, Logins, Reaction, ServerPolicy, ServerSteps, SessionRefresh,
     StoreConcurrency,
 };
 use crate::model::Tick;
@@ -166,6 +166,13 @@ pub struct BrowserSection {
     /// client session; json mode with per-tab storage; C08).
     #[serde(default)]
     pub logins: Logins,
+    /// What a tab does when its refresh is refused (4xx), in order (default `["log-out"]`);
+    /// the list ends with `log-out` or `keep-going` ([`Reaction`]).
+    #[serde(default = "crate::model::policy::default_reactions")]
+    pub on_refused: Vec<Reaction>,
+    /// What a tab does when its refresh fails with a 5xx, in order (default `["log-out"]`).
+    #[serde(default = "crate::model::policy::default_reactions")]
+    pub on_server_error: Vec<Reaction>,
 }
 
 fn default_max_wait_steps() -> u8 {
@@ -702,6 +709,20 @@ impl Scenario {
             }
         } else if self.browser.devices != 1 {
             return Err(self.invalid("browser.devices", self.browser.devices, "1 (a Directus model has one browser)"));
+        }
+        for (field, list) in [
+            ("browser.on_refused", &self.browser.on_refused),
+            ("browser.on_server_error", &self.browser.on_server_error),
+        ] {
+            let ends = |r: &Reaction| matches!(r, Reaction::LogOut | Reaction::KeepGoing);
+            if list.len() > 4 || !list.last().is_some_and(ends) || list[..list.len().saturating_sub(1)].iter().any(ends)
+            {
+                return Err(self.invalid(
+                    field,
+                    format!("{list:?}"),
+                    "at most 4 reactions ending with \"log-out\" or \"keep-going\" (and neither before the end)",
+                ));
+            }
         }
         if let Some(l) = self.time.session_lifetime {
             in_range("time.session_lifetime", l, 1, 200)?;

@@ -182,3 +182,51 @@ fn hydra_3004_the_race_loser_gets_400_and_a_later_check_revokes_the_chain() {
     assert_eq!(auth.rows[1].status, TokStatus::Active, "A's child lives: no reuse detection in the race");
     assert_eq!(auth.as_ghost.detected, 0);
 }
+
+/// Spiderly issue 384 with the client reaction `on_refused: [clear-stored-token, log-out]`:
+/// the shortest logout is the loser's own 401; the reported mechanism, the loser's 401 clearing
+/// the jar so that the winner (whose fresh cookie was just set) is logged out at its next
+/// refresh, is reachable, and unreachable with the default reaction; the fix (a one-tick
+/// pointer to the successor) holds.
+#[test]
+fn spiderly_384_the_losers_401_clears_the_winners_cookie_and_the_successor_grace_fixes_it() {
+    use refresh_check::model::{self, browser::TabStatus};
+    use refresh_check::search::{self, SearchConfig};
+    use stateright::{Expectation, Model};
+
+    let (sc, m, r) = crate::util::checked("models/spiderly-384-401-clears-cookies.json");
+    let t = crate::util::trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 5);
+    assert!(t.steps[4].text.starts_with("tab B gets 401"), "{}", t.steps[4].text);
+    assert!(t.steps[4].text.ends_with("clears the stored token and is logged out"), "{}", t.steps[4].text);
+
+    // After a 2xx, tab A sends its next refresh with nothing in the jar: it will be refused
+    // with 400 and logged out, although no token of the session was revoked.
+    fn winner_logged_out(m: &model::RefreshModel, s: &model::State) -> bool {
+        let b = model::browser_at(s, m.cfg.browsers[0]);
+        b.refreshed_ok && b.tabs[0].status == TabStatus::Refreshing { sent: None }
+    }
+    let reach = |sc: &refresh_check::scenario::Scenario| {
+        let m = model::build(sc).property(Expectation::Sometimes, "winner logged out", winner_logged_out);
+        let out = search::search(&m, &SearchConfig::default());
+        let i = m.properties().iter().position(|p| p.name == "winner logged out").unwrap();
+        (out.discoveries[i].clone(), out.exhaustive)
+    };
+    let (path, _) = reach(&sc);
+    let path = path.expect("the winner is logged out by the emptied jar");
+    let with_clear = model::build(&sc);
+    let (_, steps) = search::replay(&with_clear, &path).unwrap();
+    let jar_emptied = steps.iter().any(|(_, s)| model::browser_at(s, 0).jar.refresh.is_none());
+    assert!(jar_emptied, "the jar was emptied on the way");
+
+    let path = crate::util::root().join("models/spiderly-384-401-clears-cookies.json");
+    let text = std::fs::read_to_string(&path).unwrap().replace(r#""clear-stored-token","#, "");
+    let plain = refresh_check::scenario::Scenario::parse(&path, &text).unwrap();
+    assert_eq!(plain.browser.on_refused, refresh_check::model::policy::default_reactions());
+    let (none, exhaustive) = reach(&plain);
+    assert!(none.is_none() && exhaustive, "without the clearing the winner is never logged out");
+
+    let (_, _, fixed) = crate::util::checked("models/spiderly-384-successor-grace.json");
+    assert_eq!(crate::util::status(&fixed, "no_spurious_logout"), refresh_check::scenario::Verdict::Holds);
+    assert!(fixed.unique_states > 100);
+}

@@ -51,7 +51,7 @@
 
 use serde::Serialize;
 
-use super::policy::{AuthMode, Coordination, JsonStorage, LeaderElection, Logins};
+use super::policy::{AuthMode, Coordination, JsonStorage, LeaderElection, Logins, Reaction};
 use super::server::Credentials;
 use super::{Reply, SessionJwt, TabIx, Tick, Token};
 
@@ -237,6 +237,10 @@ pub struct BrowserCfg {
     pub max_wait_steps: u8,
     /// Authorization-server models: one sign-in per browser, or one per tab (C08).
     pub logins: Logins,
+    /// What a tab does with a refused (4xx) refresh, in order.
+    pub on_refused: Vec<Reaction>,
+    /// What a tab does with a failed (5xx) refresh, in order.
+    pub on_server_error: Vec<Reaction>,
 }
 
 impl BrowserCfg {
@@ -667,7 +671,13 @@ impl BrowserState {
                     }
                 }
             }
-            Reply::SignedOut | Reply::Err(_) => self.tabs[t as usize].status = TabStatus::LoggedOut,
+            Reply::SignedOut => self.tabs[t as usize].status = TabStatus::LoggedOut,
+            Reply::Err(e) => {
+                let reactions = if e.status() >= 500 { &cfg.on_server_error } else { &cfg.on_refused };
+                if let Some(send) = self.react(cfg, t, reactions) {
+                    return Some(send); // a retry keeps the lock, if the tab holds it
+                }
+            }
         }
         if self.lock != Some(t) {
             return None;
@@ -684,6 +694,42 @@ impl BrowserState {
                 None
             }
         }
+    }
+
+    /// Tab `t` runs `reactions` to its refresh's error answer ([`Reaction`]); returns the retry
+    /// it sends, if any.
+    fn react(&mut self, cfg: &BrowserCfg, t: TabIx, reactions: &[Reaction]) -> Option<Send> {
+        let sent = match self.tabs[t as usize].status {
+            TabStatus::Refreshing { sent } => sent,
+            _ => None,
+        };
+        for r in reactions {
+            match r {
+                Reaction::LogOut => break,
+                Reaction::KeepGoing => {
+                    self.tabs[t as usize].status = TabStatus::Idle;
+                    return None;
+                }
+                Reaction::ClearStoredToken => match (cfg.mode, cfg.storage) {
+                    (AuthMode::Session, _) => self.jar.session = None,
+                    (AuthMode::Cookie, _) => self.jar.refresh = None,
+                    (AuthMode::Json, JsonStorage::PerTab) => self.tabs[t as usize].token = None,
+                    (AuthMode::Json, JsonStorage::Shared) => self.storage = None,
+                    (AuthMode::Json, JsonStorage::SharedLagging) => {
+                        self.storage = None;
+                        self.tabs[t as usize].token = None;
+                    }
+                },
+                Reaction::RetryWithStoredToken => {
+                    let stored = self.refresh_cred(cfg, t).presented();
+                    if stored.is_some() && stored != sent {
+                        return Some(self.send_refresh(cfg, t));
+                    }
+                }
+            }
+        }
+        self.tabs[t as usize].status = TabStatus::LoggedOut;
+        None
     }
 
     /// Tab `t` receives a `GET /users/me` response: an ordinary request goes on whatever the

@@ -770,6 +770,8 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         follower_timeout: sc.browser.follower_timeout,
         max_wait_steps: sc.browser.max_wait_steps,
         logins: sc.browser.logins,
+        on_refused: sc.browser.on_refused.clone(),
+        on_server_error: sc.browser.on_server_error.clone(),
     }
 }
 

@@ -188,3 +188,32 @@ pub enum Logins {
     /// storage only.
     PerTab,
 }
+
+/// One thing a tab does with a refresh answered with an error, in the order the model file
+/// lists them (`browser.on_refused` for 4xx, `browser.on_server_error` for 5xx).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reaction {
+    /// The tab is logged out (the app's default for a failed refresh: Directus `app/src/auth.ts`
+    /// `logout({ reason: SESSION_EXPIRED })`; oidc-client-ts `signinSilent` errors). Ends the
+    /// list.
+    LogOut,
+    /// The client clears where it keeps the refresh token: the jar's cookie (cookie and session
+    /// mode: a 401 whose `Set-Cookie` clears the auth cookies, opendefender/OpenRisk issue
+    /// 700), the shared `localStorage` entry, or the tab's own copy (json mode). Every tab
+    /// that reads it from there holds nothing after. The list goes on.
+    ClearStoredToken,
+    /// The client reads the token where it keeps it again and, if it differs from the one the
+    /// failed refresh sent (another tab stored a newer one meanwhile), sends the refresh again
+    /// with it (supabase/auth-js `_callRefreshToken` re-reading storage; axios-auth-refresh
+    /// interceptors); the list ends there. Otherwise the list goes on.
+    RetryWithStoredToken,
+    /// The tab stays signed in and idle, keeping what it holds (an app that ignores a failed
+    /// background refresh until the next request). Ends the list.
+    KeepGoing,
+}
+
+/// The default reactions to a refused or failed refresh: log the tab out.
+pub fn default_reactions() -> Vec<Reaction> {
+    vec![Reaction::LogOut]
+}

@@ -736,7 +736,23 @@ fn describe_in(
                             format!("{w} gets {} but cannot write the cookie (a server-side render path)", view.text)
                         }
                         (Reply::Ok { .. }, _) => format!("{w} gets {}; it stores it", view.text),
-                        (_, _) => format!("{w} gets {} and is logged out", view.text),
+                        (_, _) => {
+                            // The tab's reactions (`browser.on_refused`, `on_server_error`).
+                            let cleared = (before_b.jar != after_b.jar || before_b.storage != after_b.storage)
+                                .then_some(", clears the stored token")
+                                .unwrap_or("");
+                            let after_tab = after_b.tabs.get(*tab as usize).map(|x| x.status);
+                            match after_tab {
+                                Some(TabStatus::Refreshing { sent }) => format!(
+                                    "{w} gets {}{cleared} and sends the refresh again with the stored token={}",
+                                    view.text,
+                                    sent.map_or("none".to_string(), |x| x.to_string())
+                                ),
+                                Some(TabStatus::Idle) => format!("{w} gets {}{cleared} and keeps going", view.text),
+                                _ if cleared.is_empty() => format!("{w} gets {} and is logged out", view.text),
+                                _ => format!("{w} gets {}{cleared} and is logged out", view.text),
+                            }
+                        }
                     };
                     // Web Locks: the tab releases the lock and the next waiter, granted it,
                     // sends its refresh in the same step.
