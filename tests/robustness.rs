@@ -427,13 +427,13 @@ fn cases() -> Vec<Case> {
             id: "C2",
             args: |_| v(&["check", &shipped(ROTATE), "--timeout", "0"]),
             code: 2,
-            says: "--timeout: found 0, expected a positive number of seconds",
+            says: "invalid value '0' for '--timeout <SECS>': found 0, expected a number of seconds above 0 and at most 1000000000 (about 31 years)",
         },
         Case {
             id: "C3",
             args: |_| v(&["check", &shipped(ROTATE), "--timeout", "NaN"]),
             code: 2,
-            says: "--timeout: found NaN, expected a positive number of seconds",
+            says: "invalid value 'NaN' for '--timeout <SECS>': found NaN, expected a number of seconds above 0",
         },
         Case {
             id: "C4",
@@ -459,6 +459,57 @@ fn cases() -> Vec<Case> {
             args: |_| v(&["models", "validate"]),
             code: 2,
             says: "the following required arguments were not provided",
+        },
+        // Issue 13, item 8: these panicked ("cannot convert float seconds to Duration").
+        Case {
+            id: "C10",
+            args: |_| v(&["check", &shipped(ROTATE), "--timeout", "1e300"]),
+            code: 2,
+            says: "invalid value '1e300' for '--timeout <SECS>': found 1e300, expected a number of seconds above 0 and at most 1000000000 (about 31 years)",
+        },
+        Case {
+            id: "C11",
+            args: |_| v(&["matrix", &shipped(ROTATE), "--timeout", "1e300"]),
+            code: 2,
+            says: "invalid value '1e300' for '--timeout <SECS>': found 1e300, expected a number of seconds above 0",
+        },
+        Case {
+            id: "C12",
+            args: |_| {
+                v(&[
+                    "replay",
+                    &shipped("traces/directus-10.10-session.no_spurious_logout.json"),
+                    "--target",
+                    "http://127.0.0.1:9",
+                    "--email",
+                    "a",
+                    "--password",
+                    "b",
+                    "--tick-seconds",
+                    "1e300",
+                ])
+            },
+            code: 2,
+            says: "invalid value '1e300' for '--tick-seconds <TICK_SECONDS>': found 1e300, expected a number of seconds from 0 and at most 1000000000",
+        },
+        Case {
+            id: "C13",
+            args: |_| {
+                v(&[
+                    "replay",
+                    &shipped("traces/directus-10.10-session.no_spurious_logout.json"),
+                    "--target",
+                    "http://127.0.0.1:9",
+                    "--email",
+                    "a",
+                    "--password",
+                    "b",
+                    "--request-timeout",
+                    "1e300",
+                ])
+            },
+            code: 2,
+            says: "invalid value '1e300' for '--request-timeout <REQUEST_TIMEOUT>': found 1e300, expected a number of seconds above 0",
         },
         Case {
             id: "C9",

@@ -78,7 +78,7 @@ pub struct Args {
     pub only: Vec<String>,
 
     /// Per-run time limit of `--sweep`, in seconds.
-    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = refresh_check::limits::positive_seconds)]
     pub sweep_timeout: f64,
 
     /// Run one job in this process and print its measurements as JSON (used by the benchmark
