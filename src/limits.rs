@@ -31,7 +31,7 @@ fn seconds_in(text: &str, zero: bool) -> Result<f64, String> {
     if x.is_finite() && (x > 0.0 || (zero && x == 0.0)) && x <= MAX_SECONDS {
         Ok(x)
     } else {
-        Err(format!("found {x}, {expected}"))
+        Err(format!("found {}, {expected}", text.trim()))
     }
 }
 

@@ -111,7 +111,7 @@ fn counts_equal_an_independent_full_state_search() {
 fn limits_stop_the_search_and_say_which() {
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
-    use std::time::Duration;
+    use std::time::Instant;
     let model = Oracle::new(4, 4, false, true).unwrap();
     for strategy in [Strategy::Bfs, Strategy::Dfs] {
         let base = || SearchConfig { strategy, ..SearchConfig::default() };
@@ -121,7 +121,7 @@ fn limits_stop_the_search_and_say_which() {
         let out = search::search(&model, &SearchConfig { cancel: Some(cancel), ..base() });
         assert_eq!((out.stopped, out.exhaustive), (Some(search::Stop::Interrupted), false), "{strategy:?}");
         assert!(out.unique_states < 223_042);
-        let out = search::search(&model, &SearchConfig { timeout: Some(Duration::ZERO), ..base() });
+        let out = search::search(&model, &SearchConfig { deadline: Some(Instant::now()), ..base() });
         assert_eq!((out.stopped, out.exhaustive), (Some(search::Stop::Timeout), false), "{strategy:?}");
         let out = search::search(&model, &SearchConfig { max_memory: Some(1), ..base() });
         assert_eq!((out.stopped, out.exhaustive), (Some(search::Stop::MemoryBound), false), "{strategy:?}");
@@ -133,3 +133,4 @@ fn limits_stop_the_search_and_say_which() {
         }
     }
 }
+

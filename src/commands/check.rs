@@ -6,7 +6,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::ValueEnum;
@@ -167,6 +167,8 @@ fn show(run: &RunArgs) -> Show {
 /// Loads, plans and checks the suite; writes or compares the traces. Bad input is reported
 /// before any search starts and before anything is written.
 pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
+    // One deadline for the whole run; none if it lies past what the clock can count.
+    let deadline = run.timeout.and_then(|t| Instant::now().checked_add(Duration::from_secs_f64(t)));
     let scenarios = suite::load(paths, run.tabs)?;
     if let Some(r) = &run.report {
         let dir = r.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -198,7 +200,7 @@ pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
             strategy: run.strategy.into(),
             max_depth: run.max_depth,
             max_states: run.max_states,
-            timeout: run.timeout.map(Duration::from_secs_f64),
+            deadline,
             symmetry: run.symmetry,
             cancel: cancel.clone(),
             max_memory: run.max_memory.map(|m| m.saturating_mul(refresh_check::limits::MIB)),
@@ -228,6 +230,8 @@ pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
             };
             golden.push(if run.no_traces {
                 None
+            } else if found.is_some() && !p.shortest {
+                Some(golden::unshortened(&run.traces, &sc.name, spec))
             } else {
                 match golden::settle(&model, &run.traces, &sc.name, spec, p.status, found.as_ref(), mode) {
                     Ok(g) => g,
