@@ -552,7 +552,7 @@ impl Scenario {
                 return Err(self.invalid(
                     "auth_server.reuse_state",
                     format!("\"{found}\""),
-                    "\"per-chain\", or Keycloak's \"per-client-session\" or \"per-reuse-id\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects (Keycloak's Revoke Refresh Token; `window.uses` is its max reuse)",
+                    "\"per-chain\", or Keycloak's \"per-client-session\" or \"per-reuse-id\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects (Keycloak's Revoke Refresh Token; its Refresh Token Max Reuse is `window.uses`, default 0, the one window bound it takes)",
                 ));
             }
             if p.routing == Routing::Sticky && p.replicas < 2 {
@@ -562,11 +562,15 @@ impl Scenario {
                     "\"any\" unless `replicas` is 2 (routing chooses between nodes)",
                 ));
             }
-            if p.grace == Grace::None && p.window != Window::default() {
+            // Keycloak's counters take `window.uses` alone, as its Refresh Token Max Reuse
+            // (`oauth::client_session_reuse`), with `grace` "none" (the rule above).
+            let max_reuse_only = p.reuse_state != ReuseState::PerChain
+                && p.window == Window { uses: p.window.uses, ..Window::default() };
+            if p.grace == Grace::None && p.window != Window::default() && !max_reuse_only {
                 return Err(self.invalid(
                     "auth_server.window",
                     "a window with `grace` \"none\"",
-                    "no `window` unless a `grace` is set (the window bounds grace redemptions)",
+                    "no `window` unless a `grace` is set (the window bounds grace redemptions), or `window.uses` alone with Keycloak's \"per-client-session\" or \"per-reuse-id\" (its Refresh Token Max Reuse)",
                 ));
             }
             if p.rotation == Rotation::None && (p.grace != Grace::None || p.on_reuse != OnReuse::Reject) {

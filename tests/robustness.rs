@@ -321,7 +321,7 @@ fn cases() -> Vec<Case> {
                 }))
             },
             code: 2,
-            says: "field `auth_server.reuse_state`: found \"per-client-session\", expected \"per-chain\", or Keycloak's \"per-client-session\" or \"per-reuse-id\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects",
+            says: "field `auth_server.reuse_state`: found \"per-client-session\", expected \"per-chain\", or Keycloak's \"per-client-session\" or \"per-reuse-id\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects (Keycloak's Revoke Refresh Token; its Refresh Token Max Reuse is `window.uses`, default 0, the one window bound it takes)",
         },
         Case {
             id: "V17",
@@ -387,7 +387,23 @@ fn cases() -> Vec<Case> {
                 }))
             },
             code: 2,
-            says: "field `auth_server.window`: found a window with `grace` \"none\", expected no `window` unless a `grace` is set",
+            says: "field `auth_server.window`: found a window with `grace` \"none\", expected no `window` unless a `grace` is set (the window bounds grace redemptions), or `window.uses` alone with Keycloak's \"per-client-session\" or \"per-reuse-id\" (its Refresh Token Max Reuse)",
+        },
+        // Issue 13, item 11: Keycloak's counters take `window.uses` alone (its max reuse), no
+        // other window bound.
+        Case {
+            id: "V27",
+            args: |d| {
+                check(model_with(d, "v.json", |v| {
+                    as_auth_server(
+                        v,
+                        serde_json::json!({"rotation": "rotate", "on_reuse": "detach-client-session", "reuse_state": "per-reuse-id", "window": {"uses": 1, "ticks": 2}}),
+                    );
+                    v["browser"]["json_storage"] = "per-tab".into();
+                }))
+            },
+            code: 2,
+            says: "field `auth_server.window`: found a window with `grace` \"none\", expected no `window` unless a `grace` is set (the window bounds grace redemptions), or `window.uses` alone with Keycloak's \"per-client-session\" or \"per-reuse-id\" (its Refresh Token Max Reuse)",
         },
         Case {
             id: "V24",
