@@ -137,12 +137,20 @@ ENV
 
 pidfile() { echo "$CACHE/$1/server.pid"; }
 
+# Whether something accepts connections on 127.0.0.1:$PORT.
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+
 cmd_start() {
   local v="$1" d="$CACHE/$1"
   [ -f "$d/.installed" ] || die "directus $v is not installed: run scripts/directus.sh install $v"
   local pf; pf="$(pidfile "$v")"
   if [ -f "$pf" ] && kill -0 "$(cat "$pf")" 2>/dev/null; then
     die "directus $v already running with PID $(cat "$pf")"
+  fi
+  # Another server on the port would answer the ping below, and its answers would be taken for
+  # this version's: refuse to start.
+  if port_taken; then
+    die "port $PORT on 127.0.0.1 is already in use by another server; stop it or set DIRECTUS_PORT"
   fi
   mkdir -p "$d/extensions" "$d/uploads"
   rm -f "$d/data.db"
@@ -152,18 +160,22 @@ cmd_start() {
     || { cat "$d/bootstrap.log" >&2; die "bootstrap of directus $v failed (log: $d/bootstrap.log)"; }
   (
     cd "$d"
-    env "${envs[@]}" setsid "$nodebin" node_modules/directus/cli.js start > "$d/server.log" 2>&1 < /dev/null &
+    # server.log keeps every start, each after a marker line.
+    echo "=== directus $v start $(date -u +%Y-%m-%dT%H:%M:%SZ) port $PORT ===" >> "$d/server.log"
+    env "${envs[@]}" setsid "$nodebin" node_modules/directus/cli.js start >> "$d/server.log" 2>&1 < /dev/null &
     echo $! > "$pf"
   )
   local pid; pid="$(cat "$pf")"
   # Wait (bounded: 60 s) for /server/ping.
   local i
   for i in $(seq 1 120); do
+    kill -0 "$pid" 2>/dev/null || { tail -n 40 "$d/server.log" >&2; rm -f "$pf"; die "directus $v exited (log: $d/server.log)"; }
     if curl -fsS "http://127.0.0.1:$PORT/server/ping" >/dev/null 2>&1; then
+      # The answer must come from this server, not one that took the port meanwhile.
+      kill -0 "$pid" 2>/dev/null || { rm -f "$pf"; die "directus $v exited; another server answers on port $PORT (log: $d/server.log)"; }
       echo "directus $v running on http://127.0.0.1:$PORT (PID $pid, admin $EMAIL)"
       return
     fi
-    kill -0 "$pid" 2>/dev/null || { cat "$d/server.log" >&2; rm -f "$pf"; die "directus $v exited (log: $d/server.log)"; }
     sleep 0.5
   done
   cmd_stop "$v"

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::Instant;
 
 use serde::Serialize;
 
@@ -27,8 +27,9 @@ pub struct CheckOptions {
     pub max_depth: Option<usize>,
     /// At most this many unique states.
     pub max_states: Option<u64>,
-    /// At most this much wall-clock time.
-    pub timeout: Option<Duration>,
+    /// Stop at this instant (`--timeout`: one deadline for the whole run, see
+    /// [`SearchConfig::deadline`]).
+    pub deadline: Option<Instant>,
     /// Raised to interrupt the search.
     pub cancel: Option<Arc<AtomicBool>>,
     /// Check only these properties (by name; `--shard` gives each shard its share); `None`:
@@ -52,7 +53,7 @@ impl Default for CheckOptions {
             strategy: Strategy::Bfs,
             max_depth: None,
             max_states: None,
-            timeout: None,
+            deadline: None,
             cancel: None,
             properties: None,
             progress: None,
@@ -86,6 +87,10 @@ pub struct PropertyResult {
     pub path_encoded: Option<String>,
     /// Its number of actions.
     pub steps: Option<usize>,
+    /// Whether `path` is known to be a shortest one; false when a limit stopped the shortening
+    /// of a depth-first discovery ([`crate::search::SearchOutcome::shortest`]).
+    #[serde(skip)]
+    pub shortest: bool,
     /// The trace file written for it, if any.
     pub trace: Option<PathBuf>,
 }
@@ -181,7 +186,7 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         strategy: opts.strategy,
         max_depth: opts.max_depth,
         max_states: opts.max_states,
-        timeout: opts.timeout,
+        deadline: opts.deadline,
         cancel: opts.cancel.clone(),
         symmetry: (opts.symmetry && model::symmetry::supported(sc))
             .then_some(model::symmetry::representative as fn(&model::State) -> model::State),
@@ -203,8 +208,8 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
     let decided = out.exhaustive;
     let properties: Vec<PropertyResult> = specs
         .into_iter()
-        .zip(out.discoveries)
-        .map(|(p, found)| {
+        .zip(out.discoveries.into_iter().zip(out.shortest))
+        .map(|(p, (found, shortest))| {
             let status = match (p.kind, &found, decided) {
                 (Kind::Always, Some(_), _) => Verdict::Violated,
                 (Kind::Always, None, true) => Verdict::Holds,
@@ -226,6 +231,7 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
                 as_expected: (status != Verdict::Unknown).then_some(status == wanted),
                 path_encoded: found.as_ref().map(IndexPath::encode),
                 steps: found.as_ref().map(|f| f.actions.len()),
+                shortest: shortest || found.is_none(),
                 path: found,
                 trace: None,
             }

@@ -45,6 +45,10 @@ pub enum Status {
     Removed,
     /// The trace file was made with other parameters (tabs); not compared, left alone.
     Other,
+    /// A limit (`--timeout`, an interruption, `--max-memory`) stopped the shortening of the
+    /// depth-first counterexample: the trace file was neither compared nor written, and the
+    /// run is incomplete.
+    Unshortened,
 }
 
 impl Status {
@@ -74,6 +78,17 @@ pub enum Mode {
     Compare,
     /// Write every trace found and remove stale ones (`--update-traces`).
     Update,
+}
+
+/// The golden-trace result of a counterexample that a limit left unshortened
+/// ([`Status::Unshortened`]): nothing is compared or written.
+pub fn unshortened(dir: &Path, model_name: &str, spec: &PropertySpec) -> Golden {
+    let (json, _) = trace::file_names(dir, model_name, spec.name);
+    let message = format!(
+        "a limit stopped the search before this depth-first counterexample was shortened: {} was neither compared nor written",
+        json.display()
+    );
+    Golden { status: Status::Unshortened, file: json, step: None, message: Some(message) }
 }
 
 /// Settles the golden trace of one property of one model: `found` is the counterexample found

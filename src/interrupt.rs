@@ -7,6 +7,11 @@
 //! ends the process at once with exit code 130 (128 + SIGINT), for a user who does not want to
 //! wait for the report; files already written stay whole, because every output file is
 //! renamed into place only once complete ([`crate::output::write_atomic`]).
+//!
+//! The handler thread never waits: the first signal's notice is printed by a thread of its
+//! own (stderr may be locked by the progress display, or be a full pipe), so the handler is
+//! always ready for the second signal, which calls `_exit(2)`: no stdio flush, no exit
+//! handlers, nothing that can block.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -25,9 +30,15 @@ pub fn install() -> Result<Arc<AtomicBool>, String> {
         let raised = flag.clone();
         ctrlc::set_handler(move || {
             if raised.swap(true, Ordering::SeqCst) {
-                std::process::exit(EXIT_SECOND_SIGNAL);
+                // SAFETY: `_exit` ends the process without running any code of this process
+                // (no locks, no destructors); it is async-signal-safe.
+                unsafe { libc::_exit(EXIT_SECOND_SIGNAL) };
             }
-            eprintln!("refresh-check: interrupted; stopping the search for a partial report (again to quit at once)");
+            std::thread::spawn(|| {
+                eprintln!(
+                    "refresh-check: interrupted; stopping the search for a partial report (again to quit at once)"
+                )
+            });
         })
         .map_err(|e| format!("cannot set the Ctrl-C/SIGTERM handler: {e}"))?;
         Ok(flag)

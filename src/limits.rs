@@ -7,6 +7,34 @@
 //! 1024 expansions allocate (a few MiB for the shipped models) before it stops. Where the
 //! platform reports nothing, the budget is never reached.
 
+/// The most seconds a time option takes (`--timeout`, `--request-timeout`, `--tick-seconds`,
+/// `--sweep-timeout`): 10⁹ s, about 31.7 years. Larger values cannot be added to the clock
+/// (`std::time::Duration` and `Instant` overflow), so they are refused as usage errors.
+pub const MAX_SECONDS: f64 = 1e9;
+
+/// A clap value parser for a time limit: a finite number of seconds above 0 and at most
+/// [`MAX_SECONDS`]. The error names what was found and what is expected.
+pub fn positive_seconds(text: &str) -> Result<f64, String> {
+    seconds_in(text, false)
+}
+
+/// A clap value parser for a duration that may be zero: a finite number of seconds from 0 to
+/// [`MAX_SECONDS`].
+pub fn seconds(text: &str) -> Result<f64, String> {
+    seconds_in(text, true)
+}
+
+fn seconds_in(text: &str, zero: bool) -> Result<f64, String> {
+    let low = if zero { "from 0" } else { "above 0" };
+    let expected = format!("expected a number of seconds {low} and at most 1000000000 (about 31 years)");
+    let x: f64 = text.trim().parse().map_err(|_| format!("found {text:?}, {expected}"))?;
+    if x.is_finite() && (x > 0.0 || (zero && x == 0.0)) && x <= MAX_SECONDS {
+        Ok(x)
+    } else {
+        Err(format!("found {}, {expected}", text.trim()))
+    }
+}
+
 /// Bytes in one MiB, the unit of `--max-memory`.
 pub const MIB: u64 = 1024 * 1024;
 
@@ -33,5 +61,29 @@ mod tests {
         assert!(r > MIB && r < 1 << 40, "{r}");
         assert!(memory_reached(MIB));
         assert!(!memory_reached(u64::MAX));
+    }
+
+    /// Issue 13, item 8: `--timeout 1e300` panicked ("cannot convert float seconds to
+    /// Duration"); every time option is now parsed by these.
+    #[test]
+    fn seconds_are_finite_in_range_and_convert_to_a_duration() {
+        assert_eq!(positive_seconds("2"), Ok(2.0));
+        assert_eq!(positive_seconds("0.25"), Ok(0.25));
+        assert_eq!(seconds("0"), Ok(0.0));
+        assert_eq!(positive_seconds("1e9"), Ok(1e9));
+        for bad in ["0", "-1", "1e300", "inf", "NaN", "1000000001"] {
+            let e = positive_seconds(bad).unwrap_err();
+            assert!(e.starts_with("found ") && e.contains("at most 1000000000"), "{bad}: {e}");
+        }
+        assert_eq!(
+            positive_seconds("1e300").unwrap_err(),
+            "found 1e300, expected a number of seconds above 0 and at most 1000000000 (about 31 years)"
+        );
+        assert_eq!(
+            seconds("ten").unwrap_err(),
+            "found \"ten\", expected a number of seconds from 0 and at most 1000000000 (about 31 years)"
+        );
+        let longest = std::time::Duration::from_secs_f64(MAX_SECONDS);
+        assert!(std::time::Instant::now().checked_add(longest * 255).is_some());
     }
 }

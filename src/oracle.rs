@@ -330,3 +330,18 @@ mod tests {
         assert_eq!(representative(&a).cookie, 1);
     }
 }
+
+/// Whether a run of the oracle and a baseline checker's run (Spin, TLC) may be compared by
+/// speed or memory: only when both explored the same state space, which their unique-state
+/// counts show. `Err` says why not, naming both counts: a checker that stops at its first
+/// violation (Spin without `-A`, TLC with the invariant) explores a fraction of the space, and
+/// a ratio of the two runs would mislead.
+pub fn comparable(tool: &str, ours: u64, theirs: u64) -> Result<(), String> {
+    if ours == theirs {
+        Ok(())
+    } else {
+        Err(format!(
+            "no ratio: the state counts differ ({ours} unique states here, {theirs} for {tool}), so the runs explored different spaces"
+        ))
+    }
+}

@@ -69,6 +69,15 @@ pub struct PropertyReport {
 }
 
 impl PropertyReport {
+    /// Whether it leaves the run incomplete: its verdict is undecided (`unknown`), or a limit
+    /// stopped the shortening of its counterexample ([`crate::golden::Status::Unshortened`]),
+    /// and it does not differ.
+    pub fn undecided(&self) -> bool {
+        !self.differs()
+            && (self.as_expected.is_none()
+                || self.golden.as_ref().is_some_and(|g| g.status == crate::golden::Status::Unshortened))
+    }
+
     /// The verdict differs from the expected one, or the golden trace does.
     pub fn differs(&self) -> bool {
         self.as_expected == Some(false) || self.golden.as_ref().is_some_and(|g| g.status.fails())
@@ -160,7 +169,12 @@ impl ModelReport {
                 let golden = golden.next().flatten();
                 let trace = match &golden {
                     Some(g)
-                        if g.status != crate::golden::Status::Removed && g.status != crate::golden::Status::Other =>
+                        if !matches!(
+                            g.status,
+                            crate::golden::Status::Removed
+                                | crate::golden::Status::Other
+                                | crate::golden::Status::Unshortened
+                        ) =>
                     {
                         Some(g.file.clone())
                     }
@@ -215,7 +229,7 @@ impl ModelReport {
         self.complete = self.properties.iter().all(|p| p.status != Verdict::Unknown);
         self.outcome = if self.properties.iter().any(PropertyReport::differs) {
             Outcome::Differs
-        } else if !self.complete {
+        } else if self.properties.iter().any(PropertyReport::undecided) {
             Outcome::Incomplete
         } else {
             Outcome::AsExpected
@@ -328,9 +342,9 @@ impl SuiteReport {
         let totals = Totals {
             models: models.len(),
             properties: props().count(),
-            as_expected: props().filter(|(_, p)| p.as_expected == Some(true) && !p.differs()).count(),
+            as_expected: props().filter(|(_, p)| p.as_expected == Some(true) && !p.differs() && !p.undecided()).count(),
             differ: differences.len(),
-            undecided: props().filter(|(_, p)| p.as_expected.is_none() && !p.differs()).count(),
+            undecided: props().filter(|(_, p)| p.undecided()).count(),
             states: models.iter().map(|m| m.states).sum(),
             unique_states: models.iter().map(|m| m.unique_states).sum(),
             seconds: models.iter().map(|m| m.seconds).sum(),

@@ -517,7 +517,7 @@ impl Scenario {
             return Err(self.invalid(
                 "auth_server.reuse_state",
                 format!("\"{found}\""),
-                "\"per-chain\", or Keycloak's \"per-client-session\" or \"per-reuse-id\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects (Keycloak's Revoke Refresh Token; `window.uses` is its max reuse)",
+                "\"per-chain\", or Keycloak's \"per-client-session\" or \"per-reuse-id\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects (Keycloak's Revoke Refresh Token; its Refresh Token Max Reuse is `window.uses`, default 0, the one window bound it takes)",
             ));
         }
         if p.routing == Routing::Sticky && p.replicas < 2 {
@@ -534,7 +534,7 @@ impl Scenario {
             return Err(self.invalid(
                 "auth_server.window",
                 "a window with `grace` \"none\"",
-                "no `window` unless a `grace` is set (the window bounds grace redemptions), or only `window.uses` with Keycloak's counters (its max reuse)",
+                "no `window` unless a `grace` is set (the window bounds grace redemptions), or `window.uses` alone with Keycloak's \"per-client-session\" or \"per-reuse-id\" (its Refresh Token Max Reuse)",
             ));
         }
         if p.rotation == Rotation::None && (p.grace != Grace::None || p.on_reuse != OnReuse::Reject) {

@@ -53,7 +53,7 @@ pub enum Stop {
     DepthBound,
     /// `max_states` unique states were stored.
     StateBound,
-    /// The wall-clock `timeout` passed.
+    /// The wall-clock `deadline` passed.
     Timeout,
     /// The caller's cancel flag was raised (Ctrl-C, SIGTERM).
     Interrupted,
@@ -72,12 +72,16 @@ pub struct SearchConfig<S> {
     pub max_depth: Option<usize>,
     /// Stop after this many unique states.
     pub max_states: Option<u64>,
-    /// Stop after this much wall-clock time.
-    pub timeout: Option<Duration>,
+    /// Stop at this instant. One deadline covers the whole search, the breadth-first
+    /// shortening of depth-first discoveries included (and, in `check`, every model file of a
+    /// run). The clock is read at every batch of 16 states (breadth-first) or every 16 states
+    /// (depth-first), so a search ends within milliseconds of it.
+    pub deadline: Option<Instant>,
     /// Stop when this flag becomes true.
     pub cancel: Option<Arc<AtomicBool>>,
-    /// Stop when the process's resident memory reaches this many bytes
-    /// ([`crate::limits::resident_bytes`], read with the cancel flag, every 1024 states).
+    /// Stop when the process's resident memory, plus the bytes the fingerprint table would
+    /// take for its next growth, reaches this many bytes ([`crate::limits::resident_bytes`],
+    /// read every millisecond of search).
     pub max_memory: Option<u64>,
     /// Maps a state to the representative of its symmetry class (symmetry reduction); `None`:
     /// no reduction. It must map symmetric states to the same value and keep every property's
@@ -94,7 +98,7 @@ impl<S> Default for SearchConfig<S> {
             strategy: Strategy::Bfs,
             max_depth: None,
             max_states: None,
-            timeout: None,
+            deadline: None,
             cancel: None,
             max_memory: None,
             symmetry: None,
@@ -138,6 +142,10 @@ pub struct SearchOutcome {
     pub max_depth: usize,
     /// Whether every reachable state was explored.
     pub exhaustive: bool,
+    /// Per property: whether its discovery (if any) is known to be a shortest path. Always
+    /// true breadth-first; depth-first, false for a discovery whose shortening was stopped by a
+    /// limit (it is then the depth-first path, a real but maybe longer counterexample).
+    pub shortest: Vec<bool>,
     /// Why the search stopped early, if it did for a limit (not for having decided everything).
     pub stopped: Option<Stop>,
     /// Wall-clock seconds.
@@ -173,15 +181,27 @@ where
         Strategy::Bfs => bfs(model, cfg, None),
         Strategy::Dfs => {
             let mut dfs = dfs(model, cfg);
-            // Shorten each discovery with a BFS bounded by its length.
+            // Shorten each discovery with a BFS bounded by its length, within the same limits
+            // (the same deadline): a discovery left unshortened keeps its depth-first path.
             for i in 0..dfs.discoveries.len() {
-                if let Some(p) = &dfs.discoveries[i] {
-                    if p.actions.is_empty() {
-                        continue;
-                    }
-                    let bound = SearchConfig { max_depth: Some(p.actions.len()), ..cfg_clone(cfg) };
-                    if let Some(short) = bfs(model, &bound, Some(i)).discoveries[i].take() {
-                        dfs.discoveries[i] = Some(short);
+                let Some(p) = &dfs.discoveries[i] else { continue };
+                if p.actions.is_empty() {
+                    continue;
+                }
+                if let Some(stop) = Limits::new(start, cfg, 1).check() {
+                    dfs.shortest[i] = false;
+                    dfs.stopped.get_or_insert(stop);
+                    continue;
+                }
+                let bound = SearchConfig { max_depth: Some(p.actions.len()), ..cfg_clone(cfg) };
+                let short = bfs(model, &bound, Some(i));
+                match short.discoveries.into_iter().nth(i).flatten() {
+                    Some(path) => dfs.discoveries[i] = Some(path),
+                    None => {
+                        dfs.shortest[i] = false;
+                        if let Some(stop) = short.stopped.filter(|s| *s != Stop::DepthBound) {
+                            dfs.stopped.get_or_insert(stop);
+                        }
                     }
                 }
             }
@@ -197,7 +217,7 @@ fn cfg_clone<S>(c: &SearchConfig<S>) -> SearchConfig<S> {
         strategy: c.strategy,
         max_depth: c.max_depth,
         max_states: c.max_states,
-        timeout: c.timeout,
+        deadline: c.deadline,
         cancel: c.cancel.clone(),
         max_memory: c.max_memory,
         symmetry: c.symmetry,
@@ -252,49 +272,78 @@ impl<M: Model> Watch<M> {
     }
 }
 
+/// How often the resident memory is read while searching.
+const MEMORY_EVERY: Duration = Duration::from_millis(1);
+
 /// Checks the wall clock, the cancel flag and the memory budget.
 struct Limits<'a> {
-    start: Instant,
-    timeout: Option<Duration>,
+    deadline: Option<Instant>,
     cancel: Option<&'a AtomicBool>,
     max_memory: Option<u64>,
     progress: Option<&'a crate::progress::Counters>,
     tick: u32,
+    /// Check every `every` polls (a power of two).
+    every: u32,
+    next_memory_read: Instant,
 }
 
 impl<'a> Limits<'a> {
-    fn new<S>(start: Instant, cfg: &'a SearchConfig<S>) -> Self {
+    /// Limits checked every `every` polls (a power of two).
+    fn new<S>(start: Instant, cfg: &'a SearchConfig<S>, every: u32) -> Self {
+        debug_assert!(every.is_power_of_two());
         Limits {
-            start,
-            timeout: cfg.timeout,
+            deadline: cfg.deadline,
             cancel: cfg.cancel.as_deref(),
             max_memory: cfg.max_memory,
             progress: cfg.progress.as_deref(),
             tick: 0,
+            every,
+            next_memory_read: start,
         }
     }
 
-    /// Every 1024 calls: `Some(stop)` if the time is up, the search was cancelled or the memory
-    /// budget is reached.
-    #[inline]
-    fn poll(&mut self, states: u64, unique_states: u64, depth: usize) -> Option<Stop> {
-        self.tick = self.tick.wrapping_add(1);
-        if !self.tick.is_multiple_of(1024) {
-            return None;
-        }
-        if let Some(p) = self.progress {
-            p.publish(states, unique_states, depth);
-        }
+    /// `Some(stop)` if the search was cancelled, the deadline passed or the memory budget is
+    /// reached (with nothing held in reserve).
+    fn check(&mut self) -> Option<Stop> {
+        self.check_with(0)
+    }
+
+    /// As [`Limits::check`], counting `reserve` bytes more than the resident memory: what the
+    /// search is about to allocate. The memory is read at most once a millisecond.
+    fn check_with(&mut self, reserve: u64) -> Option<Stop> {
         if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             return Some(Stop::Interrupted);
         }
-        if self.timeout.is_some_and(|t| self.start.elapsed() >= t) {
+        if self.deadline.is_none() && self.max_memory.is_none() {
+            return None;
+        }
+        let now = Instant::now();
+        if self.deadline.is_some_and(|d| now >= d) {
             return Some(Stop::Timeout);
         }
-        if self.max_memory.is_some_and(crate::limits::memory_reached) {
-            return Some(Stop::MemoryBound);
+        if let Some(budget) = self.max_memory {
+            if now >= self.next_memory_read {
+                self.next_memory_read = now + MEMORY_EVERY;
+                if crate::limits::resident_bytes().is_some_and(|r| r.saturating_add(reserve) >= budget) {
+                    return Some(Stop::MemoryBound);
+                }
+            }
         }
         None
+    }
+
+    /// Every `every` calls: `Some(stop)` if the search must stop ([`Limits::check_with`], with
+    /// the table's next growth in reserve); every 1024 calls, publishes the counts.
+    #[inline]
+    fn poll(&mut self, states: u64, table: &FpTable, depth: usize) -> Option<Stop> {
+        self.tick = self.tick.wrapping_add(1);
+        if let Some(p) = self.progress.filter(|_| self.tick.is_multiple_of(1024)) {
+            p.publish(states, table.len(), depth);
+        }
+        if !self.tick.is_multiple_of(self.every) {
+            return None;
+        }
+        self.check_with(table.next_growth_bytes())
     }
 }
 
@@ -311,7 +360,8 @@ where
     M::State: Hash + Clone,
 {
     let start = Instant::now();
-    let mut limits = Limits::new(start, cfg);
+    // A poll per batch of `BATCH` states.
+    let mut limits = Limits::new(start, cfg, 1);
     let canon = |s: M::State| match cfg.symmetry {
         Some(f) => f(&s),
         None => s,
@@ -348,7 +398,7 @@ where
         // States are expanded in small batches: all successors of a batch are computed and
         // their table slots prefetched before any is inserted, so the cache misses overlap.
         for batch in level.chunks(BATCH) {
-            if let Some(stop) = limits.poll(states, table.len(), depth) {
+            if let Some(stop) = limits.poll(states, &table, depth) {
                 stopped = Some(stop);
                 break 'search;
             }
@@ -411,6 +461,7 @@ where
         .collect();
     let frontier_bytes = (peak_frontier * std::mem::size_of::<(M::State, u32)>()) as u64;
     SearchOutcome {
+        shortest: vec![true; found.len()],
         discoveries,
         states,
         unique_states: table.len(),
@@ -433,7 +484,8 @@ where
     M::State: Hash + Clone,
 {
     let start = Instant::now();
-    let mut limits = Limits::new(start, cfg);
+    // A poll per state expanded: the limits are checked every 16 states.
+    let mut limits = Limits::new(start, cfg, 16);
     let canon = |s: M::State| match cfg.symmetry {
         Some(f) => f(&s),
         None => s,
@@ -516,7 +568,7 @@ where
             }
             batch.truncate(kept);
             batch.reverse();
-            if let Some(stop) = limits.poll(states, table.len(), max_depth) {
+            if let Some(stop) = limits.poll(states, &table, max_depth) {
                 stopped = Some(stop);
                 break 'inits;
             }
@@ -543,6 +595,7 @@ where
     let todo_bytes: usize = todo.iter().map(|t| t.capacity() * std::mem::size_of::<(M::State, u64)>()).sum();
     let path_bytes = path.capacity() * std::mem::size_of::<M::State>() + fps.capacity() * 8 + todo_bytes;
     SearchOutcome {
+        shortest: vec![true; found.len()],
         discoveries,
         states,
         unique_states: table.len(),

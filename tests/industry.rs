@@ -827,3 +827,32 @@ fn c09_fields_errors_name_the_field() {
     let e = Scenario::parse(path, &bad).unwrap_err().to_string();
     assert!(e.contains("auth_server.routing") && e.contains("sticky"), "{e}");
 }
+
+/// Issue 13, item 11: Keycloak's per-reuse-id counters with a Refresh Token Max Reuse of 1
+/// could not be written (`reuse_state` demanded `grace` "none", and a `window` was refused
+/// without a grace, while `window.uses` is the max reuse). `window.uses` alone is now taken:
+/// with max reuse 1 two tabs sharing one login's token both redeem it (the second use counts 1,
+/// not above 1); with max reuse 0 the second use detaches the client session and logs the
+/// first tab out.
+#[test]
+fn keycloak_per_reuse_id_with_max_reuse_1_lets_two_tabs_redeem_one_token() {
+    use refresh_check::check::CheckOptions;
+    use refresh_check::scenario::{Scenario, Verdict};
+    let file = "models/keycloak-reuse-id-max-reuse-1.json";
+    let sc = crate::util::scenario(file, None);
+    let (_, r) = crate::util::run(&sc, &CheckOptions::default());
+    assert_eq!(crate::util::status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(crate::util::status(&r, "sp3_single_lineage"), Verdict::Violated);
+    assert_eq!(crate::util::status(&r, "reuse_detected"), Verdict::Unreached);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(crate::util::root().join(file)).unwrap()).unwrap();
+    v["auth_server"].as_object_mut().unwrap().remove("window");
+    v.as_object_mut().unwrap().remove("expect");
+    let zero = dir.path().join("max-reuse-0.json");
+    std::fs::write(&zero, v.to_string()).unwrap();
+    let (_, r) = crate::util::run(&Scenario::load(&zero).unwrap(), &CheckOptions::default());
+    assert_eq!(crate::util::status(&r, "no_spurious_logout"), Verdict::Violated);
+    assert_eq!(crate::util::status(&r, "reuse_detected"), Verdict::Reached);
+}

@@ -5,6 +5,7 @@
 //! row, count ignored). The real servers are exercised by `scripts/conformance.sh`.
 
 use std::collections::HashSet;
+use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -22,6 +23,8 @@ enum Refresh {
     Rename { window: Duration },
     /// Keeps the session token: what the 10.10 model says cannot happen.
     Keep,
+    /// As `Rename`, but `POST /auth/logout` gets no HTTP answer (the connection is closed).
+    RenameNoLogout { window: Duration },
 }
 
 struct Fake {
@@ -96,7 +99,7 @@ fn start(refresh: Refresh) -> Fake {
                             None => error(400, "INVALID_PAYLOAD"),
                             Some(t) if !rows.lock().unwrap().contains(&t) => error(401, "INVALID_CREDENTIALS"),
                             Some(t) => match refresh {
-                                Refresh::Rename { window } => {
+                                Refresh::Rename { window } | Refresh::RenameNoLogout { window } => {
                                     std::thread::sleep(window);
                                     let n = fresh();
                                     let mut rows = rows.lock().unwrap();
@@ -112,6 +115,13 @@ fn start(refresh: Refresh) -> Fake {
                             Some(_) => json(200, r#"{"data":{"id":"u1"}}"#),
                             None => error(401, "INVALID_CREDENTIALS"),
                         },
+                        "/auth/logout" if matches!(refresh, Refresh::RenameNoLogout { .. }) => {
+                            // Not an HTTP answer: the client sees a transport error.
+                            let mut w = req.into_writer();
+                            let _ = w.write_all(b"not http\r\n\r\n");
+                            let _ = w.flush();
+                            continue;
+                        }
                         "/auth/logout" => {
                             if let Some(t) = session_of(&req) {
                                 rows.lock().unwrap().remove(&t);
@@ -217,4 +227,143 @@ fn bad_targets_and_credentials_are_bad_input() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("replays only talk to this machine"));
+}
+
+/// Issue 13, item 12: a network error during the best-effort sign-out after a try ended the
+/// whole replay with exit 2 and lost the tries made. The sign-out's failure is now printed and
+/// the replay goes on to its verdict.
+#[test]
+fn a_failed_sign_out_does_not_end_the_replay() {
+    let fake = start(Refresh::RenameNoLogout { window: Duration::from_millis(40) });
+    let (code, out) = replay(
+        &fake,
+        "directus-10.10-session.no_spurious_logout",
+        &["--tries", "2", "--stagger-ms", "250", "--request-timeout", "2"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("sign-out: token") && out.contains(": not signed out ("), "{out}");
+    assert!(out.contains("verdict: no_spurious_logout: reproduced (try 1)"), "{out}");
+}
+
+/// A fake `refresh-check` for `scripts/conformance.sh`: it answers each replay with the exit
+/// code in `CODES` (a replay of a trace file exits 2 with an error, as a network failure does;
+/// one with `--model` exits 0 with a tally).
+fn fake_bin(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("refresh-check");
+    std::fs::write(
+        &bin,
+        "#!/bin/sh\ncase \"$2\" in\n  --model) printf '\\n1 try:\\n    1 × as in the trace\\n\\nverdict: x: reproduced (try 1)\\n'; exit 0 ;;\n  *) echo 'error: connection reset by peer' >&2; exit 2 ;;\nesac\n",
+    )
+    .unwrap();
+    let server = dir.join("directus.sh");
+    std::fs::write(&server, "#!/bin/sh\n[ \"$1\" = start ] && [ -n \"$FAIL_START\" ] && exit 2\nexit 0\n").unwrap();
+    for f in [&bin, &server] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    (bin, server)
+}
+
+fn conformance(dir: &std::path::Path, fail_start: bool) -> (i32, String, String) {
+    let (bin, server) = fake_bin(dir);
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(root().join("scripts/conformance.sh"))
+        .env("CONFORMANCE_BIN", &bin)
+        .env("CONFORMANCE_DIRECTUS", &server)
+        .env("CONFORMANCE_OUT", dir.join("out"))
+        .env("CONFORMANCE_VERSIONS", "10.10.4");
+    if fail_start {
+        cmd.env("FAIL_START", "1");
+    }
+    let out = cmd.output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+/// Issue 13, item 12: `scripts/conformance.sh` exited under `set -euo pipefail` without its
+/// table when one replay failed. Every row is now run and the table printed; the exit code
+/// says that a verdict differs.
+#[test]
+fn the_conformance_table_is_printed_when_a_replay_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = conformance(dir.path(), false);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("| Directus | replayed | expected | verdict | how the tries ended |"), "{out}");
+    assert!(
+        out.contains("| 10.10.4 | `directus-10.10-session.no_spurious_logout` | reproduced | error(2) (DIFFERS) | error: connection reset by peer |"),
+        "{out}"
+    );
+    assert!(
+        out.contains("| 10.10.4 | `directus-10.10-session-crossmode.mode_binding` | reproduced | reproduced (ok) | 1 × as in the trace |"),
+        "{out}"
+    );
+    assert!(err.contains("conformance: 2 verdict(s) differ from the expectation"), "{err}");
+}
+
+/// A server that cannot start: its rows say so, the table is printed, exit 2.
+#[test]
+fn the_conformance_table_is_printed_when_a_server_does_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = conformance(dir.path(), true);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("| 10.10.4 | `directus-10.10-session.no_spurious_logout` | reproduced | not run (cannot start directus 10.10.4) | |"), "{out}");
+    assert!(err.contains("conformance: 1 server(s) could not be installed or started"), "{err}");
+}
+
+/// A fake installed Directus whose `node` prints a line and exits (a server that does not
+/// come up), for `scripts/directus.sh start`.
+fn fake_directus(dir: &std::path::Path) -> std::process::Command {
+    use std::os::unix::fs::PermissionsExt;
+    let v = dir.join("cache/10.10.4");
+    std::fs::create_dir_all(&v).unwrap();
+    std::fs::write(v.join(".installed"), "").unwrap();
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let node = bin.join("node");
+    std::fs::write(&node, "#!/bin/sh\n[ \"$2\" = start ] && { echo \"fake server output\"; exit 1; }\nexit 0\n")
+        .unwrap();
+    std::fs::set_permissions(&node, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(root().join("scripts/directus.sh"))
+        .args(["start", "10.10.4"])
+        .env("DIRECTUS_CACHE", dir.join("cache"))
+        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()));
+    cmd
+}
+
+/// Issue 13, item 12: `scripts/directus.sh start` reported success when another server held
+/// the port (that server answered the ping, and its answers would have been taken for this
+/// version's). It now refuses before starting anything.
+#[test]
+fn directus_start_refuses_a_port_another_server_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = fake_directus(dir.path()).env("DIRECTUS_PORT", &port).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "directus.sh: port {port} on 127.0.0.1 is already in use by another server; stop it or set DIRECTUS_PORT"
+        )),
+        "{err}"
+    );
+    assert!(!dir.path().join("cache/10.10.4/server.log").exists());
+}
+
+/// Issue 13, item 12: `server.log` was overwritten at every start. Each start now appends,
+/// after a marker line.
+#[test]
+fn directus_start_appends_to_the_server_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    for _ in 0..2 {
+        let out = fake_directus(dir.path()).env("DIRECTUS_PORT", &free).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("directus.sh: directus 10.10.4 exited"), "{err}");
+    }
+    let log = std::fs::read_to_string(dir.path().join("cache/10.10.4/server.log")).unwrap();
+    assert_eq!(log.matches("=== directus 10.10.4 start ").count(), 2, "{log}");
+    assert_eq!(log.matches("fake server output").count(), 2, "{log}");
 }

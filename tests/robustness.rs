@@ -321,7 +321,7 @@ fn cases() -> Vec<Case> {
                 }))
             },
             code: 2,
-            says: "field `auth_server.reuse_state`: found \"per-client-session\", expected \"per-chain\", or Keycloak's \"per-client-session\" or \"per-reuse-id\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects",
+            says: "field `auth_server.reuse_state`: found \"per-client-session\", expected \"per-chain\", or Keycloak's \"per-client-session\" or \"per-reuse-id\" with `rotation` \"rotate\", `grace` \"none\" and an `on_reuse` that detects (Keycloak's Revoke Refresh Token; its Refresh Token Max Reuse is `window.uses`, default 0, the one window bound it takes)",
         },
         Case {
             id: "V17",
@@ -387,7 +387,23 @@ fn cases() -> Vec<Case> {
                 }))
             },
             code: 2,
-            says: "field `auth_server.window`: found a window with `grace` \"none\", expected no `window` unless a `grace` is set",
+            says: "field `auth_server.window`: found a window with `grace` \"none\", expected no `window` unless a `grace` is set (the window bounds grace redemptions), or `window.uses` alone with Keycloak's \"per-client-session\" or \"per-reuse-id\" (its Refresh Token Max Reuse)",
+        },
+        // Issue 13, item 11: Keycloak's counters take `window.uses` alone (its max reuse), no
+        // other window bound.
+        Case {
+            id: "V27",
+            args: |d| {
+                check(model_with(d, "v.json", |v| {
+                    as_auth_server(
+                        v,
+                        serde_json::json!({"rotation": "rotate", "on_reuse": "detach-client-session", "reuse_state": "per-reuse-id", "window": {"uses": 1, "ticks": 2}}),
+                    );
+                    v["browser"]["json_storage"] = "per-tab".into();
+                }))
+            },
+            code: 2,
+            says: "field `auth_server.window`: found a window with `grace` \"none\", expected no `window` unless a `grace` is set (the window bounds grace redemptions), or `window.uses` alone with Keycloak's \"per-client-session\" or \"per-reuse-id\" (its Refresh Token Max Reuse)",
         },
         Case {
             id: "V24",
@@ -427,13 +443,13 @@ fn cases() -> Vec<Case> {
             id: "C2",
             args: |_| v(&["check", &shipped(ROTATE), "--timeout", "0"]),
             code: 2,
-            says: "--timeout: found 0, expected a positive number of seconds",
+            says: "invalid value '0' for '--timeout <SECS>': found 0, expected a number of seconds above 0 and at most 1000000000 (about 31 years)",
         },
         Case {
             id: "C3",
             args: |_| v(&["check", &shipped(ROTATE), "--timeout", "NaN"]),
             code: 2,
-            says: "--timeout: found NaN, expected a positive number of seconds",
+            says: "invalid value 'NaN' for '--timeout <SECS>': found NaN, expected a number of seconds above 0",
         },
         Case {
             id: "C4",
@@ -459,6 +475,57 @@ fn cases() -> Vec<Case> {
             args: |_| v(&["models", "validate"]),
             code: 2,
             says: "the following required arguments were not provided",
+        },
+        // Issue 13, item 8: these panicked ("cannot convert float seconds to Duration").
+        Case {
+            id: "C10",
+            args: |_| v(&["check", &shipped(ROTATE), "--timeout", "1e300"]),
+            code: 2,
+            says: "invalid value '1e300' for '--timeout <SECS>': found 1e300, expected a number of seconds above 0 and at most 1000000000 (about 31 years)",
+        },
+        Case {
+            id: "C11",
+            args: |_| v(&["matrix", &shipped(ROTATE), "--timeout", "1e300"]),
+            code: 2,
+            says: "invalid value '1e300' for '--timeout <SECS>': found 1e300, expected a number of seconds above 0",
+        },
+        Case {
+            id: "C12",
+            args: |_| {
+                v(&[
+                    "replay",
+                    &shipped("traces/directus-10.10-session.no_spurious_logout.json"),
+                    "--target",
+                    "http://127.0.0.1:9",
+                    "--email",
+                    "a",
+                    "--password",
+                    "b",
+                    "--tick-seconds",
+                    "1e300",
+                ])
+            },
+            code: 2,
+            says: "invalid value '1e300' for '--tick-seconds <TICK_SECONDS>': found 1e300, expected a number of seconds from 0 and at most 1000000000",
+        },
+        Case {
+            id: "C13",
+            args: |_| {
+                v(&[
+                    "replay",
+                    &shipped("traces/directus-10.10-session.no_spurious_logout.json"),
+                    "--target",
+                    "http://127.0.0.1:9",
+                    "--email",
+                    "a",
+                    "--password",
+                    "b",
+                    "--request-timeout",
+                    "1e300",
+                ])
+            },
+            code: 2,
+            says: "invalid value '1e300' for '--request-timeout <REQUEST_TIMEOUT>': found 1e300, expected a number of seconds above 0",
         },
         Case {
             id: "C9",

@@ -8,6 +8,7 @@ mod coordination;
 mod directus;
 mod fuzz;
 mod industry;
+mod limits;
 mod oracle;
 mod protocol;
 mod replay;

@@ -51,11 +51,15 @@ pub struct Args {
     #[arg(long)]
     pub no_models: bool,
 
-    /// Also run Spin (`run-spin.sh`, exact mode) on the same N, R and rotation, and print ratios.
+    /// Also run Spin (`run-spin.sh`, exact mode) on the same N, R and rotation, and print ratios
+    /// when the state counts agree. With `--rotate`, Spin runs with `-A` (assertions off), so
+    /// that it explores the whole rotating space as the oracle does.
     #[arg(long)]
     pub vs_spin: bool,
 
-    /// Also run TLC (`run-tlc.sh`, no symmetry) on the same N, R and rotation, and print ratios.
+    /// Also run TLC (`run-tlc.sh`, no symmetry) on the same N, R and rotation, and print ratios
+    /// when the state counts agree. With `--rotate`, TLC runs without the invariant, so that it
+    /// explores the whole rotating space as the oracle does.
     #[arg(long)]
     pub vs_tlc: bool,
 
@@ -78,7 +82,7 @@ pub struct Args {
     pub only: Vec<String>,
 
     /// Per-run time limit of `--sweep`, in seconds.
-    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = refresh_check::limits::positive_seconds)]
     pub sweep_timeout: f64,
 
     /// Run one job in this process and print its measurements as JSON (used by the benchmark
@@ -174,7 +178,8 @@ fn run_job(job: &Job) -> Result<Measure> {
             }
             let opts = CheckOptions {
                 symmetry: *symmetry,
-                timeout: timeout.map(std::time::Duration::from_secs_f64),
+                deadline: timeout
+                    .and_then(|t| std::time::Instant::now().checked_add(std::time::Duration::from_secs_f64(t))),
                 ..CheckOptions::default()
             };
             let (_, r) = check::check(&sc, &opts);
@@ -257,6 +262,23 @@ fn run_baseline(script: &Path, args: &[String], states_key: &str) -> Result<Base
             String::from_utf8_lossy(&out.stderr)
         ),
     }
+}
+
+/// A copy of `run-tlc.sh` and its specification in a temporary folder, with the script's
+/// `INVARIANT` line left out, so that TLC explores the whole space instead of stopping at the
+/// first violation.
+fn tlc_without_invariant(dir: &Path) -> Result<Option<tempfile::TempDir>> {
+    const LINE: &str = "echo \"INVARIANT NoSpuriousLogout\";";
+    let script = std::fs::read_to_string(dir.join("run-tlc.sh"))
+        .with_context(|| format!("{}: cannot read run-tlc.sh", dir.display()))?;
+    if !script.contains(LINE) {
+        bail!("{}: run-tlc.sh has no `{LINE}` to leave out; cannot run TLC without the invariant", dir.display());
+    }
+    let copy = tempfile::tempdir().context("a folder for the TLC run")?;
+    std::fs::write(copy.path().join("run-tlc.sh"), script.replacen(LINE, "", 1))?;
+    std::fs::copy(dir.join("TokenRefresh.tla"), copy.path().join("TokenRefresh.tla"))
+        .with_context(|| format!("{}: cannot copy TokenRefresh.tla", dir.display()))?;
+    Ok(Some(copy))
 }
 
 fn baselines_dir(arg: &Option<PathBuf>) -> Result<PathBuf> {
@@ -344,37 +366,52 @@ pub fn run(args: Args) -> Result<u8> {
             _ => None,
         })
     };
+    // The rotating space is counted with the property off; the baselines must not stop at its
+    // first violation either: Spin with `-A` (no assertions), TLC without the invariant.
     let mut baseline_runs = Vec::new();
     if let Some(dir) = &baselines {
         if args.vs_spin {
-            let b = run_baseline(
-                &dir.join("run-spin.sh"),
-                &[n.to_string(), r.to_string(), u8::from(rotate).to_string()],
-                "states=",
-            )?;
-            println!("{}", b.line);
-            baseline_runs.push(("Spin exact", b));
+            let mut spin_args = vec![n.to_string(), r.to_string(), u8::from(rotate).to_string()];
+            if rotate {
+                spin_args.extend([String::new(), "-A".to_string()]);
+            }
+            match run_baseline(&dir.join("run-spin.sh"), &spin_args, "states=") {
+                Ok(b) => {
+                    println!("{}", b.line);
+                    baseline_runs.push((if rotate { "Spin exact -A" } else { "Spin exact" }, b));
+                }
+                Err(e) => println!("Spin: not compared: {e:#}"),
+            }
         }
         if args.vs_tlc {
-            let b = run_baseline(
-                &dir.join("run-tlc.sh"),
-                &[
-                    n.to_string(),
-                    r.to_string(),
-                    if rotate { "TRUE" } else { "FALSE" }.to_string(),
-                    "nosym".to_string(),
-                    args.tlc_workers.to_string(),
-                ],
-                "distinct=",
-            )?;
-            println!("{}", b.line);
-            baseline_runs.push(("TLC", b));
+            let tlc_args = [
+                n.to_string(),
+                r.to_string(),
+                if rotate { "TRUE" } else { "FALSE" }.to_string(),
+                "nosym".to_string(),
+                args.tlc_workers.to_string(),
+            ];
+            let ran = if rotate { tlc_without_invariant(dir) } else { Ok(None) }.and_then(|copy| {
+                let script = copy.as_ref().map_or(dir.join("run-tlc.sh"), |d| d.path().join("run-tlc.sh"));
+                run_baseline(&script, &tlc_args, "distinct=")
+            });
+            match ran {
+                Ok(b) => {
+                    println!("{}", b.line);
+                    baseline_runs.push((if rotate { "TLC (no invariant)" } else { "TLC" }, b));
+                }
+                Err(e) => println!("TLC: not compared: {e:#}"),
+            }
         }
     }
 
     println!();
     if let Some(dfs) = oracle_run(false, false) {
         for (name, b) in &baseline_runs {
+            if let Err(why) = oracle::comparable(name, dfs.unique_states, b.states as u64) {
+                println!("dfs vs {name}: {why}");
+                continue;
+            }
             println!(
                 "dfs vs {name}: {:.2}x states/s ({:.3}M vs {:.3}M), {:.2}x less peak memory",
                 dfs.per_second() / b.per_second(),

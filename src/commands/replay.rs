@@ -42,7 +42,7 @@ pub struct Args {
     /// Seconds of wall-clock time per model tick: the requests of tick t go out t ticks after
     /// the sign-in. A TTL of k ticks matches a server TTL of (k + 1/2) ticks in seconds (see
     /// scripts/directus.sh).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = refresh_check::limits::seconds)]
     pub tick_seconds: f64,
     /// Delays in milliseconds between the starts of concurrent requests, one per try, cycled.
     #[arg(long, value_delimiter = ',', default_values_t = replay::DEFAULT_STAGGERS_MS)]
@@ -52,8 +52,8 @@ pub struct Args {
     /// followed the trace).
     #[arg(long)]
     pub all_tries: bool,
-    /// Per-request timeout, in seconds.
-    #[arg(long, default_value_t = 10.0)]
+    /// Per-request timeout, in seconds (above 0, up to 10^9).
+    #[arg(long, default_value_t = 10.0, value_parser = refresh_check::limits::positive_seconds)]
     pub request_timeout: f64,
 }
 
@@ -88,12 +88,6 @@ pub fn run(args: Args) -> Result<u8> {
     };
     let path = trace::decode_path(&t.path).expect("validated above");
     let plan = replay::plan::plan(&m, &path).with_context(|| shown.clone())?;
-    if !(args.tick_seconds.is_finite() && args.tick_seconds >= 0.0) {
-        anyhow::bail!("--tick-seconds: found {}, expected a number of seconds >= 0", args.tick_seconds);
-    }
-    if !(args.request_timeout.is_finite() && args.request_timeout > 0.0) {
-        anyhow::bail!("--request-timeout: found {}, expected a number of seconds > 0", args.request_timeout);
-    }
     let client = Client::new(&args.target, Duration::from_secs_f64(args.request_timeout))?;
     let opts = Options {
         email: args.email,

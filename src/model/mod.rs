@@ -775,6 +775,26 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
     }
 }
 
+/// Every message in flight, each as often as it is in the network: `(sender, receiver, msg)`,
+/// flow by flow (in each ordered flow, oldest first).
+///
+/// The one way to list a network's messages in this crate; stateright 0.31's
+/// `Network::iter_all` is not used (`clippy.toml` forbids it): on an ordered network its
+/// iterator never ends (it repeats the first message of the first flow, so collecting it grows
+/// until memory runs out), and on an unordered non-duplicating one it yields a message sent
+/// `n > 1` times `n + 1` times.
+pub fn in_flight(network: &Network<Msg>) -> Vec<(Id, Id, &Msg)> {
+    match network {
+        Network::UnorderedDuplicating(set, _) => set.iter().map(|e| (e.src, e.dst, &e.msg)).collect(),
+        Network::UnorderedNonDuplicating(multiset) => {
+            multiset.iter().flat_map(|(e, &n)| std::iter::repeat_n((e.src, e.dst, &e.msg), n)).collect()
+        }
+        Network::Ordered(flows) => {
+            flows.iter().flat_map(|(&(src, dst), queue)| queue.iter().map(move |m| (src, dst, m))).collect()
+        }
+    }
+}
+
 /// The initial network a model file names.
 fn network_of(sc: &Scenario) -> Network<Msg> {
     match sc.network {

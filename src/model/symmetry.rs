@@ -98,21 +98,9 @@ fn tab_key(s: &State, b: usize, browser: &BrowserState, t: TabIx) -> TabKey {
     }
 }
 
-/// Every envelope in the network, repeats included. (stateright 0.31's `Network::iter_all`
-/// does not advance within an ordered channel, so it is not used.)
+/// Every envelope in the network, repeats included ([`super::in_flight`]).
 fn envelopes(net: &Network<Msg>) -> Vec<Envelope<&Msg>> {
-    match net {
-        Network::UnorderedDuplicating(set, _) => {
-            set.iter().map(|e| Envelope { src: e.src, dst: e.dst, msg: &e.msg }).collect()
-        }
-        Network::UnorderedNonDuplicating(multiset) => multiset
-            .iter()
-            .flat_map(|(e, n)| std::iter::repeat_n(Envelope { src: e.src, dst: e.dst, msg: &e.msg }, *n))
-            .collect(),
-        Network::Ordered(channels) => {
-            channels.iter().flat_map(|(&(src, dst), q)| q.iter().map(move |msg| Envelope { src, dst, msg })).collect()
-        }
-    }
+    super::in_flight(net).into_iter().map(|(src, dst, msg)| Envelope { src, dst, msg }).collect()
 }
 
 /// The tab a browser timer belongs to.

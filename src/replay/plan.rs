@@ -136,15 +136,20 @@ fn server_now(model: &RefreshModel, s: &State) -> Result<Tick, PlanError> {
 
 /// The response envelopes in the network, as a sorted list (a multiset).
 fn responses(s: &State) -> Vec<(Id, TabIx, Endpoint, Reply)> {
-    let mut v: Vec<_> =
-        s.network.iter_all().filter_map(|e| response_of(e.msg).map(|(ep, tab, r)| (e.dst, tab, ep, r))).collect();
+    let mut v: Vec<_> = crate::model::in_flight(&s.network)
+        .into_iter()
+        .filter_map(|(_, dst, m)| response_of(m).map(|(ep, tab, r)| (dst, tab, ep, r)))
+        .collect();
     v.sort();
     v
 }
 
 /// The request envelopes in the network, as a sorted list (a multiset).
 fn requests(s: &State) -> Vec<(Id, Request)> {
-    let mut v: Vec<_> = s.network.iter_all().filter_map(|e| request_of(e.msg).map(|r| (e.src, r))).collect();
+    let mut v: Vec<_> = crate::model::in_flight(&s.network)
+        .into_iter()
+        .filter_map(|(src, _, m)| request_of(m).map(|r| (src, r)))
+        .collect();
     v.sort();
     v
 }

@@ -200,6 +200,12 @@ impl FpTable {
         self.len == 0
     }
 
+    /// Bytes the next growth of a segment would allocate at most (the largest segment's next
+    /// size), while the old segment is still held: what a memory budget must leave room for.
+    pub fn next_growth_bytes(&self) -> u64 {
+        self.segs.iter().map(|s| (s.cap + s.cap / 4).div_ceil(CHUNK) * CHUNK * s.stride).max().unwrap_or(0) as u64
+    }
+
     /// Bytes allocated for slots.
     pub fn bytes(&self) -> u64 {
         self.segs.iter().map(|s| (s.cap * s.stride) as u64).sum()

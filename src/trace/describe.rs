@@ -2,7 +2,7 @@
 //! and the snapshot of the global state. This is the only part of the trace layer that knows
 //! the model's message and state types.
 
-use stateright::actor::{ActorModelAction, Id, Network};
+use stateright::actor::{ActorModelAction, Id};
 
 use super::{tab_letter, MessageView, Snapshot, TabView};
 use crate::model::browser::{BrowserState, TabStatus};
@@ -194,24 +194,6 @@ impl Names<'_> {
     }
 }
 
-/// Every message in flight, each as often as it is in the network: `(sender, receiver, msg)`.
-///
-/// Not stateright 0.31's `Network::iter_all`: on an ordered network its iterator never ends (it
-/// repeats the first message of the first flow), and on an unordered non-duplicating one it
-/// yields a message sent `n > 1` times `n + 1` times. Both found by fuzzing the model-file
-/// loader (`docs/robustness.md`).
-pub(crate) fn in_flight(network: &Network<Msg>) -> Vec<(Id, Id, &Msg)> {
-    match network {
-        Network::UnorderedDuplicating(set, _) => set.iter().map(|e| (e.src, e.dst, &e.msg)).collect(),
-        Network::UnorderedNonDuplicating(multiset) => {
-            multiset.iter().flat_map(|(e, &n)| std::iter::repeat_n((e.src, e.dst, &e.msg), n)).collect()
-        }
-        Network::Ordered(flows) => {
-            flows.iter().flat_map(|(&(src, dst), queue)| queue.iter().map(move |m| (src, dst, m))).collect()
-        }
-    }
-}
-
 /// The auth mode of the model's browsers (every browser of a model has the same).
 fn browser_mode(m: &RefreshModel) -> AuthMode {
     match &m.actors[m.cfg.browsers[0]] {
@@ -278,7 +260,7 @@ pub fn snapshot(m: &RefreshModel, s: &State) -> Snapshot {
         })
         .collect();
     let mut in_flight: Vec<MessageView> =
-        in_flight(&s.network).into_iter().map(|(src, dst, msg)| names.message(src, dst, msg)).collect();
+        model::in_flight(&s.network).into_iter().map(|(src, dst, msg)| names.message(src, dst, msg)).collect();
     in_flight.sort_by(|a, b| (&a.from, &a.to, &a.text).cmp(&(&b.from, &b.to, &b.text)));
     let jar = match (b.jar.session, b.jar.refresh, b.storage) {
         (Some(j), _, _) => Some(format!("session={} exp={}", j.session, j.exp)),
@@ -324,7 +306,8 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
             })
         })
         .collect();
-    let mut in_flight: Vec<MessageView> = s.network.iter_all().map(|e| names.message(e.src, e.dst, e.msg)).collect();
+    let mut in_flight: Vec<MessageView> =
+        model::in_flight(&s.network).into_iter().map(|(src, dst, msg)| names.message(src, dst, msg)).collect();
     in_flight.sort_by(|a, b| (&a.from, &a.to, &a.text).cmp(&(&b.from, &b.to, &b.text)));
     let jar_of = |b: &BrowserState| match (b.jar.refresh, b.storage) {
         (Some(r), _) => Some(format!("refresh={r}")),
@@ -837,7 +820,7 @@ fn refresh_source(b: &BrowserState, m: &RefreshModel, t: TabIx) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stateright::actor::Envelope;
+    use stateright::actor::{Envelope, Network};
     use stateright::util::HashableHashMap;
     use std::collections::{BTreeMap, VecDeque};
 
@@ -847,7 +830,9 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods)] // shows what `Network::iter_all` gets wrong
     fn every_message_in_flight_once_per_copy_where_stateright_iter_all_is_wrong() {
+        use crate::model::in_flight;
         let (a, b) = msgs();
         let (x, y) = (Id::from(0), Id::from(1));
         let ordered: Network<Msg> = Network::Ordered(BTreeMap::from([((x, y), VecDeque::from([a, b]))]));
@@ -862,6 +847,39 @@ mod tests {
         assert_eq!(in_flight(&unordered), vec![(x, y, &a), (x, y, &a)]);
         // stateright 0.31: a message sent twice is listed three times.
         assert_eq!(unordered.iter_all().take(50).count(), 3);
+    }
+
+    /// Issue 13, item 6: the snapshot of an authorization-server state on an ordered network
+    /// listed its messages with `Network::iter_all`, which never ends there (20 GB, then the
+    /// kernel's OOM killer). Two tabs of `keycloak-strict` each send a refresh: the snapshot
+    /// lists both requests, once each.
+    #[test]
+    fn an_authorization_server_snapshot_on_an_ordered_network_lists_each_message_once() {
+        use stateright::Model;
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/models/keycloak-strict.json")).unwrap();
+        let text = text.replacen("\"auth_server\"", "\"network\": \"ordered\",\n  \"auth_server\"", 1);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keycloak-strict.json");
+        std::fs::write(&file, text).unwrap();
+        let sc = crate::scenario::Scenario::load(&file).unwrap();
+        let m = model::build(&sc);
+        let mut s = m.init_states().remove(0);
+        assert!(matches!(s.network, Network::Ordered(_)));
+        let mut actions = Vec::new();
+        for _ in 0..8 {
+            if model::in_flight(&s.network).len() == 2 {
+                break;
+            }
+            m.actions(&s, &mut actions);
+            // Only the tabs' own steps (timers): no delivery, so requests pile up.
+            let a = actions.drain(..).find(|a| matches!(a, ActorModelAction::Timeout(..))).expect("a tab can act");
+            s = m.next_state(&s, a).expect("an enabled action");
+        }
+        let snap = snapshot(&m, &s);
+        let texts: Vec<&str> = snap.in_flight.iter().map(|v| v.text.as_str()).collect();
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert!(texts.iter().all(|t| t.contains("refresh")), "{texts:?}");
     }
 }
 
