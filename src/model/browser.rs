@@ -30,8 +30,9 @@
 //!   hung lock holder, a closed leader) takes one of its own steps and still waits (LP4
 //!   bounded), or, a follower with a timeout, refreshes itself.
 //!
-//! A refresh answered with anything but 2xx logs that tab out with `reason=SESSION_EXPIRED` and
-//! no server call, so the cookie and the row stay as they were.
+//! A refresh answered with anything but 2xx runs the tab's reactions (`browser.on_refused`,
+//! `on_server_error`; [`Reaction`]); by default it logs that tab out with
+//! `reason=SESSION_EXPIRED` and no server call, so the cookie and the row stay as they were.
 //!
 //! The attacker may copy any token the browser ever held (the cookie JWT, its `session` claim,
 //! a json or cookie-mode refresh token) and redeem it with `POST /auth/refresh` in any mode it
@@ -836,6 +837,8 @@ mod tests {
             follower_timeout: 0,
             max_wait_steps: 2,
             logins: Logins::PerDevice,
+            on_refused: crate::model::policy::default_reactions(),
+            on_server_error: crate::model::policy::default_reactions(),
         }
     }
 
