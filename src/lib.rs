@@ -19,6 +19,7 @@ pub mod bounds;
 pub mod check;
 pub mod exit;
 pub mod golden;
+pub mod input;
 pub mod interrupt;
 pub mod jsonfile;
 pub mod limits;

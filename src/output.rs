@@ -31,6 +31,10 @@ pub enum OutputError {
     /// A target file name is taken by a folder, so the file could not be renamed into place.
     #[error("{path}: is a folder; expected a file name that can be written")]
     TargetIsFolder { path: PathBuf },
+    /// A file that is there could not be read (a golden trace that is not a regular file, or
+    /// too large), so it is neither compared nor replaced.
+    #[error("{path}: cannot read the existing file: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
     /// The file could not be written or renamed into place.
     #[error("{path}: cannot write: {source}")]
     Write { path: PathBuf, source: std::io::Error },

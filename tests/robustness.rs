@@ -51,6 +51,21 @@ fn file(dir: &Path, name: &str, bytes: &[u8]) -> String {
     f.display().to_string()
 }
 
+/// A FIFO (named pipe) `dir/name`, which no one writes: reading it would block for ever.
+fn fifo(dir: &Path, name: &str) -> String {
+    let f = dir.join(name);
+    assert!(Command::new("mkfifo").arg(&f).status().unwrap().success());
+    f.display().to_string()
+}
+
+/// A sparse file `dir/name` of `len` bytes that starts with `head`.
+fn sparse(dir: &Path, name: &str, head: &[u8], len: u64) -> String {
+    let f = dir.join(name);
+    fs::write(&f, head).unwrap();
+    fs::OpenOptions::new().write(true).open(&f).unwrap().set_len(len).unwrap();
+    f.display().to_string()
+}
+
 /// A real trace of the shipped model (written by `check` into `dir/traces`), edited.
 fn trace_with(dir: &Path, edit: impl FnOnce(&mut Value)) -> String {
     let out = cli(dir, &["check", &shipped(ROTATE)]);
@@ -149,6 +164,29 @@ fn cases() -> Vec<Case> {
             },
             code: 2,
             says: "bom.json:1:1: field `.`: expected value",
+        },
+        Case {
+            id: "M11",
+            args: |d| {
+                fs::create_dir(d.join("m")).unwrap();
+                fs::copy(root().join(ROTATE), d.join("m/a.json")).unwrap();
+                fifo(d, "m/b.json");
+                check(d.join("m").display().to_string())
+            },
+            code: 2,
+            says: "m/b.json: cannot read the model file: found a FIFO (named pipe), expected a regular file",
+        },
+        Case {
+            id: "M12",
+            args: |_| v(&["models", "validate", "/dev/zero"]),
+            code: 2,
+            says: "/dev/zero: cannot read the model file: found a character device, expected a regular file",
+        },
+        Case {
+            id: "M13",
+            args: |d| check(sparse(d, "huge.json", b"{\"name\": \"", 100 << 20)),
+            code: 2,
+            says: "huge.json: cannot read the model file: found a file of 104857600 bytes, expected at most 67108864 bytes (64 MiB)",
         },
         // F: model file, fields and types.
         Case {
@@ -620,6 +658,37 @@ fn cases() -> Vec<Case> {
             args: |d| v(&["trace", "validate", &trace_with(d, |t| t["steps"][2]["index"] = 7.into())]),
             code: 1,
             says: "FAILED: step 3 differs from the replay in `index`",
+        },
+        Case {
+            id: "T18",
+            args: |d| v(&["trace", "validate", &sparse(d, "huge.json", b"{\"schema\": \"", 600_000_000)]),
+            code: 2,
+            says: "huge.json: cannot read the trace file: found a file of 600000000 bytes, expected at most 67108864 bytes (64 MiB)",
+        },
+        Case {
+            id: "T19",
+            args: |d| {
+                let m = fifo(d, "m.json");
+                v(&["trace", "validate", &trace_with(d, |t| t["model_file"] = m.into())])
+            },
+            code: 2,
+            says: "m.json: cannot read the model file: found a FIFO (named pipe), expected a regular file",
+        },
+        Case {
+            id: "T20",
+            args: |d| v(&["trace", "validate", &trace_with(d, |t| t["model_file"] = "/dev/zero".into())]),
+            code: 2,
+            says: "its model file: /dev/zero: cannot read the model file: found a character device, expected a regular file",
+        },
+        Case {
+            id: "T21",
+            args: |d| {
+                trace_with(d, |_| {});
+                fifo(d, "traces/z.json");
+                v(&["trace", "validate", "traces"])
+            },
+            code: 2,
+            says: "traces/z.json: cannot read the trace file: found a FIFO (named pipe), expected a regular file",
         },
         // L: limits (the search stops early: never `holds`, exit 3).
         Case {

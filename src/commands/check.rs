@@ -138,7 +138,7 @@ pub struct Ran {
 
 /// The model file's `server` (or `auth_server`) section in one line, `key=value ...` (the policy checked).
 fn policy_line(sc: &Scenario) -> String {
-    let text = std::fs::read_to_string(&sc.path).unwrap_or_default();
+    let text = refresh_check::input::read_text(&sc.path).unwrap_or_default();
     let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
     match value.get("server").or_else(|| value.get("auth_server")) {
         Some(serde_json::Value::Object(o)) => o

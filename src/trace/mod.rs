@@ -182,7 +182,7 @@ pub enum TraceFileError {
 
 /// Reads a trace file ([`parse`]).
 pub fn load(path: &Path) -> Result<Trace, TraceFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TraceFileError::Read { path: path.into(), source })?;
+    let text = crate::input::read_text(path).map_err(|source| TraceFileError::Read { path: path.into(), source })?;
     parse(path, &text)
 }
 
