@@ -542,6 +542,50 @@ fn cases() -> Vec<Case> {
             code: 2,
             says: "directus-10.10-session.no_spurious_logout.md: is a folder; expected a file name",
         },
+        Case {
+            id: "O5",
+            args: |d| v(&["check", &shipped(ROTATE), "--no-traces", "--report", &fifo(d, "r.fifo")]),
+            code: 2,
+            says: "r.fifo: cannot write: a FIFO that no process is reading",
+        },
+        Case {
+            id: "O6",
+            args: |d| {
+                let m = model_with(d, "m.json", |_| {});
+                v(&["check", &m, "--no-traces", "--report", &m])
+            },
+            code: 2,
+            says: "m.json: is the model file",
+        },
+        Case {
+            id: "O7",
+            args: |d| {
+                let t = trace_with(d, |_| {});
+                v(&["check", &shipped(ROTATE), "--report", &t])
+            },
+            code: 2,
+            says: "directus-10.10-session.no_spurious_logout.json: is the trace file traces/directus-10.10-session.no_spurious_logout.json; refusing to overwrite an input",
+        },
+        Case {
+            id: "O8",
+            args: |d| {
+                let t = trace_with(d, |_| {});
+                v(&["trace", "html", &t, "-o", &t])
+            },
+            code: 2,
+            says: "refusing to overwrite an input (choose another output file)",
+        },
+        Case {
+            id: "O9",
+            args: |d| {
+                let r = d.join("r.json").display().to_string();
+                let out = cli(d, &["check", &shipped(ROTATE), "--no-traces", "--format", "json", "--report", &r]);
+                assert_eq!(out.status.code(), Some(0));
+                v(&["matrix", "--merge", &r, "--report", &r])
+            },
+            code: 2,
+            says: "r.json: is the report to merge",
+        },
         // T: trace files.
         Case {
             id: "T1",
@@ -909,6 +953,43 @@ fn two_runs_writing_into_one_folder_never_show_half_a_file() {
     let names: Vec<String> =
         fs::read_dir(&traces).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
     assert_eq!(names.len(), 4, "no temporary file left: {names:?}");
+}
+
+/// A target that is not a regular file is written in place, never replaced: a symbolic link
+/// to the process's stdout (as `/dev/stdout` is), a FIFO that is read, a full device.
+#[test]
+fn output_to_a_link_a_fifo_or_a_device_is_written_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bin = env!("CARGO_BIN_EXE_refresh-check");
+    // A link like /dev/stdout: the report reaches stdout (a pipe), the link stays.
+    std::os::unix::fs::symlink("/proc/self/fd/1", d.join("out")).unwrap();
+    let out = cli(d, &["check", &shipped(ROTATE), "--no-traces", "--format", "json", "--report", "out", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the report on stdout");
+    assert_eq!(report["model"], "directus-10.10-session");
+    assert!(fs::symlink_metadata(d.join("out")).unwrap().file_type().is_symlink(), "the link is kept");
+    // A FIFO with a reader: the reader gets the report, the FIFO stays a FIFO.
+    let f = fifo(d, "r.fifo");
+    let reader = Command::new("cat").arg(&f).stdout(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let out = cli(d, &["check", &shipped(ROTATE), "--no-traces", "--format", "json", "--report", &f, "-q"]);
+    let got = reader.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(serde_json::from_slice::<Value>(&got.stdout).is_ok(), "the reader got the whole report");
+    assert!(fs::symlink_metadata(&f).unwrap().file_type().is_fifo(), "the FIFO is kept");
+    // A full device (only once a FIFO was shown to be kept: an older build would replace it).
+    let t = trace_with(d, |_| {});
+    let out = cli(d, &["trace", "html", &t, "-o", "/dev/full"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/dev/full: cannot write: No space left on device"), "{err}");
+    assert!(fs::metadata("/dev/full").unwrap().file_type().is_char_device());
+    let out = cli(d, &["check", &shipped(ROTATE), "--no-traces", "--report", "/dev/full"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/dev/full: cannot write: No space left on device"));
+    assert!(fs::metadata("/dev/full").unwrap().file_type().is_char_device());
 }
 
 /// Runs `script` (sh) in a private mount namespace, as root; `None` where that is not allowed

@@ -91,7 +91,9 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Output")]
     pub update_traces: bool,
 
-    /// Write the report to FILE (atomically) instead of stdout; a short summary goes to stderr.
+    /// Write the report to FILE instead of stdout; a short summary goes to stderr. A regular
+    /// file is replaced atomically; a device, FIFO or symbolic link (`/dev/stdout`) is written
+    /// in place. FILE may not be a model file or trace file of the run.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub report: Option<PathBuf>,
 
@@ -173,8 +175,23 @@ pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
     }
     let scenarios = suite::load(paths, run.tabs)?;
     if let Some(r) = &run.report {
-        let dir = r.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        output::prepare_dir(dir).with_context(|| format!("--report {}", r.display()))?;
+        output::refuse_input(r, scenarios.iter().map(|sc| &sc.path), "model file")?;
+        if !run.no_traces {
+            let names: Vec<PathBuf> = scenarios
+                .iter()
+                .flat_map(|sc| {
+                    properties::ALL.iter().flat_map(|p| {
+                        let (json, md) = trace::file_names(&run.traces, &sc.name, p.name);
+                        [json, md]
+                    })
+                })
+                .collect();
+            output::refuse_input(r, &names, "trace file")?;
+        }
+        if !output::writes_in_place(r) {
+            let dir = r.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            output::prepare_dir(dir).with_context(|| format!("--report {}", r.display()))?;
+        }
     }
     if !run.no_traces {
         output::prepare_dir(&run.traces)?;
