@@ -133,7 +133,7 @@ fn trace_html_of_a_folder_writes_each_page_and_an_index_and_nothing_on_bad_input
     for (property, steps) in [("no_spurious_logout", 10), ("cookie_names_live_session", 11)] {
         let page = format!("directus-10.10-session.{property}.html");
         assert!(site.join(&page).is_file(), "{page}");
-        assert!(index.contains(&format!("<a href=\"{page}\"><code>{property}</code></a>")), "{index}");
+        assert!(index.contains(&format!("<a href=\"./{page}\"><code>{property}</code></a>")), "{index}");
         assert!(index.contains(&format!("<td class=\"num\">{steps}</td>")), "{index}");
     }
     assert_eq!(index.matches("<tr>").count(), 3, "a header and two traces");
@@ -194,4 +194,22 @@ fn explore_prints_the_explorer_url_at_the_trace_path_on_loopback() {
     assert!(line.starts_with("Explorer for directus-10.10-session (2 tabs): http://127.0.0.1:"), "{line}");
     assert!(url.ends_with(&format!("/#/steps/{path}")), "{line}");
     assert_eq!(path, "0/0/0/0/0/0/1/0/0/1/0");
+}
+
+/// A trace file's name cannot make the index's link run script or leave the folder: links are
+/// relative and percent-encoded.
+#[test]
+fn index_links_are_relative_and_percent_encoded() {
+    let dir = tempfile::tempdir().unwrap();
+    race_trace(dir.path());
+    let traces = dir.path().join("traces");
+    let evil = traces.join("javascript:alert(document.domain)#x?y.json");
+    fs::rename(traces.join("directus-10.10-session.no_spurious_logout.json"), &evil).unwrap();
+    let site = dir.path().join("site");
+    let out = cli(dir.path(), &["trace", "html", traces.to_str().unwrap(), "-o", site.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let index = fs::read_to_string(site.join("index.html")).unwrap();
+    assert!(index.contains("href=\"./javascript%3Aalert%28document.domain%29%23x%3Fy.html\""), "{index}");
+    assert!(!index.contains("href=\"javascript:"), "{index}");
+    assert!(site.join("javascript:alert(document.domain)#x?y.html").is_file());
 }
