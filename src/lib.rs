@@ -23,6 +23,7 @@ pub mod input;
 pub mod interrupt;
 pub mod jsonfile;
 pub mod limits;
+pub mod message;
 pub mod model;
 pub mod oracle;
 pub mod output;

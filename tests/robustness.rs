@@ -259,6 +259,25 @@ fn cases() -> Vec<Case> {
             code: 2,
             says: "field `expect.no_spurious_logout`: unknown variant `maybe`",
         },
+        Case {
+            id: "F12",
+            args: |d| check(model_with(d, "f.json", |v| v["browser"]["x\n::error::INJ\u{1b}[2J"] = 1.into())),
+            code: 2,
+            says: "field `browser.x\\n::error::INJ\\u{1b}[2J`: unknown field `x\\n::error::INJ\\u{1b}[2J`",
+        },
+        Case {
+            id: "F13",
+            args: |d| {
+                check(model_text(
+                    d,
+                    "f.json",
+                    "    \"cookie_names_live_session\": \"violated\",",
+                    "    \"cookie_names_live_session\": \"violated\",\n    \"no_spurious_logout\": \"holds\",",
+                ))
+            },
+            code: 2,
+            says: "f.json:31:24: field `expect`: duplicate field `no_spurious_logout`",
+        },
         // V: model file, values out of range or that make no sense.
         Case {
             id: "V1",
@@ -511,6 +530,40 @@ fn cases() -> Vec<Case> {
             code: 2,
             says: "v.json: field `browser.tabs`: found 0",
         },
+        Case {
+            id: "C10",
+            args: |_| v(&["check", &shipped(ROTATE), "--no-traces", "--traces", "elsewhere"]),
+            code: 2,
+            says: "the argument '--no-traces' cannot be used with '--traces <DIR>'",
+        },
+        Case {
+            id: "C11",
+            args: |d| {
+                fs::create_dir(d.join("m")).unwrap();
+                fs::copy(root().join(ROTATE), d.join("m/a.json")).unwrap();
+                fs::copy(root().join(ROTATE), d.join("m/b.json")).unwrap();
+                v(&["models", "validate", "m"])
+            },
+            code: 2,
+            says: "m/b.json: field `name`: found \"directus-10.10-session\", expected a name no other model file uses (m/a.json uses it",
+        },
+        Case {
+            id: "C12",
+            args: |d| {
+                fs::create_dir(d.join("m")).unwrap();
+                fs::copy(root().join(ROTATE), d.join("m/a.json")).unwrap();
+                std::os::unix::fs::symlink(".", d.join("m/again")).unwrap();
+                v(&["models", "validate", "m"])
+            },
+            code: 2,
+            says: "m/again: a symbolic link loop (it leads back to ",
+        },
+        Case {
+            id: "C13",
+            args: |_| v(&["check", "--tab\n::error::INJ\u{1b}[2J"]),
+            code: 2,
+            says: "unexpected argument '--tab\\n::error::INJ\\u{1b}[2J' found",
+        },
         // O: output paths (checked before the search).
         Case {
             id: "O1",
@@ -635,7 +688,7 @@ fn cases() -> Vec<Case> {
                 ])
             },
             code: 1,
-            says: "FAILED: step 4 differs from the replay in `state`",
+            says: "FAILED: step 4 differs from the replay in `state` (`steps[3]`): at `steps[3].state.store[0]`: recorded \"token=9 expires=7\", replayed \"token=1 expires=7\"",
         },
         Case {
             id: "T7",
@@ -734,6 +787,20 @@ fn cases() -> Vec<Case> {
             code: 2,
             says: "traces/z.json: cannot read the trace file: found a FIFO (named pipe), expected a regular file",
         },
+        Case {
+            id: "T22",
+            args: |d| {
+                // A trace written by `check` in a project's root names its model file relative
+                // to that root; it validates from any working folder.
+                fs::create_dir_all(d.join("proj/models")).unwrap();
+                fs::copy(root().join(ROTATE), d.join("proj/models/m.json")).unwrap();
+                let out = cli(&d.join("proj"), &["check", "models/m.json"]);
+                assert_eq!(out.status.code(), Some(0));
+                v(&["trace", "validate", "proj/traces/directus-10.10-session.no_spurious_logout.json"])
+            },
+            code: 0,
+            says: "no_spurious_logout.json: ok (no_spurious_logout violated in 10 steps)",
+        },
         // L: limits (the search stops early: never `holds`, exit 3).
         Case {
             id: "L1",
@@ -776,7 +843,8 @@ fn every_bad_input_gives_its_exit_code_and_message_and_never_a_panic() {
     let mut failures = Vec::new();
     for c in cases() {
         let (out, text) = run_case(&c);
-        if out.status.code() != Some(c.code) || !text.contains(c.says) || text.contains("panicked") {
+        let forged = text.contains('\u{1b}') || text.lines().any(|l| l.starts_with("::error::"));
+        if out.status.code() != Some(c.code) || !text.contains(c.says) || text.contains("panicked") || forged {
             failures.push(format!(
                 "{}: exit {:?}, wanted {} and {:?}; got:\n{text}",
                 c.id,
@@ -955,6 +1023,21 @@ fn two_runs_writing_into_one_folder_never_show_half_a_file() {
     assert_eq!(names.len(), 4, "no temporary file left: {names:?}");
 }
 
+/// An actor's name from a trace file cannot add statements to the Mermaid diagram.
+#[test]
+fn a_trace_actor_cannot_inject_mermaid_statements() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = trace_with(dir.path(), |t| t["steps"][0]["actor"] = "tab A\nclick TabA call alert(1)\n%%".into());
+    let out = cli(dir.path(), &["trace", "show", &t, "--format", "mermaid"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in text.lines().skip(1) {
+        let first = line.split_whitespace().next().unwrap_or("");
+        assert!(["participant", "Note"].contains(&first) || first.contains(">>") || first.contains("-x"), "{line}");
+    }
+    assert!(text.contains("participant TabAclickTabAcallalert1 as tab A click TabA call alert(1) %%"), "{text}");
+}
+
 /// A target that is not a regular file is written in place, never replaced: a symbolic link
 /// to the process's stdout (as `/dev/stdout` is), a FIFO that is read, a full device.
 #[test]
@@ -962,7 +1045,6 @@ fn output_to_a_link_a_fifo_or_a_device_is_written_in_place() {
     use std::os::unix::fs::FileTypeExt;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let bin = env!("CARGO_BIN_EXE_refresh-check");
     // A link like /dev/stdout: the report reaches stdout (a pipe), the link stays.
     std::os::unix::fs::symlink("/proc/self/fd/1", d.join("out")).unwrap();
     let out = cli(d, &["check", &shipped(ROTATE), "--no-traces", "--format", "json", "--report", "out", "-q"]);

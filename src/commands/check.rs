@@ -83,7 +83,7 @@ pub struct RunArgs {
     pub traces: PathBuf,
 
     /// Do not read or write trace files.
-    #[arg(long, help_heading = "Output", conflicts_with = "update_traces")]
+    #[arg(long, help_heading = "Output", conflicts_with_all = ["update_traces", "traces"])]
     pub no_traces: bool,
 
     /// Rewrite the golden traces: write every counterexample found, remove the trace files of
