@@ -18,6 +18,7 @@
 pub mod bounds;
 pub mod check;
 pub mod exit;
+pub mod explorer;
 pub mod golden;
 pub mod input;
 pub mod interrupt;
