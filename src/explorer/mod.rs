@@ -154,7 +154,13 @@ fn allowed_hosts(local: SocketAddr) -> Vec<String> {
         SocketAddr::V4(a) => format!("{}:{port}", a.ip()),
         SocketAddr::V6(a) => format!("[{}]:{port}", a.ip()),
     };
-    vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}"), own]
+    let mut hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}"), own];
+    if port == 80 {
+        // Browsers leave the default port out of `Host` and `Origin`.
+        let bare: Vec<String> = hosts.iter().filter_map(|h| h.strip_suffix(":80").map(str::to_string)).collect();
+        hosts.extend(bare);
+    }
+    hosts
 }
 
 fn properties<M: Model>(model: &M) -> Vec<Property> {
