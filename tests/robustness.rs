@@ -639,6 +639,16 @@ fn cases() -> Vec<Case> {
             code: 2,
             says: "r.json: is the report to merge",
         },
+        Case {
+            id: "O10",
+            args: |d| {
+                fs::create_dir(d.join("m")).unwrap();
+                let m = model_with(d, "m/directus-10.10-session.no_spurious_logout.json", |_| {});
+                v(&["check", &m, "--traces", "m", "--update-traces"])
+            },
+            code: 2,
+            says: "m/directus-10.10-session.no_spurious_logout.json: is the model file",
+        },
         // T: trace files.
         Case {
             id: "T1",

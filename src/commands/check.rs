@@ -198,6 +198,9 @@ pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
         for sc in &scenarios {
             for (json, md) in properties::ALL.iter().map(|p| trace::file_names(&run.traces, &sc.name, p.name)) {
                 output::check_target(&json).and_then(|()| output::check_target(&md))?;
+                let models = scenarios.iter().map(|sc| &sc.path);
+                output::refuse_input(&json, models.clone(), "model file")?;
+                output::refuse_input(&md, models, "model file")?;
             }
         }
     }
