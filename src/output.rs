@@ -163,7 +163,11 @@ fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         options.custom_flags(libc::O_NONBLOCK);
     }
     let mut file = options.open(path).map_err(|e| {
-        if e.raw_os_error() == Some(libc::ENXIO) {
+        #[cfg(unix)]
+        let no_reader = e.raw_os_error() == Some(libc::ENXIO);
+        #[cfg(not(unix))]
+        let no_reader = false;
+        if no_reader {
             std::io::Error::new(e.kind(), format!("a FIFO that no process is reading ({e})"))
         } else {
             e

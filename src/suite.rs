@@ -91,9 +91,7 @@ fn walk(dir: &Path, what: &'static str, above: &mut Vec<PathBuf>, out: &mut Vec<
         let path = entry.map_err(read)?.path();
         let is_dir = match std::fs::metadata(&path) {
             Ok(m) => m.is_dir(),
-            Err(source) if source.raw_os_error() == Some(libc::ELOOP) => {
-                return Err(SuiteError::Read { path: tidy(&path), what, source })
-            }
+            Err(source) if is_link_loop(&source) => return Err(SuiteError::Read { path: tidy(&path), what, source }),
             Err(_) => false,
         };
         if is_dir {
@@ -104,6 +102,14 @@ fn walk(dir: &Path, what: &'static str, above: &mut Vec<PathBuf>, out: &mut Vec<
     }
     above.pop();
     Ok(())
+}
+
+/// Whether `e` says that a path's symbolic links loop (`ELOOP`).
+fn is_link_loop(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    return e.raw_os_error() == Some(libc::ELOOP);
+    #[cfg(not(unix))]
+    return false;
 }
 
 /// Loads every model file (see [`json_files`]), each with `tabs` if given; rejects two files
