@@ -564,6 +564,12 @@ fn cases() -> Vec<Case> {
             code: 2,
             says: "unexpected argument '--tab\\n::error::INJ\\u{1b}[2J' found",
         },
+        Case {
+            id: "C14",
+            args: |d| check(model_with(d, "m\n::error::INJ\u{1b}[2J.json", |_| {})),
+            code: 0,
+            says: "directus-10.10-session  (m\\n::error::INJ\\u{1b}[2J.json, 2 tabs)",
+        },
         // O: output paths (checked before the search).
         Case {
             id: "O1",
