@@ -105,7 +105,11 @@ pub fn settle(
 ) -> Result<Option<Golden>, OutputError> {
     let (json, md) = trace::file_names(dir, model_name, spec.name);
     let golden = |status, step, message| Some(Golden { status, file: json.clone(), step, message });
-    let existing = std::fs::read_to_string(&json).ok();
+    let existing = match crate::input::read_text(&json) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => return Err(OutputError::Read { path: json, source }),
+    };
     let Some(t) = found else {
         let decided = matches!(status, Verdict::Holds | Verdict::Unreached | Verdict::Reached);
         if existing.is_none() || !decided {
@@ -170,7 +174,7 @@ pub fn settle(
     }
     if same_substance(&old, t) {
         let rendered = trace::render_markdown(t);
-        if std::fs::read_to_string(&md).ok().as_deref() != Some(rendered.as_str()) {
+        if crate::input::read_text(&md).ok().as_deref() != Some(rendered.as_str()) {
             output::write_atomic(&md, rendered.as_bytes())?;
         }
         return Ok(golden(Status::Matches, None, None));

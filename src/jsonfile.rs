@@ -22,8 +22,12 @@ pub struct JsonError {
 }
 
 /// Parses `text` as one JSON object read into `T`; an error names the line, column and field.
+///
+/// A key given twice in one object is an error in every object, also in maps such as
+/// `expect` (serde would otherwise keep the last value silently).
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
     let doc: serde_json::Value = parse_one(text)?;
+    parse_one::<UniqueKeys>(text)?;
     if !doc.is_object() {
         let at = text.len() - text.trim_start().len();
         let line = 1 + text[..at].matches('\n').count();
@@ -77,6 +81,61 @@ fn explain_choice<T: DeserializeOwned>(doc: &serde_json::Value, e: JsonError) ->
         None => format!("found {found}, expected one of this field's named values (a string)"),
     };
     JsonError { message, ..e }
+}
+
+/// A JSON value read only to check that no object in it has a key twice.
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.contains(&key) {
+                return Err(serde::de::Error::custom(format_args!("duplicate field `{key}`")));
+            }
+            map.next_value::<UniqueKeys>()?;
+            seen.insert(key);
+        }
+        Ok(UniqueKeys)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
 }
 
 /// Parses exactly one JSON value of type `T` from `text`.
@@ -133,6 +192,13 @@ mod tests {
         assert_eq!((e.line, e.column, e.message.as_str()), (2, 3, "found an array, expected a JSON object {…}"));
         // serde alone would read the struct from the array, by position.
         assert!(serde_json::from_str::<T>("[1]").is_ok());
+    }
+
+    #[test]
+    fn a_key_twice_in_a_map_is_refused_where_it_is() {
+        let e = from_str::<std::collections::BTreeMap<String, serde_json::Value>>("{\"x\": {\"a\": 1,\n\"a\": 2}}")
+            .unwrap_err();
+        assert_eq!((e.line, e.field.as_str(), e.message.as_str()), (2, "x", "duplicate field `a`"));
     }
 
     #[test]

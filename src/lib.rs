@@ -19,10 +19,13 @@
 pub mod bounds;
 pub mod check;
 pub mod exit;
+pub mod explorer;
 pub mod golden;
+pub mod input;
 pub mod interrupt;
 pub mod jsonfile;
 pub mod limits;
+pub mod message;
 pub mod model;
 pub mod oracle;
 pub mod output;

@@ -12,9 +12,20 @@ use refresh_check::exit;
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // clap quotes the arguments it refuses: quote them with their control characters
+            // escaped, as in every other message, by parsing the escaped arguments again.
+            let escaped =
+                std::env::args_os().map(|a| refresh_check::message::escape_controls(&a.to_string_lossy()).into_owned());
+            let e = cli::Cli::try_parse_from(escaped).err().filter(|e| e.use_stderr()).unwrap_or(e);
+            let text = e.render().to_string();
+            let lines: Vec<_> = text.split('\n').map(refresh_check::message::escape_controls).collect();
+            eprint!("{}", lines.join("\n"));
+            return ExitCode::from(exit::BAD_INPUT);
+        }
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::BAD_INPUT } else { exit::AS_EXPECTED });
+            return ExitCode::from(exit::AS_EXPECTED);
         }
     };
     match cli::run(cli) {
@@ -26,7 +37,7 @@ fn main() -> ExitCode {
             {
                 return ExitCode::from(exit::AS_EXPECTED);
             }
-            eprintln!("error: {}", message(&err));
+            eprintln!("error: {}", refresh_check::message::escape_controls(&message(&err)));
             ExitCode::from(exit::BAD_INPUT)
         }
     }

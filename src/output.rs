@@ -1,8 +1,14 @@
-//! Writing result files so that no reader ever sees half a file: each file is written to a
+//! Writing result files so that no reader ever sees half a file: a file is written to a
 //! temporary file in the same folder, flushed to disk, then renamed over the target. A rename
 //! within one folder is atomic, so a reader sees the old file or the new one, never a mix, also
 //! when two runs write the same file at once (the last rename wins; each run's temporary file
 //! has its own random name).
+//!
+//! Only a regular file (or a name not yet taken) is replaced that way. A target that is
+//! something else (a symbolic link such as `/dev/stdout`, a FIFO, a device such as `/dev/full`,
+//! a terminal) is never renamed over: it is opened and written in place, and a failure to
+//! write (a full device, a FIFO nobody reads) is an error. An output is never one of the run's
+//! inputs ([`refuse_input`]).
 //!
 //! Output folders are checked before a search starts ([`prepare_dir`], [`check_target`]): a
 //! folder that cannot be created, a file where the folder should be, a folder without write
@@ -31,6 +37,13 @@ pub enum OutputError {
     /// A target file name is taken by a folder, so the file could not be renamed into place.
     #[error("{path}: is a folder; expected a file name that can be written")]
     TargetIsFolder { path: PathBuf },
+    /// A file that is there could not be read (a golden trace that is not a regular file, or
+    /// too large), so it is neither compared nor replaced.
+    #[error("{path}: cannot read the existing file: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// The output would overwrite one of the run's input files.
+    #[error("{path}: is the {what} {input}; refusing to overwrite an input (choose another output file)")]
+    IsInput { path: PathBuf, what: &'static str, input: PathBuf },
     /// The file could not be written or renamed into place.
     #[error("{path}: cannot write: {source}")]
     Write { path: PathBuf, source: std::io::Error },
@@ -65,17 +78,65 @@ pub fn check_target(path: &Path) -> Result<(), OutputError> {
     Ok(())
 }
 
+/// Whether `path` names something [`write_atomic`] writes in place rather than replaces: a
+/// symbolic link, a FIFO, a device or a socket (anything there that is neither a regular file
+/// nor a folder). Such a target's folder need not be writable (`/dev`), so
+/// [`prepare_dir`] is not needed for it.
+pub fn writes_in_place(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
+/// Refuses an output `path` that is one of `inputs` (`what` names them in the error: "model
+/// file"): the same file (same device and inode, however either path is written), or, for an
+/// output not yet written, the same canonical path.
+pub fn refuse_input<'a>(
+    path: &Path,
+    inputs: impl IntoIterator<Item = &'a PathBuf>,
+    what: &'static str,
+) -> Result<(), OutputError> {
+    let target = identity(path);
+    for input in inputs {
+        if target.is_some() && identity(input) == target {
+            return Err(OutputError::IsInput { path: path.into(), what, input: input.clone() });
+        }
+    }
+    Ok(())
+}
+
+/// What identifies the file `path` names: its device and inode on Unix, else its canonical
+/// path; for a name not yet taken, the canonical path of its folder joined with its name.
+fn identity(path: &Path) -> Option<(u64, u64, PathBuf)> {
+    match std::fs::metadata(path) {
+        #[cfg(unix)]
+        Ok(m) => {
+            use std::os::unix::fs::MetadataExt;
+            Some((m.dev(), m.ino(), PathBuf::new()))
+        }
+        #[cfg(not(unix))]
+        Ok(_) => path.canonicalize().ok().map(|p| (0, 0, p)),
+        Err(_) => {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let dir = dir.canonicalize().or_else(|_| std::path::absolute(dir)).ok()?;
+            Some((0, 0, dir.join(path.file_name()?)))
+        }
+    }
+}
+
 /// The first ancestor of `dir` (or `dir` itself) that exists and is not a folder.
 fn first_non_folder(dir: &Path) -> Option<&Path> {
     dir.ancestors().filter(|a| !a.as_os_str().is_empty()).find(|a| a.exists() && !a.is_dir())
 }
 
-/// Writes `bytes` to `path` atomically (temporary file in the same folder, flushed, then
-/// renamed over `path`). The file gets the permissions of a newly created file (`0666` less the
-/// umask on Unix), not the owner-only permissions of a temporary file.
+/// Writes `bytes` to `path`: atomically (temporary file in the same folder, flushed, then
+/// renamed over `path`) when `path` is a regular file or not yet taken; in place when it is
+/// anything else ([`writes_in_place`]). A new file gets the permissions of a newly created
+/// file (`0666` less the umask on Unix), not the owner-only permissions of a temporary file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     check_target(path)?;
     let err = |source| OutputError::Write { path: path.into(), source };
+    if writes_in_place(path) {
+        return write_in_place(path, bytes).map_err(err);
+    }
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut builder = tempfile::Builder::new();
     builder.prefix(".refresh-check-").suffix(".tmp");
@@ -88,6 +149,52 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     tmp.write_all(bytes).map_err(err)?;
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
+/// Writes `bytes` into the existing `path` without replacing it. It is opened without
+/// blocking (a FIFO that nobody reads is an error, not a hang), then written in blocking mode.
+fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let mut file = options.open(path).map_err(|e| {
+        #[cfg(unix)]
+        let no_reader = e.raw_os_error() == Some(libc::ENXIO);
+        #[cfg(not(unix))]
+        let no_reader = false;
+        if no_reader {
+            std::io::Error::new(e.kind(), format!("a FIFO that no process is reading ({e})"))
+        } else {
+            e
+        }
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let fd = file.as_raw_fd();
+        // SAFETY: fcntl on a descriptor this function owns, with flags it read from it.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+    }
+    let regular = file.metadata()?.is_file();
+    if regular {
+        // A symbolic link to a regular file: the link is kept, the file it names rewritten.
+        file.set_len(0)?;
+    }
+    file.write_all(bytes)?;
+    file.flush()?;
+    if regular {
+        file.sync_all()?;
+    }
     Ok(())
 }
 
@@ -139,6 +246,43 @@ mod tests {
         std::fs::create_dir(&f).unwrap();
         assert!(matches!(check_target(&f), Err(OutputError::TargetIsFolder { .. })));
         assert!(matches!(write_atomic(&f, b"x"), Err(OutputError::TargetIsFolder { .. })));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_device_is_written_in_place_never_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let e = write_atomic(Path::new("/dev/full"), b"x").unwrap_err().to_string();
+        assert!(e.starts_with("/dev/full: cannot write: No space left on device"), "{e}");
+        assert!(std::fs::metadata("/dev/full").unwrap().file_type().is_char_device());
+        write_atomic(Path::new("/dev/null"), b"x").unwrap();
+        assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_keeps_pointing_where_it_did() {
+        let d = tempfile::tempdir().unwrap();
+        let (f, link) = (d.path().join("f"), d.path().join("link"));
+        std::fs::write(&f, "old old old").unwrap();
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        write_atomic(&link, b"new").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read(&f).unwrap(), b"new");
+    }
+
+    #[test]
+    fn an_input_is_refused_as_output_however_it_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("m.json");
+        std::fs::write(&f, "{}").unwrap();
+        let other = d.path().join("sub/../m.json");
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        assert!(matches!(refuse_input(&other, [&f], "model file"), Err(OutputError::IsInput { .. })));
+        assert!(refuse_input(&d.path().join("r.json"), [&f], "model file").is_ok());
+        // Not yet written, but the same name as an input that will be: refused too.
+        let later = d.path().join("later.json");
+        assert!(refuse_input(&later, [&later], "trace file").is_err());
     }
 
     /// The process's umask, read without changing it (Linux: `/proc/self/status`).

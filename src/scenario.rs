@@ -366,7 +366,7 @@ pub enum ScenarioError {
 impl Scenario {
     /// Reads and validates a model file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.into(), source })?;
+        let text = crate::input::read_text(path).map_err(|source| ScenarioError::Read { path: path.into(), source })?;
         Scenario::parse(path, &text)
     }
 

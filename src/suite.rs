@@ -30,6 +30,10 @@ pub enum SuiteError {
     /// A model file is invalid.
     #[error(transparent)]
     Model(#[from] ScenarioError),
+    /// A folder holds a symbolic link back to itself or to a folder above it: walking it would
+    /// read the same files again and again.
+    #[error("{path}: a symbolic link loop (it leads back to {target}); expected a tree of folders")]
+    Loop { path: PathBuf, target: PathBuf },
     /// Two model files share a `name`, so their trace files would overwrite each other.
     #[error("{second}: field `name`: found {name:?}, expected a name no other model file uses ({first} uses it; trace files are named after it)")]
     DuplicateName { name: String, first: PathBuf, second: PathBuf },
@@ -60,7 +64,8 @@ pub fn json_files(args: &[PathBuf], what: &'static str) -> Result<Vec<PathBuf>, 
         let meta = std::fs::metadata(arg).map_err(|source| SuiteError::Read { path: arg.clone(), what, source })?;
         if meta.is_dir() {
             let before = out.len();
-            walk(arg, what, &mut out)?;
+            let mut above = Vec::new();
+            walk(arg, what, &mut above, &mut out)?;
             if out.len() == before {
                 return Err(SuiteError::EmptyFolder { path: arg.clone() });
             }
@@ -73,17 +78,38 @@ pub fn json_files(args: &[PathBuf], what: &'static str) -> Result<Vec<PathBuf>, 
     Ok(out)
 }
 
-fn walk(dir: &Path, what: &'static str, out: &mut Vec<PathBuf>) -> Result<(), SuiteError> {
+/// Walks `dir`; `above` holds the canonical paths of the folders being walked (`dir`'s
+/// ancestors in the walk), so that a link back to one of them is found.
+fn walk(dir: &Path, what: &'static str, above: &mut Vec<PathBuf>, out: &mut Vec<PathBuf>) -> Result<(), SuiteError> {
     let read = |source| SuiteError::Read { path: dir.into(), what, source };
+    let canonical = dir.canonicalize().map_err(read)?;
+    if above.contains(&canonical) {
+        return Err(SuiteError::Loop { path: tidy(dir), target: canonical });
+    }
+    above.push(canonical);
     for entry in std::fs::read_dir(dir).map_err(read)? {
         let path = entry.map_err(read)?.path();
-        if path.is_dir() {
-            walk(&path, what, out)?;
+        let is_dir = match std::fs::metadata(&path) {
+            Ok(m) => m.is_dir(),
+            Err(source) if is_link_loop(&source) => return Err(SuiteError::Read { path: tidy(&path), what, source }),
+            Err(_) => false,
+        };
+        if is_dir {
+            walk(&path, what, above, out)?;
         } else if path.extension().is_some_and(|e| e == "json") {
             out.push(tidy(&path));
         }
     }
+    above.pop();
     Ok(())
+}
+
+/// Whether `e` says that a path's symbolic links loop (`ELOOP`).
+fn is_link_loop(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    return e.raw_os_error() == Some(libc::ELOOP);
+    #[cfg(not(unix))]
+    return false;
 }
 
 /// Loads every model file (see [`json_files`]), each with `tabs` if given; rejects two files

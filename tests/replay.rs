@@ -366,4 +366,52 @@ fn directus_start_appends_to_the_server_log() {
     let log = std::fs::read_to_string(dir.path().join("cache/10.10.4/server.log")).unwrap();
     assert_eq!(log.matches("=== directus 10.10.4 start ").count(), 2, "{log}");
     assert_eq!(log.matches("fake server output").count(), 2, "{log}");
+
+/// The environment's proxy settings are ignored: the replay goes straight to the loopback
+/// target (the password never passes through a proxy).
+#[test]
+fn proxy_variables_in_the_environment_are_ignored() {
+    let fake = start(Refresh::Keep);
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let purl = format!("http://{}", proxy.local_addr().unwrap());
+    let trace = "traces/directus-10.10-session.no_spurious_logout.json";
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_refresh-check"));
+    cmd.current_dir(root())
+        .args(["replay", trace, "--target", &fake.url, "--email", "a@example.com", "--password", "wrong"])
+        .args(["--request-timeout", "3"])
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy");
+    for var in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
+        cmd.env(var, &purl);
+    }
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(proxy.accept().is_err(), "the replay connected to the proxy: {err}");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err.contains("sign-in refused: 401 INVALID_CREDENTIALS"), "the target itself answered: {err}");
+}
+
+/// A redirect from the target is named as one, not taken for a refused password.
+#[test]
+fn a_redirect_from_the_target_is_reported_as_a_redirect() {
+    let server = Arc::new(Server::http("127.0.0.1:0").unwrap());
+    let url = format!("http://127.0.0.1:{}", server.server_addr().to_ip().unwrap().port());
+    let s = server.clone();
+    let worker = std::thread::spawn(move || {
+        while let Ok(req) = s.recv() {
+            let r = Response::from_string("")
+                .with_status_code(307)
+                .with_header(Header::from_bytes("Location", "http://127.0.0.1:9/login").unwrap());
+            let _ = req.respond(r);
+        }
+    });
+    let trace = "traces/directus-10.10-session.no_spurious_logout.json";
+    let out = cli(&root(), &["replay", trace, "--target", &url, "--email", "a@example.com", "--password", "p"]);
+    server.unblock();
+    let _ = worker.join();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("/auth/login: the target answered 307 (a redirect to \"http://127.0.0.1:9/login\")"), "{err}");
+    assert!(!err.contains("sign-in refused"), "{err}");
 }

@@ -51,6 +51,21 @@ fn file(dir: &Path, name: &str, bytes: &[u8]) -> String {
     f.display().to_string()
 }
 
+/// A FIFO (named pipe) `dir/name`, which no one writes: reading it would block for ever.
+fn fifo(dir: &Path, name: &str) -> String {
+    let f = dir.join(name);
+    assert!(Command::new("mkfifo").arg(&f).status().unwrap().success());
+    f.display().to_string()
+}
+
+/// A sparse file `dir/name` of `len` bytes that starts with `head`.
+fn sparse(dir: &Path, name: &str, head: &[u8], len: u64) -> String {
+    let f = dir.join(name);
+    fs::write(&f, head).unwrap();
+    fs::OpenOptions::new().write(true).open(&f).unwrap().set_len(len).unwrap();
+    f.display().to_string()
+}
+
 /// A real trace of the shipped model (written by `check` into `dir/traces`), edited.
 fn trace_with(dir: &Path, edit: impl FnOnce(&mut Value)) -> String {
     let out = cli(dir, &["check", &shipped(ROTATE)]);
@@ -150,6 +165,29 @@ fn cases() -> Vec<Case> {
             code: 2,
             says: "bom.json:1:1: field `.`: expected value",
         },
+        Case {
+            id: "M11",
+            args: |d| {
+                fs::create_dir(d.join("m")).unwrap();
+                fs::copy(root().join(ROTATE), d.join("m/a.json")).unwrap();
+                fifo(d, "m/b.json");
+                check(d.join("m").display().to_string())
+            },
+            code: 2,
+            says: "m/b.json: cannot read the model file: found a FIFO (named pipe), expected a regular file",
+        },
+        Case {
+            id: "M12",
+            args: |_| v(&["models", "validate", "/dev/zero"]),
+            code: 2,
+            says: "/dev/zero: cannot read the model file: found a character device, expected a regular file",
+        },
+        Case {
+            id: "M13",
+            args: |d| check(sparse(d, "huge.json", b"{\"name\": \"", 100 << 20)),
+            code: 2,
+            says: "huge.json: cannot read the model file: found a file of 104857600 bytes, expected at most 67108864 bytes (64 MiB)",
+        },
         // F: model file, fields and types.
         Case {
             id: "F1",
@@ -220,6 +258,25 @@ fn cases() -> Vec<Case> {
             args: |d| check(model_with(d, "f.json", |v| v["expect"]["no_spurious_logout"] = "maybe".into())),
             code: 2,
             says: "field `expect.no_spurious_logout`: unknown variant `maybe`",
+        },
+        Case {
+            id: "F12",
+            args: |d| check(model_with(d, "f.json", |v| v["browser"]["x\n::error::INJ\u{1b}[2J"] = 1.into())),
+            code: 2,
+            says: "field `browser.x\\n::error::INJ\\u{1b}[2J`: unknown field `x\\n::error::INJ\\u{1b}[2J`",
+        },
+        Case {
+            id: "F13",
+            args: |d| {
+                check(model_text(
+                    d,
+                    "f.json",
+                    "    \"cookie_names_live_session\": \"violated\",",
+                    "    \"cookie_names_live_session\": \"violated\",\n    \"no_spurious_logout\": \"holds\",",
+                ))
+            },
+            code: 2,
+            says: "f.json:31:24: field `expect`: duplicate field `no_spurious_logout`",
         },
         // V: model file, values out of range or that make no sense.
         Case {
@@ -540,6 +597,46 @@ fn cases() -> Vec<Case> {
             code: 2,
             says: "v.json: field `browser.tabs`: found 0",
         },
+        Case {
+            id: "C10",
+            args: |_| v(&["check", &shipped(ROTATE), "--no-traces", "--traces", "elsewhere"]),
+            code: 2,
+            says: "the argument '--no-traces' cannot be used with '--traces <DIR>'",
+        },
+        Case {
+            id: "C11",
+            args: |d| {
+                fs::create_dir(d.join("m")).unwrap();
+                fs::copy(root().join(ROTATE), d.join("m/a.json")).unwrap();
+                fs::copy(root().join(ROTATE), d.join("m/b.json")).unwrap();
+                v(&["models", "validate", "m"])
+            },
+            code: 2,
+            says: "m/b.json: field `name`: found \"directus-10.10-session\", expected a name no other model file uses (m/a.json uses it",
+        },
+        Case {
+            id: "C12",
+            args: |d| {
+                fs::create_dir(d.join("m")).unwrap();
+                fs::copy(root().join(ROTATE), d.join("m/a.json")).unwrap();
+                std::os::unix::fs::symlink(".", d.join("m/again")).unwrap();
+                v(&["models", "validate", "m"])
+            },
+            code: 2,
+            says: "m/again: a symbolic link loop (it leads back to ",
+        },
+        Case {
+            id: "C13",
+            args: |_| v(&["check", "--tab\n::error::INJ\u{1b}[2J"]),
+            code: 2,
+            says: "unexpected argument '--tab\\n::error::INJ\\u{1b}[2J' found",
+        },
+        Case {
+            id: "C14",
+            args: |d| check(model_with(d, "m\n::error::INJ\u{1b}[2J.json", |_| {})),
+            code: 0,
+            says: "directus-10.10-session  (m\\n::error::INJ\\u{1b}[2J.json, 2 tabs)",
+        },
         // O: output paths (checked before the search).
         Case {
             id: "O1",
@@ -570,6 +667,60 @@ fn cases() -> Vec<Case> {
             },
             code: 2,
             says: "directus-10.10-session.no_spurious_logout.md: is a folder; expected a file name",
+        },
+        Case {
+            id: "O5",
+            args: |d| v(&["check", &shipped(ROTATE), "--no-traces", "--report", &fifo(d, "r.fifo")]),
+            code: 2,
+            says: "r.fifo: cannot write: a FIFO that no process is reading",
+        },
+        Case {
+            id: "O6",
+            args: |d| {
+                let m = model_with(d, "m.json", |_| {});
+                v(&["check", &m, "--no-traces", "--report", &m])
+            },
+            code: 2,
+            says: "m.json: is the model file",
+        },
+        Case {
+            id: "O7",
+            args: |d| {
+                let t = trace_with(d, |_| {});
+                v(&["check", &shipped(ROTATE), "--report", &t])
+            },
+            code: 2,
+            says: "directus-10.10-session.no_spurious_logout.json: is the trace file traces/directus-10.10-session.no_spurious_logout.json; refusing to overwrite an input",
+        },
+        Case {
+            id: "O8",
+            args: |d| {
+                let t = trace_with(d, |_| {});
+                v(&["trace", "html", &t, "-o", &t])
+            },
+            code: 2,
+            says: "refusing to overwrite an input (choose another output file)",
+        },
+        Case {
+            id: "O9",
+            args: |d| {
+                let r = d.join("r.json").display().to_string();
+                let out = cli(d, &["check", &shipped(ROTATE), "--no-traces", "--format", "json", "--report", &r]);
+                assert_eq!(out.status.code(), Some(0));
+                v(&["matrix", "--merge", &r, "--report", &r])
+            },
+            code: 2,
+            says: "r.json: is the report to merge",
+        },
+        Case {
+            id: "O10",
+            args: |d| {
+                fs::create_dir(d.join("m")).unwrap();
+                let m = model_with(d, "m/directus-10.10-session.no_spurious_logout.json", |_| {});
+                v(&["check", &m, "--traces", "m", "--update-traces"])
+            },
+            code: 2,
+            says: "m/directus-10.10-session.no_spurious_logout.json: is the model file",
         },
         // T: trace files.
         Case {
@@ -620,7 +771,7 @@ fn cases() -> Vec<Case> {
                 ])
             },
             code: 1,
-            says: "FAILED: step 4 differs from the replay in `state`",
+            says: "FAILED: step 4 differs from the replay in `state` (`steps[3]`): at `steps[3].state.store[0]`: recorded \"token=9 expires=7\", replayed \"token=1 expires=7\"",
         },
         Case {
             id: "T7",
@@ -688,6 +839,51 @@ fn cases() -> Vec<Case> {
             code: 1,
             says: "FAILED: step 3 differs from the replay in `index`",
         },
+        Case {
+            id: "T18",
+            args: |d| v(&["trace", "validate", &sparse(d, "huge.json", b"{\"schema\": \"", 600_000_000)]),
+            code: 2,
+            says: "huge.json: cannot read the trace file: found a file of 600000000 bytes, expected at most 67108864 bytes (64 MiB)",
+        },
+        Case {
+            id: "T19",
+            args: |d| {
+                let m = fifo(d, "m.json");
+                v(&["trace", "validate", &trace_with(d, |t| t["model_file"] = m.into())])
+            },
+            code: 2,
+            says: "m.json: cannot read the model file: found a FIFO (named pipe), expected a regular file",
+        },
+        Case {
+            id: "T20",
+            args: |d| v(&["trace", "validate", &trace_with(d, |t| t["model_file"] = "/dev/zero".into())]),
+            code: 2,
+            says: "its model file: /dev/zero: cannot read the model file: found a character device, expected a regular file",
+        },
+        Case {
+            id: "T21",
+            args: |d| {
+                trace_with(d, |_| {});
+                fifo(d, "traces/z.json");
+                v(&["trace", "validate", "traces"])
+            },
+            code: 2,
+            says: "traces/z.json: cannot read the trace file: found a FIFO (named pipe), expected a regular file",
+        },
+        Case {
+            id: "T22",
+            args: |d| {
+                // A trace written by `check` in a project's root names its model file relative
+                // to that root; it validates from any working folder.
+                fs::create_dir_all(d.join("proj/models")).unwrap();
+                fs::copy(root().join(ROTATE), d.join("proj/models/m.json")).unwrap();
+                let out = cli(&d.join("proj"), &["check", "models/m.json"]);
+                assert_eq!(out.status.code(), Some(0));
+                v(&["trace", "validate", "proj/traces/directus-10.10-session.no_spurious_logout.json"])
+            },
+            code: 0,
+            says: "no_spurious_logout.json: ok (no_spurious_logout violated in 10 steps)",
+        },
         // L: limits (the search stops early: never `holds`, exit 3).
         Case {
             id: "L1",
@@ -730,7 +926,8 @@ fn every_bad_input_gives_its_exit_code_and_message_and_never_a_panic() {
     let mut failures = Vec::new();
     for c in cases() {
         let (out, text) = run_case(&c);
-        if out.status.code() != Some(c.code) || !text.contains(c.says) || text.contains("panicked") {
+        let forged = text.contains('\u{1b}') || text.lines().any(|l| l.starts_with("::error::"));
+        if out.status.code() != Some(c.code) || !text.contains(c.says) || text.contains("panicked") || forged {
             failures.push(format!(
                 "{}: exit {:?}, wanted {} and {:?}; got:\n{text}",
                 c.id,
@@ -907,6 +1104,57 @@ fn two_runs_writing_into_one_folder_never_show_half_a_file() {
     let names: Vec<String> =
         fs::read_dir(&traces).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
     assert_eq!(names.len(), 4, "no temporary file left: {names:?}");
+}
+
+/// An actor's name from a trace file cannot add statements to the Mermaid diagram.
+#[test]
+fn a_trace_actor_cannot_inject_mermaid_statements() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = trace_with(dir.path(), |t| t["steps"][0]["actor"] = "tab A\nclick TabA call alert(1)\n%%".into());
+    let out = cli(dir.path(), &["trace", "show", &t, "--format", "mermaid"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in text.lines().skip(1) {
+        let first = line.split_whitespace().next().unwrap_or("");
+        assert!(["participant", "Note"].contains(&first) || first.contains(">>") || first.contains("-x"), "{line}");
+    }
+    assert!(text.contains("participant TabAclickTabAcallalert1 as tab A click TabA call alert(1) %%"), "{text}");
+}
+
+/// A target that is not a regular file is written in place, never replaced: a symbolic link
+/// to the process's stdout (as `/dev/stdout` is), a FIFO that is read, a full device.
+#[test]
+fn output_to_a_link_a_fifo_or_a_device_is_written_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A link like /dev/stdout: the report reaches stdout (a pipe), the link stays.
+    std::os::unix::fs::symlink("/proc/self/fd/1", d.join("out")).unwrap();
+    let out = cli(d, &["check", &shipped(ROTATE), "--no-traces", "--format", "json", "--report", "out", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the report on stdout");
+    assert_eq!(report["model"], "directus-10.10-session");
+    assert!(fs::symlink_metadata(d.join("out")).unwrap().file_type().is_symlink(), "the link is kept");
+    // A FIFO with a reader: the reader gets the report, the FIFO stays a FIFO.
+    let f = fifo(d, "r.fifo");
+    let reader = Command::new("cat").arg(&f).stdout(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let out = cli(d, &["check", &shipped(ROTATE), "--no-traces", "--format", "json", "--report", &f, "-q"]);
+    let got = reader.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(serde_json::from_slice::<Value>(&got.stdout).is_ok(), "the reader got the whole report");
+    assert!(fs::symlink_metadata(&f).unwrap().file_type().is_fifo(), "the FIFO is kept");
+    // A full device (only once a FIFO was shown to be kept: an older build would replace it).
+    let t = trace_with(d, |_| {});
+    let out = cli(d, &["trace", "html", &t, "-o", "/dev/full"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/dev/full: cannot write: No space left on device"), "{err}");
+    assert!(fs::metadata("/dev/full").unwrap().file_type().is_char_device());
+    let out = cli(d, &["check", &shipped(ROTATE), "--no-traces", "--report", "/dev/full"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/dev/full: cannot write: No space left on device"));
+    assert!(fs::metadata("/dev/full").unwrap().file_type().is_char_device());
 }
 
 /// Runs `script` (sh) in a private mount namespace, as root; `None` where that is not allowed

@@ -133,7 +133,7 @@ fn trace_html_of_a_folder_writes_each_page_and_an_index_and_nothing_on_bad_input
     for (property, steps) in [("no_spurious_logout", 10), ("cookie_names_live_session", 11)] {
         let page = format!("directus-10.10-session.{property}.html");
         assert!(site.join(&page).is_file(), "{page}");
-        assert!(index.contains(&format!("<a href=\"{page}\"><code>{property}</code></a>")), "{index}");
+        assert!(index.contains(&format!("<a href=\"./{page}\"><code>{property}</code></a>")), "{index}");
         assert!(index.contains(&format!("<td class=\"num\">{steps}</td>")), "{index}");
     }
     assert_eq!(index.matches("<tr>").count(), 3, "a header and two traces");
@@ -194,4 +194,87 @@ fn explore_prints_the_explorer_url_at_the_trace_path_on_loopback() {
     assert!(line.starts_with("Explorer for directus-10.10-session (2 tabs): http://127.0.0.1:"), "{line}");
     assert!(url.ends_with(&format!("/#/steps/{path}")), "{line}");
     assert_eq!(path, "0/0/0/0/0/0/1/0/0/1/0");
+}
+
+/// A trace file's name cannot make the index's link run script or leave the folder: links are
+/// relative and percent-encoded.
+#[test]
+fn index_links_are_relative_and_percent_encoded() {
+    let dir = tempfile::tempdir().unwrap();
+    race_trace(dir.path());
+    let traces = dir.path().join("traces");
+    let evil = traces.join("javascript:alert(document.domain)#x?y.json");
+    fs::rename(traces.join("directus-10.10-session.no_spurious_logout.json"), &evil).unwrap();
+    let site = dir.path().join("site");
+    let out = cli(dir.path(), &["trace", "html", traces.to_str().unwrap(), "-o", site.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let index = fs::read_to_string(site.join("index.html")).unwrap();
+    assert!(index.contains("href=\"./javascript%3Aalert%28document.domain%29%23x%3Fy.html\""), "{index}");
+    assert!(!index.contains("href=\"javascript:"), "{index}");
+    assert!(site.join("javascript:alert(document.domain)#x?y.html").is_file());
+}
+
+/// One HTTP/1.1 request, written as is (`head` without the final blank line): the status and
+/// the body of the answer.
+fn http(port: u16, head: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    write!(s, "{head}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let status = answer.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// The Explorer answers only its own pages on its own address, starts no search, and serves
+/// only the UI built into the binary.
+#[test]
+fn explore_checks_host_and_origin_starts_no_search_and_serves_only_its_own_ui() {
+    let dir = tempfile::tempdir().unwrap();
+    // A `ui/` folder in the working folder is not served.
+    fs::create_dir(dir.path().join("ui")).unwrap();
+    fs::write(dir.path().join("ui/index.htm"), "PLANTED").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_refresh-check"))
+        .current_dir(dir.path())
+        .args(["explore", root().join("models/directus-10.10-session.json").to_str().unwrap(), "--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    // The reader is kept open while the server runs: it prints two more lines.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut line).unwrap();
+    let port: u16 = line.split("127.0.0.1:").nth(1).unwrap().split('/').next().unwrap().parse().unwrap();
+    let host = format!("Host: 127.0.0.1:{port}");
+    let results = [
+        http(port, &format!("GET / HTTP/1.1\r\n{host}")),
+        http(port, &format!("GET /.status HTTP/1.1\r\n{host}")),
+        http(port, &format!("GET /.states/0/0 HTTP/1.1\r\nHost: localhost:{port}")),
+        http(port, &format!("POST /.runtocompletion HTTP/1.1\r\n{host}\r\nOrigin: http://127.0.0.1:{port}")),
+        http(port, &format!("POST /.runtocompletion HTTP/1.1\r\n{host}\r\nOrigin: http://evil.example")),
+        http(port, &format!("GET /.status HTTP/1.1\r\nHost: evil.example:{port}")),
+        http(port, &format!("GET /.status HTTP/1.1\r\n{host}\r\nOrigin: http://evil.example")),
+        http(port, &format!("GET /.status HTTP/1.1\r\nHost: 127.0.0.1:{}", port.wrapping_add(1))),
+        http(port, &format!("GET /.status HTTP/1.1\r\n{host}")),
+    ];
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let [index, status, states, run, cross_run, rebound, cross_get, other_port, after] = results;
+    assert_eq!(index.0, 200);
+    assert!(index.1.contains("knockout-3.5.0.js") && !index.1.contains("PLANTED"), "{}", index.1);
+    assert_eq!(status.0, 200);
+    let v: Value = serde_json::from_str(&status.1).unwrap();
+    assert!(v["properties"].as_array().unwrap().iter().any(|p| p[1] == "no_spurious_logout"), "{v}");
+    assert_eq!(states.0, 200, "{}", states.1);
+    assert!(serde_json::from_str::<Value>(&states.1).unwrap().as_array().is_some_and(|a| !a.is_empty()));
+    assert_eq!(run.0, 403, "no search is started: {}", run.1);
+    assert!(run.1.contains("runs no search"), "{}", run.1);
+    assert_eq!(cross_run.0, 403);
+    assert_eq!(rebound.0, 421, "a rebound host name is refused: {}", rebound.1);
+    assert_eq!(cross_get.0, 403);
+    assert_eq!(other_port.0, 421);
+    let v: Value = serde_json::from_str(&after.1).unwrap();
+    assert_eq!((v["state_count"].as_u64(), v["done"].as_bool()), (Some(0), Some(false)), "nothing ran: {v}");
 }

@@ -84,7 +84,7 @@ pub struct RunArgs {
     pub traces: PathBuf,
 
     /// Do not read or write trace files.
-    #[arg(long, help_heading = "Output", conflicts_with = "update_traces")]
+    #[arg(long, help_heading = "Output", conflicts_with_all = ["update_traces", "traces"])]
     pub no_traces: bool,
 
     /// Rewrite the golden traces: write every counterexample found, remove the trace files of
@@ -92,7 +92,9 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Output")]
     pub update_traces: bool,
 
-    /// Write the report to FILE (atomically) instead of stdout; a short summary goes to stderr.
+    /// Write the report to FILE instead of stdout; a short summary goes to stderr. A regular
+    /// file is replaced atomically; a device, FIFO or symbolic link (`/dev/stdout`) is written
+    /// in place. FILE may not be a model file or trace file of the run.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub report: Option<PathBuf>,
 
@@ -140,7 +142,7 @@ pub struct Ran {
 /// The model file's `server` (or `auth_server`) section in one line, `key=value ...` (the policy
 /// checked); for a `protocol` section, its rules' names.
 fn policy_line(sc: &Scenario) -> String {
-    let text = std::fs::read_to_string(&sc.path).unwrap_or_default();
+    let text = refresh_check::input::read_text(&sc.path).unwrap_or_default();
     let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
     match value.get("server").or_else(|| value.get("auth_server")) {
         Some(serde_json::Value::Object(o)) => o
@@ -178,14 +180,32 @@ pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
     let deadline = run.timeout.and_then(|t| Instant::now().checked_add(Duration::from_secs_f64(t)));
     let scenarios = suite::load(paths, run.tabs)?;
     if let Some(r) = &run.report {
-        let dir = r.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        output::prepare_dir(dir).with_context(|| format!("--report {}", r.display()))?;
+        output::refuse_input(r, scenarios.iter().map(|sc| &sc.path), "model file")?;
+        if !run.no_traces {
+            let names: Vec<PathBuf> = scenarios
+                .iter()
+                .flat_map(|sc| {
+                    properties::ALL.iter().flat_map(|p| {
+                        let (json, md) = trace::file_names(&run.traces, &sc.name, p.name);
+                        [json, md]
+                    })
+                })
+                .collect();
+            output::refuse_input(r, &names, "trace file")?;
+        }
+        if !output::writes_in_place(r) {
+            let dir = r.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            output::prepare_dir(dir).with_context(|| format!("--report {}", r.display()))?;
+        }
     }
     if !run.no_traces {
         output::prepare_dir(&run.traces)?;
         for sc in &scenarios {
             for (json, md) in properties::ALL.iter().map(|p| trace::file_names(&run.traces, &sc.name, p.name)) {
                 output::check_target(&json).and_then(|()| output::check_target(&md))?;
+                let models = scenarios.iter().map(|sc| &sc.path);
+                output::refuse_input(&json, models.clone(), "model file")?;
+                output::refuse_input(&md, models, "model file")?;
             }
         }
     }

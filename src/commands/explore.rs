@@ -7,9 +7,11 @@
 //! encoding (the initial state's index, then each action's index among the enabled actions of
 //! its state, as `Model::actions` lists them), which the Explorer's URLs use since 0.31.
 //!
-//! The Explorer runs stateright's on-demand checker: it ignores `within_boundary` while
-//! browsing and its "run to completion" is not refresh-check's search (no shortest paths, no
-//! verdicts); use `check` for those. The command serves until interrupted.
+//! The Explorer's UI is stateright's, served by [`refresh_check::explorer`]: only the UI built
+//! into the binary, only to requests addressed to this server (`Host`) from its own pages
+//! (`Origin`), and without searches: "Run to completion" is refused (`check` searches, within
+//! its limits, with shortest paths and verdicts). Browsing ignores `within_boundary`. The
+//! command serves until interrupted.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
@@ -18,7 +20,6 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use refresh_check::scenario::Scenario;
 use refresh_check::{model, trace};
-use stateright::Model;
 
 use crate::commands::trace::load_trace;
 
@@ -71,12 +72,10 @@ pub fn run(args: Args) -> Result<u8> {
             .map_err(|why| anyhow::anyhow!("{}: does not replay on {}: {why}", file.display(), args.model.display()))?;
         fragment = format!("#/steps/{}", t.path);
     }
-    // The Explorer's server panics if it cannot bind; find out first, and resolve port 0.
-    let addr = {
-        let probe = TcpListener::bind(SocketAddr::new(args.bind, args.port))
-            .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
-        probe.local_addr()?
-    };
+    // Bound once, here: a port that is taken is an error before anything is printed.
+    let listener = TcpListener::bind(SocketAddr::new(args.bind, args.port))
+        .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
+    let addr = listener.local_addr()?;
     let host = match addr.ip() {
         IpAddr::V6(ip) => format!("[{ip}]"),
         ip => ip.to_string(),
@@ -93,6 +92,6 @@ pub fn run(args: Args) -> Result<u8> {
     writeln!(out, "Serving until interrupted (Ctrl-C).")?;
     out.flush()?;
     drop(out);
-    m.checker().serve(addr);
+    refresh_check::explorer::serve(&m, listener).with_context(|| format!("serving on {addr}"))?;
     Ok(refresh_check::exit::AS_EXPECTED)
 }

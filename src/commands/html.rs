@@ -28,8 +28,11 @@ pub fn run(args: Args) -> Result<u8> {
         folder(&args.input, &args.output)
     } else {
         let t = load_trace(&args.input)?;
+        output::refuse_input(&args.output, [&args.input], "trace file")?;
         if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
-            output::prepare_dir(parent)?;
+            if !output::writes_in_place(&args.output) {
+                output::prepare_dir(parent)?;
+            }
         }
         output::write_atomic(&args.output, viewer::trace_page(&t, &name_of(&args.input)).as_bytes())?;
         println!("{}: {} steps → {}", args.input.display(), t.steps.len(), args.output.display());
@@ -51,6 +54,12 @@ fn folder(dir: &Path, out: &Path) -> Result<u8> {
     let traces: Vec<(PathBuf, Trace)> =
         files.into_iter().map(|f| load_trace(&f).map(|t| (f, t))).collect::<Result<_>>()?;
     output::prepare_dir(out)?;
+    let inputs: Vec<PathBuf> = traces.iter().map(|(f, _)| f.clone()).collect();
+    for (file, _) in &traces {
+        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        output::refuse_input(&out.join(format!("{stem}.html")), &inputs, "trace file")?;
+    }
+    output::refuse_input(&out.join("index.html"), &inputs, "trace file")?;
     let mut entries = Vec::with_capacity(traces.len());
     for (file, t) in &traces {
         let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();

@@ -31,6 +31,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<u8> {
+    if let Some(r) = &args.run.report {
+        refresh_check::output::refuse_input(r, &args.merge, "report to merge")?;
+    }
     let Ran { suite, traces, unwritten } = if args.merge.is_empty() {
         execute(&args.models, &args.run)?
     } else {

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Subcommand;
 use refresh_check::exit;
+use refresh_check::message::escape_controls;
 use refresh_check::scenario::Scenario;
+use refresh_check::suite::SuiteError;
 
 #[derive(Subcommand, Debug)]
 pub enum ModelsCommand {
@@ -73,12 +75,25 @@ fn validate(args: &[PathBuf]) -> Result<u8> {
     let files = refresh_check::suite::json_files(args, "model file")?;
     let mut code = exit::AS_EXPECTED;
     let mut out = std::io::stdout().lock();
+    let mut names: Vec<(String, PathBuf)> = Vec::new();
     for file in &files {
-        match Scenario::load(file) {
+        let loaded = Scenario::load(file).map_err(SuiteError::from).and_then(|sc| {
+            // Two files with one name are refused as `check` refuses them.
+            match names.iter().find(|(n, _)| *n == sc.name) {
+                Some((_, first)) => {
+                    Err(SuiteError::DuplicateName { name: sc.name, first: first.clone(), second: sc.path })
+                }
+                None => {
+                    names.push((sc.name.clone(), sc.path.clone()));
+                    Ok(sc)
+                }
+            }
+        });
+        match loaded {
             Ok(sc) => writeln!(
                 out,
                 "{}: ok ({}, {} tabs, {} refreshes and {} requests per tab, {} ticks)",
-                file.display(),
+                escape_controls(&file.display().to_string()),
                 sc.name,
                 sc.browser.tabs,
                 sc.browser.refreshes_per_tab,
@@ -86,7 +101,7 @@ fn validate(args: &[PathBuf]) -> Result<u8> {
                 sc.time.max_ticks
             )?,
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", escape_controls(&e.to_string()));
                 code = exit::BAD_INPUT;
             }
         }

@@ -61,7 +61,7 @@ pub fn run(args: Args) -> Result<u8> {
     let (t, m, shown) = match (&args.trace, &args.model, &args.property) {
         (Some(file), _, _) => {
             let t = super::trace::load_trace(file)?;
-            let sc = Scenario::load(&t.model_file)
+            let sc = Scenario::load(&trace::resolve_model_file(file, &t.model_file))
                 .and_then(|s| s.with_tabs(t.parameters.tabs))
                 .with_context(|| format!("{}: its model file", file.display()))?;
             let m = model::build(&sc);

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
+use refresh_check::message::escape_controls;
 use refresh_check::properties::Kind;
 use refresh_check::scenario::Scenario;
 use refresh_check::trace::{self, Trace};
@@ -71,7 +72,7 @@ fn validate_one(file: &Path) -> Result<String, (u8, String)> {
             format!("found {}, expected an integer from 1 to {}", t.parameters.tabs, refresh_check::scenario::MAX_TABS);
         return Err((exit::BAD_INPUT, format!("{}: field `parameters.tabs`: {why}", file.display())));
     }
-    let sc = Scenario::load(&t.model_file)
+    let sc = Scenario::load(&trace::resolve_model_file(file, &t.model_file))
         .and_then(|s| s.with_tabs(t.parameters.tabs))
         .map_err(|e| (exit::BAD_INPUT, format!("{}: its model file: {e}", file.display())))?;
     if t.model != sc.name {
@@ -103,7 +104,7 @@ fn validate(args: &[PathBuf]) -> Result<u8> {
             Ok(found) => files.extend(found),
             // A folder of golden traces is empty when every invariant holds.
             Err(suite::SuiteError::EmptyFolder { path }) => {
-                eprintln!("{}: no trace files (*.json) in this folder", path.display())
+                eprintln!("{}: no trace files (*.json) in this folder", escape_controls(&path.display().to_string()))
             }
             Err(e) => return Err(e.into()),
         }
@@ -112,14 +113,14 @@ fn validate(args: &[PathBuf]) -> Result<u8> {
     let mut out = std::io::stdout().lock();
     for file in &files {
         match validate_one(file) {
-            Ok(line) => writeln!(out, "{line}")?,
+            Ok(line) => writeln!(out, "{}", escape_controls(&line))?,
             Err((c, why)) => {
                 // A trace that does not hold is a result (stdout); an unreadable one is an
                 // input error (stderr). Exit 2 outranks 1.
                 if c == exit::BAD_INPUT {
-                    eprintln!("error: {why}");
+                    eprintln!("error: {}", escape_controls(&why));
                 } else {
-                    writeln!(out, "{why}")?;
+                    writeln!(out, "{}", escape_controls(&why))?;
                 }
                 code = code.max(c);
             }

@@ -75,6 +75,19 @@ pub enum ClientError {
     /// The target is not an `http://` URL on the loopback interface.
     #[error("--target {0:?}: expected http://127.0.0.1:PORT (or localhost, [::1]); replays only talk to this machine")]
     NotLoopback(String),
+    /// The target answered with a redirect (3xx), which is not followed: the target is not
+    /// the server's API (a proxy, a login page, a path prefix).
+    #[error("{method} {url}: the target answered {status} (a redirect to {location:?}), expected an answer of the API itself; redirects are not followed (check --target)")]
+    Redirect {
+        /// The method.
+        method: &'static str,
+        /// The URL.
+        url: String,
+        /// The HTTP status (301, 302, 303, 307, 308).
+        status: u16,
+        /// The `Location` header, if any.
+        location: String,
+    },
     /// Transport failure.
     #[error("{method} {url}: {source}")]
     Transport {
@@ -123,7 +136,11 @@ impl Client {
     /// `timeout`.
     pub fn new(target: &str, timeout: Duration) -> Result<Self, ClientError> {
         let base = check_target(target)?;
+        // No proxy, whatever HTTP_PROXY, ALL_PROXY or https_proxy say: a replay talks to this
+        // machine only, and its requests carry the password. No redirect is followed either:
+        // a redirect is reported as such ([`ClientError::Redirect`]).
         let agent = ureq::Agent::config_builder()
+            .proxy(None)
             .http_status_as_error(false)
             .timeout_global(Some(timeout))
             .max_redirects(0)
@@ -172,6 +189,10 @@ impl Client {
         };
         let mut resp = resp.map_err(err)?;
         let status = resp.status().as_u16();
+        if resp.status().is_redirection() {
+            let location = resp.headers().get("location").map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+            return Err(ClientError::Redirect { method, url, status, location: location.unwrap_or_default() });
+        }
         let set: Vec<cookie::Cookie<'static>> = resp
             .headers()
             .get_all("set-cookie")

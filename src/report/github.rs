@@ -21,7 +21,7 @@ fn escape_property(s: &str) -> String {
 
 /// The 1-based line of `"<property>"` inside the `expect` object of a model file, if found.
 pub fn expect_line(file: &Path, property: &str) -> Option<usize> {
-    let text = std::fs::read_to_string(file).ok()?;
+    let text = crate::input::read_text(file).ok()?;
     let key = format!("\"{property}\"");
     let mut in_expect = false;
     for (i, line) in text.lines().enumerate() {

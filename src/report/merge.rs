@@ -44,7 +44,7 @@ enum AnyReport {
 }
 
 fn read(path: &Path) -> Result<AnyReport, MergeError> {
-    let text = std::fs::read_to_string(path).map_err(|source| MergeError::Read { path: path.into(), source })?;
+    let text = crate::input::read_text(path).map_err(|source| MergeError::Read { path: path.into(), source })?;
     let value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| MergeError::Parse { path: path.into(), message: format!("not JSON: {e}") })?;
     let parse = |what: &str, r: Result<AnyReport, serde_json::Error>| {

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 
 use super::{outcome_words, verdict, ModelReport, SuiteReport, Traces};
 use crate::check::Ending;
+use crate::message::escape_controls;
 use crate::properties::Kind;
 use crate::trace;
 
@@ -30,7 +31,7 @@ pub fn model(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Result
 
 fn model_body(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Result<()> {
     let tabs = if m.tabs == 1 { "1 tab".to_string() } else { format!("{} tabs", m.tabs) };
-    writeln!(w, "{}  ({}, {tabs})", m.model, m.file.display())?;
+    writeln!(w, "{}  ({}, {tabs})", m.model, escape_controls(&m.file.display().to_string()))?;
     writeln!(
         w,
         "search: {}; {} states, {} unique, depth {}, {:.2} s",
@@ -70,14 +71,20 @@ fn model_body(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Resul
     }
     for p in &m.properties {
         if let Some(g) = p.golden.as_ref().and_then(|g| g.message.as_ref()) {
-            writeln!(w, "\n{}: {g}", p.name)?;
+            writeln!(w, "\n{}: {}", p.name, escape_controls(g))?;
         }
     }
     for p in &m.properties {
         let Some(t) = traces.get(&(m.model.clone(), p.name.clone())) else { continue };
         writeln!(w)?;
         match &p.trace {
-            Some(f) => writeln!(w, "counterexample for {} ({} steps; {}):", t.property, t.steps.len(), f.display())?,
+            Some(f) => writeln!(
+                w,
+                "counterexample for {} ({} steps; {}):",
+                t.property,
+                t.steps.len(),
+                escape_controls(&f.display().to_string())
+            )?,
             None => writeln!(w, "counterexample for {} ({} steps):", t.property, t.steps.len())?,
         }
         write!(w, "{}", trace::render_text(t))?;
@@ -103,7 +110,7 @@ fn differences(s: &SuiteReport, w: &mut impl Write) -> io::Result<()> {
     }
     writeln!(w, "differences ({}):", s.differences.len())?;
     for d in &s.differences {
-        writeln!(w, "  {} {}: {}", d.model, d.property, d.message)?;
+        writeln!(w, "  {} {}: {}", d.model, d.property, escape_controls(&d.message))?;
     }
     writeln!(w)
 }

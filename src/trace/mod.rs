@@ -182,7 +182,7 @@ pub enum TraceFileError {
 
 /// Reads a trace file ([`parse`]).
 pub fn load(path: &Path) -> Result<Trace, TraceFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TraceFileError::Read { path: path.into(), source })?;
+    let text = crate::input::read_text(path).map_err(|source| TraceFileError::Read { path: path.into(), source })?;
     parse(path, &text)
 }
 
@@ -291,12 +291,16 @@ pub fn validate(model: &RefreshModel, trace: &Trace) -> Result<(), String> {
     for (k, (replayed, recorded)) in rebuilt.steps.iter().zip(&trace.steps).enumerate() {
         if replayed != recorded {
             let differs = step_fields_differing(replayed, recorded);
+            let (at, was, is) = first_difference(
+                &serde_json::to_value(recorded).unwrap_or_default(),
+                &serde_json::to_value(replayed).unwrap_or_default(),
+                format!("steps[{k}]"),
+            )
+            .unwrap_or_else(|| (format!("steps[{k}]"), recorded.text.clone().into(), replayed.text.clone().into()));
             return Err(format!(
-                "step {} differs from the replay in {} (`steps[{k}]`): recorded {:?}, replayed {:?}",
+                "step {} differs from the replay in {} (`steps[{k}]`): at `{at}`: recorded {was}, replayed {is}",
                 k + 1,
                 differs.join(", "),
-                recorded.text,
-                replayed.text
             ));
         }
     }
@@ -309,6 +313,48 @@ pub fn validate(model: &RefreshModel, trace: &Trace) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The first place where two JSON values differ: its field path (`steps[3].state.store[0]`),
+/// the value in `a` and the value in `b` (`null` where one has no such field).
+fn first_difference(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    at: String,
+) -> Option<(String, serde_json::Value, serde_json::Value)> {
+    use serde_json::Value;
+    match (a, b) {
+        _ if a == b => None,
+        (Value::Object(x), Value::Object(y)) => {
+            let keys = x.keys().chain(y.keys().filter(|k| !x.contains_key(*k)));
+            keys.into_iter().find_map(|key| {
+                let (u, v) = (x.get(key).unwrap_or(&Value::Null), y.get(key).unwrap_or(&Value::Null));
+                first_difference(u, v, format!("{at}.{key}"))
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            x.iter().zip(y).enumerate().find_map(|(i, (u, v))| first_difference(u, v, format!("{at}[{i}]")))
+        }
+        _ => Some((at, a.clone(), b.clone())),
+    }
+}
+
+/// Where a trace's `model_file` is: as written if it is absolute; else the first of the
+/// trace's folder and its ancestors (the repository whose `traces/` holds the trace) under
+/// which it names a file, and else as written, relative to the working folder. A trace written
+/// by `check` in a repository's root therefore validates from any working folder.
+pub fn resolve_model_file(trace_file: &Path, model_file: &Path) -> PathBuf {
+    if model_file.is_absolute() {
+        return model_file.into();
+    }
+    let folder = trace_file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let folder = std::path::absolute(folder).unwrap_or_else(|_| folder.into());
+    folder
+        .ancestors()
+        .map(|a| a.join(model_file))
+        .find(|candidate| candidate.is_file())
+        .map(|found| crate::suite::tidy(&found))
+        .unwrap_or_else(|| model_file.into())
 }
 
 /// The names of the fields in which two steps differ.

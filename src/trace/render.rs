@@ -115,26 +115,34 @@ pub fn render_mermaid_changes(t: &Trace) -> String {
     mermaid(t, true)
 }
 
-fn mermaid_id(l: &Lifeline) -> String {
-    match l.kind {
-        LifelineKind::Tab => format!("Tab{}", l.name.trim_start_matches("tab ")),
-        LifelineKind::Jar => "Jar".into(),
-        LifelineKind::Server => "Server".into(),
-        LifelineKind::Store => "Store".into(),
-        LifelineKind::Other => {
-            let id: String = l.name.chars().filter(char::is_ascii_alphanumeric).collect();
-            format!("Actor{id}")
+/// The Mermaid identifiers of the lifelines: letters and digits only (an actor's name comes
+/// from the trace file and is shown only through [`mermaid_escape`]), one per lifeline.
+fn mermaid_ids(lines: &[Lifeline]) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::with_capacity(lines.len());
+    for l in lines {
+        let alnum = |s: &str| s.chars().filter(char::is_ascii_alphanumeric).collect::<String>();
+        let mut id = match l.kind {
+            LifelineKind::Tab => format!("Tab{}", alnum(l.name.trim_start_matches("tab "))),
+            LifelineKind::Jar => "Jar".into(),
+            LifelineKind::Server => "Server".into(),
+            LifelineKind::Store => "Store".into(),
+            LifelineKind::Other => format!("Actor{}", alnum(&l.name)),
+        };
+        if ids.contains(&id) {
+            id = format!("{id}N{}", ids.len());
         }
+        ids.push(id);
     }
+    ids
 }
 
 fn mermaid(t: &Trace, with_changes: bool) -> String {
     let lines = lifelines(t);
     let mut s = String::from("sequenceDiagram\n");
-    for l in &lines {
-        let _ = writeln!(s, "    participant {} as {}", mermaid_id(l), mermaid_escape(&l.name));
+    let ids = mermaid_ids(&lines);
+    for (l, id) in lines.iter().zip(&ids) {
+        let _ = writeln!(s, "    participant {id} as {}", mermaid_escape(&l.name));
     }
-    let ids: Vec<String> = lines.iter().map(mermaid_id).collect();
     let lane = |who: &str| -> String {
         match lines.iter().position(|l| l.name == who) {
             Some(i) => ids[i].clone(),
@@ -199,7 +207,7 @@ fn mermaid_escape(text: &str) -> String {
             '#' => out.push_str("#35;"),
             ';' => out.push_str("#59;"),
             '<' => out.push_str("#lt;"),
-            '\n' | '\r' => out.push(' '),
+            c if c.is_control() => out.push(' '),
             c => out.push(c),
         }
     }

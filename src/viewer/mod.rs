@@ -206,6 +206,17 @@ impl IndexEntry {
     }
 }
 
+/// What may stay as it is in a link to a page: RFC 3986's unreserved characters.
+const LINK_SAFE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// The link from the index to the page named `page` (a file name in the index's folder): a
+/// relative path, `./` then the name percent-encoded, so that no file name can make it a link
+/// of another scheme (`javascript:…`) or another place (`//host/…`, `?…`, `#…`).
+pub fn page_href(page: &str) -> String {
+    format!("./{}", percent_encoding::utf8_percent_encode(page, LINK_SAFE))
+}
+
 /// The index page of a folder of traces: one row per trace with its model, property, verdict
 /// and length, each linking to the trace's page.
 pub fn index_page(title: &str, entries: &[IndexEntry]) -> String {
@@ -220,7 +231,7 @@ pub fn index_page(title: &str, entries: &[IndexEntry]) -> String {
                 @for e in entries {
                     tr {
                         td { (e.model) }
-                        td { a href=(e.page) { code { (e.property) } } }
+                        td { a href=(page_href(&e.page)) { code { (e.property) } } }
                         td { (kind_name(e.kind)) }
                         td { span class={ "verdict " (verb(e.kind)) } { (verb(e.kind)) } }
                         td.num { (e.steps) }
