@@ -366,6 +366,7 @@ fn directus_start_appends_to_the_server_log() {
     let log = std::fs::read_to_string(dir.path().join("cache/10.10.4/server.log")).unwrap();
     assert_eq!(log.matches("=== directus 10.10.4 start ").count(), 2, "{log}");
     assert_eq!(log.matches("fake server output").count(), 2, "{log}");
+}
 
 /// The environment's proxy settings are ignored: the replay goes straight to the loopback
 /// target (the password never passes through a proxy).
