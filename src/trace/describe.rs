@@ -656,10 +656,15 @@ fn describe_in(
         ActorModelAction::Deliver { src, dst, msg } => {
             let view = names.message(*src, *dst, msg);
             let (actor, action, text) = match msg {
-                Msg::RefreshRequest { tab, .. } => (
+                Msg::RefreshRequest { tab, cred, .. } => (
                     "server".to_string(),
                     "ServerReceivesRefresh",
-                    format!("server receives {}'s {}", who(*tab), view.text),
+                    format!(
+                        "server receives {}'s {}{}",
+                        who(*tab),
+                        view.text,
+                        arrival_decision(m, before, cred.presented())
+                    ),
                 ),
                 Msg::UsersMeRequest { tab, .. } => (
                     "server".to_string(),
@@ -700,7 +705,8 @@ fn describe_in(
                 Msg::AsWrite { client, slot } => ("server".to_string(), "ServerWritesRefresh", {
                     let (step, how) = next_step_text(m, before, *client, *slot);
                     let what = if *slot > 0 { "second request in progress" } else { "refresh" };
-                    format!("server runs {step} of {}'s {what}{how}", who(client.tab))
+                    let decision = step_decision(m, before, *client, *slot);
+                    format!("server runs {step} of {}'s {what}{how}{decision}", who(client.tab))
                 }),
                 Msg::RefreshResponse { tab, reply } => {
                     let w = who(*tab);
@@ -898,5 +904,64 @@ fn next_step_text(m: &RefreshModel, before: &State, client: model::ClientKey, sl
         }
         Some(st) => (format!("step `{}`", st.name), ", reading the store as it is now"),
         None => unknown(),
+    }
+}
+
+/// The protocol's decision as text: `: rule `NAME` → ANSWER`.
+fn decision_text(rule: &crate::protocol::Rule) -> String {
+    use crate::protocol::expr::ReplyForm;
+    let answer = match &rule.reply {
+        ReplyForm::OkMinted | ReplyForm::Ok(_) => "200",
+        ReplyForm::InvalidGrant => "401",
+        ReplyForm::InvalidRequest => "400",
+        ReplyForm::ServerError => "500",
+        ReplyForm::SignedOut => "signed out",
+        ReplyForm::Continue => "continue",
+    };
+    format!(": rule `{}` \u{2192} {answer}", rule.name)
+}
+
+/// The decision of the first step of a refresh arriving at the authorization server (one
+/// node; with two nodes the request waits to be routed and nothing is decided yet).
+fn arrival_decision(m: &RefreshModel, before: &State, token: Option<model::Token>) -> String {
+    let (Some(model::Node::AuthServer { protocol, .. }), Some(auth), Some(t)) =
+        (m.actors.get(m.cfg.server), model::auth_server_at(before, m.cfg.server), token)
+    else {
+        return String::new();
+    };
+    if auth.cluster.is_some() {
+        return String::new();
+    }
+    let family = auth.row(t).map(|r| r.family);
+    let locked = protocol.refresh.lock == crate::protocol::Lock::Family
+        && family.is_some()
+        && auth.handlers.iter().any(|h| h.view.row.map(|r| r.family) == family);
+    if locked {
+        return ": the family's refresh lock is held, it waits".into();
+    }
+    let Some(step) = protocol.refresh.steps.first() else { return String::new() };
+    let view = auth.read(t);
+    match crate::model::interpret::decide(&step.rules, &view, t, auth.now) {
+        Some(rule) if protocol.refresh.steps.len() > 1 => format!(", step `{}`{}", step.name, decision_text(rule)),
+        Some(rule) => decision_text(rule),
+        None if view.row.is_none() => ": no such token \u{2192} 401".into(),
+        None => ": no rule holds \u{2192} 401".into(),
+    }
+}
+
+/// The decision of the step a waiting refresh runs next.
+fn step_decision(m: &RefreshModel, before: &State, client: model::ClientKey, slot: u8) -> String {
+    let (Some(model::Node::AuthServer { protocol, .. }), Some(auth)) =
+        (m.actors.get(m.cfg.server), model::auth_server_at(before, m.cfg.server))
+    else {
+        return String::new();
+    };
+    let Some(h) = auth.handlers.iter().find(|h| (h.client, h.slot) == (client, slot)) else { return String::new() };
+    let Some(step) = protocol.refresh.steps.get(h.step as usize) else { return String::new() };
+    let view = if step.reads == crate::protocol::Reads::Current { auth.read(h.token) } else { h.view };
+    match crate::model::interpret::decide(&step.rules, &view, h.token, auth.now) {
+        Some(rule) => decision_text(rule),
+        None if view.row.is_none() => ": no such token \u{2192} 401".into(),
+        None => ": no rule holds \u{2192} 401".into(),
     }
 }
