@@ -333,11 +333,39 @@ pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
     Ok(s)
 }
 
-/// The 1-based line of the first place `found` stands in `text` as a JSON string (0 if it
-/// is not there, e.g. a text the expansion of a preset wrote).
-fn line_of(text: &str, found: &str) -> usize {
-    let quoted = serde_json::to_string(found).unwrap_or_default();
-    text.find(&quoted).map_or(0, |at| 1 + text[..at].matches('\n').count())
+/// The 1-based line in `text` (a model file) of the field at `field` (a path such as
+/// `protocol.refresh.steps[1].rules[0].reply`): where its string value stands, or, for a value
+/// that is not a string, its key. 0 if it cannot be found (a field a preset's expansion wrote).
+fn line_of(text: &str, field: &str) -> usize {
+    use serde_json::Value;
+    // Every key and string of the document in order, with the path of the value it belongs to
+    // and whether it is the key (true) or the value (false).
+    fn walk(v: &Value, path: &str, out: &mut Vec<(String, bool, String)>) {
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o {
+                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    out.push((p.clone(), true, k.clone()));
+                    walk(x, &p, out);
+                }
+            }
+            Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| walk(x, &format!("{path}[{i}]"), out)),
+            Value::String(s) => out.push((path.to_string(), false, s.clone())),
+            _ => {}
+        }
+    }
+    let Ok(doc) = serde_json::from_str::<Value>(text) else { return 0 };
+    let mut tokens = vec![];
+    walk(&doc, "", &mut tokens);
+    let target = tokens
+        .iter()
+        .position(|(p, key, _)| p == field && !key)
+        .or_else(|| tokens.iter().position(|(p, key, _)| p == field && *key));
+    let Some(at) = target else { return 0 };
+    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let wanted = quoted(&tokens[at].2);
+    let nth = tokens[..at].iter().filter(|(_, _, s)| quoted(s) == wanted).count();
+    text.match_indices(&wanted).nth(nth).map_or(0, |(i, _)| 1 + text[..i].matches('\n').count())
 }
 
 /// The longest model name, in bytes: trace file names are `<name>.<property>.json`, and most
@@ -431,7 +459,7 @@ impl Scenario {
             let at = if sc.auth_server.is_some() { "auth_server" } else { "protocol" };
             let compiled = Protocol::compile(spec, at).map_err(|e| ScenarioError::Protocol {
                 path: path.into(),
-                line: line_of(text, &e.found),
+                line: line_of(text, &e.field),
                 field: e.field,
                 found: e.found,
                 message: e.message,

@@ -230,3 +230,29 @@ fn spiderly_384_the_losers_401_clears_the_winners_cookie_and_the_successor_grace
     assert_eq!(crate::util::status(&fixed, "no_spurious_logout"), refresh_check::scenario::Verdict::Holds);
     assert!(fixed.unique_states > 100);
 }
+
+/// The line of an error is the line of the offending field, also when the same text stands
+/// earlier in the file (a `continue` in the last step after a valid one in the first), and for
+/// a value that is not a string (the key's line).
+#[test]
+fn an_error_names_the_line_of_the_offending_field_not_of_the_same_text_earlier() {
+    let text = r#"{"name":"p","description":"d","sources":["s"],
+"protocol": {
+  "refresh": { "steps": [
+    { "name": "a", "rules": [ { "name": "x", "reply": "continue" } ] },
+    { "name": "b", "rules": [ { "name": "y", "reply": "continue" } ] } ] },
+  "sign_out": { "rules": [ { "name": "revoke", "do": ["revoke family"], "reply": "signed_out" } ] }
+},
+"browser":{"tabs":2,"refreshes_per_tab":1,"mode":"json"},
+"time":{"refresh_token_ttl":7,"session_cookie_ttl":4}}"#;
+    let e = Scenario::parse("p.json".as_ref(), text).unwrap_err().to_string();
+    assert!(e.starts_with("p.json:5: field `protocol.refresh.steps[1].rules[0].reply`"), "{e}");
+    let two_mints = text.replace(
+        r#"{ "name": "a", "rules": [ { "name": "x", "reply": "continue" } ] },
+    { "name": "b", "rules": [ { "name": "y", "reply": "continue" } ] } ] },"#,
+        r#"{ "name": "a", "rules": [ { "name": "x",
+      "do": ["mint child", "mint child"], "reply": "ok minted" } ] } ] },"#,
+    );
+    let e = Scenario::parse("p.json".as_ref(), &two_mints).unwrap_err().to_string();
+    assert!(e.starts_with("p.json:5: field `protocol.refresh.steps[0].rules[0].do`"), "{e}");
+}

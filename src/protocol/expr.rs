@@ -290,10 +290,16 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
         .map(|(_, c)| c)
 }
 
+/// The longest expression, effect or reply, in bytes.
+pub const MAX_TEXT: usize = 1000;
+/// The deepest nesting of parentheses and `not`.
+const MAX_DEPTH: usize = 32;
+
 struct Parser<'n> {
     toks: Vec<Tok>,
     at: usize,
     names: &'n Names,
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -338,7 +344,9 @@ impl Parser<'_> {
     fn not(&mut self) -> Result<(Expr, Ty), ExprError> {
         if self.word("not") {
             self.at += 1;
+            self.deeper()?;
             let (e, t) = self.not()?;
+            self.depth -= 1;
             want(t, Ty::Bool, "not")?;
             return Ok((Expr::Not(Box::new(e)), Ty::Bool));
         }
@@ -401,7 +409,9 @@ impl Parser<'_> {
         match tok {
             Tok::Int(n) => Ok((Expr::Const(n), Ty::Num)),
             Tok::Op("(") => {
+                self.deeper()?;
                 let e = self.expr()?;
+                self.depth -= 1;
                 if !self.op(")") {
                     return Err(err("a `(` is not closed (expected `)`)".into()));
                 }
@@ -411,6 +421,14 @@ impl Parser<'_> {
             Tok::Op(o) => Err(err(format!("unexpected `{o}` (expected a name, a number or `(`)"))),
             Tok::Word(w) => self.name(&w),
         }
+    }
+
+    fn deeper(&mut self) -> Result<(), ExprError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(err(format!("nested more than {MAX_DEPTH} deep (parentheses and `not`)")));
+        }
+        Ok(())
     }
 
     fn name(&self, w: &str) -> Result<(Expr, Ty), ExprError> {
@@ -511,7 +529,10 @@ fn want(found: Ty, expected: Ty, op: &str) -> Result<(), ExprError> {
 }
 
 fn parser<'n>(text: &str, names: &'n Names) -> Result<Parser<'n>, ExprError> {
-    Ok(Parser { toks: lex(text)?, at: 0, names })
+    if text.len() > MAX_TEXT {
+        return Err(err(format!("a text of {} bytes (at most {MAX_TEXT})", text.len())));
+    }
+    Ok(Parser { toks: lex(text)?, at: 0, names, depth: 0 })
 }
 
 /// Parses a guard: an expression of type condition.
@@ -525,6 +546,9 @@ pub fn parse_guard(text: &str, names: &Names) -> Result<Expr, ExprError> {
 
 /// Parses one effect.
 pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
+    if text.len() > MAX_TEXT {
+        return Err(err(format!("a text of {} bytes (at most {MAX_TEXT})", text.len())));
+    }
     let words: Vec<&str> = text.split_whitespace().collect();
     match words.as_slice() {
         ["mint", "child"] => return Ok(Effect::MintChild),
@@ -548,10 +572,17 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
         }
         ["set", ..] => {}
         _ => {
-            let first = words.first().copied().unwrap_or("");
-            let hint = did_you_mean(first, ["mint", "supersede", "revoke", "set"])
-                .filter(|c| *c != first)
-                .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+            let whole = words.join(" ");
+            let forms = [
+                "mint child",
+                "supersede presented",
+                "revoke presented",
+                "revoke presented.child",
+                "revoke family",
+                "revoke session",
+                "revoke user",
+            ];
+            let hint = did_you_mean(&whole, forms).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
             return Err(err(format!(
                 "unknown effect `{}` (expected `mint child`, `supersede presented`, `revoke SCOPE` or `set family.F = e` / `set session.F = e`{hint})",
                 text.trim()
@@ -599,7 +630,12 @@ pub fn parse_reply(text: &str, names: &Names) -> Result<ReplyForm, ExprError> {
     }
     if let Some(rest) = t.strip_prefix("ok ") {
         let mut p = parser(rest, names)?;
-        let (e, ty) = p.expr()?;
+        let (e, ty) = p.expr().map_err(|e| {
+            err(format!(
+                "{} (a 2xx answers `ok minted`, the token this request minted, or an existing token: `ok presented`, `ok presented.child`)",
+                e.message
+            ))
+        })?;
         p.end()?;
         if ty != Ty::Token {
             return Err(err(format!("`ok` answers with a token, found {}", ty.name())));
@@ -642,8 +678,8 @@ impl Expr {
                     Cmp::Ge => a >= b,
                 })
             }
-            Expr::Add(a, b) => a.eval(read) + b.eval(read),
-            Expr::Sub(a, b) => (a.eval(read) - b.eval(read)).max(0),
+            Expr::Add(a, b) => a.eval(read).saturating_add(b.eval(read)),
+            Expr::Sub(a, b) => a.eval(read).saturating_sub(b.eval(read)).max(0),
         }
     }
 
@@ -707,6 +743,10 @@ mod tests {
         assert!(e.contains("not closed"), "{e}");
         let e = parse_effect("revoke famly", &names()).unwrap_err().message;
         assert!(e.contains("did you mean `family`?"), "{e}");
+        let e = parse_effect("supercede presented", &names()).unwrap_err().message;
+        assert!(e.contains("did you mean `supersede presented`?"), "{e}");
+        let e = parse_reply("ok new", &names()).unwrap_err().message;
+        assert!(e.contains("`ok minted`"), "{e}");
         let e = parse_effect("set session.cout = 1", &names()).unwrap_err().message;
         assert!(e.contains("did you mean `session.count`?"), "{e}");
         let e = parse_effect("set session.current = now", &names()).unwrap_err().message;
@@ -719,6 +759,18 @@ mod tests {
         assert!(e.contains("too large"), "{e}");
         let e = parse_guard("now > 1 \u{1b}", &names()).unwrap_err().message;
         assert!(e.contains("`\\u{1b}`"), "control characters are escaped: {e}");
+    }
+
+    #[test]
+    fn deep_nesting_and_long_texts_are_refused_not_a_stack_overflow() {
+        let deep = format!("{}true{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(parse_guard(&deep, &names()).unwrap_err().message.contains("bytes"));
+        let deep = format!("{}true{}", "(".repeat(40), ")".repeat(40));
+        assert!(parse_guard(&deep, &names()).unwrap_err().message.contains("nested more than 32 deep"));
+        let nots = format!("{}true", "not ".repeat(40));
+        assert!(parse_guard(&nots, &names()).unwrap_err().message.contains("nested"));
+        let sum = format!("now + {} > 1", vec!["255"; 150].join(" + "));
+        assert_eq!(parse_guard(&sum, &names()).unwrap().eval(&|_| 0), 1, "sums saturate, never overflow");
     }
 
     #[test]

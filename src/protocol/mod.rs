@@ -394,8 +394,8 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, sign_out: bool) -> 
     if h.lock != Lock::None && written.len() < 2 {
         return Err(fail(
             format!("{at}.lock"),
-            "\"family\"",
-            "\"none\" for a handler of one step (the lock is held from the first step to the last)",
+            "family",
+            "expected \"none\" for a handler of one step (the lock is held from the first step to the last)",
         ));
     }
     let mut steps = vec![];
@@ -406,8 +406,8 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, sign_out: bool) -> 
         if k == 0 && step.reads == Reads::Snapshot {
             return Err(fail(
                 format!("{here}.reads"),
-                "\"snapshot\"",
-                "\"current\" in the first step (there is no earlier read)",
+                "snapshot",
+                "expected \"current\" in the first step (there is no earlier read)",
             ));
         }
         let last = k + 1 == written.len();
@@ -468,15 +468,15 @@ fn compile_rules(
             return Err(fail(
                 format!("{here}.reply"),
                 &r.reply,
-                msg("an answer: `continue` only in a step that another step follows"),
+                msg("expected an answer: `continue` only in a step that another step follows"),
             ));
         }
         let refresh_reply = !matches!(reply, ReplyForm::SignedOut);
         if sign_out == refresh_reply {
             let expected = if sign_out {
-                "`signed_out` (the sign-out's answer)"
+                "expected `signed_out` (the sign-out's answer)"
             } else {
-                "`ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`, `server_error` or `continue` (a refresh's answer)"
+                "expected `ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`, `server_error` or `continue` (a refresh's answer)"
             };
             return Err(fail(format!("{here}.reply"), &r.reply, msg(expected)));
         }
