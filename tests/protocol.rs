@@ -256,3 +256,26 @@ fn an_error_names_the_line_of_the_offending_field_not_of_the_same_text_earlier()
     let e = Scenario::parse("p.json".as_ref(), &two_mints).unwrap_err().to_string();
     assert!(e.starts_with("p.json:5: field `protocol.refresh.steps[0].rules[0].do`"), "{e}");
 }
+
+/// SP1 (iii) judges the token as the store holds it when the answer is decided: tab B's blind
+/// write, deciding on a read of token 1 made before tab A rotated twice, redeems a token two
+/// generations behind the family's newest (the read saw it active).
+#[test]
+fn a_blind_write_redeeming_a_token_two_generations_old_violates_sp1() {
+    let (sc, m, r) = crate::util::checked("models/p2-read-then-write-detection.json");
+    let t = crate::util::trace_of(&m, &sc, &r, "sp1_immediate_predecessor");
+    assert_eq!(t.steps.len(), 10);
+    let last = &t.steps[9];
+    assert!(
+        last.text.starts_with("server runs step `write` of tab B's refresh, deciding on what its read saw"),
+        "{}",
+        last.text
+    );
+    assert!(t.steps[8].text.contains("step `write` of tab A's refresh"), "{}", t.steps[8].text);
+    assert!(last.state.store.iter().any(|r| r.starts_with("token=3 family=0 gen=2")), "{:?}", last.state.store);
+    assert!(
+        last.state.store.iter().any(|r| r.starts_with("token=4 family=0 gen=1 parent=1")),
+        "{:?}",
+        last.state.store
+    );
+}

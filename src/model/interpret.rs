@@ -188,8 +188,10 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
     let Some(step) = p.refresh.steps.get(h.step as usize) else {
         return StepOutcome::Answer(Reply::Err(HttpError::Internal));
     };
+    // Ghost truth: the store as it is before this step's effects, whatever the step reads.
+    let truth = s.read(t);
     if step.reads == Reads::Current {
-        h.view = s.read(t);
+        h.view = truth;
     }
     let (Some(read_row), Some(fam)) = (h.view.row, h.view.family) else {
         return StepOutcome::Answer(Reply::Err(HttpError::InvalidCredentials));
@@ -230,8 +232,10 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
     let fam = &mut s.families[f as usize];
     fam.last_activity = fam.last_activity.max(now);
     s.mark_accepted(t);
-    if let TokStatus::Superseded { .. } = read_row.status {
-        if h.view.newest_gen.saturating_sub(read_row.gen) > 1 {
+    // SP1 (iii) judges the token as the store had it when the answer was decided (a blind
+    // write deciding on an older read redeems what the store holds now).
+    if let Some(TokStatus::Superseded { .. }) = truth.row.map(|r| r.status) {
+        if truth.newest_gen.saturating_sub(read_row.gen) > 1 {
             s.as_ghost.deep_replays = s.as_ghost.deep_replays.saturating_add(1);
         }
     }
