@@ -11,6 +11,7 @@ mod industry;
 mod oracle;
 mod protocol;
 mod replay;
+mod reports;
 mod robustness;
 mod scenarios;
 mod symmetry;
