@@ -253,3 +253,30 @@ fn cloudflare_previous_token_latest_wins_on_eventually_consistent_kv() {
     let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
     assert!(fork.steps[4].text.contains("to node 1") && fork.steps[5].text.contains("to node 2"));
 }
+
+/// OpenIddict's reuse leeway: the duplicate redemption of issue 916 gets a token of its own (a
+/// fork) instead of revoking the successor; the chain is revoked only by a duplicate after the
+/// leeway.
+#[test]
+fn openiddict_leeway_forks_inside_and_revokes_the_chain_after() {
+    let (sc, m, r) = checked("models/openiddict-reuse-leeway.json");
+    let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(actions(&fork)[..5], LATER_READER_REVOKES[..5]);
+    assert!(fork.steps[5].text.contains("step `redeem and issue` of tab B's refresh"), "{}", fork.steps[5].text);
+    assert!(last_store(&fork)[1..].iter().all(|row| row.ends_with("parent=1 active")), "{:?}", last_store(&fork));
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "TabSendsRefresh",
+            "ClockTicks",
+            "ClockTicks",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert_eq!(last_store(&t), ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"]);
+}
