@@ -46,8 +46,9 @@ const LATER_READER_REVOKES: [&str; 6] = [
 ];
 
 /// HQBase issue 41: a findOne after the winner's compare-and-set deletes every token of the
-/// client and user, the winner's fresh token and the other device's included; the
-/// compare-and-set loser is refused with the family intact.
+/// client and user, the other device's included, and (once the winner's insert has run) the
+/// winner's fresh token; the compare-and-set loser is refused with the family intact; an insert
+/// after the deletion survives it (the upstream `TODO(invalidate-family-race)`).
 #[test]
 fn better_auth_hqbase_41_a_later_reader_deletes_every_token_of_the_user() {
     let file = "models/better-auth-oauth-provider-hqbase-41.json";
@@ -56,10 +57,25 @@ fn better_auth_hqbase_41_a_later_reader_deletes_every_token_of_the_user() {
     assert_eq!(actions(&t), LATER_READER_REVOKES);
     assert!(t.steps[2].text.contains("step `compare-and-set on the parent (own statement)` of tab A's refresh"));
     assert!(t.steps[5].text.starts_with("device 1 tab B gets 401"), "{}", t.steps[5].text);
-    let store = last_store(&t);
-    assert!(store.iter().all(|row| row.ends_with("revoked")), "the winner's token 3 and device 2's token 2: {store:?}");
+    assert_eq!(
+        last_store(&t),
+        ["token=1 family=0 gen=0 revoked", "token=2 family=1 gen=0 revoked"],
+        "device 2's token too"
+    );
     let sp9 = trace_of(&m, &sc, &r, "sp9_revocation_scope");
     assert_eq!(actions(&sp9), LATER_READER_REVOKES[..5]);
+    let survivor = trace_of(&m, &sc, &r, "sp2_detection_permanent");
+    assert_eq!(actions(&survivor)[5], "ServerWritesRefresh");
+    assert!(survivor.steps[5].text.contains("step `create the new token (own statement)` of tab A's"));
+    assert_eq!(last_store(&survivor)[2], "token=3 family=0 gen=1 parent=1 active");
+
+    // The report: the winner's new token, created before the replay, is deleted with the rest.
+    fn winner_deleted(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        auth.rows.len() == 3 && auth.rows.iter().all(|r| r.status == TokStatus::Revoked)
+    }
+    let (len, _) = reach(file, winner_deleted);
+    assert_eq!(len, 6, "A's read, compare-and-set and insert, then B's read");
 
     // The compare-and-set loser: refused, nothing revoked.
     fn cas_lost(m: &RefreshModel, s: &State) -> bool {
@@ -67,10 +83,9 @@ fn better_auth_hqbase_41_a_later_reader_deletes_every_token_of_the_user() {
         some_tab_logged_out(m, s) && auth.rows.iter().all(|r| r.status != TokStatus::Revoked)
     }
     let (len, rows) = reach(file, cas_lost);
-    assert_eq!(len, 7, "A and B read, A's CAS wins, B's CAS loses, B is refused");
+    assert_eq!(len, 7, "A and B read, A's compare-and-set wins, B's loses, B is refused");
     assert_eq!(rows[0], TokStatus::Superseded { at: 0, uses: 0 });
     assert_eq!(rows[1], TokStatus::Active, "device 2's token");
-    assert_eq!(rows[2], TokStatus::Active, "the winner's token lives");
 }
 
 /// derive PR 209: inside 30 s a replay is refused without deleting anything; the deletion of
@@ -81,8 +96,10 @@ fn derive_pr209_a_replay_inside_30s_is_refused_without_revoking() {
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(actions(&t), LATER_READER_REVOKES);
     assert!(t.steps[5].text.starts_with("device 1 tab B gets 401"), "{}", t.steps[5].text);
-    let store = last_store(&t);
-    assert!(store[1].ends_with("active") && store[2].ends_with("active"), "nothing revoked: {store:?}");
+    assert_eq!(
+        last_store(&t),
+        ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=1 gen=0 active"]
+    );
     let sp9 = trace_of(&m, &sc, &r, "sp9_revocation_scope");
     assert_eq!(
         actions(&sp9),
