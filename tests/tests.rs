@@ -12,6 +12,7 @@ mod limits;
 mod oracle;
 mod protocol;
 mod replay;
+mod reports;
 mod robustness;
 mod scenarios;
 mod symmetry;
