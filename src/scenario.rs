@@ -195,6 +195,11 @@ pub struct AttackerSection {
     pub attempts: u8,
     /// The modes it may redeem in (`POST /auth/refresh {mode}`), at least one.
     pub modes: Vec<AuthMode>,
+    /// It keeps the refresh tokens it is answered with and redeems them too, as a thief who
+    /// shadows the user would (default false: it redeems only what it copied from the
+    /// browser).
+    #[serde(default)]
+    pub keeps_tokens: bool,
 }
 
 /// The `time` section: the clock bound and the TTLs, in ticks.

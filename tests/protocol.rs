@@ -279,3 +279,35 @@ fn a_blind_write_redeeming_a_token_two_generations_old_violates_sp1() {
         last.state.store
     );
 }
+
+/// convex-auth: declared token fields written with `minted`, `ok family.active`, `revoke
+/// descendants` and `ok access-only`. Before PR 555 a token two rotations behind (not the
+/// parent of the active token) forks the session inside the window; after it, the same
+/// request gets an access token only and the session keeps one lineage.
+#[test]
+fn convex_auth_pr555_answers_a_spent_token_with_an_access_token_only_and_ends_the_fork() {
+    use refresh_check::model::{self, Msg, Reply};
+    use refresh_check::scenario::Verdict;
+    use refresh_check::search::{self, SearchConfig};
+    use stateright::{Expectation, Model};
+
+    let (sc, m, r) = crate::util::checked("models/convex-auth-pr76-sibling-window.json");
+    let t = crate::util::trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(t.steps.len(), 7);
+    assert!(t.steps[1].text.ends_with("rule `first use: rotate` → 200"), "{}", t.steps[1].text);
+    assert!(t.steps[6].text.ends_with("rule `inside the 10 s window: a new sibling` → 200"), "{}", t.steps[6].text);
+
+    let (fixed, _, r) = crate::util::checked("models/convex-auth-pr555-access-token-only.json");
+    assert_eq!(crate::util::status(&r, "sp3_single_lineage"), Verdict::Holds);
+    assert!(r.unique_states > 1000);
+    fn access_only(_: &model::RefreshModel, s: &model::State) -> bool {
+        s.network
+            .iter_deliverable()
+            .any(|e| matches!(e.msg, Msg::RefreshResponse { reply: Reply::Ok { token: None, .. }, .. }))
+    }
+    let with = model::build(&fixed).property(Expectation::Sometimes, "access only", access_only);
+    let out = search::search(&with, &SearchConfig::default());
+    let i = with.properties().iter().position(|p| p.name == "access only").unwrap();
+    let path = out.discoveries[i].clone().expect("an answer with an access token only");
+    assert_eq!(path.actions.len(), 7, "the same race as the fork, answered without a refresh token");
+}

@@ -152,7 +152,8 @@ pub struct GroundTruth {
     pub signed_out: bool,
 }
 
-/// Ghost: every credential the browser ever held, as an attacker could copy it. Recorded only
+/// Ghost: every credential the browser ever held, as an attacker could copy it (and, with
+/// `attacker.keeps_tokens`, the refresh tokens the attacker was answered with). Recorded only
 /// when the model has an attacker. Sorted, without repeats.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Held {
@@ -213,6 +214,8 @@ pub struct BrowserCfg {
     pub max_ticks: Tick,
     /// The attacker: attempts and the modes it may redeem in (`None`: no attacker).
     pub attacker: Option<(u8, Vec<AuthMode>)>,
+    /// The attacker keeps the refresh tokens it is answered with and may redeem them.
+    pub attacker_keeps_tokens: bool,
     /// Retries each tab may send for a refresh that got no answer (C19; 0 for Directus's app,
     /// which does not retry).
     pub retries: u8,
@@ -799,12 +802,15 @@ impl BrowserState {
     }
 
     /// The attacker receives its answer.
-    pub fn on_attack_reply(&mut self, reply: Reply) {
+    pub fn on_attack_reply(&mut self, cfg: &BrowserCfg, reply: Reply) {
         if let Some(a) = &mut self.attacker {
             a.busy = false;
             if matches!(reply, Reply::Ok { .. }) {
                 a.redeemed_ok = true;
             }
+        }
+        if let (true, Reply::Ok { token: Some(t), .. }) = (cfg.attacker_keeps_tokens, reply) {
+            self.held.add_token(t); // it redeems its own loot next
         }
     }
 }
@@ -827,6 +833,7 @@ mod tests {
             margin: 1,
             max_ticks: 0,
             attacker: None,
+            attacker_keeps_tokens: false,
             retries: 0,
             lock_hangs: 0,
             lock_steal: false,

@@ -29,8 +29,9 @@ fn status_value(s: TokStatus) -> i32 {
     }
 }
 
-/// The value of `v` on a read view of a known token `t` (row `row`, family `fam`).
-fn read(view: &ReadView, row: &TokRow, fam: &Family, t: Token, now: Tick, v: Var) -> i32 {
+/// The value of `v` on a read view of a known token `t` (row `row`, family `fam`); `minted` is
+/// the token the request minted so far, if any.
+fn read(view: &ReadView, row: &TokRow, fam: &Family, (t, minted): (Token, Option<Token>), now: Tick, v: Var) -> i32 {
     let tok = |t: Option<Token>| t.map_or(0, i32::from);
     match v {
         Var::Now => i32::from(now),
@@ -56,6 +57,7 @@ fn read(view: &ReadView, row: &TokRow, fam: &Family, t: Token, now: Tick, v: Var
         Var::NewestGeneration => i32::from(view.newest_gen),
         Var::FamilyField(i) => i32::from(fam.fields[i as usize]),
         Var::SessionField(i) => i32::from(view.session[i as usize]),
+        Var::Minted => tok(minted),
     }
 }
 
@@ -67,15 +69,22 @@ fn revoke_token(s: &mut AsState, t: Token) {
     }
 }
 
-/// Applies `rule`'s effects for presented token `t` read as `view`; returns the token it
-/// minted, if any.
-fn apply(p: &Protocol, s: &mut AsState, rule: &Rule, view: &ReadView, t: Token) -> Option<Token> {
+/// Applies `rule`'s effects for presented token `t` read as `view`, after the request minted
+/// `earlier` (in an earlier step); returns the token it minted, if any.
+fn apply(
+    p: &Protocol,
+    s: &mut AsState,
+    rule: &Rule,
+    view: &ReadView,
+    t: Token,
+    earlier: Option<Token>,
+) -> Option<Token> {
     let (Some(read_row), Some(fam)) = (view.row, view.family) else { return None };
     let now = s.now;
     let f = read_row.family;
-    let var = |v: Var| read(view, &read_row, &fam, t, now, v);
     let mut minted = None;
     for e in &rule.effects {
+        let var = |v: Var| read(view, &read_row, &fam, (t, minted.or(earlier)), now, v);
         match e {
             Effect::MintChild => {
                 let n = s.next_token();
@@ -129,6 +138,17 @@ fn apply(p: &Protocol, s: &mut AsState, rule: &Rule, view: &ReadView, t: Token) 
                         revoke_token(s, c);
                     }
                 }
+                RevokeScope::Descendants => {
+                    // Tokens are numbered in minting order, so a child's number is above its
+                    // parent's: one pass in order finds the whole subtree.
+                    let mut subtree = vec![t];
+                    for n in t + 1..=s.rows.len() as Token {
+                        if s.rows[n as usize - 1].parent.is_some_and(|p| subtree.contains(&p)) {
+                            subtree.push(n);
+                            revoke_token(s, n);
+                        }
+                    }
+                }
                 RevokeScope::Family => {
                     s.revoke_family(f);
                 }
@@ -164,8 +184,19 @@ fn apply(p: &Protocol, s: &mut AsState, rule: &Rule, view: &ReadView, t: Token) 
 
 /// The first rule of `rules` whose guard holds for token `t` read as `view`.
 pub fn decide<'p>(rules: &'p [Rule], view: &ReadView, t: Token, now: Tick) -> Option<&'p Rule> {
+    decide_after(rules, view, t, None, now)
+}
+
+/// [`decide`] for a request that has minted `minted` in an earlier step.
+pub fn decide_after<'p>(
+    rules: &'p [Rule],
+    view: &ReadView,
+    t: Token,
+    minted: Option<Token>,
+    now: Tick,
+) -> Option<&'p Rule> {
     let (row, fam) = (view.row?, view.family?);
-    let var = |v: Var| read(view, &row, &fam, t, now, v);
+    let var = |v: Var| read(view, &row, &fam, (t, minted), now, v);
     rules.iter().find(|r| r.when.eval(&var) != 0)
 }
 
@@ -197,14 +228,14 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
         return StepOutcome::Answer(Reply::Err(HttpError::InvalidCredentials));
     };
     let f = read_row.family;
-    let Some(rule) = decide(&step.rules, &h.view, t, now) else {
+    let Some(rule) = decide_after(&step.rules, &h.view, t, h.minted, now) else {
         return StepOutcome::Answer(Reply::Err(HttpError::InvalidCredentials));
     };
     if rule.reuse_detected {
         s.as_ghost.detected |= 1 << f;
     }
     if !rule.rolled_back {
-        if let Some(n) = apply(p, s, rule, &h.view, t) {
+        if let Some(n) = apply(p, s, rule, &h.view, t, h.minted) {
             h.minted = Some(n);
         }
     }
@@ -215,8 +246,9 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
             return StepOutcome::Continue;
         }
         ReplyForm::OkMinted => h.minted,
+        ReplyForm::OkAccessOnly => Some(0),
         ReplyForm::Ok(x) => {
-            let var = |v: Var| read(&h.view, &read_row, &fam, t, now, v);
+            let var = |v: Var| read(&h.view, &read_row, &fam, (t, h.minted), now, v);
             match x.eval(&var) {
                 0 => None,
                 n => Some(n.clamp(1, 255) as Token),
@@ -245,11 +277,9 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
     if h.after_sign_out {
         s.ghost.ok_after_sign_out = s.ghost.ok_after_sign_out.saturating_add(1);
     }
-    StepOutcome::Answer(Reply::Ok {
-        set_cookie: None,
-        token: Some(tok),
-        expires_at: Some(now.saturating_add(access_ttl)),
-    })
+    // `ok access-only` (token 0): an access token and no refresh token.
+    let token = (tok != 0).then_some(tok);
+    StepOutcome::Answer(Reply::Ok { set_cookie: None, token, expires_at: Some(now.saturating_add(access_ttl)) })
 }
 
 /// A whole refresh of `h` run step after step with no other action in between (the steps of
@@ -271,7 +301,7 @@ pub fn sign_out(p: &Protocol, s: &mut AsState, t: Option<Token>) -> Reply {
             let rules = p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]);
             if let Some(rule) = decide(rules, &view, t, s.now) {
                 if !rule.rolled_back {
-                    apply(p, s, rule, &view, t);
+                    apply(p, s, rule, &view, t, None);
                 }
             }
             s.as_ghost.signed_out |= 1 << row.family;

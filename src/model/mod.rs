@@ -575,7 +575,7 @@ fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg:
     let NodeState::Browser(b) = state.as_ref() else { return };
     let mut b = b.clone();
     match msg {
-        Msg::RefreshResponse { tab: ATTACKER, reply } => b.on_attack_reply(reply),
+        Msg::RefreshResponse { tab: ATTACKER, reply } => b.on_attack_reply(cfg, reply),
         Msg::RefreshResponse { tab, reply } => {
             if let Some(send) = b.on_refresh_reply(cfg, tab, reply) {
                 o.send(server, request_msg(send));
@@ -760,6 +760,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         margin: sc.time.refresh_margin,
         max_ticks: sc.time.max_ticks,
         attacker: sc.attacker.as_ref().map(|a| (a.attempts, a.modes.clone())),
+        attacker_keeps_tokens: sc.attacker.as_ref().is_some_and(|a| a.keeps_tokens),
         retries: sc.browser.retries_per_tab,
         lock_hangs: sc.browser.lock_hangs,
         lock_steal: sc.browser.lock_steal,

@@ -13,9 +13,9 @@
 //! atom   := INTEGER | "true" | "false" | "none" | "active" | "superseded" | "revoked"
 //!         | PATH | "(" expr ")"
 //! effect := "mint child" | "supersede presented"
-//!         | "revoke" ("presented" | "presented.child" | "family" | "session" | "user")
+//!         | "revoke" ("presented" | "presented.child" | "descendants" | "family" | "session" | "user")
 //!         | "set" ("family" | "session") "." FIELD "=" expr
-//! reply  := "ok" expr | "invalid_grant" | "invalid_request" | "server_error" | "signed_out"
+//! reply  := "ok" expr | "ok access-only" | "invalid_grant" | "invalid_request" | "server_error" | "signed_out"
 //!         | "continue"
 //! ```
 //!
@@ -64,6 +64,9 @@ pub enum Var {
     FamilyField(u8),
     /// `session.<field>`: a field the protocol declares per client session (a device's sign-ins).
     SessionField(u8),
+    /// `minted`: the token this request minted (in an earlier effect of this rule, or an
+    /// earlier step), or `none`.
+    Minted,
 }
 
 /// The types of expressions.
@@ -135,6 +138,8 @@ pub enum RevokeScope {
     Presented,
     /// The presented token's newest child (as the read saw it).
     Child,
+    /// Every token minted from the presented token, at any depth (its subtree, not itself).
+    Descendants,
     /// Every token of the presented token's family.
     Family,
     /// Every token of every family of the presented token's client session (a device's
@@ -177,6 +182,9 @@ pub enum ReplyForm {
     OkMinted,
     /// `ok e`: 2xx with the token `e` evaluates to on the read view (`none`: 500).
     Ok(Expr),
+    /// `ok access-only`: 2xx with a new access token and no refresh token: the client keeps
+    /// the refresh token it has (get-convex/convex-auth PR 555).
+    OkAccessOnly,
     /// `invalid_grant` (RFC 6749 §5.2): 401.
     InvalidGrant,
     /// `invalid_request`: 400.
@@ -278,6 +286,7 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "family.login_at",
     "family.last_used_at",
     "family.newest_generation",
+    "minted",
 ];
 
 /// The closest of `candidates` to `word`, if it is close enough to be a likely misspelling.
@@ -455,6 +464,7 @@ impl Parser<'_> {
             "family.login_at" => var(Var::LoginAt, Ty::Num),
             "family.last_used_at" => var(Var::LastUsedAt, Ty::Num),
             "family.newest_generation" => var(Var::NewestGeneration, Ty::Num),
+            "minted" => var(Var::Minted, Ty::Token),
             _ => {
                 if let Some((scope, i, t)) = self.field(w) {
                     let v = if scope == Scope::Family { Var::FamilyField(i) } else { Var::SessionField(i) };
@@ -557,14 +567,15 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
             let scope = match *what {
                 "presented" => RevokeScope::Presented,
                 "presented.child" => RevokeScope::Child,
+                "descendants" => RevokeScope::Descendants,
                 "family" => RevokeScope::Family,
                 "session" => RevokeScope::Session,
                 "user" => RevokeScope::User,
                 other => {
-                    let all = ["presented", "presented.child", "family", "session", "user"];
+                    let all = ["presented", "presented.child", "descendants", "family", "session", "user"];
                     let hint = did_you_mean(other, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
                     return Err(err(format!(
-                        "cannot revoke `{other}` (expected presented, presented.child, family, session or user{hint})"
+                        "cannot revoke `{other}` (expected presented, presented.child, descendants, family, session or user{hint})"
                     )));
                 }
             };
@@ -578,6 +589,7 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
                 "supersede presented",
                 "revoke presented",
                 "revoke presented.child",
+                "revoke descendants",
                 "revoke family",
                 "revoke session",
                 "revoke user",
@@ -626,6 +638,7 @@ pub fn parse_reply(text: &str, names: &Names) -> Result<ReplyForm, ExprError> {
         "signed_out" => return Ok(ReplyForm::SignedOut),
         "continue" => return Ok(ReplyForm::Continue),
         "ok minted" => return Ok(ReplyForm::OkMinted),
+        "ok access-only" => return Ok(ReplyForm::OkAccessOnly),
         _ => {}
     }
     if let Some(rest) = t.strip_prefix("ok ") {
@@ -644,6 +657,7 @@ pub fn parse_reply(text: &str, names: &Names) -> Result<ReplyForm, ExprError> {
     }
     let all = [
         "ok minted",
+        "ok access-only",
         "ok presented",
         "ok presented.child",
         "invalid_grant",

@@ -480,7 +480,9 @@ fn compile_rules(
             };
             return Err(fail(format!("{here}.reply"), &r.reply, msg(expected)));
         }
-        if r.rolled_back && matches!(reply, ReplyForm::Ok(_) | ReplyForm::OkMinted | ReplyForm::Continue) {
+        if r.rolled_back
+            && matches!(reply, ReplyForm::Ok(_) | ReplyForm::OkMinted | ReplyForm::OkAccessOnly | ReplyForm::Continue)
+        {
             return Err(fail(
                 format!("{here}.reply"),
                 &r.reply,

@@ -911,7 +911,7 @@ fn next_step_text(m: &RefreshModel, before: &State, client: model::ClientKey, sl
 fn decision_text(rule: &crate::protocol::Rule) -> String {
     use crate::protocol::expr::ReplyForm;
     let answer = match &rule.reply {
-        ReplyForm::OkMinted | ReplyForm::Ok(_) => "200",
+        ReplyForm::OkMinted | ReplyForm::Ok(_) | ReplyForm::OkAccessOnly => "200",
         ReplyForm::InvalidGrant => "401",
         ReplyForm::InvalidRequest => "400",
         ReplyForm::ServerError => "500",
@@ -959,7 +959,7 @@ fn step_decision(m: &RefreshModel, before: &State, client: model::ClientKey, slo
     let Some(h) = auth.handlers.iter().find(|h| (h.client, h.slot) == (client, slot)) else { return String::new() };
     let Some(step) = protocol.refresh.steps.get(h.step as usize) else { return String::new() };
     let view = if step.reads == crate::protocol::Reads::Current { auth.read(h.token) } else { h.view };
-    match crate::model::interpret::decide(&step.rules, &view, h.token, auth.now) {
+    match crate::model::interpret::decide_after(&step.rules, &view, h.token, h.minted, auth.now) {
         Some(rule) => decision_text(rule),
         None if view.row.is_none() => ": no such token \u{2192} 401".into(),
         None => ": no rule holds \u{2192} 401".into(),
