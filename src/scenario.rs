@@ -469,9 +469,30 @@ impl Scenario {
                 found: e.found,
                 message: e.message,
             })?;
+            sc.check_token_bound(&compiled)?;
             sc.protocol = Some(std::sync::Arc::new(compiled));
         }
         Ok(sc)
+    }
+
+    /// Refuses a protocol model that could mint more tokens than token numbers exist (1 to
+    /// 255): sign-ins, plus every refresh, retry and attacker attempt times the minting steps
+    /// of one request.
+    fn check_token_bound(&self, p: &Protocol) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        let devices = u16::from(b.devices);
+        let logins = if b.logins == Logins::PerTab { u16::from(b.tabs) } else { 1 };
+        let requests = devices * u16::from(b.tabs) * (u16::from(b.refreshes_per_tab) + u16::from(b.retries_per_tab))
+            + self.attacker.as_ref().map_or(0, |a| u16::from(a.attempts) * devices);
+        let bound = devices * logins + requests * p.mints_per_request();
+        if bound > 255 {
+            return Err(self.invalid(
+                "browser",
+                format!("bounds under which up to {bound} tokens can be minted"),
+                "at most 255 tokens (sign-ins, plus refreshes, retries and attacker attempts times the steps of a refresh that mint): fewer tabs, devices or refreshes",
+            ));
+        }
+        Ok(())
     }
 
     /// Whether the model is an authorization server (an `auth_server` or `protocol` section)

@@ -39,8 +39,8 @@ fn some_tab_logged_out(m: &RefreshModel, s: &State) -> bool {
 const LATER_READER_REVOKES: [&str; 6] = [
     "TabSendsRefresh",
     "ServerReceivesRefresh",
-    "ServerWritesRefresh",
     "TabSendsRefresh",
+    "ServerWritesRefresh",
     "ServerReceivesRefresh",
     "TabReceivesRefreshResponse",
 ];
@@ -55,7 +55,7 @@ fn better_auth_hqbase_41_a_later_reader_deletes_every_token_of_the_user() {
     let (sc, m, r) = checked(file);
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(actions(&t), LATER_READER_REVOKES);
-    assert!(t.steps[2].text.contains("step `compare-and-set on the parent (own statement)` of tab A's refresh"));
+    assert!(t.steps[3].text.contains("step `compare-and-set on the parent (own statement)` of tab A's refresh"));
     assert!(t.steps[5].text.starts_with("device 1 tab B gets 401"), "{}", t.steps[5].text);
     assert_eq!(
         last_store(&t),
@@ -106,8 +106,8 @@ fn derive_pr209_a_replay_inside_30s_is_refused_without_revoking() {
         [
             "TabSendsRefresh",
             "ServerReceivesRefresh",
-            "ServerWritesRefresh",
             "TabSendsRefresh",
+            "ServerWritesRefresh",
             "ClockTicks",
             "ClockTicks",
             "ServerReceivesRefresh"
@@ -124,7 +124,7 @@ fn openwork_4441_a_reader_before_the_replay_payload_gets_400() {
     let (sc, m, r) = checked("models/openwork-pr4441-replay-not-yet-stored.json");
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(actions(&t), LATER_READER_REVOKES);
-    assert!(t.steps[2].text.contains("step `compare-and-set on the parent` of tab A's refresh"));
+    assert!(t.steps[3].text.contains("step `compare-and-set on the parent` of tab A's refresh"));
     assert!(t.steps[5].text.starts_with("tab B gets 400"), "{}", t.steps[5].text);
     assert_eq!(last_store(&t), ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)"], "no successor yet");
     let sp2 = trace_of(&m, &sc, &r, "sp2_detection_permanent");
@@ -144,9 +144,9 @@ fn openwork_4441_patch_polls_and_fails_closed_only_past_its_polls() {
         [
             "TabSendsRefresh",
             "ServerReceivesRefresh",
-            "ServerWritesRefresh",
             "TabSendsRefresh",
             "ServerReceivesRefresh",
+            "ServerWritesRefresh",
             "ServerWritesRefresh",
             "ServerWritesRefresh",
             "TabReceivesRefreshResponse"
@@ -177,7 +177,7 @@ fn openiddict_916_a_second_redemption_revokes_the_fresh_successor() {
     let (sc, m, r) = checked("models/openiddict-916-redeemed-revokes-chain.json");
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(actions(&t), LATER_READER_REVOKES);
-    assert!(t.steps[2].text.contains("step `redeem (optimistic concurrency)` of tab A's refresh"));
+    assert!(t.steps[3].text.contains("step `redeem (optimistic concurrency)` of tab A's refresh"));
     assert!(t.steps[5].text.starts_with("tab B gets 401"), "{}", t.steps[5].text);
     assert_eq!(last_store(&t), ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"]);
 }
@@ -193,8 +193,8 @@ fn mas_2795_a_retry_after_a_lost_answer_is_refused() {
         [
             "TabSendsRefresh",
             "ServerReceivesRefresh",
-            "ServerWritesRefresh",
             "TabRetriesRefresh",
+            "ServerWritesRefresh",
             "ServerReceivesRefresh",
             "TabReceivesRefreshResponse"
         ]
@@ -278,7 +278,17 @@ fn cloudflare_previous_token_latest_wins_on_eventually_consistent_kv() {
 fn openiddict_leeway_forks_inside_and_revokes_the_chain_after() {
     let (sc, m, r) = checked("models/openiddict-reuse-leeway.json");
     let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
-    assert_eq!(actions(&fork)[..5], LATER_READER_REVOKES[..5]);
+    assert_eq!(
+        actions(&fork),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "ServerWritesRefresh"
+        ]
+    );
     assert!(fork.steps[5].text.contains("step `redeem and issue` of tab B's refresh"), "{}", fork.steps[5].text);
     assert!(last_store(&fork)[1..].iter().all(|row| row.ends_with("parent=1 active")), "{:?}", last_store(&fork));
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
@@ -287,8 +297,8 @@ fn openiddict_leeway_forks_inside_and_revokes_the_chain_after() {
         [
             "TabSendsRefresh",
             "ServerReceivesRefresh",
-            "ServerWritesRefresh",
             "TabSendsRefresh",
+            "ServerWritesRefresh",
             "ClockTicks",
             "ClockTicks",
             "ServerReceivesRefresh",

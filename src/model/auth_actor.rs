@@ -11,12 +11,11 @@ use crate::protocol::{Lock, Protocol, Routing};
 
 use super::{interpret, oauth, ClientKey, HttpError, Msg, Node, NodeState, Reply, Tick, Timer, Token, ATTACKER};
 
-/// The authorization server's message handler. A refresh runs its read when it arrives; with
-/// atomic steps the write follows in the same action, with read-then-write the server sends
-/// itself [`Msg::AsWrite`] and the write is a later action. A sign-out revokes in one action.
-/// An ordinary request checks the access token's `exp` only (a self-contained JWT).
+/// The authorization server's message handler. A refresh runs its handler's first step when
+/// it arrives; a step that continues sets [`Timer::ServerStep`], and the next step is a later
+/// action. A sign-out is one action. An ordinary request checks the access token's `exp` only
+/// (a self-contained JWT).
 pub(super) fn on_msg(
-    id: Id,
     protocol: &Protocol,
     access_ttl: Tick,
     state: &mut Cow<NodeState>,
@@ -80,23 +79,12 @@ pub(super) fn on_msg(
                 retry,
                 step: 0,
                 minted: None,
+                judged: None,
             };
             match serve_step(protocol, access_ttl, &mut s, h) {
                 Some(reply) => (client, Msg::RefreshResponse { tab, reply }),
                 None => {
-                    o.send(id, Msg::AsWrite { client, slot });
-                    *state.to_mut() = NodeState::AuthServer(s);
-                    return;
-                }
-            }
-        }
-        Msg::AsWrite { client, slot } => {
-            let Some(i) = s.handlers.iter().position(|h| (h.client, h.slot) == (client, slot)) else { return };
-            let h = s.handlers.remove(i);
-            match serve_step(protocol, access_ttl, &mut s, h) {
-                Some(reply) => (client, Msg::RefreshResponse { tab: client.tab, reply }),
-                None => {
-                    o.send(id, Msg::AsWrite { client, slot });
+                    o.set_timer(Timer::ServerStep { client, slot }, model_timeout());
                     *state.to_mut() = NodeState::AuthServer(s);
                     return;
                 }
@@ -123,7 +111,7 @@ pub(super) fn on_msg(
 
 /// Runs the next step of refresh `h`: its answer (with the theft and retry ghosts recorded),
 /// or `None` when it goes on to another step (then it waits in [`oauth::AsState::handlers`]
-/// and the caller sends [`Msg::AsWrite`] to run that step as a later action).
+/// and the caller sets [`Timer::ServerStep`] to run that step as a later action).
 fn serve_step(protocol: &Protocol, access_ttl: Tick, s: &mut oauth::AsState, mut h: oauth::AsHandler) -> Option<Reply> {
     match interpret::run_step(protocol, access_ttl, s, &mut h) {
         interpret::StepOutcome::Answer(reply) => {
@@ -152,8 +140,42 @@ fn redeem_now(
     let view = s.read(token);
     let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
     let theft_mark = s.ghost.theft_mark;
-    let h = oauth::AsHandler { client, slot: 0, token, view, after_sign_out, theft_mark, retry, step: 0, minted: None };
+    let h = oauth::AsHandler {
+        client,
+        slot: 0,
+        token,
+        view,
+        after_sign_out,
+        theft_mark,
+        retry,
+        step: 0,
+        minted: None,
+        judged: None,
+    };
     serve_step(protocol, access_ttl, s, h).unwrap_or(Reply::Err(HttpError::Internal))
+}
+
+/// [`Timer::ServerStep`]: the next step of the refresh `(client, slot)` waiting between two
+/// steps.
+pub(super) fn on_server_step(
+    protocol: &Protocol,
+    access_ttl: Tick,
+    state: &mut Cow<NodeState>,
+    client: ClientKey,
+    slot: u8,
+    o: &mut Out<Node>,
+) {
+    let NodeState::AuthServer(s) = state.as_ref() else { return };
+    let mut s = s.clone();
+    let Some(i) = s.handlers.iter().position(|h| (h.client, h.slot) == (client, slot)) else { return };
+    let h = s.handlers.remove(i);
+    match serve_step(protocol, access_ttl, &mut s, h) {
+        Some(reply) => {
+            o.send(Id::from(client.browser as usize), Msg::RefreshResponse { tab: client.tab, reply });
+        }
+        None => o.set_timer(Timer::ServerStep { client, slot }, model_timeout()),
+    }
+    *state.to_mut() = NodeState::AuthServer(s);
 }
 
 /// Two nodes (C09): every pending request may be routed to either node (or, with sticky

@@ -234,9 +234,15 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
     if rule.reuse_detected {
         s.as_ghost.detected |= 1 << f;
     }
+    // SP1 (iii) and acceptance judge the token as the store had it when the request acted on
+    // it: at the step that mints, or else at the answer (a blind write deciding on an older
+    // read redeems what the store holds at the write).
+    let deep = matches!(truth.row.map(|r| r.status), Some(TokStatus::Superseded { .. }))
+        && truth.newest_gen.saturating_sub(read_row.gen) > 1;
     if !rule.rolled_back {
         if let Some(n) = apply(p, s, rule, &h.view, t, h.minted) {
             h.minted = Some(n);
+            h.judged.get_or_insert((now, deep));
         }
     }
     let error = |e: HttpError| StepOutcome::Answer(Reply::Err(e));
@@ -263,13 +269,10 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
     s.rows[t as usize - 1].used = true;
     let fam = &mut s.families[f as usize];
     fam.last_activity = fam.last_activity.max(now);
-    s.mark_accepted(t);
-    // SP1 (iii) judges the token as the store had it when the answer was decided (a blind
-    // write deciding on an older read redeems what the store holds now).
-    if let Some(TokStatus::Superseded { .. }) = truth.row.map(|r| r.status) {
-        if truth.newest_gen.saturating_sub(read_row.gen) > 1 {
-            s.as_ghost.deep_replays = s.as_ghost.deep_replays.saturating_add(1);
-        }
+    let (at, deep) = h.judged.unwrap_or((now, deep));
+    s.mark_accepted(t, at);
+    if deep {
+        s.as_ghost.deep_replays = s.as_ghost.deep_replays.saturating_add(1);
     }
     if s.as_ghost.detected & (1 << f) != 0 {
         s.as_ghost.ok_after_detection = s.as_ghost.ok_after_detection.saturating_add(1);
@@ -354,6 +357,7 @@ mod tests {
             retry: false,
             step: 0,
             minted: None,
+            judged: None,
         }
     }
 

@@ -146,9 +146,6 @@ pub enum Msg {
     LogoutRequest { tab: TabIx, cred: Credentials },
     /// Server → browser: the sign-out's response.
     LogoutResponse { tab: TabIx, reply: Reply },
-    /// Authorization server → itself, read-then-write refreshes only: run the write step of
-    /// the refresh serving `client` (the read ran when the request arrived).
-    AsWrite { client: ClientKey, slot: u8 },
 }
 
 /// Every timer of the model. Timers carry no duration: a set timer may fire at any moment.
@@ -193,6 +190,10 @@ pub enum Timer {
     /// C09: node `0` or `1` replicates its last write to the other node, overwriting that
     /// node's whole entry.
     NodeReplicates(u8),
+    /// The authorization server runs the next step of the refresh serving `client` (request
+    /// `slot`): a handler of several steps hands itself on as a timer, which a lossy network
+    /// cannot lose.
+    ServerStep { client: ClientKey, slot: u8 },
 }
 
 /// Ghost bookkeeping of the API process (never read by a handler).
@@ -349,12 +350,12 @@ impl Actor for Node {
         }
     }
 
-    fn on_msg(&self, id: Id, state: &mut Cow<NodeState>, src: Id, msg: Msg, o: &mut Out<Self>) {
+    fn on_msg(&self, _id: Id, state: &mut Cow<NodeState>, src: Id, msg: Msg, o: &mut Out<Self>) {
         match self {
             Node::Browser { server, cfg, .. } => browser_on_msg(*server, cfg, state, msg, o),
             Node::Server { store, policy, ttl, .. } => server_on_msg(*store, policy, ttl, state, src, msg, o),
             Node::AuthServer { protocol, access_ttl, .. } => {
-                auth_actor::on_msg(id, protocol, *access_ttl, state, src, msg, o)
+                auth_actor::on_msg(protocol, *access_ttl, state, src, msg, o)
             }
             Node::Store { policy, ttl, .. } => {
                 let NodeState::Store(s) = state.as_ref() else { return };
@@ -409,6 +410,9 @@ impl Actor for Node {
             (Node::AuthServer { protocol, access_ttl, .. }, Timer::NodeServes { .. } | Timer::NodeReplicates(_)) => {
                 auth_actor::on_cluster_timer(protocol, *access_ttl, state, timer, o)
             }
+            (Node::AuthServer { protocol, access_ttl, .. }, Timer::ServerStep { client, slot }) => {
+                auth_actor::on_server_step(protocol, *access_ttl, state, *client, *slot, o)
+            }
             (Node::Browser { server, cfg, .. }, _) => {
                 let NodeState::Browser(b) = state.as_ref() else { return };
                 let mut b = b.clone();
@@ -459,7 +463,9 @@ impl Actor for Node {
                     Timer::TabGetsBroadcast(t) => (b.deliver_broadcast(cfg, t), None),
                     Timer::TabCloses(t) => (b.close_leader(cfg, t), None),
                     Timer::TabWaits(t) => b.wait_step(cfg, t),
-                    Timer::Tick | Timer::NodeServes { .. } | Timer::NodeReplicates(_) => (false, None),
+                    Timer::Tick | Timer::NodeServes { .. } | Timer::NodeReplicates(_) | Timer::ServerStep { .. } => {
+                        (false, None)
+                    }
                 };
                 if !changed {
                     return;

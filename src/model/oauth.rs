@@ -133,6 +133,11 @@ pub struct AsHandler {
     pub step: u8,
     /// The token an earlier step of this request minted, if any (`ok minted`).
     pub minted: Option<Token>,
+    /// Ghost: when an earlier step of this request minted, the redemption as the store had it
+    /// then: the tick, and whether the token was superseded and more than one generation
+    /// behind (SP1 iii). A 2xx answered later is judged by this, not by the store at the
+    /// answer.
+    pub judged: Option<(Tick, bool)>,
 }
 
 /// Ghost bookkeeping of the AS for the catalogue's properties (never read by a step).
@@ -382,8 +387,7 @@ impl AsState {
     }
 
     /// Ghost: records the latest tick at which token `t` was accepted.
-    pub fn mark_accepted(&mut self, t: Token) {
-        let now = self.now;
+    pub fn mark_accepted(&mut self, t: Token, now: Tick) {
         match self.ghost.accepted.binary_search_by_key(&t, |&(x, _)| x) {
             Ok(i) => self.ghost.accepted[i].1 = self.ghost.accepted[i].1.max(now),
             Err(i) => self.ghost.accepted.insert(i, (t, now)),

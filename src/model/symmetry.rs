@@ -122,7 +122,8 @@ fn timer_tab(tm: &Timer) -> Option<TabIx> {
         | Timer::AttackerRedeems(_)
         | Timer::BrowserTick
         | Timer::NodeServes { .. }
-        | Timer::NodeReplicates(_) => None,
+        | Timer::NodeReplicates(_)
+        | Timer::ServerStep { .. } => None,
     }
 }
 
@@ -159,11 +160,7 @@ fn msg_tab(b: usize, e: &Envelope<&Msg>) -> Option<TabIx> {
         {
             tab
         }
-        Msg::Query { client, .. } | Msg::QueryResult { client, .. } | Msg::AsWrite { client, .. }
-            if usize::from(client.browser) == b =>
-        {
-            client.tab
-        }
+        Msg::Query { client, .. } | Msg::QueryResult { client, .. } if usize::from(client.browser) == b => client.tab,
         Msg::Transaction { handler, .. } | Msg::TransactionDone { handler, .. }
             if usize::from(handler.client.browser) == b =>
         {
@@ -187,9 +184,7 @@ fn map_msg(b: usize, e: &Envelope<&Msg>, f: &dyn Fn(TabIx) -> TabIx) -> Msg {
         | Msg::RefreshResponse { tab, .. }
         | Msg::UsersMeResponse { tab, .. }
         | Msg::LogoutResponse { tab, .. } => *tab = f(*tab),
-        Msg::Query { client, .. } | Msg::QueryResult { client, .. } | Msg::AsWrite { client, .. } => {
-            client.tab = f(client.tab)
-        }
+        Msg::Query { client, .. } | Msg::QueryResult { client, .. } => client.tab = f(client.tab),
         Msg::Transaction { handler, .. } | Msg::TransactionDone { handler, .. } => {
             handler.client.tab = f(handler.client.tab)
         }

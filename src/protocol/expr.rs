@@ -255,6 +255,7 @@ fn lex(text: &str) -> Result<Vec<Tok>, ExprError> {
                 out.push(Tok::Op(op));
                 i += 1;
             } else {
+                let c = text[i..].chars().next().unwrap_or(c);
                 let shown: String = c.escape_default().collect();
                 return Err(err(format!(
                     "unexpected character `{shown}` (expected a name, a number or one of == != < <= > >= + - ( ))"

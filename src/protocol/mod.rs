@@ -225,6 +225,8 @@ pub struct Rule {
     pub effects: Vec<Effect>,
     /// The answer.
     pub reply: ReplyForm,
+    /// The answer as written (shown in traces).
+    pub reply_text: String,
     /// Ghost: reuse detection.
     pub reuse_detected: bool,
     /// Store effects discarded.
@@ -286,6 +288,13 @@ pub struct ProtocolError {
 }
 
 impl Protocol {
+    /// The most tokens one request can mint: the number of refresh steps with a rule that
+    /// mints (a rule mints at most one).
+    pub fn mints_per_request(&self) -> u16 {
+        let mints = |s: &Step| s.rules.iter().any(|r| r.effects.contains(&Effect::MintChild));
+        self.refresh.steps.iter().filter(|s| mints(s)).count() as u16
+    }
+
     /// Parses and checks every expression, effect and reply of `spec`; `at` is the field path
     /// of the section (`protocol`, or `auth_server` for an expanded preset).
     pub fn compile(spec: &ProtocolSpec, at: &str) -> Result<Protocol, ProtocolError> {
@@ -400,8 +409,12 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, sign_out: bool) -> 
     }
     let mut steps = vec![];
     for (k, (here, step)) in written.iter().enumerate() {
-        if h.steps.len() > 1 && (step.name.trim().is_empty() || written[..k].iter().any(|(_, o)| o.name == step.name)) {
-            return Err(fail(format!("{here}.name"), &step.name, "a short name no other step of this handler has"));
+        if !name_ok(&step.name) || written[..k].iter().any(|(_, o)| o.name == step.name) {
+            return Err(fail(
+                format!("{here}.name"),
+                &step.name,
+                "a short name no other step of this handler has: 1 to 80 characters, no backtick or control character",
+            ));
         }
         if k == 0 && step.reads == Reads::Snapshot {
             return Err(fail(
@@ -416,6 +429,12 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, sign_out: bool) -> 
         steps.push(Step { name: step.name.clone(), reads: step.reads, rules });
     }
     Ok(Handler { lock: h.lock, steps })
+}
+
+/// Whether a rule's or step's name can be shown in a trace line: 1 to 80 characters, no
+/// backtick (names are quoted with backticks) and no control character.
+fn name_ok(name: &str) -> bool {
+    !name.trim().is_empty() && name.chars().count() <= 80 && !name.chars().any(|c| c == '`' || c.is_control())
 }
 
 fn compile_rules(
@@ -433,8 +452,21 @@ fn compile_rules(
     let mut rules = vec![];
     for (i, r) in written.iter().enumerate() {
         let here = format!("{at}.rules[{i}]");
-        if r.name.trim().is_empty() {
-            return Err(fail(format!("{here}.name"), "", msg("a short name for the rule (shown in traces)")));
+        if !name_ok(&r.name) {
+            return Err(fail(
+                format!("{here}.name"),
+                &r.name,
+                msg(
+                    "a short name for the rule (shown in traces): 1 to 80 characters, no backtick or control character",
+                ),
+            ));
+        }
+        if sign_out && (r.reuse_detected || r.rolled_back) {
+            return Err(fail(
+                here.clone(),
+                &r.name,
+                msg("a sign-out rule without `reuse_detected` or `rolled_back` (they mark a refresh's reuse detection and its rolled-back transaction)"),
+            ));
         }
         if written[..i].iter().any(|o| o.name == r.name) {
             return Err(fail(format!("{here}.name"), &r.name, msg("a name no other rule of this step has")));
@@ -494,6 +526,7 @@ fn compile_rules(
             when,
             effects,
             reply,
+            reply_text: r.reply.split_whitespace().collect::<Vec<_>>().join(" "),
             reuse_detected: r.reuse_detected,
             rolled_back: r.rolled_back,
         });

@@ -185,10 +185,6 @@ impl Names<'_> {
             Msg::TransactionDone { handler, reply, .. } => {
                 (self.actor(src), self.actor(dst), format!("{} [{}]", reply_text(reply), who(handler.client.tab)))
             }
-            Msg::AsWrite { client, slot } => {
-                let which = if *slot > 0 { "second request in progress" } else { "refresh" };
-                (self.actor(src), self.actor(dst), format!("write step of {}'s {which}", who(client.tab)))
-            }
         };
         MessageView { from, to, text }
     }
@@ -633,6 +629,13 @@ fn describe_in(
                 None,
             )
         }
+        ActorModelAction::Timeout(_, Timer::ServerStep { client, slot }) => {
+            let (step, how) = next_step_text(m, before, *client, *slot);
+            let what = if *slot > 0 { "second request in progress" } else { "refresh" };
+            let decision = step_decision(m, before, *client, *slot);
+            let text = format!("server runs {step} of {}'s {what}{how}{decision}", who(client.tab));
+            ("server".to_string(), "ServerWritesRefresh".into(), text, None)
+        }
         ActorModelAction::Timeout(_, Timer::NodeReplicates(from)) => (
             format!("node {}", from + 1),
             "NodeReplicates".into(),
@@ -702,12 +705,6 @@ fn describe_in(
                     "ServerReceivesTransactionResult",
                     format!("server gets the transaction's outcome for {}", who(handler.client.tab)),
                 ),
-                Msg::AsWrite { client, slot } => ("server".to_string(), "ServerWritesRefresh", {
-                    let (step, how) = next_step_text(m, before, *client, *slot);
-                    let what = if *slot > 0 { "second request in progress" } else { "refresh" };
-                    let decision = step_decision(m, before, *client, *slot);
-                    format!("server runs {step} of {}'s {what}{how}{decision}", who(client.tab))
-                }),
                 Msg::RefreshResponse { tab, reply } => {
                     let w = who(*tab);
                     let (before_b, after_b) = (model::browser_at(before, browser), model::browser_at(after, browser));
@@ -907,18 +904,11 @@ fn next_step_text(m: &RefreshModel, before: &State, client: model::ClientKey, sl
     }
 }
 
-/// The protocol's decision as text: `: rule `NAME` → ANSWER`.
+/// The protocol's decision as text: `: rule `NAME` → REPLY` (the reply as written: the
+/// answer the tab gets is the next step's, e.g. 500 for `ok minted` on a request that
+/// minted nothing).
 fn decision_text(rule: &crate::protocol::Rule) -> String {
-    use crate::protocol::expr::ReplyForm;
-    let answer = match &rule.reply {
-        ReplyForm::OkMinted | ReplyForm::Ok(_) | ReplyForm::OkAccessOnly => "200",
-        ReplyForm::InvalidGrant => "401",
-        ReplyForm::InvalidRequest => "400",
-        ReplyForm::ServerError => "500",
-        ReplyForm::SignedOut => "signed out",
-        ReplyForm::Continue => "continue",
-    };
-    format!(": rule `{}` \u{2192} {answer}", rule.name)
+    format!(": rule `{}` \u{2192} {}", rule.name, rule.reply_text)
 }
 
 /// The decision of the first step of a refresh arriving at the authorization server (one
