@@ -313,3 +313,101 @@ fn convex_auth_pr555_answers_a_spent_token_with_an_access_token_only_and_ends_th
     let path = out.discoveries[i].clone().expect("an answer with an access token only");
     assert_eq!(path.actions.len(), 7, "the same race as the fork, answered without a refresh token");
 }
+
+fn protocol_model(refresh: &str, extra: &str) -> String {
+    format!(
+        r#"{{"name":"p","description":"d","sources":["s"],
+"protocol": {{ "refresh": {refresh},
+  "sign_out": {{ "rules": [ {{ "name": "revoke", "do": ["revoke family"], "reply": "signed_out" }} ] }} }},
+"browser":{{"tabs":2,"refreshes_per_tab":2,"mode":"json","json_storage":"per-tab"}},
+"time":{{"max_ticks":2,"refresh_token_ttl":7,"session_cookie_ttl":4}}{extra}}}"#
+    )
+}
+
+/// A rotation that answers in a later step is judged where it minted: the token was active
+/// then, so neither `rotated_token_expires` (the clock may tick before the answer) nor SP1 (a
+/// grace redemption by another tab may rotate further before the answer) is violated.
+#[test]
+fn a_rotation_answered_in_a_later_step_is_judged_where_it_minted() {
+    let refresh = r#"{ "steps": [
+      { "name": "rotate", "rules": [
+        { "name": "rotate", "when": "presented.status == active", "do": ["mint child", "supersede presented"], "reply": "continue" },
+        { "name": "grace", "when": "presented.status == superseded and now <= presented.rotated_at + 2 and family.newest_generation - presented.generation <= 1",
+          "do": ["supersede presented"], "reply": "ok presented.child" },
+        { "name": "no", "reply": "invalid_grant" } ] },
+      { "name": "answer", "rules": [ { "name": "answer", "reply": "ok minted" } ] } ] }"#;
+    // A grace of 2 ticks, claimed, on a clock of 3: only an answer judged at its own tick (3)
+    // rather than at the rotation (0) could break the claim.
+    let text = protocol_model(refresh, "")
+        .replace(r#""protocol": {"#, r#""protocol": { "reuse_interval": 2,"#)
+        .replace(r#""max_ticks":2"#, r#""max_ticks":3"#);
+    let sc = Scenario::parse("p.json".as_ref(), &text).unwrap();
+    let (_, r) = run(&sc, &CheckOptions::default());
+    assert!(r.exhaustive && r.unique_states > 100);
+    for p in ["rotated_token_expires", "sp1_immediate_predecessor"] {
+        assert_eq!(crate::util::status(&r, p), refresh_check::scenario::Verdict::Holds, "{p}");
+    }
+}
+
+/// Bounds under which more tokens could be minted than token numbers exist are refused; the
+/// hand-off between two steps is never lost on a lossy network (no request waits for ever
+/// between steps); sign-out rules refuse the refresh-only marks; names cannot break a trace
+/// line.
+#[test]
+fn token_bound_lossy_steps_sign_out_marks_and_names() {
+    let many = (0..8)
+        .map(|i| {
+            format!(
+                r#"{{ "name": "s{i}", "rules": [ {{ "name": "m", "do": ["mint child"], "reply": "continue" }} ] }}"#
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let many = many.replacen(r#""reply": "continue" } ] }"#, r#""reply": "continue" } ] }"#, 7);
+    let last = many.rfind(r#""continue""#).unwrap();
+    let many = format!("{}\"ok minted\"{}", &many[..last], &many[last + 10..]);
+    let text = protocol_model(&format!(r#"{{ "steps": [ {many} ] }}"#), "")
+        .replace(r#""tabs":2,"refreshes_per_tab":2"#, r#""tabs":6,"refreshes_per_tab":4,"devices":3"#);
+    let e = Scenario::parse("p.json".as_ref(), &text).unwrap_err().to_string();
+    assert!(e.contains("up to 579 tokens can be minted") && e.contains("at most 255 tokens"), "{e}");
+
+    let two_steps = r#"{ "steps": [
+      { "name": "read", "rules": [ { "name": "active", "when": "presented.status == active", "reply": "continue" },
+                                   { "name": "no", "reply": "invalid_grant" } ] },
+      { "name": "write", "rules": [ { "name": "rotate", "when": "presented.status == active",
+                                      "do": ["mint child", "supersede presented"], "reply": "ok minted" },
+                                    { "name": "lost", "reply": "invalid_request" } ] } ] }"#;
+    let text = protocol_model(two_steps, r#","lossy":true"#).replace(r#""tabs":2"#, r#""tabs":1"#);
+    let sc = Scenario::parse("p.json".as_ref(), &text).unwrap();
+    let m = refresh_check::model::build(&sc);
+    use stateright::Model;
+    let mut seen = 0;
+    for init in m.init_states() {
+        let mut stack = vec![init];
+        let mut visited = std::collections::HashSet::new();
+        while let Some(s) = stack.pop() {
+            if !visited.insert(refresh_check::search::fingerprint(&s)) {
+                continue;
+            }
+            seen += 1;
+            let waiting = refresh_check::model::auth_server_at(&s, m.cfg.server).unwrap().handlers.len();
+            let timers = s.timers_set[m.cfg.server].iter().count();
+            assert!(waiting <= timers, "a request waits between steps with nothing to run its next step");
+            let mut actions = vec![];
+            m.actions(&s, &mut actions);
+            stack.extend(actions.into_iter().filter_map(|a| m.next_state(&s, a)));
+        }
+    }
+    assert!(seen > 20, "{seen}");
+
+    let marked = protocol_model(two_steps, "").replace(
+        r#""do": ["revoke family"], "reply": "signed_out""#,
+        r#""do": ["revoke user"], "reply": "signed_out", "reuse_detected": true"#,
+    );
+    let e = Scenario::parse("p.json".as_ref(), &marked).unwrap_err().to_string();
+    assert!(e.contains("a sign-out rule without `reuse_detected` or `rolled_back`"), "{e}");
+
+    let named = protocol_model(two_steps, "").replace(r#""name": "lost""#, r#""name": "lost`\n--> x""#);
+    let e = Scenario::parse("p.json".as_ref(), &named).unwrap_err().to_string();
+    assert!(e.contains("no backtick or control character"), "{e}");
+}
