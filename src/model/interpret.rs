@@ -234,15 +234,16 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
     if rule.reuse_detected {
         s.as_ghost.detected |= 1 << f;
     }
-    // SP1 (iii) and acceptance judge the token as the store had it when the request acted on
-    // it: at the step that mints, or else at the answer (a blind write deciding on an older
-    // read redeems what the store holds at the write).
+    // SP1 (iii) and acceptance judge the token as the store had it when the request first
+    // acted on it: at its first step whose rule writes (a claim, a rotation, a mint), or else
+    // at the answer (a blind write deciding on an older read redeems what the store holds at
+    // the write).
     let deep = matches!(truth.row.map(|r| r.status), Some(TokStatus::Superseded { .. }))
         && truth.newest_gen.saturating_sub(read_row.gen) > 1;
-    if !rule.rolled_back {
+    if !rule.rolled_back && !rule.effects.is_empty() {
+        h.judged.get_or_insert((now, deep));
         if let Some(n) = apply(p, s, rule, &h.view, t, h.minted) {
             h.minted = Some(n);
-            h.judged.get_or_insert((now, deep));
         }
     }
     let error = |e: HttpError| StepOutcome::Answer(Reply::Err(e));

@@ -133,10 +133,10 @@ pub struct AsHandler {
     pub step: u8,
     /// The token an earlier step of this request minted, if any (`ok minted`).
     pub minted: Option<Token>,
-    /// Ghost: when an earlier step of this request minted, the redemption as the store had it
-    /// then: the tick, and whether the token was superseded and more than one generation
-    /// behind (SP1 iii). A 2xx answered later is judged by this, not by the store at the
-    /// answer.
+    /// Ghost: when an earlier step of this request wrote (claimed, rotated, minted), the
+    /// redemption as the store had it then: the tick, and whether the token was superseded and
+    /// more than one generation behind (SP1 iii). A 2xx answered later is judged by this, not
+    /// by the store at the answer.
     pub judged: Option<(Tick, bool)>,
 }
 
