@@ -411,3 +411,31 @@ fn token_bound_lossy_steps_sign_out_marks_and_names() {
     let e = Scenario::parse("p.json".as_ref(), &named).unwrap_err().to_string();
     assert!(e.contains("no backtick or control character"), "{e}");
 }
+
+/// `attacker.keeps_tokens`: a thief who shadows the user redeems the tokens it is answered
+/// with; without it, it redeems only what it copied from the browser.
+#[test]
+fn an_attacker_that_keeps_its_tokens_chains_its_redemptions() {
+    use refresh_check::model;
+    use refresh_check::search::{self, SearchConfig};
+    use stateright::{Expectation, Model};
+
+    let rotate = r#"{ "rules": [
+        { "name": "rotate", "when": "presented.status == active", "do": ["mint child", "supersede presented"], "reply": "ok minted" },
+        { "name": "no", "reply": "invalid_grant" } ] }"#;
+    fn two_stolen(m: &model::RefreshModel, s: &model::State) -> bool {
+        model::auth_server_at(s, m.cfg.server).unwrap().as_ghost.stolen.len() >= 2
+    }
+    let chained = |keeps: bool| {
+        let text =
+            protocol_model(rotate, &format!(r#","attacker":{{"attempts":2,"modes":["json"],"keeps_tokens":{keeps}}}"#))
+                .replace(r#""tabs":2,"refreshes_per_tab":2"#, r#""tabs":1,"refreshes_per_tab":0"#);
+        let sc = Scenario::parse("p.json".as_ref(), &text).unwrap();
+        let m = model::build(&sc).property(Expectation::Sometimes, "two stolen", two_stolen);
+        let out = search::search(&m, &SearchConfig::default());
+        let i = m.properties().iter().position(|p| p.name == "two stolen").unwrap();
+        (out.discoveries[i].as_ref().map(|p| p.actions.len()), out.exhaustive)
+    };
+    assert_eq!(chained(true).0, Some(5), "send 1, served (2), answered, send 2, served (3)");
+    assert_eq!(chained(false), (None, true), "only token 1 was ever copied");
+}
