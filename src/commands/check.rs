@@ -154,9 +154,21 @@ fn policy_line(sc: &Scenario) -> String {
             .collect::<Vec<_>>()
             .join(" "),
         _ => match &sc.protocol_spec {
-            Some(p) => {
+            Some(p) if p.refresh.steps.is_empty() => {
                 let names: Vec<&str> = p.refresh.rules.iter().map(|r| r.name.as_str()).collect();
-                format!("protocol refresh rules: {}", names.join("; "))
+                format!("protocol rules: {}", names.join("; "))
+            }
+            Some(p) => {
+                let steps: Vec<String> = p
+                    .refresh
+                    .steps
+                    .iter()
+                    .map(|st| {
+                        let names: Vec<&str> = st.rules.iter().map(|r| r.name.as_str()).collect();
+                        format!("{} [{}]", st.name, names.join("; "))
+                    })
+                    .collect();
+                format!("protocol steps: {}", steps.join(" → "))
             }
             None => String::new(),
         },
