@@ -34,8 +34,6 @@ use serde_json::{json, Map, Value};
 
 use crate::util::root;
 
-const ROTATE: &str = "models/directus-10.10-session.json";
-
 /// Any JSON value, nested up to 4 levels, with the strings and numbers model files use.
 fn any_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -259,23 +257,34 @@ fn model_file() -> impl Strategy<Value = Value> {
     )
 }
 
-/// The shipped model as JSON.
-fn base_model() -> &'static Value {
-    static V: OnceLock<Value> = OnceLock::new();
-    V.get_or_init(|| serde_json::from_str(&std::fs::read_to_string(root().join(ROTATE)).unwrap()).unwrap())
+/// Every shipped model file as JSON, in path order: the seeds of the mutations.
+fn seed_models() -> &'static [Value] {
+    static V: OnceLock<Vec<Value>> = OnceLock::new();
+    V.get_or_init(|| {
+        let mut files: Vec<_> = std::fs::read_dir(root().join("models")).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        files.iter().map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap()).collect()
+    })
 }
 
-/// A real trace of the shipped model (its `model_file` absolute), and the scenario.
-fn base_trace() -> &'static (Trace, Value) {
-    static T: OnceLock<(Trace, Value)> = OnceLock::new();
+/// Every shipped trace file, parsed and as JSON, in path order: the seeds of the mutations.
+fn seed_traces() -> &'static [(Trace, Value)] {
+    static T: OnceLock<Vec<(Trace, Value)>> = OnceLock::new();
     T.get_or_init(|| {
-        let sc = Scenario::load(&root().join(ROTATE)).unwrap();
-        let (model, r) = check::check(&sc, &CheckOptions::default());
-        let p = r.properties.iter().find(|p| p.name == "cookie_names_live_session").unwrap();
-        let spec = properties::by_name(p.name).unwrap();
-        let t = trace::build(&model, &sc.path, &sc.name, sc.browser.tabs, spec, p.path.as_ref().unwrap()).unwrap();
-        let v = serde_json::to_value(&t).unwrap();
-        (t, v)
+        let mut files: Vec<_> = std::fs::read_dir(root().join("traces"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|f| {
+                let text = std::fs::read_to_string(f).unwrap();
+                let t = trace::parse(f, &text).unwrap_or_else(|e| panic!("{e}"));
+                (t, serde_json::from_str(&text).unwrap())
+            })
+            .collect()
     })
 }
 
@@ -322,8 +331,9 @@ pub fn check_model_text(text: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// The trace-file target: any text, validated against the shipped model when it parses.
-pub fn check_trace_text(text: &str) -> Result<(), TestCaseError> {
+/// The trace-file target: any text (a mutation of `original`, or anything), validated against
+/// its model when it parses.
+pub fn check_trace_text(text: &str, original: &Trace) -> Result<(), TestCaseError> {
     if let Ok(f) = std::env::var("FUZZ_LOG") {
         std::fs::write(f, text).unwrap();
     }
@@ -339,7 +349,6 @@ pub fn check_trace_text(text: &str) -> Result<(), TestCaseError> {
     PARSED.fetch_add(1, Ordering::Relaxed);
     let Ok(sc) = Scenario::load(&t.model_file).and_then(|s| s.with_tabs(t.parameters.tabs)) else { return Ok(()) };
     let model = refresh_check::model::build(&sc);
-    let (original, _) = base_trace();
     if trace::validate(&model, &t).is_ok() && t.parameters == original.parameters {
         // Accepted: then it is the trace the path replays to.
         prop_assert_eq!(&t.steps, &original.steps, "a mutated trace was accepted");
@@ -351,7 +360,8 @@ pub fn check_trace_text(text: &str) -> Result<(), TestCaseError> {
 fn model_texts() -> impl Strategy<Value = String> {
     prop_oneof![
         2 => model_file().prop_map(|v| v.to_string()),
-        2 => prop::collection::vec(edit(), 1..4).prop_map(|e| mutate(base_model(), &e).to_string()),
+        2 => (0..seed_models().len(), prop::collection::vec(edit(), 1..4))
+            .prop_map(|(i, e)| mutate(&seed_models()[i], &e).to_string()),
         1 => (model_file(), prop::collection::vec(text_edit(), 1..3)).prop_map(|(v, e)| {
             e.iter().fold(serde_json::to_string_pretty(&v).unwrap(), |t, e| edit_text(&t, e))
         }),
@@ -360,12 +370,15 @@ fn model_texts() -> impl Strategy<Value = String> {
     ]
 }
 
-fn trace_texts() -> impl Strategy<Value = String> {
+/// A trace text and the seed trace it was made from (the first seed for texts made from
+/// nothing).
+fn trace_texts() -> impl Strategy<Value = (String, usize)> {
+    let n = seed_traces().len();
     prop_oneof![
-        4 => prop::collection::vec(edit(), 1..3).prop_map(|e| mutate(&base_trace().1, &e).to_string()),
-        1 => prop::collection::vec(text_edit(), 1..3)
-            .prop_map(|e| e.iter().fold(base_trace().1.to_string(), |t, e| edit_text(&t, e))),
-        1 => any_json().prop_map(|v| v.to_string()),
+        4 => (0..n, prop::collection::vec(edit(), 1..3)).prop_map(|(i, e)| (mutate(&seed_traces()[i].1, &e).to_string(), i)),
+        1 => (0..n, prop::collection::vec(text_edit(), 1..3))
+            .prop_map(|(i, e)| (e.iter().fold(seed_traces()[i].1.to_string(), |t, e| edit_text(&t, e)), i)),
+        1 => any_json().prop_map(|v| (v.to_string(), 0)),
     ]
 }
 
@@ -380,7 +393,7 @@ fn model_file_loader_never_panics_and_valid_models_check_and_replay() {
 
 #[test]
 fn trace_file_loader_never_panics_and_accepts_only_what_replays() {
-    TestRunner::new(config(300)).run(&trace_texts(), |t| check_trace_text(&t)).unwrap();
+    TestRunner::new(config(300)).run(&trace_texts(), |(t, i)| check_trace_text(&t, &seed_traces()[i].0)).unwrap();
 }
 
 /// The long campaign: both targets, alternately, with fresh seeds, for `FUZZ_SECONDS`
@@ -397,7 +410,9 @@ fn campaign() {
         bytes[..8].copy_from_slice(&(seed.wrapping_mul(1_000_003) + round).to_le_bytes());
         let rng = || TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
         TestRunner::new_with_rng(config(500), rng()).run(&model_texts(), |t| check_model_text(&t)).unwrap();
-        TestRunner::new_with_rng(config(500), rng()).run(&trace_texts(), |t| check_trace_text(&t)).unwrap();
+        TestRunner::new_with_rng(config(500), rng())
+            .run(&trace_texts(), |(t, i)| check_trace_text(&t, &seed_traces()[i].0))
+            .unwrap();
         models += 500;
         traces += 500;
         round += 1;
