@@ -59,28 +59,14 @@ pub(super) fn on_msg(
                 o.send(src, Msg::RefreshResponse { tab, reply: Reply::Err(HttpError::InvalidPayload) });
                 return;
             };
-            let view = s.read(token);
-            let family = view.row.map(|r| r.family);
+            let h = oauth::AsHandler::arriving(&s, client, slot, token, retry);
+            let family = h.view.row.map(|r| r.family);
             let locked = protocol.refresh.lock == Lock::Family
                 && family.is_some()
-                && s.handlers.iter().any(|h| h.view.row.map(|r| r.family) == family);
+                && s.handlers.iter().any(|x| x.view.row.map(|r| r.family) == family);
             if locked {
                 return; // the family's refresh lock is held: a no-op, delivered later
             }
-            let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
-            let theft_mark = s.ghost.theft_mark;
-            let h = oauth::AsHandler {
-                client,
-                slot,
-                token,
-                view,
-                after_sign_out,
-                theft_mark,
-                retry,
-                step: 0,
-                minted: None,
-                judged: None,
-            };
             match serve_step(protocol, access_ttl, &mut s, h) {
                 Some(reply) => (client, Msg::RefreshResponse { tab, reply }),
                 None => {
@@ -137,21 +123,7 @@ fn redeem_now(
     token: Token,
     retry: bool,
 ) -> Reply {
-    let view = s.read(token);
-    let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
-    let theft_mark = s.ghost.theft_mark;
-    let h = oauth::AsHandler {
-        client,
-        slot: 0,
-        token,
-        view,
-        after_sign_out,
-        theft_mark,
-        retry,
-        step: 0,
-        minted: None,
-        judged: None,
-    };
+    let h = oauth::AsHandler::arriving(s, client, 0, token, retry);
     serve_step(protocol, access_ttl, s, h).unwrap_or(Reply::Err(HttpError::Internal))
 }
 

@@ -348,18 +348,7 @@ mod tests {
     }
 
     fn handler(s: &AsState, token: Token) -> AsHandler {
-        AsHandler {
-            client: ClientKey { browser: 0, tab: 0 },
-            slot: 0,
-            token,
-            view: s.read(token),
-            after_sign_out: false,
-            theft_mark: None,
-            retry: false,
-            step: 0,
-            minted: None,
-            judged: None,
-        }
+        AsHandler::arriving(s, ClientKey { browser: 0, tab: 0 }, 0, token, false)
     }
 
     fn redeem_now(p: &Protocol, s: &mut AsState, t: Token) -> Option<Token> {

@@ -140,6 +140,27 @@ pub struct AsHandler {
     pub judged: Option<(Tick, bool)>,
 }
 
+impl AsHandler {
+    /// A refresh of `token` arriving from `client` (request `slot`; `retry`: a retry of an
+    /// unanswered attempt, ghost), with the store `s` as it reads on arrival.
+    pub fn arriving(s: &AsState, client: ClientKey, slot: u8, token: Token, retry: bool) -> AsHandler {
+        let view = s.read(token);
+        let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
+        AsHandler {
+            client,
+            slot,
+            token,
+            view,
+            after_sign_out,
+            theft_mark: s.ghost.theft_mark,
+            retry,
+            step: 0,
+            minted: None,
+            judged: None,
+        }
+    }
+}
+
 /// Ghost bookkeeping of the AS for the catalogue's properties (never read by a step).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct AsGhost {
