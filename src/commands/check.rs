@@ -336,8 +336,9 @@ pub fn deliver(bytes: &[u8], suite: &SuiteReport, run: &RunArgs, text_on_stdout:
 /// Before any search, for `--accept`: every model file is a regular file (through symbolic
 /// links) that can be replaced, in a folder where files can be written, and is checked with
 /// its own tab count (a `--tabs` other than its `browser.tabs` would write the verdicts of
-/// another model).
-fn accept_preflight(paths: &[PathBuf], run: &RunArgs) -> Result<()> {
+/// another model). Returns each file's text as it was before the search.
+fn accept_preflight(paths: &[PathBuf], run: &RunArgs) -> Result<Vec<(PathBuf, String)>> {
+    let mut texts = Vec::new();
     for file in suite::json_files(paths, "model file")? {
         let shown = file.display();
         let target = file.canonicalize().with_context(|| format!("{shown}: cannot read the model file"))?;
@@ -359,8 +360,11 @@ fn accept_preflight(paths: &[PathBuf], run: &RunArgs) -> Result<()> {
                 );
             }
         }
+        let text =
+            refresh_check::input::read_text(&file).with_context(|| format!("{shown}: cannot read the model file"))?;
+        texts.push((file, text));
     }
-    Ok(())
+    Ok(texts)
 }
 
 /// What `--accept` did.
@@ -374,8 +378,9 @@ enum Acceptance {
 
 /// Writes the verdicts of `suite` into its model files' `expect` blocks ([`accept`]) when
 /// every search was complete; says what changed on stderr (unless `quiet`). Every new text is
-/// computed and validated before the first file is written.
-fn accept_verdicts(suite: &SuiteReport, quiet: bool) -> Result<Acceptance> {
+/// computed and validated before the first file is written; a file that changed since
+/// `before` (its text when the run started) is bad input, and nothing is written.
+fn accept_verdicts(suite: &SuiteReport, before: &[(PathBuf, String)], quiet: bool) -> Result<Acceptance> {
     let incomplete: Vec<String> = suite
         .models
         .iter()
@@ -402,6 +407,12 @@ fn accept_verdicts(suite: &SuiteReport, quiet: bool) -> Result<Acceptance> {
             .collect();
         let text = refresh_check::input::read_text(&m.file)
             .with_context(|| format!("{}: cannot read the model file again", m.file.display()))?;
+        if before.iter().any(|(f, t)| *f == m.file && *t != text) {
+            anyhow::bail!(
+                "{}: --accept: the model file changed during the search; nothing written (expected the file that was checked; run again)",
+                m.file.display()
+            );
+        }
         let accepted =
             accept::accept(&text, &found).map_err(|e| anyhow::anyhow!("{}: --accept: {e}", m.file.display()))?;
         if !accepted.changes.is_empty() {
@@ -448,14 +459,12 @@ fn as_accepted(suite: SuiteReport) -> SuiteReport {
 }
 
 pub fn run(args: Args) -> Result<u8> {
-    if args.accept {
-        accept_preflight(&args.models, &args.run)?;
-    }
+    let before = if args.accept { accept_preflight(&args.models, &args.run)? } else { Vec::new() };
     let single = args.models.len() == 1 && args.models[0].is_file() && args.run.shard.is_none();
     let Ran { mut suite, traces, unwritten } = execute(&args.models, &args.run)?;
     let mut refused = false;
     if args.accept {
-        match accept_verdicts(&suite, args.run.quiet)? {
+        match accept_verdicts(&suite, &before, args.run.quiet)? {
             Acceptance::Done => suite = as_accepted(suite),
             Acceptance::Refused => refused = true,
         }

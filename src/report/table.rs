@@ -1,8 +1,9 @@
 //! The verdict matrix of `matrix`: one row per model (with its policy and state count), one
 //! column per property, each cell the verdict found (`!` marks a difference from the expected
-//! verdict, with the number of steps of a counterexample in brackets; `n/a` for an expected
-//! verdict of a property that cannot apply to the model); the differences come
-//! first, and the trace file of each violation follows the table. As text or Markdown.
+//! verdict, with the number of steps of a counterexample in brackets; a property that cannot
+//! apply to the model shows its verdict too, by construction `holds` or `unreached`); the
+//! differences come first, and the trace file of each violation follows the table. As text or
+//! Markdown.
 
 use std::io::{self, Write};
 
@@ -19,9 +20,6 @@ fn columns(s: &SuiteReport) -> Vec<String> {
 
 fn cell(m: &ModelReport, name: &str) -> String {
     let Some(p) = m.properties.iter().find(|p| p.name == name) else { return "-".into() };
-    if !p.applies && p.as_expected == Some(true) && !p.differs() {
-        return "n/a".into();
-    }
     let mut c = verdict(p.status).to_string();
     if let Some(n) = p.steps.filter(|_| p.trace.is_some() || p.kind == crate::properties::Kind::Always) {
         c += &format!(" ({n})");
