@@ -72,12 +72,16 @@ pub struct PropertyResult {
     pub kind: Kind,
     /// The claim in words.
     pub claim: &'static str,
+    /// Whether the property applies to this model ([`properties::Scope`]): if not, an
+    /// invariant holds and a sanity property is unreached by construction.
+    pub applies: bool,
     /// What the search found.
     pub status: Verdict,
     /// What the model file expects, if it says.
     pub expected: Option<Verdict>,
     /// Whether `status` is what is expected (without an expectation: `holds` for an
-    /// invariant, `reached` for a sanity property). `None` while undecided (`unknown`).
+    /// invariant, `reached` for a sanity property that applies to the model, `unreached` for
+    /// one that does not). `None` while undecided (`unknown`).
     pub as_expected: Option<bool>,
     /// The shortest counterexample (violated) or example (reached), as action indices.
     #[serde(skip)]
@@ -138,9 +142,10 @@ pub struct Results {
     pub max_depth: usize,
     /// Wall-clock seconds of the search.
     pub seconds: f64,
-    /// Sanity (`sometimes`) properties that were never reached in an exhaustive search, unless
-    /// the model file expects them unreached (e.g. the attacker's, in a model without one): the
-    /// model may be vacuous.
+    /// Sanity (`sometimes`) properties that apply to the model ([`properties::Scope`]) and were
+    /// never reached in an exhaustive search, unless the model file expects them unreached:
+    /// the model may be vacuous. A sanity property that cannot apply (the attacker's, in a
+    /// model without one) is never listed.
     pub vacuous: Vec<&'static str>,
     /// Bounds of the model file that the search reached on some path: a violation might lie
     /// just past them ([`crate::bounds`]).
@@ -171,6 +176,17 @@ impl Results {
         } else {
             Outcome::AsExpected
         }
+    }
+}
+
+/// The verdict expected of a property the model file says nothing about: `holds` for an
+/// invariant; for a sanity property, `reached` if it applies to the model
+/// ([`properties::Scope`]), else `unreached`.
+pub fn default_expectation(kind: Kind, applies: bool) -> Verdict {
+    match (kind, applies) {
+        (Kind::Always, _) => Verdict::Holds,
+        (Kind::Sometimes, true) => Verdict::Reached,
+        (Kind::Sometimes, false) => Verdict::Unreached,
     }
 }
 
@@ -218,14 +234,13 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
                 (_, None, false) => Verdict::Unknown,
             };
             let expected = sc.expect.get(p.name).copied();
-            let wanted = expected.unwrap_or(match p.kind {
-                Kind::Always => Verdict::Holds,
-                Kind::Sometimes => Verdict::Reached,
-            });
+            let applies = p.applies(sc);
+            let wanted = expected.unwrap_or(default_expectation(p.kind, applies));
             PropertyResult {
                 name: p.name,
                 kind: p.kind,
                 claim: p.claim,
+                applies,
                 status,
                 expected,
                 as_expected: (status != Verdict::Unknown).then_some(status == wanted),
@@ -240,7 +255,10 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
     let vacuous = properties
         .iter()
         .filter(|p| {
-            p.kind == Kind::Sometimes && p.status == Verdict::Unreached && p.expected != Some(Verdict::Unreached)
+            p.kind == Kind::Sometimes
+                && p.applies
+                && p.status == Verdict::Unreached
+                && p.expected != Some(Verdict::Unreached)
         })
         .map(|p| p.name)
         .collect();

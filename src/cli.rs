@@ -24,6 +24,8 @@ pub enum Command {
     Matrix(commands::matrix::Args),
     /// Measure search speed and memory on the oracle model and the shipped models.
     Bench(commands::bench::Args),
+    /// List the property catalogue: each property's kind, claim and the models it applies to.
+    Properties(commands::properties::Args),
     /// Work with trace files.
     #[command(subcommand)]
     Trace(commands::trace::TraceCommand),
@@ -45,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Trace(cmd) => commands::trace::run(cmd),
         Command::Bench(args) => commands::bench::run(args),
         Command::Models(cmd) => commands::models::run(cmd),
+        Command::Properties(args) => commands::properties::run(args),
         Command::Explore(args) => commands::explore::run(args),
         Command::Replay(args) => commands::replay::run(args),
     }

@@ -16,6 +16,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod accept;
 pub mod bounds;
 pub mod check;
 pub mod exit;

@@ -15,6 +15,7 @@ use stateright::Expectation;
 use crate::model::browser::{BrowserCfg, TabStatus};
 use crate::model::oauth::{TokRow, TokStatus};
 use crate::model::{auth_server_at, browser_at, clock_at, ghost_at, server_at, store_at, Node, RefreshModel, State};
+use crate::scenario::Scenario;
 
 /// What kind of property: an invariant that must hold in every reachable state, or a
 /// condition that must hold in some reachable state.
@@ -38,6 +39,92 @@ pub struct PropertySpec {
     pub claim: &'static str,
     /// The condition evaluated on a global state.
     pub condition: fn(&RefreshModel, &State) -> bool,
+    /// Which models the property can say something about ([`Scope`]).
+    pub scope: Scope,
+}
+
+/// Which models a property *applies to*: those where it can be violated (an invariant) or
+/// reached (a sanity property) at all. On any other model an invariant holds and a sanity
+/// property is unreached by construction, whatever the protocol does: an attacker property
+/// without an `attacker` section, a sign-out property without `browser.sign_outs`, a
+/// coordination property without `browser.coordination`, an authorization-server property on
+/// the Directus server, a reuse-detection property when no rule of the `protocol` (or
+/// `auth_server` preset) sets `reuse_detected`.
+///
+/// The verdict is computed the same way either way; applicability only changes how it is
+/// read: a sanity property that does not apply is not a sign of a vacuous model, reports mark
+/// the property `n/a`, and without an expectation in the model file its expected verdict is
+/// `unreached` (an invariant's stays `holds`).
+#[derive(Clone, Copy)]
+pub struct Scope {
+    /// The models it applies to, in words (for `refresh-check properties`).
+    pub models: &'static str,
+    /// Whether it applies to a scenario.
+    pub test: fn(&Scenario) -> bool,
+}
+
+impl Scope {
+    /// Applies to every model.
+    pub const EVERY: Scope = Scope { models: "every model", test: |_| true };
+}
+
+impl PropertySpec {
+    /// Whether this property applies to `sc` ([`Scope`]).
+    pub fn applies(&self, sc: &Scenario) -> bool {
+        (self.scope.test)(sc)
+    }
+}
+
+/// Directus models (a `server` section).
+const DIRECTUS: Scope = Scope { models: "Directus models (a `server` section)", test: |sc| !sc.is_auth_server() };
+
+/// Authorization-server models (an `auth_server` or `protocol` section).
+const AUTH_SERVER: Scope = Scope {
+    models: "authorization-server models (an `auth_server` or `protocol` section)",
+    test: |sc| sc.is_auth_server(),
+};
+
+/// Models with an attacker.
+const ATTACKER: Scope = Scope { models: "models with an `attacker` section", test: |sc| sc.attacker.is_some() };
+
+/// Authorization-server models with an attacker.
+const AUTH_SERVER_ATTACKER: Scope = Scope {
+    models: "authorization-server models with an `attacker` section",
+    test: |sc| sc.is_auth_server() && sc.attacker.is_some(),
+};
+
+/// Models whose tabs sign out.
+const SIGN_OUTS: Scope =
+    Scope { models: "models with `browser.sign_outs` above 0", test: |sc| sc.browser.sign_outs > 0 };
+
+/// Models with cross-tab coordination.
+const COORDINATION: Scope = Scope {
+    models: "models with a `browser.coordination` other than `none`",
+    test: |sc| sc.browser.coordination != crate::model::policy::Coordination::None,
+};
+
+/// Models with an absolute session lifetime.
+const LIFETIME: Scope =
+    Scope { models: "models with `time.session_lifetime`", test: |sc| sc.time.session_lifetime.is_some() };
+
+/// Authorization-server models whose tabs retry a refresh.
+const RETRIES: Scope = Scope {
+    models: "authorization-server models with `browser.retries_per_tab` above 0",
+    test: |sc| sc.is_auth_server() && sc.browser.retries_per_tab > 0,
+};
+
+/// Authorization-server models where reuse detection can fire.
+const REUSE_DETECTION: Scope = Scope {
+    models: "authorization-server models where some rule sets `reuse_detected: true` (an `auth_server` preset with `on_reuse` other than `reject`)",
+    test: detects_reuse,
+};
+
+/// Whether some rule of the scenario's authorization server (refresh or sign-out) sets
+/// `reuse_detected`.
+pub fn detects_reuse(sc: &Scenario) -> bool {
+    sc.protocol.as_ref().is_some_and(|p| {
+        [&p.refresh, &p.sign_out].iter().any(|h| h.steps.iter().any(|s| s.rules.iter().any(|r| r.reuse_detected)))
+    })
 }
 
 impl PropertySpec {
@@ -57,42 +144,49 @@ pub const ALL: &[PropertySpec] = &[
         kind: Kind::Always,
         claim: "no tab is logged out while the user's session is valid",
         condition: no_spurious_logout,
+        scope: Scope::EVERY,
     },
     PropertySpec {
         name: "cookie_names_live_session",
         kind: Kind::Always,
         claim: "every session cookie (or refresh token) the server hands out names a row that exists",
         condition: cookie_names_live_session,
+        scope: DIRECTUS,
     },
     PropertySpec {
         name: "refresh_succeeds",
         kind: Kind::Sometimes,
         claim: "sanity: some refresh is answered 2xx",
         condition: refresh_succeeds,
+        scope: Scope::EVERY,
     },
     PropertySpec {
         name: "concurrent_refreshes",
         kind: Kind::Sometimes,
         claim: "sanity: two refreshes of one token are in flight at once",
         condition: concurrent_refreshes,
+        scope: Scope::EVERY,
     },
     PropertySpec {
         name: "rotated_token_expires",
         kind: Kind::Always,
         claim: "a token rotated away is not accepted more than the grace period after its rotation",
         condition: rotated_token_expires,
+        scope: Scope::EVERY,
     },
     PropertySpec {
         name: "mode_binding",
         kind: Kind::Always,
         claim: "a session-mode token is not redeemable in json or cookie mode",
         condition: mode_binding,
+        scope: DIRECTUS,
     },
     PropertySpec {
         name: "logout_revokes_all",
         kind: Kind::Always,
         claim: "once sign-out has returned, no token of that session yields a 2xx or a new token",
         condition: logout_revokes_all,
+        scope: SIGN_OUTS,
     },
     PropertySpec {
         name: "theft_detected",
@@ -100,84 +194,115 @@ pub const ALL: &[PropertySpec] = &[
         claim:
             "once the attacker has refreshed with a copied token, no tab's refresh with a token issued before succeeds",
         condition: theft_detected,
+        scope: ATTACKER,
     },
     PropertySpec {
         name: "sp4_theft_contained",
         kind: Kind::Always,
         claim: "once the attacker has refreshed with a copied token, a tab refused for an older token leaves the attacker no unrevoked token (authorization-server models)",
         condition: sp4_theft_contained,
+        scope: AUTH_SERVER_ATTACKER,
     },
     PropertySpec {
         name: "attacker_redeems",
         kind: Kind::Sometimes,
         claim: "sanity: the attacker's redemption of a copied token is answered 2xx",
         condition: attacker_redeems,
+        scope: ATTACKER,
     },
     PropertySpec {
         name: "sign_out_completes",
         kind: Kind::Sometimes,
         claim: "sanity: a sign-out is answered",
         condition: sign_out_completes,
+        scope: SIGN_OUTS,
     },
     PropertySpec {
         name: "sp1_immediate_predecessor",
         kind: Kind::Always,
         claim: "a superseded refresh token is redeemed only if it is at most one generation behind the newest (authorization-server models)",
         condition: sp1_immediate_predecessor,
+        scope: AUTH_SERVER,
     },
     PropertySpec {
         name: "sp2_detection_permanent",
         kind: Kind::Always,
         claim: "once reuse detection has fired in a family, no token of that family is redeemed (authorization-server models)",
         condition: sp2_detection_permanent,
+        scope: REUSE_DETECTION,
     },
     PropertySpec {
         name: "sp3_single_lineage",
         kind: Kind::Always,
         claim: "every family has at most one active refresh token: no fork (authorization-server models)",
         condition: sp3_single_lineage,
+        scope: AUTH_SERVER,
     },
     PropertySpec {
         name: "sp6_absolute_lifetime",
         kind: Kind::Always,
         claim: "no token is accepted at or after the session's lifetime (time.session_lifetime) from sign-in",
         condition: sp6_absolute_lifetime,
+        scope: LIFETIME,
     },
     PropertySpec {
         name: "sp9_revocation_scope",
         kind: Kind::Always,
         claim: "reuse detection never revokes a live token of another family (authorization-server models)",
         condition: sp9_revocation_scope,
+        scope: REUSE_DETECTION,
     },
     PropertySpec {
         name: "lp4_lock_not_orphaned",
         kind: Kind::Always,
         claim: "no tab waits for a lock whose holder will never release it, or for a broadcast no leader will send",
         condition: lp4_lock_not_orphaned,
+        scope: COORDINATION,
     },
     PropertySpec {
         name: "lp4_bounded_wait",
         kind: Kind::Always,
         claim: "no tab waits for a lock or a leader's broadcast more than K (browser.max_wait_steps) of its own steps",
         condition: lp4_bounded_wait,
+        scope: COORDINATION,
     },
     PropertySpec {
         name: "lp2_lost_response_recovery",
         kind: Kind::Always,
         claim: "a retry re-sending the refresh token of an attempt whose answer was lost is answered 2xx with an active token of the same family (authorization-server models)",
         condition: lp2_lost_response_recovery,
+        scope: RETRIES,
     },
     PropertySpec {
         name: "reuse_detected",
         kind: Kind::Sometimes,
         claim: "sanity: reuse detection fires (authorization-server models)",
         condition: reuse_detected,
+        scope: REUSE_DETECTION,
     },
 ];
 
 /// Looks a property up by name.
 pub fn by_name(name: &str) -> Option<&'static PropertySpec> {
     ALL.iter().find(|p| p.name == name)
+}
+
+/// Parses a property name given on the command line (`--property NAME`): a name of the
+/// catalogue, or an error that suggests the closest name and lists them all.
+pub fn parse_name(name: &str) -> Result<&'static str, String> {
+    if let Some(p) = by_name(name) {
+        return Ok(p.name);
+    }
+    let names = ALL.iter().map(|p| p.name);
+    let hint = match crate::protocol::expr::did_you_mean(name, names.clone()) {
+        Some(close) => format!(" (did you mean `{close}`?)"),
+        None => String::new(),
+    };
+    let known: Vec<&str> = names.collect();
+    Err(format!(
+        "unknown property {name:?}{hint}; expected one of: {} (`refresh-check properties` lists them)",
+        known.join(", ")
+    ))
 }
 
 /// Ground truth: the user signed in, has not signed out, and the session's lifetime (ticks from

@@ -13,8 +13,8 @@
 //!
 //! The JSON object of one model is the contract CI relies on: `model`, `file`, `policy`, `tabs`,
 //! `complete`, `exhaustive`, `ending`, `states`, `unique_states`, `max_depth`, `seconds`,
-//! `vacuous`, `outcome`, and `properties`, a list of `{name, kind, claim, status, expected,
-//! as_expected, path, steps, trace, golden}`. `status` is `holds`, `violated`, `reached`,
+//! `vacuous`, `outcome`, and `properties`, a list of `{name, kind, claim, applies, status,
+//! expected, as_expected, path, steps, trace, golden}`. `status` is `holds`, `violated`, `reached`,
 //! `unreached` or `unknown` (the search stopped before it could decide).
 
 use std::collections::BTreeMap;
@@ -51,6 +51,10 @@ pub struct PropertyReport {
     pub kind: Kind,
     /// The claim in words.
     pub claim: String,
+    /// Whether the property applies to the model ([`crate::properties::Scope`]); reports
+    /// mark one that does not `n/a`. Absent in reports of earlier versions: true.
+    #[serde(default = "applies_by_default")]
+    pub applies: bool,
     /// What the search found.
     pub status: Verdict,
     /// What the model file expects, if it says.
@@ -66,6 +70,10 @@ pub struct PropertyReport {
     /// What became of its golden trace (see [`crate::golden`]); absent when nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub golden: Option<Golden>,
+}
+
+fn applies_by_default() -> bool {
+    true
 }
 
 impl PropertyReport {
@@ -90,9 +98,12 @@ impl PropertyReport {
         }
         let mut parts = Vec::new();
         if self.as_expected == Some(false) {
-            let expected = self.expected.map(verdict).unwrap_or(match self.kind {
-                Kind::Always => "holds (an invariant, no expectation given)",
-                Kind::Sometimes => "reached (a sanity property, no expectation given)",
+            let expected = self.expected.map(verdict).unwrap_or(match (self.kind, self.applies) {
+                (Kind::Always, _) => "holds (an invariant, no expectation given)",
+                (Kind::Sometimes, true) => "reached (a sanity property, no expectation given)",
+                (Kind::Sometimes, false) => {
+                    "unreached (a sanity property that does not apply to the model, no expectation given)"
+                }
             });
             let mut s = format!("expected {expected}, found {}", verdict(self.status));
             match (self.steps, &self.trace) {
@@ -184,6 +195,7 @@ impl ModelReport {
                     name: p.name.into(),
                     kind: p.kind,
                     claim: p.claim.into(),
+                    applies: p.applies,
                     status: p.status,
                     expected: p.expected,
                     as_expected: p.as_expected,

@@ -171,7 +171,16 @@ pub struct Plan {
 
 /// The units of shard `shard` (all units for `None`) of a suite of `models` model files.
 pub fn plan(models: usize, shard: Option<Shard>) -> Plan {
-    let per = properties::ALL.len();
+    plan_of(models, shard, &[])
+}
+
+/// The units of shard `shard` of a suite of `models` model files, each checked for the
+/// properties `only` (`--property`; empty: the whole catalogue). The units are the model files
+/// times those properties, in catalogue order, so shards share only the selected work.
+pub fn plan_of(models: usize, shard: Option<Shard>, only: &[&str]) -> Plan {
+    let selected: Vec<&'static str> =
+        properties::ALL.iter().map(|p| p.name).filter(|n| only.is_empty() || only.contains(n)).collect();
+    let per = selected.len();
     let total = models * per;
     let (lo, hi) = match shard {
         None => (0, total),
@@ -183,7 +192,7 @@ pub fn plan(models: usize, shard: Option<Shard>) -> Plan {
     };
     let mut out: Vec<(usize, Vec<&'static str>)> = Vec::new();
     for u in lo..hi {
-        let (m, p) = (u / per, properties::ALL[u % per].name);
+        let (m, p) = (u / per, selected[u % per]);
         match out.last_mut() {
             Some((last, props)) if *last == m => props.push(p),
             _ => out.push((m, vec![p])),
@@ -220,6 +229,22 @@ mod tests {
             }
         }
         assert_eq!(plan(3, None).units, 3 * per);
+    }
+
+    #[test]
+    fn a_selection_of_properties_is_all_the_units_and_shards_split_it() {
+        let only = ["sign_out_completes", "no_spurious_logout"];
+        let p = plan_of(2, None, &only);
+        assert_eq!(p.units_total, 4);
+        assert_eq!(
+            p.models,
+            vec![
+                (0, vec!["no_spurious_logout", "sign_out_completes"]),
+                (1, vec!["no_spurious_logout", "sign_out_completes"])
+            ]
+        );
+        let second = plan_of(2, Some(Shard { index: 2, count: 2 }), &only);
+        assert_eq!(second.models, vec![(1, vec!["no_spurious_logout", "sign_out_completes"])]);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use refresh_check::model::browser::TabStatus;
 use refresh_check::model::{
     self, browser_at, server_at, store_at, HttpError, Msg, RefreshModel, Reply, State, ATTACKER,
 };
-use refresh_check::properties::{Kind, PropertySpec};
+use refresh_check::properties::{Kind, PropertySpec, Scope};
 use refresh_check::scenario::{Scenario, Verdict};
 use refresh_check::search::{self, SearchConfig};
 use refresh_check::trace::{self, Trace};
@@ -24,7 +24,7 @@ fn search_for(
     kind: Kind,
     condition: fn(&RefreshModel, &State) -> bool,
 ) -> (Option<Trace>, u64) {
-    let spec = PropertySpec { name, kind, claim: name, condition };
+    let spec = PropertySpec { name, kind, claim: name, condition, scope: Scope::EVERY };
     let m = model::build(sc).property(spec.expectation(), name, condition);
     let out = search::search(&m, &SearchConfig::default());
     let path = out.discoveries.last().cloned().flatten();

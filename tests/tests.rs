@@ -6,6 +6,7 @@ mod ci;
 mod cli;
 mod coordination;
 mod directus;
+mod everyday;
 mod fuzz;
 mod industry;
 mod limits;

@@ -18,7 +18,7 @@ use refresh_check::report::{self, ModelReport, ShardInfo, SuiteReport, Traces};
 use refresh_check::scenario::{Scenario, Verdict};
 use refresh_check::search::Strategy;
 use refresh_check::suite::{self, Shard};
-use refresh_check::{exit, output, trace};
+use refresh_check::{accept, exit, output, trace};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -32,6 +32,14 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = FormatArg::Text, help_heading = "Output")]
     pub format: FormatArg,
 
+    /// Write the verdicts found into each model file's `expect` block (in catalogue order;
+    /// with `--property`, only those entries; the file's other fields are kept in their
+    /// order), replacing the file atomically, and list what changed on stderr. Only after a
+    /// complete search of every model file: otherwise nothing is written (exit 3). Refused
+    /// (exit 2) with `--shard`, and with a `--tabs` other than a file's `browser.tabs`.
+    #[arg(long, help_heading = "Output", conflicts_with = "shard")]
+    pub accept: bool,
+
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -42,6 +50,12 @@ pub struct RunArgs {
     /// Number of tabs, overriding each model file's `browser.tabs` (1 to 6).
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=6))]
     pub tabs: Option<u8>,
+
+    /// Check only property NAME (repeatable; `refresh-check properties` lists them). Reports
+    /// and golden traces cover only these; the golden traces of the others are left alone,
+    /// also with `--update-traces`.
+    #[arg(long = "property", value_name = "NAME", value_parser = properties::parse_name)]
+    pub properties: Vec<&'static str>,
 
     /// Search order. `bfs` reports shortest counterexamples directly; `dfs` uses less memory
     /// and shortens what it finds with a bounded breadth-first search.
@@ -175,6 +189,11 @@ fn policy_line(sc: &Scenario) -> String {
     }
 }
 
+/// The properties the run checks (`--property`, or the whole catalogue), in catalogue order.
+fn selected(run: &RunArgs) -> impl Iterator<Item = &'static properties::PropertySpec> + '_ {
+    properties::ALL.iter().filter(|p| run.properties.is_empty() || run.properties.contains(&p.name))
+}
+
 fn show(run: &RunArgs) -> Show {
     let tty = std::io::stderr().is_terminal();
     match (run.quiet, run.progress, tty) {
@@ -197,7 +216,7 @@ pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
             let names: Vec<PathBuf> = scenarios
                 .iter()
                 .flat_map(|sc| {
-                    properties::ALL.iter().flat_map(|p| {
+                    selected(run).flat_map(|p| {
                         let (json, md) = trace::file_names(&run.traces, &sc.name, p.name);
                         [json, md]
                     })
@@ -213,7 +232,7 @@ pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
     if !run.no_traces {
         output::prepare_dir(&run.traces)?;
         for sc in &scenarios {
-            for (json, md) in properties::ALL.iter().map(|p| trace::file_names(&run.traces, &sc.name, p.name)) {
+            for (json, md) in selected(run).map(|p| trace::file_names(&run.traces, &sc.name, p.name)) {
                 output::check_target(&json).and_then(|()| output::check_target(&md))?;
                 let models = scenarios.iter().map(|sc| &sc.path);
                 output::refuse_input(&json, models.clone(), "model file")?;
@@ -225,7 +244,7 @@ pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
         output::check_target(r)?;
     }
     let cancel = refresh_check::interrupt::install().map_err(|e| eprintln!("warning: {e}")).ok();
-    let plan = suite::plan(scenarios.len(), run.shard);
+    let plan = suite::plan_of(scenarios.len(), run.shard, &run.properties);
     let show = show(run);
     let counters = Arc::new(Counters::default());
     let mode = if run.update_traces { Mode::Update } else { Mode::Compare };
@@ -326,9 +345,142 @@ pub fn deliver(bytes: &[u8], suite: &SuiteReport, run: &RunArgs, text_on_stdout:
     Ok(())
 }
 
+/// Before any search, for `--accept`: every model file is a regular file (through symbolic
+/// links) that can be replaced, in a folder where files can be written, and is checked with
+/// its own tab count (a `--tabs` other than its `browser.tabs` would write the verdicts of
+/// another model). Returns each file's text as it was before the search.
+fn accept_preflight(paths: &[PathBuf], run: &RunArgs) -> Result<Vec<(PathBuf, String)>> {
+    let mut texts = Vec::new();
+    for file in suite::json_files(paths, "model file")? {
+        let shown = file.display();
+        let target = file.canonicalize().with_context(|| format!("{shown}: cannot read the model file"))?;
+        let meta = std::fs::metadata(&target).with_context(|| format!("{shown}: cannot read the model file"))?;
+        if !meta.is_file() {
+            anyhow::bail!("{shown}: --accept: not a regular file; expected a model file that can be rewritten");
+        }
+        if meta.permissions().readonly() {
+            anyhow::bail!("{shown}: --accept: the model file is read-only; expected a file that can be rewritten");
+        }
+        let dir = target.parent().unwrap_or(Path::new("."));
+        output::prepare_dir(dir).with_context(|| format!("{shown}: --accept"))?;
+        if let Some(tabs) = run.tabs {
+            let own = Scenario::load(&file)?.browser.tabs;
+            if own != tabs {
+                anyhow::bail!(
+                    "{shown}: field `browser.tabs`: found {own}, expected {tabs} (the run's --tabs): --accept writes \
+                     the verdicts of the file's own tab count only; run without --tabs, or set `browser.tabs` first"
+                );
+            }
+        }
+        let text =
+            refresh_check::input::read_text(&file).with_context(|| format!("{shown}: cannot read the model file"))?;
+        texts.push((file, text));
+    }
+    Ok(texts)
+}
+
+/// What `--accept` did.
+enum Acceptance {
+    /// Every model file's search was complete; these files were written (with their changes),
+    /// the others had nothing to change.
+    Done,
+    /// Some search was incomplete: nothing was written.
+    Refused,
+}
+
+/// Writes the verdicts of `suite` into its model files' `expect` blocks ([`accept`]) when
+/// every search was complete; says what changed on stderr (unless `quiet`). Every new text is
+/// computed and validated before the first file is written; a file that changed since
+/// `before` (its text when the run started) is bad input, and nothing is written.
+fn accept_verdicts(suite: &SuiteReport, before: &[(PathBuf, String)], quiet: bool) -> Result<Acceptance> {
+    let incomplete: Vec<String> = suite
+        .models
+        .iter()
+        .filter(|m| !m.complete)
+        .map(|m| {
+            let ending = serde_json::to_value(m.ending).ok().and_then(|v| v.as_str().map(str::to_owned));
+            format!("{} (search ending: {})", m.file.display(), ending.unwrap_or_default())
+        })
+        .collect();
+    if !incomplete.is_empty() {
+        eprintln!(
+            "error: --accept: nothing written: the search was incomplete for {}; expected every verdict final \
+             (raise or drop --max-depth, --max-states, --timeout, --max-memory)",
+            refresh_check::message::escape_controls(&incomplete.join(", "))
+        );
+        return Ok(Acceptance::Refused);
+    }
+    let mut writes = Vec::new();
+    for m in &suite.models {
+        let found: Vec<(&'static str, Verdict)> = m
+            .properties
+            .iter()
+            .filter_map(|p| properties::by_name(&p.name).map(|spec| (spec.name, p.status)))
+            .collect();
+        let text = refresh_check::input::read_text(&m.file)
+            .with_context(|| format!("{}: cannot read the model file again", m.file.display()))?;
+        if before.iter().any(|(f, t)| *f == m.file && *t != text) {
+            anyhow::bail!(
+                "{}: --accept: the model file changed during the search; nothing written (expected the file that was checked; run again)",
+                m.file.display()
+            );
+        }
+        let accepted =
+            accept::accept(&text, &found).map_err(|e| anyhow::anyhow!("{}: --accept: {e}", m.file.display()))?;
+        if !accepted.changes.is_empty() {
+            Scenario::parse(&m.file, &accepted.text)
+                .with_context(|| format!("internal error: --accept would make {} invalid", m.file.display()))?;
+        }
+        writes.push((m.file.clone(), accepted));
+    }
+    let mut err = std::io::stderr().lock();
+    for (file, accepted) in &writes {
+        let shown = refresh_check::message::escape_controls(&file.display().to_string()).into_owned();
+        if accepted.changes.is_empty() {
+            if !quiet {
+                writeln!(err, "accept: {shown}: expect unchanged (not rewritten)")?;
+            }
+            continue;
+        }
+        let target = file.canonicalize().with_context(|| format!("{shown}: cannot read the model file"))?;
+        output::write_atomic(&target, accepted.text.as_bytes()).with_context(|| format!("--accept {shown}"))?;
+        if !quiet {
+            let n = accepted.changes.len();
+            writeln!(err, "accept: {shown}: {n} {} written", if n == 1 { "entry" } else { "entries" })?;
+            for c in &accepted.changes {
+                writeln!(err, "  {c}")?;
+            }
+        }
+    }
+    Ok(Acceptance::Done)
+}
+
+/// `suite` with every final verdict expected, as after `--accept` wrote them.
+fn as_accepted(suite: SuiteReport) -> SuiteReport {
+    let shard = suite.shard;
+    let mut models = suite.models;
+    for m in &mut models {
+        for p in &mut m.properties {
+            if p.status != Verdict::Unknown {
+                p.expected = Some(p.status);
+                p.as_expected = Some(true);
+            }
+        }
+    }
+    SuiteReport::new(models, shard)
+}
+
 pub fn run(args: Args) -> Result<u8> {
+    let before = if args.accept { accept_preflight(&args.models, &args.run)? } else { Vec::new() };
     let single = args.models.len() == 1 && args.models[0].is_file() && args.run.shard.is_none();
-    let Ran { suite, traces, unwritten } = execute(&args.models, &args.run)?;
+    let Ran { mut suite, traces, unwritten } = execute(&args.models, &args.run)?;
+    let mut refused = false;
+    if args.accept {
+        match accept_verdicts(&suite, &before, args.run.quiet)? {
+            Acceptance::Done => suite = as_accepted(suite),
+            Acceptance::Refused => refused = true,
+        }
+    }
     let mut buf = Vec::new();
     match (args.format, single) {
         (FormatArg::Text, true) => report::text::model(&suite.models[0], &traces, &mut buf)?,
@@ -342,6 +494,9 @@ pub fn run(args: Args) -> Result<u8> {
     deliver(&buf, &suite, &args.run, args.format == FormatArg::Text)?;
     if let Some(e) = unwritten.into_iter().next() {
         return Err(e.into());
+    }
+    if refused {
+        return Ok(exit::INCOMPLETE);
     }
     Ok(exit_code(suite.outcome))
 }

@@ -6,5 +6,6 @@ pub mod explore;
 pub mod html;
 pub mod matrix;
 pub mod models;
+pub mod properties;
 pub mod replay;
 pub mod trace;

@@ -1,7 +1,9 @@
 //! The verdict matrix of `matrix`: one row per model (with its policy and state count), one
 //! column per property, each cell the verdict found (`!` marks a difference from the expected
-//! verdict, with the number of steps of a counterexample in brackets); the differences come
-//! first, and the trace file of each violation follows the table. As text or Markdown.
+//! verdict, with the number of steps of a counterexample in brackets; a property that cannot
+//! apply to the model shows its verdict too, by construction `holds` or `unreached`); the
+//! differences come first, and the trace file of each violation follows the table. As text or
+//! Markdown.
 
 use std::io::{self, Write};
 

@@ -46,6 +46,7 @@ fn model_body(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Resul
     for p in &m.properties {
         let mark = match p.as_expected {
             _ if p.differs() => "DIFFERS",
+            Some(true) if !p.applies => "n/a",
             Some(true) => "ok",
             Some(false) => "DIFFERS",
             None => "undecided",
@@ -57,6 +58,13 @@ fn model_body(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Resul
             Kind::Sometimes => "sometimes",
         };
         writeln!(w, "  {:<27} {:<9} {:<9} {:<9} {:>5}  {}", p.name, kind, verdict(p.status), expected, steps, mark)?;
+    }
+    if m.properties.iter().any(|p| !p.applies && !p.differs() && p.as_expected.is_some()) {
+        writeln!(
+            w,
+            "\nn/a: the property cannot apply to this model (e.g. an attacker property without an attacker): \
+             its verdict holds by construction (`refresh-check properties` lists where each applies)"
+        )?;
     }
     if !m.vacuous.is_empty() {
         writeln!(w, "\nwarning: sanity properties never reached ({}): the model may be vacuous", m.vacuous.join(", "))?;
