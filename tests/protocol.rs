@@ -439,3 +439,26 @@ fn an_attacker_that_keeps_its_tokens_chains_its_redemptions() {
     assert_eq!(chained(true).0, Some(5), "send 1, served (2), answered, send 2, served (3)");
     assert_eq!(chained(false), (None, true), "only token 1 was ever copied");
 }
+
+/// Restarts and in-memory fields: Keycloak before PR 5001 removed a logged-out offline session
+/// from its cache only, so after a restart the signed-out token works again (the reported
+/// interleaving is the shortest counterexample); PR 5001 also deletes it from the database.
+#[test]
+fn keycloak_6615_a_restart_revives_an_offline_token_logged_out_from_the_cache_only() {
+    let (sc, m, r) = crate::util::checked("models/keycloak-6615-offline-logout-cache-only.json");
+    let t = crate::util::trace_of(&m, &sc, &r, "logout_revokes_all");
+    assert_eq!(
+        crate::util::actions(&t),
+        ["TabSendsRefresh", "TabSignsOut", "ServerReceivesLogout", "ServerRestarts", "ServerReceivesRefresh"]
+    );
+    assert!(t.steps[3].text.starts_with("the server restarts"), "{}", t.steps[3].text);
+    assert!(t.steps[4].text.ends_with("rule `offline session in the cache` → ok presented"), "{}", t.steps[4].text);
+    let (_, _, fixed) = crate::util::checked("models/keycloak-pr5001-offline-logout-persisted.json");
+    assert_eq!(crate::util::status(&fixed, "logout_revokes_all"), refresh_check::scenario::Verdict::Holds);
+    assert!(fixed.unique_states > 100);
+    // Without the restart the cache-only logout holds too: the restart is the mechanism.
+    let path = crate::util::root().join("models/keycloak-6615-offline-logout-cache-only.json");
+    let text = std::fs::read_to_string(&path).unwrap().replace(r#""restarts": 1"#, r#""restarts": 0"#);
+    let (_, no_restart) = run(&Scenario::parse(&path, &text).unwrap(), &CheckOptions::default());
+    assert_eq!(crate::util::status(&no_restart, "logout_revokes_all"), refresh_check::scenario::Verdict::Holds);
+}

@@ -150,6 +150,37 @@ pub(super) fn on_server_step(
     *state.to_mut() = NodeState::AuthServer(s);
 }
 
+/// [`Timer::ServerRestarts`]: the process restarts. The protocol's in-memory fields are reset
+/// to 0, the token store and the other fields are kept, and every request in progress between
+/// two steps is lost: its client gets a failed request (500, the connection dropped).
+pub(super) fn on_restart(protocol: &Protocol, state: &mut Cow<NodeState>, o: &mut Out<Node>) {
+    let NodeState::AuthServer(s) = state.as_ref() else { return };
+    let mut s = s.clone();
+    if s.restarts_left == 0 {
+        return;
+    }
+    s.restarts_left -= 1;
+    for f in s.families.iter_mut() {
+        for &i in &protocol.memory_family {
+            f.fields[i as usize] = 0;
+        }
+    }
+    for e in s.sessions.iter_mut() {
+        for &i in &protocol.memory_session {
+            e[i as usize] = 0;
+        }
+    }
+    for h in std::mem::take(&mut s.handlers) {
+        o.cancel_timer(Timer::ServerStep { client: h.client, slot: h.slot });
+        let reply = Reply::Err(HttpError::Internal);
+        o.send(Id::from(h.client.browser as usize), Msg::RefreshResponse { tab: h.client.tab, reply });
+    }
+    if s.restarts_left > 0 {
+        o.set_timer(Timer::ServerRestarts, model_timeout());
+    }
+    *state.to_mut() = NodeState::AuthServer(s);
+}
+
 /// Two nodes (C09): every pending request may be routed to either node (or, with sticky
 /// routing, to its tab's node), and a node with an unreplicated write may replicate it.
 fn arm_cluster_timers(protocol: &Protocol, s: &oauth::AsState, o: &mut Out<Node>) {

@@ -190,6 +190,9 @@ pub enum Timer {
     /// C09: node `0` or `1` replicates its last write to the other node, overwriting that
     /// node's whole entry.
     NodeReplicates(u8),
+    /// The authorization server's process restarts: it loses its in-memory fields and every
+    /// request in progress.
+    ServerRestarts,
     /// The authorization server runs the next step of the refresh serving `client` (request
     /// `slot`): a handler of several steps hands itself on as a timer, which a lossy network
     /// cannot lose.
@@ -341,11 +344,16 @@ impl Actor for Node {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
                 let session_fields = !protocol.session_fields.is_empty();
-                NodeState::AuthServer(if protocol.replicas > 1 {
+                let mut s = if protocol.replicas > 1 {
                     oauth::AsState::signed_in_cluster(*devices, *logins, session_fields)
                 } else {
                     oauth::AsState::signed_in(*devices, *logins, session_fields)
-                })
+                };
+                s.restarts_left = protocol.restarts;
+                if s.restarts_left > 0 {
+                    o.set_timer(Timer::ServerRestarts, model_timeout());
+                }
+                NodeState::AuthServer(s)
             }
         }
     }
@@ -413,6 +421,7 @@ impl Actor for Node {
             (Node::AuthServer { protocol, access_ttl, .. }, Timer::ServerStep { client, slot }) => {
                 auth_actor::on_server_step(protocol, *access_ttl, state, *client, *slot, o)
             }
+            (Node::AuthServer { protocol, .. }, Timer::ServerRestarts) => auth_actor::on_restart(protocol, state, o),
             (Node::Browser { server, cfg, .. }, _) => {
                 let NodeState::Browser(b) = state.as_ref() else { return };
                 let mut b = b.clone();
@@ -463,9 +472,11 @@ impl Actor for Node {
                     Timer::TabGetsBroadcast(t) => (b.deliver_broadcast(cfg, t), None),
                     Timer::TabCloses(t) => (b.close_leader(cfg, t), None),
                     Timer::TabWaits(t) => b.wait_step(cfg, t),
-                    Timer::Tick | Timer::NodeServes { .. } | Timer::NodeReplicates(_) | Timer::ServerStep { .. } => {
-                        (false, None)
-                    }
+                    Timer::Tick
+                    | Timer::NodeServes { .. }
+                    | Timer::NodeReplicates(_)
+                    | Timer::ServerStep { .. }
+                    | Timer::ServerRestarts => (false, None),
                 };
                 if !changed {
                     return;

@@ -269,6 +269,9 @@ pub struct AsState {
     pub as_ghost: AsGhost,
     /// The second node, with `replicas: 2`; `None` with one node.
     pub cluster: Option<Cluster>,
+    /// Restarts the server process may still make: a count (0 unless the protocol declares
+    /// `restarts`).
+    pub restarts_left: u8,
 }
 
 impl AsState {
@@ -299,6 +302,7 @@ impl AsState {
             ghost: ServerGhost::default(),
             as_ghost: AsGhost::default(),
             cluster: None,
+            restarts_left: 0,
         }
     }
 

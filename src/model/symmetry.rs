@@ -123,7 +123,8 @@ fn timer_tab(tm: &Timer) -> Option<TabIx> {
         | Timer::BrowserTick
         | Timer::NodeServes { .. }
         | Timer::NodeReplicates(_)
-        | Timer::ServerStep { .. } => None,
+        | Timer::ServerStep { .. }
+        | Timer::ServerRestarts => None,
     }
 }
 

@@ -73,6 +73,11 @@ pub struct FieldsSpec {
     /// Per client session (one device's sign-ins; Keycloak's client session), by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub session: BTreeMap<String, FieldType>,
+    /// The declared fields kept in the server process's memory (a cache, a counter, a key
+    /// map), as `family.NAME` or `session.NAME`: a restart resets them to 0; every other field
+    /// and the token store are durable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_memory: Vec<String>,
 }
 
 /// What a step's rules read.
@@ -212,6 +217,11 @@ pub struct ProtocolSpec {
     /// With two nodes: how the load balancer routes requests (default `any`).
     #[serde(default, skip_serializing_if = "is_default")]
     pub routing: Routing,
+    /// How many times the server process may restart, 0 (default) to 2: a restart loses the
+    /// `in_memory` fields and every request in progress, each answered as a failed request
+    /// (500: the connection dropped).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub restarts: u8,
 }
 
 /// A compiled rule.
@@ -273,6 +283,12 @@ pub struct Protocol {
     pub replicas: u8,
     /// Routing between two nodes.
     pub routing: Routing,
+    /// Restarts the server may make.
+    pub restarts: u8,
+    /// Per-family fields lost at a restart (indices into `family_fields`).
+    pub memory_family: Vec<u8>,
+    /// Per-client-session fields lost at a restart (indices into `session_fields`).
+    pub memory_session: Vec<u8>,
 }
 
 /// An error in a `protocol` section: the field path (`protocol.refresh.rules[2].when`), the
@@ -330,6 +346,13 @@ impl Protocol {
                 "\"any\" unless `replicas` is 2 (routing chooses between nodes)".into(),
             ));
         }
+        if spec.restarts > 2 || (spec.restarts > 0 && spec.replicas > 1) {
+            return Err(fail(
+                format!("{at}.restarts"),
+                &spec.restarts.to_string(),
+                "0 to 2, and 0 with two nodes".into(),
+            ));
+        }
         if spec.replicas > 1 && !spec.refresh.steps.is_empty() {
             return Err(fail(
                 format!("{at}.refresh.steps"),
@@ -341,6 +364,31 @@ impl Protocol {
             family: spec.fields.family.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             session: spec.fields.session.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         };
+        let (mut memory_family, mut memory_session) = (vec![], vec![]);
+        for (k, name) in spec.fields.in_memory.iter().enumerate() {
+            let found = if let Some(n) = name.strip_prefix("family.") {
+                names.family.iter().position(|(f, _)| f == n).map(|i| memory_family.push(i as u8))
+            } else if let Some(n) = name.strip_prefix("session.") {
+                names.session.iter().position(|(f, _)| f == n).map(|i| memory_session.push(i as u8))
+            } else {
+                None
+            };
+            if found.is_none() {
+                let declared: Vec<String> = names
+                    .family
+                    .iter()
+                    .map(|(n, _)| format!("family.{n}"))
+                    .chain(names.session.iter().map(|(n, _)| format!("session.{n}")))
+                    .collect();
+                let hint = expr::did_you_mean(name, declared.iter().map(String::as_str))
+                    .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+                return Err(fail(
+                    format!("{at}.fields.in_memory[{k}]"),
+                    name,
+                    format!("a declared field, `family.NAME` or `session.NAME`{hint}"),
+                ));
+            }
+        }
         let refresh = compile_handler(&spec.refresh, &format!("{at}.refresh"), &names, false)?;
         let sign_out = compile_handler(&spec.sign_out, &format!("{at}.sign_out"), &names, true)?;
         let mut records_issued_at = false;
@@ -366,6 +414,9 @@ impl Protocol {
             reuse_interval: spec.reuse_interval,
             replicas: spec.replicas,
             routing: spec.routing,
+            restarts: spec.restarts,
+            memory_family,
+            memory_session,
         })
     }
 }

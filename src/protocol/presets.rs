@@ -449,5 +449,6 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
         },
         replicas: p.replicas,
         routing: p.routing,
+        restarts: 0,
     }
 }

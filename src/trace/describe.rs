@@ -629,6 +629,14 @@ fn describe_in(
                 None,
             )
         }
+        ActorModelAction::Timeout(_, Timer::ServerRestarts) => {
+            let lost = model::auth_server_at(before, m.cfg.server).map_or(0, |a| a.handlers.len());
+            let text = format!(
+                "the server restarts: its in-memory fields are lost{}",
+                if lost > 0 { format!(", and {lost} request(s) in progress fail with 500") } else { String::new() }
+            );
+            ("server".to_string(), "ServerRestarts".into(), text, None)
+        }
         ActorModelAction::Timeout(_, Timer::ServerStep { client, slot }) => {
             let (step, how) = next_step_text(m, before, *client, *slot);
             let what = if *slot > 0 { "second request in progress" } else { "refresh" };
