@@ -274,6 +274,13 @@ pub const ALL: &[PropertySpec] = &[
         scope: RETRIES,
     },
     PropertySpec {
+        name: "converges_to_live_token",
+        kind: Kind::Always,
+        claim: "whenever nothing is in flight and no tab is mid-operation, every signed-in tab of a valid session holds an active refresh token (authorization-server models)",
+        condition: converges_to_live_token,
+        scope: AUTH_SERVER,
+    },
+    PropertySpec {
         name: "reuse_detected",
         kind: Kind::Sometimes,
         claim: "sanity: reuse detection fires (authorization-server models)",
@@ -521,6 +528,47 @@ fn lp4_bounded_wait(m: &RefreshModel, s: &State) -> bool {
 /// Holds vacuously for the Directus server and without retries.
 fn lp2_lost_response_recovery(m: &RefreshModel, s: &State) -> bool {
     auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.refused_retries == 0)
+}
+
+/// Convergence at rest: in a quiescent state (no message in flight, no refresh between two
+/// steps or waiting to be routed or replicated, no tab waiting for an answer, a lock, a
+/// broadcast or its lagging storage), every tab that is signed in while its user's session is
+/// valid holds an active refresh token where its app keeps it. A tab left holding a dead
+/// token (a superseded or revoked one, or none) is logged out at its next refresh, beyond the
+/// model's bounds: the checked form of "no tab is left with a dead credential". Holds
+/// vacuously for the Directus server.
+fn converges_to_live_token(m: &RefreshModel, s: &State) -> bool {
+    let Some(auth) = auth_server_at(s, m.cfg.server) else { return true };
+    let busy_cluster =
+        auth.cluster.as_ref().is_some_and(|c| !c.pending.is_empty() || c.outbox.iter().any(Option::is_some));
+    if !auth.handlers.is_empty() || busy_cluster || !crate::model::in_flight(&s.network).is_empty() {
+        return true;
+    }
+    for &b in &m.cfg.browsers {
+        let Some(Node::Browser { cfg, .. }) = m.actors.get(b) else { continue };
+        let br = browser_at(s, b);
+        let lagging = cfg.storage == crate::model::policy::JsonStorage::SharedLagging;
+        for tab in &br.tabs {
+            match tab.status {
+                TabStatus::Idle if tab.inbox.is_none() && !(lagging && tab.token != br.storage) => {}
+                TabStatus::LoggedOut | TabStatus::Closed | TabStatus::Hung => continue,
+                _ => return true, // mid-operation: not at rest
+            }
+        }
+        if !session_valid(m, s, b) {
+            continue;
+        }
+        for (t, tab) in br.tabs.iter().enumerate() {
+            if tab.status != TabStatus::Idle {
+                continue;
+            }
+            let token = br.stored_token(cfg, t as crate::model::TabIx);
+            if !token.and_then(|x| auth.row(x)).is_some_and(|r| r.status == TokStatus::Active) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 fn reuse_detected(m: &RefreshModel, s: &State) -> bool {

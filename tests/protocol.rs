@@ -462,3 +462,24 @@ fn keycloak_6615_a_restart_revives_an_offline_token_logged_out_from_the_cache_on
     let (_, no_restart) = run(&Scenario::parse(&path, &text).unwrap(), &CheckOptions::default());
     assert_eq!(crate::util::status(&no_restart, "logout_revokes_all"), refresh_check::scenario::Verdict::Holds);
 }
+
+/// `converges_to_live_token`: at rest, a signed-in tab of a valid session holds an active
+/// token. It finds the dead cookie a server-side render path leaves (C05/C06), and the dead
+/// cookie spiderly's fix still leaves when the grace answer for an older token is processed
+/// after a newer rotation (the last `Set-Cookie` wins).
+#[test]
+fn convergence_finds_the_dead_cookie_left_at_rest() {
+    let (sc, m, r) = crate::util::checked("models/c06-nextauth-same-child-grace.json");
+    let t = crate::util::trace_of(&m, &sc, &r, "converges_to_live_token");
+    assert_eq!(t.steps.len(), 3);
+    assert!(t.steps[2].text.contains("cannot write the cookie"), "{}", t.steps[2].text);
+
+    let (sc, m, r) = crate::util::checked("models/spiderly-384-successor-grace.json");
+    assert_eq!(crate::util::status(&r, "no_spurious_logout"), refresh_check::scenario::Verdict::Holds);
+    let t = crate::util::trace_of(&m, &sc, &r, "converges_to_live_token");
+    assert_eq!(t.steps.len(), 9);
+    assert!(t.steps[7].text.starts_with("tab A gets 200, refresh token=3"), "{}", t.steps[7].text);
+    assert!(t.steps[8].text.starts_with("tab B gets 200, refresh token=2"), "{}", t.steps[8].text);
+    let last = &t.steps[8].state.store;
+    assert!(last.iter().any(|r| r.starts_with("token=2 ") && r.contains("superseded")), "{last:?}");
+}

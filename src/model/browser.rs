@@ -364,6 +364,13 @@ impl BrowserState {
         Credentials { mode: cfg.mode, cookie: self.jar.session, token, access: None }
     }
 
+    /// The refresh token tab `t` would present now: the jar's cookie (cookie mode), the shared
+    /// storage's entry, or its own copy (json mode); `None` in session mode or when it holds
+    /// none.
+    pub fn stored_token(&self, cfg: &BrowserCfg, t: TabIx) -> Option<Token> {
+        self.refresh_cred(cfg, t).token
+    }
+
     /// Tab `t` sends its refresh now, with the jar's (or storage's) current token.
     fn send_refresh(&mut self, cfg: &BrowserCfg, t: TabIx) -> Send {
         let mut cred = self.refresh_cred(cfg, t);
