@@ -143,8 +143,7 @@ fn the_model_file_schema_accepts_every_shipped_model() {
 #[test]
 fn hydra_3004_the_race_loser_gets_400_and_a_later_check_revokes_the_chain() {
     use refresh_check::model::{self, oauth::TokStatus, HttpError, Msg, Reply};
-    use refresh_check::search::{self, SearchConfig};
-    use stateright::{Expectation, Model};
+    use refresh_check::search;
 
     let (sc, m, r) = crate::util::checked("models/hydra-3004-check-outside-transaction.json");
     let t = crate::util::trace_of(&m, &sc, &r, "no_spurious_logout");
@@ -171,10 +170,8 @@ fn hydra_3004_the_race_loser_gets_400_and_a_later_check_revokes_the_chain() {
             .iter_deliverable()
             .any(|e| matches!(e.msg, Msg::RefreshResponse { tab: 1, reply: Reply::Err(HttpError::InvalidPayload) }))
     }
-    let with_race = model::build(&sc).property(Expectation::Sometimes, "race lost", race_lost);
-    let out = search::search(&with_race, &SearchConfig::default());
-    let race = with_race.properties().iter().position(|p| p.name == "race lost").unwrap();
-    let path = out.discoveries[race].clone().expect("the race is reachable");
+    let (path, _, with_race) = crate::util::shortest_to(&sc, race_lost);
+    let path = path.expect("the race is reachable");
     assert_eq!(path.actions.len(), 6, "A and B send and pass the check, A rotates, B's update finds it inactive");
     let (_, steps) = search::replay(&with_race, &path).unwrap();
     let end = &steps.last().unwrap().1;
@@ -192,8 +189,7 @@ fn hydra_3004_the_race_loser_gets_400_and_a_later_check_revokes_the_chain() {
 #[test]
 fn spiderly_384_the_losers_401_clears_the_winners_cookie_and_the_successor_grace_fixes_it() {
     use refresh_check::model::{self, browser::TabStatus};
-    use refresh_check::search::{self, SearchConfig};
-    use stateright::{Expectation, Model};
+    use refresh_check::search;
 
     let (sc, m, r) = crate::util::checked("models/spiderly-384-401-clears-cookies.json");
     let t = crate::util::trace_of(&m, &sc, &r, "no_spurious_logout");
@@ -208,10 +204,8 @@ fn spiderly_384_the_losers_401_clears_the_winners_cookie_and_the_successor_grace
         b.refreshed_ok && b.tabs[0].status == TabStatus::Refreshing { sent: None }
     }
     let reach = |sc: &refresh_check::scenario::Scenario| {
-        let m = model::build(sc).property(Expectation::Sometimes, "winner logged out", winner_logged_out);
-        let out = search::search(&m, &SearchConfig::default());
-        let i = m.properties().iter().position(|p| p.name == "winner logged out").unwrap();
-        (out.discoveries[i].clone(), out.exhaustive)
+        let (path, exhaustive, _) = crate::util::shortest_to(sc, winner_logged_out);
+        (path, exhaustive)
     };
     let (path, _) = reach(&sc);
     let path = path.expect("the winner is logged out by the emptied jar");
@@ -289,8 +283,6 @@ fn a_blind_write_redeeming_a_token_two_generations_old_violates_sp1() {
 fn convex_auth_pr555_answers_a_spent_token_with_an_access_token_only_and_ends_the_fork() {
     use refresh_check::model::{self, Msg, Reply};
     use refresh_check::scenario::Verdict;
-    use refresh_check::search::{self, SearchConfig};
-    use stateright::{Expectation, Model};
 
     let (sc, m, r) = crate::util::checked("models/convex-auth-pr76-sibling-window.json");
     let t = crate::util::trace_of(&m, &sc, &r, "sp3_single_lineage");
@@ -307,10 +299,8 @@ fn convex_auth_pr555_answers_a_spent_token_with_an_access_token_only_and_ends_th
             .iter_deliverable()
             .any(|e| matches!(e.msg, Msg::RefreshResponse { reply: Reply::Ok { token: None, .. }, .. }))
     }
-    let with = model::build(&fixed).property(Expectation::Sometimes, "access only", access_only);
-    let out = search::search(&with, &SearchConfig::default());
-    let i = with.properties().iter().position(|p| p.name == "access only").unwrap();
-    let path = out.discoveries[i].clone().expect("an answer with an access token only");
+    let (path, _, _) = crate::util::shortest_to(&fixed, access_only);
+    let path = path.expect("an answer with an access token only");
     assert_eq!(path.actions.len(), 7, "the same race as the fork, answered without a refresh token");
 }
 
@@ -417,8 +407,6 @@ fn token_bound_lossy_steps_sign_out_marks_and_names() {
 #[test]
 fn an_attacker_that_keeps_its_tokens_chains_its_redemptions() {
     use refresh_check::model;
-    use refresh_check::search::{self, SearchConfig};
-    use stateright::{Expectation, Model};
 
     let rotate = r#"{ "rules": [
         { "name": "rotate", "when": "presented.status == active", "do": ["mint child", "supersede presented"], "reply": "ok minted" },
@@ -431,10 +419,8 @@ fn an_attacker_that_keeps_its_tokens_chains_its_redemptions() {
             protocol_model(rotate, &format!(r#","attacker":{{"attempts":2,"modes":["json"],"keeps_tokens":{keeps}}}"#))
                 .replace(r#""tabs":2,"refreshes_per_tab":2"#, r#""tabs":1,"refreshes_per_tab":0"#);
         let sc = Scenario::parse("p.json".as_ref(), &text).unwrap();
-        let m = model::build(&sc).property(Expectation::Sometimes, "two stolen", two_stolen);
-        let out = search::search(&m, &SearchConfig::default());
-        let i = m.properties().iter().position(|p| p.name == "two stolen").unwrap();
-        (out.discoveries[i].as_ref().map(|p| p.actions.len()), out.exhaustive)
+        let (path, exhaustive, _) = crate::util::shortest_to(&sc, two_stolen);
+        (path.map(|p| p.actions.len()), exhaustive)
     };
     assert_eq!(chained(true).0, Some(5), "send 1, served (2), answered, send 2, served (3)");
     assert_eq!(chained(false), (None, true), "only token 1 was ever copied");

@@ -4,9 +4,8 @@
 //! interleaving with a `Sometimes` property on the built model.
 
 use refresh_check::model::{self, oauth::TokStatus, RefreshModel, State};
-use refresh_check::search::{self, SearchConfig};
+use refresh_check::search;
 use refresh_check::trace::Trace;
-use stateright::{Expectation, Model};
 
 use crate::util::{actions, checked, find_step, trace_of};
 
@@ -19,10 +18,8 @@ fn last_store(t: &Trace) -> &[String] {
 /// extra `Sometimes` property; its length and the authorization server's rows at its end.
 fn reach(file: &str, cond: fn(&RefreshModel, &State) -> bool) -> (usize, Vec<TokStatus>) {
     let (sc, _, _) = checked(file);
-    let m = model::build(&sc).property(Expectation::Sometimes, "reported", cond);
-    let out = search::search(&m, &SearchConfig::default());
-    let i = m.properties().iter().position(|p| p.name == "reported").unwrap();
-    let path = out.discoveries[i].clone().expect("the reported interleaving is reachable");
+    let (path, _, m) = crate::util::shortest_to(&sc, cond);
+    let path = path.expect("the reported interleaving is reachable");
     let (_, steps) = search::replay(&m, &path).unwrap();
     let end = &steps.last().unwrap().1;
     let auth = model::auth_server_at(end, m.cfg.server).unwrap();

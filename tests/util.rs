@@ -87,3 +87,17 @@ pub const SECOND_PRESENTER_REFUSED: [&str; 5] = [
     "ServerReceivesRefresh",
     "TabReceivesRefreshResponse",
 ];
+
+/// A query on a scenario's model: the shortest path to a state where `cond` holds (a
+/// `Sometimes` property added to the built model), whether the search was exhaustive, and the
+/// model it searched (to replay the path).
+pub fn shortest_to(
+    sc: &Scenario,
+    cond: fn(&RefreshModel, &refresh_check::model::State) -> bool,
+) -> (Option<refresh_check::search::IndexPath>, bool, RefreshModel) {
+    use stateright::Model;
+    let m = refresh_check::model::build(sc).property(stateright::Expectation::Sometimes, "query", cond);
+    let out = refresh_check::search::search(&m, &refresh_check::search::SearchConfig::default());
+    let i = m.properties().iter().position(|p| p.name == "query").unwrap();
+    (out.discoveries[i].clone(), out.exhaustive, m)
+}
