@@ -173,6 +173,10 @@ pub struct BrowserSection {
     /// What a tab does when its refresh fails with a 5xx, in order (default `["log-out"]`).
     #[serde(default = "crate::model::policy::default_reactions")]
     pub on_server_error: Vec<Reaction>,
+    /// What the other tabs do when a tab's reaction clears the shared stored token: `ignore`
+    /// (default) or `log-out` ([`crate::model::policy::ClearedListener`]).
+    #[serde(default)]
+    pub on_stored_token_cleared: crate::model::policy::ClearedListener,
 }
 
 fn default_max_wait_steps() -> u8 {

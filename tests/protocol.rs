@@ -469,3 +469,27 @@ fn convergence_finds_the_dead_cookie_left_at_rest() {
     let last = &t.steps[8].state.store;
     assert!(last.iter().any(|r| r.starts_with("token=2 ") && r.contains("superseded")), "{last:?}");
 }
+
+/// `browser.on_stored_token_cleared: log-out`: when the loser's 401 clears the shared jar, the
+/// winner's listener logs it out at once, before it ever refreshes again; without the
+/// listener that takes the winner's next refresh.
+#[test]
+fn a_listener_logs_the_other_tabs_out_when_the_stored_token_is_cleared() {
+    use refresh_check::model::{self, browser::TabStatus};
+    fn winner_out_early(m: &model::RefreshModel, s: &model::State) -> bool {
+        let b = model::browser_at(s, m.cfg.browsers[0]);
+        // Tab A's first refresh was answered 2xx (it recorded the access token's expiry), and it
+        // is logged out without having refreshed again.
+        let a = &b.tabs[0];
+        a.expiry.is_some() && a.status == TabStatus::LoggedOut && a.refreshes_left == 1
+    }
+    let path = crate::util::root().join("models/spiderly-384-401-clears-cookies.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let listening = text.replace(r#""mode": "cookie","#, r#""mode": "cookie", "on_stored_token_cleared": "log-out","#);
+    assert_ne!(listening, text);
+    let (with, _, _) = crate::util::shortest_to(&Scenario::parse(&path, &listening).unwrap(), winner_out_early);
+    let with = with.expect("the winner is logged out by its listener");
+    assert_eq!(with.actions.len(), 6, "A sends, served, B sends, served (401), A gets 200, B gets 401");
+    let (without, exhaustive, _) = crate::util::shortest_to(&Scenario::parse(&path, &text).unwrap(), winner_out_early);
+    assert!(without.is_none() && exhaustive);
+}

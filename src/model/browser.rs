@@ -245,6 +245,8 @@ pub struct BrowserCfg {
     pub on_refused: Vec<Reaction>,
     /// What a tab does with a failed (5xx) refresh, in order.
     pub on_server_error: Vec<Reaction>,
+    /// What the other tabs do when a tab clears the shared stored token.
+    pub on_stored_token_cleared: super::policy::ClearedListener,
 }
 
 impl BrowserCfg {
@@ -721,16 +723,29 @@ impl BrowserState {
                     self.tabs[t as usize].status = TabStatus::Idle;
                     return None;
                 }
-                Reaction::ClearStoredToken => match (cfg.mode, cfg.storage) {
-                    (AuthMode::Session, _) => self.jar.session = None,
-                    (AuthMode::Cookie, _) => self.jar.refresh = None,
-                    (AuthMode::Json, JsonStorage::PerTab) => self.tabs[t as usize].token = None,
-                    (AuthMode::Json, JsonStorage::Shared) => self.storage = None,
-                    (AuthMode::Json, JsonStorage::SharedLagging) => {
-                        self.storage = None;
-                        self.tabs[t as usize].token = None;
+                Reaction::ClearStoredToken => {
+                    let shared = match (cfg.mode, cfg.storage) {
+                        (AuthMode::Session, _) => self.jar.session.take().is_some(),
+                        (AuthMode::Cookie, _) => self.jar.refresh.take().is_some(),
+                        (AuthMode::Json, JsonStorage::PerTab) => {
+                            self.tabs[t as usize].token = None;
+                            false
+                        }
+                        (AuthMode::Json, JsonStorage::Shared) => self.storage.take().is_some(),
+                        (AuthMode::Json, JsonStorage::SharedLagging) => {
+                            self.tabs[t as usize].token = None;
+                            self.storage.take().is_some()
+                        }
+                    };
+                    // The other tabs' listeners hear that the shared token was removed.
+                    if shared && cfg.on_stored_token_cleared == super::policy::ClearedListener::LogOut {
+                        for (u, other) in self.tabs.iter_mut().enumerate() {
+                            if u != t as usize && other.status == TabStatus::Idle {
+                                other.status = TabStatus::LoggedOut;
+                            }
+                        }
                     }
-                },
+                }
                 Reaction::RetryWithStoredToken => {
                     let stored = self.refresh_cred(cfg, t).presented();
                     if stored.is_some() && stored != sent {
@@ -853,6 +868,7 @@ mod tests {
             logins: Logins::PerDevice,
             on_refused: crate::model::policy::default_reactions(),
             on_server_error: crate::model::policy::default_reactions(),
+            on_stored_token_cleared: Default::default(),
         }
     }
 

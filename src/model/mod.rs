@@ -790,6 +790,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         logins: sc.browser.logins,
         on_refused: sc.browser.on_refused.clone(),
         on_server_error: sc.browser.on_server_error.clone(),
+        on_stored_token_cleared: sc.browser.on_stored_token_cleared,
     }
 }
 

@@ -213,6 +213,20 @@ pub enum Reaction {
     KeepGoing,
 }
 
+/// What the other tabs do when a tab clears the shared stored token (a listener on storage or
+/// on the cookie, `browser.on_stored_token_cleared`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClearedListener {
+    /// Nothing: each tab finds the token gone at its next refresh. The default.
+    #[default]
+    Ignore,
+    /// Every other signed-in tab that is idle logs out at once (supabase/auth-js
+    /// `_listenForMultiTabEvents`: a `SIGNED_OUT` from another tab signs this one out; apps
+    /// listening to the `storage` event).
+    LogOut,
+}
+
 /// The default reactions to a refused or failed refresh: log the tab out.
 pub fn default_reactions() -> Vec<Reaction> {
     vec![Reaction::LogOut]
