@@ -142,8 +142,9 @@ fn apply(
                     // Tokens are numbered in minting order, so a child's number is above its
                     // parent's: one pass in order finds the whole subtree.
                     let mut subtree = vec![t];
-                    for n in t + 1..=s.rows.len() as Token {
-                        if s.rows[n as usize - 1].parent.is_some_and(|p| subtree.contains(&p)) {
+                    for i in t as usize..s.rows.len() {
+                        if s.rows[i].parent.is_some_and(|p| subtree.contains(&p)) {
+                            let n = (i + 1) as Token; // row i is token i + 1
                             subtree.push(n);
                             revoke_token(s, n);
                         }
