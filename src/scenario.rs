@@ -799,9 +799,11 @@ impl Scenario {
             let field = format!("expect.{name}");
             let Some(p) = properties::by_name(name) else {
                 let known: Vec<_> = properties::ALL.iter().map(|p| p.name).collect();
+                let hint = crate::protocol::expr::did_you_mean(name, known.iter().copied())
+                    .map_or(String::new(), |c| format!(" (did you mean `{c}`?)"));
                 return Err(self.invalid(
                     &field,
-                    format!("{name:?}"),
+                    format!("{name:?}{hint}"),
                     &format!("one of the properties {}", known.join(", ")),
                 ));
             };

@@ -493,3 +493,14 @@ fn a_listener_logs_the_other_tabs_out_when_the_stored_token_is_cleared() {
     let (without, exhaustive, _) = crate::util::shortest_to(&Scenario::parse(&path, &text).unwrap(), winner_out_early);
     assert!(without.is_none() && exhaustive);
 }
+
+/// A misspelt property name in `expect` is refused with the nearest name.
+#[test]
+fn a_misspelt_expectation_suggests_the_property() {
+    let text = protocol_model(
+        r#"{ "rules": [ { "name": "no", "reply": "invalid_grant" } ] }"#,
+        r#","expect":{"no_spurios_logout":"violated"}"#,
+    );
+    let e = Scenario::parse("p.json".as_ref(), &text).unwrap_err().to_string();
+    assert!(e.contains("field `expect.no_spurios_logout`") && e.contains("did you mean `no_spurious_logout`?"), "{e}");
+}
