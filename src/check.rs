@@ -45,6 +45,10 @@ pub struct CheckOptions {
     pub symmetry: bool,
     /// Stop once the process's resident memory reaches this many bytes.
     pub max_memory: Option<u64>,
+    /// Up to this many counterexamples per violated invariant, differing in mechanism
+    /// ([`crate::trace::mechanism`]; `--counterexamples`): with more than 1, a second
+    /// breadth-first search ([`search::counterexamples`]) looks for them after the check.
+    pub counterexamples: usize,
 }
 
 impl Default for CheckOptions {
@@ -59,6 +63,7 @@ impl Default for CheckOptions {
             progress: None,
             symmetry: false,
             max_memory: None,
+            counterexamples: 1,
         }
     }
 }
@@ -96,6 +101,24 @@ pub struct PropertyResult {
     #[serde(skip)]
     pub shortest: bool,
     /// The trace file written for it, if any.
+    pub trace: Option<PathBuf>,
+    /// With `--counterexamples N` (N > 1), for a violated invariant: up to N counterexamples
+    /// that differ in mechanism, each the shortest of its kind, the first the shortest of all.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub counterexamples: Vec<Counterexample>,
+}
+
+/// One of several counterexamples of a property (`--counterexamples`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Counterexample {
+    /// The action-index path (`"0/3/1/…"`).
+    pub path: String,
+    /// Its number of actions.
+    pub steps: usize,
+    /// Its mechanism ([`crate::trace::mechanism`]): the protocol decisions made along it, or
+    /// (without a protocol) the action names of its steps.
+    pub mechanism: Vec<String>,
+    /// Its trace file, once written.
     pub trace: Option<PathBuf>,
 }
 
@@ -152,6 +175,10 @@ pub struct Results {
     pub bounds_hit: Vec<BoundHit>,
     /// One entry per property, in catalogue order.
     pub properties: Vec<PropertyResult>,
+    /// With `--counterexamples`: why the search for more counterexamples stopped before it
+    /// was done (a limit), if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counterexamples_ending: Option<Ending>,
 }
 
 /// How the verdicts compare with what is expected; this sets the exit code.
@@ -213,11 +240,7 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
     let out = search::search(&watch, &cfg);
     let bounds_hit = watch.hits();
     let ending = match out.stopped {
-        Some(Stop::DepthBound) => Ending::DepthBound,
-        Some(Stop::StateBound) => Ending::StateBound,
-        Some(Stop::Timeout) => Ending::Timeout,
-        Some(Stop::Interrupted) => Ending::Interrupted,
-        Some(Stop::MemoryBound) => Ending::MemoryBound,
+        Some(stop) => ending_of(stop),
         None if out.exhaustive => Ending::Exhaustive,
         None => Ending::AllDecided,
     };
@@ -249,9 +272,34 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
                 shortest: shortest || found.is_none(),
                 path: found,
                 trace: None,
+                counterexamples: Vec::new(),
             }
         })
         .collect();
+    let mut properties = properties;
+    let mut counterexamples_ending = None;
+    if opts.counterexamples > 1 {
+        let targets: Vec<usize> = (0..properties.len())
+            .filter(|&i| properties[i].status == Verdict::Violated && properties[i].kind == Kind::Always)
+            .collect();
+        if !targets.is_empty() {
+            let more = search::counterexamples(&model, &cfg, &targets, opts.counterexamples, |_, path| {
+                crate::trace::mechanism(&model, path).unwrap_or_default()
+            });
+            counterexamples_ending = more.stopped.map(ending_of);
+            for (&i, list) in targets.iter().zip(more.found) {
+                properties[i].counterexamples = list
+                    .into_iter()
+                    .map(|(path, mechanism)| Counterexample {
+                        path: path.encode(),
+                        steps: path.actions.len(),
+                        mechanism,
+                        trace: None,
+                    })
+                    .collect();
+            }
+        }
+    }
     let vacuous = properties
         .iter()
         .filter(|p| {
@@ -276,6 +324,18 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         vacuous,
         bounds_hit,
         properties,
+        counterexamples_ending,
     };
     (model, results)
+}
+
+/// The report's ending for a search stopped by `stop`.
+fn ending_of(stop: Stop) -> Ending {
+    match stop {
+        Stop::DepthBound => Ending::DepthBound,
+        Stop::StateBound => Ending::StateBound,
+        Stop::Timeout => Ending::Timeout,
+        Stop::Interrupted => Ending::Interrupted,
+        Stop::MemoryBound => Ending::MemoryBound,
+    }
 }

@@ -70,6 +70,11 @@ pub struct PropertyReport {
     /// What became of its golden trace (see [`crate::golden`]); absent when nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub golden: Option<Golden>,
+    /// With `check --counterexamples N` (N > 1): up to N counterexamples that differ in
+    /// mechanism ([`crate::trace::mechanism`]), shortest first; the first is this property's
+    /// `path` and `trace`. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counterexamples: Vec<crate::check::Counterexample>,
 }
 
 fn applies_by_default() -> bool {
@@ -166,6 +171,10 @@ pub struct ModelReport {
     pub outcome: Outcome,
     /// One entry per property checked.
     pub properties: Vec<PropertyReport>,
+    /// With `check --counterexamples`: why the search for more counterexamples stopped early
+    /// (a limit), if it did. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counterexamples_ending: Option<Ending>,
 }
 
 impl ModelReport {
@@ -201,8 +210,20 @@ impl ModelReport {
                     as_expected: p.as_expected,
                     path: p.path_encoded.clone(),
                     steps: p.steps,
-                    trace: if p.status == Verdict::Violated { trace } else { None },
+                    trace: if p.status == Verdict::Violated { trace.clone() } else { None },
                     golden,
+                    counterexamples: p
+                        .counterexamples
+                        .iter()
+                        .enumerate()
+                        .map(|(k, c)| {
+                            let mut c = c.clone();
+                            if k == 0 && c.path == p.path_encoded.clone().unwrap_or_default() {
+                                c.trace = trace.clone();
+                            }
+                            c
+                        })
+                        .collect(),
                 }
             })
             .collect();
@@ -226,6 +247,7 @@ impl ModelReport {
                 .collect(),
             outcome: Outcome::AsExpected,
             properties,
+            counterexamples_ending: r.counterexamples_ending,
         };
         m.settle();
         m

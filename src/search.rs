@@ -473,6 +473,169 @@ where
     }
 }
 
+/// What [`counterexamples`] found.
+#[derive(Clone, Debug)]
+pub struct Counterexamples<K> {
+    /// Per target property (in the order given): the counterexamples kept, in breadth-first
+    /// order (so by length), each with its mechanism; the first is the shortest counterexample.
+    pub found: Vec<Vec<(IndexPath, K)>>,
+    /// Why the search stopped before every target had its count or the space was exhausted.
+    pub stopped: Option<Stop>,
+}
+
+/// Several counterexamples per invariant, differing in mechanism: a breadth-first search that
+/// does not stop at the first violation. For each target property (an index into
+/// `model.properties()`, an `always` property), each state that violates it, reached by a path
+/// of the breadth-first tree on which no earlier state violates it, is a counterexample: its
+/// path is rebuilt and `mechanism(target, path)` computed; the path is kept if no path kept
+/// for that target has an equal mechanism, until `n` are kept per target or the space is
+/// exhausted. Breadth-first order makes each kept path a shortest one with its mechanism (among
+/// the tree's paths), and the first one kept is the one [`search`] reports breadth-first.
+///
+/// The limits of `cfg` apply (deadline, states, memory, depth, cancellation; `strategy` is
+/// ignored). A state violating every open target is not expanded. At most 32 targets.
+pub fn counterexamples<M, K>(
+    model: &M,
+    cfg: &SearchConfig<M::State>,
+    targets: &[usize],
+    n: usize,
+    mut mechanism: impl FnMut(usize, &IndexPath) -> K,
+) -> Counterexamples<K>
+where
+    M: Model,
+    M::State: Hash + Clone,
+    K: PartialEq,
+{
+    assert!(targets.len() <= 32, "at most 32 target properties");
+    let start = Instant::now();
+    let mut limits = Limits::new(start, cfg, 1);
+    let canon = |s: M::State| match cfg.symmetry {
+        Some(f) => f(&s),
+        None => s,
+    };
+    let props = model.properties();
+    // The targets a state violates, as a bit mask over `targets`.
+    let violated = |s: &M::State| -> u32 {
+        targets.iter().enumerate().fold(0, |m, (k, &i)| {
+            let p = &props[i];
+            if p.expectation == Expectation::Always && !(p.condition)(model, s) {
+                m | (1 << k)
+            } else {
+                m
+            }
+        })
+    };
+    let mut found: Vec<Vec<(IndexPath, K)>> = targets.iter().map(|_| Vec::new()).collect();
+    let mut open: u32 = if n == 0 { 0 } else { ((1u64 << targets.len()) - 1) as u32 };
+    let mut table = FpTable::new(true);
+    let mut parents: Vec<u32> = Vec::new();
+    // Per state: the targets violated on its tree path (itself included).
+    let mut tainted: Vec<u32> = Vec::new();
+    let mut level: Vec<(M::State, u32)> = Vec::new();
+    let mut next: Vec<(M::State, u32)> = Vec::new();
+    let (mut states, mut depth, mut stopped) = (0u64, 0usize, None);
+
+    let mut consider = |id: u32, hits: u32, parents: &[u32], table: &FpTable, open: &mut u32| {
+        for (k, list) in found.iter_mut().enumerate() {
+            if hits & (1 << k) == 0 || *open & (1 << k) == 0 {
+                continue;
+            }
+            let mut chain = vec![id];
+            while let Some(&p) = parents.get(*chain.last().unwrap() as usize).filter(|p| **p != NO_PARENT) {
+                chain.push(p);
+            }
+            chain.reverse();
+            let path = rebuild(model, cfg.symmetry, chain.len(), |j, fp| table.id(fp) == Some(chain[j]));
+            let key = mechanism(targets[k], &path);
+            if !list.iter().any(|(_, m)| *m == key) {
+                list.push((path, key));
+                if list.len() >= n {
+                    *open &= !(1 << k);
+                }
+            }
+        }
+    };
+
+    for s in model.init_states() {
+        if open == 0 {
+            break;
+        }
+        if !model.within_boundary(&s) {
+            continue;
+        }
+        states += 1;
+        let s = canon(s);
+        let id = parents.len() as u32;
+        if table.insert(fingerprint(&s), id) {
+            parents.push(NO_PARENT);
+            let hits = violated(&s);
+            tainted.push(hits);
+            consider(id, hits, &parents, &table, &mut open);
+            level.push((s, id));
+        }
+    }
+
+    let mut actions = Vec::new();
+    let mut succ: Vec<(M::State, u64, u32)> = Vec::new();
+    'search: while open != 0 && !level.is_empty() {
+        let at_bound = cfg.max_depth.is_some_and(|d| depth >= d);
+        for batch in level.chunks(BATCH) {
+            if let Some(stop) = limits.poll(states, &table, depth) {
+                stopped = Some(stop);
+                break 'search;
+            }
+            for (s, id) in batch {
+                // Nothing new for any open target below a state that violated them all.
+                if tainted[*id as usize] & open == open {
+                    continue;
+                }
+                model.actions(s, &mut actions);
+                for a in actions.drain(..) {
+                    let Some(n) = model.next_state(s, a) else { continue };
+                    if !model.within_boundary(&n) {
+                        continue;
+                    }
+                    if at_bound {
+                        stopped.get_or_insert(Stop::DepthBound);
+                        continue;
+                    }
+                    states += 1;
+                    let n = canon(n);
+                    let fp = fingerprint(&n);
+                    table.prefetch(fp);
+                    succ.push((n, fp, *id));
+                }
+            }
+            for (n, fp, id) in succ.drain(..) {
+                let nid = parents.len() as u32;
+                if !table.insert(fp, nid) {
+                    continue;
+                }
+                parents.push(id);
+                let before = tainted[id as usize];
+                let hits = violated(&n);
+                tainted.push(before | hits);
+                consider(nid, hits & !before, &parents, &table, &mut open);
+                if open == 0 {
+                    break 'search;
+                }
+                if cfg.max_states.is_some_and(|m| table.len() >= m) || nid == NO_PARENT - 1 {
+                    stopped = Some(Stop::StateBound);
+                    break 'search;
+                }
+                next.push((n, nid));
+            }
+        }
+        level.clear();
+        if next.is_empty() {
+            break;
+        }
+        depth += 1;
+        std::mem::swap(&mut level, &mut next);
+    }
+    Counterexamples { found, stopped }
+}
+
 /// Exhaustive depth-first search. Memory: the fingerprint table alone (about 13 bytes per
 /// state, see [`table`]) and the current path with the new successors of each state on it. A
 /// state is marked visited when it is generated (its successors are computed together, so
@@ -715,5 +878,21 @@ mod tests {
         assert!(out.discoveries[2].is_none());
         assert_eq!(out.unique_states, 16);
         assert!(out.exhaustive);
+    }
+
+    #[test]
+    fn counterexamples_end_at_the_first_violation_and_differ_in_mechanism() {
+        let ys = |_: usize, p: &IndexPath| replay(&Counters, p).unwrap().1.last().map(|(_, s)| s.1);
+        let out = counterexamples(&Counters, &SearchConfig::default(), &[0], 10, ys);
+        let found = &out.found[0];
+        // x + y = 3 first at (3,0), (2,1), (1,2), (0,3); never a longer path through them.
+        assert_eq!(found.iter().map(|(_, y)| y.unwrap()).collect::<Vec<_>>(), [0, 1, 2, 3]);
+        assert!(found.iter().all(|(p, _)| p.actions.len() == 3));
+        assert_eq!(Some(&found[0].0), search(&Counters, &SearchConfig::default()).discoveries[0].as_ref());
+        assert!(out.stopped.is_none());
+        let two = counterexamples(&Counters, &SearchConfig::default(), &[0], 2, ys);
+        assert_eq!(two.found[0].len(), 2);
+        let same = counterexamples(&Counters, &SearchConfig::default(), &[0], 10, |_, _| ());
+        assert_eq!(same.found[0].len(), 1);
     }
 }

@@ -5,6 +5,7 @@ mod util;
 mod ci;
 mod cli;
 mod coordination;
+mod counterexamples;
 mod directus;
 mod everyday;
 mod fuzz;

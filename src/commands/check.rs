@@ -97,6 +97,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", default_value = "traces", help_heading = "Output")]
     pub traces: PathBuf,
 
+    /// Up to N counterexamples per violated invariant that differ in mechanism (the set of
+    /// protocol decisions, each a step's rule, made along the path; for a model without a
+    /// `protocol`, the set of its steps' action names), each the shortest of its kind, found by
+    /// a second breadth-first search within the same limits. The first is the usual (golden)
+    /// trace; the k-th, k >= 2, is written to `<model>.<property>.<k>.json` and `.md`,
+    /// overwritten at each run (never compared as golden traces). Verdicts and exit codes are
+    /// those of the check.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100), help_heading = "Output")]
+    pub counterexamples: u64,
+
     /// Do not read or write trace files.
     #[arg(long, help_heading = "Output", conflicts_with_all = ["update_traces", "traces"])]
     pub no_traces: bool,
@@ -264,9 +274,10 @@ pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
             max_memory: run.max_memory.map(|m| m.saturating_mul(refresh_check::limits::MIB)),
             properties: (props.len() < properties::ALL.len()).then(|| props.iter().map(|p| p.to_string()).collect()),
             progress: Some(counters.clone()),
+            counterexamples: run.counterexamples as usize,
         };
         let meter = Meter::start(show, format!("[{}/{n}] {}", k + 1, sc.name), counters.clone());
-        let (model, results) = check::check(sc, &opts);
+        let (model, mut results) = check::check(sc, &opts);
         meter.finish(progress::Snapshot {
             states: results.states,
             unique_states: results.unique_states,
@@ -301,6 +312,26 @@ pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
             });
             if let Some(t) = found {
                 traces.insert((sc.name.clone(), p.name.to_string()), t);
+            }
+        }
+        // The k-th counterexample (k >= 2) of `--counterexamples`: written, never compared.
+        for p in &mut results.properties {
+            let spec = properties::by_name(p.name).expect("results name catalogue properties");
+            for (k, cx) in p.counterexamples.iter_mut().enumerate().skip(1) {
+                let path = trace::decode_path(&cx.path).expect("an encoded path decodes");
+                let t = trace::build(&model, &sc.path, &sc.name, sc.browser.tabs, spec, &path).with_context(|| {
+                    format!("internal error: counterexample {} for {} {} did not re-check", k + 1, sc.name, p.name)
+                })?;
+                if run.no_traces {
+                    continue;
+                }
+                let (json, md) = trace::numbered_file_names(&run.traces, &sc.name, p.name, k + 1);
+                let written = output::write_atomic(&json, golden::to_json(&t).as_bytes())
+                    .and_then(|()| output::write_atomic(&md, trace::render_markdown(&t).as_bytes()));
+                match written {
+                    Ok(()) => cx.trace = Some(json),
+                    Err(e) => unwritten.push(e),
+                }
             }
         }
         models.push(ModelReport::new(&results, policy_line(sc), golden));

@@ -562,3 +562,69 @@ mod tests {
         assert_eq!(s.rows[1].status, TokStatus::Active, "the revocation was rolled back");
     }
 }
+
+/// What the authorization server decides in one action of a refresh (see [`decision_of`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Decision {
+    /// Step `step` of the refresh handler ran and rule `rule` (an index into that step's rules)
+    /// held.
+    Rule {
+        /// Index into the handler's steps.
+        step: usize,
+        /// Index into the step's rules.
+        rule: usize,
+    },
+    /// Step `step` ran and no rule held: answered 401 (`no_row`: the store has no row for the
+    /// token).
+    NoRule {
+        /// Index into the handler's steps.
+        step: usize,
+        /// The store knows no such token.
+        no_row: bool,
+    },
+    /// The refresh arrived while its family's refresh lock is held: it waits, nothing decided.
+    LockWaits,
+}
+
+/// The protocol decision that `action`, taken in state `before`, makes on an authorization
+/// server model: the first step of a refresh arriving (at a single node; with two nodes the
+/// request waits to be routed), or the next step of a waiting refresh. `None` for any other
+/// action, and for models without a protocol.
+pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &super::Action) -> Option<Decision> {
+    use stateright::actor::ActorModelAction;
+    let (Some(super::Node::AuthServer { protocol, .. }), Some(auth)) =
+        (m.actors.get(m.cfg.server), super::auth_server_at(before, m.cfg.server))
+    else {
+        return None;
+    };
+    let decide = |step: usize, view: &ReadView, t: Token, minted: Option<Token>| {
+        let rules = &protocol.refresh.steps.get(step)?.rules;
+        Some(match decide_after(rules, view, t, minted, auth.now) {
+            Some(r) => Decision::Rule { step, rule: rules.iter().position(|x| std::ptr::eq(x, r)).unwrap_or(0) },
+            None => Decision::NoRule { step, no_row: view.row.is_none() },
+        })
+    };
+    match action {
+        ActorModelAction::Deliver { msg: super::Msg::RefreshRequest { cred, .. }, .. } => {
+            let t = cred.presented()?;
+            if auth.cluster.is_some() {
+                return None;
+            }
+            let family = auth.row(t).map(|r| r.family);
+            let locked = protocol.refresh.lock == crate::protocol::Lock::Family
+                && family.is_some()
+                && auth.handlers.iter().any(|h| h.view.row.map(|r| r.family) == family);
+            if locked {
+                return Some(Decision::LockWaits);
+            }
+            decide(0, &auth.read(t), t, None)
+        }
+        ActorModelAction::Timeout(_, super::Timer::ServerStep { client, slot }) => {
+            let h = auth.handlers.iter().find(|h| (h.client, h.slot) == (*client, *slot))?;
+            let step = protocol.refresh.steps.get(h.step as usize)?;
+            let view = if step.reads == Reads::Current { auth.read(h.token) } else { h.view };
+            decide(h.step as usize, &view, h.token, h.minted)
+        }
+        _ => None,
+    }
+}

@@ -82,6 +82,23 @@ fn model_body(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Resul
             writeln!(w, "\n{}: {}", p.name, escape_controls(g))?;
         }
     }
+    for p in m.properties.iter().filter(|p| !p.counterexamples.is_empty()) {
+        let n = p.counterexamples.len();
+        writeln!(
+            w,
+            "\n{}: {n} counterexample{} differing in mechanism, shortest first:",
+            p.name,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for (k, c) in p.counterexamples.iter().enumerate() {
+            let file = c.trace.as_ref().map(|f| format!(" ({})", escape_controls(&f.display().to_string())));
+            writeln!(w, "  {}. {} steps{}", k + 1, c.steps, file.unwrap_or_default())?;
+            writeln!(w, "     mechanism: {}", escape_controls(&c.mechanism.join("; ")))?;
+        }
+    }
+    if let Some(e) = m.counterexamples_ending {
+        writeln!(w, "\nthe search for more counterexamples stopped early: {}", ending_text(e))?;
+    }
     for p in &m.properties {
         let Some(t) = traces.get(&(m.model.clone(), p.name.clone())) else { continue };
         writeln!(w)?;

@@ -640,7 +640,7 @@ fn describe_in(
         ActorModelAction::Timeout(_, Timer::ServerStep { client, slot }) => {
             let (step, how) = next_step_text(m, before, *client, *slot);
             let what = if *slot > 0 { "second request in progress" } else { "refresh" };
-            let decision = step_decision(m, before, *client, *slot);
+            let decision = decision_words(m, before, action, false);
             let text = format!("server runs {step} of {}'s {what}{how}{decision}", who(client.tab));
             ("server".to_string(), "ServerWritesRefresh".into(), text, None)
         }
@@ -667,15 +667,10 @@ fn describe_in(
         ActorModelAction::Deliver { src, dst, msg } => {
             let view = names.message(*src, *dst, msg);
             let (actor, action, text) = match msg {
-                Msg::RefreshRequest { tab, cred, .. } => (
+                Msg::RefreshRequest { tab, .. } => (
                     "server".to_string(),
                     "ServerReceivesRefresh",
-                    format!(
-                        "server receives {}'s {}{}",
-                        who(*tab),
-                        view.text,
-                        arrival_decision(m, before, cred.presented())
-                    ),
+                    format!("server receives {}'s {}{}", who(*tab), view.text, decision_words(m, before, action, true)),
                 ),
                 Msg::UsersMeRequest { tab, .. } => (
                     "server".to_string(),
@@ -919,47 +914,25 @@ fn decision_text(rule: &crate::protocol::Rule) -> String {
     format!(": rule `{}` \u{2192} {}", rule.name, rule.reply_text)
 }
 
-/// The decision of the first step of a refresh arriving at the authorization server (one
-/// node; with two nodes the request waits to be routed and nothing is decided yet).
-fn arrival_decision(m: &RefreshModel, before: &State, token: Option<model::Token>) -> String {
-    let (Some(model::Node::AuthServer { protocol, .. }), Some(auth), Some(t)) =
-        (m.actors.get(m.cfg.server), model::auth_server_at(before, m.cfg.server), token)
-    else {
-        return String::new();
-    };
-    if auth.cluster.is_some() {
-        return String::new();
-    }
-    let family = auth.row(t).map(|r| r.family);
-    let locked = protocol.refresh.lock == crate::protocol::Lock::Family
-        && family.is_some()
-        && auth.handlers.iter().any(|h| h.view.row.map(|r| r.family) == family);
-    if locked {
-        return ": the family's refresh lock is held, it waits".into();
-    }
-    let Some(step) = protocol.refresh.steps.first() else { return String::new() };
-    let view = auth.read(t);
-    match crate::model::interpret::decide(&step.rules, &view, t, auth.now) {
-        Some(rule) if protocol.refresh.steps.len() > 1 => format!(", step `{}`{}", step.name, decision_text(rule)),
-        Some(rule) => decision_text(rule),
-        None if view.row.is_none() => ": no such token \u{2192} 401".into(),
-        None => ": no rule holds \u{2192} 401".into(),
-    }
-}
-
-/// The decision of the step a waiting refresh runs next.
-fn step_decision(m: &RefreshModel, before: &State, client: model::ClientKey, slot: u8) -> String {
-    let (Some(model::Node::AuthServer { protocol, .. }), Some(auth)) =
-        (m.actors.get(m.cfg.server), model::auth_server_at(before, m.cfg.server))
-    else {
-        return String::new();
-    };
-    let Some(h) = auth.handlers.iter().find(|h| (h.client, h.slot) == (client, slot)) else { return String::new() };
-    let Some(step) = protocol.refresh.steps.get(h.step as usize) else { return String::new() };
-    let view = if step.reads == crate::protocol::Reads::Current { auth.read(h.token) } else { h.view };
-    match crate::model::interpret::decide_after(&step.rules, &view, h.token, h.minted, auth.now) {
-        Some(rule) => decision_text(rule),
-        None if view.row.is_none() => ": no such token \u{2192} 401".into(),
-        None => ": no rule holds \u{2192} 401".into(),
+/// The protocol's decision in `action` ([`crate::model::interpret::decision_of`]) as text:
+/// for a refresh arriving (`arrival`) at a server whose handler has several steps, the step's
+/// name first.
+fn decision_words(m: &RefreshModel, before: &State, action: &Action, arrival: bool) -> String {
+    use crate::model::interpret::{decision_of, Decision};
+    let Some(model::Node::AuthServer { protocol, .. }) = m.actors.get(m.cfg.server) else { return String::new() };
+    let steps = &protocol.refresh.steps;
+    match decision_of(m, before, action) {
+        None => String::new(),
+        Some(Decision::LockWaits) => ": the family's refresh lock is held, it waits".into(),
+        Some(Decision::Rule { step, rule }) => {
+            let st = &steps[step];
+            if arrival && steps.len() > 1 {
+                format!(", step `{}`{}", st.name, decision_text(&st.rules[rule]))
+            } else {
+                decision_text(&st.rules[rule])
+            }
+        }
+        Some(Decision::NoRule { no_row: true, .. }) => ": no such token \u{2192} 401".into(),
+        Some(Decision::NoRule { no_row: false, .. }) => ": no rule holds \u{2192} 401".into(),
     }
 }

@@ -385,3 +385,64 @@ fn step_fields_differing(a: &Step, b: &Step) -> Vec<&'static str> {
 pub fn file_names(dir: &Path, model: &str, property: &str) -> (PathBuf, PathBuf) {
     (dir.join(format!("{model}.{property}.json")), dir.join(format!("{model}.{property}.md")))
 }
+
+/// The trace file paths of the `k`-th counterexample (`k` ≥ 2) of a property under `dir`
+/// (`check --counterexamples`): `<model>.<property>.<k>.json` and `.md`. The first is
+/// [`file_names`].
+pub fn numbered_file_names(dir: &Path, model: &str, property: &str, k: usize) -> (PathBuf, PathBuf) {
+    (dir.join(format!("{model}.{property}.{k}.json")), dir.join(format!("{model}.{property}.{k}.md")))
+}
+
+/// The mechanism of a path, which tells counterexamples apart (`check --counterexamples`): two
+/// counterexamples differ iff their mechanisms differ. Sorted, without repetitions.
+///
+/// - With an authorization server (a model with a `protocol`): the set of protocol decisions
+///   made along the path ([`crate::model::interpret::decision_of`]): for each refresh step the
+///   server runs, the rule that held, written `RULE` for a one-step handler and `RULE [STEP]`
+///   for a handler with several steps; `no rule holds [STEP]` / `no such token [STEP]` when
+///   the request was answered 401 for want of a rule; `lock held, waits` when a refresh waited
+///   for its family's lock. Sign-outs, client reactions and the order of the decisions are not
+///   part of it.
+/// - Otherwise (the Directus models): the set of the steps' action names (`steps[].action` of
+///   a trace: `TabSendsRefresh`, `StoreRunsSelect`, `ServerReceivesResult`, …).
+///
+/// `None` if the path does not replay.
+pub fn mechanism(model: &RefreshModel, path: &IndexPath) -> Option<Vec<String>> {
+    use crate::model::interpret::{decision_of, Decision};
+    use std::collections::BTreeSet;
+    let (init, steps) = search::replay(model, path).ok()?;
+    let protocol = match model.actors.get(model.cfg.server) {
+        Some(crate::model::Node::AuthServer { protocol, .. }) => Some(protocol),
+        _ => None,
+    };
+    let mut set = BTreeSet::new();
+    let mut before = &init;
+    for (action, after) in &steps {
+        match protocol {
+            Some(p) => {
+                let several = p.refresh.steps.len() > 1;
+                let label = |what: &str, step: usize| match several {
+                    true => format!("{what} [{}]", p.refresh.steps[step].name),
+                    false => what.to_string(),
+                };
+                match decision_of(model, before, action) {
+                    Some(Decision::Rule { step, rule }) => {
+                        set.insert(label(&p.refresh.steps[step].rules[rule].name, step));
+                    }
+                    Some(Decision::NoRule { step, no_row }) => {
+                        set.insert(label(if no_row { "no such token" } else { "no rule holds" }, step));
+                    }
+                    Some(Decision::LockWaits) => {
+                        set.insert("lock held, waits".to_string());
+                    }
+                    None => {}
+                }
+            }
+            None => {
+                set.insert(describe(model, before, action, after).1);
+            }
+        }
+        before = after;
+    }
+    Some(set.into_iter().collect())
+}
