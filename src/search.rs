@@ -351,6 +351,54 @@ const NO_PARENT: u32 = u32::MAX;
 /// States expanded together by the breadth-first search (see [`bfs`]).
 const BATCH: usize = 16;
 
+/// The representative of `s` under the configured symmetry reduction (`s` itself without).
+fn canonical<S>(cfg: &SearchConfig<S>, s: S) -> S {
+    match cfg.symmetry {
+        Some(f) => f(&s),
+        None => s,
+    }
+}
+
+/// A breadth-first level's expansion of one state `(s, id)`: its successors within the
+/// boundary, canonical, with their fingerprints (table slots prefetched), pushed to `succ`
+/// with `id` as their parent; at the depth bound none is pushed and the bound is recorded in
+/// `stopped`. Returns the transitions generated, a count.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn expand<M>(
+    model: &M,
+    cfg: &SearchConfig<M::State>,
+    (s, id): (&M::State, u32),
+    at_bound: bool,
+    table: &FpTable,
+    actions: &mut Vec<M::Action>,
+    succ: &mut Vec<(M::State, u64, u32)>,
+    stopped: &mut Option<Stop>,
+) -> u64
+where
+    M: Model,
+    M::State: Hash + Clone,
+{
+    let mut generated = 0;
+    model.actions(s, actions);
+    for a in actions.drain(..) {
+        let Some(n) = model.next_state(s, a) else { continue };
+        if !model.within_boundary(&n) {
+            continue;
+        }
+        if at_bound {
+            stopped.get_or_insert(Stop::DepthBound);
+            continue;
+        }
+        generated += 1;
+        let n = canonical(cfg, n);
+        let fp = fingerprint(&n);
+        table.prefetch(fp);
+        succ.push((n, fp, id));
+    }
+    generated
+}
+
 /// Breadth-first search, level by level. Memory: the fingerprint table with a 32-bit state id
 /// per entry (about 20 bytes per state, see [`table`]), one 32-bit parent id per state, and two
 /// levels of full states. `only`: watch just that property.
@@ -362,10 +410,7 @@ where
     let start = Instant::now();
     // A poll per batch of `BATCH` states.
     let mut limits = Limits::new(start, cfg, 1);
-    let canon = |s: M::State| match cfg.symmetry {
-        Some(f) => f(&s),
-        None => s,
-    };
+    let canon = |s: M::State| canonical(cfg, s);
     let mut watch = Watch::new(model, only);
     let mut found: Vec<Option<u32>> = vec![None; watch.props.len()];
     let mut table = FpTable::new(true);
@@ -403,22 +448,7 @@ where
                 break 'search;
             }
             for (s, id) in batch {
-                model.actions(s, &mut actions);
-                for a in actions.drain(..) {
-                    let Some(n) = model.next_state(s, a) else { continue };
-                    if !model.within_boundary(&n) {
-                        continue;
-                    }
-                    if at_bound {
-                        stopped.get_or_insert(Stop::DepthBound);
-                        continue;
-                    }
-                    states += 1;
-                    let n = canon(n);
-                    let fp = fingerprint(&n);
-                    table.prefetch(fp);
-                    succ.push((n, fp, *id));
-                }
+                states += expand(model, cfg, (s, *id), at_bound, &table, &mut actions, &mut succ, &mut stopped);
             }
             for (n, fp, id) in succ.drain(..) {
                 let nid = parents.len() as u32;
@@ -509,10 +539,7 @@ where
     assert!(targets.len() <= 32, "at most 32 target properties");
     let start = Instant::now();
     let mut limits = Limits::new(start, cfg, 1);
-    let canon = |s: M::State| match cfg.symmetry {
-        Some(f) => f(&s),
-        None => s,
-    };
+    let canon = |s: M::State| canonical(cfg, s);
     let props = model.properties();
     // The targets a state violates, as a bit mask over `targets`.
     let violated = |s: &M::State| -> u32 {
@@ -589,22 +616,7 @@ where
                 if tainted[*id as usize] & open == open {
                     continue;
                 }
-                model.actions(s, &mut actions);
-                for a in actions.drain(..) {
-                    let Some(n) = model.next_state(s, a) else { continue };
-                    if !model.within_boundary(&n) {
-                        continue;
-                    }
-                    if at_bound {
-                        stopped.get_or_insert(Stop::DepthBound);
-                        continue;
-                    }
-                    states += 1;
-                    let n = canon(n);
-                    let fp = fingerprint(&n);
-                    table.prefetch(fp);
-                    succ.push((n, fp, *id));
-                }
+                states += expand(model, cfg, (s, *id), at_bound, &table, &mut actions, &mut succ, &mut stopped);
             }
             for (n, fp, id) in succ.drain(..) {
                 let nid = parents.len() as u32;
@@ -649,10 +661,7 @@ where
     let start = Instant::now();
     // A poll per state expanded: the limits are checked every 16 states.
     let mut limits = Limits::new(start, cfg, 16);
-    let canon = |s: M::State| match cfg.symmetry {
-        Some(f) => f(&s),
-        None => s,
-    };
+    let canon = |s: M::State| canonical(cfg, s);
     let mut watch = Watch::new(model, None);
     let mut found: Vec<Option<Vec<u64>>> = vec![None; watch.props.len()];
     let mut table = FpTable::new(false);
