@@ -30,6 +30,7 @@ use crate::model::policy::{
 use crate::model::Tick;
 use crate::properties::{self, Kind};
 use crate::protocol::presets::{AsSteps, AuthServerPolicy, Grace, OnReuse, ReuseState, Rotation, Window};
+use crate::protocol::sessions::{SessionProgram, SessionServerSpec};
 use crate::protocol::{Protocol, ProtocolSpec, Routing};
 
 /// The most tabs a browser may have.
@@ -257,6 +258,10 @@ pub struct ModelFile {
     /// place of `server` and `auth_server`.
     #[serde(default)]
     pub protocol: Option<ProtocolSpec>,
+    /// A session-table server (Directus's kind) written in the protocol language
+    /// ([`SessionServerSpec`]), in place of `server`; the `server` section expands into it.
+    #[serde(default)]
+    pub session_server: Option<SessionServerSpec>,
     /// The browser.
     pub browser: BrowserSection,
     /// Clock and TTLs.
@@ -297,6 +302,13 @@ pub struct Scenario {
     pub protocol_spec: Option<ProtocolSpec>,
     /// [`Scenario::protocol_spec`], compiled.
     pub protocol: Option<std::sync::Arc<Protocol>>,
+    /// The session-table server in the protocol language: the file's `session_server` section,
+    /// or its `server` section expanded ([`crate::protocol::directus`]).
+    pub session_server_spec: Option<SessionServerSpec>,
+    /// [`Scenario::session_server_spec`] compiled, when the file has a `session_server`
+    /// section: the model runs it with the interpreter ([`crate::model::sessions`]). `None`
+    /// for a `server` section, which runs the Directus step machine ([`crate::model::server`]).
+    pub session_server: Option<std::sync::Arc<SessionProgram>>,
     /// The browser.
     pub browser: BrowserSection,
     /// Clock and TTLs.
@@ -319,20 +331,24 @@ pub fn schema() -> schemars::Schema {
 }
 
 /// The model file of `sc` with its `auth_server` preset replaced, in place, by the `protocol`
-/// section it expands to, as pretty JSON with a final newline; a file with a `protocol`
-/// section as it is. Errors: a Directus model (its `server` section has no expansion), or a
-/// file that cannot be read again.
+/// section it expands to, or its Directus `server` section by the `session_server` section it
+/// expands to ([`crate::protocol::directus`]), as pretty JSON with a final newline; a file
+/// already in the language as it is. Errors: a file that cannot be read again.
 pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
-    let Some(spec) = &sc.protocol_spec else {
-        return Err("a Directus model: its `server` section is not written in the protocol language, so there is nothing to expand".into());
+    let (keys, section, value) = if let Some(spec) = &sc.protocol_spec {
+        (["auth_server", "protocol"], "protocol", serde_json::to_value(spec).map_err(|e| e.to_string())?)
+    } else if let Some(spec) = &sc.session_server_spec {
+        (["server", "session_server"], "session_server", serde_json::to_value(spec).map_err(|e| e.to_string())?)
+    } else {
+        return Err("the model has no server section to expand".into());
     };
     let text = std::fs::read_to_string(&sc.path).map_err(|e| format!("cannot read the model file again: {e}"))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    let serde_json::Value::Object(file) = value else { return Err("not a JSON object".into()) };
+    let file: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let serde_json::Value::Object(file) = file else { return Err("not a JSON object".into()) };
     let mut out = serde_json::Map::new();
     for (k, v) in file {
-        if k == "auth_server" || k == "protocol" {
-            out.insert("protocol".into(), serde_json::to_value(spec).map_err(|e| e.to_string())?);
+        if keys.contains(&k.as_str()) {
+            out.insert(section.into(), value.clone());
         } else {
             out.insert(k, v);
         }
@@ -416,17 +432,25 @@ impl Scenario {
             field: e.field,
             message: e.message,
         })?;
-        let sections = [file.server.is_some(), file.auth_server.is_some(), file.protocol.is_some()];
+        let sections = [
+            file.server.is_some(),
+            file.auth_server.is_some(),
+            file.protocol.is_some(),
+            file.session_server.is_some(),
+        ];
         let server = match sections.iter().filter(|x| **x).count() {
             1 => file.server.clone().unwrap_or(ServerSection {
                 session_refresh: SessionRefresh::Rotate,
-                steps: ServerSteps::Split,
+                steps: match file.session_server.as_ref().map(|s| s.store.transactions) {
+                    Some(crate::protocol::sessions::Transactions::Handler) => ServerSteps::Atomic,
+                    _ => ServerSteps::Split,
+                },
                 per_request_check: false,
                 mode_bound: false,
-                store: StoreConcurrency::Pool,
+                store: file.session_server.as_ref().map_or(StoreConcurrency::Pool, |s| s.store.concurrency),
             }),
             n => {
-                let names: Vec<&str> = ["`server`", "`auth_server`", "`protocol`"]
+                let names: Vec<&str> = ["`server`", "`auth_server`", "`protocol`", "`session_server`"]
                     .into_iter()
                     .zip(sections)
                     .filter_map(|(name, on)| on.then_some(name))
@@ -435,7 +459,7 @@ impl Scenario {
                     path: path.into(),
                     field: "server".into(),
                     found: if n == 0 { "none of them".to_string() } else { format!("both {}", names.join(" and ")) },
-                    expected: "exactly one of `server` (Directus), `auth_server` (an authorization server's preset options) and `protocol` (an authorization server in the protocol language)"
+                    expected: "exactly one of `server` (Directus), `auth_server` (an authorization server's preset options), `protocol` (an authorization server in the protocol language) and `session_server` (a session-table server in the protocol language)"
                         .into(),
                 });
             }
@@ -455,6 +479,8 @@ impl Scenario {
             protocol_spec: file.protocol.or_else(|| file.auth_server.map(|p| p.expand())),
             auth_server: file.auth_server,
             protocol: None,
+            session_server_spec: None,
+            session_server: None,
             browser: file.browser,
             time: file.time,
             network: file.network,
@@ -475,6 +501,20 @@ impl Scenario {
             })?;
             sc.check_token_bound(&compiled)?;
             sc.protocol = Some(std::sync::Arc::new(compiled));
+        }
+        if let Some(spec) = file.session_server {
+            let compiled = SessionProgram::compile(&spec, "session_server").map_err(|e| ScenarioError::Protocol {
+                path: path.into(),
+                line: line_of(text, &e.field),
+                field: e.field,
+                found: e.found,
+                message: e.message,
+            })?;
+            sc.session_server = Some(std::sync::Arc::new(compiled));
+            sc.session_server_spec = Some(spec);
+        } else if file.server.is_some() {
+            sc.session_server_spec =
+                Some(crate::protocol::directus::expand(&sc.server, sc.time.session_refresh_grace_period));
         }
         Ok(sc)
     }

@@ -17,5 +17,6 @@ mod replay;
 mod reports;
 mod robustness;
 mod scenarios;
+mod sessions;
 mod symmetry;
 mod viewer;

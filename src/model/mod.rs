@@ -32,6 +32,7 @@ pub mod interpret;
 pub mod oauth;
 pub mod policy;
 pub mod server;
+pub mod sessions;
 pub mod store;
 pub mod symmetry;
 
@@ -259,10 +260,23 @@ pub enum NodeState {
 pub enum Node {
     /// A browser, signed in with `jwt` (session mode) or `token` (json, cookie mode).
     Browser { server: Id, cfg: BrowserCfg, jwt: SessionJwt, token: Token },
-    /// The API process.
-    Server { store: Id, policy: ServerPolicy, ttl: Ttls, max_ticks: Tick, first_fresh: Token },
-    /// The session store, starting as `init`.
-    Store { init: StoreState, policy: ServerPolicy, ttl: Ttls },
+    /// The API process; with `program`, its handlers are that `session_server` program
+    /// ([`sessions`]), else the Directus step machine ([`server`]).
+    Server {
+        store: Id,
+        policy: ServerPolicy,
+        ttl: Ttls,
+        max_ticks: Tick,
+        first_fresh: Token,
+        program: Option<std::sync::Arc<crate::protocol::sessions::SessionProgram>>,
+    },
+    /// The session store, starting as `init`; `program` as the server's (for transactions).
+    Store {
+        init: StoreState,
+        policy: ServerPolicy,
+        ttl: Ttls,
+        program: Option<std::sync::Arc<crate::protocol::sessions::SessionProgram>>,
+    },
     /// An OAuth authorization server ([`oauth`]) running `protocol` ([`interpret`]) with
     /// `devices` client sessions of `logins` sign-ins each at tick 0; access tokens live
     /// `access_ttl` ticks.
@@ -361,11 +375,13 @@ impl Actor for Node {
     fn on_msg(&self, _id: Id, state: &mut Cow<NodeState>, src: Id, msg: Msg, o: &mut Out<Self>) {
         match self {
             Node::Browser { server, cfg, .. } => browser_on_msg(*server, cfg, state, msg, o),
-            Node::Server { store, policy, ttl, .. } => server_on_msg(*store, policy, ttl, state, src, msg, o),
+            Node::Server { store, policy, ttl, program, .. } => {
+                server_on_msg(*store, policy, ttl, program.as_deref(), state, src, msg, o)
+            }
             Node::AuthServer { protocol, access_ttl, .. } => {
                 auth_actor::on_msg(protocol, *access_ttl, state, src, msg, o)
             }
-            Node::Store { policy, ttl, .. } => {
+            Node::Store { policy, ttl, program, .. } => {
                 let NodeState::Store(s) = state.as_ref() else { return };
                 match msg {
                     Msg::Query { client, seq, sql } => {
@@ -385,7 +401,10 @@ impl Actor for Node {
                     }
                     Msg::Transaction { handler, now } => {
                         let mut s = s.clone();
-                        let out = server::run_atomically(policy, ttl, now, handler, &mut s);
+                        let out = match program {
+                            Some(p) => sessions::run_atomically(p, ttl, now, handler, &mut s),
+                            None => server::run_atomically(policy, ttl, now, handler, &mut s),
+                        };
                         if &s != state.as_ref().store() {
                             *state.to_mut() = NodeState::Store(s);
                         }
@@ -666,10 +685,33 @@ fn record_supersession(s: &mut ServerState, h: &Handler, result: &SqlResult) {
     }
 }
 
+/// One step of an interpreted handler, with its ghost mark: a rule marked `supersedes`
+/// records the presented token as superseded now (as [`record_supersession`] does for the
+/// step machine).
+fn interpreted(
+    s: &mut ServerState,
+    p: &crate::protocol::sessions::SessionProgram,
+    ttl: &Ttls,
+    h: Handler,
+    input: Option<SqlResult>,
+) -> StepOut {
+    let (out, marks) = sessions::step(p, ttl, s.now, h, input);
+    if marks.superseded {
+        if let Some(tok) = h.cred.presented() {
+            if let Err(at) = s.ghost.superseded.binary_search_by_key(&tok, |&(t, _)| t) {
+                s.ghost.superseded.insert(at, (tok, s.now));
+            }
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
 fn server_on_msg(
     store: Id,
     policy: &ServerPolicy,
     ttl: &Ttls,
+    program: Option<&crate::protocol::sessions::SessionProgram>,
     state: &mut Cow<NodeState>,
     src: Id,
     msg: Msg,
@@ -690,7 +732,8 @@ fn server_on_msg(
                 Msg::UsersMeRequest { .. } => Endpoint::UsersMe,
                 _ => Endpoint::Logout,
             };
-            let fresh = if endpoint == Endpoint::Refresh {
+            let draws = program.map_or(endpoint == Endpoint::Refresh, |p| sessions::handler_of(p, endpoint).draws_fresh);
+            let fresh = if draws {
                 s.next_fresh += 1;
                 s.next_fresh - 1
             } else {
@@ -708,7 +751,10 @@ fn server_on_msg(
                 theft_mark: s.ghost.theft_mark,
             };
             match policy.steps {
-                ServerSteps::Split => server::step(policy, ttl, s.now, h, None),
+                ServerSteps::Split => match program {
+                    Some(p) => interpreted(&mut s, p, ttl, h, None),
+                    None => server::step(policy, ttl, s.now, h, None),
+                },
                 ServerSteps::Atomic => {
                     o.send(store, Msg::Transaction { handler: h, now: s.now });
                     *state.to_mut() = NodeState::Server(s);
@@ -719,8 +765,13 @@ fn server_on_msg(
         Msg::QueryResult { client, result } => {
             let Some(i) = s.handlers.iter().position(|h| h.client == client) else { return };
             let h = s.handlers.remove(i);
-            record_supersession(&mut s, &h, &result);
-            server::step(policy, ttl, s.now, h, Some(result))
+            match program {
+                Some(p) => interpreted(&mut s, p, ttl, h, Some(result)),
+                None => {
+                    record_supersession(&mut s, &h, &result);
+                    server::step(policy, ttl, s.now, h, Some(result))
+                }
+            }
         }
         Msg::TransactionDone { handler, reply, orphan } => StepOut::Respond { h: handler, reply, orphan },
         _ => return,
@@ -885,7 +936,12 @@ pub fn build(sc: &Scenario) -> RefreshModel {
     // Sign-in (`api/src/auth/drivers/local.ts`, all versions): a row expiring at
     // REFRESH_TOKEN_TTL, whatever the mode.
     let init_store = StoreState::signed_in(1, ttl.refresh_token, mode);
-    let grace = if sc.server.session_refresh == policy::SessionRefresh::GraceWindow { ttl.grace } else { 0 };
+    let program = sc.session_server.clone();
+    let grace = match &program {
+        Some(p) => p.reuse_interval,
+        None if sc.server.session_refresh == policy::SessionRefresh::GraceWindow => ttl.grace,
+        None => 0,
+    };
     let cfg = Cfg {
         browsers: vec![browser],
         server,
@@ -904,8 +960,9 @@ pub fn build(sc: &Scenario) -> RefreshModel {
             ttl,
             max_ticks: sc.time.max_ticks,
             first_fresh: 2,
+            program: program.clone(),
         })
-        .actor(Node::Store { init: init_store, policy: sc.server, ttl })
+        .actor(Node::Store { init: init_store, policy: sc.server, ttl, program })
         .init_network(network)
         .lossy_network(if sc.lossy { LossyNetwork::Yes } else { LossyNetwork::No })
         .within_boundary(within_boundary);

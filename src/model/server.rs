@@ -95,6 +95,10 @@ pub enum Stage {
     W3 { issues: Token, orphan: bool },
     /// Awaits the sign-out's `DELETE`.
     Logout,
+    /// A handler run by the `session_server` interpreter ([`super::sessions`]): awaits the
+    /// result that step `at` of its endpoint's program reads; `issued` is the token it keeps for
+    /// its answer (0: none); `orphan` is ghost (its write affected no row).
+    Step { at: u8, issued: Token, orphan: bool },
 }
 
 /// One request in progress inside the API process.

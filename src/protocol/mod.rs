@@ -34,8 +34,10 @@
 //! server's actor interprets ([`crate::model::interpret`]); [`presets`] expands the options of
 //! the `auth_server` section into a [`ProtocolSpec`], each option in one place.
 
+pub mod directus;
 pub mod expr;
 pub mod presets;
+pub mod sessions;
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,948 @@
+//! The protocol language for a server that keeps sessions in a database table and talks to
+//! it one statement at a time (Directus's `directus_sessions`, an express-session store, any
+//! cookie-session server): the `session_server` section of a model file.
+//!
+//! The table has one row per session token: `token` (the primary key), `expires` (a tick; a
+//! lookup finds only unexpired rows), `next` (a successor token or none) and `mode` (the auth
+//! mode the row was written for). A handler is a list of named **steps**; a step is a list of
+//! **rules**, and the first rule whose `when` holds decides. A rule either answers (`reply`),
+//! or sends one **statement** to the store (`run`) and waits for its result, which the rules of
+//! its `next` step read (`row`, `row.next`, `affected`, `collided`), or goes on at once to its
+//! `next` step. Each statement is one round trip (two deliveries: the statement, its result),
+//! so any other request's statement may run between two statements of one handler, unless the
+//! store runs a whole handler as one transaction.
+//!
+//! ```json
+//! "session_server": {
+//!   "store": { "concurrency": "pool" },
+//!   "refresh": { "steps": [
+//!     { "name": "R1", "rules": [
+//!         { "name": "no token", "when": "presented == none", "reply": "invalid_payload" },
+//!         { "name": "select", "run": "select presented" } ] },
+//!     { "name": "W1", "rules": [
+//!         { "name": "no session", "when": "row == none", "reply": "invalid_credentials" },
+//!         { "name": "rename", "keep": "fresh",
+//!           "run": "rename presented to fresh expires now + refresh_token_ttl" } ] },
+//!     { "name": "answer", "rules": [ { "name": "ok", "reply": "ok issued" } ] } ] },
+//!   "sign_out": { "steps": [ … ] }, "request": { "steps": [ … ] }
+//! }
+//! ```
+//!
+//! Layout: [`SessionServerSpec`] is the section as written (serde, unknown fields refused);
+//! [`SessionProgram::compile`] parses and checks it; [`crate::model::sessions`] interprets it
+//! as the API-process actor, sending each statement to the store actor
+//! ([`crate::model::store`]). [`super::directus`] expands the Directus `server` section into
+//! it. `docs/protocol-language.md`, "Session-table servers", is the reference.
+
+use serde::{Deserialize, Serialize};
+
+use super::expr::did_you_mean;
+use crate::model::policy::{ServerSteps, StoreConcurrency};
+use crate::model::Tick;
+
+/// The most steps a session-server handler (with the middleware) may have.
+pub const MAX_SESSION_STEPS: usize = 16;
+/// The most rules a step may have.
+pub const MAX_SESSION_RULES: usize = 16;
+
+/// How the store runs statements (`session_server.store`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSpec {
+    /// `pool` (default: a connection pool, PostgreSQL or MySQL: statements of different
+    /// requests run in any order) or `one-connection` (SQLite with one connection: statements
+    /// run one at a time in the order the server issued them).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub concurrency: StoreConcurrency,
+    /// `statement` (default: each statement is its own atomic action, no transaction) or
+    /// `handler` (the whole handler runs as one serialisable transaction at the store).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub transactions: Transactions,
+}
+
+/// What one atomic action of the store covers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transactions {
+    /// Each statement (Directus: every `await` of knex, no transaction). The default.
+    #[default]
+    Statement,
+    /// A whole handler, as one serialisable transaction.
+    Handler,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// One rule of a session-server step, as written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRuleSpec {
+    /// A short name, shown in `models expand` and traces.
+    pub name: String,
+    /// The guard, a condition (default `true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Sets the request's `issued` token (the one a later `ok issued` answers with) to this
+    /// token expression, before `run`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<String>,
+    /// One statement sent to the store; its result is read by the `next` step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// The step that goes on: after `run`, the step that reads its result (default: the
+    /// following step); without `run`, a later step that runs at once, in the same action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// The answer: `ok`, `ok TOKEN`, `invalid_payload`, `token_expired`,
+    /// `invalid_credentials`, `server_error`, `signed_out`; in the middleware also `pass`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+    /// Ghost: the token this request answers with names no row (its write affected none).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub orphan: bool,
+    /// Ghost: the presented token is superseded now (read by `rotated_token_expires`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub supersedes: bool,
+    /// Where this behaviour comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// One step, as written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionStepSpec {
+    /// A short name, unique in its handler (the middleware's and the endpoint's together).
+    pub name: String,
+    /// The rules, first match decides; none matching answers `server_error`.
+    pub rules: Vec<SessionRuleSpec>,
+}
+
+/// A handler, as written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionHandlerSpec {
+    /// The steps; the first runs when the request arrives (after the middleware).
+    pub steps: Vec<SessionStepSpec>,
+}
+
+/// The `session_server` section of a model file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionServerSpec {
+    /// How the store runs statements.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub store: StoreSpec,
+    /// The claimed grace in ticks: how long a superseded token may still be redeemed
+    /// (`rotated_token_expires`; default 0).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub reuse_interval: Tick,
+    /// Steps run before every endpoint; `pass` goes on to the endpoint's first step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub middleware: Option<SessionHandlerSpec>,
+    /// The refresh endpoint (`POST /auth/refresh`).
+    pub refresh: SessionHandlerSpec,
+    /// The sign-out endpoint (`POST /auth/logout`).
+    pub sign_out: SessionHandlerSpec,
+    /// An ordinary authenticated request (`GET /users/me`).
+    pub request: SessionHandlerSpec,
+}
+
+/// The types of session-language expressions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum STy {
+    /// Ticks and counts.
+    Num,
+    /// A condition.
+    Bool,
+    /// A token or `none`.
+    Token,
+    /// An auth mode: `json`, `cookie`, `session`.
+    Mode,
+    /// The literal `none`.
+    None,
+}
+
+impl STy {
+    fn name(self) -> &'static str {
+        match self {
+            STy::Num => "a number (ticks or a count)",
+            STy::Bool => "a condition (true or false)",
+            STy::Token => "a token",
+            STy::Mode => "a mode (json, cookie, session)",
+            STy::None => "none",
+        }
+    }
+}
+
+/// A name an expression reads: the request, the clock, the TTLs, the request's registers and
+/// the result of the statement the step reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SVar {
+    /// `now`, ticks.
+    Now,
+    /// `mode`: the request's auth mode (the body's `mode`).
+    Mode,
+    /// `presented`: the refresh token the request's mode carries: the session cookie's claim
+    /// (session mode) or the opaque refresh token (json: the body; cookie: the refresh cookie).
+    Presented,
+    /// `session_cookie`: the session cookie's claim (a token), none without the cookie.
+    SessionCookie,
+    /// `session_cookie.exp`: the session JWT's `exp`, ticks (0 without the cookie).
+    SessionCookieExp,
+    /// `refresh_token`: the opaque refresh token the request carries, or none.
+    RefreshToken,
+    /// `access`: the request carries an access token.
+    Access,
+    /// `access.exp`: its `exp`, ticks.
+    AccessExp,
+    /// `fresh`: the token drawn for this request on arrival.
+    Fresh,
+    /// `issued`: the token the request keeps for its answer (`keep`), none at first.
+    Issued,
+    /// `row`: the token of the row the last `select` found, none if it found none.
+    Row,
+    /// `row.next`: that row's `next` (or a `select next of` result), none if null.
+    RowNext,
+    /// `row.mode`: that row's mode.
+    RowMode,
+    /// `row.expires`: that row's expiry tick.
+    RowExpires,
+    /// `affected`: the last write's affected-row count.
+    Affected,
+    /// `collided`: the last write would have given two rows one token and changed nothing.
+    Collided,
+    /// `refresh_token_ttl`, `session_cookie_ttl`, `access_token_ttl`, `grace_period`: the
+    /// `time` section's TTLs, ticks.
+    Ttl(TtlName),
+}
+
+/// A TTL of the `time` section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum TtlName {
+    RefreshToken,
+    SessionCookie,
+    AccessToken,
+    Grace,
+}
+
+/// Auth modes as values.
+pub const MODE_JSON: i32 = 1;
+/// `cookie`.
+pub const MODE_COOKIE: i32 = 2;
+/// `session`.
+pub const MODE_SESSION: i32 = 3;
+
+/// A parsed expression.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum SExpr {
+    Const(i32),
+    Var(SVar),
+    Not(Box<SExpr>),
+    And(Box<SExpr>, Box<SExpr>),
+    Or(Box<SExpr>, Box<SExpr>),
+    /// `true` for `==`, `false` for `!=`.
+    Eq(bool, Box<SExpr>, Box<SExpr>),
+    /// `<`, `<=`, `>`, `>=` as (less, or equal allowed): `<` (true, false), `<=` (true, true),
+    /// `>` (false, false), `>=` (false, true).
+    Ord(bool, bool, Box<SExpr>, Box<SExpr>),
+    Add(Box<SExpr>, Box<SExpr>),
+    /// Subtraction stopping at 0.
+    Sub(Box<SExpr>, Box<SExpr>),
+}
+
+/// One statement to the store, compiled: each operand an expression.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Statement {
+    /// `select T`: the row of token T if it is unexpired (`expires >= now`).
+    Select(SExpr),
+    /// `select next of T`: T's `next`, whatever its expiry (none if no row).
+    SelectNext(SExpr),
+    /// `rename T to U expires E`: the row of T gets token U, expiry E and the request's mode;
+    /// `collided` if U names another row.
+    Rename(SExpr, SExpr, SExpr),
+    /// `extend T expires E`.
+    Extend(SExpr, SExpr),
+    /// `claim next of T as U expires E`: sets T's `next` to U and its expiry to E only if its
+    /// `next` is none (one row affected) or not (none).
+    Claim(SExpr, SExpr, SExpr),
+    /// `insert U expires E`: a new row in the request's mode; `collided` if U exists.
+    Insert(SExpr, SExpr),
+    /// `purge expired`: deletes the user's rows with `expires < now`.
+    Purge,
+    /// `delete T`.
+    Delete(SExpr),
+}
+
+/// A rule's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SReply {
+    /// `ok`: 2xx carrying no credential.
+    Ok,
+    /// `ok T`: 2xx carrying T where the request's mode keeps it.
+    OkToken(SExpr),
+    /// `invalid_payload`: 400.
+    InvalidPayload,
+    /// `token_expired`: 401.
+    TokenExpired,
+    /// `invalid_credentials`: 401.
+    InvalidCredentials,
+    /// `server_error`: 500.
+    ServerError,
+    /// `signed_out`: the sign-out's 200, clearing the cookies.
+    SignedOut,
+}
+
+/// What a rule does after its `keep`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Then {
+    /// Answer.
+    Reply(SReply),
+    /// Send the statement; the step at this index reads its result.
+    Run(Statement, u8),
+    /// Go on at once with the step at this index (a later one).
+    Goto(u8),
+}
+
+/// A compiled rule.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SRule {
+    /// Its name.
+    pub name: String,
+    /// The guard.
+    pub when: SExpr,
+    /// The `issued` token to keep.
+    pub keep: Option<SExpr>,
+    /// What follows.
+    pub then: Then,
+    /// Ghost marks.
+    pub orphan: bool,
+    /// Ghost: the presented token is superseded now.
+    pub supersedes: bool,
+}
+
+/// A compiled step.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SStep {
+    /// Its name.
+    pub name: String,
+    /// Its rules.
+    pub rules: Vec<SRule>,
+    /// Some rule runs `select presented` into this step: the row it finds is the presented
+    /// token's (ghost: its mode is recorded for `mode_binding`).
+    pub reads_presented_row: bool,
+}
+
+/// A compiled endpoint: the middleware's steps, then the endpoint's.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SHandler {
+    /// The steps; step 0 runs on arrival.
+    pub steps: Vec<SStep>,
+    /// Some expression reads `fresh`: a token is drawn on arrival.
+    pub draws_fresh: bool,
+}
+
+/// A compiled `session_server`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SessionProgram {
+    /// The refresh endpoint.
+    pub refresh: SHandler,
+    /// The sign-out endpoint.
+    pub sign_out: SHandler,
+    /// The ordinary request.
+    pub request: SHandler,
+    /// Pool or one connection.
+    pub concurrency: StoreConcurrency,
+    /// Statement or handler transactions.
+    pub steps: ServerSteps,
+    /// The claimed grace, ticks.
+    pub reuse_interval: Tick,
+}
+
+/// An error in a `session_server` section: the field path, the text found, what is wrong.
+pub use super::ProtocolError as SessionError;
+
+// ---------------------------------------------------------------------------------------------
+// Expressions.
+
+#[derive(Clone, Debug, PartialEq)]
+enum Tok {
+    Int(i32),
+    Word(String),
+    Op(&'static str),
+}
+
+fn lex(text: &str) -> Result<Vec<Tok>, String> {
+    let b = text.as_bytes();
+    let (mut i, mut out) = (0, vec![]);
+    while i < b.len() {
+        let c = b[i] as char;
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if c.is_ascii_digit() {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            let n = text[start..i].parse::<i32>().ok().filter(|n| *n <= 255);
+            out.push(Tok::Int(n.ok_or_else(|| format!("the number {} is too large (at most 255)", &text[start..i]))?));
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.') {
+                i += 1;
+            }
+            out.push(Tok::Word(text[start..i].to_string()));
+        } else {
+            let two = text.get(i..i + 2).unwrap_or("");
+            if let Some(op) = ["==", "!=", "<=", ">="].into_iter().find(|o| *o == two) {
+                out.push(Tok::Op(op));
+                i += 2;
+            } else if let Some(op) = ["<", ">", "+", "-", "(", ")", "="].into_iter().find(|o| o.starts_with(c)) {
+                out.push(Tok::Op(op));
+                i += 1;
+            } else {
+                let shown: String = text[i..].chars().next().unwrap_or(c).escape_default().collect();
+                return Err(format!(
+                    "unexpected character `{shown}` (expected a name, a number or one of == != < <= > >= + - ( ))"
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every name an expression may read, for "did you mean".
+pub const SESSION_NAMES: &[&str] = &[
+    "now",
+    "mode",
+    "presented",
+    "session_cookie",
+    "session_cookie.exp",
+    "refresh_token",
+    "access",
+    "access.exp",
+    "fresh",
+    "issued",
+    "row",
+    "row.next",
+    "row.mode",
+    "row.expires",
+    "affected",
+    "collided",
+    "refresh_token_ttl",
+    "session_cookie_ttl",
+    "access_token_ttl",
+    "grace_period",
+];
+
+/// Words a statement uses as keywords: an operand stops before them.
+const KEYWORDS: &[&str] = &["to", "expires", "as", "of"];
+
+struct P {
+    toks: Vec<Tok>,
+    at: usize,
+    depth: usize,
+}
+
+impl P {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.at)
+    }
+    fn word(&self, w: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Word(x)) if x == w)
+    }
+    fn op(&self, o: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Op(x)) if *x == o)
+    }
+    fn expect_word(&mut self, w: &str) -> Result<(), String> {
+        if self.word(w) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(format!("expected `{w}` here"))
+        }
+    }
+
+    fn expr(&mut self) -> Result<(SExpr, STy), String> {
+        let (mut l, mut lt) = self.and()?;
+        while self.word("or") {
+            self.at += 1;
+            let (r, rt) = self.and()?;
+            want(lt, STy::Bool, "or")?;
+            want(rt, STy::Bool, "or")?;
+            (l, lt) = (SExpr::Or(Box::new(l), Box::new(r)), STy::Bool);
+        }
+        Ok((l, lt))
+    }
+
+    fn and(&mut self) -> Result<(SExpr, STy), String> {
+        let (mut l, mut lt) = self.not()?;
+        while self.word("and") {
+            self.at += 1;
+            let (r, rt) = self.not()?;
+            want(lt, STy::Bool, "and")?;
+            want(rt, STy::Bool, "and")?;
+            (l, lt) = (SExpr::And(Box::new(l), Box::new(r)), STy::Bool);
+        }
+        Ok((l, lt))
+    }
+
+    fn not(&mut self) -> Result<(SExpr, STy), String> {
+        if self.word("not") {
+            self.at += 1;
+            self.depth += 1;
+            if self.depth > 32 {
+                return Err("nested more than 32 deep".into());
+            }
+            let (e, t) = self.not()?;
+            self.depth -= 1;
+            want(t, STy::Bool, "not")?;
+            return Ok((SExpr::Not(Box::new(e)), STy::Bool));
+        }
+        self.cmp()
+    }
+
+    fn cmp(&mut self) -> Result<(SExpr, STy), String> {
+        let (l, lt) = self.sum()?;
+        let op = match self.peek() {
+            Some(Tok::Op(o @ ("==" | "!=" | "<" | "<=" | ">" | ">="))) => *o,
+            Some(Tok::Op("=")) => return Err("`=` compares nothing: write `==`".into()),
+            _ => return Ok((l, lt)),
+        };
+        self.at += 1;
+        let (r, rt) = self.sum()?;
+        let (l, r) = (Box::new(l), Box::new(r));
+        if op == "==" || op == "!=" {
+            let ok = lt == rt
+                || (lt == STy::None && rt == STy::Token)
+                || (rt == STy::None && lt == STy::Token);
+            if !ok {
+                return Err(format!("cannot compare {} with {}", lt.name(), rt.name()));
+            }
+            return Ok((SExpr::Eq(op == "==", l, r), STy::Bool));
+        }
+        want(lt, STy::Num, "<, <=, > and >=")?;
+        want(rt, STy::Num, "<, <=, > and >=")?;
+        let (less, eq) = match op {
+            "<" => (true, false),
+            "<=" => (true, true),
+            ">" => (false, false),
+            _ => (false, true),
+        };
+        Ok((SExpr::Ord(less, eq, l, r), STy::Bool))
+    }
+
+    fn sum(&mut self) -> Result<(SExpr, STy), String> {
+        let (mut l, mut lt) = self.atom()?;
+        loop {
+            let add = if self.op("+") {
+                true
+            } else if self.op("-") {
+                false
+            } else {
+                return Ok((l, lt));
+            };
+            self.at += 1;
+            let (r, rt) = self.atom()?;
+            want(lt, STy::Num, "+ and -")?;
+            want(rt, STy::Num, "+ and -")?;
+            l = if add { SExpr::Add(Box::new(l), Box::new(r)) } else { SExpr::Sub(Box::new(l), Box::new(r)) };
+            lt = STy::Num;
+        }
+    }
+
+    fn atom(&mut self) -> Result<(SExpr, STy), String> {
+        let Some(tok) = self.peek().cloned() else {
+            return Err("the expression ends too early (expected a name, a number or `(`)".into());
+        };
+        self.at += 1;
+        match tok {
+            Tok::Int(n) => Ok((SExpr::Const(n), STy::Num)),
+            Tok::Op("(") => {
+                self.depth += 1;
+                if self.depth > 32 {
+                    return Err("nested more than 32 deep".into());
+                }
+                let e = self.expr()?;
+                self.depth -= 1;
+                if !self.op(")") {
+                    return Err("a `(` is not closed (expected `)`)".into());
+                }
+                self.at += 1;
+                Ok(e)
+            }
+            Tok::Op(o) => Err(format!("unexpected `{o}` (expected a name, a number or `(`)")),
+            Tok::Word(w) => name(&w),
+        }
+    }
+
+    fn end(&self) -> Result<(), String> {
+        match self.peek() {
+            None => Ok(()),
+            Some(Tok::Word(w)) => Err(format!("unexpected `{w}` after the end of the expression")),
+            Some(Tok::Int(n)) => Err(format!("unexpected `{n}` after the end of the expression")),
+            Some(Tok::Op(o)) => Err(format!("unexpected `{o}` after the end of the expression")),
+        }
+    }
+}
+
+fn want(t: STy, w: STy, what: &str) -> Result<(), String> {
+    if t == w {
+        Ok(())
+    } else {
+        Err(format!("{what} takes {}, found {}", w.name(), t.name()))
+    }
+}
+
+fn name(w: &str) -> Result<(SExpr, STy), String> {
+    let v = |v: SVar, t: STy| Ok((SExpr::Var(v), t));
+    match w {
+        "true" => Ok((SExpr::Const(1), STy::Bool)),
+        "false" => Ok((SExpr::Const(0), STy::Bool)),
+        "none" => Ok((SExpr::Const(0), STy::None)),
+        "json" => Ok((SExpr::Const(MODE_JSON), STy::Mode)),
+        "cookie" => Ok((SExpr::Const(MODE_COOKIE), STy::Mode)),
+        "session" => Ok((SExpr::Const(MODE_SESSION), STy::Mode)),
+        "now" => v(SVar::Now, STy::Num),
+        "mode" => v(SVar::Mode, STy::Mode),
+        "presented" => v(SVar::Presented, STy::Token),
+        "session_cookie" => v(SVar::SessionCookie, STy::Token),
+        "session_cookie.exp" => v(SVar::SessionCookieExp, STy::Num),
+        "refresh_token" => v(SVar::RefreshToken, STy::Token),
+        "access" => v(SVar::Access, STy::Bool),
+        "access.exp" => v(SVar::AccessExp, STy::Num),
+        "fresh" => v(SVar::Fresh, STy::Token),
+        "issued" => v(SVar::Issued, STy::Token),
+        "row" => v(SVar::Row, STy::Token),
+        "row.next" => v(SVar::RowNext, STy::Token),
+        "row.mode" => v(SVar::RowMode, STy::Mode),
+        "row.expires" => v(SVar::RowExpires, STy::Num),
+        "affected" => v(SVar::Affected, STy::Num),
+        "collided" => v(SVar::Collided, STy::Bool),
+        "refresh_token_ttl" => v(SVar::Ttl(TtlName::RefreshToken), STy::Num),
+        "session_cookie_ttl" => v(SVar::Ttl(TtlName::SessionCookie), STy::Num),
+        "access_token_ttl" => v(SVar::Ttl(TtlName::AccessToken), STy::Num),
+        "grace_period" => v(SVar::Ttl(TtlName::Grace), STy::Num),
+        _ => {
+            let all = SESSION_NAMES.iter().copied().chain(["true", "false", "none", "json", "cookie", "session"]);
+            let hint = did_you_mean(w, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+            Err(format!("unknown name `{w}` (expected one of {}{hint})", SESSION_NAMES.join(", ")))
+        }
+    }
+}
+
+fn parser(text: &str) -> Result<P, String> {
+    if text.len() > super::expr::MAX_TEXT {
+        return Err(format!("longer than {} bytes", super::expr::MAX_TEXT));
+    }
+    Ok(P { toks: lex(text)?, at: 0, depth: 0 })
+}
+
+/// Parses a whole expression of type `ty`.
+pub fn parse_expr(text: &str, ty: STy) -> Result<SExpr, String> {
+    let mut p = parser(text)?;
+    let (e, t) = p.expr()?;
+    p.end()?;
+    if t == ty || (ty == STy::Token && t == STy::None) {
+        Ok(e)
+    } else {
+        Err(format!("expected {}, found {}", ty.name(), t.name()))
+    }
+}
+
+/// A token or number operand of a statement: a sum, stopping before a keyword.
+fn operand(p: &mut P, ty: STy) -> Result<SExpr, String> {
+    if let Some(Tok::Word(w)) = p.peek() {
+        if KEYWORDS.contains(&w.as_str()) {
+            return Err(format!("expected {} before `{w}`", ty.name()));
+        }
+    }
+    let (e, t) = p.sum()?;
+    if t == ty || (ty == STy::Token && t == STy::None) {
+        Ok(e)
+    } else {
+        Err(format!("expected {}, found {}", ty.name(), t.name()))
+    }
+}
+
+/// The statement forms, for errors.
+pub const STATEMENTS: &str = "`select T`, `select next of T`, `rename T to U expires E`, `extend T expires E`, `claim next of T as U expires E`, `insert U expires E`, `purge expired`, `delete T`";
+
+/// Parses a statement.
+pub fn parse_statement(text: &str) -> Result<Statement, String> {
+    let mut p = parser(text)?;
+    let Some(Tok::Word(verb)) = p.peek().cloned() else {
+        return Err(format!("expected a statement: {STATEMENTS}"));
+    };
+    p.at += 1;
+    let tok = |p: &mut P| operand(p, STy::Token);
+    let num = |p: &mut P| operand(p, STy::Num);
+    let st = match verb.as_str() {
+        "select" if p.word("next") => {
+            p.at += 1;
+            p.expect_word("of")?;
+            Statement::SelectNext(tok(&mut p)?)
+        }
+        "select" => Statement::Select(tok(&mut p)?),
+        "rename" => {
+            let from = tok(&mut p)?;
+            p.expect_word("to")?;
+            let to = tok(&mut p)?;
+            p.expect_word("expires")?;
+            Statement::Rename(from, to, num(&mut p)?)
+        }
+        "extend" => {
+            let t = tok(&mut p)?;
+            p.expect_word("expires")?;
+            Statement::Extend(t, num(&mut p)?)
+        }
+        "claim" => {
+            p.expect_word("next")?;
+            p.expect_word("of")?;
+            let t = tok(&mut p)?;
+            p.expect_word("as")?;
+            let u = tok(&mut p)?;
+            p.expect_word("expires")?;
+            Statement::Claim(t, u, num(&mut p)?)
+        }
+        "insert" => {
+            let t = tok(&mut p)?;
+            p.expect_word("expires")?;
+            Statement::Insert(t, num(&mut p)?)
+        }
+        "purge" => {
+            p.expect_word("expired")?;
+            Statement::Purge
+        }
+        "delete" => Statement::Delete(tok(&mut p)?),
+        other => {
+            let verbs = ["select", "rename", "extend", "claim", "insert", "purge", "delete"];
+            let hint = did_you_mean(other, verbs).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+            return Err(format!("unknown statement `{other}` (expected {STATEMENTS}{hint})"));
+        }
+    };
+    p.end()?;
+    Ok(st)
+}
+
+/// Parses a reply (`pass` is [`None`]).
+fn parse_reply(text: &str, middleware: bool) -> Result<Option<SReply>, String> {
+    let t = text.trim();
+    Ok(Some(match t {
+        "ok" => SReply::Ok,
+        "invalid_payload" => SReply::InvalidPayload,
+        "token_expired" => SReply::TokenExpired,
+        "invalid_credentials" => SReply::InvalidCredentials,
+        "server_error" => SReply::ServerError,
+        "signed_out" => SReply::SignedOut,
+        "pass" if middleware => return Ok(None),
+        _ => match t.strip_prefix("ok ") {
+            Some(e) => SReply::OkToken(parse_expr(e, STy::Token)?),
+            None => {
+                let mut all = vec!["ok", "invalid_payload", "token_expired", "invalid_credentials", "server_error", "signed_out"];
+                if middleware {
+                    all.push("pass");
+                }
+                let hint = did_you_mean(t, all.iter().copied()).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+                return Err(format!("unknown reply (expected `ok`, `ok TOKEN`, {}{hint})", all[1..].join(", ")));
+            }
+        },
+    }))
+}
+
+fn reads_fresh(e: &SExpr) -> bool {
+    match e {
+        SExpr::Var(SVar::Fresh) => true,
+        SExpr::Const(_) | SExpr::Var(_) => false,
+        SExpr::Not(a) => reads_fresh(a),
+        SExpr::And(a, b) | SExpr::Or(a, b) | SExpr::Add(a, b) | SExpr::Sub(a, b) => reads_fresh(a) || reads_fresh(b),
+        SExpr::Eq(_, a, b) | SExpr::Ord(_, _, a, b) => reads_fresh(a) || reads_fresh(b),
+    }
+}
+
+fn statement_reads_fresh(s: &Statement) -> bool {
+    match s {
+        Statement::Select(a) | Statement::SelectNext(a) | Statement::Delete(a) => reads_fresh(a),
+        Statement::Extend(a, b) | Statement::Insert(a, b) => reads_fresh(a) || reads_fresh(b),
+        Statement::Rename(a, b, c) | Statement::Claim(a, b, c) => reads_fresh(a) || reads_fresh(b) || reads_fresh(c),
+        Statement::Purge => false,
+    }
+}
+
+impl SessionProgram {
+    /// Parses and checks every guard, statement and reply of `spec`; `at` is the section's
+    /// field path (`session_server`, or `server` for the expanded Directus preset).
+    pub fn compile(spec: &SessionServerSpec, at: &str) -> Result<SessionProgram, SessionError> {
+        let handler = |name: &str, h: &SessionHandlerSpec| compile_handler(at, spec.middleware.as_ref(), name, h);
+        Ok(SessionProgram {
+            refresh: handler("refresh", &spec.refresh)?,
+            sign_out: handler("sign_out", &spec.sign_out)?,
+            request: handler("request", &spec.request)?,
+            concurrency: spec.store.concurrency,
+            steps: match spec.store.transactions {
+                Transactions::Statement => ServerSteps::Split,
+                Transactions::Handler => ServerSteps::Atomic,
+            },
+            reuse_interval: spec.reuse_interval,
+        })
+    }
+}
+
+fn compile_handler(
+    at: &str,
+    middleware: Option<&SessionHandlerSpec>,
+    endpoint: &str,
+    h: &SessionHandlerSpec,
+) -> Result<SHandler, SessionError> {
+    let fail = |field: String, found: &str, message: String| SessionError { field, found: found.into(), message };
+    let mw: &[SessionStepSpec] = middleware.map_or(&[], |m| &m.steps);
+    // (field path of the step, is middleware, step)
+    let all: Vec<(String, bool, &SessionStepSpec)> = mw
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (format!("{at}.middleware.steps[{i}]"), true, s))
+        .chain(h.steps.iter().enumerate().map(|(i, s)| (format!("{at}.{endpoint}.steps[{i}]"), false, s)))
+        .collect();
+    if h.steps.is_empty() {
+        return Err(fail(format!("{at}.{endpoint}.steps"), "no steps", "at least one step".into()));
+    }
+    if all.len() > MAX_SESSION_STEPS {
+        return Err(fail(
+            format!("{at}.{endpoint}.steps"),
+            &format!("{} steps with the middleware's", all.len()),
+            format!("at most {MAX_SESSION_STEPS}"),
+        ));
+    }
+    let first_endpoint = mw.len() as u8;
+    let index_of = |name: &str, field: &str| -> Result<u8, SessionError> {
+        // A middleware step may name only middleware steps; an endpoint step only its own.
+        let in_mw = field.contains(".middleware.");
+        let range = if in_mw { 0..mw.len() } else { mw.len()..all.len() };
+        match all[range.clone()].iter().position(|(_, _, s)| s.name == name) {
+            Some(i) => Ok((range.start + i) as u8),
+            None => {
+                let names = all[range].iter().map(|(_, _, s)| s.name.as_str());
+                let hint = did_you_mean(name, names).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+                Err(fail(format!("{field}.next"), name, format!("no step of this name in the handler{hint}")))
+            }
+        }
+    };
+    let mut steps: Vec<SStep> = Vec::new();
+    let mut draws_fresh = false;
+    for (ix, (path, in_mw, s)) in all.iter().enumerate() {
+        if all[..ix].iter().any(|(p, _, o)| o.name == s.name && p.contains(".middleware.") == *in_mw) {
+            return Err(fail(format!("{path}.name"), &s.name, "a second step of this name in the handler".into()));
+        }
+        if s.rules.is_empty() || s.rules.len() > MAX_SESSION_RULES {
+            return Err(fail(
+                format!("{path}.rules"),
+                &format!("{} rules", s.rules.len()),
+                format!("1 to {MAX_SESSION_RULES} rules"),
+            ));
+        }
+        let mut rules = Vec::new();
+        for (ri, r) in s.rules.iter().enumerate() {
+            let field = format!("{path}.rules[{ri}]");
+            let when = match &r.when {
+                Some(w) => parse_expr(w, STy::Bool).map_err(|m| fail(format!("{field}.when"), w, m))?,
+                None => SExpr::Const(1),
+            };
+            let keep = match &r.keep {
+                Some(k) => Some(parse_expr(k, STy::Token).map_err(|m| fail(format!("{field}.keep"), k, m))?),
+                None => None,
+            };
+            draws_fresh |= reads_fresh(&when) || keep.as_ref().is_some_and(reads_fresh);
+            let then = match (&r.reply, &r.run) {
+                (Some(_), Some(_)) => {
+                    return Err(fail(field, &r.name, "a rule either answers (`reply`) or runs a statement (`run`), not both".into()))
+                }
+                (Some(reply), None) => {
+                    if r.next.is_some() {
+                        return Err(fail(format!("{field}.next"), reply, "no `next` after a reply".into()));
+                    }
+                    match parse_reply(reply, *in_mw).map_err(|m| fail(format!("{field}.reply"), reply, m))? {
+                        Some(SReply::OkToken(e)) => {
+                            draws_fresh |= reads_fresh(&e);
+                            Then::Reply(SReply::OkToken(e))
+                        }
+                        Some(rep) => Then::Reply(rep),
+                        None => Then::Goto(first_endpoint),
+                    }
+                }
+                (None, Some(run)) => {
+                    let st = parse_statement(run).map_err(|m| fail(format!("{field}.run"), run, m))?;
+                    draws_fresh |= statement_reads_fresh(&st);
+                    let next = match &r.next {
+                        Some(n) => index_of(n, &field)?,
+                        None => {
+                            let following = ix + 1;
+                            let ends = following >= all.len() || (*in_mw && following >= mw.len());
+                            if ends {
+                                return Err(fail(field, &r.name, "`run` in the last step needs a `next` step to read its result".into()));
+                            }
+                            following as u8
+                        }
+                    };
+                    if usize::from(next) <= ix {
+                        return Err(fail(format!("{field}.next"), r.next.as_deref().unwrap_or(""), "a later step (a handler runs forward)".into()));
+                    }
+                    Then::Run(st, next)
+                }
+                (None, None) => {
+                    let Some(n) = &r.next else {
+                        return Err(fail(field, &r.name, "a `reply`, a `run` or a `next` step".into()));
+                    };
+                    let next = index_of(n, &field)?;
+                    if usize::from(next) <= ix {
+                        return Err(fail(format!("{field}.next"), n, "a later step (a handler runs forward)".into()));
+                    }
+                    Then::Goto(next)
+                }
+            };
+            rules.push(SRule { name: r.name.clone(), when, keep, then, orphan: r.orphan, supersedes: r.supersedes });
+        }
+        steps.push(SStep { name: s.name.clone(), rules, reads_presented_row: false });
+    }
+    let targets: Vec<u8> = steps
+        .iter()
+        .flat_map(|s| s.rules.iter())
+        .filter_map(|r| match &r.then {
+            Then::Run(Statement::Select(SExpr::Var(SVar::Presented)), n) => Some(*n),
+            _ => None,
+        })
+        .collect();
+    for n in targets {
+        steps[usize::from(n)].reads_presented_row = true;
+    }
+    Ok(SHandler { steps, draws_fresh })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_parse_with_their_operands() {
+        let s = parse_statement("rename presented to row.next expires now + refresh_token_ttl").unwrap();
+        assert!(matches!(s, Statement::Rename(SExpr::Var(SVar::Presented), SExpr::Var(SVar::RowNext), SExpr::Add(..))));
+        assert_eq!(parse_statement("purge expired").unwrap(), Statement::Purge);
+        assert!(matches!(parse_statement("select next of presented").unwrap(), Statement::SelectNext(_)));
+        let e = parse_statement("renme presented to fresh expires 1").unwrap_err();
+        assert!(e.contains("did you mean `rename`"), "{e}");
+        let e = parse_statement("extend presented expires fresh").unwrap_err();
+        assert!(e.contains("expected a number"), "{e}");
+    }
+
+    #[test]
+    fn expressions_type_check() {
+        assert!(parse_expr("row.mode != mode and session_cookie.exp < now", STy::Bool).is_ok());
+        let e = parse_expr("row == 1", STy::Bool).unwrap_err();
+        assert!(e.contains("cannot compare"), "{e}");
+        let e = parse_expr("row.nxt == none", STy::Bool).unwrap_err();
+        assert!(e.contains("did you mean `row.next`"), "{e}");
+    }
+}
