@@ -306,8 +306,9 @@ pub struct Scenario {
     /// or its `server` section expanded ([`crate::protocol::directus`]).
     pub session_server_spec: Option<SessionServerSpec>,
     /// [`Scenario::session_server_spec`] compiled, when the file has a `session_server`
-    /// section: the model runs it with the interpreter ([`crate::model::sessions`]). `None`
-    /// for a `server` section, which runs the Directus step machine ([`crate::model::server`]).
+    /// section. `None` for a `server` section: the model compiles its expansion (from
+    /// [`Scenario::server`], so a test may change the policy after loading). Either way the
+    /// interpreter ([`crate::model::sessions`]) runs it.
     pub session_server: Option<std::sync::Arc<SessionProgram>>,
     /// The browser.
     pub browser: BrowserSection,
@@ -577,7 +578,7 @@ impl Scenario {
                 "a source: a file and version, a pull request, an RFC section",
             ));
         }
-        // The server's handler step machine takes each SQL result once; a network that
+        // A server handler takes each SQL result once; a network that
         // delivers a result twice drives it into a stage it cannot be in (found by fuzzing;
         // see docs/robustness.md). Refused until the server model handles duplicates.
         if self.network == NetworkKind::UnorderedDuplicating {

@@ -1,42 +1,68 @@
 //! The `session_server` language: the Directus `server` section is a preset that expands into
 //! it, the expansion searches identically, and a designer can edit one statement of it.
 
-use refresh_check::check::CheckOptions;
-use refresh_check::model;
-use refresh_check::scenario::{self, Scenario};
-use refresh_check::Verdict;
+use refresh_check::check::{CheckOptions, Outcome};
+use refresh_check::scenario::{self, Scenario, Verdict};
+use refresh_check::trace;
 
-use crate::util::{cli, root, run, status};
+use crate::util::{cli, find_step, root, run, status, trace_of};
+
+/// `(model, states, unique states)` of every shipped Directus model as the Directus step
+/// machine (the Rust handlers this language replaced) searched it, from the baseline report
+/// `check models/ --format json --no-traces` before the change.
+const STEP_MACHINE: &[(&str, u64, u64)] = &[
+    ("directus-10.10-session-3tabs", 14539, 6621),
+    ("directus-10.10-session-attacker", 851, 517),
+    ("directus-10.10-session-clock", 17466, 9842),
+    ("directus-10.10-session-crossmode", 262, 169),
+    ("directus-10.10-session-signout", 1175, 733),
+    ("directus-10.10-session-sqlite", 213, 143),
+    ("directus-10.10-session", 257, 167),
+    ("directus-10.11.1-json", 461, 274),
+    ("directus-10.11.1-session-crossmode", 758, 441),
+    ("directus-10.11.1-session-followup", 3481, 1902),
+    ("directus-10.11.1-session-replay", 239497, 119465),
+    ("directus-10.11.1-session-signout", 4205, 2355),
+    ("directus-10.11.1-session-slow", 158095, 69919),
+    ("directus-10.11.1-session", 27565, 12229),
+    ("directus-pr22433-stable-id-attacker", 439, 250),
+    ("directus-pr22433-stable-id", 1105, 560),
+    ("directus-pr22433-type-bound", 192, 104),
+    ("directus-pr22457-localstorage", 519, 329),
+    ("directus-pr22457-weblocks", 53, 40),
+];
 
 /// Every shipped Directus model, expanded by `models expand` into a `session_server` section
-/// and run by the interpreter, searches the same state space (states, unique states) to the
-/// same verdicts with counterexamples of the same length as the Directus step machine.
+/// and run by the interpreter, searches as many states (states, unique states) as the Directus
+/// step machine did, to the verdicts the model file expects, with the shortest counterexample
+/// of every golden trace (recorded with the step machine): same number of steps, same path.
 #[test]
 fn every_directus_model_expands_to_a_session_server_that_searches_identically() {
     let dir = tempfile::tempdir().unwrap();
     let mut n = 0;
-    for entry in std::fs::read_dir(root().join("models")).unwrap() {
-        let path = entry.unwrap().path();
+    for &(name, states, unique) in STEP_MACHINE {
+        let path = root().join(format!("models/{name}.json"));
         let sc = Scenario::load(&path).unwrap();
-        if sc.is_auth_server() || sc.session_server.is_some() {
-            continue;
-        }
+        assert!(sc.session_server.is_none() && !sc.is_auth_server(), "{name} is a `server` model");
         let text = scenario::expanded_text(&sc).unwrap();
-        assert!(text.contains("\"session_server\"") && !text.contains("\"server\""), "{}", path.display());
+        assert!(text.contains("\"session_server\"") && !text.contains("\"server\""), "{name}");
         let out = dir.path().join(path.file_name().unwrap());
         std::fs::write(&out, &text).unwrap();
         let expanded = Scenario::load(&out).unwrap_or_else(|e| panic!("{e}"));
         assert!(expanded.session_server.is_some());
-        let (_, a) = run(&sc, &CheckOptions::default());
         let (_, b) = run(&expanded, &CheckOptions::default());
-        assert_eq!((a.states, a.unique_states), (b.states, b.unique_states), "{}", path.display());
-        assert!(a.unique_states > 10, "{}: the search was not empty", path.display());
-        for (p, q) in a.properties.iter().zip(&b.properties) {
-            assert_eq!((p.name, p.status, p.steps), (q.name, q.status, q.steps), "{}", path.display());
+        assert_eq!((b.states, b.unique_states), (states, unique), "{name}");
+        assert_eq!(b.outcome(), Outcome::AsExpected, "{name}: {:?}", b.properties);
+        for p in &b.properties {
+            let golden = root().join(format!("traces/{name}.{}.json", p.name));
+            let Ok(g) = std::fs::read_to_string(&golden) else { continue };
+            let g: serde_json::Value = serde_json::from_str(&g).unwrap();
+            assert_eq!(p.steps, Some(g["steps"].as_array().unwrap().len()), "{name}.{}", p.name);
+            assert_eq!(p.path_encoded.as_deref(), g["path"].as_str(), "{name}.{}", p.name);
+            n += 1;
         }
-        n += 1;
     }
-    assert!(n >= 19, "only {n} Directus models found");
+    assert!(n >= 33, "only {n} golden traces compared");
 }
 
 /// `models expand` prints a Directus model's `server` section as the statements Directus runs
@@ -61,30 +87,36 @@ fn expand_prints_a_directus_model_as_statements() {
     assert_eq!(String::from_utf8(again.stdout).unwrap(), text, "expanding an expansion changes nothing");
 }
 
-/// A designer starts from Directus 10.11.1 and edits one statement: the G1 claim without its
-/// `WHERE next_token IS NULL` (an unconditional `UPDATE`, so both concurrent refreshes "win"
-/// and each inserts its own successor). Spelled as the language has it: the claim's result
-/// is ignored and every refresh inserts. The two tabs then end up on two different rows: the
-/// old model's verdict that no tab is logged out stays, and the state count changes.
+/// A designer starts from Directus 10.11.1 and edits one rule: G0's extension of a successor
+/// whose row is not inserted yet (0 rows affected) answers 500 instead of handing out a
+/// cookie that names no row. The dead cookie is gone (`cookie_names_live_session` holds), and
+/// the search shows what the fix costs: tab B, whose refresh raced tab A's between G1 and G3,
+/// is logged out by the 500 while its session is valid (16 steps).
 #[test]
-fn editing_one_statement_of_the_directus_preset_changes_the_search() {
+fn editing_one_rule_of_the_directus_preset_trades_the_dead_cookie_for_a_logout() {
     let sc = Scenario::load(&root().join("models/directus-10.11.1-session.json")).unwrap();
-    let text = scenario::expanded_text(&sc).unwrap();
-    let edited = text.replace(r#""when": "affected == 1","#, "");
-    assert_ne!(edited, text);
+    let mut file: serde_json::Value = serde_json::from_str(&scenario::expanded_text(&sc).unwrap()).unwrap();
+    let steps = file["session_server"]["refresh"]["steps"].as_array_mut().unwrap();
+    let g0 = steps.iter_mut().find(|s| s["name"] == "G0 result").unwrap();
+    let rule = &mut g0["rules"][0];
+    assert_eq!(rule["when"], "affected == 0");
+    *rule = serde_json::json!({ "name": "no row extended", "when": "affected == 0", "reply": "server_error" });
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("edited.json");
-    std::fs::write(&path, &edited).unwrap();
+    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
     let ed = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let (_, a) = run(&sc, &CheckOptions::default());
-    let (m, b) = run(&ed, &CheckOptions::default());
-    assert_ne!(a.unique_states, b.unique_states, "the edit changed nothing");
-    // Two rows of one session now exist at once: the store had three rows at some state.
-    let three = m.cfg.store;
-    let _ = three;
-    assert_eq!(status(&b, "no_spurious_logout"), status(&a, "no_spurious_logout"));
-    let _ = Verdict::Holds;
-    let _ = model::store_at;
+    let (m, r) = run(&ed, &CheckOptions::default());
+    assert_eq!(status(&r, "cookie_names_live_session"), Verdict::Holds);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    assert!(r.unique_states > 1000);
+    let t = trace_of(&m, &ed, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 16, "{}", trace::render_text(&t));
+    let g1 = find_step(&t, "store", "StoreRunsG1Claim", "for tab A");
+    let g0 = find_step(&t, "store", "StoreRunsG0Extend", "WHERE token=2 for tab B");
+    let none = find_step(&t, "server", "ServerReceivesResult", "0 row(s) affected for tab B");
+    assert!(g1 < g0 && g0 < none, "{}", trace::render_text(&t));
+    assert!(!t.steps.iter().any(|s| s.action == "StoreRunsG3Insert"), "A's insert has not run");
+    assert!(t.steps.last().unwrap().text.contains("tab B gets 500"), "{}", trace::render_text(&t));
 }
 
 /// A misspelt statement is refused with the file, the line, the field and the nearest verb.

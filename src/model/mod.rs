@@ -3,7 +3,8 @@
 //! Three actors, wired by [`build`]:
 //! - [`Node::Browser`]: the tabs, their shared cookie jar and storage, and the optional
 //!   attacker who copies what the browser held ([`browser`]);
-//! - [`Node::Server`]: the API process, whose handlers are step machines ([`server`]), and the
+//! - [`Node::Server`]: the API process, whose handlers are `session_server` programs run by
+//!   the interpreter ([`sessions`]; Directus's `server` section is a preset of it), and the
 //!   logical clock in ticks (the API computes `now`, as Directus does in JavaScript);
 //! - [`Node::Store`]: the `directus_sessions` table ([`store`]).
 //!
@@ -47,6 +48,7 @@ use crate::properties;
 use crate::scenario::{NetworkKind, Scenario};
 use browser::{BrowserCfg, BrowserState, Send};
 use policy::{AuthMode, ServerPolicy, ServerSteps, StoreConcurrency};
+use crate::protocol::sessions::SessionProgram;
 use server::{Credentials, Endpoint, Handler, Stage, StepOut, Ttls};
 use store::{Sql, SqlResult, StoreState};
 
@@ -260,22 +262,22 @@ pub enum NodeState {
 pub enum Node {
     /// A browser, signed in with `jwt` (session mode) or `token` (json, cookie mode).
     Browser { server: Id, cfg: BrowserCfg, jwt: SessionJwt, token: Token },
-    /// The API process; with `program`, its handlers are that `session_server` program
-    /// ([`sessions`]), else the Directus step machine ([`server`]).
+    /// The API process; its handlers are `program` ([`sessions`]); `policy` says whether each
+    /// statement is its own action or a handler one transaction, and how the store runs them.
     Server {
         store: Id,
         policy: ServerPolicy,
         ttl: Ttls,
         max_ticks: Tick,
         first_fresh: Token,
-        program: Option<std::sync::Arc<crate::protocol::sessions::SessionProgram>>,
+        program: std::sync::Arc<SessionProgram>,
     },
     /// The session store, starting as `init`; `program` as the server's (for transactions).
     Store {
         init: StoreState,
         policy: ServerPolicy,
         ttl: Ttls,
-        program: Option<std::sync::Arc<crate::protocol::sessions::SessionProgram>>,
+        program: std::sync::Arc<SessionProgram>,
     },
     /// An OAuth authorization server ([`oauth`]) running `protocol` ([`interpret`]) with
     /// `devices` client sessions of `logins` sign-ins each at tick 0; access tokens live
@@ -376,12 +378,13 @@ impl Actor for Node {
         match self {
             Node::Browser { server, cfg, .. } => browser_on_msg(*server, cfg, state, msg, o),
             Node::Server { store, policy, ttl, program, .. } => {
-                server_on_msg(*store, policy, ttl, program.as_deref(), state, src, msg, o)
+                server_on_msg(*store, policy, ttl, program, state, src, msg, o)
             }
             Node::AuthServer { protocol, access_ttl, .. } => {
                 auth_actor::on_msg(protocol, *access_ttl, state, src, msg, o)
             }
             Node::Store { policy, ttl, program, .. } => {
+                let _ = policy;
                 let NodeState::Store(s) = state.as_ref() else { return };
                 match msg {
                     Msg::Query { client, seq, sql } => {
@@ -401,10 +404,7 @@ impl Actor for Node {
                     }
                     Msg::Transaction { handler, now } => {
                         let mut s = s.clone();
-                        let out = match program {
-                            Some(p) => sessions::run_atomically(p, ttl, now, handler, &mut s),
-                            None => server::run_atomically(policy, ttl, now, handler, &mut s),
-                        };
+                        let out = sessions::run_atomically(program, ttl, now, handler, &mut s);
                         if &s != state.as_ref().store() {
                             *state.to_mut() = NodeState::Store(s);
                         }
@@ -668,29 +668,12 @@ fn record_answer(s: &mut ServerState, h: &Handler, reply: &Reply, orphan: bool) 
     }
 }
 
-/// Ghost bookkeeping when a write's result comes back: W1 renamed the presented token away, or
-/// G1 gave it a `next_token`. Never read by a handler.
-fn record_supersession(s: &mut ServerState, h: &Handler, result: &SqlResult) {
-    let rotated = match h.stage {
-        Stage::Write { issues } => issues == h.fresh,
-        Stage::G1 => true,
-        _ => false,
-    };
-    if !(rotated && *result == SqlResult::Affected(1)) {
-        return;
-    }
-    let Some(tok) = h.cred.presented() else { return };
-    if let Err(at) = s.ghost.superseded.binary_search_by_key(&tok, |&(t, _)| t) {
-        s.ghost.superseded.insert(at, (tok, s.now));
-    }
-}
-
-/// One step of an interpreted handler, with its ghost mark: a rule marked `supersedes`
-/// records the presented token as superseded now (as [`record_supersession`] does for the
-/// step machine).
+/// One step of a handler, with its ghost mark: a rule marked `supersedes` records the
+/// presented token as superseded now, by the server's clock when it learned the write affected
+/// a row (at or after the write ran).
 fn interpreted(
     s: &mut ServerState,
-    p: &crate::protocol::sessions::SessionProgram,
+    p: &SessionProgram,
     ttl: &Ttls,
     h: Handler,
     input: Option<SqlResult>,
@@ -711,7 +694,7 @@ fn server_on_msg(
     store: Id,
     policy: &ServerPolicy,
     ttl: &Ttls,
-    program: Option<&crate::protocol::sessions::SessionProgram>,
+    program: &SessionProgram,
     state: &mut Cow<NodeState>,
     src: Id,
     msg: Msg,
@@ -732,8 +715,7 @@ fn server_on_msg(
                 Msg::UsersMeRequest { .. } => Endpoint::UsersMe,
                 _ => Endpoint::Logout,
             };
-            let draws = program.map_or(endpoint == Endpoint::Refresh, |p| sessions::handler_of(p, endpoint).draws_fresh);
-            let fresh = if draws {
+            let fresh = if sessions::handler_of(program, endpoint).draws_fresh {
                 s.next_fresh += 1;
                 s.next_fresh - 1
             } else {
@@ -751,10 +733,7 @@ fn server_on_msg(
                 theft_mark: s.ghost.theft_mark,
             };
             match policy.steps {
-                ServerSteps::Split => match program {
-                    Some(p) => interpreted(&mut s, p, ttl, h, None),
-                    None => server::step(policy, ttl, s.now, h, None),
-                },
+                ServerSteps::Split => interpreted(&mut s, program, ttl, h, None),
                 ServerSteps::Atomic => {
                     o.send(store, Msg::Transaction { handler: h, now: s.now });
                     *state.to_mut() = NodeState::Server(s);
@@ -765,13 +744,7 @@ fn server_on_msg(
         Msg::QueryResult { client, result } => {
             let Some(i) = s.handlers.iter().position(|h| h.client == client) else { return };
             let h = s.handlers.remove(i);
-            match program {
-                Some(p) => interpreted(&mut s, p, ttl, h, Some(result)),
-                None => {
-                    record_supersession(&mut s, &h, &result);
-                    server::step(policy, ttl, s.now, h, Some(result))
-                }
-            }
+            interpreted(&mut s, program, ttl, h, Some(result))
         }
         Msg::TransactionDone { handler, reply, orphan } => StepOut::Respond { h: handler, reply, orphan },
         _ => return,
@@ -936,12 +909,12 @@ pub fn build(sc: &Scenario) -> RefreshModel {
     // Sign-in (`api/src/auth/drivers/local.ts`, all versions): a row expiring at
     // REFRESH_TOKEN_TTL, whatever the mode.
     let init_store = StoreState::signed_in(1, ttl.refresh_token, mode);
-    let program = sc.session_server.clone();
-    let grace = match &program {
-        Some(p) => p.reuse_interval,
-        None if sc.server.session_refresh == policy::SessionRefresh::GraceWindow => ttl.grace,
-        None => 0,
-    };
+    // The file's `session_server` section, or its Directus `server` section expanded.
+    let program = sc.session_server.clone().unwrap_or_else(|| {
+        let spec = crate::protocol::directus::expand(&sc.server, ttl.grace);
+        std::sync::Arc::new(SessionProgram::compile(&spec, "server").expect("the Directus preset compiles"))
+    });
+    let grace = program.reuse_interval;
     let cfg = Cfg {
         browsers: vec![browser],
         server,
@@ -988,6 +961,14 @@ pub fn ghost_at(s: &State, ix: usize) -> &ServerGhost {
         NodeState::AuthServer(x) => &x.ghost,
         other => unreachable!("actor {ix} is not a server: {other:?}"),
     }
+}
+
+/// The session-server program the API process of `m` runs, if `m` is a session-table model.
+pub fn session_program(m: &RefreshModel) -> Option<&SessionProgram> {
+    m.actors.iter().find_map(|a| match a {
+        Node::Server { program, .. } => Some(&**program),
+        _ => None,
+    })
 }
 
 /// The authorization server's state, if actor `ix` is one (`None` for the Directus server).

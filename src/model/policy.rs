@@ -1,8 +1,9 @@
 //! Server and client policies, as data.
 //!
 //! Every protocol choice a model file can make is one variant here, and each variant says where
-//! the behaviour comes from. The step functions in [`super::server`] and [`super::browser`]
-//! match on these values; no other module decides policy. The OAuth authorization server's
+//! the behaviour comes from. The Directus preset ([`crate::protocol::directus`]) expands the
+//! server's values into the `session_server` language; the step functions in
+//! [`super::browser`] match on the client's. The OAuth authorization server's
 //! policies (`industry-policies.md` P1–P8) are data in [`super::oauth`], beside its step
 //! functions.
 //!
@@ -60,7 +61,8 @@ pub enum SessionRefresh {
 
 impl SessionRefresh {
     /// Whether a refresh ends with W3, `DELETE FROM directus_sessions WHERE user = U AND
-    /// expires < now` (added with the grace window in `@directus/api` 19.1.1, all modes).
+    /// expires < now` (added with the grace window in `@directus/api` 19.1.1, all modes; the
+    /// preset [`crate::protocol::directus`] writes it).
     pub fn purges_expired(self) -> bool {
         self == SessionRefresh::GraceWindow
     }

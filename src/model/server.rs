@@ -1,39 +1,25 @@
-//! The Directus API process: request handlers as explicit step machines.
+//! The API process of a session-table server (Directus): what a request carries, what a
+//! handler in progress holds, and what one step produces. The handlers themselves are
+//! programs in the `session_server` language, run by [`super::sessions`]; a model file's
+//! Directus `server` section expands into one ([`crate::protocol::directus`]).
 //!
-//! A handler is created when a request arrives and advances one step per database reply.
-//! [`step`] is pure (sans-IO): it takes the handler and its input and returns either the next
-//! statement to send to the store or the HTTP response. The split driver (the
+//! [`super::sessions::step`] is pure (sans-IO): it takes the handler and its input and returns
+//! either the next statement to send to the store or the HTTP response. The split driver (the
 //! [`super::Node::Server`] actor) sends each statement as a message, so any other request's
-//! statement can run in between; the atomic driver ([`run_atomically`], run by the store) loops
-//! over the same steps in one action.
+//! statement can run in between; the atomic driver ([`super::sessions::run_atomically`], run
+//! by the store) loops over the same steps in one action.
 //!
-//! Middleware, before every endpoint (`api/src/app.ts` order; `extract-token.ts`,
-//! `authenticate.ts`): a session cookie past its `exp` → 401 `TOKEN_EXPIRED`
-//! (`verifyAccessJWT`, synchronous); with the per-request check (PR 22353, 10.11.1+)
-//! `verifySessionJWT` selects the cookie's row, none → 401 `INVALID_CREDENTIALS`. This runs
-//! for `/auth/refresh` and `/auth/logout` too.
-//!
-//! `POST /auth/refresh` (names from `directus-protocol.md` §1.4–1.5): the token comes from the
-//! body (json), the refresh cookie (cookie) or the session JWT's claim (session); none → 400
-//! `INVALID_PAYLOAD`. R1 selects the row; none → 401 `INVALID_CREDENTIALS`; a row of another
-//! mode with mode-bound sessions → 401. Then the write, by mode and [`SessionRefresh`]: W1
-//! rename (count ignored), the PR 22433 extension, or the grace window G0/G1/G2/G3; with the
-//! grace window every refresh ends with W3. The response sets the new session cookie (session),
-//! the refresh cookie (cookie) or returns the token in the body (json).
-//!
-//! `GET /users/me`: authenticated by the session cookie (the middleware above) or by an access
-//! token (json and cookie mode: a JWT checked for `exp` only); neither → 401.
-//! `POST /auth/logout {mode}`: deletes the presented token's row and clears both cookies.
-//!
-//! Sources: `api/src/services/authentication.ts`, `api/src/controllers/auth.ts`,
-//! `api/src/utils/get-accountability-for-token.ts`, `api/src/utils/verify-session-jwt.ts` in
+//! The tests below pin the Directus preset's statements against the store: what each version
+//! writes, the grace window's claim and re-read, the unique-constraint collision observed with
+//! `refresh-check replay`, and the sign-out's delete. Sources: `api/src/services/
+//! authentication.ts`, `api/src/controllers/auth.ts`, `api/src/utils/verify-session-jwt.ts` in
 //! `@directus/api` 18.2.1 (directus 10.10.4) and 19.1.1 (10.11.1); PR 22433, 22353, 22503.
 
 use serde::Serialize;
 
-use super::policy::{AuthMode, ServerPolicy, SessionRefresh};
-use super::store::{Sql, SqlResult, StoreState};
-use super::{ClientKey, HttpError, Reply, SessionJwt, Tick, Token};
+use super::policy::AuthMode;
+use super::store::Sql;
+use super::{ClientKey, Reply, SessionJwt, Tick, Token};
 
 /// The endpoint a handler serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -71,33 +57,15 @@ impl Credentials {
     }
 }
 
-/// Where a handler is: the statement whose reply it awaits.
+/// Where a handler is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[allow(missing_docs)] // variant fields are described in each variant's doc
 pub enum Stage {
     /// Just received; nothing sent to the store yet.
     Received,
-    /// Awaits `verifySessionJWT`'s `SELECT` (PR 22353).
-    SessionCheck,
-    /// Awaits R1.
-    R1,
-    /// Awaits W1 (rename) or the PR 22433 extension; `issues` is the token the response carries.
-    Write { issues: Token },
-    /// Awaits G0, the successor's extension; the response carries `issues`.
-    G0 { issues: Token },
-    /// Awaits G1, the conditional claim of `next_token`.
-    G1,
-    /// Awaits G2, the loser's re-read of `next_token`.
-    G2,
-    /// Awaits G3, the insert of the successor `issues`.
-    G3 { issues: Token },
-    /// Awaits W3, the purge of expired rows; then answers with `issues`.
-    W3 { issues: Token, orphan: bool },
-    /// Awaits the sign-out's `DELETE`.
-    Logout,
-    /// A handler run by the `session_server` interpreter ([`super::sessions`]): awaits the
-    /// result that step `at` of its endpoint's program reads; `issued` is the token it keeps for
-    /// its answer (0: none); `orphan` is ghost (its write affected no row).
+    /// Awaits the result of the statement it sent, which step `at` of its endpoint's program
+    /// ([`super::sessions`]) reads; `issued` is the token it keeps for its answer (0: none);
+    /// `orphan` is ghost (a write of the token it will answer with affected no row).
     Step { at: u8, issued: Token, orphan: bool },
 }
 
@@ -152,171 +120,34 @@ pub struct Ttls {
     pub grace: Tick,
 }
 
-/// Advances `h` by one step. `input` is `None` when the request has just arrived, otherwise
-/// the result of the statement the handler awaited. `now` is the API process's clock.
-pub fn step(policy: &ServerPolicy, ttl: &Ttls, now: Tick, mut h: Handler, input: Option<SqlResult>) -> StepOut {
-    let err = |h: Handler, e: HttpError| StepOut::Respond { h, reply: Reply::Err(e), orphan: false };
-    match (h.stage, input) {
-        (Stage::Received, _) => {
-            h.checked_at = now;
-            if let Some(jwt) = h.cred.cookie {
-                if jwt.exp < now {
-                    return err(h, HttpError::TokenExpired);
-                }
-                if policy.per_request_check {
-                    h.stage = Stage::SessionCheck;
-                    return StepOut::Query(h, Sql::SelectSession { token: jwt.session, now });
-                }
-            }
-            after_middleware(now, h)
-        }
-        (Stage::SessionCheck, Some(SqlResult::Row(row))) => match row {
-            Some(_) => after_middleware(now, h),
-            None => err(h, HttpError::InvalidCredentials),
-        },
-        (Stage::R1, Some(SqlResult::Row(row))) => {
-            let (Some(row), Some(token)) = (row, h.cred.presented()) else {
-                return err(h, HttpError::InvalidCredentials);
-            };
-            h.row_kind = Some(row.kind);
-            if policy.mode_bound && row.kind != h.cred.mode {
-                return err(h, HttpError::InvalidCredentials);
-            }
-            let mode = h.cred.mode;
-            let rename = |h: &mut Handler, to: Token| {
-                let expires = now.saturating_add(ttl.refresh_token);
-                h.stage = Stage::Write { issues: to };
-                Sql::Rename { from: token, to, expires, kind: mode, now }
-            };
-            let sql = match (mode, policy.session_refresh) {
-                // 10.11.1+ (`@directus/api` 19.1.1 `refresh()`): `newRefreshToken =
-                // record.session_next_token ?? nanoid(64)` in every mode, so a json or cookie
-                // refresh of a token inside its grace window renames the row onto its
-                // successor's token: SQLITE_CONSTRAINT UNIQUE once G3 has inserted it.
-                (AuthMode::Json | AuthMode::Cookie, SessionRefresh::GraceWindow) => {
-                    let to = row.next_token.unwrap_or(h.fresh);
-                    rename(&mut h, to)
-                }
-                (AuthMode::Json | AuthMode::Cookie, _) | (AuthMode::Session, SessionRefresh::Rotate) => {
-                    let to = h.fresh;
-                    rename(&mut h, to)
-                }
-                (AuthMode::Session, SessionRefresh::StableId) => {
-                    h.stage = Stage::Write { issues: token };
-                    Sql::Extend { token, expires: now.saturating_add(ttl.refresh_token) }
-                }
-                (AuthMode::Session, SessionRefresh::GraceWindow) => match row.next_token {
-                    Some(next) => {
-                        h.stage = Stage::G0 { issues: next };
-                        Sql::Extend { token: next, expires: now.saturating_add(ttl.session_cookie) }
-                    }
-                    None => {
-                        h.stage = Stage::G1;
-                        Sql::ClaimNext { token, next: h.fresh, expires: now.saturating_add(ttl.grace), now }
-                    }
-                },
-            };
-            StepOut::Query(h, sql)
-        }
-        (Stage::Write { issues } | Stage::G0 { issues }, Some(SqlResult::Affected(n))) => {
-            finish(policy, ttl, now, h, issues, n == 0)
-        }
-        (Stage::G1, Some(SqlResult::Affected(n))) => {
-            let token = h.cred.presented().expect("G1 follows R1 of a presented token");
-            if n == 1 {
-                h.stage = Stage::G3 { issues: h.fresh };
-                let expires = now.saturating_add(ttl.session_cookie);
-                StepOut::Query(h, Sql::Insert { token: h.fresh, expires, kind: AuthMode::Session })
-            } else {
-                h.stage = Stage::G2;
-                StepOut::Query(h, Sql::SelectNext { token })
-            }
-        }
-        (Stage::G2, Some(SqlResult::Next(next))) => match next {
-            Some(next) => finish(policy, ttl, now, h, next, false),
-            // `const { next_token } = await …first()` on a row deleted meanwhile: a TypeError,
-            // answered 500 by the error handler.
-            None => err(h, HttpError::Internal),
-        },
-        (Stage::G3 { issues }, Some(SqlResult::Affected(_))) => finish(policy, ttl, now, h, issues, false),
-        // The rename (W1) or the insert (G3) collided with an existing token: an uncaught
-        // SQLITE_CONSTRAINT, answered 500 by the error handler.
-        (Stage::Write { .. } | Stage::G3 { .. }, Some(SqlResult::UniqueViolation)) => err(h, HttpError::Internal),
-        (Stage::W3 { issues, orphan }, Some(SqlResult::Affected(_))) => respond_grant(ttl, now, h, issues, orphan),
-        (Stage::Logout, Some(SqlResult::Affected(_))) => StepOut::Respond { h, reply: Reply::SignedOut, orphan: false },
-        (stage, input) => unreachable!("handler at {stage:?} cannot take {input:?}"),
-    }
-}
-
-/// The endpoint's own work, after the middleware let the request through.
-fn after_middleware(now: Tick, mut h: Handler) -> StepOut {
-    match h.endpoint {
-        Endpoint::UsersMe => {
-            let reply = match (h.cred.cookie, h.cred.access) {
-                (Some(_), _) => Reply::Ok { set_cookie: None, token: None, expires_at: None },
-                (None, Some(exp)) if exp >= now => Reply::Ok { set_cookie: None, token: None, expires_at: None },
-                (None, Some(_)) => Reply::Err(HttpError::TokenExpired),
-                (None, None) => Reply::Err(HttpError::InvalidCredentials),
-            };
-            StepOut::Respond { h, reply, orphan: false }
-        }
-        Endpoint::Refresh | Endpoint::Logout => {
-            let Some(token) = h.cred.presented() else {
-                return StepOut::Respond { h, reply: Reply::Err(HttpError::InvalidPayload), orphan: false };
-            };
-            if h.endpoint == Endpoint::Refresh {
-                h.stage = Stage::R1;
-                h.checked_at = now;
-                StepOut::Query(h, Sql::SelectSession { token, now })
-            } else {
-                h.stage = Stage::Logout;
-                StepOut::Query(h, Sql::Delete { token })
-            }
-        }
-    }
-}
-
-/// After the write: W3 if the version purges, then the response.
-fn finish(policy: &ServerPolicy, ttl: &Ttls, now: Tick, mut h: Handler, issues: Token, orphan: bool) -> StepOut {
-    if policy.session_refresh.purges_expired() {
-        h.stage = Stage::W3 { issues, orphan };
-        StepOut::Query(h, Sql::PurgeExpired { now })
-    } else {
-        respond_grant(ttl, now, h, issues, orphan)
-    }
-}
-
-/// The 200 of a refresh that hands out `issues`, by mode (`api/src/controllers/auth.ts`).
-fn respond_grant(ttl: &Ttls, now: Tick, h: Handler, issues: Token, orphan: bool) -> StepOut {
-    let reply = match h.cred.mode {
-        AuthMode::Session => {
-            let exp = now.saturating_add(ttl.session_cookie);
-            Reply::Ok { set_cookie: Some(SessionJwt { session: issues, exp }), token: None, expires_at: Some(exp) }
-        }
-        AuthMode::Json | AuthMode::Cookie => {
-            Reply::Ok { set_cookie: None, token: Some(issues), expires_at: Some(now.saturating_add(ttl.access_token)) }
-        }
-    };
-    StepOut::Respond { h, reply, orphan }
-}
-
-/// The atomic driver: runs every step of `h` against `store` in one action and returns the
-/// final response (a [`StepOut::Respond`]).
-pub fn run_atomically(policy: &ServerPolicy, ttl: &Ttls, now: Tick, h: Handler, store: &mut StoreState) -> StepOut {
-    let mut out = step(policy, ttl, now, h, None);
-    while let StepOut::Query(h, sql) = out {
-        let result = store.exec(sql);
-        out = step(policy, ttl, now, h, Some(result));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::policy::{ServerSteps, StoreConcurrency};
+    use crate::model::policy::{ServerPolicy, ServerSteps, SessionRefresh, StoreConcurrency};
+    use crate::model::store::{SqlResult, StoreState};
+    use crate::model::HttpError;
+    use crate::protocol::sessions::SessionProgram;
 
     const TTL: Ttls = Ttls { refresh_token: 7, session_cookie: 4, access_token: 2, grace: 1 };
+
+    /// The Directus preset of `p`, compiled.
+    fn program(p: &ServerPolicy) -> SessionProgram {
+        SessionProgram::compile(&crate::protocol::directus::expand(p, TTL.grace), "server").unwrap()
+    }
+
+    fn step(p: &ServerPolicy, ttl: &Ttls, now: Tick, h: Handler, input: Option<SqlResult>) -> StepOut {
+        crate::model::sessions::step(&program(p), ttl, now, h, input).0
+    }
+
+    fn run_atomically(p: &ServerPolicy, ttl: &Ttls, now: Tick, h: Handler, store: &mut StoreState) -> StepOut {
+        crate::model::sessions::run_atomically(&program(p), ttl, now, h, store)
+    }
+
+    /// The name of the step a handler awaits in.
+    fn awaits(p: &ServerPolicy, h: &Handler) -> String {
+        let Stage::Step { at, .. } = h.stage else { return "received".into() };
+        crate::model::sessions::handler_of(&program(p), h.endpoint).steps[usize::from(at)].name.clone()
+    }
 
     fn policy(session_refresh: SessionRefresh) -> ServerPolicy {
         ServerPolicy {
@@ -419,8 +250,9 @@ mod tests {
         assert_eq!(g2, Sql::SelectNext { token: 1 });
         let StepOut::Query(b, w3) = step(&p, &TTL, 0, b, Some(store.exec(g2))) else { panic!() };
         assert_eq!(w3, Sql::PurgeExpired { now: 0 });
-        assert_eq!(b.stage, Stage::W3 { issues: 2, orphan: false }, "the loser hands out the winner's token");
-        assert_eq!(a.stage, Stage::G1);
+        assert_eq!(awaits(&p, &b), "W3 result");
+        assert!(matches!(b.stage, Stage::Step { issued: 2, orphan: false, .. }), "the loser hands out the winner's token");
+        assert_eq!(awaits(&p, &a), "G1 result");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The interpreter of the `session_server` language ([`crate::protocol::sessions`]): the API
 //! process's handlers as compiled step programs over the session store ([`super::store`]).
 //!
-//! [`step`] is pure (sans-IO), as the Directus step machine it replaces: it takes a handler and
+//! [`step`] is pure (sans-IO): it takes a handler and
 //! the result of the statement it awaited (`None` on arrival) and returns the next statement to
 //! send or the answer. A handler's place is [`Stage::Step`]: the step that reads the awaited
 //! result, the `issued` token it keeps for its answer, and the ghost `orphan` mark. Steps

@@ -64,7 +64,7 @@ fn step(name: &str, rules: Vec<SessionRuleSpec>) -> SessionStepSpec {
 /// Expands a Directus server policy into the language; `grace` is
 /// `SESSION_REFRESH_GRACE_PERIOD` in ticks (the claimed reuse interval of the grace window).
 pub fn expand(p: &ServerPolicy, grace_ticks: crate::model::Tick) -> SessionServerSpec {
-    let grace = p.session_refresh == SessionRefresh::GraceWindow;
+    let grace = p.session_refresh.purges_expired();
     // Every refresh of the grace-window versions ends with W3, then answers.
     let finish = |r: SessionRuleSpec| if grace { r.run("purge expired", "W3 result") } else { r.reply("ok issued") };
 

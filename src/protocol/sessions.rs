@@ -37,7 +37,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::expr::did_you_mean;
-use crate::model::policy::{ServerSteps, StoreConcurrency};
+use crate::model::policy::StoreConcurrency;
 use crate::model::Tick;
 
 /// The most steps a session-server handler (with the middleware) may have.
@@ -355,10 +355,6 @@ pub struct SessionProgram {
     pub sign_out: SHandler,
     /// The ordinary request.
     pub request: SHandler,
-    /// Pool or one connection.
-    pub concurrency: StoreConcurrency,
-    /// Statement or handler transactions.
-    pub steps: ServerSteps,
     /// The claimed grace, ticks.
     pub reuse_interval: Tick,
 }
@@ -782,11 +778,6 @@ impl SessionProgram {
             refresh: handler("refresh", &spec.refresh)?,
             sign_out: handler("sign_out", &spec.sign_out)?,
             request: handler("request", &spec.request)?,
-            concurrency: spec.store.concurrency,
-            steps: match spec.store.transactions {
-                Transactions::Statement => ServerSteps::Split,
-                Transactions::Handler => ServerSteps::Atomic,
-            },
             reuse_interval: spec.reuse_interval,
         })
     }

@@ -8,6 +8,7 @@ use super::{tab_letter, MessageView, Snapshot, TabView};
 use crate::model::browser::{BrowserState, TabStatus};
 use crate::model::policy::AuthMode;
 use crate::model::server::{Credentials, Handler, Stage};
+use crate::protocol::sessions::SessionProgram;
 use crate::model::store::{Row, Sql, SqlResult};
 use crate::model::{
     self, Action, HttpError, Msg, Node, RefreshModel, Reply, SessionJwt, State, TabIx, Timer, ATTACKER,
@@ -83,19 +84,44 @@ fn sql_text(sql: &Sql) -> String {
     }
 }
 
-fn sql_step_name(sql: &Sql, h: Option<&Handler>) -> &'static str {
-    match (sql, h.map(|h| h.stage)) {
-        (Sql::SelectSession { .. }, Some(Stage::SessionCheck)) => "StoreRunsSessionCheck",
-        (Sql::SelectSession { .. }, _) => "StoreRunsR1",
-        (Sql::Rename { .. }, _) => "StoreRunsW1Rename",
-        (Sql::Extend { .. }, Some(Stage::G0 { .. })) => "StoreRunsG0Extend",
-        (Sql::Extend { .. }, _) => "StoreRunsW1Extend",
-        (Sql::ClaimNext { .. }, _) => "StoreRunsG1Claim",
-        (Sql::SelectNext { .. }, _) => "StoreRunsG2ReadNext",
-        (Sql::Insert { .. }, _) => "StoreRunsG3Insert",
-        (Sql::PurgeExpired { .. }, _) => "StoreRunsW3Purge",
-        (Sql::Delete { .. }, _) => "StoreRunsLogoutDelete",
+/// The step name of a statement, by its kind (the Directus names of
+/// `directus-protocol.md` §1.4–1.5): a `select` of the presented token is R1, of another
+/// token the session check (`verifySessionJWT`); an `extend` of the presented token is W1's,
+/// of another token G0's (the successor).
+fn sql_step_name(sql: &Sql, h: Option<&Handler>, program: Option<&SessionProgram>) -> &'static str {
+    let presented_row = match (h.map(|h| (h.endpoint, h.stage)), program) {
+        (Some((e, Stage::Step { at, .. })), Some(p)) => {
+            model::sessions::handler_of(p, e).steps.get(usize::from(at)).is_some_and(|s| s.reads_presented_row)
+        }
+        _ => true,
+    };
+    let presented = h.and_then(|h| h.cred.presented());
+    match sql {
+        Sql::SelectSession { .. } if !presented_row => "StoreRunsSessionCheck",
+        Sql::SelectSession { .. } => "StoreRunsR1",
+        Sql::Rename { .. } => "StoreRunsW1Rename",
+        Sql::Extend { token, .. } if Some(*token) != presented => "StoreRunsG0Extend",
+        Sql::Extend { .. } => "StoreRunsW1Extend",
+        Sql::ClaimNext { .. } => "StoreRunsG1Claim",
+        Sql::SelectNext { .. } => "StoreRunsG2ReadNext",
+        Sql::Insert { .. } => "StoreRunsG3Insert",
+        Sql::PurgeExpired { .. } => "StoreRunsW3Purge",
+        Sql::Delete { .. } => "StoreRunsLogoutDelete",
     }
+}
+
+/// Where a handler is: the step of its program that reads the result it awaits, with the
+/// token it keeps for its answer and the ghost orphan mark.
+fn stage_text(m: &RefreshModel, h: &Handler) -> String {
+    let Stage::Step { at, issued, orphan } = h.stage else { return "received".into() };
+    let name = model::session_program(m)
+        .and_then(|p| model::sessions::handler_of(p, h.endpoint).steps.get(usize::from(at)))
+        .map_or_else(|| format!("step {at}"), |s| s.name.clone());
+    let mut out = format!("awaits {name}");
+    if issued != 0 {
+        out += &format!(" (issues {issued}{})", if orphan { ", orphan" } else { "" });
+    }
+    out
 }
 
 fn row_text(r: &Row) -> String {
@@ -272,7 +298,7 @@ pub fn snapshot(m: &RefreshModel, s: &State) -> Snapshot {
         handlers: server
             .handlers
             .iter()
-            .map(|h| format!("{} {:?}: {:?}", who(h.client.tab), h.endpoint, h.stage))
+            .map(|h| format!("{} {:?}: {}", who(h.client.tab), h.endpoint, stage_text(m, h)))
             .collect(),
         orphan_cookies: server.orphan_cookies,
         session_valid: properties::session_valid(m, s, m.cfg.browsers[0]),
@@ -685,7 +711,7 @@ fn describe_in(
                 Msg::Query { client, sql, .. } => {
                     let h =
                         model::server_at(before, m.cfg.server).handlers.iter().find(|h| h.client == *client).copied();
-                    let name = sql_step_name(sql, h.as_ref());
+                    let name = sql_step_name(sql, h.as_ref(), model::session_program(m));
                     let what = if name == "StoreRunsSessionCheck" { " (verifySessionJWT)" } else { "" };
                     ("store".to_string(), name, format!("store runs {}{what} for {}", sql_text(sql), who(client.tab)))
                 }
