@@ -23,12 +23,13 @@ pub enum ModelsCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Print a model file with its `auth_server` preset expanded into a `protocol` section.
+    /// Print a model file with its preset expanded into the protocol language: an
+    /// `auth_server` section into a `protocol` section, a Directus `server` section into a
+    /// `session_server` section.
     ///
     /// The output is a model file that checks to the same verdicts, states and traces: start
-    /// from the nearest preset and edit its rules. A file that already has a `protocol`
-    /// section is printed with it as it is. Exit 0; 2: the file is not valid, or it is a
-    /// Directus model (its `server` section is not written in the protocol language).
+    /// from the nearest preset and edit its rules. A file already written in the language is
+    /// printed as it is. Exit 0; 2: the file is not valid.
     Expand {
         /// The model file.
         file: PathBuf,
