@@ -134,3 +134,64 @@ fn a_misspelt_statement_names_file_line_field_and_the_nearest_verb() {
     let out = cli(dir.path(), &["models", "validate", "bad.json"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The model-file schema accepts every Directus model's expansion.
+#[test]
+fn the_schema_accepts_every_directus_expansion() {
+    let out = cli(&root(), &["models", "schema"]);
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = jsonschema::validator_for(&schema).unwrap();
+    for &(name, ..) in STEP_MACHINE {
+        let sc = Scenario::load(&root().join(format!("models/{name}.json"))).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&scenario::expanded_text(&sc).unwrap()).unwrap();
+        let errors: Vec<String> = v.iter_errors(&value).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+    }
+}
+
+/// The Directus 10.10 expansion with one rule replaced by `rule` (a JSON object) in the step
+/// `R1 result`, loaded: its error, if any.
+fn with_r1_rule(rule: &str) -> Result<Scenario, String> {
+    let sc = Scenario::load(&root().join("models/directus-10.10-session.json")).unwrap();
+    let mut file: serde_json::Value = serde_json::from_str(&scenario::expanded_text(&sc).unwrap()).unwrap();
+    let steps = file["session_server"]["refresh"]["steps"].as_array_mut().unwrap();
+    let r1 = steps.iter_mut().find(|s| s["name"] == "R1 result").unwrap();
+    r1["rules"][1] = serde_json::from_str(rule).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+    Scenario::load(&path).map_err(|e| e.to_string())
+}
+
+/// What a rule may not be: each refused with the field and what was expected.
+#[test]
+fn a_session_rule_is_refused_with_its_field_and_what_was_expected() {
+    let field = "field `session_server.refresh.steps[1].rules[1]";
+    let cases = [
+        (r#"{ "name": "r", "reply": "ok issued", "run": "purge expired" }"#, "either answers (`reply`) or runs"),
+        (r#"{ "name": "r", "run": "purge expired", "next": "token" }"#, "a later step"),
+        (r#"{ "name": "r", "run": "purge expired", "next": "write reslt" }"#, "did you mean `write result`"),
+        (r#"{ "name": "r", "reply": "ok isued" }"#, "did you mean `issued`"),
+        (r#"{ "name": "r", "reply": "pass" }"#, "unknown reply"),
+        (r#"{ "name": "r", "when": "row.mode == 1", "reply": "ok" }"#, "cannot compare a mode"),
+        (r#"{ "name": "r" }"#, "a `reply`, a `run` or a `next` step"),
+    ];
+    for (rule, needle) in cases {
+        let e = with_r1_rule(rule).unwrap_err();
+        assert!(e.contains(field) && e.contains(needle), "{rule}: {e}");
+    }
+    assert!(with_r1_rule(r#"{ "name": "r", "reply": "ok presented" }"#).is_ok());
+}
+
+/// A model file with two server sections is refused, naming them.
+#[test]
+fn a_model_with_server_and_session_server_is_refused() {
+    let sc = Scenario::load(&root().join("models/directus-10.10-session.json")).unwrap();
+    let mut file: serde_json::Value = serde_json::from_str(&scenario::expanded_text(&sc).unwrap()).unwrap();
+    file["server"] = serde_json::json!({ "session_refresh": "rotate" });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+    let e = Scenario::load(&path).unwrap_err().to_string();
+    assert!(e.contains("both `server` and `session_server`"), "{e}");
+}

@@ -384,7 +384,6 @@ impl Actor for Node {
                 auth_actor::on_msg(protocol, *access_ttl, state, src, msg, o)
             }
             Node::Store { policy, ttl, program, .. } => {
-                let _ = policy;
                 let NodeState::Store(s) = state.as_ref() else { return };
                 match msg {
                     Msg::Query { client, seq, sql } => {

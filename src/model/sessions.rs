@@ -158,8 +158,6 @@ impl View<'_> {
 pub struct Marks {
     /// A rule marked `supersedes` decided: the presented token is superseded now.
     pub superseded: bool,
-    /// The names of the step and rule that decided last, for traces.
-    pub decided: Option<(u8, u8)>,
 }
 
 /// Advances `h` by one step of its endpoint's program. `input` is `None` when the request has
@@ -181,11 +179,10 @@ pub fn step(p: &SessionProgram, ttl: &Ttls, now: Tick, mut h: Handler, input: Op
     loop {
         let s = &prog.steps[usize::from(at)];
         let view = View { h: &h, now, ttl, issued, input: input.as_ref() };
-        let Some((ri, rule)) = s.rules.iter().enumerate().find(|(_, r)| view.eval(&r.when) != 0) else {
+        let Some(rule) = s.rules.iter().find(|r| view.eval(&r.when) != 0) else {
             // No rule holds: an unhandled case, answered 500 by an error handler.
             return (StepOut::Respond { h, reply: Reply::Err(HttpError::Internal), orphan }, marks);
         };
-        marks.decided = Some((at, ri as u8));
         marks.superseded |= rule.supersedes;
         orphan |= rule.orphan;
         if let Some(k) = &rule.keep {
