@@ -258,7 +258,8 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
     // the write).
     let deep = matches!(truth.row.map(|r| r.status), Some(TokStatus::Superseded { .. }))
         && truth.newest_gen.saturating_sub(read_row.gen) > 1;
-    let logs = p.refresh.transaction || (rule.rolled_back && !(p.memory_family.is_empty() && p.memory_session.is_empty()));
+    let logs =
+        p.refresh.transaction || (rule.rolled_back && !(p.memory_family.is_empty() && p.memory_session.is_empty()));
     if logs && !rule.effects.is_empty() {
         // A transaction's writes, or a rolled-back rule's that may write in-memory fields:
         // applied with an undo log.
@@ -619,6 +620,93 @@ mod tests {
         s.families[0].last_activity = 5;
         s.now = 6;
         assert_eq!(redeem_now(&p, &mut s, 1), None, "absolute: 6 >= 0 + 6");
+    }
+
+    fn protocol(json: &str) -> Protocol {
+        let spec: crate::protocol::ProtocolSpec = serde_json::from_str(json).unwrap();
+        Protocol::compile(&spec, "protocol").unwrap()
+    }
+
+    const SIGN_OUT: &str = r#""sign_out": { "rules": [ { "name": "s", "reply": "signed_out" } ] }"#;
+
+    #[test]
+    fn a_transaction_rolled_back_in_a_later_step_undoes_the_claim_and_the_insert_but_not_memory() {
+        let p = protocol(&format!(
+            r#"{{ "fields": {{ "family": {{ "seen": "count", "claims": "count" }}, "in_memory": ["family.seen"] }},
+                 "refresh": {{ "transaction": true, "steps": [
+                   {{ "name": "claim", "rules": [ {{ "name": "c", "when": "presented.status == active",
+                      "do": ["supersede presented", "mint child", "set family.seen = 1", "set family.claims = 1"], "reply": "continue" }} ] }},
+                   {{ "name": "check", "rules": [ {{ "name": "fail", "when": "now >= 1", "rolled_back": true, "reply": "invalid_grant" }},
+                                                 {{ "name": "ok", "reply": "ok minted" }} ] }} ] }}, {SIGN_OUT} }}"#
+        ));
+        let mut s = signed_in(&p, 1, 1);
+        s.now = 1;
+        let mut h = handler(&s, 1);
+        assert_eq!(run_step(&p, 1, &mut s, &mut h), StepOutcome::Continue);
+        assert_eq!(s.rows.len(), 2, "the claim and the insert, not committed");
+        assert!(!s.undo.is_empty());
+        assert_eq!(run_step(&p, 1, &mut s, &mut h), StepOutcome::Answer(Reply::Err(HttpError::InvalidCredentials)));
+        assert_eq!(s.rows.len(), 1, "the inserted row is gone");
+        assert_eq!(s.rows[0].status, TokStatus::Active, "the claim is undone");
+        assert_eq!(s.rows[0].child, None);
+        // Declared fields in name order: claims, seen.
+        assert_eq!(s.families[0].fields[..2], [0, 1], "the store field is rolled back, the in-memory one survives");
+        assert!(s.undo.is_empty());
+        // Committed when the transaction answers 2xx.
+        let mut s = signed_in(&p, 1, 1);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2));
+        assert!(s.undo.is_empty() && s.rows[0].status != TokStatus::Active);
+    }
+
+    #[test]
+    fn request_fields_carry_a_value_from_one_step_to_the_next() {
+        let p = protocol(&format!(
+            r#"{{ "fields": {{ "session": {{ "up": "count" }}, "request": {{ "read": "count" }} }},
+                 "refresh": {{ "steps": [
+                   {{ "name": "read", "rules": [ {{ "name": "r", "do": ["set request.read = session.up"], "reply": "continue" }} ] }},
+                   {{ "name": "call", "rules": [
+                      {{ "name": "accepted", "when": "request.read == session.up", "do": ["set session.up = session.up + 1"], "reply": "ok presented" }},
+                      {{ "name": "refused", "reply": "server_error" }} ] }} ] }}, {SIGN_OUT} }}"#
+        ));
+        let mut s = signed_in(&p, 1, 1);
+        let (mut a, mut b) = (handler(&s, 1), handler(&s, 1));
+        b.slot = 1;
+        run_step(&p, 1, &mut s, &mut a);
+        run_step(&p, 1, &mut s, &mut b);
+        assert_eq!(a.vars[0], 0);
+        assert!(matches!(run_step(&p, 1, &mut s, &mut a), StepOutcome::Answer(Reply::Ok { token: Some(1), .. })));
+        assert_eq!(s.sessions[0][0], 1);
+        assert_eq!(
+            run_step(&p, 1, &mut s, &mut b),
+            StepOutcome::Answer(Reply::Err(HttpError::Internal)),
+            "read 0, now 1"
+        );
+    }
+
+    #[test]
+    fn sign_ins_run_in_order_and_revoke_client_spares_the_new_family_and_other_clients() {
+        let json = |clients: &str| {
+            format!(
+                r#"{{ "clients": "{clients}", "sign_in": {{ "rules": [ {{ "name": "replace", "do": ["revoke client"], "reply": "signed_in" }} ] }},
+                     "refresh": {{ "rules": [ {{ "name": "r", "reply": "ok presented" }} ] }}, {SIGN_OUT} }}"#
+            )
+        };
+        let p = protocol(&json("one"));
+        let mut s = signed_in(&p, 3, 1);
+        sign_ins(&p, &mut s);
+        let rows: Vec<_> = s.rows.iter().map(|r| r.status).collect();
+        assert_eq!(
+            rows,
+            [TokStatus::Revoked, TokStatus::Revoked, TokStatus::Active],
+            "the last sign-in keeps the slot"
+        );
+        let p = protocol(&json("per-device"));
+        let mut s = signed_in(&p, 3, 1);
+        s.clients_per_device();
+        sign_ins(&p, &mut s);
+        assert!(s.rows.iter().all(|r| r.status == TokStatus::Active), "one slot per client");
+        assert!(s.families.iter().all(|f| f.session == 0), "one user session");
+        assert_eq!(s.families.iter().map(|f| f.client).collect::<Vec<_>>(), [0, 1, 2]);
     }
 
     #[test]

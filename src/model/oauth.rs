@@ -391,8 +391,15 @@ impl AsState {
     /// database; a row it inserted is gone (the store has no row for it; token numbers are not
     /// reused, as a database sequence is not rolled back). Then the log is dropped.
     pub fn roll_back(&mut self, client: ClientKey, slot: u8, keep_family: &[u8], keep_session: &[u8]) {
-        let gone =
-            TokRow { family: u8::MAX, parent: None, gen: 0, status: TokStatus::Unknown, child: None, used: false, iat: 0 };
+        let gone = TokRow {
+            family: u8::MAX,
+            parent: None,
+            gen: 0,
+            status: TokStatus::Unknown,
+            child: None,
+            used: false,
+            iat: 0,
+        };
         for (_, _, b) in self.undo.iter().filter(|(c, n, _)| (*c, *n) == (client, slot)) {
             match *b {
                 Before::Row(t, was) => self.rows[t as usize - 1] = was.unwrap_or(gone),

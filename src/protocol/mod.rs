@@ -447,8 +447,12 @@ impl Protocol {
             None => None,
         };
         let mut records_issued_at = false;
-        let all_rules =
-            refresh.steps.iter().chain(&sign_out.steps).chain(sign_in.iter().flat_map(|h| &h.steps)).flat_map(|s| &s.rules);
+        let all_rules = refresh
+            .steps
+            .iter()
+            .chain(&sign_out.steps)
+            .chain(sign_in.iter().flat_map(|h| &h.steps))
+            .flat_map(|s| &s.rules);
         for r in all_rules {
             let mut see = |v: Var| records_issued_at |= v == Var::IssuedAt;
             r.when.visit_vars(&mut see);
