@@ -304,3 +304,130 @@ fn openiddict_leeway_forks_inside_and_revokes_the_chain_after() {
     );
     assert_eq!(last_store(&t), ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"]);
 }
+
+/// Dex issue 973: the second device's sign-in with the same client deletes the first
+/// device's refresh token (one slot per client and user), so the first device's next refresh
+/// is refused (400) and it is logged out; with two clients each keeps its own slot.
+#[test]
+fn dex_973_a_sign_in_with_the_same_client_replaces_the_other_devices_token() {
+    use stateright::Model;
+    let file = "models/dex-973-sign-in-replaces-client-token.json";
+    let (sc, m, r) = checked(file);
+    let init = m.init_states();
+    let auth = model::auth_server_at(&init[0], m.cfg.server).unwrap();
+    let rows: Vec<TokStatus> = auth.rows.iter().map(|r| r.status).collect();
+    assert_eq!(rows, [TokStatus::Revoked, TokStatus::Active], "device 2's sign-in deleted device 1's token");
+    assert_eq!(auth.families.iter().map(|f| (f.session, f.client)).collect::<Vec<_>>(), [(0, 0), (1, 0)]);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(actions(&t), ["TabSendsRefresh", "ServerReceivesRefresh", "TabReceivesRefreshResponse"]);
+    assert!(
+        t.steps[1].text.contains("device 1 tab A's")
+            && t.steps[1].text.contains("rule `deleted by a later sign-in` → invalid_request"),
+        "{}",
+        t.steps[1].text
+    );
+    assert!(t.steps[2].text.starts_with("device 1 tab A gets 400"), "{}", t.steps[2].text);
+    assert_eq!(trace_of(&m, &sc, &r, "converges_to_live_token").steps.len(), 0, "dead at rest from the start");
+
+    let (_, m, r) = checked("models/dex-973-two-clients-keep-their-tokens.json");
+    let auth = model::auth_server_at(&m.init_states()[0], m.cfg.server).unwrap().clone();
+    assert!(auth.rows.iter().all(|r| r.status == TokStatus::Active), "another client's slot is left alone");
+    assert_eq!(auth.families.iter().map(|f| (f.session, f.client)).collect::<Vec<_>>(), [(0, 0), (0, 1)]);
+    assert!(r.unique_states > 10, "searched: {}", r.unique_states);
+}
+
+/// Keycloak issue 26532: the revocation of client 1's offline token removes the user session
+/// both clients' offline sessions hang from; client 2's refresh is then refused. After PR
+/// 35696 only the token's client session goes.
+#[test]
+fn keycloak_26532_revoking_one_clients_offline_token_ends_the_other_clients() {
+    let (sc, m, r) = checked("models/keycloak-26532-revoke-offline-kills-other-client.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "TabSignsOut",
+            "ServerReceivesLogout",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[1].text.contains("signs out in device 2 tab A"), "{}", t.steps[1].text);
+    assert!(t.steps[3].text.contains("device 1 tab A's") && t.steps[3].text.contains("offline user session not found"));
+    assert_eq!(last_store(&t), ["token=1 family=0 gen=0 revoked", "token=2 family=1 gen=0 revoked"]);
+
+    // The report's order: the revocation answered first, then client 2 refreshes.
+    fn refused_after_revocation(m: &RefreshModel, s: &State) -> bool {
+        let b = |i: usize| model::browser_at(s, m.cfg.browsers[i]);
+        let out = |i: usize| b(i).tabs[0].status == model::browser::TabStatus::LoggedOut;
+        out(0) && out(1) && b(1).truth.signed_out && !b(0).truth.signed_out
+    }
+    let (len, rows) = reach("models/keycloak-26532-revoke-offline-kills-other-client.json", refused_after_revocation);
+    assert_eq!(len, 6, "revoke, its 200, then client 2's refresh, refused");
+    assert_eq!(rows, [TokStatus::Revoked, TokStatus::Revoked]);
+
+    let (_, _, r) = checked("models/keycloak-pr35696-revoke-one-client-session.json");
+    assert!(r.unique_states > 50, "searched: {}", r.unique_states);
+    let (path, exhaustive, _) = crate::util::shortest_to(
+        &crate::util::scenario("models/keycloak-pr35696-revoke-one-client-session.json", None),
+        refused_after_revocation,
+    );
+    assert!(path.is_none() && exhaustive, "after PR 35696 client 2 keeps refreshing");
+}
+
+/// Dex issue 2547: two concurrent downstream refreshes read the same upstream refresh token
+/// before either stores its rotation; the upstream rotates it for the first and refuses the
+/// second (500). After PR 2692 the upstream call is inside the storage update.
+#[test]
+fn dex_2547_concurrent_refreshes_burn_the_rotating_upstream_token() {
+    let (sc, m, r) = checked("models/dex-2547-upstream-refreshed-per-request.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "ServerWritesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[4].text.contains("tab A's refresh") && t.steps[4].text.contains("upstream rotates its token"));
+    assert!(
+        t.steps[5].text.contains("tab B's refresh")
+            && t.steps[5].text.contains("upstream refuses its rotated-away token` → server_error")
+    );
+    assert!(t.steps[6].text.starts_with("tab B gets 500"), "{}", t.steps[6].text);
+    let (_, _, r) = checked("models/dex-pr2692-upstream-refreshed-inside-update.json");
+    assert_eq!(crate::util::status(&r, "concurrent_refreshes"), refresh_check::scenario::Verdict::Reached);
+}
+
+/// Cogtrix issue 2164: the claim runs in the request's transaction and the expiry check after
+/// it raises, so the rollback leaves the refused token unrevoked; committing the claim first
+/// (the fix the issue proposes) revokes it. No catalogue property tells them apart: the query
+/// does.
+#[test]
+fn cogtrix_2164_a_refused_token_stays_live_when_its_claim_is_rolled_back() {
+    fn refused_and_still_active(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        some_tab_logged_out(m, s) && auth.rows[0].status == TokStatus::Active
+    }
+    let file = "models/cogtrix-2164-claim-rolled-back.json";
+    let (_, _, r) = checked(file);
+    assert!(r.unique_states > 10);
+    let (len, rows) = reach(file, refused_and_still_active);
+    assert_eq!(len, 5, "tick, send, claim, expiry check rolled back, 401");
+    assert_eq!(rows, [TokStatus::Active], "the claim was undone");
+    let fixed = "models/cogtrix-2164-claim-committed-on-reject.json";
+    checked(fixed);
+    let (path, exhaustive, _) = crate::util::shortest_to(&crate::util::scenario(fixed, None), refused_and_still_active);
+    assert!(path.is_none() && exhaustive, "committed: the refused token is revoked");
+    fn refused_and_claimed(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        some_tab_logged_out(m, s) && matches!(auth.rows[0].status, TokStatus::Superseded { .. })
+    }
+    assert_eq!(reach(fixed, refused_and_claimed).0, 5);
+}

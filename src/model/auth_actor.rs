@@ -171,6 +171,8 @@ pub(super) fn on_restart(protocol: &Protocol, state: &mut Cow<NodeState>, o: &mu
         }
     }
     for h in std::mem::take(&mut s.handlers) {
+        // The database rolls back the transaction the lost request left open.
+        interpret::roll_back_if_open(protocol, &mut s, &h);
         o.cancel_timer(Timer::ServerStep { client: h.client, slot: h.slot });
         let reply = Reply::Err(HttpError::Internal);
         o.send(Id::from(h.client.browser as usize), Msg::RefreshResponse { tab: h.client.tab, reply });

@@ -13,7 +13,7 @@
 //! family signed out (ghost); it is answered `signed_out` whatever it revokes (RFC 7009 §2.2:
 //! an invalid token is no error).
 
-use super::oauth::{AsHandler, AsState, Family, ReadView, TokRow, TokStatus};
+use super::oauth::{AsHandler, AsState, Family, Fields, ReadView, TokRow, TokStatus};
 use super::{HttpError, Reply, Tick, Token};
 use crate::protocol::expr::{
     Effect, ReplyForm, RevokeScope, Scope, Var, STATUS_ACTIVE, STATUS_REVOKED, STATUS_SUPERSEDED,
@@ -30,8 +30,15 @@ fn status_value(s: TokStatus) -> i32 {
 }
 
 /// The value of `v` on a read view of a known token `t` (row `row`, family `fam`); `minted` is
-/// the token the request minted so far, if any.
-fn read(view: &ReadView, row: &TokRow, fam: &Family, (t, minted): (Token, Option<Token>), now: Tick, v: Var) -> i32 {
+/// the token the request minted so far, if any, and `vars` its declared request fields.
+fn read(
+    view: &ReadView,
+    row: &TokRow,
+    fam: &Family,
+    (t, minted, vars): (Token, Option<Token>, &Fields),
+    now: Tick,
+    v: Var,
+) -> i32 {
     let tok = |t: Option<Token>| t.map_or(0, i32::from);
     match v {
         Var::Now => i32::from(now),
@@ -57,6 +64,8 @@ fn read(view: &ReadView, row: &TokRow, fam: &Family, (t, minted): (Token, Option
         Var::NewestGeneration => i32::from(view.newest_gen),
         Var::FamilyField(i) => i32::from(fam.fields[i as usize]),
         Var::SessionField(i) => i32::from(view.session[i as usize]),
+        Var::RequestField(i) => i32::from(vars[i as usize]),
+        Var::Client => i32::from(fam.client),
         Var::Minted => tok(minted),
     }
 }
@@ -70,21 +79,23 @@ fn revoke_token(s: &mut AsState, t: Token) {
 }
 
 /// Applies `rule`'s effects for presented token `t` read as `view`, after the request minted
-/// `earlier` (in an earlier step); returns the token it minted, if any.
+/// `earlier` (in an earlier step); `vars` are the request's declared fields, read as they
+/// were before the rule and written by `set request.F`. Returns the token it minted, if any.
 fn apply(
     p: &Protocol,
     s: &mut AsState,
     rule: &Rule,
     view: &ReadView,
-    t: Token,
-    earlier: Option<Token>,
+    (t, earlier): (Token, Option<Token>),
+    vars: &mut Fields,
 ) -> Option<Token> {
     let (Some(read_row), Some(fam)) = (view.row, view.family) else { return None };
     let now = s.now;
     let f = read_row.family;
     let mut minted = None;
+    let read_vars = *vars;
     for e in &rule.effects {
-        let var = |v: Var| read(view, &read_row, &fam, (t, minted.or(earlier)), now, v);
+        let var = |v: Var| read(view, &read_row, &fam, (t, minted.or(earlier), &read_vars), now, v);
         match e {
             Effect::MintChild => {
                 let n = s.next_token();
@@ -153,11 +164,15 @@ fn apply(
                 RevokeScope::Family => {
                     s.revoke_family(f);
                 }
-                RevokeScope::Session | RevokeScope::User => {
+                RevokeScope::Session | RevokeScope::Client | RevokeScope::User => {
                     s.revoke_family(f);
-                    let session = s.families[f as usize].session;
+                    let (session, client) = (s.families[f as usize].session, s.families[f as usize].client);
                     for o in 0..s.families.len() as u8 {
-                        let within = *scope == RevokeScope::User || s.families[o as usize].session == session;
+                        let within = match scope {
+                            RevokeScope::Session => s.families[o as usize].session == session,
+                            RevokeScope::Client => s.families[o as usize].client == client,
+                            _ => true,
+                        };
                         if o != f && within {
                             let n = s.revoke_family(o);
                             if rule.reuse_detected {
@@ -176,6 +191,7 @@ fn apply(
                             e[*i as usize] = v;
                         }
                     }
+                    Scope::Request => vars[*i as usize] = v,
                 }
             }
         }
@@ -185,19 +201,19 @@ fn apply(
 
 /// The first rule of `rules` whose guard holds for token `t` read as `view`.
 pub fn decide<'p>(rules: &'p [Rule], view: &ReadView, t: Token, now: Tick) -> Option<&'p Rule> {
-    decide_after(rules, view, t, None, now)
+    decide_after(rules, view, (t, None, &Fields::default()), now)
 }
 
-/// [`decide`] for a request that has minted `minted` in an earlier step.
+/// [`decide`] for a request that has minted `minted` in an earlier step and holds `vars` in its
+/// declared request fields.
 pub fn decide_after<'p>(
     rules: &'p [Rule],
     view: &ReadView,
-    t: Token,
-    minted: Option<Token>,
+    (t, minted, vars): (Token, Option<Token>, &Fields),
     now: Tick,
 ) -> Option<&'p Rule> {
     let (row, fam) = (view.row?, view.family?);
-    let var = |v: Var| read(view, &row, &fam, (t, minted), now, v);
+    let var = |v: Var| read(view, &row, &fam, (t, minted, vars), now, v);
     rules.iter().find(|r| r.when.eval(&var) != 0)
 }
 
@@ -229,7 +245,8 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
         return StepOutcome::Answer(Reply::Err(HttpError::InvalidCredentials));
     };
     let f = read_row.family;
-    let Some(rule) = decide_after(&step.rules, &h.view, t, h.minted, now) else {
+    let Some(rule) = decide_after(&step.rules, &h.view, (t, h.minted, &h.vars), now) else {
+        roll_back_if_open(p, s, h);
         return StepOutcome::Answer(Reply::Err(HttpError::InvalidCredentials));
     };
     if rule.reuse_detected {
@@ -241,11 +258,29 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
     // the write).
     let deep = matches!(truth.row.map(|r| r.status), Some(TokStatus::Superseded { .. }))
         && truth.newest_gen.saturating_sub(read_row.gen) > 1;
-    if !rule.rolled_back && !rule.effects.is_empty() {
-        h.judged.get_or_insert((now, deep));
-        if let Some(n) = apply(p, s, rule, &h.view, t, h.minted) {
+    let logs =
+        p.refresh.transaction || (rule.rolled_back && !(p.memory_family.is_empty() && p.memory_session.is_empty()));
+    if logs && !rule.effects.is_empty() {
+        // A transaction's writes, or a rolled-back rule's that may write in-memory fields:
+        // applied with an undo log.
+        let before = s.table();
+        if !rule.rolled_back {
+            h.judged.get_or_insert((now, deep));
+        }
+        if let Some(n) = apply(p, s, rule, &h.view, (t, h.minted), &mut h.vars) {
             h.minted = Some(n);
         }
+        s.log_undo(h.client, h.slot, &before);
+    } else if !rule.rolled_back && !rule.effects.is_empty() {
+        h.judged.get_or_insert((now, deep));
+        if let Some(n) = apply(p, s, rule, &h.view, (t, h.minted), &mut h.vars) {
+            h.minted = Some(n);
+        }
+    }
+    if rule.rolled_back {
+        roll_back_if_open(p, s, h);
+    } else if !matches!(rule.reply, ReplyForm::Continue) {
+        s.commit(h.client, h.slot);
     }
     let error = |e: HttpError| StepOutcome::Answer(Reply::Err(e));
     let issued = match &rule.reply {
@@ -256,7 +291,7 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
         ReplyForm::OkMinted => h.minted,
         ReplyForm::OkAccessOnly => Some(0),
         ReplyForm::Ok(x) => {
-            let var = |v: Var| read(&h.view, &read_row, &fam, (t, h.minted), now, v);
+            let var = |v: Var| read(&h.view, &read_row, &fam, (t, h.minted, &h.vars), now, v);
             match x.eval(&var) {
                 0 => None,
                 n => Some(n.clamp(1, 255) as Token),
@@ -264,7 +299,7 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
         }
         ReplyForm::InvalidGrant => return error(HttpError::InvalidCredentials),
         ReplyForm::InvalidRequest => return error(HttpError::InvalidPayload),
-        ReplyForm::ServerError | ReplyForm::SignedOut => return error(HttpError::Internal),
+        ReplyForm::ServerError | ReplyForm::SignedOut | ReplyForm::SignedIn => return error(HttpError::Internal),
     };
     let Some(tok) = issued else { return error(HttpError::Internal) };
     // Success: the store records the redemption.
@@ -287,6 +322,41 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
     StepOutcome::Answer(Reply::Ok { set_cookie: None, token, expires_at: Some(now.saturating_add(access_ttl)) })
 }
 
+/// Rolls back what request `h` wrote in its open transaction, if any (its undo log; the
+/// `in_memory` fields keep their values). A step where no rule holds answers an error, which
+/// in a transaction rolls it back too.
+pub fn roll_back_if_open(p: &Protocol, s: &mut AsState, h: &AsHandler) {
+    if s.undo.iter().any(|(c, n, _)| (*c, *n) == (h.client, h.slot)) {
+        s.roll_back(h.client, h.slot, &p.memory_family, &p.memory_session);
+        // A row the rollback removed at the end of the table is no row at all (the token
+        // numbers it took are free again, as with no write).
+        while s.cluster.is_none() && s.rows.last().is_some_and(|r| r.status == TokStatus::Unknown) {
+            s.rows.pop();
+        }
+    }
+}
+
+/// The sign-ins, in order, each running the protocol's sign-in rules (if any) with
+/// `presented` the new family's first token: sign-in `f` (token `f + 1`) runs on the store of
+/// the sign-ins before it, and its effects spare its own family (the new token is inserted
+/// after them: Dex's `handleAuthCode` deletes the client's old refresh token, then stores the
+/// new one). One node only.
+pub fn sign_ins(p: &Protocol, s: &mut AsState) {
+    let Some(h) = &p.sign_in else { return };
+    let rules = h.steps.first().map_or(&[][..], |st| &st.rules[..]);
+    let (rows, families) = (std::mem::take(&mut s.rows), std::mem::take(&mut s.families));
+    for (f, (row, fam)) in rows.into_iter().zip(families).enumerate() {
+        s.rows.push(row);
+        s.families.push(fam);
+        let t = f as Token + 1;
+        let view = s.read(t);
+        if let Some(rule) = decide(rules, &view, t, s.now) {
+            apply(p, s, rule, &view, (t, None), &mut Fields::default());
+            s.rows[f] = row;
+        }
+    }
+}
+
 /// A whole refresh of `h` run step after step with no other action in between (the steps of
 /// a handler written as one transaction; used by tests of the rules).
 pub fn redeem(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &AsHandler) -> Reply {
@@ -306,7 +376,7 @@ pub fn sign_out(p: &Protocol, s: &mut AsState, t: Option<Token>) -> Reply {
             let rules = p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]);
             if let Some(rule) = decide(rules, &view, t, s.now) {
                 if !rule.rolled_back {
-                    apply(p, s, rule, &view, t, None);
+                    apply(p, s, rule, &view, (t, None), &mut Fields::default());
                 }
             }
             s.as_ghost.signed_out |= 1 << row.family;
@@ -552,6 +622,93 @@ mod tests {
         assert_eq!(redeem_now(&p, &mut s, 1), None, "absolute: 6 >= 0 + 6");
     }
 
+    fn protocol(json: &str) -> Protocol {
+        let spec: crate::protocol::ProtocolSpec = serde_json::from_str(json).unwrap();
+        Protocol::compile(&spec, "protocol").unwrap()
+    }
+
+    const SIGN_OUT: &str = r#""sign_out": { "rules": [ { "name": "s", "reply": "signed_out" } ] }"#;
+
+    #[test]
+    fn a_transaction_rolled_back_in_a_later_step_undoes_the_claim_and_the_insert_but_not_memory() {
+        let p = protocol(&format!(
+            r#"{{ "fields": {{ "family": {{ "seen": "count", "claims": "count" }}, "in_memory": ["family.seen"] }},
+                 "refresh": {{ "transaction": true, "steps": [
+                   {{ "name": "claim", "rules": [ {{ "name": "c", "when": "presented.status == active",
+                      "do": ["supersede presented", "mint child", "set family.seen = 1", "set family.claims = 1"], "reply": "continue" }} ] }},
+                   {{ "name": "check", "rules": [ {{ "name": "fail", "when": "now >= 1", "rolled_back": true, "reply": "invalid_grant" }},
+                                                 {{ "name": "ok", "reply": "ok minted" }} ] }} ] }}, {SIGN_OUT} }}"#
+        ));
+        let mut s = signed_in(&p, 1, 1);
+        s.now = 1;
+        let mut h = handler(&s, 1);
+        assert_eq!(run_step(&p, 1, &mut s, &mut h), StepOutcome::Continue);
+        assert_eq!(s.rows.len(), 2, "the claim and the insert, not committed");
+        assert!(!s.undo.is_empty());
+        assert_eq!(run_step(&p, 1, &mut s, &mut h), StepOutcome::Answer(Reply::Err(HttpError::InvalidCredentials)));
+        assert_eq!(s.rows.len(), 1, "the inserted row is gone");
+        assert_eq!(s.rows[0].status, TokStatus::Active, "the claim is undone");
+        assert_eq!(s.rows[0].child, None);
+        // Declared fields in name order: claims, seen.
+        assert_eq!(s.families[0].fields[..2], [0, 1], "the store field is rolled back, the in-memory one survives");
+        assert!(s.undo.is_empty());
+        // Committed when the transaction answers 2xx.
+        let mut s = signed_in(&p, 1, 1);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2));
+        assert!(s.undo.is_empty() && s.rows[0].status != TokStatus::Active);
+    }
+
+    #[test]
+    fn request_fields_carry_a_value_from_one_step_to_the_next() {
+        let p = protocol(&format!(
+            r#"{{ "fields": {{ "session": {{ "up": "count" }}, "request": {{ "read": "count" }} }},
+                 "refresh": {{ "steps": [
+                   {{ "name": "read", "rules": [ {{ "name": "r", "do": ["set request.read = session.up"], "reply": "continue" }} ] }},
+                   {{ "name": "call", "rules": [
+                      {{ "name": "accepted", "when": "request.read == session.up", "do": ["set session.up = session.up + 1"], "reply": "ok presented" }},
+                      {{ "name": "refused", "reply": "server_error" }} ] }} ] }}, {SIGN_OUT} }}"#
+        ));
+        let mut s = signed_in(&p, 1, 1);
+        let (mut a, mut b) = (handler(&s, 1), handler(&s, 1));
+        b.slot = 1;
+        run_step(&p, 1, &mut s, &mut a);
+        run_step(&p, 1, &mut s, &mut b);
+        assert_eq!(a.vars[0], 0);
+        assert!(matches!(run_step(&p, 1, &mut s, &mut a), StepOutcome::Answer(Reply::Ok { token: Some(1), .. })));
+        assert_eq!(s.sessions[0][0], 1);
+        assert_eq!(
+            run_step(&p, 1, &mut s, &mut b),
+            StepOutcome::Answer(Reply::Err(HttpError::Internal)),
+            "read 0, now 1"
+        );
+    }
+
+    #[test]
+    fn sign_ins_run_in_order_and_revoke_client_spares_the_new_family_and_other_clients() {
+        let json = |clients: &str| {
+            format!(
+                r#"{{ "clients": "{clients}", "sign_in": {{ "rules": [ {{ "name": "replace", "do": ["revoke client"], "reply": "signed_in" }} ] }},
+                     "refresh": {{ "rules": [ {{ "name": "r", "reply": "ok presented" }} ] }}, {SIGN_OUT} }}"#
+            )
+        };
+        let p = protocol(&json("one"));
+        let mut s = signed_in(&p, 3, 1);
+        sign_ins(&p, &mut s);
+        let rows: Vec<_> = s.rows.iter().map(|r| r.status).collect();
+        assert_eq!(
+            rows,
+            [TokStatus::Revoked, TokStatus::Revoked, TokStatus::Active],
+            "the last sign-in keeps the slot"
+        );
+        let p = protocol(&json("per-device"));
+        let mut s = signed_in(&p, 3, 1);
+        s.clients_per_device();
+        sign_ins(&p, &mut s);
+        assert!(s.rows.iter().all(|r| r.status == TokStatus::Active), "one slot per client");
+        assert!(s.families.iter().all(|f| f.session == 0), "one user session");
+        assert_eq!(s.families.iter().map(|f| f.client).collect::<Vec<_>>(), [0, 1, 2]);
+    }
+
     #[test]
     fn a_rolled_back_detection_marks_the_ghost_and_revokes_nothing() {
         let p = compile(&policy(Rotation::Rotate, OnReuse::RevokeFamilyRolledBack, Grace::None, Window::default()));
@@ -597,9 +754,9 @@ pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &supe
     else {
         return None;
     };
-    let decide = |step: usize, view: &ReadView, t: Token, minted: Option<Token>| {
+    let decide = |step: usize, view: &ReadView, t: Token, minted: Option<Token>, vars: &Fields| {
         let rules = &protocol.refresh.steps.get(step)?.rules;
-        Some(match decide_after(rules, view, t, minted, auth.now) {
+        Some(match decide_after(rules, view, (t, minted, vars), auth.now) {
             Some(r) => Decision::Rule { step, rule: rules.iter().position(|x| std::ptr::eq(x, r)).unwrap_or(0) },
             None => Decision::NoRule { step, no_row: view.row.is_none() },
         })
@@ -617,13 +774,13 @@ pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &supe
             if locked {
                 return Some(Decision::LockWaits);
             }
-            decide(0, &auth.read(t), t, None)
+            decide(0, &auth.read(t), t, None, &Fields::default())
         }
         ActorModelAction::Timeout(_, super::Timer::ServerStep { client, slot }) => {
             let h = auth.handlers.iter().find(|h| (h.client, h.slot) == (*client, *slot))?;
             let step = protocol.refresh.steps.get(h.step as usize)?;
             let view = if step.reads == Reads::Current { auth.read(h.token) } else { h.view };
-            decide(h.step as usize, &view, h.token, h.minted)
+            decide(h.step as usize, &view, h.token, h.minted, &h.vars)
         }
         _ => None,
     }

@@ -363,7 +363,12 @@ impl Actor for Node {
                 let mut s = if protocol.replicas > 1 {
                     oauth::AsState::signed_in_cluster(*devices, *logins, session_fields)
                 } else {
-                    oauth::AsState::signed_in(*devices, *logins, session_fields)
+                    let mut s = oauth::AsState::signed_in(*devices, *logins, session_fields);
+                    if protocol.clients == crate::protocol::Clients::PerDevice {
+                        s.clients_per_device();
+                    }
+                    interpret::sign_ins(protocol, &mut s);
+                    s
                 };
                 s.restarts_left = protocol.restarts;
                 if s.restarts_left > 0 {

@@ -74,6 +74,9 @@ pub struct Family {
     /// one login per device each client session has one family; with `browser.logins:
     /// per-tab` every tab's login is a family of its device's client session.
     pub session: u8,
+    /// The OAuth client it was signed in with (`family.client`): 0, or its device with
+    /// `clients: per-device`.
+    pub client: u8,
     /// Sign-in tick (inherited by every token of the family).
     pub login_at: Tick,
     /// Tick of the last successful redemption (idle lifetime).
@@ -138,6 +141,21 @@ pub struct AsHandler {
     /// more than one generation behind (SP1 iii). A 2xx answered later is judged by this, not
     /// by the store at the answer.
     pub judged: Option<(Tick, bool)>,
+    /// The protocol's declared per-request fields (`request.NAME`), in name order, 0 on
+    /// arrival.
+    pub vars: Fields,
+}
+
+/// The value an entry of the store had before a transaction in progress first wrote it: what
+/// a rollback restores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Before {
+    /// Token `n`'s row (`None`: the transaction inserted it).
+    Row(Token, Option<TokRow>),
+    /// A family.
+    Family(u8, Family),
+    /// A client session's declared fields.
+    Session(u8, Fields),
 }
 
 impl AsHandler {
@@ -157,6 +175,7 @@ impl AsHandler {
             step: 0,
             minted: None,
             judged: None,
+            vars: Fields::default(),
         }
     }
 }
@@ -272,6 +291,10 @@ pub struct AsState {
     /// Restarts the server process may still make: a count (0 unless the protocol declares
     /// `restarts`).
     pub restarts_left: u8,
+    /// The undo log of the transactions in progress (handlers declared `transaction`): per
+    /// request (client, slot), the entries it wrote, as they were before its first write;
+    /// sorted. Empty otherwise.
+    pub undo: Vec<(ClientKey, u8, Before)>,
 }
 
 impl AsState {
@@ -295,7 +318,13 @@ impl AsState {
                 })
                 .collect(),
             families: (0..families)
-                .map(|f| Family { session: f / logins, login_at: 0, last_activity: 0, fields: Fields::default() })
+                .map(|f| Family {
+                    session: f / logins,
+                    client: 0,
+                    login_at: 0,
+                    last_activity: 0,
+                    fields: Fields::default(),
+                })
                 .collect(),
             sessions: if session_fields { vec![Fields::default(); devices as usize] } else { vec![] },
             handlers: vec![],
@@ -303,7 +332,97 @@ impl AsState {
             as_ghost: AsGhost::default(),
             cluster: None,
             restarts_left: 0,
+            undo: vec![],
         }
+    }
+
+    /// `clients: per-device` ([`crate::protocol::Clients::PerDevice`]): family `f` of device
+    /// `d` is signed in with client `d`, and every family is in the one session of the user.
+    pub fn clients_per_device(&mut self) {
+        for f in self.families.iter_mut() {
+            f.client = f.session;
+            f.session = 0;
+        }
+        self.sessions.truncate(1);
+    }
+
+    /// Records, for request `(client, slot)`, the entries that differ between `before` (the
+    /// store as it was before one of its steps) and the store now, unless it recorded them
+    /// already: the undo log of its transaction.
+    pub fn log_undo(&mut self, client: ClientKey, slot: u8, before: &Table) {
+        let add = |s: &mut AsState, b: Before| {
+            let key = |b: &Before| match *b {
+                Before::Row(t, _) => (0, t),
+                Before::Family(f, _) => (1, f),
+                Before::Session(e, _) => (2, e),
+            };
+            let mine = s.undo.iter().any(|(c, n, x)| (*c, *n) == (client, slot) && key(x) == key(&b));
+            if !mine {
+                let at = s.undo.partition_point(|e| *e < (client, slot, b));
+                s.undo.insert(at, (client, slot, b));
+            }
+        };
+        for i in 0..self.rows.len() {
+            let was = before.rows.get(i).copied();
+            if was != Some(self.rows[i]) {
+                add(self, Before::Row(i as Token + 1, was));
+            }
+        }
+        for i in 0..self.families.len() {
+            if before.families[i] != self.families[i] {
+                add(self, Before::Family(i as u8, before.families[i]));
+            }
+        }
+        for i in 0..self.sessions.len() {
+            if before.sessions[i] != self.sessions[i] {
+                add(self, Before::Session(i as u8, before.sessions[i]));
+            }
+        }
+    }
+
+    /// The store's tables as they are now (for [`AsState::log_undo`]).
+    pub fn table(&self) -> Table {
+        Table { rows: self.rows.clone(), families: self.families.clone(), sessions: self.sessions.clone() }
+    }
+
+    /// Rolls back the transaction of request `(client, slot)`: every entry it wrote gets its
+    /// value from before its first write, except the declared fields kept in memory
+    /// (`keep_family`, `keep_session`: indices of the `in_memory` fields), which are not in the
+    /// database; a row it inserted is gone (the store has no row for it; token numbers are not
+    /// reused, as a database sequence is not rolled back). Then the log is dropped.
+    pub fn roll_back(&mut self, client: ClientKey, slot: u8, keep_family: &[u8], keep_session: &[u8]) {
+        let gone = TokRow {
+            family: u8::MAX,
+            parent: None,
+            gen: 0,
+            status: TokStatus::Unknown,
+            child: None,
+            used: false,
+            iat: 0,
+        };
+        for (_, _, b) in self.undo.iter().filter(|(c, n, _)| (*c, *n) == (client, slot)) {
+            match *b {
+                Before::Row(t, was) => self.rows[t as usize - 1] = was.unwrap_or(gone),
+                Before::Family(f, mut was) => {
+                    for &i in keep_family {
+                        was.fields[i as usize] = self.families[f as usize].fields[i as usize];
+                    }
+                    self.families[f as usize] = was;
+                }
+                Before::Session(e, mut was) => {
+                    for &i in keep_session {
+                        was[i as usize] = self.sessions[e as usize][i as usize];
+                    }
+                    self.sessions[e as usize] = was;
+                }
+            }
+        }
+        self.commit(client, slot);
+    }
+
+    /// Drops the undo log of request `(client, slot)`: its transaction committed.
+    pub fn commit(&mut self, client: ClientKey, slot: u8) {
+        self.undo.retain(|(c, n, _)| (*c, *n) != (client, slot));
     }
 
     /// The same sign-ins on two nodes, each with its own copy of the session entry (C09).

@@ -13,10 +13,10 @@
 //! atom   := INTEGER | "true" | "false" | "none" | "active" | "superseded" | "revoked"
 //!         | PATH | "(" expr ")"
 //! effect := "mint child" | "supersede presented"
-//!         | "revoke" ("presented" | "presented.child" | "descendants" | "family" | "session" | "user")
-//!         | "set" ("family" | "session") "." FIELD "=" expr
+//!         | "revoke" ("presented" | "presented.child" | "descendants" | "family" | "session" | "client" | "user")
+//!         | "set" ("family" | "session" | "request") "." FIELD "=" expr
 //! reply  := "ok" expr | "ok access-only" | "invalid_grant" | "invalid_request" | "server_error" | "signed_out"
-//!         | "continue"
+//!         | "signed_in" | "continue"
 //! ```
 //!
 //! Values are small non-negative integers: ticks, counts and token numbers (`none` is no
@@ -64,6 +64,12 @@ pub enum Var {
     FamilyField(u8),
     /// `session.<field>`: a field the protocol declares per client session (a device's sign-ins).
     SessionField(u8),
+    /// `request.<field>`: a field the protocol declares per request: it lives from the
+    /// handler's first step to its answer (a local variable of the handler, 0 on arrival).
+    RequestField(u8),
+    /// `family.client`: the OAuth client the family was signed in with (0 unless
+    /// `clients: per-device`, where device `d`'s client is `d`).
+    Client,
     /// `minted`: the token this request minted (in an earlier effect of this rule, or an
     /// earlier step), or `none`.
     Minted,
@@ -145,6 +151,9 @@ pub enum RevokeScope {
     /// Every token of every family of the presented token's client session (a device's
     /// sign-ins: Keycloak's client session).
     Session,
+    /// Every token of every family signed in with the presented token's OAuth client (the
+    /// user's one slot per client: Dex's `OfflineSessions.Refresh[clientID]`).
+    Client,
     /// Every token of every family of the user (all devices).
     User,
 }
@@ -156,6 +165,8 @@ pub enum Scope {
     Family,
     /// Its client session.
     Session,
+    /// The request being served (a `request.` field).
+    Request,
 }
 
 /// One effect of a rule, applied in order to the store as it is when the rule runs; every
@@ -193,6 +204,8 @@ pub enum ReplyForm {
     ServerError,
     /// `signed_out`: the sign-out's 200, clearing the client's tokens.
     SignedOut,
+    /// `signed_in`: the sign-in handler's answer (the new family's first token).
+    SignedIn,
     /// `continue`: no answer yet; the request goes on to the handler's next step.
     Continue,
 }
@@ -211,6 +224,8 @@ pub struct Names {
     pub family: Vec<(String, FieldType)>,
     /// Per-client-session fields, sorted by name.
     pub session: Vec<(String, FieldType)>,
+    /// Per-request fields, sorted by name.
+    pub request: Vec<(String, FieldType)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -287,6 +302,7 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "family.login_at",
     "family.last_used_at",
     "family.newest_generation",
+    "family.client",
     "minted",
 ];
 
@@ -465,10 +481,15 @@ impl Parser<'_> {
             "family.login_at" => var(Var::LoginAt, Ty::Num),
             "family.last_used_at" => var(Var::LastUsedAt, Ty::Num),
             "family.newest_generation" => var(Var::NewestGeneration, Ty::Num),
+            "family.client" => var(Var::Client, Ty::Num),
             "minted" => var(Var::Minted, Ty::Token),
             _ => {
                 if let Some((scope, i, t)) = self.field(w) {
-                    let v = if scope == Scope::Family { Var::FamilyField(i) } else { Var::SessionField(i) };
+                    let v = match scope {
+                        Scope::Family => Var::FamilyField(i),
+                        Scope::Session => Var::SessionField(i),
+                        Scope::Request => Var::RequestField(i),
+                    };
                     return var(v, field_ty(t));
                 }
                 let declared = self.declared();
@@ -485,7 +506,7 @@ impl Parser<'_> {
                 ]);
                 let hint = did_you_mean(w, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
                 Err(err(format!(
-                    "unknown name `{w}` (expected `now`, `presented`, a `presented.` or `family.` column, or a declared `family.` or `session.` field{hint})"
+                    "unknown name `{w}` (expected `now`, `presented`, a `presented.` or `family.` column, or a declared `family.`, `session.` or `request.` field{hint})"
                 )))
             }
         }
@@ -494,7 +515,8 @@ impl Parser<'_> {
     fn declared(&self) -> Vec<String> {
         let f = self.names.family.iter().map(|(n, _)| format!("family.{n}"));
         let s = self.names.session.iter().map(|(n, _)| format!("session.{n}"));
-        f.chain(s).collect()
+        let r = self.names.request.iter().map(|(n, _)| format!("request.{n}"));
+        f.chain(s).chain(r).collect()
     }
 
     fn field(&self, w: &str) -> Option<(Scope, u8, FieldType)> {
@@ -502,6 +524,8 @@ impl Parser<'_> {
             (Scope::Family, n, &self.names.family)
         } else if let Some(n) = w.strip_prefix("session.") {
             (Scope::Session, n, &self.names.session)
+        } else if let Some(n) = w.strip_prefix("request.") {
+            (Scope::Request, n, &self.names.request)
         } else {
             return None;
         };
@@ -571,12 +595,13 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
                 "descendants" => RevokeScope::Descendants,
                 "family" => RevokeScope::Family,
                 "session" => RevokeScope::Session,
+                "client" => RevokeScope::Client,
                 "user" => RevokeScope::User,
                 other => {
-                    let all = ["presented", "presented.child", "descendants", "family", "session", "user"];
+                    let all = ["presented", "presented.child", "descendants", "family", "session", "client", "user"];
                     let hint = did_you_mean(other, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
                     return Err(err(format!(
-                        "cannot revoke `{other}` (expected presented, presented.child, descendants, family, session or user{hint})"
+                        "cannot revoke `{other}` (expected presented, presented.child, descendants, family, session, client or user{hint})"
                     )));
                 }
             };
@@ -593,11 +618,12 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
                 "revoke descendants",
                 "revoke family",
                 "revoke session",
+                "revoke client",
                 "revoke user",
             ];
             let hint = did_you_mean(&whole, forms).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
             return Err(err(format!(
-                "unknown effect `{}` (expected `mint child`, `supersede presented`, `revoke SCOPE` or `set family.F = e` / `set session.F = e`{hint})",
+                "unknown effect `{}` (expected `mint child`, `supersede presented`, `revoke SCOPE` or `set family.F = e` / `set session.F = e` / `set request.F = e`{hint})",
                 text.trim()
             )));
         }
@@ -637,6 +663,7 @@ pub fn parse_reply(text: &str, names: &Names) -> Result<ReplyForm, ExprError> {
         "invalid_request" => return Ok(ReplyForm::InvalidRequest),
         "server_error" => return Ok(ReplyForm::ServerError),
         "signed_out" => return Ok(ReplyForm::SignedOut),
+        "signed_in" => return Ok(ReplyForm::SignedIn),
         "continue" => return Ok(ReplyForm::Continue),
         "ok minted" => return Ok(ReplyForm::OkMinted),
         "ok access-only" => return Ok(ReplyForm::OkAccessOnly),
@@ -665,10 +692,11 @@ pub fn parse_reply(text: &str, names: &Names) -> Result<ReplyForm, ExprError> {
         "invalid_request",
         "server_error",
         "signed_out",
+        "signed_in",
     ];
     let hint = did_you_mean(t, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
     Err(err(format!(
-        "unknown reply `{t}` (expected `ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`, `server_error`, `signed_out` or `continue`{hint})"
+        "unknown reply `{t}` (expected `ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`, `server_error`, `signed_out`, `signed_in` or `continue`{hint})"
     )))
 }
 
@@ -720,6 +748,7 @@ mod tests {
         Names {
             family: vec![],
             session: vec![("count".into(), FieldType::Count), ("current".into(), FieldType::Token)],
+            request: vec![],
         }
     }
 

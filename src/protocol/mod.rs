@@ -75,6 +75,11 @@ pub struct FieldsSpec {
     /// Per client session (one device's sign-ins; Keycloak's client session), by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub session: BTreeMap<String, FieldType>,
+    /// Per request, by name: a local variable of the handler, 0 when the request arrives, kept
+    /// from one step to the next and gone with the answer (what the request read in an
+    /// earlier step, an upstream's answer).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub request: BTreeMap<String, FieldType>,
     /// The declared fields kept in the server process's memory (a cache, a counter, a key
     /// map), as `family.NAME` or `session.NAME`: a restart resets them to 0; every other field
     /// and the token store are durable.
@@ -108,6 +113,21 @@ pub enum Lock {
     /// between two of its steps) waits undelivered (Keycloak's user-session refresh lock,
     /// `TokenManager.refreshAccessToken`; C12). The sign-out handler takes no lock.
     Family,
+}
+
+/// Which OAuth client each device's sign-in uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Clients {
+    /// Every sign-in uses one client (one app); each device's sign-ins form its own client
+    /// session. The default.
+    #[default]
+    One,
+    /// Each device is an app with its own OAuth client (device `d` is client `d`), and the
+    /// user signed in to all of them through one single sign-on session: the families of
+    /// every device form one session (Keycloak's user session holding one client session per
+    /// client).
+    PerDevice,
 }
 
 /// How a load balancer in front of two nodes routes requests (C09).
@@ -184,6 +204,11 @@ pub struct HandlerSpec {
     /// The steps of a handler that is several actions, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepSpec>,
+    /// The steps are one database transaction (several steps only; default false): a
+    /// `rolled_back` rule undoes every store write the request made in its earlier steps
+    /// too; writes to `in_memory` fields survive (they are not in the database).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transaction: bool,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -213,6 +238,14 @@ pub struct ProtocolSpec {
     pub refresh: HandlerSpec,
     /// Sign-out: revocation of the presented refresh token (RFC 7009).
     pub sign_out: HandlerSpec,
+    /// Sign-in: run once for each sign-in, in order (device 0's first, then device 1's; with
+    /// per-tab logins tab by tab) before anything else, `presented` being the new family's
+    /// first token (default: none, every sign-in leaves the others alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<HandlerSpec>,
+    /// Which OAuth client each device signs in with (default `one`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub clients: Clients,
     /// Server nodes, each with its own copy of the store, 1 (default) or 2 (C09).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub replicas: u8,
@@ -263,6 +296,8 @@ pub struct Handler {
     pub lock: Lock,
     /// The steps, at least one.
     pub steps: Vec<Step>,
+    /// The steps are one transaction: a rolled-back rule undoes the earlier steps' writes.
+    pub transaction: bool,
 }
 
 /// A compiled protocol, ready to interpret.
@@ -272,6 +307,12 @@ pub struct Protocol {
     pub refresh: Handler,
     /// The sign-out handler.
     pub sign_out: Handler,
+    /// The sign-in handler, if any (one step).
+    pub sign_in: Option<Handler>,
+    /// Which client each device signs in with.
+    pub clients: Clients,
+    /// Per-request fields, sorted by name.
+    pub request_fields: Vec<(String, FieldType)>,
     /// Declared per-family fields, sorted by name.
     pub family_fields: Vec<(String, FieldType)>,
     /// Declared per-client-session fields, sorted by name.
@@ -317,7 +358,9 @@ impl Protocol {
     /// of the section (`protocol`, or `auth_server` for an expanded preset).
     pub fn compile(spec: &ProtocolSpec, at: &str) -> Result<Protocol, ProtocolError> {
         let fail = |field: String, found: &str, message: String| ProtocolError { field, found: found.into(), message };
-        for (scope, map) in [("family", &spec.fields.family), ("session", &spec.fields.session)] {
+        for (scope, map) in
+            [("family", &spec.fields.family), ("session", &spec.fields.session), ("request", &spec.fields.request)]
+        {
             if map.len() > MAX_FIELDS {
                 return Err(fail(
                     format!("{at}.fields.{scope}"),
@@ -355,6 +398,13 @@ impl Protocol {
                 "0 to 2, and 0 with two nodes".into(),
             ));
         }
+        if spec.replicas > 1 && (spec.sign_in.is_some() || spec.clients != Clients::One) {
+            return Err(fail(
+                format!("{at}.replicas"),
+                "2",
+                "1 with a `sign_in` handler or `clients: per-device` (two nodes sign in no one)".into(),
+            ));
+        }
         if spec.replicas > 1 && !spec.refresh.steps.is_empty() {
             return Err(fail(
                 format!("{at}.refresh.steps"),
@@ -365,6 +415,7 @@ impl Protocol {
         let names = Names {
             family: spec.fields.family.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             session: spec.fields.session.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            request: spec.fields.request.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         };
         let (mut memory_family, mut memory_session) = (vec![], vec![]);
         for (k, name) in spec.fields.in_memory.iter().enumerate() {
@@ -391,10 +442,19 @@ impl Protocol {
                 ));
             }
         }
-        let refresh = compile_handler(&spec.refresh, &format!("{at}.refresh"), &names, false)?;
-        let sign_out = compile_handler(&spec.sign_out, &format!("{at}.sign_out"), &names, true)?;
+        let refresh = compile_handler(&spec.refresh, &format!("{at}.refresh"), &names, Endpoint::Refresh)?;
+        let sign_out = compile_handler(&spec.sign_out, &format!("{at}.sign_out"), &names, Endpoint::SignOut)?;
+        let sign_in = match &spec.sign_in {
+            Some(h) => Some(compile_handler(h, &format!("{at}.sign_in"), &names, Endpoint::SignIn)?),
+            None => None,
+        };
         let mut records_issued_at = false;
-        let all_rules = refresh.steps.iter().chain(&sign_out.steps).flat_map(|s| &s.rules);
+        let all_rules = refresh
+            .steps
+            .iter()
+            .chain(&sign_out.steps)
+            .chain(sign_in.iter().flat_map(|h| &h.steps))
+            .flat_map(|s| &s.rules);
         for r in all_rules {
             let mut see = |v: Var| records_issued_at |= v == Var::IssuedAt;
             r.when.visit_vars(&mut see);
@@ -410,6 +470,9 @@ impl Protocol {
         Ok(Protocol {
             refresh,
             sign_out,
+            sign_in,
+            clients: spec.clients,
+            request_fields: names.request,
             family_fields: names.family,
             session_fields: names.session,
             records_issued_at,
@@ -423,7 +486,16 @@ impl Protocol {
     }
 }
 
-fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, sign_out: bool) -> Result<Handler, ProtocolError> {
+/// Which handler is compiled: what its rules may do and answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Endpoint {
+    Refresh,
+    SignOut,
+    SignIn,
+}
+
+fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint) -> Result<Handler, ProtocolError> {
+    let one_step = endpoint != Endpoint::Refresh;
     let fail = |field: String, found: &str, message: &str| ProtocolError {
         field,
         found: found.into(),
@@ -443,11 +515,18 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, sign_out: bool) -> 
             ));
         }
     };
-    if sign_out && written.len() > 1 {
+    if one_step && written.len() > 1 {
         return Err(fail(
             format!("{at}.steps"),
             &format!("{} steps", written.len()),
-            "`rules`: a sign-out is one action (RFC 7009 revocation)",
+            "`rules`: a sign-out (RFC 7009 revocation) and a sign-in are one action each",
+        ));
+    }
+    if h.transaction && written.len() < 2 {
+        return Err(fail(
+            format!("{at}.transaction"),
+            "true",
+            "false for a handler of one step (a step is atomic already; `transaction` spans several)",
         ));
     }
     if written.len() > MAX_STEPS {
@@ -478,10 +557,10 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, sign_out: bool) -> 
         }
         let last = k + 1 == written.len();
         let earlier_mint = steps.iter().flat_map(|s: &Step| &s.rules).any(|r| r.effects.contains(&Effect::MintChild));
-        let rules = compile_rules(&step.rules, here, names, (sign_out, last, earlier_mint))?;
+        let rules = compile_rules(&step.rules, here, names, (endpoint, last, earlier_mint))?;
         steps.push(Step { name: step.name.clone(), reads: step.reads, rules });
     }
-    Ok(Handler { lock: h.lock, steps })
+    Ok(Handler { lock: h.lock, steps, transaction: h.transaction })
 }
 
 /// Whether a rule's or step's name can be shown in a trace line: 1 to 80 characters, no
@@ -494,11 +573,12 @@ fn compile_rules(
     written: &[RuleSpec],
     at: &str,
     names: &Names,
-    (sign_out, last, earlier_mint): (bool, bool, bool),
+    (endpoint, last, earlier_mint): (Endpoint, bool, bool),
 ) -> Result<Vec<Rule>, ProtocolError> {
     let fail =
         |field: String, found: &str, e: ExprError| ProtocolError { field, found: found.into(), message: e.message };
     let msg = |m: &str| ExprError { message: m.into() };
+    let sign_out = endpoint != Endpoint::Refresh;
     if written.len() > MAX_RULES {
         return Err(fail(format!("{at}.rules"), &format!("{} rules", written.len()), msg("at most 32 rules")));
     }
@@ -518,7 +598,7 @@ fn compile_rules(
             return Err(fail(
                 here.clone(),
                 &r.name,
-                msg("a sign-out rule without `reuse_detected` or `rolled_back` (they mark a refresh's reuse detection and its rolled-back transaction)"),
+                msg("a sign-out or sign-in rule without `reuse_detected` or `rolled_back` (they mark a refresh's reuse detection and its rolled-back transaction)"),
             ));
         }
         if written[..i].iter().any(|o| o.name == r.name) {
@@ -532,7 +612,7 @@ fn compile_rules(
                 return Err(fail(
                     format!("{here}.do[{k}]"),
                     text,
-                    msg("a `revoke` or a `set` (a sign-out mints and rotates nothing)"),
+                    msg("a `revoke` or a `set` (a sign-out or a sign-in mints and rotates nothing)"),
                 ));
             }
             effects.push(e);
@@ -556,10 +636,16 @@ fn compile_rules(
                 msg("expected an answer: `continue` only in a step that another step follows"),
             ));
         }
-        let refresh_reply = !matches!(reply, ReplyForm::SignedOut);
-        if sign_out == refresh_reply {
-            let expected = if sign_out {
+        let fits = match endpoint {
+            Endpoint::Refresh => !matches!(reply, ReplyForm::SignedOut | ReplyForm::SignedIn),
+            Endpoint::SignOut => reply == ReplyForm::SignedOut,
+            Endpoint::SignIn => reply == ReplyForm::SignedIn,
+        };
+        if !fits {
+            let expected = if endpoint == Endpoint::SignOut {
                 "expected `signed_out` (the sign-out's answer)"
+            } else if endpoint == Endpoint::SignIn {
+                "expected `signed_in` (the sign-in's answer)"
             } else {
                 "expected `ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`, `server_error` or `continue` (a refresh's answer)"
             };

@@ -423,9 +423,10 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
             },
             StepSpec { name: "write".into(), reads: Reads::Snapshot, rules: rules.clone() },
         ],
+        transaction: false,
     };
     let refresh = match p.steps {
-        AsSteps::Atomic => HandlerSpec { lock: Lock::None, rules: rules.clone(), steps: vec![] },
+        AsSteps::Atomic => HandlerSpec { lock: Lock::None, rules: rules.clone(), steps: vec![], transaction: false },
         AsSteps::ReadThenWrite => read_then_write(Lock::None),
         AsSteps::LockedReadThenWrite => read_then_write(Lock::Family),
     };
@@ -446,7 +447,10 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
             lock: Lock::None,
             steps: vec![],
             rules: vec![rule("revoke the family", "true", &["revoke family"], "signed_out", "RFC 7009 §2.1")],
+            transaction: false,
         },
+        sign_in: None,
+        clients: Default::default(),
         replicas: p.replicas,
         routing: p.routing,
         restarts: 0,
