@@ -500,3 +500,40 @@ fn a_misspelt_expectation_suggests_the_property() {
     let e = Scenario::parse("p.json".as_ref(), &text).unwrap_err().to_string();
     assert!(e.contains("field `expect.no_spurios_logout`") && e.contains("did you mean `no_spurious_logout`?"), "{e}");
 }
+
+/// The constructs of sign-in, clients, request fields and transactions refuse what they cannot
+/// mean, naming the field and what was expected.
+#[test]
+fn sign_in_clients_request_fields_and_transactions_refuse_what_they_cannot_mean() {
+    let one = r#"{ "rules": [ { "name": "r", "reply": "ok presented" } ] }"#;
+    let err = |text: String| Scenario::parse("p.json".as_ref(), &text).unwrap_err().to_string();
+    let e = err(protocol_model(one, "").replace(r#""refresh": {"#, r#""refresh": { "transaction": true,"#));
+    assert!(e.contains("field `protocol.refresh.transaction`") && e.contains("false for a handler of one step"), "{e}");
+    let sign_in = |rule: &str| {
+        protocol_model(one, "")
+            .replace(r#""protocol": {"#, &format!(r#""protocol": {{ "sign_in": {{ "rules": [ {rule} ] }},"#))
+    };
+    let e = err(sign_in(r#"{ "name": "s", "do": ["revoke clinet"], "reply": "signed_in" }"#));
+    assert!(e.contains("protocol.sign_in.rules[0].do[0]") && e.contains("did you mean `client`?"), "{e}");
+    let e = err(sign_in(r#"{ "name": "s", "reply": "signed_out" }"#));
+    assert!(e.contains("protocol.sign_in.rules[0].reply") && e.contains("expected `signed_in`"), "{e}");
+    let e = err(sign_in(r#"{ "name": "s", "do": ["mint child"], "reply": "signed_in" }"#));
+    assert!(e.contains("a sign-out or a sign-in mints and rotates nothing"), "{e}");
+    let e = err(sign_in(r#"{ "name": "s", "reuse_detected": true, "reply": "signed_in" }"#));
+    assert!(e.contains("a sign-in rule without `reuse_detected`"), "{e}");
+    let e =
+        err(protocol_model(one, "")
+            .replace(r#""protocol": {"#, r#""protocol": { "clients": "per-device", "replicas": 2,"#));
+    assert!(e.contains("field `protocol.replicas`") && e.contains("`clients: per-device`"), "{e}");
+    let e = err(protocol_model(
+        r#"{ "rules": [ { "name": "r", "when": "request.seen == 0", "reply": "ok presented" } ] }"#,
+        "",
+    ));
+    assert!(e.contains("unknown name `request.seen`") && e.contains("`request.` field"), "{e}");
+    let ok = protocol_model(
+        r#"{ "rules": [ { "name": "r", "when": "request.seen == 0 and family.client == 0", "do": ["set request.seen = 1"], "reply": "ok presented" } ] }"#,
+        "",
+    )
+    .replace(r#""protocol": {"#, r#""protocol": { "fields": { "request": { "seen": "count" } },"#);
+    Scenario::parse("p.json".as_ref(), &ok).unwrap();
+}

@@ -598,7 +598,10 @@ fn compile_rules(
             return Err(fail(
                 here.clone(),
                 &r.name,
-                msg("a sign-out or sign-in rule without `reuse_detected` or `rolled_back` (they mark a refresh's reuse detection and its rolled-back transaction)"),
+                msg(&format!(
+                    "a {} rule without `reuse_detected` or `rolled_back` (they mark a refresh's reuse detection and its rolled-back transaction)",
+                    if endpoint == Endpoint::SignIn { "sign-in" } else { "sign-out" }
+                )),
             ));
         }
         if written[..i].iter().any(|o| o.name == r.name) {
