@@ -177,6 +177,21 @@ pub struct BrowserSection {
     /// (default) or `log-out` ([`crate::model::policy::ClearedListener`]).
     #[serde(default)]
     pub on_stored_token_cleared: crate::model::policy::ClearedListener,
+    /// What a tab does when its refresh is answered 2xx, in order: where it stores the new
+    /// token (`store-in-tab`, `store-shared`, `store-in-cookie`) and whether a later stage of
+    /// the same server-side render refreshes with the request's original cookie. Absent: the
+    /// preset of `mode` and `json_storage` ([`crate::model::policy::default_on_ok`]), filled
+    /// in when the file is read (`models expand` prints it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_ok: Option<Vec<crate::model::policy::OkReaction>>,
+    /// What the other tabs do when a tab writes a new token to the shared storage: `ignore`
+    /// (default) or `adopt` ([`crate::model::policy::WrittenListener`]).
+    #[serde(default)]
+    pub on_stored_token_written: crate::model::policy::WrittenListener,
+    /// K of the `retry` reaction: refreshes answered with an error each tab may send again,
+    /// 0 to 2 (default 0).
+    #[serde(default)]
+    pub retry_limit: u8,
 }
 
 fn default_max_wait_steps() -> u8 {
@@ -455,7 +470,12 @@ impl Scenario {
             protocol_spec: file.protocol.or_else(|| file.auth_server.map(|p| p.expand())),
             auth_server: file.auth_server,
             protocol: None,
-            browser: file.browser,
+            browser: {
+                let mut b = file.browser;
+                // The preset of `on_ok`: where today's mode and storage keep the token.
+                b.on_ok.get_or_insert_with(|| crate::model::policy::default_on_ok(b.mode, b.json_storage));
+                b
+            },
             time: file.time,
             network: file.network,
             lossy: file.lossy,
@@ -612,6 +632,48 @@ impl Scenario {
             if let Some(v) = v {
                 in_range(field, v, 1, 200)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Checks of the 2xx reactions and their listeners, beyond their types.
+    fn validate_reactions(&self) -> Result<(), ScenarioError> {
+        use crate::model::policy::{OkReaction, Reaction, WrittenListener};
+        let b = &self.browser;
+        if b.retry_limit > 2 {
+            return Err(self.invalid("browser.retry_limit", b.retry_limit, "an integer from 0 to 2"));
+        }
+        let retries = b.on_refused.iter().chain(&b.on_server_error).any(|r| *r == Reaction::Retry);
+        if retries && b.retry_limit == 0 {
+            return Err(self.invalid(
+                "browser.retry_limit",
+                0,
+                "1 or 2 when a reaction is \"retry\" (K, the retries each tab may send)",
+            ));
+        }
+        let on_ok = b.on_ok.as_deref().unwrap_or(&[]);
+        let mut seen = vec![];
+        for (i, r) in on_ok.iter().enumerate() {
+            if seen.contains(r) {
+                return Err(self.invalid(&format!("browser.on_ok[{i}]"), format!("{r:?}"), "each reaction at most once"));
+            }
+            seen.push(*r);
+        }
+        if on_ok.contains(&OkReaction::NextStageRefreshesWithOriginalToken)
+            && (b.mode != AuthMode::Cookie || !self.is_auth_server())
+        {
+            return Err(self.invalid(
+                "browser.on_ok",
+                "\"next-stage-refreshes-with-original-token\"",
+                "a later render stage only with an `auth_server` or `protocol` and `mode` \"cookie\" (the stage reads the request's cookie)",
+            ));
+        }
+        if b.on_stored_token_written == WrittenListener::Adopt && !on_ok.contains(&OkReaction::StoreShared) {
+            return Err(self.invalid(
+                "browser.on_stored_token_written",
+                "\"adopt\"",
+                "\"ignore\" unless `on_ok` has \"store-shared\" (the listener hears writes to the shared storage)",
+            ));
         }
         Ok(())
     }
@@ -782,6 +844,7 @@ impl Scenario {
                 ));
             }
         }
+        self.validate_reactions()?;
         if let Some(l) = self.time.session_lifetime {
             in_range("time.session_lifetime", l, 1, 200)?;
         }

@@ -791,6 +791,9 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         on_refused: sc.browser.on_refused.clone(),
         on_server_error: sc.browser.on_server_error.clone(),
         on_stored_token_cleared: sc.browser.on_stored_token_cleared,
+        on_ok: sc.browser.on_ok.clone().unwrap_or_else(|| policy::default_on_ok(sc.browser.mode, sc.browser.json_storage)),
+        on_stored_token_written: sc.browser.on_stored_token_written,
+        retry_limit: sc.browser.retry_limit,
     }
 }
 
