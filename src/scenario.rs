@@ -334,8 +334,10 @@ pub fn schema() -> schemars::Schema {
 }
 
 /// The model file of `sc` with its `auth_server` preset replaced, in place, by the `protocol`
-/// section it expands to, as pretty JSON with a final newline; a file with a `protocol`
-/// section as it is. Errors: a Directus model (its `server` section has no expansion), or a
+/// section it expands to, and the `browser` section's client reactions (`on_ok`,
+/// `on_refused`, `on_server_error` and the two storage listeners) written out with their
+/// presets, as pretty JSON with a final newline; a file with a `protocol` section keeps it as
+/// it is. Errors: a Directus model (its `server` section has no expansion), or a
 /// file that cannot be read again.
 pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
     let Some(spec) = &sc.protocol_spec else {
@@ -348,6 +350,22 @@ pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
     for (k, v) in file {
         if k == "auth_server" || k == "protocol" {
             out.insert("protocol".into(), serde_json::to_value(spec).map_err(|e| e.to_string())?);
+        } else if let (true, serde_json::Value::Object(mut browser)) = (k == "browser", v.clone()) {
+            // The client reactions, with the presets of the mode and storage written out.
+            let b = &sc.browser;
+            let reactions = [
+                ("on_ok", serde_json::to_value(&b.on_ok)),
+                ("on_refused", serde_json::to_value(&b.on_refused)),
+                ("on_server_error", serde_json::to_value(&b.on_server_error)),
+                ("on_stored_token_cleared", serde_json::to_value(b.on_stored_token_cleared)),
+                ("on_stored_token_written", serde_json::to_value(b.on_stored_token_written)),
+            ];
+            for (name, value) in reactions {
+                if !browser.contains_key(name) {
+                    browser.insert(name.into(), value.map_err(|e| e.to_string())?);
+                }
+            }
+            out.insert(k, serde_json::Value::Object(browser));
         } else {
             out.insert(k, v);
         }

@@ -1,0 +1,107 @@
+//! Client reactions as composable parts of the model file (issue 14 item 2) and sign-out
+//! completeness judged for the user (item 5): each new reaction in a shipped model, its
+//! verdicts and the reported interleaving.
+
+use refresh_check::scenario::{Scenario, Verdict};
+
+use crate::util::{checked, cli, root, status, steps, trace_of};
+
+fn pair(a: &str, b: &str) -> (String, String) {
+    (a.to_string(), b.to_string())
+}
+
+/// next-auth issue 11853 (`on_ok: [store-in-cookie, next-stage-refreshes-with-original-token]`):
+/// the middleware's refresh is answered 200 and sets the new cookie, the Server Component of
+/// the same request refreshes with the request's original cookie, the provider detects reuse
+/// and revokes the family, and the tab is logged out: five steps, in that order. Forwarding the
+/// refreshed cookie on the request (the fix) holds on a search that is not empty.
+#[test]
+fn nextauth_11853_the_server_component_refreshes_with_the_original_cookie_and_the_fix_holds() {
+    let (sc, m, r) = checked("models/nextauth-11853-server-component-old-cookie.json");
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    assert_eq!(status(&r, "reuse_detected"), Verdict::Reached);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        steps(&t),
+        vec![
+            pair("tab A", "TabSendsRefresh"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("tab A", "TabReceivesRefreshResponse"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("tab A", "TabReceivesRefreshResponse"),
+        ]
+    );
+    assert!(t.steps[1].text.contains("refresh cookie=1): rule `rotate`"), "{}", t.steps[1].text);
+    assert!(t.steps[2].text.contains("refreshes with the request's original cookie (token=1)"), "{}", t.steps[2].text);
+    assert!(t.steps[3].text.contains("refresh cookie=1): rule `reuse`"), "{}", t.steps[3].text);
+    assert!(t.steps[4].text.contains("401") && t.steps[4].text.ends_with("is logged out"), "{}", t.steps[4].text);
+
+    let (_, _, fixed) = checked("models/nextauth-11853-request-cookie-forwarded.json");
+    assert_eq!(status(&fixed, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&fixed, "reuse_detected"), Verdict::Unreached);
+    assert!(fixed.unique_states >= 5, "the search was not empty: {}", fixed.unique_states);
+}
+
+/// OpenRisk issue 700 (`on_refused: [clear-cookie, log-out]`): the winner's 200 and the
+/// loser's 401, which revokes the family and clears the jar; the shortest counterexample is the
+/// reported race, and the winner is left with no cookie (`converges_to_live_token`).
+#[test]
+fn openrisk_700_the_losers_401_revokes_the_family_and_clears_the_jar() {
+    let (sc, m, r) = checked("models/openrisk-700-loser-401-clears-cookies.json");
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    assert_eq!(status(&r, "converges_to_live_token"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 5);
+    assert!(t.steps[1].text.contains("tab A's POST /auth/refresh (mode cookie, refresh cookie=1): rule `rotate`"));
+    assert!(t.steps[3].text.contains("tab B's POST /auth/refresh (mode cookie, refresh cookie=1): rule `reuse`"));
+    assert!(t.steps[4].text.starts_with("tab B gets 401"), "{}", t.steps[4].text);
+    assert!(t.steps[4].text.ends_with("clears the stored token and is logged out"), "{}", t.steps[4].text);
+    let (before, after) = (&t.steps[3].state.jar, &t.steps[4].state.jar);
+    assert!(before.as_deref().is_some_and(|j| j.contains('1')) && after.is_none(), "{before:?} → {after:?}");
+}
+
+/// Keycloak KEYCLOAK-6615: after the restart the signed-out offline token is answered 2xx with
+/// a live token: a live session revived, not a dead token handed out; the fix (PR 5001) holds
+/// both. The two properties are n/a where no tab signs out.
+#[test]
+fn sign_out_completeness_for_the_user_tells_a_revived_session_from_a_dead_token() {
+    let (_, _, r) = checked("models/keycloak-6615-offline-logout-cache-only.json");
+    assert_eq!(status(&r, "sign_out_no_session_revived"), Verdict::Violated);
+    assert_eq!(status(&r, "sign_out_no_dead_token_handed_out"), Verdict::Holds);
+    let (_, _, fixed) = checked("models/keycloak-pr5001-offline-logout-persisted.json");
+    assert_eq!(status(&fixed, "sign_out_no_session_revived"), Verdict::Holds);
+    assert!(fixed.unique_states > 100);
+    let no_sign_out = Scenario::load(&root().join("models/openrisk-700-loser-401-clears-cookies.json")).unwrap();
+    let p = refresh_check::properties::by_name("sign_out_no_session_revived").unwrap();
+    assert!(!p.applies(&no_sign_out));
+    let with = Scenario::load(&root().join("models/keycloak-pr5001-offline-logout-persisted.json")).unwrap();
+    assert!(p.applies(&with));
+}
+
+/// `models expand` writes the client reactions out with their presets: the mode's `on_ok`
+/// and the default lists and listeners; a reaction that needs a bound or a mode is refused
+/// with the field and what is expected.
+#[test]
+fn expand_prints_the_reaction_presets_and_bad_reactions_are_refused() {
+    let out = cli(&root(), &["models", "expand", "models/c06-nextauth-single-use.json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["browser"]["on_ok"], serde_json::json!(["store-in-cookie"]));
+    assert_eq!(v["browser"]["on_refused"], serde_json::json!(["log-out"]));
+    assert_eq!(v["browser"]["on_stored_token_written"], serde_json::json!("ignore"));
+    let out = cli(&root(), &["models", "expand", "models/c17-lagging-storage-weblocks.json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["browser"]["on_ok"], serde_json::json!(["store-shared", "store-in-tab"]));
+
+    let base = std::fs::read_to_string(root().join("models/openrisk-700-loser-401-clears-cookies.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to, field) in [
+        (r#""clear-cookie","#, r#""retry","#, "browser.retry_limit"),
+        (r#""mode": "cookie","#, r#""mode": "json", "on_stored_token_written": "adopt","#, "browser.on_stored_token_written"),
+    ] {
+        let file = dir.path().join("m.json");
+        std::fs::write(&file, base.replace(from, to)).unwrap();
+        let e = Scenario::load(&file).unwrap_err().to_string();
+        assert!(e.contains(&format!("field `{field}`")), "{e}");
+    }
+}
