@@ -105,3 +105,49 @@ fn expand_prints_the_reaction_presets_and_bad_reactions_are_refused() {
         assert!(e.contains(&format!("field `{field}`")), "{e}");
     }
 }
+
+/// kcap-cli issue 946 (`on_server_error: [keep-going]`): the exchange commits, its reply fails
+/// with a 5xx, the client keeps its stored token and presents it again after WorkOS's replay
+/// window: reuse, the family is revoked, the client is signed out. PR 947
+/// (`on_server_error: [retry, keep-going]`, `retry_limit: 1`) replays the same token at once:
+/// the first replay is answered with the same rotated pair; what is left is a failure answered
+/// after the window, so the replay itself arrives late.
+#[test]
+fn kcap_cli_946_a_5xx_after_the_commit_signs_out_and_pr_947_replays_inside_the_window() {
+    let (sc, m, r) = checked("models/kcap-cli-946-transport-failure-not-replayed.json");
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let actions: Vec<_> = steps(&t).into_iter().map(|(_, a)| a).collect();
+    assert_eq!(
+        actions,
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ClockTicks",
+            "ClockTicks",
+            "ServerRestarts",
+            "TabReceivesRefreshResponse",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[1].text.contains("rule `rotate` → continue"), "{}", t.steps[1].text);
+    assert!(t.steps[5].text.contains("500") && t.steps[5].text.ends_with("keeps going"), "{}", t.steps[5].text);
+    assert!(t.steps[6].text.contains("(token=1)"), "{}", t.steps[6].text);
+    assert!(t.steps[7].text.contains("rule `reuse`"), "{}", t.steps[7].text);
+
+    let (sc, m, r) = checked("models/kcap-cli-pr947-replay-5xx-in-window.json");
+    // The replay inside the window is answered with the same rotated pair.
+    fn replayed_ok(m: &refresh_check::model::RefreshModel, s: &refresh_check::model::State) -> bool {
+        let b = refresh_check::model::browser_at(s, m.cfg.browsers[0]);
+        b.tabs[0].reaction_retries_left == 0 && b.tabs[0].token == Some(2) && b.refreshed_ok
+    }
+    let (path, exhaustive, _) = crate::util::shortest_to(&sc, replayed_ok);
+    assert!(path.is_some() && exhaustive, "the replay stores the rotated token");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let replay = t.steps.iter().position(|s| s.text.contains("sends the refresh again with the stored token=1"));
+    let replay = replay.expect("the counterexample goes through the replay");
+    assert!(t.steps[..replay].iter().filter(|s| s.action == "ClockTicks").count() == 2, "the 5xx came after the window");
+    assert!(t.steps[replay + 1].text.contains("rule `reuse`"), "{}", t.steps[replay + 1].text);
+}
