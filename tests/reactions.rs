@@ -151,3 +151,35 @@ fn kcap_cli_946_a_5xx_after_the_commit_signs_out_and_pr_947_replays_inside_the_w
     assert!(t.steps[..replay].iter().filter(|s| s.action == "ClockTicks").count() == 2, "the 5xx came after the window");
     assert!(t.steps[replay + 1].text.contains("rule `reuse`"), "{}", t.steps[replay + 1].text);
 }
+
+/// fliks PR 457: before, two tabs with their own in-memory tokens race and the lagging tab's
+/// replay revokes every token of the user (`on_refused: [clear-shared-storage, log-out]`);
+/// after, Web Locks, the storage listener (`on_stored_token_written: adopt` with
+/// `on_ok: [store-in-tab, store-shared]`) and a grace that rejects without revoking hold. The
+/// listener is what makes the fix: without it the tab granted the lock presents its stale copy,
+/// and is logged out.
+#[test]
+fn fliks_457_the_storage_listener_adopts_the_sibling_tabs_rotation() {
+    let (sc, m, r) = checked("models/fliks-457-multi-tab-replay-revokes-user.json");
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 5);
+    assert!(t.steps[3].text.contains("tab B's POST /auth/refresh (mode json, refresh_token=1): rule `replay`"));
+
+    let (sc, _, fixed) = checked("models/fliks-pr457-weblocks-storage-listener.json");
+    assert_eq!(status(&fixed, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&fixed, "converges_to_live_token"), Verdict::Holds);
+    assert!(fixed.unique_states >= 20, "{}", fixed.unique_states);
+    // Tab B holds tab A's rotated token before it refreshed itself: adopted from the listener.
+    fn adopted(m: &refresh_check::model::RefreshModel, s: &refresh_check::model::State) -> bool {
+        let b = refresh_check::model::browser_at(s, m.cfg.browsers[0]);
+        b.tabs[1].token == Some(2) && b.tabs[1].refreshes_left == 1
+    }
+    let (path, _, _) = crate::util::shortest_to(&sc, adopted);
+    assert!(path.is_some(), "the listener copies the sibling's token");
+
+    let text = std::fs::read_to_string(&sc.path).unwrap().replace(r#""adopt""#, r#""ignore""#);
+    let no_listener = Scenario::parse(&sc.path, &text).unwrap();
+    let (_, r) = crate::util::run(&no_listener, &Default::default());
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated, "without the listener the stale copy is refused");
+}
