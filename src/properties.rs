@@ -580,7 +580,7 @@ fn converges_to_live_token(m: &RefreshModel, s: &State) -> bool {
     let Some(auth) = auth_server_at(s, m.cfg.server) else { return true };
     let busy_cluster =
         auth.cluster.as_ref().is_some_and(|c| !c.pending.is_empty() || c.outbox.iter().any(Option::is_some));
-    if !auth.handlers.is_empty() || busy_cluster || !crate::model::in_flight(&s.network).is_empty() {
+    if !auth.handlers.is_empty() || busy_cluster || crate::model::in_flight(&s.network).iter().any(|m| !matches!(m.2, crate::model::Msg::ClockTicked { .. })) {
         return true;
     }
     for &b in &m.cfg.browsers {

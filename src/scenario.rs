@@ -245,6 +245,12 @@ pub struct TimeSection {
     /// within the bounds unless the user signs out.
     #[serde(default)]
     pub session_lifetime: Option<Tick>,
+    /// A bound on the network's delay, K ticks: the clock may not advance more than K ticks
+    /// past the tick a message still in flight was sent at (0: every message sent is delivered
+    /// before the clock next advances). Absent: delays are unbounded. Not with `lossy` (a lost
+    /// message is a delay beyond any bound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight_ticks: Option<Tick>,
 }
 
 fn one() -> Tick {
@@ -863,6 +869,16 @@ impl Scenario {
             }
         }
         self.validate_reactions()?;
+        if let Some(k) = self.time.max_in_flight_ticks {
+            in_range("time.max_in_flight_ticks", k, 0, MAX_TICKS)?;
+            if self.lossy {
+                return Err(self.invalid(
+                    "time.max_in_flight_ticks",
+                    k,
+                    "no bound with `lossy: true` (a lost message stays in flight beyond any bound, so the clock would stop)",
+                ));
+            }
+        }
         if let Some(l) = self.time.session_lifetime {
             in_range("time.session_lifetime", l, 1, 200)?;
         }

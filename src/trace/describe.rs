@@ -174,6 +174,7 @@ impl Names<'_> {
             Msg::Query { client, sql, .. } => {
                 (self.actor(src), self.actor(dst), format!("{} [{}]", sql_text(sql), who(client.tab)))
             }
+            Msg::ClockTicked { now } => ("clock".into(), "clock".into(), format!("now = {now}")),
             Msg::QueryResult { client, result } => {
                 (self.actor(src), self.actor(dst), format!("{} [{}]", result_text(result), who(client.tab)))
             }
@@ -667,6 +668,11 @@ fn describe_in(
         ActorModelAction::Deliver { src, dst, msg } => {
             let view = names.message(*src, *dst, msg);
             let (actor, action, text) = match msg {
+                Msg::ClockTicked { now } => (
+                    "clock".to_string(),
+                    "ClockMayTickAgain",
+                    format!("the tick to {now} is settled: the clock may advance again (max_in_flight_ticks)"),
+                ),
                 Msg::RefreshRequest { tab, .. } => (
                     "server".to_string(),
                     "ServerReceivesRefresh",
