@@ -183,3 +183,37 @@ fn fliks_457_the_storage_listener_adopts_the_sibling_tabs_rotation() {
     let (_, r) = crate::util::run(&no_listener, &Default::default());
     assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated, "without the listener the stale copy is refused");
 }
+
+/// `time.max_in_flight_ticks`: convex-auth after PR 555 logs a tab out only through a refresh
+/// that stays in the network past the 10 s window (one tick); with every message delivered
+/// before the clock advances again (K = 0) that logout is gone and the response-order race
+/// remains. The bounded search is not empty, each tick is settled by a `ClockMayTickAgain`
+/// step, and a bound with a lossy network is refused.
+#[test]
+fn the_in_flight_bound_removes_the_logout_that_needs_a_refresh_delayed_past_the_window() {
+    let (sc, m, r) = checked("models/convex-auth-pr555-access-token-only.json");
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    // The refused refresh was sent before a tick and delivered after it.
+    let refused = t.steps.iter().rposition(|s| s.action == "ServerReceivesRefresh").unwrap();
+    let sent = t.steps[..refused].iter().rposition(|s| s.action == "TabSendsRefresh").unwrap();
+    assert!(t.steps[sent..refused].iter().any(|s| s.action == "ClockTicks"), "{}", refresh_check::trace::render_text(&t));
+
+    let (sc, m, bounded) = checked("models/convex-auth-pr555-delivered-within-a-tick.json");
+    assert_eq!(sc.time.max_in_flight_ticks, Some(0));
+    assert_eq!(status(&bounded, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&bounded, "converges_to_live_token"), Verdict::Violated);
+    assert!(bounded.unique_states > 1000 && bounded.unique_states < r.unique_states);
+    let t = trace_of(&m, &sc, &bounded, "rotated_token_expires");
+    for (i, s) in t.steps.iter().enumerate().filter(|(_, s)| s.action == "ClockTicks") {
+        assert!(s.state.in_flight.iter().all(|f| f.from == "clock"), "step {}: nothing else in flight at a tick", i + 1);
+        let next_tick = t.steps[i + 1..].iter().position(|s| s.action == "ClockTicks").map_or(t.steps.len(), |j| i + 1 + j);
+        if next_tick < t.steps.len() {
+            assert!(t.steps[i + 1..next_tick].iter().any(|s| s.action == "ClockMayTickAgain"), "step {}", i + 1);
+        }
+    }
+
+    let text = std::fs::read_to_string(&sc.path).unwrap().replacen(r#""name":"#, r#""lossy": true, "name":"#, 1);
+    let e = Scenario::parse(&sc.path, &text).unwrap_err().to_string();
+    assert!(e.contains("time.max_in_flight_ticks") && e.contains("lossy"), "{e}");
+}
