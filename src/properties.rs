@@ -97,6 +97,12 @@ const AUTH_SERVER_ATTACKER: Scope = Scope {
 const SIGN_OUTS: Scope =
     Scope { models: "models with `browser.sign_outs` above 0", test: |sc| sc.browser.sign_outs > 0 };
 
+/// Authorization-server models whose tabs sign out.
+const AUTH_SERVER_SIGN_OUTS: Scope = Scope {
+    models: "authorization-server models with `browser.sign_outs` above 0",
+    test: |sc| sc.is_auth_server() && sc.browser.sign_outs > 0,
+};
+
 /// Models with cross-tab coordination.
 const COORDINATION: Scope = Scope {
     models: "models with a `browser.coordination` other than `none`",
@@ -187,6 +193,20 @@ pub const ALL: &[PropertySpec] = &[
         claim: "once sign-out has returned, no token of that session yields a 2xx or a new token",
         condition: logout_revokes_all,
         scope: SIGN_OUTS,
+    },
+    PropertySpec {
+        name: "sign_out_no_dead_token_handed_out",
+        kind: Kind::Always,
+        claim: "once the user's sign-out has been answered, no refresh of any of the user's sessions is answered 2xx with a dead token (authorization-server models)",
+        condition: sign_out_no_dead_token_handed_out,
+        scope: AUTH_SERVER_SIGN_OUTS,
+    },
+    PropertySpec {
+        name: "sign_out_no_session_revived",
+        kind: Kind::Always,
+        claim: "once the user's sign-out has been answered, no refresh of any of the user's sessions is answered 2xx with a live token (authorization-server models)",
+        condition: sign_out_no_session_revived,
+        scope: AUTH_SERVER_SIGN_OUTS,
     },
     PropertySpec {
         name: "theft_detected",
@@ -384,6 +404,25 @@ fn logout_revokes_all(m: &RefreshModel, s: &State) -> bool {
     ghost_at(s, m.cfg.server).ok_after_sign_out == 0 && revived == 0
 }
 
+/// Sign-out completeness judged for the user (issue 14 item 5; SP5 of `industry-policies.md`
+/// §3 widened from the signed-out family to the user): once a sign-out from a browser has
+/// been answered, no refresh presenting a token of any family of that browser's client
+/// session (every tab's login, the thief's copies too) that arrives later is answered 2xx.
+/// This half counts the 2xx answers that hand out a token already dead at the answer (a
+/// revoked or superseded token: the client holds a cookie that will not work; the server
+/// still answered as if the session existed). Holds vacuously for Directus.
+fn sign_out_no_dead_token_handed_out(m: &RefreshModel, s: &State) -> bool {
+    auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.dead_after_sign_out == 0)
+}
+
+/// The other half of sign-out completeness for the user (see
+/// `sign_out_no_dead_token_handed_out`): no later refresh is answered 2xx with an active token
+/// (with `ok access-only`: while the presented token is active): the session lives on after
+/// the user signed out.
+fn sign_out_no_session_revived(m: &RefreshModel, s: &State) -> bool {
+    auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.live_after_sign_out == 0)
+}
+
 /// SP4 (theft is detected or harmless, `industry-policies.md` §3), for a system without reuse
 /// detection: after the attacker's first successful redemption (a 2xx whose token names a row),
 /// a tab's refresh presenting a
@@ -541,7 +580,7 @@ fn converges_to_live_token(m: &RefreshModel, s: &State) -> bool {
     let Some(auth) = auth_server_at(s, m.cfg.server) else { return true };
     let busy_cluster =
         auth.cluster.as_ref().is_some_and(|c| !c.pending.is_empty() || c.outbox.iter().any(Option::is_some));
-    if !auth.handlers.is_empty() || busy_cluster || !crate::model::in_flight(&s.network).is_empty() {
+    if !auth.handlers.is_empty() || busy_cluster || crate::model::in_flight(&s.network).iter().any(|m| !matches!(m.2, crate::model::Msg::ClockTicked { .. })) {
         return true;
     }
     for &b in &m.cfg.browsers {

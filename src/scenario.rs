@@ -178,6 +178,21 @@ pub struct BrowserSection {
     /// (default) or `log-out` ([`crate::model::policy::ClearedListener`]).
     #[serde(default)]
     pub on_stored_token_cleared: crate::model::policy::ClearedListener,
+    /// What a tab does when its refresh is answered 2xx, in order: where it stores the new
+    /// token (`store-in-tab`, `store-shared`, `store-in-cookie`) and whether a later stage of
+    /// the same server-side render refreshes with the request's original cookie. Absent: the
+    /// preset of `mode` and `json_storage` ([`crate::model::policy::default_on_ok`]), filled
+    /// in when the file is read (`models expand` prints it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_ok: Option<Vec<crate::model::policy::OkReaction>>,
+    /// What the other tabs do when a tab writes a new token to the shared storage: `ignore`
+    /// (default) or `adopt` ([`crate::model::policy::WrittenListener`]).
+    #[serde(default)]
+    pub on_stored_token_written: crate::model::policy::WrittenListener,
+    /// K of the `retry` reaction: refreshes answered with an error each tab may send again,
+    /// 0 to 2 (default 0).
+    #[serde(default)]
+    pub retry_limit: u8,
 }
 
 fn default_max_wait_steps() -> u8 {
@@ -231,6 +246,12 @@ pub struct TimeSection {
     /// within the bounds unless the user signs out.
     #[serde(default)]
     pub session_lifetime: Option<Tick>,
+    /// A bound on the network's delay, K ticks: the clock may not advance more than K ticks
+    /// past the tick a message still in flight was sent at (0: every message sent is delivered
+    /// before the clock next advances). Absent: delays are unbounded. Not with `lossy` (a lost
+    /// message is a delay beyond any bound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight_ticks: Option<Tick>,
 }
 
 fn one() -> Tick {
@@ -333,8 +354,10 @@ pub fn schema() -> schemars::Schema {
 
 /// The model file of `sc` with its `auth_server` preset replaced, in place, by the `protocol`
 /// section it expands to, or its Directus `server` section by the `session_server` section it
-/// expands to ([`crate::protocol::directus`]), as pretty JSON with a final newline; a file
-/// already in the language as it is. Errors: a file that cannot be read again.
+/// expands to ([`crate::protocol::directus`]), and the `browser` section's client reactions
+/// (`on_ok`, `on_refused`, `on_server_error` and the two storage listeners) written out with
+/// their presets, as pretty JSON with a final newline; a file already in the language keeps its
+/// server section as it is. Errors: a file that cannot be read again.
 pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
     let (keys, section, value) = if let Some(spec) = &sc.protocol_spec {
         (["auth_server", "protocol"], "protocol", serde_json::to_value(spec).map_err(|e| e.to_string())?)
@@ -350,6 +373,22 @@ pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
     for (k, v) in file {
         if keys.contains(&k.as_str()) {
             out.insert(section.into(), value.clone());
+        } else if let (true, serde_json::Value::Object(mut browser)) = (k == "browser", v.clone()) {
+            // The client reactions, with the presets of the mode and storage written out.
+            let b = &sc.browser;
+            let reactions = [
+                ("on_ok", serde_json::to_value(&b.on_ok)),
+                ("on_refused", serde_json::to_value(&b.on_refused)),
+                ("on_server_error", serde_json::to_value(&b.on_server_error)),
+                ("on_stored_token_cleared", serde_json::to_value(b.on_stored_token_cleared)),
+                ("on_stored_token_written", serde_json::to_value(b.on_stored_token_written)),
+            ];
+            for (name, value) in reactions {
+                if !browser.contains_key(name) {
+                    browser.insert(name.into(), value.map_err(|e| e.to_string())?);
+                }
+            }
+            out.insert(k, serde_json::Value::Object(browser));
         } else {
             out.insert(k, v);
         }
@@ -482,7 +521,12 @@ impl Scenario {
             protocol: None,
             session_server_spec: None,
             session_server: None,
-            browser: file.browser,
+            browser: {
+                let mut b = file.browser;
+                // The preset of `on_ok`: where today's mode and storage keep the token.
+                b.on_ok.get_or_insert_with(|| crate::model::policy::default_on_ok(b.mode, b.json_storage));
+                b
+            },
             time: file.time,
             network: file.network,
             lossy: file.lossy,
@@ -657,6 +701,48 @@ impl Scenario {
         Ok(())
     }
 
+    /// Checks of the 2xx reactions and their listeners, beyond their types.
+    fn validate_reactions(&self) -> Result<(), ScenarioError> {
+        use crate::model::policy::{OkReaction, Reaction, WrittenListener};
+        let b = &self.browser;
+        if b.retry_limit > 2 {
+            return Err(self.invalid("browser.retry_limit", b.retry_limit, "an integer from 0 to 2"));
+        }
+        let retries = b.on_refused.iter().chain(&b.on_server_error).any(|r| *r == Reaction::Retry);
+        if retries && b.retry_limit == 0 {
+            return Err(self.invalid(
+                "browser.retry_limit",
+                0,
+                "1 or 2 when a reaction is \"retry\" (K, the retries each tab may send)",
+            ));
+        }
+        let on_ok = b.on_ok.as_deref().unwrap_or(&[]);
+        let mut seen = vec![];
+        for (i, r) in on_ok.iter().enumerate() {
+            if seen.contains(r) {
+                return Err(self.invalid(&format!("browser.on_ok[{i}]"), format!("{r:?}"), "each reaction at most once"));
+            }
+            seen.push(*r);
+        }
+        if on_ok.contains(&OkReaction::NextStageRefreshesWithOriginalToken)
+            && (b.mode != AuthMode::Cookie || !self.is_auth_server())
+        {
+            return Err(self.invalid(
+                "browser.on_ok",
+                "\"next-stage-refreshes-with-original-token\"",
+                "a later render stage only with an `auth_server` or `protocol` and `mode` \"cookie\" (the stage reads the request's cookie)",
+            ));
+        }
+        if b.on_stored_token_written == WrittenListener::Adopt && !on_ok.contains(&OkReaction::StoreShared) {
+            return Err(self.invalid(
+                "browser.on_stored_token_written",
+                "\"adopt\"",
+                "\"ignore\" unless `on_ok` has \"store-shared\" (the listener hears writes to the shared storage)",
+            ));
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), ScenarioError> {
         let in_range = |field: &str, v: u8, lo: u8, hi: u8| {
             if v < lo || v > hi {
@@ -820,6 +906,17 @@ impl Scenario {
                     field,
                     format!("{list:?}"),
                     "at most 4 reactions ending with \"log-out\" or \"keep-going\" (and neither before the end)",
+                ));
+            }
+        }
+        self.validate_reactions()?;
+        if let Some(k) = self.time.max_in_flight_ticks {
+            in_range("time.max_in_flight_ticks", k, 0, MAX_TICKS)?;
+            if self.lossy {
+                return Err(self.invalid(
+                    "time.max_in_flight_ticks",
+                    k,
+                    "no bound with `lossy: true` (a lost message stays in flight beyond any bound, so the clock would stop)",
                 ));
             }
         }

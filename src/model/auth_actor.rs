@@ -78,6 +78,7 @@ pub(super) fn on_msg(
         }
         Msg::LogoutRequest { tab, cred } => {
             let reply = interpret::sign_out(protocol, &mut s, cred.presented());
+            s.as_ghost.user_signed_out |= 1 << usize::from(src);
             (ClientKey { browser: usize::from(src) as u8, tab }, Msg::LogoutResponse { tab, reply })
         }
         Msg::UsersMeRequest { tab, cred } => {
@@ -103,6 +104,7 @@ fn serve_step(protocol: &Protocol, access_ttl: Tick, s: &mut oauth::AsState, mut
         interpret::StepOutcome::Answer(reply) => {
             record_theft(s, &h, &reply);
             record_retry(s, &h, &reply);
+            record_after_user_sign_out(s, &h, &reply);
             Some(reply)
         }
         interpret::StepOutcome::Continue => {
@@ -259,6 +261,24 @@ fn record_retry(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
     }
 }
 
+/// Sign-out completeness for the user: a refresh that arrived after its user's sign-out was
+/// answered and was answered 2xx either handed out a dead token (not active at the answer) or
+/// revived a live session (an active token; `ok access-only` while the presented token is
+/// active). Counted apart (`sign_out_no_dead_token_handed_out`, `sign_out_no_session_revived`).
+fn record_after_user_sign_out(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
+    let Reply::Ok { token, .. } = reply else { return };
+    if !h.after_user_sign_out {
+        return;
+    }
+    let live = s.row(token.unwrap_or(h.token)).is_some_and(|r| r.status == oauth::TokStatus::Active);
+    let g = &mut s.as_ghost;
+    if live {
+        g.live_after_sign_out = g.live_after_sign_out.saturating_add(1);
+    } else {
+        g.dead_after_sign_out = g.dead_after_sign_out.saturating_add(1);
+    }
+}
+
 /// Two nodes (C09): the load balancer routes a pending request to a node, which serves it on
 /// its own copy of the session entry ([`Timer::NodeServes`]), or a node replicates its last
 /// write to the other ([`Timer::NodeReplicates`]).
@@ -299,6 +319,7 @@ pub(super) fn on_cluster_timer(
                 }
                 oauth::AsEndpoint::Revoke => {
                     let reply = s.on_node(*node, |s| interpret::sign_out(protocol, s, p.token));
+                    s.as_ghost.user_signed_out |= 1 << client.browser;
                     Msg::LogoutResponse { tab, reply }
                 }
             };

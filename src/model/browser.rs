@@ -52,7 +52,7 @@
 
 use serde::Serialize;
 
-use super::policy::{AuthMode, Coordination, JsonStorage, LeaderElection, Logins, Reaction};
+use super::policy::{AuthMode, Coordination, JsonStorage, LeaderElection, Logins, OkReaction, Reaction, WrittenListener};
 use super::server::Credentials;
 use super::{Reply, SessionJwt, TabIx, Tick, Token};
 
@@ -131,6 +131,12 @@ pub struct Tab {
     /// [`BrowserState::wait_step`]): a count, saturating at `max_wait_steps + 1`, reset to 0
     /// when the wait ends.
     pub waited: u8,
+    /// Retries the `retry` reaction may still send: a count (from `browser.retry_limit`).
+    pub reaction_retries_left: u8,
+    /// The refresh in flight is a later stage of a server-side render that presents the
+    /// request's original cookie ([`OkReaction::NextStageRefreshesWithOriginalToken`]): its
+    /// 2xx sets nothing and starts no further stage.
+    pub later_stage: bool,
 }
 
 /// The cookie jar of the origin, shared by every tab.
@@ -247,6 +253,14 @@ pub struct BrowserCfg {
     pub on_server_error: Vec<Reaction>,
     /// What the other tabs do when a tab clears the shared stored token.
     pub on_stored_token_cleared: super::policy::ClearedListener,
+    /// What a tab does with a refresh answered 2xx, in order (the preset of the mode and
+    /// storage unless the model file lists them: [`super::policy::default_on_ok`]).
+    pub on_ok: Vec<OkReaction>,
+    /// What the other tabs do when a tab writes a new token to the shared storage.
+    pub on_stored_token_written: WrittenListener,
+    /// K of the `retry` reaction: retries each tab may send for refreshes answered with an
+    /// error, a count.
+    pub retry_limit: u8,
 }
 
 impl BrowserCfg {
@@ -317,6 +331,8 @@ impl BrowserState {
             read: None,
             inbox: None,
             waited: 0,
+            reaction_retries_left: cfg.retry_limit,
+            later_stage: false,
         };
         let jar = Jar {
             session: (cfg.mode == AuthMode::Session).then_some(jwt),
@@ -647,20 +663,51 @@ impl BrowserState {
                 self.refreshed_ok = true;
                 self.tabs[t as usize].status = TabStatus::Idle;
             }
+            Reply::Ok { expires_at, .. } if self.tabs[t as usize].later_stage => {
+                // A later render stage (a Server Component) cannot set cookies: its 2xx is
+                // swallowed, as a render path's is.
+                self.tabs[t as usize].later_stage = false;
+                self.tabs[t as usize].expiry = expires_at;
+                self.refreshed_ok = true;
+                self.tabs[t as usize].status = TabStatus::Idle;
+            }
             Reply::Ok { set_cookie, token, expires_at } => {
+                let sent = match self.tabs[t as usize].status {
+                    TabStatus::Refreshing { sent } => sent,
+                    _ => None,
+                };
                 if let Some(c) = set_cookie {
                     self.jar.session = Some(c);
                 }
-                if let Some(tok) = token {
-                    match (cfg.mode, cfg.storage) {
-                        (AuthMode::Cookie, _) => self.jar.refresh = Some(tok),
-                        (_, JsonStorage::PerTab) => self.tabs[t as usize].token = Some(tok),
-                        (_, JsonStorage::Shared) => self.storage = Some(tok),
-                        (_, JsonStorage::SharedLagging) => {
+                let mut next_stage = false;
+                for r in &cfg.on_ok {
+                    match (r, token) {
+                        (OkReaction::StoreInTab, Some(tok)) => self.tabs[t as usize].token = Some(tok),
+                        (OkReaction::StoreInCookie, Some(tok)) => self.jar.refresh = Some(tok),
+                        (OkReaction::StoreShared, Some(tok)) => {
                             self.storage = Some(tok);
-                            self.tabs[t as usize].token = Some(tok);
+                            if cfg.on_stored_token_written == WrittenListener::Adopt {
+                                // The `storage` event reaches every other open tab.
+                                for (u, other) in self.tabs.iter_mut().enumerate() {
+                                    if u != t as usize && !matches!(other.status, TabStatus::LoggedOut | TabStatus::Closed) {
+                                        other.token = Some(tok);
+                                    }
+                                }
+                            }
                         }
+                        (OkReaction::NextStageRefreshesWithOriginalToken, _) => next_stage = sent.is_some(),
+                        (_, None) => {}
                     }
+                }
+                if next_stage {
+                    // The same request's next stage reads the incoming request's cookie: the
+                    // token this refresh presented, not the one its response set.
+                    let tab = &mut self.tabs[t as usize];
+                    tab.expiry = expires_at;
+                    tab.later_stage = true;
+                    self.refreshed_ok = true;
+                    let cred = Credentials { mode: cfg.mode, cookie: self.jar.session, token: sent, access: None };
+                    return Some(Send::Refresh { tab: t, cred, retry: false });
                 }
                 if self.attacker.is_some() {
                     if let Some(c) = set_cookie {
@@ -684,8 +731,12 @@ impl BrowserState {
                     }
                 }
             }
-            Reply::SignedOut => self.tabs[t as usize].status = TabStatus::LoggedOut,
+            Reply::SignedOut => {
+                self.tabs[t as usize].later_stage = false;
+                self.tabs[t as usize].status = TabStatus::LoggedOut;
+            }
             Reply::Err(e) => {
+                self.tabs[t as usize].later_stage = false;
                 let reactions = if e.status() >= 500 { &cfg.on_server_error } else { &cfg.on_refused };
                 if let Some(send) = self.react(cfg, t, reactions) {
                     return Some(send); // a retry keeps the lock, if the tab holds it
@@ -738,13 +789,7 @@ impl BrowserState {
                         }
                     };
                     // The other tabs' listeners hear that the shared token was removed.
-                    if shared && cfg.on_stored_token_cleared == super::policy::ClearedListener::LogOut {
-                        for (u, other) in self.tabs.iter_mut().enumerate() {
-                            if u != t as usize && other.status == TabStatus::Idle {
-                                other.status = TabStatus::LoggedOut;
-                            }
-                        }
-                    }
+                    self.hear_cleared(cfg, t, shared);
                 }
                 Reaction::RetryWithStoredToken => {
                     let stored = self.refresh_cred(cfg, t).presented();
@@ -752,10 +797,39 @@ impl BrowserState {
                         return Some(self.send_refresh(cfg, t));
                     }
                 }
+                Reaction::ClearCookie => {
+                    let cleared = self.jar.refresh.take().is_some() | self.jar.session.take().is_some();
+                    self.hear_cleared(cfg, t, cleared);
+                }
+                Reaction::ClearSharedStorage => {
+                    let cleared = self.storage.take().is_some();
+                    self.hear_cleared(cfg, t, cleared);
+                }
+                Reaction::Retry => {
+                    let tab = &mut self.tabs[t as usize];
+                    if tab.reaction_retries_left > 0 {
+                        tab.reaction_retries_left -= 1;
+                        let Send::Refresh { tab, cred, .. } = self.send_refresh(cfg, t) else { unreachable!() };
+                        // Not an LP2 retry: the tab got its answer (an error) and sends anew.
+                        return Some(Send::Refresh { tab, cred, retry: false });
+                    }
+                }
             }
         }
         self.tabs[t as usize].status = TabStatus::LoggedOut;
         None
+    }
+
+    /// The other tabs' listeners (`browser.on_stored_token_cleared`) hear that tab `t`
+    /// cleared the shared token (`cleared`: something was there).
+    fn hear_cleared(&mut self, cfg: &BrowserCfg, t: TabIx, cleared: bool) {
+        if cleared && cfg.on_stored_token_cleared == super::policy::ClearedListener::LogOut {
+            for (u, other) in self.tabs.iter_mut().enumerate() {
+                if u != t as usize && other.status == TabStatus::Idle {
+                    other.status = TabStatus::LoggedOut;
+                }
+            }
+        }
     }
 
     /// Tab `t` receives a `GET /users/me` response: an ordinary request goes on whatever the
@@ -869,6 +943,9 @@ mod tests {
             on_refused: crate::model::policy::default_reactions(),
             on_server_error: crate::model::policy::default_reactions(),
             on_stored_token_cleared: Default::default(),
+            on_ok: crate::model::policy::default_on_ok(AuthMode::Session, JsonStorage::PerTab),
+            on_stored_token_written: WrittenListener::Ignore,
+            retry_limit: 0,
         }
     }
 

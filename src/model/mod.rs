@@ -149,6 +149,53 @@ pub enum Msg {
     LogoutRequest { tab: TabIx, cred: Credentials },
     /// Server → browser: the sign-out's response.
     LogoutResponse { tab: TabIx, reply: Reply },
+    /// Server → itself, only with `time.max_in_flight_ticks`: the clock has just advanced to
+    /// `now`. Sending it records the tick in the model's history ([`InFlight`]); delivering it
+    /// re-arms the clock. Not a protocol message.
+    ClockTicked { now: Tick },
+}
+
+/// The model's history (stateright's recorded message traffic), used only with
+/// `time.max_in_flight_ticks`: the clock as the history saw it tick, and when each message in
+/// flight was sent. Empty (and never changed) without the bound, so the search is as before.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct InFlight {
+    /// The clock, in ticks: one more per [`Msg::ClockTicked`] sent.
+    pub now: Tick,
+    /// `(sender, receiver, message, tick sent)` of every message in flight but the clock's,
+    /// sorted.
+    pub sent: Vec<(usize, usize, Msg, Tick)>,
+}
+
+/// Records a message sent, with the clock's tick ([`InFlight`]); a [`Msg::ClockTicked`] sent
+/// advances the recorded clock.
+fn record_sent(cfg: &Cfg, h: &InFlight, e: stateright::actor::Envelope<&Msg>) -> Option<InFlight> {
+    cfg.max_in_flight_ticks?;
+    let mut h = h.clone();
+    match e.msg {
+        Msg::ClockTicked { now } => h.now = *now,
+        m => {
+            let entry = (usize::from(e.src), usize::from(e.dst), *m, h.now);
+            let at = h.sent.partition_point(|x| x < &entry);
+            h.sent.insert(at, entry);
+        }
+    }
+    Some(h)
+}
+
+/// Records a message delivered: of identical copies in flight, the one sent first (a copy is
+/// indistinguishable from another, and delivering the oldest leaves the most room).
+fn record_delivered(cfg: &Cfg, h: &InFlight, e: stateright::actor::Envelope<&Msg>) -> Option<InFlight> {
+    cfg.max_in_flight_ticks?;
+    if matches!(e.msg, Msg::ClockTicked { .. }) {
+        return None;
+    }
+    let mut h = h.clone();
+    let key = (usize::from(e.src), usize::from(e.dst), *e.msg);
+    if let Some(i) = h.sent.iter().position(|x| (x.0, x.1, x.2) == key) {
+        h.sent.remove(i); // sorted by tick within equal messages: the oldest
+    }
+    Some(h)
 }
 
 /// Every timer of the model. Timers carry no duration: a set timer may fire at any moment.
@@ -263,7 +310,8 @@ pub enum Node {
     /// A browser, signed in with `jwt` (session mode) or `token` (json, cookie mode).
     Browser { server: Id, cfg: BrowserCfg, jwt: SessionJwt, token: Token },
     /// The API process; its handlers are `program` ([`sessions`]); `policy` says whether each
-    /// statement is its own action or a handler one transaction, and how the store runs them.
+    /// statement is its own action or a handler one transaction, and how the store runs them;
+    /// `bounded_flight`: `time.max_in_flight_ticks` is set.
     Server {
         store: Id,
         policy: ServerPolicy,
@@ -271,6 +319,7 @@ pub enum Node {
         max_ticks: Tick,
         first_fresh: Token,
         program: std::sync::Arc<SessionProgram>,
+        bounded_flight: bool,
     },
     /// The session store, starting as `init`; `program` as the server's (for transactions).
     Store {
@@ -288,6 +337,7 @@ pub enum Node {
         max_ticks: Tick,
         devices: u8,
         logins: u8,
+        bounded_flight: bool,
     },
 }
 
@@ -308,12 +358,15 @@ pub struct Cfg {
     pub grace: Tick,
     /// The browser keeps a clock (freshness check), which may lag the server's by one tick.
     pub browser_clock: bool,
+    /// `time.max_in_flight_ticks`: the clock may not advance more than this many ticks past
+    /// the tick a message still in flight was sent at ([`InFlight`]); `None`: unbounded.
+    pub max_in_flight_ticks: Option<Tick>,
 }
 
 /// The stateright model checked by refresh-check.
-pub type RefreshModel = ActorModel<Node, Cfg, ()>;
+pub type RefreshModel = ActorModel<Node, Cfg, InFlight>;
 /// A global state of [`RefreshModel`].
-pub type State = ActorModelState<Node, ()>;
+pub type State = ActorModelState<Node, InFlight>;
 /// An action of [`RefreshModel`].
 pub type Action = ActorModelAction<Msg, Timer, ()>;
 
@@ -382,6 +435,12 @@ impl Actor for Node {
     fn on_msg(&self, _id: Id, state: &mut Cow<NodeState>, src: Id, msg: Msg, o: &mut Out<Self>) {
         match self {
             Node::Browser { server, cfg, .. } => browser_on_msg(*server, cfg, state, msg, o),
+            Node::Server { max_ticks, .. } | Node::AuthServer { max_ticks, .. }
+                if matches!(msg, Msg::ClockTicked { .. }) =>
+            {
+                let Msg::ClockTicked { now } = msg else { return };
+                rearm_clock(now, *max_ticks, o);
+            }
             Node::Server { store, policy, ttl, program, .. } => {
                 server_on_msg(*store, policy, ttl, program, state, src, msg, o)
             }
@@ -422,21 +481,17 @@ impl Actor for Node {
         }
     }
 
-    fn on_timeout(&self, _id: Id, state: &mut Cow<NodeState>, timer: &Timer, o: &mut Out<Self>) {
+    fn on_timeout(&self, id: Id, state: &mut Cow<NodeState>, timer: &Timer, o: &mut Out<Self>) {
         match (self, timer) {
-            (Node::Server { max_ticks, .. }, Timer::Tick) => {
+            (Node::Server { max_ticks, bounded_flight, .. }, Timer::Tick) => {
                 let NodeState::Server(s) = state.to_mut() else { return };
                 s.now += 1;
-                if s.now < *max_ticks {
-                    o.set_timer(Timer::Tick, model_timeout());
-                }
+                tick_out(s.now, *max_ticks, *bounded_flight, id, o);
             }
-            (Node::AuthServer { max_ticks, .. }, Timer::Tick) => {
+            (Node::AuthServer { max_ticks, bounded_flight, .. }, Timer::Tick) => {
                 let NodeState::AuthServer(s) = state.to_mut() else { return };
                 s.now += 1;
-                if s.now < *max_ticks {
-                    o.set_timer(Timer::Tick, model_timeout());
-                }
+                tick_out(s.now, *max_ticks, *bounded_flight, id, o);
             }
             (Node::AuthServer { protocol, access_ttl, .. }, Timer::NodeServes { .. } | Timer::NodeReplicates(_)) => {
                 auth_actor::on_cluster_timer(protocol, *access_ttl, state, timer, o)
@@ -512,6 +567,27 @@ impl Actor for Node {
             }
             _ => {}
         }
+    }
+}
+
+/// After the clock advanced to `now`: re-arm it while `now < max_ticks`; with the in-flight
+/// bound, announce the tick to the history instead ([`Msg::ClockTicked`], whose delivery
+/// re-arms it).
+fn tick_out(now: Tick, max_ticks: Tick, bounded_flight: bool, id: Id, o: &mut Out<Node>) {
+    if bounded_flight {
+        o.send(id, Msg::ClockTicked { now });
+    } else if now < max_ticks {
+        o.set_timer(Timer::Tick, model_timeout());
+    }
+}
+
+/// Delivery of [`Msg::ClockTicked`] to the server: the clock may tick again (a command either
+/// way, so the delivery is never a pruned no-op).
+fn rearm_clock(now: Tick, max_ticks: Tick, o: &mut Out<Node>) {
+    if now < max_ticks {
+        o.set_timer(Timer::Tick, model_timeout());
+    } else {
+        o.cancel_timer(Timer::Tick);
     }
 }
 
@@ -779,8 +855,15 @@ fn server_on_msg(
     *state.to_mut() = NodeState::Server(s);
 }
 
-/// The browser's clock lags the server's by at most one tick (only with a browser clock).
+/// The browser's clock lags the server's by at most one tick (only with a browser clock);
+/// with `time.max_in_flight_ticks` K, no message in flight was sent more than K ticks ago.
 fn within_boundary(cfg: &Cfg, s: &State) -> bool {
+    if let Some(k) = cfg.max_in_flight_ticks {
+        let h = &s.history;
+        if h.sent.iter().any(|x| u16::from(h.now) > u16::from(x.3) + u16::from(k)) {
+            return false;
+        }
+    }
     if !cfg.browser_clock {
         return true;
     }
@@ -819,6 +902,9 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         on_refused: sc.browser.on_refused.clone(),
         on_server_error: sc.browser.on_server_error.clone(),
         on_stored_token_cleared: sc.browser.on_stored_token_cleared,
+        on_ok: sc.browser.on_ok.clone().unwrap_or_else(|| policy::default_on_ok(sc.browser.mode, sc.browser.json_storage)),
+        on_stored_token_written: sc.browser.on_stored_token_written,
+        retry_limit: sc.browser.retry_limit,
     }
 }
 
@@ -870,9 +956,10 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
         session_lifetime: sc.time.session_lifetime,
         grace,
         browser_clock: sc.browser.freshness_check,
+        max_in_flight_ticks: sc.time.max_in_flight_ticks,
     };
     let bcfg = browser_cfg(sc);
-    let mut model = ActorModel::new(cfg, ());
+    let mut model = ActorModel::new(cfg, InFlight::default());
     for i in 0..devices {
         let jwt = SessionJwt { session: 0, exp: 0 }; // json and cookie mode carry no session JWT
         let token = i * logins + 1;
@@ -885,10 +972,13 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
             max_ticks: sc.time.max_ticks,
             devices,
             logins,
+            bounded_flight: sc.time.max_in_flight_ticks.is_some(),
         })
         .init_network(network_of(sc))
         .lossy_network(if sc.lossy { LossyNetwork::Yes } else { LossyNetwork::No })
-        .within_boundary(within_boundary);
+        .within_boundary(within_boundary)
+        .record_msg_out(record_sent)
+        .record_msg_in(record_delivered);
     for p in properties::ALL {
         model = model.property(p.expectation(), p.name, p.condition);
     }
@@ -926,10 +1016,11 @@ pub fn build(sc: &Scenario) -> RefreshModel {
         session_lifetime: sc.time.session_lifetime,
         grace,
         browser_clock: sc.browser.freshness_check,
+        max_in_flight_ticks: sc.time.max_in_flight_ticks,
     };
     let network = network_of(sc);
     let bcfg = browser_cfg(sc);
-    let mut model = ActorModel::new(cfg, ())
+    let mut model = ActorModel::new(cfg, InFlight::default())
         .actor(Node::Browser { server: Id::from(server), cfg: bcfg, jwt, token: 1 })
         .actor(Node::Server {
             store: Id::from(store),
@@ -938,11 +1029,14 @@ pub fn build(sc: &Scenario) -> RefreshModel {
             max_ticks: sc.time.max_ticks,
             first_fresh: 2,
             program: program.clone(),
+            bounded_flight: sc.time.max_in_flight_ticks.is_some(),
         })
         .actor(Node::Store { init: init_store, policy: sc.server, ttl, program })
         .init_network(network)
         .lossy_network(if sc.lossy { LossyNetwork::Yes } else { LossyNetwork::No })
-        .within_boundary(within_boundary);
+        .within_boundary(within_boundary)
+        .record_msg_out(record_sent)
+        .record_msg_in(record_delivered);
     for p in properties::ALL {
         model = model.property(p.expectation(), p.name, p.condition);
     }

@@ -127,6 +127,9 @@ pub struct AsHandler {
     pub view: ReadView,
     /// Ghost: the token's family had been signed out when the request arrived.
     pub after_sign_out: bool,
+    /// Ghost: the user of the token's client session (its device) had signed out, by any
+    /// token or none, when the request arrived.
+    pub after_user_sign_out: bool,
     /// Ghost: the attacker's theft mark when the request arrived.
     pub theft_mark: Option<Token>,
     /// Ghost: the request is a retry re-sending the token of an attempt whose answer the
@@ -164,12 +167,16 @@ impl AsHandler {
     pub fn arriving(s: &AsState, client: ClientKey, slot: u8, token: Token, retry: bool) -> AsHandler {
         let view = s.read(token);
         let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
+        let after_user_sign_out = view.row.is_some_and(|r| {
+            s.families.get(r.family as usize).is_some_and(|f| s.as_ghost.user_signed_out & (1 << f.session) != 0)
+        });
         AsHandler {
             client,
             slot,
             token,
             view,
             after_sign_out,
+            after_user_sign_out,
             theft_mark: s.ghost.theft_mark,
             retry,
             step: 0,
@@ -207,6 +214,15 @@ pub struct AsGhost {
     /// Retries re-sending the token of an attempt whose answer was lost, answered with an
     /// error or a token of another family (LP2): a count.
     pub refused_retries: u8,
+    /// Client sessions (devices) whose user has had a sign-out answered (bit per device).
+    pub user_signed_out: u8,
+    /// Refreshes that arrived after the user's sign-out and were answered 2xx with a refresh
+    /// token that was not active at the answer: a dead cookie handed out. A count.
+    pub dead_after_sign_out: u8,
+    /// Refreshes that arrived after the user's sign-out and were answered 2xx with an active
+    /// refresh token (or, `ok access-only`, while the presented token was active): a live
+    /// session revived. A count.
+    pub live_after_sign_out: u8,
 }
 
 /// One node's copy of the session entry: the token table, the families and Keycloak's

@@ -213,6 +213,71 @@ pub enum Reaction {
     /// The tab stays signed in and idle, keeping what it holds (an app that ignores a failed
     /// background refresh until the next request). Ends the list.
     KeepGoing,
+    /// The answer clears the auth cookies in the shared jar, whatever the mode: an error
+    /// response whose `Set-Cookie` expires the refresh (and session) cookie
+    /// (opendefender/OpenRisk issue 700 `middleware.ClearSessionCookies`; filiptrivan/spiderly
+    /// issue 384). The list goes on.
+    ClearCookie,
+    /// The client removes the shared `localStorage` entry (`localStorage.removeItem`), whatever
+    /// the mode. The list goes on.
+    ClearSharedStorage,
+    /// The tab sends the refresh again with the token where it keeps it now, if it has a retry
+    /// left (`browser.retry_limit`, K); the list ends there. Without a retry left the list goes
+    /// on (kurrent-io/kcap-cli PR 947: a client that replays a refresh only on a lost answer
+    /// or a 5xx, never on a 4xx).
+    Retry,
+}
+
+/// One thing a tab does with a refresh answered 2xx, in the order the model file lists them
+/// (`browser.on_ok`). Without `on_ok` the preset of the mode and storage applies
+/// ([`default_on_ok`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OkReaction {
+    /// The new refresh token goes into the tab's own memory (the SDK's in-memory storage,
+    /// `sdk/src/auth/composable.ts`).
+    StoreInTab,
+    /// The new refresh token goes into the shared `localStorage` entry; the other tabs hear the
+    /// write (`browser.on_stored_token_written`).
+    StoreShared,
+    /// The new refresh token goes into the jar's refresh cookie (`Set-Cookie`, cookie mode).
+    StoreInCookie,
+    /// The request is a server-side render made of stages: after the stage that refreshed
+    /// (Next.js middleware, whose response sets the new cookie), a later stage of the same
+    /// request (a Server Component, which reads `cookies()` of the incoming request) still
+    /// sees the original cookie and refreshes with it once more. That second refresh's 2xx
+    /// sets nothing (a Server Component cannot set cookies); its refusal runs the tab's
+    /// reactions. supabase/ssr issue 36 and the `@supabase/ssr` Next.js guide (middleware must
+    /// pass the refreshed cookie on to the request); nextauthjs/next-auth issue 7558.
+    NextStageRefreshesWithOriginalToken,
+}
+
+/// The preset of `browser.on_ok` for a mode and json storage: today's fixed behaviour. cookie
+/// mode stores the new refresh token in the jar; otherwise the tab's copy (`per-tab`), the
+/// shared entry (`shared`), or both (`shared-lagging`: the tab writes `localStorage` and its
+/// own view of it is up to date).
+pub fn default_on_ok(mode: AuthMode, storage: JsonStorage) -> Vec<OkReaction> {
+    match (mode, storage) {
+        (AuthMode::Cookie, _) => vec![OkReaction::StoreInCookie],
+        (_, JsonStorage::PerTab) => vec![OkReaction::StoreInTab],
+        (_, JsonStorage::Shared) => vec![OkReaction::StoreShared],
+        (_, JsonStorage::SharedLagging) => vec![OkReaction::StoreShared, OkReaction::StoreInTab],
+    }
+}
+
+/// What the other tabs do when a tab writes a new refresh token to the shared `localStorage`
+/// entry (`browser.on_stored_token_written`; the `storage` event fires in every other tab of
+/// the origin, HTML Living Standard §12.2.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WrittenListener {
+    /// Nothing: a tab with its own copy keeps it. The default.
+    #[default]
+    Ignore,
+    /// Every other tab that is not logged out copies the new token into its own memory
+    /// (a `storage` event listener that syncs the SDK's in-memory copy: nhost/nhost-js-sdk
+    /// issue 65's proposal, fliks-app/fliks PR 457).
+    Adopt,
 }
 
 /// What the other tabs do when a tab clears the shared stored token (a listener on storage or

@@ -189,6 +189,7 @@ fn map_msg(b: usize, e: &Envelope<&Msg>, f: &dyn Fn(TabIx) -> TabIx) -> Msg {
         Msg::Transaction { handler, .. } | Msg::TransactionDone { handler, .. } => {
             handler.client.tab = f(handler.client.tab)
         }
+        Msg::ClockTicked { .. } => {}
     }
     m
 }

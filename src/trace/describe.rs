@@ -200,6 +200,7 @@ impl Names<'_> {
             Msg::Query { client, sql, .. } => {
                 (self.actor(src), self.actor(dst), format!("{} [{}]", sql_text(sql), who(client.tab)))
             }
+            Msg::ClockTicked { now } => ("clock".into(), "clock".into(), format!("now = {now}")),
             Msg::QueryResult { client, result } => {
                 (self.actor(src), self.actor(dst), format!("{} [{}]", result_text(result), who(client.tab)))
             }
@@ -693,6 +694,11 @@ fn describe_in(
         ActorModelAction::Deliver { src, dst, msg } => {
             let view = names.message(*src, *dst, msg);
             let (actor, action, text) = match msg {
+                Msg::ClockTicked { now } => (
+                    "clock".to_string(),
+                    "ClockMayTickAgain",
+                    format!("the tick to {now} is settled: the clock may advance again (max_in_flight_ticks)"),
+                ),
                 Msg::RefreshRequest { tab, .. } => (
                     "server".to_string(),
                     "ServerReceivesRefresh",
@@ -740,6 +746,19 @@ fn describe_in(
                     let text = match (reply, *tab == ATTACKER) {
                         (Reply::Ok { .. }, true) => format!("{w} gets {}: the copied token worked", view.text),
                         (_, true) => format!("{w} gets {}", view.text),
+                        (Reply::Ok { .. }, _) if after_b.tabs.get(*tab as usize).is_some_and(|x| x.later_stage) => {
+                            let sent = match after_b.tabs[*tab as usize].status {
+                                TabStatus::Refreshing { sent } => sent.map_or("none".to_string(), |x| x.to_string()),
+                                _ => "none".to_string(),
+                            };
+                            format!(
+                                "{w} gets {}; it stores it, and a later stage of the same request (a Server Component) refreshes with the request's original cookie (token={sent})",
+                                view.text
+                            )
+                        }
+                        (Reply::Ok { .. }, _) if before_b.tabs.get(*tab as usize).is_some_and(|x| x.later_stage) => {
+                            format!("{w}'s later render stage gets {}; it cannot set cookies", view.text)
+                        }
                         (Reply::Ok { set_cookie: Some(_), .. }, _) => {
                             format!("{w} gets {}; the jar now holds it", view.text)
                         }
