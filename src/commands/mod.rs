@@ -7,5 +7,6 @@ pub mod html;
 pub mod matrix;
 pub mod models;
 pub mod properties;
+pub mod queries;
 pub mod replay;
 pub mod trace;
