@@ -526,7 +526,9 @@ impl Parser {
                 if let Some((_, v)) = TAB_STATUSES.iter().find(|(n, _)| *n == w) {
                     return Ok((Expr::Const(*v), Ty::TabStatus));
                 }
-                let hint = did_you_mean(w, NAMES.iter().copied().chain(TAB_STATUSES.iter().map(|(n, _)| *n)))
+                let words = ["active", "superseded", "revoked", "none", "true", "false", "tab", "token", "tabs", "tokens"];
+                let names = NAMES.iter().copied().chain(TAB_STATUSES.iter().map(|(n, _)| *n)).chain(words);
+                let hint = did_you_mean(w, names)
                     .map(|c| format!(" (did you mean `{c}`?)"))
                     .unwrap_or_default();
                 Err(format!("unknown name `{w}`{hint}; docs/queries.md lists the state view"))
