@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod compare;
 pub mod explore;
 pub mod html;
 pub mod matrix;
