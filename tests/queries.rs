@@ -201,3 +201,37 @@ fn a_bad_query_in_a_model_file_names_its_line() {
     assert!(e.contains(&format!("directus-10.10-session-d-s2.json:{line}:")), "{e}");
     let _ = Answer::Unknown;
 }
+
+/// `compare A B`: the verdicts side by side, and each counterexample of A replayed on B:
+/// Directus PR 22433's stable id never runs 10.10's steps (removed); spiderly's successor
+/// grace runs the loser's steps but nobody is logged out at their end (defused), while its
+/// dead cookie at rest is left; Markdown for a pull request; exit codes as `check`'s.
+#[test]
+fn compare_replays_each_counterexample_of_a_on_b() {
+    let out = cli(&root(), &["compare", "models/directus-10.10-session.json", "models/directus-pr22433-stable-id.json"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("no_spurious_logout          violated (10 steps)     holds  ≠"), "{text}");
+    assert!(text.contains("no_spurious_logout #1 (10 steps): B never runs these steps: removed"), "{text}");
+    assert!(text.contains("cookie_names_live_session #1 (11 steps): B never runs these steps: removed"), "{text}");
+
+    let out = cli(
+        &root(),
+        &[
+            "compare",
+            "models/spiderly-384-401-clears-cookies.json",
+            "models/spiderly-384-successor-grace.json",
+            "--format",
+            "markdown",
+        ],
+    );
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{md}");
+    assert!(md.contains("| no_spurious_logout | **violated (5 steps)** | **holds** |"), "{md}");
+    assert!(md.contains("- `no_spurious_logout` #1 (5 steps): `spiderly-384-successor-grace` runs these steps but `no_spurious_logout` holds at their end: defused"), "{md}");
+    assert!(md.contains("- `converges_to_live_token` #1 (6 steps): `spiderly-384-successor-grace` runs these steps and still violates `converges_to_live_token` (9 steps): left"), "{md}");
+
+    let out = cli(&root(), &["compare", "models/directus-10.10-session.json", "models/nope.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.json"));
+}
