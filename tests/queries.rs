@@ -53,7 +53,7 @@ fn d_s2_the_orphan_cookie_later_logs_a_tab_out() {
     assert_eq!(last.store, ["token=2 expires=7"]);
     assert_eq!(last.orphan_cookies, 1);
     // The golden query trace in traces/ is this one.
-    let golden = refresh_check::trace::load(&root().join("traces/directus-10.10-session-d-s2.query.orphan-cookie-logs-a-tab-out.json")).unwrap();
+    let golden = refresh_check::trace::load(&root().join("traces/directus-10.10-session-d-s2.query-orphan-cookie-logs-a-tab-out.json")).unwrap();
     assert_eq!(golden.steps, t.steps);
 }
 
@@ -163,9 +163,9 @@ fn unreachable_never_invariants_and_the_command_line() {
     assert!(stdout.contains("three-rows: unreachable as expected"), "{stdout}");
     assert!(stdout.contains("at-most-one-row: holds as expected"), "{stdout}");
     assert!(stdout.contains("a-never-logged-out: violated in "), "{stdout}");
-    let t = refresh_check::trace::load(&traces.join("directus-10.10-session.query.b-logged-out-first.json")).unwrap();
+    let t = refresh_check::trace::load(&traces.join("directus-10.10-session.query-b-logged-out-first.json")).unwrap();
     assert!(t.steps.iter().all(|s| !(s.actor == "tab A" && s.action == "TabReceivesRefreshResponse")));
-    assert!(traces.join("directus-10.10-session.invariant.a-never-logged-out.json").exists());
+    assert!(traces.join("directus-10.10-session.invariant-a-never-logged-out.json").exists());
     // The query traces validate like any trace.
     let v = cli(&root(), &["trace", "validate", traces.to_str().unwrap()]);
     assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stderr));
@@ -229,7 +229,7 @@ fn compare_replays_each_counterexample_of_a_on_b() {
     assert_eq!(out.status.code(), Some(0), "{md}");
     assert!(md.contains("| no_spurious_logout | **violated (5 steps)** | **holds** |"), "{md}");
     assert!(md.contains("- `no_spurious_logout` #1 (5 steps): `spiderly-384-successor-grace` runs these steps but `no_spurious_logout` holds at their end: defused"), "{md}");
-    assert!(md.contains("- `converges_to_live_token` #1 (6 steps): `spiderly-384-successor-grace` runs these steps and still violates `converges_to_live_token` (9 steps): left"), "{md}");
+    assert!(md.contains("- `converges_to_live_token` #1 (6 steps): `spiderly-384-successor-grace` runs these steps and still violates `converges_to_live_token` at their end (9 steps): left"), "{md}");
 
     let out = cli(&root(), &["compare", "models/directus-10.10-session.json", "models/nope.json"]);
     assert_eq!(out.status.code(), Some(2));

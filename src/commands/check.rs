@@ -43,7 +43,7 @@ pub struct Args {
     /// Also answer the scenario queries and invariants of FILE (`{"queries": [...]}`, see
     /// docs/queries.md) on every model file, after the model files' own `queries`: reachable
     /// or unreachable with the shortest matching run, written as
-    /// `<model>.query.<name>.json` and `.md` in the traces folder. An answer other than a
+    /// `<model>.query-<name>.json` and `.md` in the traces folder. An answer other than a
     /// query's `expect` is exit 1; an unknown one exit 3.
     #[arg(long, value_name = "FILE", conflicts_with = "shard")]
     pub query: Option<PathBuf>,
@@ -552,5 +552,5 @@ pub fn run(args: Args) -> Result<u8> {
         _ if !args.run.quiet => std::io::stderr().write_all(&text)?,
         _ => {}
     }
-    Ok(code.max(super::queries::exit_code(&answers)))
+    Ok(super::queries::combine(code, super::queries::exit_code(&answers)))
 }

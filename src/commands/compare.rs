@@ -147,7 +147,7 @@ fn effect(r: &Replayed, b_name: &str) -> String {
             format!("{b_name} runs these steps but `{}` holds at their end: defused", r.property)
         }
         (Answer::Reachable, Answer::Reachable) => format!(
-            "{b_name} runs these steps and still violates `{}` ({} steps): left",
+            "{b_name} runs these steps and still violates `{}` at their end ({} steps): left",
             r.property,
             r.b_steps.unwrap_or(0)
         ),
@@ -216,9 +216,6 @@ pub fn run(args: Args) -> Result<u8> {
     std::io::stdout().write_all(&w)?;
     let code = |o: Outcome| super::check::exit_code(o);
     let unknown = replayed.iter().any(|r| r.violated == Answer::Unknown);
-    let mut c = code(ra.outcome()).max(code(rb.outcome()));
-    if unknown {
-        c = c.max(exit::INCOMPLETE);
-    }
-    Ok(c)
+    let c = super::queries::combine(code(ra.outcome()), code(rb.outcome()));
+    Ok(if unknown { super::queries::combine(c, exit::INCOMPLETE) } else { c })
 }

@@ -1,6 +1,6 @@
 //! The scenario queries and user-defined invariants of `check` (a model file's `queries`, and
 //! `--query FILE`): answered after the properties, with their traces written as
-//! `<model>.query.<name>.json` (`<model>.invariant.<name>.json`) and `.md`, overwritten at each
+//! `<model>.query-<name>.json` (`<model>.invariant-<name>.json`) and `.md`, overwritten at each
 //! run (never compared as golden traces).
 
 use std::io::Write;
@@ -65,16 +65,26 @@ pub fn answer_all(paths: &[PathBuf], run: &RunArgs, extra: Option<&Path>) -> Res
     Ok(out)
 }
 
-/// The exit code of the answers: 3 if one is unknown, else 1 if one differs from its
-/// expectation, else 0.
+/// The exit code of the answers: 1 if a decided answer differs from its expectation, else 3
+/// if one is unknown, else 0 (as `check`'s: a final difference outranks an incomplete search).
 pub fn exit_code(all: &[Answered]) -> u8 {
     let outcomes = || all.iter().flat_map(|a| a.outcomes.iter().map(|(o, _)| o));
-    if outcomes().any(|o| o.answer == Answer::Unknown) {
-        exit::INCOMPLETE
-    } else if outcomes().any(|o| !o.as_expected()) {
+    if outcomes().any(|o| o.answer != Answer::Unknown && !o.as_expected()) {
         exit::DIFFERS
+    } else if outcomes().any(|o| o.answer == Answer::Unknown) {
+        exit::INCOMPLETE
     } else {
         exit::AS_EXPECTED
+    }
+}
+
+/// Two exit codes combined as `check` combines outcomes: a difference (1) outranks an
+/// incomplete search (3), which outranks all as expected (0).
+pub fn combine(a: u8, b: u8) -> u8 {
+    if a == exit::DIFFERS || b == exit::DIFFERS {
+        exit::DIFFERS
+    } else {
+        a.max(b)
     }
 }
 

@@ -39,7 +39,7 @@ use crate::trace::{self, Trace};
 #[serde(deny_unknown_fields)]
 pub struct QuerySpec {
     /// A name: letters, digits, `-` and `_` (used in trace file names,
-    /// `<model>.query.<name>.json`).
+    /// `<model>.query-<name>.json`).
     pub name: String,
     /// What the scenario is, in one sentence, and where it comes from.
     #[serde(default)]
@@ -120,6 +120,10 @@ pub struct Query {
     /// A property of the catalogue that must be violated at the end (the queries `compare`
     /// makes from a counterexample); `None` in written queries.
     pub violates: Option<&'static crate::properties::PropertySpec>,
+    /// The run must end with the step that matches the last event (the queries `compare`
+    /// makes: the end condition is judged right after the scenario's last step); false in
+    /// written queries, whose run may go on after the last event.
+    pub end_at_last_event: bool,
 }
 
 impl std::fmt::Debug for Query {
@@ -133,6 +137,7 @@ impl std::fmt::Debug for Query {
             .field("invariant", &self.invariant)
             .field("expect", &self.expect)
             .field("violates", &self.violates.map(|p| p.name))
+            .field("end_at_last_event", &self.end_at_last_event)
             .finish()
     }
 }
@@ -238,7 +243,7 @@ impl Query {
                 parts.join("; ")
             }
         };
-        Ok(Query { name: spec.name.clone(), claim, events, never, cond, invariant, expect: spec.expect, violates: None })
+        Ok(Query { name: spec.name.clone(), claim, events, never, cond, invariant, expect: spec.expect, violates: None, end_at_last_event: false })
     }
 
     /// The trace's `property`: `query:NAME` or `invariant:NAME`.
@@ -257,7 +262,7 @@ impl Query {
     }
 
     /// Whether a run ending in `s`, having matched `progress` events, answers the query.
-    fn accepts(&self, m: &RefreshModel, s: &State, progress: u8) -> bool {
+    fn accepts(&self, m: &RefreshModel, s: &State, progress: u16) -> bool {
         usize::from(progress) == self.events.len()
             && self.cond.as_ref().is_none_or(|c| c.holds(m, s))
             && self.violates.is_none_or(|p| !(p.condition)(m, s))
@@ -304,7 +309,7 @@ pub struct Product<'a> {
 }
 
 impl Model for Product<'_> {
-    type State = (State, u8);
+    type State = (State, u16);
     type Action = model::Action;
 
     fn init_states(&self) -> Vec<Self::State> {
@@ -328,7 +333,10 @@ impl Model for Product<'_> {
         }
         let p = usize::from(*progress);
         let advanced = p < q.events.len() && q.events[p].matches(&shown);
-        Some((next, progress + u8::from(advanced)))
+        // With `end_at_last_event`, a step after the last event moves the counter past the
+        // end (`events + 1`): the run no longer ends with the scenario's last step.
+        let past = q.end_at_last_event && !advanced && p == q.events.len() && p > 0;
+        Some((next, progress + u16::from(advanced || past)))
     }
 
     fn within_boundary(&self, state: &Self::State) -> bool {
@@ -387,7 +395,7 @@ pub fn answer(
     cfg: &SearchConfig<State>,
 ) -> Outcome {
     let product = Product { model, query };
-    let pcfg = SearchConfig::<(State, u8)> {
+    let pcfg = SearchConfig::<(State, u16)> {
         strategy: search::Strategy::Bfs,
         max_depth: cfg.max_depth,
         max_states: cfg.max_states,
@@ -442,15 +450,15 @@ pub fn replay_checked(model: &RefreshModel, query: &Query, path: &IndexPath) -> 
 }
 
 /// The trace files of query `query` of model `model_name` in `dir`:
-/// `<model>.query.<name>.json` and `.md` (`invariant` for an invariant).
+/// `<model>.query-<name>.json` and `.md` (`invariant-<name>` for an invariant).
 pub fn file_names(dir: &Path, model_name: &str, query: &Query) -> (std::path::PathBuf, std::path::PathBuf) {
     let kind = if query.invariant { "invariant" } else { "query" };
-    trace::file_names(dir, model_name, &format!("{kind}.{}", query.name))
+    trace::file_names(dir, model_name, &format!("{kind}-{}", query.name))
 }
 
 /// The query that asks whether the run of trace `t` can happen on another model: the steps'
 /// actors and action names as events, in order (with anything in between), and, with
-/// `violates`, that property violated at the end. Steps of the clock and the network (ticks,
+/// `violates`, that property violated right after the last of them. Steps of the clock and the network (ticks,
 /// losses) are kept: they are part of the scenario. Rule names are not: a fix may rename or
 /// replace the rules that decided.
 pub fn from_trace(t: &Trace, name: &str, violates: Option<&'static crate::properties::PropertySpec>) -> Query {
@@ -476,5 +484,6 @@ pub fn from_trace(t: &Trace, name: &str, violates: Option<&'static crate::proper
         invariant: false,
         expect: None,
         violates,
+        end_at_last_event: true,
     }
 }
