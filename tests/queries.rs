@@ -235,3 +235,34 @@ fn compare_replays_each_counterexample_of_a_on_b() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.json"));
 }
+
+/// `explore --save-path URL -o FILE` saves the path on screen as a trace that validates; a path
+/// that does not replay, or is not a path, is refused (exit 2) with nothing written.
+#[test]
+fn explore_saves_the_path_on_screen_as_a_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("saved.json");
+    let url = "http://127.0.0.1:3000/#/steps/0/0/0/0/0/0/1/0/0/1/0";
+    let o = cli(
+        &root(),
+        &["explore", "models/directus-10.10-session.json", "--save-path", url, "-o", out.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let t = refresh_check::trace::load(&out).unwrap();
+    assert_eq!((t.property.as_str(), t.path.as_str()), ("explored:path", "0/0/0/0/0/0/1/0/0/1/0"));
+    assert_eq!(t.steps.len(), 10);
+    assert_eq!(t.steps[9].text, "tab B gets 401 INVALID_CREDENTIALS and is logged out");
+    assert!(dir.path().join("saved.md").exists());
+    let v = cli(&root(), &["trace", "validate", out.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stderr));
+    for bad in ["0/99", "steps"] {
+        let out = dir.path().join("bad.json");
+        let o = cli(
+            &root(),
+            &["explore", "models/directus-10.10-session.json", "--save-path", bad, "-o", out.to_str().unwrap()],
+        );
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("--save-path"));
+        assert!(!out.exists());
+    }
+}

@@ -253,9 +253,10 @@ pub fn describe_step(
 }
 
 /// Whether a trace's `property` names a scenario query or a user-defined invariant
-/// (`query:NAME`, `invariant:NAME`, [`crate::query`]) rather than a property of the catalogue.
+/// (`query:NAME`, `invariant:NAME`, [`crate::query`]), or a path saved from the Explorer
+/// (`explored:path`), rather than a property of the catalogue.
 pub fn is_query(property: &str) -> bool {
-    property.starts_with("query:") || property.starts_with("invariant:")
+    property.starts_with("query:") || property.starts_with("invariant:") || property == "explored:path"
 }
 
 /// Replays `path` and builds its trace for `(property, kind, claim)` without re-checking a
