@@ -53,7 +53,10 @@ fn d_s2_the_orphan_cookie_later_logs_a_tab_out() {
     assert_eq!(last.store, ["token=2 expires=7"]);
     assert_eq!(last.orphan_cookies, 1);
     // The golden query trace in traces/ is this one.
-    let golden = refresh_check::trace::load(&root().join("traces/directus-10.10-session-d-s2.query-orphan-cookie-logs-a-tab-out.json")).unwrap();
+    let golden = refresh_check::trace::load(
+        &root().join("traces/directus-10.10-session-d-s2.query-orphan-cookie-logs-a-tab-out.json"),
+    )
+    .unwrap();
     assert_eq!(golden.steps, t.steps);
 }
 
@@ -172,13 +175,15 @@ fn unreachable_never_invariants_and_the_command_line() {
 
     // An expectation that differs is exit 1.
     std::fs::write(&qf, r#"{"queries": [{"name": "x", "end": "tokens.active >= 3", "expect": "reachable"}]}"#).unwrap();
-    let out = cli(&root(), &["check", "models/directus-10.10-session.json", "--query", qf.to_str().unwrap(), "--no-traces"]);
+    let out =
+        cli(&root(), &["check", "models/directus-10.10-session.json", "--query", qf.to_str().unwrap(), "--no-traces"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("x: unreachable — expected reachable"));
 
     // Bad input: file, line, field, what was expected; nothing searched.
     std::fs::write(&qf, "{\"queries\": [\n {\"name\": \"x\",\n  \"end\": \"tab[A].status == actve\"}]}").unwrap();
-    let out = cli(&root(), &["check", "models/directus-10.10-session.json", "--query", qf.to_str().unwrap(), "--no-traces"]);
+    let out =
+        cli(&root(), &["check", "models/directus-10.10-session.json", "--query", qf.to_str().unwrap(), "--no-traces"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("q.json:3: field `queries[0].end`: unknown name `actve` (did you mean `active`?)"), "{err}");
@@ -208,7 +213,8 @@ fn a_bad_query_in_a_model_file_names_its_line() {
 /// dead cookie at rest is left; Markdown for a pull request; exit codes as `check`'s.
 #[test]
 fn compare_replays_each_counterexample_of_a_on_b() {
-    let out = cli(&root(), &["compare", "models/directus-10.10-session.json", "models/directus-pr22433-stable-id.json"]);
+    let out =
+        cli(&root(), &["compare", "models/directus-10.10-session.json", "models/directus-pr22433-stable-id.json"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("no_spurious_logout          violated (10 steps)     holds  ≠"), "{text}");

@@ -119,7 +119,9 @@ fn replay_all(
             let with_violation = query::from_trace(&t, &name, Some(spec));
             let allowed = query::answer(mb, &t.model_file, &t.model, t.parameters.tabs, &steps_only, cfg);
             let violated = match allowed.answer {
-                Answer::Reachable => query::answer(mb, &t.model_file, &t.model, t.parameters.tabs, &with_violation, cfg),
+                Answer::Reachable => {
+                    query::answer(mb, &t.model_file, &t.model, t.parameters.tabs, &with_violation, cfg)
+                }
                 _ => allowed.clone(),
             };
             out.push(Replayed {
@@ -200,7 +202,11 @@ pub fn run(args: Args) -> Result<u8> {
                 if x == y && (x.ends_with("n/a") || x == "holds" || x == "unreached") {
                     continue; // nothing to say
                 }
-                let (x, y) = if x.split(' ').next() == y.split(' ').next() { (x, y) } else { (format!("**{x}**"), format!("**{y}**")) };
+                let (x, y) = if x.split(' ').next() == y.split(' ').next() {
+                    (x, y)
+                } else {
+                    (format!("**{x}**"), format!("**{y}**"))
+                };
                 writeln!(w, "| {} | {x} | {y} |", p.name)?;
             }
             writeln!(w, "\nProperties not listed hold (or are unreached) in both, or do not apply.\n")?;

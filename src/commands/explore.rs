@@ -64,8 +64,11 @@ pub struct Args {
 fn save(sc: &Scenario, m: &model::RefreshModel, path: &str, out: &std::path::Path) -> Result<u8> {
     let raw = path.rsplit_once("#/steps/").map_or(path, |(_, p)| p);
     let raw = raw.split('?').next().unwrap_or(raw).trim_matches('/');
-    let p = trace::decode_path(raw)
-        .ok_or_else(|| anyhow::anyhow!("--save-path: found {path:?}, expected the Explorer's path: integers separated by `/` (0/0/1/0)"))?;
+    let p = trace::decode_path(raw).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--save-path: found {path:?}, expected the Explorer's path: integers separated by `/` (0/0/1/0)"
+        )
+    })?;
     let t = trace::build_named(m, &sc.path, &sc.name, sc.browser.tabs, EXPLORED, &p)
         .map_err(|e| anyhow::anyhow!("--save-path {raw}: {e}"))?;
     refresh_check::output::refuse_input(out, [&sc.path], "model file")?;

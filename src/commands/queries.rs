@@ -104,7 +104,14 @@ pub fn write_text(all: &[Answered], w: &mut impl Write) -> std::io::Result<()> {
                 (None, _) => String::new(),
             };
             let mark = if o.as_expected() { "✓" } else { "✗" };
-            writeln!(w, "  {mark} {} {}: {}{steps}{expect} ({} states)", a.model, o.name, o.answer.word(), o.unique_states)?;
+            writeln!(
+                w,
+                "  {mark} {} {}: {}{steps}{expect} ({} states)",
+                a.model,
+                o.name,
+                o.answer.word(),
+                o.unique_states
+            )?;
             if let Some(t) = &o.trace {
                 for s in &t.steps {
                     writeln!(w, "      {:>2}. {:<8} {}", s.index, s.actor, s.text)?;

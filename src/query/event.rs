@@ -121,10 +121,12 @@ pub fn parse(text: &str) -> Result<Event, String> {
             "step" => ev.step = Some(quoted(val)?),
             "text" => ev.contains = Some(quoted(val)?),
             "status" => {
-                ev.status =
-                    Some(val.parse::<u16>().ok().filter(|s| (100..600).contains(s)).ok_or_else(|| {
-                        format!("an HTTP status (200, 400, 401, 500) after `status`, found `{val}`")
-                    })?)
+                ev.status = Some(
+                    val.parse::<u16>()
+                        .ok()
+                        .filter(|s| (100..600).contains(s))
+                        .ok_or_else(|| format!("an HTTP status (200, 400, 401, 500) after `status`, found `{val}`"))?,
+                )
             }
             k => {
                 return Err(format!(
@@ -171,12 +173,12 @@ pub fn shown(m: &RefreshModel, before: &State, action: &Action, after: &State) -
     };
     let status = match action {
         stateright::actor::ActorModelAction::Deliver { msg, .. } => match msg {
-            Msg::RefreshResponse { reply, .. } | Msg::UsersMeResponse { reply, .. } | Msg::LogoutResponse { reply, .. } => {
-                Some(match reply {
-                    Reply::Ok { .. } | Reply::SignedOut => 200,
-                    Reply::Err(e) => e.status(),
-                })
-            }
+            Msg::RefreshResponse { reply, .. }
+            | Msg::UsersMeResponse { reply, .. }
+            | Msg::LogoutResponse { reply, .. } => Some(match reply {
+                Reply::Ok { .. } | Reply::SignedOut => 200,
+                Reply::Err(e) => e.status(),
+            }),
             _ => None,
         },
         _ => None,

@@ -192,7 +192,11 @@ impl Query {
                 matches!(e, Answer::Reachable | Answer::Unreachable)
             };
             if !fits {
-                let want = if invariant { "`holds` or `violated` (an invariant)" } else { "`reachable` or `unreachable` (a query)" };
+                let want = if invariant {
+                    "`holds` or `violated` (an invariant)"
+                } else {
+                    "`reachable` or `unreachable` (a query)"
+                };
                 return Err(fail(format!("{here}.expect"), e.word(), format!("expected {want}")));
             }
         }
@@ -243,7 +247,17 @@ impl Query {
                 parts.join("; ")
             }
         };
-        Ok(Query { name: spec.name.clone(), claim, events, never, cond, invariant, expect: spec.expect, violates: None, end_at_last_event: false })
+        Ok(Query {
+            name: spec.name.clone(),
+            claim,
+            events,
+            never,
+            cond,
+            invariant,
+            expect: spec.expect,
+            violates: None,
+            end_at_last_event: false,
+        })
     }
 
     /// The trace's `property`: `query:NAME` or `invariant:NAME`.
@@ -291,7 +305,8 @@ pub fn compile_all(specs: &[QuerySpec], at: &str) -> Result<Vec<Query>, QueryErr
 /// Reads a query file (`check --query FILE`): `{"queries": [...]}`. Errors name the file, the
 /// line and the field.
 pub fn load_file(path: &Path) -> Result<Vec<Query>, String> {
-    let text = crate::input::read_text(path).map_err(|e| format!("{}: cannot read the query file: {e}", path.display()))?;
+    let text =
+        crate::input::read_text(path).map_err(|e| format!("{}: cannot read the query file: {e}", path.display()))?;
     let file: QueryFile = crate::jsonfile::from_str(&text)
         .map_err(|e| format!("{}:{}:{}: field `{}`: {}", path.display(), e.line, e.column, e.field, e.message))?;
     compile_all(&file.queries, "queries")
@@ -345,13 +360,17 @@ impl Model for Product<'_> {
 
     fn properties(&self) -> Vec<Property<Self>> {
         if self.query.invariant {
-            vec![Property { expectation: Expectation::Always, name: "invariant", condition: |p: &Self, s: &Self::State| {
-                p.query.cond.as_ref().is_none_or(|c| c.holds(p.model, &s.0))
-            } }]
+            vec![Property {
+                expectation: Expectation::Always,
+                name: "invariant",
+                condition: |p: &Self, s: &Self::State| p.query.cond.as_ref().is_none_or(|c| c.holds(p.model, &s.0)),
+            }]
         } else {
-            vec![Property { expectation: Expectation::Sometimes, name: "query", condition: |p: &Self, s: &Self::State| {
-                p.query.accepts(p.model, &s.0, s.1)
-            } }]
+            vec![Property {
+                expectation: Expectation::Sometimes,
+                name: "query",
+                condition: |p: &Self, s: &Self::State| p.query.accepts(p.model, &s.0, s.1),
+            }]
         }
     }
 }

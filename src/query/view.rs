@@ -122,7 +122,9 @@ impl Ty {
             Ty::Bool => "a condition (true or false)",
             Ty::Token => "a token",
             Ty::Status => "a token status (active, superseded, revoked)",
-            Ty::TabStatus => "a tab status (idle, refreshing, requesting, signing_out, waiting, logged_out, closed, hung)",
+            Ty::TabStatus => {
+                "a tab status (idle, refreshing, requesting, signing_out, waiting, logged_out, closed, hung)"
+            }
             Ty::None => "none",
         }
     }
@@ -222,7 +224,9 @@ fn lex(text: &str) -> Result<Vec<Tok>, String> {
             if let Some(op) = ["==", "!=", "<=", ">="].into_iter().find(|o| *o == two) {
                 out.push(Tok::Op(op));
                 i += 2;
-            } else if let Some(op) = ["<", ">", "+", "-", "(", ")", "[", "]", "."].into_iter().find(|o| o.starts_with(c)) {
+            } else if let Some(op) =
+                ["<", ">", "+", "-", "(", ")", "[", "]", "."].into_iter().find(|o| o.starts_with(c))
+            {
                 out.push(Tok::Op(op));
                 i += 1;
             } else {
@@ -637,9 +641,9 @@ pub fn read(m: &RefreshModel, s: &State, r: Read) -> i32 {
         },
         Read::ReuseDetected => auth.map_or(0, |a| i32::from(a.as_ghost.detected)),
         Read::Stolen => auth.map_or(0, |a| a.as_ghost.stolen.len() as i32),
-        Read::AttackerRedeemed => i32::from(m.cfg.browsers.iter().any(|&b| {
-            model::browser_at(s, b).attacker.as_ref().is_some_and(|a| a.redeemed_ok)
-        })),
+        Read::AttackerRedeemed => i32::from(
+            m.cfg.browsers.iter().any(|&b| model::browser_at(s, b).attacker.as_ref().is_some_and(|a| a.redeemed_ok)),
+        ),
     }
 }
 
