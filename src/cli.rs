@@ -37,6 +37,9 @@ pub enum Command {
     Explore(commands::explore::Args),
     /// Replay a trace against a real server on 127.0.0.1 and compare it with the model.
     Replay(commands::replay::Args),
+    /// Compare a protocol (A) with its fix (B): per property both verdicts, and for each
+    /// counterexample of A whether B still allows its steps and still violates the property.
+    Compare(commands::compare::Args),
 }
 
 /// Runs the parsed command; returns the exit code, or an error for bad input (exit 2).
@@ -50,5 +53,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Properties(args) => commands::properties::run(args),
         Command::Explore(args) => commands::explore::run(args),
         Command::Replay(args) => commands::replay::run(args),
+        Command::Compare(args) => commands::compare::run(args),
     }
 }

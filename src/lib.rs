@@ -33,6 +33,7 @@ pub mod output;
 pub mod progress;
 pub mod properties;
 pub mod protocol;
+pub mod query;
 pub mod replay;
 pub mod report;
 pub mod scenario;

@@ -569,6 +569,35 @@ fn lp2_lost_response_recovery(m: &RefreshModel, s: &State) -> bool {
     auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.refused_retries == 0)
 }
 
+/// A quiescent state ("at rest"): no message in flight, no request in progress at the server
+/// (between two steps, or waiting to be routed or replicated), and no tab mid-operation
+/// (waiting for an answer, a lock, a broadcast or its lagging storage); tabs logged out,
+/// closed or hung count as at rest. Properties over whole runs are checked here.
+pub fn at_rest(m: &RefreshModel, s: &State) -> bool {
+    let busy_server = match auth_server_at(s, m.cfg.server) {
+        Some(auth) => {
+            !auth.handlers.is_empty()
+                || auth.cluster.as_ref().is_some_and(|c| !c.pending.is_empty() || c.outbox.iter().any(Option::is_some))
+        }
+        None => !server_at(s, m.cfg.server).handlers.is_empty(),
+    };
+    // A self-addressed clock message (`time.max_in_flight_ticks`) is bookkeeping, not work.
+    let in_flight = crate::model::in_flight(&s.network);
+    if busy_server || in_flight.iter().any(|m| !matches!(m.2, crate::model::Msg::ClockTicked { .. })) {
+        return false;
+    }
+    m.cfg.browsers.iter().all(|&b| {
+        let Some(Node::Browser { cfg, .. }) = m.actors.get(b) else { return true };
+        let br = browser_at(s, b);
+        let lagging = cfg.storage == crate::model::policy::JsonStorage::SharedLagging;
+        br.tabs.iter().all(|tab| match tab.status {
+            TabStatus::Idle => tab.inbox.is_none() && !(lagging && tab.token != br.storage),
+            TabStatus::LoggedOut | TabStatus::Closed | TabStatus::Hung => true,
+            _ => false,
+        })
+    })
+}
+
 /// Convergence at rest: in a quiescent state (no message in flight, no refresh between two
 /// steps or waiting to be routed or replicated, no tab waiting for an answer, a lock, a
 /// broadcast or its lagging storage), every tab that is signed in while its user's session is
@@ -578,22 +607,12 @@ fn lp2_lost_response_recovery(m: &RefreshModel, s: &State) -> bool {
 /// vacuously for the Directus server.
 fn converges_to_live_token(m: &RefreshModel, s: &State) -> bool {
     let Some(auth) = auth_server_at(s, m.cfg.server) else { return true };
-    let busy_cluster =
-        auth.cluster.as_ref().is_some_and(|c| !c.pending.is_empty() || c.outbox.iter().any(Option::is_some));
-    if !auth.handlers.is_empty() || busy_cluster || crate::model::in_flight(&s.network).iter().any(|m| !matches!(m.2, crate::model::Msg::ClockTicked { .. })) {
+    if !at_rest(m, s) {
         return true;
     }
     for &b in &m.cfg.browsers {
         let Some(Node::Browser { cfg, .. }) = m.actors.get(b) else { continue };
         let br = browser_at(s, b);
-        let lagging = cfg.storage == crate::model::policy::JsonStorage::SharedLagging;
-        for tab in &br.tabs {
-            match tab.status {
-                TabStatus::Idle if tab.inbox.is_none() && !(lagging && tab.token != br.storage) => {}
-                TabStatus::LoggedOut | TabStatus::Closed | TabStatus::Hung => continue,
-                _ => return true, // mid-operation: not at rest
-            }
-        }
         if !session_valid(m, s, b) {
             continue;
         }

@@ -299,6 +299,10 @@ pub struct ModelFile {
     /// Expected verdict per property name.
     #[serde(default)]
     pub expect: BTreeMap<String, Verdict>,
+    /// Scenario queries and user-defined invariants checked with the model
+    /// ([`crate::query`], `docs/queries.md`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queries: Vec<crate::query::QuerySpec>,
 }
 
 /// A validated model file, ready to build.
@@ -343,6 +347,8 @@ pub struct Scenario {
     pub attacker: Option<AttackerSection>,
     /// Expected verdicts.
     pub expect: BTreeMap<String, Verdict>,
+    /// The file's `queries`, compiled.
+    pub queries: Vec<crate::query::Query>,
 }
 
 /// The JSON Schema of model files, generated from [`ModelFile`] (`refresh-check models schema`).
@@ -401,7 +407,7 @@ pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
 /// The 1-based line in `text` (a model file) of the field at `field` (a path such as
 /// `protocol.refresh.steps[1].rules[0].reply`): where its string value stands, or, for a value
 /// that is not a string, its key. 0 if it cannot be found (a field a preset's expansion wrote).
-fn line_of(text: &str, field: &str) -> usize {
+pub(crate) fn line_of(text: &str, field: &str) -> usize {
     use serde_json::Value;
     // Every key and string of the document in order, with the path of the value it belongs to
     // and whether it is the key (true) or the value (false).
@@ -532,6 +538,13 @@ impl Scenario {
             lossy: file.lossy,
             attacker: file.attacker,
             expect: file.expect,
+            queries: crate::query::compile_all(&file.queries, "queries").map_err(|e| ScenarioError::Protocol {
+                path: path.into(),
+                line: line_of(text, &e.field),
+                field: e.field,
+                found: e.found,
+                message: e.message,
+            })?,
         };
         let mut sc = sc;
         sc.validate()?;

@@ -13,6 +13,7 @@ mod industry;
 mod limits;
 mod oracle;
 mod protocol;
+mod queries;
 mod reactions;
 mod replay;
 mod reports;

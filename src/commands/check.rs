@@ -40,6 +40,14 @@ pub struct Args {
     #[arg(long, help_heading = "Output", conflicts_with = "shard")]
     pub accept: bool,
 
+    /// Also answer the scenario queries and invariants of FILE (`{"queries": [...]}`, see
+    /// docs/queries.md) on every model file, after the model files' own `queries`: reachable
+    /// or unreachable with the shortest matching run, written as
+    /// `<model>.query-<name>.json` and `.md` in the traces folder. An answer other than a
+    /// query's `expect` is exit 1; an unknown one exit 3.
+    #[arg(long, value_name = "FILE", conflicts_with = "shard")]
+    pub query: Option<PathBuf>,
+
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -502,6 +510,9 @@ fn as_accepted(suite: SuiteReport) -> SuiteReport {
 }
 
 pub fn run(args: Args) -> Result<u8> {
+    if let Some(q) = &args.query {
+        refresh_check::query::load_file(q).map_err(anyhow::Error::msg)?; // bad input before any search
+    }
     let before = if args.accept { accept_preflight(&args.models, &args.run)? } else { Vec::new() };
     let single = args.models.len() == 1 && args.models[0].is_file() && args.run.shard.is_none();
     let Ran { mut suite, traces, unwritten } = execute(&args.models, &args.run)?;
@@ -529,5 +540,17 @@ pub fn run(args: Args) -> Result<u8> {
     if refused {
         return Ok(exit::INCOMPLETE);
     }
-    Ok(exit_code(suite.outcome))
+    let code = exit_code(suite.outcome);
+    if args.run.shard.is_some() {
+        return Ok(code);
+    }
+    let answers = super::queries::answer_all(&args.models, &args.run, args.query.as_deref())?;
+    let mut text = Vec::new();
+    super::queries::write_text(&answers, &mut text)?;
+    match (args.format, &args.run.report) {
+        (FormatArg::Text, None) => std::io::stdout().write_all(&text)?,
+        _ if !args.run.quiet => std::io::stderr().write_all(&text)?,
+        _ => {}
+    }
+    Ok(super::queries::combine(code, super::queries::exit_code(&answers)))
 }

@@ -1,6 +1,9 @@
 //! `refresh-check explore MODEL.json [--port P] [--trace FILE]`: stateright's Explorer, a web
 //! UI that expands the model's states as you click, served on 127.0.0.1.
 //!
+//! `explore MODEL.json --save-path PATH -o FILE` saves the path on screen (the Explorer URL's
+//! `#/steps/…` part) as a trace file instead of serving.
+//!
 //! With a trace, the trace is first checked to be of this model (same name, same tab count)
 //! and to replay on it, then the printed URL opens the Explorer at the trace's last state:
 //! `http://127.0.0.1:P/#/steps/<path>`. The trace's `path` is stateright's action-index
@@ -44,7 +47,45 @@ pub struct Args {
     /// A trace of this model (`.json`) to open the Explorer at.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+
+    /// Do not serve: save the path on screen as a trace file and exit. PATH is the part of the
+    /// Explorer's URL after `#/steps/` (`0/0/1/0`), or the whole URL; the trace (property
+    /// `explored:path`, kind `sometimes`) goes to `--output`.
+    #[arg(long, value_name = "PATH", requires = "output", conflicts_with = "trace")]
+    pub save_path: Option<String>,
+
+    /// With `--save-path`: the trace file to write (`.json`; a Markdown chart is written beside
+    /// it as `.md`). Refused if it is the model file.
+    #[arg(long, short, value_name = "FILE", requires = "save_path")]
+    pub output: Option<PathBuf>,
 }
+
+/// `--save-path`: replays the path on the model and writes its trace (and the `.md` chart).
+fn save(sc: &Scenario, m: &model::RefreshModel, path: &str, out: &std::path::Path) -> Result<u8> {
+    let raw = path.rsplit_once("#/steps/").map_or(path, |(_, p)| p);
+    let raw = raw.split('?').next().unwrap_or(raw).trim_matches('/');
+    let p = trace::decode_path(raw).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--save-path: found {path:?}, expected the Explorer's path: integers separated by `/` (0/0/1/0)"
+        )
+    })?;
+    let t = trace::build_named(m, &sc.path, &sc.name, sc.browser.tabs, EXPLORED, &p)
+        .map_err(|e| anyhow::anyhow!("--save-path {raw}: {e}"))?;
+    refresh_check::output::refuse_input(out, [&sc.path], "model file")?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        refresh_check::output::prepare_dir(dir)?;
+    }
+    let md = out.with_extension("md");
+    refresh_check::output::check_target(out).and_then(|()| refresh_check::output::check_target(&md))?;
+    refresh_check::output::write_atomic(out, refresh_check::golden::to_json(&t).as_bytes())?;
+    refresh_check::output::write_atomic(&md, trace::render_markdown(&t).as_bytes())?;
+    println!("saved the path {} ({} steps) of {} as {}", p.encode(), p.actions.len(), sc.name, out.display());
+    Ok(refresh_check::exit::AS_EXPECTED)
+}
+
+/// The property, kind and claim of a trace saved from the Explorer.
+const EXPLORED: (&str, refresh_check::properties::Kind, &str) =
+    ("explored:path", refresh_check::properties::Kind::Sometimes, "a path saved from the Explorer");
 
 pub fn run(args: Args) -> Result<u8> {
     let sc = Scenario::load(&args.model)?;
@@ -63,6 +104,9 @@ pub fn run(args: Args) -> Result<u8> {
         None => sc,
     };
     let m = model::build(&sc);
+    if let (Some(p), Some(out)) = (&args.save_path, &args.output) {
+        return save(&sc, &m, p, out);
+    }
     let mut fragment = String::new();
     if let (Some(t), Some(file)) = (&t, &args.trace) {
         if t.model != sc.name {
@@ -83,6 +127,11 @@ pub fn run(args: Args) -> Result<u8> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "Explorer for {} ({} tabs): http://{host}:{}/{fragment}", sc.name, sc.browser.tabs, addr.port())?;
     writeln!(out, "Read-only: the Explorer explores the model in memory and writes nothing to disk.")?;
+    writeln!(
+        out,
+        "To save the path on screen as a trace: refresh-check explore {} --save-path '<the URL>' -o FILE.json",
+        args.model.display()
+    )?;
     if !addr.ip().is_loopback() {
         eprintln!(
             "warning: --bind {}: the Explorer has no authentication and is now reachable from other hosts",

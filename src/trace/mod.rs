@@ -238,6 +238,38 @@ pub fn build(
         };
         return Err(TraceError::NotReproduced(what));
     }
+    build_named(model, model_file, name, tabs, (prop.name, prop.kind, prop.claim), path)
+}
+
+/// Describes one transition as a trace step shows it: actor, action name, sentence, and the
+/// message delivered, if any.
+pub fn describe_step(
+    model: &RefreshModel,
+    before: &crate::model::State,
+    action: &crate::model::Action,
+    after: &crate::model::State,
+) -> (String, String, String, Option<MessageView>) {
+    describe(model, before, action, after)
+}
+
+/// Whether a trace's `property` names a scenario query or a user-defined invariant
+/// (`query:NAME`, `invariant:NAME`, [`crate::query`]), or a path saved from the Explorer
+/// (`explored:path`), rather than a property of the catalogue.
+pub fn is_query(property: &str) -> bool {
+    property.starts_with("query:") || property.starts_with("invariant:") || property == "explored:path"
+}
+
+/// Replays `path` and builds its trace for `(property, kind, claim)` without re-checking a
+/// condition (the caller did: scenario queries and user-defined invariants).
+pub fn build_named(
+    model: &RefreshModel,
+    model_file: &Path,
+    name: &str,
+    tabs: u8,
+    (property, kind, claim): (&str, Kind, &str),
+    path: &IndexPath,
+) -> Result<Trace, TraceError> {
+    let (init, steps) = search::replay(model, path).map_err(TraceError::DoesNotReplay)?;
     let mut before = init.clone();
     let mut out = Vec::with_capacity(steps.len());
     for (i, (action, after)) in steps.iter().enumerate() {
@@ -250,9 +282,9 @@ pub fn build(
         model: name.into(),
         model_file: model_file.into(),
         parameters: Parameters { tabs },
-        property: prop.name.into(),
-        kind: prop.kind,
-        claim: prop.claim.into(),
+        property: property.into(),
+        kind,
+        claim: claim.into(),
         path: path.encode(),
         initial: snapshot(model, &init),
         steps: out,
@@ -273,18 +305,24 @@ pub fn validate(model: &RefreshModel, trace: &Trace) -> Result<(), String> {
     if trace.schema != SCHEMA {
         return Err(format!("field `schema`: found {:?}, expected {SCHEMA:?}", trace.schema));
     }
-    let prop = properties::by_name(&trace.property)
-        .ok_or_else(|| TraceError::UnknownProperty(trace.property.clone()).to_string())?;
     let path = decode_path(&trace.path)
         .ok_or_else(|| format!("field `path`: found {:?}, expected \"init/a1/a2/…\" of integers", trace.path))?;
-    if trace.kind != prop.kind || trace.claim != prop.claim {
-        return Err(format!(
-            "fields `kind` and `claim`: found {:?} {:?}, expected {:?} {:?} for property `{}`",
-            trace.kind, trace.claim, prop.kind, prop.claim, prop.name
-        ));
+    let rebuilt = if is_query(&trace.property) {
+        // A query's condition lives in the model file or a query file: the steps are checked.
+        let named = (trace.property.as_str(), trace.kind, trace.claim.as_str());
+        build_named(model, &trace.model_file, &trace.model, trace.parameters.tabs, named, &path)
+    } else {
+        let prop = properties::by_name(&trace.property)
+            .ok_or_else(|| TraceError::UnknownProperty(trace.property.clone()).to_string())?;
+        if trace.kind != prop.kind || trace.claim != prop.claim {
+            return Err(format!(
+                "fields `kind` and `claim`: found {:?} {:?}, expected {:?} {:?} for property `{}`",
+                trace.kind, trace.claim, prop.kind, prop.claim, prop.name
+            ));
+        }
+        build(model, &trace.model_file, &trace.model, trace.parameters.tabs, prop, &path)
     }
-    let rebuilt =
-        build(model, &trace.model_file, &trace.model, trace.parameters.tabs, prop, &path).map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())?;
     if rebuilt.initial != trace.initial {
         return Err("field `initial` differs from the model's initial state".into());
     }

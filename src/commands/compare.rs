@@ -1,0 +1,227 @@
+//! `refresh-check compare A.json B.json`: a protocol and its fix side by side. Both model
+//! files are checked; per property the two verdicts are printed, and each counterexample of A
+//! is turned into a scenario query ([`refresh_check::query::from_trace`]: its steps' actors
+//! and actions, in order, with anything in between) and answered on B twice: does B allow the
+//! same steps, and does B still violate the property at their end? So a designer sees what a
+//! fix removes (the steps cannot happen), what it defuses (they happen, the property holds at
+//! their end) and what it leaves (they happen and still violate it).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use clap::ValueEnum;
+use refresh_check::check::{self, CheckOptions, Outcome, Results};
+use refresh_check::model::RefreshModel;
+use refresh_check::properties::{self, Kind};
+use refresh_check::query::{self, Answer};
+use refresh_check::scenario::{Scenario, Verdict};
+use refresh_check::search::SearchConfig;
+use refresh_check::{exit, trace};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The model file of the protocol (the "before").
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+
+    /// The model file of the fix (the "after").
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+
+    /// Output: `text` for people, `markdown` for a pull request.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
+    pub format: CompareFormat,
+
+    /// Number of tabs for both models, overriding their `browser.tabs` (1 to 6).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=6))]
+    pub tabs: Option<u8>,
+
+    /// Up to N counterexamples of A per violated invariant that differ in mechanism (as
+    /// `check --counterexamples`), each replayed on B.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=20))]
+    pub counterexamples: u64,
+
+    /// End the whole run (both checks and every replay) within SECS seconds: what is
+    /// undecided is `unknown`, exit 3.
+    #[arg(long, value_name = "SECS", value_parser = refresh_check::limits::positive_seconds)]
+    pub timeout: Option<f64>,
+
+    /// Stop each search after N unique states (incomplete, exit 3).
+    #[arg(long, value_name = "N")]
+    pub max_states: Option<u64>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompareFormat {
+    Text,
+    Markdown,
+}
+
+/// What B does with one counterexample of A.
+struct Replayed {
+    property: &'static str,
+    /// 1 for the shortest, k for the k-th of `--counterexamples`.
+    k: usize,
+    steps: usize,
+    /// The steps in order, as events (`tab A TabSendsRefresh`, …).
+    events: Vec<String>,
+    /// Do B's runs contain A's steps in order?
+    allowed: Answer,
+    /// …ending in a violation of the property?
+    violated: Answer,
+    /// The shortest such run of B, in steps.
+    b_steps: Option<usize>,
+}
+
+fn load(path: &PathBuf, tabs: Option<u8>) -> Result<Scenario> {
+    let sc = Scenario::load(path)?;
+    Ok(match tabs {
+        Some(t) => sc.with_tabs(t)?,
+        None => sc,
+    })
+}
+
+fn verdict_cell(r: &Results, name: &str) -> String {
+    let Some(p) = r.properties.iter().find(|p| p.name == name) else { return "-".into() };
+    let mut s = match p.status {
+        Verdict::Violated => format!("violated ({} steps)", p.steps.unwrap_or(0)),
+        Verdict::Reached => format!("reached ({} steps)", p.steps.unwrap_or(0)),
+        v => format!("{v:?}").to_lowercase(),
+    };
+    if !p.applies {
+        s.push_str(" n/a");
+    }
+    s
+}
+
+/// Replays every counterexample of A on B.
+fn replay_all(
+    (ma, sa, ra): (&RefreshModel, &Scenario, &Results),
+    mb: &RefreshModel,
+    cfg: &SearchConfig<refresh_check::model::State>,
+) -> Result<Vec<Replayed>> {
+    let mut out = vec![];
+    for p in &ra.properties {
+        if p.status != Verdict::Violated || p.kind != Kind::Always {
+            continue;
+        }
+        let spec = properties::by_name(p.name).expect("results name catalogue properties");
+        let mut paths: Vec<refresh_check::search::IndexPath> = p.path.iter().cloned().collect();
+        for cx in p.counterexamples.iter().skip(1) {
+            paths.extend(trace::decode_path(&cx.path));
+        }
+        for (k, path) in paths.iter().enumerate() {
+            let t = trace::build(ma, &sa.path, &sa.name, sa.browser.tabs, spec, path)?;
+            let name = format!("{}-{}", p.name, k + 1);
+            let steps_only = query::from_trace(&t, &name, None);
+            let with_violation = query::from_trace(&t, &name, Some(spec));
+            let allowed = query::answer(mb, &t.model_file, &t.model, t.parameters.tabs, &steps_only, cfg);
+            let violated = match allowed.answer {
+                Answer::Reachable => {
+                    query::answer(mb, &t.model_file, &t.model, t.parameters.tabs, &with_violation, cfg)
+                }
+                _ => allowed.clone(),
+            };
+            out.push(Replayed {
+                property: p.name,
+                k: k + 1,
+                steps: path.actions.len(),
+                events: steps_only.events.iter().map(|e| e.text.clone()).collect(),
+                allowed: allowed.answer,
+                violated: match (allowed.answer, violated.answer) {
+                    (Answer::Reachable, v) => v,
+                    (a, _) => a,
+                },
+                b_steps: violated.path.as_ref().or(allowed.path.as_ref()).map(|p| p.actions.len()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// What B does with a counterexample of A, in words.
+fn effect(r: &Replayed, b_name: &str) -> String {
+    match (r.allowed, r.violated) {
+        (Answer::Unreachable, _) => format!("{b_name} never runs these steps: removed"),
+        (Answer::Reachable, Answer::Unreachable) => {
+            format!("{b_name} runs these steps but `{}` holds at their end: defused", r.property)
+        }
+        (Answer::Reachable, Answer::Reachable) => format!(
+            "{b_name} runs these steps and still violates `{}` at their end ({} steps): left",
+            r.property,
+            r.b_steps.unwrap_or(0)
+        ),
+        _ => "unknown: a limit stopped the search".into(),
+    }
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let sa = load(&args.a, args.tabs)?;
+    let sb = load(&args.b, args.tabs)?;
+    let deadline = args.timeout.and_then(|t| Instant::now().checked_add(Duration::from_secs_f64(t)));
+    let opts = CheckOptions {
+        deadline,
+        max_states: args.max_states,
+        counterexamples: args.counterexamples as usize,
+        ..CheckOptions::default()
+    };
+    let (ma, ra) = check::check(&sa, &opts);
+    let (mb, rb) = check::check(&sb, &opts);
+    let cfg = SearchConfig { deadline, max_states: args.max_states, ..SearchConfig::default() };
+    let replayed = replay_all((&ma, &sa, &ra), &mb, &cfg)?;
+
+    let mut w = Vec::new();
+    let (a, b) = (&sa.name, &sb.name);
+    match args.format {
+        CompareFormat::Text => {
+            writeln!(w, "compare {a} ({}) with {b} ({})", sa.path.display(), sb.path.display())?;
+            writeln!(w, "A: {} unique states; B: {} unique states\n", ra.unique_states, rb.unique_states)?;
+            writeln!(w, "  {:<28}{:<24}{}", "property", "A", "B")?;
+            for p in properties::ALL {
+                let (x, y) = (verdict_cell(&ra, p.name), verdict_cell(&rb, p.name));
+                let mark = if x.split(' ').next() == y.split(' ').next() { "" } else { "  ≠" };
+                writeln!(w, "  {:<28}{:<24}{}{mark}", p.name, x, y)?;
+            }
+            writeln!(w, "\ncounterexamples of A replayed on B (A's steps in order, anything in between):")?;
+            if replayed.is_empty() {
+                writeln!(w, "  none: A violates no invariant")?;
+            }
+            for r in &replayed {
+                writeln!(w, "  {} #{} ({} steps): {}", r.property, r.k, r.steps, effect(r, "B"))?;
+                writeln!(w, "      {}", r.events.join(" → "))?;
+            }
+        }
+        CompareFormat::Markdown => {
+            writeln!(w, "### `{a}` → `{b}`\n")?;
+            writeln!(w, "| property | `{a}` | `{b}` |")?;
+            writeln!(w, "|---|---|---|")?;
+            for p in properties::ALL {
+                let (x, y) = (verdict_cell(&ra, p.name), verdict_cell(&rb, p.name));
+                if x == y && (x.ends_with("n/a") || x == "holds" || x == "unreached") {
+                    continue; // nothing to say
+                }
+                let (x, y) = if x.split(' ').next() == y.split(' ').next() {
+                    (x, y)
+                } else {
+                    (format!("**{x}**"), format!("**{y}**"))
+                };
+                writeln!(w, "| {} | {x} | {y} |", p.name)?;
+            }
+            writeln!(w, "\nProperties not listed hold (or are unreached) in both, or do not apply.\n")?;
+            writeln!(w, "Each counterexample of `{a}`, its steps replayed on `{b}` as a query:\n")?;
+            if replayed.is_empty() {
+                writeln!(w, "- none: `{a}` violates no invariant")?;
+            }
+            for r in &replayed {
+                writeln!(w, "- `{}` #{} ({} steps): {}", r.property, r.k, r.steps, effect(r, &format!("`{b}`")))?;
+            }
+        }
+    }
+    std::io::stdout().write_all(&w)?;
+    let code = |o: Outcome| super::check::exit_code(o);
+    let unknown = replayed.iter().any(|r| r.violated == Answer::Unknown);
+    let c = super::queries::combine(code(ra.outcome()), code(rb.outcome()));
+    Ok(if unknown { super::queries::combine(c, exit::INCOMPLETE) } else { c })
+}

@@ -1,0 +1,126 @@
+//! The scenario queries and user-defined invariants of `check` (a model file's `queries`, and
+//! `--query FILE`): answered after the properties, with their traces written as
+//! `<model>.query-<name>.json` (`<model>.invariant-<name>.json`) and `.md`, overwritten at each
+//! run (never compared as golden traces).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use refresh_check::query::{self, Answer, Outcome, Query};
+use refresh_check::search::SearchConfig;
+use refresh_check::{exit, golden, model, output, suite, trace};
+
+use super::check::RunArgs;
+
+/// One model file's answers.
+pub struct Answered {
+    /// The model's name.
+    pub model: String,
+    /// Per query: its outcome and the trace file written, if any.
+    pub outcomes: Vec<(Outcome, Option<PathBuf>)>,
+}
+
+/// Answers the queries of every model file of `paths` (its own `queries`, then those of
+/// `extra`, a `--query FILE`). Bad input (a query file that does not parse, an unwritable
+/// trace) is an error (exit 2). Model files without queries are skipped.
+pub fn answer_all(paths: &[PathBuf], run: &RunArgs, extra: Option<&Path>) -> Result<Vec<Answered>> {
+    let extra: Vec<Query> = match extra {
+        Some(f) => query::load_file(f).map_err(anyhow::Error::msg)?,
+        None => vec![],
+    };
+    let scenarios = suite::load(paths, run.tabs)?;
+    let deadline = run.timeout.and_then(|t| Instant::now().checked_add(Duration::from_secs_f64(t)));
+    let mut out = vec![];
+    for sc in &scenarios {
+        let queries: Vec<&Query> = sc.queries.iter().chain(&extra).collect();
+        if queries.is_empty() {
+            continue;
+        }
+        let m = model::build(sc);
+        let cfg = SearchConfig {
+            max_depth: run.max_depth,
+            max_states: run.max_states,
+            deadline,
+            max_memory: run.max_memory.map(|x| x.saturating_mul(refresh_check::limits::MIB)),
+            ..SearchConfig::default()
+        };
+        let mut outcomes = vec![];
+        for q in queries {
+            let o = query::answer(&m, &sc.path, &sc.name, sc.browser.tabs, q, &cfg);
+            let mut written = None;
+            if let (Some(t), false) = (&o.trace, run.no_traces) {
+                let (json, md) = query::file_names(&run.traces, &sc.name, q);
+                output::prepare_dir(&run.traces)?;
+                output::write_atomic(&json, golden::to_json(t).as_bytes())
+                    .and_then(|()| output::write_atomic(&md, trace::render_markdown(t).as_bytes()))
+                    .with_context(|| format!("the trace of query `{}` of {}", q.name, sc.name))?;
+                written = Some(json);
+            }
+            outcomes.push((o, written));
+        }
+        out.push(Answered { model: sc.name.clone(), outcomes });
+    }
+    Ok(out)
+}
+
+/// The exit code of the answers: 1 if a decided answer differs from its expectation, else 3
+/// if one is unknown, else 0 (as `check`'s: a final difference outranks an incomplete search).
+pub fn exit_code(all: &[Answered]) -> u8 {
+    let outcomes = || all.iter().flat_map(|a| a.outcomes.iter().map(|(o, _)| o));
+    if outcomes().any(|o| o.answer != Answer::Unknown && !o.as_expected()) {
+        exit::DIFFERS
+    } else if outcomes().any(|o| o.answer == Answer::Unknown) {
+        exit::INCOMPLETE
+    } else {
+        exit::AS_EXPECTED
+    }
+}
+
+/// Two exit codes combined as `check` combines outcomes: a difference (1) outranks an
+/// incomplete search (3), which outranks all as expected (0).
+pub fn combine(a: u8, b: u8) -> u8 {
+    if a == exit::DIFFERS || b == exit::DIFFERS {
+        exit::DIFFERS
+    } else {
+        a.max(b)
+    }
+}
+
+/// Writes the answers as text: one line per query, its trace's steps indented under it.
+pub fn write_text(all: &[Answered], w: &mut impl Write) -> std::io::Result<()> {
+    if all.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "\nqueries:")?;
+    for a in all {
+        for (o, file) in &a.outcomes {
+            let steps = o.path.as_ref().map(|p| format!(" in {} steps", p.actions.len())).unwrap_or_default();
+            let expect = match (o.expect, o.as_expected()) {
+                (_, false) if o.answer == Answer::Unknown => " (search incomplete)".to_string(),
+                (Some(e), false) => format!(" — expected {}", e.word()),
+                (Some(_), true) => " as expected".to_string(),
+                (None, _) => String::new(),
+            };
+            let mark = if o.as_expected() { "✓" } else { "✗" };
+            writeln!(
+                w,
+                "  {mark} {} {}: {}{steps}{expect} ({} states)",
+                a.model,
+                o.name,
+                o.answer.word(),
+                o.unique_states
+            )?;
+            if let Some(t) = &o.trace {
+                for s in &t.steps {
+                    writeln!(w, "      {:>2}. {:<8} {}", s.index, s.actor, s.text)?;
+                }
+            }
+            if let Some(f) = file {
+                writeln!(w, "      trace: {}", f.display())?;
+            }
+        }
+    }
+    Ok(())
+}

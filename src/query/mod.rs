@@ -1,0 +1,508 @@
+//! Scenario queries and user-defined invariants (`docs/queries.md`).
+//!
+//! A **query** is a partial scenario: events that must happen in the given order with anything
+//! in between (`events`), events that must not happen anywhere on the run (`never`), and a
+//! condition on the state at the end (`end`, over the state view of [`view`]). The answer is
+//! *reachable*, with the shortest run that matches, or *unreachable* (within the model's
+//! bounds, after an exhaustive search), or *unknown* (a limit stopped the search).
+//!
+//! An **invariant** is a condition over the state view that must hold in every reachable
+//! state (`always`); a counterexample is the shortest run to a state where it is false.
+//!
+//! Both are checked by the same breadth-first search ([`crate::search::search`]) on the
+//! product of the model with a small automaton over the event sequence ([`Product`]): the
+//! product's state is the model's state and the number of `events` matched so far (a ghost
+//! progress counter, advanced greedily: the next expected event is matched as soon as a step
+//! shows it, which finds a run whenever any run has the events as a subsequence); a step that
+//! shows a `never` event is not taken. Breadth-first order makes the run found a shortest one:
+//! sound (the trace is replayed on the model and re-checked) and shortest among the runs that
+//! match. The product has the model's own actions, so the run's action-index path is a path of
+//! the model and its trace file is an ordinary trace (`property` `query:NAME` or
+//! `invariant:NAME`).
+
+pub mod event;
+pub mod view;
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use stateright::{Expectation, Model, Property};
+
+use crate::model::{self, RefreshModel, State};
+use crate::properties::Kind;
+use crate::search::{self, IndexPath, SearchConfig, Stop};
+use crate::trace::{self, Trace};
+
+/// One query or invariant as written in a model file's `queries` list or a query file.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySpec {
+    /// A name: letters, digits, `-` and `_` (used in trace file names,
+    /// `<model>.query-<name>.json`).
+    pub name: String,
+    /// What the scenario is, in one sentence, and where it comes from.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Events that must happen, in this order, with anything in between ([`event`]).
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Events that must not happen anywhere on the run.
+    #[serde(default)]
+    pub never: Vec<String>,
+    /// A condition on the last state ([`view`]); default `true`.
+    #[serde(default)]
+    pub end: Option<String>,
+    /// An invariant in place of a scenario: a condition that must hold in every reachable state.
+    #[serde(default)]
+    pub always: Option<String>,
+    /// The expected answer: `reachable` or `unreachable` (a query), `holds` or `violated` (an
+    /// invariant). Without it, any answer is as expected.
+    #[serde(default)]
+    pub expect: Option<Answer>,
+}
+
+/// A query file (`check --query FILE`): a list of queries and invariants.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueryFile {
+    /// The queries, in order.
+    pub queries: Vec<QuerySpec>,
+}
+
+/// The answer to a query or invariant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Answer {
+    /// A query: some run matches.
+    Reachable,
+    /// A query: no run within the model's bounds matches (the search was exhaustive).
+    Unreachable,
+    /// An invariant: it holds in every reachable state.
+    Holds,
+    /// An invariant: some reachable state breaks it.
+    Violated,
+    /// A limit stopped the search before an answer.
+    Unknown,
+}
+
+impl Answer {
+    /// The word reports print.
+    pub fn word(self) -> &'static str {
+        match self {
+            Answer::Reachable => "reachable",
+            Answer::Unreachable => "unreachable",
+            Answer::Holds => "holds",
+            Answer::Violated => "violated",
+            Answer::Unknown => "unknown",
+        }
+    }
+}
+
+/// A query compiled: its events and conditions parsed.
+#[derive(Clone)]
+pub struct Query {
+    /// The name.
+    pub name: String,
+    /// The one-line claim written into its trace (`claim`): the description, or the query's
+    /// parts.
+    pub claim: String,
+    /// Events that must happen in order.
+    pub events: Vec<event::Event>,
+    /// Events that must not happen.
+    pub never: Vec<event::Event>,
+    /// The end condition (queries), or the invariant's condition.
+    pub cond: Option<view::Expr>,
+    /// Whether this is an invariant (`always`).
+    pub invariant: bool,
+    /// The expected answer, if written.
+    pub expect: Option<Answer>,
+    /// A property of the catalogue that must be violated at the end (the queries `compare`
+    /// makes from a counterexample); `None` in written queries.
+    pub violates: Option<&'static crate::properties::PropertySpec>,
+    /// The run must end with the step that matches the last event (the queries `compare`
+    /// makes: the end condition is judged right after the scenario's last step); false in
+    /// written queries, whose run may go on after the last event.
+    pub end_at_last_event: bool,
+}
+
+impl std::fmt::Debug for Query {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Query")
+            .field("name", &self.name)
+            .field("claim", &self.claim)
+            .field("events", &self.events)
+            .field("never", &self.never)
+            .field("cond", &self.cond)
+            .field("invariant", &self.invariant)
+            .field("expect", &self.expect)
+            .field("violates", &self.violates.map(|p| p.name))
+            .field("end_at_last_event", &self.end_at_last_event)
+            .finish()
+    }
+}
+
+/// Why a query does not compile: the field (`queries[2].events[0]`) and what was wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryError {
+    /// The field's JSON path, from the file's root.
+    pub field: String,
+    /// The text found.
+    pub found: String,
+    /// What was wrong and what was expected.
+    pub message: String,
+}
+
+impl std::fmt::Display for QueryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "field `{}`: {}; found {:?}", self.field, self.message, self.found)
+    }
+}
+
+/// The most events a query may list (the progress counter is one byte).
+pub const MAX_EVENTS: usize = 64;
+
+impl Query {
+    /// Compiles `spec`, the `index`-th of the list at `at` (`queries`).
+    pub fn compile(spec: &QuerySpec, at: &str, index: usize) -> Result<Query, QueryError> {
+        let here = format!("{at}[{index}]");
+        let fail = |field: String, found: &str, message: String| QueryError { field, found: found.into(), message };
+        let ok_name = !spec.name.is_empty()
+            && spec.name.len() <= 64
+            && spec.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !ok_name {
+            return Err(fail(
+                format!("{here}.name"),
+                &spec.name,
+                "a name of 1 to 64 letters, digits, `-` and `_`".into(),
+            ));
+        }
+        let invariant = spec.always.is_some();
+        if invariant && (!spec.events.is_empty() || !spec.never.is_empty() || spec.end.is_some()) {
+            return Err(fail(
+                format!("{here}.always"),
+                spec.always.as_deref().unwrap_or(""),
+                "an invariant (`always`) without `events`, `never` or `end`: write a scenario query or an invariant, not both".into(),
+            ));
+        }
+        if let Some(e) = spec.expect {
+            let fits = if invariant {
+                matches!(e, Answer::Holds | Answer::Violated)
+            } else {
+                matches!(e, Answer::Reachable | Answer::Unreachable)
+            };
+            if !fits {
+                let want = if invariant {
+                    "`holds` or `violated` (an invariant)"
+                } else {
+                    "`reachable` or `unreachable` (a query)"
+                };
+                return Err(fail(format!("{here}.expect"), e.word(), format!("expected {want}")));
+            }
+        }
+        if spec.events.len() > MAX_EVENTS {
+            return Err(fail(
+                format!("{here}.events"),
+                &format!("{} events", spec.events.len()),
+                format!("at most {MAX_EVENTS} events"),
+            ));
+        }
+        let parse_events = |list: &[String], key: &str| -> Result<Vec<event::Event>, QueryError> {
+            list.iter()
+                .enumerate()
+                .map(|(i, t)| event::parse(t).map_err(|m| fail(format!("{here}.{key}[{i}]"), t, m)))
+                .collect()
+        };
+        let events = parse_events(&spec.events, "events")?;
+        let never = parse_events(&spec.never, "never")?;
+        let (key, text) = match (&spec.always, &spec.end) {
+            (Some(a), _) => ("always", Some(a)),
+            (None, e) => ("end", e.as_ref()),
+        };
+        let cond = match text {
+            Some(t) => Some(view::parse_condition(t).map_err(|m| fail(format!("{here}.{key}"), t, m))?),
+            None => None,
+        };
+        if !invariant && events.is_empty() && cond.is_none() {
+            return Err(fail(
+                here,
+                &spec.name,
+                "a query with `events`, an `end` condition or both (or an invariant with `always`)".into(),
+            ));
+        }
+        let claim = match &spec.description {
+            Some(d) => d.clone(),
+            None if invariant => format!("always {}", spec.always.as_deref().unwrap_or("")),
+            None => {
+                let mut parts = vec![];
+                if !spec.events.is_empty() {
+                    parts.push(format!("events in order: {}", spec.events.join("; ")));
+                }
+                if !spec.never.is_empty() {
+                    parts.push(format!("never: {}", spec.never.join("; ")));
+                }
+                if let Some(e) = &spec.end {
+                    parts.push(format!("at the end: {e}"));
+                }
+                parts.join("; ")
+            }
+        };
+        Ok(Query {
+            name: spec.name.clone(),
+            claim,
+            events,
+            never,
+            cond,
+            invariant,
+            expect: spec.expect,
+            violates: None,
+            end_at_last_event: false,
+        })
+    }
+
+    /// The trace's `property`: `query:NAME` or `invariant:NAME`.
+    pub fn property(&self) -> String {
+        format!("{}:{}", if self.invariant { "invariant" } else { "query" }, self.name)
+    }
+
+    /// The trace's kind: `sometimes` (a query's example) or `always` (an invariant's
+    /// counterexample).
+    pub fn kind(&self) -> Kind {
+        if self.invariant {
+            Kind::Always
+        } else {
+            Kind::Sometimes
+        }
+    }
+
+    /// Whether a run ending in `s`, having matched `progress` events, answers the query.
+    fn accepts(&self, m: &RefreshModel, s: &State, progress: u16) -> bool {
+        usize::from(progress) == self.events.len()
+            && self.cond.as_ref().is_none_or(|c| c.holds(m, s))
+            && self.violates.is_none_or(|p| !(p.condition)(m, s))
+    }
+}
+
+/// Compiles a list of query specs found at `at` (`queries`).
+pub fn compile_all(specs: &[QuerySpec], at: &str) -> Result<Vec<Query>, QueryError> {
+    let mut names = std::collections::BTreeSet::new();
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if !names.insert(s.name.as_str()) {
+                return Err(QueryError {
+                    field: format!("{at}[{i}].name"),
+                    found: s.name.clone(),
+                    message: "a name used by no other query of the list".into(),
+                });
+            }
+            Query::compile(s, at, i)
+        })
+        .collect()
+}
+
+/// Reads a query file (`check --query FILE`): `{"queries": [...]}`. Errors name the file, the
+/// line and the field.
+pub fn load_file(path: &Path) -> Result<Vec<Query>, String> {
+    let text =
+        crate::input::read_text(path).map_err(|e| format!("{}: cannot read the query file: {e}", path.display()))?;
+    let file: QueryFile = crate::jsonfile::from_str(&text)
+        .map_err(|e| format!("{}:{}:{}: field `{}`: {}", path.display(), e.line, e.column, e.field, e.message))?;
+    compile_all(&file.queries, "queries")
+        .map_err(|e| format!("{}:{}: {e}", path.display(), crate::scenario::line_of(&text, &e.field)))
+}
+
+/// The model searched for a query: the model's states paired with the number of `events`
+/// matched so far. It has the model's actions (in the same order), so its paths are the
+/// model's paths.
+pub struct Product<'a> {
+    /// The model.
+    pub model: &'a RefreshModel,
+    /// The query.
+    pub query: &'a Query,
+}
+
+impl Model for Product<'_> {
+    type State = (State, u16);
+    type Action = model::Action;
+
+    fn init_states(&self) -> Vec<Self::State> {
+        self.model.init_states().into_iter().map(|s| (s, 0)).collect()
+    }
+
+    fn actions(&self, state: &Self::State, actions: &mut Vec<Self::Action>) {
+        self.model.actions(&state.0, actions)
+    }
+
+    fn next_state(&self, last: &Self::State, action: Self::Action) -> Option<Self::State> {
+        let q = self.query;
+        let (before, progress) = last;
+        let next = self.model.next_state(before, action.clone())?;
+        if q.events.is_empty() && q.never.is_empty() {
+            return Some((next, 0));
+        }
+        let shown = event::shown(self.model, before, &action, &next);
+        if q.never.iter().any(|e| e.matches(&shown)) {
+            return None;
+        }
+        let p = usize::from(*progress);
+        let advanced = p < q.events.len() && q.events[p].matches(&shown);
+        // With `end_at_last_event`, a step after the last event moves the counter past the
+        // end (`events + 1`): the run no longer ends with the scenario's last step.
+        let past = q.end_at_last_event && !advanced && p == q.events.len() && p > 0;
+        Some((next, progress + u16::from(advanced || past)))
+    }
+
+    fn within_boundary(&self, state: &Self::State) -> bool {
+        self.model.within_boundary(&state.0)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        if self.query.invariant {
+            vec![Property {
+                expectation: Expectation::Always,
+                name: "invariant",
+                condition: |p: &Self, s: &Self::State| p.query.cond.as_ref().is_none_or(|c| c.holds(p.model, &s.0)),
+            }]
+        } else {
+            vec![Property {
+                expectation: Expectation::Sometimes,
+                name: "query",
+                condition: |p: &Self, s: &Self::State| p.query.accepts(p.model, &s.0, s.1),
+            }]
+        }
+    }
+}
+
+/// What a query's search found.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The query's name.
+    pub name: String,
+    /// The answer.
+    pub answer: Answer,
+    /// The shortest matching run (a query) or counterexample (an invariant), if any.
+    pub path: Option<IndexPath>,
+    /// Its trace.
+    pub trace: Option<Trace>,
+    /// Distinct states of the product searched: a count.
+    pub unique_states: u64,
+    /// Why the search stopped early, if it did.
+    pub stopped: Option<Stop>,
+    /// The expected answer, if written.
+    pub expect: Option<Answer>,
+}
+
+impl Outcome {
+    /// Whether the answer is the expected one (true without an expectation, unless unknown).
+    pub fn as_expected(&self) -> bool {
+        self.answer != Answer::Unknown && self.expect.is_none_or(|e| e == self.answer)
+    }
+}
+
+/// Answers `query` on `model` (built from the model file at `model_file`, named `name`, with
+/// `tabs` tabs) with a breadth-first search within the limits of `cfg` (its strategy and
+/// symmetry are ignored: the search is breadth-first, without symmetry reduction, since events
+/// name tabs). The run found is replayed on the model and re-checked before its trace is built.
+pub fn answer(
+    model: &RefreshModel,
+    model_file: &Path,
+    name: &str,
+    tabs: u8,
+    query: &Query,
+    cfg: &SearchConfig<State>,
+) -> Outcome {
+    let product = Product { model, query };
+    let pcfg = SearchConfig::<(State, u16)> {
+        strategy: search::Strategy::Bfs,
+        max_depth: cfg.max_depth,
+        max_states: cfg.max_states,
+        deadline: cfg.deadline,
+        cancel: cfg.cancel.clone(),
+        max_memory: cfg.max_memory,
+        symmetry: None,
+        progress: cfg.progress.clone(),
+    };
+    let out = search::search(&product, &pcfg);
+    let path = out.discoveries.into_iter().next().flatten();
+    let answer = match (&path, query.invariant, out.exhaustive) {
+        (Some(_), false, _) => Answer::Reachable,
+        (Some(_), true, _) => Answer::Violated,
+        (None, false, true) => Answer::Unreachable,
+        (None, true, true) => Answer::Holds,
+        (None, _, false) => Answer::Unknown,
+    };
+    let trace = path.as_ref().map(|p| {
+        let t = replay_checked(model, query, p);
+        debug_assert!(t.is_ok(), "a query's run re-checks: {t:?}");
+        t.and_then(|()| {
+            trace::build_named(model, model_file, name, tabs, (&query.property(), query.kind(), &query.claim), p)
+                .map_err(|e| e.to_string())
+        })
+    });
+    let trace = trace.and_then(Result::ok);
+    Outcome {
+        name: query.name.clone(),
+        answer,
+        path,
+        trace,
+        unique_states: out.unique_states,
+        stopped: out.stopped,
+        expect: query.expect,
+    }
+}
+
+/// Replays `path` on the model and checks that it answers `query`: the events in order, no
+/// `never` event, the end condition (a query) or the condition false at the end (an invariant).
+pub fn replay_checked(model: &RefreshModel, query: &Query, path: &IndexPath) -> Result<(), String> {
+    let product = Product { model, query };
+    let (init, steps) = search::replay(&product, path).map_err(|k| format!("the run does not replay at step {k}"))?;
+    let last = steps.last().map(|(_, s)| s).unwrap_or(&init);
+    let cond = query.cond.as_ref().is_none_or(|c| c.holds(model, &last.0));
+    let ok = if query.invariant { !cond } else { query.accepts(model, &last.0, last.1) };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("the run does not answer `{}`", query.name))
+    }
+}
+
+/// The trace files of query `query` of model `model_name` in `dir`:
+/// `<model>.query-<name>.json` and `.md` (`invariant-<name>` for an invariant).
+pub fn file_names(dir: &Path, model_name: &str, query: &Query) -> (std::path::PathBuf, std::path::PathBuf) {
+    let kind = if query.invariant { "invariant" } else { "query" };
+    trace::file_names(dir, model_name, &format!("{kind}-{}", query.name))
+}
+
+/// The query that asks whether the run of trace `t` can happen on another model: the steps'
+/// actors and action names as events, in order (with anything in between), and, with
+/// `violates`, that property violated right after the last of them. Steps of the clock and the network (ticks,
+/// losses) are kept: they are part of the scenario. Rule names are not: a fix may rename or
+/// replace the rules that decided.
+pub fn from_trace(t: &Trace, name: &str, violates: Option<&'static crate::properties::PropertySpec>) -> Query {
+    let events = t
+        .steps
+        .iter()
+        .map(|s| event::Event {
+            text: format!("{} {}", s.actor, s.action),
+            actor: Some(s.actor.clone()),
+            action: Some(s.action.clone()),
+            rule: None,
+            step: None,
+            status: None,
+            contains: None,
+        })
+        .collect();
+    Query {
+        name: name.into(),
+        claim: format!("the steps of {}'s trace for {}, in order", t.model, t.property),
+        events,
+        never: vec![],
+        cond: None,
+        invariant: false,
+        expect: None,
+        violates,
+        end_at_last_event: true,
+    }
+}

@@ -1,0 +1,703 @@
+//! The state view of queries and user-defined invariants: expressions over a global state of
+//! the model (tabs, cookie jar, storage, token store, clock, ghost state), parsed in the style
+//! of the protocol language's expressions ([`crate::protocol::expr`]) and evaluated on
+//! [`crate::model::State`].
+//!
+//! Grammar (the same operators as guards; `docs/queries.md` is the reference):
+//!
+//! ```text
+//! expr  := or
+//! or    := and ("or" and)*
+//! and   := not ("and" not)*
+//! not   := "not" not | cmp
+//! cmp   := sum (("==" | "!=" | "<" | "<=" | ">" | ">=") sum)?
+//! sum   := atom (("+" | "-") atom)*
+//! atom  := INTEGER | "true" | "false" | "none" | STATUS | TAB_STATUS | NAME | "(" expr ")"
+//! NAME  := "now" | "at_rest" | "in_flight" | "requests_in_progress" | "session_valid" DEV?
+//!        | "signed_out" DEV? | "jar" DEV? ("." "status")? | "storage" DEV? ("." "status")?
+//!        | "tab" "[" TAB "]" "." ("status" | "refreshes_left" | "requests_left" | "token" | "token.status")
+//!        | "token" "[" INTEGER "]" "." ("status" | "generation" | "family" | "parent" | "child")
+//!        | "tabs." TAB_STATUS | "tokens." STATUS | "orphan_cookies" | "reuse_detected"
+//!        | "stolen" | "attacker_redeemed" | "refreshed_ok"
+//! DEV   := "[" INTEGER "]"            (a device, from 1; default 1)
+//! TAB   := LETTER | INTEGER LETTER    (tab A of device 1, or tab 2A of device 2)
+//! ```
+//!
+//! Values are small integers: ticks, counts, token numbers (`none` is 0, no token), statuses
+//! (`active`, `superseded`, `revoked`; a Directus session row is `active` while it exists and
+//! `superseded` once it has a `next_token`), tab statuses (`idle`, `refreshing`, `requesting`,
+//! `signing_out`, `waiting`, `logged_out`, `closed`, `hung`) and booleans (0, 1). `-` stops at 0.
+
+use crate::model::browser::TabStatus;
+use crate::model::oauth::TokStatus;
+use crate::model::{self, Node, RefreshModel, State, Token};
+use crate::protocol::expr::{did_you_mean, Cmp};
+
+/// What a name reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Read {
+    /// `now`: the server's clock, in ticks.
+    Now,
+    /// `at_rest`: no message in flight, no request in progress at the server, no tab
+    /// mid-operation ([`crate::properties::at_rest`]).
+    AtRest,
+    /// `in_flight`: messages in flight, a count.
+    InFlight,
+    /// `requests_in_progress`: requests the server is serving between two steps, a count.
+    InProgress,
+    /// `session_valid[D]`: the user's session on device D is valid (ground truth).
+    SessionValid(u8),
+    /// `signed_out[D]`: the user signed out on device D (ground truth).
+    SignedOut(u8),
+    /// `refreshed_ok`: some refresh was answered 2xx (any device).
+    RefreshedOk,
+    /// `jar[D]`: the token device D's cookie jar holds (session cookie's claim, or refresh
+    /// token cookie), or none.
+    Jar(u8),
+    /// `storage[D]`: the token in device D's shared storage, or none.
+    Storage(u8),
+    /// `tab[X].status`.
+    TabStatus(u8, u8),
+    /// `tab[X].refreshes_left`.
+    TabRefreshes(u8, u8),
+    /// `tab[X].requests_left`.
+    TabRequests(u8, u8),
+    /// `tab[X].token`: the token tab X would present now (its app's copy, the shared storage
+    /// or the jar), or none.
+    TabToken(u8, u8),
+    /// `token[N].status`.
+    TokenStatus(Token),
+    /// `token[N].generation` (authorization server).
+    TokenGeneration(Token),
+    /// `token[N].family` (authorization server).
+    TokenFamily(Token),
+    /// `token[N].parent` (authorization server).
+    TokenParent(Token),
+    /// `token[N].child` (authorization server).
+    TokenChild(Token),
+    /// `tabs.S`: tabs with status S, on every device, a count.
+    TabsWith(i32),
+    /// `tokens.S`: tokens (rows) with status S, a count.
+    TokensWith(i32),
+    /// `orphan_cookies`: (Directus, ghost) cookies handed out whose write matched no row.
+    OrphanCookies,
+    /// `reuse_detected`: (authorization server, ghost) times reuse detection fired.
+    ReuseDetected,
+    /// `stolen`: (ghost) copied tokens the attacker redeemed with a 2xx answer, a count.
+    Stolen,
+    /// `attacker_redeemed`: the attacker was answered 2xx for a copied token.
+    AttackerRedeemed,
+}
+
+/// A parsed view expression. Booleans are 0 and 1.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum Expr {
+    Const(i32),
+    Read(Read),
+    /// The status of the token an inner expression names (`tab[A].token.status`, `jar.status`).
+    StatusOf(Box<Expr>),
+    Not(Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Cmp(Cmp, Box<Expr>, Box<Expr>),
+    Add(Box<Expr>, Box<Expr>),
+    Sub(Box<Expr>, Box<Expr>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ty {
+    Num,
+    Bool,
+    Token,
+    Status,
+    TabStatus,
+    None,
+}
+
+impl Ty {
+    fn name(self) -> &'static str {
+        match self {
+            Ty::Num => "a number (ticks or a count)",
+            Ty::Bool => "a condition (true or false)",
+            Ty::Token => "a token",
+            Ty::Status => "a token status (active, superseded, revoked)",
+            Ty::TabStatus => {
+                "a tab status (idle, refreshing, requesting, signing_out, waiting, logged_out, closed, hung)"
+            }
+            Ty::None => "none",
+        }
+    }
+}
+
+/// Token statuses as values.
+const ACTIVE: i32 = 1;
+const SUPERSEDED: i32 = 2;
+const REVOKED: i32 = 3;
+
+/// Tab statuses as values (from 10, apart from token statuses).
+const TAB_STATUSES: &[(&str, i32)] = &[
+    ("idle", 10),
+    ("refreshing", 11),
+    ("requesting", 12),
+    ("signing_out", 13),
+    ("waiting", 14),
+    ("logged_out", 15),
+    ("closed", 16),
+    ("hung", 17),
+];
+
+/// The value of a tab status.
+fn tab_status_value(s: TabStatus) -> i32 {
+    let name = match s {
+        TabStatus::Idle => "idle",
+        TabStatus::Refreshing { .. } => "refreshing",
+        TabStatus::Requesting | TabStatus::CheckingFresh => "requesting",
+        TabStatus::SigningOut => "signing_out",
+        TabStatus::WaitingLock | TabStatus::LockSeenFree | TabStatus::AwaitingBroadcast => "waiting",
+        TabStatus::LoggedOut => "logged_out",
+        TabStatus::Closed => "closed",
+        TabStatus::Hung => "hung",
+    };
+    TAB_STATUSES.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).unwrap_or(0)
+}
+
+/// Every name a view expression can read (without indices), for "did you mean" and the docs.
+pub const NAMES: &[&str] = &[
+    "now",
+    "at_rest",
+    "in_flight",
+    "requests_in_progress",
+    "session_valid",
+    "signed_out",
+    "refreshed_ok",
+    "jar",
+    "jar.status",
+    "storage",
+    "storage.status",
+    "tab[A].status",
+    "tab[A].refreshes_left",
+    "tab[A].requests_left",
+    "tab[A].token",
+    "tab[A].token.status",
+    "token[1].status",
+    "token[1].generation",
+    "token[1].family",
+    "token[1].parent",
+    "token[1].child",
+    "tabs.logged_out",
+    "tokens.active",
+    "orphan_cookies",
+    "reuse_detected",
+    "stolen",
+    "attacker_redeemed",
+];
+
+#[derive(Clone, Debug, PartialEq)]
+enum Tok {
+    Int(i32),
+    Word(String),
+    Op(&'static str),
+}
+
+fn lex(text: &str) -> Result<Vec<Tok>, String> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut out = vec![];
+    while i < b.len() {
+        let c = b[i] as char;
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if c.is_ascii_alphanumeric() || c == '_' {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            let w = &text[start..i];
+            match w.parse::<i32>() {
+                Ok(n) if n <= 255 => out.push(Tok::Int(n)),
+                Ok(_) => return Err(format!("the number {w} is too large (at most 255)")),
+                Err(_) => out.push(Tok::Word(w.to_string())),
+            }
+        } else {
+            let two = text.get(i..i + 2).unwrap_or("");
+            if let Some(op) = ["==", "!=", "<=", ">="].into_iter().find(|o| *o == two) {
+                out.push(Tok::Op(op));
+                i += 2;
+            } else if let Some(op) =
+                ["<", ">", "+", "-", "(", ")", "[", "]", "."].into_iter().find(|o| o.starts_with(c))
+            {
+                out.push(Tok::Op(op));
+                i += 1;
+            } else {
+                let c = text[i..].chars().next().unwrap_or(c);
+                let shown: String = c.escape_default().collect();
+                return Err(format!(
+                    "unexpected character `{shown}` (expected a name, a number or one of == != < <= > >= + - ( ) [ ] .)"
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct Parser {
+    toks: Vec<Tok>,
+    at: usize,
+    depth: usize,
+}
+
+/// The longest expression, in bytes.
+const MAX_TEXT: usize = 1000;
+/// The deepest nesting of parentheses and `not`.
+const MAX_DEPTH: usize = 32;
+
+/// Parses a condition (an expression of type true/false) over the state view; the error says
+/// what was found and what was expected.
+pub fn parse_condition(text: &str) -> Result<Expr, String> {
+    if text.len() > MAX_TEXT {
+        return Err(format!("an expression of {} bytes (at most {MAX_TEXT})", text.len()));
+    }
+    let mut p = Parser { toks: lex(text)?, at: 0, depth: 0 };
+    let (e, t) = p.or()?;
+    if let Some(t) = p.toks.get(p.at) {
+        return Err(format!("unexpected {} after the expression", show(t)));
+    }
+    if t != Ty::Bool {
+        return Err(format!("a condition, found {}", t.name()));
+    }
+    Ok(e)
+}
+
+fn show(t: &Tok) -> String {
+    match t {
+        Tok::Int(n) => format!("`{n}`"),
+        Tok::Word(w) => format!("`{w}`"),
+        Tok::Op(o) => format!("`{o}`"),
+    }
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.at)
+    }
+    fn word(&self, w: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Word(x)) if x == w)
+    }
+    fn op(&self, o: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Op(x)) if *x == o)
+    }
+    fn expect_op(&mut self, o: &str) -> Result<(), String> {
+        if self.op(o) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(format!("expected `{o}`, found {}", self.peek().map_or("the end".into(), show)))
+        }
+    }
+    fn bool_operand(t: Ty, op: &str) -> Result<(), String> {
+        if t == Ty::Bool {
+            Ok(())
+        } else {
+            Err(format!("`{op}` needs conditions, found {}", t.name()))
+        }
+    }
+    fn or(&mut self) -> Result<(Expr, Ty), String> {
+        let (mut l, lt) = self.and()?;
+        while self.word("or") {
+            Self::bool_operand(lt, "or")?;
+            self.at += 1;
+            let (r, rt) = self.and()?;
+            Self::bool_operand(rt, "or")?;
+            l = Expr::Or(Box::new(l), Box::new(r));
+        }
+        Ok((l, lt))
+    }
+    fn and(&mut self) -> Result<(Expr, Ty), String> {
+        let (mut l, lt) = self.not()?;
+        while self.word("and") {
+            Self::bool_operand(lt, "and")?;
+            self.at += 1;
+            let (r, rt) = self.not()?;
+            Self::bool_operand(rt, "and")?;
+            l = Expr::And(Box::new(l), Box::new(r));
+        }
+        Ok((l, lt))
+    }
+    fn not(&mut self) -> Result<(Expr, Ty), String> {
+        if self.word("not") {
+            self.at += 1;
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(format!("nesting deeper than {MAX_DEPTH}"));
+            }
+            let (e, t) = self.not()?;
+            self.depth -= 1;
+            Self::bool_operand(t, "not")?;
+            return Ok((Expr::Not(Box::new(e)), Ty::Bool));
+        }
+        self.cmp()
+    }
+    fn cmp(&mut self) -> Result<(Expr, Ty), String> {
+        let (l, lt) = self.sum()?;
+        let op = match self.peek() {
+            Some(Tok::Op("==")) => Cmp::Eq,
+            Some(Tok::Op("!=")) => Cmp::Ne,
+            Some(Tok::Op("<")) => Cmp::Lt,
+            Some(Tok::Op("<=")) => Cmp::Le,
+            Some(Tok::Op(">")) => Cmp::Gt,
+            Some(Tok::Op(">=")) => Cmp::Ge,
+            _ => return Ok((l, lt)),
+        };
+        self.at += 1;
+        let (r, rt) = self.sum()?;
+        let ordered = !matches!(op, Cmp::Eq | Cmp::Ne);
+        let same = lt == rt
+            || (lt == Ty::None && matches!(rt, Ty::Token | Ty::Status))
+            || (rt == Ty::None && matches!(lt, Ty::Token | Ty::Status));
+        if !same {
+            return Err(format!("cannot compare {} with {}", lt.name(), rt.name()));
+        }
+        if ordered && !matches!(lt, Ty::Num | Ty::Token) {
+            return Err(format!("`<`, `<=`, `>`, `>=` compare numbers or tokens, found {}", lt.name()));
+        }
+        Ok((Expr::Cmp(op, Box::new(l), Box::new(r)), Ty::Bool))
+    }
+    fn sum(&mut self) -> Result<(Expr, Ty), String> {
+        let (mut l, lt) = self.atom()?;
+        loop {
+            let add = match self.peek() {
+                Some(Tok::Op("+")) => true,
+                Some(Tok::Op("-")) => false,
+                _ => return Ok((l, lt)),
+            };
+            if lt != Ty::Num {
+                return Err(format!("`+` and `-` need numbers, found {}", lt.name()));
+            }
+            self.at += 1;
+            let (r, rt) = self.atom()?;
+            if rt != Ty::Num {
+                return Err(format!("`+` and `-` need numbers, found {}", rt.name()));
+            }
+            l = if add { Expr::Add(Box::new(l), Box::new(r)) } else { Expr::Sub(Box::new(l), Box::new(r)) };
+        }
+    }
+    /// `[N]` after a name: a device number from 1 (default 1).
+    fn device(&mut self) -> Result<u8, String> {
+        if !self.op("[") {
+            return Ok(0);
+        }
+        self.at += 1;
+        let d = match self.peek() {
+            Some(Tok::Int(n)) if (1..=16).contains(n) => *n as u8 - 1,
+            other => return Err(format!("a device number from 1, found {}", other.map_or("the end".into(), show))),
+        };
+        self.at += 1;
+        self.expect_op("]")?;
+        Ok(d)
+    }
+    /// `.field` after a name, if any.
+    fn field(&mut self) -> Result<Option<String>, String> {
+        if !self.op(".") {
+            return Ok(None);
+        }
+        self.at += 1;
+        match self.peek().cloned() {
+            Some(Tok::Word(w)) => {
+                self.at += 1;
+                Ok(Some(w))
+            }
+            other => Err(format!("a field name after `.`, found {}", other.map_or("the end".into(), |t| show(&t)))),
+        }
+    }
+    fn atom(&mut self) -> Result<(Expr, Ty), String> {
+        let Some(t) = self.peek().cloned() else { return Err("an expression ended early".into()) };
+        self.at += 1;
+        let w = match t {
+            Tok::Int(n) => return Ok((Expr::Const(n), Ty::Num)),
+            Tok::Op("(") => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(format!("nesting deeper than {MAX_DEPTH}"));
+                }
+                let e = self.or()?;
+                self.depth -= 1;
+                self.expect_op(")")?;
+                return Ok(e);
+            }
+            Tok::Op(o) => return Err(format!("unexpected `{o}` (expected a name, a number or `(`)")),
+            Tok::Word(w) => w,
+        };
+        let read = |r: Read, t: Ty| Ok((Expr::Read(r), t));
+        let status_of = |e: Expr, p: &mut Parser| -> Result<(Expr, Ty), String> {
+            match p.field()?.as_deref() {
+                None => Ok((e, Ty::Token)),
+                Some("status") => Ok((Expr::StatusOf(Box::new(e)), Ty::Status)),
+                Some(f) => Err(format!("unknown field `{f}` of a token (expected `status`)")),
+            }
+        };
+        match w.as_str() {
+            "true" => Ok((Expr::Const(1), Ty::Bool)),
+            "false" => Ok((Expr::Const(0), Ty::Bool)),
+            "none" => Ok((Expr::Const(0), Ty::None)),
+            "active" => Ok((Expr::Const(ACTIVE), Ty::Status)),
+            "superseded" => Ok((Expr::Const(SUPERSEDED), Ty::Status)),
+            "revoked" => Ok((Expr::Const(REVOKED), Ty::Status)),
+            "now" => read(Read::Now, Ty::Num),
+            "at_rest" => read(Read::AtRest, Ty::Bool),
+            "in_flight" => read(Read::InFlight, Ty::Num),
+            "requests_in_progress" => read(Read::InProgress, Ty::Num),
+            "refreshed_ok" => read(Read::RefreshedOk, Ty::Bool),
+            "orphan_cookies" => read(Read::OrphanCookies, Ty::Num),
+            "reuse_detected" => read(Read::ReuseDetected, Ty::Num),
+            "stolen" => read(Read::Stolen, Ty::Num),
+            "attacker_redeemed" => read(Read::AttackerRedeemed, Ty::Bool),
+            "session_valid" => {
+                let d = self.device()?;
+                read(Read::SessionValid(d), Ty::Bool)
+            }
+            "signed_out" => {
+                let d = self.device()?;
+                read(Read::SignedOut(d), Ty::Bool)
+            }
+            "jar" => {
+                let d = self.device()?;
+                status_of(Expr::Read(Read::Jar(d)), self)
+            }
+            "storage" => {
+                let d = self.device()?;
+                status_of(Expr::Read(Read::Storage(d)), self)
+            }
+            "tabs" => match self.field()?.as_deref() {
+                Some(s) => match TAB_STATUSES.iter().find(|(n, _)| *n == s) {
+                    Some((_, v)) => read(Read::TabsWith(*v), Ty::Num),
+                    None => Err(format!("unknown tab status `{s}` (expected one of {})", tab_status_names())),
+                },
+                None => Err(format!("`tabs` needs a status: `tabs.S` with S one of {}", tab_status_names())),
+            },
+            "tokens" => match self.field()?.as_deref() {
+                Some("active") => read(Read::TokensWith(ACTIVE), Ty::Num),
+                Some("superseded") => read(Read::TokensWith(SUPERSEDED), Ty::Num),
+                Some("revoked") => read(Read::TokensWith(REVOKED), Ty::Num),
+                other => Err(format!("`tokens` needs a status: `tokens.active`, `tokens.superseded` or `tokens.revoked`, found {other:?}")),
+            },
+            "tab" => {
+                self.expect_op("[")?;
+                let (d, t) = match self.peek().cloned() {
+                    Some(Tok::Word(w)) => {
+                        self.at += 1;
+                        tab_name(&w)?
+                    }
+                    Some(Tok::Int(n)) => {
+                        // `2A` lexes as one word; a lone number is an error.
+                        return Err(format!("a tab letter (A, B, …, or 2A for device 2), found `{n}`"));
+                    }
+                    other => return Err(format!("a tab letter, found {}", other.map_or("the end".into(), |t| show(&t)))),
+                };
+                self.expect_op("]")?;
+                match self.field()?.as_deref() {
+                    Some("status") => read(Read::TabStatus(d, t), Ty::TabStatus),
+                    Some("refreshes_left") => read(Read::TabRefreshes(d, t), Ty::Num),
+                    Some("requests_left") => read(Read::TabRequests(d, t), Ty::Num),
+                    Some("token") => status_of(Expr::Read(Read::TabToken(d, t)), self),
+                    f => Err(format!(
+                        "unknown field {} of a tab (expected `status`, `refreshes_left`, `requests_left`, `token` or `token.status`)",
+                        f.map_or("(none)".into(), |f| format!("`{f}`"))
+                    )),
+                }
+            }
+            "token" => {
+                self.expect_op("[")?;
+                let n = match self.peek() {
+                    Some(Tok::Int(n)) if *n >= 1 => *n as Token,
+                    other => return Err(format!("a token number from 1, found {}", other.map_or("the end".into(), show))),
+                };
+                self.at += 1;
+                self.expect_op("]")?;
+                match self.field()?.as_deref() {
+                    Some("status") => read(Read::TokenStatus(n), Ty::Status),
+                    Some("generation") => read(Read::TokenGeneration(n), Ty::Num),
+                    Some("family") => read(Read::TokenFamily(n), Ty::Num),
+                    Some("parent") => read(Read::TokenParent(n), Ty::Token),
+                    Some("child") => read(Read::TokenChild(n), Ty::Token),
+                    f => Err(format!(
+                        "unknown field {} of a token (expected `status`, `generation`, `family`, `parent` or `child`)",
+                        f.map_or("(none)".into(), |f| format!("`{f}`"))
+                    )),
+                }
+            }
+            w => {
+                if let Some((_, v)) = TAB_STATUSES.iter().find(|(n, _)| *n == w) {
+                    return Ok((Expr::Const(*v), Ty::TabStatus));
+                }
+                let words = ["active", "superseded", "revoked", "none", "true", "false", "tab", "token", "tabs", "tokens"];
+                let names = NAMES.iter().copied().chain(TAB_STATUSES.iter().map(|(n, _)| *n)).chain(words);
+                let hint = did_you_mean(w, names)
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
+                Err(format!("unknown name `{w}`{hint}; docs/queries.md lists the state view"))
+            }
+        }
+    }
+}
+
+fn tab_status_names() -> String {
+    TAB_STATUSES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+}
+
+/// `A` → (device 0, tab 0); `2B` → (device 1, tab 1).
+pub fn tab_name(w: &str) -> Result<(u8, u8), String> {
+    let (digits, letter) = w.split_at(w.len().saturating_sub(1));
+    let c = letter.chars().next().unwrap_or(' ');
+    let device = if digits.is_empty() { Some(1) } else { digits.parse::<u8>().ok().filter(|d| *d >= 1) };
+    match (device, c) {
+        (Some(d), 'A'..='F') => Ok((d - 1, c as u8 - b'A')),
+        _ => Err(format!("a tab name: a letter A to F, or a device number and a letter (2A), found `{w}`")),
+    }
+}
+
+/// The status value of token `t` in the state's token store: an authorization server's row,
+/// or a Directus session row (`active` while it exists, `superseded` once it names a
+/// successor); 0 (none) without a row.
+fn token_status(m: &RefreshModel, s: &State, t: Token) -> i32 {
+    if t == 0 {
+        return 0;
+    }
+    if let Some(a) = model::auth_server_at(s, m.cfg.server) {
+        return match a.row(t).map(|r| r.status) {
+            None | Some(TokStatus::Unknown) => 0,
+            Some(TokStatus::Active) => ACTIVE,
+            Some(TokStatus::Superseded { .. }) => SUPERSEDED,
+            Some(TokStatus::Revoked) => REVOKED,
+        };
+    }
+    match model::store_at(s, m.cfg.store).rows.iter().find(|r| r.token == t) {
+        None => 0,
+        Some(r) if r.next_token.is_some() => SUPERSEDED,
+        Some(_) => ACTIVE,
+    }
+}
+
+/// Reads one name on a state; a tab, device or token the model does not have reads 0.
+pub fn read(m: &RefreshModel, s: &State, r: Read) -> i32 {
+    let browser = |d: u8| m.cfg.browsers.get(d as usize).map(|&b| (b, model::browser_at(s, b)));
+    let bcfg = |d: u8| match m.cfg.browsers.get(d as usize).and_then(|&b| m.actors.get(b)) {
+        Some(Node::Browser { cfg, .. }) => Some(cfg),
+        _ => None,
+    };
+    let auth = model::auth_server_at(s, m.cfg.server);
+    let tok = |t: Option<Token>| i32::from(t.unwrap_or(0));
+    match r {
+        Read::Now => i32::from(model::clock_at(s, m.cfg.server)),
+        Read::AtRest => i32::from(crate::properties::at_rest(m, s)),
+        Read::InFlight => model::in_flight(&s.network).len() as i32,
+        Read::InProgress => match auth {
+            Some(a) => a.handlers.len() as i32,
+            None => model::server_at(s, m.cfg.server).handlers.len() as i32,
+        },
+        Read::SessionValid(d) => {
+            i32::from(m.cfg.browsers.get(d as usize).is_some_and(|&b| crate::properties::session_valid(m, s, b)))
+        }
+        Read::SignedOut(d) => i32::from(browser(d).is_some_and(|(_, b)| b.truth.signed_out)),
+        Read::RefreshedOk => i32::from(m.cfg.browsers.iter().any(|&b| model::browser_at(s, b).refreshed_ok)),
+        Read::Jar(d) => browser(d).map_or(0, |(_, b)| tok(b.jar.refresh.or(b.jar.session.map(|j| j.session)))),
+        Read::Storage(d) => browser(d).map_or(0, |(_, b)| tok(b.storage)),
+        Read::TabStatus(d, t) => {
+            browser(d).and_then(|(_, b)| b.tabs.get(t as usize)).map_or(0, |x| tab_status_value(x.status))
+        }
+        Read::TabRefreshes(d, t) => {
+            browser(d).and_then(|(_, b)| b.tabs.get(t as usize)).map_or(0, |x| i32::from(x.refreshes_left))
+        }
+        Read::TabRequests(d, t) => {
+            browser(d).and_then(|(_, b)| b.tabs.get(t as usize)).map_or(0, |x| i32::from(x.requests_left))
+        }
+        Read::TabToken(d, t) => match (browser(d), bcfg(d)) {
+            (Some((_, b)), Some(cfg)) if (t as usize) < b.tabs.len() => {
+                tok(b.stored_token(cfg, t).or(b.jar.session.map(|j| j.session)))
+            }
+            _ => 0,
+        },
+        Read::TokenStatus(t) => token_status(m, s, t),
+        Read::TokenGeneration(t) => auth.and_then(|a| a.row(t)).map_or(0, |r| i32::from(r.gen)),
+        Read::TokenFamily(t) => auth.and_then(|a| a.row(t)).map_or(0, |r| i32::from(r.family)),
+        Read::TokenParent(t) => auth.and_then(|a| a.row(t)).map_or(0, |r| tok(r.parent)),
+        Read::TokenChild(t) => auth.and_then(|a| a.row(t)).map_or(0, |r| tok(r.child)),
+        Read::TabsWith(v) => m
+            .cfg
+            .browsers
+            .iter()
+            .map(|&b| model::browser_at(s, b).tabs.iter().filter(|x| tab_status_value(x.status) == v).count() as i32)
+            .sum(),
+        Read::TokensWith(v) => match auth {
+            Some(a) => (1..=a.rows.len()).filter(|&t| token_status(m, s, t as Token) == v).count() as i32,
+            None => {
+                let rows = &model::store_at(s, m.cfg.store).rows;
+                rows.iter().filter(|r| token_status(m, s, r.token) == v).count() as i32
+            }
+        },
+        Read::OrphanCookies => match auth {
+            Some(_) => 0,
+            None => i32::from(model::server_at(s, m.cfg.server).orphan_cookies),
+        },
+        Read::ReuseDetected => auth.map_or(0, |a| i32::from(a.as_ghost.detected)),
+        Read::Stolen => auth.map_or(0, |a| a.as_ghost.stolen.len() as i32),
+        Read::AttackerRedeemed => i32::from(
+            m.cfg.browsers.iter().any(|&b| model::browser_at(s, b).attacker.as_ref().is_some_and(|a| a.redeemed_ok)),
+        ),
+    }
+}
+
+impl Expr {
+    /// Evaluates on a state: booleans are 0 and 1.
+    pub fn eval(&self, m: &RefreshModel, s: &State) -> i32 {
+        match self {
+            Expr::Const(c) => *c,
+            Expr::Read(r) => read(m, s, *r),
+            Expr::StatusOf(e) => {
+                let t = e.eval(m, s);
+                token_status(m, s, t.clamp(0, 255) as Token)
+            }
+            Expr::Not(e) => i32::from(e.eval(m, s) == 0),
+            Expr::And(a, b) => i32::from(a.eval(m, s) != 0 && b.eval(m, s) != 0),
+            Expr::Or(a, b) => i32::from(a.eval(m, s) != 0 || b.eval(m, s) != 0),
+            Expr::Cmp(op, a, b) => {
+                let (x, y) = (a.eval(m, s), b.eval(m, s));
+                i32::from(match op {
+                    Cmp::Eq => x == y,
+                    Cmp::Ne => x != y,
+                    Cmp::Lt => x < y,
+                    Cmp::Le => x <= y,
+                    Cmp::Gt => x > y,
+                    Cmp::Ge => x >= y,
+                })
+            }
+            Expr::Add(a, b) => a.eval(m, s) + b.eval(m, s),
+            Expr::Sub(a, b) => (a.eval(m, s) - b.eval(m, s)).max(0),
+        }
+    }
+
+    /// Whether the condition holds on a state.
+    pub fn holds(&self, m: &RefreshModel, s: &State) -> bool {
+        self.eval(m, s) != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_type_checks() {
+        assert!(parse_condition("tab[A].status == logged_out and session_valid").is_ok());
+        assert!(parse_condition("tab[2B].token.status == active").is_ok());
+        assert!(parse_condition("jar.status == none or orphan_cookies > 0").is_ok());
+        assert!(parse_condition("token[3].generation - 1 >= 1").is_ok());
+        let e = parse_condition("tab[A].status == active").unwrap_err();
+        assert!(e.contains("cannot compare a tab status"), "{e}");
+        let e = parse_condition("sesion_valid").unwrap_err();
+        assert!(e.contains("did you mean `session_valid`"), "{e}");
+        let e = parse_condition("now + 1").unwrap_err();
+        assert!(e.contains("a condition, found a number"), "{e}");
+        assert!(parse_condition("tab[G].status == idle").unwrap_err().contains("a letter A to F"));
+    }
+}

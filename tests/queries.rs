@@ -1,0 +1,274 @@
+//! Scenario queries (`queries` in model files, `check --query FILE`): for each shipped case
+//! whose reported interleaving is not the shortest counterexample, the model file's query finds
+//! the reported sequence, and its trace is pinned here.
+
+use refresh_check::query::{self, Answer, Outcome};
+use refresh_check::search::SearchConfig;
+use refresh_check::trace::Trace;
+
+use crate::util::{actions, checked, cli, root};
+
+/// Answers the model file's query `name` (its shipped model, its tab count); the file's other
+/// verdicts are as expected.
+fn answer(file: &str, name: &str) -> Outcome {
+    let (sc, _, _) = checked(file);
+    let q = sc.queries.iter().find(|q| q.name == name).unwrap_or_else(|| panic!("{file} has no query {name}"));
+    let m = refresh_check::model::build(&sc);
+    let o = query::answer(&m, &sc.path, &sc.name, sc.browser.tabs, q, &SearchConfig::default());
+    assert_eq!(o.expect, Some(o.answer), "{file} {name}: the file's expectation");
+    o
+}
+
+fn trace(o: &Outcome) -> &Trace {
+    let t = o.trace.as_ref().expect("a reachable query has a trace");
+    assert!(t.property.starts_with("query:") && t.kind == refresh_check::properties::Kind::Sometimes);
+    t
+}
+
+/// D-S2 to its end (PR 22433 scenario 2): both lookups before either rename, B's rename
+/// matches no row and B is answered 200 with the orphan cookie, which the jar keeps; B's next
+/// refresh presents it and is refused while the session is valid. The shortest
+/// `no_spurious_logout` counterexample of the same file is scenario 1 (10 steps).
+#[test]
+fn d_s2_the_orphan_cookie_later_logs_a_tab_out() {
+    let file = "models/directus-10.10-session-d-s2.json";
+    let (sc, m, r) = checked(file);
+    let shortest = crate::util::trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(shortest.steps.len(), 10, "scenario 1 is the shortest");
+    assert!(!shortest.steps.iter().any(|s| s.text.contains("0 row(s) affected")));
+
+    let o = answer(file, "orphan-cookie-logs-a-tab-out");
+    let t = trace(&o);
+    assert_eq!(t.steps.len(), 17);
+    let text: Vec<&str> = t.steps.iter().map(|s| s.text.as_str()).collect();
+    let r1 = |tab: &str| text.iter().position(|s| s.starts_with("store runs SELECT") && s.ends_with(tab)).unwrap();
+    let w1 = |tab: &str| text.iter().position(|s| s.starts_with("store runs UPDATE") && s.ends_with(tab)).unwrap();
+    assert!(r1("for tab A").max(r1("for tab B")) < w1("for tab A").min(w1("for tab B")), "both lookups first");
+    assert_eq!(text[10], "server gets 0 row(s) affected for tab B");
+    assert_eq!(text[11], "tab B gets 200, Set-Cookie session=3 exp=4; the jar now holds it");
+    assert!(text[12].ends_with("with the jar's cookie (session=3 exp=4)"), "{}", text[12]);
+    assert_eq!(text[16], "tab B gets 401 INVALID_CREDENTIALS and is logged out");
+    let last = &t.steps[16].state;
+    assert!(last.session_valid, "the logout is spurious");
+    assert_eq!(last.store, ["token=2 expires=7"]);
+    assert_eq!(last.orphan_cookies, 1);
+    // The golden query trace in traces/ is this one.
+    let golden = refresh_check::trace::load(
+        &root().join("traces/directus-10.10-session-d-s2.query-orphan-cookie-logs-a-tab-out.json"),
+    )
+    .unwrap();
+    assert_eq!(golden.steps, t.steps);
+}
+
+/// Hydra issue 3004 as reported: the race loser is answered 400 by the transaction's rule
+/// `no longer active`, with no reuse detection on the way (the shortest logout is a
+/// sequential reuse, 6 steps).
+#[test]
+fn hydra_3004_the_race_loser_answered_400() {
+    let o = answer("models/hydra-3004-check-outside-transaction.json", "race-loser-answered-400");
+    let t = trace(&o);
+    assert_eq!(
+        actions(t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "ServerWritesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[5].text.ends_with("rule `no longer active` → invalid_request"), "{}", t.steps[5].text);
+    assert!(t.steps[6].text.starts_with("tab B gets 400"), "{}", t.steps[6].text);
+    assert!(t.steps.iter().all(|s| !s.text.contains("inactive: reuse")));
+    assert_eq!(t.steps[6].state.store.iter().filter(|r| r.ends_with("active")).count(), 1, "A's child lives");
+}
+
+/// spiderly issue 384 as reported: the winner's next refresh goes out with the jar the loser's
+/// 401 emptied, and is refused (the shortest logout is the loser's own 401, 5 steps).
+#[test]
+fn spiderly_384_the_winner_sends_with_an_emptied_jar() {
+    let o = answer("models/spiderly-384-401-clears-cookies.json", "winner-sent-with-an-emptied-jar");
+    let t = trace(&o);
+    assert_eq!(t.steps.len(), 9);
+    assert_eq!(t.steps[4].text, "tab A gets 200, refresh token=2; it stores it");
+    assert_eq!(t.steps[5].text, "tab B gets 401 INVALID_CREDENTIALS, clears the stored token and is logged out");
+    assert_eq!(t.steps[6].text, "tab A loads or returns from idle and sends POST /auth/refresh with no token");
+    assert_eq!(t.steps[8].text, "tab A gets 400 INVALID_PAYLOAD and is logged out");
+    assert!(t.steps[8].state.session_valid);
+    assert!(t.steps[8].state.store.iter().any(|r| r.starts_with("token=2 ") && r.ends_with("active")));
+}
+
+/// HQBase issue 41: the later reader deletes the winner's fresh token with the rest (6 steps);
+/// the compare-and-set loser is refused with nothing revoked (7 steps).
+#[test]
+fn hqbase_41_the_winners_token_deleted_and_the_cas_loser_refused() {
+    let file = "models/better-auth-oauth-provider-hqbase-41.json";
+    let o = answer(file, "winner-token-deleted");
+    let t = trace(&o);
+    assert_eq!(t.steps.len(), 6);
+    assert!(t.steps[4].text.contains("rule `create` → ok minted"), "{}", t.steps[4].text);
+    assert!(t.steps[5].text.ends_with("rule `replay: delete every token of (client, user)` → invalid_grant"));
+    assert!(t.steps[5].state.store.iter().all(|r| r.ends_with("revoked")), "{:?}", t.steps[5].state.store);
+    let o = answer(file, "compare-and-set-loser-refused");
+    let t = trace(&o);
+    assert_eq!(t.steps.len(), 7);
+    assert!(t.steps[5].text.ends_with("rule `CAS lost` → invalid_grant"), "{}", t.steps[5].text);
+    assert!(t.steps[6].state.store.iter().all(|r| !r.ends_with("revoked")));
+}
+
+/// MAS PR 3650: a retry after a lost answer, while the successor is unused, revokes the unused
+/// successor and is answered with a new pair (7 steps).
+#[test]
+fn mas_3650_the_retry_served_while_the_successor_is_unused() {
+    let o = answer("models/mas-pr3650-replay-while-successor-unused.json", "retry-served-while-successor-unused");
+    let t = trace(&o);
+    assert_eq!(t.steps.len(), 7);
+    assert_eq!(t.steps[2].action, "TabRetriesRefresh");
+    assert!(t.steps[6].text.ends_with("rule `revoke the unused successor, issue a new pair` → ok minted"));
+}
+
+/// A query that cannot match is `unreachable` after an exhaustive search; `never` prunes; an
+/// invariant over the state view is checked with a shortest counterexample; a query file
+/// given with `--query` is answered on each model, written as a trace, with exit codes as
+/// `check`'s; a bad query is refused naming file, line and field (exit 2).
+#[test]
+fn unreachable_never_invariants_and_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let qf = dir.path().join("q.json");
+    std::fs::write(
+        &qf,
+        r#"{"queries": [
+  {"name": "b-logged-out-first", "events": ["tab B TabReceivesRefreshResponse status 401"],
+   "never": ["tab A TabReceivesRefreshResponse"], "expect": "reachable"},
+  {"name": "three-rows", "end": "tokens.active >= 3", "expect": "unreachable"},
+  {"name": "at-most-one-row", "always": "tokens.active <= 1", "expect": "holds"},
+  {"name": "a-never-logged-out", "always": "tab[A].status != logged_out", "expect": "violated"}
+]}"#,
+    )
+    .unwrap();
+    let traces = dir.path().join("traces");
+    let out = cli(
+        &root(),
+        &[
+            "check",
+            "models/directus-10.10-session.json",
+            "--query",
+            qf.to_str().unwrap(),
+            "--traces",
+            traces.to_str().unwrap(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("b-logged-out-first: reachable in 10 steps as expected"), "{stdout}");
+    assert!(stdout.contains("three-rows: unreachable as expected"), "{stdout}");
+    assert!(stdout.contains("at-most-one-row: holds as expected"), "{stdout}");
+    assert!(stdout.contains("a-never-logged-out: violated in "), "{stdout}");
+    let t = refresh_check::trace::load(&traces.join("directus-10.10-session.query-b-logged-out-first.json")).unwrap();
+    assert!(t.steps.iter().all(|s| !(s.actor == "tab A" && s.action == "TabReceivesRefreshResponse")));
+    assert!(traces.join("directus-10.10-session.invariant-a-never-logged-out.json").exists());
+    // The query traces validate like any trace.
+    let v = cli(&root(), &["trace", "validate", traces.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stderr));
+
+    // An expectation that differs is exit 1.
+    std::fs::write(&qf, r#"{"queries": [{"name": "x", "end": "tokens.active >= 3", "expect": "reachable"}]}"#).unwrap();
+    let out =
+        cli(&root(), &["check", "models/directus-10.10-session.json", "--query", qf.to_str().unwrap(), "--no-traces"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("x: unreachable — expected reachable"));
+
+    // Bad input: file, line, field, what was expected; nothing searched.
+    std::fs::write(&qf, "{\"queries\": [\n {\"name\": \"x\",\n  \"end\": \"tab[A].status == actve\"}]}").unwrap();
+    let out =
+        cli(&root(), &["check", "models/directus-10.10-session.json", "--query", qf.to_str().unwrap(), "--no-traces"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("q.json:3: field `queries[0].end`: unknown name `actve` (did you mean `active`?)"), "{err}");
+    assert!(out.stdout.is_empty());
+    std::fs::write(&qf, r#"{"queries": [{"name": "x", "events": ["tab B sends"]}]}"#).unwrap();
+    let out = cli(&root(), &["check", "models/directus-10.10-session.json", "--query", qf.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("field `queries[0].events[0]`: an action name"), "{err}");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// A model file's query with a mistake is refused when the file is loaded.
+#[test]
+fn a_bad_query_in_a_model_file_names_its_line() {
+    let path = root().join("models/directus-10.10-session-d-s2.json");
+    let text = std::fs::read_to_string(&path).unwrap().replace("tabs.logged_out >= 1", "tabs.logged_out >= true");
+    let e = refresh_check::scenario::Scenario::parse(&path, &text).unwrap_err().to_string();
+    assert!(e.contains("field `queries[0].end`: cannot compare a number"), "{e}");
+    let line = text.lines().position(|l| l.contains("tabs.logged_out >= true")).unwrap() + 1;
+    assert!(e.contains(&format!("directus-10.10-session-d-s2.json:{line}:")), "{e}");
+    let _ = Answer::Unknown;
+}
+
+/// `compare A B`: the verdicts side by side, and each counterexample of A replayed on B:
+/// Directus PR 22433's stable id never runs 10.10's steps (removed); spiderly's successor
+/// grace runs the loser's steps but nobody is logged out at their end (defused), while its
+/// dead cookie at rest is left; Markdown for a pull request; exit codes as `check`'s.
+#[test]
+fn compare_replays_each_counterexample_of_a_on_b() {
+    let out =
+        cli(&root(), &["compare", "models/directus-10.10-session.json", "models/directus-pr22433-stable-id.json"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("no_spurious_logout          violated (10 steps)     holds  ≠"), "{text}");
+    assert!(text.contains("no_spurious_logout #1 (10 steps): B never runs these steps: removed"), "{text}");
+    assert!(text.contains("cookie_names_live_session #1 (11 steps): B never runs these steps: removed"), "{text}");
+
+    let out = cli(
+        &root(),
+        &[
+            "compare",
+            "models/spiderly-384-401-clears-cookies.json",
+            "models/spiderly-384-successor-grace.json",
+            "--format",
+            "markdown",
+        ],
+    );
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{md}");
+    assert!(md.contains("| no_spurious_logout | **violated (5 steps)** | **holds** |"), "{md}");
+    assert!(md.contains("- `no_spurious_logout` #1 (5 steps): `spiderly-384-successor-grace` runs these steps but `no_spurious_logout` holds at their end: defused"), "{md}");
+    assert!(md.contains("- `converges_to_live_token` #1 (6 steps): `spiderly-384-successor-grace` runs these steps and still violates `converges_to_live_token` at their end (9 steps): left"), "{md}");
+
+    let out = cli(&root(), &["compare", "models/directus-10.10-session.json", "models/nope.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.json"));
+}
+
+/// `explore --save-path URL -o FILE` saves the path on screen as a trace that validates; a path
+/// that does not replay, or is not a path, is refused (exit 2) with nothing written.
+#[test]
+fn explore_saves_the_path_on_screen_as_a_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("saved.json");
+    let url = "http://127.0.0.1:3000/#/steps/0/0/0/0/0/0/1/0/0/1/0";
+    let o = cli(
+        &root(),
+        &["explore", "models/directus-10.10-session.json", "--save-path", url, "-o", out.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let t = refresh_check::trace::load(&out).unwrap();
+    assert_eq!((t.property.as_str(), t.path.as_str()), ("explored:path", "0/0/0/0/0/0/1/0/0/1/0"));
+    assert_eq!(t.steps.len(), 10);
+    assert_eq!(t.steps[9].text, "tab B gets 401 INVALID_CREDENTIALS and is logged out");
+    assert!(dir.path().join("saved.md").exists());
+    let v = cli(&root(), &["trace", "validate", out.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stderr));
+    for bad in ["0/99", "steps"] {
+        let out = dir.path().join("bad.json");
+        let o = cli(
+            &root(),
+            &["explore", "models/directus-10.10-session.json", "--save-path", bad, "-o", out.to_str().unwrap()],
+        );
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("--save-path"));
+        assert!(!out.exists());
+    }
+}
