@@ -26,6 +26,10 @@ pub struct Args {
     pub output: PathBuf,
 }
 
+fn stem_of(p: &Path) -> String {
+    p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
 fn name_of(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
 }
@@ -112,6 +116,19 @@ fn folder(dir: &Path, out: &Path) -> Result<u8> {
         let mut entry = IndexEntry::new(t, &page, &source);
         entry.expectation = expectation(t, file);
         entries.push(entry);
+    }
+    // The k-th counterexample of a property (`<model>.<property>.<k>.json`, `check
+    // --counterexamples`) gets a side-by-side page with the first, linked from both rows.
+    let stems: Vec<String> = traces.iter().map(|(f, _)| stem_of(f)).collect();
+    for (k, (file, t)) in traces.iter().enumerate() {
+        let Some((base, n)) = stems[k].rsplit_once('.').filter(|(_, n)| n.parse::<u32>().is_ok()) else { continue };
+        let Some(first) = stems.iter().position(|s| s == base) else { continue };
+        let page = format!("{base}.vs.{n}.html");
+        output::refuse_input(&out.join(&page), &inputs, "trace file")?;
+        let html = viewer::pair_page(&traces[first].1, t, (&name_of(&traces[first].0), &name_of(file)));
+        output::write_atomic(&out.join(&page), html.as_bytes())?;
+        entries[first].links.push((format!("side by side with #{n}"), page.clone()));
+        entries[k].links.push(("side by side with #1".into(), page));
     }
     let index = out.join("index.html");
     output::write_atomic(&index, viewer::index_page(&dir.display().to_string(), &entries).as_bytes())?;

@@ -144,9 +144,15 @@ pub fn fields_read(name: &str) -> &'static [&'static str] {
             &["tabs[*].status"]
         }
         "rotated_token_expires" | "sp6_absolute_lifetime" => &["now", "store"],
-        "mode_binding" | "theft_detected" | "sp4_theft_contained" | "sp1_immediate_predecessor"
-        | "sp2_detection_permanent" | "sp3_single_lineage" | "sp9_revocation_scope"
-        | "lp2_lost_response_recovery" | "reuse_detected" => &["store"],
+        "mode_binding"
+        | "theft_detected"
+        | "sp4_theft_contained"
+        | "sp1_immediate_predecessor"
+        | "sp2_detection_permanent"
+        | "sp3_single_lineage"
+        | "sp9_revocation_scope"
+        | "lp2_lost_response_recovery"
+        | "reuse_detected" => &["store"],
         "logout_revokes_all" | "sign_out_completes" => &["session_valid", "store"],
         // The attacker's own state is not in the snapshot: its answers are in flight first.
         "attacker_redeems" => &["in_flight"],
@@ -159,9 +165,7 @@ pub fn fields_read(name: &str) -> &'static [&'static str] {
 pub fn matches(pattern: &str, name: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == name,
-        Some((head, tail)) => {
-            name.len() >= head.len() + tail.len() && name.starts_with(head) && name.ends_with(tail)
-        }
+        Some((head, tail)) => name.len() >= head.len() + tail.len() && name.starts_with(head) && name.ends_with(tail),
     }
 }
 
@@ -191,7 +195,8 @@ fn reads(t: &Trace) -> Vec<Read> {
 fn handler_stage(t: &Trace, i: usize) -> Option<String> {
     let states = states(t);
     let (before, after) = (states[i - 1], states[i]);
-    let sent = after.in_flight.iter().find(|m| m.from == "server" && !before.in_flight.contains(m) && m.to != "store")?;
+    let sent =
+        after.in_flight.iter().find(|m| m.from == "server" && !before.in_flight.contains(m) && m.to != "store")?;
     let prefix = format!("{} ", sent.to);
     let handler = before.handlers.iter().find(|h| h.starts_with(&prefix) && !after.handlers.contains(h))?;
     let stage = handler.split_once(": ").map(|(_, s)| s).unwrap_or(handler);

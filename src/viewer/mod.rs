@@ -359,6 +359,7 @@ pub fn index_page(title: &str, entries: &[IndexEntry]) -> String {
             models.push(&e.model);
         }
     }
+    let links = entries.iter().any(|e| !e.links.is_empty());
     let mut properties: Vec<&str> = entries.iter().map(|e| e.property.as_str()).collect();
     properties.sort_unstable();
     properties.dedup();
@@ -387,10 +388,10 @@ pub fn index_page(title: &str, entries: &[IndexEntry]) -> String {
             }
         }
         table.index {
-            thead { tr { th { "property" } th { "kind" } th { "verdict" } th { "expectation" } th.num { "steps" } th { "claim" } th { "trace" } th { "see also" } } }
+            thead { tr { th { "property" } th { "kind" } th { "verdict" } th { "expectation" } th.num { "steps" } th { "claim" } th { "trace" } @if links { th { "see also" } } } }
             @for m in &models {
                 tbody.model data-model=(m) {
-                    tr.model-head { th colspan="8" { (m) } }
+                    tr.model-head { th colspan=(if links { 8 } else { 7 }) { (m) } }
                     @for e in entries.iter().filter(|e| e.model == *m) {
                         tr.entry data-property=(e.property) data-verdict=(verb(e.kind)) data-expectation=(e.expectation.name()) {
                             td { a href=(page_href(&e.page)) { code { (e.property) } } }
@@ -400,7 +401,9 @@ pub fn index_page(title: &str, entries: &[IndexEntry]) -> String {
                             td.num { (e.steps) }
                             td { (e.claim) }
                             td { code { (e.source) } }
-                            td { @for (k, (label, page)) in e.links.iter().enumerate() { @if k > 0 { " · " } a href=(page_href(page)) { (label) } } }
+                            @if links {
+                                td.links { @for (k, (label, page)) in e.links.iter().enumerate() { @if k > 0 { " · " } a href=(page_href(page)) { (label) } } }
+                            }
                         }
                     }
                 }
@@ -452,13 +455,22 @@ pub fn align(a: &Trace, b: &Trace) -> Vec<(Option<usize>, Option<usize>)> {
     out
 }
 
-/// The fields in which two states differ, with each side's value (one line).
+/// The fields in which two states differ, with each side's value (one line; for a list, the
+/// items only that side has).
 fn state_differences(a: &Snapshot, b: &Snapshot) -> Vec<(String, String, String)> {
     diff::changes(a, b)
         .into_iter()
         .map(|c| {
-            let show = |lines: &[String]| if lines.is_empty() { "(none)".to_string() } else { lines.join("; ") };
-            (c.name.clone(), show(&c.before), show(&c.after))
+            let show = |lines: &[&str]| if lines.is_empty() { "(none)".to_string() } else { lines.join("; ") };
+            if c.list {
+                // A list: only the items that one side has and the other has not.
+                let (only_a, only_b) = c.removed_added();
+                (c.name.clone(), show(&only_a), show(&only_b))
+            } else {
+                let (x, y): (Vec<&str>, Vec<&str>) =
+                    (c.before.iter().map(String::as_str).collect(), c.after.iter().map(String::as_str).collect());
+                (c.name.clone(), show(&x), show(&y))
+            }
         })
         .collect()
 }
@@ -485,12 +497,21 @@ fn pair_cell(t: &Trace, step: Option<usize>, same: bool) -> Markup {
 pub fn pair_page(a: &Trace, b: &Trace, sources: (&str, &str)) -> String {
     let rows = align(a, b);
     let title = format!("{} vs {}", sources.0, sources.1);
-    let same_count = rows.iter().filter(|(x, y)| x.is_some() && y.is_some() && {
-        let (sa, sb) = (&a.steps[x.unwrap_or(1) - 1], &b.steps[y.unwrap_or(1) - 1]);
-        sa.actor == sb.actor && sa.action == sb.action && sa.message == sb.message
-    }).count();
-    let state_a = |k: Option<usize>, upto: usize| k.map(|i| &a.steps[i - 1].state).unwrap_or(if upto == 0 { &a.initial } else { &a.steps[upto - 1].state });
-    let state_b = |k: Option<usize>, upto: usize| k.map(|i| &b.steps[i - 1].state).unwrap_or(if upto == 0 { &b.initial } else { &b.steps[upto - 1].state });
+    let same_count = rows
+        .iter()
+        .filter(|(x, y)| {
+            x.is_some() && y.is_some() && {
+                let (sa, sb) = (&a.steps[x.unwrap_or(1) - 1], &b.steps[y.unwrap_or(1) - 1]);
+                sa.actor == sb.actor && sa.action == sb.action && sa.message == sb.message
+            }
+        })
+        .count();
+    let state_a = |k: Option<usize>, upto: usize| {
+        k.map(|i| &a.steps[i - 1].state).unwrap_or(if upto == 0 { &a.initial } else { &a.steps[upto - 1].state })
+    };
+    let state_b = |k: Option<usize>, upto: usize| {
+        k.map(|i| &b.steps[i - 1].state).unwrap_or(if upto == 0 { &b.initial } else { &b.steps[upto - 1].state })
+    };
     let content = html! {
         header #top {
             h1 { "Side by side: " code { (sources.0) } " and " code { (sources.1) } }

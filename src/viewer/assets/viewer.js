@@ -75,7 +75,8 @@
       props[p].querySelector(".since").textContent = from === 0 ? "from the start" : "since step " + from;
     }
     if (explainStep) explainStep.textContent = String(i);
-    reveal(chart, rows[i]);
+    // The row's background, not the row: a slanted arrow reaches up to its send step.
+    reveal(chart, rows[i] && rows[i].querySelector(".row-bg"));
     reveal(list, items[i]);
   }
 
@@ -136,6 +137,8 @@
         var k = step(current, e.shiftKey ? -1 : 1);
         if (k === current) k = step(e.shiftKey ? last + 1 : 0, e.shiftKey ? -1 : 1);
         go(k);
+        // Going to the step's fragment may take the focus: keep it in the search.
+        setTimeout(function () { search.focus(); }, 0);
         e.preventDefault();
       } else if (e.key === "Escape") {
         search.value = "";
@@ -147,7 +150,8 @@
 
   document.addEventListener("keydown", function (e) {
     if (e.altKey || e.ctrlKey || e.metaKey) return;
-    if (/^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName)) return;
+    var t = e.target;
+    if (/^(SELECT|TEXTAREA)$/.test(t.tagName) || (t.tagName === "INPUT" && t.type !== "checkbox")) return;
     var dir = { ArrowRight: 1, ArrowDown: 1, j: 1, ArrowLeft: -1, ArrowUp: -1, k: -1 }[e.key];
     if (dir) go(step(current, dir));
     else if (e.key === "Home") go(0);
