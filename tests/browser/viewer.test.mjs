@@ -290,6 +290,9 @@ test("chart: each message from its send step to its delivery step, what is in fl
   assert.deepEqual(p.errors, []);
   if (process.env.SCREENSHOTS) {
     await p.goto(page(join(out, "followup.html"), "#step-17"));
+    // The chart's foot too: the 200 still in flight, with the handler's stage on it.
+    await p.evaluate(() => { document.getElementById("chart").scrollTop = 1e6; });
+    assert.ok(await onScreen(p, "#chart-step-17 .row-bg", "#chart"));
     await p.screenshot({ path: join(process.env.SCREENSHOTS, "trace-explorer.png") });
   }
   await p.close();
@@ -457,13 +460,13 @@ test("side by side: two counterexamples of one property, aligned by step, differ
   const firstDiff = rows.findIndex((r) => r.differs);
   const fields = await p.$$eval(`#row-${firstDiff + 1} .state-diff li`, (lis) => lis.map((li) => li.dataset.field));
   assert.ok(fields.length > 0);
+  if (process.env.SCREENSHOTS) {
+    await p.screenshot({ path: join(process.env.SCREENSHOTS, "trace-side-by-side.png") });
+  }
   // j goes to the first row that differs.
   await p.keyboard.press("j");
   assert.equal(await p.evaluate(() => location.hash), `#row-${firstDiff + 1}`);
   assert.deepEqual(p.errors, []);
-  if (process.env.SCREENSHOTS) {
-    await p.screenshot({ path: join(process.env.SCREENSHOTS, "trace-side-by-side.png") });
-  }
   await p.close();
 });
 
