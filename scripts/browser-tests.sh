@@ -8,16 +8,18 @@
 # Then builds the binary with the test profile (a no-op after `cargo test`, which builds it so)
 # and runs tests/browser/viewer.test.mjs.
 #
-# Usage: scripts/browser-tests.sh [--screenshot FILE.png]
-#   --screenshot  also save a PNG of the Directus 10.10 race page at its failing step
-#                 (docs/trace-explorer.png is made this way).
+# Usage: scripts/browser-tests.sh [--screenshots DIR]
+#   --screenshots  also save the README's PNGs into DIR: trace-explorer.png (the Directus
+#                  10.11.1 follow-up page at its last step) and trace-side-by-side.png
+#                  (`scripts/browser-tests.sh --screenshots docs` makes the committed ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-screenshot=""
-if [[ "${1:-}" == "--screenshot" ]]; then
-  screenshot="$(realpath -m "${2:?--screenshot needs a file}")"
+screenshots=""
+if [[ "${1:-}" == "--screenshots" ]]; then
+  screenshots="$(realpath -m "${2:?--screenshots needs a folder}")"
+  mkdir -p "$screenshots"
 fi
 
 if [[ ! -x /usr/bin/chromium ]]; then
@@ -38,8 +40,8 @@ cd "$root"
 cargo build --quiet --profile test --bin refresh-check
 export REFRESH_CHECK_BIN="$root/target/debug/refresh-check"
 export CHROMIUM=/usr/bin/chromium
-if [[ -n "$screenshot" ]]; then
-  export SCREENSHOT="$screenshot"
+if [[ -n "$screenshots" ]]; then
+  export SCREENSHOTS="$screenshots"
 fi
 cd "$root/tests/browser"
 node --test --test-concurrency=1 --test-reporter=spec viewer.test.mjs

@@ -106,7 +106,9 @@ fn trace_html_writes_a_self_contained_page_with_one_arrow_per_message_and_escape
     let html = fs::read_to_string(&page).unwrap();
     let messages = t["steps"].as_array().unwrap().iter().filter(|s| !s["message"].is_null()).count();
     assert_eq!(messages, 8);
-    assert_eq!(html.matches("<g class=\"arrow").count(), messages);
+    // One arrow per delivered message, and one per message still in flight at the end.
+    let pending = html.matches("data-delivered=\"none\"").count();
+    assert_eq!(html.matches("<g class=\"arrow").count() - pending, messages);
     assert_eq!(html.matches("<script").count(), 1, "only the viewer's own script");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(html.contains("a &quot;quoted&quot; &lt;b&gt;label&lt;/b&gt; &amp; more"));
@@ -115,7 +117,9 @@ fn trace_html_writes_a_self_contained_page_with_one_arrow_per_message_and_escape
         assert!(!html.contains(attr), "{attr}");
     }
     // The failing step is marked, and every step links to itself.
-    assert_eq!(html.matches("class=\"step fail\"").count(), 2, "chart row and list item");
+    assert_eq!(html.matches("class=\"step fail").count(), 2, "chart row and list item");
+    // Re-executed on its model: each property's status along the trace.
+    assert!(html.contains("<tr class=\"prop always own\" data-timeline=\"00000000001\""), "{html}");
     for n in 0..=10 {
         assert!(html.contains(&format!("href=\"#step-{n}\"")), "step {n}");
     }
@@ -136,7 +140,10 @@ fn trace_html_of_a_folder_writes_each_page_and_an_index_and_nothing_on_bad_input
         assert!(index.contains(&format!("<a href=\"./{page}\"><code>{property}</code></a>")), "{index}");
         assert!(index.contains(&format!("<td class=\"num\">{steps}</td>")), "{index}");
     }
-    assert_eq!(index.matches("<tr>").count(), 3, "a header and two traces");
+    assert_eq!(index.matches("<tr>").count(), 1, "a header");
+    assert_eq!(index.matches("<tbody class=\"model\" data-model=\"directus-10.10-session\">").count(), 1);
+    assert_eq!(index.matches("<tr class=\"entry\"").count(), 2, "two traces");
+    assert_eq!(index.matches("data-expectation=\"expected\"").count(), 2, "{index}");
 
     fs::write(traces.join("notes.json"), "{\"hello\": 1}").unwrap();
     let site2 = dir.path().join("site2");
@@ -277,4 +284,63 @@ fn explore_checks_host_and_origin_starts_no_search_and_serves_only_its_own_ui() 
     assert_eq!(other_port.0, 421);
     let v: Value = serde_json::from_str(&after.1).unwrap();
     assert_eq!((v["state_count"].as_u64(), v["done"].as_bool()), (Some(0), Some(false)), "nothing ran: {v}");
+}
+
+#[test]
+fn trace_html_of_two_traces_writes_them_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let race = race_trace(dir.path());
+    let other = dir.path().join("traces/directus-10.10-session.cookie_names_live_session.json");
+    let page = dir.path().join("pair.html");
+    let out = cli(
+        dir.path(),
+        &["trace", "html", race.to_str().unwrap(), other.to_str().unwrap(), "-o", page.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let html = fs::read_to_string(&page).unwrap();
+    // Both traces start with the same steps: those rows are the same, some later ones differ.
+    assert!(html.contains("<tr class=\"row same\" id=\"row-1\" data-row=\"1\">"), "{html}");
+    assert!(html.contains("class=\"row differs"), "{html}");
+    // A folder is not a trace to put side by side.
+    let out = cli(dir.path(), &["trace", "html", race.to_str().unwrap(), dir.path().to_str().unwrap(), "-o", "x.html"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+#[test]
+fn trace_walk_writes_a_long_trace_that_validates_or_says_its_end_does_not_show_the_property() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = root().join("models/directus-10.10-session.json");
+    let walk = dir.path().join("walk.json");
+    let args = ["trace", "walk", model.to_str().unwrap(), "--property", "refresh_succeeds", "--steps", "40", "-o"];
+    let out = cli(dir.path(), &[&args[..], &[walk.to_str().unwrap()]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let t: Value = serde_json::from_str(&fs::read_to_string(&walk).unwrap()).unwrap();
+    let steps = t["steps"].as_array().unwrap().len();
+    assert!(steps > 10 && steps <= 40, "{steps}");
+    let out = cli(dir.path(), &["trace", "validate", walk.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // The same walk, the same trace.
+    let again = dir.path().join("again.json");
+    let out = cli(dir.path(), &[&args[..], &[again.to_str().unwrap()]].concat());
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(fs::read_to_string(&walk).unwrap(), fs::read_to_string(&again).unwrap());
+    // An invariant the walk's end does not violate: exit 1, nothing written.
+    let none = dir.path().join("none.json");
+    let out = cli(
+        dir.path(),
+        &[
+            "trace",
+            "walk",
+            model.to_str().unwrap(),
+            "--property",
+            "rotated_token_expires",
+            "--steps",
+            "3",
+            "-o",
+            none.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("does not violate `rotated_token_expires`"), "{}", text(&out.stdout));
+    assert!(!none.exists());
 }

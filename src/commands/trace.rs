@@ -1,4 +1,5 @@
-//! `refresh-check trace validate|show|html|schema`: check, print and publish trace files.
+//! `refresh-check trace validate|show|html|walk|schema`: check, print and publish trace files,
+//! and make long ones.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,30 @@ pub enum TraceCommand {
     /// Write a self-contained HTML page for a trace, or for a folder of traces one page each
     /// and an `index.html` listing them.
     Html(crate::commands::html::Args),
+    /// Write a long trace: a pseudo-random walk on a model (not a shortest path), to test
+    /// trace viewers and replays on. The walk takes up to `--steps` actions, each among those
+    /// that change the state, chosen by a generator seeded with `--seed` (same seed, same
+    /// walk), and its last state must show `--property` (violate an invariant, or reach a
+    /// reachability property such as `refresh_succeeds`); else exit 1.
+    Walk {
+        /// The model file (`.json`).
+        model: PathBuf,
+        /// The property the trace is an example (or counterexample) of.
+        #[arg(long, value_name = "NAME", value_parser = refresh_check::properties::parse_name)]
+        property: &'static str,
+        /// Up to N actions: a count.
+        #[arg(long, value_name = "N", default_value_t = 500)]
+        steps: usize,
+        /// The generator's seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Number of tabs, overriding the model file's `browser.tabs` (1 to 6).
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=6))]
+        tabs: Option<u8>,
+        /// The trace file to write (`.json`).
+        #[arg(short, long, value_name = "OUT")]
+        output: PathBuf,
+    },
     /// Print the trace format's JSON Schema (the content of `docs/trace.schema.json`).
     Schema,
 }
@@ -51,6 +76,9 @@ pub fn run(cmd: TraceCommand) -> Result<u8> {
         TraceCommand::Validate { files } => validate(&files),
         TraceCommand::Show { file, format } => show(&file, format),
         TraceCommand::Html(args) => crate::commands::html::run(args),
+        TraceCommand::Walk { model, property, steps, seed, tabs, output } => {
+            walk(&model, property, steps, seed, tabs, &output)
+        }
         TraceCommand::Schema => {
             std::io::stdout().lock().write_all(trace::schema::generated().as_bytes())?;
             Ok(exit::AS_EXPECTED)
@@ -136,5 +164,26 @@ fn show(file: &Path, format: ShowFormat) -> Result<u8> {
         ShowFormat::Mermaid => trace::render_mermaid_changes(&t),
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(exit::AS_EXPECTED)
+}
+
+fn walk(file: &Path, property: &str, steps: usize, seed: u64, tabs: Option<u8>, out: &Path) -> Result<u8> {
+    let mut sc = Scenario::load(file)?;
+    if let Some(n) = tabs {
+        sc = sc.with_tabs(n)?;
+    }
+    refresh_check::output::refuse_input(out, [&file.to_path_buf()], "model file")?;
+    let m = model::build(&sc);
+    let path = trace::walk(&m, steps, seed);
+    let prop = refresh_check::properties::by_name(property).expect("parse_name checked the name");
+    let t = match trace::build(&m, file, &sc.name, sc.browser.tabs, prop, &path) {
+        Ok(t) => t,
+        Err(e) => {
+            println!("{}: a walk of {} steps (seed {seed}): {e}", file.display(), path.actions.len());
+            return Ok(exit::DIFFERS);
+        }
+    };
+    refresh_check::output::write_atomic(out, refresh_check::golden::to_json(&t).as_bytes())?;
+    println!("{}: a walk of {} steps (seed {seed}) → {}", file.display(), t.steps.len(), out.display());
     Ok(exit::AS_EXPECTED)
 }

@@ -959,6 +959,15 @@ fn decision_text(rule: &crate::protocol::Rule) -> String {
     format!(": rule `{}` \u{2192} {}", rule.name, rule.reply_text)
 }
 
+/// The server's decision in `action` taken in state `before`, as a phrase for the trace viewer's
+/// answer arrows (`step `S`, rule `reuse` → invalid_grant`, `no such token → 401`), or `None` when
+/// the action decides nothing or the model has no `protocol`.
+pub(crate) fn decision_phrase(m: &RefreshModel, before: &State, action: &Action) -> Option<String> {
+    let words = decision_words(m, before, action, true);
+    let phrase = words.trim_start_matches([':', ',', ' ']);
+    (!phrase.is_empty()).then(|| phrase.to_string())
+}
+
 /// The protocol's decision in `action` ([`crate::model::interpret::decision_of`]) as text:
 /// for a refresh arriving (`arrival`) at a server whose handler has several steps, the step's
 /// name first.

@@ -14,6 +14,7 @@ pub mod diff;
 mod render;
 pub mod schema;
 
+pub(crate) use describe::decision_phrase;
 pub use describe::snapshot;
 pub use render::{
     lifelines, render_markdown, render_mermaid, render_mermaid_changes, render_text, render_text_changes, Lifeline,
@@ -483,4 +484,42 @@ pub fn mechanism(model: &RefreshModel, path: &IndexPath) -> Option<Vec<String>> 
         before = after;
     }
     Some(set.into_iter().collect())
+}
+
+/// A walk of up to `steps` actions from the model's first initial state, each action chosen
+/// among the enabled ones that change the state by a pseudo-random generator seeded with
+/// `seed` (xorshift64*; the same seed gives the same walk). It ends early where no action
+/// changes the state. For long traces to test viewers and replays with (`trace walk`): a
+/// search reports shortest paths, and a walk is not one.
+pub fn walk<M: stateright::Model>(model: &M, steps: usize, seed: u64) -> IndexPath
+where
+    M::State: Clone + PartialEq,
+    M::Action: Clone,
+{
+    let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        rng ^= rng >> 12;
+        rng ^= rng << 25;
+        rng ^= rng >> 27;
+        rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let mut path = IndexPath { init: 0, actions: Vec::with_capacity(steps) };
+    let Some(mut state) = model.init_states().into_iter().next() else { return path };
+    let mut actions = Vec::new();
+    for _ in 0..steps {
+        actions.clear();
+        model.actions(&state, &mut actions);
+        let moves: Vec<(usize, M::State)> = actions
+            .iter()
+            .enumerate()
+            .filter_map(|(k, a)| model.next_state(&state, a.clone()).filter(|s| *s != state).map(|s| (k, s)))
+            .collect();
+        if moves.is_empty() {
+            break;
+        }
+        let (k, s) = moves[(next() % moves.len() as u64) as usize].clone();
+        path.actions.push(k);
+        state = s;
+    }
+    path
 }
