@@ -835,6 +835,65 @@ mod tests {
         assert!(allowed.contains(&observed), "{allowed:?}");
     }
 
+    /// Issue 17, item 5: a trace whose clock advances while tab A's refresh is between its G1
+    /// and G3 was refused. It is now settled: A's handler runs to its end before the first
+    /// tick, and tab B's refresh, received at tick 2, is a group of its own, answered 401.
+    #[test]
+    fn a_handler_in_flight_over_a_tick_is_settled_before_it() {
+        let (model, path) = load("directus-10.11.1-session-slow.no_spurious_logout");
+        let p = plan(&model, &path).unwrap();
+        assert!(p.settled > 0, "A's G3 and W3 move before the tick");
+        assert_eq!(p.last_clock, 2);
+        let clocks: Vec<Tick> = p.groups.iter().map(|g| g.clock).collect();
+        assert_eq!(clocks, vec![0, 2]);
+        let a = &p.exchanges[p.groups[0].exchanges[0]];
+        assert_eq!(a.reply, Some(ok(2)), "settled, A's refresh is answered before the tick");
+        let b = &p.exchanges[p.groups[1].exchanges[0]];
+        assert_eq!((b.request.tab, b.reply), (1, Some(Reply::Err(HttpError::InvalidCredentials))));
+        // The store the model allows after B's 401: the grace row (expired at tick 2) and its
+        // successor, inserted at tick 0 with SESSION_COOKIE_TTL = 4.
+        let allowed = allowed_outcomes(&model, &p, &p.groups[1]);
+        let tables = &allowed.outcomes[&vec![Reply::Err(HttpError::InvalidCredentials)]];
+        let rows: Vec<(Token, Tick, Option<Token>)> =
+            tables.iter().next().unwrap().iter().map(|r| (r.token, r.expires, r.next_token)).collect();
+        assert_eq!(tables.len(), 1);
+        assert_eq!(rows, vec![(1, 1, Some(2)), (2, 4, None)]);
+        assert_eq!(check_replayable(&model, &p, &[allowed_outcomes(&model, &p, &p.groups[0]), allowed]), Ok(()));
+    }
+
+    /// Issue 17, item 5: in the follow-up trace tab B's `GET /users/me` carries the cookie of
+    /// B's own refresh answer; it must wait for that answer, and the model's outcomes for the
+    /// group let that answer reach B first.
+    #[test]
+    fn a_request_sent_after_an_answer_waits_for_it() {
+        let (model, path) = load("directus-10.11.1-session-followup.no_spurious_logout");
+        let p = plan(&model, &path).unwrap();
+        assert_eq!(p.groups.len(), 1);
+        let g = &p.groups[0];
+        assert_eq!(g.exchanges.len(), 3);
+        let me = &p.exchanges[g.exchanges[2]];
+        assert_eq!(me.request.endpoint, Endpoint::UsersMe);
+        assert_eq!(me.after, vec![g.exchanges[1]], "B's /users/me waits for B's refresh answer");
+        assert!(p.exchanges[g.exchanges[0]].after.is_empty() && p.exchanges[g.exchanges[1]].after.is_empty());
+        let allowed = allowed_outcomes(&model, &p, g).outcome_set();
+        // The trace's outcome for B (200 with the successor, then 401) is among them, and so is
+        // the one where A's insert lands first (B's /users/me 200).
+        let ok_plain = Reply::Ok { set_cookie: None, token: None, expires_at: None };
+        assert!(
+            allowed.iter().any(|o| o[1] == ok(2) && o[2] == Reply::Err(HttpError::InvalidCredentials)),
+            "{allowed:?}"
+        );
+        assert!(allowed.iter().any(|o| o[0] == ok(2) && o[1] == ok(2) && o[2] == ok_plain), "{allowed:?}");
+    }
+
+    #[test]
+    fn a_model_without_a_directus_server_is_refused() {
+        let (model, path) = load("auth0-leeway.sp3_single_lineage");
+        let e = plan(&model, &path).unwrap_err();
+        assert!(matches!(e, PlanError::NotDirectus(_)), "{e:?}");
+        assert!(e.to_string().starts_with("field `server` of its model: the server is an OAuth authorization server"));
+    }
+
     #[test]
     fn canonical_renames_only_new_tokens_in_order_of_appearance() {
         assert_eq!(canonical(vec![ok(3), ok(2)], 2).0, vec![ok(2), ok(3)]);
