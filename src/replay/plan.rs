@@ -886,6 +886,21 @@ mod tests {
         assert!(allowed.iter().any(|o| o[0] == ok(2) && o[1] == ok(2) && o[2] == ok_plain), "{allowed:?}");
     }
 
+    /// Issue 14, item 1: what the replay can see of the store's concurrency. For the PR 22433
+    /// race, the model with one connection (statements one at a time, in issue order) allows
+    /// the very outcomes and session tables that the pool allows: the awaits between R1 and W1
+    /// are enough, so HTTP replies and the table between groups cannot tell the two apart.
+    #[test]
+    fn one_connection_and_the_pool_allow_the_same_outcomes_for_the_race() {
+        let (pool, pool_path) = load("directus-10.10-session.no_spurious_logout");
+        let (one, one_path) = load("directus-10.10-session-sqlite.no_spurious_logout");
+        let (pp, op) = (plan(&pool, &pool_path).unwrap(), plan(&one, &one_path).unwrap());
+        let a = allowed_outcomes(&pool, &pp, &pp.groups[0]);
+        let b = allowed_outcomes(&one, &op, &op.groups[0]);
+        assert_eq!(a.outcome_set().len(), 3);
+        assert_eq!(a, b);
+    }
+
     #[test]
     fn a_model_without_a_directus_server_is_refused() {
         let (model, path) = load("auth0-leeway.sp3_single_lineage");
