@@ -59,6 +59,18 @@ fn session_of(req: &tiny_http::Request) -> Option<String> {
     refresh_check::replay::client::session_claim(&value)
 }
 
+/// An access token the stand-in issued (`Authorization: Bearer acc-…`).
+fn bearer_of(req: &tiny_http::Request) -> Option<String> {
+    let h = req.headers().iter().find(|h| h.field.equiv("Authorization"))?.value.as_str().to_owned();
+    h.strip_prefix("Bearer acc-").map(str::to_owned)
+}
+
+/// A json-mode refresh's token: `{"mode":"json","refresh_token":T}`.
+fn json_token(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    (v["mode"] == "json").then(|| v["refresh_token"].as_str().map(str::to_owned)).flatten()
+}
+
 fn json(status: u16, body: &str) -> Response<std::io::Cursor<Vec<u8>>> {
     Response::from_string(body)
         .with_status_code(status)
@@ -75,14 +87,56 @@ fn error(status: u16, code: &str) -> Response<std::io::Cursor<Vec<u8>>> {
 }
 
 fn start(refresh: Refresh) -> Fake {
+    start_with_db(refresh, None)
+}
+
+/// How the stand-in keeps its SQLite file (`directus_sessions (token, user, expires)`).
+#[derive(Clone, Copy, PartialEq)]
+enum DbMode {
+    /// The file mirrors the table after every change, expiry 7 days from the write.
+    Mirror,
+    /// The file gets the sign-in's row only: what a server whose writes the model does not
+    /// know would show.
+    LoginOnly,
+}
+
+/// Rewrites the stand-in's SQLite file from its rows.
+fn write_db(path: &std::path::Path, rows: &HashSet<String>) {
+    let mut c = rusqlite::Connection::open(path).unwrap();
+    c.busy_timeout(Duration::from_secs(5)).unwrap();
+    let t = c.transaction().unwrap();
+    t.execute_batch(
+        "CREATE TABLE IF NOT EXISTS directus_sessions (token TEXT PRIMARY KEY, user TEXT, expires DATETIME); DELETE FROM directus_sessions;",
+    )
+    .unwrap();
+    let week =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 + 7 * 86_400_000;
+    for r in rows {
+        t.execute("INSERT INTO directus_sessions VALUES (?1, 'u1', ?2)", rusqlite::params![r, week]).unwrap();
+    }
+    t.commit().unwrap();
+}
+
+fn start_with_db(refresh: Refresh, db: Option<(std::path::PathBuf, DbMode)>) -> Fake {
+    if let Some((path, _)) = &db {
+        write_db(path, &HashSet::new());
+    }
+    let db = Arc::new(db);
     let server = Arc::new(Server::http("127.0.0.1:0").unwrap());
     let url = format!("http://127.0.0.1:{}", server.server_addr().to_ip().unwrap().port());
     let rows: Arc<Mutex<HashSet<String>>> = Arc::default();
     let next = Arc::new(AtomicU32::new(1));
     let workers = (0..4)
         .map(|_| {
-            let (server, rows, next) = (server.clone(), rows.clone(), next.clone());
+            let (server, rows, next, db) = (server.clone(), rows.clone(), next.clone(), db.clone());
             std::thread::spawn(move || {
+                let mirror = |rows: &HashSet<String>, login: bool| {
+                    if let Some((path, mode)) = db.as_ref() {
+                        if *mode == DbMode::Mirror || login {
+                            write_db(path, rows);
+                        }
+                    }
+                };
                 while let Ok(mut req) = server.recv() {
                     let mut body = String::new();
                     let _ = req.as_reader().read_to_string(&mut body);
@@ -91,11 +145,13 @@ fn start(refresh: Refresh) -> Fake {
                     let resp = match path.as_str() {
                         "/auth/login" if body.contains("refresh-check-admin") => {
                             let t = fresh();
-                            rows.lock().unwrap().insert(t.clone());
+                            let mut rows = rows.lock().unwrap();
+                            rows.insert(t.clone());
+                            mirror(&rows, true);
                             with_cookie(json(200, r#"{"data":{"expires":86400000}}"#), &t)
                         }
                         "/auth/login" => error(401, "INVALID_CREDENTIALS"),
-                        "/auth/refresh" => match session_of(&req) {
+                        "/auth/refresh" => match json_token(&body).or_else(|| session_of(&req)) {
                             None => error(400, "INVALID_PAYLOAD"),
                             Some(t) if !rows.lock().unwrap().contains(&t) => error(401, "INVALID_CREDENTIALS"),
                             Some(t) => match refresh {
@@ -106,12 +162,17 @@ fn start(refresh: Refresh) -> Fake {
                                     if rows.remove(&t) {
                                         rows.insert(n.clone());
                                     }
-                                    with_cookie(json(200, r#"{"data":{"expires":86400000}}"#), &n)
+                                    mirror(&rows, false);
+                                    if json_token(&body).is_some() {
+                                        json(200, &format!(r#"{{"data":{{"refresh_token":"{n}","access_token":"acc-{n}","expires":900000}}}}"#))
+                                    } else {
+                                        with_cookie(json(200, r#"{"data":{"expires":86400000}}"#), &n)
+                                    }
                                 }
                                 Refresh::Keep => with_cookie(json(200, r#"{"data":{"expires":86400000}}"#), &t),
                             },
                         },
-                        "/users/me" => match session_of(&req) {
+                        "/users/me" => match session_of(&req).or_else(|| bearer_of(&req)) {
                             Some(_) => json(200, r#"{"data":{"id":"u1"}}"#),
                             None => error(401, "INVALID_CREDENTIALS"),
                         },
@@ -124,7 +185,9 @@ fn start(refresh: Refresh) -> Fake {
                         }
                         "/auth/logout" => {
                             if let Some(t) = session_of(&req) {
-                                rows.lock().unwrap().remove(&t);
+                                let mut rows = rows.lock().unwrap();
+                                rows.remove(&t);
+                                mirror(&rows, false);
                             }
                             Response::from_string("").with_status_code(204)
                         }
@@ -245,6 +308,121 @@ fn a_failed_sign_out_does_not_end_the_replay() {
     assert!(out.contains("verdict: no_spurious_logout: reproduced (try 1)"), "{out}");
 }
 
+/// Issue 17, item 5: `--database` reads the session table after the sign-in and after every
+/// group, and every token the model says is live is used once.
+#[test]
+fn the_session_table_is_observed_and_matches_the_model_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.db");
+    let fake = start_with_db(Refresh::Rename { window: Duration::from_millis(40) }, Some((db.clone(), DbMode::Mirror)));
+    let dbs = db.display().to_string();
+    let (code, out) = replay(
+        &fake,
+        "directus-10.10-session.no_spurious_logout",
+        &["--tries", "1", "--stagger-ms", "250", "--database", &dbs],
+    );
+    assert_eq!(code, 0, "{out}");
+    // After the sign-in: the session row; after the group: A's renamed row only.
+    assert!(out.contains("db: token=1 expires=+"), "{out}");
+    assert!(out.contains("(as the model's store: token=2 expires=7)"), "{out}");
+    assert!(out.contains("database: 2 observation(s) of directus_sessions, 2 as the model's store"), "{out}");
+    // Live in the model (10.10 checks the JWT only): both cookies; the server accepts both.
+    assert!(out.contains("live: session cookie of token 1: GET /users/me 200"), "{out}");
+    assert!(out.contains("live tokens: 2 used once, 2 accepted by the server"), "{out}");
+}
+
+/// A server whose table does not change as the model's store does diverges, naming the rows.
+#[test]
+fn a_session_table_unlike_the_model_store_diverges() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.db");
+    let fake =
+        start_with_db(Refresh::Rename { window: Duration::from_millis(40) }, Some((db.clone(), DbMode::LoginOnly)));
+    let dbs = db.display().to_string();
+    let (code, out) = replay(
+        &fake,
+        "directus-10.10-session.no_spurious_logout",
+        &["--tries", "1", "--stagger-ms", "250", "--database", &dbs],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("DIVERGED: the session table token=1 expires=+")
+            && out.contains("is none the model allows (token=2 expires=7)"),
+        "{out}"
+    );
+    assert!(out.contains("database: 2 observation(s) of directus_sessions, 1 as the model's store"), "{out}");
+}
+
+/// Issue 17, item 5: a tick too short for the server's grace is refused before anything is
+/// sent, naming the option and the value that would do.
+#[test]
+fn a_tick_too_short_for_the_server_grace_is_refused() {
+    let fake = start(Refresh::Keep);
+    let (code, out) = replay(&fake, "directus-10.11.1-session-slow.no_spurious_logout", &["--tries", "1"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--tick-seconds 1: the trace cannot test what it claims on this server: SESSION_REFRESH_GRACE_PERIOD runs out within the trace"), "{out}");
+    assert!(out.contains("use --tick-seconds 6.67 or set the server's SESSION_REFRESH_GRACE_PERIOD to 1.5 s"), "{out}");
+    assert!(!out.contains("sign-in"), "{out}");
+}
+
+/// A trace of a model whose server is not Directus is refused: exit 2, naming file and field.
+#[test]
+fn a_trace_of_an_oauth_model_is_refused() {
+    let fake = start(Refresh::Keep);
+    let (code, out) = replay(&fake, "auth0-leeway.sp3_single_lineage", &["--tries", "1"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("error: traces/auth0-leeway.sp3_single_lineage.json: field `server` of its model: the server is an OAuth authorization server"),
+        "{out}"
+    );
+}
+
+/// The numbered traces of `check --counterexamples` replay like any other: here the second
+/// mechanism of the cross-mode race (the attacker's json redemption renames the row before tab
+/// A reads it), reproduced when the attacker's request goes first.
+#[test]
+fn a_numbered_counterexample_trace_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let out = cli(
+        &root(),
+        &[
+            "check",
+            "models/directus-10.10-session-crossmode.json",
+            "--counterexamples",
+            "2",
+            "--property",
+            "no_spurious_logout",
+            "--traces",
+            &d,
+        ],
+    );
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
+    let numbered = dir.path().join("directus-10.10-session-crossmode.no_spurious_logout.2.json");
+    assert!(numbered.exists(), "{:?}", std::fs::read_dir(dir.path()).unwrap().collect::<Vec<_>>());
+    let fake = start(Refresh::Rename { window: Duration::from_millis(40) });
+    let file = numbered.display().to_string();
+    let args = [
+        "replay",
+        &file,
+        "--target",
+        &fake.url,
+        "--email",
+        "admin@example.com",
+        "--password",
+        "refresh-check-admin",
+        "--tries",
+        "2",
+        "--stagger-ms",
+        "250",
+    ];
+    let out = cli(&root(), &args);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("trace:   401 INVALID_CREDENTIALS / 200, refresh_token=3"), "{text}");
+    assert!(text.contains("verdict: no_spurious_logout: reproduced (try 2)"), "{text}");
+}
+
 /// A fake `refresh-check` for `scripts/conformance.sh`: it answers each replay with the exit
 /// code in `CODES` (a replay of a trace file exits 2 with an error, as a network failure does;
 /// one with `--model` exits 0 with a tally).
@@ -288,7 +466,10 @@ fn the_conformance_table_is_printed_when_a_replay_fails() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out, err) = conformance(dir.path(), false);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(out.contains("| Directus | replayed | expected | verdict | how the tries ended |"), "{out}");
+    assert!(
+        out.contains("| Directus | replayed | expected | verdict | how the tries ended | session table as the model's | live tokens accepted |"),
+        "{out}"
+    );
     assert!(
         out.contains("| 10.10.4 | `directus-10.10-session.no_spurious_logout` | reproduced | error(2) (DIFFERS) | error: connection reset by peer |"),
         "{out}"
@@ -297,7 +478,7 @@ fn the_conformance_table_is_printed_when_a_replay_fails() {
         out.contains("| 10.10.4 | `directus-10.10-session-crossmode.mode_binding` | reproduced | reproduced (ok) | 1 × as in the trace |"),
         "{out}"
     );
-    assert!(err.contains("conformance: 2 verdict(s) differ from the expectation"), "{err}");
+    assert!(err.contains("conformance: 4 verdict(s) differ from the expectation"), "{err}");
 }
 
 /// A server that cannot start: its rows say so, the table is printed, exit 2.

@@ -1,4 +1,4 @@
-//! `refresh-check replay`: replay a counterexample trace against a real server on 127.0.0.1.
+//! `refresh-check replay`: replay a trace against a real Directus server on 127.0.0.1.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,7 +17,8 @@ use refresh_check::{check, exit, model, properties, trace};
 /// `--tries` tries).
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A trace file (`.json`), as written by `refresh-check check`.
+    /// A trace file (`.json`), as written by `refresh-check check` (also the numbered files of
+    /// `--counterexamples`, `MODEL.PROPERTY.K.json`).
     #[arg(required_unless_present = "model", conflicts_with_all = ["model", "property"])]
     pub trace: Option<PathBuf>,
     /// Instead of a trace file: check this model file and replay the shortest path that
@@ -55,6 +56,23 @@ pub struct Args {
     /// Per-request timeout, in seconds (above 0, up to 10^9).
     #[arg(long, default_value_t = 10.0, value_parser = refresh_check::limits::positive_seconds)]
     pub request_timeout: f64,
+    /// The server's SQLite file (its `DB_FILENAME`): `directus_sessions` is read, read-only,
+    /// after the sign-in and after every group, and compared with the model's store.
+    #[arg(long)]
+    pub database: Option<PathBuf>,
+    /// The server's `SESSION_REFRESH_GRACE_PERIOD`, in seconds, against which `--tick-seconds`
+    /// is checked (Directus's default: 10).
+    #[arg(long, default_value_t = 10.0, value_parser = refresh_check::limits::positive_seconds)]
+    pub server_grace: f64,
+    /// The server's `SESSION_COOKIE_TTL`, in seconds (default: one day).
+    #[arg(long, default_value_t = 86_400.0, value_parser = refresh_check::limits::positive_seconds)]
+    pub server_session_ttl: f64,
+    /// The server's `REFRESH_TOKEN_TTL`, in seconds (default: seven days).
+    #[arg(long, default_value_t = 604_800.0, value_parser = refresh_check::limits::positive_seconds)]
+    pub server_refresh_ttl: f64,
+    /// The server's `ACCESS_TOKEN_TTL`, in seconds (default: 15 minutes).
+    #[arg(long, default_value_t = 900.0, value_parser = refresh_check::limits::positive_seconds)]
+    pub server_access_ttl: f64,
 }
 
 pub fn run(args: Args) -> Result<u8> {
@@ -88,6 +106,15 @@ pub fn run(args: Args) -> Result<u8> {
     };
     let path = trace::decode_path(&t.path).expect("validated above");
     let plan = replay::plan::plan(&m, &path).with_context(|| shown.clone())?;
+    let server = replay::timing::ServerDurations {
+        grace: args.server_grace,
+        session_cookie: args.server_session_ttl,
+        refresh_token: args.server_refresh_ttl,
+        access_token: args.server_access_ttl,
+    };
+    replay::timing::check(&replay::timing::durations(&m, &server), plan.last_clock, args.tick_seconds)
+        .map_err(|why| anyhow::anyhow!("{shown}: {why}"))?;
+    let database = args.database.as_deref().map(replay::db::Db::open).transpose()?;
     let client = Client::new(&args.target, Duration::from_secs_f64(args.request_timeout))?;
     let opts = Options {
         email: args.email,
@@ -96,11 +123,15 @@ pub fn run(args: Args) -> Result<u8> {
         tick: Duration::from_secs_f64(args.tick_seconds),
         staggers: args.stagger_ms.iter().map(|&ms| Duration::from_millis(ms)).collect(),
         all_tries: args.all_tries,
+        database,
     };
     println!("{} — {} ({shown}): {}", t.model, t.property, t.claim);
     println!("target {}, up to {} tries, 1 tick = {} s", args.target, opts.tries, args.tick_seconds);
     let mut out = std::io::stdout().lock();
-    let summary = replay::run(&m, &plan, &client, &opts, &mut out)?;
+    let summary = replay::run(&m, &plan, &client, &opts, &mut out).map_err(|e| match e {
+        replay::ReplayError::Plan(p) => anyhow::anyhow!("{shown}: {p}"),
+        e => e.into(),
+    })?;
     drop(out);
     let (word, code) = match summary.verdict {
         Verdict::Reproduced { at } => (format!("reproduced (try {at})"), exit::AS_EXPECTED),

@@ -1,18 +1,25 @@
-//! Replay of a counterexample trace against a real server, to see whether the model's
-//! interleaving happens there and whether the server ever does what the model forbids.
+//! Replay of a trace against a real server, to see whether the model's interleaving happens
+//! there and whether the server ever does what the model forbids.
 //!
 //! A replay rebuilds the trace's model, extracts its HTTP exchanges and their groups
-//! ([`plan`]), and computes every outcome the model allows for each group. Then, up to
-//! `tries` times, it signs in afresh (the trace's initial session), sends each group's
-//! requests (one group after the other; a group's requests together, from threads, the later
-//! ones staggered by a delay that varies from try to try, in the trace's order on one pass
-//! through the schedule and in the opposite order on the next), and compares each group's replies
-//! with the model:
+//! ([`plan`]), and computes every outcome the model allows for each group, with the session
+//! tables that go with it. Then, up to `tries` times, it signs in afresh (the trace's initial
+//! session), sends each group's requests (one group after the other; a group's requests
+//! together, from threads, the later ones staggered by a delay that varies from try to try, in
+//! the trace's order on one pass through the schedule and in the opposite order on the next; a
+//! request the trace sends only after an answer reached its browser waits for the real
+//! answer, and carries what that answer carried), and compares each group's replies with the
+//! model:
 //! - outside the allowed outcomes: **diverged** (the server did what the model says it cannot:
 //!   a model bug or a modelling gap), and the replay stops;
 //! - the trace's own outcome: on to the next group; every group matched: **reproduced**;
 //! - another allowed outcome (the server took another interleaving): this try ends, the next
 //!   try starts; after `tries` tries: **not reproduced**.
+//!
+//! After each group, with `--database`, the server's `directus_sessions` is read (read-only,
+//! [`db`]) and must be one of the tables the model allows with the observed outcome; and every
+//! session cookie or access token the model says is live then is used once (`GET /users/me`)
+//! and must be accepted. A difference in either is a divergence too.
 //!
 //! Replies are compared modulo the naming of tokens: model tokens are small integers in mint
 //! order, real ones 64-character nanoids, so the replay keeps a bijection between model tokens
@@ -20,21 +27,26 @@
 //! reply matches a real one when status, error code and (bijectively renamed) session agree.
 //!
 //! Time: the model's clock counts ticks from sign-in. Before a group whose server clock reads
-//! `t` ticks, the replay waits until `t × tick` has passed since its sign-in.
+//! `t` ticks, the replay waits until `t × tick` has passed since its sign-in; requests the trace
+//! keeps in flight while the clock advances are sent when the trace's server receives them.
+//! [`timing`] checks the tick against the server's configured durations first.
 
 pub mod client;
+pub mod db;
 pub mod plan;
+pub mod timing;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::sync::Barrier;
-use std::time::{Duration, Instant};
+use std::sync::{Barrier, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::model::policy::AuthMode;
 use crate::model::server::{Credentials, Endpoint};
 use crate::model::{HttpError, Node, RefreshModel, Reply, TabIx, Token, ATTACKER};
 use client::{Auth, Client, ClientError, Mode, RealReply};
-use plan::{Outcome, Plan, Request};
+use db::{Clock, Db, RealRow};
+use plan::{Allowed, Outcome, Plan, Request, Table};
 
 /// How a replay runs.
 #[derive(Clone, Debug)]
@@ -51,6 +63,8 @@ pub struct Options {
     pub staggers: Vec<Duration>,
     /// Make every try, even after a reproduction or a divergence, and tally the outcomes.
     pub all_tries: bool,
+    /// The server's SQLite file, read after every group; `None`: no observation.
+    pub database: Option<Db>,
 }
 
 /// The default stagger schedule, in milliseconds: 0 (together), then widening gaps, so that
@@ -104,6 +118,12 @@ pub enum ReplayError {
     /// Writing the report failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The trace cannot be replayed.
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    /// The server's session table could not be read.
+    #[error(transparent)]
+    Db(#[from] db::DbError),
 }
 
 /// The directus error code of a model error.
@@ -196,7 +216,11 @@ pub struct Binding {
     to_real: BTreeMap<Token, String>,
     to_model: BTreeMap<String, Token>,
     cookie: BTreeMap<Token, String>,
+    /// The model's `exp` of the session JWT of each model token, in ticks.
+    exp: BTreeMap<Token, crate::model::Tick>,
     access: BTreeMap<TabIx, String>,
+    /// The model's `exp` of each sender's latest access token, in ticks.
+    access_exp: BTreeMap<TabIx, crate::model::Tick>,
 }
 
 impl Binding {
@@ -241,6 +265,7 @@ impl Binding {
                         let ok = self.bind(jwt.session, session);
                         if ok {
                             self.cookie.insert(jwt.session, cookie.clone());
+                            self.exp.insert(jwt.session, jwt.exp);
                         }
                         ok
                     }
@@ -262,6 +287,19 @@ impl Binding {
     pub fn unify_all(&self, want: &[Option<Reply>], real: &[RealReply]) -> Option<Binding> {
         let mut b = self.clone();
         want.iter().zip(real).all(|(w, r)| w.as_ref().is_none_or(|w| b.unify(w, r))).then_some(b)
+    }
+
+    /// Unifies the replies of the requests that were sent (`Some` in `real`); `None` entries
+    /// of `want` (no reply within the trace) match anything.
+    pub fn unify_some(&self, want: &[Option<Reply>], real: &[Option<RealReply>]) -> Option<Binding> {
+        let mut b = self.clone();
+        want.iter()
+            .zip(real)
+            .all(|(w, r)| match (w, r) {
+                (Some(w), Some(r)) => b.unify(w, r),
+                _ => true,
+            })
+            .then_some(b)
     }
 
     /// The real credentials for a model request, or the model token no reply has named yet.
@@ -291,37 +329,96 @@ fn send_one(client: &Client, r: &Request, auth: &Auth) -> Result<RealReply, Clie
     }
 }
 
-/// Sends a group's requests: one directly, several from threads released together, the k-th
-/// started `k × stagger` after the first, or, `reversed`, the last one first.
+/// One request of a group as the replay sends it.
+struct Outgoing {
+    request: Request,
+    /// Its credentials, when known before the group starts; `None` for a request that waits
+    /// for answers ([`plan::Exchange::after`]) and takes its credentials from them.
+    auth: Option<Auth>,
+    /// Positions within the group of the answers it waits for.
+    after: Vec<usize>,
+}
+
+/// What the threads of a group share: each request's result (`None`: not yet, or not sent).
+type Results = Mutex<Vec<Option<Option<Result<RealReply, String>>>>>;
+
+/// Sends a group's requests: one directly, several from threads released together; a request
+/// without answers to wait for starts `slot × stagger` after the first (slots in the group's
+/// order, or `reversed`, the last one first); a request that waits for answers starts when
+/// they have arrived, with the credentials they carried (the trace's replies `traced` say which
+/// model token each real answer names). Returns each request's reply, `None` for a request not
+/// sent because an answer it waited for did not carry what the trace's did.
 fn send_group(
     client: &Client,
-    reqs: &[(Request, Auth)],
+    b: &Binding,
+    reqs: &[Outgoing],
+    traced: &[Option<Reply>],
     stagger: Duration,
     reversed: bool,
-) -> Result<Vec<RealReply>, ClientError> {
+) -> Result<Vec<Option<RealReply>>, ClientError> {
     let n = reqs.len();
-    if let [(r, a)] = reqs {
-        return Ok(vec![send_one(client, r, a)?]);
+    if let [Outgoing { request, auth: Some(a), .. }] = reqs {
+        return Ok(vec![Some(send_one(client, request, a)?)]);
     }
-    let barrier = Barrier::new(reqs.len());
+    let independent: Vec<usize> = (0..n).filter(|&k| reqs[k].after.is_empty()).collect();
+    let barrier = Barrier::new(n);
+    let results: Results = Mutex::new(vec![None; n]);
+    let arrived = Condvar::new();
+    let errors: Mutex<Option<ClientError>> = Mutex::new(None);
     std::thread::scope(|s| {
-        let handles: Vec<_> = reqs
-            .iter()
-            .enumerate()
-            .map(|(k, (r, a))| {
-                let barrier = &barrier;
-                s.spawn(move || {
-                    barrier.wait();
-                    let slot = if reversed { n - 1 - k } else { k };
+        for (k, o) in reqs.iter().enumerate() {
+            let (barrier, results, arrived, errors, independent) =
+                (&barrier, &results, &arrived, &errors, &independent);
+            s.spawn(move || {
+                barrier.wait();
+                let auth = if o.after.is_empty() {
+                    let pos = independent.iter().position(|&i| i == k).unwrap_or(0);
+                    let slot = if reversed { independent.len() - 1 - pos } else { pos };
                     if slot > 0 && !stagger.is_zero() {
                         std::thread::sleep(stagger * slot as u32);
                     }
-                    send_one(client, r, a)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("a request thread panicked")).collect()
-    })
+                    o.auth.clone()
+                } else {
+                    let mut got = results.lock().expect("no thread panics holding it");
+                    while o.after.iter().any(|&j| got[j].is_none()) {
+                        got = arrived.wait(got).expect("no thread panics holding it");
+                    }
+                    // Learn what the answers waited for carried, as the trace's replies name it.
+                    let mut nb = b.clone();
+                    for &j in &o.after {
+                        if let (Some(want), Some(Some(Ok(real)))) = (&traced[j], &got[j]) {
+                            if nb.unify(want, real) {
+                                if let Some(a) = &real.access_token {
+                                    nb.access.insert(reqs[j].request.tab, a.clone());
+                                }
+                            }
+                        }
+                    }
+                    drop(got);
+                    nb.auth_for(&o.request).ok()
+                };
+                let result = match auth {
+                    Some(a) => Some(send_one(client, &o.request, &a).map_err(|e| {
+                        let text = e.to_string();
+                        errors.lock().expect("no thread panics holding it").get_or_insert(e);
+                        text
+                    })),
+                    None => None,
+                };
+                results.lock().expect("no thread panics holding it")[k] = Some(result);
+                arrived.notify_all();
+            });
+        }
+    });
+    if let Some(e) = errors.into_inner().expect("no thread panicked") {
+        return Err(e);
+    }
+    Ok(results
+        .into_inner()
+        .expect("no thread panicked")
+        .into_iter()
+        .map(|r| r.flatten().and_then(Result::ok))
+        .collect())
 }
 
 /// What a replay found: the verdict, and how each try ended.
@@ -333,6 +430,22 @@ pub struct Summary {
     pub tries: u32,
     /// How many tries ended each way, by description.
     pub tally: BTreeMap<String, u32>,
+    /// Session-table observations made, and how many matched a table the model allows.
+    pub observations: (u32, u32),
+    /// Live credentials used, and how many the server accepted.
+    pub live_checks: (u32, u32),
+    /// Groups whose answers arrived after the next tick was due.
+    pub late: u32,
+}
+
+/// What the model says of the whole trace, computed once for every try.
+struct Expect<'a> {
+    model: &'a RefreshModel,
+    plan: &'a Plan,
+    allowed: Vec<Allowed>,
+    traced: Vec<BTreeSet<Outcome>>,
+    initial: SignIn,
+    per_request_check: bool,
 }
 
 /// Replays `plan` against `client` and writes what the model and the server said to `out`.
@@ -343,13 +456,18 @@ pub fn run(
     opts: &Options,
     out: &mut dyn Write,
 ) -> Result<Summary, ReplayError> {
-    let allowed: Vec<BTreeSet<Outcome>> = plan.groups.iter().map(|g| plan::allowed_outcomes(model, plan, g)).collect();
+    let allowed: Vec<Allowed> = plan.groups.iter().map(|g| plan::allowed_outcomes(model, plan, g)).collect();
+    plan::check_replayable(model, plan, &allowed)?;
     let traced: Vec<BTreeSet<Outcome>> = plan.groups.iter().map(|g| plan::trace_outcomes(model, plan, g)).collect();
     let browser = model.cfg.browsers.first().copied().unwrap_or(0);
     let initial = match model.actors.get(browser) {
-        Some(Node::Browser { cfg, token, .. }) => SignIn { mode: mode_of(cfg.mode), token: *token, tabs: cfg.tabs },
+        Some(Node::Browser { cfg, token, jwt, .. }) => {
+            SignIn { mode: mode_of(cfg.mode), token: *token, exp: jwt.exp, tabs: cfg.tabs }
+        }
         _ => return Err(ReplayError::NoInitialSession),
     };
+    let per_request_check =
+        matches!(model.actors.get(model.cfg.server), Some(Node::Server { policy, .. }) if policy.per_request_check);
     for (gi, g) in plan.groups.iter().enumerate() {
         let first = plan.exchanges[g.exchanges[0]].received;
         let last = g.exchanges.iter().filter_map(|&i| plan.exchanges[i].completed).max();
@@ -362,18 +480,47 @@ pub fn run(
             g.clock,
             first,
             last.map_or("end".to_string(), |l| l.to_string()),
-            allowed[gi].len()
+            allowed[gi].outcomes.len()
         )?;
-        for o in &allowed[gi] {
+        for (pos, &i) in g.exchanges.iter().enumerate() {
+            let x = &plan.exchanges[i];
+            if !x.after.is_empty() {
+                let names: Vec<String> = x
+                    .after
+                    .iter()
+                    .filter_map(|j| g.exchanges.iter().position(|k| k == j))
+                    .map(|p| format!("request {}", p + 1))
+                    .collect();
+                writeln!(
+                    out,
+                    "    request {} ({}) waits for the answer to {}",
+                    pos + 1,
+                    request_text(&x.request),
+                    names.join(", ")
+                )?;
+            }
+        }
+        for o in allowed[gi].outcomes.keys() {
             writeln!(out, "    allowed: {}", outcome_text(o))?;
         }
         for o in &traced[gi] {
             writeln!(out, "    trace:   {}", outcome_text(o))?;
         }
     }
+    if plan.last_clock > 0 {
+        writeln!(out, "the trace's clock reaches tick {}: 1 tick = {} s", plan.last_clock, opts.tick.as_secs_f64())?;
+    }
+    let expect = Expect { model, plan, allowed, traced, initial, per_request_check };
     let staggers = if opts.staggers.is_empty() { vec![Duration::ZERO] } else { opts.staggers.clone() };
     let tries = opts.tries.max(1);
-    let mut summary = Summary { verdict: Verdict::NotReproduced { tries }, tries: 0, tally: BTreeMap::new() };
+    let mut summary = Summary {
+        verdict: Verdict::NotReproduced { tries },
+        tries: 0,
+        tally: BTreeMap::new(),
+        observations: (0, 0),
+        live_checks: (0, 0),
+        late: 0,
+    };
     let (mut first_match, mut first_divergence) = (None, None);
     for attempt in 1..=tries {
         let stagger = staggers[(attempt as usize - 1) % staggers.len()];
@@ -383,7 +530,7 @@ pub fn run(
         let reversed = ((attempt as usize - 1) / staggers.len()) % 2 == 1;
         let order = if reversed { ", last request first" } else { "" };
         writeln!(out, "\ntry {attempt} of {tries} (stagger {} ms{order})", stagger.as_millis())?;
-        let end = one_try(plan, &allowed, &traced, &initial, client, opts, (stagger, reversed), out)?;
+        let end = one_try(&expect, client, opts, (stagger, reversed), &mut summary, out)?;
         summary.tries = attempt;
         let key = match &end {
             TryEnd::AsTraced => "as in the trace".to_string(),
@@ -413,6 +560,27 @@ pub fn run(
     for (k, n) in &summary.tally {
         writeln!(out, "  {n:>3} × {k}")?;
     }
+    writeln!(out)?;
+    match opts.database {
+        Some(_) => writeln!(
+            out,
+            "database: {} observation(s) of directus_sessions, {} as the model's store",
+            summary.observations.0, summary.observations.1
+        )?,
+        None => writeln!(out, "database: not observed (no --database)")?,
+    }
+    writeln!(
+        out,
+        "live tokens: {} used once, {} accepted by the server",
+        summary.live_checks.0, summary.live_checks.1
+    )?;
+    if summary.late > 0 {
+        writeln!(
+            out,
+            "late: {} group(s) answered after the next tick was due: --tick-seconds is too short for this server",
+            summary.late
+        )?;
+    }
     Ok(summary)
 }
 
@@ -422,16 +590,17 @@ enum TryEnd {
     AsTraced,
     /// Group `group` took another interleaving the model allows.
     Other { group: usize, outcome: String },
-    /// Group `group` got replies the model does not allow.
+    /// Group `group` got replies, a session table or a refusal the model does not allow.
     Diverged { group: usize, outcome: String },
 }
 
 /// Real replies in words, sessions named by model token where bound and `new1`, `new2`, … in
-/// order of appearance where not.
-fn real_outcome_text(b: &Binding, real: &[RealReply]) -> String {
+/// order of appearance where not; a request not sent is `not sent`.
+fn real_outcome_text(b: &Binding, real: &[Option<RealReply>]) -> String {
     let mut fresh: Vec<&str> = Vec::new();
     real.iter()
         .map(|r| {
+            let Some(r) = r else { return "not sent".to_string() };
             let mut s = r.status.to_string();
             if let Some(c) = &r.code {
                 s.push(' ');
@@ -459,10 +628,12 @@ fn real_outcome_text(b: &Binding, real: &[RealReply]) -> String {
         .join(" / ")
 }
 
-/// How the trace's user is signed in at tick 0: the browser's mode, the session's model token.
+/// How the trace's user is signed in at tick 0: the browser's mode, the session's model token
+/// and its JWT's `exp`.
 struct SignIn {
     mode: Mode,
     token: Token,
+    exp: crate::model::Tick,
     tabs: u8,
 }
 
@@ -480,6 +651,7 @@ fn sign_in(client: &Client, opts: &Options, si: &SignIn, out: &mut dyn Write) ->
     b.bind(si.token, &real);
     if let Some(c) = &login.cookie {
         b.cookie.insert(si.token, c.clone());
+        b.exp.insert(si.token, si.exp);
     }
     if let Some(a) = &login.access_token {
         for t in 0..si.tabs {
@@ -490,20 +662,141 @@ fn sign_in(client: &Client, opts: &Options, si: &SignIn, out: &mut dyn Write) ->
     Ok(b)
 }
 
-/// One try: a fresh sign-in, then every group in order, until one leaves the trace.
+/// The wall-clock time now, in milliseconds since the Unix epoch.
+fn epoch_ms() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The try's rows of the real table: those whose token was not there before its sign-in.
+fn own_rows(db: &Db, before: &BTreeSet<String>) -> Result<Vec<RealRow>, ReplayError> {
+    Ok(db.rows()?.into_iter().filter(|r| !before.contains(&r.token)).collect())
+}
+
+/// Observes the session table and compares it with `tables` (the model's, for the observed
+/// outcome); returns the table that matched, or the difference in words.
+fn observe(
+    db: &Db,
+    before: &BTreeSet<String>,
+    tables: &BTreeSet<Table>,
+    b: &Binding,
+    clock: &Clock,
+    ticks: (crate::model::Tick, crate::model::Tick),
+    out: &mut dyn Write,
+) -> Result<Result<Table, String>, ReplayError> {
+    let real = own_rows(db, before)?;
+    let mut why = None;
+    for t in tables {
+        match db::matches(&real, t, &b.to_real, clock, ticks) {
+            Ok(()) => {
+                writeln!(
+                    out,
+                    "    db: {} (as the model's store: {})",
+                    db::real_text(&real, &b.to_real, clock),
+                    db::model_text(t)
+                )?;
+                return Ok(Ok(t.clone()));
+            }
+            Err(e) => {
+                why.get_or_insert(e);
+            }
+        }
+    }
+    let model: Vec<String> = tables.iter().map(|t| db::model_text(t)).collect();
+    let text = format!(
+        "the session table {} is none the model allows ({}): {}",
+        db::real_text(&real, &b.to_real, clock),
+        model.join(" | "),
+        why.unwrap_or_else(|| "the model allows no table here".into())
+    );
+    writeln!(out, "    db: DIFFERS: {text}")?;
+    Ok(Err(text))
+}
+
+/// Uses once every credential the model says is live at tick `now` and that has not been used
+/// yet: each session cookie whose JWT has not expired and (with the per-request check) whose
+/// row is live in `table`, each access token not expired. Returns the refusals, in words.
 #[allow(clippy::too_many_arguments)]
+fn check_live(
+    client: &Client,
+    b: &Binding,
+    table: Option<&Table>,
+    per_request_check: bool,
+    now: crate::model::Tick,
+    used: &mut BTreeSet<String>,
+    summary: &mut Summary,
+    out: &mut dyn Write,
+) -> Result<Vec<String>, ReplayError> {
+    let mut refused = Vec::new();
+    let mut creds: Vec<(String, Auth)> = Vec::new();
+    for (&m, cookie) in &b.cookie {
+        let Some(&exp) = b.exp.get(&m) else { continue };
+        let row_live = match table {
+            Some(t) => t.iter().any(|r| r.token == m && r.expires >= now),
+            None => false,
+        };
+        if exp >= now && (!per_request_check || row_live) {
+            creds.push((
+                format!("session cookie of token {m}"),
+                Auth { session_cookie: Some(cookie.clone()), ..Auth::default() },
+            ));
+        }
+    }
+    for (&tab, access) in &b.access {
+        if b.access_exp.get(&tab).is_some_and(|&exp| exp >= now) {
+            creds.push((
+                format!("{}'s access token", sender_text(tab)),
+                Auth { bearer: Some(access.clone()), ..Auth::default() },
+            ));
+        }
+    }
+    for (name, auth) in creds {
+        let key = format!("{:?}{:?}", auth.session_cookie, auth.bearer);
+        if !used.insert(key) {
+            continue;
+        }
+        let r = client.users_me(&auth)?;
+        summary.live_checks.0 += 1;
+        if r.status == 200 {
+            summary.live_checks.1 += 1;
+            writeln!(out, "    live: {name}: GET /users/me 200")?;
+        } else {
+            writeln!(out, "    live: {name}: GET /users/me {} — the model says it is live", r.text())?;
+            refused.push(format!("{name}, live in the model, refused: {}", r.text()));
+        }
+    }
+    Ok(refused)
+}
+
+/// One try: a fresh sign-in, then every group in order, until one leaves the trace.
 fn one_try(
-    plan: &Plan,
-    allowed: &[BTreeSet<Outcome>],
-    traced: &[BTreeSet<Outcome>],
-    initial: &SignIn,
+    e: &Expect,
     client: &Client,
     opts: &Options,
     (stagger, reversed): (Duration, bool),
+    summary: &mut Summary,
     out: &mut dyn Write,
 ) -> Result<TryEnd, ReplayError> {
-    let mut b = sign_in(client, opts, initial, out)?;
+    let plan = e.plan;
+    let before_rows: BTreeSet<String> = match &opts.database {
+        Some(db) => db.rows()?.into_iter().map(|r| r.token).collect(),
+        None => BTreeSet::new(),
+    };
+    let mut b = sign_in(client, opts, &e.initial, out)?;
     let t0 = Instant::now();
+    let clock = Clock { t0_ms: epoch_ms(), tick_ms: opts.tick.as_secs_f64() * 1000.0 };
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    let last_clock = plan.last_clock;
+    if let Some(db) = &opts.database {
+        let init = crate::model::store_at(&plan.initial, e.model.cfg.store).rows.clone();
+        summary.observations.0 += 1;
+        match observe(db, &before_rows, &[init].into_iter().collect(), &b, &clock, (0, last_clock), out)? {
+            Ok(_) => summary.observations.1 += 1,
+            Err(why) => {
+                logout(client, &b, &[], out)?;
+                return Ok(TryEnd::Diverged { group: 0, outcome: format!("after the sign-in: {why}") });
+            }
+        }
+    }
     for (gi, g) in plan.groups.iter().enumerate() {
         let wait = opts.tick * u32::from(g.clock);
         if let Some(left) = wait.checked_sub(t0.elapsed()) {
@@ -514,58 +807,120 @@ fn one_try(
         }
         let mut reqs = Vec::new();
         for &i in &g.exchanges {
-            let r = plan.exchanges[i].request;
-            let auth = b.auth_for(&r).map_err(|token| ReplayError::UnknownToken { group: gi + 1, token })?;
-            reqs.push((r, auth));
+            let x = &plan.exchanges[i];
+            let after: Vec<usize> = x.after.iter().filter_map(|j| g.exchanges.iter().position(|k| k == j)).collect();
+            let auth = if after.is_empty() {
+                Some(b.auth_for(&x.request).map_err(|token| ReplayError::UnknownToken { group: gi + 1, token })?)
+            } else {
+                None
+            };
+            reqs.push(Outgoing { request: x.request, auth, after });
         }
-        let real = send_group(client, &reqs, stagger, reversed)?;
         let want: Vec<Option<Reply>> = g.exchanges.iter().map(|&i| plan.exchanges[i].reply).collect();
-        let allowed_here = allowed[gi].iter().find_map(|o| {
+        let real = send_group(client, &b, &reqs, &want, stagger, reversed)?;
+        let elapsed = t0.elapsed();
+        let allowed = &e.allowed[gi];
+        let allowed_here = allowed.outcomes.iter().find_map(|(o, tables)| {
             let w: Vec<Option<Reply>> = o.iter().copied().map(Some).collect();
-            b.unify_all(&w, &real).map(|ab| (o, ab))
+            b.unify_some(&w, &real).map(|ab| (o, tables, ab))
         });
         // Name real sessions by model tokens where the model allows the replies.
-        let names = allowed_here.as_ref().map_or(&b, |(_, ab)| ab);
+        let names = allowed_here.as_ref().map_or(&b, |(_, _, ab)| ab);
         writeln!(out, "  group {}:", gi + 1)?;
-        for ((r, _), (w, got)) in reqs.iter().zip(want.iter().zip(&real)) {
+        for (o, (w, got)) in reqs.iter().zip(want.iter().zip(&real)) {
+            let model = w.as_ref().map_or("(answered after the trace)".to_string(), model_reply_text);
+            let Some(got) = got else {
+                writeln!(
+                    out,
+                    "    {:<44} model: {model:<34} server: not sent (an answer it waits for differs)",
+                    request_text(&o.request)
+                )?;
+                continue;
+            };
             let named = got
                 .session
                 .as_deref()
                 .or(got.refresh_token.as_deref())
                 .and_then(|s| names.model_token(s))
                 .map_or(String::new(), |m| format!(" (= model token {m})"));
+            let waited = if o.after.is_empty() { "" } else { " [after its answer]" };
             writeln!(
                 out,
-                "    {:<44} model: {:<34} server: {}{named} [{:.1} ms]",
-                request_text(r),
-                w.as_ref().map_or("(answered after the trace)".to_string(), model_reply_text),
+                "    {:<44} model: {model:<34} server: {}{named} [{:.1} ms]{waited}",
+                request_text(&o.request),
                 got.text(),
                 got.millis
             )?;
         }
-        let Some((which, ab)) = allowed_here else {
+        if g.clock < last_clock && elapsed > opts.tick * (u32::from(g.clock) + 1) {
+            summary.late += 1;
+            writeln!(
+                out,
+                "  late: the answers came {:.2} s after the sign-in, after tick {} was due",
+                elapsed.as_secs_f64(),
+                g.clock + 1
+            )?;
+        }
+        let Some((which, tables, ab)) = allowed_here else {
             let outcome = real_outcome_text(&b, &real);
             writeln!(out, "  -> DIVERGED: the model allows none of these replies ({outcome})")?;
-            logout(client, &b, &real, out)?;
+            let sent: Vec<RealReply> = real.into_iter().flatten().collect();
+            logout(client, &b, &sent, out)?;
             return Ok(TryEnd::Diverged { group: gi + 1, outcome });
         };
-        let follows = traced[gi].iter().find_map(|o| {
-            let w: Vec<Option<Reply>> = o.iter().copied().map(Some).collect();
-            b.unify_all(&w, &real)
-        });
-        match follows {
-            Some(nb) => {
-                b = nb;
-                for ((r, _), got) in reqs.iter().zip(&real) {
-                    if let Some(a) = &got.access_token {
-                        b.access.insert(r.tab, a.clone());
-                    }
+        // The model's view of the group's end, with the bindings its replies taught.
+        let mut seen = ab.clone();
+        for (o, got) in reqs.iter().zip(&real) {
+            if let Some(a) = got.as_ref().and_then(|g| g.access_token.as_ref()) {
+                seen.access.insert(o.request.tab, a.clone());
+            }
+        }
+        for (k, (r, got)) in which.iter().zip(&real).enumerate() {
+            if let (Reply::Ok { expires_at: Some(exp), .. }, Some(got)) = (r, got) {
+                if got.access_token.is_some() {
+                    seen.access_exp.insert(reqs[k].request.tab, *exp);
                 }
+            }
+        }
+        let mut table = None;
+        if let Some(db) = &opts.database {
+            summary.observations.0 += 1;
+            match observe(db, &before_rows, tables, &seen, &clock, (g.clock, last_clock.max(g.clock)), out)? {
+                Ok(t) => {
+                    summary.observations.1 += 1;
+                    table = Some(t);
+                }
+                Err(why) => {
+                    writeln!(out, "  -> DIVERGED: {why}")?;
+                    logout(client, &seen, &[], out)?;
+                    return Ok(TryEnd::Diverged { group: gi + 1, outcome: format!("session table: {why}") });
+                }
+            }
+        } else if tables.len() == 1 {
+            table = tables.iter().next().cloned();
+        }
+        let refused = check_live(client, &seen, table.as_ref(), e.per_request_check, g.clock, &mut used, summary, out)?;
+        if !refused.is_empty() {
+            let why = refused.join("; ");
+            writeln!(out, "  -> DIVERGED: {why}")?;
+            logout(client, &seen, &[], out)?;
+            return Ok(TryEnd::Diverged { group: gi + 1, outcome: format!("live token refused: {why}") });
+        }
+        let follows = e.traced[gi].iter().find_map(|o| {
+            let w: Vec<Option<Reply>> = o.iter().copied().map(Some).collect();
+            b.unify_some(&w, &real)
+        });
+        match follows.filter(|_| real.iter().all(Option::is_some)) {
+            Some(mut nb) => {
+                nb.access = seen.access.clone();
+                nb.access_exp = seen.access_exp.clone();
+                b = nb;
                 writeln!(out, "  -> as in the trace")?;
             }
             None => {
                 writeln!(out, "  -> allowed by the model ({}), but not the trace's interleaving", outcome_text(which))?;
-                logout(client, &ab, &real, out)?;
+                let sent: Vec<RealReply> = real.into_iter().flatten().collect();
+                logout(client, &seen, &sent, out)?;
                 return Ok(TryEnd::Other { group: gi + 1, outcome: outcome_text(which) });
             }
         }
