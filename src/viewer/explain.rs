@@ -191,7 +191,8 @@ fn reads(t: &Trace) -> Vec<Read> {
 }
 
 /// For a Directus model, whose handlers are listed in the snapshot (`tab B Refresh: W3 { … }`):
-/// the stage of the handler that sent the answer step `i` sent to a tab or the attacker.
+/// the stage of the handler that sent the answer step `i` sent to a tab or the attacker, as
+/// `handler W3 { … }` (the snapshot's words after the colon).
 fn handler_stage(t: &Trace, i: usize) -> Option<String> {
     let states = states(t);
     let (before, after) = (states[i - 1], states[i]);
@@ -200,7 +201,7 @@ fn handler_stage(t: &Trace, i: usize) -> Option<String> {
     let prefix = format!("{} ", sent.to);
     let handler = before.handlers.iter().find(|h| h.starts_with(&prefix) && !after.handlers.contains(h))?;
     let stage = handler.split_once(": ").map(|(_, s)| s).unwrap_or(handler);
-    Some(format!("handler at stage {stage}"))
+    Some(format!("handler {stage}"))
 }
 
 /// Re-executes the trace on its model: each property's timeline and each step's decision.
