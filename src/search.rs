@@ -13,6 +13,10 @@
 //! - Depth-first ([`Strategy::Dfs`]) stores fingerprints only (about 14 bytes per state) and
 //!   the current path; each discovery is then shortened by a breadth-first search bounded by
 //!   its length, so reported paths are shortest too.
+//! - Breadth-first with [`SearchConfig::threads`] > 1: a pool of rayon workers computes the
+//!   successors of each round's chunks (and drops those already stored); the calling thread
+//!   inserts them chunk by chunk in the order one thread would, so states, counts, verdicts and
+//!   paths are the same whatever the number of threads.
 //! - Both honour symmetry reduction ([`SearchConfig::symmetry`]): they store and expand
 //!   representatives only.
 //! - Both compute a state's successors together and prefetch their table slots before
@@ -526,13 +530,13 @@ where
                 break 'search;
             }
             expand_round(model, cfg, round, at_bound, &table, &mut slots, pool.as_ref());
+            // Chunk by chunk, as one thread would: the transitions counted when a search stops
+            // early are those of the chunks up to the one it stopped in, whatever the threads.
             for w in slots.iter_mut() {
                 states += std::mem::take(&mut w.generated);
                 if let Some(stop) = w.stopped.take() {
                     stopped.get_or_insert(stop);
                 }
-            }
-            for w in slots.iter_mut() {
                 for (n, fp, id) in w.succ.drain(..) {
                     let nid = parents.len() as u32;
                     if !table.insert(fp, nid) {

@@ -18,4 +18,5 @@ mod reports;
 mod robustness;
 mod scenarios;
 mod symmetry;
+mod threads;
 mod viewer;

@@ -152,7 +152,7 @@ struct Measure {
     peak_rss_bytes: u64,
     search_bytes: u64,
     exhaustive: bool,
-    /// CPU seconds of the whole run (model building included), from `/proc/self/schedstat`.
+    /// CPU seconds of the whole run (model building included, every thread), from `getrusage`.
     cpu_seconds: f64,
 }
 
@@ -165,12 +165,19 @@ impl Measure {
     }
 }
 
-/// The CPU time this process has run, in seconds (`/proc/self/schedstat`; 0 if unknown).
+/// The CPU time this process has run, in seconds, over all its threads (user and system time
+/// of `getrusage(RUSAGE_SELF)`; 0 if unknown).
 fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|ns| ns.parse::<f64>().ok()))
-        .map_or(0.0, |ns| ns / 1e9)
+    #[cfg(unix)]
+    {
+        // SAFETY: `getrusage` writes the struct it is given and nothing else.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } == 0 {
+            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            return secs(ru.ru_utime) + secs(ru.ru_stime);
+        }
+    }
+    0.0
 }
 
 /// The process's peak resident set size, from `VmHWM` in `/proc/self/status` (0 if unknown).
