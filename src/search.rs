@@ -575,7 +575,11 @@ where
     // Freeing a large frontier takes a while (up to seconds for millions of actor states): a
     // thread of its own does it, so that a search stopped by `--timeout` returns at once.
     if level.len() + next.len() > 4096 {
-        let frontier = (std::mem::take(&mut level), std::mem::take(&mut next), slots.into_iter().map(|w| w.succ).collect::<Vec<_>>());
+        let frontier = (
+            std::mem::take(&mut level),
+            std::mem::take(&mut next),
+            slots.into_iter().map(|w| w.succ).collect::<Vec<_>>(),
+        );
         let _ = std::thread::Builder::new().name("free frontier".into()).spawn(move || drop(frontier));
     }
     let discoveries = found

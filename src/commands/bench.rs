@@ -130,7 +130,13 @@ pub enum StrategyChoice {
 /// One benchmark run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 enum Job {
-    Oracle { tabs: u8, refreshes: u8, rotate: bool, symmetry: bool, bfs: bool },
+    Oracle {
+        tabs: u8,
+        refreshes: u8,
+        rotate: bool,
+        symmetry: bool,
+        bfs: bool,
+    },
     /// A model file; `threads` is unknown to builds before issue 16, which ignore it and
     /// search with one thread.
     Model {
@@ -381,9 +387,13 @@ pub fn run(args: Args) -> Result<u8> {
         if args.protocol {
             return protocol(&args);
         }
-        jobs.extend(
-            files.into_iter().map(|file| Job::Model { file, tabs: None, symmetry: false, timeout: None, threads: None }),
-        );
+        jobs.extend(files.into_iter().map(|file| Job::Model {
+            file,
+            tabs: None,
+            symmetry: false,
+            timeout: None,
+            threads: None,
+        }));
     }
 
     println!(
@@ -665,7 +675,8 @@ fn protocol(args: &Args) -> Result<u8> {
         }
     }
     // The reference: the oracle model (breadth-first, one thread, no symmetry).
-    let oracle = Job::Oracle { tabs: args.tabs, refreshes: args.refreshes, rotate: args.rotate, symmetry: false, bfs: true };
+    let oracle =
+        Job::Oracle { tabs: args.tabs, refreshes: args.refreshes, rotate: args.rotate, symmetry: false, bfs: true };
     row(&label(&oracle), "1 thread", &spawn(&oracle)?, "");
     Ok(exit::AS_EXPECTED)
 }
