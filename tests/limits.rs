@@ -164,7 +164,8 @@ fn every_strategy_stops_within_one_second_of_the_timeout() {
         let report: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["ending"], "timeout", "{extra:?}");
         let search = report["seconds"].as_f64().unwrap();
-        assert!((2.0..3.0).contains(&search), "{extra:?}: the search took {search} s");
+        // The deadline runs from the command's start, so the search itself takes a little less.
+        assert!((1.0..3.0).contains(&search), "{extra:?}: the search took {search} s");
         assert!(took < Duration::from_millis(3500), "{extra:?}: --timeout 2 took {took:?}");
         assert!(report["unique_states"].as_u64().unwrap() > 1000, "{extra:?}: nothing searched");
     }
