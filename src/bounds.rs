@@ -17,7 +17,7 @@
 //! The model has no separate bound on token generations: each refresh mints one token, so
 //! `browser.refreshes_per_tab` bounds them.
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use serde::Serialize;
 use stateright::{Model, Property};
@@ -51,7 +51,7 @@ pub struct BoundWatch<'m> {
     requests: u8,
     attempts: u8,
     watched: u8,
-    hits: Cell<u8>,
+    hits: AtomicU8,
 }
 
 impl<'m> BoundWatch<'m> {
@@ -66,12 +66,12 @@ impl<'m> BoundWatch<'m> {
             .iter()
             .filter(|(_, v)| *v > 0)
             .fold(0, |acc, (bit, _)| acc | bit);
-        BoundWatch { model, props, max_ticks, refreshes, requests, attempts, watched, hits: Cell::new(0) }
+        BoundWatch { model, props, max_ticks, refreshes, requests, attempts, watched, hits: AtomicU8::new(0) }
     }
 
     /// The bounds reached so far, in model-file order.
     pub fn hits(&self) -> Vec<BoundHit> {
-        let h = self.hits.get();
+        let h = self.hits.load(Ordering::Relaxed);
         let mut out = Vec::new();
         if h & CLOCK != 0 {
             out.push(BoundHit {
@@ -105,7 +105,7 @@ impl<'m> BoundWatch<'m> {
     }
 
     fn observe(&self, s: &State) {
-        let seen = self.hits.get();
+        let seen = self.hits.load(Ordering::Relaxed);
         if seen == self.watched {
             return;
         }
@@ -128,7 +128,7 @@ impl<'m> BoundWatch<'m> {
                 }
             }
         }
-        self.hits.set(h);
+        self.hits.fetch_or(h, Ordering::Relaxed);
     }
 }
 

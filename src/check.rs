@@ -49,6 +49,9 @@ pub struct CheckOptions {
     /// ([`crate::trace::mechanism`]; `--counterexamples`): with more than 1, a second
     /// breadth-first search ([`search::counterexamples`]) looks for them after the check.
     pub counterexamples: usize,
+    /// Worker threads of the breadth-first search ([`SearchConfig::threads`]; at least 1).
+    /// Verdicts, counts and counterexamples do not depend on it.
+    pub threads: usize,
 }
 
 impl Default for CheckOptions {
@@ -64,6 +67,7 @@ impl Default for CheckOptions {
             symmetry: false,
             max_memory: None,
             counterexamples: 1,
+            threads: 1,
         }
     }
 }
@@ -235,6 +239,7 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
             .then_some(model::symmetry::representative as fn(&model::State) -> model::State),
         max_memory: opts.max_memory,
         progress: opts.progress.clone(),
+        threads: opts.threads,
     };
     let watch = BoundWatch::new(&model, sc);
     let out = search::search(&watch, &cfg);

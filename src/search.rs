@@ -13,6 +13,10 @@
 //! - Depth-first ([`Strategy::Dfs`]) stores fingerprints only (about 14 bytes per state) and
 //!   the current path; each discovery is then shortened by a breadth-first search bounded by
 //!   its length, so reported paths are shortest too.
+//! - Breadth-first with [`SearchConfig::threads`] > 1: a pool of rayon workers computes the
+//!   successors of each round's chunks (and drops those already stored); the calling thread
+//!   inserts them chunk by chunk in the order one thread would, so states, counts, verdicts and
+//!   paths are the same whatever the number of threads.
 //! - Both honour symmetry reduction ([`SearchConfig::symmetry`]): they store and expand
 //!   representatives only.
 //! - Both compute a state's successors together and prefetch their table slots before
@@ -90,6 +94,10 @@ pub struct SearchConfig<S> {
     /// Where to publish the counts while searching (every 1024 polls of the limits), for a
     /// progress display; `None`: not published.
     pub progress: Option<Arc<crate::progress::Counters>>,
+    /// Worker threads of the breadth-first search (and of the depth-first search's shortening
+    /// of its discoveries), at least 1. The result does not depend on it: the workers compute
+    /// successors, the calling thread inserts them in the order one thread would (see [`bfs`]).
+    pub threads: usize,
 }
 
 impl<S> Default for SearchConfig<S> {
@@ -103,6 +111,7 @@ impl<S> Default for SearchConfig<S> {
             max_memory: None,
             symmetry: None,
             progress: None,
+            threads: 1,
         }
     }
 }
@@ -156,6 +165,11 @@ pub struct SearchOutcome {
     pub memory_bytes: u64,
 }
 
+/// The default number of search threads: every core the process may run on (1 if unknown).
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The 64-bit fingerprint of a state (never 0, which marks an empty slot).
 pub fn fingerprint<T: Hash>(value: &T) -> u64 {
     let fp = ahash::RandomState::with_seeds(
@@ -173,8 +187,8 @@ pub fn fingerprint<T: Hash>(value: &T) -> u64 {
 /// search stops as soon as every property has a discovery.
 pub fn search<M>(model: &M, cfg: &SearchConfig<M::State>) -> SearchOutcome
 where
-    M: Model,
-    M::State: Hash + Clone,
+    M: Model + Sync,
+    M::State: Hash + Clone + Send + Sync + 'static,
 {
     let start = Instant::now();
     let mut out = match cfg.strategy {
@@ -222,6 +236,7 @@ fn cfg_clone<S>(c: &SearchConfig<S>) -> SearchConfig<S> {
         max_memory: c.max_memory,
         symmetry: c.symmetry,
         progress: c.progress.clone(),
+        threads: c.threads,
     }
 }
 
@@ -350,6 +365,10 @@ impl<'a> Limits<'a> {
 const NO_PARENT: u32 = u32::MAX;
 /// States expanded together by the breadth-first search (see [`bfs`]).
 const BATCH: usize = 16;
+/// States expanded by each worker of a multi-threaded breadth-first round (see [`bfs`]): large
+/// enough that starting the threads costs little (a round takes milliseconds), small enough
+/// that the limits are checked often and the successors held are few.
+const ROUND: usize = 1024;
 
 /// The representative of `s` under the configured symmetry reduction (`s` itself without).
 fn canonical<S>(cfg: &SearchConfig<S>, s: S) -> S {
@@ -399,13 +418,70 @@ where
     generated
 }
 
+/// One chunk of a breadth-first round: its successors (state, fingerprint, parent
+/// id) in expansion order, the transitions it generated, and whether it met the depth bound.
+struct Worker<M: Model> {
+    succ: Vec<(M::State, u64, u32)>,
+    generated: u64,
+    stopped: Option<Stop>,
+}
+
+impl<M: Model> Default for Worker<M> {
+    fn default() -> Self {
+        Worker { succ: Vec::new(), generated: 0, stopped: None }
+    }
+}
+
+/// Expands `round` (states of one breadth-first level) in chunks of [`BATCH`] states, chunk
+/// `k` into `slots[k]` (which must have a slot per chunk). With a `pool`, its threads take the
+/// chunks (work-stealing: a thread slowed by other load takes fewer), drop the successors
+/// already in the table, and the table is only read until all are done.
+fn expand_round<M>(
+    model: &M,
+    cfg: &SearchConfig<M::State>,
+    round: &[(M::State, u32)],
+    at_bound: bool,
+    table: &FpTable,
+    slots: &mut [Worker<M>],
+    pool: Option<&rayon::ThreadPool>,
+) where
+    M: Model + Sync,
+    M::State: Hash + Clone + Send + Sync,
+{
+    let run = |chunk: &[(M::State, u32)], w: &mut Worker<M>, actions: &mut Vec<M::Action>, filter: bool| {
+        for (s, id) in chunk {
+            w.generated += expand(model, cfg, (s, *id), at_bound, table, actions, &mut w.succ, &mut w.stopped);
+        }
+        // Drop here, in parallel, the successors already in the table (most of them: states
+        // of earlier levels and rounds); their slots were prefetched by `expand`.
+        if filter {
+            w.succ.retain(|(_, fp, _)| !table.contains(*fp));
+        }
+    };
+    match pool {
+        Some(pool) if round.len() > BATCH => {
+            use rayon::prelude::*;
+            pool.install(|| {
+                round
+                    .par_chunks(BATCH)
+                    .zip(slots.par_iter_mut())
+                    .for_each_init(Vec::new, |actions, (chunk, w)| run(chunk, w, actions, true));
+            });
+        }
+        _ => {
+            let mut actions = Vec::new();
+            round.chunks(BATCH).zip(slots.iter_mut()).for_each(|(chunk, w)| run(chunk, w, &mut actions, false));
+        }
+    }
+}
+
 /// Breadth-first search, level by level. Memory: the fingerprint table with a 32-bit state id
 /// per entry (about 20 bytes per state, see [`table`]), one 32-bit parent id per state, and two
 /// levels of full states. `only`: watch just that property.
 fn bfs<M>(model: &M, cfg: &SearchConfig<M::State>, only: Option<usize>) -> SearchOutcome
 where
-    M: Model,
-    M::State: Hash + Clone,
+    M: Model + Sync,
+    M::State: Hash + Clone + Send + Sync + 'static,
 {
     let start = Instant::now();
     // A poll per batch of `BATCH` states.
@@ -435,40 +511,60 @@ where
     }
     done |= watch.all_found();
 
-    let mut actions = Vec::new();
-    let mut succ: Vec<(M::State, u64, u32)> = Vec::new();
+    let threads = cfg.threads.max(1);
+    // Without a pool of worker threads (one thread, or none could be started), a round is one
+    // batch expanded on this thread.
+    let pool = (threads > 1).then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()).flatten();
+    let per_round = if pool.is_none() { BATCH } else { ROUND * threads };
+    let mut slots: Vec<Worker<M>> = (0..per_round.div_ceil(BATCH)).map(|_| Worker::default()).collect();
     'search: while !done && !level.is_empty() {
         let at_bound = cfg.max_depth.is_some_and(|d| depth >= d);
         peak_frontier = peak_frontier.max(level.len());
-        // States are expanded in small batches: all successors of a batch are computed and
-        // their table slots prefetched before any is inserted, so the cache misses overlap.
-        for batch in level.chunks(BATCH) {
+        // A level is expanded in rounds of `BATCH` states per worker: each worker computes the
+        // successors of its consecutive share of the round (canonical, fingerprinted, table
+        // slots prefetched), then this thread inserts them worker by worker, so in the order
+        // one thread would and with the same outcome whatever the number of threads.
+        for round in level.chunks(per_round) {
             if let Some(stop) = limits.poll(states, &table, depth) {
                 stopped = Some(stop);
                 break 'search;
             }
-            for (s, id) in batch {
-                states += expand(model, cfg, (s, *id), at_bound, &table, &mut actions, &mut succ, &mut stopped);
-            }
-            for (n, fp, id) in succ.drain(..) {
-                let nid = parents.len() as u32;
-                if !table.insert(fp, nid) {
-                    continue;
+            expand_round(model, cfg, round, at_bound, &table, &mut slots, pool.as_ref());
+            // Chunk by chunk, as one thread would: the transitions counted when a search stops
+            // early are those of the chunks up to the one it stopped in, whatever the threads.
+            for w in slots.iter_mut() {
+                states += std::mem::take(&mut w.generated);
+                if let Some(stop) = w.stopped.take() {
+                    stopped.get_or_insert(stop);
                 }
-                parents.push(id);
-                watch.check(model, &n, |i| found[i] = Some(nid));
-                if watch.all_found() {
-                    done = true;
-                    break 'search;
+                for (n, fp, id) in w.succ.drain(..) {
+                    let nid = parents.len() as u32;
+                    if !table.insert(fp, nid) {
+                        continue;
+                    }
+                    parents.push(id);
+                    watch.check(model, &n, |i| found[i] = Some(nid));
+                    if watch.all_found() {
+                        done = true;
+                        break 'search;
+                    }
+                    if cfg.max_states.is_some_and(|m| table.len() >= m) || nid == NO_PARENT - 1 {
+                        stopped = Some(Stop::StateBound);
+                        break 'search;
+                    }
+                    next.push((n, nid));
                 }
-                if cfg.max_states.is_some_and(|m| table.len() >= m) || nid == NO_PARENT - 1 {
-                    stopped = Some(Stop::StateBound);
-                    break 'search;
-                }
-                next.push((n, nid));
             }
         }
-        level.clear();
+        // The level's states were allocated by the pool's threads: free them there too, in
+        // parallel (a free on the allocating thread is the allocator's fast path).
+        match &pool {
+            Some(pool) => pool.install(|| {
+                use rayon::prelude::*;
+                level.par_drain(..).for_each(drop);
+            }),
+            None => level.clear(),
+        }
         if next.is_empty() {
             break;
         }
@@ -476,6 +572,16 @@ where
         std::mem::swap(&mut level, &mut next);
     }
     let exhaustive = !done && stopped.is_none() && level.is_empty() && next.is_empty();
+    // Freeing a large frontier takes a while (up to seconds for millions of actor states): a
+    // thread of its own does it, so that a search stopped by `--timeout` returns at once.
+    if level.len() + next.len() > 4096 {
+        let frontier = (
+            std::mem::take(&mut level),
+            std::mem::take(&mut next),
+            slots.into_iter().map(|w| w.succ).collect::<Vec<_>>(),
+        );
+        let _ = std::thread::Builder::new().name("free frontier".into()).spawn(move || drop(frontier));
+    }
     let discoveries = found
         .iter()
         .map(|f| {

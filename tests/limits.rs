@@ -98,21 +98,26 @@ fn the_memory_budget_holds_within_five_percent() {
         return;
     }
     let m = model("models/directus-pr22433-stable-id.json");
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new("/usr/bin/time")
-        .current_dir(dir.path())
-        .args(["-f", "peak_kb=%M", env!("CARGO_BIN_EXE_refresh-check"), "check", &m, "--tabs", "6"])
-        .args(["--max-memory", "100", "--no-traces", "--format", "json"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["ending"], "memory_bound");
-    let kb: f64 = err.lines().find_map(|l| l.strip_prefix("peak_kb=")).unwrap().trim().parse().unwrap();
-    let mib = kb / 1024.0;
-    assert!(mib <= 105.0, "--max-memory 100 peaked at {mib:.1} MiB");
-    assert!(mib >= 80.0, "the search stopped far below its budget: {mib:.1} MiB");
+    // Issue 16, item 5: with one and two search threads (the depth-first search holds the
+    // fingerprint table alone, which takes minutes to reach 100 MiB here).
+    for extra in [&["--threads", "1"][..], &["--threads", "2"]] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new("/usr/bin/time")
+            .current_dir(dir.path())
+            .args(["-f", "peak_kb=%M", env!("CARGO_BIN_EXE_refresh-check"), "check", &m, "--tabs", "6"])
+            .args(["--max-memory", "100", "--no-traces", "--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{extra:?}: {err}");
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["ending"], "memory_bound", "{extra:?}");
+        let kb: f64 = err.lines().find_map(|l| l.strip_prefix("peak_kb=")).unwrap().trim().parse().unwrap();
+        let mib = kb / 1024.0;
+        assert!(mib <= 105.0, "{extra:?}: --max-memory 100 peaked at {mib:.1} MiB");
+        assert!(mib >= 80.0, "{extra:?}: the search stopped far below its budget: {mib:.1} MiB");
+    }
 }
 
 /// Issue 13, item 6: an authorization-server model on an ordered network (`keycloak-strict`
@@ -137,4 +142,31 @@ fn an_ordered_authorization_server_model_is_checked_and_described() {
     assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("counterexample for no_spurious_logout"), "{text}");
     assert!(t0.elapsed() < Duration::from_secs(60));
+}
+
+/// Issue 16, item 5: `--timeout` stops every strategy within one second of the limit: the
+/// search's own clock (`seconds` in the report) and the whole process (start, model building,
+/// report) on a model that needs minutes (`directus-10.11.1-session --tabs 4`). The process
+/// gets a little more slack than the search for its start on a loaded machine.
+#[test]
+fn every_strategy_stops_within_one_second_of_the_timeout() {
+    let m = model("models/directus-10.11.1-session.json");
+    for extra in [
+        &["--strategy", "bfs", "--threads", "1"][..],
+        &["--strategy", "bfs", "--threads", "2"],
+        &["--strategy", "dfs", "--threads", "1"],
+        &["--strategy", "bfs", "--symmetry"],
+        &["--strategy", "dfs", "--symmetry", "--threads", "2"],
+    ] {
+        let mut args = vec!["check", m.as_str(), "--tabs", "4", "--timeout", "2", "--no-traces", "--format", "json"];
+        args.extend(extra);
+        let (out, took) = timed(&args);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["ending"], "timeout", "{extra:?}");
+        let search = report["seconds"].as_f64().unwrap();
+        // The deadline runs from the command's start, so the search itself takes a little less.
+        assert!((1.0..3.0).contains(&search), "{extra:?}: the search took {search} s");
+        assert!(took < Duration::from_millis(3500), "{extra:?}: --timeout 2 took {took:?}");
+        assert!(report["unique_states"].as_u64().unwrap() > 1000, "{extra:?}: nothing searched");
+    }
 }

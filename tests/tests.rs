@@ -21,4 +21,5 @@ mod robustness;
 mod scenarios;
 mod sessions;
 mod symmetry;
+mod threads;
 mod viewer;

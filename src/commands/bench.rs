@@ -85,6 +85,28 @@ pub struct Args {
     #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = refresh_check::limits::positive_seconds)]
     pub sweep_timeout: f64,
 
+    /// Instead of the benchmark: the "protocol models" table (issue 16): four questions
+    /// designers ask of the protocol models (`directus-10.11.1-session` with 3 and 4 tabs,
+    /// `directus-10.11.1-session-replay` with 2 refreshes per tab and 2 ticks, and
+    /// `broadcast-leader-closed-follower-refreshes` with 3 tabs and an attacker), each searched
+    /// breadth-first until every property is decided or the space is exhausted, with 1 thread
+    /// and with `--threads`, and with the `--before` binary if given, side by side.
+    #[arg(long)]
+    pub protocol: bool,
+
+    /// With `--protocol`: another build of refresh-check (e.g. the previous release) to run the
+    /// same questions with, side by side in the same run.
+    #[arg(long, value_name = "BIN")]
+    pub before: Option<PathBuf>,
+
+    /// With `--protocol`: worker threads of the multi-threaded runs [default: every core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+
+    /// With `--protocol`: per-run time limit, in seconds.
+    #[arg(long, default_value_t = 120.0, value_name = "SECS", value_parser = refresh_check::limits::positive_seconds)]
+    pub protocol_timeout: f64,
+
     /// Run one job in this process and print its measurements as JSON (used by the benchmark
     /// itself, one child process per run).
     #[arg(long, hide = true)]
@@ -108,8 +130,23 @@ pub enum StrategyChoice {
 /// One benchmark run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 enum Job {
-    Oracle { tabs: u8, refreshes: u8, rotate: bool, symmetry: bool, bfs: bool },
-    Model { file: PathBuf, tabs: Option<u8>, symmetry: bool, timeout: Option<f64> },
+    Oracle {
+        tabs: u8,
+        refreshes: u8,
+        rotate: bool,
+        symmetry: bool,
+        bfs: bool,
+    },
+    /// A model file; `threads` is unknown to builds before issue 16, which ignore it and
+    /// search with one thread.
+    Model {
+        file: PathBuf,
+        tabs: Option<u8>,
+        symmetry: bool,
+        timeout: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        threads: Option<usize>,
+    },
 }
 
 /// What a run measured.
@@ -121,7 +158,7 @@ struct Measure {
     peak_rss_bytes: u64,
     search_bytes: u64,
     exhaustive: bool,
-    /// CPU seconds of the whole run (model building included), from `/proc/self/schedstat`.
+    /// CPU seconds of the whole run (model building included, every thread), from `getrusage`.
     cpu_seconds: f64,
 }
 
@@ -134,12 +171,19 @@ impl Measure {
     }
 }
 
-/// The CPU time this process has run, in seconds (`/proc/self/schedstat`; 0 if unknown).
+/// The CPU time this process has run, in seconds, over all its threads (user and system time
+/// of `getrusage(RUSAGE_SELF)`; 0 if unknown).
 fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|ns| ns.parse::<f64>().ok()))
-        .map_or(0.0, |ns| ns / 1e9)
+    #[cfg(unix)]
+    {
+        // SAFETY: `getrusage` writes the struct it is given and nothing else.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } == 0 {
+            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            return secs(ru.ru_utime) + secs(ru.ru_stime);
+        }
+    }
+    0.0
 }
 
 /// The process's peak resident set size, from `VmHWM` in `/proc/self/status` (0 if unknown).
@@ -171,7 +215,7 @@ fn run_job(job: &Job) -> Result<Measure> {
                 cpu_seconds: cpu_seconds(),
             })
         }
-        Job::Model { file, tabs, symmetry, timeout } => {
+        Job::Model { file, tabs, symmetry, timeout, threads } => {
             let mut sc = Scenario::load(file)?;
             if let Some(t) = tabs {
                 sc = sc.with_tabs(*t)?;
@@ -180,6 +224,7 @@ fn run_job(job: &Job) -> Result<Measure> {
                 symmetry: *symmetry,
                 deadline: timeout
                     .and_then(|t| std::time::Instant::now().checked_add(std::time::Duration::from_secs_f64(t))),
+                threads: threads.unwrap_or(1),
                 ..CheckOptions::default()
             };
             let (_, r) = check::check(&sc, &opts);
@@ -198,7 +243,11 @@ fn run_job(job: &Job) -> Result<Measure> {
 
 /// Runs `job` in a child process and reads its measurements.
 fn spawn(job: &Job) -> Result<Measure> {
-    let exe = std::env::current_exe().context("locating this program")?;
+    spawn_with(&std::env::current_exe().context("locating this program")?, job)
+}
+
+/// Runs `job` in a child process of the program `exe` (this one or a `--before` build).
+fn spawn_with(exe: &Path, job: &Job) -> Result<Measure> {
     let out = Command::new(exe)
         .args(["bench", "--single", &serde_json::to_string(job)?])
         .output()
@@ -335,7 +384,16 @@ pub fn run(args: Args) -> Result<u8> {
         if args.sweep {
             return sweep(&files, args.sweep_timeout);
         }
-        jobs.extend(files.into_iter().map(|file| Job::Model { file, tabs: None, symmetry: false, timeout: None }));
+        if args.protocol {
+            return protocol(&args);
+        }
+        jobs.extend(files.into_iter().map(|file| Job::Model {
+            file,
+            tabs: None,
+            symmetry: false,
+            timeout: None,
+            threads: None,
+        }));
     }
 
     println!(
@@ -456,7 +514,13 @@ fn sweep(files: &[PathBuf], timeout: f64) -> Result<u8> {
     for file in files {
         for tabs in 2..=6u8 {
             let run = |symmetry| {
-                spawn(&Job::Model { file: file.clone(), tabs: Some(tabs), symmetry, timeout: Some(timeout) })
+                spawn(&Job::Model {
+                    file: file.clone(),
+                    tabs: Some(tabs),
+                    symmetry,
+                    timeout: Some(timeout),
+                    threads: None,
+                })
             };
             let (without, with) = (run(false)?, run(true)?);
             let show = |m: &Measure| format!("{}{}", m.unique_states, if m.exhaustive { "" } else { "+" });
@@ -478,5 +542,141 @@ fn sweep(files: &[PathBuf], timeout: f64) -> Result<u8> {
             }
         }
     }
+    Ok(exit::AS_EXPECTED)
+}
+
+/// A question of the "protocol models" table: a shipped model file with some fields replaced
+/// (a JSON merge patch, RFC 7396: objects merge, other values replace).
+struct Question {
+    label: &'static str,
+    file: &'static str,
+    patch: serde_json::Value,
+}
+
+/// The questions of issue 16's "protocol models" table.
+fn questions() -> Vec<Question> {
+    use serde_json::json;
+    vec![
+        Question {
+            label: "directus-10.11.1-session 3 tabs",
+            file: "directus-10.11.1-session.json",
+            patch: json!({"browser": {"tabs": 3}}),
+        },
+        Question {
+            label: "directus-10.11.1-session 4 tabs",
+            file: "directus-10.11.1-session.json",
+            patch: json!({"browser": {"tabs": 4}}),
+        },
+        Question {
+            label: "directus-10.11.1-session-replay R=2 T=2",
+            file: "directus-10.11.1-session-replay.json",
+            patch: json!({"browser": {"refreshes_per_tab": 2}, "time": {"max_ticks": 2}}),
+        },
+        Question {
+            label: "broadcast-leader-closed 3 tabs +attacker",
+            file: "broadcast-leader-closed-follower-refreshes.json",
+            patch: json!({"browser": {"tabs": 3}, "attacker": {"attempts": 1, "modes": ["json"]}}),
+        },
+    ]
+}
+
+/// RFC 7396 JSON merge patch of `target` by `patch`.
+fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (target, patch) {
+        (serde_json::Value::Object(t), serde_json::Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+/// `--protocol`: each question with the `--before` build (one thread, its own search), then
+/// with this build on 1 thread and on `--threads`, side by side.
+fn protocol(args: &Args) -> Result<u8> {
+    let dir = tempfile::tempdir().context("a folder for the benchmark's model files")?;
+    let threads = args.threads.map_or_else(search::default_threads, usize::from);
+    println!(
+        "protocol models: breadth-first until every property is decided or the space is exhausted; \
+         limit {} s per run; B/state = peak RSS / unique states",
+        args.protocol_timeout
+    );
+    println!(
+        "{:<42} {:<12} {:>10} {:>9} {:>7} {:>7} {:>9} {:>7} {:>10} {:>7}",
+        "question", "build", "states", "unique", "wall s", "cpu s", "states/s", "us/st", "peak RSS", "B/state"
+    );
+    // `us/st`: CPU microseconds per unique state (the whole run's CPU time, model building
+    // included, over all threads): the per-state cost, unlike the wall time, does not depend on
+    // what else the machine runs.
+    let row = |label: &str, build: &str, m: &Measure, note: &str| {
+        println!(
+            "{:<42} {:<12} {:>10} {:>9} {:>7.2} {:>7.2} {:>8.3}M {:>7.2} {:>10} {:>7.1}{note}",
+            label,
+            build,
+            m.states,
+            m.unique_states,
+            m.seconds,
+            m.cpu_seconds,
+            m.per_second() / 1e6,
+            m.cpu_seconds * 1e6 / m.unique_states.max(1) as f64,
+            mb(m.peak_rss_bytes as f64),
+            m.bytes_per_state()
+        )
+    };
+    for q in questions() {
+        let src = args.models.join(q.file);
+        let text = std::fs::read_to_string(&src).with_context(|| format!("{}: cannot read", src.display()))?;
+        let mut value: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", src.display()))?;
+        merge_patch(&mut value, &q.patch);
+        // The question's verdicts are not the file's: without `expect`, every property is
+        // searched for until decided.
+        if let Some(o) = value.as_object_mut() {
+            o.remove("expect");
+        }
+        let file = dir.path().join(q.file);
+        std::fs::write(&file, serde_json::to_string_pretty(&value)?)?;
+        let job = |threads| Job::Model {
+            file: file.clone(),
+            tabs: None,
+            symmetry: false,
+            timeout: Some(args.protocol_timeout),
+            threads,
+        };
+        let mut runs: Vec<(String, Result<Measure>)> = Vec::new();
+        if let Some(before) = &args.before {
+            runs.push(("before".into(), spawn_with(before, &job(None))));
+        }
+        runs.push(("1 thread".into(), spawn(&job(Some(1)))));
+        if threads > 1 {
+            runs.push((format!("{threads} threads"), spawn(&job(Some(threads)))));
+        }
+        for (build, m) in runs {
+            match m {
+                Ok(m) => row(
+                    q.label,
+                    &build,
+                    &m,
+                    if m.exhaustive {
+                        ""
+                    } else if m.seconds >= args.protocol_timeout {
+                        "  (time limit)"
+                    } else {
+                        "  (all decided)"
+                    },
+                ),
+                Err(e) => println!("{:<42} {:<12} failed: {e:#}", q.label, build),
+            }
+        }
+    }
+    // The reference: the oracle model (breadth-first, one thread, no symmetry).
+    let oracle =
+        Job::Oracle { tabs: args.tabs, refreshes: args.refreshes, rotate: args.rotate, symmetry: false, bfs: true };
+    row(&label(&oracle), "1 thread", &spawn(&oracle)?, "");
     Ok(exit::AS_EXPECTED)
 }

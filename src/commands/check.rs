@@ -93,6 +93,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "MiB", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Search bounds")]
     pub max_memory: Option<u64>,
 
+    /// Worker threads of the breadth-first search (the depth-first search's shortening
+    /// included). Verdicts, state counts and counterexamples are the same whatever the number.
+    /// One by default: on a shared 2-core machine two threads were slower (see the README's
+    /// "Protocol models").
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), help_heading = "Search bounds")]
+    pub threads: u16,
+
     /// Check only shard I of N: the (model file, property) units, models sorted by path and
     /// properties in catalogue order, cut into N consecutive runs of near-equal length.
     /// `matrix --merge` combines the shards' JSON reports.
@@ -283,6 +290,7 @@ pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
             properties: (props.len() < properties::ALL.len()).then(|| props.iter().map(|p| p.to_string()).collect()),
             progress: Some(counters.clone()),
             counterexamples: run.counterexamples as usize,
+            threads: usize::from(run.threads),
         };
         let meter = Meter::start(show, format!("[{}/{n}] {}", k + 1, sc.name), counters.clone());
         let (model, mut results) = check::check(sc, &opts);

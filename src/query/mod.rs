@@ -423,6 +423,7 @@ pub fn answer(
         max_memory: cfg.max_memory,
         symmetry: None,
         progress: cfg.progress.clone(),
+        threads: cfg.threads,
     };
     let out = search::search(&product, &pcfg);
     let path = out.discoveries.into_iter().next().flatten();
