@@ -117,7 +117,9 @@ impl View<'_> {
             }
             Statement::Insert(t, e) => Sql::Insert { token: self.small(t), expires: self.small(e), kind },
             Statement::Purge => Sql::PurgeExpired { now },
-            Statement::Delete(t) => Sql::Delete { token: self.small(t) },
+            Statement::Delete(t) => {
+                Sql::Delete { token: self.small(t), sign_out: self.h.endpoint == super::server::Endpoint::Logout }
+            }
         }
     }
 

@@ -84,7 +84,9 @@ pub enum Sql {
     PurgeExpired { now: Tick },
     /// Sign-out (`AuthenticationService.logout`): `DELETE FROM directus_sessions WHERE token = ?`
     /// (its preceding `SELECT` of the same key only gates this delete, so it is folded in).
-    Delete { token: Token },
+    /// `sign_out`: issued by the sign-out endpoint; only then is the user marked signed out
+    /// (ghost), so a refresh handler's own `delete` is not a sign-out.
+    Delete { token: Token, sign_out: bool },
 }
 
 /// What the database answers.
@@ -169,10 +171,12 @@ impl StoreState {
                 self.rows.retain(|r| r.expires >= now);
                 SqlResult::Affected((before - self.rows.len()) as u8)
             }
-            Sql::Delete { token } => {
+            Sql::Delete { token, sign_out } => {
                 let before = self.rows.len();
                 self.rows.retain(|r| r.token != token);
-                self.ghost.signed_out = true;
+                // Only the sign-out endpoint's DELETE signs the user out; a refresh handler that
+                // deletes a row (say, its own unused successor) does not.
+                self.ghost.signed_out |= sign_out;
                 SqlResult::Affected((before - self.rows.len()) as u8)
             }
         }

@@ -80,7 +80,7 @@ fn sql_text(sql: &Sql) -> String {
         Sql::SelectNext { token } => format!("SELECT next_token WHERE token={token}"),
         Sql::Insert { token, expires, .. } => format!("INSERT token={token}, expires={expires}"),
         Sql::PurgeExpired { now } => format!("DELETE WHERE expires<{now}"),
-        Sql::Delete { token } => format!("DELETE WHERE token={token}"),
+        Sql::Delete { token, .. } => format!("DELETE WHERE token={token}"),
     }
 }
 
@@ -106,7 +106,8 @@ fn sql_step_name(sql: &Sql, h: Option<&Handler>, program: Option<&SessionProgram
         Sql::SelectNext { .. } => "StoreRunsG2ReadNext",
         Sql::Insert { .. } => "StoreRunsG3Insert",
         Sql::PurgeExpired { .. } => "StoreRunsW3Purge",
-        Sql::Delete { .. } => "StoreRunsLogoutDelete",
+        Sql::Delete { sign_out: true, .. } => "StoreRunsLogoutDelete",
+        Sql::Delete { sign_out: false, .. } => "StoreRunsDelete",
     }
 }
 

@@ -153,7 +153,10 @@ pub fn fields_read(name: &str) -> &'static [&'static str] {
         | "sp9_revocation_scope"
         | "lp2_lost_response_recovery"
         | "reuse_detected" => &["store"],
-        "logout_revokes_all" | "sign_out_completes" => &["session_valid", "store"],
+        "logout_revokes_all"
+        | "sign_out_completes"
+        | "sign_out_no_dead_token_handed_out"
+        | "sign_out_no_session_revived" => &["session_valid", "store"],
         // The attacker's own state is not in the snapshot: its answers are in flight first.
         "attacker_redeems" => &["in_flight"],
         "converges_to_live_token" => &["tabs[*].status", "jar", "store", "handlers", "in_flight", "session_valid"],
