@@ -78,6 +78,30 @@ impl PropertySpec {
 /// Directus models (a `server` section).
 const DIRECTUS: Scope = Scope { models: "Directus models (a `server` section)", test: |sc| !sc.is_auth_server() };
 
+/// Whether some rule of a `session_server` program (any endpoint, the middleware too) has
+/// `mark` set; a Directus `server` preset counts as marked (every preset carries `orphan` and
+/// `supersedes` marks, `crate::protocol::directus`).
+fn session_rules_mark(sc: &Scenario, mark: fn(&crate::protocol::sessions::SRule) -> bool) -> bool {
+    sc.session_server.as_ref().is_none_or(|p| {
+        [&p.refresh, &p.sign_out, &p.request].iter().any(|h| h.steps.iter().any(|s| s.rules.iter().any(mark)))
+    })
+}
+
+/// Session-table models whose rules can hand out a cookie naming no row: Directus `server`
+/// presets, and `session_server` sections where some rule sets `orphan: true` (the property
+/// counts those answers; without a mark it could not fail).
+const SESSION_TABLE_ORPHANS: Scope = Scope {
+    models: "Directus models (a `server` section), and `session_server` models where some rule sets `orphan: true`",
+    test: |sc| !sc.is_auth_server() && session_rules_mark(sc, |r| r.orphan),
+};
+
+/// Every model but a `session_server` one where no rule sets `supersedes: true` (the property
+/// reads the supersession marks; without one it could not fail).
+const SUPERSESSIONS: Scope = Scope {
+    models: "every model, except `session_server` models where no rule sets `supersedes: true`",
+    test: |sc| sc.is_auth_server() || session_rules_mark(sc, |r| r.supersedes),
+};
+
 /// Authorization-server models (an `auth_server` or `protocol` section).
 const AUTH_SERVER: Scope = Scope {
     models: "authorization-server models (an `auth_server` or `protocol` section)",
@@ -157,7 +181,7 @@ pub const ALL: &[PropertySpec] = &[
         kind: Kind::Always,
         claim: "every session cookie (or refresh token) the server hands out names a row that exists",
         condition: cookie_names_live_session,
-        scope: DIRECTUS,
+        scope: SESSION_TABLE_ORPHANS,
     },
     PropertySpec {
         name: "refresh_succeeds",
@@ -178,7 +202,7 @@ pub const ALL: &[PropertySpec] = &[
         kind: Kind::Always,
         claim: "a token rotated away is not accepted more than the grace period after its rotation",
         condition: rotated_token_expires,
-        scope: Scope::EVERY,
+        scope: SUPERSESSIONS,
     },
     PropertySpec {
         name: "mode_binding",

@@ -358,6 +358,27 @@ pub fn schema() -> schemars::Schema {
     schema
 }
 
+/// For an unknown top-level field of a model file that is a field of one of its sections (say
+/// `max_in_flight_ticks`, a field of `time`), where it belongs: `"it is a field of `time`"`.
+/// `field` and `message` are the parse error's field path and message; `None` otherwise.
+fn section_hint(field: &str, message: &str) -> Option<String> {
+    let name = message.strip_prefix("unknown field `")?.split('`').next()?;
+    if field.contains('.') {
+        return None;
+    }
+    let schema = serde_json::to_value(schema()).ok()?;
+    let sections: Vec<String> = schema["properties"]
+        .as_object()?
+        .iter()
+        .filter(|(_, sub)| {
+            let def = sub["$ref"].as_str().and_then(|r| r.strip_prefix("#/$defs/")).map(|d| &schema["$defs"][d]);
+            def.is_some_and(|d| d["properties"].get(name).is_some())
+        })
+        .map(|(section, _)| format!("`{section}`"))
+        .collect();
+    (!sections.is_empty()).then(|| format!("it is a field of {}", sections.join(" or ")))
+}
+
 /// The model file of `sc` with its `auth_server` preset replaced, in place, by the `protocol`
 /// section it expands to, or its Directus `server` section by the `session_server` section it
 /// expands to ([`crate::protocol::directus`]), and the `browser` section's client reactions
@@ -471,12 +492,12 @@ impl Scenario {
 
     /// Parses and validates model-file text; `path` is used in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-        let file: ModelFile = crate::jsonfile::from_str(text).map_err(|e| ScenarioError::Parse {
-            path: path.into(),
-            line: e.line,
-            column: e.column,
-            field: e.field,
-            message: e.message,
+        let file: ModelFile = crate::jsonfile::from_str(text).map_err(|e| {
+            let message = match section_hint(&e.field, &e.message) {
+                Some(hint) => format!("{} ({hint})", e.message),
+                None => e.message,
+            };
+            ScenarioError::Parse { path: path.into(), line: e.line, column: e.column, field: e.field, message }
         })?;
         let sections = [
             file.server.is_some(),
@@ -746,11 +767,12 @@ impl Scenario {
                 "a later render stage only with an `auth_server` or `protocol` and `mode` \"cookie\" (the stage reads the request's cookie)",
             ));
         }
-        if b.on_stored_token_written == WrittenListener::Adopt && !on_ok.contains(&OkReaction::StoreShared) {
+        let own_copy_and_shared = on_ok.contains(&OkReaction::StoreShared) && on_ok.contains(&OkReaction::StoreInTab);
+        if b.on_stored_token_written == WrittenListener::Adopt && !own_copy_and_shared {
             return Err(self.invalid(
                 "browser.on_stored_token_written",
                 "\"adopt\"",
-                "\"ignore\" unless `on_ok` has \"store-shared\" (the listener hears writes to the shared storage)",
+                "\"ignore\" unless `on_ok` has both \"store-shared\" (the listener hears writes to the shared storage) and \"store-in-tab\" (each tab has its own copy to update; a tab that reads the shared storage directly has nothing to adopt)",
             ));
         }
         Ok(())
@@ -981,6 +1003,17 @@ mod tests {
     const GOOD: &str = r#"{"name":"m","description":"d","sources":["s"],
         "server":{"session_refresh":"rotate"},"browser":{"tabs":2,"refreshes_per_tab":1},
         "time":{"refresh_token_ttl":7,"session_cookie_ttl":4}}"#;
+
+    /// A section's field written at the top level says which section it belongs to.
+    #[test]
+    fn a_sections_field_at_the_top_level_names_its_section() {
+        let text = GOOD.replacen('{', "{\"max_in_flight_ticks\":1,", 1);
+        let e = Scenario::parse(Path::new("m.json"), &text).unwrap_err().to_string();
+        assert!(e.contains("unknown field `max_in_flight_ticks`") && e.contains("it is a field of `time`"), "{e}");
+        let text = GOOD.replacen('{', "{\"no_such_field\":1,", 1);
+        let e = Scenario::parse(Path::new("m.json"), &text).unwrap_err().to_string();
+        assert!(!e.contains("it is a field of"), "{e}");
+    }
 
     #[test]
     fn a_number_or_boolean_where_a_named_value_is_expected_names_the_values() {

@@ -300,6 +300,11 @@ struct Limits<'a> {
     /// Check every `every` polls (a power of two).
     every: u32,
     next_memory_read: Instant,
+    /// The resident bytes at the last read, and the largest growth seen between two reads:
+    /// held in reserve, since that much may be allocated before the next read (a round of a
+    /// multi-threaded breadth-first level allocates all its successors at once).
+    last_resident: u64,
+    max_growth: u64,
 }
 
 impl<'a> Limits<'a> {
@@ -314,6 +319,8 @@ impl<'a> Limits<'a> {
             tick: 0,
             every,
             next_memory_read: start,
+            last_resident: 0,
+            max_growth: 0,
         }
     }
 
@@ -339,8 +346,14 @@ impl<'a> Limits<'a> {
         if let Some(budget) = self.max_memory {
             if now >= self.next_memory_read {
                 self.next_memory_read = now + MEMORY_EVERY;
-                if crate::limits::resident_bytes().is_some_and(|r| r.saturating_add(reserve) >= budget) {
-                    return Some(Stop::MemoryBound);
+                if let Some(r) = crate::limits::resident_bytes() {
+                    if self.last_resident > 0 {
+                        self.max_growth = self.max_growth.max(r.saturating_sub(self.last_resident));
+                    }
+                    self.last_resident = r;
+                    if r.saturating_add(reserve.max(self.max_growth)) >= budget {
+                        return Some(Stop::MemoryBound);
+                    }
                 }
             }
         }
@@ -515,7 +528,10 @@ where
     // Without a pool of worker threads (one thread, or none could be started), a round is one
     // batch expanded on this thread.
     let pool = (threads > 1).then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()).flatten();
-    let per_round = if pool.is_none() { BATCH } else { ROUND * threads };
+    // Under a memory budget a round is a quarter as large: its successors are allocated before
+    // the next reading of the resident memory, so a smaller round overshoots the budget less.
+    let round = if cfg.max_memory.is_some() { ROUND / 4 } else { ROUND };
+    let per_round = if pool.is_none() { BATCH } else { round * threads };
     let mut slots: Vec<Worker<M>> = (0..per_round.div_ceil(BATCH)).map(|_| Worker::default()).collect();
     'search: while !done && !level.is_empty() {
         let at_bound = cfg.max_depth.is_some_and(|d| depth >= d);

@@ -98,6 +98,12 @@ fn expand_prints_the_reaction_presets_and_bad_reactions_are_refused() {
     for (from, to, field) in [
         (r#""clear-cookie","#, r#""retry","#, "browser.retry_limit"),
         (r#""mode": "cookie","#, r#""mode": "json", "on_stored_token_written": "adopt","#, "browser.on_stored_token_written"),
+        // Tabs that read the shared storage directly have no copy of their own to adopt into.
+        (
+            r#""mode": "cookie","#,
+            r#""mode": "json", "json_storage": "shared", "on_stored_token_written": "adopt","#,
+            "browser.on_stored_token_written",
+        ),
     ] {
         let file = dir.path().join("m.json");
         std::fs::write(&file, base.replace(from, to)).unwrap();

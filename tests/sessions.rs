@@ -195,3 +195,65 @@ fn a_model_with_server_and_session_server_is_refused() {
     let e = Scenario::load(&path).unwrap_err().to_string();
     assert!(e.contains("both `server` and `session_server`"), "{e}");
 }
+
+/// A refresh handler that deletes a row (here: the presented token, when its select found no
+/// live row) is not a sign-out: only the sign-out endpoint's `delete` marks the user signed
+/// out, so with no sign-outs the store's sign-out mark is never set and `logout_revokes_all`
+/// holds in a search that does run the refresh handler's delete.
+#[test]
+fn a_refresh_handlers_delete_is_not_a_sign_out() {
+    let sc = Scenario::load(&root().join("models/directus-10.10-session.json")).unwrap();
+    let mut file: serde_json::Value = serde_json::from_str(&scenario::expanded_text(&sc).unwrap()).unwrap();
+    let steps = file["session_server"]["refresh"]["steps"].as_array_mut().unwrap();
+    let r1 = steps.iter_mut().find(|s| s["name"] == "R1 result").unwrap();
+    r1["rules"][0] = serde_json::json!({
+        "name": "no session: delete the presented token",
+        "when": "row == none",
+        "run": "delete presented",
+        "next": "refused"
+    });
+    steps.push(serde_json::json!({ "name": "refused", "rules": [{ "name": "refused", "reply": "invalid_credentials" }] }));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+    let sc = Scenario::load(&path).unwrap();
+    fn marked_signed_out(m: &refresh_check::model::RefreshModel, s: &refresh_check::model::State) -> bool {
+        refresh_check::model::store_at(s, m.cfg.store).ghost.signed_out
+    }
+    let (signed_out, exhaustive, _) = crate::util::shortest_to(&sc, marked_signed_out);
+    assert!(exhaustive);
+    assert!(signed_out.is_none(), "a refresh handler's delete marked the user signed out");
+    // The delete does run: the trace of the 401 shows the statement.
+    let (m, r) = run(&sc, &CheckOptions::default());
+    assert_eq!(status(&r, "logout_revokes_all"), Verdict::Holds);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    find_step(&t, "store", "StoreRunsDelete", "DELETE WHERE token=1");
+}
+
+/// `cookie_names_live_session` counts the answers of rules marked `orphan`, and
+/// `rotated_token_expires` reads the `supersedes` marks: in a `session_server` model without
+/// such marks they could not fail, so they do not apply (reported `n/a`, not a silent
+/// "holds"). The Directus expansion carries both marks and both apply.
+#[test]
+fn the_properties_read_from_marks_do_not_apply_without_the_marks() {
+    let sc = Scenario::load(&root().join("models/directus-10.11.1-session.json")).unwrap();
+    let text = scenario::expanded_text(&sc).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let load = |text: &str| {
+        let path = dir.path().join("m.json");
+        std::fs::write(&path, text).unwrap();
+        Scenario::load(&path).unwrap()
+    };
+    let applies = |sc: &Scenario, name: &str| refresh_check::properties::by_name(name).unwrap().applies(sc);
+    let marked = load(&text);
+    assert!(applies(&marked, "cookie_names_live_session") && applies(&marked, "rotated_token_expires"));
+    assert!(text.contains(r#""orphan": true"#) && text.contains(r#""supersedes": true"#));
+    let unmarked = load(&text.replace(r#""orphan": true"#, r#""orphan": false"#));
+    assert!(!applies(&unmarked, "cookie_names_live_session"));
+    assert!(applies(&unmarked, "rotated_token_expires"));
+    let unmarked = load(&text.replace(r#""supersedes": true"#, r#""supersedes": false"#));
+    assert!(!applies(&unmarked, "rotated_token_expires"));
+    // The shipped Directus model (a `server` preset) keeps both.
+    assert!(applies(&sc, "cookie_names_live_session") && applies(&sc, "rotated_token_expires"));
+}
