@@ -195,3 +195,54 @@ fn a_model_with_server_and_session_server_is_refused() {
     let e = Scenario::load(&path).unwrap_err().to_string();
     assert!(e.contains("both `server` and `session_server`"), "{e}");
 }
+
+/// The Directus 10.10 expansion edited by `edit` on its `session_server` section, loaded: its
+/// error, if any.
+fn with_session_server(edit: impl FnOnce(&mut serde_json::Value)) -> Result<Scenario, String> {
+    let sc = Scenario::load(&root().join("models/directus-10.10-session.json")).unwrap();
+    let mut file: serde_json::Value = serde_json::from_str(&scenario::expanded_text(&sc).unwrap()).unwrap();
+    edit(&mut file["session_server"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+    Scenario::load(&path).map_err(|e| e.to_string())
+}
+
+/// Meaningless handlers are refused with the field and what was expected: a statement's
+/// result read before any statement ran, a refresh answering `signed_out`, a step no rule
+/// leads to.
+#[test]
+fn meaningless_session_handlers_are_refused() {
+    let first = |f: &str| {
+        let f = f.to_string();
+        move |s: &mut serde_json::Value| s["refresh"]["steps"][0]["rules"][0]["when"] = f.into()
+    };
+    for name in ["affected", "row"] {
+        let when = if name == "row" { "row != none" } else { "affected == 1" };
+        let e = with_session_server(first(when)).unwrap_err();
+        assert!(e.contains("field `session_server.refresh.steps[0].rules[0].when`"), "{e}");
+        assert!(
+            e.contains(&format!("`{name}` reads the result of a statement, and no statement runs before this step")),
+            "{e}"
+        );
+    }
+    let e = with_session_server(|s| {
+        let steps = s["refresh"]["steps"].as_array_mut().unwrap();
+        let last = steps.last_mut().unwrap();
+        last["rules"][0]["reply"] = "signed_out".into();
+    })
+    .unwrap_err();
+    assert!(e.contains(".reply`: `signed_out` only in the sign_out endpoint's own steps"), "{e}");
+    assert!(e.contains("field `session_server.refresh.steps["), "{e}");
+    let mut n = 0;
+    let e = with_session_server(|s| {
+        let steps = s["refresh"]["steps"].as_array_mut().unwrap();
+        n = steps.len();
+        steps.push(serde_json::json!({ "name": "never run", "rules": [{ "name": "r", "reply": "ok" }] }));
+    })
+    .unwrap_err();
+    assert!(e.contains(&format!("field `session_server.refresh.steps[{n}].name`: a step some rule leads to")), "{e}");
+    assert!(e.contains("never run"), "{e}");
+    // The expansion as shipped loads.
+    assert!(with_session_server(|_| {}).is_ok());
+}
