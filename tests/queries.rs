@@ -295,8 +295,8 @@ fn misspelt_names_in_query_events_are_refused_with_the_nearest_name() {
             "unknown action `TabSendRefresh` (expected a step's action name, as traces show it, or `*`; did you mean `TabSendsRefresh`?)",
         ),
         ("models/directus-10.10-session.json", r#"["NoSuchAction"]"#, "unknown action `NoSuchAction`"),
-        (hydra, r#"["server * rule `no longer activ`"]"#, "unknown rule `no longer activ` (expected one of the refresh handler's rules: active, inactive: reuse, revoked, still active, no longer active, no rule holds, no such token; did you mean `no longer active`?)"),
-        (hydra, r#"["* step `nosuchstep`"]"#, "unknown step `nosuchstep` (expected one of the refresh handler's steps: check (outside the transaction), rotate (transaction))"),
+        (hydra, r#"["server * rule `no longer activ`"]"#, "unknown rule `no longer activ` (expected one of the model's rules: active, inactive: reuse, revoked, still active, no longer active, revoke the chain, no rule holds, no such token; did you mean `no longer active`?)"),
+        (hydra, r#"["* step `nosuchstep`"]"#, "unknown step `nosuchstep` (expected one of the model's steps: check (outside the transaction), rotate (transaction), "),
     ];
     for (model, events, needle) in cases {
         let q = format!("{{\"queries\": [\n {{\"name\": \"x\",\n  \"events\": {events}, \"expect\": \"unreachable\"}}]}}");
@@ -319,10 +319,10 @@ fn misspelt_names_in_query_events_are_refused_with_the_nearest_name() {
     // The right names are answered.
     let (code, stdout, err) = check_query(
         hydra,
-        r#"{"queries": [{"name": "x", "events": ["server * rule `no longer active`", "* step `rotate (transaction)`"]}]}"#,
+        r#"{"queries": [{"name": "x", "events": ["* step `rotate (transaction)`", "server * rule `no longer active`"]}]}"#,
     );
     assert_eq!(code, Some(0), "{err}");
-    assert!(stdout.contains("x: reachable in "), "{stdout}");
+    assert!(stdout.contains("x: reachable in 6 steps"), "{stdout}");
 }
 
 /// `rule` and `step` filters match the decisions of a `session_server` (Directus) handler and
@@ -340,8 +340,7 @@ fn rule_and_step_filters_match_session_server_and_sign_out_decisions() {
   {"name": "r1", "events": ["server ServerReceivesResult step `R1 result`"]},
   {"name": "g1-in-r1", "events": ["* step `R1 result` rule `G1 claim`"]},
   {"name": "g1-in-token", "events": ["* step `token` rule `G1 claim`"], "expect": "unreachable"},
-  {"name": "g3", "events": ["* rule `G3 insert the successor`"]},
-  {"name": "sign-out", "events": ["server ServerReceivesLogout rule `delete`"]}
+  {"name": "g3", "events": ["* rule `G3 insert the successor`"]}
 ]}"#,
     )
     .unwrap();
@@ -369,13 +368,20 @@ fn rule_and_step_filters_match_session_server_and_sign_out_decisions() {
     let g3 = t("g3");
     assert_eq!(g3.steps.len(), 8, "{:?}", crate::util::steps(&g3));
     assert_eq!(g3.steps[6].action, "StoreRunsG1Claim");
-    let so = t("sign-out");
-    assert_eq!(crate::util::steps(&so).last().unwrap().1, "ServerReceivesLogout");
+    // A sign-out's `delete` is decided once the middleware's session check has its row.
+    let (code, stdout, err) = check_query(
+        "models/directus-10.11.1-session-signout.json",
+        r#"{"queries": [{"name": "x", "events": ["TabSignsOut", "server ServerReceivesResult step `token` rule `delete`"]},
+            {"name": "y", "events": ["server ServerReceivesLogout rule `delete`"], "expect": "unreachable"}]}"#,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("x: reachable in 4 steps"), "{stdout}");
+    assert!(stdout.contains("y: unreachable as expected"), "{stdout}");
 
     // A protocol server's sign-out rule.
     let (code, stdout, err) = check_query(
-        "models/hydra-3004-check-outside-transaction.json",
-        r#"{"queries": [{"name": "x", "events": ["server ServerReceivesLogout rule `revoke the chain`"]}, {"name": "y", "events": ["ServerReceivesRefresh rule `revoke the chain`"], "expect": "unreachable"}]}"#,
+        "models/keycloak-pr35696-revoke-one-client-session.json",
+        r#"{"queries": [{"name": "x", "events": ["server ServerReceivesLogout rule `revoke the token's client session`"]}, {"name": "y", "events": ["ServerReceivesRefresh rule `revoke the token's client session`"], "expect": "unreachable"}]}"#,
     );
     assert_eq!(code, Some(0), "{err}");
     assert!(stdout.contains("x: reachable in 2 steps"), "{stdout}");
