@@ -180,7 +180,11 @@ fn a_session_rule_is_refused_with_its_field_and_what_was_expected() {
         let e = with_r1_rule(rule).unwrap_err();
         assert!(e.contains(field) && e.contains(needle), "{rule}: {e}");
     }
-    assert!(with_r1_rule(r#"{ "name": "r", "reply": "ok presented" }"#).is_ok());
+    // The rule replaced was the only one leading to `write result`: answering at once leaves
+    // that step unreachable, which is refused; going on to it is accepted.
+    let e = with_r1_rule(r#"{ "name": "r", "reply": "ok presented" }"#).unwrap_err();
+    assert!(e.contains("field `session_server.refresh.steps[2].name`: a step some rule leads to"), "{e}");
+    assert!(with_r1_rule(r#"{ "name": "r", "run": "extend presented expires now + 1", "next": "write result" }"#).is_ok());
 }
 
 /// A model file with two server sections is refused, naming them.
