@@ -272,3 +272,172 @@ fn explore_saves_the_path_on_screen_as_a_trace() {
         assert!(!out.exists());
     }
 }
+
+/// Runs `check MODEL --query Q --no-traces -q` with the query file `text`: exit code, stdout,
+/// stderr.
+fn check_query(model: &str, text: &str) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let qf = dir.path().join("q.json");
+    std::fs::write(&qf, text).unwrap();
+    let out = cli(&root(), &["check", model, "--query", qf.to_str().unwrap(), "--no-traces", "-q"]);
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+/// A misspelt action, rule or step name in an event is bad input (exit 2, before any search,
+/// with the file, line, field and nearest name), not a query answered `unreachable`.
+#[test]
+fn misspelt_names_in_query_events_are_refused_with_the_nearest_name() {
+    let hydra = "models/hydra-3004-check-outside-transaction.json";
+    let cases = [
+        (
+            "models/directus-10.10-session.json",
+            r#"["tab A TabSendRefresh"]"#,
+            "unknown action `TabSendRefresh` (expected a step's action name, as traces show it, or `*`; did you mean `TabSendsRefresh`?)",
+        ),
+        ("models/directus-10.10-session.json", r#"["NoSuchAction"]"#, "unknown action `NoSuchAction`"),
+        (hydra, r#"["server * rule `no longer activ`"]"#, "unknown rule `no longer activ` (expected one of the model's rules: active, inactive: reuse, revoked, still active, no longer active, revoke the chain, no rule holds, no such token; did you mean `no longer active`?)"),
+        (hydra, r#"["* step `nosuchstep`"]"#, "unknown step `nosuchstep` (expected one of the model's steps: check (outside the transaction), rotate (transaction), "),
+    ];
+    for (model, events, needle) in cases {
+        let q = format!("{{\"queries\": [\n {{\"name\": \"x\",\n  \"events\": {events}, \"expect\": \"unreachable\"}}]}}");
+        let (code, stdout, err) = check_query(model, &q);
+        assert_eq!(code, Some(2), "{events}: {stdout}{err}");
+        assert!(err.contains("q.json:3: field `queries[0].events[0]`: "), "{err}");
+        assert!(err.contains(needle), "{err}");
+        assert!(stdout.is_empty(), "nothing searched: {stdout}");
+    }
+    // A sign-in rule is a name of the model that no step shows.
+    let (code, _, err) = check_query(
+        "models/dex-973-sign-in-replaces-client-token.json",
+        r#"{"queries": [{"name": "x", "events": ["* rule `replace the client's refresh token`"]}]}"#,
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("`replace the client's refresh token` is a sign-in rule (sign-ins run before the first step), which no step of a run shows"),
+        "{err}"
+    );
+    // The right names are answered.
+    let (code, stdout, err) = check_query(
+        hydra,
+        r#"{"queries": [{"name": "x", "events": ["* step `rotate (transaction)`", "server * rule `no longer active`"]}]}"#,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("x: reachable in 6 steps"), "{stdout}");
+}
+
+/// `rule` and `step` filters match the decisions of a `session_server` (Directus) handler and
+/// of a `protocol` server's sign-out, as they do a `protocol` refresh's; a sign-in rule, which
+/// no step shows, is refused (exit 2) rather than answered `unreachable`.
+#[test]
+fn rule_and_step_filters_match_session_server_and_sign_out_decisions() {
+    let directus = "models/directus-10.11.1-session.json";
+    let dir = tempfile::tempdir().unwrap();
+    let qf = dir.path().join("q.json");
+    std::fs::write(
+        &qf,
+        r#"{"queries": [
+  {"name": "g1", "events": ["* rule `G1 claim`"]},
+  {"name": "r1", "events": ["server ServerReceivesResult step `R1 result`"]},
+  {"name": "g1-in-r1", "events": ["* step `R1 result` rule `G1 claim`"]},
+  {"name": "g1-in-token", "events": ["* step `token` rule `G1 claim`"], "expect": "unreachable"},
+  {"name": "g3", "events": ["* rule `G3 insert the successor`"]}
+]}"#,
+    )
+    .unwrap();
+    let traces = dir.path().join("traces");
+    let out = cli(&root(), &["check", directus, "--query", qf.to_str().unwrap(), "--traces", traces.to_str().unwrap(), "-q"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let t = |name: &str| {
+        refresh_check::trace::load(&traces.join(format!("directus-10.11.1-session.query-{name}.json"))).unwrap()
+    };
+    // The claim is decided when R1's row reaches the server (session mode, no successor yet),
+    // after the middleware's session check.
+    let g1 = t("g1");
+    assert_eq!(
+        crate::util::steps(&g1).last().unwrap(),
+        &("server".to_string(), "ServerReceivesResult".to_string())
+    );
+    assert_eq!(g1.steps.len(), 6, "{:?}", crate::util::steps(&g1));
+    assert_eq!(g1.steps[2].action, "StoreRunsSessionCheck");
+    assert_eq!(g1.steps[4].action, "StoreRunsR1");
+    assert_eq!(t("r1").steps.len(), 6);
+    assert_eq!(crate::util::steps(&t("g1-in-r1")), crate::util::steps(&g1));
+    assert!(stdout.contains("g1-in-token: unreachable as expected"), "{stdout}");
+    // The successor's insert is decided on the claim's result: two round trips.
+    let g3 = t("g3");
+    assert_eq!(g3.steps.len(), 8, "{:?}", crate::util::steps(&g3));
+    assert_eq!(g3.steps[6].action, "StoreRunsG1Claim");
+    // A sign-out's `delete` is decided once the middleware's session check has its row.
+    let (code, stdout, err) = check_query(
+        "models/directus-10.11.1-session-signout.json",
+        r#"{"queries": [{"name": "x", "events": ["TabSignsOut", "server ServerReceivesResult step `token` rule `delete`"]},
+            {"name": "y", "events": ["server ServerReceivesLogout rule `delete`"], "expect": "unreachable"}]}"#,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("x: reachable in 4 steps"), "{stdout}");
+    assert!(stdout.contains("y: unreachable as expected"), "{stdout}");
+
+    // A protocol server's sign-out rule.
+    let (code, stdout, err) = check_query(
+        "models/keycloak-pr35696-revoke-one-client-session.json",
+        r#"{"queries": [{"name": "x", "events": ["server ServerReceivesLogout rule `revoke the token's client session`"]}, {"name": "y", "events": ["ServerReceivesRefresh rule `revoke the token's client session`"], "expect": "unreachable"}]}"#,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("x: reachable in 2 steps"), "{stdout}");
+    assert!(stdout.contains("y: unreachable as expected"), "{stdout}");
+}
+
+/// `check DIR --traces DIR`: the model files are loaded once, so the traces written into the
+/// folder are not read back as model files before the queries are answered: exit 0, and the
+/// query's trace is written.
+#[test]
+fn check_a_folder_into_itself_answers_its_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let tf = dir.path().join("tf");
+    std::fs::create_dir(&tf).unwrap();
+    let name = "hydra-3004-check-outside-transaction";
+    std::fs::copy(root().join(format!("models/{name}.json")), tf.join(format!("{name}.json"))).unwrap();
+    let out = cli(dir.path(), &["check", "tf", "--traces", "tf", "-q"]);
+    let (stdout, err) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{err}");
+    assert!(err.is_empty(), "{err}");
+    assert!(stdout.contains("race-loser-answered-400: reachable in "), "{stdout}");
+    let t = refresh_check::trace::load(&tf.join(format!("{name}.query-race-loser-answered-400.json"))).unwrap();
+    assert_eq!(t.property, "query:race-loser-answered-400");
+    assert!(tf.join(format!("{name}.no_spurious_logout.json")).exists());
+}
+
+/// `--timeout` bounds the whole command, the queries answered after the properties included:
+/// a 2-second run whose query cannot finish in time ends near 2 s, answered unknown (exit 3).
+#[test]
+fn the_timeout_bounds_the_queries_too() {
+    let start = std::time::Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let qf = dir.path().join("q.json");
+    std::fs::write(
+        &qf,
+        r#"{"queries":[{"name":"dead-cookie","end":"jar != none and jar.status == none and session_valid and at_rest","expect":"unreachable"}]}"#,
+    )
+    .unwrap();
+    let out = cli(
+        &root(),
+        &[
+            "check",
+            "models/directus-10.11.1-session.json",
+            "--tabs",
+            "3",
+            "--timeout",
+            "2",
+            "--query",
+            qf.to_str().unwrap(),
+            "--no-traces",
+            "-q",
+        ],
+    );
+    let took = start.elapsed().as_secs_f64();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("dead-cookie: unknown (search incomplete)"), "{stdout}");
+    assert!(took < 3.5, "the whole command took {took:.1} s with --timeout 2");
+}

@@ -180,7 +180,11 @@ fn a_session_rule_is_refused_with_its_field_and_what_was_expected() {
         let e = with_r1_rule(rule).unwrap_err();
         assert!(e.contains(field) && e.contains(needle), "{rule}: {e}");
     }
-    assert!(with_r1_rule(r#"{ "name": "r", "reply": "ok presented" }"#).is_ok());
+    // The rule replaced was the only one leading to `write result`: answering at once leaves
+    // that step unreachable, which is refused; going on to it is accepted.
+    let e = with_r1_rule(r#"{ "name": "r", "reply": "ok presented" }"#).unwrap_err();
+    assert!(e.contains("field `session_server.refresh.steps[2].name`: a step some rule leads to"), "{e}");
+    assert!(with_r1_rule(r#"{ "name": "r", "run": "extend presented expires now + 1", "next": "write result" }"#).is_ok());
 }
 
 /// A model file with two server sections is refused, naming them.
@@ -256,4 +260,55 @@ fn the_properties_read_from_marks_do_not_apply_without_the_marks() {
     assert!(!applies(&unmarked, "rotated_token_expires"));
     // The shipped Directus model (a `server` preset) keeps both.
     assert!(applies(&sc, "cookie_names_live_session") && applies(&sc, "rotated_token_expires"));
+}
+
+/// The Directus 10.10 expansion edited by `edit` on its `session_server` section, loaded: its
+/// error, if any.
+fn with_session_server(edit: impl FnOnce(&mut serde_json::Value)) -> Result<Scenario, String> {
+    let sc = Scenario::load(&root().join("models/directus-10.10-session.json")).unwrap();
+    let mut file: serde_json::Value = serde_json::from_str(&scenario::expanded_text(&sc).unwrap()).unwrap();
+    edit(&mut file["session_server"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+    Scenario::load(&path).map_err(|e| e.to_string())
+}
+
+/// Meaningless handlers are refused with the field and what was expected: a statement's
+/// result read before any statement ran, a refresh answering `signed_out`, a step no rule
+/// leads to.
+#[test]
+fn meaningless_session_handlers_are_refused() {
+    let first = |f: &str| {
+        let f = f.to_string();
+        move |s: &mut serde_json::Value| s["refresh"]["steps"][0]["rules"][0]["when"] = f.into()
+    };
+    for name in ["affected", "row"] {
+        let when = if name == "row" { "row != none" } else { "affected == 1" };
+        let e = with_session_server(first(when)).unwrap_err();
+        assert!(e.contains("field `session_server.refresh.steps[0].rules[0].when`"), "{e}");
+        assert!(
+            e.contains(&format!("`{name}` reads the result of a statement, and no statement runs before this step")),
+            "{e}"
+        );
+    }
+    let e = with_session_server(|s| {
+        let steps = s["refresh"]["steps"].as_array_mut().unwrap();
+        let last = steps.last_mut().unwrap();
+        last["rules"][0]["reply"] = "signed_out".into();
+    })
+    .unwrap_err();
+    assert!(e.contains(".reply`: `signed_out` only in the sign_out endpoint's own steps"), "{e}");
+    assert!(e.contains("field `session_server.refresh.steps["), "{e}");
+    let mut n = 0;
+    let e = with_session_server(|s| {
+        let steps = s["refresh"]["steps"].as_array_mut().unwrap();
+        n = steps.len();
+        steps.push(serde_json::json!({ "name": "never run", "rules": [{ "name": "r", "reply": "ok" }] }));
+    })
+    .unwrap_err();
+    assert!(e.contains(&format!("field `session_server.refresh.steps[{n}].name`: a step some rule leads to")), "{e}");
+    assert!(e.contains("never run"), "{e}");
+    // The expansion as shipped loads.
+    assert!(with_session_server(|_| {}).is_ok());
 }

@@ -176,6 +176,34 @@ pub struct Ran {
     pub suite: SuiteReport,
     pub traces: Traces,
     pub unwritten: Vec<output::OutputError>,
+    /// The model files loaded (once: the queries are answered on these).
+    pub scenarios: Vec<Scenario>,
+    /// The run's one deadline (`--timeout`), for the queries answered after the properties.
+    pub deadline: Option<Instant>,
+}
+
+/// Before any search: the events of every model file's own queries, and of the query file
+/// `extra` (`--query`, compiled as `queries`), name only actions, rules and steps the model
+/// can show. The error names the file, the line and the field (exit 2).
+fn check_query_names(scenarios: &[Scenario], extra: Option<(&Path, &[refresh_check::query::Query])>) -> Result<()> {
+    use refresh_check::query;
+    for sc in scenarios {
+        let needs = !sc.queries.is_empty() || extra.is_some_and(|(_, q)| !q.is_empty());
+        if !needs {
+            continue;
+        }
+        let m = refresh_check::model::build(sc);
+        let at = query::located;
+        if let Err(e) = query::check_names(&sc.queries, "queries", &m) {
+            anyhow::bail!("{}", at(&sc.path, &e));
+        }
+        if let Some((file, queries)) = extra {
+            if let Err(e) = query::check_names(queries, "queries", &m) {
+                anyhow::bail!("{} (on model {})", at(file, &e), sc.path.display());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The model file's `server` (or `auth_server`) section in one line, `key=value ...` (the policy
@@ -231,10 +259,15 @@ fn show(run: &RunArgs) -> Show {
 
 /// Loads, plans and checks the suite; writes or compares the traces. Bad input is reported
 /// before any search starts and before anything is written.
-pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
+pub fn execute(
+    paths: &[PathBuf],
+    run: &RunArgs,
+    queries: Option<(&Path, &[refresh_check::query::Query])>,
+) -> Result<Ran> {
     // One deadline for the whole run; none if it lies past what the clock can count.
     let deadline = run.timeout.and_then(|t| Instant::now().checked_add(Duration::from_secs_f64(t)));
     let scenarios = suite::load(paths, run.tabs)?;
+    check_query_names(&scenarios, queries)?;
     if let Some(r) = &run.report {
         output::refuse_input(r, scenarios.iter().map(|sc| &sc.path), "model file")?;
         if !run.no_traces {
@@ -358,7 +391,7 @@ pub fn execute(paths: &[PathBuf], run: &RunArgs) -> Result<Ran> {
         units: plan.units,
         units_total: plan.units_total,
     });
-    Ok(Ran { suite: SuiteReport::new(models, shard), traces, unwritten })
+    Ok(Ran { suite: SuiteReport::new(models, shard), traces, unwritten, scenarios, deadline })
 }
 
 /// The exit code for an outcome.
@@ -518,12 +551,14 @@ fn as_accepted(suite: SuiteReport) -> SuiteReport {
 }
 
 pub fn run(args: Args) -> Result<u8> {
-    if let Some(q) = &args.query {
-        refresh_check::query::load_file(q).map_err(anyhow::Error::msg)?; // bad input before any search
-    }
+    let extra = match &args.query {
+        Some(q) => refresh_check::query::load_file(q).map_err(anyhow::Error::msg)?, // bad input before any search
+        None => Vec::new(),
+    };
     let before = if args.accept { accept_preflight(&args.models, &args.run)? } else { Vec::new() };
     let single = args.models.len() == 1 && args.models[0].is_file() && args.run.shard.is_none();
-    let Ran { mut suite, traces, unwritten } = execute(&args.models, &args.run)?;
+    let queries = args.query.as_deref().map(|q| (q, &extra[..]));
+    let Ran { mut suite, traces, unwritten, scenarios, deadline } = execute(&args.models, &args.run, queries)?;
     let mut refused = false;
     if args.accept {
         match accept_verdicts(&suite, &before, args.run.quiet)? {
@@ -552,7 +587,7 @@ pub fn run(args: Args) -> Result<u8> {
     if args.run.shard.is_some() {
         return Ok(code);
     }
-    let answers = super::queries::answer_all(&args.models, &args.run, args.query.as_deref())?;
+    let answers = super::queries::answer_all(&scenarios, &args.run, &extra, deadline)?;
     let mut text = Vec::new();
     super::queries::write_text(&answers, &mut text)?;
     match (args.format, &args.run.report) {

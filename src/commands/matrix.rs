@@ -34,10 +34,16 @@ pub fn run(args: Args) -> Result<u8> {
     if let Some(r) = &args.run.report {
         refresh_check::output::refuse_input(r, &args.merge, "report to merge")?;
     }
-    let Ran { suite, traces, unwritten } = if args.merge.is_empty() {
-        execute(&args.models, &args.run)?
+    let Ran { suite, traces, unwritten, .. } = if args.merge.is_empty() {
+        execute(&args.models, &args.run, None)?
     } else {
-        Ran { suite: report::merge::merge(&args.merge)?, traces: Traces::new(), unwritten: Vec::new() }
+        Ran {
+            suite: report::merge::merge(&args.merge)?,
+            traces: Traces::new(),
+            unwritten: Vec::new(),
+            scenarios: Vec::new(),
+            deadline: None,
+        }
     };
     let mut buf = Vec::new();
     match args.format {

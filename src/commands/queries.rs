@@ -4,13 +4,14 @@
 //! run (never compared as golden traces).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use refresh_check::query::{self, Answer, Outcome, Query};
 use refresh_check::search::SearchConfig;
-use refresh_check::{exit, golden, model, output, suite, trace};
+use refresh_check::scenario::Scenario;
+use refresh_check::{exit, golden, model, output, trace};
 
 use super::check::RunArgs;
 
@@ -22,19 +23,19 @@ pub struct Answered {
     pub outcomes: Vec<(Outcome, Option<PathBuf>)>,
 }
 
-/// Answers the queries of every model file of `paths` (its own `queries`, then those of
-/// `extra`, a `--query FILE`). Bad input (a query file that does not parse, an unwritable
-/// trace) is an error (exit 2). Model files without queries are skipped.
-pub fn answer_all(paths: &[PathBuf], run: &RunArgs, extra: Option<&Path>) -> Result<Vec<Answered>> {
-    let extra: Vec<Query> = match extra {
-        Some(f) => query::load_file(f).map_err(anyhow::Error::msg)?,
-        None => vec![],
-    };
-    let scenarios = suite::load(paths, run.tabs)?;
-    let deadline = run.timeout.and_then(|t| Instant::now().checked_add(Duration::from_secs_f64(t)));
+/// Answers the queries of every model file of `scenarios` (the ones the properties were
+/// checked on: its own `queries`, then `extra`, those of a `--query FILE`) within the run's
+/// one `deadline` (`--timeout` counts the whole command). An unwritable trace is an error
+/// (exit 2). Model files without queries are skipped.
+pub fn answer_all(
+    scenarios: &[Scenario],
+    run: &RunArgs,
+    extra: &[Query],
+    deadline: Option<Instant>,
+) -> Result<Vec<Answered>> {
     let mut out = vec![];
-    for sc in &scenarios {
-        let queries: Vec<&Query> = sc.queries.iter().chain(&extra).collect();
+    for sc in scenarios {
+        let queries: Vec<&Query> = sc.queries.iter().chain(extra).collect();
         if queries.is_empty() {
             continue;
         }

@@ -769,6 +769,35 @@ fn interpreted(
     out
 }
 
+/// The handler of a request `msg` from `src` arriving at the API process in state `s`: its
+/// endpoint, the token drawn for it (`fresh`, the server's `next_fresh` when the endpoint
+/// reads it, else 0) and its ghost marks. `None` for another message, or a request of a client
+/// whose earlier copy is still being served (a redelivery, a no-op).
+pub(crate) fn arriving_handler(s: &ServerState, program: &SessionProgram, src: Id, msg: &Msg) -> Option<Handler> {
+    let (tab, cred, endpoint) = match msg {
+        Msg::RefreshRequest { tab, cred, .. } => (*tab, *cred, Endpoint::Refresh),
+        Msg::UsersMeRequest { tab, cred } => (*tab, *cred, Endpoint::UsersMe),
+        Msg::LogoutRequest { tab, cred } => (*tab, *cred, Endpoint::Logout),
+        _ => return None,
+    };
+    let client = ClientKey { browser: usize::from(src) as u8, tab };
+    if s.handlers.iter().any(|h| h.client == client) {
+        return None;
+    }
+    let fresh = if sessions::handler_of(program, endpoint).draws_fresh { s.next_fresh } else { 0 };
+    Some(Handler {
+        client,
+        endpoint,
+        cred,
+        fresh,
+        stage: Stage::Received,
+        row_kind: None,
+        after_sign_out: s.ghost.signed_out,
+        checked_at: s.now,
+        theft_mark: s.ghost.theft_mark,
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 fn server_on_msg(
     store: Id,
@@ -783,35 +812,12 @@ fn server_on_msg(
     let NodeState::Server(s) = state.as_ref() else { return };
     let mut s = s.clone();
     let out = match msg {
-        Msg::RefreshRequest { tab, cred, .. }
-        | Msg::UsersMeRequest { tab, cred }
-        | Msg::LogoutRequest { tab, cred } => {
-            let client = ClientKey { browser: usize::from(src) as u8, tab };
-            if s.handlers.iter().any(|h| h.client == client) {
-                return; // a redelivered request while its first copy is still being served
-            }
-            let endpoint = match msg {
-                Msg::RefreshRequest { .. } => Endpoint::Refresh,
-                Msg::UsersMeRequest { .. } => Endpoint::UsersMe,
-                _ => Endpoint::Logout,
-            };
-            let fresh = if sessions::handler_of(program, endpoint).draws_fresh {
+        Msg::RefreshRequest { .. } | Msg::UsersMeRequest { .. } | Msg::LogoutRequest { .. } => {
+            // None: a redelivered request while its first copy is still being served.
+            let Some(h) = arriving_handler(&s, program, src, &msg) else { return };
+            if sessions::handler_of(program, h.endpoint).draws_fresh {
                 s.next_fresh += 1;
-                s.next_fresh - 1
-            } else {
-                0
-            };
-            let h = Handler {
-                client,
-                endpoint,
-                cred,
-                fresh,
-                stage: Stage::Received,
-                row_kind: None,
-                after_sign_out: s.ghost.signed_out,
-                checked_at: s.now,
-                theft_mark: s.ghost.theft_mark,
-            };
+            }
             match policy.steps {
                 ServerSteps::Split => interpreted(&mut s, program, ttl, h, None),
                 ServerSteps::Atomic => {

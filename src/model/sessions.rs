@@ -165,7 +165,21 @@ pub struct Marks {
 /// Advances `h` by one step of its endpoint's program. `input` is `None` when the request has
 /// just arrived, otherwise the result of the statement it awaited. `now` is the API process's
 /// clock.
-pub fn step(p: &SessionProgram, ttl: &Ttls, now: Tick, mut h: Handler, input: Option<SqlResult>) -> (StepOut, Marks) {
+pub fn step(p: &SessionProgram, ttl: &Ttls, now: Tick, h: Handler, input: Option<SqlResult>) -> (StepOut, Marks) {
+    step_deciding(p, ttl, now, h, input, &mut |_, _| {})
+}
+
+/// [`step`], telling `decided` each step it runs (an index into the endpoint's steps, the
+/// middleware's first) and the rule that held there (an index into the step's rules; `None`:
+/// no rule held, answered 500), in order: the decisions of one action.
+pub fn step_deciding(
+    p: &SessionProgram,
+    ttl: &Ttls,
+    now: Tick,
+    mut h: Handler,
+    input: Option<SqlResult>,
+    decided: &mut dyn FnMut(u8, Option<u8>),
+) -> (StepOut, Marks) {
     let prog = handler_of(p, h.endpoint);
     let mut marks = Marks::default();
     let (mut at, mut issued, mut orphan) = match (h.stage, input) {
@@ -181,10 +195,13 @@ pub fn step(p: &SessionProgram, ttl: &Ttls, now: Tick, mut h: Handler, input: Op
     loop {
         let s = &prog.steps[usize::from(at)];
         let view = View { h: &h, now, ttl, issued, input: input.as_ref() };
-        let Some(rule) = s.rules.iter().find(|r| view.eval(&r.when) != 0) else {
+        let Some(ri) = s.rules.iter().position(|r| view.eval(&r.when) != 0) else {
             // No rule holds: an unhandled case, answered 500 by an error handler.
+            decided(at, None);
             return (StepOut::Respond { h, reply: Reply::Err(HttpError::Internal), orphan }, marks);
         };
+        decided(at, Some(ri as u8));
+        let rule = &s.rules[ri];
         marks.superseded |= rule.supersedes;
         orphan |= rule.orphan;
         if let Some(k) = &rule.keep {
@@ -212,10 +229,61 @@ pub fn step(p: &SessionProgram, ttl: &Ttls, now: Tick, mut h: Handler, input: Op
 /// Runs every step of `h` against `store` in one action (`transactions: handler`) and returns
 /// the final answer (a [`StepOut::Respond`]).
 pub fn run_atomically(p: &SessionProgram, ttl: &Ttls, now: Tick, h: Handler, store: &mut StoreState) -> StepOut {
-    let (mut out, _) = step(p, ttl, now, h, None);
+    run_atomically_deciding(p, ttl, now, h, store, &mut |_, _| {})
+}
+
+/// [`run_atomically`], telling `decided` every step run and the rule that held ([`step_deciding`]).
+pub fn run_atomically_deciding(
+    p: &SessionProgram,
+    ttl: &Ttls,
+    now: Tick,
+    h: Handler,
+    store: &mut StoreState,
+    decided: &mut dyn FnMut(u8, Option<u8>),
+) -> StepOut {
+    let (mut out, _) = step_deciding(p, ttl, now, h, None, decided);
     while let StepOut::Query(h, sql) = out {
         let result = store.exec(sql);
-        out = step(p, ttl, now, h, Some(result)).0;
+        out = step_deciding(p, ttl, now, h, Some(result), decided).0;
+    }
+    out
+}
+
+/// The decisions of the `session_server` that `action`, taken in state `before`, makes on
+/// model `m`: for each step of a handler the action runs, the endpoint, the step (an index
+/// into [`handler_of`]'s steps) and the rule that held (`None`: none held, answered 500), in
+/// order. A request arriving at the server runs its first steps (with `transactions: handler`,
+/// none: the store runs them all, in the action that delivers the transaction); a statement's
+/// result delivered to the server runs the steps that read it. Empty for any other action and
+/// for models whose server is not a `session_server`. The interpreter is re-run on `before`
+/// ([`step_deciding`]), so these are the decisions the transition made.
+pub fn decisions_of(m: &super::RefreshModel, before: &super::State, action: &super::Action) -> Vec<(Endpoint, u8, Option<u8>)> {
+    use stateright::actor::ActorModelAction;
+    let Some(super::Node::Server { store, policy, ttl, program, .. }) = m.actors.get(m.cfg.server) else {
+        return vec![];
+    };
+    let mut out = vec![];
+    let ActorModelAction::Deliver { src, dst, msg } = action else { return out };
+    let server = super::server_at(before, m.cfg.server);
+    match msg {
+        super::Msg::Transaction { handler, now } if *dst == *store => {
+            let mut s = super::store_at(before, usize::from(*store)).clone();
+            let e = handler.endpoint;
+            run_atomically_deciding(program, ttl, *now, *handler, &mut s, &mut |st, r| out.push((e, st, r)));
+        }
+        super::Msg::QueryResult { client, result } if usize::from(*dst) == m.cfg.server => {
+            if let Some(h) = server.handlers.iter().find(|h| h.client == *client) {
+                let e = h.endpoint;
+                step_deciding(program, ttl, server.now, *h, Some(*result), &mut |st, r| out.push((e, st, r)));
+            }
+        }
+        _ if usize::from(*dst) == m.cfg.server && policy.steps == super::policy::ServerSteps::Split => {
+            if let Some(h) = super::arriving_handler(server, program, *src, msg) {
+                let e = h.endpoint;
+                step_deciding(program, ttl, server.now, h, None, &mut |st, r| out.push((e, st, r)));
+            }
+        }
+        _ => {}
     }
     out
 }

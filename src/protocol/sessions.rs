@@ -760,6 +760,35 @@ fn reads_fresh(e: &SExpr) -> bool {
     }
 }
 
+/// The first name of a statement's result (`row`, `row.next`, `row.mode`, `row.expires`,
+/// `affected`, `collided`) that `e` reads, if any.
+fn reads_result(e: &SExpr) -> Option<&'static str> {
+    match e {
+        SExpr::Var(SVar::Row) => Some("row"),
+        SExpr::Var(SVar::RowNext) => Some("row.next"),
+        SExpr::Var(SVar::RowMode) => Some("row.mode"),
+        SExpr::Var(SVar::RowExpires) => Some("row.expires"),
+        SExpr::Var(SVar::Affected) => Some("affected"),
+        SExpr::Var(SVar::Collided) => Some("collided"),
+        SExpr::Const(_) | SExpr::Var(_) => None,
+        SExpr::Not(a) => reads_result(a),
+        SExpr::And(a, b) | SExpr::Or(a, b) | SExpr::Add(a, b) | SExpr::Sub(a, b) => {
+            reads_result(a).or_else(|| reads_result(b))
+        }
+        SExpr::Eq(_, a, b) | SExpr::Ord(_, _, a, b) => reads_result(a).or_else(|| reads_result(b)),
+    }
+}
+
+/// The expressions of a statement, in order.
+fn statement_exprs(s: &Statement) -> Vec<&SExpr> {
+    match s {
+        Statement::Select(a) | Statement::SelectNext(a) | Statement::Delete(a) => vec![a],
+        Statement::Extend(a, b) | Statement::Insert(a, b) => vec![a, b],
+        Statement::Rename(a, b, c) | Statement::Claim(a, b, c) => vec![a, b, c],
+        Statement::Purge => vec![],
+    }
+}
+
 fn statement_reads_fresh(s: &Statement) -> bool {
     match s {
         Statement::Select(a) | Statement::SelectNext(a) | Statement::Delete(a) => reads_fresh(a),
@@ -894,9 +923,81 @@ fn compile_handler(
                     Then::Goto(next)
                 }
             };
+            if matches!(then, Then::Reply(SReply::SignedOut)) && (endpoint != "sign_out" || *in_mw) {
+                return Err(fail(
+                    format!("{field}.reply"),
+                    r.reply.as_deref().unwrap_or(""),
+                    "`signed_out` only in the sign_out endpoint's own steps (it answers a sign-out); a refresh or \
+                     request answers `ok`, `ok TOKEN` or an error"
+                        .into(),
+                ));
+            }
             rules.push(SRule { name: r.name.clone(), when, keep, then, orphan: r.orphan, supersedes: r.supersedes });
         }
         steps.push(SStep { name: s.name.clone(), rules, reads_presented_row: false });
+    }
+    // Every step but the first is led to by a rule (`run`, `next`, or the middleware's `pass`),
+    // and a step reads a statement's result (`row`, `affected`, …) only if some statement's
+    // result can reach it: a `run` into it, or a `next` from a step that has one.
+    let mut led_to = vec![false; steps.len()];
+    let mut has_result = vec![false; steps.len()];
+    led_to[0] = true;
+    for (ix, st) in steps.iter().enumerate() {
+        for r in &st.rules {
+            match &r.then {
+                Then::Run(_, n) => {
+                    led_to[usize::from(*n)] = true;
+                    has_result[usize::from(*n)] = true;
+                }
+                Then::Goto(n) => {
+                    led_to[usize::from(*n)] = true;
+                    has_result[usize::from(*n)] |= has_result[ix];
+                }
+                Then::Reply(_) => {}
+            }
+        }
+    }
+    for (ix, (path, _, spec)) in all.iter().enumerate() {
+        if !led_to[ix] {
+            return Err(fail(
+                format!("{path}.name"),
+                &spec.name,
+                "a step some rule leads to (a `run` or a `next` naming it, or the middleware's `pass` for the \
+                 endpoint's first step); no rule does, so it never runs"
+                    .into(),
+            ));
+        }
+        if has_result[ix] {
+            continue;
+        }
+        for (ri, r) in steps[ix].rules.iter().enumerate() {
+            let field = format!("{path}.rules[{ri}]");
+            let mut parts: Vec<(&str, &SExpr, &str)> = vec![("when", &r.when, spec.rules[ri].when.as_deref().unwrap_or(""))];
+            if let Some(k) = &r.keep {
+                parts.push(("keep", k, spec.rules[ri].keep.as_deref().unwrap_or("")));
+            }
+            match &r.then {
+                Then::Run(st, _) => {
+                    let text = spec.rules[ri].run.as_deref().unwrap_or("");
+                    parts.extend(statement_exprs(st).into_iter().map(|e| ("run", e, text)));
+                }
+                Then::Reply(SReply::OkToken(e)) => parts.push(("reply", e, spec.rules[ri].reply.as_deref().unwrap_or(""))),
+                _ => {}
+            }
+            for (key, e, text) in parts {
+                if let Some(name) = reads_result(e) {
+                    return Err(fail(
+                        format!("{field}.{key}"),
+                        text,
+                        format!(
+                            "`{name}` reads the result of a statement, and no statement runs before this step \
+                             (expected it in a step that a `run` leads to, or a name the request has: {})",
+                            "now, mode, presented, session_cookie, refresh_token, access, fresh, issued, the TTLs"
+                        ),
+                    ));
+                }
+            }
+        }
     }
     let targets: Vec<u8> = steps
         .iter()

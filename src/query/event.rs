@@ -5,8 +5,8 @@
 //! event  := actor? ACTION filter*
 //! actor  := "tab" TAB | "server" | "store" | "clock" | "attacker" | "network" | "browser" | "node"
 //! ACTION := a step's action name (TabSendsRefresh, ServerReceivesRefresh, ClockTicks, …) | "*"
-//! filter := "rule" QUOTED        the server's decision: the rule that held (protocol models)
-//!         | "step" QUOTED        the handler step that ran (protocol models)
+//! filter := "rule" QUOTED        the server's decision: the rule that held
+//!         | "step" QUOTED        the handler step that ran
 //!         | "status" INTEGER     the HTTP status of the answer the step delivers (200, 400, 401, 500)
 //!         | "text" QUOTED        the step's sentence contains this text
 //! QUOTED := `…` | "…"
@@ -38,6 +38,162 @@ pub struct Event {
 }
 
 const ACTORS: &[&str] = &["server", "store", "clock", "attacker", "network", "browser", "node"];
+
+/// Every action name a trace step can show ([`crate::trace::describe_step`]): an event's
+/// `ACTION` must be one of them (or `*`).
+pub const ACTION_NAMES: &[&str] = &[
+    "AttackerReceivesResponse",
+    "AttackerRedeems",
+    "BrowserClockTicks",
+    "ClockMayTickAgain",
+    "ClockTicks",
+    "FollowerTimesOut",
+    "LeaderTabCloses",
+    "NetworkLosesMessage",
+    "NodeReplicates",
+    "NodeServesRequest",
+    "ServerReceivesLogout",
+    "ServerReceivesRefresh",
+    "ServerReceivesRequest",
+    "ServerReceivesResult",
+    "ServerReceivesTransactionResult",
+    "ServerRestarts",
+    "ServerWritesRefresh",
+    "StorageReachesTab",
+    "StoreRunsDelete",
+    "StoreRunsG0Extend",
+    "StoreRunsG1Claim",
+    "StoreRunsG2ReadNext",
+    "StoreRunsG3Insert",
+    "StoreRunsLogoutDelete",
+    "StoreRunsR1",
+    "StoreRunsSessionCheck",
+    "StoreRunsTransaction",
+    "StoreRunsW1Extend",
+    "StoreRunsW1Rename",
+    "StoreRunsW3Purge",
+    "TabAwaitsBroadcast",
+    "TabChecksFreshness",
+    "TabGetsBroadcast",
+    "TabHangsWithLock",
+    "TabReadsLockFree",
+    "TabReceivesLogoutResponse",
+    "TabReceivesRefreshResponse",
+    "TabReceivesResponse",
+    "TabRetriesRefresh",
+    "TabSendsRefresh",
+    "TabSendsRequest",
+    "TabSetsLockAndRefreshes",
+    "TabSignsOut",
+    "TabStealsLock",
+    "TabStillWaits",
+    "TabWaitsForLock",
+];
+
+/// The names a model gives its events' `rule` and `step` filters: the refresh and sign-out
+/// steps and rules of an authorization server's `protocol` (and the two decisions without a
+/// rule), or every handler's of a `session_server`; and the names that exist but no step shows
+/// (sign-in rules), each with why.
+#[derive(Clone, Debug, Default)]
+pub struct Vocabulary {
+    /// Rule names a step can show.
+    pub rules: Vec<String>,
+    /// Step names a step can show.
+    pub steps: Vec<String>,
+    /// Rule names of the model that no step shows, with the reason (`a sign-out rule`).
+    pub unshown_rules: Vec<(String, &'static str)>,
+    /// Why the model shows no decision at all (a `session_server` model), if so.
+    pub no_decisions: Option<&'static str>,
+}
+
+impl Vocabulary {
+    /// The names of model `m`'s server.
+    pub fn of(m: &RefreshModel) -> Vocabulary {
+        match m.actors.get(m.cfg.server) {
+            Some(Node::AuthServer { protocol, .. }) => {
+                let mut v = Vocabulary::default();
+                for s in &protocol.refresh.steps {
+                    v.steps.push(s.name.clone());
+                    v.rules.extend(s.rules.iter().map(|r| r.name.clone()));
+                }
+                for s in &protocol.sign_out.steps {
+                    v.steps.push(s.name.clone());
+                    v.rules.extend(s.rules.iter().map(|r| r.name.clone()));
+                }
+                v.rules.push("no rule holds".into());
+                v.rules.push("no such token".into());
+                let unshown = |h: &crate::protocol::Handler, why: &'static str| {
+                    h.steps.iter().flat_map(|s| s.rules.iter().map(move |r| (r.name.clone(), why))).collect::<Vec<_>>()
+                };
+                if let Some(h) = &protocol.sign_in {
+                    v.unshown_rules.extend(unshown(h, "a sign-in rule (sign-ins run before the first step)"));
+                }
+                v.unshown_rules.retain(|(n, _)| !v.rules.contains(n));
+                v
+            }
+            Some(Node::Server { program, .. }) => {
+                let mut v = Vocabulary::default();
+                for h in [&program.refresh, &program.sign_out, &program.request] {
+                    for st in &h.steps {
+                        if !v.steps.contains(&st.name) {
+                            v.steps.push(st.name.clone());
+                        }
+                        for r in &st.rules {
+                            if !v.rules.contains(&r.name) {
+                                v.rules.push(r.name.clone());
+                            }
+                        }
+                    }
+                }
+                v.rules.push("no rule holds".into());
+                v
+            }
+            _ => Vocabulary {
+                no_decisions: Some("this model's server decides no rules (expected a `protocol` or a `session_server`)"),
+                ..Vocabulary::default()
+            },
+        }
+    }
+
+    /// Checks that `ev` names only actions, rules and steps the model can show; the error says
+    /// what was found and what was expected, with the nearest name.
+    pub fn check(&self, ev: &Event) -> Result<(), String> {
+        use crate::protocol::expr::did_you_mean;
+        let hint = |w: &str, all: &mut dyn Iterator<Item = &str>| {
+            did_you_mean(w, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"))
+        };
+        if let Some(a) = &ev.action {
+            if !ACTION_NAMES.contains(&a.as_str()) {
+                return Err(format!(
+                    "unknown action `{a}` (expected a step's action name, as traces show it, or `*`{})",
+                    hint(a, &mut ACTION_NAMES.iter().copied())
+                ));
+            }
+        }
+        let filters = [("rule", &ev.rule, &self.rules), ("step", &ev.step, &self.steps)];
+        for (key, want, names) in filters {
+            let Some(want) = want else { continue };
+            if let Some(why) = self.no_decisions {
+                return Err(format!("a `{key}` filter (`{want}`): {why}"));
+            }
+            if names.contains(want) {
+                continue;
+            }
+            if let Some((_, why)) = self.unshown_rules.iter().find(|(n, _)| key == "rule" && n == want) {
+                return Err(format!(
+                    "`{want}` is {why}, which no step of a run shows; `rule` matches the rules of the refresh and sign-out handlers: {}",
+                    self.rules.join(", ")
+                ));
+            }
+            return Err(format!(
+                "unknown {key} `{want}` (expected one of the model's {key}s: {}{})",
+                names.join(", "),
+                hint(want, &mut names.iter().map(String::as_str))
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// Splits an event's text into words and quoted strings (kept with a leading `"`).
 fn words(text: &str) -> Result<Vec<String>, String> {
@@ -148,28 +304,67 @@ pub struct Shown {
     pub action: String,
     /// The trace step's sentence.
     pub text: String,
-    /// The rule that held and the step that ran, when the server decided a refresh.
-    pub decision: Option<(String, String)>,
+    /// The rules that held and the steps that ran (rule, step), in order, when the server
+    /// decided: a refresh step of a `protocol` server; each step a `session_server` handler
+    /// ran in this action (a rule `no rule holds` when none did).
+    pub decisions: Vec<(String, String)>,
     /// The HTTP status of the answer delivered, if the step delivers one.
     pub status: Option<u16>,
+}
+
+/// The sign-out rule that decides when `action` delivers a sign-out to a single-node
+/// authorization server in state `before` ([`crate::model::interpret::sign_out`]: the first
+/// sign-out rule whose guard holds for a known token; `no rule holds` when none does, `no such
+/// token` for an unknown one or none), with the sign-out step's name.
+fn sign_out_decision(
+    m: &RefreshModel,
+    protocol: &crate::protocol::Protocol,
+    before: &State,
+    action: &Action,
+) -> Option<(String, String)> {
+    let stateright::actor::ActorModelAction::Deliver { dst, msg: Msg::LogoutRequest { cred, .. }, .. } = action else {
+        return None;
+    };
+    let auth = crate::model::auth_server_at(before, m.cfg.server)?;
+    if usize::from(*dst) != m.cfg.server || auth.cluster.is_some() {
+        return None;
+    }
+    let step = protocol.sign_out.steps.first()?;
+    let rule = match cred.presented() {
+        Some(t) if auth.read(t).row.is_some() => {
+            crate::model::interpret::decide(&step.rules, &auth.read(t), t, auth.now)
+                .map_or("no rule holds".to_string(), |r| r.name.clone())
+        }
+        _ => "no such token".to_string(),
+    };
+    Some((rule, step.name.clone()))
 }
 
 /// What the transition `before --action--> after` shows.
 pub fn shown(m: &RefreshModel, before: &State, action: &Action, after: &State) -> Shown {
     let (actor, name, text, _) = crate::trace::describe_step(m, before, action, after);
-    let decision = match (m.actors.get(m.cfg.server), decision_of(m, before, action)) {
-        (Some(Node::AuthServer { protocol, .. }), Some(d)) => match d {
-            Decision::Rule { step, rule } => {
+    let decisions = match m.actors.get(m.cfg.server) {
+        Some(Node::AuthServer { protocol, .. }) => match decision_of(m, before, action) {
+            Some(Decision::Rule { step, rule }) => {
                 let s = &protocol.refresh.steps[step];
-                Some((s.rules[rule].name.clone(), s.name.clone()))
+                vec![(s.rules[rule].name.clone(), s.name.clone())]
             }
-            Decision::NoRule { step, no_row } => Some((
+            Some(Decision::NoRule { step, no_row }) => vec![(
                 if no_row { "no such token" } else { "no rule holds" }.to_string(),
                 protocol.refresh.steps[step].name.clone(),
-            )),
-            Decision::LockWaits => None,
+            )],
+            Some(Decision::LockWaits) => vec![],
+            None => sign_out_decision(m, protocol, before, action).into_iter().collect(),
         },
-        _ => None,
+        Some(Node::Server { program, .. }) => crate::model::sessions::decisions_of(m, before, action)
+            .into_iter()
+            .map(|(e, step, rule)| {
+                let st = &crate::model::sessions::handler_of(program, e).steps[usize::from(step)];
+                let rule = rule.map_or("no rule holds".to_string(), |r| st.rules[usize::from(r)].name.clone());
+                (rule, st.name.clone())
+            })
+            .collect(),
+        _ => vec![],
     };
     let status = match action {
         stateright::actor::ActorModelAction::Deliver { msg, .. } => match msg {
@@ -183,7 +378,7 @@ pub fn shown(m: &RefreshModel, before: &State, action: &Action, after: &State) -
         },
         _ => None,
     };
-    Shown { actor, action: name, text, decision, status }
+    Shown { actor, action: name, text, decisions, status }
 }
 
 impl Event {
@@ -191,8 +386,10 @@ impl Event {
     pub fn matches(&self, s: &Shown) -> bool {
         self.actor.as_ref().is_none_or(|a| *a == s.actor)
             && self.action.as_ref().is_none_or(|a| *a == s.action)
-            && self.rule.as_ref().is_none_or(|r| s.decision.as_ref().is_some_and(|(x, _)| x == r))
-            && self.step.as_ref().is_none_or(|r| s.decision.as_ref().is_some_and(|(_, x)| x == r))
+            && (self.rule.is_none() && self.step.is_none()
+                || s.decisions.iter().any(|(rule, step)| {
+                    self.rule.as_ref().is_none_or(|r| r == rule) && self.step.as_ref().is_none_or(|x| x == step)
+                }))
             && self.status.is_none_or(|c| s.status == Some(c))
             && self.contains.as_ref().is_none_or(|t| s.text.contains(t.as_str()))
     }
@@ -201,6 +398,27 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every action name the trace sentences give (`src/trace/describe.rs`) is one an event may
+    /// name: a new action left out of [`ACTION_NAMES`] would be refused as unknown.
+    #[test]
+    fn every_described_action_is_a_known_action_name() {
+        let text = include_str!("../trace/describe.rs");
+        let prefixes = ["Tab", "Server", "Store", "Clock", "Browser", "Attacker", "Network", "Node", "Leader", "Follower", "Storage"];
+        let mut found = 0;
+        for quoted in text.split('"') {
+            let is_action = prefixes.iter().any(|p| quoted.starts_with(p))
+                && quoted.len() > 6
+                && quoted.chars().all(|c| c.is_ascii_alphanumeric());
+            if is_action {
+                found += 1;
+                assert!(ACTION_NAMES.contains(&quoted), "`{quoted}` is missing from ACTION_NAMES");
+            }
+        }
+        assert!(found >= 40, "{found} action names found in describe.rs");
+        let e = Vocabulary::default().check(&parse("tab A TabSendRefresh").unwrap()).unwrap_err();
+        assert!(e.contains("did you mean `TabSendsRefresh`?"), "{e}");
+    }
 
     #[test]
     fn parses_events() {

@@ -302,6 +302,33 @@ pub fn compile_all(specs: &[QuerySpec], at: &str) -> Result<Vec<Query>, QueryErr
         .collect()
 }
 
+/// Checks that the events of `queries` (compiled in order from the list at `at`, `queries`)
+/// name only actions, rules and steps that model `m` can show: a misspelt name would
+/// otherwise be answered `unreachable`. The error names the event's field
+/// (`queries[0].events[1]`).
+pub fn check_names(queries: &[Query], at: &str, m: &RefreshModel) -> Result<(), QueryError> {
+    let vocab = event::Vocabulary::of(m);
+    for (i, q) in queries.iter().enumerate() {
+        for (key, list) in [("events", &q.events), ("never", &q.never)] {
+            for (j, e) in list.iter().enumerate() {
+                vocab.check(e).map_err(|message| QueryError {
+                    field: format!("{at}[{i}].{key}[{j}]"),
+                    found: e.text.clone(),
+                    message,
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `error` in the file at `path` as `FILE:LINE: field `…`: …` (the line of its field; 0 if the
+/// file cannot be read again).
+pub fn located(path: &Path, error: &QueryError) -> String {
+    let text = crate::input::read_text(path).unwrap_or_default();
+    format!("{}:{}: {error}", path.display(), crate::scenario::line_of(&text, &error.field))
+}
+
 /// Reads a query file (`check --query FILE`): `{"queries": [...]}`. Errors name the file, the
 /// line and the field.
 pub fn load_file(path: &Path) -> Result<Vec<Query>, String> {
