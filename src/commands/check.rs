@@ -521,6 +521,9 @@ pub fn run(args: Args) -> Result<u8> {
     if let Some(q) = &args.query {
         refresh_check::query::load_file(q).map_err(anyhow::Error::msg)?; // bad input before any search
     }
+    if args.run.threads > 1 && matches!(args.run.strategy, StrategyArg::Dfs) {
+        eprintln!("warning: --threads {}: the depth-first search runs on one thread; the threads serve only the breadth-first shortening of the counterexamples it finds", args.run.threads);
+    }
     let before = if args.accept { accept_preflight(&args.models, &args.run)? } else { Vec::new() };
     let single = args.models.len() == 1 && args.models[0].is_file() && args.run.shard.is_none();
     let Ran { mut suite, traces, unwritten } = execute(&args.models, &args.run)?;
