@@ -184,7 +184,7 @@ fn bad_input_errors_name_file_line_field_and_the_values_as_written() {
     fs::write(&q, "{\"queries\": [{\"name\": \"x\", \"events\": [\"*\"], \"end\": \"tabz.logged_out >= 1\"}]}").unwrap();
     let (code, err) = run(&["check", &model("directus-10.10-session.json"), "--query", q.to_str().unwrap(), "--no-traces"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("unknown name `tabz` (did you mean `tabs`?)"), "{err}");
+    assert!(err.contains("unknown name `tabz` (did you mean `tab`?)"), "{err}");
     fs::write(&q, "{\"queries\": [{\"name\": \"x\", \"events\": [\"*\"], \"end\": \"bogusname >= 1\"}]}").unwrap();
     let (code, err) = run(&["check", &model("directus-10.10-session.json"), "--query", q.to_str().unwrap(), "--no-traces"]);
     assert_eq!(code, Some(2), "{err}");
