@@ -112,7 +112,7 @@ fn cases() -> Vec<Case> {
             id: "M3",
             args: |d| check(file(d, "empty.json", b"")),
             code: 2,
-            says: "empty.json:1:0: field `.`: EOF while parsing a value",
+            says: "empty.json:1:1: field `.`: EOF while parsing a value",
         },
         Case {
             id: "M4",
