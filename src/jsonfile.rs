@@ -142,7 +142,13 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
 fn parse_one<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
     let de = &mut serde_json::Deserializer::from_str(text);
     let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-        let field = e.path().to_string();
+        // A syntax error before any key (a file that ends too soon) is in no field: it is the
+        // document's; serde_path_to_error says `?` for the key it could not read.
+        let path = e.path().to_string();
+        let field = match path.as_str() {
+            "?" => ".".to_string(),
+            p => p.strip_suffix(".?").unwrap_or(p).to_string(),
+        };
         error(field, e.into_inner())
     })?;
     de.end().map_err(|e| JsonError {
@@ -153,16 +159,35 @@ fn parse_one<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
 }
 
 fn error(field: String, inner: serde_json::Error) -> JsonError {
-    JsonError { line: inner.line(), column: inner.column(), field, message: strip_position(&inner.to_string()) }
+    // serde_json counts columns from 1 but says 0 at the start of a line (the end of a file).
+    JsonError { line: inner.line(), column: inner.column().max(1), field, message: strip_position(&inner.to_string()) }
 }
 
 /// serde_json appends " at line L column C" to its messages; errors print the position once,
 /// in front.
 pub fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
+    let msg = match msg.rfind(" at line ") {
+        Some(i) => &msg[..i],
+        None => msg,
+    };
+    // serde names Rust's integer types ("expected u8"): say the range instead.
+    let mut out = msg.to_string();
+    for (ty, range) in [
+        ("u8", "an integer from 0 to 255"),
+        ("u16", "an integer from 0 to 65535"),
+        ("u32", "an integer from 0 to 4294967295"),
+        ("u64", "a whole number from 0"),
+        ("usize", "a whole number from 0"),
+        ("i32", "an integer from -2147483648 to 2147483647"),
+        ("i64", "an integer"),
+        ("f64", "a number"),
+    ] {
+        if let Some(head) = out.strip_suffix(&format!("expected {ty}")) {
+            out = format!("{head}expected {range}");
+            break;
+        }
     }
+    out
 }
 
 #[cfg(test)]
@@ -202,9 +227,16 @@ mod tests {
     }
 
     #[test]
+    fn a_syntax_error_names_the_document_not_a_field() {
+        let e = from_str::<T>("{\n").unwrap_err();
+        assert_eq!((e.line, e.column, e.field.as_str()), (2, 1, "."));
+        assert_eq!(e.message, "EOF while parsing an object");
+    }
+
+    #[test]
     fn a_wrong_type_names_the_field_and_position() {
         let e = from_str::<T>("{\n\"a\": 300}").unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (2, "a"));
-        assert_eq!(e.message, "invalid value: integer `300`, expected u8");
+        assert_eq!(e.message, "invalid value: integer `300`, expected an integer from 0 to 255");
     }
 }

@@ -427,7 +427,8 @@ pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
 
 /// The 1-based line in `text` (a model file) of the field at `field` (a path such as
 /// `protocol.refresh.steps[1].rules[0].reply`): where its string value stands, or, for a value
-/// that is not a string, its key. 0 if it cannot be found (a field a preset's expansion wrote).
+/// that is not a string, its key; for an object without a key of its own (an element of a
+/// list), its first key. 0 if it cannot be found (a field a preset's expansion wrote).
 pub(crate) fn line_of(text: &str, field: &str) -> usize {
     use serde_json::Value;
     // Every key and string of the document in order, with the path of the value it belongs to
@@ -452,7 +453,9 @@ pub(crate) fn line_of(text: &str, field: &str) -> usize {
     let target = tokens
         .iter()
         .position(|(p, key, _)| p == field && !key)
-        .or_else(|| tokens.iter().position(|(p, key, _)| p == field && *key));
+        .or_else(|| tokens.iter().position(|(p, key, _)| p == field && *key))
+        // An object in a list (`queries[0]`) has no key of its own: its first key inside.
+        .or_else(|| tokens.iter().position(|(p, _, _)| p.strip_prefix(field).is_some_and(|r| r.starts_with(['.', '[']))));
     let Some(at) = target else { return 0 };
     let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
     let wanted = quoted(&tokens[at].2);
@@ -524,7 +527,8 @@ impl Scenario {
                     .collect();
                 return Err(ScenarioError::Invalid {
                     path: path.into(),
-                    field: "server".into(),
+                    // The second section given is the one too many (none given: `server`).
+                    field: names.get(1).map_or("server", |n| n.trim_matches('`')).into(),
                     found: if n == 0 { "none of them".to_string() } else { format!("both {}", names.join(" and ")) },
                     expected: "exactly one of `server` (Directus), `auth_server` (an authorization server's preset options), `protocol` (an authorization server in the protocol language) and `session_server` (a session-table server in the protocol language)"
                         .into(),
@@ -754,7 +758,7 @@ impl Scenario {
         let mut seen = vec![];
         for (i, r) in on_ok.iter().enumerate() {
             if seen.contains(r) {
-                return Err(self.invalid(&format!("browser.on_ok[{i}]"), format!("{r:?}"), "each reaction at most once"));
+                return Err(self.invalid(&format!("browser.on_ok[{i}]"), serde_json::to_string(r).unwrap_or_default(), "each reaction at most once"));
             }
             seen.push(*r);
         }
@@ -939,7 +943,7 @@ impl Scenario {
             {
                 return Err(self.invalid(
                     field,
-                    format!("{list:?}"),
+                    serde_json::to_string(list).unwrap_or_default(),
                     "at most 4 reactions ending with \"log-out\" or \"keep-going\" (and neither before the end)",
                 ));
             }

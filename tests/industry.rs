@@ -488,7 +488,7 @@ fn auth_server_section_errors_name_the_field() {
     assert!(Scenario::parse(std::path::Path::new("m.json"), base).is_ok());
     let both = base.replace("\"auth_server\"", "\"server\":{\"session_refresh\":\"rotate\"},\"auth_server\"");
     let e = Scenario::parse(std::path::Path::new("m.json"), &both).unwrap_err().to_string();
-    assert!(e.contains("field `server`") && e.contains("both"), "{e}");
+    assert!(e.contains("field `auth_server`") && e.contains("both `server` and `auth_server`"), "{e}");
     let session = base.replace("\"mode\":\"json\"", "\"mode\":\"session\"");
     let e = Scenario::parse(std::path::Path::new("m.json"), &session).unwrap_err().to_string();
     assert!(e.contains("field `browser.mode`"), "{e}");

@@ -7,6 +7,7 @@ use refresh_check::search::SearchConfig;
 use refresh_check::trace::Trace;
 
 use crate::util::{actions, checked, cli, root};
+use serde_json::Value;
 
 /// Answers the model file's query `name` (its shipped model, its tab count); the file's other
 /// verdicts are as expected.
@@ -217,7 +218,8 @@ fn compare_replays_each_counterexample_of_a_on_b() {
         cli(&root(), &["compare", "models/directus-10.10-session.json", "models/directus-pr22433-stable-id.json"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("no_spurious_logout          violated (10 steps)     holds  ≠"), "{text}");
+    let row = text.lines().find(|l| l.starts_with("  no_spurious_logout ")).unwrap();
+    assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["no_spurious_logout", "violated", "(10", "steps)", "holds", "≠"], "{text}");
     assert!(text.contains("no_spurious_logout #1 (10 steps): B never runs these steps: removed"), "{text}");
     assert!(text.contains("cookie_names_live_session #1 (11 steps): B never runs these steps: removed"), "{text}");
 
@@ -240,6 +242,44 @@ fn compare_replays_each_counterexample_of_a_on_b() {
     let out = cli(&root(), &["compare", "models/directus-10.10-session.json", "models/nope.json"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.json"));
+}
+
+/// Review 8: `compare` of models B cannot run A's steps in (another server, another tab
+/// count) says "not comparable" with the reason, in the label and in a warning, never
+/// "removed"; a long property name keeps its own column (review 12).
+#[test]
+fn compare_says_not_comparable_when_b_cannot_express_a() {
+    let out = cli(&root(), &["compare", "models/directus-10.10-session.json", "models/hydra-grace.json"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("warning: A and B are not comparable: B's server is an OAuth authorization server (`auth_server`/`protocol`), A's is a session server (`server`/`session_server`)"), "{text}");
+    assert!(text.contains("no_spurious_logout #1 (10 steps): not comparable: B's server is an OAuth authorization server"), "{text}");
+    assert!(!text.contains("removed"), "{text}");
+    // Every verdict of A starts in the same column, after the longest name and two spaces.
+    let header = text.lines().find(|l| l.starts_with("  property ")).unwrap();
+    let col = header.find(" A ").unwrap() + 1;
+    let long = text.lines().find(|l| l.starts_with("  sign_out_no_dead_token_handed_out")).unwrap();
+    assert_eq!(&long[col - 2..col], "  ", "{text}");
+    assert!(long[col..].starts_with("holds") || long[col..].starts_with("unreached"), "{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut v: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("models/hydra-3004-check-outside-transaction.json")).unwrap())
+            .unwrap();
+    v["name"] = "hydra-3004-one-tab".into();
+    v["browser"]["tabs"] = 1.into();
+    let one = dir.path().join("one-tab.json");
+    std::fs::write(&one, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let out = cli(
+        &root(),
+        &["compare", "models/hydra-3004-check-outside-transaction.json", one.to_str().unwrap(), "--format", "markdown"],
+    );
+    let md = String::from_utf8_lossy(&out.stdout);
+    // 1: the one-tab copy keeps the two-tab model's `expect` block, which its verdicts differ from.
+    assert_eq!(out.status.code(), Some(1), "{md}");
+    assert!(md.contains("> **Not comparable:** `hydra-3004-one-tab` has 1 tab(s), `hydra-3004-check-outside-transaction` has 2 (give both --tabs N)"), "{md}");
+    assert!(md.contains("): not comparable: `hydra-3004-one-tab` has 1 tab(s)"), "{md}");
+    assert!(!md.contains("removed"), "{md}");
 }
 
 /// `explore --save-path URL -o FILE` saves the path on screen as a trace that validates; a path
@@ -440,4 +480,51 @@ fn the_timeout_bounds_the_queries_too() {
     assert_eq!(out.status.code(), Some(3), "{stdout}");
     assert!(stdout.contains("dead-cookie: unknown (search incomplete)"), "{stdout}");
     assert!(took < 3.5, "the whole command took {took:.1} s with --timeout 2");
+}
+
+/// Review 7: `explore --save-path … -o X.md` would have the chart overwrite the trace; it is
+/// refused (exit 2) with nothing written.
+#[test]
+fn explore_refuses_a_trace_file_not_ending_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("saved.md");
+    let url = "http://127.0.0.1:3000/#/steps/0/0/0/0/0/0/1/0/0/1/0";
+    let o = cli(
+        &root(),
+        &["explore", "models/directus-10.10-session.json", "--save-path", url, "-o", out.to_str().unwrap()],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "-o {}: expected a trace file name ending in `.json` (its Markdown chart is written beside it as `.md`)",
+            out.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written");
+}
+
+/// Review 6: the save command the Explorer prints carries the tab count it explores, so the
+/// saved path is the one on screen.
+#[test]
+fn explore_prints_a_save_command_with_its_tab_count() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_refresh-check"))
+        .current_dir(root())
+        .args(["explore", "models/directus-10.10-session.json", "--tabs", "3", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Vec<String> = (0..3).map(|_| lines.next().unwrap().unwrap()).collect();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first[0].starts_with("Explorer for directus-10.10-session (3 tabs): http://127.0.0.1:"), "{first:?}");
+    assert!(
+        first[2].contains(
+            "refresh-check explore models/directus-10.10-session.json --tabs 3 --save-path '<the URL>' -o FILE.json"
+        ),
+        "{first:?}"
+    );
 }

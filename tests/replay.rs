@@ -365,6 +365,50 @@ fn a_tick_too_short_for_the_server_grace_is_refused() {
     assert!(!out.contains("sign-in"), "{out}");
 }
 
+/// Review 5: the same model written as a `session_server` program (`models expand`) gets the
+/// same check: its handlers read `grace_period`, so the tick must fit the server's grace.
+#[test]
+fn a_session_server_file_gets_the_grace_check_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let expanded = cli(&root(), &["models", "expand", "models/directus-10.11.1-session-slow.json"]);
+    assert_eq!(expanded.status.code(), Some(0), "{}", String::from_utf8_lossy(&expanded.stderr));
+    assert!(String::from_utf8_lossy(&expanded.stdout).contains("\"session_server\""));
+    let file = dir.path().join("slow-expanded.json");
+    std::fs::write(&file, &expanded.stdout).unwrap();
+    let fake = start(Refresh::Keep);
+    let args = [
+        "replay",
+        "--model",
+        file.to_str().unwrap(),
+        "--property",
+        "no_spurious_logout",
+        "--target",
+        &fake.url,
+        "--email",
+        "admin@example.com",
+        "--password",
+        "refresh-check-admin",
+        "--tries",
+        "1",
+    ];
+    let out = cli(&root(), &args);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("--tick-seconds 1: the trace cannot test what it claims on this server: SESSION_REFRESH_GRACE_PERIOD runs out within the trace"), "{text}");
+    assert!(text.contains("use --tick-seconds 6.67 or set the server's SESSION_REFRESH_GRACE_PERIOD to 1.5 s"), "{text}");
+    assert!(!text.contains("sign-in"), "{text}");
+}
+
+/// Review 12: `--tries 0` is a usage error, not one try.
+#[test]
+fn zero_tries_is_a_usage_error() {
+    let fake = start(Refresh::Keep);
+    let (code, out) = replay(&fake, "directus-10.10-session.no_spurious_logout", &["--tries", "0"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--tries") && out.contains("0 is not in 1.."), "{out}");
+    assert!(!out.contains("sign-in"), "{out}");
+}
+
 /// A trace of a model whose server is not Directus is refused: exit 2, naming file and field.
 #[test]
 fn a_trace_of_an_oauth_model_is_refused() {

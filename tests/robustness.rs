@@ -112,7 +112,7 @@ fn cases() -> Vec<Case> {
             id: "M3",
             args: |d| check(file(d, "empty.json", b"")),
             code: 2,
-            says: "empty.json:1:0: field `.`: EOF while parsing a value",
+            says: "empty.json:1:1: field `.`: EOF while parsing a value",
         },
         Case {
             id: "M4",
@@ -209,25 +209,25 @@ fn cases() -> Vec<Case> {
             id: "F3",
             args: |d| check(model_with(d, "f.json", |v| v["browser"]["tabs"] = "two".into())),
             code: 2,
-            says: "field `browser.tabs`: invalid type: string \"two\", expected u8",
+            says: "field `browser.tabs`: invalid type: string \"two\", expected an integer from 0 to 255",
         },
         Case {
             id: "F4",
             args: |d| check(model_with(d, "f.json", |v| v["browser"]["tabs"] = (-1).into())),
             code: 2,
-            says: "field `browser.tabs`: invalid value: integer `-1`, expected u8",
+            says: "field `browser.tabs`: invalid value: integer `-1`, expected an integer from 0 to 255",
         },
         Case {
             id: "F5",
             args: |d| check(model_with(d, "f.json", |v| v["browser"]["tabs"] = 300.into())),
             code: 2,
-            says: "field `browser.tabs`: invalid value: integer `300`, expected u8",
+            says: "field `browser.tabs`: invalid value: integer `300`, expected an integer from 0 to 255",
         },
         Case {
             id: "F6",
             args: |d| check(model_with(d, "f.json", |v| v["browser"]["tabs"] = 2.5.into())),
             code: 2,
-            says: "field `browser.tabs`: invalid type: floating point `2.5`, expected u8",
+            says: "field `browser.tabs`: invalid type: floating point `2.5`, expected an integer from 0 to 255",
         },
         Case {
             id: "F7",

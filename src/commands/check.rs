@@ -555,6 +555,9 @@ pub fn run(args: Args) -> Result<u8> {
         Some(q) => refresh_check::query::load_file(q).map_err(anyhow::Error::msg)?, // bad input before any search
         None => Vec::new(),
     };
+    if args.run.threads > 1 && matches!(args.run.strategy, StrategyArg::Dfs) {
+        eprintln!("warning: --threads {}: the depth-first search runs on one thread; the threads serve only the breadth-first shortening of the counterexamples it finds", args.run.threads);
+    }
     let before = if args.accept { accept_preflight(&args.models, &args.run)? } else { Vec::new() };
     let single = args.models.len() == 1 && args.models[0].is_file() && args.run.shard.is_none();
     let queries = args.query.as_deref().map(|q| (q, &extra[..]));

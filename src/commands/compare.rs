@@ -4,7 +4,9 @@
 //! and actions, in order, with anything in between) and answered on B twice: does B allow the
 //! same steps, and does B still violate the property at their end? So a designer sees what a
 //! fix removes (the steps cannot happen), what it defuses (they happen, the property holds at
-//! their end) and what it leaves (they happen and still violate it).
+//! their end) and what it leaves (they happen and still violate it). When B cannot express the
+//! steps at all (another tab count, server kind or actor set, or an action of A's steps that B
+//! never takes), the replay is "not comparable" with the reason instead of "removed".
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -73,6 +75,12 @@ struct Replayed {
     violated: Answer,
     /// The shortest such run of B, in steps.
     b_steps: Option<usize>,
+    /// Why B cannot express these steps at all (`B has no action X`), when it cannot: then
+    /// "never runs these steps" says nothing about the fix.
+    not_comparable: Option<String>,
+    /// The server or store action of A's steps B never takes, when that is why B never runs
+    /// them.
+    removed_by: Option<String>,
 }
 
 fn load(path: &PathBuf, tabs: Option<u8>) -> Result<Scenario> {
@@ -101,8 +109,11 @@ fn replay_all(
     (ma, sa, ra): (&RefreshModel, &Scenario, &Results),
     mb: &RefreshModel,
     cfg: &SearchConfig<refresh_check::model::State>,
+    whole: Option<&str>,
 ) -> Result<Vec<Replayed>> {
     let mut out = vec![];
+    // (actor, action) pairs of A's steps that B never takes, answered once each.
+    let mut never: std::collections::HashMap<(String, String), bool> = Default::default();
     for p in &ra.properties {
         if p.status != Verdict::Violated || p.kind != Kind::Always {
             continue;
@@ -124,7 +135,22 @@ fn replay_all(
                 }
                 _ => allowed.clone(),
             };
+            let missing = match (whole, allowed.answer) {
+                (None, Answer::Unreachable) => missing_action(mb, &t, cfg, &mut never),
+                _ => None,
+            };
+            // A server or store step B lacks is the fix at work (another statement, another
+            // handler): removed, and why. A step of the tabs, clock, network or attacker B
+            // lacks means B cannot play A's scenario at all.
+            let (not_comparable, removed_by) = match (whole, missing) {
+                (Some(why), _) => (Some(why.to_string()), None),
+                (None, Some((why, true))) => (None, Some(why)),
+                (None, Some((why, false))) => (Some(why), None),
+                (None, None) => (None, None),
+            };
             out.push(Replayed {
+                not_comparable,
+                removed_by,
                 property: p.name,
                 k: k + 1,
                 steps: path.actions.len(),
@@ -141,10 +167,70 @@ fn replay_all(
     Ok(out)
 }
 
+/// The first step of A's trace whose actor and action B never takes (a query of that one
+/// event, unreachable on B), as "B has no action X …", and whether its actor is the server or
+/// the store; `None` if B takes every one (or a limit stopped the search).
+fn missing_action(
+    mb: &RefreshModel,
+    t: &trace::Trace,
+    cfg: &SearchConfig<refresh_check::model::State>,
+    never: &mut std::collections::HashMap<(String, String), bool>,
+) -> Option<(String, bool)> {
+    for s in &t.steps {
+        let key = (s.actor.clone(), s.action.clone());
+        let absent = *never.entry(key).or_insert_with(|| {
+            let mut q = query::from_trace(t, "vocabulary", None);
+            q.events.retain(|e| e.actor.as_deref() == Some(s.actor.as_str()) && e.action.as_deref() == Some(s.action.as_str()));
+            q.events.truncate(1);
+            q.end_at_last_event = false;
+            query::answer(mb, &t.model_file, &t.model, t.parameters.tabs, &q, cfg).answer == Answer::Unreachable
+        });
+        if absent {
+            let server_side = s.actor == "server" || s.actor == "store";
+            return Some((format!("B has no action `{}` by `{}`, A's step {}", s.action, s.actor, s.index), server_side));
+        }
+    }
+    None
+}
+
+/// Why B cannot run any counterexample of A, whatever it is: a different tab count, or a
+/// server of another kind (so other actors and actions).
+fn whole_model_difference(sa: &Scenario, ma: &RefreshModel, sb: &Scenario, mb: &RefreshModel) -> Option<String> {
+    use refresh_check::model::Node;
+    let kind = |m: &RefreshModel| match m.actors.get(m.cfg.server) {
+        Some(Node::AuthServer { .. }) => "an OAuth authorization server (`auth_server`/`protocol`)",
+        Some(Node::Server { .. }) => "a session server (`server`/`session_server`)",
+        _ => "no server",
+    };
+    if sa.browser.tabs != sb.browser.tabs {
+        Some(format!("B has {} tab(s), A has {} (give both --tabs N)", sb.browser.tabs, sa.browser.tabs))
+    } else if kind(ma) != kind(mb) {
+        Some(format!("B's server is {}, A's is {}: B has none of A's server actions", kind(mb), kind(ma)))
+    } else if ma.actors.len() != mb.actors.len() {
+        Some(format!("B has {} actor(s), A has {}", mb.actors.len(), ma.actors.len()))
+    } else {
+        None
+    }
+}
+
+/// `why` (which speaks of A and B) with the models' names in their place.
+fn sides(why: &str, a_name: &str, b_name: &str) -> String {
+    why.replace("B has", &format!("{b_name} has"))
+        .replace("B's", &format!("{b_name}'s"))
+        .replace("A has", &format!("{a_name} has"))
+        .replace("A's", &format!("{a_name}'s"))
+}
+
 /// What B does with a counterexample of A, in words.
-fn effect(r: &Replayed, b_name: &str) -> String {
+fn effect(r: &Replayed, a_name: &str, b_name: &str) -> String {
+    if let Some(why) = &r.not_comparable {
+        return format!("not comparable: {}", sides(why, a_name, b_name));
+    }
     match (r.allowed, r.violated) {
-        (Answer::Unreachable, _) => format!("{b_name} never runs these steps: removed"),
+        (Answer::Unreachable, _) => match &r.removed_by {
+            Some(why) => format!("{b_name} never runs these steps: removed ({})", sides(why, a_name, b_name)),
+            None => format!("{b_name} never runs these steps: removed"),
+        },
         (Answer::Reachable, Answer::Unreachable) => {
             format!("{b_name} runs these steps but `{}` holds at their end: defused", r.property)
         }
@@ -170,7 +256,8 @@ pub fn run(args: Args) -> Result<u8> {
     let (ma, ra) = check::check(&sa, &opts);
     let (mb, rb) = check::check(&sb, &opts);
     let cfg = SearchConfig { deadline, max_states: args.max_states, ..SearchConfig::default() };
-    let replayed = replay_all((&ma, &sa, &ra), &mb, &cfg)?;
+    let whole = whole_model_difference(&sa, &ma, &sb, &mb);
+    let replayed = replay_all((&ma, &sa, &ra), &mb, &cfg, whole.as_deref())?;
 
     let mut w = Vec::new();
     let (a, b) = (&sa.name, &sb.name);
@@ -178,23 +265,34 @@ pub fn run(args: Args) -> Result<u8> {
         CompareFormat::Text => {
             writeln!(w, "compare {a} ({}) with {b} ({})", sa.path.display(), sb.path.display())?;
             writeln!(w, "A: {} unique states; B: {} unique states\n", ra.unique_states, rb.unique_states)?;
-            writeln!(w, "  {:<28}{:<24}{}", "property", "A", "B")?;
-            for p in properties::ALL {
-                let (x, y) = (verdict_cell(&ra, p.name), verdict_cell(&rb, p.name));
+            if let Some(why) = &whole {
+                writeln!(w, "warning: A and B are not comparable: {why}; B cannot run A's steps, whatever the fix\n")?;
+            }
+            // Columns as wide as their longest cell and two spaces: a long name never runs into
+            // the next column.
+            let cells: Vec<(&str, String, String)> =
+                properties::ALL.iter().map(|p| (p.name, verdict_cell(&ra, p.name), verdict_cell(&rb, p.name))).collect();
+            let wp = cells.iter().map(|c| c.0.chars().count()).max().unwrap_or(0).max("property".len()) + 2;
+            let wa = cells.iter().map(|c| c.1.chars().count()).max().unwrap_or(0).max(1) + 2;
+            writeln!(w, "  {:<wp$}{:<wa$}{}", "property", "A", "B")?;
+            for (name, x, y) in &cells {
                 let mark = if x.split(' ').next() == y.split(' ').next() { "" } else { "  ≠" };
-                writeln!(w, "  {:<28}{:<24}{}{mark}", p.name, x, y)?;
+                writeln!(w, "  {:<wp$}{:<wa$}{}{mark}", name, x, y)?;
             }
             writeln!(w, "\ncounterexamples of A replayed on B (A's steps in order, anything in between):")?;
             if replayed.is_empty() {
                 writeln!(w, "  none: A violates no invariant")?;
             }
             for r in &replayed {
-                writeln!(w, "  {} #{} ({} steps): {}", r.property, r.k, r.steps, effect(r, "B"))?;
+                writeln!(w, "  {} #{} ({} steps): {}", r.property, r.k, r.steps, effect(r, "A", "B"))?;
                 writeln!(w, "      {}", r.events.join(" → "))?;
             }
         }
         CompareFormat::Markdown => {
             writeln!(w, "### `{a}` → `{b}`\n")?;
+            if let Some(why) = &whole {
+                writeln!(w, "> **Not comparable:** {}; `{b}` cannot run the steps of `{a}`, whatever the fix.\n", sides(why, &format!("`{a}`"), &format!("`{b}`")))?;
+            }
             writeln!(w, "| property | `{a}` | `{b}` |")?;
             writeln!(w, "|---|---|---|")?;
             for p in properties::ALL {
@@ -215,7 +313,7 @@ pub fn run(args: Args) -> Result<u8> {
                 writeln!(w, "- none: `{a}` violates no invariant")?;
             }
             for r in &replayed {
-                writeln!(w, "- `{}` #{} ({} steps): {}", r.property, r.k, r.steps, effect(r, &format!("`{b}`")))?;
+                writeln!(w, "- `{}` #{} ({} steps): {}", r.property, r.k, r.steps, effect(r, &format!("`{a}`"), &format!("`{b}`")))?;
             }
         }
     }

@@ -55,13 +55,17 @@ pub struct Args {
     pub save_path: Option<String>,
 
     /// With `--save-path`: the trace file to write (`.json`; a Markdown chart is written beside
-    /// it as `.md`). Refused if it is the model file.
+    /// it as `.md`). Refused (exit 2) if it does not end in `.json` or is the model file.
     #[arg(long, short, value_name = "FILE", requires = "save_path")]
     pub output: Option<PathBuf>,
 }
 
 /// `--save-path`: replays the path on the model and writes its trace (and the `.md` chart).
 fn save(sc: &Scenario, m: &model::RefreshModel, path: &str, out: &std::path::Path) -> Result<u8> {
+    // The chart goes beside the trace as `.md`: a trace file named `.md` would be overwritten by it.
+    if out.extension().and_then(|e| e.to_str()) != Some("json") {
+        bail!("-o {}: expected a trace file name ending in `.json` (its Markdown chart is written beside it as `.md`)", out.display());
+    }
     let raw = path.rsplit_once("#/steps/").map_or(path, |(_, p)| p);
     let raw = raw.split('?').next().unwrap_or(raw).trim_matches('/');
     let p = trace::decode_path(raw).ok_or_else(|| {
@@ -129,8 +133,9 @@ pub fn run(args: Args) -> Result<u8> {
     writeln!(out, "Read-only: the Explorer explores the model in memory and writes nothing to disk.")?;
     writeln!(
         out,
-        "To save the path on screen as a trace: refresh-check explore {} --save-path '<the URL>' -o FILE.json",
-        args.model.display()
+        "To save the path on screen as a trace: refresh-check explore {} --tabs {} --save-path '<the URL>' -o FILE.json",
+        args.model.display(),
+        sc.browser.tabs
     )?;
     if !addr.ip().is_loopback() {
         eprintln!(

@@ -37,8 +37,8 @@ pub struct Args {
     /// That user's password.
     #[arg(long)]
     pub password: String,
-    /// Tries at most; each signs in afresh and replays the whole trace.
-    #[arg(long, default_value_t = 20)]
+    /// Tries at most (1 or more); each signs in afresh and replays the whole trace.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub tries: u32,
     /// Seconds of wall-clock time per model tick: the requests of tick t go out t ticks after
     /// the sign-in. A TTL of k ticks matches a server TTL of (k + 1/2) ticks in seconds (see

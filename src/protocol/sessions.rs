@@ -751,12 +751,17 @@ fn parse_reply(text: &str, middleware: bool) -> Result<Option<SReply>, String> {
 }
 
 fn reads_fresh(e: &SExpr) -> bool {
+    reads(e, &SVar::Fresh)
+}
+
+/// Whether `e` reads the variable `v` anywhere.
+fn reads(e: &SExpr, v: &SVar) -> bool {
     match e {
-        SExpr::Var(SVar::Fresh) => true,
-        SExpr::Const(_) | SExpr::Var(_) => false,
-        SExpr::Not(a) => reads_fresh(a),
-        SExpr::And(a, b) | SExpr::Or(a, b) | SExpr::Add(a, b) | SExpr::Sub(a, b) => reads_fresh(a) || reads_fresh(b),
-        SExpr::Eq(_, a, b) | SExpr::Ord(_, _, a, b) => reads_fresh(a) || reads_fresh(b),
+        SExpr::Var(x) => x == v,
+        SExpr::Const(_) => false,
+        SExpr::Not(a) => reads(a, v),
+        SExpr::And(a, b) | SExpr::Or(a, b) | SExpr::Add(a, b) | SExpr::Sub(a, b) => reads(a, v) || reads(b, v),
+        SExpr::Eq(_, a, b) | SExpr::Ord(_, _, a, b) => reads(a, v) || reads(b, v),
     }
 }
 
@@ -790,11 +795,32 @@ fn statement_exprs(s: &Statement) -> Vec<&SExpr> {
 }
 
 fn statement_reads_fresh(s: &Statement) -> bool {
+    statement_reads(s, &SVar::Fresh)
+}
+
+fn statement_reads(s: &Statement, v: &SVar) -> bool {
     match s {
-        Statement::Select(a) | Statement::SelectNext(a) | Statement::Delete(a) => reads_fresh(a),
-        Statement::Extend(a, b) | Statement::Insert(a, b) => reads_fresh(a) || reads_fresh(b),
-        Statement::Rename(a, b, c) | Statement::Claim(a, b, c) => reads_fresh(a) || reads_fresh(b) || reads_fresh(c),
+        Statement::Select(a) | Statement::SelectNext(a) | Statement::Delete(a) => reads(a, v),
+        Statement::Extend(a, b) | Statement::Insert(a, b) => reads(a, v) || reads(b, v),
+        Statement::Rename(a, b, c) | Statement::Claim(a, b, c) => reads(a, v) || reads(b, v) || reads(c, v),
         Statement::Purge => false,
+    }
+}
+
+impl SessionProgram {
+    /// Whether some guard, `keep`, statement or reply of any endpoint reads `grace_period`
+    /// (`SESSION_REFRESH_GRACE_PERIOD`, the model's `ttl.grace` ticks).
+    pub fn reads_grace_period(&self) -> bool {
+        let v = SVar::Ttl(TtlName::Grace);
+        [&self.refresh, &self.sign_out, &self.request].iter().flat_map(|h| h.steps.iter()).flat_map(|s| s.rules.iter()).any(|r| {
+            reads(&r.when, &v)
+                || r.keep.as_ref().is_some_and(|k| reads(k, &v))
+                || match &r.then {
+                    Then::Run(st, _) => statement_reads(st, &v),
+                    Then::Reply(SReply::OkToken(e)) => reads(e, &v),
+                    _ => false,
+                }
+        })
     }
 }
 

@@ -479,7 +479,7 @@ impl Parser {
                 Some("active") => read(Read::TokensWith(ACTIVE), Ty::Num),
                 Some("superseded") => read(Read::TokensWith(SUPERSEDED), Ty::Num),
                 Some("revoked") => read(Read::TokensWith(REVOKED), Ty::Num),
-                other => Err(format!("`tokens` needs a status: `tokens.active`, `tokens.superseded` or `tokens.revoked`, found {other:?}")),
+                other => Err(format!("`tokens` needs a status: `tokens.active`, `tokens.superseded` or `tokens.revoked`, found {}", other.map_or("nothing".into(), |o| format!("`tokens.{o}`")))),
             },
             "tab" => {
                 self.expect_op("[")?;
@@ -532,9 +532,11 @@ impl Parser {
                 }
                 let words = ["active", "superseded", "revoked", "none", "true", "false", "tab", "token", "tabs", "tokens"];
                 let names = NAMES.iter().copied().chain(TAB_STATUSES.iter().map(|(n, _)| *n)).chain(words);
-                let hint = did_you_mean(w, names)
-                    .map(|c| format!(" (did you mean `{c}`?)"))
-                    .unwrap_or_default();
+                let all: Vec<&str> = names.collect();
+                let hint = did_you_mean(w, all.iter().copied()).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_else(|| {
+                    let near = all.iter().min_by(|a, b| strsim::jaro_winkler(w, b).total_cmp(&strsim::jaro_winkler(w, a)));
+                    near.map(|c| format!(" (the nearest name is `{c}`)")).unwrap_or_default()
+                });
                 Err(format!("unknown name `{w}`{hint}; docs/queries.md lists the state view"))
             }
         }

@@ -53,7 +53,7 @@ pub struct Duration {
 
 /// The durations the model's server and browsers use.
 pub fn durations(model: &RefreshModel, server: &ServerDurations) -> Vec<Duration> {
-    let Some(Node::Server { policy, ttl, .. }) = model.actors.get(model.cfg.server) else { return Vec::new() };
+    let Some(Node::Server { policy, ttl, program, .. }) = model.actors.get(model.cfg.server) else { return Vec::new() };
     let modes: Vec<AuthMode> = model
         .actors
         .iter()
@@ -87,7 +87,9 @@ pub fn durations(model: &RefreshModel, server: &ServerDurations) -> Vec<Duration
             jwt: true,
         });
     }
-    if policy.session_refresh == SessionRefresh::GraceWindow {
+    // The Directus preset's grace window, or a `session_server` program that reads
+    // `grace_period` or claims a reuse interval (its preset `session_refresh` is the default).
+    if policy.session_refresh == SessionRefresh::GraceWindow || program.reads_grace_period() || program.reuse_interval > 0 {
         out.push(Duration {
             var: "SESSION_REFRESH_GRACE_PERIOD",
             option: "--server-grace",

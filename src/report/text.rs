@@ -42,7 +42,9 @@ fn model_body(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Resul
         m.seconds
     )?;
     writeln!(w)?;
-    writeln!(w, "  {:<27} {:<9} {:<9} {:<9} {:>5}  ", "property", "kind", "verdict", "expected", "steps")?;
+    // The name column is as wide as the longest name (at least 27): names stay in their column.
+    let wn = m.properties.iter().map(|p| p.name.chars().count()).max().unwrap_or(0).max(27);
+    writeln!(w, "  {:<wn$} {:<9} {:<9} {:<9} {:>5}  ", "property", "kind", "verdict", "expected", "steps")?;
     for p in &m.properties {
         let mark = match p.as_expected {
             _ if p.differs() => "DIFFERS",
@@ -57,7 +59,7 @@ fn model_body(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Resul
             Kind::Always => "always",
             Kind::Sometimes => "sometimes",
         };
-        writeln!(w, "  {:<27} {:<9} {:<9} {:<9} {:>5}  {}", p.name, kind, verdict(p.status), expected, steps, mark)?;
+        writeln!(w, "  {:<wn$} {:<9} {:<9} {:<9} {:>5}  {}", p.name, kind, verdict(p.status), expected, steps, mark)?;
     }
     if m.properties.iter().any(|p| !p.applies && !p.differs() && p.as_expected.is_some()) {
         writeln!(
