@@ -75,6 +75,21 @@ fn prepare_parent(out: &Path) -> Result<()> {
 /// Whether the model file of trace `t` (read from `file`) expects its verdict.
 fn expectation(t: &Trace, file: &Path) -> Expectation {
     let Ok(sc) = Scenario::load(&trace::resolve_model_file(file, &t.model_file)) else { return Expectation::Unknown };
+    // A query's or a user-defined invariant's trace is expected when the model file's query of
+    // that name expects what the trace shows (a match, a violation); one with no expectation,
+    // or a path saved from `explore`, has no expectation to meet.
+    if trace::is_query(&t.property) {
+        let name = t.property.split_once(':').map_or("", |(_, n)| n);
+        let shown = match t.kind {
+            refresh_check::properties::Kind::Always => refresh_check::query::Answer::Violated,
+            refresh_check::properties::Kind::Sometimes => refresh_check::query::Answer::Reachable,
+        };
+        return match sc.queries.iter().find(|q| q.name == name).and_then(|q| q.expect) {
+            Some(e) if e == shown => Expectation::Expected,
+            Some(_) => Expectation::Unexpected,
+            None => Expectation::Unknown,
+        };
+    }
     let shown = match t.kind {
         refresh_check::properties::Kind::Always => Verdict::Violated,
         refresh_check::properties::Kind::Sometimes => Verdict::Reached,

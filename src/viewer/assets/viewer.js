@@ -157,6 +157,8 @@
     else if (e.key === "Home") go(0);
     else if (e.key === "End") go(visible(last) ? last : step(last, -1));
     else if (e.key === "/" && search) search.focus();
+    // Escape clears the search wherever the focus is (a step's link may have taken it).
+    else if (e.key === "Escape" && search && search.value) { search.value = ""; find(); }
     else return;
     e.preventDefault();
   });
