@@ -129,14 +129,19 @@
     count.textContent = q ? n + " of " + last + " steps match" : "";
   }
 
+  // Enter (Shift+Enter) while a search is active: the next (previous) matching step, wrapping.
+  function nextMatch(back) {
+    var k = step(current, back ? -1 : 1);
+    if (k === current) k = step(back ? last + 1 : 0, back ? -1 : 1);
+    go(k);
+  }
+
   each(".actor-toggle input", function (box) { box.addEventListener("change", filter); });
   if (search) {
     search.addEventListener("input", find);
     search.addEventListener("keydown", function (e) {
       if (e.key === "Enter") {
-        var k = step(current, e.shiftKey ? -1 : 1);
-        if (k === current) k = step(e.shiftKey ? last + 1 : 0, e.shiftKey ? -1 : 1);
-        go(k);
+        nextMatch(e.shiftKey);
         // Going to the step's fragment may take the focus: keep it in the search.
         setTimeout(function () { search.focus(); }, 0);
         e.preventDefault();
@@ -157,7 +162,9 @@
     else if (e.key === "Home") go(0);
     else if (e.key === "End") go(visible(last) ? last : step(last, -1));
     else if (e.key === "/" && search) search.focus();
-    // Escape clears the search wherever the focus is (a step's link may have taken it).
+    // Enter and Escape act on an active search wherever the focus is (going to a step's
+    // fragment may have taken it from the search box).
+    else if (e.key === "Enter" && search && search.value.trim()) nextMatch(e.shiftKey);
     else if (e.key === "Escape" && search && search.value) { search.value = ""; find(); }
     else return;
     e.preventDefault();
