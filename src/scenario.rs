@@ -455,7 +455,9 @@ pub(crate) fn line_of(text: &str, field: &str) -> usize {
         .position(|(p, key, _)| p == field && !key)
         .or_else(|| tokens.iter().position(|(p, key, _)| p == field && *key))
         // An object in a list (`queries[0]`) has no key of its own: its first key inside.
-        .or_else(|| tokens.iter().position(|(p, _, _)| p.strip_prefix(field).is_some_and(|r| r.starts_with(['.', '[']))));
+        .or_else(|| {
+            tokens.iter().position(|(p, _, _)| p.strip_prefix(field).is_some_and(|r| r.starts_with(['.', '['])))
+        });
     let Some(at) = target else { return 0 };
     let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
     let wanted = quoted(&tokens[at].2);
@@ -502,12 +504,8 @@ impl Scenario {
             };
             ScenarioError::Parse { path: path.into(), line: e.line, column: e.column, field: e.field, message }
         })?;
-        let sections = [
-            file.server.is_some(),
-            file.auth_server.is_some(),
-            file.protocol.is_some(),
-            file.session_server.is_some(),
-        ];
+        let sections =
+            [file.server.is_some(), file.auth_server.is_some(), file.protocol.is_some(), file.session_server.is_some()];
         let server = match sections.iter().filter(|x| **x).count() {
             1 => file.server.clone().unwrap_or(ServerSection {
                 session_refresh: SessionRefresh::Rotate,
@@ -758,7 +756,11 @@ impl Scenario {
         let mut seen = vec![];
         for (i, r) in on_ok.iter().enumerate() {
             if seen.contains(r) {
-                return Err(self.invalid(&format!("browser.on_ok[{i}]"), serde_json::to_string(r).unwrap_or_default(), "each reaction at most once"));
+                return Err(self.invalid(
+                    &format!("browser.on_ok[{i}]"),
+                    serde_json::to_string(r).unwrap_or_default(),
+                    "each reaction at most once",
+                ));
             }
             seen.push(*r);
         }

@@ -146,7 +146,9 @@ fn a_golden_trace_that_no_longer_reproduces_fails_at_its_first_differing_step_un
         "{msg}"
     );
     assert!(
-        msg.contains("the state after it differs in `handlers`: recorded [\"tab A Refresh: awaits R1 result\"], replayed []"),
+        msg.contains(
+            "the state after it differs in `handlers`: recorded [\"tab A Refresh: awaits R1 result\"], replayed []"
+        ),
         "{msg}"
     );
     let stale = &r["properties"][1];

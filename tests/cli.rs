@@ -84,14 +84,23 @@ fn a_differing_verdict_exits_1() {
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     let row = text.lines().find(|l| l.starts_with("  no_spurious_logout ")).expect("a row for no_spurious_logout");
-    assert_eq!(row.split_whitespace().collect::<Vec<_>>()[..4], ["no_spurious_logout", "always", "violated", "holds"], "{text}");
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>()[..4],
+        ["no_spurious_logout", "always", "violated", "holds"],
+        "{text}"
+    );
     assert!(row.ends_with("DIFFERS"), "{text}");
     // Every row's kind starts where the header's does, the longest name included (review 12).
     let header = text.lines().find(|l| l.starts_with("  property ")).unwrap();
     let col = header.find("kind").unwrap();
     let long = text.lines().find(|l| l.starts_with("  sign_out_no_dead_token_handed_out ")).expect("the longest name");
     assert_eq!(long.find("always"), Some(col), "{text}");
-    assert!(text.lines().filter(|l| l.contains(" always ") || l.contains(" sometimes ")).all(|l| l.as_bytes()[col - 1] == b' '), "{text}");
+    assert!(
+        text.lines()
+            .filter(|l| l.contains(" always ") || l.contains(" sometimes "))
+            .all(|l| l.as_bytes()[col - 1] == b' '),
+        "{text}"
+    );
 }
 
 #[test]
@@ -129,7 +138,13 @@ fn malformed_json_and_bad_values_exit_2_with_position_or_range() {
     let out = cli(dir.path(), &["check", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("broken.json:3:") && err.contains("browser.tabs") && err.contains("expected an integer from 0 to 255") && !err.contains("u8"), "{err}");
+    assert!(
+        err.contains("broken.json:3:")
+            && err.contains("browser.tabs")
+            && err.contains("expected an integer from 0 to 255")
+            && !err.contains("u8"),
+        "{err}"
+    );
     let out = cli(dir.path(), &["check", &model("directus-10.10-session.json"), "--tabs", "7"]);
     assert_eq!(out.status.code(), Some(2));
     let out = cli(dir.path(), &["check", "missing.json"]);
@@ -143,7 +158,8 @@ fn malformed_json_and_bad_values_exit_2_with_position_or_range() {
 #[test]
 fn bad_input_errors_name_file_line_field_and_the_values_as_written() {
     let dir = tempfile::tempdir().unwrap();
-    let base: Value = serde_json::from_str(&fs::read_to_string(root().join("models/directus-10.10-session.json")).unwrap()).unwrap();
+    let base: Value =
+        serde_json::from_str(&fs::read_to_string(root().join("models/directus-10.10-session.json")).unwrap()).unwrap();
     let write = |name: &str, v: &Value| {
         let f = dir.path().join(name);
         fs::write(&f, serde_json::to_string_pretty(v).unwrap()).unwrap();
@@ -162,39 +178,56 @@ fn bad_input_errors_name_file_line_field_and_the_values_as_written() {
     assert!(err.contains("reactions.json: field `browser.on_refused`: found [\"log-out\",\"keep-going\"], expected at most 4 reactions"), "{err}");
     assert!(!err.contains("LogOut"), "{err}");
 
-    let mut v: Value = serde_json::from_str(&fs::read_to_string(root().join("models/better-auth-oauth-provider-hqbase-41.json")).unwrap()).unwrap();
-    let other: Value = serde_json::from_str(&fs::read_to_string(root().join("models/auth0-leeway.json")).unwrap()).unwrap();
+    let mut v: Value = serde_json::from_str(
+        &fs::read_to_string(root().join("models/better-auth-oauth-provider-hqbase-41.json")).unwrap(),
+    )
+    .unwrap();
+    let other: Value =
+        serde_json::from_str(&fs::read_to_string(root().join("models/auth0-leeway.json")).unwrap()).unwrap();
     v["auth_server"] = other["auth_server"].clone();
     let f = write("two-servers.json", &v);
     let (code, err) = run(&["check", &f, "--no-traces"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("two-servers.json: field `protocol`: found both `auth_server` and `protocol`, expected exactly one of"), "{err}");
+    assert!(
+        err.contains(
+            "two-servers.json: field `protocol`: found both `auth_server` and `protocol`, expected exactly one of"
+        ),
+        "{err}"
+    );
 
     let q = dir.path().join("q.json");
     fs::write(&q, "{\"queries\": [\n  {\"name\": \"x\"}\n]}\n").unwrap();
-    let (code, err) = run(&["check", &model("directus-10.10-session.json"), "--query", q.to_str().unwrap(), "--no-traces"]);
+    let (code, err) =
+        run(&["check", &model("directus-10.10-session.json"), "--query", q.to_str().unwrap(), "--no-traces"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("q.json:2: field `queries[0]`: a query with `events`"), "{err}");
 
     fs::write(&q, "{\"queries\": [{\"name\": \"x\", \"end\": \"tokens.bogus >= 1\"}]}").unwrap();
-    let (code, err) = run(&["check", &model("directus-10.10-session.json"), "--query", q.to_str().unwrap(), "--no-traces"]);
+    let (code, err) =
+        run(&["check", &model("directus-10.10-session.json"), "--query", q.to_str().unwrap(), "--no-traces"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("`tokens.active`, `tokens.superseded` or `tokens.revoked`, found `tokens.bogus`"), "{err}");
     assert!(!err.contains("Some("), "{err}");
 
-    fs::write(&q, "{\"queries\": [{\"name\": \"x\", \"events\": [\"*\"], \"end\": \"tabz.logged_out >= 1\"}]}").unwrap();
-    let (code, err) = run(&["check", &model("directus-10.10-session.json"), "--query", q.to_str().unwrap(), "--no-traces"]);
+    fs::write(&q, "{\"queries\": [{\"name\": \"x\", \"events\": [\"*\"], \"end\": \"tabz.logged_out >= 1\"}]}")
+        .unwrap();
+    let (code, err) =
+        run(&["check", &model("directus-10.10-session.json"), "--query", q.to_str().unwrap(), "--no-traces"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("unknown name `tabz` (did you mean `tab`?)"), "{err}");
     fs::write(&q, "{\"queries\": [{\"name\": \"x\", \"events\": [\"*\"], \"end\": \"bogusname >= 1\"}]}").unwrap();
-    let (code, err) = run(&["check", &model("directus-10.10-session.json"), "--query", q.to_str().unwrap(), "--no-traces"]);
+    let (code, err) =
+        run(&["check", &model("directus-10.10-session.json"), "--query", q.to_str().unwrap(), "--no-traces"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("unknown name `bogusname` (the nearest name is `"), "{err}");
 
     let bad = dir.path().join("bad.json");
     fs::write(&bad, "{\n").unwrap();
     let (code, err) = run(&["trace", "validate", bad.to_str().unwrap()]);
-    let all = format!("{err}{}", String::from_utf8_lossy(&cli(dir.path(), &["trace", "validate", bad.to_str().unwrap()]).stdout));
+    let all = format!(
+        "{err}{}",
+        String::from_utf8_lossy(&cli(dir.path(), &["trace", "validate", bad.to_str().unwrap()]).stdout)
+    );
     assert_eq!(code, Some(2), "{all}");
     assert!(all.contains("bad.json:2:1: field `.`: EOF while parsing an object"), "{all}");
     assert!(!all.contains("`?`"), "{all}");
@@ -204,7 +237,10 @@ fn bad_input_errors_name_file_line_field_and_the_values_as_written() {
 #[test]
 fn threads_with_depth_first_search_are_explained() {
     let dir = tempfile::tempdir().unwrap();
-    let out = cli(dir.path(), &["check", &model("directus-10.10-session.json"), "--no-traces", "-q", "--threads", "2", "--strategy", "dfs"]);
+    let out = cli(
+        dir.path(),
+        &["check", &model("directus-10.10-session.json"), "--no-traces", "-q", "--threads", "2", "--strategy", "dfs"],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("warning: --threads 2: the depth-first search runs on one thread; the threads serve only the breadth-first shortening of the counterexamples it finds"), "{err}");

@@ -303,7 +303,11 @@ fn no_vacuity_warning_for_sanity_properties_that_cannot_apply() {
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(!text.contains("vacuous"), "{text}");
     let row = text.lines().find(|l| l.starts_with("  attacker_redeems ")).unwrap();
-    assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["attacker_redeems", "sometimes", "unreached", "-", "-", "n/a"], "{text}");
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        ["attacker_redeems", "sometimes", "unreached", "-", "-", "n/a"],
+        "{text}"
+    );
     // A sanity property that applies and is never reached still warns (and differs).
     copy_with(dir.path(), "t.json", &shipped("auth0-rotation-theft.json"), |m| {
         m["expect"].as_object_mut().unwrap().shift_remove("concurrent_refreshes").unwrap();

@@ -219,7 +219,11 @@ fn compare_replays_each_counterexample_of_a_on_b() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     let row = text.lines().find(|l| l.starts_with("  no_spurious_logout ")).unwrap();
-    assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["no_spurious_logout", "violated", "(10", "steps)", "holds", "≠"], "{text}");
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        ["no_spurious_logout", "violated", "(10", "steps)", "holds", "≠"],
+        "{text}"
+    );
     assert!(text.contains("no_spurious_logout #1 (10 steps): B never runs these steps: removed"), "{text}");
     assert!(text.contains("cookie_names_live_session #1 (11 steps): B never runs these steps: removed"), "{text}");
 
@@ -253,7 +257,10 @@ fn compare_says_not_comparable_when_b_cannot_express_a() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("warning: A and B are not comparable: B's server is an OAuth authorization server (`auth_server`/`protocol`), A's is a session server (`server`/`session_server`)"), "{text}");
-    assert!(text.contains("no_spurious_logout #1 (10 steps): not comparable: B's server is an OAuth authorization server"), "{text}");
+    assert!(
+        text.contains("no_spurious_logout #1 (10 steps): not comparable: B's server is an OAuth authorization server"),
+        "{text}"
+    );
     assert!(!text.contains("removed"), "{text}");
     // Every verdict of A starts in the same column, after the longest name and two spaces.
     let header = text.lines().find(|l| l.starts_with("  property ")).unwrap();
@@ -263,9 +270,10 @@ fn compare_says_not_comparable_when_b_cannot_express_a() {
     assert!(long[col..].starts_with("holds") || long[col..].starts_with("unreached"), "{text}");
 
     let dir = tempfile::tempdir().unwrap();
-    let mut v: Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join("models/hydra-3004-check-outside-transaction.json")).unwrap())
-            .unwrap();
+    let mut v: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("models/hydra-3004-check-outside-transaction.json")).unwrap(),
+    )
+    .unwrap();
     v["name"] = "hydra-3004-one-tab".into();
     v["browser"]["tabs"] = 1.into();
     let one = dir.path().join("one-tab.json");
@@ -339,7 +347,8 @@ fn misspelt_names_in_query_events_are_refused_with_the_nearest_name() {
         (hydra, r#"["* step `nosuchstep`"]"#, "unknown step `nosuchstep` (expected one of the model's steps: check (outside the transaction), rotate (transaction), "),
     ];
     for (model, events, needle) in cases {
-        let q = format!("{{\"queries\": [\n {{\"name\": \"x\",\n  \"events\": {events}, \"expect\": \"unreachable\"}}]}}");
+        let q =
+            format!("{{\"queries\": [\n {{\"name\": \"x\",\n  \"events\": {events}, \"expect\": \"unreachable\"}}]}}");
         let (code, stdout, err) = check_query(model, &q);
         assert_eq!(code, Some(2), "{events}: {stdout}{err}");
         assert!(err.contains("q.json:3: field `queries[0].events[0]`: "), "{err}");
@@ -385,7 +394,8 @@ fn rule_and_step_filters_match_session_server_and_sign_out_decisions() {
     )
     .unwrap();
     let traces = dir.path().join("traces");
-    let out = cli(&root(), &["check", directus, "--query", qf.to_str().unwrap(), "--traces", traces.to_str().unwrap(), "-q"]);
+    let out =
+        cli(&root(), &["check", directus, "--query", qf.to_str().unwrap(), "--traces", traces.to_str().unwrap(), "-q"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     let t = |name: &str| {
@@ -394,10 +404,7 @@ fn rule_and_step_filters_match_session_server_and_sign_out_decisions() {
     // The claim is decided when R1's row reaches the server (session mode, no successor yet),
     // after the middleware's session check.
     let g1 = t("g1");
-    assert_eq!(
-        crate::util::steps(&g1).last().unwrap(),
-        &("server".to_string(), "ServerReceivesResult".to_string())
-    );
+    assert_eq!(crate::util::steps(&g1).last().unwrap(), &("server".to_string(), "ServerReceivesResult".to_string()));
     assert_eq!(g1.steps.len(), 6, "{:?}", crate::util::steps(&g1));
     assert_eq!(g1.steps[2].action, "StoreRunsSessionCheck");
     assert_eq!(g1.steps[4].action, "StoreRunsR1");

@@ -97,7 +97,11 @@ fn expand_prints_the_reaction_presets_and_bad_reactions_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     for (from, to, field) in [
         (r#""clear-cookie","#, r#""retry","#, "browser.retry_limit"),
-        (r#""mode": "cookie","#, r#""mode": "json", "on_stored_token_written": "adopt","#, "browser.on_stored_token_written"),
+        (
+            r#""mode": "cookie","#,
+            r#""mode": "json", "on_stored_token_written": "adopt","#,
+            "browser.on_stored_token_written",
+        ),
         // Tabs that read the shared storage directly have no copy of their own to adopt into.
         (
             r#""mode": "cookie","#,
@@ -154,7 +158,10 @@ fn kcap_cli_946_a_5xx_after_the_commit_signs_out_and_pr_947_replays_inside_the_w
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     let replay = t.steps.iter().position(|s| s.text.contains("sends the refresh again with the stored token=1"));
     let replay = replay.expect("the counterexample goes through the replay");
-    assert!(t.steps[..replay].iter().filter(|s| s.action == "ClockTicks").count() == 2, "the 5xx came after the window");
+    assert!(
+        t.steps[..replay].iter().filter(|s| s.action == "ClockTicks").count() == 2,
+        "the 5xx came after the window"
+    );
     assert!(t.steps[replay + 1].text.contains("rule `reuse`"), "{}", t.steps[replay + 1].text);
 }
 
@@ -203,7 +210,11 @@ fn the_in_flight_bound_removes_the_logout_that_needs_a_refresh_delayed_past_the_
     // The refused refresh was sent before a tick and delivered after it.
     let refused = t.steps.iter().rposition(|s| s.action == "ServerReceivesRefresh").unwrap();
     let sent = t.steps[..refused].iter().rposition(|s| s.action == "TabSendsRefresh").unwrap();
-    assert!(t.steps[sent..refused].iter().any(|s| s.action == "ClockTicks"), "{}", refresh_check::trace::render_text(&t));
+    assert!(
+        t.steps[sent..refused].iter().any(|s| s.action == "ClockTicks"),
+        "{}",
+        refresh_check::trace::render_text(&t)
+    );
 
     let (sc, m, bounded) = checked("models/convex-auth-pr555-delivered-within-a-tick.json");
     assert_eq!(sc.time.max_in_flight_ticks, Some(0));
@@ -212,8 +223,13 @@ fn the_in_flight_bound_removes_the_logout_that_needs_a_refresh_delayed_past_the_
     assert!(bounded.unique_states > 1000 && bounded.unique_states < r.unique_states);
     let t = trace_of(&m, &sc, &bounded, "rotated_token_expires");
     for (i, s) in t.steps.iter().enumerate().filter(|(_, s)| s.action == "ClockTicks") {
-        assert!(s.state.in_flight.iter().all(|f| f.from == "clock"), "step {}: nothing else in flight at a tick", i + 1);
-        let next_tick = t.steps[i + 1..].iter().position(|s| s.action == "ClockTicks").map_or(t.steps.len(), |j| i + 1 + j);
+        assert!(
+            s.state.in_flight.iter().all(|f| f.from == "clock"),
+            "step {}: nothing else in flight at a tick",
+            i + 1
+        );
+        let next_tick =
+            t.steps[i + 1..].iter().position(|s| s.action == "ClockTicks").map_or(t.steps.len(), |j| i + 1 + j);
         if next_tick < t.steps.len() {
             assert!(t.steps[i + 1..next_tick].iter().any(|s| s.action == "ClockMayTickAgain"), "step {}", i + 1);
         }

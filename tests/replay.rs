@@ -395,7 +395,10 @@ fn a_session_server_file_gets_the_grace_check_too() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("--tick-seconds 1: the trace cannot test what it claims on this server: SESSION_REFRESH_GRACE_PERIOD runs out within the trace"), "{text}");
-    assert!(text.contains("use --tick-seconds 6.67 or set the server's SESSION_REFRESH_GRACE_PERIOD to 1.5 s"), "{text}");
+    assert!(
+        text.contains("use --tick-seconds 6.67 or set the server's SESSION_REFRESH_GRACE_PERIOD to 1.5 s"),
+        "{text}"
+    );
     assert!(!text.contains("sign-in"), "{text}");
 }
 

@@ -184,7 +184,9 @@ fn a_session_rule_is_refused_with_its_field_and_what_was_expected() {
     // that step unreachable, which is refused; going on to it is accepted.
     let e = with_r1_rule(r#"{ "name": "r", "reply": "ok presented" }"#).unwrap_err();
     assert!(e.contains("field `session_server.refresh.steps[2].name`: a step some rule leads to"), "{e}");
-    assert!(with_r1_rule(r#"{ "name": "r", "run": "extend presented expires now + 1", "next": "write result" }"#).is_ok());
+    assert!(
+        with_r1_rule(r#"{ "name": "r", "run": "extend presented expires now + 1", "next": "write result" }"#).is_ok()
+    );
 }
 
 /// A model file with two server sections is refused, naming them.
@@ -216,7 +218,9 @@ fn a_refresh_handlers_delete_is_not_a_sign_out() {
         "run": "delete presented",
         "next": "refused"
     });
-    steps.push(serde_json::json!({ "name": "refused", "rules": [{ "name": "refused", "reply": "invalid_credentials" }] }));
+    steps.push(
+        serde_json::json!({ "name": "refused", "rules": [{ "name": "refused", "reply": "invalid_credentials" }] }),
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.json");
     std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();

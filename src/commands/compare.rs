@@ -180,14 +180,19 @@ fn missing_action(
         let key = (s.actor.clone(), s.action.clone());
         let absent = *never.entry(key).or_insert_with(|| {
             let mut q = query::from_trace(t, "vocabulary", None);
-            q.events.retain(|e| e.actor.as_deref() == Some(s.actor.as_str()) && e.action.as_deref() == Some(s.action.as_str()));
+            q.events.retain(|e| {
+                e.actor.as_deref() == Some(s.actor.as_str()) && e.action.as_deref() == Some(s.action.as_str())
+            });
             q.events.truncate(1);
             q.end_at_last_event = false;
             query::answer(mb, &t.model_file, &t.model, t.parameters.tabs, &q, cfg).answer == Answer::Unreachable
         });
         if absent {
             let server_side = s.actor == "server" || s.actor == "store";
-            return Some((format!("B has no action `{}` by `{}`, A's step {}", s.action, s.actor, s.index), server_side));
+            return Some((
+                format!("B has no action `{}` by `{}`, A's step {}", s.action, s.actor, s.index),
+                server_side,
+            ));
         }
     }
     None
@@ -270,8 +275,10 @@ pub fn run(args: Args) -> Result<u8> {
             }
             // Columns as wide as their longest cell and two spaces: a long name never runs into
             // the next column.
-            let cells: Vec<(&str, String, String)> =
-                properties::ALL.iter().map(|p| (p.name, verdict_cell(&ra, p.name), verdict_cell(&rb, p.name))).collect();
+            let cells: Vec<(&str, String, String)> = properties::ALL
+                .iter()
+                .map(|p| (p.name, verdict_cell(&ra, p.name), verdict_cell(&rb, p.name)))
+                .collect();
             let wp = cells.iter().map(|c| c.0.chars().count()).max().unwrap_or(0).max("property".len()) + 2;
             let wa = cells.iter().map(|c| c.1.chars().count()).max().unwrap_or(0).max(1) + 2;
             writeln!(w, "  {:<wp$}{:<wa$}{}", "property", "A", "B")?;
@@ -291,7 +298,11 @@ pub fn run(args: Args) -> Result<u8> {
         CompareFormat::Markdown => {
             writeln!(w, "### `{a}` → `{b}`\n")?;
             if let Some(why) = &whole {
-                writeln!(w, "> **Not comparable:** {}; `{b}` cannot run the steps of `{a}`, whatever the fix.\n", sides(why, &format!("`{a}`"), &format!("`{b}`")))?;
+                writeln!(
+                    w,
+                    "> **Not comparable:** {}; `{b}` cannot run the steps of `{a}`, whatever the fix.\n",
+                    sides(why, &format!("`{a}`"), &format!("`{b}`"))
+                )?;
             }
             writeln!(w, "| property | `{a}` | `{b}` |")?;
             writeln!(w, "|---|---|---|")?;
@@ -313,7 +324,14 @@ pub fn run(args: Args) -> Result<u8> {
                 writeln!(w, "- none: `{a}` violates no invariant")?;
             }
             for r in &replayed {
-                writeln!(w, "- `{}` #{} ({} steps): {}", r.property, r.k, r.steps, effect(r, &format!("`{a}`"), &format!("`{b}`")))?;
+                writeln!(
+                    w,
+                    "- `{}` #{} ({} steps): {}",
+                    r.property,
+                    r.k,
+                    r.steps,
+                    effect(r, &format!("`{a}`"), &format!("`{b}`"))
+                )?;
             }
         }
     }

@@ -64,7 +64,10 @@ pub struct Args {
 fn save(sc: &Scenario, m: &model::RefreshModel, path: &str, out: &std::path::Path) -> Result<u8> {
     // The chart goes beside the trace as `.md`: a trace file named `.md` would be overwritten by it.
     if out.extension().and_then(|e| e.to_str()) != Some("json") {
-        bail!("-o {}: expected a trace file name ending in `.json` (its Markdown chart is written beside it as `.md`)", out.display());
+        bail!(
+            "-o {}: expected a trace file name ending in `.json` (its Markdown chart is written beside it as `.md`)",
+            out.display()
+        );
     }
     let raw = path.rsplit_once("#/steps/").map_or(path, |(_, p)| p);
     let raw = raw.split('?').next().unwrap_or(raw).trim_matches('/');

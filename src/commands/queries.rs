@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use refresh_check::query::{self, Answer, Outcome, Query};
-use refresh_check::search::SearchConfig;
 use refresh_check::scenario::Scenario;
+use refresh_check::search::SearchConfig;
 use refresh_check::{exit, golden, model, output, trace};
 
 use super::check::RunArgs;

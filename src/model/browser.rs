@@ -52,7 +52,9 @@
 
 use serde::Serialize;
 
-use super::policy::{AuthMode, Coordination, JsonStorage, LeaderElection, Logins, OkReaction, Reaction, WrittenListener};
+use super::policy::{
+    AuthMode, Coordination, JsonStorage, LeaderElection, Logins, OkReaction, Reaction, WrittenListener,
+};
 use super::server::Credentials;
 use super::{Reply, SessionJwt, TabIx, Tick, Token};
 
@@ -689,7 +691,9 @@ impl BrowserState {
                             if cfg.on_stored_token_written == WrittenListener::Adopt {
                                 // The `storage` event reaches every other open tab.
                                 for (u, other) in self.tabs.iter_mut().enumerate() {
-                                    if u != t as usize && !matches!(other.status, TabStatus::LoggedOut | TabStatus::Closed) {
+                                    if u != t as usize
+                                        && !matches!(other.status, TabStatus::LoggedOut | TabStatus::Closed)
+                                    {
                                         other.token = Some(tok);
                                     }
                                 }

@@ -45,10 +45,10 @@ use stateright::actor::{
 };
 
 use crate::properties;
+use crate::protocol::sessions::SessionProgram;
 use crate::scenario::{NetworkKind, Scenario};
 use browser::{BrowserCfg, BrowserState, Send};
 use policy::{AuthMode, ServerPolicy, ServerSteps, StoreConcurrency};
-use crate::protocol::sessions::SessionProgram;
 use server::{Credentials, Endpoint, Handler, Stage, StepOut, Ttls};
 use store::{Sql, SqlResult, StoreState};
 
@@ -322,12 +322,7 @@ pub enum Node {
         bounded_flight: bool,
     },
     /// The session store, starting as `init`; `program` as the server's (for transactions).
-    Store {
-        init: StoreState,
-        policy: ServerPolicy,
-        ttl: Ttls,
-        program: std::sync::Arc<SessionProgram>,
-    },
+    Store { init: StoreState, policy: ServerPolicy, ttl: Ttls, program: std::sync::Arc<SessionProgram> },
     /// An OAuth authorization server ([`oauth`]) running `protocol` ([`interpret`]) with
     /// `devices` client sessions of `logins` sign-ins each at tick 0; access tokens live
     /// `access_ttl` ticks.
@@ -751,13 +746,7 @@ fn record_answer(s: &mut ServerState, h: &Handler, reply: &Reply, orphan: bool) 
 /// One step of a handler, with its ghost mark: a rule marked `supersedes` records the
 /// presented token as superseded now, by the server's clock when it learned the write affected
 /// a row (at or after the write ran).
-fn interpreted(
-    s: &mut ServerState,
-    p: &SessionProgram,
-    ttl: &Ttls,
-    h: Handler,
-    input: Option<SqlResult>,
-) -> StepOut {
+fn interpreted(s: &mut ServerState, p: &SessionProgram, ttl: &Ttls, h: Handler, input: Option<SqlResult>) -> StepOut {
     let (out, marks) = sessions::step(p, ttl, s.now, h, input);
     if marks.superseded {
         if let Some(tok) = h.cred.presented() {
@@ -908,7 +897,11 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         on_refused: sc.browser.on_refused.clone(),
         on_server_error: sc.browser.on_server_error.clone(),
         on_stored_token_cleared: sc.browser.on_stored_token_cleared,
-        on_ok: sc.browser.on_ok.clone().unwrap_or_else(|| policy::default_on_ok(sc.browser.mode, sc.browser.json_storage)),
+        on_ok: sc
+            .browser
+            .on_ok
+            .clone()
+            .unwrap_or_else(|| policy::default_on_ok(sc.browser.mode, sc.browser.json_storage)),
         on_stored_token_written: sc.browser.on_stored_token_written,
         retry_limit: sc.browser.retry_limit,
     }

@@ -251,7 +251,10 @@ mod tests {
         let StepOut::Query(b, w3) = step(&p, &TTL, 0, b, Some(store.exec(g2))) else { panic!() };
         assert_eq!(w3, Sql::PurgeExpired { now: 0 });
         assert_eq!(awaits(&p, &b), "W3 result");
-        assert!(matches!(b.stage, Stage::Step { issued: 2, orphan: false, .. }), "the loser hands out the winner's token");
+        assert!(
+            matches!(b.stage, Stage::Step { issued: 2, orphan: false, .. }),
+            "the loser hands out the winner's token"
+        );
         assert_eq!(awaits(&p, &a), "G1 result");
     }
 

@@ -137,7 +137,11 @@ impl View<'_> {
                 match self.h.cred.mode {
                     AuthMode::Session => {
                         let exp = self.now.saturating_add(self.ttl.session_cookie);
-                        Reply::Ok { set_cookie: Some(SessionJwt { session: t, exp }), token: None, expires_at: Some(exp) }
+                        Reply::Ok {
+                            set_cookie: Some(SessionJwt { session: t, exp }),
+                            token: None,
+                            expires_at: Some(exp),
+                        }
                     }
                     AuthMode::Json | AuthMode::Cookie => Reply::Ok {
                         set_cookie: None,
@@ -257,7 +261,11 @@ pub fn run_atomically_deciding(
 /// result delivered to the server runs the steps that read it. Empty for any other action and
 /// for models whose server is not a `session_server`. The interpreter is re-run on `before`
 /// ([`step_deciding`]), so these are the decisions the transition made.
-pub fn decisions_of(m: &super::RefreshModel, before: &super::State, action: &super::Action) -> Vec<(Endpoint, u8, Option<u8>)> {
+pub fn decisions_of(
+    m: &super::RefreshModel,
+    before: &super::State,
+    action: &super::Action,
+) -> Vec<(Endpoint, u8, Option<u8>)> {
     use stateright::actor::ActorModelAction;
     let Some(super::Node::Server { store, policy, ttl, program, .. }) = m.actors.get(m.cfg.server) else {
         return vec![];

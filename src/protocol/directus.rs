@@ -83,10 +83,7 @@ pub fn expand(p: &ServerPolicy, grace_ticks: crate::model::Tick) -> SessionServe
         );
         mw_steps.push(step(
             "session row",
-            vec![
-                rule("no session row").when("row == none").reply("invalid_credentials"),
-                rule("pass").reply("pass"),
-            ],
+            vec![rule("no session row").when("row == none").reply("invalid_credentials"), rule("pass").reply("pass")],
         ));
     }
     mw.push(rule("pass").reply("pass"));

@@ -513,9 +513,7 @@ impl P {
         let (r, rt) = self.sum()?;
         let (l, r) = (Box::new(l), Box::new(r));
         if op == "==" || op == "!=" {
-            let ok = lt == rt
-                || (lt == STy::None && rt == STy::Token)
-                || (rt == STy::None && lt == STy::Token);
+            let ok = lt == rt || (lt == STy::None && rt == STy::Token) || (rt == STy::None && lt == STy::Token);
             if !ok {
                 return Err(format!("cannot compare {} with {}", lt.name(), rt.name()));
             }
@@ -739,11 +737,13 @@ fn parse_reply(text: &str, middleware: bool) -> Result<Option<SReply>, String> {
         _ => match t.strip_prefix("ok ") {
             Some(e) => SReply::OkToken(parse_expr(e, STy::Token)?),
             None => {
-                let mut all = vec!["ok", "invalid_payload", "token_expired", "invalid_credentials", "server_error", "signed_out"];
+                let mut all =
+                    vec!["ok", "invalid_payload", "token_expired", "invalid_credentials", "server_error", "signed_out"];
                 if middleware {
                     all.push("pass");
                 }
-                let hint = did_you_mean(t, all.iter().copied()).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+                let hint =
+                    did_you_mean(t, all.iter().copied()).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
                 return Err(format!("unknown reply (expected `ok`, `ok TOKEN`, {}{hint})", all[1..].join(", ")));
             }
         },
@@ -812,15 +812,19 @@ impl SessionProgram {
     /// (`SESSION_REFRESH_GRACE_PERIOD`, the model's `ttl.grace` ticks).
     pub fn reads_grace_period(&self) -> bool {
         let v = SVar::Ttl(TtlName::Grace);
-        [&self.refresh, &self.sign_out, &self.request].iter().flat_map(|h| h.steps.iter()).flat_map(|s| s.rules.iter()).any(|r| {
-            reads(&r.when, &v)
-                || r.keep.as_ref().is_some_and(|k| reads(k, &v))
-                || match &r.then {
-                    Then::Run(st, _) => statement_reads(st, &v),
-                    Then::Reply(SReply::OkToken(e)) => reads(e, &v),
-                    _ => false,
-                }
-        })
+        [&self.refresh, &self.sign_out, &self.request]
+            .iter()
+            .flat_map(|h| h.steps.iter())
+            .flat_map(|s| s.rules.iter())
+            .any(|r| {
+                reads(&r.when, &v)
+                    || r.keep.as_ref().is_some_and(|k| reads(k, &v))
+                    || match &r.then {
+                        Then::Run(st, _) => statement_reads(st, &v),
+                        Then::Reply(SReply::OkToken(e)) => reads(e, &v),
+                        _ => false,
+                    }
+            })
     }
 }
 
@@ -904,7 +908,11 @@ fn compile_handler(
             draws_fresh |= reads_fresh(&when) || keep.as_ref().is_some_and(reads_fresh);
             let then = match (&r.reply, &r.run) {
                 (Some(_), Some(_)) => {
-                    return Err(fail(field, &r.name, "a rule either answers (`reply`) or runs a statement (`run`), not both".into()))
+                    return Err(fail(
+                        field,
+                        &r.name,
+                        "a rule either answers (`reply`) or runs a statement (`run`), not both".into(),
+                    ))
                 }
                 (Some(reply), None) => {
                     if r.next.is_some() {
@@ -928,13 +936,21 @@ fn compile_handler(
                             let following = ix + 1;
                             let ends = following >= all.len() || (*in_mw && following >= mw.len());
                             if ends {
-                                return Err(fail(field, &r.name, "`run` in the last step needs a `next` step to read its result".into()));
+                                return Err(fail(
+                                    field,
+                                    &r.name,
+                                    "`run` in the last step needs a `next` step to read its result".into(),
+                                ));
                             }
                             following as u8
                         }
                     };
                     if usize::from(next) <= ix {
-                        return Err(fail(format!("{field}.next"), r.next.as_deref().unwrap_or(""), "a later step (a handler runs forward)".into()));
+                        return Err(fail(
+                            format!("{field}.next"),
+                            r.next.as_deref().unwrap_or(""),
+                            "a later step (a handler runs forward)".into(),
+                        ));
                     }
                     Then::Run(st, next)
                 }
@@ -998,7 +1014,8 @@ fn compile_handler(
         }
         for (ri, r) in steps[ix].rules.iter().enumerate() {
             let field = format!("{path}.rules[{ri}]");
-            let mut parts: Vec<(&str, &SExpr, &str)> = vec![("when", &r.when, spec.rules[ri].when.as_deref().unwrap_or(""))];
+            let mut parts: Vec<(&str, &SExpr, &str)> =
+                vec![("when", &r.when, spec.rules[ri].when.as_deref().unwrap_or(""))];
             if let Some(k) = &r.keep {
                 parts.push(("keep", k, spec.rules[ri].keep.as_deref().unwrap_or("")));
             }
@@ -1007,7 +1024,9 @@ fn compile_handler(
                     let text = spec.rules[ri].run.as_deref().unwrap_or("");
                     parts.extend(statement_exprs(st).into_iter().map(|e| ("run", e, text)));
                 }
-                Then::Reply(SReply::OkToken(e)) => parts.push(("reply", e, spec.rules[ri].reply.as_deref().unwrap_or(""))),
+                Then::Reply(SReply::OkToken(e)) => {
+                    parts.push(("reply", e, spec.rules[ri].reply.as_deref().unwrap_or("")))
+                }
                 _ => {}
             }
             for (key, e, text) in parts {

@@ -149,7 +149,9 @@ impl Vocabulary {
                 v
             }
             _ => Vocabulary {
-                no_decisions: Some("this model's server decides no rules (expected a `protocol` or a `session_server`)"),
+                no_decisions: Some(
+                    "this model's server decides no rules (expected a `protocol` or a `session_server`)",
+                ),
                 ..Vocabulary::default()
             },
         }
@@ -404,7 +406,10 @@ mod tests {
     #[test]
     fn every_described_action_is_a_known_action_name() {
         let text = include_str!("../trace/describe.rs");
-        let prefixes = ["Tab", "Server", "Store", "Clock", "Browser", "Attacker", "Network", "Node", "Leader", "Follower", "Storage"];
+        let prefixes = [
+            "Tab", "Server", "Store", "Clock", "Browser", "Attacker", "Network", "Node", "Leader", "Follower",
+            "Storage",
+        ];
         let mut found = 0;
         for quoted in text.split('"') {
             let is_action = prefixes.iter().any(|p| quoted.starts_with(p))

@@ -479,7 +479,10 @@ impl Parser {
                 Some("active") => read(Read::TokensWith(ACTIVE), Ty::Num),
                 Some("superseded") => read(Read::TokensWith(SUPERSEDED), Ty::Num),
                 Some("revoked") => read(Read::TokensWith(REVOKED), Ty::Num),
-                other => Err(format!("`tokens` needs a status: `tokens.active`, `tokens.superseded` or `tokens.revoked`, found {}", other.map_or("nothing".into(), |o| format!("`tokens.{o}`")))),
+                other => Err(format!(
+                    "`tokens` needs a status: `tokens.active`, `tokens.superseded` or `tokens.revoked`, found {}",
+                    other.map_or("nothing".into(), |o| format!("`tokens.{o}`"))
+                )),
             },
             "tab" => {
                 self.expect_op("[")?;
@@ -492,7 +495,9 @@ impl Parser {
                         // `2A` lexes as one word; a lone number is an error.
                         return Err(format!("a tab letter (A, B, …, or 2A for device 2), found `{n}`"));
                     }
-                    other => return Err(format!("a tab letter, found {}", other.map_or("the end".into(), |t| show(&t)))),
+                    other => {
+                        return Err(format!("a tab letter, found {}", other.map_or("the end".into(), |t| show(&t))))
+                    }
                 };
                 self.expect_op("]")?;
                 match self.field()?.as_deref() {
@@ -510,7 +515,9 @@ impl Parser {
                 self.expect_op("[")?;
                 let n = match self.peek() {
                     Some(Tok::Int(n)) if *n >= 1 => *n as Token,
-                    other => return Err(format!("a token number from 1, found {}", other.map_or("the end".into(), show))),
+                    other => {
+                        return Err(format!("a token number from 1, found {}", other.map_or("the end".into(), show)))
+                    }
                 };
                 self.at += 1;
                 self.expect_op("]")?;
@@ -530,13 +537,17 @@ impl Parser {
                 if let Some((_, v)) = TAB_STATUSES.iter().find(|(n, _)| *n == w) {
                     return Ok((Expr::Const(*v), Ty::TabStatus));
                 }
-                let words = ["active", "superseded", "revoked", "none", "true", "false", "tab", "token", "tabs", "tokens"];
+                let words =
+                    ["active", "superseded", "revoked", "none", "true", "false", "tab", "token", "tabs", "tokens"];
                 let names = NAMES.iter().copied().chain(TAB_STATUSES.iter().map(|(n, _)| *n)).chain(words);
                 let all: Vec<&str> = names.collect();
-                let hint = did_you_mean(w, all.iter().copied()).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_else(|| {
-                    let near = all.iter().min_by(|a, b| strsim::jaro_winkler(w, b).total_cmp(&strsim::jaro_winkler(w, a)));
-                    near.map(|c| format!(" (the nearest name is `{c}`)")).unwrap_or_default()
-                });
+                let hint = did_you_mean(w, all.iter().copied())
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_else(|| {
+                        let near =
+                            all.iter().min_by(|a, b| strsim::jaro_winkler(w, b).total_cmp(&strsim::jaro_winkler(w, a)));
+                        near.map(|c| format!(" (the nearest name is `{c}`)")).unwrap_or_default()
+                    });
                 Err(format!("unknown name `{w}`{hint}; docs/queries.md lists the state view"))
             }
         }

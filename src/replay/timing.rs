@@ -89,7 +89,10 @@ pub fn durations(model: &RefreshModel, server: &ServerDurations) -> Vec<Duration
     }
     // The Directus preset's grace window, or a `session_server` program that reads
     // `grace_period` or claims a reuse interval (its preset `session_refresh` is the default).
-    if policy.session_refresh == SessionRefresh::GraceWindow || program.reads_grace_period() || program.reuse_interval > 0 {
+    if policy.session_refresh == SessionRefresh::GraceWindow
+        || program.reads_grace_period()
+        || program.reuse_interval > 0
+    {
         out.push(Duration {
             var: "SESSION_REFRESH_GRACE_PERIOD",
             option: "--server-grace",

@@ -8,12 +8,12 @@ use super::{tab_letter, MessageView, Snapshot, TabView};
 use crate::model::browser::{BrowserState, TabStatus};
 use crate::model::policy::AuthMode;
 use crate::model::server::{Credentials, Handler, Stage};
-use crate::protocol::sessions::SessionProgram;
 use crate::model::store::{Row, Sql, SqlResult};
 use crate::model::{
     self, Action, HttpError, Msg, Node, RefreshModel, Reply, SessionJwt, State, TabIx, Timer, ATTACKER,
 };
 use crate::properties;
+use crate::protocol::sessions::SessionProgram;
 
 fn jwt(c: &Option<SessionJwt>) -> String {
     match c {
