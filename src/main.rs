@@ -35,7 +35,9 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::AS_EXPECTED);
         }
     };
-    match cli::run(cli) {
+    let outcome = cli::run(cli);
+    refresh_check::interrupt::finish();
+    match outcome {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             if err
