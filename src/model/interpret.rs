@@ -95,7 +95,7 @@ fn apply(
     let mut minted = None;
     let read_vars = *vars;
     for e in &rule.effects {
-        let var = |v: Var| read(view, &read_row, &fam, (t, minted.or(earlier), &read_vars), now, v);
+        let var = |v: &Var| read(view, &read_row, &fam, (t, minted.or(earlier), &read_vars), now, *v);
         match e {
             Effect::MintChild => {
                 let n = s.next_token();
@@ -213,7 +213,7 @@ pub fn decide_after<'p>(
     now: Tick,
 ) -> Option<&'p Rule> {
     let (row, fam) = (view.row?, view.family?);
-    let var = |v: Var| read(view, &row, &fam, (t, minted, vars), now, v);
+    let var = |v: &Var| read(view, &row, &fam, (t, minted, vars), now, *v);
     rules.iter().find(|r| r.when.eval(&var) != 0)
 }
 
@@ -291,7 +291,7 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
         ReplyForm::OkMinted => h.minted,
         ReplyForm::OkAccessOnly => Some(0),
         ReplyForm::Ok(x) => {
-            let var = |v: Var| read(&h.view, &read_row, &fam, (t, h.minted, &h.vars), now, v);
+            let var = |v: &Var| read(&h.view, &read_row, &fam, (t, h.minted, &h.vars), now, *v);
             match x.eval(&var) {
                 0 => None,
                 n => Some(n.clamp(1, 255) as Token),

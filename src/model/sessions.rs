@@ -83,20 +83,7 @@ impl View<'_> {
     }
 
     fn eval(&self, e: &SExpr) -> i32 {
-        match e {
-            SExpr::Const(n) => *n,
-            SExpr::Var(v) => self.var(*v),
-            SExpr::Not(a) => i32::from(self.eval(a) == 0),
-            SExpr::And(a, b) => i32::from(self.eval(a) != 0 && self.eval(b) != 0),
-            SExpr::Or(a, b) => i32::from(self.eval(a) != 0 || self.eval(b) != 0),
-            SExpr::Eq(eq, a, b) => i32::from((self.eval(a) == self.eval(b)) == *eq),
-            SExpr::Ord(less, or_eq, a, b) => {
-                let (x, y) = (self.eval(a), self.eval(b));
-                i32::from(if *less { x < y || (*or_eq && x == y) } else { x > y || (*or_eq && x == y) })
-            }
-            SExpr::Add(a, b) => (self.eval(a) + self.eval(b)).min(255),
-            SExpr::Sub(a, b) => (self.eval(a) - self.eval(b)).max(0),
-        }
+        e.eval(&|v| self.var(*v))
     }
 
     fn small(&self, e: &SExpr) -> u8 {

@@ -102,33 +102,12 @@ impl Ty {
     }
 }
 
-/// Comparison operators.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
-pub enum Cmp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
+pub use super::syntax::{did_you_mean, Cmp, MAX_TEXT};
+use super::syntax::{want, Grammar, Parser, Tok, Tree, Words};
 
 /// A parsed expression. Token statuses are encoded as [`STATUS_ACTIVE`], [`STATUS_SUPERSEDED`]
 /// and [`STATUS_REVOKED`]; `none` is 0; booleans are 0 and 1.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
-pub enum Expr {
-    Const(i32),
-    Var(Var),
-    Not(Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
-    Cmp(Cmp, Box<Expr>, Box<Expr>),
-    Add(Box<Expr>, Box<Expr>),
-    /// Subtraction stopping at 0.
-    Sub(Box<Expr>, Box<Expr>),
-}
+pub type Expr = Tree<Var>;
 
 /// `active` as a value.
 pub const STATUS_ACTIVE: i32 = 1;
@@ -228,61 +207,14 @@ pub struct Names {
     pub request: Vec<(String, FieldType)>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-enum Tok {
-    Int(i32),
-    Word(String),
-    Op(&'static str),
-}
-
-fn lex(text: &str) -> Result<Vec<Tok>, ExprError> {
-    let b = text.as_bytes();
-    let mut i = 0;
-    let mut out = vec![];
-    while i < b.len() {
-        let c = b[i] as char;
-        if c.is_ascii_whitespace() {
-            i += 1;
-        } else if c.is_ascii_digit() {
-            let start = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            let n: i32 = text[start..i]
-                .parse()
-                .ok()
-                .filter(|n| *n <= 255)
-                .ok_or_else(|| err(format!("the number {} is too large (at most 255)", &text[start..i])))?;
-            out.push(Tok::Int(n));
-        } else if c.is_ascii_alphabetic() || c == '_' {
-            let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.') {
-                i += 1;
-            }
-            out.push(Tok::Word(text[start..i].to_string()));
-        } else {
-            let two = text.get(i..i + 2).unwrap_or("");
-            let op = ["==", "!=", "<=", ">="].into_iter().find(|o| *o == two);
-            if let Some(op) = op {
-                out.push(Tok::Op(op));
-                i += 2;
-            } else if let Some(op) = ["<", ">", "+", "-", "(", ")", "="].into_iter().find(|o| o.starts_with(c)) {
-                out.push(Tok::Op(op));
-                i += 1;
-            } else {
-                let c = text[i..].chars().next().unwrap_or(c);
-                let shown: String = c.escape_default().collect();
-                return Err(err(format!(
-                    "unexpected character `{shown}` (expected a name, a number or one of == != < <= > >= + - ( ))"
-                )));
-            }
-        }
-    }
-    Ok(out)
-}
-
 fn err(message: String) -> ExprError {
     ExprError { message }
+}
+
+impl From<String> for ExprError {
+    fn from(message: String) -> Self {
+        ExprError { message }
+    }
 }
 
 /// Every readable name, for "did you mean" and for the reference.
@@ -306,158 +238,28 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "minted",
 ];
 
-/// The closest of `candidates` to `word`, if it is close enough to be a likely misspelling.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+impl Grammar for Names {
+    type Var = Var;
+    type Ty = Ty;
+    const BOOL: Ty = Ty::Bool;
+    const NUM: Ty = Ty::Num;
+    const NONE: Ty = Ty::None;
+
+    fn ty_name(t: Ty) -> &'static str {
+        t.name()
+    }
+
+    fn nullable(t: Ty) -> bool {
+        matches!(t, Ty::Token | Ty::Status)
+    }
+
+    fn name(&self, w: &str, _: &mut Parser<'_, Self>) -> Result<(Expr, Ty), String> {
+        self.name(w)
+    }
 }
 
-/// The longest expression, effect or reply, in bytes.
-pub const MAX_TEXT: usize = 1000;
-/// The deepest nesting of parentheses and `not`.
-const MAX_DEPTH: usize = 32;
-
-struct Parser<'n> {
-    toks: Vec<Tok>,
-    at: usize,
-    names: &'n Names,
-    depth: usize,
-}
-
-impl Parser<'_> {
-    fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.at)
-    }
-
-    fn word(&self, w: &str) -> bool {
-        matches!(self.peek(), Some(Tok::Word(x)) if x == w)
-    }
-
-    fn op(&self, o: &str) -> bool {
-        matches!(self.peek(), Some(Tok::Op(x)) if *x == o)
-    }
-
-    fn expr(&mut self) -> Result<(Expr, Ty), ExprError> {
-        let (mut l, mut lt) = self.and()?;
-        while self.word("or") {
-            self.at += 1;
-            let (r, rt) = self.and()?;
-            want(lt, Ty::Bool, "or")?;
-            want(rt, Ty::Bool, "or")?;
-            l = Expr::Or(Box::new(l), Box::new(r));
-            lt = Ty::Bool;
-        }
-        Ok((l, lt))
-    }
-
-    fn and(&mut self) -> Result<(Expr, Ty), ExprError> {
-        let (mut l, mut lt) = self.not()?;
-        while self.word("and") {
-            self.at += 1;
-            let (r, rt) = self.not()?;
-            want(lt, Ty::Bool, "and")?;
-            want(rt, Ty::Bool, "and")?;
-            l = Expr::And(Box::new(l), Box::new(r));
-            lt = Ty::Bool;
-        }
-        Ok((l, lt))
-    }
-
-    fn not(&mut self) -> Result<(Expr, Ty), ExprError> {
-        if self.word("not") {
-            self.at += 1;
-            self.deeper()?;
-            let (e, t) = self.not()?;
-            self.depth -= 1;
-            want(t, Ty::Bool, "not")?;
-            return Ok((Expr::Not(Box::new(e)), Ty::Bool));
-        }
-        self.cmp()
-    }
-
-    fn cmp(&mut self) -> Result<(Expr, Ty), ExprError> {
-        let (l, lt) = self.sum()?;
-        let op = match self.peek() {
-            Some(Tok::Op("==")) => Cmp::Eq,
-            Some(Tok::Op("!=")) => Cmp::Ne,
-            Some(Tok::Op("<")) => Cmp::Lt,
-            Some(Tok::Op("<=")) => Cmp::Le,
-            Some(Tok::Op(">")) => Cmp::Gt,
-            Some(Tok::Op(">=")) => Cmp::Ge,
-            Some(Tok::Op("=")) => return Err(err("`=` compares nothing: write `==`".into())),
-            _ => return Ok((l, lt)),
-        };
-        self.at += 1;
-        let (r, rt) = self.sum()?;
-        let ordered = !matches!(op, Cmp::Eq | Cmp::Ne);
-        if ordered {
-            want(lt, Ty::Num, "<, <=, > and >=")?;
-            want(rt, Ty::Num, "<, <=, > and >=")?;
-        } else {
-            let compatible = lt == rt
-                || (lt == Ty::None && matches!(rt, Ty::Token | Ty::Status))
-                || (rt == Ty::None && matches!(lt, Ty::Token | Ty::Status));
-            if !compatible {
-                return Err(err(format!("cannot compare {} with {}", lt.name(), rt.name())));
-            }
-        }
-        Ok((Expr::Cmp(op, Box::new(l), Box::new(r)), Ty::Bool))
-    }
-
-    fn sum(&mut self) -> Result<(Expr, Ty), ExprError> {
-        let (mut l, mut lt) = self.atom()?;
-        loop {
-            let add = if self.op("+") {
-                true
-            } else if self.op("-") {
-                false
-            } else {
-                return Ok((l, lt));
-            };
-            self.at += 1;
-            let (r, rt) = self.atom()?;
-            want(lt, Ty::Num, "+ and -")?;
-            want(rt, Ty::Num, "+ and -")?;
-            l = if add { Expr::Add(Box::new(l), Box::new(r)) } else { Expr::Sub(Box::new(l), Box::new(r)) };
-            lt = Ty::Num;
-        }
-    }
-
-    fn atom(&mut self) -> Result<(Expr, Ty), ExprError> {
-        let Some(tok) = self.peek().cloned() else {
-            return Err(err("the expression ends too early (expected a name, a number or `(`)".into()));
-        };
-        self.at += 1;
-        match tok {
-            Tok::Int(n) => Ok((Expr::Const(n), Ty::Num)),
-            Tok::Op("(") => {
-                self.deeper()?;
-                let e = self.expr()?;
-                self.depth -= 1;
-                if !self.op(")") {
-                    return Err(err("a `(` is not closed (expected `)`)".into()));
-                }
-                self.at += 1;
-                Ok(e)
-            }
-            Tok::Op(o) => Err(err(format!("unexpected `{o}` (expected a name, a number or `(`)"))),
-            Tok::Word(w) => self.name(&w),
-        }
-    }
-
-    fn deeper(&mut self) -> Result<(), ExprError> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(err(format!("nested more than {MAX_DEPTH} deep (parentheses and `not`)")));
-        }
-        Ok(())
-    }
-
-    fn name(&self, w: &str) -> Result<(Expr, Ty), ExprError> {
+impl Names {
+    fn name(&self, w: &str) -> Result<(Expr, Ty), String> {
         let var = |v: Var, t: Ty| Ok((Expr::Var(v), t));
         match w {
             "true" => Ok((Expr::Const(1), Ty::Bool)),
@@ -505,46 +307,31 @@ impl Parser<'_> {
                     "not",
                 ]);
                 let hint = did_you_mean(w, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
-                Err(err(format!(
+                Err(format!(
                     "unknown name `{w}` (expected `now`, `presented`, a `presented.` or `family.` column, or a declared `family.`, `session.` or `request.` field{hint})"
-                )))
+                ))
             }
         }
     }
 
     fn declared(&self) -> Vec<String> {
-        let f = self.names.family.iter().map(|(n, _)| format!("family.{n}"));
-        let s = self.names.session.iter().map(|(n, _)| format!("session.{n}"));
-        let r = self.names.request.iter().map(|(n, _)| format!("request.{n}"));
+        let f = self.family.iter().map(|(n, _)| format!("family.{n}"));
+        let s = self.session.iter().map(|(n, _)| format!("session.{n}"));
+        let r = self.request.iter().map(|(n, _)| format!("request.{n}"));
         f.chain(s).chain(r).collect()
     }
 
     fn field(&self, w: &str) -> Option<(Scope, u8, FieldType)> {
         let (scope, name, list) = if let Some(n) = w.strip_prefix("family.") {
-            (Scope::Family, n, &self.names.family)
+            (Scope::Family, n, &self.family)
         } else if let Some(n) = w.strip_prefix("session.") {
-            (Scope::Session, n, &self.names.session)
+            (Scope::Session, n, &self.session)
         } else if let Some(n) = w.strip_prefix("request.") {
-            (Scope::Request, n, &self.names.request)
+            (Scope::Request, n, &self.request)
         } else {
             return None;
         };
         list.iter().position(|(f, _)| f == name).map(|i| (scope, i as u8, list[i].1))
-    }
-
-    fn end(&self) -> Result<(), ExprError> {
-        match self.peek() {
-            None => Ok(()),
-            Some(t) => Err(err(format!("unexpected {} after the end of the expression", show(t)))),
-        }
-    }
-}
-
-fn show(t: &Tok) -> String {
-    match t {
-        Tok::Int(n) => format!("`{n}`"),
-        Tok::Word(w) => format!("`{w}`"),
-        Tok::Op(o) => format!("`{o}`"),
     }
 }
 
@@ -555,19 +342,8 @@ fn field_ty(t: FieldType) -> Ty {
     }
 }
 
-fn want(found: Ty, expected: Ty, op: &str) -> Result<(), ExprError> {
-    if found == expected {
-        Ok(())
-    } else {
-        Err(err(format!("{op} takes {}, found {}", expected.name(), found.name())))
-    }
-}
-
-fn parser<'n>(text: &str, names: &'n Names) -> Result<Parser<'n>, ExprError> {
-    if text.len() > MAX_TEXT {
-        return Err(err(format!("a text of {} bytes (at most {MAX_TEXT})", text.len())));
-    }
-    Ok(Parser { toks: lex(text)?, at: 0, names, depth: 0 })
+fn parser<'n>(text: &str, names: &'n Names) -> Result<Parser<'n, Names>, ExprError> {
+    Ok(Parser::new(text, Words::Dotted, names)?)
 }
 
 /// Parses a guard: an expression of type condition.
@@ -575,7 +351,7 @@ pub fn parse_guard(text: &str, names: &Names) -> Result<Expr, ExprError> {
     let mut p = parser(text, names)?;
     let (e, t) = p.expr()?;
     p.end()?;
-    want(t, Ty::Bool, "a `when` guard")?;
+    want::<Names>(t, Ty::Bool, "a `when` guard")?;
     Ok(e)
 }
 
@@ -634,9 +410,9 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
         Some(Tok::Word(w)) => w.clone(),
         _ => return Err(err("`set` needs a declared field: `set family.F = e` or `set session.F = e`".into())),
     };
-    p.at += 1;
-    let Some((scope, i, ft)) = p.field(&target) else {
-        let declared = p.declared();
+    p.advance();
+    let Some((scope, i, ft)) = names.field(&target) else {
+        let declared = names.declared();
         let hint = did_you_mean(&target, declared.iter().map(String::as_str))
             .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
         let list = if declared.is_empty() { "none are declared in `fields`".to_string() } else { declared.join(", ") };
@@ -645,7 +421,7 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
     if !p.op("=") {
         return Err(err(format!("expected `=` after `set {target}`")));
     }
-    p.at += 1;
+    p.advance();
     let (e, t) = p.expr()?;
     p.end()?;
     let ok = t == field_ty(ft) || (t == Ty::None && ft == FieldType::Token);
@@ -673,8 +449,7 @@ pub fn parse_reply(text: &str, names: &Names) -> Result<ReplyForm, ExprError> {
         let mut p = parser(rest, names)?;
         let (e, ty) = p.expr().map_err(|e| {
             err(format!(
-                "{} (a 2xx answers `ok minted`, the token this request minted, or an existing token: `ok presented`, `ok presented.child`)",
-                e.message
+                "{e} (a 2xx answers `ok minted`, the token this request minted, or an existing token: `ok presented`, `ok presented.child`)"
             ))
         })?;
         p.end()?;
@@ -700,46 +475,6 @@ pub fn parse_reply(text: &str, names: &Names) -> Result<ReplyForm, ExprError> {
     )))
 }
 
-impl Expr {
-    /// Evaluates on a read view: `read(v)` gives each variable's value.
-    #[inline]
-    pub fn eval(&self, read: &impl Fn(Var) -> i32) -> i32 {
-        match self {
-            Expr::Const(n) => *n,
-            Expr::Var(v) => read(*v),
-            Expr::Not(e) => i32::from(e.eval(read) == 0),
-            Expr::And(a, b) => i32::from(a.eval(read) != 0 && b.eval(read) != 0),
-            Expr::Or(a, b) => i32::from(a.eval(read) != 0 || b.eval(read) != 0),
-            Expr::Cmp(op, a, b) => {
-                let (a, b) = (a.eval(read), b.eval(read));
-                i32::from(match op {
-                    Cmp::Eq => a == b,
-                    Cmp::Ne => a != b,
-                    Cmp::Lt => a < b,
-                    Cmp::Le => a <= b,
-                    Cmp::Gt => a > b,
-                    Cmp::Ge => a >= b,
-                })
-            }
-            Expr::Add(a, b) => a.eval(read).saturating_add(b.eval(read)),
-            Expr::Sub(a, b) => a.eval(read).saturating_sub(b.eval(read)).max(0),
-        }
-    }
-
-    /// Calls `f` on every variable the expression reads.
-    pub fn visit_vars(&self, f: &mut impl FnMut(Var)) {
-        match self {
-            Expr::Const(_) => {}
-            Expr::Var(v) => f(*v),
-            Expr::Not(e) => e.visit_vars(f),
-            Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::Add(a, b) | Expr::Sub(a, b) => {
-                a.visit_vars(f);
-                b.visit_vars(f);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -753,7 +488,7 @@ mod tests {
     }
 
     fn eval(text: &str, f: impl Fn(Var) -> i32) -> i32 {
-        parse_guard(text, &names()).unwrap().eval(&f)
+        parse_guard(text, &names()).unwrap().eval(&|v: &Var| f(*v))
     }
 
     #[test]

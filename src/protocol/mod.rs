@@ -38,6 +38,7 @@ pub mod directus;
 pub mod expr;
 pub mod presets;
 pub mod sessions;
+pub mod syntax;
 
 use std::collections::BTreeMap;
 
@@ -456,7 +457,7 @@ impl Protocol {
             .chain(sign_in.iter().flat_map(|h| &h.steps))
             .flat_map(|s| &s.rules);
         for r in all_rules {
-            let mut see = |v: Var| records_issued_at |= v == Var::IssuedAt;
+            let mut see = |v: &Var| records_issued_at |= *v == Var::IssuedAt;
             r.when.visit_vars(&mut see);
             for e in &r.effects {
                 if let Effect::Set(_, _, x) = e {

@@ -36,7 +36,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::expr::did_you_mean;
+use super::syntax::{did_you_mean, Grammar, Parser, Tok, Tree, Words};
 use crate::model::policy::StoreConcurrency;
 use crate::model::Tick;
 
@@ -237,23 +237,7 @@ pub const MODE_COOKIE: i32 = 2;
 pub const MODE_SESSION: i32 = 3;
 
 /// A parsed expression.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
-pub enum SExpr {
-    Const(i32),
-    Var(SVar),
-    Not(Box<SExpr>),
-    And(Box<SExpr>, Box<SExpr>),
-    Or(Box<SExpr>, Box<SExpr>),
-    /// `true` for `==`, `false` for `!=`.
-    Eq(bool, Box<SExpr>, Box<SExpr>),
-    /// `<`, `<=`, `>`, `>=` as (less, or equal allowed): `<` (true, false), `<=` (true, true),
-    /// `>` (false, false), `>=` (false, true).
-    Ord(bool, bool, Box<SExpr>, Box<SExpr>),
-    Add(Box<SExpr>, Box<SExpr>),
-    /// Subtraction stopping at 0.
-    Sub(Box<SExpr>, Box<SExpr>),
-}
+pub type SExpr = Tree<SVar>;
 
 /// One statement to the store, compiled: each operand an expression.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -365,52 +349,6 @@ pub use super::ProtocolError as SessionError;
 // ---------------------------------------------------------------------------------------------
 // Expressions.
 
-#[derive(Clone, Debug, PartialEq)]
-enum Tok {
-    Int(i32),
-    Word(String),
-    Op(&'static str),
-}
-
-fn lex(text: &str) -> Result<Vec<Tok>, String> {
-    let b = text.as_bytes();
-    let (mut i, mut out) = (0, vec![]);
-    while i < b.len() {
-        let c = b[i] as char;
-        if c.is_ascii_whitespace() {
-            i += 1;
-        } else if c.is_ascii_digit() {
-            let start = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            let n = text[start..i].parse::<i32>().ok().filter(|n| *n <= 255);
-            out.push(Tok::Int(n.ok_or_else(|| format!("the number {} is too large (at most 255)", &text[start..i]))?));
-        } else if c.is_ascii_alphabetic() || c == '_' {
-            let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.') {
-                i += 1;
-            }
-            out.push(Tok::Word(text[start..i].to_string()));
-        } else {
-            let two = text.get(i..i + 2).unwrap_or("");
-            if let Some(op) = ["==", "!=", "<=", ">="].into_iter().find(|o| *o == two) {
-                out.push(Tok::Op(op));
-                i += 2;
-            } else if let Some(op) = ["<", ">", "+", "-", "(", ")", "="].into_iter().find(|o| o.starts_with(c)) {
-                out.push(Tok::Op(op));
-                i += 1;
-            } else {
-                let shown: String = text[i..].chars().next().unwrap_or(c).escape_default().collect();
-                return Err(format!(
-                    "unexpected character `{shown}` (expected a name, a number or one of == != < <= > >= + - ( ))"
-                ));
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Every name an expression may read, for "did you mean".
 pub const SESSION_NAMES: &[&str] = &[
     "now",
@@ -438,159 +376,30 @@ pub const SESSION_NAMES: &[&str] = &[
 /// Words a statement uses as keywords: an operand stops before them.
 const KEYWORDS: &[&str] = &["to", "expires", "as", "of"];
 
-struct P {
-    toks: Vec<Tok>,
-    at: usize,
-    depth: usize,
-}
+/// The `session_server` expression language: its types and names.
+struct Session;
 
-impl P {
-    fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.at)
-    }
-    fn word(&self, w: &str) -> bool {
-        matches!(self.peek(), Some(Tok::Word(x)) if x == w)
-    }
-    fn op(&self, o: &str) -> bool {
-        matches!(self.peek(), Some(Tok::Op(x)) if *x == o)
-    }
-    fn expect_word(&mut self, w: &str) -> Result<(), String> {
-        if self.word(w) {
-            self.at += 1;
-            Ok(())
-        } else {
-            Err(format!("expected `{w}` here"))
-        }
+impl Grammar for Session {
+    type Var = SVar;
+    type Ty = STy;
+    const BOOL: STy = STy::Bool;
+    const NUM: STy = STy::Num;
+    const NONE: STy = STy::None;
+
+    fn ty_name(t: STy) -> &'static str {
+        t.name()
     }
 
-    fn expr(&mut self) -> Result<(SExpr, STy), String> {
-        let (mut l, mut lt) = self.and()?;
-        while self.word("or") {
-            self.at += 1;
-            let (r, rt) = self.and()?;
-            want(lt, STy::Bool, "or")?;
-            want(rt, STy::Bool, "or")?;
-            (l, lt) = (SExpr::Or(Box::new(l), Box::new(r)), STy::Bool);
-        }
-        Ok((l, lt))
+    fn nullable(t: STy) -> bool {
+        t == STy::Token
     }
 
-    fn and(&mut self) -> Result<(SExpr, STy), String> {
-        let (mut l, mut lt) = self.not()?;
-        while self.word("and") {
-            self.at += 1;
-            let (r, rt) = self.not()?;
-            want(lt, STy::Bool, "and")?;
-            want(rt, STy::Bool, "and")?;
-            (l, lt) = (SExpr::And(Box::new(l), Box::new(r)), STy::Bool);
-        }
-        Ok((l, lt))
-    }
-
-    fn not(&mut self) -> Result<(SExpr, STy), String> {
-        if self.word("not") {
-            self.at += 1;
-            self.depth += 1;
-            if self.depth > 32 {
-                return Err("nested more than 32 deep".into());
-            }
-            let (e, t) = self.not()?;
-            self.depth -= 1;
-            want(t, STy::Bool, "not")?;
-            return Ok((SExpr::Not(Box::new(e)), STy::Bool));
-        }
-        self.cmp()
-    }
-
-    fn cmp(&mut self) -> Result<(SExpr, STy), String> {
-        let (l, lt) = self.sum()?;
-        let op = match self.peek() {
-            Some(Tok::Op(o @ ("==" | "!=" | "<" | "<=" | ">" | ">="))) => *o,
-            Some(Tok::Op("=")) => return Err("`=` compares nothing: write `==`".into()),
-            _ => return Ok((l, lt)),
-        };
-        self.at += 1;
-        let (r, rt) = self.sum()?;
-        let (l, r) = (Box::new(l), Box::new(r));
-        if op == "==" || op == "!=" {
-            let ok = lt == rt || (lt == STy::None && rt == STy::Token) || (rt == STy::None && lt == STy::Token);
-            if !ok {
-                return Err(format!("cannot compare {} with {}", lt.name(), rt.name()));
-            }
-            return Ok((SExpr::Eq(op == "==", l, r), STy::Bool));
-        }
-        want(lt, STy::Num, "<, <=, > and >=")?;
-        want(rt, STy::Num, "<, <=, > and >=")?;
-        let (less, eq) = match op {
-            "<" => (true, false),
-            "<=" => (true, true),
-            ">" => (false, false),
-            _ => (false, true),
-        };
-        Ok((SExpr::Ord(less, eq, l, r), STy::Bool))
-    }
-
-    fn sum(&mut self) -> Result<(SExpr, STy), String> {
-        let (mut l, mut lt) = self.atom()?;
-        loop {
-            let add = if self.op("+") {
-                true
-            } else if self.op("-") {
-                false
-            } else {
-                return Ok((l, lt));
-            };
-            self.at += 1;
-            let (r, rt) = self.atom()?;
-            want(lt, STy::Num, "+ and -")?;
-            want(rt, STy::Num, "+ and -")?;
-            l = if add { SExpr::Add(Box::new(l), Box::new(r)) } else { SExpr::Sub(Box::new(l), Box::new(r)) };
-            lt = STy::Num;
-        }
-    }
-
-    fn atom(&mut self) -> Result<(SExpr, STy), String> {
-        let Some(tok) = self.peek().cloned() else {
-            return Err("the expression ends too early (expected a name, a number or `(`)".into());
-        };
-        self.at += 1;
-        match tok {
-            Tok::Int(n) => Ok((SExpr::Const(n), STy::Num)),
-            Tok::Op("(") => {
-                self.depth += 1;
-                if self.depth > 32 {
-                    return Err("nested more than 32 deep".into());
-                }
-                let e = self.expr()?;
-                self.depth -= 1;
-                if !self.op(")") {
-                    return Err("a `(` is not closed (expected `)`)".into());
-                }
-                self.at += 1;
-                Ok(e)
-            }
-            Tok::Op(o) => Err(format!("unexpected `{o}` (expected a name, a number or `(`)")),
-            Tok::Word(w) => name(&w),
-        }
-    }
-
-    fn end(&self) -> Result<(), String> {
-        match self.peek() {
-            None => Ok(()),
-            Some(Tok::Word(w)) => Err(format!("unexpected `{w}` after the end of the expression")),
-            Some(Tok::Int(n)) => Err(format!("unexpected `{n}` after the end of the expression")),
-            Some(Tok::Op(o)) => Err(format!("unexpected `{o}` after the end of the expression")),
-        }
+    fn name(&self, w: &str, _: &mut Parser<'_, Self>) -> Result<(SExpr, STy), String> {
+        name(w)
     }
 }
 
-fn want(t: STy, w: STy, what: &str) -> Result<(), String> {
-    if t == w {
-        Ok(())
-    } else {
-        Err(format!("{what} takes {}, found {}", w.name(), t.name()))
-    }
-}
+type P = Parser<'static, Session>;
 
 fn name(w: &str) -> Result<(SExpr, STy), String> {
     let v = |v: SVar, t: STy| Ok((SExpr::Var(v), t));
@@ -630,10 +439,7 @@ fn name(w: &str) -> Result<(SExpr, STy), String> {
 }
 
 fn parser(text: &str) -> Result<P, String> {
-    if text.len() > super::expr::MAX_TEXT {
-        return Err(format!("longer than {} bytes", super::expr::MAX_TEXT));
-    }
-    Ok(P { toks: lex(text)?, at: 0, depth: 0 })
+    Parser::new(text, Words::Dotted, &Session)
 }
 
 /// Parses a whole expression of type `ty`.
@@ -669,15 +475,14 @@ pub const STATEMENTS: &str = "`select T`, `select next of T`, `rename T to U exp
 /// Parses a statement.
 pub fn parse_statement(text: &str) -> Result<Statement, String> {
     let mut p = parser(text)?;
-    let Some(Tok::Word(verb)) = p.peek().cloned() else {
+    let Some(Tok::Word(verb)) = p.next_tok() else {
         return Err(format!("expected a statement: {STATEMENTS}"));
     };
-    p.at += 1;
     let tok = |p: &mut P| operand(p, STy::Token);
     let num = |p: &mut P| operand(p, STy::Num);
     let st = match verb.as_str() {
         "select" if p.word("next") => {
-            p.at += 1;
+            p.advance();
             p.expect_word("of")?;
             Statement::SelectNext(tok(&mut p)?)
         }
@@ -756,32 +561,21 @@ fn reads_fresh(e: &SExpr) -> bool {
 
 /// Whether `e` reads the variable `v` anywhere.
 fn reads(e: &SExpr, v: &SVar) -> bool {
-    match e {
-        SExpr::Var(x) => x == v,
-        SExpr::Const(_) => false,
-        SExpr::Not(a) => reads(a, v),
-        SExpr::And(a, b) | SExpr::Or(a, b) | SExpr::Add(a, b) | SExpr::Sub(a, b) => reads(a, v) || reads(b, v),
-        SExpr::Eq(_, a, b) | SExpr::Ord(_, _, a, b) => reads(a, v) || reads(b, v),
-    }
+    e.find_var(|x| (x == v).then_some(())).is_some()
 }
 
 /// The first name of a statement's result (`row`, `row.next`, `row.mode`, `row.expires`,
 /// `affected`, `collided`) that `e` reads, if any.
 fn reads_result(e: &SExpr) -> Option<&'static str> {
-    match e {
-        SExpr::Var(SVar::Row) => Some("row"),
-        SExpr::Var(SVar::RowNext) => Some("row.next"),
-        SExpr::Var(SVar::RowMode) => Some("row.mode"),
-        SExpr::Var(SVar::RowExpires) => Some("row.expires"),
-        SExpr::Var(SVar::Affected) => Some("affected"),
-        SExpr::Var(SVar::Collided) => Some("collided"),
-        SExpr::Const(_) | SExpr::Var(_) => None,
-        SExpr::Not(a) => reads_result(a),
-        SExpr::And(a, b) | SExpr::Or(a, b) | SExpr::Add(a, b) | SExpr::Sub(a, b) => {
-            reads_result(a).or_else(|| reads_result(b))
-        }
-        SExpr::Eq(_, a, b) | SExpr::Ord(_, _, a, b) => reads_result(a).or_else(|| reads_result(b)),
-    }
+    e.find_var(|v| match v {
+        SVar::Row => Some("row"),
+        SVar::RowNext => Some("row.next"),
+        SVar::RowMode => Some("row.mode"),
+        SVar::RowExpires => Some("row.expires"),
+        SVar::Affected => Some("affected"),
+        SVar::Collided => Some("collided"),
+        _ => None,
+    })
 }
 
 /// The expressions of a statement, in order.

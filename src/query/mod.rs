@@ -278,7 +278,7 @@ impl Query {
     /// Whether a run ending in `s`, having matched `progress` events, answers the query.
     fn accepts(&self, m: &RefreshModel, s: &State, progress: u16) -> bool {
         usize::from(progress) == self.events.len()
-            && self.cond.as_ref().is_none_or(|c| c.holds(m, s))
+            && self.cond.as_ref().is_none_or(|c| view::holds(c, m, s))
             && self.violates.is_none_or(|p| !(p.condition)(m, s))
     }
 }
@@ -390,7 +390,9 @@ impl Model for Product<'_> {
             vec![Property {
                 expectation: Expectation::Always,
                 name: "invariant",
-                condition: |p: &Self, s: &Self::State| p.query.cond.as_ref().is_none_or(|c| c.holds(p.model, &s.0)),
+                condition: |p: &Self, s: &Self::State| {
+                    p.query.cond.as_ref().is_none_or(|c| view::holds(c, p.model, &s.0))
+                },
             }]
         } else {
             vec![Property {
@@ -487,7 +489,7 @@ pub fn replay_checked(model: &RefreshModel, query: &Query, path: &IndexPath) -> 
     let product = Product { model, query };
     let (init, steps) = search::replay(&product, path).map_err(|k| format!("the run does not replay at step {k}"))?;
     let last = steps.last().map(|(_, s)| s).unwrap_or(&init);
-    let cond = query.cond.as_ref().is_none_or(|c| c.holds(model, &last.0));
+    let cond = query.cond.as_ref().is_none_or(|c| view::holds(c, model, &last.0));
     let ok = if query.invariant { !cond } else { query.accepts(model, &last.0, last.1) };
     if ok {
         Ok(())

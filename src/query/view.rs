@@ -31,7 +31,7 @@
 use crate::model::browser::TabStatus;
 use crate::model::oauth::TokStatus;
 use crate::model::{self, Node, RefreshModel, State, Token};
-use crate::protocol::expr::{did_you_mean, Cmp};
+use crate::protocol::syntax::{did_you_mean, show, Grammar, Parser, Tok, Tree, Words};
 
 /// What a name reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -89,21 +89,18 @@ pub enum Read {
     AttackerRedeemed,
 }
 
-/// A parsed view expression. Booleans are 0 and 1.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
-pub enum Expr {
-    Const(i32),
+/// What a name of the state view reads: a value, or the status of the token a value names
+/// (`tab[A].token.status`, `jar.status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Atom {
+    /// The value itself.
     Read(Read),
-    /// The status of the token an inner expression names (`tab[A].token.status`, `jar.status`).
-    StatusOf(Box<Expr>),
-    Not(Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
-    Cmp(Cmp, Box<Expr>, Box<Expr>),
-    Add(Box<Expr>, Box<Expr>),
-    Sub(Box<Expr>, Box<Expr>),
+    /// The status of the token the value names (none if it names none).
+    StatusOf(Read),
 }
+
+/// A parsed view expression. Booleans are 0 and 1.
+pub type Expr = Tree<Atom>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Ty {
@@ -193,250 +190,79 @@ pub const NAMES: &[&str] = &[
     "attacker_redeemed",
 ];
 
-#[derive(Clone, Debug, PartialEq)]
-enum Tok {
-    Int(i32),
-    Word(String),
-    Op(&'static str),
-}
+/// The state view's expression language: its types and names.
+struct View;
 
-fn lex(text: &str) -> Result<Vec<Tok>, String> {
-    let b = text.as_bytes();
-    let mut i = 0;
-    let mut out = vec![];
-    while i < b.len() {
-        let c = b[i] as char;
-        if c.is_ascii_whitespace() {
-            i += 1;
-        } else if c.is_ascii_alphanumeric() || c == '_' {
-            let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                i += 1;
-            }
-            let w = &text[start..i];
-            match w.parse::<i32>() {
-                Ok(n) if n <= 255 => out.push(Tok::Int(n)),
-                Ok(_) => return Err(format!("the number {w} is too large (at most 255)")),
-                Err(_) => out.push(Tok::Word(w.to_string())),
-            }
-        } else {
-            let two = text.get(i..i + 2).unwrap_or("");
-            if let Some(op) = ["==", "!=", "<=", ">="].into_iter().find(|o| *o == two) {
-                out.push(Tok::Op(op));
-                i += 2;
-            } else if let Some(op) =
-                ["<", ">", "+", "-", "(", ")", "[", "]", "."].into_iter().find(|o| o.starts_with(c))
-            {
-                out.push(Tok::Op(op));
-                i += 1;
-            } else {
-                let c = text[i..].chars().next().unwrap_or(c);
-                let shown: String = c.escape_default().collect();
-                return Err(format!(
-                    "unexpected character `{shown}` (expected a name, a number or one of == != < <= > >= + - ( ) [ ] .)"
-                ));
-            }
-        }
-    }
-    Ok(out)
-}
-
-struct Parser {
-    toks: Vec<Tok>,
-    at: usize,
-    depth: usize,
-}
-
-/// The longest expression, in bytes.
-const MAX_TEXT: usize = 1000;
-/// The deepest nesting of parentheses and `not`.
-const MAX_DEPTH: usize = 32;
+type P<'a> = Parser<'a, View>;
 
 /// Parses a condition (an expression of type true/false) over the state view; the error says
 /// what was found and what was expected.
 pub fn parse_condition(text: &str) -> Result<Expr, String> {
-    if text.len() > MAX_TEXT {
-        return Err(format!("an expression of {} bytes (at most {MAX_TEXT})", text.len()));
-    }
-    let mut p = Parser { toks: lex(text)?, at: 0, depth: 0 };
-    let (e, t) = p.or()?;
-    if let Some(t) = p.toks.get(p.at) {
-        return Err(format!("unexpected {} after the expression", show(t)));
-    }
+    let mut p = Parser::new(text, Words::Indexed, &View)?;
+    let (e, t) = p.expr()?;
+    p.end()?;
     if t != Ty::Bool {
         return Err(format!("a condition, found {}", t.name()));
     }
     Ok(e)
 }
 
-fn show(t: &Tok) -> String {
-    match t {
-        Tok::Int(n) => format!("`{n}`"),
-        Tok::Word(w) => format!("`{w}`"),
-        Tok::Op(o) => format!("`{o}`"),
+/// `[N]` after a name: a device number from 1 (default 1).
+fn device(p: &mut P) -> Result<u8, String> {
+    if !p.op("[") {
+        return Ok(0);
+    }
+    p.advance();
+    let d = match p.peek() {
+        Some(Tok::Int(n)) if (1..=16).contains(n) => *n as u8 - 1,
+        other => return Err(format!("a device number from 1, found {}", other.map_or("the end".into(), show))),
+    };
+    p.advance();
+    p.expect_op("]")?;
+    Ok(d)
+}
+
+/// `.field` after a name, if any.
+fn field(p: &mut P) -> Result<Option<String>, String> {
+    if !p.op(".") {
+        return Ok(None);
+    }
+    p.advance();
+    match p.next_tok() {
+        Some(Tok::Word(w)) => Ok(Some(w)),
+        other => Err(format!("a field name after `.`, found {}", other.map_or("the end".into(), |t| show(&t)))),
     }
 }
 
-impl Parser {
-    fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.at)
+impl Grammar for View {
+    type Var = Atom;
+    type Ty = Ty;
+    const BOOL: Ty = Ty::Bool;
+    const NUM: Ty = Ty::Num;
+    const NONE: Ty = Ty::None;
+
+    fn ty_name(t: Ty) -> &'static str {
+        t.name()
     }
-    fn word(&self, w: &str) -> bool {
-        matches!(self.peek(), Some(Tok::Word(x)) if x == w)
+
+    fn nullable(t: Ty) -> bool {
+        matches!(t, Ty::Token | Ty::Status)
     }
-    fn op(&self, o: &str) -> bool {
-        matches!(self.peek(), Some(Tok::Op(x)) if *x == o)
+
+    fn ordered(t: Ty) -> bool {
+        matches!(t, Ty::Num | Ty::Token)
     }
-    fn expect_op(&mut self, o: &str) -> Result<(), String> {
-        if self.op(o) {
-            self.at += 1;
-            Ok(())
-        } else {
-            Err(format!("expected `{o}`, found {}", self.peek().map_or("the end".into(), show)))
-        }
-    }
-    fn bool_operand(t: Ty, op: &str) -> Result<(), String> {
-        if t == Ty::Bool {
-            Ok(())
-        } else {
-            Err(format!("`{op}` needs conditions, found {}", t.name()))
-        }
-    }
-    fn or(&mut self) -> Result<(Expr, Ty), String> {
-        let (mut l, lt) = self.and()?;
-        while self.word("or") {
-            Self::bool_operand(lt, "or")?;
-            self.at += 1;
-            let (r, rt) = self.and()?;
-            Self::bool_operand(rt, "or")?;
-            l = Expr::Or(Box::new(l), Box::new(r));
-        }
-        Ok((l, lt))
-    }
-    fn and(&mut self) -> Result<(Expr, Ty), String> {
-        let (mut l, lt) = self.not()?;
-        while self.word("and") {
-            Self::bool_operand(lt, "and")?;
-            self.at += 1;
-            let (r, rt) = self.not()?;
-            Self::bool_operand(rt, "and")?;
-            l = Expr::And(Box::new(l), Box::new(r));
-        }
-        Ok((l, lt))
-    }
-    fn not(&mut self) -> Result<(Expr, Ty), String> {
-        if self.word("not") {
-            self.at += 1;
-            self.depth += 1;
-            if self.depth > MAX_DEPTH {
-                return Err(format!("nesting deeper than {MAX_DEPTH}"));
-            }
-            let (e, t) = self.not()?;
-            self.depth -= 1;
-            Self::bool_operand(t, "not")?;
-            return Ok((Expr::Not(Box::new(e)), Ty::Bool));
-        }
-        self.cmp()
-    }
-    fn cmp(&mut self) -> Result<(Expr, Ty), String> {
-        let (l, lt) = self.sum()?;
-        let op = match self.peek() {
-            Some(Tok::Op("==")) => Cmp::Eq,
-            Some(Tok::Op("!=")) => Cmp::Ne,
-            Some(Tok::Op("<")) => Cmp::Lt,
-            Some(Tok::Op("<=")) => Cmp::Le,
-            Some(Tok::Op(">")) => Cmp::Gt,
-            Some(Tok::Op(">=")) => Cmp::Ge,
-            _ => return Ok((l, lt)),
-        };
-        self.at += 1;
-        let (r, rt) = self.sum()?;
-        let ordered = !matches!(op, Cmp::Eq | Cmp::Ne);
-        let same = lt == rt
-            || (lt == Ty::None && matches!(rt, Ty::Token | Ty::Status))
-            || (rt == Ty::None && matches!(lt, Ty::Token | Ty::Status));
-        if !same {
-            return Err(format!("cannot compare {} with {}", lt.name(), rt.name()));
-        }
-        if ordered && !matches!(lt, Ty::Num | Ty::Token) {
-            return Err(format!("`<`, `<=`, `>`, `>=` compare numbers or tokens, found {}", lt.name()));
-        }
-        Ok((Expr::Cmp(op, Box::new(l), Box::new(r)), Ty::Bool))
-    }
-    fn sum(&mut self) -> Result<(Expr, Ty), String> {
-        let (mut l, lt) = self.atom()?;
-        loop {
-            let add = match self.peek() {
-                Some(Tok::Op("+")) => true,
-                Some(Tok::Op("-")) => false,
-                _ => return Ok((l, lt)),
-            };
-            if lt != Ty::Num {
-                return Err(format!("`+` and `-` need numbers, found {}", lt.name()));
-            }
-            self.at += 1;
-            let (r, rt) = self.atom()?;
-            if rt != Ty::Num {
-                return Err(format!("`+` and `-` need numbers, found {}", rt.name()));
-            }
-            l = if add { Expr::Add(Box::new(l), Box::new(r)) } else { Expr::Sub(Box::new(l), Box::new(r)) };
-        }
-    }
-    /// `[N]` after a name: a device number from 1 (default 1).
-    fn device(&mut self) -> Result<u8, String> {
-        if !self.op("[") {
-            return Ok(0);
-        }
-        self.at += 1;
-        let d = match self.peek() {
-            Some(Tok::Int(n)) if (1..=16).contains(n) => *n as u8 - 1,
-            other => return Err(format!("a device number from 1, found {}", other.map_or("the end".into(), show))),
-        };
-        self.at += 1;
-        self.expect_op("]")?;
-        Ok(d)
-    }
-    /// `.field` after a name, if any.
-    fn field(&mut self) -> Result<Option<String>, String> {
-        if !self.op(".") {
-            return Ok(None);
-        }
-        self.at += 1;
-        match self.peek().cloned() {
-            Some(Tok::Word(w)) => {
-                self.at += 1;
-                Ok(Some(w))
-            }
-            other => Err(format!("a field name after `.`, found {}", other.map_or("the end".into(), |t| show(&t)))),
-        }
-    }
-    fn atom(&mut self) -> Result<(Expr, Ty), String> {
-        let Some(t) = self.peek().cloned() else { return Err("an expression ended early".into()) };
-        self.at += 1;
-        let w = match t {
-            Tok::Int(n) => return Ok((Expr::Const(n), Ty::Num)),
-            Tok::Op("(") => {
-                self.depth += 1;
-                if self.depth > MAX_DEPTH {
-                    return Err(format!("nesting deeper than {MAX_DEPTH}"));
-                }
-                let e = self.or()?;
-                self.depth -= 1;
-                self.expect_op(")")?;
-                return Ok(e);
-            }
-            Tok::Op(o) => return Err(format!("unexpected `{o}` (expected a name, a number or `(`)")),
-            Tok::Word(w) => w,
-        };
-        let read = |r: Read, t: Ty| Ok((Expr::Read(r), t));
-        let status_of = |e: Expr, p: &mut Parser| -> Result<(Expr, Ty), String> {
-            match p.field()?.as_deref() {
-                None => Ok((e, Ty::Token)),
-                Some("status") => Ok((Expr::StatusOf(Box::new(e)), Ty::Status)),
+
+    fn name(&self, w: &str, p: &mut P) -> Result<(Expr, Ty), String> {
+        let read = |r: Read, t: Ty| Ok((Expr::Var(Atom::Read(r)), t));
+        let status_of = |r: Read, p: &mut P| -> Result<(Expr, Ty), String> {
+            match field(p)?.as_deref() {
+                None => Ok((Expr::Var(Atom::Read(r)), Ty::Token)),
+                Some("status") => Ok((Expr::Var(Atom::StatusOf(r)), Ty::Status)),
                 Some(f) => Err(format!("unknown field `{f}` of a token (expected `status`)")),
             }
         };
-        match w.as_str() {
+        match w {
             "true" => Ok((Expr::Const(1), Ty::Bool)),
             "false" => Ok((Expr::Const(0), Ty::Bool)),
             "none" => Ok((Expr::Const(0), Ty::None)),
@@ -453,29 +279,29 @@ impl Parser {
             "stolen" => read(Read::Stolen, Ty::Num),
             "attacker_redeemed" => read(Read::AttackerRedeemed, Ty::Bool),
             "session_valid" => {
-                let d = self.device()?;
+                let d = device(p)?;
                 read(Read::SessionValid(d), Ty::Bool)
             }
             "signed_out" => {
-                let d = self.device()?;
+                let d = device(p)?;
                 read(Read::SignedOut(d), Ty::Bool)
             }
             "jar" => {
-                let d = self.device()?;
-                status_of(Expr::Read(Read::Jar(d)), self)
+                let d = device(p)?;
+                status_of(Read::Jar(d), p)
             }
             "storage" => {
-                let d = self.device()?;
-                status_of(Expr::Read(Read::Storage(d)), self)
+                let d = device(p)?;
+                status_of(Read::Storage(d), p)
             }
-            "tabs" => match self.field()?.as_deref() {
+            "tabs" => match field(p)?.as_deref() {
                 Some(s) => match TAB_STATUSES.iter().find(|(n, _)| *n == s) {
                     Some((_, v)) => read(Read::TabsWith(*v), Ty::Num),
                     None => Err(format!("unknown tab status `{s}` (expected one of {})", tab_status_names())),
                 },
                 None => Err(format!("`tabs` needs a status: `tabs.S` with S one of {}", tab_status_names())),
             },
-            "tokens" => match self.field()?.as_deref() {
+            "tokens" => match field(p)?.as_deref() {
                 Some("active") => read(Read::TokensWith(ACTIVE), Ty::Num),
                 Some("superseded") => read(Read::TokensWith(SUPERSEDED), Ty::Num),
                 Some("revoked") => read(Read::TokensWith(REVOKED), Ty::Num),
@@ -485,10 +311,10 @@ impl Parser {
                 )),
             },
             "tab" => {
-                self.expect_op("[")?;
-                let (d, t) = match self.peek().cloned() {
+                p.expect_op("[")?;
+                let (d, t) = match p.peek().cloned() {
                     Some(Tok::Word(w)) => {
-                        self.at += 1;
+                        p.advance();
                         tab_name(&w)?
                     }
                     Some(Tok::Int(n)) => {
@@ -499,12 +325,12 @@ impl Parser {
                         return Err(format!("a tab letter, found {}", other.map_or("the end".into(), |t| show(&t))))
                     }
                 };
-                self.expect_op("]")?;
-                match self.field()?.as_deref() {
+                p.expect_op("]")?;
+                match field(p)?.as_deref() {
                     Some("status") => read(Read::TabStatus(d, t), Ty::TabStatus),
                     Some("refreshes_left") => read(Read::TabRefreshes(d, t), Ty::Num),
                     Some("requests_left") => read(Read::TabRequests(d, t), Ty::Num),
-                    Some("token") => status_of(Expr::Read(Read::TabToken(d, t)), self),
+                    Some("token") => status_of(Read::TabToken(d, t), p),
                     f => Err(format!(
                         "unknown field {} of a tab (expected `status`, `refreshes_left`, `requests_left`, `token` or `token.status`)",
                         f.map_or("(none)".into(), |f| format!("`{f}`"))
@@ -512,16 +338,16 @@ impl Parser {
                 }
             }
             "token" => {
-                self.expect_op("[")?;
-                let n = match self.peek() {
+                p.expect_op("[")?;
+                let n = match p.peek() {
                     Some(Tok::Int(n)) if *n >= 1 => *n as Token,
                     other => {
                         return Err(format!("a token number from 1, found {}", other.map_or("the end".into(), show)))
                     }
                 };
-                self.at += 1;
-                self.expect_op("]")?;
-                match self.field()?.as_deref() {
+                p.advance();
+                p.expect_op("]")?;
+                match field(p)?.as_deref() {
                     Some("status") => read(Read::TokenStatus(n), Ty::Status),
                     Some("generation") => read(Read::TokenGeneration(n), Ty::Num),
                     Some("family") => read(Read::TokenFamily(n), Ty::Num),
@@ -660,39 +486,17 @@ pub fn read(m: &RefreshModel, s: &State, r: Read) -> i32 {
     }
 }
 
-impl Expr {
-    /// Evaluates on a state: booleans are 0 and 1.
-    pub fn eval(&self, m: &RefreshModel, s: &State) -> i32 {
-        match self {
-            Expr::Const(c) => *c,
-            Expr::Read(r) => read(m, s, *r),
-            Expr::StatusOf(e) => {
-                let t = e.eval(m, s);
-                token_status(m, s, t.clamp(0, 255) as Token)
-            }
-            Expr::Not(e) => i32::from(e.eval(m, s) == 0),
-            Expr::And(a, b) => i32::from(a.eval(m, s) != 0 && b.eval(m, s) != 0),
-            Expr::Or(a, b) => i32::from(a.eval(m, s) != 0 || b.eval(m, s) != 0),
-            Expr::Cmp(op, a, b) => {
-                let (x, y) = (a.eval(m, s), b.eval(m, s));
-                i32::from(match op {
-                    Cmp::Eq => x == y,
-                    Cmp::Ne => x != y,
-                    Cmp::Lt => x < y,
-                    Cmp::Le => x <= y,
-                    Cmp::Gt => x > y,
-                    Cmp::Ge => x >= y,
-                })
-            }
-            Expr::Add(a, b) => a.eval(m, s) + b.eval(m, s),
-            Expr::Sub(a, b) => (a.eval(m, s) - b.eval(m, s)).max(0),
-        }
-    }
+/// Evaluates a view expression on a state: booleans are 0 and 1.
+pub fn eval(e: &Expr, m: &RefreshModel, s: &State) -> i32 {
+    e.eval(&|a| match a {
+        Atom::Read(r) => read(m, s, *r),
+        Atom::StatusOf(r) => token_status(m, s, read(m, s, *r).clamp(0, 255) as Token),
+    })
+}
 
-    /// Whether the condition holds on a state.
-    pub fn holds(&self, m: &RefreshModel, s: &State) -> bool {
-        self.eval(m, s) != 0
-    }
+/// Whether a view condition holds on a state.
+pub fn holds(e: &Expr, m: &RefreshModel, s: &State) -> bool {
+    eval(e, m, s) != 0
 }
 
 #[cfg(test)]
