@@ -119,7 +119,7 @@ pub struct ServerPolicy {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Coordination {
-    /// Directus as shipped (10.10.x–12.4.x): each tab refreshes on its own.
+    /// Directus as shipped (10.10.x–12.4.x): each tab refreshes on its own. The default.
     #[default]
     None,
     /// PR 22457 with `navigator.locks.request('directus-mutex-auth_refresh', cb)`: an atomic
