@@ -7,6 +7,8 @@
 //! at or before the point where the search for all of them stops, and the shard holding the
 //! property decided last stops exactly there, so the merged counts equal an unsharded run's.
 //! Shard reports must come from one split: the same N, each shard once, every unit covered.
+//! The reports of the partitions of a partitioned search (`check --partition`) are first
+//! combined into one report per model ([`crate::partition::merge`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -65,6 +67,7 @@ pub fn merge(paths: &[PathBuf]) -> Result<SuiteReport, MergeError> {
     let mut models: BTreeMap<String, (PathBuf, ModelReport)> = BTreeMap::new();
     let mut owner: BTreeMap<(String, String), PathBuf> = BTreeMap::new();
     let mut shards = Vec::new();
+    let (mut inputs, mut partitions) = (Vec::new(), Vec::new());
     for path in paths {
         let parts = match read(path)? {
             AnyReport::Suite(s) => {
@@ -77,6 +80,17 @@ pub fn merge(paths: &[PathBuf]) -> Result<SuiteReport, MergeError> {
             }
         };
         for m in parts {
+            if m.partition.is_some() {
+                partitions.push((path.clone(), m));
+            } else {
+                inputs.push((path.clone(), m));
+            }
+        }
+    }
+    // The shares of a partitioned search first make one report per model.
+    inputs.extend(crate::partition::merge(partitions)?);
+    for (path, m) in inputs {
+        let path = &path;
             for p in &m.properties {
                 let key = (m.model.clone(), p.name.clone());
                 if let Some(first) = owner.get(&key) {
@@ -132,7 +146,6 @@ pub fn merge(paths: &[PathBuf]) -> Result<SuiteReport, MergeError> {
                     acc.bounds_hit = bounds;
                 }
             }
-        }
     }
     check_shards(&shards)?;
     Ok(SuiteReport::new(models.into_values().map(|(_, m)| m).collect(), None))
