@@ -36,9 +36,8 @@ fn every_shipped_model_has_the_whole_searchs_verdicts_and_path_lengths_when_spli
         let sc = Scenario::load(f).unwrap();
         let whole = report(&sc, None);
         // A shallow split, so that the small models are split too.
-        let parts: Vec<(PathBuf, ModelReport)> = (1..=3)
-            .map(|index| (f.clone(), report(&sc, Some(Partition { index, count: 3, depth: 4 }))))
-            .collect();
+        let parts: Vec<(PathBuf, ModelReport)> =
+            (1..=3).map(|index| (f.clone(), report(&sc, Some(Partition { index, count: 3, depth: 4 })))).collect();
         let shares: Vec<u64> = parts.iter().map(|(_, m)| m.unique_states).collect();
         let merged = partition::merge(parts).unwrap();
         assert_eq!(merged.len(), 1);
@@ -71,7 +70,9 @@ fn verdicts(v: &Value) -> Vec<(String, String, Value)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["name"].as_str().unwrap().to_string(), p["status"].as_str().unwrap().to_string(), p["steps"].clone()))
+        .map(|p| {
+            (p["name"].as_str().unwrap().to_string(), p["status"].as_str().unwrap().to_string(), p["steps"].clone())
+        })
         .collect();
     out.sort();
     out

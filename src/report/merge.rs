@@ -91,61 +91,61 @@ pub fn merge(paths: &[PathBuf]) -> Result<SuiteReport, MergeError> {
     inputs.extend(crate::partition::merge(partitions)?);
     for (path, m) in inputs {
         let path = &path;
-            for p in &m.properties {
-                let key = (m.model.clone(), p.name.clone());
-                if let Some(first) = owner.get(&key) {
-                    return Err(MergeError::Twice {
-                        model: key.0,
-                        property: key.1,
-                        first: first.clone(),
-                        second: path.clone(),
-                    });
-                }
-                owner.insert(key, path.clone());
+        for p in &m.properties {
+            let key = (m.model.clone(), p.name.clone());
+            if let Some(first) = owner.get(&key) {
+                return Err(MergeError::Twice {
+                    model: key.0,
+                    property: key.1,
+                    first: first.clone(),
+                    second: path.clone(),
+                });
             }
-            match models.get_mut(&m.model) {
-                None => {
-                    models.insert(m.model.clone(), (path.clone(), m));
-                }
-                Some((first, acc)) => {
-                    let disagree = |what: String, other: String| MergeError::Disagree {
-                        model: m.model.clone(),
-                        what,
-                        other,
-                        first: first.clone(),
-                        second: path.clone(),
-                    };
-                    if acc.file != m.file {
-                        return Err(disagree(m.file.display().to_string(), acc.file.display().to_string()));
-                    }
-                    if acc.tabs != m.tabs {
-                        return Err(disagree(format!("{} tabs", m.tabs), format!("{} tabs", acc.tabs)));
-                    }
-                    let further =
-                        (m.unique_states, m.states, m.exhaustive) > (acc.unique_states, acc.states, acc.exhaustive);
-                    let mut props = std::mem::take(&mut acc.properties);
-                    let mut vacuous = std::mem::take(&mut acc.vacuous);
-                    // The search that went further reached every bound the other reached.
-                    let (mut bounds, other) = if further {
-                        (m.bounds_hit.clone(), std::mem::take(&mut acc.bounds_hit))
-                    } else {
-                        (std::mem::take(&mut acc.bounds_hit), m.bounds_hit.clone())
-                    };
-                    for b in other {
-                        if !bounds.contains(&b) {
-                            bounds.push(b);
-                        }
-                    }
-                    props.extend(m.properties.iter().cloned());
-                    vacuous.extend(m.vacuous.iter().cloned());
-                    if further {
-                        *acc = m;
-                    }
-                    acc.properties = props;
-                    acc.vacuous = vacuous;
-                    acc.bounds_hit = bounds;
-                }
+            owner.insert(key, path.clone());
+        }
+        match models.get_mut(&m.model) {
+            None => {
+                models.insert(m.model.clone(), (path.clone(), m));
             }
+            Some((first, acc)) => {
+                let disagree = |what: String, other: String| MergeError::Disagree {
+                    model: m.model.clone(),
+                    what,
+                    other,
+                    first: first.clone(),
+                    second: path.clone(),
+                };
+                if acc.file != m.file {
+                    return Err(disagree(m.file.display().to_string(), acc.file.display().to_string()));
+                }
+                if acc.tabs != m.tabs {
+                    return Err(disagree(format!("{} tabs", m.tabs), format!("{} tabs", acc.tabs)));
+                }
+                let further =
+                    (m.unique_states, m.states, m.exhaustive) > (acc.unique_states, acc.states, acc.exhaustive);
+                let mut props = std::mem::take(&mut acc.properties);
+                let mut vacuous = std::mem::take(&mut acc.vacuous);
+                // The search that went further reached every bound the other reached.
+                let (mut bounds, other) = if further {
+                    (m.bounds_hit.clone(), std::mem::take(&mut acc.bounds_hit))
+                } else {
+                    (std::mem::take(&mut acc.bounds_hit), m.bounds_hit.clone())
+                };
+                for b in other {
+                    if !bounds.contains(&b) {
+                        bounds.push(b);
+                    }
+                }
+                props.extend(m.properties.iter().cloned());
+                vacuous.extend(m.vacuous.iter().cloned());
+                if further {
+                    *acc = m;
+                }
+                acc.properties = props;
+                acc.vacuous = vacuous;
+                acc.bounds_hit = bounds;
+            }
+        }
     }
     check_shards(&shards)?;
     Ok(SuiteReport::new(models.into_values().map(|(_, m)| m).collect(), None))
