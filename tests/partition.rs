@@ -65,13 +65,13 @@ fn json(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn verdicts(v: &Value) -> Vec<(String, String, Value)> {
+fn verdicts(v: &Value) -> Vec<(String, String, Option<u64>)> {
     let mut out: Vec<_> = v["properties"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| {
-            (p["name"].as_str().unwrap().to_string(), p["status"].as_str().unwrap().to_string(), p["steps"].clone())
+            (p["name"].as_str().unwrap().to_string(), p["status"].as_str().unwrap().to_string(), p["steps"].as_u64())
         })
         .collect();
     out.sort();
