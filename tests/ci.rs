@@ -428,7 +428,7 @@ fn matrix_prints_each_model_policy_and_property_with_counts_and_traces() {
         let cells: Vec<&str> = row.split("  ").filter(|c| !c.trim().is_empty()).map(str::trim).collect();
         assert!(cells[1].contains("session_refresh="), "{row}");
         assert_eq!(cells[2], r.unique_states.to_string(), "{row}");
-        assert!(r.unique_states > 100);
+        assert!(r.unique_states > 50, "the search was not empty: {}", r.unique_states);
         assert_eq!(cells[3], first, "no_spurious_logout: {row}");
         // Every cell is the verdict the search found, with a counterexample's length.
         let want: Vec<String> = r
