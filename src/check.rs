@@ -39,9 +39,11 @@ pub struct CheckOptions {
     pub progress: Option<Arc<crate::progress::Counters>>,
     /// Symmetry reduction over each browser's tabs ([`model::symmetry`]), where the model's tabs
     /// are interchangeable ([`model::symmetry::supported`]; otherwise the search runs without
-    /// it): one state per class
-    /// of states that differ only in tab names. Verdicts and shortest path lengths are the same
-    /// with and without it. Off by default, so state counts stay those of the full space.
+    /// it): one state per class of states that differ only in tab names. Verdicts and shortest
+    /// path lengths are the same with and without it. Off in `CheckOptions::default()`, so that
+    /// the library's counts are those of the full space unless asked; the command line turns it
+    /// on (`check`, `matrix`; `--no-symmetry` turns it off). [`Results::symmetry`] says which
+    /// search a count measures.
     pub symmetry: bool,
     /// Stop once the process's resident memory reaches this many bytes.
     pub max_memory: Option<u64>,
@@ -52,6 +54,9 @@ pub struct CheckOptions {
     /// Worker threads of the breadth-first search ([`SearchConfig::threads`]; at least 1).
     /// Verdicts, counts and counterexamples do not depend on it.
     pub threads: usize,
+    /// Search only this share of a partitioned breadth-first search ([`crate::partition`];
+    /// `--partition`); `None`: the whole search.
+    pub partition: Option<crate::partition::Partition>,
 }
 
 impl Default for CheckOptions {
@@ -68,6 +73,7 @@ impl Default for CheckOptions {
             max_memory: None,
             counterexamples: 1,
             threads: 1,
+            partition: None,
         }
     }
 }
@@ -163,8 +169,16 @@ pub struct Results {
     pub ending: Ending,
     /// Transitions generated (revisits included): a count.
     pub states: u64,
-    /// Distinct states stored: a count.
+    /// Distinct states stored: a count (of symmetry classes when [`Results::symmetry`]).
     pub unique_states: u64,
+    /// Whether the search was symmetry-reduced: it stored one state per class of states that
+    /// differ only in tab names, so `states` and `unique_states` count classes. False when not
+    /// asked, with one tab, and when the model's tabs are not interchangeable
+    /// ([`model::symmetry::supported`]).
+    pub symmetry: bool,
+    /// The share of a partitioned search this is ([`crate::partition`]), if it is one: its
+    /// verdicts and counts are those of the share (`matrix --merge` combines the shares).
+    pub partition: Option<crate::partition::Partition>,
     /// Most actions on an explored path.
     pub max_depth: usize,
     /// Wall-clock seconds of the search.
@@ -229,17 +243,19 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
     }
     let specs: Vec<&'static properties::PropertySpec> =
         model.properties.iter().filter_map(|p| properties::by_name(p.name)).collect();
+    // With one tab there is nothing to rename.
+    let symmetry = opts.symmetry && sc.browser.tabs >= 2 && model::symmetry::supported(sc);
     let cfg = SearchConfig {
         strategy: opts.strategy,
         max_depth: opts.max_depth,
         max_states: opts.max_states,
         deadline: opts.deadline,
         cancel: opts.cancel.clone(),
-        symmetry: (opts.symmetry && model::symmetry::supported(sc))
-            .then_some(model::symmetry::representative as fn(&model::State) -> model::State),
+        symmetry: symmetry.then_some(model::symmetry::representative as fn(&model::State) -> model::State),
         max_memory: opts.max_memory,
         progress: opts.progress.clone(),
         threads: opts.threads,
+        partition: opts.partition,
     };
     let watch = BoundWatch::new(&model, sc);
     let out = search::search(&watch, &cfg);
@@ -324,6 +340,8 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         ending,
         states: out.states,
         unique_states: out.unique_states,
+        symmetry,
+        partition: opts.partition,
         max_depth: out.max_depth,
         seconds: out.seconds,
         vacuous,

@@ -30,6 +30,7 @@ pub mod message;
 pub mod model;
 pub mod oracle;
 pub mod output;
+pub mod partition;
 pub mod progress;
 pub mod properties;
 pub mod protocol;

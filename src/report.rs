@@ -156,8 +156,16 @@ pub struct ModelReport {
     pub ending: Ending,
     /// Transitions generated: a count.
     pub states: u64,
-    /// Distinct states stored: a count.
+    /// Distinct states stored: a count (of symmetry classes when `symmetry`).
     pub unique_states: u64,
+    /// Whether the search was symmetry-reduced over tabs ([`crate::check::Results::symmetry`]).
+    /// Absent in reports of earlier versions, whose default search was unreduced: false.
+    #[serde(default)]
+    pub symmetry: bool,
+    /// With `check --partition`: the share of a partitioned search this report covers
+    /// ([`crate::partition`]); `matrix --merge` combines the shares. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<crate::partition::Partition>,
     /// Most actions on an explored path.
     pub max_depth: usize,
     /// Wall-clock seconds of the search.
@@ -237,6 +245,8 @@ impl ModelReport {
             ending: r.ending,
             states: r.states,
             unique_states: r.unique_states,
+            symmetry: r.symmetry,
+            partition: r.partition,
             max_depth: r.max_depth,
             seconds: r.seconds,
             vacuous: r.vacuous.iter().map(|v| v.to_string()).collect(),

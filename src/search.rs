@@ -98,6 +98,10 @@ pub struct SearchConfig<S> {
     /// of its discoveries), at least 1. The result does not depend on it: the workers compute
     /// successors, the calling thread inserts them in the order one thread would (see [`bfs`]).
     pub threads: usize,
+    /// Search only this share of a partitioned breadth-first search
+    /// ([`crate::partition`]): of the states at the partition's depth, expand only those whose
+    /// fingerprint it owns. `None`: the whole search. Breadth-first only (ignored depth-first).
+    pub partition: Option<crate::partition::Partition>,
 }
 
 impl<S> Default for SearchConfig<S> {
@@ -112,6 +116,7 @@ impl<S> Default for SearchConfig<S> {
             symmetry: None,
             progress: None,
             threads: 1,
+            partition: None,
         }
     }
 }
@@ -237,6 +242,7 @@ fn cfg_clone<S>(c: &SearchConfig<S>) -> SearchConfig<S> {
         symmetry: c.symmetry,
         progress: c.progress.clone(),
         threads: c.threads,
+        partition: c.partition,
     }
 }
 
@@ -535,6 +541,10 @@ where
     let mut slots: Vec<Worker<M>> = (0..per_round.div_ceil(BATCH)).map(|_| Worker::default()).collect();
     'search: while !done && !level.is_empty() {
         let at_bound = cfg.max_depth.is_some_and(|d| depth >= d);
+        if let Some(p) = cfg.partition.filter(|p| p.depth == depth) {
+            // A partitioned search goes on from its share of this level only.
+            level.retain(|(s, _)| p.owns(fingerprint(s)));
+        }
         peak_frontier = peak_frontier.max(level.len());
         // A level is expanded in rounds of `BATCH` states per worker: each worker computes the
         // successors of its consecutive share of the round (canonical, fingerprinted, table

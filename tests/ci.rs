@@ -421,12 +421,14 @@ fn matrix_prints_each_model_policy_and_property_with_counts_and_traces() {
     want.extend(properties::ALL.iter().map(|p| p.name));
     assert_eq!(header, want);
     for (name, first) in [(ROTATE, "violated (10)"), (STABLE, "holds")] {
-        let (_, r) = run(&scenario(&format!("models/{name}.json"), None), &CheckOptions::default());
+        // The command line's default search: symmetry-reduced where tabs are interchangeable.
+        let cli_default = CheckOptions { symmetry: true, ..CheckOptions::default() };
+        let (_, r) = run(&scenario(&format!("models/{name}.json"), None), &cli_default);
         let row = lines.iter().find(|l| l.starts_with(name)).unwrap();
         let cells: Vec<&str> = row.split("  ").filter(|c| !c.trim().is_empty()).map(str::trim).collect();
         assert!(cells[1].contains("session_refresh="), "{row}");
         assert_eq!(cells[2], r.unique_states.to_string(), "{row}");
-        assert!(r.unique_states > 100);
+        assert!(r.unique_states > 50, "the search was not empty: {}", r.unique_states);
         assert_eq!(cells[3], first, "no_spurious_logout: {row}");
         // Every cell is the verdict the search found, with a counterexample's length.
         let want: Vec<String> = r
@@ -453,7 +455,8 @@ fn matrix_prints_each_model_policy_and_property_with_counts_and_traces() {
 fn progress_is_shown_when_asked_and_silenced_by_quiet() {
     let dir = checkout(false);
     let model = format!("models/{ROTATE}.json");
-    let (_, r) = run(&scenario(&model, None), &CheckOptions::default());
+    // The command line's default search: symmetry-reduced where tabs are interchangeable.
+    let (_, r) = run(&scenario(&model, None), &CheckOptions { symmetry: true, ..CheckOptions::default() });
     let out = cli(dir.path(), &["check", &model, "--progress", "--format", "json"]);
     assert_eq!(out.status.code(), Some(0));
     let err = stderr(&out);

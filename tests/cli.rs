@@ -109,7 +109,11 @@ fn stable_id_text_report_shows_holds_counts_and_sanity() {
     let out = cli(dir.path(), &["check", &model("directus-pr22433-stable-id.json"), "--tabs", "3"]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("search: exhaustive; 61441 states, 20928 unique"), "{text}");
+    // Symmetry-reduced by default (3 interchangeable tabs); the unreduced search counts 61441
+    // states, 20928 unique.
+    assert!(text.contains("search: exhaustive; 10741 states, 3660 unique (symmetry-reduced)"), "{text}");
+    let full = cli(dir.path(), &["check", &model("directus-pr22433-stable-id.json"), "--tabs", "3", "--no-symmetry"]);
+    assert!(String::from_utf8_lossy(&full.stdout).contains("search: exhaustive; 61441 states, 20928 unique,"));
     let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(words.contains("refresh_succeeds sometimes reached"), "{text}");
     assert!(words.contains("concurrent_refreshes sometimes reached"), "{text}");

@@ -67,19 +67,44 @@ fn symmetry_keeps_holds_verdicts_and_counts_fewer_states_as_tabs_grow() {
     }
 }
 
+/// Symmetry reduction is on by default where tabs are interchangeable: the report counts
+/// classes and says so; `--no-symmetry` gives the unreduced count; `--symmetry` is still
+/// accepted, and the last of the two flags wins.
 #[test]
-fn check_symmetry_flag_reduces_the_states_the_report_counts() {
+fn check_reduces_by_default_and_no_symmetry_gives_the_unreduced_count() {
     let dir = tempfile::tempdir().unwrap();
     let model = root().join("models/directus-pr22433-stable-id.json");
     let model = model.to_str().unwrap();
-    let unique = |extra: &[&str]| {
+    let run = |extra: &[&str]| {
         let mut args = vec!["check", model, "--no-traces", "--format", "json"];
         args.extend_from_slice(extra);
         let out = crate::util::cli(dir.path(), &args);
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["unique_states"].as_u64().unwrap()
+        (v["unique_states"].as_u64().unwrap(), v["symmetry"].as_bool().unwrap())
     };
-    let (without, with) = (unique(&[]), unique(&["--symmetry"]));
-    assert!(with < without && with * 6 >= without, "{with} vs {without}");
+    let (default, with, without) = (run(&[]), run(&["--symmetry"]), run(&["--no-symmetry"]));
+    assert_eq!(default, with);
+    assert!(default.1 && !without.1);
+    assert!(with.0 < without.0 && with.0 * 6 >= without.0, "{with:?} vs {without:?}");
+    assert_eq!(run(&["--symmetry", "--no-symmetry"]), without);
+    assert_eq!(run(&["--no-symmetry", "--symmetry"]), with);
+    // The text report says which search it counts.
+    let out = crate::util::cli(dir.path(), &["check", model, "--no-traces"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("{} unique (symmetry-reduced)", with.0)), "{text}");
+}
+
+/// Where a tab has a role of its own (the broadcast leader is tab A), the default search is
+/// unreduced and the report says so.
+#[test]
+fn check_does_not_reduce_where_tabs_are_not_interchangeable() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = root().join("models/broadcast-leader-closed-follower-refreshes.json");
+    let sc = Scenario::load(&model).unwrap();
+    assert!(!refresh_check::model::symmetry::supported(&sc));
+    let out = crate::util::cli(dir.path(), &["check", model.to_str().unwrap(), "--no-traces", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["symmetry"], false);
+    assert_eq!(v["unique_states"].as_u64().unwrap(), check(&sc, false).unique_states);
 }

@@ -12,6 +12,7 @@ mod fuzz;
 mod industry;
 mod limits;
 mod oracle;
+mod partition;
 mod protocol;
 mod queries;
 mod reactions;

@@ -641,18 +641,25 @@ fn protocol(args: &Args) -> Result<u8> {
         }
         let file = dir.path().join(q.file);
         std::fs::write(&file, serde_json::to_string_pretty(&value)?)?;
-        let job = |threads| Job::Model {
+        let job_with = |threads, symmetry| Job::Model {
             file: file.clone(),
             tabs: None,
-            symmetry: false,
+            symmetry,
             timeout: Some(args.protocol_timeout),
             threads,
         };
+        let job = |threads| job_with(threads, false);
+        // The symmetry-reduced search (`check`'s default where tabs are interchangeable), next
+        // to the unreduced one, where the model's tabs are interchangeable.
+        let reduced = Scenario::load(&file).is_ok_and(|sc| refresh_check::model::symmetry::supported(&sc));
         let mut runs: Vec<(String, Result<Measure>)> = Vec::new();
         if let Some(before) = &args.before {
             runs.push(("before".into(), spawn_with(before, &job(None))));
         }
         runs.push(("1 thread".into(), spawn(&job(Some(1)))));
+        if reduced {
+            runs.push(("1 thr +sym".into(), spawn(&job_with(Some(1), true))));
+        }
         if threads > 1 {
             runs.push((format!("{threads} threads"), spawn(&job(Some(threads)))));
         }

@@ -37,7 +37,7 @@ pub struct Args {
     /// order), replacing the file atomically, and list what changed on stderr. Only after a
     /// complete search of every model file: otherwise nothing is written (exit 3). Refused
     /// (exit 2) with `--shard`, and with a `--tabs` other than a file's `browser.tabs`.
-    #[arg(long, help_heading = "Output", conflicts_with = "shard")]
+    #[arg(long, help_heading = "Output", conflicts_with_all = ["shard", "partition"])]
     pub accept: bool,
 
     /// Also answer the scenario queries and invariants of FILE (`{"queries": [...]}`, see
@@ -75,10 +75,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "D", help_heading = "Search bounds")]
     pub max_depth: Option<usize>,
 
-    /// Symmetry reduction over tabs: store one state per set of states that differ only in tab
-    /// names. Same verdicts and shortest traces, fewer states.
-    #[arg(long, help_heading = "Search bounds")]
+    /// Symmetry reduction over tabs, on by default where a model's tabs are interchangeable
+    /// (identical tab configurations, no tab with a role of its own; see the README's
+    /// "Reductions"): store one state per set of states that differ only in tab names. Same
+    /// verdicts and shortest counterexample lengths, fewer states. Accepted for clarity; the
+    /// last of `--symmetry` and `--no-symmetry` wins.
+    #[arg(long, overrides_with = "no_symmetry", help_heading = "Search bounds")]
     pub symmetry: bool,
+
+    /// Search the unreduced state space: every tab renaming is a state of its own (the full
+    /// count, as stateright and TLC without symmetry sets report it).
+    #[arg(long, overrides_with = "symmetry", help_heading = "Search bounds")]
+    pub no_symmetry: bool,
 
     /// Stop after N unique states (incomplete, exit 3).
     #[arg(long, value_name = "N", help_heading = "Search bounds")]
@@ -105,6 +113,19 @@ pub struct RunArgs {
     /// `matrix --merge` combines the shards' JSON reports.
     #[arg(long, value_name = "I/N", help_heading = "Search bounds")]
     pub shard: Option<Shard>,
+
+    /// Search only partition I of N of each model's breadth-first search: the states at depth
+    /// `--partition-depth` are split by a hash, and this run goes on from its share only (see
+    /// the README's "Splitting one search over machines"). `matrix --merge` combines the N
+    /// JSON reports into the whole search's verdicts and shortest counterexample lengths.
+    /// Breadth-first only; with `--no-traces` (a partition's counterexample may be another of
+    /// the same length than the whole search's).
+    #[arg(long, value_name = "I/N", requires = "no_traces", conflicts_with = "shard", help_heading = "Search bounds")]
+    pub partition: Option<refresh_check::partition::PartitionArg>,
+
+    /// The depth, in actions, of the level whose states `--partition` splits.
+    #[arg(long, value_name = "D", default_value_t = refresh_check::partition::DEFAULT_DEPTH, requires = "partition", help_heading = "Search bounds")]
+    pub partition_depth: usize,
 
     /// Folder of counterexample traces (`<model>.<property>.json` and `.md`). A trace that is
     /// not there is written; one that is there is a golden trace: it must equal the
@@ -266,6 +287,14 @@ pub fn execute(
 ) -> Result<Ran> {
     // One deadline for the whole run; none if it lies past what the clock can count.
     let deadline = run.timeout.and_then(|t| Instant::now().checked_add(Duration::from_secs_f64(t)));
+    if run.partition.is_some() {
+        if matches!(run.strategy, StrategyArg::Dfs) {
+            anyhow::bail!("--partition: only a breadth-first search is partitioned (--strategy bfs)");
+        }
+        if run.counterexamples > 1 {
+            anyhow::bail!("--partition: --counterexamples searches the whole space; give one or the other");
+        }
+    }
     let scenarios = suite::load(paths, run.tabs)?;
     check_query_names(&scenarios, queries)?;
     if let Some(r) = &run.report {
@@ -317,13 +346,18 @@ pub fn execute(
             max_depth: run.max_depth,
             max_states: run.max_states,
             deadline,
-            symmetry: run.symmetry,
+            symmetry: run.symmetry || !run.no_symmetry,
             cancel: cancel.clone(),
             max_memory: run.max_memory.map(|m| m.saturating_mul(refresh_check::limits::MIB)),
             properties: (props.len() < properties::ALL.len()).then(|| props.iter().map(|p| p.to_string()).collect()),
             progress: Some(counters.clone()),
             counterexamples: run.counterexamples as usize,
             threads: usize::from(run.threads),
+            partition: run.partition.map(|p| refresh_check::partition::Partition {
+                index: p.index,
+                count: p.count,
+                depth: run.partition_depth,
+            }),
         };
         let meter = Meter::start(show, format!("[{}/{n}] {}", k + 1, sc.name), counters.clone());
         let (model, mut results) = check::check(sc, &opts);

@@ -453,6 +453,7 @@ pub fn answer(
         symmetry: None,
         progress: cfg.progress.clone(),
         threads: cfg.threads,
+        partition: None,
     };
     let out = search::search(&product, &pcfg);
     let path = out.discoveries.into_iter().next().flatten();

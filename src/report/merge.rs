@@ -7,6 +7,8 @@
 //! at or before the point where the search for all of them stops, and the shard holding the
 //! property decided last stops exactly there, so the merged counts equal an unsharded run's.
 //! Shard reports must come from one split: the same N, each shard once, every unit covered.
+//! The reports of the partitions of a partitioned search (`check --partition`) are first
+//! combined into one report per model ([`crate::partition::merge`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -65,6 +67,7 @@ pub fn merge(paths: &[PathBuf]) -> Result<SuiteReport, MergeError> {
     let mut models: BTreeMap<String, (PathBuf, ModelReport)> = BTreeMap::new();
     let mut owner: BTreeMap<(String, String), PathBuf> = BTreeMap::new();
     let mut shards = Vec::new();
+    let (mut inputs, mut partitions) = (Vec::new(), Vec::new());
     for path in paths {
         let parts = match read(path)? {
             AnyReport::Suite(s) => {
@@ -77,60 +80,70 @@ pub fn merge(paths: &[PathBuf]) -> Result<SuiteReport, MergeError> {
             }
         };
         for m in parts {
-            for p in &m.properties {
-                let key = (m.model.clone(), p.name.clone());
-                if let Some(first) = owner.get(&key) {
-                    return Err(MergeError::Twice {
-                        model: key.0,
-                        property: key.1,
-                        first: first.clone(),
-                        second: path.clone(),
-                    });
-                }
-                owner.insert(key, path.clone());
+            if m.partition.is_some() {
+                partitions.push((path.clone(), m));
+            } else {
+                inputs.push((path.clone(), m));
             }
-            match models.get_mut(&m.model) {
-                None => {
-                    models.insert(m.model.clone(), (path.clone(), m));
+        }
+    }
+    // The shares of a partitioned search first make one report per model.
+    inputs.extend(crate::partition::merge(partitions)?);
+    for (path, m) in inputs {
+        let path = &path;
+        for p in &m.properties {
+            let key = (m.model.clone(), p.name.clone());
+            if let Some(first) = owner.get(&key) {
+                return Err(MergeError::Twice {
+                    model: key.0,
+                    property: key.1,
+                    first: first.clone(),
+                    second: path.clone(),
+                });
+            }
+            owner.insert(key, path.clone());
+        }
+        match models.get_mut(&m.model) {
+            None => {
+                models.insert(m.model.clone(), (path.clone(), m));
+            }
+            Some((first, acc)) => {
+                let disagree = |what: String, other: String| MergeError::Disagree {
+                    model: m.model.clone(),
+                    what,
+                    other,
+                    first: first.clone(),
+                    second: path.clone(),
+                };
+                if acc.file != m.file {
+                    return Err(disagree(m.file.display().to_string(), acc.file.display().to_string()));
                 }
-                Some((first, acc)) => {
-                    let disagree = |what: String, other: String| MergeError::Disagree {
-                        model: m.model.clone(),
-                        what,
-                        other,
-                        first: first.clone(),
-                        second: path.clone(),
-                    };
-                    if acc.file != m.file {
-                        return Err(disagree(m.file.display().to_string(), acc.file.display().to_string()));
-                    }
-                    if acc.tabs != m.tabs {
-                        return Err(disagree(format!("{} tabs", m.tabs), format!("{} tabs", acc.tabs)));
-                    }
-                    let further =
-                        (m.unique_states, m.states, m.exhaustive) > (acc.unique_states, acc.states, acc.exhaustive);
-                    let mut props = std::mem::take(&mut acc.properties);
-                    let mut vacuous = std::mem::take(&mut acc.vacuous);
-                    // The search that went further reached every bound the other reached.
-                    let (mut bounds, other) = if further {
-                        (m.bounds_hit.clone(), std::mem::take(&mut acc.bounds_hit))
-                    } else {
-                        (std::mem::take(&mut acc.bounds_hit), m.bounds_hit.clone())
-                    };
-                    for b in other {
-                        if !bounds.contains(&b) {
-                            bounds.push(b);
-                        }
-                    }
-                    props.extend(m.properties.iter().cloned());
-                    vacuous.extend(m.vacuous.iter().cloned());
-                    if further {
-                        *acc = m;
-                    }
-                    acc.properties = props;
-                    acc.vacuous = vacuous;
-                    acc.bounds_hit = bounds;
+                if acc.tabs != m.tabs {
+                    return Err(disagree(format!("{} tabs", m.tabs), format!("{} tabs", acc.tabs)));
                 }
+                let further =
+                    (m.unique_states, m.states, m.exhaustive) > (acc.unique_states, acc.states, acc.exhaustive);
+                let mut props = std::mem::take(&mut acc.properties);
+                let mut vacuous = std::mem::take(&mut acc.vacuous);
+                // The search that went further reached every bound the other reached.
+                let (mut bounds, other) = if further {
+                    (m.bounds_hit.clone(), std::mem::take(&mut acc.bounds_hit))
+                } else {
+                    (std::mem::take(&mut acc.bounds_hit), m.bounds_hit.clone())
+                };
+                for b in other {
+                    if !bounds.contains(&b) {
+                        bounds.push(b);
+                    }
+                }
+                props.extend(m.properties.iter().cloned());
+                vacuous.extend(m.vacuous.iter().cloned());
+                if further {
+                    *acc = m;
+                }
+                acc.properties = props;
+                acc.vacuous = vacuous;
+                acc.bounds_hit = bounds;
             }
         }
     }

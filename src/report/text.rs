@@ -34,10 +34,11 @@ fn model_body(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Resul
     writeln!(w, "{}  ({}, {tabs})", m.model, escape_controls(&m.file.display().to_string()))?;
     writeln!(
         w,
-        "search: {}; {} states, {} unique, depth {}, {:.2} s",
+        "search: {}; {} states, {} unique{}, depth {}, {:.2} s",
         ending_text(m.ending),
         m.states,
         m.unique_states,
+        if m.symmetry { " (symmetry-reduced)" } else { "" },
         m.max_depth,
         m.seconds
     )?;
