@@ -161,8 +161,16 @@ pub struct SearchOutcome {
     pub seconds: f64,
     /// Bytes held by the search's own structures at the end (fingerprint table, parent links,
     /// the largest frontier or the deepest path), as counted by the search; the process's peak
-    /// RSS adds the model, the allocator and the program.
+    /// RSS adds the model, the allocator and the program. A frontier state counts its own
+    /// `size_of` only, not the heap memory it owns.
     pub memory_bytes: u64,
+    /// Bytes of the visited set: the fingerprint table and, breadth-first, the parent links
+    /// (what the search keeps per state beyond the frontier).
+    pub visited_bytes: u64,
+    /// The most full states held at once by the frontier: breadth-first, the unexpanded part of
+    /// a level plus what was found of the next (a count); depth-first, the deepest path with
+    /// the successors waiting on it.
+    pub peak_frontier: u64,
 }
 
 /// The default number of search threads: every core the process may run on (1 if unknown).
@@ -391,25 +399,25 @@ fn canonical<S>(cfg: &SearchConfig<S>, s: S) -> S {
     }
 }
 
-/// A breadth-first level's expansion of one state `(s, id)`: its successors within the
-/// boundary, canonical, with their fingerprints (table slots prefetched), pushed to `succ`
-/// with `id` as their parent; at the depth bound none is pushed and the bound is recorded in
-/// `stopped`. Returns the transitions generated, a count.
+/// The successors of `s`, the one successor generation of both search orders: each within the
+/// boundary, canonical (under symmetry reduction), fingerprinted, its table slot prefetched, is
+/// passed to `push` in action order. At the depth bound none is passed and the bound is recorded
+/// in `stopped`. `actions` is a reused buffer. Returns the transitions generated, a count.
 #[inline]
 #[allow(clippy::too_many_arguments)]
-fn expand<M>(
+fn successors<M>(
     model: &M,
     cfg: &SearchConfig<M::State>,
-    (s, id): (&M::State, u32),
+    s: &M::State,
     at_bound: bool,
     table: &FpTable,
     actions: &mut Vec<M::Action>,
-    succ: &mut Vec<(M::State, u64, u32)>,
     stopped: &mut Option<Stop>,
+    mut push: impl FnMut(M::State, u64),
 ) -> u64
 where
     M: Model,
-    M::State: Hash + Clone,
+    M::State: Hash,
 {
     let mut generated = 0;
     model.actions(s, actions);
@@ -426,7 +434,7 @@ where
         let n = canonical(cfg, n);
         let fp = fingerprint(&n);
         table.prefetch(fp);
-        succ.push((n, fp, id));
+        push(n, fp);
     }
     generated
 }
@@ -463,7 +471,9 @@ fn expand_round<M>(
 {
     let run = |chunk: &[(M::State, u32)], w: &mut Worker<M>, actions: &mut Vec<M::Action>, filter: bool| {
         for (s, id) in chunk {
-            w.generated += expand(model, cfg, (s, *id), at_bound, table, actions, &mut w.succ, &mut w.stopped);
+            let succ = &mut w.succ;
+            w.generated +=
+                successors(model, cfg, s, at_bound, table, actions, &mut w.stopped, |n, fp| succ.push((n, fp, *id)));
         }
         // Drop here, in parallel, the successors already in the table (most of them: states
         // of earlier levels and rounds); their slots were prefetched by `expand`.
@@ -488,24 +498,74 @@ fn expand_round<M>(
     }
 }
 
+/// A breadth-first level: its states with their state numbers, in insertion order, in blocks
+/// of at most `block` states (one round of [`bfs`] each). A block is freed as soon as it is
+/// expanded, so the search holds the unexpanded part of one level and the part of the next
+/// found so far: at most about the larger of two consecutive levels, not their sum.
+struct Level<S> {
+    blocks: std::collections::VecDeque<Vec<(S, u32)>>,
+    block: usize,
+    len: usize,
+}
+
+impl<S> Level<S> {
+    fn new(block: usize) -> Self {
+        Level { blocks: std::collections::VecDeque::new(), block: block.max(1), len: 0 }
+    }
+
+    fn push(&mut self, item: (S, u32)) {
+        match self.blocks.back_mut() {
+            Some(last) if last.len() < self.block => last.push(item),
+            _ => {
+                let mut v = Vec::with_capacity(self.block);
+                v.push(item);
+                self.blocks.push_back(v);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// The first block not yet expanded, taken out of the level.
+    fn pop(&mut self) -> Option<Vec<(S, u32)>> {
+        let b = self.blocks.pop_front()?;
+        self.len -= b.len();
+        Some(b)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// Breadth-first search, level by level. Memory: the fingerprint table with a 32-bit state id
-/// per entry (about 20 bytes per state, see [`table`]), one 32-bit parent id per state, and two
-/// levels of full states. `only`: watch just that property.
+/// per entry (about 20 bytes per state, see [`table`]), one 32-bit parent id per state, and the
+/// frontier of full states: what is left of the level being expanded and what was found of the
+/// next (see [`Level`]). `only`: watch just that property.
 fn bfs<M>(model: &M, cfg: &SearchConfig<M::State>, only: Option<usize>) -> SearchOutcome
 where
     M: Model + Sync,
     M::State: Hash + Clone + Send + Sync + 'static,
 {
     let start = Instant::now();
-    // A poll per batch of `BATCH` states.
+    // A poll per round.
     let mut limits = Limits::new(start, cfg, 1);
     let canon = |s: M::State| canonical(cfg, s);
     let mut watch = Watch::new(model, only);
     let mut found: Vec<Option<u32>> = vec![None; watch.props.len()];
     let mut table = FpTable::new(true);
     let mut parents: Vec<u32> = Vec::new();
-    let mut level: Vec<(M::State, u32)> = Vec::new();
-    let mut next: Vec<(M::State, u32)> = Vec::new();
+
+    let threads = cfg.threads.max(1);
+    // Without a pool of worker threads (one thread, or none could be started), a round is one
+    // batch expanded on this thread.
+    let pool = (threads > 1).then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()).flatten();
+    // Under a memory budget a round is a quarter as large: its successors are allocated before
+    // the next reading of the resident memory, so a smaller round overshoots the budget less.
+    let round = if cfg.max_memory.is_some() { ROUND / 4 } else { ROUND };
+    let per_round = if pool.is_none() { BATCH } else { round * threads };
+    let mut slots: Vec<Worker<M>> = (0..per_round.div_ceil(BATCH)).map(|_| Worker::default()).collect();
+    let mut level: Level<M::State> = Level::new(per_round);
+    let mut next: Level<M::State> = Level::new(per_round);
     let (mut states, mut depth, mut stopped, mut done) = (0u64, 0usize, None, false);
     let mut peak_frontier = 0usize;
 
@@ -524,28 +584,29 @@ where
     }
     done |= watch.all_found();
 
-    let threads = cfg.threads.max(1);
-    // Without a pool of worker threads (one thread, or none could be started), a round is one
-    // batch expanded on this thread.
-    let pool = (threads > 1).then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()).flatten();
-    // Under a memory budget a round is a quarter as large: its successors are allocated before
-    // the next reading of the resident memory, so a smaller round overshoots the budget less.
-    let round = if cfg.max_memory.is_some() { ROUND / 4 } else { ROUND };
-    let per_round = if pool.is_none() { BATCH } else { round * threads };
-    let mut slots: Vec<Worker<M>> = (0..per_round.div_ceil(BATCH)).map(|_| Worker::default()).collect();
     'search: while !done && !level.is_empty() {
         let at_bound = cfg.max_depth.is_some_and(|d| depth >= d);
-        peak_frontier = peak_frontier.max(level.len());
         // A level is expanded in rounds of `BATCH` states per worker: each worker computes the
         // successors of its consecutive share of the round (canonical, fingerprinted, table
         // slots prefetched), then this thread inserts them worker by worker, so in the order
         // one thread would and with the same outcome whatever the number of threads.
-        for round in level.chunks(per_round) {
+        while let Some(round) = level.pop() {
+            peak_frontier = peak_frontier.max(level.len + round.len() + next.len);
             if let Some(stop) = limits.poll(states, &table, depth) {
                 stopped = Some(stop);
+                level.blocks.push_front(round);
                 break 'search;
             }
-            expand_round(model, cfg, round, at_bound, &table, &mut slots, pool.as_ref());
+            expand_round(model, cfg, &round, at_bound, &table, &mut slots, pool.as_ref());
+            // The round's states were allocated by the pool's threads: free them there too, in
+            // parallel (a free on the allocating thread is the allocator's fast path).
+            match &pool {
+                Some(pool) => pool.install(|| {
+                    use rayon::prelude::*;
+                    round.into_par_iter().for_each(drop);
+                }),
+                None => drop(round),
+            }
             // Chunk by chunk, as one thread would: the transitions counted when a search stops
             // early are those of the chunks up to the one it stopped in, whatever the threads.
             for w in slots.iter_mut() {
@@ -572,15 +633,6 @@ where
                 }
             }
         }
-        // The level's states were allocated by the pool's threads: free them there too, in
-        // parallel (a free on the allocating thread is the allocator's fast path).
-        match &pool {
-            Some(pool) => pool.install(|| {
-                use rayon::prelude::*;
-                level.par_drain(..).for_each(drop);
-            }),
-            None => level.clear(),
-        }
         if next.is_empty() {
             break;
         }
@@ -590,12 +642,8 @@ where
     let exhaustive = !done && stopped.is_none() && level.is_empty() && next.is_empty();
     // Freeing a large frontier takes a while (up to seconds for millions of actor states): a
     // thread of its own does it, so that a search stopped by `--timeout` returns at once.
-    if level.len() + next.len() > 4096 {
-        let frontier = (
-            std::mem::take(&mut level),
-            std::mem::take(&mut next),
-            slots.into_iter().map(|w| w.succ).collect::<Vec<_>>(),
-        );
+    if level.len + next.len > 4096 {
+        let frontier = (level.blocks, next.blocks, slots.into_iter().map(|w| w.succ).collect::<Vec<_>>());
         let _ = std::thread::Builder::new().name("free frontier".into()).spawn(move || drop(frontier));
     }
     let discoveries = found
@@ -621,6 +669,8 @@ where
         exhaustive,
         stopped,
         seconds: start.elapsed().as_secs_f64(),
+        visited_bytes: table.bytes() + (parents.capacity() * 4) as u64,
+        peak_frontier: peak_frontier as u64,
         memory_bytes: table.bytes() + (parents.capacity() * 4) as u64 + frontier_bytes,
     }
 }
@@ -738,7 +788,10 @@ where
                 if tainted[*id as usize] & open == open {
                     continue;
                 }
-                states += expand(model, cfg, (s, *id), at_bound, &table, &mut actions, &mut succ, &mut stopped);
+                let id = *id;
+                states += successors(model, cfg, s, at_bound, &table, &mut actions, &mut stopped, |n, fp| {
+                    succ.push((n, fp, id))
+                });
             }
             for (n, fp, id) in succ.drain(..) {
                 let nid = parents.len() as u32;
@@ -820,24 +873,10 @@ where
                 todo.push(Vec::new());
             }
             let at_bound = cfg.max_depth.is_some_and(|m| d >= m);
-            let here = &path[d];
-            model.actions(here, &mut actions);
             let batch = &mut todo[d];
-            for a in actions.drain(..) {
-                let Some(n) = model.next_state(here, a) else { continue };
-                if !model.within_boundary(&n) {
-                    continue;
-                }
-                if at_bound {
-                    stopped.get_or_insert(Stop::DepthBound);
-                    continue;
-                }
-                states += 1;
-                let n = canon(n);
-                let fp = fingerprint(&n);
-                table.prefetch(fp);
-                batch.push((n, fp));
-            }
+            states += successors(model, cfg, &path[d], at_bound, &table, &mut actions, &mut stopped, |n, fp| {
+                batch.push((n, fp))
+            });
             let mut kept = 0;
             for k in 0..batch.len() {
                 let fp = batch[k].1;
@@ -888,6 +927,8 @@ where
         found.iter().map(|f| f.as_ref().map(|p| rebuild(model, cfg.symmetry, p.len(), |k, fp| fp == p[k]))).collect();
     let todo_bytes: usize = todo.iter().map(|t| t.capacity() * std::mem::size_of::<(M::State, u64)>()).sum();
     let path_bytes = path.capacity() * std::mem::size_of::<M::State>() + fps.capacity() * 8 + todo_bytes;
+    // The buffers grow to the most they held: their capacities bound the peak.
+    let peak_frontier = path.capacity() + todo.iter().map(Vec::capacity).sum::<usize>();
     SearchOutcome {
         shortest: vec![true; found.len()],
         discoveries,
@@ -897,6 +938,8 @@ where
         exhaustive,
         stopped,
         seconds: start.elapsed().as_secs_f64(),
+        visited_bytes: table.bytes(),
+        peak_frontier: peak_frontier as u64,
         memory_bytes: table.bytes() + path_bytes as u64,
     }
 }
