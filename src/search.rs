@@ -390,6 +390,11 @@ const BATCH: usize = 16;
 /// enough that starting the threads costs little (a round takes milliseconds), small enough
 /// that the limits are checked often and the successors held are few.
 const ROUND: usize = 1024;
+/// The fewest states of a round that the pool's workers expand: a smaller round (the first
+/// levels of every search, and the whole of a small model's) is expanded on the calling thread,
+/// since waking the workers costs more than it saves (on a loaded machine, a scheduling delay
+/// per round). The result is the same either way.
+const POOL_MIN: usize = 256;
 
 /// The representative of `s` under the configured symmetry reduction (`s` itself without).
 fn canonical<S>(cfg: &SearchConfig<S>, s: S) -> S {
@@ -454,8 +459,8 @@ impl<M: Model> Default for Worker<M> {
 }
 
 /// Expands `round` (states of one breadth-first level) in chunks of [`BATCH`] states, chunk
-/// `k` into `slots[k]` (which must have a slot per chunk). With a `pool`, its threads take the
-/// chunks (work-stealing: a thread slowed by other load takes fewer), drop the successors
+/// `k` into `slots[k]` (which must have a slot per chunk). With a `pool` and at least
+/// [`POOL_MIN`] states, its threads take the chunks (work-stealing: a thread slowed by other load takes fewer), drop the successors
 /// already in the table, and the table is only read until all are done.
 fn expand_round<M>(
     model: &M,
@@ -482,7 +487,7 @@ fn expand_round<M>(
         }
     };
     match pool {
-        Some(pool) if round.len() > BATCH => {
+        Some(pool) if round.len() >= POOL_MIN => {
             use rayon::prelude::*;
             pool.install(|| {
                 round
@@ -601,11 +606,11 @@ where
             // The round's states were allocated by the pool's threads: free them there too, in
             // parallel (a free on the allocating thread is the allocator's fast path).
             match &pool {
-                Some(pool) => pool.install(|| {
+                Some(pool) if round.len() >= POOL_MIN => pool.install(|| {
                     use rayon::prelude::*;
                     round.into_par_iter().for_each(drop);
                 }),
-                None => drop(round),
+                _ => drop(round),
             }
             // Chunk by chunk, as one thread would: the transitions counted when a search stops
             // early are those of the chunks up to the one it stopped in, whatever the threads.
