@@ -1059,6 +1059,43 @@ mod tests {
         assert!(out.exhaustive);
     }
 
+    /// A binary tree of depth 12: level k holds 2^k states, so two whole levels are 3 * 2^11
+    /// states at the last expansion.
+    struct Tree;
+    impl Model for Tree {
+        type State = (u8, u16);
+        type Action = u16;
+        fn init_states(&self) -> Vec<(u8, u16)> {
+            vec![(0, 0)]
+        }
+        fn actions(&self, s: &(u8, u16), a: &mut Vec<u16>) {
+            if s.0 < 12 {
+                a.extend([0, 1]);
+            }
+        }
+        fn next_state(&self, s: &(u8, u16), a: u16) -> Option<(u8, u16)> {
+            Some((s.0 + 1, s.1 * 2 + a))
+        }
+    }
+
+    #[test]
+    fn bfs_frees_each_expanded_block_so_the_frontier_never_holds_two_whole_levels() {
+        for threads in [1, 2] {
+            let out = search(&Tree, &SearchConfig { threads, ..SearchConfig::default() });
+            assert!(out.exhaustive);
+            assert_eq!(out.unique_states, (1 << 13) - 1);
+            // At most the last level (2^12) plus the block being expanded; two whole levels
+            // would be 2^11 + 2^12.
+            let block = if threads == 1 { BATCH } else { ROUND * threads } as u64;
+            assert!(out.peak_frontier >= 1 << 12, "{threads} threads: {}", out.peak_frontier);
+            assert!(out.peak_frontier <= (1 << 12) + block, "{threads} threads: {}", out.peak_frontier);
+            assert_eq!(
+                out.visited_bytes,
+                out.memory_bytes - out.peak_frontier * std::mem::size_of::<((u8, u16), u32)>() as u64
+            );
+        }
+    }
+
     #[test]
     fn counterexamples_end_at_the_first_violation_and_differ_in_mechanism() {
         let ys = |_: usize, p: &IndexPath| replay(&Counters, p).unwrap().1.last().map(|(_, s)| s.1);
