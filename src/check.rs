@@ -197,6 +197,14 @@ pub struct Results {
     /// was done (a limit), if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counterexamples_ending: Option<Ending>,
+    /// Bytes of the search's visited set ([`search::SearchOutcome::visited_bytes`]; not in
+    /// reports).
+    #[serde(skip)]
+    pub visited_bytes: u64,
+    /// The most full states the search's frontier held at once
+    /// ([`search::SearchOutcome::peak_frontier`]; not in reports): a count.
+    #[serde(skip)]
+    pub peak_frontier: u64,
 }
 
 /// How the verdicts compare with what is expected; this sets the exit code.
@@ -348,6 +356,8 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         bounds_hit,
         properties,
         counterexamples_ending,
+        visited_bytes: out.visited_bytes,
+        peak_frontier: out.peak_frontier,
     };
     (model, results)
 }

@@ -166,8 +166,16 @@ pub struct SearchOutcome {
     pub seconds: f64,
     /// Bytes held by the search's own structures at the end (fingerprint table, parent links,
     /// the largest frontier or the deepest path), as counted by the search; the process's peak
-    /// RSS adds the model, the allocator and the program.
+    /// RSS adds the model, the allocator and the program. A frontier state counts its own
+    /// `size_of` only, not the heap memory it owns.
     pub memory_bytes: u64,
+    /// Bytes of the visited set: the fingerprint table and, breadth-first, the parent links
+    /// (what the search keeps per state beyond the frontier).
+    pub visited_bytes: u64,
+    /// The most full states held at once by the frontier: breadth-first, the unexpanded part of
+    /// a level plus what was found of the next (a count); depth-first, the deepest path with
+    /// the successors waiting on it.
+    pub peak_frontier: u64,
 }
 
 /// The default number of search threads: every core the process may run on (1 if unknown).
@@ -388,6 +396,11 @@ const BATCH: usize = 16;
 /// enough that starting the threads costs little (a round takes milliseconds), small enough
 /// that the limits are checked often and the successors held are few.
 const ROUND: usize = 1024;
+/// The fewest states of a round that the pool's workers expand: a smaller round (the first
+/// levels of every search, and the whole of a small model's) is expanded on the calling thread,
+/// since waking the workers costs more than it saves (on a loaded machine, a scheduling delay
+/// per round). The result is the same either way.
+const POOL_MIN: usize = 256;
 
 /// The representative of `s` under the configured symmetry reduction (`s` itself without).
 fn canonical<S>(cfg: &SearchConfig<S>, s: S) -> S {
@@ -397,25 +410,25 @@ fn canonical<S>(cfg: &SearchConfig<S>, s: S) -> S {
     }
 }
 
-/// A breadth-first level's expansion of one state `(s, id)`: its successors within the
-/// boundary, canonical, with their fingerprints (table slots prefetched), pushed to `succ`
-/// with `id` as their parent; at the depth bound none is pushed and the bound is recorded in
-/// `stopped`. Returns the transitions generated, a count.
+/// The successors of `s`, the one successor generation of both search orders: each within the
+/// boundary, canonical (under symmetry reduction), fingerprinted, its table slot prefetched, is
+/// passed to `push` in action order. At the depth bound none is passed and the bound is recorded
+/// in `stopped`. `actions` is a reused buffer. Returns the transitions generated, a count.
 #[inline]
 #[allow(clippy::too_many_arguments)]
-fn expand<M>(
+fn successors<M>(
     model: &M,
     cfg: &SearchConfig<M::State>,
-    (s, id): (&M::State, u32),
+    s: &M::State,
     at_bound: bool,
     table: &FpTable,
     actions: &mut Vec<M::Action>,
-    succ: &mut Vec<(M::State, u64, u32)>,
     stopped: &mut Option<Stop>,
+    mut push: impl FnMut(M::State, u64),
 ) -> u64
 where
     M: Model,
-    M::State: Hash + Clone,
+    M::State: Hash,
 {
     let mut generated = 0;
     model.actions(s, actions);
@@ -432,7 +445,7 @@ where
         let n = canonical(cfg, n);
         let fp = fingerprint(&n);
         table.prefetch(fp);
-        succ.push((n, fp, id));
+        push(n, fp);
     }
     generated
 }
@@ -452,8 +465,8 @@ impl<M: Model> Default for Worker<M> {
 }
 
 /// Expands `round` (states of one breadth-first level) in chunks of [`BATCH`] states, chunk
-/// `k` into `slots[k]` (which must have a slot per chunk). With a `pool`, its threads take the
-/// chunks (work-stealing: a thread slowed by other load takes fewer), drop the successors
+/// `k` into `slots[k]` (which must have a slot per chunk). With a `pool` and at least
+/// [`POOL_MIN`] states, its threads take the chunks (work-stealing: a thread slowed by other load takes fewer), drop the successors
 /// already in the table, and the table is only read until all are done.
 fn expand_round<M>(
     model: &M,
@@ -469,7 +482,9 @@ fn expand_round<M>(
 {
     let run = |chunk: &[(M::State, u32)], w: &mut Worker<M>, actions: &mut Vec<M::Action>, filter: bool| {
         for (s, id) in chunk {
-            w.generated += expand(model, cfg, (s, *id), at_bound, table, actions, &mut w.succ, &mut w.stopped);
+            let succ = &mut w.succ;
+            w.generated +=
+                successors(model, cfg, s, at_bound, table, actions, &mut w.stopped, |n, fp| succ.push((n, fp, *id)));
         }
         // Drop here, in parallel, the successors already in the table (most of them: states
         // of earlier levels and rounds); their slots were prefetched by `expand`.
@@ -478,7 +493,7 @@ fn expand_round<M>(
         }
     };
     match pool {
-        Some(pool) if round.len() > BATCH => {
+        Some(pool) if round.len() >= POOL_MIN => {
             use rayon::prelude::*;
             pool.install(|| {
                 round
@@ -494,24 +509,83 @@ fn expand_round<M>(
     }
 }
 
+/// A breadth-first level: its states with their state numbers, in insertion order, in blocks
+/// of at most `block` states (one round of [`bfs`] each). A block is freed as soon as it is
+/// expanded, so the search holds the unexpanded part of one level and the part of the next
+/// found so far: at most about the larger of two consecutive levels, not their sum.
+struct Level<S> {
+    blocks: std::collections::VecDeque<Vec<(S, u32)>>,
+    block: usize,
+    len: usize,
+}
+
+impl<S> Level<S> {
+    fn new(block: usize) -> Self {
+        Level { blocks: std::collections::VecDeque::new(), block: block.max(1), len: 0 }
+    }
+
+    fn push(&mut self, item: (S, u32)) {
+        match self.blocks.back_mut() {
+            Some(last) if last.len() < self.block => last.push(item),
+            _ => {
+                let mut v = Vec::with_capacity(self.block);
+                v.push(item);
+                self.blocks.push_back(v);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// The first block not yet expanded, taken out of the level.
+    fn pop(&mut self) -> Option<Vec<(S, u32)>> {
+        let b = self.blocks.pop_front()?;
+        self.len -= b.len();
+        Some(b)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Keeps only the states for which `keep` holds (a partitioned search's share).
+    fn retain(&mut self, mut keep: impl FnMut(&(S, u32)) -> bool) {
+        for b in self.blocks.iter_mut() {
+            b.retain(&mut keep);
+        }
+        self.blocks.retain(|b| !b.is_empty());
+        self.len = self.blocks.iter().map(Vec::len).sum();
+    }
+}
+
 /// Breadth-first search, level by level. Memory: the fingerprint table with a 32-bit state id
-/// per entry (about 20 bytes per state, see [`table`]), one 32-bit parent id per state, and two
-/// levels of full states. `only`: watch just that property.
+/// per entry (about 20 bytes per state, see [`table`]), one 32-bit parent id per state, and the
+/// frontier of full states: what is left of the level being expanded and what was found of the
+/// next (see [`Level`]). `only`: watch just that property.
 fn bfs<M>(model: &M, cfg: &SearchConfig<M::State>, only: Option<usize>) -> SearchOutcome
 where
     M: Model + Sync,
     M::State: Hash + Clone + Send + Sync + 'static,
 {
     let start = Instant::now();
-    // A poll per batch of `BATCH` states.
+    // A poll per round.
     let mut limits = Limits::new(start, cfg, 1);
     let canon = |s: M::State| canonical(cfg, s);
     let mut watch = Watch::new(model, only);
     let mut found: Vec<Option<u32>> = vec![None; watch.props.len()];
     let mut table = FpTable::new(true);
     let mut parents: Vec<u32> = Vec::new();
-    let mut level: Vec<(M::State, u32)> = Vec::new();
-    let mut next: Vec<(M::State, u32)> = Vec::new();
+
+    let threads = cfg.threads.max(1);
+    // Without a pool of worker threads (one thread, or none could be started), a round is one
+    // batch expanded on this thread.
+    let pool = (threads > 1).then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()).flatten();
+    // Under a memory budget a round is a quarter as large: its successors are allocated before
+    // the next reading of the resident memory, so a smaller round overshoots the budget less.
+    let round = if cfg.max_memory.is_some() { ROUND / 4 } else { ROUND };
+    let per_round = if pool.is_none() { BATCH } else { round * threads };
+    let mut slots: Vec<Worker<M>> = (0..per_round.div_ceil(BATCH)).map(|_| Worker::default()).collect();
+    let mut level: Level<M::State> = Level::new(per_round);
+    let mut next: Level<M::State> = Level::new(per_round);
     let (mut states, mut depth, mut stopped, mut done) = (0u64, 0usize, None, false);
     let mut peak_frontier = 0usize;
 
@@ -530,32 +604,33 @@ where
     }
     done |= watch.all_found();
 
-    let threads = cfg.threads.max(1);
-    // Without a pool of worker threads (one thread, or none could be started), a round is one
-    // batch expanded on this thread.
-    let pool = (threads > 1).then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()).flatten();
-    // Under a memory budget a round is a quarter as large: its successors are allocated before
-    // the next reading of the resident memory, so a smaller round overshoots the budget less.
-    let round = if cfg.max_memory.is_some() { ROUND / 4 } else { ROUND };
-    let per_round = if pool.is_none() { BATCH } else { round * threads };
-    let mut slots: Vec<Worker<M>> = (0..per_round.div_ceil(BATCH)).map(|_| Worker::default()).collect();
     'search: while !done && !level.is_empty() {
         let at_bound = cfg.max_depth.is_some_and(|d| depth >= d);
         if let Some(p) = cfg.partition.filter(|p| p.depth == depth) {
             // A partitioned search goes on from its share of this level only.
             level.retain(|(s, _)| p.owns(fingerprint(s)));
         }
-        peak_frontier = peak_frontier.max(level.len());
         // A level is expanded in rounds of `BATCH` states per worker: each worker computes the
         // successors of its consecutive share of the round (canonical, fingerprinted, table
         // slots prefetched), then this thread inserts them worker by worker, so in the order
         // one thread would and with the same outcome whatever the number of threads.
-        for round in level.chunks(per_round) {
+        while let Some(round) = level.pop() {
+            peak_frontier = peak_frontier.max(level.len + round.len() + next.len);
             if let Some(stop) = limits.poll(states, &table, depth) {
                 stopped = Some(stop);
+                level.blocks.push_front(round);
                 break 'search;
             }
-            expand_round(model, cfg, round, at_bound, &table, &mut slots, pool.as_ref());
+            expand_round(model, cfg, &round, at_bound, &table, &mut slots, pool.as_ref());
+            // The round's states were allocated by the pool's threads: free them there too, in
+            // parallel (a free on the allocating thread is the allocator's fast path).
+            match &pool {
+                Some(pool) if round.len() >= POOL_MIN => pool.install(|| {
+                    use rayon::prelude::*;
+                    round.into_par_iter().for_each(drop);
+                }),
+                _ => drop(round),
+            }
             // Chunk by chunk, as one thread would: the transitions counted when a search stops
             // early are those of the chunks up to the one it stopped in, whatever the threads.
             for w in slots.iter_mut() {
@@ -582,15 +657,6 @@ where
                 }
             }
         }
-        // The level's states were allocated by the pool's threads: free them there too, in
-        // parallel (a free on the allocating thread is the allocator's fast path).
-        match &pool {
-            Some(pool) => pool.install(|| {
-                use rayon::prelude::*;
-                level.par_drain(..).for_each(drop);
-            }),
-            None => level.clear(),
-        }
         if next.is_empty() {
             break;
         }
@@ -600,12 +666,8 @@ where
     let exhaustive = !done && stopped.is_none() && level.is_empty() && next.is_empty();
     // Freeing a large frontier takes a while (up to seconds for millions of actor states): a
     // thread of its own does it, so that a search stopped by `--timeout` returns at once.
-    if level.len() + next.len() > 4096 {
-        let frontier = (
-            std::mem::take(&mut level),
-            std::mem::take(&mut next),
-            slots.into_iter().map(|w| w.succ).collect::<Vec<_>>(),
-        );
+    if level.len + next.len > 4096 {
+        let frontier = (level.blocks, next.blocks, slots.into_iter().map(|w| w.succ).collect::<Vec<_>>());
         let _ = std::thread::Builder::new().name("free frontier".into()).spawn(move || drop(frontier));
     }
     let discoveries = found
@@ -631,6 +693,8 @@ where
         exhaustive,
         stopped,
         seconds: start.elapsed().as_secs_f64(),
+        visited_bytes: table.bytes() + (parents.capacity() * 4) as u64,
+        peak_frontier: peak_frontier as u64,
         memory_bytes: table.bytes() + (parents.capacity() * 4) as u64 + frontier_bytes,
     }
 }
@@ -748,7 +812,10 @@ where
                 if tainted[*id as usize] & open == open {
                     continue;
                 }
-                states += expand(model, cfg, (s, *id), at_bound, &table, &mut actions, &mut succ, &mut stopped);
+                let id = *id;
+                states += successors(model, cfg, s, at_bound, &table, &mut actions, &mut stopped, |n, fp| {
+                    succ.push((n, fp, id))
+                });
             }
             for (n, fp, id) in succ.drain(..) {
                 let nid = parents.len() as u32;
@@ -830,24 +897,10 @@ where
                 todo.push(Vec::new());
             }
             let at_bound = cfg.max_depth.is_some_and(|m| d >= m);
-            let here = &path[d];
-            model.actions(here, &mut actions);
             let batch = &mut todo[d];
-            for a in actions.drain(..) {
-                let Some(n) = model.next_state(here, a) else { continue };
-                if !model.within_boundary(&n) {
-                    continue;
-                }
-                if at_bound {
-                    stopped.get_or_insert(Stop::DepthBound);
-                    continue;
-                }
-                states += 1;
-                let n = canon(n);
-                let fp = fingerprint(&n);
-                table.prefetch(fp);
-                batch.push((n, fp));
-            }
+            states += successors(model, cfg, &path[d], at_bound, &table, &mut actions, &mut stopped, |n, fp| {
+                batch.push((n, fp))
+            });
             let mut kept = 0;
             for k in 0..batch.len() {
                 let fp = batch[k].1;
@@ -898,6 +951,8 @@ where
         found.iter().map(|f| f.as_ref().map(|p| rebuild(model, cfg.symmetry, p.len(), |k, fp| fp == p[k]))).collect();
     let todo_bytes: usize = todo.iter().map(|t| t.capacity() * std::mem::size_of::<(M::State, u64)>()).sum();
     let path_bytes = path.capacity() * std::mem::size_of::<M::State>() + fps.capacity() * 8 + todo_bytes;
+    // The buffers grow to the most they held: their capacities bound the peak.
+    let peak_frontier = path.capacity() + todo.iter().map(Vec::capacity).sum::<usize>();
     SearchOutcome {
         shortest: vec![true; found.len()],
         discoveries,
@@ -907,6 +962,8 @@ where
         exhaustive,
         stopped,
         seconds: start.elapsed().as_secs_f64(),
+        visited_bytes: table.bytes(),
+        peak_frontier: peak_frontier as u64,
         memory_bytes: table.bytes() + path_bytes as u64,
     }
 }
@@ -1019,6 +1076,43 @@ mod tests {
         assert!(out.discoveries[2].is_none());
         assert_eq!(out.unique_states, 16);
         assert!(out.exhaustive);
+    }
+
+    /// A binary tree of depth 12: level k holds 2^k states, so two whole levels are 3 * 2^11
+    /// states at the last expansion.
+    struct Tree;
+    impl Model for Tree {
+        type State = (u8, u16);
+        type Action = u16;
+        fn init_states(&self) -> Vec<(u8, u16)> {
+            vec![(0, 0)]
+        }
+        fn actions(&self, s: &(u8, u16), a: &mut Vec<u16>) {
+            if s.0 < 12 {
+                a.extend([0, 1]);
+            }
+        }
+        fn next_state(&self, s: &(u8, u16), a: u16) -> Option<(u8, u16)> {
+            Some((s.0 + 1, s.1 * 2 + a))
+        }
+    }
+
+    #[test]
+    fn bfs_frees_each_expanded_block_so_the_frontier_never_holds_two_whole_levels() {
+        for threads in [1, 2] {
+            let out = search(&Tree, &SearchConfig { threads, ..SearchConfig::default() });
+            assert!(out.exhaustive);
+            assert_eq!(out.unique_states, (1 << 13) - 1);
+            // At most the last level (2^12) plus the block being expanded; two whole levels
+            // would be 2^11 + 2^12.
+            let block = if threads == 1 { BATCH } else { ROUND * threads } as u64;
+            assert!(out.peak_frontier >= 1 << 12, "{threads} threads: {}", out.peak_frontier);
+            assert!(out.peak_frontier <= (1 << 12) + block, "{threads} threads: {}", out.peak_frontier);
+            assert_eq!(
+                out.visited_bytes,
+                out.memory_bytes - out.peak_frontier * std::mem::size_of::<((u8, u16), u32)>() as u64
+            );
+        }
     }
 
     #[test]

@@ -248,4 +248,10 @@ fn threads_with_depth_first_search_are_explained() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("warning: --threads 2: the depth-first search runs on one thread; the threads serve only the breadth-first shortening of the counterexamples it finds"), "{err}");
+    // The default (every core) was not asked for: no warning.
+    let out =
+        cli(dir.path(), &["check", &model("directus-10.10-session.json"), "--no-traces", "-q", "--strategy", "dfs"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("warning: --threads"), "{err}");
 }

@@ -160,6 +160,18 @@ struct Measure {
     exhaustive: bool,
     /// CPU seconds of the whole run (model building included, every thread), from `getrusage`.
     cpu_seconds: f64,
+    /// Bytes of the search's visited set (fingerprint table, parent links); 0 from builds that
+    /// do not report it.
+    #[serde(default)]
+    visited_bytes: u64,
+    /// The most full states the frontier held at once, a count; 0 from builds that do not
+    /// report it.
+    #[serde(default)]
+    peak_frontier: u64,
+    /// Resident bytes just before the search (program, model); 0 from builds that do not
+    /// report it.
+    #[serde(default)]
+    base_rss_bytes: u64,
 }
 
 impl Measure {
@@ -168,6 +180,19 @@ impl Measure {
     }
     fn bytes_per_state(&self) -> f64 {
         self.peak_rss_bytes as f64 / self.unique_states.max(1) as f64
+    }
+    /// Bytes per state beyond the frontier: the visited set over the unique states.
+    fn visited_per_state(&self) -> Option<f64> {
+        (self.visited_bytes > 0).then(|| self.visited_bytes as f64 / self.unique_states.max(1) as f64)
+    }
+    /// Bytes per frontier state: what the peak RSS holds beyond the program and model (the
+    /// resident bytes before the search) and the visited set, over the most states the frontier
+    /// held at once. An estimate: allocator slack and freed memory not yet returned count too.
+    fn frontier_per_state(&self) -> Option<f64> {
+        (self.peak_frontier > 0 && self.base_rss_bytes > 0).then(|| {
+            self.peak_rss_bytes.saturating_sub(self.base_rss_bytes + self.visited_bytes) as f64
+                / self.peak_frontier as f64
+        })
     }
 }
 
@@ -204,6 +229,7 @@ fn run_job(job: &Job) -> Result<Measure> {
             let model = Oracle::new(*tabs, *refreshes, *rotate, !*rotate).map_err(anyhow::Error::msg)?;
             let sym: Option<fn(&OracleState) -> OracleState> = symmetry.then_some(oracle::representative);
             let strategy = if *bfs { Strategy::Bfs } else { Strategy::Dfs };
+            let base_rss_bytes = refresh_check::limits::resident_bytes().unwrap_or(0);
             let out = search::search(&model, &SearchConfig { strategy, symmetry: sym, ..SearchConfig::default() });
             Ok(Measure {
                 states: out.states,
@@ -213,6 +239,9 @@ fn run_job(job: &Job) -> Result<Measure> {
                 search_bytes: out.memory_bytes,
                 exhaustive: out.exhaustive,
                 cpu_seconds: cpu_seconds(),
+                visited_bytes: out.visited_bytes,
+                peak_frontier: out.peak_frontier,
+                base_rss_bytes,
             })
         }
         Job::Model { file, tabs, symmetry, timeout, threads } => {
@@ -227,6 +256,7 @@ fn run_job(job: &Job) -> Result<Measure> {
                 threads: threads.unwrap_or(1),
                 ..CheckOptions::default()
             };
+            let base_rss_bytes = refresh_check::limits::resident_bytes().unwrap_or(0);
             let (_, r) = check::check(&sc, &opts);
             Ok(Measure {
                 states: r.states,
@@ -236,6 +266,9 @@ fn run_job(job: &Job) -> Result<Measure> {
                 search_bytes: 0,
                 exhaustive: r.exhaustive,
                 cpu_seconds: cpu_seconds(),
+                visited_bytes: r.visited_bytes,
+                peak_frontier: r.peak_frontier,
+                base_rss_bytes,
             })
         }
     }
@@ -603,19 +636,34 @@ fn protocol(args: &Args) -> Result<u8> {
     let threads = args.threads.map_or_else(search::default_threads, usize::from);
     println!(
         "protocol models: breadth-first until every property is decided or the space is exhausted; \
-         limit {} s per run; B/state = peak RSS / unique states",
+         limit {} s per run; B/state = peak RSS / unique states; frontier = most full states held at \
+         once; B/front = (peak RSS - RSS before the search - visited set) / frontier; B/visit = \
+         visited set (fingerprint table, parent links) / unique states",
         args.protocol_timeout
     );
     println!(
-        "{:<42} {:<12} {:>10} {:>9} {:>7} {:>7} {:>9} {:>7} {:>10} {:>7}",
-        "question", "build", "states", "unique", "wall s", "cpu s", "states/s", "us/st", "peak RSS", "B/state"
+        "{:<42} {:<12} {:>10} {:>9} {:>7} {:>7} {:>9} {:>7} {:>10} {:>7} {:>9} {:>7} {:>8}",
+        "question",
+        "build",
+        "states",
+        "unique",
+        "wall s",
+        "cpu s",
+        "states/s",
+        "us/st",
+        "peak RSS",
+        "B/state",
+        "frontier",
+        "B/front",
+        "B/visit"
     );
     // `us/st`: CPU microseconds per unique state (the whole run's CPU time, model building
     // included, over all threads): the per-state cost, unlike the wall time, does not depend on
     // what else the machine runs.
     let row = |label: &str, build: &str, m: &Measure, note: &str| {
+        let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"));
         println!(
-            "{:<42} {:<12} {:>10} {:>9} {:>7.2} {:>7.2} {:>8.3}M {:>7.2} {:>10} {:>7.1}{note}",
+            "{:<42} {:<12} {:>10} {:>9} {:>7.2} {:>7.2} {:>8.3}M {:>7.2} {:>10} {:>7.1} {:>9} {:>7} {:>8}{note}",
             label,
             build,
             m.states,
@@ -625,7 +673,10 @@ fn protocol(args: &Args) -> Result<u8> {
             m.per_second() / 1e6,
             m.cpu_seconds * 1e6 / m.unique_states.max(1) as f64,
             mb(m.peak_rss_bytes as f64),
-            m.bytes_per_state()
+            m.bytes_per_state(),
+            if m.peak_frontier > 0 { m.peak_frontier.to_string() } else { "-".into() },
+            opt(m.frontier_per_state()),
+            opt(m.visited_per_state())
         )
     };
     for q in questions() {

@@ -102,11 +102,10 @@ pub struct RunArgs {
     pub max_memory: Option<u64>,
 
     /// Worker threads of the breadth-first search (the depth-first search's shortening
-    /// included). Verdicts, state counts and counterexamples are the same whatever the number.
-    /// One by default: on a shared 2-core machine two threads were slower (see the README's
-    /// "Protocol models").
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024), help_heading = "Search bounds")]
-    pub threads: u16,
+    /// included). Verdicts, state counts and counterexamples are the same whatever the number
+    /// [default: every core the process may run on].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024), help_heading = "Search bounds")]
+    pub threads: Option<u16>,
 
     /// Check only shard I of N: the (model file, property) units, models sorted by path and
     /// properties in catalogue order, cut into N consecutive runs of near-equal length.
@@ -352,7 +351,7 @@ pub fn execute(
             properties: (props.len() < properties::ALL.len()).then(|| props.iter().map(|p| p.to_string()).collect()),
             progress: Some(counters.clone()),
             counterexamples: run.counterexamples as usize,
-            threads: usize::from(run.threads),
+            threads: run.threads.map_or_else(refresh_check::search::default_threads, usize::from),
             partition: run.partition.map(|p| refresh_check::partition::Partition {
                 index: p.index,
                 count: p.count,
@@ -589,8 +588,8 @@ pub fn run(args: Args) -> Result<u8> {
         Some(q) => refresh_check::query::load_file(q).map_err(anyhow::Error::msg)?, // bad input before any search
         None => Vec::new(),
     };
-    if args.run.threads > 1 && matches!(args.run.strategy, StrategyArg::Dfs) {
-        eprintln!("warning: --threads {}: the depth-first search runs on one thread; the threads serve only the breadth-first shortening of the counterexamples it finds", args.run.threads);
+    if let Some(n) = args.run.threads.filter(|n| *n > 1 && matches!(args.run.strategy, StrategyArg::Dfs)) {
+        eprintln!("warning: --threads {n}: the depth-first search runs on one thread; the threads serve only the breadth-first shortening of the counterexamples it finds");
     }
     let before = if args.accept { accept_preflight(&args.models, &args.run)? } else { Vec::new() };
     let single = args.models.len() == 1 && args.models[0].is_file() && args.run.shard.is_none();
