@@ -284,7 +284,8 @@ fn finding_a_third_tab_loads_with_the_successor_before_its_row_exists() {
     assert!(t.steps[g0 + 1].text.contains("0 row(s) affected for tab B"), "{}", trace::render_text(&t));
     let b_ok = find_step(&t, "tab B", "TabReceivesRefreshResponse", "200, Set-Cookie session=2");
     let c_sends = find_step(&t, "tab C", "TabSendsRefresh", "session=2");
-    let c_check = find_step(&t, "store", "StoreRunsSessionCheck", "token=2 AND expires>=0 (verifySessionJWT) for tab C");
+    let c_check =
+        find_step(&t, "store", "StoreRunsSessionCheck", "token=2 AND expires>=0 (verifySessionJWT) for tab C");
     assert!(g1 < g0 && g0 < b_ok && b_ok < c_sends && c_sends < c_check, "{}", trace::render_text(&t));
     assert!(t.steps[c_check + 1].text.contains("no row for tab C"));
     assert!(!t.steps.iter().any(|s| s.action == "StoreRunsG3Insert"), "A's insert has not run");
