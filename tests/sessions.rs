@@ -181,12 +181,19 @@ fn a_session_rule_is_refused_with_its_field_and_what_was_expected() {
         assert!(e.contains(field) && e.contains(needle), "{rule}: {e}");
     }
     // The rule replaced was the only one leading to `write result`: answering at once leaves
-    // that step unreachable, which is refused; going on to it is accepted.
+    // that step unreachable, which is refused; going on to it is accepted, if it keeps the
+    // token that `write result` answers with (`ok issued`): without a `keep` that answer
+    // could only be 500.
     let e = with_r1_rule(r#"{ "name": "r", "reply": "ok presented" }"#).unwrap_err();
     assert!(e.contains("field `session_server.refresh.steps[2].name`: a step some rule leads to"), "{e}");
-    assert!(
-        with_r1_rule(r#"{ "name": "r", "run": "extend presented expires now + 1", "next": "write result" }"#).is_ok()
-    );
+    let e = with_r1_rule(r#"{ "name": "r", "run": "extend presented expires now + 1", "next": "write result" }"#)
+        .unwrap_err();
+    assert!(e.contains("field `session_server.refresh.steps[2].rules[1].reply`"), "{e}");
+    assert!(e.contains("no rule of this step or of a step before it keeps one"), "{e}");
+    assert!(with_r1_rule(
+        r#"{ "name": "r", "keep": "presented", "run": "extend presented expires now + 1", "next": "write result" }"#
+    )
+    .is_ok());
 }
 
 /// A model file with two server sections is refused, naming them.

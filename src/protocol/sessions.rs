@@ -982,7 +982,9 @@ fn compile_handler(
     // and a step reads a statement's result (`row`, `affected`, …) only if some statement's
     // result can reach it: a `run` into it, or a `next` from a step that has one.
     // Likewise a step may answer `ok issued` only if some path into it, or the rule itself,
-    // ran a `keep`: otherwise `issued` is none there and the answer is always 500.
+    // ran a `keep`: otherwise `issued` is none there and the answer is always 500. (Steps only
+    // go forward, so `led_to` and `kept` of a step are final when it is reached here; a step
+    // no rule leads to is reported below instead.)
     let mut led_to = vec![false; steps.len()];
     let mut has_result = vec![false; steps.len()];
     let mut kept = vec![false; steps.len()];
@@ -1001,7 +1003,7 @@ fn compile_handler(
                     has_result[usize::from(*n)] |= has_result[ix];
                     kept[usize::from(*n)] |= keeps;
                 }
-                Then::Reply(SReply::OkToken(e)) if !keeps && reads(e, &SVar::Issued) => {
+                Then::Reply(SReply::OkToken(e)) if led_to[ix] && !keeps && reads(e, &SVar::Issued) => {
                     let (path, _, spec) = &all[ix];
                     return Err(fail(
                         format!("{path}.rules[{ri}].reply"),
