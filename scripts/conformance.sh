@@ -70,6 +70,9 @@ TABLE=(
   # only once that answer has arrived; the trace needs it to reach the store between A's G1 and
   # G3, which on SQLite's one connection (A's G3 queued microseconds after G1) did not happen.
   "10.11.1|traces/directus-10.11.1-session-followup.no_spurious_logout.json|not-reproduced|B's follow-up with the successor before its row exists: the follow-up never overtook A's G3"
+  # Three tabs: the third tab loads with the successor cookie B's G0 handed out, before A's G3.
+  # Same window as the follow-up; on SQLite A's G3 is queued before B's next statement.
+  "10.11.1|traces/directus-10.11.1-session-3tabs.no_spurious_logout.json|not-reproduced|C loads with the successor before its row exists: C's request never overtook A's G3"
   "12.4.1|models/directus-10.11.1-session.json#cookie_names_live_session|reproduced|session mode: both get the same new session, no 401"
   "12.4.1|models/directus-10.11.1-session.json#concurrent_refreshes|reproduced|session mode: two refreshes of one cookie in flight at once; the model allows no 401"
   "12.4.1|traces/directus-10.10-session.no_spurious_logout.json|diverged|the 10.10 model forbids what the fix does: expected to diverge"

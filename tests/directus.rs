@@ -64,25 +64,16 @@ fn d_e1_three_concurrent_refreshes_leave_one_live_session_and_orphans_or_401s() 
 /// D-E2: on 10.11.1+, two tabs refreshing concurrently inside the grace are never logged out,
 /// and every tab gets the same new token: at most one successor row is ever inserted (two
 /// tabs with the clock passing the grace period, three with the clock stopped). With three
-/// tabs a logout remains: the third tab loads with the successor before its row is inserted
-/// (the G1–G3 window, see the finding below).
+/// tabs a logout remains (`directus-10.11.1-session-3tabs`): the third tab loads with the
+/// successor before its row is inserted (the G1–G3 window, see the findings below).
 #[test]
 fn d_e2_grace_window_concurrent_refreshes_share_one_successor() {
     let (sc2, _, r) = checked_with("models/directus-10.11.1-session.json", None);
     assert_eq!(r.unique_states, 12_229, "the state count changed, so the model changed");
     assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
-    let mut sc3 = scenario("models/directus-10.11.1-session.json", Some(3));
-    sc3.time.max_ticks = 0;
-    let (m3, r3) = run(&sc3, &CheckOptions::default());
+    let (sc3, _, r3) = checked_with("models/directus-10.11.1-session-3tabs.json", None);
     assert!(r3.exhaustive);
     assert_eq!(r3.unique_states, 62_390);
-    assert_eq!(status(&r3, "no_spurious_logout"), Verdict::Violated);
-    let t = trace_of(&m3, &sc3, &r3, "no_spurious_logout");
-    assert_eq!(t.steps.len(), 23, "{}", trace::render_text(&t));
-    let g0 = find_step(&t, "store", "StoreRunsG0Extend", "WHERE token=2 for tab B");
-    let c_sends = find_step(&t, "tab C", "TabSendsRefresh", "session=2");
-    assert!(g0 < c_sends && !t.steps.iter().any(|s| s.action == "StoreRunsG3Insert"));
-    assert!(t.steps.last().unwrap().text.contains("tab C gets 401 INVALID_CREDENTIALS and is logged out"));
     // Every refresh of token 1 is answered with the one successor recorded in row 1's
     // `next_token` (set once by G1), whichever path it took (G1+G3, G2 or G0).
     fn same_successor(m: &RefreshModel, s: &State) -> bool {
@@ -273,6 +264,53 @@ fn finding_successor_handed_out_before_its_row_exists_logs_a_tab_out() {
     // The same window breaks `cookie_names_live_session` in the plain D-E2 model.
     let (_, _, e2) = checked_with("models/directus-10.11.1-session.json", None);
     assert_eq!(status(&e2, "cookie_names_live_session"), Verdict::Violated);
+}
+
+/// Finding (10.11.1+, three tabs): the third tab needs no request of its own after a refresh.
+/// Tab A's G1 claims the successor (token 2); tab B's refresh of token 1 reaches G0 before A's
+/// G3, extends no row (0 affected, not read) and answers 200 with a cookie for 2, which the
+/// shared jar now holds; tab C loads with that cookie, and the per-request session check of
+/// PR 22353 finds no row for 2: 401, C is logged out while the session is valid (23 steps,
+/// the clock never ticks). With two tabs of this model no tab is logged out.
+#[test]
+fn finding_a_third_tab_loads_with_the_successor_before_its_row_exists() {
+    let (sc, m, r) = checked_with("models/directus-10.11.1-session-3tabs.json", None);
+    assert_eq!(sc.browser.tabs, 3);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 23, "{}", trace::render_text(&t));
+    let g1 = find_step(&t, "store", "StoreRunsG1Claim", "WHERE token=1 AND next_token IS NULL for tab A");
+    let g0 = find_step(&t, "store", "StoreRunsG0Extend", "WHERE token=2 for tab B");
+    assert!(t.steps[g0 + 1].text.contains("0 row(s) affected for tab B"), "{}", trace::render_text(&t));
+    let b_ok = find_step(&t, "tab B", "TabReceivesRefreshResponse", "200, Set-Cookie session=2");
+    let c_sends = find_step(&t, "tab C", "TabSendsRefresh", "session=2");
+    let c_check =
+        find_step(&t, "store", "StoreRunsSessionCheck", "token=2 AND expires>=0 (verifySessionJWT) for tab C");
+    assert!(g1 < g0 && g0 < b_ok && b_ok < c_sends && c_sends < c_check, "{}", trace::render_text(&t));
+    assert!(t.steps[c_check + 1].text.contains("no row for tab C"));
+    assert!(!t.steps.iter().any(|s| s.action == "StoreRunsG3Insert"), "A's insert has not run");
+    assert!(!t.steps.iter().any(|s| s.action == "ClockTicks"), "no tick is needed");
+    assert!(t.steps.last().unwrap().text.contains("tab C gets 401 INVALID_CREDENTIALS and is logged out"));
+    // The same file with two tabs: no tab is logged out.
+    let two = sc.with_tabs(2).unwrap();
+    let (_, r2) = run(&two, &CheckOptions::default());
+    assert!(r2.exhaustive);
+    assert_eq!(r2.unique_states, 691);
+    assert_eq!(status(&r2, "no_spurious_logout"), Verdict::Holds);
+}
+
+/// PR 22433's proposal (the session id stays, the row is only extended) with three tabs
+/// loading at once: no tab is logged out and no cookie names a missing row, exhaustively, as
+/// with two.
+#[test]
+fn pr22433_stable_id_holds_with_three_tabs() {
+    let sc = scenario("models/directus-pr22433-stable-id.json", Some(3));
+    let (_, r) = run(&sc, &CheckOptions::default());
+    assert!(r.exhaustive);
+    assert_eq!(r.unique_states, 20_928);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "cookie_names_live_session"), Verdict::Holds);
+    assert_eq!(status(&r, "concurrent_refreshes"), Verdict::Reached);
 }
 
 /// The window of the finding above closes when the refresh handler runs as one transaction

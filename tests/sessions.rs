@@ -181,12 +181,19 @@ fn a_session_rule_is_refused_with_its_field_and_what_was_expected() {
         assert!(e.contains(field) && e.contains(needle), "{rule}: {e}");
     }
     // The rule replaced was the only one leading to `write result`: answering at once leaves
-    // that step unreachable, which is refused; going on to it is accepted.
+    // that step unreachable, which is refused; going on to it is accepted, if it keeps the
+    // token that `write result` answers with (`ok issued`): without a `keep` that answer
+    // could only be 500.
     let e = with_r1_rule(r#"{ "name": "r", "reply": "ok presented" }"#).unwrap_err();
     assert!(e.contains("field `session_server.refresh.steps[2].name`: a step some rule leads to"), "{e}");
-    assert!(
-        with_r1_rule(r#"{ "name": "r", "run": "extend presented expires now + 1", "next": "write result" }"#).is_ok()
-    );
+    let e = with_r1_rule(r#"{ "name": "r", "run": "extend presented expires now + 1", "next": "write result" }"#)
+        .unwrap_err();
+    assert!(e.contains("field `session_server.refresh.steps[2].rules[1].reply`"), "{e}");
+    assert!(e.contains("no rule of this step or of a step before it keeps one"), "{e}");
+    assert!(with_r1_rule(
+        r#"{ "name": "r", "keep": "presented", "run": "extend presented expires now + 1", "next": "write result" }"#
+    )
+    .is_ok());
 }
 
 /// A model file with two server sections is refused, naming them.
@@ -315,4 +322,100 @@ fn meaningless_session_handlers_are_refused() {
     assert!(e.contains("never run"), "{e}");
     // The expansion as shipped loads.
     assert!(with_session_server(|_| {}).is_ok());
+}
+
+/// Blitz.js before PR 1209 (`models/blitz-0.23-session-renewal.json`), a session-table server
+/// written directly in `session_server`: past a quarter of the session lifetime every POST
+/// renews the session with a new token. The shortest logout is the reported race: tab A's
+/// request reads the row and renames it (new token), then tab B's request with the old cookie
+/// finds no row (the hash mismatch), is answered 401 and is logged out, the shared jar's cookie
+/// cleared by that answer. Two renewals that both read the row leave one cookie naming no row.
+#[test]
+fn blitz_renewal_with_a_new_token_logs_out_the_tab_that_reads_after_it() {
+    let (sc, m, r) = crate::util::checked("models/blitz-0.23-session-renewal.json");
+    assert!(sc.session_server.is_some() && sc.session_server_spec.is_some(), "written as a session_server");
+    assert!(r.exhaustive);
+    assert_eq!(r.unique_states, 1_110);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 12, "{}", trace::render_text(&t));
+    // The renewal is due only past a quarter of the lifetime: two ticks pass before A decides.
+    let second_tick = t.steps.iter().rposition(|s| s.action == "ClockTicks").unwrap();
+    assert_eq!(t.steps.iter().filter(|s| s.action == "ClockTicks").count(), 2);
+    let a_read = find_step(&t, "store", "StoreRunsR1", "WHERE token=1 AND expires>=0 for tab A");
+    let a_renew = find_step(&t, "store", "StoreRunsW1Rename", "SET token=2, expires=6 WHERE token=1 for tab A");
+    let b_read = find_step(&t, "store", "StoreRunsR1", "WHERE token=1 AND expires>=0 for tab B");
+    assert!(a_read < second_tick && second_tick < a_renew && a_renew < b_read, "{}", trace::render_text(&t));
+    assert!(t.steps[b_read + 1].text.contains("no row for tab B"));
+    let last = &t.steps.last().unwrap().text;
+    assert!(last.contains("tab B gets 401 INVALID_CREDENTIALS") && last.contains("logged out"), "{last}");
+    // Both renewals read the row before either writes: the second renames nothing and its
+    // answer carries a token no row has.
+    assert_eq!(status(&r, "cookie_names_live_session"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "cookie_names_live_session");
+    assert_eq!(t.steps.len(), 13, "{}", trace::render_text(&t));
+    let b_read = find_step(&t, "store", "StoreRunsR1", "for tab B");
+    let a_renew = find_step(&t, "store", "StoreRunsW1Rename", "SET token=2");
+    let b_renew = find_step(&t, "store", "StoreRunsW1Rename", "SET token=3");
+    assert!(b_read < a_renew && a_renew < b_renew);
+    assert!(t.steps.last().unwrap().text.contains("0 row(s) affected for tab B"));
+}
+
+/// Blitz.js after PR 1209 (`models/blitz-pr1209-extend-only.json`): a renewal keeps the token
+/// and only extends the row. The same two tabs (and three) are never logged out, and the
+/// extension is really reached: a state where the row of token 1 expires at 6 (renewed at
+/// tick 2) with both tabs answered 200.
+#[test]
+fn blitz_renewal_that_only_extends_the_row_logs_no_tab_out() {
+    use refresh_check::model::{self, browser_at, store_at, RefreshModel, State};
+    use refresh_check::properties::{Kind, PropertySpec, Scope};
+    use refresh_check::search::{self, SearchConfig};
+    let (sc, _, r) = crate::util::checked("models/blitz-pr1209-extend-only.json");
+    assert!(sc.session_server.is_some());
+    assert!(r.exhaustive);
+    assert_eq!(r.unique_states, 732);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    let three = sc.clone().with_tabs(3).unwrap();
+    let (_, r3) = run(&three, &CheckOptions::default());
+    assert!(r3.exhaustive && r3.unique_states > r.unique_states);
+    assert_eq!(status(&r3, "no_spurious_logout"), Verdict::Holds);
+    fn both_renewed(m: &RefreshModel, s: &State) -> bool {
+        let b = browser_at(s, 0);
+        store_at(s, m.cfg.store).row(1).is_some_and(|row| row.expires == 6) && b.tabs.iter().all(|t| t.expiry.is_some())
+    }
+    let name = "row 1 extended, both tabs answered";
+    let spec = PropertySpec { name, kind: Kind::Sometimes, claim: name, condition: both_renewed, scope: Scope::EVERY };
+    let m = model::build(&sc).property(spec.expectation(), name, both_renewed);
+    let out = search::search(&m, &SearchConfig::default());
+    assert!(out.discoveries.last().cloned().flatten().is_some(), "the extension is reachable");
+}
+
+/// A hand-written `session_server` that answers `ok issued` where no `keep` can have run is
+/// refused with the rule's field path (it would answer 500 on every path), and the matrix
+/// describes a hand-written server by its refresh steps.
+#[test]
+fn a_hand_written_session_server_is_checked_and_described() {
+    let text = std::fs::read_to_string(root().join("models/blitz-0.23-session-renewal.json")).unwrap();
+    let mut file: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let rule = &mut file["session_server"]["refresh"]["steps"][1]["rules"][1];
+    assert_eq!(rule["keep"], "fresh");
+    rule.as_object_mut().unwrap().remove("keep");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-keep.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+    let out = cli(dir.path(), &["models", "validate", "no-keep.json"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("no-keep.json:"), "{err}");
+    assert!(err.contains("field `session_server.refresh.steps[2].rules[0].reply`"), "{err}");
+    assert!(err.contains("no rule of this step or of a step before it keeps one"), "{err}");
+    assert!(err.contains("found \"ok issued\""), "{err}");
+    let out =
+        cli(&root(), &["matrix", "models/blitz-0.23-session-renewal.json", "--format", "markdown", "--no-traces"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains("| `blitz-0.23-session-renewal` | session_server refresh: getSession [no session cookie; find the row by handle] → session row ["),
+        "{table}"
+    );
 }

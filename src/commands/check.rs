@@ -227,7 +227,8 @@ fn check_query_names(scenarios: &[Scenario], extra: Option<(&Path, &[refresh_che
 }
 
 /// The model file's `server` (or `auth_server`) section in one line, `key=value ...` (the policy
-/// checked); for a `protocol` section, its rules' names.
+/// checked); for a `protocol` section, its rules' names; for a hand-written `session_server`,
+/// its refresh handler's steps (the middleware's first) with their rules' names.
 fn policy_line(sc: &Scenario) -> String {
     let text = refresh_check::input::read_text(&sc.path).unwrap_or_default();
     let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
@@ -257,7 +258,22 @@ fn policy_line(sc: &Scenario) -> String {
                     .collect();
                 format!("protocol steps: {}", steps.join(" → "))
             }
-            None => String::new(),
+            None => match (&sc.session_server, &sc.session_server_spec) {
+                (Some(_), Some(spec)) => {
+                    let steps: Vec<String> = spec
+                        .middleware
+                        .iter()
+                        .flat_map(|m| m.steps.iter())
+                        .chain(spec.refresh.steps.iter())
+                        .map(|st| {
+                            let names: Vec<&str> = st.rules.iter().map(|r| r.name.as_str()).collect();
+                            format!("{} [{}]", st.name, names.join("; "))
+                        })
+                        .collect();
+                    format!("session_server refresh: {}", steps.join(" → "))
+                }
+                _ => String::new(),
+            },
         },
     }
 }

@@ -775,19 +775,39 @@ fn compile_handler(
     // Every step but the first is led to by a rule (`run`, `next`, or the middleware's `pass`),
     // and a step reads a statement's result (`row`, `affected`, …) only if some statement's
     // result can reach it: a `run` into it, or a `next` from a step that has one.
+    // Likewise a step may answer `ok issued` only if some path into it, or the rule itself,
+    // ran a `keep`: otherwise `issued` is none there and the answer is always 500. (Steps only
+    // go forward, so `led_to` and `kept` of a step are final when it is reached here; a step
+    // no rule leads to is reported below instead.)
     let mut led_to = vec![false; steps.len()];
     let mut has_result = vec![false; steps.len()];
+    let mut kept = vec![false; steps.len()];
     led_to[0] = true;
     for (ix, st) in steps.iter().enumerate() {
-        for r in &st.rules {
+        for (ri, r) in st.rules.iter().enumerate() {
+            let keeps = kept[ix] || r.keep.is_some();
             match &r.then {
                 Then::Run(_, n) => {
                     led_to[usize::from(*n)] = true;
                     has_result[usize::from(*n)] = true;
+                    kept[usize::from(*n)] |= keeps;
                 }
                 Then::Goto(n) => {
                     led_to[usize::from(*n)] = true;
                     has_result[usize::from(*n)] |= has_result[ix];
+                    kept[usize::from(*n)] |= keeps;
+                }
+                Then::Reply(SReply::OkToken(e)) if led_to[ix] && !keeps && reads(e, &SVar::Issued) => {
+                    let (path, _, spec) = &all[ix];
+                    return Err(fail(
+                        format!("{path}.rules[{ri}].reply"),
+                        spec.rules[ri].reply.as_deref().unwrap_or(""),
+                        "`issued` is the token a `keep` set, and no rule of this step or of a step before it \
+                         keeps one, so this answer is always 500 (expected a `keep` on this rule or on the rule \
+                         that leads here, e.g. `\"keep\": \"fresh\"` beside the `run` that writes it, or \
+                         `ok presented` / `ok fresh` to answer with that token)"
+                            .into(),
+                    ));
                 }
                 Then::Reply(_) => {}
             }
