@@ -108,3 +108,39 @@ fn check_does_not_reduce_where_tabs_are_not_interchangeable() {
     assert_eq!(v["symmetry"], false);
     assert_eq!(v["unique_states"].as_u64().unwrap(), check(&sc, false).unique_states);
 }
+
+/// With `time.max_in_flight_ticks` the model's history records when each message in flight was
+/// sent, tab indices included: the representative must rename it too, or the search's replay of
+/// a canonical path from real states finds no matching step and panics (found on a hand-written
+/// session-table server with the bound 0). Every shipped model whose tabs are interchangeable,
+/// with the bound 0 and 1, keeps its verdicts and path lengths under symmetry reduction.
+#[test]
+fn symmetry_renames_the_in_flight_history_of_a_bounded_network() {
+    let mut compared = 0;
+    for entry in std::fs::read_dir(root().join("models")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let sc = Scenario::load(&path).unwrap();
+        if !refresh_check::model::symmetry::supported(&sc) || sc.browser.tabs < 2 {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for bound in [0, 1] {
+            let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            v["time"]["max_in_flight_ticks"] = bound.into();
+            let Ok(sc) = Scenario::parse(&path, &v.to_string()) else { continue };
+            let opts = |symmetry| CheckOptions { symmetry, max_states: Some(200_000), ..CheckOptions::default() };
+            let with = check::check(&sc, &opts(true)).1;
+            let without = check::check(&sc, &opts(false)).1;
+            if !(with.exhaustive && without.exhaustive) {
+                continue;
+            }
+            assert_eq!(summary(&with), summary(&without), "{} with max_in_flight_ticks {bound}", path.display());
+            assert!(with.unique_states < without.unique_states, "{}: nothing reduced", path.display());
+            compared += 1;
+        }
+    }
+    assert!(compared >= 10, "only {compared} bounded models compared");
+}

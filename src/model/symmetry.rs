@@ -6,8 +6,9 @@
 //! order: it sorts them by everything the state says about each tab, and rewrites every tab
 //! index in the state to match, namely the browser's `tabs`, `lock` and `queue`, the tab timers
 //! of the browser, the `tab` of every request and response of that browser in the network, the
-//! `client` of every statement, result and transaction, and the `client` of every handler in
-//! progress (re-sorted, as the server keeps them). The attacker's index ([`ATTACKER`]) is not a
+//! `client` of every statement, result and transaction, the `client` of every handler in
+//! progress (re-sorted, as the server keeps them), and the history's record of when each
+//! message in flight was sent (`time.max_in_flight_ticks`, re-sorted). The attacker's index ([`ATTACKER`]) is not a
 //! tab and never moves. Tokens, ticks and the store's rows name no tab and are untouched.
 //!
 //! Two tabs with equal sort keys are identical in every respect, so swapping them changes
@@ -66,6 +67,8 @@ struct TabKey {
     queue_position: Option<usize>,
     timers: Vec<Timer>,
     messages: Vec<(bool, Msg)>,
+    /// With `time.max_in_flight_ticks`: the tick each of its messages in flight was sent at.
+    sent: Vec<(bool, Msg, super::Tick)>,
     handler: Option<Handler>,
 }
 
@@ -80,6 +83,11 @@ fn tab_key(s: &State, b: usize, browser: &BrowserState, t: TabIx) -> TabKey {
         .map(|e| (usize::from(e.src) == b, map_msg(b, &e, &|x| blank(x))))
         .collect();
     messages.sort();
+    let mut sent: Vec<(bool, Msg, super::Tick)> = history_envelopes(s)
+        .filter(|(e, _)| msg_tab(b, e) == Some(t))
+        .map(|(e, tick)| (usize::from(e.src) == b, map_msg(b, &e, &|x| blank(x)), tick))
+        .collect();
+    sent.sort();
     let handler = s.actor_states.iter().find_map(|a| match &**a {
         NodeState::Server(srv) => srv
             .handlers
@@ -94,8 +102,18 @@ fn tab_key(s: &State, b: usize, browser: &BrowserState, t: TabIx) -> TabKey {
         queue_position: browser.queue.iter().position(|q| *q == t),
         timers,
         messages,
+        sent,
         handler,
     }
+}
+
+/// The messages in flight that the history records with the tick they were sent at (only
+/// with `time.max_in_flight_ticks`; [`super::InFlight`]).
+fn history_envelopes(s: &State) -> impl Iterator<Item = (Envelope<&Msg>, super::Tick)> {
+    s.history
+        .sent
+        .iter()
+        .map(|(src, dst, msg, tick)| (Envelope { src: Id::from(*src), dst: Id::from(*dst), msg }, *tick))
 }
 
 /// Every envelope in the network, repeats included ([`super::in_flight`]).
@@ -224,6 +242,14 @@ fn rename(s: &mut State, b: usize, to: &[TabIx]) {
                 *a = std::sync::Arc::new(NodeState::Server(srv));
             }
         }
+    }
+    // The history's record of messages in flight, kept sorted as the model keeps it.
+    if !s.history.sent.is_empty() {
+        let mut sent: Vec<_> = history_envelopes(s)
+            .map(|(e, tick)| (usize::from(e.src), usize::from(e.dst), map_msg(b, &e, &f), tick))
+            .collect();
+        sent.sort();
+        s.history.sent = sent;
     }
     // The network.
     let env = |e: Envelope<&Msg>| Envelope { src: e.src, dst: e.dst, msg: map_msg(b, &e, &f) };
