@@ -3,6 +3,7 @@
 mod util;
 
 mod ci;
+mod construct_models;
 mod cli;
 mod coordination;
 mod counterexamples;
