@@ -771,7 +771,13 @@ fn describe_in(
                         (false, _) => String::new(),
                     };
                     let action = if *tab == ATTACKER { "AttackerReceivesCallResponse" } else { "TabReceivesCallResponse" };
-                    (w.clone(), action, format!("{w} gets {} for its API call{tail}", view.text))
+                    let sent = b0
+                        .tabs
+                        .get(*tab as usize)
+                        .and_then(|t| t.call)
+                        .and_then(|c| c.sent)
+                        .map_or(String::new(), |a| format!(" with access token={a}"));
+                    (w.clone(), action, format!("{w} gets {} for its API call{sent}{tail}", view.text))
                 }
                 Msg::LogoutRequest { tab, .. } => (
                     "server".to_string(),
