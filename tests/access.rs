@@ -109,3 +109,101 @@ fn mas_3650_a_replay_is_refused_once_the_successors_access_token_was_used() {
     assert!(used < refused);
     assert_eq!(query(file, "no-replay-served-after-first-use").answer, Answer::Unreachable);
 }
+
+/// A protocol model with the given refresh rule, `request` section and browser section.
+fn model_text(refresh_rule: &str, request: &str, browser: &str) -> String {
+    format!(
+        r#"{{"name":"p","description":"d","sources":["s"],
+"protocol": {{
+  "refresh": {{ "rules": [
+{refresh_rule}
+  ] }},
+  "sign_out": {{ "rules": [ {{ "name": "revoke", "do": ["revoke family"], "reply": "signed_out" }} ] }}{request}
+}},
+"browser":{browser},
+"time":{{"refresh_token_ttl":7,"session_cookie_ttl":4}}}}"#
+    )
+}
+
+/// Access-token names, effects and replies where they do not belong, a misspelt access
+/// column, and calls a model cannot make are refused with the file, line, field and what was
+/// expected; the CLI exits 2.
+#[test]
+fn access_token_errors_name_file_line_field_and_what_was_expected() {
+    let rotate = r#"{ "name": "rotate", "when": "presented.status == active", "do": ["mint child"], "reply": "ok minted" }"#;
+    let tab = r#"{"tabs":1,"refreshes_per_tab":1,"mode":"json","calls_per_tab":1}"#;
+    let cases = [
+        (
+            model_text(r#"{ "name": "r", "when": "access.used", "reply": "invalid_grant" }"#, "", tab),
+            "4: field `protocol.refresh.rules[0].when`",
+            "readable only in the `request` handler",
+        ),
+        (
+            model_text(r#"{ "name": "r", "do": ["revoke access"], "reply": "invalid_grant" }"#, "", tab),
+            "4: field `protocol.refresh.rules[0].do[0]`",
+            "`revoke access` only in the `request` handler",
+        ),
+        (
+            model_text(r#"{ "name": "r", "when": "presented.child.acess.used", "reply": "invalid_grant" }"#, "", tab),
+            "4: field `protocol.refresh.rules[0].when`",
+            "did you mean `presented.child.access.used`?",
+        ),
+        (
+            model_text(r#"{ "name": "r", "reply": "invalid_token" }"#, "", tab),
+            "4: field `protocol.refresh.rules[0].reply`",
+            "a refresh's answer",
+        ),
+        (
+            model_text(rotate, ",\n  \"request\": { \"rules\": [ { \"name\": \"x\", \"reply\": \"signed_out\" } ] }", tab),
+            "field `protocol.request.rules[0].reply`",
+            "expected `ok`, `invalid_token`, `invalid_request` or `server_error` (an ordinary request's answer)",
+        ),
+        (
+            model_text(rotate, ",\n  \"request\": { \"rules\": [ { \"name\": \"x\", \"do\": [\"mint child\"], \"reply\": \"ok\" } ] }", tab),
+            "field `protocol.request.rules[0].do[0]`",
+            "a `revoke` or a `set` (an ordinary request mints and rotates nothing)",
+        ),
+        (
+            model_text(rotate, "", r#"{"tabs":2,"refreshes_per_tab":1,"mode":"json","calls_per_tab":1,"coordination":"web-locks"}"#),
+            "field `browser.coordination`",
+            "\"none\" when `calls_per_tab` is set",
+        ),
+        (
+            model_text(rotate, "", r#"{"tabs":1,"refreshes_per_tab":1,"mode":"json","calls_per_tab":5}"#),
+            "field `browser.calls_per_tab`",
+            "an integer from 0 to 4",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (text, field, hint) in cases {
+        let file = dir.path().join("p.json");
+        std::fs::write(&file, &text).unwrap();
+        let e = refresh_check::scenario::Scenario::load(&file).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}:", file.display())) && e.contains(field), "{e}");
+        assert!(e.contains(hint), "{e}");
+        let out = crate::util::cli(dir.path(), &["models", "validate", "p.json"]);
+        assert_eq!(out.status.code(), Some(2), "{e}");
+    }
+    // A Directus model cannot make calls: they present an authorization server's access tokens.
+    let directus = r#"{"name":"d","description":"d","sources":["s"],"server":{"session_refresh":"rotate"},
+"browser":{"tabs":1,"refreshes_per_tab":1,"calls_per_tab":1},"time":{"refresh_token_ttl":7,"session_cookie_ttl":4}}"#;
+    let file = dir.path().join("d.json");
+    std::fs::write(&file, directus).unwrap();
+    let e = refresh_check::scenario::Scenario::load(&file).unwrap_err().to_string();
+    assert!(e.contains("field `browser.calls_per_tab`") && e.contains("`protocol` or `auth_server`"), "{e}");
+}
+
+/// The model-file schema knows the `request` handler, `calls_per_tab` and
+/// `uses_access_tokens`, and accepts the access-token models.
+#[test]
+fn the_schema_covers_access_tokens() {
+    let out = crate::util::cli(&crate::util::root(), &["models", "schema"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for field in ["\"request\"", "\"calls_per_tab\"", "\"uses_access_tokens\""] {
+        assert!(text.contains(field), "{field}");
+    }
+    let out = crate::util::cli(&crate::util::root(), &["models", "expand", ZITADEL]);
+    assert_eq!(out.status.code(), Some(0));
+    let expanded = String::from_utf8(out.stdout).unwrap();
+    assert!(expanded.contains("\"revoke presented.access\"") && expanded.contains("\"calls_per_tab\": 1"), "{expanded}");
+}

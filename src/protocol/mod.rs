@@ -647,7 +647,7 @@ fn compile_rules(
     let sign_out = endpoint != Endpoint::Refresh;
     let what = match endpoint {
         Endpoint::SignIn => "sign-in",
-        Endpoint::Request => "ordinary-request",
+        Endpoint::Request => "ordinary request",
         _ => "sign-out",
     };
     if written.len() > MAX_RULES {
@@ -685,7 +685,11 @@ fn compile_rules(
                 return Err(fail(
                     format!("{here}.do[{k}]"),
                     text,
-                    msg(&format!("a `revoke` or a `set` (a {what} mints and rotates nothing)")),
+                    msg(if endpoint == Endpoint::Request {
+                        "a `revoke` or a `set` (an ordinary request mints and rotates nothing)"
+                    } else {
+                        "a `revoke` or a `set` (a sign-out or a sign-in mints and rotates nothing)"
+                    }),
                 ));
             }
             effects.push(e);
