@@ -31,7 +31,11 @@ fn zitadel_9331_the_background_refresh_revokes_the_in_flight_calls_access_token(
     assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(actions(&t), CALL_REFUSED_AFTER_REFRESH);
-    assert!(t.steps[1].text.contains("rule `rotate and invalidate the previous access token` → ok minted"), "{}", t.steps[1].text);
+    assert!(
+        t.steps[1].text.contains("rule `rotate and invalidate the previous access token` → ok minted"),
+        "{}",
+        t.steps[1].text
+    );
     assert!(t.steps[2].text.contains("API call with access token=1 while it is refreshing"), "{}", t.steps[2].text);
     assert!(t.steps[3].text.ends_with("rule `introspection: inactive` → invalid_token"), "{}", t.steps[3].text);
     assert!(t.steps[4].text.ends_with("with access token=1: the app logs the tab out"), "{}", t.steps[4].text);
@@ -99,13 +103,22 @@ fn mas_3650_a_replay_is_refused_once_the_successors_access_token_was_used() {
     let before = query(file, "replay-before-first-use-takes-over");
     let t = before.trace.as_ref().unwrap();
     let check = t.steps.iter().position(|s| s.text.contains("rule `consumed, successor pair unused")).unwrap();
-    let call = t.steps.iter().position(|s| s.text.contains("API call (access token=2): rule `introspection: inactive`")).unwrap();
+    let call = t
+        .steps
+        .iter()
+        .position(|s| s.text.contains("API call (access token=2): rule `introspection: inactive`"))
+        .unwrap();
     assert!(check < call, "the replay is checked before the tab's first call with access token 2");
     assert!(t.steps.last().unwrap().text.ends_with("with access token=2: the app logs the tab out"));
     let after = query(file, "replay-after-first-use-refused");
     let t = after.trace.as_ref().unwrap();
-    let used = t.steps.iter().position(|s| s.text.contains("rule `introspection: active (marks it used)` → ok")).unwrap();
-    let refused = t.steps.iter().position(|s| s.text.contains("rule `consumed, successor used: replay` → invalid_grant")).unwrap();
+    let used =
+        t.steps.iter().position(|s| s.text.contains("rule `introspection: active (marks it used)` → ok")).unwrap();
+    let refused = t
+        .steps
+        .iter()
+        .position(|s| s.text.contains("rule `consumed, successor used: replay` → invalid_grant"))
+        .unwrap();
     assert!(used < refused);
     assert_eq!(query(file, "no-replay-served-after-first-use").answer, Answer::Unreachable);
 }
@@ -130,7 +143,8 @@ fn model_text(refresh_rule: &str, request: &str, browser: &str) -> String {
 /// expected; the CLI exits 2.
 #[test]
 fn access_token_errors_name_file_line_field_and_what_was_expected() {
-    let rotate = r#"{ "name": "rotate", "when": "presented.status == active", "do": ["mint child"], "reply": "ok minted" }"#;
+    let rotate =
+        r#"{ "name": "rotate", "when": "presented.status == active", "do": ["mint child"], "reply": "ok minted" }"#;
     let tab = r#"{"tabs":1,"refreshes_per_tab":1,"mode":"json","calls_per_tab":1}"#;
     let cases = [
         (
@@ -154,17 +168,29 @@ fn access_token_errors_name_file_line_field_and_what_was_expected() {
             "a refresh's answer",
         ),
         (
-            model_text(rotate, ",\n  \"request\": { \"rules\": [ { \"name\": \"x\", \"reply\": \"signed_out\" } ] }", tab),
+            model_text(
+                rotate,
+                ",\n  \"request\": { \"rules\": [ { \"name\": \"x\", \"reply\": \"signed_out\" } ] }",
+                tab,
+            ),
             "field `protocol.request.rules[0].reply`",
             "expected `ok`, `invalid_token`, `invalid_request` or `server_error` (an ordinary request's answer)",
         ),
         (
-            model_text(rotate, ",\n  \"request\": { \"rules\": [ { \"name\": \"x\", \"do\": [\"mint child\"], \"reply\": \"ok\" } ] }", tab),
+            model_text(
+                rotate,
+                ",\n  \"request\": { \"rules\": [ { \"name\": \"x\", \"do\": [\"mint child\"], \"reply\": \"ok\" } ] }",
+                tab,
+            ),
             "field `protocol.request.rules[0].do[0]`",
             "a `revoke` or a `set` (an ordinary request mints and rotates nothing)",
         ),
         (
-            model_text(rotate, "", r#"{"tabs":2,"refreshes_per_tab":1,"mode":"json","calls_per_tab":1,"coordination":"web-locks"}"#),
+            model_text(
+                rotate,
+                "",
+                r#"{"tabs":2,"refreshes_per_tab":1,"mode":"json","calls_per_tab":1,"coordination":"web-locks"}"#,
+            ),
             "field `browser.coordination`",
             "\"none\" when `calls_per_tab` is set",
         ),
@@ -205,5 +231,8 @@ fn the_schema_covers_access_tokens() {
     let out = crate::util::cli(&crate::util::root(), &["models", "expand", ZITADEL]);
     assert_eq!(out.status.code(), Some(0));
     let expanded = String::from_utf8(out.stdout).unwrap();
-    assert!(expanded.contains("\"revoke presented.access\"") && expanded.contains("\"calls_per_tab\": 1"), "{expanded}");
+    assert!(
+        expanded.contains("\"revoke presented.access\"") && expanded.contains("\"calls_per_tab\": 1"),
+        "{expanded}"
+    );
 }

@@ -83,7 +83,9 @@ pub(super) fn on_msg(
         }
         Msg::UsersMeRequest { tab, cred } => {
             let reply = match cred.access {
-                Some(exp) if exp >= s.now => Reply::Ok { set_cookie: None, token: None, expires_at: None, access: None },
+                Some(exp) if exp >= s.now => {
+                    Reply::Ok { set_cookie: None, token: None, expires_at: None, access: None }
+                }
                 Some(_) => Reply::Err(HttpError::TokenExpired),
                 None => Reply::Err(HttpError::InvalidCredentials),
             };

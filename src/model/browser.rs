@@ -961,7 +961,8 @@ impl BrowserState {
         if let (true, Reply::Ok { token: Some(t), .. }) = (cfg.attacker_keeps_tokens, reply) {
             self.held.add_token(t); // it redeems its own loot next
         }
-        if let (true, true, Reply::Ok { access: Some(a), .. }) = (cfg.attacker_keeps_tokens, cfg.attacker_calls, reply) {
+        if let (true, true, Reply::Ok { access: Some(a), .. }) = (cfg.attacker_keeps_tokens, cfg.attacker_calls, reply)
+        {
             self.held.add_access(a);
         }
     }

@@ -117,7 +117,12 @@ pub enum Reply {
     /// (cookie mode). `expires_at` is the tick the app records as `accessTokenExpiry`.
     /// `access` is the access token it carries when the authorization server keeps access
     /// tokens ([`oauth::AccessRow`]; `None` otherwise).
-    Ok { set_cookie: Option<SessionJwt>, token: Option<Token>, expires_at: Option<Tick>, access: Option<oauth::AccessId> },
+    Ok {
+        set_cookie: Option<SessionJwt>,
+        token: Option<Token>,
+        expires_at: Option<Tick>,
+        access: Option<oauth::AccessId>,
+    },
     /// 200 of `POST /auth/logout`: both cookies cleared.
     SignedOut,
     /// 4xx or 5xx.
@@ -530,7 +535,8 @@ impl Actor for Node {
                         (sent.is_some(), sent)
                     }
                     Timer::AttackerCalls(a) => {
-                        let sent = b.start_attacker_call(cfg, a).then_some(Send::Call { tab: ATTACKER, access: Some(a) });
+                        let sent =
+                            b.start_attacker_call(cfg, a).then_some(Send::Call { tab: ATTACKER, access: Some(a) });
                         (sent.is_some(), sent)
                     }
                     Timer::TabSignsOut(t) => {

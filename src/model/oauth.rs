@@ -389,7 +389,14 @@ impl AsState {
     /// access token `f + 1`, issued at tick 0 and expiring at `ttl`.
     pub fn keep_access_tokens(&mut self, ttl: Tick) {
         self.access = (0..self.families.len() as u8)
-            .map(|f| AccessRow { refresh: f + 1, family: f, issued_at: 0, expires_at: ttl, used: false, revoked: false })
+            .map(|f| AccessRow {
+                refresh: f + 1,
+                family: f,
+                issued_at: 0,
+                expires_at: ttl,
+                used: false,
+                revoked: false,
+            })
             .collect();
     }
 

@@ -489,7 +489,10 @@ impl Protocol {
                 records_issued_at |= v == Var::IssuedAt;
                 reads_access |= matches!(
                     v,
-                    Var::PresentedAccessUsed | Var::PresentedAccessRevoked | Var::ChildAccessUsed | Var::ChildAccessRevoked
+                    Var::PresentedAccessUsed
+                        | Var::PresentedAccessRevoked
+                        | Var::ChildAccessUsed
+                        | Var::ChildAccessRevoked
                 );
             };
             r.when.visit_vars(&mut see);
@@ -501,8 +504,10 @@ impl Protocol {
             if let ReplyForm::Ok(x) = &r.reply {
                 x.visit_vars(&mut see);
             }
-            let revokes_access =
-                r.effects.iter().any(|e| matches!(e, Effect::Revoke(RevokeScope::PresentedAccess | RevokeScope::ChildAccess)));
+            let revokes_access = r
+                .effects
+                .iter()
+                .any(|e| matches!(e, Effect::Revoke(RevokeScope::PresentedAccess | RevokeScope::ChildAccess)));
             uses_access |= reads_access || revokes_access;
         }
         Ok(Protocol {

@@ -568,7 +568,10 @@ fn describe_in(
             let held = model::browser_at(before, browser).tabs[*t as usize].access;
             let doing = match model::browser_at(before, browser).tabs[*t as usize].status {
                 TabStatus::Idle => String::new(),
-                _ => format!(" while it is {}", tab_status(model::browser_at(before, browser), *t as usize, browser_mode(m))),
+                _ => format!(
+                    " while it is {}",
+                    tab_status(model::browser_at(before, browser), *t as usize, browser_mode(m))
+                ),
             };
             (
                 who(*t),
@@ -770,7 +773,8 @@ fn describe_in(
                         }
                         (false, _) => String::new(),
                     };
-                    let action = if *tab == ATTACKER { "AttackerReceivesCallResponse" } else { "TabReceivesCallResponse" };
+                    let action =
+                        if *tab == ATTACKER { "AttackerReceivesCallResponse" } else { "TabReceivesCallResponse" };
                     let sent = b0
                         .tabs
                         .get(*tab as usize)
