@@ -115,7 +115,7 @@ impl Vocabulary {
     /// The names of model `m`'s server.
     pub fn of(m: &RefreshModel) -> Vocabulary {
         match m.actors.get(m.cfg.server) {
-            Some(Node::AuthServer { protocol, .. }) => {
+            Some(Node::AuthServer { protocol, access_tokens, .. }) => {
                 let mut v = Vocabulary::default();
                 for s in &protocol.refresh.steps {
                     v.steps.push(s.name.clone());
@@ -125,10 +125,13 @@ impl Vocabulary {
                     v.steps.push(s.name.clone());
                     v.rules.extend(s.rules.iter().map(|r| r.name.clone()));
                 }
-                for s in &protocol.request.steps {
-                    v.rules.extend(s.rules.iter().map(|r| r.name.clone()));
+                if *access_tokens {
+                    // The `request` handler's rules show only when calls can be made.
+                    for s in &protocol.request.steps {
+                        v.rules.extend(s.rules.iter().map(|r| r.name.clone()));
+                    }
+                    v.rules.push("no such access token".into());
                 }
-                v.rules.push("no such access token".into());
                 v.rules.push("no rule holds".into());
                 v.rules.push("no such token".into());
                 let unshown = |h: &crate::protocol::Handler, why: &'static str| {
