@@ -105,6 +105,11 @@ pub struct BrowserSection {
     /// Ordinary requests (`GET /users/me`) each tab may start, 0 to [`MAX_PER_TAB`].
     #[serde(default)]
     pub requests_per_tab: u8,
+    /// Ordinary calls (API requests presenting the tab's access token, served by the
+    /// protocol's `request` handler) each tab may make, 0 (default) to [`MAX_PER_TAB`]; a call
+    /// may be in flight while the tab refreshes. `protocol` or `auth_server` models only.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub calls_per_tab: u8,
     /// Sign-outs the user may start, from any tab, 0 to 2 (default 0).
     #[serde(default)]
     pub sign_outs: u8,
@@ -220,6 +225,15 @@ pub struct AttackerSection {
     /// browser).
     #[serde(default)]
     pub keeps_tokens: bool,
+    /// It also makes ordinary calls with the access tokens it copied from the browser (and,
+    /// with `keeps_tokens`, those it is answered with), each call one of its `attempts`
+    /// (default false). `protocol` or `auth_server` models only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub uses_access_tokens: bool,
+}
+
+fn is_zero(v: &u8) -> bool {
+    *v == 0
 }
 
 /// The `time` section: the clock bound and the TTLs, in ticks.
@@ -620,6 +634,46 @@ impl Scenario {
         Ok(())
     }
 
+    /// Ordinary calls with access tokens (`browser.calls_per_tab`, `attacker.uses_access_tokens`)
+    /// need an authorization server of one node and tabs without cross-tab coordination.
+    fn validate_calls(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        if b.calls_per_tab > MAX_PER_TAB {
+            return Err(self.invalid(
+                "browser.calls_per_tab",
+                b.calls_per_tab,
+                &format!("an integer from 0 to {MAX_PER_TAB}"),
+            ));
+        }
+        let attacker_calls = self.attacker.as_ref().is_some_and(|a| a.uses_access_tokens);
+        if b.calls_per_tab == 0 && !attacker_calls {
+            return Ok(());
+        }
+        let (field, found) = if b.calls_per_tab > 0 {
+            ("browser.calls_per_tab", b.calls_per_tab.to_string())
+        } else {
+            ("attacker.uses_access_tokens", "true".to_string())
+        };
+        if !self.is_auth_server() {
+            return Err(self.invalid(
+                field,
+                found,
+                "0 (false) unless the model has a `protocol` or `auth_server` section (calls present its access tokens)",
+            ));
+        }
+        if self.protocol_spec.as_ref().is_some_and(|p| p.replicas > 1) {
+            return Err(self.invalid(field, found, "0 (false) with two nodes (access tokens are kept by one node)"));
+        }
+        if b.calls_per_tab > 0 && b.coordination != Coordination::None {
+            return Err(self.invalid(
+                "browser.coordination",
+                format!("{:?}", b.coordination).to_lowercase(),
+                "\"none\" when `calls_per_tab` is set (a call's refusal may log a tab out while it holds a cross-tab lock; not modelled)",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether the model is an authorization server (an `auth_server` or `protocol` section)
     /// rather than Directus.
     pub fn is_auth_server(&self) -> bool {
@@ -806,6 +860,7 @@ impl Scenario {
         in_range("browser.tabs", self.browser.tabs, 1, MAX_TABS)?;
         in_range("browser.refreshes_per_tab", self.browser.refreshes_per_tab, 0, MAX_PER_TAB)?;
         in_range("browser.requests_per_tab", self.browser.requests_per_tab, 0, MAX_PER_TAB)?;
+        self.validate_calls()?;
         in_range("time.max_ticks", self.time.max_ticks, 0, MAX_TICKS)?;
         in_range("time.refresh_token_ttl", self.time.refresh_token_ttl, 1, 200)?;
         in_range("time.session_cookie_ttl", self.time.session_cookie_ttl, 1, 200)?;

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod access;
 mod ci;
 mod construct_models;
 mod cli;

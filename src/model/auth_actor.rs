@@ -83,12 +83,18 @@ pub(super) fn on_msg(
         }
         Msg::UsersMeRequest { tab, cred } => {
             let reply = match cred.access {
-                Some(exp) if exp >= s.now => Reply::Ok { set_cookie: None, token: None, expires_at: None },
+                Some(exp) if exp >= s.now => {
+                    Reply::Ok { set_cookie: None, token: None, expires_at: None, access: None }
+                }
                 Some(_) => Reply::Err(HttpError::TokenExpired),
                 None => Reply::Err(HttpError::InvalidCredentials),
             };
             o.send(src, Msg::UsersMeResponse { tab, reply });
             return;
+        }
+        Msg::CallRequest { tab, access } => {
+            let reply = interpret::serve_call(protocol, &mut s, access);
+            (ClientKey { browser: usize::from(src) as u8, tab }, Msg::CallResponse { tab, reply })
         }
         _ => return,
     };

@@ -139,6 +139,24 @@ pub struct Tab {
     /// request's original cookie ([`OkReaction::NextStageRefreshesWithOriginalToken`]): its
     /// 2xx sets nothing and starts no further stage.
     pub later_stage: bool,
+    /// The access token the tab holds ([`super::oauth::AccessId`]), when the authorization
+    /// server keeps access tokens: its family's sign-in access token at first, then the one of
+    /// its last refresh answered 2xx. `None` otherwise.
+    pub access: Option<super::oauth::AccessId>,
+    /// Ordinary calls (`browser.calls_per_tab`) it may still start: a count.
+    pub calls_left: u8,
+    /// The ordinary call in flight, if any: the access token it presented. A call is
+    /// independent of the tab's status (a refresh may be in flight at the same time).
+    pub call: Option<Call>,
+}
+
+/// An ordinary call in flight (an API request presenting the tab's access token, RFC 6750).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Call {
+    /// The access token it presented (`None`: the tab held none).
+    pub sent: Option<super::oauth::AccessId>,
+    /// Retries the `retry` reaction may still send for it: a count.
+    pub retries_left: u8,
 }
 
 /// The cookie jar of the origin, shared by every tab.
@@ -169,6 +187,8 @@ pub struct Held {
     pub jwts: Vec<SessionJwt>,
     /// Opaque tokens held: json and cookie-mode refresh tokens, and every JWT's `session` claim.
     pub tokens: Vec<Token>,
+    /// Access tokens held (only with `attacker.uses_access_tokens`).
+    pub access: Vec<super::oauth::AccessId>,
 }
 
 impl Held {
@@ -182,6 +202,12 @@ impl Held {
     fn add_token(&mut self, t: Token) {
         if let Err(at) = self.tokens.binary_search(&t) {
             self.tokens.insert(at, t);
+        }
+    }
+
+    fn add_access(&mut self, a: super::oauth::AccessId) {
+        if let Err(at) = self.access.binary_search(&a) {
+            self.access.insert(at, a);
         }
     }
 }
@@ -263,6 +289,13 @@ pub struct BrowserCfg {
     /// K of the `retry` reaction: retries each tab may send for refreshes answered with an
     /// error, a count.
     pub retry_limit: u8,
+    /// Ordinary calls each tab may make with its access token (`browser.calls_per_tab`).
+    pub calls: u8,
+    /// The authorization server keeps access tokens: tabs hold them and calls present them.
+    pub access_tokens: bool,
+    /// The attacker also makes ordinary calls with the access tokens it copied
+    /// (`attacker.uses_access_tokens`).
+    pub attacker_calls: bool,
 }
 
 impl BrowserCfg {
@@ -313,6 +346,7 @@ pub enum Send {
     Refresh { tab: TabIx, cred: Credentials, retry: bool },
     UsersMe { tab: TabIx, cred: Credentials },
     Logout { tab: TabIx, cred: Credentials },
+    Call { tab: TabIx, access: Option<super::oauth::AccessId> },
 }
 
 impl BrowserState {
@@ -335,14 +369,22 @@ impl BrowserState {
             waited: 0,
             reaction_retries_left: cfg.retry_limit,
             later_stage: false,
+            access: None,
+            calls_left: cfg.calls,
+            call: None,
         };
         let jar = Jar {
             session: (cfg.mode == AuthMode::Session).then_some(jwt),
             refresh: (cfg.mode == AuthMode::Cookie).then_some(token),
         };
         let per_tab_login = |t: u8| if cfg.logins == Logins::PerTab { token + t } else { token };
+        // The sign-in's access token: family `f`'s is access token `f + 1`, as its first
+        // refresh token is token `f + 1`.
+        let access = |t: u8| cfg.access_tokens.then_some(per_tab_login(t));
         let mut b = BrowserState {
-            tabs: (0..cfg.tabs).map(|t| Tab { token: tab.token.map(|_| per_tab_login(t)), ..tab }).collect(),
+            tabs: (0..cfg.tabs)
+                .map(|t| Tab { token: tab.token.map(|_| per_tab_login(t)), access: access(t), ..tab })
+                .collect(),
             jar,
             storage: (cfg.mode == AuthMode::Json
                 && matches!(cfg.storage, JsonStorage::Shared | JsonStorage::SharedLagging))
@@ -366,6 +408,9 @@ impl BrowserState {
             match cfg.mode {
                 AuthMode::Session => b.held.add_jwt(jwt),
                 AuthMode::Json | AuthMode::Cookie => (0..cfg.tabs).for_each(|t| b.held.add_token(per_tab_login(t))),
+            }
+            if cfg.attacker_calls {
+                (0..cfg.tabs).filter_map(access).for_each(|a| b.held.add_access(a));
             }
         }
         b
@@ -657,8 +702,11 @@ impl BrowserState {
         if matches!(self.tabs[t as usize].status, TabStatus::Hung | TabStatus::Closed) {
             return None; // the hung callback, or the closed tab, never sees it
         }
+        if cfg.calls > 0 && self.tabs[t as usize].status == TabStatus::LoggedOut {
+            return None; // a call's refusal logged the tab out while its refresh was in flight
+        }
         match reply {
-            Reply::Ok { set_cookie, token, expires_at } if t < cfg.ssr_paths => {
+            Reply::Ok { set_cookie, token, expires_at, .. } if t < cfg.ssr_paths => {
                 // A server-side render path: the Set-Cookie is swallowed (C05, C06).
                 let _ = (set_cookie, token);
                 self.tabs[t as usize].expiry = expires_at;
@@ -673,7 +721,7 @@ impl BrowserState {
                 self.refreshed_ok = true;
                 self.tabs[t as usize].status = TabStatus::Idle;
             }
-            Reply::Ok { set_cookie, token, expires_at } => {
+            Reply::Ok { set_cookie, token, expires_at, access } => {
                 let sent = match self.tabs[t as usize].status {
                     TabStatus::Refreshing { sent } => sent,
                     _ => None,
@@ -721,6 +769,7 @@ impl BrowserState {
                         self.held.add_token(tok);
                     }
                 }
+                self.hold_access(cfg, t, access);
                 self.tabs[t as usize].expiry = expires_at;
                 self.refreshed_ok = true;
                 self.tabs[t as usize].status = TabStatus::Idle;
@@ -912,6 +961,140 @@ impl BrowserState {
         if let (true, Reply::Ok { token: Some(t), .. }) = (cfg.attacker_keeps_tokens, reply) {
             self.held.add_token(t); // it redeems its own loot next
         }
+        if let (true, true, Reply::Ok { access: Some(a), .. }) = (cfg.attacker_keeps_tokens, cfg.attacker_calls, reply)
+        {
+            self.held.add_access(a);
+        }
+    }
+}
+
+/// Ordinary calls with access tokens (`browser.calls_per_tab`): a tab presents the access
+/// token it holds to the resource server, independently of its refreshes; the answer class
+/// runs the tab's reactions (`on_refused`, `on_server_error`).
+impl BrowserState {
+    /// Tab `t` (or the attacker) is answered 2xx with access token `access`: the tab holds it
+    /// from now on, and the attacker can copy it.
+    fn hold_access(&mut self, cfg: &BrowserCfg, t: TabIx, access: Option<super::oauth::AccessId>) {
+        let Some(a) = access else { return };
+        self.tabs[t as usize].access = Some(a);
+        if cfg.attacker_calls && self.attacker.is_some() {
+            self.held.add_access(a);
+        }
+    }
+
+    /// Tab `t` starts an ordinary call with the access token it holds: it must be signed in
+    /// (not logged out, closed, hung or signing out), have no call in flight and calls left.
+    /// A refresh of the tab may be in flight (a background refresh timer and an API call are
+    /// two requesters of one app: ZITADEL issue 9331).
+    pub fn start_call(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
+        let tab = &mut self.tabs[t as usize];
+        let signed_in =
+            !matches!(tab.status, TabStatus::LoggedOut | TabStatus::Closed | TabStatus::Hung | TabStatus::SigningOut);
+        if !signed_in || tab.call.is_some() || tab.calls_left == 0 {
+            return None;
+        }
+        tab.calls_left -= 1;
+        tab.call = Some(Call { sent: tab.access, retries_left: cfg.retry_limit });
+        Some(Send::Call { tab: t, access: tab.access })
+    }
+
+    /// Whether tab `t` may start a call now ([`Self::start_call`]).
+    pub fn may_call(&self, t: TabIx) -> bool {
+        let tab = &self.tabs[t as usize];
+        let signed_in =
+            !matches!(tab.status, TabStatus::LoggedOut | TabStatus::Closed | TabStatus::Hung | TabStatus::SigningOut);
+        signed_in && tab.call.is_none() && tab.calls_left > 0
+    }
+
+    /// Tab `t` receives its call's answer. 2xx: the call is done. An error runs the tab's
+    /// reactions to the answer class (`on_refused` for 4xx, `on_server_error` for 5xx), read
+    /// for a call: `log-out` logs the tab out, `keep-going` drops the call, `clear-*` clear as
+    /// for a refresh, `retry-with-stored-token` sends the call again if the tab holds another
+    /// access token than the one it sent (a refresh answered meanwhile) and ends the list,
+    /// `retry` sends it again with the access token it holds if the call has a retry left
+    /// (`browser.retry_limit`) and ends the list. A list that runs out logs the tab out.
+    /// Returns the call sent again, if any. A tab logged out meanwhile ignores the answer.
+    pub fn on_call_reply(&mut self, cfg: &BrowserCfg, t: TabIx, reply: Reply) -> Option<Send> {
+        let tab = &mut self.tabs[t as usize];
+        let Some(call) = tab.call.take() else { return None };
+        if matches!(tab.status, TabStatus::LoggedOut | TabStatus::Closed | TabStatus::Hung) {
+            return None;
+        }
+        let Reply::Err(e) = reply else { return None };
+        let reactions = if e.status() >= 500 { &cfg.on_server_error } else { &cfg.on_refused };
+        for r in reactions {
+            match r {
+                Reaction::LogOut => break,
+                Reaction::KeepGoing => return None,
+                Reaction::RetryWithStoredToken => {
+                    let held = self.tabs[t as usize].access;
+                    if held.is_some() && held != call.sent {
+                        self.tabs[t as usize].call = Some(Call { sent: held, ..call });
+                        return Some(Send::Call { tab: t, access: held });
+                    }
+                }
+                Reaction::Retry => {
+                    if call.retries_left > 0 {
+                        let held = self.tabs[t as usize].access;
+                        self.tabs[t as usize].call = Some(Call { sent: held, retries_left: call.retries_left - 1 });
+                        return Some(Send::Call { tab: t, access: held });
+                    }
+                }
+                Reaction::ClearStoredToken | Reaction::ClearCookie | Reaction::ClearSharedStorage => {
+                    let cleared = match (r, cfg.mode, cfg.storage) {
+                        (Reaction::ClearCookie, _, _) => {
+                            self.jar.refresh.take().is_some() | self.jar.session.take().is_some()
+                        }
+                        (Reaction::ClearSharedStorage, _, _) => self.storage.take().is_some(),
+                        (_, AuthMode::Session, _) => self.jar.session.take().is_some(),
+                        (_, AuthMode::Cookie, _) => self.jar.refresh.take().is_some(),
+                        (_, AuthMode::Json, JsonStorage::PerTab) => {
+                            self.tabs[t as usize].token = None;
+                            false
+                        }
+                        (_, AuthMode::Json, JsonStorage::Shared) => self.storage.take().is_some(),
+                        (_, AuthMode::Json, JsonStorage::SharedLagging) => {
+                            self.tabs[t as usize].token = None;
+                            self.storage.take().is_some()
+                        }
+                    };
+                    self.hear_cleared(cfg, t, cleared);
+                }
+            }
+        }
+        // The app's login redirect: whatever the tab was doing, it is logged out (a refresh
+        // in flight is dropped: its answer is ignored). Calls need `coordination: none`, so
+        // the tab holds no cross-tab lock.
+        self.tabs[t as usize].status = TabStatus::LoggedOut;
+        None
+    }
+
+    /// The attacker's possible ordinary calls now: every access token it copied (none while
+    /// a request of it is in flight or no attempt is left).
+    pub fn attacker_calls(&self, cfg: &BrowserCfg) -> Vec<super::oauth::AccessId> {
+        match self.attacker {
+            Some(a) if cfg.attacker_calls && !a.busy && a.attempts_left > 0 => self.held.access.clone(),
+            _ => vec![],
+        }
+    }
+
+    /// The attacker makes an ordinary call with access token `a`, one of
+    /// [`Self::attacker_calls`]. Returns whether it could.
+    pub fn start_attacker_call(&mut self, cfg: &BrowserCfg, a: super::oauth::AccessId) -> bool {
+        if !self.attacker_calls(cfg).contains(&a) {
+            return false;
+        }
+        let at = self.attacker.as_mut().expect("attacker_calls() is empty without an attacker");
+        at.attempts_left -= 1;
+        at.busy = true;
+        true
+    }
+
+    /// The attacker receives its call's answer.
+    pub fn on_attacker_call_reply(&mut self) {
+        if let Some(a) = &mut self.attacker {
+            a.busy = false;
+        }
     }
 }
 
@@ -950,11 +1133,14 @@ mod tests {
             on_ok: crate::model::policy::default_on_ok(AuthMode::Session, JsonStorage::PerTab),
             on_stored_token_written: WrittenListener::Ignore,
             retry_limit: 0,
+            calls: 0,
+            access_tokens: false,
+            attacker_calls: false,
         }
     }
 
     fn ok(session: Token) -> Reply {
-        Reply::Ok { set_cookie: Some(SessionJwt { session, exp: 4 }), token: None, expires_at: Some(4) }
+        Reply::Ok { set_cookie: Some(SessionJwt { session, exp: 4 }), token: None, expires_at: Some(4), access: None }
     }
 
     #[test]
@@ -995,7 +1181,7 @@ mod tests {
     }
 
     fn ok_token(t: Token) -> Reply {
-        Reply::Ok { set_cookie: None, token: Some(t), expires_at: Some(3) }
+        Reply::Ok { set_cookie: None, token: Some(t), expires_at: Some(3), access: None }
     }
 
     #[test]

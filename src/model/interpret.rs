@@ -67,6 +67,12 @@ fn read(
         Var::RequestField(i) => i32::from(vars[i as usize]),
         Var::Client => i32::from(fam.client),
         Var::Minted => tok(minted),
+        Var::PresentedAccessUsed | Var::AccessUsed => i32::from(view.access.is_some_and(|(_, a)| a.used)),
+        Var::PresentedAccessRevoked | Var::AccessRevoked => i32::from(view.access.is_some_and(|(_, a)| a.revoked)),
+        Var::ChildAccessUsed => i32::from(view.child_access.is_some_and(|(_, a)| a.used)),
+        Var::ChildAccessRevoked => i32::from(view.child_access.is_some_and(|(_, a)| a.revoked)),
+        Var::AccessExp => view.access.map_or(0, |(_, a)| i32::from(a.expires_at)),
+        Var::AccessIssuedAt => view.access.map_or(0, |(_, a)| i32::from(a.issued_at)),
     }
 }
 
@@ -163,6 +169,17 @@ fn apply(
                 }
                 RevokeScope::Family => {
                     s.revoke_family(f);
+                }
+                RevokeScope::Access => {
+                    if let Some(a) = view.access.and_then(|(id, _)| s.access.get_mut(id as usize - 1)) {
+                        a.revoked = true;
+                    }
+                }
+                RevokeScope::PresentedAccess => s.revoke_access_of(t),
+                RevokeScope::ChildAccess => {
+                    if let Some(c) = read_row.child {
+                        s.revoke_access_of(c);
+                    }
                 }
                 RevokeScope::Session | RevokeScope::Client | RevokeScope::User => {
                     s.revoke_family(f);
@@ -299,7 +316,11 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
         }
         ReplyForm::InvalidGrant => return error(HttpError::InvalidCredentials),
         ReplyForm::InvalidRequest => return error(HttpError::InvalidPayload),
-        ReplyForm::ServerError | ReplyForm::SignedOut | ReplyForm::SignedIn => return error(HttpError::Internal),
+        ReplyForm::ServerError
+        | ReplyForm::SignedOut
+        | ReplyForm::SignedIn
+        | ReplyForm::OkServed
+        | ReplyForm::InvalidToken => return error(HttpError::Internal),
     };
     let Some(tok) = issued else { return error(HttpError::Internal) };
     // Success: the store records the redemption.
@@ -319,7 +340,54 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
     }
     // `ok access-only` (token 0): an access token and no refresh token.
     let token = (tok != 0).then_some(tok);
-    StepOutcome::Answer(Reply::Ok { set_cookie: None, token, expires_at: Some(now.saturating_add(access_ttl)) })
+    // The access token it carries is issued with the refresh token answered (the presented
+    // one for `ok access-only`), when the store keeps access tokens.
+    let access = s.issue_access(token.unwrap_or(t), access_ttl);
+    StepOutcome::Answer(Reply::Ok { set_cookie: None, token, expires_at: Some(now.saturating_add(access_ttl)), access })
+}
+
+/// An ordinary call presenting access token `a`, served in one action by the protocol's
+/// `request` handler: an access token the store has no row for (or none) is answered 401
+/// before any rule runs; otherwise `presented` is the refresh token the access token was
+/// issued with and `access.*` read the access token; the first rule whose guard holds
+/// decides, its effects apply, and its reply is the answer (no rule holding: 401). A 2xx marks
+/// the access token used (MAS: introspection records `first_used_at`).
+pub fn serve_call(p: &Protocol, s: &mut AsState, a: Option<super::oauth::AccessId>) -> Reply {
+    let Some((rule, t, view)) = call_view(p, s, a) else { return Reply::Err(HttpError::InvalidCredentials) };
+    let id = view.access.map_or(0, |(id, _)| id);
+    apply(p, s, rule, &view, (t, None), &mut Fields::default());
+    match rule.reply {
+        ReplyForm::OkServed => {
+            s.access[id as usize - 1].used = true;
+            Reply::Ok { set_cookie: None, token: None, expires_at: None, access: None }
+        }
+        ReplyForm::InvalidRequest => Reply::Err(HttpError::InvalidPayload),
+        ReplyForm::InvalidToken | ReplyForm::InvalidGrant => Reply::Err(HttpError::InvalidCredentials),
+        _ => Reply::Err(HttpError::Internal),
+    }
+}
+
+/// The rule of the `request` handler that decides an API call presenting access token `a` on
+/// store `s` (for traces); `None` when the access token (or its refresh token) has no row or
+/// no rule holds (401).
+pub fn call_rule<'p>(p: &'p Protocol, s: &AsState, a: Option<super::oauth::AccessId>) -> Option<&'p Rule> {
+    call_view(p, s, a).map(|(r, _, _)| r)
+}
+
+/// The deciding rule, the refresh token and the read view of an API call presenting `a`.
+fn call_view<'p>(
+    p: &'p Protocol,
+    s: &AsState,
+    a: Option<super::oauth::AccessId>,
+) -> Option<(&'p Rule, Token, ReadView)> {
+    let (id, row) = a.and_then(|a| s.access_row(a).map(|r| (a, r)))?;
+    let t = row.refresh;
+    let mut view = s.read(t);
+    view.row?;
+    view.access = Some((id, row));
+    let rules = p.request.steps.first().map_or(&[][..], |st| &st.rules[..]);
+    let rule = decide(rules, &view, t, s.now)?;
+    Some((rule, t, view))
 }
 
 /// Rolls back what request `h` wrote in its open transaction, if any (its undo log; the

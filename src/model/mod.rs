@@ -115,7 +115,14 @@ pub enum Reply {
     /// A 200. `set_cookie` is the new `directus_session_token` (session mode). `token` is the
     /// new refresh token, in the body (json) or in `Set-Cookie: directus_refresh_token`
     /// (cookie mode). `expires_at` is the tick the app records as `accessTokenExpiry`.
-    Ok { set_cookie: Option<SessionJwt>, token: Option<Token>, expires_at: Option<Tick> },
+    /// `access` is the access token it carries when the authorization server keeps access
+    /// tokens ([`oauth::AccessRow`]; `None` otherwise).
+    Ok {
+        set_cookie: Option<SessionJwt>,
+        token: Option<Token>,
+        expires_at: Option<Tick>,
+        access: Option<oauth::AccessId>,
+    },
     /// 200 of `POST /auth/logout`: both cookies cleared.
     SignedOut,
     /// 4xx or 5xx.
@@ -136,6 +143,12 @@ pub enum Msg {
     RefreshResponse { tab: TabIx, reply: Reply },
     /// Server → browser: the ordinary request's response.
     UsersMeResponse { tab: TabIx, reply: Reply },
+    /// Browser → authorization server: an ordinary call (an API request) presenting access
+    /// token `access` (`None`: the tab holds none), served by the protocol's `request`
+    /// handler.
+    CallRequest { tab: TabIx, access: Option<oauth::AccessId> },
+    /// Authorization server → browser: the call's answer (2xx, or an error).
+    CallResponse { tab: TabIx, reply: Reply },
     /// Server → store: one SQL statement of the handler serving `client`; `seq` is its issue
     /// number (one connection) or 0 (pool).
     Query { client: ClientKey, seq: u8, sql: Sql },
@@ -206,6 +219,10 @@ pub enum Timer {
     TabRefreshes(TabIx),
     /// The tab makes an ordinary request.
     TabRequests(TabIx),
+    /// The tab makes an ordinary call with its access token (`browser.calls_per_tab`).
+    TabCalls(TabIx),
+    /// The attacker makes an ordinary call with a copied access token.
+    AttackerCalls(oauth::AccessId),
     /// The server's clock advances one tick.
     Tick,
     /// The user signs out in this tab.
@@ -329,6 +346,8 @@ pub enum Node {
     AuthServer {
         protocol: std::sync::Arc<crate::protocol::Protocol>,
         access_ttl: Tick,
+        /// The store keeps access tokens ([`keeps_access_tokens`]).
+        access_tokens: bool,
         max_ticks: Tick,
         devices: u8,
         logins: u8,
@@ -403,7 +422,7 @@ impl Actor for Node {
                 })
             }
             Node::Store { init, .. } => NodeState::Store(init.clone()),
-            Node::AuthServer { protocol, max_ticks, devices, logins, .. } => {
+            Node::AuthServer { protocol, max_ticks, devices, logins, access_tokens, access_ttl, .. } => {
                 if *max_ticks > 0 {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
@@ -418,6 +437,9 @@ impl Actor for Node {
                     interpret::sign_ins(protocol, &mut s);
                     s
                 };
+                if *access_tokens {
+                    s.keep_access_tokens(*access_ttl);
+                }
                 s.restarts_left = protocol.restarts;
                 if s.restarts_left > 0 {
                     o.set_timer(Timer::ServerRestarts, model_timeout());
@@ -506,6 +528,15 @@ impl Actor for Node {
                     }
                     Timer::TabRequests(t) => {
                         let sent = b.start_request(cfg, t);
+                        (sent.is_some(), sent)
+                    }
+                    Timer::TabCalls(t) => {
+                        let sent = b.start_call(cfg, t);
+                        (sent.is_some(), sent)
+                    }
+                    Timer::AttackerCalls(a) => {
+                        let sent =
+                            b.start_attacker_call(cfg, a).then_some(Send::Call { tab: ATTACKER, access: Some(a) });
                         (sent.is_some(), sent)
                     }
                     Timer::TabSignsOut(t) => {
@@ -600,6 +631,7 @@ fn request_msg(send: Send) -> Msg {
         Send::Refresh { tab, cred, retry } => Msg::RefreshRequest { tab, cred, retry },
         Send::UsersMe { tab, cred } => Msg::UsersMeRequest { tab, cred },
         Send::Logout { tab, cred } => Msg::LogoutRequest { tab, cred },
+        Send::Call { tab, access } => Msg::CallRequest { tab, access },
     }
 }
 
@@ -620,6 +652,9 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
         let idle = tab.status == TabStatus::Idle;
         set(Timer::TabRefreshes(t), idle && tab.refreshes_left > 0);
         set(Timer::TabRequests(t), idle && tab.requests_left > 0);
+        if cfg.calls > 0 {
+            set(Timer::TabCalls(t), b.may_call(t));
+        }
         if cfg.sign_outs > 0 {
             set(Timer::TabSignsOut(t), idle && b.sign_outs_left > 0);
         }
@@ -634,6 +669,11 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
         // timer armed before.
         for cred in b.copied_credentials(cfg) {
             set(Timer::AttackerRedeems(cred), armed);
+        }
+        if cfg.attacker_calls {
+            for &acc in &b.held.access {
+                set(Timer::AttackerCalls(acc), armed);
+            }
         }
     }
     if cfg.freshness_check {
@@ -693,6 +733,12 @@ fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg:
             }
         }
         Msg::UsersMeResponse { tab, reply } => b.on_request_reply(tab, reply),
+        Msg::CallResponse { tab: ATTACKER, .. } => b.on_attacker_call_reply(),
+        Msg::CallResponse { tab, reply } => {
+            if let Some(send) = b.on_call_reply(cfg, tab, reply) {
+                o.send(server, request_msg(send));
+            }
+        }
         Msg::LogoutResponse { tab, .. } => b.on_sign_out_reply(tab),
         _ => return,
     }
@@ -904,7 +950,20 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
             .unwrap_or_else(|| policy::default_on_ok(sc.browser.mode, sc.browser.json_storage)),
         on_stored_token_written: sc.browser.on_stored_token_written,
         retry_limit: sc.browser.retry_limit,
+        calls: sc.browser.calls_per_tab,
+        access_tokens: keeps_access_tokens(sc),
+        attacker_calls: sc.attacker.as_ref().is_some_and(|a| a.uses_access_tokens),
     }
+}
+
+/// The authorization server keeps a row per access token ([`oauth::AccessRow`]) and tabs hold
+/// them: the protocol declares a `request` handler or reads an access token, or the browser
+/// makes ordinary calls, or the attacker uses access tokens. Otherwise no access token is
+/// recorded and the search is as it was before access tokens were modelled.
+pub fn keeps_access_tokens(sc: &Scenario) -> bool {
+    sc.protocol.as_ref().is_some_and(|p| p.uses_access)
+        || sc.browser.calls_per_tab > 0
+        || sc.attacker.as_ref().is_some_and(|a| a.uses_access_tokens)
 }
 
 /// Every message in flight, each as often as it is in the network: `(sender, receiver, msg)`,
@@ -966,6 +1025,7 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
     }
     let mut model = model
         .actor(Node::AuthServer {
+            access_tokens: keeps_access_tokens(sc),
             protocol,
             access_ttl: sc.time.access_token_ttl,
             max_ticks: sc.time.max_ticks,

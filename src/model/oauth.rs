@@ -66,6 +66,29 @@ pub struct TokRow {
     pub iat: Tick,
 }
 
+/// An access token number: access token `n` is [`AsState::access`]`[n - 1]`.
+pub type AccessId = u8;
+
+/// One access token the authorization server issued: with each sign-in's first refresh token
+/// and with every 2xx answer to a refresh. Kept only when the protocol uses access tokens
+/// ([`crate::protocol::Protocol::uses_access`]) or the browser makes ordinary calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct AccessRow {
+    /// The refresh token it was issued with (for `ok access-only`, the presented one).
+    pub refresh: Token,
+    /// That refresh token's family.
+    pub family: u8,
+    /// Issued at, in ticks (the JWT's `iat`).
+    pub issued_at: Tick,
+    /// Expires at, in ticks (the JWT's `exp`): `issued_at + time.access_token_ttl`.
+    pub expires_at: Tick,
+    /// It has been presented in an ordinary request answered 2xx (MAS `first_used_at`).
+    pub used: bool,
+    /// It was revoked (`revoke access`, `revoke presented.access`, `revoke
+    /// presented.child.access`); only rules that read `access.revoked` act on it.
+    pub revoked: bool,
+}
+
 /// One sign-in's family (Supabase session, Auth0 family, Hydra consent grant, Keycloak
 /// login chain: its `reuse_id`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -101,6 +124,11 @@ pub struct ReadView {
     pub child: Option<(TokStatus, bool)>,
     /// Its client session's declared fields (all 0 when the protocol declares none).
     pub session: Fields,
+    /// The newest access token issued with the presented refresh token (for an ordinary
+    /// request: the presented access token), if the store keeps access tokens.
+    pub access: Option<(AccessId, AccessRow)>,
+    /// The newest access token issued with the presented token's newest child.
+    pub child_access: Option<(AccessId, AccessRow)>,
 }
 
 /// What a handler serves.
@@ -311,6 +339,10 @@ pub struct AsState {
     /// request (client, slot), the entries it wrote, as they were before its first write;
     /// sorted. Empty otherwise.
     pub undo: Vec<(ClientKey, u8, Before)>,
+    /// Every access token issued ([`AccessRow`]); access token `n` is `access[n - 1]`. Empty
+    /// unless the store keeps access tokens (then sign-in gives each family's first refresh
+    /// token access token `f + 1`).
+    pub access: Vec<AccessRow>,
 }
 
 impl AsState {
@@ -349,6 +381,58 @@ impl AsState {
             cluster: None,
             restarts_left: 0,
             undo: vec![],
+            access: vec![],
+        }
+    }
+
+    /// The store keeps access tokens: each family's first refresh token (token `f + 1`) gets
+    /// access token `f + 1`, issued at tick 0 and expiring at `ttl`.
+    pub fn keep_access_tokens(&mut self, ttl: Tick) {
+        self.access = (0..self.families.len() as u8)
+            .map(|f| AccessRow {
+                refresh: f + 1,
+                family: f,
+                issued_at: 0,
+                expires_at: ttl,
+                used: false,
+                revoked: false,
+            })
+            .collect();
+    }
+
+    /// The newest access token issued with refresh token `t`, if any.
+    pub fn access_of(&self, t: Token) -> Option<(AccessId, AccessRow)> {
+        self.access.iter().enumerate().rev().find(|(_, a)| a.refresh == t).map(|(i, a)| (i as AccessId + 1, *a))
+    }
+
+    /// Access token `a`'s row, if it exists.
+    pub fn access_row(&self, a: AccessId) -> Option<AccessRow> {
+        (a as usize).checked_sub(1).and_then(|i| self.access.get(i)).copied()
+    }
+
+    /// Issues an access token with refresh token `t` now, expiring `ttl` ticks later, if the
+    /// store keeps access tokens; returns its number. At most 255 (then none is issued).
+    pub fn issue_access(&mut self, t: Token, ttl: Tick) -> Option<AccessId> {
+        if self.access.is_empty() || self.access.len() >= 255 {
+            return None;
+        }
+        let family = self.row(t).map_or(u8::MAX, |r| r.family);
+        let now = self.now;
+        self.access.push(AccessRow {
+            refresh: t,
+            family,
+            issued_at: now,
+            expires_at: now.saturating_add(ttl),
+            used: false,
+            revoked: false,
+        });
+        Some(self.access.len() as AccessId)
+    }
+
+    /// Revokes every access token issued with refresh token `t`.
+    pub fn revoke_access_of(&mut self, t: Token) {
+        for a in self.access.iter_mut().filter(|a| a.refresh == t) {
+            a.revoked = true;
         }
     }
 
@@ -522,7 +606,12 @@ impl AsState {
         });
         let child = row.and_then(|r| r.child).and_then(|c| self.row(c)).map(|c| (c.status, c.used));
         let session = family.and_then(|f| self.sessions.get(f.session as usize)).copied().unwrap_or_default();
-        ReadView { row, family, newest_gen, child, session }
+        let (access, child_access) = if self.access.is_empty() {
+            (None, None)
+        } else {
+            (row.and(self.access_of(t)), row.and_then(|r| r.child).and_then(|c| self.access_of(c)))
+        };
+        ReadView { row, family, newest_gen, child, session, access, child_access }
     }
 
     /// Revokes every live token of family `f`; returns how many were live.

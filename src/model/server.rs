@@ -187,7 +187,7 @@ mod tests {
     }
 
     fn cookie(session: Token, exp: Tick) -> Reply {
-        Reply::Ok { set_cookie: Some(SessionJwt { session, exp }), token: None, expires_at: Some(exp) }
+        Reply::Ok { set_cookie: Some(SessionJwt { session, exp }), token: None, expires_at: Some(exp), access: None }
     }
 
     #[test]
@@ -263,7 +263,7 @@ mod tests {
         let mut store = StoreState::signed_in(1, 7, AuthMode::Session);
         let json = request(Endpoint::Refresh, AuthMode::Json, 1, 2);
         let out = run_atomically(&policy(SessionRefresh::GraceWindow), &TTL, 0, json, &mut store);
-        assert_eq!(reply(out), Reply::Ok { set_cookie: None, token: Some(2), expires_at: Some(2) });
+        assert_eq!(reply(out), Reply::Ok { set_cookie: None, token: Some(2), expires_at: Some(2), access: None });
         assert_eq!(store.row(2).map(|r| r.kind), Some(AuthMode::Json));
         let mut store = StoreState::signed_in(1, 7, AuthMode::Session);
         let bound = ServerPolicy { mode_bound: true, ..policy(SessionRefresh::GraceWindow) };
@@ -292,7 +292,7 @@ mod tests {
         assert!(matches!(g1, Sql::ClaimNext { token: 1, next: 2, .. }));
         let claimed = store.exec(g1);
         let json = run_atomically(&p, &TTL, 0, request(Endpoint::Refresh, AuthMode::Json, 1, 3), &mut store);
-        assert_eq!(reply(json), Reply::Ok { set_cookie: None, token: Some(2), expires_at: Some(2) });
+        assert_eq!(reply(json), Reply::Ok { set_cookie: None, token: Some(2), expires_at: Some(2), access: None });
         let StepOut::Query(a, g3) = step(&p, &TTL, 0, a, Some(claimed)) else { panic!() };
         assert_eq!(g3, Sql::Insert { token: 2, expires: 4, kind: AuthMode::Session });
         assert_eq!(reply(step(&p, &TTL, 0, a, Some(store.exec(g3)))), Reply::Err(HttpError::Internal));

@@ -113,7 +113,7 @@ impl View<'_> {
     fn reply(&self, r: &SReply) -> Reply {
         let err = Reply::Err;
         match r {
-            SReply::Ok => Reply::Ok { set_cookie: None, token: None, expires_at: None },
+            SReply::Ok => Reply::Ok { set_cookie: None, token: None, expires_at: None, access: None },
             SReply::OkToken(e) => {
                 let t = self.small(e);
                 if t == 0 {
@@ -128,12 +128,14 @@ impl View<'_> {
                             set_cookie: Some(SessionJwt { session: t, exp }),
                             token: None,
                             expires_at: Some(exp),
+                            access: None,
                         }
                     }
                     AuthMode::Json | AuthMode::Cookie => Reply::Ok {
                         set_cookie: None,
                         token: Some(t),
                         expires_at: Some(self.now.saturating_add(self.ttl.access_token)),
+                        access: None,
                     },
                 }
             }

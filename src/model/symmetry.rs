@@ -135,9 +135,11 @@ fn timer_tab(tm: &Timer) -> Option<TabIx> {
         | Timer::TabStealsLock(t)
         | Timer::TabGetsBroadcast(t)
         | Timer::TabCloses(t)
+        | Timer::TabCalls(t)
         | Timer::TabWaits(t) => Some(t),
         Timer::Tick
         | Timer::AttackerRedeems(_)
+        | Timer::AttackerCalls(_)
         | Timer::BrowserTick
         | Timer::NodeServes { .. }
         | Timer::NodeReplicates(_)
@@ -160,6 +162,7 @@ fn map_timer(tm: &Timer, f: &dyn Fn(TabIx) -> TabIx) -> Timer {
         Timer::TabGetsBroadcast(t) => Timer::TabGetsBroadcast(f(t)),
         Timer::TabCloses(t) => Timer::TabCloses(f(t)),
         Timer::TabWaits(t) => Timer::TabWaits(f(t)),
+        Timer::TabCalls(t) => Timer::TabCalls(f(t)),
         other => other,
     }
 }
@@ -175,6 +178,8 @@ fn msg_tab(b: usize, e: &Envelope<&Msg>) -> Option<TabIx> {
         | Msg::RefreshResponse { tab, .. }
         | Msg::UsersMeResponse { tab, .. }
         | Msg::LogoutResponse { tab, .. }
+        | Msg::CallRequest { tab, .. }
+        | Msg::CallResponse { tab, .. }
             if from_or_to_b =>
         {
             tab
@@ -202,7 +207,9 @@ fn map_msg(b: usize, e: &Envelope<&Msg>, f: &dyn Fn(TabIx) -> TabIx) -> Msg {
         | Msg::LogoutRequest { tab, .. }
         | Msg::RefreshResponse { tab, .. }
         | Msg::UsersMeResponse { tab, .. }
-        | Msg::LogoutResponse { tab, .. } => *tab = f(*tab),
+        | Msg::LogoutResponse { tab, .. }
+        | Msg::CallRequest { tab, .. }
+        | Msg::CallResponse { tab, .. } => *tab = f(*tab),
         Msg::Query { client, .. } | Msg::QueryResult { client, .. } => client.tab = f(client.tab),
         Msg::Transaction { handler, .. } | Msg::TransactionDone { handler, .. } => {
             handler.client.tab = f(handler.client.tab)

@@ -14,9 +14,10 @@
 //!         | PATH | "(" expr ")"
 //! effect := "mint child" | "supersede presented"
 //!         | "revoke" ("presented" | "presented.child" | "descendants" | "family" | "session" | "client" | "user")
+//!         | "revoke" ("access" | "presented.access" | "presented.child.access")
 //!         | "set" ("family" | "session" | "request") "." FIELD "=" expr
 //! reply  := "ok" expr | "ok access-only" | "invalid_grant" | "invalid_request" | "server_error" | "signed_out"
-//!         | "signed_in" | "continue"
+//!         | "signed_in" | "continue" | "ok" | "invalid_token"
 //! ```
 //!
 //! Values are small non-negative integers: ticks, counts and token numbers (`none` is no
@@ -73,6 +74,24 @@ pub enum Var {
     /// `minted`: the token this request minted (in an earlier effect of this rule, or an
     /// earlier step), or `none`.
     Minted,
+    /// `presented.access.used`: the newest access token issued with the presented refresh
+    /// token has been used in an ordinary request answered 2xx (MAS `first_used_at`).
+    PresentedAccessUsed,
+    /// `presented.access.revoked`: that access token is revoked.
+    PresentedAccessRevoked,
+    /// `presented.child.access.used`: the newest access token issued with the presented
+    /// token's child has been used (MAS PR 3650: "the next access token was never used").
+    ChildAccessUsed,
+    /// `presented.child.access.revoked`: that access token is revoked.
+    ChildAccessRevoked,
+    /// `access.exp` (ordinary requests only): the presented access token's expiry tick.
+    AccessExp,
+    /// `access.issued_at` (ordinary requests only): the tick it was issued.
+    AccessIssuedAt,
+    /// `access.used` (ordinary requests only): it was used before, in a request answered 2xx.
+    AccessUsed,
+    /// `access.revoked` (ordinary requests only): it is revoked.
+    AccessRevoked,
 }
 
 /// The types of expressions.
@@ -135,6 +154,14 @@ pub enum RevokeScope {
     Client,
     /// Every token of every family of the user (all devices).
     User,
+    /// `revoke access` (ordinary requests only): the presented access token.
+    Access,
+    /// `revoke presented.access`: every access token issued with the presented refresh token
+    /// (ZITADEL: a refresh invalidates the previous pair's access token).
+    PresentedAccess,
+    /// `revoke presented.child.access`: every access token issued with the presented token's
+    /// child, as the read saw it (MAS PR 3650 revokes the unused successor pair).
+    ChildAccess,
 }
 
 /// Where a `set` writes a declared field.
@@ -187,6 +214,10 @@ pub enum ReplyForm {
     SignedIn,
     /// `continue`: no answer yet; the request goes on to the handler's next step.
     Continue,
+    /// `ok` (ordinary requests only): 2xx, the resource served; no credential.
+    OkServed,
+    /// `invalid_token` (ordinary requests only; RFC 6750 §3.1): 401.
+    InvalidToken,
 }
 
 /// A parse or type error: the message and the byte offset in the text where it was found.
@@ -205,6 +236,9 @@ pub struct Names {
     pub session: Vec<(String, FieldType)>,
     /// Per-request fields, sorted by name.
     pub request: Vec<(String, FieldType)>,
+    /// The names are resolved for the ordinary-request handler: `access.` columns are
+    /// readable there (and only there).
+    pub ordinary: bool,
 }
 
 fn err(message: String) -> ExprError {
@@ -236,6 +270,14 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "family.newest_generation",
     "family.client",
     "minted",
+    "presented.access.used",
+    "presented.access.revoked",
+    "presented.child.access.used",
+    "presented.child.access.revoked",
+    "access.exp",
+    "access.issued_at",
+    "access.used",
+    "access.revoked",
 ];
 
 impl Grammar for Names {
@@ -285,6 +327,17 @@ impl Names {
             "family.newest_generation" => var(Var::NewestGeneration, Ty::Num),
             "family.client" => var(Var::Client, Ty::Num),
             "minted" => var(Var::Minted, Ty::Token),
+            "presented.access.used" => var(Var::PresentedAccessUsed, Ty::Bool),
+            "presented.access.revoked" => var(Var::PresentedAccessRevoked, Ty::Bool),
+            "presented.child.access.used" => var(Var::ChildAccessUsed, Ty::Bool),
+            "presented.child.access.revoked" => var(Var::ChildAccessRevoked, Ty::Bool),
+            "access.exp" | "access.issued_at" | "access.used" | "access.revoked" if !self.ordinary => Err(format!(
+                "`{w}` is a column of the presented access token: readable only in the `request` handler (an ordinary request presents an access token; a refresh reads `presented.access.used`)"
+            )),
+            "access.exp" => var(Var::AccessExp, Ty::Num),
+            "access.issued_at" => var(Var::AccessIssuedAt, Ty::Num),
+            "access.used" => var(Var::AccessUsed, Ty::Bool),
+            "access.revoked" => var(Var::AccessRevoked, Ty::Bool),
             _ => {
                 if let Some((scope, i, t)) = self.field(w) {
                     let v = match scope {
@@ -373,11 +426,26 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
                 "session" => RevokeScope::Session,
                 "client" => RevokeScope::Client,
                 "user" => RevokeScope::User,
+                "access" if names.ordinary => RevokeScope::Access,
+                "presented.access" => RevokeScope::PresentedAccess,
+                "presented.child.access" => RevokeScope::ChildAccess,
                 other => {
-                    let all = ["presented", "presented.child", "descendants", "family", "session", "client", "user"];
+                    let all = [
+                        "presented",
+                        "presented.child",
+                        "descendants",
+                        "family",
+                        "session",
+                        "client",
+                        "user",
+                        "presented.access",
+                        "presented.child.access",
+                        "access",
+                    ];
                     let hint = did_you_mean(other, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+                    let only = if other == "access" { "; `revoke access` only in the `request` handler" } else { "" };
                     return Err(err(format!(
-                        "cannot revoke `{other}` (expected presented, presented.child, descendants, family, session, client or user{hint})"
+                        "cannot revoke `{other}` (expected presented, presented.child, descendants, family, session, client, user, presented.access or presented.child.access{only}{hint})"
                     )));
                 }
             };
@@ -396,6 +464,8 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
                 "revoke session",
                 "revoke client",
                 "revoke user",
+                "revoke presented.access",
+                "revoke presented.child.access",
             ];
             let hint = did_you_mean(&whole, forms).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
             return Err(err(format!(
@@ -443,6 +513,8 @@ pub fn parse_reply(text: &str, names: &Names) -> Result<ReplyForm, ExprError> {
         "continue" => return Ok(ReplyForm::Continue),
         "ok minted" => return Ok(ReplyForm::OkMinted),
         "ok access-only" => return Ok(ReplyForm::OkAccessOnly),
+        "ok" => return Ok(ReplyForm::OkServed),
+        "invalid_token" => return Ok(ReplyForm::InvalidToken),
         _ => {}
     }
     if let Some(rest) = t.strip_prefix("ok ") {
@@ -468,10 +540,11 @@ pub fn parse_reply(text: &str, names: &Names) -> Result<ReplyForm, ExprError> {
         "server_error",
         "signed_out",
         "signed_in",
+        "invalid_token",
     ];
     let hint = did_you_mean(t, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
     Err(err(format!(
-        "unknown reply `{t}` (expected `ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`, `server_error`, `signed_out`, `signed_in` or `continue`{hint})"
+        "unknown reply `{t}` (expected `ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`, `server_error`, `signed_out`, `signed_in`, `continue`, or for an ordinary request `ok` or `invalid_token`{hint})"
     )))
 }
 
@@ -484,6 +557,7 @@ mod tests {
             family: vec![],
             session: vec![("count".into(), FieldType::Count), ("current".into(), FieldType::Token)],
             request: vec![],
+            ordinary: false,
         }
     }
 

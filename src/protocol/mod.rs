@@ -45,7 +45,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Tick;
-use expr::{Effect, ExprError, Names, ReplyForm, Var};
+use expr::{Effect, ExprError, Names, ReplyForm, RevokeScope, Var};
 
 /// The most fields a protocol may declare per family, and per client session.
 pub const MAX_FIELDS: usize = 4;
@@ -244,6 +244,13 @@ pub struct ProtocolSpec {
     /// first token (default: none, every sign-in leaves the others alone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_in: Option<HandlerSpec>,
+    /// An ordinary request (an API call presenting an access token; the resource server's
+    /// check, RFC 6750): one step whose rules read the presented access token (`access.exp`,
+    /// `access.issued_at`, `access.used`, `access.revoked`), the refresh token it was issued
+    /// with (`presented`) and its family, and answer `ok` (2xx) or `invalid_token` (401).
+    /// Default: [`default_request`], accept an unexpired, unrevoked access token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<HandlerSpec>,
     /// Which OAuth client each device signs in with (default `one`).
     #[serde(default, skip_serializing_if = "is_default")]
     pub clients: Clients,
@@ -310,6 +317,11 @@ pub struct Protocol {
     pub sign_out: Handler,
     /// The sign-in handler, if any (one step).
     pub sign_in: Option<Handler>,
+    /// The ordinary-request handler (one step): the model file's, or [`default_request`].
+    pub request: Handler,
+    /// The model file declares a `request` handler, or some rule reads or revokes an access
+    /// token: the store keeps a row per access token ([`crate::model::oauth::AccessRow`]).
+    pub uses_access: bool,
     /// Which client each device signs in with.
     pub clients: Clients,
     /// Per-request fields, sorted by name.
@@ -417,6 +429,7 @@ impl Protocol {
             family: spec.fields.family.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             session: spec.fields.session.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             request: spec.fields.request.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            ordinary: false,
         };
         let (mut memory_family, mut memory_session) = (vec![], vec![]);
         for (k, name) in spec.fields.in_memory.iter().enumerate() {
@@ -449,15 +462,40 @@ impl Protocol {
             Some(h) => Some(compile_handler(h, &format!("{at}.sign_in"), &names, Endpoint::SignIn)?),
             None => None,
         };
+        if spec.request.is_some() && spec.replicas > 1 {
+            return Err(fail(
+                format!("{at}.request"),
+                "a `request` handler with two nodes",
+                "no `request` handler when `replicas` is 2 (access tokens are kept by one node)".into(),
+            ));
+        }
+        let ordinary_names = Names { ordinary: true, ..names.clone() };
+        let request = match &spec.request {
+            Some(h) => compile_handler(h, &format!("{at}.request"), &ordinary_names, Endpoint::Request)?,
+            None => compile_handler(&default_request(), &format!("{at}.request"), &ordinary_names, Endpoint::Request)
+                .expect("the default request handler compiles"),
+        };
         let mut records_issued_at = false;
+        let mut uses_access = spec.request.is_some();
         let all_rules = refresh
             .steps
             .iter()
             .chain(&sign_out.steps)
             .chain(sign_in.iter().flat_map(|h| &h.steps))
+            .chain(&request.steps)
             .flat_map(|s| &s.rules);
         for r in all_rules {
-            let mut see = |v: &Var| records_issued_at |= *v == Var::IssuedAt;
+            let mut reads_access = false;
+            let mut see = |v: &Var| {
+                records_issued_at |= *v == Var::IssuedAt;
+                reads_access |= matches!(
+                    v,
+                    Var::PresentedAccessUsed
+                        | Var::PresentedAccessRevoked
+                        | Var::ChildAccessUsed
+                        | Var::ChildAccessRevoked
+                );
+            };
             r.when.visit_vars(&mut see);
             for e in &r.effects {
                 if let Effect::Set(_, _, x) = e {
@@ -467,11 +505,18 @@ impl Protocol {
             if let ReplyForm::Ok(x) = &r.reply {
                 x.visit_vars(&mut see);
             }
+            let revokes_access = r
+                .effects
+                .iter()
+                .any(|e| matches!(e, Effect::Revoke(RevokeScope::PresentedAccess | RevokeScope::ChildAccess)));
+            uses_access |= reads_access || revokes_access;
         }
         Ok(Protocol {
             refresh,
             sign_out,
             sign_in,
+            request,
+            uses_access,
             clients: spec.clients,
             request_fields: names.request,
             family_fields: names.family,
@@ -493,6 +538,32 @@ enum Endpoint {
     Refresh,
     SignOut,
     SignIn,
+    Request,
+}
+
+/// The ordinary-request handler of a protocol that declares none: the resource server
+/// accepts an access token that has not expired and was not revoked (a self-contained JWT
+/// whose revocation the resource server learns, RFC 7662 introspection) and refuses any other
+/// with 401 `invalid_token` (RFC 6750 §3.1).
+pub fn default_request() -> HandlerSpec {
+    let rule = |name: &str, when: &str, reply: &str| RuleSpec {
+        name: name.into(),
+        when: when.into(),
+        effects: vec![],
+        reply: reply.into(),
+        reuse_detected: false,
+        rolled_back: false,
+        source: Some("RFC 6750 §3.1; RFC 7662 §2.2".into()),
+    };
+    HandlerSpec {
+        lock: Lock::None,
+        rules: vec![
+            rule("unexpired and not revoked", "access.exp >= now and not access.revoked", "ok"),
+            rule("expired or revoked", "true", "invalid_token"),
+        ],
+        steps: vec![],
+        transaction: false,
+    }
 }
 
 fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint) -> Result<Handler, ProtocolError> {
@@ -520,7 +591,7 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint)
         return Err(fail(
             format!("{at}.steps"),
             &format!("{} steps", written.len()),
-            "`rules`: a sign-out (RFC 7009 revocation) and a sign-in are one action each",
+            "`rules`: a sign-out (RFC 7009 revocation), a sign-in and an ordinary request are one action each",
         ));
     }
     if h.transaction && written.len() < 2 {
@@ -580,6 +651,11 @@ fn compile_rules(
         |field: String, found: &str, e: ExprError| ProtocolError { field, found: found.into(), message: e.message };
     let msg = |m: &str| ExprError { message: m.into() };
     let sign_out = endpoint != Endpoint::Refresh;
+    let what = match endpoint {
+        Endpoint::SignIn => "sign-in",
+        Endpoint::Request => "ordinary request",
+        _ => "sign-out",
+    };
     if written.len() > MAX_RULES {
         return Err(fail(format!("{at}.rules"), &format!("{} rules", written.len()), msg("at most 32 rules")));
     }
@@ -600,8 +676,7 @@ fn compile_rules(
                 here.clone(),
                 &r.name,
                 msg(&format!(
-                    "a {} rule without `reuse_detected` or `rolled_back` (they mark a refresh's reuse detection and its rolled-back transaction)",
-                    if endpoint == Endpoint::SignIn { "sign-in" } else { "sign-out" }
+                    "a {what} rule without `reuse_detected` or `rolled_back` (they mark a refresh's reuse detection and its rolled-back transaction)"
                 )),
             ));
         }
@@ -616,7 +691,11 @@ fn compile_rules(
                 return Err(fail(
                     format!("{here}.do[{k}]"),
                     text,
-                    msg("a `revoke` or a `set` (a sign-out or a sign-in mints and rotates nothing)"),
+                    msg(if endpoint == Endpoint::Request {
+                        "a `revoke` or a `set` (an ordinary request mints and rotates nothing)"
+                    } else {
+                        "a `revoke` or a `set` (a sign-out or a sign-in mints and rotates nothing)"
+                    }),
                 ));
             }
             effects.push(e);
@@ -641,15 +720,24 @@ fn compile_rules(
             ));
         }
         let fits = match endpoint {
-            Endpoint::Refresh => !matches!(reply, ReplyForm::SignedOut | ReplyForm::SignedIn),
+            Endpoint::Refresh => !matches!(
+                reply,
+                ReplyForm::SignedOut | ReplyForm::SignedIn | ReplyForm::OkServed | ReplyForm::InvalidToken
+            ),
             Endpoint::SignOut => reply == ReplyForm::SignedOut,
             Endpoint::SignIn => reply == ReplyForm::SignedIn,
+            Endpoint::Request => matches!(
+                reply,
+                ReplyForm::OkServed | ReplyForm::InvalidToken | ReplyForm::InvalidRequest | ReplyForm::ServerError
+            ),
         };
         if !fits {
             let expected = if endpoint == Endpoint::SignOut {
                 "expected `signed_out` (the sign-out's answer)"
             } else if endpoint == Endpoint::SignIn {
                 "expected `signed_in` (the sign-in's answer)"
+            } else if endpoint == Endpoint::Request {
+                "expected `ok`, `invalid_token`, `invalid_request` or `server_error` (an ordinary request's answer)"
             } else {
                 "expected `ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`, `server_error` or `continue` (a refresh's answer)"
             };

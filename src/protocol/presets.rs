@@ -450,6 +450,7 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
             transaction: false,
         },
         sign_in: None,
+        request: None,
         clients: Default::default(),
         replicas: p.replicas,
         routing: p.routing,

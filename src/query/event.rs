@@ -42,6 +42,8 @@ const ACTORS: &[&str] = &["server", "store", "clock", "attacker", "network", "br
 /// Every action name a trace step can show ([`crate::trace::describe_step`]): an event's
 /// `ACTION` must be one of them (or `*`).
 pub const ACTION_NAMES: &[&str] = &[
+    "AttackerCalls",
+    "AttackerReceivesCallResponse",
     "AttackerReceivesResponse",
     "AttackerRedeems",
     "BrowserClockTicks",
@@ -52,6 +54,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "NetworkLosesMessage",
     "NodeReplicates",
     "NodeServesRequest",
+    "ServerReceivesCall",
     "ServerReceivesLogout",
     "ServerReceivesRefresh",
     "ServerReceivesRequest",
@@ -77,10 +80,12 @@ pub const ACTION_NAMES: &[&str] = &[
     "TabGetsBroadcast",
     "TabHangsWithLock",
     "TabReadsLockFree",
+    "TabReceivesCallResponse",
     "TabReceivesLogoutResponse",
     "TabReceivesRefreshResponse",
     "TabReceivesResponse",
     "TabRetriesRefresh",
+    "TabSendsCall",
     "TabSendsRefresh",
     "TabSendsRequest",
     "TabSetsLockAndRefreshes",
@@ -110,7 +115,7 @@ impl Vocabulary {
     /// The names of model `m`'s server.
     pub fn of(m: &RefreshModel) -> Vocabulary {
         match m.actors.get(m.cfg.server) {
-            Some(Node::AuthServer { protocol, .. }) => {
+            Some(Node::AuthServer { protocol, access_tokens, .. }) => {
                 let mut v = Vocabulary::default();
                 for s in &protocol.refresh.steps {
                     v.steps.push(s.name.clone());
@@ -119,6 +124,13 @@ impl Vocabulary {
                 for s in &protocol.sign_out.steps {
                     v.steps.push(s.name.clone());
                     v.rules.extend(s.rules.iter().map(|r| r.name.clone()));
+                }
+                if *access_tokens {
+                    // The `request` handler's rules show only when calls can be made.
+                    for s in &protocol.request.steps {
+                        v.rules.extend(s.rules.iter().map(|r| r.name.clone()));
+                    }
+                    v.rules.push("no such access token".into());
                 }
                 v.rules.push("no rule holds".into());
                 v.rules.push("no such token".into());
@@ -342,6 +354,28 @@ fn sign_out_decision(
     Some((rule, step.name.clone()))
 }
 
+/// The `request` rule that decides when `action` delivers an API call to an authorization
+/// server in state `before` (`no such access token` when the access token has no row), with
+/// the handler's step name (`serve`).
+fn call_decision(
+    m: &RefreshModel,
+    protocol: &crate::protocol::Protocol,
+    before: &State,
+    action: &Action,
+) -> Option<(String, String)> {
+    let stateright::actor::ActorModelAction::Deliver { dst, msg: Msg::CallRequest { access, .. }, .. } = action else {
+        return None;
+    };
+    let auth = crate::model::auth_server_at(before, m.cfg.server)?;
+    if usize::from(*dst) != m.cfg.server {
+        return None;
+    }
+    let step = protocol.request.steps.first()?;
+    let rule = crate::model::interpret::call_rule(protocol, auth, *access)
+        .map_or("no such access token".to_string(), |r| r.name.clone());
+    Some((rule, step.name.clone()))
+}
+
 /// What the transition `before --action--> after` shows.
 pub fn shown(m: &RefreshModel, before: &State, action: &Action, after: &State) -> Shown {
     let (actor, name, text, _) = crate::trace::describe_step(m, before, action, after);
@@ -356,7 +390,10 @@ pub fn shown(m: &RefreshModel, before: &State, action: &Action, after: &State) -
                 protocol.refresh.steps[step].name.clone(),
             )],
             Some(Decision::LockWaits) => vec![],
-            None => sign_out_decision(m, protocol, before, action).into_iter().collect(),
+            None => sign_out_decision(m, protocol, before, action)
+                .or_else(|| call_decision(m, protocol, before, action))
+                .into_iter()
+                .collect(),
         },
         Some(Node::Server { program, .. }) => crate::model::sessions::decisions_of(m, before, action)
             .into_iter()
@@ -372,6 +409,7 @@ pub fn shown(m: &RefreshModel, before: &State, action: &Action, after: &State) -
         stateright::actor::ActorModelAction::Deliver { msg, .. } => match msg {
             Msg::RefreshResponse { reply, .. }
             | Msg::UsersMeResponse { reply, .. }
+            | Msg::CallResponse { reply, .. }
             | Msg::LogoutResponse { reply, .. } => Some(match reply {
                 Reply::Ok { .. } | Reply::SignedOut => 200,
                 Reply::Err(e) => e.status(),

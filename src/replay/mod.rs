@@ -983,7 +983,12 @@ mod tests {
     }
 
     fn ok(m: Token) -> Reply {
-        Reply::Ok { set_cookie: Some(SessionJwt { session: m, exp: 4 }), token: None, expires_at: Some(4) }
+        Reply::Ok {
+            set_cookie: Some(SessionJwt { session: m, exp: 4 }),
+            token: None,
+            expires_at: Some(4),
+            access: None,
+        }
     }
 
     #[test]

@@ -759,7 +759,7 @@ mod tests {
     }
 
     fn ok(session: u8) -> Reply {
-        Reply::Ok { set_cookie: Some(SessionJwt { session, exp: 4 }), token: None, expires_at: Some(4) }
+        Reply::Ok { set_cookie: Some(SessionJwt { session, exp: 4 }), token: None, expires_at: Some(4), access: None }
     }
 
     #[test]
@@ -878,7 +878,7 @@ mod tests {
         let allowed = allowed_outcomes(&model, &p, g).outcome_set();
         // The trace's outcome for B (200 with the successor, then 401) is among them, and so is
         // the one where A's insert lands first (B's /users/me 200).
-        let ok_plain = Reply::Ok { set_cookie: None, token: None, expires_at: None };
+        let ok_plain = Reply::Ok { set_cookie: None, token: None, expires_at: None, access: None };
         assert!(
             allowed.iter().any(|o| o[1] == ok(2) && o[2] == Reply::Err(HttpError::InvalidCredentials)),
             "{allowed:?}"

@@ -51,6 +51,10 @@ fn request_cred_text(c: &Credentials) -> String {
 }
 
 fn reply_text(r: &Reply) -> String {
+    if let Reply::Ok { set_cookie, token, expires_at, access: Some(a) } = *r {
+        let plain = Reply::Ok { set_cookie, token, expires_at, access: None };
+        return format!("{}, access token={a}", reply_text(&plain));
+    }
     match r {
         Reply::Ok { set_cookie: Some(c), .. } => format!("200, Set-Cookie session={} exp={}", c.session, c.exp),
         Reply::Ok { token: Some(t), .. } => format!("200, refresh token={t}"),
@@ -197,7 +201,13 @@ impl Names<'_> {
             }
             Msg::RefreshResponse { tab, reply }
             | Msg::UsersMeResponse { tab, reply }
+            | Msg::CallResponse { tab, reply }
             | Msg::LogoutResponse { tab, reply } => (self.actor(src), self.who_at(dst, *tab), reply_text(reply)),
+            Msg::CallRequest { tab, access } => (
+                self.who_at(src, *tab),
+                self.actor(dst),
+                format!("API call ({})", access.map_or("no access token".to_string(), |a| format!("access token={a}"))),
+            ),
             Msg::Query { client, sql, .. } => {
                 (self.actor(src), self.actor(dst), format!("{} [{}]", sql_text(sql), who(client.tab)))
             }
@@ -554,6 +564,32 @@ fn describe_in(
             ),
             None,
         ),
+        ActorModelAction::Timeout(_, Timer::TabCalls(t)) => {
+            let held = model::browser_at(before, browser).tabs[*t as usize].access;
+            let doing = match model::browser_at(before, browser).tabs[*t as usize].status {
+                TabStatus::Idle => String::new(),
+                _ => format!(
+                    " while it is {}",
+                    tab_status(model::browser_at(before, browser), *t as usize, browser_mode(m))
+                ),
+            };
+            (
+                who(*t),
+                "TabSendsCall".into(),
+                format!(
+                    "{} sends an API call with {}{doing}",
+                    who(*t),
+                    held.map_or("no access token".to_string(), |a| format!("access token={a}"))
+                ),
+                None,
+            )
+        }
+        ActorModelAction::Timeout(_, Timer::AttackerCalls(a)) => (
+            "attacker".into(),
+            "AttackerCalls".into(),
+            format!("the attacker makes an API call with a copied access token={a}"),
+            None,
+        ),
         ActorModelAction::Timeout(_, Timer::AttackerRedeems(cred)) => (
             "attacker".into(),
             "AttackerRedeems".into(),
@@ -710,6 +746,43 @@ fn describe_in(
                     "ServerReceivesRequest",
                     format!("server receives {}'s {}", who(*tab), view.text),
                 ),
+                Msg::CallRequest { tab, .. } => (
+                    "server".to_string(),
+                    "ServerReceivesCall",
+                    format!("server receives {}'s {}{}", who(*tab), view.text, call_decision(m, before, msg)),
+                ),
+                Msg::CallResponse { tab, reply } => {
+                    let w = who(*tab);
+                    let b0 = model::browser_at(before, browser);
+                    let b1 = model::browser_at(after, browser);
+                    let tail = match (*tab == ATTACKER, reply) {
+                        (true, _) => String::new(),
+                        (false, Reply::Ok { .. }) => String::new(),
+                        (false, Reply::Err(_)) => {
+                            let was_out = b0.tabs[*tab as usize].status == TabStatus::LoggedOut;
+                            let now_out = b1.tabs[*tab as usize].status == TabStatus::LoggedOut;
+                            match b1.tabs[*tab as usize].call {
+                                _ if was_out => " (the tab is logged out already)".to_string(),
+                                Some(c) => format!(
+                                    ": it sends the call again with {}",
+                                    c.sent.map_or("no access token".to_string(), |a| format!("access token={a}"))
+                                ),
+                                None if now_out => ": the app logs the tab out".to_string(),
+                                None => ": the app keeps going".to_string(),
+                            }
+                        }
+                        (false, _) => String::new(),
+                    };
+                    let action =
+                        if *tab == ATTACKER { "AttackerReceivesCallResponse" } else { "TabReceivesCallResponse" };
+                    let sent = b0
+                        .tabs
+                        .get(*tab as usize)
+                        .and_then(|t| t.call)
+                        .and_then(|c| c.sent)
+                        .map_or(String::new(), |a| format!(" with access token={a}"));
+                    (w.clone(), action, format!("{w} gets {} for its API call{sent}{tail}", view.text))
+                }
                 Msg::LogoutRequest { tab, .. } => (
                     "server".to_string(),
                     "ServerReceivesLogout",
@@ -956,6 +1029,20 @@ fn next_step_text(m: &RefreshModel, before: &State, client: model::ClientKey, sl
 /// The protocol's decision as text: `: rule `NAME` → REPLY` (the reply as written: the
 /// answer the tab gets is the next step's, e.g. 500 for `ok minted` on a request that
 /// minted nothing).
+/// The `request` handler's decision on an API call `msg` delivered in state `before`:
+/// `: rule `R` → reply`, or `: no such access token → 401`.
+fn call_decision(m: &RefreshModel, before: &State, msg: &Msg) -> String {
+    let Some(model::Node::AuthServer { protocol, .. }) = m.actors.get(m.cfg.server) else { return String::new() };
+    let (Msg::CallRequest { access, .. }, model::NodeState::AuthServer(s)) = (msg, &*before.actor_states[m.cfg.server])
+    else {
+        return String::new();
+    };
+    match crate::model::interpret::call_rule(protocol, s, *access) {
+        Some(rule) => decision_text(rule),
+        None => ": no such access token \u{2192} 401".into(),
+    }
+}
+
 fn decision_text(rule: &crate::protocol::Rule) -> String {
     format!(": rule `{}` \u{2192} {}", rule.name, rule.reply_text)
 }

@@ -1,0 +1,238 @@
+//! Access tokens and ordinary calls in the protocol language: the `request` handler, tabs that
+//! call with the access token they hold (`browser.calls_per_tab`) and react to the answer,
+//! and the reports written by their own mechanism (ZITADEL issue 9331, MAS PR 3650 with
+//! access-token first use). Each test pins verdicts, counterexample steps, and that the
+//! search was not empty.
+
+use refresh_check::model::{self, RefreshModel, State};
+use refresh_check::query::{self, Answer};
+use refresh_check::scenario::Verdict;
+use refresh_check::search::SearchConfig;
+
+use crate::util::{actions, checked, shortest_to, status, trace_of};
+
+const ZITADEL: &str = "models/zitadel-9331-refresh-revokes-in-flight-access-token.json";
+
+/// The call's 401 after the refresh revoked the access token it carries, as ZITADEL issue
+/// 9331 reports it: the call is in flight while the background refresh is served.
+const CALL_REFUSED_AFTER_REFRESH: [&str; 5] =
+    ["TabSendsRefresh", "ServerReceivesRefresh", "TabSendsCall", "ServerReceivesCall", "TabReceivesCallResponse"];
+
+fn auth(m: &RefreshModel, s: &State) -> model::oauth::AsState {
+    model::auth_server_at(s, m.cfg.server).unwrap().clone()
+}
+
+/// ZITADEL issue 9331: the refresh revokes access token 1, the call carrying it is refused
+/// by introspection, and the app logs the tab out while the session is valid.
+#[test]
+fn zitadel_9331_the_background_refresh_revokes_the_in_flight_calls_access_token() {
+    let (sc, m, r) = checked(ZITADEL);
+    assert!(r.unique_states > 5, "{} states", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(actions(&t), CALL_REFUSED_AFTER_REFRESH);
+    assert!(
+        t.steps[1].text.contains("rule `rotate and invalidate the previous access token` → ok minted"),
+        "{}",
+        t.steps[1].text
+    );
+    assert!(t.steps[2].text.contains("API call with access token=1 while it is refreshing"), "{}", t.steps[2].text);
+    assert!(t.steps[3].text.ends_with("rule `introspection: inactive` → invalid_token"), "{}", t.steps[3].text);
+    assert!(t.steps[4].text.ends_with("with access token=1: the app logs the tab out"), "{}", t.steps[4].text);
+}
+
+/// The server that keeps the previous access token valid until it expires serves the call in
+/// flight: no spurious logout, and the call with access token 1 is served after the refresh.
+#[test]
+fn zitadel_9331_keeping_the_previous_access_token_serves_the_call() {
+    let file = "models/zitadel-9331-previous-access-token-kept.json";
+    let (sc, _, r) = checked(file);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert!(r.complete && r.unique_states > 5, "{} states", r.unique_states);
+    fn old_token_served_after_refresh(m: &RefreshModel, s: &State) -> bool {
+        let a = auth(m, s);
+        a.rows.len() == 2 && a.access.len() == 2 && a.access[0].used && !a.access[0].revoked
+    }
+    let (path, _, _) = shortest_to(&sc, old_token_served_after_refresh);
+    assert!(path.is_some(), "the call with the previous access token is served after the rotation");
+}
+
+/// The client-side retry with the access token held now recovers when the refresh's answer
+/// comes first, and does not when the 401 comes first: same 5-step counterexample.
+#[test]
+fn zitadel_9331_retrying_with_the_current_access_token_does_not_close_the_race() {
+    let file = "models/zitadel-9331-client-retries-with-current-access-token.json";
+    let (sc, m, r) = checked(file);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(actions(&t), CALL_REFUSED_AFTER_REFRESH);
+    let o = query(file, "refused-call-retried-with-new-access-token");
+    let t = o.trace.as_ref().unwrap();
+    assert_eq!(
+        actions(t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsCall",
+            "ServerReceivesCall",
+            "TabReceivesRefreshResponse",
+            "TabReceivesCallResponse",
+            "ServerReceivesCall",
+            "TabReceivesCallResponse"
+        ]
+    );
+}
+
+fn query(file: &str, name: &str) -> query::Outcome {
+    let (sc, _, _) = checked(file);
+    let q = sc.queries.iter().find(|q| q.name == name).unwrap();
+    let m = model::build(&sc);
+    let o = query::answer(&m, &sc.path, &sc.name, sc.browser.tabs, q, &SearchConfig::default());
+    assert_eq!(o.expect, Some(o.answer), "{file} {name}");
+    o
+}
+
+/// MAS PR 3650 with first use: a replay of the consumed token is served only while the
+/// successor's access token is unused; once the tab's call with access token 2 is served,
+/// the replay is refused.
+#[test]
+fn mas_3650_a_replay_is_refused_once_the_successors_access_token_was_used() {
+    let file = "models/mas-pr3650-replay-refused-after-first-use.json";
+    let (_, _, r) = checked(file);
+    assert!(r.unique_states > 100, "{} states", r.unique_states);
+    assert_eq!(status(&r, "attacker_redeems"), Verdict::Reached);
+    let before = query(file, "replay-before-first-use-takes-over");
+    let t = before.trace.as_ref().unwrap();
+    let check = t.steps.iter().position(|s| s.text.contains("rule `consumed, successor pair unused")).unwrap();
+    let call = t
+        .steps
+        .iter()
+        .position(|s| s.text.contains("API call (access token=2): rule `introspection: inactive`"))
+        .unwrap();
+    assert!(check < call, "the replay is checked before the tab's first call with access token 2");
+    assert!(t.steps.last().unwrap().text.ends_with("with access token=2: the app logs the tab out"));
+    let after = query(file, "replay-after-first-use-refused");
+    let t = after.trace.as_ref().unwrap();
+    let used =
+        t.steps.iter().position(|s| s.text.contains("rule `introspection: active (marks it used)` → ok")).unwrap();
+    let refused = t
+        .steps
+        .iter()
+        .position(|s| s.text.contains("rule `consumed, successor used: replay` → invalid_grant"))
+        .unwrap();
+    assert!(used < refused);
+    assert_eq!(query(file, "no-replay-served-after-first-use").answer, Answer::Unreachable);
+}
+
+/// A protocol model with the given refresh rule, `request` section and browser section.
+fn model_text(refresh_rule: &str, request: &str, browser: &str) -> String {
+    format!(
+        r#"{{"name":"p","description":"d","sources":["s"],
+"protocol": {{
+  "refresh": {{ "rules": [
+{refresh_rule}
+  ] }},
+  "sign_out": {{ "rules": [ {{ "name": "revoke", "do": ["revoke family"], "reply": "signed_out" }} ] }}{request}
+}},
+"browser":{browser},
+"time":{{"refresh_token_ttl":7,"session_cookie_ttl":4}}}}"#
+    )
+}
+
+/// Access-token names, effects and replies where they do not belong, a misspelt access
+/// column, and calls a model cannot make are refused with the file, line, field and what was
+/// expected; the CLI exits 2.
+#[test]
+fn access_token_errors_name_file_line_field_and_what_was_expected() {
+    let rotate =
+        r#"{ "name": "rotate", "when": "presented.status == active", "do": ["mint child"], "reply": "ok minted" }"#;
+    let tab = r#"{"tabs":1,"refreshes_per_tab":1,"mode":"json","calls_per_tab":1}"#;
+    let cases = [
+        (
+            model_text(r#"{ "name": "r", "when": "access.used", "reply": "invalid_grant" }"#, "", tab),
+            "4: field `protocol.refresh.rules[0].when`",
+            "readable only in the `request` handler",
+        ),
+        (
+            model_text(r#"{ "name": "r", "do": ["revoke access"], "reply": "invalid_grant" }"#, "", tab),
+            "4: field `protocol.refresh.rules[0].do[0]`",
+            "`revoke access` only in the `request` handler",
+        ),
+        (
+            model_text(r#"{ "name": "r", "when": "presented.child.acess.used", "reply": "invalid_grant" }"#, "", tab),
+            "4: field `protocol.refresh.rules[0].when`",
+            "did you mean `presented.child.access.used`?",
+        ),
+        (
+            model_text(r#"{ "name": "r", "reply": "invalid_token" }"#, "", tab),
+            "4: field `protocol.refresh.rules[0].reply`",
+            "a refresh's answer",
+        ),
+        (
+            model_text(
+                rotate,
+                ",\n  \"request\": { \"rules\": [ { \"name\": \"x\", \"reply\": \"signed_out\" } ] }",
+                tab,
+            ),
+            "field `protocol.request.rules[0].reply`",
+            "expected `ok`, `invalid_token`, `invalid_request` or `server_error` (an ordinary request's answer)",
+        ),
+        (
+            model_text(
+                rotate,
+                ",\n  \"request\": { \"rules\": [ { \"name\": \"x\", \"do\": [\"mint child\"], \"reply\": \"ok\" } ] }",
+                tab,
+            ),
+            "field `protocol.request.rules[0].do[0]`",
+            "a `revoke` or a `set` (an ordinary request mints and rotates nothing)",
+        ),
+        (
+            model_text(
+                rotate,
+                "",
+                r#"{"tabs":2,"refreshes_per_tab":1,"mode":"json","calls_per_tab":1,"coordination":"web-locks"}"#,
+            ),
+            "field `browser.coordination`",
+            "\"none\" when `calls_per_tab` is set",
+        ),
+        (
+            model_text(rotate, "", r#"{"tabs":1,"refreshes_per_tab":1,"mode":"json","calls_per_tab":5}"#),
+            "field `browser.calls_per_tab`",
+            "an integer from 0 to 4",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (text, field, hint) in cases {
+        let file = dir.path().join("p.json");
+        std::fs::write(&file, &text).unwrap();
+        let e = refresh_check::scenario::Scenario::load(&file).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}:", file.display())) && e.contains(field), "{e}");
+        assert!(e.contains(hint), "{e}");
+        let out = crate::util::cli(dir.path(), &["models", "validate", "p.json"]);
+        assert_eq!(out.status.code(), Some(2), "{e}");
+    }
+    // A Directus model cannot make calls: they present an authorization server's access tokens.
+    let directus = r#"{"name":"d","description":"d","sources":["s"],"server":{"session_refresh":"rotate"},
+"browser":{"tabs":1,"refreshes_per_tab":1,"calls_per_tab":1},"time":{"refresh_token_ttl":7,"session_cookie_ttl":4}}"#;
+    let file = dir.path().join("d.json");
+    std::fs::write(&file, directus).unwrap();
+    let e = refresh_check::scenario::Scenario::load(&file).unwrap_err().to_string();
+    assert!(e.contains("field `browser.calls_per_tab`") && e.contains("`protocol` or `auth_server`"), "{e}");
+}
+
+/// The model-file schema knows the `request` handler, `calls_per_tab` and
+/// `uses_access_tokens`, and accepts the access-token models.
+#[test]
+fn the_schema_covers_access_tokens() {
+    let out = crate::util::cli(&crate::util::root(), &["models", "schema"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for field in ["\"request\"", "\"calls_per_tab\"", "\"uses_access_tokens\""] {
+        assert!(text.contains(field), "{field}");
+    }
+    let out = crate::util::cli(&crate::util::root(), &["models", "expand", ZITADEL]);
+    assert_eq!(out.status.code(), Some(0));
+    let expanded = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        expanded.contains("\"revoke presented.access\"") && expanded.contains("\"calls_per_tab\": 1"),
+        "{expanded}"
+    );
+}
