@@ -52,6 +52,9 @@
 
 use serde::Serialize;
 
+#[path = "requesters.rs"]
+pub mod requesters;
+
 use super::policy::{
     AuthMode, Coordination, JsonStorage, LeaderElection, Logins, OkReaction, Reaction, WrittenListener,
 };
@@ -139,6 +142,18 @@ pub struct Tab {
     /// request's original cookie ([`OkReaction::NextStageRefreshesWithOriginalToken`]): its
     /// 2xx sets nothing and starts no further stage.
     pub later_stage: bool,
+    /// Requesters 1 to N - 1 of the tab (`browser.requesters_per_tab`; [`requesters`]): each
+    /// one's refresh in flight and budget. All default with one requester.
+    #[serde(skip_serializing_if = "requesters::is_unused")]
+    pub requesters: requesters::Requesters,
+    /// Reloads the user may still make while the tab's refresh is in flight
+    /// (`browser.reloads_per_tab`; [`BrowserState::reload`]): a count.
+    #[serde(skip_serializing_if = "requesters::is_zero")]
+    pub reloads_left: u8,
+    /// Reloads done: the page's number, which the addresses of its requests carry so that an
+    /// answer to a cancelled page is dropped ([`requesters::address`]). 0 without reloads.
+    #[serde(skip_serializing_if = "requesters::is_zero")]
+    pub page: u8,
 }
 
 /// The cookie jar of the origin, shared by every tab.
@@ -263,6 +278,10 @@ pub struct BrowserCfg {
     /// K of the `retry` reaction: retries each tab may send for refreshes answered with an
     /// error, a count.
     pub retry_limit: u8,
+    /// Independent requesters per tab, 1 to [`requesters::MAX_REQUESTERS`] (1: the tab alone).
+    pub requesters: u8,
+    /// Reloads each tab may make while its refresh is in flight (0: none).
+    pub reloads: u8,
 }
 
 impl BrowserCfg {
@@ -335,6 +354,9 @@ impl BrowserState {
             waited: 0,
             reaction_retries_left: cfg.retry_limit,
             later_stage: false,
+            requesters: requesters::initial(cfg.requesters, cfg.refreshes),
+            reloads_left: cfg.reloads,
+            page: 0,
         };
         let jar = Jar {
             session: (cfg.mode == AuthMode::Session).then_some(jwt),
@@ -950,6 +972,8 @@ mod tests {
             on_ok: crate::model::policy::default_on_ok(AuthMode::Session, JsonStorage::PerTab),
             on_stored_token_written: WrittenListener::Ignore,
             retry_limit: 0,
+            requesters: 1,
+            reloads: 0,
         }
     }
 
