@@ -15,6 +15,7 @@ mod oracle;
 mod protocol;
 mod queries;
 mod reactions;
+mod requesters;
 mod replay;
 mod reports;
 mod robustness;

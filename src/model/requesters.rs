@@ -341,3 +341,61 @@ mod tests {
         assert_eq!(rs.map(|r| r.refreshes_left), [2, 2, 0]);
     }
 }
+
+#[cfg(test)]
+mod browser_tests {
+    use super::*;
+    use crate::model::{HttpError, SessionJwt};
+
+    /// The browser configuration of a shipped model file.
+    fn cfg_of(model: &str) -> BrowserCfg {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join(model);
+        crate::model::browser_cfg(&crate::scenario::Scenario::load(&path).unwrap())
+    }
+
+    fn ok(tok: Token) -> Reply {
+        Reply::Ok { set_cookie: None, token: Some(tok), expires_at: Some(3) }
+    }
+
+    #[test]
+    fn a_requesters_refusal_logs_the_tab_out_and_the_tabs_own_answer_is_then_dropped() {
+        let c = cfg_of("inite-641-page-fetches-race.json");
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 0, exp: 0 }, 1);
+        let Some(Send::Refresh { tab: 0, cred, .. }) = b.start_refresh(&c, 0) else { panic!() };
+        assert_eq!(cred.presented(), Some(1));
+        let Some(Send::Refresh { tab: a, cred, .. }) = b.start_requester_refresh(&c, 0, 1) else { panic!() };
+        assert_eq!((a, cred.presented()), (address(0, 1, 0), Some(1)), "it reads the same cookie");
+        assert!(!b.requester_may_start(0, 1), "one refresh in flight per requester");
+        assert_eq!(b.on_addressed_reply(&c, a, Reply::Err(HttpError::InvalidCredentials)), None);
+        assert_eq!(b.tabs[0].status, TabStatus::LoggedOut, "the requester's log-out is the tab's");
+        assert_eq!(b.on_addressed_reply(&c, 0, ok(2)), None);
+        assert_eq!((b.tabs[0].status, b.jar.refresh), (TabStatus::LoggedOut, Some(1)), "the page left: dropped");
+    }
+
+    #[test]
+    fn a_requesters_2xx_stores_the_token_for_the_whole_tab() {
+        let c = cfg_of("inite-641-page-fetches-race.json");
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 0, exp: 0 }, 1);
+        let Some(Send::Refresh { tab: a, .. }) = b.start_requester_refresh(&c, 0, 1) else { panic!() };
+        assert_eq!(b.tabs[0].status, TabStatus::Idle, "the tab itself is not refreshing");
+        assert_eq!(b.on_addressed_reply(&c, a, ok(2)), None);
+        assert_eq!((b.jar.refresh, b.refreshed_ok, b.tabs[0].requesters[0].sent), (Some(2), true, None));
+        assert_eq!(b.stored_token(&c, 0), Some(2), "the tab's next refresh reads it");
+    }
+
+    #[test]
+    fn a_reload_abandons_the_answer_and_the_new_page_refreshes_with_the_stored_cookie() {
+        let c = cfg_of("nhost-hbp-220-reload-cancels-refresh.json");
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 0, exp: 0 }, 1);
+        assert!(!b.may_reload(0), "only while its refresh is in flight");
+        let first = b.start_refresh(&c, 0).map(|s| b.wire(s));
+        assert!(matches!(first, Some(Send::Refresh { tab: 0, .. })));
+        let Some(Send::Refresh { tab: a, cred, .. }) = b.reload(&c, 0) else { panic!() };
+        assert_eq!((a, cred.presented(), b.tabs[0].page), (address(0, 0, 1), Some(1), 1));
+        assert_eq!(b.reload(&c, 0), None, "one reload");
+        assert_eq!(b.on_addressed_reply(&c, 0, ok(2)), None);
+        assert_eq!((b.jar.refresh, b.tabs[0].status), (Some(1), TabStatus::Refreshing { sent: Some(1) }), "never read");
+        assert_eq!(b.on_addressed_reply(&c, a, Reply::Err(HttpError::InvalidCredentials)), None);
+        assert_eq!(b.tabs[0].status, TabStatus::LoggedOut);
+    }
+}
