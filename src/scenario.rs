@@ -197,8 +197,8 @@ pub struct BrowserSection {
     /// single-flight (middleware, Server Components, Route Handlers; API calls each with
     /// their own 401 interceptor), 1 to 4 (default 1: the tab alone). Each has
     /// `refreshes_per_tab` refreshes; they share the tab's memory, reactions and signed-in
-    /// state ([`crate::model::browser::requesters`]). Authorization-server models, no
-    /// `coordination`.
+    /// state (docs/protocol-language.md, "Requesters and reloads"). Authorization-server
+    /// models, no `coordination`.
     #[serde(default = "one_requester")]
     pub requesters_per_tab: u8,
     /// Reloads each tab may make while its refresh is in flight, 0 to 3 (default 0): the
@@ -401,7 +401,7 @@ fn section_hint(field: &str, message: &str) -> Option<String> {
 /// section it expands to, or its Directus `server` section by the `session_server` section it
 /// expands to ([`crate::protocol::directus`]), and the `browser` section's client reactions
 /// (`on_ok`, `on_refused`, `on_server_error` and the two storage listeners) written out with
-/// their presets, as pretty JSON with a final newline; a file already in the language keeps its
+/// their presets, and the requesters per tab and reloads with their defaults, as pretty JSON with a final newline; a file already in the language keeps its
 /// server section as it is. Errors: a file that cannot be read again.
 pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
     let (keys, section, value) = if let Some(spec) = &sc.protocol_spec {
@@ -427,6 +427,8 @@ pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
                 ("on_server_error", serde_json::to_value(&b.on_server_error)),
                 ("on_stored_token_cleared", serde_json::to_value(b.on_stored_token_cleared)),
                 ("on_stored_token_written", serde_json::to_value(b.on_stored_token_written)),
+                ("requesters_per_tab", serde_json::to_value(b.requesters_per_tab)),
+                ("reloads_per_tab", serde_json::to_value(b.reloads_per_tab)),
             ];
             for (name, value) in reactions {
                 if !browser.contains_key(name) {
