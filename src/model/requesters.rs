@@ -6,8 +6,9 @@
 //! Route Handlers each build their own auth client from the request's cookie
 //! (supabase/supabase issue 18981, `@supabase/ssr` 0.0.10); in a single-page app each API call
 //! whose access token has expired runs its own refresh (an interceptor without a shared
-//! promise). Requester 0 is the tab itself (every event of [`crate::model::browser`]); requesters 1 to
-//! N - 1 are the others ([`Requester`]).
+//! promise). Requester 0 is the tab itself (every event of [`crate::model::browser`]);
+//! requesters 1 to N - 1 are the others ([`Requester`]). Traces and the docs count from 1:
+//! `tab A's requester 2` is index 1.
 //!
 //! | per requester | per tab |
 //! |---|---|
@@ -40,7 +41,12 @@
 //! far, modulo 4). With one requester and no reload the address is the tab's index, so every
 //! model without these constructs sends exactly the messages it sent before.
 //!
-//! Sources: supabase/supabase issue 18981 and supabase/auth-helpers issue 436 (several
+//! A requester is an independent request from the page: it carries the jar's cookie as it is
+//! when it is sent. A later stage of one server render that still reads the request's
+//! original cookie is `next-stage-refreshes-with-original-token` instead.
+//!
+//! Sources: inite-ai/inite-brain-service PR 641 (two fetches of one page renew with the same
+//! cookie); supabase/supabase issue 18981 and supabase/auth-helpers issue 436 (several
 //! server clients of one Next.js page refresh with the same cookie); nextauthjs/next-auth
 //! issue 11853; nhost/hasura-backend-plus issue 220 (the reload cancels the refresh) and
 //! `src/routes/auth/token/refresh.ts` (2020).
@@ -381,6 +387,20 @@ mod browser_tests {
         assert_eq!(b.on_addressed_reply(&c, a, ok(2)), None);
         assert_eq!((b.jar.refresh, b.refreshed_ok, b.tabs[0].requesters[0].sent), (Some(2), true, None));
         assert_eq!(b.stored_token(&c, 0), Some(2), "the tab's next refresh reads it");
+    }
+
+    #[test]
+    fn a_requester_retries_with_the_token_the_tab_stored_meanwhile() {
+        let mut c = cfg_of("inite-641-page-fetches-race.json");
+        c.on_refused = vec![Reaction::RetryWithStoredToken, Reaction::LogOut];
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 0, exp: 0 }, 1);
+        assert!(b.start_refresh(&c, 0).is_some());
+        let Some(Send::Refresh { tab: a, .. }) = b.start_requester_refresh(&c, 0, 1) else { panic!() };
+        assert_eq!(b.on_addressed_reply(&c, 0, ok(2)), None);
+        let again = b.on_addressed_reply(&c, a, Reply::Err(HttpError::InvalidCredentials));
+        let Some(Send::Refresh { tab, cred, .. }) = again else { panic!("{again:?}") };
+        assert_eq!((tab, cred.presented(), b.tabs[0].status), (a, Some(2), TabStatus::Idle));
+        assert_eq!(b.tabs[0].requesters[0].sent, Some(Some(2)));
     }
 
     #[test]

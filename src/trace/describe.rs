@@ -167,7 +167,8 @@ impl Names<'_> {
         if tab == ATTACKER || self.model.cfg.browsers.len() < 2 || !self.model.cfg.browsers.contains(&ix) {
             return who(tab);
         }
-        format!("tab {}", tab_name(self.model, ix, tab))
+        // A requester's or reloaded page's address names its tab with the device's number.
+        model::browser::requesters::address_text(tab, |t| tab_name(self.model, ix, t))
     }
 
     fn actor(&self, id: Id) -> String {
