@@ -52,6 +52,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "NetworkLosesMessage",
     "NodeReplicates",
     "NodeServesRequest",
+    "RequesterSendsRefresh",
     "ServerReceivesLogout",
     "ServerReceivesRefresh",
     "ServerReceivesRequest",
@@ -80,6 +81,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "TabReceivesLogoutResponse",
     "TabReceivesRefreshResponse",
     "TabReceivesResponse",
+    "TabReloads",
     "TabRetriesRefresh",
     "TabSendsRefresh",
     "TabSendsRequest",
@@ -407,7 +409,17 @@ mod tests {
     fn every_described_action_is_a_known_action_name() {
         let text = include_str!("../trace/describe.rs");
         let prefixes = [
-            "Tab", "Server", "Store", "Clock", "Browser", "Attacker", "Network", "Node", "Leader", "Follower",
+            "Tab",
+            "Server",
+            "Store",
+            "Clock",
+            "Browser",
+            "Attacker",
+            "Network",
+            "Node",
+            "Leader",
+            "Follower",
+            "Requester",
             "Storage",
         ];
         let mut found = 0;
