@@ -388,9 +388,13 @@ fn concurrent_refreshes(m: &RefreshModel, s: &State) -> bool {
         let sent: Vec<_> = browser_at(s, b)
             .tabs
             .iter()
-            .filter_map(|t| match t.status {
-                TabStatus::Refreshing { sent: Some(tok) } => Some(tok),
-                _ => None,
+            .flat_map(|t| {
+                let own = match t.status {
+                    TabStatus::Refreshing { sent: Some(tok) } => Some(tok),
+                    _ => None,
+                };
+                // The tab's other requesters (`browser.requesters_per_tab`) refresh on their own.
+                own.into_iter().chain(t.requesters.iter().filter_map(|r| r.sent.flatten()))
             })
             .collect();
         sent.iter().enumerate().any(|(i, a)| sent[i + 1..].contains(a))
@@ -614,10 +618,13 @@ pub fn at_rest(m: &RefreshModel, s: &State) -> bool {
         let Some(Node::Browser { cfg, .. }) = m.actors.get(b) else { return true };
         let br = browser_at(s, b);
         let lagging = cfg.storage == crate::model::policy::JsonStorage::SharedLagging;
-        br.tabs.iter().all(|tab| match tab.status {
-            TabStatus::Idle => tab.inbox.is_none() && !(lagging && tab.token != br.storage),
-            TabStatus::LoggedOut | TabStatus::Closed | TabStatus::Hung => true,
-            _ => false,
+        br.tabs.iter().all(|tab| {
+            tab.requesters.iter().all(|r| r.sent.is_none())
+                && match tab.status {
+                    TabStatus::Idle => tab.inbox.is_none() && !(lagging && tab.token != br.storage),
+                    TabStatus::LoggedOut | TabStatus::Closed | TabStatus::Hung => true,
+                    _ => false,
+                }
         })
     })
 }

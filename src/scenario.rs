@@ -198,6 +198,24 @@ pub struct BrowserSection {
     /// 0 to 2 (default 0).
     #[serde(default)]
     pub retry_limit: u8,
+    /// Independent requesters inside each tab, each refreshing on its own with no
+    /// single-flight (middleware, Server Components, Route Handlers; API calls each with
+    /// their own 401 interceptor), 1 to 4 (default 1: the tab alone). Each has
+    /// `refreshes_per_tab` refreshes; they share the tab's memory, reactions and signed-in
+    /// state (docs/protocol-language.md, "Requesters and reloads"). Authorization-server
+    /// models, no `coordination`.
+    #[serde(default = "one_requester")]
+    pub requesters_per_tab: u8,
+    /// Reloads each tab may make while its refresh is in flight, 0 to 3 (default 0): the
+    /// reload cancels the page's requests (their answers are never read) and the new page
+    /// refreshes at once with its stored credential (nhost/hasura-backend-plus issue 220).
+    /// Authorization-server models, `mode` "cookie" or json `shared`.
+    #[serde(default)]
+    pub reloads_per_tab: u8,
+}
+
+fn one_requester() -> u8 {
+    1
 }
 
 fn default_max_wait_steps() -> u8 {
@@ -397,7 +415,7 @@ fn section_hint(field: &str, message: &str) -> Option<String> {
 /// section it expands to, or its Directus `server` section by the `session_server` section it
 /// expands to ([`crate::protocol::directus`]), and the `browser` section's client reactions
 /// (`on_ok`, `on_refused`, `on_server_error` and the two storage listeners) written out with
-/// their presets, as pretty JSON with a final newline; a file already in the language keeps its
+/// their presets, and the requesters per tab and reloads with their defaults, as pretty JSON with a final newline; a file already in the language keeps its
 /// server section as it is. Errors: a file that cannot be read again.
 pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
     let (keys, section, value) = if let Some(spec) = &sc.protocol_spec {
@@ -423,6 +441,8 @@ pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
                 ("on_server_error", serde_json::to_value(&b.on_server_error)),
                 ("on_stored_token_cleared", serde_json::to_value(b.on_stored_token_cleared)),
                 ("on_stored_token_written", serde_json::to_value(b.on_stored_token_written)),
+                ("requesters_per_tab", serde_json::to_value(b.requesters_per_tab)),
+                ("reloads_per_tab", serde_json::to_value(b.reloads_per_tab)),
             ];
             for (name, value) in reactions {
                 if !browser.contains_key(name) {
@@ -621,7 +641,11 @@ impl Scenario {
         let b = &self.browser;
         let devices = u16::from(b.devices);
         let logins = if b.logins == Logins::PerTab { u16::from(b.tabs) } else { 1 };
-        let requests = devices * u16::from(b.tabs) * (u16::from(b.refreshes_per_tab) + u16::from(b.retries_per_tab))
+        let requests = devices
+            * u16::from(b.tabs)
+            * (u16::from(b.refreshes_per_tab) * u16::from(b.requesters_per_tab.max(1))
+                + u16::from(b.retries_per_tab)
+                + u16::from(b.reloads_per_tab))
             + self.attacker.as_ref().map_or(0, |a| u16::from(a.attempts) * devices);
         let bound = devices * logins + requests * p.mints_per_request();
         if bound > 255 {
@@ -791,6 +815,83 @@ impl Scenario {
         Ok(())
     }
 
+    /// Checks of `requesters_per_tab` and `reloads_per_tab`
+    /// ([`crate::model::browser::requesters`]).
+    fn validate_requesters(&self) -> Result<(), ScenarioError> {
+        use crate::model::browser::requesters::{MAX_RELOADS, MAX_REQUESTERS};
+        use crate::model::policy::{OkReaction, Reaction};
+        let b = &self.browser;
+        let in_range = |field: &str, v: u8, lo: u8, hi: u8| {
+            if v < lo || v > hi {
+                Err(self.invalid(field, v, &format!("an integer from {lo} to {hi}")))
+            } else {
+                Ok(())
+            }
+        };
+        in_range("browser.requesters_per_tab", b.requesters_per_tab, 1, MAX_REQUESTERS)?;
+        in_range("browser.reloads_per_tab", b.reloads_per_tab, 0, MAX_RELOADS)?;
+        for (field, n, what) in
+            [("browser.requesters_per_tab", b.requesters_per_tab, 1), ("browser.reloads_per_tab", b.reloads_per_tab, 0)]
+        {
+            if n == what {
+                continue;
+            }
+            if !self.is_auth_server() {
+                return Err(self.invalid(
+                    field,
+                    n,
+                    &format!("{what} in a Directus model (requesters and reloads are modelled against an `auth_server` or `protocol`)"),
+                ));
+            }
+            if b.coordination != Coordination::None {
+                return Err(self.invalid(
+                    field,
+                    n,
+                    &format!("{what} with a `coordination` (requesters and reloads are for pages without single-flight: `coordination` \"none\")"),
+                ));
+            }
+            if b.retries_per_tab > 0 {
+                return Err(self.invalid(
+                    field,
+                    n,
+                    &format!("{what} with `retries_per_tab` (a retry and a reload both abandon the answer; model one of them)"),
+                ));
+            }
+        }
+        if b.requesters_per_tab > 1 {
+            let lists = [("on_refused", &b.on_refused), ("on_server_error", &b.on_server_error)];
+            for (name, list) in lists {
+                if let Some(i) = list.iter().position(|r| *r == Reaction::Retry) {
+                    return Err(self.invalid(
+                        &format!("browser.{name}[{i}]"),
+                        "\"retry\"",
+                        "a reaction other than \"retry\" with `requesters_per_tab` above 1 (the retry budget is the tab's); one of \"log-out\", \"keep-going\", \"clear-stored-token\", \"clear-cookie\", \"clear-shared-storage\", \"retry-with-stored-token\"",
+                    ));
+                }
+            }
+            let on_ok = b.on_ok.as_deref().unwrap_or(&[]);
+            if let Some(i) = on_ok.iter().position(|r| *r == OkReaction::NextStageRefreshesWithOriginalToken) {
+                return Err(self.invalid(
+                    &format!("browser.on_ok[{i}]"),
+                    "\"next-stage-refreshes-with-original-token\"",
+                    "no later render stage with `requesters_per_tab` above 1 (write the later stage as a requester of its own)",
+                ));
+            }
+        }
+        if b.reloads_per_tab > 0 {
+            let outside_tab =
+                b.mode == AuthMode::Cookie || (b.mode == AuthMode::Json && b.json_storage == JsonStorage::Shared);
+            if !outside_tab {
+                return Err(self.invalid(
+                    "browser.reloads_per_tab",
+                    b.reloads_per_tab,
+                    "0 unless `mode` is \"cookie\" or json with `json_storage` \"shared\" (a reload loses the tab's memory; the new page reads the token where it outlives the page)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks of the 2xx reactions and their listeners, beyond their types.
     fn validate_reactions(&self) -> Result<(), ScenarioError> {
         use crate::model::policy::{OkReaction, Reaction, WrittenListener};
@@ -870,6 +971,7 @@ impl Scenario {
         in_range("browser.sign_outs", self.browser.sign_outs, 0, 2)?;
         in_range("browser.retries_per_tab", self.browser.retries_per_tab, 0, 2)?;
         in_range("browser.lock_hangs", self.browser.lock_hangs, 0, 1)?;
+        self.validate_requesters()?;
         if self.browser.ssr_paths > 0 {
             in_range("browser.ssr_paths", self.browser.ssr_paths, 0, self.browser.tabs.saturating_sub(1))?;
             if self.browser.mode != AuthMode::Cookie {

@@ -20,6 +20,7 @@ mod queries;
 mod reactions;
 mod replay;
 mod reports;
+mod requesters;
 mod robustness;
 mod scenarios;
 mod sessions;

@@ -52,6 +52,9 @@
 
 use serde::Serialize;
 
+#[path = "requesters.rs"]
+pub mod requesters;
+
 use super::policy::{
     AuthMode, Coordination, JsonStorage, LeaderElection, Logins, OkReaction, Reaction, WrittenListener,
 };
@@ -139,6 +142,18 @@ pub struct Tab {
     /// request's original cookie ([`OkReaction::NextStageRefreshesWithOriginalToken`]): its
     /// 2xx sets nothing and starts no further stage.
     pub later_stage: bool,
+    /// Requesters 1 to N - 1 of the tab (`browser.requesters_per_tab`; [`requesters`]): each
+    /// one's refresh in flight and budget. All default with one requester.
+    #[serde(skip_serializing_if = "requesters::is_unused")]
+    pub requesters: requesters::Requesters,
+    /// Reloads the user may still make while the tab's refresh is in flight
+    /// (`browser.reloads_per_tab`; [`BrowserState::reload`]): a count.
+    #[serde(skip_serializing_if = "requesters::is_zero")]
+    pub reloads_left: u8,
+    /// Reloads done: the page's number, which the addresses of its requests carry so that an
+    /// answer to a cancelled page is dropped ([`requesters::address`]). 0 without reloads.
+    #[serde(skip_serializing_if = "requesters::is_zero")]
+    pub page: u8,
     /// The access token the tab holds ([`super::oauth::AccessId`]), when the authorization
     /// server keeps access tokens: its family's sign-in access token at first, then the one of
     /// its last refresh answered 2xx. `None` otherwise.
@@ -296,6 +311,10 @@ pub struct BrowserCfg {
     /// The attacker also makes ordinary calls with the access tokens it copied
     /// (`attacker.uses_access_tokens`).
     pub attacker_calls: bool,
+    /// Independent requesters per tab, 1 to [`requesters::MAX_REQUESTERS`] (1: the tab alone).
+    pub requesters: u8,
+    /// Reloads each tab may make while its refresh is in flight (0: none).
+    pub reloads: u8,
 }
 
 impl BrowserCfg {
@@ -372,6 +391,9 @@ impl BrowserState {
             access: None,
             calls_left: cfg.calls,
             call: None,
+            requesters: requesters::initial(cfg.requesters, cfg.refreshes),
+            reloads_left: cfg.reloads,
+            page: 0,
         };
         let jar = Jar {
             session: (cfg.mode == AuthMode::Session).then_some(jwt),
@@ -1136,6 +1158,8 @@ mod tests {
             calls: 0,
             access_tokens: false,
             attacker_calls: false,
+            requesters: 1,
+            reloads: 0,
         }
     }
 

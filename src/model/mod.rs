@@ -264,6 +264,14 @@ pub enum Timer {
     /// `slot`): a handler of several steps hands itself on as a timer, which a lossy network
     /// cannot lose.
     ServerStep { client: ClientKey, slot: u8 },
+    /// Requester `.1` (1 or more) of tab `.0` starts its own refresh with the token it reads
+    /// now, whatever else the tab has in flight (`browser.requesters_per_tab`;
+    /// [`browser::requesters`]).
+    RequesterRefreshes(TabIx, u8),
+    /// The user reloads the tab while its refresh is in flight: the request is cancelled and
+    /// the new page refreshes with its stored credential (`browser.reloads_per_tab`;
+    /// nhost/hasura-backend-plus issue 220).
+    TabReloads(TabIx),
 }
 
 /// Ghost bookkeeping of the API process (never read by a handler).
@@ -576,6 +584,14 @@ impl Actor for Node {
                     Timer::TabGetsBroadcast(t) => (b.deliver_broadcast(cfg, t), None),
                     Timer::TabCloses(t) => (b.close_leader(cfg, t), None),
                     Timer::TabWaits(t) => b.wait_step(cfg, t),
+                    Timer::RequesterRefreshes(t, r) => {
+                        let sent = b.start_requester_refresh(cfg, t, r);
+                        (sent.is_some(), sent)
+                    }
+                    Timer::TabReloads(t) => {
+                        let sent = b.reload(cfg, t);
+                        (sent.is_some(), sent)
+                    }
                     Timer::Tick
                     | Timer::NodeServes { .. }
                     | Timer::NodeReplicates(_)
@@ -586,7 +602,7 @@ impl Actor for Node {
                     return;
                 }
                 if let Some(send) = sent {
-                    o.send(*server, request_msg(send));
+                    o.send(*server, request_msg(b.wire(send)));
                 }
                 arm_browser_timers(&b, cfg, o);
                 *state.to_mut() = NodeState::Browser(b);
@@ -707,6 +723,18 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
             set(Timer::TabCloses(t), b.closes_left > 0 && cfg.is_leader(t) && refreshing);
         }
     }
+    if cfg.requesters > 1 {
+        for t in 0..b.tabs.len() as TabIx {
+            for r in 1..cfg.requesters {
+                set(Timer::RequesterRefreshes(t, r), b.requester_may_start(t, r));
+            }
+        }
+    }
+    if cfg.reloads > 0 {
+        for t in 0..b.tabs.len() as TabIx {
+            set(Timer::TabReloads(t), b.may_reload(t));
+        }
+    }
     // LP4 bounded: a tab blocked for good may take own steps until its counter saturates (or,
     // a follower, until its timeout). Only Web Locks and the broadcast leader can block for
     // good.
@@ -727,6 +755,13 @@ fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg:
     let mut b = b.clone();
     match msg {
         Msg::RefreshResponse { tab: ATTACKER, reply } => b.on_attack_reply(cfg, reply),
+        Msg::RefreshResponse { tab, reply } if cfg.requesters > 1 || cfg.reloads > 0 => {
+            // Several requesters or reloads: the answer goes to the requester and page that
+            // sent it, or is dropped ([`browser::requesters`]).
+            if let Some(send) = b.on_addressed_reply(cfg, tab, reply) {
+                o.send(server, request_msg(send));
+            }
+        }
         Msg::RefreshResponse { tab, reply } => {
             if let Some(send) = b.on_refresh_reply(cfg, tab, reply) {
                 o.send(server, request_msg(send));
@@ -953,6 +988,8 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         calls: sc.browser.calls_per_tab,
         access_tokens: keeps_access_tokens(sc),
         attacker_calls: sc.attacker.as_ref().is_some_and(|a| a.uses_access_tokens),
+        requesters: sc.browser.requesters_per_tab,
+        reloads: sc.browser.reloads_per_tab,
     }
 }
 

@@ -27,11 +27,14 @@ use super::{Msg, NodeState, State, TabIx, Timer, ATTACKER};
 /// Whether tabs are interchangeable in `sc`'s model, so that [`representative`] is sound:
 /// not with an OAuth authorization server (its handlers and families are not renamed here) and
 /// not when the first tabs are server-side render paths (`browser.ssr_paths`), whose behaviour
-/// depends on the tab's index, and not with a broadcast leader, which is tab A.
+/// depends on the tab's index, and not with a broadcast leader, which is tab A; nor with
+/// several requesters per tab or reloads, whose addresses carry the tab's index in other bits.
 pub fn supported(sc: &crate::scenario::Scenario) -> bool {
     !sc.is_auth_server()
         && sc.browser.ssr_paths == 0
         && sc.browser.coordination != crate::model::policy::Coordination::BroadcastLeader
+        && sc.browser.requesters_per_tab <= 1
+        && sc.browser.reloads_per_tab == 0
 }
 
 /// The representative of `s`'s symmetry class under renaming each browser's tabs.
@@ -136,7 +139,9 @@ fn timer_tab(tm: &Timer) -> Option<TabIx> {
         | Timer::TabGetsBroadcast(t)
         | Timer::TabCloses(t)
         | Timer::TabCalls(t)
-        | Timer::TabWaits(t) => Some(t),
+        | Timer::TabWaits(t)
+        | Timer::RequesterRefreshes(t, _)
+        | Timer::TabReloads(t) => Some(t),
         Timer::Tick
         | Timer::AttackerRedeems(_)
         | Timer::AttackerCalls(_)

@@ -55,6 +55,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "NodeReplicates",
     "NodeServesRequest",
     "ServerReceivesCall",
+    "RequesterSendsRefresh",
     "ServerReceivesLogout",
     "ServerReceivesRefresh",
     "ServerReceivesRequest",
@@ -84,6 +85,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "TabReceivesLogoutResponse",
     "TabReceivesRefreshResponse",
     "TabReceivesResponse",
+    "TabReloads",
     "TabRetriesRefresh",
     "TabSendsCall",
     "TabSendsRefresh",
@@ -445,7 +447,17 @@ mod tests {
     fn every_described_action_is_a_known_action_name() {
         let text = include_str!("../trace/describe.rs");
         let prefixes = [
-            "Tab", "Server", "Store", "Clock", "Browser", "Attacker", "Network", "Node", "Leader", "Follower",
+            "Tab",
+            "Server",
+            "Store",
+            "Clock",
+            "Browser",
+            "Attacker",
+            "Network",
+            "Node",
+            "Leader",
+            "Follower",
+            "Requester",
             "Storage",
         ];
         let mut found = 0;

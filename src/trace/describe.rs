@@ -24,11 +24,8 @@ fn jwt(c: &Option<SessionJwt>) -> String {
 
 /// `"tab A"`, or `"attacker"`.
 fn who(tab: TabIx) -> String {
-    if tab == ATTACKER {
-        "attacker".into()
-    } else {
-        format!("tab {}", tab_letter(tab))
-    }
+    // A tab's index, or the address of one of its requesters or reloaded pages.
+    model::browser::requesters::address_text(tab, |t| tab_letter(t).to_string())
 }
 
 /// What a refresh or logout request carries, in the mode's words.
@@ -174,7 +171,8 @@ impl Names<'_> {
         if tab == ATTACKER || self.model.cfg.browsers.len() < 2 || !self.model.cfg.browsers.contains(&ix) {
             return who(tab);
         }
-        format!("tab {}", tab_name(self.model, ix, tab))
+        // A requester's or reloaded page's address names its tab with the device's number.
+        model::browser::requesters::address_text(tab, |t| tab_name(self.model, ix, t))
     }
 
     fn actor(&self, id: Id) -> String {
@@ -718,6 +716,35 @@ fn describe_in(
             ),
             None,
         ),
+        ActorModelAction::Timeout(_, Timer::RequesterRefreshes(t, r)) => {
+            let addr =
+                model::browser::requesters::address(*t, *r, model::browser_at(before, browser).tabs[*t as usize].page);
+            let w = who(addr);
+            (
+                w.clone(),
+                "RequesterSendsRefresh".into(),
+                format!(
+                    "{w} refreshes on its own (no single-flight): POST /auth/refresh with {}",
+                    refresh_source(model::browser_at(before, browser), m, *t)
+                ),
+                None,
+            )
+        }
+        ActorModelAction::Timeout(_, Timer::TabReloads(t)) => {
+            let b1 = model::browser_at(after, browser);
+            let page = b1.tabs[*t as usize].page;
+            (
+                who(*t),
+                "TabReloads".into(),
+                format!(
+                    "the user reloads {} while its refresh is in flight: the browser cancels the request (its answer will never be read), and the reloaded page sends POST /auth/refresh with {}",
+                    who(*t),
+                    refresh_source(model::browser_at(before, browser), m, *t)
+                )
+                .replace("the reloaded page", &format!("the reloaded page ({})", who(model::browser::requesters::address(*t, 0, page)))),
+                None,
+            )
+        }
         ActorModelAction::Timeout(_, Timer::TabRetries(t)) => (
             who(*t),
             "TabRetriesRefresh".into(),
@@ -817,48 +844,60 @@ fn describe_in(
                 Msg::RefreshResponse { tab, reply } => {
                     let w = who(*tab);
                     let (before_b, after_b) = (model::browser_at(before, browser), model::browser_at(after, browser));
-                    let text = match (reply, *tab == ATTACKER) {
-                        (Reply::Ok { .. }, true) => format!("{w} gets {}: the copied token worked", view.text),
-                        (_, true) => format!("{w} gets {}", view.text),
-                        (Reply::Ok { .. }, _) if after_b.tabs.get(*tab as usize).is_some_and(|x| x.later_stage) => {
-                            let sent = match after_b.tabs[*tab as usize].status {
-                                TabStatus::Refreshing { sent } => sent.map_or("none".to_string(), |x| x.to_string()),
-                                _ => "none".to_string(),
-                            };
-                            format!(
+                    let addressed = requesters_response_text(m, browser, before_b, after_b, *tab, reply, &view.text);
+                    let text = if let Some(text) = addressed {
+                        text
+                    } else {
+                        match (reply, *tab == ATTACKER) {
+                            (Reply::Ok { .. }, true) => format!("{w} gets {}: the copied token worked", view.text),
+                            (_, true) => format!("{w} gets {}", view.text),
+                            (Reply::Ok { .. }, _) if after_b.tabs.get(*tab as usize).is_some_and(|x| x.later_stage) => {
+                                let sent = match after_b.tabs[*tab as usize].status {
+                                    TabStatus::Refreshing { sent } => {
+                                        sent.map_or("none".to_string(), |x| x.to_string())
+                                    }
+                                    _ => "none".to_string(),
+                                };
+                                format!(
                                 "{w} gets {}; it stores it, and a later stage of the same request (a Server Component) refreshes with the request's original cookie (token={sent})",
                                 view.text
                             )
-                        }
-                        (Reply::Ok { .. }, _) if before_b.tabs.get(*tab as usize).is_some_and(|x| x.later_stage) => {
-                            format!("{w}'s later render stage gets {}; it cannot set cookies", view.text)
-                        }
-                        (Reply::Ok { set_cookie: Some(_), .. }, _) => {
-                            format!("{w} gets {}; the jar now holds it", view.text)
-                        }
-                        (Reply::Ok { token: Some(tok), .. }, _)
-                            if before_b.jar.refresh.is_some()
-                                && after_b.jar.refresh != Some(*tok)
-                                && after_b.tabs.get(*tab as usize) != before_b.tabs.get(*tab as usize) =>
-                        {
-                            format!("{w} gets {} but cannot write the cookie (a server-side render path)", view.text)
-                        }
-                        (Reply::Ok { .. }, _) => format!("{w} gets {}; it stores it", view.text),
-                        (_, _) => {
-                            // The tab's reactions (`browser.on_refused`, `on_server_error`).
-                            let cleared = (before_b.jar != after_b.jar || before_b.storage != after_b.storage)
-                                .then_some(", clears the stored token")
-                                .unwrap_or("");
-                            let after_tab = after_b.tabs.get(*tab as usize).map(|x| x.status);
-                            match after_tab {
-                                Some(TabStatus::Refreshing { sent }) => format!(
-                                    "{w} gets {}{cleared} and sends the refresh again with the stored token={}",
-                                    view.text,
-                                    sent.map_or("none".to_string(), |x| x.to_string())
-                                ),
-                                Some(TabStatus::Idle) => format!("{w} gets {}{cleared} and keeps going", view.text),
-                                _ if cleared.is_empty() => format!("{w} gets {} and is logged out", view.text),
-                                _ => format!("{w} gets {}{cleared} and is logged out", view.text),
+                            }
+                            (Reply::Ok { .. }, _)
+                                if before_b.tabs.get(*tab as usize).is_some_and(|x| x.later_stage) =>
+                            {
+                                format!("{w}'s later render stage gets {}; it cannot set cookies", view.text)
+                            }
+                            (Reply::Ok { set_cookie: Some(_), .. }, _) => {
+                                format!("{w} gets {}; the jar now holds it", view.text)
+                            }
+                            (Reply::Ok { token: Some(tok), .. }, _)
+                                if before_b.jar.refresh.is_some()
+                                    && after_b.jar.refresh != Some(*tok)
+                                    && after_b.tabs.get(*tab as usize) != before_b.tabs.get(*tab as usize) =>
+                            {
+                                format!(
+                                    "{w} gets {} but cannot write the cookie (a server-side render path)",
+                                    view.text
+                                )
+                            }
+                            (Reply::Ok { .. }, _) => format!("{w} gets {}; it stores it", view.text),
+                            (_, _) => {
+                                // The tab's reactions (`browser.on_refused`, `on_server_error`).
+                                let cleared = (before_b.jar != after_b.jar || before_b.storage != after_b.storage)
+                                    .then_some(", clears the stored token")
+                                    .unwrap_or("");
+                                let after_tab = after_b.tabs.get(*tab as usize).map(|x| x.status);
+                                match after_tab {
+                                    Some(TabStatus::Refreshing { sent }) => format!(
+                                        "{w} gets {}{cleared} and sends the refresh again with the stored token={}",
+                                        view.text,
+                                        sent.map_or("none".to_string(), |x| x.to_string())
+                                    ),
+                                    Some(TabStatus::Idle) => format!("{w} gets {}{cleared} and keeps going", view.text),
+                                    _ if cleared.is_empty() => format!("{w} gets {} and is logged out", view.text),
+                                    _ => format!("{w} gets {}{cleared} and is logged out", view.text),
+                                }
                             }
                         }
                     };
@@ -925,6 +964,56 @@ fn describe_in(
         }
         other => ("system".into(), format!("{other:?}"), format!("{other:?}"), None),
     }
+}
+
+/// What an answer to a refresh from address `a` does, in models with several requesters per
+/// tab or reloads ([`model::browser::requesters`]); `None` for other models and the attacker.
+fn requesters_response_text(
+    m: &RefreshModel,
+    browser: usize,
+    before: &BrowserState,
+    after: &BrowserState,
+    a: TabIx,
+    reply: &Reply,
+    answer: &str,
+) -> Option<String> {
+    let Node::Browser { cfg, .. } = &m.actors[browser] else { return None };
+    if cfg.requesters <= 1 && cfg.reloads == 0 {
+        return None;
+    }
+    let (t, r, page) = model::browser::requesters::split(a)?;
+    let w = who(a);
+    let tab = who(t);
+    let (b, c) = (&before.tabs[t as usize], &after.tabs[t as usize]);
+    if page != b.page & 3 {
+        return Some(format!("{w} gets {answer}, but the reload cancelled that request: nobody reads it, and its Set-Cookie is not applied"));
+    }
+    if b.status == TabStatus::LoggedOut {
+        return Some(format!("{w} gets {answer}; {tab} is logged out already and drops it"));
+    }
+    let stored = if before.jar != after.jar || before.storage != after.storage || b.token != c.token {
+        "; it stores it"
+    } else if matches!(reply, Reply::Ok { .. }) && t < cfg.ssr_paths {
+        " but cannot write the cookie (a server-side render path)"
+    } else {
+        ""
+    };
+    Some(match reply {
+        Reply::Ok { .. } => format!("{w} gets {answer}{stored}"),
+        _ if c.status == TabStatus::LoggedOut => format!("{w} gets {answer} and logs {tab} out"),
+        _ => {
+            let again = if r == 0 {
+                matches!(c.status, TabStatus::Refreshing { .. })
+            } else {
+                c.requesters[(r - 1) as usize].sent.is_some()
+            };
+            if again {
+                format!("{w} gets {answer} and sends the refresh again with the stored token")
+            } else {
+                format!("{w} gets {answer} and keeps going")
+            }
+        }
+    })
 }
 
 /// Where tab `t`'s refresh token comes from, and its value, in the state `b`.

@@ -1,0 +1,132 @@
+//! Several requesters inside one tab and a page reload that cancels the tab's refresh (issue
+//! 14 item 2; `browser.requesters_per_tab`, `browser.reloads_per_tab`): each construct in a
+//! shipped model, its verdicts and the reported interleaving, its fix, and its bad input.
+
+use refresh_check::scenario::Verdict;
+
+use crate::util::{checked, cli, root, status, steps, trace_of};
+
+fn pair(a: &str, b: &str) -> (String, String) {
+    (a.to_string(), b.to_string())
+}
+
+/// nhost/hasura-backend-plus issue 220: the server rotates token 1 (deletes it, answers with
+/// token 2), then the user reloads the page, which cancels that request; the reloaded page
+/// presents token 1, still in the jar, is refused and logged out. Five steps, the server's
+/// rotation before the reload, as the issue lists them.
+#[test]
+fn nhost_220_the_reload_cancels_the_rotated_refresh_and_the_new_page_is_refused() {
+    let (sc, m, r) = checked("models/nhost-hbp-220-reload-cancels-refresh.json");
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        steps(&t),
+        vec![
+            pair("tab A", "TabSendsRefresh"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("tab A", "TabReloads"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("tab A (reloaded page 1)", "TabReceivesRefreshResponse"),
+        ]
+    );
+    assert!(t.steps[0].text.contains("refresh cookie (token=1)"), "{}", t.steps[0].text);
+    assert!(t.steps[1].text.contains("refresh cookie=1): rule `rotate`"), "{}", t.steps[1].text);
+    assert!(t.steps[2].text.contains("cancels the request"), "{}", t.steps[2].text);
+    assert!(t.steps[2].text.ends_with("with the jar's refresh cookie (token=1)"), "{}", t.steps[2].text);
+    assert!(t.steps[3].text.contains("refresh cookie=1): rule `reuse` → invalid_grant"), "{}", t.steps[3].text);
+    assert!(t.steps[4].text.contains("401") && t.steps[4].text.ends_with("logs tab A out"), "{}", t.steps[4].text);
+
+    // The fix the issue's title proposes: the used token stays valid for the window.
+    let (_, _, fixed) = checked("models/nhost-hbp-220-proposed-grace.json");
+    assert_eq!(status(&fixed, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&fixed, "converges_to_live_token"), Verdict::Holds);
+    assert_eq!(status(&fixed, "sp3_single_lineage"), Verdict::Violated, "a sibling: two live tokens");
+    assert!(fixed.unique_states >= 50, "the search was not empty: {}", fixed.unique_states);
+}
+
+/// inite-ai/inite-brain-service PR 641: two fetches of one page (`/api/auth/me` and a proxy
+/// call) carry the same refresh cookie; the first rotates it, the second is taken for reuse,
+/// the family is revoked and the page is logged out. The PR's shared rotation (the same
+/// child inside the window) holds.
+#[test]
+fn inite_641_two_requesters_of_one_page_race_and_the_shared_rotation_holds() {
+    let (sc, m, r) = checked("models/inite-641-page-fetches-race.json");
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    assert_eq!(status(&r, "concurrent_refreshes"), Verdict::Reached, "requesters count as concurrent");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        steps(&t),
+        vec![
+            pair("tab A", "TabSendsRefresh"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("tab A's requester 2", "RequesterSendsRefresh"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("tab A's requester 2", "TabReceivesRefreshResponse"),
+        ]
+    );
+    assert!(t.steps[1].text.contains("refresh cookie=1): rule `rotate`"), "{}", t.steps[1].text);
+    assert!(t.steps[2].text.contains("no single-flight") && t.steps[2].text.contains("token=1"), "{}", t.steps[2].text);
+    assert!(t.steps[3].text.contains("requester 2's POST /auth/refresh (mode cookie, refresh cookie=1): rule `reuse`"));
+    assert!(t.steps[4].text.ends_with("logs tab A out"), "{}", t.steps[4].text);
+    assert_eq!(t.steps[4].state.tabs[0].status, "logged out", "the tab, not only the requester");
+
+    let (_, _, fixed) = checked("models/inite-pr641-shared-rotation.json");
+    assert_eq!(status(&fixed, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&fixed, "concurrent_refreshes"), Verdict::Reached);
+    assert!(fixed.unique_states >= 50, "the search was not empty: {}", fixed.unique_states);
+}
+
+/// One requester and no reload, written out, is the model without the fields: the same
+/// states, so every shipped model keeps its state count.
+#[test]
+fn one_requester_and_no_reload_written_out_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("models/openrisk-700-loser-401-clears-cookies.json")).unwrap();
+    let (_, _, plain) = checked("models/openrisk-700-loser-401-clears-cookies.json");
+    let written = text.replacen("\"tabs\": 2,", "\"tabs\": 2, \"requesters_per_tab\": 1, \"reloads_per_tab\": 0,", 1);
+    assert_ne!(written, text);
+    let file = dir.path().join("openrisk-700-loser-401-clears-cookies.json");
+    std::fs::write(&file, written).unwrap();
+    let (_, _, same) = checked(file.to_str().unwrap());
+    assert_eq!((same.unique_states, same.states), (plain.unique_states, plain.states));
+    assert!(plain.unique_states > 10);
+}
+
+/// Bad input names the file, the field and what is allowed, with exit code 2.
+#[test]
+fn requesters_and_reloads_bad_input_is_refused_with_the_field_and_the_allowed_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(root().join("models/inite-641-page-fetches-race.json")).unwrap();
+    let cases = [
+        ("\"requesters_per_tab\": 2", "\"requesters_per_tab\": 5", "browser.requesters_per_tab", "from 1 to 4"),
+        (
+            "\"requesters_per_tab\": 2",
+            "\"requesters_per_tab\": 2, \"coordination\": \"web-locks\"",
+            "browser.requesters_per_tab",
+            "\"none\"",
+        ),
+        (
+            "\"requesters_per_tab\": 2",
+            "\"requesters_per_tab\": 2, \"on_refused\": [\"retry\", \"log-out\"], \"retry_limit\": 1",
+            "browser.on_refused[0]",
+            "retry-with-stored-token",
+        ),
+        (
+            "\"mode\": \"cookie\",\n    \"requesters_per_tab\": 2",
+            "\"mode\": \"json\", \"reloads_per_tab\": 1",
+            "browser.reloads_per_tab",
+            "\"shared\"",
+        ),
+        ("\"requesters_per_tab\": 2", "\"reloads_per_tab\": 4", "browser.reloads_per_tab", "from 0 to 3"),
+    ];
+    for (from, to, field, allowed) in cases {
+        let text = base.replacen(from, to, 1);
+        assert_ne!(text, base, "{to}");
+        let file = dir.path().join("bad.json");
+        std::fs::write(&file, &text).unwrap();
+        let out = cli(dir.path(), &["check", "bad.json"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{to}: {err}");
+        assert!(err.contains("bad.json") && err.contains(field) && err.contains(allowed), "{to}: {err}");
+    }
+}
