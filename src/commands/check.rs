@@ -569,6 +569,13 @@ pub fn run(args: Args) -> Result<u8> {
             Acceptance::Refused => refused = true,
         }
     }
+    // The queries are answered before the report is written, so that every format carries
+    // their answers (a shard answers none).
+    let answers = match args.run.shard {
+        Some(_) => Vec::new(),
+        None => super::queries::answer_all(&scenarios, &args.run, &extra, deadline)?,
+    };
+    super::queries::attach(&answers, &mut suite);
     let mut buf = Vec::new();
     match (args.format, single) {
         (FormatArg::Text, true) => report::text::model(&suite.models[0], &traces, &mut buf)?,
@@ -590,7 +597,6 @@ pub fn run(args: Args) -> Result<u8> {
     if args.run.shard.is_some() {
         return Ok(code);
     }
-    let answers = super::queries::answer_all(&scenarios, &args.run, &extra, deadline)?;
     let mut text = Vec::new();
     super::queries::write_text(&answers, &mut text)?;
     match (args.format, &args.run.report) {
