@@ -112,3 +112,38 @@ fn the_theft_property_is_n_a_without_an_attacker_or_detection() {
         }
     }
 }
+
+/// Compare on a policy/fix pair whose shortest counterexamples are the same trace: strict
+/// Supabase (C02) and the 2022 reuse interval both violate `converges_to_live_token` by tab A's
+/// rotation alone (3 steps; tab B rests on the superseded token). The second counterexample of
+/// the strict policy is the reported mechanism (B's replay revokes the family), which the fix
+/// runs and defuses; the fix also leaves no dead credential.
+#[test]
+fn compare_shows_the_fix_behind_an_identical_shortest_trace() {
+    let (sa, ma, ra) = checked("models/supabase-2021-strict.json");
+    let (sb, mb, rb) = checked("models/supabase-2022-interval.json");
+    let texts = |t: refresh_check::trace::Trace| t.steps.into_iter().map(|s| s.text).collect::<Vec<_>>();
+    let a = texts(trace_of(&ma, &sa, &ra, "converges_to_live_token"));
+    assert_eq!(a.len(), 3);
+    assert_eq!(a, texts(trace_of(&mb, &sb, &rb, "converges_to_live_token")));
+    assert_eq!(status(&rb, "no_dead_credential_at_rest"), Verdict::Holds);
+
+    let out = crate::util::cli(
+        &root(),
+        &[
+            "compare",
+            "models/supabase-2021-strict.json",
+            "models/supabase-2022-interval.json",
+            "--counterexamples",
+            "2",
+            "--format",
+            "markdown",
+        ],
+    );
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{md}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(md.contains("| converges_to_live_token | violated (3 steps) | violated (3 steps) |"), "{md}");
+    assert!(md.contains("- `converges_to_live_token` #1 (3 steps): `supabase-2022-interval` runs these steps and still violates `converges_to_live_token` at their end (3 steps): left"), "{md}");
+    assert!(md.contains("- `converges_to_live_token` #2 (6 steps): `supabase-2022-interval` runs these steps but `converges_to_live_token` holds at their end: defused"), "{md}");
+    assert!(md.contains("| no_dead_credential_at_rest | **violated (6 steps)** | **holds** |"), "{md}");
+}
