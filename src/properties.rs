@@ -343,7 +343,7 @@ pub const ALL: &[PropertySpec] = &[
     PropertySpec {
         name: "reuse_detected_after_theft",
         kind: Kind::Always,
-        claim: "at the end of a run in which the attacker redeemed a copied token, reuse detection has fired in its family, or the user holds no active token of it while the attacker holds an unrevoked one (authorization-server models with reuse detection and an attacker)",
+        claim: "at the end of a run in which the attacker redeemed a copied token, the theft did not go unnoticed: reuse detection fired in its family, or the user and the attacker do not both still hold tokens of it (the user an active one, the attacker an unrevoked one) (authorization-server models with reuse detection and an attacker)",
         condition: reuse_detected_after_theft,
         scope: REUSE_DETECTION_ATTACKER,
     },

@@ -43,8 +43,9 @@ pub struct Args {
     /// Also answer the scenario queries and invariants of FILE (`{"queries": [...]}`, see
     /// docs/queries.md) on every model file, after the model files' own `queries`: reachable
     /// or unreachable with the shortest matching run, written as
-    /// `<model>.query-<name>.json` and `.md` in the traces folder. An answer other than a
-    /// query's `expect` is exit 1; an unknown one exit 3.
+    /// `<model>.query-<name>.json` and `.md` in the traces folder; the json, junit and markdown
+    /// reports (and `--report`) carry every answer. An answer other than a query's `expect` is
+    /// exit 1; an unknown one exit 3.
     #[arg(long, value_name = "FILE", conflicts_with = "shard")]
     pub query: Option<PathBuf>,
 
