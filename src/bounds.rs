@@ -175,7 +175,7 @@ fn forward<const I: usize>(w: &BoundWatch<'_>, s: &State) -> bool {
 
 type Condition = for<'a, 'b, 'c> fn(&'a BoundWatch<'b>, &'c State) -> bool;
 
-const FORWARD: [Condition; 24] = [
+const FORWARD: [Condition; 32] = [
     forward::<0>,
     forward::<1>,
     forward::<2>,
@@ -200,6 +200,14 @@ const FORWARD: [Condition; 24] = [
     forward::<21>,
     forward::<22>,
     forward::<23>,
+    forward::<24>,
+    forward::<25>,
+    forward::<26>,
+    forward::<27>,
+    forward::<28>,
+    forward::<29>,
+    forward::<30>,
+    forward::<31>,
 ];
 
 #[cfg(test)]

@@ -149,12 +149,21 @@ const REUSE_DETECTION: Scope = Scope {
     test: detects_reuse,
 };
 
+/// Authorization-server models with an attacker where reuse detection can fire.
+const REUSE_DETECTION_ATTACKER: Scope = Scope {
+    models: "authorization-server models with an `attacker` section where some rule sets `reuse_detected: true`",
+    test: |sc| sc.attacker.is_some() && detects_reuse(sc),
+};
+
 /// Whether some rule of the scenario's authorization server (refresh or sign-out) sets
 /// `reuse_detected`.
 pub fn detects_reuse(sc: &Scenario) -> bool {
-    sc.protocol.as_ref().is_some_and(|p| {
-        [&p.refresh, &p.sign_out].iter().any(|h| h.steps.iter().any(|s| s.rules.iter().any(|r| r.reuse_detected)))
-    })
+    sc.protocol.as_deref().is_some_and(protocol_detects_reuse)
+}
+
+/// Whether some rule of `p` (refresh or sign-out) sets `reuse_detected`.
+fn protocol_detects_reuse(p: &crate::protocol::Protocol) -> bool {
+    [&p.refresh, &p.sign_out].iter().any(|h| h.steps.iter().any(|s| s.rules.iter().any(|r| r.reuse_detected)))
 }
 
 impl PropertySpec {
@@ -323,6 +332,20 @@ pub const ALL: &[PropertySpec] = &[
         claim: "whenever nothing is in flight and no tab is mid-operation, every signed-in tab of a valid session holds an active refresh token (authorization-server models)",
         condition: converges_to_live_token,
         scope: AUTH_SERVER,
+    },
+    PropertySpec {
+        name: "no_dead_credential_at_rest",
+        kind: Kind::Always,
+        claim: "whenever nothing is in flight and no tab is mid-operation, no signed-in tab of a valid session holds a credential the server refuses whatever the time: none, one naming no session row, or a revoked token",
+        condition: no_dead_credential_at_rest,
+        scope: Scope::EVERY,
+    },
+    PropertySpec {
+        name: "reuse_detected_after_theft",
+        kind: Kind::Always,
+        claim: "at the end of a run in which the attacker redeemed a copied token, the theft did not go unnoticed: reuse detection fired in its family, or the user and the attacker do not both still hold tokens of it (the user an active one, the attacker an unrevoked one) (authorization-server models with reuse detection and an attacker)",
+        condition: reuse_detected_after_theft,
+        scope: REUSE_DETECTION_ATTACKER,
     },
     PropertySpec {
         name: "reuse_detected",
@@ -658,6 +681,115 @@ fn converges_to_live_token(m: &RefreshModel, s: &State) -> bool {
         }
     }
     true
+}
+
+/// The end of a run ("final"): the state is [`at_rest`] and no party has a step left but the
+/// clock's: no tab has a refresh, request or sign-out left in its budget (or it is logged
+/// out, closed or hung), the attacker has no attempt left, and no fault is pending but a
+/// server restart. Read from the timers armed in the state: the browser and the server arm a
+/// timer exactly for each step they may take next (`arm_browser_timers`), so a state with
+/// none but [`Timer::Tick`](crate::model::Timer::Tick), `BrowserTick` and `ServerRestarts`
+/// is the last state of every maximal run through it, up to ticks of the clock (which enable
+/// nothing by themselves) and a restart (which loses only work in progress, and there is
+/// none at rest).
+pub fn run_ended(m: &RefreshModel, s: &State) -> bool {
+    use crate::model::Timer;
+    at_rest(m, s)
+        && s.timers_set.iter().all(|timers| {
+            timers.iter().all(|t| matches!(t, Timer::Tick | Timer::BrowserTick | Timer::ServerRestarts))
+        })
+}
+
+/// The credential tab `t` of browser actor `b` would present at its next refresh, by
+/// server kind: the refresh token where the app keeps it (authorization server; Directus
+/// json and cookie modes), or the session cookie's `session` claim (Directus session mode).
+fn held_credential(m: &RefreshModel, s: &State, b: usize, cfg: &BrowserCfg, t: usize) -> Option<crate::model::Token> {
+    let br = browser_at(s, b);
+    match cfg.mode {
+        crate::model::policy::AuthMode::Session if auth_server_at(s, m.cfg.server).is_none() => br.jar.session.map(|j| j.session),
+        _ => br.stored_token(cfg, t as crate::model::TabIx),
+    }
+}
+
+/// No dead credential at rest (issue 15 item 4): in a quiescent state ([`at_rest`]), no tab
+/// that is signed in (idle) while its user's session is valid ([`session_valid`]) holds a
+/// credential that the server refuses whatever the clock says: none at all (a jar or storage
+/// cleared under it), one that names no row of the session table (Directus, `session_server`:
+/// a rename or delete took it away, PR 22433 scenario 2's orphan cookie), or a revoked one
+/// (authorization server: reuse detection, sign-out or a revoking rule). Its next refresh or
+/// request is refused and the tab logged out, whether or not the model's bounds let it
+/// happen. A superseded token still inside a grace or reuse window is not dead (the server
+/// may still answer it; `converges_to_live_token` asks for the active token), and a row
+/// that only expired is not either: expiry is the passage of time, which the bounds cut
+/// short (a tab refreshes before its expiry, `msRefreshBeforeExpires`).
+fn no_dead_credential_at_rest(m: &RefreshModel, s: &State) -> bool {
+    if !at_rest(m, s) {
+        return true;
+    }
+    let auth = auth_server_at(s, m.cfg.server);
+    for &b in &m.cfg.browsers {
+        let Some(Node::Browser { cfg, .. }) = m.actors.get(b) else { continue };
+        if !session_valid(m, s, b) {
+            continue;
+        }
+        for (t, tab) in browser_at(s, b).tabs.iter().enumerate() {
+            if tab.status != TabStatus::Idle {
+                continue;
+            }
+            let alive = held_credential(m, s, b, cfg, t).is_some_and(|x| match auth {
+                Some(a) => a.row(x).is_some_and(|r| r.status != TokStatus::Revoked)
+                    || a.cluster.as_ref().is_some_and(|c| {
+                        c.second.rows.get(usize::from(x).wrapping_sub(1)).is_some_and(|r| {
+                            !matches!(r.status, TokStatus::Revoked | TokStatus::Unknown)
+                        })
+                    }),
+                None => store_at(s, m.cfg.store).row(x).is_some(),
+            });
+            if !alive {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Reuse detection fired after a theft (issue 15 item 4; SP4 of `industry-policies.md` §3,
+/// RFC 9700 §4.14.2: "if a refresh token is compromised and subsequently used by both the
+/// attacker and the legitimate client, one of them will present an invalidated refresh
+/// token, which will inform the authorization server of the breach"). Judged at the end of
+/// a run ([`run_ended`]) in which the attacker was answered 2xx for a copied token of family
+/// F: it is violated when detection has not fired in F, a token the attacker obtained in F
+/// is still unrevoked, and some tab of a valid session still holds an active token of F:
+/// the attacker and the user both go on with the family and the server never noticed. A
+/// user left holding only a superseded token of F has not yet presented it again: at its
+/// next refresh (beyond the bounds) a detecting server fires, so that run is not judged a
+/// miss; a revoked family holds by construction. Holds vacuously for Directus and for a
+/// protocol without a rule that sets `reuse_detected`.
+fn reuse_detected_after_theft(m: &RefreshModel, s: &State) -> bool {
+    let Some(a) = auth_server_at(s, m.cfg.server) else { return true };
+    // Without a rule that can fire detection, there is nothing to judge (the scope's `n/a`).
+    if !matches!(&m.actors[m.cfg.server], Node::AuthServer { protocol, .. } if protocol_detects_reuse(protocol)) {
+        return true;
+    }
+    let undetected = a.as_ghost.stolen_families & !a.as_ghost.detected;
+    if undetected == 0 || !run_ended(m, s) {
+        return true;
+    }
+    let in_family = |f: u8| move |r: &&TokRow| r.family == f;
+    (0..8u8).filter(|f| undetected & (1 << f) != 0).all(|f| {
+        let attacker_keeps = a.as_ghost.stolen.iter().filter_map(|&t| a.row(t)).filter(in_family(f)).any(|r| r.status != TokStatus::Revoked);
+        let user_active = m.cfg.browsers.iter().any(|&b| {
+            let Some(Node::Browser { cfg, .. }) = m.actors.get(b) else { return false };
+            session_valid(m, s, b)
+                && browser_at(s, b).tabs.iter().enumerate().any(|(t, tab)| {
+                    tab.status == TabStatus::Idle
+                        && held_credential(m, s, b, cfg, t)
+                            .and_then(|x| a.row(x))
+                            .is_some_and(|r| r.family == f && r.status == TokStatus::Active)
+                })
+        });
+        !(attacker_keeps && user_active)
+    })
 }
 
 fn reuse_detected(m: &RefreshModel, s: &State) -> bool {

@@ -15,7 +15,10 @@
 //! `complete`, `exhaustive`, `ending`, `states`, `unique_states`, `max_depth`, `seconds`,
 //! `vacuous`, `outcome`, and `properties`, a list of `{name, kind, claim, applies, status,
 //! expected, as_expected, path, steps, trace, golden}`. `status` is `holds`, `violated`, `reached`,
-//! `unreached` or `unknown` (the search stopped before it could decide).
+//! `unreached` or `unknown` (the search stopped before it could decide). A model with scenario
+//! queries (its own `queries`, or `check --query FILE`) also has `queries`: a list of
+//! [`QueryReport`] `{name, kind, claim, expected, answer, as_expected, steps, unique_states,
+//! trace}`.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -183,6 +186,37 @@ pub struct ModelReport {
     /// (a limit), if it did. Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counterexamples_ending: Option<Ending>,
+    /// The answers of the model file's `queries` and of `check --query FILE`, in that order.
+    /// Absent when there are none (and in `--shard` runs, which answer no query).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queries: Vec<QueryReport>,
+}
+
+/// One scenario query's (or user-defined invariant's) answer in a report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueryReport {
+    /// The query's name (its `name` in the model file or the query file).
+    pub name: String,
+    /// `query` (some run matches its events and end condition?) or `invariant` (`always`).
+    pub kind: String,
+    /// The query's one-line claim.
+    pub claim: String,
+    /// The answer the file expects (`reachable`, `unreachable`, `holds`, `violated`), if it
+    /// says.
+    pub expected: Option<String>,
+    /// The answer: `reachable`, `unreachable` (a query), `holds`, `violated` (an invariant),
+    /// or `unknown` (a limit stopped the search first).
+    pub answer: String,
+    /// The answer is final and the expected one (true without an expectation).
+    pub as_expected: bool,
+    /// Steps of the shortest matching run (a reachable query) or counterexample (a violated
+    /// invariant): a count.
+    pub steps: Option<usize>,
+    /// Distinct states of the search (the model's states paired with the query's progress):
+    /// a count.
+    pub unique_states: u64,
+    /// The trace file written (`<model>.query-<name>.json`), if any.
+    pub trace: Option<PathBuf>,
 }
 
 impl ModelReport {
@@ -258,6 +292,7 @@ impl ModelReport {
             outcome: Outcome::AsExpected,
             properties,
             counterexamples_ending: r.counterexamples_ending,
+            queries: Vec::new(),
         };
         m.settle();
         m

@@ -74,10 +74,10 @@ fn changing_one_policy_fails_the_junit_report_naming_model_property_verdicts_and
     let out = cli(dir.path(), &args);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stdout(&out).is_empty(), "the report goes to the file");
-    assert!(stderr(&out).starts_with("differences (2):\n"), "summary on stderr:\n{}", stderr(&out));
+    assert!(stderr(&out).starts_with("differences (3):\n"), "summary on stderr:\n{}", stderr(&out));
     let xml = fs::read_to_string(dir.path().join("target/ci/junit.xml")).unwrap();
     let report = Report::deserialize_from_str(&xml).unwrap();
-    assert_eq!((report.tests, report.failures, report.errors), (2 * properties::ALL.len(), 2, 0));
+    assert_eq!((report.tests, report.failures, report.errors), (2 * properties::ALL.len(), 3, 0));
     let suite = &report.test_suites[0];
     assert_eq!(suite.name.as_str(), STABLE, "the differing model comes first");
     let case = &suite.test_cases[0];
@@ -106,7 +106,10 @@ fn changing_one_policy_fails_the_junit_report_naming_model_property_verdicts_and
     let second = &suite.test_cases[1];
     assert_eq!(second.name.as_str(), "cookie_names_live_session");
     assert!(matches!(second.status, TestCaseStatus::NonSuccess { kind: NonSuccessKind::Failure, .. }));
-    assert!(suite.test_cases[2..].iter().all(|c| matches!(c.status, TestCaseStatus::Success { .. })));
+    let third = &suite.test_cases[2];
+    assert_eq!(third.name.as_str(), "no_dead_credential_at_rest");
+    assert!(matches!(third.status, TestCaseStatus::NonSuccess { kind: NonSuccessKind::Failure, .. }));
+    assert!(suite.test_cases[3..].iter().all(|c| matches!(c.status, TestCaseStatus::Success { .. })));
     assert!(report.test_suites[1].test_cases.iter().all(|c| matches!(c.status, TestCaseStatus::Success { .. })));
     // The trace the failure names was written, replays, and shows the 401.
     let t: Value = serde_json::from_str(&fs::read_to_string(dir.path().join(&trace)).unwrap()).unwrap();
@@ -127,6 +130,7 @@ fn a_golden_trace_that_no_longer_reproduces_fails_at_its_first_differing_step_un
     // One transaction per handler: no orphan cookie any more, and a shorter logout.
     edit(dir.path(), ROTATE, "\"steps\": \"split\"", "\"steps\": \"atomic\"");
     edit(dir.path(), ROTATE, "\"cookie_names_live_session\": \"violated\"", "\"cookie_names_live_session\": \"holds\"");
+    edit(dir.path(), ROTATE, "\"no_dead_credential_at_rest\": \"violated\"", "\"no_dead_credential_at_rest\": \"holds\"");
     let model = format!("models/{ROTATE}.json");
     let out = cli(dir.path(), &["check", &model, "--format", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -335,8 +339,8 @@ fn several_model_files_list_differences_first_and_exit_by_the_worst_outcome() {
     assert_eq!(r["schema"], "refresh-check/report/v1");
     assert_eq!(r["outcome"], "differs");
     assert_eq!(r["totals"]["models"], 2);
-    assert_eq!(r["totals"]["differ"], 2);
-    assert_eq!(r["totals"]["as_expected"], 2 * properties::ALL.len() - 2);
+    assert_eq!(r["totals"]["differ"], 3);
+    assert_eq!(r["totals"]["as_expected"], 2 * properties::ALL.len() - 3);
     assert_eq!(r["differences"][0]["model"], STABLE);
     assert_eq!(r["differences"][0]["property"], "no_spurious_logout");
     assert_eq!(
@@ -348,7 +352,7 @@ fn several_model_files_list_differences_first_and_exit_by_the_worst_outcome() {
     let text = cli(dir.path(), &["check", "models"]);
     assert!(
         stdout(&text).starts_with(
-            "differences (2):\n  directus-pr22433-stable-id no_spurious_logout: expected holds, found violated"
+            "differences (3):\n  directus-pr22433-stable-id no_spurious_logout: expected holds, found violated"
         ),
         "{}",
         stdout(&text)

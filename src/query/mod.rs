@@ -421,6 +421,10 @@ pub struct Outcome {
     pub stopped: Option<Stop>,
     /// The expected answer, if written.
     pub expect: Option<Answer>,
+    /// Whether the query is an invariant (`always`).
+    pub invariant: bool,
+    /// The query's one-line claim ([`Query::claim`]).
+    pub claim: String,
 }
 
 impl Outcome {
@@ -481,6 +485,8 @@ pub fn answer(
         unique_states: out.unique_states,
         stopped: out.stopped,
         expect: query.expect,
+        invariant: query.invariant,
+        claim: query.claim.clone(),
     }
 }
 

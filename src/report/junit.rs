@@ -3,14 +3,16 @@
 //! property). A property that differs is a `failure` whose message is the difference in one
 //! line (model, property, expected and found verdict, trace file, or the golden trace's first
 //! differing step) and whose text gives the details and the counterexample's steps; an
-//! undecided property is an `error` of type `incomplete`. Written with `quick-junit`.
+//! undecided property is an `error` of type `incomplete`. Each scenario query is a test case
+//! too (name: `query <name>`): a `failure` of type `query` when its answer is not the
+//! expected one, an `error` of type `incomplete` when unknown. Written with `quick-junit`.
 
 use std::io::{self, Write};
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::{verdict, ModelReport, PropertyReport, SuiteReport, Traces};
+use super::{verdict, ModelReport, PropertyReport, QueryReport, SuiteReport, Traces};
 use crate::trace;
 
 fn details(m: &ModelReport, p: &PropertyReport, traces: &Traces) -> String {
@@ -70,6 +72,48 @@ fn case(m: &ModelReport, p: &PropertyReport, traces: &Traces) -> TestCase {
     c
 }
 
+/// One scenario query's test case (classname: the model, name: `query <name>`): a `failure`
+/// of type `query` when the answer is final and not the expected one, an `error` of type
+/// `incomplete` when a limit stopped its search.
+fn query_case(m: &ModelReport, q: &QueryReport) -> TestCase {
+    let details = || {
+        let mut s = format!("model: {} ({})\n{} {}: {}\n", m.model, m.file.display(), q.kind, q.name, q.claim);
+        s += &format!("expected: {}\nfound: {}\n", q.expected.as_deref().unwrap_or("-"), q.answer);
+        if let Some(t) = &q.trace {
+            s += &format!("trace: {}", t.display());
+            if let Some(n) = q.steps {
+                s += &format!(" ({n} steps)");
+            }
+            s += "\n";
+        }
+        s
+    };
+    let status = if q.answer == "unknown" {
+        let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
+        st.set_type("incomplete");
+        st.set_message(format!("{} query {}: unknown: a limit stopped the search before an answer", m.model, q.name));
+        st.set_description(details());
+        st
+    } else if !q.as_expected {
+        let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        st.set_type("query");
+        st.set_message(format!(
+            "{} query {}: expected {}, found {}",
+            m.model,
+            q.name,
+            q.expected.as_deref().unwrap_or("-"),
+            q.answer
+        ));
+        st.set_description(details());
+        st
+    } else {
+        TestCaseStatus::success()
+    };
+    let mut c = TestCase::new(format!("query {}", q.name), status);
+    c.set_classname(m.model.as_str());
+    c
+}
+
 /// Writes the JUnit XML of a suite report.
 pub fn write(s: &SuiteReport, traces: &Traces, w: &mut impl Write) -> io::Result<()> {
     let mut report = Report::new("refresh-check");
@@ -90,6 +134,7 @@ pub fn write(s: &SuiteReport, traces: &Traces, w: &mut impl Write) -> io::Result
             suite.add_property((k, v.as_str()));
         }
         suite.add_test_cases(m.properties.iter().map(|p| case(m, p, traces)));
+        suite.add_test_cases(m.queries.iter().map(|q| query_case(m, q)));
         report.add_test_suite(suite);
     }
     report.set_time(Duration::from_secs_f64(total));

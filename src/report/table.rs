@@ -135,5 +135,36 @@ pub fn markdown(s: &SuiteReport, w: &mut impl Write) -> io::Result<()> {
             writeln!(w, "- `{m}` `{p}`: [{f}]({f})")?;
         }
     }
+    queries_markdown(s, w)?;
     writeln!(w, "\n{}", md(&footer(s)))
+}
+
+/// The scenario queries' answers as a Markdown table (nothing when no model has any): model,
+/// query, kind, answer, expected, steps, states and trace file; an answer other than the
+/// expected one is marked `✗`.
+fn queries_markdown(s: &SuiteReport, w: &mut impl Write) -> io::Result<()> {
+    if s.models.iter().all(|m| m.queries.is_empty()) {
+        return Ok(());
+    }
+    writeln!(w, "\nQueries:\n")?;
+    writeln!(w, "| model | query | kind | answer | expected | steps | states | trace |")?;
+    writeln!(w, "|---|---|---|---|---|--:|--:|---|")?;
+    for m in &s.models {
+        for q in &m.queries {
+            let mark = if q.as_expected { "" } else { " ✗" };
+            let trace = q.trace.as_ref().map(|f| format!("[{0}]({0})", f.display())).unwrap_or_else(|| "-".into());
+            writeln!(
+                w,
+                "| `{}` | `{}` | {} | {}{mark} | {} | {} | {} | {trace} |",
+                m.model,
+                md(&q.name),
+                q.kind,
+                q.answer,
+                q.expected.as_deref().unwrap_or("-"),
+                q.steps.map_or("-".into(), |n| n.to_string()),
+                q.unique_states,
+            )?;
+        }
+    }
+    Ok(())
 }

@@ -160,6 +160,9 @@ pub fn fields_read(name: &str) -> &'static [&'static str] {
         // The attacker's own state is not in the snapshot: its answers are in flight first.
         "attacker_redeems" => &["in_flight"],
         "converges_to_live_token" => &["tabs[*].status", "jar", "store", "handlers", "in_flight", "session_valid"],
+        "no_dead_credential_at_rest" | "reuse_detected_after_theft" => {
+            &["tabs[*].status", "jar", "store", "handlers", "in_flight", "session_valid"]
+        }
         _ => &[],
     }
 }
