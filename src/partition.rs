@@ -207,6 +207,8 @@ fn merge_one(mut parts: Vec<(PathBuf, ModelReport)>) -> Result<(PathBuf, ModelRe
         outcome: crate::check::Outcome::AsExpected,
         properties,
         counterexamples_ending: None,
+        // Every share answers the queries over the whole model: the first share's answers.
+        queries: first.queries.clone(),
     };
     merged.vacuous = merged
         .properties

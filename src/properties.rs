@@ -695,9 +695,9 @@ fn converges_to_live_token(m: &RefreshModel, s: &State) -> bool {
 pub fn run_ended(m: &RefreshModel, s: &State) -> bool {
     use crate::model::Timer;
     at_rest(m, s)
-        && s.timers_set.iter().all(|timers| {
-            timers.iter().all(|t| matches!(t, Timer::Tick | Timer::BrowserTick | Timer::ServerRestarts))
-        })
+        && s.timers_set
+            .iter()
+            .all(|timers| timers.iter().all(|t| matches!(t, Timer::Tick | Timer::BrowserTick | Timer::ServerRestarts)))
 }
 
 /// The credential tab `t` of browser actor `b` would present at its next refresh, by
@@ -706,7 +706,9 @@ pub fn run_ended(m: &RefreshModel, s: &State) -> bool {
 fn held_credential(m: &RefreshModel, s: &State, b: usize, cfg: &BrowserCfg, t: usize) -> Option<crate::model::Token> {
     let br = browser_at(s, b);
     match cfg.mode {
-        crate::model::policy::AuthMode::Session if auth_server_at(s, m.cfg.server).is_none() => br.jar.session.map(|j| j.session),
+        crate::model::policy::AuthMode::Session if auth_server_at(s, m.cfg.server).is_none() => {
+            br.jar.session.map(|j| j.session)
+        }
         _ => br.stored_token(cfg, t as crate::model::TabIx),
     }
 }
@@ -737,12 +739,15 @@ fn no_dead_credential_at_rest(m: &RefreshModel, s: &State) -> bool {
                 continue;
             }
             let alive = held_credential(m, s, b, cfg, t).is_some_and(|x| match auth {
-                Some(a) => a.row(x).is_some_and(|r| r.status != TokStatus::Revoked)
-                    || a.cluster.as_ref().is_some_and(|c| {
-                        c.second.rows.get(usize::from(x).wrapping_sub(1)).is_some_and(|r| {
-                            !matches!(r.status, TokStatus::Revoked | TokStatus::Unknown)
+                Some(a) => {
+                    a.row(x).is_some_and(|r| r.status != TokStatus::Revoked)
+                        || a.cluster.as_ref().is_some_and(|c| {
+                            c.second
+                                .rows
+                                .get(usize::from(x).wrapping_sub(1))
+                                .is_some_and(|r| !matches!(r.status, TokStatus::Revoked | TokStatus::Unknown))
                         })
-                    }),
+                }
                 None => store_at(s, m.cfg.store).row(x).is_some(),
             });
             if !alive {
@@ -777,7 +782,13 @@ fn reuse_detected_after_theft(m: &RefreshModel, s: &State) -> bool {
     }
     let in_family = |f: u8| move |r: &&TokRow| r.family == f;
     (0..8u8).filter(|f| undetected & (1 << f) != 0).all(|f| {
-        let attacker_keeps = a.as_ghost.stolen.iter().filter_map(|&t| a.row(t)).filter(in_family(f)).any(|r| r.status != TokStatus::Revoked);
+        let attacker_keeps = a
+            .as_ghost
+            .stolen
+            .iter()
+            .filter_map(|&t| a.row(t))
+            .filter(in_family(f))
+            .any(|r| r.status != TokStatus::Revoked);
         let user_active = m.cfg.browsers.iter().any(|&b| {
             let Some(Node::Browser { cfg, .. }) = m.actors.get(b) else { return false };
             session_valid(m, s, b)

@@ -130,7 +130,12 @@ fn a_golden_trace_that_no_longer_reproduces_fails_at_its_first_differing_step_un
     // One transaction per handler: no orphan cookie any more, and a shorter logout.
     edit(dir.path(), ROTATE, "\"steps\": \"split\"", "\"steps\": \"atomic\"");
     edit(dir.path(), ROTATE, "\"cookie_names_live_session\": \"violated\"", "\"cookie_names_live_session\": \"holds\"");
-    edit(dir.path(), ROTATE, "\"no_dead_credential_at_rest\": \"violated\"", "\"no_dead_credential_at_rest\": \"holds\"");
+    edit(
+        dir.path(),
+        ROTATE,
+        "\"no_dead_credential_at_rest\": \"violated\"",
+        "\"no_dead_credential_at_rest\": \"holds\"",
+    );
     let model = format!("models/{ROTATE}.json");
     let out = cli(dir.path(), &["check", &model, "--format", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));

@@ -70,8 +70,16 @@ fn json_reports_carry_the_query_answers() {
 fn junit_and_markdown_reports_carry_the_query_answers() {
     let (code, xml, _, _dir) = run("junit", None);
     assert_eq!(code, Some(1));
-    assert!(xml.contains(r#"<testcase name="query orphan-cookie-logs-a-tab-out" classname="directus-10.10-session-d-s2"/>"#), "{xml}");
-    assert!(xml.contains(r#"<testcase name="query at-most-one-row" classname="directus-10.10-session-d-s2"/>"#), "{xml}");
+    assert!(
+        xml.contains(
+            r#"<testcase name="query orphan-cookie-logs-a-tab-out" classname="directus-10.10-session-d-s2"/>"#
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="query at-most-one-row" classname="directus-10.10-session-d-s2"/>"#),
+        "{xml}"
+    );
     let at = xml.find(r#"<testcase name="query three-rows""#).expect(&xml);
     let case = &xml[at..at + xml[at..].find("</testcase>").unwrap()];
     assert!(case.contains(r#"type="query""#) && case.contains("expected reachable, found unreachable"), "{case}");
@@ -79,7 +87,18 @@ fn junit_and_markdown_reports_carry_the_query_answers() {
     let (code, md, _, _dir) = run("markdown", Some(std::path::Path::new("report.md")));
     assert_eq!(code, Some(1));
     assert!(md.contains("| model | query | kind | answer | expected | steps | states | trace |"), "{md}");
-    assert!(md.contains("| `directus-10.10-session-d-s2` | `orphan-cookie-logs-a-tab-out` | query | reachable | reachable | 17 |"), "{md}");
-    assert!(md.contains("| `directus-10.10-session-d-s2` | `three-rows` | query | unreachable ✗ | reachable | - |"), "{md}");
-    assert!(md.contains("| `directus-10.10-session-d-s2` | `at-most-one-row` | invariant | holds | holds | - |"), "{md}");
+    assert!(
+        md.contains(
+            "| `directus-10.10-session-d-s2` | `orphan-cookie-logs-a-tab-out` | query | reachable | reachable | 17 |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `directus-10.10-session-d-s2` | `three-rows` | query | unreachable ✗ | reachable | - |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `directus-10.10-session-d-s2` | `at-most-one-row` | invariant | holds | holds | - |"),
+        "{md}"
+    );
 }

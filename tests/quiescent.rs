@@ -17,12 +17,23 @@ fn the_orphan_cookie_is_a_dead_credential_at_rest_and_the_fix_leaves_none() {
     let (sc, m, r) = checked("models/directus-10.10-session.json");
     let t = trace_of(&m, &sc, &r, "no_dead_credential_at_rest");
     assert_eq!(t.steps.len(), 14);
-    assert!(t.steps[7].text.contains("UPDATE SET token=2") && t.steps[7].text.contains("for tab A"), "{}", t.steps[7].text);
-    assert!(t.steps[11].text.contains("UPDATE SET token=3") && t.steps[11].text.contains("for tab B"), "{}", t.steps[11].text);
+    assert!(
+        t.steps[7].text.contains("UPDATE SET token=2") && t.steps[7].text.contains("for tab A"),
+        "{}",
+        t.steps[7].text
+    );
+    assert!(
+        t.steps[11].text.contains("UPDATE SET token=3") && t.steps[11].text.contains("for tab B"),
+        "{}",
+        t.steps[11].text
+    );
     assert_eq!(t.steps[12].text, "server gets 0 row(s) affected for tab B");
     assert!(t.steps[13].text.starts_with("tab B gets 200, Set-Cookie session=3"), "{}", t.steps[13].text);
     let rows = &t.steps[13].state.store;
-    assert!(rows.iter().any(|r| r.starts_with("token=2 ")) && !rows.iter().any(|r| r.starts_with("token=3 ")), "{rows:?}");
+    assert!(
+        rows.iter().any(|r| r.starts_with("token=2 ")) && !rows.iter().any(|r| r.starts_with("token=3 ")),
+        "{rows:?}"
+    );
     // No tab was logged out yet: the property speaks before `no_spurious_logout` can.
     assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
     assert!(t.steps.iter().all(|s| !s.text.contains("logged out")));
