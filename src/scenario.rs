@@ -874,7 +874,7 @@ impl Scenario {
                 return Err(self.invalid(
                     &format!("browser.on_ok[{i}]"),
                     "\"next-stage-refreshes-with-original-token\"",
-                    "no later render stage with `requesters_per_tab` above 1 (write the later stage as a requester of its own)",
+                    "no later render stage with `requesters_per_tab` above 1 (the two are not combined: concurrent fetches of one page are requesters, a server render's later stage that reads the request's original cookie is this reaction with one requester)",
                 ));
             }
         }

@@ -155,7 +155,7 @@ fn access_token_errors_name_file_line_field_and_what_was_expected() {
         (
             model_text(r#"{ "name": "r", "do": ["revoke access"], "reply": "invalid_grant" }"#, "", tab),
             "4: field `protocol.refresh.rules[0].do[0]`",
-            "`revoke access` only in the `request` handler",
+            "`revoke access` only in the `request` handler: a refresh revokes `presented.access`",
         ),
         (
             model_text(r#"{ "name": "r", "when": "presented.child.acess.used", "reply": "invalid_grant" }"#, "", tab),

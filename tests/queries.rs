@@ -539,3 +539,33 @@ fn explore_prints_a_save_command_with_its_tab_count() {
         "{first:?}"
     );
 }
+
+/// A `status` filter on a step that delivers no answer (the server receiving a request) could
+/// never match, so the query was answered "unreachable" after a whole search; it is refused
+/// (exit 2) naming the actions it can filter.
+#[test]
+fn a_status_filter_on_a_step_that_delivers_no_answer_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let qf = dir.path().join("q.json");
+    std::fs::write(
+        &qf,
+        r#"{"queries":[{"name":"server-200","events":["server ServerReceivesRefresh status 200"],"expect":"reachable"}]}"#,
+    )
+    .unwrap();
+    let out =
+        cli(&root(), &["check", "models/spring-as-rotate.json", "--query", qf.to_str().unwrap(), "--no-traces", "-q"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("a `status` filter on `ServerReceivesRefresh`, which delivers no answer"), "{err}");
+    assert!(err.contains("TabReceivesRefreshResponse"), "{err}");
+    // On an answer the same filter is taken and matched.
+    std::fs::write(
+        &qf,
+        r#"{"queries":[{"name":"tab-200","events":["TabReceivesRefreshResponse status 200"],"expect":"reachable"}]}"#,
+    )
+    .unwrap();
+    let out =
+        cli(&root(), &["check", "models/spring-as-rotate.json", "--query", qf.to_str().unwrap(), "--no-traces", "-q"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("tab-200: reachable"), "{stdout}");
+}

@@ -850,19 +850,7 @@ impl BrowserState {
                     return None;
                 }
                 Reaction::ClearStoredToken => {
-                    let shared = match (cfg.mode, cfg.storage) {
-                        (AuthMode::Session, _) => self.jar.session.take().is_some(),
-                        (AuthMode::Cookie, _) => self.jar.refresh.take().is_some(),
-                        (AuthMode::Json, JsonStorage::PerTab) => {
-                            self.tabs[t as usize].token = None;
-                            false
-                        }
-                        (AuthMode::Json, JsonStorage::Shared) => self.storage.take().is_some(),
-                        (AuthMode::Json, JsonStorage::SharedLagging) => {
-                            self.tabs[t as usize].token = None;
-                            self.storage.take().is_some()
-                        }
-                    };
+                    let shared = self.clear_stored_token(cfg, t);
                     // The other tabs' listeners hear that the shared token was removed.
                     self.hear_cleared(cfg, t, shared);
                 }
@@ -996,6 +984,25 @@ impl BrowserState {
 impl BrowserState {
     /// Tab `t` (or the attacker) is answered 2xx with access token `access`: the tab holds it
     /// from now on, and the attacker can copy it.
+    /// The `clear-stored-token` reaction of tab `t`: removes the refresh credential where the
+    /// mode keeps it (the jar's cookie, the tab's memory, the shared storage). Whether a shared
+    /// copy (cookie or storage) was removed, which the other tabs' listeners hear.
+    fn clear_stored_token(&mut self, cfg: &BrowserCfg, t: TabIx) -> bool {
+        match (cfg.mode, cfg.storage) {
+            (AuthMode::Session, _) => self.jar.session.take().is_some(),
+            (AuthMode::Cookie, _) => self.jar.refresh.take().is_some(),
+            (AuthMode::Json, JsonStorage::PerTab) => {
+                self.tabs[t as usize].token = None;
+                false
+            }
+            (AuthMode::Json, JsonStorage::Shared) => self.storage.take().is_some(),
+            (AuthMode::Json, JsonStorage::SharedLagging) => {
+                self.tabs[t as usize].token = None;
+                self.storage.take().is_some()
+            }
+        }
+    }
+
     fn hold_access(&mut self, cfg: &BrowserCfg, t: TabIx, access: Option<super::oauth::AccessId>) {
         let Some(a) = access else { return };
         self.tabs[t as usize].access = Some(a);

@@ -54,7 +54,7 @@
 use serde::Serialize;
 
 use crate::model::browser::{BrowserCfg, BrowserState, Send, TabStatus};
-use crate::model::policy::{AuthMode, JsonStorage, OkReaction, Reaction, WrittenListener};
+use crate::model::policy::{OkReaction, Reaction, WrittenListener};
 use crate::model::server::Credentials;
 use crate::model::{Reply, TabIx, Token, ATTACKER};
 
@@ -271,19 +271,7 @@ impl BrowserState {
                         Reaction::LogOut => break,
                         Reaction::KeepGoing => return None,
                         Reaction::ClearStoredToken => {
-                            let shared = match (cfg.mode, cfg.storage) {
-                                (AuthMode::Session, _) => self.jar.session.take().is_some(),
-                                (AuthMode::Cookie, _) => self.jar.refresh.take().is_some(),
-                                (AuthMode::Json, JsonStorage::PerTab) => {
-                                    self.tabs[t as usize].token = None;
-                                    false
-                                }
-                                (AuthMode::Json, JsonStorage::Shared) => self.storage.take().is_some(),
-                                (AuthMode::Json, JsonStorage::SharedLagging) => {
-                                    self.tabs[t as usize].token = None;
-                                    self.storage.take().is_some()
-                                }
-                            };
+                            let shared = self.clear_stored_token(cfg, t);
                             self.hear_cleared(cfg, t, shared);
                         }
                         Reaction::ClearCookie => {

@@ -442,8 +442,14 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
                         "presented.child.access",
                         "access",
                     ];
-                    let hint = did_you_mean(other, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
-                    let only = if other == "access" { "; `revoke access` only in the `request` handler" } else { "" };
+                    let hint = if other == "access" {
+                        // Outside the request handler the access token is the presented refresh
+                        // token's (or its child's).
+                        "; `revoke access` only in the `request` handler: a refresh revokes `presented.access` or `presented.child.access`".to_string()
+                    } else {
+                        did_you_mean(other, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"))
+                    };
+                    let only = "";
                     return Err(err(format!(
                         "cannot revoke `{other}` (expected presented, presented.child, descendants, family, session, client, user, presented.access or presented.child.access{only}{hint})"
                     )));

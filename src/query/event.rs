@@ -7,7 +7,9 @@
 //! ACTION := a step's action name (TabSendsRefresh, ServerReceivesRefresh, ClockTicks, …) | "*"
 //! filter := "rule" QUOTED        the server's decision: the rule that held
 //!         | "step" QUOTED        the handler step that ran
-//!         | "status" INTEGER     the HTTP status of the answer the step delivers (200, 400, 401, 500)
+//!         | "status" INTEGER     the HTTP status of the answer the step delivers (200, 400, 401, 500);
+//!                                only on actions that deliver an answer (`Tab…Response`,
+//!                                `Attacker…Response`): elsewhere it is refused
 //!         | "text" QUOTED        the step's sentence contains this text
 //! QUOTED := `…` | "…"
 //! ```
@@ -38,6 +40,17 @@ pub struct Event {
 }
 
 const ACTORS: &[&str] = &["server", "store", "clock", "attacker", "network", "browser", "node"];
+
+/// The actions that deliver an answer to a tab or the attacker: the only ones a `status`
+/// filter can match.
+pub const ANSWER_ACTIONS: &[&str] = &[
+    "TabReceivesRefreshResponse",
+    "TabReceivesCallResponse",
+    "TabReceivesLogoutResponse",
+    "TabReceivesResponse",
+    "AttackerReceivesResponse",
+    "AttackerReceivesCallResponse",
+];
 
 /// Every action name a trace step can show ([`crate::trace::describe_step`]): an event's
 /// `ACTION` must be one of them (or `*`).
@@ -183,6 +196,12 @@ impl Vocabulary {
                 return Err(format!(
                     "unknown action `{a}` (expected a step's action name, as traces show it, or `*`{})",
                     hint(a, &mut ACTION_NAMES.iter().copied())
+                ));
+            }
+            if ev.status.is_some() && !ANSWER_ACTIONS.contains(&a.as_str()) {
+                return Err(format!(
+                    "a `status` filter on `{a}`, which delivers no answer: `status` matches the answer a step delivers ({}); the server's decision on a request is matched with `rule`",
+                    ANSWER_ACTIONS.join(", ")
                 ));
             }
         }
