@@ -449,9 +449,8 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
                     } else {
                         did_you_mean(other, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"))
                     };
-                    let only = "";
                     return Err(err(format!(
-                        "cannot revoke `{other}` (expected presented, presented.child, descendants, family, session, client, user, presented.access or presented.child.access{only}{hint})"
+                        "cannot revoke `{other}` (expected presented, presented.child, descendants, family, session, client, user, presented.access or presented.child.access{hint})"
                     )));
                 }
             };
