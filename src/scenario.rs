@@ -888,6 +888,15 @@ impl Scenario {
                     "0 unless `mode` is \"cookie\" or json with `json_storage` \"shared\" (a reload loses the tab's memory; the new page reads the token where it outlives the page)",
                 ));
             }
+            if b.calls_per_tab > 0 {
+                // A reload would have to cancel the page's call in flight and drop the access
+                // token the old page held; the model does neither, so the pair is refused.
+                return Err(self.invalid(
+                    "browser.reloads_per_tab",
+                    b.reloads_per_tab,
+                    "0 when `calls_per_tab` is set (a reload does not yet cancel the page's ordinary calls or drop its access token)",
+                ));
+            }
         }
         Ok(())
     }

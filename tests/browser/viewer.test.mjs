@@ -168,6 +168,7 @@ test("a folder of traces gets an index page with model, property and length", as
   );
   assert.deepEqual(rows, [
     ["cookie_names_live_session", "always", "violated", "expected", "11"],
+    ["no_dead_credential_at_rest", "always", "violated", "expected", "14"],
     ["no_spurious_logout", "always", "violated", "expected", "10"],
   ]);
   // The second counterexample of a property is linked side by side with the first.
