@@ -411,6 +411,17 @@ fn section_hint(field: &str, message: &str) -> Option<String> {
     (!sections.is_empty()).then(|| format!("it is a field of {}", sections.join(" or ")))
 }
 
+/// For serde's "unknown variant `X`, expected one of `a`, `b`" or "unknown field `X`, expected
+/// one of …", the listed name nearest to X when it is a likely misspelling: `"did you mean
+/// `log-out`?"`. `None` otherwise.
+fn nearest_name_hint(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown variant `").or_else(|| message.strip_prefix("unknown field `"))?;
+    let (found, rest) = rest.split_once('`')?;
+    let listed = rest.split_once("expected one of ")?.1;
+    let names: Vec<&str> = listed.split('`').skip(1).step_by(2).collect();
+    crate::protocol::expr::did_you_mean(found, names.iter().copied()).map(|c| format!("did you mean `{c}`?"))
+}
+
 /// The model file of `sc` with its `auth_server` preset replaced, in place, by the `protocol`
 /// section it expands to, or its Directus `server` section by the `session_server` section it
 /// expands to ([`crate::protocol::directus`]), and the `browser` section's client reactions
@@ -532,7 +543,7 @@ impl Scenario {
     /// Parses and validates model-file text; `path` is used in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         let file: ModelFile = crate::jsonfile::from_str(text).map_err(|e| {
-            let message = match section_hint(&e.field, &e.message) {
+            let message = match section_hint(&e.field, &e.message).or_else(|| nearest_name_hint(&e.message)) {
                 Some(hint) => format!("{} ({hint})", e.message),
                 None => e.message,
             };
@@ -1182,6 +1193,9 @@ mod tests {
         let text = GOOD.replacen('{', "{\"max_in_flight_ticks\":1,", 1);
         let e = Scenario::parse(Path::new("m.json"), &text).unwrap_err().to_string();
         assert!(e.contains("unknown field `max_in_flight_ticks`") && e.contains("it is a field of `time`"), "{e}");
+        let hint = nearest_name_hint("unknown variant `logout`, expected one of `log-out`, `keep-going`, `retry`");
+        assert_eq!(hint.as_deref(), Some("did you mean `log-out`?"));
+        assert_eq!(nearest_name_hint("unknown variant `zzz`, expected one of `log-out`, `retry`"), None);
         let text = GOOD.replacen('{', "{\"no_such_field\":1,", 1);
         let e = Scenario::parse(Path::new("m.json"), &text).unwrap_err().to_string();
         assert!(!e.contains("it is a field of"), "{e}");
