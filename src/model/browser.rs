@@ -849,24 +849,14 @@ impl BrowserState {
                     self.tabs[t as usize].status = TabStatus::Idle;
                     return None;
                 }
-                Reaction::ClearStoredToken => {
-                    let shared = self.clear_stored_token(cfg, t);
-                    // The other tabs' listeners hear that the shared token was removed.
-                    self.hear_cleared(cfg, t, shared);
+                Reaction::ClearStoredToken | Reaction::ClearCookie | Reaction::ClearSharedStorage => {
+                    self.clear(cfg, t, *r)
                 }
                 Reaction::RetryWithStoredToken => {
                     let stored = self.refresh_cred(cfg, t).presented();
                     if stored.is_some() && stored != sent {
                         return Some(self.send_refresh(cfg, t));
                     }
-                }
-                Reaction::ClearCookie => {
-                    let cleared = self.jar.refresh.take().is_some() | self.jar.session.take().is_some();
-                    self.hear_cleared(cfg, t, cleared);
-                }
-                Reaction::ClearSharedStorage => {
-                    let cleared = self.storage.take().is_some();
-                    self.hear_cleared(cfg, t, cleared);
                 }
                 Reaction::Retry => {
                     let tab = &mut self.tabs[t as usize];
@@ -984,23 +974,28 @@ impl BrowserState {
 impl BrowserState {
     /// Tab `t` (or the attacker) is answered 2xx with access token `access`: the tab holds it
     /// from now on, and the attacker can copy it.
-    /// The `clear-stored-token` reaction of tab `t`: removes the refresh credential where the
-    /// mode keeps it (the jar's cookie, the tab's memory, the shared storage). Whether a shared
-    /// copy (cookie or storage) was removed, which the other tabs' listeners hear.
-    fn clear_stored_token(&mut self, cfg: &BrowserCfg, t: TabIx) -> bool {
-        match (cfg.mode, cfg.storage) {
-            (AuthMode::Session, _) => self.jar.session.take().is_some(),
-            (AuthMode::Cookie, _) => self.jar.refresh.take().is_some(),
-            (AuthMode::Json, JsonStorage::PerTab) => {
+    /// A clearing reaction of tab `t` (`clear-stored-token`: the refresh credential where the
+    /// mode keeps it; `clear-cookie`: the jar; `clear-shared-storage`: the shared storage),
+    /// for a refresh, a requester's refresh or a call alike; the other tabs' listeners hear a
+    /// shared copy removed. Any other reaction does nothing here.
+    fn clear(&mut self, cfg: &BrowserCfg, t: TabIx, r: Reaction) {
+        let shared = match (r, cfg.mode, cfg.storage) {
+            (Reaction::ClearCookie, _, _) => self.jar.refresh.take().is_some() | self.jar.session.take().is_some(),
+            (Reaction::ClearSharedStorage, _, _) => self.storage.take().is_some(),
+            (Reaction::ClearStoredToken, AuthMode::Session, _) => self.jar.session.take().is_some(),
+            (Reaction::ClearStoredToken, AuthMode::Cookie, _) => self.jar.refresh.take().is_some(),
+            (Reaction::ClearStoredToken, AuthMode::Json, JsonStorage::PerTab) => {
                 self.tabs[t as usize].token = None;
                 false
             }
-            (AuthMode::Json, JsonStorage::Shared) => self.storage.take().is_some(),
-            (AuthMode::Json, JsonStorage::SharedLagging) => {
+            (Reaction::ClearStoredToken, AuthMode::Json, JsonStorage::Shared) => self.storage.take().is_some(),
+            (Reaction::ClearStoredToken, AuthMode::Json, JsonStorage::SharedLagging) => {
                 self.tabs[t as usize].token = None;
                 self.storage.take().is_some()
             }
-        }
+            _ => return,
+        };
+        self.hear_cleared(cfg, t, shared);
     }
 
     fn hold_access(&mut self, cfg: &BrowserCfg, t: TabIx, access: Option<super::oauth::AccessId>) {
@@ -1070,24 +1065,7 @@ impl BrowserState {
                     }
                 }
                 Reaction::ClearStoredToken | Reaction::ClearCookie | Reaction::ClearSharedStorage => {
-                    let cleared = match (r, cfg.mode, cfg.storage) {
-                        (Reaction::ClearCookie, _, _) => {
-                            self.jar.refresh.take().is_some() | self.jar.session.take().is_some()
-                        }
-                        (Reaction::ClearSharedStorage, _, _) => self.storage.take().is_some(),
-                        (_, AuthMode::Session, _) => self.jar.session.take().is_some(),
-                        (_, AuthMode::Cookie, _) => self.jar.refresh.take().is_some(),
-                        (_, AuthMode::Json, JsonStorage::PerTab) => {
-                            self.tabs[t as usize].token = None;
-                            false
-                        }
-                        (_, AuthMode::Json, JsonStorage::Shared) => self.storage.take().is_some(),
-                        (_, AuthMode::Json, JsonStorage::SharedLagging) => {
-                            self.tabs[t as usize].token = None;
-                            self.storage.take().is_some()
-                        }
-                    };
-                    self.hear_cleared(cfg, t, cleared);
+                    self.clear(cfg, t, *r)
                 }
             }
         }

@@ -270,17 +270,8 @@ impl BrowserState {
                     match x {
                         Reaction::LogOut => break,
                         Reaction::KeepGoing => return None,
-                        Reaction::ClearStoredToken => {
-                            let shared = self.clear_stored_token(cfg, t);
-                            self.hear_cleared(cfg, t, shared);
-                        }
-                        Reaction::ClearCookie => {
-                            let cleared = self.jar.refresh.take().is_some() | self.jar.session.take().is_some();
-                            self.hear_cleared(cfg, t, cleared);
-                        }
-                        Reaction::ClearSharedStorage => {
-                            let cleared = self.storage.take().is_some();
-                            self.hear_cleared(cfg, t, cleared);
+                        Reaction::ClearStoredToken | Reaction::ClearCookie | Reaction::ClearSharedStorage => {
+                            self.clear(cfg, t, *x)
                         }
                         Reaction::RetryWithStoredToken => {
                             let cred: Credentials = self.refresh_cred(cfg, t);
