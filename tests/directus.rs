@@ -24,7 +24,7 @@ fn search_for(
     kind: Kind,
     condition: fn(&RefreshModel, &State) -> bool,
 ) -> (Option<Trace>, u64) {
-    let spec = PropertySpec { name, kind, claim: name, condition, scope: Scope::EVERY };
+    let spec = PropertySpec { name, kind, claim: name, condition, scope: Scope::EVERY, reads: &[] };
     let m = model::build(sc).property(spec.expectation(), name, condition);
     let out = search::search(&m, &SearchConfig::default());
     let path = out.discoveries.last().cloned().flatten();
