@@ -573,15 +573,18 @@ fn describe_in(
             };
             let b1 = model::browser_at(after, browser);
             let waits = b1.tabs[*t as usize].call.is_some_and(|c| c.awaiting_refresh);
+            // `call_refresh_margin`: the access token is about to expire (or none is held).
+            let why = held.map_or("it holds no access token".to_string(), |a| {
+                format!("its access token={a} expires within the margin")
+            });
             let held = held.map_or("no access token".to_string(), |a| format!("access token={a}"));
             let text = match (waits, b1.tabs[*t as usize].status) {
-                // `call_refresh_margin`: the access token is about to expire (or none is held).
                 (true, TabStatus::Refreshing { .. }) if !doing.is_empty() => format!(
-                    "{} starts an API call; its {held} expires within the margin, so the call waits for the refresh in flight{doing}",
+                    "{} starts an API call; {why}, so the call waits for the refresh in flight{doing}",
                     who(*t)
                 ),
                 (true, _) => format!(
-                    "{} starts an API call; its {held} expires within the margin, so it first sends POST /auth/refresh with {}",
+                    "{} starts an API call; {why}, so it first sends POST /auth/refresh with {}",
                     who(*t),
                     refresh_source(model::browser_at(before, browser), m, *t)
                 ),
