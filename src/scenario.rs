@@ -708,23 +708,41 @@ impl Scenario {
     fn validate_call_reactions(&self) -> Result<(), ScenarioError> {
         let b = &self.browser;
         let call_fields = [
-            ("browser.on_call_refused", b.on_call_refused.as_ref().map(|l| serde_json::to_string(l).unwrap_or_default())),
-            ("browser.on_call_server_error", b.on_call_server_error.as_ref().map(|l| serde_json::to_string(l).unwrap_or_default())),
+            (
+                "browser.on_call_refused",
+                b.on_call_refused.as_ref().map(|l| serde_json::to_string(l).unwrap_or_default()),
+            ),
+            (
+                "browser.on_call_server_error",
+                b.on_call_server_error.as_ref().map(|l| serde_json::to_string(l).unwrap_or_default()),
+            ),
             ("browser.call_refresh_margin", b.call_refresh_margin.map(|n| n.to_string())),
         ];
         for (field, found) in call_fields {
             if let (Some(found), 0) = (found, b.calls_per_tab) {
-                return Err(self.invalid(field, found, "no value unless `calls_per_tab` is set (it is a reaction of the tab's ordinary calls)"));
+                return Err(self.invalid(
+                    field,
+                    found,
+                    "no value unless `calls_per_tab` is set (it is a reaction of the tab's ordinary calls)",
+                ));
             }
         }
         if let Some(n) = b.call_refresh_margin {
             if n > MAX_TICKS {
-                return Err(self.invalid("browser.call_refresh_margin", n, &format!("an integer from 0 to {MAX_TICKS}")));
+                return Err(self.invalid(
+                    "browser.call_refresh_margin",
+                    n,
+                    &format!("an integer from 0 to {MAX_TICKS}"),
+                ));
             }
         }
         for (name, list) in [("on_refused", &b.on_refused), ("on_server_error", &b.on_server_error)] {
             if let Some(i) = list.iter().position(|r| *r == Reaction::RefreshAndRetry) {
-                let also = if b.calls_per_tab > 0 { " (for a call, list it in `on_call_refused` or `on_call_server_error`)" } else { "" };
+                let also = if b.calls_per_tab > 0 {
+                    " (for a call, list it in `on_call_refused` or `on_call_server_error`)"
+                } else {
+                    ""
+                };
                 return Err(self.invalid(
                     &format!("browser.{name}[{i}]"),
                     "\"refresh-and-retry\"",
@@ -1178,7 +1196,10 @@ impl Scenario {
             return Err(self.invalid("browser.devices", self.browser.devices, "1 (a Directus model has one browser)"));
         }
         let b = &self.browser;
-        let call_lists = [("browser.on_call_refused", &b.on_call_refused), ("browser.on_call_server_error", &b.on_call_server_error)];
+        let call_lists = [
+            ("browser.on_call_refused", &b.on_call_refused),
+            ("browser.on_call_server_error", &b.on_call_server_error),
+        ];
         let call_lists = call_lists.into_iter().filter_map(|(f, l)| l.as_ref().map(|l| (f, l)));
         for (field, list) in [("browser.on_refused", &b.on_refused), ("browser.on_server_error", &b.on_server_error)]
             .into_iter()

@@ -50,7 +50,9 @@ fn zitadel_9331_the_interceptor_refreshes_and_sends_the_call_again() {
         ]
     );
     assert!(
-        t.steps[4].text.ends_with("with access token=1: it waits for the tab's refresh in flight and will send the call again"),
+        t.steps[4]
+            .text
+            .ends_with("with access token=1: it waits for the tab's refresh in flight and will send the call again"),
         "{}",
         t.steps[4].text
     );
@@ -133,7 +135,9 @@ fn auth0_spa_js_refreshes_before_a_call_within_the_margin() {
             "TabReceivesCallResponse"
         ]
     );
-    assert!(t.steps[2].text.contains("its access token=1 expires within the margin, so it first sends POST /auth/refresh"));
+    assert!(t.steps[2]
+        .text
+        .contains("its access token=1 expires within the margin, so it first sends POST /auth/refresh"));
 
     let (sc, m, r) = checked(NO_MARGIN);
     assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
@@ -237,7 +241,11 @@ fn a_reload_cancels_the_pages_call_and_drops_its_access_token() {
         ]
     );
     assert!(t.steps[3].text.ends_with("rule `inactive` → invalid_token"), "{}", t.steps[3].text);
-    assert!(t.steps[5].text.ends_with("nobody reads it (the page that sent the call was reloaded)"), "{}", t.steps[5].text);
+    assert!(
+        t.steps[5].text.ends_with("nobody reads it (the page that sent the call was reloaded)"),
+        "{}",
+        t.steps[5].text
+    );
     assert_eq!(answered(&sc, "new-page-waits").answer, Answer::Reachable);
     // The reloaded page never holds or presents the old page's access token (1), and is seen
     // holding none. (Access tokens are numbered in issue order: the server may serve the
@@ -270,7 +278,12 @@ fn call_reaction_bad_input_is_refused_with_the_field_and_the_allowed_values() {
             "a reaction of an ordinary call",
         ),
         ("\"retry_limit\": 1,", "", "browser.retry_limit", "\"refresh-and-retry\""),
-        ("\"retry_limit\": 1,", "\"retry_limit\": 1, \"call_refresh_margin\": 17,", "browser.call_refresh_margin", "from 0 to 16"),
+        (
+            "\"retry_limit\": 1,",
+            "\"retry_limit\": 1, \"call_refresh_margin\": 17,",
+            "browser.call_refresh_margin",
+            "from 0 to 16",
+        ),
         (
             "\"refresh-and-retry\",\n      \"log-out\"",
             "\"log-out\", \"refresh-and-retry\"",

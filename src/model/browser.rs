@@ -1349,4 +1349,67 @@ mod tests {
         assert_eq!([b.tabs[0].status, b.tabs[1].status], [TabStatus::LockSeenFree; 2]);
         assert!(b.set_lock(&c, 0).is_some() && b.set_lock(&c, 1).is_some(), "both refresh at once");
     }
+
+    fn call_cfg(margin: Option<Tick>) -> BrowserCfg {
+        BrowserCfg {
+            mode: AuthMode::Json,
+            calls: 2,
+            access_tokens: true,
+            retry_limit: 1,
+            on_call_refused: vec![Reaction::RefreshAndRetry, Reaction::LogOut],
+            call_refresh_margin: margin,
+            access_ttl: 2,
+            ..cfg(1, Coordination::None)
+        }
+    }
+
+    fn ok_access(t: Token, access: super::super::oauth::AccessId) -> Reply {
+        Reply::Ok { set_cookie: None, token: Some(t), expires_at: Some(4), access: Some(access) }
+    }
+
+    #[test]
+    fn a_refused_call_waits_for_the_refresh_in_flight_and_is_sent_with_the_new_access_token() {
+        let c = call_cfg(None);
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 0, exp: 0 }, 1);
+        assert!(b.start_refresh(&c, 0).is_some());
+        assert_eq!(b.start_call(&c, 0), Some(Send::Call { tab: 0, access: Some(1) }));
+        // The 401 while the refresh is in flight: no second refresh (single-flight), the call waits.
+        assert_eq!(b.on_call_reply(&c, 0, Reply::Err(HttpError::InvalidCredentials)), None);
+        assert!(b.tabs[0].call.is_some_and(|c| c.awaiting_refresh && c.retries_left == 0));
+        assert_eq!(b.resume_calls(), vec![], "the refresh is still in flight");
+        b.on_refresh_reply(&c, 0, ok_access(2, 2));
+        assert_eq!(b.resume_calls(), vec![Send::Call { tab: 0, access: Some(2) }]);
+        // Refused again with no retry left: the rest of the list logs the tab out.
+        assert_eq!(b.on_call_reply(&c, 0, Reply::Err(HttpError::InvalidCredentials)), None);
+        assert_eq!(b.tabs[0].status, TabStatus::LoggedOut);
+    }
+
+    #[test]
+    fn an_idle_tab_refreshes_for_a_refused_call_without_using_up_a_refresh() {
+        let c = call_cfg(None);
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 0, exp: 0 }, 1);
+        assert!(b.start_call(&c, 0).is_some());
+        let sent = b.on_call_reply(&c, 0, Reply::Err(HttpError::InvalidCredentials));
+        assert!(matches!(sent, Some(Send::Refresh { tab: 0, retry: false, .. })), "{sent:?}");
+        assert_eq!((b.tabs[0].status, b.tabs[0].refreshes_left), (TabStatus::Refreshing { sent: Some(1) }, 1));
+        // The refresh is refused and logs the tab out: the waiting call is dropped.
+        b.on_refresh_reply(&c, 0, Reply::Err(HttpError::InvalidCredentials));
+        assert_eq!(b.resume_calls(), vec![]);
+        assert_eq!(b.tabs[0].call, None);
+    }
+
+    #[test]
+    fn a_call_refreshes_first_when_its_access_token_expires_within_the_margin() {
+        let c = call_cfg(Some(1));
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 0, exp: 0 }, 1);
+        assert_eq!(b.tabs[0].expiry, Some(2), "the sign-in's access token expires at access_ttl");
+        b.now = 1; // exp 2 is not below now + 1: fresh enough
+        assert_eq!(b.start_call(&c, 0), Some(Send::Call { tab: 0, access: Some(1) }));
+        b.on_call_reply(&c, 0, Reply::Ok { set_cookie: None, token: None, expires_at: None, access: None });
+        b.now = 2; // exp 2 < now + 1: refresh first
+        assert!(matches!(b.start_call(&c, 0), Some(Send::Refresh { tab: 0, .. })));
+        assert!(b.tabs[0].call.is_some_and(|c| c.awaiting_refresh && c.sent.is_none()));
+        b.on_refresh_reply(&c, 0, ok_access(2, 2));
+        assert_eq!(b.resume_calls(), vec![Send::Call { tab: 0, access: Some(2) }]);
+    }
 }

@@ -579,10 +579,9 @@ fn describe_in(
             });
             let held = held.map_or("no access token".to_string(), |a| format!("access token={a}"));
             let text = match (waits, b1.tabs[*t as usize].status) {
-                (true, TabStatus::Refreshing { .. }) if !doing.is_empty() => format!(
-                    "{} starts an API call; {why}, so the call waits for the refresh in flight{doing}",
-                    who(*t)
-                ),
+                (true, TabStatus::Refreshing { .. }) if !doing.is_empty() => {
+                    format!("{} starts an API call; {why}, so the call waits for the refresh in flight{doing}", who(*t))
+                }
                 (true, _) => format!(
                     "{} starts an API call; {why}, so it first sends POST /auth/refresh with {}",
                     who(*t),
@@ -1005,10 +1004,12 @@ fn resumed_calls_text(before: &BrowserState, after: &BrowserState) -> String {
         }
         let w = who(t as TabIx);
         match a.call {
-            Some(c) if !c.awaiting_refresh => s += &format!(
-                "; {w} sends its waiting API call with {}",
-                c.sent.map_or("no access token".to_string(), |x| format!("access token={x}"))
-            ),
+            Some(c) if !c.awaiting_refresh => {
+                s += &format!(
+                    "; {w} sends its waiting API call with {}",
+                    c.sent.map_or("no access token".to_string(), |x| format!("access token={x}"))
+                )
+            }
             None => s += &format!("; {w}'s waiting API call is dropped"),
             Some(_) => {}
         }
