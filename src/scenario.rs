@@ -213,7 +213,7 @@ pub struct BrowserSection {
     #[serde(default)]
     pub reloads_per_tab: u8,
     /// What a tab does when an ordinary call is refused (4xx), in order; absent: the
-    /// refresh's `on_refused` (docs/protocol-language.md, "Client reactions to a call"). Also
+    /// refresh's `on_refused` (docs/protocol-language.md, "A call's own reactions"). Also
     /// `refresh-and-retry`. Needs `calls_per_tab`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_call_refused: Option<Vec<Reaction>>,

@@ -128,7 +128,7 @@ fn auth0_spa_js_refreshes_before_a_call_within_the_margin() {
         [
             "ClockTicks",
             "BrowserClockTicks",
-            "TabSendsCall",
+            "TabRefreshesBeforeCall",
             "ServerReceivesRefresh",
             "TabReceivesRefreshResponse",
             "ServerReceivesCall",
@@ -210,7 +210,7 @@ fn a_reload_cancels_the_pages_call_and_drops_its_access_token() {
   {"name":"old-call-discarded","description":"the old page's call is refused after the reload and nobody reads the answer",
    "events":["tab A TabReloads","tab A TabReceivesCallResponse status 401 text `nobody reads it`"],"expect":"reachable"},
   {"name":"new-page-waits","description":"the reloaded page's call waits for its load-time refresh",
-   "events":["tab A TabReloads","tab A TabSendsCall text `so the call waits for the refresh in flight`",
+   "events":["tab A TabReloads","tab A TabRefreshesBeforeCall text `so the call waits for the refresh in flight`",
              "TabReceivesRefreshResponse status 200 text `sends its waiting API call with access token=3`"],
    "expect":"reachable"},
   {"name":"no-logout-after-reload","description":"the old page's call (the tab's only one) never logs the tab out once the page is reloaded",

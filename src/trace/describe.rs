@@ -589,7 +589,9 @@ fn describe_in(
                 ),
                 (false, _) => format!("{} sends an API call with {held}{doing}", who(*t)),
             };
-            (who(*t), "TabSendsCall".into(), text, None)
+            // A call that waits for a refresh sends no call now: its own action name.
+            let action = if waits { "TabRefreshesBeforeCall" } else { "TabSendsCall" };
+            (who(*t), action.into(), text, None)
         }
         ActorModelAction::Timeout(_, Timer::AttackerCalls(a)) => (
             "attacker".into(),
