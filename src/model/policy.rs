@@ -226,6 +226,18 @@ pub enum Reaction {
     /// on (kurrent-io/kcap-cli PR 947: a client that replays a refresh only on a lost answer
     /// or a 5xx, never on a 4xx).
     Retry,
+    /// Ordinary calls only (`browser.on_call_refused`, `on_call_server_error`): if the call
+    /// has a retry left (`browser.retry_limit`, K, per call), the tab refreshes through its
+    /// ordinary refresh path (or, a refresh of it already in flight, waits for that one:
+    /// single-flight inside the tab) and, once the refresh is answered and the tab is still
+    /// signed in, sends the call again with the access token it holds then; the list ends
+    /// there. Without a retry left the list goes on. The refresh does not use up one of
+    /// `refreshes_per_tab`. The SPA 401 interceptor: Flyrell/axios-auth-refresh `src/index.ts`
+    /// (01df3ff) `createAuthRefreshInterceptor`: on a 401 it calls the refresh once
+    /// (`createRefreshCall` shares one refresh promise), requests made meanwhile wait for it
+    /// (`createRequestQueueInterceptor`), then it sends the failed request again
+    /// (`axios(error.response.config)`); zitadel/zitadel issue 9331.
+    RefreshAndRetry,
 }
 
 /// One thing a tab does with a refresh answered 2xx, in the order the model file lists them
