@@ -431,3 +431,170 @@ fn cogtrix_2164_a_refused_token_stays_live_when_its_claim_is_rolled_back() {
     }
     assert_eq!(reach(fixed, refused_and_claimed).0, 5);
 }
+
+/// Bike4Mind PR 1801, defect 1: two refreshes read the same current hash and both rotate with
+/// no compare-and-swap; the row keeps the last write, so the first rotation's token is a
+/// secret the row no longer knows. Presented, it trips reuse detection: the session is revoked
+/// and the tab logged out.
+#[test]
+fn bike4mind_1801_rotation_without_compare_and_swap_strands_a_token() {
+    let file = "models/bike4mind-1801-rotation-without-cas.json";
+    let (sc, m, r) = checked(file);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "TabReceivesRefreshResponse",
+            "TabSendsRefresh",
+            "ServerWritesRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    // Both reads see token 1 as the row's current hash before either write.
+    assert!(t.steps[1].text.contains("rule `the current secret`"), "{}", t.steps[1].text);
+    assert!(t.steps[3].text.contains("rule `the current secret`"), "{}", t.steps[3].text);
+    assert!(t.steps[7].text.contains("step `write the new hash (no compare-and-swap)` of tab B's"));
+    assert!(t.steps[8].text.contains("refresh cookie=2") && t.steps[8].text.contains("no longer knows"));
+    assert!(t.steps[9].text.starts_with("tab A gets 401"), "{}", t.steps[9].text);
+    assert_eq!(
+        last_store(&t)[..3],
+        [
+            "token=1 family=0 gen=0 revoked",
+            "token=2 family=0 gen=1 parent=1 revoked",
+            "token=3 family=0 gen=1 parent=1 revoked"
+        ],
+        "two children of token 1: the fork, then the whole session revoked"
+    );
+
+    // The report's jar: both answers land and the last Set-Cookie is the stranded token's.
+    let dead = trace_of(&m, &sc, &r, "no_dead_credential_at_rest");
+    assert_eq!(
+        actions(&dead),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "ServerWritesRefresh",
+            "TabReceivesRefreshResponse",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    let end = dead.steps.last().unwrap();
+    assert_eq!(end.state.jar.as_deref(), Some("refresh=2"));
+    assert_eq!(end.state.store[1], "token=2 family=0 gen=1 parent=1 revoked");
+    assert_eq!(end.state.store[2], "token=3 family=0 gen=1 parent=1 active");
+    assert_eq!(end.state.store[3], "family 0: current=3, grace_until=1, previous=1, revoked=0");
+
+    // And the whole report: both answers landed, the jar's stranded token is presented, the
+    // session is revoked and a tab logged out, with no third rotation.
+    fn reported(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        let tabs = &model::browser_at(s, m.cfg.browsers[0]).tabs;
+        auth.rows.len() == 3
+            && auth.rows[1].parent == Some(1)
+            && auth.rows[2].parent == Some(1)
+            && tabs.iter().any(|t| t.status == model::browser::TabStatus::LoggedOut)
+            && tabs.iter().all(|t| !matches!(t.status, model::browser::TabStatus::Refreshing { .. }))
+    }
+    let (len, rows) = reach(file, reported);
+    assert_eq!(len, 11, "both send, read and write; both answers land, the stranded one last; it is presented and refused");
+    assert!(rows.iter().all(|s| *s == TokStatus::Revoked));
+}
+
+/// Bike4Mind PR 1801's fix: the compare-and-swap lets one of two concurrent refreshes rotate;
+/// the loser is coalesced (an access token, no Set-Cookie), so the jar keeps the winner's
+/// token and no fork exists. What is left is a request overtaken by two rotations: its token
+/// is two generations back, which the design treats as theft.
+#[test]
+fn bike4mind_pr1801_the_compare_and_swap_loser_is_coalesced() {
+    let file = "models/bike4mind-pr1801-compare-and-swap.json";
+    let (sc, m, r) = checked(file);
+    assert_eq!(crate::util::status(&r, "sp3_single_lineage"), refresh_check::scenario::Verdict::Holds);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerWritesRefresh",
+            "TabReceivesRefreshResponse",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[8].text.contains("refresh cookie=1") && t.steps[8].text.contains("theft"), "{}", t.steps[8].text);
+    assert_eq!(last_store(&t)[2], "token=3 family=0 gen=2 parent=2 revoked", "a chain, not a fork");
+
+    // Both tabs' concurrent refreshes of token 1 end with one rotation and both tabs signed in.
+    fn coalesced(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        let b = model::browser_at(s, m.cfg.browsers[0]);
+        auth.rows.len() == 2
+            && b.jar.refresh == Some(2)
+            && b.tabs.iter().all(|t| t.status == model::browser::TabStatus::Idle && t.refreshes_left == 1)
+    }
+    let (len, rows) = reach(file, coalesced);
+    assert_eq!(len, 7, "both send and read, A's compare-and-swap wins, B's loses and is coalesced, both answers land");
+    assert_eq!(rows[1], TokStatus::Active);
+}
+
+/// Neon MCP server before PR 232: the client's answer is lost and it retries with the
+/// just-rotated token more than 5 minutes later; the proxy has deleted the token and the
+/// success cache's entry has expired: 400, re-authentication. Hydra never sees the retry.
+#[test]
+fn neon_232_a_retry_later_than_the_success_cache_ttl_is_refused() {
+    let (sc, m, r) = checked("models/neon-mcp-232-success-cache-5-minutes.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabRetriesRefresh",
+            "ClockTicks",
+            "ClockTicks",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[1].text.contains("rule `Hydra rotates: save the pair and the success cache`"));
+    assert!(t.steps[5].text.contains("refresh_token=1") && t.steps[5].text.contains("no cached pair"), "{}", t.steps[5].text);
+    assert!(t.steps[6].text.starts_with("tab A gets 401"), "{}", t.steps[6].text);
+    assert_eq!(
+        last_store(&t)[..2],
+        ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"],
+        "Hydra's chain is intact: the proxy refused the retry itself"
+    );
+    assert_eq!(crate::util::status(&r, "reuse_detected"), refresh_check::scenario::Verdict::Unreached);
+}
+
+/// After PR 232 (30 minutes) the same retry up to 15 minutes later is answered the cached
+/// pair; the verdict turns on the TTL against the retry delay, so a horizon past 30 minutes
+/// finds the refusal again.
+#[test]
+fn neon_pr232_the_30_minute_cache_covers_a_retry_inside_it_only() {
+    let file = "models/neon-mcp-pr232-success-cache-30-minutes.json";
+    let (_, _, r) = checked(file);
+    assert_eq!(crate::util::status(&r, "no_spurious_logout"), refresh_check::scenario::Verdict::Holds);
+    assert!(r.unique_states > 100, "{}", r.unique_states);
+
+    let mut sc = crate::util::scenario(file, None);
+    sc.time.max_ticks = 7;
+    let (m, r) = crate::util::run(&sc, &refresh_check::check::CheckOptions::default());
+    assert_eq!(crate::util::status(&r, "no_spurious_logout"), refresh_check::scenario::Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(actions(&t).iter().filter(|a| *a == "ClockTicks").count(), 7, "a retry 35 minutes later");
+    assert!(t.steps[t.steps.len() - 2].text.contains("no cached pair"));
+}
