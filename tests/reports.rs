@@ -598,3 +598,49 @@ fn neon_pr232_the_30_minute_cache_covers_a_retry_inside_it_only() {
     assert_eq!(actions(&t).iter().filter(|a| *a == "ClockTicks").count(), 7, "a retry 35 minutes later");
     assert!(t.steps[t.steps.len() - 2].text.contains("no cached pair"));
 }
+
+/// ayunis-core PR 1047: the loser of the conditional update asks, in a query of its own,
+/// whether the token was used within the grace and inserts a successor of its own: a new
+/// sibling per replay, and (neither that query nor the insert reads revokedAt) a live token
+/// after a sign-out that revoked the family in between (the PR review's finding).
+#[test]
+fn ayunis_core_1047_the_grace_path_inserts_a_sibling_even_after_sign_out() {
+    let (sc, m, r) = checked("models/ayunis-core-pr1047-grace-inserts-a-sibling.json");
+    let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(
+        actions(&fork),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "ServerWritesRefresh",
+            "ServerWritesRefresh",
+            "ServerWritesRefresh"
+        ]
+    );
+    assert!(fork.steps[5].text.contains("rule `lost: rolled back`"), "{}", fork.steps[5].text);
+    assert!(fork.steps[7].text.contains("step `insert(successor) (own statement)` of tab B's"));
+    assert_eq!(
+        last_store(&fork)[1..],
+        ["token=2 family=0 gen=1 parent=1 active", "token=3 family=0 gen=1 parent=1 active"],
+        "two live children of token 1"
+    );
+
+    let revived = trace_of(&m, &sc, &r, "logout_revokes_all");
+    let out = find_step(&revived, "tab A", "TabSignsOut", "signs out");
+    let logout = find_step(&revived, "server", "ServerReceivesLogout", "logout");
+    let grace = find_step(&revived, "server", "ServerWritesRefresh", "rule `used within the grace (revokedAt not read)`");
+    assert!(out < logout && logout < grace, "the sign-out lands between B's lost update and its grace query");
+    assert_eq!(revived.steps.len(), 11);
+    assert_eq!(
+        last_store(&revived),
+        [
+            "token=1 family=0 gen=0 revoked",
+            "token=2 family=0 gen=1 parent=1 revoked",
+            "token=3 family=0 gen=1 parent=1 active"
+        ],
+        "a live token in the family the sign-out revoked"
+    );
+}
