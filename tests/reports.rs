@@ -4,6 +4,7 @@
 //! interleaving with a `Sometimes` property on the built model.
 
 use refresh_check::model::{self, oauth::TokStatus, RefreshModel, State};
+use refresh_check::properties;
 use refresh_check::search;
 use refresh_check::trace::Trace;
 
@@ -643,4 +644,63 @@ fn ayunis_core_1047_the_grace_path_inserts_a_sibling_even_after_sign_out() {
         ],
         "a live token in the family the sign-out revoked"
     );
+}
+
+/// Bike4Mind PR 1801, defect 2: an identify call sent with the sign-in access token before a
+/// refresh and answered after it puts that token back over the fresh one
+/// (`on_call_ok: ["store-echoed-access-token"]`); once it has expired, a call is refused and the
+/// tab logged out while the refresh's access token is still valid. Without the reaction
+/// neither state is reachable.
+#[test]
+fn bike4mind_1801_identify_echo_puts_the_stale_access_token_back() {
+    let file = "models/bike4mind-1801-identify-echoes-stale-access-token.json";
+    let (sc, m, r) = checked(file);
+    assert!(r.unique_states > 20, "{}", r.unique_states);
+    // The shortest logout is not the report: the model has no refresh before an access token
+    // expires, so a tab that never refreshed calls with its expired sign-in token.
+    let artifact = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&artifact),
+        ["TabSendsCall", "ClockTicks", "ClockTicks", "ClockTicks", "ServerReceivesCall", "TabReceivesCallResponse"]
+    );
+
+    // The app holds access token 1 again after it held access token 2.
+    fn stale_again(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        let tab = &model::browser_at(s, m.cfg.browsers[0]).tabs[0];
+        auth.access.len() == 2 && tab.access == Some(1) && tab.refreshes_left == 0 && tab.status == model::browser::TabStatus::Idle
+    }
+    let (path, exhaustive, built) = crate::util::shortest_to(&sc, stale_again);
+    assert!(exhaustive);
+    let path = path.expect("the echo is reachable");
+    // Along the path the tab holds access token 1, then 2 (the refresh's answer), then 1 again
+    // (the call's answer), and the call that brings it back was sent before the refresh's
+    // answer landed.
+    let (init, steps) = search::replay(&built, &path).unwrap();
+    let tab_at = |s: &State| model::browser_at(s, built.cfg.browsers[0]).tabs[0].clone();
+    let held: Vec<_> = std::iter::once(&init).chain(steps.iter().map(|(_, s)| s)).map(|s| tab_at(s).access).collect();
+    let two = held.iter().position(|a| *a == Some(2)).expect("the refresh's access token is held");
+    assert_eq!(held[..two].iter().filter(|a| **a != Some(1)).count(), 0, "{held:?}");
+    assert_eq!(held.last(), Some(&Some(1)), "{held:?}");
+    let sent = std::iter::once(&init)
+        .chain(steps.iter().map(|(_, s)| s))
+        .position(|s| tab_at(s).call.is_some())
+        .expect("a call in flight");
+    assert!(sent < two, "the call was sent before the refresh was answered: {held:?}");
+    assert_eq!(steps.len(), 7, "the refresh (two server steps), the call and both answers");
+
+    // The report to its end (the model's query): after the echo, the next call presents
+    // access token 1 and is refused once it has expired, while access token 2 is valid.
+    let q = sc.queries.iter().find(|q| q.name == "stale-token-refused-while-fresh-one-valid").unwrap();
+    let o = refresh_check::query::answer(&built, &sc.path, &sc.name, sc.browser.tabs, q, &search::SearchConfig::default());
+    assert_eq!(o.answer, refresh_check::query::Answer::Reachable);
+    let t = o.trace.as_ref().unwrap();
+    let last = t.steps.last().unwrap();
+    assert!(last.text.contains("401") && last.text.contains("with access token=1"), "{}", last.text);
+
+    // The same app without the reaction: the echoed state is unreachable.
+    let mut plain = crate::util::scenario(file, None);
+    plain.browser.on_call_ok.clear();
+    let (none, exhaustive, _) = crate::util::shortest_to(&plain, stale_again);
+    assert!(exhaustive && none.is_none());
 }

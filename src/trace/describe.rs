@@ -784,7 +784,15 @@ fn describe_in(
                     let b1 = model::browser_at(after, browser);
                     let tail = match (*tab == ATTACKER, reply) {
                         (true, _) => String::new(),
-                        (false, Reply::Ok { .. }) => String::new(),
+                        (false, Reply::Ok { .. }) => {
+                            let (held0, held1) = (b0.tabs[*tab as usize].access, b1.tabs[*tab as usize].access);
+                            match held1 {
+                                Some(a) if held0 != held1 => {
+                                    format!("; the answer echoes it and the app stores it: the tab holds access token={a} again")
+                                }
+                                _ => String::new(),
+                            }
+                        }
                         (false, Reply::Err(_)) => {
                             let was_out = b0.tabs[*tab as usize].status == TabStatus::LoggedOut;
                             let now_out = b1.tabs[*tab as usize].status == TabStatus::LoggedOut;
