@@ -704,3 +704,19 @@ fn bike4mind_1801_identify_echo_puts_the_stale_access_token_back() {
     let (none, exhaustive, _) = crate::util::shortest_to(&plain, stale_again);
     assert!(exhaustive && none.is_none());
 }
+
+/// `on_call_ok` without calls is refused with the field and what is expected (exit 2).
+#[test]
+fn on_call_ok_without_calls_is_refused() {
+    let dir = std::env::temp_dir().join(format!("rc-on-call-ok-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::fs::read_to_string(crate::util::root().join("models/bike4mind-1801-identify-echoes-stale-access-token.json")).unwrap();
+    let bad = src.replace("\"calls_per_tab\": 2,", "\"calls_per_tab\": 0,");
+    assert_ne!(bad, src);
+    std::fs::write(dir.join("m.json"), bad).unwrap();
+    let out = crate::util::cli(&dir, &["models", "validate", "m.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("browser.on_call_ok") && err.contains("calls_per_tab"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
