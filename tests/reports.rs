@@ -4,7 +4,6 @@
 //! interleaving with a `Sometimes` property on the built model.
 
 use refresh_check::model::{self, oauth::TokStatus, RefreshModel, State};
-use refresh_check::properties;
 use refresh_check::search;
 use refresh_check::trace::Trace;
 
@@ -506,7 +505,10 @@ fn bike4mind_1801_rotation_without_compare_and_swap_strands_a_token() {
             && tabs.iter().all(|t| !matches!(t.status, model::browser::TabStatus::Refreshing { .. }))
     }
     let (len, rows) = reach(file, reported);
-    assert_eq!(len, 11, "both send, read and write; both answers land, the stranded one last; it is presented and refused");
+    assert_eq!(
+        len, 11,
+        "both send, read and write; both answers land, the stranded one last; it is presented and refused"
+    );
     assert!(rows.iter().all(|s| *s == TokStatus::Revoked));
 }
 
@@ -571,7 +573,11 @@ fn neon_232_a_retry_later_than_the_success_cache_ttl_is_refused() {
         ]
     );
     assert!(t.steps[1].text.contains("rule `Hydra rotates: save the pair and the success cache`"));
-    assert!(t.steps[5].text.contains("refresh_token=1") && t.steps[5].text.contains("no cached pair"), "{}", t.steps[5].text);
+    assert!(
+        t.steps[5].text.contains("refresh_token=1") && t.steps[5].text.contains("no cached pair"),
+        "{}",
+        t.steps[5].text
+    );
     assert!(t.steps[6].text.starts_with("tab A gets 401"), "{}", t.steps[6].text);
     assert_eq!(
         last_store(&t)[..2],
@@ -632,7 +638,8 @@ fn ayunis_core_1047_the_grace_path_inserts_a_sibling_even_after_sign_out() {
     let revived = trace_of(&m, &sc, &r, "logout_revokes_all");
     let out = find_step(&revived, "tab A", "TabSignsOut", "signs out");
     let logout = find_step(&revived, "server", "ServerReceivesLogout", "logout");
-    let grace = find_step(&revived, "server", "ServerWritesRefresh", "rule `used within the grace (revokedAt not read)`");
+    let grace =
+        find_step(&revived, "server", "ServerWritesRefresh", "rule `used within the grace (revokedAt not read)`");
     assert!(out < logout && logout < grace, "the sign-out lands between B's lost update and its grace query");
     assert_eq!(revived.steps.len(), 11);
     assert_eq!(
@@ -668,7 +675,10 @@ fn bike4mind_1801_identify_echo_puts_the_stale_access_token_back() {
     fn stale_again(m: &RefreshModel, s: &State) -> bool {
         let auth = model::auth_server_at(s, m.cfg.server).unwrap();
         let tab = &model::browser_at(s, m.cfg.browsers[0]).tabs[0];
-        auth.access.len() == 2 && tab.access == Some(1) && tab.refreshes_left == 0 && tab.status == model::browser::TabStatus::Idle
+        auth.access.len() == 2
+            && tab.access == Some(1)
+            && tab.refreshes_left == 0
+            && tab.status == model::browser::TabStatus::Idle
     }
     let (path, exhaustive, built) = crate::util::shortest_to(&sc, stale_again);
     assert!(exhaustive);
@@ -692,7 +702,8 @@ fn bike4mind_1801_identify_echo_puts_the_stale_access_token_back() {
     // The report to its end (the model's query): after the echo, the next call presents
     // access token 1 and is refused once it has expired, while access token 2 is valid.
     let q = sc.queries.iter().find(|q| q.name == "stale-token-refused-while-fresh-one-valid").unwrap();
-    let o = refresh_check::query::answer(&built, &sc.path, &sc.name, sc.browser.tabs, q, &search::SearchConfig::default());
+    let o =
+        refresh_check::query::answer(&built, &sc.path, &sc.name, sc.browser.tabs, q, &search::SearchConfig::default());
     assert_eq!(o.answer, refresh_check::query::Answer::Reachable);
     let t = o.trace.as_ref().unwrap();
     let last = t.steps.last().unwrap();
@@ -710,7 +721,10 @@ fn bike4mind_1801_identify_echo_puts_the_stale_access_token_back() {
 fn on_call_ok_without_calls_is_refused() {
     let dir = std::env::temp_dir().join(format!("rc-on-call-ok-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let src = std::fs::read_to_string(crate::util::root().join("models/bike4mind-1801-identify-echoes-stale-access-token.json")).unwrap();
+    let src = std::fs::read_to_string(
+        crate::util::root().join("models/bike4mind-1801-identify-echoes-stale-access-token.json"),
+    )
+    .unwrap();
     let bad = src.replace("\"calls_per_tab\": 2,", "\"calls_per_tab\": 0,");
     assert_ne!(bad, src);
     std::fs::write(dir.join("m.json"), bad).unwrap();
