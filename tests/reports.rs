@@ -687,7 +687,7 @@ fn bike4mind_1801_identify_echo_puts_the_stale_access_token_back() {
     // (the call's answer), and the call that brings it back was sent before the refresh's
     // answer landed.
     let (init, steps) = search::replay(&built, &path).unwrap();
-    let tab_at = |s: &State| model::browser_at(s, built.cfg.browsers[0]).tabs[0].clone();
+    let tab_at = |s: &State| model::browser_at(s, built.cfg.browsers[0]).tabs[0];
     let held: Vec<_> = std::iter::once(&init).chain(steps.iter().map(|(_, s)| s)).map(|s| tab_at(s).access).collect();
     let two = held.iter().position(|a| *a == Some(2)).expect("the refresh's access token is held");
     assert_eq!(held[..two].iter().filter(|a| **a != Some(1)).count(), 0, "{held:?}");
