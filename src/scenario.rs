@@ -190,6 +190,11 @@ pub struct BrowserSection {
     /// in when the file is read (`models expand` prints it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_ok: Option<Vec<crate::model::policy::OkReaction>>,
+    /// What a tab does when an ordinary call (`calls_per_tab`) is answered 2xx, in order
+    /// (default none: nothing): `store-echoed-access-token`
+    /// ([`crate::model::policy::CallOkReaction`]). Needs `calls_per_tab`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_call_ok: Vec<crate::model::policy::CallOkReaction>,
     /// What the other tabs do when a tab writes a new token to the shared storage: `ignore`
     /// (default) or `adopt` ([`crate::model::policy::WrittenListener`]).
     #[serde(default)]
@@ -1008,6 +1013,16 @@ impl Scenario {
                 0,
                 "1 or 2 when a reaction is \"retry\" or \"refresh-and-retry\" (K, the retries each tab, or each call, may send)",
             ));
+        }
+        if !b.on_call_ok.is_empty() && b.calls_per_tab == 0 {
+            return Err(self.invalid(
+                "browser.on_call_ok",
+                "[\"store-echoed-access-token\"]",
+                "no reaction to a call's 2xx without calls: set `calls_per_tab` (1 to 4), or leave `on_call_ok` out",
+            ));
+        }
+        if b.on_call_ok.len() > 1 {
+            return Err(self.invalid("browser.on_call_ok", b.on_call_ok.len(), "each reaction at most once"));
         }
         let on_ok = b.on_ok.as_deref().unwrap_or(&[]);
         let mut seen = vec![];

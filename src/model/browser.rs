@@ -321,6 +321,9 @@ pub struct BrowserCfg {
     pub retry_limit: u8,
     /// Ordinary calls each tab may make with its access token (`browser.calls_per_tab`).
     pub calls: u8,
+    /// A call answered 2xx puts the access token it presented back into the tab
+    /// (`browser.on_call_ok: ["store-echoed-access-token"]`).
+    pub call_ok_stores_echo: bool,
     /// The authorization server keeps access tokens: tabs hold them and calls present them.
     pub access_tokens: bool,
     /// The attacker also makes ordinary calls with the access tokens it copied
@@ -1124,7 +1127,9 @@ impl BrowserState {
         sent
     }
 
-    /// Tab `t` receives its call's answer. 2xx: the call is done. An error runs the tab's
+    /// Tab `t` receives its call's answer. 2xx: the call is done (with `on_call_ok:
+    /// ["store-echoed-access-token"]` the tab holds the access token the call presented
+    /// again). An error runs the tab's
     /// call reactions to the answer class (`on_call_refused` for 4xx, `on_call_server_error`
     /// for 5xx; by default the refresh's lists): `log-out` logs the tab out, `keep-going`
     /// drops the call, `clear-*` clear as for a refresh, `retry-with-stored-token` sends the
@@ -1145,7 +1150,13 @@ impl BrowserState {
         if matches!(tab.status, TabStatus::LoggedOut | TabStatus::Closed | TabStatus::Hung) {
             return None;
         }
-        let Reply::Err(e) = reply else { return None };
+        let Reply::Err(e) = reply else {
+            if cfg.call_ok_stores_echo {
+                // The answer echoes the access token the call presented; the app stores it.
+                tab.access = call.sent;
+            }
+            return None;
+        };
         let reactions = if e.status() >= 500 { &cfg.on_call_server_error } else { &cfg.on_call_refused };
         for r in reactions {
             match r {
@@ -1251,6 +1262,7 @@ mod tests {
             on_stored_token_written: WrittenListener::Ignore,
             retry_limit: 0,
             calls: 0,
+            call_ok_stores_echo: false,
             access_tokens: false,
             attacker_calls: false,
             requesters: 1,

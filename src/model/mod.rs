@@ -1000,6 +1000,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         on_stored_token_written: sc.browser.on_stored_token_written,
         retry_limit: sc.browser.retry_limit,
         calls: sc.browser.calls_per_tab,
+        call_ok_stores_echo: sc.browser.on_call_ok.contains(&policy::CallOkReaction::StoreEchoedAccessToken),
         access_tokens: keeps_access_tokens(sc),
         attacker_calls: sc.attacker.as_ref().is_some_and(|a| a.uses_access_tokens),
         requesters: sc.browser.requesters_per_tab,

@@ -264,6 +264,19 @@ pub enum OkReaction {
     NextStageRefreshesWithOriginalToken,
 }
 
+/// One thing a tab does with an ordinary call answered 2xx (`browser.on_call_ok`), in order.
+/// Without the list a 2xx to a call changes nothing in the tab.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallOkReaction {
+    /// The answer's body carries the access token the call presented (an identify or `me`
+    /// endpoint that echoes the request's token), and the app writes it into its token store,
+    /// replacing whatever the tab holds now: a call sent before a refresh and answered after
+    /// it puts the older access token back (Bike4Mind PR 1801, `/api/identify` and
+    /// `UserContext`).
+    StoreEchoedAccessToken,
+}
+
 /// The preset of `browser.on_ok` for a mode and json storage: today's fixed behaviour. cookie
 /// mode stores the new refresh token in the jar; otherwise the tab's copy (`per-tab`), the
 /// shared entry (`shared`), or both (`shared-lagging`: the tab writes `localStorage` and its

@@ -802,7 +802,13 @@ fn describe_in(
                         (Some(_), _) if cancelled => {
                             ": nobody reads it (the page that sent the call was reloaded)".to_string()
                         }
-                        (Some(_), Reply::Ok { .. }) => String::new(),
+                        (Some(t), Reply::Ok { .. }) => match b1.tabs[t].access {
+                            // `on_call_ok: ["store-echoed-access-token"]`
+                            Some(a) if b0.tabs[t].access != b1.tabs[t].access => {
+                                format!("; the answer echoes it and the app stores it: the tab holds access token={a} again")
+                            }
+                            _ => String::new(),
+                        },
                         (Some(t), Reply::Err(_)) => {
                             let was_out = b0.tabs[t].status == TabStatus::LoggedOut;
                             let now_out = b1.tabs[t].status == TabStatus::LoggedOut;
