@@ -27,7 +27,7 @@
 //! (of representatives, under symmetry), so they are real action sequences, re-checkable by
 //! anyone.
 //!
-//! Fingerprints are 64-bit hashes (ahash with fixed seeds); two distinct states collide with
+//! Fingerprints are 64-bit hashes (foldhash with a fixed seed); two distinct states collide with
 //! probability about n²/2⁶⁵ for n states, as in stateright, Spin's hash compaction and TLC.
 
 use std::hash::Hash;
@@ -83,6 +83,11 @@ pub trait Frontier: Clone + Sized {
     fn hold(self, pool: &mut Self::Pool) -> Self::Held;
     /// The state that `held` holds: equal to the one held, and acting alike.
     fn restore(held: &Self::Held) -> std::borrow::Cow<'_, Self>;
+    /// As [`Frontier::restore`], for a held state about to be expanded and then dropped: it may
+    /// move the state out of `held` (which is then left empty) instead of copying it.
+    fn take(held: &mut Self::Held) -> std::borrow::Cow<'_, Self> {
+        Self::restore(held)
+    }
     /// Drops from the pool what no held state uses any more (after each level).
     fn tidy(_pool: &mut Self::Pool) {}
 }
@@ -222,14 +227,13 @@ pub fn default_threads() -> usize {
 }
 
 /// The 64-bit fingerprint of a state (never 0, which marks an empty slot).
+///
+/// foldhash's quality variant with a fixed seed: the derived `Hash` of an actor state feeds
+/// the hasher many small integers, and foldhash mixes each for less than ahash's fallback (the
+/// build has no AES instructions enabled), with a final avalanche over all 64 bits.
 pub fn fingerprint<T: Hash>(value: &T) -> u64 {
-    let fp = ahash::RandomState::with_seeds(
-        0x243f_6a88_85a3_08d3,
-        0x1319_8a2e_0370_7344,
-        0xa409_3822_299f_31d0,
-        0x082e_fa98_ec4e_6c89,
-    )
-    .hash_one(value);
+    use std::hash::BuildHasher;
+    let fp = foldhash::quality::FixedState::with_seed(0x243f_6a88_85a3_08d3).hash_one(value);
     fp.max(1)
 }
 
@@ -509,7 +513,7 @@ impl<M: Model> Default for Worker<M> {
 fn expand_round<M>(
     model: &M,
     cfg: &SearchConfig<M::State>,
-    round: &[(<M::State as Frontier>::Held, u32)],
+    round: &mut [(<M::State as Frontier>::Held, u32)],
     at_bound: bool,
     table: &FpTable,
     slots: &mut [Worker<M>],
@@ -518,13 +522,14 @@ fn expand_round<M>(
     M: Model + Sync,
     M::State: Frontier + Hash + Clone + Send + Sync,
 {
-    let run = |chunk: &[(<M::State as Frontier>::Held, u32)],
+    let run = |chunk: &mut [(<M::State as Frontier>::Held, u32)],
                w: &mut Worker<M>,
                actions: &mut Vec<M::Action>,
                filter: bool| {
         for (held, id) in chunk {
             let succ = &mut w.succ;
-            let s = M::State::restore(held);
+            // Each state is expanded once: it may be moved out of the frontier.
+            let s = M::State::take(held);
             w.generated +=
                 successors(model, cfg, &s, at_bound, table, actions, &mut w.stopped, |n, fp| succ.push((n, fp, *id)));
         }
@@ -539,14 +544,14 @@ fn expand_round<M>(
             use rayon::prelude::*;
             pool.install(|| {
                 round
-                    .par_chunks(BATCH)
+                    .par_chunks_mut(BATCH)
                     .zip(slots.par_iter_mut())
                     .for_each_init(Vec::new, |actions, (chunk, w)| run(chunk, w, actions, true));
             });
         }
         _ => {
             let mut actions = Vec::new();
-            round.chunks(BATCH).zip(slots.iter_mut()).for_each(|(chunk, w)| run(chunk, w, &mut actions, false));
+            round.chunks_mut(BATCH).zip(slots.iter_mut()).for_each(|(chunk, w)| run(chunk, w, &mut actions, false));
         }
     }
 }
@@ -658,14 +663,14 @@ where
         // successors of its consecutive share of the round (canonical, fingerprinted, table
         // slots prefetched), then this thread inserts them worker by worker, so in the order
         // one thread would and with the same outcome whatever the number of threads.
-        while let Some(round) = level.pop() {
+        while let Some(mut round) = level.pop() {
             peak_frontier = peak_frontier.max(level.len + round.len() + next.len);
             if let Some(stop) = limits.poll(states, &table, depth) {
                 stopped = Some(stop);
                 level.blocks.push_front(round);
                 break 'search;
             }
-            expand_round(model, cfg, &round, at_bound, &table, &mut slots, pool.as_ref());
+            expand_round(model, cfg, &mut round, at_bound, &table, &mut slots, pool.as_ref());
             // The round's states were allocated by the pool's threads: free them there too, in
             // parallel (a free on the allocating thread is the allocator's fast path).
             match &pool {

@@ -33,18 +33,27 @@ use stateright::actor::{ActorModelState, Network, Timers};
 use super::{InFlight, Msg, Node, NodeState, State, Timer};
 use crate::search::Frontier;
 
-/// One distinct copy of each actor state held by the frontier, keyed by content.
+/// One distinct copy of each actor state held by the frontier, keyed by content, and the
+/// addresses of those copies: a state's actor that is already the pool's copy (most of them:
+/// a step changes one or two actors and the others are its parent's, restored from the pool)
+/// is found by address, without hashing its content. An address in `copies` is that of a live
+/// copy (the pool holds it), so it cannot have been reused for another actor state.
 #[derive(Default)]
 pub struct Pool {
     states: HashSet<Arc<NodeState>, ahash::RandomState>,
+    copies: HashSet<usize, ahash::RandomState>,
 }
 
 impl Pool {
     /// The pool's copy of `s` (adding `s` if it has none).
     fn share(&mut self, s: Arc<NodeState>) -> Arc<NodeState> {
+        if self.copies.contains(&(Arc::as_ptr(&s) as usize)) {
+            return s;
+        }
         if let Some(c) = self.states.get(&s) {
             return Arc::clone(c);
         }
+        self.copies.insert(Arc::as_ptr(&s) as usize);
         self.states.insert(Arc::clone(&s));
         s
     }
@@ -118,8 +127,32 @@ impl Frontier for State {
         })
     }
 
+    fn take(h: &mut Held) -> Cow<'_, State> {
+        let n = h.actors.len();
+        let (random_choices, crashed, actor_storages) = match h.rest.take() {
+            Some(r) => (r.random_choices, r.crashed, r.actor_storages),
+            None => (vec![Default::default(); n], vec![false; n], vec![None; n]),
+        };
+        Cow::Owned(ActorModelState {
+            actor_states: std::mem::take(&mut h.actors).into_vec(),
+            network: std::mem::replace(&mut h.network, Network::Ordered(Default::default())),
+            timers_set: std::mem::take(&mut h.timers).into_vec(),
+            random_choices,
+            crashed,
+            history: std::mem::take(&mut h.history),
+            actor_storages,
+        })
+    }
+
     fn tidy(pool: &mut Pool) {
-        pool.states.retain(|s| Arc::strong_count(s) > 1);
+        let copies = &mut pool.copies;
+        pool.states.retain(|s| {
+            let used = Arc::strong_count(s) > 1;
+            if !used {
+                copies.remove(&(Arc::as_ptr(s) as usize));
+            }
+            used
+        });
     }
 }
 
@@ -135,6 +168,10 @@ impl Frontier for (State, u16) {
 
     fn restore(h: &(Held, u16)) -> Cow<'_, (State, u16)> {
         Cow::Owned((State::restore(&h.0).into_owned(), h.1))
+    }
+
+    fn take(h: &mut (Held, u16)) -> Cow<'_, (State, u16)> {
+        Cow::Owned((State::take(&mut h.0).into_owned(), h.1))
     }
 
     fn tidy(pool: &mut Pool) {
@@ -183,6 +220,8 @@ mod tests {
                 model.actions(&r, &mut b);
                 assert_eq!(format!("{a:?}"), format!("{b:?}"));
                 assert!(h.rest.is_none());
+                let mut h2 = s.clone().hold(&mut pool);
+                assert_eq!(*State::take(&mut h2), *s);
                 held += h.actors.len();
                 allocations.extend(h.actors.iter().map(|a| Arc::as_ptr(a) as usize));
             }
