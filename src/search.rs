@@ -8,8 +8,10 @@
 //! - Breadth-first ([`Strategy::Bfs`]) searches level by level and records each property's
 //!   *first* discovery, which in breadth-first order is at the least depth. It stores each
 //!   state's 64-bit fingerprint with a 32-bit state number in one compact table (see
-//!   [`FpTable`]), one 32-bit parent number per state, and two levels of full states: about
-//!   28 bytes per state on the oracle model, N=5, R=4.
+//!   [`FpTable`]), one 32-bit parent number per state (about 28 bytes per state on the oracle
+//!   model, N=5, R=4), and the frontier: the unexpanded part of one level and what was found of
+//!   the next, each state in the form its type's [`Frontier`] holds it (the protocol models'
+//!   states share their actor states, see `model::frontier`).
 //! - Depth-first ([`Strategy::Dfs`]) stores fingerprints only (about 14 bytes per state) and
 //!   the current path; each discovery is then shortened by a breadth-first search bounded by
 //!   its length, so reported paths are shortest too.
