@@ -85,6 +85,9 @@ impl Tab {
     }
 }
 
+// A 24-byte `Copy` value: the breadth-first frontier holds it as it is.
+crate::plain_frontier!(OracleState);
+
 /// A state of the abstract protocol: TLA+'s `cookie, curTok, nextTok, valid, out, left, net`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct OracleState {

@@ -29,6 +29,7 @@
 
 mod auth_actor;
 pub mod browser;
+pub mod frontier;
 pub mod interpret;
 pub mod oauth;
 pub mod policy;

@@ -1,0 +1,237 @@
+//! How the breadth-first search holds a state of the protocol models that it has yet to expand
+//! ([`crate::search::Frontier`]): a [`Held`] state, about a third of the memory of a full one.
+//!
+//! A full [`State`] (stateright's `ActorModelState`) costs about 2.4 KB of heap and inline
+//! memory per frontier state on `directus-10.11.1-session` with 3 tabs (measured with
+//! `bench --protocol`, column `B/front`). Most of it is actor states: a step changes one or two
+//! actors and allocates a fresh 520-byte `NodeState` (plus its tabs) for each, although few of
+//! them are new. Measured on the 3-tab model's 12th level (3 159 states): 1.44 actor states per
+//! frontier state by allocation, 0.22 by content. The rest is stateright's per-actor
+//! bookkeeping: a vector of timer sets, one of random choices (always empty here), one of crash
+//! flags (all false without crashes) and one of storages (all `None`).
+//!
+//! A held state therefore keeps:
+//! - one shared copy of each distinct actor state ([`Pool`]: content-keyed, tidied after each
+//!   level of what no held state uses any more);
+//! - the network and the timer sets as they are. Their hash tables' layout decides the order in
+//!   which stateright lists the deliveries and timeouts, hence the search order, the state
+//!   numbers and which of several shortest counterexamples is reported; a table rebuilt from its
+//!   elements may list them in another order, so they are moved, never rebuilt;
+//! - the history;
+//! - the random choices, crash flags and storages only when they differ from their initial
+//!   values (never, in the shipped models), which [`Frontier::restore`] otherwise recreates.
+//!
+//! [`Frontier::restore`] returns a state equal to the one held (equal fingerprint) with the same
+//! actions in the same order, so every count, verdict and path is as with full states.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use stateright::actor::{ActorModelState, Network, Timers};
+
+use super::{InFlight, Msg, Node, NodeState, State, Timer};
+use crate::search::Frontier;
+
+/// One distinct copy of each actor state held by the frontier, keyed by content, and the
+/// addresses of those copies: a state's actor that is already the pool's copy (most of them:
+/// a step changes one or two actors and the others are its parent's, restored from the pool)
+/// is found by address, without hashing its content. An address in `copies` is that of a live
+/// copy (the pool holds it), so it cannot have been reused for another actor state.
+#[derive(Default)]
+pub struct Pool {
+    states: HashSet<Arc<NodeState>, ahash::RandomState>,
+    copies: HashSet<usize, ahash::RandomState>,
+}
+
+impl Pool {
+    /// The pool's copy of `s` (adding `s` if it has none).
+    fn share(&mut self, s: Arc<NodeState>) -> Arc<NodeState> {
+        if self.copies.contains(&(Arc::as_ptr(&s) as usize)) {
+            return s;
+        }
+        if let Some(c) = self.states.get(&s) {
+            return Arc::clone(c);
+        }
+        self.copies.insert(Arc::as_ptr(&s) as usize);
+        self.states.insert(Arc::clone(&s));
+        s
+    }
+
+    /// Distinct actor states in the pool: a count.
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Whether the pool is empty.
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+}
+
+/// What the frontier holds of a [`State`] (see the module's documentation).
+pub struct Held {
+    /// The actor states, shared through the [`Pool`].
+    actors: Box<[Arc<NodeState>]>,
+    /// The network, as it was (its table's layout orders the deliveries).
+    network: Network<Msg>,
+    /// The timer sets, as they were (their tables' layout orders the timeouts).
+    timers: Box<[Timers<Timer>]>,
+    /// The history.
+    history: InFlight,
+    /// The rest of the state when it is not as at the start (every random choice empty, no
+    /// actor crashed, no storage); `None`: as at the start.
+    rest: Option<Box<Rest>>,
+}
+
+/// The per-actor fields of a state that [`Held`] drops when they are as at the start.
+struct Rest {
+    random_choices: Vec<stateright::actor::RandomChoices<()>>,
+    crashed: Vec<bool>,
+    actor_storages: Vec<Option<()>>,
+}
+
+impl Frontier for State {
+    type Held = Held;
+    type Pool = Pool;
+
+    fn hold(self, pool: &mut Pool) -> Held {
+        let ActorModelState { actor_states, network, timers_set, random_choices, crashed, history, actor_storages } =
+            self;
+        let initial = random_choices.iter().all(|r| r.map.is_empty())
+            && crashed.iter().all(|c| !c)
+            && actor_storages.iter().all(Option::is_none);
+        Held {
+            actors: actor_states.into_iter().map(|a| pool.share(a)).collect(),
+            network,
+            timers: timers_set.into_boxed_slice(),
+            history,
+            rest: (!initial).then(|| Box::new(Rest { random_choices, crashed, actor_storages })),
+        }
+    }
+
+    fn restore(h: &Held) -> Cow<'_, State> {
+        let n = h.actors.len();
+        let (random_choices, crashed, actor_storages) = match &h.rest {
+            Some(r) => (r.random_choices.clone(), r.crashed.clone(), r.actor_storages.clone()),
+            None => (vec![Default::default(); n], vec![false; n], vec![None; n]),
+        };
+        Cow::Owned(ActorModelState {
+            actor_states: h.actors.to_vec(),
+            network: h.network.clone(),
+            timers_set: h.timers.to_vec(),
+            random_choices,
+            crashed,
+            history: h.history.clone(),
+            actor_storages,
+        })
+    }
+
+    fn take(h: &mut Held) -> Cow<'_, State> {
+        let n = h.actors.len();
+        let (random_choices, crashed, actor_storages) = match h.rest.take() {
+            Some(r) => (r.random_choices, r.crashed, r.actor_storages),
+            None => (vec![Default::default(); n], vec![false; n], vec![None; n]),
+        };
+        Cow::Owned(ActorModelState {
+            actor_states: std::mem::take(&mut h.actors).into_vec(),
+            network: std::mem::replace(&mut h.network, Network::Ordered(Default::default())),
+            timers_set: std::mem::take(&mut h.timers).into_vec(),
+            random_choices,
+            crashed,
+            history: std::mem::take(&mut h.history),
+            actor_storages,
+        })
+    }
+
+    fn tidy(pool: &mut Pool) {
+        let copies = &mut pool.copies;
+        pool.states.retain(|s| {
+            let used = Arc::strong_count(s) > 1;
+            if !used {
+                copies.remove(&(Arc::as_ptr(s) as usize));
+            }
+            used
+        });
+    }
+}
+
+/// A scenario query's product state (the model's state and the query automaton's state): the
+/// model's state held as above.
+impl Frontier for (State, u16) {
+    type Held = (Held, u16);
+    type Pool = Pool;
+
+    fn hold(self, pool: &mut Pool) -> (Held, u16) {
+        (self.0.hold(pool), self.1)
+    }
+
+    fn restore(h: &(Held, u16)) -> Cow<'_, (State, u16)> {
+        Cow::Owned((State::restore(&h.0).into_owned(), h.1))
+    }
+
+    fn take(h: &mut (Held, u16)) -> Cow<'_, (State, u16)> {
+        Cow::Owned((State::take(&mut h.0).into_owned(), h.1))
+    }
+
+    fn tidy(pool: &mut Pool) {
+        State::tidy(pool)
+    }
+}
+
+/// The type `Node` must be stateright's actor of [`State`] (a compile-time check).
+const _: fn(&State) -> &ActorModelState<Node, InFlight> = |s| s;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stateright::Model;
+
+    /// Held and restored, every state of the first levels of a 3-tab model is equal to the
+    /// original, hashes alike and lists the same actions in the same order; the pool shares
+    /// actor states.
+    #[test]
+    fn restored_states_equal_the_held_ones_and_act_alike() {
+        let sc = crate::scenario::Scenario::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/directus-10.11.1-session.json"
+        )))
+        .unwrap()
+        .with_tabs(3)
+        .unwrap();
+        let model = super::super::build(&sc);
+        let mut pool = Pool::default();
+        let mut level = model.init_states();
+        let (mut held, mut allocations) = (0usize, std::collections::HashSet::new());
+        for _ in 0..7 {
+            let mut next = Vec::new();
+            for s in &level {
+                let mut actions = Vec::new();
+                model.actions(s, &mut actions);
+                next.extend(actions.into_iter().filter_map(|a| model.next_state(s, a)));
+            }
+            for s in &next {
+                let h = s.clone().hold(&mut pool);
+                let r = State::restore(&h);
+                assert_eq!(*r, *s);
+                assert_eq!(crate::search::fingerprint(&*r), crate::search::fingerprint(s));
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                model.actions(s, &mut a);
+                model.actions(&r, &mut b);
+                assert_eq!(format!("{a:?}"), format!("{b:?}"));
+                assert!(h.rest.is_none());
+                let mut h2 = s.clone().hold(&mut pool);
+                assert_eq!(*State::take(&mut h2), *s);
+                held += h.actors.len();
+                allocations.extend(h.actors.iter().map(|a| Arc::as_ptr(a) as usize));
+            }
+            level = next;
+        }
+        assert!(held > 1000, "{held}");
+        // Shared: far fewer distinct actor states than actor slots.
+        assert!(allocations.len() * 4 < held, "{} of {held}", allocations.len());
+        drop(level);
+        State::tidy(&mut pool);
+        assert!(pool.is_empty(), "{} left", pool.len());
+    }
+}
