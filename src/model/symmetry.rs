@@ -21,24 +21,88 @@ use std::collections::VecDeque;
 use stateright::actor::{Envelope, Id, Network, Timers};
 
 use super::browser::{BrowserState, Tab};
+use super::oauth::{AsHandler, AsPending, AsState, Before};
+use super::policy::{Coordination, LeaderElection, Logins};
+use super::browser::requesters::{address, split};
 use super::server::Handler;
-use super::{Msg, NodeState, State, TabIx, Timer, ATTACKER};
+use super::{ClientKey, Msg, NodeState, State, TabIx, Timer};
 
-/// Whether tabs are interchangeable in `sc`'s model, so that [`representative`] is sound:
-/// not with an OAuth authorization server (its handlers and families are not renamed here) and
-/// not when the first tabs are server-side render paths (`browser.ssr_paths`), whose behaviour
-/// depends on the tab's index, and not with a broadcast leader, which is tab A; nor with
-/// several requesters per tab or reloads, whose addresses carry the tab's index in other bits.
-pub fn supported(sc: &crate::scenario::Scenario) -> bool {
-    !sc.is_auth_server()
-        && sc.browser.ssr_paths == 0
-        && sc.browser.coordination != crate::model::policy::Coordination::BroadcastLeader
-        && sc.browser.requesters_per_tab <= 1
-        && sc.browser.reloads_per_tab == 0
+/// A symmetry reduction of the model's states ([`crate::search::Representative`]).
+pub type Representative = fn(&State) -> State;
+
+/// The representative function for `sc`'s model, or `None` when no two of its tabs are
+/// interchangeable (then the search runs unreduced). Decided from the configuration alone:
+///
+/// - at least two tabs, and a network that is not `ordered` (an ordered channel keeps the
+///   order in which one step sent several tabs' messages, for instance the answers of a
+///   restarting authorization server, which follows tab indices);
+/// - not with `browser.logins: per-tab` (each tab owns a family of the authorization server
+///   and its first token, which renaming tabs alone would not rename);
+/// - the tabs fall into two blocks, tabs `0..K` and tabs `K..` ([`fixed_block`]), each renamed
+///   only among itself: `K = browser.ssr_paths` (the server-side render paths behave alike,
+///   the ordinary tabs alike), or `K = 1` with a single broadcast leader (tab A leads, the
+///   followers behave alike; not reduced together with two or more render paths). At least
+///   one block must hold two tabs.
+pub fn representative_for(sc: &crate::scenario::Scenario) -> Option<Representative> {
+    let b = &sc.browser;
+    if b.tabs < 2 || sc.network == crate::scenario::NetworkKind::Ordered || b.logins == Logins::PerTab {
+        return None;
+    }
+    let k = fixed_block(sc)?;
+    if k >= 2 || b.tabs - k >= 2 {
+        by_blocks(k)
+    } else {
+        None
+    }
 }
 
-/// The representative of `s`'s symmetry class under renaming each browser's tabs.
+/// Whether tabs are interchangeable in `sc`'s model, so that the search reduces by symmetry
+/// ([`representative_for`] gives a function).
+pub fn supported(sc: &crate::scenario::Scenario) -> bool {
+    representative_for(sc).is_some()
+}
+
+/// `K` of [`representative_for`]: the first block is tabs `0..K`; `None`: three or more
+/// roles (a single broadcast leader and two or more render paths).
+fn fixed_block(sc: &crate::scenario::Scenario) -> Option<u8> {
+    let b = &sc.browser;
+    let single_leader =
+        b.coordination == Coordination::BroadcastLeader && b.leader_election == LeaderElection::Single;
+    match (single_leader, b.ssr_paths) {
+        (false, k) => Some(k.min(b.tabs)),
+        (true, 0 | 1) => Some(1),
+        (true, _) => None,
+    }
+}
+
+/// The representative function renaming tabs `0..k` among themselves and tabs `k..` among
+/// themselves (`k` at most 6, the most tabs a browser has; `None` above).
+fn by_blocks(k: u8) -> Option<Representative> {
+    Some(match k {
+        0 => representative,
+        1 => representative_blocks::<1>,
+        2 => representative_blocks::<2>,
+        3 => representative_blocks::<3>,
+        4 => representative_blocks::<4>,
+        5 => representative_blocks::<5>,
+        6 => representative_blocks::<6>,
+        _ => return None,
+    })
+}
+
+/// The representative of `s`'s symmetry class under renaming each browser's tabs, all tabs
+/// interchangeable.
 pub fn representative(s: &State) -> State {
+    canonical(s, 0)
+}
+
+/// The representative of `s`'s class under renaming tabs `0..K` of each browser among
+/// themselves and the other tabs among themselves (partial symmetry).
+pub fn representative_blocks<const K: u8>(s: &State) -> State {
+    canonical(s, K)
+}
+
+fn canonical(s: &State, k: u8) -> State {
     let mut out = s.clone();
     for (b, actor) in s.actor_states.iter().enumerate() {
         let NodeState::Browser(browser) = &**actor else { continue };
@@ -46,12 +110,16 @@ pub fn representative(s: &State) -> State {
         if n < 2 {
             continue;
         }
-        let mut keys: Vec<(TabKey, usize)> = (0..n).map(|t| (tab_key(s, b, browser, t as TabIx), t)).collect();
-        keys.sort();
-        // `to[old] = new`.
+        let k = usize::from(k).min(n);
+        // `to[old] = new`, each block sorted by its tabs' keys.
         let mut to = vec![0 as TabIx; n];
-        for (new, (_, old)) in keys.iter().enumerate() {
-            to[*old] = new as TabIx;
+        for block in [0..k, k..n] {
+            let start = block.start;
+            let mut keys: Vec<(TabKey, usize)> = block.map(|t| (tab_key(s, b, browser, t as TabIx), t)).collect();
+            keys.sort();
+            for (new, (_, old)) in keys.iter().enumerate() {
+                to[*old] = (start + new) as TabIx;
+            }
         }
         if to.iter().enumerate().all(|(i, t)| i == *t as usize) {
             continue;
@@ -62,7 +130,8 @@ pub fn representative(s: &State) -> State {
 }
 
 /// Everything a state says about tab `t` of browser `b`, with tab indices blanked, so that
-/// tabs compare by what they are and do, not by their names.
+/// tabs compare by what they are and do, not by their names. Two tabs of one block with equal
+/// keys are identical in every respect: swapping them changes nothing.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct TabKey {
     tab: Tab,
@@ -72,33 +141,105 @@ struct TabKey {
     messages: Vec<(bool, Msg)>,
     /// With `time.max_in_flight_ticks`: the tick each of its messages in flight was sent at.
     sent: Vec<(bool, Msg, super::Tick)>,
-    handler: Option<Handler>,
+    handlers: Vec<Handler>,
+    /// Its requests at the authorization server: handlers in progress, requests waiting to be
+    /// routed, sticky routes, undo-log entries, and the server's timers that serve them.
+    as_handlers: Vec<AsHandler>,
+    pending: Vec<AsPending>,
+    affinity: Vec<(ClientKey, u8)>,
+    undo: Vec<(ClientKey, u8, Before)>,
+    server_timers: Vec<Timer>,
+}
+
+/// The tab an address (a message's `tab`, a [`ClientKey::tab`]) belongs to: its tab bits
+/// ([`super::browser::requesters::address`]); `None` for the attacker.
+fn tab_of(a: TabIx) -> Option<TabIx> {
+    split(a).map(|(t, _, _)| t)
+}
+
+/// The address `a` with its tab renamed by `f` (requester and page kept); the attacker's
+/// unchanged.
+fn rename_address(a: TabIx, f: &dyn Fn(TabIx) -> TabIx) -> TabIx {
+    match split(a) {
+        Some((t, r, page)) => address(f(t), r, page),
+        None => a,
+    }
+}
+
+/// `c` with its tab renamed by `f` if it is a tab of browser `b`.
+fn map_client(b: usize, c: ClientKey, f: &dyn Fn(TabIx) -> TabIx) -> ClientKey {
+    if usize::from(c.browser) == b {
+        ClientKey { tab: rename_address(c.tab, f), ..c }
+    } else {
+        c
+    }
+}
+
+/// Whether `c` is (a requester or page of) tab `t` of browser `b`.
+fn is_client(b: usize, t: TabIx, c: ClientKey) -> bool {
+    usize::from(c.browser) == b && tab_of(c.tab) == Some(t)
 }
 
 fn tab_key(s: &State, b: usize, browser: &BrowserState, t: TabIx) -> TabKey {
     let blank = |x: TabIx| if x == t { 0 } else { x };
     let mut timers: Vec<Timer> =
-        s.timers_set[b].iter().filter(|tm| timer_tab(tm) == Some(t)).map(|tm| map_timer(tm, &|x| blank(x))).collect();
+        s.timers_set[b].iter().filter(|tm| timer_tab(tm) == Some(t)).map(|tm| map_timer(tm, &blank)).collect();
     timers.sort();
     let mut messages: Vec<(bool, Msg)> = envelopes(&s.network)
         .into_iter()
         .filter(|e| msg_tab(b, e) == Some(t))
-        .map(|e| (usize::from(e.src) == b, map_msg(b, &e, &|x| blank(x))))
+        .map(|e| (usize::from(e.src) == b, map_msg(b, &e, &blank)))
         .collect();
     messages.sort();
     let mut sent: Vec<(bool, Msg, super::Tick)> = history_envelopes(s)
         .filter(|(e, _)| msg_tab(b, e) == Some(t))
-        .map(|(e, tick)| (usize::from(e.src) == b, map_msg(b, &e, &|x| blank(x)), tick))
+        .map(|(e, tick)| (usize::from(e.src) == b, map_msg(b, &e, &blank), tick))
         .collect();
     sent.sort();
-    let handler = s.actor_states.iter().find_map(|a| match &**a {
-        NodeState::Server(srv) => srv
-            .handlers
-            .iter()
-            .find(|h| usize::from(h.client.browser) == b && h.client.tab == t)
-            .map(|h| Handler { client: super::ClientKey { tab: 0, ..h.client }, ..*h }),
-        _ => None,
-    });
+    let mut handlers = Vec::new();
+    let mut as_handlers = Vec::new();
+    let (mut pending, mut affinity, mut undo) = (Vec::new(), Vec::new(), Vec::new());
+    let mut server_timers = Vec::new();
+    let mine = |c: ClientKey| is_client(b, t, c);
+    let blank_client = |c: ClientKey| map_client(b, c, &blank);
+    for (a, actor) in s.actor_states.iter().enumerate() {
+        match &**actor {
+            NodeState::Server(srv) => handlers.extend(
+                srv.handlers.iter().filter(|h| mine(h.client)).map(|h| Handler { client: blank_client(h.client), ..*h }),
+            ),
+            NodeState::AuthServer(srv) => {
+                as_handlers.extend(
+                    srv.handlers
+                        .iter()
+                        .filter(|h| mine(h.client))
+                        .map(|h| AsHandler { client: blank_client(h.client), ..*h }),
+                );
+                if let Some(c) = &srv.cluster {
+                    pending.extend(
+                        c.pending
+                            .iter()
+                            .filter(|p| mine(p.client))
+                            .map(|p| AsPending { client: blank_client(p.client), ..*p }),
+                    );
+                    affinity.extend(c.affinity.iter().filter(|x| mine(x.0)).map(|&(c, n)| (blank_client(c), n)));
+                }
+                undo.extend(srv.undo.iter().filter(|x| mine(x.0)).map(|&(c, n, x)| (blank_client(c), n, x)));
+            }
+            NodeState::Browser(_) | NodeState::Store(_) => continue,
+        }
+        server_timers.extend(
+            s.timers_set[a]
+                .iter()
+                .filter(|tm| server_timer_client(tm).is_some_and(mine))
+                .map(|tm| map_server_timer(b, tm, &blank)),
+        );
+    }
+    handlers.sort();
+    as_handlers.sort();
+    pending.sort();
+    affinity.sort();
+    undo.sort();
+    server_timers.sort();
     TabKey {
         tab: browser.tabs[t as usize],
         holds_lock: browser.lock == Some(t),
@@ -106,7 +247,12 @@ fn tab_key(s: &State, b: usize, browser: &BrowserState, t: TabIx) -> TabKey {
         timers,
         messages,
         sent,
-        handler,
+        handlers,
+        as_handlers,
+        pending,
+        affinity,
+        undo,
+        server_timers,
     }
 }
 
@@ -153,6 +299,7 @@ fn timer_tab(tm: &Timer) -> Option<TabIx> {
     }
 }
 
+/// A browser timer with its tab renamed by `f`.
 fn map_timer(tm: &Timer, f: &dyn Fn(TabIx) -> TabIx) -> Timer {
     match *tm {
         Timer::TabRefreshes(t) => Timer::TabRefreshes(f(t)),
@@ -168,12 +315,33 @@ fn map_timer(tm: &Timer, f: &dyn Fn(TabIx) -> TabIx) -> Timer {
         Timer::TabCloses(t) => Timer::TabCloses(f(t)),
         Timer::TabWaits(t) => Timer::TabWaits(f(t)),
         Timer::TabCalls(t) => Timer::TabCalls(f(t)),
+        Timer::RequesterRefreshes(t, r) => Timer::RequesterRefreshes(f(t), r),
+        Timer::TabReloads(t) => Timer::TabReloads(f(t)),
+        other => other,
+    }
+}
+
+/// The client a timer of the authorization server serves (a request routed, or the next step
+/// of a handler).
+fn server_timer_client(tm: &Timer) -> Option<ClientKey> {
+    match *tm {
+        Timer::NodeServes { client, .. } | Timer::ServerStep { client, .. } => Some(client),
+        _ => None,
+    }
+}
+
+/// A timer of the authorization server with the tab of browser `b` it serves renamed by `f`.
+fn map_server_timer(b: usize, tm: &Timer, f: &dyn Fn(TabIx) -> TabIx) -> Timer {
+    match *tm {
+        Timer::NodeServes { client, slot, node } => Timer::NodeServes { client: map_client(b, client, f), slot, node },
+        Timer::ServerStep { client, slot } => Timer::ServerStep { client: map_client(b, client, f), slot },
         other => other,
     }
 }
 
 /// The tab of browser `b` that an envelope concerns, if any: a request it sent, a response
-/// to it, or a statement, result or transaction of a handler serving it.
+/// to it, or a statement, result or transaction of a handler serving it. A message's `tab`
+/// is an address ([`super::browser::requesters::address`]): its tab bits name the tab.
 fn msg_tab(b: usize, e: &Envelope<&Msg>) -> Option<TabIx> {
     let from_or_to_b = usize::from(e.src) == b || usize::from(e.dst) == b;
     let tab = match *e.msg {
@@ -197,10 +365,10 @@ fn msg_tab(b: usize, e: &Envelope<&Msg>) -> Option<TabIx> {
         }
         _ => return None,
     };
-    (tab != ATTACKER).then_some(tab)
+    tab_of(tab)
 }
 
-/// The message with the tab index of browser `b` it carries (if any) renamed by `f`.
+/// The message with the tab of browser `b` it carries (if any) renamed by `f`.
 fn map_msg(b: usize, e: &Envelope<&Msg>, f: &dyn Fn(TabIx) -> TabIx) -> Msg {
     let mut m = *e.msg;
     if msg_tab(b, e).is_none() {
@@ -214,10 +382,10 @@ fn map_msg(b: usize, e: &Envelope<&Msg>, f: &dyn Fn(TabIx) -> TabIx) -> Msg {
         | Msg::UsersMeResponse { tab, .. }
         | Msg::LogoutResponse { tab, .. }
         | Msg::CallRequest { tab, .. }
-        | Msg::CallResponse { tab, .. } => *tab = f(*tab),
-        Msg::Query { client, .. } | Msg::QueryResult { client, .. } => client.tab = f(client.tab),
+        | Msg::CallResponse { tab, .. } => *tab = rename_address(*tab, f),
+        Msg::Query { client, .. } | Msg::QueryResult { client, .. } => client.tab = rename_address(client.tab, f),
         Msg::Transaction { handler, .. } | Msg::TransactionDone { handler, .. } => {
-            handler.client.tab = f(handler.client.tab)
+            handler.client.tab = rename_address(handler.client.tab, f)
         }
         Msg::ClockTicked { .. } => {}
     }
@@ -226,7 +394,7 @@ fn map_msg(b: usize, e: &Envelope<&Msg>, f: &dyn Fn(TabIx) -> TabIx) -> Msg {
 
 /// Renames the tabs of browser actor `b` in `s`: tab `old` becomes `to[old]`.
 fn rename(s: &mut State, b: usize, to: &[TabIx]) {
-    let f = |t: TabIx| if t == ATTACKER { t } else { to[t as usize] };
+    let f = |t: TabIx| to[t as usize];
     // The browser.
     let NodeState::Browser(old) = &*s.actor_states[b] else { unreachable!("actor {b} is a browser") };
     let mut browser = old.clone();
@@ -242,17 +410,34 @@ fn rename(s: &mut State, b: usize, to: &[TabIx]) {
         timers.set(map_timer(tm, &f));
     }
     s.timers_set[b] = timers;
-    // Handlers serving its tabs, kept sorted by client as the server keeps them.
-    for a in s.actor_states.iter_mut() {
-        if let NodeState::Server(srv) = &**a {
-            if srv.handlers.iter().any(|h| usize::from(h.client.browser) == b) {
+    let of_b = |c: ClientKey| usize::from(c.browser) == b && c.tab != super::ATTACKER;
+    for (a, actor) in s.actor_states.iter_mut().enumerate() {
+        match &**actor {
+            // Handlers serving its tabs, kept sorted by client as the server keeps them.
+            NodeState::Server(srv) if srv.handlers.iter().any(|h| of_b(h.client)) => {
                 let mut srv = srv.clone();
-                for h in srv.handlers.iter_mut().filter(|h| usize::from(h.client.browser) == b) {
-                    h.client.tab = f(h.client.tab);
+                for h in srv.handlers.iter_mut() {
+                    h.client = map_client(b, h.client, &f);
                 }
                 srv.handlers.sort_by_key(|h| h.client);
-                *a = std::sync::Arc::new(NodeState::Server(srv));
+                *actor = std::sync::Arc::new(NodeState::Server(srv));
             }
+            NodeState::AuthServer(srv) if names_client(srv, &of_b) => {
+                let mut srv = srv.clone();
+                rename_at_auth_server(&mut srv, b, &f);
+                *actor = std::sync::Arc::new(NodeState::AuthServer(srv));
+            }
+            _ => {}
+        }
+        // The authorization server's timers that serve its tabs' requests.
+        if !matches!(&**actor, NodeState::Browser(_))
+            && s.timers_set[a].iter().any(|tm| server_timer_client(tm).is_some_and(of_b))
+        {
+            let mut timers = Timers::new();
+            for tm in s.timers_set[a].iter() {
+                timers.set(map_server_timer(b, tm, &f));
+            }
+            s.timers_set[a] = timers;
         }
     }
     // The history's record of messages in flight, kept sorted as the model keeps it.
@@ -285,4 +470,38 @@ fn rename(s: &mut State, b: usize, to: &[TabIx]) {
                 .collect(),
         ),
     };
+}
+
+/// Whether the authorization server's state names a client that `of_b` accepts: a handler in
+/// progress, a request waiting to be routed, a sticky route or an undo-log entry.
+fn names_client(srv: &AsState, of_b: &dyn Fn(ClientKey) -> bool) -> bool {
+    srv.handlers.iter().any(|h| of_b(h.client))
+        || srv.undo.iter().any(|x| of_b(x.0))
+        || srv.cluster.as_ref().is_some_and(|c| {
+            c.pending.iter().any(|p| of_b(p.client)) || c.affinity.iter().any(|x| of_b(x.0))
+        })
+}
+
+/// Renames the tabs of browser `b` (by `f`) wherever the authorization server keeps a client,
+/// each list re-sorted as the server keeps it: handlers and waiting requests by (client,
+/// slot), sticky routes by client, the undo log whole.
+fn rename_at_auth_server(srv: &mut AsState, b: usize, f: &dyn Fn(TabIx) -> TabIx) {
+    for h in srv.handlers.iter_mut() {
+        h.client = map_client(b, h.client, f);
+    }
+    srv.handlers.sort_by_key(|h| (h.client, h.slot));
+    for x in srv.undo.iter_mut() {
+        x.0 = map_client(b, x.0, f);
+    }
+    srv.undo.sort();
+    if let Some(c) = srv.cluster.as_mut() {
+        for p in c.pending.iter_mut() {
+            p.client = map_client(b, p.client, f);
+        }
+        c.pending.sort_by_key(|p| (p.client, p.slot));
+        for x in c.affinity.iter_mut() {
+            x.0 = map_client(b, x.0, f);
+        }
+        c.affinity.sort_by_key(|x| x.0);
+    }
 }
