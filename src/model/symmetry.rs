@@ -2,19 +2,37 @@
 //!
 //! Every tab of a browser runs the same app with the same budget (`BrowserCfg` has no per-tab
 //! field), so renaming tabs maps reachable states to reachable states and keeps every property
-//! (none names a tab). [`representative`] renames the tabs of each browser into a canonical
-//! order: it sorts them by everything the state says about each tab, and rewrites every tab
-//! index in the state to match, namely the browser's `tabs`, `lock` and `queue`, the tab timers
-//! of the browser, the `tab` of every request and response of that browser in the network, the
-//! `client` of every statement, result and transaction, the `client` of every handler in
-//! progress (re-sorted, as the server keeps them), and the history's record of when each
-//! message in flight was sent (`time.max_in_flight_ticks`, re-sorted). The attacker's index ([`ATTACKER`]) is not a
-//! tab and never moves. Tokens, ticks and the store's rows name no tab and are untouched.
+//! (none names a tab), except where a tab has a role of its own: the first `browser.ssr_paths`
+//! tabs are server-side render paths, and a single broadcast leader is tab A. Those tabs are
+//! renamed only among themselves (partial symmetry: two blocks, [`representative_for`]).
 //!
-//! Two tabs with equal sort keys are identical in every respect, so swapping them changes
-//! nothing: the result is the same for every state of one orbit (full canonicalisation), and
-//! the search stores one state per orbit. Paths stay real: the search replays the model from
-//! real states and matches representatives (see `search::rebuild`).
+//! The representative renames the tabs of each browser into a canonical order: it sorts each
+//! block's tabs by everything the state says about each tab, and rewrites every tab index in
+//! the state to match, namely
+//!
+//! - the browser's `tabs`, `lock` and `queue`, and its tab timers (requesters' and reloads'
+//!   included);
+//! - the `tab` of every request and response of that browser in the network, and the `client`
+//!   of every statement, result and transaction: an address whose low bits name the tab and
+//!   whose other bits (requester, page) are kept ([`super::browser::requesters::address`]);
+//! - the Directus server's handlers in progress (re-sorted by client, as the server keeps them);
+//! - the authorization server's handlers in progress and requests waiting to be routed
+//!   (re-sorted by client and slot), sticky routes (by client), the undo log of transactions in
+//!   progress, and its timers that route a request or run a handler's next step;
+//! - the history's record of when each message in flight was sent
+//!   (`time.max_in_flight_ticks`, re-sorted).
+//!
+//! The attacker's index ([`super::ATTACKER`]) is not a tab and never moves. Tokens, families,
+//! access tokens, ticks and the stores' rows name no tab (with one sign-in per browser) and are
+//! untouched; with `browser.logins: per-tab` each tab owns a family and its first token, so
+//! such models are not reduced.
+//!
+//! Two tabs of one block with equal sort keys are identical in every respect, so swapping them
+//! changes nothing: the result is the same for every state of one orbit (full
+//! canonicalisation), and the search stores one state per orbit. Paths stay real: the search
+//! replays the model from real states and matches representatives (see `search::rebuild`).
+//! The unit tests check, on reachable states of models of every kind, that each allowed
+//! renaming keeps the representative, every property's value and the successors.
 
 use std::collections::VecDeque;
 
@@ -503,5 +521,177 @@ fn rename_at_auth_server(srv: &mut AsState, b: usize, f: &dyn Fn(TabIx) -> TabIx
             x.0 = map_client(b, x.0, f);
         }
         c.affinity.sort_by_key(|x| x.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Renaming tabs must be an automorphism of the model, and the representative a full
+    //! canonicalisation: for reachable states `s` and every renaming `π` the reduction allows,
+    //! `representative(π(s)) == representative(s)`, every property has the same value at `π(s)`
+    //! as at `s`, and the successors of `π(s)` are (up to their representatives) those of `s`.
+
+    use std::collections::{BTreeSet, HashSet, VecDeque};
+    use std::path::Path;
+
+    use stateright::Model;
+
+    use super::*;
+    use crate::scenario::Scenario;
+
+    /// Every renaming of `n` tabs that keeps tabs `0..k` among themselves (identity included).
+    fn renamings(n: usize, k: usize) -> Vec<Vec<TabIx>> {
+        fn perms(items: &[usize]) -> Vec<Vec<usize>> {
+            if items.len() <= 1 {
+                return vec![items.to_vec()];
+            }
+            let mut out = Vec::new();
+            for i in 0..items.len() {
+                let mut rest = items.to_vec();
+                let x = rest.remove(i);
+                for mut p in perms(&rest) {
+                    p.insert(0, x);
+                    out.push(p);
+                }
+            }
+            out
+        }
+        let k = k.min(n);
+        let (low, high): (Vec<usize>, Vec<usize>) = ((0..k).collect(), (k..n).collect());
+        let mut out = Vec::new();
+        for a in perms(&low) {
+            for b in perms(&high) {
+                out.push(a.iter().chain(b.iter()).map(|&t| t as TabIx).collect());
+            }
+        }
+        out
+    }
+
+    fn load(name: &str, patch: serde_json::Value) -> Scenario {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join(name);
+        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        fn merge(t: &mut serde_json::Value, p: &serde_json::Value) {
+            match (t, p) {
+                (serde_json::Value::Object(t), serde_json::Value::Object(p)) => {
+                    for (k, v) in p {
+                        merge(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                    }
+                }
+                (t, p) => *t = p.clone(),
+            }
+        }
+        merge(&mut v, &patch);
+        if let Some(o) = v.as_object_mut() {
+            o.remove("expect");
+        }
+        Scenario::parse(&path, &v.to_string()).unwrap()
+    }
+
+    /// Checks the automorphism and canonicalisation on the first `limit` states (breadth-first)
+    /// of `sc`'s unreduced space; returns how many renamed states it compared.
+    fn check_automorphism(sc: &Scenario, limit: usize) -> usize {
+        let rep = representative_for(sc).unwrap_or_else(|| panic!("{}: not reduced", sc.name));
+        let k = fixed_block(sc).unwrap() as usize;
+        let model = crate::model::build(sc);
+        let browsers = model.cfg.browsers.clone();
+        let succ = |s: &State| -> BTreeSet<u64> {
+            let mut actions = Vec::new();
+            model.actions(s, &mut actions);
+            actions
+                .into_iter()
+                .filter_map(|a| model.next_state(s, a))
+                .map(|n| stateright::fingerprint(&rep(&n)).get())
+                .collect()
+        };
+        let mut seen = HashSet::new();
+        let mut queue: VecDeque<State> = model.init_states().into_iter().collect();
+        let mut compared = 0;
+        while let Some(s) = queue.pop_front() {
+            if seen.len() >= limit || !seen.insert(stateright::fingerprint(&s)) {
+                continue;
+            }
+            let (r, next) = (rep(&s), succ(&s));
+            for &b in &browsers {
+                let NodeState::Browser(br) = &*s.actor_states[b] else { unreachable!() };
+                for to in renamings(br.tabs.len(), k) {
+                    let mut moved = s.clone();
+                    rename(&mut moved, b, &to);
+                    assert_eq!(rep(&moved), r, "{}: representative differs after renaming {to:?}", sc.name);
+                    for p in model.properties() {
+                        assert_eq!(
+                            (p.condition)(&model, &moved),
+                            (p.condition)(&model, &s),
+                            "{}: {} differs after renaming {to:?}",
+                            sc.name,
+                            p.name
+                        );
+                    }
+                    assert_eq!(succ(&moved), next, "{}: successors differ after renaming {to:?}", sc.name);
+                    compared += 1;
+                }
+            }
+            let mut actions = Vec::new();
+            model.actions(&s, &mut actions);
+            queue.extend(actions.into_iter().filter_map(|a| model.next_state(&s, a)));
+        }
+        compared
+    }
+
+    #[test]
+    fn renaming_tabs_is_an_automorphism_and_the_representative_canonical() {
+        use serde_json::json;
+        let cases = [
+            // Authorization servers: rotation with reuse detection, two devices, a cluster of
+            // two nodes with sticky routes, restarts, transactions (undo log), access tokens
+            // and calls, an attacker, a bounded network's history.
+            ("supabase-2022-c03-three-tabs.json", json!({})),
+            ("derive-pr209-reject-without-revoke.json", json!({})),
+            ("c09-keycloak-cluster-lost-update.json", json!({"browser": {"logins": "per-device"}})),
+            ("keycloak-6615-offline-logout-cache-only.json", json!({})),
+            ("c13-supabase-rollback.json", json!({})),
+            ("mas-pr3650-replay-refused-after-first-use.json", json!({"browser": {"tabs": 2}})),
+            ("cloudflare-workers-oauth-provider-kv-previous-token.json", json!({})),
+            ("spring-as-rotate-theft.json", json!({"browser": {"tabs": 2}})),
+            ("okta-rotate.json", json!({"time": {"max_ticks": 1, "max_in_flight_ticks": 0}})),
+            // Requesters and reloads: addresses carry the tab in their low bits.
+            ("inite-641-page-fetches-race.json", json!({"browser": {"tabs": 2}})),
+            ("nhost-hbp-220-reload-cancels-refresh.json", json!({"browser": {"tabs": 2}})),
+            // Partial symmetry: a single broadcast leader, render paths.
+            ("oidc-client-ts-pr434-single-leader.json", json!({})),
+            ("broadcast-leader-closed-follower-refreshes.json", json!({"browser": {"tabs": 3}})),
+            ("c05-ssr-cannot-write-cookies.json", json!({"browser": {"tabs": 3}})),
+            ("c06-nextauth-single-use.json", json!({"browser": {"tabs": 3, "ssr_paths": 2}})),
+            // Directus: locks and queues, SQL statements of a handler in progress.
+            ("directus-pr22457-weblocks.json", json!({"browser": {"tabs": 3}})),
+            ("directus-10.10-session-d-s2.json", json!({})),
+        ];
+        for (file, patch) in cases {
+            let sc = load(file, patch);
+            let compared = check_automorphism(&sc, 400);
+            assert!(compared >= 400, "{file}: only {compared} renamed states compared");
+        }
+    }
+
+    #[test]
+    fn the_configuration_decides_the_blocks() {
+        use serde_json::json;
+        let blocks = |file, patch| {
+            let sc = load(file, patch);
+            representative_for(&sc).map(|_| fixed_block(&sc).unwrap())
+        };
+        assert_eq!(blocks("supabase-2022-c03.json", json!({})), Some(0));
+        assert_eq!(blocks("oidc-client-ts-pr434-single-leader.json", json!({})), Some(1));
+        // A leader and one follower: nothing to rename.
+        assert_eq!(blocks("broadcast-leader-closed-follower-refreshes.json", json!({})), None);
+        // Every visible tab leads: all interchangeable.
+        assert_eq!(blocks("axa-oidc-1039-two-visible-leaders.json", json!({})), Some(0));
+        assert_eq!(blocks("c05-ssr-cannot-write-cookies.json", json!({})), None);
+        assert_eq!(blocks("c05-ssr-cannot-write-cookies.json", json!({"browser": {"tabs": 3}})), Some(1));
+        assert_eq!(blocks("c06-nextauth-single-use.json", json!({"browser": {"tabs": 3, "ssr_paths": 2}})), Some(2));
+        // Each tab owns a family: not reduced.
+        assert_eq!(blocks("c08-keycloak-reuse-id.json", json!({})), None);
+        // An ordered network keeps the order of one step's sends to several tabs.
+        assert_eq!(blocks("gotrue-js-v1-storage-listener-signs-out-every-tab.json", json!({})), None);
+        assert_eq!(blocks("directus-10.11.1-session.json", json!({"network": "ordered"})), None);
     }
 }
