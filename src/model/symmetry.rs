@@ -38,10 +38,10 @@ use std::collections::VecDeque;
 
 use stateright::actor::{Envelope, Id, Network, Timers};
 
+use super::browser::requesters::{address, split};
 use super::browser::{BrowserState, Tab};
 use super::oauth::{AsHandler, AsPending, AsState, Before};
 use super::policy::{Coordination, LeaderElection, Logins};
-use super::browser::requesters::{address, split};
 use super::server::Handler;
 use super::{ClientKey, Msg, NodeState, State, TabIx, Timer};
 
@@ -84,8 +84,7 @@ pub fn supported(sc: &crate::scenario::Scenario) -> bool {
 /// roles (a single broadcast leader and two or more render paths).
 fn fixed_block(sc: &crate::scenario::Scenario) -> Option<u8> {
     let b = &sc.browser;
-    let single_leader =
-        b.coordination == Coordination::BroadcastLeader && b.leader_election == LeaderElection::Single;
+    let single_leader = b.coordination == Coordination::BroadcastLeader && b.leader_election == LeaderElection::Single;
     match (single_leader, b.ssr_paths) {
         (false, k) => Some(k.min(b.tabs)),
         (true, 0 | 1) => Some(1),
@@ -223,7 +222,10 @@ fn tab_key(s: &State, b: usize, browser: &BrowserState, t: TabIx) -> TabKey {
     for (a, actor) in s.actor_states.iter().enumerate() {
         match &**actor {
             NodeState::Server(srv) => handlers.extend(
-                srv.handlers.iter().filter(|h| mine(h.client)).map(|h| Handler { client: blank_client(h.client), ..*h }),
+                srv.handlers
+                    .iter()
+                    .filter(|h| mine(h.client))
+                    .map(|h| Handler { client: blank_client(h.client), ..*h }),
             ),
             NodeState::AuthServer(srv) => {
                 as_handlers.extend(
@@ -495,9 +497,10 @@ fn rename(s: &mut State, b: usize, to: &[TabIx]) {
 fn names_client(srv: &AsState, of_b: &dyn Fn(ClientKey) -> bool) -> bool {
     srv.handlers.iter().any(|h| of_b(h.client))
         || srv.undo.iter().any(|x| of_b(x.0))
-        || srv.cluster.as_ref().is_some_and(|c| {
-            c.pending.iter().any(|p| of_b(p.client)) || c.affinity.iter().any(|x| of_b(x.0))
-        })
+        || srv
+            .cluster
+            .as_ref()
+            .is_some_and(|c| c.pending.iter().any(|p| of_b(p.client)) || c.affinity.iter().any(|x| of_b(x.0)))
 }
 
 /// Renames the tabs of browser `b` (by `f`) wherever the authorization server keeps a client,
@@ -606,11 +609,7 @@ mod tests {
         let succ = |s: &State| -> BTreeSet<u64> {
             let mut actions = Vec::new();
             model.actions(s, &mut actions);
-            actions
-                .into_iter()
-                .filter_map(|a| model.next_state(s, a))
-                .map(|n| fp(&rep(&n)))
-                .collect()
+            actions.into_iter().filter_map(|a| model.next_state(s, a)).map(|n| fp(&rep(&n))).collect()
         };
         let mut seen = HashSet::new();
         let mut queue: VecDeque<State> = model.init_states().into_iter().collect();
