@@ -239,13 +239,8 @@ pub fn reproduces(model: &RefreshModel, old: &Trace, spec: &PropertySpec) -> Res
         return Err((0, format!("its path {:?} is not \"init/a1/a2/…\" of integers", old.path)));
     };
     // Replay without judging the last state: a property that is "violated" everywhere.
-    let anything = PropertySpec {
-        name: spec.name,
-        kind: Kind::Always,
-        claim: spec.claim,
-        condition: |_, _| false,
-        scope: spec.scope,
-    };
+    let anything =
+        PropertySpec { name: spec.name, kind: Kind::Always, claim: spec.claim, condition: |_, _| false, ..*spec };
     let build = |p: &crate::search::IndexPath| {
         trace::build(model, &old.model_file, &old.model, old.parameters.tabs, &anything, p)
     };

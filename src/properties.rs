@@ -41,6 +41,11 @@ pub struct PropertySpec {
     pub condition: fn(&RefreshModel, &State) -> bool,
     /// Which models the property can say something about ([`Scope`]).
     pub scope: Scope,
+    /// The trace snapshot fields (`docs/trace-format.md`) that show what `condition` reads, as
+    /// patterns: `*` stands for any tab's letter (`tabs[*].status`). The ghost counters a
+    /// condition reads are shown by `orphan_cookies` and `session_valid`, the authorization
+    /// server's rows and ghost marks by `store`. The trace explorer highlights these fields.
+    pub reads: &'static [&'static str],
 }
 
 /// Which models a property *applies to*: those where it can be violated (an invariant) or
@@ -184,6 +189,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "no tab is logged out while the user's session is valid",
         condition: no_spurious_logout,
         scope: Scope::EVERY,
+        reads: &["tabs[*].status", "session_valid"],
     },
     PropertySpec {
         name: "cookie_names_live_session",
@@ -191,6 +197,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "every session cookie (or refresh token) the server hands out names a row that exists",
         condition: cookie_names_live_session,
         scope: SESSION_TABLE_ORPHANS,
+        reads: &["orphan_cookies", "store"],
     },
     PropertySpec {
         name: "refresh_succeeds",
@@ -198,6 +205,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "sanity: some refresh is answered 2xx",
         condition: refresh_succeeds,
         scope: Scope::EVERY,
+        reads: &["tabs[*].status"],
     },
     PropertySpec {
         name: "concurrent_refreshes",
@@ -205,6 +213,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "sanity: two refreshes of one token are in flight at once",
         condition: concurrent_refreshes,
         scope: Scope::EVERY,
+        reads: &["tabs[*].status"],
     },
     PropertySpec {
         name: "rotated_token_expires",
@@ -212,6 +221,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "a token rotated away is not accepted more than the grace period after its rotation",
         condition: rotated_token_expires,
         scope: SUPERSESSIONS,
+        reads: &["now", "store"],
     },
     PropertySpec {
         name: "mode_binding",
@@ -219,6 +229,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "a session-mode token is not redeemable in json or cookie mode",
         condition: mode_binding,
         scope: DIRECTUS,
+        reads: &["store"],
     },
     PropertySpec {
         name: "logout_revokes_all",
@@ -226,6 +237,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "once sign-out has returned, no token of that session yields a 2xx or a new token",
         condition: logout_revokes_all,
         scope: SIGN_OUTS,
+        reads: &["session_valid", "store"],
     },
     PropertySpec {
         name: "sign_out_no_dead_token_handed_out",
@@ -233,6 +245,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "once the user's sign-out has been answered, no refresh of any of the user's sessions is answered 2xx with a dead token (authorization-server models)",
         condition: sign_out_no_dead_token_handed_out,
         scope: AUTH_SERVER_SIGN_OUTS,
+        reads: &["session_valid", "store"],
     },
     PropertySpec {
         name: "sign_out_no_session_revived",
@@ -240,6 +253,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "once the user's sign-out has been answered, no refresh of any of the user's sessions is answered 2xx with a live token (authorization-server models)",
         condition: sign_out_no_session_revived,
         scope: AUTH_SERVER_SIGN_OUTS,
+        reads: &["session_valid", "store"],
     },
     PropertySpec {
         name: "theft_detected",
@@ -248,6 +262,7 @@ pub const ALL: &[PropertySpec] = &[
             "once the attacker has refreshed with a copied token, no tab's refresh with a token issued before succeeds",
         condition: theft_detected,
         scope: ATTACKER,
+        reads: &["store"],
     },
     PropertySpec {
         name: "sp4_theft_contained",
@@ -255,6 +270,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "once the attacker has refreshed with a copied token, a tab refused for an older token leaves the attacker no unrevoked token (authorization-server models)",
         condition: sp4_theft_contained,
         scope: AUTH_SERVER_ATTACKER,
+        reads: &["store"],
     },
     PropertySpec {
         name: "attacker_redeems",
@@ -262,6 +278,8 @@ pub const ALL: &[PropertySpec] = &[
         claim: "sanity: the attacker's redemption of a copied token is answered 2xx",
         condition: attacker_redeems,
         scope: ATTACKER,
+        // The attacker's own state is not in the snapshot: its answers are in flight first.
+        reads: &["in_flight"],
     },
     PropertySpec {
         name: "sign_out_completes",
@@ -269,6 +287,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "sanity: a sign-out is answered",
         condition: sign_out_completes,
         scope: SIGN_OUTS,
+        reads: &["session_valid", "store"],
     },
     PropertySpec {
         name: "sp1_immediate_predecessor",
@@ -276,6 +295,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "a superseded refresh token is redeemed only if it is at most one generation behind the newest (authorization-server models)",
         condition: sp1_immediate_predecessor,
         scope: AUTH_SERVER,
+        reads: &["store"],
     },
     PropertySpec {
         name: "sp2_detection_permanent",
@@ -283,6 +303,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "once reuse detection has fired in a family, no token of that family is redeemed (authorization-server models)",
         condition: sp2_detection_permanent,
         scope: REUSE_DETECTION,
+        reads: &["store"],
     },
     PropertySpec {
         name: "sp3_single_lineage",
@@ -290,6 +311,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "every family has at most one active refresh token: no fork (authorization-server models)",
         condition: sp3_single_lineage,
         scope: AUTH_SERVER,
+        reads: &["store"],
     },
     PropertySpec {
         name: "sp6_absolute_lifetime",
@@ -297,6 +319,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "no token is accepted at or after the session's lifetime (time.session_lifetime) from sign-in",
         condition: sp6_absolute_lifetime,
         scope: LIFETIME,
+        reads: &["now", "store"],
     },
     PropertySpec {
         name: "sp9_revocation_scope",
@@ -304,6 +327,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "reuse detection never revokes a live token of another family (authorization-server models)",
         condition: sp9_revocation_scope,
         scope: REUSE_DETECTION,
+        reads: &["store"],
     },
     PropertySpec {
         name: "lp4_lock_not_orphaned",
@@ -311,6 +335,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "no tab waits for a lock whose holder will never release it, or for a broadcast no leader will send",
         condition: lp4_lock_not_orphaned,
         scope: COORDINATION,
+        reads: &["tabs[*].status"],
     },
     PropertySpec {
         name: "lp4_bounded_wait",
@@ -318,6 +343,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "no tab waits for a lock or a leader's broadcast more than K (browser.max_wait_steps) of its own steps",
         condition: lp4_bounded_wait,
         scope: COORDINATION,
+        reads: &["tabs[*].status"],
     },
     PropertySpec {
         name: "lp2_lost_response_recovery",
@@ -325,6 +351,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "a retry re-sending the refresh token of an attempt whose answer was lost is answered 2xx with an active token of the same family (authorization-server models)",
         condition: lp2_lost_response_recovery,
         scope: RETRIES,
+        reads: &["store"],
     },
     PropertySpec {
         name: "converges_to_live_token",
@@ -332,6 +359,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "whenever nothing is in flight and no tab is mid-operation, every signed-in tab of a valid session holds an active refresh token (authorization-server models)",
         condition: converges_to_live_token,
         scope: AUTH_SERVER,
+        reads: &["tabs[*].status", "jar", "store", "handlers", "in_flight", "session_valid"],
     },
     PropertySpec {
         name: "no_dead_credential_at_rest",
@@ -339,6 +367,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "whenever nothing is in flight and no tab is mid-operation, no signed-in tab of a valid session holds a credential the server refuses whatever the time: none, one naming no session row, or a revoked token",
         condition: no_dead_credential_at_rest,
         scope: Scope::EVERY,
+        reads: &["tabs[*].status", "jar", "store", "handlers", "in_flight", "session_valid"],
     },
     PropertySpec {
         name: "reuse_detected_after_theft",
@@ -346,6 +375,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "at the end of a run in which the attacker redeemed a copied token, the theft did not go unnoticed: reuse detection fired in its family, or the user and the attacker do not both still hold tokens of it (the user an active one, the attacker an unrevoked one) (authorization-server models with reuse detection and an attacker)",
         condition: reuse_detected_after_theft,
         scope: REUSE_DETECTION_ATTACKER,
+        reads: &["tabs[*].status", "jar", "store", "handlers", "in_flight", "session_valid"],
     },
     PropertySpec {
         name: "reuse_detected",
@@ -353,6 +383,7 @@ pub const ALL: &[PropertySpec] = &[
         claim: "sanity: reuse detection fires (authorization-server models)",
         condition: reuse_detected,
         scope: REUSE_DETECTION,
+        reads: &["store"],
     },
 ];
 

@@ -190,6 +190,11 @@ pub struct BrowserSection {
     /// in when the file is read (`models expand` prints it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_ok: Option<Vec<crate::model::policy::OkReaction>>,
+    /// What a tab does when an ordinary call (`calls_per_tab`) is answered 2xx, in order
+    /// (default none: nothing): `store-echoed-access-token`
+    /// ([`crate::model::policy::CallOkReaction`]). Needs `calls_per_tab`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_call_ok: Vec<crate::model::policy::CallOkReaction>,
     /// What the other tabs do when a tab writes a new token to the shared storage: `ignore`
     /// (default) or `adopt` ([`crate::model::policy::WrittenListener`]).
     #[serde(default)]
@@ -212,6 +217,22 @@ pub struct BrowserSection {
     /// Authorization-server models, `mode` "cookie" or json `shared`.
     #[serde(default)]
     pub reloads_per_tab: u8,
+    /// What a tab does when an ordinary call is refused (4xx), in order; absent: the
+    /// refresh's `on_refused` (docs/protocol-language.md, "A call's own reactions"). Also
+    /// `refresh-and-retry`. Needs `calls_per_tab`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_call_refused: Option<Vec<Reaction>>,
+    /// What a tab does when an ordinary call fails with a 5xx, in order; absent: the
+    /// refresh's `on_server_error`. Needs `calls_per_tab`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_call_server_error: Option<Vec<Reaction>>,
+    /// N, in ticks, 0 to [`MAX_TICKS`]: a tab whose access token expires within N ticks of
+    /// its clock (`exp < now + N`; N = 0: only an expired one), or that holds none, refreshes
+    /// before it sends a call and sends the call with the new access token (auth0-spa-js
+    /// `getTokenSilently`, 60 s). Absent: the tab sends the access token it holds. Needs
+    /// `calls_per_tab`; turns on the browser's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_refresh_margin: Option<Tick>,
 }
 
 fn one_requester() -> u8 {
@@ -446,7 +467,7 @@ pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
         } else if let (true, serde_json::Value::Object(mut browser)) = (k == "browser", v.clone()) {
             // The client reactions, with the presets of the mode and storage written out.
             let b = &sc.browser;
-            let reactions = [
+            let mut reactions = vec![
                 ("on_ok", serde_json::to_value(&b.on_ok)),
                 ("on_refused", serde_json::to_value(&b.on_refused)),
                 ("on_server_error", serde_json::to_value(&b.on_server_error)),
@@ -455,6 +476,13 @@ pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
                 ("requesters_per_tab", serde_json::to_value(b.requesters_per_tab)),
                 ("reloads_per_tab", serde_json::to_value(b.reloads_per_tab)),
             ];
+            if b.calls_per_tab > 0 {
+                // A call's own reactions: by default the refresh's lists.
+                let refused = b.on_call_refused.as_ref().unwrap_or(&b.on_refused);
+                let failed = b.on_call_server_error.as_ref().unwrap_or(&b.on_server_error);
+                reactions.push(("on_call_refused", serde_json::to_value(refused)));
+                reactions.push(("on_call_server_error", serde_json::to_value(failed)));
+            }
             for (name, value) in reactions {
                 if !browser.contains_key(name) {
                     browser.insert(name.into(), value.map_err(|e| e.to_string())?);
@@ -656,7 +684,8 @@ impl Scenario {
             * u16::from(b.tabs)
             * (u16::from(b.refreshes_per_tab) * u16::from(b.requesters_per_tab.max(1))
                 + u16::from(b.retries_per_tab)
-                + u16::from(b.reloads_per_tab))
+                + u16::from(b.reloads_per_tab)
+                + self.call_refreshes_per_tab())
             + self.attacker.as_ref().map_or(0, |a| u16::from(a.attempts) * devices);
         let bound = devices * logins + requests * p.mints_per_request();
         if bound > 255 {
@@ -665,6 +694,66 @@ impl Scenario {
                 format!("bounds under which up to {bound} tokens can be minted"),
                 "at most 255 tokens (sign-ins, plus refreshes, retries and attacker attempts times the steps of a refresh that mint): fewer tabs, devices or refreshes",
             ));
+        }
+        Ok(())
+    }
+
+    /// The most refreshes a tab's calls may start (`call_refresh_margin`: one before each
+    /// call; `refresh-and-retry`: one per retry of each call), a count.
+    fn call_refreshes_per_tab(&self) -> u16 {
+        let b = &self.browser;
+        let lists = b.on_call_refused.iter().chain(&b.on_call_server_error);
+        let retries = lists.flatten().any(|r| *r == Reaction::RefreshAndRetry);
+        let per_call = u16::from(b.call_refresh_margin.is_some()) + if retries { u16::from(b.retry_limit) } else { 0 };
+        u16::from(b.calls_per_tab) * per_call
+    }
+
+    /// Checks of a call's own reactions (`on_call_refused`, `on_call_server_error`) and of
+    /// `call_refresh_margin`: each needs calls; `refresh-and-retry` only in a call's lists.
+    fn validate_call_reactions(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        let call_fields = [
+            (
+                "browser.on_call_refused",
+                b.on_call_refused.as_ref().map(|l| serde_json::to_string(l).unwrap_or_default()),
+            ),
+            (
+                "browser.on_call_server_error",
+                b.on_call_server_error.as_ref().map(|l| serde_json::to_string(l).unwrap_or_default()),
+            ),
+            ("browser.call_refresh_margin", b.call_refresh_margin.map(|n| n.to_string())),
+        ];
+        for (field, found) in call_fields {
+            if let (Some(found), 0) = (found, b.calls_per_tab) {
+                return Err(self.invalid(
+                    field,
+                    found,
+                    "no value unless `calls_per_tab` is set (it is a reaction of the tab's ordinary calls)",
+                ));
+            }
+        }
+        if let Some(n) = b.call_refresh_margin {
+            if n > MAX_TICKS {
+                return Err(self.invalid(
+                    "browser.call_refresh_margin",
+                    n,
+                    &format!("an integer from 0 to {MAX_TICKS}"),
+                ));
+            }
+        }
+        for (name, list) in [("on_refused", &b.on_refused), ("on_server_error", &b.on_server_error)] {
+            if let Some(i) = list.iter().position(|r| *r == Reaction::RefreshAndRetry) {
+                let also = if b.calls_per_tab > 0 {
+                    " (for a call, list it in `on_call_refused` or `on_call_server_error`)"
+                } else {
+                    ""
+                };
+                return Err(self.invalid(
+                    &format!("browser.{name}[{i}]"),
+                    "\"refresh-and-retry\"",
+                    &format!("a reaction to a refresh, not \"refresh-and-retry\", which is a reaction of an ordinary call{also}"),
+                ));
+            }
         }
         Ok(())
     }
@@ -680,6 +769,7 @@ impl Scenario {
                 &format!("an integer from 0 to {MAX_PER_TAB}"),
             ));
         }
+        self.validate_call_reactions()?;
         let attacker_calls = self.attacker.as_ref().is_some_and(|a| a.uses_access_tokens);
         if b.calls_per_tab == 0 && !attacker_calls {
             return Ok(());
@@ -899,15 +989,6 @@ impl Scenario {
                     "0 unless `mode` is \"cookie\" or json with `json_storage` \"shared\" (a reload loses the tab's memory; the new page reads the token where it outlives the page)",
                 ));
             }
-            if b.calls_per_tab > 0 {
-                // A reload would have to cancel the page's call in flight and drop the access
-                // token the old page held; the model does neither, so the pair is refused.
-                return Err(self.invalid(
-                    "browser.reloads_per_tab",
-                    b.reloads_per_tab,
-                    "0 when `calls_per_tab` is set (a reload does not yet cancel the page's ordinary calls or drop its access token)",
-                ));
-            }
         }
         Ok(())
     }
@@ -919,13 +1000,29 @@ impl Scenario {
         if b.retry_limit > 2 {
             return Err(self.invalid("browser.retry_limit", b.retry_limit, "an integer from 0 to 2"));
         }
-        let retries = b.on_refused.iter().chain(&b.on_server_error).any(|r| *r == Reaction::Retry);
+        let call_lists = b.on_call_refused.iter().chain(&b.on_call_server_error).flatten();
+        let retries = b
+            .on_refused
+            .iter()
+            .chain(&b.on_server_error)
+            .chain(call_lists)
+            .any(|r| matches!(r, Reaction::Retry | Reaction::RefreshAndRetry));
         if retries && b.retry_limit == 0 {
             return Err(self.invalid(
                 "browser.retry_limit",
                 0,
-                "1 or 2 when a reaction is \"retry\" (K, the retries each tab may send)",
+                "1 or 2 when a reaction is \"retry\" or \"refresh-and-retry\" (K, the retries each tab, or each call, may send)",
             ));
+        }
+        if !b.on_call_ok.is_empty() && b.calls_per_tab == 0 {
+            return Err(self.invalid(
+                "browser.on_call_ok",
+                "[\"store-echoed-access-token\"]",
+                "no reaction to a call's 2xx without calls: set `calls_per_tab` (1 to 4), or leave `on_call_ok` out",
+            ));
+        }
+        if b.on_call_ok.len() > 1 {
+            return Err(self.invalid("browser.on_call_ok", b.on_call_ok.len(), "each reaction at most once"));
         }
         let on_ok = b.on_ok.as_deref().unwrap_or(&[]);
         let mut seen = vec![];
@@ -1113,10 +1210,16 @@ impl Scenario {
         } else if self.browser.devices != 1 {
             return Err(self.invalid("browser.devices", self.browser.devices, "1 (a Directus model has one browser)"));
         }
-        for (field, list) in [
-            ("browser.on_refused", &self.browser.on_refused),
-            ("browser.on_server_error", &self.browser.on_server_error),
-        ] {
+        let b = &self.browser;
+        let call_lists = [
+            ("browser.on_call_refused", &b.on_call_refused),
+            ("browser.on_call_server_error", &b.on_call_server_error),
+        ];
+        let call_lists = call_lists.into_iter().filter_map(|(f, l)| l.as_ref().map(|l| (f, l)));
+        for (field, list) in [("browser.on_refused", &b.on_refused), ("browser.on_server_error", &b.on_server_error)]
+            .into_iter()
+            .chain(call_lists)
+        {
             let ends = |r: &Reaction| matches!(r, Reaction::LogOut | Reaction::KeepGoing);
             if list.len() > 4 || !list.last().is_some_and(ends) || list[..list.len().saturating_sub(1)].iter().any(ends)
             {

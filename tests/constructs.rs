@@ -29,6 +29,7 @@ const LANGUAGE_DEFS: &[&str] = &[
     "Logins",
     "Reaction",
     "OkReaction",
+    "CallOkReaction",
     "ClearedListener",
     "WrittenListener",
     "NetworkKind",

@@ -24,7 +24,7 @@ fn search_for(
     kind: Kind,
     condition: fn(&RefreshModel, &State) -> bool,
 ) -> (Option<Trace>, u64) {
-    let spec = PropertySpec { name, kind, claim: name, condition, scope: Scope::EVERY };
+    let spec = PropertySpec { name, kind, claim: name, condition, scope: Scope::EVERY, reads: &[] };
     let m = model::build(sc).property(spec.expectation(), name, condition);
     let out = search::search(&m, &SearchConfig::default());
     let path = out.discoveries.last().cloned().flatten();
@@ -79,7 +79,7 @@ fn d_e2_grace_window_concurrent_refreshes_share_one_successor() {
     fn same_successor(m: &RefreshModel, s: &State) -> bool {
         let b = browser_at(s, 0);
         let row1 = store_at(s, m.cfg.store).row(1).copied();
-        s.network.iter_all().all(|e| match *e.msg {
+        refresh_check::model::in_flight(&s.network).into_iter().all(|(_, _, msg)| match *msg {
             Msg::RefreshResponse { tab, reply: Reply::Ok { set_cookie: Some(j), .. } }
                 if b.tabs[tab as usize].status == (TabStatus::Refreshing { sent: Some(1) }) =>
             {
@@ -112,7 +112,7 @@ fn d_e3_old_cookie_inside_the_grace_gets_the_successor_and_after_it_401() {
     assert_eq!(status(&r, "rotated_token_expires"), Verdict::Holds);
     assert_eq!(r.unique_states, 119_465);
     fn attacker_reply(s: &State) -> Option<Reply> {
-        s.network.iter_all().find_map(|e| match e.msg {
+        refresh_check::model::in_flight(&s.network).into_iter().find_map(|(_, _, msg)| match msg {
             Msg::RefreshResponse { tab: ATTACKER, reply } => Some(*reply),
             _ => None,
         })

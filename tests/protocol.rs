@@ -349,7 +349,6 @@ fn token_bound_lossy_steps_sign_out_marks_and_names() {
         })
         .collect::<Vec<_>>()
         .join(",");
-    let many = many.replacen(r#""reply": "continue" } ] }"#, r#""reply": "continue" } ] }"#, 7);
     let last = many.rfind(r#""continue""#).unwrap();
     let many = format!("{}\"ok minted\"{}", &many[..last], &many[last + 10..]);
     let text = protocol_model(&format!(r#"{{ "steps": [ {many} ] }}"#), "")

@@ -431,3 +431,306 @@ fn cogtrix_2164_a_refused_token_stays_live_when_its_claim_is_rolled_back() {
     }
     assert_eq!(reach(fixed, refused_and_claimed).0, 5);
 }
+
+/// Bike4Mind PR 1801, defect 1: two refreshes read the same current hash and both rotate with
+/// no compare-and-swap; the row keeps the last write, so the first rotation's token is a
+/// secret the row no longer knows. Presented, it trips reuse detection: the session is revoked
+/// and the tab logged out.
+#[test]
+fn bike4mind_1801_rotation_without_compare_and_swap_strands_a_token() {
+    let file = "models/bike4mind-1801-rotation-without-cas.json";
+    let (sc, m, r) = checked(file);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "TabReceivesRefreshResponse",
+            "TabSendsRefresh",
+            "ServerWritesRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    // Both reads see token 1 as the row's current hash before either write.
+    assert!(t.steps[1].text.contains("rule `the current secret`"), "{}", t.steps[1].text);
+    assert!(t.steps[3].text.contains("rule `the current secret`"), "{}", t.steps[3].text);
+    assert!(t.steps[7].text.contains("step `write the new hash (no compare-and-swap)` of tab B's"));
+    assert!(t.steps[8].text.contains("refresh cookie=2") && t.steps[8].text.contains("no longer knows"));
+    assert!(t.steps[9].text.starts_with("tab A gets 401"), "{}", t.steps[9].text);
+    assert_eq!(
+        last_store(&t)[..3],
+        [
+            "token=1 family=0 gen=0 revoked",
+            "token=2 family=0 gen=1 parent=1 revoked",
+            "token=3 family=0 gen=1 parent=1 revoked"
+        ],
+        "two children of token 1: the fork, then the whole session revoked"
+    );
+
+    // The report's jar: both answers land and the last Set-Cookie is the stranded token's.
+    let dead = trace_of(&m, &sc, &r, "no_dead_credential_at_rest");
+    assert_eq!(
+        actions(&dead),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "ServerWritesRefresh",
+            "TabReceivesRefreshResponse",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    let end = dead.steps.last().unwrap();
+    assert_eq!(end.state.jar.as_deref(), Some("refresh=2"));
+    assert_eq!(end.state.store[1], "token=2 family=0 gen=1 parent=1 revoked");
+    assert_eq!(end.state.store[2], "token=3 family=0 gen=1 parent=1 active");
+    assert_eq!(end.state.store[3], "family 0: current=3, grace_until=1, previous=1, revoked=0");
+
+    // And the whole report: both answers landed, the jar's stranded token is presented, the
+    // session is revoked and a tab logged out, with no third rotation.
+    fn reported(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        let tabs = &model::browser_at(s, m.cfg.browsers[0]).tabs;
+        auth.rows.len() == 3
+            && auth.rows[1].parent == Some(1)
+            && auth.rows[2].parent == Some(1)
+            && tabs.iter().any(|t| t.status == model::browser::TabStatus::LoggedOut)
+            && tabs.iter().all(|t| !matches!(t.status, model::browser::TabStatus::Refreshing { .. }))
+    }
+    let (len, rows) = reach(file, reported);
+    assert_eq!(
+        len, 11,
+        "both send, read and write; both answers land, the stranded one last; it is presented and refused"
+    );
+    assert!(rows.iter().all(|s| *s == TokStatus::Revoked));
+}
+
+/// Bike4Mind PR 1801's fix: the compare-and-swap lets one of two concurrent refreshes rotate;
+/// the loser is coalesced (an access token, no Set-Cookie), so the jar keeps the winner's
+/// token and no fork exists. What is left is a request overtaken by two rotations: its token
+/// is two generations back, which the design treats as theft.
+#[test]
+fn bike4mind_pr1801_the_compare_and_swap_loser_is_coalesced() {
+    let file = "models/bike4mind-pr1801-compare-and-swap.json";
+    let (sc, m, r) = checked(file);
+    assert_eq!(crate::util::status(&r, "sp3_single_lineage"), refresh_check::scenario::Verdict::Holds);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerWritesRefresh",
+            "TabReceivesRefreshResponse",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[8].text.contains("refresh cookie=1") && t.steps[8].text.contains("theft"), "{}", t.steps[8].text);
+    assert_eq!(last_store(&t)[2], "token=3 family=0 gen=2 parent=2 revoked", "a chain, not a fork");
+
+    // Both tabs' concurrent refreshes of token 1 end with one rotation and both tabs signed in.
+    fn coalesced(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        let b = model::browser_at(s, m.cfg.browsers[0]);
+        auth.rows.len() == 2
+            && b.jar.refresh == Some(2)
+            && b.tabs.iter().all(|t| t.status == model::browser::TabStatus::Idle && t.refreshes_left == 1)
+    }
+    let (len, rows) = reach(file, coalesced);
+    assert_eq!(len, 7, "both send and read, A's compare-and-swap wins, B's loses and is coalesced, both answers land");
+    assert_eq!(rows[1], TokStatus::Active);
+}
+
+/// Neon MCP server before PR 232: the client's answer is lost and it retries with the
+/// just-rotated token more than 5 minutes later; the proxy has deleted the token and the
+/// success cache's entry has expired: 400, re-authentication. Hydra never sees the retry.
+#[test]
+fn neon_232_a_retry_later_than_the_success_cache_ttl_is_refused() {
+    let (sc, m, r) = checked("models/neon-mcp-232-success-cache-5-minutes.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabRetriesRefresh",
+            "ClockTicks",
+            "ClockTicks",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[1].text.contains("rule `Hydra rotates: save the pair and the success cache`"));
+    assert!(
+        t.steps[5].text.contains("refresh_token=1") && t.steps[5].text.contains("no cached pair"),
+        "{}",
+        t.steps[5].text
+    );
+    assert!(t.steps[6].text.starts_with("tab A gets 401"), "{}", t.steps[6].text);
+    assert_eq!(
+        last_store(&t)[..2],
+        ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"],
+        "Hydra's chain is intact: the proxy refused the retry itself"
+    );
+    assert_eq!(crate::util::status(&r, "reuse_detected"), refresh_check::scenario::Verdict::Unreached);
+}
+
+/// After PR 232 (30 minutes) the same retry up to 15 minutes later is answered the cached
+/// pair; the verdict turns on the TTL against the retry delay, so a horizon past 30 minutes
+/// finds the refusal again.
+#[test]
+fn neon_pr232_the_30_minute_cache_covers_a_retry_inside_it_only() {
+    let file = "models/neon-mcp-pr232-success-cache-30-minutes.json";
+    let (_, _, r) = checked(file);
+    assert_eq!(crate::util::status(&r, "no_spurious_logout"), refresh_check::scenario::Verdict::Holds);
+    assert!(r.unique_states > 100, "{}", r.unique_states);
+
+    let mut sc = crate::util::scenario(file, None);
+    sc.time.max_ticks = 7;
+    let (m, r) = crate::util::run(&sc, &refresh_check::check::CheckOptions::default());
+    assert_eq!(crate::util::status(&r, "no_spurious_logout"), refresh_check::scenario::Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(actions(&t).iter().filter(|a| *a == "ClockTicks").count(), 7, "a retry 35 minutes later");
+    assert!(t.steps[t.steps.len() - 2].text.contains("no cached pair"));
+}
+
+/// ayunis-core PR 1047: the loser of the conditional update asks, in a query of its own,
+/// whether the token was used within the grace and inserts a successor of its own: a new
+/// sibling per replay, and (neither that query nor the insert reads revokedAt) a live token
+/// after a sign-out that revoked the family in between (the PR review's finding).
+#[test]
+fn ayunis_core_1047_the_grace_path_inserts_a_sibling_even_after_sign_out() {
+    let (sc, m, r) = checked("models/ayunis-core-pr1047-grace-inserts-a-sibling.json");
+    let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(
+        actions(&fork),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "ServerWritesRefresh",
+            "ServerWritesRefresh",
+            "ServerWritesRefresh"
+        ]
+    );
+    assert!(fork.steps[5].text.contains("rule `lost: rolled back`"), "{}", fork.steps[5].text);
+    assert!(fork.steps[7].text.contains("step `insert(successor) (own statement)` of tab B's"));
+    assert_eq!(
+        last_store(&fork)[1..],
+        ["token=2 family=0 gen=1 parent=1 active", "token=3 family=0 gen=1 parent=1 active"],
+        "two live children of token 1"
+    );
+
+    let revived = trace_of(&m, &sc, &r, "logout_revokes_all");
+    let out = find_step(&revived, "tab A", "TabSignsOut", "signs out");
+    let logout = find_step(&revived, "server", "ServerReceivesLogout", "logout");
+    let grace =
+        find_step(&revived, "server", "ServerWritesRefresh", "rule `used within the grace (revokedAt not read)`");
+    assert!(out < logout && logout < grace, "the sign-out lands between B's lost update and its grace query");
+    assert_eq!(revived.steps.len(), 11);
+    assert_eq!(
+        last_store(&revived),
+        [
+            "token=1 family=0 gen=0 revoked",
+            "token=2 family=0 gen=1 parent=1 revoked",
+            "token=3 family=0 gen=1 parent=1 active"
+        ],
+        "a live token in the family the sign-out revoked"
+    );
+}
+
+/// Bike4Mind PR 1801, defect 2: an identify call sent with the sign-in access token before a
+/// refresh and answered after it puts that token back over the fresh one
+/// (`on_call_ok: ["store-echoed-access-token"]`); once it has expired, a call is refused and the
+/// tab logged out while the refresh's access token is still valid. Without the reaction
+/// neither state is reachable.
+#[test]
+fn bike4mind_1801_identify_echo_puts_the_stale_access_token_back() {
+    let file = "models/bike4mind-1801-identify-echoes-stale-access-token.json";
+    let (sc, m, r) = checked(file);
+    assert!(r.unique_states > 20, "{}", r.unique_states);
+    // The shortest logout is not the report: the model has no refresh before an access token
+    // expires, so a tab that never refreshed calls with its expired sign-in token.
+    let artifact = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&artifact),
+        ["TabSendsCall", "ClockTicks", "ClockTicks", "ClockTicks", "ServerReceivesCall", "TabReceivesCallResponse"]
+    );
+
+    // The app holds access token 1 again after it held access token 2.
+    fn stale_again(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        let tab = &model::browser_at(s, m.cfg.browsers[0]).tabs[0];
+        auth.access.len() == 2
+            && tab.access == Some(1)
+            && tab.refreshes_left == 0
+            && tab.status == model::browser::TabStatus::Idle
+    }
+    let (path, exhaustive, built) = crate::util::shortest_to(&sc, stale_again);
+    assert!(exhaustive);
+    let path = path.expect("the echo is reachable");
+    // Along the path the tab holds access token 1, then 2 (the refresh's answer), then 1 again
+    // (the call's answer), and the call that brings it back was sent before the refresh's
+    // answer landed.
+    let (init, steps) = search::replay(&built, &path).unwrap();
+    let tab_at = |s: &State| model::browser_at(s, built.cfg.browsers[0]).tabs[0];
+    let held: Vec<_> = std::iter::once(&init).chain(steps.iter().map(|(_, s)| s)).map(|s| tab_at(s).access).collect();
+    let two = held.iter().position(|a| *a == Some(2)).expect("the refresh's access token is held");
+    assert_eq!(held[..two].iter().filter(|a| **a != Some(1)).count(), 0, "{held:?}");
+    assert_eq!(held.last(), Some(&Some(1)), "{held:?}");
+    let sent = std::iter::once(&init)
+        .chain(steps.iter().map(|(_, s)| s))
+        .position(|s| tab_at(s).call.is_some())
+        .expect("a call in flight");
+    assert!(sent < two, "the call was sent before the refresh was answered: {held:?}");
+    assert_eq!(steps.len(), 7, "the refresh (two server steps), the call and both answers");
+
+    // The report to its end (the model's query): after the echo, the next call presents
+    // access token 1 and is refused once it has expired, while access token 2 is valid.
+    let q = sc.queries.iter().find(|q| q.name == "stale-token-refused-while-fresh-one-valid").unwrap();
+    let o =
+        refresh_check::query::answer(&built, &sc.path, &sc.name, sc.browser.tabs, q, &search::SearchConfig::default());
+    assert_eq!(o.answer, refresh_check::query::Answer::Reachable);
+    let t = o.trace.as_ref().unwrap();
+    let last = t.steps.last().unwrap();
+    assert!(last.text.contains("401") && last.text.contains("with access token=1"), "{}", last.text);
+
+    // The same app without the reaction: the echoed state is unreachable.
+    let mut plain = crate::util::scenario(file, None);
+    plain.browser.on_call_ok.clear();
+    let (none, exhaustive, _) = crate::util::shortest_to(&plain, stale_again);
+    assert!(exhaustive && none.is_none());
+}
+
+/// `on_call_ok` without calls is refused with the field and what is expected (exit 2).
+#[test]
+fn on_call_ok_without_calls_is_refused() {
+    let dir = std::env::temp_dir().join(format!("rc-on-call-ok-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::fs::read_to_string(
+        crate::util::root().join("models/bike4mind-1801-identify-echoes-stale-access-token.json"),
+    )
+    .unwrap();
+    let bad = src.replace("\"calls_per_tab\": 2,", "\"calls_per_tab\": 0,");
+    assert_ne!(bad, src);
+    std::fs::write(dir.join("m.json"), bad).unwrap();
+    let out = crate::util::cli(&dir, &["models", "validate", "m.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("browser.on_call_ok") && err.contains("calls_per_tab"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -388,7 +388,14 @@ fn blitz_renewal_that_only_extends_the_row_logs_no_tab_out() {
         store_at(s, m.cfg.store).row(1).is_some_and(|row| row.expires == 6) && b.tabs.iter().all(|t| t.expiry.is_some())
     }
     let name = "row 1 extended, both tabs answered";
-    let spec = PropertySpec { name, kind: Kind::Sometimes, claim: name, condition: both_renewed, scope: Scope::EVERY };
+    let spec = PropertySpec {
+        name,
+        kind: Kind::Sometimes,
+        claim: name,
+        condition: both_renewed,
+        scope: Scope::EVERY,
+        reads: &[],
+    };
     let m = model::build(&sc).property(spec.expectation(), name, both_renewed);
     let out = search::search(&m, &SearchConfig::default());
     assert!(out.discoveries.last().cloned().flatten().is_some(), "the extension is reachable");

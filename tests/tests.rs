@@ -3,6 +3,7 @@
 mod util;
 
 mod access;
+mod calls;
 mod ci;
 mod cli;
 mod construct_models;

@@ -170,8 +170,23 @@ pub struct Tab {
 pub struct Call {
     /// The access token it presented (`None`: the tab held none).
     pub sent: Option<super::oauth::AccessId>,
-    /// Retries the `retry` reaction may still send for it: a count.
+    /// Retries the `retry` and `refresh-and-retry` reactions may still send for it: a count.
     pub retries_left: u8,
+    /// The call is not in flight: it waits for the tab's refresh to be answered and is then
+    /// sent with the access token the tab holds ([`Reaction::RefreshAndRetry`], or
+    /// `browser.call_refresh_margin`: a refresh before the call). `sent` is what it presented
+    /// last (`None` if it was never sent).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_refresh: bool,
+}
+
+/// Whether a tab with this status has a refresh under way: in flight, or waiting for the
+/// lock or the leader's broadcast (a call that needs a refresh waits for it).
+fn refresh_under_way(s: TabStatus) -> bool {
+    matches!(
+        s,
+        TabStatus::Refreshing { .. } | TabStatus::WaitingLock | TabStatus::LockSeenFree | TabStatus::AwaitingBroadcast
+    )
 }
 
 /// The cookie jar of the origin, shared by every tab.
@@ -306,6 +321,9 @@ pub struct BrowserCfg {
     pub retry_limit: u8,
     /// Ordinary calls each tab may make with its access token (`browser.calls_per_tab`).
     pub calls: u8,
+    /// A call answered 2xx puts the access token it presented back into the tab
+    /// (`browser.on_call_ok: ["store-echoed-access-token"]`).
+    pub call_ok_stores_echo: bool,
     /// The authorization server keeps access tokens: tabs hold them and calls present them.
     pub access_tokens: bool,
     /// The attacker also makes ordinary calls with the access tokens it copied
@@ -315,6 +333,19 @@ pub struct BrowserCfg {
     pub requesters: u8,
     /// Reloads each tab may make while its refresh is in flight (0: none).
     pub reloads: u8,
+    /// What a tab does when an ordinary call is refused (4xx), in order
+    /// (`browser.on_call_refused`; by default the refresh's `on_refused`).
+    pub on_call_refused: Vec<Reaction>,
+    /// What a tab does when an ordinary call fails with a 5xx, in order
+    /// (`browser.on_call_server_error`; by default the refresh's `on_server_error`).
+    pub on_call_server_error: Vec<Reaction>,
+    /// `browser.call_refresh_margin`, N ticks: a tab whose access token's `exp` is less than
+    /// its clock's `now + N` (or that holds none) refreshes before it sends a call. `None`:
+    /// it sends the access token it holds, whatever its expiry.
+    pub call_refresh_margin: Option<Tick>,
+    /// `time.access_token_ttl`, in ticks: the sign-in access token's `exp` (it is issued at
+    /// tick 0), which a tab with `call_refresh_margin` knows from the sign-in.
+    pub access_ttl: Tick,
 }
 
 impl BrowserCfg {
@@ -403,9 +434,12 @@ impl BrowserState {
         // The sign-in's access token: family `f`'s is access token `f + 1`, as its first
         // refresh token is token `f + 1`.
         let access = |t: u8| cfg.access_tokens.then_some(per_tab_login(t));
+        // A tab that refreshes before a call knows when its sign-in access token expires
+        // (`expires_in` of the sign-in's token response); otherwise the field stays as it was.
+        let expiry = if cfg.call_refresh_margin.is_some() { Some(cfg.access_ttl) } else { tab.expiry };
         let mut b = BrowserState {
             tabs: (0..cfg.tabs)
-                .map(|t| Tab { token: tab.token.map(|_| per_tab_login(t)), access: access(t), ..tab })
+                .map(|t| Tab { token: tab.token.map(|_| per_tab_login(t)), access: access(t), expiry, ..tab })
                 .collect(),
             jar,
             storage: (cfg.mode == AuthMode::Json
@@ -498,6 +532,14 @@ impl BrowserState {
                 }
             }
         }
+        self.begin_refresh(cfg, t)
+    }
+
+    /// Idle tab `t`'s refresh path, once it has decided to refresh (its own `refresh()`, or a
+    /// refresh before or after an ordinary call): with the tab's coordination it sends the
+    /// refresh now, or queues for the lock, polls the lock key, or waits for the leader.
+    /// Returns the request sent, if any.
+    fn begin_refresh(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
         match cfg.coordination {
             Coordination::None => Some(self.send_refresh(cfg, t)),
             Coordination::WebLocks => {
@@ -858,6 +900,7 @@ impl BrowserState {
                         return Some(self.send_refresh(cfg, t));
                     }
                 }
+                Reaction::RefreshAndRetry => {} // calls only (refused in a refresh's lists)
                 Reaction::Retry => {
                     let tab = &mut self.tabs[t as usize];
                     if tab.reaction_retries_left > 0 {
@@ -1007,19 +1050,32 @@ impl BrowserState {
     }
 
     /// Tab `t` starts an ordinary call with the access token it holds: it must be signed in
-    /// (not logged out, closed, hung or signing out), have no call in flight and calls left.
-    /// A refresh of the tab may be in flight (a background refresh timer and an API call are
-    /// two requesters of one app: ZITADEL issue 9331).
+    /// (not logged out, closed, hung or signing out), have no call in flight or waiting and
+    /// calls left. A refresh of the tab may be in flight (a background refresh timer and an
+    /// API call are two requesters of one app: ZITADEL issue 9331). With
+    /// `call_refresh_margin` N, a tab whose access token's `exp` is less than its clock's
+    /// `now + N`, or that holds none, refreshes first instead (auth0-spa-js
+    /// `getTokenSilently`): the call waits for the refresh ([`Self::refresh_for_call`]) and
+    /// is sent once it is answered ([`Self::resume_calls`]). Returns the request sent, if any.
     pub fn start_call(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
-        let tab = &mut self.tabs[t as usize];
-        let signed_in =
-            !matches!(tab.status, TabStatus::LoggedOut | TabStatus::Closed | TabStatus::Hung | TabStatus::SigningOut);
-        if !signed_in || tab.call.is_some() || tab.calls_left == 0 {
+        if !self.may_call(t) {
             return None;
         }
+        let now = self.now;
+        let tab = &mut self.tabs[t as usize];
         tab.calls_left -= 1;
-        tab.call = Some(Call { sent: tab.access, retries_left: cfg.retry_limit });
-        Some(Send::Call { tab: t, access: tab.access })
+        let call = Call { sent: tab.access, retries_left: cfg.retry_limit, awaiting_refresh: false };
+        if let Some(n) = cfg.call_refresh_margin {
+            let stale = tab.access.is_none() || tab.expiry.is_none_or(|e| e < now.saturating_add(n));
+            if stale {
+                let waiting = Call { sent: None, awaiting_refresh: true, ..call };
+                if let Some(sent) = self.refresh_for_call(cfg, t, waiting) {
+                    return sent;
+                }
+            }
+        }
+        self.tabs[t as usize].call = Some(call);
+        Some(Send::Call { tab: t, access: call.sent })
     }
 
     /// Whether tab `t` may start a call now ([`Self::start_call`]).
@@ -1030,22 +1086,78 @@ impl BrowserState {
         signed_in && tab.call.is_none() && tab.calls_left > 0
     }
 
-    /// Tab `t` receives its call's answer. 2xx: the call is done. An error runs the tab's
-    /// reactions to the answer class (`on_refused` for 4xx, `on_server_error` for 5xx), read
-    /// for a call: `log-out` logs the tab out, `keep-going` drops the call, `clear-*` clear as
-    /// for a refresh, `retry-with-stored-token` sends the call again if the tab holds another
-    /// access token than the one it sent (a refresh answered meanwhile) and ends the list,
-    /// `retry` sends it again with the access token it holds if the call has a retry left
-    /// (`browser.retry_limit`) and ends the list. A list that runs out logs the tab out.
-    /// Returns the call sent again, if any. A tab logged out meanwhile ignores the answer.
+    /// Tab `t`'s `call` (marked as waiting) waits for a refresh of the tab: an idle tab starts
+    /// one through its ordinary refresh path ([`Self::begin_refresh`]; it does not use up one
+    /// of `refreshes_per_tab`); a tab whose refresh is already under way (in flight, or waiting
+    /// for a lock or a leader) starts none, and the call waits for that one (single-flight
+    /// inside the tab, axios-auth-refresh `createRefreshCall`). Returns `Some(request sent)`,
+    /// or `None` when the tab cannot refresh now (it is doing something else), leaving `call`
+    /// unset.
+    fn refresh_for_call(&mut self, cfg: &BrowserCfg, t: TabIx, call: Call) -> Option<Option<Send>> {
+        let status = self.tabs[t as usize].status;
+        if refresh_under_way(status) {
+            self.tabs[t as usize].call = Some(call);
+            return Some(None);
+        }
+        if status != TabStatus::Idle {
+            return None;
+        }
+        self.tabs[t as usize].call = Some(call);
+        Some(self.begin_refresh(cfg, t))
+    }
+
+    /// The calls waiting for a refresh whose tab's refresh is over: each is sent with the
+    /// access token its tab holds now (the new one after a 2xx; after an error that left the
+    /// tab signed in, the one it held), or dropped if its tab is logged out, closed or hung
+    /// (the page went to the sign-in page). Run after every refresh answer. Returns the
+    /// calls sent.
+    pub fn resume_calls(&mut self) -> Vec<Send> {
+        let mut sent = vec![];
+        for (t, tab) in self.tabs.iter_mut().enumerate() {
+            let Some(call) = tab.call.filter(|c| c.awaiting_refresh) else { continue };
+            match tab.status {
+                TabStatus::LoggedOut | TabStatus::Closed | TabStatus::Hung => tab.call = None,
+                s if refresh_under_way(s) => {}
+                _ => {
+                    tab.call = Some(Call { sent: tab.access, awaiting_refresh: false, ..call });
+                    sent.push(Send::Call { tab: t as TabIx, access: tab.access });
+                }
+            }
+        }
+        sent
+    }
+
+    /// Tab `t` receives its call's answer. 2xx: the call is done (with `on_call_ok:
+    /// ["store-echoed-access-token"]` the tab holds the access token the call presented
+    /// again). An error runs the tab's
+    /// call reactions to the answer class (`on_call_refused` for 4xx, `on_call_server_error`
+    /// for 5xx; by default the refresh's lists): `log-out` logs the tab out, `keep-going`
+    /// drops the call, `clear-*` clear as for a refresh, `retry-with-stored-token` sends the
+    /// call again if the tab holds another access token than the one it sent (a refresh
+    /// answered meanwhile) and ends the list, `retry` sends it again with the access token it
+    /// holds if the call has a retry left (`browser.retry_limit`) and ends the list,
+    /// `refresh-and-retry` (with a retry left, and the tab idle or refreshing) refreshes and
+    /// sends it again once the refresh is answered, and ends the list. A list that runs out
+    /// logs the tab out. Returns the request sent (the call again, or the refresh), if any. A
+    /// tab logged out meanwhile ignores the answer.
     pub fn on_call_reply(&mut self, cfg: &BrowserCfg, t: TabIx, reply: Reply) -> Option<Send> {
         let tab = &mut self.tabs[t as usize];
         let Some(call) = tab.call.take() else { return None };
+        if call.awaiting_refresh {
+            tab.call = Some(call); // not in flight: this answer is not its (never sent)
+            return None;
+        }
         if matches!(tab.status, TabStatus::LoggedOut | TabStatus::Closed | TabStatus::Hung) {
             return None;
         }
-        let Reply::Err(e) = reply else { return None };
-        let reactions = if e.status() >= 500 { &cfg.on_server_error } else { &cfg.on_refused };
+        let Reply::Err(e) = reply else {
+            if cfg.call_ok_stores_echo {
+                // The answer echoes the access token the call presented; the app stores it.
+                tab.access = call.sent;
+            }
+            return None;
+        };
+        let reactions = if e.status() >= 500 { &cfg.on_call_server_error } else { &cfg.on_call_refused };
         for r in reactions {
             match r {
                 Reaction::LogOut => break,
@@ -1060,8 +1172,17 @@ impl BrowserState {
                 Reaction::Retry => {
                     if call.retries_left > 0 {
                         let held = self.tabs[t as usize].access;
-                        self.tabs[t as usize].call = Some(Call { sent: held, retries_left: call.retries_left - 1 });
+                        let again = Call { sent: held, retries_left: call.retries_left - 1, awaiting_refresh: false };
+                        self.tabs[t as usize].call = Some(again);
                         return Some(Send::Call { tab: t, access: held });
+                    }
+                }
+                Reaction::RefreshAndRetry => {
+                    if call.retries_left > 0 {
+                        let waiting = Call { retries_left: call.retries_left - 1, awaiting_refresh: true, ..call };
+                        if let Some(sent) = self.refresh_for_call(cfg, t, waiting) {
+                            return sent;
+                        }
                     }
                 }
                 Reaction::ClearStoredToken | Reaction::ClearCookie | Reaction::ClearSharedStorage => {
@@ -1141,10 +1262,15 @@ mod tests {
             on_stored_token_written: WrittenListener::Ignore,
             retry_limit: 0,
             calls: 0,
+            call_ok_stores_echo: false,
             access_tokens: false,
             attacker_calls: false,
             requesters: 1,
             reloads: 0,
+            on_call_refused: crate::model::policy::default_reactions(),
+            on_call_server_error: crate::model::policy::default_reactions(),
+            call_refresh_margin: None,
+            access_ttl: 1,
         }
     }
 
@@ -1234,5 +1360,68 @@ mod tests {
         assert_eq!(b.start_refresh(&c, 1), None);
         assert_eq!([b.tabs[0].status, b.tabs[1].status], [TabStatus::LockSeenFree; 2]);
         assert!(b.set_lock(&c, 0).is_some() && b.set_lock(&c, 1).is_some(), "both refresh at once");
+    }
+
+    fn call_cfg(margin: Option<Tick>) -> BrowserCfg {
+        BrowserCfg {
+            mode: AuthMode::Json,
+            calls: 2,
+            access_tokens: true,
+            retry_limit: 1,
+            on_call_refused: vec![Reaction::RefreshAndRetry, Reaction::LogOut],
+            call_refresh_margin: margin,
+            access_ttl: 2,
+            ..cfg(1, Coordination::None)
+        }
+    }
+
+    fn ok_access(t: Token, access: super::super::oauth::AccessId) -> Reply {
+        Reply::Ok { set_cookie: None, token: Some(t), expires_at: Some(4), access: Some(access) }
+    }
+
+    #[test]
+    fn a_refused_call_waits_for_the_refresh_in_flight_and_is_sent_with_the_new_access_token() {
+        let c = call_cfg(None);
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 0, exp: 0 }, 1);
+        assert!(b.start_refresh(&c, 0).is_some());
+        assert_eq!(b.start_call(&c, 0), Some(Send::Call { tab: 0, access: Some(1) }));
+        // The 401 while the refresh is in flight: no second refresh (single-flight), the call waits.
+        assert_eq!(b.on_call_reply(&c, 0, Reply::Err(HttpError::InvalidCredentials)), None);
+        assert!(b.tabs[0].call.is_some_and(|c| c.awaiting_refresh && c.retries_left == 0));
+        assert_eq!(b.resume_calls(), vec![], "the refresh is still in flight");
+        b.on_refresh_reply(&c, 0, ok_access(2, 2));
+        assert_eq!(b.resume_calls(), vec![Send::Call { tab: 0, access: Some(2) }]);
+        // Refused again with no retry left: the rest of the list logs the tab out.
+        assert_eq!(b.on_call_reply(&c, 0, Reply::Err(HttpError::InvalidCredentials)), None);
+        assert_eq!(b.tabs[0].status, TabStatus::LoggedOut);
+    }
+
+    #[test]
+    fn an_idle_tab_refreshes_for_a_refused_call_without_using_up_a_refresh() {
+        let c = call_cfg(None);
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 0, exp: 0 }, 1);
+        assert!(b.start_call(&c, 0).is_some());
+        let sent = b.on_call_reply(&c, 0, Reply::Err(HttpError::InvalidCredentials));
+        assert!(matches!(sent, Some(Send::Refresh { tab: 0, retry: false, .. })), "{sent:?}");
+        assert_eq!((b.tabs[0].status, b.tabs[0].refreshes_left), (TabStatus::Refreshing { sent: Some(1) }, 1));
+        // The refresh is refused and logs the tab out: the waiting call is dropped.
+        b.on_refresh_reply(&c, 0, Reply::Err(HttpError::InvalidCredentials));
+        assert_eq!(b.resume_calls(), vec![]);
+        assert_eq!(b.tabs[0].call, None);
+    }
+
+    #[test]
+    fn a_call_refreshes_first_when_its_access_token_expires_within_the_margin() {
+        let c = call_cfg(Some(1));
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 0, exp: 0 }, 1);
+        assert_eq!(b.tabs[0].expiry, Some(2), "the sign-in's access token expires at access_ttl");
+        b.now = 1; // exp 2 is not below now + 1: fresh enough
+        assert_eq!(b.start_call(&c, 0), Some(Send::Call { tab: 0, access: Some(1) }));
+        b.on_call_reply(&c, 0, Reply::Ok { set_cookie: None, token: None, expires_at: None, access: None });
+        b.now = 2; // exp 2 < now + 1: refresh first
+        assert!(matches!(b.start_call(&c, 0), Some(Send::Refresh { tab: 0, .. })));
+        assert!(b.tabs[0].call.is_some_and(|c| c.awaiting_refresh && c.sent.is_none()));
+        b.on_refresh_reply(&c, 0, ok_access(2, 2));
+        assert_eq!(b.resume_calls(), vec![Send::Call { tab: 0, access: Some(2) }]);
     }
 }

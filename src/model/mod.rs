@@ -539,8 +539,10 @@ impl Actor for Node {
                         (sent.is_some(), sent)
                     }
                     Timer::TabCalls(t) => {
+                        // A call may wait for a refresh already in flight and send nothing.
+                        let left = b.tabs[t as usize].calls_left;
                         let sent = b.start_call(cfg, t);
-                        (sent.is_some(), sent)
+                        (b.tabs[t as usize].calls_left != left, sent)
                     }
                     Timer::AttackerCalls(a) => {
                         let sent =
@@ -692,7 +694,7 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
             }
         }
     }
-    if cfg.freshness_check {
+    if cfg.freshness_check || cfg.call_refresh_margin.is_some() {
         set(Timer::BrowserTick, b.now < cfg.max_ticks);
     }
     if cfg.mode == AuthMode::Json && cfg.storage == policy::JsonStorage::SharedLagging {
@@ -761,17 +763,21 @@ fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg:
             if let Some(send) = b.on_addressed_reply(cfg, tab, reply) {
                 o.send(server, request_msg(send));
             }
+            send_resumed_calls(server, &mut b, o);
         }
         Msg::RefreshResponse { tab, reply } => {
             if let Some(send) = b.on_refresh_reply(cfg, tab, reply) {
                 o.send(server, request_msg(send));
             }
+            send_resumed_calls(server, &mut b, o);
         }
         Msg::UsersMeResponse { tab, reply } => b.on_request_reply(tab, reply),
         Msg::CallResponse { tab: ATTACKER, .. } => b.on_attacker_call_reply(),
         Msg::CallResponse { tab, reply } => {
-            if let Some(send) = b.on_call_reply(cfg, tab, reply) {
-                o.send(server, request_msg(send));
+            // With reloads the address carries the page: a cancelled page's answer is dropped.
+            let t = if cfg.reloads > 0 { b.call_answer_tab(tab) } else { Some(tab) };
+            if let Some(send) = t.and_then(|t| b.on_call_reply(cfg, t, reply)) {
+                o.send(server, request_msg(b.wire(send)));
             }
         }
         Msg::LogoutResponse { tab, .. } => b.on_sign_out_reply(tab),
@@ -779,6 +785,14 @@ fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg:
     }
     arm_browser_timers(&b, cfg, o);
     *state.to_mut() = NodeState::Browser(b);
+}
+
+/// After a refresh answer: the calls that waited for their tab's refresh are sent
+/// ([`BrowserState::resume_calls`]), each addressed with its page.
+fn send_resumed_calls(server: Id, b: &mut BrowserState, o: &mut Out<Node>) {
+    for send in b.resume_calls() {
+        o.send(server, request_msg(b.wire(send)));
+    }
 }
 
 /// Ghost bookkeeping when the server answers: which token was accepted when, cross-mode
@@ -986,10 +1000,19 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         on_stored_token_written: sc.browser.on_stored_token_written,
         retry_limit: sc.browser.retry_limit,
         calls: sc.browser.calls_per_tab,
+        call_ok_stores_echo: sc.browser.on_call_ok.contains(&policy::CallOkReaction::StoreEchoedAccessToken),
         access_tokens: keeps_access_tokens(sc),
         attacker_calls: sc.attacker.as_ref().is_some_and(|a| a.uses_access_tokens),
         requesters: sc.browser.requesters_per_tab,
         reloads: sc.browser.reloads_per_tab,
+        on_call_refused: sc.browser.on_call_refused.clone().unwrap_or_else(|| sc.browser.on_refused.clone()),
+        on_call_server_error: sc
+            .browser
+            .on_call_server_error
+            .clone()
+            .unwrap_or_else(|| sc.browser.on_server_error.clone()),
+        call_refresh_margin: sc.browser.call_refresh_margin,
+        access_ttl: sc.time.access_token_ttl,
     }
 }
 
@@ -1050,7 +1073,8 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
         store: server,
         session_lifetime: sc.time.session_lifetime,
         grace,
-        browser_clock: sc.browser.freshness_check,
+        // A tab that refreshes before a call reads its own clock.
+        browser_clock: sc.browser.freshness_check || sc.browser.call_refresh_margin.is_some(),
         max_in_flight_ticks: sc.time.max_in_flight_ticks,
     };
     let bcfg = browser_cfg(sc);

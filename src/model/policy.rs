@@ -226,6 +226,18 @@ pub enum Reaction {
     /// on (kurrent-io/kcap-cli PR 947: a client that replays a refresh only on a lost answer
     /// or a 5xx, never on a 4xx).
     Retry,
+    /// Ordinary calls only (`browser.on_call_refused`, `on_call_server_error`): if the call
+    /// has a retry left (`browser.retry_limit`, K, per call), the tab refreshes through its
+    /// ordinary refresh path (or, a refresh of it already in flight, waits for that one:
+    /// single-flight inside the tab) and, once the refresh is answered and the tab is still
+    /// signed in, sends the call again with the access token it holds then; the list ends
+    /// there. Without a retry left the list goes on. The refresh does not use up one of
+    /// `refreshes_per_tab`. The SPA 401 interceptor: Flyrell/axios-auth-refresh `src/index.ts`
+    /// (01df3ff) `createAuthRefreshInterceptor`: on a 401 it calls the refresh once
+    /// (`createRefreshCall` shares one refresh promise), requests made meanwhile wait for it
+    /// (`createRequestQueueInterceptor`), then it sends the failed request again
+    /// (`axios(error.response.config)`); zitadel/zitadel issue 9331.
+    RefreshAndRetry,
 }
 
 /// One thing a tab does with a refresh answered 2xx, in the order the model file lists them
@@ -250,6 +262,19 @@ pub enum OkReaction {
     /// reactions. supabase/ssr issue 36 and the `@supabase/ssr` Next.js guide (middleware must
     /// pass the refreshed cookie on to the request); nextauthjs/next-auth issue 7558.
     NextStageRefreshesWithOriginalToken,
+}
+
+/// One thing a tab does with an ordinary call answered 2xx (`browser.on_call_ok`), in order.
+/// Without the list a 2xx to a call changes nothing in the tab.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallOkReaction {
+    /// The answer's body carries the access token the call presented (an identify or `me`
+    /// endpoint that echoes the request's token), and the app writes it into its token store,
+    /// replacing whatever the tab holds now: a call sent before a refresh and answered after
+    /// it puts the older access token back (Bike4Mind PR 1801, `/api/identify` and
+    /// `UserContext`).
+    StoreEchoedAccessToken,
 }
 
 /// The preset of `browser.on_ok` for a mode and json storage: today's fixed behaviour. cookie

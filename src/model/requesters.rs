@@ -164,8 +164,11 @@ impl BrowserState {
 
     /// The user reloads tab `t` while its refresh is in flight (nhost/hasura-backend-plus
     /// issue 220): the browser cancels every request of the page, so their answers are never
-    /// read; the new page has lost the tab's memory and access token, and its load-time
-    /// refresh sends at once the token stored where the mode keeps it. Returns that request.
+    /// read: its refreshes and its ordinary call (in flight or waiting for a refresh; the
+    /// call is not sent again, and the calls left are the new page's); the new page has lost
+    /// the tab's memory and the access token the old page held (it holds none until its
+    /// load-time refresh is answered), and that refresh sends at once the token stored where
+    /// the mode keeps it. Returns that request.
     pub fn reload(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
         if !self.may_reload(t) {
             return None;
@@ -175,6 +178,8 @@ impl BrowserState {
         tab.page += 1;
         tab.expiry = None;
         tab.later_stage = false;
+        tab.call = None; // cancelled with the page: its answer is discarded
+        tab.access = None; // the old page's memory
         for q in tab.requesters.iter_mut() {
             q.sent = None; // cancelled with the page; its budget stays (the new page's code)
         }
@@ -183,15 +188,26 @@ impl BrowserState {
         Some(Send::Refresh { tab: address(t, 0, self.tabs[t as usize].page), cred, retry })
     }
 
-    /// The address a browser request goes out with: a refresh of tab `t` carries its page
-    /// ([`address`]); every other request, and the attacker's, is as sent.
+    /// The address a browser request goes out with: a refresh or an ordinary call of tab `t`
+    /// carries its page ([`address`]); every other request, and the attacker's, is as sent.
     pub fn wire(&self, send: Send) -> Send {
         match send {
             Send::Refresh { tab, cred, retry } if tab != ATTACKER && tab < 1 << REQUESTER_SHIFT => {
                 Send::Refresh { tab: address(tab, 0, self.tabs[tab as usize].page), cred, retry }
             }
+            Send::Call { tab, access } if tab != ATTACKER && tab < 1 << REQUESTER_SHIFT => {
+                Send::Call { tab: address(tab, 0, self.tabs[tab as usize].page), access }
+            }
             other => other,
         }
+    }
+
+    /// The tab an answer to an ordinary call sent from address `a` is for: `None` if it was
+    /// sent by a page since reloaded (the reload cancelled it: nobody reads the answer) or by
+    /// the attacker.
+    pub fn call_answer_tab(&self, a: TabIx) -> Option<TabIx> {
+        let (t, _, page) = split(a)?;
+        (page == self.tabs.get(t as usize)?.page & 3).then_some(t)
     }
 
     /// An answer to a refresh sent from address `a` (models with several requesters or
@@ -281,8 +297,8 @@ impl BrowserState {
                                 return Some(Send::Refresh { tab: address(t, r, page), cred, retry: false });
                             }
                         }
-                        // Refused by the model file's checks with several requesters.
-                        Reaction::Retry => {}
+                        // Refused by the model file's checks with several requesters; calls only.
+                        Reaction::Retry | Reaction::RefreshAndRetry => {}
                     }
                 }
                 let tab = &mut self.tabs[t as usize];

@@ -98,6 +98,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "TabReceivesLogoutResponse",
     "TabReceivesRefreshResponse",
     "TabReceivesResponse",
+    "TabRefreshesBeforeCall",
     "TabReloads",
     "TabRetriesRefresh",
     "TabSendsCall",

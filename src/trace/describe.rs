@@ -571,16 +571,27 @@ fn describe_in(
                     tab_status(model::browser_at(before, browser), *t as usize, browser_mode(m))
                 ),
             };
-            (
-                who(*t),
-                "TabSendsCall".into(),
-                format!(
-                    "{} sends an API call with {}{doing}",
+            let b1 = model::browser_at(after, browser);
+            let waits = b1.tabs[*t as usize].call.is_some_and(|c| c.awaiting_refresh);
+            // `call_refresh_margin`: the access token is about to expire (or none is held).
+            let why = held.map_or("it holds no access token".to_string(), |a| {
+                format!("its access token={a} expires within the margin")
+            });
+            let held = held.map_or("no access token".to_string(), |a| format!("access token={a}"));
+            let text = match (waits, b1.tabs[*t as usize].status) {
+                (true, TabStatus::Refreshing { .. }) if !doing.is_empty() => {
+                    format!("{} starts an API call; {why}, so the call waits for the refresh in flight{doing}", who(*t))
+                }
+                (true, _) => format!(
+                    "{} starts an API call; {why}, so it first sends POST /auth/refresh with {}",
                     who(*t),
-                    held.map_or("no access token".to_string(), |a| format!("access token={a}"))
+                    refresh_source(model::browser_at(before, browser), m, *t)
                 ),
-                None,
-            )
+                (false, _) => format!("{} sends an API call with {held}{doing}", who(*t)),
+            };
+            // A call that waits for a refresh sends no call now: its own action name.
+            let action = if waits { "TabRefreshesBeforeCall" } else { "TabSendsCall" };
+            (who(*t), action.into(), text, None)
         }
         ActorModelAction::Timeout(_, Timer::AttackerCalls(a)) => (
             "attacker".into(),
@@ -782,14 +793,35 @@ fn describe_in(
                     let w = who(*tab);
                     let b0 = model::browser_at(before, browser);
                     let b1 = model::browser_at(after, browser);
-                    let tail = match (*tab == ATTACKER, reply) {
-                        (true, _) => String::new(),
-                        (false, Reply::Ok { .. }) => String::new(),
-                        (false, Reply::Err(_)) => {
-                            let was_out = b0.tabs[*tab as usize].status == TabStatus::LoggedOut;
-                            let now_out = b1.tabs[*tab as usize].status == TabStatus::LoggedOut;
-                            match b1.tabs[*tab as usize].call {
+                    // With reloads the address carries the page; an answer to a page since
+                    // reloaded is read by nobody.
+                    let t = model::browser::requesters::split(*tab).map(|(t, _, _)| t as usize);
+                    let cancelled = t.is_some() && b0.call_answer_tab(*tab).is_none();
+                    let tail = match (t, reply) {
+                        (None, _) => String::new(),
+                        (Some(_), _) if cancelled => {
+                            ": nobody reads it (the page that sent the call was reloaded)".to_string()
+                        }
+                        (Some(t), Reply::Ok { .. }) => match b1.tabs[t].access {
+                            // `on_call_ok: ["store-echoed-access-token"]`
+                            Some(a) if b0.tabs[t].access != b1.tabs[t].access => {
+                                format!("; the answer echoes it and the app stores it: the tab holds access token={a} again")
+                            }
+                            _ => String::new(),
+                        },
+                        (Some(t), Reply::Err(_)) => {
+                            let was_out = b0.tabs[t].status == TabStatus::LoggedOut;
+                            let now_out = b1.tabs[t].status == TabStatus::LoggedOut;
+                            match b1.tabs[t].call {
                                 _ if was_out => " (the tab is logged out already)".to_string(),
+                                Some(c) if c.awaiting_refresh => match b1.tabs[t].status {
+                                    TabStatus::Refreshing { sent } if b0.tabs[t].status == TabStatus::Idle => format!(
+                                        ": it refreshes (POST /auth/refresh with token={}) and will send the call again",
+                                        sent.map_or("none".to_string(), |x| x.to_string())
+                                    ),
+                                    _ => ": it waits for the tab's refresh in flight and will send the call again"
+                                        .to_string(),
+                                },
                                 Some(c) => format!(
                                     ": it sends the call again with {}",
                                     c.sent.map_or("no access token".to_string(), |a| format!("access token={a}"))
@@ -798,14 +830,14 @@ fn describe_in(
                                 None => ": the app keeps going".to_string(),
                             }
                         }
-                        (false, _) => String::new(),
+                        (Some(_), _) => String::new(),
                     };
                     let action =
                         if *tab == ATTACKER { "AttackerReceivesCallResponse" } else { "TabReceivesCallResponse" };
-                    let sent = b0
-                        .tabs
-                        .get(*tab as usize)
+                    let sent = t
+                        .and_then(|t| b0.tabs.get(t))
                         .and_then(|t| t.call)
+                        .filter(|_| !cancelled)
                         .and_then(|c| c.sent)
                         .map_or(String::new(), |a| format!(" with access token={a}"));
                     (w.clone(), action, format!("{w} gets {} for its API call{sent}{tail}", view.text))
@@ -920,6 +952,7 @@ fn describe_in(
                         ),
                         None => text,
                     };
+                    let text = text + &resumed_calls_text(before_b, after_b);
                     let action =
                         if *tab == ATTACKER { "AttackerReceivesResponse" } else { "TabReceivesRefreshResponse" };
                     (w, action, text)
@@ -968,6 +1001,30 @@ fn describe_in(
 
 /// What an answer to a refresh from address `a` does, in models with several requesters per
 /// tab or reloads ([`model::browser::requesters`]); `None` for other models and the attacker.
+/// What became of the calls that waited for their tab's refresh, after a refresh answer
+/// ([`BrowserState::resume_calls`]): `"; tab A sends its waiting API call with access
+/// token=2"`, or that it was dropped; empty when no call waited.
+fn resumed_calls_text(before: &BrowserState, after: &BrowserState) -> String {
+    let mut s = String::new();
+    for (t, (b, a)) in before.tabs.iter().zip(&after.tabs).enumerate() {
+        if !b.call.is_some_and(|c| c.awaiting_refresh) {
+            continue;
+        }
+        let w = who(t as TabIx);
+        match a.call {
+            Some(c) if !c.awaiting_refresh => {
+                s += &format!(
+                    "; {w} sends its waiting API call with {}",
+                    c.sent.map_or("no access token".to_string(), |x| format!("access token={x}"))
+                )
+            }
+            None => s += &format!("; {w}'s waiting API call is dropped"),
+            Some(_) => {}
+        }
+    }
+    s
+}
+
 fn requesters_response_text(
     m: &RefreshModel,
     browser: usize,

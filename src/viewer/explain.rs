@@ -132,39 +132,11 @@ impl Explanation {
     }
 }
 
-/// The snapshot fields that show what property `name`'s condition reads (`*` stands for any
-/// tab's letter); empty for an unknown property. The ghost counters a condition reads are
-/// shown by `orphan_cookies` and `session_valid`; the authorization server's rows and ghost
-/// marks by `store`.
+/// The snapshot fields that show what property `name`'s condition reads
+/// ([`properties::PropertySpec::reads`]; `*` stands for any tab's letter); empty for an
+/// unknown property.
 pub fn fields_read(name: &str) -> &'static [&'static str] {
-    match name {
-        "no_spurious_logout" => &["tabs[*].status", "session_valid"],
-        "cookie_names_live_session" => &["orphan_cookies", "store"],
-        "refresh_succeeds" | "concurrent_refreshes" | "lp4_lock_not_orphaned" | "lp4_bounded_wait" => {
-            &["tabs[*].status"]
-        }
-        "rotated_token_expires" | "sp6_absolute_lifetime" => &["now", "store"],
-        "mode_binding"
-        | "theft_detected"
-        | "sp4_theft_contained"
-        | "sp1_immediate_predecessor"
-        | "sp2_detection_permanent"
-        | "sp3_single_lineage"
-        | "sp9_revocation_scope"
-        | "lp2_lost_response_recovery"
-        | "reuse_detected" => &["store"],
-        "logout_revokes_all"
-        | "sign_out_completes"
-        | "sign_out_no_dead_token_handed_out"
-        | "sign_out_no_session_revived" => &["session_valid", "store"],
-        // The attacker's own state is not in the snapshot: its answers are in flight first.
-        "attacker_redeems" => &["in_flight"],
-        "converges_to_live_token" => &["tabs[*].status", "jar", "store", "handlers", "in_flight", "session_valid"],
-        "no_dead_credential_at_rest" | "reuse_detected_after_theft" => {
-            &["tabs[*].status", "jar", "store", "handlers", "in_flight", "session_valid"]
-        }
-        _ => &[],
-    }
+    properties::ALL.iter().find(|p| p.name == name).map_or(&[], |p| p.reads)
 }
 
 /// Whether field `name` matches `pattern` (at most one `*`, standing for any text).
