@@ -252,14 +252,15 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
     let specs: Vec<&'static properties::PropertySpec> =
         model.properties.iter().filter_map(|p| properties::by_name(p.name)).collect();
     // With one tab there is nothing to rename.
-    let symmetry = opts.symmetry && sc.browser.tabs >= 2 && model::symmetry::supported(sc);
+    let representative = if opts.symmetry { model::symmetry::representative_for(sc) } else { None };
+    let symmetry = representative.is_some();
     let cfg = SearchConfig {
         strategy: opts.strategy,
         max_depth: opts.max_depth,
         max_states: opts.max_states,
         deadline: opts.deadline,
         cancel: opts.cancel.clone(),
-        symmetry: symmetry.then_some(model::symmetry::representative as fn(&model::State) -> model::State),
+        symmetry: representative,
         max_memory: opts.max_memory,
         progress: opts.progress.clone(),
         threads: opts.threads,

@@ -2,43 +2,124 @@
 //!
 //! Every tab of a browser runs the same app with the same budget (`BrowserCfg` has no per-tab
 //! field), so renaming tabs maps reachable states to reachable states and keeps every property
-//! (none names a tab). [`representative`] renames the tabs of each browser into a canonical
-//! order: it sorts them by everything the state says about each tab, and rewrites every tab
-//! index in the state to match, namely the browser's `tabs`, `lock` and `queue`, the tab timers
-//! of the browser, the `tab` of every request and response of that browser in the network, the
-//! `client` of every statement, result and transaction, the `client` of every handler in
-//! progress (re-sorted, as the server keeps them), and the history's record of when each
-//! message in flight was sent (`time.max_in_flight_ticks`, re-sorted). The attacker's index ([`ATTACKER`]) is not a
-//! tab and never moves. Tokens, ticks and the store's rows name no tab and are untouched.
+//! (none names a tab), except where a tab has a role of its own: the first `browser.ssr_paths`
+//! tabs are server-side render paths, and a single broadcast leader is tab A. Those tabs are
+//! renamed only among themselves (partial symmetry: two blocks, [`representative_for`]).
 //!
-//! Two tabs with equal sort keys are identical in every respect, so swapping them changes
-//! nothing: the result is the same for every state of one orbit (full canonicalisation), and
-//! the search stores one state per orbit. Paths stay real: the search replays the model from
-//! real states and matches representatives (see `search::rebuild`).
+//! The representative renames the tabs of each browser into a canonical order: it sorts each
+//! block's tabs by everything the state says about each tab, and rewrites every tab index in
+//! the state to match, namely
+//!
+//! - the browser's `tabs`, `lock` and `queue`, and its tab timers (requesters' and reloads'
+//!   included);
+//! - the `tab` of every request and response of that browser in the network, and the `client`
+//!   of every statement, result and transaction: an address whose low bits name the tab and
+//!   whose other bits (requester, page) are kept ([`super::browser::requesters::address`]);
+//! - the Directus server's handlers in progress (re-sorted by client, as the server keeps them);
+//! - the authorization server's handlers in progress and requests waiting to be routed
+//!   (re-sorted by client and slot), sticky routes (by client), the undo log of transactions in
+//!   progress, and its timers that route a request or run a handler's next step;
+//! - the history's record of when each message in flight was sent
+//!   (`time.max_in_flight_ticks`, re-sorted).
+//!
+//! The attacker's index ([`super::ATTACKER`]) is not a tab and never moves. Tokens, families,
+//! access tokens, ticks and the stores' rows name no tab (with one sign-in per browser) and are
+//! untouched; with `browser.logins: per-tab` each tab owns a family and its first token, so
+//! such models are not reduced.
+//!
+//! Two tabs of one block with equal sort keys are identical in every respect, so swapping them
+//! changes nothing: the result is the same for every state of one orbit (full
+//! canonicalisation), and the search stores one state per orbit. Paths stay real: the search
+//! replays the model from real states and matches representatives (see `search::rebuild`).
+//! The unit tests check, on reachable states of models of every kind, that each allowed
+//! renaming keeps the representative, every property's value and the successors.
 
 use std::collections::VecDeque;
 
 use stateright::actor::{Envelope, Id, Network, Timers};
 
+use super::browser::requesters::{address, split};
 use super::browser::{BrowserState, Tab};
+use super::oauth::{AsHandler, AsPending, AsState, Before};
+use super::policy::{Coordination, LeaderElection, Logins};
 use super::server::Handler;
-use super::{Msg, NodeState, State, TabIx, Timer, ATTACKER};
+use super::{ClientKey, Msg, NodeState, State, TabIx, Timer};
 
-/// Whether tabs are interchangeable in `sc`'s model, so that [`representative`] is sound:
-/// not with an OAuth authorization server (its handlers and families are not renamed here) and
-/// not when the first tabs are server-side render paths (`browser.ssr_paths`), whose behaviour
-/// depends on the tab's index, and not with a broadcast leader, which is tab A; nor with
-/// several requesters per tab or reloads, whose addresses carry the tab's index in other bits.
-pub fn supported(sc: &crate::scenario::Scenario) -> bool {
-    !sc.is_auth_server()
-        && sc.browser.ssr_paths == 0
-        && sc.browser.coordination != crate::model::policy::Coordination::BroadcastLeader
-        && sc.browser.requesters_per_tab <= 1
-        && sc.browser.reloads_per_tab == 0
+/// A symmetry reduction of the model's states ([`crate::search::Representative`]).
+pub type Representative = fn(&State) -> State;
+
+/// The representative function for `sc`'s model, or `None` when no two of its tabs are
+/// interchangeable (then the search runs unreduced). Decided from the configuration alone:
+///
+/// - at least two tabs, and a network that is not `ordered` (an ordered channel keeps the
+///   order in which one step sent several tabs' messages, for instance the answers of a
+///   restarting authorization server, which follows tab indices);
+/// - not with `browser.logins: per-tab` (each tab owns a family of the authorization server
+///   and its first token, which renaming tabs alone would not rename);
+/// - the tabs fall into two blocks, tabs `0..K` and tabs `K..` ([`fixed_block`]), each renamed
+///   only among itself: `K = browser.ssr_paths` (the server-side render paths behave alike,
+///   the ordinary tabs alike), or `K = 1` with a single broadcast leader (tab A leads, the
+///   followers behave alike; not reduced together with two or more render paths). At least
+///   one block must hold two tabs.
+pub fn representative_for(sc: &crate::scenario::Scenario) -> Option<Representative> {
+    let b = &sc.browser;
+    if b.tabs < 2 || sc.network == crate::scenario::NetworkKind::Ordered || b.logins == Logins::PerTab {
+        return None;
+    }
+    let k = fixed_block(sc)?;
+    if k >= 2 || b.tabs - k >= 2 {
+        by_blocks(k)
+    } else {
+        None
+    }
 }
 
-/// The representative of `s`'s symmetry class under renaming each browser's tabs.
+/// Whether tabs are interchangeable in `sc`'s model, so that the search reduces by symmetry
+/// ([`representative_for`] gives a function).
+pub fn supported(sc: &crate::scenario::Scenario) -> bool {
+    representative_for(sc).is_some()
+}
+
+/// `K` of [`representative_for`]: the first block is tabs `0..K`; `None`: three or more
+/// roles (a single broadcast leader and two or more render paths).
+fn fixed_block(sc: &crate::scenario::Scenario) -> Option<u8> {
+    let b = &sc.browser;
+    let single_leader = b.coordination == Coordination::BroadcastLeader && b.leader_election == LeaderElection::Single;
+    match (single_leader, b.ssr_paths) {
+        (false, k) => Some(k.min(b.tabs)),
+        (true, 0 | 1) => Some(1),
+        (true, _) => None,
+    }
+}
+
+/// The representative function renaming tabs `0..k` among themselves and tabs `k..` among
+/// themselves (`k` at most 6, the most tabs a browser has; `None` above).
+fn by_blocks(k: u8) -> Option<Representative> {
+    Some(match k {
+        0 => representative,
+        1 => representative_blocks::<1>,
+        2 => representative_blocks::<2>,
+        3 => representative_blocks::<3>,
+        4 => representative_blocks::<4>,
+        5 => representative_blocks::<5>,
+        6 => representative_blocks::<6>,
+        _ => return None,
+    })
+}
+
+/// The representative of `s`'s symmetry class under renaming each browser's tabs, all tabs
+/// interchangeable.
 pub fn representative(s: &State) -> State {
+    canonical(s, 0)
+}
+
+/// The representative of `s`'s class under renaming tabs `0..K` of each browser among
+/// themselves and the other tabs among themselves (partial symmetry).
+pub fn representative_blocks<const K: u8>(s: &State) -> State {
+    canonical(s, K)
+}
+
+fn canonical(s: &State, k: u8) -> State {
     let mut out = s.clone();
     for (b, actor) in s.actor_states.iter().enumerate() {
         let NodeState::Browser(browser) = &**actor else { continue };
@@ -46,12 +127,16 @@ pub fn representative(s: &State) -> State {
         if n < 2 {
             continue;
         }
-        let mut keys: Vec<(TabKey, usize)> = (0..n).map(|t| (tab_key(s, b, browser, t as TabIx), t)).collect();
-        keys.sort();
-        // `to[old] = new`.
+        let k = usize::from(k).min(n);
+        // `to[old] = new`, each block sorted by its tabs' keys.
         let mut to = vec![0 as TabIx; n];
-        for (new, (_, old)) in keys.iter().enumerate() {
-            to[*old] = new as TabIx;
+        for block in [0..k, k..n] {
+            let start = block.start;
+            let mut keys: Vec<(TabKey, usize)> = block.map(|t| (tab_key(s, b, browser, t as TabIx), t)).collect();
+            keys.sort();
+            for (new, (_, old)) in keys.iter().enumerate() {
+                to[*old] = (start + new) as TabIx;
+            }
         }
         if to.iter().enumerate().all(|(i, t)| i == *t as usize) {
             continue;
@@ -62,7 +147,8 @@ pub fn representative(s: &State) -> State {
 }
 
 /// Everything a state says about tab `t` of browser `b`, with tab indices blanked, so that
-/// tabs compare by what they are and do, not by their names.
+/// tabs compare by what they are and do, not by their names. Two tabs of one block with equal
+/// keys are identical in every respect: swapping them changes nothing.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct TabKey {
     tab: Tab,
@@ -72,33 +158,108 @@ struct TabKey {
     messages: Vec<(bool, Msg)>,
     /// With `time.max_in_flight_ticks`: the tick each of its messages in flight was sent at.
     sent: Vec<(bool, Msg, super::Tick)>,
-    handler: Option<Handler>,
+    handlers: Vec<Handler>,
+    /// Its requests at the authorization server: handlers in progress, requests waiting to be
+    /// routed, sticky routes, undo-log entries, and the server's timers that serve them.
+    as_handlers: Vec<AsHandler>,
+    pending: Vec<AsPending>,
+    affinity: Vec<(ClientKey, u8)>,
+    undo: Vec<(ClientKey, u8, Before)>,
+    server_timers: Vec<Timer>,
+}
+
+/// The tab an address (a message's `tab`, a [`ClientKey::tab`]) belongs to: its tab bits
+/// ([`super::browser::requesters::address`]); `None` for the attacker.
+fn tab_of(a: TabIx) -> Option<TabIx> {
+    split(a).map(|(t, _, _)| t)
+}
+
+/// The address `a` with its tab renamed by `f` (requester and page kept); the attacker's
+/// unchanged.
+fn rename_address(a: TabIx, f: &dyn Fn(TabIx) -> TabIx) -> TabIx {
+    match split(a) {
+        Some((t, r, page)) => address(f(t), r, page),
+        None => a,
+    }
+}
+
+/// `c` with its tab renamed by `f` if it is a tab of browser `b`.
+fn map_client(b: usize, c: ClientKey, f: &dyn Fn(TabIx) -> TabIx) -> ClientKey {
+    if usize::from(c.browser) == b {
+        ClientKey { tab: rename_address(c.tab, f), ..c }
+    } else {
+        c
+    }
+}
+
+/// Whether `c` is (a requester or page of) tab `t` of browser `b`.
+fn is_client(b: usize, t: TabIx, c: ClientKey) -> bool {
+    usize::from(c.browser) == b && tab_of(c.tab) == Some(t)
 }
 
 fn tab_key(s: &State, b: usize, browser: &BrowserState, t: TabIx) -> TabKey {
     let blank = |x: TabIx| if x == t { 0 } else { x };
     let mut timers: Vec<Timer> =
-        s.timers_set[b].iter().filter(|tm| timer_tab(tm) == Some(t)).map(|tm| map_timer(tm, &|x| blank(x))).collect();
+        s.timers_set[b].iter().filter(|tm| timer_tab(tm) == Some(t)).map(|tm| map_timer(tm, &blank)).collect();
     timers.sort();
     let mut messages: Vec<(bool, Msg)> = envelopes(&s.network)
         .into_iter()
         .filter(|e| msg_tab(b, e) == Some(t))
-        .map(|e| (usize::from(e.src) == b, map_msg(b, &e, &|x| blank(x))))
+        .map(|e| (usize::from(e.src) == b, map_msg(b, &e, &blank)))
         .collect();
     messages.sort();
     let mut sent: Vec<(bool, Msg, super::Tick)> = history_envelopes(s)
         .filter(|(e, _)| msg_tab(b, e) == Some(t))
-        .map(|(e, tick)| (usize::from(e.src) == b, map_msg(b, &e, &|x| blank(x)), tick))
+        .map(|(e, tick)| (usize::from(e.src) == b, map_msg(b, &e, &blank), tick))
         .collect();
     sent.sort();
-    let handler = s.actor_states.iter().find_map(|a| match &**a {
-        NodeState::Server(srv) => srv
-            .handlers
-            .iter()
-            .find(|h| usize::from(h.client.browser) == b && h.client.tab == t)
-            .map(|h| Handler { client: super::ClientKey { tab: 0, ..h.client }, ..*h }),
-        _ => None,
-    });
+    let mut handlers = Vec::new();
+    let mut as_handlers = Vec::new();
+    let (mut pending, mut affinity, mut undo) = (Vec::new(), Vec::new(), Vec::new());
+    let mut server_timers = Vec::new();
+    let mine = |c: ClientKey| is_client(b, t, c);
+    let blank_client = |c: ClientKey| map_client(b, c, &blank);
+    for (a, actor) in s.actor_states.iter().enumerate() {
+        match &**actor {
+            NodeState::Server(srv) => handlers.extend(
+                srv.handlers
+                    .iter()
+                    .filter(|h| mine(h.client))
+                    .map(|h| Handler { client: blank_client(h.client), ..*h }),
+            ),
+            NodeState::AuthServer(srv) => {
+                as_handlers.extend(
+                    srv.handlers
+                        .iter()
+                        .filter(|h| mine(h.client))
+                        .map(|h| AsHandler { client: blank_client(h.client), ..*h }),
+                );
+                if let Some(c) = &srv.cluster {
+                    pending.extend(
+                        c.pending
+                            .iter()
+                            .filter(|p| mine(p.client))
+                            .map(|p| AsPending { client: blank_client(p.client), ..*p }),
+                    );
+                    affinity.extend(c.affinity.iter().filter(|x| mine(x.0)).map(|&(c, n)| (blank_client(c), n)));
+                }
+                undo.extend(srv.undo.iter().filter(|x| mine(x.0)).map(|&(c, n, x)| (blank_client(c), n, x)));
+            }
+            NodeState::Browser(_) | NodeState::Store(_) => continue,
+        }
+        server_timers.extend(
+            s.timers_set[a]
+                .iter()
+                .filter(|tm| server_timer_client(tm).is_some_and(mine))
+                .map(|tm| map_server_timer(b, tm, &blank)),
+        );
+    }
+    handlers.sort();
+    as_handlers.sort();
+    pending.sort();
+    affinity.sort();
+    undo.sort();
+    server_timers.sort();
     TabKey {
         tab: browser.tabs[t as usize],
         holds_lock: browser.lock == Some(t),
@@ -106,7 +267,12 @@ fn tab_key(s: &State, b: usize, browser: &BrowserState, t: TabIx) -> TabKey {
         timers,
         messages,
         sent,
-        handler,
+        handlers,
+        as_handlers,
+        pending,
+        affinity,
+        undo,
+        server_timers,
     }
 }
 
@@ -153,6 +319,7 @@ fn timer_tab(tm: &Timer) -> Option<TabIx> {
     }
 }
 
+/// A browser timer with its tab renamed by `f`.
 fn map_timer(tm: &Timer, f: &dyn Fn(TabIx) -> TabIx) -> Timer {
     match *tm {
         Timer::TabRefreshes(t) => Timer::TabRefreshes(f(t)),
@@ -168,12 +335,33 @@ fn map_timer(tm: &Timer, f: &dyn Fn(TabIx) -> TabIx) -> Timer {
         Timer::TabCloses(t) => Timer::TabCloses(f(t)),
         Timer::TabWaits(t) => Timer::TabWaits(f(t)),
         Timer::TabCalls(t) => Timer::TabCalls(f(t)),
+        Timer::RequesterRefreshes(t, r) => Timer::RequesterRefreshes(f(t), r),
+        Timer::TabReloads(t) => Timer::TabReloads(f(t)),
+        other => other,
+    }
+}
+
+/// The client a timer of the authorization server serves (a request routed, or the next step
+/// of a handler).
+fn server_timer_client(tm: &Timer) -> Option<ClientKey> {
+    match *tm {
+        Timer::NodeServes { client, .. } | Timer::ServerStep { client, .. } => Some(client),
+        _ => None,
+    }
+}
+
+/// A timer of the authorization server with the tab of browser `b` it serves renamed by `f`.
+fn map_server_timer(b: usize, tm: &Timer, f: &dyn Fn(TabIx) -> TabIx) -> Timer {
+    match *tm {
+        Timer::NodeServes { client, slot, node } => Timer::NodeServes { client: map_client(b, client, f), slot, node },
+        Timer::ServerStep { client, slot } => Timer::ServerStep { client: map_client(b, client, f), slot },
         other => other,
     }
 }
 
 /// The tab of browser `b` that an envelope concerns, if any: a request it sent, a response
-/// to it, or a statement, result or transaction of a handler serving it.
+/// to it, or a statement, result or transaction of a handler serving it. A message's `tab`
+/// is an address ([`super::browser::requesters::address`]): its tab bits name the tab.
 fn msg_tab(b: usize, e: &Envelope<&Msg>) -> Option<TabIx> {
     let from_or_to_b = usize::from(e.src) == b || usize::from(e.dst) == b;
     let tab = match *e.msg {
@@ -197,10 +385,10 @@ fn msg_tab(b: usize, e: &Envelope<&Msg>) -> Option<TabIx> {
         }
         _ => return None,
     };
-    (tab != ATTACKER).then_some(tab)
+    tab_of(tab)
 }
 
-/// The message with the tab index of browser `b` it carries (if any) renamed by `f`.
+/// The message with the tab of browser `b` it carries (if any) renamed by `f`.
 fn map_msg(b: usize, e: &Envelope<&Msg>, f: &dyn Fn(TabIx) -> TabIx) -> Msg {
     let mut m = *e.msg;
     if msg_tab(b, e).is_none() {
@@ -214,10 +402,10 @@ fn map_msg(b: usize, e: &Envelope<&Msg>, f: &dyn Fn(TabIx) -> TabIx) -> Msg {
         | Msg::UsersMeResponse { tab, .. }
         | Msg::LogoutResponse { tab, .. }
         | Msg::CallRequest { tab, .. }
-        | Msg::CallResponse { tab, .. } => *tab = f(*tab),
-        Msg::Query { client, .. } | Msg::QueryResult { client, .. } => client.tab = f(client.tab),
+        | Msg::CallResponse { tab, .. } => *tab = rename_address(*tab, f),
+        Msg::Query { client, .. } | Msg::QueryResult { client, .. } => client.tab = rename_address(client.tab, f),
         Msg::Transaction { handler, .. } | Msg::TransactionDone { handler, .. } => {
-            handler.client.tab = f(handler.client.tab)
+            handler.client.tab = rename_address(handler.client.tab, f)
         }
         Msg::ClockTicked { .. } => {}
     }
@@ -226,7 +414,7 @@ fn map_msg(b: usize, e: &Envelope<&Msg>, f: &dyn Fn(TabIx) -> TabIx) -> Msg {
 
 /// Renames the tabs of browser actor `b` in `s`: tab `old` becomes `to[old]`.
 fn rename(s: &mut State, b: usize, to: &[TabIx]) {
-    let f = |t: TabIx| if t == ATTACKER { t } else { to[t as usize] };
+    let f = |t: TabIx| to[t as usize];
     // The browser.
     let NodeState::Browser(old) = &*s.actor_states[b] else { unreachable!("actor {b} is a browser") };
     let mut browser = old.clone();
@@ -242,17 +430,34 @@ fn rename(s: &mut State, b: usize, to: &[TabIx]) {
         timers.set(map_timer(tm, &f));
     }
     s.timers_set[b] = timers;
-    // Handlers serving its tabs, kept sorted by client as the server keeps them.
-    for a in s.actor_states.iter_mut() {
-        if let NodeState::Server(srv) = &**a {
-            if srv.handlers.iter().any(|h| usize::from(h.client.browser) == b) {
+    let of_b = |c: ClientKey| usize::from(c.browser) == b && c.tab != super::ATTACKER;
+    for (a, actor) in s.actor_states.iter_mut().enumerate() {
+        match &**actor {
+            // Handlers serving its tabs, kept sorted by client as the server keeps them.
+            NodeState::Server(srv) if srv.handlers.iter().any(|h| of_b(h.client)) => {
                 let mut srv = srv.clone();
-                for h in srv.handlers.iter_mut().filter(|h| usize::from(h.client.browser) == b) {
-                    h.client.tab = f(h.client.tab);
+                for h in srv.handlers.iter_mut() {
+                    h.client = map_client(b, h.client, &f);
                 }
                 srv.handlers.sort_by_key(|h| h.client);
-                *a = std::sync::Arc::new(NodeState::Server(srv));
+                *actor = std::sync::Arc::new(NodeState::Server(srv));
             }
+            NodeState::AuthServer(srv) if names_client(srv, &of_b) => {
+                let mut srv = srv.clone();
+                rename_at_auth_server(&mut srv, b, &f);
+                *actor = std::sync::Arc::new(NodeState::AuthServer(srv));
+            }
+            _ => {}
+        }
+        // The authorization server's timers that serve its tabs' requests.
+        if !matches!(&**actor, NodeState::Browser(_))
+            && s.timers_set[a].iter().any(|tm| server_timer_client(tm).is_some_and(of_b))
+        {
+            let mut timers = Timers::new();
+            for tm in s.timers_set[a].iter() {
+                timers.set(map_server_timer(b, tm, &f));
+            }
+            s.timers_set[a] = timers;
         }
     }
     // The history's record of messages in flight, kept sorted as the model keeps it.
@@ -285,4 +490,217 @@ fn rename(s: &mut State, b: usize, to: &[TabIx]) {
                 .collect(),
         ),
     };
+}
+
+/// Whether the authorization server's state names a client that `of_b` accepts: a handler in
+/// progress, a request waiting to be routed, a sticky route or an undo-log entry.
+fn names_client(srv: &AsState, of_b: &dyn Fn(ClientKey) -> bool) -> bool {
+    srv.handlers.iter().any(|h| of_b(h.client))
+        || srv.undo.iter().any(|x| of_b(x.0))
+        || srv
+            .cluster
+            .as_ref()
+            .is_some_and(|c| c.pending.iter().any(|p| of_b(p.client)) || c.affinity.iter().any(|x| of_b(x.0)))
+}
+
+/// Renames the tabs of browser `b` (by `f`) wherever the authorization server keeps a client,
+/// each list re-sorted as the server keeps it: handlers and waiting requests by (client,
+/// slot), sticky routes by client, the undo log whole.
+fn rename_at_auth_server(srv: &mut AsState, b: usize, f: &dyn Fn(TabIx) -> TabIx) {
+    for h in srv.handlers.iter_mut() {
+        h.client = map_client(b, h.client, f);
+    }
+    srv.handlers.sort_by_key(|h| (h.client, h.slot));
+    for x in srv.undo.iter_mut() {
+        x.0 = map_client(b, x.0, f);
+    }
+    srv.undo.sort();
+    if let Some(c) = srv.cluster.as_mut() {
+        for p in c.pending.iter_mut() {
+            p.client = map_client(b, p.client, f);
+        }
+        c.pending.sort_by_key(|p| (p.client, p.slot));
+        for x in c.affinity.iter_mut() {
+            x.0 = map_client(b, x.0, f);
+        }
+        c.affinity.sort_by_key(|x| x.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Renaming tabs must be an automorphism of the model, and the representative a full
+    //! canonicalisation: for reachable states `s` and every renaming `π` the reduction allows,
+    //! `representative(π(s)) == representative(s)`, every property has the same value at `π(s)`
+    //! as at `s`, and the successors of `π(s)` are (up to their representatives) those of `s`.
+
+    use std::collections::{BTreeSet, HashSet, VecDeque};
+    use std::path::Path;
+
+    use stateright::Model;
+
+    use super::*;
+    use crate::scenario::Scenario;
+
+    /// A hash of `s` (the same for equal states within one process).
+    fn fp(s: &State) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        s.hash(&mut h);
+        h.finish()
+    }
+
+    /// Every renaming of `n` tabs that keeps tabs `0..k` among themselves (identity included).
+    fn renamings(n: usize, k: usize) -> Vec<Vec<TabIx>> {
+        fn perms(items: &[usize]) -> Vec<Vec<usize>> {
+            if items.len() <= 1 {
+                return vec![items.to_vec()];
+            }
+            let mut out = Vec::new();
+            for i in 0..items.len() {
+                let mut rest = items.to_vec();
+                let x = rest.remove(i);
+                for mut p in perms(&rest) {
+                    p.insert(0, x);
+                    out.push(p);
+                }
+            }
+            out
+        }
+        let k = k.min(n);
+        let (low, high): (Vec<usize>, Vec<usize>) = ((0..k).collect(), (k..n).collect());
+        let mut out = Vec::new();
+        for a in perms(&low) {
+            for b in perms(&high) {
+                out.push(a.iter().chain(b.iter()).map(|&t| t as TabIx).collect());
+            }
+        }
+        out
+    }
+
+    fn load(name: &str, patch: serde_json::Value) -> Scenario {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join(name);
+        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        fn merge(t: &mut serde_json::Value, p: &serde_json::Value) {
+            match (t, p) {
+                (serde_json::Value::Object(t), serde_json::Value::Object(p)) => {
+                    for (k, v) in p {
+                        merge(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                    }
+                }
+                (t, p) => *t = p.clone(),
+            }
+        }
+        merge(&mut v, &patch);
+        if let Some(o) = v.as_object_mut() {
+            o.remove("expect");
+        }
+        Scenario::parse(&path, &v.to_string()).unwrap()
+    }
+
+    /// Checks the automorphism and canonicalisation on the first `limit` states (breadth-first)
+    /// of `sc`'s unreduced space; returns how many states it visited and how many renamed
+    /// states it compared (every allowed renaming of each, the identity included).
+    fn check_automorphism(sc: &Scenario, limit: usize) -> (usize, usize) {
+        let rep = representative_for(sc).unwrap_or_else(|| panic!("{}: not reduced", sc.name));
+        let k = fixed_block(sc).unwrap() as usize;
+        let model = crate::model::build(sc);
+        let browsers = model.cfg.browsers.clone();
+        let succ = |s: &State| -> BTreeSet<u64> {
+            let mut actions = Vec::new();
+            model.actions(s, &mut actions);
+            actions.into_iter().filter_map(|a| model.next_state(s, a)).map(|n| fp(&rep(&n))).collect()
+        };
+        let mut seen = HashSet::new();
+        let mut queue: VecDeque<State> = model.init_states().into_iter().collect();
+        let mut compared = 0;
+        while let Some(s) = queue.pop_front() {
+            if seen.len() >= limit || !seen.insert(fp(&s)) {
+                continue;
+            }
+            let (r, next) = (rep(&s), succ(&s));
+            for &b in &browsers {
+                let NodeState::Browser(br) = &*s.actor_states[b] else { unreachable!() };
+                for to in renamings(br.tabs.len(), k) {
+                    let mut moved = s.clone();
+                    rename(&mut moved, b, &to);
+                    assert_eq!(rep(&moved), r, "{}: representative differs after renaming {to:?}", sc.name);
+                    for p in model.properties() {
+                        assert_eq!(
+                            (p.condition)(&model, &moved),
+                            (p.condition)(&model, &s),
+                            "{}: {} differs after renaming {to:?}",
+                            sc.name,
+                            p.name
+                        );
+                    }
+                    assert_eq!(succ(&moved), next, "{}: successors differ after renaming {to:?}", sc.name);
+                    compared += 1;
+                }
+            }
+            let mut actions = Vec::new();
+            model.actions(&s, &mut actions);
+            queue.extend(actions.into_iter().filter_map(|a| model.next_state(&s, a)));
+        }
+        (seen.len(), compared)
+    }
+
+    #[test]
+    fn renaming_tabs_is_an_automorphism_and_the_representative_canonical() {
+        use serde_json::json;
+        let cases = [
+            // Authorization servers: rotation with reuse detection, two devices, a cluster of
+            // two nodes with sticky routes, restarts, transactions (undo log), access tokens
+            // and calls, an attacker, a bounded network's history.
+            ("supabase-2022-c03-three-tabs.json", json!({})),
+            ("derive-pr209-reject-without-revoke.json", json!({})),
+            ("c09-keycloak-cluster-lost-update.json", json!({"browser": {"logins": "per-device"}})),
+            ("keycloak-6615-offline-logout-cache-only.json", json!({})),
+            ("c13-supabase-rollback.json", json!({})),
+            ("mas-pr3650-replay-refused-after-first-use.json", json!({"browser": {"tabs": 2}})),
+            ("cloudflare-workers-oauth-provider-kv-previous-token.json", json!({})),
+            ("spring-as-rotate-theft.json", json!({"browser": {"tabs": 2}})),
+            ("okta-rotate.json", json!({"time": {"max_ticks": 1, "max_in_flight_ticks": 0}})),
+            // Requesters and reloads: addresses carry the tab in their low bits.
+            ("inite-641-page-fetches-race.json", json!({"browser": {"tabs": 2}})),
+            ("nhost-hbp-220-reload-cancels-refresh.json", json!({"browser": {"tabs": 2}})),
+            // Partial symmetry: a single broadcast leader, render paths.
+            ("oidc-client-ts-pr434-single-leader.json", json!({})),
+            ("broadcast-leader-closed-follower-refreshes.json", json!({"browser": {"tabs": 3}})),
+            ("c05-ssr-cannot-write-cookies.json", json!({"browser": {"tabs": 3}})),
+            ("c06-nextauth-single-use.json", json!({"browser": {"tabs": 3, "ssr_paths": 2}})),
+            // Directus: locks and queues, SQL statements of a handler in progress.
+            ("directus-pr22457-weblocks.json", json!({"browser": {"tabs": 3}})),
+            ("directus-10.10-session-d-s2.json", json!({})),
+        ];
+        for (file, patch) in cases {
+            let sc = load(file, patch);
+            let (states, compared) = check_automorphism(&sc, 1500);
+            // Some block holds two tabs: at least one renaming besides the identity per state.
+            assert!(states >= 20 && compared >= 2 * states, "{file}: {states} states, {compared} renamed states");
+        }
+    }
+
+    #[test]
+    fn the_configuration_decides_the_blocks() {
+        use serde_json::json;
+        let blocks = |file, patch| {
+            let sc = load(file, patch);
+            representative_for(&sc).map(|_| fixed_block(&sc).unwrap())
+        };
+        assert_eq!(blocks("supabase-2022-c03.json", json!({})), Some(0));
+        assert_eq!(blocks("oidc-client-ts-pr434-single-leader.json", json!({})), Some(1));
+        // A leader and one follower: nothing to rename.
+        assert_eq!(blocks("broadcast-leader-closed-follower-refreshes.json", json!({})), None);
+        // Every visible tab leads: all interchangeable.
+        assert_eq!(blocks("axa-oidc-1039-two-visible-leaders.json", json!({})), Some(0));
+        assert_eq!(blocks("c05-ssr-cannot-write-cookies.json", json!({})), None);
+        assert_eq!(blocks("c05-ssr-cannot-write-cookies.json", json!({"browser": {"tabs": 3}})), Some(1));
+        assert_eq!(blocks("c06-nextauth-single-use.json", json!({"browser": {"tabs": 3, "ssr_paths": 2}})), Some(2));
+        // Each tab owns a family: not reduced.
+        assert_eq!(blocks("c08-keycloak-reuse-id.json", json!({})), None);
+        // An ordered network keeps the order of one step's sends to several tabs.
+        assert_eq!(blocks("gotrue-js-v1-storage-listener-signs-out-every-tab.json", json!({})), None);
+        assert_eq!(blocks("directus-10.11.1-session.json", json!({"network": "ordered"})), None);
+    }
 }
