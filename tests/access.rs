@@ -236,3 +236,66 @@ fn the_schema_covers_access_tokens() {
         "{expanded}"
     );
 }
+
+/// The query state view reads access tokens (issue 14 review): a tab's access token and its
+/// row (expired, revoked, used), any access token's row, and the attacker's stolen access
+/// tokens. On ZITADEL 9331 the refresh revokes the tab's unexpired access token 1 and issues
+/// access token 2 with refresh token 2; with `uses_access_tokens` the attacker holds (copies)
+/// access token 1 from the start, which stops being usable at that step, and access token 2
+/// once the tab holds it.
+#[test]
+fn the_query_state_view_reads_access_tokens() {
+    let files = crate::common::TempFiles::new();
+    let file = files.copy_model(ZITADEL, "z.json", |m| {
+        m.insert(
+            "attacker".into(),
+            serde_json::json!({ "attempts": 1, "modes": ["json"], "uses_access_tokens": true }),
+        );
+        m.shift_remove("expect");
+        m.insert(
+            "queries".into(),
+            serde_json::json!([
+                { "name": "call-carries-revoked-access",
+                  "events": ["TabSendsCall", "ServerReceivesCall"],
+                  "end": "access[1].revoked and not access[2].revoked and tab[A].access.revoked and not tab[A].access.expired \
+                          and not tab[A].access.used and access[2].refresh != none and access[2].exp == 4 \
+                          and not access[2].used and access[1].issued_at == 0",
+                  "expect": "reachable" },
+                { "name": "tab-access-never-revoked", "always": "not tab[A].access.revoked", "expect": "violated" },
+                { "name": "attacker-holds-at-most-two", "always": "stolen_access >= 1 and stolen_access <= 2", "expect": "holds" },
+                { "name": "attacker-copies-the-new-one", "end": "stolen_access == 2 and stolen_access.live == 1", "expect": "reachable" },
+                { "name": "stolen-access-stays-live", "always": "stolen_access.live == 1", "expect": "violated" }
+            ]),
+        );
+    });
+    let sc = refresh_check::scenario::Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let m = model::build(&sc);
+    let answer = |name: &str| {
+        let q = sc.queries.iter().find(|q| q.name == name).unwrap();
+        let o = query::answer(&m, &sc.path, &sc.name, sc.browser.tabs, q, &SearchConfig::default());
+        assert_eq!(o.expect, Some(o.answer), "{name}");
+        o
+    };
+    let o = answer("call-carries-revoked-access");
+    assert_eq!(
+        actions(o.trace.as_ref().unwrap()),
+        ["TabSendsRefresh", "ServerReceivesRefresh", "TabSendsCall", "ServerReceivesCall"]
+    );
+    for name in ["tab-access-never-revoked", "stolen-access-stays-live"] {
+        let o = answer(name);
+        assert_eq!(actions(o.trace.as_ref().unwrap()), ["TabSendsRefresh", "ServerReceivesRefresh"], "{name}");
+    }
+    let o = answer("attacker-holds-at-most-two");
+    assert!(o.unique_states > 10, "{} states", o.unique_states);
+    let o = answer("attacker-copies-the-new-one");
+    assert_eq!(
+        actions(o.trace.as_ref().unwrap()),
+        ["TabSendsRefresh", "ServerReceivesRefresh", "TabReceivesRefreshResponse"]
+    );
+    // Reading an access token as a refresh token is refused when the file is loaded.
+    let bad = files.copy_model(ZITADEL, "bad.json", |m| {
+        m.insert("queries".into(), serde_json::json!([{ "name": "x", "always": "tab[A].access == tab[A].token" }]));
+    });
+    let e = refresh_check::scenario::Scenario::load(&bad).unwrap_err().to_string();
+    assert!(e.contains("queries[0].always") && e.contains("an access token"), "{e}");
+}
