@@ -470,11 +470,60 @@ pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
     Ok(s)
 }
 
-/// The 1-based line in `text` (a model file) of the field at `field` (a path such as
+/// Where a field stands in a model file: the 1-based line and column (in characters) of the
+/// opening quote of its string value (or of its key). Line 0: not found (a field a preset's
+/// expansion wrote); it then prints as nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Location {
+    /// 1-based line; 0 when the field was not found.
+    pub line: usize,
+    /// 1-based column, in characters (not bytes); 0 when the field was not found.
+    pub column: usize,
+}
+
+impl std::fmt::Display for Location {
+    /// `:LINE:COLUMN` (to follow a file name), or nothing when not found.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            Ok(())
+        } else {
+            write!(f, ":{}:{}", self.line, self.column)
+        }
+    }
+}
+
+/// Every string literal of a JSON text (keys and values), in order: its byte offset (the
+/// opening quote) and its decoded value, so that a value written with escapes (`"\u00e9"`,
+/// `"\/"`) is found by what it means. A literal that does not decode is skipped.
+fn string_literals(text: &str) -> Vec<(usize, String)> {
+    let bytes = text.as_bytes();
+    let mut out = vec![];
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += 1;
+        while i < bytes.len() && bytes[i] != b'"' {
+            i += if bytes[i] == b'\\' { 2 } else { 1 };
+        }
+        let end = (i + 1).min(bytes.len());
+        if let Ok(v) = serde_json::from_str::<String>(&text[start..end]) {
+            out.push((start, v));
+        }
+        i = end;
+    }
+    out
+}
+
+/// The location in `text` (a model file) of the field at `field` (a path such as
 /// `protocol.refresh.steps[1].rules[0].reply`): where its string value stands, or, for a value
 /// that is not a string, its key; for an object without a key of its own (an element of a
-/// list), its first key. 0 if it cannot be found (a field a preset's expansion wrote).
-pub(crate) fn line_of(text: &str, field: &str) -> usize {
+/// list), its first key. Escaped characters in the file are compared by what they mean.
+/// [`Location::default`] (line 0) if it cannot be found.
+pub(crate) fn location_of(text: &str, field: &str) -> Location {
     use serde_json::Value;
     // Every key and string of the document in order, with the path of the value it belongs to
     // and whether it is the key (true) or the value (false).
@@ -492,7 +541,7 @@ pub(crate) fn line_of(text: &str, field: &str) -> usize {
             _ => {}
         }
     }
-    let Ok(doc) = serde_json::from_str::<Value>(text) else { return 0 };
+    let Ok(doc) = serde_json::from_str::<Value>(text) else { return Location::default() };
     let mut tokens = vec![];
     walk(&doc, "", &mut tokens);
     let target = tokens
@@ -503,11 +552,14 @@ pub(crate) fn line_of(text: &str, field: &str) -> usize {
         .or_else(|| {
             tokens.iter().position(|(p, _, _)| p.strip_prefix(field).is_some_and(|r| r.starts_with(['.', '['])))
         });
-    let Some(at) = target else { return 0 };
-    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
-    let wanted = quoted(&tokens[at].2);
-    let nth = tokens[..at].iter().filter(|(_, _, s)| quoted(s) == wanted).count();
-    text.match_indices(&wanted).nth(nth).map_or(0, |(i, _)| 1 + text[..i].matches('\n').count())
+    let Some(at) = target else { return Location::default() };
+    let wanted = &tokens[at].2;
+    let nth = tokens[..at].iter().filter(|(_, _, s)| s == wanted).count();
+    let Some(&(offset, _)) = string_literals(text).iter().filter(|(_, s)| s == wanted).nth(nth) else {
+        return Location::default();
+    };
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    Location { line: 1 + text[..offset].matches('\n').count(), column: 1 + text[line_start..offset].chars().count() }
 }
 
 /// The longest model name, in bytes: trace file names are `<name>.<property>.json`, and most
@@ -527,10 +579,11 @@ pub enum ScenarioError {
     /// A field has a value out of range or that makes no sense with another.
     #[error("{path}: field `{field}`: found {found}, expected {expected}")]
     Invalid { path: PathBuf, field: String, found: String, expected: String },
-    /// A guard, effect or reply of the `protocol` section does not parse or type-check; `line`
-    /// is where the text found stands in the file (0 if not found).
-    #[error("{path}:{line}: field `{field}`: {message}; found {found:?}")]
-    Protocol { path: PathBuf, line: usize, field: String, found: String, message: String },
+    /// A guard, effect or reply of the `protocol` section (or a query) does not parse or
+    /// type-check; `at` is where the text found stands in the file (line and column; printed
+    /// as nothing if not found).
+    #[error("{path}{at}: field `{field}`: {message}; found {found:?}")]
+    Protocol { path: PathBuf, at: Location, field: String, found: String, message: String },
 }
 
 impl Scenario {
@@ -608,7 +661,7 @@ impl Scenario {
             expect: file.expect,
             queries: crate::query::compile_all(&file.queries, "queries").map_err(|e| ScenarioError::Protocol {
                 path: path.into(),
-                line: line_of(text, &e.field),
+                at: location_of(text, &e.field),
                 field: e.field,
                 found: e.found,
                 message: e.message,
@@ -620,7 +673,7 @@ impl Scenario {
             let at = if sc.auth_server.is_some() { "auth_server" } else { "protocol" };
             let compiled = Protocol::compile(spec, at).map_err(|e| ScenarioError::Protocol {
                 path: path.into(),
-                line: line_of(text, &e.field),
+                at: location_of(text, &e.field),
                 field: e.field,
                 found: e.found,
                 message: e.message,
@@ -631,7 +684,7 @@ impl Scenario {
         if let Some(spec) = file.session_server {
             let compiled = SessionProgram::compile(&spec, "session_server").map_err(|e| ScenarioError::Protocol {
                 path: path.into(),
-                line: line_of(text, &e.field),
+                at: location_of(text, &e.field),
                 field: e.field,
                 found: e.found,
                 message: e.message,

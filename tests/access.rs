@@ -149,22 +149,22 @@ fn access_token_errors_name_file_line_field_and_what_was_expected() {
     let cases = [
         (
             model_text(r#"{ "name": "r", "when": "access.used", "reply": "invalid_grant" }"#, "", tab),
-            "4: field `protocol.refresh.rules[0].when`",
+            "field `protocol.refresh.rules[0].when`",
             "readable only in the `request` handler",
         ),
         (
             model_text(r#"{ "name": "r", "do": ["revoke access"], "reply": "invalid_grant" }"#, "", tab),
-            "4: field `protocol.refresh.rules[0].do[0]`",
+            "field `protocol.refresh.rules[0].do[0]`",
             "`revoke access` only in the `request` handler: a refresh revokes `presented.access`",
         ),
         (
             model_text(r#"{ "name": "r", "when": "presented.child.acess.used", "reply": "invalid_grant" }"#, "", tab),
-            "4: field `protocol.refresh.rules[0].when`",
+            "field `protocol.refresh.rules[0].when`",
             "did you mean `presented.child.access.used`?",
         ),
         (
             model_text(r#"{ "name": "r", "reply": "invalid_token" }"#, "", tab),
-            "4: field `protocol.refresh.rules[0].reply`",
+            "field `protocol.refresh.rules[0].reply`",
             "a refresh's answer",
         ),
         (
@@ -206,6 +206,10 @@ fn access_token_errors_name_file_line_field_and_what_was_expected() {
         std::fs::write(&file, &text).unwrap();
         let e = refresh_check::scenario::Scenario::load(&file).unwrap_err().to_string();
         assert!(e.starts_with(&format!("{}:", file.display())) && e.contains(field), "{e}");
+        if field.contains("protocol.refresh") {
+            // The rule stands on line 4; the column is where its offending string starts.
+            assert!(e.starts_with(&format!("{}:4:", file.display())), "{e}");
+        }
         assert!(e.contains(hint), "{e}");
         let out = crate::util::cli(dir.path(), &["models", "validate", "p.json"]);
         assert_eq!(out.status.code(), Some(2), "{e}");

@@ -204,7 +204,7 @@ fn bad_input_errors_name_file_line_field_and_the_values_as_written() {
     let (code, err) =
         run(&["check", &model("directus-10.10-session.json"), "--query", q.to_str().unwrap(), "--no-traces"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("q.json:2: field `queries[0]`: a query with `events`"), "{err}");
+    assert!(err.contains("q.json:2:4: field `queries[0]`: a query with `events`"), "{err}");
 
     fs::write(&q, "{\"queries\": [{\"name\": \"x\", \"end\": \"tokens.bogus >= 1\"}]}").unwrap();
     let (code, err) =

@@ -86,8 +86,10 @@ fn protocol_errors_name_file_line_field_and_suggest_a_spelling() {
         let file = dir.path().join("p.json");
         std::fs::write(&file, &text).unwrap();
         let e = Scenario::load(&file).unwrap_err().to_string();
-        // The rule stands on line 4 of the file.
-        assert!(e.starts_with(&format!("{}:4: field `{field}`", file.display())), "{e}");
+        // The rule stands on line 4 of the file; the column is where the offending string starts.
+        let at = e.strip_prefix(&format!("{}:4:", file.display())).unwrap_or_else(|| panic!("{e}"));
+        let (column, rest) = at.split_once(':').unwrap();
+        assert!(column.parse::<usize>().is_ok_and(|c| c > 1) && rest.starts_with(&format!(" field `{field}`")), "{e}");
         assert!(e.contains(hint), "{e}");
         let out = cli(dir.path(), &["models", "validate", "p.json"]);
         assert_eq!(out.status.code(), Some(2), "{e}");
@@ -237,7 +239,7 @@ fn an_error_names_the_line_of_the_offending_field_not_of_the_same_text_earlier()
 "browser":{"tabs":2,"refreshes_per_tab":1,"mode":"json"},
 "time":{"refresh_token_ttl":7,"session_cookie_ttl":4}}"#;
     let e = Scenario::parse("p.json".as_ref(), text).unwrap_err().to_string();
-    assert!(e.starts_with("p.json:5: field `protocol.refresh.steps[1].rules[0].reply`"), "{e}");
+    assert!(e.starts_with("p.json:5:55: field `protocol.refresh.steps[1].rules[0].reply`"), "{e}");
     let two_mints = text.replace(
         r#"{ "name": "a", "rules": [ { "name": "x", "reply": "continue" } ] },
     { "name": "b", "rules": [ { "name": "y", "reply": "continue" } ] } ] },"#,
@@ -245,7 +247,7 @@ fn an_error_names_the_line_of_the_offending_field_not_of_the_same_text_earlier()
       "do": ["mint child", "mint child"], "reply": "ok minted" } ] } ] },"#,
     );
     let e = Scenario::parse("p.json".as_ref(), &two_mints).unwrap_err().to_string();
-    assert!(e.starts_with("p.json:5: field `protocol.refresh.steps[0].rules[0].do`"), "{e}");
+    assert!(e.starts_with("p.json:5:7: field `protocol.refresh.steps[0].rules[0].do`"), "{e}");
 }
 
 /// SP1 (iii) judges the token as the store holds it when the answer is decided: tab B's blind
@@ -536,4 +538,32 @@ fn sign_in_clients_request_fields_and_transactions_refuse_what_they_cannot_mean(
     )
     .replace(r#""protocol": {"#, r#""protocol": { "fields": { "request": { "seen": "count" } },"#);
     Scenario::parse("p.json".as_ref(), &ok).unwrap();
+}
+
+/// An expression written with a JSON escape (`"\u00e9"` for `é`) is found by what it means:
+/// the error names its real line and column, not line 0 (issue 14 review), in a model file
+/// and in a query file.
+#[test]
+fn an_escaped_non_ascii_expression_is_reported_at_its_line_and_column() {
+    let text = r#"{"name":"p","description":"d","sources":["s"],
+"protocol": {
+  "refresh": { "rules": [
+    { "name": "rotate", "when": "presented.status == caf\u00e9", "do": ["mint child"], "reply": "ok minted" } ] },
+  "sign_out": { "rules": [ { "name": "revoke", "do": ["revoke family"], "reply": "signed_out" } ] }
+},
+"browser":{"tabs":2,"refreshes_per_tab":1,"mode":"json"},
+"time":{"refresh_token_ttl":7,"session_cookie_ttl":4}}"#;
+    let e = Scenario::parse("p.json".as_ref(), text).unwrap_err().to_string();
+    assert!(e.starts_with("p.json:4:33: field `protocol.refresh.rules[0].when`"), "{e}");
+    assert!(e.contains("café"), "the message quotes the decoded text: {e}");
+    // Non-ASCII characters before it on the line count as one column each.
+    let wide = text.replace(r#"{ "name": "rotate","#, r#"{ "name": "rötåte","#);
+    let e = Scenario::parse("p.json".as_ref(), &wide).unwrap_err().to_string();
+    assert!(e.starts_with("p.json:4:33: field `protocol.refresh.rules[0].when`"), "{e}");
+    let (files, q) = crate::common::temp_file(
+        "q.json",
+        "{\"queries\": [\n  {\"name\": \"x\",\n   \"always\": \"tab[A].status == \\u00e9t\\u00e9\"}]}",
+    );
+    let err = refresh_check::query::load_file(&q).unwrap_err();
+    assert!(err.contains("q.json:3:14: field `queries[0].always`"), "{err}");
 }
