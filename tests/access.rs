@@ -303,3 +303,40 @@ fn the_query_state_view_reads_access_tokens() {
     let e = refresh_check::scenario::Scenario::load(&bad).unwrap_err().to_string();
     assert!(e.contains("queries[0].always") && e.contains("an access token"), "{e}");
 }
+
+/// `models validate`'s summary names the calls (issue 14 review): `browser.calls_per_tab`,
+/// whose request handler serves them, and the attacker's calls; a model without calls keeps
+/// the summary it had.
+#[test]
+fn models_validate_summarises_the_calls() {
+    let files = crate::common::TempFiles::new();
+    files.copy_model(ZITADEL, "default.json", |m| {
+        m["protocol"].as_object_mut().unwrap().shift_remove("request");
+        m.insert("attacker".into(), serde_json::json!({ "attempts": 1, "modes": ["json"], "uses_access_tokens": true }));
+        m.insert("name".into(), "default".into());
+        m.shift_remove("expect");
+    });
+    let zitadel = crate::util::root().join(ZITADEL);
+    let directus = crate::util::root().join("models/directus-10.10-session.json");
+    let out = crate::util::cli(
+        files.path(),
+        &["models", "validate", zitadel.to_str().unwrap(), "default.json", directus.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    // Files are validated in sorted order; each line starts with its file.
+    let line = |file: &str| text.lines().find(|l| l.contains(file)).unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line("zitadel-9331-refresh-revokes").ends_with(
+            "1 tabs, 1 refreshes and 0 requests per tab, 0 ticks; calls: 1 per tab, the request handler of the file (2 rules))"
+        ),
+        "{text}"
+    );
+    assert!(
+        line("default.json").ends_with(
+            "0 ticks; calls: 1 per tab, the default request handler, the attacker calls with the access tokens it copied)"
+        ),
+        "{text}"
+    );
+    assert!(line("directus-10.10-session.json").ends_with("2 tabs, 1 refreshes and 0 requests per tab, 0 ticks)"), "{text}");
+}
