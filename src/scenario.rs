@@ -261,10 +261,18 @@ pub struct TimeSection {
     /// The clock runs from 0 to `max_ticks` (0: time does not pass), at most [`MAX_TICKS`].
     #[serde(default)]
     pub max_ticks: Tick,
-    /// `REFRESH_TOKEN_TTL`: a row's lifetime after sign-in or refresh, at least 1.
-    pub refresh_token_ttl: Tick,
-    /// `SESSION_COOKIE_TTL`: the session JWT's and cookie's lifetime, at least 1.
-    pub session_cookie_ttl: Tick,
+    /// `REFRESH_TOKEN_TTL`: a session row's lifetime after sign-in or refresh, 1 to 200.
+    /// Required where it is read: a `server` (Directus) or `session_server` model (the sign-in
+    /// row expires at it). A `protocol` or `auth_server` model never reads it and may leave it
+    /// out ([`UNUSED_TTL`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_ttl: Option<Tick>,
+    /// `SESSION_COOKIE_TTL`: the session JWT's and cookie's lifetime, 1 to 200. Required where
+    /// it is read: a `server` or `session_server` model in session mode (the sign-in's JWT
+    /// expires at it) or whose statements read `session_cookie_ttl`. Elsewhere it may be left
+    /// out ([`UNUSED_TTL`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_cookie_ttl: Option<Tick>,
     /// `ACCESS_TOKEN_TTL`: an access token's lifetime in json and cookie mode (default 1).
     #[serde(default = "one")]
     pub access_token_ttl: Tick,
@@ -289,6 +297,10 @@ pub struct TimeSection {
 fn one() -> Tick {
     1
 }
+
+/// The value of `time.refresh_token_ttl` or `time.session_cookie_ttl` left out of a model that
+/// never reads it (so it changes nothing): 1 tick.
+pub const UNUSED_TTL: Tick = 1;
 
 /// A model file, as written.
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
@@ -576,6 +588,10 @@ pub enum ScenarioError {
     /// The file is not valid JSON, or a field has the wrong type or name.
     #[error("{path}:{line}:{column}: field `{field}`: {message}")]
     Parse { path: PathBuf, line: usize, column: usize, field: String, message: String },
+    /// A field the model reads is missing (`time.refresh_token_ttl` of a Directus model);
+    /// `at` is where its section stands (printed as nothing if the section is absent).
+    #[error("{path}{at}: field `{field}`: missing; expected {expected}")]
+    Missing { path: PathBuf, at: Location, field: String, expected: String },
     /// A field has a value out of range or that makes no sense with another.
     #[error("{path}: field `{field}`: found {found}, expected {expected}")]
     Invalid { path: PathBuf, field: String, found: String, expected: String },
@@ -695,6 +711,7 @@ impl Scenario {
             sc.session_server_spec =
                 Some(crate::protocol::directus::expand(&sc.server, sc.time.session_refresh_grace_period));
         }
+        sc.require_read_ttls(path, text)?;
         Ok(sc)
     }
 
@@ -1012,6 +1029,33 @@ impl Scenario {
         Ok(())
     }
 
+    /// `time.refresh_token_ttl` and `time.session_cookie_ttl` are required only where the model
+    /// reads them: a Directus (`server`) or `session_server` model reads the first at sign-in,
+    /// and the second at sign-in in session mode or wherever a statement names it. Missing
+    /// there: [`ScenarioError::Missing`], at the `time` section's line.
+    fn require_read_ttls(&self, path: &Path, text: &str) -> Result<(), ScenarioError> {
+        let Some(spec) = &self.session_server_spec else { return Ok(()) };
+        let statements = serde_json::to_string(spec).unwrap_or_default();
+        let missing = |field: &str, why: &str| ScenarioError::Missing {
+            path: path.into(),
+            at: location_of(text, "time"),
+            field: format!("time.{field}"),
+            expected: format!("an integer from 1 to 200 (ticks): {why}"),
+        };
+        if self.time.refresh_token_ttl.is_none() {
+            return Err(missing("refresh_token_ttl", "the sign-in's session row expires at it"));
+        }
+        if self.time.session_cookie_ttl.is_none() {
+            if self.browser.mode == AuthMode::Session {
+                return Err(missing("session_cookie_ttl", "in session mode the sign-in's session JWT expires at it"));
+            }
+            if statements.contains("session_cookie_ttl") {
+                return Err(missing("session_cookie_ttl", "a statement of the server reads it"));
+            }
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), ScenarioError> {
         let in_range = |field: &str, v: u8, lo: u8, hi: u8| {
             if v < lo || v > hi {
@@ -1036,8 +1080,12 @@ impl Scenario {
         in_range("browser.requests_per_tab", self.browser.requests_per_tab, 0, MAX_PER_TAB)?;
         self.validate_calls()?;
         in_range("time.max_ticks", self.time.max_ticks, 0, MAX_TICKS)?;
-        in_range("time.refresh_token_ttl", self.time.refresh_token_ttl, 1, 200)?;
-        in_range("time.session_cookie_ttl", self.time.session_cookie_ttl, 1, 200)?;
+        if let Some(ttl) = self.time.refresh_token_ttl {
+            in_range("time.refresh_token_ttl", ttl, 1, 200)?;
+        }
+        if let Some(ttl) = self.time.session_cookie_ttl {
+            in_range("time.session_cookie_ttl", ttl, 1, 200)?;
+        }
         in_range("time.access_token_ttl", self.time.access_token_ttl, 1, 200)?;
         in_range("time.session_refresh_grace_period", self.time.session_refresh_grace_period, 1, 200)?;
         in_range("time.refresh_margin", self.time.refresh_margin, 0, 200)?;

@@ -567,3 +567,58 @@ fn an_escaped_non_ascii_expression_is_reported_at_its_line_and_column() {
     let err = refresh_check::query::load_file(&q).unwrap_err();
     assert!(err.contains("q.json:3:14: field `queries[0].always`"), "{err}");
 }
+
+/// `time.refresh_token_ttl` and `time.session_cookie_ttl` are required only where the model
+/// reads them (issue 14 review): a `protocol` model leaves both out and searches the same
+/// space with the same verdicts; a Directus model in session mode without
+/// `session_cookie_ttl` is refused at the `time` section's line (exit 2); the JSON Schema
+/// no longer requires either.
+#[test]
+fn unread_ttls_are_optional_and_read_ones_are_required() {
+    const ZITADEL: &str = "models/zitadel-9331-refresh-revokes-in-flight-access-token.json";
+    let files = crate::common::TempFiles::new();
+    let without = files.copy_model(ZITADEL, "z.json", |m| {
+        let time = m["time"].as_object_mut().unwrap();
+        time.shift_remove("refresh_token_ttl");
+        time.shift_remove("session_cookie_ttl");
+    });
+    let with = crate::util::scenario(ZITADEL, None);
+    let sc = Scenario::load(&without).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((sc.time.refresh_token_ttl, sc.time.session_cookie_ttl), (None, None));
+    let opts = refresh_check::check::CheckOptions::default();
+    let (_, a) = refresh_check::check::check(&with, &opts);
+    let (_, b) = refresh_check::check::check(&sc, &opts);
+    assert_eq!(b.outcome(), refresh_check::check::Outcome::AsExpected);
+    assert!(b.unique_states > 5);
+    assert_eq!(a.unique_states, b.unique_states);
+    let expanded = cli(files.path(), &["models", "expand", "z.json"]);
+    assert_eq!(expanded.status.code(), Some(0));
+    assert!(!String::from_utf8(expanded.stdout).unwrap().contains("_ttl\": 7"), "nothing invented");
+
+    let directus = files.copy_model("models/directus-10.10-session.json", "d.json", |m| {
+        m["time"].as_object_mut().unwrap().shift_remove("session_cookie_ttl");
+    });
+    let text = std::fs::read_to_string(&directus).unwrap();
+    let time_line = 1 + text.lines().position(|l| l.contains("\"time\"")).unwrap();
+    let e = Scenario::load(&directus).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("{}:{time_line}:", directus.display()))
+            && e.contains("field `time.session_cookie_ttl`: missing; expected an integer from 1 to 200 (ticks): in session mode"),
+        "{e}"
+    );
+    let out = cli(files.path(), &["models", "validate", "d.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("time.session_cookie_ttl"));
+    let no_refresh_ttl = files.copy_model("models/directus-10.10-session.json", "r.json", |m| {
+        m["time"].as_object_mut().unwrap().shift_remove("refresh_token_ttl");
+    });
+    let e = Scenario::load(&no_refresh_ttl).unwrap_err().to_string();
+    assert!(e.contains("field `time.refresh_token_ttl`: missing") && e.contains("sign-in's session row"), "{e}");
+
+    let schema: serde_json::Value =
+        serde_json::from_slice(&cli(files.path(), &["models", "schema"]).stdout).unwrap();
+    let time = &schema["$defs"]["TimeSection"];
+    assert!(time["properties"]["refresh_token_ttl"].is_object(), "{time}");
+    let required = time["required"].as_array().cloned().unwrap_or_default();
+    assert!(!required.iter().any(|r| r == "refresh_token_ttl" || r == "session_cookie_ttl"), "{required:?}");
+}
