@@ -560,7 +560,7 @@ fn an_escaped_non_ascii_expression_is_reported_at_its_line_and_column() {
     let wide = text.replace(r#"{ "name": "rotate","#, r#"{ "name": "rötåte","#);
     let e = Scenario::parse("p.json".as_ref(), &wide).unwrap_err().to_string();
     assert!(e.starts_with("p.json:4:33: field `protocol.refresh.rules[0].when`"), "{e}");
-    let (files, q) = crate::common::temp_file(
+    let (_files, q) = crate::common::temp_file(
         "q.json",
         "{\"queries\": [\n  {\"name\": \"x\",\n   \"always\": \"tab[A].status == \\u00e9t\\u00e9\"}]}",
     );

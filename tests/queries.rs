@@ -324,9 +324,7 @@ fn explore_saves_the_path_on_screen_as_a_trace() {
 /// Runs `check MODEL --query Q --no-traces -q` with the query file `text`: exit code, stdout,
 /// stderr.
 fn check_query(model: &str, text: &str) -> (Option<i32>, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let qf = dir.path().join("q.json");
-    std::fs::write(&qf, text).unwrap();
+    let (_dir, qf) = crate::common::temp_file("q.json", text);
     let out = cli(&root(), &["check", model, "--query", qf.to_str().unwrap(), "--no-traces", "-q"]);
     (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }

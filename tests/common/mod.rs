@@ -25,12 +25,12 @@ impl TempFiles {
 
     /// Writes `text` to `name` (a relative path; missing folders are created) and returns
     /// the file's full path.
-    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+    pub fn write(&self, name: &str, text: impl AsRef<str>) -> PathBuf {
         let file = self.dir.path().join(name);
         if let Some(parent) = file.parent() {
             fs::create_dir_all(parent).unwrap();
         }
-        fs::write(&file, text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        fs::write(&file, text.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         file
     }
 
@@ -46,7 +46,7 @@ impl TempFiles {
 
 /// Writes `text` to `name` in a new temporary folder: the folder (keep it alive) and the
 /// file's full path.
-pub fn temp_file(name: &str, text: &str) -> (TempFiles, PathBuf) {
+pub fn temp_file(name: &str, text: impl AsRef<str>) -> (TempFiles, PathBuf) {
     let files = TempFiles::new();
     let path = files.write(name, text);
     (files, path)
