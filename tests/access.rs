@@ -312,7 +312,10 @@ fn models_validate_summarises_the_calls() {
     let files = crate::common::TempFiles::new();
     files.copy_model(ZITADEL, "default.json", |m| {
         m["protocol"].as_object_mut().unwrap().shift_remove("request");
-        m.insert("attacker".into(), serde_json::json!({ "attempts": 1, "modes": ["json"], "uses_access_tokens": true }));
+        m.insert(
+            "attacker".into(),
+            serde_json::json!({ "attempts": 1, "modes": ["json"], "uses_access_tokens": true }),
+        );
         m.insert("name".into(), "default".into());
         m.shift_remove("expect");
     });
@@ -338,5 +341,8 @@ fn models_validate_summarises_the_calls() {
         ),
         "{text}"
     );
-    assert!(line("directus-10.10-session.json").ends_with("2 tabs, 1 refreshes and 0 requests per tab, 0 ticks)"), "{text}");
+    assert!(
+        line("directus-10.10-session.json").ends_with("2 tabs, 1 refreshes and 0 requests per tab, 0 ticks)"),
+        "{text}"
+    );
 }

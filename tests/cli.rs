@@ -136,7 +136,8 @@ fn unknown_field_exits_2_naming_file_field_and_expectation_and_writes_nothing() 
 
 #[test]
 fn malformed_json_and_bad_values_exit_2_with_position_or_range() {
-    let (dir, file) = crate::common::temp_file("broken.json", "{\n  \"name\": \"x\",\n  \"browser\": {\"tabs\": \"two\"}\n}");
+    let (dir, file) =
+        crate::common::temp_file("broken.json", "{\n  \"name\": \"x\",\n  \"browser\": {\"tabs\": \"two\"}\n}");
     let out = cli(dir.path(), &["check", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);

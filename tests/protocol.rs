@@ -603,7 +603,9 @@ fn unread_ttls_are_optional_and_read_ones_are_required() {
     let e = Scenario::load(&directus).unwrap_err().to_string();
     assert!(
         e.starts_with(&format!("{}:{time_line}:", directus.display()))
-            && e.contains("field `time.session_cookie_ttl`: missing; expected an integer from 1 to 200 (ticks): in session mode"),
+            && e.contains(
+                "field `time.session_cookie_ttl`: missing; expected an integer from 1 to 200 (ticks): in session mode"
+            ),
         "{e}"
     );
     let out = cli(files.path(), &["models", "validate", "d.json"]);
@@ -615,8 +617,7 @@ fn unread_ttls_are_optional_and_read_ones_are_required() {
     let e = Scenario::load(&no_refresh_ttl).unwrap_err().to_string();
     assert!(e.contains("field `time.refresh_token_ttl`: missing") && e.contains("sign-in's session row"), "{e}");
 
-    let schema: serde_json::Value =
-        serde_json::from_slice(&cli(files.path(), &["models", "schema"]).stdout).unwrap();
+    let schema: serde_json::Value = serde_json::from_slice(&cli(files.path(), &["models", "schema"]).stdout).unwrap();
     let time = &schema["$defs"]["TimeSection"];
     assert!(time["properties"]["refresh_token_ttl"].is_object(), "{time}");
     let required = time["required"].as_array().cloned().unwrap_or_default();

@@ -187,7 +187,10 @@ fn unreachable_never_invariants_and_the_command_line() {
         cli(&root(), &["check", "models/directus-10.10-session.json", "--query", qf.to_str().unwrap(), "--no-traces"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("q.json:3:10: field `queries[0].end`: unknown name `actve` (did you mean `active`?)"), "{err}");
+    assert!(
+        err.contains("q.json:3:10: field `queries[0].end`: unknown name `actve` (did you mean `active`?)"),
+        "{err}"
+    );
     assert!(out.stdout.is_empty());
     std::fs::write(&qf, r#"{"queries": [{"name": "x", "events": ["tab B sends"]}]}"#).unwrap();
     let out = cli(&root(), &["check", "models/directus-10.10-session.json", "--query", qf.to_str().unwrap()]);

@@ -11,7 +11,10 @@ const QUERIES: &str = r#"{"queries": [
   {"name": "at-most-one-row", "always": "tokens.active <= 1", "expect": "holds"}
 ]}"#;
 
-fn run(format: &str, report: Option<&std::path::Path>) -> (Option<i32>, String, std::path::PathBuf, crate::common::TempFiles) {
+fn run(
+    format: &str,
+    report: Option<&std::path::Path>,
+) -> (Option<i32>, String, std::path::PathBuf, crate::common::TempFiles) {
     let (dir, qf) = crate::common::temp_file("q.json", QUERIES);
     let traces = dir.path().join("traces");
     let mut args = vec![

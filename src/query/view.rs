@@ -453,7 +453,10 @@ impl Grammar for View {
                         let (f, ty) = access_field(&f)?;
                         Ok((Expr::Var(Atom::Access(n, f)), ty))
                     }
-                    None => Err(format!("`access[{n}]` needs a column: `access[{n}].F` with F one of {}", access_field_names())),
+                    None => Err(format!(
+                        "`access[{n}]` needs a column: `access[{n}].F` with F one of {}",
+                        access_field_names()
+                    )),
                 }
             }
             w => {
@@ -461,7 +464,17 @@ impl Grammar for View {
                     return Ok((Expr::Const(*v), Ty::TabStatus));
                 }
                 let words = [
-                    "active", "superseded", "revoked", "none", "true", "false", "tab", "token", "tabs", "tokens", "access",
+                    "active",
+                    "superseded",
+                    "revoked",
+                    "none",
+                    "true",
+                    "false",
+                    "tab",
+                    "token",
+                    "tabs",
+                    "tokens",
+                    "access",
                 ];
                 let names = NAMES.iter().copied().chain(TAB_STATUSES.iter().map(|(n, _)| *n)).chain(words);
                 let all: Vec<&str> = names.collect();
