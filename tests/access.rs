@@ -200,7 +200,7 @@ fn access_token_errors_name_file_line_field_and_what_was_expected() {
             "an integer from 0 to 4",
         ),
     ];
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     for (text, field, hint) in cases {
         let file = dir.path().join("p.json");
         std::fs::write(&file, &text).unwrap();

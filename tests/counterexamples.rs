@@ -79,7 +79,7 @@ fn directus_second_counterexample_adds_a_tab_receiving_its_response() {
 #[test]
 fn cli_writes_numbered_traces_and_reports_each_mechanism() {
     let root = crate::util::root();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let traces = dir.path().to_str().unwrap();
     let model = "models/hydra-3004-check-outside-transaction.json";
     let out = crate::util::cli(
@@ -134,7 +134,7 @@ fn cli_writes_numbered_traces_and_reports_each_mechanism() {
 #[test]
 fn one_counterexample_is_the_usual_check() {
     let root = crate::util::root();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let traces = dir.path().to_str().unwrap();
     let model = "models/hydra-3004-check-outside-transaction.json";
     let report = |extra: &[&str]| {

@@ -12,7 +12,7 @@ use crate::util::{cli, root, run};
 /// counterexamples of the same length: the preset is the language, not a second engine.
 #[test]
 fn every_preset_model_expands_to_a_protocol_that_searches_identically() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let mut n = 0;
     for entry in std::fs::read_dir(root().join("models")).unwrap() {
         let path = entry.unwrap().path();
@@ -80,7 +80,7 @@ fn protocol_errors_name_file_line_field_and_suggest_a_spelling() {
         ),
         (r#"{ "name": "rotate", "reply": "signed_out" }"#, "protocol.refresh.rules[0].reply", "a refresh's answer"),
     ];
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     for (rule, field, hint) in cases {
         let text = with_protocol(rule);
         let file = dir.path().join("p.json");
@@ -104,7 +104,7 @@ fn expand_keeps_a_protocol_model() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains(r#""when": "presented.status == superseded""#), "{text}");
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     std::fs::write(dir.path().join("k.json"), &text).unwrap();
     let again = cli(dir.path(), &["models", "expand", "k.json"]);
     assert_eq!(String::from_utf8(again.stdout).unwrap(), text, "expanding an expansion changes nothing");

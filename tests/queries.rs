@@ -136,7 +136,7 @@ fn mas_3650_the_retry_served_while_the_successor_is_unused() {
 /// `check`'s; a bad query is refused naming file, line and field (exit 2).
 #[test]
 fn unreachable_never_invariants_and_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let qf = dir.path().join("q.json");
     std::fs::write(
         &qf,
@@ -272,7 +272,7 @@ fn compare_says_not_comparable_when_b_cannot_express_a() {
     assert_eq!(&long[col - 2..col], "  ", "{text}");
     assert!(long[col..].starts_with("holds") || long[col..].starts_with("unreached"), "{text}");
 
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let mut v: Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("models/hydra-3004-check-outside-transaction.json")).unwrap(),
     )
@@ -297,7 +297,7 @@ fn compare_says_not_comparable_when_b_cannot_express_a() {
 /// that does not replay, or is not a path, is refused (exit 2) with nothing written.
 #[test]
 fn explore_saves_the_path_on_screen_as_a_trace() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let out = dir.path().join("saved.json");
     let url = "http://127.0.0.1:3000/#/steps/0/0/0/0/0/0/1/0/0/1/0";
     let o = cli(
@@ -381,7 +381,7 @@ fn misspelt_names_in_query_events_are_refused_with_the_nearest_name() {
 #[test]
 fn rule_and_step_filters_match_session_server_and_sign_out_decisions() {
     let directus = "models/directus-10.11.1-session.json";
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let qf = dir.path().join("q.json");
     std::fs::write(
         &qf,
@@ -441,7 +441,7 @@ fn rule_and_step_filters_match_session_server_and_sign_out_decisions() {
 /// query's trace is written.
 #[test]
 fn check_a_folder_into_itself_answers_its_queries() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let tf = dir.path().join("tf");
     std::fs::create_dir(&tf).unwrap();
     let name = "hydra-3004-check-outside-transaction";
@@ -463,7 +463,7 @@ fn check_a_folder_into_itself_answers_its_queries() {
 #[test]
 fn the_timeout_bounds_the_queries_too() {
     let start = std::time::Instant::now();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let qf = dir.path().join("q.json");
     std::fs::write(
         &qf,
@@ -498,7 +498,7 @@ fn the_timeout_bounds_the_queries_too() {
 /// refused (exit 2) with nothing written.
 #[test]
 fn explore_refuses_a_trace_file_not_ending_in_json() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let out = dir.path().join("saved.md");
     let url = "http://127.0.0.1:3000/#/steps/0/0/0/0/0/0/1/0/0/1/0";
     let o = cli(
@@ -546,7 +546,7 @@ fn explore_prints_a_save_command_with_its_tab_count() {
 /// (exit 2) naming the actions it can filter.
 #[test]
 fn a_status_filter_on_a_step_that_delivers_no_answer_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let qf = dir.path().join("q.json");
     std::fs::write(
         &qf,

@@ -39,7 +39,7 @@ const STEP_MACHINE: &[(&str, u64, u64)] = &[
 /// symmetry reduction): same number of steps, same path.
 #[test]
 fn every_directus_model_expands_to_a_session_server_that_searches_identically() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let mut n = 0;
     for &(name, states, unique) in STEP_MACHINE {
         let path = root().join(format!("models/{name}.json"));
@@ -85,7 +85,7 @@ fn expand_prints_a_directus_model_as_statements() {
     ] {
         assert!(text.contains(needle), "{needle} not in {text}");
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     std::fs::write(dir.path().join("d.json"), &text).unwrap();
     let again = cli(dir.path(), &["models", "expand", "d.json"]);
     assert_eq!(String::from_utf8(again.stdout).unwrap(), text, "expanding an expansion changes nothing");
@@ -253,7 +253,7 @@ fn a_refresh_handlers_delete_is_not_a_sign_out() {
 fn the_properties_read_from_marks_do_not_apply_without_the_marks() {
     let sc = Scenario::load(&root().join("models/directus-10.11.1-session.json")).unwrap();
     let text = scenario::expanded_text(&sc).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let load = |text: &str| {
         let path = dir.path().join("m.json");
         std::fs::write(&path, text).unwrap();
