@@ -282,10 +282,18 @@ pub struct TimeSection {
     /// The clock runs from 0 to `max_ticks` (0: time does not pass), at most [`MAX_TICKS`].
     #[serde(default)]
     pub max_ticks: Tick,
-    /// `REFRESH_TOKEN_TTL`: a row's lifetime after sign-in or refresh, at least 1.
-    pub refresh_token_ttl: Tick,
-    /// `SESSION_COOKIE_TTL`: the session JWT's and cookie's lifetime, at least 1.
-    pub session_cookie_ttl: Tick,
+    /// `REFRESH_TOKEN_TTL`: a session row's lifetime after sign-in or refresh, 1 to 200.
+    /// Required where it is read: a `server` (Directus) or `session_server` model (the sign-in
+    /// row expires at it). A `protocol` or `auth_server` model never reads it and may leave it
+    /// out ([`UNUSED_TTL`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_ttl: Option<Tick>,
+    /// `SESSION_COOKIE_TTL`: the session JWT's and cookie's lifetime, 1 to 200. Required where
+    /// it is read: a `server` or `session_server` model in session mode (the sign-in's JWT
+    /// expires at it) or whose statements read `session_cookie_ttl`. Elsewhere it may be left
+    /// out ([`UNUSED_TTL`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_cookie_ttl: Option<Tick>,
     /// `ACCESS_TOKEN_TTL`: an access token's lifetime in json and cookie mode (default 1).
     #[serde(default = "one")]
     pub access_token_ttl: Tick,
@@ -310,6 +318,10 @@ pub struct TimeSection {
 fn one() -> Tick {
     1
 }
+
+/// The value of `time.refresh_token_ttl` or `time.session_cookie_ttl` left out of a model that
+/// never reads it (so it changes nothing): 1 tick.
+pub const UNUSED_TTL: Tick = 1;
 
 /// A model file, as written.
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
@@ -498,11 +510,60 @@ pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
     Ok(s)
 }
 
-/// The 1-based line in `text` (a model file) of the field at `field` (a path such as
+/// Where a field stands in a model file: the 1-based line and column (in characters) of the
+/// opening quote of its string value (or of its key). Line 0: not found (a field a preset's
+/// expansion wrote); it then prints as nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Location {
+    /// 1-based line; 0 when the field was not found.
+    pub line: usize,
+    /// 1-based column, in characters (not bytes); 0 when the field was not found.
+    pub column: usize,
+}
+
+impl std::fmt::Display for Location {
+    /// `:LINE:COLUMN` (to follow a file name), or nothing when not found.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            Ok(())
+        } else {
+            write!(f, ":{}:{}", self.line, self.column)
+        }
+    }
+}
+
+/// Every string literal of a JSON text (keys and values), in order: its byte offset (the
+/// opening quote) and its decoded value, so that a value written with escapes (`"\u00e9"`,
+/// `"\/"`) is found by what it means. A literal that does not decode is skipped.
+fn string_literals(text: &str) -> Vec<(usize, String)> {
+    let bytes = text.as_bytes();
+    let mut out = vec![];
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += 1;
+        while i < bytes.len() && bytes[i] != b'"' {
+            i += if bytes[i] == b'\\' { 2 } else { 1 };
+        }
+        let end = (i + 1).min(bytes.len());
+        if let Ok(v) = serde_json::from_str::<String>(&text[start..end]) {
+            out.push((start, v));
+        }
+        i = end;
+    }
+    out
+}
+
+/// The location in `text` (a model file) of the field at `field` (a path such as
 /// `protocol.refresh.steps[1].rules[0].reply`): where its string value stands, or, for a value
 /// that is not a string, its key; for an object without a key of its own (an element of a
-/// list), its first key. 0 if it cannot be found (a field a preset's expansion wrote).
-pub(crate) fn line_of(text: &str, field: &str) -> usize {
+/// list), its first key. Escaped characters in the file are compared by what they mean.
+/// [`Location::default`] (line 0) if it cannot be found.
+pub(crate) fn location_of(text: &str, field: &str) -> Location {
     use serde_json::Value;
     // Every key and string of the document in order, with the path of the value it belongs to
     // and whether it is the key (true) or the value (false).
@@ -520,7 +581,7 @@ pub(crate) fn line_of(text: &str, field: &str) -> usize {
             _ => {}
         }
     }
-    let Ok(doc) = serde_json::from_str::<Value>(text) else { return 0 };
+    let Ok(doc) = serde_json::from_str::<Value>(text) else { return Location::default() };
     let mut tokens = vec![];
     walk(&doc, "", &mut tokens);
     let target = tokens
@@ -531,11 +592,14 @@ pub(crate) fn line_of(text: &str, field: &str) -> usize {
         .or_else(|| {
             tokens.iter().position(|(p, _, _)| p.strip_prefix(field).is_some_and(|r| r.starts_with(['.', '['])))
         });
-    let Some(at) = target else { return 0 };
-    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
-    let wanted = quoted(&tokens[at].2);
-    let nth = tokens[..at].iter().filter(|(_, _, s)| quoted(s) == wanted).count();
-    text.match_indices(&wanted).nth(nth).map_or(0, |(i, _)| 1 + text[..i].matches('\n').count())
+    let Some(at) = target else { return Location::default() };
+    let wanted = &tokens[at].2;
+    let nth = tokens[..at].iter().filter(|(_, _, s)| s == wanted).count();
+    let Some(&(offset, _)) = string_literals(text).iter().filter(|(_, s)| s == wanted).nth(nth) else {
+        return Location::default();
+    };
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    Location { line: 1 + text[..offset].matches('\n').count(), column: 1 + text[line_start..offset].chars().count() }
 }
 
 /// The longest model name, in bytes: trace file names are `<name>.<property>.json`, and most
@@ -552,13 +616,18 @@ pub enum ScenarioError {
     /// The file is not valid JSON, or a field has the wrong type or name.
     #[error("{path}:{line}:{column}: field `{field}`: {message}")]
     Parse { path: PathBuf, line: usize, column: usize, field: String, message: String },
+    /// A field the model reads is missing (`time.refresh_token_ttl` of a Directus model);
+    /// `at` is where its section stands (printed as nothing if the section is absent).
+    #[error("{path}{at}: field `{field}`: missing; expected {expected}")]
+    Missing { path: PathBuf, at: Location, field: String, expected: String },
     /// A field has a value out of range or that makes no sense with another.
     #[error("{path}: field `{field}`: found {found}, expected {expected}")]
     Invalid { path: PathBuf, field: String, found: String, expected: String },
-    /// A guard, effect or reply of the `protocol` section does not parse or type-check; `line`
-    /// is where the text found stands in the file (0 if not found).
-    #[error("{path}:{line}: field `{field}`: {message}; found {found:?}")]
-    Protocol { path: PathBuf, line: usize, field: String, found: String, message: String },
+    /// A guard, effect or reply of the `protocol` section (or a query) does not parse or
+    /// type-check; `at` is where the text found stands in the file (line and column; printed
+    /// as nothing if not found).
+    #[error("{path}{at}: field `{field}`: {message}; found {found:?}")]
+    Protocol { path: PathBuf, at: Location, field: String, found: String, message: String },
 }
 
 impl Scenario {
@@ -636,7 +705,7 @@ impl Scenario {
             expect: file.expect,
             queries: crate::query::compile_all(&file.queries, "queries").map_err(|e| ScenarioError::Protocol {
                 path: path.into(),
-                line: line_of(text, &e.field),
+                at: location_of(text, &e.field),
                 field: e.field,
                 found: e.found,
                 message: e.message,
@@ -648,7 +717,7 @@ impl Scenario {
             let at = if sc.auth_server.is_some() { "auth_server" } else { "protocol" };
             let compiled = Protocol::compile(spec, at).map_err(|e| ScenarioError::Protocol {
                 path: path.into(),
-                line: line_of(text, &e.field),
+                at: location_of(text, &e.field),
                 field: e.field,
                 found: e.found,
                 message: e.message,
@@ -659,7 +728,7 @@ impl Scenario {
         if let Some(spec) = file.session_server {
             let compiled = SessionProgram::compile(&spec, "session_server").map_err(|e| ScenarioError::Protocol {
                 path: path.into(),
-                line: line_of(text, &e.field),
+                at: location_of(text, &e.field),
                 field: e.field,
                 found: e.found,
                 message: e.message,
@@ -670,6 +739,7 @@ impl Scenario {
             sc.session_server_spec =
                 Some(crate::protocol::directus::expand(&sc.server, sc.time.session_refresh_grace_period));
         }
+        sc.require_read_ttls(path, text)?;
         Ok(sc)
     }
 
@@ -1056,6 +1126,33 @@ impl Scenario {
         Ok(())
     }
 
+    /// `time.refresh_token_ttl` and `time.session_cookie_ttl` are required only where the model
+    /// reads them: a Directus (`server`) or `session_server` model reads the first at sign-in,
+    /// and the second at sign-in in session mode or wherever a statement names it. Missing
+    /// there: [`ScenarioError::Missing`], at the `time` section's line.
+    fn require_read_ttls(&self, path: &Path, text: &str) -> Result<(), ScenarioError> {
+        let Some(spec) = &self.session_server_spec else { return Ok(()) };
+        let statements = serde_json::to_string(spec).unwrap_or_default();
+        let missing = |field: &str, why: &str| ScenarioError::Missing {
+            path: path.into(),
+            at: location_of(text, "time"),
+            field: format!("time.{field}"),
+            expected: format!("an integer from 1 to 200 (ticks): {why}"),
+        };
+        if self.time.refresh_token_ttl.is_none() {
+            return Err(missing("refresh_token_ttl", "the sign-in's session row expires at it"));
+        }
+        if self.time.session_cookie_ttl.is_none() {
+            if self.browser.mode == AuthMode::Session {
+                return Err(missing("session_cookie_ttl", "in session mode the sign-in's session JWT expires at it"));
+            }
+            if statements.contains("session_cookie_ttl") {
+                return Err(missing("session_cookie_ttl", "a statement of the server reads it"));
+            }
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), ScenarioError> {
         let in_range = |field: &str, v: u8, lo: u8, hi: u8| {
             if v < lo || v > hi {
@@ -1080,8 +1177,12 @@ impl Scenario {
         in_range("browser.requests_per_tab", self.browser.requests_per_tab, 0, MAX_PER_TAB)?;
         self.validate_calls()?;
         in_range("time.max_ticks", self.time.max_ticks, 0, MAX_TICKS)?;
-        in_range("time.refresh_token_ttl", self.time.refresh_token_ttl, 1, 200)?;
-        in_range("time.session_cookie_ttl", self.time.session_cookie_ttl, 1, 200)?;
+        if let Some(ttl) = self.time.refresh_token_ttl {
+            in_range("time.refresh_token_ttl", ttl, 1, 200)?;
+        }
+        if let Some(ttl) = self.time.session_cookie_ttl {
+            in_range("time.session_cookie_ttl", ttl, 1, 200)?;
+        }
         in_range("time.access_token_ttl", self.time.access_token_ttl, 1, 200)?;
         in_range("time.session_refresh_grace_period", self.time.session_refresh_grace_period, 1, 200)?;
         in_range("time.refresh_margin", self.time.refresh_margin, 0, 200)?;

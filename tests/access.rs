@@ -149,22 +149,22 @@ fn access_token_errors_name_file_line_field_and_what_was_expected() {
     let cases = [
         (
             model_text(r#"{ "name": "r", "when": "access.used", "reply": "invalid_grant" }"#, "", tab),
-            "4: field `protocol.refresh.rules[0].when`",
+            "field `protocol.refresh.rules[0].when`",
             "readable only in the `request` handler",
         ),
         (
             model_text(r#"{ "name": "r", "do": ["revoke access"], "reply": "invalid_grant" }"#, "", tab),
-            "4: field `protocol.refresh.rules[0].do[0]`",
+            "field `protocol.refresh.rules[0].do[0]`",
             "`revoke access` only in the `request` handler: a refresh revokes `presented.access`",
         ),
         (
             model_text(r#"{ "name": "r", "when": "presented.child.acess.used", "reply": "invalid_grant" }"#, "", tab),
-            "4: field `protocol.refresh.rules[0].when`",
+            "field `protocol.refresh.rules[0].when`",
             "did you mean `presented.child.access.used`?",
         ),
         (
             model_text(r#"{ "name": "r", "reply": "invalid_token" }"#, "", tab),
-            "4: field `protocol.refresh.rules[0].reply`",
+            "field `protocol.refresh.rules[0].reply`",
             "a refresh's answer",
         ),
         (
@@ -200,12 +200,16 @@ fn access_token_errors_name_file_line_field_and_what_was_expected() {
             "an integer from 0 to 4",
         ),
     ];
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     for (text, field, hint) in cases {
         let file = dir.path().join("p.json");
         std::fs::write(&file, &text).unwrap();
         let e = refresh_check::scenario::Scenario::load(&file).unwrap_err().to_string();
         assert!(e.starts_with(&format!("{}:", file.display())) && e.contains(field), "{e}");
+        if field.contains("protocol.refresh") {
+            // The rule stands on line 4; the column is where its offending string starts.
+            assert!(e.starts_with(&format!("{}:4:", file.display())), "{e}");
+        }
         assert!(e.contains(hint), "{e}");
         let out = crate::util::cli(dir.path(), &["models", "validate", "p.json"]);
         assert_eq!(out.status.code(), Some(2), "{e}");
@@ -234,5 +238,111 @@ fn the_schema_covers_access_tokens() {
     assert!(
         expanded.contains("\"revoke presented.access\"") && expanded.contains("\"calls_per_tab\": 1"),
         "{expanded}"
+    );
+}
+
+/// The query state view reads access tokens (issue 14 review): a tab's access token and its
+/// row (expired, revoked, used), any access token's row, and the attacker's stolen access
+/// tokens. On ZITADEL 9331 the refresh revokes the tab's unexpired access token 1 and issues
+/// access token 2 with refresh token 2; with `uses_access_tokens` the attacker holds (copies)
+/// access token 1 from the start, which stops being usable at that step, and access token 2
+/// once the tab holds it.
+#[test]
+fn the_query_state_view_reads_access_tokens() {
+    let files = crate::common::TempFiles::new();
+    let file = files.copy_model(ZITADEL, "z.json", |m| {
+        m.insert(
+            "attacker".into(),
+            serde_json::json!({ "attempts": 1, "modes": ["json"], "uses_access_tokens": true }),
+        );
+        m.shift_remove("expect");
+        m.insert(
+            "queries".into(),
+            serde_json::json!([
+                { "name": "call-carries-revoked-access",
+                  "events": ["TabSendsCall", "ServerReceivesCall"],
+                  "end": "access[1].revoked and not access[2].revoked and tab[A].access.revoked and not tab[A].access.expired \
+                          and not tab[A].access.used and access[2].refresh != none and access[2].exp == 4 \
+                          and not access[2].used and access[1].issued_at == 0",
+                  "expect": "reachable" },
+                { "name": "tab-access-never-revoked", "always": "not tab[A].access.revoked", "expect": "violated" },
+                { "name": "attacker-holds-at-most-two", "always": "stolen_access >= 1 and stolen_access <= 2", "expect": "holds" },
+                { "name": "attacker-copies-the-new-one", "end": "stolen_access == 2 and stolen_access.live == 1", "expect": "reachable" },
+                { "name": "stolen-access-stays-live", "always": "stolen_access.live == 1", "expect": "violated" }
+            ]),
+        );
+    });
+    let sc = refresh_check::scenario::Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let m = model::build(&sc);
+    let answer = |name: &str| {
+        let q = sc.queries.iter().find(|q| q.name == name).unwrap();
+        let o = query::answer(&m, &sc.path, &sc.name, sc.browser.tabs, q, &SearchConfig::default());
+        assert_eq!(o.expect, Some(o.answer), "{name}");
+        o
+    };
+    let o = answer("call-carries-revoked-access");
+    assert_eq!(
+        actions(o.trace.as_ref().unwrap()),
+        ["TabSendsRefresh", "ServerReceivesRefresh", "TabSendsCall", "ServerReceivesCall"]
+    );
+    for name in ["tab-access-never-revoked", "stolen-access-stays-live"] {
+        let o = answer(name);
+        assert_eq!(actions(o.trace.as_ref().unwrap()), ["TabSendsRefresh", "ServerReceivesRefresh"], "{name}");
+    }
+    let o = answer("attacker-holds-at-most-two");
+    assert!(o.unique_states > 10, "{} states", o.unique_states);
+    let o = answer("attacker-copies-the-new-one");
+    assert_eq!(
+        actions(o.trace.as_ref().unwrap()),
+        ["TabSendsRefresh", "ServerReceivesRefresh", "TabReceivesRefreshResponse"]
+    );
+    // Reading an access token as a refresh token is refused when the file is loaded.
+    let bad = files.copy_model(ZITADEL, "bad.json", |m| {
+        m.insert("queries".into(), serde_json::json!([{ "name": "x", "always": "tab[A].access == tab[A].token" }]));
+    });
+    let e = refresh_check::scenario::Scenario::load(&bad).unwrap_err().to_string();
+    assert!(e.contains("queries[0].always") && e.contains("an access token"), "{e}");
+}
+
+/// `models validate`'s summary names the calls (issue 14 review): `browser.calls_per_tab`,
+/// whose request handler serves them, and the attacker's calls; a model without calls keeps
+/// the summary it had.
+#[test]
+fn models_validate_summarises_the_calls() {
+    let files = crate::common::TempFiles::new();
+    files.copy_model(ZITADEL, "default.json", |m| {
+        m["protocol"].as_object_mut().unwrap().shift_remove("request");
+        m.insert(
+            "attacker".into(),
+            serde_json::json!({ "attempts": 1, "modes": ["json"], "uses_access_tokens": true }),
+        );
+        m.insert("name".into(), "default".into());
+        m.shift_remove("expect");
+    });
+    let zitadel = crate::util::root().join(ZITADEL);
+    let directus = crate::util::root().join("models/directus-10.10-session.json");
+    let out = crate::util::cli(
+        files.path(),
+        &["models", "validate", zitadel.to_str().unwrap(), "default.json", directus.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    // Files are validated in sorted order; each line starts with its file.
+    let line = |file: &str| text.lines().find(|l| l.contains(file)).unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line("zitadel-9331-refresh-revokes").ends_with(
+            "1 tabs, 1 refreshes and 0 requests per tab, 0 ticks; calls: 1 per tab, the request handler of the file (2 rules))"
+        ),
+        "{text}"
+    );
+    assert!(
+        line("default.json").ends_with(
+            "0 ticks; calls: 1 per tab, the default request handler, the attacker calls with the access tokens it copied)"
+        ),
+        "{text}"
+    );
+    assert!(
+        line("directus-10.10-session.json").ends_with("2 tabs, 1 refreshes and 0 requests per tab, 0 ticks)"),
+        "{text}"
     );
 }

@@ -21,8 +21,8 @@ const STABLE: &str = "directus-pr22433-stable-id";
 
 /// A CI checkout: `models/` with the two Directus model files and, if `goldens`, `traces/`
 /// with their committed traces.
-fn checkout(goldens: bool) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+fn checkout(goldens: bool) -> crate::common::TempFiles {
+    let dir = crate::common::TempFiles::new();
     fs::create_dir(dir.path().join("models")).unwrap();
     for m in [ROTATE, STABLE] {
         let f = format!("models/{m}.json");
@@ -242,7 +242,7 @@ fn the_union_of_the_shards_reports_equals_the_unsharded_run() {
     let units = 2 * properties::ALL.len();
     let mut split_counts_differ = false;
     for n in [2, 3, units + 1] {
-        let jobs: Vec<tempfile::TempDir> = (0..n).map(|_| checkout(false)).collect();
+        let jobs: Vec<crate::common::TempFiles> = (0..n).map(|_| checkout(false)).collect();
         let mut reports: Vec<PathBuf> = Vec::new();
         let mut traces = BTreeMap::new();
         let mut own = 0;

@@ -12,7 +12,7 @@ fn model(name: &str) -> String {
 
 #[test]
 fn check_writes_the_counterexample_json_and_mermaid_and_exits_0_when_as_expected() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let out = cli(dir.path(), &["check", &model("directus-10.10-session.json"), "--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -43,7 +43,7 @@ fn check_writes_the_counterexample_json_and_mermaid_and_exits_0_when_as_expected
 
 #[test]
 fn written_traces_validate_and_a_tampered_one_fails_at_its_step() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let m = model("directus-10.10-session.json");
     assert_eq!(cli(dir.path(), &["check", &m]).status.code(), Some(0));
     let file = dir.path().join("traces/directus-10.10-session.cookie_names_live_session.json");
@@ -63,7 +63,7 @@ fn written_traces_validate_and_a_tampered_one_fails_at_its_step() {
 
 #[test]
 fn max_depth_one_short_exits_3_and_reports_unknown_not_holds() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let out =
         cli(dir.path(), &["check", &model("directus-10.10-session.json"), "--max-depth", "9", "--format", "json"]);
     assert_eq!(out.status.code(), Some(3));
@@ -75,7 +75,7 @@ fn max_depth_one_short_exits_3_and_reports_unknown_not_holds() {
 
 #[test]
 fn a_differing_verdict_exits_1() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let text = fs::read_to_string(root().join("models/directus-10.10-session.json")).unwrap();
     let flipped = text.replace("\"no_spurious_logout\": \"violated\"", "\"no_spurious_logout\": \"holds\"");
     let file = dir.path().join("flipped.json");
@@ -105,7 +105,7 @@ fn a_differing_verdict_exits_1() {
 
 #[test]
 fn stable_id_text_report_shows_holds_counts_and_sanity() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let out = cli(dir.path(), &["check", &model("directus-pr22433-stable-id.json"), "--tabs", "3"]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -122,7 +122,7 @@ fn stable_id_text_report_shows_holds_counts_and_sanity() {
 
 #[test]
 fn unknown_field_exits_2_naming_file_field_and_expectation_and_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let text = fs::read_to_string(root().join("models/directus-10.10-session.json")).unwrap();
     let file = dir.path().join("bad.json");
     fs::write(&file, text.replace("\"refreshes_per_tab\"", "\"refreshes_per_tabs\"")).unwrap();
@@ -136,9 +136,8 @@ fn unknown_field_exits_2_naming_file_field_and_expectation_and_writes_nothing() 
 
 #[test]
 fn malformed_json_and_bad_values_exit_2_with_position_or_range() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("broken.json");
-    fs::write(&file, "{\n  \"name\": \"x\",\n  \"browser\": {\"tabs\": \"two\"}\n}").unwrap();
+    let (dir, file) =
+        crate::common::temp_file("broken.json", "{\n  \"name\": \"x\",\n  \"browser\": {\"tabs\": \"two\"}\n}");
     let out = cli(dir.path(), &["check", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -161,7 +160,7 @@ fn malformed_json_and_bad_values_exit_2_with_position_or_range() {
 /// error by the document, integer ranges instead of Rust's types.
 #[test]
 fn bad_input_errors_name_file_line_field_and_the_values_as_written() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let base: Value =
         serde_json::from_str(&fs::read_to_string(root().join("models/directus-10.10-session.json")).unwrap()).unwrap();
     let write = |name: &str, v: &Value| {
@@ -204,7 +203,7 @@ fn bad_input_errors_name_file_line_field_and_the_values_as_written() {
     let (code, err) =
         run(&["check", &model("directus-10.10-session.json"), "--query", q.to_str().unwrap(), "--no-traces"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("q.json:2: field `queries[0]`: a query with `events`"), "{err}");
+    assert!(err.contains("q.json:2:4: field `queries[0]`: a query with `events`"), "{err}");
 
     fs::write(&q, "{\"queries\": [{\"name\": \"x\", \"end\": \"tokens.bogus >= 1\"}]}").unwrap();
     let (code, err) =
@@ -240,7 +239,7 @@ fn bad_input_errors_name_file_line_field_and_the_values_as_written() {
 /// Review 12: `--threads N` with the depth-first search says what the threads do.
 #[test]
 fn threads_with_depth_first_search_are_explained() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let out = cli(
         dir.path(),
         &["check", &model("directus-10.10-session.json"), "--no-traces", "-q", "--threads", "2", "--strategy", "dfs"],

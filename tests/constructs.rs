@@ -210,7 +210,7 @@ fn every_language_construct_is_used_by_a_shipped_model() {
 
 #[test]
 fn the_values_no_model_may_use_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let text = std::fs::read_to_string(root().join("models/directus-10.10-session.json")).unwrap();
     for (_, value, field) in REFUSED {
         let mut v: Value = serde_json::from_str(&text).unwrap();

@@ -79,7 +79,7 @@ fn directus_second_counterexample_adds_a_tab_receiving_its_response() {
 #[test]
 fn cli_writes_numbered_traces_and_reports_each_mechanism() {
     let root = crate::util::root();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let traces = dir.path().to_str().unwrap();
     let model = "models/hydra-3004-check-outside-transaction.json";
     let out = crate::util::cli(
@@ -134,7 +134,7 @@ fn cli_writes_numbered_traces_and_reports_each_mechanism() {
 #[test]
 fn one_counterexample_is_the_usual_check() {
     let root = crate::util::root();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let traces = dir.path().to_str().unwrap();
     let model = "models/hydra-3004-check-outside-transaction.json";
     let report = |extra: &[&str]| {
@@ -155,4 +155,40 @@ fn one_counterexample_is_the_usual_check() {
     assert!(names.iter().all(|n| n.to_str().unwrap().matches('.').count() == 2), "{names:?}");
     let (cx, _) = counterexamples(model, "no_spurious_logout", 1);
     assert!(cx.is_empty());
+}
+
+/// A counterexample made only of ordinary calls has a mechanism (it printed empty): the
+/// `request` handler's rule, `RULE [request]`. ZITADEL issue 9331's app without a refresh:
+/// the call is in flight while the clock passes its access token's expiry, it is refused by
+/// introspection, and the app logs the tab out while the session is valid. With the refresh
+/// back, the race of the report adds the refresh rule to the call's.
+#[test]
+fn a_counterexample_of_ordinary_calls_only_has_the_request_rule_as_mechanism() {
+    const ZITADEL: &str = "models/zitadel-9331-refresh-revokes-in-flight-access-token.json";
+    let files = crate::common::TempFiles::new();
+    let file = files.copy_model(ZITADEL, "calls-only.json", |m| {
+        m["browser"]["refreshes_per_tab"] = 0.into();
+        m["time"]["max_ticks"] = 2.into();
+        m["time"]["access_token_ttl"] = 1.into();
+        m.shift_remove("expect");
+    });
+    let sc = refresh_check::scenario::Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let opts =
+        CheckOptions { counterexamples: 3, properties: Some(vec!["no_spurious_logout".into()]), ..Default::default() };
+    let (_, r) = check::check(&sc, &opts);
+    let cx = &r.properties.iter().find(|p| p.name == "no_spurious_logout").unwrap().counterexamples;
+    assert_eq!(cx.len(), 1, "{cx:?}");
+    assert_eq!(cx[0].mechanism, ["introspection: inactive [request]"]);
+    let m = refresh_check::model::build(&sc);
+    let path = trace::decode_path(&cx[0].path).unwrap();
+    let t = trace::build(&m, &sc.path, &sc.name, 1, properties::by_name("no_spurious_logout").unwrap(), &path).unwrap();
+    assert_eq!(
+        crate::util::actions(&t),
+        ["TabSendsCall", "ClockTicks", "ClockTicks", "ServerReceivesCall", "TabReceivesCallResponse"]
+    );
+    let (cx, _) = counterexamples(ZITADEL, "no_spurious_logout", 3);
+    assert_eq!(
+        cx[0].mechanism,
+        ["introspection: inactive [request]", "rotate and invalidate the previous access token"]
+    );
 }

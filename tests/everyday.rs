@@ -36,7 +36,7 @@ fn json(out: &std::process::Output) -> Value {
 #[test]
 fn accept_on_a_copy_without_expect_reproduces_the_shipped_file() {
     for name in ["auth0-rotation-theft.json", "c18-orphaned-weblock.json", "c07-nocturne-read-then-write.json"] {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::common::TempFiles::new();
         let text = shipped(name);
         let copy = copy_with(dir.path(), name, &text, |m| {
             m.shift_remove("expect");
@@ -64,7 +64,7 @@ fn accept_on_a_copy_without_expect_reproduces_the_shipped_file() {
 
 #[test]
 fn accept_with_property_writes_only_those_entries_and_says_what_changed() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let text = shipped("auth0-rotation-theft.json");
     let copy = copy_with(dir.path(), "m.json", &text, |m| {
         let e = m["expect"].as_object_mut().unwrap();
@@ -95,7 +95,7 @@ fn accept_with_property_writes_only_those_entries_and_says_what_changed() {
 
 #[test]
 fn accept_adds_the_missing_entries_of_a_directus_model_in_catalogue_order() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let name = "directus-10.10-session.json";
     let text = shipped(name);
     let copy = copy_with(dir.path(), name, &text, |_| {});
@@ -124,7 +124,7 @@ fn accept_adds_the_missing_entries_of_a_directus_model_in_catalogue_order() {
 
 #[test]
 fn accept_refuses_an_incomplete_search_and_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let copy = copy_with(dir.path(), "m.json", &shipped("auth0-rotation-theft.json"), |m| {
         m.shift_remove("expect");
     });
@@ -143,7 +143,7 @@ fn accept_refuses_an_incomplete_search_and_writes_nothing() {
 
 #[test]
 fn accept_with_several_files_writes_nothing_unless_every_search_is_complete() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let names = ["auth0-rotation-theft.json", "directus-10.10-session.json"];
     for n in names {
         copy_with(dir.path(), n, &shipped(n), |m| {
@@ -165,7 +165,7 @@ fn accept_with_several_files_writes_nothing_unless_every_search_is_complete() {
 
 #[test]
 fn accept_refuses_another_tab_count_and_a_shard() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let copy = copy_with(dir.path(), "m.json", &shipped("auth0-rotation-theft.json"), |m| {
         m.shift_remove("expect");
     });
@@ -190,7 +190,7 @@ fn accept_refuses_another_tab_count_and_a_shard() {
 #[cfg(unix)]
 #[test]
 fn accept_through_a_symbolic_link_replaces_the_file_it_names() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     fs::create_dir(dir.path().join("real")).unwrap();
     let real = copy_with(&dir.path().join("real"), "m.json", &shipped("auth0-rotation-theft.json"), |m| {
         m.shift_remove("expect");
@@ -204,7 +204,7 @@ fn accept_through_a_symbolic_link_replaces_the_file_it_names() {
 
 #[test]
 fn property_checks_only_the_selected_properties_and_leaves_other_golden_traces_alone() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let model = root().join("models/directus-10.10-session.json").display().to_string();
     // A golden trace of a property that is not selected, even a stale one, is left alone.
     fs::create_dir(dir.path().join("traces")).unwrap();
@@ -261,7 +261,7 @@ fn property_checks_only_the_selected_properties_and_leaves_other_golden_traces_a
 
 #[test]
 fn an_unknown_property_is_a_usage_error_that_suggests_the_closest_name() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let model = root().join("models/directus-10.10-session.json").display().to_string();
     for cmd in ["check", "matrix"] {
         let out = cli(dir.path(), &[cmd, &model, "--property", "no_spurios_logout"]);
@@ -278,7 +278,7 @@ fn an_unknown_property_is_a_usage_error_that_suggests_the_closest_name() {
 
 #[test]
 fn no_vacuity_warning_for_sanity_properties_that_cannot_apply() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     // A Directus model without attacker, sign-outs or reuse detection, its expectations of
     // those sanity properties removed: they are n/a, not vacuous, and as expected.
     copy_with(dir.path(), "m.json", &shipped("directus-10.10-session.json"), |m| {
@@ -347,7 +347,7 @@ fn a_property_that_does_not_apply_has_its_trivial_verdict_on_every_shipped_model
 
 #[test]
 fn properties_lists_every_property_of_the_catalogue() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let out = cli(dir.path(), &["properties", "--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v = json(&out);
@@ -389,7 +389,7 @@ fn properties_lists_every_property_of_the_catalogue() {
 
 #[test]
 fn help_lists_the_new_options() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let check = cli(dir.path(), &["check", "--help"]);
     let check = String::from_utf8_lossy(&check.stdout);
     assert!(check.contains("--accept") && check.contains("--property <NAME>"), "{check}");

@@ -312,7 +312,7 @@ pub fn check_model_text(text: &str) -> Result<(), TestCaseError> {
     prop_assert!(sc.browser.refreshes_per_tab <= scenario::MAX_PER_TAB);
     prop_assert!(sc.browser.requests_per_tab <= scenario::MAX_PER_TAB);
     prop_assert!(sc.time.max_ticks <= scenario::MAX_TICKS);
-    prop_assert!(sc.time.refresh_token_ttl >= 1 && sc.time.session_cookie_ttl >= 1);
+    prop_assert!(sc.time.refresh_token_ttl.is_none_or(|t| t >= 1) && sc.time.session_cookie_ttl.is_none_or(|t| t >= 1));
     // A valid model builds, searches and reports paths that replay.
     for strategy in [Order::Bfs, Order::Dfs] {
         let opts = CheckOptions { strategy, max_states: Some(1500), ..CheckOptions::default() };

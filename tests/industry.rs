@@ -845,7 +845,7 @@ fn keycloak_per_reuse_id_with_max_reuse_1_lets_two_tabs_redeem_one_token() {
     assert_eq!(crate::util::status(&r, "sp3_single_lineage"), Verdict::Violated);
     assert_eq!(crate::util::status(&r, "reuse_detected"), Verdict::Unreached);
 
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let mut v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(crate::util::root().join(file)).unwrap()).unwrap();
     v["auth_server"].as_object_mut().unwrap().remove("window");

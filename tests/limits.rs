@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::util::root;
 
 fn timed(args: &[&str]) -> (Output, Duration) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let t0 = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_refresh-check")).current_dir(dir.path()).args(args).output().unwrap();
     (out, t0.elapsed())
@@ -38,7 +38,7 @@ fn a_depth_first_timeout_covers_the_shortening_of_counterexamples() {
     assert_eq!(report["ending"], "timeout");
     assert!(took < Duration::from_secs(5), "--timeout 2 took {took:?}");
 
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let traces = dir.path().join("traces");
     let m = model("models/directus-10.10-session.json");
     let t = traces.display().to_string();
@@ -102,7 +102,7 @@ fn the_memory_budget_holds_within_five_percent() {
     // fingerprint table alone, which takes minutes to reach 100 MiB here).
     // Symmetry reduction (the default here) and without.
     for extra in [&["--threads", "1"][..], &["--threads", "2"], &["--threads", "1", "--no-symmetry"]] {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::common::TempFiles::new();
         let out = Command::new("/usr/bin/time")
             .current_dir(dir.path())
             .args(["-f", "peak_kb=%M", env!("CARGO_BIN_EXE_refresh-check"), "check", &m, "--tabs", "6"])
@@ -127,7 +127,7 @@ fn the_memory_budget_holds_within_five_percent() {
 /// regression fails here instead of taking the machine.
 #[test]
 fn an_ordered_authorization_server_model_is_checked_and_described() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let text = std::fs::read_to_string(root().join("models/keycloak-strict.json")).unwrap();
     let file = dir.path().join("keycloak-strict.json");
     std::fs::write(&file, text.replacen("\"auth_server\"", "\"network\": \"ordered\",\n  \"auth_server\"", 1)).unwrap();

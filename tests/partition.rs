@@ -80,7 +80,7 @@ fn verdicts(v: &Value) -> Vec<(String, String, Option<u64>)> {
 
 #[test]
 fn two_partition_runs_merged_by_matrix_give_the_whole_checks_verdicts() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let m = root().join("models/directus-10.11.1-session.json");
     let m = m.to_str().unwrap();
     let base = ["check", m, "--tabs", "2", "--no-traces", "--format", "json"];
@@ -124,7 +124,7 @@ fn two_partition_runs_merged_by_matrix_give_the_whole_checks_verdicts() {
 
 #[test]
 fn what_cannot_be_partitioned_is_refused_before_the_search() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let m = root().join("models/directus-10.11.1-session.json");
     let m = m.to_str().unwrap();
     for (args, says) in [

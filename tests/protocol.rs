@@ -12,7 +12,7 @@ use crate::util::{cli, root, run};
 /// counterexamples of the same length: the preset is the language, not a second engine.
 #[test]
 fn every_preset_model_expands_to_a_protocol_that_searches_identically() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let mut n = 0;
     for entry in std::fs::read_dir(root().join("models")).unwrap() {
         let path = entry.unwrap().path();
@@ -80,14 +80,16 @@ fn protocol_errors_name_file_line_field_and_suggest_a_spelling() {
         ),
         (r#"{ "name": "rotate", "reply": "signed_out" }"#, "protocol.refresh.rules[0].reply", "a refresh's answer"),
     ];
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     for (rule, field, hint) in cases {
         let text = with_protocol(rule);
         let file = dir.path().join("p.json");
         std::fs::write(&file, &text).unwrap();
         let e = Scenario::load(&file).unwrap_err().to_string();
-        // The rule stands on line 4 of the file.
-        assert!(e.starts_with(&format!("{}:4: field `{field}`", file.display())), "{e}");
+        // The rule stands on line 4 of the file; the column is where the offending string starts.
+        let at = e.strip_prefix(&format!("{}:4:", file.display())).unwrap_or_else(|| panic!("{e}"));
+        let (column, rest) = at.split_once(':').unwrap();
+        assert!(column.parse::<usize>().is_ok_and(|c| c > 1) && rest.starts_with(&format!(" field `{field}`")), "{e}");
         assert!(e.contains(hint), "{e}");
         let out = cli(dir.path(), &["models", "validate", "p.json"]);
         assert_eq!(out.status.code(), Some(2), "{e}");
@@ -102,7 +104,7 @@ fn expand_keeps_a_protocol_model() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains(r#""when": "presented.status == superseded""#), "{text}");
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     std::fs::write(dir.path().join("k.json"), &text).unwrap();
     let again = cli(dir.path(), &["models", "expand", "k.json"]);
     assert_eq!(String::from_utf8(again.stdout).unwrap(), text, "expanding an expansion changes nothing");
@@ -237,7 +239,7 @@ fn an_error_names_the_line_of_the_offending_field_not_of_the_same_text_earlier()
 "browser":{"tabs":2,"refreshes_per_tab":1,"mode":"json"},
 "time":{"refresh_token_ttl":7,"session_cookie_ttl":4}}"#;
     let e = Scenario::parse("p.json".as_ref(), text).unwrap_err().to_string();
-    assert!(e.starts_with("p.json:5: field `protocol.refresh.steps[1].rules[0].reply`"), "{e}");
+    assert!(e.starts_with("p.json:5:55: field `protocol.refresh.steps[1].rules[0].reply`"), "{e}");
     let two_mints = text.replace(
         r#"{ "name": "a", "rules": [ { "name": "x", "reply": "continue" } ] },
     { "name": "b", "rules": [ { "name": "y", "reply": "continue" } ] } ] },"#,
@@ -245,7 +247,7 @@ fn an_error_names_the_line_of_the_offending_field_not_of_the_same_text_earlier()
       "do": ["mint child", "mint child"], "reply": "ok minted" } ] } ] },"#,
     );
     let e = Scenario::parse("p.json".as_ref(), &two_mints).unwrap_err().to_string();
-    assert!(e.starts_with("p.json:5: field `protocol.refresh.steps[0].rules[0].do`"), "{e}");
+    assert!(e.starts_with("p.json:5:7: field `protocol.refresh.steps[0].rules[0].do`"), "{e}");
 }
 
 /// SP1 (iii) judges the token as the store holds it when the answer is decided: tab B's blind
@@ -535,4 +537,88 @@ fn sign_in_clients_request_fields_and_transactions_refuse_what_they_cannot_mean(
     )
     .replace(r#""protocol": {"#, r#""protocol": { "fields": { "request": { "seen": "count" } },"#);
     Scenario::parse("p.json".as_ref(), &ok).unwrap();
+}
+
+/// An expression written with a JSON escape (`"\u00e9"` for `é`) is found by what it means:
+/// the error names its real line and column, not line 0 (issue 14 review), in a model file
+/// and in a query file.
+#[test]
+fn an_escaped_non_ascii_expression_is_reported_at_its_line_and_column() {
+    let text = r#"{"name":"p","description":"d","sources":["s"],
+"protocol": {
+  "refresh": { "rules": [
+    { "name": "rotate", "when": "presented.status == caf\u00e9", "do": ["mint child"], "reply": "ok minted" } ] },
+  "sign_out": { "rules": [ { "name": "revoke", "do": ["revoke family"], "reply": "signed_out" } ] }
+},
+"browser":{"tabs":2,"refreshes_per_tab":1,"mode":"json"},
+"time":{"refresh_token_ttl":7,"session_cookie_ttl":4}}"#;
+    let e = Scenario::parse("p.json".as_ref(), text).unwrap_err().to_string();
+    assert!(e.starts_with("p.json:4:33: field `protocol.refresh.rules[0].when`"), "{e}");
+    assert!(e.contains("café"), "the message quotes the decoded text: {e}");
+    // Non-ASCII characters before it on the line count as one column each.
+    let wide = text.replace(r#"{ "name": "rotate","#, r#"{ "name": "rötåte","#);
+    let e = Scenario::parse("p.json".as_ref(), &wide).unwrap_err().to_string();
+    assert!(e.starts_with("p.json:4:33: field `protocol.refresh.rules[0].when`"), "{e}");
+    let (_files, q) = crate::common::temp_file(
+        "q.json",
+        "{\"queries\": [\n  {\"name\": \"x\",\n   \"always\": \"tab[A].status == \\u00e9t\\u00e9\"}]}",
+    );
+    let err = refresh_check::query::load_file(&q).unwrap_err();
+    assert!(err.contains("q.json:3:14: field `queries[0].always`"), "{err}");
+}
+
+/// `time.refresh_token_ttl` and `time.session_cookie_ttl` are required only where the model
+/// reads them (issue 14 review): a `protocol` model leaves both out and searches the same
+/// space with the same verdicts; a Directus model in session mode without
+/// `session_cookie_ttl` is refused at the `time` section's line (exit 2); the JSON Schema
+/// no longer requires either.
+#[test]
+fn unread_ttls_are_optional_and_read_ones_are_required() {
+    const ZITADEL: &str = "models/zitadel-9331-refresh-revokes-in-flight-access-token.json";
+    let files = crate::common::TempFiles::new();
+    let without = files.copy_model(ZITADEL, "z.json", |m| {
+        let time = m["time"].as_object_mut().unwrap();
+        time.shift_remove("refresh_token_ttl");
+        time.shift_remove("session_cookie_ttl");
+    });
+    let with = crate::util::scenario(ZITADEL, None);
+    let sc = Scenario::load(&without).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((sc.time.refresh_token_ttl, sc.time.session_cookie_ttl), (None, None));
+    let opts = refresh_check::check::CheckOptions::default();
+    let (_, a) = refresh_check::check::check(&with, &opts);
+    let (_, b) = refresh_check::check::check(&sc, &opts);
+    assert_eq!(b.outcome(), refresh_check::check::Outcome::AsExpected);
+    assert!(b.unique_states > 5);
+    assert_eq!(a.unique_states, b.unique_states);
+    let expanded = cli(files.path(), &["models", "expand", "z.json"]);
+    assert_eq!(expanded.status.code(), Some(0));
+    assert!(!String::from_utf8(expanded.stdout).unwrap().contains("_ttl\": 7"), "nothing invented");
+
+    let directus = files.copy_model("models/directus-10.10-session.json", "d.json", |m| {
+        m["time"].as_object_mut().unwrap().shift_remove("session_cookie_ttl");
+    });
+    let text = std::fs::read_to_string(&directus).unwrap();
+    let time_line = 1 + text.lines().position(|l| l.contains("\"time\"")).unwrap();
+    let e = Scenario::load(&directus).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("{}:{time_line}:", directus.display()))
+            && e.contains(
+                "field `time.session_cookie_ttl`: missing; expected an integer from 1 to 200 (ticks): in session mode"
+            ),
+        "{e}"
+    );
+    let out = cli(files.path(), &["models", "validate", "d.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("time.session_cookie_ttl"));
+    let no_refresh_ttl = files.copy_model("models/directus-10.10-session.json", "r.json", |m| {
+        m["time"].as_object_mut().unwrap().shift_remove("refresh_token_ttl");
+    });
+    let e = Scenario::load(&no_refresh_ttl).unwrap_err().to_string();
+    assert!(e.contains("field `time.refresh_token_ttl`: missing") && e.contains("sign-in's session row"), "{e}");
+
+    let schema: serde_json::Value = serde_json::from_slice(&cli(files.path(), &["models", "schema"]).stdout).unwrap();
+    let time = &schema["$defs"]["TimeSection"];
+    assert!(time["properties"]["refresh_token_ttl"].is_object(), "{time}");
+    let required = time["required"].as_array().cloned().unwrap_or_default();
+    assert!(!required.iter().any(|r| r == "refresh_token_ttl" || r == "session_cookie_ttl"), "{required:?}");
 }

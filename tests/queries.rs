@@ -136,7 +136,7 @@ fn mas_3650_the_retry_served_while_the_successor_is_unused() {
 /// `check`'s; a bad query is refused naming file, line and field (exit 2).
 #[test]
 fn unreachable_never_invariants_and_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let qf = dir.path().join("q.json");
     std::fs::write(
         &qf,
@@ -187,7 +187,10 @@ fn unreachable_never_invariants_and_the_command_line() {
         cli(&root(), &["check", "models/directus-10.10-session.json", "--query", qf.to_str().unwrap(), "--no-traces"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("q.json:3: field `queries[0].end`: unknown name `actve` (did you mean `active`?)"), "{err}");
+    assert!(
+        err.contains("q.json:3:10: field `queries[0].end`: unknown name `actve` (did you mean `active`?)"),
+        "{err}"
+    );
     assert!(out.stdout.is_empty());
     std::fs::write(&qf, r#"{"queries": [{"name": "x", "events": ["tab B sends"]}]}"#).unwrap();
     let out = cli(&root(), &["check", "models/directus-10.10-session.json", "--query", qf.to_str().unwrap()]);
@@ -269,7 +272,7 @@ fn compare_says_not_comparable_when_b_cannot_express_a() {
     assert_eq!(&long[col - 2..col], "  ", "{text}");
     assert!(long[col..].starts_with("holds") || long[col..].starts_with("unreached"), "{text}");
 
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let mut v: Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("models/hydra-3004-check-outside-transaction.json")).unwrap(),
     )
@@ -294,7 +297,7 @@ fn compare_says_not_comparable_when_b_cannot_express_a() {
 /// that does not replay, or is not a path, is refused (exit 2) with nothing written.
 #[test]
 fn explore_saves_the_path_on_screen_as_a_trace() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let out = dir.path().join("saved.json");
     let url = "http://127.0.0.1:3000/#/steps/0/0/0/0/0/0/1/0/0/1/0";
     let o = cli(
@@ -324,9 +327,7 @@ fn explore_saves_the_path_on_screen_as_a_trace() {
 /// Runs `check MODEL --query Q --no-traces -q` with the query file `text`: exit code, stdout,
 /// stderr.
 fn check_query(model: &str, text: &str) -> (Option<i32>, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let qf = dir.path().join("q.json");
-    std::fs::write(&qf, text).unwrap();
+    let (_dir, qf) = crate::common::temp_file("q.json", text);
     let out = cli(&root(), &["check", model, "--query", qf.to_str().unwrap(), "--no-traces", "-q"]);
     (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
@@ -351,7 +352,7 @@ fn misspelt_names_in_query_events_are_refused_with_the_nearest_name() {
             format!("{{\"queries\": [\n {{\"name\": \"x\",\n  \"events\": {events}, \"expect\": \"unreachable\"}}]}}");
         let (code, stdout, err) = check_query(model, &q);
         assert_eq!(code, Some(2), "{events}: {stdout}{err}");
-        assert!(err.contains("q.json:3: field `queries[0].events[0]`: "), "{err}");
+        assert!(err.contains("q.json:3:14: field `queries[0].events[0]`: "), "{err}");
         assert!(err.contains(needle), "{err}");
         assert!(stdout.is_empty(), "nothing searched: {stdout}");
     }
@@ -380,7 +381,7 @@ fn misspelt_names_in_query_events_are_refused_with_the_nearest_name() {
 #[test]
 fn rule_and_step_filters_match_session_server_and_sign_out_decisions() {
     let directus = "models/directus-10.11.1-session.json";
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let qf = dir.path().join("q.json");
     std::fs::write(
         &qf,
@@ -440,7 +441,7 @@ fn rule_and_step_filters_match_session_server_and_sign_out_decisions() {
 /// query's trace is written.
 #[test]
 fn check_a_folder_into_itself_answers_its_queries() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let tf = dir.path().join("tf");
     std::fs::create_dir(&tf).unwrap();
     let name = "hydra-3004-check-outside-transaction";
@@ -462,7 +463,7 @@ fn check_a_folder_into_itself_answers_its_queries() {
 #[test]
 fn the_timeout_bounds_the_queries_too() {
     let start = std::time::Instant::now();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let qf = dir.path().join("q.json");
     std::fs::write(
         &qf,
@@ -497,7 +498,7 @@ fn the_timeout_bounds_the_queries_too() {
 /// refused (exit 2) with nothing written.
 #[test]
 fn explore_refuses_a_trace_file_not_ending_in_json() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let out = dir.path().join("saved.md");
     let url = "http://127.0.0.1:3000/#/steps/0/0/0/0/0/0/1/0/0/1/0";
     let o = cli(
@@ -545,7 +546,7 @@ fn explore_prints_a_save_command_with_its_tab_count() {
 /// (exit 2) naming the actions it can filter.
 #[test]
 fn a_status_filter_on_a_step_that_delivers_no_answer_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let qf = dir.path().join("q.json");
     std::fs::write(
         &qf,

@@ -11,10 +11,11 @@ const QUERIES: &str = r#"{"queries": [
   {"name": "at-most-one-row", "always": "tokens.active <= 1", "expect": "holds"}
 ]}"#;
 
-fn run(format: &str, report: Option<&std::path::Path>) -> (Option<i32>, String, std::path::PathBuf, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let qf = dir.path().join("q.json");
-    std::fs::write(&qf, QUERIES).unwrap();
+fn run(
+    format: &str,
+    report: Option<&std::path::Path>,
+) -> (Option<i32>, String, std::path::PathBuf, crate::common::TempFiles) {
+    let (dir, qf) = crate::common::temp_file("q.json", QUERIES);
     let traces = dir.path().join("traces");
     let mut args = vec![
         "check".to_string(),

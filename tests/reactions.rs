@@ -94,7 +94,7 @@ fn expand_prints_the_reaction_presets_and_bad_reactions_are_refused() {
     assert_eq!(v["browser"]["on_ok"], serde_json::json!(["store-shared", "store-in-tab"]));
 
     let base = std::fs::read_to_string(root().join("models/openrisk-700-loser-401-clears-cookies.json")).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     for (from, to, field) in [
         (r#""clear-cookie","#, r#""retry","#, "browser.retry_limit"),
         (

@@ -312,7 +312,7 @@ fn a_failed_sign_out_does_not_end_the_replay() {
 /// group, and every token the model says is live is used once.
 #[test]
 fn the_session_table_is_observed_and_matches_the_model_store() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let db = dir.path().join("data.db");
     let fake = start_with_db(Refresh::Rename { window: Duration::from_millis(40) }, Some((db.clone(), DbMode::Mirror)));
     let dbs = db.display().to_string();
@@ -334,7 +334,7 @@ fn the_session_table_is_observed_and_matches_the_model_store() {
 /// A server whose table does not change as the model's store does diverges, naming the rows.
 #[test]
 fn a_session_table_unlike_the_model_store_diverges() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let db = dir.path().join("data.db");
     let fake =
         start_with_db(Refresh::Rename { window: Duration::from_millis(40) }, Some((db.clone(), DbMode::LoginOnly)));
@@ -369,7 +369,7 @@ fn a_tick_too_short_for_the_server_grace_is_refused() {
 /// same check: its handlers read `grace_period`, so the tick must fit the server's grace.
 #[test]
 fn a_session_server_file_gets_the_grace_check_too() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let expanded = cli(&root(), &["models", "expand", "models/directus-10.11.1-session-slow.json"]);
     assert_eq!(expanded.status.code(), Some(0), "{}", String::from_utf8_lossy(&expanded.stderr));
     assert!(String::from_utf8_lossy(&expanded.stdout).contains("\"session_server\""));
@@ -429,7 +429,7 @@ fn a_trace_of_an_oauth_model_is_refused() {
 /// A reads it), reproduced when the attacker's request goes first.
 #[test]
 fn a_numbered_counterexample_trace_replays() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let d = dir.path().display().to_string();
     let out = cli(
         &root(),
@@ -510,7 +510,7 @@ fn conformance(dir: &std::path::Path, fail_start: bool) -> (i32, String, String)
 /// says that a verdict differs.
 #[test]
 fn the_conformance_table_is_printed_when_a_replay_fails() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let (code, out, err) = conformance(dir.path(), false);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
@@ -531,7 +531,7 @@ fn the_conformance_table_is_printed_when_a_replay_fails() {
 /// A server that cannot start: its rows say so, the table is printed, exit 2.
 #[test]
 fn the_conformance_table_is_printed_when_a_server_does_not_start() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let (code, out, err) = conformance(dir.path(), true);
     assert_eq!(code, 2, "{out}{err}");
     assert!(out.contains("| 10.10.4 | `directus-10.10-session.no_spurious_logout` | reproduced | not run (cannot start directus 10.10.4) | |"), "{out}");
@@ -564,7 +564,7 @@ fn fake_directus(dir: &std::path::Path) -> std::process::Command {
 /// version's). It now refuses before starting anything.
 #[test]
 fn directus_start_refuses_a_port_another_server_holds() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let out = fake_directus(dir.path()).env("DIRECTUS_PORT", &port).output().unwrap();
@@ -583,7 +583,7 @@ fn directus_start_refuses_a_port_another_server_holds() {
 /// after a marker line.
 #[test]
 fn directus_start_appends_to_the_server_log() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
     for _ in 0..2 {
         let out = fake_directus(dir.path()).env("DIRECTUS_PORT", &free).output().unwrap();

@@ -80,7 +80,7 @@ fn inite_641_two_requesters_of_one_page_race_and_the_shared_rotation_holds() {
 /// states, so every shipped model keeps its state count.
 #[test]
 fn one_requester_and_no_reload_written_out_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let text = std::fs::read_to_string(root().join("models/openrisk-700-loser-401-clears-cookies.json")).unwrap();
     let (_, _, plain) = checked("models/openrisk-700-loser-401-clears-cookies.json");
     let written = text.replacen("\"tabs\": 2,", "\"tabs\": 2, \"requesters_per_tab\": 1, \"reloads_per_tab\": 0,", 1);
@@ -95,7 +95,7 @@ fn one_requester_and_no_reload_written_out_change_nothing() {
 /// Bad input names the file, the field and what is allowed, with exit code 2.
 #[test]
 fn requesters_and_reloads_bad_input_is_refused_with_the_field_and_the_allowed_values() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let base = std::fs::read_to_string(root().join("models/inite-641-page-fetches-race.json")).unwrap();
     let cases = [
         ("\"requesters_per_tab\": 2", "\"requesters_per_tab\": 5", "browser.requesters_per_tab", "from 1 to 4"),

@@ -913,7 +913,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn run_case(c: &Case) -> (Output, String) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let args = (c.args)(dir.path());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = cli(dir.path(), &args);
@@ -985,7 +985,7 @@ fn assert_no_final_absence(report: &Value) {
 
 #[test]
 fn a_time_limited_state_limited_or_memory_limited_run_never_reports_holds() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     for (limit, value, ending) in [
         ("--timeout", "0.5", "timeout"),
         ("--max-states", "5000", "state_bound"),
@@ -1021,7 +1021,7 @@ fn interrupted(dir: &Path, args: &[&str], signal: &str) -> (Output, Duration) {
 
 #[test]
 fn sigint_stops_the_search_prints_the_partial_report_and_exits_3() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let (out, took) = interrupted(dir.path(), &[&shipped(STABLE), "--tabs", "6"], "INT");
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(took < Duration::from_secs(5), "the search stopped {took:?} after the signal");
@@ -1034,7 +1034,7 @@ fn sigint_stops_the_search_prints_the_partial_report_and_exits_3() {
 
 #[test]
 fn sigterm_leaves_only_whole_trace_files_and_no_temporary_file() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     // Directus 10.10 with each refresh one transaction: the spurious logout is still found
     // (early), the orphan cookie never is, so the search goes on until the signal.
     let m = model_with(dir.path(), "atomic.json", |v| {
@@ -1068,7 +1068,7 @@ fn sigterm_leaves_only_whole_trace_files_and_no_temporary_file() {
 
 #[test]
 fn two_runs_writing_into_one_folder_never_show_half_a_file() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let traces = dir.path().join("traces");
     let json = traces.join("directus-10.10-session.no_spurious_logout.json");
     let spawn = || {
@@ -1109,7 +1109,7 @@ fn two_runs_writing_into_one_folder_never_show_half_a_file() {
 /// An actor's name from a trace file cannot add statements to the Mermaid diagram.
 #[test]
 fn a_trace_actor_cannot_inject_mermaid_statements() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let t = trace_with(dir.path(), |t| t["steps"][0]["actor"] = "tab A\nclick TabA call alert(1)\n%%".into());
     let out = cli(dir.path(), &["trace", "show", &t, "--format", "mermaid"]);
     assert_eq!(out.status.code(), Some(0));
@@ -1126,7 +1126,7 @@ fn a_trace_actor_cannot_inject_mermaid_statements() {
 #[test]
 fn output_to_a_link_a_fifo_or_a_device_is_written_in_place() {
     use std::os::unix::fs::FileTypeExt;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let d = dir.path();
     // A link like /dev/stdout: the report reaches stdout (a pipe), the link stays.
     std::os::unix::fs::symlink("/proc/self/fd/1", d.join("out")).unwrap();
@@ -1170,7 +1170,7 @@ fn in_mount_namespace(dir: &Path, script: &str) -> Option<Output> {
 
 #[test]
 fn a_read_only_output_folder_is_reported_before_the_search() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     fs::create_dir(dir.path().join("ro")).unwrap();
     let script = format!(
         "mount --bind ro ro && mount -o remount,bind,ro ro && {} check {} --traces ro/traces",
@@ -1186,7 +1186,7 @@ fn a_read_only_output_folder_is_reported_before_the_search() {
 
 #[test]
 fn a_full_disk_is_reported_before_the_search_and_a_later_full_disk_keeps_the_report() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     fs::create_dir(dir.path().join("full")).unwrap();
     // Full before the search: the probe file cannot be written.
     let bin = env!("CARGO_BIN_EXE_refresh-check");
@@ -1214,7 +1214,7 @@ fn a_full_disk_is_reported_before_the_search_and_a_later_full_disk_keeps_the_rep
 
 #[test]
 fn the_report_to_a_full_device_is_an_error_not_a_panic() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let full = fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_refresh-check"))
         .current_dir(dir.path())
@@ -1229,7 +1229,7 @@ fn the_report_to_a_full_device_is_an_error_not_a_panic() {
 
 #[test]
 fn a_user_without_write_permission_is_told_before_the_search() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let locked = dir.path().join("locked");
     fs::create_dir(&locked).unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -1290,7 +1290,7 @@ fn every_shipped_model_reaches_each_sanity_property() {
 
 #[test]
 fn check_warns_when_a_model_bound_was_hit() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let m = model_with(dir.path(), "ticks.json", |v| {
         v["name"] = "stable-ticks".into();
         v["server"]["session_refresh"] = "stable-id".into();
@@ -1312,7 +1312,7 @@ fn check_warns_when_a_model_bound_was_hit() {
 
 #[test]
 fn the_attackers_bound_is_reported_when_it_ran_out_of_attempts() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let out = cli(
         dir.path(),
         &["check", &shipped("models/directus-10.10-session-attacker.json"), "--no-traces", "--format", "json"],
@@ -1329,7 +1329,7 @@ fn the_attackers_bound_is_reported_when_it_ran_out_of_attempts() {
 
 #[test]
 fn models_validate_reports_each_file_and_exits_0_when_all_are_valid() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let out = cli(dir.path(), &["models", "validate", &shipped(ROTATE), &shipped(STABLE)]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);

@@ -39,7 +39,7 @@ const STEP_MACHINE: &[(&str, u64, u64)] = &[
 /// symmetry reduction): same number of steps, same path.
 #[test]
 fn every_directus_model_expands_to_a_session_server_that_searches_identically() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let mut n = 0;
     for &(name, states, unique) in STEP_MACHINE {
         let path = root().join(format!("models/{name}.json"));
@@ -85,7 +85,7 @@ fn expand_prints_a_directus_model_as_statements() {
     ] {
         assert!(text.contains(needle), "{needle} not in {text}");
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     std::fs::write(dir.path().join("d.json"), &text).unwrap();
     let again = cli(dir.path(), &["models", "expand", "d.json"]);
     assert_eq!(String::from_utf8(again.stdout).unwrap(), text, "expanding an expansion changes nothing");
@@ -105,9 +105,7 @@ fn editing_one_rule_of_the_directus_preset_trades_the_dead_cookie_for_a_logout()
     let rule = &mut g0["rules"][0];
     assert_eq!(rule["when"], "affected == 0");
     *rule = serde_json::json!({ "name": "no row extended", "when": "affected == 0", "reply": "server_error" });
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("edited.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+    let (_dir, path) = crate::common::temp_file("edited.json", serde_json::to_string_pretty(&file).unwrap());
     let ed = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let (m, r) = run(&ed, &CheckOptions::default());
     assert_eq!(status(&r, "cookie_names_live_session"), Verdict::Holds);
@@ -128,12 +126,15 @@ fn editing_one_rule_of_the_directus_preset_trades_the_dead_cookie_for_a_logout()
 fn a_misspelt_statement_names_file_line_field_and_the_nearest_verb() {
     let sc = Scenario::load(&root().join("models/directus-10.10-session.json")).unwrap();
     let text = scenario::expanded_text(&sc).unwrap().replace("rename presented", "renme presented");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad.json");
-    std::fs::write(&path, &text).unwrap();
+    let (dir, path) = crate::common::temp_file("bad.json", &text);
     let e = Scenario::load(&path).unwrap_err().to_string();
-    let line = 1 + text[..text.find("renme").unwrap()].matches('\n').count();
-    assert!(e.contains(&format!("bad.json:{line}: field `session_server.refresh.steps[1].rules[1].run`")), "{e}");
+    let at = text.find("renme").unwrap() - 1; // the opening quote
+    let line = 1 + text[..at].matches('\n').count();
+    let column = 1 + text[..at].chars().rev().take_while(|c| *c != '\n').count();
+    assert!(
+        e.contains(&format!("bad.json:{line}:{column}: field `session_server.refresh.steps[1].rules[1].run`")),
+        "{e}"
+    );
     assert!(e.contains("did you mean `rename`"), "{e}");
     let out = cli(dir.path(), &["models", "validate", "bad.json"]);
     assert_eq!(out.status.code(), Some(2));
@@ -161,9 +162,7 @@ fn with_r1_rule(rule: &str) -> Result<Scenario, String> {
     let steps = file["session_server"]["refresh"]["steps"].as_array_mut().unwrap();
     let r1 = steps.iter_mut().find(|s| s["name"] == "R1 result").unwrap();
     r1["rules"][1] = serde_json::from_str(rule).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("m.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+    let (_dir, path) = crate::common::temp_file("m.json", serde_json::to_string_pretty(&file).unwrap());
     Scenario::load(&path).map_err(|e| e.to_string())
 }
 
@@ -206,9 +205,7 @@ fn a_model_with_server_and_session_server_is_refused() {
     let sc = Scenario::load(&root().join("models/directus-10.10-session.json")).unwrap();
     let mut file: serde_json::Value = serde_json::from_str(&scenario::expanded_text(&sc).unwrap()).unwrap();
     file["server"] = serde_json::json!({ "session_refresh": "rotate" });
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("m.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+    let (_dir, path) = crate::common::temp_file("m.json", serde_json::to_string_pretty(&file).unwrap());
     let e = Scenario::load(&path).unwrap_err().to_string();
     assert!(e.contains("both `server` and `session_server`"), "{e}");
 }
@@ -232,9 +229,7 @@ fn a_refresh_handlers_delete_is_not_a_sign_out() {
     steps.push(
         serde_json::json!({ "name": "refused", "rules": [{ "name": "refused", "reply": "invalid_credentials" }] }),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("m.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+    let (_dir, path) = crate::common::temp_file("m.json", serde_json::to_string_pretty(&file).unwrap());
     let sc = Scenario::load(&path).unwrap();
     fn marked_signed_out(m: &refresh_check::model::RefreshModel, s: &refresh_check::model::State) -> bool {
         refresh_check::model::store_at(s, m.cfg.store).ghost.signed_out
@@ -258,7 +253,7 @@ fn a_refresh_handlers_delete_is_not_a_sign_out() {
 fn the_properties_read_from_marks_do_not_apply_without_the_marks() {
     let sc = Scenario::load(&root().join("models/directus-10.11.1-session.json")).unwrap();
     let text = scenario::expanded_text(&sc).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let load = |text: &str| {
         let path = dir.path().join("m.json");
         std::fs::write(&path, text).unwrap();
@@ -283,9 +278,7 @@ fn with_session_server(edit: impl FnOnce(&mut serde_json::Value)) -> Result<Scen
     let sc = Scenario::load(&root().join("models/directus-10.10-session.json")).unwrap();
     let mut file: serde_json::Value = serde_json::from_str(&scenario::expanded_text(&sc).unwrap()).unwrap();
     edit(&mut file["session_server"]);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("m.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+    let (_dir, path) = crate::common::temp_file("m.json", serde_json::to_string_pretty(&file).unwrap());
     Scenario::load(&path).map_err(|e| e.to_string())
 }
 
@@ -411,9 +404,7 @@ fn a_hand_written_session_server_is_checked_and_described() {
     let rule = &mut file["session_server"]["refresh"]["steps"][1]["rules"][1];
     assert_eq!(rule["keep"], "fresh");
     rule.as_object_mut().unwrap().remove("keep");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("no-keep.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+    let (dir, _path) = crate::common::temp_file("no-keep.json", serde_json::to_string_pretty(&file).unwrap());
     let out = cli(dir.path(), &["models", "validate", "no-keep.json"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8(out.stderr).unwrap();

@@ -73,7 +73,7 @@ fn symmetry_keeps_holds_verdicts_and_counts_fewer_states_as_tabs_grow() {
 /// accepted, and the last of the two flags wins.
 #[test]
 fn check_reduces_by_default_and_no_symmetry_gives_the_unreduced_count() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let model = root().join("models/directus-pr22433-stable-id.json");
     let model = model.to_str().unwrap();
     let run = |extra: &[&str]| {
@@ -100,7 +100,7 @@ fn check_reduces_by_default_and_no_symmetry_gives_the_unreduced_count() {
 /// unreduced and the report says so.
 #[test]
 fn check_does_not_reduce_where_tabs_are_not_interchangeable() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let model = root().join("models/broadcast-leader-closed-follower-refreshes.json");
     let sc = Scenario::load(&model).unwrap();
     assert!(!refresh_check::model::symmetry::supported(&sc));

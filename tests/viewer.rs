@@ -33,7 +33,7 @@ fn step_block(out: &str, n: usize) -> String {
 
 #[test]
 fn trace_show_prints_actor_message_and_only_the_fields_each_step_changed() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let file = race_trace(dir.path());
     let out = cli(dir.path(), &["trace", "show", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
@@ -70,7 +70,7 @@ fn trace_show_prints_actor_message_and_only_the_fields_each_step_changed() {
 
 #[test]
 fn trace_validate_checks_the_schema_first_names_the_field_and_goes_on_with_the_other_files() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let good = race_trace(dir.path());
     let mut t: Value = serde_json::from_str(&fs::read_to_string(&good).unwrap()).unwrap();
     t["steps"][3]["actor"] = 5.into();
@@ -92,7 +92,7 @@ fn trace_validate_checks_the_schema_first_names_the_field_and_goes_on_with_the_o
 
 #[test]
 fn trace_html_writes_a_self_contained_page_with_one_arrow_per_message_and_escaped_labels() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let file = race_trace(dir.path());
     let mut t: Value = serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
     t["steps"][0]["text"] = "<script>alert(1)</script>".into();
@@ -127,7 +127,7 @@ fn trace_html_writes_a_self_contained_page_with_one_arrow_per_message_and_escape
 
 #[test]
 fn trace_html_of_a_folder_writes_each_page_and_an_index_and_nothing_on_bad_input() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     race_trace(dir.path());
     let traces = dir.path().join("traces");
     let site = dir.path().join("site");
@@ -157,7 +157,7 @@ fn trace_html_of_a_folder_writes_each_page_and_an_index_and_nothing_on_bad_input
 
 #[test]
 fn explore_refuses_a_trace_of_another_model_or_tab_count_and_a_busy_port() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let file = race_trace(dir.path());
     let model = root().join("models/directus-10.10-session.json");
     let other = root().join("models/directus-pr22433-stable-id.json");
@@ -182,7 +182,7 @@ fn explore_refuses_a_trace_of_another_model_or_tab_count_and_a_busy_port() {
 
 #[test]
 fn explore_prints_the_explorer_url_at_the_trace_path_on_loopback() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let file = race_trace(dir.path());
     let path = serde_json::from_str::<Value>(&fs::read_to_string(&file).unwrap()).unwrap()["path"]
         .as_str()
@@ -209,7 +209,7 @@ fn explore_prints_the_explorer_url_at_the_trace_path_on_loopback() {
 /// relative and percent-encoded.
 #[test]
 fn index_links_are_relative_and_percent_encoded() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     race_trace(dir.path());
     let traces = dir.path().join("traces");
     let evil = traces.join("javascript:alert(document.domain)#x?y.json");
@@ -241,7 +241,7 @@ fn http(port: u16, head: &str) -> (u16, String) {
 /// only the UI built into the binary.
 #[test]
 fn explore_checks_host_and_origin_starts_no_search_and_serves_only_its_own_ui() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     // A `ui/` folder in the working folder is not served.
     fs::create_dir(dir.path().join("ui")).unwrap();
     fs::write(dir.path().join("ui/index.htm"), "PLANTED").unwrap();
@@ -290,7 +290,7 @@ fn explore_checks_host_and_origin_starts_no_search_and_serves_only_its_own_ui() 
 
 #[test]
 fn trace_html_of_two_traces_writes_them_side_by_side() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let race = race_trace(dir.path());
     let other = dir.path().join("traces/directus-10.10-session.cookie_names_live_session.json");
     let page = dir.path().join("pair.html");
@@ -310,7 +310,7 @@ fn trace_html_of_two_traces_writes_them_side_by_side() {
 
 #[test]
 fn trace_walk_writes_a_long_trace_that_validates_or_says_its_end_does_not_show_the_property() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::common::TempFiles::new();
     let model = root().join("models/directus-10.10-session.json");
     let walk = dir.path().join("walk.json");
     let args = ["trace", "walk", model.to_str().unwrap(), "--property", "refresh_succeeds", "--steps", "40", "-o"];

@@ -71,6 +71,23 @@ fn expand(file: &PathBuf) -> Result<u8> {
     }
 }
 
+/// The ordinary calls of a model for `models validate`'s summary: `; calls: N per tab, the
+/// request handler of the file (K rules) | the default request handler[, the attacker calls
+/// with the access tokens it copied]`; empty for a model that keeps no access tokens.
+fn calls_summary(sc: &Scenario) -> String {
+    let attacker = sc.attacker.as_ref().is_some_and(|a| a.uses_access_tokens);
+    let Some(p) = sc.protocol.as_ref().filter(|p| p.uses_access || sc.browser.calls_per_tab > 0 || attacker) else {
+        return String::new();
+    };
+    let rules = p.request.steps.first().map_or(0, |s| s.rules.len());
+    let handler = match sc.protocol_spec.as_ref().is_some_and(|s| s.request.is_some()) {
+        true => format!("the request handler of the file ({rules} rule{})", if rules == 1 { "" } else { "s" }),
+        false => "the default request handler".to_string(),
+    };
+    let attacker = if attacker { ", the attacker calls with the access tokens it copied" } else { "" };
+    format!("; calls: {} per tab, {handler}{attacker}", sc.browser.calls_per_tab)
+}
+
 fn validate(args: &[PathBuf]) -> Result<u8> {
     // Folders are expanded as `check` expands them: every `*.json` under them, sorted.
     let files = refresh_check::suite::json_files(args, "model file")?;
@@ -93,13 +110,14 @@ fn validate(args: &[PathBuf]) -> Result<u8> {
         match loaded {
             Ok(sc) => writeln!(
                 out,
-                "{}: ok ({}, {} tabs, {} refreshes and {} requests per tab, {} ticks)",
+                "{}: ok ({}, {} tabs, {} refreshes and {} requests per tab, {} ticks{})",
                 escape_controls(&file.display().to_string()),
                 sc.name,
                 sc.browser.tabs,
                 sc.browser.refreshes_per_tab,
                 sc.browser.requests_per_tab,
-                sc.time.max_ticks
+                sc.time.max_ticks,
+                calls_summary(&sc)
             )?,
             Err(e) => {
                 eprintln!("error: {}", escape_controls(&e.to_string()));

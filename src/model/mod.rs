@@ -1113,8 +1113,8 @@ pub fn build(sc: &Scenario) -> RefreshModel {
         return build_auth_server(sc, protocol.clone());
     }
     let ttl = Ttls {
-        refresh_token: sc.time.refresh_token_ttl,
-        session_cookie: sc.time.session_cookie_ttl,
+        refresh_token: sc.time.refresh_token_ttl.unwrap_or(crate::scenario::UNUSED_TTL),
+        session_cookie: sc.time.session_cookie_ttl.unwrap_or(crate::scenario::UNUSED_TTL),
         access_token: sc.time.access_token_ttl,
         grace: sc.time.session_refresh_grace_period,
     };

@@ -322,11 +322,11 @@ pub fn check_names(queries: &[Query], at: &str, m: &RefreshModel) -> Result<(), 
     Ok(())
 }
 
-/// `error` in the file at `path` as `FILE:LINE: field `…`: …` (the line of its field; 0 if the
-/// file cannot be read again).
+/// `error` in the file at `path` as `FILE:LINE:COLUMN: field `…`: …` (where its field
+/// stands; `FILE: …` if the file cannot be read again or the field is not found).
 pub fn located(path: &Path, error: &QueryError) -> String {
     let text = crate::input::read_text(path).unwrap_or_default();
-    format!("{}:{}: {error}", path.display(), crate::scenario::line_of(&text, &error.field))
+    format!("{}{}: {error}", path.display(), crate::scenario::location_of(&text, &error.field))
 }
 
 /// Reads a query file (`check --query FILE`): `{"queries": [...]}`. Errors name the file, the
@@ -337,7 +337,7 @@ pub fn load_file(path: &Path) -> Result<Vec<Query>, String> {
     let file: QueryFile = crate::jsonfile::from_str(&text)
         .map_err(|e| format!("{}:{}:{}: field `{}`: {}", path.display(), e.line, e.column, e.field, e.message))?;
     compile_all(&file.queries, "queries")
-        .map_err(|e| format!("{}:{}: {e}", path.display(), crate::scenario::line_of(&text, &e.field)))
+        .map_err(|e| format!("{}{}: {e}", path.display(), crate::scenario::location_of(&text, &e.field)))
 }
 
 /// The model searched for a query: the model's states paired with the number of `events`

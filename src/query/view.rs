@@ -15,15 +15,19 @@
 //! atom  := INTEGER | "true" | "false" | "none" | STATUS | TAB_STATUS | NAME | "(" expr ")"
 //! NAME  := "now" | "at_rest" | "in_flight" | "requests_in_progress" | "session_valid" DEV?
 //!        | "signed_out" DEV? | "jar" DEV? ("." "status")? | "storage" DEV? ("." "status")?
-//!        | "tab" "[" TAB "]" "." ("status" | "refreshes_left" | "requests_left" | "token" | "token.status")
+//!        | "tab" "[" TAB "]" "." ("status" | "refreshes_left" | "requests_left" | "token" | "token.status"
+//!                                | "access" ("." ACC)?)
 //!        | "token" "[" INTEGER "]" "." ("status" | "generation" | "family" | "parent" | "child")
+//!        | "access" "[" INTEGER "]" "." ACC
 //!        | "tabs." TAB_STATUS | "tokens." STATUS | "orphan_cookies" | "reuse_detected"
-//!        | "stolen" | "attacker_redeemed" | "refreshed_ok"
+//!        | "stolen" | "stolen_access" ("." "live")? | "attacker_redeemed" | "refreshed_ok"
+//! ACC   := "expired" | "revoked" | "used" | "exp" | "issued_at" | "refresh"
 //! DEV   := "[" INTEGER "]"            (a device, from 1; default 1)
 //! TAB   := LETTER | INTEGER LETTER    (tab A of device 1, or tab 2A of device 2)
 //! ```
 //!
-//! Values are small integers: ticks, counts, token numbers (`none` is 0, no token), statuses
+//! Values are small integers: ticks, counts, token numbers and access-token numbers (`none` is
+//! 0, no token; the two are numbered apart and cannot be compared), statuses
 //! (`active`, `superseded`, `revoked`; a Directus session row is `active` while it exists and
 //! `superseded` once it has a `next_token`), tab statuses (`idle`, `refreshing`, `requesting`,
 //! `signing_out`, `waiting`, `logged_out`, `closed`, `hung`) and booleans (0, 1). `-` stops at 0.
@@ -65,6 +69,9 @@ pub enum Read {
     /// `tab[X].token`: the token tab X would present now (its app's copy, the shared storage
     /// or the jar), or none.
     TabToken(u8, u8),
+    /// `tab[X].access`: the access token tab X holds ([`crate::model::oauth::AccessId`]), or
+    /// none (the model keeps no access tokens, or the tab holds none).
+    TabAccess(u8, u8),
     /// `token[N].status`.
     TokenStatus(Token),
     /// `token[N].generation` (authorization server).
@@ -85,18 +92,58 @@ pub enum Read {
     ReuseDetected,
     /// `stolen`: (ghost) copied tokens the attacker redeemed with a 2xx answer, a count.
     Stolen,
+    /// `stolen_access`: access tokens the attacker holds (copied from the browser, or, with
+    /// `keeps_tokens`, answered to it), on every device, a count; `live` counts only those
+    /// neither expired nor revoked.
+    StolenAccess {
+        /// Count only the usable ones (unexpired, not revoked).
+        live: bool,
+    },
     /// `attacker_redeemed`: the attacker was answered 2xx for a copied token.
     AttackerRedeemed,
 }
 
-/// What a name of the state view reads: a value, or the status of the token a value names
-/// (`tab[A].token.status`, `jar.status`).
+/// A column of an access token's row ([`crate::model::oauth::AccessRow`]), as the state view
+/// reads it. An access token the store has no row for reads 0 (false, none) in every column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AccessField {
+    /// `expired`: the clock is past its expiry (`now > exp`; the default `request` handler
+    /// serves it while `access.exp >= now`).
+    Expired,
+    /// `revoked`: a rule revoked it.
+    Revoked,
+    /// `used`: it was presented in a call answered 2xx.
+    Used,
+    /// `exp`: its expiry tick.
+    Exp,
+    /// `issued_at`: its issue tick.
+    IssuedAt,
+    /// `refresh`: the refresh token it was issued with.
+    Refresh,
+}
+
+/// The access-token columns by name, for the parser and the errors.
+const ACCESS_FIELDS: &[(&str, AccessField)] = &[
+    ("expired", AccessField::Expired),
+    ("revoked", AccessField::Revoked),
+    ("used", AccessField::Used),
+    ("exp", AccessField::Exp),
+    ("issued_at", AccessField::IssuedAt),
+    ("refresh", AccessField::Refresh),
+];
+
+/// What a name of the state view reads: a value, the status of the token a value names
+/// (`tab[A].token.status`, `jar.status`), or a column of an access token's row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Atom {
     /// The value itself.
     Read(Read),
     /// The status of the token the value names (none if it names none).
     StatusOf(Read),
+    /// A column of the row of the access token the value names (`tab[A].access.revoked`).
+    AccessOf(Read, AccessField),
+    /// A column of access token N's row (`access[2].used`).
+    Access(crate::model::oauth::AccessId, AccessField),
 }
 
 /// A parsed view expression. Booleans are 0 and 1.
@@ -107,6 +154,7 @@ enum Ty {
     Num,
     Bool,
     Token,
+    Access,
     Status,
     TabStatus,
     None,
@@ -118,6 +166,7 @@ impl Ty {
             Ty::Num => "a number (ticks or a count)",
             Ty::Bool => "a condition (true or false)",
             Ty::Token => "a token",
+            Ty::Access => "an access token",
             Ty::Status => "a token status (active, superseded, revoked)",
             Ty::TabStatus => {
                 "a tab status (idle, refreshing, requesting, signing_out, waiting, logged_out, closed, hung)"
@@ -177,6 +226,19 @@ pub const NAMES: &[&str] = &[
     "tab[A].requests_left",
     "tab[A].token",
     "tab[A].token.status",
+    "tab[A].access",
+    "tab[A].access.expired",
+    "tab[A].access.revoked",
+    "tab[A].access.used",
+    "tab[A].access.exp",
+    "tab[A].access.issued_at",
+    "tab[A].access.refresh",
+    "access[1].expired",
+    "access[1].revoked",
+    "access[1].used",
+    "access[1].exp",
+    "access[1].issued_at",
+    "access[1].refresh",
     "token[1].status",
     "token[1].generation",
     "token[1].family",
@@ -187,6 +249,8 @@ pub const NAMES: &[&str] = &[
     "orphan_cookies",
     "reuse_detected",
     "stolen",
+    "stolen_access",
+    "stolen_access.live",
     "attacker_redeemed",
 ];
 
@@ -246,11 +310,11 @@ impl Grammar for View {
     }
 
     fn nullable(t: Ty) -> bool {
-        matches!(t, Ty::Token | Ty::Status)
+        matches!(t, Ty::Token | Ty::Access | Ty::Status)
     }
 
     fn ordered(t: Ty) -> bool {
-        matches!(t, Ty::Num | Ty::Token)
+        matches!(t, Ty::Num | Ty::Token | Ty::Access)
     }
 
     fn name(&self, w: &str, p: &mut P) -> Result<(Expr, Ty), String> {
@@ -277,6 +341,11 @@ impl Grammar for View {
             "orphan_cookies" => read(Read::OrphanCookies, Ty::Num),
             "reuse_detected" => read(Read::ReuseDetected, Ty::Num),
             "stolen" => read(Read::Stolen, Ty::Num),
+            "stolen_access" => match field(p)?.as_deref() {
+                None => read(Read::StolenAccess { live: false }, Ty::Num),
+                Some("live") => read(Read::StolenAccess { live: true }, Ty::Num),
+                Some(f) => Err(format!("unknown field `{f}` of `stolen_access` (expected `live`)")),
+            },
             "attacker_redeemed" => read(Read::AttackerRedeemed, Ty::Bool),
             "session_valid" => {
                 let d = device(p)?;
@@ -331,8 +400,15 @@ impl Grammar for View {
                     Some("refreshes_left") => read(Read::TabRefreshes(d, t), Ty::Num),
                     Some("requests_left") => read(Read::TabRequests(d, t), Ty::Num),
                     Some("token") => status_of(Read::TabToken(d, t), p),
+                    Some("access") => match field(p)? {
+                        None => read(Read::TabAccess(d, t), Ty::Access),
+                        Some(f) => {
+                            let (f, ty) = access_field(&f)?;
+                            Ok((Expr::Var(Atom::AccessOf(Read::TabAccess(d, t), f)), ty))
+                        }
+                    },
                     f => Err(format!(
-                        "unknown field {} of a tab (expected `status`, `refreshes_left`, `requests_left`, `token` or `token.status`)",
+                        "unknown field {} of a tab (expected `status`, `refreshes_left`, `requests_left`, `token`, `token.status`, `access` or `access.F`)",
                         f.map_or("(none)".into(), |f| format!("`{f}`"))
                     )),
                 }
@@ -359,12 +435,47 @@ impl Grammar for View {
                     )),
                 }
             }
+            "access" => {
+                p.expect_op("[")?;
+                let n = match p.peek() {
+                    Some(Tok::Int(n)) if (1..=255).contains(n) => *n as crate::model::oauth::AccessId,
+                    other => {
+                        return Err(format!(
+                            "an access-token number from 1 to 255, found {}",
+                            other.map_or("the end".into(), show)
+                        ))
+                    }
+                };
+                p.advance();
+                p.expect_op("]")?;
+                match field(p)? {
+                    Some(f) => {
+                        let (f, ty) = access_field(&f)?;
+                        Ok((Expr::Var(Atom::Access(n, f)), ty))
+                    }
+                    None => Err(format!(
+                        "`access[{n}]` needs a column: `access[{n}].F` with F one of {}",
+                        access_field_names()
+                    )),
+                }
+            }
             w => {
                 if let Some((_, v)) = TAB_STATUSES.iter().find(|(n, _)| *n == w) {
                     return Ok((Expr::Const(*v), Ty::TabStatus));
                 }
-                let words =
-                    ["active", "superseded", "revoked", "none", "true", "false", "tab", "token", "tabs", "tokens"];
+                let words = [
+                    "active",
+                    "superseded",
+                    "revoked",
+                    "none",
+                    "true",
+                    "false",
+                    "tab",
+                    "token",
+                    "tabs",
+                    "tokens",
+                    "access",
+                ];
                 let names = NAMES.iter().copied().chain(TAB_STATUSES.iter().map(|(n, _)| *n)).chain(words);
                 let all: Vec<&str> = names.collect();
                 let hint = did_you_mean(w, all.iter().copied())
@@ -377,6 +488,46 @@ impl Grammar for View {
                 Err(format!("unknown name `{w}`{hint}; docs/queries.md lists the state view"))
             }
         }
+    }
+}
+
+/// An access-token column by name, with its type.
+fn access_field(f: &str) -> Result<(AccessField, Ty), String> {
+    match ACCESS_FIELDS.iter().find(|(n, _)| *n == f) {
+        Some((_, a)) => Ok((*a, access_field_ty(*a))),
+        None => {
+            let hint = did_you_mean(f, ACCESS_FIELDS.iter().map(|(n, _)| *n))
+                .map(|c| format!(" (did you mean `{c}`?)"))
+                .unwrap_or_default();
+            Err(format!("unknown column `{f}` of an access token{hint}; expected one of {}", access_field_names()))
+        }
+    }
+}
+
+fn access_field_ty(f: AccessField) -> Ty {
+    match f {
+        AccessField::Expired | AccessField::Revoked | AccessField::Used => Ty::Bool,
+        AccessField::Exp | AccessField::IssuedAt => Ty::Num,
+        AccessField::Refresh => Ty::Token,
+    }
+}
+
+fn access_field_names() -> String {
+    ACCESS_FIELDS.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// Column `f` of access token `a`'s row on the state's authorization server; 0 without a row.
+fn access_column(m: &RefreshModel, s: &State, a: crate::model::oauth::AccessId, f: AccessField) -> i32 {
+    let Some(row) = model::auth_server_at(s, m.cfg.server).and_then(|x| x.access_row(a)) else {
+        return 0;
+    };
+    match f {
+        AccessField::Expired => i32::from(model::clock_at(s, m.cfg.server) > row.expires_at),
+        AccessField::Revoked => i32::from(row.revoked),
+        AccessField::Used => i32::from(row.used),
+        AccessField::Exp => i32::from(row.expires_at),
+        AccessField::IssuedAt => i32::from(row.issued_at),
+        AccessField::Refresh => i32::from(row.refresh),
     }
 }
 
@@ -456,6 +607,9 @@ pub fn read(m: &RefreshModel, s: &State, r: Read) -> i32 {
             }
             _ => 0,
         },
+        Read::TabAccess(d, t) => {
+            browser(d).and_then(|(_, b)| b.tabs.get(t as usize)).map_or(0, |x| i32::from(x.access.unwrap_or(0)))
+        }
         Read::TokenStatus(t) => token_status(m, s, t),
         Read::TokenGeneration(t) => auth.and_then(|a| a.row(t)).map_or(0, |r| i32::from(r.gen)),
         Read::TokenFamily(t) => auth.and_then(|a| a.row(t)).map_or(0, |r| i32::from(r.family)),
@@ -480,6 +634,14 @@ pub fn read(m: &RefreshModel, s: &State, r: Read) -> i32 {
         },
         Read::ReuseDetected => auth.map_or(0, |a| i32::from(a.as_ghost.detected)),
         Read::Stolen => auth.map_or(0, |a| a.as_ghost.stolen.len() as i32),
+        Read::StolenAccess { live } => {
+            let held: std::collections::BTreeSet<_> =
+                m.cfg.browsers.iter().flat_map(|&b| model::browser_at(s, b).held.access.iter().copied()).collect();
+            let usable = |a: crate::model::oauth::AccessId| {
+                access_column(m, s, a, AccessField::Expired) == 0 && access_column(m, s, a, AccessField::Revoked) == 0
+            };
+            held.into_iter().filter(|&a| !live || usable(a)).count() as i32
+        }
         Read::AttackerRedeemed => i32::from(
             m.cfg.browsers.iter().any(|&b| model::browser_at(s, b).attacker.as_ref().is_some_and(|a| a.redeemed_ok)),
         ),
@@ -491,6 +653,8 @@ pub fn eval(e: &Expr, m: &RefreshModel, s: &State) -> i32 {
     e.eval(&|a| match a {
         Atom::Read(r) => read(m, s, *r),
         Atom::StatusOf(r) => token_status(m, s, read(m, s, *r).clamp(0, 255) as Token),
+        Atom::AccessOf(r, f) => access_column(m, s, read(m, s, *r).clamp(0, 255) as crate::model::oauth::AccessId, *f),
+        Atom::Access(a, f) => access_column(m, s, *a, *f),
     })
 }
 
@@ -516,5 +680,18 @@ mod tests {
         let e = parse_condition("now + 1").unwrap_err();
         assert!(e.contains("a condition, found a number"), "{e}");
         assert!(parse_condition("tab[G].status == idle").unwrap_err().contains("a letter A to F"));
+    }
+
+    #[test]
+    fn access_tokens_are_typed_apart_from_refresh_tokens() {
+        assert!(parse_condition("tab[A].access.revoked and not tab[A].access.expired").is_ok());
+        assert!(parse_condition("tab[A].access == none or tab[A].access.refresh == tab[A].token").is_ok());
+        assert!(parse_condition("access[2].used and access[1].exp >= now and stolen_access.live > 0").is_ok());
+        let e = parse_condition("tab[A].access == tab[A].token").unwrap_err();
+        assert!(e.contains("an access token") && e.contains("a token"), "{e}");
+        let e = parse_condition("access[1].revokd").unwrap_err();
+        assert!(e.contains("did you mean `revoked`?"), "{e}");
+        assert!(parse_condition("access[1] == none").unwrap_err().contains("needs a column"));
+        assert!(parse_condition("stolen_access.dead > 0").unwrap_err().contains("expected `live`"));
     }
 }

@@ -440,8 +440,10 @@ pub fn numbered_file_names(dir: &Path, model: &str, property: &str, k: usize) ->
 ///   server runs, the rule that held, written `RULE` for a one-step handler and `RULE [STEP]`
 ///   for a handler with several steps; `no rule holds [STEP]` / `no such token [STEP]` when
 ///   the request was answered 401 for want of a rule; `lock held, waits` when a refresh waited
-///   for its family's lock. Sign-outs, client reactions and the order of the decisions are not
-///   part of it.
+///   for its family's lock; for each ordinary call the server serves, the `request` handler's
+///   rule that held, written `RULE [request]` (`no rule holds [request]`, or `no such access
+///   token [request]` when the store has no row for the access token presented). Sign-outs,
+///   client reactions and the order of the decisions are not part of it.
 /// - Otherwise (the Directus models): the set of the steps' action names (`steps[].action` of
 ///   a trace: `TabSendsRefresh`, `StoreRunsSelect`, `ServerReceivesResult`, …).
 ///
@@ -474,7 +476,11 @@ pub fn mechanism(model: &RefreshModel, path: &IndexPath) -> Option<Vec<String>> 
                     Some(Decision::LockWaits) => {
                         set.insert("lock held, waits".to_string());
                     }
-                    None => {}
+                    None => {
+                        if let Some(d) = call_decision(model, p, before, action) {
+                            set.insert(d);
+                        }
+                    }
                 }
             }
             None => {
@@ -484,6 +490,31 @@ pub fn mechanism(model: &RefreshModel, path: &IndexPath) -> Option<Vec<String>> 
         before = after;
     }
     Some(set.into_iter().collect())
+}
+
+/// The `request` handler's decision when `action`, taken in `before`, delivers an ordinary call
+/// to the authorization server (one node): `RULE [request]`, `no rule holds [request]` or `no
+/// such access token [request]`; `None` for any other action.
+fn call_decision(
+    model: &RefreshModel,
+    p: &crate::protocol::Protocol,
+    before: &crate::model::State,
+    action: &crate::model::Action,
+) -> Option<String> {
+    use stateright::actor::ActorModelAction;
+    let ActorModelAction::Deliver { dst, msg: crate::model::Msg::CallRequest { access, .. }, .. } = action else {
+        return None;
+    };
+    if usize::from(*dst) != model.cfg.server {
+        return None;
+    }
+    let auth = crate::model::auth_server_at(before, model.cfg.server)?;
+    let decided = match crate::model::interpret::call_rule(p, auth, *access) {
+        Some(rule) => rule.name.clone(),
+        None if access.and_then(|a| auth.access_row(a)).is_none() => "no such access token".into(),
+        None => "no rule holds".into(),
+    };
+    Some(format!("{decided} [request]"))
 }
 
 /// A walk of up to `steps` actions from the model's first initial state, each action chosen
