@@ -620,14 +620,30 @@ pub enum ScenarioError {
     /// `at` is where its section stands (printed as nothing if the section is absent).
     #[error("{path}{at}: field `{field}`: missing; expected {expected}")]
     Missing { path: PathBuf, at: Location, field: String, expected: String },
-    /// A field has a value out of range or that makes no sense with another.
-    #[error("{path}: field `{field}`: found {found}, expected {expected}")]
-    Invalid { path: PathBuf, field: String, found: String, expected: String },
+    /// A field has a value out of range or that makes no sense with another; `at` is where
+    /// the field stands in the file (its value, or its key for a number or a section; printed
+    /// as nothing when it is not in the file, e.g. a default or the CLI's `--tabs`).
+    #[error("{path}{at}: field `{field}`: found {found}, expected {expected}")]
+    Invalid { path: PathBuf, at: Location, field: String, found: String, expected: String },
     /// A guard, effect or reply of the `protocol` section (or a query) does not parse or
     /// type-check; `at` is where the text found stands in the file (line and column; printed
     /// as nothing if not found).
     #[error("{path}{at}: field `{field}`: {message}; found {found:?}")]
     Protocol { path: PathBuf, at: Location, field: String, found: String, message: String },
+}
+
+impl ScenarioError {
+    /// The error with the place of its field in the model file's `text` filled in, where the
+    /// error has a field that the file holds and no place yet.
+    fn located(self, text: &str) -> ScenarioError {
+        match self {
+            ScenarioError::Invalid { path, at, field, found, expected } if at.line == 0 => {
+                let at = location_of(text, &field);
+                ScenarioError::Invalid { path, at, field, found, expected }
+            }
+            e => e,
+        }
+    }
 }
 
 impl Scenario {
@@ -667,6 +683,7 @@ impl Scenario {
                     .collect();
                 return Err(ScenarioError::Invalid {
                     path: path.into(),
+                    at: Location::default(),
                     // The second section given is the one too many (none given: `server`).
                     field: names.get(1).map_or("server", |n| n.trim_matches('`')).into(),
                     found: if n == 0 { "none of them".to_string() } else { format!("both {}", names.join(" and ")) },
@@ -712,7 +729,7 @@ impl Scenario {
             })?,
         };
         let mut sc = sc;
-        sc.validate()?;
+        sc.validate().map_err(|e| e.located(text))?;
         if let Some(spec) = &sc.protocol_spec {
             let at = if sc.auth_server.is_some() { "auth_server" } else { "protocol" };
             let compiled = Protocol::compile(spec, at).map_err(|e| ScenarioError::Protocol {
@@ -722,7 +739,7 @@ impl Scenario {
                 found: e.found,
                 message: e.message,
             })?;
-            sc.check_token_bound(&compiled)?;
+            sc.check_token_bound(&compiled).map_err(|e| e.located(text))?;
             sc.protocol = Some(std::sync::Arc::new(compiled));
         }
         if let Some(spec) = file.session_server {
@@ -798,7 +815,7 @@ impl Scenario {
                 return Err(self.invalid(
                     field,
                     found,
-                    "no value unless `calls_per_tab` is set (it is a reaction of the tab's ordinary calls)",
+                    "no value unless `calls_per_tab` is above 0 (it is a reaction of the tab's ordinary calls)",
                 ));
             }
         }
@@ -885,6 +902,7 @@ impl Scenario {
     fn invalid(&self, field: &str, found: impl ToString, expected: &str) -> ScenarioError {
         ScenarioError::Invalid {
             path: self.path.clone(),
+            at: Location::default(),
             field: field.into(),
             found: found.to_string(),
             expected: expected.into(),
@@ -1437,7 +1455,7 @@ mod tests {
     fn out_of_range_tabs_is_rejected_with_the_range() {
         let text = GOOD.replace("\"tabs\":2", "\"tabs\":0");
         let e = Scenario::parse(Path::new("m.json"), &text).unwrap_err().to_string();
-        assert_eq!(e, "m.json: field `browser.tabs`: found 0, expected an integer from 1 to 6");
+        assert_eq!(e, "m.json:2:58: field `browser.tabs`: found 0, expected an integer from 1 to 6");
     }
 
     #[test]

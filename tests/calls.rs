@@ -270,7 +270,7 @@ fn a_reload_cancels_the_pages_call_and_drops_its_access_token() {
 fn call_reaction_bad_input_is_refused_with_the_field_and_the_allowed_values() {
     let base = std::fs::read_to_string(root().join(INTERCEPTOR)).unwrap();
     let cases = [
-        ("\"calls_per_tab\": 1,", "", "browser.on_call_refused", "unless `calls_per_tab` is set"),
+        ("\"calls_per_tab\": 1,", "", "browser.on_call_refused", "unless `calls_per_tab` is above 0"),
         (
             "\"on_call_refused\": [",
             "\"on_refused\": [\"refresh-and-retry\", \"log-out\"], \"on_call_refused\": [",

@@ -178,7 +178,7 @@ fn bad_input_errors_name_file_line_field_and_the_values_as_written() {
     let f = write("reactions.json", &v);
     let (code, err) = run(&["check", &f, "--no-traces"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("reactions.json: field `browser.on_refused`: found [\"log-out\",\"keep-going\"], expected at most 4 reactions"), "{err}");
+    assert!(err.contains("reactions.json:21:5: field `browser.on_refused`: found [\"log-out\",\"keep-going\"], expected at most 4 reactions"), "{err}");
     assert!(!err.contains("LogOut"), "{err}");
 
     let mut v: Value = serde_json::from_str(

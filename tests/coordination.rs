@@ -233,7 +233,7 @@ fn leader_knobs_are_validated_with_the_field_named() {
     let e = Scenario::parse(p, &base.replace("\"broadcast-leader\"", "\"web-locks\"")).unwrap_err().to_string();
     assert!(e.contains("field `browser.coordination`") && e.contains("\"broadcast-leader\" when"), "{e}");
     let e = Scenario::parse(p, &base.replace("\"leader_closes\": 1", "\"leader_closes\": 2")).unwrap_err().to_string();
-    assert_eq!(e, "m.json: field `browser.leader_closes`: found 2, expected an integer from 0 to 1");
+    assert_eq!(e, "m.json:21:5: field `browser.leader_closes`: found 2, expected an integer from 0 to 1");
     let e = Scenario::parse(p, &base.replace("\"leader_closes\": 1", "\"leader_closes\": 1, \"max_wait_steps\": 9"))
         .unwrap_err()
         .to_string();

@@ -702,11 +702,11 @@ fn c08_fields_errors_name_the_field() {
     assert!(Scenario::parse(path, base).is_ok());
     let shared = base.replace("\"mode\":\"json\"", "\"mode\":\"json\",\"json_storage\":\"shared\"");
     let e = Scenario::parse(path, &shared).unwrap_err().to_string();
-    assert!(e.starts_with("m.json: field `browser.logins`: found \"per-tab\", expected"), "{e}");
+    assert!(e.starts_with("m.json:3:98: field `browser.logins`: found \"per-tab\", expected"), "{e}");
     assert!(e.contains("\"per-tab\" with an `auth_server`, `mode` \"json\" and `json_storage` \"per-tab\""), "{e}");
     let grace = base.replace("\"rotation\":\"rotate\"", "\"rotation\":\"rotate\",\"grace\":\"same-child\"");
     let e = Scenario::parse(path, &grace).unwrap_err().to_string();
-    assert!(e.starts_with("m.json: field `auth_server.reuse_state`: found \"per-client-session\""), "{e}");
+    assert!(e.starts_with("m.json:2:114: field `auth_server.reuse_state`: found \"per-client-session\""), "{e}");
     let off = base.replace("\"detach-client-session\"", "\"reject\"");
     let e = Scenario::parse(path, &off).unwrap_err().to_string();
     assert!(e.contains("field `auth_server.reuse_state`") && e.contains("an `on_reuse` that detects"), "{e}");
@@ -819,7 +819,7 @@ fn c09_fields_errors_name_the_field() {
     assert!(Scenario::parse(path, base).is_ok());
     let three = base.replace("\"replicas\":2", "\"replicas\":3");
     let e = Scenario::parse(path, &three).unwrap_err().to_string();
-    assert_eq!(e, "m.json: field `auth_server.replicas`: found 3, expected an integer from 1 to 2");
+    assert_eq!(e, "m.json:2:44: field `auth_server.replicas`: found 3, expected an integer from 1 to 2");
     let split = base.replace("\"replicas\":2", "\"replicas\":2,\"steps\":\"read-then-write\"");
     let e = Scenario::parse(path, &split).unwrap_err().to_string();
     assert!(e.contains("field `auth_server.steps`") && e.contains("\"atomic\" when `replicas` is 2"), "{e}");

@@ -595,7 +595,7 @@ fn cases() -> Vec<Case> {
                 ])
             },
             code: 2,
-            says: "v.json: field `browser.tabs`: found 0",
+            says: "v.json:18:5: field `browser.tabs`: found 0",
         },
         Case {
             id: "C10",
