@@ -178,6 +178,22 @@ pub struct Call {
     /// last (`None` if it was never sent).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub awaiting_refresh: bool,
+    /// With `browser.on_call_ok: ["store-echoed-access-token"]`: the expiry (a tick) of the
+    /// access token `sent`, as the tab knew it when it sent the call, so that the tab holding
+    /// the echoed token again also holds its expiry (`call_refresh_margin` judges by it);
+    /// `None` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_expiry: Option<Tick>,
+}
+
+/// The expiry a call records with the access token it sends: the tab's, when the app stores
+/// the token a call's answer echoes ([`Call::sent_expiry`]); otherwise none is kept.
+fn echo_expiry(cfg: &BrowserCfg, tab: &Tab) -> Option<Tick> {
+    if cfg.call_ok_stores_echo {
+        tab.expiry
+    } else {
+        None
+    }
 }
 
 /// Whether a tab with this status has a refresh under way: in flight, or waiting for the
@@ -1064,11 +1080,16 @@ impl BrowserState {
         let now = self.now;
         let tab = &mut self.tabs[t as usize];
         tab.calls_left -= 1;
-        let call = Call { sent: tab.access, retries_left: cfg.retry_limit, awaiting_refresh: false };
+        let call = Call {
+            sent: tab.access,
+            retries_left: cfg.retry_limit,
+            awaiting_refresh: false,
+            sent_expiry: echo_expiry(cfg, tab),
+        };
         if let Some(n) = cfg.call_refresh_margin {
             let stale = tab.access.is_none() || tab.expiry.is_none_or(|e| e < now.saturating_add(n));
             if stale {
-                let waiting = Call { sent: None, awaiting_refresh: true, ..call };
+                let waiting = Call { sent: None, awaiting_refresh: true, sent_expiry: None, ..call };
                 if let Some(sent) = self.refresh_for_call(cfg, t, waiting) {
                     return sent;
                 }
@@ -1111,7 +1132,7 @@ impl BrowserState {
     /// tab signed in, the one it held), or dropped if its tab is logged out, closed or hung
     /// (the page went to the sign-in page). Run after every refresh answer. Returns the
     /// calls sent.
-    pub fn resume_calls(&mut self) -> Vec<Send> {
+    pub fn resume_calls(&mut self, cfg: &BrowserCfg) -> Vec<Send> {
         let mut sent = vec![];
         for (t, tab) in self.tabs.iter_mut().enumerate() {
             let Some(call) = tab.call.filter(|c| c.awaiting_refresh) else { continue };
@@ -1119,7 +1140,8 @@ impl BrowserState {
                 TabStatus::LoggedOut | TabStatus::Closed | TabStatus::Hung => tab.call = None,
                 s if refresh_under_way(s) => {}
                 _ => {
-                    tab.call = Some(Call { sent: tab.access, awaiting_refresh: false, ..call });
+                    let sent_expiry = echo_expiry(cfg, tab);
+                    tab.call = Some(Call { sent: tab.access, awaiting_refresh: false, sent_expiry, ..call });
                     sent.push(Send::Call { tab: t as TabIx, access: tab.access });
                 }
             }
@@ -1154,6 +1176,7 @@ impl BrowserState {
             if cfg.call_ok_stores_echo {
                 // The answer echoes the access token the call presented; the app stores it.
                 tab.access = call.sent;
+                tab.expiry = call.sent_expiry;
             }
             return None;
         };
@@ -1165,14 +1188,20 @@ impl BrowserState {
                 Reaction::RetryWithStoredToken => {
                     let held = self.tabs[t as usize].access;
                     if held.is_some() && held != call.sent {
-                        self.tabs[t as usize].call = Some(Call { sent: held, ..call });
+                        let sent_expiry = echo_expiry(cfg, &self.tabs[t as usize]);
+                        self.tabs[t as usize].call = Some(Call { sent: held, sent_expiry, ..call });
                         return Some(Send::Call { tab: t, access: held });
                     }
                 }
                 Reaction::Retry => {
                     if call.retries_left > 0 {
                         let held = self.tabs[t as usize].access;
-                        let again = Call { sent: held, retries_left: call.retries_left - 1, awaiting_refresh: false };
+                        let again = Call {
+                            sent: held,
+                            retries_left: call.retries_left - 1,
+                            awaiting_refresh: false,
+                            sent_expiry: echo_expiry(cfg, &self.tabs[t as usize]),
+                        };
                         self.tabs[t as usize].call = Some(again);
                         return Some(Send::Call { tab: t, access: held });
                     }
@@ -1379,6 +1408,26 @@ mod tests {
         Reply::Ok { set_cookie: None, token: Some(t), expires_at: Some(4), access: Some(access) }
     }
 
+    /// A call's answer that echoes the access token it presented puts that token back with
+    /// its own expiry, so a later call within the margin of that expiry refreshes first.
+    #[test]
+    fn an_echoed_access_token_comes_back_with_its_own_expiry() {
+        let c = BrowserCfg { call_ok_stores_echo: true, ..call_cfg(Some(1)) };
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 0, exp: 0 }, 1);
+        assert_eq!(b.tabs[0].expiry, Some(2));
+        assert_eq!(b.start_call(&c, 0), Some(Send::Call { tab: 0, access: Some(1) }));
+        assert!(b.start_refresh(&c, 0).is_some());
+        b.on_refresh_reply(&c, 0, ok_access(2, 2));
+        assert_eq!((b.tabs[0].access, b.tabs[0].expiry), (Some(2), Some(4)));
+        b.on_call_reply(&c, 0, Reply::Ok { set_cookie: None, token: None, expires_at: None, access: None });
+        assert_eq!((b.tabs[0].access, b.tabs[0].expiry), (Some(1), Some(2)), "token 1 with token 1's expiry");
+        b.now = 2;
+        assert!(
+            !matches!(b.start_call(&c, 0), Some(Send::Call { .. })),
+            "token 1 expires at 2, within the margin: the tab refreshes before the call"
+        );
+    }
+
     #[test]
     fn a_refused_call_waits_for_the_refresh_in_flight_and_is_sent_with_the_new_access_token() {
         let c = call_cfg(None);
@@ -1388,9 +1437,9 @@ mod tests {
         // The 401 while the refresh is in flight: no second refresh (single-flight), the call waits.
         assert_eq!(b.on_call_reply(&c, 0, Reply::Err(HttpError::InvalidCredentials)), None);
         assert!(b.tabs[0].call.is_some_and(|c| c.awaiting_refresh && c.retries_left == 0));
-        assert_eq!(b.resume_calls(), vec![], "the refresh is still in flight");
+        assert_eq!(b.resume_calls(&c), vec![], "the refresh is still in flight");
         b.on_refresh_reply(&c, 0, ok_access(2, 2));
-        assert_eq!(b.resume_calls(), vec![Send::Call { tab: 0, access: Some(2) }]);
+        assert_eq!(b.resume_calls(&c), vec![Send::Call { tab: 0, access: Some(2) }]);
         // Refused again with no retry left: the rest of the list logs the tab out.
         assert_eq!(b.on_call_reply(&c, 0, Reply::Err(HttpError::InvalidCredentials)), None);
         assert_eq!(b.tabs[0].status, TabStatus::LoggedOut);
@@ -1406,7 +1455,7 @@ mod tests {
         assert_eq!((b.tabs[0].status, b.tabs[0].refreshes_left), (TabStatus::Refreshing { sent: Some(1) }, 1));
         // The refresh is refused and logs the tab out: the waiting call is dropped.
         b.on_refresh_reply(&c, 0, Reply::Err(HttpError::InvalidCredentials));
-        assert_eq!(b.resume_calls(), vec![]);
+        assert_eq!(b.resume_calls(&c), vec![]);
         assert_eq!(b.tabs[0].call, None);
     }
 
@@ -1422,6 +1471,6 @@ mod tests {
         assert!(matches!(b.start_call(&c, 0), Some(Send::Refresh { tab: 0, .. })));
         assert!(b.tabs[0].call.is_some_and(|c| c.awaiting_refresh && c.sent.is_none()));
         b.on_refresh_reply(&c, 0, ok_access(2, 2));
-        assert_eq!(b.resume_calls(), vec![Send::Call { tab: 0, access: Some(2) }]);
+        assert_eq!(b.resume_calls(&c), vec![Send::Call { tab: 0, access: Some(2) }]);
     }
 }

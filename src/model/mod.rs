@@ -764,13 +764,13 @@ fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg:
             if let Some(send) = b.on_addressed_reply(cfg, tab, reply) {
                 o.send(server, request_msg(send));
             }
-            send_resumed_calls(server, &mut b, o);
+            send_resumed_calls(server, cfg, &mut b, o);
         }
         Msg::RefreshResponse { tab, reply } => {
             if let Some(send) = b.on_refresh_reply(cfg, tab, reply) {
                 o.send(server, request_msg(send));
             }
-            send_resumed_calls(server, &mut b, o);
+            send_resumed_calls(server, cfg, &mut b, o);
         }
         Msg::UsersMeResponse { tab, reply } => b.on_request_reply(tab, reply),
         Msg::CallResponse { tab: ATTACKER, .. } => b.on_attacker_call_reply(),
@@ -790,8 +790,8 @@ fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg:
 
 /// After a refresh answer: the calls that waited for their tab's refresh are sent
 /// ([`BrowserState::resume_calls`]), each addressed with its page.
-fn send_resumed_calls(server: Id, b: &mut BrowserState, o: &mut Out<Node>) {
-    for send in b.resume_calls() {
+fn send_resumed_calls(server: Id, cfg: &BrowserCfg, b: &mut BrowserState, o: &mut Out<Node>) {
+    for send in b.resume_calls(cfg) {
         o.send(server, request_msg(b.wire(send)));
     }
 }

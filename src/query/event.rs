@@ -308,6 +308,18 @@ pub fn parse(text: &str) -> Result<Event, String> {
             Some(s) => Ok(s.to_string()),
             None => Err(format!("a quoted name after `{key}` (`…` or \"…\"), found `{v}`")),
         };
+        let given = match key {
+            "rule" => ev.rule.is_some(),
+            "step" => ev.step.is_some(),
+            "text" => ev.contains.is_some(),
+            "status" => ev.status.is_some(),
+            _ => false,
+        };
+        if given {
+            return Err(format!(
+                "each filter at most once: `{key}` is given twice (a step has one rule, step, status and text)"
+            ));
+        }
         match key {
             "rule" => ev.rule = Some(quoted(val)?),
             "step" => ev.step = Some(quoted(val)?),
@@ -509,5 +521,10 @@ mod tests {
         assert!(parse("server ServerReceivesRefresh rule x").unwrap_err().contains("a quoted name"));
         assert!(parse("tab B TabSendsRefresh when 3").unwrap_err().contains("unknown filter `when`"));
         assert!(parse("tab B TabSendsRefresh text `x").unwrap_err().contains("not closed"));
+        // A repeated filter is refused, not overwritten by the last one.
+        for twice in ["text `a` text `b`", "status 500 status 200", "rule `a` rule `b`", "step `a` step `b`"] {
+            let e = parse(&format!("tab A TabReceivesRefreshResponse {twice}")).unwrap_err();
+            assert!(e.contains("at most once"), "{twice}: {e}");
+        }
     }
 }
