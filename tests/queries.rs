@@ -570,3 +570,29 @@ fn a_status_filter_on_a_step_that_delivers_no_answer_is_refused() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("tab-200: reachable"), "{stdout}");
 }
+
+/// `token[N]` alone names a token, so a condition can say which token the shared storage
+/// holds: on `auth0-spa-js-no-single-flight` (rotation, two tabs, shared `localStorage`) the
+/// storage comes to hold token 2 after one rotation, never token 9, and a bare number is refused.
+#[test]
+fn a_condition_names_a_token_by_its_number() {
+    let dir = crate::common::TempFiles::new();
+    let qf = dir.path().join("q.json");
+    std::fs::write(
+        &qf,
+        r#"{"queries": [
+  {"name": "storage-holds-2", "end": "storage == token[2]", "expect": "reachable"},
+  {"name": "storage-holds-9", "end": "storage == token[9]", "expect": "unreachable"}
+]}"#,
+    )
+    .unwrap();
+    let out = cli(&root(), &["check", "models/auth0-spa-js-no-single-flight.json", "--query", qf.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("storage-holds-2: reachable in "), "{stdout}");
+    assert!(stdout.contains("storage-holds-9: unreachable as expected"), "{stdout}");
+    let bad = dir.write("bad.json", r#"{"queries": [{"name": "n", "end": "storage == 2", "expect": "reachable"}]}"#);
+    let out = cli(&root(), &["check", "models/auth0-spa-js-no-single-flight.json", "--query", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot compare a token with a number"));
+}

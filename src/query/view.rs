@@ -424,13 +424,15 @@ impl Grammar for View {
                 p.advance();
                 p.expect_op("]")?;
                 match field(p)?.as_deref() {
+                    // `token[N]` alone names the token: `storage == token[2]`.
+                    None => Ok((Tree::Const(i32::from(n)), Ty::Token)),
                     Some("status") => read(Read::TokenStatus(n), Ty::Status),
                     Some("generation") => read(Read::TokenGeneration(n), Ty::Num),
                     Some("family") => read(Read::TokenFamily(n), Ty::Num),
                     Some("parent") => read(Read::TokenParent(n), Ty::Token),
                     Some("child") => read(Read::TokenChild(n), Ty::Token),
                     f => Err(format!(
-                        "unknown field {} of a token (expected `status`, `generation`, `family`, `parent` or `child`)",
+                        "unknown field {} of a token (expected none, to name the token, or `status`, `generation`, `family`, `parent` or `child`)",
                         f.map_or("(none)".into(), |f| format!("`{f}`"))
                     )),
                 }
