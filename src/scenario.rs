@@ -879,8 +879,8 @@ impl Scenario {
         if b.calls_per_tab > 0 && b.coordination != Coordination::None {
             return Err(self.invalid(
                 "browser.coordination",
-                format!("{:?}", b.coordination).to_lowercase(),
-                "\"none\" when `calls_per_tab` is set (a call's refusal may log a tab out while it holds a cross-tab lock; not modelled)",
+                serde_json::to_string(&b.coordination).unwrap_or_default(),
+                "\"none\" when `calls_per_tab` is above 0 (a call's refusal may log a tab out while it holds a cross-tab lock; not modelled)",
             ));
         }
         Ok(())

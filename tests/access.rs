@@ -192,7 +192,7 @@ fn access_token_errors_name_file_line_field_and_what_was_expected() {
                 r#"{"tabs":2,"refreshes_per_tab":1,"mode":"json","calls_per_tab":1,"coordination":"web-locks"}"#,
             ),
             "field `browser.coordination`",
-            "\"none\" when `calls_per_tab` is set",
+            "found \"web-locks\", expected \"none\" when `calls_per_tab` is above 0",
         ),
         (
             model_text(rotate, "", r#"{"tabs":1,"refreshes_per_tab":1,"mode":"json","calls_per_tab":5}"#),
