@@ -5,7 +5,8 @@
 //! per endpoint. A handler is a sequence of steps, each one atomic action of the server; a
 //! step is a list of rules, and the first rule whose `when` guard holds on the step's read
 //! view decides: its effects (`do`) run in order and its `reply` is the answer, or `continue`
-//! hands the request to the next step, which any other action may precede. A handler written
+//! hands the request to the next step (or to the later step the rule's `next` names), which
+//! any other action may precede. A handler written
 //! with `rules` alone is one step.
 //!
 //! ```json
