@@ -6,8 +6,7 @@
 //! step is a list of rules, and the first rule whose `when` guard holds on the step's read
 //! view decides: its effects (`do`) run in order and its `reply` is the answer, or `continue`
 //! hands the request to the next step (or to the later step the rule's `next` names), which
-//! any other action may precede. A handler written
-//! with `rules` alone is one step.
+//! any other action may precede. A handler written with `rules` alone is one step.
 //!
 //! ```json
 //! "protocol": {
@@ -681,8 +680,8 @@ fn next_step(
         )),
         None => {
             let later: Vec<&str> = written[k + 1..].iter().map(|(_, s)| s.name.as_str()).collect();
-            let hint =
-                expr::did_you_mean(name, later.iter().copied()).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+            let hint = expr::did_you_mean(name, later.iter().copied())
+                .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
             let list = later.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
             Err(fail(name, format!("the name of a later step of this handler ({list}){hint}")))
         }
