@@ -622,3 +622,62 @@ fn unread_ttls_are_optional_and_read_ones_are_required() {
     let required = time["required"].as_array().cloned().unwrap_or_default();
     assert!(!required.iter().any(|r| r == "refresh_token_ttl" || r == "session_cookie_ttl"), "{required:?}");
 }
+
+/// A rule's `next` names a later step of its handler: an unknown name is refused with a
+/// spelling suggestion, a backward or self jump (which could loop) and a `next` on a rule that
+/// answers are refused, each at the `next` field's line; the CLI exits 2. A forward jump skips
+/// the steps between (the skipped step's rule would have answered 500).
+#[test]
+fn next_names_a_later_step_or_is_refused_at_its_line() {
+    let text = |first_rule_next: &str, reply: &str| {
+        format!(
+            r#"{{"name":"p","description":"d","sources":["s"],
+"protocol": {{
+  "refresh": {{ "steps": [
+    {{ "name": "read", "rules": [ {{ "name": "active", "when": "presented.status == active",
+        "reply": "{reply}", "next": "{first_rule_next}" }},
+      {{ "name": "other", "reply": "continue" }} ] }},
+    {{ "name": "skipped", "rules": [ {{ "name": "fail", "reply": "server_error" }} ] }},
+    {{ "name": "rotate", "rules": [ {{ "name": "rotate", "when": "presented.status == active",
+        "do": ["mint child", "supersede presented"], "reply": "ok minted" }},
+      {{ "name": "lost", "reply": "invalid_grant" }} ] }} ] }},
+  "sign_out": {{ "rules": [ {{ "name": "revoke", "do": ["revoke family"], "reply": "signed_out" }} ] }}
+}},
+"browser":{{"tabs":1,"refreshes_per_tab":1,"mode":"json"}},
+"time":{{"refresh_token_ttl":7,"session_cookie_ttl":4}}}}"#
+        )
+    };
+    let dir = crate::common::TempFiles::new();
+    let cases = [
+        ("rotat", "continue", "the name of a later step of this handler (`skipped`, `rotate`); did you mean `rotate`?"),
+        ("read", "continue", "a later step than `read` (step 1): `read` is step 1; a handler runs forward only"),
+        ("rotate", "invalid_grant", "no `next` with `reply: invalid_grant`"),
+    ];
+    for (next, reply, hint) in cases {
+        std::fs::write(dir.path().join("p.json"), text(next, reply)).unwrap();
+        let out = cli(dir.path(), &["models", "validate", "p.json"]);
+        assert_eq!(out.status.code(), Some(2), "{next}");
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(e.contains("p.json:5:") && e.contains("field `protocol.refresh.steps[0].rules[0].next`"), "{e}");
+        assert!(e.contains(hint), "{e}");
+    }
+    // A backward jump from a later step.
+    let back = text("rotate", "continue").replace(
+        r#"{ "name": "fail", "reply": "server_error" }"#,
+        r#"{ "name": "fail", "reply": "continue", "next": "read" }"#,
+    );
+    let e = Scenario::parse("p.json".as_ref(), &back).unwrap_err().to_string();
+    assert!(e.starts_with("p.json:7:") && e.contains("field `protocol.refresh.steps[1].rules[0].next`"), "{e}");
+    assert!(e.contains("`read` is step 1; a handler runs forward only"), "{e}");
+
+    // The jump skips step `skipped`: the active token is rotated (200), never answered 500.
+    std::fs::write(dir.path().join("p.json"), text("rotate", "continue")).unwrap();
+    let sc = Scenario::load(&dir.path().join("p.json")).unwrap();
+    let (m, r) = run(&sc, &CheckOptions::default());
+    assert_eq!(crate::util::status(&r, "refresh_succeeds"), scenario::Verdict::Reached);
+    let t = crate::util::trace_of(&m, &sc, &r, "refresh_succeeds");
+    let text = refresh_check::trace::render_text(&t);
+    assert!(text.contains("rule `active` → continue") && text.contains("step `rotate`"), "{text}");
+    assert!(!text.contains("step `skipped`"), "{text}");
+    assert!(r.unique_states > 0);
+}

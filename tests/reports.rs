@@ -142,23 +142,29 @@ fn openwork_4441_patch_polls_and_fails_closed_only_past_its_polls() {
             "TabSendsRefresh",
             "ServerReceivesRefresh",
             "TabSendsRefresh",
-            "ServerReceivesRefresh",
             "ServerWritesRefresh",
+            "ServerReceivesRefresh",
             "ServerWritesRefresh",
             "ServerWritesRefresh",
             "TabReceivesRefreshResponse"
         ]
     );
-    find_step(&t, "server", "ServerWritesRefresh", "step `mint and store the replay response` of tab B's");
+    // A's compare-and-set wins; B reads the parent revoked without a payload and jumps to the
+    // poll (`next`), past the compare-and-set; its poll finds nothing and jumps to the
+    // fail-closed answer, past the mint.
+    assert!(t.steps[3].text.contains("step `compare-and-set on the parent` of tab A's"), "{}", t.steps[3].text);
+    assert!(t.steps[4].text.contains("rule `inside the interval, replay response not yet stored: poll`"));
+    assert!(t.steps[5].text.contains("step `poll for the replay response` of tab B's"), "{}", t.steps[5].text);
+    find_step(&t, "server", "ServerWritesRefresh", "step `polls exhausted` of tab B's");
     assert!(t.steps[7].text.starts_with("tab B gets 400"), "{}", t.steps[7].text);
     assert_eq!(crate::util::status(&r, "sp3_single_lineage"), refresh_check::scenario::Verdict::Holds);
 
     // The patch's path: a request that read the parent revoked without a stored payload
-    // waits to poll (its next step re-reads the store) instead of answering 400.
+    // waits to poll (its `next` step, the third, re-reads the store) instead of answering 400.
     fn poller_waiting(m: &RefreshModel, s: &State) -> bool {
         let auth = model::auth_server_at(s, m.cfg.server).unwrap();
         auth.handlers.iter().any(|h| {
-            h.step == 1
+            h.step == 2
                 && h.view.row.is_some_and(|r| matches!(r.status, TokStatus::Superseded { .. }) && r.child.is_none())
         })
     }

@@ -302,7 +302,7 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
     let error = |e: HttpError| StepOutcome::Answer(Reply::Err(e));
     let issued = match &rule.reply {
         ReplyForm::Continue => {
-            h.step += 1;
+            h.step = rule.next.unwrap_or(h.step + 1);
             return StepOutcome::Continue;
         }
         ReplyForm::OkMinted => h.minted,

@@ -5,8 +5,8 @@
 //! per endpoint. A handler is a sequence of steps, each one atomic action of the server; a
 //! step is a list of rules, and the first rule whose `when` guard holds on the step's read
 //! view decides: its effects (`do`) run in order and its `reply` is the answer, or `continue`
-//! hands the request to the next step, which any other action may precede. A handler written
-//! with `rules` alone is one step.
+//! hands the request to the next step (or to the later step the rule's `next` names), which
+//! any other action may precede. A handler written with `rules` alone is one step.
 //!
 //! ```json
 //! "protocol": {
@@ -158,6 +158,11 @@ pub struct RuleSpec {
     /// The answer: `ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`,
     /// `server_error` or `signed_out`; or `continue` to the handler's next step.
     pub reply: String,
+    /// With `reply: "continue"`: the name of the step the request goes to, a later step of
+    /// the same handler (default: the step that follows). A handler only runs forward, so it
+    /// always ends; the steps jumped over do not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
     /// Ghost: this rule is reuse detection (read by the theft properties, never by a rule).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reuse_detected: bool,
@@ -280,6 +285,9 @@ pub struct Rule {
     pub reply: ReplyForm,
     /// The answer as written (shown in traces).
     pub reply_text: String,
+    /// With a `continue` reply: the index of the step the request goes to, always later than
+    /// this rule's step (the step that follows unless the rule names one); `None` otherwise.
+    pub next: Option<u8>,
     /// Ghost: reuse detection.
     pub reuse_detected: bool,
     /// Store effects discarded.
@@ -551,6 +559,7 @@ pub fn default_request() -> HandlerSpec {
         when: when.into(),
         effects: vec![],
         reply: reply.into(),
+        next: None,
         reuse_detected: false,
         rolled_back: false,
         source: Some("RFC 6750 §3.1; RFC 7662 §2.2".into()),
@@ -629,10 +638,54 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint)
         }
         let last = k + 1 == written.len();
         let earlier_mint = steps.iter().flat_map(|s: &Step| &s.rules).any(|r| r.effects.contains(&Effect::MintChild));
-        let rules = compile_rules(&step.rules, here, names, (endpoint, last, earlier_mint))?;
+        let mut rules = compile_rules(&step.rules, here, names, (endpoint, last, earlier_mint))?;
+        for (i, (rule, written_rule)) in rules.iter_mut().zip(&step.rules).enumerate() {
+            rule.next = next_step(&written, k, rule, written_rule, &format!("{here}.rules[{i}].next"))?;
+        }
         steps.push(Step { name: step.name.clone(), reads: step.reads, rules });
     }
     Ok(Handler { lock: h.lock, steps, transaction: h.transaction })
+}
+
+/// The step a rule of step `k` hands its request to: `None` unless it answers `continue`;
+/// the step its `next` names, which must be a later step of the handler (a handler runs
+/// forward only, so it always ends); else step `k + 1`. `at` is the `next` field's path.
+fn next_step(
+    written: &[(String, StepSpec)],
+    k: usize,
+    rule: &Rule,
+    spec: &RuleSpec,
+    at: &str,
+) -> Result<Option<u8>, ProtocolError> {
+    let fail = |found: &str, message: String| ProtocolError { field: at.to_string(), found: found.into(), message };
+    let Some(name) = &spec.next else {
+        return Ok((rule.reply == ReplyForm::Continue).then_some((k + 1) as u8));
+    };
+    if rule.reply != ReplyForm::Continue {
+        return Err(fail(
+            name,
+            format!("no `next` with `reply: {}` (`next` names the step a `continue` goes to)", rule.reply_text),
+        ));
+    }
+    match written.iter().position(|(_, s)| s.name == *name) {
+        Some(j) if j > k => Ok(Some(j as u8)),
+        Some(j) => Err(fail(
+            name,
+            format!(
+                "a later step than `{}` (step {}): `{name}` is step {}; a handler runs forward only, so it always ends",
+                written[k].1.name,
+                k + 1,
+                j + 1
+            ),
+        )),
+        None => {
+            let later: Vec<&str> = written[k + 1..].iter().map(|(_, s)| s.name.as_str()).collect();
+            let hint = expr::did_you_mean(name, later.iter().copied())
+                .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+            let list = later.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+            Err(fail(name, format!("the name of a later step of this handler ({list}){hint}")))
+        }
+    }
 }
 
 /// Whether a rule's or step's name can be shown in a trace line: 1 to 80 characters, no
@@ -758,6 +811,7 @@ fn compile_rules(
             effects,
             reply,
             reply_text: r.reply.split_whitespace().collect::<Vec<_>>().join(" "),
+            next: None,
             reuse_detected: r.reuse_detected,
             rolled_back: r.rolled_back,
         });

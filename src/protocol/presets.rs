@@ -225,6 +225,7 @@ fn rule(name: &str, when: &str, effects: &[&str], reply: &str, source: &str) -> 
         when: when.into(),
         effects: effects.iter().map(|e| e.to_string()).collect(),
         reply: reply.into(),
+        next: None,
         reuse_detected: false,
         rolled_back: false,
         source: (!source.is_empty()).then(|| source.into()),
