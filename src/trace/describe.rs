@@ -212,6 +212,24 @@ fn result_text(r: &SqlResult) -> String {
     }
 }
 
+/// The HTTP status of the answer `msg` carries as the trace prints it (the model's
+/// [`Words`]): 200 for a 2xx, the status of the error's printed text otherwise (a refresh's
+/// `invalid_grant` is `400` by default in the `protocol` language); `None` for a message that
+/// is no answer to a tab. Query `status` filters match this number, so a filter and the text
+/// it filters agree.
+pub(crate) fn answer_status(m: &RefreshModel, msg: &Msg) -> Option<u16> {
+    let (reply, ordinary) = match msg {
+        Msg::RefreshResponse { reply, .. } | Msg::LogoutResponse { reply, .. } => (reply, false),
+        Msg::UsersMeResponse { reply, .. } | Msg::CallResponse { reply, .. } => (reply, true),
+        _ => return None,
+    };
+    Some(match reply {
+        Reply::Ok { .. } | Reply::SignedOut => 200,
+        // `Wording::check` accepts only texts that start with a three-digit status.
+        Reply::Err(e) => words(m).error(e, ordinary).get(..3).and_then(|d| d.parse().ok()).unwrap_or(e.status()),
+    })
+}
+
 /// Names an actor, or a tab when the message concerns one.
 struct Names<'a> {
     model: &'a RefreshModel,
