@@ -87,7 +87,8 @@ fn the_wording_changes_words_never_steps() {
 fn a_refused_refresh_prints_its_code_and_the_query_status_matches_it() {
     let (sc, m, r) = checked("models/gotrue-js-v1-storage-listener-signs-out-every-tab.json");
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
-    let refused = t.steps.iter().find(|s| s.action == "TabReceivesRefreshResponse" && s.text.contains(" gets 4")).unwrap();
+    let refused =
+        t.steps.iter().find(|s| s.action == "TabReceivesRefreshResponse" && s.text.contains(" gets 4")).unwrap();
     assert!(refused.text.starts_with("tab B gets 400 invalid_grant"), "{}", refused.text);
     // The model's query filters `status 400` on that answer, and is reachable (checked above).
     let file = std::fs::read_to_string(crate::util::root().join(&sc.path)).unwrap();
@@ -114,7 +115,9 @@ fn a_blitz_trace_names_the_rpc_query() {
     let (sc, m, r) = checked("models/blitz-0.23-session-renewal.json");
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert!(
-        t.steps[0].text.ends_with("sends RPC query POST /api/users/queries/getCurrentUser with the jar's cookie (session=1 exp=4)"),
+        t.steps[0].text.ends_with(
+            "sends RPC query POST /api/users/queries/getCurrentUser with the jar's cookie (session=1 exp=4)"
+        ),
         "{}",
         t.steps[0].text
     );
@@ -129,8 +132,10 @@ fn a_blitz_trace_names_the_rpc_query() {
 fn a_directus_trace_is_unchanged() {
     let (sc, m, r) = checked("models/directus-10.11.1-session.json");
     let t = trace_of(&m, &sc, &r, "cookie_names_live_session");
-    let golden = std::fs::read_to_string(crate::util::root().join("traces/directus-10.11.1-session.cookie_names_live_session.md"))
-        .unwrap();
+    let golden = std::fs::read_to_string(
+        crate::util::root().join("traces/directus-10.11.1-session.cookie_names_live_session.md"),
+    )
+    .unwrap();
     assert!(golden.contains("POST /auth/refresh"), "{golden}");
     assert!(golden.contains(&trace::render_mermaid(&t)), "the chart is the golden one");
     for s in &t.steps {

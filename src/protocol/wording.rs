@@ -76,7 +76,11 @@ impl Wording {
         for (name, text) in [("refresh", &self.refresh), ("sign_out", &self.sign_out), ("request", &self.request)] {
             if let Some(t) = text {
                 if t.trim().is_empty() || t.contains('\n') {
-                    return Err(fail(format!("{at}.{name}"), t, "expected a one-line request text, e.g. `POST /token`".into()));
+                    return Err(fail(
+                        format!("{at}.{name}"),
+                        t,
+                        "expected a one-line request text, e.g. `POST /token`".into(),
+                    ));
                 }
             }
         }

@@ -290,7 +290,11 @@ impl Names<'_> {
             Msg::CallRequest { tab, access } => (
                 self.who_at(src, *tab),
                 self.actor(dst),
-                format!("{} ({})", self.words.call(), access.map_or("no access token".to_string(), |a| format!("access token={a}"))),
+                format!(
+                    "{} ({})",
+                    self.words.call(),
+                    access.map_or("no access token".to_string(), |a| format!("access token={a}"))
+                ),
             ),
             Msg::Query { client, sql, .. } => {
                 (self.actor(src), self.actor(dst), format!("{} [{}]", sql_text(sql), who(client.tab)))
@@ -589,9 +593,10 @@ fn describe_in(
                         names.words.check()
                     ),
                 ),
-                TabStatus::WaitingLock => {
-                    ("TabWaitsForLock", format!("{tab} returns from idle and waits for the refresh lock held by another tab"))
-                }
+                TabStatus::WaitingLock => (
+                    "TabWaitsForLock",
+                    format!("{tab} returns from idle and waits for the refresh lock held by another tab"),
+                ),
                 TabStatus::LockSeenFree => {
                     ("TabReadsLockFree", format!("{tab} returns from idle and reads the localStorage lock key: free"))
                 }
