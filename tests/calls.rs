@@ -76,7 +76,7 @@ fn zitadel_9331_the_interceptor_refreshes_and_sends_the_call_again() {
         ]
     );
     assert!(
-        t.steps[5].text.ends_with("it refreshes (POST /auth/refresh with token=2) and will send the call again"),
+        t.steps[5].text.ends_with("it refreshes (POST /oauth/v2/token with token=2) and will send the call again"),
         "{}",
         t.steps[5].text
     );

@@ -54,7 +54,7 @@ fn two_visible_leaders_both_refresh_and_the_second_is_logged_out() {
     assert_eq!((t.steps[0].actor.as_str(), t.steps[2].actor.as_str()), ("tab A", "tab B"));
     assert!(t.steps[1].text.contains("tab A's POST /auth/refresh (mode json, refresh_token=1)"));
     assert!(t.steps[3].text.contains("tab B's POST /auth/refresh (mode json, refresh_token=1)"));
-    assert!(t.steps[4].text.contains("tab B gets 401"), "{}", t.steps[4].text);
+    assert!(t.steps[4].text.contains("tab B gets 400 invalid_grant"), "{}", t.steps[4].text);
     assert!(t.steps[4].state.store.iter().all(|row| row.ends_with("revoked")), "{:?}", t.steps[4].state.store);
     assert_eq!(status(&r, "concurrent_refreshes"), Verdict::Reached);
     assert_eq!(status(&r, "reuse_detected"), Verdict::Reached);
@@ -112,7 +112,7 @@ fn a_follower_timeout_bounds_the_wait_and_needs_a_tolerant_server() {
         trace::render_text(&t)
     );
     assert!(t.steps[5].text.contains("tab B gives up waiting") && t.steps[5].text.contains("token=1"));
-    assert!(t.steps[7].text.contains("tab B gets 401"));
+    assert!(t.steps[7].text.contains("tab B gets 400 invalid_grant"));
     assert!(t.steps[7].state.store.iter().all(|row| row.ends_with("revoked")), "{:?}", t.steps[7].state.store);
     let t = trace_of(&m, &sc, &r, "lp4_lock_not_orphaned");
     assert_eq!(actions(&t), ["TabSendsRefresh", "TabAwaitsBroadcast", "LeaderTabCloses"]);
@@ -181,7 +181,7 @@ fn lp2_a_retry_after_a_lost_response_needs_p6_or_a_long_enough_grace() {
     let t = trace_of(&m, &sc, &r, "lp2_lost_response_recovery");
     assert_eq!(actions(&t), ["TabSendsRefresh", "ServerReceivesRefresh", "TabRetriesRefresh", "ServerReceivesRefresh"]);
     assert!(t.steps[2].text.contains("sends its refresh again") && t.steps[2].text.contains("token=1"));
-    assert!(t.steps[3].state.in_flight.iter().any(|x| x.text == "401 INVALID_CREDENTIALS"), "{:?}", t.steps[3].state);
+    assert!(t.steps[3].state.in_flight.iter().any(|x| x.text == "400 invalid_grant"), "{:?}", t.steps[3].state);
     let s = last_state(&m, &r, "lp2_lost_response_recovery");
     assert_eq!(auth_server_at(&s, m.cfg.server).unwrap().as_ghost.refused_retries, 1);
 
@@ -220,7 +220,7 @@ fn lp2_a_retry_after_a_lost_response_needs_p6_or_a_long_enough_grace() {
             "TabReceivesRefreshResponse"
         ]
     );
-    assert!(t.steps[6].text.contains("tab A gets 401"), "the retry's answer comes first and logs the tab out");
+    assert!(t.steps[6].text.contains("tab A gets 400 invalid_grant"), "the retry's answer comes first and logs the tab out");
     assert_eq!(r.unique_states, 163);
 }
 
@@ -255,7 +255,7 @@ fn multi_device_snapshots_show_every_devices_tabs() {
     let last = t.steps.last().unwrap();
     assert_eq!(last.actor, "tab 2A");
     assert_eq!(last.message.as_ref().unwrap().to, "tab 2A");
-    assert!(last.text.starts_with("device 2 tab A gets 401"), "{}", last.text);
+    assert!(last.text.starts_with("device 2 tab A gets 400 invalid_grant"), "{}", last.text);
     let tab_2a = last.state.tabs.iter().find(|x| x.tab == "2A").unwrap();
     assert!(tab_2a.status.starts_with("logged out"), "{tab_2a:?}");
     let lifelines: Vec<_> = trace::lifelines(&t).into_iter().map(|l| l.name).collect();
@@ -263,7 +263,7 @@ fn multi_device_snapshots_show_every_devices_tabs() {
     assert!(!lifelines.contains(&"tab A".to_string()), "{lifelines:?}");
     // The Mermaid chart draws the last arrow to device 2's tab A.
     assert!(
-        trace::render_mermaid(&t).contains("Server-->>Tab2A: 7. 401 INVALID_CREDENTIALS"),
+        trace::render_mermaid(&t).contains("Server-->>Tab2A: 7. 400 invalid_grant"),
         "{}",
         trace::render_mermaid(&t)
     );

@@ -22,7 +22,7 @@ fn c02_strict_detection_logs_the_second_tab_out_and_the_2022_interval_fixes_it()
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(actions(&t), SECOND_PRESENTER_REFUSED);
     assert!(t.steps[1].text.contains("refresh_token=1") && t.steps[3].text.contains("refresh_token=1"));
-    assert!(t.steps[4].text.contains("tab B gets 401"), "{}", trace::render_text(&t));
+    assert!(t.steps[4].text.contains("tab B gets 400 invalid_grant"), "{}", trace::render_text(&t));
     // Detection revoked the winner's token too: the whole family is dead.
     assert_eq!(t.steps[4].state.store, ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"]);
     assert_eq!(status(&r, "reuse_detected"), Verdict::Reached);
@@ -44,7 +44,7 @@ fn c03_two_generations_behind_outruns_the_2022_interval() {
     let stale =
         find_step(&t, "server", "ServerReceivesRefresh", "tab B's POST /auth/refresh (mode json, refresh_token=1)");
     assert!(second < stale);
-    assert!(t.steps[7].text.contains("tab B gets 401"));
+    assert!(t.steps[7].text.contains("tab B gets 400 invalid_grant"));
     assert!(t.steps[7].state.store.iter().all(|row| row.ends_with("revoked")), "{:?}", t.steps[7].state.store);
 }
 
@@ -76,7 +76,7 @@ fn c03_three_tabs_with_late_storage_events_outrun_the_interval_and_two_do_not() 
     assert!(t.steps[5].text.contains("tab C") && t.steps[5].text.contains("token=2"), "C heard of 2");
     assert!(t.steps[6].text.contains("tab C's POST /auth/refresh (mode json, refresh_token=2)"));
     assert!(t.steps[7].text.contains("tab B's POST /auth/refresh (mode json, refresh_token=1)"));
-    assert!(t.steps[8].text.starts_with("tab B gets 401"));
+    assert!(t.steps[8].text.starts_with("tab B gets 400 invalid_grant"));
     assert!(t.steps[8].state.store.iter().all(|row| row.ends_with("revoked")), "{:?}", t.steps[8].state.store);
     assert_eq!(r.unique_states, 491);
 
@@ -97,7 +97,7 @@ fn c06_middleware_and_server_component_both_refresh_and_same_child_grace_fixes_i
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(actions(&t), SECOND_PRESENTER_REFUSED);
     assert!(t.steps[1].text.contains("refresh cookie=1") && t.steps[3].text.contains("refresh cookie=1"));
-    assert!(t.steps[4].text.contains("gets 401"), "{}", trace::render_text(&t));
+    assert!(t.steps[4].text.contains("gets 400 invalid_grant"), "{}", trace::render_text(&t));
     let (_, _, r) = checked("models/c06-nextauth-same-child-grace.json");
     assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
     assert_eq!(status(&r, "concurrent_refreshes"), Verdict::Reached);
@@ -137,7 +137,7 @@ fn c07_read_then_write_forks_atomic_claim_logs_out_successor_cache_holds() {
     assert_eq!(status(&r, "sp3_single_lineage"), Verdict::Holds);
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(t.steps.len(), 5);
-    assert!(t.steps[4].text.contains("tab B gets 401"));
+    assert!(t.steps[4].text.contains("tab B gets 400 invalid_grant"));
 
     let (_, _, r) = checked("models/c07-nocturne-successor-cache.json");
     for p in ["no_spurious_logout", "sp3_single_lineage", "sp2_detection_permanent"] {
@@ -164,7 +164,7 @@ fn c19_retry_after_a_lost_response_fails_under_rotation_and_succeeds_under_p6() 
         ]
     );
     assert!(t.steps[2].text.contains("token=1"), "the retry presents the rotated-away token");
-    assert!(t.steps[4].text.contains("401"));
+    assert!(t.steps[4].text.contains("400 invalid_grant"));
 
     let (_, _, r) = checked("models/c19-lost-response-until-used.json");
     assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
@@ -241,7 +241,7 @@ fn c22_logout_replay_revokes_the_other_device() {
     let texts: Vec<_> = t.steps.iter().map(|s| s.text.as_str()).collect();
     assert!(texts[1].contains("signs out in device 1 tab B"), "{texts:?}");
     assert!(texts[3].contains("device 1 tab A's POST /auth/refresh (mode json, refresh_token=1)"), "{texts:?}");
-    assert!(texts[6].starts_with("device 2 tab A gets 401"), "{texts:?}");
+    assert!(texts[6].starts_with("device 2 tab A gets 400 invalid_grant"), "{texts:?}");
     let t = trace_of(&m, &sc, &r, "sp9_revocation_scope");
     assert_eq!(actions(&t), ["TabSendsRefresh", "TabSignsOut", "ServerReceivesLogout", "ServerReceivesRefresh"]);
 }
@@ -313,7 +313,7 @@ fn supabase_2023_forks_inside_the_interval_and_revokes_after_it() {
     let late =
         find_step(&t, "server", "ServerReceivesRefresh", "tab B's POST /auth/refresh (mode json, refresh_token=1)");
     assert_eq!(t.steps[late].state.now, 2);
-    assert!(t.steps[9].text.starts_with("tab B gets 401"));
+    assert!(t.steps[9].text.starts_with("tab B gets 400 invalid_grant"));
     assert_eq!(r.unique_states, 971);
 }
 
@@ -662,7 +662,7 @@ fn c08_per_client_session_state_makes_the_other_tabs_login_stale_and_reuse_id_fi
             "client session 0: count=1, current=1, timestamp=1"
         ]
     );
-    assert!(t.steps[5].text.starts_with("tab B gets 401"), "{}", t.steps[5].text);
+    assert!(t.steps[5].text.starts_with("tab B gets 400 invalid_grant"), "{}", t.steps[5].text);
     let t = trace_of(&m, &sc, &r, "sp9_revocation_scope");
     assert_eq!(actions(&t)[..], actions(&trace_of(&m, &sc, &r, "no_spurious_logout"))[..5]);
     assert_eq!(r.unique_states, 64);
@@ -748,7 +748,7 @@ fn c09_a_lagging_node_does_not_know_the_rotated_token() {
         "node 2's copy has not received token 2"
     );
     assert_eq!(t.steps[6].state.handlers, ["node 1: a write not yet replicated to node 2"]);
-    assert!(t.steps[7].text.starts_with("tab A gets 401"));
+    assert!(t.steps[7].text.starts_with("tab A gets 400 invalid_grant"));
     assert_eq!(r.unique_states, 31);
 
     let path = crate::util::root().join("models/c09-keycloak-cluster-lagging-read.json");
@@ -801,7 +801,7 @@ fn c09_replication_overwrites_a_concurrent_write_and_one_node_holds() {
         "node 2's entry replaced node 1's: tab A's rotation is lost"
     );
     assert!(t.steps[10].text.contains("tab A's refresh (token=3) to node 1"));
-    assert!(t.steps[11].text.starts_with("tab A gets 401"));
+    assert!(t.steps[11].text.starts_with("tab A gets 400 invalid_grant"));
     assert_eq!(r.unique_states, 3521);
 
     let (_, _, r) = checked("models/c09-keycloak-one-node.json");

@@ -158,7 +158,7 @@ fn hydra_3004_the_race_loser_gets_400_and_a_later_check_revokes_the_chain() {
     );
     assert!(t.steps[3].text.contains("step `rotate (transaction)` of tab A's refresh"), "{}", t.steps[3].text);
     assert!(t.steps[4].text.ends_with("rule `inactive: reuse` → invalid_grant"), "{}", t.steps[4].text);
-    assert!(t.steps[5].text.starts_with("tab B gets 401"), "{}", t.steps[5].text);
+    assert!(t.steps[5].text.starts_with("tab B gets 400 invalid_grant"), "{}", t.steps[5].text);
     let last = &t.steps[5].state.store;
     assert!(last.iter().all(|row| row.ends_with("revoked")), "the chain is revoked: {last:?}");
 

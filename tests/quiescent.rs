@@ -54,7 +54,7 @@ fn a_revoked_token_is_dead_and_a_superseded_one_is_not() {
     let t = trace_of(&m, &sc, &r, "no_dead_credential_at_rest");
     assert_eq!(t.steps.len(), 6);
     assert!(t.steps[4].text.contains("rule `reuse` → invalid_grant"), "{}", t.steps[4].text);
-    assert!(t.steps[5].text.starts_with("tab B gets 401"), "{}", t.steps[5].text);
+    assert!(t.steps[5].text.starts_with("tab B gets 400 invalid_grant"), "{}", t.steps[5].text);
 
     let (_, _, r) = checked("models/c06-nextauth-same-child-grace.json");
     assert_eq!(status(&r, "converges_to_live_token"), Verdict::Violated);

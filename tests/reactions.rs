@@ -34,7 +34,7 @@ fn nextauth_11853_the_server_component_refreshes_with_the_original_cookie_and_th
     assert!(t.steps[1].text.contains("refresh cookie=1): rule `rotate`"), "{}", t.steps[1].text);
     assert!(t.steps[2].text.contains("refreshes with the request's original cookie (token=1)"), "{}", t.steps[2].text);
     assert!(t.steps[3].text.contains("refresh cookie=1): rule `reuse`"), "{}", t.steps[3].text);
-    assert!(t.steps[4].text.contains("401") && t.steps[4].text.ends_with("is logged out"), "{}", t.steps[4].text);
+    assert!(t.steps[4].text.contains("400 invalid_grant") && t.steps[4].text.ends_with("is logged out"), "{}", t.steps[4].text);
 
     let (_, _, fixed) = checked("models/nextauth-11853-request-cookie-forwarded.json");
     assert_eq!(status(&fixed, "no_spurious_logout"), Verdict::Holds);
@@ -54,7 +54,7 @@ fn openrisk_700_the_losers_401_revokes_the_family_and_clears_the_jar() {
     assert_eq!(t.steps.len(), 5);
     assert!(t.steps[1].text.contains("tab A's POST /auth/refresh (mode cookie, refresh cookie=1): rule `rotate`"));
     assert!(t.steps[3].text.contains("tab B's POST /auth/refresh (mode cookie, refresh cookie=1): rule `reuse`"));
-    assert!(t.steps[4].text.starts_with("tab B gets 401"), "{}", t.steps[4].text);
+    assert!(t.steps[4].text.starts_with("tab B gets 400 invalid_grant"), "{}", t.steps[4].text);
     assert!(t.steps[4].text.ends_with("clears the stored token and is logged out"), "{}", t.steps[4].text);
     let (before, after) = (&t.steps[3].state.jar, &t.steps[4].state.jar);
     assert!(before.as_deref().is_some_and(|j| j.contains('1')) && after.is_none(), "{before:?} → {after:?}");

@@ -53,7 +53,7 @@ fn better_auth_hqbase_41_a_later_reader_deletes_every_token_of_the_user() {
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(actions(&t), LATER_READER_REVOKES);
     assert!(t.steps[3].text.contains("step `compare-and-set on the parent (own statement)` of tab A's refresh"));
-    assert!(t.steps[5].text.starts_with("device 1 tab B gets 401"), "{}", t.steps[5].text);
+    assert!(t.steps[5].text.starts_with("device 1 tab B gets 400 invalid_grant"), "{}", t.steps[5].text);
     assert_eq!(
         last_store(&t),
         ["token=1 family=0 gen=0 revoked", "token=2 family=1 gen=0 revoked"],
@@ -92,7 +92,7 @@ fn derive_pr209_a_replay_inside_30s_is_refused_without_revoking() {
     let (sc, m, r) = checked("models/derive-pr209-reject-without-revoke.json");
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(actions(&t), LATER_READER_REVOKES);
-    assert!(t.steps[5].text.starts_with("device 1 tab B gets 401"), "{}", t.steps[5].text);
+    assert!(t.steps[5].text.starts_with("device 1 tab B gets 400 invalid_grant"), "{}", t.steps[5].text);
     assert_eq!(
         last_store(&t),
         ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=1 gen=0 active"]
@@ -181,7 +181,7 @@ fn openiddict_916_a_second_redemption_revokes_the_fresh_successor() {
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(actions(&t), LATER_READER_REVOKES);
     assert!(t.steps[3].text.contains("step `redeem (optimistic concurrency)` of tab A's refresh"));
-    assert!(t.steps[5].text.starts_with("tab B gets 401"), "{}", t.steps[5].text);
+    assert!(t.steps[5].text.starts_with("tab B gets 400 invalid_grant"), "{}", t.steps[5].text);
     assert_eq!(last_store(&t), ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"]);
 }
 
@@ -202,7 +202,7 @@ fn mas_2795_a_retry_after_a_lost_answer_is_refused() {
             "TabReceivesRefreshResponse"
         ]
     );
-    assert!(t.steps[5].text.starts_with("tab A gets 401"), "{}", t.steps[5].text);
+    assert!(t.steps[5].text.starts_with("tab A gets 400 invalid_grant"), "{}", t.steps[5].text);
     let lp2 = trace_of(&m, &sc, &r, "lp2_lost_response_recovery");
     assert_eq!(actions(&lp2), actions(&t)[..5]);
     let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
@@ -467,7 +467,7 @@ fn bike4mind_1801_rotation_without_compare_and_swap_strands_a_token() {
     assert!(t.steps[3].text.contains("rule `the current secret`"), "{}", t.steps[3].text);
     assert!(t.steps[7].text.contains("step `write the new hash (no compare-and-swap)` of tab B's"));
     assert!(t.steps[8].text.contains("refresh cookie=2") && t.steps[8].text.contains("no longer knows"));
-    assert!(t.steps[9].text.starts_with("tab A gets 401"), "{}", t.steps[9].text);
+    assert!(t.steps[9].text.starts_with("tab A gets 400 invalid_grant"), "{}", t.steps[9].text);
     assert_eq!(
         last_store(&t)[..3],
         [
@@ -584,7 +584,7 @@ fn neon_232_a_retry_later_than_the_success_cache_ttl_is_refused() {
         "{}",
         t.steps[5].text
     );
-    assert!(t.steps[6].text.starts_with("tab A gets 401"), "{}", t.steps[6].text);
+    assert!(t.steps[6].text.starts_with("tab A gets 400 invalid_grant"), "{}", t.steps[6].text);
     assert_eq!(
         last_store(&t)[..2],
         ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"],

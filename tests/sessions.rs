@@ -345,7 +345,7 @@ fn blitz_renewal_with_a_new_token_logs_out_the_tab_that_reads_after_it() {
     assert!(a_read < second_tick && second_tick < a_renew && a_renew < b_read, "{}", trace::render_text(&t));
     assert!(t.steps[b_read + 1].text.contains("no row for tab B"));
     let last = &t.steps.last().unwrap().text;
-    assert!(last.contains("tab B gets 401 INVALID_CREDENTIALS") && last.contains("logged out"), "{last}");
+    assert!(last.contains("tab B gets 401 AuthenticationError") && last.contains("logged out"), "{last}");
     // Both renewals read the row before either writes: the second renames nothing and its
     // answer carries a token no row has.
     assert_eq!(status(&r, "cookie_names_live_session"), Verdict::Violated);

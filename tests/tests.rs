@@ -32,3 +32,4 @@ mod sessions;
 mod symmetry;
 mod threads;
 mod viewer;
+mod wording;

@@ -250,5 +250,6 @@ pub fn expand(p: &ServerPolicy, grace_ticks: crate::model::Tick) -> SessionServe
                 ],
             )],
         },
+        wording: Default::default(),
     }
 }

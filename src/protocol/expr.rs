@@ -202,7 +202,8 @@ pub enum ReplyForm {
     /// `ok access-only`: 2xx with a new access token and no refresh token: the client keeps
     /// the refresh token it has (get-convex/convex-auth PR 555).
     OkAccessOnly,
-    /// `invalid_grant` (RFC 6749 §5.2): 401.
+    /// `invalid_grant` (RFC 6749 §5.2): a refusal (the client's 4xx class); traces print
+    /// `400 invalid_grant` unless the model's `wording.errors` says otherwise.
     InvalidGrant,
     /// `invalid_request`: 400.
     InvalidRequest,

@@ -39,6 +39,7 @@ pub mod expr;
 pub mod presets;
 pub mod sessions;
 pub mod syntax;
+pub mod wording;
 
 use std::collections::BTreeMap;
 
@@ -270,6 +271,10 @@ pub struct ProtocolSpec {
     /// (500: the connection dropped).
     #[serde(default, skip_serializing_if = "is_default")]
     pub restarts: u8,
+    /// How traces name the requests and error answers (default: the Directus words and the
+    /// RFC 6749 / RFC 6750 codes; [`wording`]).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub wording: wording::Wording,
 }
 
 /// A compiled rule.
@@ -353,6 +358,8 @@ pub struct Protocol {
     pub memory_family: Vec<u8>,
     /// Per-client-session fields lost at a restart (indices into `session_fields`).
     pub memory_session: Vec<u8>,
+    /// How traces name the requests and error answers.
+    pub wording: wording::Wording,
 }
 
 /// An error in a `protocol` section: the field path (`protocol.refresh.rules[2].when`), the
@@ -378,6 +385,7 @@ impl Protocol {
     /// Parses and checks every expression, effect and reply of `spec`; `at` is the field path
     /// of the section (`protocol`, or `auth_server` for an expanded preset).
     pub fn compile(spec: &ProtocolSpec, at: &str) -> Result<Protocol, ProtocolError> {
+        spec.wording.check(&format!("{at}.wording"), wording::PROTOCOL_ERRORS)?;
         let fail = |field: String, found: &str, message: String| ProtocolError { field, found: found.into(), message };
         for (scope, map) in
             [("family", &spec.fields.family), ("session", &spec.fields.session), ("request", &spec.fields.request)]
@@ -536,6 +544,7 @@ impl Protocol {
             restarts: spec.restarts,
             memory_family,
             memory_session,
+            wording: spec.wording.clone(),
         })
     }
 }

@@ -456,5 +456,6 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
         replicas: p.replicas,
         routing: p.routing,
         restarts: 0,
+        wording: Default::default(),
     }
 }

@@ -148,6 +148,10 @@ pub struct SessionServerSpec {
     pub sign_out: SessionHandlerSpec,
     /// An ordinary authenticated request (`GET /users/me`).
     pub request: SessionHandlerSpec,
+    /// How traces name the requests and error answers (default: the Directus words and codes;
+    /// [`super::wording`]).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub wording: super::wording::Wording,
 }
 
 /// The types of session-language expressions.
@@ -341,6 +345,8 @@ pub struct SessionProgram {
     pub request: SHandler,
     /// The claimed grace, ticks.
     pub reuse_interval: Tick,
+    /// How traces name the requests and error answers.
+    pub wording: super::wording::Wording,
 }
 
 /// An error in a `session_server` section: the field path, the text found, what is wrong.
@@ -632,6 +638,10 @@ impl SessionProgram {
             sign_out: handler("sign_out", &spec.sign_out)?,
             request: handler("request", &spec.request)?,
             reuse_interval: spec.reuse_interval,
+            wording: {
+                spec.wording.check(&format!("{at}.wording"), super::wording::SESSION_ERRORS)?;
+                spec.wording.clone()
+            },
         })
     }
 }

@@ -18,7 +18,7 @@
 //! `server`, `store`, `clock`, `attacker`, `network`); `ACTION` against its `action`.
 
 use crate::model::interpret::{decision_of, Decision};
-use crate::model::{Action, Msg, Node, RefreshModel, Reply, State};
+use crate::model::{Action, Msg, Node, RefreshModel, State};
 
 /// One event pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -439,17 +439,9 @@ pub fn shown(m: &RefreshModel, before: &State, action: &Action, after: &State) -
             .collect(),
         _ => vec![],
     };
+    // The status as the trace prints it (the model's wording, `crate::protocol::wording`).
     let status = match action {
-        stateright::actor::ActorModelAction::Deliver { msg, .. } => match msg {
-            Msg::RefreshResponse { reply, .. }
-            | Msg::UsersMeResponse { reply, .. }
-            | Msg::CallResponse { reply, .. }
-            | Msg::LogoutResponse { reply, .. } => Some(match reply {
-                Reply::Ok { .. } | Reply::SignedOut => 200,
-                Reply::Err(e) => e.status(),
-            }),
-            _ => None,
-        },
+        stateright::actor::ActorModelAction::Deliver { msg, .. } => crate::trace::answer_status(m, msg),
         _ => None,
     };
     Shown { actor, action: name, text, decisions, status }

@@ -14,6 +14,7 @@ use crate::model::{
 };
 use crate::properties;
 use crate::protocol::sessions::SessionProgram;
+use crate::protocol::wording::{self, Wording};
 
 fn jwt(c: &Option<SessionJwt>) -> String {
     match c {
@@ -47,26 +48,88 @@ fn request_cred_text(c: &Credentials) -> String {
     }
 }
 
-fn reply_text(r: &Reply) -> String {
+fn reply_text(r: &Reply, err: &dyn Fn(&HttpError) -> String) -> String {
     if let Reply::Ok { set_cookie, token, expires_at, access: Some(a) } = *r {
         let plain = Reply::Ok { set_cookie, token, expires_at, access: None };
-        return format!("{}, access token={a}", reply_text(&plain));
+        return format!("{}, access token={a}", reply_text(&plain, err));
     }
     match r {
         Reply::Ok { set_cookie: Some(c), .. } => format!("200, Set-Cookie session={} exp={}", c.session, c.exp),
         Reply::Ok { token: Some(t), .. } => format!("200, refresh token={t}"),
         Reply::Ok { .. } => "200".into(),
         Reply::SignedOut => "200, both cookies cleared".into(),
-        Reply::Err(e) => format!("{} {}", e.status(), error_code(e)),
+        Reply::Err(e) => err(e),
     }
 }
 
-fn error_code(e: &HttpError) -> &'static str {
-    match e {
-        HttpError::InvalidPayload => "INVALID_PAYLOAD",
-        HttpError::TokenExpired => "TOKEN_EXPIRED",
-        HttpError::InvalidCredentials => "INVALID_CREDENTIALS",
-        HttpError::Internal => "INTERNAL_SERVER_ERROR",
+/// The words of a model's trace ([`crate::protocol::wording`]): the section's `wording` and
+/// its language's table of error texts.
+struct Words<'a> {
+    wording: &'a Wording,
+    /// The language's error reply forms with their default texts.
+    errors: &'static [(&'static str, &'static str)],
+    /// The model is an authorization server written in the `protocol` language.
+    oauth: bool,
+}
+
+static DIRECTUS: std::sync::LazyLock<Wording> = std::sync::LazyLock::new(Wording::default);
+
+/// The words of model `m`: its `protocol`'s or `session_server`'s `wording`.
+fn words(m: &RefreshModel) -> Words<'_> {
+    if let Some(p) = model::session_program(m) {
+        return Words { wording: &p.wording, errors: wording::SESSION_ERRORS, oauth: false };
+    }
+    for a in &m.actors {
+        if let Node::AuthServer { protocol, .. } = a {
+            return Words { wording: &protocol.wording, errors: wording::PROTOCOL_ERRORS, oauth: true };
+        }
+    }
+    Words { wording: &DIRECTUS, errors: wording::SESSION_ERRORS, oauth: false }
+}
+
+impl Words<'_> {
+    /// The refresh request (`POST /auth/refresh`).
+    fn refresh(&self) -> &str {
+        self.wording.refresh.as_deref().unwrap_or(wording::REFRESH)
+    }
+
+    /// The sign-out request (`POST /auth/logout`).
+    fn sign_out(&self) -> &str {
+        self.wording.sign_out.as_deref().unwrap_or(wording::SIGN_OUT)
+    }
+
+    /// The session check (`GET /users/me`).
+    fn check(&self) -> &str {
+        self.wording.request.as_deref().unwrap_or("GET /users/me")
+    }
+
+    /// An access-token call, without article (`API call`).
+    fn call(&self) -> &str {
+        self.wording.request.as_deref().unwrap_or("API call")
+    }
+
+    /// An access-token call with its article (`an API call`, or the request text).
+    fn a_call(&self) -> String {
+        self.wording.request.clone().unwrap_or_else(|| "an API call".into())
+    }
+
+    /// The printed status and code of error `e` answered to a request of kind `ordinary` (an
+    /// API call or session check) or not (refresh, sign-out). The interpreter maps each error
+    /// reply form of a handler to one [`HttpError`] (`model::interpret`), so the form, and its
+    /// text, follow from the answer: a refresh's 401 is `invalid_grant`, a call's
+    /// `invalid_token`.
+    fn error(&self, e: &HttpError, ordinary: bool) -> String {
+        let form = match (self.oauth, e) {
+            (true, HttpError::InvalidCredentials) if ordinary => "invalid_token",
+            (true, HttpError::InvalidCredentials) => "invalid_grant",
+            (true, HttpError::InvalidPayload) => "invalid_request",
+            (_, HttpError::Internal) => "server_error",
+            (_, HttpError::InvalidPayload) => "invalid_payload",
+            (_, HttpError::TokenExpired) => "token_expired",
+            (false, HttpError::InvalidCredentials) => "invalid_credentials",
+        };
+        let table = if self.oauth && *e == HttpError::TokenExpired { wording::SESSION_ERRORS } else { self.errors };
+        self.wording.error_text(table, form)
     }
 }
 
@@ -149,9 +212,28 @@ fn result_text(r: &SqlResult) -> String {
     }
 }
 
+/// The HTTP status of the answer `msg` carries as the trace prints it (the model's
+/// [`Words`]): 200 for a 2xx, the status of the error's printed text otherwise (a refresh's
+/// `invalid_grant` is `400` by default in the `protocol` language); `None` for a message that
+/// is no answer to a tab. Query `status` filters match this number, so a filter and the text
+/// it filters agree.
+pub(crate) fn answer_status(m: &RefreshModel, msg: &Msg) -> Option<u16> {
+    let (reply, ordinary) = match msg {
+        Msg::RefreshResponse { reply, .. } | Msg::LogoutResponse { reply, .. } => (reply, false),
+        Msg::UsersMeResponse { reply, .. } | Msg::CallResponse { reply, .. } => (reply, true),
+        _ => return None,
+    };
+    Some(match reply {
+        Reply::Ok { .. } | Reply::SignedOut => 200,
+        // `Wording::check` accepts only texts that start with a three-digit status.
+        Reply::Err(e) => words(m).error(e, ordinary).get(..3).and_then(|d| d.parse().ok()).unwrap_or(e.status()),
+    })
+}
+
 /// Names an actor, or a tab when the message concerns one.
 struct Names<'a> {
     model: &'a RefreshModel,
+    words: Words<'a>,
 }
 
 /// A tab's name in snapshots, actors and message ends: its letter (`"A"`), or with several
@@ -189,22 +271,30 @@ impl Names<'_> {
     fn message(&self, src: Id, dst: Id, msg: &Msg) -> MessageView {
         let (from, to, text) = match msg {
             Msg::RefreshRequest { tab, cred, .. } => {
-                (self.who_at(src, *tab), self.actor(dst), format!("POST /auth/refresh ({})", cred_text(cred)))
+                (self.who_at(src, *tab), self.actor(dst), format!("{} ({})", self.words.refresh(), cred_text(cred)))
             }
-            Msg::UsersMeRequest { tab, cred } => {
-                (self.who_at(src, *tab), self.actor(dst), format!("GET /users/me ({})", request_cred_text(cred)))
-            }
+            Msg::UsersMeRequest { tab, cred } => (
+                self.who_at(src, *tab),
+                self.actor(dst),
+                format!("{} ({})", self.words.check(), request_cred_text(cred)),
+            ),
             Msg::LogoutRequest { tab, cred } => {
-                (self.who_at(src, *tab), self.actor(dst), format!("POST /auth/logout ({})", cred_text(cred)))
+                (self.who_at(src, *tab), self.actor(dst), format!("{} ({})", self.words.sign_out(), cred_text(cred)))
             }
-            Msg::RefreshResponse { tab, reply }
-            | Msg::UsersMeResponse { tab, reply }
-            | Msg::CallResponse { tab, reply }
-            | Msg::LogoutResponse { tab, reply } => (self.actor(src), self.who_at(dst, *tab), reply_text(reply)),
+            Msg::RefreshResponse { tab, reply } | Msg::LogoutResponse { tab, reply } => {
+                (self.actor(src), self.who_at(dst, *tab), reply_text(reply, &|e| self.words.error(e, false)))
+            }
+            Msg::UsersMeResponse { tab, reply } | Msg::CallResponse { tab, reply } => {
+                (self.actor(src), self.who_at(dst, *tab), reply_text(reply, &|e| self.words.error(e, true)))
+            }
             Msg::CallRequest { tab, access } => (
                 self.who_at(src, *tab),
                 self.actor(dst),
-                format!("API call ({})", access.map_or("no access token".to_string(), |a| format!("access token={a}"))),
+                format!(
+                    "{} ({})",
+                    self.words.call(),
+                    access.map_or("no access token".to_string(), |a| format!("access token={a}"))
+                ),
             ),
             Msg::Query { client, sql, .. } => {
                 (self.actor(src), self.actor(dst), format!("{} [{}]", sql_text(sql), who(client.tab)))
@@ -219,7 +309,8 @@ impl Names<'_> {
                 format!("run {:?} for {} atomically", handler.endpoint, who(handler.client.tab)),
             ),
             Msg::TransactionDone { handler, reply, .. } => {
-                (self.actor(src), self.actor(dst), format!("{} [{}]", reply_text(reply), who(handler.client.tab)))
+                let text = reply_text(reply, &|e| self.words.error(e, false));
+                (self.actor(src), self.actor(dst), format!("{text} [{}]", who(handler.client.tab)))
             }
         };
         MessageView { from, to, text }
@@ -273,7 +364,7 @@ fn tab_status(b: &BrowserState, i: usize, mode: AuthMode) -> String {
 
 /// The snapshot of a global state.
 pub fn snapshot(m: &RefreshModel, s: &State) -> Snapshot {
-    let names = Names { model: m };
+    let names = Names { model: m, words: words(m) };
     let b: &BrowserState = model::browser_at(s, m.cfg.browsers[0]);
     if let Some(auth) = model::auth_server_at(s, m.cfg.server) {
         return auth_server_snapshot(m, s, b, auth);
@@ -323,7 +414,7 @@ pub fn snapshot(m: &RefreshModel, s: &State) -> Snapshot {
 /// first device's.
 fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &model::oauth::AsState) -> Snapshot {
     use model::oauth::TokStatus;
-    let names = Names { model: m };
+    let names = Names { model: m, words: words(m) };
     let tabs = m
         .cfg
         .browsers
@@ -487,7 +578,8 @@ fn describe_in(
     action: &Action,
     after: &State,
 ) -> (String, String, String, Option<MessageView>) {
-    let names = Names { model: m };
+    let names = Names { model: m, words: words(m) };
+    let (refresh, sign_out) = (names.words.refresh(), names.words.sign_out());
     match action {
         ActorModelAction::Timeout(_, Timer::TabRefreshes(t)) => {
             let b0 = model::browser_at(before, browser);
@@ -496,11 +588,15 @@ fn describe_in(
             let (action, text) = match b1.tabs[*t as usize].status {
                 TabStatus::CheckingFresh => (
                     "TabChecksFreshness",
-                    format!("{tab} returns from idle with a fresh token and sends GET /users/me instead of refreshing (PR 22464)"),
+                    format!(
+                        "{tab} returns from idle with a fresh token and sends {} instead of refreshing (PR 22464)",
+                        names.words.check()
+                    ),
                 ),
-                TabStatus::WaitingLock => {
-                    ("TabWaitsForLock", format!("{tab} returns from idle and waits for the refresh lock held by another tab"))
-                }
+                TabStatus::WaitingLock => (
+                    "TabWaitsForLock",
+                    format!("{tab} returns from idle and waits for the refresh lock held by another tab"),
+                ),
                 TabStatus::LockSeenFree => {
                     ("TabReadsLockFree", format!("{tab} returns from idle and reads the localStorage lock key: free"))
                 }
@@ -518,9 +614,9 @@ fn describe_in(
                         _ => false,
                     };
                     let text = if ssr {
-                        format!("{tab}, a server-side render path, refreshes: POST /auth/refresh with {sent}")
+                        format!("{tab}, a server-side render path, refreshes: {refresh} with {sent}")
                     } else {
-                        format!("{tab} loads or returns from idle and sends POST /auth/refresh with {sent}")
+                        format!("{tab} loads or returns from idle and sends {refresh} with {sent}")
                     };
                     ("TabSendsRefresh", text)
                 }
@@ -532,7 +628,7 @@ fn describe_in(
             (
                 who(*t),
                 "TabSendsRequest".into(),
-                format!("{} sends GET /users/me with the jar's cookie ({})", who(*t), jwt(&jar.session)),
+                format!("{} sends {} with the jar's cookie ({})", who(*t), names.words.check(), jwt(&jar.session)),
                 None,
             )
         }
@@ -540,7 +636,7 @@ fn describe_in(
             who(*t),
             "TabSignsOut".into(),
             format!(
-                "the user signs out in {}: POST /auth/logout with {}",
+                "the user signs out in {}: {sign_out} with {}",
                 who(*t),
                 refresh_source(model::browser_at(before, browser), m, *t)
             ),
@@ -556,7 +652,7 @@ fn describe_in(
             who(*t),
             "TabSetsLockAndRefreshes".into(),
             format!(
-                "{} sets the localStorage lock key and sends POST /auth/refresh with {}",
+                "{} sets the localStorage lock key and sends {refresh} with {}",
                 who(*t),
                 refresh_source(model::browser_at(before, browser), m, *t)
             ),
@@ -580,14 +676,19 @@ fn describe_in(
             let held = held.map_or("no access token".to_string(), |a| format!("access token={a}"));
             let text = match (waits, b1.tabs[*t as usize].status) {
                 (true, TabStatus::Refreshing { .. }) if !doing.is_empty() => {
-                    format!("{} starts an API call; {why}, so the call waits for the refresh in flight{doing}", who(*t))
+                    format!(
+                        "{} starts {}; {why}, so the call waits for the refresh in flight{doing}",
+                        who(*t),
+                        names.words.a_call()
+                    )
                 }
                 (true, _) => format!(
-                    "{} starts an API call; {why}, so it first sends POST /auth/refresh with {}",
+                    "{} starts {}; {why}, so it first sends {refresh} with {}",
                     who(*t),
+                    names.words.a_call(),
                     refresh_source(model::browser_at(before, browser), m, *t)
                 ),
-                (false, _) => format!("{} sends an API call with {held}{doing}", who(*t)),
+                (false, _) => format!("{} sends {} with {held}{doing}", who(*t), names.words.a_call()),
             };
             // A call that waits for a refresh sends no call now: its own action name.
             let action = if waits { "TabRefreshesBeforeCall" } else { "TabSendsCall" };
@@ -596,13 +697,13 @@ fn describe_in(
         ActorModelAction::Timeout(_, Timer::AttackerCalls(a)) => (
             "attacker".into(),
             "AttackerCalls".into(),
-            format!("the attacker makes an API call with a copied access token={a}"),
+            format!("the attacker makes {} with a copied access token={a}", names.words.a_call()),
             None,
         ),
         ActorModelAction::Timeout(_, Timer::AttackerRedeems(cred)) => (
             "attacker".into(),
             "AttackerRedeems".into(),
-            format!("the attacker redeems a copied token: POST /auth/refresh ({})", cred_text(cred)),
+            format!("the attacker redeems a copied token: {refresh} ({})", cred_text(cred)),
             None,
         ),
         ActorModelAction::Timeout(_, Timer::BrowserTick) => {
@@ -735,7 +836,7 @@ fn describe_in(
                 w.clone(),
                 "RequesterSendsRefresh".into(),
                 format!(
-                    "{w} refreshes on its own (no single-flight): POST /auth/refresh with {}",
+                    "{w} refreshes on its own (no single-flight): {refresh} with {}",
                     refresh_source(model::browser_at(before, browser), m, *t)
                 ),
                 None,
@@ -748,7 +849,7 @@ fn describe_in(
                 who(*t),
                 "TabReloads".into(),
                 format!(
-                    "the user reloads {} while its refresh is in flight: the browser cancels the request (its answer will never be read), and the reloaded page sends POST /auth/refresh with {}",
+                    "the user reloads {} while its refresh is in flight: the browser cancels the request (its answer will never be read), and the reloaded page sends {refresh} with {}",
                     who(*t),
                     refresh_source(model::browser_at(before, browser), m, *t)
                 )
@@ -816,7 +917,7 @@ fn describe_in(
                                 _ if was_out => " (the tab is logged out already)".to_string(),
                                 Some(c) if c.awaiting_refresh => match b1.tabs[t].status {
                                     TabStatus::Refreshing { sent } if b0.tabs[t].status == TabStatus::Idle => format!(
-                                        ": it refreshes (POST /auth/refresh with token={}) and will send the call again",
+                                        ": it refreshes ({refresh} with token={}) and will send the call again",
                                         sent.map_or("none".to_string(), |x| x.to_string())
                                     ),
                                     _ => ": it waits for the tab's refresh in flight and will send the call again"
@@ -840,7 +941,7 @@ fn describe_in(
                         .filter(|_| !cancelled)
                         .and_then(|c| c.sent)
                         .map_or(String::new(), |a| format!(" with access token={a}"));
-                    (w.clone(), action, format!("{w} gets {} for its API call{sent}{tail}", view.text))
+                    (w.clone(), action, format!("{w} gets {} for its {}{sent}{tail}", view.text, names.words.call()))
                 }
                 Msg::LogoutRequest { tab, .. } => (
                     "server".to_string(),
@@ -946,13 +1047,13 @@ fn describe_in(
                     };
                     let text = match granted {
                         Some((n, sent)) => format!(
-                            "{text}; {} is granted the lock and sends POST /auth/refresh with token={}",
+                            "{text}; {} is granted the lock and sends {refresh} with token={}",
                             who(n),
                             sent.map_or("none".to_string(), |x| x.to_string())
                         ),
                         None => text,
                     };
-                    let text = text + &resumed_calls_text(before_b, after_b);
+                    let text = text + &resumed_calls_text(before_b, after_b, names.words.call());
                     let action =
                         if *tab == ATTACKER { "AttackerReceivesResponse" } else { "TabReceivesRefreshResponse" };
                     (w, action, text)
@@ -965,7 +1066,7 @@ fn describe_in(
                         (true, Reply::Err(_)) => {
                             format!("{w} gets {} for its freshness check and is logged out", view.text)
                         }
-                        _ => format!("{w} gets {} for GET /users/me", view.text),
+                        _ => format!("{w} gets {} for {}", view.text, names.words.check()),
                     };
                     (w, "TabReceivesResponse", text)
                 }
@@ -1004,7 +1105,7 @@ fn describe_in(
 /// What became of the calls that waited for their tab's refresh, after a refresh answer
 /// ([`BrowserState::resume_calls`]): `"; tab A sends its waiting API call with access
 /// token=2"`, or that it was dropped; empty when no call waited.
-fn resumed_calls_text(before: &BrowserState, after: &BrowserState) -> String {
+fn resumed_calls_text(before: &BrowserState, after: &BrowserState, call: &str) -> String {
     let mut s = String::new();
     for (t, (b, a)) in before.tabs.iter().zip(&after.tabs).enumerate() {
         if !b.call.is_some_and(|c| c.awaiting_refresh) {
@@ -1014,11 +1115,11 @@ fn resumed_calls_text(before: &BrowserState, after: &BrowserState) -> String {
         match a.call {
             Some(c) if !c.awaiting_refresh => {
                 s += &format!(
-                    "; {w} sends its waiting API call with {}",
+                    "; {w} sends its waiting {call} with {}",
                     c.sent.map_or("no access token".to_string(), |x| format!("access token={x}"))
                 )
             }
-            None => s += &format!("; {w}'s waiting API call is dropped"),
+            None => s += &format!("; {w}'s waiting {call} is dropped"),
             Some(_) => {}
         }
     }

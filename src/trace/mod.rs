@@ -14,8 +14,8 @@ pub mod diff;
 mod render;
 pub mod schema;
 
-pub(crate) use describe::decision_phrase;
 pub use describe::snapshot;
+pub(crate) use describe::{answer_status, decision_phrase};
 pub use render::{
     lifelines, render_markdown, render_mermaid, render_mermaid_changes, render_text, render_text_changes, Lifeline,
     LifelineKind, ENVIRONMENT, JAR,

@@ -1,0 +1,170 @@
+//! Traces in the model's own words (`protocol.wording`, `session_server.wording`): a ZITADEL or
+//! Blitz trace names that server's endpoints and error codes, the printed code follows from
+//! the rule that answered, a query's `status` filter matches the printed status, and a model
+//! without the field (every Directus model) reads as before. The wording never changes a step.
+
+use refresh_check::check::CheckOptions;
+use refresh_check::scenario::{Scenario, Verdict};
+use refresh_check::trace::{self, Trace};
+
+use crate::util::{actions, checked, run, status, trace_of};
+
+const ZITADEL: &str = "models/zitadel-9331-interceptor-retry-bound.json";
+
+/// ZITADEL issue 9331 with a retry bound: the tab's second retried call is refused again.
+const RETRY_REFUSED: [&str; 10] = [
+    "TabSendsRefresh",
+    "ServerReceivesRefresh",
+    "TabSendsCall",
+    "ServerReceivesCall",
+    "TabReceivesCallResponse",
+    "TabReceivesRefreshResponse",
+    "TabSendsRefresh",
+    "ServerReceivesRefresh",
+    "ServerReceivesCall",
+    "TabReceivesCallResponse",
+];
+
+fn all_text(t: &Trace) -> String {
+    let mut s = trace::render_text(t);
+    s += &trace::render_mermaid(t);
+    s += &serde_json::to_string(t).unwrap();
+    s
+}
+
+/// The ZITADEL model names ZITADEL's token endpoint, and the call refused by introspection
+/// prints `401 invalid_token` (the `request` rule `introspection: inactive` answered
+/// `invalid_token`): in the step text, the message, the chart and the JSON.
+#[test]
+fn a_zitadel_trace_names_zitadels_endpoints_and_the_codes_its_rules_answer() {
+    let (sc, m, r) = checked(ZITADEL);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    assert!(r.unique_states > 10, "{} states", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(actions(&t), RETRY_REFUSED);
+    assert_eq!(
+        t.steps[0].text,
+        "tab A loads or returns from idle and sends POST /oauth/v2/token with its stored refresh token (token=1)"
+    );
+    assert!(t.steps[3].text.ends_with("rule `introspection: inactive` → invalid_token"), "{}", t.steps[3].text);
+    assert_eq!(t.steps[4].message.as_ref().unwrap().text, "401 invalid_token");
+    assert!(t.steps[9].text.starts_with("tab A gets 401 invalid_token for its API call"), "{}", t.steps[9].text);
+    let text = all_text(&t);
+    assert!(text.contains("TabA->>Server: 2. POST /oauth/v2/token (mode json, refresh_token=1)"), "{text}");
+    assert!(!text.contains("/auth/refresh") && !text.contains("INVALID_CREDENTIALS"), "{text}");
+}
+
+/// The same model without its `wording` finds the same steps; only the words differ (the
+/// default refresh wording, the RFC 6750 code the rule answered either way).
+#[test]
+fn the_wording_changes_words_never_steps() {
+    let (sc, m, r) = checked(ZITADEL);
+    let worded = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let dir = crate::common::TempFiles::new();
+    let plain = dir.copy_model(ZITADEL, "plain.json", |v| {
+        v["protocol"].as_object_mut().unwrap().remove("wording").expect("the shipped model has a wording");
+    });
+    let sc = Scenario::load(&plain).unwrap();
+    let (m, r) = run(&sc, &CheckOptions::default());
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(actions(&t), RETRY_REFUSED);
+    assert_eq!(t.steps.len(), worded.steps.len());
+    for (a, b) in t.steps.iter().zip(&worded.steps) {
+        let reworded = |x: String| x.replace("POST /auth/refresh", "POST /oauth/v2/token");
+        assert_eq!(reworded(a.text.clone()), b.text);
+        // The same state; the messages in flight are named in the model's words too.
+        let state = |s: &trace::Snapshot| serde_json::to_string(s).unwrap();
+        assert_eq!(reworded(state(&a.state)), state(&b.state));
+    }
+    assert!(t.steps[0].text.contains("sends POST /auth/refresh with"), "{}", t.steps[0].text);
+    assert_eq!(t.steps[4].message.as_ref().unwrap().text, "401 invalid_token");
+}
+
+/// A refused refresh prints the RFC 6749 §5.2 `400 invalid_grant` by default (gotrue-js v1's
+/// loser), and a model's `wording.errors` prints its server's own status and code (spiderly
+/// answers 401); a query's `status` filter matches the printed status in both.
+#[test]
+fn a_refused_refresh_prints_its_code_and_the_query_status_matches_it() {
+    let (sc, m, r) = checked("models/gotrue-js-v1-storage-listener-signs-out-every-tab.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let refused =
+        t.steps.iter().find(|s| s.action == "TabReceivesRefreshResponse" && s.text.contains(" gets 4")).unwrap();
+    assert!(refused.text.starts_with("tab B gets 400 invalid_grant"), "{}", refused.text);
+    // The model's query filters `status 400` on that answer, and is reachable (checked above).
+    let file = std::fs::read_to_string(crate::util::root().join(&sc.path)).unwrap();
+    assert!(file.contains("tab B TabReceivesRefreshResponse status 400"));
+
+    let (sc, m, r) = checked("models/spiderly-384-401-clears-cookies.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert!(t.steps[4].text.starts_with("tab B gets 401 SecurityTokenException"), "{}", t.steps[4].text);
+    // Its query's `status 401` matches the loser's answer: a `status 400` there finds nothing.
+    let dir = crate::common::TempFiles::new();
+    let moved = dir.copy_model("models/spiderly-384-401-clears-cookies.json", "s.json", |v| {
+        let ev = &mut v["queries"][0]["events"][1];
+        assert_eq!(ev.as_str().unwrap(), "tab B TabReceivesRefreshResponse status 401");
+        *ev = "tab B TabReceivesRefreshResponse status 400".into();
+        v["queries"][0]["expect"] = "unreachable".into();
+    });
+    let (_, r) = run(&Scenario::load(&moved).unwrap(), &CheckOptions::default());
+    assert_eq!(r.outcome(), refresh_check::check::Outcome::AsExpected, "{:?}", r.properties);
+}
+
+/// The Blitz model names its RPC query and AuthenticationError.
+#[test]
+fn a_blitz_trace_names_the_rpc_query() {
+    let (sc, m, r) = checked("models/blitz-0.23-session-renewal.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert!(
+        t.steps[0].text.ends_with(
+            "sends RPC query POST /api/users/queries/getCurrentUser with the jar's cookie (session=1 exp=4)"
+        ),
+        "{}",
+        t.steps[0].text
+    );
+    let text = all_text(&t);
+    assert!(text.contains("401 AuthenticationError"), "{text}");
+    assert!(!text.contains("/auth/refresh") && !text.contains("INVALID_CREDENTIALS"), "{text}");
+}
+
+/// A Directus model has no `wording`: its trace reads in the Directus words, byte for byte
+/// as its golden trace.
+#[test]
+fn a_directus_trace_is_unchanged() {
+    let (sc, m, r) = checked("models/directus-10.11.1-session.json");
+    let t = trace_of(&m, &sc, &r, "cookie_names_live_session");
+    let golden = std::fs::read_to_string(
+        crate::util::root().join("traces/directus-10.11.1-session.cookie_names_live_session.md"),
+    )
+    .unwrap();
+    assert!(golden.contains("POST /auth/refresh"), "{golden}");
+    assert!(golden.contains(&trace::render_mermaid(&t)), "the chart is the golden one");
+    for s in &t.steps {
+        assert!(golden.contains(&s.text), "{}", s.text);
+    }
+}
+
+/// A wording error names the file, the field and what is expected, and exits 2.
+#[test]
+fn a_bad_wording_is_refused_with_the_field() {
+    let dir = crate::common::TempFiles::new();
+    let cases = [
+        ("invalid_grant", "500 invalid_grant", "a 4xx status"),
+        ("invalid_grnat", "400 invalid_grant", "`invalid_grant`"),
+        ("server_error", "oops", "a 5xx status"),
+    ];
+    for (key, text, hint) in cases {
+        let file = dir.copy_model(ZITADEL, "w.json", |v| {
+            v["protocol"]["wording"]["errors"] = serde_json::json!({ key: text });
+        });
+        let e = Scenario::load(&file).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}:", file.display())), "{e}");
+        assert!(e.contains(&format!("protocol.wording.errors.{key}")) && e.contains(hint), "{e}");
+        let out = crate::util::cli(dir.path(), &["models", "validate", "w.json"]);
+        assert_eq!(out.status.code(), Some(2), "{e}");
+    }
+    let file = dir.copy_model("models/blitz-pr1209-extend-only.json", "b.json", |v| {
+        v["session_server"]["wording"]["errors"] = serde_json::json!({ "invalid_grant": "400 x" });
+    });
+    let e = Scenario::load(&file).unwrap_err().to_string();
+    assert!(e.contains("session_server.wording.errors.invalid_grant") && e.contains("`invalid_credentials`"), "{e}");
+}
