@@ -220,7 +220,10 @@ fn lp2_a_retry_after_a_lost_response_needs_p6_or_a_long_enough_grace() {
             "TabReceivesRefreshResponse"
         ]
     );
-    assert!(t.steps[6].text.contains("tab A gets 400 invalid_grant"), "the retry's answer comes first and logs the tab out");
+    assert!(
+        t.steps[6].text.contains("tab A gets 400 invalid_grant"),
+        "the retry's answer comes first and logs the tab out"
+    );
     assert_eq!(r.unique_states, 163);
 }
 

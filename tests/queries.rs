@@ -586,13 +586,19 @@ fn a_condition_names_a_token_by_its_number() {
 ]}"#,
     )
     .unwrap();
-    let out = cli(&root(), &["check", "models/auth0-spa-js-no-single-flight.json", "--query", qf.to_str().unwrap()]);
+    let out = cli(
+        &root(),
+        &["check", "models/auth0-spa-js-no-single-flight.json", "--query", qf.to_str().unwrap(), "--no-traces"],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("storage-holds-2: reachable in "), "{stdout}");
     assert!(stdout.contains("storage-holds-9: unreachable as expected"), "{stdout}");
     let bad = dir.write("bad.json", r#"{"queries": [{"name": "n", "end": "storage == 2", "expect": "reachable"}]}"#);
-    let out = cli(&root(), &["check", "models/auth0-spa-js-no-single-flight.json", "--query", bad.to_str().unwrap()]);
+    let out = cli(
+        &root(),
+        &["check", "models/auth0-spa-js-no-single-flight.json", "--query", bad.to_str().unwrap(), "--no-traces"],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot compare a token with a number"));
 }

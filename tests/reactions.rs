@@ -34,7 +34,11 @@ fn nextauth_11853_the_server_component_refreshes_with_the_original_cookie_and_th
     assert!(t.steps[1].text.contains("refresh cookie=1): rule `rotate`"), "{}", t.steps[1].text);
     assert!(t.steps[2].text.contains("refreshes with the request's original cookie (token=1)"), "{}", t.steps[2].text);
     assert!(t.steps[3].text.contains("refresh cookie=1): rule `reuse`"), "{}", t.steps[3].text);
-    assert!(t.steps[4].text.contains("400 invalid_grant") && t.steps[4].text.ends_with("is logged out"), "{}", t.steps[4].text);
+    assert!(
+        t.steps[4].text.contains("400 invalid_grant") && t.steps[4].text.ends_with("is logged out"),
+        "{}",
+        t.steps[4].text
+    );
 
     let (_, _, fixed) = checked("models/nextauth-11853-request-cookie-forwarded.json");
     assert_eq!(status(&fixed, "no_spurious_logout"), Verdict::Holds);

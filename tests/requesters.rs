@@ -34,7 +34,11 @@ fn nhost_220_the_reload_cancels_the_rotated_refresh_and_the_new_page_is_refused(
     assert!(t.steps[2].text.contains("cancels the request"), "{}", t.steps[2].text);
     assert!(t.steps[2].text.ends_with("with the jar's refresh cookie (token=1)"), "{}", t.steps[2].text);
     assert!(t.steps[3].text.contains("refresh cookie=1): rule `reuse` → invalid_grant"), "{}", t.steps[3].text);
-    assert!(t.steps[4].text.contains("400 invalid_grant") && t.steps[4].text.ends_with("logs tab A out"), "{}", t.steps[4].text);
+    assert!(
+        t.steps[4].text.contains("400 invalid_grant") && t.steps[4].text.ends_with("logs tab A out"),
+        "{}",
+        t.steps[4].text
+    );
 
     // The fix the title proposes: the used token stays valid for the window.
     let (_, _, fixed) = checked("models/nhost-hbp-220-proposed-grace.json");
