@@ -662,9 +662,11 @@ fn describe_in(
             let held = model::browser_at(before, browser).tabs[*t as usize].access;
             let doing = match model::browser_at(before, browser).tabs[*t as usize].status {
                 TabStatus::Idle => String::new(),
+                // The tab's stored copy is what it holds, not something the call stores.
                 _ => format!(
                     " while it is {}",
                     tab_status(model::browser_at(before, browser), *t as usize, browser_mode(m))
+                        .replace(", stores refresh token=", ", holding refresh token=")
                 ),
             };
             let b1 = model::browser_at(after, browser);
