@@ -346,3 +346,22 @@ fn models_validate_summarises_the_calls() {
         "{text}"
     );
 }
+
+/// With no rule for a refused access token (the `invalid_token` fallback removed), the server's
+/// step says "no rule holds" and names the answer as the tab then prints it (`401
+/// invalid_token`), not a fixed "401" that could contradict the model's wording.
+#[test]
+fn a_call_no_rule_decides_is_named_as_the_answer_the_tab_gets() {
+    let files = crate::common::TempFiles::new();
+    let path = files.copy_model(ZITADEL, "no-fallback.json", |m| {
+        m["protocol"]["request"]["rules"].as_array_mut().unwrap().truncate(1);
+        m.remove("expect");
+    });
+    let sc = refresh_check::scenario::Scenario::load(&path).unwrap();
+    let (m, r) = crate::util::run(&sc, &refresh_check::check::CheckOptions::default());
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(actions(&t), CALL_REFUSED_AFTER_REFRESH);
+    assert!(t.steps[3].text.ends_with("(access token=1): no rule holds → invalid_token"), "{}", t.steps[3].text);
+    assert!(t.steps[4].text.contains("gets 401 invalid_token for its API call"), "{}", t.steps[4].text);
+}

@@ -1279,7 +1279,8 @@ fn next_step_text(m: &RefreshModel, before: &State, client: model::ClientKey, sl
 /// answer the tab gets is the next step's, e.g. 500 for `ok minted` on a request that
 /// minted nothing).
 /// The `request` handler's decision on an API call `msg` delivered in state `before`:
-/// `: rule `R` → reply`, or `: no such access token → 401`.
+/// `: rule `R` → reply`, or `: no rule holds → invalid_token` / `: no such access token →
+/// invalid_token` (the reply named as the rules name theirs).
 fn call_decision(m: &RefreshModel, before: &State, msg: &Msg) -> String {
     let Some(model::Node::AuthServer { protocol, .. }) = m.actors.get(m.cfg.server) else { return String::new() };
     let (Msg::CallRequest { access, .. }, model::NodeState::AuthServer(s)) = (msg, &*before.actor_states[m.cfg.server])
@@ -1288,7 +1289,12 @@ fn call_decision(m: &RefreshModel, before: &State, msg: &Msg) -> String {
     };
     match crate::model::interpret::call_rule(protocol, s, *access) {
         Some(rule) => decision_text(rule),
-        None => ": no such access token \u{2192} 401".into(),
+        // No rule held (answered `invalid_token`, as the tab's step prints it in the model's
+        // wording), or the token (or its refresh token's row) is unknown.
+        None => match access.and_then(|a| s.access_row(a)).filter(|r| s.read(r.refresh).row.is_some()) {
+            Some(_) => ": no rule holds \u{2192} invalid_token".into(),
+            None => ": no such access token \u{2192} invalid_token".into(),
+        },
     }
 }
 
@@ -1297,7 +1303,7 @@ fn decision_text(rule: &crate::protocol::Rule) -> String {
 }
 
 /// The server's decision in `action` taken in state `before`, as a phrase for the trace viewer's
-/// answer arrows (`step `S`, rule `reuse` → invalid_grant`, `no such token → 401`), or `None` when
+/// answer arrows (`step `S`, rule `reuse` → invalid_grant`, `no such token → invalid_grant`), or `None` when
 /// the action decides nothing or the model has no `protocol`.
 pub(crate) fn decision_phrase(m: &RefreshModel, before: &State, action: &Action) -> Option<String> {
     let words = decision_words(m, before, action, true);
@@ -1323,7 +1329,9 @@ fn decision_words(m: &RefreshModel, before: &State, action: &Action, arrival: bo
                 decision_text(&st.rules[rule])
             }
         }
-        Some(Decision::NoRule { no_row: true, .. }) => ": no such token \u{2192} 401".into(),
-        Some(Decision::NoRule { no_row: false, .. }) => ": no rule holds \u{2192} 401".into(),
+        // Answered `invalid_grant` (the interpreter's answer when no rule decides), named as
+        // the rules name their replies; the tab's step prints it in the model's wording.
+        Some(Decision::NoRule { no_row: true, .. }) => ": no such token \u{2192} invalid_grant".into(),
+        Some(Decision::NoRule { no_row: false, .. }) => ": no rule holds \u{2192} invalid_grant".into(),
     }
 }
