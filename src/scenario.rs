@@ -849,6 +849,13 @@ impl Scenario {
     /// need an authorization server of one node and tabs without cross-tab coordination.
     fn validate_calls(&self) -> Result<(), ScenarioError> {
         let b = &self.browser;
+        if b.freshness_check && self.is_auth_server() {
+            return Err(self.invalid(
+                "browser.freshness_check",
+                "true",
+                "false with a `protocol` or `auth_server` section (the freshness check is Directus PR 22464's `GET /users/me` probe, which the authorization server's `request` rules do not decide; a tab of an authorization server calls with its access token through `calls_per_tab` and `call_refresh_margin`)",
+            ));
+        }
         if b.calls_per_tab > MAX_PER_TAB {
             return Err(self.invalid(
                 "browser.calls_per_tab",

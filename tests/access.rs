@@ -365,3 +365,16 @@ fn a_call_no_rule_decides_is_named_as_the_answer_the_tab_gets() {
     assert!(t.steps[3].text.ends_with("(access token=1): no rule holds → invalid_token"), "{}", t.steps[3].text);
     assert!(t.steps[4].text.contains("gets 401 invalid_token for its API call"), "{}", t.steps[4].text);
 }
+
+/// The freshness check is Directus's `GET /users/me` probe: an authorization-server model is
+/// told to use calls instead (its `request` rules would not decide the probe).
+#[test]
+fn the_freshness_check_is_refused_on_an_authorization_server() {
+    let files = crate::common::TempFiles::new();
+    let path = files.copy_model(ZITADEL, "fresh.json", |m| {
+        m["browser"]["freshness_check"] = serde_json::Value::Bool(true);
+    });
+    let e = refresh_check::scenario::Scenario::load(&path).unwrap_err().to_string();
+    assert!(e.contains("field `browser.freshness_check`: found true, expected false with a `protocol`"), "{e}");
+    assert!(e.contains("fresh.json:"), "{e}");
+}
