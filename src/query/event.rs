@@ -7,7 +7,7 @@
 //! ACTION := a step's action name (TabSendsRefresh, ServerReceivesRefresh, ClockTicks, …) | "*"
 //! filter := "rule" QUOTED        the server's decision: the rule that held
 //!         | "step" QUOTED        the handler step that ran
-//!         | "status" INTEGER     the HTTP status of the answer the step delivers (200, 400, 401, 500);
+//!         | "status" INTEGER     the HTTP status of the answer the step delivers, as printed (200, 400, …);
 //!                                only on actions that deliver an answer (`Tab…Response`,
 //!                                `Attacker…Response`): elsewhere it is refused
 //!         | "text" QUOTED        the step's sentence contains this text
@@ -329,7 +329,7 @@ pub fn parse(text: &str) -> Result<Event, String> {
                     val.parse::<u16>()
                         .ok()
                         .filter(|s| (100..600).contains(s))
-                        .ok_or_else(|| format!("an HTTP status (200, 400, 401, 500) after `status`, found `{val}`"))?,
+                        .ok_or_else(|| format!("an HTTP status from 100 to 599 after `status` (200, 400, 401, 500, or one a model's `wording` names), found `{val}`"))?,
                 )
             }
             k => {
