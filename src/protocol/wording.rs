@@ -75,7 +75,7 @@ impl Wording {
         let fail = |field: String, found: &str, message: String| ProtocolError { field, found: found.into(), message };
         for (name, text) in [("refresh", &self.refresh), ("sign_out", &self.sign_out), ("request", &self.request)] {
             if let Some(t) = text {
-                if t.trim().is_empty() || t.contains('\n') {
+                if t.trim().is_empty() || t.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')) {
                     return Err(fail(
                         format!("{at}.{name}"),
                         t,
@@ -94,7 +94,7 @@ impl Wording {
             let status = text.split(' ').next().unwrap_or("");
             let code = text[status.len()..].trim();
             let ok = status.len() == 3 && status.bytes().all(|b| b.is_ascii_digit()) && status.starts_with(class);
-            if !ok || code.is_empty() || text.contains('\n') {
+            if !ok || code.is_empty() || text.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')) {
                 return Err(fail(
                     field,
                     text,
@@ -136,6 +136,12 @@ mod tests {
         assert!(e.message.contains("5xx"), "{}", e.message);
         let e = Wording { refresh: Some(" ".into()), ..Wording::default() }.check("w", PROTOCOL_ERRORS).unwrap_err();
         assert_eq!(e.field, "w.refresh");
+        // No control or line-separator character reaches a trace line.
+        for bad in ["POST /a\rb", "POST /a\u{2028}b", "POST \u{1b}[2J"] {
+            let w = Wording { refresh: Some(bad.into()), ..Wording::default() };
+            assert_eq!(w.check("w", PROTOCOL_ERRORS).unwrap_err().field, "w.refresh", "{bad:?}");
+        }
+        assert!(with_error("invalid_grant", "400 a\rb").check("w", PROTOCOL_ERRORS).is_err());
     }
 
     #[test]
