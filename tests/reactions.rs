@@ -4,11 +4,7 @@
 
 use refresh_check::scenario::{Scenario, Verdict};
 
-use crate::util::{checked, cli, root, status, steps, trace_of};
-
-fn pair(a: &str, b: &str) -> (String, String) {
-    (a.to_string(), b.to_string())
-}
+use crate::util::{checked, cli, pair, root, status, steps, trace_of};
 
 /// next-auth issue 11853 (`on_ok: [store-in-cookie, next-stage-refreshes-with-original-token]`):
 /// the middleware's refresh is answered 200 and sets the new cookie, the Server Component of

@@ -4,11 +4,7 @@
 
 use refresh_check::scenario::Verdict;
 
-use crate::util::{checked, cli, root, status, steps, trace_of};
-
-fn pair(a: &str, b: &str) -> (String, String) {
-    (a.to_string(), b.to_string())
-}
+use crate::util::{checked, cli, pair, root, status, steps, trace_of};
 
 /// nhost/hasura-backend-plus issue 220: the server rotates token 1 (deletes it, answers with
 /// token 2), then the user reloads the page, which cancels that request; the reloaded page

@@ -40,6 +40,11 @@ pub fn steps(t: &Trace) -> Vec<(String, String)> {
     t.steps.iter().map(|s| (s.actor.clone(), s.action.clone())).collect()
 }
 
+/// One expected `(actor, action)` of [`steps`].
+pub fn pair(actor: &str, action: &str) -> (String, String) {
+    (actor.to_string(), action.to_string())
+}
+
 /// Runs the binary in `dir` with `args`.
 pub fn cli(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_refresh-check")).current_dir(dir).args(args).output().unwrap()
