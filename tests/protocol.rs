@@ -669,6 +669,12 @@ fn next_names_a_later_step_or_is_refused_at_its_line() {
     let e = Scenario::parse("p.json".as_ref(), &back).unwrap_err().to_string();
     assert!(e.starts_with("p.json:7:") && e.contains("field `protocol.refresh.steps[1].rules[0].next`"), "{e}");
     assert!(e.contains("`read` is step 1; a handler runs forward only"), "{e}");
+    // A later step named like an earlier one is refused as a duplicate name, at its own line,
+    // not as a `next` that jumps backward.
+    let dup = text("read", "continue").replace(r#"{ "name": "rotate", "rules""#, r#"{ "name": "read", "rules""#);
+    let e = Scenario::parse("p.json".as_ref(), &dup).unwrap_err().to_string();
+    assert!(e.starts_with("p.json:8:") && e.contains("field `protocol.refresh.steps[2].name`"), "{e}");
+    assert!(e.contains("a short name no other step of this handler has"), "{e}");
 
     // The jump skips step `skipped`: the active token is rotated (200), never answered 500.
     std::fs::write(dir.path().join("p.json"), text("rotate", "continue")).unwrap();
