@@ -899,10 +899,24 @@ impl Scenario {
         self.protocol_spec.is_some()
     }
 
-    /// Sets the number of tabs (the CLI's `--tabs`), with the same check as the file's field.
+    /// Sets the number of tabs (the CLI's `--tabs`), with the same checks as the file's field.
+    ///
+    /// # Errors
+    /// The file's fields that do not fit `tabs` tabs (e.g. more `browser.ssr_paths` than tabs):
+    /// the error names the field and says that the run's `--tabs`, not the file, set the count.
     pub fn with_tabs(mut self, tabs: u8) -> Result<Scenario, ScenarioError> {
+        let own = self.browser.tabs;
         self.browser.tabs = tabs;
-        self.validate()?;
+        self.validate().map_err(|e| match e {
+            ScenarioError::Invalid { path, at, field, found, expected } => ScenarioError::Invalid {
+                path,
+                at,
+                field,
+                found,
+                expected: format!("{expected} (with the run's --tabs {tabs}; the file has `browser.tabs` {own})"),
+            },
+            e => e,
+        })?;
         Ok(self)
     }
 
