@@ -602,3 +602,48 @@ fn a_condition_names_a_token_by_its_number() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot compare a token with a number"));
 }
+
+/// An event names one of a tab's requesters (`tab A requester 2`) or a reloaded page
+/// (`tab A page 1`), the actors the traces print as `tab A's requester 2` and `tab A (reloaded
+/// page 1)`; `tab A` alone is the tab itself on its first page.
+#[test]
+fn events_name_a_tabs_requesters_and_reloaded_pages() {
+    let dir = crate::common::TempFiles::new();
+    let qf = dir.path().join("q.json");
+    let traces = dir.path().join("traces");
+    let ask = |model: &str, queries: &str| {
+        std::fs::write(&qf, queries).unwrap();
+        let out =
+            cli(&root(), &["check", model, "--query", qf.to_str().unwrap(), "--traces", traces.to_str().unwrap()]);
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
+    };
+    let (code, text) = ask(
+        "models/inite-641-page-fetches-race.json",
+        r#"{"queries": [
+  {"name": "second-fetch", "events": ["tab A requester 2 RequesterSendsRefresh"], "expect": "reachable"},
+  {"name": "not-the-tab", "events": ["tab A RequesterSendsRefresh"], "expect": "unreachable"}
+]}"#,
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("second-fetch: reachable in ") && text.contains("not-the-tab: unreachable as expected"),
+        "{text}"
+    );
+    let t = refresh_check::trace::load(&traces.join("inite-641-page-fetches-race.query-second-fetch.json")).unwrap();
+    let last = t.steps.last().unwrap();
+    assert_eq!((last.actor.as_str(), last.action.as_str()), ("tab A's requester 2", "RequesterSendsRefresh"));
+
+    let (code, text) = ask(
+        "models/nhost-hbp-220-reload-cancels-refresh.json",
+        r#"{"queries": [
+  {"name": "reloaded-page-refused", "events": ["tab A page 1 TabReceivesRefreshResponse status 400"], "expect": "reachable"}
+]}"#,
+    );
+    assert_eq!(code, Some(0), "{text}");
+    let t = refresh_check::trace::load(
+        &traces.join("nhost-hbp-220-reload-cancels-refresh.query-reloaded-page-refused.json"),
+    )
+    .unwrap();
+    let last = t.steps.last().unwrap();
+    assert_eq!((last.actor.as_str(), last.action.as_str()), ("tab A (reloaded page 1)", "TabReceivesRefreshResponse"));
+}

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! event  := actor? ACTION filter*
-//! actor  := "tab" TAB | "server" | "store" | "clock" | "attacker" | "network" | "browser" | "node"
+//! actor  := "tab" TAB ("requester" N)? ("page" N)? | "server" | "store" | "clock" | "attacker"
+//!         | "network" | "browser" | "node"
 //! ACTION := a step's action name (TabSendsRefresh, ServerReceivesRefresh, ClockTicks, …) | "*"
 //! filter := "rule" QUOTED        the server's decision: the rule that held
 //!         | "step" QUOTED        the handler step that ran
@@ -17,6 +18,7 @@
 //! `actor` is matched against the trace step's `actor` (`tab A`, `tab 2A` for device 2's tab A,
 //! `server`, `store`, `clock`, `attacker`, `network`); `ACTION` against its `action`.
 
+use crate::model::browser::requesters::{address, address_text, MAX_RELOADS, MAX_REQUESTERS};
 use crate::model::interpret::{decision_of, Decision};
 use crate::model::{Action, Msg, Node, RefreshModel, State};
 
@@ -264,6 +266,16 @@ fn words(text: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// A trace step's actor (`tab A's requester 2 (reloaded page 1)`, `server`) in the words of
+/// an event pattern (`tab A requester 2 page 1`, `server`): what [`parse`] reads back.
+pub fn actor_words(actor: &str) -> String {
+    let mut out = actor.to_string();
+    if let Some((head, page)) = out.strip_suffix(')').and_then(|s| s.split_once(" (reloaded page ")) {
+        out = format!("{head} page {page}");
+    }
+    out.replacen("'s requester ", " requester ", 1)
+}
+
 /// Parses an event pattern; the error says what was found and what was expected.
 pub fn parse(text: &str) -> Result<Event, String> {
     if text.len() > 1000 {
@@ -276,8 +288,33 @@ pub fn parse(text: &str) -> Result<Event, String> {
         Some("tab") => {
             let name = w.get(1).ok_or("a tab name after `tab` (A, B, … or 2A for device 2)")?;
             super::view::tab_name(name)?;
-            actor = Some(format!("tab {name}"));
             i = 2;
+            // `requester N` and `page N`: one of the tab's requesters, a reloaded page.
+            let mut requester = 0;
+            let mut page = 0;
+            for (key, max, first) in [("requester", MAX_REQUESTERS, 2), ("page", MAX_RELOADS, 1)] {
+                if w.get(i).map(String::as_str) != Some(key) {
+                    continue;
+                }
+                let n = w
+                    .get(i + 1)
+                    .and_then(|v| v.parse::<u8>().ok())
+                    .filter(|n| (first..=max).contains(n))
+                    .ok_or_else(|| {
+                        let found = w.get(i + 1).map_or("nothing".to_string(), |v| format!("`{v}`"));
+                        match key {
+                            "requester" => format!("a requester number from 2 to {max} after `requester` (requester 1 is the tab itself), found {found}"),
+                            _ => format!("a page number from 1 to {max} after `page` (the page after that many reloads), found {found}"),
+                        }
+                    })?;
+                if key == "requester" {
+                    requester = n - 1;
+                } else {
+                    page = n;
+                }
+                i += 2;
+            }
+            actor = Some(address_text(address(0, requester, page), |_| name.clone()));
         }
         Some(a) if ACTORS.contains(&a) => {
             actor = Some(a.to_string());
@@ -464,6 +501,33 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every actor a trace names, requesters and reloaded pages included, reads back from its
+    /// pattern words (`compare` writes a trace's steps as events this way); bad numbers are
+    /// refused with the range.
+    #[test]
+    fn trace_actors_read_back_from_their_pattern_words() {
+        for actor in [
+            "tab A",
+            "tab 2B",
+            "tab A's requester 2",
+            "tab C (reloaded page 1)",
+            "tab 2A's requester 4 (reloaded page 3)",
+            "server",
+            "attacker",
+        ] {
+            let words = actor_words(actor);
+            let ev = parse(&format!("{words} *")).unwrap_or_else(|e| panic!("{words}: {e}"));
+            assert_eq!(ev.actor.as_deref(), Some(actor), "{words}");
+        }
+        assert_eq!(actor_words("tab A's requester 2 (reloaded page 1)"), "tab A requester 2 page 1");
+        let e = parse("tab A requester 1 *").unwrap_err();
+        assert!(e.contains("a requester number from 2 to 4") && e.contains("found `1`"), "{e}");
+        let e = parse("tab A page 4 *").unwrap_err();
+        assert!(e.contains("a page number from 1 to 3 after `page`") && e.contains("found `4`"), "{e}");
+        let e = parse("tab A page").unwrap_err();
+        assert!(e.contains("found nothing"), "{e}");
+    }
 
     /// Every action name the trace sentences give (`src/trace/describe.rs`) is one an event may
     /// name: a new action left out of [`ACTION_NAMES`] would be refused as unknown.
