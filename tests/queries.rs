@@ -244,7 +244,7 @@ fn compare_replays_each_counterexample_of_a_on_b() {
     assert_eq!(out.status.code(), Some(0), "{md}");
     assert!(md.contains("| no_spurious_logout | **violated (5 steps)** | **holds** |"), "{md}");
     assert!(md.contains("- `no_spurious_logout` #1 (5 steps): `spiderly-384-successor-grace` runs these steps but `no_spurious_logout` holds at their end: defused"), "{md}");
-    assert!(md.contains("- `converges_to_live_token` #1 (6 steps): `spiderly-384-successor-grace` runs these steps and still violates `converges_to_live_token` at their end (9 steps): left"), "{md}");
+    assert!(md.contains("- `converges_to_live_token` #1 (6 steps): `spiderly-384-successor-grace` runs these steps and still violates `converges_to_live_token` at their end (9 steps): left (by other rules: `spiderly-384-401-clears-cookies` `rotate` → `rotated or revoked`; `spiderly-384-successor-grace` `rotate` → `successor within 60 s` → `rotate`)"), "{md}");
 
     let out = cli(&root(), &["compare", "models/directus-10.10-session.json", "models/nope.json"]);
     assert_eq!(out.status.code(), Some(2));
