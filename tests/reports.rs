@@ -865,6 +865,49 @@ fn tractusx_pr3026_the_retry_gets_the_token_it_missed() {
     );
 }
 
+/// Tractus-X EDC PR 3026 with a second refresh: the record now retires the previous token at
+/// each rotation (`revoke family.previous`), and the derived race ends in a refusal: the
+/// consumer refreshes with the token the overtaking write stranded and is answered 401.
+#[test]
+fn tractusx_pr3026_a_second_refresh_meets_the_stranded_token() {
+    use crate::util::pair;
+    let mut sc = crate::util::scenario("models/tractusx-edc-pr3026-retire-on-acknowledgement.json", None);
+    sc.browser.refreshes_per_tab = 2;
+    let (m, r) = crate::util::run(&sc, &refresh_check::check::CheckOptions::default());
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        pairs(&t),
+        [
+            pair("tab A", "TabSendsRefresh"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("tab A", "TabRetriesRefresh"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("server", "ServerWritesRefresh"),
+            pair("tab A", "TabReceivesRefreshResponse"),
+            pair("tab A", "TabSendsRefresh"),
+            pair("server", "ServerWritesRefresh"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("tab A", "TabReceivesRefreshResponse"),
+        ]
+    );
+    assert!(t.steps[7].text.contains("rule `acknowledged after another write: rotate over it`"));
+    assert!(t.steps[8].text.contains("refresh_token=2") && t.steps[8].text.contains("rule `matches neither`"));
+    assert!(t.steps[9].text.starts_with("tab A gets 401"), "{}", t.steps[9].text);
+
+    // Once the consumer acknowledged token 2 by rotating it, token 1 is retired: a rotation
+    // from 2 revokes 1 (the record's previous one before the write).
+    fn previous_retired(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        auth.rows.len() == 3
+            && auth.rows[0].status == TokStatus::Revoked
+            && matches!(auth.rows[1].status, TokStatus::Superseded { .. })
+            && auth.rows[2].status == TokStatus::Active
+            && auth.rows[2].parent == Some(2)
+    }
+    let (path, _, _) = crate::util::shortest_to(&sc, previous_retired);
+    assert!(path.is_some());
+}
+
 /// The late presentation of PR 85's production evidence: worker B's refresh with token 1
 /// reaches the server more than one tick (the 2-minute window) after worker A rotated it.
 const LATE_PRESENTATION: [&str; 8] = [
@@ -947,4 +990,29 @@ fn openlore_pr85_private_key_jwt_clients_keep_the_chain_public_clients_do_not() 
     let before = crate::util::scenario("models/openlore-85-stale-refresh-revokes-chain.json", Some(3));
     let (path, exhaustive, _) = crate::util::shortest_to(&before, revoked_inside_the_window);
     assert!(exhaustive && path.is_none(), "before PR 85 a stale retry inside the window kept the chain");
+}
+
+/// `revoke` of a declared field that holds a number, or of a misspelt field, is refused with
+/// the file, line, field path and what is expected (exit 2).
+#[test]
+fn revoking_a_field_that_is_not_a_token_is_refused() {
+    let dir = std::env::temp_dir().join(format!("rc-revoke-field-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src =
+        std::fs::read_to_string(crate::util::root().join("models/tractusx-edc-pr3026-retire-on-acknowledgement.json"))
+            .unwrap();
+    for (field, expected) in [
+        ("request.replayed", "it holds a number (tick or count); only a field of type token"),
+        ("family.previus", "did you mean `family.previous`?"),
+    ] {
+        let bad = src.replacen("\"revoke family.previous\"", &format!("\"revoke {field}\""), 1);
+        assert_ne!(bad, src);
+        std::fs::write(dir.join("m.json"), bad).unwrap();
+        let out = crate::util::cli(&dir, &["models", "validate", "m.json"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("m.json:80:17") && err.contains("protocol.refresh.steps[1].rules[1].do[0]"), "{err}");
+        assert!(err.contains(expected), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
