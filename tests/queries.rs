@@ -646,4 +646,33 @@ fn events_name_a_tabs_requesters_and_reloaded_pages() {
     .unwrap();
     let last = t.steps.last().unwrap();
     assert_eq!((last.actor.as_str(), last.action.as_str()), ("tab A (reloaded page 1)", "TabReceivesRefreshResponse"));
+
+    // An actor the model does not have, or one that never takes the action, is refused before
+    // any search (exit 2), not answered `unreachable`.
+    for (model, event, why) in [
+        (
+            "models/nhost-hbp-220-reload-cancels-refresh.json",
+            "tab A page 2 TabReceivesRefreshResponse",
+            "reload at most 1 time(s)",
+        ),
+        (
+            "models/nhost-hbp-220-reload-cancels-refresh.json",
+            "tab A requester 2 RequesterSendsRefresh",
+            "have 1 requester(s)",
+        ),
+        ("models/inite-641-page-fetches-race.json", "tab A requester 3 RequesterSendsRefresh", "have 2 requester(s)"),
+        (
+            "models/inite-641-page-fetches-race.json",
+            "server TabSendsRefresh",
+            "`server` never takes `TabSendsRefresh`: it is a step of a tab's",
+        ),
+        ("models/inite-641-page-fetches-race.json", "node 1 NodeServesRequest", "has no nodes"),
+    ] {
+        std::fs::write(&qf, format!(r#"{{"queries": [{{"name": "x", "events": ["{event}"]}}]}}"#)).unwrap();
+        let out = cli(&root(), &["check", model, "--query", qf.to_str().unwrap(), "--no-traces"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{event}: {err}");
+        assert!(err.contains("field `queries[0].events[0]`") && err.contains(why), "{event}: {err}");
+        assert!(out.stdout.is_empty(), "{event}");
+    }
 }

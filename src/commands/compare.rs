@@ -310,7 +310,13 @@ pub fn run(args: Args) -> Result<u8> {
     match args.format {
         CompareFormat::Text => {
             writeln!(w, "compare {a} ({}) with {b} ({})", sa.path.display(), sb.path.display())?;
-            writeln!(w, "A: {} unique states; B: {} unique states\n", ra.unique_states, rb.unique_states)?;
+            // Unreduced: the replays follow tab names, so both searches run without symmetry
+            // reduction, and the counts are `check --no-symmetry`'s.
+            writeln!(
+                w,
+                "A: {} unique states; B: {} unique states (no symmetry reduction: `check --no-symmetry` counts)\n",
+                ra.unique_states, rb.unique_states
+            )?;
             if let Some(why) = &whole {
                 writeln!(w, "warning: A and B are not comparable: {why}; B cannot run A's steps, whatever the fix\n")?;
             }

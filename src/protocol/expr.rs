@@ -367,7 +367,12 @@ impl Names {
                     "or",
                     "not",
                 ]);
-                let hint = did_you_mean(w, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+                // A declared field written without its scope (`current` for `family.current`).
+                let scoped = declared.iter().find(|d| d.split_once('.').is_some_and(|(_, n)| n == w));
+                let hint = scoped
+                    .map(String::as_str)
+                    .or_else(|| did_you_mean(w, all))
+                    .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
                 let access = if self.ordinary { ", an `access.` column of the presented access token" } else { "" };
                 Err(format!(
                     "unknown name `{w}` (expected `now`, `presented`, a `presented.` or `family.` column{access}, or a declared `family.`, `session.` or `request.` field{hint})"
@@ -633,6 +638,9 @@ mod tests {
         assert!(e.contains("answers with a token"), "{e}");
         let e = parse_reply("invalid_grnat", &names()).unwrap_err().message;
         assert!(e.contains("did you mean `invalid_grant`?"), "{e}");
+        // A declared field without its scope is suggested with it.
+        let e = parse_reply("ok current", &names()).unwrap_err().message;
+        assert!(e.contains("unknown name `current`") && e.contains("did you mean `session.current`?"), "{e}");
         let e = parse_guard("now > 300", &names()).unwrap_err().message;
         assert!(e.contains("too large"), "{e}");
         let e = parse_guard("now > 1 \u{1b}", &names()).unwrap_err().message;

@@ -529,6 +529,7 @@ pub fn from_trace(t: &Trace, name: &str, violates: Option<&'static crate::proper
             step: None,
             status: None,
             contains: None,
+            place: None,
         })
         .collect();
     Query {
