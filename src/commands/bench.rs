@@ -227,7 +227,7 @@ fn run_job(job: &Job) -> Result<Measure> {
     match job {
         Job::Oracle { tabs, refreshes, rotate, symmetry, bfs } => {
             let model = Oracle::new(*tabs, *refreshes, *rotate, !*rotate).map_err(anyhow::Error::msg)?;
-            let sym: Option<fn(&OracleState) -> OracleState> = symmetry.then_some(oracle::representative);
+            let sym: Option<fn(OracleState) -> OracleState> = symmetry.then_some(oracle::representative);
             let strategy = if *bfs { Strategy::Bfs } else { Strategy::Dfs };
             let base_rss_bytes = refresh_check::limits::resident_bytes().unwrap_or(0);
             let out = search::search(&model, &SearchConfig { strategy, symmetry: sym, ..SearchConfig::default() });
