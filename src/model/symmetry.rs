@@ -32,7 +32,11 @@
 //! canonicalisation), and the search stores one state per orbit. Paths stay real: the search
 //! replays the model from real states and matches representatives (see `search::rebuild`).
 //! The unit tests check, on reachable states of models of every kind, that each allowed
-//! renaming keeps the representative, every property's value and the successors.
+//! renaming keeps the representative, every property's value and the successors, and that
+//! the representative is, down to the layout of its hash tables, the one of the first
+//! implementation (kept as a test-only reference: one key per tab built by scanning the whole
+//! state, after copying it), on every state of the symmetric search of
+//! `directus-10.11.1-session` with 3 tabs and on every reachable state of ten other models.
 
 use std::collections::VecDeque;
 
