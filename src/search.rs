@@ -339,6 +339,61 @@ impl<M: Model> Watch<M> {
         }
     }
 
+    /// Words of property bits per state in [`Watch::hits`]: one per 64 properties, none when
+    /// every property is decided.
+    fn words(&self) -> usize {
+        if self.open == 0 {
+            0
+        } else {
+            self.props.len().div_ceil(64)
+        }
+    }
+
+    /// Appends [`Watch::words`] words to `out`: bit `i` set if `s` discovers the watched,
+    /// undiscovered property `i`. Reads only (workers call it in parallel); [`Watch::apply`]
+    /// then does what [`Watch::check`] would have done.
+    #[inline]
+    fn hits(&self, model: &M, s: &M::State, out: &mut Vec<u64>) {
+        let at = out.len();
+        out.resize(at + self.words(), 0);
+        if self.open == 0 {
+            return;
+        }
+        for (i, p) in self.props.iter().enumerate() {
+            if self.watched[i] {
+                let found = match p.expectation {
+                    Expectation::Always => !(p.condition)(model, s),
+                    Expectation::Sometimes => (p.condition)(model, s),
+                    Expectation::Eventually => false,
+                };
+                if found {
+                    out[at + i / 64] |= 1 << (i % 64);
+                }
+            }
+        }
+    }
+
+    /// As [`Watch::check`], from the bits [`Watch::hits`] computed for the state (while the
+    /// properties watched were at least those watched now).
+    #[inline]
+    fn apply(&mut self, bits: &[u64], mut hit: impl FnMut(usize)) {
+        if self.open == 0 {
+            return;
+        }
+        for (w, &word) in bits.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                let i = w * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                if self.watched[i] {
+                    self.watched[i] = false;
+                    self.open -= 1;
+                    hit(i);
+                }
+            }
+        }
+    }
+
     /// Every watched property has been discovered (and there was at least one).
     fn all_found(&self) -> bool {
         self.any && self.open == 0
@@ -494,40 +549,53 @@ where
     generated
 }
 
-/// One chunk of a breadth-first round: its successors (state, fingerprint, parent
-/// id) in expansion order, the transitions it generated, and whether it met the depth bound.
+/// One chunk of a breadth-first round: its successors (state, fingerprint, parent id) in
+/// expansion order, the transitions it generated, whether it met the depth bound, and, when
+/// the pool's workers expanded it, which worker did and the properties each successor
+/// discovers.
 struct Worker<M: Model> {
     succ: Vec<(M::State, u64, u32)>,
+    /// Parallel rounds only: per successor, [`Watch::words`] words of bits, bit `i` set if the
+    /// successor discovers property `i` (violates an `always`, satisfies a `sometimes`), for
+    /// the properties watched when the round began. Empty: not computed (one thread), the
+    /// inserting thread checks each new state itself.
+    hits: Vec<u64>,
     generated: u64,
     stopped: Option<Stop>,
+    /// The pool thread (its index) that expanded the chunk, so allocated its successors.
+    owner: usize,
 }
 
 impl<M: Model> Default for Worker<M> {
     fn default() -> Self {
-        Worker { succ: Vec::new(), generated: 0, stopped: None }
+        Worker { succ: Vec::new(), hits: Vec::new(), generated: 0, stopped: None, owner: 0 }
     }
 }
 
 /// Expands `round` (states of one breadth-first level) in chunks of [`BATCH`] states, chunk
 /// `k` into `slots[k]` (which must have a slot per chunk). With a `pool` and at least
-/// [`POOL_MIN`] states, its threads take the chunks (work-stealing: a thread slowed by other load takes fewer), drop the successors
-/// already in the table, and the table is only read until all are done.
+/// [`POOL_MIN`] states, its threads take the chunks (work-stealing: a thread slowed by other
+/// load takes fewer), drop the successors already in the table and evaluate the watched
+/// properties on the others (see [`Worker::hits`]); the table is only read until all are done.
+/// Returns whether the pool's workers expanded the round.
 fn expand_round<M>(
     model: &M,
     cfg: &SearchConfig<M::State>,
     round: &mut [(<M::State as Frontier>::Held, u32)],
     at_bound: bool,
     table: &FpTable,
+    watch: &Watch<M>,
     slots: &mut [Worker<M>],
     pool: Option<&rayon::ThreadPool>,
-) where
+) -> bool
+where
     M: Model + Sync,
     M::State: Frontier + Hash + Clone + Send + Sync,
 {
     let run = |chunk: &mut [(<M::State as Frontier>::Held, u32)],
                w: &mut Worker<M>,
                actions: &mut Vec<M::Action>,
-               filter: bool| {
+               parallel: bool| {
         for (held, id) in chunk {
             let succ = &mut w.succ;
             // Each state is expanded once: it may be moved out of the frontier.
@@ -535,10 +603,16 @@ fn expand_round<M>(
             w.generated +=
                 successors(model, cfg, &s, at_bound, table, actions, &mut w.stopped, |n, fp| succ.push((n, fp, *id)));
         }
-        // Drop here, in parallel, the successors already in the table (most of them: states
-        // of earlier levels and rounds); their slots were prefetched by `expand`.
-        if filter {
+        if parallel {
+            // Drop here, in parallel and on the thread that allocated them, the successors
+            // already in the table (most of them: states of earlier levels and rounds); their
+            // slots were prefetched by `successors`. Then evaluate the properties of the rest,
+            // so the inserting thread only reads bits.
             w.succ.retain(|(_, fp, _)| !table.contains(*fp));
+            w.owner = rayon::current_thread_index().unwrap_or(0);
+            for (n, _, _) in &w.succ {
+                watch.hits(model, n, &mut w.hits);
+            }
         }
     };
     match pool {
@@ -550,10 +624,12 @@ fn expand_round<M>(
                     .zip(slots.par_iter_mut())
                     .for_each_init(Vec::new, |actions, (chunk, w)| run(chunk, w, actions, true));
             });
+            true
         }
         _ => {
             let mut actions = Vec::new();
             round.chunks_mut(BATCH).zip(slots.iter_mut()).for_each(|(chunk, w)| run(chunk, w, &mut actions, false));
+            false
         }
     }
 }
@@ -615,6 +691,30 @@ where
     M: Model + Sync,
     M::State: Frontier + Hash + Clone + Send + Sync + 'static,
 {
+    let threads = cfg.threads.max(1);
+    // Without a pool of worker threads (one thread, or none could be started), a round is one
+    // batch expanded on this thread. With one, the whole search runs on a thread of the pool,
+    // which takes its share of each round's chunks: `threads` threads in all, none of them
+    // waiting for the others (no thread of its own that only inserts).
+    let pool = (threads > 1).then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()).flatten();
+    match &pool {
+        Some(p) => p.install(|| bfs_on(model, cfg, only, Some(p), threads)),
+        None => bfs_on(model, cfg, only, None, 1),
+    }
+}
+
+/// [`bfs`] with `pool` (of `threads` threads) or on this thread alone.
+fn bfs_on<M>(
+    model: &M,
+    cfg: &SearchConfig<M::State>,
+    only: Option<usize>,
+    pool: Option<&rayon::ThreadPool>,
+    threads: usize,
+) -> SearchOutcome
+where
+    M: Model + Sync,
+    M::State: Frontier + Hash + Clone + Send + Sync + 'static,
+{
     let start = Instant::now();
     // A poll per round.
     let mut limits = Limits::new(start, cfg, 1);
@@ -623,11 +723,10 @@ where
     let mut found: Vec<Option<u32>> = vec![None; watch.props.len()];
     let mut table = FpTable::new(true);
     let mut parents: Vec<u32> = Vec::new();
+    // Per pool thread: the successors it allocated that turned out to be duplicates, freed by
+    // that thread after each round.
+    let mut dups: Vec<std::sync::Mutex<Vec<M::State>>> = (0..threads).map(|_| Default::default()).collect();
 
-    let threads = cfg.threads.max(1);
-    // Without a pool of worker threads (one thread, or none could be started), a round is one
-    // batch expanded on this thread.
-    let pool = (threads > 1).then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()).flatten();
     // Under a memory budget a round is a quarter as large: its successors are allocated before
     // the next reading of the resident memory, so a smaller round overshoots the budget less.
     let round = if cfg.max_memory.is_some() { ROUND / 4 } else { ROUND };
@@ -672,16 +771,10 @@ where
                 level.blocks.push_front(round);
                 break 'search;
             }
-            expand_round(model, cfg, &mut round, at_bound, &table, &mut slots, pool.as_ref());
-            // The round's states were allocated by the pool's threads: free them there too, in
-            // parallel (a free on the allocating thread is the allocator's fast path).
-            match &pool {
-                Some(pool) if round.len() >= POOL_MIN => pool.install(|| {
-                    use rayon::prelude::*;
-                    round.into_par_iter().for_each(drop);
-                }),
-                _ => drop(round),
-            }
+            let words = watch.words();
+            let parallel = expand_round(model, cfg, &mut round, at_bound, &table, &watch, &mut slots, pool);
+            // What is left of the round's states: each was moved out by `Frontier::take`.
+            drop(round);
             // Chunk by chunk, as one thread would: the transitions counted when a search stops
             // early are those of the chunks up to the one it stopped in, whatever the threads.
             for w in slots.iter_mut() {
@@ -689,13 +782,23 @@ where
                 if let Some(stop) = w.stopped.take() {
                     stopped.get_or_insert(stop);
                 }
-                for (n, fp, id) in w.succ.drain(..) {
+                let dups = dups[w.owner].get_mut().unwrap_or_else(|e| e.into_inner());
+                for (k, (n, fp, id)) in w.succ.drain(..).enumerate() {
                     let nid = parents.len() as u32;
                     if !table.insert(fp, nid) {
+                        // Found earlier in this round: freed below by the thread that
+                        // allocated it.
+                        if parallel {
+                            dups.push(n);
+                        }
                         continue;
                     }
                     parents.push(id);
-                    watch.check(model, &n, |i| found[i] = Some(nid));
+                    if parallel {
+                        watch.apply(&w.hits[k * words..(k + 1) * words], |i| found[i] = Some(nid));
+                    } else {
+                        watch.check(model, &n, |i| found[i] = Some(nid));
+                    }
                     if watch.all_found() {
                         done = true;
                         break 'search;
@@ -706,6 +809,13 @@ where
                     }
                     next.push((n.hold(&mut shared), nid));
                 }
+                w.hits.clear();
+            }
+            // Each pool thread frees the duplicates it allocated (a free on the allocating
+            // thread is the allocator's fast path; on another it is a slow, contended one).
+            if let Some(pool) = pool.filter(|_| parallel) {
+                let dups = &dups;
+                pool.broadcast(|ctx| dups[ctx.index()].lock().unwrap_or_else(|e| e.into_inner()).clear());
             }
         }
         if next.is_empty() {
