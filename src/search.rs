@@ -549,107 +549,239 @@ where
     generated
 }
 
-/// One chunk of a breadth-first round: its successors (state, fingerprint, parent id) in
-/// expansion order, the transitions it generated, whether it met the depth bound, and, when
-/// the pool's workers expanded it, which worker did and the properties each successor
-/// discovers.
-struct Worker<M: Model> {
-    succ: Vec<(M::State, u64, u32)>,
+/// A frontier entry: a held state, its state number, and the pool thread that allocated it
+/// (which expands it if it can: see [`expand_round`]).
+type Entry<S> = (<S as Frontier>::Held, u32, u16);
+
+/// One unit of a breadth-first round: up to [`BATCH`] of the round's states allocated by one
+/// thread, and what expanding them gave.
+struct Unit<M: Model>
+where
+    M::State: Frontier,
+{
+    /// The states to expand (moved out of the round), in round order.
+    input: Vec<Entry<M::State>>,
+    /// Their successors (state, fingerprint, parent id), in expansion order.
+    succ: std::collections::VecDeque<(M::State, u64, u32)>,
+    /// Per input state: the end of its successors in `succ`.
+    ends: Vec<u32>,
+    /// Per input state: the transitions it generated, and [`AT_BOUND`] if it met the depth bound.
+    generated: Vec<u32>,
     /// Parallel rounds only: per successor, [`Watch::words`] words of bits, bit `i` set if the
     /// successor discovers property `i` (violates an `always`, satisfies a `sometimes`), for
     /// the properties watched when the round began. Empty: not computed (one thread), the
     /// inserting thread checks each new state itself.
     hits: Vec<u64>,
-    generated: u64,
-    stopped: Option<Stop>,
-    /// The pool thread (its index) that expanded the chunk, so allocated its successors.
-    owner: usize,
+    /// The pool thread (its index) that expanded the unit, so allocated its successors.
+    owner: u16,
 }
 
-impl<M: Model> Default for Worker<M> {
+impl<M: Model> Default for Unit<M>
+where
+    M::State: Frontier,
+{
     fn default() -> Self {
-        Worker { succ: Vec::new(), hits: Vec::new(), generated: 0, stopped: None, owner: 0 }
+        Unit { input: Vec::new(), succ: Default::default(), ends: Vec::new(), generated: Vec::new(), hits: Vec::new(), owner: 0 }
     }
 }
 
-/// Expands `round` (states of one breadth-first level) in chunks of [`BATCH`] states, chunk
-/// `k` into `slots[k]` (which must have a slot per chunk). With a `pool` and at least
-/// [`POOL_MIN`] states, its threads take the chunks (work-stealing: a thread slowed by other
-/// load takes fewer), drop the successors already in the table and evaluate the watched
-/// properties on the others (see [`Worker::hits`]); the table is only read until all are done.
-/// Returns whether the pool's workers expanded the round.
+/// Marks, in [`Unit::generated`], a state that met the depth bound with successors left.
+const AT_BOUND: u32 = 1 << 31;
+
+/// The index of the pool thread running this code (0 outside a pool).
+fn thread_index() -> u16 {
+    rayon::current_thread_index().unwrap_or(0) as u16
+}
+
+impl<M: Model> Unit<M>
+where
+    M::State: Frontier + Hash,
+{
+    /// Expands the unit's states. `parallel`: also drop the successors already in the table
+    /// (most of them: states of earlier levels and rounds; their slots were prefetched by
+    /// `successors`) and evaluate the watched properties on the others, so the inserting thread
+    /// only reads bits.
+    #[allow(clippy::too_many_arguments)]
+    fn expand(
+        &mut self,
+        model: &M,
+        cfg: &SearchConfig<M::State>,
+        at_bound: bool,
+        table: &FpTable,
+        watch: &Watch<M>,
+        actions: &mut Vec<M::Action>,
+        parallel: bool,
+    ) {
+        self.owner = thread_index();
+        for (held, id, _) in self.input.iter_mut() {
+            let succ = &mut self.succ;
+            let mut stopped = None;
+            // Each state is expanded once: it may be moved out of the frontier.
+            let s = M::State::take(held);
+            let n = successors(model, cfg, &s, at_bound, table, actions, &mut stopped, |n, fp| succ.push_back((n, fp, *id)));
+            drop(s);
+            self.generated.push(n as u32 | if stopped.is_some() { AT_BOUND } else { 0 });
+            self.ends.push(self.succ.len() as u32);
+        }
+        if parallel {
+            // Keep the new successors, compacting each state's range in place.
+            let (mut from, mut kept) = (0usize, 0usize);
+            for end in self.ends.iter_mut() {
+                for k in from..*end as usize {
+                    if !table.contains(self.succ[k].1) {
+                        self.succ.swap(kept, k);
+                        kept += 1;
+                    }
+                }
+                from = *end as usize;
+                *end = kept as u32;
+            }
+            // Freed here, on the thread that allocated them.
+            self.succ.truncate(kept);
+            for (n, _, _) in &self.succ {
+                watch.hits(model, n, &mut self.hits);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.input.clear();
+        self.ends.clear();
+        self.generated.clear();
+        self.hits.clear();
+    }
+}
+
+/// Where each state of a round went: `units[k]` holds states `order[k]` (round positions)
+/// and `at[i]` is state `i`'s (unit, position in it). Buffers reused from round to round.
+#[derive(Default)]
+struct Layout {
+    order: Vec<u32>,
+    at: Vec<(u32, u32)>,
+    /// Per thread: its units, `first[t]..first[t + 1]`.
+    first: Vec<usize>,
+}
+
+/// Expands `round` (states of one breadth-first level) into `units`, in units of at most
+/// [`BATCH`] states allocated by one thread (see [`Layout`]). With a `pool` and at least
+/// [`POOL_MIN`] states, each pool thread expands the units of the states it allocated, then
+/// takes units of the others (so a thread slowed by other load does less, and its states
+/// change hands); a thread that expands states it allocated frees them with the allocator's
+/// fast path (a free on another thread is a slow, contended one, and the memory it reuses
+/// is in the other core's cache). The table is only read until all are done. Returns whether
+/// the pool's threads expanded the round.
+#[allow(clippy::too_many_arguments)]
 fn expand_round<M>(
     model: &M,
     cfg: &SearchConfig<M::State>,
-    round: &mut [(<M::State as Frontier>::Held, u32)],
+    round: Vec<Entry<M::State>>,
     at_bound: bool,
     table: &FpTable,
     watch: &Watch<M>,
-    slots: &mut [Worker<M>],
+    units: &mut Vec<std::sync::Mutex<Unit<M>>>,
+    layout: &mut Layout,
     pool: Option<&rayon::ThreadPool>,
-) -> bool
+    threads: usize,
+    dups: &[std::sync::Mutex<Vec<M::State>>],
+) -> (usize, bool)
 where
     M: Model + Sync,
     M::State: Frontier + Hash + Clone + Send + Sync,
 {
-    let run = |chunk: &mut [(<M::State as Frontier>::Held, u32)],
-               w: &mut Worker<M>,
-               actions: &mut Vec<M::Action>,
-               parallel: bool| {
-        for (held, id) in chunk {
-            let succ = &mut w.succ;
-            // Each state is expanded once: it may be moved out of the frontier.
-            let s = M::State::take(held);
-            w.generated +=
-                successors(model, cfg, &s, at_bound, table, actions, &mut w.stopped, |n, fp| succ.push((n, fp, *id)));
-        }
-        if parallel {
-            // Drop here, in parallel and on the thread that allocated them, the successors
-            // already in the table (most of them: states of earlier levels and rounds); their
-            // slots were prefetched by `successors`. Then evaluate the properties of the rest,
-            // so the inserting thread only reads bits.
-            w.succ.retain(|(_, fp, _)| !table.contains(*fp));
-            w.owner = rayon::current_thread_index().unwrap_or(0);
-            for (n, _, _) in &w.succ {
-                watch.hits(model, n, &mut w.hits);
+    let parallel = pool.is_some() && round.len() >= POOL_MIN;
+    let lanes = if parallel { threads } else { 1 };
+    // Counting sort of the round's positions by owner (stable: round order within an owner).
+    let lane = |o: u16| if parallel { (o as usize).min(lanes - 1) } else { 0 };
+    let mut counts = vec![0usize; lanes + 1];
+    for e in &round {
+        counts[lane(e.2) + 1] += 1;
+    }
+    for t in 0..lanes {
+        counts[t + 1] += counts[t];
+    }
+    layout.order.clear();
+    layout.order.resize(round.len(), 0);
+    let mut fill = counts.clone();
+    for (i, e) in round.iter().enumerate() {
+        let l = lane(e.2);
+        layout.order[fill[l]] = i as u32;
+        fill[l] += 1;
+    }
+    // Units: runs of up to BATCH positions of one owner.
+    layout.first.clear();
+    let mut n_units = 0usize;
+    for t in 0..lanes {
+        layout.first.push(n_units);
+        n_units += (counts[t + 1] - counts[t]).div_ceil(BATCH);
+    }
+    layout.first.push(n_units);
+    while units.len() < n_units {
+        units.push(Default::default());
+    }
+    layout.at.clear();
+    layout.at.resize(round.len(), (0, 0));
+    let mut entries: Vec<Option<Entry<M::State>>> = round.into_iter().map(Some).collect();
+    for t in 0..lanes {
+        for (k, run) in layout.order[counts[t]..counts[t + 1]].chunks(BATCH).enumerate() {
+            let u = layout.first[t] + k;
+            let unit = units[u].get_mut().unwrap_or_else(|e| e.into_inner());
+            for (p, &i) in run.iter().enumerate() {
+                layout.at[i as usize] = (u as u32, p as u32);
+                unit.input.push(entries[i as usize].take().expect("each state in one unit"));
             }
         }
-    };
-    match pool {
-        Some(pool) if round.len() >= POOL_MIN => {
-            use rayon::prelude::*;
-            pool.install(|| {
-                round
-                    .par_chunks_mut(BATCH)
-                    .zip(slots.par_iter_mut())
-                    .for_each_init(Vec::new, |actions, (chunk, w)| run(chunk, w, actions, true));
+    }
+    drop(entries);
+    match pool.filter(|_| parallel) {
+        Some(pool) => {
+            use std::sync::atomic::AtomicUsize;
+            let next: Vec<AtomicUsize> = (0..lanes).map(|t| AtomicUsize::new(layout.first[t])).collect();
+            let (first, units) = (&layout.first, &*units);
+            pool.broadcast(|ctx| {
+                let me = ctx.index();
+                // The duplicates this thread allocated in the last round (see `bfs_on`).
+                dups[me].lock().unwrap_or_else(|e| e.into_inner()).clear();
+                let mut actions = Vec::new();
+                // Its own units first, then the others'.
+                for t in (0..lanes).map(|k| (me + k) % lanes) {
+                    loop {
+                        let u = next[t].fetch_add(1, Ordering::Relaxed);
+                        if u >= first[t + 1] {
+                            break;
+                        }
+                        let mut unit = units[u].lock().unwrap_or_else(|e| e.into_inner());
+                        unit.expand(model, cfg, at_bound, table, watch, &mut actions, true);
+                    }
+                }
             });
-            true
         }
-        _ => {
+        None => {
             let mut actions = Vec::new();
-            round.chunks_mut(BATCH).zip(slots.iter_mut()).for_each(|(chunk, w)| run(chunk, w, &mut actions, false));
-            false
+            for u in units[..n_units].iter_mut() {
+                let unit = u.get_mut().unwrap_or_else(|e| e.into_inner());
+                unit.expand(model, cfg, at_bound, table, watch, &mut actions, false);
+            }
         }
     }
+    (n_units, parallel)
 }
 
 /// A breadth-first level: its states with their state numbers, in insertion order, in blocks
 /// of at most `block` states (one round of [`bfs`] each). A block is freed as soon as it is
 /// expanded, so the search holds the unexpanded part of one level and the part of the next
 /// found so far: at most about the larger of two consecutive levels, not their sum.
-struct Level<S> {
-    blocks: std::collections::VecDeque<Vec<(S, u32)>>,
+struct Level<T> {
+    blocks: std::collections::VecDeque<Vec<T>>,
     block: usize,
     len: usize,
 }
 
-impl<S> Level<S> {
+impl<T> Level<T> {
     fn new(block: usize) -> Self {
         Level { blocks: std::collections::VecDeque::new(), block: block.max(1), len: 0 }
     }
 
-    fn push(&mut self, item: (S, u32)) {
+    fn push(&mut self, item: T) {
         match self.blocks.back_mut() {
             Some(last) if last.len() < self.block => last.push(item),
             _ => {
@@ -662,7 +794,7 @@ impl<S> Level<S> {
     }
 
     /// The first block not yet expanded, taken out of the level.
-    fn pop(&mut self) -> Option<Vec<(S, u32)>> {
+    fn pop(&mut self) -> Option<Vec<T>> {
         let b = self.blocks.pop_front()?;
         self.len -= b.len();
         Some(b)
@@ -673,7 +805,7 @@ impl<S> Level<S> {
     }
 
     /// Keeps only the states for which `keep` holds (a partitioned search's share).
-    fn retain(&mut self, mut keep: impl FnMut(&(S, u32)) -> bool) {
+    fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
         for b in self.blocks.iter_mut() {
             b.retain(&mut keep);
         }
@@ -731,11 +863,16 @@ where
     // the next reading of the resident memory, so a smaller round overshoots the budget less.
     let round = if cfg.max_memory.is_some() { ROUND / 4 } else { ROUND };
     let per_round = if pool.is_none() { BATCH } else { round * threads };
-    let mut slots: Vec<Worker<M>> = (0..per_round.div_ceil(BATCH)).map(|_| Worker::default()).collect();
-    let mut level: Level<<M::State as Frontier>::Held> = Level::new(per_round);
-    let mut next: Level<<M::State as Frontier>::Held> = Level::new(per_round);
-    // What the held frontier states share (see [`Frontier`]).
-    let mut shared = <M::State as Frontier>::Pool::default();
+    let mut units: Vec<std::sync::Mutex<Unit<M>>> = Vec::new();
+    let mut layout = Layout::default();
+    let mut level: Level<Entry<M::State>> = Level::new(per_round);
+    let mut next: Level<Entry<M::State>> = Level::new(per_round);
+    // What the held frontier states share (see [`Frontier`]): one pool per pool thread, for the
+    // states that thread allocated and will expand. A thread then touches (copies, counts
+    // references to) the shared parts of its own states only: parts shared by states that
+    // two threads expand would bounce between their cores' caches at every copy.
+    let mut shared: Vec<<M::State as Frontier>::Pool> = (0..threads).map(|_| Default::default()).collect();
+    let lane = |owner: u16| (owner as usize).min(threads - 1);
     let (mut states, mut depth, mut stopped, mut done) = (0u64, 0usize, None, false);
     let mut peak_frontier = 0usize;
 
@@ -749,7 +886,7 @@ where
         if table.insert(fingerprint(&s), id) {
             parents.push(NO_PARENT);
             watch.check(model, &s, |i| found[i] = Some(id));
-            level.push((s.hold(&mut shared), id));
+            level.push((s.hold(&mut shared[lane(thread_index())]), id, thread_index()));
         }
     }
     done |= watch.all_found();
@@ -758,13 +895,13 @@ where
         let at_bound = cfg.max_depth.is_some_and(|d| depth >= d);
         if let Some(p) = cfg.partition.filter(|p| p.depth == depth) {
             // A partitioned search goes on from its share of this level only.
-            level.retain(|(s, _)| p.owns(fingerprint(&*M::State::restore(s))));
+            level.retain(|(s, _, _)| p.owns(fingerprint(&*M::State::restore(s))));
         }
-        // A level is expanded in rounds of `BATCH` states per worker: each worker computes the
-        // successors of its consecutive share of the round (canonical, fingerprinted, table
-        // slots prefetched), then this thread inserts them worker by worker, so in the order
-        // one thread would and with the same outcome whatever the number of threads.
-        while let Some(mut round) = level.pop() {
+        // A level is expanded in rounds: the pool's threads compute the successors of the
+        // round's states (canonical, fingerprinted, table slots prefetched, see
+        // `expand_round`), then this thread inserts them in round order, so in the order one
+        // thread would and with the same outcome whatever the number of threads.
+        while let Some(round) = level.pop() {
             peak_frontier = peak_frontier.max(level.len + round.len() + next.len);
             if let Some(stop) = limits.poll(states, &table, depth) {
                 stopped = Some(stop);
@@ -772,50 +909,68 @@ where
                 break 'search;
             }
             let words = watch.words();
-            let parallel = expand_round(model, cfg, &mut round, at_bound, &table, &watch, &mut slots, pool);
-            // What is left of the round's states: each was moved out by `Frontier::take`.
-            drop(round);
-            // Chunk by chunk, as one thread would: the transitions counted when a search stops
-            // early are those of the chunks up to the one it stopped in, whatever the threads.
-            for w in slots.iter_mut() {
-                states += std::mem::take(&mut w.generated);
-                if let Some(stop) = w.stopped.take() {
-                    stopped.get_or_insert(stop);
+            let (n_units, parallel) = expand_round(
+                model,
+                cfg,
+                round,
+                at_bound,
+                &table,
+                &watch,
+                &mut units,
+                &mut layout,
+                pool,
+                threads,
+                &dups,
+            );
+            // Chunk by chunk of `BATCH` states in round order, as one thread would: the
+            // transitions counted when a search stops early are those of the chunks up to the
+            // one it stopped in, whatever the threads.
+            let n = layout.at.len();
+            for chunk in (0..n).step_by(BATCH).map(|c| c..(c + BATCH).min(n)) {
+                for &(u, p) in &layout.at[chunk.clone()] {
+                    let unit = units[u as usize].get_mut().unwrap_or_else(|e| e.into_inner());
+                    let g = unit.generated[p as usize];
+                    states += u64::from(g & !AT_BOUND);
+                    if g & AT_BOUND != 0 {
+                        stopped.get_or_insert(Stop::DepthBound);
+                    }
                 }
-                let dups = dups[w.owner].get_mut().unwrap_or_else(|e| e.into_inner());
-                for (k, (n, fp, id)) in w.succ.drain(..).enumerate() {
-                    let nid = parents.len() as u32;
-                    if !table.insert(fp, nid) {
-                        // Found earlier in this round: freed below by the thread that
-                        // allocated it.
-                        if parallel {
-                            dups.push(n);
+                for &(u, p) in &layout.at[chunk] {
+                    let unit = units[u as usize].get_mut().unwrap_or_else(|e| e.into_inner());
+                    let dups = dups[unit.owner as usize].get_mut().unwrap_or_else(|e| e.into_inner());
+                    let from = if p == 0 { 0 } else { unit.ends[p as usize - 1] as usize };
+                    // A unit's states are visited in order: their successors are at its front.
+                    for k in from..unit.ends[p as usize] as usize {
+                        let (n, fp, id) = unit.succ.pop_front().expect("a successor per range entry");
+                        let nid = parents.len() as u32;
+                        if !table.insert(fp, nid) {
+                            // Found earlier in this round: freed by the thread that allocated
+                            // it, in the next round.
+                            if parallel {
+                                dups.push(n);
+                            }
+                            continue;
                         }
-                        continue;
+                        parents.push(id);
+                        if parallel {
+                            watch.apply(&unit.hits[k * words..(k + 1) * words], |i| found[i] = Some(nid));
+                        } else {
+                            watch.check(model, &n, |i| found[i] = Some(nid));
+                        }
+                        if watch.all_found() {
+                            done = true;
+                            break 'search;
+                        }
+                        if cfg.max_states.is_some_and(|m| table.len() >= m) || nid == NO_PARENT - 1 {
+                            stopped = Some(Stop::StateBound);
+                            break 'search;
+                        }
+                        next.push((n.hold(&mut shared[lane(unit.owner)]), nid, unit.owner));
                     }
-                    parents.push(id);
-                    if parallel {
-                        watch.apply(&w.hits[k * words..(k + 1) * words], |i| found[i] = Some(nid));
-                    } else {
-                        watch.check(model, &n, |i| found[i] = Some(nid));
-                    }
-                    if watch.all_found() {
-                        done = true;
-                        break 'search;
-                    }
-                    if cfg.max_states.is_some_and(|m| table.len() >= m) || nid == NO_PARENT - 1 {
-                        stopped = Some(Stop::StateBound);
-                        break 'search;
-                    }
-                    next.push((n.hold(&mut shared), nid));
                 }
-                w.hits.clear();
             }
-            // Each pool thread frees the duplicates it allocated (a free on the allocating
-            // thread is the allocator's fast path; on another it is a slow, contended one).
-            if let Some(pool) = pool.filter(|_| parallel) {
-                let dups = &dups;
-                pool.broadcast(|ctx| dups[ctx.index()].lock().unwrap_or_else(|e| e.into_inner()).clear());
+            for u in units[..n_units].iter_mut() {
+                u.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
             }
         }
         if next.is_empty() {
@@ -823,13 +978,20 @@ where
         }
         depth += 1;
         std::mem::swap(&mut level, &mut next);
-        M::State::tidy(&mut shared);
+        shared.iter_mut().for_each(M::State::tidy);
     }
     let exhaustive = !done && stopped.is_none() && level.is_empty() && next.is_empty();
     // Freeing a large frontier takes a while (up to seconds for millions of actor states): a
     // thread of its own does it, so that a search stopped by `--timeout` returns at once.
     if level.len + next.len > 4096 {
-        let frontier = (level.blocks, next.blocks, slots.into_iter().map(|w| w.succ).collect::<Vec<_>>(), shared);
+        let units: Vec<_> = units
+            .into_iter()
+            .map(|u| {
+                let u = u.into_inner().unwrap_or_else(|e| e.into_inner());
+                (u.input, u.succ)
+            })
+            .collect();
+        let frontier = (level.blocks, next.blocks, units, dups, shared);
         let _ = std::thread::Builder::new().name("free frontier".into()).spawn(move || drop(frontier));
     }
     let discoveries = found
@@ -845,7 +1007,7 @@ where
             })
         })
         .collect();
-    let frontier_bytes = (peak_frontier * std::mem::size_of::<(<M::State as Frontier>::Held, u32)>()) as u64;
+    let frontier_bytes = (peak_frontier * std::mem::size_of::<Entry<M::State>>()) as u64;
     SearchOutcome {
         shortest: vec![true; found.len()],
         discoveries,
@@ -1274,7 +1436,7 @@ mod tests {
             assert!(out.peak_frontier <= (1 << 12) + block, "{threads} threads: {}", out.peak_frontier);
             assert_eq!(
                 out.visited_bytes,
-                out.memory_bytes - out.peak_frontier * std::mem::size_of::<((u8, u16), u32)>() as u64
+                out.memory_bytes - out.peak_frontier * std::mem::size_of::<Entry<(u8, u16)>>() as u64
             );
         }
     }

@@ -45,7 +45,13 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// The pool's copy of `s` (adding `s` if it has none).
+    /// The pool's copy of `s` (adding `s`, or a copy of it, if it has none).
+    ///
+    /// A search may keep several pools (the breadth-first search keeps one per thread, for the
+    /// states that thread expands); no two pools share a copy, else [`Frontier::tidy`] would
+    /// see it used and never drop it. So a state that this pool lacks is added as it is only if
+    /// nothing else holds it (a fresh actor state of a successor); one held elsewhere (maybe
+    /// another pool's copy, in a state expanded by another thread) is copied first.
     fn share(&mut self, s: Arc<NodeState>) -> Arc<NodeState> {
         if self.copies.contains(&(Arc::as_ptr(&s) as usize)) {
             return s;
@@ -53,6 +59,7 @@ impl Pool {
         if let Some(c) = self.states.get(&s) {
             return Arc::clone(c);
         }
+        let s = if Arc::strong_count(&s) > 1 { Arc::new(NodeState::clone(&s)) } else { s };
         self.copies.insert(Arc::as_ptr(&s) as usize);
         self.states.insert(Arc::clone(&s));
         s
