@@ -15,10 +15,15 @@
 //! - Depth-first ([`Strategy::Dfs`]) stores fingerprints only (about 14 bytes per state) and
 //!   the current path; each discovery is then shortened by a breadth-first search bounded by
 //!   its length, so reported paths are shortest too.
-//! - Breadth-first with [`SearchConfig::threads`] > 1: a pool of rayon workers computes the
-//!   successors of each round's chunks (and drops those already stored); the calling thread
-//!   inserts them chunk by chunk in the order one thread would, so states, counts, verdicts and
-//!   paths are the same whatever the number of threads.
+//! - Breadth-first with [`SearchConfig::threads`] > 1: the search runs on one thread of a rayon
+//!   pool. Each level is expanded in small rounds ([`ROUND`] states per thread): every pool
+//!   thread computes the successors of the round's states it allocated (then takes others'),
+//!   drops those already stored and evaluates the properties on the rest; the searching thread
+//!   inserts the fingerprints in the order one thread would, so states, counts, verdicts and
+//!   paths are the same whatever the number of threads; then each thread holds the new
+//!   successors it computed for the frontier (with a pool of shared actor states of its own)
+//!   and frees the others. So each thread mostly touches memory it allocated, in its own
+//!   core's cache (see `expand_round`).
 //! - Both honour symmetry reduction ([`SearchConfig::symmetry`]): they store and expand
 //!   representatives only.
 //! - Both compute a state's successors together and prefetch their table slots before
@@ -139,9 +144,9 @@ pub struct SearchConfig<S> {
     /// Where to publish the counts while searching (every 1024 polls of the limits), for a
     /// progress display; `None`: not published.
     pub progress: Option<Arc<crate::progress::Counters>>,
-    /// Worker threads of the breadth-first search (and of the depth-first search's shortening
-    /// of its discoveries), at least 1. The result does not depend on it: the workers compute
-    /// successors, the calling thread inserts them in the order one thread would (see [`bfs`]).
+    /// Threads of the breadth-first search (and of the depth-first search's shortening of its
+    /// discoveries), at least 1. The result does not depend on it: the threads compute
+    /// successors, one of them inserts them in the order one thread would (see [`bfs`]).
     pub threads: usize,
     /// Search only this share of a partitioned breadth-first search
     /// ([`crate::partition`]): of the states at the partition's depth, expand only those whose
@@ -491,15 +496,20 @@ impl<'a> Limits<'a> {
 const NO_PARENT: u32 = u32::MAX;
 /// States expanded together by the breadth-first search (see [`bfs`]).
 const BATCH: usize = 16;
-/// States expanded by each worker of a multi-threaded breadth-first round (see [`bfs`]): large
-/// enough that starting the threads costs little (a round takes milliseconds), small enough
-/// that the limits are checked often and the successors held are few.
-const ROUND: usize = 1024;
-/// The fewest states of a round that the pool's workers expand: a smaller round (the first
-/// levels of every search, and the whole of a small model's) is expanded on the calling thread,
-/// since waking the workers costs more than it saves (on a loaded machine, a scheduling delay
-/// per round). The result is the same either way.
-const POOL_MIN: usize = 256;
+/// States per thread of a multi-threaded breadth-first round (see [`bfs`]). Small, so that a
+/// round's successors stay in the cores' caches from their computation to their insertion and
+/// holding: with 1024 states per thread a round's successors (several megabytes on the
+/// protocol models) left the caches, and every later touch of them (insertion, holding, the
+/// allocator reusing their memory) missed, which cost more than the second thread gained
+/// (measured on `directus-10.11.1-session-replay` R=2 T=2, 2 threads pinned to one core:
+/// 1.57 CPU seconds with 1024, 1.25 with 64, 1.07 with 32, 1.18 with 16 (more rounds, more
+/// synchronisation); 0.85 with one thread).
+const ROUND: usize = 32;
+/// The fewest states of a round that the pool's threads expand together: a smaller round (the
+/// first levels of every search, the end of a level, and the whole of a tiny model's search)
+/// is expanded on the searching thread alone, since waking the others costs more than it
+/// saves. The result is the same either way.
+const POOL_MIN: usize = ROUND;
 
 /// The representative of `s` under the configured symmetry reduction (`s` itself without).
 fn canonical<S>(cfg: &SearchConfig<S>, s: S) -> S {
@@ -554,16 +564,20 @@ where
 type Entry<S> = (<S as Frontier>::Held, u32, u16);
 
 /// One unit of a breadth-first round: up to [`BATCH`] of the round's states allocated by one
-/// thread, and what expanding them gave.
+/// thread, and what expanding them gave. The thread that expands a unit also holds its new
+/// successors and frees the others ([`hold_units`]); the inserting thread reads only the
+/// fingerprints, parent ids and property bits.
 struct Unit<M: Model>
 where
     M::State: Frontier,
 {
     /// The states to expand (moved out of the round), in round order.
     input: Vec<Entry<M::State>>,
-    /// Their successors (state, fingerprint, parent id), in expansion order.
-    succ: std::collections::VecDeque<(M::State, u64, u32)>,
-    /// Per input state: the end of its successors in `succ`.
+    /// Their successors, in expansion order.
+    states: Vec<M::State>,
+    /// The successors' fingerprints.
+    fps: Vec<u64>,
+    /// Per input state: the end of its successors in `states`.
     ends: Vec<u32>,
     /// Per input state: the transitions it generated, and [`AT_BOUND`] if it met the depth bound.
     generated: Vec<u32>,
@@ -572,6 +586,12 @@ where
     /// the properties watched when the round began. Empty: not computed (one thread), the
     /// inserting thread checks each new state itself.
     hits: Vec<u64>,
+    /// Per successor: its state number if it is new, [`NO_PARENT`] if it was found before.
+    nids: Vec<u32>,
+    /// Per input state: how many of its successors are new.
+    news: Vec<u32>,
+    /// The new successors, held, in insertion order.
+    held: std::collections::VecDeque<Entry<M::State>>,
     /// The pool thread (its index) that expanded the unit, so allocated its successors.
     owner: u16,
 }
@@ -581,7 +601,18 @@ where
     M::State: Frontier,
 {
     fn default() -> Self {
-        Unit { input: Vec::new(), succ: Default::default(), ends: Vec::new(), generated: Vec::new(), hits: Vec::new(), owner: 0 }
+        Unit {
+            input: Vec::new(),
+            states: Vec::new(),
+            fps: Vec::new(),
+            ends: Vec::new(),
+            generated: Vec::new(),
+            hits: Vec::new(),
+            nids: Vec::new(),
+            news: Vec::new(),
+            held: Default::default(),
+            owner: 0,
+        }
     }
 }
 
@@ -613,23 +644,27 @@ where
         parallel: bool,
     ) {
         self.owner = thread_index();
-        for (held, id, _) in self.input.iter_mut() {
-            let succ = &mut self.succ;
+        for (held, _, _) in self.input.iter_mut() {
+            let (states, fps) = (&mut self.states, &mut self.fps);
             let mut stopped = None;
             // Each state is expanded once: it may be moved out of the frontier.
             let s = M::State::take(held);
-            let n = successors(model, cfg, &s, at_bound, table, actions, &mut stopped, |n, fp| succ.push_back((n, fp, *id)));
+            let n = successors(model, cfg, &s, at_bound, table, actions, &mut stopped, |n, fp| {
+                states.push(n);
+                fps.push(fp);
+            });
             drop(s);
             self.generated.push(n as u32 | if stopped.is_some() { AT_BOUND } else { 0 });
-            self.ends.push(self.succ.len() as u32);
+            self.ends.push(self.states.len() as u32);
         }
         if parallel {
             // Keep the new successors, compacting each state's range in place.
             let (mut from, mut kept) = (0usize, 0usize);
             for end in self.ends.iter_mut() {
                 for k in from..*end as usize {
-                    if !table.contains(self.succ[k].1) {
-                        self.succ.swap(kept, k);
+                    if !table.contains(self.fps[k]) {
+                        self.states.swap(kept, k);
+                        self.fps[kept] = self.fps[k];
                         kept += 1;
                     }
                 }
@@ -637,18 +672,72 @@ where
                 *end = kept as u32;
             }
             // Freed here, on the thread that allocated them.
-            self.succ.truncate(kept);
-            for (n, _, _) in &self.succ {
+            self.states.truncate(kept);
+            self.fps.truncate(kept);
+            for n in &self.states {
                 watch.hits(model, n, &mut self.hits);
+            }
+        }
+    }
+
+    /// Holds the new successors in `pool` (in insertion order, into `held`) and frees the
+    /// others.
+    fn hold(&mut self, pool: &mut <M::State as Frontier>::Pool) {
+        let owner = self.owner;
+        for (n, &nid) in self.states.drain(..).zip(&self.nids) {
+            if nid != NO_PARENT {
+                self.held.push_back((n.hold(pool), nid, owner));
             }
         }
     }
 
     fn clear(&mut self) {
         self.input.clear();
+        self.states.clear();
+        self.fps.clear();
         self.ends.clear();
         self.generated.clear();
         self.hits.clear();
+        self.nids.clear();
+        self.news.clear();
+        self.held.clear();
+    }
+}
+
+/// Holds the new successors of the round's units (see [`Unit::hold`]): each on the pool thread
+/// that expanded it, with that thread's pool, with `pool` (when the round was expanded in
+/// parallel), else on this thread.
+fn hold_units<M>(
+    units: &mut [std::sync::Mutex<Unit<M>>],
+    shared: &mut [std::sync::Mutex<<M::State as Frontier>::Pool>],
+    pool: Option<&rayon::ThreadPool>,
+) where
+    M: Model,
+    M::State: Frontier + Hash + Send,
+{
+    match pool {
+        Some(pool) => {
+            let mut by_owner: Vec<Vec<usize>> = vec![Vec::new(); shared.len()];
+            for (k, u) in units.iter_mut().enumerate() {
+                let owner = u.get_mut().unwrap_or_else(|e| e.into_inner()).owner as usize;
+                by_owner[owner.min(shared.len() - 1)].push(k);
+            }
+            let (units, shared, by_owner) = (&*units, &*shared, &by_owner);
+            pool.broadcast(|ctx| {
+                let me = ctx.index();
+                let mut mine = shared[me].lock().unwrap_or_else(|e| e.into_inner());
+                for &k in &by_owner[me] {
+                    units[k].lock().unwrap_or_else(|e| e.into_inner()).hold(&mut mine);
+                }
+            });
+        }
+        None => {
+            for u in units.iter_mut() {
+                let u = u.get_mut().unwrap_or_else(|e| e.into_inner());
+                let lane = (u.owner as usize).min(shared.len() - 1);
+                u.hold(shared[lane].get_mut().unwrap_or_else(|e| e.into_inner()));
+            }
+        }
     }
 }
 
@@ -682,7 +771,6 @@ fn expand_round<M>(
     layout: &mut Layout,
     pool: Option<&rayon::ThreadPool>,
     threads: usize,
-    dups: &[std::sync::Mutex<Vec<M::State>>],
 ) -> (usize, bool)
 where
     M: Model + Sync,
@@ -739,8 +827,6 @@ where
             let (first, units) = (&layout.first, &*units);
             pool.broadcast(|ctx| {
                 let me = ctx.index();
-                // The duplicates this thread allocated in the last round (see `bfs_on`).
-                dups[me].lock().unwrap_or_else(|e| e.into_inner()).clear();
                 let mut actions = Vec::new();
                 // Its own units first, then the others'.
                 for t in (0..lanes).map(|k| (me + k) % lanes) {
@@ -855,14 +941,10 @@ where
     let mut found: Vec<Option<u32>> = vec![None; watch.props.len()];
     let mut table = FpTable::new(true);
     let mut parents: Vec<u32> = Vec::new();
-    // Per pool thread: the successors it allocated that turned out to be duplicates, freed by
-    // that thread after each round.
-    let mut dups: Vec<std::sync::Mutex<Vec<M::State>>> = (0..threads).map(|_| Default::default()).collect();
 
-    // Under a memory budget a round is a quarter as large: its successors are allocated before
-    // the next reading of the resident memory, so a smaller round overshoots the budget less.
-    let round = if cfg.max_memory.is_some() { ROUND / 4 } else { ROUND };
-    let per_round = if pool.is_none() { BATCH } else { round * threads };
+    // A round's successors are allocated before the next reading of the resident memory
+    // (under a memory budget): rounds are small, so they overshoot it little.
+    let per_round = if pool.is_none() { BATCH } else { ROUND * threads };
     let mut units: Vec<std::sync::Mutex<Unit<M>>> = Vec::new();
     let mut layout = Layout::default();
     let mut level: Level<Entry<M::State>> = Level::new(per_round);
@@ -871,7 +953,8 @@ where
     // states that thread allocated and will expand. A thread then touches (copies, counts
     // references to) the shared parts of its own states only: parts shared by states that
     // two threads expand would bounce between their cores' caches at every copy.
-    let mut shared: Vec<<M::State as Frontier>::Pool> = (0..threads).map(|_| Default::default()).collect();
+    let mut shared: Vec<std::sync::Mutex<<M::State as Frontier>::Pool>> =
+        (0..threads).map(|_| Default::default()).collect();
     let lane = |owner: u16| (owner as usize).min(threads - 1);
     let (mut states, mut depth, mut stopped, mut done) = (0u64, 0usize, None, false);
     let mut peak_frontier = 0usize;
@@ -886,7 +969,8 @@ where
         if table.insert(fingerprint(&s), id) {
             parents.push(NO_PARENT);
             watch.check(model, &s, |i| found[i] = Some(id));
-            level.push((s.hold(&mut shared[lane(thread_index())]), id, thread_index()));
+            let pool = shared[lane(thread_index())].get_mut().unwrap_or_else(|e| e.into_inner());
+            level.push((s.hold(pool), id, thread_index()));
         }
     }
     done |= watch.all_found();
@@ -899,8 +983,10 @@ where
         }
         // A level is expanded in rounds: the pool's threads compute the successors of the
         // round's states (canonical, fingerprinted, table slots prefetched, see
-        // `expand_round`), then this thread inserts them in round order, so in the order one
-        // thread would and with the same outcome whatever the number of threads.
+        // `expand_round`), then this thread inserts their fingerprints in round order, so in
+        // the order one thread would and with the same outcome whatever the number of threads;
+        // then each thread holds the new successors it computed and frees the others
+        // (`hold_units`), and this thread appends the held ones to the next level in order.
         while let Some(round) = level.pop() {
             peak_frontier = peak_frontier.max(level.len + round.len() + next.len);
             if let Some(stop) = limits.poll(states, &table, depth) {
@@ -909,19 +995,8 @@ where
                 break 'search;
             }
             let words = watch.words();
-            let (n_units, parallel) = expand_round(
-                model,
-                cfg,
-                round,
-                at_bound,
-                &table,
-                &watch,
-                &mut units,
-                &mut layout,
-                pool,
-                threads,
-                &dups,
-            );
+            let (n_units, parallel) =
+                expand_round(model, cfg, round, at_bound, &table, &watch, &mut units, &mut layout, pool, threads);
             // Chunk by chunk of `BATCH` states in round order, as one thread would: the
             // transitions counted when a search stops early are those of the chunks up to the
             // one it stopped in, whatever the threads.
@@ -937,25 +1012,22 @@ where
                 }
                 for &(u, p) in &layout.at[chunk] {
                     let unit = units[u as usize].get_mut().unwrap_or_else(|e| e.into_inner());
-                    let dups = dups[unit.owner as usize].get_mut().unwrap_or_else(|e| e.into_inner());
                     let from = if p == 0 { 0 } else { unit.ends[p as usize - 1] as usize };
-                    // A unit's states are visited in order: their successors are at its front.
+                    let id = unit.input[p as usize].1;
+                    let mut new = 0;
                     for k in from..unit.ends[p as usize] as usize {
-                        let (n, fp, id) = unit.succ.pop_front().expect("a successor per range entry");
                         let nid = parents.len() as u32;
-                        if !table.insert(fp, nid) {
-                            // Found earlier in this round: freed by the thread that allocated
-                            // it, in the next round.
-                            if parallel {
-                                dups.push(n);
-                            }
+                        if !table.insert(unit.fps[k], nid) {
+                            unit.nids.push(NO_PARENT);
                             continue;
                         }
+                        unit.nids.push(nid);
+                        new += 1;
                         parents.push(id);
                         if parallel {
                             watch.apply(&unit.hits[k * words..(k + 1) * words], |i| found[i] = Some(nid));
                         } else {
-                            watch.check(model, &n, |i| found[i] = Some(nid));
+                            watch.check(model, &unit.states[k], |i| found[i] = Some(nid));
                         }
                         if watch.all_found() {
                             done = true;
@@ -965,8 +1037,16 @@ where
                             stopped = Some(Stop::StateBound);
                             break 'search;
                         }
-                        next.push((n.hold(&mut shared[lane(unit.owner)]), nid, unit.owner));
                     }
+                    unit.news.push(new);
+                }
+            }
+            hold_units(&mut units[..n_units], &mut shared, pool.filter(|_| parallel));
+            // The held states join the next level in insertion order.
+            for &(u, p) in &layout.at {
+                let unit = units[u as usize].get_mut().unwrap_or_else(|e| e.into_inner());
+                for _ in 0..unit.news[p as usize] {
+                    next.push(unit.held.pop_front().expect("a held state per new successor"));
                 }
             }
             for u in units[..n_units].iter_mut() {
@@ -978,7 +1058,7 @@ where
         }
         depth += 1;
         std::mem::swap(&mut level, &mut next);
-        shared.iter_mut().for_each(M::State::tidy);
+        shared.iter_mut().for_each(|p| M::State::tidy(p.get_mut().unwrap_or_else(|e| e.into_inner())));
     }
     let exhaustive = !done && stopped.is_none() && level.is_empty() && next.is_empty();
     // Freeing a large frontier takes a while (up to seconds for millions of actor states): a
@@ -988,10 +1068,10 @@ where
             .into_iter()
             .map(|u| {
                 let u = u.into_inner().unwrap_or_else(|e| e.into_inner());
-                (u.input, u.succ)
+                (u.input, u.states, u.held)
             })
             .collect();
-        let frontier = (level.blocks, next.blocks, units, dups, shared);
+        let frontier = (level.blocks, next.blocks, units, shared);
         let _ = std::thread::Builder::new().name("free frontier".into()).spawn(move || drop(frontier));
     }
     let discoveries = found
