@@ -704,9 +704,24 @@ where
     }
 }
 
-/// Holds the new successors of the round's units (see [`Unit::hold`]): each on the pool thread
-/// that expanded it, with that thread's pool, with `pool` (when the round was expanded in
-/// parallel), else on this thread.
+/// Runs `work` on this thread and offers it to each other thread of `pool`; returns when every
+/// run has returned. `work` takes its share of a round's units until none is left, so a thread
+/// of the pool that the system does not schedule in time (on a loaded machine) is not waited
+/// for: its offer is run here, after the units are all taken, and returns at once. (A rayon
+/// broadcast would wait for every thread to run it.)
+fn on_every_thread(pool: &rayon::ThreadPool, work: impl Fn() + Sync) {
+    pool.in_place_scope(|scope| {
+        for _ in 1..pool.current_num_threads() {
+            scope.spawn(|_| work());
+        }
+        work();
+    });
+}
+
+/// Holds the new successors of the round's units (see [`Unit::hold`]), each with the pool of
+/// the thread that expanded it: with `pool` (when the round was expanded in parallel), each
+/// thread takes the units it expanded first (so it finds them in its core's cache and frees
+/// the duplicates with the allocator's fast path), then the others'; else on this thread.
 fn hold_units<M>(
     units: &mut [std::sync::Mutex<Unit<M>>],
     shared: &mut [std::sync::Mutex<<M::State as Frontier>::Pool>],
@@ -723,11 +738,15 @@ fn hold_units<M>(
                 by_owner[owner.min(shared.len() - 1)].push(k);
             }
             let (units, shared, by_owner) = (&*units, &*shared, &by_owner);
-            pool.broadcast(|ctx| {
-                let me = ctx.index();
-                let mut mine = shared[me].lock().unwrap_or_else(|e| e.into_inner());
-                for &k in &by_owner[me] {
-                    units[k].lock().unwrap_or_else(|e| e.into_inner()).hold(&mut mine);
+            let next: Vec<std::sync::atomic::AtomicUsize> = by_owner.iter().map(|_| Default::default()).collect();
+            on_every_thread(pool, || {
+                let me = thread_index() as usize;
+                // Its own units first, then the others' (with their owners' pools).
+                for t in (0..shared.len()).map(|k| (me + k) % shared.len()) {
+                    while let Some(&k) = by_owner[t].get(next[t].fetch_add(1, Ordering::Relaxed)) {
+                        let mut pool = shared[t].lock().unwrap_or_else(|e| e.into_inner());
+                        units[k].lock().unwrap_or_else(|e| e.into_inner()).hold(&mut pool);
+                    }
                 }
             });
         }
@@ -741,8 +760,10 @@ fn hold_units<M>(
     }
 }
 
-/// Where each state of a round went: `units[k]` holds states `order[k]` (round positions)
-/// and `at[i]` is state `i`'s (unit, position in it). Buffers reused from round to round.
+/// Where each state of a round went: `order` lists the round's positions grouped by the
+/// thread that allocated them (in round order within a thread), the units take them in that
+/// order, [`BATCH`] at a time, and `at[i]` is state `i`'s (unit, position in it). Buffers
+/// reused from round to round.
 #[derive(Default)]
 struct Layout {
     order: Vec<u32>,
@@ -756,9 +777,8 @@ struct Layout {
 /// [`POOL_MIN`] states, each pool thread expands the units of the states it allocated, then
 /// takes units of the others (so a thread slowed by other load does less, and its states
 /// change hands); a thread that expands states it allocated frees them with the allocator's
-/// fast path (a free on another thread is a slow, contended one, and the memory it reuses
-/// is in the other core's cache). The table is only read until all are done. Returns whether
-/// the pool's threads expanded the round.
+/// fast path and finds them in its own core's cache. The table is only read until all are
+/// done. Returns the number of units used and whether the pool's threads expanded the round.
 #[allow(clippy::too_many_arguments)]
 fn expand_round<M>(
     model: &M,
@@ -825,8 +845,8 @@ where
             use std::sync::atomic::AtomicUsize;
             let next: Vec<AtomicUsize> = (0..lanes).map(|t| AtomicUsize::new(layout.first[t])).collect();
             let (first, units) = (&layout.first, &*units);
-            pool.broadcast(|ctx| {
-                let me = ctx.index();
+            on_every_thread(pool, || {
+                let me = thread_index() as usize;
                 let mut actions = Vec::new();
                 // Its own units first, then the others'.
                 for t in (0..lanes).map(|k| (me + k) % lanes) {
