@@ -241,4 +241,48 @@ mod tests {
         State::tidy(&mut pool);
         assert!(pool.is_empty(), "{} left", pool.len());
     }
+
+    /// The breadth-first search keeps a pool per thread, and a state held by one thread's pool
+    /// may be expanded by another thread and its successors held in that thread's pool: the two
+    /// pools never share a copy of an actor state (else `tidy` would keep it for ever), and
+    /// once no held state uses them, `tidy` empties both.
+    #[test]
+    fn two_pools_share_no_copy_and_tidy_empties_both() {
+        let sc = crate::scenario::Scenario::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/directus-10.11.1-session.json"
+        )))
+        .unwrap()
+        .with_tabs(3)
+        .unwrap();
+        let model = super::super::build(&sc);
+        let (mut a, mut b) = (Pool::default(), Pool::default());
+        // Level by level, the states alternate between the pools; each is expanded from its
+        // held form, so its unchanged actor states are the other pool's copies.
+        let mut level: Vec<(Held, bool)> = model.init_states().into_iter().map(|s| (s.hold(&mut a), true)).collect();
+        let mut held = 0;
+        for _ in 0..6 {
+            let mut next = Vec::new();
+            for (h, in_a) in &level {
+                let s = State::restore(h);
+                let mut actions = Vec::new();
+                model.actions(&s, &mut actions);
+                for n in actions.into_iter().filter_map(|x| model.next_state(&s, x)) {
+                    let pool = if *in_a { &mut b } else { &mut a };
+                    let h = n.clone().hold(pool);
+                    assert_eq!(*State::restore(&h), n);
+                    next.push((h, !*in_a));
+                    held += 1;
+                }
+            }
+            level = next;
+        }
+        assert!(held > 500, "{held}");
+        assert!(!a.is_empty() && !b.is_empty());
+        assert!(a.copies.is_disjoint(&b.copies), "a copy in both pools");
+        drop(level);
+        State::tidy(&mut a);
+        State::tidy(&mut b);
+        assert!(a.is_empty() && b.is_empty(), "{} and {} left", a.len(), b.len());
+    }
 }
