@@ -292,7 +292,6 @@ impl Vocabulary {
         let hint = |w: &str, all: &mut dyn Iterator<Item = &str>| {
             did_you_mean(w, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"))
         };
-        self.check_actor(ev)?;
         if let Some(a) = &ev.action {
             if !ACTION_NAMES.contains(&a.as_str()) {
                 return Err(format!(
@@ -307,6 +306,7 @@ impl Vocabulary {
                 ));
             }
         }
+        self.check_actor(ev)?;
         if let (Some(actor), Some(a)) = (&ev.actor, &ev.action) {
             let kind = match ev.place {
                 Some(Place::Tab { .. }) => "tab",
