@@ -29,6 +29,7 @@
 
 mod auth_actor;
 pub mod browser;
+pub mod cached;
 pub mod frontier;
 pub mod interpret;
 pub mod oauth;
@@ -49,6 +50,7 @@ use crate::properties;
 use crate::protocol::sessions::SessionProgram;
 use crate::scenario::{NetworkKind, Scenario};
 use browser::{BrowserCfg, BrowserState, Send};
+use cached::Cached;
 use policy::{AuthMode, ServerPolicy, ServerSteps, StoreConcurrency};
 use server::{Credentials, Endpoint, Handler, Stage, StepOut, Ttls};
 use store::{Sql, SqlResult, StoreState};
@@ -316,17 +318,18 @@ pub struct ServerState {
     pub ghost: ServerGhost,
 }
 
-/// One actor's state.
+/// One actor's state. Each hashes as its content's hash, computed once per distinct state
+/// ([`Cached`]), so that fingerprinting a successor re-hashes only the actors its step changed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum NodeState {
     /// See [`BrowserState`].
-    Browser(BrowserState),
+    Browser(Cached<BrowserState>),
     /// See [`ServerState`].
-    Server(ServerState),
+    Server(Cached<ServerState>),
     /// See [`StoreState`].
-    Store(StoreState),
+    Store(Cached<StoreState>),
     /// See [`oauth::AsState`].
-    AuthServer(oauth::AsState),
+    AuthServer(Cached<oauth::AsState>),
 }
 
 /// An actor of the model, with its configuration.
@@ -415,22 +418,25 @@ impl Actor for Node {
             Node::Browser { cfg, jwt, token, .. } => {
                 let b = BrowserState::signed_in(cfg, *jwt, *token);
                 arm_browser_timers(&b, cfg, o);
-                NodeState::Browser(b)
+                NodeState::Browser(b.into())
             }
             Node::Server { max_ticks, first_fresh, .. } => {
                 if *max_ticks > 0 {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
-                NodeState::Server(ServerState {
-                    now: 0,
-                    next_fresh: *first_fresh,
-                    handlers: vec![],
-                    next_seq: 0,
-                    orphan_cookies: 0,
-                    ghost: ServerGhost::default(),
-                })
+                NodeState::Server(
+                    ServerState {
+                        now: 0,
+                        next_fresh: *first_fresh,
+                        handlers: vec![],
+                        next_seq: 0,
+                        orphan_cookies: 0,
+                        ghost: ServerGhost::default(),
+                    }
+                    .into(),
+                )
             }
-            Node::Store { init, .. } => NodeState::Store(init.clone()),
+            Node::Store { init, .. } => NodeState::Store(init.clone().into()),
             Node::AuthServer { protocol, max_ticks, devices, logins, access_tokens, access_ttl, .. } => {
                 if *max_ticks > 0 {
                     o.set_timer(Timer::Tick, model_timeout());
@@ -453,7 +459,7 @@ impl Actor for Node {
                 if s.restarts_left > 0 {
                     o.set_timer(Timer::ServerRestarts, model_timeout());
                 }
-                NodeState::AuthServer(s)
+                NodeState::AuthServer(s.into())
             }
         }
     }
@@ -486,7 +492,7 @@ impl Actor for Node {
                         if one {
                             s.next_seq += 1;
                         }
-                        if &s != state.as_ref().store() {
+                        if *s != *state.as_ref().store() {
                             *state.to_mut() = NodeState::Store(s);
                         }
                         o.send(src, Msg::QueryResult { client, result });
@@ -494,7 +500,7 @@ impl Actor for Node {
                     Msg::Transaction { handler, now } => {
                         let mut s = s.clone();
                         let out = sessions::run_atomically(program, ttl, now, handler, &mut s);
-                        if &s != state.as_ref().store() {
+                        if *s != *state.as_ref().store() {
                             *state.to_mut() = NodeState::Store(s);
                         }
                         if let StepOut::Respond { h, reply, orphan } = out {
