@@ -493,7 +493,7 @@ impl Actor for Node {
                             s.next_seq += 1;
                         }
                         if *s != *state.as_ref().store() {
-                            *state.to_mut() = NodeState::Store(s);
+                            *state = Cow::Owned(NodeState::Store(s));
                         }
                         o.send(src, Msg::QueryResult { client, result });
                     }
@@ -501,7 +501,7 @@ impl Actor for Node {
                         let mut s = s.clone();
                         let out = sessions::run_atomically(program, ttl, now, handler, &mut s);
                         if *s != *state.as_ref().store() {
-                            *state.to_mut() = NodeState::Store(s);
+                            *state = Cow::Owned(NodeState::Store(s));
                         }
                         if let StepOut::Respond { h, reply, orphan } = out {
                             o.send(src, Msg::TransactionDone { handler: h, reply, orphan });
@@ -614,7 +614,7 @@ impl Actor for Node {
                     o.send(*server, request_msg(b.wire(send)));
                 }
                 arm_browser_timers(&b, cfg, o);
-                *state.to_mut() = NodeState::Browser(b);
+                *state = Cow::Owned(NodeState::Browser(b));
             }
             _ => {}
         }
@@ -791,7 +791,7 @@ fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg:
         _ => return,
     }
     arm_browser_timers(&b, cfg, o);
-    *state.to_mut() = NodeState::Browser(b);
+    *state = Cow::Owned(NodeState::Browser(b));
 }
 
 /// After a refresh answer: the calls that waited for their tab's refresh are sent
@@ -913,7 +913,7 @@ fn server_on_msg(
                 ServerSteps::Split => interpreted(&mut s, program, ttl, h, None),
                 ServerSteps::Atomic => {
                     o.send(store, Msg::Transaction { handler: h, now: s.now });
-                    *state.to_mut() = NodeState::Server(s);
+                    *state = Cow::Owned(NodeState::Server(s));
                     return;
                 }
             }
@@ -949,7 +949,7 @@ fn server_on_msg(
             o.send(Id::from(h.client.browser as usize), msg);
         }
     }
-    *state.to_mut() = NodeState::Server(s);
+    *state = Cow::Owned(NodeState::Server(s));
 }
 
 /// The browser's clock lags the server's by at most one tick (only with a browser clock);
