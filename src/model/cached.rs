@@ -9,6 +9,9 @@
 //! needed and kept with the state: an actor state shared by a parent and its successors, or held
 //! by the frontier's pool, is hashed once.
 //!
+//! A [`Cached`] state also carries one flag for the frontier's pool (`model::frontier`): this
+//! allocation is the pool's shared copy, so the pool finds it without a lookup.
+//!
 //! Equality, order, `Debug` and serialisation are the content's, so traces, descriptions and
 //! the explorer's state views read as before; only the value of a hash changes (fingerprints
 //! deduplicate states and split partitions; none is stored in a file or compared across
@@ -18,7 +21,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU64, Ordering as Mem};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as Mem};
 
 use serde::{Serialize, Serializer};
 
@@ -33,10 +36,15 @@ use serde::{Serialize, Serializer};
 ///
 /// The cache is an atomic, so states shared between search threads may fill it concurrently:
 /// each thread computes the same value.
+///
+/// The pool flag ([`Cached::is_pool_copy`]) is set by the frontier's pool on the copy it keeps
+/// and is not cloned (a clone is another allocation).
 pub struct Cached<T> {
     value: T,
     /// The content hash; 0: not computed yet.
     hash: AtomicU64,
+    /// This allocation is the frontier pool's shared copy of its content.
+    pool_copy: AtomicBool,
 }
 
 /// The fixed seed of content hashes (any constant: the hash only has to be the same for equal
@@ -46,7 +54,7 @@ const SEED: u64 = 0x1319_8a2e_0370_7344;
 impl<T: Hash> Cached<T> {
     /// `value`, its hash not computed yet.
     pub fn new(value: T) -> Self {
-        Cached { value, hash: AtomicU64::new(0) }
+        Cached { value, hash: AtomicU64::new(0), pool_copy: AtomicBool::new(false) }
     }
 
     /// The content hash of the value (never 0), computed now if not yet known.
@@ -68,6 +76,20 @@ impl<T: Hash> Cached<T> {
     /// The value, without its cache.
     pub fn into_inner(self) -> T {
         self.value
+    }
+}
+
+impl<T> Cached<T> {
+    /// Whether the frontier's pool keeps this allocation as its shared copy (set by
+    /// [`Cached::mark_pool_copy`]; a clone is not one). Only the pool's sharing depends on it:
+    /// a copy it does not know (e.g. of an earlier search's pool) is merely shared less.
+    pub fn is_pool_copy(&self) -> bool {
+        self.pool_copy.load(Mem::Relaxed)
+    }
+
+    /// Marks this allocation as the frontier pool's shared copy.
+    pub fn mark_pool_copy(&self) {
+        self.pool_copy.store(true, Mem::Relaxed);
     }
 }
 
@@ -94,7 +116,11 @@ impl<T> DerefMut for Cached<T> {
 
 impl<T: Clone> Clone for Cached<T> {
     fn clone(&self) -> Self {
-        Cached { value: self.value.clone(), hash: AtomicU64::new(self.hash.load(Mem::Relaxed)) }
+        Cached {
+            value: self.value.clone(),
+            hash: AtomicU64::new(self.hash.load(Mem::Relaxed)),
+            pool_copy: AtomicBool::new(false),
+        }
     }
 }
 
@@ -168,12 +194,22 @@ mod tests {
     }
 
     #[test]
-    fn unequal_values_with_equal_hashes_are_still_compared_by_content() {
-        // Hashes unknown on one side: equality reads the values.
+    fn equality_reads_the_values_when_a_hash_is_unknown() {
         let a = Cached::new(7u32);
         let b = Cached::new(8u32);
         a.content_hash();
         assert_ne!(a, b);
         assert_eq!(a, Cached::new(7u32));
+        b.content_hash();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn the_pool_flag_is_not_cloned() {
+        let a = Cached::new(7u32);
+        assert!(!a.is_pool_copy());
+        a.mark_pool_copy();
+        assert!(a.is_pool_copy());
+        assert!(!a.clone().is_pool_copy());
     }
 }

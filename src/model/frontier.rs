@@ -11,8 +11,9 @@
 //! flags (all false without crashes) and one of storages (all `None`).
 //!
 //! A held state therefore keeps:
-//! - one shared copy of each distinct actor state ([`Pool`]: content-keyed, tidied after each
-//!   level of what no held state uses any more);
+//! - one shared copy of each distinct actor state ([`Pool`]: keyed by content, looked up by
+//!   the state's cached content hash, tidied after each level of what no held state uses any
+//!   more);
 //! - the network and the timer sets as they are. Their hash tables' layout decides the order in
 //!   which stateright lists the deliveries and timeouts, hence the search order, the state
 //!   numbers and which of several shortest counterexamples is reported; a table rebuilt from its
@@ -33,27 +34,28 @@ use stateright::actor::{ActorModelState, Network, Timers};
 use super::{InFlight, Msg, Node, NodeState, State, Timer};
 use crate::search::Frontier;
 
-/// One distinct copy of each actor state held by the frontier, keyed by content, and the
-/// addresses of those copies: a state's actor that is already the pool's copy (most of them:
-/// a step changes one or two actors and the others are its parent's, restored from the pool)
-/// is found by address, without hashing its content. An address in `copies` is that of a live
-/// copy (the pool holds it), so it cannot have been reused for another actor state.
+/// One distinct copy of each actor state held by the frontier, keyed by content (hashed as
+/// the state's cached content hash, [`super::cached::Cached`]). A state's actor that is already
+/// the pool's copy (most of them: a step changes one or two actors and the others are its
+/// parent's, restored from the pool) carries the pool's mark ([`NodeState::is_pool_copy`]) and
+/// is kept as it is, without a lookup. The mark is only set on the copy the pool holds, and
+/// the pool lets a copy go only when nothing else holds it, so a marked actor state that a
+/// successor holds is the pool's (or, from an earlier search's pool, merely not shared).
 #[derive(Default)]
 pub struct Pool {
     states: HashSet<Arc<NodeState>, ahash::RandomState>,
-    copies: HashSet<usize, ahash::RandomState>,
 }
 
 impl Pool {
     /// The pool's copy of `s` (adding `s` if it has none).
     fn share(&mut self, s: Arc<NodeState>) -> Arc<NodeState> {
-        if self.copies.contains(&(Arc::as_ptr(&s) as usize)) {
+        if s.is_pool_copy() {
             return s;
         }
         if let Some(c) = self.states.get(&s) {
             return Arc::clone(c);
         }
-        self.copies.insert(Arc::as_ptr(&s) as usize);
+        s.mark_pool_copy();
         self.states.insert(Arc::clone(&s));
         s
     }
@@ -145,14 +147,7 @@ impl Frontier for State {
     }
 
     fn tidy(pool: &mut Pool) {
-        let copies = &mut pool.copies;
-        pool.states.retain(|s| {
-            let used = Arc::strong_count(s) > 1;
-            if !used {
-                copies.remove(&(Arc::as_ptr(s) as usize));
-            }
-            used
-        });
+        pool.states.retain(|s| Arc::strong_count(s) > 1);
     }
 }
 

@@ -533,13 +533,12 @@ impl Actor for Node {
             }
             (Node::AuthServer { protocol, .. }, Timer::ServerRestarts) => auth_actor::on_restart(protocol, state, o),
             (Node::Browser { server, cfg, .. }, _) => {
-                let NodeState::Browser(b) = state.as_ref() else { return };
-                let mut b = b.clone();
+                let NodeState::Browser(before) = state.as_ref() else { return };
+                let mut b = before.clone();
                 let (changed, sent) = match *timer {
                     Timer::TabRefreshes(t) => {
-                        let before = b.clone();
                         let sent = b.start_refresh(cfg, t);
-                        (b != before, sent)
+                        (b != *before, sent)
                     }
                     Timer::TabRequests(t) => {
                         let sent = b.start_request(cfg, t);
@@ -643,6 +642,26 @@ fn rearm_clock(now: Tick, max_ticks: Tick, o: &mut Out<Node>) {
 }
 
 impl NodeState {
+    /// Whether this allocation is the frontier pool's shared copy ([`Cached::is_pool_copy`]).
+    pub fn is_pool_copy(&self) -> bool {
+        match self {
+            NodeState::Browser(x) => x.is_pool_copy(),
+            NodeState::Server(x) => x.is_pool_copy(),
+            NodeState::Store(x) => x.is_pool_copy(),
+            NodeState::AuthServer(x) => x.is_pool_copy(),
+        }
+    }
+
+    /// Marks this allocation as the frontier pool's shared copy ([`Cached::mark_pool_copy`]).
+    pub fn mark_pool_copy(&self) {
+        match self {
+            NodeState::Browser(x) => x.mark_pool_copy(),
+            NodeState::Server(x) => x.mark_pool_copy(),
+            NodeState::Store(x) => x.mark_pool_copy(),
+            NodeState::AuthServer(x) => x.mark_pool_copy(),
+        }
+    }
+
     fn store(&self) -> &StoreState {
         match self {
             NodeState::Store(s) => s,
@@ -1050,6 +1069,15 @@ pub fn in_flight(network: &Network<Msg>) -> Vec<(Id, Id, &Msg)> {
         Network::Ordered(flows) => {
             flows.iter().flat_map(|(&(src, dst), queue)| queue.iter().map(move |m| (src, dst, m))).collect()
         }
+    }
+}
+
+/// Whether some message in flight satisfies `f` (as [`in_flight`], without collecting them).
+pub fn any_in_flight(network: &Network<Msg>, mut f: impl FnMut(&Msg) -> bool) -> bool {
+    match network {
+        Network::UnorderedDuplicating(set, _) => set.iter().any(|e| f(&e.msg)),
+        Network::UnorderedNonDuplicating(multiset) => multiset.iter().any(|(e, &n)| n > 0 && f(&e.msg)),
+        Network::Ordered(flows) => flows.values().any(|queue| queue.iter().any(&mut f)),
     }
 }
 
