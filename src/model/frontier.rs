@@ -182,6 +182,25 @@ mod tests {
     use super::*;
     use stateright::Model;
 
+    /// Every actor state is allocated at the size of the largest [`NodeState`] variant (by
+    /// the `Arc` of a state, and by the pool): it stays that of the authorization server
+    /// without its boxed second node.
+    #[test]
+    fn an_actor_state_is_no_larger_than_the_largest_variant_needs() {
+        use std::mem::size_of;
+        let sizes = [
+            size_of::<super::super::browser::BrowserState>(),
+            size_of::<super::super::ServerState>(),
+            size_of::<super::super::store::StoreState>(),
+            size_of::<super::super::oauth::AsState>(),
+        ];
+        eprintln!("browser, server, store, authorization server: {sizes:?}; NodeState {}", size_of::<NodeState>());
+        let largest = *sizes.iter().max().unwrap();
+        // The wrapper's hash and pool flag, and the discriminant.
+        assert!(size_of::<NodeState>() <= largest + 24, "{}", size_of::<NodeState>());
+        assert!(size_of::<NodeState>() <= 320, "{}", size_of::<NodeState>());
+    }
+
     /// Held and restored, every state of the first levels of a 3-tab model is equal to the
     /// original, hashes alike and lists the same actions in the same order; the pool shares
     /// actor states.
