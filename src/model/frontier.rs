@@ -4,8 +4,9 @@
 //! A full [`State`] (stateright's `ActorModelState`) costs about 2.4 KB of heap and inline
 //! memory per frontier state on `directus-10.11.1-session` with 3 tabs (measured with
 //! `bench --protocol`, column `B/front`). Most of it is actor states: a step changes one or two
-//! actors and allocates a fresh 520-byte `NodeState` (plus its tabs) for each, although few of
-//! them are new. Measured on the 3-tab model's 12th level (3 159 states): 1.44 actor states per
+//! actors and allocates a fresh `NodeState` (520 bytes when this was measured, 272 since the
+//! authorization server's second node is boxed; plus its tabs) for each, although few of them
+//! are new. Measured on the 3-tab model's 12th level (3 159 states): 1.44 actor states per
 //! frontier state by allocation, 0.22 by content. The rest is stateright's per-actor
 //! bookkeeping: a vector of timer sets, one of random choices (always empty here), one of crash
 //! flags (all false without crashes) and one of storages (all `None`).
