@@ -202,8 +202,8 @@ impl Oracle {
 /// Symmetry reduction over tabs (TLC's `SYMMETRY Permutations(Tabs)`): the state with its tabs
 /// sorted. Two states map to the same representative exactly when one is a permutation of the
 /// other's tabs, so this is the canonical element of the orbit.
-pub fn representative(s: &OracleState) -> OracleState {
-    let mut r = *s;
+pub fn representative(s: OracleState) -> OracleState {
+    let mut r = s;
     // Insertion sort: at most 8 keys, usually nearly sorted.
     let tabs = &mut r.tabs[..usize::from(s.n)];
     for i in 1..tabs.len() {
@@ -329,8 +329,8 @@ mod tests {
         let a = m.next_state(&s, OracleAction::Send(0)).unwrap();
         let b = m.next_state(&s, OracleAction::Send(2)).unwrap();
         assert_ne!(a, b);
-        assert_eq!(representative(&a), representative(&b));
-        assert_eq!(representative(&a).cookie, 1);
+        assert_eq!(representative(a), representative(b));
+        assert_eq!(representative(a).cookie, 1);
     }
 }
 

@@ -200,8 +200,9 @@ pub struct BrowserSection {
     #[serde(default)]
     pub on_stored_token_written: crate::model::policy::WrittenListener,
     /// K of the `retry` reaction: refreshes answered with an error each tab may send again,
-    /// 0 to 2 (default 0).
+    /// 0 to 2 (default 0); 1 or 2 when a reaction list has `retry` or `refresh-and-retry`.
     #[serde(default)]
+    #[schemars(range(max = 2))]
     pub retry_limit: u8,
     /// Independent requesters inside each tab, each refreshing on its own with no
     /// single-flight (middleware, Server Components, Route Handlers; API calls each with
@@ -256,6 +257,7 @@ fn default_mode() -> AuthMode {
 #[serde(deny_unknown_fields)]
 pub struct AttackerSection {
     /// Redemptions it may try, 1 to 3.
+    #[schemars(range(min = 1, max = 3))]
     pub attempts: u8,
     /// The modes it may redeem in (`POST /auth/refresh {mode}`), at least one.
     pub modes: Vec<AuthMode>,
@@ -899,10 +901,24 @@ impl Scenario {
         self.protocol_spec.is_some()
     }
 
-    /// Sets the number of tabs (the CLI's `--tabs`), with the same check as the file's field.
+    /// Sets the number of tabs (the CLI's `--tabs`), with the same checks as the file's field.
+    ///
+    /// # Errors
+    /// The file's fields that do not fit `tabs` tabs (e.g. more `browser.ssr_paths` than tabs):
+    /// the error names the field and says that the run's `--tabs`, not the file, set the count.
     pub fn with_tabs(mut self, tabs: u8) -> Result<Scenario, ScenarioError> {
+        let own = self.browser.tabs;
         self.browser.tabs = tabs;
-        self.validate()?;
+        self.validate().map_err(|e| match e {
+            ScenarioError::Invalid { path, at, field, found, expected } => ScenarioError::Invalid {
+                path,
+                at,
+                field,
+                found,
+                expected: format!("{expected} (with the run's --tabs {tabs}; the file has `browser.tabs` {own})"),
+            },
+            e => e,
+        })?;
         Ok(self)
     }
 

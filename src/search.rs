@@ -67,8 +67,10 @@ pub enum Stop {
     MemoryBound,
 }
 
-/// A symmetry reduction: maps a state to the representative of its class.
-pub type Representative<S> = fn(&S) -> S;
+/// A symmetry reduction: maps a state to the representative of its class. It takes the state
+/// by value, so that a state that is already its class's representative (most are) is returned
+/// as it is, without a copy.
+pub type Representative<S> = fn(S) -> S;
 
 /// How the breadth-first search holds a state it has yet to expand (the frontier): the state
 /// itself ([`plain_frontier!`]), or a smaller form from which [`Frontier::restore`] rebuilds an
@@ -449,7 +451,7 @@ const POOL_MIN: usize = 256;
 /// The representative of `s` under the configured symmetry reduction (`s` itself without).
 fn canonical<S>(cfg: &SearchConfig<S>, s: S) -> S {
     match cfg.symmetry {
-        Some(f) => f(&s),
+        Some(f) => f(s),
         None => s,
     }
 }
@@ -1035,7 +1037,7 @@ where
     M::State: Hash + Clone,
 {
     let key = |s: &M::State| match symmetry {
-        Some(f) => fingerprint(&f(s)),
+        Some(f) => fingerprint(&f(s.clone())),
         None => fingerprint(s),
     };
     let inits = model.init_states();

@@ -150,6 +150,15 @@ fn malformed_json_and_bad_values_exit_2_with_position_or_range() {
     );
     let out = cli(dir.path(), &["check", &model("directus-10.10-session.json"), "--tabs", "7"]);
     assert_eq!(out.status.code(), Some(2));
+    // A `--tabs` that the file's other fields do not fit is named as the cause.
+    let out = cli(dir.path(), &["check", &model("c05-ssr-cannot-write-cookies.json"), "--tabs", "1", "--no-traces"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("field `browser.ssr_paths`: found 1")
+            && err.contains("(with the run's --tabs 1; the file has `browser.tabs` 2)"),
+        "{err}"
+    );
     let out = cli(dir.path(), &["check", "missing.json"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.json: cannot read the model file"));

@@ -6,7 +6,7 @@ use refresh_check::search::{self, SearchConfig, SearchOutcome, Strategy};
 
 fn run(n: u8, r: u8, rotate: bool, property: bool, strategy: Strategy, symmetry: bool) -> SearchOutcome {
     let model = Oracle::new(n, r, rotate, property).unwrap();
-    let sym: Option<fn(&OracleState) -> OracleState> = symmetry.then_some(oracle::representative);
+    let sym: Option<fn(OracleState) -> OracleState> = symmetry.then_some(oracle::representative);
     search::search(&model, &SearchConfig { strategy, symmetry: sym, ..SearchConfig::default() })
 }
 

@@ -669,6 +669,12 @@ fn next_names_a_later_step_or_is_refused_at_its_line() {
     let e = Scenario::parse("p.json".as_ref(), &back).unwrap_err().to_string();
     assert!(e.starts_with("p.json:7:") && e.contains("field `protocol.refresh.steps[1].rules[0].next`"), "{e}");
     assert!(e.contains("`read` is step 1; a handler runs forward only"), "{e}");
+    // A later step named like an earlier one is refused as a duplicate name, at its own line,
+    // not as a `next` that jumps backward.
+    let dup = text("read", "continue").replace(r#"{ "name": "rotate", "rules""#, r#"{ "name": "read", "rules""#);
+    let e = Scenario::parse("p.json".as_ref(), &dup).unwrap_err().to_string();
+    assert!(e.starts_with("p.json:8:") && e.contains("field `protocol.refresh.steps[2].name`"), "{e}");
+    assert!(e.contains("a short name no other step of this handler has"), "{e}");
 
     // The jump skips step `skipped`: the active token is rotated (200), never answered 500.
     std::fs::write(dir.path().join("p.json"), text("rotate", "continue")).unwrap();
@@ -680,4 +686,26 @@ fn next_names_a_later_step_or_is_refused_at_its_line() {
     assert!(text.contains("rule `active` → continue") && text.contains("step `rotate`"), "{text}");
     assert!(!text.contains("step `skipped`"), "{text}");
     assert!(r.unique_states > 0);
+}
+
+/// An unknown name in the `request` handler lists the presented access token's `access.`
+/// columns among what is expected there (and suggests the nearest), at the guard's line; a
+/// refresh rule, where they are not readable, does not list them.
+#[test]
+fn an_unknown_name_in_the_request_handler_lists_the_access_columns() {
+    let text = std::fs::read_to_string(root().join("models/zitadel-9331-refresh-revokes-in-flight-access-token.json"))
+        .unwrap();
+    let typo = text.replacen("access.exp >= now and not access.revoked", "acess.exp >= now", 1);
+    assert_ne!(typo, text);
+    let e = Scenario::parse("z.json".as_ref(), &typo).unwrap_err().to_string();
+    assert!(e.contains("field `protocol.request.rules[0].when`: unknown name `acess.exp`"), "{e}");
+    assert!(
+        e.contains("an `access.` column of the presented access token") && e.contains("did you mean `access.exp`?"),
+        "{e}"
+    );
+    let in_refresh =
+        text.replacen("\"when\": \"presented.status == active", "\"when\": \"presnted.status == active", 1);
+    assert_ne!(in_refresh, text);
+    let e = Scenario::parse("z.json".as_ref(), &in_refresh).unwrap_err().to_string();
+    assert!(e.contains("unknown name `presnted.status`") && !e.contains("`access.` column"), "{e}");
 }

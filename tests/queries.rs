@@ -244,7 +244,7 @@ fn compare_replays_each_counterexample_of_a_on_b() {
     assert_eq!(out.status.code(), Some(0), "{md}");
     assert!(md.contains("| no_spurious_logout | **violated (5 steps)** | **holds** |"), "{md}");
     assert!(md.contains("- `no_spurious_logout` #1 (5 steps): `spiderly-384-successor-grace` runs these steps but `no_spurious_logout` holds at their end: defused"), "{md}");
-    assert!(md.contains("- `converges_to_live_token` #1 (6 steps): `spiderly-384-successor-grace` runs these steps and still violates `converges_to_live_token` at their end (9 steps): left"), "{md}");
+    assert!(md.contains("- `converges_to_live_token` #1 (6 steps): `spiderly-384-successor-grace` runs these steps and still violates `converges_to_live_token` at their end (9 steps): left (by other rules: `spiderly-384-401-clears-cookies` `rotate` → `rotated or revoked`; `spiderly-384-successor-grace` `rotate` → `successor within 60 s` → `rotate`)"), "{md}");
 
     let out = cli(&root(), &["compare", "models/directus-10.10-session.json", "models/nope.json"]);
     assert_eq!(out.status.code(), Some(2));
@@ -601,4 +601,78 @@ fn a_condition_names_a_token_by_its_number() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot compare a token with a number"));
+}
+
+/// An event names one of a tab's requesters (`tab A requester 2`) or a reloaded page
+/// (`tab A page 1`), the actors the traces print as `tab A's requester 2` and `tab A (reloaded
+/// page 1)`; `tab A` alone is the tab itself on its first page.
+#[test]
+fn events_name_a_tabs_requesters_and_reloaded_pages() {
+    let dir = crate::common::TempFiles::new();
+    let qf = dir.path().join("q.json");
+    let traces = dir.path().join("traces");
+    let ask = |model: &str, queries: &str| {
+        std::fs::write(&qf, queries).unwrap();
+        let out =
+            cli(&root(), &["check", model, "--query", qf.to_str().unwrap(), "--traces", traces.to_str().unwrap()]);
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
+    };
+    let (code, text) = ask(
+        "models/inite-641-page-fetches-race.json",
+        r#"{"queries": [
+  {"name": "second-fetch", "events": ["tab A requester 2 RequesterSendsRefresh"], "expect": "reachable"},
+  {"name": "not-the-tab", "events": ["tab A RequesterSendsRefresh"], "expect": "unreachable"}
+]}"#,
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("second-fetch: reachable in ") && text.contains("not-the-tab: unreachable as expected"),
+        "{text}"
+    );
+    let t = refresh_check::trace::load(&traces.join("inite-641-page-fetches-race.query-second-fetch.json")).unwrap();
+    let last = t.steps.last().unwrap();
+    assert_eq!((last.actor.as_str(), last.action.as_str()), ("tab A's requester 2", "RequesterSendsRefresh"));
+
+    let (code, text) = ask(
+        "models/nhost-hbp-220-reload-cancels-refresh.json",
+        r#"{"queries": [
+  {"name": "reloaded-page-refused", "events": ["tab A page 1 TabReceivesRefreshResponse status 400"], "expect": "reachable"}
+]}"#,
+    );
+    assert_eq!(code, Some(0), "{text}");
+    let t = refresh_check::trace::load(
+        &traces.join("nhost-hbp-220-reload-cancels-refresh.query-reloaded-page-refused.json"),
+    )
+    .unwrap();
+    let last = t.steps.last().unwrap();
+    assert_eq!((last.actor.as_str(), last.action.as_str()), ("tab A (reloaded page 1)", "TabReceivesRefreshResponse"));
+
+    // An actor the model does not have, or one that never takes the action, is refused before
+    // any search (exit 2), not answered `unreachable`.
+    for (model, event, why) in [
+        (
+            "models/nhost-hbp-220-reload-cancels-refresh.json",
+            "tab A page 2 TabReceivesRefreshResponse",
+            "reload at most 1 time(s)",
+        ),
+        (
+            "models/nhost-hbp-220-reload-cancels-refresh.json",
+            "tab A requester 2 RequesterSendsRefresh",
+            "have 1 requester(s)",
+        ),
+        ("models/inite-641-page-fetches-race.json", "tab A requester 3 RequesterSendsRefresh", "have 2 requester(s)"),
+        (
+            "models/inite-641-page-fetches-race.json",
+            "server TabSendsRefresh",
+            "`server` never takes `TabSendsRefresh`: it is a step of a tab's",
+        ),
+        ("models/inite-641-page-fetches-race.json", "node 1 NodeServesRequest", "has no nodes"),
+    ] {
+        std::fs::write(&qf, format!(r#"{{"queries": [{{"name": "x", "events": ["{event}"]}}]}}"#)).unwrap();
+        let out = cli(&root(), &["check", model, "--query", qf.to_str().unwrap(), "--no-traces"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{event}: {err}");
+        assert!(err.contains("field `queries[0].events[0]`") && err.contains(why), "{event}: {err}");
+        assert!(out.stdout.is_empty(), "{event}");
+    }
 }

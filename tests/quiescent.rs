@@ -154,7 +154,7 @@ fn compare_shows_the_fix_behind_an_identical_shortest_trace() {
     let md = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{md}{}", String::from_utf8_lossy(&out.stderr));
     assert!(md.contains("| converges_to_live_token | violated (3 steps) | violated (3 steps) |"), "{md}");
-    assert!(md.contains("- `converges_to_live_token` #1 (3 steps): `supabase-2022-interval` runs these steps and still violates `converges_to_live_token` at their end (3 steps): left"), "{md}");
+    assert!(md.contains("- `converges_to_live_token` #1 (3 steps): `supabase-2022-interval` runs these steps and still violates `converges_to_live_token` at their end (3 steps): left (by the same rules: `rotate`)"), "{md}");
     assert!(md.contains("- `converges_to_live_token` #2 (6 steps): `supabase-2022-interval` runs these steps but `converges_to_live_token` holds at their end: defused"), "{md}");
     assert!(md.contains("| no_dead_credential_at_rest | **violated (6 steps)** | **holds** |"), "{md}");
 }

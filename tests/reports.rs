@@ -740,3 +740,279 @@ fn on_call_ok_without_calls_is_refused() {
     assert!(err.contains("browser.on_call_ok") && err.contains("calls_per_tab"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The trace of the shortest run matching the model file's own query `name`, which must be
+/// reachable.
+fn query_trace(sc: &refresh_check::scenario::Scenario, name: &str) -> Trace {
+    let built = model::build(sc);
+    let q = sc.queries.iter().find(|q| q.name == name).unwrap_or_else(|| panic!("no query {name}"));
+    let o =
+        refresh_check::query::answer(&built, &sc.path, &sc.name, sc.browser.tabs, q, &search::SearchConfig::default());
+    assert_eq!(o.answer, refresh_check::query::Answer::Reachable, "{name}");
+    o.trace.unwrap()
+}
+
+/// The `(actor, action)` pairs of a trace.
+fn pairs(t: &Trace) -> Vec<(String, String)> {
+    crate::util::steps(t)
+}
+
+/// Tractus-X EDC issue 3002: the provider rotates and overwrites the vault record, the 200
+/// never reaches the consumer (a proxy's 504 on a slow refresh, a cancelled request), and the
+/// consumer's retry with the token it holds is answered 401; the transfer is broken.
+#[test]
+fn tractusx_3002_a_lost_refresh_answer_strands_the_transfer() {
+    use crate::util::pair;
+    let (sc, m, r) = checked("models/tractusx-edc-3002-lost-refresh-response.json");
+    // Shortest: the consumer gives up on its slow refresh before the provider has written
+    // (the 504 case), the provider rotates, the retry no longer matches the record.
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        pairs(&t),
+        [
+            pair("tab A", "TabSendsRefresh"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("tab A", "TabRetriesRefresh"),
+            pair("server", "ServerWritesRefresh"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("tab A", "TabReceivesRefreshResponse"),
+        ]
+    );
+    assert!(t.steps[3].text.contains("rule `overwrite the vault record with the new refresh token`"));
+    assert!(
+        t.steps[4].text.contains("refresh_token=1")
+            && t.steps[4].text.contains("rule `does not match the stored refresh token`")
+    );
+    assert!(
+        t.steps[5].text.starts_with("tab A gets 401 AuthenticationFailed and is logged out"),
+        "{}",
+        t.steps[5].text
+    );
+    assert_eq!(
+        last_store(&t),
+        ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 active", "family 0: current=2"]
+    );
+
+    // The report as written: the 200 is lost after the write, then the retry gets 401.
+    let q = query_trace(&sc, "answer-lost-then-401");
+    let lost = find_step(&q, "network", "NetworkLosesMessage", "refresh token=2");
+    let retry = find_step(&q, "tab A", "TabRetriesRefresh", "token=1");
+    assert!(lost < retry, "the answer is lost before the consumer retries");
+    assert!(q.steps.last().unwrap().text.contains("401"));
+}
+
+/// Tractus-X EDC PR 3026: the record keeps the replaced token; the retry after the lost answer
+/// is answered 200 with the token the consumer missed and nothing is written, so no consumer is
+/// ever refused. Derived, not reported: a retry validated before the slow first request's
+/// vault write rotates a second time, and the later write strands the token the consumer kept.
+#[test]
+fn tractusx_pr3026_the_retry_gets_the_token_it_missed() {
+    use crate::util::{pair, status};
+    use refresh_check::scenario::Verdict;
+    let file = "models/tractusx-edc-pr3026-retire-on-acknowledgement.json";
+    let (sc, m, r) = checked(file);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "lp2_lost_response_recovery"), Verdict::Holds);
+    assert!(r.unique_states > 30, "searched: {}", r.unique_states);
+    let (none, exhaustive, _) = crate::util::shortest_to(&sc, some_tab_logged_out);
+    assert!(exhaustive && none.is_none(), "no consumer is ever refused");
+
+    let q = query_trace(&sc, "answer-lost-then-current-token");
+    let lost = find_step(&q, "network", "NetworkLosesMessage", "refresh token=2");
+    let replayed =
+        find_step(&q, "server", "ServerReceivesRefresh", "rule `the token the last rotation replaced: replayed`");
+    assert!(lost < replayed);
+    assert!(
+        q.steps.last().unwrap().text.starts_with("tab A gets 200, refresh token=2"),
+        "{}",
+        q.steps.last().unwrap().text
+    );
+    assert_eq!(
+        last_store(&q),
+        [
+            "token=1 family=0 gen=0 superseded at 0, 0 grace use(s)",
+            "token=2 family=0 gen=1 parent=1 active",
+            "family 0: current=2, previous=1"
+        ],
+        "nothing rotated for the retry"
+    );
+
+    let d = trace_of(&m, &sc, &r, "no_dead_credential_at_rest");
+    assert_eq!(
+        pairs(&d),
+        [
+            pair("tab A", "TabSendsRefresh"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("tab A", "TabRetriesRefresh"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("server", "ServerWritesRefresh"),
+            pair("tab A", "TabReceivesRefreshResponse"),
+            pair("server", "ServerWritesRefresh"),
+            pair("network", "NetworkLosesMessage"),
+        ]
+    );
+    assert!(d.steps[3].text.contains("rule `the stored refresh token`"), "the retry validated before any write");
+    assert!(d.steps[5].text.starts_with("tab A gets 200, refresh token=2; it stores it"), "{}", d.steps[5].text);
+    assert!(d.steps[6].text.contains("rule `acknowledged after another write: rotate over it`"));
+    assert_eq!(
+        last_store(&d),
+        [
+            "token=1 family=0 gen=0 superseded at 0, 1 grace use(s)",
+            "token=2 family=0 gen=1 parent=1 revoked",
+            "token=3 family=0 gen=1 parent=1 active",
+            "family 0: current=3, previous=1"
+        ]
+    );
+}
+
+/// Tractus-X EDC PR 3026 with a second refresh: the record now retires the previous token at
+/// each rotation (`revoke family.previous`), and the derived race ends in a refusal: the
+/// consumer refreshes with the token the overtaking write stranded and is answered 401.
+#[test]
+fn tractusx_pr3026_a_second_refresh_meets_the_stranded_token() {
+    use crate::util::pair;
+    let mut sc = crate::util::scenario("models/tractusx-edc-pr3026-retire-on-acknowledgement.json", None);
+    sc.browser.refreshes_per_tab = 2;
+    let (m, r) = crate::util::run(&sc, &refresh_check::check::CheckOptions::default());
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        pairs(&t),
+        [
+            pair("tab A", "TabSendsRefresh"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("tab A", "TabRetriesRefresh"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("server", "ServerWritesRefresh"),
+            pair("tab A", "TabReceivesRefreshResponse"),
+            pair("tab A", "TabSendsRefresh"),
+            pair("server", "ServerWritesRefresh"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("tab A", "TabReceivesRefreshResponse"),
+        ]
+    );
+    assert!(t.steps[7].text.contains("rule `acknowledged after another write: rotate over it`"));
+    assert!(t.steps[8].text.contains("refresh_token=2") && t.steps[8].text.contains("rule `matches neither`"));
+    assert!(t.steps[9].text.starts_with("tab A gets 401"), "{}", t.steps[9].text);
+
+    // Once the consumer acknowledged token 2 by rotating it, token 1 is retired: a rotation
+    // from 2 revokes 1 (the record's previous one before the write).
+    fn previous_retired(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        auth.rows.len() == 3
+            && auth.rows[0].status == TokStatus::Revoked
+            && matches!(auth.rows[1].status, TokStatus::Superseded { .. })
+            && auth.rows[2].status == TokStatus::Active
+            && auth.rows[2].parent == Some(2)
+    }
+    let (path, _, _) = crate::util::shortest_to(&sc, previous_retired);
+    assert!(path.is_some());
+}
+
+/// The late presentation of PR 85's production evidence: worker B's refresh with token 1
+/// reaches the server more than one tick (the 2-minute window) after worker A rotated it.
+const LATE_PRESENTATION: [&str; 8] = [
+    "TabSendsRefresh",
+    "ServerReceivesRefresh",
+    "TabSendsRefresh",
+    "TabReceivesRefreshResponse",
+    "ClockTicks",
+    "ClockTicks",
+    "ServerReceivesRefresh",
+    "TabReceivesRefreshResponse",
+];
+
+/// OpenLore before PR 85: a presentation of a token rotated more than 2 minutes earlier
+/// deletes the whole chain, the token the connection's store holds included, so every later
+/// refresh is `unknown_token`; inside the window the retry gets the same successor.
+#[test]
+fn openlore_85_a_late_presentation_revokes_the_chain() {
+    let (sc, m, r) = checked("models/openlore-85-stale-refresh-revokes-chain.json");
+    let t = trace_of(&m, &sc, &r, "no_dead_credential_at_rest");
+    assert_eq!(actions(&t), LATE_PRESENTATION);
+    assert_eq!(t.steps[2].actor, "tab B");
+    assert!(t.steps[3].text.starts_with("tab A gets 200, refresh token=2"), "{}", t.steps[3].text);
+    assert!(
+        t.steps[6].text.contains("refresh_token=1")
+            && t.steps[6].text.contains("rule `reuse after the window: revoke the chain`"),
+        "{}",
+        t.steps[6].text
+    );
+    assert_eq!(last_store(&t), ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"]);
+
+    let q = query_trace(&sc, "retry-inside-the-window-gets-the-same-successor");
+    assert!(!actions(&q).contains(&"ClockTicks".to_string()));
+    find_step(&q, "server", "ServerReceivesRefresh", "rule `idempotent retry: the same successor`");
+    assert_eq!(
+        last_store(&q),
+        ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
+    );
+}
+
+/// OpenLore PR 85: the same late presentation by a `private_key_jwt` client is refused and the
+/// chain kept (the connection's token stays live); a public client still loses the chain, and
+/// now also inside the window once the successor was used, which before PR 85 was a refusal
+/// that kept the chain.
+#[test]
+fn openlore_pr85_private_key_jwt_clients_keep_the_chain_public_clients_do_not() {
+    use crate::util::status;
+    use refresh_check::scenario::Verdict;
+    let (sc, _, r) = checked("models/openlore-pr85-private-key-jwt-keeps-chain.json");
+    assert_eq!(status(&r, "no_dead_credential_at_rest"), Verdict::Holds);
+    assert_eq!(status(&r, "converges_to_live_token"), Verdict::Holds);
+    assert_eq!(status(&r, "reuse_detected"), Verdict::Unreached);
+    assert!(r.unique_states > 50, "searched: {}", r.unique_states);
+    let q = query_trace(&sc, "late-presentation-refused-chain-kept");
+    assert_eq!(actions(&q), LATE_PRESENTATION);
+    assert!(q.steps[6].text.contains("rule `private_key_jwt client: stale, refused, chain kept`"));
+    assert_eq!(
+        last_store(&q),
+        [
+            "token=1 family=0 gen=0 superseded at 0, 0 grace use(s)",
+            "token=2 family=0 gen=1 parent=1 active",
+            "family 0: private_key_jwt=1"
+        ]
+    );
+
+    let public = "models/openlore-pr85-public-client-revokes-chain.json";
+    let (psc, pm, pr) = checked(public);
+    let t = trace_of(&pm, &psc, &pr, "no_dead_credential_at_rest");
+    assert_eq!(actions(&t), LATE_PRESENTATION);
+    assert!(t.steps[6].text.contains("rule `public client: reuse, revoke the chain`"));
+
+    // Three workers: the chain revoked at tick 0, inside the window (A rotates 1, C rotates
+    // 2, B presents 1): reachable for a public client after PR 85, unreachable before it.
+    fn revoked_inside_the_window(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        model::clock_at(s, m.cfg.server) == 0 && auth.rows.iter().any(|r| r.status == TokStatus::Revoked)
+    }
+    let (path, _, _) = crate::util::shortest_to(&crate::util::scenario(public, Some(3)), revoked_inside_the_window);
+    assert!(path.is_some(), "PR 85, public client");
+    let before = crate::util::scenario("models/openlore-85-stale-refresh-revokes-chain.json", Some(3));
+    let (path, exhaustive, _) = crate::util::shortest_to(&before, revoked_inside_the_window);
+    assert!(exhaustive && path.is_none(), "before PR 85 a stale retry inside the window kept the chain");
+}
+
+/// `revoke` of a declared field that holds a number, or of a misspelt field, is refused with
+/// the file, line, field path and what is expected (exit 2).
+#[test]
+fn revoking_a_field_that_is_not_a_token_is_refused() {
+    let dir = std::env::temp_dir().join(format!("rc-revoke-field-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src =
+        std::fs::read_to_string(crate::util::root().join("models/tractusx-edc-pr3026-retire-on-acknowledgement.json"))
+            .unwrap();
+    for (field, expected) in [
+        ("request.replayed", "it holds a number (tick or count); only a field of type token"),
+        ("family.previus", "did you mean `family.previous`?"),
+    ] {
+        let bad = src.replacen("\"revoke family.previous\"", &format!("\"revoke {field}\""), 1);
+        assert_ne!(bad, src);
+        std::fs::write(dir.join("m.json"), bad).unwrap();
+        let out = crate::util::cli(&dir, &["models", "validate", "m.json"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("m.json:80:17") && err.contains("protocol.refresh.steps[1].rules[1].do[0]"), "{err}");
+        assert!(err.contains(expected), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

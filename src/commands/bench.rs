@@ -227,7 +227,7 @@ fn run_job(job: &Job) -> Result<Measure> {
     match job {
         Job::Oracle { tabs, refreshes, rotate, symmetry, bfs } => {
             let model = Oracle::new(*tabs, *refreshes, *rotate, !*rotate).map_err(anyhow::Error::msg)?;
-            let sym: Option<fn(&OracleState) -> OracleState> = symmetry.then_some(oracle::representative);
+            let sym: Option<fn(OracleState) -> OracleState> = symmetry.then_some(oracle::representative);
             let strategy = if *bfs { Strategy::Bfs } else { Strategy::Dfs };
             let base_rss_bytes = refresh_check::limits::resident_bytes().unwrap_or(0);
             let out = search::search(&model, &SearchConfig { strategy, symmetry: sym, ..SearchConfig::default() });
@@ -630,7 +630,9 @@ fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
 }
 
 /// `--protocol`: each question with the `--before` build (one thread, its own search), then
-/// with this build on 1 thread and on `--threads`, side by side.
+/// with this build on 1 thread and on `--threads`, side by side; where the question's tabs are
+/// interchangeable, also the symmetry-reduced search on 1 thread (with the `--before` build
+/// too, if given).
 fn protocol(args: &Args) -> Result<u8> {
     let dir = tempfile::tempdir().context("a folder for the benchmark's model files")?;
     let threads = args.threads.map_or_else(search::default_threads, usize::from);
@@ -709,6 +711,9 @@ fn protocol(args: &Args) -> Result<u8> {
         }
         runs.push(("1 thread".into(), spawn(&job(Some(1)))));
         if reduced {
+            if let Some(before) = &args.before {
+                runs.push(("before +sym".into(), spawn_with(before, &job_with(Some(1), true))));
+            }
             runs.push(("1 thr +sym".into(), spawn(&job_with(Some(1), true))));
         }
         if threads > 1 {

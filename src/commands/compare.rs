@@ -4,7 +4,8 @@
 //! and actions, in order, with anything in between) and answered on B twice: does B allow the
 //! same steps, and does B still violate the property at their end? So a designer sees what a
 //! fix removes (the steps cannot happen), what it defuses (they happen, the property holds at
-//! their end) and what it leaves (they happen and still violate it). When B cannot express the
+//! their end) and what it leaves (they happen and still violate it), and whether B leaves it by
+//! the same rules as A or by others (the server's decisions along both runs). When B cannot express the
 //! steps at all (another tab count, server kind or actor set, or an action of A's steps that B
 //! never takes), the replay is "not comparable" with the reason instead of "removed".
 
@@ -75,6 +76,10 @@ struct Replayed {
     violated: Answer,
     /// The shortest such run of B, in steps.
     b_steps: Option<usize>,
+    /// The server's decisions along A's counterexample and along B's run that still violates
+    /// the property ([`decisions`]): equal when B leaves the violation by the same mechanism.
+    a_rules: Vec<String>,
+    b_rules: Option<Vec<String>>,
     /// Why B cannot express these steps at all (`B has no action X`), when it cannot: then
     /// "never runs these steps" says nothing about the fix.
     not_comparable: Option<String>,
@@ -161,10 +166,33 @@ fn replay_all(
                     (a, _) => a,
                 },
                 b_steps: violated.path.as_ref().or(allowed.path.as_ref()).map(|p| p.actions.len()),
+                a_rules: decisions(ma, path),
+                b_rules: match (allowed.answer, violated.answer, &violated.path) {
+                    (Answer::Reachable, Answer::Reachable, Some(p)) => Some(decisions(mb, p)),
+                    _ => None,
+                },
             });
         }
     }
     Ok(out)
+}
+
+/// The rules that decided along `path` of `m`, in order, as `rule` filters name them
+/// ([`query::event::shown`]): each server decision's rule, `no rule holds` when none did.
+fn decisions(m: &RefreshModel, path: &refresh_check::search::IndexPath) -> Vec<String> {
+    let Ok((mut before, steps)) = refresh_check::search::replay(m, path) else { return vec![] };
+    let mut out = vec![];
+    for (action, after) in steps {
+        let shown = query::event::shown(m, &before, &action, &after);
+        out.extend(shown.decisions.into_iter().map(|(rule, _)| rule));
+        before = after;
+    }
+    out
+}
+
+/// The rules of `rules` as `` `a` → `b` ``.
+fn rule_list(rules: &[String]) -> String {
+    rules.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(" → ")
 }
 
 /// The first step of A's trace whose actor and action B never takes (a query of that one
@@ -239,11 +267,24 @@ fn effect(r: &Replayed, a_name: &str, b_name: &str) -> String {
         (Answer::Reachable, Answer::Unreachable) => {
             format!("{b_name} runs these steps but `{}` holds at their end: defused", r.property)
         }
-        (Answer::Reachable, Answer::Reachable) => format!(
-            "{b_name} runs these steps and still violates `{}` at their end ({} steps): left",
-            r.property,
-            r.b_steps.unwrap_or(0)
-        ),
+        (Answer::Reachable, Answer::Reachable) => {
+            // Left by the same mechanism (the same rules decide), or by another one.
+            let how = match &r.b_rules {
+                Some(b) if *b == r.a_rules && b.is_empty() => String::new(),
+                Some(b) if *b == r.a_rules => format!(" (by the same rules: {})", rule_list(b)),
+                Some(b) => format!(
+                    " (by other rules: {a_name} {}; {b_name} {})",
+                    if r.a_rules.is_empty() { "none".to_string() } else { rule_list(&r.a_rules) },
+                    if b.is_empty() { "none".to_string() } else { rule_list(b) }
+                ),
+                None => String::new(),
+            };
+            format!(
+                "{b_name} runs these steps and still violates `{}` at their end ({} steps): left{how}",
+                r.property,
+                r.b_steps.unwrap_or(0)
+            )
+        }
         _ => "unknown: a limit stopped the search".into(),
     }
 }
@@ -269,7 +310,13 @@ pub fn run(args: Args) -> Result<u8> {
     match args.format {
         CompareFormat::Text => {
             writeln!(w, "compare {a} ({}) with {b} ({})", sa.path.display(), sb.path.display())?;
-            writeln!(w, "A: {} unique states; B: {} unique states\n", ra.unique_states, rb.unique_states)?;
+            // Unreduced: the replays follow tab names, so both searches run without symmetry
+            // reduction, and the counts are `check --no-symmetry`'s.
+            writeln!(
+                w,
+                "A: {} unique states; B: {} unique states (no symmetry reduction: `check --no-symmetry` counts)\n",
+                ra.unique_states, rb.unique_states
+            )?;
             if let Some(why) = &whole {
                 writeln!(w, "warning: A and B are not comparable: {why}; B cannot run A's steps, whatever the fix\n")?;
             }

@@ -181,6 +181,21 @@ fn apply(
                         s.revoke_access_of(c);
                     }
                 }
+                RevokeScope::Field(scope, i) => {
+                    let named = var(&match scope {
+                        Scope::Family => Var::FamilyField(*i),
+                        Scope::Session => Var::SessionField(*i),
+                        Scope::Request => Var::RequestField(*i),
+                    });
+                    if let Ok(n @ 1..) = Token::try_from(named) {
+                        let foreign =
+                            s.rows.get(n as usize - 1).is_some_and(|r| r.family != f && r.status != TokStatus::Revoked);
+                        revoke_token(s, n);
+                        if foreign && rule.reuse_detected {
+                            s.as_ghost.foreign_revocations = s.as_ghost.foreign_revocations.saturating_add(1);
+                        }
+                    }
+                }
                 RevokeScope::Session | RevokeScope::Client | RevokeScope::User => {
                     s.revoke_family(f);
                     let (session, client) = (s.families[f as usize].session, s.families[f as usize].client);
@@ -724,6 +739,32 @@ mod tests {
         let mut s = signed_in(&p, 1, 1);
         assert_eq!(redeem_now(&p, &mut s, 1), Some(2));
         assert!(s.undo.is_empty() && s.rows[0].status != TokStatus::Active);
+    }
+
+    /// `revoke family.F` revokes the token the field named when the step read it (a row that
+    /// keeps the current and the previous token retires the previous one at each rotation),
+    /// and nothing while the field is `none`.
+    #[test]
+    fn revoke_a_token_field_revokes_the_token_it_named_before_the_rule() {
+        let p = protocol(&format!(
+            r#"{{ "fields": {{ "family": {{ "current": "token", "previous": "token" }} }},
+                 "sign_in": {{ "rules": [ {{ "name": "row", "do": ["set family.current = presented"], "reply": "signed_in" }} ] }},
+                 "refresh": {{ "rules": [
+                   {{ "name": "rotate", "when": "presented == family.current",
+                      "do": ["revoke family.previous", "supersede presented", "mint child",
+                             "set family.previous = presented", "set family.current = minted"], "reply": "ok minted" }},
+                   {{ "name": "previous: the current one", "when": "presented == family.previous", "reply": "ok family.current" }} ] }},
+                 {SIGN_OUT} }}"#
+        ));
+        let mut s = signed_in(&p, 1, 1);
+        sign_ins(&p, &mut s);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2), "previous is none: nothing revoked");
+        assert!(matches!(s.rows[0].status, TokStatus::Superseded { .. }));
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2), "the previous token is answered the current one");
+        assert_eq!(redeem_now(&p, &mut s, 2), Some(3));
+        assert_eq!(s.rows[0].status, TokStatus::Revoked, "token 1 was the previous one when 2 rotated");
+        assert!(matches!(s.rows[1].status, TokStatus::Superseded { .. }), "token 2 is the previous one now");
+        assert_eq!(s.families[0].fields[..2], [3, 2], "current, previous (declared in name order)");
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! effect := "mint child" | "supersede presented"
 //!         | "revoke" ("presented" | "presented.child" | "descendants" | "family" | "session" | "client" | "user")
 //!         | "revoke" ("access" | "presented.access" | "presented.child.access")
+//!         | "revoke" ("family" | "session" | "request") "." FIELD      (a declared token field)
 //!         | "set" ("family" | "session" | "request") "." FIELD "=" expr
 //! reply  := "ok" expr | "ok access-only" | "invalid_grant" | "invalid_request" | "server_error" | "signed_out"
 //!         | "signed_in" | "continue" | "ok" | "invalid_token"
@@ -162,6 +163,12 @@ pub enum RevokeScope {
     /// `revoke presented.child.access`: every access token issued with the presented token's
     /// child, as the read saw it (MAS PR 3650 revokes the unused successor pair).
     ChildAccess,
+    /// `revoke family.F`, `revoke session.F`, `revoke request.F`: the refresh token a declared
+    /// field of type token names, as the step's view read it (before the rule's own effects);
+    /// nothing when it is `none`. A server that keeps the current (and previous) token of a
+    /// login in a row retires the token its write overwrites (Tractus-X EDC PR 3026's vault
+    /// record `refreshToken` / `previousRefreshToken`).
+    Field(Scope, u8),
 }
 
 /// Where a `set` writes a declared field.
@@ -360,9 +367,15 @@ impl Names {
                     "or",
                     "not",
                 ]);
-                let hint = did_you_mean(w, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+                // A declared field written without its scope (`current` for `family.current`).
+                let scoped = declared.iter().find(|d| d.split_once('.').is_some_and(|(_, n)| n == w));
+                let hint = scoped
+                    .map(String::as_str)
+                    .or_else(|| did_you_mean(w, all))
+                    .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+                let access = if self.ordinary { ", an `access.` column of the presented access token" } else { "" };
                 Err(format!(
-                    "unknown name `{w}` (expected `now`, `presented`, a `presented.` or `family.` column, or a declared `family.`, `session.` or `request.` field{hint})"
+                    "unknown name `{w}` (expected `now`, `presented`, a `presented.` or `family.` column{access}, or a declared `family.`, `session.` or `request.` field{hint})"
                 ))
             }
         }
@@ -430,7 +443,16 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
                 "access" if names.ordinary => RevokeScope::Access,
                 "presented.access" => RevokeScope::PresentedAccess,
                 "presented.child.access" => RevokeScope::ChildAccess,
+                field if names.field(field).is_some() => match names.field(field) {
+                    Some((scope, i, FieldType::Token)) => RevokeScope::Field(scope, i),
+                    _ => {
+                        return Err(err(format!(
+                            "cannot revoke `{field}`: it holds a number (tick or count); only a field of type token names a token to revoke"
+                        )))
+                    }
+                },
                 other => {
+                    let declared = names.declared();
                     let all = [
                         "presented",
                         "presented.child",
@@ -442,7 +464,9 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
                         "presented.access",
                         "presented.child.access",
                         "access",
-                    ];
+                    ]
+                    .into_iter()
+                    .chain(declared.iter().map(String::as_str));
                     let hint = if other == "access" {
                         // Outside the request handler the access token is the presented refresh
                         // token's (or its child's).
@@ -451,7 +475,7 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
                         did_you_mean(other, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"))
                     };
                     return Err(err(format!(
-                        "cannot revoke `{other}` (expected presented, presented.child, descendants, family, session, client, user, presented.access or presented.child.access{hint})"
+                        "cannot revoke `{other}` (expected presented, presented.child, descendants, family, session, client, user, presented.access, presented.child.access or a declared token field such as `family.F`{hint})"
                     )));
                 }
             };
@@ -614,6 +638,9 @@ mod tests {
         assert!(e.contains("answers with a token"), "{e}");
         let e = parse_reply("invalid_grnat", &names()).unwrap_err().message;
         assert!(e.contains("did you mean `invalid_grant`?"), "{e}");
+        // A declared field without its scope is suggested with it.
+        let e = parse_reply("ok current", &names()).unwrap_err().message;
+        assert!(e.contains("unknown name `current`") && e.contains("did you mean `session.current`?"), "{e}");
         let e = parse_guard("now > 300", &names()).unwrap_err().message;
         assert!(e.contains("too large"), "{e}");
         let e = parse_guard("now > 1 \u{1b}", &names()).unwrap_err().message;
@@ -636,6 +663,14 @@ mod tests {
     fn effects_and_replies_parse() {
         assert_eq!(parse_effect("mint child", &names()).unwrap(), Effect::MintChild);
         assert_eq!(parse_effect(" revoke  presented.child ", &names()).unwrap(), Effect::Revoke(RevokeScope::Child));
+        assert_eq!(
+            parse_effect("revoke session.current", &names()).unwrap(),
+            Effect::Revoke(RevokeScope::Field(Scope::Session, 1))
+        );
+        let e = parse_effect("revoke session.count", &names()).unwrap_err().message;
+        assert!(e.contains("holds a number") && e.contains("type token"), "{e}");
+        let e = parse_effect("revoke session.curent", &names()).unwrap_err().message;
+        assert!(e.contains("did you mean `session.current`?"), "{e}");
         assert_eq!(
             parse_effect("set session.count = session.count + 1", &names()).unwrap(),
             Effect::Set(

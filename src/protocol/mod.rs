@@ -629,7 +629,8 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint)
             "expected \"none\" for a handler of one step (the lock is held from the first step to the last)",
         ));
     }
-    let mut steps = vec![];
+    // Every step's name first: a rule's `next` is resolved by name, so a duplicate is reported
+    // as itself, not as a `next` that names the wrong step.
     for (k, (here, step)) in written.iter().enumerate() {
         if !name_ok(&step.name) || written[..k].iter().any(|(_, o)| o.name == step.name) {
             return Err(fail(
@@ -638,6 +639,9 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint)
                 "a short name no other step of this handler has: 1 to 80 characters, no backtick or control character",
             ));
         }
+    }
+    let mut steps = vec![];
+    for (k, (here, step)) in written.iter().enumerate() {
         if k == 0 && step.reads == Reads::Snapshot {
             return Err(fail(
                 format!("{here}.reads"),

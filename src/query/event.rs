@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! event  := actor? ACTION filter*
-//! actor  := "tab" TAB | "server" | "store" | "clock" | "attacker" | "network" | "browser" | "node"
+//! actor  := "tab" TAB ("requester" N)? ("page" N)? | "node" N | "server" | "store" | "clock"
+//!         | "attacker" | "network"
 //! ACTION := a step's action name (TabSendsRefresh, ServerReceivesRefresh, ClockTicks, …) | "*"
 //! filter := "rule" QUOTED        the server's decision: the rule that held
 //!         | "step" QUOTED        the handler step that ran
@@ -17,6 +18,7 @@
 //! `actor` is matched against the trace step's `actor` (`tab A`, `tab 2A` for device 2's tab A,
 //! `server`, `store`, `clock`, `attacker`, `network`); `ACTION` against its `action`.
 
+use crate::model::browser::requesters::{address, address_text, MAX_RELOADS, MAX_REQUESTERS};
 use crate::model::interpret::{decision_of, Decision};
 use crate::model::{Action, Msg, Node, RefreshModel, State};
 
@@ -37,9 +39,45 @@ pub struct Event {
     pub status: Option<u16>,
     /// Text the step's sentence must contain.
     pub contains: Option<String>,
+    /// Where a `tab` or `node` actor stands, as written, for [`Vocabulary::check`] to compare
+    /// with the model's tabs, requesters, pages and nodes; `None` for the other actors (and
+    /// for the events [`super::from_trace`] makes from a trace's own steps).
+    pub place: Option<Place>,
 }
 
-const ACTORS: &[&str] = &["server", "store", "clock", "attacker", "network", "browser", "node"];
+/// A `tab` or `node` actor of an event, as numbers: tab `tab` (0 = A) of device `device` (0 =
+/// the first), its requester `requester` (0 = the tab itself) on page `page` (0 = before any
+/// reload); or node `node` (0 = node 1) of a replicated authorization server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Place {
+    Tab { device: u8, tab: u8, requester: u8, page: u8 },
+    Node { node: u8 },
+}
+
+const ACTORS: &[&str] = &["server", "store", "clock", "attacker", "network"];
+
+/// The actor of each action, by the action name's first word (`Server…` is the server's):
+/// `tab` for a tab, its requesters and pages; `node` for a replicated server's nodes.
+fn actor_kind_of(action: &str) -> &'static str {
+    const KINDS: &[(&str, &str)] = &[
+        ("Tab", "tab"),
+        ("Requester", "tab"),
+        ("Leader", "tab"),
+        ("Follower", "tab"),
+        ("Storage", "tab"),
+        ("Server", "server"),
+        ("Store", "store"),
+        ("Clock", "clock"),
+        ("Browser", "clock"),
+        ("Attacker", "attacker"),
+        ("Network", "network"),
+        ("Node", "node"),
+    ];
+    let word: String =
+        action.chars().take(1).chain(action.chars().skip(1).take_while(|c| c.is_ascii_lowercase())).collect();
+    KINDS.iter().find(|(w, _)| *w == word).map_or("", |(_, k)| k)
+}
 
 /// The actions that deliver an answer to a tab or the attacker: the only ones a `status`
 /// filter can match.
@@ -125,11 +163,33 @@ pub struct Vocabulary {
     pub unshown_rules: Vec<(String, &'static str)>,
     /// Why the model shows no decision at all (a `session_server` model), if so.
     pub no_decisions: Option<&'static str>,
+    /// Per device (browser), its tabs, requesters per tab and reloads per tab: counts.
+    pub devices: Vec<(u8, u8, u8)>,
+    /// The authorization server's nodes (replicas), 0 without replication: a count.
+    pub nodes: u8,
 }
 
 impl Vocabulary {
-    /// The names of model `m`'s server.
+    /// The names of model `m`'s server, and its devices' tabs and its nodes.
     pub fn of(m: &RefreshModel) -> Vocabulary {
+        let mut v = Vocabulary::names_of(m);
+        v.devices = m
+            .cfg
+            .browsers
+            .iter()
+            .filter_map(|b| match m.actors.get(*b) {
+                Some(Node::Browser { cfg, .. }) => Some((cfg.tabs, cfg.requesters.max(1), cfg.reloads)),
+                _ => None,
+            })
+            .collect();
+        v.nodes = match m.actors.get(m.cfg.server) {
+            Some(Node::AuthServer { protocol, .. }) if protocol.replicas > 1 => protocol.replicas,
+            _ => 0,
+        };
+        v
+    }
+
+    fn names_of(m: &RefreshModel) -> Vocabulary {
         match m.actors.get(m.cfg.server) {
             Some(Node::AuthServer { protocol, access_tokens, .. }) => {
                 let mut v = Vocabulary::default();
@@ -185,6 +245,46 @@ impl Vocabulary {
         }
     }
 
+    /// Checks that a `tab` or `node` actor of `ev` is one the model has: the device, the tab,
+    /// the requester (`browser.requesters_per_tab`), the page (`browser.reloads_per_tab`), the
+    /// node (`replicas`).
+    fn check_actor(&self, ev: &Event) -> Result<(), String> {
+        let actor = ev.actor.as_deref().unwrap_or_default();
+        match ev.place {
+            Some(Place::Tab { device, tab, requester, page }) => {
+                let Some(&(tabs, requesters, reloads)) = self.devices.get(usize::from(device)) else {
+                    return Err(format!(
+                        "`{actor}`: the model has {} device(s), so no device {}",
+                        self.devices.len(),
+                        device + 1
+                    ));
+                };
+                if tab >= tabs {
+                    return Err(format!(
+                        "`{actor}`: the model has {tabs} tab(s) per device (A to {})",
+                        char::from(b'A' + tabs.saturating_sub(1))
+                    ));
+                }
+                if requester >= requesters {
+                    return Err(format!(
+                        "`{actor}`: the model's tabs have {requesters} requester(s) (`browser.requesters_per_tab`; requester 1 is the tab itself)"
+                    ));
+                }
+                if page > reloads {
+                    return Err(format!(
+                        "`{actor}`: the model's tabs reload at most {reloads} time(s) (`browser.reloads_per_tab`), so no page {page}"
+                    ));
+                }
+                Ok(())
+            }
+            Some(Place::Node { node }) if node >= self.nodes => Err(format!(
+                "`{actor}`: the model's server has {} (nodes are those of an authorization server with `replicas: 2`)",
+                if self.nodes == 0 { "no nodes".to_string() } else { format!("{} nodes", self.nodes) }
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Checks that `ev` names only actions, rules and steps the model can show; the error says
     /// what was found and what was expected, with the nearest name.
     pub fn check(&self, ev: &Event) -> Result<(), String> {
@@ -192,6 +292,7 @@ impl Vocabulary {
         let hint = |w: &str, all: &mut dyn Iterator<Item = &str>| {
             did_you_mean(w, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"))
         };
+        self.check_actor(ev)?;
         if let Some(a) = &ev.action {
             if !ACTION_NAMES.contains(&a.as_str()) {
                 return Err(format!(
@@ -204,6 +305,22 @@ impl Vocabulary {
                     "a `status` filter on `{a}`, which delivers no answer: `status` matches the answer a step delivers ({}); the server's decision on a request is matched with `rule`",
                     ANSWER_ACTIONS.join(", ")
                 ));
+            }
+        }
+        if let (Some(actor), Some(a)) = (&ev.actor, &ev.action) {
+            let kind = match ev.place {
+                Some(Place::Tab { .. }) => "tab",
+                Some(Place::Node { .. }) => "node",
+                None => actor.as_str(),
+            };
+            let of = actor_kind_of(a);
+            if !of.is_empty() && of != kind {
+                let whose = match of {
+                    "tab" => "a tab's (`tab A …`)",
+                    "node" => "a node's (`node 1 …`)",
+                    other => other,
+                };
+                return Err(format!("`{actor}` never takes `{a}`: it is a step of {whose}; give that actor or none"));
             }
         }
         let filters = [("rule", &ev.rule, &self.rules), ("step", &ev.step, &self.steps)];
@@ -264,6 +381,16 @@ fn words(text: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// A trace step's actor (`tab A's requester 2 (reloaded page 1)`, `server`) in the words of
+/// an event pattern (`tab A requester 2 page 1`, `server`): what [`parse`] reads back.
+pub fn actor_words(actor: &str) -> String {
+    let mut out = actor.to_string();
+    if let Some((head, page)) = out.strip_suffix(')').and_then(|s| s.split_once(" (reloaded page ")) {
+        out = format!("{head} page {page}");
+    }
+    out.replacen("'s requester ", " requester ", 1)
+}
+
 /// Parses an event pattern; the error says what was found and what was expected.
 pub fn parse(text: &str) -> Result<Event, String> {
     if text.len() > 1000 {
@@ -272,12 +399,59 @@ pub fn parse(text: &str) -> Result<Event, String> {
     let w = words(text)?;
     let mut i = 0;
     let mut actor = None;
+    let mut place = None;
     match w.first().map(String::as_str) {
         Some("tab") => {
             let name = w.get(1).ok_or("a tab name after `tab` (A, B, … or 2A for device 2)")?;
             super::view::tab_name(name)?;
-            actor = Some(format!("tab {name}"));
             i = 2;
+            // `requester N` and `page N`: one of the tab's requesters, a reloaded page.
+            let mut requester = 0;
+            let mut page = 0;
+            for (key, max, first) in [("requester", MAX_REQUESTERS, 2), ("page", MAX_RELOADS, 1)] {
+                if w.get(i).map(String::as_str) != Some(key) {
+                    continue;
+                }
+                let n = w
+                    .get(i + 1)
+                    .and_then(|v| v.parse::<u8>().ok())
+                    .filter(|n| (first..=max).contains(n))
+                    .ok_or_else(|| {
+                        let found = w.get(i + 1).map_or("nothing".to_string(), |v| format!("`{v}`"));
+                        match key {
+                            "requester" => format!("a requester number from 2 to {max} after `requester` (requester 1 is the tab itself), found {found}"),
+                            _ => format!("a page number from 1 to {max} after `page` (the page after that many reloads), found {found}"),
+                        }
+                    })?;
+                if key == "requester" {
+                    requester = n - 1;
+                } else {
+                    page = n;
+                }
+                i += 2;
+            }
+            actor = Some(address_text(address(0, requester, page), |_| name.clone()));
+            let (device, tab) = super::view::tab_name(name)?;
+            place = Some(Place::Tab { device, tab, requester, page });
+        }
+        Some("node") => {
+            let n = w
+                .get(1)
+                .and_then(|v| v.parse::<u8>().ok())
+                .filter(|n| (1..=2).contains(n))
+                .ok_or_else(|| {
+                    let found = w.get(1).map_or("nothing".to_string(), |v| format!("`{v}`"));
+                    format!("a node number (1 or 2) after `node` (a replicated server's node, as traces show `node 1`), found {found}")
+                })?;
+            actor = Some(format!("node {n}"));
+            place = Some(Place::Node { node: n - 1 });
+            i = 2;
+        }
+        Some("browser") => {
+            return Err(
+                "an actor that traces show: no step is the browser's own (its clock's steps are `clock`, BrowserClockTicks; a tab's are `tab A`)"
+                    .into(),
+            )
         }
         Some(a) if ACTORS.contains(&a) => {
             actor = Some(a.to_string());
@@ -300,9 +474,23 @@ pub fn parse(text: &str) -> Result<Event, String> {
         None => return Err("an action name (TabSendsRefresh, … or `*`), found nothing".into()),
     };
     i += 1;
-    let mut ev = Event { text: text.to_string(), actor, action, rule: None, step: None, status: None, contains: None };
+    let mut ev =
+        Event { text: text.to_string(), actor, action, rule: None, step: None, status: None, contains: None, place };
     while i < w.len() {
         let key = w[i].as_str();
+        if !["rule", "step", "text", "status"].contains(&key) {
+            // After `status 400`, a word is most likely the error code written with it.
+            let after_status = i >= 2 && w[i - 2] == "status";
+            return Err(format!(
+                "unknown filter `{}` (expected `rule`, `step`, `status` or `text`){}",
+                key.trim_start_matches('"'),
+                if after_status {
+                    "; `status` takes the HTTP status code alone (`status 400`): the code's words are matched with `text`"
+                } else {
+                    ""
+                }
+            ));
+        }
         let val = w.get(i + 1).ok_or_else(|| format!("a value after `{key}`"))?;
         let quoted = |v: &String| match v.strip_prefix('"') {
             Some(s) => Ok(s.to_string()),
@@ -464,6 +652,43 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every actor a trace names, requesters and reloaded pages included, reads back from its
+    /// pattern words (`compare` writes a trace's steps as events this way); bad numbers are
+    /// refused with the range.
+    #[test]
+    fn trace_actors_read_back_from_their_pattern_words() {
+        for actor in [
+            "tab A",
+            "tab 2B",
+            "tab A's requester 2",
+            "tab C (reloaded page 1)",
+            "tab 2A's requester 4 (reloaded page 3)",
+            "server",
+            "attacker",
+        ] {
+            let words = actor_words(actor);
+            let ev = parse(&format!("{words} *")).unwrap_or_else(|e| panic!("{words}: {e}"));
+            assert_eq!(ev.actor.as_deref(), Some(actor), "{words}");
+        }
+        assert_eq!(actor_words("tab A's requester 2 (reloaded page 1)"), "tab A requester 2 page 1");
+        let e = parse("tab A requester 1 *").unwrap_err();
+        assert!(e.contains("a requester number from 2 to 4") && e.contains("found `1`"), "{e}");
+        let e = parse("tab A page 4 *").unwrap_err();
+        assert!(e.contains("a page number from 1 to 3 after `page`") && e.contains("found `4`"), "{e}");
+        let e = parse("tab A page").unwrap_err();
+        assert!(e.contains("found nothing"), "{e}");
+        // A replicated server's node is `node N`, as traces print it; no step is the browser's.
+        assert_eq!(parse("node 2 NodeServesRequest").unwrap().actor.as_deref(), Some("node 2"));
+        assert!(parse("node NodeServesRequest").unwrap_err().contains("a node number (1 or 2) after `node`"));
+        assert!(parse("browser BrowserClockTicks").unwrap_err().contains("its clock's steps are `clock`"));
+        // A status's code words are not a filter.
+        let e = parse("tab A TabReceivesRefreshResponse status 400 invalid_grant").unwrap_err();
+        assert!(
+            e.contains("unknown filter `invalid_grant`") && e.contains("`status` takes the HTTP status code alone"),
+            "{e}"
+        );
+    }
 
     /// Every action name the trace sentences give (`src/trace/describe.rs`) is one an event may
     /// name: a new action left out of [`ACTION_NAMES`] would be refused as unknown.

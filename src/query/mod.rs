@@ -522,13 +522,14 @@ pub fn from_trace(t: &Trace, name: &str, violates: Option<&'static crate::proper
         .steps
         .iter()
         .map(|s| event::Event {
-            text: format!("{} {}", s.actor, s.action),
+            text: format!("{} {}", event::actor_words(&s.actor), s.action),
             actor: Some(s.actor.clone()),
             action: Some(s.action.clone()),
             rule: None,
             step: None,
             status: None,
             contains: None,
+            place: None,
         })
         .collect();
     Query {

@@ -328,6 +328,13 @@ fn browser_mode(m: &RefreshModel) -> AuthMode {
 /// Tab `i`'s status in words; `mode` names what a refresh presented (the session claim in
 /// session mode, the refresh token in json and cookie mode).
 fn tab_status(b: &BrowserState, i: usize, mode: AuthMode) -> String {
+    tab_words(b, i, mode, "stores")
+}
+
+/// [`tab_status`] with the verb of its stored refresh token: "stores" in the snapshot,
+/// "holding" inside a sentence about another step (the stored copy is what it holds, not
+/// something that step stores).
+fn tab_words(b: &BrowserState, i: usize, mode: AuthMode, stored: &str) -> String {
     let t = &b.tabs[i];
     let mut s: String = match t.status {
         TabStatus::Idle => "idle".into(),
@@ -354,7 +361,7 @@ fn tab_status(b: &BrowserState, i: usize, mode: AuthMode) -> String {
         s += &format!(", broadcast pending:{tok}");
     }
     if let Some(tok) = t.token {
-        s += &format!(", stores refresh token={tok}");
+        s += &format!(", {stored} refresh token={tok}");
     }
     if b.lock == Some(i as TabIx) {
         s += ", holds the lock";
@@ -665,8 +672,7 @@ fn describe_in(
                 // The tab's stored copy is what it holds, not something the call stores.
                 _ => format!(
                     " while it is {}",
-                    tab_status(model::browser_at(before, browser), *t as usize, browser_mode(m))
-                        .replace(", stores refresh token=", ", holding refresh token=")
+                    tab_words(model::browser_at(before, browser), *t as usize, browser_mode(m), "holding")
                 ),
             };
             let b1 = model::browser_at(after, browser);
@@ -851,11 +857,11 @@ fn describe_in(
                 who(*t),
                 "TabReloads".into(),
                 format!(
-                    "the user reloads {} while its refresh is in flight: the browser cancels the request (its answer will never be read), and the reloaded page sends {refresh} with {}",
+                    "the user reloads {} while its refresh is in flight: the browser cancels the request (its answer will never be read), and the reloaded page ({}) sends {refresh} with {}",
                     who(*t),
+                    who(model::browser::requesters::address(*t, 0, page)),
                     refresh_source(model::browser_at(before, browser), m, *t)
-                )
-                .replace("the reloaded page", &format!("the reloaded page ({})", who(model::browser::requesters::address(*t, 0, page)))),
+                ),
                 None,
             )
         }
