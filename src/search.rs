@@ -15,10 +15,15 @@
 //! - Depth-first ([`Strategy::Dfs`]) stores fingerprints only (about 14 bytes per state) and
 //!   the current path; each discovery is then shortened by a breadth-first search bounded by
 //!   its length, so reported paths are shortest too.
-//! - Breadth-first with [`SearchConfig::threads`] > 1: a pool of rayon workers computes the
-//!   successors of each round's chunks (and drops those already stored); the calling thread
-//!   inserts them chunk by chunk in the order one thread would, so states, counts, verdicts and
-//!   paths are the same whatever the number of threads.
+//! - Breadth-first with [`SearchConfig::threads`] > 1: the search runs on one thread of a rayon
+//!   pool. Each level is expanded in small rounds ([`ROUND`] states per thread): every pool
+//!   thread computes the successors of the round's states it allocated (then takes others'),
+//!   drops those already stored and evaluates the properties on the rest; the searching thread
+//!   inserts the fingerprints in the order one thread would, so states, counts, verdicts and
+//!   paths are the same whatever the number of threads; then each thread holds the new
+//!   successors it computed for the frontier (with a pool of shared actor states of its own)
+//!   and frees the others. So each thread mostly touches memory it allocated, in its own
+//!   core's cache (see `expand_round`).
 //! - Both honour symmetry reduction ([`SearchConfig::symmetry`]): they store and expand
 //!   representatives only.
 //! - Both compute a state's successors together and prefetch their table slots before
@@ -141,9 +146,9 @@ pub struct SearchConfig<S> {
     /// Where to publish the counts while searching (every 1024 polls of the limits), for a
     /// progress display; `None`: not published.
     pub progress: Option<Arc<crate::progress::Counters>>,
-    /// Worker threads of the breadth-first search (and of the depth-first search's shortening
-    /// of its discoveries), at least 1. The result does not depend on it: the workers compute
-    /// successors, the calling thread inserts them in the order one thread would (see [`bfs`]).
+    /// Threads of the breadth-first search (and of the depth-first search's shortening of its
+    /// discoveries), at least 1. The result does not depend on it: the threads compute
+    /// successors, one of them inserts them in the order one thread would (see [`bfs`]).
     pub threads: usize,
     /// Search only this share of a partitioned breadth-first search
     /// ([`crate::partition`]): of the states at the partition's depth, expand only those whose
@@ -341,6 +346,61 @@ impl<M: Model> Watch<M> {
         }
     }
 
+    /// Words of property bits per state in [`Watch::hits`]: one per 64 properties, none when
+    /// every property is decided.
+    fn words(&self) -> usize {
+        if self.open == 0 {
+            0
+        } else {
+            self.props.len().div_ceil(64)
+        }
+    }
+
+    /// Appends [`Watch::words`] words to `out`: bit `i` set if `s` discovers the watched,
+    /// undiscovered property `i`. Reads only (workers call it in parallel); [`Watch::apply`]
+    /// then does what [`Watch::check`] would have done.
+    #[inline]
+    fn hits(&self, model: &M, s: &M::State, out: &mut Vec<u64>) {
+        let at = out.len();
+        out.resize(at + self.words(), 0);
+        if self.open == 0 {
+            return;
+        }
+        for (i, p) in self.props.iter().enumerate() {
+            if self.watched[i] {
+                let found = match p.expectation {
+                    Expectation::Always => !(p.condition)(model, s),
+                    Expectation::Sometimes => (p.condition)(model, s),
+                    Expectation::Eventually => false,
+                };
+                if found {
+                    out[at + i / 64] |= 1 << (i % 64);
+                }
+            }
+        }
+    }
+
+    /// As [`Watch::check`], from the bits [`Watch::hits`] computed for the state (while the
+    /// properties watched were at least those watched now).
+    #[inline]
+    fn apply(&mut self, bits: &[u64], mut hit: impl FnMut(usize)) {
+        if self.open == 0 {
+            return;
+        }
+        for (w, &word) in bits.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                let i = w * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                if self.watched[i] {
+                    self.watched[i] = false;
+                    self.open -= 1;
+                    hit(i);
+                }
+            }
+        }
+    }
+
     /// Every watched property has been discovered (and there was at least one).
     fn all_found(&self) -> bool {
         self.any && self.open == 0
@@ -438,15 +498,20 @@ impl<'a> Limits<'a> {
 const NO_PARENT: u32 = u32::MAX;
 /// States expanded together by the breadth-first search (see [`bfs`]).
 const BATCH: usize = 16;
-/// States expanded by each worker of a multi-threaded breadth-first round (see [`bfs`]): large
-/// enough that starting the threads costs little (a round takes milliseconds), small enough
-/// that the limits are checked often and the successors held are few.
-const ROUND: usize = 1024;
-/// The fewest states of a round that the pool's workers expand: a smaller round (the first
-/// levels of every search, and the whole of a small model's) is expanded on the calling thread,
-/// since waking the workers costs more than it saves (on a loaded machine, a scheduling delay
-/// per round). The result is the same either way.
-const POOL_MIN: usize = 256;
+/// States per thread of a multi-threaded breadth-first round (see [`bfs`]). Small, so that a
+/// round's successors stay in the cores' caches from their computation to their insertion and
+/// holding: with 1024 states per thread a round's successors (several megabytes on the
+/// protocol models) left the caches, and every later touch of them (insertion, holding, the
+/// allocator reusing their memory) missed, which cost more than the second thread gained
+/// (measured on `directus-10.11.1-session-replay` R=2 T=2, 2 threads pinned to one core:
+/// 1.57 CPU seconds with 1024, 1.25 with 64, 1.07 with 32, 1.18 with 16 (more rounds, more
+/// synchronisation); 0.85 with one thread).
+const ROUND: usize = 32;
+/// The fewest states of a round that the pool's threads expand together: a smaller round (the
+/// first levels of every search, the end of a level, and the whole of a tiny model's search)
+/// is expanded on the searching thread alone, since waking the others costs more than it
+/// saves. The result is the same either way.
+const POOL_MIN: usize = ROUND;
 
 /// The representative of `s` under the configured symmetry reduction (`s` itself without).
 fn canonical<S>(cfg: &SearchConfig<S>, s: S) -> S {
@@ -496,86 +561,335 @@ where
     generated
 }
 
-/// One chunk of a breadth-first round: its successors (state, fingerprint, parent
-/// id) in expansion order, the transitions it generated, and whether it met the depth bound.
-struct Worker<M: Model> {
-    succ: Vec<(M::State, u64, u32)>,
-    generated: u64,
-    stopped: Option<Stop>,
+/// A frontier entry: a held state, its state number, and the pool thread that allocated it
+/// (which expands it if it can: see [`expand_round`]).
+type Entry<S> = (<S as Frontier>::Held, u32, u16);
+
+/// One unit of a breadth-first round: up to [`BATCH`] of the round's states allocated by one
+/// thread, and what expanding them gave. The thread that expands a unit also holds its new
+/// successors and frees the others ([`hold_units`]); the inserting thread reads only the
+/// fingerprints, parent ids and property bits.
+struct Unit<M: Model>
+where
+    M::State: Frontier,
+{
+    /// The states to expand (moved out of the round), in round order.
+    input: Vec<Entry<M::State>>,
+    /// Their successors, in expansion order.
+    states: Vec<M::State>,
+    /// The successors' fingerprints.
+    fps: Vec<u64>,
+    /// Per input state: the end of its successors in `states`.
+    ends: Vec<u32>,
+    /// Per input state: the transitions it generated, and [`AT_BOUND`] if it met the depth bound.
+    generated: Vec<u32>,
+    /// Parallel rounds only: per successor, [`Watch::words`] words of bits, bit `i` set if the
+    /// successor discovers property `i` (violates an `always`, satisfies a `sometimes`), for
+    /// the properties watched when the round began. Empty: not computed (one thread), the
+    /// inserting thread checks each new state itself.
+    hits: Vec<u64>,
+    /// Per successor: its state number if it is new, [`NO_PARENT`] if it was found before.
+    nids: Vec<u32>,
+    /// Per input state: how many of its successors are new.
+    news: Vec<u32>,
+    /// The new successors, held, in insertion order.
+    held: std::collections::VecDeque<Entry<M::State>>,
+    /// The pool thread (its index) that expanded the unit, so allocated its successors.
+    owner: u16,
 }
 
-impl<M: Model> Default for Worker<M> {
+impl<M: Model> Default for Unit<M>
+where
+    M::State: Frontier,
+{
     fn default() -> Self {
-        Worker { succ: Vec::new(), generated: 0, stopped: None }
+        Unit {
+            input: Vec::new(),
+            states: Vec::new(),
+            fps: Vec::new(),
+            ends: Vec::new(),
+            generated: Vec::new(),
+            hits: Vec::new(),
+            nids: Vec::new(),
+            news: Vec::new(),
+            held: Default::default(),
+            owner: 0,
+        }
     }
 }
 
-/// Expands `round` (states of one breadth-first level) in chunks of [`BATCH`] states, chunk
-/// `k` into `slots[k]` (which must have a slot per chunk). With a `pool` and at least
-/// [`POOL_MIN`] states, its threads take the chunks (work-stealing: a thread slowed by other load takes fewer), drop the successors
-/// already in the table, and the table is only read until all are done.
+/// Marks, in [`Unit::generated`], a state that met the depth bound with successors left.
+const AT_BOUND: u32 = 1 << 31;
+
+/// The index of the pool thread running this code (0 outside a pool).
+fn thread_index() -> u16 {
+    rayon::current_thread_index().unwrap_or(0) as u16
+}
+
+impl<M: Model> Unit<M>
+where
+    M::State: Frontier + Hash,
+{
+    /// Expands the unit's states. `parallel`: also drop the successors already in the table
+    /// (most of them: states of earlier levels and rounds; their slots were prefetched by
+    /// `successors`) and evaluate the watched properties on the others, so the inserting thread
+    /// only reads bits.
+    #[allow(clippy::too_many_arguments)]
+    fn expand(
+        &mut self,
+        model: &M,
+        cfg: &SearchConfig<M::State>,
+        at_bound: bool,
+        table: &FpTable,
+        watch: &Watch<M>,
+        actions: &mut Vec<M::Action>,
+        parallel: bool,
+    ) {
+        self.owner = thread_index();
+        for (held, _, _) in self.input.iter_mut() {
+            let (states, fps) = (&mut self.states, &mut self.fps);
+            let mut stopped = None;
+            // Each state is expanded once: it may be moved out of the frontier.
+            let s = M::State::take(held);
+            let n = successors(model, cfg, &s, at_bound, table, actions, &mut stopped, |n, fp| {
+                states.push(n);
+                fps.push(fp);
+            });
+            drop(s);
+            self.generated.push(n as u32 | if stopped.is_some() { AT_BOUND } else { 0 });
+            self.ends.push(self.states.len() as u32);
+        }
+        if parallel {
+            // Keep the new successors, compacting each state's range in place.
+            let (mut from, mut kept) = (0usize, 0usize);
+            for end in self.ends.iter_mut() {
+                for k in from..*end as usize {
+                    if !table.contains(self.fps[k]) {
+                        self.states.swap(kept, k);
+                        self.fps[kept] = self.fps[k];
+                        kept += 1;
+                    }
+                }
+                from = *end as usize;
+                *end = kept as u32;
+            }
+            // Freed here, on the thread that allocated them.
+            self.states.truncate(kept);
+            self.fps.truncate(kept);
+            for n in &self.states {
+                watch.hits(model, n, &mut self.hits);
+            }
+        }
+    }
+
+    /// Holds the new successors in `pool` (in insertion order, into `held`) and frees the
+    /// others.
+    fn hold(&mut self, pool: &mut <M::State as Frontier>::Pool) {
+        let owner = self.owner;
+        for (n, &nid) in self.states.drain(..).zip(&self.nids) {
+            if nid != NO_PARENT {
+                self.held.push_back((n.hold(pool), nid, owner));
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.input.clear();
+        self.states.clear();
+        self.fps.clear();
+        self.ends.clear();
+        self.generated.clear();
+        self.hits.clear();
+        self.nids.clear();
+        self.news.clear();
+        self.held.clear();
+    }
+}
+
+/// Runs `work` on this thread and offers it to each other thread of `pool`; returns when every
+/// run has returned. `work` takes its share of a round's units until none is left, so a thread
+/// of the pool that the system does not schedule in time (on a loaded machine) is not waited
+/// for: its offer is run here, after the units are all taken, and returns at once. (A rayon
+/// broadcast would wait for every thread to run it.)
+fn on_every_thread(pool: &rayon::ThreadPool, work: impl Fn() + Sync) {
+    pool.in_place_scope(|scope| {
+        for _ in 1..pool.current_num_threads() {
+            scope.spawn(|_| work());
+        }
+        work();
+    });
+}
+
+/// Holds the new successors of the round's units (see [`Unit::hold`]), each with the pool of
+/// the thread that expanded it: with `pool` (when the round was expanded in parallel), each
+/// thread takes the units it expanded first (so it finds them in its core's cache and frees
+/// the duplicates with the allocator's fast path), then the others'; else on this thread.
+fn hold_units<M>(
+    units: &mut [std::sync::Mutex<Unit<M>>],
+    shared: &mut [std::sync::Mutex<<M::State as Frontier>::Pool>],
+    pool: Option<&rayon::ThreadPool>,
+) where
+    M: Model,
+    M::State: Frontier + Hash + Send,
+{
+    match pool {
+        Some(pool) => {
+            let mut by_owner: Vec<Vec<usize>> = vec![Vec::new(); shared.len()];
+            for (k, u) in units.iter_mut().enumerate() {
+                let owner = u.get_mut().unwrap_or_else(|e| e.into_inner()).owner as usize;
+                by_owner[owner.min(shared.len() - 1)].push(k);
+            }
+            let (units, shared, by_owner) = (&*units, &*shared, &by_owner);
+            let next: Vec<std::sync::atomic::AtomicUsize> = by_owner.iter().map(|_| Default::default()).collect();
+            on_every_thread(pool, || {
+                let me = thread_index() as usize;
+                // Its own units first, then the others' (with their owners' pools).
+                for t in (0..shared.len()).map(|k| (me + k) % shared.len()) {
+                    while let Some(&k) = by_owner[t].get(next[t].fetch_add(1, Ordering::Relaxed)) {
+                        let mut pool = shared[t].lock().unwrap_or_else(|e| e.into_inner());
+                        units[k].lock().unwrap_or_else(|e| e.into_inner()).hold(&mut pool);
+                    }
+                }
+            });
+        }
+        None => {
+            for u in units.iter_mut() {
+                let u = u.get_mut().unwrap_or_else(|e| e.into_inner());
+                let lane = (u.owner as usize).min(shared.len() - 1);
+                u.hold(shared[lane].get_mut().unwrap_or_else(|e| e.into_inner()));
+            }
+        }
+    }
+}
+
+/// Where each state of a round went: `order` lists the round's positions grouped by the
+/// thread that allocated them (in round order within a thread), the units take them in that
+/// order, [`BATCH`] at a time, and `at[i]` is state `i`'s (unit, position in it). Buffers
+/// reused from round to round.
+#[derive(Default)]
+struct Layout {
+    order: Vec<u32>,
+    at: Vec<(u32, u32)>,
+    /// Per thread: its units, `first[t]..first[t + 1]`.
+    first: Vec<usize>,
+}
+
+/// Expands `round` (states of one breadth-first level) into `units`, in units of at most
+/// [`BATCH`] states allocated by one thread (see [`Layout`]). With a `pool` and at least
+/// [`POOL_MIN`] states, each pool thread expands the units of the states it allocated, then
+/// takes units of the others (so a thread slowed by other load does less, and its states
+/// change hands); a thread that expands states it allocated frees them with the allocator's
+/// fast path and finds them in its own core's cache. The table is only read until all are
+/// done. Returns the number of units used and whether the pool's threads expanded the round.
+#[allow(clippy::too_many_arguments)]
 fn expand_round<M>(
     model: &M,
     cfg: &SearchConfig<M::State>,
-    round: &mut [(<M::State as Frontier>::Held, u32)],
+    round: Vec<Entry<M::State>>,
     at_bound: bool,
     table: &FpTable,
-    slots: &mut [Worker<M>],
+    watch: &Watch<M>,
+    units: &mut Vec<std::sync::Mutex<Unit<M>>>,
+    layout: &mut Layout,
     pool: Option<&rayon::ThreadPool>,
-) where
+    threads: usize,
+) -> (usize, bool)
+where
     M: Model + Sync,
     M::State: Frontier + Hash + Clone + Send + Sync,
 {
-    let run = |chunk: &mut [(<M::State as Frontier>::Held, u32)],
-               w: &mut Worker<M>,
-               actions: &mut Vec<M::Action>,
-               filter: bool| {
-        for (held, id) in chunk {
-            let succ = &mut w.succ;
-            // Each state is expanded once: it may be moved out of the frontier.
-            let s = M::State::take(held);
-            w.generated +=
-                successors(model, cfg, &s, at_bound, table, actions, &mut w.stopped, |n, fp| succ.push((n, fp, *id)));
-        }
-        // Drop here, in parallel, the successors already in the table (most of them: states
-        // of earlier levels and rounds); their slots were prefetched by `expand`.
-        if filter {
-            w.succ.retain(|(_, fp, _)| !table.contains(*fp));
-        }
-    };
-    match pool {
-        Some(pool) if round.len() >= POOL_MIN => {
-            use rayon::prelude::*;
-            pool.install(|| {
-                round
-                    .par_chunks_mut(BATCH)
-                    .zip(slots.par_iter_mut())
-                    .for_each_init(Vec::new, |actions, (chunk, w)| run(chunk, w, actions, true));
-            });
-        }
-        _ => {
-            let mut actions = Vec::new();
-            round.chunks_mut(BATCH).zip(slots.iter_mut()).for_each(|(chunk, w)| run(chunk, w, &mut actions, false));
+    let parallel = pool.is_some() && round.len() >= POOL_MIN;
+    let lanes = if parallel { threads } else { 1 };
+    // Counting sort of the round's positions by owner (stable: round order within an owner).
+    let lane = |o: u16| if parallel { (o as usize).min(lanes - 1) } else { 0 };
+    let mut counts = vec![0usize; lanes + 1];
+    for e in &round {
+        counts[lane(e.2) + 1] += 1;
+    }
+    for t in 0..lanes {
+        counts[t + 1] += counts[t];
+    }
+    layout.order.clear();
+    layout.order.resize(round.len(), 0);
+    let mut fill = counts.clone();
+    for (i, e) in round.iter().enumerate() {
+        let l = lane(e.2);
+        layout.order[fill[l]] = i as u32;
+        fill[l] += 1;
+    }
+    // Units: runs of up to BATCH positions of one owner.
+    layout.first.clear();
+    let mut n_units = 0usize;
+    for t in 0..lanes {
+        layout.first.push(n_units);
+        n_units += (counts[t + 1] - counts[t]).div_ceil(BATCH);
+    }
+    layout.first.push(n_units);
+    while units.len() < n_units {
+        units.push(Default::default());
+    }
+    layout.at.clear();
+    layout.at.resize(round.len(), (0, 0));
+    let mut entries: Vec<Option<Entry<M::State>>> = round.into_iter().map(Some).collect();
+    for t in 0..lanes {
+        for (k, run) in layout.order[counts[t]..counts[t + 1]].chunks(BATCH).enumerate() {
+            let u = layout.first[t] + k;
+            let unit = units[u].get_mut().unwrap_or_else(|e| e.into_inner());
+            for (p, &i) in run.iter().enumerate() {
+                layout.at[i as usize] = (u as u32, p as u32);
+                unit.input.push(entries[i as usize].take().expect("each state in one unit"));
+            }
         }
     }
+    drop(entries);
+    match pool.filter(|_| parallel) {
+        Some(pool) => {
+            use std::sync::atomic::AtomicUsize;
+            let next: Vec<AtomicUsize> = (0..lanes).map(|t| AtomicUsize::new(layout.first[t])).collect();
+            let (first, units) = (&layout.first, &*units);
+            on_every_thread(pool, || {
+                let me = thread_index() as usize;
+                let mut actions = Vec::new();
+                // Its own units first, then the others'.
+                for t in (0..lanes).map(|k| (me + k) % lanes) {
+                    loop {
+                        let u = next[t].fetch_add(1, Ordering::Relaxed);
+                        if u >= first[t + 1] {
+                            break;
+                        }
+                        let mut unit = units[u].lock().unwrap_or_else(|e| e.into_inner());
+                        unit.expand(model, cfg, at_bound, table, watch, &mut actions, true);
+                    }
+                }
+            });
+        }
+        None => {
+            let mut actions = Vec::new();
+            for u in units[..n_units].iter_mut() {
+                let unit = u.get_mut().unwrap_or_else(|e| e.into_inner());
+                unit.expand(model, cfg, at_bound, table, watch, &mut actions, false);
+            }
+        }
+    }
+    (n_units, parallel)
 }
 
 /// A breadth-first level: its states with their state numbers, in insertion order, in blocks
 /// of at most `block` states (one round of [`bfs`] each). A block is freed as soon as it is
 /// expanded, so the search holds the unexpanded part of one level and the part of the next
 /// found so far: at most about the larger of two consecutive levels, not their sum.
-struct Level<S> {
-    blocks: std::collections::VecDeque<Vec<(S, u32)>>,
+struct Level<T> {
+    blocks: std::collections::VecDeque<Vec<T>>,
     block: usize,
     len: usize,
 }
 
-impl<S> Level<S> {
+impl<T> Level<T> {
     fn new(block: usize) -> Self {
         Level { blocks: std::collections::VecDeque::new(), block: block.max(1), len: 0 }
     }
 
-    fn push(&mut self, item: (S, u32)) {
+    fn push(&mut self, item: T) {
         match self.blocks.back_mut() {
             Some(last) if last.len() < self.block => last.push(item),
             _ => {
@@ -588,7 +902,7 @@ impl<S> Level<S> {
     }
 
     /// The first block not yet expanded, taken out of the level.
-    fn pop(&mut self) -> Option<Vec<(S, u32)>> {
+    fn pop(&mut self) -> Option<Vec<T>> {
         let b = self.blocks.pop_front()?;
         self.len -= b.len();
         Some(b)
@@ -599,7 +913,7 @@ impl<S> Level<S> {
     }
 
     /// Keeps only the states for which `keep` holds (a partitioned search's share).
-    fn retain(&mut self, mut keep: impl FnMut(&(S, u32)) -> bool) {
+    fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
         for b in self.blocks.iter_mut() {
             b.retain(&mut keep);
         }
@@ -617,6 +931,30 @@ where
     M: Model + Sync,
     M::State: Frontier + Hash + Clone + Send + Sync + 'static,
 {
+    let threads = cfg.threads.max(1);
+    // Without a pool of worker threads (one thread, or none could be started), a round is one
+    // batch expanded on this thread. With one, the whole search runs on a thread of the pool,
+    // which takes its share of each round's chunks: `threads` threads in all, none of them
+    // waiting for the others (no thread of its own that only inserts).
+    let pool = (threads > 1).then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()).flatten();
+    match &pool {
+        Some(p) => p.install(|| bfs_on(model, cfg, only, Some(p), threads)),
+        None => bfs_on(model, cfg, only, None, 1),
+    }
+}
+
+/// [`bfs`] with `pool` (of `threads` threads) or on this thread alone.
+fn bfs_on<M>(
+    model: &M,
+    cfg: &SearchConfig<M::State>,
+    only: Option<usize>,
+    pool: Option<&rayon::ThreadPool>,
+    threads: usize,
+) -> SearchOutcome
+where
+    M: Model + Sync,
+    M::State: Frontier + Hash + Clone + Send + Sync + 'static,
+{
     let start = Instant::now();
     // A poll per round.
     let mut limits = Limits::new(start, cfg, 1);
@@ -626,19 +964,20 @@ where
     let mut table = FpTable::new(true);
     let mut parents: Vec<u32> = Vec::new();
 
-    let threads = cfg.threads.max(1);
-    // Without a pool of worker threads (one thread, or none could be started), a round is one
-    // batch expanded on this thread.
-    let pool = (threads > 1).then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()).flatten();
-    // Under a memory budget a round is a quarter as large: its successors are allocated before
-    // the next reading of the resident memory, so a smaller round overshoots the budget less.
-    let round = if cfg.max_memory.is_some() { ROUND / 4 } else { ROUND };
-    let per_round = if pool.is_none() { BATCH } else { round * threads };
-    let mut slots: Vec<Worker<M>> = (0..per_round.div_ceil(BATCH)).map(|_| Worker::default()).collect();
-    let mut level: Level<<M::State as Frontier>::Held> = Level::new(per_round);
-    let mut next: Level<<M::State as Frontier>::Held> = Level::new(per_round);
-    // What the held frontier states share (see [`Frontier`]).
-    let mut shared = <M::State as Frontier>::Pool::default();
+    // A round's successors are allocated before the next reading of the resident memory
+    // (under a memory budget): rounds are small, so they overshoot it little.
+    let per_round = if pool.is_none() { BATCH } else { ROUND * threads };
+    let mut units: Vec<std::sync::Mutex<Unit<M>>> = Vec::new();
+    let mut layout = Layout::default();
+    let mut level: Level<Entry<M::State>> = Level::new(per_round);
+    let mut next: Level<Entry<M::State>> = Level::new(per_round);
+    // What the held frontier states share (see [`Frontier`]): one pool per pool thread, for the
+    // states that thread allocated and will expand. A thread then touches (copies, counts
+    // references to) the shared parts of its own states only: parts shared by states that
+    // two threads expand would bounce between their cores' caches at every copy.
+    let mut shared: Vec<std::sync::Mutex<<M::State as Frontier>::Pool>> =
+        (0..threads).map(|_| Default::default()).collect();
+    let lane = |owner: u16| (owner as usize).min(threads - 1);
     let (mut states, mut depth, mut stopped, mut done) = (0u64, 0usize, None, false);
     let mut peak_frontier = 0usize;
 
@@ -652,7 +991,8 @@ where
         if table.insert(fingerprint(&s), id) {
             parents.push(NO_PARENT);
             watch.check(model, &s, |i| found[i] = Some(id));
-            level.push((s.hold(&mut shared), id));
+            let pool = shared[lane(thread_index())].get_mut().unwrap_or_else(|e| e.into_inner());
+            level.push((s.hold(pool), id, thread_index()));
         }
     }
     done |= watch.all_found();
@@ -661,53 +1001,78 @@ where
         let at_bound = cfg.max_depth.is_some_and(|d| depth >= d);
         if let Some(p) = cfg.partition.filter(|p| p.depth == depth) {
             // A partitioned search goes on from its share of this level only.
-            level.retain(|(s, _)| p.owns(fingerprint(&*M::State::restore(s))));
+            level.retain(|(s, _, _)| p.owns(fingerprint(&*M::State::restore(s))));
         }
-        // A level is expanded in rounds of `BATCH` states per worker: each worker computes the
-        // successors of its consecutive share of the round (canonical, fingerprinted, table
-        // slots prefetched), then this thread inserts them worker by worker, so in the order
-        // one thread would and with the same outcome whatever the number of threads.
-        while let Some(mut round) = level.pop() {
+        // A level is expanded in rounds: the pool's threads compute the successors of the
+        // round's states (canonical, fingerprinted, table slots prefetched, see
+        // `expand_round`), then this thread inserts their fingerprints in round order, so in
+        // the order one thread would and with the same outcome whatever the number of threads;
+        // then each thread holds the new successors it computed and frees the others
+        // (`hold_units`), and this thread appends the held ones to the next level in order.
+        while let Some(round) = level.pop() {
             peak_frontier = peak_frontier.max(level.len + round.len() + next.len);
             if let Some(stop) = limits.poll(states, &table, depth) {
                 stopped = Some(stop);
                 level.blocks.push_front(round);
                 break 'search;
             }
-            expand_round(model, cfg, &mut round, at_bound, &table, &mut slots, pool.as_ref());
-            // The round's states were allocated by the pool's threads: free them there too, in
-            // parallel (a free on the allocating thread is the allocator's fast path).
-            match &pool {
-                Some(pool) if round.len() >= POOL_MIN => pool.install(|| {
-                    use rayon::prelude::*;
-                    round.into_par_iter().for_each(drop);
-                }),
-                _ => drop(round),
+            let words = watch.words();
+            let (n_units, parallel) =
+                expand_round(model, cfg, round, at_bound, &table, &watch, &mut units, &mut layout, pool, threads);
+            // Chunk by chunk of `BATCH` states in round order, as one thread would: the
+            // transitions counted when a search stops early are those of the chunks up to the
+            // one it stopped in, whatever the threads.
+            let n = layout.at.len();
+            for chunk in (0..n).step_by(BATCH).map(|c| c..(c + BATCH).min(n)) {
+                for &(u, p) in &layout.at[chunk.clone()] {
+                    let unit = units[u as usize].get_mut().unwrap_or_else(|e| e.into_inner());
+                    let g = unit.generated[p as usize];
+                    states += u64::from(g & !AT_BOUND);
+                    if g & AT_BOUND != 0 {
+                        stopped.get_or_insert(Stop::DepthBound);
+                    }
+                }
+                for &(u, p) in &layout.at[chunk] {
+                    let unit = units[u as usize].get_mut().unwrap_or_else(|e| e.into_inner());
+                    let from = if p == 0 { 0 } else { unit.ends[p as usize - 1] as usize };
+                    let id = unit.input[p as usize].1;
+                    let mut new = 0;
+                    for k in from..unit.ends[p as usize] as usize {
+                        let nid = parents.len() as u32;
+                        if !table.insert(unit.fps[k], nid) {
+                            unit.nids.push(NO_PARENT);
+                            continue;
+                        }
+                        unit.nids.push(nid);
+                        new += 1;
+                        parents.push(id);
+                        if parallel {
+                            watch.apply(&unit.hits[k * words..(k + 1) * words], |i| found[i] = Some(nid));
+                        } else {
+                            watch.check(model, &unit.states[k], |i| found[i] = Some(nid));
+                        }
+                        if watch.all_found() {
+                            done = true;
+                            break 'search;
+                        }
+                        if cfg.max_states.is_some_and(|m| table.len() >= m) || nid == NO_PARENT - 1 {
+                            stopped = Some(Stop::StateBound);
+                            break 'search;
+                        }
+                    }
+                    unit.news.push(new);
+                }
             }
-            // Chunk by chunk, as one thread would: the transitions counted when a search stops
-            // early are those of the chunks up to the one it stopped in, whatever the threads.
-            for w in slots.iter_mut() {
-                states += std::mem::take(&mut w.generated);
-                if let Some(stop) = w.stopped.take() {
-                    stopped.get_or_insert(stop);
+            hold_units(&mut units[..n_units], &mut shared, pool.filter(|_| parallel));
+            // The held states join the next level in insertion order.
+            for &(u, p) in &layout.at {
+                let unit = units[u as usize].get_mut().unwrap_or_else(|e| e.into_inner());
+                for _ in 0..unit.news[p as usize] {
+                    next.push(unit.held.pop_front().expect("a held state per new successor"));
                 }
-                for (n, fp, id) in w.succ.drain(..) {
-                    let nid = parents.len() as u32;
-                    if !table.insert(fp, nid) {
-                        continue;
-                    }
-                    parents.push(id);
-                    watch.check(model, &n, |i| found[i] = Some(nid));
-                    if watch.all_found() {
-                        done = true;
-                        break 'search;
-                    }
-                    if cfg.max_states.is_some_and(|m| table.len() >= m) || nid == NO_PARENT - 1 {
-                        stopped = Some(Stop::StateBound);
-                        break 'search;
-                    }
-                    next.push((n.hold(&mut shared), nid));
-                }
+            }
+            for u in units[..n_units].iter_mut() {
+                u.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
             }
         }
         if next.is_empty() {
@@ -715,13 +1080,20 @@ where
         }
         depth += 1;
         std::mem::swap(&mut level, &mut next);
-        M::State::tidy(&mut shared);
+        shared.iter_mut().for_each(|p| M::State::tidy(p.get_mut().unwrap_or_else(|e| e.into_inner())));
     }
     let exhaustive = !done && stopped.is_none() && level.is_empty() && next.is_empty();
     // Freeing a large frontier takes a while (up to seconds for millions of actor states): a
     // thread of its own does it, so that a search stopped by `--timeout` returns at once.
     if level.len + next.len > 4096 {
-        let frontier = (level.blocks, next.blocks, slots.into_iter().map(|w| w.succ).collect::<Vec<_>>(), shared);
+        let units: Vec<_> = units
+            .into_iter()
+            .map(|u| {
+                let u = u.into_inner().unwrap_or_else(|e| e.into_inner());
+                (u.input, u.states, u.held)
+            })
+            .collect();
+        let frontier = (level.blocks, next.blocks, units, shared);
         let _ = std::thread::Builder::new().name("free frontier".into()).spawn(move || drop(frontier));
     }
     let discoveries = found
@@ -737,7 +1109,7 @@ where
             })
         })
         .collect();
-    let frontier_bytes = (peak_frontier * std::mem::size_of::<(<M::State as Frontier>::Held, u32)>()) as u64;
+    let frontier_bytes = (peak_frontier * std::mem::size_of::<Entry<M::State>>()) as u64;
     SearchOutcome {
         shortest: vec![true; found.len()],
         discoveries,
@@ -1166,7 +1538,7 @@ mod tests {
             assert!(out.peak_frontier <= (1 << 12) + block, "{threads} threads: {}", out.peak_frontier);
             assert_eq!(
                 out.visited_bytes,
-                out.memory_bytes - out.peak_frontier * std::mem::size_of::<((u8, u16), u32)>() as u64
+                out.memory_bytes - out.peak_frontier * std::mem::size_of::<Entry<(u8, u16)>>() as u64
             );
         }
     }

@@ -48,7 +48,14 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// The pool's copy of `s` (adding `s` if it has none).
+    /// The pool's copy of `s` (adding `s`, or a copy of it, if it has none).
+    ///
+    /// A search may keep several pools (the breadth-first search keeps one per thread, for the
+    /// states that thread expands); no two pools share a copy, else [`Frontier::tidy`] would
+    /// see it used and never drop it. A copy marked by another pool (in a state expanded by
+    /// another thread) is kept as it is, without joining this pool: that pool holds it as long
+    /// as it is used. A state that no pool has marked is added as it is only if nothing else
+    /// holds it (a fresh actor state of a successor), else a copy of it is added.
     fn share(&mut self, s: Arc<NodeState>) -> Arc<NodeState> {
         if s.is_pool_copy() {
             return s;
@@ -56,6 +63,7 @@ impl Pool {
         if let Some(c) = self.states.get(&s) {
             return Arc::clone(c);
         }
+        let s = if Arc::strong_count(&s) > 1 { Arc::new(NodeState::clone(&s)) } else { s };
         s.mark_pool_copy();
         self.states.insert(Arc::clone(&s));
         s
@@ -248,5 +256,50 @@ mod tests {
         drop(level);
         State::tidy(&mut pool);
         assert!(pool.is_empty(), "{} left", pool.len());
+    }
+
+    /// The breadth-first search keeps a pool per thread, and a state held by one thread's pool
+    /// may be expanded by another thread and its successors held in that thread's pool: the two
+    /// pools never share a copy of an actor state (else `tidy` would keep it for ever), and
+    /// once no held state uses them, `tidy` empties both.
+    #[test]
+    fn two_pools_share_no_copy_and_tidy_empties_both() {
+        let sc = crate::scenario::Scenario::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/directus-10.11.1-session.json"
+        )))
+        .unwrap()
+        .with_tabs(3)
+        .unwrap();
+        let model = super::super::build(&sc);
+        let (mut a, mut b) = (Pool::default(), Pool::default());
+        // Level by level, the states alternate between the pools; each is expanded from its
+        // held form, so its unchanged actor states are the other pool's copies.
+        let mut level: Vec<(Held, bool)> = model.init_states().into_iter().map(|s| (s.hold(&mut a), true)).collect();
+        let mut held = 0;
+        for _ in 0..6 {
+            let mut next = Vec::new();
+            for (h, in_a) in &level {
+                let s = State::restore(h);
+                let mut actions = Vec::new();
+                model.actions(&s, &mut actions);
+                for n in actions.into_iter().filter_map(|x| model.next_state(&s, x)) {
+                    let pool = if *in_a { &mut b } else { &mut a };
+                    let h = n.clone().hold(pool);
+                    assert_eq!(*State::restore(&h), n);
+                    next.push((h, !*in_a));
+                    held += 1;
+                }
+            }
+            level = next;
+        }
+        assert!(held > 500, "{held}");
+        assert!(!a.is_empty() && !b.is_empty());
+        let in_a: HashSet<usize> = a.states.iter().map(|s| Arc::as_ptr(s) as usize).collect();
+        assert!(b.states.iter().all(|s| !in_a.contains(&(Arc::as_ptr(s) as usize))), "a copy in both pools");
+        drop(level);
+        State::tidy(&mut a);
+        State::tidy(&mut b);
+        assert!(a.is_empty() && b.is_empty(), "{} and {} left", a.len(), b.len());
     }
 }
