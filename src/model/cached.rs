@@ -9,8 +9,8 @@
 //! needed and kept with the state: an actor state shared by a parent and its successors, or held
 //! by the frontier's pool, is hashed once.
 //!
-//! A [`Cached`] state also carries one flag for the frontier's pool (`model::frontier`): this
-//! allocation is the pool's shared copy, so the pool finds it without a lookup.
+//! A [`Cached`] state also carries a mark for the frontier's pools (`model::frontier`): which
+//! pool keeps this allocation as its shared copy, so that pool finds it without a lookup.
 //!
 //! Equality, order, `Debug` and serialisation are the content's, so traces, descriptions and
 //! the explorer's state views read as before; only the value of a hash changes (fingerprints
@@ -21,7 +21,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as Mem};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering as Mem};
 
 use serde::{Serialize, Serializer};
 
@@ -37,14 +37,14 @@ use serde::{Serialize, Serializer};
 /// The cache is an atomic, so states shared between search threads may fill it concurrently:
 /// each thread computes the same value.
 ///
-/// The pool flag ([`Cached::is_pool_copy`]) is set by the frontier's pool on the copy it keeps
-/// and is not cloned (a clone is another allocation).
+/// The pool mark ([`Cached::pool`]) is set by a frontier pool on the copy it keeps and is not
+/// cloned (a clone is another allocation).
 pub struct Cached<T> {
     value: T,
     /// The content hash; 0: not computed yet.
     hash: AtomicU64,
-    /// This allocation is the frontier pool's shared copy of its content.
-    pool_copy: AtomicBool,
+    /// The frontier pool that keeps this allocation as its shared copy; 0: none.
+    pool: AtomicU32,
 }
 
 /// The fixed seed of content hashes (any constant: the hash only has to be the same for equal
@@ -54,7 +54,7 @@ const SEED: u64 = 0x1319_8a2e_0370_7344;
 impl<T: Hash> Cached<T> {
     /// `value`, its hash not computed yet.
     pub fn new(value: T) -> Self {
-        Cached { value, hash: AtomicU64::new(0), pool_copy: AtomicBool::new(false) }
+        Cached { value, hash: AtomicU64::new(0), pool: AtomicU32::new(0) }
     }
 
     /// The content hash of the value (never 0), computed now if not yet known.
@@ -80,16 +80,16 @@ impl<T: Hash> Cached<T> {
 }
 
 impl<T> Cached<T> {
-    /// Whether the frontier's pool keeps this allocation as its shared copy (set by
-    /// [`Cached::mark_pool_copy`]; a clone is not one). Only the pool's sharing depends on it:
-    /// a copy it does not know (e.g. of an earlier search's pool) is merely shared less.
-    pub fn is_pool_copy(&self) -> bool {
-        self.pool_copy.load(Mem::Relaxed)
+    /// The frontier pool that keeps this allocation as its shared copy (set by
+    /// [`Cached::mark_pool`]; 0: none, and a clone has none). Only the pools' sharing depends on
+    /// it: a copy of a pool that is gone is merely shared less.
+    pub fn pool(&self) -> u32 {
+        self.pool.load(Mem::Relaxed)
     }
 
-    /// Marks this allocation as the frontier pool's shared copy.
-    pub fn mark_pool_copy(&self) {
-        self.pool_copy.store(true, Mem::Relaxed);
+    /// Marks this allocation as the shared copy of pool `id` (not 0).
+    pub fn mark_pool(&self, id: u32) {
+        self.pool.store(id, Mem::Relaxed);
     }
 }
 
@@ -119,7 +119,7 @@ impl<T: Clone> Clone for Cached<T> {
         Cached {
             value: self.value.clone(),
             hash: AtomicU64::new(self.hash.load(Mem::Relaxed)),
-            pool_copy: AtomicBool::new(false),
+            pool: AtomicU32::new(0),
         }
     }
 }
@@ -205,11 +205,11 @@ mod tests {
     }
 
     #[test]
-    fn the_pool_flag_is_not_cloned() {
+    fn the_pool_mark_is_not_cloned() {
         let a = Cached::new(7u32);
-        assert!(!a.is_pool_copy());
-        a.mark_pool_copy();
-        assert!(a.is_pool_copy());
-        assert!(!a.clone().is_pool_copy());
+        assert_eq!(a.pool(), 0);
+        a.mark_pool(3);
+        assert_eq!(a.pool(), 3);
+        assert_eq!(a.clone().pool(), 0);
     }
 }

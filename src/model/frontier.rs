@@ -37,14 +37,23 @@ use crate::search::Frontier;
 
 /// One distinct copy of each actor state held by the frontier, keyed by content (hashed as
 /// the state's cached content hash, [`super::cached::Cached`]). A state's actor that is already
-/// the pool's copy (most of them: a step changes one or two actors and the others are its
-/// parent's, restored from the pool) carries the pool's mark ([`NodeState::is_pool_copy`]) and
-/// is kept as it is, without a lookup. The mark is only set on the copy the pool holds, and
-/// the pool lets a copy go only when nothing else holds it, so a marked actor state that a
-/// successor holds is the pool's (or, from an earlier search's pool, merely not shared).
-#[derive(Default)]
+/// this pool's copy (most of them: a step changes one or two actors and the others are its
+/// parent's, restored from the pool) carries the pool's mark ([`NodeState::pool`]) and is kept
+/// as it is, without a lookup. The mark is only set on the copy the pool holds, and the pool
+/// lets a copy go only when nothing else holds it, so an actor state with this pool's mark is
+/// in this pool.
 pub struct Pool {
     states: HashSet<Arc<NodeState>, ahash::RandomState>,
+    /// This pool's mark, unique in the process (never 0).
+    id: u32,
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed).max(1);
+        Pool { states: HashSet::default(), id }
+    }
 }
 
 impl Pool {
@@ -52,19 +61,18 @@ impl Pool {
     ///
     /// A search may keep several pools (the breadth-first search keeps one per thread, for the
     /// states that thread expands); no two pools share a copy, else [`Frontier::tidy`] would
-    /// see it used and never drop it. A copy marked by another pool (in a state expanded by
-    /// another thread) is kept as it is, without joining this pool: that pool holds it as long
-    /// as it is used. A state that no pool has marked is added as it is only if nothing else
-    /// holds it (a fresh actor state of a successor), else a copy of it is added.
+    /// see it used and never drop it. So a state that this pool lacks is added as it is only if
+    /// nothing else holds it (a fresh actor state of a successor); one held elsewhere (maybe
+    /// another pool's copy, in a state expanded by another thread) is copied first.
     fn share(&mut self, s: Arc<NodeState>) -> Arc<NodeState> {
-        if s.is_pool_copy() {
+        if s.pool() == self.id {
             return s;
         }
         if let Some(c) = self.states.get(&s) {
             return Arc::clone(c);
         }
         let s = if Arc::strong_count(&s) > 1 { Arc::new(NodeState::clone(&s)) } else { s };
-        s.mark_pool_copy();
+        s.mark_pool(self.id);
         self.states.insert(Arc::clone(&s));
         s
     }

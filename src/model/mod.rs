@@ -642,23 +642,24 @@ fn rearm_clock(now: Tick, max_ticks: Tick, o: &mut Out<Node>) {
 }
 
 impl NodeState {
-    /// Whether this allocation is the frontier pool's shared copy ([`Cached::is_pool_copy`]).
-    pub fn is_pool_copy(&self) -> bool {
+    /// The frontier pool that keeps this allocation as its shared copy, 0 if none
+    /// ([`Cached::pool`]).
+    pub fn pool(&self) -> u32 {
         match self {
-            NodeState::Browser(x) => x.is_pool_copy(),
-            NodeState::Server(x) => x.is_pool_copy(),
-            NodeState::Store(x) => x.is_pool_copy(),
-            NodeState::AuthServer(x) => x.is_pool_copy(),
+            NodeState::Browser(x) => x.pool(),
+            NodeState::Server(x) => x.pool(),
+            NodeState::Store(x) => x.pool(),
+            NodeState::AuthServer(x) => x.pool(),
         }
     }
 
-    /// Marks this allocation as the frontier pool's shared copy ([`Cached::mark_pool_copy`]).
-    pub fn mark_pool_copy(&self) {
+    /// Marks this allocation as the shared copy of pool `id` ([`Cached::mark_pool`]).
+    pub fn mark_pool(&self, id: u32) {
         match self {
-            NodeState::Browser(x) => x.mark_pool_copy(),
-            NodeState::Server(x) => x.mark_pool_copy(),
-            NodeState::Store(x) => x.mark_pool_copy(),
-            NodeState::AuthServer(x) => x.mark_pool_copy(),
+            NodeState::Browser(x) => x.mark_pool(id),
+            NodeState::Server(x) => x.mark_pool(id),
+            NodeState::Store(x) => x.mark_pool(id),
+            NodeState::AuthServer(x) => x.mark_pool(id),
         }
     }
 
