@@ -664,8 +664,7 @@ pub fn at_rest(m: &RefreshModel, s: &State) -> bool {
         None => !server_at(s, m.cfg.server).handlers.is_empty(),
     };
     // A self-addressed clock message (`time.max_in_flight_ticks`) is bookkeeping, not work.
-    let in_flight = crate::model::in_flight(&s.network);
-    if busy_server || in_flight.iter().any(|m| !matches!(m.2, crate::model::Msg::ClockTicked { .. })) {
+    if busy_server || crate::model::any_in_flight(&s.network, |m| !matches!(m, crate::model::Msg::ClockTicked { .. })) {
         return false;
     }
     m.cfg.browsers.iter().all(|&b| {

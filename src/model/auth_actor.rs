@@ -47,7 +47,7 @@ pub(super) fn on_msg(
         let at = c.pending.partition_point(|p| (p.client, p.slot) < (client, slot));
         c.pending.insert(at, oauth::AsPending { client, slot, endpoint, token, retry });
         arm_cluster_timers(protocol, &s, o);
-        *state.to_mut() = NodeState::AuthServer(s);
+        *state = Cow::Owned(NodeState::AuthServer(s));
         return;
     }
     let (client, answer) = match msg {
@@ -71,7 +71,7 @@ pub(super) fn on_msg(
                 Some(reply) => (client, Msg::RefreshResponse { tab, reply }),
                 None => {
                     o.set_timer(Timer::ServerStep { client, slot }, model_timeout());
-                    *state.to_mut() = NodeState::AuthServer(s);
+                    *state = Cow::Owned(NodeState::AuthServer(s));
                     return;
                 }
             }
@@ -99,7 +99,7 @@ pub(super) fn on_msg(
         _ => return,
     };
     o.send(Id::from(client.browser as usize), answer);
-    *state.to_mut() = NodeState::AuthServer(s);
+    *state = Cow::Owned(NodeState::AuthServer(s));
 }
 
 /// Runs the next step of refresh `h`: its answer (with the theft and retry ghosts recorded),
@@ -155,7 +155,7 @@ pub(super) fn on_server_step(
         }
         None => o.set_timer(Timer::ServerStep { client, slot }, model_timeout()),
     }
-    *state.to_mut() = NodeState::AuthServer(s);
+    *state = Cow::Owned(NodeState::AuthServer(s));
 }
 
 /// [`Timer::ServerRestarts`]: the process restarts. The protocol's in-memory fields are reset
@@ -188,7 +188,7 @@ pub(super) fn on_restart(protocol: &Protocol, state: &mut Cow<NodeState>, o: &mu
     if s.restarts_left > 0 {
         o.set_timer(Timer::ServerRestarts, model_timeout());
     }
-    *state.to_mut() = NodeState::AuthServer(s);
+    *state = Cow::Owned(NodeState::AuthServer(s));
 }
 
 /// Two nodes (C09): every pending request may be routed to either node (or, with sticky
@@ -331,7 +331,7 @@ pub(super) fn on_cluster_timer(
             };
             o.send(Id::from(client.browser as usize), answer);
             arm_cluster_timers(protocol, &s, o);
-            *state.to_mut() = NodeState::AuthServer(s);
+            *state = Cow::Owned(NodeState::AuthServer(s));
         }
         Timer::NodeReplicates(from) => {
             let NodeState::AuthServer(s) = state.as_ref() else { return };
@@ -340,7 +340,7 @@ pub(super) fn on_cluster_timer(
                 return;
             }
             arm_cluster_timers(protocol, &s, o);
-            *state.to_mut() = NodeState::AuthServer(s);
+            *state = Cow::Owned(NodeState::AuthServer(s));
         }
         _ => {}
     }

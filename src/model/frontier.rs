@@ -4,15 +4,17 @@
 //! A full [`State`] (stateright's `ActorModelState`) costs about 2.4 KB of heap and inline
 //! memory per frontier state on `directus-10.11.1-session` with 3 tabs (measured with
 //! `bench --protocol`, column `B/front`). Most of it is actor states: a step changes one or two
-//! actors and allocates a fresh 520-byte `NodeState` (plus its tabs) for each, although few of
-//! them are new. Measured on the 3-tab model's 12th level (3 159 states): 1.44 actor states per
+//! actors and allocates a fresh `NodeState` (520 bytes when this was measured, 272 since the
+//! authorization server's second node is boxed; plus its tabs) for each, although few of them
+//! are new. Measured on the 3-tab model's 12th level (3 159 states): 1.44 actor states per
 //! frontier state by allocation, 0.22 by content. The rest is stateright's per-actor
 //! bookkeeping: a vector of timer sets, one of random choices (always empty here), one of crash
 //! flags (all false without crashes) and one of storages (all `None`).
 //!
 //! A held state therefore keeps:
-//! - one shared copy of each distinct actor state ([`Pool`]: content-keyed, tidied after each
-//!   level of what no held state uses any more);
+//! - one shared copy of each distinct actor state ([`Pool`]: keyed by content, looked up by
+//!   the state's cached content hash, tidied after each level of what no held state uses any
+//!   more);
 //! - the network and the timer sets as they are. Their hash tables' layout decides the order in
 //!   which stateright lists the deliveries and timeouts, hence the search order, the state
 //!   numbers and which of several shortest counterexamples is reported; a table rebuilt from its
@@ -33,15 +35,25 @@ use stateright::actor::{ActorModelState, Network, Timers};
 use super::{InFlight, Msg, Node, NodeState, State, Timer};
 use crate::search::Frontier;
 
-/// One distinct copy of each actor state held by the frontier, keyed by content, and the
-/// addresses of those copies: a state's actor that is already the pool's copy (most of them:
-/// a step changes one or two actors and the others are its parent's, restored from the pool)
-/// is found by address, without hashing its content. An address in `copies` is that of a live
-/// copy (the pool holds it), so it cannot have been reused for another actor state.
-#[derive(Default)]
+/// One distinct copy of each actor state held by the frontier, keyed by content (hashed as
+/// the state's cached content hash, [`super::cached::Cached`]). A state's actor that is already
+/// this pool's copy (most of them: a step changes one or two actors and the others are its
+/// parent's, restored from the pool) carries the pool's mark ([`NodeState::pool`]) and is kept
+/// as it is, without a lookup. The mark is only set on the copy the pool holds, and the pool
+/// lets a copy go only when nothing else holds it, so an actor state with this pool's mark is
+/// in this pool.
 pub struct Pool {
     states: HashSet<Arc<NodeState>, ahash::RandomState>,
-    copies: HashSet<usize, ahash::RandomState>,
+    /// This pool's mark, unique in the process (never 0).
+    id: u32,
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed).max(1);
+        Pool { states: HashSet::default(), id }
+    }
 }
 
 impl Pool {
@@ -53,14 +65,14 @@ impl Pool {
     /// nothing else holds it (a fresh actor state of a successor); one held elsewhere (maybe
     /// another pool's copy, in a state expanded by another thread) is copied first.
     fn share(&mut self, s: Arc<NodeState>) -> Arc<NodeState> {
-        if self.copies.contains(&(Arc::as_ptr(&s) as usize)) {
+        if s.pool() == self.id {
             return s;
         }
         if let Some(c) = self.states.get(&s) {
             return Arc::clone(c);
         }
         let s = if Arc::strong_count(&s) > 1 { Arc::new(NodeState::clone(&s)) } else { s };
-        self.copies.insert(Arc::as_ptr(&s) as usize);
+        s.mark_pool(self.id);
         self.states.insert(Arc::clone(&s));
         s
     }
@@ -152,14 +164,7 @@ impl Frontier for State {
     }
 
     fn tidy(pool: &mut Pool) {
-        let copies = &mut pool.copies;
-        pool.states.retain(|s| {
-            let used = Arc::strong_count(s) > 1;
-            if !used {
-                copies.remove(&(Arc::as_ptr(s) as usize));
-            }
-            used
-        });
+        pool.states.retain(|s| Arc::strong_count(s) > 1);
     }
 }
 
@@ -193,6 +198,25 @@ const _: fn(&State) -> &ActorModelState<Node, InFlight> = |s| s;
 mod tests {
     use super::*;
     use stateright::Model;
+
+    /// Every actor state is allocated at the size of the largest [`NodeState`] variant (by
+    /// the `Arc` of a state, and by the pool): it stays that of the authorization server
+    /// without its boxed second node.
+    #[test]
+    fn an_actor_state_is_no_larger_than_the_largest_variant_needs() {
+        use std::mem::size_of;
+        let sizes = [
+            size_of::<super::super::browser::BrowserState>(),
+            size_of::<super::super::ServerState>(),
+            size_of::<super::super::store::StoreState>(),
+            size_of::<super::super::oauth::AsState>(),
+        ];
+        eprintln!("browser, server, store, authorization server: {sizes:?}; NodeState {}", size_of::<NodeState>());
+        let largest = *sizes.iter().max().unwrap();
+        // The wrapper's hash and pool flag, and the discriminant.
+        assert!(size_of::<NodeState>() <= largest + 24, "{}", size_of::<NodeState>());
+        assert!(size_of::<NodeState>() <= 320, "{}", size_of::<NodeState>());
+    }
 
     /// Held and restored, every state of the first levels of a 3-tab model is equal to the
     /// original, hashes alike and lists the same actions in the same order; the pool shares
@@ -279,7 +303,8 @@ mod tests {
         }
         assert!(held > 500, "{held}");
         assert!(!a.is_empty() && !b.is_empty());
-        assert!(a.copies.is_disjoint(&b.copies), "a copy in both pools");
+        let in_a: HashSet<usize> = a.states.iter().map(|s| Arc::as_ptr(s) as usize).collect();
+        assert!(b.states.iter().all(|s| !in_a.contains(&(Arc::as_ptr(s) as usize))), "a copy in both pools");
         drop(level);
         State::tidy(&mut a);
         State::tidy(&mut b);

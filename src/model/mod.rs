@@ -29,6 +29,7 @@
 
 mod auth_actor;
 pub mod browser;
+pub mod cached;
 pub mod frontier;
 pub mod interpret;
 pub mod oauth;
@@ -49,6 +50,7 @@ use crate::properties;
 use crate::protocol::sessions::SessionProgram;
 use crate::scenario::{NetworkKind, Scenario};
 use browser::{BrowserCfg, BrowserState, Send};
+use cached::Cached;
 use policy::{AuthMode, ServerPolicy, ServerSteps, StoreConcurrency};
 use server::{Credentials, Endpoint, Handler, Stage, StepOut, Ttls};
 use store::{Sql, SqlResult, StoreState};
@@ -316,17 +318,18 @@ pub struct ServerState {
     pub ghost: ServerGhost,
 }
 
-/// One actor's state.
+/// One actor's state. Each hashes as its content's hash, computed once per distinct state
+/// ([`Cached`]), so that fingerprinting a successor re-hashes only the actors its step changed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum NodeState {
     /// See [`BrowserState`].
-    Browser(BrowserState),
+    Browser(Cached<BrowserState>),
     /// See [`ServerState`].
-    Server(ServerState),
+    Server(Cached<ServerState>),
     /// See [`StoreState`].
-    Store(StoreState),
+    Store(Cached<StoreState>),
     /// See [`oauth::AsState`].
-    AuthServer(oauth::AsState),
+    AuthServer(Cached<oauth::AsState>),
 }
 
 /// An actor of the model, with its configuration.
@@ -415,22 +418,25 @@ impl Actor for Node {
             Node::Browser { cfg, jwt, token, .. } => {
                 let b = BrowserState::signed_in(cfg, *jwt, *token);
                 arm_browser_timers(&b, cfg, o);
-                NodeState::Browser(b)
+                NodeState::Browser(b.into())
             }
             Node::Server { max_ticks, first_fresh, .. } => {
                 if *max_ticks > 0 {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
-                NodeState::Server(ServerState {
-                    now: 0,
-                    next_fresh: *first_fresh,
-                    handlers: vec![],
-                    next_seq: 0,
-                    orphan_cookies: 0,
-                    ghost: ServerGhost::default(),
-                })
+                NodeState::Server(
+                    ServerState {
+                        now: 0,
+                        next_fresh: *first_fresh,
+                        handlers: vec![],
+                        next_seq: 0,
+                        orphan_cookies: 0,
+                        ghost: ServerGhost::default(),
+                    }
+                    .into(),
+                )
             }
-            Node::Store { init, .. } => NodeState::Store(init.clone()),
+            Node::Store { init, .. } => NodeState::Store(init.clone().into()),
             Node::AuthServer { protocol, max_ticks, devices, logins, access_tokens, access_ttl, .. } => {
                 if *max_ticks > 0 {
                     o.set_timer(Timer::Tick, model_timeout());
@@ -453,7 +459,7 @@ impl Actor for Node {
                 if s.restarts_left > 0 {
                     o.set_timer(Timer::ServerRestarts, model_timeout());
                 }
-                NodeState::AuthServer(s)
+                NodeState::AuthServer(s.into())
             }
         }
     }
@@ -486,16 +492,16 @@ impl Actor for Node {
                         if one {
                             s.next_seq += 1;
                         }
-                        if &s != state.as_ref().store() {
-                            *state.to_mut() = NodeState::Store(s);
+                        if *s != *state.as_ref().store() {
+                            *state = Cow::Owned(NodeState::Store(s));
                         }
                         o.send(src, Msg::QueryResult { client, result });
                     }
                     Msg::Transaction { handler, now } => {
                         let mut s = s.clone();
                         let out = sessions::run_atomically(program, ttl, now, handler, &mut s);
-                        if &s != state.as_ref().store() {
-                            *state.to_mut() = NodeState::Store(s);
+                        if *s != *state.as_ref().store() {
+                            *state = Cow::Owned(NodeState::Store(s));
                         }
                         if let StepOut::Respond { h, reply, orphan } = out {
                             o.send(src, Msg::TransactionDone { handler: h, reply, orphan });
@@ -527,13 +533,12 @@ impl Actor for Node {
             }
             (Node::AuthServer { protocol, .. }, Timer::ServerRestarts) => auth_actor::on_restart(protocol, state, o),
             (Node::Browser { server, cfg, .. }, _) => {
-                let NodeState::Browser(b) = state.as_ref() else { return };
-                let mut b = b.clone();
+                let NodeState::Browser(before) = state.as_ref() else { return };
+                let mut b = before.clone();
                 let (changed, sent) = match *timer {
                     Timer::TabRefreshes(t) => {
-                        let before = b.clone();
                         let sent = b.start_refresh(cfg, t);
-                        (b != before, sent)
+                        (b != *before, sent)
                     }
                     Timer::TabRequests(t) => {
                         let sent = b.start_request(cfg, t);
@@ -608,7 +613,7 @@ impl Actor for Node {
                     o.send(*server, request_msg(b.wire(send)));
                 }
                 arm_browser_timers(&b, cfg, o);
-                *state.to_mut() = NodeState::Browser(b);
+                *state = Cow::Owned(NodeState::Browser(b));
             }
             _ => {}
         }
@@ -637,6 +642,27 @@ fn rearm_clock(now: Tick, max_ticks: Tick, o: &mut Out<Node>) {
 }
 
 impl NodeState {
+    /// The frontier pool that keeps this allocation as its shared copy, 0 if none
+    /// ([`Cached::pool`]).
+    pub fn pool(&self) -> u32 {
+        match self {
+            NodeState::Browser(x) => x.pool(),
+            NodeState::Server(x) => x.pool(),
+            NodeState::Store(x) => x.pool(),
+            NodeState::AuthServer(x) => x.pool(),
+        }
+    }
+
+    /// Marks this allocation as the shared copy of pool `id` ([`Cached::mark_pool`]).
+    pub fn mark_pool(&self, id: u32) {
+        match self {
+            NodeState::Browser(x) => x.mark_pool(id),
+            NodeState::Server(x) => x.mark_pool(id),
+            NodeState::Store(x) => x.mark_pool(id),
+            NodeState::AuthServer(x) => x.mark_pool(id),
+        }
+    }
+
     fn store(&self) -> &StoreState {
         match self {
             NodeState::Store(s) => s,
@@ -785,7 +811,7 @@ fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg:
         _ => return,
     }
     arm_browser_timers(&b, cfg, o);
-    *state.to_mut() = NodeState::Browser(b);
+    *state = Cow::Owned(NodeState::Browser(b));
 }
 
 /// After a refresh answer: the calls that waited for their tab's refresh are sent
@@ -907,7 +933,7 @@ fn server_on_msg(
                 ServerSteps::Split => interpreted(&mut s, program, ttl, h, None),
                 ServerSteps::Atomic => {
                     o.send(store, Msg::Transaction { handler: h, now: s.now });
-                    *state.to_mut() = NodeState::Server(s);
+                    *state = Cow::Owned(NodeState::Server(s));
                     return;
                 }
             }
@@ -943,7 +969,7 @@ fn server_on_msg(
             o.send(Id::from(h.client.browser as usize), msg);
         }
     }
-    *state.to_mut() = NodeState::Server(s);
+    *state = Cow::Owned(NodeState::Server(s));
 }
 
 /// The browser's clock lags the server's by at most one tick (only with a browser clock);
@@ -1044,6 +1070,15 @@ pub fn in_flight(network: &Network<Msg>) -> Vec<(Id, Id, &Msg)> {
         Network::Ordered(flows) => {
             flows.iter().flat_map(|(&(src, dst), queue)| queue.iter().map(move |m| (src, dst, m))).collect()
         }
+    }
+}
+
+/// Whether some message in flight satisfies `f` (as [`in_flight`], without collecting them).
+pub fn any_in_flight(network: &Network<Msg>, mut f: impl FnMut(&Msg) -> bool) -> bool {
+    match network {
+        Network::UnorderedDuplicating(set, _) => set.iter().any(|e| f(&e.msg)),
+        Network::UnorderedNonDuplicating(multiset) => multiset.iter().any(|(e, &n)| n > 0 && f(&e.msg)),
+        Network::Ordered(flows) => flows.values().any(|queue| queue.iter().any(&mut f)),
     }
 }
 

@@ -290,7 +290,8 @@ fn order(s: &State, b: usize, browser: &BrowserState, k: usize, scratch: &mut Sc
         |sc| &mut sc.pending,
         |tied, bufs| {
             for actor in &s.actor_states {
-                let NodeState::AuthServer(AsState { cluster: Some(cluster), .. }) = &**actor else { continue };
+                let NodeState::AuthServer(srv) = &**actor else { continue };
+                let Some(cluster) = &srv.cluster else { continue };
                 for p in &cluster.pending {
                     if let Some(t) = tied_client(tied, p.client) {
                         bufs[t].push(AsPending { client: blank_client(p.client), ..*p });
@@ -304,7 +305,8 @@ fn order(s: &State, b: usize, browser: &BrowserState, k: usize, scratch: &mut Sc
         |sc| &mut sc.affinity,
         |tied, bufs| {
             for actor in &s.actor_states {
-                let NodeState::AuthServer(AsState { cluster: Some(cluster), .. }) = &**actor else { continue };
+                let NodeState::AuthServer(srv) = &**actor else { continue };
+                let Some(cluster) = &srv.cluster else { continue };
                 for &(c, node) in &cluster.affinity {
                     if let Some(t) = tied_client(tied, c) {
                         bufs[t].push((blank_client(c), node));
