@@ -100,7 +100,7 @@ pub struct Args {
     pub before: Option<PathBuf>,
 
     /// With `--protocol`: worker threads of the multi-threaded runs [default: every core].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
 
     /// With `--protocol`: per-run time limit, in seconds.

@@ -167,6 +167,15 @@ pub struct Vocabulary {
     pub devices: Vec<(u8, u8, u8)>,
     /// The authorization server's nodes (replicas), 0 without replication: a count.
     pub nodes: u8,
+    /// The model has a session store actor (a `session_server` model).
+    pub store: bool,
+    /// Some device has an attacker.
+    pub attacker: bool,
+    /// The events are those of a query file shared by several model files (`check FOLDER
+    /// --query FILE`): the checks of what this model has (its tabs, requesters, pages, nodes,
+    /// store, attacker) are skipped, so an event naming another model's actor is answered
+    /// `unreachable` here rather than refusing the whole run.
+    pub shared: bool,
 }
 
 impl Vocabulary {
@@ -182,6 +191,8 @@ impl Vocabulary {
                 _ => None,
             })
             .collect();
+        v.store = m.actors.iter().any(|a| matches!(a, Node::Store { .. }));
+        v.attacker = m.actors.iter().any(|a| matches!(a, Node::Browser { cfg, .. } if cfg.attacker.is_some()));
         v.nodes = match m.actors.get(m.cfg.server) {
             Some(Node::AuthServer { protocol, .. }) if protocol.replicas > 1 => protocol.replicas,
             _ => 0,
@@ -248,6 +259,24 @@ impl Vocabulary {
     /// Checks that a `tab` or `node` actor of `ev` is one the model has: the device, the tab,
     /// the requester (`browser.requesters_per_tab`), the page (`browser.reloads_per_tab`), the
     /// node (`replicas`).
+    /// Checks that the model has `ev`'s actor ([`Vocabulary::check_actor`]) and the actor of
+    /// its action (a store, an attacker, nodes).
+    fn model_has(&self, ev: &Event) -> Result<(), String> {
+        self.check_actor(ev)?;
+        if let Some(a) = &ev.action {
+            let absent = match actor_kind_of(a) {
+                "store" if !self.store => Some("has no session store (a `session_server` model's)"),
+                "attacker" if !self.attacker => Some("has no attacker (section `attacker`)"),
+                "node" if self.nodes == 0 => Some("has no nodes (an authorization server with `replicas: 2`)"),
+                _ => None,
+            };
+            if let Some(why) = absent {
+                return Err(format!("`{a}`: no step of this model shows it: the model {why}"));
+            }
+        }
+        Ok(())
+    }
+
     fn check_actor(&self, ev: &Event) -> Result<(), String> {
         let actor = ev.actor.as_deref().unwrap_or_default();
         match ev.place {
@@ -276,6 +305,12 @@ impl Vocabulary {
                     ));
                 }
                 Ok(())
+            }
+            None if actor == "store" && !self.store => {
+                Err("`store`: the model has no session store (a `session_server` model's)".into())
+            }
+            None if actor == "attacker" && !self.attacker => {
+                Err("`attacker`: the model has no attacker (section `attacker`)".into())
             }
             Some(Place::Node { node }) if node >= self.nodes => Err(format!(
                 "`{actor}`: the model's server has {} (nodes are those of an authorization server with `replicas: 2`)",
@@ -306,7 +341,9 @@ impl Vocabulary {
                 ));
             }
         }
-        self.check_actor(ev)?;
+        if !self.shared {
+            self.model_has(ev)?;
+        }
         if let (Some(actor), Some(a)) = (&ev.actor, &ev.action) {
             let kind = match ev.place {
                 Some(Place::Tab { .. }) => "tab",
@@ -314,6 +351,19 @@ impl Vocabulary {
                 None => actor.as_str(),
             };
             let of = actor_kind_of(a);
+            // A tab's own steps are requester 1's; `Requester…` steps are requesters 2 to 4's.
+            if let Some(Place::Tab { requester, .. }) = ev.place {
+                if requester == 0 && a.starts_with("Requester") {
+                    return Err(format!(
+                        "`{actor}` never takes `{a}`: it is a step of another requester (`{actor} requester 2 {a}`); the tab's own refresh is `TabSendsRefresh`"
+                    ));
+                }
+                if requester > 0 && of == "tab" && !a.starts_with("Requester") && !a.ends_with("Response") {
+                    return Err(format!(
+                        "`{actor}` never takes `{a}`: a requester sends with `RequesterSendsRefresh` and gets `TabReceivesRefreshResponse`; the other steps are the tab's own"
+                    ));
+                }
+            }
             if !of.is_empty() && of != kind {
                 let whose = match of {
                     "tab" => "a tab's (`tab A …`)",
@@ -635,10 +685,22 @@ pub fn shown(m: &RefreshModel, before: &State, action: &Action, after: &State) -
     Shown { actor, action: name, text, decisions, status }
 }
 
+/// Whether two actors are one: equal, or equal once the first device's number is dropped (a
+/// trace of a model with several devices prints `tab 1A`, which `tab A` names too).
+fn same_actor(a: &str, b: &str) -> bool {
+    fn first_device(x: &str) -> std::borrow::Cow<'_, str> {
+        match x.strip_prefix("tab 1") {
+            Some(rest) if rest.starts_with(|c: char| c.is_ascii_uppercase()) => format!("tab {rest}").into(),
+            _ => x.into(),
+        }
+    }
+    a == b || first_device(a) == first_device(b)
+}
+
 impl Event {
     /// Whether a transition showing `s` matches this pattern.
     pub fn matches(&self, s: &Shown) -> bool {
-        self.actor.as_ref().is_none_or(|a| *a == s.actor)
+        self.actor.as_ref().is_none_or(|a| same_actor(a, &s.actor))
             && self.action.as_ref().is_none_or(|a| *a == s.action)
             && (self.rule.is_none() && self.step.is_none()
                 || s.decisions.iter().any(|(rule, step)| {

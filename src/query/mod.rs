@@ -304,10 +304,12 @@ pub fn compile_all(specs: &[QuerySpec], at: &str) -> Result<Vec<Query>, QueryErr
 
 /// Checks that the events of `queries` (compiled in order from the list at `at`, `queries`)
 /// name only actions, rules and steps that model `m` can show: a misspelt name would
-/// otherwise be answered `unreachable`. The error names the event's field
+/// otherwise be answered `unreachable`. With `shared` (a query file answered on several model
+/// files) the actors a model may lack (tabs, requesters, pages, nodes, a store, an attacker)
+/// are not checked ([`event::Vocabulary::shared`]). The error names the event's field
 /// (`queries[0].events[1]`).
-pub fn check_names(queries: &[Query], at: &str, m: &RefreshModel) -> Result<(), QueryError> {
-    let vocab = event::Vocabulary::of(m);
+pub fn check_names(queries: &[Query], at: &str, m: &RefreshModel, shared: bool) -> Result<(), QueryError> {
+    let vocab = event::Vocabulary { shared, ..event::Vocabulary::of(m) };
     for (i, q) in queries.iter().enumerate() {
         for (key, list) in [("events", &q.events), ("never", &q.never)] {
             for (j, e) in list.iter().enumerate() {
