@@ -330,20 +330,26 @@ impl<M: Model> Watch<M> {
         if self.open == 0 {
             return;
         }
-        for (i, p) in self.props.iter().enumerate() {
-            if self.watched[i] {
-                let found = match p.expectation {
-                    Expectation::Always => !(p.condition)(model, s),
-                    Expectation::Sometimes => (p.condition)(model, s),
-                    Expectation::Eventually => false,
-                };
-                if found {
-                    self.watched[i] = false;
-                    self.open -= 1;
-                    hit(i);
-                }
+        for i in 0..self.props.len() {
+            if self.discovers(model, i, s) {
+                self.watched[i] = false;
+                self.open -= 1;
+                hit(i);
             }
         }
+    }
+
+    /// Whether `s` discovers property `i` while it is watched and undiscovered: violates an
+    /// `always`, satisfies a `sometimes`.
+    #[inline]
+    fn discovers(&self, model: &M, i: usize, s: &M::State) -> bool {
+        let p = &self.props[i];
+        self.watched[i]
+            && match p.expectation {
+                Expectation::Always => !(p.condition)(model, s),
+                Expectation::Sometimes => (p.condition)(model, s),
+                Expectation::Eventually => false,
+            }
     }
 
     /// Words of property bits per state in [`Watch::hits`]: one per 64 properties, none when
@@ -366,16 +372,9 @@ impl<M: Model> Watch<M> {
         if self.open == 0 {
             return;
         }
-        for (i, p) in self.props.iter().enumerate() {
-            if self.watched[i] {
-                let found = match p.expectation {
-                    Expectation::Always => !(p.condition)(model, s),
-                    Expectation::Sometimes => (p.condition)(model, s),
-                    Expectation::Eventually => false,
-                };
-                if found {
-                    out[at + i / 64] |= 1 << (i % 64);
-                }
+        for i in 0..self.props.len() {
+            if self.discovers(model, i, s) {
+                out[at + i / 64] |= 1 << (i % 64);
             }
         }
     }
