@@ -467,10 +467,28 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
                     ]
                     .into_iter()
                     .chain(declared.iter().map(String::as_str));
+                    // A field name (written with or without its scope) is suggested among the
+                    // declared fields only: `family` for `family.nosuch` would revoke far more.
+                    let field_like = other.contains('.') && !other.starts_with("presented");
+                    let tokens: Vec<String> = [("family", &names.family), ("session", &names.session), ("request", &names.request)]
+                        .into_iter()
+                        .flat_map(|(scope, list)| {
+                            list.iter().filter(|(_, t)| *t == FieldType::Token).map(move |(n, _)| format!("{scope}.{n}"))
+                        })
+                        .collect();
+                    let scoped = declared.iter().find(|d| d.split_once('.').is_some_and(|(_, n)| n == other));
                     let hint = if other == "access" {
                         // Outside the request handler the access token is the presented refresh
                         // token's (or its child's).
                         "; `revoke access` only in the `request` handler: a refresh revokes `presented.access` or `presented.child.access`".to_string()
+                    } else if let Some(d) = scoped {
+                        format!("; did you mean `{d}`?")
+                    } else if field_like {
+                        match did_you_mean(other, tokens.iter().map(String::as_str)) {
+                            Some(c) => format!("; did you mean `{c}`?"),
+                            None if tokens.is_empty() => "; no token field is declared (`fields`)".to_string(),
+                            None => format!("; the declared token fields are {}", tokens.join(", ")),
+                        }
                     } else {
                         did_you_mean(other, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"))
                     };
@@ -638,6 +656,14 @@ mod tests {
         assert!(e.contains("answers with a token"), "{e}");
         let e = parse_reply("invalid_grnat", &names()).unwrap_err().message;
         assert!(e.contains("did you mean `invalid_grant`?"), "{e}");
+        // A field that is not declared is never answered with a broader revocation.
+        let e = parse_effect("revoke family.nosuch", &names()).unwrap_err().message;
+        assert!(
+            e.contains("the declared token fields are session.current") && !e.contains("did you mean `family`"),
+            "{e}"
+        );
+        let e = parse_effect("revoke current", &names()).unwrap_err().message;
+        assert!(e.contains("did you mean `session.current`?"), "{e}");
         // A declared field without its scope is suggested with it.
         let e = parse_reply("ok current", &names()).unwrap_err().message;
         assert!(e.contains("unknown name `current`") && e.contains("did you mean `session.current`?"), "{e}");
