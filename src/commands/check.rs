@@ -207,7 +207,13 @@ pub struct Ran {
 /// Before any search: the events of every model file's own queries, and of the query file
 /// `extra` (`--query`, compiled as `queries`), name only actions, rules and steps the model
 /// can show. The error names the file, the line and the field (exit 2).
-fn check_query_names(scenarios: &[Scenario], extra: Option<(&Path, &[refresh_check::query::Query])>) -> Result<()> {
+/// `tabs` is the run's `--tabs`, named in an error about a model's own query (written for the
+/// file's tab count).
+fn check_query_names(
+    scenarios: &[Scenario],
+    extra: Option<(&Path, &[refresh_check::query::Query])>,
+    tabs: Option<u8>,
+) -> Result<()> {
     use refresh_check::query;
     for sc in scenarios {
         let needs = !sc.queries.is_empty() || extra.is_some_and(|(_, q)| !q.is_empty());
@@ -217,7 +223,13 @@ fn check_query_names(scenarios: &[Scenario], extra: Option<(&Path, &[refresh_che
         let m = refresh_check::model::build(sc);
         let at = query::located;
         if let Err(e) = query::check_names(&sc.queries, "queries", &m, false) {
-            anyhow::bail!("{}", at(&sc.path, &e));
+            match tabs {
+                Some(t) => anyhow::bail!(
+                    "{} (with the run's --tabs {t}: the file's own queries are written for its `browser.tabs`)",
+                    at(&sc.path, &e)
+                ),
+                None => anyhow::bail!("{}", at(&sc.path, &e)),
+            }
         }
         if let Some((file, queries)) = extra {
             // A query file answered on several model files may name actors only some have.
@@ -314,7 +326,7 @@ pub fn execute(
         }
     }
     let scenarios = suite::load(paths, run.tabs)?;
-    check_query_names(&scenarios, queries)?;
+    check_query_names(&scenarios, queries, run.tabs)?;
     if let Some(r) = &run.report {
         output::refuse_input(r, scenarios.iter().map(|sc| &sc.path), "model file")?;
         if !run.no_traces {
