@@ -567,7 +567,11 @@ pub fn parse(text: &str) -> Result<Event, String> {
                     val.parse::<u16>()
                         .ok()
                         .filter(|s| (100..600).contains(s))
-                        .ok_or_else(|| format!("an HTTP status from 100 to 599 after `status` (200, 400, 401, 500, or one a model's `wording` names), found `{val}`"))?,
+                        .ok_or_else(|| match val.strip_prefix('"') {
+                            // A quoted text: shown as written, without the quote the lexer keeps.
+                            Some(text) => format!("an HTTP status from 100 to 599 after `status`, unquoted (`status 400`), found the quoted text `{text}`; the code's words are matched with `text`"),
+                            None => format!("an HTTP status from 100 to 599 after `status` (200, 400, 401, 500, or one a model's `wording` names), found `{val}`"),
+                        })?,
                 )
             }
             k => {
@@ -748,6 +752,11 @@ mod tests {
         let e = parse("tab A TabReceivesRefreshResponse status 400 invalid_grant").unwrap_err();
         assert!(
             e.contains("unknown filter `invalid_grant`") && e.contains("`status` takes the HTTP status code alone"),
+            "{e}"
+        );
+        let e = parse("tab A TabReceivesRefreshResponse status `400 invalid_grant`").unwrap_err();
+        assert!(
+            e.contains("unquoted (`status 400`), found the quoted text `400 invalid_grant`;") && !e.contains("`\"400"),
             "{e}"
         );
     }
