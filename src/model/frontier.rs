@@ -218,19 +218,19 @@ mod tests {
         assert!(size_of::<NodeState>() <= 320, "{}", size_of::<NodeState>());
     }
 
+    /// The shipped `directus-10.11.1-session` model with 3 tabs.
+    fn three_tab_model() -> super::super::RefreshModel {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/directus-10.11.1-session.json");
+        let sc = crate::scenario::Scenario::load(std::path::Path::new(path)).unwrap().with_tabs(3).unwrap();
+        super::super::build(&sc)
+    }
+
     /// Held and restored, every state of the first levels of a 3-tab model is equal to the
     /// original, hashes alike and lists the same actions in the same order; the pool shares
     /// actor states.
     #[test]
     fn restored_states_equal_the_held_ones_and_act_alike() {
-        let sc = crate::scenario::Scenario::load(std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/models/directus-10.11.1-session.json"
-        )))
-        .unwrap()
-        .with_tabs(3)
-        .unwrap();
-        let model = super::super::build(&sc);
+        let model = three_tab_model();
         let mut pool = Pool::default();
         let mut level = model.init_states();
         let (mut held, mut allocations) = (0usize, std::collections::HashSet::new());
@@ -272,14 +272,7 @@ mod tests {
     /// once no held state uses them, `tidy` empties both.
     #[test]
     fn two_pools_share_no_copy_and_tidy_empties_both() {
-        let sc = crate::scenario::Scenario::load(std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/models/directus-10.11.1-session.json"
-        )))
-        .unwrap()
-        .with_tabs(3)
-        .unwrap();
-        let model = super::super::build(&sc);
+        let model = three_tab_model();
         let (mut a, mut b) = (Pool::default(), Pool::default());
         // Level by level, the states alternate between the pools; each is expanded from its
         // held form, so its unchanged actor states are the other pool's copies.
