@@ -724,10 +724,7 @@ fn converges_to_live_token(m: &RefreshModel, s: &State) -> bool {
 /// none at rest).
 pub fn run_ended(m: &RefreshModel, s: &State) -> bool {
     use crate::model::Timer;
-    at_rest(m, s)
-        && s.timers_set
-            .iter()
-            .all(|timers| timers.iter().all(|t| matches!(t, Timer::Tick | Timer::BrowserTick | Timer::ServerRestarts)))
+    at_rest(m, s) && s.timers.iter().all(|(_, t)| matches!(t, Timer::Tick | Timer::BrowserTick | Timer::ServerRestarts))
 }
 
 /// The credential tab `t` of browser actor `b` would present at its next refresh, by

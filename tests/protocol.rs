@@ -165,7 +165,7 @@ fn hydra_3004_the_race_loser_gets_400_and_a_later_check_revokes_the_chain() {
     // The race of the report: a 400 for the tab whose check passed before the other's commit.
     fn race_lost(_: &model::RefreshModel, s: &model::State) -> bool {
         s.network
-            .iter_deliverable()
+            .deliverable()
             .any(|e| matches!(e.msg, Msg::RefreshResponse { tab: 1, reply: Reply::Err(HttpError::InvalidPayload) }))
     }
     let (path, _, with_race) = crate::util::shortest_to(&sc, race_lost);
@@ -294,7 +294,7 @@ fn convex_auth_pr555_answers_a_spent_token_with_an_access_token_only_and_ends_th
     assert!(r.unique_states > 1000);
     fn access_only(_: &model::RefreshModel, s: &model::State) -> bool {
         s.network
-            .iter_deliverable()
+            .deliverable()
             .any(|e| matches!(e.msg, Msg::RefreshResponse { reply: Reply::Ok { token: None, .. }, .. }))
     }
     let (path, _, _) = crate::util::shortest_to(&fixed, access_only);
@@ -378,7 +378,7 @@ fn token_bound_lossy_steps_sign_out_marks_and_names() {
             }
             seen += 1;
             let waiting = refresh_check::model::auth_server_at(&s, m.cfg.server).unwrap().handlers.len();
-            let timers = s.timers_set[m.cfg.server].iter().count();
+            let timers = s.timers.of(m.cfg.server).count();
             assert!(waiting <= timers, "a request waits between steps with nothing to run its next step");
             let mut actions = vec![];
             m.actions(&s, &mut actions);

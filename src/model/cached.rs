@@ -1,8 +1,8 @@
 //! An actor state with its content hash computed once ([`Cached`]).
 //!
 //! The search fingerprints every successor it generates (about 3 per unique state on
-//! `directus-10.11.1-session` with 3 tabs), and stateright's `ActorModelState` hashes each actor
-//! state in full, although a step changes one or two actors and the others are their parent's,
+//! `directus-10.11.1-session` with 3 tabs), and hashing a state hashes each actor state,
+//! although a step changes one or two actors and the others are their parent's,
 //! shared through an `Arc`. Profiled on that model (`check --no-symmetry --threads 1`), hashing
 //! the unchanged browser and server states was about an eighth of the search's time. A
 //! [`Cached`] actor state hashes as one `u64`, its content's hash, computed the first time it is

@@ -1,38 +1,27 @@
 //! How the breadth-first search holds a state of the protocol models that it has yet to expand
 //! ([`crate::search::Frontier`]): a [`Held`] state, about a third of the memory of a full one.
 //!
-//! A full [`State`] (stateright's `ActorModelState`) costs about 2.4 KB of heap and inline
-//! memory per frontier state on `directus-10.11.1-session` with 3 tabs (measured with
-//! `bench --protocol`, column `B/front`). Most of it is actor states: a step changes one or two
-//! actors and allocates a fresh `NodeState` (520 bytes when this was measured, 272 since the
-//! authorization server's second node is boxed; plus its tabs) for each, although few of them
-//! are new. Measured on the 3-tab model's 12th level (3 159 states): 1.44 actor states per
-//! frontier state by allocation, 0.22 by content. The rest is stateright's per-actor
-//! bookkeeping: a vector of timer sets, one of random choices (always empty here), one of crash
-//! flags (all false without crashes) and one of storages (all `None`).
+//! A full [`State`] keeps its own vector of actor states. Most of its memory is actor states:
+//! a step changes one or two actors and allocates a fresh `NodeState` (272 bytes, plus its
+//! tabs) for each, although few of them are new. Measured on `directus-10.11.1-session` with 3
+//! tabs, 12th level (3 159 states): 1.44 actor states per frontier state by allocation, 0.22 by
+//! content.
 //!
 //! A held state therefore keeps:
 //! - one shared copy of each distinct actor state ([`Pool`]: keyed by content, looked up by
 //!   the state's cached content hash, tidied after each level of what no held state uses any
 //!   more);
-//! - the network and the timer sets as they are. Their hash tables' layout decides the order in
-//!   which stateright lists the deliveries and timeouts, hence the search order, the state
-//!   numbers and which of several shortest counterexamples is reported; a table rebuilt from its
-//!   elements may list them in another order, so they are moved, never rebuilt;
-//! - the history;
-//! - the random choices, crash flags and storages only when they differ from their initial
-//!   values (never, in the shipped models), which [`Frontier::restore`] otherwise recreates.
+//! - the network, the timers and the history as they are.
 //!
-//! [`Frontier::restore`] returns a state equal to the one held (equal fingerprint) with the same
-//! actions in the same order, so every count, verdict and path is as with full states.
+//! [`Frontier::restore`] returns a state equal to the one held (equal fingerprint, the same
+//! actions in the same order), so every count, verdict and path is as with full states.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use stateright::actor::{ActorModelState, Network, Timers};
-
-use super::{InFlight, Msg, Node, NodeState, State, Timer};
+use super::system::{Net, Timers};
+use super::{InFlight, NodeState, State};
 use crate::search::Frontier;
 
 /// One distinct copy of each actor state held by the frontier, keyed by content (hashed as
@@ -92,22 +81,12 @@ impl Pool {
 pub struct Held {
     /// The actor states, shared through the [`Pool`].
     actors: Box<[Arc<NodeState>]>,
-    /// The network, as it was (its table's layout orders the deliveries).
-    network: Network<Msg>,
-    /// The timer sets, as they were (their tables' layout orders the timeouts).
-    timers: Box<[Timers<Timer>]>,
+    /// The messages in flight.
+    network: Net,
+    /// The timers set.
+    timers: Timers,
     /// The history.
     history: InFlight,
-    /// The rest of the state when it is not as at the start (every random choice empty, no
-    /// actor crashed, no storage); `None`: as at the start.
-    rest: Option<Box<Rest>>,
-}
-
-/// The per-actor fields of a state that [`Held`] drops when they are as at the start.
-struct Rest {
-    random_choices: Vec<stateright::actor::RandomChoices<()>>,
-    crashed: Vec<bool>,
-    actor_storages: Vec<Option<()>>,
 }
 
 impl Frontier for State {
@@ -115,51 +94,26 @@ impl Frontier for State {
     type Pool = Pool;
 
     fn hold(self, pool: &mut Pool) -> Held {
-        let ActorModelState { actor_states, network, timers_set, random_choices, crashed, history, actor_storages } =
-            self;
-        let initial = random_choices.iter().all(|r| r.map.is_empty())
-            && crashed.iter().all(|c| !c)
-            && actor_storages.iter().all(Option::is_none);
-        Held {
-            actors: actor_states.into_iter().map(|a| pool.share(a)).collect(),
-            network,
-            timers: timers_set.into_boxed_slice(),
-            history,
-            rest: (!initial).then(|| Box::new(Rest { random_choices, crashed, actor_storages })),
-        }
+        let State { actor_states, network, timers, history } = self;
+        Held { actors: actor_states.into_iter().map(|a| pool.share(a)).collect(), network, timers, history }
     }
 
     fn restore(h: &Held) -> Cow<'_, State> {
-        let n = h.actors.len();
-        let (random_choices, crashed, actor_storages) = match &h.rest {
-            Some(r) => (r.random_choices.clone(), r.crashed.clone(), r.actor_storages.clone()),
-            None => (vec![Default::default(); n], vec![false; n], vec![None; n]),
-        };
-        Cow::Owned(ActorModelState {
+        Cow::Owned(State {
             actor_states: h.actors.to_vec(),
             network: h.network.clone(),
-            timers_set: h.timers.to_vec(),
-            random_choices,
-            crashed,
+            timers: h.timers.clone(),
             history: h.history.clone(),
-            actor_storages,
         })
     }
 
     fn take(h: &mut Held) -> Cow<'_, State> {
-        let n = h.actors.len();
-        let (random_choices, crashed, actor_storages) = match h.rest.take() {
-            Some(r) => (r.random_choices, r.crashed, r.actor_storages),
-            None => (vec![Default::default(); n], vec![false; n], vec![None; n]),
-        };
-        Cow::Owned(ActorModelState {
+        let kind = h.network.kind();
+        Cow::Owned(State {
             actor_states: std::mem::take(&mut h.actors).into_vec(),
-            network: std::mem::replace(&mut h.network, Network::Ordered(Default::default())),
-            timers_set: std::mem::take(&mut h.timers).into_vec(),
-            random_choices,
-            crashed,
+            network: std::mem::replace(&mut h.network, Net::new(kind)),
+            timers: std::mem::take(&mut h.timers),
             history: std::mem::take(&mut h.history),
-            actor_storages,
         })
     }
 
@@ -190,9 +144,6 @@ impl Frontier for (State, u16) {
         State::tidy(pool)
     }
 }
-
-/// The type `Node` must be stateright's actor of [`State`] (a compile-time check).
-const _: fn(&State) -> &ActorModelState<Node, InFlight> = |s| s;
 
 #[cfg(test)]
 mod tests {
@@ -250,7 +201,6 @@ mod tests {
                 model.actions(s, &mut a);
                 model.actions(&r, &mut b);
                 assert_eq!(format!("{a:?}"), format!("{b:?}"));
-                assert!(h.rest.is_none());
                 let mut h2 = s.clone().hold(&mut pool);
                 assert_eq!(*State::take(&mut h2), *s);
                 held += h.actors.len();

@@ -38,13 +38,12 @@ pub mod server;
 pub mod sessions;
 pub mod store;
 pub mod symmetry;
+pub mod system;
 
 use std::borrow::Cow;
 
 use serde::Serialize;
-use stateright::actor::{
-    model_timeout, Actor, ActorModel, ActorModelAction, ActorModelState, Id, LossyNetwork, Network, Out,
-};
+use stateright::actor::{model_timeout, Actor, Id, Out};
 
 use crate::properties;
 use crate::protocol::sessions::SessionProgram;
@@ -389,12 +388,12 @@ pub struct Cfg {
     pub max_in_flight_ticks: Option<Tick>,
 }
 
-/// The stateright model checked by refresh-check.
-pub type RefreshModel = ActorModel<Node, Cfg, InFlight>;
+/// The model checked by refresh-check ([`system::System`]).
+pub type RefreshModel = system::System;
 /// A global state of [`RefreshModel`].
-pub type State = ActorModelState<Node, InFlight>;
+pub type State = system::State;
 /// An action of [`RefreshModel`].
-pub type Action = ActorModelAction<Msg, Timer, ()>;
+pub type Action = system::Action;
 
 impl Actor for Node {
     type Msg = Msg;
@@ -1053,41 +1052,23 @@ pub fn keeps_access_tokens(sc: &Scenario) -> bool {
         || sc.attacker.as_ref().is_some_and(|a| a.uses_access_tokens)
 }
 
-/// Every message in flight, each as often as it is in the network: `(sender, receiver, msg)`,
-/// flow by flow (in each ordered flow, oldest first).
-///
-/// The one way to list a network's messages in this crate; stateright 0.31's
-/// `Network::iter_all` is not used (`clippy.toml` forbids it): on an ordered network its
-/// iterator never ends (it repeats the first message of the first flow, so collecting it grows
-/// until memory runs out), and on an unordered non-duplicating one it yields a message sent
-/// `n > 1` times `n + 1` times.
-pub fn in_flight(network: &Network<Msg>) -> Vec<(Id, Id, &Msg)> {
-    match network {
-        Network::UnorderedDuplicating(set, _) => set.iter().map(|e| (e.src, e.dst, &e.msg)).collect(),
-        Network::UnorderedNonDuplicating(multiset) => {
-            multiset.iter().flat_map(|(e, &n)| std::iter::repeat_n((e.src, e.dst, &e.msg), n)).collect()
-        }
-        Network::Ordered(flows) => {
-            flows.iter().flat_map(|(&(src, dst), queue)| queue.iter().map(move |m| (src, dst, m))).collect()
-        }
-    }
+/// Every message in flight, repeats included: `(sender, receiver, message)`, ordered as the
+/// network keeps them ([`system::Net`]).
+pub fn in_flight(network: &system::Net) -> Vec<(Id, Id, &Msg)> {
+    network.iter().map(|e| (e.src, e.dst, &e.msg)).collect()
 }
 
 /// Whether some message in flight satisfies `f` (as [`in_flight`], without collecting them).
-pub fn any_in_flight(network: &Network<Msg>, mut f: impl FnMut(&Msg) -> bool) -> bool {
-    match network {
-        Network::UnorderedDuplicating(set, _) => set.iter().any(|e| f(&e.msg)),
-        Network::UnorderedNonDuplicating(multiset) => multiset.iter().any(|(e, &n)| n > 0 && f(&e.msg)),
-        Network::Ordered(flows) => flows.values().any(|queue| queue.iter().any(&mut f)),
-    }
+pub fn any_in_flight(network: &system::Net, mut f: impl FnMut(&Msg) -> bool) -> bool {
+    network.iter().any(|e| f(&e.msg))
 }
 
-/// The initial network a model file names.
-fn network_of(sc: &Scenario) -> Network<Msg> {
+/// The network kind a model file names.
+fn network_of(sc: &Scenario) -> system::NetKind {
     match sc.network {
-        NetworkKind::UnorderedNonduplicating => Network::new_unordered_nonduplicating([]),
-        NetworkKind::UnorderedDuplicating => Network::new_unordered_duplicating([]),
-        NetworkKind::Ordered => Network::new_ordered([]),
+        NetworkKind::UnorderedNonduplicating => system::NetKind::UnorderedNonDuplicating,
+        NetworkKind::UnorderedDuplicating => system::NetKind::UnorderedDuplicating,
+        NetworkKind::Ordered => system::NetKind::Ordered,
     }
 }
 
@@ -1114,7 +1095,7 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
         max_in_flight_ticks: sc.time.max_in_flight_ticks,
     };
     let bcfg = browser_cfg(sc);
-    let mut model = ActorModel::new(cfg, InFlight::default());
+    let mut model = system::System::new(cfg, network_of(sc));
     for i in 0..devices {
         let jwt = SessionJwt { session: 0, exp: 0 }; // json and cookie mode carry no session JWT
         let token = i * logins + 1;
@@ -1130,11 +1111,9 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
             logins,
             bounded_flight: sc.time.max_in_flight_ticks.is_some(),
         })
-        .init_network(network_of(sc))
-        .lossy_network(if sc.lossy { LossyNetwork::Yes } else { LossyNetwork::No })
+        .lossy(sc.lossy)
         .within_boundary(within_boundary)
-        .record_msg_out(record_sent)
-        .record_msg_in(record_delivered);
+        .record(record_sent, record_delivered);
     for p in properties::ALL {
         model = model.property(p.expectation(), p.name, p.condition);
     }
@@ -1174,9 +1153,8 @@ pub fn build(sc: &Scenario) -> RefreshModel {
         browser_clock: sc.browser.freshness_check,
         max_in_flight_ticks: sc.time.max_in_flight_ticks,
     };
-    let network = network_of(sc);
     let bcfg = browser_cfg(sc);
-    let mut model = ActorModel::new(cfg, InFlight::default())
+    let mut model = system::System::new(cfg, network_of(sc))
         .actor(Node::Browser { server: Id::from(server), cfg: bcfg, jwt, token: 1 })
         .actor(Node::Server {
             store: Id::from(store),
@@ -1188,11 +1166,9 @@ pub fn build(sc: &Scenario) -> RefreshModel {
             bounded_flight: sc.time.max_in_flight_ticks.is_some(),
         })
         .actor(Node::Store { init: init_store, policy: sc.server, ttl, program })
-        .init_network(network)
-        .lossy_network(if sc.lossy { LossyNetwork::Yes } else { LossyNetwork::No })
+        .lossy(sc.lossy)
         .within_boundary(within_boundary)
-        .record_msg_out(record_sent)
-        .record_msg_in(record_delivered);
+        .record(record_sent, record_delivered);
     for p in properties::ALL {
         model = model.property(p.expectation(), p.name, p.condition);
     }

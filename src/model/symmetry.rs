@@ -33,14 +33,11 @@
 //! replays the model from real states and matches representatives (see `search::rebuild`).
 //! The unit tests check, on reachable states of models of every kind, that each allowed
 //! renaming keeps the representative, every property's value and the successors, and that
-//! the representative is, down to the layout of its hash tables, the one of the first
-//! implementation (kept as a test-only reference: one key per tab built by scanning the whole
+//! the representative is the one of the first implementation (kept as a test-only reference: one key per tab built by scanning the whole
 //! state, after copying it), on every state of the symmetric search of
 //! `directus-10.11.1-session` with 3 tabs and on every reachable state of ten other models.
 
-use std::collections::VecDeque;
-
-use stateright::actor::{Envelope, Id, Network, Timers};
+use stateright::actor::{Envelope, Id};
 
 use super::browser::requesters::{address, split};
 use super::browser::{BrowserState, Tab};
@@ -227,7 +224,7 @@ fn order(s: &State, b: usize, browser: &BrowserState, k: usize, scratch: &mut Sc
         scratch,
         |sc| &mut sc.timers,
         |tied, bufs| {
-            for tm in s.timers_set[b].iter() {
+            for tm in s.timers.of(b) {
                 if let Some(t) = tied_tab(tied, timer_tab(tm)) {
                     bufs[t].push(map_timer(tm, &blank));
                 }
@@ -238,11 +235,12 @@ fn order(s: &State, b: usize, browser: &BrowserState, k: usize, scratch: &mut Sc
         scratch,
         |sc| &mut sc.messages,
         |tied, bufs| {
-            for_each_envelope(&s.network, |e| {
+            for e in s.network.iter() {
+                let e = Envelope { src: e.src, dst: e.dst, msg: &e.msg };
                 if let Some(t) = tied_tab(tied, msg_tab(b, &e)) {
                     bufs[t].push((usize::from(e.src) == b, map_msg(b, &e, &blank)));
                 }
-            });
+            }
         },
     );
     refine(
@@ -337,7 +335,7 @@ fn order(s: &State, b: usize, browser: &BrowserState, k: usize, scratch: &mut Sc
                 if !matches!(&**actor, NodeState::Server(_) | NodeState::AuthServer(_)) {
                     continue;
                 }
-                for tm in s.timers_set[a].iter() {
+                for tm in s.timers.of(a) {
                     if let Some(t) = server_timer_client(tm).and_then(|c| tied_client(tied, c)) {
                         bufs[t].push(map_server_timer(b, tm, &blank));
                     }
@@ -410,27 +408,6 @@ fn refine<T: Ord>(
     std::mem::swap(ties, next_ties);
     scratch.tied = tied;
     *field(scratch) = bufs;
-}
-
-/// Calls `f` with every envelope in the network, repeats included ([`super::in_flight`]).
-fn for_each_envelope<'a>(net: &'a Network<Msg>, mut f: impl FnMut(Envelope<&'a Msg>)) {
-    match net {
-        Network::UnorderedDuplicating(set, _) => {
-            set.iter().for_each(|e| f(Envelope { src: e.src, dst: e.dst, msg: &e.msg }))
-        }
-        Network::UnorderedNonDuplicating(multiset) => {
-            for (e, &n) in multiset.iter() {
-                for _ in 0..n {
-                    f(Envelope { src: e.src, dst: e.dst, msg: &e.msg });
-                }
-            }
-        }
-        Network::Ordered(flows) => {
-            for (&(src, dst), queue) in flows {
-                queue.iter().for_each(|msg| f(Envelope { src, dst, msg }));
-            }
-        }
-    }
 }
 
 /// The tab an address (a message's `tab`, a [`ClientKey::tab`]) belongs to: its tab bits
@@ -590,14 +567,11 @@ fn map_msg(b: usize, e: &Envelope<&Msg>, f: &dyn Fn(TabIx) -> TabIx) -> Msg {
 
 /// Renames the tabs of browser actor `b` in `s`: tab `old` becomes `to[old]`.
 ///
-/// The network and the timer sets are hash tables whose layout decides the order in which
-/// stateright lists deliveries and timeouts (hence the search order and the paths reported),
-/// so they are rebuilt exactly as the representative always rebuilt them: the network and the
-/// browser's timers whenever its tabs are renamed, a server's timers whenever one of them
-/// serves a tab of the browser, each by inserting the elements in the order the old table
-/// lists them. The lists kept sorted (the servers' handlers, the authorization server's
-/// records, the history) are rewritten only when they name a tab that moves; re-sorting an
-/// unchanged sorted list would change nothing.
+/// The browser's timers are rewritten whenever its tabs are renamed, a server's whenever one of
+/// them serves a tab of the browser, and the network always (each re-sorted as the state keeps
+/// it, [`super::system`]). The lists kept sorted (the servers' handlers, the authorization
+/// server's records, the history) are rewritten only when they name a tab that moves;
+/// re-sorting an unchanged sorted list would change nothing.
 fn rename(s: &mut State, b: usize, to: &[TabIx]) {
     let f = |t: TabIx| to[t as usize];
     // The browser.
@@ -612,11 +586,8 @@ fn rename(s: &mut State, b: usize, to: &[TabIx]) {
     }
     s.actor_states[b] = std::sync::Arc::new(NodeState::Browser(browser));
     // Its timers.
-    let mut timers = Timers::new();
-    for tm in s.timers_set[b].iter() {
-        timers.set(map_timer(tm, &f));
-    }
-    s.timers_set[b] = timers;
+    let timers: Vec<Timer> = s.timers.of(b).map(|tm| map_timer(tm, &f)).collect();
+    s.timers.replace(b, timers);
     let of_b = |c: ClientKey| usize::from(c.browser) == b && c.tab != super::ATTACKER;
     let moves = |c: ClientKey| usize::from(c.browser) == b && tab_of(c.tab).is_some_and(|t| f(t) != t);
     for (a, actor) in s.actor_states.iter_mut().enumerate() {
@@ -639,13 +610,10 @@ fn rename(s: &mut State, b: usize, to: &[TabIx]) {
         }
         // The authorization server's timers that serve its tabs' requests.
         if !matches!(&**actor, NodeState::Browser(_))
-            && s.timers_set[a].iter().any(|tm| server_timer_client(tm).is_some_and(of_b))
+            && s.timers.of(a).any(|tm| server_timer_client(tm).is_some_and(of_b))
         {
-            let mut timers = Timers::new();
-            for tm in s.timers_set[a].iter() {
-                timers.set(map_server_timer(b, tm, &f));
-            }
-            s.timers_set[a] = timers;
+            let timers: Vec<Timer> = s.timers.of(a).map(|tm| map_server_timer(b, tm, &f)).collect();
+            s.timers.replace(a, timers);
         }
     }
     // The history's record of messages in flight, kept sorted as the model keeps it.
@@ -657,29 +625,7 @@ fn rename(s: &mut State, b: usize, to: &[TabIx]) {
         s.history.sent = sent;
     }
     // The network.
-    let env = |e: Envelope<&Msg>| Envelope { src: e.src, dst: e.dst, msg: map_msg(b, &e, &f) };
-    s.network = match &s.network {
-        Network::UnorderedNonDuplicating(multiset) => Network::new_unordered_nonduplicating(
-            multiset
-                .iter()
-                .flat_map(|(e, &n)| std::iter::repeat_n(env(Envelope { src: e.src, dst: e.dst, msg: &e.msg }), n)),
-        ),
-        Network::UnorderedDuplicating(set, last) => Network::new_unordered_duplicating_with_last_msg(
-            set.iter().map(|e| env(Envelope { src: e.src, dst: e.dst, msg: &e.msg })),
-            last.as_ref().map(|e| env(Envelope { src: e.src, dst: e.dst, msg: &e.msg })),
-        ),
-        Network::Ordered(channels) => Network::Ordered(
-            channels
-                .iter()
-                .map(|(&(src, dst), q): (&(Id, Id), &VecDeque<Msg>)| {
-                    (
-                        (src, dst),
-                        q.iter().map(|m| map_msg(b, &Envelope { src, dst, msg: m }, &f)).collect::<VecDeque<Msg>>(),
-                    )
-                })
-                .collect(),
-        ),
-    };
+    s.network.map_messages(|e| map_msg(b, &Envelope { src: e.src, dst: e.dst, msg: &e.msg }, &f));
 }
 
 /// Whether the authorization server's state names a client that `of_b` accepts: a handler in
@@ -719,8 +665,7 @@ fn rename_at_auth_server(srv: &mut AsState, b: usize, f: &dyn Fn(TabIx) -> TabIx
 
 /// The representative as it was first written (one key per tab built by scanning the whole
 /// state, every key built for every state, the state copied first), kept as the reference the
-/// tests hold [`canonical`] to: both must give the same state, down to the layout of its hash
-/// tables.
+/// tests hold [`canonical`] to: both must give the same state.
 #[cfg(test)]
 mod reference {
     use super::*;
@@ -782,7 +727,7 @@ mod reference {
     fn tab_key(s: &State, b: usize, browser: &BrowserState, t: TabIx) -> TabKey {
         let blank = |x: TabIx| if x == t { 0 } else { x };
         let mut timers: Vec<Timer> =
-            s.timers_set[b].iter().filter(|tm| timer_tab(tm) == Some(t)).map(|tm| map_timer(tm, &blank)).collect();
+            s.timers.of(b).filter(|tm| timer_tab(tm) == Some(t)).map(|tm| map_timer(tm, &blank)).collect();
         timers.sort();
         let mut messages: Vec<(bool, Msg)> = envelopes(&s.network)
             .into_iter()
@@ -830,8 +775,8 @@ mod reference {
                 NodeState::Browser(_) | NodeState::Store(_) => continue,
             }
             server_timers.extend(
-                s.timers_set[a]
-                    .iter()
+                s.timers
+                    .of(a)
                     .filter(|tm| server_timer_client(tm).is_some_and(mine))
                     .map(|tm| map_server_timer(b, tm, &blank)),
             );
@@ -859,7 +804,7 @@ mod reference {
     }
 
     /// Every envelope in the network, repeats included ([`crate::model::in_flight`]).
-    fn envelopes(net: &Network<Msg>) -> Vec<Envelope<&Msg>> {
+    fn envelopes(net: &crate::model::system::Net) -> Vec<Envelope<&Msg>> {
         crate::model::in_flight(net).into_iter().map(|(src, dst, msg)| Envelope { src, dst, msg }).collect()
     }
 
@@ -876,11 +821,8 @@ mod reference {
         browser.queue = old.queue.iter().map(|t| f(*t)).collect();
         s.actor_states[b] = std::sync::Arc::new(NodeState::Browser(browser));
         // Its timers.
-        let mut timers = Timers::new();
-        for tm in s.timers_set[b].iter() {
-            timers.set(map_timer(tm, &f));
-        }
-        s.timers_set[b] = timers;
+        let timers: Vec<Timer> = s.timers.of(b).map(|tm| map_timer(tm, &f)).collect();
+        s.timers.replace(b, timers);
         let of_b = |c: ClientKey| usize::from(c.browser) == b && c.tab != crate::model::ATTACKER;
         for (a, actor) in s.actor_states.iter_mut().enumerate() {
             match &**actor {
@@ -902,13 +844,10 @@ mod reference {
             }
             // The authorization server's timers that serve its tabs' requests.
             if !matches!(&**actor, NodeState::Browser(_))
-                && s.timers_set[a].iter().any(|tm| server_timer_client(tm).is_some_and(of_b))
+                && s.timers.of(a).any(|tm| server_timer_client(tm).is_some_and(of_b))
             {
-                let mut timers = Timers::new();
-                for tm in s.timers_set[a].iter() {
-                    timers.set(map_server_timer(b, tm, &f));
-                }
-                s.timers_set[a] = timers;
+                let timers: Vec<Timer> = s.timers.of(a).map(|tm| map_server_timer(b, tm, &f)).collect();
+                s.timers.replace(a, timers);
             }
         }
         // The history's record of messages in flight, kept sorted as the model keeps it.
@@ -920,27 +859,7 @@ mod reference {
             s.history.sent = sent;
         }
         // The network.
-        let env = |e: Envelope<&Msg>| Envelope { src: e.src, dst: e.dst, msg: map_msg(b, &e, &f) };
-        s.network = match &s.network {
-            Network::UnorderedNonDuplicating(_) => {
-                Network::new_unordered_nonduplicating(envelopes(&s.network).into_iter().map(env))
-            }
-            Network::UnorderedDuplicating(set, last) => Network::new_unordered_duplicating_with_last_msg(
-                set.iter().map(|e| env(Envelope { src: e.src, dst: e.dst, msg: &e.msg })),
-                last.as_ref().map(|e| env(Envelope { src: e.src, dst: e.dst, msg: &e.msg })),
-            ),
-            Network::Ordered(channels) => Network::Ordered(
-                channels
-                    .iter()
-                    .map(|(&(src, dst), q): (&(Id, Id), &VecDeque<Msg>)| {
-                        (
-                            (src, dst),
-                            q.iter().map(|m| map_msg(b, &Envelope { src, dst, msg: m }, &f)).collect::<VecDeque<Msg>>(),
-                        )
-                    })
-                    .collect(),
-            ),
-        };
+        s.network.map_messages(|e| map_msg(b, &Envelope { src: e.src, dst: e.dst, msg: &e.msg }, &f));
     }
 }
 
@@ -1098,9 +1017,7 @@ mod tests {
         }
     }
 
-    /// The actions of `s` in the order stateright lists them: deliveries in the order the
-    /// network's hash table lists its envelopes, then timeouts in the timer sets' order. Two
-    /// equal states whose tables differ in layout list them in different orders.
+    /// The actions of `s` in the order the model lists them (deliveries, then timeouts).
     fn listed(model: &crate::model::RefreshModel, s: &State) -> Vec<crate::model::Action> {
         let mut actions = Vec::new();
         model.actions(s, &mut actions);
