@@ -1178,3 +1178,72 @@ fn revel_950_without_the_cookie_delete_the_jar_keeps_the_winners_cookie() {
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert!(t.steps.iter().any(|s| s.text.contains("sends the refresh again with the stored token=1")), "{}", trace_text(&t));
 }
+
+const GOMBIT_127: &str = "models/gombit-127-lost-cas-revokes-winner.json";
+
+/// gombit issue 127, both cases the issue names: the shortest logout is the loser's lookup
+/// after the winner's commit (reuse: every token of the user revoked, token 2 included); the
+/// lost compare-and-swap (the loser's lookup before the commit, its UPDATE affecting no row)
+/// revokes token 2 too, and the winner, answered 200, is refused at its next API call with
+/// access token 2: both tabs logged out. Derived: the revocation can land between the winner's
+/// commit and the cookie handler's `ParseAccess`, and the winner is answered 500.
+#[test]
+fn gombit_127_the_loser_revokes_the_winners_new_token() {
+    let (sc, m, r) = checked(GOMBIT_127);
+    assert!(r.exhaustive && r.unique_states > 100, "{}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerWritesRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[3].text.contains("tab A's refresh") && t.steps[3].text.contains("rule `1 row affected: rotate`"));
+    assert!(t.steps[4].text.contains("tab B's") && t.steps[4].text.contains("rule `revoked: reuse, revoke every token of the user`"));
+    assert_eq!(
+        last_store(&t),
+        ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"],
+        "the winner's token 2 revoked with the rest"
+    );
+    let q = query_trace(&sc, "lost-cas-revokes-the-winner");
+    let texts: Vec<&str> = q.steps.iter().map(|s| s.text.as_str()).collect();
+    let b_lookup = texts.iter().position(|s| s.contains("tab B's") && s.contains("rule `not revoked`")).unwrap();
+    let a_commit = texts.iter().position(|s| s.contains("tab A's refresh") && s.contains("1 row affected")).unwrap();
+    let b_lost = texts.iter().position(|s| s.contains("tab B's refresh") && s.contains("0 rows affected")).unwrap();
+    let a_refused = texts.iter().position(|s| s.starts_with("tab A gets 401 invalid access token") && s.contains("access token=2")).unwrap();
+    assert!(b_lookup < a_commit && a_commit < b_lost && b_lost < a_refused, "{}", trace_text(&q));
+    assert!(texts.iter().any(|s| s.starts_with("tab A gets 200, refresh token=2")));
+    assert_eq!(q.steps.last().unwrap().state.tabs.iter().filter(|t| t.status == "logged out").count(), 2);
+    let q = query_trace(&sc, "winner-answered-500");
+    assert!(q.steps.last().unwrap().text.contains("rule `its row was revoked meanwhile: 500`"), "{}", trace_text(&q));
+}
+
+/// gombit PR 166 across processes (its scope note): a lost compare-and-swap is refused without
+/// revoking, so the winner keeps token 2 and its call with access token 2 is served; a lookup
+/// after the winner's commit still revokes every token of the user. The tab that lost the race
+/// is still logged out, as the PR's in-process coalescing (not expressible here) would avoid.
+#[test]
+fn gombit_pr166_a_lost_compare_and_swap_no_longer_revokes_the_winner() {
+    let (sc, m, r) = checked("models/gombit-pr166-across-processes.json");
+    assert!(r.exhaustive);
+    let q = query_trace(&sc, "lost-cas-refused-winner-kept");
+    let last = q.steps.last().unwrap();
+    assert!(last.text.starts_with("tab A gets 200 for its GET /api/v1/auth/me with access token=2"), "{}", last.text);
+    assert!(last.state.store.contains(&"token=2 family=0 gen=1 parent=1 active".to_string()));
+    let late = query_trace(&sc, "late-lookup-still-revokes-the-winner");
+    assert!(late.steps.last().unwrap().text.starts_with("tab A gets 401 invalid access token"));
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 6);
+    assert!(t.steps[4].text.contains("rule `revoked: reuse, revoke every token of the user`"));
+    // The lost compare-and-swap no longer revokes: the issue's both-logged-out run needs the
+    // late lookup (the file's query `lost-cas-never-revokes-the-winner` is unreachable).
+    let built = model::build(&sc);
+    let q = sc.queries.iter().find(|q| q.name == "lost-cas-never-revokes-the-winner").unwrap();
+    let o = refresh_check::query::answer(&built, &sc.path, &sc.name, sc.browser.tabs, q, &search::SearchConfig::default());
+    assert_eq!(o.answer, refresh_check::query::Answer::Unreachable);
+}
