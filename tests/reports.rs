@@ -1247,3 +1247,43 @@ fn gombit_pr166_a_lost_compare_and_swap_no_longer_revokes_the_winner() {
     let o = refresh_check::query::answer(&built, &sc.path, &sc.name, sc.browser.tabs, q, &search::SearchConfig::default());
     assert_eq!(o.answer, refresh_check::query::Answer::Unreachable);
 }
+
+const FLOWAY_340: &str = "models/floway-340-rotation-lost-to-quota-write.json";
+
+/// Floway issue 340: a proxied response's quota-snapshot write lands between the rotation's
+/// read of `state_json` and its compare-and-swap; the vendor has rotated, the swap fails and
+/// the rotated refresh token is dropped; the next rotation presents the consumed token, gets
+/// `invalid_grant`, finds the stored token unchanged and flips the account to `refresh_failed`.
+/// Without the quota write (no proxied calls) no account is flipped.
+#[test]
+fn floway_340_a_quota_write_during_rotation_drops_the_rotated_token() {
+    let (sc, m, r) = checked(FLOWAY_340);
+    assert!(r.exhaustive);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 12, "{}", trace_text(&t));
+    let read = find_step(&t, "server", "ServerReceivesRefresh", "rule `active: keep the stored refresh token and the blob as read`");
+    let quota = find_step(&t, "server", "ServerReceivesCall", "quota snapshot");
+    let vendor = find_step(&t, "server", "ServerWritesRefresh", "rule `the vendor's current token: rotated`");
+    let lost = find_step(&t, "server", "ServerWritesRefresh", "rule `another write changed the blob: the rotation is dropped`");
+    let consumed = find_step(&t, "server", "ServerWritesRefresh", "rule `a consumed token: invalid_grant`");
+    let flip = find_step(&t, "server", "ServerWritesRefresh", "rule `the stored token is the one used: flip to refresh_failed`");
+    assert!(read < quota && quota < lost && vendor < lost && lost < consumed && consumed < flip, "{}", trace_text(&t));
+    assert!(t.steps.last().unwrap().text.starts_with("tab A gets 401 refresh_failed"));
+    let mut quiet = crate::util::scenario(FLOWAY_340, None);
+    quiet.browser.calls_per_tab = 0;
+    let (_, rq) = run(&quiet, &CheckOptions::default());
+    assert!(rq.exhaustive && rq.unique_states > 10);
+    assert_eq!(status(&rq, "no_spurious_logout"), Verdict::Holds, "without the quota write the rotation always lands");
+}
+
+/// Floway PR 342: the state write applies the rotation to the blob as it is now and retries a
+/// lost compare-and-swap, so the same quota write no longer drops the rotated token: no account
+/// is flipped, and the run with the quota write between the read and the write is reached.
+#[test]
+fn floway_pr342_the_retried_state_write_keeps_the_rotated_token() {
+    let (sc, _, r) = checked("models/floway-pr342-state-write-retried.json");
+    assert!(r.exhaustive && r.unique_states > 50, "{}", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    let q = query_trace(&sc, "quota-write-during-rotation-kept");
+    assert!(q.steps.last().unwrap().text.contains("rule `the vendor's current token: rotated`"), "{}", trace_text(&q));
+}
