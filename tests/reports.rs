@@ -1016,3 +1016,274 @@ fn revoking_a_field_that_is_not_a_token_is_refused() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A trace as text, for assertion messages.
+fn trace_text(t: &Trace) -> String {
+    refresh_check::trace::render_text(t)
+}
+
+/// The jar's cookie after each step of a trace, as the trace prints it (`"refresh=2"`,
+/// `"session=2 exp=4"`, or `None` once it is cleared).
+fn jars(t: &Trace) -> Vec<Option<&str>> {
+    t.steps.iter().map(|s| s.state.jar.as_deref()).collect()
+}
+
+use refresh_check::check::CheckOptions;
+use refresh_check::scenario::Verdict;
+
+use crate::util::{run, status};
+
+const SPRING_19424: &str = "models/spring-security-19424-refresh-changes-session-id.json";
+
+/// Spring Security issue 19424: a refresh saves the refreshed OidcUser through a
+/// `WebSessionServerSecurityContextRepository`, whose `save` changes the WebSession id. The
+/// shortest logout is the reported race: tab A's request retrieves the session and renames it,
+/// then tab B's request with the previous SESSION id retrieves nothing, is answered 401 with
+/// the cookie expired, and the front-end re-authenticates.
+#[test]
+fn spring_security_19424_a_session_id_change_strands_a_concurrent_request() {
+    let (sc, m, r) = checked(SPRING_19424);
+    assert!(sc.session_server.is_some(), "written as a session_server");
+    assert!(r.exhaustive && r.unique_states > 100, "{}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 10, "{}", trace_text(&t));
+    let a_read = find_step(&t, "store", "StoreRunsR1", "WHERE token=1 AND expires>=0 for tab A");
+    let a_rename = find_step(&t, "store", "StoreRunsW1Rename", "SET token=2, expires=4 WHERE token=1 for tab A");
+    let b_sent = find_step(&t, "tab B", "TabSendsRefresh", "session=1");
+    let b_read = find_step(&t, "store", "StoreRunsR1", "WHERE token=1 AND expires>=0 for tab B");
+    assert!(a_read < a_rename && a_rename < b_read && b_sent < b_read, "{}", trace_text(&t));
+    assert!(t.steps[b_read + 1].text.contains("no row for tab B"));
+    let last = &t.steps.last().unwrap().text;
+    assert!(last.contains("tab B gets 401 Unauthorized") && last.contains("logged out"), "{last}");
+    assert_eq!(last_store(&t), ["token=2 expires=4"], "the session lives on under its new id");
+    // Two refreshes that both retrieved the session before either renamed it: the second
+    // renames nothing and its answer carries an id no session has (the modelling note).
+    let t = trace_of(&m, &sc, &r, "cookie_names_live_session");
+    let b_read = find_step(&t, "store", "StoreRunsR1", "for tab B");
+    let a_rename = find_step(&t, "store", "StoreRunsW1Rename", "SET token=2");
+    let b_rename = find_step(&t, "store", "StoreRunsW1Rename", "SET token=3");
+    assert!(b_read < a_rename && a_rename < b_rename);
+    assert!(t.steps.last().unwrap().text.contains("0 row(s) affected for tab B"));
+    // The stranded request's 401 expires the SESSION cookie: arriving after A's Set-Cookie, it
+    // also takes away the new id (no_dead_credential_at_rest: A is left with no cookie).
+    let t = trace_of(&m, &sc, &r, "no_dead_credential_at_rest");
+    let a_cookie = find_step(&t, "tab A", "TabReceivesRefreshResponse", "Set-Cookie session=2");
+    assert_eq!(jars(&t)[a_cookie], Some("session=2 exp=4"));
+    assert_eq!(jars(&t).last().unwrap(), &None, "{}", trace_text(&t));
+}
+
+/// Spring Security PR 19585: the refreshed context is saved under the same session id. No tab
+/// is logged out with two tabs or three, and the save is really reached: the session row is
+/// renewed at tick 1 (expires 5) with both tabs answered 200.
+#[test]
+fn spring_security_pr19585_keeping_the_session_id_logs_no_tab_out() {
+    use refresh_check::model::{browser_at, store_at, RefreshModel, State};
+    let file = "models/spring-security-pr19585-session-id-kept.json";
+    let (sc, _, r) = checked(file);
+    assert!(r.exhaustive && r.unique_states > 100, "{}", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    let three = sc.clone().with_tabs(3).unwrap();
+    let (_, r3) = run(&three, &CheckOptions::default());
+    assert!(r3.exhaustive && r3.unique_states > r.unique_states);
+    assert_eq!(status(&r3, "no_spurious_logout"), Verdict::Holds);
+    fn both_answered_after_a_renewal(m: &RefreshModel, s: &State) -> bool {
+        let b = browser_at(s, 0);
+        store_at(s, m.cfg.store).row(1).is_some_and(|row| row.expires == 5) && b.tabs.iter().all(|t| t.expiry.is_some())
+    }
+    let (path, exhaustive, _) = crate::util::shortest_to(&sc, both_answered_after_a_renewal);
+    assert!(exhaustive);
+    assert!(path.is_some(), "the same-id save at tick 1 is reachable");
+}
+
+const REVEL_950: &str = "models/revel-950-loser-401-deletes-winner-cookie.json";
+
+/// Revel issue 950, the reported order: tab A's refresh blacklists token 1 and its 200 sets
+/// cookie 2; tab B's check then finds token 1 blacklisted, and its 401 deletes the cookies,
+/// cookie 2 included; the heal retry goes out with no cookie, is refused again (the "401
+/// twice"), and tab B is logged out. Tab A is left signed in with an empty jar.
+#[test]
+fn revel_950_the_losers_401_deletes_the_winners_cookie() {
+    let (sc, m, r) = checked(REVEL_950);
+    assert!(r.exhaustive);
+    let t = trace_of(&m, &sc, &r, "converges_to_live_token");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerWritesRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse",
+            "TabReceivesRefreshResponse",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[4].text.contains("tab B's") && t.steps[4].text.contains("rule `blacklisted: TokenError, 401`"));
+    assert!(t.steps[5].text.starts_with("tab A gets 200, refresh token=2"), "{}", t.steps[5].text);
+    assert_eq!(jars(&t)[5], Some("refresh=2"), "the winner's cookie is in the jar");
+    assert!(t.steps[6].text.starts_with("tab B gets 401 Token refresh failed"), "{}", t.steps[6].text);
+    assert!(t.steps[6].text.contains("sends the refresh again with the stored token=none"));
+    assert_eq!(jars(&t)[6], None, "the loser's 401 deleted cookie 2");
+    let last = &t.steps[8].text;
+    assert!(last.starts_with("tab B gets 401 No refresh token available") && last.contains("logged out"), "{last}");
+    assert_eq!(last_store(&t)[1], "token=2 family=0 gen=1 parent=1 active", "the session is valid");
+    // The same run is a spurious logout: the shortest one is the other order (B's 401 before
+    // A's 200, the model's heal retry not waiting its 400 ms), one step shorter.
+    let s = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(s.steps.len(), 8);
+    assert!(!s.steps.iter().any(|st| st.text.starts_with("tab A gets 200")));
+    fn wiped_and_logged_out(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        let b = model::browser_at(s, 0);
+        b.jar.refresh.is_none()
+            && auth.rows.len() == 2
+            && auth.rows[1].status == TokStatus::Active
+            && b.tabs.iter().any(|t| t.status == model::browser::TabStatus::LoggedOut)
+            && b.tabs.iter().any(|t| t.status != model::browser::TabStatus::LoggedOut && t.expiry.is_some())
+    }
+    let (len, _) = reach(REVEL_950, wiped_and_logged_out);
+    assert_eq!(len, 9, "tab A answered token 2, the jar emptied, tab B logged out");
+    // Derived, not reported: the check and the blacklist write are two statements, so two
+    // refreshes that both pass the check both mint (a fork).
+    let f = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(actions(&f)[3..], ["ServerReceivesRefresh", "ServerWritesRefresh", "ServerWritesRefresh"]);
+}
+
+/// The change issue 950 asks for, tried on the model: without the loser's cookie delete the
+/// jar is never emptied once token 2 is minted, and the heal retry can pick up the winner's
+/// cookie; a spurious logout remains when the loser's retry goes out before the winner's
+/// Set-Cookie lands (the 400 ms wait is a heuristic).
+#[test]
+fn revel_950_without_the_cookie_delete_the_jar_keeps_the_winners_cookie() {
+    use refresh_check::model::policy::Reaction;
+    let mut sc = crate::util::scenario(REVEL_950, None);
+    sc.browser.on_refused = vec![Reaction::Retry, Reaction::LogOut];
+    let (m, r) = run(&sc, &CheckOptions::default());
+    assert!(r.exhaustive);
+    fn jar_emptied_after_rotation(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        auth.rows.len() >= 2 && model::browser_at(s, 0).jar.refresh.is_none()
+    }
+    let (path, exhaustive, _) = crate::util::shortest_to(&sc, jar_emptied_after_rotation);
+    assert!(exhaustive && path.is_none(), "the jar keeps a token");
+    fn healed(_: &RefreshModel, s: &State) -> bool {
+        let b = model::browser_at(s, 0);
+        b.jar.refresh == Some(3) && b.tabs.iter().all(|t| t.status != model::browser::TabStatus::LoggedOut)
+    }
+    let (path, _, _) = crate::util::shortest_to(&sc, healed);
+    assert!(path.is_some(), "the heal retry presents cookie 2 and is answered token 3");
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert!(t.steps.iter().any(|s| s.text.contains("sends the refresh again with the stored token=1")), "{}", trace_text(&t));
+}
+
+const GOMBIT_127: &str = "models/gombit-127-lost-cas-revokes-winner.json";
+
+/// gombit issue 127, both cases the issue names: the shortest logout is the loser's lookup
+/// after the winner's commit (reuse: every token of the user revoked, token 2 included); the
+/// lost compare-and-swap (the loser's lookup before the commit, its UPDATE affecting no row)
+/// revokes token 2 too, and the winner, answered 200, is refused at its next API call with
+/// access token 2: both tabs logged out. Derived: the revocation can land between the winner's
+/// commit and the cookie handler's `ParseAccess`, and the winner is answered 500.
+#[test]
+fn gombit_127_the_loser_revokes_the_winners_new_token() {
+    let (sc, m, r) = checked(GOMBIT_127);
+    assert!(r.exhaustive && r.unique_states > 100, "{}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerWritesRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[3].text.contains("tab A's refresh") && t.steps[3].text.contains("rule `1 row affected: rotate`"));
+    assert!(t.steps[4].text.contains("tab B's") && t.steps[4].text.contains("rule `revoked: reuse, revoke every token of the user`"));
+    assert_eq!(
+        last_store(&t),
+        ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"],
+        "the winner's token 2 revoked with the rest"
+    );
+    let q = query_trace(&sc, "lost-cas-revokes-the-winner");
+    let texts: Vec<&str> = q.steps.iter().map(|s| s.text.as_str()).collect();
+    let b_lookup = texts.iter().position(|s| s.contains("tab B's") && s.contains("rule `not revoked`")).unwrap();
+    let a_commit = texts.iter().position(|s| s.contains("tab A's refresh") && s.contains("1 row affected")).unwrap();
+    let b_lost = texts.iter().position(|s| s.contains("tab B's refresh") && s.contains("0 rows affected")).unwrap();
+    let a_refused = texts.iter().position(|s| s.starts_with("tab A gets 401 invalid access token") && s.contains("access token=2")).unwrap();
+    assert!(b_lookup < a_commit && a_commit < b_lost && b_lost < a_refused, "{}", trace_text(&q));
+    assert!(texts.iter().any(|s| s.starts_with("tab A gets 200, refresh token=2")));
+    assert_eq!(q.steps.last().unwrap().state.tabs.iter().filter(|t| t.status == "logged out").count(), 2);
+    let q = query_trace(&sc, "winner-answered-500");
+    assert!(q.steps.last().unwrap().text.contains("rule `its row was revoked meanwhile: 500`"), "{}", trace_text(&q));
+}
+
+/// gombit PR 166 across processes (its scope note): a lost compare-and-swap is refused without
+/// revoking, so the winner keeps token 2 and its call with access token 2 is served; a lookup
+/// after the winner's commit still revokes every token of the user. The tab that lost the race
+/// is still logged out, as the PR's in-process coalescing (not expressible here) would avoid.
+#[test]
+fn gombit_pr166_a_lost_compare_and_swap_no_longer_revokes_the_winner() {
+    let (sc, m, r) = checked("models/gombit-pr166-across-processes.json");
+    assert!(r.exhaustive);
+    let q = query_trace(&sc, "lost-cas-refused-winner-kept");
+    let last = q.steps.last().unwrap();
+    assert!(last.text.starts_with("tab A gets 200 for its GET /api/v1/auth/me with access token=2"), "{}", last.text);
+    assert!(last.state.store.contains(&"token=2 family=0 gen=1 parent=1 active".to_string()));
+    let late = query_trace(&sc, "late-lookup-still-revokes-the-winner");
+    assert!(late.steps.last().unwrap().text.starts_with("tab A gets 401 invalid access token"));
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 6);
+    assert!(t.steps[4].text.contains("rule `revoked: reuse, revoke every token of the user`"));
+    // The lost compare-and-swap no longer revokes: the issue's both-logged-out run needs the
+    // late lookup (the file's query `lost-cas-never-revokes-the-winner` is unreachable).
+    let built = model::build(&sc);
+    let q = sc.queries.iter().find(|q| q.name == "lost-cas-never-revokes-the-winner").unwrap();
+    let o = refresh_check::query::answer(&built, &sc.path, &sc.name, sc.browser.tabs, q, &search::SearchConfig::default());
+    assert_eq!(o.answer, refresh_check::query::Answer::Unreachable);
+}
+
+const FLOWAY_340: &str = "models/floway-340-rotation-lost-to-quota-write.json";
+
+/// Floway issue 340: a proxied response's quota-snapshot write lands between the rotation's
+/// read of `state_json` and its compare-and-swap; the vendor has rotated, the swap fails and
+/// the rotated refresh token is dropped; the next rotation presents the consumed token, gets
+/// `invalid_grant`, finds the stored token unchanged and flips the account to `refresh_failed`.
+/// Without the quota write (no proxied calls) no account is flipped.
+#[test]
+fn floway_340_a_quota_write_during_rotation_drops_the_rotated_token() {
+    let (sc, m, r) = checked(FLOWAY_340);
+    assert!(r.exhaustive);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 12, "{}", trace_text(&t));
+    let read = find_step(&t, "server", "ServerReceivesRefresh", "rule `active: keep the stored refresh token and the blob as read`");
+    let quota = find_step(&t, "server", "ServerReceivesCall", "quota snapshot");
+    let vendor = find_step(&t, "server", "ServerWritesRefresh", "rule `the vendor's current token: rotated`");
+    let lost = find_step(&t, "server", "ServerWritesRefresh", "rule `another write changed the blob: the rotation is dropped`");
+    let consumed = find_step(&t, "server", "ServerWritesRefresh", "rule `a consumed token: invalid_grant`");
+    let flip = find_step(&t, "server", "ServerWritesRefresh", "rule `the stored token is the one used: flip to refresh_failed`");
+    assert!(read < quota && quota < lost && vendor < lost && lost < consumed && consumed < flip, "{}", trace_text(&t));
+    assert!(t.steps.last().unwrap().text.starts_with("tab A gets 401 refresh_failed"));
+    let mut quiet = crate::util::scenario(FLOWAY_340, None);
+    quiet.browser.calls_per_tab = 0;
+    let (_, rq) = run(&quiet, &CheckOptions::default());
+    assert!(rq.exhaustive && rq.unique_states > 10);
+    assert_eq!(status(&rq, "no_spurious_logout"), Verdict::Holds, "without the quota write the rotation always lands");
+}
+
+/// Floway PR 342: the state write applies the rotation to the blob as it is now and retries a
+/// lost compare-and-swap, so the same quota write no longer drops the rotated token: no account
+/// is flipped, and the run with the quota write between the read and the write is reached.
+#[test]
+fn floway_pr342_the_retried_state_write_keeps_the_rotated_token() {
+    let (sc, _, r) = checked("models/floway-pr342-state-write-retried.json");
+    assert!(r.exhaustive && r.unique_states > 50, "{}", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    let q = query_trace(&sc, "quota-write-during-rotation-kept");
+    assert!(q.steps.last().unwrap().text.contains("rule `the vendor's current token: rotated`"), "{}", trace_text(&q));
+}
