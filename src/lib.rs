@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: a model file ([`scenario`]) is validated into a [`scenario::Scenario`]
 //! (an authorization server's handlers written in, or expanded into, the [`protocol`]
-//! language), built into a stateright actor model ([`model`]) with its [`properties`], searched
+//! language), built into an actor model ([`model`]: stateright's `Actor` and `Model` traits, a state type of
+//! its own) with its [`properties`], searched
 //! ([`search`], driven by [`check`]) into [`check::Results`], and written out as reports
 //! ([`report`]) and counterexample traces ([`trace`], [`output`]).
 //!
