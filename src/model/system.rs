@@ -58,7 +58,7 @@ pub enum NetKind {
 /// receiver) and, within one pair, in the order sent (the head first).
 ///
 /// The network hashes as its kind, the last envelope delivered and `sum`, the wrapping sum of
-/// every envelope's own hash ([`element_hash`]), kept up to date as messages come and go: a
+/// every envelope's own hash (foldhash, fixed seed), kept up to date as messages come and go: a
 /// successor's fingerprint costs a few words for the network, not a pass over every message in
 /// flight (the sum of a multiset's elements' hashes is a function of the multiset). An ordered
 /// network hashes its envelopes in order instead, since a queue's order is part of the state.
