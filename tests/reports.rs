@@ -1176,7 +1176,11 @@ fn revel_950_without_the_cookie_delete_the_jar_keeps_the_winners_cookie() {
     assert!(path.is_some(), "the heal retry presents cookie 2 and is answered token 3");
     assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
-    assert!(t.steps.iter().any(|s| s.text.contains("sends the refresh again with the stored token=1")), "{}", trace_text(&t));
+    assert!(
+        t.steps.iter().any(|s| s.text.contains("sends the refresh again with the stored token=1")),
+        "{}",
+        trace_text(&t)
+    );
 }
 
 const GOMBIT_127: &str = "models/gombit-127-lost-cas-revokes-winner.json";
@@ -1204,7 +1208,10 @@ fn gombit_127_the_loser_revokes_the_winners_new_token() {
         ]
     );
     assert!(t.steps[3].text.contains("tab A's refresh") && t.steps[3].text.contains("rule `1 row affected: rotate`"));
-    assert!(t.steps[4].text.contains("tab B's") && t.steps[4].text.contains("rule `revoked: reuse, revoke every token of the user`"));
+    assert!(
+        t.steps[4].text.contains("tab B's")
+            && t.steps[4].text.contains("rule `revoked: reuse, revoke every token of the user`")
+    );
     assert_eq!(
         last_store(&t),
         ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"],
@@ -1215,7 +1222,10 @@ fn gombit_127_the_loser_revokes_the_winners_new_token() {
     let b_lookup = texts.iter().position(|s| s.contains("tab B's") && s.contains("rule `not revoked`")).unwrap();
     let a_commit = texts.iter().position(|s| s.contains("tab A's refresh") && s.contains("1 row affected")).unwrap();
     let b_lost = texts.iter().position(|s| s.contains("tab B's refresh") && s.contains("0 rows affected")).unwrap();
-    let a_refused = texts.iter().position(|s| s.starts_with("tab A gets 401 invalid access token") && s.contains("access token=2")).unwrap();
+    let a_refused = texts
+        .iter()
+        .position(|s| s.starts_with("tab A gets 401 invalid access token") && s.contains("access token=2"))
+        .unwrap();
     assert!(b_lookup < a_commit && a_commit < b_lost && b_lost < a_refused, "{}", trace_text(&q));
     assert!(texts.iter().any(|s| s.starts_with("tab A gets 200, refresh token=2")));
     assert_eq!(q.steps.last().unwrap().state.tabs.iter().filter(|t| t.status == "logged out").count(), 2);
@@ -1244,7 +1254,8 @@ fn gombit_pr166_a_lost_compare_and_swap_no_longer_revokes_the_winner() {
     // late lookup (the file's query `lost-cas-never-revokes-the-winner` is unreachable).
     let built = model::build(&sc);
     let q = sc.queries.iter().find(|q| q.name == "lost-cas-never-revokes-the-winner").unwrap();
-    let o = refresh_check::query::answer(&built, &sc.path, &sc.name, sc.browser.tabs, q, &search::SearchConfig::default());
+    let o =
+        refresh_check::query::answer(&built, &sc.path, &sc.name, sc.browser.tabs, q, &search::SearchConfig::default());
     assert_eq!(o.answer, refresh_check::query::Answer::Unreachable);
 }
 
@@ -1261,12 +1272,27 @@ fn floway_340_a_quota_write_during_rotation_drops_the_rotated_token() {
     assert!(r.exhaustive);
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(t.steps.len(), 12, "{}", trace_text(&t));
-    let read = find_step(&t, "server", "ServerReceivesRefresh", "rule `active: keep the stored refresh token and the blob as read`");
+    let read = find_step(
+        &t,
+        "server",
+        "ServerReceivesRefresh",
+        "rule `active: keep the stored refresh token and the blob as read`",
+    );
     let quota = find_step(&t, "server", "ServerReceivesCall", "quota snapshot");
     let vendor = find_step(&t, "server", "ServerWritesRefresh", "rule `the vendor's current token: rotated`");
-    let lost = find_step(&t, "server", "ServerWritesRefresh", "rule `another write changed the blob: the rotation is dropped`");
+    let lost = find_step(
+        &t,
+        "server",
+        "ServerWritesRefresh",
+        "rule `another write changed the blob: the rotation is dropped`",
+    );
     let consumed = find_step(&t, "server", "ServerWritesRefresh", "rule `a consumed token: invalid_grant`");
-    let flip = find_step(&t, "server", "ServerWritesRefresh", "rule `the stored token is the one used: flip to refresh_failed`");
+    let flip = find_step(
+        &t,
+        "server",
+        "ServerWritesRefresh",
+        "rule `the stored token is the one used: flip to refresh_failed`",
+    );
     assert!(read < quota && quota < lost && vendor < lost && lost < consumed && consumed < flip, "{}", trace_text(&t));
     assert!(t.steps.last().unwrap().text.starts_with("tab A gets 401 refresh_failed"));
     let mut quiet = crate::util::scenario(FLOWAY_340, None);

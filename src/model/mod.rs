@@ -1055,7 +1055,7 @@ pub fn keeps_access_tokens(sc: &Scenario) -> bool {
 /// Every message in flight, repeats included: `(sender, receiver, message)`, ordered as the
 /// network keeps them ([`system::Net`]).
 pub fn in_flight(network: &system::Net) -> Vec<(Id, Id, &Msg)> {
-    network.iter().map(|e| (e.src, e.dst, &e.msg)).collect()
+    network.iter().map(|e| (Id::from(usize::from(e.src)), Id::from(usize::from(e.dst)), &e.msg)).collect()
 }
 
 /// Whether some message in flight satisfies `f` (as [`in_flight`], without collecting them).

@@ -236,7 +236,7 @@ fn order(s: &State, b: usize, browser: &BrowserState, k: usize, scratch: &mut Sc
         |sc| &mut sc.messages,
         |tied, bufs| {
             for e in s.network.iter() {
-                let e = Envelope { src: e.src, dst: e.dst, msg: &e.msg };
+                let e = Envelope { src: Id::from(usize::from(e.src)), dst: Id::from(usize::from(e.dst)), msg: &e.msg };
                 if let Some(t) = tied_tab(tied, msg_tab(b, &e)) {
                     bufs[t].push((usize::from(e.src) == b, map_msg(b, &e, &blank)));
                 }
@@ -625,7 +625,9 @@ fn rename(s: &mut State, b: usize, to: &[TabIx]) {
         s.history.sent = sent;
     }
     // The network.
-    s.network.map_messages(|e| map_msg(b, &Envelope { src: e.src, dst: e.dst, msg: &e.msg }, &f));
+    s.network.map_messages(|e| {
+        map_msg(b, &Envelope { src: Id::from(usize::from(e.src)), dst: Id::from(usize::from(e.dst)), msg: &e.msg }, &f)
+    });
 }
 
 /// Whether the authorization server's state names a client that `of_b` accepts: a handler in
@@ -859,7 +861,13 @@ mod reference {
             s.history.sent = sent;
         }
         // The network.
-        s.network.map_messages(|e| map_msg(b, &Envelope { src: e.src, dst: e.dst, msg: &e.msg }, &f));
+        s.network.map_messages(|e| {
+            map_msg(
+                b,
+                &Envelope { src: Id::from(usize::from(e.src)), dst: Id::from(usize::from(e.dst)), msg: &e.msg },
+                &f,
+            )
+        });
     }
 }
 

@@ -65,10 +65,10 @@ pub enum NetKind {
 #[derive(Clone, Debug, Serialize)]
 pub struct Net {
     kind: NetKind,
-    envelopes: Vec<Envelope<Msg>>,
+    envelopes: Vec<Sent>,
     /// Duplicating kind only: the last envelope delivered (a delivery that changes nothing else
     /// still makes another state, as in stateright).
-    last: Option<Envelope<Msg>>,
+    last: Option<Sent>,
     #[serde(skip)]
     sum: u64,
 }
@@ -93,6 +93,30 @@ impl std::hash::Hash for Net {
     }
 }
 
+/// A message in flight: its sender and receiver (actor numbers) and the message. Ordered by
+/// (sender, receiver, message), as stateright orders envelopes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Sent {
+    /// The sender's actor number.
+    pub src: u8,
+    /// The receiver's actor number.
+    pub dst: u8,
+    /// The message.
+    pub msg: Msg,
+}
+
+impl Sent {
+    /// `e` (its actors' numbers are below 256: [`System::actor`] admits no more actors).
+    fn of(e: &Envelope<Msg>) -> Sent {
+        Sent { src: usize::from(e.src) as u8, dst: usize::from(e.dst) as u8, msg: e.msg }
+    }
+
+    /// As stateright's envelope.
+    pub fn envelope(&self) -> Envelope<Msg> {
+        Envelope { src: Id::from(usize::from(self.src)), dst: Id::from(usize::from(self.dst)), msg: self.msg }
+    }
+}
+
 /// The hash of one element of a multiset (a message in flight, a timer set): foldhash with a
 /// fixed seed, so equal elements hash alike within a run.
 fn element_hash<T: std::hash::Hash>(x: &T) -> u64 {
@@ -112,7 +136,7 @@ impl Net {
     }
 
     /// Every message in flight, repeats included, in the order described on [`Net`].
-    pub fn iter(&self) -> impl Iterator<Item = &Envelope<Msg>> {
+    pub fn iter(&self) -> impl Iterator<Item = &Sent> {
         self.envelopes.iter()
     }
 
@@ -129,7 +153,7 @@ impl Net {
     /// The messages that may be delivered (or lost) next, each distinct envelope once, ordered
     /// by (sender, receiver, message): every distinct message of an unordered network, the
     /// head of each queue of an ordered one.
-    pub fn deliverable(&self) -> impl Iterator<Item = &Envelope<Msg>> {
+    pub fn deliverable(&self) -> impl Iterator<Item = &Sent> {
         let kind = self.kind;
         self.envelopes
             .iter()
@@ -149,6 +173,7 @@ impl Net {
     /// Sends `e`: it joins the network where the order on [`Net`] puts it (an ordered queue's
     /// tail; a duplicating network keeps one copy).
     pub fn send(&mut self, e: Envelope<Msg>) {
+        let e = Sent::of(&e);
         let h = element_hash(&e);
         match self.kind {
             NetKind::UnorderedNonDuplicating => {
@@ -172,7 +197,7 @@ impl Net {
 
     /// Removes one copy of `e` (the first of its queue on an ordered network). Returns `false`
     /// if `e` is not in flight.
-    fn remove(&mut self, e: &Envelope<Msg>) -> bool {
+    fn remove(&mut self, e: &Sent) -> bool {
         let at = match self.kind {
             NetKind::Ordered => self.envelopes.iter().position(|x| x == e),
             _ => self.envelopes.binary_search(e).ok(),
@@ -190,6 +215,7 @@ impl Net {
     /// `e` is delivered: removed (one copy), or on a duplicating network kept and remembered as
     /// the last delivered.
     pub fn on_deliver(&mut self, e: Envelope<Msg>) {
+        let e = Sent::of(&e);
         match self.kind {
             NetKind::UnorderedDuplicating => self.last = Some(e),
             _ => {
@@ -201,13 +227,14 @@ impl Net {
 
     /// `e` is lost: one copy removed (a duplicating network's only copy).
     pub fn on_drop(&mut self, e: Envelope<Msg>) {
+        let e = Sent::of(&e);
         let found = self.remove(&e);
         debug_assert!(found, "lost envelope not in flight: {e:?}");
     }
 
     /// Maps every message in flight (and the last delivered) with `f`, keeping senders and
     /// receivers, and restores the order described on [`Net`] (a queue keeps its order).
-    pub fn map_messages(&mut self, mut f: impl FnMut(&Envelope<Msg>) -> Msg) {
+    pub fn map_messages(&mut self, mut f: impl FnMut(&Sent) -> Msg) {
         for e in self.envelopes.iter_mut() {
             e.msg = f(e);
         }
@@ -345,8 +372,10 @@ impl System {
         }
     }
 
-    /// Adds an actor (numbered in the order added).
+    /// Adds an actor (numbered in the order added). At most 256 actors (messages in flight
+    /// name their actors in a byte); a model file cannot ask for more.
     pub fn actor(mut self, a: Node) -> Self {
+        assert!(self.actors.len() < 256, "at most 256 actors");
         self.actors.push(a);
         self
     }
@@ -447,16 +476,13 @@ impl Model for System {
 
     fn actions(&self, state: &State, actions: &mut Vec<Action>) {
         if self.lossy {
-            actions.extend(state.network.deliverable().map(|e| ActorModelAction::Drop(*e)));
+            actions.extend(state.network.deliverable().map(|e| ActorModelAction::Drop(e.envelope())));
         }
         let n = self.actors.len();
-        actions.extend(
-            state.network.deliverable().filter(|e| usize::from(e.dst) < n).map(|e| ActorModelAction::Deliver {
-                src: e.src,
-                dst: e.dst,
-                msg: e.msg,
-            }),
-        );
+        actions.extend(state.network.deliverable().filter(|e| usize::from(e.dst) < n).map(|e| {
+            let e = e.envelope();
+            ActorModelAction::Deliver { src: e.src, dst: e.dst, msg: e.msg }
+        }));
         actions.extend(state.timers.iter().map(|(a, t)| ActorModelAction::Timeout(Id::from(a), *t)));
     }
 
@@ -566,7 +592,7 @@ mod tests {
     /// Whether our state and stateright's hold the same actors, messages (as multisets, and
     /// each ordered queue in order), timers and history.
     fn same(ours: &State, theirs: &ActorModelState<Node, InFlight>) -> bool {
-        let mut a: Vec<_> = ours.network.iter().map(|e| (e.src, e.dst, e.msg)).collect();
+        let mut a: Vec<_> = ours.network.iter().map(|e| e.envelope()).map(|e| (e.src, e.dst, e.msg)).collect();
         let mut b: Vec<_> = match &theirs.network {
             Network::UnorderedNonDuplicating(m) => {
                 m.iter().flat_map(|(e, &n)| std::iter::repeat_n((e.src, e.dst, e.msg), n)).collect()
@@ -590,7 +616,7 @@ mod tests {
         theirs_timers.sort();
         ours.actor_states == theirs.actor_states
             && a == b
-            && ours.network.last == last
+            && ours.network.last.map(|e| e.envelope()) == last
             && timers == theirs_timers
             && ours.history == theirs.history
     }
