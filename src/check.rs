@@ -266,6 +266,11 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         threads: opts.threads,
         partition: opts.partition,
     };
+    // A share records how this build fingerprints the model (see `Partition`).
+    let partition = opts.partition.map(|p| crate::partition::Partition {
+        initial_fingerprint: stateright::Model::init_states(&model).first().map(search::fingerprint),
+        ..p
+    });
     let watch = BoundWatch::new(&model, sc);
     let out = search::search(&watch, &cfg);
     let bounds_hit = watch.hits();
@@ -350,7 +355,7 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         states: out.states,
         unique_states: out.unique_states,
         symmetry,
-        partition: opts.partition,
+        partition,
         max_depth: out.max_depth,
         seconds: out.seconds,
         vacuous,

@@ -63,6 +63,13 @@ pub struct Partition {
     /// The frontier depth: the breadth-first level, in actions from an initial state, whose
     /// states are split by fingerprint.
     pub depth: usize,
+    /// The fingerprint this build gives the model's initial state (set by the search): a
+    /// partition owns states by fingerprint, so shares made by builds that fingerprint
+    /// differently own overlapping and missing states, and `matrix --merge` refuses to combine
+    /// them. `None` in a report made before this field existed (merged only with others
+    /// without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_fingerprint: Option<u64>,
 }
 
 impl Partition {
@@ -135,6 +142,16 @@ fn merge_one(mut parts: Vec<(PathBuf, ModelReport)>) -> Result<(PathBuf, ModelRe
         }
         if (p.count, p.depth) != (split.count, split.depth) {
             return Err(disagree(format!("partition {p}"), format!("partition {split}")));
+        }
+        if p.initial_fingerprint != split.initial_fingerprint {
+            let words = |f: Option<u64>| match f {
+                Some(f) => format!("a build that fingerprints the initial state as {f:016x}"),
+                None => "a build that does not record its fingerprints".to_string(),
+            };
+            return Err(disagree(
+                format!("{} (every share must come from one build of refresh-check)", words(p.initial_fingerprint)),
+                words(split.initial_fingerprint),
+            ));
         }
     }
     let seen: Vec<u32> = parts.iter().map(|(_, m)| m.partition.map_or(0, |p| p.index)).collect();

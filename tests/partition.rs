@@ -36,8 +36,11 @@ fn every_shipped_model_has_the_whole_searchs_verdicts_and_path_lengths_when_spli
         let sc = Scenario::load(f).unwrap();
         let whole = report(&sc, None);
         // A shallow split, so that the small models are split too.
-        let parts: Vec<(PathBuf, ModelReport)> =
-            (1..=3).map(|index| (f.clone(), report(&sc, Some(Partition { index, count: 3, depth: 4 })))).collect();
+        let parts: Vec<(PathBuf, ModelReport)> = (1..=3)
+            .map(|index| {
+                (f.clone(), report(&sc, Some(Partition { index, count: 3, depth: 4, initial_fingerprint: None })))
+            })
+            .collect();
         let shares: Vec<u64> = parts.iter().map(|(_, m)| m.unique_states).collect();
         let merged = partition::merge(parts).unwrap();
         assert_eq!(merged.len(), 1);
@@ -120,6 +123,18 @@ fn two_partition_runs_merged_by_matrix_give_the_whole_checks_verdicts() {
     let out = cli(dir.path(), &["matrix", "--merge", &files[0], &files[0]]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("appears twice"));
+    // A share made by a build that fingerprints states differently owns other states: merged
+    // with this build's share it would lose some and repeat others, so it is refused. Such a
+    // share is this one with another recorded fingerprint (as another build would record).
+    let mut other: Value = serde_json::from_slice(&std::fs::read(&files[1]).unwrap()).unwrap();
+    let fp = other["partition"]["initial_fingerprint"].as_u64().expect("a share records its build's fingerprint");
+    other["partition"]["initial_fingerprint"] = Value::from(fp ^ 1);
+    let f = dir.path().join("part-2-other-build.json");
+    std::fs::write(&f, serde_json::to_vec(&other).unwrap()).unwrap();
+    let out = cli(dir.path(), &["matrix", "--merge", &files[0], f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("every share must come from one build"), "{err}");
 }
 
 #[test]

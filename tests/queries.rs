@@ -739,3 +739,18 @@ fn tab_a_is_the_first_devices_and_a_shared_query_file_is_answered_per_model() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`tab B`: the model has 1 tab(s) per device"));
 }
+
+/// A shard answers no query: it says so rather than reporting "as expected" in silence.
+#[test]
+fn a_shard_says_it_answers_no_query() {
+    let dir = crate::common::TempFiles::new();
+    let m = root().join("models/spiderly-384-401-clears-cookies.json");
+    let out = cli(dir.path(), &["check", m.to_str().unwrap(), "--shard", "1/1", "--no-traces"]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("1 model file(s) carry queries, which a shard does not answer"), "{err}");
+    // Without the shard, the same run answers them.
+    let out = cli(dir.path(), &["check", m.to_str().unwrap(), "--no-traces"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("shard does not answer"));
+}

@@ -387,6 +387,7 @@ pub fn execute(
                 index: p.index,
                 count: p.count,
                 depth: run.partition_depth,
+                initial_fingerprint: None,
             }),
         };
         let meter = Meter::start(show, format!("[{}/{n}] {}", k + 1, sc.name), counters.clone());
@@ -659,6 +660,14 @@ pub fn run(args: Args) -> Result<u8> {
     }
     let code = exit_code(suite.outcome);
     if args.run.shard.is_some() {
+        // Say so: the shard's summary covers verdicts only.
+        let with_queries = scenarios.iter().filter(|sc| !sc.queries.is_empty()).count();
+        if with_queries > 0 && !args.run.quiet {
+            eprintln!(
+                "note: {with_queries} model file(s) carry queries, which a shard does not answer; \
+                 run `check` without --shard for their answers"
+            );
+        }
         return Ok(code);
     }
     let mut text = Vec::new();

@@ -62,7 +62,7 @@ pub enum NetKind {
 /// successor's fingerprint costs a few words for the network, not a pass over every message in
 /// flight (the sum of a multiset's elements' hashes is a function of the multiset). An ordered
 /// network hashes its envelopes in order instead, since a queue's order is part of the state.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct Net {
     kind: NetKind,
     envelopes: Vec<Sent>,
@@ -80,6 +80,18 @@ impl PartialEq for Net {
 }
 
 impl Eq for Net {}
+
+/// The kind and the messages (and the last delivered, if any), without the hash bookkeeping.
+impl std::fmt::Debug for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Net");
+        d.field("kind", &self.kind).field("in_flight", &self.envelopes);
+        if let Some(last) = &self.last {
+            d.field("last_delivered", last);
+        }
+        d.finish()
+    }
+}
 
 impl std::hash::Hash for Net {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
@@ -255,7 +267,7 @@ impl Net {
 
 /// The timers set, of every actor: `(actor, timer)` pairs, sorted, each at most once, with the
 /// wrapping sum of their hashes (which is what the timers hash as, as for [`Net`]).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Default, Serialize)]
 pub struct Timers {
     set: Vec<(u8, Timer)>,
     #[serde(skip)]
@@ -269,6 +281,13 @@ impl PartialEq for Timers {
 }
 
 impl Eq for Timers {}
+
+/// The `(actor, timer)` pairs, without the hash bookkeeping.
+impl std::fmt::Debug for Timers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(&self.set).finish()
+    }
+}
 
 impl std::hash::Hash for Timers {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
@@ -754,5 +773,10 @@ mod tests {
         assert_eq!(a.iter().count(), 1);
         b.replace(2, []);
         assert_eq!((a.clone(), fp(&a)), (b.clone(), fp(&b)));
+        // What the explorer and the traces' debug views show: the timers, not the bookkeeping.
+        assert_eq!(format!("{a:?}"), "[(0, TabRefreshes(1))]");
+        let mut n = Net::new(NetKind::UnorderedNonDuplicating);
+        n.send(env(0, 1, 1));
+        assert!(!format!("{n:?}").contains("sum"), "{n:?}");
     }
 }
