@@ -149,8 +149,10 @@ pub(super) fn on_server_step(
     let NodeState::AuthServer(s) = state.as_ref() else { return };
     let Some(i) = s.handlers.iter().position(|h| (h.client, h.slot) == (client, slot)) else { return };
     if !interpret::wait_over(protocol, s, &s.handlers[i]) {
-        // Blocked at a step whose `waits_until` does not hold: no action (the timer stays set,
-        // and the step is enabled again once another action makes the condition hold).
+        // Blocked at a step whose `waits_until` does not hold: the timer set again and nothing
+        // else, which is no action (the step is enabled once another action makes the
+        // condition hold).
+        o.set_timer(Timer::ServerStep { client, slot }, model_timeout());
         return;
     }
     let mut s = s.clone();
