@@ -78,6 +78,27 @@ fn a_blocked_request_adds_no_states_and_runs_once_its_condition_holds() {
     // A wait on `presented.status == revoked` is as blocked as `false` while nothing revokes.
     assert_eq!(count("presented.status == revoked").1, 3);
 
+    // A query finds the request that waits for ever: blocked, with nothing in flight.
+    let stuck = |cond: &str| {
+        let text = waiting_model(cond, "", 0).replace(
+            r#""time":"#,
+            r#""queries":[{"name":"stuck","end":"requests_blocked > 0 and in_flight == 0","expect":"reachable"}],"time":"#,
+        );
+        let sc = Scenario::parse("w.json".as_ref(), &text).unwrap();
+        let built = refresh_check::model::build(&sc);
+        let o = refresh_check::query::answer(
+            &built,
+            &sc.path,
+            &sc.name,
+            sc.browser.tabs,
+            &sc.queries[0],
+            &refresh_check::search::SearchConfig::default(),
+        );
+        o.answer
+    };
+    assert_eq!(stuck("false"), refresh_check::query::Answer::Reachable);
+    assert_eq!(stuck("true"), refresh_check::query::Answer::Unreachable, "a request between steps is not blocked");
+
     // A wait on the clock: the step runs only after the clock has ticked, and then it is
     // answered; the answer comes no sooner.
     let sc = Scenario::parse("w.json".as_ref(), &waiting_model("now >= 1", "", 1)).unwrap();
