@@ -186,3 +186,51 @@ fn gombit_pr166_a_joiner_is_answered_the_in_flight_rotations_pair() {
     assert_eq!(t.steps.len(), 7);
     assert!(t.steps[5].text.contains("rule `ParseAccess: invalid access token`"), "{}", t.steps[5].text);
 }
+
+/// With `lock: family` a blocked request holds its family's lock: the other tab's refresh of
+/// the same family stays undelivered, so two requests are never in progress at once, and the
+/// run ends with one request blocked and the other in flight.
+#[test]
+fn a_blocked_request_holds_the_family_lock() {
+    let text = waiting_model("false", "", 0)
+        .replace(r#""refresh": { "steps""#, r#""refresh": { "lock": "family", "steps""#)
+        .replace(r#""tabs":1"#, r#""tabs":2"#)
+        .replace(
+            r#""time":"#,
+            r#""queries":[
+  {"name":"both","end":"requests_in_progress == 2","expect":"unreachable"},
+  {"name":"one-blocked-one-held","end":"requests_blocked == 1 and in_flight == 1 and tab[A].status == refreshing and tab[B].status == refreshing","expect":"reachable"}],"time":"#,
+        );
+    let sc = Scenario::parse("w.json".as_ref(), &text).unwrap();
+    let built = refresh_check::model::build(&sc);
+    let answers: Vec<_> = sc
+        .queries
+        .iter()
+        .map(|q| {
+            refresh_check::query::answer(
+                &built,
+                &sc.path,
+                &sc.name,
+                sc.browser.tabs,
+                q,
+                &refresh_check::search::SearchConfig::default(),
+            )
+            .answer
+        })
+        .collect();
+    use refresh_check::query::Answer;
+    assert_eq!(answers, [Answer::Unreachable, Answer::Reachable]);
+    // Without the lock the second request is delivered and blocks too.
+    let free = text.replace(r#""lock": "family", "#, "");
+    let sc = Scenario::parse("w.json".as_ref(), &free).unwrap();
+    let built = refresh_check::model::build(&sc);
+    let o = refresh_check::query::answer(
+        &built,
+        &sc.path,
+        &sc.name,
+        sc.browser.tabs,
+        &sc.queries[0],
+        &refresh_check::search::SearchConfig::default(),
+    );
+    assert_eq!(o.answer, Answer::Reachable);
+}

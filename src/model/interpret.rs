@@ -812,6 +812,45 @@ mod tests {
         );
     }
 
+    /// A step whose `waits_until` does not hold changes nothing and leaves the request at that
+    /// step; once another request's write makes it hold, the step runs and answers what that
+    /// write left (the joiner of a coalesced rotation answered with the leader's token).
+    #[test]
+    fn a_waiting_step_is_blocked_until_its_condition_holds_then_runs() {
+        let p = protocol(&format!(
+            r#"{{ "fields": {{ "family": {{ "inflight": "token" }} }},
+                 "refresh": {{ "steps": [
+                   {{ "name": "lookup", "rules": [
+                      {{ "name": "join", "when": "family.inflight == presented", "reply": "continue", "next": "wait" }},
+                      {{ "name": "lead", "do": ["set family.inflight = presented"], "reply": "continue" }} ] }},
+                   {{ "name": "rotate", "rules": [ {{ "name": "r", "when": "presented.status == active",
+                      "do": ["supersede presented", "mint child", "set family.inflight = none"], "reply": "ok minted" }} ] }},
+                   {{ "name": "wait", "waits_until": "family.inflight != presented", "rules": [
+                      {{ "name": "shared", "when": "presented.child != none", "reply": "ok presented.child" }},
+                      {{ "name": "failed", "reply": "invalid_grant" }} ] }} ] }}, {SIGN_OUT} }}"#
+        ));
+        let mut s = signed_in(&p, 1, 1);
+        let (mut leader, mut joiner) = (handler(&s, 1), handler(&s, 1));
+        joiner.slot = 1;
+        assert_eq!(run_step(&p, 1, &mut s, &mut leader), StepOutcome::Continue);
+        assert_eq!(run_step(&p, 1, &mut s, &mut joiner), StepOutcome::Continue, "joins");
+        assert_eq!(joiner.step, 2);
+        let (before, waiting) = (s.clone(), joiner);
+        assert!(!wait_over(&p, &s, &joiner));
+        assert_eq!(run_step(&p, 1, &mut s, &mut joiner), StepOutcome::Blocked);
+        assert_eq!(s, before, "nothing written");
+        assert_eq!(joiner, waiting, "the request still at its step");
+        let rotated = run_step(&p, 1, &mut s, &mut leader);
+        assert!(matches!(rotated, StepOutcome::Answer(Reply::Ok { token: Some(2), .. })), "{rotated:?}");
+        assert!(wait_over(&p, &s, &joiner));
+        let shared = run_step(&p, 1, &mut s, &mut joiner);
+        assert!(
+            matches!(shared, StepOutcome::Answer(Reply::Ok { token: Some(2), .. })),
+            "the leader's token: {shared:?}"
+        );
+        assert_eq!(s.rows.len(), 2, "one rotation");
+    }
+
     #[test]
     fn sign_ins_run_in_order_and_revoke_client_spares_the_new_family_and_other_clients() {
         let json = |clients: &str| {
@@ -909,7 +948,8 @@ pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &supe
             if locked {
                 return Some(Decision::LockWaits);
             }
-            let arriving = super::oauth::AsHandler::arriving(auth, super::ClientKey { browser: 0, tab: 0 }, 0, t, false);
+            let arriving =
+                super::oauth::AsHandler::arriving(auth, super::ClientKey { browser: 0, tab: 0 }, 0, t, false);
             if !wait_over(protocol, auth, &arriving) {
                 return Some(Decision::Waits { step: 0 });
             }

@@ -606,7 +606,10 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint)
     };
     let written: Vec<(String, StepSpec)> = match (h.rules.is_empty(), h.steps.is_empty()) {
         (false, true) => {
-            vec![(at.to_string(), StepSpec { name: "serve".into(), reads: Reads::Current, waits_until: None, rules: h.rules.clone() })]
+            vec![(
+                at.to_string(),
+                StepSpec { name: "serve".into(), reads: Reads::Current, waits_until: None, rules: h.rules.clone() },
+            )]
         }
         (true, false) => h.steps.iter().enumerate().map(|(i, s)| (format!("{at}.steps[{i}]"), s.clone())).collect(),
         (empty, _) => {

@@ -1274,7 +1274,9 @@ fn next_step_text(m: &RefreshModel, before: &State, client: model::ClientKey, sl
         Some(st) if st.reads == crate::protocol::Reads::Snapshot => {
             (format!("step `{}`", st.name), ", deciding on what its read saw")
         }
-        Some(st) if st.waits_until.is_some() => (format!("step `{}`", st.name), ", its wait over, reading the store as it is now"),
+        Some(st) if st.waits_until.is_some() => {
+            (format!("step `{}`", st.name), ", its wait over, reading the store as it is now")
+        }
         Some(st) => (format!("step `{}`", st.name), ", reading the store as it is now"),
         None => unknown(),
     }
