@@ -32,4 +32,5 @@ mod sessions;
 mod symmetry;
 mod threads;
 mod viewer;
+mod waits;
 mod wording;

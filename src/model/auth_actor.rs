@@ -103,7 +103,8 @@ pub(super) fn on_msg(
 }
 
 /// Runs the next step of refresh `h`: its answer (with the theft and retry ghosts recorded),
-/// or `None` when it goes on to another step (then it waits in [`oauth::AsState::handlers`]
+/// or `None` when it goes on to another step or is blocked at a step whose `waits_until`
+/// does not hold (then it waits in [`oauth::AsState::handlers`]
 /// and the caller sets [`Timer::ServerStep`] to run that step as a later action).
 fn serve_step(protocol: &Protocol, access_ttl: Tick, s: &mut oauth::AsState, mut h: oauth::AsHandler) -> Option<Reply> {
     match interpret::run_step(protocol, access_ttl, s, &mut h) {
@@ -113,7 +114,7 @@ fn serve_step(protocol: &Protocol, access_ttl: Tick, s: &mut oauth::AsState, mut
             record_after_user_sign_out(s, &h, &reply);
             Some(reply)
         }
-        interpret::StepOutcome::Continue => {
+        interpret::StepOutcome::Continue | interpret::StepOutcome::Blocked => {
             let at = s.handlers.partition_point(|x| (x.client, x.slot) < (h.client, h.slot));
             s.handlers.insert(at, h);
             None
@@ -136,7 +137,7 @@ fn redeem_now(
 }
 
 /// [`Timer::ServerStep`]: the next step of the refresh `(client, slot)` waiting between two
-/// steps.
+/// steps; no action while that step's `waits_until` does not hold.
 pub(super) fn on_server_step(
     protocol: &Protocol,
     access_ttl: Tick,
@@ -146,8 +147,15 @@ pub(super) fn on_server_step(
     o: &mut Out<Node>,
 ) {
     let NodeState::AuthServer(s) = state.as_ref() else { return };
-    let mut s = s.clone();
     let Some(i) = s.handlers.iter().position(|h| (h.client, h.slot) == (client, slot)) else { return };
+    if !interpret::wait_over(protocol, s, &s.handlers[i]) {
+        // Blocked at a step whose `waits_until` does not hold: the timer set again and nothing
+        // else, which is no action (the step is enabled once another action makes the
+        // condition hold).
+        o.set_timer(Timer::ServerStep { client, slot }, model_timeout());
+        return;
+    }
+    let mut s = s.clone();
     let h = s.handlers.remove(i);
     match serve_step(protocol, access_ttl, &mut s, h) {
         Some(reply) => {

@@ -256,9 +256,26 @@ pub enum StepOutcome {
     Answer(Reply),
     /// The request goes on to its handler's next step ([`AsHandler::step`] advanced).
     Continue,
+    /// The step's `waits_until` condition does not hold on the store now: nothing ran, the
+    /// request waits at this step ([`AsHandler::step`] unchanged).
+    Blocked,
 }
 
-/// Runs step `h.step` of the refresh handler for `h`: reads (the store now, or the request's
+/// Whether refresh `h` may run its next step now: the step has no `waits_until`, or its
+/// condition holds on the store as it is now (read with the request's minted token and
+/// declared fields). A token the store has no row for does not wait: its step answers
+/// `invalid_grant` before any rule runs.
+pub fn wait_over(p: &Protocol, s: &AsState, h: &AsHandler) -> bool {
+    let Some(cond) = p.refresh.steps.get(h.step as usize).and_then(|st| st.waits_until.as_ref()) else {
+        return true;
+    };
+    let view = s.read(h.token);
+    let (Some(row), Some(fam)) = (view.row, view.family) else { return true };
+    cond.eval(&|v: &Var| read(&view, &row, &fam, (h.token, h.minted, &h.vars), s.now, *v)) != 0
+}
+
+/// Runs step `h.step` of the refresh handler for `h` ([`StepOutcome::Blocked`], changing
+/// nothing, while the step's `waits_until` does not hold): reads (the store now, or the request's
 /// snapshot), decides, applies the effects, and answers (2xx with the token and an access
 /// token expiring `access_ttl` ticks from now, or an error) or continues. Records the ghost
 /// bookkeeping of an answer.
@@ -268,6 +285,9 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
     let Some(step) = p.refresh.steps.get(h.step as usize) else {
         return StepOutcome::Answer(Reply::Err(HttpError::Internal));
     };
+    if !wait_over(p, s, h) {
+        return StepOutcome::Blocked;
+    }
     // Ghost truth: the store as it is before this step's effects, whatever the step reads.
     let truth = s.read(t);
     if step.reads == Reads::Current {
@@ -792,6 +812,45 @@ mod tests {
         );
     }
 
+    /// A step whose `waits_until` does not hold changes nothing and leaves the request at that
+    /// step; once another request's write makes it hold, the step runs and answers what that
+    /// write left (the joiner of a coalesced rotation answered with the leader's token).
+    #[test]
+    fn a_waiting_step_is_blocked_until_its_condition_holds_then_runs() {
+        let p = protocol(&format!(
+            r#"{{ "fields": {{ "family": {{ "inflight": "token" }} }},
+                 "refresh": {{ "steps": [
+                   {{ "name": "lookup", "rules": [
+                      {{ "name": "join", "when": "family.inflight == presented", "reply": "continue", "next": "wait" }},
+                      {{ "name": "lead", "do": ["set family.inflight = presented"], "reply": "continue" }} ] }},
+                   {{ "name": "rotate", "rules": [ {{ "name": "r", "when": "presented.status == active",
+                      "do": ["supersede presented", "mint child", "set family.inflight = none"], "reply": "ok minted" }} ] }},
+                   {{ "name": "wait", "waits_until": "family.inflight != presented", "rules": [
+                      {{ "name": "shared", "when": "presented.child != none", "reply": "ok presented.child" }},
+                      {{ "name": "failed", "reply": "invalid_grant" }} ] }} ] }}, {SIGN_OUT} }}"#
+        ));
+        let mut s = signed_in(&p, 1, 1);
+        let (mut leader, mut joiner) = (handler(&s, 1), handler(&s, 1));
+        joiner.slot = 1;
+        assert_eq!(run_step(&p, 1, &mut s, &mut leader), StepOutcome::Continue);
+        assert_eq!(run_step(&p, 1, &mut s, &mut joiner), StepOutcome::Continue, "joins");
+        assert_eq!(joiner.step, 2);
+        let (before, waiting) = (s.clone(), joiner);
+        assert!(!wait_over(&p, &s, &joiner));
+        assert_eq!(run_step(&p, 1, &mut s, &mut joiner), StepOutcome::Blocked);
+        assert_eq!(s, before, "nothing written");
+        assert_eq!(joiner, waiting, "the request still at its step");
+        let rotated = run_step(&p, 1, &mut s, &mut leader);
+        assert!(matches!(rotated, StepOutcome::Answer(Reply::Ok { token: Some(2), .. })), "{rotated:?}");
+        assert!(wait_over(&p, &s, &joiner));
+        let shared = run_step(&p, 1, &mut s, &mut joiner);
+        assert!(
+            matches!(shared, StepOutcome::Answer(Reply::Ok { token: Some(2), .. })),
+            "the leader's token: {shared:?}"
+        );
+        assert_eq!(s.rows.len(), 2, "one rotation");
+    }
+
     #[test]
     fn sign_ins_run_in_order_and_revoke_client_spares_the_new_family_and_other_clients() {
         let json = |clients: &str| {
@@ -850,6 +909,12 @@ pub enum Decision {
     },
     /// The refresh arrived while its family's refresh lock is held: it waits, nothing decided.
     LockWaits,
+    /// The refresh arrived at a first step whose `waits_until` does not hold: it is received
+    /// and waits at step `step`, nothing decided.
+    Waits {
+        /// Index into the handler's steps.
+        step: usize,
+    },
 }
 
 /// The protocol decision that `action`, taken in state `before`, makes on an authorization
@@ -883,11 +948,19 @@ pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &supe
             if locked {
                 return Some(Decision::LockWaits);
             }
+            let arriving =
+                super::oauth::AsHandler::arriving(auth, super::ClientKey { browser: 0, tab: 0 }, 0, t, false);
+            if !wait_over(protocol, auth, &arriving) {
+                return Some(Decision::Waits { step: 0 });
+            }
             decide(0, &auth.read(t), t, None, &Fields::default())
         }
         ActorModelAction::Timeout(_, super::Timer::ServerStep { client, slot }) => {
             let h = auth.handlers.iter().find(|h| (h.client, h.slot) == (*client, *slot))?;
             let step = protocol.refresh.steps.get(h.step as usize)?;
+            if !wait_over(protocol, auth, h) {
+                return Some(Decision::Waits { step: h.step as usize });
+            }
             let view = if step.reads == Reads::Current { auth.read(h.token) } else { h.view };
             decide(h.step as usize, &view, h.token, h.minted, &h.vars)
         }

@@ -422,6 +422,16 @@ pub fn parse_guard(text: &str, names: &Names) -> Result<Expr, ExprError> {
     Ok(e)
 }
 
+/// Parses a condition other than a rule's guard (a step's `waits_until`); `what` names it in
+/// the error when the expression is not a condition.
+pub fn parse_condition(text: &str, names: &Names, what: &str) -> Result<Expr, ExprError> {
+    let mut p = parser(text, names)?;
+    let (e, t) = p.expr()?;
+    p.end()?;
+    want::<Names>(t, Ty::Bool, what)?;
+    Ok(e)
+}
+
 /// Parses one effect.
 pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
     if text.len() > MAX_TEXT {

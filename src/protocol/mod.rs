@@ -193,6 +193,14 @@ pub struct StepSpec {
     /// What its rules read (default `current`).
     #[serde(default, skip_serializing_if = "is_default")]
     pub reads: Reads,
+    /// A condition on the store as it is now (the syntax of a `when` guard): the step is
+    /// enabled only while it holds. A request that reaches the step while it does not is
+    /// blocked there (no action, not polling) until another action (another request's step, a
+    /// sign-out, a clock tick) makes it hold; then the step runs as any step does. A request
+    /// whose condition never holds stays unanswered (a restart fails it with 500). Default:
+    /// none, the step runs as soon as the scheduler picks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waits_until: Option<String>,
     /// The rules, first match decides; no rule matching answers `invalid_grant`.
     pub rules: Vec<RuleSpec>,
 }
@@ -306,6 +314,11 @@ pub struct Step {
     pub name: String,
     /// What it reads.
     pub reads: Reads,
+    /// The condition the step waits for, read on the store as it is now: `None` for a step
+    /// that runs as soon as it is scheduled.
+    pub waits_until: Option<expr::Expr>,
+    /// The condition as written (shown in traces).
+    pub waits_until_text: Option<String>,
     /// The rules.
     pub rules: Vec<Rule>,
 }
@@ -593,7 +606,10 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint)
     };
     let written: Vec<(String, StepSpec)> = match (h.rules.is_empty(), h.steps.is_empty()) {
         (false, true) => {
-            vec![(at.to_string(), StepSpec { name: "serve".into(), reads: Reads::Current, rules: h.rules.clone() })]
+            vec![(
+                at.to_string(),
+                StepSpec { name: "serve".into(), reads: Reads::Current, waits_until: None, rules: h.rules.clone() },
+            )]
         }
         (true, false) => h.steps.iter().enumerate().map(|(i, s)| (format!("{at}.steps[{i}]"), s.clone())).collect(),
         (empty, _) => {
@@ -642,6 +658,19 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint)
     }
     let mut steps = vec![];
     for (k, (here, step)) in written.iter().enumerate() {
+        let waits_until = match &step.waits_until {
+            None => None,
+            Some(_) if one_step => {
+                return Err(fail(
+                    format!("{here}.waits_until"),
+                    step.waits_until.as_deref().unwrap_or_default(),
+                    "no `waits_until` here: only a refresh handler's steps can wait (a sign-out, a sign-in and an ordinary request are one action each)",
+                ));
+            }
+            Some(text) => Some(expr::parse_condition(text, names, "a `waits_until` condition").map_err(|e| {
+                ProtocolError { field: format!("{here}.waits_until"), found: text.clone(), message: e.message }
+            })?),
+        };
         if k == 0 && step.reads == Reads::Snapshot {
             return Err(fail(
                 format!("{here}.reads"),
@@ -655,7 +684,8 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint)
         for (i, (rule, written_rule)) in rules.iter_mut().zip(&step.rules).enumerate() {
             rule.next = next_step(&written, k, rule, written_rule, &format!("{here}.rules[{i}].next"))?;
         }
-        steps.push(Step { name: step.name.clone(), reads: step.reads, rules });
+        let waits_until_text = step.waits_until.as_ref().map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "));
+        steps.push(Step { name: step.name.clone(), reads: step.reads, waits_until, waits_until_text, rules });
     }
     Ok(Handler { lock: h.lock, steps, transaction: h.transaction })
 }

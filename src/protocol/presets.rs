@@ -420,9 +420,10 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
             StepSpec {
                 name: "read".into(),
                 reads: Reads::Current,
+                waits_until: None,
                 rules: vec![rule("read the row", "true", &[], "continue", "nightscout/nocturne before PR 326")],
             },
-            StepSpec { name: "write".into(), reads: Reads::Snapshot, rules: rules.clone() },
+            StepSpec { name: "write".into(), reads: Reads::Snapshot, waits_until: None, rules: rules.clone() },
         ],
         transaction: false,
     };

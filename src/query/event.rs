@@ -665,7 +665,7 @@ pub fn shown(m: &RefreshModel, before: &State, action: &Action, after: &State) -
                 if no_row { "no such token" } else { "no rule holds" }.to_string(),
                 protocol.refresh.steps[step].name.clone(),
             )],
-            Some(Decision::LockWaits) => vec![],
+            Some(Decision::LockWaits | Decision::Waits { .. }) => vec![],
             None => sign_out_decision(m, protocol, before, action)
                 .or_else(|| call_decision(m, protocol, before, action))
                 .into_iter()

@@ -13,7 +13,8 @@
 //! cmp   := sum (("==" | "!=" | "<" | "<=" | ">" | ">=") sum)?
 //! sum   := atom (("+" | "-") atom)*
 //! atom  := INTEGER | "true" | "false" | "none" | STATUS | TAB_STATUS | NAME | "(" expr ")"
-//! NAME  := "now" | "at_rest" | "in_flight" | "requests_in_progress" | "session_valid" DEV?
+//! NAME  := "now" | "at_rest" | "in_flight" | "requests_in_progress" | "requests_blocked"
+//!        | "session_valid" DEV?
 //!        | "signed_out" DEV? | "jar" DEV? ("." "status")? | "storage" DEV? ("." "status")?
 //!        | "tab" "[" TAB "]" "." ("status" | "refreshes_left" | "requests_left" | "token" | "token.status"
 //!                                | "access" ("." ACC)?)
@@ -49,6 +50,9 @@ pub enum Read {
     InFlight,
     /// `requests_in_progress`: requests the server is serving between two steps, a count.
     InProgress,
+    /// `requests_blocked`: requests of an authorization server blocked at a step whose
+    /// `waits_until` does not hold now, a count (0 for a session-table server).
+    Blocked,
     /// `session_valid[D]`: the user's session on device D is valid (ground truth).
     SessionValid(u8),
     /// `signed_out[D]`: the user signed out on device D (ground truth).
@@ -214,6 +218,7 @@ pub const NAMES: &[&str] = &[
     "at_rest",
     "in_flight",
     "requests_in_progress",
+    "requests_blocked",
     "session_valid",
     "signed_out",
     "refreshed_ok",
@@ -337,6 +342,7 @@ impl Grammar for View {
             "at_rest" => read(Read::AtRest, Ty::Bool),
             "in_flight" => read(Read::InFlight, Ty::Num),
             "requests_in_progress" => read(Read::InProgress, Ty::Num),
+            "requests_blocked" => read(Read::Blocked, Ty::Num),
             "refreshed_ok" => read(Read::RefreshedOk, Ty::Bool),
             "orphan_cookies" => read(Read::OrphanCookies, Ty::Num),
             "reuse_detected" => read(Read::ReuseDetected, Ty::Num),
@@ -586,6 +592,12 @@ pub fn read(m: &RefreshModel, s: &State, r: Read) -> i32 {
         Read::InProgress => match auth {
             Some(a) => a.handlers.len() as i32,
             None => model::server_at(s, m.cfg.server).handlers.len() as i32,
+        },
+        Read::Blocked => match (auth, m.actors.get(m.cfg.server)) {
+            (Some(a), Some(Node::AuthServer { protocol, .. })) => {
+                a.handlers.iter().filter(|h| !model::interpret::wait_over(protocol, a, h)).count() as i32
+            }
+            _ => 0,
         },
         Read::SessionValid(d) => {
             i32::from(m.cfg.browsers.get(d as usize).is_some_and(|&b| crate::properties::session_valid(m, s, b)))

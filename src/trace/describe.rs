@@ -1274,6 +1274,9 @@ fn next_step_text(m: &RefreshModel, before: &State, client: model::ClientKey, sl
         Some(st) if st.reads == crate::protocol::Reads::Snapshot => {
             (format!("step `{}`", st.name), ", deciding on what its read saw")
         }
+        Some(st) if st.waits_until.is_some() => {
+            (format!("step `{}`", st.name), ", its wait over, reading the store as it is now")
+        }
         Some(st) => (format!("step `{}`", st.name), ", reading the store as it is now"),
         None => unknown(),
     }
@@ -1325,6 +1328,11 @@ fn decision_words(m: &RefreshModel, before: &State, action: &Action, arrival: bo
     match decision_of(m, before, action) {
         None => String::new(),
         Some(Decision::LockWaits) => ": the family's refresh lock is held, it waits".into(),
+        Some(Decision::Waits { step }) => format!(
+            ", step `{}`: it waits until {}",
+            steps[step].name,
+            steps[step].waits_until_text.as_deref().unwrap_or("true")
+        ),
         Some(Decision::Rule { step, rule }) => {
             let st = &steps[step];
             if arrival && steps.len() > 1 {

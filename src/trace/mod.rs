@@ -476,6 +476,9 @@ pub fn mechanism(model: &RefreshModel, path: &IndexPath) -> Option<Vec<String>> 
                     Some(Decision::LockWaits) => {
                         set.insert("lock held, waits".to_string());
                     }
+                    Some(Decision::Waits { step }) => {
+                        set.insert(label("waits", step));
+                    }
                     None => {
                         if let Some(d) = call_decision(model, p, before, action) {
                             set.insert(d);
