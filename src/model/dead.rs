@@ -1,0 +1,242 @@
+//! Dead-value reduction: values of the Directus server's state that no later step and no
+//! property reads again are set to a canonical one, so that states differing only in them are
+//! stored once.
+//!
+//! [`reset`] is a function `State -> State`, composed before the symmetry representative
+//! ([`reduction`]): the search stores and expands `representative(reset(s))`. It rewrites only
+//! the API process's state ([`ServerState`], actor `cfg.server` of a model with a `server` or
+//! `session_server` section); the browser, the store, the network, the timers and the history
+//! are untouched, so a state and its reset list the same actions in the same order.
+//!
+//! # The reset rules
+//!
+//! Let `now` be the server's clock and `max` the file's `time.max_ticks`: the clock never
+//! exceeds `max` (its timer is armed only while `now < max`) and never goes back. Every
+//! handler's `checked_at` and every tick recorded in the ghost `accepted` list is a value the
+//! clock had, so it is at most `now`; a token superseded from now on is recorded with a tick
+//! at least `now`. The only readers of these ghost values are the record of an answer
+//! (`record_answer`, which folds a handler's `checked_at` into `accepted` by `max`) and two
+//! properties: `rotated_token_expires` (violated when a token superseded at `τ` was accepted
+//! at a tick `> τ + grace`) and `sp6_absolute_lifetime` (violated when a token was accepted at
+//! a tick `>= time.session_lifetime`). So a recorded tick `a` of token `t` only matters through
+//! whether it is *violating*: `a > τ + grace` for `t`'s recorded supersession `τ`, or
+//! `a >= lifetime`. Non-violating values are interchangeable:
+//!
+//! 1. **Supersessions past the horizon** (`superseded`): an entry `(t, τ)` with
+//!    `τ + grace >= max` is removed. No tick the clock can reach exceeds `τ + grace`, so no
+//!    acceptance of `t` can violate `rotated_token_expires` because of it; a later
+//!    supersession of `t` (recorded since the entry is gone) has `τ' >= τ`, so it is removed
+//!    as well.
+//! 2. **Non-violating acceptances** (`accepted`): an entry `(t, a)` whose `a` is not violating
+//!    (for `t`'s supersession as kept by rule 1, or none) is removed. The properties hold on
+//!    it either way; a later acceptance at `c` records `max(a, c)`, violating exactly when `c`
+//!    is, and then equal to `c` (the one recorded without the entry). When `t` is superseded
+//!    later, at `τ' >= now >= a`, `a` is still not violating.
+//! 3. **Non-violating checks** (a handler's `checked_at`): set to 0 when not violating for
+//!    the token its answer would record (`accepted_token`), by the same argument; 0 is itself
+//!    never violating unless every tick is (`time.session_lifetime` 0, then nothing is reset).
+//!    A later check overwrites it with `now`.
+//! 4. **A drawn token no step will read** (a handler's `fresh`): set to 0 when no step the
+//!    handler can still run reads `fresh` ([`SHandler::fresh_live_steps`]; the handler waits
+//!    to run step `at` of its endpoint). Only the interpreter's `fresh` variable reads it; the
+//!    server's counter `next_fresh`, which numbers the tokens, is untouched.
+//!
+//! Each rule keeps every property's value (they read only the entries and values kept
+//! apart), and the successors of `s` and of `reset(s)` under each action, once reset, are
+//! equal: a bisimulation that matches actions by their index. So breadth-first search visits
+//! the same classes in the same order, with the same verdicts and the same shortest
+//! counterexample lengths; paths are rebuilt from real states (as under symmetry), and the
+//! golden traces stay as they were (`tests/dead_values.rs`). The unit tests check, on every
+//! reachable state of several models, that `reset(s)` has `s`'s property values and, action
+//! by action, the same reset successors.
+//!
+//! Queries (`--query`) search without reductions: their state view reads ghost counts this
+//! reduction does not keep apart.
+//!
+//! Sources: the readers are `record_answer` and `interpreted` in [`super`],
+//! [`super::sessions::step_deciding`] (the only reader of `fresh` and writer of `checked_at`),
+//! and `rotated_token_expires` and `sp6_absolute_lifetime` in [`crate::properties`].
+
+use std::cmp::Ordering;
+use std::hash::{Hash, Hasher};
+
+use crate::protocol::sessions::SessionProgram;
+
+use super::server::{Endpoint, Handler, Stage};
+use super::symmetry::Representative;
+use super::{NodeState, ServerGhost, ServerState, State, Tick, Token};
+
+/// What [`reset`] needs to know of the model, carried by the server's state since a reduction
+/// is a plain function of the state. Constant for a model, so it is no part of the state's
+/// identity: it compares equal to any other, hashes as nothing and is not serialized.
+/// `Params::default()` turns the reduction off (a state built without it is left as it is).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Params {
+    /// The model reduces dead values.
+    enabled: bool,
+    /// The claimed grace (`rotated_token_expires`), ticks.
+    grace: Tick,
+    /// `time.max_ticks`: the clock's last tick.
+    max_ticks: Tick,
+    /// `time.session_lifetime` (`sp6_absolute_lifetime`), ticks.
+    lifetime: Option<Tick>,
+    /// [`SHandler::fresh_live_steps`] of the refresh, request and sign-out endpoints.
+    fresh_live: [u32; 3],
+}
+
+impl Params {
+    /// The parameters of a Directus or `session_server` model running `program`, whose clock
+    /// stops at `max_ticks` and whose session lives `lifetime` ticks (`None`: unbounded).
+    pub fn new(program: &SessionProgram, max_ticks: Tick, lifetime: Option<Tick>) -> Params {
+        Params {
+            enabled: true,
+            grace: program.reuse_interval,
+            max_ticks,
+            lifetime,
+            fresh_live: [
+                program.refresh.fresh_live_steps(),
+                program.request.fresh_live_steps(),
+                program.sign_out.fresh_live_steps(),
+            ],
+        }
+    }
+}
+
+impl PartialEq for Params {
+    fn eq(&self, _: &Params) -> bool {
+        true
+    }
+}
+impl Eq for Params {}
+impl Hash for Params {
+    fn hash<H: Hasher>(&self, _: &mut H) {}
+}
+impl PartialOrd for Params {
+    fn partial_cmp(&self, other: &Params) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Params {
+    fn cmp(&self, _: &Params) -> Ordering {
+        Ordering::Equal
+    }
+}
+
+/// The token whose acceptance a handler's answer records (`record_answer`): the presented
+/// refresh token of a refresh, the session cookie's claim otherwise.
+pub fn accepted_token(h: &Handler) -> Option<Token> {
+    match h.endpoint {
+        Endpoint::Refresh => h.cred.presented(),
+        _ => h.cred.cookie.map(|j| j.session),
+    }
+}
+
+/// `τ + grace` for token `t`'s recorded supersession if it is within the clock's reach
+/// (`< max_ticks`), else `None` (never superseded, or past the horizon: rule 1).
+fn horizon(p: &Params, g: &ServerGhost, t: Option<Token>) -> Option<u16> {
+    let t = t?;
+    let i = g.superseded.binary_search_by_key(&t, |&(x, _)| x).ok()?;
+    let bound = u16::from(g.superseded[i].1) + u16::from(p.grace);
+    (bound < u16::from(p.max_ticks)).then_some(bound)
+}
+
+/// Whether an acceptance at tick `a` violates (or would, once recorded) one of the two
+/// properties that read acceptance ticks, given the token's horizon.
+fn violating(p: &Params, bound: Option<u16>, a: Tick) -> bool {
+    bound.is_some_and(|b| u16::from(a) > b) || p.lifetime.is_some_and(|l| a >= l)
+}
+
+/// Whether `fresh` is dead in handler `h`: no step it can still run reads it (rule 4).
+fn fresh_dead(p: &Params, h: &Handler) -> bool {
+    let at = match h.stage {
+        Stage::Received => 0,
+        Stage::Step { at, .. } => at,
+    };
+    let e = match h.endpoint {
+        Endpoint::Refresh => 0,
+        Endpoint::UsersMe => 1,
+        Endpoint::Logout => 2,
+    };
+    u32::from(at) < 32 && p.fresh_live[e] & (1 << at) == 0
+}
+
+/// The server state with its dead values reset, or `None` if it has none to reset.
+fn reset_server(x: &ServerState) -> Option<ServerState> {
+    let p = &x.dead;
+    if !p.enabled {
+        return None;
+    }
+    let g = &x.ghost;
+    let superseded_dead = |&(_, tau): &(Token, Tick)| u16::from(tau) + u16::from(p.grace) >= u16::from(p.max_ticks);
+    let accepted_dead = |&(t, a): &(Token, Tick)| !violating(p, horizon(p, g, Some(t)), a);
+    let checked_dead = |h: &Handler| h.checked_at != 0 && !violating(p, horizon(p, g, accepted_token(h)), h.checked_at);
+    let fresh_reset = |h: &Handler| h.fresh != 0 && fresh_dead(p, h);
+    let any = g.superseded.iter().any(superseded_dead)
+        || g.accepted.iter().any(accepted_dead)
+        || x.handlers.iter().any(|h| checked_dead(h) || fresh_reset(h));
+    if !any {
+        return None;
+    }
+    let mut y = x.clone();
+    // Rule 2 and 3 read the horizons that rule 1 keeps: decide them on `x`, then remove.
+    y.ghost.accepted.retain(|e| !accepted_dead(e));
+    for h in &mut y.handlers {
+        if checked_dead(h) {
+            h.checked_at = 0;
+        }
+        if fresh_reset(h) {
+            h.fresh = 0;
+        }
+    }
+    y.ghost.superseded.retain(|e| !superseded_dead(e));
+    Some(y)
+}
+
+/// `s` with the dead values of its Directus server reset (see the module documentation);
+/// `s` itself, moved, when there are none or the model does not reduce them.
+pub fn reset(mut s: State) -> State {
+    for actor in s.actor_states.iter_mut() {
+        let NodeState::Server(x) = &**actor else { continue };
+        if let Some(y) = reset_server(x) {
+            *actor = std::sync::Arc::new(NodeState::Server(y.into()));
+        }
+    }
+    s
+}
+
+fn reset_then_blocks<const K: u8>(s: State) -> State {
+    super::symmetry::representative_blocks::<K>(reset(s))
+}
+
+fn reset_then_all(s: State) -> State {
+    super::symmetry::representative(reset(s))
+}
+
+/// The reduction of `sc`'s model: the symmetry representative ([`super::symmetry`]) when
+/// `symmetry` is asked and the tabs are interchangeable, composed after [`reset`] when
+/// `dead_values` is asked and the model has a Directus server; `None`: neither applies.
+pub fn reduction(sc: &crate::scenario::Scenario, symmetry: bool, dead_values: bool) -> Option<Representative> {
+    let dead = dead_values && applies(sc);
+    let blocks = if symmetry { super::symmetry::reduced_blocks(sc) } else { None };
+    match (blocks, dead) {
+        (None, false) => None,
+        (None, true) => Some(reset),
+        (Some(_), false) => super::symmetry::representative_for(sc),
+        (Some(k), true) => Some(match k {
+            0 => reset_then_all,
+            1 => reset_then_blocks::<1>,
+            2 => reset_then_blocks::<2>,
+            3 => reset_then_blocks::<3>,
+            4 => reset_then_blocks::<4>,
+            5 => reset_then_blocks::<5>,
+            6 => reset_then_blocks::<6>,
+            _ => return super::symmetry::representative_for(sc),
+        }),
+    }
+}
+
+/// Whether [`reset`] can change a state of `sc`'s model: it has a Directus or
+/// `session_server` server (authorization-server models are left as they are).
+pub fn applies(sc: &crate::scenario::Scenario) -> bool {
+    sc.protocol.is_none()
+}
