@@ -240,3 +240,136 @@ pub fn reduction(sc: &crate::scenario::Scenario, symmetry: bool, dead_values: bo
 pub fn applies(sc: &crate::scenario::Scenario) -> bool {
     sc.protocol.is_none()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashSet, VecDeque};
+
+    use stateright::Model;
+
+    use super::*;
+    use crate::scenario::Scenario;
+
+    /// The rules that changed a state, counted over a search: superseded, accepted,
+    /// checked_at, fresh.
+    #[derive(Debug, Default)]
+    struct Fired([u64; 4]);
+
+    fn fired(s: &State, f: &mut Fired) {
+        for a in &s.actor_states {
+            let NodeState::Server(x) = &**a else { continue };
+            let Some(y) = reset_server(x) else { continue };
+            f.0[0] += u64::from(y.ghost.superseded != x.ghost.superseded);
+            f.0[1] += u64::from(y.ghost.accepted != x.ghost.accepted);
+            let pairs = || x.handlers.iter().zip(&y.handlers);
+            f.0[2] += u64::from(pairs().any(|(a, b)| a.checked_at != b.checked_at));
+            f.0[3] += u64::from(pairs().any(|(a, b)| a.fresh != b.fresh));
+        }
+    }
+
+    fn props(m: &crate::model::RefreshModel, s: &State) -> Vec<bool> {
+        crate::properties::ALL.iter().map(|p| (p.condition)(m, s)).collect()
+    }
+
+    /// Over every state reachable without reduction (up to `max` states): `reset(s)` has the
+    /// property values of `s`, lists the same actions, and each action's successor, reset, is
+    /// the reset successor of `s` (the bisimulation the search relies on); and resetting twice
+    /// changes nothing more. Returns the states visited and the rules that fired.
+    fn check_model(file: &str, tabs: Option<u8>, max: usize) -> (usize, Fired) {
+        check_model_with(file, tabs, max, |_| {})
+    }
+
+    fn check_model_with(file: &str, tabs: Option<u8>, max: usize, edit: impl Fn(&mut Scenario)) -> (usize, Fired) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join(file);
+        let mut sc = Scenario::load(&path).unwrap();
+        if let Some(t) = tabs {
+            sc = sc.with_tabs(t).unwrap();
+        }
+        edit(&mut sc);
+        assert!(applies(&sc), "{file}");
+        let m = crate::model::build(&sc);
+        let mut seen = HashSet::new();
+        let mut queue: VecDeque<State> = m.init_states().into_iter().collect();
+        let mut f = Fired::default();
+        let (mut acts, mut racts) = (Vec::new(), Vec::new());
+        while let Some(s) = queue.pop_front() {
+            if seen.len() >= max || !seen.insert(crate::search::fingerprint(&s)) {
+                continue;
+            }
+            let r = reset(s.clone());
+            fired(&s, &mut f);
+            assert_eq!(props(&m, &s), props(&m, &r), "{file}: property values differ after reset");
+            assert_eq!(reset(r.clone()), r, "{file}: reset is not idempotent");
+            acts.clear();
+            racts.clear();
+            m.actions(&s, &mut acts);
+            m.actions(&r, &mut racts);
+            assert_eq!(acts, racts, "{file}: the reset state lists other actions");
+            for a in acts.drain(..) {
+                let n = m.next_state(&s, a.clone());
+                let rn = m.next_state(&r, a);
+                assert_eq!(n.is_some(), rn.is_some(), "{file}: an action is a no-op in only one of them");
+                if let (Some(n), Some(rn)) = (n, rn) {
+                    assert_eq!(Model::within_boundary(&m, &n), Model::within_boundary(&m, &rn), "{file}");
+                    assert_eq!(reset(n.clone()), reset(rn), "{file}: successors differ after reset");
+                    queue.push_back(n);
+                }
+            }
+        }
+        (seen.len(), f)
+    }
+
+    #[test]
+    fn the_grace_window_resets_every_rule_and_keeps_properties_and_successors() {
+        // Grace 1 tick, clock to 1: every supersession is past the horizon (rule 1), so every
+        // acceptance and check is reset (rules 2, 3); G1's losers no longer read `fresh` (4).
+        let (n, f) = check_model("directus-10.11.1-session.json", Some(2), usize::MAX);
+        assert!(n > 1000, "{n} states");
+        assert!(f.0.iter().all(|&k| k > 0), "a rule never fired: {f:?}");
+        // Two ticks: supersessions at tick 0 are within reach.
+        let (n, f) = check_model("directus-10.11.1-session-slow.json", None, 300_000);
+        assert!(n > 1000 && f.0.iter().all(|&k| k > 0), "{n} states, {f:?}");
+    }
+
+    #[test]
+    fn a_violated_rotation_bound_keeps_its_violating_ticks() {
+        // `rotated_token_expires` is violated here: its violating acceptances are kept, the
+        // others reset, and every state keeps its property values (checked in `check_model`).
+        let (n, f) = check_model("directus-10.10-session-clock.json", None, usize::MAX);
+        assert!(n > 100 && f.0[1] > 0 && f.0[2] > 0, "{n} states, {f:?}");
+    }
+
+    #[test]
+    fn a_session_lifetime_keeps_acceptances_at_or_after_it() {
+        // No shipped Directus model bounds the session's lifetime: with one of 1 tick on a
+        // clock of 2, `sp6_absolute_lifetime` is violated by every acceptance at tick 1 or 2,
+        // which are kept, while those at tick 0 are reset.
+        let (n, f) = check_model_with("directus-10.11.1-session-slow.json", Some(1), usize::MAX, |sc| {
+            sc.time.session_lifetime = Some(1)
+        });
+        assert!(n > 100 && f.0[1] > 0, "{n} states, {f:?}");
+    }
+
+    #[test]
+    fn session_server_programs_and_other_modes_keep_properties_and_successors() {
+        for file in ["blitz-0.23-session-renewal.json", "darkauth-refresh-in-one-transaction.json", "directus-10.11.1-json.json"] {
+            let (n, _) = check_model(file, None, 200_000);
+            assert!(n > 10, "{file}: {n} states");
+        }
+    }
+
+    #[test]
+    fn fresh_is_live_until_the_claim_is_decided_in_the_grace_window_program() {
+        let sc = Scenario::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/directus-10.11.1-session.json")).unwrap();
+        let p = crate::model::session_program(&crate::model::build(&sc)).unwrap().clone();
+        let live = p.refresh.fresh_live_steps();
+        let name = |i: usize| p.refresh.steps[i].name.as_str();
+        let live_names: Vec<&str> = (0..p.refresh.steps.len()).filter(|&i| live & (1 << i) != 0).map(name).collect();
+        // The middleware and R1 lead to G1 (which claims `fresh`) and to W1's result (which
+        // compares `issued == fresh`); G1's result to G3 (which inserts it). After G3, G2, G0
+        // and the purge, nothing reads it.
+        assert_eq!(live_names, ["session cookie", "session row", "token", "R1 result", "write result", "G1 result"]);
+        assert_eq!(p.request.fresh_live_steps(), 0);
+        assert_eq!(p.sign_out.fresh_live_steps(), 0);
+    }
+}
