@@ -7,6 +7,7 @@ mod access;
 mod calls;
 mod ci;
 mod cli;
+mod dead_values;
 mod construct_models;
 mod constructs;
 mod coordination;
