@@ -3,10 +3,11 @@
 //! stored once.
 //!
 //! [`reset`] is a function `State -> State`, composed before the symmetry representative
-//! ([`reduction`]): the search stores and expands `representative(reset(s))`. It rewrites only
-//! the API process's state ([`ServerState`], actor `cfg.server` of a model with a `server` or
-//! `session_server` section); the browser, the store, the network, the timers and the history
-//! are untouched, so a state and its reset list the same actions in the same order.
+//! ([`reduction`]): the search stores and expands `representative(reset(s))`. It rewrites the
+//! API process's state ([`ServerState`], of a model with a `server` or `session_server`
+//! section), the session rows' expiries in the store and in `select` results in flight (rule
+//! 5, in [`clamp_results`], the one function that touches the network); the browser, the
+//! timers and the history are untouched.
 //!
 //! # The reset rules
 //!
@@ -41,9 +42,20 @@
 //!    to run step `at` of its endpoint). Only the interpreter's `fresh` variable reads it; the
 //!    server's counter `next_fresh`, which numbers the tokens, is untouched.
 //!
+//! 5. **Expiries past the clock's reach** (a session row's `expires`, in the store and in the
+//!    `select` results in flight): set to `max` when above it. The store compares an expiry
+//!    only with a clock value a statement carries (`expires >= now` of `select`, `expires <
+//!    now` of the purge), at most `max`, so every expiry at or above `max` compares alike; the
+//!    Directus properties read whether a row exists, never its expiry; a `select` result
+//!    hands the row to the handler, which reads its expiry only through `row.expires`. So the
+//!    rule applies only when no step reads `row.expires`, and, since it rewrites results in
+//!    flight, only with an `unordered_nonduplicating` network and no history of messages
+//!    (`time.max_in_flight_ticks` unset). Writes set an expiry whatever it was.
+//!
 //! Each rule keeps every property's value (they read only the entries and values kept
-//! apart), and the successors of `s` and of `reset(s)` under each action, once reset, are
-//! equal: a bisimulation that matches actions by their index. So breadth-first search visits
+//! apart), and the successors of `s` and of `reset(s)`, once reset, are the same (a
+//! bisimulation; action by action, except that a rewritten result in flight may be listed at
+//! another place). So breadth-first search visits
 //! the same classes in the same order, with the same verdicts and the same shortest
 //! counterexample lengths; paths are rebuilt from real states (as under symmetry), and the
 //! golden traces stay as they were (`tests/dead_values.rs`). The unit tests check, on every
@@ -62,9 +74,12 @@ use std::hash::{Hash, Hasher};
 
 use crate::protocol::sessions::SessionProgram;
 
+use stateright::actor::{Envelope, Network};
+
 use super::server::{Endpoint, Handler, Stage};
+use super::store::{Row, SqlResult, StoreState};
 use super::symmetry::Representative;
-use super::{NodeState, ServerGhost, ServerState, State, Tick, Token};
+use super::{Msg, NodeState, ServerGhost, ServerState, State, Tick, Token};
 
 /// What [`reset`] needs to know of the model, carried by the server's state since a reduction
 /// is a plain function of the state. Constant for a model, so it is no part of the state's
@@ -82,13 +97,19 @@ pub struct Params {
     lifetime: Option<Tick>,
     /// [`SHandler::fresh_live_steps`] of the refresh, request and sign-out endpoints.
     fresh_live: [u32; 3],
+    /// Rule 5 applies: no step reads `row.expires`, the network is unordered and not
+    /// duplicating, and the history records no message.
+    clamp_expiry: bool,
 }
 
 impl Params {
     /// The parameters of a Directus or `session_server` model running `program`, whose clock
     /// stops at `max_ticks` and whose session lives `lifetime` ticks (`None`: unbounded).
-    pub fn new(program: &SessionProgram, max_ticks: Tick, lifetime: Option<Tick>) -> Params {
+    /// `plain_network`: the network is `unordered_nonduplicating` and `time.max_in_flight_ticks`
+    /// is unset (the messages in flight are kept in one multiset and nowhere else; rule 5).
+    pub fn new(program: &SessionProgram, max_ticks: Tick, lifetime: Option<Tick>, plain_network: bool) -> Params {
         Params {
+            clamp_expiry: plain_network && !program.reads_row_expires(),
             enabled: true,
             grace: program.reuse_interval,
             max_ticks,
@@ -195,13 +216,54 @@ fn reset_server(x: &ServerState) -> Option<ServerState> {
 /// `s` with the dead values of its Directus server reset (see the module documentation);
 /// `s` itself, moved, when there are none or the model does not reduce them.
 pub fn reset(mut s: State) -> State {
+    let mut clamp = None;
     for actor in s.actor_states.iter_mut() {
         let NodeState::Server(x) = &**actor else { continue };
+        if x.dead.clamp_expiry {
+            clamp = Some(x.dead.max_ticks);
+        }
         if let Some(y) = reset_server(x) {
             *actor = std::sync::Arc::new(NodeState::Server(y.into()));
         }
     }
+    if let Some(max) = clamp {
+        for actor in s.actor_states.iter_mut() {
+            let NodeState::Store(x) = &**actor else { continue };
+            if x.rows.iter().any(|r| r.expires > max) {
+                let mut y: StoreState = (**x).clone();
+                for r in &mut y.rows {
+                    r.expires = r.expires.min(max);
+                }
+                *actor = std::sync::Arc::new(NodeState::Store(y.into()));
+            }
+        }
+        if let Some(n) = clamp_results(&s.network, max) {
+            s.network = n;
+        }
+    }
     s
+}
+
+/// Rule 5 on the network: the rows that `select` results in flight carry, their expiry
+/// clamped to `max`; `None` if none is above it (or the network is not a multiset).
+///
+/// The one function of this module that reads or rewrites the network. The multiset is
+/// rebuilt in its own iteration order, as the symmetry reduction rebuilds it.
+fn clamp_results(network: &Network<Msg>, max: Tick) -> Option<Network<Msg>> {
+    let Network::UnorderedNonDuplicating(multiset) = network else { return None };
+    let over = |m: &Msg| matches!(m, Msg::QueryResult { result: SqlResult::Row(Some(r)), .. } if r.expires > max);
+    if !multiset.iter().any(|(e, _)| over(&e.msg)) {
+        return None;
+    }
+    let clamp = |m: &Msg| match *m {
+        Msg::QueryResult { client, result: SqlResult::Row(Some(r)) } => {
+            Msg::QueryResult { client, result: SqlResult::Row(Some(Row { expires: r.expires.min(max), ..r })) }
+        }
+        m => m,
+    };
+    Some(Network::new_unordered_nonduplicating(multiset.iter().flat_map(|(e, &n)| {
+        std::iter::repeat_n(Envelope { src: e.src, dst: e.dst, msg: clamp(&e.msg) }, n)
+    })))
 }
 
 fn reset_then_blocks<const K: u8>(s: State) -> State {
@@ -251,9 +313,9 @@ mod tests {
     use crate::scenario::Scenario;
 
     /// The rules that changed a state, counted over a search: superseded, accepted,
-    /// checked_at, fresh.
+    /// checked_at, fresh, expiries.
     #[derive(Debug, Default)]
-    struct Fired([u64; 4]);
+    struct Fired([u64; 5]);
 
     fn fired(s: &State, f: &mut Fired) {
         for a in &s.actor_states {
@@ -265,6 +327,11 @@ mod tests {
             f.0[2] += u64::from(pairs().any(|(a, b)| a.checked_at != b.checked_at));
             f.0[3] += u64::from(pairs().any(|(a, b)| a.fresh != b.fresh));
         }
+        let r = reset(s.clone());
+        let rows = |s: &State| -> Vec<Row> {
+            s.actor_states.iter().filter_map(|a| if let NodeState::Store(x) = &**a { Some(x.rows.clone()) } else { None }).flatten().collect()
+        };
+        f.0[4] += u64::from(rows(&r) != rows(s) || r.network != s.network);
     }
 
     fn props(m: &crate::model::RefreshModel, s: &State) -> Vec<bool> {
@@ -300,21 +367,34 @@ mod tests {
             fired(&s, &mut f);
             assert_eq!(props(&m, &s), props(&m, &r), "{file}: property values differ after reset");
             assert_eq!(reset(r.clone()), r, "{file}: reset is not idempotent");
-            acts.clear();
-            racts.clear();
             m.actions(&s, &mut acts);
             m.actions(&r, &mut racts);
-            assert_eq!(acts, racts, "{file}: the reset state lists other actions");
-            for a in acts.drain(..) {
-                let n = m.next_state(&s, a.clone());
-                let rn = m.next_state(&r, a);
-                assert_eq!(n.is_some(), rn.is_some(), "{file}: an action is a no-op in only one of them");
-                if let (Some(n), Some(rn)) = (n, rn) {
-                    assert_eq!(Model::within_boundary(&m, &n), Model::within_boundary(&m, &rn), "{file}");
-                    assert_eq!(reset(n.clone()), reset(rn), "{file}: successors differ after reset");
-                    queue.push_back(n);
-                }
-            }
+            assert_eq!(acts.len(), racts.len(), "{file}: the reset state lists other actions");
+            // Each action's successor, reset, against the reset state's successors, reset: the
+            // same multiset (rule 5 rewrites messages in flight, which may list them in another
+            // order).
+            let after = |from: &State, acts: &mut Vec<_>, keep: &mut Vec<State>| {
+                let mut fps: Vec<u64> = acts
+                    .drain(..)
+                    .map(|a| match m.next_state(from, a) {
+                        // Outside the boundary: pruned by the search, in both or neither.
+                        Some(n) if !Model::within_boundary(&m, &n) => 1,
+                        Some(n) => {
+                            let fp = crate::search::fingerprint(&reset(n.clone()));
+                            keep.push(n);
+                            fp
+                        }
+                        None => 0,
+                    })
+                    .collect();
+                fps.sort_unstable();
+                fps
+            };
+            let mut next = Vec::new();
+            let ours = after(&s, &mut acts, &mut next);
+            let theirs = after(&r, &mut racts, &mut Vec::new());
+            assert_eq!(ours, theirs, "{file}: successors differ after reset");
+            queue.extend(next);
         }
         (seen.len(), f)
     }

@@ -1191,7 +1191,12 @@ pub fn build(sc: &Scenario) -> RefreshModel {
             first_fresh: 2,
             program: program.clone(),
             bounded_flight: sc.time.max_in_flight_ticks.is_some(),
-            dead: dead::Params::new(&program, sc.time.max_ticks, sc.time.session_lifetime),
+            dead: dead::Params::new(
+                &program,
+                sc.time.max_ticks,
+                sc.time.session_lifetime,
+                sc.network == NetworkKind::UnorderedNonduplicating && sc.time.max_in_flight_ticks.is_none(),
+            ),
         })
         .actor(Node::Store { init: init_store, policy: sc.server, ttl, program })
         .init_network(network)

@@ -661,6 +661,25 @@ impl SHandler {
 }
 
 impl SessionProgram {
+    /// Whether some guard, `keep`, statement or reply of any endpoint reads `row.expires` (a
+    /// row's expiry as a number, beyond the store's own comparisons with the clock).
+    pub fn reads_row_expires(&self) -> bool {
+        let v = SVar::RowExpires;
+        [&self.refresh, &self.sign_out, &self.request].iter().flat_map(|h| h.steps.iter()).flat_map(|s| s.rules.iter()).any(
+            |r| {
+                reads(&r.when, &v)
+                    || r.keep.as_ref().is_some_and(|k| reads(k, &v))
+                    || match &r.then {
+                        Then::Run(st, _) => statement_reads(st, &v),
+                        Then::Reply(SReply::OkToken(e)) => reads(e, &v),
+                        _ => false,
+                    }
+            },
+        )
+    }
+}
+
+impl SessionProgram {
     /// Parses and checks every guard, statement and reply of `spec`; `at` is the section's
     /// field path (`session_server`, or `server` for the expanded Directus preset).
     pub fn compile(spec: &SessionServerSpec, at: &str) -> Result<SessionProgram, SessionError> {
