@@ -50,7 +50,9 @@
 //!    hands the row to the handler, which reads its expiry only through `row.expires`. So the
 //!    rule applies only when no step reads `row.expires`, and, since it rewrites results in
 //!    flight, only with an `unordered_nonduplicating` network and no history of messages
-//!    (`time.max_in_flight_ticks` unset). Writes set an expiry whatever it was.
+//!    (`time.max_in_flight_ticks` unset). Writes set an expiry whatever it was, so the
+//!    expiries that statements in flight will write are clamped as well, and the clock value
+//!    a rename or a claim carries (which the store ignores) is set to 0.
 //!
 //! Each rule keeps every property's value (they read only the entries and values kept
 //! apart), and the successors of `s` and of `reset(s)`, once reset, are the same (a
@@ -77,7 +79,7 @@ use crate::protocol::sessions::SessionProgram;
 use stateright::actor::{Envelope, Network};
 
 use super::server::{Endpoint, Handler, Stage};
-use super::store::{Row, SqlResult, StoreState};
+use super::store::{Row, Sql, SqlResult, StoreState};
 use super::symmetry::Representative;
 use super::{Msg, NodeState, ServerGhost, ServerState, State, Tick, Token};
 
@@ -244,23 +246,38 @@ pub fn reset(mut s: State) -> State {
     s
 }
 
-/// Rule 5 on the network: the rows that `select` results in flight carry, their expiry
-/// clamped to `max`; `None` if none is above it (or the network is not a multiset).
+/// Rule 5 on the network: the rows that `select` results in flight carry and the expiries
+/// that statements in flight will write, clamped to `max`, and the clock value of a rename or
+/// a claim in flight, which the store does not read (its `now` is kept for the trace), set to
+/// 0; `None` if there is nothing to change (or the network is not a multiset).
 ///
 /// The one function of this module that reads or rewrites the network. The multiset is
 /// rebuilt in its own iteration order, as the symmetry reduction rebuilds it.
 fn clamp_results(network: &Network<Msg>, max: Tick) -> Option<Network<Msg>> {
     let Network::UnorderedNonDuplicating(multiset) = network else { return None };
-    let over = |m: &Msg| matches!(m, Msg::QueryResult { result: SqlResult::Row(Some(r)), .. } if r.expires > max);
-    if !multiset.iter().any(|(e, _)| over(&e.msg)) {
-        return None;
-    }
     let clamp = |m: &Msg| match *m {
         Msg::QueryResult { client, result: SqlResult::Row(Some(r)) } => {
             Msg::QueryResult { client, result: SqlResult::Row(Some(Row { expires: r.expires.min(max), ..r })) }
         }
+        Msg::Query { client, seq, sql } => {
+            let sql = match sql {
+                Sql::Rename { from, to, expires, kind, .. } => {
+                    Sql::Rename { from, to, expires: expires.min(max), kind, now: 0 }
+                }
+                Sql::Extend { token, expires } => Sql::Extend { token, expires: expires.min(max) },
+                Sql::ClaimNext { token, next, expires, .. } => {
+                    Sql::ClaimNext { token, next, expires: expires.min(max), now: 0 }
+                }
+                Sql::Insert { token, expires, kind } => Sql::Insert { token, expires: expires.min(max), kind },
+                other => other,
+            };
+            Msg::Query { client, seq, sql }
+        }
         m => m,
     };
+    if !multiset.iter().any(|(e, _)| clamp(&e.msg) != e.msg) {
+        return None;
+    }
     Some(Network::new_unordered_nonduplicating(multiset.iter().flat_map(|(e, &n)| {
         std::iter::repeat_n(Envelope { src: e.src, dst: e.dst, msg: clamp(&e.msg) }, n)
     })))
