@@ -85,39 +85,117 @@ fn main() {
         ("timers", |s| s.timers_set = vec![Default::default(); s.timers_set.len()]),
         ("history", |s| s.history = Default::default()),
         ("browser (all)", |s| browser(s, |b| *b = b.clone_blank())),
-        ("browser.tabs[*].status", |s| browser(s, |b| b.tabs.iter_mut().for_each(|t| t.status = model::browser::TabStatus::Idle))),
+        ("browser.tabs[*].status", |s| {
+            browser(s, |b| b.tabs.iter_mut().for_each(|t| t.status = model::browser::TabStatus::Idle))
+        }),
         ("browser.tabs[*].refreshes_left", |s| browser(s, |b| b.tabs.iter_mut().for_each(|t| t.refreshes_left = 0))),
         ("browser.tabs[*].requests_left", |s| browser(s, |b| b.tabs.iter_mut().for_each(|t| t.requests_left = 0))),
         ("browser.tabs[*].expiry", |s| browser(s, |b| b.tabs.iter_mut().for_each(|t| t.expiry = None))),
         ("browser.tabs[*].token", |s| browser(s, |b| b.tabs.iter_mut().for_each(|t| t.token = None))),
         ("browser.jar", |s| browser(s, |b| b.jar = Default::default())),
         ("browser.now", |s| browser(s, |b| b.now = 0)),
-        ("browser.truth", |s| browser(s, |b| b.truth = model::browser::GroundTruth { signed_in: true, signed_out: false })),
+        ("browser.truth", |s| {
+            browser(s, |b| b.truth = model::browser::GroundTruth { signed_in: true, signed_out: false })
+        }),
         ("browser.refreshed_ok", |s| browser(s, |b| b.refreshed_ok = false)),
         ("browser.held", |s| browser(s, |b| b.held = Default::default())),
-        ("server (all)", |s| server(s, |x| { x.now = 0; x.next_fresh = 0; x.handlers.clear(); x.next_seq = 0; x.orphan_cookies = 0; x.ghost = Default::default(); })),
+        ("server (all)", |s| {
+            server(s, |x| {
+                x.now = 0;
+                x.next_fresh = 0;
+                x.handlers.clear();
+                x.next_seq = 0;
+                x.orphan_cookies = 0;
+                x.ghost = Default::default();
+            })
+        }),
         ("server.now", |s| server(s, |x| x.now = 0)),
         ("server.next_fresh", |s| server(s, |x| x.next_fresh = 0)),
         ("server.handlers", |s| server(s, |x| x.handlers.clear())),
-        ("server.handlers[*].ghost (row_kind, after_sign_out, checked_at, theft_mark)", |s| server(s, |x| x.handlers.iter_mut().for_each(|h| { h.row_kind = None; h.after_sign_out = false; h.checked_at = 0; h.theft_mark = None; }))),
+        ("server.handlers[*].ghost (row_kind, after_sign_out, checked_at, theft_mark)", |s| {
+            server(s, |x| {
+                x.handlers.iter_mut().for_each(|h| {
+                    h.row_kind = None;
+                    h.after_sign_out = false;
+                    h.checked_at = 0;
+                    h.theft_mark = None;
+                })
+            })
+        }),
         ("server.handlers[*].checked_at", |s| server(s, |x| x.handlers.iter_mut().for_each(|h| h.checked_at = 0))),
-        ("server.handlers[*].stage.issued", |s| server(s, |x| x.handlers.iter_mut().for_each(|h| if let model::server::Stage::Step { issued, .. } = &mut h.stage { *issued = 0 }))),
-        ("server.handlers[*].stage.orphan", |s| server(s, |x| x.handlers.iter_mut().for_each(|h| if let model::server::Stage::Step { orphan, .. } = &mut h.stage { *orphan = false }))),
+        ("server.handlers[*].stage.issued", |s| {
+            server(s, |x| {
+                x.handlers.iter_mut().for_each(|h| {
+                    if let model::server::Stage::Step { issued, .. } = &mut h.stage {
+                        *issued = 0
+                    }
+                })
+            })
+        }),
+        ("server.handlers[*].stage.orphan", |s| {
+            server(s, |x| {
+                x.handlers.iter_mut().for_each(|h| {
+                    if let model::server::Stage::Step { orphan, .. } = &mut h.stage {
+                        *orphan = false
+                    }
+                })
+            })
+        }),
         ("server.handlers[*].row_kind", |s| server(s, |x| x.handlers.iter_mut().for_each(|h| h.row_kind = None))),
-        ("server.handlers[*].cred", |s| server(s, |x| x.handlers.iter_mut().for_each(|h| { h.cred.cookie = None; h.cred.token = None; h.cred.access = None; }))),
+        ("server.handlers[*].cred", |s| {
+            server(s, |x| {
+                x.handlers.iter_mut().for_each(|h| {
+                    h.cred.cookie = None;
+                    h.cred.token = None;
+                    h.cred.access = None;
+                })
+            })
+        }),
         ("server.handlers[*].fresh", |s| server(s, |x| x.handlers.iter_mut().for_each(|h| h.fresh = 0))),
         ("server.orphan_cookies", |s| server(s, |x| x.orphan_cookies = 0)),
         ("server.orphan_cookies clamped to 1", |s| server(s, |x| x.orphan_cookies = x.orphan_cookies.min(1))),
         ("server.ghost", |s| server(s, |x| x.ghost = Default::default())),
         ("server.ghost.superseded", |s| server(s, |x| x.ghost.superseded.clear())),
         ("server.ghost.accepted", |s| server(s, |x| x.ghost.accepted.clear())),
-        ("server.ghost.accepted+superseded", |s| server(s, |x| { x.ghost.accepted.clear(); x.ghost.superseded.clear() })),
-        ("server.ghost counters", |s| server(s, |x| { x.ghost.cross_mode = 0; x.ghost.signed_out = false; x.ghost.ok_after_sign_out = 0; x.ghost.theft_mark = None; x.ghost.theft_shared = 0; })),
-        ("store (all)", |s| store(s, |x| { x.rows.clear(); x.next_seq = 0; x.ghost = Default::default(); })),
+        ("server.ghost.accepted+superseded", |s| {
+            server(s, |x| {
+                x.ghost.accepted.clear();
+                x.ghost.superseded.clear()
+            })
+        }),
+        ("server.ghost counters", |s| {
+            server(s, |x| {
+                x.ghost.cross_mode = 0;
+                x.ghost.signed_out = false;
+                x.ghost.ok_after_sign_out = 0;
+                x.ghost.theft_mark = None;
+                x.ghost.theft_shared = 0;
+            })
+        }),
+        ("store (all)", |s| {
+            store(s, |x| {
+                x.rows.clear();
+                x.next_seq = 0;
+                x.ghost = Default::default();
+            })
+        }),
         ("store.rows", |s| store(s, |x| x.rows.clear())),
         ("store.rows[*].expires", |s| store(s, |x| x.rows.iter_mut().for_each(|r| r.expires = 0))),
-        ("store.rows[*].expires clamped to 1", |s| store(s, |x| x.rows.iter_mut().for_each(|r| r.expires = r.expires.min(1)))),
-        ("orphan rule", |s| server(s, |x| { x.orphan_cookies = x.orphan_cookies.min(1); if x.orphan_cookies > 0 { x.handlers.iter_mut().for_each(|h| if let model::server::Stage::Step { orphan, .. } = &mut h.stage { *orphan = false }) } })),
+        ("store.rows[*].expires clamped to 1", |s| {
+            store(s, |x| x.rows.iter_mut().for_each(|r| r.expires = r.expires.min(1)))
+        }),
+        ("orphan rule", |s| {
+            server(s, |x| {
+                x.orphan_cookies = x.orphan_cookies.min(1);
+                if x.orphan_cookies > 0 {
+                    x.handlers.iter_mut().for_each(|h| {
+                        if let model::server::Stage::Step { orphan, .. } = &mut h.stage {
+                            *orphan = false
+                        }
+                    })
+                }
+            })
+        }),
         ("store.next_seq", |s| store(s, |x| x.next_seq = 0)),
         ("store.ghost", |s| store(s, |x| x.ghost = Default::default())),
     ];

@@ -467,7 +467,8 @@ fn progress_is_shown_when_asked_and_silenced_by_quiet() {
     let model = format!("models/{ROTATE}.json");
     // The command line's default search: symmetry-reduced where tabs are interchangeable,
     // dead values reset.
-    let (_, r) = run(&scenario(&model, None), &CheckOptions { symmetry: true, dead_values: true, ..CheckOptions::default() });
+    let (_, r) =
+        run(&scenario(&model, None), &CheckOptions { symmetry: true, dead_values: true, ..CheckOptions::default() });
     let out = cli(dir.path(), &["check", &model, "--progress", "--format", "json"]);
     assert_eq!(out.status.code(), Some(0));
     let err = stderr(&out);

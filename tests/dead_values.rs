@@ -84,7 +84,13 @@ fn dead_values_alone_keep_verdicts_and_paths_without_symmetry() {
         let (with, without) = (check(&sc, false, true), check(&sc, false, false));
         assert!(with.exhaustive && !with.symmetry && with.dead_values, "{file}");
         assert_eq!(summary(&with), summary(&without), "{file}");
-        assert_eq!(with.unique_states < without.unique_states, fewer, "{file}: {} and {}", with.unique_states, without.unique_states);
+        assert_eq!(
+            with.unique_states < without.unique_states,
+            fewer,
+            "{file}: {} and {}",
+            with.unique_states,
+            without.unique_states
+        );
         assert!(with.unique_states <= without.unique_states, "{file}");
     }
 }

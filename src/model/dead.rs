@@ -38,8 +38,9 @@
 //!    never violating unless every tick is (`time.session_lifetime` 0, then nothing is reset).
 //!    A later check overwrites it with `now`.
 //! 4. **A drawn token no step will read** (a handler's `fresh`): set to 0 when no step the
-//!    handler can still run reads `fresh` ([`SHandler::fresh_live_steps`]; the handler waits
-//!    to run step `at` of its endpoint). Only the interpreter's `fresh` variable reads it; the
+//!    handler can still run reads `fresh`
+//!    ([`SHandler::fresh_live_steps`](crate::protocol::sessions::SHandler::fresh_live_steps);
+//!    the handler waits to run step `at` of its endpoint). Only the interpreter's `fresh` variable reads it; the
 //!    server's counter `next_fresh`, which numbers the tokens, is untouched.
 //!
 //! 5. **Expiries past the clock's reach** (a session row's `expires`, in the store and in the
@@ -56,20 +57,22 @@
 //!
 //! Each rule keeps every property's value (they read only the entries and values kept
 //! apart), and the successors of `s` and of `reset(s)`, once reset, are the same (a
-//! bisimulation; action by action, except that a rewritten result in flight may be listed at
-//! another place). So breadth-first search visits
-//! the same classes in the same order, with the same verdicts and the same shortest
-//! counterexample lengths; paths are rebuilt from real states (as under symmetry), and the
-//! golden traces stay as they were (`tests/dead_values.rs`). The unit tests check, on every
-//! reachable state of several models, that `reset(s)` has `s`'s property values and, action
-//! by action, the same reset successors.
+//! bisimulation; action by action, except that a rewritten message in flight may be listed at
+//! another place). So breadth-first search reaches the same classes at the same depths, with
+//! the same verdicts and the same shortest counterexample lengths; paths are rebuilt from real
+//! states (as under symmetry), and on every shipped model they and the golden traces are those
+//! of the search without the reduction (`tests/dead_values.rs`). The unit tests check, on every
+//! state reachable without reduction in several models, that `reset(s)` has `s`'s property
+//! values, lists as many actions, and has the same successors once reset, and that every rule
+//! fires.
 //!
-//! Queries (`--query`) search without reductions: their state view reads ghost counts this
-//! reduction does not keep apart.
+//! Queries (`--query`) search without any reduction, so this module need not keep apart what
+//! their state view reads.
 //!
 //! Sources: the readers are `record_answer` and `interpreted` in [`super`],
 //! [`super::sessions::step_deciding`] (the only reader of `fresh` and writer of `checked_at`),
-//! and `rotated_token_expires` and `sp6_absolute_lifetime` in [`crate::properties`].
+//! [`super::store::StoreState::exec`] (the only reader of a row's expiry but the `row.expires`
+//! variable), and `rotated_token_expires` and `sp6_absolute_lifetime` in [`crate::properties`].
 
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
@@ -97,7 +100,8 @@ pub struct Params {
     max_ticks: Tick,
     /// `time.session_lifetime` (`sp6_absolute_lifetime`), ticks.
     lifetime: Option<Tick>,
-    /// [`SHandler::fresh_live_steps`] of the refresh, request and sign-out endpoints.
+    /// [`fresh_live_steps`](crate::protocol::sessions::SHandler::fresh_live_steps) of the
+    /// refresh, request and sign-out endpoints.
     fresh_live: [u32; 3],
     /// Rule 5 applies: no step reads `row.expires`, the network is unordered and not
     /// duplicating, and the history records no message.
@@ -278,9 +282,11 @@ fn clamp_results(network: &Network<Msg>, max: Tick) -> Option<Network<Msg>> {
     if !multiset.iter().any(|(e, _)| clamp(&e.msg) != e.msg) {
         return None;
     }
-    Some(Network::new_unordered_nonduplicating(multiset.iter().flat_map(|(e, &n)| {
-        std::iter::repeat_n(Envelope { src: e.src, dst: e.dst, msg: clamp(&e.msg) }, n)
-    })))
+    Some(Network::new_unordered_nonduplicating(
+        multiset
+            .iter()
+            .flat_map(|(e, &n)| std::iter::repeat_n(Envelope { src: e.src, dst: e.dst, msg: clamp(&e.msg) }, n)),
+    ))
 }
 
 fn reset_then_blocks<const K: u8>(s: State) -> State {
@@ -346,7 +352,11 @@ mod tests {
         }
         let r = reset(s.clone());
         let rows = |s: &State| -> Vec<Row> {
-            s.actor_states.iter().filter_map(|a| if let NodeState::Store(x) = &**a { Some(x.rows.clone()) } else { None }).flatten().collect()
+            s.actor_states
+                .iter()
+                .filter_map(|a| if let NodeState::Store(x) = &**a { Some(x.rows.clone()) } else { None })
+                .flatten()
+                .collect()
         };
         f.0[4] += u64::from(rows(&r) != rows(s) || r.network != s.network);
     }
@@ -449,7 +459,11 @@ mod tests {
 
     #[test]
     fn session_server_programs_and_other_modes_keep_properties_and_successors() {
-        for file in ["blitz-0.23-session-renewal.json", "darkauth-refresh-in-one-transaction.json", "directus-10.11.1-json.json"] {
+        for file in [
+            "blitz-0.23-session-renewal.json",
+            "darkauth-refresh-in-one-transaction.json",
+            "directus-10.11.1-json.json",
+        ] {
             let (n, _) = check_model(file, None, 200_000);
             assert!(n > 10, "{file}: {n} states");
         }
@@ -457,7 +471,10 @@ mod tests {
 
     #[test]
     fn fresh_is_live_until_the_claim_is_decided_in_the_grace_window_program() {
-        let sc = Scenario::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/directus-10.11.1-session.json")).unwrap();
+        let sc = Scenario::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/directus-10.11.1-session.json"),
+        )
+        .unwrap();
         let p = crate::model::session_program(&crate::model::build(&sc)).unwrap().clone();
         let live = p.refresh.fresh_live_steps();
         let name = |i: usize| p.refresh.steps[i].name.as_str();

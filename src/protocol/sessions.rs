@@ -665,8 +665,11 @@ impl SessionProgram {
     /// row's expiry as a number, beyond the store's own comparisons with the clock).
     pub fn reads_row_expires(&self) -> bool {
         let v = SVar::RowExpires;
-        [&self.refresh, &self.sign_out, &self.request].iter().flat_map(|h| h.steps.iter()).flat_map(|s| s.rules.iter()).any(
-            |r| {
+        [&self.refresh, &self.sign_out, &self.request]
+            .iter()
+            .flat_map(|h| h.steps.iter())
+            .flat_map(|s| s.rules.iter())
+            .any(|r| {
                 reads(&r.when, &v)
                     || r.keep.as_ref().is_some_and(|k| reads(k, &v))
                     || match &r.then {
@@ -674,8 +677,7 @@ impl SessionProgram {
                         Then::Reply(SReply::OkToken(e)) => reads(e, &v),
                         _ => false,
                     }
-            },
-        )
+            })
     }
 }
 
