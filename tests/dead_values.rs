@@ -109,5 +109,6 @@ fn the_command_line_resets_dead_values_unless_told_not_to() {
     };
     assert_eq!(count(&[]), (52_625, true, true));
     assert_eq!(count(&["--no-dead-values"]), (388_420, false, true));
-    assert_eq!(count(&["--no-symmetry"]).1, true);
+    // Dead values alone: 298 779 states, against 2 261 462 with neither reduction.
+    assert_eq!(count(&["--no-symmetry"]), (298_779, true, false));
 }
