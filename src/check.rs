@@ -45,6 +45,13 @@ pub struct CheckOptions {
     /// on (`check`, `matrix`; `--no-symmetry` turns it off). [`Results::symmetry`] says which
     /// search a count measures.
     pub symmetry: bool,
+    /// Dead-value reduction ([`model::dead`]) where the model has a Directus or
+    /// `session_server` server ([`model::dead::applies`]): states that differ only in values no
+    /// later step and no property reads are stored once. Verdicts, shortest path lengths and
+    /// paths are the same with and without it. Off in `CheckOptions::default()`, like
+    /// `symmetry`; the command line turns it on (`--no-dead-values` turns it off).
+    /// [`Results::dead_values`] says whether it applied.
+    pub dead_values: bool,
     /// Stop once the process's resident memory reaches this many bytes.
     pub max_memory: Option<u64>,
     /// Up to this many counterexamples per violated invariant, differing in mechanism
@@ -70,6 +77,7 @@ impl Default for CheckOptions {
             properties: None,
             progress: None,
             symmetry: false,
+            dead_values: false,
             max_memory: None,
             counterexamples: 1,
             threads: 1,
@@ -176,6 +184,10 @@ pub struct Results {
     /// asked, with one tab, and when the model's tabs are not interchangeable
     /// ([`model::symmetry::supported`]).
     pub symmetry: bool,
+    /// Whether the search reset dead values ([`CheckOptions::dead_values`], where
+    /// [`model::dead::applies`]): `unique_states` then counts states that differ in a value some
+    /// later step or property reads.
+    pub dead_values: bool,
     /// The share of a partitioned search this is ([`crate::partition`]), if it is one: its
     /// verdicts and counts are those of the share (`matrix --merge` combines the shares).
     pub partition: Option<crate::partition::Partition>,
@@ -252,8 +264,9 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
     let specs: Vec<&'static properties::PropertySpec> =
         model.properties.iter().filter_map(|p| properties::by_name(p.name)).collect();
     // With one tab there is nothing to rename.
-    let representative = if opts.symmetry { model::symmetry::representative_for(sc) } else { None };
-    let symmetry = representative.is_some();
+    let representative = model::dead::reduction(sc, opts.symmetry, opts.dead_values);
+    let symmetry = opts.symmetry && model::symmetry::supported(sc);
+    let dead_values = opts.dead_values && model::dead::applies(sc);
     let cfg = SearchConfig {
         strategy: opts.strategy,
         max_depth: opts.max_depth,
@@ -355,6 +368,7 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         states: out.states,
         unique_states: out.unique_states,
         symmetry,
+        dead_values,
         partition,
         max_depth: out.max_depth,
         seconds: out.seconds,

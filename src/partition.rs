@@ -140,6 +140,10 @@ fn merge_one(mut parts: Vec<(PathBuf, ModelReport)>) -> Result<(PathBuf, ModelRe
             let words = |s: bool| if s { "symmetry-reduced" } else { "unreduced" }.to_string();
             return Err(disagree(words(m.symmetry), words(first.symmetry)));
         }
+        if m.dead_values != first.dead_values {
+            let words = |s: bool| if s { "with dead values reset" } else { "without dead-value reduction" }.to_string();
+            return Err(disagree(words(m.dead_values), words(first.dead_values)));
+        }
         if (p.count, p.depth) != (split.count, split.depth) {
             return Err(disagree(format!("partition {p}"), format!("partition {split}")));
         }
@@ -216,6 +220,7 @@ fn merge_one(mut parts: Vec<(PathBuf, ModelReport)>) -> Result<(PathBuf, ModelRe
         states: parts.iter().map(|(_, m)| m.states).sum(),
         unique_states: parts.iter().map(|(_, m)| m.unique_states).sum(),
         symmetry: first.symmetry,
+        dead_values: first.dead_values,
         partition: None,
         max_depth: parts.iter().map(|(_, m)| m.max_depth).max().unwrap_or(0),
         seconds: parts.iter().map(|(_, m)| m.seconds).fold(0.0, f64::max),

@@ -165,6 +165,10 @@ pub struct ModelReport {
     /// Absent in reports of earlier versions, whose default search was unreduced: false.
     #[serde(default)]
     pub symmetry: bool,
+    /// Whether the search reset dead values ([`crate::check::Results::dead_values`]). Absent in
+    /// reports of earlier versions, which had no such reduction: false.
+    #[serde(default)]
+    pub dead_values: bool,
     /// With `check --partition`: the share of a partitioned search this report covers
     /// ([`crate::partition`]); `matrix --merge` combines the shares. Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -280,6 +284,7 @@ impl ModelReport {
             states: r.states,
             unique_states: r.unique_states,
             symmetry: r.symmetry,
+            dead_values: r.dead_values,
             partition: r.partition,
             max_depth: r.max_depth,
             seconds: r.seconds,

@@ -430,8 +430,9 @@ fn matrix_prints_each_model_policy_and_property_with_counts_and_traces() {
     want.extend(properties::ALL.iter().map(|p| p.name));
     assert_eq!(header, want);
     for (name, first) in [(ROTATE, "violated (10)"), (STABLE, "holds")] {
-        // The command line's default search: symmetry-reduced where tabs are interchangeable.
-        let cli_default = CheckOptions { symmetry: true, ..CheckOptions::default() };
+        // The command line's default search: symmetry-reduced where tabs are interchangeable,
+        // dead values reset.
+        let cli_default = CheckOptions { symmetry: true, dead_values: true, ..CheckOptions::default() };
         let (_, r) = run(&scenario(&format!("models/{name}.json"), None), &cli_default);
         let row = lines.iter().find(|l| l.starts_with(name)).unwrap();
         let cells: Vec<&str> = row.split("  ").filter(|c| !c.trim().is_empty()).map(str::trim).collect();
@@ -464,8 +465,10 @@ fn matrix_prints_each_model_policy_and_property_with_counts_and_traces() {
 fn progress_is_shown_when_asked_and_silenced_by_quiet() {
     let dir = checkout(false);
     let model = format!("models/{ROTATE}.json");
-    // The command line's default search: symmetry-reduced where tabs are interchangeable.
-    let (_, r) = run(&scenario(&model, None), &CheckOptions { symmetry: true, ..CheckOptions::default() });
+    // The command line's default search: symmetry-reduced where tabs are interchangeable,
+    // dead values reset.
+    let (_, r) =
+        run(&scenario(&model, None), &CheckOptions { symmetry: true, dead_values: true, ..CheckOptions::default() });
     let out = cli(dir.path(), &["check", &model, "--progress", "--format", "json"]);
     assert_eq!(out.status.code(), Some(0));
     let err = stderr(&out);

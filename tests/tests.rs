@@ -11,6 +11,7 @@ mod construct_models;
 mod constructs;
 mod coordination;
 mod counterexamples;
+mod dead_values;
 mod directus;
 mod everyday;
 mod fuzz;

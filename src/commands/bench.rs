@@ -146,6 +146,10 @@ enum Job {
         timeout: Option<f64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         threads: Option<usize>,
+        /// Reset dead values ([`refresh_check::model::dead`]); unknown to earlier builds, which
+        /// ignore it (never sent to a `--before` build).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        dead_values: bool,
     },
 }
 
@@ -244,13 +248,14 @@ fn run_job(job: &Job) -> Result<Measure> {
                 base_rss_bytes,
             })
         }
-        Job::Model { file, tabs, symmetry, timeout, threads } => {
+        Job::Model { file, tabs, symmetry, timeout, threads, dead_values } => {
             let mut sc = Scenario::load(file)?;
             if let Some(t) = tabs {
                 sc = sc.with_tabs(*t)?;
             }
             let opts = CheckOptions {
                 symmetry: *symmetry,
+                dead_values: *dead_values,
                 deadline: timeout
                     .and_then(|t| std::time::Instant::now().checked_add(std::time::Duration::from_secs_f64(t))),
                 threads: threads.unwrap_or(1),
@@ -426,6 +431,7 @@ pub fn run(args: Args) -> Result<u8> {
             symmetry: false,
             timeout: None,
             threads: None,
+            dead_values: false,
         }));
     }
 
@@ -553,6 +559,7 @@ fn sweep(files: &[PathBuf], timeout: f64) -> Result<u8> {
                     symmetry,
                     timeout: Some(timeout),
                     threads: None,
+                    dead_values: false,
                 })
             };
             let (without, with) = (run(false)?, run(true)?);
@@ -694,14 +701,15 @@ fn protocol(args: &Args) -> Result<u8> {
         }
         let file = dir.path().join(q.file);
         std::fs::write(&file, serde_json::to_string_pretty(&value)?)?;
-        let job_with = |threads, symmetry| Job::Model {
+        let job_with = |threads, symmetry, dead_values| Job::Model {
             file: file.clone(),
             tabs: None,
             symmetry,
             timeout: Some(args.protocol_timeout),
             threads,
+            dead_values,
         };
-        let job = |threads| job_with(threads, false);
+        let job = |threads| job_with(threads, false, false);
         // The symmetry-reduced search (`check`'s default where tabs are interchangeable), next
         // to the unreduced one, where the model's tabs are interchangeable.
         let reduced = Scenario::load(&file).is_ok_and(|sc| refresh_check::model::symmetry::supported(&sc));
@@ -712,12 +720,21 @@ fn protocol(args: &Args) -> Result<u8> {
         runs.push(("1 thread".into(), spawn(&job(Some(1)))));
         if reduced {
             if let Some(before) = &args.before {
-                runs.push(("before +sym".into(), spawn_with(before, &job_with(Some(1), true))));
+                runs.push(("before +sym".into(), spawn_with(before, &job_with(Some(1), true, false))));
             }
-            runs.push(("1 thr +sym".into(), spawn(&job_with(Some(1), true))));
+            runs.push(("1 thr +sym".into(), spawn(&job_with(Some(1), true, false))));
         }
         if threads > 1 {
             runs.push((format!("{threads} threads"), spawn(&job(Some(threads)))));
+        }
+        // `check`'s default search: symmetry where the tabs are interchangeable, and dead values
+        // reset where the model has a Directus server.
+        let dead = Scenario::load(&file).is_ok_and(|sc| refresh_check::model::dead::applies(&sc));
+        if dead {
+            runs.push(("1 thr +dead".into(), spawn(&job_with(Some(1), reduced, true))));
+            if threads > 1 {
+                runs.push((format!("{threads} thr +dead"), spawn(&job_with(Some(threads), reduced, true))));
+            }
         }
         for (build, m) in runs {
             match m {

@@ -89,6 +89,14 @@ pub struct RunArgs {
     #[arg(long, overrides_with = "symmetry", help_heading = "Search bounds")]
     pub no_symmetry: bool,
 
+    /// Do not reset dead values: by default, values of the server's state that no later step
+    /// and no property reads again (a drawn token no step will use, acceptance ticks that can
+    /// no longer break a property) are set to a canonical one, so that states differing only
+    /// in them are stored once (see the README's "Dead-value reduction"). Same verdicts,
+    /// shortest counterexamples and traces; this gives the count without it.
+    #[arg(long, help_heading = "Search bounds")]
+    pub no_dead_values: bool,
+
     /// Stop after N unique states (incomplete, exit 3).
     #[arg(long, value_name = "N", help_heading = "Search bounds")]
     pub max_states: Option<u64>,
@@ -377,6 +385,7 @@ pub fn execute(
             max_states: run.max_states,
             deadline,
             symmetry: run.symmetry || !run.no_symmetry,
+            dead_values: !run.no_dead_values,
             cancel: cancel.clone(),
             max_memory: run.max_memory.map(|m| m.saturating_mul(refresh_check::limits::MIB)),
             properties: (props.len() < properties::ALL.len()).then(|| props.iter().map(|p| p.to_string()).collect()),

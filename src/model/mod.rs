@@ -30,6 +30,7 @@
 mod auth_actor;
 pub mod browser;
 pub mod cached;
+pub mod dead;
 pub mod frontier;
 pub mod interpret;
 pub mod oauth;
@@ -315,6 +316,10 @@ pub struct ServerState {
     pub orphan_cookies: u8,
     /// Ghost bookkeeping for the properties.
     pub ghost: ServerGhost,
+    /// What the dead-value reduction needs of the model ([`dead::Params`]): constant, no part
+    /// of the state's identity.
+    #[serde(skip)]
+    pub dead: dead::Params,
 }
 
 /// One actor's state. Each hashes as its content's hash, computed once per distinct state
@@ -348,6 +353,8 @@ pub enum Node {
         first_fresh: Token,
         program: std::sync::Arc<SessionProgram>,
         bounded_flight: bool,
+        /// Carried into the server's state for the dead-value reduction.
+        dead: dead::Params,
     },
     /// The session store, starting as `init`; `program` as the server's (for transactions).
     Store { init: StoreState, policy: ServerPolicy, ttl: Ttls, program: std::sync::Arc<SessionProgram> },
@@ -419,7 +426,7 @@ impl Actor for Node {
                 arm_browser_timers(&b, cfg, o);
                 NodeState::Browser(b.into())
             }
-            Node::Server { max_ticks, first_fresh, .. } => {
+            Node::Server { max_ticks, first_fresh, dead, .. } => {
                 if *max_ticks > 0 {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
@@ -431,6 +438,7 @@ impl Actor for Node {
                         next_seq: 0,
                         orphan_cookies: 0,
                         ghost: ServerGhost::default(),
+                        dead: *dead,
                     }
                     .into(),
                 )
@@ -835,10 +843,7 @@ fn record_answer(s: &mut ServerState, h: &Handler, reply: &Reply, orphan: bool) 
     if !matches!(reply, Reply::Ok { .. }) {
         return;
     }
-    let presented = match h.endpoint {
-        Endpoint::Refresh => h.cred.presented(),
-        _ => h.cred.cookie.map(|j| j.session),
-    };
+    let presented = dead::accepted_token(h);
     if let Some(tok) = presented {
         match g.accepted.binary_search_by_key(&tok, |&(t, _)| t) {
             Ok(i) => g.accepted[i].1 = g.accepted[i].1.max(h.checked_at),
@@ -1164,6 +1169,12 @@ pub fn build(sc: &Scenario) -> RefreshModel {
             first_fresh: 2,
             program: program.clone(),
             bounded_flight: sc.time.max_in_flight_ticks.is_some(),
+            dead: dead::Params::new(
+                &program,
+                sc.time.max_ticks,
+                sc.time.session_lifetime,
+                sc.network == NetworkKind::UnorderedNonduplicating && sc.time.max_in_flight_ticks.is_none(),
+            ),
         })
         .actor(Node::Store { init: init_store, policy: sc.server, ttl, program })
         .lossy(sc.lossy)

@@ -63,16 +63,18 @@ pub type Representative = fn(State) -> State;
 ///   followers behave alike; not reduced together with two or more render paths). At least
 ///   one block must hold two tabs.
 pub fn representative_for(sc: &crate::scenario::Scenario) -> Option<Representative> {
+    by_blocks(reduced_blocks(sc)?)
+}
+
+/// `K` of the reduction [`representative_for`] gives (tabs `0..K` and tabs `K..` are renamed
+/// among themselves), or `None` when it gives none.
+pub fn reduced_blocks(sc: &crate::scenario::Scenario) -> Option<u8> {
     let b = &sc.browser;
     if b.tabs < 2 || sc.network == crate::scenario::NetworkKind::Ordered || b.logins == Logins::PerTab {
         return None;
     }
     let k = fixed_block(sc)?;
-    if k >= 2 || b.tabs - k >= 2 {
-        by_blocks(k)
-    } else {
-        None
-    }
+    (k <= 6 && (k >= 2 || b.tabs - k >= 2)).then_some(k)
 }
 
 /// Whether tabs are interchangeable in `sc`'s model, so that the search reduces by symmetry

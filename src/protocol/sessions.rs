@@ -628,6 +628,59 @@ impl SessionProgram {
     }
 }
 
+impl SHandler {
+    /// The steps from which `fresh` may still be read: bit `i` is set when step `i`, or a step
+    /// it can lead to (`run … next`, `next`, the middleware's `pass`), has a guard, `keep`,
+    /// statement or `ok` reply that reads `fresh`. A handler waiting to run step `i` with the
+    /// bit clear never reads its drawn token again ([`crate::model::dead`]). Steps only go
+    /// forward, so one backward pass decides it. At most [`MAX_SESSION_STEPS`] steps.
+    pub fn fresh_live_steps(&self) -> u32 {
+        let v = SVar::Fresh;
+        let mut live = 0u32;
+        for (i, step) in self.steps.iter().enumerate().rev() {
+            let here = step.rules.iter().any(|r| {
+                let next = match &r.then {
+                    // A step that led backwards (the compiler refuses it) counts as live.
+                    Then::Run(_, n) | Then::Goto(n) => usize::from(*n) <= i || live & (1u32 << n) != 0,
+                    Then::Reply(_) => false,
+                };
+                next || reads(&r.when, &v)
+                    || r.keep.as_ref().is_some_and(|k| reads(k, &v))
+                    || match &r.then {
+                        Then::Run(st, _) => statement_reads(st, &v),
+                        Then::Reply(SReply::OkToken(e)) => reads(e, &v),
+                        _ => false,
+                    }
+            });
+            if here {
+                live |= 1 << i;
+            }
+        }
+        live
+    }
+}
+
+impl SessionProgram {
+    /// Whether some guard, `keep`, statement or reply of any endpoint reads `row.expires` (a
+    /// row's expiry as a number, beyond the store's own comparisons with the clock).
+    pub fn reads_row_expires(&self) -> bool {
+        let v = SVar::RowExpires;
+        [&self.refresh, &self.sign_out, &self.request]
+            .iter()
+            .flat_map(|h| h.steps.iter())
+            .flat_map(|s| s.rules.iter())
+            .any(|r| {
+                reads(&r.when, &v)
+                    || r.keep.as_ref().is_some_and(|k| reads(k, &v))
+                    || match &r.then {
+                        Then::Run(st, _) => statement_reads(st, &v),
+                        Then::Reply(SReply::OkToken(e)) => reads(e, &v),
+                        _ => false,
+                    }
+            })
+    }
+}
+
 impl SessionProgram {
     /// Parses and checks every guard, statement and reply of `spec`; `at` is the section's
     /// field path (`session_server`, or `server` for the expanded Directus preset).
