@@ -109,6 +109,29 @@ fn verdict_cell(r: &Results, name: &str) -> String {
     s
 }
 
+/// The properties whose every replayed counterexample of A is removed or defused in B while B
+/// still violates them by a run of its own, with B's shortest counterexample length: what a
+/// reader of "defused" alone could take for a fix.
+fn still_violated(replayed: &[Replayed], rb: &Results) -> Vec<(&'static str, usize)> {
+    let mut out: Vec<(&'static str, usize)> = Vec::new();
+    for r in replayed {
+        if out.iter().any(|(p, _)| *p == r.property) {
+            continue;
+        }
+        let gone = |x: &Replayed| {
+            x.not_comparable.is_none()
+                && matches!((x.allowed, x.violated), (Answer::Unreachable, _) | (Answer::Reachable, Answer::Unreachable))
+        };
+        if !replayed.iter().filter(|x| x.property == r.property).all(gone) {
+            continue;
+        }
+        if let Some(p) = rb.properties.iter().find(|p| p.name == r.property && p.status == Verdict::Violated) {
+            out.push((r.property, p.steps.unwrap_or(0)));
+        }
+    }
+    out
+}
+
 /// Replays every counterexample of A on B.
 fn replay_all(
     (ma, sa, ra): (&RefreshModel, &Scenario, &Results),
@@ -341,6 +364,13 @@ pub fn run(args: Args) -> Result<u8> {
                 writeln!(w, "  {} #{} ({} steps): {}", r.property, r.k, r.steps, effect(r, "A", "B"))?;
                 writeln!(w, "      {}", r.events.join(" → "))?;
             }
+            for (property, steps) in still_violated(&replayed, &rb) {
+                writeln!(
+                    w,
+                    "  note: every counterexample of A to `{property}` is removed or defused in B, but B still \
+                     violates it by another run ({steps} steps): `check` B shows it"
+                )?;
+            }
         }
         CompareFormat::Markdown => {
             writeln!(w, "### `{a}` → `{b}`\n")?;
@@ -378,6 +408,13 @@ pub fn run(args: Args) -> Result<u8> {
                     r.k,
                     r.steps,
                     effect(r, &format!("`{a}`"), &format!("`{b}`"))
+                )?;
+            }
+            for (property, steps) in still_violated(&replayed, &rb) {
+                writeln!(
+                    w,
+                    "\n> Every counterexample of `{a}` to `{property}` is removed or defused in `{b}`, but `{b}` \
+                     still violates it by another run ({steps} steps)."
                 )?;
             }
         }
