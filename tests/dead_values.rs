@@ -19,12 +19,7 @@ fn summary(r: &Results) -> Vec<(&'static str, String, Option<usize>, Option<Stri
 
 #[test]
 fn every_shipped_model_has_the_same_verdicts_and_paths_with_and_without_dead_values() {
-    let mut files: Vec<_> = std::fs::read_dir(root().join("models"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
+    let files = crate::util::model_files();
     assert!(files.len() >= 100, "{} model files", files.len());
     let (mut reduced, mut untouched, mut goldens) = (0, 0, 0);
     for f in &files {

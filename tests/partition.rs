@@ -24,12 +24,7 @@ fn summary(m: &ModelReport) -> Vec<(String, Verdict, Option<usize>)> {
 
 #[test]
 fn every_shipped_model_has_the_whole_searchs_verdicts_and_path_lengths_when_split_in_three() {
-    let mut files: Vec<_> = std::fs::read_dir(root().join("models"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
+    let files = crate::util::model_files();
     assert!(files.len() >= 100);
     let (mut split, mut violated) = (0, 0);
     for f in &files {

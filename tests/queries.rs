@@ -232,8 +232,7 @@ fn compare_replays_each_counterexample_of_a_on_b() {
     assert!(!text.contains("note:"), "B violates neither: {text}");
     // Directus 10.11.1 never runs 10.10's steps to a cookie naming a dead session, but reaches
     // one by a longer run of its own: "removed" alone would read as a fix, so a note says so.
-    let out =
-        cli(&root(), &["compare", "models/directus-10.10-session.json", "models/directus-10.11.1-session.json"]);
+    let out = cli(&root(), &["compare", "models/directus-10.10-session.json", "models/directus-10.11.1-session.json"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("cookie_names_live_session #1 (11 steps): B never runs these steps: removed"), "{text}");
     assert!(

@@ -18,12 +18,7 @@ fn summary(r: &Results) -> Vec<(&'static str, String, Option<usize>)> {
 
 #[test]
 fn every_shipped_model_has_the_same_verdicts_and_path_lengths_with_and_without_symmetry() {
-    let mut files: Vec<_> = std::fs::read_dir(root().join("models"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
+    let files = crate::util::model_files();
     assert!(files.len() >= 2);
     let (mut reduced, mut unsupported) = (0, 0);
     for f in &files {

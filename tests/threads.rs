@@ -20,12 +20,7 @@ fn summary(r: &Results) -> Summary {
 
 #[test]
 fn every_shipped_model_has_the_same_counts_verdicts_and_paths_whatever_the_thread_count() {
-    let mut files: Vec<_> = std::fs::read_dir(root().join("models"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
+    let files = crate::util::model_files();
     assert!(files.len() >= 80, "{} model files", files.len());
     let mut violated = 0;
     for f in &files {

@@ -15,6 +15,17 @@ pub fn root() -> PathBuf {
 }
 
 /// Loads a model file (path relative to the repository root), with an optional tab count.
+/// Every shipped model file (`models/*.json`), sorted by path.
+pub fn model_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("models"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
 pub fn scenario(rel: &str, tabs: Option<u8>) -> Scenario {
     let sc = Scenario::load(&root().join(rel)).unwrap_or_else(|e| panic!("{e}"));
     match tabs {

@@ -10,6 +10,19 @@ use crate::util::{cli, run, status, trace_of};
 /// A one-tab model whose refresh handler is a `continue` step then a step that waits until
 /// `cond` and answers the presented token; `extra_protocol` goes into the `protocol` section,
 /// `max_ticks` bounds the clock.
+/// The answer to query `q` of `sc`'s model, searched without limits.
+fn answer_of(sc: &Scenario, q: &refresh_check::query::Query) -> refresh_check::query::Outcome {
+    let built = refresh_check::model::build(sc);
+    refresh_check::query::answer(
+        &built,
+        &sc.path,
+        &sc.name,
+        sc.browser.tabs,
+        q,
+        &refresh_check::search::SearchConfig::default(),
+    )
+}
+
 fn waiting_model(cond: &str, extra_protocol: &str, max_ticks: u8) -> String {
     format!(
         r#"{{"name":"w","description":"d","sources":["s"],
@@ -85,15 +98,7 @@ fn a_blocked_request_adds_no_states_and_runs_once_its_condition_holds() {
             r#""queries":[{"name":"stuck","end":"requests_blocked > 0 and in_flight == 0","expect":"reachable"}],"time":"#,
         );
         let sc = Scenario::parse("w.json".as_ref(), &text).unwrap();
-        let built = refresh_check::model::build(&sc);
-        let o = refresh_check::query::answer(
-            &built,
-            &sc.path,
-            &sc.name,
-            sc.browser.tabs,
-            &sc.queries[0],
-            &refresh_check::search::SearchConfig::default(),
-        );
+        let o = answer_of(&sc, &sc.queries[0]);
         o.answer
     };
     assert_eq!(stuck("false"), refresh_check::query::Answer::Reachable);
@@ -144,18 +149,7 @@ const GOMBIT_166: &str = "models/gombit-pr166-in-process-coalescing.json";
 fn gombit_pr166_a_joiner_is_answered_the_in_flight_rotations_pair() {
     let (sc, m, r) = crate::util::checked(GOMBIT_166);
     assert!(r.exhaustive && r.unique_states > 1000);
-    let built = refresh_check::model::build(&sc);
-    let answer = |name: &str| {
-        let q = sc.queries.iter().find(|q| q.name == name).unwrap();
-        refresh_check::query::answer(
-            &built,
-            &sc.path,
-            &sc.name,
-            sc.browser.tabs,
-            q,
-            &refresh_check::search::SearchConfig::default(),
-        )
-    };
+    let answer = |name: &str| answer_of(&sc, sc.queries.iter().find(|q| q.name == name).unwrap());
     let joined = answer("joiner-answered-the-pair");
     assert_eq!(joined.answer, refresh_check::query::Answer::Reachable);
     let t = joined.trace.unwrap();
@@ -202,35 +196,12 @@ fn a_blocked_request_holds_the_family_lock() {
   {"name":"one-blocked-one-held","end":"requests_blocked == 1 and in_flight == 1 and tab[A].status == refreshing and tab[B].status == refreshing","expect":"reachable"}],"time":"#,
         );
     let sc = Scenario::parse("w.json".as_ref(), &text).unwrap();
-    let built = refresh_check::model::build(&sc);
-    let answers: Vec<_> = sc
-        .queries
-        .iter()
-        .map(|q| {
-            refresh_check::query::answer(
-                &built,
-                &sc.path,
-                &sc.name,
-                sc.browser.tabs,
-                q,
-                &refresh_check::search::SearchConfig::default(),
-            )
-            .answer
-        })
-        .collect();
+    let answers: Vec<_> = sc.queries.iter().map(|q| answer_of(&sc, q).answer).collect();
     use refresh_check::query::Answer;
     assert_eq!(answers, [Answer::Unreachable, Answer::Reachable]);
     // Without the lock the second request is delivered and blocks too.
     let free = text.replace(r#""lock": "family", "#, "");
     let sc = Scenario::parse("w.json".as_ref(), &free).unwrap();
-    let built = refresh_check::model::build(&sc);
-    let o = refresh_check::query::answer(
-        &built,
-        &sc.path,
-        &sc.name,
-        sc.browser.tabs,
-        &sc.queries[0],
-        &refresh_check::search::SearchConfig::default(),
-    );
+    let o = answer_of(&sc, &sc.queries[0]);
     assert_eq!(o.answer, Answer::Reachable);
 }

@@ -120,7 +120,10 @@ fn still_violated(replayed: &[Replayed], rb: &Results) -> Vec<(&'static str, usi
         }
         let gone = |x: &Replayed| {
             x.not_comparable.is_none()
-                && matches!((x.allowed, x.violated), (Answer::Unreachable, _) | (Answer::Reachable, Answer::Unreachable))
+                && matches!(
+                    (x.allowed, x.violated),
+                    (Answer::Unreachable, _) | (Answer::Reachable, Answer::Unreachable)
+                )
         };
         if !replayed.iter().filter(|x| x.property == r.property).all(gone) {
             continue;

@@ -607,24 +607,37 @@ fn statement_reads(s: &Statement, v: &SVar) -> bool {
     }
 }
 
+/// Whether rule `r` reads `v` in its guard, its `keep`, its statement or its `ok` reply.
+fn rule_reads(r: &SRule, v: &SVar) -> bool {
+    reads(&r.when, v)
+        || r.keep.as_ref().is_some_and(|k| reads(k, v))
+        || match &r.then {
+            Then::Run(st, _) => statement_reads(st, v),
+            Then::Reply(SReply::OkToken(e)) => reads(e, v),
+            _ => false,
+        }
+}
+
 impl SessionProgram {
-    /// Whether some guard, `keep`, statement or reply of any endpoint reads `grace_period`
-    /// (`SESSION_REFRESH_GRACE_PERIOD`, the model's `ttl.grace` ticks).
-    pub fn reads_grace_period(&self) -> bool {
-        let v = SVar::Ttl(TtlName::Grace);
+    /// Whether some rule of any endpoint reads `v` ([`rule_reads`]).
+    fn any_rule_reads(&self, v: &SVar) -> bool {
         [&self.refresh, &self.sign_out, &self.request]
             .iter()
             .flat_map(|h| h.steps.iter())
             .flat_map(|s| s.rules.iter())
-            .any(|r| {
-                reads(&r.when, &v)
-                    || r.keep.as_ref().is_some_and(|k| reads(k, &v))
-                    || match &r.then {
-                        Then::Run(st, _) => statement_reads(st, &v),
-                        Then::Reply(SReply::OkToken(e)) => reads(e, &v),
-                        _ => false,
-                    }
-            })
+            .any(|r| rule_reads(r, v))
+    }
+
+    /// Whether some guard, `keep`, statement or reply of any endpoint reads `grace_period`
+    /// (`SESSION_REFRESH_GRACE_PERIOD`, the model's `ttl.grace` ticks).
+    pub fn reads_grace_period(&self) -> bool {
+        self.any_rule_reads(&SVar::Ttl(TtlName::Grace))
+    }
+
+    /// Whether some guard, `keep`, statement or reply of any endpoint reads `row.expires` (a
+    /// row's expiry as a number, beyond the store's own comparisons with the clock).
+    pub fn reads_row_expires(&self) -> bool {
+        self.any_rule_reads(&SVar::RowExpires)
     }
 }
 
@@ -644,40 +657,13 @@ impl SHandler {
                     Then::Run(_, n) | Then::Goto(n) => usize::from(*n) <= i || live & (1u32 << n) != 0,
                     Then::Reply(_) => false,
                 };
-                next || reads(&r.when, &v)
-                    || r.keep.as_ref().is_some_and(|k| reads(k, &v))
-                    || match &r.then {
-                        Then::Run(st, _) => statement_reads(st, &v),
-                        Then::Reply(SReply::OkToken(e)) => reads(e, &v),
-                        _ => false,
-                    }
+                next || rule_reads(r, &v)
             });
             if here {
                 live |= 1 << i;
             }
         }
         live
-    }
-}
-
-impl SessionProgram {
-    /// Whether some guard, `keep`, statement or reply of any endpoint reads `row.expires` (a
-    /// row's expiry as a number, beyond the store's own comparisons with the clock).
-    pub fn reads_row_expires(&self) -> bool {
-        let v = SVar::RowExpires;
-        [&self.refresh, &self.sign_out, &self.request]
-            .iter()
-            .flat_map(|h| h.steps.iter())
-            .flat_map(|s| s.rules.iter())
-            .any(|r| {
-                reads(&r.when, &v)
-                    || r.keep.as_ref().is_some_and(|k| reads(k, &v))
-                    || match &r.then {
-                        Then::Run(st, _) => statement_reads(st, &v),
-                        Then::Reply(SReply::OkToken(e)) => reads(e, &v),
-                        _ => false,
-                    }
-            })
     }
 }
 
