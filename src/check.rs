@@ -282,6 +282,7 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
     // A share records how this build fingerprints the model (see `Partition`).
     let partition = opts.partition.map(|p| crate::partition::Partition {
         initial_fingerprint: stateright::Model::init_states(&model).first().map(search::fingerprint),
+        file_hash: std::fs::read(&sc.path).ok().map(|bytes| search::fingerprint(&bytes)),
         ..p
     });
     let watch = BoundWatch::new(&model, sc);

@@ -70,6 +70,12 @@ pub struct Partition {
     /// without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_fingerprint: Option<u64>,
+    /// A hash of the model file's bytes as the search read them (set by the search): shares of
+    /// one path whose file changed between runs are different models, and `matrix --merge`
+    /// refuses to combine them. `None` if the file could not be read again, or in a report made
+    /// before this field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_hash: Option<u64>,
 }
 
 impl Partition {
@@ -146,6 +152,16 @@ fn merge_one(mut parts: Vec<(PathBuf, ModelReport)>) -> Result<(PathBuf, ModelRe
         }
         if (p.count, p.depth) != (split.count, split.depth) {
             return Err(disagree(format!("partition {p}"), format!("partition {split}")));
+        }
+        if p.file_hash != split.file_hash {
+            let words = |f: Option<u64>| match f {
+                Some(f) => format!("the file's content hashed as {f:016x}"),
+                None => "no record of the file's content".to_string(),
+            };
+            return Err(disagree(
+                format!("{} (the model file changed between the shares' runs)", words(p.file_hash)),
+                words(split.file_hash),
+            ));
         }
         if p.initial_fingerprint != split.initial_fingerprint {
             let words = |f: Option<u64>| match f {

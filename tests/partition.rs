@@ -33,7 +33,13 @@ fn every_shipped_model_has_the_whole_searchs_verdicts_and_path_lengths_when_spli
         // A shallow split, so that the small models are split too.
         let parts: Vec<(PathBuf, ModelReport)> = (1..=3)
             .map(|index| {
-                (f.clone(), report(&sc, Some(Partition { index, count: 3, depth: 4, initial_fingerprint: None })))
+                (
+                    f.clone(),
+                    report(
+                        &sc,
+                        Some(Partition { index, count: 3, depth: 4, initial_fingerprint: None, file_hash: None }),
+                    ),
+                )
             })
             .collect();
         let shares: Vec<u64> = parts.iter().map(|(_, m)| m.unique_states).collect();
@@ -130,6 +136,16 @@ fn two_partition_runs_merged_by_matrix_give_the_whole_checks_verdicts() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("every share must come from one build"), "{err}");
+    // A share of the same path whose file changed between the runs is another model.
+    let mut other: Value = serde_json::from_slice(&std::fs::read(&files[1]).unwrap()).unwrap();
+    let h = other["partition"]["file_hash"].as_u64().expect("a share records its file's hash");
+    other["partition"]["file_hash"] = Value::from(h ^ 1);
+    let f = dir.path().join("part-2-edited-file.json");
+    std::fs::write(&f, serde_json::to_vec(&other).unwrap()).unwrap();
+    let out = cli(dir.path(), &["matrix", "--merge", &files[0], f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the model file changed between the shares' runs"), "{err}");
 }
 
 #[test]

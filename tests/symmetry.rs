@@ -88,7 +88,13 @@ fn check_reduces_by_default_and_no_symmetry_gives_the_unreduced_count() {
     // The text report says which search it counts.
     let out = crate::util::cli(dir.path(), &["check", model, "--no-traces"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(&format!("{} unique (symmetry-reduced)", with.0)), "{text}");
+    assert!(text.contains(&format!("{} unique (symmetry-reduced, dead values reset)", with.0)), "{text}");
+    let out = crate::util::cli(dir.path(), &["check", model, "--no-traces", "--no-dead-values"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("{} unique (symmetry-reduced),", with.0)), "{text}");
+    let out = crate::util::cli(dir.path(), &["check", model, "--no-traces", "--no-symmetry"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("unique (dead values reset),"), "{text}");
 }
 
 /// Where a tab has a role of its own (the broadcast leader is tab A), the default search is

@@ -144,8 +144,10 @@ pub struct RunArgs {
 
     /// Up to N counterexamples per violated invariant that differ in mechanism (the set of
     /// protocol decisions, each a step's rule, made along the path; for a model without a
-    /// `protocol`, the set of its steps' action names), each the shortest of its kind, found by
-    /// a second breadth-first search within the same limits. The first is the usual (golden)
+    /// `protocol`, the set of its steps' action names), each the shortest of its kind among the
+    /// paths of the breadth-first tree (one path per stored state, so the list depends on the
+    /// reductions; README "--counterexamples"), found by a second breadth-first search within the
+    /// same limits. The first is the usual (golden)
     /// trace; the k-th, k >= 2, is written to `<model>.<property>.<k>.json` and `.md`,
     /// overwritten at each run (never compared as golden traces). Verdicts and exit codes are
     /// those of the check.
@@ -397,6 +399,7 @@ pub fn execute(
                 count: p.count,
                 depth: run.partition_depth,
                 initial_fingerprint: None,
+                file_hash: None,
             }),
         };
         let meter = Meter::start(show, format!("[{}/{n}] {}", k + 1, sc.name), counters.clone());

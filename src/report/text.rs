@@ -38,7 +38,12 @@ fn model_body(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Resul
         ending_text(m.ending),
         m.states,
         m.unique_states,
-        if m.symmetry { " (symmetry-reduced)" } else { "" },
+        match (m.symmetry, m.dead_values) {
+            (true, true) => " (symmetry-reduced, dead values reset)",
+            (true, false) => " (symmetry-reduced)",
+            (false, true) => " (dead values reset)",
+            (false, false) => "",
+        },
         m.max_depth,
         m.seconds
     )?;
