@@ -271,13 +271,7 @@ fn seed_models() -> &'static [Value] {
 fn seed_traces() -> &'static [(Trace, Value)] {
     static T: OnceLock<Vec<(Trace, Value)>> = OnceLock::new();
     T.get_or_init(|| {
-        let mut files: Vec<_> = std::fs::read_dir(root().join("traces"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        files.sort();
-        files
+        crate::util::json_files("traces")
             .iter()
             .map(|f| {
                 let text = std::fs::read_to_string(f).unwrap();

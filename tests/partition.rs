@@ -124,28 +124,24 @@ fn two_partition_runs_merged_by_matrix_give_the_whole_checks_verdicts() {
     let out = cli(dir.path(), &["matrix", "--merge", &files[0], &files[0]]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("appears twice"));
+    // Share 2 with its recorded `field` changed, merged with share 1: refused, with `why`.
+    let refused_with = |field: &str, why: &str| {
+        let mut other: Value = serde_json::from_slice(&std::fs::read(&files[1]).unwrap()).unwrap();
+        let v = other["partition"][field].as_u64().unwrap_or_else(|| panic!("a share records its {field}"));
+        other["partition"][field] = Value::from(v ^ 1);
+        let f = dir.path().join(format!("part-2-other-{field}.json"));
+        std::fs::write(&f, serde_json::to_vec(&other).unwrap()).unwrap();
+        let out = cli(dir.path(), &["matrix", "--merge", &files[0], f.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why), "{err}");
+    };
     // A share made by a build that fingerprints states differently owns other states: merged
-    // with this build's share it would lose some and repeat others, so it is refused. Such a
-    // share is this one with another recorded fingerprint (as another build would record).
-    let mut other: Value = serde_json::from_slice(&std::fs::read(&files[1]).unwrap()).unwrap();
-    let fp = other["partition"]["initial_fingerprint"].as_u64().expect("a share records its build's fingerprint");
-    other["partition"]["initial_fingerprint"] = Value::from(fp ^ 1);
-    let f = dir.path().join("part-2-other-build.json");
-    std::fs::write(&f, serde_json::to_vec(&other).unwrap()).unwrap();
-    let out = cli(dir.path(), &["matrix", "--merge", &files[0], f.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("every share must come from one build"), "{err}");
+    // with this build's share it would lose some and repeat others (another build would record
+    // another fingerprint of the initial state).
+    refused_with("initial_fingerprint", "every share must come from one build");
     // A share of the same path whose file changed between the runs is another model.
-    let mut other: Value = serde_json::from_slice(&std::fs::read(&files[1]).unwrap()).unwrap();
-    let h = other["partition"]["file_hash"].as_u64().expect("a share records its file's hash");
-    other["partition"]["file_hash"] = Value::from(h ^ 1);
-    let f = dir.path().join("part-2-edited-file.json");
-    std::fs::write(&f, serde_json::to_vec(&other).unwrap()).unwrap();
-    let out = cli(dir.path(), &["matrix", "--merge", &files[0], f.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("the model file changed between the shares' runs"), "{err}");
+    refused_with("file_hash", "the model file changed between the shares' runs");
 }
 
 #[test]

@@ -15,15 +15,20 @@ pub fn root() -> PathBuf {
 }
 
 /// Loads a model file (path relative to the repository root), with an optional tab count.
-/// Every shipped model file (`models/*.json`), sorted by path.
-pub fn model_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("models"))
+/// Every `.json` file directly under `dir` (relative to the repository), sorted by path.
+pub fn json_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
     files
+}
+
+/// Every shipped model file (`models/*.json`), sorted by path.
+pub fn model_files() -> Vec<PathBuf> {
+    json_files("models")
 }
 
 pub fn scenario(rel: &str, tabs: Option<u8>) -> Scenario {
