@@ -1313,3 +1313,168 @@ fn floway_pr342_the_retried_state_write_keeps_the_rotated_token() {
     let q = query_trace(&sc, "quota-write-during-rotation-kept");
     assert!(q.steps.last().unwrap().text.contains("rule `the vendor's current token: rotated`"), "{}", trace_text(&q));
 }
+
+/// The answer to the model file's own query `name` (reachable or unreachable).
+fn query_answer(sc: &refresh_check::scenario::Scenario, name: &str) -> refresh_check::query::Answer {
+    let built = model::build(sc);
+    let q = sc.queries.iter().find(|q| q.name == name).unwrap_or_else(|| panic!("no query {name}"));
+    refresh_check::query::answer(&built, &sc.path, &sc.name, sc.browser.tabs, q, &search::SearchConfig::default())
+        .answer
+}
+
+/// Verath issue 113: both requests pass `verify_refresh_token`'s `find_one` before either
+/// inserts the jti, the second insert's DuplicateKeyError is swallowed, and both are answered a
+/// new refresh token: the shortest fork is exactly that run. A request that reads after the
+/// insert is refused 401 without any reuse detection.
+#[test]
+fn verath_113_both_requests_pass_the_blacklist_check_and_fork() {
+    let (sc, m, r) = checked("models/verath-113-check-then-act-forks.json");
+    assert!(r.exhaustive && r.unique_states > 10, "{}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "ServerWritesRefresh"
+        ]
+    );
+    for i in [1, 3] {
+        assert!(t.steps[i].text.contains("rule `jti not blacklisted`"), "{}", trace_text(&t));
+    }
+    for i in [4, 5] {
+        assert!(t.steps[i].text.contains("rule `blacklist the old jti and issue a new pair`"), "{}", trace_text(&t));
+    }
+    assert!(t.steps[4].text.contains("tab A's") && t.steps[5].text.contains("tab B's"));
+    assert_eq!(
+        last_store(&t),
+        [
+            "token=1 family=0 gen=0 superseded at 0, 0 grace use(s)",
+            "token=2 family=0 gen=1 parent=1 active",
+            "token=3 family=0 gen=1 parent=1 active"
+        ],
+        "token 1 exchanged twice: two live successors"
+    );
+    let q = query_trace(&sc, "one-token-exchanged-twice");
+    let n = q.steps.len();
+    assert_eq!(n, 8);
+    assert!(q.steps[n - 2].text.starts_with("tab A gets 200, refresh token=2"), "{}", trace_text(&q));
+    assert!(q.steps[n - 1].text.starts_with("tab B gets 200, refresh token=3"), "{}", trace_text(&q));
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert!(t.steps[4].text.contains("rule `jti blacklisted: 401`"), "{}", trace_text(&t));
+    assert!(t.steps.last().unwrap().text.starts_with("tab B gets 401 invalid_token and is logged out"));
+}
+
+/// Verath PR 206: the insert of the old jti is the first database operation and its unique
+/// index admits one; the other request is refused 401 before any token is issued. The token is
+/// never exchanged twice, and the loser (who holds no other token) is logged out, as the PR's
+/// test of one 200 and one 401 expects.
+#[test]
+fn verath_pr206_insert_first_admits_one_exchange() {
+    let (sc, m, r) = checked("models/verath-pr206-insert-first.json");
+    assert!(r.exhaustive && r.unique_states > 5, "{}", r.unique_states);
+    assert_eq!(status(&r, "sp3_single_lineage"), Verdict::Holds);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 5);
+    assert!(t.steps[3].text.contains("rule `DuplicateKeyError: 401`"), "{}", trace_text(&t));
+    let q = query_trace(&sc, "one-200-one-401");
+    assert!(q.steps.iter().any(|s| s.text.starts_with("tab A gets 200, refresh token=2")), "{}", trace_text(&q));
+    assert_eq!(query_answer(&sc, "never-exchanged-twice"), refresh_check::query::Answer::Unreachable);
+}
+
+/// F3 Nation issue 375: the page's navigation and one of its sub-resource requests each refresh
+/// in the middleware with the same refresh cookie; the server deletes the token on first use,
+/// so the second is refused, and its response clears the cookies the first has just set. The
+/// shortest logout is the race; the query pins the cookie the winner set being cleared.
+#[test]
+fn f3_nation_375_the_losing_request_clears_the_winners_cookies() {
+    let (sc, m, r) = checked("models/f3-nation-375-middleware-refresh-clears-cookies.json");
+    assert!(r.exhaustive && r.unique_states > 20, "{}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "RequesterSendsRefresh",
+            "ServerWritesRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[3].text.contains("tab A's refresh") && t.steps[3].text.contains("rule `delete and insert`"));
+    assert!(
+        t.steps[4].text.contains("tab A's requester 2") && t.steps[4].text.contains("rule `no row: invalid_grant`")
+    );
+    assert!(t.steps[5].text.contains("logs tab A out"));
+    let q = query_trace(&sc, "loser-clears-the-winners-cookies");
+    let jar = jars(&q);
+    let n = jar.len();
+    assert_eq!(jar[n - 2], Some("refresh=2"), "the winner's cookie was set: {}", trace_text(&q));
+    assert_eq!(jar[n - 1], None, "the loser's response cleared it");
+    assert!(q.steps[n - 1].text.starts_with("tab A's requester 2 gets 400 invalid_grant"));
+    // Both requests may also select before either deletes: two new tokens, a fork.
+    let f = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(f.steps.iter().filter(|s| s.text.contains("rule `delete and insert`")).count(), 2);
+}
+
+/// F3 Nation after issue 375: a sub-resource request's refusal leaves the cookies alone, and
+/// the server refuses a race's loser inside 10 s without revoking: nobody is logged out and the
+/// jar keeps the winner's cookie. A loser delivered later than the window is taken for a replay
+/// and deletes the winner's token with the rest (derived, not reported).
+#[test]
+fn f3_nation_375_fix_keeps_the_winners_cookie() {
+    let (sc, m, r) = checked("models/f3-nation-375-fix-subresource-401-keeps-cookies.json");
+    assert!(r.exhaustive && r.unique_states > 100, "{}", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "sp3_single_lineage"), Verdict::Holds);
+    let q = query_trace(&sc, "race-loser-refused-cookies-kept");
+    assert_eq!(q.steps.last().unwrap().state.jar.as_deref(), Some("refresh=2"), "{}", trace_text(&q));
+    assert!(q.steps.iter().any(|s| s.text.contains("rule `0 rows, rotated within 10 s: refuse only this request`")));
+    let late = trace_of(&m, &sc, &r, "no_dead_credential_at_rest");
+    assert!(
+        late.steps.iter().any(|s| s.text.contains("rule `0 rows, rotated earlier: replay")),
+        "{}",
+        trace_text(&late)
+    );
+    assert_eq!(
+        last_store(&late),
+        ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"],
+        "the winner's token deleted with the rest"
+    );
+    assert_eq!(late.steps.last().unwrap().state.jar.as_deref(), Some("refresh=2"));
+}
+
+/// angular-auth-oidc-client issues 1662 and 1838: two tabs renew with the one refresh token
+/// in the shared localStorage; the loser's error resets the authorization data, which removes
+/// the tokens the winner has just stored: both tabs are left with nothing.
+#[test]
+fn angular_auth_oidc_client_1838_the_losers_reset_empties_every_tab() {
+    let (sc, m, r) = checked("models/angular-auth-oidc-client-1838-shared-storage-reset.json");
+    assert!(r.exhaustive && r.unique_states > 5, "{}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 5);
+    assert!(t.steps[3].text.contains("tab B's") && t.steps[3].text.contains("invalid_grant"));
+    let q = query_trace(&sc, "loser-resets-every-tab");
+    let jar = jars(&q);
+    let n = jar.len();
+    assert_eq!(jar[n - 2], Some("localStorage refresh_token=2"), "{}", trace_text(&q));
+    assert_eq!(jar[n - 1], None);
+    assert!(q.steps[n - 1].text.starts_with("tab B gets 400 invalid_grant, clears the stored token"));
+}
+
+/// angular-auth-oidc-client PR 2237: with the Web Lock the tab that waited reads the stored
+/// token once it holds the lock, so no renewal is refused and nothing resets the storage.
+#[test]
+fn angular_auth_oidc_client_pr2237_the_lock_serialises_renewals() {
+    let (sc, _, r) = checked("models/angular-auth-oidc-client-pr2237-refresh-token-lock.json");
+    assert!(r.exhaustive && r.unique_states > 5, "{}", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "no_dead_credential_at_rest"), Verdict::Holds);
+    let q = query_trace(&sc, "waiter-refreshes-with-the-new-token");
+    assert!(q.steps.iter().any(|s| s.text.starts_with("tab B") && s.text.contains("(token=2)")), "{}", trace_text(&q));
+    assert_eq!(query_answer(&sc, "no-tab-reset"), refresh_check::query::Answer::Unreachable);
+}
