@@ -1478,3 +1478,37 @@ fn angular_auth_oidc_client_pr2237_the_lock_serialises_renewals() {
     assert!(q.steps.iter().any(|s| s.text.starts_with("tab B") && s.text.contains("(token=2)")), "{}", trace_text(&q));
     assert_eq!(query_answer(&sc, "no-tab-reset"), refresh_check::query::Answer::Unreachable);
 }
+
+/// angular-oauth2-oidc issue 1509: the automatic silent refresh and the application's own call
+/// run `refreshToken()` in one tab with the same stored token; Keycloak (Revoke Refresh Token,
+/// Max Reuse 0) rotates for the first and detaches the client session for the second, which
+/// revokes the token the first has just stored. Nobody logs out on the error, so the tab is left
+/// at rest holding a revoked refresh token.
+#[test]
+fn angular_oauth2_oidc_1509_the_second_call_revokes_the_stored_token() {
+    let (sc, m, r) = checked("models/angular-oauth2-oidc-1509-refresh-without-dedup.json");
+    assert!(r.exhaustive && r.unique_states > 10, "{}", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    let t = trace_of(&m, &sc, &r, "no_dead_credential_at_rest");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "RequesterSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(t.steps[2].text.contains("tab A's requester 2") && t.steps[2].text.contains("(token=1)"));
+    assert!(t.steps[3].text.contains("rule `reuse`"), "{}", trace_text(&t));
+    assert!(t.steps[4].text.starts_with("tab A gets 200, refresh token=2"));
+    assert_eq!(
+        last_store(&t),
+        ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"],
+        "the stored token 2 revoked by the reuse detection"
+    );
+    let q = query_trace(&sc, "second-call-revokes-the-stored-token");
+    assert_eq!(q.steps.len(), 5, "{}", trace_text(&q));
+}
