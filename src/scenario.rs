@@ -218,6 +218,17 @@ pub struct BrowserSection {
     /// Authorization-server models, `mode` "cookie" or json `shared`.
     #[serde(default)]
     pub reloads_per_tab: u8,
+    /// What requesters 2 to N of a tab (`requesters_per_tab`) do when their refresh is refused
+    /// (4xx), in order; absent: the tab's `on_refused`. The tab itself (requester 1) keeps
+    /// `on_refused`: a page's navigation and its sub-resource fetches, or a library's timer and
+    /// its session-change handler, react differently (docs/protocol-language.md, "Requesters
+    /// and reloads"). Needs `requesters_per_tab` above 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_requester_refused: Option<Vec<Reaction>>,
+    /// What requesters 2 to N of a tab do when their refresh fails with a 5xx, in order;
+    /// absent: the tab's `on_server_error`. Needs `requesters_per_tab` above 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_requester_server_error: Option<Vec<Reaction>>,
     /// What a tab does when an ordinary call is refused (4xx), in order; absent: the
     /// refresh's `on_refused` (docs/protocol-language.md, "A call's own reactions"). Also
     /// `refresh-and-retry`. Needs `calls_per_tab`.
@@ -490,6 +501,13 @@ pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
                 ("requesters_per_tab", serde_json::to_value(b.requesters_per_tab)),
                 ("reloads_per_tab", serde_json::to_value(b.reloads_per_tab)),
             ];
+            if b.requesters_per_tab > 1 {
+                // The other requesters' reactions: by default the tab's lists.
+                let refused = b.on_requester_refused.as_ref().unwrap_or(&b.on_refused);
+                let failed = b.on_requester_server_error.as_ref().unwrap_or(&b.on_server_error);
+                reactions.push(("on_requester_refused", serde_json::to_value(refused)));
+                reactions.push(("on_requester_server_error", serde_json::to_value(failed)));
+            }
             if b.calls_per_tab > 0 {
                 // A call's own reactions: by default the refresh's lists.
                 let refused = b.on_call_refused.as_ref().unwrap_or(&b.on_refused);
@@ -1070,6 +1088,27 @@ impl Scenario {
                 ));
             }
         }
+        let requester_lists = [
+            ("on_requester_refused", &b.on_requester_refused),
+            ("on_requester_server_error", &b.on_requester_server_error),
+        ];
+        for (name, list) in requester_lists {
+            let Some(list) = list else { continue };
+            if b.requesters_per_tab < 2 {
+                return Err(self.invalid(
+                    &format!("browser.{name}"),
+                    serde_json::to_string(list).unwrap_or_default(),
+                    "no value unless `requesters_per_tab` is above 1 (it is the reaction of requesters 2 to N; the tab itself keeps `on_refused` and `on_server_error`)",
+                ));
+            }
+            if let Some(i) = list.iter().position(|r| matches!(r, Reaction::Retry | Reaction::RefreshAndRetry)) {
+                return Err(self.invalid(
+                    &format!("browser.{name}[{i}]"),
+                    serde_json::to_string(&list[i]).unwrap_or_default(),
+                    "one of \"log-out\", \"keep-going\", \"clear-stored-token\", \"clear-cookie\", \"clear-shared-storage\", \"retry-with-stored-token\" (\"retry\" is refused with several requesters: the retry budget is the tab's; \"refresh-and-retry\" is a reaction of an ordinary call)",
+                ));
+            }
+        }
         if b.requesters_per_tab > 1 {
             let lists = [("on_refused", &b.on_refused), ("on_server_error", &b.on_server_error)];
             for (name, list) in lists {
@@ -1357,7 +1396,11 @@ impl Scenario {
             ("browser.on_call_refused", &b.on_call_refused),
             ("browser.on_call_server_error", &b.on_call_server_error),
         ];
-        let call_lists = call_lists.into_iter().filter_map(|(f, l)| l.as_ref().map(|l| (f, l)));
+        let requester_lists = [
+            ("browser.on_requester_refused", &b.on_requester_refused),
+            ("browser.on_requester_server_error", &b.on_requester_server_error),
+        ];
+        let call_lists = call_lists.into_iter().chain(requester_lists).filter_map(|(f, l)| l.as_ref().map(|l| (f, l)));
         for (field, list) in [("browser.on_refused", &b.on_refused), ("browser.on_server_error", &b.on_server_error)]
             .into_iter()
             .chain(call_lists)

@@ -118,6 +118,24 @@ fn requesters_and_reloads_bad_input_is_refused_with_the_field_and_the_allowed_va
             "\"shared\"",
         ),
         ("\"requesters_per_tab\": 2", "\"reloads_per_tab\": 4", "browser.reloads_per_tab", "from 0 to 3"),
+        (
+            "\"requesters_per_tab\": 2",
+            "\"on_requester_refused\": [\"keep-going\"]",
+            "browser.on_requester_refused",
+            "`requesters_per_tab` is above 1",
+        ),
+        (
+            "\"requesters_per_tab\": 2",
+            "\"requesters_per_tab\": 2, \"on_requester_server_error\": [\"retry\", \"log-out\"], \"retry_limit\": 1",
+            "browser.on_requester_server_error[0]",
+            "retry-with-stored-token",
+        ),
+        (
+            "\"requesters_per_tab\": 2",
+            "\"requesters_per_tab\": 2, \"on_requester_refused\": [\"keep-going\", \"log-out\"]",
+            "browser.on_requester_refused",
+            "ending with \"log-out\" or \"keep-going\"",
+        ),
         // (Reloads with calls are accepted since a reload cancels the page's call and drops
         // its access token: `tests/calls.rs`.)
     ];
@@ -131,4 +149,57 @@ fn requesters_and_reloads_bad_input_is_refused_with_the_field_and_the_allowed_va
         assert_eq!(out.status.code(), Some(2), "{to}: {err}");
         assert!(err.contains("bad.json") && err.contains(field) && err.contains(allowed), "{to}: {err}");
     }
+}
+
+/// `browser.on_requester_refused`: requesters 2 to N react with their own list, the tab with
+/// `on_refused`. In F3 Nation's fixed proxy a losing sub-resource request leaves the cookies
+/// alone and a losing navigation (the tab) still clears them: only the navigation's refusal
+/// logs the tab out. Written out as the tab's own list, the model is the one without the field.
+#[test]
+fn the_other_requesters_react_with_their_own_list() {
+    let file = "models/f3-nation-375-fix-navigation-loser-clears-cookies.json";
+    let (sc, m, r) = checked(file);
+    assert!(r.exhaustive && r.unique_states > 100, "{}", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let last = t.steps.last().unwrap();
+    assert_eq!(pair(&last.actor, &last.action), pair("tab A", "TabReceivesRefreshResponse"), "the navigation");
+    assert!(last.text.ends_with("logs tab A out"), "{}", last.text);
+    assert!(
+        t.steps.iter().any(|s| s.text.contains("requester 2") && s.text.contains("1 row, insert the new token")),
+        "the sub-resource request won the rotation"
+    );
+    // A requester's refusal never logs the tab out: its list is keep-going.
+    assert!(!t.steps.iter().any(|s| s.actor.contains("requester 2") && s.text.contains("logs tab A out")));
+
+    // Without the field, requester 2 takes the tab's list: its refusal clears the cookies too.
+    let dir = crate::common::TempFiles::new();
+    let text = std::fs::read_to_string(root().join(file)).unwrap();
+    let tabs = text.replacen(
+        "\"on_requester_refused\": [\n      \"keep-going\"\n    ]",
+        "\"on_requester_refused\": [\"clear-cookie\", \"log-out\"]",
+        1,
+    );
+    let plain = text.replacen(",\n    \"on_requester_refused\": [\n      \"keep-going\"\n    ]", "", 1);
+    assert!(tabs != text && plain != text);
+    let query = sc.queries.iter().find(|q| q.name == "fetch-refusal-never-logs-out").unwrap();
+    let answer = |sc: &refresh_check::scenario::Scenario| {
+        let built = refresh_check::model::build(sc);
+        let cfg = refresh_check::search::SearchConfig::default();
+        refresh_check::query::answer(&built, &sc.path, &sc.name, sc.browser.tabs, query, &cfg).answer
+    };
+    assert_eq!(answer(&sc), refresh_check::query::Answer::Unreachable);
+    let mut counts = vec![];
+    for (name, body) in [("tabs.json", &tabs), ("plain.json", &plain)] {
+        let f = dir.path().join(name);
+        std::fs::write(&f, body).unwrap();
+        let sc2 = crate::util::scenario(f.to_str().unwrap(), None);
+        let (_, r2) = crate::util::run(&sc2, &refresh_check::check::CheckOptions::default());
+        assert!(r2.exhaustive);
+        counts.push((r2.unique_states, r2.states));
+        assert_eq!(status(&r2, "no_spurious_logout"), Verdict::Violated);
+        assert_eq!(answer(&sc2), refresh_check::query::Answer::Reachable, "{name}: requester 2's refusal logs out");
+    }
+    assert_eq!(counts[0], counts[1], "the tab's list written out is the default");
+    assert_ne!(counts[0].0, r.unique_states);
 }

@@ -349,6 +349,12 @@ pub struct BrowserCfg {
     pub requesters: u8,
     /// Reloads each tab may make while its refresh is in flight (0: none).
     pub reloads: u8,
+    /// What requesters 2 to N of a tab do with a refused (4xx) refresh, in order
+    /// (`browser.on_requester_refused`; by default the tab's `on_refused`).
+    pub on_requester_refused: Vec<Reaction>,
+    /// What requesters 2 to N of a tab do with a failed (5xx) refresh, in order
+    /// (`browser.on_requester_server_error`; by default the tab's `on_server_error`).
+    pub on_requester_server_error: Vec<Reaction>,
     /// What a tab does when an ordinary call is refused (4xx), in order
     /// (`browser.on_call_refused`; by default the refresh's `on_refused`).
     pub on_call_refused: Vec<Reaction>,
@@ -1298,6 +1304,8 @@ mod tests {
             reloads: 0,
             on_call_refused: crate::model::policy::default_reactions(),
             on_call_server_error: crate::model::policy::default_reactions(),
+            on_requester_refused: crate::model::policy::default_reactions(),
+            on_requester_server_error: crate::model::policy::default_reactions(),
             call_refresh_margin: None,
             access_ttl: 1,
         }

@@ -1036,6 +1036,12 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         attacker_calls: sc.attacker.as_ref().is_some_and(|a| a.uses_access_tokens),
         requesters: sc.browser.requesters_per_tab,
         reloads: sc.browser.reloads_per_tab,
+        on_requester_refused: sc.browser.on_requester_refused.clone().unwrap_or_else(|| sc.browser.on_refused.clone()),
+        on_requester_server_error: sc
+            .browser
+            .on_requester_server_error
+            .clone()
+            .unwrap_or_else(|| sc.browser.on_server_error.clone()),
         on_call_refused: sc.browser.on_call_refused.clone().unwrap_or_else(|| sc.browser.on_refused.clone()),
         on_call_server_error: sc
             .browser

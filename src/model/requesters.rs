@@ -14,12 +14,13 @@
 //! |---|---|
 //! | its refresh in flight and the token it read when it started ([`Requester::sent`]) | signed in or logged out ([`TabStatus`]) |
 //! | its refreshes left ([`Requester::refreshes_left`], `refreshes_per_tab` each) | its memory (json `per-tab`: [`crate::model::browser::Tab::token`]) and the access token's expiry |
-//! | | the reactions (`on_ok`, `on_refused`, `on_server_error`): one list for the whole tab |
+//! | its error reactions: `on_requester_refused`, `on_requester_server_error` for requesters 2 to N (by default the tab's lists) | the 2xx reactions (`on_ok`) and the tab's own error reactions (`on_refused`, `on_server_error`, requester 1's) |
 //!
 //! A requester starts while its tab is signed in (not logged out, signing out, closed or
 //! hung), whatever requester 0 is doing, and reads the token where the tab's mode keeps it
 //! (the jar's cookie, tab memory, or the shared storage) at that moment. A 2xx runs `on_ok`
-//! for the tab (the last write wins); an error runs the tab's error reactions, and `log-out`
+//! for the tab (the last write wins); an error runs the requesters' error reactions
+//! (`on_requester_refused`, `on_requester_server_error`; by default the tab's), and `log-out`
 //! logs **the tab** out: the properties that judge tabs (`no_spurious_logout`,
 //! `converges_to_live_token`) judge it, and every answer that reaches a logged-out tab
 //! afterwards is dropped (the page has gone to the sign-in page). `concurrent_refreshes` counts
@@ -281,7 +282,8 @@ impl BrowserState {
             }
             Reply::SignedOut => None,
             Reply::Err(e) => {
-                let reactions = if e.status() >= 500 { &cfg.on_server_error } else { &cfg.on_refused };
+                let reactions =
+                    if e.status() >= 500 { &cfg.on_requester_server_error } else { &cfg.on_requester_refused };
                 for x in reactions {
                     match x {
                         Reaction::LogOut => break,
@@ -388,7 +390,7 @@ mod browser_tests {
     #[test]
     fn a_requester_retries_with_the_token_the_tab_stored_meanwhile() {
         let mut c = cfg_of("inite-641-page-fetches-race.json");
-        c.on_refused = vec![Reaction::RetryWithStoredToken, Reaction::LogOut];
+        c.on_requester_refused = vec![Reaction::RetryWithStoredToken, Reaction::LogOut];
         let mut b = BrowserState::signed_in(&c, SessionJwt { session: 0, exp: 0 }, 1);
         assert!(b.start_refresh(&c, 0).is_some());
         let Some(Send::Refresh { tab: a, .. }) = b.start_requester_refresh(&c, 0, 1) else { panic!() };
