@@ -114,7 +114,7 @@ fn a_blocked_request_adds_no_states_and_runs_once_its_condition_holds() {
     let tick = text.find("time passes: now = 1").unwrap_or_else(|| panic!("{text}"));
     let step = text.find("step `wait`").unwrap_or_else(|| panic!("{text}"));
     assert!(tick < step, "{text}");
-    assert!(text.contains("its wait over"), "{text}");
+    assert!(text.contains("its `waits_until` condition holding"), "{text}");
     assert_eq!(t.steps.len(), 5, "send, receive, tick, the waiting step, the answer: {text}");
 }
 
@@ -162,7 +162,7 @@ fn gombit_pr166_a_joiner_is_answered_the_in_flight_rotations_pair() {
     let answered = at("tab B gets 200, refresh token=2");
     assert!(join < rotate && rotate < woken && woken < answered, "{t:?}");
     assert!(t.steps[join].text.starts_with("server receives tab B's"), "{}", t.steps[join].text);
-    assert!(t.steps[woken].text.contains("its wait over"), "{}", t.steps[woken].text);
+    assert!(t.steps[woken].text.contains("its `waits_until` condition holding"), "{}", t.steps[woken].text);
     assert!(t.steps[rotate].text.contains("tab A's refresh"), "the leader rotates, the joiner does not");
     assert_eq!(t.steps.iter().filter(|s| s.text.contains("rule `1 row affected")).count(), 1, "one rotation");
 

@@ -813,10 +813,14 @@ fn describe_in(
         }
         ActorModelAction::Timeout(_, Timer::ServerRestarts) => {
             let lost = model::auth_server_at(before, m.cfg.server).map_or(0, |a| a.handlers.len());
-            let text = format!(
-                "the server restarts: its in-memory fields are lost{}",
-                if lost > 0 { format!(", and {lost} request(s) in progress fail with 500") } else { String::new() }
-            );
+            let in_flight =
+                if lost > 0 { format!(", and {lost} request(s) in progress fail with 500") } else { String::new() };
+            let text = match in_memory_fields(m) {
+                fields if fields.is_empty() => {
+                    format!("the server restarts (the token store and its declared fields are durable){in_flight}")
+                }
+                fields => format!("the server restarts: its in-memory fields ({}) are lost{in_flight}", fields.join(", ")),
+            };
             ("server".to_string(), "ServerRestarts".into(), text, None)
         }
         ActorModelAction::Timeout(_, Timer::ServerStep { client, slot }) => {
@@ -1261,6 +1265,18 @@ mod tests {
     }
 }
 
+/// The protocol's declared fields kept in the server's memory (`fields.in_memory`), as the
+/// model file names them (`family.NAME`, `session.NAME`).
+fn in_memory_fields(m: &RefreshModel) -> Vec<String> {
+    let Some(model::Node::AuthServer { protocol, .. }) = m.actors.get(m.cfg.server) else { return Vec::new() };
+    let family = protocol.memory_family.iter().filter_map(|&i| protocol.family_fields.get(usize::from(i)));
+    let session = protocol.memory_session.iter().filter_map(|&i| protocol.session_fields.get(usize::from(i)));
+    family
+        .map(|(n, _)| format!("family.{n}"))
+        .chain(session.map(|(n, _)| format!("session.{n}")))
+        .collect()
+}
+
 /// The step a refresh waiting in `before` runs next (`step \`NAME\``), and whether it reads
 /// the store now or decides on the request's earlier read.
 fn next_step_text(m: &RefreshModel, before: &State, client: model::ClientKey, slot: u8) -> (String, &'static str) {
@@ -1275,7 +1291,7 @@ fn next_step_text(m: &RefreshModel, before: &State, client: model::ClientKey, sl
             (format!("step `{}`", st.name), ", deciding on what its read saw")
         }
         Some(st) if st.waits_until.is_some() => {
-            (format!("step `{}`", st.name), ", its wait over, reading the store as it is now")
+            (format!("step `{}`", st.name), ", its `waits_until` condition holding, reading the store as it is now")
         }
         Some(st) => (format!("step `{}`", st.name), ", reading the store as it is now"),
         None => unknown(),
