@@ -65,6 +65,8 @@ fn read(
         Var::FamilyField(i) => i32::from(fam.fields[i as usize]),
         Var::SessionField(i) => i32::from(view.session[i as usize]),
         Var::RequestField(i) => i32::from(vars[i as usize]),
+        Var::TokenField(i) => i32::from(row.fields[i as usize]),
+        Var::ChildField(i) => i32::from(view.child_fields[i as usize]),
         Var::Client => i32::from(fam.client),
         Var::Minted => tok(minted),
         Var::PresentedAccessUsed | Var::AccessUsed => i32::from(view.access.is_some_and(|(_, a)| a.used)),
@@ -115,6 +117,7 @@ fn apply(
                         child: None,
                         used: false,
                         iat: 0,
+                        fields: Fields::default(),
                     });
                 }
                 if let Some(c) = s.cluster.as_mut() {
@@ -128,6 +131,7 @@ fn apply(
                     child: None,
                     used: false,
                     iat: if p.records_issued_at { now } else { 0 },
+                    fields: Fields::default(),
                 });
                 if s.as_ghost.signed_out & (1 << f) != 0 {
                     s.as_ghost.revived = s.as_ghost.revived.saturating_add(1);
@@ -182,11 +186,15 @@ fn apply(
                     }
                 }
                 RevokeScope::Field(scope, i) => {
-                    let named = var(&match scope {
-                        Scope::Family => Var::FamilyField(*i),
-                        Scope::Session => Var::SessionField(*i),
-                        Scope::Request => Var::RequestField(*i),
-                    });
+                    let named = match scope {
+                        Scope::Family => var(&Var::FamilyField(*i)),
+                        Scope::Session => var(&Var::SessionField(*i)),
+                        Scope::Request => var(&Var::RequestField(*i)),
+                        Scope::Presented => var(&Var::TokenField(*i)),
+                        Scope::Child => var(&Var::ChildField(*i)),
+                        // The parser refuses `revoke minted.F` (`minted.F` is not read).
+                        Scope::Minted => 0,
+                    };
                     if let Ok(n @ 1..) = Token::try_from(named) {
                         let foreign =
                             s.rows.get(n as usize - 1).is_some_and(|r| r.family != f && r.status != TokStatus::Revoked);
@@ -224,6 +232,17 @@ fn apply(
                         }
                     }
                     Scope::Request => vars[*i as usize] = v,
+                    Scope::Presented => s.rows[t as usize - 1].fields[*i as usize] = v,
+                    Scope::Child => {
+                        if let Some(r) = read_row.child.and_then(|c| s.rows.get_mut(c as usize - 1)) {
+                            r.fields[*i as usize] = v;
+                        }
+                    }
+                    Scope::Minted => {
+                        if let Some(r) = minted.or(earlier).and_then(|m| s.rows.get_mut(m as usize - 1)) {
+                            r.fields[*i as usize] = v;
+                        }
+                    }
                 }
             }
         }
@@ -430,7 +449,7 @@ fn call_view<'p>(
 /// in a transaction rolls it back too.
 pub fn roll_back_if_open(p: &Protocol, s: &mut AsState, h: &AsHandler) {
     if s.undo.iter().any(|(c, n, _)| (*c, *n) == (h.client, h.slot)) {
-        s.roll_back(h.client, h.slot, &p.memory_family, &p.memory_session);
+        s.roll_back(h.client, h.slot, [&p.memory_family, &p.memory_session, &p.memory_token]);
         // A row the rollback removed at the end of the table is no row at all (the token
         // numbers it took are free again, as with no write).
         while s.cluster.is_none() && s.rows.last().is_some_and(|r| r.status == TokStatus::Unknown) {
@@ -455,7 +474,8 @@ pub fn sign_ins(p: &Protocol, s: &mut AsState) {
         let view = s.read(t);
         if let Some(rule) = decide(rules, &view, t, s.now) {
             apply(p, s, rule, &view, (t, None), &mut Fields::default());
-            s.rows[f] = row;
+            // The new token's own fields, as its rule set them.
+            s.rows[f] = TokRow { fields: s.rows[f].fields, ..row };
         }
     }
 }

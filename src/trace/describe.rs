@@ -469,9 +469,9 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
     };
     let table = |t: (&[model::oauth::TokRow], &[model::oauth::Family], &[model::oauth::Fields]), node: &str| {
         let (rows, families, sessions) = t;
-        let (issued_at, family_fields, session_fields) = match &protocol {
-            Some(p) => (p.records_issued_at, &p.family_fields[..], &p.session_fields[..]),
-            None => (false, &[][..], &[][..]),
+        let (issued_at, family_fields, session_fields, token_fields) = match &protocol {
+            Some(p) => (p.records_issued_at, &p.family_fields[..], &p.session_fields[..], &p.token_fields[..]),
+            None => (false, &[][..], &[][..], &[][..]),
         };
         rows.iter()
             .enumerate()
@@ -485,7 +485,13 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
                 let parent = r.parent.map_or(String::new(), |p| format!(" parent={p}"));
                 // The issue tick, where a rule reads it.
                 let iat = if issued_at { format!(" iat={}", r.iat) } else { String::new() };
-                format!("{node}token={} family={} gen={}{parent}{iat} {status}", i + 1, r.family, r.gen)
+                // The declared per-token fields, where the protocol declares some.
+                let declared = if token_fields.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", fields(token_fields, &r.fields))
+                };
+                format!("{node}token={} family={} gen={}{parent}{iat} {status}{declared}", i + 1, r.family, r.gen)
             })
             .chain(
                 families
