@@ -329,8 +329,9 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
     // the write).
     let deep = matches!(truth.row.map(|r| r.status), Some(TokStatus::Superseded { .. }))
         && truth.newest_gen.saturating_sub(read_row.gen) > 1;
-    let logs =
-        p.refresh.transaction || (rule.rolled_back && !(p.memory_family.is_empty() && p.memory_session.is_empty()));
+    let logs = p.refresh.transaction
+        || (rule.rolled_back
+            && !(p.memory_family.is_empty() && p.memory_session.is_empty() && p.memory_token.is_empty()));
     if logs && !rule.effects.is_empty() {
         // A transaction's writes, or a rolled-back rule's that may write in-memory fields:
         // applied with an undo log.
@@ -779,6 +780,40 @@ mod tests {
         let mut s = signed_in(&p, 1, 1);
         assert_eq!(redeem_now(&p, &mut s, 1), Some(2));
         assert!(s.undo.is_empty() && s.rows[0].status != TokStatus::Active);
+    }
+
+    /// Declared per-token fields: `set minted.F` writes the new row, `set presented.F` the
+    /// presented one, `presented.child.F` reads the child's as the step read it, a rolled-back
+    /// transaction restores the store's token fields but not the `in_memory` ones, and a
+    /// sign-in rule's write to its own token is kept.
+    #[test]
+    fn token_fields_are_columns_of_the_row_rolled_back_unless_in_memory() {
+        let p = protocol(&format!(
+            r#"{{ "fields": {{ "token": {{ "claims": "count", "seen": "count", "via": "token" }}, "in_memory": ["token.seen"] }},
+                 "sign_in": {{ "rules": [ {{ "name": "row", "do": ["set presented.claims = 1"], "reply": "signed_in" }} ] }},
+                 "refresh": {{ "transaction": true, "steps": [
+                   {{ "name": "claim", "rules": [ {{ "name": "c", "when": "presented.status == active",
+                      "do": ["supersede presented", "mint child", "set minted.via = presented",
+                             "set presented.seen = presented.seen + 1", "set presented.claims = presented.claims + 1"], "reply": "continue" }} ] }},
+                   {{ "name": "check", "rules": [ {{ "name": "fail", "when": "now >= 1", "rolled_back": true, "reply": "invalid_grant" }},
+                                                 {{ "name": "ok", "when": "presented.child.via == presented", "reply": "ok minted" }} ] }} ] }}, {SIGN_OUT} }}"#
+        ));
+        assert_eq!(p.memory_token, [1]);
+        let mut s = signed_in(&p, 1, 1);
+        sign_ins(&p, &mut s);
+        // Fields in name order: claims, seen, via.
+        assert_eq!(s.rows[0].fields[..3], [1, 0, 0], "the sign-in rule's write to its own token is kept");
+        s.now = 1;
+        let mut h = handler(&s, 1);
+        assert_eq!(run_step(&p, 1, &mut s, &mut h), StepOutcome::Continue);
+        assert_eq!((&s.rows[0].fields[..3], &s.rows[1].fields[..3]), (&[2, 1, 0][..], &[0, 0, 1][..]));
+        assert_eq!(run_step(&p, 1, &mut s, &mut h), StepOutcome::Answer(Reply::Err(HttpError::InvalidCredentials)));
+        assert_eq!(s.rows.len(), 1, "the inserted row is gone");
+        assert_eq!(s.rows[0].fields[..3], [1, 1, 0], "the store's field is rolled back, the in-memory one survives");
+        // Committed: the second step reads the child's field as the claim wrote it.
+        let mut s = signed_in(&p, 1, 1);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2));
+        assert_eq!((&s.rows[0].fields[..3], &s.rows[1].fields[..3]), (&[1, 1, 0][..], &[0, 0, 1][..]));
     }
 
     /// `revoke family.F` revokes the token the field named when the step read it (a row that
