@@ -257,3 +257,41 @@ fn gombit_pr166_per_token_hash_a_joiner_gets_the_pair_its_call_stored_on_the_tok
     assert_eq!(t.steps.len(), 7);
     assert!(t.steps[5].text.contains("rule `ParseAccess: invalid access token`"), "{}", t.steps[5].text);
 }
+
+/// A token field in `fields.in_memory` is a map the process keeps: a restart resets it on every
+/// token, so a token refused once it was seen is accepted again after a restart, and never
+/// without one.
+#[test]
+fn a_restart_resets_an_in_memory_token_field() {
+    let text = |restarts: u8| {
+        format!(
+            r#"{{"name":"r","description":"d","sources":["s"],
+"protocol": {{
+  "fields": {{ "token": {{ "seen": "count" }}, "in_memory": ["token.seen"] }},
+  "restarts": {restarts},
+  "refresh": {{ "rules": [
+    {{ "name": "first presentation", "when": "presented.status == active and presented.seen == 0", "do": ["set presented.seen = 1"], "reply": "ok presented" }},
+    {{ "name": "seen before", "reply": "invalid_grant" }} ] }},
+  "sign_out": {{ "rules": [ {{ "name": "revoke", "do": ["revoke family"], "reply": "signed_out" }} ] }} }},
+"browser":{{"tabs":1,"refreshes_per_tab":2,"mode":"json"}},
+"queries":[{{"name":"twice","events":["server ServerReceivesRefresh rule `first presentation`","server ServerReceivesRefresh rule `first presentation`"],"expect":"reachable"}},
+           {{"name":"refused","events":["server ServerReceivesRefresh rule `seen before`"],"expect":"reachable"}}],
+"time":{{"refresh_token_ttl":7,"session_cookie_ttl":4}}}}"#
+        )
+    };
+    use refresh_check::query::Answer;
+    let sc = Scenario::parse("r.json".as_ref(), &text(1)).unwrap();
+    let twice = answer_of(&sc, &sc.queries[0]);
+    assert_eq!(twice.answer, Answer::Reachable);
+    let t = twice.trace.unwrap();
+    let steps: Vec<&str> = t.steps.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(t.steps.len(), 6, "{steps:?}");
+    assert!(steps[4].starts_with("the server restarts"), "{steps:?}");
+    assert!(steps[5].contains("rule `first presentation` → ok presented"), "{steps:?}");
+    assert!(t.steps[1].state.store.contains(&"token=1 family=0 gen=0 active; seen=1".to_string()));
+    assert!(t.steps[4].state.store.contains(&"token=1 family=0 gen=0 active; seen=0".to_string()));
+    assert_eq!(answer_of(&sc, &sc.queries[1]).answer, Answer::Reachable);
+    let durable = Scenario::parse("r.json".as_ref(), &text(0)).unwrap();
+    assert_eq!(answer_of(&durable, &durable.queries[0]).answer, Answer::Unreachable);
+    assert_eq!(answer_of(&durable, &durable.queries[1]).answer, Answer::Reachable);
+}
