@@ -761,6 +761,28 @@ mod tests {
             )
         );
         assert_eq!(parse_reply("ok presented.child", &names()).unwrap(), ReplyForm::Ok(Expr::Var(Var::Child)));
+        // Declared per-token fields (name order: answer, claims).
+        assert_eq!(parse_reply("ok presented.answer", &names()).unwrap(), ReplyForm::Ok(Expr::Var(Var::TokenField(0))));
+        assert_eq!(
+            parse_reply("ok presented.child.answer", &names()).unwrap(),
+            ReplyForm::Ok(Expr::Var(Var::ChildField(0)))
+        );
+        assert_eq!(
+            parse_effect("revoke presented.answer", &names()).unwrap(),
+            Effect::Revoke(RevokeScope::Field(Scope::Presented, 0))
+        );
+        assert_eq!(
+            parse_effect("set minted.claims = 1", &names()).unwrap(),
+            Effect::Set(Scope::Minted, 1, Expr::Const(1))
+        );
+        let e = parse_effect("revoke presented.claims", &names()).unwrap_err().message;
+        assert!(e.contains("holds a number"), "{e}");
+        let e = parse_effect("revoke minted.answer", &names()).unwrap_err().message;
+        assert!(e.contains("written, not read"), "{e}");
+        let e = parse_guard("presented.claim == 1", &names()).unwrap_err().message;
+        assert!(e.contains("did you mean `presented.claims`?"), "{e}");
+        let e = parse_effect("set presented.status = active", &names()).unwrap_err().message;
+        assert!(e.contains("`set` writes a declared field") && e.contains("presented.answer"), "{e}");
         assert_eq!(parse_reply("ok minted", &names()).unwrap(), ReplyForm::OkMinted);
     }
 }
