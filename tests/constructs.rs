@@ -56,6 +56,7 @@ const PROTOCOL_TEXTS: &[(&str, &str)] = &[
     ("do", "set family."),
     ("do", "set session."),
     ("do", "set request."),
+    ("do", "set presented."),
     ("reply", "ok minted"),
     ("reply", "ok access-only"),
     ("reply", "ok presented"),

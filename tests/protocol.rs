@@ -709,3 +709,100 @@ fn an_unknown_name_in_the_request_handler_lists_the_access_columns() {
     let e = Scenario::parse("z.json".as_ref(), &in_refresh).unwrap_err().to_string();
     assert!(e.contains("unknown name `presnted.status`") && !e.contains("`access.` column"), "{e}");
 }
+
+fn with_token_fields(fields: &str, rule: &str) -> String {
+    format!(
+        r#"{{"name":"p","description":"d","sources":["s"],
+"protocol": {{
+  "fields": {fields},
+  "refresh": {{ "rules": [
+{rule}
+  ] }},
+  "sign_out": {{ "rules": [ {{ "name": "revoke", "do": ["revoke family"], "reply": "signed_out" }} ] }}
+}},
+"browser":{{"tabs":2,"refreshes_per_tab":1,"mode":"json"}},
+"time":{{"refresh_token_ttl":7,"session_cookie_ttl":4}}}}"#
+    )
+}
+
+/// Declared fields per refresh token (`fields.token`): an undeclared `presented.F`, a value of
+/// the wrong type, a write to `minted.F` where the request minted nothing (a token with no
+/// row), a read of `minted.F`, more than four token fields, a name of a token column and an
+/// undeclared `in_memory` entry are each refused with the file, the line, the field path and
+/// what was expected; the CLI exits 2. The declared fields themselves load.
+#[test]
+fn token_field_errors_name_file_line_field_and_what_was_expected() {
+    let fields = r#"{ "token": { "call": "count", "call_pair": "token" } }"#;
+    let ok = r#"{ "name": "rotate", "when": "presented.call == 0 and presented.child.call == 0", "do": ["mint child", "set minted.call_pair = presented", "set presented.call = presented.call + 1", "set presented.child.call = 1"], "reply": "ok minted" }"#;
+    let rule = |when: &str, effect: &str, reply: &str| {
+        format!(r#"{{ "name": "r", "when": "{when}", "do": ["{effect}"], "reply": "{reply}" }}"#)
+    };
+    let cases = [
+        (
+            fields.to_string(),
+            rule("presented.cal == 1", "mint child", "ok minted"),
+            (5, "protocol.refresh.rules[0].when"),
+            "unknown name `presented.cal`",
+            "did you mean `presented.call`?",
+        ),
+        (
+            fields.to_string(),
+            rule("true", "set presented.call_pair = now", "invalid_grant"),
+            (5, "protocol.refresh.rules[0].do[0]"),
+            "`presented.call_pair` holds a token, found a number",
+            "",
+        ),
+        (
+            fields.to_string(),
+            rule("true", "set minted.call = 1", "invalid_grant"),
+            (5, "protocol.refresh.rules[0].do[0]"),
+            "`minted` is none here, a token with no row",
+            "after `mint child`",
+        ),
+        (
+            fields.to_string(),
+            rule("minted.call == 0", "mint child", "ok minted"),
+            (5, "protocol.refresh.rules[0].when"),
+            "`minted.call` is written, not read",
+            "as `presented.call`",
+        ),
+        (
+            r#"{ "token": { "a": "count", "b": "count", "c": "count", "d": "count", "e": "tick" } }"#.to_string(),
+            ok.replace("call_pair", "a").replace("call", "b"),
+            (3, "protocol.fields.token"),
+            "at most 4 fields per token",
+            "",
+        ),
+        (
+            r#"{ "token": { "status": "count" } }"#.to_string(),
+            rule("true", "mint child", "ok minted"),
+            (3, "protocol.fields.token"),
+            "not a built-in column",
+            "",
+        ),
+        (
+            r#"{ "token": { "call": "count" }, "in_memory": ["token.cal"] }"#.to_string(),
+            rule("true", "mint child", "ok minted"),
+            (3, "protocol.fields.in_memory[0]"),
+            "`token.NAME`",
+            "did you mean `token.call`?",
+        ),
+    ];
+    let dir = crate::common::TempFiles::new();
+    let file = dir.path().join("p.json");
+    std::fs::write(&file, with_token_fields(fields, ok)).unwrap();
+    let sc = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = sc.protocol.as_ref().unwrap().token_fields.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["call", "call_pair"]);
+    for (fields, rule, (line, field), what, hint) in cases {
+        std::fs::write(&file, with_token_fields(&fields, &rule)).unwrap();
+        let e = Scenario::load(&file).unwrap_err().to_string();
+        let at = e.strip_prefix(&format!("{}:{line}:", file.display())).unwrap_or_else(|| panic!("{e}"));
+        let (_, rest) = at.split_once(':').unwrap();
+        assert!(rest.starts_with(&format!(" field `{field}`")), "{e}");
+        assert!(e.contains(what) && e.contains(hint), "{e}");
+        let out = cli(dir.path(), &["models", "validate", "p.json"]);
+        assert_eq!(out.status.code(), Some(2), "{e}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(what));
+    }
+}

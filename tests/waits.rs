@@ -205,3 +205,93 @@ fn a_blocked_request_holds_the_family_lock() {
     let o = answer_of(&sc, &sc.queries[0]);
     assert_eq!(o.answer, Answer::Reachable);
 }
+
+const GOMBIT_166_PER_TOKEN: &str = "models/gombit-pr166-coalescing-per-token-hash.json";
+
+/// gombit PR 166 with `rotateCalls` keyed by the token hash, as declared per-token fields: the
+/// joiner is answered the pair its call stored on token 1's row (`call_pair=2`), a joiner is
+/// never refused, the residual race still revokes the winner, and the search is the one of the
+/// per-family writing (same unique states and verdicts with these bounds: one hash in flight).
+#[test]
+fn gombit_pr166_per_token_hash_a_joiner_gets_the_pair_its_call_stored_on_the_token() {
+    let (sc, m, r) = crate::util::checked(GOMBIT_166_PER_TOKEN);
+    let (_, _, family) = crate::util::checked(GOMBIT_166);
+    assert!(r.exhaustive && r.unique_states > 1000);
+    assert_eq!(r.unique_states, family.unique_states);
+    for (p, q) in r.properties.iter().zip(&family.properties) {
+        assert_eq!((p.name, p.status, p.steps), (q.name, q.status, q.steps));
+    }
+    let answer = |name: &str| answer_of(&sc, sc.queries.iter().find(|q| q.name == name).unwrap());
+    let joined = answer("joiner-answered-the-pair");
+    assert_eq!(joined.answer, refresh_check::query::Answer::Reachable);
+    let t = joined.trace.unwrap();
+    let at = |needle: &str| {
+        t.steps.iter().position(|s| s.text.contains(needle)).unwrap_or_else(|| panic!("{needle}: {t:?}"))
+    };
+    let register = at("rule `register the call`");
+    let join = at("rule `a call for this hash is in flight: join it`");
+    let rotate = at("rule `1 row affected: rotate, share the pair`");
+    let woken = at("rule `the call rotated: its pair`");
+    let answered = at("tab B gets 200, refresh token=2");
+    assert!(register < join && join < rotate && rotate < woken && woken < answered, "{t:?}");
+    assert!(t.steps[register].text.starts_with("server receives tab A's"), "{}", t.steps[register].text);
+    assert!(t.steps[join].text.starts_with("server receives tab B's"), "{}", t.steps[join].text);
+    assert!(t.steps[woken].text.contains("its wait over"), "{}", t.steps[woken].text);
+    // The map's entry is on token 1's row: registered, then the call's pair stored and the
+    // entry deleted; token 2 has an entry of its own, empty.
+    assert_eq!(t.steps[join].state.store[0], "token=1 family=0 gen=0 active; call=1, call_pair=none, calls=1");
+    assert_eq!(
+        t.steps[rotate].state.store,
+        [
+            "token=1 family=0 gen=0 superseded at 0, 0 grace use(s); call=0, call_pair=2, calls=1",
+            "token=2 family=0 gen=1 parent=1 active; call=0, call_pair=none, calls=0"
+        ]
+    );
+    assert_eq!(t.steps.iter().filter(|s| s.text.contains("rule `1 row affected")).count(), 1, "one rotation");
+    let late = answer("late-arrival-still-revokes-the-winner");
+    assert_eq!(late.answer, refresh_check::query::Answer::Reachable);
+    let t = late.trace.unwrap();
+    assert!(t.steps.last().unwrap().text.starts_with("tab A gets 500 load session user"));
+    assert_eq!(answer("a-joiner-is-never-refused").answer, refresh_check::query::Answer::Unreachable);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.steps.len(), 7);
+    assert!(t.steps[5].text.contains("rule `ParseAccess: invalid access token`"), "{}", t.steps[5].text);
+}
+
+/// A token field in `fields.in_memory` is a map the process keeps: a restart resets it on every
+/// token, so a token refused once it was seen is accepted again after a restart, and never
+/// without one.
+#[test]
+fn a_restart_resets_an_in_memory_token_field() {
+    let text = |restarts: u8| {
+        format!(
+            r#"{{"name":"r","description":"d","sources":["s"],
+"protocol": {{
+  "fields": {{ "token": {{ "seen": "count" }}, "in_memory": ["token.seen"] }},
+  "restarts": {restarts},
+  "refresh": {{ "rules": [
+    {{ "name": "first presentation", "when": "presented.status == active and presented.seen == 0", "do": ["set presented.seen = 1"], "reply": "ok presented" }},
+    {{ "name": "seen before", "reply": "invalid_grant" }} ] }},
+  "sign_out": {{ "rules": [ {{ "name": "revoke", "do": ["revoke family"], "reply": "signed_out" }} ] }} }},
+"browser":{{"tabs":1,"refreshes_per_tab":2,"mode":"json"}},
+"queries":[{{"name":"twice","events":["server ServerReceivesRefresh rule `first presentation`","server ServerReceivesRefresh rule `first presentation`"],"expect":"reachable"}},
+           {{"name":"refused","events":["server ServerReceivesRefresh rule `seen before`"],"expect":"reachable"}}],
+"time":{{"refresh_token_ttl":7,"session_cookie_ttl":4}}}}"#
+        )
+    };
+    use refresh_check::query::Answer;
+    let sc = Scenario::parse("r.json".as_ref(), &text(1)).unwrap();
+    let twice = answer_of(&sc, &sc.queries[0]);
+    assert_eq!(twice.answer, Answer::Reachable);
+    let t = twice.trace.unwrap();
+    let steps: Vec<&str> = t.steps.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(t.steps.len(), 6, "{steps:?}");
+    assert!(steps[4].starts_with("the server restarts"), "{steps:?}");
+    assert!(steps[5].contains("rule `first presentation` → ok presented"), "{steps:?}");
+    assert!(t.steps[1].state.store.contains(&"token=1 family=0 gen=0 active; seen=1".to_string()));
+    assert!(t.steps[4].state.store.contains(&"token=1 family=0 gen=0 active; seen=0".to_string()));
+    assert_eq!(answer_of(&sc, &sc.queries[1]).answer, Answer::Reachable);
+    let durable = Scenario::parse("r.json".as_ref(), &text(0)).unwrap();
+    assert_eq!(answer_of(&durable, &durable.queries[0]).answer, Answer::Unreachable);
+    assert_eq!(answer_of(&durable, &durable.queries[1]).answer, Answer::Reachable);
+}

@@ -186,6 +186,11 @@ pub(super) fn on_restart(protocol: &Protocol, state: &mut Cow<NodeState>, o: &mu
             e[i as usize] = 0;
         }
     }
+    for r in s.rows.iter_mut() {
+        for &i in &protocol.memory_token {
+            r.fields[i as usize] = 0;
+        }
+    }
     for h in std::mem::take(&mut s.handlers) {
         // The database rolls back the transaction the lost request left open.
         interpret::roll_back_if_open(protocol, &mut s, &h);

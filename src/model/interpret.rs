@@ -65,6 +65,8 @@ fn read(
         Var::FamilyField(i) => i32::from(fam.fields[i as usize]),
         Var::SessionField(i) => i32::from(view.session[i as usize]),
         Var::RequestField(i) => i32::from(vars[i as usize]),
+        Var::TokenField(i) => i32::from(row.fields[i as usize]),
+        Var::ChildField(i) => i32::from(view.child_fields[i as usize]),
         Var::Client => i32::from(fam.client),
         Var::Minted => tok(minted),
         Var::PresentedAccessUsed | Var::AccessUsed => i32::from(view.access.is_some_and(|(_, a)| a.used)),
@@ -115,6 +117,7 @@ fn apply(
                         child: None,
                         used: false,
                         iat: 0,
+                        fields: Fields::default(),
                     });
                 }
                 if let Some(c) = s.cluster.as_mut() {
@@ -128,6 +131,7 @@ fn apply(
                     child: None,
                     used: false,
                     iat: if p.records_issued_at { now } else { 0 },
+                    fields: Fields::default(),
                 });
                 if s.as_ghost.signed_out & (1 << f) != 0 {
                     s.as_ghost.revived = s.as_ghost.revived.saturating_add(1);
@@ -182,11 +186,15 @@ fn apply(
                     }
                 }
                 RevokeScope::Field(scope, i) => {
-                    let named = var(&match scope {
-                        Scope::Family => Var::FamilyField(*i),
-                        Scope::Session => Var::SessionField(*i),
-                        Scope::Request => Var::RequestField(*i),
-                    });
+                    let named = match scope {
+                        Scope::Family => var(&Var::FamilyField(*i)),
+                        Scope::Session => var(&Var::SessionField(*i)),
+                        Scope::Request => var(&Var::RequestField(*i)),
+                        Scope::Presented => var(&Var::TokenField(*i)),
+                        Scope::Child => var(&Var::ChildField(*i)),
+                        // The parser refuses `revoke minted.F` (`minted.F` is not read).
+                        Scope::Minted => 0,
+                    };
                     if let Ok(n @ 1..) = Token::try_from(named) {
                         let foreign =
                             s.rows.get(n as usize - 1).is_some_and(|r| r.family != f && r.status != TokStatus::Revoked);
@@ -224,6 +232,17 @@ fn apply(
                         }
                     }
                     Scope::Request => vars[*i as usize] = v,
+                    Scope::Presented => s.rows[t as usize - 1].fields[*i as usize] = v,
+                    Scope::Child => {
+                        if let Some(r) = read_row.child.and_then(|c| s.rows.get_mut(c as usize - 1)) {
+                            r.fields[*i as usize] = v;
+                        }
+                    }
+                    Scope::Minted => {
+                        if let Some(r) = minted.or(earlier).and_then(|m| s.rows.get_mut(m as usize - 1)) {
+                            r.fields[*i as usize] = v;
+                        }
+                    }
                 }
             }
         }
@@ -310,8 +329,9 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
     // the write).
     let deep = matches!(truth.row.map(|r| r.status), Some(TokStatus::Superseded { .. }))
         && truth.newest_gen.saturating_sub(read_row.gen) > 1;
-    let logs =
-        p.refresh.transaction || (rule.rolled_back && !(p.memory_family.is_empty() && p.memory_session.is_empty()));
+    let logs = p.refresh.transaction
+        || (rule.rolled_back
+            && !(p.memory_family.is_empty() && p.memory_session.is_empty() && p.memory_token.is_empty()));
     if logs && !rule.effects.is_empty() {
         // A transaction's writes, or a rolled-back rule's that may write in-memory fields:
         // applied with an undo log.
@@ -430,7 +450,7 @@ fn call_view<'p>(
 /// in a transaction rolls it back too.
 pub fn roll_back_if_open(p: &Protocol, s: &mut AsState, h: &AsHandler) {
     if s.undo.iter().any(|(c, n, _)| (*c, *n) == (h.client, h.slot)) {
-        s.roll_back(h.client, h.slot, &p.memory_family, &p.memory_session);
+        s.roll_back(h.client, h.slot, [&p.memory_family, &p.memory_session, &p.memory_token]);
         // A row the rollback removed at the end of the table is no row at all (the token
         // numbers it took are free again, as with no write).
         while s.cluster.is_none() && s.rows.last().is_some_and(|r| r.status == TokStatus::Unknown) {
@@ -455,7 +475,8 @@ pub fn sign_ins(p: &Protocol, s: &mut AsState) {
         let view = s.read(t);
         if let Some(rule) = decide(rules, &view, t, s.now) {
             apply(p, s, rule, &view, (t, None), &mut Fields::default());
-            s.rows[f] = row;
+            // The new token's own fields, as its rule set them.
+            s.rows[f] = TokRow { fields: s.rows[f].fields, ..row };
         }
     }
 }
@@ -759,6 +780,40 @@ mod tests {
         let mut s = signed_in(&p, 1, 1);
         assert_eq!(redeem_now(&p, &mut s, 1), Some(2));
         assert!(s.undo.is_empty() && s.rows[0].status != TokStatus::Active);
+    }
+
+    /// Declared per-token fields: `set minted.F` writes the new row, `set presented.F` the
+    /// presented one, `presented.child.F` reads the child's as the step read it, a rolled-back
+    /// transaction restores the store's token fields but not the `in_memory` ones, and a
+    /// sign-in rule's write to its own token is kept.
+    #[test]
+    fn token_fields_are_columns_of_the_row_rolled_back_unless_in_memory() {
+        let p = protocol(&format!(
+            r#"{{ "fields": {{ "token": {{ "claims": "count", "seen": "count", "via": "token" }}, "in_memory": ["token.seen"] }},
+                 "sign_in": {{ "rules": [ {{ "name": "row", "do": ["set presented.claims = 1"], "reply": "signed_in" }} ] }},
+                 "refresh": {{ "transaction": true, "steps": [
+                   {{ "name": "claim", "rules": [ {{ "name": "c", "when": "presented.status == active",
+                      "do": ["supersede presented", "mint child", "set minted.via = presented",
+                             "set presented.seen = presented.seen + 1", "set presented.claims = presented.claims + 1"], "reply": "continue" }} ] }},
+                   {{ "name": "check", "rules": [ {{ "name": "fail", "when": "now >= 1", "rolled_back": true, "reply": "invalid_grant" }},
+                                                 {{ "name": "ok", "when": "presented.child.via == presented", "reply": "ok minted" }} ] }} ] }}, {SIGN_OUT} }}"#
+        ));
+        assert_eq!(p.memory_token, [1]);
+        let mut s = signed_in(&p, 1, 1);
+        sign_ins(&p, &mut s);
+        // Fields in name order: claims, seen, via.
+        assert_eq!(s.rows[0].fields[..3], [1, 0, 0], "the sign-in rule's write to its own token is kept");
+        s.now = 1;
+        let mut h = handler(&s, 1);
+        assert_eq!(run_step(&p, 1, &mut s, &mut h), StepOutcome::Continue);
+        assert_eq!((&s.rows[0].fields[..3], &s.rows[1].fields[..3]), (&[2, 1, 0][..], &[0, 0, 1][..]));
+        assert_eq!(run_step(&p, 1, &mut s, &mut h), StepOutcome::Answer(Reply::Err(HttpError::InvalidCredentials)));
+        assert_eq!(s.rows.len(), 1, "the inserted row is gone");
+        assert_eq!(s.rows[0].fields[..3], [1, 1, 0], "the store's field is rolled back, the in-memory one survives");
+        // Committed: the second step reads the child's field as the claim wrote it.
+        let mut s = signed_in(&p, 1, 1);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2));
+        assert_eq!((&s.rows[0].fields[..3], &s.rows[1].fields[..3]), (&[1, 1, 0][..], &[0, 0, 1][..]));
     }
 
     /// `revoke family.F` revokes the token the field named when the step read it (a row that

@@ -64,6 +64,9 @@ pub struct TokRow {
     /// Issued at (the JWT's `iat`), in ticks; recorded only when some rule of the protocol
     /// reads `presented.issued_at` (else 0).
     pub iat: Tick,
+    /// The protocol's declared per-token fields (`fields.token`), in name order (0: none),
+    /// all 0 at minting; unused slots stay 0.
+    pub fields: Fields,
 }
 
 /// An access token number: access token `n` is [`AsState::access`]`[n - 1]`.
@@ -122,6 +125,8 @@ pub struct ReadView {
     pub newest_gen: u8,
     /// The status of its newest child, and whether that child was used.
     pub child: Option<(TokStatus, bool)>,
+    /// Its newest child's declared per-token fields (all 0 without a child).
+    pub child_fields: Fields,
     /// Its client session's declared fields (all 0 when the protocol declares none).
     pub session: Fields,
     /// The newest access token issued with the presented refresh token (for an ordinary
@@ -365,6 +370,7 @@ impl AsState {
                     child: None,
                     used: false,
                     iat: 0,
+                    fields: Fields::default(),
                 })
                 .collect(),
             families: (0..families)
@@ -489,10 +495,11 @@ impl AsState {
 
     /// Rolls back the transaction of request `(client, slot)`: every entry it wrote gets its
     /// value from before its first write, except the declared fields kept in memory
-    /// (`keep_family`, `keep_session`: indices of the `in_memory` fields), which are not in the
+    /// (`keep_family`, `keep_session`, `keep_token`: indices of the `in_memory` fields), which are not in the
     /// database; a row it inserted is gone (the store has no row for it; token numbers are not
     /// reused, as a database sequence is not rolled back). Then the log is dropped.
-    pub fn roll_back(&mut self, client: ClientKey, slot: u8, keep_family: &[u8], keep_session: &[u8]) {
+    pub fn roll_back(&mut self, client: ClientKey, slot: u8, keep: [&[u8]; 3]) {
+        let [keep_family, keep_session, keep_token] = keep;
         let gone = TokRow {
             family: u8::MAX,
             parent: None,
@@ -501,10 +508,20 @@ impl AsState {
             child: None,
             used: false,
             iat: 0,
+            fields: Fields::default(),
         };
         for (_, _, b) in self.undo.iter().filter(|(c, n, _)| (*c, *n) == (client, slot)) {
             match *b {
-                Before::Row(t, was) => self.rows[t as usize - 1] = was.unwrap_or(gone),
+                Before::Row(t, was) => {
+                    let now = &mut self.rows[t as usize - 1];
+                    let mut was = was.unwrap_or(gone);
+                    if was.status != TokStatus::Unknown {
+                        for &i in keep_token {
+                            was.fields[i as usize] = now.fields[i as usize];
+                        }
+                    }
+                    *now = was;
+                }
                 Before::Family(f, mut was) => {
                     for &i in keep_family {
                         was.fields[i as usize] = self.families[f as usize].fields[i as usize];
@@ -606,14 +623,16 @@ impl AsState {
                 .max()
                 .unwrap_or(r.gen)
         });
-        let child = row.and_then(|r| r.child).and_then(|c| self.row(c)).map(|c| (c.status, c.used));
+        let child_row = row.and_then(|r| r.child).and_then(|c| self.row(c));
+        let child = child_row.map(|c| (c.status, c.used));
+        let child_fields = child_row.map_or(Fields::default(), |c| c.fields);
         let session = family.and_then(|f| self.sessions.get(f.session as usize)).copied().unwrap_or_default();
         let (access, child_access) = if self.access.is_empty() {
             (None, None)
         } else {
             (row.and(self.access_of(t)), row.and_then(|r| r.child).and_then(|c| self.access_of(c)))
         };
-        ReadView { row, family, newest_gen, child, session, access, child_access }
+        ReadView { row, family, newest_gen, child, child_fields, session, access, child_access }
     }
 
     /// Revokes every live token of family `f`; returns how many were live.

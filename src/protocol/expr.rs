@@ -16,7 +16,9 @@
 //!         | "revoke" ("presented" | "presented.child" | "descendants" | "family" | "session" | "client" | "user")
 //!         | "revoke" ("access" | "presented.access" | "presented.child.access")
 //!         | "revoke" ("family" | "session" | "request") "." FIELD      (a declared token field)
+//!         | "revoke" ("presented" | "presented.child" | "minted") "." FIELD  (a token field of type token)
 //!         | "set" ("family" | "session" | "request") "." FIELD "=" expr
+//!         | "set" ("presented" | "presented.child" | "minted") "." FIELD "=" expr  (a declared token field)
 //! reply  := "ok" expr | "ok access-only" | "invalid_grant" | "invalid_request" | "server_error" | "signed_out"
 //!         | "signed_in" | "continue" | "ok" | "invalid_token"
 //! ```
@@ -69,6 +71,12 @@ pub enum Var {
     /// `request.<field>`: a field the protocol declares per request: it lives from the
     /// handler's first step to its answer (a local variable of the handler, 0 on arrival).
     RequestField(u8),
+    /// `presented.<field>`: a field the protocol declares per refresh token (`fields.token`),
+    /// of the presented token's row as the read saw it.
+    TokenField(u8),
+    /// `presented.child.<field>`: that field of the presented token's newest child, as the
+    /// read saw it (0, `none`, without a child).
+    ChildField(u8),
     /// `family.client`: the OAuth client the family was signed in with (0 unless
     /// `clients: per-device`, where device `d`'s client is `d`).
     Client,
@@ -163,8 +171,8 @@ pub enum RevokeScope {
     /// `revoke presented.child.access`: every access token issued with the presented token's
     /// child, as the read saw it (MAS PR 3650 revokes the unused successor pair).
     ChildAccess,
-    /// `revoke family.F`, `revoke session.F`, `revoke request.F`: the refresh token a declared
-    /// field of type token names, as the step's view read it (before the rule's own effects);
+    /// `revoke family.F`, `revoke session.F`, `revoke request.F`, `revoke presented.F`,
+    /// `revoke presented.child.F`: the refresh token a declared field of type token names, as the step's view read it (before the rule's own effects);
     /// nothing when it is `none`. A server that keeps the current (and previous) token of a
     /// login in a row retires the token its write overwrites (Tractus-X EDC PR 3026's vault
     /// record `refreshToken` / `previousRefreshToken`).
@@ -180,6 +188,14 @@ pub enum Scope {
     Session,
     /// The request being served (a `request.` field).
     Request,
+    /// The presented refresh token's row (a `fields.token` field, `presented.F`).
+    Presented,
+    /// The presented token's newest child as the read saw it (`presented.child.F`): a write
+    /// to no child writes nothing.
+    Child,
+    /// The token this request minted (`minted.F`, written only: after `mint child` in the
+    /// rule's `do` or in a step after one that mints).
+    Minted,
 }
 
 /// One effect of a rule, applied in order to the store as it is when the rule runs; every
@@ -195,7 +211,8 @@ pub enum Effect {
     SupersedePresented,
     /// `revoke X`.
     Revoke(RevokeScope),
-    /// `set family.F = e` / `set session.F = e`.
+    /// `set family.F = e` / `set session.F = e` / `set request.F = e` / `set presented.F = e`
+    /// / `set presented.child.F = e` / `set minted.F = e`.
     Set(Scope, u8, Expr),
 }
 
@@ -244,6 +261,8 @@ pub struct Names {
     pub session: Vec<(String, FieldType)>,
     /// Per-request fields, sorted by name.
     pub request: Vec<(String, FieldType)>,
+    /// Per-refresh-token fields, sorted by name.
+    pub token: Vec<(String, FieldType)>,
     /// The names are resolved for the ordinary-request handler: `access.` columns are
     /// readable there (and only there).
     pub ordinary: bool,
@@ -352,6 +371,14 @@ impl Names {
                         Scope::Family => Var::FamilyField(i),
                         Scope::Session => Var::SessionField(i),
                         Scope::Request => Var::RequestField(i),
+                        Scope::Presented => Var::TokenField(i),
+                        Scope::Child => Var::ChildField(i),
+                        Scope::Minted => {
+                            return Err(format!(
+                                "`{w}` is written, not read (`set {w} = e`): the token this request minted has 0 (`none`) in its fields until this request sets them; a later request reads them as `presented.{}`",
+                                &w["minted.".len()..]
+                            ))
+                        }
                     };
                     return var(v, field_ty(t));
                 }
@@ -385,7 +412,8 @@ impl Names {
         let f = self.family.iter().map(|(n, _)| format!("family.{n}"));
         let s = self.session.iter().map(|(n, _)| format!("session.{n}"));
         let r = self.request.iter().map(|(n, _)| format!("request.{n}"));
-        f.chain(s).chain(r).collect()
+        let t = self.token.iter().flat_map(|(n, _)| [format!("presented.{n}"), format!("presented.child.{n}")]);
+        f.chain(s).chain(r).chain(t).collect()
     }
 
     fn field(&self, w: &str) -> Option<(Scope, u8, FieldType)> {
@@ -395,6 +423,12 @@ impl Names {
             (Scope::Session, n, &self.session)
         } else if let Some(n) = w.strip_prefix("request.") {
             (Scope::Request, n, &self.request)
+        } else if let Some(n) = w.strip_prefix("presented.child.") {
+            (Scope::Child, n, &self.token)
+        } else if let Some(n) = w.strip_prefix("presented.") {
+            (Scope::Presented, n, &self.token)
+        } else if let Some(n) = w.strip_prefix("minted.") {
+            (Scope::Minted, n, &self.token)
         } else {
             return None;
         };
@@ -454,6 +488,11 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
                 "presented.access" => RevokeScope::PresentedAccess,
                 "presented.child.access" => RevokeScope::ChildAccess,
                 field if names.field(field).is_some() => match names.field(field) {
+                    Some((Scope::Minted, ..)) => {
+                        return Err(err(format!(
+                            "cannot revoke `{field}`: `minted.F` is written, not read (the token this request minted holds what this request set; a later request reads it as `presented.F`)"
+                        )))
+                    }
                     Some((scope, i, FieldType::Token)) => RevokeScope::Field(scope, i),
                     _ => {
                         return Err(err(format!(
@@ -480,8 +519,13 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
                     // A field name (written with or without its scope) is suggested among the
                     // declared fields only: `family` for `family.nosuch` would revoke far more.
                     let field_like = other.contains('.') && !other.starts_with("presented");
-                    let tokens: Vec<String> = [("family", &names.family), ("session", &names.session), ("request", &names.request)]
-                        .into_iter()
+                    let tokens: Vec<String> = [
+                        ("family", &names.family),
+                        ("session", &names.session),
+                        ("request", &names.request),
+                        ("presented", &names.token),
+                    ]
+                    .into_iter()
                         .flat_map(|(scope, list)| {
                             list.iter().filter(|(_, t)| *t == FieldType::Token).map(move |(n, _)| format!("{scope}.{n}"))
                         })
@@ -527,7 +571,7 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
             ];
             let hint = did_you_mean(&whole, forms).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
             return Err(err(format!(
-                "unknown effect `{}` (expected `mint child`, `supersede presented`, `revoke SCOPE` with SCOPE one of presented, presented.child, descendants, family, session, client, user, presented.access, presented.child.access (access in the `request` handler), or `set family.F = e` / `set session.F = e` / `set request.F = e`{hint})",
+                "unknown effect `{}` (expected `mint child`, `supersede presented`, `revoke SCOPE` with SCOPE one of presented, presented.child, descendants, family, session, client, user, presented.access, presented.child.access (access in the `request` handler), or `set family.F = e` / `set session.F = e` / `set request.F = e` / `set presented.F = e`{hint})",
                 text.trim()
             )));
         }
@@ -615,6 +659,7 @@ mod tests {
             family: vec![],
             session: vec![("count".into(), FieldType::Count), ("current".into(), FieldType::Token)],
             request: vec![],
+            token: vec![("answer".into(), FieldType::Token), ("claims".into(), FieldType::Count)],
             ordinary: false,
         }
     }
@@ -716,6 +761,28 @@ mod tests {
             )
         );
         assert_eq!(parse_reply("ok presented.child", &names()).unwrap(), ReplyForm::Ok(Expr::Var(Var::Child)));
+        // Declared per-token fields (name order: answer, claims).
+        assert_eq!(parse_reply("ok presented.answer", &names()).unwrap(), ReplyForm::Ok(Expr::Var(Var::TokenField(0))));
+        assert_eq!(
+            parse_reply("ok presented.child.answer", &names()).unwrap(),
+            ReplyForm::Ok(Expr::Var(Var::ChildField(0)))
+        );
+        assert_eq!(
+            parse_effect("revoke presented.answer", &names()).unwrap(),
+            Effect::Revoke(RevokeScope::Field(Scope::Presented, 0))
+        );
+        assert_eq!(
+            parse_effect("set minted.claims = 1", &names()).unwrap(),
+            Effect::Set(Scope::Minted, 1, Expr::Const(1))
+        );
+        let e = parse_effect("revoke presented.claims", &names()).unwrap_err().message;
+        assert!(e.contains("holds a number"), "{e}");
+        let e = parse_effect("revoke minted.answer", &names()).unwrap_err().message;
+        assert!(e.contains("written, not read"), "{e}");
+        let e = parse_guard("presented.claim == 1", &names()).unwrap_err().message;
+        assert!(e.contains("did you mean `presented.claims`?"), "{e}");
+        let e = parse_effect("set presented.status = active", &names()).unwrap_err().message;
+        assert!(e.contains("`set` writes a declared field") && e.contains("presented.answer"), "{e}");
         assert_eq!(parse_reply("ok minted", &names()).unwrap(), ReplyForm::OkMinted);
     }
 }

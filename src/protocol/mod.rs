@@ -48,7 +48,8 @@ use serde::{Deserialize, Serialize};
 use crate::model::Tick;
 use expr::{Effect, ExprError, Names, ReplyForm, RevokeScope, Var};
 
-/// The most fields a protocol may declare per family, and per client session.
+/// The most fields a protocol may declare per scope: per refresh token, per family, per client
+/// session and per request.
 pub const MAX_FIELDS: usize = 4;
 /// The most rules a step may have.
 pub const MAX_RULES: usize = 32;
@@ -82,9 +83,15 @@ pub struct FieldsSpec {
     /// earlier step, an upstream's answer).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub request: BTreeMap<String, FieldType>,
+    /// Per refresh token, by name: columns of the token's own row (a cached answer for an
+    /// idempotent replay, the request that claimed it, a per-token lock), 0 (`none`) at
+    /// minting; read as `presented.NAME` and `presented.child.NAME`, written with `set
+    /// presented.NAME`, `set presented.child.NAME` and `set minted.NAME`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub token: BTreeMap<String, FieldType>,
     /// The declared fields kept in the server process's memory (a cache, a counter, a key
-    /// map), as `family.NAME` or `session.NAME`: a restart resets them to 0; every other field
-    /// and the token store are durable.
+    /// map), as `family.NAME`, `session.NAME` or `token.NAME`: a restart resets them to 0;
+    /// every other field and the token store are durable.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub in_memory: Vec<String>,
 }
@@ -356,6 +363,8 @@ pub struct Protocol {
     pub family_fields: Vec<(String, FieldType)>,
     /// Declared per-client-session fields, sorted by name.
     pub session_fields: Vec<(String, FieldType)>,
+    /// Declared per-refresh-token fields, sorted by name.
+    pub token_fields: Vec<(String, FieldType)>,
     /// Some rule reads `presented.issued_at`: the store records each token's issue tick (else
     /// it keeps 0, so that states differing only in it are one state).
     pub records_issued_at: bool,
@@ -371,6 +380,8 @@ pub struct Protocol {
     pub memory_family: Vec<u8>,
     /// Per-client-session fields lost at a restart (indices into `session_fields`).
     pub memory_session: Vec<u8>,
+    /// Per-refresh-token fields lost at a restart (indices into `token_fields`).
+    pub memory_token: Vec<u8>,
     /// How traces name the requests and error answers.
     pub wording: wording::Wording,
 }
@@ -400,9 +411,12 @@ impl Protocol {
     pub fn compile(spec: &ProtocolSpec, at: &str) -> Result<Protocol, ProtocolError> {
         spec.wording.check(&format!("{at}.wording"), wording::PROTOCOL_ERRORS)?;
         let fail = |field: String, found: &str, message: String| ProtocolError { field, found: found.into(), message };
-        for (scope, map) in
-            [("family", &spec.fields.family), ("session", &spec.fields.session), ("request", &spec.fields.request)]
-        {
+        for (scope, map) in [
+            ("family", &spec.fields.family),
+            ("session", &spec.fields.session),
+            ("request", &spec.fields.request),
+            ("token", &spec.fields.token),
+        ] {
             if map.len() > MAX_FIELDS {
                 return Err(fail(
                     format!("{at}.fields.{scope}"),
@@ -413,7 +427,15 @@ impl Protocol {
             for name in map.keys() {
                 let ok =
                     !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-                let builtin = expr::BUILTIN_NAMES.contains(&format!("{scope}.{name}").as_str());
+                let builtin = if scope == "token" {
+                    // Read as `presented.NAME` and `presented.child.NAME`: no built-in column
+                    // of a token, and no name a built-in path goes through.
+                    ["parent", "child", "access"].contains(&name.as_str())
+                        || expr::BUILTIN_NAMES.contains(&format!("presented.{name}").as_str())
+                        || expr::BUILTIN_NAMES.contains(&format!("presented.child.{name}").as_str())
+                } else {
+                    expr::BUILTIN_NAMES.contains(&format!("{scope}.{name}").as_str())
+                };
                 if !ok || builtin {
                     return Err(fail(
                         format!("{at}.fields.{scope}"),
@@ -458,14 +480,17 @@ impl Protocol {
             family: spec.fields.family.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             session: spec.fields.session.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             request: spec.fields.request.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            token: spec.fields.token.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             ordinary: false,
         };
-        let (mut memory_family, mut memory_session) = (vec![], vec![]);
+        let (mut memory_family, mut memory_session, mut memory_token) = (vec![], vec![], vec![]);
         for (k, name) in spec.fields.in_memory.iter().enumerate() {
             let found = if let Some(n) = name.strip_prefix("family.") {
                 names.family.iter().position(|(f, _)| f == n).map(|i| memory_family.push(i as u8))
             } else if let Some(n) = name.strip_prefix("session.") {
                 names.session.iter().position(|(f, _)| f == n).map(|i| memory_session.push(i as u8))
+            } else if let Some(n) = name.strip_prefix("token.") {
+                names.token.iter().position(|(f, _)| f == n).map(|i| memory_token.push(i as u8))
             } else {
                 None
             };
@@ -475,13 +500,14 @@ impl Protocol {
                     .iter()
                     .map(|(n, _)| format!("family.{n}"))
                     .chain(names.session.iter().map(|(n, _)| format!("session.{n}")))
+                    .chain(names.token.iter().map(|(n, _)| format!("token.{n}")))
                     .collect();
                 let hint = expr::did_you_mean(name, declared.iter().map(String::as_str))
                     .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
                 return Err(fail(
                     format!("{at}.fields.in_memory[{k}]"),
                     name,
-                    format!("a declared field, `family.NAME` or `session.NAME`{hint}"),
+                    format!("a declared field, `family.NAME`, `session.NAME` or `token.NAME`{hint}"),
                 ));
             }
         }
@@ -550,6 +576,7 @@ impl Protocol {
             request_fields: names.request,
             family_fields: names.family,
             session_fields: names.session,
+            token_fields: names.token,
             records_issued_at,
             reuse_interval: spec.reuse_interval,
             replicas: spec.replicas,
@@ -557,6 +584,7 @@ impl Protocol {
             restarts: spec.restarts,
             memory_family,
             memory_session,
+            memory_token,
             wording: spec.wording.clone(),
         })
     }
@@ -792,6 +820,16 @@ fn compile_rules(
                     } else {
                         "a `revoke` or a `set` (a sign-out or a sign-in mints and rotates nothing)"
                     }),
+                ));
+            }
+            if matches!(e, Effect::Set(expr::Scope::Minted, ..))
+                && !earlier_mint
+                && !effects.contains(&Effect::MintChild)
+            {
+                return Err(fail(
+                    format!("{here}.do[{k}]"),
+                    text,
+                    msg("`minted` is none here, a token with no row: write `minted.F` after `mint child` in this rule's `do`, or in a step after one that mints"),
                 ));
             }
             effects.push(e);

@@ -469,9 +469,9 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
     };
     let table = |t: (&[model::oauth::TokRow], &[model::oauth::Family], &[model::oauth::Fields]), node: &str| {
         let (rows, families, sessions) = t;
-        let (issued_at, family_fields, session_fields) = match &protocol {
-            Some(p) => (p.records_issued_at, &p.family_fields[..], &p.session_fields[..]),
-            None => (false, &[][..], &[][..]),
+        let (issued_at, family_fields, session_fields, token_fields) = match &protocol {
+            Some(p) => (p.records_issued_at, &p.family_fields[..], &p.session_fields[..], &p.token_fields[..]),
+            None => (false, &[][..], &[][..], &[][..]),
         };
         rows.iter()
             .enumerate()
@@ -485,7 +485,13 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
                 let parent = r.parent.map_or(String::new(), |p| format!(" parent={p}"));
                 // The issue tick, where a rule reads it.
                 let iat = if issued_at { format!(" iat={}", r.iat) } else { String::new() };
-                format!("{node}token={} family={} gen={}{parent}{iat} {status}", i + 1, r.family, r.gen)
+                // The declared per-token fields, where the protocol declares some.
+                let declared = if token_fields.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", fields(token_fields, &r.fields))
+                };
+                format!("{node}token={} family={} gen={}{parent}{iat} {status}{declared}", i + 1, r.family, r.gen)
             })
             .chain(
                 families
@@ -1266,14 +1272,16 @@ mod tests {
 }
 
 /// The protocol's declared fields kept in the server's memory (`fields.in_memory`), as the
-/// model file names them (`family.NAME`, `session.NAME`).
+/// model file names them (`family.NAME`, `session.NAME`, `token.NAME`).
 fn in_memory_fields(m: &RefreshModel) -> Vec<String> {
     let Some(model::Node::AuthServer { protocol, .. }) = m.actors.get(m.cfg.server) else { return Vec::new() };
     let family = protocol.memory_family.iter().filter_map(|&i| protocol.family_fields.get(usize::from(i)));
     let session = protocol.memory_session.iter().filter_map(|&i| protocol.session_fields.get(usize::from(i)));
+    let token = protocol.memory_token.iter().filter_map(|&i| protocol.token_fields.get(usize::from(i)));
     family
         .map(|(n, _)| format!("family.{n}"))
         .chain(session.map(|(n, _)| format!("session.{n}")))
+        .chain(token.map(|(n, _)| format!("token.{n}")))
         .collect()
 }
 
