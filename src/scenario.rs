@@ -419,8 +419,8 @@ pub struct TimeSection {
     pub session_lifetime: Option<Tick>,
     /// A bound on the network's delay, K ticks: the clock may not advance more than K ticks
     /// past the tick a message still in flight was sent at (0: every message sent is delivered
-    /// before the clock next advances). Absent: delays are unbounded. Not with `lossy` (a lost
-    /// message is a delay beyond any bound).
+    /// before the clock next advances). Absent: delays are unbounded. With `lossy`, a lost
+    /// message is no longer in flight and does not hold the clock back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_in_flight_ticks: Option<Tick>,
 }
