@@ -11,8 +11,8 @@
 //!   envelope: with a lossy network first its loss (`Drop`, only of the messages the loss
 //!   policy names and while it has losses left: [`super::faults`]), then its delivery
 //!   (`Deliver`), each group ordered by (sender, receiver, message); then every timer set
-//!   (`Timeout`), ordered by (actor, timer). stateright sorts its actions into exactly this order; the sorted
-//!   containers list them in it.
+//!   (`Timeout`), ordered by (actor, timer). stateright sorts its actions into exactly this
+//!   order; the sorted containers list them in it.
 //! - **Network kinds** ([`NetKind`], the model file's `network`): unordered non-duplicating (a
 //!   multiset: a delivery or a loss removes one copy); unordered duplicating (a set: a delivery
 //!   leaves the message in flight for ever, and the last envelope delivered is part of the
