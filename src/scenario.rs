@@ -70,6 +70,114 @@ pub enum NetworkKind {
     Ordered,
 }
 
+/// The file's `lossy`: whether and which messages the network may lose.
+///
+/// `false` (the default): none. `true`: any message in flight, any number of times
+/// (stateright's lossy network). An object ([`LossFaults`]): only the messages it names, at most
+/// `max_losses` of them in a run. A message the clock sends itself (`ClockMayTickAgain`, with
+/// `time.max_in_flight_ticks`) is never lost: it is not a network message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Lossy {
+    /// `false`: no message is lost; `true`: any message may be lost, any number of times.
+    Any(bool),
+    /// Only some messages, at most some number of times.
+    Faults(LossFaults),
+}
+
+impl Default for Lossy {
+    fn default() -> Self {
+        Lossy::Any(false)
+    }
+}
+
+/// `true`, `false` or an object; an object's fields are checked as [`LossFaults`]'s (unknown
+/// fields are errors naming the field).
+impl<'de> Deserialize<'de> for Lossy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Lossy;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("true, false or an object {\"messages\": …, \"endpoints\": […], \"max_losses\": N}")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Lossy, E> {
+                Ok(Lossy::Any(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Lossy, A::Error> {
+                LossFaults::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Lossy::Faults)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Lossy {
+    /// Whether the network may lose any message at all.
+    pub fn is_lossy(&self) -> bool {
+        !matches!(self, Lossy::Any(false))
+    }
+
+    /// The model's loss policy: `None` for `false`; `true` is every message, unbounded.
+    pub fn losses(&self) -> Option<crate::model::faults::Losses> {
+        use crate::model::faults::Losses;
+        match self {
+            Lossy::Any(false) => None,
+            Lossy::Any(true) => Some(Losses::ANY),
+            Lossy::Faults(f) => Some(Losses::new(f.messages, &f.endpoints, f.max_losses)),
+        }
+    }
+}
+
+/// The object form of `lossy`: which messages the network may lose, and how many in a run.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LossFaults {
+    /// Which direction: `all` (the default: every message, also the server's SQL statements to
+    /// its store and their results), `requests` (the browser's and the attacker's requests to
+    /// the server) or `responses` (the server's answers to them).
+    #[serde(default)]
+    pub messages: LostMessages,
+    /// Only the requests and answers of these endpoints (`refresh`, `call`: an ordinary request
+    /// or API call, `sign-out`); absent: every endpoint. With it, the server's messages to its
+    /// store are never lost.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<LossEndpoint>,
+    /// At most this many messages are lost in a run, 1 to [`MAX_LOSSES`]; absent: any number.
+    /// The count of losses so far becomes part of the state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_losses: Option<u8>,
+}
+
+/// The most losses `lossy.max_losses` may allow.
+pub const MAX_LOSSES: u8 = 4;
+
+/// `lossy.messages`: which messages may be lost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LostMessages {
+    /// Every message (requests, answers, the server's SQL statements and their results).
+    #[default]
+    All,
+    /// Requests to the server only (refresh, ordinary request or call, sign-out).
+    Requests,
+    /// The server's answers to them only (a proxy's 504 or a cancelled fetch after the server
+    /// has acted).
+    Responses,
+}
+
+/// `lossy.endpoints`: an endpoint whose requests and answers may be lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossEndpoint {
+    /// The refresh (`POST /auth/refresh`, the token endpoint's refresh grant).
+    Refresh,
+    /// An ordinary request (`GET /users/me`) or API call with an access token.
+    Call,
+    /// The sign-out (`POST /auth/logout`, revocation).
+    SignOut,
+}
+
 /// The `server` section.
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -322,8 +430,8 @@ pub struct TimeSection {
     pub session_lifetime: Option<Tick>,
     /// A bound on the network's delay, K ticks: the clock may not advance more than K ticks
     /// past the tick a message still in flight was sent at (0: every message sent is delivered
-    /// before the clock next advances). Absent: delays are unbounded. Not with `lossy` (a lost
-    /// message is a delay beyond any bound).
+    /// before the clock next advances). Absent: delays are unbounded. With `lossy`, a lost
+    /// message is no longer in flight and does not hold the clock back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_in_flight_ticks: Option<Tick>,
 }
@@ -368,9 +476,9 @@ pub struct ModelFile {
     /// The network (default `unordered_nonduplicating`).
     #[serde(default)]
     pub network: NetworkKind,
-    /// Whether messages may be lost (default false).
+    /// Whether and which messages may be lost (default false; [`Lossy`]).
     #[serde(default)]
-    pub lossy: bool,
+    pub lossy: Lossy,
     /// An attacker holding copies of the browser's tokens (default: none).
     #[serde(default)]
     pub attacker: Option<AttackerSection>,
@@ -419,8 +527,8 @@ pub struct Scenario {
     pub time: TimeSection,
     /// The network.
     pub network: NetworkKind,
-    /// Lossy network.
-    pub lossy: bool,
+    /// Which messages the network may lose ([`Lossy`]).
+    pub lossy: Lossy,
     /// The attacker, if any.
     pub attacker: Option<AttackerSection>,
     /// Expected verdicts.
@@ -1338,12 +1446,24 @@ impl Scenario {
                 ));
             }
         }
-        if self.lossy && self.browser.coordination != Coordination::None {
+        if let Lossy::Faults(f) = &self.lossy {
+            if let Some(n) = f.max_losses {
+                in_range("lossy.max_losses", n, 1, MAX_LOSSES)?;
+            }
+            if let Some(i) = (1..f.endpoints.len()).find(|&i| f.endpoints[..i].contains(&f.endpoints[i])) {
+                return Err(self.invalid(
+                    &format!("lossy.endpoints[{i}]"),
+                    serde_json::to_string(&f.endpoints[i]).unwrap_or_default(),
+                    "each endpoint once (\"refresh\", \"call\", \"sign-out\")",
+                ));
+            }
+        }
+        if self.lossy.is_lossy() && self.browser.coordination != Coordination::None {
             // A lost request or answer leaves the lock holder or leader waiting for ever, which
             // the properties cannot tell from a hang; `lock_hangs` and `leader_closes` model that.
             return Err(self.invalid(
                 "lossy",
-                "true",
+                serde_json::to_string(&self.lossy).unwrap_or_default(),
                 "false with a `coordination` (a lost message would leave the lock holder or leader waiting for ever; model that with `lock_hangs` or `leader_closes`)",
             ));
         }
@@ -1417,14 +1537,9 @@ impl Scenario {
         }
         self.validate_reactions()?;
         if let Some(k) = self.time.max_in_flight_ticks {
+            // With `lossy`, a lost message leaves the history of messages in flight
+            // ([`crate::model::faults`]): it does not hold the clock back.
             in_range("time.max_in_flight_ticks", k, 0, MAX_TICKS)?;
-            if self.lossy {
-                return Err(self.invalid(
-                    "time.max_in_flight_ticks",
-                    k,
-                    "no bound with `lossy: true` (a lost message stays in flight beyond any bound, so the clock would stop)",
-                ));
-            }
         }
         if let Some(l) = self.time.session_lifetime {
             in_range("time.session_lifetime", l, 1, 200)?;

@@ -489,6 +489,38 @@ fn cases() -> Vec<Case> {
             code: 2,
             says: "field `browser.retries_per_tab`: found 1, expected 0 in a Directus model (Directus's app does not retry",
         },
+        Case {
+            id: "V28",
+            args: |d| check(model_with(d, "v.json", |v| v["lossy"] = serde_json::json!({"max_losses": 0}))),
+            code: 2,
+            says: "field `lossy.max_losses`: found 0, expected an integer from 1 to 4",
+        },
+        Case {
+            id: "V29",
+            args: |d| check(model_with(d, "v.json", |v| v["lossy"] = serde_json::json!({"messages": "answers"}))),
+            code: 2,
+            says: "field `lossy.messages`: unknown variant `answers`, expected one of `all`, `requests`, `responses`",
+        },
+        Case {
+            id: "V30",
+            args: |d| check(model_with(d, "v.json", |v| v["lossy"] = serde_json::json!({"message": "responses"}))),
+            code: 2,
+            says: "field `lossy.message`: unknown field `message`, expected one of `messages`, `endpoints`, `max_losses` (did you mean `messages`?)",
+        },
+        Case {
+            id: "V31",
+            args: |d| {
+                check(model_with(d, "v.json", |v| v["lossy"] = serde_json::json!({"endpoints": ["refresh", "refresh"]})))
+            },
+            code: 2,
+            says: "field `lossy.endpoints[1]`: found \"refresh\", expected each endpoint once",
+        },
+        Case {
+            id: "V32",
+            args: |d| check(model_with(d, "v.json", |v| v["lossy"] = "yes".into())),
+            code: 2,
+            says: "field `lossy`: invalid type: string \"yes\", expected true, false or an object",
+        },
         // C: command line.
         Case {
             id: "C1",

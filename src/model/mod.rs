@@ -31,6 +31,7 @@ mod auth_actor;
 pub mod browser;
 pub mod cached;
 pub mod dead;
+pub mod faults;
 pub mod frontier;
 pub mod interpret;
 pub mod oauth;
@@ -172,8 +173,9 @@ pub enum Msg {
 }
 
 /// The model's history (stateright's recorded message traffic), used only with
-/// `time.max_in_flight_ticks`: the clock as the history saw it tick, and when each message in
-/// flight was sent. Empty (and never changed) without the bound, so the search is as before.
+/// `time.max_in_flight_ticks` and `lossy.max_losses`: the clock as the history saw it tick,
+/// when each message in flight was sent, and how many messages were lost. Empty (and never
+/// changed) without either, so the search is as before.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct InFlight {
     /// The clock, in ticks: one more per [`Msg::ClockTicked`] sent.
@@ -181,6 +183,9 @@ pub struct InFlight {
     /// `(sender, receiver, message, tick sent)` of every message in flight but the clock's,
     /// sorted.
     pub sent: Vec<(usize, usize, Msg, Tick)>,
+    /// Messages lost so far: a count, kept only with `lossy.max_losses` ([`faults::Losses`]);
+    /// 0 otherwise.
+    pub losses: u8,
 }
 
 /// Records a message sent, with the clock's tick ([`InFlight`]); a [`Msg::ClockTicked`] sent
@@ -1122,7 +1127,7 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
             logins,
             bounded_flight: sc.time.max_in_flight_ticks.is_some(),
         })
-        .lossy(sc.lossy)
+        .lossy(sc.lossy.losses())
         .within_boundary(within_boundary)
         .record(record_sent, record_delivered);
     for p in properties::ALL {
@@ -1183,7 +1188,7 @@ pub fn build(sc: &Scenario) -> RefreshModel {
             ),
         })
         .actor(Node::Store { init: init_store, policy: sc.server, ttl, program })
-        .lossy(sc.lossy)
+        .lossy(sc.lossy.losses())
         .within_boundary(within_boundary)
         .record(record_sent, record_delivered);
     for p in properties::ALL {

@@ -8,10 +8,11 @@
 //! hashes a few words per message and timer. The semantics are the same, step for step:
 //!
 //! - **Actions, in order.** Every message that may be delivered next, once per distinct
-//!   envelope: with a lossy network first its loss (`Drop`), then its delivery (`Deliver`), each
-//!   group ordered by (sender, receiver, message); then every timer set (`Timeout`), ordered by
-//!   (actor, timer). stateright sorts its actions into exactly this order; the sorted
-//!   containers list them in it.
+//!   envelope: with a lossy network first its loss (`Drop`, only of the messages the loss
+//!   policy names and while it has losses left: [`super::faults`]), then its delivery
+//!   (`Deliver`), each group ordered by (sender, receiver, message); then every timer set
+//!   (`Timeout`), ordered by (actor, timer). stateright sorts its actions into exactly this
+//!   order; the sorted containers list them in it.
 //! - **Network kinds** ([`NetKind`], the model file's `network`): unordered non-duplicating (a
 //!   multiset: a delivery or a loss removes one copy); unordered duplicating (a set: a delivery
 //!   leaves the message in flight for ever, and the last envelope delivered is part of the
@@ -38,6 +39,7 @@ use serde::Serialize;
 use stateright::actor::{is_no_op, is_no_op_with_timer, Actor, ActorModelAction, Command, Envelope, Id, Out};
 use stateright::{Expectation, Model, Property};
 
+use super::faults::Losses;
 use super::{Cfg, InFlight, Msg, Node, NodeState, Timer};
 
 /// How the network delivers messages (the model file's `network` field).
@@ -367,7 +369,7 @@ pub struct System {
     /// The configuration shared by the boundary, the history and the properties.
     pub cfg: Cfg,
     net: NetKind,
-    lossy: bool,
+    lossy: Option<Losses>,
     within: fn(&Cfg, &State) -> bool,
     record_out: Record,
     record_in: Record,
@@ -383,7 +385,7 @@ impl System {
             actors: Vec::new(),
             cfg,
             net,
-            lossy: false,
+            lossy: None,
             within: |_, _| true,
             record_out: |_, _, _| None,
             record_in: |_, _, _| None,
@@ -399,8 +401,8 @@ impl System {
         self
     }
 
-    /// Whether the network may lose any message in flight.
-    pub fn lossy(mut self, lossy: bool) -> Self {
+    /// Which messages the network may lose, and how many ([`Losses`]); `None`: none.
+    pub fn lossy(mut self, lossy: Option<Losses>) -> Self {
         self.lossy = lossy;
         self
     }
@@ -494,8 +496,9 @@ impl Model for System {
     }
 
     fn actions(&self, state: &State, actions: &mut Vec<Action>) {
-        if self.lossy {
-            actions.extend(state.network.deliverable().map(|e| ActorModelAction::Drop(e.envelope())));
+        if let Some(l) = self.lossy.filter(|l| l.left(&state.history)) {
+            let lost = state.network.deliverable().filter(|e| l.may_lose(&e.msg));
+            actions.extend(lost.map(|e| ActorModelAction::Drop(e.envelope())));
         }
         let n = self.actors.len();
         actions.extend(state.network.deliverable().filter(|e| usize::from(e.dst) < n).map(|e| {
@@ -508,7 +511,9 @@ impl Model for System {
     fn next_state(&self, last: &State, action: Action) -> Option<State> {
         match action {
             ActorModelAction::Drop(e) => {
+                let l = self.lossy.filter(|l| l.may_lose(&e.msg) && l.left(&last.history))?;
                 let mut next = last.clone();
+                l.record(&self.cfg, &mut next.history, Envelope { src: e.src, dst: e.dst, msg: &e.msg });
                 next.network.on_drop(e);
                 Some(next)
             }
@@ -599,7 +604,7 @@ mod tests {
         };
         let mut sr = ActorModel::new(m.cfg.clone(), InFlight::default())
             .init_network(network)
-            .lossy_network(if m.lossy { LossyNetwork::Yes } else { LossyNetwork::No })
+            .lossy_network(if m.lossy == Some(Losses::ANY) { LossyNetwork::Yes } else { LossyNetwork::No })
             .record_msg_out(m.record_out)
             .record_msg_in(m.record_in);
         for a in &m.actors {
