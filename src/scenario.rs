@@ -207,11 +207,14 @@ fn default_steps() -> ServerSteps {
 #[serde(deny_unknown_fields)]
 pub struct BrowserSection {
     /// Tabs, 1 to [`MAX_TABS`].
+    #[schemars(range(min = 1, max = MAX_TABS))]
     pub tabs: u8,
     /// Refreshes (page loads, returns from idle) each tab may start, 0 to [`MAX_PER_TAB`].
+    #[schemars(range(max = MAX_PER_TAB))]
     pub refreshes_per_tab: u8,
     /// Ordinary requests (`GET /users/me`) each tab may start, 0 to [`MAX_PER_TAB`].
     #[serde(default)]
+    #[schemars(range(max = MAX_PER_TAB))]
     pub requests_per_tab: u8,
     /// Ordinary calls (API requests presenting the tab's access token, served by the
     /// protocol's `request` handler) each tab may make, 0 (default) to [`MAX_PER_TAB`]; a call
@@ -220,6 +223,7 @@ pub struct BrowserSection {
     pub calls_per_tab: u8,
     /// Sign-outs the user may start, from any tab, 0 to 2 (default 0).
     #[serde(default)]
+    #[schemars(range(max = 2))]
     pub sign_outs: u8,
     /// The auth mode the app uses: `session` (default), `cookie` or `json`.
     #[serde(default = "default_mode")]
@@ -238,14 +242,17 @@ pub struct BrowserSection {
     /// Authorization-server models: browsers (devices), each signed in with its own session
     /// (token family), 1 to 3 (default 1). Directus models have one browser.
     #[serde(default = "one_device")]
+    #[schemars(range(min = 1, max = 3))]
     pub devices: u8,
     /// Retries a tab may send for a refresh that got no answer, 0 to 2 (default 0: Directus's
     /// app does not retry).
     #[serde(default)]
+    #[schemars(range(max = 2))]
     pub retries_per_tab: u8,
     /// With `web-locks`: how many times a lock holder may hang for good, 0 or 1 (default 0;
     /// C18).
     #[serde(default)]
+    #[schemars(range(max = 1))]
     pub lock_hangs: u8,
     /// With `web-locks`: a waiting tab may steal the lock (`steal: true`; default false; C18).
     #[serde(default)]
@@ -265,15 +272,18 @@ pub struct BrowserSection {
     /// With `broadcast-leader`: how many times a leader may be closed or frozen for good while
     /// its refresh is in flight, 0 or 1 (default 0).
     #[serde(default)]
+    #[schemars(range(max = 1))]
     pub leader_closes: u8,
     /// With `broadcast-leader`: a follower waiting for the leader's broadcast gives up at this
     /// many of its own steps (see `properties::lp4_bounded_wait`) and refreshes itself with the
     /// token it holds, 0 to 3 (default 0: it waits for ever).
     #[serde(default)]
+    #[schemars(range(max = 3))]
     pub follower_timeout: u8,
     /// K of the bounded LP4 property `lp4_bounded_wait`: no tab waits for a lock or a
     /// leader's broadcast more than K of its own steps, 0 to 3 (default 2).
     #[serde(default = "default_max_wait_steps")]
+    #[schemars(range(max = 3))]
     pub max_wait_steps: u8,
     /// Authorization-server models: `per-device` (default: one sign-in per browser, every tab
     /// starts with its token) or `per-tab` (each tab logged in on its own into the browser's
@@ -319,12 +329,14 @@ pub struct BrowserSection {
     /// state (docs/protocol-language.md, "Requesters and reloads"). Authorization-server
     /// models, no `coordination`.
     #[serde(default = "one_requester")]
+    #[schemars(range(min = 1, max = crate::model::browser::requesters::MAX_REQUESTERS))]
     pub requesters_per_tab: u8,
     /// Reloads each tab may make while its refresh is in flight, 0 to 3 (default 0): the
     /// reload cancels the page's requests (their answers are never read) and the new page
     /// refreshes at once with its stored credential (nhost/hasura-backend-plus issue 220).
     /// Authorization-server models, `mode` "cookie" or json `shared`.
     #[serde(default)]
+    #[schemars(range(max = crate::model::browser::requesters::MAX_RELOADS))]
     pub reloads_per_tab: u8,
     /// What requesters 2 to N of a tab (`requesters_per_tab`) do when their refresh is refused
     /// (4xx), in order; absent: the tab's `on_refused`. The tab itself (requester 1) keeps
@@ -402,37 +414,45 @@ fn is_zero(v: &u8) -> bool {
 pub struct TimeSection {
     /// The clock runs from 0 to `max_ticks` (0: time does not pass), at most [`MAX_TICKS`].
     #[serde(default)]
+    #[schemars(range(max = MAX_TICKS))]
     pub max_ticks: Tick,
     /// `REFRESH_TOKEN_TTL`: a session row's lifetime after sign-in or refresh, 1 to 200.
     /// Required where it is read: a `server` (Directus) or `session_server` model (the sign-in
     /// row expires at it). A `protocol` or `auth_server` model never reads it and may leave it
     /// out ([`UNUSED_TTL`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 200))]
     pub refresh_token_ttl: Option<Tick>,
     /// `SESSION_COOKIE_TTL`: the session JWT's and cookie's lifetime, 1 to 200. Required where
     /// it is read: a `server` or `session_server` model in session mode (the sign-in's JWT
     /// expires at it) or whose statements read `session_cookie_ttl`. Elsewhere it may be left
     /// out ([`UNUSED_TTL`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 200))]
     pub session_cookie_ttl: Option<Tick>,
     /// `ACCESS_TOKEN_TTL`: an access token's lifetime in json and cookie mode (default 1).
     #[serde(default = "one")]
+    #[schemars(range(min = 1, max = 200))]
     pub access_token_ttl: Tick,
     /// `SESSION_REFRESH_GRACE_PERIOD` (10.11.1+, default 10 s): 1 tick unless given.
     #[serde(default = "one")]
+    #[schemars(range(min = 1, max = 200))]
     pub session_refresh_grace_period: Tick,
     /// The app's margin before expiry (`msRefreshBeforeExpires`, 10 s): 1 tick unless given.
     #[serde(default = "one")]
+    #[schemars(range(max = 200))]
     pub refresh_margin: Tick,
     /// Ground truth: the session's lifetime from sign-in, in ticks; absent: it does not end
     /// within the bounds unless the user signs out.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 200))]
     pub session_lifetime: Option<Tick>,
     /// A bound on the network's delay, K ticks: the clock may not advance more than K ticks
     /// past the tick a message still in flight was sent at (0: every message sent is delivered
     /// before the clock next advances). Absent: delays are unbounded. With `lossy`, a lost
     /// message is no longer in flight and does not hold the clock back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = MAX_TICKS))]
     pub max_in_flight_ticks: Option<Tick>,
 }
 

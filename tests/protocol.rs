@@ -134,6 +134,41 @@ fn the_model_file_schema_accepts_every_shipped_model() {
     assert!(v.is_valid(&good));
 }
 
+/// The schema's bounds on the browser's and time's counts are the validator's: the largest
+/// value the schema admits is accepted, one more is refused naming the field (so an editor
+/// that checks the schema and `check` agree).
+#[test]
+fn the_schema_bounds_are_the_validators() {
+    let out = cli(&root(), &["models", "schema"]);
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let defs = &schema["$defs"];
+    let base: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("models/keycloak-strict.json")).unwrap()).unwrap();
+    let dir = crate::common::TempFiles::new();
+    let fields = [
+        ("BrowserSection", "browser", "tabs"),
+        ("BrowserSection", "browser", "refreshes_per_tab"),
+        ("BrowserSection", "browser", "requests_per_tab"),
+        ("BrowserSection", "browser", "sign_outs"),
+        ("BrowserSection", "browser", "retries_per_tab"),
+        ("TimeSection", "time", "max_ticks"),
+        ("TimeSection", "time", "access_token_ttl"),
+        ("TimeSection", "time", "refresh_margin"),
+    ];
+    for (def, section, field) in fields {
+        let max = defs[def]["properties"][field]["maximum"].as_u64().unwrap_or_else(|| panic!("{field}: no maximum"));
+        for (value, ok) in [(max, true), (max + 1, false)] {
+            let mut m = base.clone();
+            m[section][field] = serde_json::Value::from(value);
+            let path = dir.path().join(format!("{field}-{value}.json"));
+            std::fs::write(&path, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+            let err = refresh_check::scenario::Scenario::load(&path).err().map(|e| e.to_string()).unwrap_or_default();
+            let names_field = err.contains(&format!("{section}.{field}"));
+            assert_eq!(!names_field, ok, "{section}.{field} = {value} (schema maximum {max}): {err}");
+        }
+    }
+}
+
 /// Ory Hydra issue 3004, written with two steps: the shortest logout is the sequential reuse
 /// (B's check runs after A's rotation committed and revokes the chain), and the reported race
 /// exists too: both checks pass, A's transaction rotates, B's conditional update finds the row

@@ -143,15 +143,29 @@ fn mermaid(t: &Trace, with_changes: bool) -> String {
     for (l, id) in lines.iter().zip(&ids) {
         let _ = writeln!(s, "    participant {id} as {}", mermaid_escape(&l.name));
     }
+    // A note may span lifelines (`Note over A,B`); an arrow joins two lifelines.
     let lane = |who: &str| -> String {
         match lines.iter().position(|l| l.name == who) {
             Some(i) => ids[i].clone(),
             None => format!("{},{}", ids[0], ids[ids.len() - 1]),
         }
     };
+    let has_lane = |who: &str| lines.iter().any(|l| l.name == who);
     let mut before = &t.initial;
     for st in &t.steps {
         match &st.message {
+            // A message of an actor without a lifeline (the clock's tick settling, with
+            // `time.max_in_flight_ticks`): a note across the chart, no arrow.
+            Some(m) if !has_lane(&m.from) || !has_lane(&m.to) => {
+                let _ = writeln!(
+                    s,
+                    "    Note over {}: {}. {} ({})",
+                    lane(&st.actor),
+                    st.index,
+                    mermaid_escape(&st.action),
+                    mermaid_escape(&m.text)
+                );
+            }
             Some(m) if st.action != "NetworkLosesMessage" => {
                 let reply = m.to.starts_with("tab") || m.to == "server" && m.from == "store";
                 let arrow = if reply { "-->>" } else { "->>" };
@@ -270,6 +284,30 @@ mod tests {
         assert!(m.contains("    participant Actorattacker as attacker\n"), "{m}");
         assert!(m.contains("    Actorattacker->>Server: 11. POST /auth/refresh (stolen)\n"), "{m}");
         assert!(m.contains("    Note over TabA,Actorattacker: 12. ClockTicks\n"), "{m}");
+    }
+
+    /// The clock's tick settling (`time.max_in_flight_ticks`) is a message of an actor without
+    /// a lifeline: a note across the chart, never an arrow between two lanes at once (which
+    /// Mermaid refuses to parse).
+    #[test]
+    fn a_message_without_lifelines_is_a_note_not_an_arrow() {
+        let mut t = race_with_attacker();
+        let state = t.steps.last().unwrap().state.clone();
+        let msg = MessageView { from: "clock".into(), to: "clock".into(), text: "now = 1".into() };
+        t.steps.push(Step {
+            index: t.steps.len() + 1,
+            actor: "clock".into(),
+            action: "ClockMayTickAgain".into(),
+            text: "the tick to 1 is settled".into(),
+            message: Some(msg),
+            state,
+        });
+        let m = render_mermaid(&t);
+        assert!(m.contains("    Note over TabA,Actorattacker: 13. ClockMayTickAgain (now = 1)\n"), "{m}");
+        for line in m.lines().filter(|l| l.contains(">>") || l.contains("-x")) {
+            let lanes = line.split(':').next().unwrap();
+            assert!(!lanes.contains(','), "an arrow joins two lifelines: {line}");
+        }
     }
 
     #[test]
