@@ -249,6 +249,11 @@ pub struct BrowserSection {
     #[serde(default)]
     #[schemars(range(max = 2))]
     pub retries_per_tab: u8,
+    /// With `retries_per_tab`: when a waiting tab gives up and sends its refresh again:
+    /// `any-moment` (default: also while the answer is still on its way) or `after-loss` (only
+    /// once its request or answer was lost; needs `lossy`).
+    #[serde(default)]
+    pub retry_timeout: crate::model::policy::RetryTimeout,
     /// With `web-locks`: how many times a lock holder may hang for good, 0 or 1 (default 0;
     /// C18).
     #[serde(default)]
@@ -1464,6 +1469,18 @@ impl Scenario {
                     self.browser.retries_per_tab,
                     "0 in a Directus model (Directus's app does not retry; retries are modelled against an `auth_server`)",
                 ));
+            }
+        }
+        if self.browser.retry_timeout != crate::model::policy::RetryTimeout::AnyMoment {
+            let why = if self.browser.retries_per_tab == 0 {
+                Some("\"any-moment\" (the default) unless `retries_per_tab` is above 0: it says when a tab's retry is sent")
+            } else if !self.lossy.is_lossy() {
+                Some("\"any-moment\" (the default) unless the network is `lossy`: \"after-loss\" retries only after a lost request or answer, which never happens here")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(self.invalid("browser.retry_timeout", "\"after-loss\"", why));
             }
         }
         if let Lossy::Faults(f) = &self.lossy {

@@ -398,6 +398,9 @@ pub struct Cfg {
     /// `time.max_in_flight_ticks`: the clock may not advance more than this many ticks past
     /// the tick a message still in flight was sent at ([`InFlight`]); `None`: unbounded.
     pub max_in_flight_ticks: Option<Tick>,
+    /// `browser.retry_timeout: after-loss`: a tab's retry ([`Timer::TabRetries`]) is enabled
+    /// only once nothing of its refresh is in flight or in progress ([`timer_enabled`]).
+    pub retry_after_loss: bool,
 }
 
 /// The model checked by refresh-check ([`system::System`]).
@@ -983,6 +986,29 @@ fn server_on_msg(
 
 /// The browser's clock lags the server's by at most one tick (only with a browser clock);
 /// with `time.max_in_flight_ticks` K, no message in flight was sent more than K ticks ago.
+/// Whether timer `timer` of actor `actor` may fire in `s`. Every timer may, except a tab's
+/// retry under `browser.retry_timeout: after-loss`: the tab gives up waiting only once its
+/// answer can no longer come, that is when no request of its refresh and no answer to it is
+/// in flight and the authorization server holds no request of it in progress or waiting to
+/// be routed to a node (one was lost).
+fn timer_enabled(cfg: &Cfg, s: &State, actor: usize, timer: &Timer) -> bool {
+    let Timer::TabRetries(t) = *timer else { return true };
+    if !cfg.retry_after_loss {
+        return true;
+    }
+    let in_flight = s.network.iter().any(|e| match e.msg {
+        Msg::RefreshRequest { tab, .. } => usize::from(e.src) == actor && tab == t,
+        Msg::RefreshResponse { tab, .. } => usize::from(e.dst) == actor && tab == t,
+        _ => false,
+    });
+    let mine = |c: &ClientKey| usize::from(c.browser) == actor && c.tab == t;
+    let in_progress = auth_server_at(s, cfg.server).is_some_and(|a| {
+        a.handlers.iter().any(|h| mine(&h.client))
+            || a.cluster.as_ref().is_some_and(|c| c.pending.iter().any(|p| mine(&p.client)))
+    });
+    !in_flight && !in_progress
+}
+
 fn within_boundary(cfg: &Cfg, s: &State) -> bool {
     if let Some(k) = cfg.max_in_flight_ticks {
         let h = &s.history;
@@ -1109,6 +1135,7 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
         // A tab that refreshes before a call reads its own clock.
         browser_clock: sc.browser.freshness_check || sc.browser.call_refresh_margin.is_some(),
         max_in_flight_ticks: sc.time.max_in_flight_ticks,
+        retry_after_loss: sc.browser.retry_timeout == policy::RetryTimeout::AfterLoss,
     };
     let bcfg = browser_cfg(sc);
     let mut model = system::System::new(cfg, network_of(sc));
@@ -1129,6 +1156,7 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
         })
         .lossy(sc.lossy.losses())
         .within_boundary(within_boundary)
+        .timers_enabled(timer_enabled)
         .record(record_sent, record_delivered);
     for p in properties::ALL {
         model = model.property(p.expectation(), p.name, p.condition);
@@ -1168,6 +1196,7 @@ pub fn build(sc: &Scenario) -> RefreshModel {
         grace,
         browser_clock: sc.browser.freshness_check,
         max_in_flight_ticks: sc.time.max_in_flight_ticks,
+        retry_after_loss: sc.browser.retry_timeout == policy::RetryTimeout::AfterLoss,
     };
     let bcfg = browser_cfg(sc);
     let mut model = system::System::new(cfg, network_of(sc))
@@ -1190,6 +1219,7 @@ pub fn build(sc: &Scenario) -> RefreshModel {
         .actor(Node::Store { init: init_store, policy: sc.server, ttl, program })
         .lossy(sc.lossy.losses())
         .within_boundary(within_boundary)
+        .timers_enabled(timer_enabled)
         .record(record_sent, record_delivered);
     for p in properties::ALL {
         model = model.property(p.expectation(), p.name, p.condition);

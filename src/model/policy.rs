@@ -290,6 +290,22 @@ pub fn default_on_ok(mode: AuthMode, storage: JsonStorage) -> Vec<OkReaction> {
     }
 }
 
+/// When a tab waiting for its refresh's answer gives up and sends it again
+/// (`browser.retry_timeout`, with `browser.retries_per_tab`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryTimeout {
+    /// At any moment, also while its request or the answer is still on its way (a short
+    /// timeout, a user who clicks again, a reload of the request by the SDK). The default.
+    #[default]
+    AnyMoment,
+    /// Only once the answer can no longer come: nothing of its refresh is in flight (neither a
+    /// request of it nor an answer to it) and the server holds no request of it in progress,
+    /// so a request or an answer was lost. A client timeout longer than any delivery (a
+    /// patient client on a slow, lossy network); needs `lossy`.
+    AfterLoss,
+}
+
 /// What the other tabs do when a tab writes a new refresh token to the shared `localStorage`
 /// entry (`browser.on_stored_token_written`; the `storage` event fires in every other tab of
 /// the origin, HTML Living Standard §12.2.1).

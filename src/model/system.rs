@@ -357,6 +357,9 @@ pub struct State {
 /// its crash, recovery and random-choice variants never occur).
 pub type Action = ActorModelAction<Msg, Timer, ()>;
 
+/// Whether a timer set (of an actor, by its number) may fire in a state ([`System::timers_enabled`]).
+type TimerEnabled = fn(&Cfg, &State, usize, &Timer) -> bool;
+
 /// Records a message sent or delivered in the history: `None` leaves it unchanged.
 type Record = fn(&Cfg, &InFlight, Envelope<&Msg>) -> Option<InFlight>;
 
@@ -371,6 +374,7 @@ pub struct System {
     net: NetKind,
     lossy: Option<Losses>,
     within: fn(&Cfg, &State) -> bool,
+    timer_enabled: TimerEnabled,
     record_out: Record,
     record_in: Record,
     /// The properties checked, in the order added ([`System::property`]).
@@ -387,6 +391,7 @@ impl System {
             net,
             lossy: None,
             within: |_, _| true,
+            timer_enabled: |_, _, _, _| true,
             record_out: |_, _, _| None,
             record_in: |_, _, _| None,
             properties: Vec::new(),
@@ -410,6 +415,13 @@ impl System {
     /// The states the search explores: those for which `f` holds (others are not expanded).
     pub fn within_boundary(mut self, f: fn(&Cfg, &State) -> bool) -> Self {
         self.within = f;
+        self
+    }
+
+    /// Which timers set may fire in a state (by default every one): a timer for which `f` is
+    /// false is listed as no action and has no successor, as if not yet due.
+    pub fn timers_enabled(mut self, f: TimerEnabled) -> Self {
+        self.timer_enabled = f;
         self
     }
 
@@ -505,7 +517,8 @@ impl Model for System {
             let e = e.envelope();
             ActorModelAction::Deliver { src: e.src, dst: e.dst, msg: e.msg }
         }));
-        actions.extend(state.timers.iter().map(|(a, t)| ActorModelAction::Timeout(Id::from(a), *t)));
+        let enabled = |&(a, t): &(usize, &Timer)| (self.timer_enabled)(&self.cfg, state, a, t);
+        actions.extend(state.timers.iter().filter(enabled).map(|(a, t)| ActorModelAction::Timeout(Id::from(a), *t)));
     }
 
     fn next_state(&self, last: &State, action: Action) -> Option<State> {
@@ -535,6 +548,9 @@ impl Model for System {
             }
             ActorModelAction::Timeout(id, timer) => {
                 let index = usize::from(id);
+                if !(self.timer_enabled)(&self.cfg, last, index, &timer) {
+                    return None;
+                }
                 let mut actor = Cow::Borrowed(&*last.actor_states[index]);
                 let mut out = Out::new();
                 self.actors[index].on_timeout(id, &mut actor, &timer, &mut out);

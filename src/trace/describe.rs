@@ -879,8 +879,13 @@ fn describe_in(
             who(*t),
             "TabRetriesRefresh".into(),
             format!(
-                "{} got no answer and sends its refresh again with {}",
+                "{} {} and sends its refresh again with {}",
                 who(*t),
+                if m.cfg.retry_after_loss {
+                    "times out (its request or the answer was lost: nothing of its refresh is on its way)"
+                } else {
+                    "got no answer"
+                },
                 refresh_source(model::browser_at(before, browser), m, *t)
             ),
             None,
