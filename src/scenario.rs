@@ -124,7 +124,9 @@ impl Lossy {
         match self {
             Lossy::Any(false) => None,
             Lossy::Any(true) => Some(Losses::ANY),
-            Lossy::Faults(f) => Some(Losses::new(f.messages, &f.endpoints, f.max_losses)),
+            Lossy::Faults(f) => {
+                Some(Losses::new(f.messages, f.endpoints.as_deref().unwrap_or(&[]), f.max_losses.map(|n| n as u8)))
+            }
         }
     }
 }
@@ -141,12 +143,14 @@ pub struct LossFaults {
     /// Only the requests and answers of these endpoints (`refresh`, `call`: an ordinary request
     /// or API call, `sign-out`); absent: every endpoint. With it, the server's messages to its
     /// store are never lost.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub endpoints: Vec<LossEndpoint>,
-    /// At most this many messages are lost in a run, 1 to [`MAX_LOSSES`]; absent: any number.
-    /// The count of losses so far becomes part of the state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_losses: Option<u8>,
+    pub endpoints: Option<Vec<LossEndpoint>>,
+    /// At most this many messages are lost in a run, 1 to [`MAX_LOSSES`]; absent: any number.
+    /// The count of losses so far becomes part of the state. (Read as any integer, so that a
+    /// value out of range is refused with the range this field allows.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_LOSSES))]
+    pub max_losses: Option<i64>,
 }
 
 /// The most losses `lossy.max_losses` may allow.
@@ -1217,7 +1221,14 @@ impl Scenario {
                 return Err(self.invalid(
                     field,
                     n,
-                    &format!("{what} with `retries_per_tab` (a retry and a reload both abandon the answer; model one of them)"),
+                    &format!(
+                        "{what} with `retries_per_tab` ({})",
+                        if field == "browser.reloads_per_tab" {
+                            "a retry and a reload both abandon the answer; model one of them"
+                        } else {
+                            "a retry is the tab's own: several requesters of one tab share no retry budget"
+                        }
+                    ),
                 ));
             }
         }
@@ -1485,12 +1496,26 @@ impl Scenario {
         }
         if let Lossy::Faults(f) = &self.lossy {
             if let Some(n) = f.max_losses {
-                in_range("lossy.max_losses", n, 1, MAX_LOSSES)?;
+                if !(1..=i64::from(MAX_LOSSES)).contains(&n) {
+                    return Err(self.invalid(
+                        "lossy.max_losses",
+                        n,
+                        &format!("an integer from 1 to {MAX_LOSSES}"),
+                    ));
+                }
             }
-            if let Some(i) = (1..f.endpoints.len()).find(|&i| f.endpoints[..i].contains(&f.endpoints[i])) {
+            let endpoints = f.endpoints.as_deref().unwrap_or(&[]);
+            if f.endpoints.as_ref().is_some_and(|e| e.is_empty()) {
+                return Err(self.invalid(
+                    "lossy.endpoints",
+                    "[]",
+                    "at least one of \"refresh\", \"call\", \"sign-out\" (leave the field out for every endpoint; `lossy: false` for no loss)",
+                ));
+            }
+            if let Some(i) = (1..endpoints.len()).find(|&i| endpoints[..i].contains(&endpoints[i])) {
                 return Err(self.invalid(
                     &format!("lossy.endpoints[{i}]"),
-                    serde_json::to_string(&f.endpoints[i]).unwrap_or_default(),
+                    serde_json::to_string(&endpoints[i]).unwrap_or_default(),
                     "each endpoint once (\"refresh\", \"call\", \"sign-out\")",
                 ));
             }

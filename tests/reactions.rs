@@ -146,7 +146,7 @@ fn kcap_cli_946_a_5xx_after_the_commit_signs_out_and_pr_947_replays_inside_the_w
     // The model keeps no field in memory: the restart loses only the request in progress.
     assert_eq!(
         t.steps[4].text,
-        "the server restarts (the token store and its declared fields are durable), and 1 request(s) in progress fail with 500"
+        "the server restarts (the token store is durable), and 1 request(s) in progress fail with 500"
     );
     assert!(t.steps[5].text.contains("500") && t.steps[5].text.ends_with("keeps going"), "{}", t.steps[5].text);
     assert!(t.steps[6].text.contains("(token=1)"), "{}", t.steps[6].text);

@@ -236,7 +236,7 @@ fn gombit_pr166_per_token_hash_a_joiner_gets_the_pair_its_call_stored_on_the_tok
     assert!(register < join && join < rotate && rotate < woken && woken < answered, "{t:?}");
     assert!(t.steps[register].text.starts_with("server receives tab A's"), "{}", t.steps[register].text);
     assert!(t.steps[join].text.starts_with("server receives tab B's"), "{}", t.steps[join].text);
-    assert!(t.steps[woken].text.contains("its wait over"), "{}", t.steps[woken].text);
+    assert!(t.steps[woken].text.contains("its `waits_until` condition holding"), "{}", t.steps[woken].text);
     // The map's entry is on token 1's row: registered, then the call's pair stored and the
     // entry deleted; token 2 has an entry of its own, empty.
     assert_eq!(t.steps[join].state.store[0], "token=1 family=0 gen=0 active; call=1, call_pair=none, calls=1");

@@ -823,7 +823,12 @@ fn describe_in(
                 if lost > 0 { format!(", and {lost} request(s) in progress fail with 500") } else { String::new() };
             let text = match in_memory_fields(m) {
                 fields if fields.is_empty() => {
-                    format!("the server restarts (the token store and its declared fields are durable){in_flight}")
+                    let durable = if declares_fields(m) {
+                        "the token store and its declared fields are durable"
+                    } else {
+                        "the token store is durable"
+                    };
+                    format!("the server restarts ({durable}){in_flight}")
                 }
                 fields => format!("the server restarts: its in-memory fields ({}) are lost{in_flight}", fields.join(", ")),
             };
@@ -1288,6 +1293,13 @@ fn in_memory_fields(m: &RefreshModel) -> Vec<String> {
         .chain(session.map(|(n, _)| format!("session.{n}")))
         .chain(token.map(|(n, _)| format!("token.{n}")))
         .collect()
+}
+
+/// Whether the protocol declares any field (per family, client session or refresh token; a
+/// request's fields end with its request).
+fn declares_fields(m: &RefreshModel) -> bool {
+    let Some(model::Node::AuthServer { protocol, .. }) = m.actors.get(m.cfg.server) else { return false };
+    !(protocol.family_fields.is_empty() && protocol.session_fields.is_empty() && protocol.token_fields.is_empty())
 }
 
 /// The step a refresh waiting in `before` runs next (`step \`NAME\``), and whether it reads
