@@ -56,7 +56,7 @@ use serde::Serialize;
 pub mod requesters;
 
 use super::policy::{
-    AuthMode, Coordination, JsonStorage, LeaderElection, Logins, OkReaction, Reaction, WrittenListener,
+    AuthMode, Coordination, JsonStorage, LeaderElection, LockGranted, Logins, OkReaction, Reaction, WrittenListener,
 };
 use super::server::Credentials;
 use super::{Reply, SessionJwt, TabIx, Tick, Token};
@@ -129,6 +129,11 @@ pub struct Tab {
     /// With `read_before_lock`: the refresh token it read before it queued for the lock, which
     /// it presents once granted (C20).
     pub read: Option<Token>,
+    /// With `lock_granted: "skip-if-token-changed"`: while the tab waits for the lock, the
+    /// refresh token it would have presented when it queued (the stored one then), which it
+    /// compares with the stored one once granted. `None` otherwise (always `None` without the
+    /// field, so the field adds no state).
+    pub queued_with: Option<Token>,
     /// Broadcast leader: the leader messages sent to this tab and not yet delivered, folded
     /// into the newest ([`Broadcast::count`]).
     pub inbox: Option<Broadcast>,
@@ -307,6 +312,8 @@ pub struct BrowserCfg {
     /// Web Locks: a tab reads the refresh token before it queues for the lock and presents
     /// that copy once granted (DuendeArchive/Support issue 1286; C20).
     pub read_before_lock: bool,
+    /// Web Locks: what a tab that queued does once granted the lock (`browser.lock_granted`).
+    pub lock_granted: LockGranted,
     /// The first `ssr_paths` tabs are server-side render paths: they send the jar's cookie and
     /// can refresh, but cannot write cookies, so a rotated token they receive is discarded
     /// (Next.js Server Components, `@supabase/ssr` `setAll`; C05, C06).
@@ -437,6 +444,7 @@ impl BrowserState {
             expiry: None,
             retries_left: cfg.retries,
             read: None,
+            queued_with: None,
             inbox: None,
             waited: 0,
             reaction_retries_left: cfg.retry_limit,
@@ -514,6 +522,12 @@ impl BrowserState {
         self.refresh_cred(cfg, t).token
     }
 
+    /// The refresh token tab `t` would present now, in every mode (session mode: the jar
+    /// cookie's `session` claim); `None` when it holds none.
+    pub fn presented_now(&self, cfg: &BrowserCfg, t: TabIx) -> Option<Token> {
+        self.refresh_cred(cfg, t).presented()
+    }
+
     /// Tab `t` sends its refresh now, with the jar's (or storage's) current token.
     fn send_refresh(&mut self, cfg: &BrowserCfg, t: TabIx) -> Send {
         let mut cred = self.refresh_cred(cfg, t);
@@ -572,6 +586,9 @@ impl BrowserState {
                     self.queue.push(t);
                     if cfg.read_before_lock {
                         self.tabs[t as usize].read = self.refresh_cred(cfg, t).token;
+                    }
+                    if cfg.lock_granted == LockGranted::SkipIfTokenChanged {
+                        self.tabs[t as usize].queued_with = self.refresh_cred(cfg, t).presented();
                     }
                     self.tabs[t as usize].status = TabStatus::WaitingLock;
                     None
@@ -742,14 +759,55 @@ impl BrowserState {
     }
 
     /// C18 with `steal: true` (supabase/supabase-js PR 2106): waiting tab `t` takes the lock
-    /// from its holder, which keeps running, and refreshes now.
-    pub fn steal_lock(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
+    /// from its holder, which keeps running, and refreshes now; with `lock_granted:
+    /// "skip-if-token-changed"` it checks first ([`Self::grant`]) and, if it skips, releases
+    /// the lock to the next waiter at once. Returns whether anything changed, and the request
+    /// sent.
+    pub fn steal_lock(&mut self, cfg: &BrowserCfg, t: TabIx) -> (bool, Option<Send>) {
         if self.tabs[t as usize].status != TabStatus::WaitingLock || self.lock.is_none() {
-            return None;
+            return (false, None);
         }
         self.queue.retain(|&x| x != t);
+        match self.grant(cfg, t) {
+            Some(sent) => (true, Some(sent)),
+            None => (true, self.grant_next(cfg)),
+        }
+    }
+
+    /// Web Locks: waiting tab `t` (already out of the queue) is granted the lock. With
+    /// `lock_granted: "refresh"` it refreshes (returned). With `"skip-if-token-changed"`
+    /// (double-checked locking, [`LockGranted::SkipIfTokenChanged`]) it first reads the token
+    /// stored now: if it is some token other than the one it queued with, another tab
+    /// refreshed while it waited, so it takes that token over, sends no refresh and is idle
+    /// again (`None` is returned; the caller releases the lock); otherwise it refreshes.
+    fn grant(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
         self.lock = Some(t);
+        let queued_with = self.tabs[t as usize].queued_with.take();
+        if cfg.lock_granted == LockGranted::SkipIfTokenChanged {
+            let stored = self.presented_now(cfg, t);
+            if stored.is_some() && stored != queued_with {
+                let tab = &mut self.tabs[t as usize];
+                tab.status = TabStatus::Idle;
+                tab.read = None;
+                tab.waited = 0;
+                return None;
+            }
+        }
         Some(self.send_refresh(cfg, t))
+    }
+
+    /// Web Locks: the holder releases the lock; the waiters are granted it in request order
+    /// ([`Self::grant`]) until one refreshes (returned), or the queue is empty and the lock
+    /// is free.
+    fn grant_next(&mut self, cfg: &BrowserCfg) -> Option<Send> {
+        while !self.queue.is_empty() {
+            let next = self.queue.remove(0);
+            if let Some(sent) = self.grant(cfg, next) {
+                return Some(sent);
+            }
+        }
+        self.lock = None;
+        None
     }
 
     /// Tab `t` starts an ordinary request.
@@ -778,7 +836,8 @@ impl BrowserState {
     /// Tab `t` receives its refresh's response: a 2xx stores the new token (the jar for every
     /// tab, or the storage) and the expiry; anything else logs this tab out (no server call).
     /// Then the lock, if the tab holds it, is released; a Web Locks waiter is granted it and
-    /// refreshes, which is returned.
+    /// refreshes, which is returned (with `lock_granted: "skip-if-token-changed"`, waiters
+    /// that find the stored token changed skip and pass it on: [`Self::grant_next`]).
     pub fn on_refresh_reply(&mut self, cfg: &BrowserCfg, t: TabIx, reply: Reply) -> Option<Send> {
         // A client that retries has abandoned its earlier attempt: it takes the first answer
         // while it waits and drops any answer that comes after.
@@ -886,13 +945,9 @@ impl BrowserState {
             return None;
         }
         match cfg.coordination {
-            Coordination::WebLocks if !self.queue.is_empty() => {
-                let next = self.queue.remove(0);
-                self.lock = Some(next);
-                Some(self.send_refresh(cfg, next))
-            }
+            Coordination::WebLocks => self.grant_next(cfg),
             _ => {
-                // Web Locks with no waiter, or `localStorage.removeItem(key)`.
+                // `localStorage.removeItem(key)`.
                 self.lock = None;
                 None
             }
@@ -917,7 +972,7 @@ impl BrowserState {
                     self.clear(cfg, t, *r)
                 }
                 Reaction::RetryWithStoredToken => {
-                    let stored = self.refresh_cred(cfg, t).presented();
+                    let stored = self.presented_now(cfg, t);
                     if stored.is_some() && stored != sent {
                         return Some(self.send_refresh(cfg, t));
                     }
@@ -1284,6 +1339,7 @@ mod tests {
             lock_hangs: 0,
             lock_steal: false,
             read_before_lock: false,
+            lock_granted: LockGranted::Refresh,
             ssr_paths: 0,
             leader_election: LeaderElection::Single,
             leader_closes: 0,
