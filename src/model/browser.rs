@@ -1398,6 +1398,62 @@ mod tests {
         assert_eq!(b.lock, Some(1));
     }
 
+    fn recheck_cfg(tabs: u8) -> BrowserCfg {
+        BrowserCfg { lock_granted: LockGranted::SkipIfTokenChanged, ..cfg(tabs, Coordination::WebLocks) }
+    }
+
+    /// Double-checked locking: the two waiters queued with token 1; the holder's 2xx stores
+    /// token 2, so each in turn is granted the lock, finds token 2, sends no refresh and passes
+    /// the lock on; the lock ends free.
+    #[test]
+    fn waiters_that_find_another_stored_token_skip_in_turn_and_the_lock_ends_free() {
+        let c = recheck_cfg(3);
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+        assert!(b.start_refresh(&c, 0).is_some());
+        assert_eq!((b.start_refresh(&c, 1), b.start_refresh(&c, 2)), (None, None));
+        assert_eq!((b.tabs[1].queued_with, b.tabs[2].queued_with), (Some(1), Some(1)));
+        assert_eq!(b.on_refresh_reply(&c, 0, ok(2)), None, "no waiter refreshes");
+        assert_eq!([b.tabs[1].status, b.tabs[2].status], [TabStatus::Idle; 2]);
+        assert_eq!((b.tabs[1].queued_with, b.tabs[2].queued_with), (None, None));
+        assert_eq!((b.lock, b.queue.len()), (None, 0));
+        assert_eq!((b.presented_now(&c, 1), b.tabs[1].refreshes_left), (Some(2), 0), "it uses token 2");
+    }
+
+    /// The stored token unchanged (the holder was refused and kept it), or gone (cleared):
+    /// the waiter refreshes with what is stored, as with `lock_granted: "refresh"`.
+    #[test]
+    fn a_waiter_that_finds_the_token_it_queued_with_or_none_refreshes() {
+        for (on_refused, presents) in [(vec![Reaction::KeepGoing], Some(1)), (vec![Reaction::ClearStoredToken], None)] {
+            let c = BrowserCfg { on_refused, ..recheck_cfg(2) };
+            let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+            assert!(b.start_refresh(&c, 0).is_some());
+            assert_eq!(b.start_refresh(&c, 1), None);
+            let sent = b.on_refresh_reply(&c, 0, Reply::Err(HttpError::InvalidCredentials));
+            let Some(Send::Refresh { tab: 1, cred, .. }) = sent else { panic!("{sent:?}") };
+            assert_eq!(cred.presented(), presents);
+            assert_eq!(b.lock, Some(1));
+        }
+    }
+
+    /// A waiter that steals the lock checks too. A holds the lock with token 1 in flight; C
+    /// and B queue with token 1; B steals (token 1 still stored: it refreshes); A's 2xx stores
+    /// token 2 (A no longer holds the lock); C steals, finds token 2, sends no refresh and
+    /// releases the lock, which is free with no waiter left.
+    #[test]
+    fn a_stealing_waiter_checks_too_and_releases_the_lock_when_it_skips() {
+        let c = BrowserCfg { lock_steal: true, ..recheck_cfg(3) };
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+        assert!(b.start_refresh(&c, 0).is_some());
+        assert_eq!((b.start_refresh(&c, 2), b.start_refresh(&c, 1)), (None, None));
+        let (changed, sent) = b.steal_lock(&c, 1);
+        let Some(Send::Refresh { tab: 1, cred, .. }) = sent else { panic!("{sent:?}") };
+        assert!(changed && cred.presented() == Some(1) && b.lock == Some(1));
+        assert_eq!(b.on_refresh_reply(&c, 0, ok(2)), None, "A's answer releases nothing");
+        assert_eq!(b.steal_lock(&c, 2), (true, None));
+        assert_eq!((b.tabs[2].status, b.lock, b.queue.len()), (TabStatus::Idle, None, 0));
+        assert_eq!(b.presented_now(&c, 2), Some(2));
+    }
+
     fn leader_cfg(tabs: u8, refreshes: u8) -> BrowserCfg {
         BrowserCfg {
             refreshes,
