@@ -1495,6 +1495,43 @@ fn angular_auth_oidc_client_pr2237_the_waiting_tab_reuses_the_stored_token() {
     assert_eq!(query_answer(&sc, "no-tab-reset"), refresh_check::query::Answer::Unreachable);
 }
 
+/// RingCentral's widgets (`lockRefresh`): a tab granted the Web Lock asks whether the access
+/// token in the shared cache is valid and, another tab having renewed, answers with the stored
+/// data. Three tabs: the two that queued behind tab A's renewal both skip in A's answer step, and
+/// a tab that queued behind a later renewal compares with the token stored when it queued.
+#[test]
+fn ringcentral_lock_refresh_two_waiters_reuse_one_rotation() {
+    let (sc, _, r) = checked("models/ringcentral-widgets-lock-refresh-checks-token-valid.json");
+    assert!(r.exhaustive);
+    assert_eq!((r.states, r.unique_states), (127, 92));
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "converges_to_live_token"), Verdict::Holds);
+    let q = query_trace(&sc, "two-waiters-reuse-one-rotation");
+    assert_eq!(
+        actions(&q),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabWaitsForLock",
+            "TabWaitsForLock",
+            "TabReceivesRefreshResponse"
+        ],
+        "{}",
+        trace_text(&q)
+    );
+    let skip = |t: &str, now: u8, then: u8| {
+        format!("{t} is granted the lock; the stored token ({now}) is not the one it queued with ({then}): it uses it and sends no refresh")
+    };
+    assert_eq!(
+        q.steps[4].text,
+        format!("tab A gets 200, refresh token=2; it stores it; {}; {}", skip("tab B", 2, 1), skip("tab C", 2, 1))
+    );
+    let later = query_trace(&sc, "a-later-waiter-compares-with-its-own-token");
+    assert_eq!(later.steps.len(), 7, "{}", trace_text(&later));
+    assert!(later.steps[6].text.ends_with(&skip("tab C", 3, 2)), "{}", later.steps[6].text);
+    assert_eq!(query_answer(&sc, "no-tab-reset"), refresh_check::query::Answer::Unreachable);
+}
+
 /// angular-oauth2-oidc issue 1509: the automatic silent refresh and the application's own call
 /// run `refreshToken()` in one tab with the same stored token; Keycloak (Revoke Refresh Token,
 /// Max Reuse 0) rotates for the first and detaches the client session for the second, which
