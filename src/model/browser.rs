@@ -133,6 +133,7 @@ pub struct Tab {
     /// refresh token it would have presented when it queued (the stored one then), which it
     /// compares with the stored one once granted. `None` otherwise (always `None` without the
     /// field, so the field adds no state).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub queued_with: Option<Token>,
     /// Broadcast leader: the leader messages sent to this tab and not yet delivered, folded
     /// into the newest ([`Broadcast::count`]).

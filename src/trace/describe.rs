@@ -346,7 +346,11 @@ fn tab_words(b: &BrowserState, i: usize, mode: AuthMode, stored: &str) -> String
         TabStatus::Requesting => "requesting".into(),
         TabStatus::CheckingFresh => "checking freshness (GET /users/me)".into(),
         TabStatus::SigningOut => "signing out".into(),
-        TabStatus::WaitingLock => "waiting for the lock".into(),
+        // `lock_granted: "skip-if-token-changed"`: the token it will compare once granted.
+        TabStatus::WaitingLock => match t.queued_with {
+            Some(tok) => format!("waiting for the lock (queued with token={tok})"),
+            None => "waiting for the lock".into(),
+        },
         TabStatus::LockSeenFree => "saw the lock free".into(),
         TabStatus::LoggedOut => "logged out".into(),
         TabStatus::Hung => "hung (holds the lock forever)".into(),
