@@ -947,7 +947,8 @@ impl Scenario {
     }
 
     /// `browser.lock_granted: "skip-if-token-changed"` needs a Web Lock and a stored token the
-    /// other tabs' refreshes write (the jar, or shared storage), and is refused where the tab
+    /// other tabs' refreshes write (the jar, shared storage, or a tab's own copy that a
+    /// `storage` listener updates), and is refused where the tab
     /// would have to take over an access token's expiry the model does not store with the
     /// token (the freshness check, ordinary requests with the tab's access token; ordinary
     /// calls already need `coordination: "none"`).
@@ -965,11 +966,12 @@ impl Scenario {
                 "\"refresh\" (the default) unless `coordination` is \"web-locks\" (only a tab queued for the Web Lock is granted it later)",
             ));
         }
-        if b.mode == AuthMode::Json && b.json_storage == JsonStorage::PerTab {
+        let adopts = b.on_stored_token_written == crate::model::policy::WrittenListener::Adopt;
+        if b.mode == AuthMode::Json && b.json_storage == JsonStorage::PerTab && !adopts {
             return Err(self.invalid(
                 field,
-                found("`json_storage` \"per-tab\"".into()),
-                "`json_storage` \"shared\" or \"shared-lagging\" (the libraries re-read the shared session once granted; a tab's own in-memory token cannot change while it waits, so the check would never skip)",
+                found("`json_storage` \"per-tab\" and no `on_stored_token_written: \"adopt\"`".into()),
+                "`json_storage` \"shared\" or \"shared-lagging\", or per-tab storage with `on_stored_token_written: \"adopt\"` (the libraries re-read the shared session once granted; a tab's own in-memory token that no listener updates cannot change while it waits, so the check would never skip)",
             ));
         }
         if b.freshness_check {

@@ -332,7 +332,7 @@ fn lock_granted_is_refused_where_it_has_no_meaning() {
             "field `browser.lock_granted`: found \"skip-if-token-changed\" with `coordination` \"local-storage\", expected \"refresh\" (the default) unless `coordination` is \"web-locks\"",
         ),
         ("lock_granted", serde_json::json!("skip"), "field `browser.lock_granted`: unknown variant `skip`, expected `refresh` or `skip-if-token-changed`"),
-        ("json_storage", serde_json::json!("per-tab"), "with `json_storage` \"per-tab\", expected `json_storage` \"shared\" or \"shared-lagging\""),
+        ("json_storage", serde_json::json!("per-tab"), "with `json_storage` \"per-tab\" and no `on_stored_token_written: \"adopt\"`, expected `json_storage` \"shared\" or \"shared-lagging\", or per-tab storage with"),
         ("freshness_check", serde_json::json!(true), "with `freshness_check` true, expected `freshness_check` false"),
         ("requests_per_tab", serde_json::json!(1), "with `requests_per_tab` 1, expected `requests_per_tab` 0 in json and cookie mode"),
     ];
@@ -351,4 +351,11 @@ fn lock_granted_is_refused_where_it_has_no_meaning() {
         assert!(err.contains(&format!("{name}:")) && err.contains(says), "{field}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
+    // Per-tab storage that a `storage` listener updates (fliks PR 457's `adopt`) can change
+    // while a tab waits: accepted.
+    let adopt = files.copy_model("models/fliks-pr457-weblocks-storage-listener.json", "adopt.json", |m| {
+        m["browser"].as_object_mut().unwrap().insert("lock_granted".into(), "skip-if-token-changed".into());
+    });
+    let sc = Scenario::load(&adopt).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sc.browser.lock_granted, LockGranted::SkipIfTokenChanged);
 }

@@ -124,8 +124,8 @@ pub enum LockGranted {
     #[default]
     Refresh,
     /// Double-checked locking: when it queues, the tab remembers the refresh token it would
-    /// have presented then (where the mode keeps it: the jar, the shared storage, or its view
-    /// of lagging storage); once granted, if the token stored there now is another one (and
+    /// have presented then (where the mode keeps it: the jar, the shared storage, its view of
+    /// lagging storage, or its own copy that a `storage` listener updates); once granted, if the token stored there now is another one (and
     /// not none), another tab refreshed while it waited: it takes over the stored token, sends
     /// no refresh, is idle again and releases the lock to the next waiter, who checks in turn.
     /// Otherwise it refreshes. damienbod/angular-auth-oidc-client PR 2237
