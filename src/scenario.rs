@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::model::policy::{
-    AuthMode, Coordination, JsonStorage, LeaderElection, Logins, Reaction, ServerPolicy, ServerSteps, SessionRefresh,
-    StoreConcurrency,
+    AuthMode, Coordination, JsonStorage, LeaderElection, LockGranted, Logins, Reaction, ServerPolicy, ServerSteps,
+    SessionRefresh, StoreConcurrency,
 };
 use crate::model::Tick;
 use crate::properties::{self, Kind};
@@ -270,6 +270,12 @@ pub struct BrowserSection {
     /// presents that copy once granted (default false; C20).
     #[serde(default)]
     pub read_before_lock: bool,
+    /// With `web-locks`: what a tab that queued for the lock does once granted it:
+    /// `refresh` (default) or `skip-if-token-changed` (double-checked locking: it sends no
+    /// refresh when the stored token is not the one it queued with;
+    /// [`crate::model::policy::LockGranted`]).
+    #[serde(default)]
+    pub lock_granted: LockGranted,
     /// The first `ssr_paths` tabs are server-side render paths that can refresh but cannot
     /// write cookies (cookie mode only; default 0; C05, C06).
     #[serde(default)]
@@ -1077,6 +1083,51 @@ impl Scenario {
         Ok(self)
     }
 
+    /// `browser.lock_granted: "skip-if-token-changed"` needs a Web Lock and a stored token the
+    /// other tabs' refreshes write (the jar, shared storage, or a tab's own copy that a
+    /// `storage` listener updates), and is refused where the tab
+    /// would have to take over an access token's expiry the model does not store with the
+    /// token (the freshness check, ordinary requests with the tab's access token; ordinary
+    /// calls already need `coordination: "none"`).
+    fn validate_lock_granted(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        if b.lock_granted == LockGranted::Refresh {
+            return Ok(());
+        }
+        let field = "browser.lock_granted";
+        let found = |with: String| format!("\"skip-if-token-changed\" with {with}");
+        if b.coordination != Coordination::WebLocks {
+            return Err(self.invalid(
+                field,
+                found(format!("`coordination` {}", serde_json::to_string(&b.coordination).unwrap_or_default())),
+                "\"refresh\" (the default) unless `coordination` is \"web-locks\" (only a tab queued for the Web Lock is granted it later)",
+            ));
+        }
+        let adopts = b.on_stored_token_written == crate::model::policy::WrittenListener::Adopt;
+        if b.mode == AuthMode::Json && b.json_storage == JsonStorage::PerTab && !adopts {
+            return Err(self.invalid(
+                field,
+                found("`json_storage` \"per-tab\" and no `on_stored_token_written: \"adopt\"`".into()),
+                "`json_storage` \"shared\" or \"shared-lagging\", or per-tab storage with `on_stored_token_written: \"adopt\"` (the libraries re-read the shared session once granted; a tab's own in-memory token that no listener updates cannot change while it waits, so the check would never skip)",
+            ));
+        }
+        if b.freshness_check {
+            return Err(self.invalid(
+                field,
+                found("`freshness_check` true".into()),
+                "`freshness_check` false (a tab that skips takes over the stored session, whose access-token expiry the model does not store with the token)",
+            ));
+        }
+        if b.requests_per_tab > 0 && b.mode != AuthMode::Session {
+            return Err(self.invalid(
+                field,
+                found(format!("`requests_per_tab` {}", b.requests_per_tab)),
+                "`requests_per_tab` 0 in json and cookie mode (a tab that skips would present the access token the other tab stored, whose expiry the model does not store with the token)",
+            ));
+        }
+        Ok(())
+    }
+
     fn invalid(&self, field: &str, found: impl ToString, expected: &str) -> ScenarioError {
         ScenarioError::Invalid {
             path: self.path.clone(),
@@ -1432,6 +1483,7 @@ impl Scenario {
                 "\"web-locks\" when `lock_hangs`, `lock_steal` or `read_before_lock` is set",
             ));
         }
+        self.validate_lock_granted()?;
         in_range("browser.leader_closes", self.browser.leader_closes, 0, 1)?;
         in_range("browser.follower_timeout", self.browser.follower_timeout, 0, 3)?;
         in_range("browser.max_wait_steps", self.browser.max_wait_steps, 0, 3)?;

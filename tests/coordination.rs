@@ -8,6 +8,7 @@
 
 use refresh_check::check::{CheckOptions, Results};
 use refresh_check::model::browser::TabStatus;
+use refresh_check::model::policy::LockGranted;
 use refresh_check::model::{auth_server_at, browser_at, RefreshModel, State};
 use refresh_check::scenario::{Scenario, Verdict};
 use refresh_check::search;
@@ -270,4 +271,91 @@ fn multi_device_snapshots_show_every_devices_tabs() {
         "{}",
         trace::render_mermaid(&t)
     );
+}
+
+const PR2237: &str = "models/angular-auth-oidc-client-pr2237-refresh-token-lock.json";
+
+/// Every tab is idle with its one refresh used, and the authorization server has rotated once
+/// (the sign-in's token and its one successor).
+fn all_renewed_with_one_rotation(m: &RefreshModel, s: &State) -> bool {
+    let b = browser_at(s, m.cfg.browsers[0]);
+    let rows = auth_server_at(s, m.cfg.server).unwrap().rows.len();
+    b.tabs.iter().all(|t| t.status == TabStatus::Idle && t.refreshes_left == 0) && rows == 2
+}
+
+/// `browser.lock_granted: "skip-if-token-changed"` (double-checked locking, angular-auth-oidc-client
+/// PR 2237) with three tabs: B and C queue behind A with token 1; A's 2xx stores token 2 and,
+/// in the same step, B and then C are granted the lock, find token 2, send no refresh and pass
+/// the lock on. Three renewals, one rotation. With `lock_granted: "refresh"` (the waiter
+/// refreshes with the stored token) every granted waiter rotates again, so that end is
+/// unreachable over the whole (smaller) state space.
+#[test]
+fn granted_waiters_that_find_another_token_send_no_refresh_and_one_rotation_serves_three_tabs() {
+    let skip = scenario(PR2237, Some(3));
+    assert_eq!(skip.browser.lock_granted, LockGranted::SkipIfTokenChanged);
+    let mut refresh = skip.clone();
+    refresh.browser.lock_granted = LockGranted::Refresh;
+
+    let (m, r) = run(&skip, &CheckOptions::default());
+    assert!(r.exhaustive);
+    assert_eq!((r.states, r.unique_states), (127, 92));
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "concurrent_refreshes"), Verdict::Unreached);
+    let (path, _, qm) = crate::util::shortest_to(&skip, all_renewed_with_one_rotation);
+    let path = path.expect("one rotation serves the three tabs");
+    let (_, steps) = search::replay(&qm, &path).unwrap();
+    assert_eq!(steps.len(), 5, "A sends, the server rotates, B and C queue, A's 2xx");
+    let before = browser_at(&steps[3].1, m.cfg.browsers[0]);
+    assert_eq!([before.tabs[1].queued_with, before.tabs[2].queued_with], [Some(1), Some(1)]);
+    assert_eq!(before.queue.len(), 2);
+    let end = browser_at(&steps[4].1, m.cfg.browsers[0]);
+    assert_eq!((end.lock, end.queue.len(), end.storage), (None, 0, Some(2)));
+    assert!(end.tabs.iter().all(|t| t.queued_with.is_none()), "the remembered token goes with the wait");
+
+    let (_, r) = run(&refresh, &CheckOptions::default());
+    assert!(r.exhaustive);
+    assert_eq!((r.states, r.unique_states), (109, 68), "no remembered token in the state");
+    let (path, exhaustive, _) = crate::util::shortest_to(&refresh, all_renewed_with_one_rotation);
+    assert!(path.is_none() && exhaustive, "each granted waiter rotates again");
+}
+
+/// `browser.lock_granted` is refused (exit 2, file, line, field, expected) without a Web
+/// Lock, with a value outside its list, with per-tab json storage, with the freshness check and
+/// with ordinary requests in json mode.
+#[test]
+fn lock_granted_is_refused_where_it_has_no_meaning() {
+    let files = crate::common::TempFiles::new();
+    let cases: [(&str, serde_json::Value, &str); 5] = [
+        (
+            "coordination",
+            serde_json::json!("local-storage"),
+            "field `browser.lock_granted`: found \"skip-if-token-changed\" with `coordination` \"local-storage\", expected \"refresh\" (the default) unless `coordination` is \"web-locks\"",
+        ),
+        ("lock_granted", serde_json::json!("skip"), "field `browser.lock_granted`: unknown variant `skip`, expected `refresh` or `skip-if-token-changed`"),
+        ("json_storage", serde_json::json!("per-tab"), "with `json_storage` \"per-tab\" and no `on_stored_token_written: \"adopt\"`, expected `json_storage` \"shared\" or \"shared-lagging\", or per-tab storage with"),
+        ("freshness_check", serde_json::json!(true), "with `freshness_check` true, expected `freshness_check` false"),
+        ("requests_per_tab", serde_json::json!(1), "with `requests_per_tab` 1, expected `requests_per_tab` 0 in json and cookie mode"),
+    ];
+    for (i, (field, value, says)) in cases.into_iter().enumerate() {
+        let name = format!("bad{i}.json");
+        // The freshness check is Directus's (PR 22464): its Web Locks model, in session mode.
+        let from = if field == "freshness_check" { "models/directus-pr22457-weblocks.json" } else { PR2237 };
+        let file = files.copy_model(from, &name, |m| {
+            let b = m["browser"].as_object_mut().unwrap();
+            b.insert("lock_granted".into(), "skip-if-token-changed".into());
+            b.insert(field.into(), value);
+        });
+        let out = crate::util::cli(files.path(), &["check", file.to_str().unwrap(), "--no-traces"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{field}: {err}");
+        assert!(err.contains(&format!("{name}:")) && err.contains(says), "{field}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // Per-tab storage that a `storage` listener updates (fliks PR 457's `adopt`) can change
+    // while a tab waits: accepted.
+    let adopt = files.copy_model("models/fliks-pr457-weblocks-storage-listener.json", "adopt.json", |m| {
+        m["browser"].as_object_mut().unwrap().insert("lock_granted".into(), "skip-if-token-changed".into());
+    });
+    let sc = Scenario::load(&adopt).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sc.browser.lock_granted, LockGranted::SkipIfTokenChanged);
 }

@@ -56,7 +56,7 @@ use serde::Serialize;
 pub mod requesters;
 
 use super::policy::{
-    AuthMode, Coordination, JsonStorage, LeaderElection, Logins, OkReaction, Reaction, WrittenListener,
+    AuthMode, Coordination, JsonStorage, LeaderElection, LockGranted, Logins, OkReaction, Reaction, WrittenListener,
 };
 use super::server::Credentials;
 use super::{Reply, SessionJwt, TabIx, Tick, Token};
@@ -129,6 +129,12 @@ pub struct Tab {
     /// With `read_before_lock`: the refresh token it read before it queued for the lock, which
     /// it presents once granted (C20).
     pub read: Option<Token>,
+    /// With `lock_granted: "skip-if-token-changed"`: while the tab waits for the lock, the
+    /// refresh token it would have presented when it queued (the stored one then), which it
+    /// compares with the stored one once granted. `None` otherwise (always `None` without the
+    /// field, so the field adds no state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued_with: Option<Token>,
     /// Broadcast leader: the leader messages sent to this tab and not yet delivered, folded
     /// into the newest ([`Broadcast::count`]).
     pub inbox: Option<Broadcast>,
@@ -307,6 +313,8 @@ pub struct BrowserCfg {
     /// Web Locks: a tab reads the refresh token before it queues for the lock and presents
     /// that copy once granted (DuendeArchive/Support issue 1286; C20).
     pub read_before_lock: bool,
+    /// Web Locks: what a tab that queued does once granted the lock (`browser.lock_granted`).
+    pub lock_granted: LockGranted,
     /// The first `ssr_paths` tabs are server-side render paths: they send the jar's cookie and
     /// can refresh, but cannot write cookies, so a rotated token they receive is discarded
     /// (Next.js Server Components, `@supabase/ssr` `setAll`; C05, C06).
@@ -437,6 +445,7 @@ impl BrowserState {
             expiry: None,
             retries_left: cfg.retries,
             read: None,
+            queued_with: None,
             inbox: None,
             waited: 0,
             reaction_retries_left: cfg.retry_limit,
@@ -514,6 +523,12 @@ impl BrowserState {
         self.refresh_cred(cfg, t).token
     }
 
+    /// The refresh token tab `t` would present now, in every mode (session mode: the jar
+    /// cookie's `session` claim); `None` when it holds none.
+    pub fn presented_now(&self, cfg: &BrowserCfg, t: TabIx) -> Option<Token> {
+        self.refresh_cred(cfg, t).presented()
+    }
+
     /// Tab `t` sends its refresh now, with the jar's (or storage's) current token.
     fn send_refresh(&mut self, cfg: &BrowserCfg, t: TabIx) -> Send {
         let mut cred = self.refresh_cred(cfg, t);
@@ -572,6 +587,9 @@ impl BrowserState {
                     self.queue.push(t);
                     if cfg.read_before_lock {
                         self.tabs[t as usize].read = self.refresh_cred(cfg, t).token;
+                    }
+                    if cfg.lock_granted == LockGranted::SkipIfTokenChanged {
+                        self.tabs[t as usize].queued_with = self.refresh_cred(cfg, t).presented();
                     }
                     self.tabs[t as usize].status = TabStatus::WaitingLock;
                     None
@@ -742,14 +760,55 @@ impl BrowserState {
     }
 
     /// C18 with `steal: true` (supabase/supabase-js PR 2106): waiting tab `t` takes the lock
-    /// from its holder, which keeps running, and refreshes now.
-    pub fn steal_lock(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
+    /// from its holder, which keeps running, and refreshes now; with `lock_granted:
+    /// "skip-if-token-changed"` it checks first ([`Self::grant`]) and, if it skips, releases
+    /// the lock to the next waiter at once. Returns whether anything changed, and the request
+    /// sent.
+    pub fn steal_lock(&mut self, cfg: &BrowserCfg, t: TabIx) -> (bool, Option<Send>) {
         if self.tabs[t as usize].status != TabStatus::WaitingLock || self.lock.is_none() {
-            return None;
+            return (false, None);
         }
         self.queue.retain(|&x| x != t);
+        match self.grant(cfg, t) {
+            Some(sent) => (true, Some(sent)),
+            None => (true, self.grant_next(cfg)),
+        }
+    }
+
+    /// Web Locks: waiting tab `t` (already out of the queue) is granted the lock. With
+    /// `lock_granted: "refresh"` it refreshes (returned). With `"skip-if-token-changed"`
+    /// (double-checked locking, [`LockGranted::SkipIfTokenChanged`]) it first reads the token
+    /// stored now: if it is some token other than the one it queued with, another tab
+    /// refreshed while it waited, so it takes that token over, sends no refresh and is idle
+    /// again (`None` is returned; the caller releases the lock); otherwise it refreshes.
+    fn grant(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
         self.lock = Some(t);
+        let queued_with = self.tabs[t as usize].queued_with.take();
+        if cfg.lock_granted == LockGranted::SkipIfTokenChanged {
+            let stored = self.presented_now(cfg, t);
+            if stored.is_some() && stored != queued_with {
+                let tab = &mut self.tabs[t as usize];
+                tab.status = TabStatus::Idle;
+                tab.read = None;
+                tab.waited = 0;
+                return None;
+            }
+        }
         Some(self.send_refresh(cfg, t))
+    }
+
+    /// Web Locks: the holder releases the lock; the waiters are granted it in request order
+    /// ([`Self::grant`]) until one refreshes (returned), or the queue is empty and the lock
+    /// is free.
+    fn grant_next(&mut self, cfg: &BrowserCfg) -> Option<Send> {
+        while !self.queue.is_empty() {
+            let next = self.queue.remove(0);
+            if let Some(sent) = self.grant(cfg, next) {
+                return Some(sent);
+            }
+        }
+        self.lock = None;
+        None
     }
 
     /// Tab `t` starts an ordinary request.
@@ -778,7 +837,8 @@ impl BrowserState {
     /// Tab `t` receives its refresh's response: a 2xx stores the new token (the jar for every
     /// tab, or the storage) and the expiry; anything else logs this tab out (no server call).
     /// Then the lock, if the tab holds it, is released; a Web Locks waiter is granted it and
-    /// refreshes, which is returned.
+    /// refreshes, which is returned (with `lock_granted: "skip-if-token-changed"`, waiters
+    /// that find the stored token changed skip and pass it on: [`Self::grant_next`]).
     pub fn on_refresh_reply(&mut self, cfg: &BrowserCfg, t: TabIx, reply: Reply) -> Option<Send> {
         // A client that retries has abandoned its earlier attempt: it takes the first answer
         // while it waits and drops any answer that comes after.
@@ -886,13 +946,9 @@ impl BrowserState {
             return None;
         }
         match cfg.coordination {
-            Coordination::WebLocks if !self.queue.is_empty() => {
-                let next = self.queue.remove(0);
-                self.lock = Some(next);
-                Some(self.send_refresh(cfg, next))
-            }
+            Coordination::WebLocks => self.grant_next(cfg),
             _ => {
-                // Web Locks with no waiter, or `localStorage.removeItem(key)`.
+                // `localStorage.removeItem(key)`.
                 self.lock = None;
                 None
             }
@@ -917,7 +973,7 @@ impl BrowserState {
                     self.clear(cfg, t, *r)
                 }
                 Reaction::RetryWithStoredToken => {
-                    let stored = self.refresh_cred(cfg, t).presented();
+                    let stored = self.presented_now(cfg, t);
                     if stored.is_some() && stored != sent {
                         return Some(self.send_refresh(cfg, t));
                     }
@@ -1284,6 +1340,7 @@ mod tests {
             lock_hangs: 0,
             lock_steal: false,
             read_before_lock: false,
+            lock_granted: LockGranted::Refresh,
             ssr_paths: 0,
             leader_election: LeaderElection::Single,
             leader_closes: 0,
@@ -1340,6 +1397,62 @@ mod tests {
         let Some(Send::Refresh { tab: 1, cred, .. }) = b.on_refresh_reply(&c, 0, ok(2)) else { panic!() };
         assert_eq!(cred.presented(), Some(2));
         assert_eq!(b.lock, Some(1));
+    }
+
+    fn recheck_cfg(tabs: u8) -> BrowserCfg {
+        BrowserCfg { lock_granted: LockGranted::SkipIfTokenChanged, ..cfg(tabs, Coordination::WebLocks) }
+    }
+
+    /// Double-checked locking: the two waiters queued with token 1; the holder's 2xx stores
+    /// token 2, so each in turn is granted the lock, finds token 2, sends no refresh and passes
+    /// the lock on; the lock ends free.
+    #[test]
+    fn waiters_that_find_another_stored_token_skip_in_turn_and_the_lock_ends_free() {
+        let c = recheck_cfg(3);
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+        assert!(b.start_refresh(&c, 0).is_some());
+        assert_eq!((b.start_refresh(&c, 1), b.start_refresh(&c, 2)), (None, None));
+        assert_eq!((b.tabs[1].queued_with, b.tabs[2].queued_with), (Some(1), Some(1)));
+        assert_eq!(b.on_refresh_reply(&c, 0, ok(2)), None, "no waiter refreshes");
+        assert_eq!([b.tabs[1].status, b.tabs[2].status], [TabStatus::Idle; 2]);
+        assert_eq!((b.tabs[1].queued_with, b.tabs[2].queued_with), (None, None));
+        assert_eq!((b.lock, b.queue.len()), (None, 0));
+        assert_eq!((b.presented_now(&c, 1), b.tabs[1].refreshes_left), (Some(2), 0), "it uses token 2");
+    }
+
+    /// The stored token unchanged (the holder was refused and kept it), or gone (cleared):
+    /// the waiter refreshes with what is stored, as with `lock_granted: "refresh"`.
+    #[test]
+    fn a_waiter_that_finds_the_token_it_queued_with_or_none_refreshes() {
+        for (on_refused, presents) in [(vec![Reaction::KeepGoing], Some(1)), (vec![Reaction::ClearStoredToken], None)] {
+            let c = BrowserCfg { on_refused, ..recheck_cfg(2) };
+            let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+            assert!(b.start_refresh(&c, 0).is_some());
+            assert_eq!(b.start_refresh(&c, 1), None);
+            let sent = b.on_refresh_reply(&c, 0, Reply::Err(HttpError::InvalidCredentials));
+            let Some(Send::Refresh { tab: 1, cred, .. }) = sent else { panic!("{sent:?}") };
+            assert_eq!(cred.presented(), presents);
+            assert_eq!(b.lock, Some(1));
+        }
+    }
+
+    /// A waiter that steals the lock checks too. A holds the lock with token 1 in flight; C
+    /// and B queue with token 1; B steals (token 1 still stored: it refreshes); A's 2xx stores
+    /// token 2 (A no longer holds the lock); C steals, finds token 2, sends no refresh and
+    /// releases the lock, which is free with no waiter left.
+    #[test]
+    fn a_stealing_waiter_checks_too_and_releases_the_lock_when_it_skips() {
+        let c = BrowserCfg { lock_steal: true, ..recheck_cfg(3) };
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+        assert!(b.start_refresh(&c, 0).is_some());
+        assert_eq!((b.start_refresh(&c, 2), b.start_refresh(&c, 1)), (None, None));
+        let (changed, sent) = b.steal_lock(&c, 1);
+        let Some(Send::Refresh { tab: 1, cred, .. }) = sent else { panic!("{sent:?}") };
+        assert!(changed && cred.presented() == Some(1) && b.lock == Some(1));
+        assert_eq!(b.on_refresh_reply(&c, 0, ok(2)), None, "A's answer releases nothing");
+        assert_eq!(b.steal_lock(&c, 2), (true, None));
+        assert_eq!((b.tabs[2].status, b.lock, b.queue.len()), (TabStatus::Idle, None, 0));
+        assert_eq!(b.presented_now(&c, 2), Some(2));
     }
 
     fn leader_cfg(tabs: u8, refreshes: u8) -> BrowserCfg {

@@ -600,10 +600,7 @@ impl Actor for Node {
                     }
                     Timer::StorageSyncs(t) => (b.sync_storage(t), None),
                     Timer::TabHangsWithLock(t) => (b.hang(t), None),
-                    Timer::TabStealsLock(t) => {
-                        let sent = b.steal_lock(cfg, t);
-                        (sent.is_some(), sent)
-                    }
+                    Timer::TabStealsLock(t) => b.steal_lock(cfg, t),
                     Timer::TabGetsBroadcast(t) => (b.deliver_broadcast(cfg, t), None),
                     Timer::TabCloses(t) => (b.close_leader(cfg, t), None),
                     Timer::TabWaits(t) => b.wait_step(cfg, t),
@@ -1045,6 +1042,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         lock_hangs: sc.browser.lock_hangs,
         lock_steal: sc.browser.lock_steal,
         read_before_lock: sc.browser.read_before_lock,
+        lock_granted: sc.browser.lock_granted,
         ssr_paths: sc.browser.ssr_paths,
         leader_election: sc.browser.leader_election,
         leader_closes: sc.browser.leader_closes,

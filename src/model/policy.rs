@@ -115,6 +115,27 @@ pub struct ServerPolicy {
     pub store: StoreConcurrency,
 }
 
+/// What a tab that queued for the Web Lock does once it is granted it
+/// (`browser.lock_granted`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockGranted {
+    /// It refreshes with the token stored now (Directus PR 22457). The default.
+    #[default]
+    Refresh,
+    /// Double-checked locking: when it queues, the tab remembers the refresh token it would
+    /// have presented then (where the mode keeps it: the jar, the shared storage, its view of
+    /// lagging storage, or its own copy that a `storage` listener updates); once granted, if the token stored there now is another one (and
+    /// not none), another tab refreshed while it waited: it takes over the stored token, sends
+    /// no refresh, is idle again and releases the lock to the next waiter, who checks in turn.
+    /// Otherwise it refreshes. damienbod/angular-auth-oidc-client PR 2237
+    /// (`refresh-session-refresh-token.service.ts`, `useRefreshTokenLock`: the access token
+    /// read before `navigator.locks.request`, compared once granted); supabase-js
+    /// `_callRefreshToken` re-reading the session inside `_acquireLock`; auth0-spa-js
+    /// `getTokenSilently` reading the cache again inside the lock.
+    SkipIfTokenChanged,
+}
+
 /// How the tabs of one browser coordinate their refreshes (the app's `refresh()`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]

@@ -346,7 +346,11 @@ fn tab_words(b: &BrowserState, i: usize, mode: AuthMode, stored: &str) -> String
         TabStatus::Requesting => "requesting".into(),
         TabStatus::CheckingFresh => "checking freshness (GET /users/me)".into(),
         TabStatus::SigningOut => "signing out".into(),
-        TabStatus::WaitingLock => "waiting for the lock".into(),
+        // `lock_granted: "skip-if-token-changed"`: the token it will compare once granted.
+        TabStatus::WaitingLock => match t.queued_with {
+            Some(tok) => format!("waiting for the lock (queued with token={tok})"),
+            None => "waiting for the lock".into(),
+        },
         TabStatus::LockSeenFree => "saw the lock free".into(),
         TabStatus::LoggedOut => "logged out".into(),
         TabStatus::Hung => "hung (holds the lock forever)".into(),
@@ -734,16 +738,32 @@ fn describe_in(
             format!("{}'s lock callback hangs: it will never release the Web Lock", who(*t)),
             None,
         ),
-        ActorModelAction::Timeout(_, Timer::TabStealsLock(t)) => (
-            who(*t),
-            "TabStealsLock".into(),
-            format!(
-                "{} steals the Web Lock (steal: true) and sends its refresh with {}",
-                who(*t),
-                refresh_source(model::browser_at(before, browser), m, *t)
-            ),
-            None,
-        ),
+        ActorModelAction::Timeout(_, Timer::TabStealsLock(t)) => {
+            let (b0, b1) = (model::browser_at(before, browser), model::browser_at(after, browser));
+            let text = if b1.tabs[*t as usize].status == TabStatus::Idle {
+                // `lock_granted: "skip-if-token-changed"`: the stealing tab checks too.
+                let mut text = format!("{} steals the Web Lock (steal: true)", who(*t))
+                    + &skipped_grants_text(m, browser, b0, b1).replacen(
+                        &format!("; {} is granted the lock", who(*t)),
+                        "",
+                        1,
+                    );
+                if let Some(n) = b1.lock {
+                    if let TabStatus::Refreshing { sent } = b1.tabs[n as usize].status {
+                        let sent = sent.map_or("none".to_string(), |x| x.to_string());
+                        text += &format!("; {} is granted the lock and sends its refresh with token={sent}", who(n));
+                    }
+                }
+                text
+            } else {
+                format!(
+                    "{} steals the Web Lock (steal: true) and sends its refresh with {}",
+                    who(*t),
+                    refresh_source(b0, m, *t)
+                )
+            };
+            (who(*t), "TabStealsLock".into(), text, None)
+        }
         ActorModelAction::Timeout(_, Timer::TabGetsBroadcast(t)) => {
             let b0 = model::browser_at(before, browser);
             let tab = &b0.tabs[*t as usize];
@@ -1073,6 +1093,7 @@ fn describe_in(
                         }
                         _ => None,
                     };
+                    let text = text + &skipped_grants_text(m, browser, before_b, after_b);
                     let text = match granted {
                         Some((n, sent)) => format!(
                             "{text}; {} is granted the lock and sends {refresh} with token={}",
@@ -1133,6 +1154,35 @@ fn describe_in(
 /// What became of the calls that waited for their tab's refresh, after a refresh answer
 /// ([`BrowserState::resume_calls`]): `"; tab A sends its waiting API call with access
 /// token=2"`, or that it was dropped; empty when no call waited.
+/// `lock_granted: "skip-if-token-changed"`: the waiters granted the Web Lock in this step
+/// that found another token stored than the one they queued with and sent no refresh (in
+/// grant order), each as "; tab B is granted the lock; the stored token (2) is not the one it
+/// queued with (1): it uses it and sends no refresh". Empty when none did.
+fn skipped_grants_text(m: &RefreshModel, browser: usize, before: &BrowserState, after: &BrowserState) -> String {
+    let Node::Browser { cfg, .. } = &m.actors[browser] else { return String::new() };
+    let mut order: Vec<TabIx> = before.queue.clone();
+    // A tab that stole the lock left the queue in the same step: it is granted first.
+    order.extend(
+        (0..before.tabs.len() as TabIx)
+            .filter(|t| !before.queue.contains(t) && before.tabs[*t as usize].status == TabStatus::WaitingLock),
+    );
+    order.sort_by_key(|t| before.queue.contains(t)); // the stealing tab first
+    let tok = |t: Option<u8>| t.map_or("none".to_string(), |t| t.to_string());
+    let mut s = String::new();
+    for t in order {
+        let (b, a) = (&before.tabs[t as usize], &after.tabs[t as usize]);
+        if b.status == TabStatus::WaitingLock && a.status == TabStatus::Idle {
+            s += &format!(
+                "; {} is granted the lock; the stored token ({}) is not the one it queued with ({}): it uses it and sends no refresh",
+                who(t),
+                tok(after.presented_now(cfg, t)),
+                tok(b.queued_with)
+            );
+        }
+    }
+    s
+}
+
 fn resumed_calls_text(before: &BrowserState, after: &BrowserState, call: &str) -> String {
     let mut s = String::new();
     for (t, (b, a)) in before.tabs.iter().zip(&after.tabs).enumerate() {
