@@ -402,7 +402,7 @@ impl Names {
                     .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
                 let access = if self.ordinary { ", an `access.` column of the presented access token" } else { "" };
                 Err(format!(
-                    "unknown name `{w}` (expected `now`, `presented`, a `presented.` or `family.` column{access}, or a declared `family.`, `session.`, `request.` or per-token `presented.` field{hint})"
+                    "unknown name `{w}` (expected `now`, `presented`, a `presented.` or `family.` column{access}, or a declared `family.`, `session.`, per-token `presented.` or `request.` field{hint})"
                 ))
             }
         }
