@@ -825,7 +825,9 @@ fn describe_in(
                 fields if fields.is_empty() => {
                     format!("the server restarts (the token store and its declared fields are durable){in_flight}")
                 }
-                fields => format!("the server restarts: its in-memory fields ({}) are lost{in_flight}", fields.join(", ")),
+                fields => {
+                    format!("the server restarts: its in-memory fields ({}) are lost{in_flight}", fields.join(", "))
+                }
             };
             ("server".to_string(), "ServerRestarts".into(), text, None)
         }
