@@ -473,6 +473,9 @@ impl Names {
         };
         let expected = "a token-valued path: `presented.parent`, `presented.child`, or a declared field of type token (`family.F`, `session.F`, `request.F`, `presented.F`, `presented.child.F`)";
         let v = match (e, t) {
+            // `presented.X`: the presented token's own columns are names of their own; an
+            // unknown one is reported as an unknown name.
+            (Expr::Var(Var::Presented), _) => return None,
             (_, Ty::None) => {
                 return Some(Err(format!("`{w}` follows `none`, which names no token: nothing to read (expected {expected})")))
             }
