@@ -456,21 +456,19 @@ impl Names {
         }
     }
 
-    /// `BASE.COLUMN` ([`Var::Follow`]): `None` when `w` has no dot or its base is no name at all
-    /// (the caller reports the unknown name); an error when the base is not a token-valued path
-    /// the store keeps a row for, the column is unknown, or a third path would be followed.
+    /// `BASE.COLUMN` ([`Var::Follow`]): `None` when `w` has no dot, its base is no name at all
+    /// or is `presented` (the caller reports the unknown name); an error when the base is not a
+    /// token-valued path the store keeps a row for, the column is unknown, or a third path
+    /// would be followed.
     fn follow(&self, w: &str) -> Option<Result<(Expr, Ty), String>> {
         let (base, col) = w.rsplit_once('.')?;
         let resolved = match base {
             "true" | "false" | "now" | "active" | "superseded" | "revoked" => Ok((Expr::Const(0), Ty::Num)),
             _ => self.name(base),
         };
-        let (e, t) = match resolved {
-            Ok(r) => r,
-            // `family.nosuch.status`: the unknown base is reported as an unknown name.
-            Err(_) if !self.follows_base_like(base) => return None,
-            Err(m) => return Some(Err(m)),
-        };
+        // `family.nosuch.status`, `presented.child.acess.used`: a base that is no name at all is
+        // reported as an unknown name, the whole path with the nearest name.
+        let (e, t) = resolved.ok()?;
         let expected = "a token-valued path: `presented.parent`, `presented.child`, or a declared field of type token (`family.F`, `session.F`, `request.F`, `presented.F`, `presented.child.F`)";
         let v = match (e, t) {
             // `presented.X`: the presented token's own columns are names of their own; an
@@ -544,14 +542,6 @@ impl Names {
             }
         };
         Some(Ok((Expr::Var(Var::Follow(slot as u8, column.0)), column.1)))
-    }
-
-    /// Whether `base` names something that could be a token-valued path, so that an error
-    /// resolving it is worth reporting as is (`family.count`, `presented.child.access`).
-    fn follows_base_like(&self, base: &str) -> bool {
-        BUILTIN_NAMES.contains(&base)
-            || self.field(base).is_some()
-            || base.rsplit_once('.').is_some_and(|(b, _)| self.follows_base_like(b))
     }
 
     fn declared(&self) -> Vec<String> {
