@@ -847,6 +847,36 @@ mod tests {
         assert_eq!(a.view.follow[0].map(|r| (r.used, r.gen)), Some((false, 1)), "the row of token 2, as read");
     }
 
+    /// A `request.F` path is followed in a `reads: current` step with the field's value at that
+    /// step (set by an earlier step) and the row as the store has it then; `presented.child`
+    /// is followed for the columns it has no name of its own for.
+    #[test]
+    fn a_request_field_is_followed_with_its_value_at_the_step() {
+        let p = protocol(&format!(
+            r#"{{ "fields": {{ "request": {{ "leader": "token" }} }},
+                 "refresh": {{ "steps": [
+                   {{ "name": "rotate", "rules": [ {{ "name": "a", "when": "presented.status == active and request.leader.status == none",
+                      "do": ["supersede presented", "mint child", "set request.leader = minted"], "reply": "continue" }} ] }},
+                   {{ "name": "answer", "rules": [
+                      {{ "name": "live", "when": "request.leader.status == active and request.leader.parent == presented and presented.child.generation == 1",
+                         "reply": "ok request.leader" }},
+                      {{ "name": "gone", "reply": "server_error" }} ] }} ] }}, {SIGN_OUT} }}"#
+        ));
+        assert_eq!(p.follows, [Var::RequestField(0), Var::Child]);
+        let mut s = signed_in(&p, 1, 1);
+        let mut h = handler(&s, 1);
+        assert_eq!(run_step(&p, 1, &mut s, &mut h), StepOutcome::Continue, "request.leader is none on arrival");
+        assert_eq!(h.vars[0], 2);
+        let mut revoked = s.clone();
+        let mut h2 = h;
+        assert!(matches!(run_step(&p, 1, &mut s, &mut h), StepOutcome::Answer(Reply::Ok { token: Some(2), .. })));
+        assert_eq!(h.view.follow[0].map(|r| (r.parent, r.gen)), Some((Some(1), 1)));
+        // Token 2 revoked between the steps: the second step reads it so.
+        revoked.rows[1].status = TokStatus::Revoked;
+        assert_eq!(run_step(&p, 1, &mut revoked, &mut h2), StepOutcome::Answer(Reply::Err(HttpError::Internal)));
+        assert_eq!(h2.view.follow[0].map(|r| r.status), Some(TokStatus::Revoked));
+    }
+
     /// Declared per-token fields: `set minted.F` writes the new row, `set presented.F` the
     /// presented one, `presented.child.F` reads the child's as the step read it, a rolled-back
     /// transaction restores the store's token fields but not the `in_memory` ones, and a
