@@ -841,3 +841,81 @@ fn token_field_errors_name_file_line_field_and_what_was_expected() {
         assert!(String::from_utf8_lossy(&out.stderr).contains(what));
     }
 }
+
+/// Following a token-valued path (`family.current.used`): a path that holds no token, an
+/// unknown column, `none`, a third followed path, and `request.F.COLUMN` in a `reads:
+/// snapshot` step are each refused with the file, the line, the field path and what was
+/// expected; the CLI exits 2. The followed paths themselves load, in slot order.
+#[test]
+fn followed_token_errors_name_file_line_field_and_what_was_expected() {
+    let fields = r#"{ "family": { "count": "count", "current": "token" }, "token": { "pair": "token" } }"#;
+    let ok = r#"{ "name": "rotate", "when": "presented == family.current and not family.current.used and presented.pair.status != revoked", "do": ["mint child", "set family.current = minted"], "reply": "ok minted" }"#;
+    let rule =
+        |when: &str| format!(r#"{{ "name": "r", "when": "{when}", "do": ["mint child"], "reply": "ok minted" }}"#);
+    let cases = [
+        (
+            rule("family.count.status == active"),
+            "`family.count` holds a number (ticks or a count), not a token",
+            "a token-valued path",
+        ),
+        (
+            rule("family.current.stauts == active"),
+            "unknown column `stauts` of the token `family.current` names",
+            "did you mean `family.current.status`?",
+        ),
+        (rule("none.used"), "follows `none`, which names no token", ""),
+        (
+            rule("family.current.used and presented.pair.used and presented.parent.used"),
+            "a third token-valued path (`presented.parent`)",
+            "at most 2",
+        ),
+        (rule("family.current.child.used"), "one level only", ""),
+    ];
+    let dir = crate::common::TempFiles::new();
+    let file = dir.path().join("p.json");
+    std::fs::write(&file, with_token_fields(fields, ok)).unwrap();
+    let sc = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    use refresh_check::protocol::expr::Var;
+    assert_eq!(sc.protocol.as_ref().unwrap().follows, [Var::FamilyField(1), Var::TokenField(0)]);
+    let check = |text: &str, line: usize, field: &str, what: &str, hint: &str| {
+        std::fs::write(&file, text).unwrap();
+        let e = Scenario::load(&file).unwrap_err().to_string();
+        let at = e.strip_prefix(&format!("{}:{line}:", file.display())).unwrap_or_else(|| panic!("{e}"));
+        let (_, rest) = at.split_once(':').unwrap();
+        assert!(rest.starts_with(&format!(" field `{field}`")), "{e}");
+        assert!(e.contains(what) && e.contains(hint), "{e}");
+        let out = cli(dir.path(), &["models", "validate", "p.json"]);
+        assert_eq!(out.status.code(), Some(2), "{e}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(what));
+    };
+    for (rule, what, hint) in cases {
+        check(&with_token_fields(fields, &rule), 5, "protocol.refresh.rules[0].when", what, hint);
+    }
+    // A snapshot step cannot follow a request field: it may name another token by now.
+    let steps = |reads: &str| {
+        format!(
+            r#"{{"name":"p","description":"d","sources":["s"],
+"protocol": {{
+  "fields": {{ "request": {{ "leader": "token" }} }},
+  "refresh": {{ "steps": [
+    {{ "name": "read", "rules": [ {{ "name": "r", "do": ["set request.leader = presented.child"], "reply": "continue" }} ] }},
+    {{ "name": "write", "reads": "{reads}", "rules": [
+      {{ "name": "w", "when": "request.leader.status == active", "reply": "ok request.leader" }},
+      {{ "name": "x", "reply": "invalid_grant" }} ] }} ] }},
+  "sign_out": {{ "rules": [ {{ "name": "revoke", "do": ["revoke family"], "reply": "signed_out" }} ] }}
+}},
+"browser":{{"tabs":2,"refreshes_per_tab":1,"mode":"json"}},
+"time":{{"refresh_token_ttl":7,"session_cookie_ttl":4}}}}"#
+        )
+    };
+    std::fs::write(&file, steps("current")).unwrap();
+    let sc = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sc.protocol.as_ref().unwrap().follows, [Var::RequestField(0)]);
+    check(
+        &steps("snapshot"),
+        7,
+        "protocol.refresh.steps[1].rules[0].when",
+        "no `request.leader.COLUMN` in a `reads: snapshot` step",
+        "follow it in a `reads: current` step",
+    );
+}

@@ -234,6 +234,15 @@ fn gombit_pr166_per_token_hash_a_joiner_gets_the_pair_its_call_stored_on_the_tok
     let woken = at("rule `the call rotated: its pair`");
     let answered = at("tab B gets 200, refresh token=2");
     assert!(register < join && join < rotate && rotate < woken && woken < answered, "{t:?}");
+    // The joiner checks and is answered the pair its call stored (`call.pair`), followed from
+    // token 1's row: `presented.call_pair.status`.
+    let parsed = at("rule `its row is live: Set-Cookie`");
+    assert!(woken < parsed && parsed < answered, "{t:?}");
+    assert!(
+        t.steps[parsed].text.contains("tab B's refresh") && t.steps[parsed].text.ends_with("→ ok presented.call_pair"),
+        "{}",
+        t.steps[parsed].text
+    );
     assert!(t.steps[register].text.starts_with("server receives tab A's"), "{}", t.steps[register].text);
     assert!(t.steps[join].text.starts_with("server receives tab B's"), "{}", t.steps[join].text);
     assert!(t.steps[woken].text.contains("its `waits_until` condition holding"), "{}", t.steps[woken].text);

@@ -16,7 +16,7 @@
 use super::oauth::{AsHandler, AsState, Family, Fields, ReadView, TokRow, TokStatus};
 use super::{HttpError, Reply, Tick, Token};
 use crate::protocol::expr::{
-    Effect, ReplyForm, RevokeScope, Scope, Var, STATUS_ACTIVE, STATUS_REVOKED, STATUS_SUPERSEDED,
+    Column, Effect, ReplyForm, RevokeScope, Scope, Var, STATUS_ACTIVE, STATUS_REVOKED, STATUS_SUPERSEDED,
 };
 use crate::protocol::{Protocol, Reads, Rule};
 
@@ -75,6 +75,23 @@ fn read(
         Var::ChildAccessRevoked => i32::from(view.child_access.is_some_and(|(_, a)| a.revoked)),
         Var::AccessExp => view.access.map_or(0, |(_, a)| i32::from(a.expires_at)),
         Var::AccessIssuedAt => view.access.map_or(0, |(_, a)| i32::from(a.issued_at)),
+        Var::Follow(slot, col) => view.follow.get(slot as usize).copied().flatten().map_or(0, |r| match col {
+            Column::Status => status_value(r.status),
+            Column::Generation => i32::from(r.gen),
+            Column::RotatedAt => match r.status {
+                TokStatus::Superseded { at, .. } => i32::from(at),
+                _ => 0,
+            },
+            Column::GraceUses => match r.status {
+                TokStatus::Superseded { uses, .. } => i32::from(uses),
+                _ => 0,
+            },
+            Column::Used => i32::from(r.used),
+            Column::IssuedAt => i32::from(r.iat),
+            Column::Parent => tok(r.parent),
+            Column::Child => tok(r.child),
+            Column::Field(i) => i32::from(r.fields[i as usize]),
+        }),
     }
 }
 
@@ -288,7 +305,7 @@ pub fn wait_over(p: &Protocol, s: &AsState, h: &AsHandler) -> bool {
     let Some(cond) = p.refresh.steps.get(h.step as usize).and_then(|st| st.waits_until.as_ref()) else {
         return true;
     };
-    let view = s.read(h.token);
+    let view = s.read_following(h.token, &p.follows, &h.vars);
     let (Some(row), Some(fam)) = (view.row, view.family) else { return true };
     cond.eval(&|v: &Var| read(&view, &row, &fam, (h.token, h.minted, &h.vars), s.now, *v)) != 0
 }
@@ -308,7 +325,7 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
         return StepOutcome::Blocked;
     }
     // Ghost truth: the store as it is before this step's effects, whatever the step reads.
-    let truth = s.read(t);
+    let truth = s.read_following(t, &p.follows, &h.vars);
     if step.reads == Reads::Current {
         h.view = truth;
     }
@@ -437,7 +454,7 @@ fn call_view<'p>(
 ) -> Option<(&'p Rule, Token, ReadView)> {
     let (id, row) = a.and_then(|a| s.access_row(a).map(|r| (a, r)))?;
     let t = row.refresh;
-    let mut view = s.read(t);
+    let mut view = s.read_following(t, &p.follows, &Fields::default());
     view.row?;
     view.access = Some((id, row));
     let rules = p.request.steps.first().map_or(&[][..], |st| &st.rules[..]);
@@ -472,7 +489,7 @@ pub fn sign_ins(p: &Protocol, s: &mut AsState) {
         s.rows.push(row);
         s.families.push(fam);
         let t = f as Token + 1;
-        let view = s.read(t);
+        let view = s.read_following(t, &p.follows, &Fields::default());
         if let Some(rule) = decide(rules, &view, t, s.now) {
             apply(p, s, rule, &view, (t, None), &mut Fields::default());
             // The new token's own fields, as its rule set them.
@@ -495,7 +512,7 @@ pub fn redeem(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &AsHandler) ->
 /// Sign-out with token `t` (if any), one action.
 pub fn sign_out(p: &Protocol, s: &mut AsState, t: Option<Token>) -> Reply {
     if let Some(t) = t {
-        let view = s.read(t);
+        let view = s.read_following(t, &p.follows, &Fields::default());
         if let Some(row) = view.row {
             let rules = p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]);
             if let Some(rule) = decide(rules, &view, t, s.now) {
@@ -782,6 +799,84 @@ mod tests {
         assert!(s.undo.is_empty() && s.rows[0].status != TokStatus::Active);
     }
 
+    /// A followed token (`family.current.used`) is read from the view its step reads: a
+    /// `reads: snapshot` step sees the followed row as the earlier read captured it, not a
+    /// write made in between; a `reads: current` step sees the write; a base that is `none`
+    /// reads `none` in every column.
+    #[test]
+    fn a_followed_token_is_read_as_the_read_saw_it() {
+        let spec = |reads: &str| {
+            format!(
+                r#"{{ "fields": {{ "family": {{ "current": "token" }} }},
+                 "sign_in": {{ "rules": [ {{ "name": "row", "when": "family.current.status == none and not family.current.used",
+                                          "do": ["set family.current = presented"], "reply": "signed_in" }} ] }},
+                 "refresh": {{ "steps": [
+                   {{ "name": "read", "rules": [ {{ "name": "r", "when": "presented == family.current", "reply": "continue" }},
+                                                {{ "name": "x", "reply": "invalid_grant" }} ] }},
+                   {{ "name": "write", "reads": "{reads}", "rules": [
+                      {{ "name": "unused", "when": "presented == family.current and not family.current.used and family.current.status == active",
+                         "do": ["supersede presented", "mint child", "set family.current = minted"], "reply": "ok minted" }},
+                      {{ "name": "used", "reply": "invalid_grant" }} ] }} ] }}, {SIGN_OUT} }}"#
+            )
+        };
+        let p = protocol(&spec("snapshot"));
+        assert_eq!(p.follows, [Var::FamilyField(0)]);
+        let mut s = signed_in(&p, 1, 1);
+        assert_eq!(s.read_following(1, &p.follows, &Fields::default()).follow[0], None, "`none` follows no row");
+        sign_ins(&p, &mut s);
+        assert_eq!(s.families[0].fields[0], 1, "the sign-in rule read `family.current` as none");
+        let (mut a, mut b) = (handler(&s, 1), handler(&s, 1));
+        assert_eq!(run_step(&p, 1, &mut s, &mut a), StepOutcome::Continue);
+        assert_eq!(a.view.follow[0].map(|r| (r.used, r.status)), Some((false, TokStatus::Active)));
+        assert_eq!(run_step(&p, 1, &mut s, &mut b), StepOutcome::Continue);
+        assert!(matches!(run_step(&p, 1, &mut s, &mut b), StepOutcome::Answer(Reply::Ok { token: Some(2), .. })));
+        assert!(s.rows[0].used && s.families[0].fields[0] == 2, "b used token 1 and made 2 current");
+        // a's write decides on its snapshot: token 1 current and unused.
+        assert!(matches!(run_step(&p, 1, &mut s, &mut a), StepOutcome::Answer(Reply::Ok { token: Some(3), .. })));
+        assert_eq!(s.families[0].fields[0], 3, "a lost update: 3 overwrites 2");
+
+        // Reading the store again, a's write sees token 2 current: refused.
+        let p = protocol(&spec("current"));
+        let mut s = signed_in(&p, 1, 1);
+        sign_ins(&p, &mut s);
+        let (mut a, mut b) = (handler(&s, 1), handler(&s, 1));
+        run_step(&p, 1, &mut s, &mut a);
+        run_step(&p, 1, &mut s, &mut b);
+        run_step(&p, 1, &mut s, &mut b);
+        assert_eq!(run_step(&p, 1, &mut s, &mut a), StepOutcome::Answer(Reply::Err(HttpError::InvalidCredentials)));
+        assert_eq!(a.view.follow[0].map(|r| (r.used, r.gen)), Some((false, 1)), "the row of token 2, as read");
+    }
+
+    /// A `request.F` path is followed in a `reads: current` step with the field's value at that
+    /// step (set by an earlier step) and the row as the store has it then; `presented.child`
+    /// is followed for the columns it has no name of its own for.
+    #[test]
+    fn a_request_field_is_followed_with_its_value_at_the_step() {
+        let p = protocol(&format!(
+            r#"{{ "fields": {{ "request": {{ "leader": "token" }} }},
+                 "refresh": {{ "steps": [
+                   {{ "name": "rotate", "rules": [ {{ "name": "a", "when": "presented.status == active and request.leader.status == none",
+                      "do": ["supersede presented", "mint child", "set request.leader = minted"], "reply": "continue" }} ] }},
+                   {{ "name": "answer", "rules": [
+                      {{ "name": "live", "when": "request.leader.status == active and request.leader.parent == presented and presented.child.generation == 1",
+                         "reply": "ok request.leader" }},
+                      {{ "name": "gone", "reply": "server_error" }} ] }} ] }}, {SIGN_OUT} }}"#
+        ));
+        assert_eq!(p.follows, [Var::RequestField(0), Var::Child]);
+        let mut s = signed_in(&p, 1, 1);
+        let mut h = handler(&s, 1);
+        assert_eq!(run_step(&p, 1, &mut s, &mut h), StepOutcome::Continue, "request.leader is none on arrival");
+        assert_eq!(h.vars[0], 2);
+        let mut revoked = s.clone();
+        let mut h2 = h;
+        assert!(matches!(run_step(&p, 1, &mut s, &mut h), StepOutcome::Answer(Reply::Ok { token: Some(2), .. })));
+        assert_eq!(h.view.follow[0].map(|r| (r.parent, r.gen)), Some((Some(1), 1)));
+        // Token 2 revoked between the steps: the second step reads it so.
+        revoked.rows[1].status = TokStatus::Revoked;
+        assert_eq!(run_step(&p, 1, &mut revoked, &mut h2), StepOutcome::Answer(Reply::Err(HttpError::Internal)));
+        assert_eq!(h2.view.follow[0].map(|r| r.status), Some(TokStatus::Revoked));
+    }
+
     /// Declared per-token fields: `set minted.F` writes the new row, `set presented.F` the
     /// presented one, `presented.child.F` reads the child's as the step read it, a rolled-back
     /// transaction restores the store's token fields but not the `in_memory` ones, and a
@@ -1008,7 +1103,7 @@ pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &supe
             if !wait_over(protocol, auth, &arriving) {
                 return Some(Decision::Waits { step: 0 });
             }
-            decide(0, &auth.read(t), t, None, &Fields::default())
+            decide(0, &auth.read_following(t, &protocol.follows, &Fields::default()), t, None, &Fields::default())
         }
         ActorModelAction::Timeout(_, super::Timer::ServerStep { client, slot }) => {
             let h = auth.handlers.iter().find(|h| (h.client, h.slot) == (*client, *slot))?;
@@ -1016,7 +1111,11 @@ pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &supe
             if !wait_over(protocol, auth, h) {
                 return Some(Decision::Waits { step: h.step as usize });
             }
-            let view = if step.reads == Reads::Current { auth.read(h.token) } else { h.view };
+            let view = if step.reads == Reads::Current {
+                auth.read_following(h.token, &protocol.follows, &h.vars)
+            } else {
+                h.view
+            };
             decide(h.step as usize, &view, h.token, h.minted, &h.vars)
         }
         _ => None,

@@ -134,6 +134,11 @@ pub struct ReadView {
     pub access: Option<(AccessId, AccessRow)>,
     /// The newest access token issued with the presented token's newest child.
     pub child_access: Option<(AccessId, AccessRow)>,
+    /// The rows of the tokens the protocol's followed paths name
+    /// ([`crate::protocol::Protocol::follows`], in slot order), as this read saw them: `None`
+    /// when the path is `none` or names a token the store has no row for, and always `None`
+    /// for a protocol that follows no path (nothing more is kept).
+    pub follow: [Option<TokRow>; crate::protocol::expr::MAX_FOLLOWS],
 }
 
 /// What a handler serves.
@@ -632,7 +637,31 @@ impl AsState {
         } else {
             (row.and(self.access_of(t)), row.and_then(|r| r.child).and_then(|c| self.access_of(c)))
         };
-        ReadView { row, family, newest_gen, child, child_fields, session, access, child_access }
+        ReadView { row, family, newest_gen, child, child_fields, session, access, child_access, follow: [None; 2] }
+    }
+
+    /// [`AsState::read`], also capturing the rows the token-valued paths `follows` name
+    /// ([`crate::protocol::Protocol::follows`]): each path's token is taken from this same read
+    /// (the presented row, its family, its client session, its newest child) or, for
+    /// `request.F`, from the request's declared fields `vars` as they are at this read.
+    pub fn read_following(&self, t: Token, follows: &[crate::protocol::expr::Var], vars: &Fields) -> ReadView {
+        use crate::protocol::expr::Var;
+        let mut view = self.read(t);
+        let Some(row) = view.row else { return view };
+        for (slot, base) in view.follow.iter_mut().zip(follows) {
+            let named = match *base {
+                Var::Parent => row.parent,
+                Var::Child => row.child,
+                Var::FamilyField(i) => view.family.map(|f| f.fields[i as usize]),
+                Var::SessionField(i) => Some(view.session[i as usize]),
+                Var::RequestField(i) => Some(vars[i as usize]),
+                Var::TokenField(i) => Some(row.fields[i as usize]),
+                Var::ChildField(i) => Some(view.child_fields[i as usize]),
+                _ => None,
+            };
+            *slot = named.filter(|&n| n != 0).and_then(|n| self.row(n)).copied();
+        }
+        view
     }
 
     /// Revokes every live token of family `f`; returns how many were live.

@@ -101,7 +101,46 @@ pub enum Var {
     AccessUsed,
     /// `access.revoked` (ordinary requests only): it is revoked.
     AccessRevoked,
+    /// `BASE.COLUMN`: a column of the token a token-valued path names (`family.current.used`,
+    /// `presented.parent.status`, `presented.answer.generation`), read from the row of that
+    /// token as the read saw it. The first number is the followed base's index in
+    /// [`Names::follows`] (and [`super::Protocol::follows`]): the read view keeps that row
+    /// ([`crate::model::oauth::ReadView::follow`]). A base that is `none`, or a token the store
+    /// has no row for, reads 0 (`none`, `false`) in every column.
+    Follow(u8, Column),
 }
+
+/// A column of a followed token's row (`BASE.COLUMN`, [`Var::Follow`]): the columns the
+/// store keeps for every refresh token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Column {
+    /// `status`: `active`, `superseded` or `revoked`.
+    Status,
+    /// `generation`.
+    Generation,
+    /// `rotated_at`: the tick it was first superseded (0 while active).
+    RotatedAt,
+    /// `grace_uses`: redemptions after it was superseded that answered 2xx.
+    GraceUses,
+    /// `used`: redeemed with a 2xx answer at least once.
+    Used,
+    /// `issued_at`: the tick it was minted.
+    IssuedAt,
+    /// `parent`: the token it was minted for.
+    Parent,
+    /// `child`: its newest child.
+    Child,
+    /// A declared per-token field (`fields.token`), by index in name order.
+    Field(u8),
+}
+
+/// The column names of a followed token, in the order the reference lists them.
+pub const FOLLOW_COLUMNS: &[&str] =
+    &["status", "generation", "rotated_at", "grace_uses", "used", "issued_at", "parent", "child"];
+
+/// The most distinct token-valued paths a protocol may follow (`family.current.X` and
+/// `presented.parent.X` are two): the read view keeps one row per followed path.
+pub const MAX_FOLLOWS: usize = 2;
 
 /// The types of expressions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -266,6 +305,12 @@ pub struct Names {
     /// The names are resolved for the ordinary-request handler: `access.` columns are
     /// readable there (and only there).
     pub ordinary: bool,
+    /// The token-valued paths (`Var::Parent`, `Var::Child`, `Var::FamilyField(i)`,
+    /// `Var::SessionField(i)`, `Var::RequestField(i)`, `Var::TokenField(i)`,
+    /// `Var::ChildField(i)`) some expression follows by a column, in the order they were
+    /// first parsed; at most [`MAX_FOLLOWS`]. Shared by the clones of these names (the
+    /// ordinary-request handler's), so that an index means one path across the protocol.
+    pub follows: std::rc::Rc<std::cell::RefCell<Vec<Var>>>,
 }
 
 fn err(message: String) -> ExprError {
@@ -382,6 +427,9 @@ impl Names {
                     };
                     return var(v, field_ty(t));
                 }
+                if let Some(followed) = self.follow(w) {
+                    return followed;
+                }
                 let declared = self.declared();
                 let all = BUILTIN_NAMES.iter().copied().chain(declared.iter().map(String::as_str)).chain([
                     "true",
@@ -406,6 +454,94 @@ impl Names {
                 ))
             }
         }
+    }
+
+    /// `BASE.COLUMN` ([`Var::Follow`]): `None` when `w` has no dot, its base is no name at all
+    /// or is `presented` (the caller reports the unknown name); an error when the base is not a
+    /// token-valued path the store keeps a row for, the column is unknown, or a third path
+    /// would be followed.
+    fn follow(&self, w: &str) -> Option<Result<(Expr, Ty), String>> {
+        let (base, col) = w.rsplit_once('.')?;
+        let resolved = match base {
+            "true" | "false" | "now" | "active" | "superseded" | "revoked" => Ok((Expr::Const(0), Ty::Num)),
+            _ => self.name(base),
+        };
+        // `family.nosuch.status`, `presented.child.acess.used`: a base that is no name at all is
+        // reported as an unknown name, the whole path with the nearest name.
+        let (e, t) = resolved.ok()?;
+        let expected = "a token-valued path: `presented.parent`, `presented.child`, or a declared field of type token (`family.F`, `session.F`, `request.F`, `presented.F`, `presented.child.F`)";
+        let v = match (e, t) {
+            // `presented.X`: the presented token's own columns are names of their own; an
+            // unknown one is reported as an unknown name.
+            (Expr::Var(Var::Presented), _) => return None,
+            (_, Ty::None) => {
+                return Some(Err(format!("`{w}` follows `none`, which names no token: nothing to read (expected {expected})")))
+            }
+            (Expr::Var(v @ (Var::Parent | Var::Child | Var::FamilyField(_) | Var::SessionField(_)
+                | Var::RequestField(_) | Var::TokenField(_) | Var::ChildField(_))), Ty::Token) => v,
+            (Expr::Var(Var::Follow(..)), Ty::Token) => {
+                return Some(Err(format!(
+                    "`{w}` follows a token named by a followed token (`{base}`): one level only, `BASE.COLUMN` with BASE one of {expected}"
+                )))
+            }
+            (Expr::Var(Var::Minted), _) => {
+                return Some(Err(format!(
+                    "`{w}`: `minted` is not followed (the token this request minted is written, not read; a later request reads it as `presented`); expected {expected}"
+                )))
+            }
+            (_, Ty::Token) => {
+                return Some(Err(format!("`{w}`: `{base}` cannot be followed (expected {expected})")))
+            }
+            (_, t) => {
+                return Some(Err(format!(
+                    "`{w}`: `{base}` holds {}, not a token, so it has no column `{col}` (expected {expected})",
+                    t.name()
+                )))
+            }
+        };
+        let column = match col {
+            "status" => (Column::Status, Ty::Status),
+            "generation" => (Column::Generation, Ty::Num),
+            "rotated_at" => (Column::RotatedAt, Ty::Num),
+            "grace_uses" => (Column::GraceUses, Ty::Num),
+            "used" => (Column::Used, Ty::Bool),
+            "issued_at" => (Column::IssuedAt, Ty::Num),
+            "parent" => (Column::Parent, Ty::Token),
+            "child" => (Column::Child, Ty::Token),
+            _ => match self.token.iter().position(|(n, _)| n == col) {
+                Some(i) => (Column::Field(i as u8), field_ty(self.token[i].1)),
+                None => {
+                    let cols: Vec<String> = FOLLOW_COLUMNS
+                        .iter()
+                        .map(|c| c.to_string())
+                        .chain(self.token.iter().map(|(n, _)| n.clone()))
+                        .collect();
+                    let hint = did_you_mean(col, cols.iter().map(String::as_str))
+                        .map_or(String::new(), |c| format!("; did you mean `{base}.{c}`?"));
+                    return Some(Err(format!(
+                        "unknown column `{col}` of the token `{base}` names (expected one of {}, or a declared token field{}){hint}",
+                        FOLLOW_COLUMNS.join(", "),
+                        if self.token.is_empty() { String::new() } else {
+                            format!(": {}", self.token.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "))
+                        }
+                    )));
+                }
+            },
+        };
+        let mut follows = self.follows.borrow_mut();
+        let slot = match follows.iter().position(|f| *f == v) {
+            Some(i) => i,
+            None if follows.len() < MAX_FOLLOWS => {
+                follows.push(v);
+                follows.len() - 1
+            }
+            None => {
+                return Some(Err(format!(
+                    "`{w}` would follow a third token-valued path (`{base}`); a protocol follows at most {MAX_FOLLOWS} (the read view keeps one row per followed path)"
+                )))
+            }
+        };
+        Some(Ok((Expr::Var(Var::Follow(slot as u8, column.0)), column.1)))
     }
 
     fn declared(&self) -> Vec<String> {
@@ -661,6 +797,7 @@ mod tests {
             request: vec![],
             token: vec![("answer".into(), FieldType::Token), ("claims".into(), FieldType::Count)],
             ordinary: false,
+            follows: Default::default(),
         }
     }
 
@@ -726,6 +863,78 @@ mod tests {
         assert!(e.contains("too large"), "{e}");
         let e = parse_guard("now > 1 \u{1b}", &names()).unwrap_err().message;
         assert!(e.contains("`\\u{1b}`"), "control characters are escaped: {e}");
+    }
+
+    /// `BASE.COLUMN`: a token-valued path followed by a column of that token's row; the names
+    /// share one list of followed paths (at most two), and the errors name what is expected.
+    #[test]
+    fn a_token_valued_path_is_followed_by_a_column() {
+        let n = names();
+        let v = |text: &str| parse_guard(text, &n).map(|e| e).map_err(|e| e.message);
+        assert_eq!(
+            v("session.current.used").unwrap(),
+            Expr::Var(Var::Follow(0, Column::Used)),
+            "the first followed path takes slot 0"
+        );
+        assert_eq!(
+            v("presented.answer.status == active").unwrap(),
+            Expr::Cmp(
+                Cmp::Eq,
+                Box::new(Expr::Var(Var::Follow(1, Column::Status))),
+                Box::new(Expr::Const(STATUS_ACTIVE))
+            )
+        );
+        // The same path again reuses its slot, whatever the column; a declared token field is a column.
+        assert_eq!(v("session.current.claims > 0").unwrap(), parse_guard("session.current.claims > 0", &n).unwrap());
+        let r = parse_reply("ok session.current.child", &n).unwrap();
+        assert_eq!(r, ReplyForm::Ok(Expr::Var(Var::Follow(0, Column::Child))));
+        assert_eq!(*n.follows.borrow(), [Var::SessionField(1), Var::TokenField(0)]);
+        // A clone (the ordinary-request handler's names) shares the list.
+        let o = Names { ordinary: true, ..n.clone() };
+        assert_eq!(
+            parse_guard("session.current.generation == 0", &o).unwrap(),
+            Expr::Cmp(Cmp::Eq, Box::new(Expr::Var(Var::Follow(0, Column::Generation))), Box::new(Expr::Const(0)))
+        );
+        let e = v("presented.parent.used").unwrap_err();
+        assert!(e.contains("a third token-valued path (`presented.parent`)") && e.contains("at most 2"), "{e}");
+        // The existing `presented.child.*` names are unchanged.
+        let fresh = names();
+        assert_eq!(parse_guard("presented.child.used", &fresh).unwrap(), Expr::Var(Var::ChildUsed));
+        assert_eq!(
+            parse_guard("presented.child.status == none", &fresh).unwrap(),
+            parse_guard("presented.child.status == none", &names()).unwrap()
+        );
+        assert!(fresh.follows.borrow().is_empty(), "no path followed");
+        assert_eq!(
+            parse_guard("presented.child.generation > presented.parent.generation", &fresh).unwrap(),
+            Expr::Cmp(
+                Cmp::Gt,
+                Box::new(Expr::Var(Var::Follow(0, Column::Generation))),
+                Box::new(Expr::Var(Var::Follow(1, Column::Generation)))
+            )
+        );
+        // Errors: not a token, an unknown column, `none`, two levels, `minted`, an unknown base.
+        let e = |text: &str| parse_guard(text, &names()).unwrap_err().message;
+        let m = e("session.count.status == active");
+        assert!(
+            m.contains("`session.count` holds a number (ticks or a count), not a token")
+                && m.contains("no column `status`"),
+            "{m}"
+        );
+        let m = e("session.current.stauts == active");
+        assert!(m.contains("unknown column `stauts`") && m.contains("did you mean `session.current.status`?"), "{m}");
+        let m = e("session.current.claim > 0");
+        assert!(m.contains("did you mean `session.current.claims`?") && m.contains("answer, claims"), "{m}");
+        let m = e("none.status == active");
+        assert!(m.contains("follows `none`, which names no token"), "{m}");
+        let m = e("presented.parent.child.status == active");
+        assert!(m.contains("one level only"), "{m}");
+        let m = e("minted.status == active");
+        assert!(m.contains("`minted` is not followed"), "{m}");
+        let m = e("presented.status.used");
+        assert!(m.contains("holds a status"), "{m}");
+        let m = e("family.nosuch.status == active");
+        assert!(m.contains("unknown name `family.nosuch.status`"), "{m}");
     }
 
     #[test]

@@ -382,6 +382,11 @@ pub struct Protocol {
     pub memory_session: Vec<u8>,
     /// Per-refresh-token fields lost at a restart (indices into `token_fields`).
     pub memory_token: Vec<u8>,
+    /// The token-valued paths some expression follows by a column (`family.current.used`:
+    /// [`Var::Follow`]), at most [`expr::MAX_FOLLOWS`], in slot order: each read captures
+    /// the rows they name ([`crate::model::oauth::ReadView::follow`]). Empty for a protocol
+    /// that follows none, whose read views keep nothing more.
+    pub follows: Vec<Var>,
     /// How traces name the requests and error answers.
     pub wording: wording::Wording,
 }
@@ -482,6 +487,7 @@ impl Protocol {
             request: spec.fields.request.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             token: spec.fields.token.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             ordinary: false,
+            follows: Default::default(),
         };
         let (mut memory_family, mut memory_session, mut memory_token) = (vec![], vec![], vec![]);
         for (k, name) in spec.fields.in_memory.iter().enumerate() {
@@ -566,6 +572,7 @@ impl Protocol {
                 .any(|e| matches!(e, Effect::Revoke(RevokeScope::PresentedAccess | RevokeScope::ChildAccess)));
             uses_access |= reads_access || revokes_access;
         }
+        let follows = names.follows.borrow().clone();
         Ok(Protocol {
             refresh,
             sign_out,
@@ -585,6 +592,7 @@ impl Protocol {
             memory_family,
             memory_session,
             memory_token,
+            follows,
             wording: spec.wording.clone(),
         })
     }
@@ -709,6 +717,9 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint)
         let last = k + 1 == written.len();
         let earlier_mint = steps.iter().flat_map(|s: &Step| &s.rules).any(|r| r.effects.contains(&Effect::MintChild));
         let mut rules = compile_rules(&step.rules, here, names, (endpoint, last, earlier_mint))?;
+        if step.reads == Reads::Snapshot {
+            snapshot_follows_no_request_field(&rules, &step.rules, here, names)?;
+        }
         for (i, (rule, written_rule)) in rules.iter_mut().zip(&step.rules).enumerate() {
             rule.next = next_step(&written, k, rule, written_rule, &format!("{here}.rules[{i}].next"))?;
         }
@@ -716,6 +727,50 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint)
         steps.push(Step { name: step.name.clone(), reads: step.reads, waits_until, waits_until_text, rules });
     }
     Ok(Handler { lock: h.lock, steps, transaction: h.transaction })
+}
+
+/// A `reads: snapshot` step reads the view an earlier step captured, with the rows of the
+/// followed paths as they were then; a request field may have been written since, so the
+/// token it names now may not be the token whose row was captured. Such a step may not follow
+/// a `request.F` (`request.F.COLUMN`): the error names the rule's field.
+fn snapshot_follows_no_request_field(
+    rules: &[Rule],
+    written: &[RuleSpec],
+    here: &str,
+    names: &Names,
+) -> Result<(), ProtocolError> {
+    let follows = names.follows.borrow();
+    for (i, (r, w)) in rules.iter().zip(written).enumerate() {
+        let mut exprs: Vec<(String, &str, &expr::Expr)> = vec![(format!("{here}.rules[{i}].when"), &w.when, &r.when)];
+        for (k, e) in r.effects.iter().enumerate() {
+            if let Effect::Set(_, _, x) = e {
+                exprs.push((format!("{here}.rules[{i}].do[{k}]"), &w.effects[k], x));
+            }
+        }
+        if let ReplyForm::Ok(x) = &r.reply {
+            exprs.push((format!("{here}.rules[{i}].reply"), &w.reply, x));
+        }
+        for (field, text, x) in exprs {
+            let found = x.find_var(|v| match v {
+                Var::Follow(slot, _) => match follows.get(*slot as usize) {
+                    Some(Var::RequestField(f)) => Some(*f),
+                    _ => None,
+                },
+                _ => None,
+            });
+            if let Some(f) = found {
+                let name = &names.request[f as usize].0;
+                return Err(ProtocolError {
+                    field,
+                    found: text.to_string(),
+                    message: format!(
+                        "no `request.{name}.COLUMN` in a `reads: snapshot` step: the snapshot holds the rows of the tokens the earlier read followed, and `request.{name}` may name another token now; follow it in a `reads: current` step, or keep the column in a request field there"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The step a rule of step `k` hands its request to: `None` unless it answers `continue`;

@@ -622,7 +622,8 @@ fn sign_out_decision(
     let step = protocol.sign_out.steps.first()?;
     let rule = match cred.presented() {
         Some(t) if auth.read(t).row.is_some() => {
-            crate::model::interpret::decide(&step.rules, &auth.read(t), t, auth.now)
+            let view = auth.read_following(t, &protocol.follows, &crate::model::oauth::Fields::default());
+            crate::model::interpret::decide(&step.rules, &view, t, auth.now)
                 .map_or("no rule holds".to_string(), |r| r.name.clone())
         }
         _ => "no such token".to_string(),

@@ -850,7 +850,9 @@ fn describe_in(
                     };
                     format!("the server restarts ({durable}){in_flight}")
                 }
-                fields => format!("the server restarts: its in-memory fields ({}) are lost{in_flight}", fields.join(", ")),
+                fields => {
+                    format!("the server restarts: its in-memory fields ({}) are lost{in_flight}", fields.join(", "))
+                }
             };
             ("server".to_string(), "ServerRestarts".into(), text, None)
         }
