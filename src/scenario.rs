@@ -1535,10 +1535,12 @@ impl Scenario {
             }
         }
         if self.browser.retry_timeout != crate::model::policy::RetryTimeout::AnyMoment {
+            let refresh_never_lost = matches!(&self.lossy, Lossy::Faults(f)
+                if f.endpoints.as_ref().is_some_and(|e| !e.contains(&LossEndpoint::Refresh)));
             let why = if self.browser.retries_per_tab == 0 {
                 Some("\"any-moment\" (the default) unless `retries_per_tab` is above 0: it says when a tab's retry is sent")
-            } else if !self.lossy.is_lossy() {
-                Some("\"any-moment\" (the default) unless the network is `lossy`: \"after-loss\" retries only after a lost request or answer, which never happens here")
+            } else if !self.lossy.is_lossy() || refresh_never_lost {
+                Some("\"any-moment\" (the default) unless the network may lose a refresh's request or answer (`lossy`, its `endpoints` naming \"refresh\"): \"after-loss\" retries only after such a loss, which never happens here")
             } else {
                 None
             };

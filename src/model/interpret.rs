@@ -29,6 +29,29 @@ fn status_value(s: TokStatus) -> i32 {
     }
 }
 
+/// The value of column `col` of token row `r` (a status as its number, a token as its
+/// number, `none` as 0).
+fn column(r: &TokRow, col: Column) -> i32 {
+    let tok = |t: Option<Token>| t.map_or(0, i32::from);
+    match col {
+        Column::Status => status_value(r.status),
+        Column::Generation => i32::from(r.gen),
+        Column::RotatedAt => match r.status {
+            TokStatus::Superseded { at, .. } => i32::from(at),
+            _ => 0,
+        },
+        Column::GraceUses => match r.status {
+            TokStatus::Superseded { uses, .. } => i32::from(uses),
+            _ => 0,
+        },
+        Column::Used => i32::from(r.used),
+        Column::IssuedAt => i32::from(r.iat),
+        Column::Parent => tok(r.parent),
+        Column::Child => tok(r.child),
+        Column::Field(i) => i32::from(r.fields[i as usize]),
+    }
+}
+
 /// The value of `v` on a read view of a known token `t` (row `row`, family `fam`); `minted` is
 /// the token the request minted so far, if any, and `vars` its declared request fields.
 fn read(
@@ -43,20 +66,14 @@ fn read(
     match v {
         Var::Now => i32::from(now),
         Var::Presented => i32::from(t),
-        Var::Status => status_value(row.status),
-        Var::Generation => i32::from(row.gen),
-        Var::RotatedAt => match row.status {
-            TokStatus::Superseded { at, .. } => i32::from(at),
-            _ => 0,
-        },
-        Var::GraceUses => match row.status {
-            TokStatus::Superseded { uses, .. } => i32::from(uses),
-            _ => 0,
-        },
-        Var::Used => i32::from(row.used),
-        Var::IssuedAt => i32::from(row.iat),
-        Var::Parent => tok(row.parent),
-        Var::Child => tok(row.child),
+        Var::Status => column(row, Column::Status),
+        Var::Generation => column(row, Column::Generation),
+        Var::RotatedAt => column(row, Column::RotatedAt),
+        Var::GraceUses => column(row, Column::GraceUses),
+        Var::Used => column(row, Column::Used),
+        Var::IssuedAt => column(row, Column::IssuedAt),
+        Var::Parent => column(row, Column::Parent),
+        Var::Child => column(row, Column::Child),
         Var::ChildStatus => view.child.map_or(0, |(s, _)| status_value(s)),
         Var::ChildUsed => i32::from(view.child.is_some_and(|(_, used)| used)),
         Var::LoginAt => i32::from(fam.login_at),
@@ -75,23 +92,7 @@ fn read(
         Var::ChildAccessRevoked => i32::from(view.child_access.is_some_and(|(_, a)| a.revoked)),
         Var::AccessExp => view.access.map_or(0, |(_, a)| i32::from(a.expires_at)),
         Var::AccessIssuedAt => view.access.map_or(0, |(_, a)| i32::from(a.issued_at)),
-        Var::Follow(slot, col) => view.follow.get(slot as usize).copied().flatten().map_or(0, |r| match col {
-            Column::Status => status_value(r.status),
-            Column::Generation => i32::from(r.gen),
-            Column::RotatedAt => match r.status {
-                TokStatus::Superseded { at, .. } => i32::from(at),
-                _ => 0,
-            },
-            Column::GraceUses => match r.status {
-                TokStatus::Superseded { uses, .. } => i32::from(uses),
-                _ => 0,
-            },
-            Column::Used => i32::from(r.used),
-            Column::IssuedAt => i32::from(r.iat),
-            Column::Parent => tok(r.parent),
-            Column::Child => tok(r.child),
-            Column::Field(i) => i32::from(r.fields[i as usize]),
-        }),
+        Var::Follow(slot, col) => view.follow.get(slot as usize).copied().flatten().map_or(0, |r| column(&r, col)),
     }
 }
 
