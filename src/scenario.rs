@@ -1551,11 +1551,7 @@ impl Scenario {
         if let Lossy::Faults(f) = &self.lossy {
             if let Some(n) = f.max_losses {
                 if !(1..=i64::from(MAX_LOSSES)).contains(&n) {
-                    return Err(self.invalid(
-                        "lossy.max_losses",
-                        n,
-                        &format!("an integer from 1 to {MAX_LOSSES}"),
-                    ));
+                    return Err(self.invalid("lossy.max_losses", n, &format!("an integer from 1 to {MAX_LOSSES}")));
                 }
             }
             let endpoints = f.endpoints.as_deref().unwrap_or(&[]);

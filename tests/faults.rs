@@ -118,7 +118,10 @@ fn retry_after_loss_needs_retries_and_losses() {
         (serde_json::json!({"retries_per_tab": 0}), "unless `retries_per_tab` is above 0"),
         (serde_json::json!({"lossy": false}), "unless the network may lose a refresh's request or answer"),
         // Losses of other endpoints only: a refresh is never lost, so it would never retry.
-        (serde_json::json!({"lossy": {"endpoints": ["call"]}}), "unless the network may lose a refresh's request or answer"),
+        (
+            serde_json::json!({"lossy": {"endpoints": ["call"]}}),
+            "unless the network may lose a refresh's request or answer",
+        ),
     ] {
         let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
         if let Some(n) = edit.get("retries_per_tab") {

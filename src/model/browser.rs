@@ -589,7 +589,7 @@ impl BrowserState {
                         self.tabs[t as usize].read = self.refresh_cred(cfg, t).token;
                     }
                     if cfg.lock_granted == LockGranted::SkipIfTokenChanged {
-                        self.tabs[t as usize].queued_with = self.refresh_cred(cfg, t).presented();
+                        self.tabs[t as usize].queued_with = self.presented_now(cfg, t);
                     }
                     self.tabs[t as usize].status = TabStatus::WaitingLock;
                     None

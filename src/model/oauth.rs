@@ -637,7 +637,17 @@ impl AsState {
         } else {
             (row.and(self.access_of(t)), row.and_then(|r| r.child).and_then(|c| self.access_of(c)))
         };
-        ReadView { row, family, newest_gen, child, child_fields, session, access, child_access, follow: [None; 2] }
+        ReadView {
+            row,
+            family,
+            newest_gen,
+            child,
+            child_fields,
+            session,
+            access,
+            child_access,
+            follow: [None; crate::protocol::expr::MAX_FOLLOWS],
+        }
     }
 
     /// [`AsState::read`], also capturing the rows the token-valued paths `follows` name
