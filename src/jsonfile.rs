@@ -46,7 +46,33 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
             message: format!("found {found}, expected a JSON object {{…}}"),
         });
     }
-    parse_one::<T>(text).map_err(|e| explain_choice::<T>(&doc, e))
+    parse_one::<T>(text).map_err(|e| explain_missing::<T>(&doc, explain_choice::<T>(&doc, e)))
+}
+
+/// serde reports a missing field at the object that lacks it (`field `.`: missing field
+/// `time``). Name the missing field itself (`time`, `attacker.modes`) and, where it takes
+/// named values, the values allowed (found by asking serde what it would accept there, as a
+/// string or as a list of strings).
+fn explain_missing<T: DeserializeOwned>(doc: &serde_json::Value, e: JsonError) -> JsonError {
+    let Some(name) = e.message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) else { return e };
+    let field = if e.field == "." { name.to_string() } else { format!("{}.{name}", e.field) };
+    let pointer: String = field.split('.').map(|p| format!("/{}", p.replace('~', "~0").replace('/', "~1"))).collect();
+    let parent = pointer.rsplit_once('/').map_or("", |(p, _)| p);
+    let probe_with = |value: serde_json::Value| -> Option<String> {
+        let mut probe = doc.clone();
+        probe.pointer_mut(parent)?.as_object_mut()?.insert(name.to_string(), value);
+        let err = serde_json::from_value::<T>(probe).err()?.to_string();
+        let (_, rest) = err.split_once("unknown variant `\u{1}`, expected ")?;
+        Some(strip_position(rest))
+    };
+    let allowed = match probe_with(serde_json::Value::String("\u{1}".into())) {
+        Some(list) => format!(", expected {list}"),
+        None => match probe_with(serde_json::json!(["\u{1}"])) {
+            Some(list) => format!(", expected a list, each item {list}"),
+            None => String::new(),
+        },
+    };
+    JsonError { field, message: format!("missing: this field is required{allowed}"), ..e }
 }
 
 /// serde_json says only "expected value" when a field that takes one of several named values
@@ -231,6 +257,43 @@ mod tests {
         let e = from_str::<T>("{\n").unwrap_err();
         assert_eq!((e.line, e.column, e.field.as_str()), (2, 1, "."));
         assert_eq!(e.message, "EOF while parsing an object");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    #[allow(dead_code)]
+    enum Mode {
+        Json,
+        Cookie,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Outer {
+        name: String,
+        inner: Inner,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        one: Mode,
+        many: Vec<Mode>,
+        count: u8,
+    }
+
+    #[test]
+    fn a_missing_field_is_named_itself_with_the_values_it_takes() {
+        let e = from_str::<Outer>("{\"inner\": {\"one\": \"json\", \"many\": [], \"count\": 1}}").unwrap_err();
+        assert_eq!((e.field.as_str(), e.message.as_str()), ("name", "missing: this field is required"));
+        let e = from_str::<Outer>("{\"name\": \"n\", \"inner\": {\"many\": [], \"count\": 1}}").unwrap_err();
+        assert_eq!(e.field, "inner.one");
+        assert_eq!(e.message, "missing: this field is required, expected `json` or `cookie`");
+        let e = from_str::<Outer>("{\"name\": \"n\", \"inner\": {\"one\": \"json\", \"count\": 1}}").unwrap_err();
+        assert_eq!(e.field, "inner.many");
+        assert_eq!(e.message, "missing: this field is required, expected a list, each item `json` or `cookie`");
+        let e = from_str::<Outer>("{\"name\": \"n\", \"inner\": {\"one\": \"json\", \"many\": []}}").unwrap_err();
+        assert_eq!((e.field.as_str(), e.message.as_str()), ("inner.count", "missing: this field is required"));
     }
 
     #[test]

@@ -233,6 +233,8 @@ impl ModelReport {
             .iter()
             .map(|p| {
                 let golden = golden.next().flatten();
+                // A golden trace that differs from (or no longer reproduces) this run's
+                // counterexample is not this counterexample's file: name none.
                 let trace = match &golden {
                     Some(g)
                         if !matches!(
@@ -240,6 +242,8 @@ impl ModelReport {
                             crate::golden::Status::Removed
                                 | crate::golden::Status::Other
                                 | crate::golden::Status::Unshortened
+                                | crate::golden::Status::Differs
+                                | crate::golden::Status::Stale
                         ) =>
                     {
                         Some(g.file.clone())

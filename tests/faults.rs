@@ -181,3 +181,50 @@ fn kcap_947_a_lost_reply_under_a_delay_bound_does_not_stop_the_clock() {
         all.unique_states
     );
 }
+
+/// A mobile client that retries a refresh at any moment (a client timeout) against a server
+/// that keeps the previous token valid until its successor is first used. The retry of
+/// refresh 1 is still in flight when the tab takes refresh 1's first answer and starts
+/// refresh 2; the server then refuses the stale retry (the successor was used). That refusal
+/// answers a request of an earlier round: each `fetch` has its own response, so the tab drops
+/// it and is not logged out. (It was once taken as refresh 2's answer: a logout in 8 steps.)
+#[test]
+fn an_answer_to_an_earlier_round_is_not_a_later_refresh_answer() {
+    let text = serde_json::json!({
+        "name": "mobile-retry-until-successor-used",
+        "description": "A retried refresh whose stale retry is refused after the next refresh started.",
+        "sources": ["a refresh retried on a client timeout; the previous token valid until its successor is first used"],
+        "protocol": {
+            "refresh": { "rules": [
+                { "name": "rotate", "when": "presented.status == active",
+                  "do": ["mint child", "supersede presented"], "reply": "ok minted" },
+                { "name": "previous, successor unused",
+                  "when": "presented.status == superseded and presented.child.status == active and not presented.child.used",
+                  "do": ["supersede presented"], "reply": "ok presented.child" },
+                { "name": "previous, successor used", "when": "presented.status == superseded", "reply": "invalid_grant" },
+                { "name": "revoked", "reply": "invalid_grant" }
+            ]},
+            "sign_out": { "rules": [ { "name": "revoke", "do": ["revoke family"], "reply": "signed_out" } ] }
+        },
+        "browser": { "tabs": 1, "refreshes_per_tab": 2, "mode": "json", "json_storage": "per-tab",
+                     "retries_per_tab": 2, "retry_timeout": "any-moment" },
+        "lossy": { "endpoints": ["refresh"], "max_losses": 2 },
+        "time": { "max_ticks": 2 }
+    })
+    .to_string();
+    let path = root().join("models/mobile-retry-until-successor-used.json");
+    let sc = Scenario::parse(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    let (_, r) = crate::util::run(&sc, &refresh_check::check::CheckOptions::default());
+    assert!(r.unique_states > 1000, "the search was not empty: {}", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    // The interleaving happens: the stale retry is refused after refresh 2 was sent ...
+    let stale = serde_json::json!({"name": "stale-retry-refused-after-refresh-2",
+        "events": ["tab A TabRetriesRefresh", "tab A TabReceivesRefreshResponse",
+                   "tab A TabSendsRefresh text `token=2`",
+                   "server ServerReceivesRefresh text `refresh_token=1` rule `previous, successor used`"]});
+    let o = ask(&sc, stale);
+    assert_eq!(o.answer, Answer::Reachable);
+    // ... and refresh 2's own answer, not the refusal, is what the tab takes.
+    let t = o.trace.as_ref().unwrap();
+    assert!(t.steps.iter().all(|s| !s.text.contains("logged out")), "{:?}", actions(t));
+}

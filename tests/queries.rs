@@ -229,7 +229,10 @@ fn compare_replays_each_counterexample_of_a_on_b() {
     );
     assert!(text.contains("no_spurious_logout #1 (10 steps): B never runs these steps: removed"), "{text}");
     assert!(text.contains("cookie_names_live_session #1 (11 steps): B never runs these steps: removed"), "{text}");
-    assert!(!text.contains("note:"), "B violates neither: {text}");
+    // B violates neither, so no note says B still violates them; the one note names the
+    // assumption the two files differ in (B's tabs also make an ordinary request).
+    assert!(!text.contains("but B still"), "B violates neither: {text}");
+    assert!(text.contains("note: A and B also differ in what they assume of the tabs, the attacker, the clock or the network: browser.requests_per_tab (A: 0, B: 1);"), "{text}");
     // Directus 10.11.1 never runs 10.10's steps to a cookie naming a dead session, but reaches
     // one by a longer run of its own: "removed" alone would read as a fix, so a note says so.
     let out = cli(&root(), &["compare", "models/directus-10.10-session.json", "models/directus-10.11.1-session.json"]);
@@ -304,6 +307,29 @@ fn compare_says_not_comparable_when_b_cannot_express_a() {
     assert!(md.contains("> **Not comparable:** `hydra-3004-one-tab` has 1 tab(s), `hydra-3004-check-outside-transaction` has 2 (give both --tabs N)"), "{md}");
     assert!(md.contains("): not comparable: `hydra-3004-one-tab` has 1 tab(s)"), "{md}");
     assert!(!md.contains("removed"), "{md}");
+}
+
+/// `compare` of two files that differ in an assumption (here the network's delay bound) as
+/// well as, or instead of, the protocol names each such field with both values, in a note
+/// (text) or a quoted line (Markdown): a removal may be the assumption's doing. Files that
+/// assume the same get no note.
+#[test]
+fn compare_names_the_assumptions_that_differ() {
+    let (a, b) =
+        ("models/convex-auth-pr555-access-token-only.json", "models/convex-auth-pr555-delivered-within-a-tick.json");
+    let out = cli(&root(), &["compare", a, b]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("note: A and B also differ in what they assume of the tabs, the attacker, the clock or the network: time.max_in_flight_ticks (A: -, B: 0);"),
+        "{text}"
+    );
+    let out = cli(&root(), &["compare", a, b, "--format", "markdown"]);
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("> **Assumptions differ:** `time.max_in_flight_ticks (A: -, B: 0)`;"), "{md}");
+    let out = cli(&root(), &["compare", a, a]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("also differ in what they assume"), "{text}");
 }
 
 /// `explore --save-path URL -o FILE` saves the path on screen as a trace that validates; a path

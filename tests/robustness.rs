@@ -203,7 +203,7 @@ fn cases() -> Vec<Case> {
                 }))
             },
             code: 2,
-            says: "field `.`: missing field `sources`",
+            says: "field `sources`: missing: this field is required",
         },
         Case {
             id: "F3",

@@ -272,6 +272,44 @@ fn whole_model_difference(sa: &Scenario, ma: &RefreshModel, sb: &Scenario, mb: &
     }
 }
 
+/// The sections of a model file that say what the clients, the attacker, the clock and the
+/// network do, as opposed to the protocol under comparison.
+const ASSUMPTIONS: [&str; 4] = ["browser", "attacker", "time", "lossy"];
+
+/// Where the two model files differ in what they assume ([`ASSUMPTIONS`]; the tab count
+/// aside, which makes them not comparable): each as `field (A: value, B: value)`, `-` for a
+/// field one file leaves out. Empty when they assume the same, or when a file cannot be read
+/// again as JSON (both were loaded already).
+fn assumption_differences(a: &std::path::Path, b: &std::path::Path) -> Vec<String> {
+    let read = |p: &std::path::Path| -> Option<serde_json::Value> {
+        serde_json::from_str(&refresh_check::input::read_text(p).ok()?).ok()
+    };
+    let (Some(va), Some(vb)) = (read(a), read(b)) else { return Vec::new() };
+    fn walk(path: &str, x: Option<&serde_json::Value>, y: Option<&serde_json::Value>, out: &mut Vec<String>) {
+        match (x, y) {
+            (Some(serde_json::Value::Object(p)), Some(serde_json::Value::Object(q))) => {
+                let mut keys: Vec<&String> = p.keys().chain(q.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    walk(&format!("{path}.{k}"), p.get(k), q.get(k), out);
+                }
+            }
+            _ if x == y => {}
+            _ if path == "browser.tabs" => {}
+            _ => {
+                let show = |v: Option<&serde_json::Value>| v.map_or("-".to_string(), |v| v.to_string());
+                out.push(format!("{path} (A: {}, B: {})", show(x), show(y)));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for section in ASSUMPTIONS {
+        walk(section, va.get(section), vb.get(section), &mut out);
+    }
+    out
+}
+
 /// `why` (which speaks of A and B) with the models' names in their place.
 fn sides(why: &str, a_name: &str, b_name: &str) -> String {
     why.replace("B has", &format!("{b_name} has"))
@@ -346,6 +384,14 @@ pub fn run(args: Args) -> Result<u8> {
             if let Some(why) = &whole {
                 writeln!(w, "warning: A and B are not comparable: {why}; B cannot run A's steps, whatever the fix\n")?;
             }
+            let assumed = assumption_differences(&sa.path, &sb.path);
+            if whole.is_none() && !assumed.is_empty() {
+                writeln!(
+                    w,
+                    "note: A and B also differ in what they assume of the tabs, the attacker, the clock or the network: {}; where B never runs A's steps, that difference may be what removes them, not B's protocol\n",
+                    assumed.join(", ")
+                )?;
+            }
             // Columns as wide as their longest cell and two spaces: a long name never runs into
             // the next column.
             let cells: Vec<(&str, String, String)> = properties::ALL
@@ -382,6 +428,14 @@ pub fn run(args: Args) -> Result<u8> {
                     w,
                     "> **Not comparable:** {}; `{b}` cannot run the steps of `{a}`, whatever the fix.\n",
                     sides(why, &format!("`{a}`"), &format!("`{b}`"))
+                )?;
+            }
+            let assumed = assumption_differences(&sa.path, &sb.path);
+            if whole.is_none() && !assumed.is_empty() {
+                writeln!(
+                    w,
+                    "> **Assumptions differ:** {}; where `{b}` never runs the steps of `{a}`, that difference may be what removes them.\n",
+                    assumed.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")
                 )?;
             }
             writeln!(w, "| property | `{a}` | `{b}` |")?;

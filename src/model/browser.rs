@@ -160,6 +160,12 @@ pub struct Tab {
     /// answer to a cancelled page is dropped ([`requesters::address`]). 0 without reloads.
     #[serde(skip_serializing_if = "requesters::is_zero")]
     pub page: u8,
+    /// With `browser.retries_per_tab`: refresh answers the tab has taken, modulo 16: the
+    /// round its next refresh request belongs to ([`requesters::round_address`]). An answer to
+    /// a request of an earlier round comes after the tab took that round's first answer, and
+    /// is dropped. 0 without retries.
+    #[serde(skip_serializing_if = "requesters::is_zero")]
+    pub round: u8,
     /// The access token the tab holds ([`super::oauth::AccessId`]), when the authorization
     /// server keeps access tokens: its family's sign-in access token at first, then the one of
     /// its last refresh answered 2xx. `None` otherwise.
@@ -456,6 +462,7 @@ impl BrowserState {
             requesters: requesters::initial(cfg.requesters, cfg.refreshes),
             reloads_left: cfg.reloads,
             page: 0,
+            round: 0,
         };
         let jar = Jar {
             session: (cfg.mode == AuthMode::Session).then_some(jwt),
@@ -541,7 +548,8 @@ impl BrowserState {
             && cred.presented().is_some();
         self.tabs[t as usize].status = TabStatus::Refreshing { sent: cred.presented() };
         self.tabs[t as usize].waited = 0; // whatever it waited for, it waits no more
-        Send::Refresh { tab: t, cred, retry }
+        let tab = if cfg.retries > 0 { requesters::round_address(t, self.tabs[t as usize].round) } else { t };
+        Send::Refresh { tab, cred, retry }
     }
 
     /// The credentials of an ordinary request: the jar's cookie (session mode) or the tab's
@@ -842,8 +850,14 @@ impl BrowserState {
     pub fn on_refresh_reply(&mut self, cfg: &BrowserCfg, t: TabIx, reply: Reply) -> Option<Send> {
         // A client that retries has abandoned its earlier attempt: it takes the first answer
         // while it waits and drops any answer that comes after.
-        if cfg.retries > 0 && !matches!(self.tabs[t as usize].status, TabStatus::Refreshing { .. }) {
-            return None;
+        if cfg.retries > 0 {
+            if !matches!(self.tabs[t as usize].status, TabStatus::Refreshing { .. }) {
+                return None;
+            }
+            // The answer taken ends the round: a later answer to this round's requests is
+            // dropped even once the tab refreshes again ([`requesters::round_address`]).
+            let tab = &mut self.tabs[t as usize];
+            tab.round = (tab.round + 1) & 15;
         }
         if matches!(self.tabs[t as usize].status, TabStatus::Hung | TabStatus::Closed) {
             return None; // the hung callback, or the closed tab, never sees it

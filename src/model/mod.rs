@@ -805,7 +805,14 @@ fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg:
             send_resumed_calls(server, cfg, &mut b, o);
         }
         Msg::RefreshResponse { tab, reply } => {
-            if let Some(send) = b.on_refresh_reply(cfg, tab, reply) {
+            // With retries the address carries the refresh round: an answer to an earlier
+            // round's request arrives and is dropped unread, as an answer reaching a tab that
+            // waits for none is ([`browser::requesters::round_address`]).
+            let current = match browser::requesters::round_of(tab) {
+                Some(round) => b.tabs.get(usize::from(tab & 7)).is_some_and(|x| x.round == round).then_some(tab & 7),
+                None => Some(tab),
+            };
+            if let Some(send) = current.and_then(|tab| b.on_refresh_reply(cfg, tab, reply)) {
                 o.send(server, request_msg(send));
             }
             send_resumed_calls(server, cfg, &mut b, o);
@@ -989,16 +996,18 @@ fn server_on_msg(
 /// in flight and the authorization server holds no request of it in progress or waiting to
 /// be routed to a node (one was lost).
 fn timer_enabled(cfg: &Cfg, s: &State, actor: usize, timer: &Timer) -> bool {
+    // A retrying tab's requests carry their refresh round: any round's is the tab's.
+    let tab_of = |a: TabIx| browser::requesters::split(a).map_or(a, |(t, _, _)| t);
     let Timer::TabRetries(t) = *timer else { return true };
     if !cfg.retry_after_loss {
         return true;
     }
     let in_flight = s.network.iter().any(|e| match e.msg {
-        Msg::RefreshRequest { tab, .. } => usize::from(e.src) == actor && tab == t,
-        Msg::RefreshResponse { tab, .. } => usize::from(e.dst) == actor && tab == t,
+        Msg::RefreshRequest { tab, .. } => usize::from(e.src) == actor && tab_of(tab) == t,
+        Msg::RefreshResponse { tab, .. } => usize::from(e.dst) == actor && tab_of(tab) == t,
         _ => false,
     });
-    let mine = |c: &ClientKey| usize::from(c.browser) == actor && c.tab == t;
+    let mine = |c: &ClientKey| usize::from(c.browser) == actor && tab_of(c.tab) == t;
     let in_progress = auth_server_at(s, cfg.server).is_some_and(|a| {
         a.handlers.iter().any(|h| mine(&h.client))
             || a.cluster.as_ref().is_some_and(|c| c.pending.iter().any(|p| mine(&p.client)))

@@ -75,9 +75,34 @@ pub fn address(t: TabIx, r: u8, page: u8) -> TabIx {
     t | (r << REQUESTER_SHIFT) | ((page & 3) << PAGE_SHIFT)
 }
 
-/// `(tab, requester, page)` of an address; `None` for the attacker.
+/// `(tab, requester, page)` of an address; `None` for the attacker. A refresh round's
+/// address ([`round_address`]) is requester 0 on page 0.
 pub fn split(a: TabIx) -> Option<(TabIx, u8, u8)> {
-    (a != ATTACKER).then_some((a & 7, (a >> REQUESTER_SHIFT) & 3, (a >> PAGE_SHIFT) & 3))
+    if a == ATTACKER {
+        None
+    } else if a & ROUND_FLAG != 0 {
+        Some((a & 7, 0, 0))
+    } else {
+        Some((a & 7, (a >> REQUESTER_SHIFT) & 3, (a >> PAGE_SHIFT) & 3))
+    }
+}
+
+/// Marks an address that carries a refresh round ([`round_address`]) in bits 3 to 6.
+const ROUND_FLAG: u8 = 0x80;
+
+/// The address of a refresh tab `t` sends in its refresh round `round` (counted modulo 16),
+/// with `browser.retries_per_tab`: a tab that retries may have requests of an earlier round
+/// still in flight, and the answer to one of them must not be taken as the answer to a later
+/// round's request (each `fetch` has its own response). Retries exclude requesters and reloads
+/// (the model file is refused), so the round takes their bits, flagged by the top bit; never
+/// [`ATTACKER`] (tab bits 7).
+pub fn round_address(t: TabIx, round: u8) -> TabIx {
+    t | ROUND_FLAG | ((round & 15) << REQUESTER_SHIFT)
+}
+
+/// The refresh round an address carries ([`round_address`]); `None` for any other address.
+pub fn round_of(a: TabIx) -> Option<u8> {
+    (a != ATTACKER && a & ROUND_FLAG != 0).then_some((a >> REQUESTER_SHIFT) & 15)
 }
 
 /// Who an address names, for traces: `tab A`, `tab A's requester 2`, `tab A (reloaded page

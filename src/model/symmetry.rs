@@ -39,7 +39,7 @@
 
 use stateright::actor::{Envelope, Id};
 
-use super::browser::requesters::{address, split};
+use super::browser::requesters::split;
 use super::browser::{BrowserState, Tab};
 use super::oauth::{AsHandler, AsPending, AsState, Before};
 use super::policy::{Coordination, LeaderElection, Logins};
@@ -418,11 +418,11 @@ fn tab_of(a: TabIx) -> Option<TabIx> {
     split(a).map(|(t, _, _)| t)
 }
 
-/// The address `a` with its tab renamed by `f` (requester and page kept); the attacker's
-/// unchanged.
+/// The address `a` with its tab renamed by `f` (requester, page or refresh round kept: the
+/// bits above the tab's); the attacker's unchanged.
 fn rename_address(a: TabIx, f: &dyn Fn(TabIx) -> TabIx) -> TabIx {
     match split(a) {
-        Some((t, r, page)) => address(f(t), r, page),
+        Some((t, _, _)) => (a & !7) | f(t),
         None => a,
     }
 }

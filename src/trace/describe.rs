@@ -1026,16 +1026,23 @@ fn describe_in(
                 ),
                 Msg::RefreshResponse { tab, reply } => {
                     let w = who(*tab);
+                    // A retrying tab's address carries its refresh round: index by the tab bits.
+                    let ti =
+                        model::browser::requesters::split(*tab).map_or(usize::from(*tab), |(t, _, _)| usize::from(t));
                     let (before_b, after_b) = (model::browser_at(before, browser), model::browser_at(after, browser));
                     let addressed = requesters_response_text(m, browser, before_b, after_b, *tab, reply, &view.text);
                     let text = if let Some(text) = addressed {
                         text
+                    } else if *tab != ATTACKER && before_b == after_b {
+                        // A retrying tab took an earlier answer to that refresh (or the tab is
+                        // hung, closed or logged out): the answer arrives and nobody reads it.
+                        format!("{w} gets {}, but nothing waits for it any more: dropped unread", view.text)
                     } else {
                         match (reply, *tab == ATTACKER) {
                             (Reply::Ok { .. }, true) => format!("{w} gets {}: the copied token worked", view.text),
                             (_, true) => format!("{w} gets {}", view.text),
-                            (Reply::Ok { .. }, _) if after_b.tabs.get(*tab as usize).is_some_and(|x| x.later_stage) => {
-                                let sent = match after_b.tabs[*tab as usize].status {
+                            (Reply::Ok { .. }, _) if after_b.tabs.get(ti).is_some_and(|x| x.later_stage) => {
+                                let sent = match after_b.tabs[ti].status {
                                     TabStatus::Refreshing { sent } => {
                                         sent.map_or("none".to_string(), |x| x.to_string())
                                     }
@@ -1046,9 +1053,7 @@ fn describe_in(
                                 view.text
                             )
                             }
-                            (Reply::Ok { .. }, _)
-                                if before_b.tabs.get(*tab as usize).is_some_and(|x| x.later_stage) =>
-                            {
+                            (Reply::Ok { .. }, _) if before_b.tabs.get(ti).is_some_and(|x| x.later_stage) => {
                                 format!("{w}'s later render stage gets {}; it cannot set cookies", view.text)
                             }
                             (Reply::Ok { set_cookie: Some(_), .. }, _) => {
@@ -1057,7 +1062,7 @@ fn describe_in(
                             (Reply::Ok { token: Some(tok), .. }, _)
                                 if before_b.jar.refresh.is_some()
                                     && after_b.jar.refresh != Some(*tok)
-                                    && after_b.tabs.get(*tab as usize) != before_b.tabs.get(*tab as usize) =>
+                                    && after_b.tabs.get(ti) != before_b.tabs.get(ti) =>
                             {
                                 format!(
                                     "{w} gets {} but cannot write the cookie (a server-side render path)",
@@ -1070,7 +1075,7 @@ fn describe_in(
                                 let cleared = (before_b.jar != after_b.jar || before_b.storage != after_b.storage)
                                     .then_some(", clears the stored token")
                                     .unwrap_or("");
-                                let after_tab = after_b.tabs.get(*tab as usize).map(|x| x.status);
+                                let after_tab = after_b.tabs.get(ti).map(|x| x.status);
                                 match after_tab {
                                     Some(TabStatus::Refreshing { sent }) => format!(
                                         "{w} gets {}{cleared} and sends the refresh again with the stored token={}",
@@ -1087,7 +1092,7 @@ fn describe_in(
                     // Web Locks: the tab releases the lock and the next waiter, granted it,
                     // sends its refresh in the same step.
                     let granted = match (before_b.lock, after_b.lock) {
-                        (Some(h), Some(n)) if h == *tab && n != *tab => {
+                        (Some(h), Some(n)) if usize::from(h) == ti && usize::from(n) != ti => {
                             after_b.tabs.get(n as usize).and_then(|x| match x.status {
                                 TabStatus::Refreshing { sent } => Some((n, sent)),
                                 _ => None,
