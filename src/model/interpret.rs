@@ -240,6 +240,41 @@ fn apply(
                     }
                 }
             },
+            Effect::RevokeToken(x) => {
+                if let Ok(n @ 1..) = Token::try_from(x.eval(&var)) {
+                    let foreign =
+                        s.rows.get(n as usize - 1).is_some_and(|r| r.family != f && r.status != TokStatus::Revoked);
+                    revoke_token(s, n);
+                    if foreign && rule.reuse_detected {
+                        s.as_ghost.foreign_revocations = s.as_ghost.foreign_revocations.saturating_add(1);
+                    }
+                }
+            }
+            Effect::SupersedeToken(x, slot) => {
+                let seen = view.follow.get(*slot as usize).copied().flatten().map(|r| r.status);
+                if let Ok(n @ 1..) = Token::try_from(x.eval(&var)) {
+                    let live = s.rows.get_mut(n as usize - 1).filter(|r| r.status != TokStatus::Unknown);
+                    if let Some(row) = live {
+                        if row.status != TokStatus::Revoked {
+                            row.status = match seen {
+                                Some(TokStatus::Superseded { at, uses }) => {
+                                    TokStatus::Superseded { at, uses: uses.saturating_add(1) }
+                                }
+                                _ => TokStatus::Superseded { at: now, uses: 0 },
+                            };
+                        }
+                        s.mark_superseded(n);
+                    }
+                }
+            }
+            Effect::SetToken(token, i, x) => {
+                let v = x.eval(&var).clamp(0, 255) as u8;
+                if let Ok(n @ 1..) = Token::try_from(token.eval(&var)) {
+                    if let Some(r) = s.rows.get_mut(n as usize - 1).filter(|r| r.status != TokStatus::Unknown) {
+                        r.fields[*i as usize] = v;
+                    }
+                }
+            }
             Effect::Set(scope, i, x) => {
                 let v = x.eval(&var).clamp(0, 255) as u8;
                 match scope {
@@ -306,7 +341,7 @@ pub fn wait_over(p: &Protocol, s: &AsState, h: &AsHandler) -> bool {
     let Some(cond) = p.refresh.steps.get(h.step as usize).and_then(|st| st.waits_until.as_ref()) else {
         return true;
     };
-    let view = s.read_following(h.token, &p.follows, &h.vars);
+    let view = s.read_following(h.token, &p.follows, &h.vars, h.minted);
     let (Some(row), Some(fam)) = (view.row, view.family) else { return true };
     cond.eval(&|v: &Var| read(&view, &row, &fam, (h.token, h.minted, &h.vars), s.now, *v)) != 0
 }
@@ -326,7 +361,7 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
         return StepOutcome::Blocked;
     }
     // Ghost truth: the store as it is before this step's effects, whatever the step reads.
-    let truth = s.read_following(t, &p.follows, &h.vars);
+    let truth = s.read_following(t, &p.follows, &h.vars, h.minted);
     if step.reads == Reads::Current {
         h.view = truth;
     }
@@ -455,7 +490,7 @@ fn call_view<'p>(
 ) -> Option<(&'p Rule, Token, ReadView)> {
     let (id, row) = a.and_then(|a| s.access_row(a).map(|r| (a, r)))?;
     let t = row.refresh;
-    let mut view = s.read_following(t, &p.follows, &Fields::default());
+    let mut view = s.read_following(t, &p.follows, &Fields::default(), None);
     view.row?;
     view.access = Some((id, row));
     let rules = p.request.steps.first().map_or(&[][..], |st| &st.rules[..]);
@@ -490,7 +525,7 @@ pub fn sign_ins(p: &Protocol, s: &mut AsState) {
         s.rows.push(row);
         s.families.push(fam);
         let t = f as Token + 1;
-        let view = s.read_following(t, &p.follows, &Fields::default());
+        let view = s.read_following(t, &p.follows, &Fields::default(), None);
         if let Some(rule) = decide(rules, &view, t, s.now) {
             apply(p, s, rule, &view, (t, None), &mut Fields::default());
             // The new token's own fields, as its rule set them.
@@ -513,7 +548,7 @@ pub fn redeem(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &AsHandler) ->
 /// Sign-out with token `t` (if any), one action.
 pub fn sign_out(p: &Protocol, s: &mut AsState, t: Option<Token>) -> Reply {
     if let Some(t) = t {
-        let view = s.read_following(t, &p.follows, &Fields::default());
+        let view = s.read_following(t, &p.follows, &Fields::default(), None);
         if let Some(row) = view.row {
             let rules = p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]);
             if let Some(rule) = decide(rules, &view, t, s.now) {
@@ -823,7 +858,7 @@ mod tests {
         let p = protocol(&spec("snapshot"));
         assert_eq!(p.follows, [Var::FamilyField(0)]);
         let mut s = signed_in(&p, 1, 1);
-        assert_eq!(s.read_following(1, &p.follows, &Fields::default()).follow[0], None, "`none` follows no row");
+        assert_eq!(s.read_following(1, &p.follows, &Fields::default(), None).follow[0], None, "`none` follows no row");
         sign_ins(&p, &mut s);
         assert_eq!(s.families[0].fields[0], 1, "the sign-in rule read `family.current` as none");
         let (mut a, mut b) = (handler(&s, 1), handler(&s, 1));
@@ -1104,7 +1139,7 @@ pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &supe
             if !wait_over(protocol, auth, &arriving) {
                 return Some(Decision::Waits { step: 0 });
             }
-            decide(0, &auth.read_following(t, &protocol.follows, &Fields::default()), t, None, &Fields::default())
+            decide(0, &auth.read_following(t, &protocol.follows, &Fields::default(), None), t, None, &Fields::default())
         }
         ActorModelAction::Timeout(_, super::Timer::ServerStep { client, slot }) => {
             let h = auth.handlers.iter().find(|h| (h.client, h.slot) == (*client, *slot))?;
@@ -1113,7 +1148,7 @@ pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &supe
                 return Some(Decision::Waits { step: h.step as usize });
             }
             let view = if step.reads == Reads::Current {
-                auth.read_following(h.token, &protocol.follows, &h.vars)
+                auth.read_following(h.token, &protocol.follows, &h.vars, h.minted)
             } else {
                 h.view
             };
