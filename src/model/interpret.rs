@@ -856,7 +856,7 @@ mod tests {
             )
         };
         let p = protocol(&spec("snapshot"));
-        assert_eq!(p.follows, [Var::FamilyField(0)]);
+        assert_eq!(p.follows, [crate::protocol::expr::Path::from(Var::FamilyField(0))]);
         let mut s = signed_in(&p, 1, 1);
         assert_eq!(s.read_following(1, &p.follows, &Fields::default(), None).follow[0], None, "`none` follows no row");
         sign_ins(&p, &mut s);
@@ -898,7 +898,7 @@ mod tests {
                          "reply": "ok request.leader" }},
                       {{ "name": "gone", "reply": "server_error" }} ] }} ] }}, {SIGN_OUT} }}"#
         ));
-        assert_eq!(p.follows, [Var::RequestField(0), Var::Child]);
+        assert_eq!(p.follows, [Var::RequestField(0), Var::Child].map(crate::protocol::expr::Path::from));
         let mut s = signed_in(&p, 1, 1);
         let mut h = handler(&s, 1);
         assert_eq!(run_step(&p, 1, &mut s, &mut h), StepOutcome::Continue, "request.leader is none on arrival");
@@ -911,6 +911,58 @@ mod tests {
         revoked.rows[1].status = TokStatus::Revoked;
         assert_eq!(run_step(&p, 1, &mut revoked, &mut h2), StepOutcome::Answer(Reply::Err(HttpError::Internal)));
         assert_eq!(h2.view.follow[0].map(|r| r.status), Some(TokStatus::Revoked));
+    }
+
+    /// Effects through a token-valued path and chains: `revoke presented.parent` revokes the
+    /// token the read named as the parent (WSO2's first use of a new token closing its parent's
+    /// grace window), `set presented.parent.F` writes that row, `supersede presented.child`
+    /// supersedes the child by the status its read saw, `presented.parent.parent.status` reads
+    /// the grandparent's row as the step read it, and `minted.F` reads the row of the token an
+    /// earlier step minted as this step's read saw it (0 in the rule that mints it).
+    #[test]
+    fn effects_through_paths_write_the_token_the_read_named() {
+        let p = protocol(&format!(
+            r#"{{ "fields": {{ "token": {{ "mark": "count" }} }},
+                 "refresh": {{ "steps": [
+                   {{ "name": "rotate", "rules": [
+                      {{ "name": "grandparent revoked", "when": "presented.parent.parent.status == revoked", "reply": "server_error" }},
+                      {{ "name": "active", "when": "presented.status == active",
+                         "do": ["revoke presented.parent", "set presented.parent.mark = 7", "supersede presented", "mint child",
+                                "set minted.mark = minted.mark + 1"], "reply": "continue" }},
+                      {{ "name": "replay", "when": "presented.status == superseded",
+                         "do": ["supersede presented.child", "supersede presented"], "reply": "ok presented.child" }} ] }},
+                   {{ "name": "answer", "rules": [ {{ "name": "a", "when": "minted.mark == 1 and minted.status == active", "reply": "ok minted" }},
+                                                 {{ "name": "b", "reply": "server_error" }} ] }} ] }}, {SIGN_OUT} }}"#
+        ));
+        use crate::protocol::expr::{Column, Path};
+        assert_eq!(
+            p.follows,
+            [
+                Path { root: Var::Parent, links: [Some(Column::Parent), None] },
+                Path::from(Var::Minted),
+                Path::from(Var::Child)
+            ]
+        );
+        let mut s = signed_in(&p, 1, 1);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2), "no parent: nothing revoked, minted.mark read 0 in its rule");
+        assert_eq!(s.rows[1].fields[0], 1, "set minted.mark = 0 + 1");
+        assert!(matches!(s.rows[0].status, TokStatus::Superseded { .. }));
+        assert_eq!(redeem_now(&p, &mut s, 2), Some(3));
+        assert_eq!(s.rows[0].status, TokStatus::Revoked, "revoke presented.parent");
+        assert_eq!(s.rows[0].fields[0], 7, "set presented.parent.mark");
+        // Token 3's grandparent (1) is revoked: the chain is read.
+        assert_eq!(redeem_now(&p, &mut s, 3), None, "server_error");
+        // supersede presented.child: 2 is superseded already (read so): one more grace use.
+        let before = s.rows[2].status;
+        s.now = 1;
+        let mut h = handler(&s, 2);
+        assert!(matches!(run_step(&p, 1, &mut s, &mut h), StepOutcome::Answer(Reply::Ok { token: Some(3), .. })));
+        assert!(matches!(before, TokStatus::Active));
+        assert_eq!(s.rows[2].status, TokStatus::Superseded { at: 1, uses: 0 }, "3 was read active: superseded now");
+        assert!(
+            matches!(s.rows[1].status, TokStatus::Superseded { uses: 1, .. }),
+            "2 was read superseded: a grace use"
+        );
     }
 
     /// Declared per-token fields: `set minted.F` writes the new row, `set presented.F` the

@@ -1062,15 +1062,26 @@ mod tests {
         assert_eq!(v("session.current.claims > 0").unwrap(), parse_guard("session.current.claims > 0", &n).unwrap());
         let r = parse_reply("ok session.current.child", &n).unwrap();
         assert_eq!(r, ReplyForm::Ok(Expr::Var(Var::Follow(0, Column::Child))));
-        assert_eq!(*n.follows.borrow(), [Var::SessionField(1), Var::TokenField(0)]);
+        assert_eq!(*n.follows.borrow(), [Path::from(Var::SessionField(1)), Path::from(Var::TokenField(0))]);
         // A clone (the ordinary-request handler's names) shares the list.
         let o = Names { ordinary: true, ..n.clone() };
         assert_eq!(
             parse_guard("session.current.generation == 0", &o).unwrap(),
             Expr::Cmp(Cmp::Eq, Box::new(Expr::Var(Var::Follow(0, Column::Generation))), Box::new(Expr::Const(0)))
         );
-        let e = v("presented.parent.used").unwrap_err();
-        assert!(e.contains("a third token-valued path (`presented.parent`)") && e.contains("at most 2"), "{e}");
+        // Four paths in all, a chain counting as one path; a fifth is refused.
+        assert_eq!(v("presented.parent.used").unwrap(), Expr::Var(Var::Follow(2, Column::Used)));
+        assert_eq!(
+            v("session.current.child.status == active").unwrap(),
+            v("session.current.child.status == active").unwrap()
+        );
+        assert_eq!(
+            n.follows.borrow()[3],
+            Path { root: Var::SessionField(1), links: [Some(Column::Child), None] },
+            "only the chain's last token is kept"
+        );
+        let e = v("presented.parent.parent.used").unwrap_err();
+        assert!(e.contains("beyond the 4") && e.contains("at most 4"), "{e}");
         // The existing `presented.child.*` names are unchanged.
         let fresh = names();
         assert_eq!(parse_guard("presented.child.used", &fresh).unwrap(), Expr::Var(Var::ChildUsed));
@@ -1101,14 +1112,72 @@ mod tests {
         assert!(m.contains("did you mean `session.current.claims`?") && m.contains("answer, claims"), "{m}");
         let m = e("none.status == active");
         assert!(m.contains("follows `none`, which names no token"), "{m}");
-        let m = e("presented.parent.child.status == active");
-        assert!(m.contains("one level only"), "{m}");
-        let m = e("minted.status == active");
-        assert!(m.contains("`minted` is not followed"), "{m}");
+        let m = e("presented.parent.parent.parent.parent.status == active");
+        assert!(m.contains("follows more than 3 tokens (`presented.parent.parent.parent.parent`)"), "{m}");
+        let m = e("session.current.claims.status == active");
+        assert!(m.contains("`session.current.claims` holds a number") && m.contains("no column `status`"), "{m}");
         let m = e("presented.status.used");
         assert!(m.contains("holds a status"), "{m}");
         let m = e("family.nosuch.status == active");
         assert!(m.contains("unknown name `family.nosuch.status`"), "{m}");
+    }
+
+    /// Chains (`presented.parent.parent.status`, `session.current.answer.child.used`), `minted.F`
+    /// read through the followed path `minted`, and effects that take a token-valued path.
+    #[test]
+    fn chains_minted_columns_and_effects_through_paths() {
+        let n = names();
+        let g = |text: &str| parse_guard(text, &n).map_err(|e| e.message);
+        assert_eq!(
+            g("presented.parent.parent.status == revoked").unwrap(),
+            g("presented.parent.parent.status == revoked").unwrap()
+        );
+        assert_eq!(g("session.current.answer.child.used").unwrap(), Expr::Var(Var::Follow(1, Column::Used)));
+        assert_eq!(
+            g("minted.claims == 0").unwrap(),
+            Expr::Cmp(Cmp::Eq, Box::new(Expr::Var(Var::Follow(2, Column::Field(1)))), Box::new(Expr::Const(0)))
+        );
+        assert_eq!(
+            *n.follows.borrow(),
+            [
+                Path { root: Var::Parent, links: [Some(Column::Parent), None] },
+                Path { root: Var::SessionField(1), links: [Some(Column::Field(0)), Some(Column::Child)] },
+                Path::from(Var::Minted),
+            ]
+        );
+        // Effects through a path: the expression names the token on the step's read.
+        let n = names();
+        let fx = |text: &str| parse_effect(text, &n).map_err(|e| e.message);
+        assert_eq!(fx("revoke presented.parent").unwrap(), Effect::RevokeToken(Expr::Var(Var::Parent)));
+        assert_eq!(
+            fx("revoke session.current.child").unwrap(),
+            Effect::RevokeToken(Expr::Var(Var::Follow(0, Column::Child)))
+        );
+        assert_eq!(
+            fx("set presented.parent.claims = presented.parent.claims + 1").unwrap(),
+            Effect::SetToken(
+                Expr::Var(Var::Parent),
+                1,
+                Expr::Add(Box::new(Expr::Var(Var::Follow(1, Column::Field(1)))), Box::new(Expr::Const(1)))
+            )
+        );
+        assert_eq!(
+            fx("set session.current.answer = minted").unwrap(),
+            Effect::SetToken(Expr::Var(Var::SessionField(1)), 0, Expr::Var(Var::Minted))
+        );
+        assert_eq!(fx("supersede presented.child").unwrap(), Effect::SupersedeToken(Expr::Var(Var::Child), 2));
+        assert_eq!(n.follows.borrow()[2], Path::from(Var::Child), "the superseded token's row is followed");
+        // Refusals: not a token, a count field written through a path with a token, none.
+        let m = fx("revoke session.current.claims").unwrap_err();
+        assert!(m.contains("holds a number"), "{m}");
+        let m = fx("set presented.parent.answer = now").unwrap_err();
+        assert!(m.contains("`presented.parent.answer` holds a token, found a number"), "{m}");
+        let m = fx("set session.count.claims = 1").unwrap_err();
+        assert!(m.contains("`session.count` holds a number"), "{m}");
+        let m = fx("supersede family").unwrap_err();
+        assert!(m.contains("cannot supersede `family`"), "{m}");
+        let m = fx("supersede now").unwrap_err();
+        assert!(m.contains("holds a number"), "{m}");
     }
 
     #[test]
@@ -1160,8 +1229,12 @@ mod tests {
         );
         let e = parse_effect("revoke presented.claims", &names()).unwrap_err().message;
         assert!(e.contains("holds a number"), "{e}");
-        let e = parse_effect("revoke minted.answer", &names()).unwrap_err().message;
-        assert!(e.contains("written, not read"), "{e}");
+        let n = names();
+        assert_eq!(
+            parse_effect("revoke minted.answer", &n).unwrap(),
+            Effect::RevokeToken(Expr::Var(Var::Follow(0, Column::Field(0))))
+        );
+        assert_eq!(*n.follows.borrow(), [Path::from(Var::Minted)]);
         let e = parse_guard("presented.claim == 1", &names()).unwrap_err().message;
         assert!(e.contains("did you mean `presented.claims`?"), "{e}");
         let e = parse_effect("set presented.status = active", &names()).unwrap_err().message;
