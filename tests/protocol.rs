@@ -1003,3 +1003,69 @@ fn wso2_graceful_rotation_the_latest_replay_revokes_the_sibling_a_tab_stored() {
     let sp3 = r2.properties.iter().find(|p| p.name == "sp3_single_lineage").unwrap();
     assert_eq!(sp3.path.as_ref().map(|p| p.actions.len()), Some(7), "{:?}", sp3.status);
 }
+
+/// Effects through a path: `supersede presented.child` is a refresh's (a sign-out supersedes
+/// nothing) and `supersede family` names no token; each refused at its line and field, exit 2.
+/// A chain and `minted.F` load and check: a protocol that follows `family.current.child` and
+/// reads `minted.mark` in a later step searches a non-empty space with its verdicts.
+#[test]
+fn effects_through_paths_are_refused_where_they_cannot_mean_anything_and_chains_load() {
+    let dir = crate::common::TempFiles::new();
+    let file = dir.path().join("p.json");
+    let sign_out = r#"{ "rules": [ { "name": "r", "when": "presented.status == active", "do": ["mint child", "supersede presented"], "reply": "ok minted" } ] },
+  "sign_out": { "rules": [ { "name": "revoke",
+     "do": ["supersede presented.child"], "reply": "signed_out" } ] } }"#;
+    let text = protocol_model(sign_out, "").replacen(
+        r#",
+  "sign_out": { "rules": [ { "name": "revoke", "do": ["revoke family"], "reply": "signed_out" } ] } }"#,
+        "",
+        1,
+    );
+    std::fs::write(&file, &text).unwrap();
+    let e = Scenario::load(&file).unwrap_err().to_string();
+    assert!(e.starts_with(&format!("{}:4:", file.display())), "{e}");
+    assert!(e.contains("field `protocol.sign_out.rules[0].do[0]`") && e.contains("a `revoke` or a `set`"), "{e}");
+    let bad = protocol_model(
+        r#"{ "rules": [ { "name": "r",
+  "do": ["supersede family", "mint child"], "reply": "ok minted" } ] }"#,
+        "",
+    );
+    std::fs::write(&file, bad).unwrap();
+    let e = Scenario::load(&file).unwrap_err().to_string();
+    assert!(e.starts_with(&format!("{}:3:", file.display())), "{e}");
+    assert!(e.contains("field `protocol.refresh.rules[0].do[0]`") && e.contains("cannot supersede `family`"), "{e}");
+    let out = cli(dir.path(), &["models", "validate", "p.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    // Acceptance and effect: a chain and a read of `minted.F` in a later step.
+    let ok = r#"{"name":"p","description":"d","sources":["s"],
+"protocol": {
+  "fields": { "family": { "current": "token" }, "token": { "mark": "count" } },
+  "sign_in": { "rules": [ { "name": "row", "do": ["set family.current = presented"], "reply": "signed_in" } ] },
+  "refresh": { "steps": [
+    { "name": "rotate", "rules": [
+      { "name": "current", "when": "presented == family.current and family.current.child.status == none",
+        "do": ["supersede presented", "mint child", "set minted.mark = 1", "set family.current = minted"], "reply": "continue" },
+      { "name": "stale", "reply": "invalid_grant" } ] },
+    { "name": "answer", "rules": [
+      { "name": "stamped", "when": "minted.mark == 1 and minted.status == active", "reply": "ok minted" },
+      { "name": "not stamped", "reply": "server_error" } ] } ] },
+  "sign_out": { "rules": [ { "name": "revoke", "do": ["revoke family"], "reply": "signed_out" } ] } },
+"browser":{"tabs":1,"refreshes_per_tab":2,"mode":"json"},
+"time":{"refresh_token_ttl":7,"session_cookie_ttl":4},
+"queries": [ { "name": "two-rotations-answered-with-the-stamped-token",
+  "end": "token[3].status == active and token[2].status == superseded and refreshed_ok", "expect": "reachable" },
+  { "name": "never-not-stamped", "events": ["server ServerWritesRefresh rule `not stamped`"], "expect": "unreachable" } ] }"#;
+    std::fs::write(&file, ok).unwrap();
+    let sc = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    use refresh_check::protocol::expr::{Column, Path, Var};
+    assert_eq!(
+        sc.protocol.as_ref().unwrap().follows,
+        [Path { root: Var::FamilyField(0), links: [Some(Column::Child), None] }, Path::from(Var::Minted)]
+    );
+    let (_, r) = run(&sc, &CheckOptions::default());
+    assert!(r.exhaustive && r.unique_states > 5, "{}", r.unique_states);
+    let out = cli(dir.path(), &["check", "p.json", "--no-traces"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("two-rotations-answered-with-the-stamped-token: reachable"), "{stdout}");
+    assert!(stdout.contains("never-not-stamped: unreachable as expected"), "{stdout}");
+}
