@@ -265,8 +265,9 @@ pub enum Scope {
     /// The presented token's newest child as the read saw it (`presented.child.F`): a write
     /// to no child writes nothing.
     Child,
-    /// The token this request minted (`minted.F`, written only: after `mint child` in the
-    /// rule's `do` or in a step after one that mints).
+    /// The token this request minted (`set minted.F`: after `mint child` in the rule's `do` or
+    /// in a step after one that mints; skipped at run time for a request that minted nothing).
+    /// Read, `minted.F` is the column `F` of the followed path `minted` ([`Var::Follow`]).
     Minted,
 }
 

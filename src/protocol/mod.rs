@@ -85,8 +85,9 @@ pub struct FieldsSpec {
     pub request: BTreeMap<String, FieldType>,
     /// Per refresh token, by name: columns of the token's own row (a cached answer for an
     /// idempotent replay, the request that claimed it, a per-token lock), 0 (`none`) at
-    /// minting; read as `presented.NAME` and `presented.child.NAME`, written with `set
-    /// presented.NAME`, `set presented.child.NAME` and `set minted.NAME`.
+    /// minting; read as `presented.NAME`, `presented.child.NAME`, `minted.NAME` or through any
+    /// token-valued path (`family.current.NAME`), written with `set presented.NAME`, `set
+    /// presented.child.NAME`, `set minted.NAME` and `set PATH.NAME`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub token: BTreeMap<String, FieldType>,
     /// The declared fields kept in the server process's memory (a cache, a counter, a key
