@@ -761,8 +761,9 @@ fn with_token_fields(fields: &str, rule: &str) -> String {
 }
 
 /// Declared fields per refresh token (`fields.token`): an undeclared `presented.F`, a value of
-/// the wrong type, a write to `minted.F` where the request minted nothing (a token with no
-/// row), a read of `minted.F`, more than four token fields, a name of a token column and an
+/// the wrong type (also written through a path: `set presented.parent.F`), a write to `minted.F`
+/// where the request minted nothing (a token with no row), a count revoked through a path, more
+/// than four token fields, a name of a token column and an
 /// undeclared `in_memory` entry are each refused with the file, the line, the field path and
 /// what was expected; the CLI exits 2. The declared fields themselves load.
 #[test]
@@ -796,10 +797,17 @@ fn token_field_errors_name_file_line_field_and_what_was_expected() {
         ),
         (
             fields.to_string(),
-            rule("minted.call == 0", "mint child", "ok minted"),
-            (5, "protocol.refresh.rules[0].when"),
-            "`minted.call` is written, not read",
-            "as `presented.call`",
+            rule("true", "set presented.parent.call_pair = now", "invalid_grant"),
+            (5, "protocol.refresh.rules[0].do[0]"),
+            "`presented.parent.call_pair` holds a token, found a number",
+            "",
+        ),
+        (
+            fields.to_string(),
+            rule("true", "revoke presented.parent.call", "invalid_grant"),
+            (5, "protocol.refresh.rules[0].do[0]"),
+            "cannot revoke `presented.parent.call`",
+            "holds a number",
         ),
         (
             r#"{ "token": { "a": "count", "b": "count", "c": "count", "d": "count", "e": "tick" } }"#.to_string(),
@@ -865,18 +873,26 @@ fn followed_token_errors_name_file_line_field_and_what_was_expected() {
         ),
         (rule("none.used"), "follows `none`, which names no token", ""),
         (
-            rule("family.current.used and presented.pair.used and presented.parent.used"),
-            "a third token-valued path (`presented.parent`)",
-            "at most 2",
+            rule("family.current.used and presented.pair.used and presented.parent.used and presented.parent.parent.used and family.current.child.used"),
+            "would follow a token-valued path beyond the 4 this protocol follows already (`family.current.child`)",
+            "at most 4",
         ),
-        (rule("family.current.child.used"), "one level only", ""),
+        (
+            rule("family.current.child.child.child.used"),
+            "follows more than 3 tokens (`family.current.child.child.child`)",
+            "at most 2 links",
+        ),
+        (rule("presented.pair.generation.status == active"), "`presented.pair.generation` holds a number", "not a token"),
     ];
     let dir = crate::common::TempFiles::new();
     let file = dir.path().join("p.json");
     std::fs::write(&file, with_token_fields(fields, ok)).unwrap();
     let sc = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
     use refresh_check::protocol::expr::Var;
-    assert_eq!(sc.protocol.as_ref().unwrap().follows, [Var::FamilyField(1), Var::TokenField(0)]);
+    assert_eq!(
+        sc.protocol.as_ref().unwrap().follows,
+        [Var::FamilyField(1), Var::TokenField(0)].map(refresh_check::protocol::expr::Path::from)
+    );
     let check = |text: &str, line: usize, field: &str, what: &str, hint: &str| {
         std::fs::write(&file, text).unwrap();
         let e = Scenario::load(&file).unwrap_err().to_string();
@@ -910,7 +926,10 @@ fn followed_token_errors_name_file_line_field_and_what_was_expected() {
     };
     std::fs::write(&file, steps("current")).unwrap();
     let sc = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(sc.protocol.as_ref().unwrap().follows, [Var::RequestField(0)]);
+    assert_eq!(
+        sc.protocol.as_ref().unwrap().follows,
+        [refresh_check::protocol::expr::Path::from(Var::RequestField(0))]
+    );
     check(
         &steps("snapshot"),
         7,
@@ -918,4 +937,135 @@ fn followed_token_errors_name_file_line_field_and_what_was_expected() {
         "no `request.leader.COLUMN` in a `reads: snapshot` step",
         "follow it in a `reads: current` step",
     );
+}
+
+/// WSO2 Identity Server's graceful rotation (identity-inbound-auth-oauth PR 3241): the shortest
+/// logout is the design's "most recent replay wins" — tab A rotates token 1 into 2, tab B's
+/// replay of 1 inside the window mints 3 and revokes 2, A stores 2 and its next refresh is
+/// refused. The first use of a new token revokes the gracefully rotated one through the path
+/// `revoke presented.parent`: without that effect token 1 stays replayable after token 2 was
+/// used, and its replay forks the lineage (`sp3_single_lineage` violated in 7 steps).
+#[test]
+fn wso2_graceful_rotation_the_latest_replay_revokes_the_sibling_a_tab_stored() {
+    let file = "models/wso2-is-pr3241-graceful-rotation-latest-replay-wins.json";
+    let (sc, m, r) = crate::util::checked(file);
+    assert!(r.exhaustive && r.unique_states > 1000, "{}", r.unique_states);
+    let t = crate::util::trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        crate::util::actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(
+        t.steps[1].text.contains("tab A's")
+            && t.steps[1].text.ends_with("rule `ACTIVE: rotate, close the parent's grace window` → ok minted"),
+        "{}",
+        t.steps[1].text
+    );
+    assert!(
+        t.steps[3].text.contains("tab B's")
+            && t.steps[3].text.ends_with(
+                "rule `GRACEFULLY_ROTATED within the window: a new pair, the newer sibling revoked` → ok minted"
+            ),
+        "{}",
+        t.steps[3].text
+    );
+    assert!(t.steps[4].text.starts_with("tab A gets 200, refresh token=2"), "{}", t.steps[4].text);
+    assert!(
+        t.steps[6].text.contains("refresh_token=2") && t.steps[6].text.ends_with("rule `revoked` → invalid_grant"),
+        "{}",
+        t.steps[6].text
+    );
+    assert!(t.steps[7].text.starts_with("tab A gets 400 invalid_grant and is logged out"), "{}", t.steps[7].text);
+    // Without `revoke presented.parent`, the first use of token 2 leaves token 1 replayable.
+    let text = std::fs::read_to_string(file).unwrap().replacen("\"revoke presented.parent\",", "", 1);
+    let dir = crate::common::TempFiles::new();
+    let without = dir.path().join("without.json");
+    std::fs::write(&without, text).unwrap();
+    let sc2 = Scenario::load(&without).unwrap_or_else(|e| panic!("{e}"));
+    let (_, r2) = crate::util::run(&sc2, &refresh_check::check::CheckOptions::default());
+    assert_ne!(r2.unique_states, r.unique_states, "the effect changes the reachable stores");
+    let out = cli(dir.path(), &["check", "without.json", "--no-traces"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("first-use-of-the-new-token-closes-the-window: unreachable — expected reachable"),
+        "{stdout}"
+    );
+    // Token 1, replayed after token 2 was used, forks the lineage.
+    let sp3 = r2.properties.iter().find(|p| p.name == "sp3_single_lineage").unwrap();
+    assert_eq!(sp3.path.as_ref().map(|p| p.actions.len()), Some(7), "{:?}", sp3.status);
+}
+
+/// Effects through a path: `supersede presented.child` is a refresh's (a sign-out supersedes
+/// nothing) and `supersede family` names no token; each refused at its line and field, exit 2.
+/// A chain and `minted.F` load and check: a protocol that follows `family.current.child` and
+/// reads `minted.mark` in a later step searches a non-empty space with its verdicts.
+#[test]
+fn effects_through_paths_are_refused_where_they_cannot_mean_anything_and_chains_load() {
+    let dir = crate::common::TempFiles::new();
+    let file = dir.path().join("p.json");
+    let sign_out = r#"{ "rules": [ { "name": "r", "when": "presented.status == active", "do": ["mint child", "supersede presented"], "reply": "ok minted" } ] },
+  "sign_out": { "rules": [ { "name": "revoke",
+     "do": ["supersede presented.child"], "reply": "signed_out" } ] } }"#;
+    let text = protocol_model(sign_out, "").replacen(
+        r#",
+  "sign_out": { "rules": [ { "name": "revoke", "do": ["revoke family"], "reply": "signed_out" } ] } }"#,
+        "",
+        1,
+    );
+    std::fs::write(&file, &text).unwrap();
+    let e = Scenario::load(&file).unwrap_err().to_string();
+    assert!(e.starts_with(&format!("{}:4:", file.display())), "{e}");
+    assert!(e.contains("field `protocol.sign_out.rules[0].do[0]`") && e.contains("a `revoke` or a `set`"), "{e}");
+    let bad = protocol_model(
+        r#"{ "rules": [ { "name": "r",
+  "do": ["supersede family", "mint child"], "reply": "ok minted" } ] }"#,
+        "",
+    );
+    std::fs::write(&file, bad).unwrap();
+    let e = Scenario::load(&file).unwrap_err().to_string();
+    assert!(e.starts_with(&format!("{}:3:", file.display())), "{e}");
+    assert!(e.contains("field `protocol.refresh.rules[0].do[0]`") && e.contains("cannot supersede `family`"), "{e}");
+    let out = cli(dir.path(), &["models", "validate", "p.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    // Acceptance and effect: a chain and a read of `minted.F` in a later step.
+    let ok = r#"{"name":"p","description":"d","sources":["s"],
+"protocol": {
+  "fields": { "family": { "current": "token" }, "token": { "mark": "count" } },
+  "sign_in": { "rules": [ { "name": "row", "do": ["set family.current = presented"], "reply": "signed_in" } ] },
+  "refresh": { "steps": [
+    { "name": "rotate", "rules": [
+      { "name": "current", "when": "presented == family.current and family.current.child.status == none",
+        "do": ["supersede presented", "mint child", "set minted.mark = 1", "set family.current = minted"], "reply": "continue" },
+      { "name": "stale", "reply": "invalid_grant" } ] },
+    { "name": "answer", "rules": [
+      { "name": "stamped", "when": "minted.mark == 1 and minted.status == active", "reply": "ok minted" },
+      { "name": "not stamped", "reply": "server_error" } ] } ] },
+  "sign_out": { "rules": [ { "name": "revoke", "do": ["revoke family"], "reply": "signed_out" } ] } },
+"browser":{"tabs":1,"refreshes_per_tab":2,"mode":"json"},
+"time":{"refresh_token_ttl":7,"session_cookie_ttl":4},
+"queries": [ { "name": "two-rotations-answered-with-the-stamped-token",
+  "end": "token[3].status == active and token[2].status == superseded and refreshed_ok", "expect": "reachable" },
+  { "name": "never-not-stamped", "events": ["server ServerWritesRefresh rule `not stamped`"], "expect": "unreachable" } ] }"#;
+    std::fs::write(&file, ok).unwrap();
+    let sc = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    use refresh_check::protocol::expr::{Column, Path, Var};
+    assert_eq!(
+        sc.protocol.as_ref().unwrap().follows,
+        [Path { root: Var::FamilyField(0), links: [Some(Column::Child), None] }, Path::from(Var::Minted)]
+    );
+    let (_, r) = run(&sc, &CheckOptions::default());
+    assert!(r.exhaustive && r.unique_states > 5, "{}", r.unique_states);
+    let out = cli(dir.path(), &["check", "p.json", "--no-traces"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("two-rotations-answered-with-the-stamped-token: reachable"), "{stdout}");
+    assert!(stdout.contains("never-not-stamped: unreachable as expected"), "{stdout}");
 }

@@ -240,6 +240,41 @@ fn apply(
                     }
                 }
             },
+            Effect::RevokeToken(x) => {
+                if let Ok(n @ 1..) = Token::try_from(x.eval(&var)) {
+                    let foreign =
+                        s.rows.get(n as usize - 1).is_some_and(|r| r.family != f && r.status != TokStatus::Revoked);
+                    revoke_token(s, n);
+                    if foreign && rule.reuse_detected {
+                        s.as_ghost.foreign_revocations = s.as_ghost.foreign_revocations.saturating_add(1);
+                    }
+                }
+            }
+            Effect::SupersedeToken(x, slot) => {
+                let seen = view.follow.get(*slot as usize).copied().flatten().map(|r| r.status);
+                if let Ok(n @ 1..) = Token::try_from(x.eval(&var)) {
+                    let live = s.rows.get_mut(n as usize - 1).filter(|r| r.status != TokStatus::Unknown);
+                    if let Some(row) = live {
+                        if row.status != TokStatus::Revoked {
+                            row.status = match seen {
+                                Some(TokStatus::Superseded { at, uses }) => {
+                                    TokStatus::Superseded { at, uses: uses.saturating_add(1) }
+                                }
+                                _ => TokStatus::Superseded { at: now, uses: 0 },
+                            };
+                        }
+                        s.mark_superseded(n);
+                    }
+                }
+            }
+            Effect::SetToken(token, i, x) => {
+                let v = x.eval(&var).clamp(0, 255) as u8;
+                if let Ok(n @ 1..) = Token::try_from(token.eval(&var)) {
+                    if let Some(r) = s.rows.get_mut(n as usize - 1).filter(|r| r.status != TokStatus::Unknown) {
+                        r.fields[*i as usize] = v;
+                    }
+                }
+            }
             Effect::Set(scope, i, x) => {
                 let v = x.eval(&var).clamp(0, 255) as u8;
                 match scope {
@@ -306,7 +341,7 @@ pub fn wait_over(p: &Protocol, s: &AsState, h: &AsHandler) -> bool {
     let Some(cond) = p.refresh.steps.get(h.step as usize).and_then(|st| st.waits_until.as_ref()) else {
         return true;
     };
-    let view = s.read_following(h.token, &p.follows, &h.vars);
+    let view = s.read_following(h.token, &p.follows, &h.vars, h.minted);
     let (Some(row), Some(fam)) = (view.row, view.family) else { return true };
     cond.eval(&|v: &Var| read(&view, &row, &fam, (h.token, h.minted, &h.vars), s.now, *v)) != 0
 }
@@ -326,7 +361,7 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
         return StepOutcome::Blocked;
     }
     // Ghost truth: the store as it is before this step's effects, whatever the step reads.
-    let truth = s.read_following(t, &p.follows, &h.vars);
+    let truth = s.read_following(t, &p.follows, &h.vars, h.minted);
     if step.reads == Reads::Current {
         h.view = truth;
     }
@@ -455,7 +490,7 @@ fn call_view<'p>(
 ) -> Option<(&'p Rule, Token, ReadView)> {
     let (id, row) = a.and_then(|a| s.access_row(a).map(|r| (a, r)))?;
     let t = row.refresh;
-    let mut view = s.read_following(t, &p.follows, &Fields::default());
+    let mut view = s.read_following(t, &p.follows, &Fields::default(), None);
     view.row?;
     view.access = Some((id, row));
     let rules = p.request.steps.first().map_or(&[][..], |st| &st.rules[..]);
@@ -490,7 +525,7 @@ pub fn sign_ins(p: &Protocol, s: &mut AsState) {
         s.rows.push(row);
         s.families.push(fam);
         let t = f as Token + 1;
-        let view = s.read_following(t, &p.follows, &Fields::default());
+        let view = s.read_following(t, &p.follows, &Fields::default(), None);
         if let Some(rule) = decide(rules, &view, t, s.now) {
             apply(p, s, rule, &view, (t, None), &mut Fields::default());
             // The new token's own fields, as its rule set them.
@@ -513,7 +548,7 @@ pub fn redeem(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &AsHandler) ->
 /// Sign-out with token `t` (if any), one action.
 pub fn sign_out(p: &Protocol, s: &mut AsState, t: Option<Token>) -> Reply {
     if let Some(t) = t {
-        let view = s.read_following(t, &p.follows, &Fields::default());
+        let view = s.read_following(t, &p.follows, &Fields::default(), None);
         if let Some(row) = view.row {
             let rules = p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]);
             if let Some(rule) = decide(rules, &view, t, s.now) {
@@ -821,9 +856,9 @@ mod tests {
             )
         };
         let p = protocol(&spec("snapshot"));
-        assert_eq!(p.follows, [Var::FamilyField(0)]);
+        assert_eq!(p.follows, [crate::protocol::expr::Path::from(Var::FamilyField(0))]);
         let mut s = signed_in(&p, 1, 1);
-        assert_eq!(s.read_following(1, &p.follows, &Fields::default()).follow[0], None, "`none` follows no row");
+        assert_eq!(s.read_following(1, &p.follows, &Fields::default(), None).follow[0], None, "`none` follows no row");
         sign_ins(&p, &mut s);
         assert_eq!(s.families[0].fields[0], 1, "the sign-in rule read `family.current` as none");
         let (mut a, mut b) = (handler(&s, 1), handler(&s, 1));
@@ -863,7 +898,7 @@ mod tests {
                          "reply": "ok request.leader" }},
                       {{ "name": "gone", "reply": "server_error" }} ] }} ] }}, {SIGN_OUT} }}"#
         ));
-        assert_eq!(p.follows, [Var::RequestField(0), Var::Child]);
+        assert_eq!(p.follows, [Var::RequestField(0), Var::Child].map(crate::protocol::expr::Path::from));
         let mut s = signed_in(&p, 1, 1);
         let mut h = handler(&s, 1);
         assert_eq!(run_step(&p, 1, &mut s, &mut h), StepOutcome::Continue, "request.leader is none on arrival");
@@ -876,6 +911,58 @@ mod tests {
         revoked.rows[1].status = TokStatus::Revoked;
         assert_eq!(run_step(&p, 1, &mut revoked, &mut h2), StepOutcome::Answer(Reply::Err(HttpError::Internal)));
         assert_eq!(h2.view.follow[0].map(|r| r.status), Some(TokStatus::Revoked));
+    }
+
+    /// Effects through a token-valued path and chains: `revoke presented.parent` revokes the
+    /// token the read named as the parent (WSO2's first use of a new token closing its parent's
+    /// grace window), `set presented.parent.F` writes that row, `supersede presented.child`
+    /// supersedes the child by the status its read saw, `presented.parent.parent.status` reads
+    /// the grandparent's row as the step read it, and `minted.F` reads the row of the token an
+    /// earlier step minted as this step's read saw it (0 in the rule that mints it).
+    #[test]
+    fn effects_through_paths_write_the_token_the_read_named() {
+        let p = protocol(&format!(
+            r#"{{ "fields": {{ "token": {{ "mark": "count" }} }},
+                 "refresh": {{ "steps": [
+                   {{ "name": "rotate", "rules": [
+                      {{ "name": "grandparent revoked", "when": "presented.parent.parent.status == revoked", "reply": "server_error" }},
+                      {{ "name": "active", "when": "presented.status == active",
+                         "do": ["revoke presented.parent", "set presented.parent.mark = 7", "supersede presented", "mint child",
+                                "set minted.mark = minted.mark + 1"], "reply": "continue" }},
+                      {{ "name": "replay", "when": "presented.status == superseded",
+                         "do": ["supersede presented.child", "supersede presented"], "reply": "ok presented.child" }} ] }},
+                   {{ "name": "answer", "rules": [ {{ "name": "a", "when": "minted.mark == 1 and minted.status == active", "reply": "ok minted" }},
+                                                 {{ "name": "b", "reply": "server_error" }} ] }} ] }}, {SIGN_OUT} }}"#
+        ));
+        use crate::protocol::expr::{Column, Path};
+        assert_eq!(
+            p.follows,
+            [
+                Path { root: Var::Parent, links: [Some(Column::Parent), None] },
+                Path::from(Var::Minted),
+                Path::from(Var::Child)
+            ]
+        );
+        let mut s = signed_in(&p, 1, 1);
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(2), "no parent: nothing revoked, minted.mark read 0 in its rule");
+        assert_eq!(s.rows[1].fields[0], 1, "set minted.mark = 0 + 1");
+        assert!(matches!(s.rows[0].status, TokStatus::Superseded { .. }));
+        assert_eq!(redeem_now(&p, &mut s, 2), Some(3));
+        assert_eq!(s.rows[0].status, TokStatus::Revoked, "revoke presented.parent");
+        assert_eq!(s.rows[0].fields[0], 7, "set presented.parent.mark");
+        // Token 3's grandparent (1) is revoked: the chain is read.
+        assert_eq!(redeem_now(&p, &mut s, 3), None, "server_error");
+        // supersede presented.child: 2 is superseded already (read so): one more grace use.
+        let before = s.rows[2].status;
+        s.now = 1;
+        let mut h = handler(&s, 2);
+        assert!(matches!(run_step(&p, 1, &mut s, &mut h), StepOutcome::Answer(Reply::Ok { token: Some(3), .. })));
+        assert!(matches!(before, TokStatus::Active));
+        assert_eq!(s.rows[2].status, TokStatus::Superseded { at: 1, uses: 0 }, "3 was read active: superseded now");
+        assert!(
+            matches!(s.rows[1].status, TokStatus::Superseded { uses: 1, .. }),
+            "2 was read superseded: a grace use"
+        );
     }
 
     /// Declared per-token fields: `set minted.F` writes the new row, `set presented.F` the
@@ -1104,7 +1191,7 @@ pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &supe
             if !wait_over(protocol, auth, &arriving) {
                 return Some(Decision::Waits { step: 0 });
             }
-            decide(0, &auth.read_following(t, &protocol.follows, &Fields::default()), t, None, &Fields::default())
+            decide(0, &auth.read_following(t, &protocol.follows, &Fields::default(), None), t, None, &Fields::default())
         }
         ActorModelAction::Timeout(_, super::Timer::ServerStep { client, slot }) => {
             let h = auth.handlers.iter().find(|h| (h.client, h.slot) == (*client, *slot))?;
@@ -1113,7 +1200,7 @@ pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &supe
                 return Some(Decision::Waits { step: h.step as usize });
             }
             let view = if step.reads == Reads::Current {
-                auth.read_following(h.token, &protocol.follows, &h.vars)
+                auth.read_following(h.token, &protocol.follows, &h.vars, h.minted)
             } else {
                 h.view
             };

@@ -651,17 +651,28 @@ impl AsState {
     }
 
     /// [`AsState::read`], also capturing the rows the token-valued paths `follows` name
-    /// ([`crate::protocol::Protocol::follows`]): each path's token is taken from this same read
-    /// (the presented row, its family, its client session, its newest child) or, for
-    /// `request.F`, from the request's declared fields `vars` as they are at this read.
-    pub fn read_following(&self, t: Token, follows: &[crate::protocol::expr::Var], vars: &Fields) -> ReadView {
-        use crate::protocol::expr::Var;
+    /// ([`crate::protocol::Protocol::follows`]): each path's root is taken from this same read
+    /// (the presented row, its family, its client session, its newest child), for `request.F`
+    /// from the request's declared fields `vars` as they are at this read, and for `minted`
+    /// from the token the request minted before this read (`minted`); each link is then
+    /// followed through the store as it is now, and the row of the last token is kept (`None`
+    /// when a token on the way is `none` or has no row).
+    pub fn read_following(
+        &self,
+        t: Token,
+        follows: &[crate::protocol::expr::Path],
+        vars: &Fields,
+        minted: Option<Token>,
+    ) -> ReadView {
+        use crate::protocol::expr::{Column, Var};
         let mut view = self.read(t);
         let Some(row) = view.row else { return view };
-        for (slot, base) in view.follow.iter_mut().zip(follows) {
-            let named = match *base {
+        let known = |n: Option<Token>| n.filter(|&n| n != 0).and_then(|n| self.row(n)).copied();
+        for (slot, path) in view.follow.iter_mut().zip(follows) {
+            let mut named = match path.root {
                 Var::Parent => row.parent,
                 Var::Child => row.child,
+                Var::Minted => minted,
                 Var::FamilyField(i) => view.family.map(|f| f.fields[i as usize]),
                 Var::SessionField(i) => Some(view.session[i as usize]),
                 Var::RequestField(i) => Some(vars[i as usize]),
@@ -669,7 +680,15 @@ impl AsState {
                 Var::ChildField(i) => Some(view.child_fields[i as usize]),
                 _ => None,
             };
-            *slot = named.filter(|&n| n != 0).and_then(|n| self.row(n)).copied();
+            for link in path.links.iter().flatten() {
+                named = known(named).and_then(|r| match *link {
+                    Column::Parent => r.parent,
+                    Column::Child => r.child,
+                    Column::Field(i) => Some(r.fields[i as usize]),
+                    _ => None,
+                });
+            }
+            *slot = known(named);
         }
         view
     }

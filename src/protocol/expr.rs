@@ -12,13 +12,18 @@
 //! sum    := atom (("+" | "-") atom)*
 //! atom   := INTEGER | "true" | "false" | "none" | "active" | "superseded" | "revoked"
 //!         | PATH | "(" expr ")"
-//! effect := "mint child" | "supersede presented"
+//! effect := "mint child" | "supersede presented" | "supersede" PATH
 //!         | "revoke" ("presented" | "presented.child" | "descendants" | "family" | "session" | "client" | "user")
+//!         | "revoke" PATH                                          (the token a token-valued path names)
 //!         | "revoke" ("access" | "presented.access" | "presented.child.access")
 //!         | "revoke" ("family" | "session" | "request") "." FIELD      (a declared token field)
 //!         | "revoke" ("presented" | "presented.child" | "minted") "." FIELD  (a token field of type token)
 //!         | "set" ("family" | "session" | "request") "." FIELD "=" expr
 //!         | "set" ("presented" | "presented.child" | "minted") "." FIELD "=" expr  (a declared token field)
+//!         | "set" PATH "." FIELD "=" expr                         (a token field of the token PATH names)
+//! PATH   := ROOT ("." LINK)*   (at most MAX_LINKS links)
+//! ROOT   := "presented.parent" | "presented.child" | "minted" | a declared field of type token
+//! LINK   := "parent" | "child" | a declared token field of type token
 //! reply  := "ok" expr | "ok access-only" | "invalid_grant" | "invalid_request" | "server_error" | "signed_out"
 //!         | "signed_in" | "continue" | "ok" | "invalid_token"
 //! ```
@@ -101,12 +106,13 @@ pub enum Var {
     AccessUsed,
     /// `access.revoked` (ordinary requests only): it is revoked.
     AccessRevoked,
-    /// `BASE.COLUMN`: a column of the token a token-valued path names (`family.current.used`,
-    /// `presented.parent.status`, `presented.answer.generation`), read from the row of that
-    /// token as the read saw it. The first number is the followed base's index in
-    /// [`Names::follows`] (and [`super::Protocol::follows`]): the read view keeps that row
-    /// ([`crate::model::oauth::ReadView::follow`]). A base that is `none`, or a token the store
-    /// has no row for, reads 0 (`none`, `false`) in every column.
+    /// `PATH.COLUMN`: a column of the token a token-valued path names (`family.current.used`,
+    /// `presented.parent.status`, `presented.answer.generation`, `family.current.child.status`,
+    /// `minted.F`), read from the row of that token as the read saw it. The first number is the
+    /// followed [`Path`]'s index in [`Names::follows`] (and [`super::Protocol::follows`]): the
+    /// read view keeps that row ([`crate::model::oauth::ReadView::follow`]). A path that is
+    /// `none` at any link, or names a token the store has no row for, reads 0 (`none`,
+    /// `false`) in every column.
     Follow(u8, Column),
 }
 
@@ -138,9 +144,36 @@ pub enum Column {
 pub const FOLLOW_COLUMNS: &[&str] =
     &["status", "generation", "rotated_at", "grace_uses", "used", "issued_at", "parent", "child"];
 
-/// The most distinct token-valued paths a protocol may follow (`family.current.X` and
-/// `presented.parent.X` are two): the read view keeps one row per followed path.
-pub const MAX_FOLLOWS: usize = 2;
+/// The most distinct token-valued paths a protocol may follow (`family.current.X`,
+/// `presented.parent.X` and `family.current.child.X` are three): the read view keeps one row
+/// per followed path, in every handler's state, so a protocol that follows none keeps nothing
+/// more and its state count is unchanged.
+pub const MAX_FOLLOWS: usize = 4;
+
+/// The most links a followed path has after its root: `family.current.child.parent` (root
+/// `family.current`, two links) names the third token of its chain. The links in between are
+/// walked when the step reads; only the last token's row is kept.
+pub const MAX_LINKS: usize = 2;
+
+/// A token-valued path the read view follows: a root that names a token in the step's read
+/// (`presented.parent`, `presented.child`, `minted`, or a declared field of type token:
+/// [`Var::Parent`], [`Var::Child`], [`Var::Minted`], [`Var::FamilyField`],
+/// [`Var::SessionField`], [`Var::RequestField`], [`Var::TokenField`], [`Var::ChildField`]),
+/// then up to [`MAX_LINKS`] token-valued columns of the token reached so far
+/// ([`Column::Parent`], [`Column::Child`], or a [`Column::Field`] of type token).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Path {
+    /// The token the path starts from, as the step's read names it.
+    pub root: Var,
+    /// The links followed from it, in order; `None` past the last.
+    pub links: [Option<Column>; MAX_LINKS],
+}
+
+impl From<Var> for Path {
+    fn from(root: Var) -> Self {
+        Path { root, links: [None; MAX_LINKS] }
+    }
+}
 
 /// The types of expressions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,8 +265,9 @@ pub enum Scope {
     /// The presented token's newest child as the read saw it (`presented.child.F`): a write
     /// to no child writes nothing.
     Child,
-    /// The token this request minted (`minted.F`, written only: after `mint child` in the
-    /// rule's `do` or in a step after one that mints).
+    /// The token this request minted (`set minted.F`: after `mint child` in the rule's `do` or
+    /// in a step after one that mints; skipped at run time for a request that minted nothing).
+    /// Read, `minted.F` is the column `F` of the followed path `minted` ([`Var::Follow`]).
     Minted,
 }
 
@@ -253,6 +287,21 @@ pub enum Effect {
     /// `set family.F = e` / `set session.F = e` / `set request.F = e` / `set presented.F = e`
     /// / `set presented.child.F = e` / `set minted.F = e`.
     Set(Scope, u8, Expr),
+    /// `revoke PATH` (`revoke presented.parent`, `revoke family.current.child`, `revoke
+    /// minted`): the token the expression names on the step's read (nothing when it is
+    /// `none`), revoked in the store as it is now.
+    RevokeToken(Expr),
+    /// `supersede PATH` (`supersede presented.child`): the token the expression names on the
+    /// step's read, superseded as `supersede presented` supersedes the presented token, by the
+    /// status the read saw in its row (followed path number `.1`, [`Var::Follow`]): unless it
+    /// is revoked now, superseded at now with 0 grace uses if the read saw it active (or saw
+    /// no row), or with one more grace use at its first rotation tick if the read saw it
+    /// superseded. Nothing when it is `none`.
+    SupersedeToken(Expr, u8),
+    /// `set PATH.F = e` (`set presented.parent.F = e`, `set family.current.F = e`): the
+    /// declared token field `F` (index `.1`) of the token the path expression `.0` names on
+    /// the step's read, written in the store as it is now; nothing when it is `none`.
+    SetToken(Expr, u8, Expr),
 }
 
 /// A rule's answer.
@@ -305,12 +354,11 @@ pub struct Names {
     /// The names are resolved for the ordinary-request handler: `access.` columns are
     /// readable there (and only there).
     pub ordinary: bool,
-    /// The token-valued paths (`Var::Parent`, `Var::Child`, `Var::FamilyField(i)`,
-    /// `Var::SessionField(i)`, `Var::RequestField(i)`, `Var::TokenField(i)`,
-    /// `Var::ChildField(i)`) some expression follows by a column, in the order they were
-    /// first parsed; at most [`MAX_FOLLOWS`]. Shared by the clones of these names (the
-    /// ordinary-request handler's), so that an index means one path across the protocol.
-    pub follows: std::rc::Rc<std::cell::RefCell<Vec<Var>>>,
+    /// The token-valued paths ([`Path`]) some expression follows by a column, or some
+    /// `supersede PATH` supersedes, in the order they were first parsed; at most
+    /// [`MAX_FOLLOWS`]. Shared by the clones of these names (the ordinary-request handler's),
+    /// so that an index means one path across the protocol.
+    pub follows: std::rc::Rc<std::cell::RefCell<Vec<Path>>>,
 }
 
 fn err(message: String) -> ExprError {
@@ -374,14 +422,48 @@ impl Grammar for Names {
 
 impl Names {
     fn name(&self, w: &str) -> Result<(Expr, Ty), String> {
-        let var = |v: Var, t: Ty| Ok((Expr::Var(v), t));
+        if let Some(direct) = self.direct(w) {
+            return direct;
+        }
+        if let Some(followed) = self.follow(w) {
+            return followed;
+        }
+        let declared = self.declared();
+        let all = BUILTIN_NAMES.iter().copied().chain(declared.iter().map(String::as_str)).chain([
+            "true",
+            "false",
+            "none",
+            "active",
+            "superseded",
+            "revoked",
+            "and",
+            "or",
+            "not",
+        ]);
+        // A declared field written without its scope (`current` for `family.current`).
+        let scoped = declared.iter().find(|d| d.split_once('.').is_some_and(|(_, n)| n == w));
+        let hint = scoped
+            .map(String::as_str)
+            .or_else(|| did_you_mean(w, all))
+            .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+        let access = if self.ordinary { ", an `access.` column of the presented access token" } else { "" };
+        Err(format!(
+            "unknown name `{w}` (expected `now`, `presented`, a `presented.` or `family.` column{access}, or a declared `family.`, `session.`, per-token `presented.` or `request.` field{hint})"
+        ))
+    }
+
+    /// A name that is not a followed path: a literal, a built-in column, a declared field.
+    /// `None` for anything else (`minted.F` included: it is the column `F` of the followed
+    /// path `minted`).
+    fn direct(&self, w: &str) -> Option<Result<(Expr, Ty), String>> {
+        let var = |v: Var, t: Ty| Some(Ok((Expr::Var(v), t)));
         match w {
-            "true" => Ok((Expr::Const(1), Ty::Bool)),
-            "false" => Ok((Expr::Const(0), Ty::Bool)),
-            "none" => Ok((Expr::Const(0), Ty::None)),
-            "active" => Ok((Expr::Const(STATUS_ACTIVE), Ty::Status)),
-            "superseded" => Ok((Expr::Const(STATUS_SUPERSEDED), Ty::Status)),
-            "revoked" => Ok((Expr::Const(STATUS_REVOKED), Ty::Status)),
+            "true" => Some(Ok((Expr::Const(1), Ty::Bool))),
+            "false" => Some(Ok((Expr::Const(0), Ty::Bool))),
+            "none" => Some(Ok((Expr::Const(0), Ty::None))),
+            "active" => Some(Ok((Expr::Const(STATUS_ACTIVE), Ty::Status))),
+            "superseded" => Some(Ok((Expr::Const(STATUS_SUPERSEDED), Ty::Status))),
+            "revoked" => Some(Ok((Expr::Const(STATUS_REVOKED), Ty::Status))),
             "now" => var(Var::Now, Ty::Num),
             "presented" => var(Var::Presented, Ty::Token),
             "presented.status" => var(Var::Status, Ty::Status),
@@ -403,103 +485,104 @@ impl Names {
             "presented.access.revoked" => var(Var::PresentedAccessRevoked, Ty::Bool),
             "presented.child.access.used" => var(Var::ChildAccessUsed, Ty::Bool),
             "presented.child.access.revoked" => var(Var::ChildAccessRevoked, Ty::Bool),
-            "access.exp" | "access.issued_at" | "access.used" | "access.revoked" if !self.ordinary => Err(format!(
+            "access.exp" | "access.issued_at" | "access.used" | "access.revoked" if !self.ordinary => Some(Err(format!(
                 "`{w}` is a column of the presented access token: readable only in the `request` handler (an ordinary request presents an access token; a refresh reads `presented.access.used`)"
-            )),
+            ))),
             "access.exp" => var(Var::AccessExp, Ty::Num),
             "access.issued_at" => var(Var::AccessIssuedAt, Ty::Num),
             "access.used" => var(Var::AccessUsed, Ty::Bool),
             "access.revoked" => var(Var::AccessRevoked, Ty::Bool),
             _ => {
-                if let Some((scope, i, t)) = self.field(w) {
-                    let v = match scope {
-                        Scope::Family => Var::FamilyField(i),
-                        Scope::Session => Var::SessionField(i),
-                        Scope::Request => Var::RequestField(i),
-                        Scope::Presented => Var::TokenField(i),
-                        Scope::Child => Var::ChildField(i),
-                        Scope::Minted => {
-                            return Err(format!(
-                                "`{w}` is written, not read (`set {w} = e`): the token this request minted has 0 (`none`) in its fields until this request sets them; a later request reads them as `presented.{}`",
-                                &w["minted.".len()..]
-                            ))
-                        }
-                    };
-                    return var(v, field_ty(t));
-                }
-                if let Some(followed) = self.follow(w) {
-                    return followed;
-                }
-                let declared = self.declared();
-                let all = BUILTIN_NAMES.iter().copied().chain(declared.iter().map(String::as_str)).chain([
-                    "true",
-                    "false",
-                    "none",
-                    "active",
-                    "superseded",
-                    "revoked",
-                    "and",
-                    "or",
-                    "not",
-                ]);
-                // A declared field written without its scope (`current` for `family.current`).
-                let scoped = declared.iter().find(|d| d.split_once('.').is_some_and(|(_, n)| n == w));
-                let hint = scoped
-                    .map(String::as_str)
-                    .or_else(|| did_you_mean(w, all))
-                    .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
-                let access = if self.ordinary { ", an `access.` column of the presented access token" } else { "" };
-                Err(format!(
-                    "unknown name `{w}` (expected `now`, `presented`, a `presented.` or `family.` column{access}, or a declared `family.`, `session.`, per-token `presented.` or `request.` field{hint})"
-                ))
+                let (scope, i, t) = self.field(w)?;
+                let v = match scope {
+                    Scope::Family => Var::FamilyField(i),
+                    Scope::Session => Var::SessionField(i),
+                    Scope::Request => Var::RequestField(i),
+                    Scope::Presented => Var::TokenField(i),
+                    Scope::Child => Var::ChildField(i),
+                    // `minted.F` is followed: the row of the token this request minted.
+                    Scope::Minted => return None,
+                };
+                var(v, field_ty(t))
             }
         }
     }
 
-    /// `BASE.COLUMN` ([`Var::Follow`]): `None` when `w` has no dot, its base is no name at all
-    /// or is `presented` (the caller reports the unknown name); an error when the base is not a
-    /// token-valued path the store keeps a row for, the column is unknown, or a third path
-    /// would be followed.
-    fn follow(&self, w: &str) -> Option<Result<(Expr, Ty), String>> {
-        let (base, col) = w.rsplit_once('.')?;
-        let resolved = match base {
-            "true" | "false" | "now" | "active" | "superseded" | "revoked" => Ok((Expr::Const(0), Ty::Num)),
-            _ => self.name(base),
-        };
-        // `family.nosuch.status`, `presented.child.acess.used`: a base that is no name at all is
-        // reported as an unknown name, the whole path with the nearest name.
-        let (e, t) = resolved.ok()?;
-        let expected = "a token-valued path: `presented.parent`, `presented.child`, or a declared field of type token (`family.F`, `session.F`, `request.F`, `presented.F`, `presented.child.F`)";
-        let v = match (e, t) {
-            // `presented.X`: the presented token's own columns are names of their own; an
-            // unknown one is reported as an unknown name.
-            (Expr::Var(Var::Presented), _) => return None,
-            (_, Ty::None) => {
-                return Some(Err(format!("`{w}` follows `none`, which names no token: nothing to read (expected {expected})")))
-            }
-            (Expr::Var(v @ (Var::Parent | Var::Child | Var::FamilyField(_) | Var::SessionField(_)
-                | Var::RequestField(_) | Var::TokenField(_) | Var::ChildField(_))), Ty::Token) => v,
-            (Expr::Var(Var::Follow(..)), Ty::Token) => {
-                return Some(Err(format!(
-                    "`{w}` follows a token named by a followed token (`{base}`): one level only, `BASE.COLUMN` with BASE one of {expected}"
-                )))
-            }
-            (Expr::Var(Var::Minted), _) => {
-                return Some(Err(format!(
-                    "`{w}`: `minted` is not followed (the token this request minted is written, not read; a later request reads it as `presented`); expected {expected}"
-                )))
-            }
-            (_, Ty::Token) => {
-                return Some(Err(format!("`{w}`: `{base}` cannot be followed (expected {expected})")))
-            }
-            (_, t) => {
-                return Some(Err(format!(
-                    "`{w}`: `{base}` holds {}, not a token, so it has no column `{col}` (expected {expected})",
+    /// The token-valued path `p` names, resolved by its words alone (nothing is registered):
+    /// `Ok(None)` when `p` is no name at all, or is `presented` or a column of it that is no
+    /// token (the caller reports the unknown name); an error when `p` names something that is
+    /// not a token (`family.count`, `none`), a link is not a token-valued column, or the path
+    /// has more than [`MAX_LINKS`] links. `w` (the whole name being read) and `next` (the
+    /// column read after `p`) word the errors.
+    fn path_of(&self, p: &str, w: &str, next: &str) -> Result<Option<Path>, String> {
+        let expected = "a token-valued path: `presented.parent`, `presented.child`, `minted`, or a declared field of type token (`family.F`, `session.F`, `request.F`, `presented.F`, `presented.child.F`), then up to two more token-valued columns (`parent`, `child`, a token field: `family.current.child`)";
+        if let Some(direct) = self.direct(p) {
+            let Ok((e, t)) = direct else { return Ok(None) };
+            return match (e, t) {
+                // `presented.X`: the presented token's own columns are names of their own; an
+                // unknown one is reported as an unknown name.
+                (Expr::Var(Var::Presented), _) => Ok(None),
+                (_, Ty::None) => {
+                    Err(format!("`{w}` follows `none`, which names no token: nothing to read (expected {expected})"))
+                }
+                (
+                    Expr::Var(
+                        v @ (Var::Parent
+                        | Var::Child
+                        | Var::Minted
+                        | Var::FamilyField(_)
+                        | Var::SessionField(_)
+                        | Var::RequestField(_)
+                        | Var::TokenField(_)
+                        | Var::ChildField(_)),
+                    ),
+                    Ty::Token,
+                ) => Ok(Some(Path::from(v))),
+                (_, Ty::Token) => Err(format!("`{w}`: `{p}` cannot be followed (expected {expected})")),
+                (_, t) => Err(format!(
+                    "`{w}`: `{p}` holds {}, not a token, so it has no column `{next}` (expected {expected})",
                     t.name()
-                )))
-            }
+                )),
+            };
+        }
+        let Some((base, link)) = p.rsplit_once('.') else { return Ok(None) };
+        let Some(mut path) = self.path_of(base, w, link)? else { return Ok(None) };
+        let column = match link {
+            "parent" => Column::Parent,
+            "child" => Column::Child,
+            _ => match self.token.iter().position(|(n, _)| n == link) {
+                Some(i) if self.token[i].1 == FieldType::Token => Column::Field(i as u8),
+                Some(i) => {
+                    return Err(format!(
+                        "`{w}`: `{p}` holds {}, not a token, so it has no column `{next}` (expected {expected})",
+                        field_ty(self.token[i].1).name()
+                    ))
+                }
+                None if FOLLOW_COLUMNS.contains(&link) => {
+                    let ty = self.column(link).map_or(Ty::Num, |(_, t)| t);
+                    return Err(format!(
+                        "`{w}`: `{p}` holds {}, not a token, so it has no column `{next}` (expected {expected})",
+                        ty.name()
+                    ));
+                }
+                // `family.current.nosuch.status`: the whole name is unknown.
+                None => return Ok(None),
+            },
         };
-        let column = match col {
+        let Some(free) = path.links.iter_mut().find(|l| l.is_none()) else {
+            return Err(format!(
+                "`{w}` follows more than {} tokens (`{p}`): a path is a root and at most {MAX_LINKS} links (expected {expected})",
+                MAX_LINKS + 1
+            ));
+        };
+        *free = Some(column);
+        Ok(Some(path))
+    }
+
+    /// A column of a followed token by name, with its type: a built-in column or a declared
+    /// token field.
+    fn column(&self, col: &str) -> Option<(Column, Ty)> {
+        Some(match col {
             "status" => (Column::Status, Ty::Status),
             "generation" => (Column::Generation, Ty::Num),
             "rotated_at" => (Column::RotatedAt, Ty::Num),
@@ -508,40 +591,75 @@ impl Names {
             "issued_at" => (Column::IssuedAt, Ty::Num),
             "parent" => (Column::Parent, Ty::Token),
             "child" => (Column::Child, Ty::Token),
-            _ => match self.token.iter().position(|(n, _)| n == col) {
-                Some(i) => (Column::Field(i as u8), field_ty(self.token[i].1)),
-                None => {
-                    let cols: Vec<String> = FOLLOW_COLUMNS
-                        .iter()
-                        .map(|c| c.to_string())
-                        .chain(self.token.iter().map(|(n, _)| n.clone()))
-                        .collect();
-                    let hint = did_you_mean(col, cols.iter().map(String::as_str))
-                        .map_or(String::new(), |c| format!("; did you mean `{base}.{c}`?"));
-                    return Some(Err(format!(
-                        "unknown column `{col}` of the token `{base}` names (expected one of {}, or a declared token field{}){hint}",
-                        FOLLOW_COLUMNS.join(", "),
-                        if self.token.is_empty() { String::new() } else {
-                            format!(": {}", self.token.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "))
-                        }
-                    )));
-                }
-            },
-        };
+            _ => {
+                let i = self.token.iter().position(|(n, _)| n == col)?;
+                (Column::Field(i as u8), field_ty(self.token[i].1))
+            }
+        })
+    }
+
+    /// The slot of followed path `path` ([`Names::follows`]), registering it if it is new; an
+    /// error naming `w` and `base` when [`MAX_FOLLOWS`] paths are followed already.
+    fn slot(&self, path: Path, w: &str, base: &str) -> Result<u8, String> {
         let mut follows = self.follows.borrow_mut();
-        let slot = match follows.iter().position(|f| *f == v) {
-            Some(i) => i,
+        match follows.iter().position(|f| *f == path) {
+            Some(i) => Ok(i as u8),
             None if follows.len() < MAX_FOLLOWS => {
-                follows.push(v);
-                follows.len() - 1
+                follows.push(path);
+                Ok((follows.len() - 1) as u8)
             }
-            None => {
-                return Some(Err(format!(
-                    "`{w}` would follow a third token-valued path (`{base}`); a protocol follows at most {MAX_FOLLOWS} (the read view keeps one row per followed path)"
-                )))
-            }
+            None => Err(format!(
+                "`{w}` would follow a token-valued path beyond the {MAX_FOLLOWS} this protocol follows already (`{base}`); a protocol follows at most {MAX_FOLLOWS} (the read view keeps one row per followed path)"
+            )),
+        }
+    }
+
+    /// `PATH.COLUMN` ([`Var::Follow`]): `None` when `w` has no dot or its path is no name at
+    /// all or is `presented` (the caller reports the unknown name); an error when the path is
+    /// not a token-valued path, the column is unknown, or one path too many would be followed.
+    fn follow(&self, w: &str) -> Option<Result<(Expr, Ty), String>> {
+        let (base, col) = w.rsplit_once('.')?;
+        let path = match self.path_of(base, w, col) {
+            Ok(Some(p)) => p,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
         };
-        Some(Ok((Expr::Var(Var::Follow(slot as u8, column.0)), column.1)))
+        let Some((column, ty)) = self.column(col) else {
+            let cols: Vec<String> =
+                FOLLOW_COLUMNS.iter().map(|c| c.to_string()).chain(self.token.iter().map(|(n, _)| n.clone())).collect();
+            let hint = did_you_mean(col, cols.iter().map(String::as_str))
+                .map_or(String::new(), |c| format!("; did you mean `{base}.{c}`?"));
+            return Some(Err(format!(
+                "unknown column `{col}` of the token `{base}` names (expected one of {}, or a declared token field{}){hint}",
+                FOLLOW_COLUMNS.join(", "),
+                if self.token.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", self.token.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "))
+                }
+            )));
+        };
+        Some(self.slot(path, w, base).map(|slot| (Expr::Var(Var::Follow(slot, column)), ty)))
+    }
+
+    /// A token-valued path written where an effect takes a token (`revoke presented.parent`,
+    /// `set family.current.F = e`): the expression naming the token on the step's read.
+    /// `None` when `text` is no name (the caller reports what it expected); an error when it
+    /// names no token.
+    fn token_path(&self, text: &str) -> Option<Result<Expr, String>> {
+        let w = text.trim();
+        if w.is_empty() || w.contains(char::is_whitespace) {
+            return None;
+        }
+        let (e, t) = match self.direct(w).or_else(|| self.follow(w))? {
+            Ok(found) => found,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(match (&e, t) {
+            (Expr::Var(_), Ty::Token) => Ok(e),
+            (_, Ty::None) => Err(format!("`{w}` names no token")),
+            (_, t) => Err(format!("`{w}` holds {}, not a token", t.name())),
+        })
     }
 
     fn declared(&self) -> Vec<String> {
@@ -611,6 +729,25 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
     match words.as_slice() {
         ["mint", "child"] => return Ok(Effect::MintChild),
         ["supersede", "presented"] => return Ok(Effect::SupersedePresented),
+        ["supersede", what] => {
+            // The row the read saw is followed, for its status.
+            let path = match names.path_of(what, what, "status") {
+                Ok(Some(path)) => path,
+                Ok(None) => {
+                    return Err(err(format!(
+                        "cannot supersede `{what}` (expected `supersede presented` or `supersede PATH` with PATH a token-valued path: `presented.child`, `presented.parent`, `family.current`, `family.current.child`)"
+                    )))
+                }
+                Err(e) => return Err(err(format!("cannot supersede `{what}`: {e}"))),
+            };
+            let token = match names.token_path(what) {
+                Some(Ok(e)) => e,
+                Some(Err(e)) => return Err(err(format!("cannot supersede `{what}`: {e}"))),
+                None => return Err(err(format!("cannot supersede `{what}`: not a token-valued path"))),
+            };
+            let slot = names.slot(path, what, what)?;
+            return Ok(Effect::SupersedeToken(token, slot));
+        }
         ["revoke", what] => {
             let scope = match *what {
                 "presented" => RevokeScope::Presented,
@@ -624,11 +761,11 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
                 "presented.access" => RevokeScope::PresentedAccess,
                 "presented.child.access" => RevokeScope::ChildAccess,
                 field if names.field(field).is_some() => match names.field(field) {
-                    Some((Scope::Minted, ..)) => {
-                        return Err(err(format!(
-                            "cannot revoke `{field}`: `minted.F` is written, not read (the token this request minted holds what this request set; a later request reads it as `presented.F`)"
-                        )))
-                    }
+                    Some((Scope::Minted, _, FieldType::Token)) => match names.token_path(field) {
+                        Some(Ok(e)) => return Ok(Effect::RevokeToken(e)),
+                        Some(Err(e)) => return Err(err(format!("cannot revoke `{field}`: {e}"))),
+                        None => return Err(err(format!("cannot revoke `{field}`"))),
+                    },
                     Some((scope, i, FieldType::Token)) => RevokeScope::Field(scope, i),
                     _ => {
                         return Err(err(format!(
@@ -636,6 +773,15 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
                         )))
                     }
                 },
+                other if names.token_path(other).is_some() => {
+                    return match names.token_path(other) {
+                        Some(Ok(e)) => Ok(Effect::RevokeToken(e)),
+                        Some(Err(e)) => Err(err(format!(
+                            "cannot revoke `{other}`: {e} (expected presented, presented.child, descendants, family, session, client, user, presented.access, presented.child.access, a declared token field such as `family.F`, or a token-valued path such as `presented.parent`)"
+                        ))),
+                        None => unreachable!("checked by the guard"),
+                    };
+                }
                 other => {
                     let declared = names.declared();
                     let all = [
@@ -719,6 +865,22 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
         _ => return Err(err("`set` needs a declared field: `set family.F = e` or `set session.F = e`".into())),
     };
     p.advance();
+    let through = match names.field(&target) {
+        Some(_) => None,
+        None => set_through_path(&target, names)?,
+    };
+    if let Some((token, i, ft)) = through {
+        if !p.op("=") {
+            return Err(err(format!("expected `=` after `set {target}`")));
+        }
+        p.advance();
+        let (e, t) = p.expr()?;
+        p.end()?;
+        if !(t == field_ty(ft) || (t == Ty::None && ft == FieldType::Token)) {
+            return Err(err(format!("`{target}` holds {}, found {}", field_ty(ft).name(), t.name())));
+        }
+        return Ok(Effect::SetToken(token, i, e));
+    }
     let Some((scope, i, ft)) = names.field(&target) else {
         let declared = names.declared();
         let hint = did_you_mean(&target, declared.iter().map(String::as_str))
@@ -737,6 +899,19 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
         return Err(err(format!("`{target}` holds {}, found {}", field_ty(ft).name(), t.name())));
     }
     Ok(Effect::Set(scope, i, e))
+}
+
+/// `set PATH.F` where `target` is not a declared field itself: the token-valued path `PATH`
+/// as an expression, and the index and type of the declared token field `F`. `Ok(None)` when
+/// `target` is not of that form (the caller reports the unknown field).
+fn set_through_path(target: &str, names: &Names) -> Result<Option<(Expr, u8, FieldType)>, ExprError> {
+    let Some((base, f)) = target.rsplit_once('.') else { return Ok(None) };
+    let Some(i) = names.token.iter().position(|(n, _)| n == f) else { return Ok(None) };
+    match names.token_path(base) {
+        Some(Ok(token)) => Ok(Some((token, i as u8, names.token[i].1))),
+        Some(Err(e)) => Err(err(format!("`set {target}`: {e}, so it has no field `{f}`"))),
+        None => Ok(None),
+    }
 }
 
 /// Parses a reply.
@@ -888,15 +1063,26 @@ mod tests {
         assert_eq!(v("session.current.claims > 0").unwrap(), parse_guard("session.current.claims > 0", &n).unwrap());
         let r = parse_reply("ok session.current.child", &n).unwrap();
         assert_eq!(r, ReplyForm::Ok(Expr::Var(Var::Follow(0, Column::Child))));
-        assert_eq!(*n.follows.borrow(), [Var::SessionField(1), Var::TokenField(0)]);
+        assert_eq!(*n.follows.borrow(), [Path::from(Var::SessionField(1)), Path::from(Var::TokenField(0))]);
         // A clone (the ordinary-request handler's names) shares the list.
         let o = Names { ordinary: true, ..n.clone() };
         assert_eq!(
             parse_guard("session.current.generation == 0", &o).unwrap(),
             Expr::Cmp(Cmp::Eq, Box::new(Expr::Var(Var::Follow(0, Column::Generation))), Box::new(Expr::Const(0)))
         );
-        let e = v("presented.parent.used").unwrap_err();
-        assert!(e.contains("a third token-valued path (`presented.parent`)") && e.contains("at most 2"), "{e}");
+        // Four paths in all, a chain counting as one path; a fifth is refused.
+        assert_eq!(v("presented.parent.used").unwrap(), Expr::Var(Var::Follow(2, Column::Used)));
+        assert_eq!(
+            v("session.current.child.status == active").unwrap(),
+            v("session.current.child.status == active").unwrap()
+        );
+        assert_eq!(
+            n.follows.borrow()[3],
+            Path { root: Var::SessionField(1), links: [Some(Column::Child), None] },
+            "only the chain's last token is kept"
+        );
+        let e = v("presented.parent.parent.used").unwrap_err();
+        assert!(e.contains("beyond the 4") && e.contains("at most 4"), "{e}");
         // The existing `presented.child.*` names are unchanged.
         let fresh = names();
         assert_eq!(parse_guard("presented.child.used", &fresh).unwrap(), Expr::Var(Var::ChildUsed));
@@ -927,14 +1113,72 @@ mod tests {
         assert!(m.contains("did you mean `session.current.claims`?") && m.contains("answer, claims"), "{m}");
         let m = e("none.status == active");
         assert!(m.contains("follows `none`, which names no token"), "{m}");
-        let m = e("presented.parent.child.status == active");
-        assert!(m.contains("one level only"), "{m}");
-        let m = e("minted.status == active");
-        assert!(m.contains("`minted` is not followed"), "{m}");
+        let m = e("presented.parent.parent.parent.parent.status == active");
+        assert!(m.contains("follows more than 3 tokens (`presented.parent.parent.parent.parent`)"), "{m}");
+        let m = e("session.current.claims.status == active");
+        assert!(m.contains("`session.current.claims` holds a number") && m.contains("no column `status`"), "{m}");
         let m = e("presented.status.used");
         assert!(m.contains("holds a status"), "{m}");
         let m = e("family.nosuch.status == active");
         assert!(m.contains("unknown name `family.nosuch.status`"), "{m}");
+    }
+
+    /// Chains (`presented.parent.parent.status`, `session.current.answer.child.used`), `minted.F`
+    /// read through the followed path `minted`, and effects that take a token-valued path.
+    #[test]
+    fn chains_minted_columns_and_effects_through_paths() {
+        let n = names();
+        let g = |text: &str| parse_guard(text, &n).map_err(|e| e.message);
+        assert_eq!(
+            g("presented.parent.parent.status == revoked").unwrap(),
+            g("presented.parent.parent.status == revoked").unwrap()
+        );
+        assert_eq!(g("session.current.answer.child.used").unwrap(), Expr::Var(Var::Follow(1, Column::Used)));
+        assert_eq!(
+            g("minted.claims == 0").unwrap(),
+            Expr::Cmp(Cmp::Eq, Box::new(Expr::Var(Var::Follow(2, Column::Field(1)))), Box::new(Expr::Const(0)))
+        );
+        assert_eq!(
+            *n.follows.borrow(),
+            [
+                Path { root: Var::Parent, links: [Some(Column::Parent), None] },
+                Path { root: Var::SessionField(1), links: [Some(Column::Field(0)), Some(Column::Child)] },
+                Path::from(Var::Minted),
+            ]
+        );
+        // Effects through a path: the expression names the token on the step's read.
+        let n = names();
+        let fx = |text: &str| parse_effect(text, &n).map_err(|e| e.message);
+        assert_eq!(fx("revoke presented.parent").unwrap(), Effect::RevokeToken(Expr::Var(Var::Parent)));
+        assert_eq!(
+            fx("revoke session.current.child").unwrap(),
+            Effect::RevokeToken(Expr::Var(Var::Follow(0, Column::Child)))
+        );
+        assert_eq!(
+            fx("set presented.parent.claims = presented.parent.claims + 1").unwrap(),
+            Effect::SetToken(
+                Expr::Var(Var::Parent),
+                1,
+                Expr::Add(Box::new(Expr::Var(Var::Follow(1, Column::Field(1)))), Box::new(Expr::Const(1)))
+            )
+        );
+        assert_eq!(
+            fx("set session.current.answer = minted").unwrap(),
+            Effect::SetToken(Expr::Var(Var::SessionField(1)), 0, Expr::Var(Var::Minted))
+        );
+        assert_eq!(fx("supersede presented.child").unwrap(), Effect::SupersedeToken(Expr::Var(Var::Child), 2));
+        assert_eq!(n.follows.borrow()[2], Path::from(Var::Child), "the superseded token's row is followed");
+        // Refusals: not a token, a count field written through a path with a token, none.
+        let m = fx("revoke session.current.claims").unwrap_err();
+        assert!(m.contains("holds a number"), "{m}");
+        let m = fx("set presented.parent.answer = now").unwrap_err();
+        assert!(m.contains("`presented.parent.answer` holds a token, found a number"), "{m}");
+        let m = fx("set session.count.claims = 1").unwrap_err();
+        assert!(m.contains("`session.count` holds a number"), "{m}");
+        let m = fx("supersede family").unwrap_err();
+        assert!(m.contains("cannot supersede `family`"), "{m}");
+        let m = fx("supersede now").unwrap_err();
+        assert!(m.contains("holds a number"), "{m}");
     }
 
     #[test]
@@ -986,8 +1230,12 @@ mod tests {
         );
         let e = parse_effect("revoke presented.claims", &names()).unwrap_err().message;
         assert!(e.contains("holds a number"), "{e}");
-        let e = parse_effect("revoke minted.answer", &names()).unwrap_err().message;
-        assert!(e.contains("written, not read"), "{e}");
+        let n = names();
+        assert_eq!(
+            parse_effect("revoke minted.answer", &n).unwrap(),
+            Effect::RevokeToken(Expr::Var(Var::Follow(0, Column::Field(0))))
+        );
+        assert_eq!(*n.follows.borrow(), [Path::from(Var::Minted)]);
         let e = parse_guard("presented.claim == 1", &names()).unwrap_err().message;
         assert!(e.contains("did you mean `presented.claims`?"), "{e}");
         let e = parse_effect("set presented.status = active", &names()).unwrap_err().message;

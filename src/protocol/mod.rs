@@ -85,8 +85,9 @@ pub struct FieldsSpec {
     pub request: BTreeMap<String, FieldType>,
     /// Per refresh token, by name: columns of the token's own row (a cached answer for an
     /// idempotent replay, the request that claimed it, a per-token lock), 0 (`none`) at
-    /// minting; read as `presented.NAME` and `presented.child.NAME`, written with `set
-    /// presented.NAME`, `set presented.child.NAME` and `set minted.NAME`.
+    /// minting; read as `presented.NAME`, `presented.child.NAME`, `minted.NAME` or through any
+    /// token-valued path (`family.current.NAME`), written with `set presented.NAME`, `set
+    /// presented.child.NAME`, `set minted.NAME` and `set PATH.NAME`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub token: BTreeMap<String, FieldType>,
     /// The declared fields kept in the server process's memory (a cache, a counter, a key
@@ -382,11 +383,12 @@ pub struct Protocol {
     pub memory_session: Vec<u8>,
     /// Per-refresh-token fields lost at a restart (indices into `token_fields`).
     pub memory_token: Vec<u8>,
-    /// The token-valued paths some expression follows by a column (`family.current.used`:
-    /// [`Var::Follow`]), at most [`expr::MAX_FOLLOWS`], in slot order: each read captures
-    /// the rows they name ([`crate::model::oauth::ReadView::follow`]). Empty for a protocol
-    /// that follows none, whose read views keep nothing more.
-    pub follows: Vec<Var>,
+    /// The token-valued paths some expression follows by a column (`family.current.used`,
+    /// `family.current.child.status`: [`Var::Follow`]) or some `supersede PATH` supersedes, at
+    /// most [`expr::MAX_FOLLOWS`], in slot order: each read captures the rows they name
+    /// ([`crate::model::oauth::ReadView::follow`]). Empty for a protocol that follows none,
+    /// whose read views keep nothing more.
+    pub follows: Vec<expr::Path>,
     /// How traces name the requests and error answers.
     pub wording: wording::Wording,
 }
@@ -548,7 +550,7 @@ impl Protocol {
         for r in all_rules {
             let mut reads_access = false;
             let mut see = |v: &Var| {
-                records_issued_at |= *v == Var::IssuedAt;
+                records_issued_at |= matches!(v, Var::IssuedAt | Var::Follow(_, expr::Column::IssuedAt));
                 reads_access |= matches!(
                     v,
                     Var::PresentedAccessUsed
@@ -559,7 +561,7 @@ impl Protocol {
             };
             r.when.visit_vars(&mut see);
             for e in &r.effects {
-                if let Effect::Set(_, _, x) = e {
+                for x in effect_exprs(e) {
                     x.visit_vars(&mut see);
                 }
             }
@@ -743,7 +745,7 @@ fn snapshot_follows_no_request_field(
     for (i, (r, w)) in rules.iter().zip(written).enumerate() {
         let mut exprs: Vec<(String, &str, &expr::Expr)> = vec![(format!("{here}.rules[{i}].when"), &w.when, &r.when)];
         for (k, e) in r.effects.iter().enumerate() {
-            if let Effect::Set(_, _, x) = e {
+            for x in effect_exprs(e) {
                 exprs.push((format!("{here}.rules[{i}].do[{k}]"), &w.effects[k], x));
             }
         }
@@ -752,8 +754,8 @@ fn snapshot_follows_no_request_field(
         }
         for (field, text, x) in exprs {
             let found = x.find_var(|v| match v {
-                Var::Follow(slot, _) => match follows.get(*slot as usize) {
-                    Some(Var::RequestField(f)) => Some(*f),
+                Var::Follow(slot, _) => match follows.get(*slot as usize).map(|p| p.root) {
+                    Some(Var::RequestField(f)) => Some(f),
                     _ => None,
                 },
                 _ => None,
@@ -771,6 +773,16 @@ fn snapshot_follows_no_request_field(
         }
     }
     Ok(())
+}
+
+/// The expressions an effect evaluates on the step's read: a `set`'s value, and the token
+/// expression of an effect through a path.
+pub fn effect_exprs(e: &Effect) -> Vec<&expr::Expr> {
+    match e {
+        Effect::Set(_, _, x) | Effect::RevokeToken(x) | Effect::SupersedeToken(x, _) => vec![x],
+        Effect::SetToken(t, _, x) => vec![t, x],
+        Effect::MintChild | Effect::SupersedePresented | Effect::Revoke(_) => vec![],
+    }
 }
 
 /// The step a rule of step `k` hands its request to: `None` unless it answers `continue`;
@@ -866,7 +878,7 @@ fn compile_rules(
         let mut effects = vec![];
         for (k, text) in r.effects.iter().enumerate() {
             let e = expr::parse_effect(text, names).map_err(|e| fail(format!("{here}.do[{k}]"), text, e))?;
-            if sign_out && matches!(e, Effect::MintChild | Effect::SupersedePresented) {
+            if sign_out && matches!(e, Effect::MintChild | Effect::SupersedePresented | Effect::SupersedeToken(..)) {
                 return Err(fail(
                     format!("{here}.do[{k}]"),
                     text,

@@ -622,7 +622,7 @@ fn sign_out_decision(
     let step = protocol.sign_out.steps.first()?;
     let rule = match cred.presented() {
         Some(t) if auth.read(t).row.is_some() => {
-            let view = auth.read_following(t, &protocol.follows, &crate::model::oauth::Fields::default());
+            let view = auth.read_following(t, &protocol.follows, &crate::model::oauth::Fields::default(), None);
             crate::model::interpret::decide(&step.rules, &view, t, auth.now)
                 .map_or("no rule holds".to_string(), |r| r.name.clone())
         }
