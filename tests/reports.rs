@@ -1565,3 +1565,127 @@ fn angular_oauth2_oidc_1509_the_second_call_revokes_the_stored_token() {
     let q = query_trace(&sc, "second-call-revokes-the-stored-token");
     assert_eq!(q.steps.len(), 5, "{}", trace_text(&q));
 }
+
+/// The `(actor, action)` pairs of the report runs below: a page's two requests carry one
+/// refresh cookie, and the second is refused once the first has consumed the token.
+fn page_requests_race(consume: &[(&str, &str)]) -> Vec<(String, String)> {
+    use crate::util::pair;
+    let mut v = vec![pair("tab A", "TabSendsRefresh"), pair("server", "ServerReceivesRefresh")];
+    v.push(pair("tab A's requester 2", "RequesterSendsRefresh"));
+    v.extend(consume.iter().map(|(a, b)| pair(a, b)));
+    v.push(pair("server", "ServerReceivesRefresh"));
+    v.push(pair("tab A's requester 2", "TabReceivesRefreshResponse"));
+    v
+}
+
+/// thewca/worldcubeassociation.org issue 14722: Doorkeeper revokes the presented refresh token
+/// in the refresh transaction; the page's second request (Auth.js refreshes in the jwt callback
+/// of every request, `cache()` dedups within one render only) presents it after the first
+/// rotated it, is refused, and `sessionOrSignIn` signs the user out.
+#[test]
+fn wca_14722_the_second_request_of_a_page_is_refused_and_signs_out() {
+    let (sc, m, r) = checked("models/wca-14722-double-refresh-logs-out.json");
+    assert!(r.unique_states > 10, "searched: {}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(pairs(&t), page_requests_race(&[]));
+    assert!(t.steps[1].text.contains("rule `not revoked: revoke it and create a new token (locked transaction)`"));
+    assert!(t.steps[2].text.contains("with the jar's refresh cookie (token=1)"), "{}", t.steps[2].text);
+    assert!(t.steps[3].text.contains("refresh cookie=1") && t.steps[3].text.contains("rule `revoked: invalid_grant`"));
+    assert!(t.steps[4].text.contains("400 invalid_grant and logs tab A out"), "{}", t.steps[4].text);
+    assert_eq!(
+        last_store(&t),
+        ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
+    );
+}
+
+/// WCA PR 14532: Doorkeeper's revoke-on-use (the `previous_refresh_token` column). Both of the
+/// page's requests get a pair (the PR's spec), and no refresh is refused before an API call
+/// presents a new access token. Derived, not reported: a request that reaches Doorkeeper only
+/// after the page's API call with the winner's access token is refused (the call revoked the
+/// old token), 8 steps; the old token stays valid across a tick (`rotated_token_expires`).
+#[test]
+fn wca_pr14532_revoke_on_use_serves_both_requests_until_the_new_access_token_is_used() {
+    let (sc, m, r) = checked("models/wca-pr14532-revoke-on-use.json");
+    assert!(r.unique_states > 100, "searched: {}", r.unique_states);
+    assert_eq!(query_answer(&sc, "no-refusal-before-an-api-call"), refresh_check::query::Answer::Unreachable);
+    let both = query_trace(&sc, "both-concurrent-refreshes-served");
+    assert_eq!(
+        both.steps.last().unwrap().text,
+        "tab A's requester 2 gets 200, refresh token=3, access token=3; it stores it"
+    );
+    let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(pairs(&fork), page_requests_race(&[])[..4]);
+    assert!(fork.steps[3].text.contains("rule `not revoked: a new token records this one as previous_refresh_token`"));
+    assert_eq!(
+        last_store(&fork),
+        [
+            "token=1 family=0 gen=0 superseded at 0, 1 grace use(s); previous_refresh_token=none",
+            "token=2 family=0 gen=1 parent=1 active; previous_refresh_token=1",
+            "token=3 family=0 gen=1 parent=1 active; previous_refresh_token=1"
+        ]
+    );
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        pairs(&t),
+        page_requests_race(&[
+            ("tab A", "TabReceivesRefreshResponse"),
+            ("tab A", "TabSendsCall"),
+            ("server", "ServerReceivesCall")
+        ])
+    );
+    assert!(t.steps[5].text.contains("(access token=2): rule `accessible: revoke the previous refresh token` → ok"));
+    assert!(t.steps[6].text.contains("refresh cookie=1") && t.steps[6].text.contains("rule `revoked: invalid_grant`"));
+    assert_eq!(last_store(&t)[0], "token=1 family=0 gen=0 revoked; previous_refresh_token=none");
+}
+
+/// openauth issue 2 (OpenAuth 0.3.2): the refresh grant reads the key, removes it and stores a
+/// new one in three storage calls. The second request of a page read after the first removed
+/// the key: 400 and the user is signed out (the report). Derived: both read before either
+/// removes, and both get a new refresh token (a fork).
+#[test]
+fn openauth_2_single_use_keys_refuse_the_second_request_or_fork() {
+    let (sc, m, r) = checked("models/openauth-2-single-use-concurrent-refresh.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(pairs(&t), page_requests_race(&[("server", "ServerWritesRefresh")]));
+    assert!(t.steps[3].text.contains("step `Storage.remove the refresh key` of tab A's refresh"));
+    assert!(t.steps[4].text.contains("rule `no payload: used or expired` → invalid_grant"), "{}", t.steps[4].text);
+    assert!(t.steps[5].text.contains("400 invalid_grant and logs tab A out"));
+    let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(fork.steps.len(), 8);
+    let a_read = find_step(&fork, "server", "ServerReceivesRefresh", "tab A's POST");
+    let b_read = find_step(&fork, "server", "ServerReceivesRefresh", "requester 2's POST");
+    let a_remove = find_step(&fork, "server", "ServerWritesRefresh", "Storage.remove the refresh key` of tab A's");
+    assert!(a_read < b_read && b_read < a_remove, "both read the key before either removes it");
+    assert_eq!(
+        &last_store(&fork)[1..],
+        ["token=2 family=0 gen=1 parent=1 active", "token=3 family=0 gen=1 parent=1 active"]
+    );
+}
+
+/// openauth PR 117: the first use stamps `timeUsed` and stores the successor reserved in the
+/// payload; a use inside the 60 s interval gets that same successor. The page's two requests
+/// both get token 2, and nothing is refused before a tick. A request that starts more than the
+/// interval after the rotation (the jar still holding the old cookie because the first
+/// request's answer is still to come) finds the key expired: 400, signed out (9 steps).
+#[test]
+fn openauth_pr117_concurrent_requests_share_the_reserved_successor() {
+    let (sc, m, r) = checked("models/openauth-pr117-reuse-interval.json");
+    assert!(r.unique_states > 100, "searched: {}", r.unique_states);
+    assert_eq!(query_answer(&sc, "no-refusal-inside-the-interval"), refresh_check::query::Answer::Unreachable);
+    let q = query_trace(&sc, "both-requests-get-the-reserved-successor");
+    assert_eq!(
+        last_store(&q),
+        ["token=1 family=0 gen=0 superseded at 0, 1 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
+    );
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let ticks = t.steps.iter().filter(|s| s.action == "ClockTicks").count();
+    assert_eq!(ticks, 2, "refused only past the interval");
+    let sent = find_step(&t, "tab A's requester 2", "RequesterSendsRefresh", "token=1");
+    assert!(
+        t.steps[..sent].iter().all(|s| s.action != "TabReceivesRefreshResponse"),
+        "the first answer is still to come"
+    );
+    assert!(t.steps[sent + 1].text.contains("rule `past the interval: key expired (retention 0)` → invalid_grant"));
+    let late = trace_of(&m, &sc, &r, "rotated_token_expires");
+    assert!(late.steps.last().unwrap().text.contains("rule `store the reserved successor` → ok minted"));
+}
