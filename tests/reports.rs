@@ -1689,3 +1689,99 @@ fn openauth_pr117_concurrent_requests_share_the_reserved_successor() {
     let late = trace_of(&m, &sc, &r, "rotated_token_expires");
     assert!(late.steps.last().unwrap().text.contains("rule `store the reserved successor` → ok minted"));
 }
+
+/// Eventra issue 12794: the logout presents the access token (`sign_out.presents:
+/// access_token`) and blacklists it only; a refresh token copied before the logout is rotated
+/// after it (the report), and the signed-out access token is the one revoked.
+#[test]
+fn eventra_12794_a_logout_that_blacklists_the_access_token_leaves_the_refresh_token_live() {
+    let file = "models/eventra-12794-logout-blacklists-access-token-only.json";
+    let (sc, m, r) = checked(file);
+    assert!(r.unique_states > 50, "searched: {}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "logout_revokes_all");
+    assert_eq!(
+        actions(&t),
+        ["TabSignsOut", "ServerReceivesLogout", "AttackerRedeems", "ServerReceivesRefresh", "ServerWritesRefresh"]
+    );
+    assert_eq!(
+        t.steps[0].text,
+        "the user signs out in tab A: POST /api/auth/logout with the access token it holds (access token=1)"
+    );
+    assert_eq!(t.steps[1].text, "server receives tab A's POST /api/auth/logout (access token=1)");
+    assert!(t.steps[4].text.contains("rule `rotate` → ok minted"));
+    assert_eq!(
+        last_store(&t),
+        ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
+    );
+    assert_eq!(query_trace(&sc, "refresh-after-logout-served").steps.len(), 6);
+
+    // The effect: the sign-out revokes access token 1, and only it.
+    fn blacklisted(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        auth.access.first().is_some_and(|a| a.revoked)
+    }
+    let (len, rows) = reach(file, blacklisted);
+    assert_eq!(len, 2, "the tab signs out, the server blacklists access token 1");
+    assert_eq!(rows, [TokStatus::Active], "refresh token 1 is left active");
+}
+
+/// Eventra's fix (af64a09ce): the logout also blacklists the refresh token the app sends with
+/// the access token (the pair it holds): a refresh checked after the logout is refused; one
+/// checked before it and written after it still gets a pair (the check and the write are two
+/// steps).
+#[test]
+fn eventra_pr12794_the_logout_also_revokes_the_refresh_token() {
+    let file = "models/eventra-pr12794-logout-revokes-refresh-token.json";
+    let (sc, m, r) = checked(file);
+    assert_eq!(query_answer(&sc, "no-refresh-read-after-logout-served"), refresh_check::query::Answer::Unreachable);
+    assert_eq!(crate::util::status(&r, "sign_out_no_session_revived"), refresh_check::scenario::Verdict::Holds);
+    let t = trace_of(&m, &sc, &r, "logout_revokes_all");
+    let read = find_step(&t, "server", "ServerReceivesRefresh", "rule `valid and not blacklisted`");
+    let logout = find_step(&t, "server", "ServerReceivesLogout", "access token=1");
+    let write = find_step(&t, "server", "ServerWritesRefresh", "rule `rotate`");
+    assert!(read < logout && logout < write, "checked before the logout, written after it");
+    assert_eq!(last_store(&t)[0], "token=1 family=0 gen=0 revoked");
+    fn logged_out_and_revoked(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        auth.access.first().is_some_and(|a| a.revoked) && auth.rows[0].status == TokStatus::Revoked
+    }
+    assert_eq!(reach(file, logged_out_and_revoked).0, 2);
+}
+
+/// `sign_out.presents` is refused on the other handlers, and the `access.` columns in a
+/// sign-out that presents the refresh token say how to present the access token; each names
+/// the file, the line and the field (exit 2).
+#[test]
+fn sign_out_presents_is_validated() {
+    let dir = std::env::temp_dir().join(format!("rc-sign-out-presents-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::fs::read_to_string(
+        crate::util::root().join("models/eventra-12794-logout-blacklists-access-token-only.json"),
+    )
+    .unwrap();
+    let line_of = |text: &str, needle: &str| text[..text.find(needle).unwrap()].matches('\n').count() + 1;
+    let cases = [
+        (
+            src.replacen("\"refresh\": {\n", "\"refresh\": {\n      \"presents\": \"access_token\",\n", 1),
+            "\"presents\"",
+            "protocol.refresh.presents",
+            "only `sign_out` chooses what it presents",
+        ),
+        (
+            src.replacen("      \"presents\": \"access_token\",\n", "", 1),
+            "\"revoke access\"",
+            "protocol.sign_out.rules[0].do[0]",
+            "`\"presents\": \"access_token\"` in `sign_out`",
+        ),
+    ];
+    for (bad, at, field, expected) in cases {
+        assert_ne!(bad, src);
+        std::fs::write(dir.join("m.json"), &bad).unwrap();
+        let out = crate::util::cli(&dir, &["models", "validate", "m.json"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("m.json:{}:", line_of(&bad, at))), "{err}");
+        assert!(err.contains(field) && err.contains(expected), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -560,7 +560,7 @@ impl Protocol {
         let sign_out_names = Names { ordinary: by_access, ..names.clone() };
         let sign_out = compile_handler(&spec.sign_out, &format!("{at}.sign_out"), &sign_out_names, Endpoint::SignOut)
             .map_err(|mut e| {
-                if !by_access && e.message.contains("access token") {
+                if !by_access && (e.message.contains("access token") || e.message.contains("`revoke access`")) {
                     e.message.push_str(
                         "; a sign-out that presents the access token reads it with `\"presents\": \"access_token\"` in `sign_out`",
                     );
