@@ -1361,6 +1361,7 @@ mod tests {
             calls: 0,
             call_ok_stores_echo: false,
             access_tokens: false,
+            sign_out_access: false,
             attacker_calls: false,
             requesters: 1,
             reloads: 0,
