@@ -1565,3 +1565,223 @@ fn angular_oauth2_oidc_1509_the_second_call_revokes_the_stored_token() {
     let q = query_trace(&sc, "second-call-revokes-the-stored-token");
     assert_eq!(q.steps.len(), 5, "{}", trace_text(&q));
 }
+
+/// The `(actor, action)` pairs of the report runs below: a page's two requests carry one
+/// refresh cookie, and the second is refused once the first has consumed the token.
+fn page_requests_race(consume: &[(&str, &str)]) -> Vec<(String, String)> {
+    use crate::util::pair;
+    let mut v = vec![pair("tab A", "TabSendsRefresh"), pair("server", "ServerReceivesRefresh")];
+    v.push(pair("tab A's requester 2", "RequesterSendsRefresh"));
+    v.extend(consume.iter().map(|(a, b)| pair(a, b)));
+    v.push(pair("server", "ServerReceivesRefresh"));
+    v.push(pair("tab A's requester 2", "TabReceivesRefreshResponse"));
+    v
+}
+
+/// thewca/worldcubeassociation.org issue 14722: Doorkeeper revokes the presented refresh token
+/// in the refresh transaction; the page's second request (Auth.js refreshes in the jwt callback
+/// of every request, `cache()` dedups within one render only) presents it after the first
+/// rotated it, is refused, and `sessionOrSignIn` signs the user out.
+#[test]
+fn wca_14722_the_second_request_of_a_page_is_refused_and_signs_out() {
+    let (sc, m, r) = checked("models/wca-14722-double-refresh-logs-out.json");
+    assert!(r.unique_states > 10, "searched: {}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(pairs(&t), page_requests_race(&[]));
+    assert!(t.steps[1].text.contains("rule `not revoked: revoke it and create a new token (locked transaction)`"));
+    assert!(t.steps[2].text.contains("with the jar's refresh cookie (token=1)"), "{}", t.steps[2].text);
+    assert!(t.steps[3].text.contains("refresh cookie=1") && t.steps[3].text.contains("rule `revoked: invalid_grant`"));
+    assert!(t.steps[4].text.contains("400 invalid_grant and logs tab A out"), "{}", t.steps[4].text);
+    assert_eq!(
+        last_store(&t),
+        ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
+    );
+}
+
+/// WCA PR 14532: Doorkeeper's revoke-on-use (the `previous_refresh_token` column). Both of the
+/// page's requests get a pair (the PR's spec), and no refresh is refused before an API call
+/// presents a new access token. Derived, not reported: a request that reaches Doorkeeper only
+/// after the page's API call with the winner's access token is refused (the call revoked the
+/// old token), 8 steps; the old token stays valid across a tick (`rotated_token_expires`).
+#[test]
+fn wca_pr14532_revoke_on_use_serves_both_requests_until_the_new_access_token_is_used() {
+    let (sc, m, r) = checked("models/wca-pr14532-revoke-on-use.json");
+    assert!(r.unique_states > 100, "searched: {}", r.unique_states);
+    assert_eq!(query_answer(&sc, "no-refusal-before-an-api-call"), refresh_check::query::Answer::Unreachable);
+    let both = query_trace(&sc, "both-concurrent-refreshes-served");
+    assert_eq!(
+        both.steps.last().unwrap().text,
+        "tab A's requester 2 gets 200, refresh token=3, access token=3; it stores it"
+    );
+    let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(pairs(&fork), page_requests_race(&[])[..4]);
+    assert!(fork.steps[3].text.contains("rule `not revoked: a new token records this one as previous_refresh_token`"));
+    assert_eq!(
+        last_store(&fork),
+        [
+            "token=1 family=0 gen=0 superseded at 0, 1 grace use(s); previous_refresh_token=none",
+            "token=2 family=0 gen=1 parent=1 active; previous_refresh_token=1",
+            "token=3 family=0 gen=1 parent=1 active; previous_refresh_token=1"
+        ]
+    );
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        pairs(&t),
+        page_requests_race(&[
+            ("tab A", "TabReceivesRefreshResponse"),
+            ("tab A", "TabSendsCall"),
+            ("server", "ServerReceivesCall")
+        ])
+    );
+    assert!(t.steps[5].text.contains("(access token=2): rule `accessible: revoke the previous refresh token` → ok"));
+    assert!(t.steps[6].text.contains("refresh cookie=1") && t.steps[6].text.contains("rule `revoked: invalid_grant`"));
+    assert_eq!(last_store(&t)[0], "token=1 family=0 gen=0 revoked; previous_refresh_token=none");
+}
+
+/// openauth issue 2 (OpenAuth 0.3.2): the refresh grant reads the key, removes it and stores a
+/// new one in three storage calls. The second request of a page read after the first removed
+/// the key: 400 and the user is signed out (the report). Derived: both read before either
+/// removes, and both get a new refresh token (a fork).
+#[test]
+fn openauth_2_single_use_keys_refuse_the_second_request_or_fork() {
+    let (sc, m, r) = checked("models/openauth-2-single-use-concurrent-refresh.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(pairs(&t), page_requests_race(&[("server", "ServerWritesRefresh")]));
+    assert!(t.steps[3].text.contains("step `Storage.remove the refresh key` of tab A's refresh"));
+    assert!(t.steps[4].text.contains("rule `no payload: used or expired` → invalid_grant"), "{}", t.steps[4].text);
+    assert!(t.steps[5].text.contains("400 invalid_grant and logs tab A out"));
+    let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(fork.steps.len(), 8);
+    let a_read = find_step(&fork, "server", "ServerReceivesRefresh", "tab A's POST");
+    let b_read = find_step(&fork, "server", "ServerReceivesRefresh", "requester 2's POST");
+    let a_remove = find_step(&fork, "server", "ServerWritesRefresh", "Storage.remove the refresh key` of tab A's");
+    assert!(a_read < b_read && b_read < a_remove, "both read the key before either removes it");
+    assert_eq!(
+        &last_store(&fork)[1..],
+        ["token=2 family=0 gen=1 parent=1 active", "token=3 family=0 gen=1 parent=1 active"]
+    );
+}
+
+/// openauth PR 117: the first use stamps `timeUsed` and stores the successor reserved in the
+/// payload; a use inside the 60 s interval gets that same successor. The page's two requests
+/// both get token 2, and nothing is refused before a tick. A request that starts more than the
+/// interval after the rotation (the jar still holding the old cookie because the first
+/// request's answer is still to come) finds the key expired: 400, signed out (9 steps).
+#[test]
+fn openauth_pr117_concurrent_requests_share_the_reserved_successor() {
+    let (sc, m, r) = checked("models/openauth-pr117-reuse-interval.json");
+    assert!(r.unique_states > 100, "searched: {}", r.unique_states);
+    assert_eq!(query_answer(&sc, "no-refusal-inside-the-interval"), refresh_check::query::Answer::Unreachable);
+    let q = query_trace(&sc, "both-requests-get-the-reserved-successor");
+    assert_eq!(
+        last_store(&q),
+        ["token=1 family=0 gen=0 superseded at 0, 1 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
+    );
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let ticks = t.steps.iter().filter(|s| s.action == "ClockTicks").count();
+    assert_eq!(ticks, 2, "refused only past the interval");
+    let sent = find_step(&t, "tab A's requester 2", "RequesterSendsRefresh", "token=1");
+    assert!(
+        t.steps[..sent].iter().all(|s| s.action != "TabReceivesRefreshResponse"),
+        "the first answer is still to come"
+    );
+    assert!(t.steps[sent + 1].text.contains("rule `past the interval: key expired (retention 0)` → invalid_grant"));
+    let late = trace_of(&m, &sc, &r, "rotated_token_expires");
+    assert!(late.steps.last().unwrap().text.contains("rule `store the reserved successor` → ok minted"));
+}
+
+/// Eventra issue 12794: the logout presents the access token (`sign_out.presents:
+/// access_token`) and blacklists it only; a refresh token copied before the logout is rotated
+/// after it (the report), and the signed-out access token is the one revoked.
+#[test]
+fn eventra_12794_a_logout_that_blacklists_the_access_token_leaves_the_refresh_token_live() {
+    let file = "models/eventra-12794-logout-blacklists-access-token-only.json";
+    let (sc, m, r) = checked(file);
+    assert!(r.unique_states > 50, "searched: {}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "logout_revokes_all");
+    assert_eq!(
+        actions(&t),
+        ["TabSignsOut", "ServerReceivesLogout", "AttackerRedeems", "ServerReceivesRefresh", "ServerWritesRefresh"]
+    );
+    assert_eq!(
+        t.steps[0].text,
+        "the user signs out in tab A: POST /api/auth/logout with the access token it holds (access token=1)"
+    );
+    assert_eq!(t.steps[1].text, "server receives tab A's POST /api/auth/logout (access token=1)");
+    assert!(t.steps[4].text.contains("rule `rotate` → ok minted"));
+    assert_eq!(
+        last_store(&t),
+        ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
+    );
+    assert_eq!(query_trace(&sc, "refresh-after-logout-served").steps.len(), 6);
+
+    // The effect: the sign-out revokes access token 1, and only it.
+    fn blacklisted(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        auth.access.first().is_some_and(|a| a.revoked)
+    }
+    let (len, rows) = reach(file, blacklisted);
+    assert_eq!(len, 2, "the tab signs out, the server blacklists access token 1");
+    assert_eq!(rows, [TokStatus::Active], "refresh token 1 is left active");
+}
+
+/// Eventra's fix (af64a09ce): the logout also blacklists the refresh token the app sends with
+/// the access token (the pair it holds): a refresh checked after the logout is refused; one
+/// checked before it and written after it still gets a pair (the check and the write are two
+/// steps).
+#[test]
+fn eventra_pr12794_the_logout_also_revokes_the_refresh_token() {
+    let file = "models/eventra-pr12794-logout-revokes-refresh-token.json";
+    let (sc, m, r) = checked(file);
+    assert_eq!(query_answer(&sc, "no-refresh-read-after-logout-served"), refresh_check::query::Answer::Unreachable);
+    assert_eq!(crate::util::status(&r, "sign_out_no_session_revived"), refresh_check::scenario::Verdict::Holds);
+    let t = trace_of(&m, &sc, &r, "logout_revokes_all");
+    let read = find_step(&t, "server", "ServerReceivesRefresh", "rule `valid and not blacklisted`");
+    let logout = find_step(&t, "server", "ServerReceivesLogout", "access token=1");
+    let write = find_step(&t, "server", "ServerWritesRefresh", "rule `rotate`");
+    assert!(read < logout && logout < write, "checked before the logout, written after it");
+    assert_eq!(last_store(&t)[0], "token=1 family=0 gen=0 revoked");
+    fn logged_out_and_revoked(m: &RefreshModel, s: &State) -> bool {
+        let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+        auth.access.first().is_some_and(|a| a.revoked) && auth.rows[0].status == TokStatus::Revoked
+    }
+    assert_eq!(reach(file, logged_out_and_revoked).0, 2);
+}
+
+/// `sign_out.presents` is refused on the other handlers, and the `access.` columns in a
+/// sign-out that presents the refresh token say how to present the access token; each names
+/// the file, the line and the field (exit 2).
+#[test]
+fn sign_out_presents_is_validated() {
+    let dir = std::env::temp_dir().join(format!("rc-sign-out-presents-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::fs::read_to_string(
+        crate::util::root().join("models/eventra-12794-logout-blacklists-access-token-only.json"),
+    )
+    .unwrap();
+    let line_of = |text: &str, needle: &str| text[..text.find(needle).unwrap()].matches('\n').count() + 1;
+    let cases = [
+        (
+            src.replacen("\"refresh\": {\n", "\"refresh\": {\n      \"presents\": \"access_token\",\n", 1),
+            "\"presents\"",
+            "protocol.refresh.presents",
+            "only `sign_out` chooses what it presents",
+        ),
+        (
+            src.replacen("      \"presents\": \"access_token\",\n", "", 1),
+            "\"revoke access\"",
+            "protocol.sign_out.rules[0].do[0]",
+            "`\"presents\": \"access_token\"` in `sign_out`",
+        ),
+    ];
+    for (bad, at, field, expected) in cases {
+        assert_ne!(bad, src);
+        std::fs::write(dir.join("m.json"), &bad).unwrap();
+        let out = crate::util::cli(&dir, &["models", "validate", "m.json"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("m.json:{}:", line_of(&bad, at))), "{err}");
+        assert!(err.contains(field) && err.contains(expected), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -356,6 +356,9 @@ pub struct BrowserCfg {
     pub call_ok_stores_echo: bool,
     /// The authorization server keeps access tokens: tabs hold them and calls present them.
     pub access_tokens: bool,
+    /// A sign-out presents the tab's access token (`protocol.sign_out.presents`
+    /// `access_token`), not its refresh token.
+    pub sign_out_access: bool,
     /// The attacker also makes ordinary calls with the access tokens it copied
     /// (`attacker.uses_access_tokens`).
     pub attacker_calls: bool,
@@ -431,7 +434,7 @@ pub struct BrowserState {
 pub enum Send {
     Refresh { tab: TabIx, cred: Credentials, retry: bool },
     UsersMe { tab: TabIx, cred: Credentials },
-    Logout { tab: TabIx, cred: Credentials },
+    Logout { tab: TabIx, cred: Credentials, access: Option<super::oauth::AccessId> },
     Call { tab: TabIx, access: Option<super::oauth::AccessId> },
 }
 
@@ -830,7 +833,8 @@ impl BrowserState {
         Some(Send::UsersMe { tab: t, cred: self.request_cred(cfg, t) })
     }
 
-    /// The user signs out in tab `t`: `POST /auth/logout {mode}` with the tab's token.
+    /// The user signs out in tab `t`: `POST /auth/logout {mode}` with the tab's token, and
+    /// with the access token it holds when the sign-out presents it ([`BrowserCfg::sign_out_access`]).
     pub fn start_sign_out(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
         if self.tabs[t as usize].status != TabStatus::Idle || self.sign_outs_left == 0 {
             return None;
@@ -838,8 +842,9 @@ impl BrowserState {
         self.sign_outs_left -= 1;
         self.truth.signed_out = true;
         let cred = self.refresh_cred(cfg, t);
+        let access = self.tabs[t as usize].access.filter(|_| cfg.sign_out_access);
         self.tabs[t as usize].status = TabStatus::SigningOut;
-        Some(Send::Logout { tab: t, cred })
+        Some(Send::Logout { tab: t, cred, access })
     }
 
     /// Tab `t` receives its refresh's response: a 2xx stores the new token (the jar for every
@@ -1370,6 +1375,7 @@ mod tests {
             calls: 0,
             call_ok_stores_echo: false,
             access_tokens: false,
+            sign_out_access: false,
             attacker_calls: false,
             requesters: 1,
             reloads: 0,

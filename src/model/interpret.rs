@@ -563,6 +563,43 @@ pub fn sign_out(p: &Protocol, s: &mut AsState, t: Option<Token>) -> Reply {
     Reply::SignedOut
 }
 
+/// Sign-out presenting access token `a` (`sign_out.presents: access_token`), one action: the
+/// rules decide on the refresh token it was issued with (`presented`) and on the access token
+/// (`access.*`), as the `request` handler's do, and may `revoke access`. An access token with
+/// no row (or none) changes nothing; the user's sign-out is recorded either way, and the family
+/// of a known one is marked signed out.
+pub fn sign_out_with_access(p: &Protocol, s: &mut AsState, a: Option<super::oauth::AccessId>) -> Reply {
+    if let Some((t, view)) = access_view(p, s, a) {
+        let rules = p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]);
+        if let Some(rule) = decide(rules, &view, t, s.now) {
+            apply(p, s, rule, &view, (t, None), &mut Fields::default());
+        }
+        if let Some(row) = view.row {
+            s.as_ghost.signed_out |= 1 << row.family;
+        }
+    }
+    s.ghost.signed_out = true;
+    Reply::SignedOut
+}
+
+/// The sign-out rule that decides a sign-out presenting access token `a` on store `s` (for
+/// traces); `None` when the access token (or its refresh token) has no row or no rule holds.
+pub fn sign_out_access_rule<'p>(p: &'p Protocol, s: &AsState, a: Option<super::oauth::AccessId>) -> Option<&'p Rule> {
+    let (t, view) = access_view(p, s, a)?;
+    decide(p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]), &view, t, s.now)
+}
+
+/// The refresh token access token `a` was issued with, and the read view of it with the
+/// access token's row (`access.*`); `None` when either has no row.
+fn access_view(p: &Protocol, s: &AsState, a: Option<super::oauth::AccessId>) -> Option<(Token, ReadView)> {
+    let (id, row) = a.and_then(|a| s.access_row(a).map(|r| (a, r)))?;
+    let t = row.refresh;
+    let mut view = s.read_following(t, &p.follows, &Fields::default());
+    view.row?;
+    view.access = Some((id, row));
+    Some((t, view))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::oauth::AsHandler;

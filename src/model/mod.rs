@@ -162,8 +162,9 @@ pub enum Msg {
     Transaction { handler: Handler, now: Tick },
     /// Store → server, atomic driver only: the transaction's response for `handler`.
     TransactionDone { handler: Handler, reply: Reply, orphan: bool },
-    /// Browser → server: `POST /auth/logout {"mode": …}`.
-    LogoutRequest { tab: TabIx, cred: Credentials },
+    /// Browser → server: `POST /auth/logout {"mode": …}`; `access`: the access token it
+    /// presents when the protocol's sign-out presents one (`sign_out.presents`), else `None`.
+    LogoutRequest { tab: TabIx, cred: Credentials, access: Option<oauth::AccessId> },
     /// Server → browser: the sign-out's response.
     LogoutResponse { tab: TabIx, reply: Reply },
     /// Server → itself, only with `time.max_in_flight_ticks`: the clock has just advanced to
@@ -687,7 +688,7 @@ fn request_msg(send: Send) -> Msg {
     match send {
         Send::Refresh { tab, cred, retry } => Msg::RefreshRequest { tab, cred, retry },
         Send::UsersMe { tab, cred } => Msg::UsersMeRequest { tab, cred },
-        Send::Logout { tab, cred } => Msg::LogoutRequest { tab, cred },
+        Send::Logout { tab, cred, access } => Msg::LogoutRequest { tab, cred, access },
         Send::Call { tab, access } => Msg::CallRequest { tab, access },
     }
 }
@@ -904,7 +905,7 @@ pub(crate) fn arriving_handler(s: &ServerState, program: &SessionProgram, src: I
     let (tab, cred, endpoint) = match msg {
         Msg::RefreshRequest { tab, cred, .. } => (*tab, *cred, Endpoint::Refresh),
         Msg::UsersMeRequest { tab, cred } => (*tab, *cred, Endpoint::UsersMe),
-        Msg::LogoutRequest { tab, cred } => (*tab, *cred, Endpoint::Logout),
+        Msg::LogoutRequest { tab, cred, .. } => (*tab, *cred, Endpoint::Logout),
         _ => return None,
     };
     let client = ClientKey { browser: usize::from(src) as u8, tab };
@@ -1071,6 +1072,10 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         calls: sc.browser.calls_per_tab,
         call_ok_stores_echo: sc.browser.on_call_ok.contains(&policy::CallOkReaction::StoreEchoedAccessToken),
         access_tokens: keeps_access_tokens(sc),
+        sign_out_access: sc
+            .protocol
+            .as_ref()
+            .is_some_and(|p| p.sign_out_presents == crate::protocol::Presents::AccessToken),
         attacker_calls: sc.attacker.as_ref().is_some_and(|a| a.uses_access_tokens),
         requesters: sc.browser.requesters_per_tab,
         reloads: sc.browser.reloads_per_tab,

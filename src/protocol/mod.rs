@@ -125,6 +125,20 @@ pub enum Lock {
     Family,
 }
 
+/// What a sign-out request presents (`sign_out.presents`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Presents {
+    /// The refresh token the tab holds (RFC 7009 revocation of a refresh token). The default.
+    #[default]
+    RefreshToken,
+    /// The access token the tab holds (an `Authorization: Bearer` header): `presented` is the
+    /// refresh token it was issued with, and the rules read the `access.` columns and may
+    /// `revoke access`, as the `request` handler's do (a logout that blacklists the access
+    /// token's jti).
+    AccessToken,
+}
+
 /// Which OAuth client each device's sign-in uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -220,6 +234,10 @@ pub struct HandlerSpec {
     /// A lock held from the first step to the last (several steps only; default none).
     #[serde(default, skip_serializing_if = "is_default")]
     pub lock: Lock,
+    /// The token the request presents (the sign-out handler only; default `refresh_token`):
+    /// [`Presents`].
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub presents: Presents,
     /// The rules of a handler that is one atomic step; first match decides; no rule matching
     /// answers `invalid_grant` (refresh) or `signed_out` (sign-out).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -349,6 +367,8 @@ pub struct Protocol {
     pub refresh: Handler,
     /// The sign-out handler.
     pub sign_out: Handler,
+    /// What a sign-out presents: the tab's refresh token (default) or its access token.
+    pub sign_out_presents: Presents,
     /// The sign-in handler, if any (one step).
     pub sign_in: Option<Handler>,
     /// The ordinary-request handler (one step): the model file's, or [`default_request`].
@@ -520,7 +540,35 @@ impl Protocol {
             }
         }
         let refresh = compile_handler(&spec.refresh, &format!("{at}.refresh"), &names, Endpoint::Refresh)?;
-        let sign_out = compile_handler(&spec.sign_out, &format!("{at}.sign_out"), &names, Endpoint::SignOut)?;
+        for (h, name) in
+            [(Some(&spec.refresh), "refresh"), (spec.sign_in.as_ref(), "sign_in"), (spec.request.as_ref(), "request")]
+        {
+            if h.is_some_and(|h| h.presents != Presents::RefreshToken) {
+                return Err(fail(
+                    format!("{at}.{name}.presents"),
+                    "access_token",
+                    "no `presents` here: only `sign_out` chooses what it presents (a refresh presents a refresh token, an ordinary request an access token)".into(),
+                ));
+            }
+        }
+        let by_access = spec.sign_out.presents == Presents::AccessToken;
+        if by_access && spec.replicas > 1 {
+            return Err(fail(
+                format!("{at}.sign_out.presents"),
+                "access_token",
+                "\"refresh_token\" when `replicas` is 2 (access tokens are kept by one node)".into(),
+            ));
+        }
+        let sign_out_names = Names { ordinary: by_access, ..names.clone() };
+        let sign_out = compile_handler(&spec.sign_out, &format!("{at}.sign_out"), &sign_out_names, Endpoint::SignOut)
+            .map_err(|mut e| {
+                if !by_access && (e.message.contains("access token") || e.message.contains("`revoke access`")) {
+                    e.message.push_str(
+                        "; a sign-out that presents the access token reads it with `\"presents\": \"access_token\"` in `sign_out`",
+                    );
+                }
+                e
+            })?;
         let sign_in = match &spec.sign_in {
             Some(h) => Some(compile_handler(h, &format!("{at}.sign_in"), &names, Endpoint::SignIn)?),
             None => None,
@@ -539,7 +587,7 @@ impl Protocol {
                 .expect("the default request handler compiles"),
         };
         let mut records_issued_at = false;
-        let mut uses_access = spec.request.is_some();
+        let mut uses_access = spec.request.is_some() || by_access;
         let all_rules = refresh
             .steps
             .iter()
@@ -578,6 +626,7 @@ impl Protocol {
         Ok(Protocol {
             refresh,
             sign_out,
+            sign_out_presents: spec.sign_out.presents,
             sign_in,
             request,
             uses_access,
@@ -626,6 +675,7 @@ pub fn default_request() -> HandlerSpec {
     };
     HandlerSpec {
         lock: Lock::None,
+        presents: Presents::RefreshToken,
         rules: vec![
             rule("unexpired and not revoked", "access.exp >= now and not access.revoked", "ok"),
             rule("expired or revoked", "true", "invalid_token"),

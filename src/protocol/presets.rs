@@ -415,6 +415,7 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
     let rules = refresh_rules(p);
     let read_then_write = |lock: Lock| HandlerSpec {
         lock,
+        presents: Default::default(),
         rules: vec![],
         steps: vec![
             StepSpec {
@@ -428,7 +429,13 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
         transaction: false,
     };
     let refresh = match p.steps {
-        AsSteps::Atomic => HandlerSpec { lock: Lock::None, rules: rules.clone(), steps: vec![], transaction: false },
+        AsSteps::Atomic => HandlerSpec {
+            lock: Lock::None,
+            presents: Default::default(),
+            rules: rules.clone(),
+            steps: vec![],
+            transaction: false,
+        },
         AsSteps::ReadThenWrite => read_then_write(Lock::None),
         AsSteps::LockedReadThenWrite => read_then_write(Lock::Family),
     };
@@ -447,6 +454,7 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
         refresh,
         sign_out: HandlerSpec {
             lock: Lock::None,
+            presents: Default::default(),
             steps: vec![],
             rules: vec![rule("revoke the family", "true", &["revoke family"], "signed_out", "RFC 7009 §2.1")],
             transaction: false,

@@ -612,7 +612,8 @@ fn sign_out_decision(
     before: &State,
     action: &Action,
 ) -> Option<(String, String)> {
-    let stateright::actor::ActorModelAction::Deliver { dst, msg: Msg::LogoutRequest { cred, .. }, .. } = action else {
+    let stateright::actor::ActorModelAction::Deliver { dst, msg: Msg::LogoutRequest { cred, access, .. }, .. } = action
+    else {
         return None;
     };
     let auth = crate::model::auth_server_at(before, m.cfg.server)?;
@@ -620,6 +621,15 @@ fn sign_out_decision(
         return None;
     }
     let step = protocol.sign_out.steps.first()?;
+    if protocol.sign_out_presents == crate::protocol::Presents::AccessToken {
+        let known = access.and_then(|a| auth.access_row(a)).is_some_and(|r| auth.read(r.refresh).row.is_some());
+        let rule = match crate::model::interpret::sign_out_access_rule(protocol, auth, *access) {
+            Some(r) => r.name.clone(),
+            None if known => "no rule holds".to_string(),
+            None => "no such access token".to_string(),
+        };
+        return Some((rule, step.name.clone()));
+    }
     let rule = match cred.presented() {
         Some(t) if auth.read(t).row.is_some() => {
             let view = auth.read_following(t, &protocol.follows, &crate::model::oauth::Fields::default(), None);

@@ -53,7 +53,7 @@ pub fn request_of(msg: &Msg) -> Option<Request> {
     match *msg {
         Msg::RefreshRequest { tab, cred, .. } => Some(Request { endpoint: Endpoint::Refresh, tab, cred }),
         Msg::UsersMeRequest { tab, cred } => Some(Request { endpoint: Endpoint::UsersMe, tab, cred }),
-        Msg::LogoutRequest { tab, cred } => Some(Request { endpoint: Endpoint::Logout, tab, cred }),
+        Msg::LogoutRequest { tab, cred, .. } => Some(Request { endpoint: Endpoint::Logout, tab, cred }),
         _ => None,
     }
 }

@@ -278,8 +278,11 @@ impl Names<'_> {
                 self.actor(dst),
                 format!("{} ({})", self.words.check(), request_cred_text(cred)),
             ),
-            Msg::LogoutRequest { tab, cred } => {
+            Msg::LogoutRequest { tab, cred, access: None } => {
                 (self.who_at(src, *tab), self.actor(dst), format!("{} ({})", self.words.sign_out(), cred_text(cred)))
+            }
+            Msg::LogoutRequest { tab, access: Some(a), .. } => {
+                (self.who_at(src, *tab), self.actor(dst), format!("{} (access token={a})", self.words.sign_out()))
             }
             Msg::RefreshResponse { tab, reply } | Msg::LogoutResponse { tab, reply } => {
                 (self.actor(src), self.who_at(dst, *tab), reply_text(reply, &|e| self.words.error(e, false)))
@@ -652,11 +655,16 @@ fn describe_in(
         ActorModelAction::Timeout(_, Timer::TabSignsOut(t)) => (
             who(*t),
             "TabSignsOut".into(),
-            format!(
-                "the user signs out in {}: {sign_out} with {}",
-                who(*t),
-                refresh_source(model::browser_at(before, browser), m, *t)
-            ),
+            format!("the user signs out in {}: {sign_out} with {}", who(*t), {
+                let b = model::browser_at(before, browser);
+                let by_access = matches!(m.actors.get(m.cfg.server),
+                    Some(model::Node::AuthServer { protocol, .. })
+                        if protocol.sign_out_presents == crate::protocol::Presents::AccessToken);
+                match b.tabs.get(*t as usize).and_then(|tab| tab.access).filter(|_| by_access) {
+                    Some(a) => format!("the access token it holds (access token={a})"),
+                    None => refresh_source(b, m, *t),
+                }
+            }),
             None,
         ),
         ActorModelAction::Timeout(_, Timer::TabPollsLock(t)) => (
