@@ -1019,7 +1019,8 @@ impl Scenario {
     }
 
     /// Ordinary calls with access tokens (`browser.calls_per_tab`, `attacker.uses_access_tokens`)
-    /// need an authorization server of one node and tabs without cross-tab coordination.
+    /// need an authorization server of one node and tabs without cross-tab coordination or
+    /// with Web Locks (a call's log-out releases the page's lock).
     fn validate_calls(&self) -> Result<(), ScenarioError> {
         let b = &self.browser;
         if b.freshness_check && self.is_auth_server() {
@@ -1097,8 +1098,10 @@ impl Scenario {
     /// other tabs' refreshes write (the jar, shared storage, or a tab's own copy that a
     /// `storage` listener updates), and is refused where the tab
     /// would have to take over an access token's expiry the model does not store with the
-    /// token (the freshness check, ordinary requests with the tab's access token; ordinary
-    /// calls already need `coordination: "none"`).
+    /// token (the freshness check, ordinary requests with the tab's access token, ordinary
+    /// calls unless the shared storage holds the whole session). Checks the stored-session
+    /// fields first ([`Self::validate_storage_holds`], `lock_recheck_margin`) and the expiry
+    /// re-check's own needs ([`Self::validate_session_recheck`]).
     fn validate_lock_granted(&self) -> Result<(), ScenarioError> {
         let b = &self.browser;
         self.validate_storage_holds()?;
