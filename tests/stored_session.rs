@@ -253,3 +253,28 @@ fn stored_sessions_and_the_recheck_are_refused_where_they_have_no_meaning() {
         "{err}"
     );
 }
+
+/// supabase auth-js 2.62: the visibility-change recovery under the Web Lock. Window B, queued
+/// behind window A's refresh, is granted the lock and finds A's stored session fresh; a window
+/// that becomes visible while the session is fresh keeps it; nothing is violated, over a
+/// pinned state space.
+#[test]
+fn supabase_windows_check_the_session_under_the_lock_and_only_one_refreshes() {
+    const SUPABASE: &str = "models/supabase-auth-js-2.62-visibility-recover-under-lock.json";
+    let sc = scenario(SUPABASE, None);
+    let (_, r) = run(&sc, &CheckOptions::default());
+    assert!(r.exhaustive && r.unique_states > 0);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "refresh_succeeds"), Verdict::Reached);
+    let files = crate::common::TempFiles::new();
+    let text = check_text(&files, &crate::util::root().join(SUPABASE));
+    assert!(text.contains("outcome: as expected"), "{text}");
+    assert!(
+        text.contains("6. tab A    tab A gets 200, refresh token=2; it stores it; tab B is granted the lock; the stored session is fresh (no access token, exp 2; browser clock 1, margin 1): it takes it over and sends no refresh"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1. tab A    tab A returns from idle and takes the Web Lock; the stored session is fresh"),
+        "{text}"
+    );
+}
