@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::policy::{
     AuthMode, Coordination, JsonStorage, LeaderElection, LockGranted, Logins, Reaction, ServerPolicy, ServerSteps,
-    SessionRefresh, StoreConcurrency,
+    SessionRefresh, StorageHolds, StoreConcurrency,
 };
 use crate::model::Tick;
 use crate::properties::{self, Kind};
@@ -276,6 +276,16 @@ pub struct BrowserSection {
     /// [`crate::model::policy::LockGranted`]).
     #[serde(default)]
     pub lock_granted: LockGranted,
+    /// With `lock_granted: "skip-if-stored-session-fresh"`: N ticks, 0 to [`MAX_TICKS`]
+    /// (default 0): the tab that takes the lock skips its refresh when the stored access
+    /// token's `exp` is at least the browser's `now + N`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_recheck_margin: Option<Tick>,
+    /// json mode with `json_storage: "shared"`: what the shared entry holds, `refresh-token`
+    /// (default) or `session` (the refresh token, the access token and its expiry;
+    /// [`crate::model::policy::StorageHolds`]).
+    #[serde(default)]
+    pub shared_storage_holds: StorageHolds,
     /// The first `ssr_paths` tabs are server-side render paths that can refresh but cannot
     /// write cookies (cookie mode only; default 0; C05, C06).
     #[serde(default)]
@@ -1009,7 +1019,8 @@ impl Scenario {
     }
 
     /// Ordinary calls with access tokens (`browser.calls_per_tab`, `attacker.uses_access_tokens`)
-    /// need an authorization server of one node and tabs without cross-tab coordination.
+    /// need an authorization server of one node and tabs without cross-tab coordination or
+    /// with Web Locks (a call's log-out releases the page's lock).
     fn validate_calls(&self) -> Result<(), ScenarioError> {
         let b = &self.browser;
         if b.freshness_check && self.is_auth_server() {
@@ -1046,11 +1057,11 @@ impl Scenario {
         if self.protocol_spec.as_ref().is_some_and(|p| p.replicas > 1) {
             return Err(self.invalid(field, found, "0 (false) with two nodes (access tokens are kept by one node)"));
         }
-        if b.calls_per_tab > 0 && b.coordination != Coordination::None {
+        if b.calls_per_tab > 0 && !matches!(b.coordination, Coordination::None | Coordination::WebLocks) {
             return Err(self.invalid(
                 "browser.coordination",
                 serde_json::to_string(&b.coordination).unwrap_or_default(),
-                "\"none\" when `calls_per_tab` is above 0 (a call's refusal may log a tab out while it holds a cross-tab lock; not modelled)",
+                "\"none\" or \"web-locks\" when `calls_per_tab` is above 0 (a call's refusal may log a tab out while it owns the localStorage lock key, which the page's unload does not remove, or while it leads the broadcasts; not modelled)",
             ));
         }
         Ok(())
@@ -1087,14 +1098,36 @@ impl Scenario {
     /// other tabs' refreshes write (the jar, shared storage, or a tab's own copy that a
     /// `storage` listener updates), and is refused where the tab
     /// would have to take over an access token's expiry the model does not store with the
-    /// token (the freshness check, ordinary requests with the tab's access token; ordinary
-    /// calls already need `coordination: "none"`).
+    /// token (the freshness check, ordinary requests with the tab's access token, ordinary
+    /// calls unless the shared storage holds the whole session). Checks the stored-session
+    /// fields first ([`Self::validate_storage_holds`], `lock_recheck_margin`) and the expiry
+    /// re-check's own needs ([`Self::validate_session_recheck`]).
     fn validate_lock_granted(&self) -> Result<(), ScenarioError> {
         let b = &self.browser;
+        self.validate_storage_holds()?;
+        if let Some(n) = b.lock_recheck_margin {
+            if b.lock_granted != LockGranted::SkipIfStoredSessionFresh {
+                return Err(self.invalid(
+                    "browser.lock_recheck_margin",
+                    n,
+                    "no value unless `lock_granted` is \"skip-if-stored-session-fresh\" (the margin of the expiry re-check inside the lock)",
+                ));
+            }
+            if n > MAX_TICKS {
+                return Err(self.invalid(
+                    "browser.lock_recheck_margin",
+                    n,
+                    &format!("an integer from 0 to {MAX_TICKS}"),
+                ));
+            }
+        }
         if b.lock_granted == LockGranted::Refresh {
             return Ok(());
         }
         let field = "browser.lock_granted";
+        if b.lock_granted == LockGranted::SkipIfStoredSessionFresh {
+            return self.validate_session_recheck();
+        }
         let found = |with: String| format!("\"skip-if-token-changed\" with {with}");
         if b.coordination != Coordination::WebLocks {
             return Err(self.invalid(
@@ -1118,11 +1151,112 @@ impl Scenario {
                 "`freshness_check` false (a tab that skips takes over the stored session, whose access-token expiry the model does not store with the token)",
             ));
         }
+        if b.calls_per_tab > 0 && (b.shared_storage_holds != StorageHolds::Session || b.lock_steal) {
+            return Err(self.invalid(
+                field,
+                found(format!("`calls_per_tab` {}", b.calls_per_tab)),
+                "`shared_storage_holds: \"session\"` and no `lock_steal` when the tabs make calls (a tab that skips sends its waiting call with the access token it takes over, which only a stored session keeps with the refresh token)",
+            ));
+        }
         if b.requests_per_tab > 0 && b.mode != AuthMode::Session {
             return Err(self.invalid(
                 field,
                 found(format!("`requests_per_tab` {}", b.requests_per_tab)),
                 "`requests_per_tab` 0 in json and cookie mode (a tab that skips would present the access token the other tab stored, whose expiry the model does not store with the token)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `browser.shared_storage_holds: "session"` needs an authorization-server model (whose
+    /// answers carry access tokens) in json mode with `json_storage: "shared"` and a 2xx
+    /// reaction that writes the shared entry (`store-shared`).
+    fn validate_storage_holds(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        if b.shared_storage_holds == StorageHolds::RefreshToken {
+            return Ok(());
+        }
+        let field = "browser.shared_storage_holds";
+        let found = "\"session\"";
+        if !self.is_auth_server() {
+            return Err(self.invalid(
+                field,
+                found,
+                "\"refresh-token\" (the default) unless the model has a `protocol` or `auth_server` section (the stored session holds the access token its answers carry)",
+            ));
+        }
+        if b.mode != AuthMode::Json || b.json_storage != JsonStorage::Shared {
+            return Err(self.invalid(
+                field,
+                format!(
+                    "\"session\" with `mode` {} and `json_storage` {}",
+                    serde_json::to_string(&b.mode).unwrap_or_default(),
+                    serde_json::to_string(&b.json_storage).unwrap_or_default()
+                ),
+                "\"refresh-token\" unless `mode` is \"json\" and `json_storage` \"shared\" (the whole session is kept in the one shared `localStorage` entry)",
+            ));
+        }
+        for (name, n) in [("requesters_per_tab", b.requesters_per_tab), ("reloads_per_tab", b.reloads_per_tab)] {
+            if n > u8::from(name == "requesters_per_tab") {
+                return Err(self.invalid(
+                    field,
+                    format!("\"session\" with `{name}` {n}"),
+                    &format!("\"refresh-token\" with `{name}` {n} (the stored session is read by the tab's own refresh path and calls; other requesters and reloaded pages are not modelled with it)"),
+                ));
+            }
+        }
+        if !b.on_call_ok.is_empty() {
+            return Err(self.invalid(
+                field,
+                "\"session\" with `on_call_ok`",
+                "no `on_call_ok` reaction (the echoed access token would be kept in the tab's memory while the library reads the stored session)",
+            ));
+        }
+        if b.on_ok.as_ref().is_some_and(|l| !l.contains(&crate::model::policy::OkReaction::StoreShared)) {
+            return Err(self.invalid(
+                field,
+                "\"session\" with `on_ok` that never writes the shared entry",
+                "an `on_ok` list with \"store-shared\" (the 2xx writes the new session to the shared storage)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `browser.lock_granted: "skip-if-stored-session-fresh"` needs a Web Lock, a shared
+    /// storage that holds the whole session (whose expiry it judges) and none of the
+    /// constructs it cannot go with: the freshness check (Directus's own expiry probe) and a
+    /// lock steal together with calls (the stealing tab that skips would send its waiting
+    /// call in the same step).
+    fn validate_session_recheck(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        let field = "browser.lock_granted";
+        let found = |with: String| format!("\"skip-if-stored-session-fresh\" with {with}");
+        if b.coordination != Coordination::WebLocks {
+            return Err(self.invalid(
+                field,
+                found(format!("`coordination` {}", serde_json::to_string(&b.coordination).unwrap_or_default())),
+                "\"refresh\" (the default) unless `coordination` is \"web-locks\" (the re-check runs inside the Web Lock)",
+            ));
+        }
+        if b.shared_storage_holds != StorageHolds::Session {
+            return Err(self.invalid(
+                field,
+                found("`shared_storage_holds` \"refresh-token\"".into()),
+                "`shared_storage_holds: \"session\"` (the re-check reads the stored access token's expiry, which a storage of the refresh token alone does not keep)",
+            ));
+        }
+        if b.freshness_check {
+            return Err(self.invalid(
+                field,
+                found("`freshness_check` true".into()),
+                "`freshness_check` false (Directus PR 22464's probe is another expiry check, outside the lock)",
+            ));
+        }
+        if b.lock_steal && b.calls_per_tab > 0 {
+            return Err(self.invalid(
+                field,
+                found("`lock_steal` true and `calls_per_tab` above 0".into()),
+                "`lock_steal` false when the tabs make calls (a stealing tab that skips its refresh would have to send its waiting call in the same step; not modelled)",
             ));
         }
         Ok(())

@@ -189,10 +189,10 @@ fn access_token_errors_name_file_line_field_and_what_was_expected() {
             model_text(
                 rotate,
                 "",
-                r#"{"tabs":2,"refreshes_per_tab":1,"mode":"json","calls_per_tab":1,"coordination":"web-locks"}"#,
+                r#"{"tabs":2,"refreshes_per_tab":1,"mode":"json","calls_per_tab":1,"coordination":"local-storage"}"#,
             ),
             "field `browser.coordination`",
-            "found \"web-locks\", expected \"none\" when `calls_per_tab` is above 0",
+            "found \"local-storage\", expected \"none\" or \"web-locks\" when `calls_per_tab` is above 0",
         ),
         (
             model_text(rotate, "", r#"{"tabs":1,"refreshes_per_tab":1,"mode":"json","calls_per_tab":5}"#),

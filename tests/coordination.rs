@@ -331,7 +331,7 @@ fn lock_granted_is_refused_where_it_has_no_meaning() {
             serde_json::json!("local-storage"),
             "field `browser.lock_granted`: found \"skip-if-token-changed\" with `coordination` \"local-storage\", expected \"refresh\" (the default) unless `coordination` is \"web-locks\"",
         ),
-        ("lock_granted", serde_json::json!("skip"), "field `browser.lock_granted`: unknown variant `skip`, expected `refresh` or `skip-if-token-changed`"),
+        ("lock_granted", serde_json::json!("skip"), "field `browser.lock_granted`: unknown variant `skip`, expected one of `refresh`, `skip-if-token-changed`, `skip-if-stored-session-fresh`"),
         ("json_storage", serde_json::json!("per-tab"), "with `json_storage` \"per-tab\" and no `on_stored_token_written: \"adopt\"`, expected `json_storage` \"shared\" or \"shared-lagging\", or per-tab storage with"),
         ("freshness_check", serde_json::json!(true), "with `freshness_check` true, expected `freshness_check` false"),
         ("requests_per_tab", serde_json::json!(1), "with `requests_per_tab` 1, expected `requests_per_tab` 0 in json and cookie mode"),

@@ -56,7 +56,8 @@ use serde::Serialize;
 pub mod requesters;
 
 use super::policy::{
-    AuthMode, Coordination, JsonStorage, LeaderElection, LockGranted, Logins, OkReaction, Reaction, WrittenListener,
+    AuthMode, Coordination, JsonStorage, LeaderElection, LockGranted, Logins, OkReaction, Reaction, StorageHolds,
+    WrittenListener,
 };
 use super::server::Credentials;
 use super::{Reply, SessionJwt, TabIx, Tick, Token};
@@ -107,6 +108,18 @@ pub struct Broadcast {
     /// one was delivered replaces it (the tab would apply both in order; the later wins) and
     /// adds one. A count, at least 1.
     pub count: u8,
+}
+
+/// The rest of the session the shared `localStorage` entry holds next to the refresh token
+/// ([`BrowserState::storage`]) when the model stores whole sessions
+/// (`browser.shared_storage_holds: "session"`, [`StorageHolds::Session`]): written by the same
+/// `store-shared` write as the token, read by a tab whenever its library reads its session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct StoredSession {
+    /// The access token ([`super::oauth::AccessId`]); `None` when the answer carried none.
+    pub access: Option<super::oauth::AccessId>,
+    /// The access token's `exp`, in ticks.
+    pub expiry: Option<Tick>,
 }
 
 /// One tab's app and SDK state.
@@ -321,6 +334,12 @@ pub struct BrowserCfg {
     pub read_before_lock: bool,
     /// Web Locks: what a tab that queued does once granted the lock (`browser.lock_granted`).
     pub lock_granted: LockGranted,
+    /// With [`LockGranted::SkipIfStoredSessionFresh`]: N ticks; the tab that takes the lock
+    /// skips its refresh when the stored access token's `exp >= now + N` by the browser's
+    /// clock (`browser.lock_recheck_margin`, default 0).
+    pub lock_recheck_margin: Tick,
+    /// What the shared storage holds (`browser.shared_storage_holds`).
+    pub storage_holds: StorageHolds,
     /// The first `ssr_paths` tabs are server-side render paths: they send the jar's cookie and
     /// can refresh, but cannot write cookies, so a rotated token they receive is discarded
     /// (Next.js Server Components, `@supabase/ssr` `setAll`; C05, C06).
@@ -388,6 +407,14 @@ pub struct BrowserCfg {
 }
 
 impl BrowserCfg {
+    /// Whether a tab reads the browser's clock (the freshness check, `call_refresh_margin`,
+    /// or the expiry re-check inside the lock), so that the clock ticks.
+    pub fn reads_browser_clock(&self) -> bool {
+        self.freshness_check
+            || self.call_refresh_margin.is_some()
+            || self.lock_granted == LockGranted::SkipIfStoredSessionFresh
+    }
+
     /// Whether tab `t` leads the refreshes ([`Coordination::BroadcastLeader`] only).
     pub fn is_leader(&self, t: TabIx) -> bool {
         match self.leader_election {
@@ -406,6 +433,10 @@ pub struct BrowserState {
     pub jar: Jar,
     /// json mode with shared storage: the `localStorage` refresh token.
     pub storage: Option<Token>,
+    /// With `shared_storage_holds: "session"`: the access token and expiry stored with
+    /// [`Self::storage`] (`None` when the storage is empty, and always without the field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stored_session: Option<StoredSession>,
     /// PR 22457: the tab holding the lock (Web Locks), or owning the localStorage key.
     pub lock: Option<TabIx>,
     /// PR 22457 Web Locks: tabs waiting for the lock, in request order.
@@ -486,6 +517,10 @@ impl BrowserState {
             storage: (cfg.mode == AuthMode::Json
                 && matches!(cfg.storage, JsonStorage::Shared | JsonStorage::SharedLagging))
             .then_some(token),
+            // The sign-in's token response is the first stored session: family 1's access
+            // token (token 1's) and its `exp`, `access_token_ttl` (issued at tick 0).
+            stored_session: (cfg.storage_holds == StorageHolds::Session)
+                .then(|| StoredSession { access: access(0), expiry: Some(cfg.access_ttl) }),
             lock: None,
             queue: vec![],
             hangs_left: cfg.lock_hangs,
@@ -592,6 +627,12 @@ impl BrowserState {
             Coordination::None => Some(self.send_refresh(cfg, t)),
             Coordination::WebLocks => {
                 if self.lock.is_none() {
+                    if cfg.lock_granted == LockGranted::SkipIfStoredSessionFresh && self.stored_session_fresh(cfg) {
+                        // It takes the lock, reads the stored session, finds it fresh and
+                        // releases the lock at once.
+                        self.adopt_stored_session(cfg, t);
+                        return None;
+                    }
                     self.lock = Some(t);
                     Some(self.send_refresh(cfg, t))
                 } else {
@@ -795,17 +836,52 @@ impl BrowserState {
     fn grant(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
         self.lock = Some(t);
         let queued_with = self.tabs[t as usize].queued_with.take();
-        if cfg.lock_granted == LockGranted::SkipIfTokenChanged {
-            let stored = self.presented_now(cfg, t);
-            if stored.is_some() && stored != queued_with {
-                let tab = &mut self.tabs[t as usize];
-                tab.status = TabStatus::Idle;
-                tab.read = None;
-                tab.waited = 0;
-                return None;
+        let skip = match cfg.lock_granted {
+            LockGranted::Refresh => false,
+            LockGranted::SkipIfTokenChanged => {
+                let stored = self.presented_now(cfg, t);
+                stored.is_some() && stored != queued_with
             }
+            LockGranted::SkipIfStoredSessionFresh => self.stored_session_fresh(cfg),
+        };
+        if skip {
+            self.adopt_stored_session(cfg, t);
+            return None;
         }
         Some(self.send_refresh(cfg, t))
+    }
+
+    /// Whether the stored session is fresh for [`LockGranted::SkipIfStoredSessionFresh`]: the
+    /// shared storage holds a refresh token and an access token whose `exp` is at least the
+    /// browser's `now + lock_recheck_margin` (auth0-spa-js `_getEntryFromCache`: an entry
+    /// expiring within the leeway is not returned).
+    pub fn stored_session_fresh(&self, cfg: &BrowserCfg) -> bool {
+        let expiry = self.stored_session.filter(|_| self.storage.is_some()).and_then(|s| s.expiry);
+        expiry.is_some_and(|e| e >= self.now.saturating_add(cfg.lock_recheck_margin))
+    }
+
+    /// Tab `t`, having taken the lock, sends no refresh: it is idle again with the session
+    /// stored now (the token where its mode keeps it; with a stored session also the access
+    /// token and expiry: [`Self::load_stored_session`]).
+    fn adopt_stored_session(&mut self, cfg: &BrowserCfg, t: TabIx) {
+        let tab = &mut self.tabs[t as usize];
+        tab.status = TabStatus::Idle;
+        tab.read = None;
+        tab.waited = 0;
+        self.load_stored_session(cfg, t);
+    }
+
+    /// With `shared_storage_holds: "session"`: tab `t`'s library reads its session from the
+    /// shared storage, so the tab holds the stored access token and expiry (none when the
+    /// storage is empty). Does nothing otherwise.
+    pub fn load_stored_session(&mut self, cfg: &BrowserCfg, t: TabIx) {
+        if cfg.storage_holds != StorageHolds::Session {
+            return;
+        }
+        let s = self.stored_session.filter(|_| self.storage.is_some());
+        let tab = &mut self.tabs[t as usize];
+        tab.access = s.and_then(|s| s.access);
+        tab.expiry = s.and_then(|s| s.expiry);
     }
 
     /// Web Locks: the holder releases the lock; the waiters are granted it in request order
@@ -901,6 +977,9 @@ impl BrowserState {
                         (OkReaction::StoreInCookie, Some(tok)) => self.jar.refresh = Some(tok),
                         (OkReaction::StoreShared, Some(tok)) => {
                             self.storage = Some(tok);
+                            if cfg.storage_holds == StorageHolds::Session {
+                                self.stored_session = Some(StoredSession { access, expiry: expires_at });
+                            }
                             if cfg.on_stored_token_written == WrittenListener::Adopt {
                                 // The `storage` event reaches every other open tab.
                                 for (u, other) in self.tabs.iter_mut().enumerate() {
@@ -1040,6 +1119,7 @@ impl BrowserState {
     pub fn on_sign_out_reply(&mut self, t: TabIx) {
         self.jar = Jar::default();
         self.storage = None;
+        self.stored_session = None;
         let tab = &mut self.tabs[t as usize];
         tab.token = None;
         tab.status = TabStatus::LoggedOut;
@@ -1135,6 +1215,9 @@ impl BrowserState {
             }
             _ => return,
         };
+        if self.storage.is_none() {
+            self.stored_session = None; // removed with the entry
+        }
         self.hear_cleared(cfg, t, shared);
     }
 
@@ -1158,6 +1241,8 @@ impl BrowserState {
         if !self.may_call(t) {
             return None;
         }
+        // `getSession()` / `getTokenSilently()`: a stored session is read first.
+        self.load_stored_session(cfg, t);
         let now = self.now;
         let tab = &mut self.tabs[t as usize];
         tab.calls_left -= 1;
@@ -1205,7 +1290,17 @@ impl BrowserState {
             return None;
         }
         self.tabs[t as usize].call = Some(call);
-        Some(self.begin_refresh(cfg, t))
+        let sent = self.begin_refresh(cfg, t);
+        if sent.is_none() && self.tabs[t as usize].status == TabStatus::Idle {
+            // `lock_granted: "skip-if-stored-session-fresh"`: the tab took the lock, found the
+            // stored session fresh and took it over; the call goes now with its access token.
+            let tab = &mut self.tabs[t as usize];
+            let access = tab.access;
+            let sent_expiry = echo_expiry(cfg, tab);
+            tab.call = Some(Call { sent: access, awaiting_refresh: false, sent_expiry, ..call });
+            return Some(Some(Send::Call { tab: t, access }));
+        }
+        Some(sent)
     }
 
     /// The calls waiting for a refresh whose tab's refresh is over: each is sent with the
@@ -1215,6 +1310,16 @@ impl BrowserState {
     /// calls sent.
     pub fn resume_calls(&mut self, cfg: &BrowserCfg) -> Vec<Send> {
         let mut sent = vec![];
+        if cfg.storage_holds == StorageHolds::Session {
+            // The resumed call reads the stored session (its own refresh's, or another
+            // tab's written meanwhile).
+            for t in 0..self.tabs.len() {
+                let tab = &self.tabs[t];
+                if tab.call.is_some_and(|c| c.awaiting_refresh) && !refresh_under_way(tab.status) {
+                    self.load_stored_session(cfg, t as TabIx);
+                }
+            }
+        }
         for (t, tab) in self.tabs.iter_mut().enumerate() {
             let Some(call) = tab.call.filter(|c| c.awaiting_refresh) else { continue };
             match tab.status {
@@ -1261,6 +1366,8 @@ impl BrowserState {
             }
             return None;
         };
+        // The reactions read the session where the library keeps it.
+        self.load_stored_session(cfg, t);
         let reactions = if e.status() >= 500 { &cfg.on_call_server_error } else { &cfg.on_call_refused };
         for r in reactions {
             match r {
@@ -1301,9 +1408,27 @@ impl BrowserState {
             }
         }
         // The app's login redirect: whatever the tab was doing, it is logged out (a refresh
-        // in flight is dropped: its answer is ignored). Calls need `coordination: none`, so
-        // the tab holds no cross-tab lock.
-        self.tabs[t as usize].status = TabStatus::LoggedOut;
+        // in flight is dropped: its answer is ignored).
+        self.log_out_for_call(cfg, t)
+    }
+
+    /// A call's reactions log tab `t` out: the page goes to the sign-in page. With Web Locks
+    /// the navigation ends the page's lock requests (Web Locks API: a lock is released when
+    /// its document is unloaded): a queued request is dropped, and a held lock is released
+    /// to the next waiter ([`Self::grant_next`]), whose refresh, if it sends one, is
+    /// returned.
+    fn log_out_for_call(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
+        let tab = &mut self.tabs[t as usize];
+        tab.status = TabStatus::LoggedOut;
+        if cfg.coordination != Coordination::WebLocks {
+            return None;
+        }
+        tab.read = None;
+        tab.queued_with = None;
+        self.queue.retain(|&x| x != t);
+        if self.lock == Some(t) {
+            return self.grant_next(cfg);
+        }
         None
     }
 
@@ -1360,6 +1485,8 @@ mod tests {
             lock_steal: false,
             read_before_lock: false,
             lock_granted: LockGranted::Refresh,
+            lock_recheck_margin: 0,
+            storage_holds: StorageHolds::RefreshToken,
             ssr_paths: 0,
             leader_election: LeaderElection::Single,
             leader_closes: 0,
@@ -1473,6 +1600,117 @@ mod tests {
         assert_eq!(b.steal_lock(&c, 2), (true, None));
         assert_eq!((b.tabs[2].status, b.lock, b.queue.len()), (TabStatus::Idle, None, 0));
         assert_eq!(b.presented_now(&c, 2), Some(2));
+    }
+
+    /// Two json tabs over a shared storage that holds the whole session, with Web Locks and
+    /// the expiry re-check (margin 1), access tokens of two ticks, calls with a margin of 1.
+    fn session_cfg(margin: Tick) -> BrowserCfg {
+        BrowserCfg {
+            mode: AuthMode::Json,
+            storage: JsonStorage::Shared,
+            on_ok: vec![OkReaction::StoreShared],
+            lock_granted: LockGranted::SkipIfStoredSessionFresh,
+            lock_recheck_margin: margin,
+            storage_holds: StorageHolds::Session,
+            access_tokens: true,
+            access_ttl: 2,
+            calls: 1,
+            call_refresh_margin: Some(1),
+            on_call_refused: vec![Reaction::LogOut],
+            ..cfg(2, Coordination::WebLocks)
+        }
+    }
+
+    fn ok_session(tok: Token, expires_at: Tick) -> Reply {
+        Reply::Ok { set_cookie: None, token: Some(tok), expires_at: Some(expires_at), access: Some(tok) }
+    }
+
+    /// `shared_storage_holds: "session"`: the sign-in is the first stored session (access
+    /// token 1, `exp` = `access_token_ttl`); a 2xx with `store-shared` writes the token, the
+    /// access token and the expiry together; a tab that starts a call reads them.
+    #[test]
+    fn a_stored_session_is_written_whole_and_read_when_a_call_starts() {
+        let c = session_cfg(1);
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+        assert_eq!(b.stored_session, Some(StoredSession { access: Some(1), expiry: Some(2) }));
+        b.now = 2; // access token 1 (exp 2) is within the margin: tab A refreshes
+        assert!(b.start_refresh(&c, 0).is_some());
+        assert_eq!(b.on_refresh_reply(&c, 0, ok_session(2, 3)), None);
+        assert_eq!((b.storage, b.stored_session), (Some(2), Some(StoredSession { access: Some(2), expiry: Some(3) })));
+        assert_eq!(b.tabs[1].access, Some(1), "tab B has not read the storage yet");
+        assert_eq!(b.start_call(&c, 1), Some(Send::Call { tab: 1, access: Some(2) }));
+        assert_eq!((b.tabs[1].access, b.tabs[1].expiry), (Some(2), Some(3)));
+        // Clearing the shared entry removes the whole session.
+        b.clear(&c, 0, Reaction::ClearSharedStorage);
+        assert_eq!((b.storage, b.stored_session), (None, None));
+    }
+
+    /// The expiry re-check: a tab that takes a free lock while the stored session is fresh
+    /// sends no refresh and leaves the lock free; at `exp == now + margin` the session is
+    /// still fresh, one tick later it is stale and the tab refreshes with the stored token.
+    #[test]
+    fn a_tab_taking_a_free_lock_skips_while_the_stored_session_is_fresh() {
+        let c = BrowserCfg { refreshes: 2, ..session_cfg(1) };
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+        b.now = 1; // exp 2 == now 1 + margin 1: fresh
+        assert_eq!(b.start_refresh(&c, 0), None);
+        assert_eq!((b.tabs[0].status, b.lock, b.tabs[0].refreshes_left), (TabStatus::Idle, None, 1));
+        b.now = 2; // exp 2 < 2 + 1: stale
+        let sent = b.start_refresh(&c, 0);
+        let Some(Send::Refresh { tab: 0, cred, .. }) = sent else { panic!("{sent:?}") };
+        assert_eq!((cred.presented(), b.lock), (Some(1), Some(0)));
+    }
+
+    /// A waiter granted the lock after the holder stored a fresh session takes it over and
+    /// sends no refresh; its call that waited for the refresh goes with the stored access
+    /// token. With a stale stored session (the holder was refused and kept nothing new) it
+    /// refreshes with the stored token.
+    #[test]
+    fn a_granted_waiter_takes_over_a_fresh_stored_session_and_sends_its_waiting_call() {
+        let c = session_cfg(1);
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+        b.now = 2; // access token 1 (exp 2) is within the margin for both tabs
+        let sent = b.start_call(&c, 0);
+        assert!(matches!(sent, Some(Send::Refresh { tab: 0, .. })), "{sent:?}");
+        assert_eq!(b.start_call(&c, 1), None, "tab B queues for the lock");
+        assert_eq!((b.tabs[1].status, b.queue.clone()), (TabStatus::WaitingLock, vec![1]));
+        assert_eq!(b.on_refresh_reply(&c, 0, ok_session(2, 4)), None, "tab B sends no refresh");
+        assert_eq!((b.tabs[1].status, b.lock, b.tabs[1].access), (TabStatus::Idle, None, Some(2)));
+        let calls = b.resume_calls(&c);
+        assert_eq!(calls, vec![Send::Call { tab: 0, access: Some(2) }, Send::Call { tab: 1, access: Some(2) }]);
+
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+        b.now = 2;
+        assert!(b.start_call(&c, 0).is_some() && b.start_call(&c, 1).is_none());
+        let c_keep = BrowserCfg { on_refused: vec![Reaction::KeepGoing], ..c };
+        let sent = b.on_refresh_reply(&c_keep, 0, Reply::Err(HttpError::InvalidCredentials));
+        let Some(Send::Refresh { tab: 1, cred, .. }) = sent else { panic!("{sent:?}") };
+        assert_eq!((cred.presented(), b.lock), (Some(1), Some(1)));
+    }
+
+    /// Calls with Web Locks: a call's log-out sends the page to the sign-in page, which ends
+    /// its lock requests: a held lock passes to the next waiter (whose refresh is returned),
+    /// and a queued request of a logged-out tab is dropped.
+    #[test]
+    fn a_calls_log_out_releases_the_lock_and_drops_a_queued_request() {
+        let c = BrowserCfg {
+            calls: 1,
+            access_tokens: true,
+            on_call_refused: vec![Reaction::LogOut],
+            ..cfg(3, Coordination::WebLocks)
+        };
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+        assert!(b.start_refresh(&c, 0).is_some());
+        assert_eq!((b.start_refresh(&c, 1), b.start_refresh(&c, 2)), (None, None));
+        assert_eq!(b.start_call(&c, 1), Some(Send::Call { tab: 1, access: Some(1) }));
+        assert_eq!(b.on_call_reply(&c, 1, Reply::Err(HttpError::InvalidCredentials)), None);
+        assert_eq!((b.tabs[1].status, b.queue.clone()), (TabStatus::LoggedOut, vec![2]), "B's request dropped");
+        assert_eq!(b.start_call(&c, 0), Some(Send::Call { tab: 0, access: Some(1) }));
+        let sent = b.on_call_reply(&c, 0, Reply::Err(HttpError::InvalidCredentials));
+        assert!(matches!(sent, Some(Send::Refresh { tab: 2, .. })), "{sent:?}");
+        assert_eq!((b.tabs[0].status, b.lock, b.queue.len()), (TabStatus::LoggedOut, Some(2), 0));
+        assert_eq!(b.on_refresh_reply(&c, 0, ok(2)), None, "the logged-out page's answer is dropped");
+        assert_eq!(b.lock, Some(2));
     }
 
     fn leader_cfg(tabs: u8, refreshes: u8) -> BrowserCfg {

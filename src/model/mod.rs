@@ -734,7 +734,7 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
             }
         }
     }
-    if cfg.freshness_check || cfg.call_refresh_margin.is_some() {
+    if cfg.reads_browser_clock() {
         set(Timer::BrowserTick, b.now < cfg.max_ticks);
     }
     if cfg.mode == AuthMode::Json && cfg.storage == policy::JsonStorage::SharedLagging {
@@ -825,6 +825,11 @@ fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg:
             let t = if cfg.reloads > 0 { b.call_answer_tab(tab) } else { Some(tab) };
             if let Some(send) = t.and_then(|t| b.on_call_reply(cfg, t, reply)) {
                 o.send(server, request_msg(b.wire(send)));
+            }
+            if cfg.coordination == policy::Coordination::WebLocks {
+                // A call's log-out released the Web Lock: a waiter that skipped its refresh
+                // sends the call that waited for it.
+                send_resumed_calls(server, cfg, &mut b, o);
             }
         }
         Msg::LogoutResponse { tab, .. } => b.on_sign_out_reply(tab),
@@ -1053,6 +1058,8 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         lock_steal: sc.browser.lock_steal,
         read_before_lock: sc.browser.read_before_lock,
         lock_granted: sc.browser.lock_granted,
+        lock_recheck_margin: sc.browser.lock_recheck_margin.unwrap_or(0),
+        storage_holds: sc.browser.shared_storage_holds,
         ssr_paths: sc.browser.ssr_paths,
         leader_election: sc.browser.leader_election,
         leader_closes: sc.browser.leader_closes,
@@ -1144,8 +1151,11 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
         store: server,
         session_lifetime: sc.time.session_lifetime,
         grace,
-        // A tab that refreshes before a call reads its own clock.
-        browser_clock: sc.browser.freshness_check || sc.browser.call_refresh_margin.is_some(),
+        // A tab that refreshes before a call, or re-checks the stored session's expiry inside
+        // the lock, reads its own clock.
+        browser_clock: sc.browser.freshness_check
+            || sc.browser.call_refresh_margin.is_some()
+            || sc.browser.lock_granted == policy::LockGranted::SkipIfStoredSessionFresh,
         max_in_flight_ticks: sc.time.max_in_flight_ticks,
         retry_after_loss: sc.browser.retry_timeout == policy::RetryTimeout::AfterLoss,
     };

@@ -134,6 +134,35 @@ pub enum LockGranted {
     /// `_callRefreshToken` re-reading the session inside `_acquireLock`; auth0-spa-js
     /// `getTokenSilently` reading the cache again inside the lock.
     SkipIfTokenChanged,
+    /// Expiry-based re-check: every tab that takes the lock (at once, or granted it after
+    /// waiting) first reads the session stored in the shared storage (which must hold the
+    /// whole session: [`StorageHolds::Session`]) and, if its access token's `exp` is not
+    /// within `browser.lock_recheck_margin` ticks of the browser's clock (`exp >= now + N`),
+    /// takes that session over (refresh token, access token, expiry), sends no refresh, is
+    /// idle again and releases the lock to the next waiter, who checks in turn. Otherwise it
+    /// refreshes with the stored refresh token. auth0/auth0-spa-js `src/Auth0Client.ts`
+    /// `_getTokenSilently` (v2.15.0, PR 1530: `runWithLock` on the Web Locks API, the cache
+    /// read again inside the lock with `_getEntryFromCache`, 60 s leeway); supabase/auth-js
+    /// `GoTrueClient` `_autoRefreshTokenTick` and `_recoverAndRefresh` under `_acquireLock`
+    /// (PR 764: "all windows will check the session, but only one will refresh").
+    SkipIfStoredSessionFresh,
+}
+
+/// What the shared `localStorage` entry of json mode holds (`browser.shared_storage_holds`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum StorageHolds {
+    /// The refresh token only; each tab keeps its own access token and expiry in memory. The
+    /// default.
+    #[default]
+    RefreshToken,
+    /// The whole session: the refresh token, the access token and its expiry, written
+    /// together by `store-shared` (supabase-js `storage` under `storageKey`, auth0-spa-js
+    /// `cacheLocation: "localstorage"` cache entries, oidc-client-ts `WebStorageStateStore`
+    /// user). A tab reads the stored access token and expiry whenever the library reads its
+    /// session: when it starts or re-sends an ordinary call, when a refresh it waited for is
+    /// over, and when it skips a refresh at the lock.
+    Session,
 }
 
 /// How the tabs of one browser coordinate their refreshes (the app's `refresh()`).

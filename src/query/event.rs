@@ -129,6 +129,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "StoreRunsW3Purge",
     "TabAwaitsBroadcast",
     "TabChecksFreshness",
+    "TabFindsStoredSessionFresh",
     "TabGetsBroadcast",
     "TabHangsWithLock",
     "TabReadsLockFree",

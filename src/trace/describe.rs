@@ -624,6 +624,13 @@ fn describe_in(
                     "TabAwaitsBroadcast",
                     format!("{tab} needs a new token and, a follower, waits for the leader's broadcast"),
                 ),
+                TabStatus::Idle => (
+                    "TabFindsStoredSessionFresh",
+                    format!(
+                        "{tab} returns from idle and takes the Web Lock; the stored session is fresh ({}): it takes it over, sends no refresh and releases the lock",
+                        stored_session_words(b1, m, browser)
+                    ),
+                ),
                 _ => {
                     let sent = match model::browser_at(after, browser).tabs[*t as usize].status {
                         TabStatus::Refreshing { .. } => refresh_source(b0, m, *t),
@@ -684,7 +691,9 @@ fn describe_in(
             None,
         ),
         ActorModelAction::Timeout(_, Timer::TabCalls(t)) => {
-            let held = model::browser_at(before, browser).tabs[*t as usize].access;
+            // What the tab holds once it started the call (with a stored session, what it
+            // read from the storage; otherwise what it held before).
+            let held = model::browser_at(after, browser).tabs[*t as usize].access;
             let doing = match model::browser_at(before, browser).tabs[*t as usize].status {
                 TabStatus::Idle => String::new(),
                 // The tab's stored copy is what it holds, not something the call stores.
@@ -699,7 +708,6 @@ fn describe_in(
             let why = held.map_or("it holds no access token".to_string(), |a| {
                 format!("its access token={a} expires within the margin")
             });
-            let held = held.map_or("no access token".to_string(), |a| format!("access token={a}"));
             let text = match (waits, b1.tabs[*t as usize].status) {
                 (true, TabStatus::Refreshing { .. }) if !doing.is_empty() => {
                     format!(
@@ -708,13 +716,22 @@ fn describe_in(
                         names.words.a_call()
                     )
                 }
+                (true, TabStatus::WaitingLock) if doing.is_empty() => format!(
+                    "{} starts {}; {why}, so it first refreshes: it waits for the refresh lock held by another tab",
+                    who(*t),
+                    names.words.a_call()
+                ),
                 (true, _) => format!(
                     "{} starts {}; {why}, so it first sends {refresh} with {}",
                     who(*t),
                     names.words.a_call(),
                     refresh_source(model::browser_at(before, browser), m, *t)
                 ),
-                (false, _) => format!("{} sends {} with {held}{doing}", who(*t), names.words.a_call()),
+                (false, _) => {
+                    let sent = b1.tabs[*t as usize].call.and_then(|c| c.sent);
+                    let held = sent.map_or("no access token".to_string(), |a| format!("access token={a}"));
+                    format!("{} sends {} with {held}{doing}", who(*t), names.words.a_call())
+                }
             };
             // A call that waits for a refresh sends no call now: its own action name.
             let action = if waits { "TabRefreshesBeforeCall" } else { "TabSendsCall" };
@@ -978,6 +995,10 @@ fn describe_in(
                                         ": it refreshes ({refresh} with token={}) and will send the call again",
                                         sent.map_or("none".to_string(), |x| x.to_string())
                                     ),
+                                    TabStatus::WaitingLock if b0.tabs[t].status == TabStatus::Idle => {
+                                        ": it queues for the refresh lock held by another tab and will send the call again"
+                                            .to_string()
+                                    }
                                     _ => ": it waits for the tab's refresh in flight and will send the call again"
                                         .to_string(),
                                 },
@@ -990,6 +1011,24 @@ fn describe_in(
                             }
                         }
                         (Some(_), _) => String::new(),
+                    };
+                    // Web Locks: a call's log-out released the tab's lock to the next waiter.
+                    let tail = match (t, b0.lock, b1.lock) {
+                        (Some(t), Some(h), after) if h as usize == t && after != Some(h) => {
+                            let mut s = tail + "; the page's Web Lock is released";
+                            s += &skipped_grants_text(m, browser, b0, b1);
+                            if let Some(n) = after {
+                                if let TabStatus::Refreshing { sent } = b1.tabs[n as usize].status {
+                                    s += &format!(
+                                        "; {} is granted the lock and sends {refresh} with token={}",
+                                        who(n),
+                                        sent.map_or("none".to_string(), |x| x.to_string())
+                                    );
+                                }
+                            }
+                            s + &resumed_calls_text(b0, b1, names.words.call())
+                        }
+                        _ => tail,
                     };
                     let action =
                         if *tab == ATTACKER { "AttackerReceivesCallResponse" } else { "TabReceivesCallResponse" };
@@ -1186,7 +1225,16 @@ fn skipped_grants_text(m: &RefreshModel, browser: usize, before: &BrowserState, 
     let mut s = String::new();
     for t in order {
         let (b, a) = (&before.tabs[t as usize], &after.tabs[t as usize]);
-        if b.status == TabStatus::WaitingLock && a.status == TabStatus::Idle {
+        if b.status == TabStatus::WaitingLock
+            && a.status == TabStatus::Idle
+            && cfg.lock_granted == crate::model::policy::LockGranted::SkipIfStoredSessionFresh
+        {
+            s += &format!(
+                "; {} is granted the lock; the stored session is fresh ({}): it takes it over and sends no refresh",
+                who(t),
+                stored_session_words(after, m, browser)
+            );
+        } else if b.status == TabStatus::WaitingLock && a.status == TabStatus::Idle {
             s += &format!(
                 "; {} is granted the lock; the stored token ({}) is not the one it queued with ({}): it uses it and sends no refresh",
                 who(t),
@@ -1196,6 +1244,19 @@ fn skipped_grants_text(m: &RefreshModel, browser: usize, before: &BrowserState, 
         }
     }
     s
+}
+
+/// `lock_granted: "skip-if-stored-session-fresh"`: the stored session a tab found fresh, as
+/// "access token=2, exp 3; browser clock 1, margin 1".
+fn stored_session_words(b: &BrowserState, m: &RefreshModel, browser: usize) -> String {
+    let margin = match &m.actors[browser] {
+        Node::Browser { cfg, .. } => cfg.lock_recheck_margin,
+        _ => 0,
+    };
+    let (access, expiry) = b.stored_session.map_or((None, None), |s| (s.access, s.expiry));
+    let access = access.map_or("no access token".to_string(), |a| format!("access token={a}"));
+    let expiry = expiry.map_or("no exp".to_string(), |e| format!("exp {e}"));
+    format!("{access}, {expiry}; browser clock {}, margin {margin}", b.now)
 }
 
 fn resumed_calls_text(before: &BrowserState, after: &BrowserState, call: &str) -> String {
