@@ -594,7 +594,7 @@ pub fn sign_out_access_rule<'p>(p: &'p Protocol, s: &AsState, a: Option<super::o
 fn access_view(p: &Protocol, s: &AsState, a: Option<super::oauth::AccessId>) -> Option<(Token, ReadView)> {
     let (id, row) = a.and_then(|a| s.access_row(a).map(|r| (a, r)))?;
     let t = row.refresh;
-    let mut view = s.read_following(t, &p.follows, &Fields::default());
+    let mut view = s.read_following(t, &p.follows, &Fields::default(), None);
     view.row?;
     view.access = Some((id, row));
     Some((t, view))
