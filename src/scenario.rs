@@ -225,7 +225,8 @@ pub struct BrowserSection {
     /// may be in flight while the tab refreshes. `protocol` or `auth_server` models only.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub calls_per_tab: u8,
-    /// Sign-outs the user may start, from any tab, 0 to 2 (default 0).
+    /// Sign-outs the user may start, from any idle tab (not from a tab whose own refresh is in
+    /// flight: it signs out once that is answered), 0 to 2 (default 0).
     #[serde(default)]
     #[schemars(range(max = 2))]
     pub sign_outs: u8,

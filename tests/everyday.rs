@@ -309,7 +309,7 @@ fn no_vacuity_warning_for_sanity_properties_that_cannot_apply() {
         "{text}"
     );
     // A sanity property that applies and is never reached still warns (and differs).
-    copy_with(dir.path(), "t.json", &shipped("auth0-rotation-theft.json"), |m| {
+    copy_with(dir.path(), "t.json", &shipped("angular-auth-oidc-client-pr2237-refresh-token-lock.json"), |m| {
         m["expect"].as_object_mut().unwrap().shift_remove("concurrent_refreshes").unwrap();
     });
     let out = cli(dir.path(), &["check", "t.json", "--no-traces", "--format", "json"]);
