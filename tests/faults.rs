@@ -234,3 +234,42 @@ fn an_answer_to_an_earlier_round_is_not_a_later_refresh_answer() {
     let t = o.trace.as_ref().unwrap();
     assert!(t.steps.iter().all(|s| !s.text.contains("logged out")), "{:?}", actions(t));
 }
+
+/// Sticky routing keeps a retrying tab to its node across refresh rounds: the round in a
+/// request's address tells its answers apart, not its client. Tab A (which retries only after
+/// a loss, so no attempt of its first refresh is routed after it was answered) has its first
+/// refresh served by node 1; its next refresh (token 2, the next round) is served by node 1
+/// again, never by node 2, which has not heard of token 2. (The round once made each refresh a
+/// client of its own, free to go to either node: node 2 refused token 2.)
+#[test]
+fn sticky_routing_keeps_a_retrying_tab_to_its_node_across_rounds() {
+    let text = serde_json::json!({
+        "name": "sticky-retrying-tab",
+        "description": "One tab that may retry, two nodes with sticky routing.",
+        "sources": ["keycloak/keycloak issue 23687 (two nodes); a refresh retried on a client timeout"],
+        "auth_server": { "rotation": "rotate", "on_reuse": "detach-client-session", "replicas": 2, "routing": "sticky" },
+        "browser": { "tabs": 1, "refreshes_per_tab": 2, "mode": "json", "json_storage": "per-tab", "retries_per_tab": 1,
+                     "retry_timeout": "after-loss" },
+        "lossy": { "endpoints": ["refresh"], "max_losses": 1 },
+        "time": { "max_ticks": 0, "refresh_token_ttl": 7, "session_cookie_ttl": 4 }
+    })
+    .to_string();
+    let sc = Scenario::parse(&root().join("models/sticky-retrying-tab.json"), &text).unwrap_or_else(|e| panic!("{e}"));
+    let next_round_on = |node: u8| {
+        ask(
+            &sc,
+            serde_json::json!({"name": format!("next-round-on-node-{node}"),
+                "events": ["node 1 NodeServesRequest text `(token=1)`",
+                           "tab A TabReceivesRefreshResponse status 200",
+                           "tab A TabSendsRefresh text `token=2`",
+                           format!("node {node} NodeServesRequest text `(token=2)`")]}),
+        )
+    };
+    let same = next_round_on(1);
+    assert_eq!(same.answer, Answer::Reachable);
+    let t = same.trace.as_ref().unwrap();
+    assert!(t.steps.last().unwrap().text.contains("(token=2) to node 1"), "{:?}", actions(t));
+    let other = next_round_on(2);
+    assert_eq!(other.answer, Answer::Unreachable, "{:?}", other.trace.as_ref().map(actions));
+    assert!(other.unique_states > 50, "the search was not empty: {}", other.unique_states);
+}

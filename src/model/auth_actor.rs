@@ -322,8 +322,9 @@ pub(super) fn on_cluster_timer(
             }
             let p = c.pending.remove(i);
             if protocol.routing == Routing::Sticky {
-                if let Err(at) = c.affinity.binary_search_by_key(client, |&(c, _)| c) {
-                    c.affinity.insert(at, (*client, *node));
+                let key = oauth::sticky_key(*client);
+                if let Err(at) = c.affinity.binary_search_by_key(&key, |&(c, _)| c) {
+                    c.affinity.insert(at, (key, *node));
                 }
             }
             o.cancel_timer(Timer::NodeServes { client: *client, slot: *slot, node: 1 - node });

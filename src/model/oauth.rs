@@ -308,13 +308,21 @@ pub struct Cluster {
     pub pending: Vec<AsPending>,
     /// Tokens minted so far by either node (tokens are numbered across the cluster).
     pub minted: Token,
-    /// With sticky routing: the node each client was first served by, sorted by client.
+    /// With sticky routing: the node each client was first served by, sorted by client; a
+    /// retrying tab is one client whatever refresh round its request belongs to ([`sticky_key`]).
     pub affinity: Vec<(ClientKey, u8)>,
+}
+
+/// The client sticky routing keeps to one node ([`Cluster::affinity`]): the tab, whatever
+/// refresh round its request belongs to ([`crate::model::browser::requesters::without_round`]).
+pub fn sticky_key(client: ClientKey) -> ClientKey {
+    ClientKey { tab: crate::model::browser::requesters::without_round(client.tab), ..client }
 }
 
 impl Cluster {
     /// The nodes `client`'s request may be routed to under `routing`.
     pub fn nodes_for(&self, routing: crate::protocol::Routing, client: ClientKey) -> std::ops::RangeInclusive<u8> {
+        let client = sticky_key(client);
         match self.affinity.iter().find(|(c, _)| *c == client) {
             Some(&(_, n)) if routing == crate::protocol::Routing::Sticky => n..=n,
             _ => 0..=1,

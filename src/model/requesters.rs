@@ -100,6 +100,17 @@ pub fn round_address(t: TabIx, round: u8) -> TabIx {
     t | ROUND_FLAG | ((round & 15) << REQUESTER_SHIFT)
 }
 
+/// The address `a` without its refresh round ([`round_address`]): the tab's own address, for
+/// what belongs to the tab across its refreshes (the node sticky routing keeps it to). Any
+/// other address unchanged.
+pub fn without_round(a: TabIx) -> TabIx {
+    if a != ATTACKER && a & ROUND_FLAG != 0 {
+        a & 7
+    } else {
+        a
+    }
+}
+
 /// The refresh round an address carries ([`round_address`]); `None` for any other address.
 pub fn round_of(a: TabIx) -> Option<u8> {
     (a != ATTACKER && a & ROUND_FLAG != 0).then_some((a >> REQUESTER_SHIFT) & 15)
