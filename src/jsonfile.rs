@@ -58,16 +58,23 @@ fn explain_missing<T: DeserializeOwned>(doc: &serde_json::Value, e: JsonError) -
     let field = if e.field == "." { name.to_string() } else { format!("{}.{name}", e.field) };
     let pointer: String = field.split('.').map(|p| format!("/{}", p.replace('~', "~0").replace('/', "~1"))).collect();
     let parent = pointer.rsplit_once('/').map_or("", |(p, _)| p);
-    let probe_with = |value: serde_json::Value| -> Option<String> {
+    // The probe's error must be about the probed field itself (or its list's first item), not
+    // about another field the probe value happened to reach.
+    let probe = |value: serde_json::Value, at: &str| -> Option<String> {
         let mut probe = doc.clone();
         probe.pointer_mut(parent)?.as_object_mut()?.insert(name.to_string(), value);
-        let err = serde_json::from_value::<T>(probe).err()?.to_string();
-        let (_, rest) = err.split_once("unknown variant `\u{1}`, expected ")?;
-        Some(strip_position(rest))
+        let err = serde_path_to_error::deserialize::<_, T>(probe).err()?;
+        (err.path().to_string() == at).then(|| err.into_inner().to_string())
     };
-    let allowed = match probe_with(serde_json::Value::String("\u{1}".into())) {
+    let variants =
+        |err: String| err.split_once("unknown variant `\u{1}`, expected ").map(|(_, rest)| strip_position(rest));
+    let as_string = probe(serde_json::Value::String("\u{1}".into()), &field);
+    // A list only if serde asked for a sequence there (a struct can be read from one too).
+    let is_list = as_string.as_deref().is_some_and(|e| e.contains("expected a sequence"));
+    let allowed = match as_string.and_then(variants) {
         Some(list) => format!(", expected {list}"),
-        None => match probe_with(serde_json::json!(["\u{1}"])) {
+        None if !is_list => String::new(),
+        None => match probe(serde_json::json!(["\u{1}"]), &format!("{field}[0]")).and_then(variants) {
             Some(list) => format!(", expected a list, each item {list}"),
             None => String::new(),
         },
@@ -294,6 +301,9 @@ mod tests {
         assert_eq!(e.message, "missing: this field is required, expected a list, each item `json` or `cookie`");
         let e = from_str::<Outer>("{\"name\": \"n\", \"inner\": {\"one\": \"json\", \"many\": []}}").unwrap_err();
         assert_eq!((e.field.as_str(), e.message.as_str()), ("inner.count", "missing: this field is required"));
+        // A struct (whose first field takes named values) can be read from a list: no list hint.
+        let e = from_str::<Outer>("{\"name\": \"n\"}").unwrap_err();
+        assert_eq!((e.field.as_str(), e.message.as_str()), ("inner", "missing: this field is required"));
     }
 
     #[test]

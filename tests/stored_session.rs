@@ -40,7 +40,8 @@ fn a_waiter_that_finds_the_stored_session_fresh_sends_no_refresh_and_calls_with_
     assert_eq!(status(&r, "lp4_lock_not_orphaned"), Verdict::Holds);
 
     // The model's query pins the interleaving: A refreshes for its call, B queues, and A's
-    // 2xx grants B the lock, which finds the session fresh and sends its call with token 2.
+    // 2xx grants B the lock, which finds the session fresh and sends its call with token 2,
+    // which the API serves (B's own answer: the query's last event names tab B).
     let files = crate::common::TempFiles::new();
     let text = check_text(&files, &crate::util::root().join(RECHECK));
     assert!(text.contains("outcome: as expected"), "{text}");
@@ -49,6 +50,7 @@ fn a_waiter_that_finds_the_stored_session_fresh_sends_no_refresh_and_calls_with_
         "3. tab A    tab A starts an API call; its access token=1 expires within the margin, so it first sends POST /auth/refresh with its stored refresh token (token=1)",
         "5. tab B    tab B starts an API call; its access token=1 expires within the margin, so it first refreshes: it waits for the refresh lock held by another tab",
         "6. tab A    tab A gets 200, refresh token=2, access token=2; it stores it; tab B is granted the lock; the stored session is fresh (access token=2, exp 2; browser clock 1, margin 1): it takes it over and sends no refresh; tab A sends its waiting API call with access token=2; tab B sends its waiting API call with access token=2",
+        "8. tab B    tab B gets 200 for its API call with access token=2",
         "✓ auth0-spa-js-2.15-web-locks-cache-recheck no-refresh-refused: unreachable",
     ] {
         assert!(text.contains(line), "{line}\n{text}");
