@@ -11,6 +11,16 @@ use crate::util::{actions, checked, root, status, trace_of};
 
 const MAS_ANY: &str = "models/mas-2795-lost-response-logout.json";
 const MAS_ONE: &str = "models/mas-2795-one-lost-refresh-response.json";
+/// MAS issue 2795's reported run: the refresh's answer lost, the retry refused.
+const REPORTED: [&str; 7] = [
+    "TabSendsRefresh",
+    "ServerReceivesRefresh",
+    "ServerWritesRefresh",
+    "NetworkLosesMessage",
+    "TabRetriesRefresh",
+    "ServerReceivesRefresh",
+    "TabReceivesRefreshResponse",
+];
 const KCAP: &str = "models/kcap-cli-pr947-lost-reply-within-a-tick.json";
 
 /// Answers `spec` (a query as JSON) on `sc`'s model.
@@ -59,15 +69,6 @@ fn mas_2795_one_lost_refresh_response_is_the_reported_run() {
     assert_eq!(status(&any, "sp3_single_lineage"), Verdict::Violated);
     assert_eq!(status(&one, "sp3_single_lineage"), Verdict::Holds, "no retry overtakes its first attempt");
 
-    const REPORTED: [&str; 7] = [
-        "TabSendsRefresh",
-        "ServerReceivesRefresh",
-        "ServerWritesRefresh",
-        "NetworkLosesMessage",
-        "TabRetriesRefresh",
-        "ServerReceivesRefresh",
-        "TabReceivesRefreshResponse",
-    ];
     let t = trace_of(&m, &sc, &one, "no_spurious_logout");
     assert_eq!(actions(&t), REPORTED);
     assert_eq!(t.steps[3].text, "the network loses server → tab A: 200, refresh token=2");
@@ -148,18 +149,7 @@ fn kcap_947_a_lost_reply_under_a_delay_bound_does_not_stop_the_clock() {
 
     let o = file_query(&sc, "lost-reply-replayed-inside-the-window");
     let t = o.trace.as_ref().unwrap();
-    assert_eq!(
-        actions(t),
-        [
-            "TabSendsRefresh",
-            "ServerReceivesRefresh",
-            "ServerWritesRefresh",
-            "NetworkLosesMessage",
-            "TabRetriesRefresh",
-            "ServerReceivesRefresh",
-            "TabReceivesRefreshResponse",
-        ]
-    );
+    assert_eq!(actions(t), REPORTED);
     assert!(t.steps[5].text.ends_with("rule `replay inside the window` → ok presented.child"), "{}", t.steps[5].text);
     assert_eq!(t.steps[6].text, "tab A gets 200, refresh token=2; it stores it");
 
