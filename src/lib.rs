@@ -36,6 +36,7 @@ pub mod progress;
 pub mod properties;
 pub mod protocol;
 pub mod query;
+pub mod reference;
 pub mod replay;
 pub mod report;
 pub mod scenario;

@@ -92,7 +92,7 @@ pub struct RunArgs {
     /// Do not reset dead values: by default, values of the server's state that no later step
     /// and no property reads again (a drawn token no step will use, acceptance ticks that can
     /// no longer break a property) are set to a canonical one, so that states differing only
-    /// in them are stored once (see the README's "Dead-value reduction"). Same verdicts,
+    /// in them are stored once (see "Dead-value reduction" in `docs/performance.md`). Same verdicts,
     /// shortest counterexamples and traces; this gives the count without it.
     #[arg(long, help_heading = "Search bounds")]
     pub no_dead_values: bool,

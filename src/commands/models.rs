@@ -1,4 +1,4 @@
-//! `refresh-check models validate|expand|schema`: check, expand and describe model files
+//! `refresh-check models validate|expand|schema|reference`: check, expand and describe model files
 //! without searching.
 
 use std::io::Write;
@@ -36,6 +36,10 @@ pub enum ModelsCommand {
     },
     /// Print the JSON Schema of model files (generated from the format's types).
     Schema,
+    /// Print the model-file reference as Markdown: every field, section by section, with the
+    /// values it accepts, its default and its meaning (the content of `docs/model-file.md`,
+    /// written from the same types as `schema`).
+    Reference,
 }
 
 pub fn run(cmd: ModelsCommand) -> Result<u8> {
@@ -46,6 +50,10 @@ pub fn run(cmd: ModelsCommand) -> Result<u8> {
             let mut s = serde_json::to_string_pretty(&refresh_check::scenario::schema())?;
             s.push('\n');
             std::io::stdout().lock().write_all(s.as_bytes())?;
+            Ok(exit::AS_EXPECTED)
+        }
+        ModelsCommand::Reference => {
+            std::io::stdout().lock().write_all(refresh_check::reference::model_file_reference().as_bytes())?;
             Ok(exit::AS_EXPECTED)
         }
     }
