@@ -156,8 +156,7 @@ impl<'a> Reference<'a> {
         }
         for key in ["anyOf", "oneOf"] {
             if let Some(forms) = prop[key].as_array() {
-                let kinds: Vec<String> =
-                    forms.iter().filter(|f| f["type"] != "null").map(|f| self.kind(f)).collect();
+                let kinds: Vec<String> = forms.iter().filter(|f| f["type"] != "null").map(|f| self.kind(f)).collect();
                 if !kinds.is_empty() {
                     return kinds.join(" or ");
                 }
@@ -186,7 +185,11 @@ impl<'a> Reference<'a> {
                 other => other.to_string(),
             })
             .collect();
-        if words.is_empty() { "any".to_string() } else { words.join(" or ") }
+        if words.is_empty() {
+            "any".to_string()
+        } else {
+            words.join(" or ")
+        }
     }
 
     /// A definition named in a field: a link to its section (objects) or its named values.
@@ -213,7 +216,8 @@ impl<'a> Reference<'a> {
     /// the constant's value, a link to the section of the type X, or plain `X`; line breaks
     /// within a paragraph are joined.
     fn prose(&self, text: &str) -> String {
-        let joined = text.split("\n\n").map(|p| p.split('\n').collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join(" ");
+        let joined =
+            text.split("\n\n").map(|p| p.split('\n').collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join(" ");
         let mut out = String::with_capacity(joined.len());
         let mut rest = joined.as_str();
         while let Some(start) = rest.find("[`") {
@@ -241,12 +245,7 @@ impl<'a> Reference<'a> {
     /// schema defines it.
     fn link_to(&self, name: &str) -> Option<String> {
         let ty = name.split("::").next().unwrap_or(name);
-        let paths = self
-            .objects
-            .iter()
-            .chain(self.values.iter())
-            .find(|(d, _)| d == ty)
-            .map(|(_, p)| p)?;
+        let paths = self.objects.iter().chain(self.values.iter()).find(|(d, _)| d == ty).map(|(_, p)| p)?;
         Some(format!("[`{}`](#{})", paths[0], anchor(&titles(paths))))
     }
 }
@@ -293,9 +292,10 @@ fn variants(node: &Value) -> Vec<(String, Option<String>)> {
         out.extend(values.iter().map(|v| (format!("`{}`", compact(v)), None)));
     }
     for form in node["oneOf"].as_array().into_iter().flatten() {
-        let value = form.get("const").cloned().or_else(|| {
-            form["enum"].as_array().filter(|e| e.len() == 1).map(|e| e[0].clone())
-        });
+        let value = form
+            .get("const")
+            .cloned()
+            .or_else(|| form["enum"].as_array().filter(|e| e.len() == 1).map(|e| e[0].clone()));
         if let Some(v) = value {
             out.push((format!("`{}`", compact(&v)), form["description"].as_str().map(str::to_string)));
         } else if form["enum"].is_array() {
