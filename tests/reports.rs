@@ -1785,3 +1785,201 @@ fn sign_out_presents_is_validated() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `(actor, action)` pairs written as string slices.
+fn owned(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+/// laravel/passport issue 1185: two tabs refresh with the one httpOnly cookie; the grant checks
+/// `isRefreshTokenRevoked`, revokes, then inserts, each its own query. The tab whose check runs
+/// after the other's revocation is answered 401 and logged out (the report); two checks before
+/// either revocation both get a new pair (derived).
+#[test]
+fn laravel_passport_1185_the_second_tab_meets_the_revoked_cookie() {
+    let (sc, m, r) = checked("models/laravel-passport-1185-two-tabs-refresh-cookie.json");
+    assert!(r.unique_states > 10, "searched: {}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        pairs(&t),
+        owned(&[
+            ("tab A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("tab B", "TabSendsRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("tab B", "TabReceivesRefreshResponse"),
+        ])
+    );
+    assert!(t.steps[2].text.contains("with the jar's refresh cookie (token=1)"), "{}", t.steps[2].text);
+    assert!(t.steps[3].text.contains("rule `revoke the old refresh token`"), "{}", t.steps[3].text);
+    assert!(
+        t.steps[4].text.contains("refresh cookie=1")
+            && t.steps[4].text.contains("rule `revoked: The refresh token is invalid`")
+    );
+    assert_eq!(t.steps[5].text, "tab B gets 401 invalid_request and is logged out");
+    let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(fork.steps.len(), 8);
+    assert!(fork.steps[3].text.contains("tab B's") && fork.steps[3].text.contains("rule `not revoked`"));
+    assert_eq!(
+        last_store(&fork),
+        [
+            "token=1 family=0 gen=0 superseded at 0, 0 grace use(s)",
+            "token=2 family=0 gen=1 parent=1 active",
+            "token=3 family=0 gen=1 parent=1 active"
+        ]
+    );
+}
+
+/// laravel/passport PR 1790's "Dead end!": the old refresh token is revoked before the answer,
+/// the answer is lost, the client's retry with the token it holds is refused and it is signed
+/// out. The shortest counterexample is that run, step by step.
+#[test]
+fn laravel_passport_pr1790_a_lost_answer_is_a_dead_end() {
+    let (sc, m, r) = checked("models/laravel-passport-pr1790-lost-response-dead-end.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        pairs(&t),
+        owned(&[
+            ("tab A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("network", "NetworkLosesMessage"),
+            ("tab A", "TabRetriesRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("tab A", "TabReceivesRefreshResponse"),
+        ])
+    );
+    assert!(t.steps[3].text.contains("rule `persist the new pair` → ok minted"));
+    assert!(t.steps[4].text.contains("200, refresh token=2"), "{}", t.steps[4].text);
+    assert!(t.steps[5].text.contains("times out") && t.steps[5].text.contains("(token=1)"), "{}", t.steps[5].text);
+    assert!(t.steps[6].text.contains("rule `revoked: The refresh token is invalid`"));
+    assert_eq!(t.steps[7].text, "tab A gets 401 invalid_request and is logged out");
+    assert_eq!(
+        last_store(&t),
+        ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"],
+        "the pair the client never got is live"
+    );
+    let lp2 = trace_of(&m, &sc, &r, "lp2_lost_response_recovery");
+    assert_eq!(pairs(&lp2), pairs(&t)[..7]);
+}
+
+/// Logto before PR 1617 (node-oidc-provider, rotation): the second tab's find after the first
+/// tab's consume takes the token for reuse and revokes the grant; the first tab is then
+/// answered a token of the revoked grant and holds a dead credential.
+#[test]
+fn logto_before_pr1617_a_consumed_token_revokes_the_grant() {
+    let (sc, m, r) = checked("models/logto-pr1617-before-consumed-token-revokes-grant.json");
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        pairs(&t),
+        owned(&[
+            ("tab A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("tab B", "TabSendsRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("tab B", "TabReceivesRefreshResponse"),
+        ])
+    );
+    assert!(t.steps[3].text.contains("rule `consume the presented token`"));
+    assert!(t.steps[4].text.contains("rule `consumed: destroy it, revoke the grant` → invalid_grant"));
+    assert_eq!(t.steps[5].text, "tab B gets 400 invalid_grant and is logged out");
+    assert_eq!(last_store(&t), ["token=1 family=0 gen=0 revoked"]);
+    let dead = trace_of(&m, &sc, &r, "no_dead_credential_at_rest");
+    assert_eq!(dead.steps[6].text, "tab A gets 200, refresh token=2; it stores it");
+    assert_eq!(
+        last_store(&dead),
+        ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"],
+        "the winner's new token went with the grant"
+    );
+    let q = query_trace(&sc, "winner-token-deleted-with-the-grant");
+    assert_eq!(q.steps.last().unwrap().text, "tab A gets 200, refresh token=2; it stores it");
+}
+
+/// Logto PR 1617: inside the 3 s interval (one tick) the consumed token is served again with a
+/// sibling; no refresh is refused unless a tick passes; a request held past the interval still
+/// revokes the grant.
+#[test]
+fn logto_pr1617_the_reuse_interval_serves_a_sibling_inside_3s_only() {
+    let (sc, m, r) = checked("models/logto-pr1617-reuse-interval.json");
+    assert!(r.unique_states > 100, "searched: {}", r.unique_states);
+    assert_eq!(query_answer(&sc, "no-refusal-within-the-interval"), refresh_check::query::Answer::Unreachable);
+    let q = query_trace(&sc, "second-refresh-inside-3s-gets-a-sibling");
+    assert!(q.steps[6].text.contains("rule `consumed less than 3 s ago: not consumed`"), "{}", q.steps[6].text);
+    assert_eq!(q.steps.last().unwrap().text, "tab B gets 200, refresh token=3; it stores it");
+    assert_eq!(
+        last_store(&q),
+        [
+            "token=1 family=0 gen=0 superseded at 0, 1 grace use(s); consumed_at=0",
+            "token=2 family=0 gen=1 parent=1 active; consumed_at=0",
+            "token=3 family=0 gen=1 parent=1 active; consumed_at=0"
+        ]
+    );
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let acts = actions(&t);
+    assert_eq!(acts.iter().filter(|a| *a == "ClockTicks").count(), 2, "{acts:?}");
+    assert!(t.steps[6].text.contains("rule `consumed: destroy it, revoke the grant`"));
+}
+
+/// growthbook PR 6371's review ("Revoke can race refresh"): a revocation between a refresh's
+/// lookup and its insert answers success, and the refresh then inserts a live refresh token of
+/// the revoked grant. The shortest `logout_revokes_all` counterexample is that run.
+#[test]
+fn growthbook_pr6371_a_revocation_during_a_refresh_is_undone() {
+    let (sc, m, r) = checked("models/growthbook-pr6371-revoke-races-refresh.json");
+    let t = trace_of(&m, &sc, &r, "logout_revokes_all");
+    assert_eq!(
+        pairs(&t),
+        owned(&[
+            ("tab A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("tab B", "TabSignsOut"),
+            ("server", "ServerReceivesLogout"),
+            ("server", "ServerWritesRefresh"),
+            ("server", "ServerWritesRefresh"),
+        ])
+    );
+    assert!(t.steps[1].text.contains("rule `found` → continue"));
+    assert!(t.steps[4].text.contains("rule `already gone: nothing to delete, go on`"));
+    assert!(t.steps[5].text.contains("rule `insert the new pair` → ok minted"));
+    assert_eq!(last_store(&t), ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 active"]);
+    let q = query_trace(&sc, "revoked-grant-gets-a-new-refresh-token");
+    assert_eq!(q.steps.last().unwrap().text, "tab A gets 200, refresh token=2; it stores it");
+    // Derived: the `if (doc)` lets the loser of two concurrent refreshes mint too.
+    let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    let texts: Vec<&str> = fork.steps.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(texts.len(), 8, "{texts:#?}");
+    assert_eq!(texts.iter().filter(|t| t.contains("rule `found` → continue")).count(), 2, "{texts:#?}");
+    assert_eq!(
+        texts.iter().filter(|t| t.contains("rule `already gone: nothing to delete, go on`")).count(),
+        1,
+        "{texts:#?}"
+    );
+    assert_eq!(texts.iter().filter(|t| t.contains("rule `insert the new pair` → ok minted")).count(), 2, "{texts:#?}");
+    assert!(texts[7].contains("rule `insert the new pair`"), "{texts:#?}");
+}
+
+/// laravel/passport PR 1790's fix (`revokeRefreshTokenAfterUse = false`): the retry after a
+/// lost answer is served; with no client step that revokes the old token afterwards (the PR's
+/// instruction), the used token stays valid: the retry forks the lineage.
+#[test]
+fn laravel_passport_pr1790_keeping_the_refresh_token_serves_the_retry() {
+    let (sc, m, r) = checked("models/laravel-passport-pr1790-keep-refresh-token.json");
+    assert!(r.properties.iter().find(|p| p.name == "no_spurious_logout").unwrap().path.is_none(), "no logout");
+    let q = query_trace(&sc, "retry-after-lost-answer-served");
+    assert_eq!(q.steps.len(), 10);
+    assert!(q.steps[5].text.contains("times out") && q.steps[5].text.contains("(token=1)"));
+    assert_eq!(q.steps[9].text, "tab A gets 200, refresh token=3; it stores it");
+    let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(pairs(&fork), pairs(&q)[..9]);
+    assert_eq!(
+        last_store(&fork),
+        [
+            "token=1 family=0 gen=0 superseded at 0, 1 grace use(s)",
+            "token=2 family=0 gen=1 parent=1 active",
+            "token=3 family=0 gen=1 parent=1 active"
+        ]
+    );
+}
