@@ -255,8 +255,10 @@ pub struct BrowserSection {
     #[schemars(range(max = 2))]
     pub retries_per_tab: u8,
     /// With `retries_per_tab`: when a waiting tab gives up and sends its refresh again:
-    /// `any-moment` (default: also while the answer is still on its way) or `after-loss` (only
-    /// once its request or answer was lost; needs `lossy`).
+    /// `any-moment` (default: also while the answer is still on its way), `after-loss` (only
+    /// once its request or answer was lost; needs `lossy`) or a number N of ticks, 1 to 16 and
+    /// at most `time.max_ticks` (a client timeout: only once its clock advanced N ticks since
+    /// it sent its last attempt).
     #[serde(default)]
     pub retry_timeout: crate::model::policy::RetryTimeout,
     /// With `web-locks`: how many times a lock holder may hang for good, 0 or 1 (default 0;
@@ -1669,7 +1671,7 @@ impl Scenario {
                 ));
             }
         }
-        if self.browser.retry_timeout != crate::model::policy::RetryTimeout::AnyMoment {
+        if self.browser.retry_timeout == crate::model::policy::RetryTimeout::AFTER_LOSS {
             let refresh_never_lost = matches!(&self.lossy, Lossy::Faults(f)
                 if f.endpoints.as_ref().is_some_and(|e| !e.contains(&LossEndpoint::Refresh)));
             let why = if self.browser.retries_per_tab == 0 {
@@ -1681,6 +1683,34 @@ impl Scenario {
             };
             if let Some(why) = why {
                 return Err(self.invalid("browser.retry_timeout", "\"after-loss\"", why));
+            }
+        }
+        if let crate::model::policy::RetryTimeout::Ticks(n) = self.browser.retry_timeout {
+            use crate::model::policy::MAX_RETRY_TIMEOUT_TICKS;
+            let field = "browser.retry_timeout";
+            if !(1..=MAX_RETRY_TIMEOUT_TICKS).contains(&n) {
+                return Err(self.invalid(
+                    field,
+                    n,
+                    &format!("a number of ticks from 1 to {MAX_RETRY_TIMEOUT_TICKS} (a timeout of 0 ticks is no timeout: write \"any-moment\" for a retry at any moment)"),
+                ));
+            }
+            if self.browser.retries_per_tab == 0 {
+                return Err(self.invalid(
+                    field,
+                    n,
+                    "\"any-moment\" (the default) unless `retries_per_tab` is above 0: it says when a tab's retry is sent",
+                ));
+            }
+            if n > i64::from(self.time.max_ticks) {
+                return Err(self.invalid(
+                    field,
+                    n,
+                    &format!(
+                        "at most `time.max_ticks` ({}): the browser's clock never advances further, so the retry could never be sent",
+                        self.time.max_ticks
+                    ),
+                ));
             }
         }
         if let Lossy::Faults(f) = &self.lossy {
