@@ -366,6 +366,13 @@ pub struct BrowserSection {
     #[serde(default)]
     #[schemars(range(max = crate::model::browser::requesters::MAX_RELOADS))]
     pub reloads_per_tab: u8,
+    /// What requesters 2 to N of a tab (`requesters_per_tab`) do when their refresh is
+    /// answered 2xx, in order: where they store the new token (`store-in-tab`, `store-shared`,
+    /// `store-in-cookie`, each at most once); `[]` stores nothing (a server-side render whose
+    /// refreshed session never reaches the browser). Absent: the tab's `on_ok`. Needs
+    /// `requesters_per_tab` above 1 (docs/protocol-language.md, "Requesters and reloads").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_requester_ok: Option<Vec<crate::model::policy::OkReaction>>,
     /// What requesters 2 to N of a tab (`requesters_per_tab`) do when their refresh is refused
     /// (4xx), in order; absent: the tab's `on_refused`. The tab itself (requester 1) keeps
     /// `on_refused`: a page's navigation and its sub-resource fetches, or a library's timer and
@@ -659,6 +666,8 @@ pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
             ];
             if b.requesters_per_tab > 1 {
                 // The other requesters' reactions: by default the tab's lists.
+                reactions
+                    .push(("on_requester_ok", serde_json::to_value(b.on_requester_ok.as_ref().or(b.on_ok.as_ref()))));
                 let refused = b.on_requester_refused.as_ref().unwrap_or(&b.on_refused);
                 let failed = b.on_requester_server_error.as_ref().unwrap_or(&b.on_server_error);
                 reactions.push(("on_requester_refused", serde_json::to_value(refused)));
@@ -1439,6 +1448,31 @@ impl Scenario {
                     serde_json::to_string(&list[i]).unwrap_or_default(),
                     "one of \"log-out\", \"keep-going\", \"clear-stored-token\", \"clear-cookie\", \"clear-shared-storage\", \"retry-with-stored-token\" (\"retry\" is refused with several requesters: the retry budget is the tab's; \"refresh-and-retry\" is a reaction of an ordinary call)",
                 ));
+            }
+        }
+        if let Some(list) = &b.on_requester_ok {
+            if b.requesters_per_tab < 2 {
+                return Err(self.invalid(
+                    "browser.on_requester_ok",
+                    serde_json::to_string(list).unwrap_or_default(),
+                    "no value unless `requesters_per_tab` is above 1 (it is the 2xx reaction of requesters 2 to N; the tab itself keeps `on_ok`)",
+                ));
+            }
+            for (i, r) in list.iter().enumerate() {
+                let why = if *r == OkReaction::NextStageRefreshesWithOriginalToken {
+                    Some("\"store-in-tab\", \"store-shared\" or \"store-in-cookie\" (a later render stage is a reaction of one requester's `on_ok`, not combined with several requesters)")
+                } else if list[..i].contains(r) {
+                    Some("each reaction at most once")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    return Err(self.invalid(
+                        &format!("browser.on_requester_ok[{i}]"),
+                        serde_json::to_string(r).unwrap_or_default(),
+                        why,
+                    ));
+                }
             }
         }
         if b.requesters_per_tab > 1 {

@@ -397,6 +397,9 @@ pub struct BrowserCfg {
     /// What requesters 2 to N of a tab do with a refused (4xx) refresh, in order
     /// (`browser.on_requester_refused`; by default the tab's `on_refused`).
     pub on_requester_refused: Vec<Reaction>,
+    /// What requesters 2 to N of a tab do with a 2xx, in order (`browser.on_requester_ok`; by
+    /// default the tab's `on_ok`; empty: they store nothing).
+    pub on_requester_ok: Vec<OkReaction>,
     /// What requesters 2 to N of a tab do with a failed (5xx) refresh, in order
     /// (`browser.on_requester_server_error`; by default the tab's `on_server_error`).
     pub on_requester_server_error: Vec<Reaction>,
@@ -1526,6 +1529,7 @@ mod tests {
             on_call_refused: crate::model::policy::default_reactions(),
             on_call_server_error: crate::model::policy::default_reactions(),
             on_requester_refused: crate::model::policy::default_reactions(),
+            on_requester_ok: crate::model::policy::default_on_ok(AuthMode::Session, JsonStorage::PerTab),
             on_requester_server_error: crate::model::policy::default_reactions(),
             call_refresh_margin: None,
             access_ttl: 1,

@@ -1091,6 +1091,8 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         attacker_calls: sc.attacker.as_ref().is_some_and(|a| a.uses_access_tokens),
         requesters: sc.browser.requesters_per_tab,
         reloads: sc.browser.reloads_per_tab,
+        on_requester_ok: (sc.browser.on_requester_ok.clone().or_else(|| sc.browser.on_ok.clone()))
+            .unwrap_or_else(|| policy::default_on_ok(sc.browser.mode, sc.browser.json_storage)),
         on_requester_refused: sc.browser.on_requester_refused.clone().unwrap_or_else(|| sc.browser.on_refused.clone()),
         on_requester_server_error: sc
             .browser

@@ -1317,6 +1317,8 @@ fn requesters_response_text(
         "; it stores it"
     } else if matches!(reply, Reply::Ok { .. }) && t < cfg.ssr_paths {
         " but cannot write the cookie (a server-side render path)"
+    } else if matches!(reply, Reply::Ok { .. }) && r > 0 && cfg.on_requester_ok.is_empty() {
+        "; it stores nothing (`on_requester_ok` is empty: the new token never reaches the browser)"
     } else {
         ""
     };
