@@ -89,7 +89,7 @@ impl<'a> Reference<'a> {
         self.table(&mut out, self.root);
         for (def, paths) in &self.objects {
             let node = &self.defs[def];
-            let _ = writeln!(out, "\n## {}\n", titles(paths));
+            let _ = writeln!(out, "\n## {}\n", self.title(def, paths));
             if let Some(d) = node["description"].as_str() {
                 let _ = writeln!(out, "{}\n", self.prose(d));
             }
@@ -99,7 +99,7 @@ impl<'a> Reference<'a> {
         out.push_str("The values a field of named values takes, with what each means.\n");
         for (def, paths) in &self.values {
             let node = &self.defs[def];
-            let _ = writeln!(out, "\n### {}\n", titles(paths));
+            let _ = writeln!(out, "\n### {}\n", self.title(def, paths));
             let forms = variants(node);
             if forms.is_empty() {
                 if let Some(d) = node["description"].as_str() {
@@ -197,7 +197,7 @@ impl<'a> Reference<'a> {
         let node = &self.defs[def];
         if node["properties"].is_object() {
             let paths = &self.objects.iter().find(|(d, _)| d == def).expect("collected").1;
-            return format!("[object](#{})", anchor(&titles(paths)));
+            return format!("[object](#{})", anchor(&self.title(def, paths)));
         }
         let forms = variants(node);
         if forms.is_empty() {
@@ -207,9 +207,9 @@ impl<'a> Reference<'a> {
         let paths = &self.values.iter().find(|(d, _)| d == def).expect("collected").1;
         let listed: Vec<String> = forms.into_iter().map(|(v, _)| v).collect();
         if listed.len() > 4 {
-            return format!("[one of {} values](#{})", listed.len(), anchor(&titles(paths)));
+            return format!("[one of {} values](#{})", listed.len(), anchor(&self.title(def, paths)));
         }
-        format!("{} ([values](#{}))", listed.join(", "), anchor(&titles(paths)))
+        format!("{} ([values](#{}))", listed.join(", "), anchor(&self.title(def, paths)))
     }
 
     /// A doc comment as Markdown for a reader of model files: rustdoc links `[`X`]` become
@@ -246,7 +246,25 @@ impl<'a> Reference<'a> {
     fn link_to(&self, name: &str) -> Option<String> {
         let ty = name.split("::").next().unwrap_or(name);
         let paths = self.objects.iter().chain(self.values.iter()).find(|(d, _)| d == ty).map(|(_, p)| p)?;
-        Some(format!("[`{}`](#{})", paths[0], anchor(&titles(paths))))
+        Some(format!("[`{}`](#{})", paths[0], anchor(&self.title(ty, paths))))
+    }
+
+    /// The heading of definition `def`'s section: its paths, and, where an earlier section
+    /// has the same paths (a value of several forms and the named values among them), the
+    /// forms' type name too, so every heading and anchor is unique.
+    fn title(&self, def: &str, paths: &[String]) -> String {
+        let plain = titles(paths);
+        let earlier = self
+            .objects
+            .iter()
+            .chain(self.values.iter())
+            .take_while(|(d, _)| d != def)
+            .any(|(_, p)| titles(p) == plain);
+        if earlier {
+            format!("{plain} ({def})")
+        } else {
+            plain
+        }
     }
 }
 

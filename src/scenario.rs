@@ -255,8 +255,10 @@ pub struct BrowserSection {
     #[schemars(range(max = 2))]
     pub retries_per_tab: u8,
     /// With `retries_per_tab`: when a waiting tab gives up and sends its refresh again:
-    /// `any-moment` (default: also while the answer is still on its way) or `after-loss` (only
-    /// once its request or answer was lost; needs `lossy`).
+    /// `any-moment` (default: also while the answer is still on its way), `after-loss` (only
+    /// once its request or answer was lost; needs `lossy`) or a number N of ticks, 1 to 16 and
+    /// at most `time.max_ticks` (a client timeout: only once its clock advanced N ticks since
+    /// it sent its last attempt).
     #[serde(default)]
     pub retry_timeout: crate::model::policy::RetryTimeout,
     /// With `web-locks`: how many times a lock holder may hang for good, 0 or 1 (default 0;
@@ -364,6 +366,13 @@ pub struct BrowserSection {
     #[serde(default)]
     #[schemars(range(max = crate::model::browser::requesters::MAX_RELOADS))]
     pub reloads_per_tab: u8,
+    /// What requesters 2 to N of a tab (`requesters_per_tab`) do when their refresh is
+    /// answered 2xx, in order: where they store the new token (`store-in-tab`, `store-shared`,
+    /// `store-in-cookie`, each at most once); `[]` stores nothing (a server-side render whose
+    /// refreshed session never reaches the browser). Absent: the tab's `on_ok`. Needs
+    /// `requesters_per_tab` above 1 (docs/protocol-language.md, "Requesters and reloads").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_requester_ok: Option<Vec<crate::model::policy::OkReaction>>,
     /// What requesters 2 to N of a tab (`requesters_per_tab`) do when their refresh is refused
     /// (4xx), in order; absent: the tab's `on_refused`. The tab itself (requester 1) keeps
     /// `on_refused`: a page's navigation and its sub-resource fetches, or a library's timer and
@@ -657,6 +666,8 @@ pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
             ];
             if b.requesters_per_tab > 1 {
                 // The other requesters' reactions: by default the tab's lists.
+                reactions
+                    .push(("on_requester_ok", serde_json::to_value(b.on_requester_ok.as_ref().or(b.on_ok.as_ref()))));
                 let refused = b.on_requester_refused.as_ref().unwrap_or(&b.on_refused);
                 let failed = b.on_requester_server_error.as_ref().unwrap_or(&b.on_server_error);
                 reactions.push(("on_requester_refused", serde_json::to_value(refused)));
@@ -1439,6 +1450,31 @@ impl Scenario {
                 ));
             }
         }
+        if let Some(list) = &b.on_requester_ok {
+            if b.requesters_per_tab < 2 {
+                return Err(self.invalid(
+                    "browser.on_requester_ok",
+                    serde_json::to_string(list).unwrap_or_default(),
+                    "no value unless `requesters_per_tab` is above 1 (it is the 2xx reaction of requesters 2 to N; the tab itself keeps `on_ok`)",
+                ));
+            }
+            for (i, r) in list.iter().enumerate() {
+                let why = if *r == OkReaction::NextStageRefreshesWithOriginalToken {
+                    Some("\"store-in-tab\", \"store-shared\" or \"store-in-cookie\" (a later render stage is a reaction of one requester's `on_ok`, not combined with several requesters)")
+                } else if list[..i].contains(r) {
+                    Some("each reaction at most once")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    return Err(self.invalid(
+                        &format!("browser.on_requester_ok[{i}]"),
+                        serde_json::to_string(r).unwrap_or_default(),
+                        why,
+                    ));
+                }
+            }
+        }
         if b.requesters_per_tab > 1 {
             let lists = [("on_refused", &b.on_refused), ("on_server_error", &b.on_server_error)];
             for (name, list) in lists {
@@ -1669,7 +1705,7 @@ impl Scenario {
                 ));
             }
         }
-        if self.browser.retry_timeout != crate::model::policy::RetryTimeout::AnyMoment {
+        if self.browser.retry_timeout == crate::model::policy::RetryTimeout::AFTER_LOSS {
             let refresh_never_lost = matches!(&self.lossy, Lossy::Faults(f)
                 if f.endpoints.as_ref().is_some_and(|e| !e.contains(&LossEndpoint::Refresh)));
             let why = if self.browser.retries_per_tab == 0 {
@@ -1681,6 +1717,34 @@ impl Scenario {
             };
             if let Some(why) = why {
                 return Err(self.invalid("browser.retry_timeout", "\"after-loss\"", why));
+            }
+        }
+        if let crate::model::policy::RetryTimeout::Ticks(n) = self.browser.retry_timeout {
+            use crate::model::policy::MAX_RETRY_TIMEOUT_TICKS;
+            let field = "browser.retry_timeout";
+            if !(1..=MAX_RETRY_TIMEOUT_TICKS).contains(&n) {
+                return Err(self.invalid(
+                    field,
+                    n,
+                    &format!("a number of ticks from 1 to {MAX_RETRY_TIMEOUT_TICKS} (a timeout of 0 ticks is no timeout: write \"any-moment\" for a retry at any moment)"),
+                ));
+            }
+            if self.browser.retries_per_tab == 0 {
+                return Err(self.invalid(
+                    field,
+                    n,
+                    "\"any-moment\" (the default) unless `retries_per_tab` is above 0: it says when a tab's retry is sent",
+                ));
+            }
+            if n > i64::from(self.time.max_ticks) {
+                return Err(self.invalid(
+                    field,
+                    n,
+                    &format!(
+                        "at most `time.max_ticks` ({}): the browser's clock never advances further, so the retry could never be sent",
+                        self.time.max_ticks
+                    ),
+                ));
             }
         }
         if let Lossy::Faults(f) = &self.lossy {

@@ -7,7 +7,9 @@ use refresh_check::query::{self, Answer, Outcome, Query, QuerySpec};
 use refresh_check::scenario::{Lossy, Scenario, Verdict};
 use refresh_check::search::SearchConfig;
 
-use crate::util::{actions, checked, root, status, trace_of};
+use refresh_check::check::CheckOptions;
+
+use crate::util::{actions, checked, root, run, status, trace_of};
 
 const MAS_ANY: &str = "models/mas-2795-lost-response-logout.json";
 const MAS_ONE: &str = "models/mas-2795-one-lost-refresh-response.json";
@@ -262,4 +264,107 @@ fn sticky_routing_keeps_a_retrying_tab_to_its_node_across_rounds() {
     let other = next_round_on(2);
     assert_eq!(other.answer, Answer::Unreachable, "{:?}", other.trace.as_ref().map(actions));
     assert!(other.unique_states > 50, "the search was not empty: {}", other.unique_states);
+}
+
+const IDS_3368: &str = "models/identityserver4-3368-read-timeout-before-answer.json";
+/// IdentityServer4 issue 3368's run: the server rotates and answers, the clock passes the
+/// client's read timeout before the answer arrives, the retry presents the removed handle.
+const TIMED_OUT: [&str; 7] = [
+    "TabSendsRefresh",
+    "ServerReceivesRefresh",
+    "ClockTicks",
+    "BrowserClockTicks",
+    "TabRetriesRefresh",
+    "ServerReceivesRefresh",
+    "TabReceivesRefreshResponse",
+];
+
+/// `sc` read from `file` with `edit` applied to its JSON.
+fn edited(file: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Result<Scenario, String> {
+    let path = root().join(file);
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut v);
+    Scenario::parse(&path, &v.to_string()).map_err(|e| e.to_string())
+}
+
+/// A retry timeout of one tick against one-time refresh tokens (IdentityServer4 issue 3368):
+/// the shortest logout is the reported run, the retry sent only once the browser's clock has
+/// passed with the first answer still on its way, and refused as the removed handle. The same
+/// file retrying at any moment is logged out with no clock step at all; and with every answer
+/// delivered within the tick it was sent in (`max_in_flight_ticks` 0) a timeout of two ticks
+/// never fires before the answer and no tab is logged out.
+#[test]
+fn identityserver4_3368_retry_after_a_timeout_is_the_reported_run() {
+    let (sc, m, r) = checked(IDS_3368);
+    assert_eq!(sc.browser.retry_timeout, refresh_check::model::policy::RetryTimeout::Ticks(1));
+    assert!(r.unique_states > 10, "the search was not empty: {}", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(actions(&t), TIMED_OUT);
+    assert!(t.steps[1].text.ends_with("rule `rotate` → ok minted"), "{}", t.steps[1].text);
+    assert_eq!(
+        t.steps[4].text,
+        "tab A times out (no answer 1 tick after it sent its refresh: sent at browser clock 0, now 1) and sends its refresh again with its stored refresh token (token=1)"
+    );
+    assert!(t.steps[5].text.ends_with("rule `reuse` → invalid_grant"), "{}", t.steps[5].text);
+    assert!(t.steps[6].text.ends_with("is logged out") && t.steps[6].state.session_valid);
+    let o = file_query(&sc, "retry-after-the-timeout-refused");
+    assert_eq!(actions(o.trace.as_ref().unwrap()), TIMED_OUT);
+
+    // At any moment: the retry overtakes the answer with no time passing.
+    let any = edited(IDS_3368, |v| v["browser"]["retry_timeout"] = "any-moment".into()).unwrap();
+    let (am, ar) = run(&any, &CheckOptions::default());
+    let at = trace_of(&am, &any, &ar, "no_spurious_logout");
+    assert!(!actions(&at).iter().any(|a| a.contains("Clock")), "{:?}", actions(&at));
+    assert_eq!(at.steps.len(), 5);
+
+    // Every answer delivered within the tick it was sent in: a timeout of one browser tick
+    // may still fire first (the browser's clock lags the server's by up to a tick, so its
+    // tick may pass just after the server's, the answer still on its way), two never do.
+    let fast = |n: i64| {
+        let sc = edited(IDS_3368, |v| {
+            v["time"]["max_in_flight_ticks"] = 0.into();
+            v["time"]["max_ticks"] = 2.into();
+            v["browser"]["retry_timeout"] = n.into();
+        })
+        .unwrap();
+        run(&sc, &CheckOptions::default()).1
+    };
+    let (one, two) = (fast(1), fast(2));
+    assert!(two.unique_states > 20, "{}", two.unique_states);
+    assert_eq!(status(&one, "no_spurious_logout"), Verdict::Violated);
+    assert_eq!(status(&two, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&two, "lp2_lost_response_recovery"), Verdict::Holds);
+    assert_eq!(status(&two, "refresh_succeeds"), Verdict::Reached);
+}
+
+/// A retry timeout in ticks: 1 to 16, at most `time.max_ticks`, with `retries_per_tab`; 0, a
+/// negative number, a number past the clock and an unknown word are refused naming the field,
+/// the file and the line.
+#[test]
+fn retry_timeout_ticks_are_bounded_and_refused_clearly() {
+    for (value, ticks, needle) in [
+        (serde_json::json!(0), 1, "a number of ticks from 1 to 16 (a timeout of 0 ticks is no timeout"),
+        (serde_json::json!(-2), 1, "a number of ticks from 1 to 16"),
+        (serde_json::json!(17), 16, "a number of ticks from 1 to 16"),
+        (serde_json::json!(2), 1, "at most `time.max_ticks` (1)"),
+        (serde_json::json!("soon"), 1, "any-moment"),
+    ] {
+        let e = edited(IDS_3368, |v| {
+            v["browser"]["retry_timeout"] = value.clone();
+            v["time"]["max_ticks"] = ticks.into();
+        })
+        .err()
+        .unwrap_or_else(|| panic!("{value} accepted"));
+        assert!(e.contains("browser.retry_timeout") && e.contains(needle), "{value}: {e}");
+        assert!(e.contains("identityserver4-3368-read-timeout-before-answer.json:"), "{e}");
+    }
+    let e = edited(IDS_3368, |v| v["browser"]["retries_per_tab"] = 0.into()).err().unwrap();
+    assert!(e.contains("browser.retry_timeout") && e.contains("unless `retries_per_tab` is above 0"), "{e}");
+    // Accepted: the bound itself.
+    edited(IDS_3368, |v| {
+        v["browser"]["retry_timeout"] = 3.into();
+        v["time"]["max_ticks"] = 3.into();
+    })
+    .unwrap();
 }

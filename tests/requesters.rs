@@ -136,6 +136,24 @@ fn requesters_and_reloads_bad_input_is_refused_with_the_field_and_the_allowed_va
             "browser.on_requester_refused",
             "ending with \"log-out\" or \"keep-going\"",
         ),
+        (
+            "\"requesters_per_tab\": 2",
+            "\"on_requester_ok\": []",
+            "browser.on_requester_ok",
+            "`requesters_per_tab` is above 1",
+        ),
+        (
+            "\"requesters_per_tab\": 2",
+            "\"requesters_per_tab\": 2, \"on_requester_ok\": [\"store-in-cookie\", \"store-in-cookie\"]",
+            "browser.on_requester_ok[1]",
+            "each reaction at most once",
+        ),
+        (
+            "\"requesters_per_tab\": 2",
+            "\"requesters_per_tab\": 2, \"on_requester_ok\": [\"next-stage-refreshes-with-original-token\"]",
+            "browser.on_requester_ok[0]",
+            "\"store-in-cookie\"",
+        ),
         // (Reloads with calls are accepted since a reload cancels the page's call and drops
         // its access token: `tests/calls.rs`.)
     ];
@@ -202,4 +220,67 @@ fn the_other_requesters_react_with_their_own_list() {
     }
     assert_eq!(counts[0], counts[1], "the tab's list written out is the default");
     assert_ne!(counts[0].0, r.unique_states);
+}
+
+const SB_343: &str = "models/supabase-auth-helpers-343-server-refresh-not-passed-to-client.json";
+
+/// `browser.on_requester_ok`: supabase/auth-helpers issue 343. The server render (requester 2)
+/// refreshes the page's cookie and passes nothing back (`[]`); once the reuse interval has
+/// passed, the client-side library (the tab) presents the rotated-away token, the family is
+/// revoked and the tab is logged out: the reported run, step by step. Without the field the
+/// render's 2xx stores the cookie as the tab's `on_ok` does and `no_spurious_logout` holds.
+#[test]
+fn a_server_render_that_passes_nothing_back_leaves_the_client_a_spent_token() {
+    let (sc, m, r) = checked(SB_343);
+    assert_eq!(sc.browser.on_requester_ok.as_deref(), Some(&[][..]));
+    assert!(r.exhaustive && r.unique_states > 100, "{}", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        steps(&t),
+        vec![
+            pair("tab A's requester 2", "RequesterSendsRefresh"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("tab A's requester 2", "TabReceivesRefreshResponse"),
+            pair("clock", "ClockTicks"),
+            pair("clock", "ClockMayTickAgain"),
+            pair("clock", "ClockTicks"),
+            pair("tab A", "TabSendsRefresh"),
+            pair("server", "ServerReceivesRefresh"),
+            pair("tab A", "TabReceivesRefreshResponse"),
+        ]
+    );
+    assert!(t.steps[1].text.ends_with("rule `rotate` → ok minted"), "{}", t.steps[1].text);
+    assert!(
+        t.steps[2]
+            .text
+            .ends_with("; it stores nothing (`on_requester_ok` is empty: the new token never reaches the browser)"),
+        "{}",
+        t.steps[2].text
+    );
+    assert!(t.steps[6].text.contains("refresh cookie (token=1)"), "{}", t.steps[6].text);
+    assert!(t.steps[7].text.ends_with("rule `reuse` → invalid_grant"), "{}", t.steps[7].text);
+    assert!(t.steps[8].text.ends_with("logs tab A out") && t.steps[8].state.session_valid, "{}", t.steps[8].text);
+
+    // The render passing its cookie back (the tab's `on_ok`): the client presents token 2.
+    let dir = crate::common::TempFiles::new();
+    let text = std::fs::read_to_string(root().join(SB_343)).unwrap();
+    let plain = text.replacen("\n    \"on_requester_ok\": [],", "", 1);
+    assert_ne!(plain, text);
+    let f = dir.path().join("plain.json");
+    std::fs::write(&f, &plain).unwrap();
+    let sc2 = crate::util::scenario(f.to_str().unwrap(), None);
+    let (_, r2) = crate::util::run(&sc2, &refresh_check::check::CheckOptions::default());
+    assert!(r2.exhaustive && r2.unique_states > 100, "{}", r2.unique_states);
+    assert_eq!(status(&r2, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r2, "converges_to_live_token"), Verdict::Holds);
+    assert_eq!(status(&r2, "refresh_succeeds"), Verdict::Reached);
+
+    // `models expand` writes the list out (the tab's `on_ok` when absent).
+    let out = cli(&root(), &["models", "expand", SB_343]);
+    let expanded = String::from_utf8_lossy(&out.stdout);
+    assert!(expanded.contains("\"on_requester_ok\": []"), "{expanded}");
+    let out = cli(dir.path(), &["models", "expand", "plain.json"]);
+    let expanded: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(expanded["browser"]["on_requester_ok"], serde_json::json!(["store-in-cookie"]));
 }

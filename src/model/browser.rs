@@ -139,6 +139,11 @@ pub struct Tab {
     /// Retries of an unanswered refresh it may still send: a count (0 unless the model file
     /// sets `retries_per_tab`).
     pub retries_left: u8,
+    /// With a retry timeout of N ticks (`browser.retry_timeout`): the browser clock's tick at
+    /// which the tab sent its last refresh attempt, until it takes an answer. Always `None`
+    /// without the field, so the field adds no state to other models.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<Tick>,
     /// With `read_before_lock`: the refresh token it read before it queued for the lock, which
     /// it presents once granted (C20).
     pub read: Option<Token>,
@@ -324,6 +329,10 @@ pub struct BrowserCfg {
     /// Retries each tab may send for a refresh that got no answer (C19; 0 for Directus's app,
     /// which does not retry).
     pub retries: u8,
+    /// `browser.retry_timeout` as a number N of ticks: a tab may send a retry only once its
+    /// browser clock has advanced N ticks since it sent its last attempt
+    /// ([`Tab::sent_at`]). `None`: `any-moment` or `after-loss`.
+    pub retry_after_ticks: Option<Tick>,
     /// Web Locks: how many times a lock holder may hang (C18), 0 or 1.
     pub lock_hangs: u8,
     /// Web Locks: a waiting tab may take the lock with `steal: true` (supabase/supabase-js PR
@@ -388,6 +397,9 @@ pub struct BrowserCfg {
     /// What requesters 2 to N of a tab do with a refused (4xx) refresh, in order
     /// (`browser.on_requester_refused`; by default the tab's `on_refused`).
     pub on_requester_refused: Vec<Reaction>,
+    /// What requesters 2 to N of a tab do with a 2xx, in order (`browser.on_requester_ok`; by
+    /// default the tab's `on_ok`; empty: they store nothing).
+    pub on_requester_ok: Vec<OkReaction>,
     /// What requesters 2 to N of a tab do with a failed (5xx) refresh, in order
     /// (`browser.on_requester_server_error`; by default the tab's `on_server_error`).
     pub on_requester_server_error: Vec<Reaction>,
@@ -408,11 +420,13 @@ pub struct BrowserCfg {
 
 impl BrowserCfg {
     /// Whether a tab reads the browser's clock (the freshness check, `call_refresh_margin`,
-    /// or the expiry re-check inside the lock), so that the clock ticks.
+    /// the expiry re-check inside the lock, or a retry timeout of N ticks), so that the clock
+    /// ticks.
     pub fn reads_browser_clock(&self) -> bool {
         self.freshness_check
             || self.call_refresh_margin.is_some()
             || self.lock_granted == LockGranted::SkipIfStoredSessionFresh
+            || self.retry_after_ticks.is_some()
     }
 
     /// Whether tab `t` leads the refreshes ([`Coordination::BroadcastLeader`] only).
@@ -484,6 +498,7 @@ impl BrowserState {
             token: per_tab.then_some(token),
             expiry: None,
             retries_left: cfg.retries,
+            sent_at: None,
             read: None,
             queued_with: None,
             inbox: None,
@@ -586,6 +601,9 @@ impl BrowserState {
             && cred.presented().is_some();
         self.tabs[t as usize].status = TabStatus::Refreshing { sent: cred.presented() };
         self.tabs[t as usize].waited = 0; // whatever it waited for, it waits no more
+        if cfg.retry_after_ticks.is_some() {
+            self.tabs[t as usize].sent_at = Some(self.now); // its timeout starts now
+        }
         let tab = if cfg.retries > 0 { requesters::round_address(t, self.tabs[t as usize].round) } else { t };
         Send::Refresh { tab, cred, retry }
     }
@@ -939,6 +957,7 @@ impl BrowserState {
             // dropped even once the tab refreshes again ([`requesters::round_address`]).
             let tab = &mut self.tabs[t as usize];
             tab.round = (tab.round + 1) & 15;
+            tab.sent_at = None; // answered: no timeout runs
         }
         if matches!(self.tabs[t as usize].status, TabStatus::Hung | TabStatus::Closed) {
             return None; // the hung callback, or the closed tab, never sees it
@@ -1481,6 +1500,7 @@ mod tests {
             attacker: None,
             attacker_keeps_tokens: false,
             retries: 0,
+            retry_after_ticks: None,
             lock_hangs: 0,
             lock_steal: false,
             read_before_lock: false,
@@ -1509,6 +1529,7 @@ mod tests {
             on_call_refused: crate::model::policy::default_reactions(),
             on_call_server_error: crate::model::policy::default_reactions(),
             on_requester_refused: crate::model::policy::default_reactions(),
+            on_requester_ok: crate::model::policy::default_on_ok(AuthMode::Session, JsonStorage::PerTab),
             on_requester_server_error: crate::model::policy::default_reactions(),
             call_refresh_margin: None,
             access_ttl: 1,

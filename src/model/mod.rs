@@ -754,7 +754,11 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
     if cfg.retries > 0 {
         for (t, tab) in b.tabs.iter().enumerate() {
             let waiting = matches!(tab.status, TabStatus::Refreshing { .. });
-            set(Timer::TabRetries(t as TabIx), waiting && tab.retries_left > 0);
+            // With a timeout of N ticks, only once its clock has advanced N since its last
+            // attempt was sent.
+            let timed_out =
+                cfg.retry_after_ticks.is_none_or(|n| tab.sent_at.is_some_and(|at| b.now >= at.saturating_add(n)));
+            set(Timer::TabRetries(t as TabIx), waiting && tab.retries_left > 0 && timed_out);
         }
     }
     if cfg.coordination == policy::Coordination::BroadcastLeader {
@@ -1054,6 +1058,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         attacker: sc.attacker.as_ref().map(|a| (a.attempts, a.modes.clone())),
         attacker_keeps_tokens: sc.attacker.as_ref().is_some_and(|a| a.keeps_tokens),
         retries: sc.browser.retries_per_tab,
+        retry_after_ticks: sc.browser.retry_timeout.ticks(),
         lock_hangs: sc.browser.lock_hangs,
         lock_steal: sc.browser.lock_steal,
         read_before_lock: sc.browser.read_before_lock,
@@ -1086,6 +1091,8 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         attacker_calls: sc.attacker.as_ref().is_some_and(|a| a.uses_access_tokens),
         requesters: sc.browser.requesters_per_tab,
         reloads: sc.browser.reloads_per_tab,
+        on_requester_ok: (sc.browser.on_requester_ok.clone().or_else(|| sc.browser.on_ok.clone()))
+            .unwrap_or_else(|| policy::default_on_ok(sc.browser.mode, sc.browser.json_storage)),
         on_requester_refused: sc.browser.on_requester_refused.clone().unwrap_or_else(|| sc.browser.on_refused.clone()),
         on_requester_server_error: sc
             .browser
@@ -1155,9 +1162,10 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
         // the lock, reads its own clock.
         browser_clock: sc.browser.freshness_check
             || sc.browser.call_refresh_margin.is_some()
-            || sc.browser.lock_granted == policy::LockGranted::SkipIfStoredSessionFresh,
+            || sc.browser.lock_granted == policy::LockGranted::SkipIfStoredSessionFresh
+            || sc.browser.retry_timeout.ticks().is_some(),
         max_in_flight_ticks: sc.time.max_in_flight_ticks,
-        retry_after_loss: sc.browser.retry_timeout == policy::RetryTimeout::AfterLoss,
+        retry_after_loss: sc.browser.retry_timeout == policy::RetryTimeout::AFTER_LOSS,
     };
     let bcfg = browser_cfg(sc);
     let mut model = system::System::new(cfg, network_of(sc));
@@ -1218,7 +1226,7 @@ pub fn build(sc: &Scenario) -> RefreshModel {
         grace,
         browser_clock: sc.browser.freshness_check,
         max_in_flight_ticks: sc.time.max_in_flight_ticks,
-        retry_after_loss: sc.browser.retry_timeout == policy::RetryTimeout::AfterLoss,
+        retry_after_loss: sc.browser.retry_timeout == policy::RetryTimeout::AFTER_LOSS,
     };
     let bcfg = browser_cfg(sc);
     let mut model = system::System::new(cfg, network_of(sc))

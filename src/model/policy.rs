@@ -341,10 +341,76 @@ pub fn default_on_ok(mode: AuthMode, storage: JsonStorage) -> Vec<OkReaction> {
 }
 
 /// When a tab waiting for its refresh's answer gives up and sends it again
-/// (`browser.retry_timeout`, with `browser.retries_per_tab`).
+/// (`browser.retry_timeout`, with `browser.retries_per_tab`): a word ([`RetryWhen`]) or a
+/// number of ticks.
+///
+/// A number N is a client timeout: the tab may send its retry only once its browser clock
+/// has advanced N ticks since it sent its last attempt and it has taken no answer; its first
+/// attempt may then still be in flight, at the server, or on its way back. N is 1 to
+/// [`MAX_RETRY_TIMEOUT_TICKS`] and at most `time.max_ticks` (checked by the scenario's
+/// validation: a value read from the file is kept as written so that the refusal names it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum RetryTimeout {
+    /// `"any-moment"` or `"after-loss"`.
+    When(RetryWhen),
+    /// A timeout of N ticks of the browser's clock.
+    Ticks(i64),
+}
+
+/// The longest retry timeout, in ticks (`browser.retry_timeout`).
+pub const MAX_RETRY_TIMEOUT_TICKS: i64 = 16;
+
+impl Default for RetryTimeout {
+    fn default() -> Self {
+        RetryTimeout::When(RetryWhen::AnyMoment)
+    }
+}
+
+impl RetryTimeout {
+    /// `"any-moment"`, the default.
+    pub const ANY_MOMENT: RetryTimeout = RetryTimeout::When(RetryWhen::AnyMoment);
+    /// `"after-loss"`.
+    pub const AFTER_LOSS: RetryTimeout = RetryTimeout::When(RetryWhen::AfterLoss);
+
+    /// The timeout in ticks, when it is a number in 1 to [`MAX_RETRY_TIMEOUT_TICKS`]; `None`
+    /// for the words (and for a number out of range, which validation refuses).
+    pub fn ticks(self) -> Option<super::Tick> {
+        match self {
+            RetryTimeout::Ticks(n) if (1..=MAX_RETRY_TIMEOUT_TICKS).contains(&n) => Some(n as super::Tick),
+            _ => None,
+        }
+    }
+}
+
+/// `"any-moment"`, `"after-loss"` or an integer; another word is an error listing the words,
+/// another type one that says a word or a number of ticks is expected.
+impl<'de> Deserialize<'de> for RetryTimeout {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RetryTimeout;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"any-moment\", \"after-loss\" or a number of ticks from 1 to 16")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RetryTimeout, E> {
+                RetryWhen::deserialize(serde::de::value::StrDeserializer::<E>::new(v)).map(RetryTimeout::When)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RetryTimeout, E> {
+                Ok(RetryTimeout::Ticks(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RetryTimeout, E> {
+                Ok(RetryTimeout::Ticks(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The words of `browser.retry_timeout`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
-pub enum RetryTimeout {
+pub enum RetryWhen {
     /// At any moment, also while its request or the answer is still on its way (a short
     /// timeout, a user who clicks again, a reload of the request by the SDK). The default.
     #[default]

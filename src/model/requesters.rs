@@ -14,12 +14,12 @@
 //! |---|---|
 //! | its refresh in flight and the token it read when it started ([`Requester::sent`]) | signed in or logged out ([`TabStatus`]) |
 //! | its refreshes left ([`Requester::refreshes_left`], `refreshes_per_tab` each) | its memory (json `per-tab`: [`crate::model::browser::Tab::token`]) and the access token's expiry |
-//! | its error reactions: `on_requester_refused`, `on_requester_server_error` for requesters 2 to N (by default the tab's lists) | the 2xx reactions (`on_ok`) and the tab's own error reactions (`on_refused`, `on_server_error`, requester 1's) |
+//! | its reactions: `on_requester_ok`, `on_requester_refused`, `on_requester_server_error` for requesters 2 to N (by default the tab's lists) | the tab's own (requester 1's) reactions (`on_ok`, `on_refused`, `on_server_error`) |
 //!
 //! A requester starts while its tab is signed in (not logged out, signing out, closed or
 //! hung), whatever requester 0 is doing, and reads the token where the tab's mode keeps it
-//! (the jar's cookie, tab memory, or the shared storage) at that moment. A 2xx runs `on_ok`
-//! for the tab (the last write wins); an error runs the requesters' error reactions
+//! (the jar's cookie, tab memory, or the shared storage) at that moment. A 2xx runs
+//! `on_requester_ok` (by default `on_ok`) for the tab (the last write wins); an error runs the requesters' error reactions
 //! (`on_requester_refused`, `on_requester_server_error`; by default the tab's), and `log-out`
 //! logs **the tab** out: the properties that judge tabs (`no_spurious_logout`,
 //! `converges_to_live_token`) judge it, and every answer that reaches a logged-out tab
@@ -270,7 +270,8 @@ impl BrowserState {
     }
 
     /// Requester `r` (1 or more) of tab `t` receives its refresh's answer. A 2xx runs the
-    /// tab's `on_ok` store reactions (a server-side render path, `t < ssr_paths`, cannot write
+    /// requesters' store reactions (`on_requester_ok`, by default the tab's `on_ok`; a
+    /// server-side render path, `t < ssr_paths`, cannot write
     /// cookies: its 2xx sets nothing) and the requester is idle again; an error runs the tab's
     /// reactions, where `log-out` logs the whole tab out, `keep-going` leaves it as it is, the
     /// clearing reactions clear as for the tab, and `retry-with-stored-token` sends this
@@ -289,7 +290,7 @@ impl BrowserState {
                 if let Some(c) = set_cookie {
                     self.jar.session = Some(c);
                 }
-                for o in &cfg.on_ok {
+                for o in &cfg.on_requester_ok {
                     match (o, token) {
                         (OkReaction::StoreInTab, Some(tok)) => self.tabs[t as usize].token = Some(tok),
                         (OkReaction::StoreInCookie, Some(tok)) => self.jar.refresh = Some(tok),

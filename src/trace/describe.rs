@@ -933,10 +933,20 @@ fn describe_in(
             format!(
                 "{} {} and sends its refresh again with {}",
                 who(*t),
-                if m.cfg.retry_after_loss {
-                    "times out (its request or the answer was lost: nothing of its refresh is on its way)"
-                } else {
-                    "got no answer"
+                match model::browser_at(before, browser).tabs.get(*t as usize).and_then(|tab| tab.sent_at) {
+                    // A timeout of N ticks (`browser.retry_timeout`): the clock it read.
+                    Some(at) => {
+                        let now = model::browser_at(before, browser).now;
+                        format!(
+                            "times out (no answer {} tick{} after it sent its refresh: sent at browser clock {at}, now {now})",
+                            now - at,
+                            if now - at == 1 { "" } else { "s" }
+                        )
+                    }
+                    None if m.cfg.retry_after_loss => {
+                        "times out (its request or the answer was lost: nothing of its refresh is on its way)".into()
+                    }
+                    None => "got no answer".into(),
                 },
                 refresh_source(model::browser_at(before, browser), m, *t)
             ),
@@ -1307,6 +1317,8 @@ fn requesters_response_text(
         "; it stores it"
     } else if matches!(reply, Reply::Ok { .. }) && t < cfg.ssr_paths {
         " but cannot write the cookie (a server-side render path)"
+    } else if matches!(reply, Reply::Ok { .. }) && r > 0 && cfg.on_requester_ok.is_empty() {
+        "; it stores nothing (`on_requester_ok` is empty: the new token never reaches the browser)"
     } else {
         ""
     };
