@@ -281,8 +281,13 @@ impl Names<'_> {
             Msg::LogoutRequest { tab, cred, access: None } => {
                 (self.who_at(src, *tab), self.actor(dst), format!("{} ({})", self.words.sign_out(), cred_text(cred)))
             }
-            Msg::LogoutRequest { tab, access: Some(a), .. } => {
-                (self.who_at(src, *tab), self.actor(dst), format!("{} (access token={a})", self.words.sign_out()))
+            Msg::LogoutRequest { tab, cred, access: Some(a) } => {
+                let both = matches!(self.model.actors.get(self.model.cfg.server),
+                    Some(model::Node::AuthServer { protocol, .. })
+                        if protocol.sign_out_presents == crate::protocol::Presents::Both);
+                let sent =
+                    if both { format!("access token={a}; {}", cred_text(cred)) } else { format!("access token={a}") };
+                (self.who_at(src, *tab), self.actor(dst), format!("{} ({sent})", self.words.sign_out()))
             }
             Msg::RefreshResponse { tab, reply } | Msg::LogoutResponse { tab, reply } => {
                 (self.actor(src), self.who_at(dst, *tab), reply_text(reply, &|e| self.words.error(e, false)))
@@ -663,13 +668,19 @@ fn describe_in(
             who(*t),
             "TabSignsOut".into(),
             format!("the user signs out in {}: {sign_out} with {}", who(*t), {
+                use crate::protocol::Presents;
                 let b = model::browser_at(before, browser);
-                let by_access = matches!(m.actors.get(m.cfg.server),
-                    Some(model::Node::AuthServer { protocol, .. })
-                        if protocol.sign_out_presents == crate::protocol::Presents::AccessToken);
-                match b.tabs.get(*t as usize).and_then(|tab| tab.access).filter(|_| by_access) {
-                    Some(a) => format!("the access token it holds (access token={a})"),
-                    None => refresh_source(b, m, *t),
+                let presents = match m.actors.get(m.cfg.server) {
+                    Some(model::Node::AuthServer { protocol, .. }) => protocol.sign_out_presents,
+                    _ => Presents::RefreshToken,
+                };
+                let access = b.tabs.get(*t as usize).and_then(|tab| tab.access).filter(|_| presents.access());
+                match (access, presents) {
+                    (Some(a), Presents::Both) => {
+                        format!("the access token it holds (access token={a}) and {}", refresh_source(b, m, *t))
+                    }
+                    (Some(a), _) => format!("the access token it holds (access token={a})"),
+                    (None, _) => refresh_source(b, m, *t),
                 }
             }),
             None,
