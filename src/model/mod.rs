@@ -127,7 +127,8 @@ pub enum Reply {
         expires_at: Option<Tick>,
         access: Option<oauth::AccessId>,
     },
-    /// 200 of `POST /auth/logout`: both cookies cleared.
+    /// 200 of the sign-out (`POST /auth/logout`): the browser drops its refresh token or
+    /// cookies and the tab is logged out (Directus clears both of its cookies).
     SignedOut,
     /// 4xx or 5xx.
     Err(HttpError),

@@ -676,7 +676,7 @@ impl Protocol {
                     return Err(fail(
                         format!("{at}.sign_out.rules[{i}]"),
                         name,
-                        format!("`access.{column}`: a sign-out that presents both tokens reads the presented access token as `access.`, and the refresh token it was issued with as `access.refresh_token`"),
+                        format!("`access.{column}` (a sign-out that presents both tokens reads the presented access token as `access.`, and the refresh token it was issued with as `access.refresh_token`)"),
                     ));
                 }
             }
