@@ -1214,7 +1214,11 @@ fn gombit_127_the_loser_revokes_the_winners_new_token() {
     );
     assert_eq!(
         last_store(&t),
-        ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"],
+        [
+            "token=1 family=0 gen=0 revoked",
+            "token=2 family=0 gen=1 parent=1 revoked",
+            "access token=1 refresh token=1 iat=0 exp=1"
+        ],
         "the winner's token 2 revoked with the rest"
     );
     let q = query_trace(&sc, "lost-cas-revokes-the-winner");
@@ -1621,7 +1625,10 @@ fn wca_pr14532_revoke_on_use_serves_both_requests_until_the_new_access_token_is_
         [
             "token=1 family=0 gen=0 superseded at 0, 1 grace use(s); previous_refresh_token=none",
             "token=2 family=0 gen=1 parent=1 active; previous_refresh_token=1",
-            "token=3 family=0 gen=1 parent=1 active; previous_refresh_token=1"
+            "token=3 family=0 gen=1 parent=1 active; previous_refresh_token=1",
+            "access token=1 refresh token=1 iat=0 exp=4",
+            "access token=2 refresh token=2 iat=0 exp=4",
+            "access token=3 refresh token=3 iat=0 exp=4"
         ]
     );
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");

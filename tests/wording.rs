@@ -180,7 +180,7 @@ fn a_sign_out_answer_says_what_the_reply_and_the_browser_do() {
     let i = crate::util::find_step(&t, "tab 1A", "TabReceivesLogoutResponse", "200 signed_out");
     assert_eq!(
         t.steps[i].text,
-        "device 1 tab A gets 200 signed_out: the tab drops its refresh token (and the shared storage, if any), and is logged out"
+        "device 1 tab A gets 200 signed_out: the device 1 tab drops its refresh token (and the shared storage, if any), and is logged out"
     );
     assert_eq!(t.steps[i].message.as_ref().unwrap().text, "200 signed_out");
     assert!(!all_text(&t).contains("cookies cleared"));
