@@ -282,7 +282,7 @@ pub struct BrowserSection {
     /// With `lock_granted: "skip-if-stored-session-fresh"`: N ticks, 0 to [`MAX_TICKS`]
     /// (default 0): the tab that takes the lock skips its refresh when the stored access
     /// token's `exp` is at least the browser's `now + N`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "tick_margin")]
     pub lock_recheck_margin: Option<Tick>,
     /// json mode with `json_storage: "shared"`: what the shared entry holds, `refresh-token`
     /// (default) or `session` (the refresh token, the access token and its expiry;
@@ -398,8 +398,22 @@ pub struct BrowserSection {
     /// before it sends a call and sends the call with the new access token (auth0-spa-js
     /// `getTokenSilently`, 60 s). Absent: the tab sends the access token it holds. Needs
     /// `calls_per_tab`; turns on the browser's clock.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "tick_margin")]
     pub call_refresh_margin: Option<Tick>,
+}
+
+/// A margin in ticks written in the file (`lock_recheck_margin`, `call_refresh_margin`): an
+/// integer from 0 to [`MAX_TICKS`]. A field left out is no margin; `null`, a negative number,
+/// a larger one or another type is refused with the same message, naming that range.
+fn tick_margin<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Tick>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    match v.as_u64().filter(|&n| n <= u64::from(MAX_TICKS)) {
+        Some(n) => Ok(Some(n as Tick)),
+        None => {
+            let absent = if v.is_null() { " (leave the field out for no margin)" } else { "" };
+            Err(serde::de::Error::custom(format!("found {v}, expected an integer from 0 to {MAX_TICKS}{absent}")))
+        }
+    }
 }
 
 fn one_requester() -> u8 {

@@ -1214,7 +1214,11 @@ fn gombit_127_the_loser_revokes_the_winners_new_token() {
     );
     assert_eq!(
         last_store(&t),
-        ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"],
+        [
+            "token=1 family=0 gen=0 revoked",
+            "token=2 family=0 gen=1 parent=1 revoked",
+            "access token=1 refresh token=1 iat=0 exp=1"
+        ],
         "the winner's token 2 revoked with the rest"
     );
     let q = query_trace(&sc, "lost-cas-revokes-the-winner");
@@ -1621,7 +1625,10 @@ fn wca_pr14532_revoke_on_use_serves_both_requests_until_the_new_access_token_is_
         [
             "token=1 family=0 gen=0 superseded at 0, 1 grace use(s); previous_refresh_token=none",
             "token=2 family=0 gen=1 parent=1 active; previous_refresh_token=1",
-            "token=3 family=0 gen=1 parent=1 active; previous_refresh_token=1"
+            "token=3 family=0 gen=1 parent=1 active; previous_refresh_token=1",
+            "access token=1 refresh token=1 iat=0 exp=4",
+            "access token=2 refresh token=2 iat=0 exp=4",
+            "access token=3 refresh token=3 iat=0 exp=4"
         ]
     );
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
@@ -1709,10 +1716,19 @@ fn eventra_12794_a_logout_that_blacklists_the_access_token_leaves_the_refresh_to
     );
     assert_eq!(t.steps[1].text, "server receives tab A's POST /api/auth/logout (access token=1)");
     assert!(t.steps[4].text.contains("rule `rotate` → ok minted"));
+    // The store's rows show the access tokens too: the one the sign-out blacklisted, and the
+    // new pair's.
     assert_eq!(
         last_store(&t),
-        ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
+        [
+            "token=1 family=0 gen=0 superseded at 0, 0 grace use(s)",
+            "token=2 family=0 gen=1 parent=1 active",
+            "access token=1 refresh token=1 iat=0 exp=4 revoked",
+            "access token=2 refresh token=2 iat=0 exp=4",
+        ]
     );
+    assert_eq!(t.steps[1].state.store[1], "access token=1 refresh token=1 iat=0 exp=4 revoked");
+    assert_eq!(t.steps[0].state.store[1], "access token=1 refresh token=1 iat=0 exp=4");
     assert_eq!(query_trace(&sc, "refresh-after-logout-served").steps.len(), 6);
 
     // The effect: the sign-out revokes access token 1, and only it.
@@ -1772,6 +1788,37 @@ fn sign_out_presents_is_validated() {
             "\"revoke access\"",
             "protocol.sign_out.rules[0].do[0]",
             "`\"presents\": \"access_token\"` in `sign_out`",
+        ),
+        (
+            src.replacen("\"presents\": \"access_token\"", "\"presents\": []", 1),
+            "\"presents\"",
+            "protocol.sign_out.presents",
+            "a list of \"refresh_token\" and \"access_token\", each at most once and at least one of them; found \"[]\"",
+        ),
+        (
+            src.replacen("\"presents\": \"access_token\"", "\"presents\": [\"access_token\", \"access_token\"]", 1),
+            "\"presents\"",
+            "protocol.sign_out.presents",
+            "each at most once",
+        ),
+        (
+            src.replacen("\"presents\": \"access_token\"", "\"presents\": [\"access_token\", \"bearer\"]", 1),
+            "\"presents\"",
+            "protocol.sign_out.presents[1]",
+            "unknown variant `bearer`, expected `refresh_token` or `access_token`",
+        ),
+        (
+            src.replacen("\"refresh\": {\n", "\"refresh\": {\n      \"presents\": [\"refresh_token\", \"access_token\"],\n", 1),
+            "\"presents\"",
+            "protocol.refresh.presents",
+            "only `sign_out` chooses what it presents",
+        ),
+        (
+            src.replacen("\"presents\": \"access_token\"", "\"presents\": [\"access_token\", \"refresh_token\"]", 1)
+                .replacen("\"name\": \"blacklist the access JWT\",", "\"name\": \"blacklist the access JWT\", \"when\": \"not presented.access.used\",", 1),
+            "\"name\": \"blacklist the access JWT\"",
+            "protocol.sign_out.rules[0]",
+            "reads the presented access token as `access.`",
         ),
     ];
     for (bad, at, field, expected) in cases {
@@ -1982,4 +2029,74 @@ fn laravel_passport_pr1790_keeping_the_refresh_token_serves_the_retry() {
             "token=3 family=0 gen=1 parent=1 active"
         ]
     );
+}
+
+/// The Eventra fix's model with `edit` applied to its JSON, loaded as a scenario (the query
+/// and the expectations, which name the shipped file's runs, dropped).
+fn eventra_fix_with(edit: impl FnOnce(&mut serde_json::Value)) -> refresh_check::scenario::Scenario {
+    let file = crate::util::root().join("models/eventra-pr12794-logout-revokes-refresh-token.json");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let o = v.as_object_mut().unwrap();
+    o.remove("queries");
+    o.remove("expect");
+    edit(&mut v);
+    refresh_check::scenario::Scenario::parse(&file, &serde_json::to_string_pretty(&v).unwrap()).unwrap()
+}
+
+/// A sign-out that presents both tokens reads each as the tab holds it: `presented` is the
+/// refresh token, `access.*` the access token, and `access.refresh_token` the refresh token that
+/// access token was issued with. Two tabs share the stored refresh token (json, shared
+/// storage) and each keeps the access token of its own last answer: after tab B's refresh,
+/// tab A holds access token 1 (refresh token 1's) beside refresh token 2, and its sign-out
+/// revokes refresh token 2 and access token 1. Presenting the access token alone, `presented`
+/// is refresh token 1 and that state is unreachable.
+#[test]
+fn a_sign_out_that_presents_both_tokens_reads_each_token() {
+    let two_tabs = |presents: serde_json::Value| {
+        eventra_fix_with(|v| {
+            v["browser"] = serde_json::json!({ "tabs": 2, "refreshes_per_tab": 1, "sign_outs": 1,
+                "mode": "json", "json_storage": "shared" });
+            v.as_object_mut().unwrap().remove("attacker");
+            v["protocol"]["sign_out"] = serde_json::json!({ "presents": presents, "rules": [
+                { "name": "not a pair", "when": "access.refresh_token != presented",
+                  "do": ["revoke access", "revoke presented"], "reply": "signed_out" },
+                { "name": "a pair", "do": ["revoke access", "revoke presented"], "reply": "signed_out" } ] });
+            v["queries"] = serde_json::json!([{ "name": "not-a-pair",
+                "events": ["server ServerReceivesLogout rule `not a pair`"], "expect": "reachable" }]);
+        })
+    };
+    let both = two_tabs(serde_json::json!(["access_token", "refresh_token"]));
+    let t = query_trace(&both, "not-a-pair");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "TabReceivesRefreshResponse",
+            "TabSignsOut",
+            "ServerReceivesLogout"
+        ]
+    );
+    assert_eq!(
+        t.steps[4].text,
+        "the user signs out in tab B: POST /api/auth/logout with the access token it holds (access token=1) and its stored refresh token (token=2)"
+    );
+    assert_eq!(
+        t.steps[5].message.as_ref().unwrap().text,
+        "POST /api/auth/logout (access token=1; mode json, refresh_token=2)"
+    );
+    // The effect: refresh token 2 (the body's) and access token 1 (the header's) are revoked;
+    // refresh token 1, which access token 1 was issued with, is left as the rotation left it.
+    assert_eq!(
+        last_store(&t),
+        [
+            "token=1 family=0 gen=0 superseded at 0, 0 grace use(s)",
+            "token=2 family=0 gen=1 parent=1 revoked",
+            "access token=1 refresh token=1 iat=0 exp=4 revoked",
+            "access token=2 refresh token=2 iat=0 exp=4",
+        ]
+    );
+    let access_only = two_tabs(serde_json::json!("access_token"));
+    assert_eq!(query_answer(&access_only, "not-a-pair"), refresh_check::query::Answer::Unreachable);
 }

@@ -157,14 +157,15 @@ fn a_calls_log_out_passes_the_lock_on() {
 }
 
 /// Refusals, each exit 2 with the file and the field named: the re-check without Web Locks or
-/// without a stored session, its margin without it or out of range, a stored session outside
+/// without a stored session, its margin without it, out of range or `null` (one message for
+/// every value outside 0 to 16), a stored session outside
 /// json `shared` storage or in a Directus model or with requesters, token comparison with
 /// calls over a refresh-token storage, and calls with the localStorage lock.
 #[test]
 fn stored_sessions_and_the_recheck_are_refused_where_they_have_no_meaning() {
     let files = crate::common::TempFiles::new();
     type Edit = fn(&mut serde_json::Map<String, serde_json::Value>);
-    let cases: [(&str, Edit, &str); 9] = [
+    let cases: [(&str, Edit, &str); 11] = [
         (
             "browser.lock_granted",
             |b| {
@@ -191,7 +192,21 @@ fn stored_sessions_and_the_recheck_are_refused_where_they_have_no_meaning() {
             |b| {
                 b.insert("lock_recheck_margin".into(), 17.into());
             },
-            "expected an integer from 0 to 16",
+            "found 17, expected an integer from 0 to 16",
+        ),
+        (
+            "browser.lock_recheck_margin",
+            |b| {
+                b.insert("lock_recheck_margin".into(), (-1).into());
+            },
+            "found -1, expected an integer from 0 to 16",
+        ),
+        (
+            "browser.lock_recheck_margin",
+            |b| {
+                b.insert("lock_recheck_margin".into(), serde_json::Value::Null);
+            },
+            "found null, expected an integer from 0 to 16 (leave the field out for no margin)",
         ),
         (
             "browser.shared_storage_holds",

@@ -253,7 +253,8 @@ fn gombit_pr166_per_token_hash_a_joiner_gets_the_pair_its_call_stored_on_the_tok
         t.steps[rotate].state.store,
         [
             "token=1 family=0 gen=0 superseded at 0, 0 grace use(s); call=0, call_pair=2, calls=1",
-            "token=2 family=0 gen=1 parent=1 active; call=0, call_pair=none, calls=0"
+            "token=2 family=0 gen=1 parent=1 active; call=0, call_pair=none, calls=0",
+            "access token=1 refresh token=1 iat=0 exp=1"
         ]
     );
     assert_eq!(t.steps.iter().filter(|s| s.text.contains("rule `1 row affected")).count(), 1, "one rotation");

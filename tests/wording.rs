@@ -168,3 +168,39 @@ fn a_bad_wording_is_refused_with_the_field() {
     let e = Scenario::load(&file).unwrap_err().to_string();
     assert!(e.contains("session_server.wording.errors.invalid_grant") && e.contains("`invalid_credentials`"), "{e}");
 }
+
+/// A `protocol` server's sign-out answer is worded from its reply and the browser's reaction
+/// (`200 signed_out`; the tab drops its refresh token and is logged out), not in Directus's
+/// words; a Directus model keeps them (`200, both cookies cleared`).
+#[test]
+fn a_sign_out_answer_says_what_the_reply_and_the_browser_do() {
+    let file = "models/keycloak-26532-revoke-offline-kills-other-client.json";
+    let (sc, m, r) = checked(file);
+    let t = trace_of(&m, &sc, &r, "converges_to_live_token");
+    let i = crate::util::find_step(&t, "tab 1A", "TabReceivesLogoutResponse", "200 signed_out");
+    assert_eq!(
+        t.steps[i].text,
+        "device 1 tab A gets 200 signed_out: the device 1 tab drops its refresh token (and the shared storage, if any), and is logged out"
+    );
+    assert_eq!(t.steps[i].message.as_ref().unwrap().text, "200 signed_out");
+    assert!(!all_text(&t).contains("cookies cleared"));
+    assert_eq!(t.steps[i].state.tabs[0].status, "logged out");
+}
+
+/// Two nodes: a node that answers from its copy without changing it is not said to serve the
+/// request; here node 2 has no row for token 2 (the write on node 1 is not replicated yet).
+#[test]
+fn a_node_that_changes_nothing_is_not_said_to_serve() {
+    let file = "models/c09-keycloak-cluster-lagging-read.json";
+    let (sc, m, r) = checked(file);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let served: Vec<&str> =
+        t.steps.iter().filter(|s| s.action == "NodeServesRequest").map(|s| s.text.as_str()).collect();
+    assert_eq!(
+        served,
+        [
+            "the load balancer routes tab A's refresh (token=1) to node 1, which serves it on its own copy of the session entry",
+            "the load balancer routes tab A's refresh (token=2) to node 2, whose copy of the session entry has no token=2: it answers without changing anything",
+        ]
+    );
+}

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use stateright::actor::{model_timeout, Id, Out};
 
-use crate::protocol::{Lock, Presents, Protocol, Routing};
+use crate::protocol::{Lock, Protocol, Routing};
 
 use super::{interpret, oauth, ClientKey, HttpError, Msg, Node, NodeState, Reply, Tick, Timer, Token, ATTACKER};
 
@@ -77,10 +77,7 @@ pub(super) fn on_msg(
             }
         }
         Msg::LogoutRequest { tab, cred, access } => {
-            let reply = match protocol.sign_out_presents {
-                Presents::RefreshToken => interpret::sign_out(protocol, &mut s, cred.presented()),
-                Presents::AccessToken => interpret::sign_out_with_access(protocol, &mut s, access),
-            };
+            let reply = interpret::sign_out_presenting(protocol, &mut s, cred.presented(), access);
             s.as_ghost.user_signed_out |= 1 << usize::from(src);
             (ClientKey { browser: usize::from(src) as u8, tab }, Msg::LogoutResponse { tab, reply })
         }

@@ -18,7 +18,7 @@ use super::{HttpError, Reply, Tick, Token};
 use crate::protocol::expr::{
     Column, Effect, ReplyForm, RevokeScope, Scope, Var, STATUS_ACTIVE, STATUS_REVOKED, STATUS_SUPERSEDED,
 };
-use crate::protocol::{Protocol, Reads, Rule};
+use crate::protocol::{Presents, Protocol, Reads, Rule};
 
 fn status_value(s: TokStatus) -> i32 {
     match s {
@@ -92,6 +92,7 @@ fn read(
         Var::ChildAccessRevoked => i32::from(view.child_access.is_some_and(|(_, a)| a.revoked)),
         Var::AccessExp => view.access.map_or(0, |(_, a)| i32::from(a.expires_at)),
         Var::AccessIssuedAt => view.access.map_or(0, |(_, a)| i32::from(a.issued_at)),
+        Var::AccessRefreshToken => view.access.map_or(0, |(_, a)| i32::from(a.refresh)),
         Var::Follow(slot, col) => view.follow.get(slot as usize).copied().flatten().map_or(0, |r| column(&r, col)),
     }
 }
@@ -547,15 +548,28 @@ pub fn redeem(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &AsHandler) ->
 
 /// Sign-out with token `t` (if any), one action.
 pub fn sign_out(p: &Protocol, s: &mut AsState, t: Option<Token>) -> Reply {
-    if let Some(t) = t {
-        let view = s.read_following(t, &p.follows, &Fields::default(), None);
-        if let Some(row) = view.row {
-            let rules = p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]);
-            if let Some(rule) = decide(rules, &view, t, s.now) {
-                if !rule.rolled_back {
-                    apply(p, s, rule, &view, (t, None), &mut Fields::default());
-                }
+    sign_out_presenting(p, s, t, None)
+}
+
+/// Sign-out presenting what `p.sign_out_presents` says of refresh token `t` and access token
+/// `a` (each the one the tab holds, if any), one action: the rules decide on the view
+/// [`sign_out_view`] reads, and their effects are applied unless the rule is `rolled_back`.
+/// A request whose tokens have no row changes nothing; the user's sign-out is recorded either
+/// way, and the family of the refresh token the rules read is marked signed out.
+pub fn sign_out_presenting(
+    p: &Protocol,
+    s: &mut AsState,
+    t: Option<Token>,
+    a: Option<super::oauth::AccessId>,
+) -> Reply {
+    if let Some((t, view)) = sign_out_view(p, s, t, a) {
+        let rules = p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]);
+        if let Some(rule) = decide(rules, &view, t, s.now) {
+            if !rule.rolled_back {
+                apply(p, s, rule, &view, (t, None), &mut Fields::default());
             }
+        }
+        if let Some(row) = view.row {
             s.as_ghost.signed_out |= 1 << row.family;
         }
     }
@@ -563,30 +577,61 @@ pub fn sign_out(p: &Protocol, s: &mut AsState, t: Option<Token>) -> Reply {
     Reply::SignedOut
 }
 
-/// Sign-out presenting access token `a` (`sign_out.presents: access_token`), one action: the
-/// rules decide on the refresh token it was issued with (`presented`) and on the access token
-/// (`access.*`), as the `request` handler's do, and may `revoke access`. An access token with
-/// no row (or none) changes nothing; the user's sign-out is recorded either way, and the family
-/// of a known one is marked signed out.
+/// Sign-out presenting access token `a` alone (`sign_out.presents: access_token`), one
+/// action: [`sign_out_presenting`] without a refresh token.
 pub fn sign_out_with_access(p: &Protocol, s: &mut AsState, a: Option<super::oauth::AccessId>) -> Reply {
-    if let Some((t, view)) = access_view(p, s, a) {
-        let rules = p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]);
-        if let Some(rule) = decide(rules, &view, t, s.now) {
-            apply(p, s, rule, &view, (t, None), &mut Fields::default());
-        }
-        if let Some(row) = view.row {
-            s.as_ghost.signed_out |= 1 << row.family;
-        }
-    }
-    s.ghost.signed_out = true;
-    Reply::SignedOut
+    sign_out_presenting(p, s, None, a)
+}
+
+/// The sign-out rule that decides a sign-out presenting refresh token `t` and access token `a`
+/// (as [`Protocol::sign_out_presents`] says) on store `s` (for traces and queries); `None`
+/// when the tokens the rules read have no row or no rule holds.
+pub fn sign_out_rule<'p>(
+    p: &'p Protocol,
+    s: &AsState,
+    t: Option<Token>,
+    a: Option<super::oauth::AccessId>,
+) -> Option<&'p Rule> {
+    let (t, view) = sign_out_view(p, s, t, a)?;
+    decide(p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]), &view, t, s.now)
 }
 
 /// The sign-out rule that decides a sign-out presenting access token `a` on store `s` (for
 /// traces); `None` when the access token (or its refresh token) has no row or no rule holds.
 pub fn sign_out_access_rule<'p>(p: &'p Protocol, s: &AsState, a: Option<super::oauth::AccessId>) -> Option<&'p Rule> {
-    let (t, view) = access_view(p, s, a)?;
-    decide(p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]), &view, t, s.now)
+    sign_out_rule(p, s, None, a)
+}
+
+/// What a sign-out's rules read, by [`Protocol::sign_out_presents`]: the refresh token they
+/// call `presented` and the read view of it, `None` when that token has no row.
+///
+/// - refresh token: `t`, read as a refresh reads it;
+/// - access token: the refresh token access token `a` was issued with, and `a`'s row as
+///   `access.*` (`None` also when `a` has no row);
+/// - both: `t`, with `a`'s row as `access.*` (`access.*` read 0 and `revoke access` revokes
+///   nothing when the tab holds no access token or it has no row).
+pub fn sign_out_view(
+    p: &Protocol,
+    s: &AsState,
+    t: Option<Token>,
+    a: Option<super::oauth::AccessId>,
+) -> Option<(Token, ReadView)> {
+    match p.sign_out_presents {
+        Presents::RefreshToken => {
+            let t = t?;
+            let view = s.read_following(t, &p.follows, &Fields::default(), None);
+            view.row?;
+            Some((t, view))
+        }
+        Presents::AccessToken => access_view(p, s, a),
+        Presents::Both => {
+            let t = t?;
+            let mut view = s.read_following(t, &p.follows, &Fields::default(), None);
+            view.row?;
+            view.access = a.and_then(|a| s.access_row(a).map(|r| (a, r)));
+            Some((t, view))
+        }
+    }
 }
 
 /// The refresh token access token `a` was issued with, and the read view of it with the

@@ -127,7 +127,8 @@ pub enum Reply {
         expires_at: Option<Tick>,
         access: Option<oauth::AccessId>,
     },
-    /// 200 of `POST /auth/logout`: both cookies cleared.
+    /// 200 of the sign-out (`POST /auth/logout`): the browser drops its refresh token or
+    /// cookies and the tab is logged out (Directus clears both of its cookies).
     SignedOut,
     /// 4xx or 5xx.
     Err(HttpError),
@@ -1084,10 +1085,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         calls: sc.browser.calls_per_tab,
         call_ok_stores_echo: sc.browser.on_call_ok.contains(&policy::CallOkReaction::StoreEchoedAccessToken),
         access_tokens: keeps_access_tokens(sc),
-        sign_out_access: sc
-            .protocol
-            .as_ref()
-            .is_some_and(|p| p.sign_out_presents == crate::protocol::Presents::AccessToken),
+        sign_out_access: sc.protocol.as_ref().is_some_and(|p| p.sign_out_presents.access()),
         attacker_calls: sc.attacker.as_ref().is_some_and(|a| a.uses_access_tokens),
         requesters: sc.browser.requesters_per_tab,
         reloads: sc.browser.reloads_per_tab,

@@ -106,6 +106,11 @@ pub enum Var {
     AccessUsed,
     /// `access.revoked` (ordinary requests only): it is revoked.
     AccessRevoked,
+    /// `access.refresh_token` (where an access token is presented): the refresh token the
+    /// presented access token was issued with (a token). In the `request` handler and a
+    /// sign-out that presents the access token alone it is `presented`; in a sign-out that
+    /// presents both tokens it may differ from the presented refresh token.
+    AccessRefreshToken,
     /// `PATH.COLUMN`: a column of the token a token-valued path names (`family.current.used`,
     /// `presented.parent.status`, `presented.answer.generation`, `family.current.child.status`,
     /// `minted.F`), read from the row of that token as the read saw it. The first number is the
@@ -398,6 +403,7 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "access.issued_at",
     "access.used",
     "access.revoked",
+    "access.refresh_token",
 ];
 
 impl Grammar for Names {
@@ -485,13 +491,18 @@ impl Names {
             "presented.access.revoked" => var(Var::PresentedAccessRevoked, Ty::Bool),
             "presented.child.access.used" => var(Var::ChildAccessUsed, Ty::Bool),
             "presented.child.access.revoked" => var(Var::ChildAccessRevoked, Ty::Bool),
-            "access.exp" | "access.issued_at" | "access.used" | "access.revoked" if !self.ordinary => Some(Err(format!(
-                "`{w}` is a column of the presented access token: readable only in the `request` handler (an ordinary request presents an access token; a refresh reads `presented.access.used`)"
-            ))),
+            "access.exp" | "access.issued_at" | "access.used" | "access.revoked" | "access.refresh_token"
+                if !self.ordinary =>
+            {
+                Some(Err(format!(
+                    "`{w}` is a column of the presented access token: readable only in the `request` handler (an ordinary request presents an access token; a refresh reads `presented.access.used`)"
+                )))
+            }
             "access.exp" => var(Var::AccessExp, Ty::Num),
             "access.issued_at" => var(Var::AccessIssuedAt, Ty::Num),
             "access.used" => var(Var::AccessUsed, Ty::Bool),
             "access.revoked" => var(Var::AccessRevoked, Ty::Bool),
+            "access.refresh_token" => var(Var::AccessRefreshToken, Ty::Token),
             _ => {
                 let (scope, i, t) = self.field(w)?;
                 let v = match scope {

@@ -125,9 +125,60 @@ pub enum Lock {
     Family,
 }
 
-/// What a sign-out request presents (`sign_out.presents`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+/// One token a request may present (an item of `sign_out.presents`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+pub enum Credential {
+    /// The refresh token the tab holds, where its mode keeps it (a revocation request's
+    /// `token`, RFC 7009 §2.1; the body's `refresh_token`).
+    RefreshToken,
+    /// The access token the tab holds (an `Authorization: Bearer` header, RFC 6750 §2.1).
+    AccessToken,
+}
+
+/// What a sign-out presents, as written (`sign_out.presents`): one token, `"refresh_token"`
+/// (the default) or `"access_token"`, or a list of them (`["access_token", "refresh_token"]`:
+/// the access token in the header and the refresh token in the body). Compiled into
+/// [`Presents`]; an empty list or a token named twice is refused at load.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum PresentsSpec {
+    /// One token.
+    One(Credential),
+    /// Several tokens, in any order, each at most once.
+    List(Vec<Credential>),
+}
+
+impl Default for PresentsSpec {
+    fn default() -> Self {
+        PresentsSpec::One(Credential::RefreshToken)
+    }
+}
+
+/// A string names one token; a list names several. serde's own message for either names the
+/// values allowed (`unknown variant …, expected `refresh_token` or `access_token``).
+impl<'de> Deserialize<'de> for PresentsSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = PresentsSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"refresh_token\", \"access_token\" or a list of them")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PresentsSpec, E> {
+                Credential::deserialize(serde::de::value::StrDeserializer::<E>::new(v)).map(PresentsSpec::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<PresentsSpec, A::Error> {
+                Vec::<Credential>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(PresentsSpec::List)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// What a sign-out request presents, compiled from [`PresentsSpec`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Presents {
     /// The refresh token the tab holds (RFC 7009 revocation of a refresh token). The default.
     #[default]
@@ -137,6 +188,23 @@ pub enum Presents {
     /// `revoke access`, as the `request` handler's do (a logout that blacklists the access
     /// token's jti).
     AccessToken,
+    /// Both: the access token (header) and the refresh token (body), each the one the tab
+    /// holds. `presented` is the presented refresh token; the `access.` columns, `revoke
+    /// access` and `access.refresh_token` are the presented access token's, which may have
+    /// been issued with another refresh token (Eventra's logout after commit af64a09ce).
+    Both,
+}
+
+impl Presents {
+    /// The request carries the tab's access token.
+    pub fn access(self) -> bool {
+        self != Presents::RefreshToken
+    }
+
+    /// The request carries the tab's refresh token.
+    pub fn refresh(self) -> bool {
+        self != Presents::AccessToken
+    }
 }
 
 /// Which OAuth client each device's sign-in uses.
@@ -234,10 +302,10 @@ pub struct HandlerSpec {
     /// A lock held from the first step to the last (several steps only; default none).
     #[serde(default, skip_serializing_if = "is_default")]
     pub lock: Lock,
-    /// The token the request presents (the sign-out handler only; default `refresh_token`):
-    /// [`Presents`].
+    /// The token or tokens the request presents (the sign-out handler only; default
+    /// `refresh_token`): [`PresentsSpec`].
     #[serde(default, skip_serializing_if = "is_default")]
-    pub presents: Presents,
+    pub presents: PresentsSpec,
     /// The rules of a handler that is one atomic step; first match decides; no rule matching
     /// answers `invalid_grant` (refresh) or `signed_out` (sign-out).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -367,7 +435,7 @@ pub struct Protocol {
     pub refresh: Handler,
     /// The sign-out handler.
     pub sign_out: Handler,
-    /// What a sign-out presents: the tab's refresh token (default) or its access token.
+    /// What a sign-out presents: the tab's refresh token (default), its access token, or both.
     pub sign_out_presents: Presents,
     /// The sign-in handler, if any (one step).
     pub sign_in: Option<Handler>,
@@ -543,19 +611,37 @@ impl Protocol {
         for (h, name) in
             [(Some(&spec.refresh), "refresh"), (spec.sign_in.as_ref(), "sign_in"), (spec.request.as_ref(), "request")]
         {
-            if h.is_some_and(|h| h.presents != Presents::RefreshToken) {
+            if let Some(h) = h.filter(|h| h.presents != PresentsSpec::default()) {
                 return Err(fail(
                     format!("{at}.{name}.presents"),
-                    "access_token",
+                    &serde_json::to_string(&h.presents).unwrap_or_default(),
                     "no `presents` here: only `sign_out` chooses what it presents (a refresh presents a refresh token, an ordinary request an access token)".into(),
                 ));
             }
         }
-        let by_access = spec.sign_out.presents == Presents::AccessToken;
+        let presents = match &spec.sign_out.presents {
+            PresentsSpec::One(Credential::RefreshToken) => Presents::RefreshToken,
+            PresentsSpec::One(Credential::AccessToken) => Presents::AccessToken,
+            PresentsSpec::List(list) => {
+                let has = |c: Credential| list.iter().filter(|&&x| x == c).count();
+                match (has(Credential::RefreshToken), has(Credential::AccessToken)) {
+                    (1, 0) => Presents::RefreshToken,
+                    (0, 1) => Presents::AccessToken,
+                    (1, 1) => Presents::Both,
+                    _ => return Err(fail(
+                        format!("{at}.sign_out.presents"),
+                        &serde_json::to_string(&spec.sign_out.presents).unwrap_or_default(),
+                        "a list of \"refresh_token\" and \"access_token\", each at most once and at least one of them"
+                            .into(),
+                    )),
+                }
+            }
+        };
+        let by_access = presents.access();
         if by_access && spec.replicas > 1 {
             return Err(fail(
                 format!("{at}.sign_out.presents"),
-                "access_token",
+                &serde_json::to_string(&spec.sign_out.presents).unwrap_or_default(),
                 "\"refresh_token\" when `replicas` is 2 (access tokens are kept by one node)".into(),
             ));
         }
@@ -564,11 +650,37 @@ impl Protocol {
             .map_err(|mut e| {
                 if !by_access && (e.message.contains("access token") || e.message.contains("`revoke access`")) {
                     e.message.push_str(
-                        "; a sign-out that presents the access token reads it with `\"presents\": \"access_token\"` in `sign_out`",
+                        "; a sign-out that presents the access token reads it with `\"presents\": \"access_token\"` in `sign_out` (`[\"access_token\", \"refresh_token\"]` when it presents both)",
                     );
                 }
                 e
             })?;
+        if presents == Presents::Both {
+            // `presented.access.*` reads the newest access token of the presented refresh
+            // token; with both tokens presented the rules read the presented one as `access.*`.
+            for (i, r) in sign_out.steps.iter().flat_map(|st| &st.rules).enumerate() {
+                let mut found = None;
+                let mut see = |v: &Var| match v {
+                    Var::PresentedAccessUsed => found = Some("presented.access.used"),
+                    Var::PresentedAccessRevoked => found = Some("presented.access.revoked"),
+                    _ => {}
+                };
+                r.when.visit_vars(&mut see);
+                for e in &r.effects {
+                    for x in effect_exprs(e) {
+                        x.visit_vars(&mut see);
+                    }
+                }
+                if let Some(name) = found {
+                    let column = name.rsplit('.').next().unwrap_or_default();
+                    return Err(fail(
+                        format!("{at}.sign_out.rules[{i}]"),
+                        name,
+                        format!("`access.{column}` (a sign-out that presents both tokens reads the presented access token as `access.`, and the refresh token it was issued with as `access.refresh_token`)"),
+                    ));
+                }
+            }
+        }
         let sign_in = match &spec.sign_in {
             Some(h) => Some(compile_handler(h, &format!("{at}.sign_in"), &names, Endpoint::SignIn)?),
             None => None,
@@ -626,7 +738,7 @@ impl Protocol {
         Ok(Protocol {
             refresh,
             sign_out,
-            sign_out_presents: spec.sign_out.presents,
+            sign_out_presents: presents,
             sign_in,
             request,
             uses_access,
@@ -675,7 +787,7 @@ pub fn default_request() -> HandlerSpec {
     };
     HandlerSpec {
         lock: Lock::None,
-        presents: Presents::RefreshToken,
+        presents: PresentsSpec::default(),
         rules: vec![
             rule("unexpired and not revoked", "access.exp >= now and not access.revoked", "ok"),
             rule("expired or revoked", "true", "invalid_token"),

@@ -622,22 +622,16 @@ fn sign_out_decision(
         return None;
     }
     let step = protocol.sign_out.steps.first()?;
-    if protocol.sign_out_presents == crate::protocol::Presents::AccessToken {
-        let known = access.and_then(|a| auth.access_row(a)).is_some_and(|r| auth.read(r.refresh).row.is_some());
-        let rule = match crate::model::interpret::sign_out_access_rule(protocol, auth, *access) {
-            Some(r) => r.name.clone(),
-            None if known => "no rule holds".to_string(),
-            None => "no such access token".to_string(),
-        };
-        return Some((rule, step.name.clone()));
-    }
-    let rule = match cred.presented() {
-        Some(t) if auth.read(t).row.is_some() => {
-            let view = auth.read_following(t, &protocol.follows, &crate::model::oauth::Fields::default(), None);
-            crate::model::interpret::decide(&step.rules, &view, t, auth.now)
-                .map_or("no rule holds".to_string(), |r| r.name.clone())
+    let t = cred.presented();
+    let rule = match crate::model::interpret::sign_out_rule(protocol, auth, t, *access) {
+        Some(r) => r.name.clone(),
+        None if crate::model::interpret::sign_out_view(protocol, auth, t, *access).is_some() => {
+            "no rule holds".to_string()
         }
-        _ => "no such token".to_string(),
+        None if protocol.sign_out_presents == crate::protocol::Presents::AccessToken => {
+            "no such access token".to_string()
+        }
+        None => "no such token".to_string(),
     };
     Some((rule, step.name.clone()))
 }

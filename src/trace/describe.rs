@@ -10,7 +10,7 @@ use crate::model::policy::AuthMode;
 use crate::model::server::{Credentials, Handler, Stage};
 use crate::model::store::{Row, Sql, SqlResult};
 use crate::model::{
-    self, Action, HttpError, Msg, Node, RefreshModel, Reply, SessionJwt, State, TabIx, Timer, ATTACKER,
+    self, Action, HttpError, Msg, Node, RefreshModel, Reply, SessionJwt, State, TabIx, Timer, Token, ATTACKER,
 };
 use crate::properties;
 use crate::protocol::sessions::SessionProgram;
@@ -48,16 +48,18 @@ fn request_cred_text(c: &Credentials) -> String {
     }
 }
 
-fn reply_text(r: &Reply, err: &dyn Fn(&HttpError) -> String) -> String {
+/// An answer in the model's words: `err` prints an error, `signed_out` a sign-out's 200
+/// ([`Words::signed_out`]).
+fn reply_text(r: &Reply, err: &dyn Fn(&HttpError) -> String, signed_out: &str) -> String {
     if let Reply::Ok { set_cookie, token, expires_at, access: Some(a) } = *r {
         let plain = Reply::Ok { set_cookie, token, expires_at, access: None };
-        return format!("{}, access token={a}", reply_text(&plain, err));
+        return format!("{}, access token={a}", reply_text(&plain, err, signed_out));
     }
     match r {
         Reply::Ok { set_cookie: Some(c), .. } => format!("200, Set-Cookie session={} exp={}", c.session, c.exp),
         Reply::Ok { token: Some(t), .. } => format!("200, refresh token={t}"),
         Reply::Ok { .. } => "200".into(),
-        Reply::SignedOut => "200, both cookies cleared".into(),
+        Reply::SignedOut => signed_out.into(),
         Reply::Err(e) => err(e),
     }
 }
@@ -96,6 +98,28 @@ impl Words<'_> {
     /// The sign-out request (`POST /auth/logout`).
     fn sign_out(&self) -> &str {
         self.wording.sign_out.as_deref().unwrap_or(wording::SIGN_OUT)
+    }
+
+    /// The sign-out's 200 as the answer says it. Directus's logout clears both of its cookies
+    /// (`api/src/controllers/auth.ts`: `res.clearCookie` of the refresh and session cookies);
+    /// a `protocol` server's sign-out rule answers `signed_out`, a 200 that carries no token.
+    fn signed_out(&self) -> &'static str {
+        if self.oauth {
+            "200 signed_out"
+        } else {
+            "200, both cookies cleared"
+        }
+    }
+
+    /// What the browser does with a sign-out's 200 in mode `mode` (`BrowserState::on_sign_out_reply`:
+    /// the jar, the shared storage and the tab's refresh token are dropped and the tab is logged
+    /// out), in the words of the answer that caused it.
+    fn sign_out_reaction(&self, mode: AuthMode) -> &'static str {
+        match (self.oauth, mode) {
+            (_, AuthMode::Json) => "the tab drops its refresh token (and the shared storage, if any)",
+            (false, _) => "every tab's cookies are gone",
+            (true, _) => "the browser drops the refresh cookie, for every tab",
+        }
     }
 
     /// The session check (`GET /users/me`).
@@ -281,15 +305,24 @@ impl Names<'_> {
             Msg::LogoutRequest { tab, cred, access: None } => {
                 (self.who_at(src, *tab), self.actor(dst), format!("{} ({})", self.words.sign_out(), cred_text(cred)))
             }
-            Msg::LogoutRequest { tab, access: Some(a), .. } => {
-                (self.who_at(src, *tab), self.actor(dst), format!("{} (access token={a})", self.words.sign_out()))
+            Msg::LogoutRequest { tab, cred, access: Some(a) } => {
+                let both = matches!(self.model.actors.get(self.model.cfg.server),
+                    Some(model::Node::AuthServer { protocol, .. })
+                        if protocol.sign_out_presents == crate::protocol::Presents::Both);
+                let sent =
+                    if both { format!("access token={a}; {}", cred_text(cred)) } else { format!("access token={a}") };
+                (self.who_at(src, *tab), self.actor(dst), format!("{} ({sent})", self.words.sign_out()))
             }
-            Msg::RefreshResponse { tab, reply } | Msg::LogoutResponse { tab, reply } => {
-                (self.actor(src), self.who_at(dst, *tab), reply_text(reply, &|e| self.words.error(e, false)))
-            }
-            Msg::UsersMeResponse { tab, reply } | Msg::CallResponse { tab, reply } => {
-                (self.actor(src), self.who_at(dst, *tab), reply_text(reply, &|e| self.words.error(e, true)))
-            }
+            Msg::RefreshResponse { tab, reply } | Msg::LogoutResponse { tab, reply } => (
+                self.actor(src),
+                self.who_at(dst, *tab),
+                reply_text(reply, &|e| self.words.error(e, false), self.words.signed_out()),
+            ),
+            Msg::UsersMeResponse { tab, reply } | Msg::CallResponse { tab, reply } => (
+                self.actor(src),
+                self.who_at(dst, *tab),
+                reply_text(reply, &|e| self.words.error(e, true), self.words.signed_out()),
+            ),
             Msg::CallRequest { tab, access } => (
                 self.who_at(src, *tab),
                 self.actor(dst),
@@ -312,7 +345,7 @@ impl Names<'_> {
                 format!("run {:?} for {} atomically", handler.endpoint, who(handler.client.tab)),
             ),
             Msg::TransactionDone { handler, reply, .. } => {
-                let text = reply_text(reply, &|e| self.words.error(e, false));
+                let text = reply_text(reply, &|e| self.words.error(e, false), self.words.signed_out());
                 (self.actor(src), self.actor(dst), format!("{text} [{}]", who(handler.client.tab)))
             }
         };
@@ -526,7 +559,11 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
         })
         .collect();
     let store = match &auth.cluster {
-        None => table((&auth.rows, &auth.families, &auth.sessions), ""),
+        None => {
+            let mut lines = table((&auth.rows, &auth.families, &auth.sessions), "");
+            lines.extend(auth.access.iter().enumerate().map(|(i, a)| access_row_text(i as u8 + 1, a)));
+            lines
+        }
         Some(c) => {
             // Two nodes (C09): each node's copy of the session entry, and what waits for the
             // load balancer or for replication.
@@ -663,13 +700,19 @@ fn describe_in(
             who(*t),
             "TabSignsOut".into(),
             format!("the user signs out in {}: {sign_out} with {}", who(*t), {
+                use crate::protocol::Presents;
                 let b = model::browser_at(before, browser);
-                let by_access = matches!(m.actors.get(m.cfg.server),
-                    Some(model::Node::AuthServer { protocol, .. })
-                        if protocol.sign_out_presents == crate::protocol::Presents::AccessToken);
-                match b.tabs.get(*t as usize).and_then(|tab| tab.access).filter(|_| by_access) {
-                    Some(a) => format!("the access token it holds (access token={a})"),
-                    None => refresh_source(b, m, *t),
+                let presents = match m.actors.get(m.cfg.server) {
+                    Some(model::Node::AuthServer { protocol, .. }) => protocol.sign_out_presents,
+                    _ => Presents::RefreshToken,
+                };
+                let access = b.tabs.get(*t as usize).and_then(|tab| tab.access).filter(|_| presents.access());
+                match (access, presents) {
+                    (Some(a), Presents::Both) => {
+                        format!("the access token it holds (access token={a}) and {}", refresh_source(b, m, *t))
+                    }
+                    (Some(a), _) => format!("the access token it holds (access token={a})"),
+                    (None, _) => refresh_source(b, m, *t),
                 }
             }),
             None,
@@ -851,16 +894,40 @@ fn describe_in(
                 Some(p) => format!("refresh (token={})", p.token.map_or("none".into(), |t| t.to_string())),
                 None => "request".to_string(),
             };
-            (
-                format!("node {}", node + 1),
-                "NodeServesRequest".into(),
-                format!(
+            // What the node did to its own copy: a refusal that writes nothing is not "served".
+            let copy = |st: &State| {
+                model::auth_server_at(st, m.cfg.server).map(|a| match (&a.cluster, node) {
+                    (Some(c), 1) => (c.second.rows.clone(), c.second.families.clone(), c.second.sessions.clone()),
+                    _ => (a.rows.clone(), a.families.clone(), a.sessions.clone()),
+                })
+            };
+            let (was, is) = (copy(before), copy(after));
+            let unknown = match (&was, pending_token(m, before, *client, *slot)) {
+                (Some((rows, ..)), Some(t)) => (t as usize)
+                    .checked_sub(1)
+                    .and_then(|i| rows.get(i))
+                    .is_none_or(|r| r.status == model::oauth::TokStatus::Unknown)
+                    .then_some(t),
+                _ => None,
+            };
+            let text = match unknown {
+                _ if was != is => format!(
                     "the load balancer routes {}'s {what} to node {}, which serves it on its own copy of the session entry",
                     who(client.tab),
                     node + 1
                 ),
-                None,
-            )
+                Some(t) => format!(
+                    "the load balancer routes {}'s {what} to node {}, whose copy of the session entry has no token={t}: it answers without changing anything",
+                    who(client.tab),
+                    node + 1
+                ),
+                None => format!(
+                    "the load balancer routes {}'s {what} to node {}, which answers from its own copy of the session entry without changing it",
+                    who(client.tab),
+                    node + 1
+                ),
+            };
+            (format!("node {}", node + 1), "NodeServesRequest".into(), text, None)
         }
         ActorModelAction::Timeout(_, Timer::ServerRestarts) => {
             let lost = model::auth_server_at(before, m.cfg.server).map_or(0, |a| a.handlers.len());
@@ -1188,13 +1255,11 @@ fn describe_in(
                     (
                         w.clone(),
                         "TabReceivesLogoutResponse",
-                        match browser_mode(m) {
-                            AuthMode::Json => format!(
-                                "{w} gets {}: the tab drops its refresh token (and the shared storage, if any)",
-                                view.text
-                            ),
-                            _ => format!("{w} gets {}: every tab's cookies are gone", view.text),
-                        },
+                        format!(
+                            "{w} gets {}: {}, and is logged out",
+                            view.text,
+                            names.words.sign_out_reaction(browser_mode(m))
+                        ),
                     )
                 }
             };
@@ -1341,6 +1406,23 @@ fn requesters_response_text(
 }
 
 /// Where tab `t`'s refresh token comes from, and its value, in the state `b`.
+/// An access-token row of an authorization server's store, as a snapshot lists it after the
+/// refresh-token rows: `access token=2 refresh token=2 iat=1 exp=5`, then `used` once a call
+/// with it was answered 2xx and `revoked` once a rule revoked it.
+fn access_row_text(id: u8, a: &model::oauth::AccessRow) -> String {
+    let used = if a.used { " used" } else { "" };
+    let revoked = if a.revoked { " revoked" } else { "" };
+    format!("access token={id} refresh token={} iat={} exp={}{used}{revoked}", a.refresh, a.issued_at, a.expires_at)
+}
+
+/// The refresh token of `client`'s request `slot` waiting at the load balancer in `s` (two
+/// nodes), if it is a refresh that carries one.
+fn pending_token(m: &RefreshModel, s: &State, client: model::ClientKey, slot: u8) -> Option<Token> {
+    let c = model::auth_server_at(s, m.cfg.server)?.cluster.as_ref()?;
+    let p = c.pending.iter().find(|p| (p.client, p.slot) == (client, slot))?;
+    (p.endpoint == model::oauth::AsEndpoint::Refresh).then_some(p.token).flatten()
+}
+
 fn refresh_source(b: &BrowserState, m: &RefreshModel, t: TabIx) -> String {
     let _ = m;
     if let Some(j) = b.jar.session {

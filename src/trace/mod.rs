@@ -53,7 +53,9 @@ pub struct Snapshot {
     pub tabs: Vec<TabView>,
     /// The cookie jar's session cookie, e.g. `"session=2 exp=4"`, or `null`.
     pub jar: Option<String>,
-    /// The rows of `directus_sessions`, e.g. `"token=2 expires=7"`.
+    /// The rows of `directus_sessions`, e.g. `"token=2 expires=7"`; for an authorization
+    /// server, its refresh-token rows, then its access-token rows where the model keeps access
+    /// tokens, e.g. `"access token=2 refresh token=2 iat=1 exp=5 revoked"`.
     pub store: Vec<String>,
     /// The server's handlers in progress, e.g. `"tab A: awaiting R1"`.
     pub handlers: Vec<String>,
