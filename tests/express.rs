@@ -53,14 +53,20 @@ fn resave_puts_a_destroyed_session_back_and_serves_it() {
     let text = trace::render_text(&t);
     let b_del = find_step(&t, "store", "StoreRunsLogoutDelete", "for tab B");
     let a_set = find_step(&t, "store", "StoreRunsUpsert", "for tab A");
-    let b_out = t.steps.iter().position(|s| s.action == "TabReceivesLogoutResponse").unwrap();
-    let later = t
-        .steps
-        .iter()
-        .rposition(|s| s.action == "ServerReceivesRefresh" || s.action == "ServerReceivesRequest")
-        .unwrap();
-    assert!(b_del < a_set && b_out < later, "{text}");
-    assert!(t.steps.last().unwrap().text.contains("200"), "{text}");
+    // The server answers the sign-out (the DELETE's result for tab B), then A's next request
+    // arrives, finds the re-created key, saves it and is answered 200.
+    let b_answered = b_del
+        + t.steps[b_del..]
+            .iter()
+            .position(|s| s.action == "ServerReceivesResult" && s.text.contains("for tab B"))
+            .unwrap();
+    let later = t.steps.iter().rposition(|s| s.action == "ServerReceivesRequest").unwrap();
+    assert!(b_del < a_set && a_set < b_answered && b_answered < later, "{text}");
+    let refound = later + t.steps[later..].iter().position(|s| s.text.contains("gets row token=1")).unwrap();
+    assert!(refound > later, "{text}");
+    let last = t.steps.last().unwrap();
+    assert!(last.action == "ServerReceivesResult" && last.text.contains("for tab A"), "{text}");
+    assert_eq!(t.steps.len(), 19, "{text}");
 
     let o = answered(&sc, "signed-out-then-served-again");
     assert_eq!(o.answer, Answer::Reachable);
