@@ -86,8 +86,8 @@ pub fn read_text_capped(path: &Path, cap: u64) -> std::io::Result<String> {
 /// Reads `path` as UTF-8 text of at most `cap` bytes, as [`read_text_capped`] does, and also
 /// accepts a pipe: a FIFO (`mkfifo`, a shell's `<(…)`) or standard input given as
 /// `/dev/stdin` or `-` when it is a pipe or a regular file. A pipe has no length to check
-/// first: it is read in blocking mode until its writer closes it, and refused once more than
-/// `cap` bytes have come. A device, a socket or a folder is still refused. Meant for small
+/// first: it is opened and read in blocking mode (waiting for its writer) until the writer
+/// closes it, and refused once more than `cap` bytes have come. A device, a socket or a folder is still refused. Meant for small
 /// inputs read once (a query file); model and trace files stay regular files.
 pub fn read_text_or_pipe(path: &Path, cap: u64) -> std::io::Result<String> {
     if path.as_os_str() == "-" {
@@ -105,16 +105,18 @@ pub fn read_text_or_pipe(path: &Path, cap: u64) -> std::io::Result<String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
-        use std::os::unix::io::AsRawFd;
         if meta.file_type().is_fifo() {
-            // Opened without blocking (a FIFO with no writer yet opens at once); read blocking.
-            let fd = file.as_raw_fd();
-            // SAFETY: `fd` is the open descriptor owned by `file`, alive for both calls.
-            let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-            if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
-                return Err(std::io::Error::last_os_error());
+            // Opened without blocking, a FIFO whose writer has not opened it yet would read as
+            // empty: open it again, blocking until a writer comes, and read that handle.
+            drop(file);
+            let pipe = std::fs::File::open(path)?;
+            if !pipe.metadata()?.file_type().is_fifo() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "the pipe was replaced while it was opened, expected a FIFO",
+                ));
             }
-            return read_capped(file, cap);
+            return read_capped(pipe, cap);
         }
     }
     drop(file);
