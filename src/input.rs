@@ -83,6 +83,59 @@ pub fn read_text_capped(path: &Path, cap: u64) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// Reads `path` as UTF-8 text of at most `cap` bytes, as [`read_text_capped`] does, and also
+/// accepts a pipe: a FIFO (`mkfifo`, a shell's `<(…)`) or standard input given as
+/// `/dev/stdin` or `-` when it is a pipe or a regular file. A pipe has no length to check
+/// first: it is opened and read in blocking mode (waiting for its writer) until the writer
+/// closes it, and refused once more than `cap` bytes have come. A device, a socket or a folder is still refused. Meant for small
+/// inputs read once (a query file); model and trace files stay regular files.
+pub fn read_text_or_pipe(path: &Path, cap: u64) -> std::io::Result<String> {
+    if path.as_os_str() == "-" {
+        return read_capped(std::io::stdin().lock(), cap);
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if meta.file_type().is_fifo() {
+            // Opened without blocking, a FIFO whose writer has not opened it yet would read as
+            // empty: open it again, blocking until a writer comes, and read that handle.
+            drop(file);
+            let pipe = std::fs::File::open(path)?;
+            if !pipe.metadata()?.file_type().is_fifo() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "the pipe was replaced while it was opened, expected a FIFO",
+                ));
+            }
+            return read_capped(pipe, cap);
+        }
+    }
+    drop(file);
+    read_text_capped(path, cap)
+}
+
+/// Reads `reader` to its end as UTF-8 text, refused once more than `cap` bytes have come.
+fn read_capped(reader: impl Read, cap: u64) -> std::io::Result<String> {
+    let mut text = String::new();
+    reader.take(cap + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > cap {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("more than {} bytes came from the pipe, expected at most {} bytes", cap, cap),
+        ));
+    }
+    Ok(text)
+}
+
 fn too_large(len: u64, cap: u64) -> std::io::Error {
     std::io::Error::new(
         std::io::ErrorKind::InvalidData,
@@ -116,5 +169,23 @@ mod tests {
         assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
         let e = read_text(&fifo).unwrap_err().to_string();
         assert_eq!(e, "found a FIFO (named pipe), expected a regular file");
+        // The pipe reader takes it, waiting for the writer, and bounds what it reads.
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, "{\"queries\": []}").unwrap())
+        };
+        assert_eq!(read_text_or_pipe(&fifo, 1024).unwrap(), "{\"queries\": []}");
+        writer.join().unwrap();
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                let _ = std::fs::write(fifo, "0123456789");
+            })
+        };
+        let e = read_text_or_pipe(&fifo, 4).unwrap_err().to_string();
+        assert_eq!(e, "more than 4 bytes came from the pipe, expected at most 4 bytes");
+        writer.join().unwrap();
+        let e = read_text_or_pipe(Path::new("/dev/zero"), 4).unwrap_err().to_string();
+        assert_eq!(e, "found a character device, expected a regular file");
     }
 }

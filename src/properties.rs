@@ -242,7 +242,7 @@ pub const ALL: &[PropertySpec] = &[
     PropertySpec {
         name: "logout_revokes_all",
         kind: Kind::Always,
-        claim: "once sign-out has returned, no token of that session yields a 2xx or a new token",
+        claim: "no request that arrives after a sign-out was answered is answered 2xx, and once the sign-out's revocation or delete has run (answered or not) no token or session row of that session is created or renamed onto a new token",
         condition: logout_revokes_all,
         scope: SIGN_OUTS,
         reads: &["session_valid", "store"],
@@ -258,9 +258,9 @@ pub const ALL: &[PropertySpec] = &[
     PropertySpec {
         name: "sign_out_no_session_revived",
         kind: Kind::Always,
-        claim: "once the user's sign-out has been answered, no refresh of any of the user's sessions is answered 2xx with a live token (authorization-server models)",
+        claim: "once the user's sign-out has been answered, no refresh of any of the user's sessions is answered 2xx with a live token (authorization server), and no refresh or request arriving later is answered 2xx on a session row its select found, with a token that names a row (session table)",
         condition: sign_out_no_session_revived,
-        scope: AUTH_SERVER_SIGN_OUTS,
+        scope: SIGN_OUTS,
         reads: &["session_valid", "store"],
     },
     PropertySpec {
@@ -484,8 +484,10 @@ fn mode_binding(m: &RefreshModel, s: &State) -> bool {
 }
 
 /// SP5 (logout completeness, `industry-policies.md` §3): once a sign-out has been answered,
-/// no request arriving after it is answered 2xx, and once its `DELETE` has run no row is
-/// created or renamed onto a new token (no session is resurrected).
+/// no request arriving after it is answered 2xx, and once its revocation (authorization
+/// server: a token minted into a revoked family) or its `DELETE` (session table: a row
+/// created or renamed onto a new token) has run, no session is resurrected, whether the
+/// sign-out has been answered yet or not.
 fn logout_revokes_all(m: &RefreshModel, s: &State) -> bool {
     let revived = match auth_server_at(s, m.cfg.server) {
         Some(a) => a.as_ghost.revived,
@@ -508,9 +510,18 @@ fn sign_out_no_dead_token_handed_out(m: &RefreshModel, s: &State) -> bool {
 /// The other half of sign-out completeness for the user (see
 /// `sign_out_no_dead_token_handed_out`): no later refresh is answered 2xx with an active token
 /// (with `ok access-only`: while the presented token is active): the session lives on after
-/// the user signed out.
+/// the user signed out. On a session table (Directus, a `session_server`) the same question
+/// on its state: no refresh or ordinary request that arrived after the sign-out was answered
+/// is answered 2xx after its `select` of the token it presents found a row (a session row
+/// that exists again after the sign-out's delete: a slow request's write re-created it, or a
+/// rename or insert after the delete moved it onto a new token), unless the answer is marked
+/// `orphan` (it hands out a token no row has: a dead cookie, not a live session). Answers
+/// without a row read (a JWT-only check) are `logout_revokes_all`'s.
 fn sign_out_no_session_revived(m: &RefreshModel, s: &State) -> bool {
-    auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.live_after_sign_out == 0)
+    match auth_server_at(s, m.cfg.server) {
+        Some(a) => a.as_ghost.live_after_sign_out == 0,
+        None => ghost_at(s, m.cfg.server).live_after_sign_out == 0,
+    }
 }
 
 /// SP4 (theft is detected or harmless, `industry-policies.md` §3), for a system without reuse

@@ -321,9 +321,17 @@ fn models_validate_summarises_the_calls() {
     });
     let zitadel = crate::util::root().join(ZITADEL);
     let directus = crate::util::root().join("models/directus-10.10-session.json");
+    let devices = crate::util::root().join("models/c22-logout-replay-revokes-all.json");
     let out = crate::util::cli(
         files.path(),
-        &["models", "validate", zitadel.to_str().unwrap(), "default.json", directus.to_str().unwrap()],
+        &[
+            "models",
+            "validate",
+            zitadel.to_str().unwrap(),
+            "default.json",
+            directus.to_str().unwrap(),
+            devices.to_str().unwrap(),
+        ],
     );
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
@@ -331,7 +339,7 @@ fn models_validate_summarises_the_calls() {
     let line = |file: &str| text.lines().find(|l| l.contains(file)).unwrap_or_else(|| panic!("{text}"));
     assert!(
         line("zitadel-9331-refresh-revokes").ends_with(
-            "1 tabs, 1 refreshes and 0 requests per tab, 0 ticks; calls: 1 per tab, the request handler of the file (2 rules))"
+            "1 tab, 1 refreshes and 0 requests per tab, 0 ticks; calls: 1 per tab, the request handler of the file (2 rules))"
         ),
         "{text}"
     );
@@ -345,6 +353,8 @@ fn models_validate_summarises_the_calls() {
         line("directus-10.10-session.json").ends_with("2 tabs, 1 refreshes and 0 requests per tab, 0 ticks)"),
         "{text}"
     );
+    // Several devices are named as such, not as the tabs of one.
+    assert!(line("c22-logout-replay-revokes-all.json").contains(", 2 devices of 2 tabs each, "), "{text}");
 }
 
 /// With no rule for a refused access token (the `invalid_token` fallback removed), the server's

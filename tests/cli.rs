@@ -274,3 +274,46 @@ fn threads_with_depth_first_search_are_explained() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("warning: --threads"), "{err}");
 }
+
+/// `check --query /dev/stdin` (and `-`) reads the query file from a pipe, bounded in size; a
+/// name error in it is still located by line and field.
+#[test]
+fn a_query_file_is_read_from_standard_input() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = crate::common::TempFiles::new();
+    let query = "{\"queries\": [{\"name\": \"signed-in\", \"events\": [\"*\"], \"end\": \"tabs.idle >= 1\", \"expect\": \"reachable\"}]}";
+    for arg in ["/dev/stdin", "-"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_refresh-check"))
+            .current_dir(dir.path())
+            .args(["check", &model("directus-10.10-session.json"), "--query", arg, "--no-traces"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(query.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{arg}: {text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("signed-in") && text.contains("reachable"), "{arg}: {text}");
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_refresh-check"))
+        .current_dir(dir.path())
+        .args(["check", &model("directus-10.10-session.json"), "--query", "/dev/stdin", "--no-traces"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"queries\": [\n{\"name\": \"x\", \"events\": [\"*\"], \"end\": \"tabz.logged_out >= 1\"}]}")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("/dev/stdin:2:") && err.contains("unknown name `tabz`"), "{err}");
+}

@@ -192,3 +192,20 @@ fn a_counterexample_of_ordinary_calls_only_has_the_request_rule_as_mechanism() {
         ["introspection: inactive [request]", "rotate and invalidate the previous access token"]
     );
 }
+
+/// With several devices, a server's step names the device whose request it serves, as the
+/// request's arrival does (`server receives device 1 tab A's …`, then `server runs step … of
+/// device 1 tab A's refresh`).
+#[test]
+fn a_server_step_names_the_device_of_its_request() {
+    let (sc, m, r) = crate::util::checked("models/derive-pr209-reject-without-revoke.json");
+    assert!(sc.browser.devices > 1);
+    let t = crate::util::trace_of(&m, &sc, &r, "no_spurious_logout");
+    let text = trace::render_text(&t);
+    let steps: Vec<_> = t.steps.iter().filter(|s| s.action == "ServerWritesRefresh").collect();
+    assert!(!steps.is_empty(), "{text}");
+    for s in steps {
+        assert!(s.text.contains(" of device ") && s.text.contains(" tab A's refresh"), "{}\n{text}", s.text);
+    }
+    assert!(t.steps.iter().any(|s| s.action == "ServerReceivesRefresh" && s.text.contains("device ")), "{text}");
+}

@@ -63,6 +63,24 @@ fn accept_on_a_copy_without_expect_reproduces_the_shipped_file() {
 }
 
 #[test]
+fn accept_quiet_rewrites_the_file_and_prints_nothing() {
+    let name = "auth0-rotation-theft.json";
+    let dir = crate::common::TempFiles::new();
+    let text = shipped(name);
+    let copy = copy_with(dir.path(), name, &text, |m| {
+        m.shift_remove("expect");
+    });
+    let out = cli(dir.path(), &["check", name, "--no-traces", "--accept", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(fs::read_to_string(&copy).unwrap(), text, "the expectations are written");
+    assert!(out.stdout.is_empty(), "no report: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(out.stderr.is_empty(), "no summary: {}", stderr(&out));
+    // Without -q the report is printed as ever.
+    let loud = cli(dir.path(), &["check", name, "--no-traces", "--accept"]);
+    assert!(String::from_utf8_lossy(&loud.stdout).contains("no_spurious_logout"));
+}
+
+#[test]
 fn accept_with_property_writes_only_those_entries_and_says_what_changed() {
     let dir = crate::common::TempFiles::new();
     let text = shipped("auth0-rotation-theft.json");

@@ -52,7 +52,9 @@ fn better_auth_hqbase_41_a_later_reader_deletes_every_token_of_the_user() {
     let (sc, m, r) = checked(file);
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(actions(&t), LATER_READER_REVOKES);
-    assert!(t.steps[3].text.contains("step `compare-and-set on the parent (own statement)` of tab A's refresh"));
+    assert!(t.steps[3]
+        .text
+        .contains("step `compare-and-set on the parent (own statement)` of device 1 tab A's refresh"));
     assert!(t.steps[5].text.starts_with("device 1 tab B gets 400 invalid_grant"), "{}", t.steps[5].text);
     assert_eq!(
         last_store(&t),
@@ -63,7 +65,7 @@ fn better_auth_hqbase_41_a_later_reader_deletes_every_token_of_the_user() {
     assert_eq!(actions(&sp9), LATER_READER_REVOKES[..5]);
     let survivor = trace_of(&m, &sc, &r, "sp2_detection_permanent");
     assert_eq!(actions(&survivor)[5], "ServerWritesRefresh");
-    assert!(survivor.steps[5].text.contains("step `create the new token (own statement)` of tab A's"));
+    assert!(survivor.steps[5].text.contains("step `create the new token (own statement)` of device 1 tab A's"));
     assert_eq!(last_store(&survivor)[2], "token=3 family=0 gen=1 parent=1 active");
 
     // The report: the winner's new token, created before the replay, is deleted with the rest.

@@ -14,6 +14,7 @@ mod counterexamples;
 mod dead_values;
 mod directus;
 mod everyday;
+mod express;
 mod faults;
 mod fuzz;
 mod industry;

@@ -173,7 +173,8 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Output", conflicts_with = "quiet")]
     pub progress: bool,
 
-    /// No progress and no summary on stderr (errors still go there).
+    /// No progress and no summary on stderr (errors still go there). With `check --accept` and
+    /// no `--report`, no report on stdout either: the rewritten model files are the output.
     #[arg(long, short, help_heading = "Output")]
     pub quiet: bool,
 }
@@ -221,12 +222,12 @@ pub struct Ran {
 /// file's tab count).
 fn check_query_names(
     scenarios: &[Scenario],
-    extra: Option<(&Path, &[refresh_check::query::Query])>,
+    extra: Option<(&Path, &str, &[refresh_check::query::Query])>,
     tabs: Option<u8>,
 ) -> Result<()> {
     use refresh_check::query;
     for sc in scenarios {
-        let needs = !sc.queries.is_empty() || extra.is_some_and(|(_, q)| !q.is_empty());
+        let needs = !sc.queries.is_empty() || extra.is_some_and(|(_, _, q)| !q.is_empty());
         if !needs {
             continue;
         }
@@ -241,10 +242,10 @@ fn check_query_names(
                 None => anyhow::bail!("{}", at(&sc.path, &e)),
             }
         }
-        if let Some((file, queries)) = extra {
+        if let Some((file, text, queries)) = extra {
             // A query file answered on several model files may name actors only some have.
             if let Err(e) = query::check_names(queries, "queries", &m, scenarios.len() > 1) {
-                anyhow::bail!("{} (on model {})", at(file, &e), sc.path.display());
+                anyhow::bail!("{} (on model {})", query::located_in(file, text, &e), sc.path.display());
             }
         }
     }
@@ -323,7 +324,7 @@ fn show(run: &RunArgs) -> Show {
 pub fn execute(
     paths: &[PathBuf],
     run: &RunArgs,
-    queries: Option<(&Path, &[refresh_check::query::Query])>,
+    queries: Option<(&Path, &str, &[refresh_check::query::Query])>,
 ) -> Result<Ran> {
     // One deadline for the whole run; none if it lies past what the clock can count.
     let deadline = run.timeout.and_then(|t| Instant::now().checked_add(Duration::from_secs_f64(t)));
@@ -628,16 +629,16 @@ fn as_accepted(suite: SuiteReport) -> SuiteReport {
 }
 
 pub fn run(args: Args) -> Result<u8> {
-    let extra = match &args.query {
-        Some(q) => refresh_check::query::load_file(q).map_err(anyhow::Error::msg)?, // bad input before any search
-        None => Vec::new(),
+    let (extra, extra_text) = match &args.query {
+        Some(q) => refresh_check::query::load_file_text(q).map_err(anyhow::Error::msg)?, // bad input before any search
+        None => (Vec::new(), String::new()),
     };
     if let Some(n) = args.run.threads.filter(|n| *n > 1 && matches!(args.run.strategy, StrategyArg::Dfs)) {
         eprintln!("warning: --threads {n}: the depth-first search runs on one thread; the threads serve only the breadth-first shortening of the counterexamples it finds");
     }
     let before = if args.accept { accept_preflight(&args.models, &args.run)? } else { Vec::new() };
     let single = args.models.len() == 1 && args.models[0].is_file() && args.run.shard.is_none();
-    let queries = args.query.as_deref().map(|q| (q, &extra[..]));
+    let queries = args.query.as_deref().map(|q| (q, extra_text.as_str(), &extra[..]));
     let Ran { mut suite, traces, unwritten, scenarios, deadline } = execute(&args.models, &args.run, queries)?;
     let mut refused = false;
     if args.accept {
@@ -663,7 +664,12 @@ pub fn run(args: Args) -> Result<u8> {
         (FormatArg::Github, _) => report::github::write(&suite, &mut buf)?,
         (FormatArg::Markdown, _) => report::table::markdown(&suite, &mut buf)?,
     }
-    deliver(&buf, &suite, &args.run, args.format == FormatArg::Text)?;
+    // `--accept --quiet`: the model files it rewrites are the output; a report goes only to
+    // a `--report` file.
+    let silent = args.accept && args.run.quiet && args.run.report.is_none();
+    if !silent {
+        deliver(&buf, &suite, &args.run, args.format == FormatArg::Text)?;
+    }
     if let Some(e) = unwritten.into_iter().next() {
         return Err(e.into());
     }
@@ -685,7 +691,7 @@ pub fn run(args: Args) -> Result<u8> {
     let mut text = Vec::new();
     super::queries::write_text(&answers, &mut text)?;
     match (args.format, &args.run.report) {
-        (FormatArg::Text, None) => std::io::stdout().write_all(&text)?,
+        (FormatArg::Text, None) if !silent => std::io::stdout().write_all(&text)?,
         _ if !args.run.quiet => std::io::stderr().write_all(&text)?,
         _ => {}
     }

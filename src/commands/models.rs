@@ -118,10 +118,10 @@ fn validate(args: &[PathBuf]) -> Result<u8> {
         match loaded {
             Ok(sc) => writeln!(
                 out,
-                "{}: ok ({}, {} tabs, {} refreshes and {} requests per tab, {} ticks{})",
+                "{}: ok ({}, {}, {} refreshes and {} requests per tab, {} ticks{})",
                 escape_controls(&file.display().to_string()),
                 sc.name,
-                sc.browser.tabs,
+                browsers_summary(sc.browser.devices, sc.browser.tabs),
                 sc.browser.refreshes_per_tab,
                 sc.browser.requests_per_tab,
                 sc.time.max_ticks,
@@ -134,4 +134,14 @@ fn validate(args: &[PathBuf]) -> Result<u8> {
         }
     }
     Ok(code)
+}
+
+/// The browsers of a model in words for `models validate`: `2 tabs`, `1 tab`, or, with
+/// several devices (`browser.devices`), `3 devices of 1 tab each`.
+fn browsers_summary(devices: u8, tabs: u8) -> String {
+    let tabs = if tabs == 1 { "1 tab".to_string() } else { format!("{tabs} tabs") };
+    match devices {
+        0 | 1 => tabs,
+        d => format!("{d} devices of {tabs} each"),
+    }
 }

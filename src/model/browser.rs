@@ -1124,8 +1124,19 @@ impl BrowserState {
     }
 
     /// Tab `t` receives a `GET /users/me` response: an ordinary request goes on whatever the
-    /// answer; the freshness check (PR 22464) logs the tab out on failure.
+    /// answer; the freshness check (PR 22464) logs the tab out on failure. A 2xx that sets a
+    /// session cookie (`ok TOKEN` to a session-mode request: express-session's `rolling: true`
+    /// re-sends `Set-Cookie` on every response) writes it into the jar, as a refresh's does,
+    /// unless the tab was closed: the browser applies a `Set-Cookie` before the page sees the
+    /// answer (so also after a sign-out cleared the jar).
     pub fn on_request_reply(&mut self, t: TabIx, reply: Reply) {
+        let open = self.tabs[t as usize].status != TabStatus::Closed;
+        if let (Reply::Ok { set_cookie: Some(c), .. }, true) = (reply, open) {
+            self.jar.session = Some(c);
+            if self.attacker.is_some() {
+                self.held.add_jwt(c);
+            }
+        }
         let tab = &mut self.tabs[t as usize];
         tab.status = match (tab.status, reply) {
             (TabStatus::CheckingFresh, Reply::Err(_)) => TabStatus::LoggedOut,
@@ -1553,6 +1564,23 @@ mod tests {
         assert_eq!(b.jar.session.map(|j| j.session), Some(2));
         assert_eq!(b.tabs[0].status, TabStatus::Idle);
         assert_eq!(b.tabs[1].status, TabStatus::LoggedOut);
+    }
+
+    #[test]
+    fn a_request_answer_that_sets_a_cookie_writes_the_jar_even_after_a_sign_out() {
+        let c = cfg(2, Coordination::None);
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+        b.on_request_reply(0, ok(2));
+        assert_eq!(b.jar.session, Some(SessionJwt { session: 2, exp: 4 }));
+        assert_eq!(b.tabs[0].status, TabStatus::Idle);
+        // A plain 2xx (`ok`, Directus's `GET /users/me`) leaves the jar as it was.
+        b.on_request_reply(1, Reply::Ok { set_cookie: None, token: None, expires_at: None, access: None });
+        assert_eq!(b.jar.session.map(|j| j.session), Some(2));
+        // The sign-out clears the jar; a late rolling `Set-Cookie` writes it again.
+        b.on_sign_out_reply(1);
+        assert_eq!(b.jar.session, None);
+        b.on_request_reply(0, ok(1));
+        assert_eq!(b.jar.session.map(|j| j.session), Some(1));
     }
 
     #[test]

@@ -275,6 +275,7 @@ fn clamp_results(network: &Net, max: Tick) -> Option<Net> {
                     Sql::ClaimNext { token, next, expires: expires.min(max), now: 0 }
                 }
                 Sql::Insert { token, expires, kind } => Sql::Insert { token, expires: expires.min(max), kind },
+                Sql::Upsert { token, expires, kind } => Sql::Upsert { token, expires: expires.min(max), kind },
                 other => other,
             };
             Msg::Query { client, seq, sql }

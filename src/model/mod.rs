@@ -300,6 +300,11 @@ pub struct ServerGhost {
     pub signed_out: bool,
     /// Requests that arrived after a sign-out was answered and were answered 2xx: a count.
     pub ok_after_sign_out: u8,
+    /// Of those, on a session table, the refreshes and ordinary requests whose `select` of the
+    /// token they present found its row (live: present and not expired) after the sign-out
+    /// was answered, and whose answer is not marked `orphan` (it names a row): the session
+    /// lives on (`sign_out_no_session_revived`). A count.
+    pub live_after_sign_out: u8,
     /// The first token number not yet drawn when the attacker was first answered 2xx with a
     /// token that names a row (not an orphan).
     pub theft_mark: Option<Token>,
@@ -875,6 +880,9 @@ fn record_answer(s: &mut ServerState, h: &Handler, reply: &Reply, orphan: bool) 
     }
     if h.after_sign_out {
         g.ok_after_sign_out = g.ok_after_sign_out.saturating_add(1);
+        if h.row_kind.is_some() && !orphan {
+            g.live_after_sign_out = g.live_after_sign_out.saturating_add(1);
+        }
     }
     if h.endpoint == Endpoint::Refresh {
         if h.cred.mode != AuthMode::Session && h.row_kind == Some(AuthMode::Session) {

@@ -103,6 +103,7 @@ impl View<'_> {
                 Sql::ClaimNext { token: self.small(t), next: self.small(u), expires: self.small(e), now }
             }
             Statement::Insert(t, e) => Sql::Insert { token: self.small(t), expires: self.small(e), kind },
+            Statement::Upsert(t, e) => Sql::Upsert { token: self.small(t), expires: self.small(e), kind },
             Statement::Purge => Sql::PurgeExpired { now },
             Statement::Delete(t) => {
                 Sql::Delete { token: self.small(t), sign_out: self.h.endpoint == super::server::Endpoint::Logout }

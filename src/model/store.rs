@@ -80,6 +80,11 @@ pub enum Sql {
     SelectNext { token: Token },
     /// G3 (10.11.1+): `INSERT INTO directus_sessions (token, expires, …)`.
     Insert { token: Token, expires: Tick, kind: AuthMode },
+    /// `upsert` (a key-value session store's `set`: Redis `SET sess:token value EX ttl`):
+    /// the row of `token` written whole in one statement, inserted if absent (a row created
+    /// after a sign-out's delete revives the session), replaced otherwise (expiry, mode, no
+    /// `next_token`). One row affected either way.
+    Upsert { token: Token, expires: Tick, kind: AuthMode },
     /// W3 (10.11.1+): `DELETE FROM directus_sessions WHERE user = U AND expires < now`.
     PurgeExpired { now: Tick },
     /// Sign-out (`AuthenticationService.logout`): `DELETE FROM directus_sessions WHERE token = ?`
@@ -166,6 +171,18 @@ impl StoreState {
                 self.revive();
                 SqlResult::Affected(1)
             }
+            Sql::Upsert { token, expires, kind } => {
+                let row = Row { token, expires, next_token: None, kind };
+                match self.rows.iter_mut().find(|r| r.token == token) {
+                    Some(r) => *r = row,
+                    None => {
+                        let at = self.rows.partition_point(|r| r.token < token);
+                        self.rows.insert(at, row);
+                        self.revive();
+                    }
+                }
+                SqlResult::Affected(1)
+            }
             Sql::PurgeExpired { now } => {
                 let before = self.rows.len();
                 self.rows.retain(|r| r.expires >= now);
@@ -205,6 +222,20 @@ mod tests {
         assert_eq!(s.exec(rename), SqlResult::UniqueViolation);
         assert_eq!(s.exec(Sql::Insert { token: 1, expires: 5, kind: AuthMode::Session }), SqlResult::UniqueViolation);
         assert_eq!(s, before);
+    }
+
+    #[test]
+    fn upsert_replaces_a_row_or_inserts_one_and_only_an_insert_after_the_sign_out_revives() {
+        let mut s = StoreState::signed_in(1, 3, AuthMode::Session);
+        let upsert = |expires| Sql::Upsert { token: 1, expires, kind: AuthMode::Session };
+        assert_eq!(s.exec(upsert(8)), SqlResult::Affected(1));
+        assert_eq!(s.rows, vec![Row { token: 1, expires: 8, next_token: None, kind: AuthMode::Session }]);
+        assert_eq!(s.ghost.revived, 0, "a replaced row is not a revival");
+        assert_eq!(s.exec(Sql::Delete { token: 1, sign_out: true }), SqlResult::Affected(1));
+        assert!(s.rows.is_empty());
+        assert_eq!(s.exec(upsert(9)), SqlResult::Affected(1), "no row: the upsert inserts it, never collides");
+        assert_eq!(s.rows, vec![Row { token: 1, expires: 9, next_token: None, kind: AuthMode::Session }]);
+        assert_eq!(s.ghost.revived, 1, "the signed-out session's row is back");
     }
 
     #[test]

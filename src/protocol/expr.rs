@@ -448,10 +448,14 @@ impl Names {
         ]);
         // A declared field written without its scope (`current` for `family.current`).
         let scoped = declared.iter().find(|d| d.split_once('.').is_some_and(|(_, n)| n == w));
-        let hint = scoped
-            .map(String::as_str)
-            .or_else(|| did_you_mean(w, all))
-            .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+        let hint = match scoped.map(String::as_str).or_else(|| did_you_mean(w, all)) {
+            // Outside the `request` handler no `access.` column is readable: never suggest one.
+            Some(c) if !self.ordinary && c.starts_with("access.") => format!(
+                "; `{c}` would be a column of the presented access token, readable only in the `request` handler (a refresh reads `presented.access.used` and `presented.access.revoked`)"
+            ),
+            Some(c) => format!("; did you mean `{c}`?"),
+            None => String::new(),
+        };
         let access = if self.ordinary { ", an `access.` column of the presented access token" } else { "" };
         Err(format!(
             "unknown name `{w}` (expected `now`, `presented`, a `presented.` or `family.` column{access}, or a declared `family.`, `session.`, per-token `presented.` or `request.` field{hint})"
@@ -1014,6 +1018,13 @@ mod tests {
         assert!(e.contains("unknown name `presented.stauts`") && e.contains("did you mean `presented.status`?"), "{e}");
         let e = parse_guard("presented.status == 3", &names()).unwrap_err().message;
         assert!(e.contains("cannot compare a status"), "{e}");
+        // A refresh rule cannot read `access.`: the nearest name is not offered, the reason is.
+        let e = parse_guard("not access.revokd", &names()).unwrap_err().message;
+        assert!(!e.contains("did you mean"), "{e}");
+        assert!(e.contains("`access.revoked` would be a column of the presented access token, readable only in the `request` handler"), "{e}");
+        let o = Names { ordinary: true, ..names() };
+        let e = parse_guard("not access.revokd", &o).unwrap_err().message;
+        assert!(e.contains("did you mean `access.revoked`?"), "{e}");
         let e = parse_guard("now + 1", &names()).unwrap_err().message;
         assert!(e.contains("a `when` guard takes a condition"), "{e}");
         let e = parse_guard("now = 1", &names()).unwrap_err().message;

@@ -260,6 +260,10 @@ pub enum Statement {
     Claim(SExpr, SExpr, SExpr),
     /// `insert U expires E`: a new row in the request's mode; `collided` if U exists.
     Insert(SExpr, SExpr),
+    /// `upsert U expires E`: U's row, written whole in one round trip (Redis `SET key value EX
+    /// ttl`, a session store's `set`): inserted if there is none, replaced otherwise (expiry E,
+    /// the request's mode, no `next`); `affected` 1, never `collided`.
+    Upsert(SExpr, SExpr),
     /// `purge expired`: deletes the user's rows with `expires < now`.
     Purge,
     /// `delete T`.
@@ -476,7 +480,7 @@ fn operand(p: &mut P, ty: STy) -> Result<SExpr, String> {
 }
 
 /// The statement forms, for errors.
-pub const STATEMENTS: &str = "`select T`, `select next of T`, `rename T to U expires E`, `extend T expires E`, `claim next of T as U expires E`, `insert U expires E`, `purge expired`, `delete T`";
+pub const STATEMENTS: &str = "`select T`, `select next of T`, `rename T to U expires E`, `extend T expires E`, `claim next of T as U expires E`, `insert U expires E`, `upsert U expires E`, `purge expired`, `delete T`";
 
 /// Parses a statement.
 pub fn parse_statement(text: &str) -> Result<Statement, String> {
@@ -519,13 +523,18 @@ pub fn parse_statement(text: &str) -> Result<Statement, String> {
             p.expect_word("expires")?;
             Statement::Insert(t, num(&mut p)?)
         }
+        "upsert" => {
+            let t = tok(&mut p)?;
+            p.expect_word("expires")?;
+            Statement::Upsert(t, num(&mut p)?)
+        }
         "purge" => {
             p.expect_word("expired")?;
             Statement::Purge
         }
         "delete" => Statement::Delete(tok(&mut p)?),
         other => {
-            let verbs = ["select", "rename", "extend", "claim", "insert", "purge", "delete"];
+            let verbs = ["select", "rename", "extend", "claim", "insert", "upsert", "purge", "delete"];
             let hint = did_you_mean(other, verbs).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
             return Err(format!("unknown statement `{other}` (expected {STATEMENTS}{hint})"));
         }
@@ -588,7 +597,7 @@ fn reads_result(e: &SExpr) -> Option<&'static str> {
 fn statement_exprs(s: &Statement) -> Vec<&SExpr> {
     match s {
         Statement::Select(a) | Statement::SelectNext(a) | Statement::Delete(a) => vec![a],
-        Statement::Extend(a, b) | Statement::Insert(a, b) => vec![a, b],
+        Statement::Extend(a, b) | Statement::Insert(a, b) | Statement::Upsert(a, b) => vec![a, b],
         Statement::Rename(a, b, c) | Statement::Claim(a, b, c) => vec![a, b, c],
         Statement::Purge => vec![],
     }
@@ -601,7 +610,7 @@ fn statement_reads_fresh(s: &Statement) -> bool {
 fn statement_reads(s: &Statement, v: &SVar) -> bool {
     match s {
         Statement::Select(a) | Statement::SelectNext(a) | Statement::Delete(a) => reads(a, v),
-        Statement::Extend(a, b) | Statement::Insert(a, b) => reads(a, v) || reads(b, v),
+        Statement::Extend(a, b) | Statement::Insert(a, b) | Statement::Upsert(a, b) => reads(a, v) || reads(b, v),
         Statement::Rename(a, b, c) | Statement::Claim(a, b, c) => reads(a, v) || reads(b, v) || reads(c, v),
         Statement::Purge => false,
     }

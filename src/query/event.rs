@@ -124,6 +124,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "StoreRunsR1",
     "StoreRunsSessionCheck",
     "StoreRunsTransaction",
+    "StoreRunsUpsert",
     "StoreRunsW1Extend",
     "StoreRunsW1Rename",
     "StoreRunsW3Purge",

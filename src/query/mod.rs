@@ -328,18 +328,36 @@ pub fn check_names(queries: &[Query], at: &str, m: &RefreshModel, shared: bool) 
 /// stands; `FILE: …` if the file cannot be read again or the field is not found).
 pub fn located(path: &Path, error: &QueryError) -> String {
     let text = crate::input::read_text(path).unwrap_or_default();
-    format!("{}{}: {error}", path.display(), crate::scenario::location_of(&text, &error.field))
+    located_in(path, &text, error)
+}
+
+/// `error` in the text `text` read from `path` (a query file read once, perhaps from a pipe),
+/// as [`located`] writes it.
+pub fn located_in(path: &Path, text: &str, error: &QueryError) -> String {
+    format!("{}{}: {error}", path.display(), crate::scenario::location_of(text, &error.field))
 }
 
 /// Reads a query file (`check --query FILE`): `{"queries": [...]}`. Errors name the file, the
-/// line and the field.
+/// line and the field. FILE may be a pipe (`/dev/stdin`, a FIFO, a shell's `<(…)`), read once
+/// up to [`crate::input::MAX_INPUT_BYTES`] ([`crate::input::read_text_or_pipe`]).
 pub fn load_file(path: &Path) -> Result<Vec<Query>, String> {
-    let text =
-        crate::input::read_text(path).map_err(|e| format!("{}: cannot read the query file: {e}", path.display()))?;
-    let file: QueryFile = crate::jsonfile::from_str(&text)
+    load_file_text(path).map(|(queries, _)| queries)
+}
+
+/// [`load_file`], also returning the text read (to locate later errors without reading a pipe
+/// again).
+pub fn load_file_text(path: &Path) -> Result<(Vec<Query>, String), String> {
+    let text = crate::input::read_text_or_pipe(path, crate::input::MAX_INPUT_BYTES)
+        .map_err(|e| format!("{}: cannot read the query file: {e}", path.display()))?;
+    let queries = parse_file(path, &text)?;
+    Ok((queries, text))
+}
+
+fn parse_file(path: &Path, text: &str) -> Result<Vec<Query>, String> {
+    let file: QueryFile = crate::jsonfile::from_str(text)
         .map_err(|e| format!("{}:{}:{}: field `{}`: {}", path.display(), e.line, e.column, e.field, e.message))?;
     compile_all(&file.queries, "queries")
-        .map_err(|e| format!("{}{}: {e}", path.display(), crate::scenario::location_of(&text, &e.field)))
+        .map_err(|e| format!("{}{}: {e}", path.display(), crate::scenario::location_of(text, &e.field)))
 }
 
 /// The model searched for a query: the model's states paired with the number of `events`

@@ -167,6 +167,9 @@ fn sql_text(sql: &Sql) -> String {
         }
         Sql::SelectNext { token } => format!("SELECT next_token WHERE token={token}"),
         Sql::Insert { token, expires, .. } => format!("INSERT token={token}, expires={expires}"),
+        Sql::Upsert { token, expires, .. } => {
+            format!("UPSERT token={token}, expires={expires} (one write: inserts the row, or replaces it)")
+        }
         Sql::PurgeExpired { now } => format!("DELETE WHERE expires<{now}"),
         Sql::Delete { token, .. } => format!("DELETE WHERE token={token}"),
     }
@@ -193,6 +196,7 @@ fn sql_step_name(sql: &Sql, h: Option<&Handler>, program: Option<&SessionProgram
         Sql::ClaimNext { .. } => "StoreRunsG1Claim",
         Sql::SelectNext { .. } => "StoreRunsG2ReadNext",
         Sql::Insert { .. } => "StoreRunsG3Insert",
+        Sql::Upsert { .. } => "StoreRunsUpsert",
         Sql::PurgeExpired { .. } => "StoreRunsW3Purge",
         Sql::Delete { sign_out: true, .. } => "StoreRunsLogoutDelete",
         Sql::Delete { sign_out: false, .. } => "StoreRunsDelete",
@@ -611,6 +615,10 @@ pub(crate) fn describe(
     }
     let of = |id: &Id| m.cfg.browsers.iter().position(|&b| b == usize::from(*id));
     let device = match action {
+        // A server's step names the device whose request it serves, as the request's arrival did.
+        ActorModelAction::Timeout(_, Timer::ServerStep { client, .. }) => {
+            m.cfg.browsers.iter().position(|&b| b == usize::from(client.browser))
+        }
         ActorModelAction::Timeout(id, _) => of(id),
         ActorModelAction::Deliver { src, dst, .. } => of(src).or_else(|| of(dst)),
         ActorModelAction::Drop(env) => of(&env.src).or_else(|| of(&env.dst)),
@@ -1245,6 +1253,12 @@ fn describe_in(
                     let text = match (checking, reply) {
                         (true, Reply::Err(_)) => {
                             format!("{w} gets {} for its freshness check and is logged out", view.text)
+                        }
+                        (_, Reply::Ok { set_cookie: Some(_), .. })
+                            if model::browser_at(after, browser).tabs.get(*tab as usize).map(|t| t.status)
+                                != Some(TabStatus::Closed) =>
+                        {
+                            format!("{w} gets {} for {}; the jar now holds it", view.text, names.words.check())
                         }
                         _ => format!("{w} gets {} for {}", view.text, names.words.check()),
                     };
