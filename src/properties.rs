@@ -423,7 +423,11 @@ pub fn parse_name(name: &str) -> Result<&'static str, String> {
 pub fn session_valid(m: &RefreshModel, s: &State, browser: usize) -> bool {
     let truth = browser_at(s, browser).truth;
     let now = clock_at(s, m.cfg.server);
-    truth.signed_in && !truth.signed_out && m.cfg.session_lifetime.is_none_or(|l| now < l)
+    // A device whose session a sign-in ended as the protocol intends (a rule marked `evicts`,
+    // judged against the ground truth: a cap's oldest session, "sign out other devices") is
+    // no longer signed in; an eviction of another device by a race is not excused.
+    let evicted = auth_server_at(s, m.cfg.server).is_some_and(|a| a.as_ghost.evicted & (1 << browser) != 0);
+    truth.signed_in && !truth.signed_out && !evicted && m.cfg.session_lifetime.is_none_or(|l| now < l)
 }
 
 /// LP1 as an invariant: a tab on the login page while the ground truth says the session is

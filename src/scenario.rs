@@ -230,6 +230,13 @@ pub struct BrowserSection {
     #[serde(default)]
     #[schemars(range(max = 2))]
     pub sign_outs: u8,
+    /// Devices that sign in during the run (authorization-server models): the last
+    /// `sign_ins` devices start signed out and the user signs in on each once, at any moment,
+    /// racing every other step; the protocol's `sign_in` handler (which may then have several
+    /// steps) serves it, and the new family's first token goes to the device's tabs. 0
+    /// (default) to `devices - 1`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sign_ins: u8,
     /// The auth mode the app uses: `session` (default), `cookie` or `json`.
     #[serde(default = "default_mode")]
     pub mode: AuthMode,
@@ -941,6 +948,7 @@ impl Scenario {
             sc.check_token_bound(&compiled).map_err(|e| e.located(text))?;
             sc.protocol = Some(std::sync::Arc::new(compiled));
         }
+        sc.validate_sign_ins().map_err(|e| e.located(text))?;
         if let Some(spec) = file.session_server {
             let compiled = SessionProgram::compile(&spec, "session_server").map_err(|e| ScenarioError::Protocol {
                 path: path.into(),
@@ -1047,6 +1055,64 @@ impl Scenario {
     /// Ordinary calls with access tokens (`browser.calls_per_tab`, `attacker.uses_access_tokens`)
     /// need an authorization server of one node and tabs without cross-tab coordination or
     /// with Web Locks (a call's log-out releases the page's lock).
+    /// `browser.sign_ins` and a `sign_in` handler of several steps.
+    fn validate_sign_ins(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        let steps = self.protocol.as_ref().and_then(|p| p.sign_in.as_ref()).map_or(0, |h| h.steps.len());
+        if b.sign_ins == 0 {
+            if steps > 1 {
+                return Err(self.invalid(
+                    "protocol.sign_in.steps",
+                    format!("{steps} steps"),
+                    "`rules` (one step), or `browser.sign_ins` above 0: a sign-in of several steps races other steps only when a device signs in during the run (the sign-ins before the run run in order, before anything else)",
+                ));
+            }
+            return Ok(());
+        }
+        let found = b.sign_ins;
+        if !self.is_auth_server() || self.protocol.is_none() {
+            return Err(self.invalid(
+                "browser.sign_ins",
+                found,
+                "0 unless the model has a `protocol` or `auth_server` section (the sign-in is served by its `sign_in` handler)",
+            ));
+        }
+        if b.sign_ins >= b.devices {
+            return Err(self.invalid(
+                "browser.sign_ins",
+                found,
+                &format!(
+                    "an integer from 0 to {} (`devices` - 1: at least one device is signed in when the run starts)",
+                    b.devices.saturating_sub(1)
+                ),
+            ));
+        }
+        let p = self.protocol.as_ref().expect("checked above");
+        let conflict = if b.logins == crate::model::policy::Logins::PerTab {
+            Some(("browser.logins", "per-tab", "\"per-device\" (one sign-in per device)"))
+        } else if crate::model::keeps_access_tokens(self) {
+            Some(("browser.sign_ins", "access tokens kept", "no access tokens (no `request` handler, calls or rule reading one): a sign-in during the run issues no access token"))
+        } else if self.attacker.is_some() {
+            Some(("attacker", "an attacker", "no attacker with `browser.sign_ins`"))
+        } else if self.lossy.is_lossy() {
+            Some(("lossy", "a lossy network", "false with `browser.sign_ins` (a lost sign-in is not modelled)"))
+        } else if p.restarts > 0 {
+            Some((
+                "protocol.restarts",
+                "restarts",
+                "0 with `browser.sign_ins` (a sign-in lost by a restart is not modelled)",
+            ))
+        } else if p.replicas > 1 {
+            Some(("protocol.replicas", "2", "1 with `browser.sign_ins`"))
+        } else {
+            None
+        };
+        if let Some((field, found, expected)) = conflict {
+            return Err(self.invalid(field, found, expected));
+        }
+        Ok(())
+    }
+
     fn validate_calls(&self) -> Result<(), ScenarioError> {
         let b = &self.browser;
         if b.freshness_check && self.is_auth_server() {

@@ -32,6 +32,7 @@ mod requesters;
 mod robustness;
 mod scenarios;
 mod sessions;
+mod sign_ins;
 mod stored_session;
 mod symmetry;
 mod threads;

@@ -76,6 +76,30 @@ pub(super) fn on_msg(
                 }
             }
         }
+        Msg::SignInRequest { tab } => {
+            // A sign-in during the run: its family's first token was reserved at the start.
+            let client = ClientKey { browser: usize::from(src) as u8, tab };
+            let token = oauth::reserved_token(client.browser);
+            if s.handlers.iter().any(|h| h.client == client && h.sign_in) {
+                return; // a redelivery while it is served: a no-op
+            }
+            if protocol.sign_in.is_none() {
+                // No sign-in handler: the sign-in inserts its token and leaves the others alone.
+                interpret::insert_signed_in(protocol, &mut s, token);
+                let reply = Reply::Ok { set_cookie: None, token: Some(token), expires_at: None, access: None };
+                (client, Msg::SignInResponse { tab, reply })
+            } else {
+                let h = oauth::AsHandler::signing_in(&s, client, token);
+                match serve_step(protocol, access_ttl, &mut s, h) {
+                    Some(reply) => (client, Msg::SignInResponse { tab, reply }),
+                    None => {
+                        o.set_timer(Timer::ServerStep { client, slot: 0 }, model_timeout());
+                        *state = Cow::Owned(NodeState::AuthServer(s));
+                        return;
+                    }
+                }
+            }
+        }
         Msg::LogoutRequest { tab, cred, access } => {
             let reply = interpret::sign_out_presenting(protocol, &mut s, cred.presented(), access);
             s.as_ghost.user_signed_out |= 1 << usize::from(src);
@@ -108,6 +132,7 @@ pub(super) fn on_msg(
 /// and the caller sets [`Timer::ServerStep`] to run that step as a later action).
 fn serve_step(protocol: &Protocol, access_ttl: Tick, s: &mut oauth::AsState, mut h: oauth::AsHandler) -> Option<Reply> {
     match interpret::run_step(protocol, access_ttl, s, &mut h) {
+        interpret::StepOutcome::Answer(reply) if h.sign_in => Some(reply),
         interpret::StepOutcome::Answer(reply) => {
             record_theft(s, &h, &reply);
             record_retry(s, &h, &reply);
@@ -157,7 +182,11 @@ pub(super) fn on_server_step(
     }
     let mut s = s.clone();
     let h = s.handlers.remove(i);
+    let sign_in = h.sign_in;
     match serve_step(protocol, access_ttl, &mut s, h) {
+        Some(reply) if sign_in => {
+            o.send(Id::from(client.browser as usize), Msg::SignInResponse { tab: client.tab, reply });
+        }
         Some(reply) => {
             o.send(Id::from(client.browser as usize), Msg::RefreshResponse { tab: client.tab, reply });
         }

@@ -310,6 +310,10 @@ pub struct BrowserCfg {
     pub requests: u8,
     /// Sign-outs the user may start (from any tab).
     pub sign_outs: u8,
+    /// This device signs in during the run (`browser.sign_ins`): it starts signed out, its
+    /// tabs holding the token reserved for its sign-in, and does nothing until the user signs
+    /// in ([`super::Timer::DeviceSignsIn`]) and the answer arrives.
+    pub signs_in_during_run: bool,
     /// The auth mode the app uses.
     pub mode: AuthMode,
     /// json mode: where the refresh token is kept.
@@ -471,6 +475,28 @@ pub struct BrowserState {
     pub refreshed_ok: bool,
     /// Ghost: what the attacker can copy.
     pub held: Held,
+    /// Where the device's sign-in during the run stands (`Done` for a device signed in
+    /// before the run).
+    #[serde(skip_serializing_if = "SignInStage::is_done")]
+    pub sign_in: SignInStage,
+}
+
+/// A device's sign-in during the run (`browser.sign_ins`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum SignInStage {
+    /// Signed in (before the run, or its sign-in was answered).
+    Done,
+    /// Not signed in yet: the user may sign in at any moment.
+    Pending,
+    /// The sign-in request is on its way or being served.
+    Sent,
+}
+
+impl SignInStage {
+    /// Signed in.
+    pub fn is_done(&self) -> bool {
+        *self == SignInStage::Done
+    }
 }
 
 /// A request a browser event sends: which endpoint, from whom, with what.
@@ -547,9 +573,10 @@ impl BrowserState {
                 busy: false,
                 redeemed_ok: false,
             }),
-            truth: GroundTruth { signed_in: true, signed_out: false },
+            truth: GroundTruth { signed_in: !cfg.signs_in_during_run, signed_out: false },
             refreshed_ok: false,
             held: Held::default(),
+            sign_in: if cfg.signs_in_during_run { SignInStage::Pending } else { SignInStage::Done },
         };
         if b.attacker.is_some() {
             match cfg.mode {
@@ -561,6 +588,33 @@ impl BrowserState {
             }
         }
         b
+    }
+
+    /// The user signs in on this device during the run: the sign-in request is sent (from the
+    /// first tab). False (nothing happens) unless the device has yet to sign in.
+    pub fn start_sign_in(&mut self) -> bool {
+        if self.sign_in != SignInStage::Pending {
+            return false;
+        }
+        self.sign_in = SignInStage::Sent;
+        true
+    }
+
+    /// The sign-in's answer: a 2xx signs the device in. Its tabs (their storage, the shared
+    /// storage or the jar, by mode) already hold the token reserved for the sign-in, which the
+    /// answer carries; the user is signed in from now on. An error leaves the device signed
+    /// out, and the user may sign in again.
+    pub fn on_sign_in_reply(&mut self, reply: Reply) {
+        if self.sign_in != SignInStage::Sent {
+            return;
+        }
+        match reply {
+            Reply::Ok { .. } => {
+                self.sign_in = SignInStage::Done;
+                self.truth.signed_in = true;
+            }
+            Reply::SignedOut | Reply::Err(_) => self.sign_in = SignInStage::Pending,
+        }
     }
 
     /// The refresh token tab `t` would present now, by mode.
@@ -1502,6 +1556,7 @@ mod tests {
             refreshes: 1,
             requests: 0,
             sign_outs: 0,
+            signs_in_during_run: false,
             mode: AuthMode::Session,
             storage: JsonStorage::PerTab,
             coordination,

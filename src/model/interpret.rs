@@ -93,8 +93,85 @@ fn read(
         Var::AccessExp => view.access.map_or(0, |(_, a)| i32::from(a.expires_at)),
         Var::AccessIssuedAt => view.access.map_or(0, |(_, a)| i32::from(a.issued_at)),
         Var::AccessRefreshToken => view.access.map_or(0, |(_, a)| i32::from(a.refresh)),
+        Var::UserActiveTokens => i32::from(view.user.active_tokens),
+        Var::UserActiveFamilies => i32::from(view.user.active_families),
+        Var::UserOldest => i32::from(view.user.oldest),
+        Var::UserNewest => i32::from(view.user.newest),
         Var::Follow(slot, col) => view.follow.get(slot as usize).copied().flatten().map_or(0, |r| column(&r, col)),
     }
+}
+
+/// The read view of token `t` for protocol `p` on store `s`: its row (for a sign-in during the
+/// run, `reserved`: the new family's reserved first token, not yet inserted), what the server
+/// knows of the user's sessions when the protocol reads it (`user.*`), and the rows of the
+/// followed paths; `vars` are the request's fields and `minted` what it minted so far.
+pub fn view_of(p: &Protocol, s: &AsState, t: Token, vars: &Fields, minted: Option<Token>, reserved: bool) -> ReadView {
+    let mut view = if reserved { s.read_reserved(t) } else { s.read(t) };
+    if p.reads_user {
+        view.user = s.user_view();
+    }
+    s.follow_paths(view, &p.follows, vars, minted)
+}
+
+/// The handler that serves `h`: the sign-in handler for a sign-in during the run, the refresh
+/// handler otherwise.
+pub fn handler_of<'p>(p: &'p Protocol, h: &AsHandler) -> &'p crate::protocol::Handler {
+    match (&p.sign_in, h.sign_in) {
+        (Some(si), true) => si,
+        _ => &p.refresh,
+    }
+}
+
+/// Inserts the reserved first token `t` of a family signing in during the run: active, issued
+/// now, the family's sign-in tick now. Its fields, as the sign-in's rules set them, are kept.
+pub fn insert_signed_in(p: &Protocol, s: &mut AsState, t: Token) {
+    let now = s.now;
+    let Some(row) = (t as usize).checked_sub(1).and_then(|i| s.rows.get_mut(i)) else { return };
+    row.status = TokStatus::Active;
+    row.iat = if p.records_issued_at { now } else { 0 };
+    let f = row.family;
+    if let Some(fam) = s.families.get_mut(f as usize) {
+        fam.login_at = now;
+        fam.last_activity = now;
+    }
+    s.as_ghost.pending &= !(1u8 << f);
+}
+
+/// The client sessions (devices) with a live (active or superseded) token, a bit each.
+fn live_sessions(s: &AsState) -> u8 {
+    s.rows
+        .iter()
+        .filter(|r| matches!(r.status, TokStatus::Active | TokStatus::Superseded { .. }))
+        .filter_map(|r| s.families.get(r.family as usize))
+        .fold(0, |m, f| m | 1u8 << f.session)
+}
+
+/// Ghost: the devices an `evicts` rule of the sign-in of family `own` ended (`before`: the
+/// devices live before its effects) that the ground truth says it is meant to end: with
+/// `oldest`, the device of the family signed in earliest (sign-in tick, then family number)
+/// among the other families signed in, not signed out and not evicted before; with `others`,
+/// every other device.
+fn record_eviction(s: &mut AsState, evicts: crate::protocol::Evicts, own: u8, before: u8) {
+    let ended = before & !live_sessions(s);
+    let own_session = s.families.get(own as usize).map_or(0, |f| f.session);
+    let g = &s.as_ghost;
+    let intended = match evicts {
+        crate::protocol::Evicts::Others => !(1u8 << own_session),
+        crate::protocol::Evicts::Oldest => s
+            .families
+            .iter()
+            .enumerate()
+            .filter(|&(f, fam)| {
+                f as u8 != own
+                    && g.pending & (1 << f) == 0
+                    && g.signed_out & (1 << f) == 0
+                    && g.user_signed_out & (1 << fam.session) == 0
+                    && g.evicted & (1 << fam.session) == 0
+            })
+            .min_by_key(|&(f, fam)| (fam.login_at, f))
+            .map_or(0, |(_, fam)| 1u8 << fam.session),
+    };
+    s.as_ghost.evicted |= ended & intended;
 }
 
 fn revoke_token(s: &mut AsState, t: Token) {
@@ -339,10 +416,10 @@ pub enum StepOutcome {
 /// declared fields). A token the store has no row for does not wait: its step answers
 /// `invalid_grant` before any rule runs.
 pub fn wait_over(p: &Protocol, s: &AsState, h: &AsHandler) -> bool {
-    let Some(cond) = p.refresh.steps.get(h.step as usize).and_then(|st| st.waits_until.as_ref()) else {
+    let Some(cond) = handler_of(p, h).steps.get(h.step as usize).and_then(|st| st.waits_until.as_ref()) else {
         return true;
     };
-    let view = s.read_following(h.token, &p.follows, &h.vars, h.minted);
+    let view = view_of(p, s, h.token, &h.vars, h.minted, h.sign_in);
     let (Some(row), Some(fam)) = (view.row, view.family) else { return true };
     cond.eval(&|v: &Var| read(&view, &row, &fam, (h.token, h.minted, &h.vars), s.now, *v)) != 0
 }
@@ -355,14 +432,15 @@ pub fn wait_over(p: &Protocol, s: &AsState, h: &AsHandler) -> bool {
 pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandler) -> StepOutcome {
     let now = s.now;
     let t = h.token;
-    let Some(step) = p.refresh.steps.get(h.step as usize) else {
+    let handler = handler_of(p, h);
+    let Some(step) = handler.steps.get(h.step as usize) else {
         return StepOutcome::Answer(Reply::Err(HttpError::Internal));
     };
     if !wait_over(p, s, h) {
         return StepOutcome::Blocked;
     }
     // Ghost truth: the store as it is before this step's effects, whatever the step reads.
-    let truth = s.read_following(t, &p.follows, &h.vars, h.minted);
+    let truth = view_of(p, s, t, &h.vars, h.minted, h.sign_in);
     if step.reads == Reads::Current {
         h.view = truth;
     }
@@ -383,7 +461,7 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
     // the write).
     let deep = matches!(truth.row.map(|r| r.status), Some(TokStatus::Superseded { .. }))
         && truth.newest_gen.saturating_sub(read_row.gen) > 1;
-    let logs = p.refresh.transaction
+    let logs = handler.transaction
         || (rule.rolled_back
             && !(p.memory_family.is_empty() && p.memory_session.is_empty() && p.memory_token.is_empty()));
     if logs && !rule.effects.is_empty() {
@@ -399,8 +477,12 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
         s.log_undo(h.client, h.slot, &before);
     } else if !rule.rolled_back && !rule.effects.is_empty() {
         h.judged.get_or_insert((now, deep));
+        let live = rule.evicts.map(|_| live_sessions(s));
         if let Some(n) = apply(p, s, rule, &h.view, (t, h.minted), &mut h.vars) {
             h.minted = Some(n);
+        }
+        if let (Some(evicts), Some(before)) = (rule.evicts, live) {
+            record_eviction(s, evicts, f, before);
         }
     }
     if rule.rolled_back {
@@ -409,6 +491,11 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
         s.commit(h.client, h.slot);
     }
     let error = |e: HttpError| StepOutcome::Answer(Reply::Err(e));
+    if h.sign_in && rule.reply == ReplyForm::SignedIn {
+        // The sign-in's answer: its family's first token is inserted now and handed out.
+        insert_signed_in(p, s, t);
+        return StepOutcome::Answer(Reply::Ok { set_cookie: None, token: Some(t), expires_at: None, access: None });
+    }
     let issued = match &rule.reply {
         ReplyForm::Continue => {
             h.step = rule.next.unwrap_or(h.step + 1);
@@ -491,7 +578,7 @@ fn call_view<'p>(
 ) -> Option<(&'p Rule, Token, ReadView)> {
     let (id, row) = a.and_then(|a| s.access_row(a).map(|r| (a, r)))?;
     let t = row.refresh;
-    let mut view = s.read_following(t, &p.follows, &Fields::default(), None);
+    let mut view = view_of(p, s, t, &Fields::default(), None, false);
     view.row?;
     view.access = Some((id, row));
     let rules = p.request.steps.first().map_or(&[][..], |st| &st.rules[..]);
@@ -507,7 +594,11 @@ pub fn roll_back_if_open(p: &Protocol, s: &mut AsState, h: &AsHandler) {
         s.roll_back(h.client, h.slot, [&p.memory_family, &p.memory_session, &p.memory_token]);
         // A row the rollback removed at the end of the table is no row at all (the token
         // numbers it took are free again, as with no write).
-        while s.cluster.is_none() && s.rows.last().is_some_and(|r| r.status == TokStatus::Unknown) {
+        // (A first token reserved for a sign-in during the run is no such row: it stays.)
+        while s.cluster.is_none()
+            && s.rows.len() > s.families.len()
+            && s.rows.last().is_some_and(|r| r.status == TokStatus::Unknown)
+        {
             s.rows.pop();
         }
     }
@@ -520,18 +611,34 @@ pub fn roll_back_if_open(p: &Protocol, s: &mut AsState, h: &AsHandler) {
 /// new one). One node only.
 pub fn sign_ins(p: &Protocol, s: &mut AsState) {
     let Some(h) = &p.sign_in else { return };
-    let rules = h.steps.first().map_or(&[][..], |st| &st.rules[..]);
     let (rows, families) = (std::mem::take(&mut s.rows), std::mem::take(&mut s.families));
     for (f, (row, fam)) in rows.into_iter().zip(families).enumerate() {
-        s.rows.push(row);
         s.families.push(fam);
-        let t = f as Token + 1;
-        let view = s.read_following(t, &p.follows, &Fields::default(), None);
-        if let Some(rule) = decide(rules, &view, t, s.now) {
-            apply(p, s, rule, &view, (t, None), &mut Fields::default());
-            // The new token's own fields, as its rule set them.
-            s.rows[f] = TokRow { fields: s.rows[f].fields, ..row };
+        if s.as_ghost.pending & (1 << f) != 0 {
+            s.rows.push(row);
+            continue; // signs in during the run (`browser.sign_ins`)
         }
+        // The new token is inserted after the rules: until then no read counts it and no
+        // revocation reaches it.
+        s.rows.push(TokRow { status: TokStatus::Unknown, ..row });
+        let t = f as Token + 1;
+        // A sign-in of several steps runs them all, in order, with nothing in between.
+        let (mut step, mut vars) = (0usize, Fields::default());
+        while let Some(st) = h.steps.get(step) {
+            let view = view_of(p, s, t, &vars, None, true);
+            let Some(rule) = decide_after(&st.rules, &view, (t, None, &vars), s.now) else { break };
+            let live = live_sessions(s);
+            apply(p, s, rule, &view, (t, None), &mut vars);
+            if let Some(evicts) = rule.evicts {
+                record_eviction(s, evicts, f as u8, live);
+            }
+            match rule.reply {
+                ReplyForm::Continue => step = rule.next.map_or(step + 1, usize::from),
+                _ => break,
+            }
+        }
+        // The new token, inserted with its own fields as its rules set them.
+        s.rows[f] = TokRow { fields: s.rows[f].fields, ..row };
     }
 }
 
@@ -619,14 +726,14 @@ pub fn sign_out_view(
     match p.sign_out_presents {
         Presents::RefreshToken => {
             let t = t?;
-            let view = s.read_following(t, &p.follows, &Fields::default(), None);
+            let view = view_of(p, s, t, &Fields::default(), None, false);
             view.row?;
             Some((t, view))
         }
         Presents::AccessToken => access_view(p, s, a),
         Presents::Both => {
             let t = t?;
-            let mut view = s.read_following(t, &p.follows, &Fields::default(), None);
+            let mut view = view_of(p, s, t, &Fields::default(), None, false);
             view.row?;
             view.access = a.and_then(|a| s.access_row(a).map(|r| (a, r)));
             Some((t, view))
@@ -639,7 +746,7 @@ pub fn sign_out_view(
 fn access_view(p: &Protocol, s: &AsState, a: Option<super::oauth::AccessId>) -> Option<(Token, ReadView)> {
     let (id, row) = a.and_then(|a| s.access_row(a).map(|r| (a, r)))?;
     let t = row.refresh;
-    let mut view = s.read_following(t, &p.follows, &Fields::default(), None);
+    let mut view = view_of(p, s, t, &Fields::default(), None, false);
     view.row?;
     view.access = Some((id, row));
     Some((t, view))
@@ -1237,6 +1344,39 @@ pub enum Decision {
     },
 }
 
+/// The sign-in handler's decision that `action`, taken in state `before`, makes for a sign-in
+/// during the run (its arrival, or its next step): the step and the rule that holds (`None`
+/// for the rule when none holds), with the handler's steps; `None` for any other action.
+pub fn sign_in_decision<'m>(
+    m: &'m super::RefreshModel,
+    before: &super::State,
+    action: &super::Action,
+) -> Option<(&'m crate::protocol::Handler, usize, Option<usize>)> {
+    use stateright::actor::ActorModelAction;
+    let (Some(super::Node::AuthServer { protocol, .. }), Some(auth)) =
+        (m.actors.get(m.cfg.server), super::auth_server_at(before, m.cfg.server))
+    else {
+        return None;
+    };
+    let handler = protocol.sign_in.as_ref()?;
+    let h = match action {
+        ActorModelAction::Deliver { src, msg: super::Msg::SignInRequest { tab }, .. } => {
+            let client = super::ClientKey { browser: usize::from(*src) as u8, tab: *tab };
+            AsHandler::signing_in(auth, client, super::oauth::reserved_token(usize::from(*src) as u8))
+        }
+        ActorModelAction::Timeout(_, super::Timer::ServerStep { client, slot }) => {
+            *auth.handlers.iter().find(|h| (h.client, h.slot) == (*client, *slot) && h.sign_in)?
+        }
+        _ => return None,
+    };
+    let step = handler.steps.get(h.step as usize)?;
+    let view =
+        if step.reads == Reads::Current { view_of(protocol, auth, h.token, &h.vars, h.minted, true) } else { h.view };
+    let rule = decide_after(&step.rules, &view, (h.token, h.minted, &h.vars), auth.now)
+        .and_then(|r| step.rules.iter().position(|x| std::ptr::eq(x, r)));
+    Some((handler, h.step as usize, rule))
+}
+
 /// The protocol decision that `action`, taken in state `before`, makes on an authorization
 /// server model: the first step of a refresh arriving (at a single node; with two nodes the
 /// request waits to be routed), or the next step of a waiting refresh. `None` for any other
@@ -1277,6 +1417,9 @@ pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &supe
         }
         ActorModelAction::Timeout(_, super::Timer::ServerStep { client, slot }) => {
             let h = auth.handlers.iter().find(|h| (h.client, h.slot) == (*client, *slot))?;
+            if h.sign_in {
+                return None; // a sign-in's step: [`sign_in_decision`]
+            }
             let step = protocol.refresh.steps.get(h.step as usize)?;
             if !wait_over(protocol, auth, h) {
                 return Some(Decision::Waits { step: h.step as usize });

@@ -168,6 +168,12 @@ pub enum Msg {
     LogoutRequest { tab: TabIx, cred: Credentials, access: Option<oauth::AccessId> },
     /// Server → browser: the sign-out's response.
     LogoutResponse { tab: TabIx, reply: Reply },
+    /// Browser → authorization server: the user signs in on this device during the run
+    /// (`browser.sign_ins`), from tab `tab`; served by the protocol's `sign_in` handler.
+    SignInRequest { tab: TabIx },
+    /// Authorization server → browser: the sign-in's answer (2xx with the new family's first
+    /// refresh token).
+    SignInResponse { tab: TabIx, reply: Reply },
     /// Server → itself, only with `time.max_in_flight_ticks`: the clock has just advanced to
     /// `now`. Sending it records the tick in the model's history ([`InFlight`]); delivering it
     /// re-arms the clock. Not a protocol message.
@@ -237,6 +243,9 @@ pub enum Timer {
     Tick,
     /// The user signs out in this tab.
     TabSignsOut(TabIx),
+    /// The user signs in on a device that signs in during the run (`browser.sign_ins`), from
+    /// its first tab.
+    DeviceSignsIn,
     /// PR 22457 localStorage fallback: a waiting tab reads the lock key again.
     TabPollsLock(TabIx),
     /// PR 22457 localStorage fallback: a tab that read the key free sets it and refreshes.
@@ -381,6 +390,9 @@ pub enum Node {
         max_ticks: Tick,
         devices: u8,
         logins: u8,
+        /// The last `sign_ins` devices sign in during the run (`browser.sign_ins`): their
+        /// families' first tokens are reserved, not inserted, at the start.
+        sign_ins: u8,
         bounded_flight: bool,
     },
 }
@@ -459,7 +471,7 @@ impl Actor for Node {
                 )
             }
             Node::Store { init, .. } => NodeState::Store(init.clone().into()),
-            Node::AuthServer { protocol, max_ticks, devices, logins, access_tokens, access_ttl, .. } => {
+            Node::AuthServer { protocol, max_ticks, devices, logins, access_tokens, access_ttl, sign_ins, .. } => {
                 if *max_ticks > 0 {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
@@ -470,6 +482,9 @@ impl Actor for Node {
                     let mut s = oauth::AsState::signed_in(*devices, *logins, session_fields);
                     if protocol.clients == crate::protocol::Clients::PerDevice {
                         s.clients_per_device();
+                    }
+                    for d in devices.saturating_sub(*sign_ins)..*devices {
+                        s.reserve_sign_in(d);
                     }
                     interpret::sign_ins(protocol, &mut s);
                     s
@@ -558,6 +573,14 @@ impl Actor for Node {
                 let NodeState::Browser(before) = state.as_ref() else { return };
                 let mut b = before.clone();
                 let (changed, sent) = match *timer {
+                    Timer::DeviceSignsIn => {
+                        if b.start_sign_in() {
+                            o.send(*server, Msg::SignInRequest { tab: 0 });
+                            arm_browser_timers(&b, cfg, o);
+                            *state = Cow::Owned(NodeState::Browser(b));
+                        }
+                        return;
+                    }
                     Timer::TabRefreshes(t) => {
                         let sent = b.start_refresh(cfg, t);
                         (b != *before, sent)
@@ -711,6 +734,13 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
             o.cancel_timer(timer);
         }
     };
+    if cfg.signs_in_during_run {
+        // A device that signs in during the run does nothing else until it has signed in.
+        set(Timer::DeviceSignsIn, b.sign_in == browser::SignInStage::Pending);
+        if b.sign_in != browser::SignInStage::Done {
+            return;
+        }
+    }
     for (t, tab) in b.tabs.iter().enumerate() {
         let t = t as TabIx;
         let idle = tab.status == TabStatus::Idle;
@@ -843,6 +873,7 @@ fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg:
             }
         }
         Msg::LogoutResponse { tab, .. } => b.on_sign_out_reply(tab),
+        Msg::SignInResponse { reply, .. } => b.on_sign_in_reply(reply),
         _ => return,
     }
     arm_browser_timers(&b, cfg, o);
@@ -1058,6 +1089,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         refreshes: sc.browser.refreshes_per_tab,
         requests: sc.browser.requests_per_tab,
         sign_outs: sc.browser.sign_outs,
+        signs_in_during_run: false,
         mode: sc.browser.mode,
         storage: sc.browser.json_storage,
         coordination: sc.browser.coordination,
@@ -1178,7 +1210,9 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
     for i in 0..devices {
         let jwt = SessionJwt { session: 0, exp: 0 }; // json and cookie mode carry no session JWT
         let token = i * logins + 1;
-        model = model.actor(Node::Browser { server: Id::from(server), cfg: bcfg.clone(), jwt, token });
+        // The last `browser.sign_ins` devices sign in during the run.
+        let cfg = BrowserCfg { signs_in_during_run: i + sc.browser.sign_ins >= devices, ..bcfg.clone() };
+        model = model.actor(Node::Browser { server: Id::from(server), cfg, jwt, token });
     }
     let mut model = model
         .actor(Node::AuthServer {
@@ -1188,6 +1222,7 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
             max_ticks: sc.time.max_ticks,
             devices,
             logins,
+            sign_ins: sc.browser.sign_ins,
             bounded_flight: sc.time.max_in_flight_ticks.is_some(),
         })
         .lossy(sc.lossy.losses())

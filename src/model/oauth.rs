@@ -139,6 +139,30 @@ pub struct ReadView {
     /// when the path is `none` or names a token the store has no row for, and always `None`
     /// for a protocol that follows no path (nothing more is kept).
     pub follow: [Option<TokRow>; crate::protocol::expr::MAX_FOLLOWS],
+    /// What the server knows of the user's sessions (`user.*`), as this read saw it; all zero
+    /// for a protocol that reads none ([`crate::protocol::Protocol::reads_user`]).
+    pub user: UserView,
+}
+
+/// What the server knows of the user's sessions on a read (`user.*`): every family of every
+/// device is the user's. Counts and token numbers, 0 (`none`) when there is none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct UserView {
+    /// `user.active_tokens`: active refresh tokens, a count.
+    pub active_tokens: u8,
+    /// `user.active_families`: families with an active token, a count.
+    pub active_families: u8,
+    /// `user.oldest`: the lowest active token of the family with the earliest sign-in
+    /// (`login_at`, then family number) among those with an active token.
+    pub oldest: Token,
+    /// `user.newest`: the highest active token of the family with the latest sign-in.
+    pub newest: Token,
+}
+
+/// The first token of device `d`'s family, reserved at the start for a device that signs in
+/// during the run (`browser.sign_ins`, one sign-in per device): token `d + 1`.
+pub fn reserved_token(d: u8) -> Token {
+    d + 1
 }
 
 /// What a handler serves.
@@ -185,6 +209,10 @@ pub struct AsHandler {
     /// The protocol's declared per-request fields (`request.NAME`), in name order, 0 on
     /// arrival.
     pub vars: Fields,
+    /// A sign-in during the run (`browser.sign_ins`), served by the `sign_in` handler: `token`
+    /// is the new family's first token, reserved and not yet inserted ([`TokStatus::Unknown`])
+    /// until the handler answers `signed_in`.
+    pub sign_in: bool,
 }
 
 /// The value an entry of the store had before a transaction in progress first wrote it: what
@@ -221,6 +249,28 @@ impl AsHandler {
             minted: None,
             judged: None,
             vars: Fields::default(),
+            sign_in: false,
+        }
+    }
+
+    /// A sign-in during the run arriving for reserved token `token` (its family's first, not
+    /// yet inserted): served by the `sign_in` handler.
+    pub fn signing_in(s: &AsState, client: ClientKey, token: Token) -> AsHandler {
+        let view = s.read_reserved(token);
+        AsHandler {
+            client,
+            slot: 0,
+            token,
+            view,
+            after_sign_out: false,
+            after_user_sign_out: false,
+            theft_mark: s.ghost.theft_mark,
+            retry: false,
+            step: 0,
+            minted: None,
+            judged: None,
+            vars: Fields::default(),
+            sign_in: true,
         }
     }
 }
@@ -238,6 +288,12 @@ pub struct AsGhost {
     pub ok_after_detection: u8,
     /// 2xx redemptions of a superseded token more than one generation behind (SP1 iii).
     pub deep_replays: u8,
+    /// Client sessions (devices) a sign-in rule marked `evicts` ended as the protocol intends
+    /// (bit per device): `no_spurious_logout` does not count their logouts.
+    pub evicted: u8,
+    /// Families whose first token is reserved for a sign-in during the run and not yet
+    /// inserted (bit per family).
+    pub pending: u8,
     /// Live tokens of another family revoked by a detection (SP9): a count.
     pub foreign_revocations: u8,
     /// Tokens the attacker obtained by a 2xx redemption, sorted (SP4).
@@ -403,6 +459,16 @@ impl AsState {
             restarts_left: 0,
             undo: vec![],
             access: vec![],
+        }
+    }
+
+    /// Device `d` signs in during the run: its family's first token (token `d + 1`) is
+    /// reserved, not inserted ([`TokStatus::Unknown`]: no request knows it) until its sign-in
+    /// answers `signed_in` ([`AsGhost::pending`]).
+    pub fn reserve_sign_in(&mut self, d: u8) {
+        if let Some(r) = self.rows.get_mut(d as usize) {
+            r.status = TokStatus::Unknown;
+            self.as_ghost.pending |= 1 << d;
         }
     }
 
@@ -626,7 +692,44 @@ impl AsState {
 
     /// The read step: what the row of `t` and its family look like now.
     pub fn read(&self, t: Token) -> ReadView {
-        let row = self.row(t).copied();
+        self.read_row(t, self.row(t).copied())
+    }
+
+    /// The read of a sign-in: token `t` is the new family's first, not yet inserted
+    /// ([`TokStatus::Unknown`] in the store, so no other read counts it and no revocation
+    /// reaches it), read with its family and client session as it will be inserted: active.
+    pub fn read_reserved(&self, t: Token) -> ReadView {
+        let row = (t as usize).checked_sub(1).and_then(|i| self.rows.get(i)).copied();
+        self.read_row(t, row.map(|r| TokRow { status: TokStatus::Active, ..r }))
+    }
+
+    /// What the server knows of the user's sessions now ([`UserView`]).
+    pub fn user_view(&self) -> UserView {
+        let mut v = UserView::default();
+        let mut oldest: Option<(Tick, u8, Token)> = None;
+        let mut newest: Option<(Tick, u8, Token)> = None;
+        for (f, fam) in self.families.iter().enumerate() {
+            let live: Vec<Token> = (self.rows.iter().enumerate())
+                .filter(|(_, r)| r.family as usize == f && r.status == TokStatus::Active)
+                .map(|(i, _)| i as Token + 1)
+                .collect();
+            let (Some(&lo), Some(&hi)) = (live.first(), live.last()) else { continue };
+            v.active_tokens = v.active_tokens.saturating_add(live.len() as u8);
+            v.active_families += 1;
+            let key = (fam.login_at, f as u8);
+            if oldest.is_none_or(|(t, g, _)| key < (t, g)) {
+                oldest = Some((key.0, key.1, lo));
+            }
+            if newest.is_none_or(|(t, g, _)| key > (t, g)) {
+                newest = Some((key.0, key.1, hi));
+            }
+        }
+        v.oldest = oldest.map_or(0, |x| x.2);
+        v.newest = newest.map_or(0, |x| x.2);
+        v
+    }
+
+    fn read_row(&self, t: Token, row: Option<TokRow>) -> ReadView {
         let family = row.map(|r| self.families[r.family as usize]);
         let newest_gen = row.map_or(0, |r| {
             self.rows
@@ -655,6 +758,7 @@ impl AsState {
             access,
             child_access,
             follow: [None; crate::protocol::expr::MAX_FOLLOWS],
+            user: UserView::default(),
         }
     }
 
@@ -672,8 +776,19 @@ impl AsState {
         vars: &Fields,
         minted: Option<Token>,
     ) -> ReadView {
+        self.follow_paths(self.read(t), follows, vars, minted)
+    }
+
+    /// Captures, on read `view` (with its [`UserView`] already taken), the rows the
+    /// token-valued paths `follows` name, as [`AsState::read_following`] does.
+    pub fn follow_paths(
+        &self,
+        mut view: ReadView,
+        follows: &[crate::protocol::expr::Path],
+        vars: &Fields,
+        minted: Option<Token>,
+    ) -> ReadView {
         use crate::protocol::expr::{Column, Var};
-        let mut view = self.read(t);
         let Some(row) = view.row else { return view };
         let known = |n: Option<Token>| n.filter(|&n| n != 0).and_then(|n| self.row(n)).copied();
         for (slot, path) in view.follow.iter_mut().zip(follows) {
@@ -686,6 +801,8 @@ impl AsState {
                 Var::RequestField(i) => Some(vars[i as usize]),
                 Var::TokenField(i) => Some(row.fields[i as usize]),
                 Var::ChildField(i) => Some(view.child_fields[i as usize]),
+                Var::UserOldest => Some(view.user.oldest),
+                Var::UserNewest => Some(view.user.newest),
                 _ => None,
             };
             for link in path.links.iter().flatten() {

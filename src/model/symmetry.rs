@@ -464,6 +464,7 @@ fn timer_tab(tm: &Timer) -> Option<TabIx> {
         | Timer::RequesterRefreshes(t, _)
         | Timer::TabReloads(t) => Some(t),
         Timer::Tick
+        | Timer::DeviceSignsIn
         | Timer::AttackerRedeems(_)
         | Timer::AttackerCalls(_)
         | Timer::BrowserTick
@@ -528,6 +529,8 @@ fn msg_tab(b: usize, e: &Envelope<&Msg>) -> Option<TabIx> {
         | Msg::LogoutResponse { tab, .. }
         | Msg::CallRequest { tab, .. }
         | Msg::CallResponse { tab, .. }
+        | Msg::SignInRequest { tab }
+        | Msg::SignInResponse { tab, .. }
             if from_or_to_b =>
         {
             tab
@@ -557,7 +560,9 @@ fn map_msg(b: usize, e: &Envelope<&Msg>, f: &dyn Fn(TabIx) -> TabIx) -> Msg {
         | Msg::UsersMeResponse { tab, .. }
         | Msg::LogoutResponse { tab, .. }
         | Msg::CallRequest { tab, .. }
-        | Msg::CallResponse { tab, .. } => *tab = rename_address(*tab, f),
+        | Msg::CallResponse { tab, .. }
+        | Msg::SignInRequest { tab }
+        | Msg::SignInResponse { tab, .. } => *tab = rename_address(*tab, f),
         Msg::Query { client, .. } | Msg::QueryResult { client, .. } => client.tab = rename_address(client.tab, f),
         Msg::Transaction { handler, .. } | Msg::TransactionDone { handler, .. } => {
             handler.client.tab = rename_address(handler.client.tab, f)

@@ -111,6 +111,20 @@ pub enum Var {
     /// sign-out that presents the access token alone it is `presented`; in a sign-out that
     /// presents both tokens it may differ from the presented refresh token.
     AccessRefreshToken,
+    /// `user.active_tokens`: how many of the user's refresh tokens (every family of every
+    /// device) are active, on the step's read.
+    UserActiveTokens,
+    /// `user.active_families`: how many of the user's families (sign-ins) have an active
+    /// token, on the step's read.
+    UserActiveFamilies,
+    /// `user.oldest`: the active token of the user's oldest family that has one (the earliest
+    /// `family.login_at`, then the earliest sign-in; within it the lowest token number), or
+    /// `none`: a cap's "the oldest session" (a refresh keeps its token's creation time).
+    UserOldest,
+    /// `user.newest`: the active token of the user's newest family that has one (the latest
+    /// `family.login_at`, then the latest sign-in; within it the highest token number), or
+    /// `none`.
+    UserNewest,
     /// `PATH.COLUMN`: a column of the token a token-valued path names (`family.current.used`,
     /// `presented.parent.status`, `presented.answer.generation`, `family.current.child.status`,
     /// `minted.F`), read from the row of that token as the read saw it. The first number is the
@@ -404,6 +418,10 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "access.used",
     "access.revoked",
     "access.refresh_token",
+    "user.active_tokens",
+    "user.active_families",
+    "user.oldest",
+    "user.newest",
 ];
 
 impl Grammar for Names {
@@ -491,6 +509,10 @@ impl Names {
             "family.newest_generation" => var(Var::NewestGeneration, Ty::Num),
             "family.client" => var(Var::Client, Ty::Num),
             "minted" => var(Var::Minted, Ty::Token),
+            "user.active_tokens" => var(Var::UserActiveTokens, Ty::Num),
+            "user.active_families" => var(Var::UserActiveFamilies, Ty::Num),
+            "user.oldest" => var(Var::UserOldest, Ty::Token),
+            "user.newest" => var(Var::UserNewest, Ty::Token),
             "presented.access.used" => var(Var::PresentedAccessUsed, Ty::Bool),
             "presented.access.revoked" => var(Var::PresentedAccessRevoked, Ty::Bool),
             "presented.child.access.used" => var(Var::ChildAccessUsed, Ty::Bool),
@@ -530,7 +552,7 @@ impl Names {
     /// has more than [`MAX_LINKS`] links. `w` (the whole name being read) and `next` (the
     /// column read after `p`) word the errors.
     fn path_of(&self, p: &str, w: &str, next: &str) -> Result<Option<Path>, String> {
-        let expected = "a token-valued path: `presented.parent`, `presented.child`, `minted`, or a declared field of type token (`family.F`, `session.F`, `request.F`, `presented.F`, `presented.child.F`), then up to two more token-valued columns (`parent`, `child`, a token field: `family.current.child`)";
+        let expected = "a token-valued path: `presented.parent`, `presented.child`, `minted`, `user.oldest`, `user.newest`, or a declared field of type token (`family.F`, `session.F`, `request.F`, `presented.F`, `presented.child.F`), then up to two more token-valued columns (`parent`, `child`, a token field: `family.current.child`)";
         if let Some(direct) = self.direct(p) {
             let Ok((e, t)) = direct else { return Ok(None) };
             return match (e, t) {
@@ -545,6 +567,8 @@ impl Names {
                         v @ (Var::Parent
                         | Var::Child
                         | Var::Minted
+                        | Var::UserOldest
+                        | Var::UserNewest
                         | Var::FamilyField(_)
                         | Var::SessionField(_)
                         | Var::RequestField(_)

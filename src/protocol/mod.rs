@@ -261,9 +261,28 @@ pub struct RuleSpec {
     /// ghost marks stand (supabase/auth before PR 1312, C13).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rolled_back: bool,
+    /// Ghost, sign-in rules only: the families this rule's revocations end are the protocol's
+    /// intended eviction, judged against the ground truth (`oldest`: the family the user signed
+    /// in earliest among those still signed in; `others`: every other family). Read by
+    /// `no_spurious_logout`, never by a rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evicts: Option<Evicts>,
     /// Where this behaviour comes from (file and version, pull request, RFC section).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+}
+
+/// Which families a sign-in rule marked `evicts` is meant to end (a device cap, "sign out other
+/// devices"): the ghost truth an eviction is judged against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Evicts {
+    /// The family the user signed in earliest (by sign-in tick, then sign-in order) among the
+    /// families still signed in, not signed out and not evicted before, other than the
+    /// signing-in one: a cap that evicts the oldest session.
+    Oldest,
+    /// Every other family of the user: a sign-in that signs out the other devices.
+    Others,
 }
 
 fn always() -> String {
@@ -399,6 +418,8 @@ pub struct Rule {
     pub reuse_detected: bool,
     /// Store effects discarded.
     pub rolled_back: bool,
+    /// Ghost, sign-in rules only: the families its revocations end are an intended eviction.
+    pub evicts: Option<Evicts>,
 }
 
 /// A compiled step.
@@ -437,7 +458,8 @@ pub struct Protocol {
     pub sign_out: Handler,
     /// What a sign-out presents: the tab's refresh token (default), its access token, or both.
     pub sign_out_presents: Presents,
-    /// The sign-in handler, if any (one step).
+    /// The sign-in handler, if any: one step, or several for a device that signs in during
+    /// the run (`browser.sign_ins`).
     pub sign_in: Option<Handler>,
     /// The ordinary-request handler (one step): the model file's, or [`default_request`].
     pub request: Handler,
@@ -457,6 +479,10 @@ pub struct Protocol {
     /// Some rule reads `presented.issued_at`: the store records each token's issue tick (else
     /// it keeps 0, so that states differing only in it are one state).
     pub records_issued_at: bool,
+    /// Some rule or wait reads what the server knows of the user's sessions (`user.*`): the
+    /// read view then keeps it ([`crate::model::oauth::UserView`]); otherwise it stays zero,
+    /// so that states are as they were.
+    pub reads_user: bool,
     /// The claimed reuse interval, ticks.
     pub reuse_interval: Tick,
     /// Nodes, 1 or 2.
@@ -699,6 +725,7 @@ impl Protocol {
                 .expect("the default request handler compiles"),
         };
         let mut records_issued_at = false;
+        let mut reads_user = false;
         let mut uses_access = spec.request.is_some() || by_access;
         let all_rules = refresh
             .steps
@@ -711,6 +738,8 @@ impl Protocol {
             let mut reads_access = false;
             let mut see = |v: &Var| {
                 records_issued_at |= matches!(v, Var::IssuedAt | Var::Follow(_, expr::Column::IssuedAt));
+                reads_user |=
+                    matches!(v, Var::UserActiveTokens | Var::UserActiveFamilies | Var::UserOldest | Var::UserNewest);
                 reads_access |= matches!(
                     v,
                     Var::PresentedAccessUsed
@@ -735,6 +764,23 @@ impl Protocol {
             uses_access |= reads_access || revokes_access;
         }
         let follows = names.follows.borrow().clone();
+        let waits =
+            refresh.steps.iter().chain(sign_in.iter().flat_map(|h| &h.steps)).filter_map(|s| s.waits_until.as_ref());
+        for w in waits {
+            w.visit_vars(&mut |v: &Var| {
+                reads_user |=
+                    matches!(v, Var::UserActiveTokens | Var::UserActiveFamilies | Var::UserOldest | Var::UserNewest)
+            });
+        }
+        reads_user |= follows.iter().any(|p| matches!(p.root, Var::UserOldest | Var::UserNewest));
+        if reads_user && spec.replicas > 1 {
+            return Err(fail(
+                format!("{at}.replicas"),
+                "2",
+                "1 when a rule reads `user.` (what one node knows of the user's sessions is not modelled for two)"
+                    .into(),
+            ));
+        }
         Ok(Protocol {
             refresh,
             sign_out,
@@ -748,6 +794,7 @@ impl Protocol {
             session_fields: names.session,
             token_fields: names.token,
             records_issued_at,
+            reads_user,
             reuse_interval: spec.reuse_interval,
             replicas: spec.replicas,
             routing: spec.routing,
@@ -783,6 +830,7 @@ pub fn default_request() -> HandlerSpec {
         next: None,
         reuse_detected: false,
         rolled_back: false,
+        evicts: None,
         source: Some("RFC 6750 §3.1; RFC 7662 §2.2".into()),
     };
     HandlerSpec {
@@ -798,7 +846,10 @@ pub fn default_request() -> HandlerSpec {
 }
 
 fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint) -> Result<Handler, ProtocolError> {
-    let one_step = endpoint != Endpoint::Refresh;
+    // A sign-in may have several steps: it then runs as a request of its own, racing the
+    // others, for a device that signs in during the run (`browser.sign_ins`; the model file
+    // checks that pairing).
+    let one_step = matches!(endpoint, Endpoint::SignOut | Endpoint::Request);
     let fail = |field: String, found: &str, message: &str| ProtocolError {
         field,
         found: found.into(),
@@ -825,7 +876,15 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint)
         return Err(fail(
             format!("{at}.steps"),
             &format!("{} steps", written.len()),
-            "`rules`: a sign-out (RFC 7009 revocation), a sign-in and an ordinary request are one action each",
+            "`rules`: a sign-out (RFC 7009 revocation) and an ordinary request are one action each",
+        ));
+    }
+    if endpoint == Endpoint::SignIn && (h.lock != Lock::None || h.transaction) {
+        let (field, found) = if h.lock != Lock::None { ("lock", "family") } else { ("transaction", "true") };
+        return Err(fail(
+            format!("{at}.{field}"),
+            found,
+            "no `lock` or `transaction` in a sign-in (the new family has no refresh to lock against, and a sign-in's rules roll nothing back)",
         ));
     }
     if h.transaction && written.len() < 2 {
@@ -1036,6 +1095,13 @@ fn compile_rules(
         if written[..i].iter().any(|o| o.name == r.name) {
             return Err(fail(format!("{here}.name"), &r.name, msg("a name no other rule of this step has")));
         }
+        if r.evicts.is_some() && endpoint != Endpoint::SignIn {
+            return Err(fail(
+                format!("{here}.evicts"),
+                &r.name,
+                msg("`evicts` only in a `sign_in` rule (it marks the sessions a sign-in is meant to end)"),
+            ));
+        }
         let when = expr::parse_guard(&r.when, names).map_err(|e| fail(format!("{here}.when"), &r.when, e))?;
         let mut effects = vec![];
         for (k, text) in r.effects.iter().enumerate() {
@@ -1075,7 +1141,8 @@ fn compile_rules(
                 msg("`ok minted` only in a rule whose `do` has `mint child`, or after a step that mints"),
             ));
         }
-        if reply == ReplyForm::Continue && (last || sign_out) {
+        let one_action = matches!(endpoint, Endpoint::SignOut | Endpoint::Request);
+        if reply == ReplyForm::Continue && (last || one_action) {
             return Err(fail(
                 format!("{here}.reply"),
                 &r.reply,
@@ -1088,7 +1155,7 @@ fn compile_rules(
                 ReplyForm::SignedOut | ReplyForm::SignedIn | ReplyForm::OkServed | ReplyForm::InvalidToken
             ),
             Endpoint::SignOut => reply == ReplyForm::SignedOut,
-            Endpoint::SignIn => reply == ReplyForm::SignedIn,
+            Endpoint::SignIn => matches!(reply, ReplyForm::SignedIn | ReplyForm::Continue),
             Endpoint::Request => matches!(
                 reply,
                 ReplyForm::OkServed | ReplyForm::InvalidToken | ReplyForm::InvalidRequest | ReplyForm::ServerError
@@ -1098,7 +1165,7 @@ fn compile_rules(
             let expected = if endpoint == Endpoint::SignOut {
                 "expected `signed_out` (the sign-out's answer)"
             } else if endpoint == Endpoint::SignIn {
-                "expected `signed_in` (the sign-in's answer)"
+                "expected `signed_in` (the sign-in's answer), or `continue` in a step that another step follows"
             } else if endpoint == Endpoint::Request {
                 "expected `ok`, `invalid_token`, `invalid_request` or `server_error` (an ordinary request's answer)"
             } else {
@@ -1124,6 +1191,7 @@ fn compile_rules(
             next: None,
             reuse_detected: r.reuse_detected,
             rolled_back: r.rolled_back,
+            evicts: r.evicts,
         });
     }
     Ok(rules)

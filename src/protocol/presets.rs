@@ -228,6 +228,7 @@ fn rule(name: &str, when: &str, effects: &[&str], reply: &str, source: &str) -> 
         next: None,
         reuse_detected: false,
         rolled_back: false,
+        evicts: None,
         source: (!source.is_empty()).then(|| source.into()),
     }
 }

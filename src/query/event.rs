@@ -86,6 +86,7 @@ pub const ANSWER_ACTIONS: &[&str] = &[
     "TabReceivesCallResponse",
     "TabReceivesLogoutResponse",
     "TabReceivesResponse",
+    "TabReceivesSignInResponse",
     "AttackerReceivesResponse",
     "AttackerReceivesCallResponse",
 ];
@@ -100,6 +101,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "BrowserClockTicks",
     "ClockMayTickAgain",
     "ClockTicks",
+    "DeviceSignsIn",
     "FollowerTimesOut",
     "LeaderTabCloses",
     "NetworkLosesMessage",
@@ -111,8 +113,10 @@ pub const ACTION_NAMES: &[&str] = &[
     "ServerReceivesRefresh",
     "ServerReceivesRequest",
     "ServerReceivesResult",
+    "ServerReceivesSignIn",
     "ServerReceivesTransactionResult",
     "ServerRestarts",
+    "ServerRunsSignIn",
     "ServerWritesRefresh",
     "StorageReachesTab",
     "StoreRunsDelete",
@@ -138,6 +142,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "TabReceivesLogoutResponse",
     "TabReceivesRefreshResponse",
     "TabReceivesResponse",
+    "TabReceivesSignInResponse",
     "TabRefreshesBeforeCall",
     "TabReloads",
     "TabRetriesRefresh",
@@ -227,7 +232,10 @@ impl Vocabulary {
                     h.steps.iter().flat_map(|s| s.rules.iter().map(move |r| (r.name.clone(), why))).collect::<Vec<_>>()
                 };
                 if let Some(h) = &protocol.sign_in {
-                    v.unshown_rules.extend(unshown(h, "a sign-in rule (sign-ins run before the first step)"));
+                    v.unshown_rules.extend(unshown(
+                        h,
+                        "a sign-in rule (sign-ins before the run run before the first step; one during the run is matched by its actions, ServerReceivesSignIn and ServerRunsSignIn)",
+                    ));
                 }
                 v.unshown_rules.retain(|(n, _)| !v.rules.contains(n));
                 v

@@ -317,6 +317,12 @@ impl Names<'_> {
                     if both { format!("access token={a}; {}", cred_text(cred)) } else { format!("access token={a}") };
                 (self.who_at(src, *tab), self.actor(dst), format!("{} ({sent})", self.words.sign_out()))
             }
+            Msg::SignInResponse { tab, reply } => (
+                self.actor(src),
+                self.who_at(dst, *tab),
+                reply_text(reply, &|e| self.words.error(e, false), self.words.signed_out()),
+            ),
+            Msg::SignInRequest { tab } => (self.who_at(src, *tab), self.actor(dst), "sign-in".to_string()),
             Msg::RefreshResponse { tab, reply } | Msg::LogoutResponse { tab, reply } => (
                 self.actor(src),
                 self.who_at(dst, *tab),
@@ -704,6 +710,12 @@ fn describe_in(
                 None,
             )
         }
+        ActorModelAction::Timeout(_, Timer::DeviceSignsIn) => (
+            who(0),
+            "DeviceSignsIn".into(),
+            format!("the user signs in on this device (it signs in during the run) from {}: sign-in request", who(0)),
+            None,
+        ),
         ActorModelAction::Timeout(_, Timer::TabSignsOut(t)) => (
             who(*t),
             "TabSignsOut".into(),
@@ -956,6 +968,13 @@ fn describe_in(
             };
             ("server".to_string(), "ServerRestarts".into(), text, None)
         }
+        ActorModelAction::Timeout(_, Timer::ServerStep { client, .. })
+            if model::auth_server_at(before, m.cfg.server)
+                .is_some_and(|a| a.handlers.iter().any(|h| h.client == *client && h.sign_in)) =>
+        {
+            let text = format!("server runs {}'s sign-in{}", who(client.tab), sign_in_words(m, before, action));
+            ("server".to_string(), "ServerRunsSignIn".into(), text, None)
+        }
         ActorModelAction::Timeout(_, Timer::ServerStep { client, slot }) => {
             let (step, how) = next_step_text(m, before, *client, *slot);
             let what = if *slot > 0 { "second request in progress" } else { "refresh" };
@@ -1035,6 +1054,21 @@ fn describe_in(
                     "ClockMayTickAgain",
                     format!("the tick to {now} is settled: the clock may advance again (max_in_flight_ticks)"),
                 ),
+                Msg::SignInRequest { tab } => (
+                    "server".to_string(),
+                    "ServerReceivesSignIn",
+                    format!("server receives {}'s sign-in{}", who(*tab), sign_in_words(m, before, action)),
+                ),
+                Msg::SignInResponse { tab, reply } => {
+                    let w = who(*tab);
+                    let text = match reply {
+                        Reply::Ok { token: Some(t), .. } => {
+                            format!("{w} gets {}: the device is signed in, its tabs hold refresh token={t}", view.text)
+                        }
+                        _ => format!("{w} gets {}: the device is still signed out", view.text),
+                    };
+                    (w, "TabReceivesSignInResponse", text)
+                }
                 Msg::RefreshRequest { tab, .. } => (
                     "server".to_string(),
                     "ServerReceivesRefresh",
@@ -1577,6 +1611,21 @@ fn call_decision(m: &RefreshModel, before: &State, msg: &Msg) -> String {
             Some(_) => ": no rule holds \u{2192} invalid_token".into(),
             None => ": no such access token \u{2192} invalid_token".into(),
         },
+    }
+}
+
+/// The sign-in handler's decision in `action` ([`crate::model::interpret::sign_in_decision`]):
+/// the step's name first when the handler has several, then the rule and its answer.
+fn sign_in_words(m: &RefreshModel, before: &State, action: &Action) -> String {
+    let Some((h, step, rule)) = crate::model::interpret::sign_in_decision(m, before, action) else {
+        return String::new();
+    };
+    let st = &h.steps[step];
+    let decided = rule.map_or(": no rule holds \u{2192} invalid_grant".to_string(), |r| decision_text(&st.rules[r]));
+    if h.steps.len() > 1 {
+        format!(", step `{}`{decided}", st.name)
+    } else {
+        decided
     }
 }
 
