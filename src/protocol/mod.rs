@@ -366,7 +366,7 @@ pub struct ProtocolSpec {
     pub refresh: HandlerSpec,
     /// Sign-out: revocation of the presented refresh token (RFC 7009).
     pub sign_out: HandlerSpec,
-    /// Sign-in: run once for each sign-in, in order (device 0's first, then device 1's; with
+    /// Sign-in: run once for each sign-in, in order (device 1's first, then device 2's; with
     /// per-tab logins tab by tab) before anything else, `presented` being the new family's
     /// first token (default: none, every sign-in leaves the others alone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
