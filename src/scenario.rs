@@ -1064,7 +1064,7 @@ impl Scenario {
                 return Err(self.invalid(
                     "protocol.sign_in.steps",
                     format!("{steps} steps"),
-                    "`rules` (one step), or `browser.sign_ins` above 0: a sign-in of several steps races other steps only when a device signs in during the run (the sign-ins before the run run in order, before anything else)",
+                    "`rules` (one step), or `browser.sign_ins` above 0: a sign-in of several steps races other steps only when a device signs in during the run (sign-ins before the run happen in order, before anything else)",
                 ));
             }
             return Ok(());

@@ -402,7 +402,7 @@ fn misspelt_names_in_query_events_are_refused_with_the_nearest_name() {
     );
     assert_eq!(code, Some(2), "{err}");
     assert!(
-        err.contains("`replace the client's refresh token` is a sign-in rule (sign-ins run before the first step), which no step of a run shows"),
+        err.contains("`replace the client's refresh token` is a sign-in rule (a sign-in before the run happens before the first step; one during the run is matched by its actions, ServerReceivesSignIn and ServerRunsSignIn), which no step of a run shows"),
         "{err}"
     );
     // The right names are answered.

@@ -1064,6 +1064,20 @@ fn sigint_stops_the_search_prints_the_partial_report_and_exits_3() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted; stopping the search"));
 }
 
+/// A signal stops the queries' searches too: they run after the properties' search, and once
+/// interrupted, a run answers them no further (they are left unknown) instead of searching on.
+#[test]
+fn sigterm_stops_the_queries_searches_too() {
+    let dir = crate::common::TempFiles::new();
+    fs::write(dir.path().join("q.json"), r#"{"queries":[{"name":"everywhere","always":"now >= 0"}]}"#).unwrap();
+    let (out, took) = interrupted(dir.path(), &[&shipped(STABLE), "--tabs", "6", "--query", "q.json"], "TERM");
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(took < Duration::from_secs(5), "the run stopped {took:?} after the signal");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("a whole JSON report");
+    assert_eq!(report["ending"], "interrupted");
+    assert_ne!(report["queries"][0]["answer"], "holds", "{}", report["queries"]);
+}
+
 #[test]
 fn sigterm_leaves_only_whole_trace_files_and_no_temporary_file() {
     let dir = crate::common::TempFiles::new();

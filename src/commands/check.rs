@@ -213,6 +213,8 @@ pub struct Ran {
     pub scenarios: Vec<Scenario>,
     /// The run's one deadline (`--timeout`), for the queries answered after the properties.
     pub deadline: Option<Instant>,
+    /// Set on Ctrl-C or SIGTERM: the queries answered after the properties stop too.
+    pub cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Before any search: the events of every model file's own queries, and of the query file
@@ -469,7 +471,7 @@ pub fn execute(
         units: plan.units,
         units_total: plan.units_total,
     });
-    Ok(Ran { suite: SuiteReport::new(models, shard), traces, unwritten, scenarios, deadline })
+    Ok(Ran { suite: SuiteReport::new(models, shard), traces, unwritten, scenarios, deadline, cancel })
 }
 
 /// The exit code for an outcome.
@@ -639,7 +641,7 @@ pub fn run(args: Args) -> Result<u8> {
     let before = if args.accept { accept_preflight(&args.models, &args.run)? } else { Vec::new() };
     let single = args.models.len() == 1 && args.models[0].is_file() && args.run.shard.is_none();
     let queries = args.query.as_deref().map(|q| (q, extra_text.as_str(), &extra[..]));
-    let Ran { mut suite, traces, unwritten, scenarios, deadline } = execute(&args.models, &args.run, queries)?;
+    let Ran { mut suite, traces, unwritten, scenarios, deadline, cancel } = execute(&args.models, &args.run, queries)?;
     let mut refused = false;
     if args.accept {
         match accept_verdicts(&suite, &before, args.run.quiet)? {
@@ -651,7 +653,7 @@ pub fn run(args: Args) -> Result<u8> {
     // their answers (a shard answers none).
     let answers = match args.run.shard {
         Some(_) => Vec::new(),
-        None => super::queries::answer_all(&scenarios, &args.run, &extra, deadline)?,
+        None => super::queries::answer_all(&scenarios, &args.run, &extra, deadline, cancel)?,
     };
     super::queries::attach(&answers, &mut suite);
     let mut buf = Vec::new();

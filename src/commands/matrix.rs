@@ -43,6 +43,7 @@ pub fn run(args: Args) -> Result<u8> {
             unwritten: Vec::new(),
             scenarios: Vec::new(),
             deadline: None,
+            cancel: None,
         }
     };
     let mut buf = Vec::new();

@@ -32,6 +32,7 @@ pub fn answer_all(
     run: &RunArgs,
     extra: &[Query],
     deadline: Option<Instant>,
+    cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 ) -> Result<Vec<Answered>> {
     let mut out = vec![];
     for sc in scenarios {
@@ -44,6 +45,7 @@ pub fn answer_all(
             max_depth: run.max_depth,
             max_states: run.max_states,
             deadline,
+            cancel: cancel.clone(),
             max_memory: run.max_memory.map(|x| x.saturating_mul(refresh_check::limits::MIB)),
             ..SearchConfig::default()
         };

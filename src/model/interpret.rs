@@ -137,13 +137,16 @@ pub fn insert_signed_in(p: &Protocol, s: &mut AsState, t: Token) {
     s.as_ghost.pending &= !(1u8 << f);
 }
 
-/// The client sessions (devices) with a live (active or superseded) token, a bit each.
+/// The client sessions (devices) with an active token, a bit each: what an eviction ends.
+/// A superseded token does not keep a device's session in being (a rule that revokes the
+/// oldest session's active token ends it even where its rotated-away parent is still
+/// within a reuse interval: the protocol meant to end it).
 fn live_sessions(s: &AsState) -> u8 {
     s.rows
         .iter()
-        .filter(|r| matches!(r.status, TokStatus::Active | TokStatus::Superseded { .. }))
+        .filter(|r| matches!(r.status, TokStatus::Active))
         .filter_map(|r| s.families.get(r.family as usize))
-        .fold(0, |m, f| m | 1u8 << f.session)
+        .fold(0, |m, f| m | 1u8 << f.device())
 }
 
 /// Ghost: the devices an `evicts` rule of the sign-in of family `own` ended (`before`: the
@@ -153,10 +156,10 @@ fn live_sessions(s: &AsState) -> u8 {
 /// every other device.
 fn record_eviction(s: &mut AsState, evicts: crate::protocol::Evicts, own: u8, before: u8) {
     let ended = before & !live_sessions(s);
-    let own_session = s.families.get(own as usize).map_or(0, |f| f.session);
+    let own_device = s.families.get(own as usize).map_or(0, |f| f.device());
     let g = &s.as_ghost;
     let intended = match evicts {
-        crate::protocol::Evicts::Others => !(1u8 << own_session),
+        crate::protocol::Evicts::Others => !(1u8 << own_device),
         crate::protocol::Evicts::Oldest => s
             .families
             .iter()
@@ -165,11 +168,11 @@ fn record_eviction(s: &mut AsState, evicts: crate::protocol::Evicts, own: u8, be
                 f as u8 != own
                     && g.pending & (1 << f) == 0
                     && g.signed_out & (1 << f) == 0
-                    && g.user_signed_out & (1 << fam.session) == 0
-                    && g.evicted & (1 << fam.session) == 0
+                    && g.user_signed_out & (1 << fam.device()) == 0
+                    && g.evicted & (1 << fam.device()) == 0
             })
             .min_by_key(|&(f, fam)| (fam.login_at, f))
-            .map_or(0, |(_, fam)| 1u8 << fam.session),
+            .map_or(0, |(_, fam)| 1u8 << fam.device()),
     };
     s.as_ghost.evicted |= ended & intended;
 }

@@ -111,6 +111,19 @@ pub struct Family {
     pub fields: Fields,
 }
 
+impl Family {
+    /// The device (browser) the family was signed in on: its client session, or, with
+    /// `clients: per-device` (every family in the user's one session, signed in with its
+    /// device's client), its client.
+    pub fn device(&self) -> u8 {
+        if self.client != 0 {
+            self.client
+        } else {
+            self.session
+        }
+    }
+}
+
 /// The values of a protocol's declared fields of one family or client session, in name order.
 pub type Fields = [u8; crate::protocol::MAX_FIELDS];
 

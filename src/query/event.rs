@@ -234,7 +234,7 @@ impl Vocabulary {
                 if let Some(h) = &protocol.sign_in {
                     v.unshown_rules.extend(unshown(
                         h,
-                        "a sign-in rule (sign-ins before the run run before the first step; one during the run is matched by its actions, ServerReceivesSignIn and ServerRunsSignIn)",
+                        "a sign-in rule (a sign-in before the run happens before the first step; one during the run is matched by its actions, ServerReceivesSignIn and ServerRunsSignIn)",
                     ));
                 }
                 v.unshown_rules.retain(|(n, _)| !v.rules.contains(n));

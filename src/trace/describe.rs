@@ -563,9 +563,11 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
         .handlers
         .iter()
         .map(|h| {
-            let step = protocol.as_ref().and_then(|p| p.refresh.steps.get(h.step as usize));
+            let step =
+                protocol.as_ref().and_then(|p| crate::model::interpret::handler_of(p, h).steps.get(h.step as usize));
             let name = step.map_or(String::new(), |st| format!(" `{}`", st.name));
-            format!("{} refresh of token={}: step{name} pending", who_sent(h.client), h.token)
+            let what = if h.sign_in { "sign-in" } else { "refresh" };
+            format!("{} {what} of token={}: step{name} pending", who_sent(h.client), h.token)
         })
         .collect();
     let store = match &auth.cluster {
@@ -1579,7 +1581,7 @@ fn next_step_text(m: &RefreshModel, before: &State, client: model::ClientKey, sl
     };
     let waiting = model::auth_server_at(before, m.cfg.server)
         .and_then(|a| a.handlers.iter().find(|h| (h.client, h.slot) == (client, slot)));
-    match waiting.and_then(|h| protocol.refresh.steps.get(h.step as usize)) {
+    match waiting.and_then(|h| crate::model::interpret::handler_of(protocol, h).steps.get(h.step as usize)) {
         Some(st) if st.reads == crate::protocol::Reads::Snapshot => {
             (format!("step `{}`", st.name), ", deciding on what its read saw")
         }
