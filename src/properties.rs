@@ -242,7 +242,7 @@ pub const ALL: &[PropertySpec] = &[
     PropertySpec {
         name: "logout_revokes_all",
         kind: Kind::Always,
-        claim: "no request that arrives after a sign-out was answered is answered 2xx, and once the sign-out's revocation or delete has run (answered or not) no token or session row of that session is created or renamed onto a new token",
+        claim: "no refresh (on a session table, no request) that arrives after a sign-out was answered is answered 2xx, and once the sign-out's revocation or delete has run (answered or not) no token or session row of that session is created or renamed onto a new token",
         condition: logout_revokes_all,
         scope: SIGN_OUTS,
         reads: &["session_valid", "store"],

@@ -476,7 +476,7 @@ impl Names {
         };
         let access = if self.ordinary { ", an `access.` column of the presented access token" } else { "" };
         Err(format!(
-            "unknown name `{w}` (expected `now`, `presented`, a `presented.` or `family.` column{access}, or a declared `family.`, `session.`, per-token `presented.` or `request.` field{hint})"
+            "unknown name `{w}` (expected `now`, `presented`, a `presented.` or `family.` column{access}, a `user.` count or token (`user.active_tokens`, `user.active_families`, `user.oldest`, `user.newest`), or a declared `family.`, `session.`, per-token `presented.` or `request.` field{hint})"
         ))
     }
 

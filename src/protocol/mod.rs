@@ -358,7 +358,7 @@ pub struct ProtocolSpec {
     /// Declared fields beyond the fixed schema.
     #[serde(default, skip_serializing_if = "is_default")]
     pub fields: FieldsSpec,
-    /// The claimed reuse interval in ticks: `sp1_grace_bounded` checks that no superseded token
+    /// The claimed reuse interval in ticks: `rotated_token_expires` checks that no superseded token
     /// is accepted more than this many ticks after its rotation (default 0).
     #[serde(default, skip_serializing_if = "is_default")]
     pub reuse_interval: Tick,
@@ -368,7 +368,8 @@ pub struct ProtocolSpec {
     pub sign_out: HandlerSpec,
     /// Sign-in: run once for each sign-in, in order (device 1's first, then device 2's; with
     /// per-tab logins tab by tab) before anything else, `presented` being the new family's
-    /// first token (default: none, every sign-in leaves the others alone).
+    /// first token (default: none, every sign-in leaves the others alone); for the devices of
+    /// `browser.sign_ins`, when the user signs in during the run, racing the other steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_in: Option<HandlerSpec>,
     /// An ordinary request (an API call presenting an access token; the resource server's
