@@ -57,14 +57,7 @@ pub fn read_text(path: &Path) -> std::io::Result<String> {
 
 /// [`read_text`] with a cap of `cap` bytes.
 pub fn read_text_capped(path: &Path, cap: u64) -> std::io::Result<String> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    let file = options.open(path)?;
+    let file = open_without_blocking(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::new(
@@ -93,14 +86,7 @@ pub fn read_text_or_pipe(path: &Path, cap: u64) -> std::io::Result<String> {
     if path.as_os_str() == "-" {
         return read_capped(std::io::stdin().lock(), cap);
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    let file = options.open(path)?;
+    let file = open_without_blocking(path)?;
     let meta = file.metadata()?;
     #[cfg(unix)]
     {
@@ -121,6 +107,19 @@ pub fn read_text_or_pipe(path: &Path, cap: u64) -> std::io::Result<String> {
     }
     drop(file);
     read_text_capped(path, cap)
+}
+
+/// Opens `path` for reading without blocking (on Unix `O_NONBLOCK`), so that opening a FIFO
+/// with no writer, or a device, does not hang before its kind is checked.
+fn open_without_blocking(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
 }
 
 /// Reads `reader` to its end as UTF-8 text, refused once more than `cap` bytes have come.
