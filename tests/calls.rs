@@ -6,24 +6,15 @@
 //! pins verdicts, counterexample or query steps, and the state count of the search.
 
 use refresh_check::model;
-use refresh_check::query::{self, Answer};
+use refresh_check::query::Answer;
 use refresh_check::scenario::{Scenario, Verdict};
-use refresh_check::search::SearchConfig;
 
-use crate::util::{actions, checked, cli, root, status, trace_of};
+use crate::util::{actions, answered, checked, cli, root, status, trace_of};
 
 const INTERCEPTOR: &str = "models/zitadel-9331-interceptor-refreshes-and-retries.json";
 const RETRY_BOUND: &str = "models/zitadel-9331-interceptor-retry-bound.json";
 const MARGIN: &str = "models/auth0-spa-js-refresh-before-call.json";
 const NO_MARGIN: &str = "models/auth0-spa-js-refresh-before-call-no-margin.json";
-
-fn answered(sc: &Scenario, name: &str) -> query::Outcome {
-    let q = sc.queries.iter().find(|q| q.name == name).unwrap();
-    let m = model::build(sc);
-    let o = query::answer(&m, &sc.path, &sc.name, sc.browser.tabs, q, &SearchConfig::default());
-    assert_eq!(o.expect, Some(o.answer), "{} {name}", sc.name);
-    o
-}
 
 /// ZITADEL issue 9331 with the 401 interceptor: the background refresh still revokes the
 /// access token of the call in flight, but the call's 401 makes the tab wait for that refresh

@@ -4,24 +4,14 @@
 //! the sign-out is answered. Each test pins verdicts, the steps of the trace and the search's
 //! state count.
 
-use refresh_check::model;
-use refresh_check::query::{self, Answer};
-use refresh_check::scenario::{Scenario, Verdict};
-use refresh_check::search::SearchConfig;
+use refresh_check::query::Answer;
+use refresh_check::scenario::Verdict;
 use refresh_check::trace;
 
-use crate::util::{checked, find_step, status, trace_of};
+use crate::util::{answered, checked, find_step, status, trace_of};
 
 const RESAVE: &str = "models/express-session-rolling-resave.json";
 const TOUCH: &str = "models/express-session-rolling-touch.json";
-
-fn answered(sc: &Scenario, name: &str) -> query::Outcome {
-    let q = sc.queries.iter().find(|q| q.name == name).unwrap();
-    let m = model::build(sc);
-    let o = query::answer(&m, &sc.path, &sc.name, sc.browser.tabs, q, &SearchConfig::default());
-    assert_eq!(o.expect, Some(o.answer), "{} {name}", sc.name);
-    o
-}
 
 /// `resave: true`: tab A's slow request reads the session, tab B's sign-out deletes it, and
 /// A's save (`SET … EX`, one upsert) creates the key again. `logout_revokes_all` fires at that

@@ -122,3 +122,14 @@ pub fn shortest_to(
     let i = m.properties().iter().position(|p| p.name == "query").unwrap();
     (out.discoveries[i].clone(), out.exhaustive, m)
 }
+
+/// The model file's own query `name` of `sc`, answered by a full search; asserts the answer is
+/// the one the file expects.
+pub fn answered(sc: &Scenario, name: &str) -> refresh_check::query::Outcome {
+    let q = sc.queries.iter().find(|q| q.name == name).unwrap();
+    let m = refresh_check::model::build(sc);
+    let cfg = refresh_check::search::SearchConfig::default();
+    let o = refresh_check::query::answer(&m, &sc.path, &sc.name, sc.browser.tabs, q, &cfg);
+    assert_eq!(o.expect, Some(o.answer), "{} {name}", sc.name);
+    o
+}
