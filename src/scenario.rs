@@ -224,6 +224,7 @@ pub struct BrowserSection {
     /// protocol's `request` handler) each tab may make, 0 (default) to [`MAX_PER_TAB`]; a call
     /// may be in flight while the tab refreshes. `protocol` or `auth_server` models only.
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(extend("default" = 0))]
     pub calls_per_tab: u8,
     /// Sign-outs the user may start, from any idle tab (not from a tab whose own refresh is in
     /// flight: it signs out once that is answered), 0 to 2 (default 0).
@@ -236,6 +237,7 @@ pub struct BrowserSection {
     /// steps) serves it, and the new family's first token goes to the device's tabs. 0
     /// (default) to `devices - 1`.
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(extend("default" = 0))]
     pub sign_ins: u8,
     /// The auth mode the app uses: `session` (default), `cookie` or `json`.
     #[serde(default = "default_mode")]
@@ -457,6 +459,7 @@ pub struct AttackerSection {
     /// with `keeps_tokens`, those it is answered with), each call one of its `attempts`
     /// (default false). `protocol` or `auth_server` models only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(extend("default" = false))]
     pub uses_access_tokens: bool,
 }
 
@@ -639,6 +642,27 @@ fn section_hint(field: &str, message: &str) -> Option<String> {
         .map(|(section, _)| format!("`{section}`"))
         .collect();
     (!sections.is_empty()).then(|| format!("it is a field of {}", sections.join(" or ")))
+}
+
+/// For a file refused at its `schema` field: when it is a file this tool writes (a trace,
+/// `refresh-check/trace/v1`, or another `refresh-check/…` format), says so and what to do
+/// (a folder given to `check` may hold traces beside its models). `None` otherwise.
+fn other_file_hint(field: &str, text: &str) -> Option<String> {
+    if field != "schema" {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let schema = value.get("schema")?.as_str()?;
+    let what = if schema.starts_with("refresh-check/trace/") {
+        "a trace file"
+    } else if schema.starts_with("refresh-check/") {
+        "a file refresh-check writes"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "this is {what} (`schema`: {schema:?}), not a model file: give `check` the model files or their own folder (`check models/`); `trace validate` reads traces"
+    ))
 }
 
 /// For serde's "unknown variant `X`, expected one of `a`, `b`" or "unknown field `X`, expected
@@ -862,7 +886,10 @@ impl Scenario {
     /// Parses and validates model-file text; `path` is used in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         let file: ModelFile = crate::jsonfile::from_str(text).map_err(|e| {
-            let message = match section_hint(&e.field, &e.message).or_else(|| nearest_name_hint(&e.message)) {
+            let message = match other_file_hint(&e.field, text)
+                .or_else(|| section_hint(&e.field, &e.message))
+                .or_else(|| nearest_name_hint(&e.message))
+            {
                 Some(hint) => format!("{} ({hint})", e.message),
                 None => e.message,
             };

@@ -140,6 +140,24 @@ fn unknown_field_exits_2_naming_file_field_and_expectation_and_writes_nothing() 
     assert!(!dir.path().join("traces").exists(), "nothing written for bad input");
 }
 
+/// A folder given to `check` may hold traces beside its models (`check .` where `traces/`
+/// was written): a trace file is named as such, with what to give instead, not only refused
+/// at its first unknown field.
+#[test]
+fn a_trace_file_given_as_a_model_is_named_as_a_trace() {
+    let dir = crate::common::TempFiles::new();
+    let trace = "traces/directus-10.10-session.no_spurious_logout.json";
+    fs::copy(root().join(trace), dir.path().join("t.json")).unwrap();
+    let out = cli(dir.path(), &["check", "t.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("t.json:2:") && err.contains("field `schema`: unknown field `schema`"), "{err}");
+    assert!(
+        err.contains("this is a trace file (`schema`: \"refresh-check/trace/v1\"), not a model file: give `check` the model files or their own folder"),
+        "{err}"
+    );
+}
+
 #[test]
 fn malformed_json_and_bad_values_exit_2_with_position_or_range() {
     let (dir, file) =

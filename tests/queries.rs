@@ -779,6 +779,38 @@ fn tab_a_is_the_first_devices_and_a_shared_query_file_is_answered_per_model() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("`tab B`: the model has 1 tab(s) per device"));
 }
 
+/// A condition naming a tab or a device the model lacks is refused (exit 2, the file, line,
+/// field and what the model has) rather than read as `idle`, false or none: on the two-tab
+/// Directus model `tab[C].status == idle` was answered "violated in 0 steps" as an invariant.
+#[test]
+fn a_condition_naming_a_tab_or_device_the_model_lacks_is_refused() {
+    let model = "models/directus-10.10-session.json";
+    let cases = [
+        (r#"{"name": "x", "always": "tab[C].status == idle"}"#, "always", "tab `C`, but device 1 has 2 tabs (A to B)"),
+        (
+            r#"{"name": "x", "end": "tab[2A].status == logged_out"}"#,
+            "end",
+            "device 2, but the model has 1 device (device 1)",
+        ),
+        (r#"{"name": "x", "end": "session_valid[3]"}"#, "end", "device 3, but the model has 1 device (device 1)"),
+        (r#"{"name": "x", "end": "not tab[D].token.status == active"}"#, "end", "tab `D`, but device 1 has 2 tabs"),
+    ];
+    for (query, key, needle) in cases {
+        let (code, stdout, err) = check_query(model, &format!("{{\"queries\": [\n {query}]}}"));
+        assert_eq!(code, Some(2), "{query}: {stdout}{err}");
+        assert!(
+            err.contains(&format!("q.json:2:")) && err.contains(&format!("field `queries[0].{key}`: {needle}")),
+            "{err}"
+        );
+        assert!(stdout.is_empty(), "nothing searched: {stdout}");
+    }
+    // The tabs it has are answered.
+    let (code, stdout, err) =
+        check_query(model, r#"{"queries": [{"name": "x", "end": "tab[B].status == logged_out and session_valid"}]}"#);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("x: reachable in"), "{stdout}");
+}
+
 /// A shard answers no query: it says so rather than reporting "as expected" in silence.
 #[test]
 fn a_shard_says_it_answers_no_query() {

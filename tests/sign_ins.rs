@@ -31,6 +31,8 @@ fn sign_in_constructs_are_refused_where_they_cannot_apply() {
         (model(r#""devices": 2,"#, ""), "protocol.sign_in.steps", "`browser.sign_ins` above 0"),
         (model(r#""devices": 2, "sign_ins": 2,"#, ""), "browser.sign_ins", "an integer from 0 to 1"),
         (model(r#""devices": 2, "sign_ins": 1,"#, r#", "evicts": "oldest""#), "evicts", "only in a `sign_in` rule"),
+        // The value written is what the error shows, not the rule's name.
+        (model(r#""devices": 2, "sign_ins": 1,"#, r#", "evicts": "others""#), "evicts", "found \"others\""),
     ];
     for (text, field, hint) in cases {
         std::fs::write(dir.path().join("s.json"), text).unwrap();

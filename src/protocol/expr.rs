@@ -892,7 +892,7 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
             ];
             let hint = did_you_mean(&whole, forms).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
             return Err(err(format!(
-                "unknown effect `{}` (expected `mint child`, `supersede presented`, `revoke SCOPE` with SCOPE one of presented, presented.child, descendants, family, session, client, user, presented.access, presented.child.access (access in the `request` handler), or `set family.F = e` / `set session.F = e` / `set request.F = e` / `set presented.F = e`{hint})",
+                "unknown effect `{}` (expected `mint child`; `supersede presented` or `supersede PATH`; `revoke SCOPE` with SCOPE one of presented, presented.child, descendants, family, session, client, user, presented.access, presented.child.access (access in the `request` handler); `revoke family.F` / `revoke session.F` / `revoke request.F` (a declared token field); `revoke PATH` with PATH a token-valued path (`presented.parent`, `family.current.child`, `minted`, `user.oldest`); `set family.F = e` / `set session.F = e` / `set request.F = e` / `set presented.F = e` / `set PATH.F = e`{hint})",
                 text.trim()
             )));
         }

@@ -242,12 +242,17 @@ pub struct RuleSpec {
     pub name: String,
     /// The guard, an expression of type condition over the read view (default `true`).
     #[serde(default = "always", skip_serializing_if = "is_always")]
+    #[schemars(extend("default" = "true"))]
     pub when: String,
     /// The effects, in order (default none).
     #[serde(default, rename = "do", skip_serializing_if = "Vec::is_empty")]
     pub effects: Vec<String>,
-    /// The answer: `ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`,
-    /// `server_error` or `signed_out`; or `continue` to the handler's next step.
+    /// The answer, by handler. `refresh`: `ok minted`, `ok TOKEN` (`ok presented.child`),
+    /// `ok access-only`, `invalid_grant`, `invalid_request` or `server_error`. `sign_out`:
+    /// `signed_out`, `invalid_grant`, `invalid_request` or `server_error`. `sign_in`:
+    /// `signed_in`. `request` (an ordinary call with an access token): `ok`, `invalid_token`
+    /// (401), `invalid_request` or `server_error`. Any handler: `continue` to its next step.
+    /// `docs/protocol-language.md` "Replies" says what each answers.
     pub reply: String,
     /// With `reply: "continue"`: the name of the step the request goes to, a later step of
     /// the same handler (default: the step that follows). A handler only runs forward, so it
@@ -256,10 +261,12 @@ pub struct RuleSpec {
     pub next: Option<String>,
     /// Ghost: this rule is reuse detection (read by the theft properties, never by a rule).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(extend("default" = false))]
     pub reuse_detected: bool,
     /// The rule's transaction is rolled back: its store effects are discarded, its reply and
     /// ghost marks stand (supabase/auth before PR 1312, C13).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(extend("default" = false))]
     pub rolled_back: bool,
     /// Ghost, sign-in rules only: the families this rule's revocations end are the protocol's
     /// intended eviction, judged against the ground truth (`oldest`: the family the user signed
@@ -336,6 +343,7 @@ pub struct HandlerSpec {
     /// `rolled_back` rule undoes every store write the request made in its earlier steps
     /// too; writes to `in_memory` fields survive (they are not in the database).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(extend("default" = false))]
     pub transaction: bool,
 }
 
@@ -361,6 +369,7 @@ pub struct ProtocolSpec {
     /// The claimed reuse interval in ticks: `rotated_token_expires` checks that no superseded token
     /// is accepted more than this many ticks after its rotation (default 0).
     #[serde(default, skip_serializing_if = "is_default")]
+    #[schemars(extend("default" = 0))]
     pub reuse_interval: Tick,
     /// `grant_type=refresh_token` (RFC 6749 §6).
     pub refresh: HandlerSpec,
@@ -384,6 +393,7 @@ pub struct ProtocolSpec {
     pub clients: Clients,
     /// Server nodes, each with its own copy of the store, 1 (default) or 2 (C09).
     #[serde(default = "one", skip_serializing_if = "is_one")]
+    #[schemars(extend("default" = 1))]
     pub replicas: u8,
     /// With two nodes: how the load balancer routes requests (default `any`).
     #[serde(default, skip_serializing_if = "is_default")]
@@ -392,6 +402,7 @@ pub struct ProtocolSpec {
     /// `in_memory` fields and every request in progress, each answered as a failed request
     /// (500: the connection dropped).
     #[serde(default, skip_serializing_if = "is_default")]
+    #[schemars(extend("default" = 0))]
     pub restarts: u8,
     /// How traces name the requests and error answers (default: the Directus words and the
     /// RFC 6749 / RFC 6750 codes; [`wording`]).
@@ -1099,7 +1110,10 @@ fn compile_rules(
         if r.evicts.is_some() && endpoint != Endpoint::SignIn {
             return Err(fail(
                 format!("{here}.evicts"),
-                &r.name,
+                match r.evicts {
+                    Some(Evicts::Oldest) => "oldest",
+                    _ => "others",
+                },
                 msg("`evicts` only in a `sign_in` rule (it marks the sessions a sign-in is meant to end)"),
             ));
         }

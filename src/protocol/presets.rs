@@ -69,8 +69,12 @@ pub enum Grace {
     /// Hydra `rotation_grace_period`, django-oauth-toolkit `REFRESH_TOKEN_GRACE_PERIOD_SECONDS`,
     /// supabase/auth PR 1072 (2023), Keycloak `refreshTokenMaxReuse` (count-bounded).
     NewSibling,
-    /// P6: the predecessor stays valid until its successor is first used; reusing it issues a
-    /// new child and revokes the unused earlier one (latest wins): Airlock IAM 7.7 single-use
+    /// P6: the predecessor stays valid until its successor is first used — *redeemed*, that
+    /// is presented in a refresh (`presented.child.used`), not its access token used in a call;
+    /// reusing it issues a new child and revokes the unused earlier one (latest wins). (A
+    /// server that retires the predecessor when the new *access token* is first used, as
+    /// Doorkeeper's `refresh_token_revoked_on_use` does, is a `request` rule `revoke
+    /// presented.parent`, not this preset.) Airlock IAM 7.7 single-use
     /// refresh tokens with grace; MentraOS PR 3456 `prevTokenHash`; FAPI 2.0 (openid/fapi 676).
     UntilSuccessorUsed,
     /// supabase/auth since PR 1278 (2023, commit b0426c6b; `internal/tokens/service.go`): a

@@ -101,9 +101,11 @@ pub struct SessionRuleSpec {
     pub reply: Option<String>,
     /// Ghost: the token this request answers with names no row (its write affected none).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(extend("default" = false))]
     pub orphan: bool,
     /// Ghost: the presented token is superseded now (read by `rotated_token_expires`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(extend("default" = false))]
     pub supersedes: bool,
     /// Where this behaviour comes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,6 +140,7 @@ pub struct SessionServerSpec {
     /// The claimed grace in ticks: how long a superseded token may still be redeemed
     /// (`rotated_token_expires`; default 0).
     #[serde(default, skip_serializing_if = "is_default")]
+    #[schemars(extend("default" = 0))]
     pub reuse_interval: Tick,
     /// Steps run before every endpoint; `pass` goes on to the endpoint's first step.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -113,6 +113,8 @@ pub struct Query {
     pub never: Vec<event::Event>,
     /// The end condition (queries), or the invariant's condition.
     pub cond: Option<view::Expr>,
+    /// The condition as written (empty without one), for errors.
+    pub cond_text: String,
     /// Whether this is an invariant (`always`).
     pub invariant: bool,
     /// The expected answer, if written.
@@ -253,6 +255,7 @@ impl Query {
             events,
             never,
             cond,
+            cond_text: text.cloned().unwrap_or_default(),
             invariant,
             expect: spec.expect,
             violates: None,
@@ -303,11 +306,13 @@ pub fn compile_all(specs: &[QuerySpec], at: &str) -> Result<Vec<Query>, QueryErr
 }
 
 /// Checks that the events of `queries` (compiled in order from the list at `at`, `queries`)
-/// name only actions, rules and steps that model `m` can show: a misspelt name would
-/// otherwise be answered `unreachable`. With `shared` (a query file answered on several model
-/// files) the actors a model may lack (tabs, requesters, pages, nodes, a store, an attacker)
-/// are not checked ([`event::Vocabulary::shared`]). The error names the event's field
-/// (`queries[0].events[1]`).
+/// name only actions, rules and steps that model `m` can show, and that their conditions
+/// (`end`, `always`) name only tabs and devices `m` has ([`view::check_reads`]): a misspelt
+/// name or a tab the model lacks would otherwise be answered as if it were there. With
+/// `shared` (a query file answered on several model files) the actors a model may lack (tabs,
+/// requesters, pages, nodes, a store, an attacker, devices) are not checked
+/// ([`event::Vocabulary::shared`]). The error names the event's or condition's field
+/// (`queries[0].events[1]`, `queries[0].end`).
 pub fn check_names(queries: &[Query], at: &str, m: &RefreshModel, shared: bool) -> Result<(), QueryError> {
     let vocab = event::Vocabulary { shared, ..event::Vocabulary::of(m) };
     for (i, q) in queries.iter().enumerate() {
@@ -319,6 +324,13 @@ pub fn check_names(queries: &[Query], at: &str, m: &RefreshModel, shared: bool) 
                     message,
                 })?;
             }
+        }
+        if let (Some(c), false) = (&q.cond, shared) {
+            view::check_reads(c, m).map_err(|message| QueryError {
+                field: format!("{at}[{i}].{}", if q.invariant { "always" } else { "end" }),
+                found: q.cond_text.clone(),
+                message,
+            })?;
         }
     }
     Ok(())
@@ -558,6 +570,7 @@ pub fn from_trace(t: &Trace, name: &str, violates: Option<&'static crate::proper
         events,
         never: vec![],
         cond: None,
+        cond_text: String::new(),
         invariant: false,
         expect: None,
         violates,

@@ -554,6 +554,71 @@ pub fn tab_name(w: &str) -> Result<(u8, u8), String> {
     }
 }
 
+/// Checks that every tab and device `e` reads exists in model `m`: a device from 1 to the
+/// model's devices, a tab among its device's tabs. Without this check a tab or device the
+/// model lacks reads 0 (`idle`, false, none), and a query about it gets a plausible, wrong
+/// answer. The error names the first missing one and what the model has.
+pub fn check_reads(e: &Expr, m: &RefreshModel) -> Result<(), String> {
+    let tabs_of = |d: u8| match m.cfg.browsers.get(d as usize).and_then(|&b| m.actors.get(b)) {
+        Some(Node::Browser { cfg, .. }) => Some(cfg.tabs),
+        _ => None,
+    };
+    let devices = m.cfg.browsers.len();
+    let device_ok = |d: u8| -> Result<(), String> {
+        if (d as usize) < devices {
+            Ok(())
+        } else {
+            let has = if devices == 1 {
+                "1 device (device 1)".to_string()
+            } else {
+                format!("{devices} devices (1 to {devices})")
+            };
+            Err(format!("device {}, but the model has {has}", d + 1))
+        }
+    };
+    let read_ok = |r: &Read| -> Result<(), String> {
+        match *r {
+            Read::SessionValid(d) | Read::SignedOut(d) | Read::Jar(d) | Read::Storage(d) => device_ok(d),
+            Read::TabStatus(d, t)
+            | Read::TabRefreshes(d, t)
+            | Read::TabRequests(d, t)
+            | Read::TabToken(d, t)
+            | Read::TabAccess(d, t) => {
+                device_ok(d)?;
+                let n = tabs_of(d).unwrap_or(0);
+                if t < n {
+                    return Ok(());
+                }
+                let name = |t: u8| {
+                    let letter = char::from(b'A' + t);
+                    if d == 0 {
+                        letter.to_string()
+                    } else {
+                        format!("{}{letter}", d + 1)
+                    }
+                };
+                let has = match n {
+                    0 => "no tabs".to_string(),
+                    1 => format!("1 tab ({})", name(0)),
+                    _ => format!("{n} tabs ({} to {})", name(0), name(n - 1)),
+                };
+                Err(format!("tab `{}`, but device {} has {has}", name(t), d + 1))
+            }
+            _ => Ok(()),
+        }
+    };
+    match e {
+        Tree::Const(_) => Ok(()),
+        Tree::Var(Atom::Read(r) | Atom::StatusOf(r) | Atom::AccessOf(r, _)) => read_ok(r),
+        Tree::Var(Atom::Access(..)) => Ok(()),
+        Tree::Not(a) => check_reads(a, m),
+        Tree::And(a, b) | Tree::Or(a, b) | Tree::Cmp(_, a, b) | Tree::Add(a, b) | Tree::Sub(a, b) => {
+            check_reads(a, m)?;
+            check_reads(b, m)
+        }
+    }
+}
+
 /// The status value of token `t` in the state's token store: an authorization server's row,
 /// or a Directus session row (`active` while it exists, `superseded` once it names a
 /// successor); 0 (none) without a row.

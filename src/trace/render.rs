@@ -70,6 +70,18 @@ pub fn lifelines(t: &Trace) -> Vec<Lifeline> {
     out
 }
 
+/// The label of a lifeline: its name, but `localStorage` for the jar's lifeline when it holds
+/// the shared storage (json mode with `json_storage: shared`, whose jar reads
+/// `localStorage …`).
+pub fn lifeline_label<'a>(t: &Trace, l: &'a Lifeline) -> &'a str {
+    let storage = |s: &Option<String>| s.as_deref().is_some_and(|j| j.starts_with("localStorage"));
+    if l.kind == LifelineKind::Jar && (storage(&t.initial.jar) || t.steps.iter().any(|s| storage(&s.state.jar))) {
+        "localStorage"
+    } else {
+        &l.name
+    }
+}
+
 /// Numbered steps for people: one line each.
 pub fn render_text(t: &Trace) -> String {
     let mut s = String::new();
@@ -141,7 +153,7 @@ fn mermaid(t: &Trace, with_changes: bool) -> String {
     let mut s = String::from("sequenceDiagram\n");
     let ids = mermaid_ids(&lines);
     for (l, id) in lines.iter().zip(&ids) {
-        let _ = writeln!(s, "    participant {id} as {}", mermaid_escape(&l.name));
+        let _ = writeln!(s, "    participant {id} as {}", mermaid_escape(lifeline_label(t, l)));
     }
     // A note may span lifelines (`Note over A,B`); an arrow joins two lifelines.
     let lane = |who: &str| -> String {
@@ -284,6 +296,20 @@ mod tests {
         assert!(m.contains("    participant Actorattacker as attacker\n"), "{m}");
         assert!(m.contains("    Actorattacker->>Server: 11. POST /auth/refresh (stolen)\n"), "{m}");
         assert!(m.contains("    Note over TabA,Actorattacker: 12. ClockTicks\n"), "{m}");
+    }
+
+    /// In json mode with a shared storage the jar's lifeline is labelled `localStorage` in the
+    /// Mermaid chart, as in the explorer (it read "cookie jar"); a cookie model keeps "cookie jar".
+    #[test]
+    fn the_jar_lifeline_says_local_storage_where_it_holds_the_shared_storage() {
+        let t: Trace =
+            serde_json::from_str(include_str!("../../traces/auth0-spa-js-no-single-flight.no_spurious_logout.json"))
+                .unwrap();
+        let m = render_mermaid(&t);
+        assert!(m.contains("    participant Jar as localStorage\n"), "{m}");
+        assert!(!m.contains("cookie jar"), "{m}");
+        let m = render_mermaid(&race_with_attacker());
+        assert!(m.contains("    participant Jar as cookie jar\n"), "{m}");
     }
 
     /// The clock's tick settling (`time.max_in_flight_ticks`) is a message of an actor without

@@ -169,16 +169,6 @@ pub fn chart_lifelines(t: &Trace) -> Vec<Lifeline> {
     lines
 }
 
-/// The label of a lifeline: its name, but `localStorage` for a jar holding the shared storage.
-fn head_label<'a>(t: &Trace, l: &'a Lifeline) -> &'a str {
-    let storage = |s: &Option<String>| s.as_deref().is_some_and(|j| j.starts_with("localStorage"));
-    if l.kind == LifelineKind::Jar && (storage(&t.initial.jar) || t.steps.iter().any(|s| storage(&s.state.jar))) {
-        "localStorage"
-    } else {
-        &l.name
-    }
-}
-
 /// One row of the chart: steps `first..=last` (more than one only for clock ticks).
 struct Row {
     first: usize,
@@ -301,7 +291,7 @@ pub fn chart(t: &Trace, ex: &Explanation) -> Markup {
                 @for (i, l) in lines.iter().enumerate() {
                     g class={ "lifeline-head " (kind_class(l.kind)) } data-actor=(l.name) {
                         rect x=(x_of(i) - 75.0) y="10" width="150" height="30" rx="6" {}
-                        text x=(x_of(i)) y="30" text-anchor="middle" { (head_label(t, l)) }
+                        text x=(x_of(i)) y="30" text-anchor="middle" { (crate::trace::lifeline_label(t, l)) }
                     }
                 }
                 @if let Some(j) = jar {
