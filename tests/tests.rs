@@ -25,6 +25,7 @@ mod protocol;
 mod queries;
 mod query_reports;
 mod quiescent;
+mod race_reports;
 mod reactions;
 mod replay;
 mod reports;

@@ -1,0 +1,273 @@
+//! Real reports of concurrent refreshes written as model files with no code change: gcx PR 522
+//! (two CLI processes sharing a config file), tymondesigns/jwt-auth issue 700 (parallel
+//! requests through the `jwt.refresh` middleware), Woodpecker PR 6153 against Forgejo's grant
+//! counter, goiabada issue 128 (before, the fix, and the proposal the fix rejected) and Coder PR
+//! 28752. Each test checks the file's verdicts, that the search was not empty, the shortest
+//! counterexample's steps (the reported interleaving), and the queries that tell a fix from
+//! what it fixed.
+
+use refresh_check::model::{self, RefreshModel, State};
+use refresh_check::query::Answer;
+use refresh_check::scenario::Verdict;
+use refresh_check::trace::Trace;
+
+use crate::util::{answered, checked, status, steps, trace_of};
+
+/// `(actor, action)` pairs written as string slices.
+fn owned(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+/// The store rows of a trace's last state, as the trace prints them.
+fn last_store(t: &Trace) -> &[String] {
+    &t.steps.last().unwrap().state.store
+}
+
+/// The trace of the model file's own query `name`, which the file expects reachable.
+fn query_trace(sc: &refresh_check::scenario::Scenario, name: &str) -> Trace {
+    let o = answered(sc, name);
+    assert_eq!(o.answer, Answer::Reachable, "{name}");
+    o.trace.unwrap()
+}
+
+/// Two presenters whose reads both precede the first write, then both writes: the shape of
+/// every read-then-write fork below.
+const BOTH_READ_THEN_BOTH_WRITE: [(&str, &str); 6] = [
+    ("tab A", "TabSendsRefresh"),
+    ("server", "ServerReceivesRefresh"),
+    ("tab B", "TabSendsRefresh"),
+    ("server", "ServerReceivesRefresh"),
+    ("server", "ServerWritesRefresh"),
+    ("server", "ServerWritesRefresh"),
+];
+
+/// gcx PR 522: two invocations read refresh token 1 from the shared config file; the proxy
+/// rotates it for the first and answers the second 401, and that invocation fails while the
+/// file holds a live token. The shortest logout is that run.
+#[test]
+fn gcx_522_the_second_invocation_meets_the_just_rotated_token() {
+    let (sc, m, r) = checked("models/gcx-522-two-invocations-share-config.json");
+    assert!(r.unique_states > 10, "searched: {}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        steps(&t),
+        owned(&[
+            ("tab A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("tab B", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("tab B", "TabReceivesRefreshResponse"),
+        ])
+    );
+    assert!(t.steps[1].text.contains("rule `the current refresh token: rotate`"), "{}", t.steps[1].text);
+    assert!(t.steps[2].text.contains("(token=1)"), "{}", t.steps[2].text);
+    assert!(t.steps[3].text.contains("rule `a just-rotated refresh token: 401`"), "{}", t.steps[3].text);
+    assert_eq!(t.steps[4].text, "tab B gets 401 unauthorized and is logged out");
+    assert_eq!(
+        last_store(&t),
+        ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
+    );
+}
+
+/// gcx PR 522's fix: under the file lock, the waiting invocation reloads the config file, finds
+/// another refresh token than the one it holds, adopts it and sends nothing; no refresh is
+/// ever refused and no invocation fails.
+#[test]
+fn gcx_pr522_the_waiter_adopts_the_reloaded_token() {
+    let (sc, _, r) = checked("models/gcx-pr522-file-lock-reload.json");
+    assert!(r.unique_states > 5, "searched: {}", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "concurrent_refreshes"), Verdict::Unreached, "the lock serialises the refreshes");
+    let q = query_trace(&sc, "waiter-adopts-the-stored-token");
+    assert_eq!(q.steps[2].text, "tab B returns from idle and waits for the refresh lock held by another tab");
+    assert!(
+        q.steps[3]
+            .text
+            .contains("the stored token (2) is not the one it queued with (1): it uses it and sends no refresh"),
+        "{}",
+        q.steps[3].text
+    );
+    assert_eq!(
+        last_store(&q),
+        ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
+    );
+    assert_eq!(answered(&sc, "no-refresh-refused").answer, Answer::Unreachable);
+}
+
+/// jwt-auth issue 700 with `blacklist_grace_period` 0: request 1 is refreshed and its token
+/// blacklisted, request 2 then presents the same token and is answered 401 (the issue's steps 3
+/// to 6). Derived, not reported: both decodes may run before either blacklisting, and both get
+/// a new token.
+#[test]
+fn jwt_auth_700_the_parallel_request_meets_the_blacklisted_token() {
+    let (sc, m, r) = checked("models/jwt-auth-700-parallel-requests-blacklisted.json");
+    assert!(r.unique_states > 50, "searched: {}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        steps(&t),
+        owned(&[
+            ("tab A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("tab B", "TabSendsRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("tab B", "TabReceivesRefreshResponse"),
+        ])
+    );
+    assert!(t.steps[3].text.contains("rule `blacklist the old jti, a new token` → ok minted"), "{}", t.steps[3].text);
+    assert!(t.steps[4].text.contains("rule `blacklisted: TokenBlacklistedException`"), "{}", t.steps[4].text);
+    assert_eq!(t.steps[5].text, "tab B gets 401 token_blacklisted and is logged out");
+    let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(steps(&fork), owned(&BOTH_READ_THEN_BOTH_WRITE));
+}
+
+/// jwt-auth's fix for issue 700 (`blacklist_grace_period` 30 s, one tick; requests delivered
+/// within the tick): the second request inside the grace gets a token of its own; no request
+/// is refused, and the sibling is the grace's price.
+#[test]
+fn jwt_auth_700_the_grace_period_serves_the_parallel_request() {
+    let (sc, _, r) = checked("models/jwt-auth-700-blacklist-grace-period.json");
+    assert!(r.unique_states > 50, "searched: {}", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "sp3_single_lineage"), Verdict::Violated);
+    let q = query_trace(&sc, "second-request-inside-the-grace-gets-a-sibling");
+    assert_eq!(q.steps.len(), 6);
+    assert!(
+        q.steps[4].text.contains("rule `blacklisted less than 30 s ago: still valid` → continue"),
+        "{}",
+        q.steps[4].text
+    );
+    assert_eq!(
+        last_store(&q),
+        [
+            "token=1 family=0 gen=0 superseded at 0, 1 grace use(s)",
+            "token=2 family=0 gen=1 parent=1 active",
+            "token=3 family=0 gen=1 parent=1 active"
+        ]
+    );
+}
+
+/// Woodpecker before PR 6153 against Forgejo: both refreshes pass the grant-counter check, the
+/// first signs its token before the second increments, and the first answer is written to the
+/// user row last: the row keeps a token Forgejo refuses for good. The PR's own account (a
+/// refused second refresh) leaves the row live.
+#[test]
+fn woodpecker_5839_the_last_write_keeps_a_left_behind_counter() {
+    let (sc, m, r) = checked("models/woodpecker-5839-forgejo-counter-race-poisons-token.json");
+    assert!(r.unique_states > 20, "searched: {}", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds, "a refused refresh is only logged");
+    let t = trace_of(&m, &sc, &r, "no_dead_credential_at_rest");
+    let texts: Vec<&str> = t.steps.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(texts.len(), 10, "{texts:#?}");
+    assert!(
+        texts[1].contains("rule `counter matches the grant`") && texts[3].contains("rule `counter matches the grant`")
+    );
+    assert!(texts[4].contains("of tab A's refresh") && texts[4].contains("rule `increment the grant counter`"));
+    assert!(texts[5].contains("of tab A's refresh") && texts[5].contains("rule `sign with the counter read now`"));
+    assert!(texts[6].contains("of tab B's refresh") && texts[6].contains("rule `increment the grant counter`"));
+    assert_eq!(texts[8], "tab B gets 200, refresh token=3; it stores it");
+    assert_eq!(texts[9], "tab A gets 200, refresh token=2; it stores it");
+    assert_eq!(
+        last_store(&t),
+        [
+            "token=1 family=0 gen=0 revoked; counter=0",
+            "token=2 family=0 gen=1 parent=1 revoked; counter=1",
+            "token=3 family=0 gen=1 parent=1 active; counter=2",
+            "family 0: counter=2"
+        ]
+    );
+    let refused = query_trace(&sc, "refused-second-refresh-leaves-the-row-live");
+    assert_eq!(refused.steps[5].text, "tab B gets 400 unauthorized_client and keeps going");
+    assert_eq!(answered(&sc, "row-keeps-the-stale-counter").answer, Answer::Reachable);
+}
+
+/// Woodpecker PR 6153: one refresh per user at a time; the row never ends holding a token the
+/// grant counter has left.
+#[test]
+fn woodpecker_pr6153_singleflight_keeps_the_row_current() {
+    let (sc, _, r) = checked("models/woodpecker-pr6153-singleflight-per-user.json");
+    assert!(r.unique_states > 10, "searched: {}", r.unique_states);
+    for p in ["no_dead_credential_at_rest", "converges_to_live_token", "sp3_single_lineage"] {
+        assert_eq!(status(&r, p), Verdict::Holds, "{p}");
+    }
+    assert_eq!(answered(&sc, "row-keeps-the-stale-counter").answer, Answer::Unreachable);
+}
+
+/// Two tokens of one family are live at once: the fork of a read-then-write rotation.
+fn two_live_children(m: &RefreshModel, s: &State) -> bool {
+    let auth = model::auth_server_at(s, m.cfg.server).unwrap();
+    auth.rows.iter().filter(|r| r.status == refresh_check::model::oauth::TokStatus::Active).count() >= 2
+}
+
+/// goiabada issue 128, defect 1: both validation reads see the token live, both handlers write
+/// Revoked and mint: the shortest fork is exactly that run.
+#[test]
+fn goiabada_128_both_presentations_mint() {
+    let (sc, m, r) = checked("models/goiabada-128-read-then-write-forks.json");
+    assert!(r.unique_states > 10, "searched: {}", r.unique_states);
+    let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(steps(&fork), owned(&BOTH_READ_THEN_BOTH_WRITE));
+    assert!(fork.steps[5].text.contains("rule `write Revoked, mint a new token set` → ok minted"));
+    assert_eq!(
+        last_store(&fork),
+        [
+            "token=1 family=0 gen=0 superseded at 0, 0 grace use(s)",
+            "token=2 family=0 gen=1 parent=1 active",
+            "token=3 family=0 gen=1 parent=1 active"
+        ]
+    );
+}
+
+/// goiabada's fix: no fork; a lost claim is refused and spares the winner's token; a duplicate
+/// whose lookup lands after the claim revokes the family (the strict model the fix chose).
+/// With the proposal the fix rejected (a cascade on the lost claim) the loser revokes the
+/// winner's token, which the fix never does.
+#[test]
+fn goiabada_pr128_a_lost_claim_spares_the_winner_and_the_proposal_does_not() {
+    let (sc, m, r) = checked("models/goiabada-pr128-claim-and-contain.json");
+    assert!(r.unique_states > 10, "searched: {}", r.unique_states);
+    assert_eq!(status(&r, "sp3_single_lineage"), Verdict::Holds);
+    let (path, exhaustive, _) = crate::util::shortest_to(&sc, two_live_children);
+    assert!(path.is_none() && exhaustive, "no fork after the fix");
+    let spared = query_trace(&sc, "lost-claim-spares-the-winner");
+    assert!(spared.steps[6].text.contains("rule `lost claim: refuse, no cascade` → invalid_grant"));
+    assert_eq!(spared.steps[5].text, "tab A gets 200, refresh token=2; it stores it");
+    assert_eq!(answered(&sc, "lost-claim-tears-down-the-winner").answer, Answer::Unreachable);
+    let late = trace_of(&m, &sc, &r, "no_dead_credential_at_rest");
+    assert!(
+        late.steps[4].text.contains("rule `replay: RevokeRefreshTokenFamily` → invalid_grant"),
+        "{}",
+        late.steps[4].text
+    );
+    assert_eq!(last_store(&late), ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"]);
+
+    let (psc, _, _) = checked("models/goiabada-128-proposed-cascade-on-lost-claim.json");
+    let torn = query_trace(&psc, "lost-claim-tears-down-the-winner");
+    assert_eq!(steps(&torn), owned(&BOTH_READ_THEN_BOTH_WRITE));
+    assert!(torn.steps[5].text.contains("rule `lost claim: cascade as the issue proposed` → invalid_grant"));
+    assert_eq!(last_store(&torn), ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"]);
+}
+
+/// Coder before PR 28752: the loser's blind delete removes nothing and it mints anyway; after
+/// the fix the delete returns no row and the loser is refused, minting nothing.
+#[test]
+fn coder_28752_the_blind_delete_mints_twice_and_the_returning_delete_once() {
+    let (sc, m, r) = checked("models/coder-28752-blind-delete-mints-twice.json");
+    assert!(r.unique_states > 10, "searched: {}", r.unique_states);
+    let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(steps(&fork), owned(&BOTH_READ_THEN_BOTH_WRITE));
+    assert!(fork.steps[5].text.contains("of tab B's refresh, deciding on what its read saw"));
+    assert!(fork.steps[5].text.contains("rule `delete the key (rows affected unchecked), mint` → ok minted"));
+    assert_eq!(last_store(&fork).len(), 3);
+
+    let (fsc, _, fr) = checked("models/coder-pr28752-delete-returning-row.json");
+    assert!(fr.unique_states > 10, "searched: {}", fr.unique_states);
+    assert_eq!(status(&fr, "sp3_single_lineage"), Verdict::Holds);
+    let q = query_trace(&fsc, "loser-deletes-nothing-and-is-refused");
+    assert_eq!(steps(&q), owned(&BOTH_READ_THEN_BOTH_WRITE));
+    assert!(q.steps[5].text.contains("rule `deleted nothing: invalid_grant` → invalid_grant"));
+    assert_eq!(
+        last_store(&q),
+        ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
+    );
+}
