@@ -140,6 +140,16 @@ const AUTH_SERVER_SIGN_OUTS: Scope = Scope {
     test: |sc| sc.is_auth_server() && sc.browser.sign_outs > 0,
 };
 
+/// Authorization-server models whose `sign_in` handler has a rule marked `evicts`.
+const EVICTIONS: Scope = Scope {
+    models: "`protocol` models whose `sign_in` handler has a rule marked `evicts`",
+    test: |sc| {
+        sc.protocol_spec.as_ref().and_then(|p| p.sign_in.as_ref()).is_some_and(|h| {
+            h.rules.iter().chain(h.steps.iter().flat_map(|st| st.rules.iter())).any(|r| r.evicts.is_some())
+        })
+    },
+};
+
 /// Models with cross-tab coordination.
 const COORDINATION: Scope = Scope {
     models: "models with a `browser.coordination` other than `none`",
@@ -262,6 +272,14 @@ pub const ALL: &[PropertySpec] = &[
         condition: sign_out_no_session_revived,
         scope: SIGN_OUTS,
         reads: &["session_valid", "store"],
+    },
+    PropertySpec {
+        name: "eviction_completes",
+        kind: Kind::Always,
+        claim: "once a sign-in rule marked `evicts` has ended a device's session as the protocol intends, no token of that device's families is active when the system is at rest: no refresh that raced the eviction minted a live token",
+        condition: eviction_completes,
+        scope: EVICTIONS,
+        reads: &["store"],
     },
     PropertySpec {
         name: "theft_detected",
@@ -526,6 +544,25 @@ fn sign_out_no_session_revived(m: &RefreshModel, s: &State) -> bool {
         Some(a) => a.as_ghost.live_after_sign_out == 0,
         None => ghost_at(s, m.cfg.server).live_after_sign_out == 0,
     }
+}
+
+/// Eviction completeness (sign-out completeness, SP5 of `industry-policies.md` §3, for the
+/// sessions a sign-in ends: a device cap, "sign out other devices", a password change): once
+/// a sign-in rule marked `evicts` has ended a device's session as the ground truth intends
+/// (`evicted`, the mark that excuses the device's logout from `no_spurious_logout`), no token
+/// of a family of that device is active when the system is at rest. A refresh of the device
+/// that read its token before the eviction and wrote after it (a read-then-write without a
+/// re-check) mints a live token: the device is excused from being logged out, yet keeps a
+/// working session.
+fn eviction_completes(m: &RefreshModel, s: &State) -> bool {
+    let Some(a) = auth_server_at(s, m.cfg.server) else { return true };
+    let evicted = a.as_ghost.evicted;
+    evicted == 0
+        || !a.rows.iter().any(|r| {
+            matches!(r.status, TokStatus::Active)
+                && a.families.get(r.family as usize).is_some_and(|f| evicted & (1 << f.device()) != 0)
+        })
+        || !at_rest(m, s)
 }
 
 /// SP4 (theft is detected or harmless, `industry-policies.md` §3), for a system without reuse

@@ -80,6 +80,30 @@ fn delete_by_id_read_keeps_the_intended_eviction_but_lets_three_tokens_live() {
     // `checked`); the same sign-in without the cap's DELETE race cannot insert a third.
 }
 
+/// `eviction_completes`: the cap's sign-in deletes the row device 1's refresh has just read;
+/// the refresh goes on to delete it again and insert its successor, so device 1, evicted as
+/// the protocol intends (its logout would be excused), ends the run with a live token.
+#[test]
+fn an_eviction_a_refresh_raced_does_not_complete() {
+    let (sc, m, r) = checked("models/two-token-cap-sign-in-deletes-the-id-it-read.json");
+    assert_eq!(status(&r, "eviction_completes"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "eviction_completes");
+    let text = text_of_steps(&t);
+    let at =
+        |needle: &str| text.iter().position(|s| s.contains(needle)).unwrap_or_else(|| panic!("{needle}: {text:#?}"));
+    let read = at(
+        "device 1 tab A's POST /auth/refresh (mode json, refresh_token=1), step `R1 SELECT the token`: rule `found`",
+    );
+    let evict = at("step `S2 DELETE WHERE id = the oldest read`");
+    let insert = at("step `R3 INSERT the new token, created_at kept` of device 1 tab A's refresh");
+    let stored = at("device 1 tab A gets 200, refresh token=4; it stores it");
+    assert!(read < evict && evict < insert && insert < stored, "{text:#?}");
+    assert_eq!(t.steps.len(), 10);
+    // Device 1's new token is active at the end, in a family of the evicted device.
+    let last = &t.steps.last().unwrap().state;
+    assert!(last.store.iter().any(|row| row.starts_with("token=4 ") && row.contains("active")), "{:?}", last.store);
+}
+
 /// A limit of one session per user that revokes the oldest session's active token on a sign-in
 /// (`revoke user.oldest`, `evicts: "oldest"`): the laptop that refreshed before the phone signs
 /// in still has its rotated-away token (superseded, not active); the eviction ends its session
@@ -119,7 +143,7 @@ fn an_eviction_after_a_rotation_is_excused_with(dir: &std::path::Path, model: &s
         model["properties"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap()["status"].clone()
     };
     assert!(model["unique_states"].as_u64().unwrap() > 40, "{model}");
-    for name in ["no_spurious_logout", "converges_to_live_token", "no_dead_credential_at_rest"] {
+    for name in ["no_spurious_logout", "converges_to_live_token", "no_dead_credential_at_rest", "eviction_completes"] {
         assert_eq!(verdict(name), "holds", "{name}: {model}");
     }
     // The case the excuse missed is in the search: the laptop refreshes, the phone signs in,
