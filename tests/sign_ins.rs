@@ -151,3 +151,104 @@ fn an_eviction_after_a_rotation_is_excused_with(dir: &std::path::Path, model: &s
     assert_eq!(model["queries"][0]["answer"], "reachable", "{model}");
     assert_eq!(out.status.code(), Some(0), "{model}");
 }
+
+const KEYCLOAK_LIMIT: &str = "models/keycloak-session-limit-terminates-least-recently-refreshed.json";
+
+/// Keycloak's session limit terminates the session refreshed least recently
+/// (`user.least_recently_used`, `UserSessionLimitsAuthenticator` sorting by
+/// `getLastSessionRefresh`), not the earliest sign-in: device 1 signed in first but refreshed at
+/// tick 1, so device 3's sign-in removes device 2's session and device 2 is refused; that is
+/// the intended eviction (`evicts: "least-recently-used"`), so `no_spurious_logout` holds on a
+/// non-empty search. The read and the logout are two steps: a refresh of device 1 between them
+/// has device 1's whole session removed (the token minted since included, `revoke family of`).
+#[test]
+fn keycloak_session_limit_terminates_the_least_recently_refreshed_session() {
+    let (sc, m, r) = checked(KEYCLOAK_LIMIT);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert!(r.unique_states > 1000, "{}", r.unique_states);
+    let o = crate::util::answered(&sc, "refreshed-device-kept");
+    let text = text_of_steps(o.trace.as_ref().unwrap());
+    let at =
+        |needle: &str| text.iter().position(|s| s.contains(needle)).unwrap_or_else(|| panic!("{needle}: {text:#?}"));
+    let tick = at("time passes: now = 1");
+    let refreshed = at("device 1 tab A gets 200, refresh token=4");
+    let read =
+        at("step `S1 getUserSessionsStream, sort by lastSessionRefresh`: rule `2 sessions: the limit is exceeded`");
+    let logout = at("step `S2 backchannelLogout the oldest by lastSessionRefresh`: rule `remove the user session, every token of it`");
+    let refused = at("device 2 tab A's POST /auth/refresh (mode json, refresh_token=2): rule `Session not active`");
+    assert!(tick < refreshed && refreshed < read && read < logout && logout < refused, "{text:#?}");
+    assert!(text.last().unwrap().contains("device 2 tab A gets 400 invalid_grant and is logged out"), "{text:#?}");
+    assert_eq!(text.len(), 10);
+
+    // The race: S1 reads while device 1 is the least recently refreshed (tick 0, first
+    // sign-in), device 1 refreshes, S2 removes device 1's session, tokens 1 and 4.
+    let t = trace_of(&m, &sc, &r, "no_dead_credential_at_rest");
+    let text = text_of_steps(&t);
+    let at =
+        |needle: &str| text.iter().position(|s| s.contains(needle)).unwrap_or_else(|| panic!("{needle}: {text:#?}"));
+    let read = at("step `S1 getUserSessionsStream");
+    let refreshed = at("device 1 tab A gets 200, refresh token=4");
+    let logout = at("step `S2 backchannelLogout");
+    assert!(at("time passes: now = 1") < refreshed && read < refreshed && refreshed < logout, "{text:#?}");
+    assert_eq!(t.steps.len(), 9);
+    let store = &t.steps.last().unwrap().state.store;
+    assert!(store.iter().any(|l| l.starts_with("token=4 ") && l.ends_with("revoked")), "{store:?}");
+    assert!(store.iter().any(|l| l.starts_with("token=2 ") && l.ends_with("active")), "{store:?}");
+}
+
+/// The order matters to the verdicts: the same limit ordering by sign-in (`user.oldest`) never
+/// removes device 2's session while device 1's is live (the query is unreachable), and the
+/// least-recently-used eviction judged against the sign-in order (`evicts: "oldest"`) is a
+/// spurious logout of device 2.
+#[test]
+fn ordering_by_sign_in_instead_of_last_refresh_changes_the_verdicts() {
+    let dir = crate::common::TempFiles::new();
+    let text = std::fs::read_to_string(crate::util::root().join(KEYCLOAK_LIMIT)).unwrap();
+    let run = |text: &str| {
+        std::fs::write(dir.path().join("m.json"), text).unwrap();
+        let out = cli(dir.path(), &["check", "m.json", "--no-traces", "--format", "json"]);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report
+    };
+    let verdict = |m: &serde_json::Value, name: &str| {
+        m["properties"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap()["status"].clone()
+    };
+    let by_sign_in =
+        run(&text.replace("user.least_recently_used", "user.oldest").replace("least-recently-used", "oldest"));
+    assert_eq!(by_sign_in["queries"][0]["answer"], "unreachable", "{by_sign_in}");
+    assert!(by_sign_in["unique_states"].as_u64().unwrap() > 500, "{by_sign_in}");
+    let judged_by_sign_in = run(&text.replace("\"least-recently-used\"", "\"oldest\""));
+    assert_eq!(verdict(&judged_by_sign_in, "no_spurious_logout"), "violated", "{judged_by_sign_in}");
+    assert_eq!(judged_by_sign_in["queries"][0]["answer"], "reachable", "{judged_by_sign_in}");
+}
+
+/// `revoke family of PATH` with PATH no token, and an `evicts` value that does not exist, are
+/// refused with the file, the field and what was expected; `least-recently-used` is accepted.
+#[test]
+fn revoking_around_a_token_and_the_recency_eviction_are_validated() {
+    let dir = crate::common::TempFiles::new();
+    let text = std::fs::read_to_string(crate::util::root().join(KEYCLOAK_LIMIT)).unwrap();
+    let cases = [
+        (
+            text.replace("revoke family of request.victim", "revoke family of user.active_tokens"),
+            "protocol.sign_in.steps[1].rules[0].do[0]",
+            "cannot revoke the family of `user.active_tokens`",
+        ),
+        (
+            text.replace("revoke family of request.victim", "revoke family of request.victm"),
+            "protocol.sign_in.steps[1].rules[0].do[0]",
+            "request.victm",
+        ),
+        (text.replace("\"least-recently-used\"", "\"least-recent\""), "evicts", "least-recently-used"),
+    ];
+    for (model, field, hint) in cases {
+        std::fs::write(dir.path().join("k.json"), model).unwrap();
+        let out = cli(dir.path(), &["models", "validate", "k.json"]);
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{field}: {e}");
+        assert!(e.contains("k.json:") && e.contains(field) && e.contains(hint), "{field}: {e}");
+    }
+    std::fs::write(dir.path().join("k.json"), &text).unwrap();
+    let out = cli(dir.path(), &["models", "validate", "k.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -16,7 +16,7 @@
 use super::oauth::{AsHandler, AsState, Family, Fields, ReadView, TokRow, TokStatus};
 use super::{HttpError, Reply, Tick, Token};
 use crate::protocol::expr::{
-    Column, Effect, ReplyForm, RevokeScope, Scope, Var, STATUS_ACTIVE, STATUS_REVOKED, STATUS_SUPERSEDED,
+    Around, Column, Effect, ReplyForm, RevokeScope, Scope, Var, STATUS_ACTIVE, STATUS_REVOKED, STATUS_SUPERSEDED,
 };
 use crate::protocol::{Presents, Protocol, Reads, Rule};
 
@@ -97,6 +97,8 @@ fn read(
         Var::UserActiveFamilies => i32::from(view.user.active_families),
         Var::UserOldest => i32::from(view.user.oldest),
         Var::UserNewest => i32::from(view.user.newest),
+        Var::UserLeastRecentlyUsed => i32::from(view.user.least_recent),
+        Var::UserMostRecentlyUsed => i32::from(view.user.most_recent),
         Var::Follow(slot, col) => view.follow.get(slot as usize).copied().flatten().map_or(0, |r| column(&r, col)),
     }
 }
@@ -152,27 +154,30 @@ fn live_sessions(s: &AsState) -> u8 {
 /// Ghost: the devices an `evicts` rule of the sign-in of family `own` ended (`before`: the
 /// devices live before its effects) that the ground truth says it is meant to end: with
 /// `oldest`, the device of the family signed in earliest (sign-in tick, then family number)
-/// among the other families signed in, not signed out and not evicted before; with `others`,
-/// every other device.
+/// among the other families signed in, not signed out and not evicted before; with
+/// `least-recently-used`, among the same, the device of the family redeemed least recently
+/// (`last_used_at`, then sign-in tick, then family number), as the store has it when the rule
+/// runs; with `others`, every other device.
 fn record_eviction(s: &mut AsState, evicts: crate::protocol::Evicts, own: u8, before: u8) {
     let ended = before & !live_sessions(s);
     let own_device = s.families.get(own as usize).map_or(0, |f| f.device());
     let g = &s.as_ghost;
+    let candidates = || {
+        s.families.iter().enumerate().filter(|&(f, fam)| {
+            f as u8 != own
+                && g.pending & (1 << f) == 0
+                && g.signed_out & (1 << f) == 0
+                && g.user_signed_out & (1 << fam.device()) == 0
+                && g.evicted & (1 << fam.device()) == 0
+        })
+    };
+    let device = |(_, fam): (usize, &Family)| 1u8 << fam.device();
     let intended = match evicts {
         crate::protocol::Evicts::Others => !(1u8 << own_device),
-        crate::protocol::Evicts::Oldest => s
-            .families
-            .iter()
-            .enumerate()
-            .filter(|&(f, fam)| {
-                f as u8 != own
-                    && g.pending & (1 << f) == 0
-                    && g.signed_out & (1 << f) == 0
-                    && g.user_signed_out & (1 << fam.device()) == 0
-                    && g.evicted & (1 << fam.device()) == 0
-            })
-            .min_by_key(|&(f, fam)| (fam.login_at, f))
-            .map_or(0, |(_, fam)| 1u8 << fam.device()),
+        crate::protocol::Evicts::Oldest => candidates().min_by_key(|&(f, fam)| (fam.login_at, f)).map_or(0, device),
+        crate::protocol::Evicts::LeastRecentlyUsed => {
+            candidates().min_by_key(|&(f, fam)| (fam.last_activity, fam.login_at, f)).map_or(0, device)
+        }
     };
     s.as_ghost.evicted |= ended & intended;
 }
@@ -328,6 +333,25 @@ fn apply(
                     revoke_token(s, n);
                     if foreign && rule.reuse_detected {
                         s.as_ghost.foreign_revocations = s.as_ghost.foreign_revocations.saturating_add(1);
+                    }
+                }
+            }
+            Effect::RevokeAround(around, x) => {
+                let named = Token::try_from(x.eval(&var)).ok().filter(|&n| n != 0);
+                let of = named.and_then(|n| s.row(n)).map(|r| r.family);
+                if let Some(g) = of {
+                    let session = s.families[g as usize].session;
+                    for o in 0..s.families.len() as u8 {
+                        let within = match around {
+                            Around::Family => o == g,
+                            Around::Session => s.families[o as usize].session == session,
+                        };
+                        if within {
+                            let n = s.revoke_family(o);
+                            if o != f && rule.reuse_detected {
+                                s.as_ghost.foreign_revocations = s.as_ghost.foreign_revocations.saturating_add(n);
+                            }
+                        }
                     }
                 }
             }
@@ -997,6 +1021,41 @@ mod tests {
     }
 
     const SIGN_OUT: &str = r#""sign_out": { "rules": [ { "name": "s", "reply": "signed_out" } ] }"#;
+
+    /// `user.least_recently_used` orders the user's families by their last 2xx redemption
+    /// (sign-in tick before any, then sign-in order), `user.oldest` by sign-in only; `revoke
+    /// family of PATH` ends every token of the family named, from a refresh and a sign-out
+    /// alike, and `revoke session of PATH` every family of its device.
+    #[test]
+    fn the_least_recently_used_family_is_revoked_whole_from_any_handler() {
+        let p = protocol(
+            r#"{ "refresh": { "rules": [
+                   { "name": "evict the least recently used", "when": "presented == user.most_recently_used and user.active_families >= 3",
+                     "do": ["revoke family of user.least_recently_used"], "reply": "ok presented" },
+                   { "name": "keep the token, mint another", "when": "presented.status == active", "do": ["mint child"], "reply": "ok minted" } ] },
+                 "sign_out": { "rules": [ { "name": "end the oldest device's session", "do": ["revoke session of user.oldest"], "reply": "signed_out" } ] } }"#,
+        );
+        assert!(p.reads_user);
+        // Three devices, one family each (tokens 1, 2, 3), all signed in at tick 0.
+        let mut s = signed_in(&p, 3, 1);
+        let v = s.user_view();
+        assert_eq!((v.oldest, v.least_recent, v.most_recent), (1, 1, 3), "ties: sign-in order");
+        // Device 1 refreshes at tick 1 (token 4, token 1 kept): it is now the most recently used.
+        s.now = 1;
+        assert_eq!(redeem_now(&p, &mut s, 1), Some(4));
+        let v = s.user_view();
+        assert_eq!((v.oldest, v.least_recent, v.most_recent), (1, 2, 4));
+        // Device 1's next refresh evicts device 2's family, not device 1's (the oldest sign-in).
+        assert_eq!(redeem_now(&p, &mut s, 4), Some(4));
+        assert_eq!(s.rows[1].status, TokStatus::Revoked);
+        assert!([0, 2, 3].iter().all(|&i| s.rows[i].status == TokStatus::Active), "{:?}", s.rows);
+        // A sign-out (device 3) ends the oldest sign-in's whole family: tokens 1 and 4.
+        assert_eq!(sign_out(&p, &mut s, Some(3)), Reply::SignedOut);
+        assert_eq!(s.rows[0].status, TokStatus::Revoked);
+        assert_eq!(s.rows[3].status, TokStatus::Revoked, "the family's other active token too");
+        assert_eq!(s.rows[2].status, TokStatus::Active, "the presenting device's own token is not named");
+        assert_eq!(s.user_view().least_recent, 3);
+    }
 
     #[test]
     fn a_transaction_rolled_back_in_a_later_step_undoes_the_claim_and_the_insert_but_not_memory() {

@@ -170,6 +170,13 @@ pub struct UserView {
     pub oldest: Token,
     /// `user.newest`: the highest active token of the family with the latest sign-in.
     pub newest: Token,
+    /// `user.least_recently_used`: the lowest active token of the family whose last 2xx
+    /// redemption (`last_used_at`, its sign-in tick before any) is the earliest, then by
+    /// sign-in (`login_at`, then family number), among those with an active token.
+    pub least_recent: Token,
+    /// `user.most_recently_used`: the highest active token of the family redeemed latest, then
+    /// signed in latest.
+    pub most_recent: Token,
 }
 
 /// The first token of device `d`'s family, reserved at the start for a device that signs in
@@ -721,6 +728,8 @@ impl AsState {
         let mut v = UserView::default();
         let mut oldest: Option<(Tick, u8, Token)> = None;
         let mut newest: Option<(Tick, u8, Token)> = None;
+        let mut least_recent: Option<((Tick, Tick, u8), Token)> = None;
+        let mut most_recent: Option<((Tick, Tick, u8), Token)> = None;
         for (f, fam) in self.families.iter().enumerate() {
             let live: Vec<Token> = (self.rows.iter().enumerate())
                 .filter(|(_, r)| r.family as usize == f && r.status == TokStatus::Active)
@@ -736,9 +745,18 @@ impl AsState {
             if newest.is_none_or(|(t, g, _)| key > (t, g)) {
                 newest = Some((key.0, key.1, hi));
             }
+            let used = (fam.last_activity, fam.login_at, f as u8);
+            if least_recent.is_none_or(|(k, _)| used < k) {
+                least_recent = Some((used, lo));
+            }
+            if most_recent.is_none_or(|(k, _)| used > k) {
+                most_recent = Some((used, hi));
+            }
         }
         v.oldest = oldest.map_or(0, |x| x.2);
         v.newest = newest.map_or(0, |x| x.2);
+        v.least_recent = least_recent.map_or(0, |x| x.1);
+        v.most_recent = most_recent.map_or(0, |x| x.1);
         v
     }
 
@@ -816,6 +834,8 @@ impl AsState {
                 Var::ChildField(i) => Some(view.child_fields[i as usize]),
                 Var::UserOldest => Some(view.user.oldest),
                 Var::UserNewest => Some(view.user.newest),
+                Var::UserLeastRecentlyUsed => Some(view.user.least_recent),
+                Var::UserMostRecentlyUsed => Some(view.user.most_recent),
                 _ => None,
             };
             for link in path.links.iter().flatten() {

@@ -125,6 +125,15 @@ pub enum Var {
     /// `family.login_at`, then the latest sign-in; within it the highest token number), or
     /// `none`.
     UserNewest,
+    /// `user.least_recently_used`: the active token of the user's family whose last 2xx
+    /// redemption (`family.last_used_at`, its sign-in tick until its first) is the earliest,
+    /// then the earliest sign-in; within it the lowest token number; `none` if none. Keycloak's
+    /// session limit orders the user's sessions so (`UserSessionLimitsAuthenticator`, by
+    /// `getLastSessionRefresh`).
+    UserLeastRecentlyUsed,
+    /// `user.most_recently_used`: the active token of the user's family redeemed (or signed
+    /// in) latest, then the latest sign-in; within it the highest token number; `none` if none.
+    UserMostRecentlyUsed,
     /// `PATH.COLUMN`: a column of the token a token-valued path names (`family.current.used`,
     /// `presented.parent.status`, `presented.answer.generation`, `family.current.child.status`,
     /// `minted.F`), read from the row of that token as the read saw it. The first number is the
@@ -235,6 +244,22 @@ pub const STATUS_SUPERSEDED: i32 = 2;
 /// `revoked` as a value.
 pub const STATUS_REVOKED: i32 = 3;
 
+impl Var {
+    /// Whether this name is one of what the server knows of the user's sessions (`user.*`):
+    /// a protocol that reads one keeps them on every read.
+    pub fn is_user(&self) -> bool {
+        matches!(
+            self,
+            Var::UserActiveTokens
+                | Var::UserActiveFamilies
+                | Var::UserOldest
+                | Var::UserNewest
+                | Var::UserLeastRecentlyUsed
+                | Var::UserMostRecentlyUsed
+        )
+    }
+}
+
 /// What a `revoke` effect revokes: every token in it that is not revoked yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RevokeScope {
@@ -321,6 +346,21 @@ pub enum Effect {
     /// declared token field `F` (index `.1`) of the token the path expression `.0` names on
     /// the step's read, written in the store as it is now; nothing when it is `none`.
     SetToken(Expr, u8, Expr),
+    /// `revoke family of PATH` / `revoke session of PATH` (`revoke family of user.oldest`,
+    /// `revoke session of request.victim`): every token of the family (or of every family of
+    /// the client session) of the token the expression names on the step's read, revoked in
+    /// the store as it is now; nothing when it is `none` or has no row.
+    RevokeAround(Around, Expr),
+}
+
+/// What `revoke family of PATH` / `revoke session of PATH` revokes around the token named.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Around {
+    /// Every token of that token's family (one sign-in: Keycloak's user session with one
+    /// client, a Supabase session).
+    Family,
+    /// Every token of every family of that token's client session (its device's sign-ins).
+    Session,
 }
 
 /// A rule's answer.
@@ -422,6 +462,8 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "user.active_families",
     "user.oldest",
     "user.newest",
+    "user.least_recently_used",
+    "user.most_recently_used",
 ];
 
 impl Grammar for Names {
@@ -476,7 +518,7 @@ impl Names {
         };
         let access = if self.ordinary { ", an `access.` column of the presented access token" } else { "" };
         Err(format!(
-            "unknown name `{w}` (expected `now`, `presented`, a `presented.` or `family.` column{access}, a `user.` count or token (`user.active_tokens`, `user.active_families`, `user.oldest`, `user.newest`), or a declared `family.`, `session.`, per-token `presented.` or `request.` field{hint})"
+            "unknown name `{w}` (expected `now`, `presented`, a `presented.` or `family.` column{access}, a `user.` count or token (`user.active_tokens`, `user.active_families`, `user.oldest`, `user.newest`, `user.least_recently_used`, `user.most_recently_used`), or a declared `family.`, `session.`, per-token `presented.` or `request.` field{hint})"
         ))
     }
 
@@ -513,6 +555,8 @@ impl Names {
             "user.active_families" => var(Var::UserActiveFamilies, Ty::Num),
             "user.oldest" => var(Var::UserOldest, Ty::Token),
             "user.newest" => var(Var::UserNewest, Ty::Token),
+            "user.least_recently_used" => var(Var::UserLeastRecentlyUsed, Ty::Token),
+            "user.most_recently_used" => var(Var::UserMostRecentlyUsed, Ty::Token),
             "presented.access.used" => var(Var::PresentedAccessUsed, Ty::Bool),
             "presented.access.revoked" => var(Var::PresentedAccessRevoked, Ty::Bool),
             "presented.child.access.used" => var(Var::ChildAccessUsed, Ty::Bool),
@@ -552,7 +596,7 @@ impl Names {
     /// has more than [`MAX_LINKS`] links. `w` (the whole name being read) and `next` (the
     /// column read after `p`) word the errors.
     fn path_of(&self, p: &str, w: &str, next: &str) -> Result<Option<Path>, String> {
-        let expected = "a token-valued path: `presented.parent`, `presented.child`, `minted`, `user.oldest`, `user.newest`, or a declared field of type token (`family.F`, `session.F`, `request.F`, `presented.F`, `presented.child.F`), then up to two more token-valued columns (`parent`, `child`, a token field: `family.current.child`)";
+        let expected = "a token-valued path: `presented.parent`, `presented.child`, `minted`, `user.oldest`, `user.newest`, `user.least_recently_used`, `user.most_recently_used`, or a declared field of type token (`family.F`, `session.F`, `request.F`, `presented.F`, `presented.child.F`), then up to two more token-valued columns (`parent`, `child`, a token field: `family.current.child`)";
         if let Some(direct) = self.direct(p) {
             let Ok((e, t)) = direct else { return Ok(None) };
             return match (e, t) {
@@ -569,6 +613,8 @@ impl Names {
                         | Var::Minted
                         | Var::UserOldest
                         | Var::UserNewest
+                        | Var::UserLeastRecentlyUsed
+                        | Var::UserMostRecentlyUsed
                         | Var::FamilyField(_)
                         | Var::SessionField(_)
                         | Var::RequestField(_)
@@ -767,6 +813,22 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
     let words: Vec<&str> = text.split_whitespace().collect();
     match words.as_slice() {
         ["mint", "child"] => return Ok(Effect::MintChild),
+        ["revoke", around @ ("family" | "session"), "of", what] => {
+            let around_of = if *around == "family" { Around::Family } else { Around::Session };
+            return match names.token_path(what) {
+                Some(Ok(e)) => Ok(Effect::RevokeAround(around_of, e)),
+                Some(Err(e)) => Err(err(format!("cannot revoke the {around} of `{what}`: {e}"))),
+                None => Err(err(format!(
+                    "cannot revoke the {around} of `{what}`: not a token (expected `revoke {around} of PATH` with PATH a token: `user.oldest`, `user.least_recently_used`, a declared field of type token such as `request.victim`, or a token-valued path such as `presented.parent`)"
+                ))),
+            };
+        }
+        ["revoke", "family" | "session", ..] if words.len() > 2 => {
+            return Err(err(format!(
+                "cannot parse `{}` (expected `revoke family`, `revoke session`, or `revoke family of PATH` / `revoke session of PATH` with PATH a token such as `user.oldest`)",
+                words.join(" ")
+            )))
+        }
         ["supersede", "presented"] => return Ok(Effect::SupersedePresented),
         ["supersede", what] => {
             // The row the read saw is followed, for its status.
@@ -892,7 +954,7 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
             ];
             let hint = did_you_mean(&whole, forms).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
             return Err(err(format!(
-                "unknown effect `{}` (expected `mint child`; `supersede presented` or `supersede PATH`; `revoke SCOPE` with SCOPE one of presented, presented.child, descendants, family, session, client, user, presented.access, presented.child.access (access in the `request` handler); `revoke family.F` / `revoke session.F` / `revoke request.F` (a declared token field); `revoke PATH` with PATH a token-valued path (`presented.parent`, `family.current.child`, `minted`, `user.oldest`); `set family.F = e` / `set session.F = e` / `set request.F = e` / `set presented.F = e` / `set PATH.F = e`{hint})",
+                "unknown effect `{}` (expected `mint child`; `supersede presented` or `supersede PATH`; `revoke SCOPE` with SCOPE one of presented, presented.child, descendants, family, session, client, user, presented.access, presented.child.access (access in the `request` handler); `revoke family.F` / `revoke session.F` / `revoke request.F` (a declared token field); `revoke PATH` with PATH a token-valued path (`presented.parent`, `family.current.child`, `minted`, `user.oldest`); `revoke family of PATH` / `revoke session of PATH` (the whole family or client session of that token); `set family.F = e` / `set session.F = e` / `set request.F = e` / `set presented.F = e` / `set PATH.F = e`{hint})",
                 text.trim()
             )));
         }
@@ -1225,6 +1287,56 @@ mod tests {
         assert!(m.contains("cannot supersede `family`"), "{m}");
         let m = fx("supersede now").unwrap_err();
         assert!(m.contains("holds a number"), "{m}");
+    }
+
+    /// `revoke family of PATH` / `revoke session of PATH` take any token (a `user.` root, a
+    /// declared token field, a followed path) and refuse what is no token, with the form expected.
+    #[test]
+    fn a_whole_family_or_session_through_a_token() {
+        let n = names();
+        let fx = |text: &str| parse_effect(text, &n).map_err(|e| e.message);
+        assert_eq!(
+            fx("revoke family of user.oldest").unwrap(),
+            Effect::RevokeAround(Around::Family, Expr::Var(Var::UserOldest))
+        );
+        assert_eq!(
+            fx("revoke  session of  user.least_recently_used").unwrap(),
+            Effect::RevokeAround(Around::Session, Expr::Var(Var::UserLeastRecentlyUsed))
+        );
+        assert_eq!(
+            fx("revoke family of session.current").unwrap(),
+            Effect::RevokeAround(Around::Family, Expr::Var(Var::SessionField(1)))
+        );
+        assert_eq!(
+            fx("revoke family of presented.parent").unwrap(),
+            Effect::RevokeAround(Around::Family, Expr::Var(Var::Parent))
+        );
+        assert_eq!(
+            fx("revoke family of user.most_recently_used.child").unwrap(),
+            Effect::RevokeAround(Around::Family, Expr::Var(Var::Follow(0, Column::Child)))
+        );
+        // The plain forms are unchanged.
+        assert_eq!(fx("revoke family").unwrap(), Effect::Revoke(RevokeScope::Family));
+        assert_eq!(fx("revoke session").unwrap(), Effect::Revoke(RevokeScope::Session));
+        let m = fx("revoke family of user.active_tokens").unwrap_err();
+        assert!(m.contains("cannot revoke the family of `user.active_tokens`") && m.contains("holds a number"), "{m}");
+        let m = fx("revoke session of session.count").unwrap_err();
+        assert!(m.contains("cannot revoke the session of `session.count`"), "{m}");
+        let m = fx("revoke family of user.oldset").unwrap_err();
+        assert!(m.contains("not a token") && m.contains("`revoke family of PATH`"), "{m}");
+        let m = fx("revoke family user.oldest").unwrap_err();
+        assert!(m.contains("`revoke family of PATH`"), "{m}");
+        let m = fx("revoke client of user.oldest").unwrap_err();
+        assert!(m.contains("unknown effect") && m.contains("`revoke family of PATH`"), "{m}");
+        // The recency roots are `user.` names: read as tokens, followed like `user.oldest`.
+        let g = |text: &str| parse_guard(text, &n).map_err(|e| e.message);
+        assert_eq!(
+            g("user.least_recently_used == presented").unwrap(),
+            Expr::Cmp(Cmp::Eq, Box::new(Expr::Var(Var::UserLeastRecentlyUsed)), Box::new(Expr::Var(Var::Presented)))
+        );
+        assert!(Var::UserMostRecentlyUsed.is_user() && !Var::Presented.is_user());
+        let m = g("user.least_recently_used >= 1").unwrap_err();
+        assert!(m.contains("number"), "{m}");
     }
 
     #[test]

@@ -270,8 +270,8 @@ pub struct RuleSpec {
     pub rolled_back: bool,
     /// Ghost, sign-in rules only: the families this rule's revocations end are the protocol's
     /// intended eviction, judged against the ground truth (`oldest`: the family the user signed
-    /// in earliest among those still signed in; `others`: every other family). Read by
-    /// `no_spurious_logout`, never by a rule.
+    /// in earliest among those still signed in; `least-recently-used`: the one redeemed least
+    /// recently; `others`: every other family). Read by `no_spurious_logout`, never by a rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evicts: Option<Evicts>,
     /// Where this behaviour comes from (file and version, pull request, RFC section).
@@ -290,6 +290,12 @@ pub enum Evicts {
     Oldest,
     /// Every other family of the user: a sign-in that signs out the other devices.
     Others,
+    /// The family redeemed least recently (`family.last_used_at`: its last 2xx refresh, or its
+    /// sign-in tick before any; then by sign-in tick and sign-in order) among the families
+    /// still signed in, not signed out and not evicted before, other than the signing-in one:
+    /// Keycloak's session limit terminating "the oldest session" by `lastSessionRefresh`
+    /// (`UserSessionLimitsAuthenticator.logoutOldestSessions`).
+    LeastRecentlyUsed,
 }
 
 fn always() -> String {
@@ -750,8 +756,7 @@ impl Protocol {
             let mut reads_access = false;
             let mut see = |v: &Var| {
                 records_issued_at |= matches!(v, Var::IssuedAt | Var::Follow(_, expr::Column::IssuedAt));
-                reads_user |=
-                    matches!(v, Var::UserActiveTokens | Var::UserActiveFamilies | Var::UserOldest | Var::UserNewest);
+                reads_user |= v.is_user();
                 reads_access |= matches!(
                     v,
                     Var::PresentedAccessUsed
@@ -780,11 +785,10 @@ impl Protocol {
             refresh.steps.iter().chain(sign_in.iter().flat_map(|h| &h.steps)).filter_map(|s| s.waits_until.as_ref());
         for w in waits {
             w.visit_vars(&mut |v: &Var| {
-                reads_user |=
-                    matches!(v, Var::UserActiveTokens | Var::UserActiveFamilies | Var::UserOldest | Var::UserNewest)
+                reads_user |= v.is_user();
             });
         }
-        reads_user |= follows.iter().any(|p| matches!(p.root, Var::UserOldest | Var::UserNewest));
+        reads_user |= follows.iter().any(|p| p.root.is_user());
         if reads_user && spec.replicas > 1 {
             return Err(fail(
                 format!("{at}.replicas"),
@@ -1012,7 +1016,9 @@ fn snapshot_follows_no_request_field(
 /// expression of an effect through a path.
 pub fn effect_exprs(e: &Effect) -> Vec<&expr::Expr> {
     match e {
-        Effect::Set(_, _, x) | Effect::RevokeToken(x) | Effect::SupersedeToken(x, _) => vec![x],
+        Effect::Set(_, _, x) | Effect::RevokeToken(x) | Effect::SupersedeToken(x, _) | Effect::RevokeAround(_, x) => {
+            vec![x]
+        }
         Effect::SetToken(t, _, x) => vec![t, x],
         Effect::MintChild | Effect::SupersedePresented | Effect::Revoke(_) => vec![],
     }
