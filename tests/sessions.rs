@@ -500,7 +500,10 @@ fn an_answer_with_a_fresh_token_no_statement_wrote_is_refused_unless_marked_orph
         steps[2]["rules"].as_array_mut().unwrap().remove(0); // reads `collided`, never set by `extend`
     })
     .unwrap_err();
-    assert!(e.contains("field `session_server.refresh.steps[2].rules[0].reply`"), "{e}");
+    assert!(
+        e.contains("field `session_server.refresh.steps[2].rules[") && e.contains("].reply`: `issued`, kept"),
+        "{e}"
+    );
     assert!(e.contains("`issued`, kept as `fresh`, is the token drawn for this request, and no statement"), "{e}");
     assert!(e.contains("`\"orphan\": true` on this rule"), "{e}");
     let marked = with_session_server(|s| {
