@@ -167,8 +167,10 @@ pub struct Results {
     pub model: String,
     /// The model file.
     pub file: PathBuf,
-    /// Tabs checked.
+    /// Tabs checked (per device).
     pub tabs: u8,
+    /// Devices (browsers) checked, each with `tabs` tabs (`browser.devices`).
+    pub devices: u8,
     /// Every property has a final verdict (none is `unknown`).
     pub complete: bool,
     /// Every reachable state was explored.
@@ -363,6 +365,7 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         model: sc.name.clone(),
         file: sc.path.clone(),
         tabs: sc.browser.tabs,
+        devices: sc.browser.devices,
         complete: properties.iter().all(|p| p.status != Verdict::Unknown),
         exhaustive: out.exhaustive,
         ending,

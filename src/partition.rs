@@ -230,6 +230,7 @@ fn merge_one(mut parts: Vec<(PathBuf, ModelReport)>) -> Result<(PathBuf, ModelRe
         file: first.file.clone(),
         policy: first.policy.clone(),
         tabs: first.tabs,
+        devices: first.devices,
         complete: false,
         exhaustive,
         ending,

@@ -35,28 +35,44 @@ struct Reference<'a> {
     objects: Vec<(String, Vec<String>)>,
     /// Value definitions (enums) in the order first reached, with every path that uses them.
     values: Vec<(String, Vec<String>)>,
+    /// For each definition, the fields that refer to it: the definition holding the field
+    /// (`None`: the top level) and the field's name.
+    parents: BTreeMap<String, Vec<(Option<String>, String)>>,
 }
 
 impl<'a> Reference<'a> {
     fn new(root: &'a Value) -> Self {
         static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
         let defs = root["$defs"].as_object().unwrap_or_else(|| EMPTY.get_or_init(Map::new));
-        let mut r = Reference { root, defs, objects: Vec::new(), values: Vec::new() };
+        let mut r = Reference { root, defs, objects: Vec::new(), values: Vec::new(), parents: BTreeMap::new() };
         r.collect();
+        // Every path that reaches a definition, also through its parent's other paths (a
+        // handler's rules through every handler), in the order of the parents' paths.
+        for i in 0..r.objects.len() {
+            r.objects[i].1 = r.paths_of(&r.objects[i].0.clone(), 0);
+        }
+        for i in 0..r.values.len() {
+            r.values[i].1 = r.paths_of(&r.values[i].0.clone(), 0);
+        }
         r
     }
 
     /// Breadth-first from the top level: every definition a field refers to (directly, as an
     /// option, as a list's items or as one of several forms), with the field's path.
     fn collect(&mut self) {
-        let mut queue: VecDeque<(String, &Value)> = VecDeque::new();
-        queue.push_back((String::new(), self.root));
-        while let Some((path, node)) = queue.pop_front() {
+        let mut queue: VecDeque<(String, Option<String>, &Value)> = VecDeque::new();
+        queue.push_back((String::new(), None, self.root));
+        while let Some((path, parent, node)) = queue.pop_front() {
             let Some(props) = node["properties"].as_object() else { continue };
             for (name, prop) in props {
                 let field = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
                 let mut pending = referenced(prop);
                 while let Some(def) = pending.pop() {
+                    let edge = (parent.clone(), name.clone());
+                    let edges = self.parents.entry(def.clone()).or_default();
+                    if !edges.contains(&edge) {
+                        edges.push(edge);
+                    }
                     let def_node = &self.defs[&def];
                     let is_object = def_node["properties"].is_object();
                     let list = if is_object { &mut self.objects } else { &mut self.values };
@@ -69,7 +85,7 @@ impl<'a> Reference<'a> {
                         None => {
                             list.push((def.clone(), vec![field.clone()]));
                             if is_object {
-                                queue.push_back((field.clone(), def_node));
+                                queue.push_back((field.clone(), Some(def.clone()), def_node));
                             } else {
                                 // A value of several forms (say `true`, `false` or an object):
                                 // the forms' own definitions are reached through the same field.
@@ -82,6 +98,26 @@ impl<'a> Reference<'a> {
         }
     }
 
+    /// Every path that reaches definition `def`: each field referring to it, after each path of
+    /// the definition holding that field. `depth` stops a definition that contains itself.
+    fn paths_of(&self, def: &str, depth: usize) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (parent, name) in self.parents.get(def).into_iter().flatten() {
+            let heads = match parent {
+                None => vec![String::new()],
+                Some(_) if depth > 8 => continue,
+                Some(p) => self.paths_of(p, depth + 1).into_iter().map(|h| format!("{h}.")).collect(),
+            };
+            for h in heads {
+                let path = format!("{h}{name}");
+                if !out.contains(&path) {
+                    out.push(path);
+                }
+            }
+        }
+        out
+    }
+
     fn render(&self) -> String {
         let mut out = String::new();
         out.push_str(HEADER);
@@ -90,6 +126,9 @@ impl<'a> Reference<'a> {
         for (def, paths) in &self.objects {
             let node = &self.defs[def];
             let _ = writeln!(out, "\n## {}\n", self.title(def, paths));
+            if type_title(def).is_some() {
+                let _ = writeln!(out, "Fields at {}.\n", titles(paths));
+            }
             if let Some(d) = node["description"].as_str() {
                 let _ = writeln!(out, "{}\n", self.prose(d));
             }
@@ -100,6 +139,9 @@ impl<'a> Reference<'a> {
         for (def, paths) in &self.values {
             let node = &self.defs[def];
             let _ = writeln!(out, "\n### {}\n", self.title(def, paths));
+            if type_title(def).is_some() {
+                let _ = writeln!(out, "Values of {}.\n", titles(paths));
+            }
             let forms = variants(node);
             if forms.is_empty() {
                 if let Some(d) = node["description"].as_str() {
@@ -253,6 +295,9 @@ impl<'a> Reference<'a> {
     /// has the same paths (a value of several forms and the named values among them), the
     /// forms' type name too, so every heading and anchor is unique.
     fn title(&self, def: &str, paths: &[String]) -> String {
+        if let Some(t) = type_title(def) {
+            return t.to_string();
+        }
         let plain = titles(paths);
         let earlier = self
             .objects
@@ -360,6 +405,27 @@ fn constant(name: &str) -> Option<String> {
     })
 }
 
+/// The title of a section shared by several handlers (or sections), named by its type rather
+/// than by one of the paths that reach it; the section lists the paths. `None`: titled by
+/// its paths.
+fn type_title(def: &str) -> Option<&'static str> {
+    Some(match def {
+        "HandlerSpec" => "A protocol handler",
+        "StepSpec" => "A protocol handler's steps",
+        "RuleSpec" => "A protocol handler's rules",
+        "Lock" => "A protocol handler's lock",
+        "PresentsSpec" => "What a protocol sign-out presents",
+        "Credential" => "A token a sign-out presents",
+        "Evicts" => "What a sign-in rule's eviction ends",
+        "Reads" => "What a protocol step reads",
+        "SessionHandlerSpec" => "A session-server handler",
+        "SessionStepSpec" => "A session-server handler's steps",
+        "SessionRuleSpec" => "A session-server step's rules",
+        "Wording" => "A server's wording",
+        _ => return None,
+    })
+}
+
 /// A section title from the paths that reach it: each path in backticks, comma-separated;
 /// the top level's own fields keep their names.
 fn titles(paths: &[String]) -> String {
@@ -419,7 +485,7 @@ mod tests {
         }
         assert!(checked > 150, "the schema has {checked} fields");
         assert!(missing.is_empty(), "fields not in the reference: {missing:?}");
-        for section in ["## `browser`", "## `time`", "## `protocol.refresh`", "### `browser.on_refused`"] {
+        for section in ["## `browser`", "## `time`", "## A protocol handler's rules", "### `browser.on_refused`"] {
             assert!(text.contains(section), "no section {section}");
         }
         assert!(text.contains("integer 1 to 6") || text.contains("1 to 6"), "MAX_TABS written as its value");
@@ -432,6 +498,25 @@ mod tests {
             include_str!("../docs/model-file.md") == model_file_reference(),
             "docs/model-file.md is stale: run `cargo run --release -- models reference > docs/model-file.md`"
         );
+    }
+
+    /// A section shared by several handlers is titled by its type and lists every path that
+    /// reaches it, not the first one met.
+    #[test]
+    fn a_shared_section_is_titled_by_its_type_and_lists_every_path() {
+        let text = model_file_reference();
+        let at = text.find("## A protocol handler's rules\n").expect("the rules section");
+        let body = &text[at..at + text[at..].find("\n| ").unwrap()];
+        for path in [
+            "protocol.refresh.rules",
+            "protocol.sign_out.rules",
+            "protocol.refresh.steps.rules",
+            "protocol.request.steps.rules",
+        ] {
+            assert!(body.contains(&format!("`{path}`")), "{path} not in {body}");
+        }
+        assert!(text.contains("### What a protocol sign-out presents\n\nValues of `protocol.refresh.presents`, `protocol.sign_out.presents`"));
+        assert!(!text.contains("## `protocol.refresh.rules`"), "titled by the first path");
     }
 
     #[test]

@@ -149,8 +149,12 @@ pub struct ModelReport {
     /// The model file's `server` section in one line (`key=value ...`): the policy checked.
     #[serde(default)]
     pub policy: String,
-    /// Tabs checked.
+    /// Tabs checked (per device).
     pub tabs: u8,
+    /// Devices (browsers) checked, each with `tabs` tabs (`browser.devices`); absent for one,
+    /// and in reports of earlier versions.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub devices: u8,
     /// Every property has a final verdict.
     pub complete: bool,
     /// Every reachable state was explored.
@@ -223,6 +227,24 @@ pub struct QueryReport {
     pub trace: Option<PathBuf>,
 }
 
+fn one() -> u8 {
+    1
+}
+
+fn is_one(n: &u8) -> bool {
+    *n == 1
+}
+
+/// The browsers of a model in words: `2 tabs`, `1 tab`, or, with several devices
+/// (`browser.devices`), `3 devices of 1 tab each`.
+pub fn browsers_summary(devices: u8, tabs: u8) -> String {
+    let tabs = if tabs == 1 { "1 tab".to_string() } else { format!("{tabs} tabs") };
+    match devices {
+        0 | 1 => tabs,
+        d => format!("{d} devices of {tabs} each"),
+    }
+}
+
 impl ModelReport {
     /// The report of `r`, with the model's policy line and each property's golden-trace result
     /// (in `r.properties` order, or empty).
@@ -282,6 +304,7 @@ impl ModelReport {
             file: r.file.clone(),
             policy,
             tabs: r.tabs,
+            devices: r.devices,
             complete: r.complete,
             exhaustive: r.exhaustive,
             ending: r.ending,

@@ -236,8 +236,8 @@ pub struct BrowserSection {
     /// racing every other step; the protocol's `sign_in` handler (which may then have several
     /// steps) serves it, and the new family's first token goes to the device's tabs. 0
     /// (default) to `devices - 1`.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    #[schemars(extend("default" = 0))]
+    #[serde(default, skip_serializing_if = "is_zero", deserialize_with = "sign_ins_count")]
+    #[schemars(range(max = 2), extend("default" = 0))]
     pub sign_ins: u8,
     /// The auth mode the app uses: `session` (default), `cookie` or `json`.
     #[serde(default = "default_mode")]
@@ -423,6 +423,19 @@ fn tick_margin<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Tick>, D
             Err(serde::de::Error::custom(format!("found {v}, expected an integer from 0 to {MAX_TICKS}{absent}")))
         }
     }
+}
+
+/// `browser.sign_ins` as written: an integer from 0 to `devices` - 1 (validation names the
+/// model's own bound); a negative number, a larger one or another type is refused naming that
+/// range, not the type's.
+fn sign_ins_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    v.as_u64().and_then(|n| u8::try_from(n).ok()).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "found {v}, expected an integer from 0 to `browser.devices` - 1 (the devices that sign in during the \
+             run; at least one device is signed in when it starts)"
+        ))
+    })
 }
 
 fn one_requester() -> u8 {
@@ -665,6 +678,60 @@ fn other_file_hint(field: &str, text: &str) -> Option<String> {
     ))
 }
 
+/// For serde's message on an integer field read as an integer type ("…, expected an integer
+/// from 0 to 255": the type's range), the message with the range the model-file schema gives
+/// that field (`browser.tabs`: 1 to 6) instead; `None` when the message names no type range or
+/// the schema gives the field none. `field` is the parse error's field path.
+fn field_range_message(field: &str, message: &str) -> Option<String> {
+    let (head, _) = message.split_once("expected an integer from 0 to 255")?;
+    let schema = serde_json::to_value(schema()).ok()?;
+    fn follow<'a>(schema: &'a serde_json::Value, mut node: &'a serde_json::Value) -> &'a serde_json::Value {
+        while let Some(r) = node["$ref"].as_str().and_then(|r| r.strip_prefix("#/$defs/")) {
+            node = &schema["$defs"][r];
+        }
+        node
+    }
+    let resolve = |node| follow(&schema, node);
+    let mut node = resolve(&schema);
+    for part in field.split('.') {
+        let (name, indexed) = match part.split_once('[') {
+            Some((name, _)) => (name, true),
+            None => (part, false),
+        };
+        // An optional section is `anyOf` its type and null.
+        let alternatives = node["anyOf"].as_array().into_iter().flatten().map(&resolve);
+        node = std::iter::once(node).chain(alternatives).find_map(|n| n["properties"].get(name)).map(&resolve)?;
+        if indexed {
+            node = resolve(&node["items"]);
+        }
+    }
+    let (lo, hi) = (node["minimum"].as_i64()?, node["maximum"].as_i64()?);
+    Some(format!("{head}expected an integer from {lo} to {hi}"))
+}
+
+/// For a server section's missing `sign_out` handler, the least one to add, as JSON: a
+/// `protocol` sign-out that revokes the presented token's family (RFC 7009 §2.1), or a
+/// `session_server` sign-out that deletes the presented session's row. `field` and `message`
+/// are the parse error's; `None` for any other error.
+fn missing_sign_out_hint(field: &str, message: &str) -> Option<String> {
+    if !message.starts_with("missing: this field is required") {
+        return None;
+    }
+    let least = match field {
+        "protocol.sign_out" => {
+            r#""sign_out": { "rules": [ { "name": "revoke", "do": ["revoke family"], "reply": "signed_out" } ] }"#
+        }
+        "session_server.sign_out" => {
+            r#""sign_out": { "steps": [ { "name": "destroy", "rules": [ { "name": "DELETE", "run": "delete presented", "next": "done" } ] }, { "name": "done", "rules": [ { "name": "signed out", "reply": "signed_out" } ] } ] }"#
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "every server has a sign-out, run by `browser.sign_outs` and judged by `logout_revokes_all` and the \
+         `sign_out_*` properties; the least one to add: {least}"
+    ))
+}
+
 /// For serde's "unknown variant `X`, expected one of `a`, `b`" or "unknown field `X`, expected
 /// one of …", the listed name nearest to X when it is a likely misspelling: `"did you mean
 /// `log-out`?"`. `None` otherwise.
@@ -886,12 +953,14 @@ impl Scenario {
     /// Parses and validates model-file text; `path` is used in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         let file: ModelFile = crate::jsonfile::from_str(text).map_err(|e| {
-            let message = match other_file_hint(&e.field, text)
-                .or_else(|| section_hint(&e.field, &e.message))
-                .or_else(|| nearest_name_hint(&e.message))
-            {
-                Some(hint) => format!("{} ({hint})", e.message),
-                None => e.message,
+            let message = field_range_message(&e.field, &e.message).unwrap_or(e.message);
+            let hint = other_file_hint(&e.field, text)
+                .or_else(|| section_hint(&e.field, &message))
+                .or_else(|| nearest_name_hint(&message))
+                .or_else(|| missing_sign_out_hint(&e.field, &message));
+            let message = match hint {
+                Some(hint) => format!("{message} ({hint})"),
+                None => message,
             };
             ScenarioError::Parse { path: path.into(), line: e.line, column: e.column, field: e.field, message }
         })?;

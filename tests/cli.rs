@@ -168,7 +168,7 @@ fn malformed_json_and_bad_values_exit_2_with_position_or_range() {
     assert!(
         err.contains("broken.json:3:")
             && err.contains("browser.tabs")
-            && err.contains("expected an integer from 0 to 255")
+            && err.contains("expected an integer from 1 to 6")
             && !err.contains("u8"),
         "{err}"
     );
@@ -334,4 +334,21 @@ fn a_query_file_is_read_from_standard_input() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("/dev/stdin:2:") && err.contains("unknown name `tabz`"), "{err}");
+}
+
+/// The report's header says devices and tabs: a model of two devices with two tabs each is
+/// not "2 tabs"; the JSON report carries `devices` when there are several.
+#[test]
+fn the_report_header_says_devices_and_tabs() {
+    let dir = crate::common::TempFiles::new();
+    let file = model("better-auth-oauth-provider-hqbase-41.json");
+    let out = cli(dir.path(), &["check", &file, "--no-traces"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().next().unwrap().ends_with(", 2 devices of 2 tabs each)"), "{text}");
+    let out = cli(dir.path(), &["check", &file, "--no-traces", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["devices"].as_u64(), report["tabs"].as_u64()), (Some(2), Some(2)), "{report}");
+    let out = cli(dir.path(), &["check", &model("directus-10.10-session.json"), "--no-traces", "--tabs", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().next().unwrap().ends_with(", 1 tab)"), "{text}");
 }

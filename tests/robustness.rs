@@ -209,25 +209,25 @@ fn cases() -> Vec<Case> {
             id: "F3",
             args: |d| check(model_with(d, "f.json", |v| v["browser"]["tabs"] = "two".into())),
             code: 2,
-            says: "field `browser.tabs`: invalid type: string \"two\", expected an integer from 0 to 255",
+            says: "field `browser.tabs`: invalid type: string \"two\", expected an integer from 1 to 6",
         },
         Case {
             id: "F4",
             args: |d| check(model_with(d, "f.json", |v| v["browser"]["tabs"] = (-1).into())),
             code: 2,
-            says: "field `browser.tabs`: invalid value: integer `-1`, expected an integer from 0 to 255",
+            says: "field `browser.tabs`: invalid value: integer `-1`, expected an integer from 1 to 6",
         },
         Case {
             id: "F5",
             args: |d| check(model_with(d, "f.json", |v| v["browser"]["tabs"] = 300.into())),
             code: 2,
-            says: "field `browser.tabs`: invalid value: integer `300`, expected an integer from 0 to 255",
+            says: "field `browser.tabs`: invalid value: integer `300`, expected an integer from 1 to 6",
         },
         Case {
             id: "F6",
             args: |d| check(model_with(d, "f.json", |v| v["browser"]["tabs"] = 2.5.into())),
             code: 2,
-            says: "field `browser.tabs`: invalid type: floating point `2.5`, expected an integer from 0 to 255",
+            says: "field `browser.tabs`: invalid type: floating point `2.5`, expected an integer from 1 to 6",
         },
         Case {
             id: "F7",
@@ -277,6 +277,41 @@ fn cases() -> Vec<Case> {
             },
             code: 2,
             says: "f.json:31:24: field `expect`: duplicate field `no_spurious_logout`",
+        },
+        Case {
+            id: "F14",
+            args: |d| check(model_with(d, "f.json", |v| v["browser"]["sign_ins"] = (-1).into())),
+            code: 2,
+            says: "field `browser.sign_ins`: found -1, expected an integer from 0 to `browser.devices` - 1",
+        },
+        Case {
+            id: "F15",
+            args: |d| {
+                check(model_with(d, "f.json", |v| {
+                    v["browser"]["retries_per_tab"] = 1.into();
+                    v["browser"]["retry_timeout"] = "10s".into();
+                }))
+            },
+            code: 2,
+            says: "field `browser.retry_timeout`: unknown variant `10s`, expected one of `any-moment`, `after-loss` or a \
+                   number of ticks from 1 to 16 written as a JSON number",
+        },
+        Case {
+            id: "F16",
+            args: |d| {
+                check(model_with(d, "f.json", |v| {
+                    v.as_object_mut().unwrap().remove("server");
+                    v["protocol"] = serde_json::json!({ "refresh": { "rules": [
+                        { "name": "rotate", "do": ["mint child", "supersede presented"], "reply": "ok minted" }
+                    ] } });
+                    v["browser"]["mode"] = "json".into();
+                }))
+            },
+            code: 2,
+            says: "field `protocol.sign_out`: missing: this field is required (every server has a sign-out, run by \
+                   `browser.sign_outs` and judged by `logout_revokes_all` and the `sign_out_*` properties; the least \
+                   one to add: \"sign_out\": { \"rules\": [ { \"name\": \"revoke\", \"do\": [\"revoke family\"], \
+                   \"reply\": \"signed_out\" } ] })",
         },
         // V: model file, values out of range or that make no sense.
         Case {

@@ -189,12 +189,13 @@ fn a_session_rule_is_refused_with_its_field_and_what_was_expected() {
     // could only be 500.
     let e = with_r1_rule(r#"{ "name": "r", "reply": "ok presented" }"#).unwrap_err();
     assert!(e.contains("field `session_server.refresh.steps[2].name`: a step some rule leads to"), "{e}");
-    let e = with_r1_rule(r#"{ "name": "r", "run": "extend presented expires now + 1", "next": "write result" }"#)
-        .unwrap_err();
+    let e =
+        with_r1_rule(r#"{ "name": "r", "run": "rename presented to fresh expires now + 1", "next": "write result" }"#)
+            .unwrap_err();
     assert!(e.contains("field `session_server.refresh.steps[2].rules[1].reply`"), "{e}");
     assert!(e.contains("no rule of this step or of a step before it keeps one"), "{e}");
     assert!(with_r1_rule(
-        r#"{ "name": "r", "keep": "presented", "run": "extend presented expires now + 1", "next": "write result" }"#
+        r#"{ "name": "r", "keep": "presented", "run": "rename presented to fresh expires now + 1", "next": "write result" }"#
     )
     .is_ok());
 }
@@ -420,4 +421,137 @@ fn a_hand_written_session_server_is_checked_and_described() {
         table.contains("| `blitz-0.23-session-renewal` | session_server refresh: getSession [no session cookie; find the row by handle] → session row ["),
         "{table}"
     );
+}
+
+/// A statement's token is never the literal `none` (`upsert none …` would write a row keyed
+/// by no token), and an expiry is counted up from a tick the request has: a constant or a
+/// subtraction is refused, with the field and what was expected. Accepted before these checks:
+/// each loaded and ran.
+#[test]
+fn a_statement_writing_none_or_an_expiry_in_the_past_is_refused() {
+    let field = "field `session_server.refresh.steps[1].rules[1].run`";
+    let rule = |run: &str| format!(r#"{{ "name": "r", "keep": "presented", "run": "{run}", "next": "write result" }}"#);
+    for run in ["upsert none expires now + 1", "rename presented to none expires now + 1", "delete none"] {
+        let e = with_r1_rule(&rule(run)).unwrap_err();
+        assert!(e.contains(field) && e.contains("a token, not `none`: `none` names no row"), "{run}: {e}");
+    }
+    for run in [
+        "rename presented to fresh expires now - 1",
+        "rename presented to fresh expires 0",
+        "extend presented expires 3",
+    ] {
+        let e = with_r1_rule(&rule(run)).unwrap_err();
+        assert!(e.contains(field) && e.contains("an expiry counted up from a tick the request has"), "{run}: {e}");
+        assert!(e.contains("to end a session, `delete` its row"), "{e}");
+    }
+    // The accepted forms: counted up from `now` or from the row's own expiry.
+    for run in [
+        "rename presented to fresh expires now + refresh_token_ttl",
+        "rename presented to fresh expires row.expires + 1",
+    ] {
+        assert!(with_r1_rule(&rule(run)).is_ok(), "{run}");
+    }
+}
+
+/// `collided` is set only by `rename` and `insert` (a write that would give two rows one
+/// token); after an `upsert` it is always false, so a rule reading it there is refused, naming
+/// the statement that does run. Likewise `row` after a write, `affected` after a `select`.
+#[test]
+fn a_result_name_the_statement_before_never_sets_is_refused() {
+    // `write result` reads `collided` (its first rule) and `affected`.
+    let upsert =
+        r#"{ "name": "r", "keep": "presented", "run": "upsert presented expires now + 1", "next": "write result" }"#;
+    let e = with_r1_rule(upsert).unwrap_err();
+    assert!(e.contains("field `session_server.refresh.steps[2].rules[0].when`"), "{e}");
+    assert!(
+        e.contains("`collided` is set only by `rename` or `insert`, and the statement whose result this step reads is `upsert`"),
+        "{e}"
+    );
+    // `insert` sets it: accepted.
+    let insert = r#"{ "name": "r", "keep": "fresh", "run": "insert fresh expires now + 1", "next": "write result" }"#;
+    assert!(with_r1_rule(insert).is_ok());
+    // `row` after a write, `affected` after a select.
+    let e = with_session_server(|s| {
+        let steps = s["refresh"]["steps"].as_array_mut().unwrap();
+        steps[2]["rules"][0]["when"] = "collided or row != none".into();
+    })
+    .unwrap_err();
+    assert!(
+        e.contains("`row` is set only by `select`, and the statement whose result this step reads is `rename`"),
+        "{e}"
+    );
+    let e = with_session_server(|s| s["refresh"]["steps"][1]["rules"][0]["when"] = "affected == 0".into()).unwrap_err();
+    assert!(e.contains("field `session_server.refresh.steps[1].rules[0].when`"), "{e}");
+    assert!(e.contains("`affected` is set only by"), "{e}");
+}
+
+/// An answer with `fresh` (or with `issued` kept as `fresh`) where no statement on any path
+/// writes a row for it hands out a token that names no row: refused unless marked `orphan`.
+#[test]
+fn an_answer_with_a_fresh_token_no_statement_wrote_is_refused_unless_marked_orphan() {
+    let extend = |orphan: bool| {
+        format!(
+            r#"{{ "name": "r", "keep": "fresh", "run": "extend presented expires now + 1", "next": "write result", "orphan": {orphan} }}"#
+        )
+    };
+    let e = with_session_server(|s| {
+        let steps = s["refresh"]["steps"].as_array_mut().unwrap();
+        steps[1]["rules"][1] = serde_json::from_str(&extend(false)).unwrap();
+        steps[2]["rules"].as_array_mut().unwrap().remove(0); // reads `collided`, never set by `extend`
+    })
+    .unwrap_err();
+    assert!(
+        e.contains("field `session_server.refresh.steps[2].rules[") && e.contains("].reply`: `issued`, kept"),
+        "{e}"
+    );
+    assert!(e.contains("`issued`, kept as `fresh`, is the token drawn for this request, and no statement"), "{e}");
+    assert!(e.contains("`\"orphan\": true` on this rule"), "{e}");
+    let marked = with_session_server(|s| {
+        let steps = s["refresh"]["steps"].as_array_mut().unwrap();
+        steps[1]["rules"][1] = serde_json::from_str(&extend(true)).unwrap();
+        steps[2]["rules"].as_array_mut().unwrap().remove(0);
+    });
+    assert!(marked.is_ok(), "{:?}", marked.err());
+    let e = with_session_server(|s| {
+        let last = s["refresh"]["steps"][0]["rules"].as_array_mut().unwrap().last_mut().unwrap().clone();
+        s["refresh"]["steps"][0]["rules"] = serde_json::json!([{ "name": "answer", "reply": "ok fresh" }, last]);
+    })
+    .unwrap_err();
+    assert!(e.contains("`fresh` is the token drawn for this request"), "{e}");
+}
+
+/// Step and rule names are shown in traces: at most 80 characters on one line.
+#[test]
+fn a_step_or_rule_name_too_long_for_a_trace_line_is_refused() {
+    let long = "x".repeat(81);
+    let e = with_session_server(|s| s["refresh"]["steps"][1]["name"] = long.clone().into()).unwrap_err();
+    assert!(e.contains("field `session_server.refresh.steps[1].name`: a short name (shown in traces): 1 to 80"), "{e}");
+    let e = with_session_server(|s| s["refresh"]["steps"][2]["rules"][1]["name"] = long.clone().into()).unwrap_err();
+    assert!(e.contains("field `session_server.refresh.steps[2].rules[1].name`"), "{e}");
+    let e = with_session_server(|s| s["refresh"]["steps"][2]["rules"][1]["name"] = "a\nb".into()).unwrap_err();
+    assert!(e.contains("on one line"), "{e}");
+    assert!(with_session_server(|s| s["refresh"]["steps"][2]["rules"][1]["name"] = "x".repeat(80).into()).is_ok());
+}
+
+/// The least `sign_out` the refusal of a missing one proposes is accepted, for either
+/// language.
+#[test]
+fn the_proposed_sign_out_of_a_refusal_loads() {
+    for (model, section) in [
+        ("models/express-session-rolling-resave.json", "session_server"),
+        ("models/better-auth-oauth-provider-hqbase-41.json", "protocol"),
+    ] {
+        let mut file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root().join(model)).unwrap()).unwrap();
+        file[section].as_object_mut().unwrap().remove("sign_out");
+        let (_dir, path) = crate::common::temp_file("m.json", serde_json::to_string_pretty(&file).unwrap());
+        let e = Scenario::load(&path).unwrap_err().to_string();
+        assert!(e.contains(&format!("field `{section}.sign_out`: missing: this field is required")), "{e}");
+        let least = e.split("the least one to add: ").nth(1).unwrap().trim_end_matches(')');
+        let least: serde_json::Value = serde_json::from_str(&format!("{{{least}}}")).unwrap();
+        file[section]["sign_out"] = least["sign_out"].clone();
+        let (_dir, path) = crate::common::temp_file("m.json", serde_json::to_string_pretty(&file).unwrap());
+        let sc = Scenario::load(&path).unwrap_or_else(|e| panic!("{section}: {e}"));
+        assert!(sc.browser.sign_outs <= 1);
+    }
 }

@@ -1,6 +1,7 @@
 //! `refresh-check models validate|expand|schema|reference`: check, expand and describe model files
 //! without searching.
 
+use refresh_check::report::browsers_summary;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -134,14 +135,4 @@ fn validate(args: &[PathBuf]) -> Result<u8> {
         }
     }
     Ok(code)
-}
-
-/// The browsers of a model in words for `models validate`: `2 tabs`, `1 tab`, or, with
-/// several devices (`browser.devices`), `3 devices of 1 tab each`.
-fn browsers_summary(devices: u8, tabs: u8) -> String {
-    let tabs = if tabs == 1 { "1 tab".to_string() } else { format!("{tabs} tabs") };
-    match devices {
-        0 | 1 => tabs,
-        d => format!("{d} devices of {tabs} each"),
-    }
 }

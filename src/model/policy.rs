@@ -383,8 +383,8 @@ impl RetryTimeout {
     }
 }
 
-/// `"any-moment"`, `"after-loss"` or an integer; another word is an error listing the words,
-/// another type one that says a word or a number of ticks is expected.
+/// `"any-moment"`, `"after-loss"` or an integer; another word, or another type, is an error
+/// that says a word or a number of ticks is expected.
 impl<'de> Deserialize<'de> for RetryTimeout {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -394,7 +394,17 @@ impl<'de> Deserialize<'de> for RetryTimeout {
                 f.write_str("\"any-moment\", \"after-loss\" or a number of ticks from 1 to 16")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RetryTimeout, E> {
-                RetryWhen::deserialize(serde::de::value::StrDeserializer::<E>::new(v)).map(RetryTimeout::When)
+                // serde's own message would list the words only; a number is accepted too, and
+                // one written as a text ("10", "10s") is the likeliest slip.
+                RetryWhen::deserialize(serde::de::value::StrDeserializer::<E>::new(v)).map(RetryTimeout::When).map_err(
+                    |_: E| {
+                        E::custom(format!(
+                            "unknown variant `{v}`, expected one of `any-moment`, `after-loss` or a number of ticks \
+                             from 1 to {MAX_RETRY_TIMEOUT_TICKS} written as a JSON number (`\"retry_timeout\": 2`, \
+                             no quotes and no unit)"
+                        ))
+                    },
+                )
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RetryTimeout, E> {
                 Ok(RetryTimeout::Ticks(v))

@@ -155,8 +155,9 @@ impl Default for PresentsSpec {
     }
 }
 
-/// A string names one token; a list names several. serde's own message for either names the
-/// values allowed (`unknown variant …, expected `refresh_token` or `access_token``).
+/// A string names one token; a list names several. An unknown word is refused naming both
+/// forms (`unknown variant …, expected one of `refresh_token`, `access_token` or a list of
+/// them`); a list's unknown item names the two words.
 impl<'de> Deserialize<'de> for PresentsSpec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -166,7 +167,15 @@ impl<'de> Deserialize<'de> for PresentsSpec {
                 f.write_str("\"refresh_token\", \"access_token\" or a list of them")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PresentsSpec, E> {
-                Credential::deserialize(serde::de::value::StrDeserializer::<E>::new(v)).map(PresentsSpec::One)
+                // serde's own message would list the two words only; a list is accepted too.
+                Credential::deserialize(serde::de::value::StrDeserializer::<E>::new(v)).map(PresentsSpec::One).map_err(
+                    |_: E| {
+                        E::custom(format!(
+                            "unknown variant `{v}`, expected one of `refresh_token`, `access_token` or a list of \
+                             them (`[\"access_token\", \"refresh_token\"]`)"
+                        ))
+                    },
+                )
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<PresentsSpec, A::Error> {
                 Vec::<Credential>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
@@ -1065,10 +1074,17 @@ fn next_step(
     }
 }
 
-/// Whether a rule's or step's name can be shown in a trace line: 1 to 80 characters, no
-/// backtick (names are quoted with backticks) and no control character.
-fn name_ok(name: &str) -> bool {
-    !name.trim().is_empty() && name.chars().count() <= 80 && !name.chars().any(|c| c == '`' || c.is_control())
+/// The longest name of a step or rule, and the longest wording text, in characters: one
+/// line of a trace's step list or of its chart.
+pub const MAX_NAME_CHARS: usize = 80;
+
+/// Whether a rule's or step's name can be shown in a trace line: 1 to [`MAX_NAME_CHARS`]
+/// characters, no backtick (names are quoted with backticks) and no control character. Used
+/// by the `protocol` and `session_server` languages alike.
+pub(crate) fn name_ok(name: &str) -> bool {
+    !name.trim().is_empty()
+        && name.chars().count() <= MAX_NAME_CHARS
+        && !name.chars().any(|c| c == '`' || c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
 }
 
 fn compile_rules(

@@ -582,18 +582,25 @@ fn reads(e: &SExpr, v: &SVar) -> bool {
     e.find_var(|x| (x == v).then_some(())).is_some()
 }
 
-/// The first name of a statement's result (`row`, `row.next`, `row.mode`, `row.expires`,
-/// `affected`, `collided`) that `e` reads, if any.
-fn reads_result(e: &SExpr) -> Option<&'static str> {
-    e.find_var(|v| match v {
-        SVar::Row => Some("row"),
-        SVar::RowNext => Some("row.next"),
-        SVar::RowMode => Some("row.mode"),
-        SVar::RowExpires => Some("row.expires"),
-        SVar::Affected => Some("affected"),
-        SVar::Collided => Some("collided"),
-        _ => None,
-    })
+/// The names of a statement's result (`row`, `row.next`, `row.mode`, `row.expires`,
+/// `affected`, `collided`) that `e` reads, in order, each once.
+fn results_read(e: &SExpr) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    e.visit_vars(&mut |v| {
+        let name = match v {
+            SVar::Row => "row",
+            SVar::RowNext => "row.next",
+            SVar::RowMode => "row.mode",
+            SVar::RowExpires => "row.expires",
+            SVar::Affected => "affected",
+            SVar::Collided => "collided",
+            _ => return,
+        };
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    });
+    names
 }
 
 /// The expressions of a statement, in order.
@@ -603,6 +610,106 @@ fn statement_exprs(s: &Statement) -> Vec<&SExpr> {
         Statement::Extend(a, b) | Statement::Insert(a, b) | Statement::Upsert(a, b) => vec![a, b],
         Statement::Rename(a, b, c) | Statement::Claim(a, b, c) => vec![a, b, c],
         Statement::Purge => vec![],
+    }
+}
+
+/// Whether `e` subtracts anywhere.
+fn subtracts(e: &SExpr) -> bool {
+    match e {
+        SExpr::Sub(..) => true,
+        SExpr::Const(_) | SExpr::Var(_) => false,
+        SExpr::Not(a) => subtracts(a),
+        SExpr::And(a, b) | SExpr::Or(a, b) | SExpr::Cmp(_, a, b) | SExpr::Add(a, b) => subtracts(a) || subtracts(b),
+    }
+}
+
+/// The names that hold a tick: an expiry is counted from one of them.
+const TIMES: &str = "`now`, `row.expires`, `session_cookie.exp`, `access.exp`";
+
+/// Checks a statement's operands beyond their types: no token operand is the literal `none`
+/// (it names no row: `upsert none …` would write a row whose key is no token), and every
+/// expiry is counted from a tick the request has ([`TIMES`]) without a subtraction (a
+/// constant is the same tick in every run; `now - 1` writes a row already expired, except at
+/// tick 0 where the subtraction stops at 0 and the row would be live). The error says what
+/// was expected.
+fn check_statement(st: &Statement) -> Result<(), String> {
+    let (tokens, expiry): (Vec<&SExpr>, Option<&SExpr>) = match st {
+        Statement::Select(a) | Statement::SelectNext(a) | Statement::Delete(a) => (vec![a], None),
+        Statement::Extend(a, e) | Statement::Insert(a, e) | Statement::Upsert(a, e) => (vec![a], Some(e)),
+        Statement::Rename(a, b, e) | Statement::Claim(a, b, e) => (vec![a, b], Some(e)),
+        Statement::Purge => (vec![], None),
+    };
+    if tokens.iter().any(|t| **t == SExpr::Const(0)) {
+        return Err("a token, not `none`: `none` names no row, so the statement would read or write a row whose \
+                    key is no token (expected a token the request has or read: `presented`, `fresh`, `issued`, \
+                    `row`, `row.next`, `session_cookie`, `refresh_token`)"
+            .into());
+    }
+    if let Some(e) = expiry {
+        let reads_time = e.find_var(|v| {
+            matches!(v, SVar::Now | SVar::RowExpires | SVar::SessionCookieExp | SVar::AccessExp).then_some(())
+        });
+        if subtracts(e) || reads_time.is_none() {
+            return Err(format!(
+                "an expiry counted up from a tick the request has ({TIMES}), e.g. `now + refresh_token_ttl` \
+                 or `now + 2`: a constant is the same tick in every run, and a subtraction (`now - 1`) would \
+                 write a row already expired, yet live at tick 0 where it stops at 0; to end a session, \
+                 `delete` its row"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Which statements' results a step may read, one bit per verb ([`verb_bit`]).
+type Verbs = u16;
+
+const VERBS: [&str; 9] =
+    ["select", "select next of", "rename", "extend", "claim", "insert", "upsert", "purge", "delete"];
+
+fn verb_bit(s: &Statement) -> Verbs {
+    1 << match s {
+        Statement::Select(_) => 0,
+        Statement::SelectNext(_) => 1,
+        Statement::Rename(..) => 2,
+        Statement::Extend(..) => 3,
+        Statement::Claim(..) => 4,
+        Statement::Insert(..) => 5,
+        Statement::Upsert(..) => 6,
+        Statement::Purge => 7,
+        Statement::Delete(_) => 8,
+    }
+}
+
+/// The statements whose result sets the result name `name` (`row`, `collided`, …).
+fn verbs_setting(name: &str) -> Verbs {
+    let of = |names: &[&str]| names.iter().map(|n| 1 << VERBS.iter().position(|v| v == n).unwrap()).sum::<Verbs>();
+    match name {
+        "row" | "row.mode" | "row.expires" => of(&["select"]),
+        "row.next" => of(&["select", "select next of"]),
+        "collided" => of(&["rename", "insert"]),
+        _ => of(&["rename", "extend", "claim", "insert", "upsert", "purge", "delete"]),
+    }
+}
+
+/// The verbs of `verbs`, as text (`upsert`, `select and delete`).
+fn verb_list(verbs: Verbs) -> String {
+    let names: Vec<String> =
+        VERBS.iter().enumerate().filter(|(i, _)| verbs & (1 << i) != 0).map(|(_, v)| format!("`{v}`")).collect();
+    match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// Whether the statement writes a row keyed by a token that reads `fresh` (`rename … to
+/// fresh`, `insert fresh`, `upsert fresh`; a `claim` only names it as a row's `next`).
+fn writes_fresh_row(s: &Statement) -> bool {
+    match s {
+        Statement::Rename(_, to, _) => reads_fresh(to),
+        Statement::Insert(t, _) | Statement::Upsert(t, _) => reads_fresh(t),
+        _ => false,
     }
 }
 
@@ -697,6 +804,9 @@ impl SessionProgram {
     }
 }
 
+/// What a step's or rule's name must be (it is shown in traces).
+const NAME_EXPECTED: &str = "a short name (shown in traces): 1 to 80 characters on one line, no backtick";
+
 fn compile_handler(
     at: &str,
     middleware: Option<&SessionHandlerSpec>,
@@ -736,6 +846,15 @@ fn compile_handler(
             }
         }
     };
+    // Names first: a `next` is resolved by name, so a name refused is reported as itself.
+    for (path, _, s) in &all {
+        if !super::name_ok(&s.name) {
+            return Err(fail(format!("{path}.name"), &s.name, NAME_EXPECTED.into()));
+        }
+        if let Some(ri) = s.rules.iter().position(|r| !super::name_ok(&r.name)) {
+            return Err(fail(format!("{path}.rules[{ri}].name"), &s.rules[ri].name, NAME_EXPECTED.into()));
+        }
+    }
     let mut steps: Vec<SStep> = Vec::new();
     let mut draws_fresh = false;
     for (ix, (path, in_mw, s)) in all.iter().enumerate() {
@@ -783,7 +902,9 @@ fn compile_handler(
                     }
                 }
                 (None, Some(run)) => {
-                    let st = parse_statement(run).map_err(|m| fail(format!("{field}.run"), run, m))?;
+                    let st = parse_statement(run)
+                        .and_then(|st| check_statement(&st).map(|()| st))
+                        .map_err(|m| fail(format!("{field}.run"), run, m))?;
                     draws_fresh |= statement_reads_fresh(&st);
                     let next = match &r.next {
                         Some(n) => index_of(n, &field)?,
@@ -840,34 +961,76 @@ fn compile_handler(
     // ran a `keep`: otherwise `issued` is none there and the answer is always 500. (Steps only
     // go forward, so `led_to` and `kept` of a step are final when it is reached here; a step
     // no rule leads to is reported below instead.)
-    let mut led_to = vec![false; steps.len()];
-    let mut has_result = vec![false; steps.len()];
-    let mut kept = vec![false; steps.len()];
+    //
+    // What a step's rules read is also checked against what can reach it: a result name is
+    // set only by some statements (`collided` by `rename` and `insert`, `row` by `select`,
+    // [`verbs_setting`]), so reading it where none of them runs before is refused; and an
+    // answer with `fresh` (directly, or as the `issued` token a `keep` of `fresh` set) where
+    // no statement on any path to it wrote a row for `fresh` hands out a token that names no
+    // row, refused unless a rule on the way marks it `orphan`.
+    let n = steps.len();
+    let mut led_to = vec![false; n];
+    // The statements whose result a step may read (0: none runs before it).
+    let mut results: Vec<Verbs> = vec![0; n];
+    // (some path kept a token, some path kept one that is not `fresh`)
+    let mut kept = vec![(false, false); n];
+    let mut fresh_written = vec![false; n];
+    let mut orphan_marked = vec![false; n];
     led_to[0] = true;
     for (ix, st) in steps.iter().enumerate() {
         for (ri, r) in st.rules.iter().enumerate() {
-            let keeps = kept[ix] || r.keep.is_some();
+            let keeps = match &r.keep {
+                Some(k) => (true, !reads_fresh(k)),
+                None => kept[ix],
+            };
+            let orphan = orphan_marked[ix] || r.orphan;
+            let (path, _, spec) = &all[ix];
+            let reply_text = || spec.rules[ri].reply.as_deref().unwrap_or("");
             match &r.then {
-                Then::Run(_, n) => {
-                    led_to[usize::from(*n)] = true;
-                    has_result[usize::from(*n)] = true;
-                    kept[usize::from(*n)] |= keeps;
+                Then::Run(st, to) => {
+                    let to = usize::from(*to);
+                    led_to[to] = true;
+                    results[to] |= verb_bit(st);
+                    kept[to] = (kept[to].0 | keeps.0, kept[to].1 | keeps.1);
+                    fresh_written[to] |= fresh_written[ix] || writes_fresh_row(st);
+                    orphan_marked[to] |= orphan;
                 }
-                Then::Goto(n) => {
-                    led_to[usize::from(*n)] = true;
-                    has_result[usize::from(*n)] |= has_result[ix];
-                    kept[usize::from(*n)] |= keeps;
+                Then::Goto(to) => {
+                    let to = usize::from(*to);
+                    led_to[to] = true;
+                    results[to] |= results[ix];
+                    kept[to] = (kept[to].0 | keeps.0, kept[to].1 | keeps.1);
+                    fresh_written[to] |= fresh_written[ix];
+                    orphan_marked[to] |= orphan;
                 }
-                Then::Reply(SReply::OkToken(e)) if led_to[ix] && !keeps && reads(e, &SVar::Issued) => {
-                    let (path, _, spec) = &all[ix];
+                Then::Reply(SReply::OkToken(e)) if led_to[ix] && !keeps.0 && reads(e, &SVar::Issued) => {
                     return Err(fail(
                         format!("{path}.rules[{ri}].reply"),
-                        spec.rules[ri].reply.as_deref().unwrap_or(""),
+                        reply_text(),
                         "`issued` is the token a `keep` set, and no rule of this step or of a step before it \
                          keeps one, so this answer is always 500 (expected a `keep` on this rule or on the rule \
                          that leads here, e.g. `\"keep\": \"fresh\"` beside the `run` that writes it, or \
                          `ok presented` / `ok fresh` to answer with that token)"
                             .into(),
+                    ));
+                }
+                Then::Reply(SReply::OkToken(e))
+                    if led_to[ix]
+                        && !fresh_written[ix]
+                        && !orphan
+                        && (reads_fresh(e) || (reads(e, &SVar::Issued) && !keeps.1)) =>
+                {
+                    let how = if reads_fresh(e) { "`fresh`" } else { "`issued`, kept as `fresh`," };
+                    return Err(fail(
+                        format!("{path}.rules[{ri}].reply"),
+                        reply_text(),
+                        format!(
+                            "{how} is the token drawn for this request, and no statement on any path to this \
+                             answer writes a row for it, so the token answered names no row (expected a \
+                             `rename … to fresh`, `insert fresh …` or `upsert fresh …` in a step before this \
+                             one, or `\"orphan\": true` on this rule if the server does answer with a token it \
+                             never stored)"
+                        ),
                     ));
                 }
                 Then::Reply(_) => {}
@@ -883,9 +1046,6 @@ fn compile_handler(
                  endpoint's first step); no rule does, so it never runs"
                     .into(),
             ));
-        }
-        if has_result[ix] {
-            continue;
         }
         for (ri, r) in steps[ix].rules.iter().enumerate() {
             let field = format!("{path}.rules[{ri}]");
@@ -905,16 +1065,31 @@ fn compile_handler(
                 _ => {}
             }
             for (key, e, text) in parts {
-                if let Some(name) = reads_result(e) {
-                    return Err(fail(
-                        format!("{field}.{key}"),
-                        text,
+                for name in results_read(e) {
+                    let message = if results[ix] == 0 {
                         format!(
                             "`{name}` reads the result of a statement, and no statement runs before this step \
                              (expected it in a step that a `run` leads to, or a name the request has: {})",
                             "now, mode, presented, session_cookie, refresh_token, access, fresh, issued, the TTLs"
-                        ),
-                    ));
+                        )
+                    } else if results[ix] & verbs_setting(name) == 0 {
+                        format!(
+                            "`{name}` is set only by {}, and the statement whose result this step reads is {}, \
+                             which never sets it, so it is always {} here (expected it after a statement that \
+                             sets it)",
+                            verb_list(verbs_setting(name)),
+                            verb_list(results[ix]),
+                            match name {
+                                "collided" => "false",
+                                "affected" | "row.expires" => "0",
+                                "row.mode" => "no mode",
+                                _ => "none",
+                            }
+                        )
+                    } else {
+                        continue;
+                    };
+                    return Err(fail(format!("{field}.{key}"), text, message));
                 }
             }
         }

@@ -75,11 +75,14 @@ impl Wording {
         let fail = |field: String, found: &str, message: String| ProtocolError { field, found: found.into(), message };
         for (name, text) in [("refresh", &self.refresh), ("sign_out", &self.sign_out), ("request", &self.request)] {
             if let Some(t) = text {
-                if t.trim().is_empty() || t.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')) {
+                if t.trim().is_empty()
+                    || t.chars().count() > super::MAX_NAME_CHARS
+                    || t.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+                {
                     return Err(fail(
                         format!("{at}.{name}"),
                         t,
-                        "expected a one-line request text, e.g. `POST /token`".into(),
+                        "expected a one-line request text of 1 to 80 characters, e.g. `POST /token`".into(),
                     ));
                 }
             }
@@ -94,11 +97,15 @@ impl Wording {
             let status = text.split(' ').next().unwrap_or("");
             let code = text[status.len()..].trim();
             let ok = status.len() == 3 && status.bytes().all(|b| b.is_ascii_digit()) && status.starts_with(class);
-            if !ok || code.is_empty() || text.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')) {
+            if !ok
+                || code.is_empty()
+                || text.chars().count() > super::MAX_NAME_CHARS
+                || text.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+            {
                 return Err(fail(
                     field,
                     text,
-                    format!("expected a {class}xx status, a space and the code (e.g. `{default}`): the client reacts to `{key}` as a {class}xx"),
+                    format!("expected a {class}xx status, a space and the code (e.g. `{default}`), 80 characters at most: the client reacts to `{key}` as a {class}xx"),
                 ));
             }
         }

@@ -16,7 +16,8 @@ use super::{verdict, ModelReport, PropertyReport, QueryReport, SuiteReport, Trac
 use crate::trace;
 
 fn details(m: &ModelReport, p: &PropertyReport, traces: &Traces) -> String {
-    let mut s = format!("model: {} ({}, {} tabs; {})\n", m.model, m.file.display(), m.tabs, m.policy);
+    let browsers = crate::report::browsers_summary(m.devices, m.tabs);
+    let mut s = format!("model: {} ({}, {browsers}; {})\n", m.model, m.file.display(), m.policy);
     let kind = match p.kind {
         crate::properties::Kind::Always => "always",
         crate::properties::Kind::Sometimes => "sometimes",

@@ -30,7 +30,7 @@ pub fn model(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Result
 }
 
 fn model_body(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Result<()> {
-    let tabs = if m.tabs == 1 { "1 tab".to_string() } else { format!("{} tabs", m.tabs) };
+    let tabs = crate::report::browsers_summary(m.devices, m.tabs);
     writeln!(w, "{}  ({}, {tabs})", m.model, escape_controls(&m.file.display().to_string()))?;
     writeln!(
         w,

@@ -243,12 +243,12 @@ fn mermaid_escape(text: &str) -> String {
 /// The Markdown file written beside a trace: a heading, the claim, the diagram and the steps.
 pub fn render_markdown(t: &Trace) -> String {
     format!(
-        "# {} — `{}` {}\n\nModel file: `{}` ({} tabs). Claim: {}.\nShortest {} found: {} steps. Action-index path: `{}`.\n\n```mermaid\n{}```\n\n## Steps\n\n```text\n{}```\n",
+        "# {} — `{}` {}\n\nModel file: `{}` ({}). Claim: {}.\nShortest {} found: {} steps. Action-index path: `{}`.\n\n```mermaid\n{}```\n\n## Steps\n\n```text\n{}```\n",
         t.model,
         t.property,
         if t.kind == Kind::Always { "violated" } else { "reached" },
         t.model_file.display(),
-        t.parameters.tabs,
+        if t.parameters.tabs == 1 { "1 tab".to_string() } else { format!("{} tabs", t.parameters.tabs) },
         t.claim,
         if t.kind == Kind::Always { "counterexample" } else { "example" },
         t.steps.len(),
