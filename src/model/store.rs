@@ -50,7 +50,8 @@ pub struct StoreGhost {
     /// A sign-out's `DELETE` has run.
     pub signed_out: bool,
     /// Rows created (G3) or renamed onto a new token (W1) after that delete, and cache entries
-    /// written after the sign-out's delete of the row or of the cache entry: a count.
+    /// written after the sign-out's cache delete or tombstone (nothing of the sign-out removes
+    /// them any more): a count.
     pub revived: u8,
     /// A sign-out's cache delete (or tombstone) has run.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -174,10 +175,11 @@ impl StoreState {
         }
     }
 
-    /// A cache write of a session entry: after the sign-out's delete of the row or of the
-    /// entry, it puts the signed-out session back (a revival).
+    /// A cache write of a session entry: after the sign-out's cache delete or tombstone, it
+    /// puts the signed-out session back (a revival). One written between the sign-out's row
+    /// delete and its cache delete (Django's order) is removed by that delete: not counted.
     fn fill(&mut self, entry: CacheEntry) {
-        if self.ghost.signed_out || self.ghost.cache_cleared {
+        if self.ghost.cache_cleared {
             self.ghost.revived = self.ghost.revived.saturating_add(1);
         }
         self.put(entry);
