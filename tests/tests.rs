@@ -4,6 +4,7 @@ mod common;
 mod util;
 
 mod access;
+mod cache;
 mod calls;
 mod ci;
 mod cli;

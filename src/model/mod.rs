@@ -1252,12 +1252,18 @@ pub fn build(sc: &Scenario) -> RefreshModel {
     let jwt = SessionJwt { session: 1, exp: ttl.session_cookie };
     // Sign-in (`api/src/auth/drivers/local.ts`, all versions): a row expiring at
     // REFRESH_TOKEN_TTL, whatever the mode.
-    let init_store = StoreState::signed_in(1, ttl.refresh_token, mode);
+    let mut init_store = StoreState::signed_in(1, ttl.refresh_token, mode);
     // The file's `session_server` section, or its Directus `server` section expanded.
     let program = sc.session_server.clone().unwrap_or_else(|| {
         let spec = crate::protocol::directus::expand(&sc.server, ttl.grace);
         std::sync::Arc::new(SessionProgram::compile(&spec, "server").expect("the Directus preset compiles"))
     });
+    // With a cache in front of the table, sign-in writes the session there too (Django's
+    // `cached_db` `save`: the row, then `cache.set`; Keycloak: the cache and the database).
+    if let Some(cache) = program.cache {
+        let until = cache.ttl.unwrap_or(255);
+        init_store.cache.push(store::CacheEntry { token: 1, until, kind: mode, tombstone: false });
+    }
     let grace = program.reuse_interval;
     let cfg = Cfg {
         browsers: vec![browser],

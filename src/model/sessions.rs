@@ -9,7 +9,7 @@
 //! the store and one back (pool: in any order; one connection: in issue order), or, with
 //! `transactions: handler`, [`run_atomically`] runs them all in one action at the store.
 
-use crate::protocol::sessions::{SExpr, SHandler, SReply, SVar, SessionProgram, Statement, Then, TtlName};
+use crate::protocol::sessions::{CacheVerb, SExpr, SHandler, SReply, SVar, SessionProgram, Statement, Then, TtlName};
 use crate::protocol::sessions::{MODE_COOKIE, MODE_JSON, MODE_SESSION};
 
 use super::policy::AuthMode;
@@ -73,6 +73,10 @@ impl View<'_> {
                 _ => 0,
             },
             SVar::Collided => i32::from(self.input == Some(&SqlResult::UniqueViolation)),
+            SVar::Cached => match self.input {
+                Some(SqlResult::Cached(hit)) => tok(hit.map(|r| r.token)),
+                _ => 0,
+            },
             SVar::Ttl(t) => i32::from(match t {
                 TtlName::RefreshToken => self.ttl.refresh_token,
                 TtlName::SessionCookie => self.ttl.session_cookie,
@@ -107,6 +111,17 @@ impl View<'_> {
             Statement::Purge => Sql::PurgeExpired { now },
             Statement::Delete(t) => {
                 Sql::Delete { token: self.small(t), sign_out: self.h.endpoint == super::server::Endpoint::Logout }
+            }
+            Statement::Cache(verb, t, e) => {
+                let (token, until) = (self.small(t), e.as_ref().map_or(255, |e| self.small(e)));
+                let sign_out = self.h.endpoint == super::server::Endpoint::Logout;
+                match verb {
+                    CacheVerb::Get => Sql::CacheGet { token, now },
+                    CacheVerb::Set => Sql::CacheSet { token, until, kind },
+                    CacheVerb::Add => Sql::CacheAdd { token, until, kind, now },
+                    CacheVerb::Delete => Sql::CacheDelete { token, sign_out },
+                    CacheVerb::Tombstone => Sql::CacheTombstone { token, until, sign_out },
+                }
             }
         }
     }
@@ -183,7 +198,9 @@ pub fn step_deciding(
             (0, 0, false)
         }
     };
-    if let (true, Some(SqlResult::Row(Some(row)))) = (prog.steps[usize::from(at)].reads_presented_row, input) {
+    if let (true, Some(SqlResult::Row(Some(row)) | SqlResult::Cached(Some(row)))) =
+        (prog.steps[usize::from(at)].reads_presented_row, input)
+    {
         h.row_kind = Some(row.kind);
     }
     loop {
@@ -209,7 +226,7 @@ pub fn step_deciding(
             }
             Then::Run(st, next) => {
                 let sql = view.sql(st);
-                if matches!(sql, Sql::SelectSession { .. }) {
+                if matches!(sql, Sql::SelectSession { .. } | Sql::CacheGet { .. }) {
                     h.checked_at = now;
                 }
                 h.stage = Stage::Step { at: *next, issued, orphan };

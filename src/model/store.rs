@@ -15,6 +15,13 @@
 //! for (the `type` column of the PR 22433 review when the server has it), and whether a
 //! sign-out's delete has run, with the rows created or renamed after it.
 //!
+//! A **cache** may stand in front of the table (`session_server.cache`): entries keyed by
+//! token, each with its own expiry tick, answered by [`Sql::CacheGet`] and written by
+//! [`Sql::CacheSet`], [`Sql::CacheAdd`], [`Sql::CacheDelete`] and [`Sql::CacheTombstone`]. The
+//! cache is another server (memcached, Redis, an Infinispan cache); it lives in this actor so
+//! that each of its operations is one round trip like a statement, and nothing makes a cache
+//! operation and a statement atomic together.
+//!
 //! Sources: `api/src/services/authentication.ts` in `@directus/api` 18.2.1 (directus 10.10.4),
 //! statements R1 and W1, and in 19.1.1 (directus 10.11.1), G0–G3 and W3;
 //! `shared/research/directus-protocol.md` §1.4, §1.5 and §6.
@@ -42,8 +49,27 @@ pub struct Row {
 pub struct StoreGhost {
     /// A sign-out's `DELETE` has run.
     pub signed_out: bool,
-    /// Rows created (G3) or renamed onto a new token (W1) after that delete: a count.
+    /// Rows created (G3) or renamed onto a new token (W1) after that delete, and cache entries
+    /// written after the sign-out's cache delete or tombstone (nothing of the sign-out removes
+    /// them any more): a count.
     pub revived: u8,
+    /// A sign-out's cache delete (or tombstone) has run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cache_cleared: bool,
+}
+
+/// One entry of the cache in front of the table: the session of `token`, cached until
+/// `until` (a tick; 255: no expiry), or a tombstone that occupies the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct CacheEntry {
+    /// The key: the session token.
+    pub token: Token,
+    /// The entry's expiry tick: a `get` at `now > until` finds nothing, an `add` takes the key.
+    pub until: Tick,
+    /// The mode of the row it caches (ghost, as the row's).
+    pub kind: AuthMode,
+    /// A marker left by a deletion (Keycloak PR 53045): read as a miss, and an `add` fails on it.
+    pub tombstone: bool,
 }
 
 /// The table, kept sorted by token so that equal tables are equal states.
@@ -56,6 +82,9 @@ pub struct StoreState {
     pub next_seq: u8,
     /// Ghost bookkeeping.
     pub ghost: StoreGhost,
+    /// The cache in front of the table, sorted by token (empty without `session_server.cache`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache: Vec<CacheEntry>,
 }
 
 /// A statement the API process sends to the database.
@@ -92,6 +121,19 @@ pub enum Sql {
     /// `sign_out`: issued by the sign-out endpoint; only then is the user marked signed out
     /// (ghost), so a refresh handler's own `delete` is not a sign-out.
     Delete { token: Token, sign_out: bool },
+    /// `cache get T` (Django `cached_db` `load`: `cache.get(key)`; Keycloak `cache.get(key)`):
+    /// the entry of `token` if it is not a tombstone and `until >= now`.
+    CacheGet { token: Token, now: Tick },
+    /// `cache set T` (`cache.set(key, value, timeout)`): the entry written whatever the key
+    /// holds (a tombstone too). Always one entry affected.
+    CacheSet { token: Token, until: Tick, kind: AuthMode },
+    /// `cache add T` (Infinispan `putIfAbsent`, memcached `add`, Redis `SET NX`): written only
+    /// if the key holds nothing live (no entry, or an expired one); 1 or 0 affected.
+    CacheAdd { token: Token, until: Tick, kind: AuthMode, now: Tick },
+    /// `cache delete T` (`cache.delete(key)`); `sign_out` as for [`Sql::Delete`].
+    CacheDelete { token: Token, sign_out: bool },
+    /// `cache tombstone T` (Keycloak PR 53045): a tombstone until `until` replaces the key.
+    CacheTombstone { token: Token, until: Tick, sign_out: bool },
 }
 
 /// What the database answers.
@@ -106,6 +148,8 @@ pub enum SqlResult {
     /// `SQLITE_CONSTRAINT: UNIQUE`: the statement would give two rows one token (the primary
     /// key); nothing changed. Directus does not catch it: the request is answered 500.
     UniqueViolation,
+    /// A cache `get`: the cached session (its `expires` is the entry's expiry), or a miss.
+    Cached(Option<Row>),
 }
 
 impl StoreState {
@@ -117,6 +161,28 @@ impl StoreState {
     /// The row whose primary key is `token`, if any (whatever its expiry).
     pub fn row(&self, token: Token) -> Option<&Row> {
         self.rows.iter().find(|r| r.token == token)
+    }
+
+    /// The live entry of `token` in the cache at `now`, if any (not a tombstone, not expired).
+    pub fn cached(&self, token: Token, now: Tick) -> Option<&CacheEntry> {
+        self.cache.iter().find(|e| e.token == token && !e.tombstone && e.until >= now)
+    }
+
+    fn put(&mut self, entry: CacheEntry) {
+        match self.cache.binary_search_by_key(&entry.token, |e| e.token) {
+            Ok(i) => self.cache[i] = entry,
+            Err(i) => self.cache.insert(i, entry),
+        }
+    }
+
+    /// A cache write of a session entry: after the sign-out's cache delete or tombstone, it
+    /// puts the signed-out session back (a revival). One written between the sign-out's row
+    /// delete and its cache delete (Django's order) is removed by that delete: not counted.
+    fn fill(&mut self, entry: CacheEntry) {
+        if self.ghost.cache_cleared {
+            self.ghost.revived = self.ghost.revived.saturating_add(1);
+        }
+        self.put(entry);
     }
 
     fn revive(&mut self) {
@@ -196,6 +262,35 @@ impl StoreState {
                 self.ghost.signed_out |= sign_out;
                 SqlResult::Affected((before - self.rows.len()) as u8)
             }
+            Sql::CacheGet { token, now } => SqlResult::Cached(self.cached(token, now).map(|e| Row {
+                token,
+                expires: e.until,
+                next_token: None,
+                kind: e.kind,
+            })),
+            Sql::CacheSet { token, until, kind } => {
+                self.fill(CacheEntry { token, until, kind, tombstone: false });
+                SqlResult::Affected(1)
+            }
+            Sql::CacheAdd { token, until, kind, now } => {
+                // The key is taken by a live entry or an unexpired tombstone.
+                if self.cache.iter().any(|e| e.token == token && e.until >= now) {
+                    return SqlResult::Affected(0);
+                }
+                self.fill(CacheEntry { token, until, kind, tombstone: false });
+                SqlResult::Affected(1)
+            }
+            Sql::CacheDelete { token, sign_out } => {
+                let before = self.cache.len();
+                self.cache.retain(|e| e.token != token);
+                self.ghost.cache_cleared |= sign_out;
+                SqlResult::Affected((before - self.cache.len()) as u8)
+            }
+            Sql::CacheTombstone { token, until, sign_out } => {
+                self.put(CacheEntry { token, until, kind: AuthMode::Session, tombstone: true });
+                self.ghost.cache_cleared |= sign_out;
+                SqlResult::Affected(1)
+            }
         }
     }
 }
@@ -236,6 +331,33 @@ mod tests {
         assert_eq!(s.exec(upsert(9)), SqlResult::Affected(1), "no row: the upsert inserts it, never collides");
         assert_eq!(s.rows, vec![Row { token: 1, expires: 9, next_token: None, kind: AuthMode::Session }]);
         assert_eq!(s.ghost.revived, 1, "the signed-out session's row is back");
+    }
+
+    #[test]
+    fn a_cache_fill_after_the_sign_out_revives_and_a_tombstone_blocks_an_add() {
+        let mut s = StoreState::signed_in(1, 9, AuthMode::Json);
+        let get = Sql::CacheGet { token: 1, now: 0 };
+        assert_eq!(s.exec(get), SqlResult::Cached(None), "an empty cache misses");
+        let add = Sql::CacheAdd { token: 1, until: 255, kind: AuthMode::Json, now: 0 };
+        assert_eq!(s.exec(add), SqlResult::Affected(1));
+        assert_eq!(s.exec(add), SqlResult::Affected(0), "the key is taken");
+        let hit = Row { token: 1, expires: 255, next_token: None, kind: AuthMode::Json };
+        assert_eq!(s.exec(get), SqlResult::Cached(Some(hit)));
+        assert_eq!(s.exec(Sql::CacheDelete { token: 1, sign_out: true }), SqlResult::Affected(1));
+        assert_eq!(s.ghost.revived, 0);
+        assert_eq!(s.exec(add), SqlResult::Affected(1), "a read-through fill after the sign-out's cache delete");
+        assert_eq!(s.ghost.revived, 1, "the signed-out session is back in the cache");
+        let mut t = StoreState::signed_in(1, 9, AuthMode::Json);
+        let tomb = Sql::CacheTombstone { token: 1, until: 2, sign_out: true };
+        assert_eq!(t.exec(tomb), SqlResult::Affected(1));
+        assert_eq!(t.exec(get), SqlResult::Cached(None), "a tombstone reads as a miss");
+        assert_eq!(t.exec(add), SqlResult::Affected(0), "an add fails on the tombstone");
+        let late = Sql::CacheAdd { token: 1, until: 255, kind: AuthMode::Json, now: 3 };
+        assert_eq!(t.exec(late), SqlResult::Affected(1), "an expired tombstone no longer takes the key");
+        assert_eq!(t.ghost.revived, 1);
+        let set = Sql::CacheSet { token: 1, until: 1, kind: AuthMode::Json };
+        assert_eq!(t.exec(set), SqlResult::Affected(1));
+        assert_eq!(t.exec(Sql::CacheGet { token: 1, now: 2 }), SqlResult::Cached(None), "an expired entry misses");
     }
 
     #[test]

@@ -223,6 +223,7 @@ pub fn expand(p: &ServerPolicy, grace_ticks: crate::model::Tick) -> SessionServe
             },
         },
         reuse_interval: if grace { grace_ticks } else { 0 },
+        cache: None,
         middleware: Some(SessionHandlerSpec { steps: mw_steps }),
         refresh: SessionHandlerSpec { steps: refresh },
         sign_out: SessionHandlerSpec {

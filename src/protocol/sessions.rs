@@ -75,6 +75,20 @@ fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
 }
 
+/// A cache in front of the session table (`session_server.cache`): Django's `cached_db`
+/// session backend, Keycloak's Infinispan cache in front of persistent user sessions, any
+/// read-through cache. Its presence lets steps run `cache …` operations; sign-in writes the new
+/// session into it (Django: `SessionStore.save` is `super().save()` then `cache.set`; Keycloak
+/// creates the session in the cache and the database).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSpec {
+    /// The entries' lifetime in ticks, when a `cache set`, `cache add` or `cache tombstone`
+    /// gives no `expires` (and for the entry sign-in writes); none: entries never expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<Tick>,
+}
+
 /// One rule of a session-server step, as written.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -142,6 +156,10 @@ pub struct SessionServerSpec {
     #[serde(default, skip_serializing_if = "is_default")]
     #[schemars(extend("default" = 0))]
     pub reuse_interval: Tick,
+    /// A cache in front of the table (read-through, written or deleted by `cache …`
+    /// operations, each its own round trip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheSpec>,
     /// Steps run before every endpoint; `pass` goes on to the endpoint's first step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub middleware: Option<SessionHandlerSpec>,
@@ -221,6 +239,8 @@ pub enum SVar {
     Affected,
     /// `collided`: the last write would have given two rows one token and changed nothing.
     Collided,
+    /// `cached`: the token of the live entry the last `cache get` found, none on a miss.
+    Cached,
     /// `refresh_token_ttl`, `session_cookie_ttl`, `access_token_ttl`, `grace_period`: the
     /// `time` section's TTLs, ticks.
     Ttl(TtlName),
@@ -271,6 +291,44 @@ pub enum Statement {
     Purge,
     /// `delete T`.
     Delete(SExpr),
+    /// `cache VERB T [expires E]`: one operation on the cache in front of the table. After
+    /// compilation the expiry is always set (the section's `ttl`, or 255: no expiry).
+    Cache(CacheVerb, SExpr, Option<SExpr>),
+}
+
+/// A cache operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CacheVerb {
+    /// `cache get T`: `cached` is T if the cache holds a live entry for it, else none.
+    Get,
+    /// `cache set T`: write T's entry whatever the key holds (`cache.set`); `affected` 1.
+    Set,
+    /// `cache add T`: write it only if the key holds no live entry or tombstone
+    /// (`putIfAbsent`, memcached `add`); `affected` 1 or 0.
+    Add,
+    /// `cache delete T`: remove the key; `affected` 1 or 0.
+    Delete,
+    /// `cache tombstone T`: a marker that reads as a miss and makes an `add` fail, until it
+    /// expires (Keycloak PR 53045); `affected` 1.
+    Tombstone,
+}
+
+impl CacheVerb {
+    /// The word written after `cache`.
+    pub fn word(self) -> &'static str {
+        match self {
+            CacheVerb::Get => "get",
+            CacheVerb::Set => "set",
+            CacheVerb::Add => "add",
+            CacheVerb::Delete => "delete",
+            CacheVerb::Tombstone => "tombstone",
+        }
+    }
+
+    /// Whether the operation writes an entry with an expiry (`expires E` allowed).
+    pub fn writes(self) -> bool {
+        matches!(self, CacheVerb::Set | CacheVerb::Add | CacheVerb::Tombstone)
+    }
 }
 
 /// A rule's answer.
@@ -352,6 +410,8 @@ pub struct SessionProgram {
     pub request: SHandler,
     /// The claimed grace, ticks.
     pub reuse_interval: Tick,
+    /// The cache in front of the table, if the section declares one.
+    pub cache: Option<CacheSpec>,
     /// How traces name the requests and error answers.
     pub wording: super::wording::Wording,
 }
@@ -380,6 +440,7 @@ pub const SESSION_NAMES: &[&str] = &[
     "row.expires",
     "affected",
     "collided",
+    "cached",
     "refresh_token_ttl",
     "session_cookie_ttl",
     "access_token_ttl",
@@ -439,6 +500,7 @@ fn name(w: &str) -> Result<(SExpr, STy), String> {
         "row.expires" => v(SVar::RowExpires, STy::Num),
         "affected" => v(SVar::Affected, STy::Num),
         "collided" => v(SVar::Collided, STy::Bool),
+        "cached" => v(SVar::Cached, STy::Token),
         "refresh_token_ttl" => v(SVar::Ttl(TtlName::RefreshToken), STy::Num),
         "session_cookie_ttl" => v(SVar::Ttl(TtlName::SessionCookie), STy::Num),
         "access_token_ttl" => v(SVar::Ttl(TtlName::AccessToken), STy::Num),
@@ -483,7 +545,7 @@ fn operand(p: &mut P, ty: STy) -> Result<SExpr, String> {
 }
 
 /// The statement forms, for errors.
-pub const STATEMENTS: &str = "`select T`, `select next of T`, `rename T to U expires E`, `extend T expires E`, `claim next of T as U expires E`, `insert U expires E`, `upsert U expires E`, `purge expired`, `delete T`";
+pub const STATEMENTS: &str = "`select T`, `select next of T`, `rename T to U expires E`, `extend T expires E`, `claim next of T as U expires E`, `insert U expires E`, `upsert U expires E`, `purge expired`, `delete T`, and on the cache `cache get T`, `cache set T [expires E]`, `cache add T [expires E]`, `cache delete T`, `cache tombstone T [expires E]`";
 
 /// Parses a statement.
 pub fn parse_statement(text: &str) -> Result<Statement, String> {
@@ -536,8 +598,39 @@ pub fn parse_statement(text: &str) -> Result<Statement, String> {
             Statement::Purge
         }
         "delete" => Statement::Delete(tok(&mut p)?),
+        "cache" => {
+            let verbs = [CacheVerb::Get, CacheVerb::Set, CacheVerb::Add, CacheVerb::Delete, CacheVerb::Tombstone];
+            let verb = match p.next_tok() {
+                Some(Tok::Word(w)) => match verbs.iter().find(|v| v.word() == w) {
+                    Some(v) => *v,
+                    None => {
+                        let words = verbs.iter().map(|v| v.word());
+                        let hint = did_you_mean(&w, words).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+                        return Err(format!(
+                            "unknown cache operation `{w}` (expected `cache get`, `cache set`, `cache add`, \
+                             `cache delete` or `cache tombstone`{hint})"
+                        ));
+                    }
+                },
+                _ => return Err("expected a cache operation after `cache`: get, set, add, delete or tombstone".into()),
+            };
+            let t = tok(&mut p)?;
+            let expires = if p.word("expires") {
+                if !verb.writes() {
+                    return Err(format!(
+                        "`cache {}` takes no `expires` (only `cache set`, `cache add` and `cache tombstone` write an entry)",
+                        verb.word()
+                    ));
+                }
+                p.advance();
+                Some(num(&mut p)?)
+            } else {
+                None
+            };
+            Statement::Cache(verb, t, expires)
+        }
         other => {
-            let verbs = ["select", "rename", "extend", "claim", "insert", "upsert", "purge", "delete"];
+            let verbs = ["select", "rename", "extend", "claim", "insert", "upsert", "purge", "delete", "cache"];
             let hint = did_you_mean(other, verbs).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
             return Err(format!("unknown statement `{other}` (expected {STATEMENTS}{hint})"));
         }
@@ -583,7 +676,7 @@ fn reads(e: &SExpr, v: &SVar) -> bool {
 }
 
 /// The names of a statement's result (`row`, `row.next`, `row.mode`, `row.expires`,
-/// `affected`, `collided`) that `e` reads, in order, each once.
+/// `affected`, `collided`, `cached`) that `e` reads, in order, each once.
 fn results_read(e: &SExpr) -> Vec<&'static str> {
     let mut names = Vec::new();
     e.visit_vars(&mut |v| {
@@ -594,6 +687,7 @@ fn results_read(e: &SExpr) -> Vec<&'static str> {
             SVar::RowExpires => "row.expires",
             SVar::Affected => "affected",
             SVar::Collided => "collided",
+            SVar::Cached => "cached",
             _ => return,
         };
         if !names.contains(&name) {
@@ -610,6 +704,7 @@ fn statement_exprs(s: &Statement) -> Vec<&SExpr> {
         Statement::Extend(a, b) | Statement::Insert(a, b) | Statement::Upsert(a, b) => vec![a, b],
         Statement::Rename(a, b, c) | Statement::Claim(a, b, c) => vec![a, b, c],
         Statement::Purge => vec![],
+        Statement::Cache(_, a, e) => std::iter::once(a).chain(e).collect(),
     }
 }
 
@@ -638,6 +733,7 @@ fn check_statement(st: &Statement) -> Result<(), String> {
         Statement::Extend(a, e) | Statement::Insert(a, e) | Statement::Upsert(a, e) => (vec![a], Some(e)),
         Statement::Rename(a, b, e) | Statement::Claim(a, b, e) => (vec![a, b], Some(e)),
         Statement::Purge => (vec![], None),
+        Statement::Cache(_, a, e) => (vec![a], e.as_ref()),
     };
     if tokens.iter().any(|t| **t == SExpr::Const(0)) {
         return Err("a token, not `none`: `none` names no row, so the statement would read or write a row whose \
@@ -664,8 +760,22 @@ fn check_statement(st: &Statement) -> Result<(), String> {
 /// Which statements' results a step may read, one bit per verb ([`verb_bit`]).
 type Verbs = u16;
 
-const VERBS: [&str; 9] =
-    ["select", "select next of", "rename", "extend", "claim", "insert", "upsert", "purge", "delete"];
+const VERBS: [&str; 14] = [
+    "select",
+    "select next of",
+    "rename",
+    "extend",
+    "claim",
+    "insert",
+    "upsert",
+    "purge",
+    "delete",
+    "cache get",
+    "cache set",
+    "cache add",
+    "cache delete",
+    "cache tombstone",
+];
 
 fn verb_bit(s: &Statement) -> Verbs {
     1 << match s {
@@ -678,6 +788,13 @@ fn verb_bit(s: &Statement) -> Verbs {
         Statement::Upsert(..) => 6,
         Statement::Purge => 7,
         Statement::Delete(_) => 8,
+        Statement::Cache(verb, ..) => match verb {
+            CacheVerb::Get => 9,
+            CacheVerb::Set => 10,
+            CacheVerb::Add => 11,
+            CacheVerb::Delete => 12,
+            CacheVerb::Tombstone => 13,
+        },
     }
 }
 
@@ -688,7 +805,20 @@ fn verbs_setting(name: &str) -> Verbs {
         "row" | "row.mode" | "row.expires" => of(&["select"]),
         "row.next" => of(&["select", "select next of"]),
         "collided" => of(&["rename", "insert"]),
-        _ => of(&["rename", "extend", "claim", "insert", "upsert", "purge", "delete"]),
+        "cached" => of(&["cache get"]),
+        _ => of(&[
+            "rename",
+            "extend",
+            "claim",
+            "insert",
+            "upsert",
+            "purge",
+            "delete",
+            "cache set",
+            "cache add",
+            "cache delete",
+            "cache tombstone",
+        ]),
     }
 }
 
@@ -723,6 +853,7 @@ fn statement_reads(s: &Statement, v: &SVar) -> bool {
         Statement::Extend(a, b) | Statement::Insert(a, b) | Statement::Upsert(a, b) => reads(a, v) || reads(b, v),
         Statement::Rename(a, b, c) | Statement::Claim(a, b, c) => reads(a, v) || reads(b, v) || reads(c, v),
         Statement::Purge => false,
+        Statement::Cache(_, a, e) => reads(a, v) || e.as_ref().is_some_and(|e| reads(e, v)),
     }
 }
 
@@ -790,12 +921,23 @@ impl SessionProgram {
     /// Parses and checks every guard, statement and reply of `spec`; `at` is the section's
     /// field path (`session_server`, or `server` for the expanded Directus preset).
     pub fn compile(spec: &SessionServerSpec, at: &str) -> Result<SessionProgram, SessionError> {
-        let handler = |name: &str, h: &SessionHandlerSpec| compile_handler(at, spec.middleware.as_ref(), name, h);
+        if spec.cache.is_some() && spec.store.concurrency == StoreConcurrency::OneConnection {
+            return Err(SessionError {
+                field: format!("{at}.cache"),
+                found: "a cache with `store.concurrency: one-connection`".into(),
+                message: "a cache with the default pool (`store.concurrency: pool`): cache operations do not queue \
+                          behind the database's one connection, and the model orders only the connection's statements"
+                    .into(),
+            });
+        }
+        let handler =
+            |name: &str, h: &SessionHandlerSpec| compile_handler(at, spec.middleware.as_ref(), spec.cache, name, h);
         Ok(SessionProgram {
             refresh: handler("refresh", &spec.refresh)?,
             sign_out: handler("sign_out", &spec.sign_out)?,
             request: handler("request", &spec.request)?,
             reuse_interval: spec.reuse_interval,
+            cache: spec.cache,
             wording: {
                 spec.wording.check(&format!("{at}.wording"), super::wording::SESSION_ERRORS)?;
                 spec.wording.clone()
@@ -806,10 +948,18 @@ impl SessionProgram {
 
 /// What a step's or rule's name must be (it is shown in traces).
 const NAME_EXPECTED: &str = "a short name (shown in traces): 1 to 80 characters on one line, no backtick";
+/// The expiry a cache write without `expires` gets: `now + ttl`, or 255 (no expiry).
+fn default_cache_expiry(cache: CacheSpec) -> SExpr {
+    match cache.ttl {
+        Some(t) => SExpr::Add(Box::new(SExpr::Var(SVar::Now)), Box::new(SExpr::Const(i32::from(t)))),
+        None => SExpr::Const(255),
+    }
+}
 
 fn compile_handler(
     at: &str,
     middleware: Option<&SessionHandlerSpec>,
+    cache: Option<CacheSpec>,
     endpoint: &str,
     h: &SessionHandlerSpec,
 ) -> Result<SHandler, SessionError> {
@@ -902,9 +1052,26 @@ fn compile_handler(
                     }
                 }
                 (None, Some(run)) => {
-                    let st = parse_statement(run)
+                    let mut st = parse_statement(run)
                         .and_then(|st| check_statement(&st).map(|()| st))
                         .map_err(|m| fail(format!("{field}.run"), run, m))?;
+                    if let Statement::Cache(verb, _, expires) = &mut st {
+                        let Some(cache) = cache else {
+                            return Err(fail(
+                                format!("{field}.run"),
+                                run,
+                                format!(
+                                    "`cache {}` needs a cache in front of the table (expected a `cache` section in \
+                                     `{at}`: `\"cache\": {{}}`, or `{{ \"ttl\": N }}` for entries that expire N ticks \
+                                     after they are written)",
+                                    verb.word()
+                                ),
+                            ));
+                        };
+                        if verb.writes() && expires.is_none() {
+                            *expires = Some(default_cache_expiry(cache));
+                        }
+                    }
                     draws_fresh |= statement_reads_fresh(&st);
                     let next = match &r.next {
                         Some(n) => index_of(n, &field)?,
@@ -1099,6 +1266,7 @@ fn compile_handler(
         .flat_map(|s| s.rules.iter())
         .filter_map(|r| match &r.then {
             Then::Run(Statement::Select(SExpr::Var(SVar::Presented)), n) => Some(*n),
+            Then::Run(Statement::Cache(CacheVerb::Get, SExpr::Var(SVar::Presented), _), n) => Some(*n),
             _ => None,
         })
         .collect();

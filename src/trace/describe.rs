@@ -10,7 +10,7 @@ use crate::model::policy::AuthMode;
 use crate::model::server::{Credentials, Handler, Stage};
 use crate::model::store::{Row, Sql, SqlResult};
 use crate::model::{
-    self, Action, HttpError, Msg, Node, RefreshModel, Reply, SessionJwt, State, TabIx, Timer, Token, ATTACKER,
+    self, Action, HttpError, Msg, Node, RefreshModel, Reply, SessionJwt, State, TabIx, Tick, Timer, Token, ATTACKER,
 };
 use crate::properties;
 use crate::protocol::sessions::SessionProgram;
@@ -172,6 +172,22 @@ fn sql_text(sql: &Sql) -> String {
         }
         Sql::PurgeExpired { now } => format!("DELETE WHERE expires<{now}"),
         Sql::Delete { token, .. } => format!("DELETE WHERE token={token}"),
+        Sql::CacheGet { token, now } => format!("cache GET key={token} (live at {now})"),
+        Sql::CacheSet { token, until, .. } => format!("cache SET key={token}{}", until_text(*until)),
+        Sql::CacheAdd { token, until, .. } => {
+            format!("cache ADD key={token}{} (only if the key is free: putIfAbsent)", until_text(*until))
+        }
+        Sql::CacheDelete { token, .. } => format!("cache DELETE key={token}"),
+        Sql::CacheTombstone { token, until, .. } => format!("cache TOMBSTONE key={token}{}", until_text(*until)),
+    }
+}
+
+/// ` until T`, or nothing for an entry that never expires (255).
+fn until_text(until: Tick) -> String {
+    if until == 255 {
+        String::new()
+    } else {
+        format!(" until {until}")
     }
 }
 
@@ -200,6 +216,12 @@ fn sql_step_name(sql: &Sql, h: Option<&Handler>, program: Option<&SessionProgram
         Sql::PurgeExpired { .. } => "StoreRunsW3Purge",
         Sql::Delete { sign_out: true, .. } => "StoreRunsLogoutDelete",
         Sql::Delete { sign_out: false, .. } => "StoreRunsDelete",
+        Sql::CacheGet { .. } => "CacheRunsGet",
+        Sql::CacheSet { .. } => "CacheRunsSet",
+        Sql::CacheAdd { .. } => "CacheRunsAdd",
+        Sql::CacheDelete { sign_out: true, .. } => "CacheRunsLogoutDelete",
+        Sql::CacheDelete { sign_out: false, .. } => "CacheRunsDelete",
+        Sql::CacheTombstone { .. } => "CacheRunsTombstone",
     }
 }
 
@@ -237,6 +259,8 @@ fn result_text(r: &SqlResult) -> String {
         SqlResult::Next(Some(n)) => format!("next_token={n}"),
         SqlResult::Affected(n) => format!("{n} row(s) affected"),
         SqlResult::UniqueViolation => "UNIQUE constraint failed".into(),
+        SqlResult::Cached(Some(row)) => format!("cache hit: session {}{}", row.token, until_text(row.expires)),
+        SqlResult::Cached(None) => "cache miss".into(),
     }
 }
 
