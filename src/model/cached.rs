@@ -10,7 +10,11 @@
 //! by the frontier's pool, is hashed once.
 //!
 //! A [`Cached`] state also carries a mark for the frontier's pools (`model::frontier`): which
-//! pool keeps this allocation as its shared copy, so that pool finds it without a lookup.
+//! pool keeps this allocation as its shared copy, so that pool finds it without a lookup; and a
+//! memo ([`Cached::memo`]): one 32-bit fact that a reduction derives from the value alone (the
+//! tab order's first pass of the symmetry representative for a browser, "no dead value to
+//! reset" for a server or a store), kept like the hash, so that an actor state a step left
+//! unchanged, shared by a parent and its successors, is examined once.
 //!
 //! Equality, order, `Debug` and serialisation are the content's, so traces, descriptions and
 //! the explorer's state views read as before; only the value of a hash changes (fingerprints
@@ -45,6 +49,9 @@ pub struct Cached<T> {
     hash: AtomicU64,
     /// The frontier pool that keeps this allocation as its shared copy; 0: none.
     pool: AtomicU32,
+    /// A fact derived from the value alone by its type's one reader ([`Cached::memo`]); 0:
+    /// not known. Held in what would otherwise be padding: the wrapper is no larger for it.
+    memo: AtomicU32,
 }
 
 /// The fixed seed of content hashes (any constant: the hash only has to be the same for equal
@@ -54,7 +61,7 @@ const SEED: u64 = 0x1319_8a2e_0370_7344;
 impl<T: Hash> Cached<T> {
     /// `value`, its hash not computed yet.
     pub fn new(value: T) -> Self {
-        Cached { value, hash: AtomicU64::new(0), pool: AtomicU32::new(0) }
+        Cached { value, hash: AtomicU64::new(0), pool: AtomicU32::new(0), memo: AtomicU32::new(0) }
     }
 
     /// The content hash of the value (never 0), computed now if not yet known.
@@ -91,6 +98,22 @@ impl<T> Cached<T> {
     pub fn mark_pool(&self, id: u32) {
         self.pool.store(id, Mem::Relaxed);
     }
+
+    /// The memo: a 32-bit fact that is a function of the value alone, as its one reader set
+    /// it ([`Cached::set_memo`]); 0: not known. Kept by a clone (the content is the same),
+    /// forgotten on any mutable access, as the hash is. Each value type has one reader, which
+    /// says what its memo means: `BrowserState`, the first pass of the symmetry
+    /// representative's tab order (`model::symmetry`); `ServerState` and `StoreState`, that
+    /// the dead-value reset leaves the value as it is (`model::dead`). A reader must check
+    /// the memo against a fresh computation under debug assertions.
+    pub fn memo(&self) -> u32 {
+        self.memo.load(Mem::Relaxed)
+    }
+
+    /// Sets the memo ([`Cached::memo`]); `fact` must be a function of the value alone, and not 0.
+    pub fn set_memo(&self, fact: u32) {
+        self.memo.store(fact, Mem::Relaxed);
+    }
 }
 
 impl<T: Hash> From<T> for Cached<T> {
@@ -107,9 +130,10 @@ impl<T> Deref for Cached<T> {
 }
 
 impl<T> DerefMut for Cached<T> {
-    /// The value, which the caller may change: the cached hash is forgotten.
+    /// The value, which the caller may change: the cached hash and the memo are forgotten.
     fn deref_mut(&mut self) -> &mut T {
         *self.hash.get_mut() = 0;
+        *self.memo.get_mut() = 0;
         &mut self.value
     }
 }
@@ -120,6 +144,7 @@ impl<T: Clone> Clone for Cached<T> {
             value: self.value.clone(),
             hash: AtomicU64::new(self.hash.load(Mem::Relaxed)),
             pool: AtomicU32::new(0),
+            memo: AtomicU32::new(self.memo.load(Mem::Relaxed)),
         }
     }
 }
@@ -202,6 +227,23 @@ mod tests {
         assert_eq!(a, Cached::new(7u32));
         b.content_hash();
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn the_memo_is_cloned_and_forgotten_on_a_change() {
+        let a = Cached::new(vec![1u8]);
+        assert_eq!(a.memo(), 0);
+        a.set_memo(5);
+        let mut b = a.clone();
+        assert_eq!(b.memo(), 5, "a clone has the same content, so the same fact");
+        b.push(2);
+        assert_eq!(b.memo(), 0, "a mutable access forgets it");
+        assert_eq!(a.memo(), 5);
+    }
+
+    #[test]
+    fn the_memo_costs_no_space() {
+        assert_eq!(std::mem::size_of::<Cached<[u64; 4]>>(), 32 + 8 + 8);
     }
 
     #[test]

@@ -219,8 +219,24 @@ fn reset_server(x: &ServerState) -> Option<ServerState> {
     Some(y)
 }
 
+/// A server state's memo ([`Cached::memo`](super::cached::Cached::memo)): [`reset_server`]
+/// finds nothing to reset in it (a function of the state alone: the rules read only the state
+/// and the model's parameters it carries).
+const CLEAN: u32 = 1;
+
+/// A store state's memo ([`Cached::memo`](super::cached::Cached::memo)): no row's expiry is
+/// above `max` (rule 5 has nothing to clamp in it).
+fn clean_store(max: Tick) -> u32 {
+    1 << 31 | u32::from(max)
+}
+
 /// `s` with the dead values of its Directus server reset (see the module documentation);
 /// `s` itself, moved, when there are none or the model does not reduce them.
+///
+/// A server or store state found to have nothing to reset is marked so in its memo
+/// ([`Cached::memo`](super::cached::Cached::memo): [`CLEAN`] for a server, [`clean_store`] for
+/// a store), so that the successors that share it unchanged (most steps change one actor) do
+/// not examine it again.
 pub fn reset(mut s: State) -> State {
     let mut clamp = None;
     for actor in s.actor_states.iter_mut() {
@@ -228,14 +244,25 @@ pub fn reset(mut s: State) -> State {
         if x.dead.clamp_expiry {
             clamp = Some(x.dead.max_ticks);
         }
-        if let Some(y) = reset_server(x) {
-            *actor = std::sync::Arc::new(NodeState::Server(y.into()));
+        if x.memo() == CLEAN {
+            debug_assert!(reset_server(x).is_none(), "a server state marked clean has dead values");
+            continue;
+        }
+        match reset_server(x) {
+            Some(y) => *actor = std::sync::Arc::new(NodeState::Server(y.into())),
+            None => x.set_memo(CLEAN),
         }
     }
     if let Some(max) = clamp {
         for actor in s.actor_states.iter_mut() {
             let NodeState::Store(x) = &**actor else { continue };
-            if x.rows.iter().any(|r| r.expires > max) {
+            if x.memo() == clean_store(max) {
+                debug_assert!(x.rows.iter().all(|r| r.expires <= max), "a store marked clean has a row to clamp");
+                continue;
+            }
+            if x.rows.iter().all(|r| r.expires <= max) {
+                x.set_memo(clean_store(max));
+            } else {
                 let mut y: StoreState = (**x).clone();
                 for r in &mut y.rows {
                     r.expires = r.expires.min(max);
