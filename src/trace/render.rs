@@ -240,6 +240,16 @@ fn mermaid_escape(text: &str) -> String {
     out
 }
 
+/// The devices of a trace's model: the distinct device numbers its tabs are named with (`1A`,
+/// `2A`: two), or 1 where tabs are named by letter alone (one device).
+fn devices_of(t: &Trace) -> u8 {
+    let mut devices: Vec<&str> =
+        t.initial.tabs.iter().map(|x| x.tab.trim_end_matches(|c: char| c.is_ascii_alphabetic())).collect();
+    devices.sort_unstable();
+    devices.dedup();
+    u8::try_from(devices.len()).unwrap_or(u8::MAX).max(1)
+}
+
 /// The Markdown file written beside a trace: a heading, the claim, the diagram and the steps.
 pub fn render_markdown(t: &Trace) -> String {
     format!(
@@ -248,7 +258,7 @@ pub fn render_markdown(t: &Trace) -> String {
         t.property,
         if t.kind == Kind::Always { "violated" } else { "reached" },
         t.model_file.display(),
-        if t.parameters.tabs == 1 { "1 tab".to_string() } else { format!("{} tabs", t.parameters.tabs) },
+        crate::report::browsers_summary(devices_of(t), t.parameters.tabs),
         t.claim,
         if t.kind == Kind::Always { "counterexample" } else { "example" },
         t.steps.len(),
@@ -310,6 +320,18 @@ mod tests {
         assert!(!m.contains("cookie jar"), "{m}");
         let m = render_mermaid(&race_with_attacker());
         assert!(m.contains("    participant Jar as cookie jar\n"), "{m}");
+    }
+
+    /// A trace's Markdown header counts devices and tabs as the report does: "(1 tab)", "(2
+    /// tabs)", "(3 devices of 1 tab each)" (it said "(1 tabs)" for every device count).
+    #[test]
+    fn the_markdown_header_counts_devices_and_tabs() {
+        let t: Trace = serde_json::from_str(include_str!(
+            "../../traces/two-token-cap-sign-in-deletes-the-id-it-read.eviction_completes.json"
+        ))
+        .unwrap();
+        assert!(render_markdown(&t).contains(".json` (3 devices of 1 tab each). Claim:"), "{}", render_markdown(&t));
+        assert!(render_markdown(&race_with_attacker()).contains(".json` (2 tabs). Claim:"));
     }
 
     /// The clock's tick settling (`time.max_in_flight_ticks`) is a message of an actor without
