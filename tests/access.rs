@@ -388,3 +388,144 @@ fn the_freshness_check_is_refused_on_an_authorization_server() {
     assert!(e.contains("field `browser.freshness_check`: found true, expected false with a `protocol`"), "{e}");
     assert!(e.contains("fresh.json:"), "{e}");
 }
+
+const TWEETBOOK: &str = "models/tweetbook-refresh-pair-check-shared-refresh-token.json";
+
+/// The Tweetbook refresh (`refresh.presents: ["refresh_token", "access_token"]`) checks that
+/// the stored refresh token's JwtId is the presented access token's jti. With the refresh token
+/// in shared localStorage and each tab's access token in its memory, tab B presents its own
+/// access token 1 beside the refresh token 2 tab A stored, the pair check refuses it and tab B
+/// is logged out; the shortest logout is still the double use of refresh token 1.
+#[test]
+fn tweetbook_the_pair_check_refuses_an_older_access_token_beside_a_newer_refresh_token() {
+    let (sc, m, r) = checked(TWEETBOOK);
+    assert!(r.unique_states > 10, "{} states", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let used = crate::util::find_step(&t, "server", "ServerReceivesRefresh", "rule `This refresh token has been used`");
+    assert!(t.steps[used].text.contains("(access token=1; mode json, refresh_token=1)"), "{}", t.steps[used].text);
+
+    let o = crate::util::answered(&sc, "pair-mismatch-logs-out-a-tab");
+    let t = o.trace.expect("a run");
+    assert_eq!(
+        actions(&t),
+        [
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "ServerWritesRefresh",
+            "TabReceivesRefreshResponse",
+            "TabSendsRefresh",
+            "ServerReceivesRefresh",
+            "TabReceivesRefreshResponse"
+        ]
+    );
+    assert!(
+        t.steps[4].text.contains("tab B")
+            && t.steps[4].text.contains("(token=2) and the access token it holds (access token=1)"),
+        "{}",
+        t.steps[4].text
+    );
+    let mismatch = crate::util::find_step(
+        &t,
+        "server",
+        "ServerReceivesRefresh",
+        "rule `This refresh token does not match this JWT`",
+    );
+    assert_eq!(mismatch, 5);
+    assert!(t.steps[5].text.contains("(access token=1; mode json, refresh_token=2)"), "{}", t.steps[5].text);
+    assert!(t.steps[6].text.contains("tab B gets 400 Bad Request and is logged out"), "{}", t.steps[6].text);
+    assert_eq!(crate::util::answered(&sc, "matching-pair-served").answer, Answer::Reachable);
+}
+
+/// The same server with the whole session in one shared entry (`shared_storage_holds:
+/// "session"`): the refresh reads the stored session to present its access token, so the pair
+/// always matches; a tab refreshing after another presents the new pair and is served.
+#[test]
+fn tweetbook_a_stored_session_presents_a_matching_pair() {
+    let (sc, _m, r) = checked("models/tweetbook-refresh-pair-check-shared-session.json");
+    assert!(r.unique_states > 10, "{} states", r.unique_states);
+    assert_eq!(crate::util::answered(&sc, "pair-mismatch-unreachable").answer, Answer::Unreachable);
+    let t = crate::util::answered(&sc, "later-tab-presents-the-new-pair").trace.expect("a run");
+    let served = crate::util::find_step(&t, "server", "ServerReceivesRefresh", "rule `the pair matches`");
+    let later = t.steps.iter().rposition(|s| s.action == "ServerReceivesRefresh").unwrap();
+    assert!(served <= later && t.steps[later].text.contains("(access token=2; mode json, refresh_token=2)"));
+}
+
+/// Two nodes serving a one-step refresh that presents both tokens.
+const TWO_NODES: &str = r#"{
+  "name": "two-nodes", "description": "two nodes", "sources": ["a test"],
+  "protocol": {
+    "replicas": 2,
+    "refresh": {
+      "presents": ["refresh_token", "access_token"],
+      "rules": [ { "name": "rotate", "do": ["supersede presented", "mint child"], "reply": "ok minted" } ]
+    },
+    "sign_out": { "rules": [ { "name": "revoke", "do": ["revoke presented"], "reply": "signed_out" } ] }
+  },
+  "browser": { "tabs": 1, "refreshes_per_tab": 1, "mode": "json" },
+  "time": { "max_ticks": 0, "access_token_ttl": 1 }
+}"#;
+
+/// A refresh presenting both tokens reads the presented access token as `access.*` and may
+/// `revoke access`; what it may not say is refused at load with the file, the line and the
+/// field (exit 2).
+#[test]
+fn refresh_presents_is_validated() {
+    let dir = std::env::temp_dir().join(format!("rc-refresh-presents-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::fs::read_to_string(crate::util::root().join(TWEETBOOK)).unwrap();
+    let line_of = |text: &str, needle: &str| text[..text.find(needle).unwrap()].matches('\n').count() + 1;
+    let both = "\"presents\": [\n        \"refresh_token\",\n        \"access_token\"\n      ],\n";
+    assert!(src.contains(both));
+    let accepted = src.replacen(
+        "\"when\": \"access.refresh_token != presented\",",
+        "\"when\": \"access.refresh_token != presented or access.revoked or access.exp < now\", \"do\": [\"revoke access\"],",
+        1,
+    );
+    assert_ne!(accepted, src);
+    std::fs::write(dir.join("ok.json"), &accepted).unwrap();
+    let out = crate::util::cli(&dir, &["models", "validate", "ok.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let cases = [
+        (
+            src.replacen(both, "", 1),
+            "\"access.refresh_token != presented\"",
+            "protocol.refresh.steps[0].rules[2].when",
+            "`\"presents\": [\"refresh_token\", \"access_token\"]` in `refresh`",
+        ),
+        (
+            src.replacen(both, "\"presents\": \"access_token\",\n", 1),
+            "\"presents\"",
+            "protocol.refresh.presents",
+            "a refresh presents the refresh token; the access token only beside it",
+        ),
+        (
+            src.replacen(both, "\"presents\": [\"refresh_token\", \"refresh_token\"],\n", 1),
+            "\"presents\"",
+            "protocol.refresh.presents",
+            "each at most once",
+        ),
+        (
+            src.replacen("\"access.refresh_token != presented\"", "\"not presented.access.used\"", 1),
+            "\"name\": \"This refresh token does not match this JWT\"",
+            "protocol.refresh.steps[0].rules[2]",
+            "a refresh that presents both tokens reads the presented access token as `access.`",
+        ),
+        (
+            TWO_NODES.to_string(),
+            "\"presents\"",
+            "protocol.refresh.presents",
+            "\"refresh_token\" when `replicas` is 2 (access tokens are kept by one node)",
+        ),
+    ];
+    for (bad, at, field, expected) in cases {
+        assert_ne!(bad, src);
+        std::fs::write(dir.join("m.json"), &bad).unwrap();
+        let out = crate::util::cli(&dir, &["models", "validate", "m.json"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("m.json:{}:", line_of(&bad, at))), "{err}");
+        assert!(err.contains(field) && err.contains(expected), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

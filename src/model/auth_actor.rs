@@ -26,7 +26,7 @@ pub(super) fn on_msg(
     let NodeState::AuthServer(s) = state.as_ref() else { return };
     let mut s = s.clone();
     let routed = match msg {
-        Msg::RefreshRequest { tab, cred, retry } => Some((tab, cred, retry)),
+        Msg::RefreshRequest { tab, cred, retry, .. } => Some((tab, cred, retry)),
         Msg::LogoutRequest { tab, cred, .. } => Some((tab, cred, false)),
         _ => None,
     };
@@ -51,7 +51,7 @@ pub(super) fn on_msg(
         return;
     }
     let (client, answer) = match msg {
-        Msg::RefreshRequest { tab, cred, retry } => {
+        Msg::RefreshRequest { tab, cred, retry, access } => {
             let client = ClientKey { browser: usize::from(src) as u8, tab };
             // A retry while an earlier attempt of the tab is still served is a request of its own.
             let slot = (0..).find(|&n| !s.handlers.iter().any(|h| (h.client, h.slot) == (client, n))).unwrap_or(0);
@@ -59,7 +59,7 @@ pub(super) fn on_msg(
                 o.send(src, Msg::RefreshResponse { tab, reply: Reply::Err(HttpError::InvalidPayload) });
                 return;
             };
-            let h = oauth::AsHandler::arriving(&s, client, slot, token, retry);
+            let h = oauth::AsHandler::arriving(&s, client, slot, token, retry).presenting_access(&s, access);
             let family = h.view.row.map(|r| r.family);
             let locked = protocol.refresh.lock == Lock::Family
                 && family.is_some()

@@ -391,6 +391,9 @@ pub struct BrowserCfg {
     /// A sign-out presents the tab's access token (`protocol.sign_out.presents`
     /// `access_token`), not its refresh token.
     pub sign_out_access: bool,
+    /// A refresh presents the tab's access token beside its refresh token
+    /// (`protocol.refresh.presents: ["refresh_token", "access_token"]`).
+    pub refresh_access: bool,
     /// The attacker also makes ordinary calls with the access tokens it copied
     /// (`attacker.uses_access_tokens`).
     pub attacker_calls: bool,
@@ -503,10 +506,27 @@ impl SignInStage {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[allow(missing_docs)] // variant fields are described in each variant's doc
 pub enum Send {
-    Refresh { tab: TabIx, cred: Credentials, retry: bool },
-    UsersMe { tab: TabIx, cred: Credentials },
-    Logout { tab: TabIx, cred: Credentials, access: Option<super::oauth::AccessId> },
-    Call { tab: TabIx, access: Option<super::oauth::AccessId> },
+    /// A refresh presenting `cred`; `access` is the access token the tab holds when the
+    /// protocol's refresh presents it beside the refresh token, else `None`.
+    Refresh {
+        tab: TabIx,
+        cred: Credentials,
+        retry: bool,
+        access: Option<super::oauth::AccessId>,
+    },
+    UsersMe {
+        tab: TabIx,
+        cred: Credentials,
+    },
+    Logout {
+        tab: TabIx,
+        cred: Credentials,
+        access: Option<super::oauth::AccessId>,
+    },
+    Call {
+        tab: TabIx,
+        access: Option<super::oauth::AccessId>,
+    },
 }
 
 impl BrowserState {
@@ -645,6 +665,10 @@ impl BrowserState {
 
     /// Tab `t` sends its refresh now, with the jar's (or storage's) current token.
     fn send_refresh(&mut self, cfg: &BrowserCfg, t: TabIx) -> Send {
+        if cfg.refresh_access {
+            // A refresh that presents the access token reads the session to send it.
+            self.load_stored_session(cfg, t);
+        }
         let mut cred = self.refresh_cred(cfg, t);
         if let Some(tok) = self.tabs[t as usize].read.take() {
             cred.token = Some(tok); // read before the lock (C20)
@@ -659,7 +683,21 @@ impl BrowserState {
             self.tabs[t as usize].sent_at = Some(self.now); // its timeout starts now
         }
         let tab = if cfg.retries > 0 { requesters::round_address(t, self.tabs[t as usize].round) } else { t };
-        Send::Refresh { tab, cred, retry }
+        Send::Refresh { tab, cred, retry, access: self.refresh_access(cfg, t) }
+    }
+
+    /// The access token tab `t`'s refresh presents beside its refresh token: the one it holds
+    /// when the protocol's refresh presents both ([`BrowserCfg::refresh_access`]), else `None`.
+    /// With `shared_storage_holds: "session"` the library reads the stored session to send
+    /// both, so it is the stored access token (none once the entry is removed).
+    pub fn refresh_access(&self, cfg: &BrowserCfg, t: TabIx) -> Option<super::oauth::AccessId> {
+        if !cfg.refresh_access {
+            return None;
+        }
+        if cfg.storage_holds == StorageHolds::Session {
+            return self.stored_session.filter(|_| self.storage.is_some()).and_then(|s| s.access);
+        }
+        self.tabs[t as usize].access
     }
 
     /// The credentials of an ordinary request: the jar's cookie (session mode) or the tab's
@@ -1076,7 +1114,7 @@ impl BrowserState {
                     tab.later_stage = true;
                     self.refreshed_ok = true;
                     let cred = Credentials { mode: cfg.mode, cookie: self.jar.session, token: sent, access: None };
-                    return Some(Send::Refresh { tab: t, cred, retry: false });
+                    return Some(Send::Refresh { tab: t, cred, retry: false, access: self.refresh_access(cfg, t) });
                 }
                 if self.attacker.is_some() {
                     if let Some(c) = set_cookie {
@@ -1154,9 +1192,9 @@ impl BrowserState {
                     let tab = &mut self.tabs[t as usize];
                     if tab.reaction_retries_left > 0 {
                         tab.reaction_retries_left -= 1;
-                        let Send::Refresh { tab, cred, .. } = self.send_refresh(cfg, t) else { unreachable!() };
+                        let Send::Refresh { tab, cred, access, .. } = self.send_refresh(cfg, t) else { unreachable!() };
                         // Not an LP2 retry: the tab got its answer (an error) and sends anew.
-                        return Some(Send::Refresh { tab, cred, retry: false });
+                        return Some(Send::Refresh { tab, cred, retry: false, access });
                     }
                 }
             }
@@ -1589,6 +1627,7 @@ mod tests {
             call_ok_stores_echo: false,
             access_tokens: false,
             sign_out_access: false,
+            refresh_access: false,
             attacker_calls: false,
             requesters: 1,
             reloads: 0,

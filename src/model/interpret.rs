@@ -115,6 +115,16 @@ pub fn view_of(p: &Protocol, s: &AsState, t: Token, vars: &Fields, minted: Optio
     s.follow_paths(view, &p.follows, vars, minted)
 }
 
+/// The read view of request `h` on store `s`, as [`view_of`] reads it, with the access token
+/// the refresh presented as `access.*` when the protocol's refresh presents both tokens.
+pub fn handler_view(p: &Protocol, s: &AsState, h: &AsHandler) -> ReadView {
+    let mut view = view_of(p, s, h.token, &h.vars, h.minted, h.sign_in);
+    if p.refresh_presents == Presents::Both && !h.sign_in {
+        view.access = h.access.and_then(|a| s.access_row(a).map(|r| (a, r)));
+    }
+    view
+}
+
 /// The handler that serves `h`: the sign-in handler for a sign-in during the run, the refresh
 /// handler otherwise.
 pub fn handler_of<'p>(p: &'p Protocol, h: &AsHandler) -> &'p crate::protocol::Handler {
@@ -446,7 +456,7 @@ pub fn wait_over(p: &Protocol, s: &AsState, h: &AsHandler) -> bool {
     let Some(cond) = handler_of(p, h).steps.get(h.step as usize).and_then(|st| st.waits_until.as_ref()) else {
         return true;
     };
-    let view = view_of(p, s, h.token, &h.vars, h.minted, h.sign_in);
+    let view = handler_view(p, s, h);
     let (Some(row), Some(fam)) = (view.row, view.family) else { return true };
     cond.eval(&|v: &Var| read(&view, &row, &fam, (h.token, h.minted, &h.vars), s.now, *v)) != 0
 }
@@ -467,7 +477,7 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
         return StepOutcome::Blocked;
     }
     // Ghost truth: the store as it is before this step's effects, whatever the step reads.
-    let truth = view_of(p, s, t, &h.vars, h.minted, h.sign_in);
+    let truth = handler_view(p, s, h);
     if step.reads == Reads::Current {
         h.view = truth;
     }
@@ -1458,7 +1468,7 @@ pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &supe
         })
     };
     match action {
-        ActorModelAction::Deliver { msg: super::Msg::RefreshRequest { cred, .. }, .. } => {
+        ActorModelAction::Deliver { msg: super::Msg::RefreshRequest { cred, access, .. }, .. } => {
             let t = cred.presented()?;
             if auth.cluster.is_some() {
                 return None;
@@ -1471,11 +1481,16 @@ pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &supe
                 return Some(Decision::LockWaits);
             }
             let arriving =
-                super::oauth::AsHandler::arriving(auth, super::ClientKey { browser: 0, tab: 0 }, 0, t, false);
+                super::oauth::AsHandler::arriving(auth, super::ClientKey { browser: 0, tab: 0 }, 0, t, false)
+                    .presenting_access(auth, *access);
             if !wait_over(protocol, auth, &arriving) {
                 return Some(Decision::Waits { step: 0 });
             }
-            decide(0, &auth.read_following(t, &protocol.follows, &Fields::default(), None), t, None, &Fields::default())
+            let mut view = auth.read_following(t, &protocol.follows, &Fields::default(), None);
+            if protocol.refresh_presents == Presents::Both {
+                view.access = arriving.view.access;
+            }
+            decide(0, &view, t, None, &Fields::default())
         }
         ActorModelAction::Timeout(_, super::Timer::ServerStep { client, slot }) => {
             let h = auth.handlers.iter().find(|h| (h.client, h.slot) == (*client, *slot))?;
@@ -1487,7 +1502,11 @@ pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &supe
                 return Some(Decision::Waits { step: h.step as usize });
             }
             let view = if step.reads == Reads::Current {
-                auth.read_following(h.token, &protocol.follows, &h.vars, h.minted)
+                let mut view = auth.read_following(h.token, &protocol.follows, &h.vars, h.minted);
+                if protocol.refresh_presents == Presents::Both {
+                    view.access = h.access.and_then(|a| auth.access_row(a).map(|r| (a, r)));
+                }
+                view
             } else {
                 h.view
             };

@@ -141,7 +141,7 @@ pub enum Msg {
     /// Browser → server: `POST /auth/refresh {"mode": …}` with what `cred` carries. Ghost
     /// `retry`: the tab sends again the token of an earlier attempt whose answer it has not
     /// received (C19; read only by the LP2 bookkeeping).
-    RefreshRequest { tab: TabIx, cred: Credentials, retry: bool },
+    RefreshRequest { tab: TabIx, cred: Credentials, retry: bool, access: Option<oauth::AccessId> },
     /// Browser → server: `GET /users/me` with the jar's cookie or the tab's access token.
     UsersMeRequest { tab: TabIx, cred: Credentials },
     /// Server → browser: the refresh's response.
@@ -616,8 +616,12 @@ impl Actor for Node {
                         (sent.is_some(), sent)
                     }
                     Timer::AttackerRedeems(cred) => {
-                        let sent =
-                            b.start_attack(cfg, cred).then_some(Send::Refresh { tab: ATTACKER, cred, retry: false });
+                        let sent = b.start_attack(cfg, cred).then_some(Send::Refresh {
+                            tab: ATTACKER,
+                            cred,
+                            retry: false,
+                            access: None,
+                        });
                         (sent.is_some(), sent)
                     }
                     Timer::BrowserTick => {
@@ -715,7 +719,7 @@ impl NodeState {
 
 fn request_msg(send: Send) -> Msg {
     match send {
-        Send::Refresh { tab, cred, retry } => Msg::RefreshRequest { tab, cred, retry },
+        Send::Refresh { tab, cred, retry, access } => Msg::RefreshRequest { tab, cred, retry, access },
         Send::UsersMe { tab, cred } => Msg::UsersMeRequest { tab, cred },
         Send::Logout { tab, cred, access } => Msg::LogoutRequest { tab, cred, access },
         Send::Call { tab, access } => Msg::CallRequest { tab, access },
@@ -1126,6 +1130,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         call_ok_stores_echo: sc.browser.on_call_ok.contains(&policy::CallOkReaction::StoreEchoedAccessToken),
         access_tokens: keeps_access_tokens(sc),
         sign_out_access: sc.protocol.as_ref().is_some_and(|p| p.sign_out_presents.access()),
+        refresh_access: sc.protocol.as_ref().is_some_and(|p| p.refresh_presents.access()),
         attacker_calls: sc.attacker.as_ref().is_some_and(|a| a.uses_access_tokens),
         requesters: sc.browser.requesters_per_tab,
         reloads: sc.browser.reloads_per_tab,

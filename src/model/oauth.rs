@@ -233,6 +233,10 @@ pub struct AsHandler {
     /// is the new family's first token, reserved and not yet inserted ([`TokStatus::Unknown`])
     /// until the handler answers `signed_in`.
     pub sign_in: bool,
+    /// The access token the refresh presented beside its refresh token
+    /// (`refresh.presents: ["refresh_token", "access_token"]`), read as `access.*` at every
+    /// step; `None` when it presents none (or the refresh presents its refresh token alone).
+    pub access: Option<AccessId>,
 }
 
 /// The value an entry of the store had before a transaction in progress first wrote it: what
@@ -270,7 +274,16 @@ impl AsHandler {
             judged: None,
             vars: Fields::default(),
             sign_in: false,
+            access: None,
         }
+    }
+
+    /// The same refresh presenting access token `a` beside its refresh token: its arrival
+    /// view reads `a`'s row as `access.*` (nothing when `a` is `None` or has no row).
+    pub fn presenting_access(mut self, s: &AsState, a: Option<AccessId>) -> AsHandler {
+        self.access = a;
+        self.view.access = a.and_then(|a| s.access_row(a).map(|r| (a, r)));
+        self
     }
 
     /// A sign-in during the run arriving for reserved token `token` (its family's first, not
@@ -291,6 +304,7 @@ impl AsHandler {
             judged: None,
             vars: Fields::default(),
             sign_in: true,
+            access: None,
         }
     }
 }

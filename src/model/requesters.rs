@@ -190,7 +190,7 @@ impl BrowserState {
         let q = &mut self.tabs[t as usize].requesters[(r - 1) as usize];
         q.refreshes_left -= 1;
         q.sent = Some(cred.presented());
-        Some(Send::Refresh { tab: address(t, r, page), cred, retry: false })
+        Some(Send::Refresh { tab: address(t, r, page), cred, retry: false, access: self.refresh_access(cfg, t) })
     }
 
     /// Whether tab `t` may reload now: its own refresh is in flight and it has reloads left.
@@ -221,16 +221,16 @@ impl BrowserState {
             q.sent = None; // cancelled with the page; its budget stays (the new page's code)
         }
         tab.status = TabStatus::Idle; // the new page, before its load-time refresh
-        let Send::Refresh { cred, retry, .. } = self.send_refresh(cfg, t) else { unreachable!() };
-        Some(Send::Refresh { tab: address(t, 0, self.tabs[t as usize].page), cred, retry })
+        let Send::Refresh { cred, retry, access, .. } = self.send_refresh(cfg, t) else { unreachable!() };
+        Some(Send::Refresh { tab: address(t, 0, self.tabs[t as usize].page), cred, retry, access })
     }
 
     /// The address a browser request goes out with: a refresh or an ordinary call of tab `t`
     /// carries its page ([`address`]); every other request, and the attacker's, is as sent.
     pub fn wire(&self, send: Send) -> Send {
         match send {
-            Send::Refresh { tab, cred, retry } if tab != ATTACKER && tab < 1 << REQUESTER_SHIFT => {
-                Send::Refresh { tab: address(tab, 0, self.tabs[tab as usize].page), cred, retry }
+            Send::Refresh { tab, cred, retry, access } if tab != ATTACKER && tab < 1 << REQUESTER_SHIFT => {
+                Send::Refresh { tab: address(tab, 0, self.tabs[tab as usize].page), cred, retry, access }
             }
             Send::Call { tab, access } if tab != ATTACKER && tab < 1 << REQUESTER_SHIFT => {
                 Send::Call { tab: address(tab, 0, self.tabs[tab as usize].page), access }
@@ -333,7 +333,8 @@ impl BrowserState {
                             if cred.presented().is_some() && cred.presented() != sent {
                                 self.tabs[t as usize].requesters[ix].sent = Some(cred.presented());
                                 let page = self.tabs[t as usize].page;
-                                return Some(Send::Refresh { tab: address(t, r, page), cred, retry: false });
+                                let access = self.refresh_access(cfg, t);
+                                return Some(Send::Refresh { tab: address(t, r, page), cred, retry: false, access });
                             }
                         }
                         // Refused by the model file's checks with several requesters; calls only.

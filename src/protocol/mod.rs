@@ -125,7 +125,7 @@ pub enum Lock {
     Family,
 }
 
-/// One token a request may present (an item of `sign_out.presents`).
+/// One token a request may present (an item of `sign_out.presents` or `refresh.presents`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Credential {
@@ -136,10 +136,11 @@ pub enum Credential {
     AccessToken,
 }
 
-/// What a sign-out presents, as written (`sign_out.presents`): one token, `"refresh_token"`
-/// (the default) or `"access_token"`, or a list of them (`["access_token", "refresh_token"]`:
-/// the access token in the header and the refresh token in the body). Compiled into
-/// [`Presents`]; an empty list or a token named twice is refused at load.
+/// What a sign-out or a refresh presents, as written (`sign_out.presents`,
+/// `refresh.presents`): one token, `"refresh_token"` (the default) or `"access_token"`, or a
+/// list of them (`["access_token", "refresh_token"]`: the access token in the header and the
+/// refresh token in the body). Compiled into [`Presents`]; an empty list or a token named
+/// twice is refused at load, and so is a refresh that presents the access token alone.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum PresentsSpec {
@@ -186,7 +187,7 @@ impl<'de> Deserialize<'de> for PresentsSpec {
     }
 }
 
-/// What a sign-out request presents, compiled from [`PresentsSpec`].
+/// What a sign-out or refresh request presents, compiled from [`PresentsSpec`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Presents {
     /// The refresh token the tab holds (RFC 7009 revocation of a refresh token). The default.
@@ -343,8 +344,9 @@ pub struct HandlerSpec {
     /// A lock held from the first step to the last (several steps only; default none).
     #[serde(default, skip_serializing_if = "is_default")]
     pub lock: Lock,
-    /// The token or tokens the request presents (the sign-out handler only; default
-    /// `refresh_token`): [`PresentsSpec`].
+    /// The token or tokens the request presents (the sign-out and refresh handlers; default
+    /// `refresh_token`; a refresh presents the refresh token, alone or with the access token
+    /// the tab holds): [`PresentsSpec`].
     #[serde(default, skip_serializing_if = "is_default")]
     pub presents: PresentsSpec,
     /// The rules of a handler that is one atomic step; first match decides; no rule matching
@@ -485,6 +487,9 @@ pub struct Protocol {
     pub sign_out: Handler,
     /// What a sign-out presents: the tab's refresh token (default), its access token, or both.
     pub sign_out_presents: Presents,
+    /// What a refresh presents: the tab's refresh token (default) or both tokens
+    /// ([`Presents::Both`]: the access token the tab holds beside it, read as `access.*`).
+    pub refresh_presents: Presents,
     /// The sign-in handler, if any: one step, or several for a device that signs in during
     /// the run (`browser.sign_ins`).
     pub sign_in: Option<Handler>,
@@ -660,36 +665,45 @@ impl Protocol {
                 ));
             }
         }
-        let refresh = compile_handler(&spec.refresh, &format!("{at}.refresh"), &names, Endpoint::Refresh)?;
-        for (h, name) in
-            [(Some(&spec.refresh), "refresh"), (spec.sign_in.as_ref(), "sign_in"), (spec.request.as_ref(), "request")]
-        {
+        for (h, name) in [(spec.sign_in.as_ref(), "sign_in"), (spec.request.as_ref(), "request")] {
             if let Some(h) = h.filter(|h| h.presents != PresentsSpec::default()) {
                 return Err(fail(
                     format!("{at}.{name}.presents"),
                     &serde_json::to_string(&h.presents).unwrap_or_default(),
-                    "no `presents` here: only `sign_out` chooses what it presents (a refresh presents a refresh token, an ordinary request an access token)".into(),
+                    "no `presents` here: only `refresh` and `sign_out` choose what they present (a sign-in presents no token, an ordinary request an access token)".into(),
                 ));
             }
         }
-        let presents = match &spec.sign_out.presents {
-            PresentsSpec::One(Credential::RefreshToken) => Presents::RefreshToken,
-            PresentsSpec::One(Credential::AccessToken) => Presents::AccessToken,
-            PresentsSpec::List(list) => {
-                let has = |c: Credential| list.iter().filter(|&&x| x == c).count();
-                match (has(Credential::RefreshToken), has(Credential::AccessToken)) {
-                    (1, 0) => Presents::RefreshToken,
-                    (0, 1) => Presents::AccessToken,
-                    (1, 1) => Presents::Both,
-                    _ => return Err(fail(
-                        format!("{at}.sign_out.presents"),
-                        &serde_json::to_string(&spec.sign_out.presents).unwrap_or_default(),
-                        "a list of \"refresh_token\" and \"access_token\", each at most once and at least one of them"
-                            .into(),
-                    )),
+        let refresh_presents = compile_presents(&spec.refresh.presents, &format!("{at}.refresh.presents"))?;
+        if refresh_presents == Presents::AccessToken {
+            return Err(fail(
+                format!("{at}.refresh.presents"),
+                &serde_json::to_string(&spec.refresh.presents).unwrap_or_default(),
+                "\"refresh_token\" or [\"refresh_token\", \"access_token\"] (a refresh presents the refresh token; the access token only beside it)".into(),
+            ));
+        }
+        let refresh_access = refresh_presents.access();
+        if refresh_access && spec.replicas > 1 {
+            return Err(fail(
+                format!("{at}.refresh.presents"),
+                &serde_json::to_string(&spec.refresh.presents).unwrap_or_default(),
+                "\"refresh_token\" when `replicas` is 2 (access tokens are kept by one node)".into(),
+            ));
+        }
+        let refresh_names = Names { ordinary: refresh_access, ..names.clone() };
+        let refresh = compile_handler(&spec.refresh, &format!("{at}.refresh"), &refresh_names, Endpoint::Refresh)
+            .map_err(|mut e| {
+                if !refresh_access && (e.message.contains("access token") || e.message.contains("`revoke access`")) {
+                    e.message.push_str(
+                        "; a refresh that presents the access token beside its refresh token reads it with `\"presents\": [\"refresh_token\", \"access_token\"]` in `refresh`",
+                    );
                 }
-            }
-        };
+                e
+            })?;
+        if refresh_presents == Presents::Both {
+            refuse_newest_access_columns(&refresh, &spec.refresh, &format!("{at}.refresh"), "a refresh")?;
+        }
+        let presents = compile_presents(&spec.sign_out.presents, &format!("{at}.sign_out.presents"))?;
         let by_access = presents.access();
         if by_access && spec.replicas > 1 {
             return Err(fail(
@@ -709,30 +723,7 @@ impl Protocol {
                 e
             })?;
         if presents == Presents::Both {
-            // `presented.access.*` reads the newest access token of the presented refresh
-            // token; with both tokens presented the rules read the presented one as `access.*`.
-            for (i, r) in sign_out.steps.iter().flat_map(|st| &st.rules).enumerate() {
-                let mut found = None;
-                let mut see = |v: &Var| match v {
-                    Var::PresentedAccessUsed => found = Some("presented.access.used"),
-                    Var::PresentedAccessRevoked => found = Some("presented.access.revoked"),
-                    _ => {}
-                };
-                r.when.visit_vars(&mut see);
-                for e in &r.effects {
-                    for x in effect_exprs(e) {
-                        x.visit_vars(&mut see);
-                    }
-                }
-                if let Some(name) = found {
-                    let column = name.rsplit('.').next().unwrap_or_default();
-                    return Err(fail(
-                        format!("{at}.sign_out.rules[{i}]"),
-                        name,
-                        format!("`access.{column}` (a sign-out that presents both tokens reads the presented access token as `access.`, and the refresh token it was issued with as `access.refresh_token`)"),
-                    ));
-                }
-            }
+            refuse_newest_access_columns(&sign_out, &spec.sign_out, &format!("{at}.sign_out"), "a sign-out")?;
         }
         let sign_in = match &spec.sign_in {
             Some(h) => Some(compile_handler(h, &format!("{at}.sign_in"), &names, Endpoint::SignIn)?),
@@ -753,7 +744,7 @@ impl Protocol {
         };
         let mut records_issued_at = false;
         let mut reads_user = false;
-        let mut uses_access = spec.request.is_some() || by_access;
+        let mut uses_access = spec.request.is_some() || by_access || refresh_access;
         let all_rules = refresh
             .steps
             .iter()
@@ -810,6 +801,7 @@ impl Protocol {
             refresh,
             sign_out,
             sign_out_presents: presents,
+            refresh_presents,
             sign_in,
             request,
             uses_access,
@@ -831,6 +823,68 @@ impl Protocol {
             wording: spec.wording.clone(),
         })
     }
+}
+
+impl ProtocolError {
+    fn at(field: String, found: &str, message: String) -> ProtocolError {
+        ProtocolError { field, found: found.into(), message }
+    }
+}
+
+/// `presents` as written, compiled: one token or a list naming each at most once (`at` is
+/// the field's path for the error).
+fn compile_presents(spec: &PresentsSpec, at: &str) -> Result<Presents, ProtocolError> {
+    Ok(match spec {
+        PresentsSpec::One(Credential::RefreshToken) => Presents::RefreshToken,
+        PresentsSpec::One(Credential::AccessToken) => Presents::AccessToken,
+        PresentsSpec::List(list) => {
+            let has = |c: Credential| list.iter().filter(|&&x| x == c).count();
+            match (has(Credential::RefreshToken), has(Credential::AccessToken)) {
+                (1, 0) => Presents::RefreshToken,
+                (0, 1) => Presents::AccessToken,
+                (1, 1) => Presents::Both,
+                _ => {
+                    return Err(ProtocolError::at(
+                        at.to_string(),
+                        &serde_json::to_string(spec).unwrap_or_default(),
+                        "a list of \"refresh_token\" and \"access_token\", each at most once and at least one of them"
+                            .into(),
+                    ))
+                }
+            }
+        }
+    })
+}
+
+/// In a handler whose request presents both tokens, `presented.access.*` (the newest access
+/// token of the presented refresh token) is refused: its rules read the presented access token
+/// as `access.*`. `at` is the handler's path, `what` names the request for the message.
+fn refuse_newest_access_columns(h: &Handler, spec: &HandlerSpec, at: &str, what: &str) -> Result<(), ProtocolError> {
+    let rules = h.steps.iter().enumerate().flat_map(|(s, st)| st.rules.iter().enumerate().map(move |(i, r)| (s, i, r)));
+    for (s, i, r) in rules {
+        let mut found = None;
+        let mut see = |v: &Var| match v {
+            Var::PresentedAccessUsed => found = Some("presented.access.used"),
+            Var::PresentedAccessRevoked => found = Some("presented.access.revoked"),
+            _ => {}
+        };
+        r.when.visit_vars(&mut see);
+        for e in &r.effects {
+            for x in effect_exprs(e) {
+                x.visit_vars(&mut see);
+            }
+        }
+        if let Some(name) = found {
+            let column = name.rsplit('.').next().unwrap_or_default();
+            let rule = if spec.steps.is_empty() { format!("rules[{i}]") } else { format!("steps[{s}].rules[{i}]") };
+            return Err(ProtocolError::at(
+                format!("{at}.{rule}"),
+                name,
+                format!("`access.{column}` ({what} that presents both tokens reads the presented access token as `access.`, and the refresh token it was issued with as `access.refresh_token`)"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Which handler is compiled: what its rules may do and answer.

@@ -322,9 +322,14 @@ impl Names<'_> {
 
     fn message(&self, src: Id, dst: Id, msg: &Msg) -> MessageView {
         let (from, to, text) = match msg {
-            Msg::RefreshRequest { tab, cred, .. } => {
+            Msg::RefreshRequest { tab, cred, access: None, .. } => {
                 (self.who_at(src, *tab), self.actor(dst), format!("{} ({})", self.words.refresh(), cred_text(cred)))
             }
+            Msg::RefreshRequest { tab, cred, access: Some(a), .. } => (
+                self.who_at(src, *tab),
+                self.actor(dst),
+                format!("{} (access token={a}; {})", self.words.refresh(), cred_text(cred)),
+            ),
             Msg::UsersMeRequest { tab, cred } => (
                 self.who_at(src, *tab),
                 self.actor(dst),
@@ -755,10 +760,10 @@ fn describe_in(
                 let access = b.tabs.get(*t as usize).and_then(|tab| tab.access).filter(|_| presents.access());
                 match (access, presents) {
                     (Some(a), Presents::Both) => {
-                        format!("the access token it holds (access token={a}) and {}", refresh_source(b, m, *t))
+                        format!("the access token it holds (access token={a}) and {}", stored_refresh(b, *t))
                     }
                     (Some(a), _) => format!("the access token it holds (access token={a})"),
-                    (None, _) => refresh_source(b, m, *t),
+                    (None, _) => stored_refresh(b, *t),
                 }
             }),
             None,
@@ -1042,7 +1047,8 @@ fn describe_in(
                     "the user reloads {} while its refresh is in flight: the browser cancels the request (its answer will never be read), and the reloaded page ({}) sends {refresh} with {}",
                     who(*t),
                     who(model::browser::requesters::address(*t, 0, page)),
-                    refresh_source(model::browser_at(before, browser), m, *t)
+                    // the reloaded page holds no access token: its refresh presents none
+                    stored_refresh(model::browser_at(before, browser), *t)
                 ),
                 None,
             )
@@ -1497,8 +1503,21 @@ fn pending_token(m: &RefreshModel, s: &State, client: model::ClientKey, slot: u8
     (p.endpoint == model::oauth::AsEndpoint::Refresh).then_some(p.token).flatten()
 }
 
+/// What tab `t` presents when it refreshes now: its refresh token where its mode keeps it
+/// and, when the protocol's refresh presents both tokens, the access token it holds.
 fn refresh_source(b: &BrowserState, m: &RefreshModel, t: TabIx) -> String {
-    let _ = m;
+    let cfg = m.actors.iter().find_map(|n| match n {
+        Node::Browser { cfg, .. } => Some(cfg),
+        _ => None,
+    });
+    match cfg.and_then(|cfg| b.refresh_access(cfg, t)) {
+        Some(a) => format!("{} and the access token it holds (access token={a})", stored_refresh(b, t)),
+        None => stored_refresh(b, t),
+    }
+}
+
+/// Where tab `t`'s refresh token is kept and which it is ("no token" when it holds none).
+fn stored_refresh(b: &BrowserState, t: TabIx) -> String {
     if let Some(j) = b.jar.session {
         return format!("the jar's cookie ({})", jwt(&Some(j)));
     }
@@ -1519,7 +1538,10 @@ mod tests {
 
     fn msgs() -> (Msg, Msg) {
         let cred = Credentials { mode: AuthMode::Session, cookie: None, token: None, access: None };
-        (Msg::RefreshRequest { tab: 0, cred, retry: false }, Msg::RefreshRequest { tab: 1, cred, retry: false })
+        (
+            Msg::RefreshRequest { tab: 0, cred, retry: false, access: None },
+            Msg::RefreshRequest { tab: 1, cred, retry: false, access: None },
+        )
     }
 
     /// Every message in flight is listed once per copy: a message sent twice on an unordered
