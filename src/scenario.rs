@@ -239,6 +239,16 @@ pub struct BrowserSection {
     #[serde(default, skip_serializing_if = "is_zero", deserialize_with = "sign_ins_count")]
     #[schemars(range(max = 2), extend("default" = 0))]
     pub sign_ins: u8,
+    /// Sign-ins again during the run (authorization-server models): on every device signed in
+    /// when the run starts, the user may sign in again, from its first tab, up to
+    /// `re_sign_ins` times, at any moment (also while a refresh of that device is in flight).
+    /// Each such sign-in is a new family, served by the protocol's `sign_in` handler; its
+    /// first token goes to the device's tabs. The old session ends by the user's own action:
+    /// while the sign-in is in flight the device is between two sessions, and once it is
+    /// answered the device is signed in with the new family. 0 (default) to 2.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(extend("default" = 0), range(max = 2))]
+    pub re_sign_ins: u8,
     /// The auth mode the app uses: `session` (default), `cookie` or `json`.
     #[serde(default = "default_mode")]
     pub mode: AuthMode,
@@ -1155,22 +1165,37 @@ impl Scenario {
     fn validate_sign_ins(&self) -> Result<(), ScenarioError> {
         let b = &self.browser;
         let steps = self.protocol.as_ref().and_then(|p| p.sign_in.as_ref()).map_or(0, |h| h.steps.len());
-        if b.sign_ins == 0 {
+        if b.sign_ins == 0 && b.re_sign_ins == 0 {
             if steps > 1 {
                 return Err(self.invalid(
                     "protocol.sign_in.steps",
                     format!("{steps} steps"),
-                    "`rules` (one step), or `browser.sign_ins` above 0: a sign-in of several steps races other steps only when a device signs in during the run (sign-ins before the run happen in order, before anything else)",
+                    "`rules` (one step), or `browser.sign_ins` above 0, or `browser.re_sign_ins` above 0: a sign-in of several steps races other steps only when a device signs in during the run (sign-ins before the run happen in order, before anything else)",
                 ));
             }
             return Ok(());
         }
-        let found = b.sign_ins;
+        let (field, found) =
+            if b.sign_ins > 0 { ("browser.sign_ins", b.sign_ins) } else { ("browser.re_sign_ins", b.re_sign_ins) };
         if !self.is_auth_server() || self.protocol.is_none() {
             return Err(self.invalid(
-                "browser.sign_ins",
+                field,
                 found,
                 "0 unless the model has a `protocol` or `auth_server` section (the sign-in is served by its `sign_in` handler)",
+            ));
+        }
+        if b.re_sign_ins > 2 {
+            return Err(self.invalid("browser.re_sign_ins", b.re_sign_ins, "an integer from 0 to 2"));
+        }
+        let families =
+            u16::from(b.devices) + u16::from(b.devices.saturating_sub(b.sign_ins)) * u16::from(b.re_sign_ins);
+        if families > 8 {
+            return Err(self.invalid(
+                "browser.re_sign_ins",
+                b.re_sign_ins,
+                &format!(
+                    "at most 8 families in all: `devices` + `re_sign_ins` for each device signed in at the start ({families} here)"
+                ),
             ));
         }
         if b.sign_ins >= b.devices {
@@ -1187,19 +1212,32 @@ impl Scenario {
         let conflict = if b.logins == crate::model::policy::Logins::PerTab {
             Some(("browser.logins", "per-tab", "\"per-device\" (one sign-in per device)"))
         } else if crate::model::keeps_access_tokens(self) {
-            Some(("browser.sign_ins", "access tokens kept", "no access tokens (no `request` handler, calls or rule reading one): a sign-in during the run issues no access token"))
+            Some((field, "access tokens kept", "no access tokens (no `request` handler, calls or rule reading one): a sign-in during the run issues no access token"))
         } else if self.attacker.is_some() {
-            Some(("attacker", "an attacker", "no attacker with `browser.sign_ins`"))
+            Some(("attacker", "an attacker", "no attacker with `browser.sign_ins` or `browser.re_sign_ins`"))
         } else if self.lossy.is_lossy() {
-            Some(("lossy", "a lossy network", "false with `browser.sign_ins` (a lost sign-in is not modelled)"))
+            Some((
+                "lossy",
+                "a lossy network",
+                "false with `browser.sign_ins` or `browser.re_sign_ins` (a lost sign-in is not modelled)",
+            ))
         } else if p.restarts > 0 {
             Some((
                 "protocol.restarts",
                 "restarts",
-                "0 with `browser.sign_ins` (a sign-in lost by a restart is not modelled)",
+                "0 with `browser.sign_ins` or `browser.re_sign_ins` (a sign-in lost by a restart is not modelled)",
             ))
         } else if p.replicas > 1 {
-            Some(("protocol.replicas", "2", "1 with `browser.sign_ins`"))
+            Some(("protocol.replicas", "2", "1 with `browser.sign_ins` or `browser.re_sign_ins`"))
+        } else if b.re_sign_ins > 0
+            && !(b.mode == AuthMode::Cookie
+                || (b.mode == AuthMode::Json && matches!(b.json_storage, JsonStorage::PerTab | JsonStorage::Shared)))
+        {
+            Some((
+                "browser.re_sign_ins",
+                "a sign-in again in this mode",
+                "json mode with `per-tab` or `shared` storage, or cookie mode, with `browser.re_sign_ins` (where the new token goes)",
+            ))
         } else {
             None
         };
@@ -1622,7 +1660,7 @@ impl Scenario {
                 return Err(self.invalid(
                     &format!("browser.{name}[{i}]"),
                     serde_json::to_string(&list[i]).unwrap_or_default(),
-                    "one of \"log-out\", \"keep-going\", \"clear-stored-token\", \"clear-cookie\", \"clear-shared-storage\", \"retry-with-stored-token\" (\"retry\" is refused with several requesters: the retry budget is the tab's; \"refresh-and-retry\" is a reaction of an ordinary call)",
+                    "one of \"log-out\", \"keep-going\", \"clear-stored-token\", \"clear-cookie\", \"clear-shared-storage\", \"retry-with-stored-token\", \"ignore-if-token-changed\" (\"retry\" is refused with several requesters: the retry budget is the tab's; \"refresh-and-retry\" is a reaction of an ordinary call)",
                 ));
             }
         }

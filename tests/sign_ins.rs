@@ -252,3 +252,64 @@ fn revoking_around_a_token_and_the_recency_eviction_are_validated() {
     let out = cli(dir.path(), &["models", "validate", "k.json"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Umbraco issue 23536: the tab's refresh with token 1 is in flight when the user signs in
+/// again (`browser.re_sign_ins`); the sign-in revokes every token of the user, the tab stores
+/// the new family's token 2, and the old refresh's `invalid_grant` logs it out while the new
+/// session is valid. PR 23811's `ignore-if-token-changed` drops that refusal.
+#[test]
+fn a_refusal_of_the_old_session_tears_down_a_sign_in_again_unless_dropped() {
+    let (sc, m, r) = checked("models/umbraco-23536-refusal-tears-down-the-new-sign-in.json");
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let text = text_of_steps(&t);
+    assert_eq!(text.len(), 6, "{text:#?}");
+    assert!(text[0].contains("sends POST /auth/refresh") && text[0].contains("token=1"), "{text:#?}");
+    assert!(text[1].contains("signs in again on this device"), "{text:#?}");
+    assert!(text[2].contains("revoke every token of the user") && text[2].contains("signed_in"), "{text:#?}");
+    assert!(text[3].contains("refresh_token=1") && text[3].contains("invalid_grant"), "{text:#?}");
+    assert!(text[4].contains("refresh token=2") && text[4].contains("signed in"), "{text:#?}");
+    assert!(text[5].contains("invalid_grant") && text[5].contains("logged out"), "{text:#?}");
+
+    let (_, _, fixed) = checked("models/umbraco-pr23811-ignores-a-refusal-of-the-old-session.json");
+    assert_eq!(status(&fixed, "no_spurious_logout"), Verdict::Holds);
+    assert!(fixed.unique_states > 10, "a non-empty search: {} states", fixed.unique_states);
+}
+
+/// `browser.re_sign_ins` out of range, in a mode with no place for the new token, or without
+/// an authorization server, and `ignore-if-token-changed` accepted in `on_refused`.
+#[test]
+fn sign_in_again_is_refused_where_it_cannot_apply() {
+    let dir = crate::common::TempFiles::new();
+    let model = |browser: &str| {
+        format!(
+            r#"{{"name":"s","description":"d","sources":["s"],
+"protocol": {{
+  "sign_in": {{ "rules": [ {{ "name": "in", "do": ["revoke user"], "reply": "signed_in" }} ] }},
+  "refresh": {{ "rules": [ {{ "name": "r", "when": "presented.status == active", "do": ["supersede presented", "mint child"], "reply": "ok minted" }},
+                           {{ "name": "no", "reply": "invalid_grant" }} ] }},
+  "sign_out": {{ "rules": [ {{ "name": "revoke", "do": ["revoke family"], "reply": "signed_out" }} ] }} }},
+"browser": {{ "devices": 1, "tabs":1,"refreshes_per_tab":1, {browser} }},
+"time":{{"max_ticks":0}}}}"#
+        )
+    };
+    let cases = [
+        (model(r#""re_sign_ins": 3, "mode": "json""#), "browser.re_sign_ins", "an integer from 0 to 2"),
+        (
+            model(r#""re_sign_ins": 1, "mode": "json", "json_storage": "shared-lagging""#),
+            "browser.re_sign_ins",
+            "json mode with `per-tab` or `shared` storage",
+        ),
+    ];
+    for (text, field, hint) in cases {
+        std::fs::write(dir.path().join("s.json"), text).unwrap();
+        let out = cli(dir.path(), &["models", "validate", "s.json"]);
+        assert_eq!(out.status.code(), Some(2), "{field}");
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(e.contains("s.json:") && e.contains(field) && e.contains(hint), "{field}: {e}");
+    }
+    let ok = model(r#""re_sign_ins": 1, "mode": "cookie", "on_refused": ["ignore-if-token-changed", "log-out"]"#);
+    std::fs::write(dir.path().join("s.json"), ok).unwrap();
+    let out = cli(dir.path(), &["models", "validate", "s.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}

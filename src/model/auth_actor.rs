@@ -77,9 +77,10 @@ pub(super) fn on_msg(
             }
         }
         Msg::SignInRequest { tab } => {
-            // A sign-in during the run: its family's first token was reserved at the start.
+            // A sign-in during the run (a first one, `browser.sign_ins`, or one again,
+            // `browser.re_sign_ins`): its family's first token was reserved at the start.
             let client = ClientKey { browser: usize::from(src) as u8, tab };
-            let token = oauth::reserved_token(client.browser);
+            let Some(token) = s.next_reserved(client.browser) else { return };
             if s.handlers.iter().any(|h| h.client == client && h.sign_in) {
                 return; // a redelivery while it is served: a no-op
             }

@@ -314,6 +314,9 @@ pub struct BrowserCfg {
     /// tabs holding the token reserved for its sign-in, and does nothing until the user signs
     /// in ([`super::Timer::DeviceSignsIn`]) and the answer arrives.
     pub signs_in_during_run: bool,
+    /// Sign-ins again the user may make on this device during the run
+    /// (`browser.re_sign_ins`): a count, 0 for a device that signs in during the run.
+    pub re_sign_ins: u8,
     /// The auth mode the app uses.
     pub mode: AuthMode,
     /// json mode: where the refresh token is kept.
@@ -482,6 +485,14 @@ pub struct BrowserState {
     /// before the run).
     #[serde(skip_serializing_if = "SignInStage::is_done")]
     pub sign_in: SignInStage,
+    /// Sign-ins again the user may still make on this device (`browser.re_sign_ins`): a
+    /// count, always 0 without the field (so the field adds no state).
+    #[serde(skip_serializing_if = "is_zero_u8")]
+    pub re_sign_ins_left: u8,
+}
+
+fn is_zero_u8(n: &u8) -> bool {
+    *n == 0
 }
 
 /// A device's sign-in during the run (`browser.sign_ins`).
@@ -597,6 +608,7 @@ impl BrowserState {
             refreshed_ok: false,
             held: Held::default(),
             sign_in: if cfg.signs_in_during_run { SignInStage::Pending } else { SignInStage::Done },
+            re_sign_ins_left: cfg.re_sign_ins,
         };
         if b.attacker.is_some() {
             match cfg.mode {
@@ -611,29 +623,66 @@ impl BrowserState {
     }
 
     /// The user signs in on this device during the run: the sign-in request is sent (from the
-    /// first tab). False (nothing happens) unless the device has yet to sign in.
+    /// first tab). False (nothing happens) unless the device has yet to sign in, or is signed
+    /// in, has not signed out and has a sign-in again left (`browser.re_sign_ins`). A sign-in
+    /// again ends the device's session by the user's own action: until it is answered the
+    /// ground truth says the device is not signed in.
     pub fn start_sign_in(&mut self) -> bool {
-        if self.sign_in != SignInStage::Pending {
-            return false;
+        match self.sign_in {
+            SignInStage::Pending => {}
+            SignInStage::Done if self.can_sign_in_again() => {
+                self.re_sign_ins_left -= 1;
+                self.truth.signed_in = false;
+            }
+            _ => return false,
         }
         self.sign_in = SignInStage::Sent;
         true
+    }
+
+    /// The user may sign in again on this device now (`browser.re_sign_ins`): it is signed in,
+    /// no sign-in is in flight, the user has not signed out and has one left.
+    pub fn can_sign_in_again(&self) -> bool {
+        self.sign_in == SignInStage::Done && self.re_sign_ins_left > 0 && !self.truth.signed_out
     }
 
     /// The sign-in's answer: a 2xx signs the device in. Its tabs (their storage, the shared
     /// storage or the jar, by mode) already hold the token reserved for the sign-in, which the
     /// answer carries; the user is signed in from now on. An error leaves the device signed
     /// out, and the user may sign in again.
-    pub fn on_sign_in_reply(&mut self, reply: Reply) {
+    ///
+    /// With `browser.re_sign_ins` the answer's token goes where the mode keeps it (the jar's
+    /// refresh cookie, the shared storage, every tab's own copy), and every tab of the device
+    /// is signed in with it: a tab on the login page is idle again (the user signed in there).
+    /// An error to a sign-in again leaves the device between sessions (signed in for nobody).
+    pub fn on_sign_in_reply(&mut self, cfg: &BrowserCfg, reply: Reply) {
         if self.sign_in != SignInStage::Sent {
             return;
         }
         match reply {
-            Reply::Ok { .. } => {
+            Reply::Ok { token, .. } => {
                 self.sign_in = SignInStage::Done;
                 self.truth.signed_in = true;
+                if cfg.re_sign_ins > 0 {
+                    self.take_signed_in_token(cfg, token);
+                }
             }
+            Reply::SignedOut | Reply::Err(_) if cfg.re_sign_ins > 0 => self.sign_in = SignInStage::Done,
             Reply::SignedOut | Reply::Err(_) => self.sign_in = SignInStage::Pending,
+        }
+    }
+
+    /// A sign-in's token `t` goes where the mode keeps the refresh token, and every tab on the
+    /// login page is idle again.
+    fn take_signed_in_token(&mut self, cfg: &BrowserCfg, t: Option<Token>) {
+        match cfg.mode {
+            AuthMode::Cookie => self.jar.refresh = t,
+            AuthMode::Json if cfg.storage == JsonStorage::Shared => self.storage = t,
+            AuthMode::Json => self.tabs.iter_mut().for_each(|tab| tab.token = t),
+            AuthMode::Session => {}
+        }
+        for tab in self.tabs.iter_mut().filter(|tab| tab.status == TabStatus::LoggedOut) {
+            tab.status = TabStatus::Idle;
         }
     }
 
@@ -1187,6 +1236,13 @@ impl BrowserState {
                         return Some(self.send_refresh(cfg, t));
                     }
                 }
+                Reaction::IgnoreIfTokenChanged => {
+                    let stored = self.presented_now(cfg, t);
+                    if stored.is_some() && stored != sent {
+                        self.tabs[t as usize].status = TabStatus::Idle;
+                        return None;
+                    }
+                }
                 Reaction::RefreshAndRetry => {} // calls only (refused in a refresh's lists)
                 Reaction::Retry => {
                     let tab = &mut self.tabs[t as usize];
@@ -1495,6 +1551,12 @@ impl BrowserState {
             match r {
                 Reaction::LogOut => break,
                 Reaction::KeepGoing => return None,
+                Reaction::IgnoreIfTokenChanged => {
+                    let held = self.tabs[t as usize].access;
+                    if held.is_some() && held != call.sent {
+                        return None;
+                    }
+                }
                 Reaction::RetryWithStoredToken => {
                     let held = self.tabs[t as usize].access;
                     if held.is_some() && held != call.sent {
@@ -1595,6 +1657,7 @@ mod tests {
             requests: 0,
             sign_outs: 0,
             signs_in_during_run: false,
+            re_sign_ins: 0,
             mode: AuthMode::Session,
             storage: JsonStorage::PerTab,
             coordination,

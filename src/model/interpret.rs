@@ -1434,7 +1434,7 @@ pub fn sign_in_decision<'m>(
     let h = match action {
         ActorModelAction::Deliver { src, msg: super::Msg::SignInRequest { tab }, .. } => {
             let client = super::ClientKey { browser: usize::from(*src) as u8, tab: *tab };
-            AsHandler::signing_in(auth, client, super::oauth::reserved_token(usize::from(*src) as u8))
+            AsHandler::signing_in(auth, client, auth.next_reserved(client.browser)?)
         }
         ActorModelAction::Timeout(_, super::Timer::ServerStep { client, slot }) => {
             *auth.handlers.iter().find(|h| (h.client, h.slot) == (*client, *slot) && h.sign_in)?

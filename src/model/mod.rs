@@ -393,6 +393,9 @@ pub enum Node {
         /// The last `sign_ins` devices sign in during the run (`browser.sign_ins`): their
         /// families' first tokens are reserved, not inserted, at the start.
         sign_ins: u8,
+        /// Sign-ins again per device signed in at the start (`browser.re_sign_ins`): a family
+        /// each, reserved after the devices' own at the start.
+        re_sign_ins: u8,
         bounded_flight: bool,
     },
 }
@@ -471,7 +474,17 @@ impl Actor for Node {
                 )
             }
             Node::Store { init, .. } => NodeState::Store(init.clone().into()),
-            Node::AuthServer { protocol, max_ticks, devices, logins, access_tokens, access_ttl, sign_ins, .. } => {
+            Node::AuthServer {
+                protocol,
+                max_ticks,
+                devices,
+                logins,
+                access_tokens,
+                access_ttl,
+                sign_ins,
+                re_sign_ins,
+                ..
+            } => {
                 if *max_ticks > 0 {
                     o.set_timer(Timer::Tick, model_timeout());
                 }
@@ -480,6 +493,11 @@ impl Actor for Node {
                     oauth::AsState::signed_in_cluster(*devices, *logins, session_fields)
                 } else {
                     let mut s = oauth::AsState::signed_in(*devices, *logins, session_fields);
+                    for d in 0..devices.saturating_sub(*sign_ins) {
+                        for _ in 0..*re_sign_ins {
+                            s.reserve_re_sign_in(d);
+                        }
+                    }
                     if protocol.clients == crate::protocol::Clients::PerDevice {
                         s.clients_per_device();
                     }
@@ -745,6 +763,10 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
             return;
         }
     }
+    if cfg.re_sign_ins > 0 {
+        // The user may sign in again on this device at any moment (`browser.re_sign_ins`).
+        set(Timer::DeviceSignsIn, b.can_sign_in_again());
+    }
     for (t, tab) in b.tabs.iter().enumerate() {
         let t = t as TabIx;
         let idle = tab.status == TabStatus::Idle;
@@ -877,7 +899,7 @@ fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg:
             }
         }
         Msg::LogoutResponse { tab, .. } => b.on_sign_out_reply(tab),
-        Msg::SignInResponse { reply, .. } => b.on_sign_in_reply(reply),
+        Msg::SignInResponse { reply, .. } => b.on_sign_in_reply(cfg, reply),
         _ => return,
     }
     arm_browser_timers(&b, cfg, o);
@@ -1094,6 +1116,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         requests: sc.browser.requests_per_tab,
         sign_outs: sc.browser.sign_outs,
         signs_in_during_run: false,
+        re_sign_ins: sc.browser.re_sign_ins,
         mode: sc.browser.mode,
         storage: sc.browser.json_storage,
         coordination: sc.browser.coordination,
@@ -1216,7 +1239,11 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
         let jwt = SessionJwt { session: 0, exp: 0 }; // json and cookie mode carry no session JWT
         let token = i * logins + 1;
         // The last `browser.sign_ins` devices sign in during the run.
-        let cfg = BrowserCfg { signs_in_during_run: i + sc.browser.sign_ins >= devices, ..bcfg.clone() };
+        // The last `browser.sign_ins` devices sign in during the run; the others may sign in
+        // again (`browser.re_sign_ins`).
+        let during = i + sc.browser.sign_ins >= devices;
+        let re_sign_ins = if during { 0 } else { bcfg.re_sign_ins };
+        let cfg = BrowserCfg { signs_in_during_run: during, re_sign_ins, ..bcfg.clone() };
         model = model.actor(Node::Browser { server: Id::from(server), cfg, jwt, token });
     }
     let mut model = model
@@ -1228,6 +1255,7 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
             devices,
             logins,
             sign_ins: sc.browser.sign_ins,
+            re_sign_ins: sc.browser.re_sign_ins,
             bounded_flight: sc.time.max_in_flight_ticks.is_some(),
         })
         .lossy(sc.lossy.losses())

@@ -506,6 +506,38 @@ impl AsState {
         }
     }
 
+    /// Device `d` may sign in again during the run (`browser.re_sign_ins`): a new family of
+    /// its client session, appended after every family there is, whose first token (the
+    /// family's number + 1) is reserved, not inserted, until that sign-in answers `signed_in`
+    /// ([`AsGhost::pending`]). Called before any token is minted, so that family `f`'s first
+    /// token stays token `f + 1`.
+    pub fn reserve_re_sign_in(&mut self, d: u8) {
+        let f = self.families.len() as u8;
+        self.families.push(Family { session: d, client: 0, login_at: 0, last_activity: 0, fields: Fields::default() });
+        self.rows.push(TokRow {
+            family: f,
+            parent: None,
+            gen: 0,
+            status: TokStatus::Unknown,
+            child: None,
+            used: false,
+            iat: 0,
+            fields: Fields::default(),
+        });
+        self.as_ghost.pending |= 1 << f;
+    }
+
+    /// The first token reserved for device `d`'s next sign-in during the run: that of the
+    /// lowest family of the device still pending ([`AsGhost::pending`]); `None` when it has
+    /// none left.
+    pub fn next_reserved(&self, d: u8) -> Option<Token> {
+        self.families
+            .iter()
+            .enumerate()
+            .find(|(f, fam)| self.as_ghost.pending & (1 << f) != 0 && fam.device() == d)
+            .map(|(f, _)| f as Token + 1)
+    }
+
     /// The store keeps access tokens: each family's first refresh token (token `f + 1`) gets
     /// access token `f + 1`, issued at tick 0 and expiring at `ttl`.
     pub fn keep_access_tokens(&mut self, ttl: Tick) {

@@ -260,6 +260,14 @@ pub enum Reaction {
     /// with it (supabase/auth-js `_callRefreshToken` re-reading storage; axios-auth-refresh
     /// interceptors); the list ends there. Otherwise the list goes on.
     RetryWithStoredToken,
+    /// The client reads the token where it keeps it again and, if it is some token other than
+    /// the one the failed request sent (its stored session changed since it was sent: another
+    /// tab refreshed, or the user signed in again), drops the refusal: the tab stays signed
+    /// in and idle with the stored token, and the list ends there. Otherwise (the same token,
+    /// or none) the list goes on. Nothing is sent. umbraco/Umbraco-CMS PR 23811
+    /// (`auth.context.ts` `#performRefresh`: a rejection is applied only if the session in
+    /// hand is still the one the refresh was started for; issue 23536).
+    IgnoreIfTokenChanged,
     /// The tab stays signed in and idle, keeping what it holds (an app that ignores a failed
     /// background refresh until the next request). Ends the list.
     KeepGoing,

@@ -328,6 +328,12 @@ impl BrowserState {
                         Reaction::ClearStoredToken | Reaction::ClearCookie | Reaction::ClearSharedStorage => {
                             self.clear(cfg, t, *x)
                         }
+                        Reaction::IgnoreIfTokenChanged => {
+                            let cred: Credentials = self.refresh_cred(cfg, t);
+                            if cred.presented().is_some() && cred.presented() != sent {
+                                return None;
+                            }
+                        }
                         Reaction::RetryWithStoredToken => {
                             let cred: Credentials = self.refresh_cred(cfg, t);
                             if cred.presented().is_some() && cred.presented() != sent {

@@ -744,7 +744,18 @@ fn describe_in(
         ActorModelAction::Timeout(_, Timer::DeviceSignsIn) => (
             who(0),
             "DeviceSignsIn".into(),
-            format!("the user signs in on this device (it signs in during the run) from {}: sign-in request", who(0)),
+            if model::browser_at(before, browser).sign_in.is_done() {
+                // `browser.re_sign_ins`: the device was signed in already.
+                format!(
+                    "the user signs in again on this device from {}: sign-in request (the session it holds ends by the user's own action)",
+                    who(0)
+                )
+            } else {
+                format!(
+                    "the user signs in on this device (it signs in during the run) from {}: sign-in request",
+                    who(0)
+                )
+            },
             None,
         ),
         ActorModelAction::Timeout(_, Timer::TabSignsOut(t)) => (
