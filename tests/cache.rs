@@ -176,6 +176,14 @@ fn ill_formed_cache_operations_and_sections_are_refused() {
     assert!(err.contains("field `session_server.cache`"), "{err}");
     assert!(err.contains("a cache with the default pool"), "{err}");
 
+    // A cache inside the database's transaction would make the cache delete and the row
+    // delete one step: the Keycloak 51127 race was answered `holds`.
+    let err = refused(|m| {
+        m["session_server"]["store"] = json!({ "concurrency": "pool", "transactions": "handler" });
+    });
+    assert!(err.contains("field `session_server.cache`"), "{err}");
+    assert!(err.contains("a cache with statements that are their own transactions"), "{err}");
+
     let err = refused(|m| {
         m["session_server"]["cache"] = json!({ "tll": 2 });
     });

@@ -804,6 +804,17 @@ fn a_condition_naming_a_tab_or_device_the_model_lacks_is_refused() {
         );
         assert!(stdout.is_empty(), "nothing searched: {stdout}");
     }
+    // Also with a query file answered on several model files: an invariant about a tab C that
+    // neither model has held "as expected" on both.
+    let (_dir, qf) =
+        crate::common::temp_file("q.json", r#"{"queries": [{"name": "x", "always": "tab[C].status != logged_out"}]}"#);
+    let out = cli(
+        &root(),
+        &["check", model, "models/spring-as-rotate.json", "--query", qf.to_str().unwrap(), "--no-traces", "-q"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("field `queries[0].always`: tab `C`, but device 1 has 2 tabs (A to B)"), "{err}");
     // The tabs it has are answered.
     let (code, stdout, err) =
         check_query(model, r#"{"queries": [{"name": "x", "end": "tab[B].status == logged_out and session_valid"}]}"#);

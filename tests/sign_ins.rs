@@ -313,3 +313,72 @@ fn sign_in_again_is_refused_where_it_cannot_apply() {
     let out = cli(dir.path(), &["models", "validate", "s.json"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The shipped model at `file` as JSON, changed by `edit`, written to `dir/name`.
+fn edited(dir: &std::path::Path, file: &str, name: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(crate::util::root().join(file)).unwrap()).unwrap();
+    edit(&mut m);
+    std::fs::write(dir.join(name), serde_json::to_string_pretty(&m).unwrap()).unwrap();
+}
+
+/// The verdicts and counterexample lengths of `check NAME --format json` (with `extra` options).
+fn verdicts(dir: &std::path::Path, name: &str, extra: &[&str]) -> Vec<(String, String, Option<u64>)> {
+    let mut args = vec!["check", name, "--no-traces", "--format", "json", "--threads", "1"];
+    args.extend_from_slice(extra);
+    let out = cli(dir, &args);
+    assert!(out.status.code() == Some(0) || out.status.code() == Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap().to_string(), p["status"].to_string(), p["steps"].as_u64()))
+        .collect()
+}
+
+/// A sign-in again always starts from the device's first tab, so with two tabs they are not
+/// interchangeable: the search reduced by symmetry panicked rebuilding a counterexample (exit
+/// 101). The first tab is now a block of its own; every verdict and length is the unreduced
+/// search's.
+#[test]
+fn sign_in_again_with_two_tabs_is_searched_with_the_first_tab_apart() {
+    let dir = crate::common::TempFiles::new();
+    for file in [
+        "models/umbraco-pr23811-ignores-a-refusal-of-the-old-session.json",
+        "models/umbraco-23536-refusal-tears-down-the-new-sign-in.json",
+    ] {
+        edited(dir.path(), file, "m.json", |m| m["browser"]["tabs"] = 2.into());
+        let reduced = verdicts(dir.path(), "m.json", &[]);
+        let full = verdicts(dir.path(), "m.json", &["--no-symmetry"]);
+        assert_eq!(reduced, full, "{file}");
+        assert!(reduced.iter().any(|(n, s, _)| n == "converges_to_live_token" && s == "\"violated\""), "{reduced:?}");
+    }
+}
+
+/// A device that signs in again (`browser.re_sign_ins`) and whose own sign-in evicts its old
+/// session (`evicts: oldest`, the cap's oldest being its own earlier family) is signed in with
+/// the new family afterwards: `eviction_completes` holds (it reported the new session's token
+/// as an eviction left incomplete) and the device's session is valid at rest.
+#[test]
+fn a_device_evicted_by_its_own_sign_in_again_is_signed_in_after_it() {
+    let dir = crate::common::TempFiles::new();
+    edited(dir.path(), "models/two-token-cap-sign-in-deletes-the-id-it-read.json", "m.json", |m| {
+        let b = &mut m["browser"];
+        b["devices"] = 2.into();
+        b["sign_ins"] = 0.into();
+        b["refreshes_per_tab"] = 0.into();
+        b["re_sign_ins"] = 1.into();
+        m["queries"] = serde_json::json!([
+            { "name": "valid-after", "events": ["tab 1A TabReceivesSignInResponse"], "end": "session_valid[1] and at_rest" },
+            { "name": "invalid-after", "events": ["tab 1A TabReceivesSignInResponse"], "end": "not session_valid[1] and at_rest" }
+        ]);
+        m.as_object_mut().unwrap().remove("expect");
+    });
+    let v = verdicts(dir.path(), "m.json", &["--no-symmetry"]);
+    assert!(v.iter().any(|(n, s, _)| n == "eviction_completes" && s == "\"holds\""), "{v:?}");
+    let out = cli(dir.path(), &["check", "m.json", "--no-traces", "--no-symmetry", "--threads", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("valid-after: reachable in "), "{text}");
+    assert!(text.contains("invalid-after: unreachable"), "{text}");
+}

@@ -136,6 +136,9 @@ pub fn handler_of<'p>(p: &'p Protocol, h: &AsHandler) -> &'p crate::protocol::Ha
 
 /// Inserts the reserved first token `t` of a family signing in during the run: active, issued
 /// now, the family's sign-in tick now. Its fields, as the sign-in's rules set them, are kept.
+/// The device it signs in on is no longer marked evicted (an eviction ends the families it
+/// revoked; a later sign-in on that device, its own sign-in again included, is a new valid
+/// session).
 pub fn insert_signed_in(p: &Protocol, s: &mut AsState, t: Token) {
     let now = s.now;
     let Some(row) = (t as usize).checked_sub(1).and_then(|i| s.rows.get_mut(i)) else { return };
@@ -145,6 +148,7 @@ pub fn insert_signed_in(p: &Protocol, s: &mut AsState, t: Token) {
     if let Some(fam) = s.families.get_mut(f as usize) {
         fam.login_at = now;
         fam.last_activity = now;
+        s.as_ghost.evicted &= !(1u8 << fam.device());
     }
     s.as_ghost.pending &= !(1u8 << f);
 }
@@ -223,16 +227,7 @@ fn apply(
                 let n = s.next_token();
                 // A token minted on the other node that this copy has not received.
                 while (s.rows.len() as Token) < n - 1 {
-                    s.rows.push(TokRow {
-                        family: u8::MAX,
-                        parent: None,
-                        gen: 0,
-                        status: TokStatus::Unknown,
-                        child: None,
-                        used: false,
-                        iat: 0,
-                        fields: Fields::default(),
-                    });
+                    s.rows.push(TokRow::first(u8::MAX, TokStatus::Unknown));
                 }
                 if let Some(c) = s.cluster.as_mut() {
                     c.minted = n;

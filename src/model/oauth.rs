@@ -69,6 +69,17 @@ pub struct TokRow {
     pub fields: Fields,
 }
 
+impl TokRow {
+    /// A family's first token as a sign-in inserts it, with status `status`: no parent,
+    /// generation 0, no child, unused, issued at tick 0, no declared fields set. With
+    /// [`TokStatus::Unknown`] it is a row no token has yet (a token reserved for a sign-in
+    /// during the run; with family `u8::MAX`, a number minted on another node and not received,
+    /// or rolled back).
+    pub fn first(family: u8, status: TokStatus) -> TokRow {
+        TokRow { family, parent: None, gen: 0, status, child: None, used: false, iat: 0, fields: Fields::default() }
+    }
+}
+
 /// An access token number: access token `n` is [`AsState::access`]`[n - 1]`.
 pub type AccessId = u8;
 
@@ -464,18 +475,7 @@ impl AsState {
         let families = devices * logins;
         AsState {
             now: 0,
-            rows: (0..families)
-                .map(|f| TokRow {
-                    family: f,
-                    parent: None,
-                    gen: 0,
-                    status: TokStatus::Active,
-                    child: None,
-                    used: false,
-                    iat: 0,
-                    fields: Fields::default(),
-                })
-                .collect(),
+            rows: (0..families).map(|f| TokRow::first(f, TokStatus::Active)).collect(),
             families: (0..families)
                 .map(|f| Family {
                     session: f / logins,
@@ -514,16 +514,7 @@ impl AsState {
     pub fn reserve_re_sign_in(&mut self, d: u8) {
         let f = self.families.len() as u8;
         self.families.push(Family { session: d, client: 0, login_at: 0, last_activity: 0, fields: Fields::default() });
-        self.rows.push(TokRow {
-            family: f,
-            parent: None,
-            gen: 0,
-            status: TokStatus::Unknown,
-            child: None,
-            used: false,
-            iat: 0,
-            fields: Fields::default(),
-        });
+        self.rows.push(TokRow::first(f, TokStatus::Unknown));
         self.as_ghost.pending |= 1 << f;
     }
 
@@ -645,16 +636,7 @@ impl AsState {
     /// reused, as a database sequence is not rolled back). Then the log is dropped.
     pub fn roll_back(&mut self, client: ClientKey, slot: u8, keep: [&[u8]; 3]) {
         let [keep_family, keep_session, keep_token] = keep;
-        let gone = TokRow {
-            family: u8::MAX,
-            parent: None,
-            gen: 0,
-            status: TokStatus::Unknown,
-            child: None,
-            used: false,
-            iat: 0,
-            fields: Fields::default(),
-        };
+        let gone = TokRow::first(u8::MAX, TokStatus::Unknown);
         for (_, _, b) in self.undo.iter().filter(|(c, n, _)| (*c, *n) == (client, slot)) {
             match *b {
                 Before::Row(t, was) => {

@@ -85,11 +85,13 @@ pub fn supported(sc: &crate::scenario::Scenario) -> bool {
 }
 
 /// `K` of [`representative_for`]: the first block is tabs `0..K`; `None`: three or more
-/// roles (a single broadcast leader and two or more render paths).
+/// roles (a first tab with a role of its own and two or more render paths). The first tab has
+/// a role of its own with a single broadcast leader, and where the user signs in again on a
+/// signed-in device (`browser.re_sign_ins`: always from its first tab).
 fn fixed_block(sc: &crate::scenario::Scenario) -> Option<u8> {
     let b = &sc.browser;
     let single_leader = b.coordination == Coordination::BroadcastLeader && b.leader_election == LeaderElection::Single;
-    match (single_leader, b.ssr_paths) {
+    match (single_leader || b.re_sign_ins > 0, b.ssr_paths) {
         (false, k) => Some(k.min(b.tabs)),
         (true, 0 | 1) => Some(1),
         (true, _) => None,

@@ -930,6 +930,14 @@ impl SessionProgram {
                     .into(),
             });
         }
+        if spec.cache.is_some() && spec.store.transactions == Transactions::Handler {
+            return Err(SessionError {
+                field: format!("{at}.cache"),
+                found: "a cache with `store.transactions: handler`".into(),
+                message: "a cache with statements that are their own transactions (`store.transactions: statement`, the default): a cache is not part of a database transaction nor rolled back with it, and the races a cache brings (Keycloak issue 51127: a cache write between the database's delete and its commit) need each cache operation to be its own step"
+                    .into(),
+            });
+        }
         let handler =
             |name: &str, h: &SessionHandlerSpec| compile_handler(at, spec.middleware.as_ref(), spec.cache, name, h);
         Ok(SessionProgram {

@@ -309,10 +309,12 @@ pub fn compile_all(specs: &[QuerySpec], at: &str) -> Result<Vec<Query>, QueryErr
 /// name only actions, rules and steps that model `m` can show, and that their conditions
 /// (`end`, `always`) name only tabs and devices `m` has ([`view::check_reads`]): a misspelt
 /// name or a tab the model lacks would otherwise be answered as if it were there. With
-/// `shared` (a query file answered on several model files) the actors a model may lack (tabs,
-/// requesters, pages, nodes, a store, an attacker, devices) are not checked
-/// ([`event::Vocabulary::shared`]). The error names the event's or condition's field
-/// (`queries[0].events[1]`, `queries[0].end`).
+/// `shared` (a query file answered on several model files) the actors an event names that a
+/// model may lack (tabs, requesters, pages, nodes, a store, an attacker) are not checked
+/// ([`event::Vocabulary::shared`]: such an event never happens, and the query is answered
+/// `unreachable` on that model); a condition's tabs and devices are checked all the same (a
+/// tab the model lacks would read `idle`, and an invariant would hold for nothing). The error
+/// names the event's or condition's field (`queries[0].events[1]`, `queries[0].end`).
 pub fn check_names(queries: &[Query], at: &str, m: &RefreshModel, shared: bool) -> Result<(), QueryError> {
     let vocab = event::Vocabulary { shared, ..event::Vocabulary::of(m) };
     for (i, q) in queries.iter().enumerate() {
@@ -325,7 +327,7 @@ pub fn check_names(queries: &[Query], at: &str, m: &RefreshModel, shared: bool) 
                 })?;
             }
         }
-        if let (Some(c), false) = (&q.cond, shared) {
+        if let Some(c) = &q.cond {
             view::check_reads(c, m).map_err(|message| QueryError {
                 field: format!("{at}[{i}].{}", if q.invariant { "always" } else { "end" }),
                 found: q.cond_text.clone(),
