@@ -382,3 +382,24 @@ fn a_device_evicted_by_its_own_sign_in_again_is_signed_in_after_it() {
     assert!(text.contains("valid-after: reachable in "), "{text}");
     assert!(text.contains("invalid-after: unreachable"), "{text}");
 }
+
+/// A sign-in again that no rule answers (the server refuses it and ends nothing) leaves the
+/// device with the session it held: the ground truth says signed in (it said signed out, which
+/// excused every later logout of that device), and the trace says the device keeps its session.
+#[test]
+fn a_refused_sign_in_again_keeps_the_session_the_device_held() {
+    let dir = crate::common::TempFiles::new();
+    edited(dir.path(), "models/umbraco-pr23811-ignores-a-refusal-of-the-old-session.json", "m.json", |m| {
+        m["protocol"]["sign_in"]["rules"][0]["when"] = "user.active_tokens > 5".into();
+        m["queries"] = serde_json::json!([
+            { "name": "valid-after", "events": ["tab A TabReceivesSignInResponse"], "end": "session_valid and at_rest" },
+            { "name": "invalid-after", "events": ["tab A TabReceivesSignInResponse"], "end": "not session_valid and at_rest" }
+        ]);
+        m.as_object_mut().unwrap().remove("expect");
+    });
+    let out = cli(dir.path(), &["check", "m.json", "--no-traces", "--threads", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("valid-after: reachable in "), "{text}");
+    assert!(text.contains("invalid-after: unreachable"), "{text}");
+    assert!(text.contains("tab A gets 400 invalid_grant: the device keeps the session it held"), "{text}");
+}

@@ -654,7 +654,9 @@ impl BrowserState {
     /// With `browser.re_sign_ins` the answer's token goes where the mode keeps it (the jar's
     /// refresh cookie, the shared storage, every tab's own copy), and every tab of the device
     /// is signed in with it: a tab on the login page is idle again (the user signed in there).
-    /// An error to a sign-in again leaves the device between sessions (signed in for nobody).
+    /// An error to a sign-in again (the server ended nothing it did not say) leaves the device
+    /// with the session it held: signed in again for the ground truth, so a later logout by a
+    /// race is still spurious.
     pub fn on_sign_in_reply(&mut self, cfg: &BrowserCfg, reply: Reply) {
         if self.sign_in != SignInStage::Sent {
             return;
@@ -667,7 +669,10 @@ impl BrowserState {
                     self.take_signed_in_token(cfg, token);
                 }
             }
-            Reply::SignedOut | Reply::Err(_) if cfg.re_sign_ins > 0 => self.sign_in = SignInStage::Done,
+            Reply::SignedOut | Reply::Err(_) if cfg.re_sign_ins > 0 => {
+                self.sign_in = SignInStage::Done;
+                self.truth.signed_in = true;
+            }
             Reply::SignedOut | Reply::Err(_) => self.sign_in = SignInStage::Pending,
         }
     }

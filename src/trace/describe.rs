@@ -1108,7 +1108,14 @@ fn describe_in(
                         Reply::Ok { token: Some(t), .. } => {
                             format!("{w} gets {}: the device is signed in, its tabs hold refresh token={t}", view.text)
                         }
-                        _ => format!("{w} gets {}: the device is still signed out", view.text),
+                        _ => match &m.actors[usize::from(*dst)] {
+                            // A sign-in again (`browser.re_sign_ins`) refused: the device keeps
+                            // the session it held.
+                            Node::Browser { cfg, .. } if cfg.re_sign_ins > 0 => {
+                                format!("{w} gets {}: the device keeps the session it held", view.text)
+                            }
+                            _ => format!("{w} gets {}: the device is still signed out", view.text),
+                        },
                     };
                     (w, "TabReceivesSignInResponse", text)
                 }
