@@ -11,12 +11,7 @@ use refresh_check::query::Answer;
 use refresh_check::scenario::Verdict;
 use refresh_check::trace::Trace;
 
-use crate::util::{answered, checked, status, steps, trace_of};
-
-/// `(actor, action)` pairs written as string slices.
-fn owned(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
-}
+use crate::util::{answered, checked, owned, status, steps, trace_of};
 
 /// The store rows of a trace's last state, as the trace prints them.
 fn last_store(t: &Trace) -> &[String] {

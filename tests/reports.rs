@@ -7,7 +7,7 @@ use refresh_check::model::{self, oauth::TokStatus, RefreshModel, State};
 use refresh_check::search;
 use refresh_check::trace::Trace;
 
-use crate::util::{actions, checked, find_step, trace_of};
+use crate::util::{actions, checked, find_step, owned, trace_of};
 
 /// The store rows of a trace's last state, as the trace prints them.
 fn last_store(t: &Trace) -> &[String] {
@@ -1827,11 +1827,6 @@ fn sign_out_presents_is_validated() {
         assert!(err.contains(field) && err.contains(expected), "{err}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// `(actor, action)` pairs written as string slices.
-fn owned(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
 }
 
 /// laravel/passport issue 1185: two tabs refresh with the one httpOnly cookie; the grant checks

@@ -56,6 +56,11 @@ pub fn steps(t: &Trace) -> Vec<(String, String)> {
     t.steps.iter().map(|s| (s.actor.clone(), s.action.clone())).collect()
 }
 
+/// Expected `(actor, action)` pairs of [`steps`], written as string slices.
+pub fn owned(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
 /// One expected `(actor, action)` of [`steps`].
 pub fn pair(actor: &str, action: &str) -> (String, String) {
     (actor.to_string(), action.to_string())
