@@ -836,3 +836,63 @@ fn a_shard_says_it_answers_no_query() {
     assert_eq!(out.status.code(), Some(0));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("shard does not answer"));
 }
+
+/// `stolen_tokens` and `stolen_tokens.live` read the refresh tokens the attacker holds (it
+/// copies every token the browser held; with `keeps_tokens`, also those answered to it) and
+/// how many of them are active. Auth0's rotation with reuse detection, one tab refreshing
+/// twice: the attacker holds the tab's token from the start; once the tab rotates it (its
+/// answer not yet stored) the attacker holds no active token; after redeeming a copy it keeps
+/// the new one; and it can still copy and redeem the victim's newest token after the victim's
+/// last refresh: "can the attacker keep access after the victim refreshes?" is reachable.
+#[test]
+fn the_state_view_reads_the_refresh_tokens_the_attacker_holds() {
+    let files = crate::common::TempFiles::new();
+    let file = files.copy_model("models/auth0-rotation-theft.json", "t.json", |m| {
+        m.shift_remove("expect");
+        m["attacker"]["keeps_tokens"] = true.into();
+        m.insert(
+            "queries".into(),
+            serde_json::json!([
+                { "name": "holds-a-copy", "always": "stolen_tokens >= 1", "expect": "holds" },
+                { "name": "none-live", "end": "stolen_tokens.live == 0", "expect": "reachable" },
+                { "name": "keeps-its-answer", "end": "attacker_redeemed and stolen_tokens.live == 1 and at_rest", "expect": "reachable" },
+                { "name": "keeps-access-after-the-victim",
+                  "end": "attacker_redeemed and stolen_tokens.live >= 1 and tab[A].refreshes_left == 0 and at_rest",
+                  "expect": "reachable" }
+            ]),
+        );
+    });
+    let sc = refresh_check::scenario::Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let o = crate::util::answered(&sc, "holds-a-copy");
+    assert!(o.unique_states > 40, "{} states", o.unique_states);
+    let o = crate::util::answered(&sc, "none-live");
+    assert_eq!(actions(trace(&o)), ["TabSendsRefresh", "ServerReceivesRefresh"]);
+    let o = crate::util::answered(&sc, "keeps-its-answer");
+    assert_eq!(actions(trace(&o)), ["AttackerRedeems", "ServerReceivesRefresh", "AttackerReceivesResponse"]);
+    let o = crate::util::answered(&sc, "keeps-access-after-the-victim");
+    let t = trace(&o);
+    let refresh = ["TabSendsRefresh", "ServerReceivesRefresh", "TabReceivesRefreshResponse"];
+    let expected: Vec<&str> = refresh
+        .iter()
+        .chain(refresh.iter())
+        .chain(["AttackerRedeems", "ServerReceivesRefresh", "AttackerReceivesResponse"].iter())
+        .copied()
+        .collect();
+    assert_eq!(actions(t), expected);
+    assert!(t.steps[6].text.contains("refresh_token=3"), "the victim's newest token: {}", t.steps[6].text);
+}
+
+/// `models validate` checks a model file's own queries as `check` does: an action no step
+/// shows is refused with the file, the field and the nearest name (exit 2), not reported ok.
+#[test]
+fn models_validate_checks_the_files_own_queries() {
+    let files = crate::common::TempFiles::new();
+    files.copy_model("models/auth0-rotation-theft.json", "q.json", |m| {
+        m.insert("queries".into(), serde_json::json!([{ "name": "x", "events": ["TabSendCall"] }]));
+    });
+    let out = cli(files.path(), &["models", "validate", "q.json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("q.json") && err.contains("queries[0].events[0]") && err.contains("TabSendsCall"), "{err}");
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+}

@@ -180,11 +180,32 @@ fn a_sign_out_answer_says_what_the_reply_and_the_browser_do() {
     let i = crate::util::find_step(&t, "tab 1A", "TabReceivesLogoutResponse", "200 signed_out");
     assert_eq!(
         t.steps[i].text,
-        "device 1 tab A gets 200 signed_out: the device 1 tab drops its refresh token (and the shared storage, if any), and is logged out"
+        "device 1 tab A gets 200 signed_out: the device 1 tab drops its refresh token, and is logged out"
     );
     assert_eq!(t.steps[i].message.as_ref().unwrap().text, "200 signed_out");
     assert!(!all_text(&t).contains("cookies cleared"));
     assert_eq!(t.steps[i].state.tabs[0].status, "logged out");
+    // With one shared storage for the tabs, the sign-out's answer clears it, and says so.
+    let files = crate::common::TempFiles::new();
+    let file = files.copy_model("models/c12-revoke-during-refresh.json", "c.json", |m| {
+        m.shift_remove("expect");
+        m.insert(
+            "queries".into(),
+            serde_json::json!([{ "name": "signed-out", "events": ["TabReceivesLogoutResponse"], "expect": "reachable" }]),
+        );
+    });
+    let sc = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let o = crate::util::answered(&sc, "signed-out");
+    let t = o.trace.as_ref().unwrap();
+    let last = t.steps.last().unwrap();
+    assert_eq!(last.action, "TabReceivesLogoutResponse");
+    assert!(
+        last.text.ends_with(
+            "the tab drops its refresh token and clears the shared storage (until a tab stores a token again), and is logged out"
+        ),
+        "{}",
+        last.text
+    );
 }
 
 /// Two nodes: a node that answers from its copy without changing it is not said to serve the

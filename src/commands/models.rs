@@ -116,6 +116,18 @@ fn validate(args: &[PathBuf]) -> Result<u8> {
                 }
             }
         });
+        // The model file's own queries name actions, actors, rules and steps as `check`
+        // requires, checked on the model built from the file (`check` refuses them otherwise).
+        let loaded = loaded.map_err(|e| e.to_string()).and_then(|sc| {
+            if sc.queries.is_empty() {
+                return Ok(sc);
+            }
+            let m = refresh_check::model::build(&sc);
+            match refresh_check::query::check_names(&sc.queries, "queries", &m, false) {
+                Ok(()) => Ok(sc),
+                Err(e) => Err(refresh_check::query::located(&sc.path, &e)),
+            }
+        });
         match loaded {
             Ok(sc) => writeln!(
                 out,
@@ -129,7 +141,7 @@ fn validate(args: &[PathBuf]) -> Result<u8> {
                 calls_summary(&sc)
             )?,
             Err(e) => {
-                eprintln!("error: {}", escape_controls(&e.to_string()));
+                eprintln!("error: {}", escape_controls(&e));
                 code = exit::BAD_INPUT;
             }
         }

@@ -95,8 +95,8 @@ pub enum Grace {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
-    /// Ticks since the token was superseded: reuse at `now <= superseded_at + ticks`
-    /// (Supabase `REFRESH_TOKEN_REUSE_INTERVAL`, Auth0 `leeway`, Hydra, DOT, Okta, Cognito).
+    /// Ticks since the token was superseded: reuse at `now <= presented.rotated_at + ticks`,
+    /// `rotated_at` being the tick the token was superseded (Supabase `REFRESH_TOKEN_REUSE_INTERVAL`, Auth0 `leeway`, Hydra, DOT, Okta, Cognito).
     #[serde(default)]
     pub ticks: Option<Tick>,
     /// Grace uses: fewer than `uses` earlier grace redemptions of this token (Keycloak

@@ -420,8 +420,30 @@ pub fn want<G: Grammar>(found: G::Ty, expected: G::Ty, op: &str) -> Result<(), S
     }
 }
 
-/// The closest of `candidates` to `word`, if it is close enough to be a likely misspelling.
+/// Names other servers and papers give a column this language names otherwise, as
+/// `(their name, ours)`: a word ending in the first is answered with the second before any
+/// misspelling is guessed (`presented.superseded_at` is `presented.rotated_at`, the tick the
+/// token was superseded; `replaced_by` is `child`, the token that superseded it).
+pub const SYNONYMS: &[(&str, &str)] = &[
+    ("superseded_at", "rotated_at"),
+    ("replaced_at", "rotated_at"),
+    ("replaced_by", "child"),
+    ("successor", "child"),
+    ("predecessor", "parent"),
+    ("created_at", "issued_at"),
+];
+
+/// The closest of `candidates` to `word`: a candidate that is `word` with a [`SYNONYMS`]
+/// name replaced by ours, else one close enough to be a likely misspelling.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let candidates: Vec<&'a str> = candidates.into_iter().collect();
+    let synonym = SYNONYMS.iter().find_map(|(theirs, ours)| {
+        let stem = word.strip_suffix(theirs)?;
+        candidates.iter().copied().find(|c| c.strip_prefix(stem) == Some(ours))
+    });
+    if synonym.is_some() {
+        return synonym;
+    }
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
@@ -433,6 +455,17 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_vocabularys_column_name_is_answered_with_ours() {
+        let cols = ["presented.issued_at", "presented.rotated_at", "presented.child"];
+        assert_eq!(did_you_mean("presented.superseded_at", cols), Some("presented.rotated_at"));
+        assert_eq!(did_you_mean("superseded_at", ["issued_at", "rotated_at"]), Some("rotated_at"));
+        assert_eq!(did_you_mean("presented.replaced_by", cols), Some("presented.child"));
+        // No synonym among the candidates: the closest spelling, as before.
+        assert_eq!(did_you_mean("presented.isued_at", cols), Some("presented.issued_at"));
+        assert_eq!(did_you_mean("superseded_at", ["issued_at"]), None);
+    }
 
     /// A language of two numbers `x` and `y` and a condition `c`.
     struct Tiny;

@@ -740,6 +740,30 @@ impl Event {
 mod tests {
     use super::*;
 
+    /// `docs/queries.md` ("Actions") names every action an event may match, and no other.
+    #[test]
+    fn every_action_is_documented_in_the_query_guide() {
+        let doc = include_str!("../../docs/queries.md");
+        let section =
+            doc.split("### Actions").nth(1).and_then(|s| s.split("\n## ").next()).expect("an Actions section");
+        let missing: Vec<&str> =
+            ACTION_NAMES.iter().copied().filter(|a| !section.contains(&format!("`{a}`"))).collect();
+        assert!(missing.is_empty(), "actions missing from docs/queries.md's Actions section: {missing:?}");
+        let listed: Vec<&str> = section
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|w| {
+                w.len() > 4
+                    && w.chars().all(|c| c.is_ascii_alphanumeric())
+                    && w.starts_with(char::is_uppercase)
+                    && w.chars().any(|c| c.is_ascii_lowercase())
+            })
+            .collect();
+        let unknown: Vec<&str> = listed.into_iter().filter(|w| !ACTION_NAMES.contains(w)).collect();
+        assert!(unknown.is_empty(), "docs/queries.md lists actions no step shows: {unknown:?}");
+    }
+
     /// Every actor a trace names, requesters and reloaded pages included, reads back from its
     /// pattern words (`compare` writes a trace's steps as events this way); bad numbers are
     /// refused with the range.

@@ -21,7 +21,8 @@
 //!        | "token" "[" INTEGER "]" "." ("status" | "generation" | "family" | "parent" | "child")
 //!        | "access" "[" INTEGER "]" "." ACC
 //!        | "tabs." TAB_STATUS | "tokens." STATUS | "orphan_cookies" | "reuse_detected"
-//!        | "stolen" | "stolen_access" ("." "live")? | "attacker_redeemed" | "refreshed_ok"
+//!        | "stolen" | "stolen_access" ("." "live")? | "stolen_tokens" ("." "live")?
+//!        | "attacker_redeemed" | "refreshed_ok"
 //! ACC   := "expired" | "revoked" | "used" | "exp" | "issued_at" | "refresh"
 //! DEV   := "[" INTEGER "]"            (a device, from 1; default 1)
 //! TAB   := LETTER | INTEGER LETTER    (tab A of device 1, or tab 2A of device 2)
@@ -101,6 +102,13 @@ pub enum Read {
     /// neither expired nor revoked.
     StolenAccess {
         /// Count only the usable ones (unexpired, not revoked).
+        live: bool,
+    },
+    /// `stolen_tokens`: refresh tokens (session claims in session mode) the attacker holds
+    /// (copied from the browser, or, with `keeps_tokens`, answered to it), on every device, a
+    /// count; `live` counts only those whose row is active.
+    StolenTokens {
+        /// Count only the active ones.
         live: bool,
     },
     /// `attacker_redeemed`: the attacker was answered 2xx for a copied token.
@@ -256,6 +264,8 @@ pub const NAMES: &[&str] = &[
     "stolen",
     "stolen_access",
     "stolen_access.live",
+    "stolen_tokens",
+    "stolen_tokens.live",
     "attacker_redeemed",
 ];
 
@@ -351,6 +361,11 @@ impl Grammar for View {
                 None => read(Read::StolenAccess { live: false }, Ty::Num),
                 Some("live") => read(Read::StolenAccess { live: true }, Ty::Num),
                 Some(f) => Err(format!("unknown field `{f}` of `stolen_access` (expected `live`)")),
+            },
+            "stolen_tokens" => match field(p)?.as_deref() {
+                None => read(Read::StolenTokens { live: false }, Ty::Num),
+                Some("live") => read(Read::StolenTokens { live: true }, Ty::Num),
+                Some(f) => Err(format!("unknown field `{f}` of `stolen_tokens` (expected `live`)")),
             },
             "attacker_redeemed" => read(Read::AttackerRedeemed, Ty::Bool),
             "session_valid" => {
@@ -720,6 +735,11 @@ pub fn read(m: &RefreshModel, s: &State, r: Read) -> i32 {
                 access_column(m, s, a, AccessField::Expired) == 0 && access_column(m, s, a, AccessField::Revoked) == 0
             };
             held.into_iter().filter(|&a| !live || usable(a)).count() as i32
+        }
+        Read::StolenTokens { live } => {
+            let held: std::collections::BTreeSet<Token> =
+                m.cfg.browsers.iter().flat_map(|&b| model::browser_at(s, b).held.tokens.iter().copied()).collect();
+            held.into_iter().filter(|&t| !live || token_status(m, s, t) == ACTIVE).count() as i32
         }
         Read::AttackerRedeemed => i32::from(
             m.cfg.browsers.iter().any(|&b| model::browser_at(s, b).attacker.as_ref().is_some_and(|a| a.redeemed_ok)),

@@ -6,7 +6,7 @@ use stateright::actor::{ActorModelAction, Id};
 
 use super::{tab_letter, MessageView, Snapshot, TabView};
 use crate::model::browser::{BrowserState, TabStatus};
-use crate::model::policy::AuthMode;
+use crate::model::policy::{AuthMode, JsonStorage};
 use crate::model::server::{Credentials, Handler, Stage};
 use crate::model::store::{Row, Sql, SqlResult};
 use crate::model::{
@@ -114,9 +114,14 @@ impl Words<'_> {
     /// What the browser does with a sign-out's 200 in mode `mode` (`BrowserState::on_sign_out_reply`:
     /// the jar, the shared storage and the tab's refresh token are dropped and the tab is logged
     /// out), in the words of the answer that caused it.
-    fn sign_out_reaction(&self, mode: AuthMode) -> &'static str {
+    /// `shared`: the device's tabs keep the token in one shared storage (`json_storage:
+    /// shared` or `shared-lagging`), which the sign-out clears for every tab.
+    fn sign_out_reaction(&self, mode: AuthMode, shared: bool) -> &'static str {
         match (self.oauth, mode) {
-            (_, AuthMode::Json) => "the tab drops its refresh token (and the shared storage, if any)",
+            (_, AuthMode::Json) if shared => {
+                "the tab drops its refresh token and clears the shared storage (until a tab stores a token again)"
+            }
+            (_, AuthMode::Json) => "the tab drops its refresh token",
             (false, _) => "every tab's cookies are gone",
             (true, _) => "the browser drops the refresh cookie, for every tab",
         }
@@ -393,6 +398,15 @@ impl Names<'_> {
 }
 
 /// The auth mode of the model's browsers (every browser of a model has the same).
+/// The first device's tabs keep their token in one shared storage (`json_storage: shared` or
+/// `shared-lagging`).
+fn shared_storage(m: &RefreshModel) -> bool {
+    match &m.actors[m.cfg.browsers[0]] {
+        Node::Browser { cfg, .. } => matches!(cfg.storage, JsonStorage::Shared | JsonStorage::SharedLagging),
+        _ => false,
+    }
+}
+
 fn browser_mode(m: &RefreshModel) -> AuthMode {
     match &m.actors[m.cfg.browsers[0]] {
         Node::Browser { cfg, .. } => cfg.mode,
@@ -1356,7 +1370,7 @@ fn describe_in(
                         format!(
                             "{w} gets {}: {}, and is logged out",
                             view.text,
-                            names.words.sign_out_reaction(browser_mode(m))
+                            names.words.sign_out_reaction(browser_mode(m), shared_storage(m))
                         ),
                     )
                 }
