@@ -136,3 +136,62 @@ fn dot_pr1818_a_revoked_token_is_refused_at_once() {
     let save = find_step(&l, "server", "ServerWritesRefresh", "a fresh pair");
     assert!(validate < logout && logout < save);
 }
+
+/// django-oauth-toolkit issue 1617 with `REFRESH_TOKEN_REUSE_PROTECTION` (before PR 1777): the
+/// tab rotates 1 -> 2 -> 3, a copy of token 1 replayed inside the grace window is honoured,
+/// finds no previous access token and gets a fresh pair, and the family is never revoked.
+#[test]
+fn dot_1617_a_stale_replay_inside_the_window_bypasses_reuse_protection() {
+    let (sc, m, r) = checked("models/django-oauth-toolkit-1617-grace-bypasses-reuse-protection.json");
+    assert!(r.unique_states > 500, "searched: {}", r.unique_states);
+    assert_eq!(status(&r, "reuse_detected_after_theft"), Verdict::Violated);
+    let q = query_trace(&sc, "stale-replay-served-inside-the-window");
+    assert_eq!(q.steps.len(), 12);
+    assert_eq!(q.steps[7].text, "tab A gets 200, refresh token=3; it stores it");
+    assert!(q.steps[9].text.contains("rule `revoked inside the grace window: honoured`"), "{}", q.steps[9].text);
+    assert!(q.steps[10].text.contains("rule `revoked, no previous access token: a fresh pair`"));
+    assert_eq!(
+        last_store(&q)[2..],
+        [
+            "token=3 family=0 gen=2 parent=2 active; revoked_at=0",
+            "token=4 family=0 gen=1 parent=1 active; revoked_at=0"
+        ]
+    );
+    // The catalogue's shortest theft left undetected is the same replay, validated while token
+    // 1 was live and saved after the second rotation.
+    let t = trace_of(&m, &sc, &r, "reuse_detected_after_theft");
+    let validated = find_step(
+        &t,
+        "server",
+        "ServerReceivesRefresh",
+        "attacker's POST /o/token/ (refresh_token) (mode json, refresh_token=1)",
+    );
+    let second = find_step(&t, "tab A", "TabReceivesRefreshResponse", "refresh token=3");
+    let saved = find_step(&t, "server", "ServerWritesRefresh", "of attacker's refresh");
+    assert!(validated < second && second < saved);
+}
+
+/// django-oauth-toolkit PR 1777: a token whose rotation's access token is gone is a stale
+/// replay: refused, and its family revoked. What stays is the replay validated while token 1
+/// was live and saved after the chain moved on (validation is outside the save's transaction).
+#[test]
+fn dot_pr1777_a_stale_replay_revokes_the_family() {
+    let (sc, m, r) = checked("models/django-oauth-toolkit-pr1777-stale-replay-revokes-family.json");
+    assert!(r.unique_states > 500, "searched: {}", r.unique_states);
+    let q = query_trace(&sc, "stale-replay-revokes-the-family");
+    assert_eq!(q.steps.len(), 10);
+    assert!(q.steps[9].text.contains("rule `grace expired or stale replay: revoke the token family`"));
+    assert!(last_store(&q).iter().take(3).all(|row| row.contains(" revoked;")), "{:?}", last_store(&q));
+    assert_eq!(answered(&sc, "no-stale-replay-validated-after-two-rotations").answer, Answer::Unreachable);
+    let t = trace_of(&m, &sc, &r, "sp1_immediate_predecessor");
+    let validated = find_step(
+        &t,
+        "server",
+        "ServerReceivesRefresh",
+        "attacker's POST /o/token/ (refresh_token) (mode json, refresh_token=1)",
+    );
+    let second = find_step(&t, "server", "ServerWritesRefresh", "of tab A's refresh");
+    let saved = find_step(&t, "server", "ServerWritesRefresh", "of attacker's refresh");
+    assert!(t.steps[validated].text.contains("rule `not revoked`"), "{}", t.steps[validated].text);
+    assert!(validated < saved && second < saved && t.steps[saved].text.contains("a fresh pair"));
+}
