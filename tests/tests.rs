@@ -33,6 +33,7 @@ mod reports;
 mod requesters;
 mod robustness;
 mod scenarios;
+mod security_reports;
 mod sessions;
 mod sign_ins;
 mod stored_session;
