@@ -2,7 +2,9 @@
 //! (two CLI processes sharing a config file), tymondesigns/jwt-auth issue 700 (parallel
 //! requests through the `jwt.refresh` middleware), Woodpecker PR 6153 against Forgejo's grant
 //! counter, goiabada issue 128 (before, the fix, and the proposal the fix rejected) and Coder PR
-//! 28752. Each test checks the file's verdicts, that the search was not empty, the shortest
+//! 28752, and remember-me cookies rotated under concurrent requests: Symfony (issues 40971 and
+//! 42343, PR 47488), Halo (PRs 10005 and 10014), gbirke/rememberme (issue 27) and Coherence (issues 112
+//! and 376). Each test checks the file's verdicts, that the search was not empty, the shortest
 //! counterexample's steps (the reported interleaving), and the queries that tell a fix from
 //! what it fixed.
 
@@ -265,4 +267,321 @@ fn coder_28752_the_blind_delete_mints_twice_and_the_returning_delete_once() {
         last_store(&q),
         ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
     );
+}
+
+/// The clock brought to tick 2 (the first tick at which a value set at sign-in is more than a
+/// minute old), each tick settled before the next (`max_in_flight_ticks` 0).
+const TO_TICK_2: [(&str, &str); 3] = [("clock", "ClockTicks"), ("clock", "ClockMayTickAgain"), ("clock", "ClockTicks")];
+
+/// Symfony issue 40971 without a token verifier: request A regenerates the value and stores it,
+/// request B then compares the old value with the row's new one, CookieTheftException deletes
+/// the series and tab B is logged out: the issue's workflow, step by step.
+#[test]
+fn symfony_40971_the_parallel_request_throws_cookie_theft() {
+    let (sc, m, r) = checked("models/symfony-40971-no-token-verifier.json");
+    assert!(r.unique_states > 1000, "searched: {}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let mut expected = TO_TICK_2.to_vec();
+    expected.extend([
+        ("tab A", "TabSendsRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("tab B", "TabSendsRefresh"),
+        ("server", "ServerWritesRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("tab B", "TabReceivesRefreshResponse"),
+    ]);
+    assert_eq!(steps(&t), owned(&expected));
+    assert!(t.steps[4].text.contains("rule `the stored value: regenerate` → continue"), "{}", t.steps[4].text);
+    assert!(t.steps[6].text.contains("rule `the row still holds the loaded value` → ok minted"), "{}", t.steps[6].text);
+    assert!(t.steps[7].text.contains("(mode cookie, refresh cookie=1)"), "{}", t.steps[7].text);
+    assert!(
+        t.steps[7].text.contains("rule `a value the row no longer holds: CookieTheftException` → invalid_grant"),
+        "{}",
+        t.steps[7].text
+    );
+    assert_eq!(t.steps[8].text, "tab B gets 401 CookieTheftException, clears the stored token and is logged out");
+    assert_eq!(
+        last_store(&t),
+        [
+            "token=1 family=0 gen=0 revoked",
+            "token=2 family=0 gen=1 parent=1 revoked",
+            "family 0: current=2, deleted=1, last_used=2, stale=1"
+        ]
+    );
+}
+
+/// Symfony issue 42343 (5.3.6 with the CacheTokenVerifier): the loser is accepted through the
+/// cache and its Set-Cookie puts the old value back after the winner's; two ticks later the
+/// cache has dropped it and the next remember-me login throws CookieTheftException. The
+/// model's own query pins that run (17 steps); the shortest logout is the derived fork of the
+/// blind UPDATE (13 steps), asserted too.
+#[test]
+fn symfony_42343_the_loser_puts_the_old_value_back_in_the_jar() {
+    let (sc, m, r) = checked("models/symfony-42343-loser-resets-the-old-cookie.json");
+    assert!(r.unique_states > 1000, "searched: {}", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let q = query_trace(&sc, "loser-resets-the-old-cookie");
+    let mut expected = TO_TICK_2.to_vec();
+    expected.extend([
+        ("clock", "ClockMayTickAgain"),
+        ("tab A", "TabSendsRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("tab B", "TabSendsRefresh"),
+        ("server", "ServerWritesRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("tab A", "TabReceivesRefreshResponse"),
+        ("tab B", "TabReceivesRefreshResponse"),
+        ("clock", "ClockTicks"),
+        ("clock", "ClockMayTickAgain"),
+        ("clock", "ClockTicks"),
+        ("tab A", "TabSendsRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("tab A", "TabReceivesRefreshResponse"),
+    ]);
+    assert_eq!(steps(&q), owned(&expected));
+    assert!(
+        q.steps[8].text.contains("rule `the outdated value still in the cache` → ok presented"),
+        "{}",
+        q.steps[8].text
+    );
+    assert_eq!(q.steps[9].text, "tab A gets 200, refresh token=2; it stores it");
+    assert_eq!(q.steps[10].text, "tab B gets 200, refresh token=1; it stores it");
+    assert!(q.steps[14].text.contains("with the jar's refresh cookie (token=1)"), "{}", q.steps[14].text);
+    assert!(q.steps[15].text.contains("CookieTheftException` → invalid_grant"), "{}", q.steps[15].text);
+    assert_eq!(q.steps[16].text, "tab A gets 401 CookieTheftException, clears the stored token and is logged out");
+
+    let fork = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(fork.steps.len(), 13);
+    assert!(fork.steps[6].text.contains("rule `the stored value: regenerate`"), "{}", fork.steps[6].text);
+    assert!(
+        fork.steps[10].text.contains("rule `another request rewrote the row meanwhile: overwritten` → ok minted"),
+        "{}",
+        fork.steps[10].text
+    );
+    assert!(fork.steps[11].text.contains("refresh cookie=2"), "{}", fork.steps[11].text);
+}
+
+/// Symfony PR 47488: the loser sets no cookie, so the reported run is gone (the query is
+/// unreachable on a non-empty search); the fork of the blind UPDATE is not fixed and is still
+/// the shortest logout.
+#[test]
+fn symfony_pr47488_the_loser_keeps_the_winner_cookie_and_the_fork_stays() {
+    let (sc, m, r) = checked("models/symfony-pr47488-loser-sets-no-cookie.json");
+    assert!(r.unique_states > 1000, "searched: {}", r.unique_states);
+    assert_eq!(answered(&sc, "loser-resets-the-old-cookie").answer, Answer::Unreachable);
+    let fork = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let mut expected = TO_TICK_2.to_vec();
+    expected.extend([
+        ("tab A", "TabSendsRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("tab B", "TabSendsRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("server", "ServerWritesRefresh"),
+        ("tab A", "TabReceivesRefreshResponse"),
+        ("tab A", "TabSendsRefresh"),
+        ("server", "ServerWritesRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("tab A", "TabReceivesRefreshResponse"),
+    ]);
+    assert_eq!(steps(&fork), owned(&expected));
+    assert!(fork.steps[10].text.contains("rule `another request rewrote the row meanwhile: overwritten`"));
+    assert!(fork.steps[11].text.contains("CookieTheftException` → invalid_grant"), "{}", fork.steps[11].text);
+    assert_eq!(
+        last_store(&fork),
+        [
+            "token=1 family=0 gen=0 revoked",
+            "token=2 family=0 gen=1 parent=1 revoked",
+            "token=3 family=0 gen=1 parent=1 revoked",
+            "family 0: current=3, deleted=1, last_used=2, stale=1"
+        ]
+    );
+}
+
+/// A remember-me request of tab `tab` (`A`, `B`) sent and its lookup run: the first two steps
+/// of every Halo and rememberme run below.
+fn sent_and_read(tab: &'static str) -> [(&'static str, &'static str); 2] {
+    [(if tab == "A" { "tab A" } else { "tab B" }, "TabSendsRefresh"), ("server", "ServerReceivesRefresh")]
+}
+
+/// Halo before PR 10005 (issue 9953), the run the PR describes: both requests read the current
+/// value, the winner's Set-Cookie never lands, the optimistic-lock loser is answered with no
+/// cookie, and after the grace the old value is taken for theft. The shortest logout needs no
+/// lost answer: a value two rotations behind (the report of PR 10014).
+#[test]
+fn halo_9953_the_lock_loser_leaves_the_old_cookie() {
+    let (sc, m, r) = checked("models/halo-9953-lock-loser-sets-no-cookie.json");
+    assert!(r.unique_states > 1000, "searched: {}", r.unique_states);
+    let q = query_trace(&sc, "loser-of-the-lock-leaves-the-old-cookie");
+    let mut expected = sent_and_read("A").to_vec();
+    expected.extend(sent_and_read("B"));
+    expected.extend([
+        ("server", "ServerWritesRefresh"),
+        ("network", "NetworkLosesMessage"),
+        ("clock", "ClockTicks"),
+        ("clock", "ClockMayTickAgain"),
+        ("clock", "ClockTicks"),
+        ("server", "ServerWritesRefresh"),
+        ("tab B", "TabReceivesRefreshResponse"),
+        ("tab B", "TabSendsRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("tab B", "TabReceivesRefreshResponse"),
+    ]);
+    assert_eq!(steps(&q), owned(&expected));
+    assert_eq!(q.steps[5].text, "the network loses server → tab A: 200, refresh token=2");
+    assert!(q.steps[9]
+        .text
+        .contains("rule `the version read lost the lock: authenticated, no cookie` → ok access-only"));
+    assert_eq!(q.steps[10].text, "tab B gets 200; it stores it");
+    assert!(q.steps[11].text.contains("with the jar's refresh cookie (token=1)"), "{}", q.steps[11].text);
+    assert_eq!(q.steps[13].text, "tab B gets 401 CookieTheftException, clears the stored token and is logged out");
+
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let mut shortest = sent_and_read("A").to_vec();
+    shortest.extend([
+        ("tab B", "TabSendsRefresh"),
+        ("server", "ServerWritesRefresh"),
+        ("tab A", "TabReceivesRefreshResponse"),
+        ("tab A", "TabSendsRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("server", "ServerWritesRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("tab B", "TabReceivesRefreshResponse"),
+    ]);
+    assert_eq!(steps(&t), owned(&shortest));
+    assert!(t.steps[8].text.contains("(mode cookie, refresh cookie=1)"), "{}", t.steps[8].text);
+    assert_eq!(
+        last_store(&t),
+        [
+            "token=1 family=0 gen=0 revoked",
+            "token=2 family=0 gen=1 parent=1 revoked",
+            "token=3 family=0 gen=2 parent=2 revoked",
+            "family 0: current=3, deleted=1, last_used=0, previous=2"
+        ]
+    );
+}
+
+/// Halo PR 10005: the lock loser re-reads the series and sets the current value, so the run of
+/// issue 9953 is gone; the value two rotations behind still logs out (PR 10014's report).
+#[test]
+fn halo_pr10005_the_lock_loser_resyncs_the_jar() {
+    let (sc, _, r) = checked("models/halo-pr10005-lock-loser-resends-the-current-cookie.json");
+    assert!(r.unique_states > 1000, "searched: {}", r.unique_states);
+    assert_eq!(answered(&sc, "loser-of-the-lock-leaves-the-old-cookie").answer, Answer::Unreachable);
+    let q = query_trace(&sc, "loser-of-the-lock-resyncs-the-jar");
+    assert!(
+        q.steps[5]
+            .text
+            .contains("rule `the version read lost the lock: re-read, the current cookie` → ok family.current"),
+        "{}",
+        q.steps[5].text
+    );
+    assert_eq!(q.steps[6].text, "tab B gets 200, refresh token=2; it stores it");
+    assert_eq!(answered(&sc, "theft-without-a-lost-answer").answer, Answer::Reachable);
+}
+
+/// Halo PR 10014: with the rotation cooldown no theft is found unless an answer is lost; what
+/// is left is a rotating answer lost and the browser back after the cooldown.
+#[test]
+fn halo_pr10014_only_a_lost_answer_past_the_cooldown_logs_out() {
+    let (sc, m, r) = checked("models/halo-pr10014-rotation-cooldown.json");
+    assert!(r.unique_states > 1000, "searched: {}", r.unique_states);
+    assert_eq!(answered(&sc, "theft-without-a-lost-answer").answer, Answer::Unreachable);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let mut expected = TO_TICK_2.to_vec();
+    expected.push(("clock", "ClockMayTickAgain"));
+    expected.extend(sent_and_read("A"));
+    expected.extend([
+        ("server", "ServerWritesRefresh"),
+        ("network", "NetworkLosesMessage"),
+        ("clock", "ClockTicks"),
+        ("clock", "ClockMayTickAgain"),
+        ("clock", "ClockTicks"),
+        ("tab B", "TabSendsRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("tab B", "TabReceivesRefreshResponse"),
+    ]);
+    assert_eq!(steps(&t), owned(&expected));
+    assert!(t.steps[12].text.contains("(mode cookie, refresh cookie=1)"), "{}", t.steps[12].text);
+    assert_eq!(
+        last_store(&t),
+        [
+            "token=1 family=0 gen=0 revoked",
+            "token=2 family=0 gen=1 parent=1 revoked",
+            "family 0: current=2, deleted=1, last_used=2, previous=1"
+        ]
+    );
+}
+
+/// gbirke/rememberme issue 27: the second request of a page looks its triplet up after the
+/// first replaced it, is taken for theft, and every token of the user is deleted; with rotation
+/// disabled (m-ober/rememberme 5) that cannot happen and the search still finds concurrent
+/// logins.
+#[test]
+fn rememberme_27_the_second_request_is_taken_for_theft() {
+    let (sc, m, r) = checked("models/rememberme-27-concurrent-requests-trip-theft.json");
+    assert!(r.unique_states > 100, "searched: {}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let mut expected = sent_and_read("A").to_vec();
+    expected.extend([
+        ("tab B", "TabSendsRefresh"),
+        ("server", "ServerWritesRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("tab B", "TabReceivesRefreshResponse"),
+    ]);
+    assert_eq!(steps(&t), owned(&expected));
+    assert!(t.steps[3].text.contains("rule `replaceTriplet: a new one-time token (no compare)` → ok minted"));
+    assert!(
+        t.steps[4].text.contains("rule `another one-time token: TRIPLET_INVALID, clean all triplets` → invalid_grant"),
+        "{}",
+        t.steps[4].text
+    );
+    assert_eq!(t.steps[5].text, "tab B gets 401 possible cookie theft, clears the stored token and is logged out");
+    assert_eq!(
+        last_store(&t),
+        ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked", "family 0: current=2, deleted=1"]
+    );
+
+    let (fsc, _, fr) = checked("models/rememberme-v5-rotation-disabled.json");
+    assert!(fr.unique_states > 20, "searched: {}", fr.unique_states);
+    assert_eq!(status(&fr, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&fr, "concurrent_refreshes"), Verdict::Reached);
+    assert_eq!(answered(&fsc, "second-request-reads-after-the-replace").answer, Answer::Unreachable);
+}
+
+/// Coherence issue 112 after its serialised callback (and issue 376): the first request
+/// rotates the token, the second, sent with the old cookie before the first answer landed, is
+/// validated after the update and taken for fraud. With `async_rememberable?` (ajax requests
+/// keep their token) no request is refused.
+#[test]
+fn coherence_112_the_serialised_callback_still_refuses_the_second_request() {
+    let (sc, m, r) = checked("models/coherence-112-serialized-callback-still-refuses.json");
+    assert!(r.unique_states > 20, "searched: {}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        steps(&t),
+        owned(&[
+            ("tab A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("tab B", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("tab B", "TabReceivesRefreshResponse"),
+        ])
+    );
+    assert!(
+        t.steps[1].text.contains("rule `the row's token: a new token and cookie` → ok minted"),
+        "{}",
+        t.steps[1].text
+    );
+    assert!(t.steps[2].text.contains("with the jar's refresh cookie (token=1)"), "{}", t.steps[2].text);
+    assert!(t.steps[3].text.contains("rule `the series with another token: Potential Fraud, delete all`"));
+    assert_eq!(t.steps[4].text, "tab B gets 401 Potential Fraud (a redirect to logged_out_url) and is logged out");
+    assert_eq!(
+        last_store(&t),
+        ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked", "family 0: current=2, deleted=1"]
+    );
+
+    let (_, _, fr) = checked("models/coherence-343cbb2-async-rememberable-ajax.json");
+    assert!(fr.unique_states > 10, "searched: {}", fr.unique_states);
+    assert_eq!(status(&fr, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&fr, "concurrent_refreshes"), Verdict::Reached);
 }
