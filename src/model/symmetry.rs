@@ -217,7 +217,7 @@ fn order(s: &State, b: usize, browser: &Cached<BrowserState>, k: usize, scratch:
             }
         }
     }
-    scratch.tied.resize(n, false);
+    mark_tied(scratch);
     let blank = |_: TabIx| 0;
     // The tab of browser `b` a client (of any actor's record) is, if it is in a tie.
     let tied_client = |tied: &[bool], c: ClientKey| -> Option<usize> {
@@ -463,10 +463,27 @@ fn push_ties(order: &[TabIx], start: usize, ties: &mut Vec<(usize, usize)>, equa
     }
 }
 
+/// Marks in `scratch.tied` the tabs that are in a run of `scratch.ties` (the tabs whose next
+/// field [`refine`] gathers).
+fn mark_tied(scratch: &mut Scratch) {
+    let n = scratch.order.len();
+    scratch.tied.clear();
+    scratch.tied.resize(n, false);
+    for &(start, end) in &scratch.ties {
+        for &t in &scratch.order[start..end] {
+            scratch.tied[usize::from(t)] = true;
+        }
+    }
+}
+
 /// One step of the lexicographic refinement of [`order`]: if some tabs still tie, gathers one
 /// more field of their keys into the buffers `field` selects (`gather` pushes each element to
-/// its tab's buffer, for the tabs marked tied; each buffer is then sorted), re-sorts each tied
-/// run by it (stably) and keeps the runs that still tie.
+/// its tab's buffer, for the tabs marked tied in `scratch.tied`; each buffer is then sorted),
+/// re-sorts each tied run by it (stably) and keeps the runs that still tie, updating the marks.
+///
+/// When no tied tab has an element of the field (most fields of most states: no handler, no
+/// history, no authorization server), every tied tab's key is the empty list: the runs keep
+/// their order and their ties, so the pass stops there, before any sort.
 fn refine<T: Ord>(
     scratch: &mut Scratch,
     field: fn(&mut Scratch) -> &mut Vec<Vec<T>>,
@@ -476,38 +493,37 @@ fn refine<T: Ord>(
         return;
     }
     let n = scratch.order.len();
-    let mut tied = std::mem::take(&mut scratch.tied);
-    tied.clear();
-    tied.resize(n, false);
-    for &(start, end) in &scratch.ties {
-        for &t in &scratch.order[start..end] {
-            tied[usize::from(t)] = true;
-        }
-    }
     let mut bufs = std::mem::take(field(scratch));
     if bufs.len() < n {
         bufs.resize_with(n, Vec::new);
     }
+    let tied = &scratch.tied;
     for (t, buf) in bufs.iter_mut().enumerate().take(n) {
         if tied[t] {
             buf.clear();
         }
     }
-    gather(&tied, &mut bufs);
+    gather(tied, &mut bufs);
+    let mut any = false;
     for (t, buf) in bufs.iter_mut().enumerate().take(n) {
-        if tied[t] {
+        if tied[t] && !buf.is_empty() {
+            any = true;
             buf.sort_unstable();
         }
     }
-    let Scratch { order, ties, next_ties, .. } = scratch;
-    next_ties.clear();
-    for &(start, end) in ties.iter() {
-        let run = &mut order[start..end];
-        run.sort_by(|x, y| bufs[usize::from(*x)].cmp(&bufs[usize::from(*y)]));
-        push_ties(run, start, next_ties, |x, y| bufs[usize::from(x)] == bufs[usize::from(y)]);
+    if any {
+        let Scratch { order, ties, next_ties, .. } = &mut *scratch;
+        next_ties.clear();
+        for &(start, end) in ties.iter() {
+            let run = &mut order[start..end];
+            run.sort_by(|x, y| bufs[usize::from(*x)].cmp(&bufs[usize::from(*y)]));
+            push_ties(run, start, next_ties, |x, y| bufs[usize::from(x)] == bufs[usize::from(y)]);
+        }
+        if ties != next_ties {
+            std::mem::swap(ties, next_ties);
+            mark_tied(scratch);
+        }
     }
-    std::mem::swap(ties, next_ties);
-    scratch.tied = tied;
     *field(scratch) = bufs;
 }
 
