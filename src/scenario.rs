@@ -360,6 +360,15 @@ pub struct BrowserSection {
     /// ([`crate::model::policy::CallOkReaction`]). Needs `calls_per_tab`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub on_call_ok: Vec<crate::model::policy::CallOkReaction>,
+    /// A request the tab sends of its own accord once a reaction has run (default none):
+    /// `{"after": "refresh-ok" | "sign-in-again", "handler": "sign_out", "presents":
+    /// "superseded" | "new"}`: after its refresh's 2xx (or the user's sign-in again) it sends
+    /// the refresh token it replaced, or the new one, to the server's `sign_out` handler run as
+    /// a revocation (RFC 7009), racing every other step; the answer is ignored, and at most one
+    /// is in flight per tab ([`crate::model::policy::FollowUp`]; docs/protocol-language.md, "A
+    /// follow-up request"). `protocol` or `auth_server` models, `mode` "json".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<crate::model::policy::FollowUp>,
     /// What the other tabs do when a tab writes a new token to the shared storage: `ignore`
     /// (default) or `adopt` ([`crate::model::policy::WrittenListener`]).
     #[serde(default)]
@@ -1055,6 +1064,7 @@ impl Scenario {
             sc.protocol = Some(std::sync::Arc::new(compiled));
         }
         sc.validate_sign_ins().map_err(|e| e.located(text))?;
+        sc.validate_follow_up().map_err(|e| e.located(text))?;
         if let Some(spec) = file.session_server {
             let compiled = SessionProgram::compile(&spec, "session_server").map_err(|e| ScenarioError::Protocol {
                 path: path.into(),
@@ -1243,6 +1253,78 @@ impl Scenario {
         };
         if let Some((field, found, expected)) = conflict {
             return Err(self.invalid(field, found, expected));
+        }
+        Ok(())
+    }
+
+    /// `browser.follow_up`: a handler the protocol has, a token the client held and can read,
+    /// and the client constructs it is combined with.
+    fn validate_follow_up(&self) -> Result<(), ScenarioError> {
+        use crate::model::policy::FollowUpAfter;
+        let b = &self.browser;
+        let Some(f) = &b.follow_up else { return Ok(()) };
+        let Some(p) = self.protocol.as_ref() else {
+            return Err(self.invalid(
+                "browser.follow_up",
+                "a follow-up",
+                "no follow-up unless the model has a `protocol` or `auth_server` section (the follow-up is served by one of its handlers)",
+            ));
+        };
+        match f.handler.as_str() {
+            "sign_out" => {}
+            "refresh" | "sign_in" | "request" => {
+                return Err(self.invalid(
+                    "browser.follow_up.handler",
+                    format!("{:?}", f.handler),
+                    "\"sign_out\": a follow-up revokes a token (RFC 7009 §2.1) through the protocol's `sign_out` handler; a refresh, a sign-in or an ordinary call as a follow-up is not modelled",
+                ))
+            }
+            other => {
+                return Err(self.invalid(
+                    "browser.follow_up.handler",
+                    format!("{other:?}"),
+                    "the name of a handler of the protocol that revokes a presented token: \"sign_out\" (the protocol has no handler of this name)",
+                ))
+            }
+        }
+        if b.mode != AuthMode::Json {
+            return Err(self.invalid(
+                "browser.mode",
+                format!("{:?}", b.mode).to_lowercase(),
+                "\"json\" with `browser.follow_up`: in cookie or session mode the refresh token is an HttpOnly cookie the script cannot read, so it cannot put it in a follow-up's body",
+            ));
+        }
+        if p.sign_out_presents != crate::protocol::Presents::RefreshToken {
+            return Err(self.invalid(
+                "protocol.sign_out.presents",
+                "the access token",
+                "\"refresh_token\" (the default) with `browser.follow_up`: a follow-up carries a refresh token only",
+            ));
+        }
+        if f.after == FollowUpAfter::SignInAgain && b.re_sign_ins == 0 {
+            return Err(self.invalid(
+                "browser.follow_up.after",
+                "\"sign-in-again\"",
+                "\"refresh-ok\", or `browser.re_sign_ins` above 0: the client holds an old session's token only once the user signs in again",
+            ));
+        }
+        let conflict = if b.requesters_per_tab > 1 {
+            Some(("browser.requesters_per_tab", b.requesters_per_tab.to_string()))
+        } else if b.reloads_per_tab > 0 {
+            Some(("browser.reloads_per_tab", b.reloads_per_tab.to_string()))
+        } else if p.replicas > 1 {
+            Some(("protocol.replicas", "2".to_string()))
+        } else if b.coordination == Coordination::BroadcastLeader {
+            Some(("browser.coordination", "\"broadcast-leader\"".to_string()))
+        } else {
+            None
+        };
+        if let Some((field, found)) = conflict {
+            return Err(self.invalid(
+                field,
+                found,
+                "the default with `browser.follow_up` (a follow-up with several requesters, reloads, two server nodes or a broadcast leader is not modelled)",
+            ));
         }
         Ok(())
     }

@@ -17,6 +17,7 @@ mod directus;
 mod everyday;
 mod express;
 mod faults;
+mod follow_ups;
 mod fuzz;
 mod industry;
 mod limits;

@@ -106,6 +106,10 @@ pub(super) fn on_msg(
             s.as_ghost.user_signed_out |= 1 << usize::from(src);
             (ClientKey { browser: usize::from(src) as u8, tab }, Msg::LogoutResponse { tab, reply })
         }
+        Msg::FollowUpRequest { tab, token } => {
+            let reply = interpret::follow_up_presenting(protocol, &mut s, token);
+            (ClientKey { browser: usize::from(src) as u8, tab }, Msg::FollowUpResponse { tab, reply })
+        }
         Msg::UsersMeRequest { tab, cred } => {
             let reply = match cred.access {
                 Some(exp) if exp >= s.now => {

@@ -56,8 +56,8 @@ use serde::Serialize;
 pub mod requesters;
 
 use super::policy::{
-    AuthMode, Coordination, JsonStorage, LeaderElection, LockGranted, Logins, OkReaction, Reaction, StorageHolds,
-    WrittenListener,
+    AuthMode, Coordination, FollowUpAfter, FollowUpToken, JsonStorage, LeaderElection, LockGranted, Logins, OkReaction,
+    Reaction, StorageHolds, WrittenListener,
 };
 use super::server::Credentials;
 use super::{Reply, SessionJwt, TabIx, Tick, Token};
@@ -193,6 +193,10 @@ pub struct Tab {
     /// The ordinary call in flight, if any: the access token it presented. A call is
     /// independent of the tab's status (a refresh may be in flight at the same time).
     pub call: Option<Call>,
+    /// The tab's follow-up (`browser.follow_up`) is in flight: sent and not yet answered.
+    /// Independent of the tab's status; at most one per tab. Always false without the field.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub follow_up: bool,
 }
 
 /// An ordinary call in flight (an API request presenting the tab's access token, RFC 6750).
@@ -426,6 +430,9 @@ pub struct BrowserCfg {
     /// `time.access_token_ttl`, in ticks: the sign-in access token's `exp` (it is issued at
     /// tick 0), which a tab with `call_refresh_margin` knows from the sign-in.
     pub access_ttl: Tick,
+    /// `browser.follow_up`: when a tab sends its follow-up and which token it carries (the
+    /// handler is always `sign_out`); `None` without the field.
+    pub follow_up: Option<(super::policy::FollowUpAfter, super::policy::FollowUpToken)>,
 }
 
 impl BrowserCfg {
@@ -489,6 +496,10 @@ pub struct BrowserState {
     /// count, always 0 without the field (so the field adds no state).
     #[serde(skip_serializing_if = "is_zero_u8")]
     pub re_sign_ins_left: u8,
+    /// A follow-up a reaction has just decided to send (`browser.follow_up`), taken by the
+    /// actor in the same step ([`Self::take_follow_up`]): always `None` in a stored state.
+    #[serde(skip)]
+    pub follow_up_out: Option<Send>,
 }
 
 fn is_zero_u8(n: &u8) -> bool {
@@ -514,7 +525,7 @@ impl SignInStage {
 }
 
 /// A request a browser event sends: which endpoint, from whom, with what.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[allow(missing_docs)] // variant fields are described in each variant's doc
 pub enum Send {
     /// A refresh presenting `cred`; `access` is the access token the tab holds when the
@@ -537,6 +548,11 @@ pub enum Send {
     Call {
         tab: TabIx,
         access: Option<super::oauth::AccessId>,
+    },
+    /// A follow-up (`browser.follow_up`) presenting refresh token `token`.
+    FollowUp {
+        tab: TabIx,
+        token: Option<Token>,
     },
 }
 
@@ -565,6 +581,7 @@ impl BrowserState {
             access: None,
             calls_left: cfg.calls,
             call: None,
+            follow_up: false,
             requesters: requesters::initial(cfg.requesters, cfg.refreshes),
             reloads_left: cfg.reloads,
             page: 0,
@@ -609,6 +626,7 @@ impl BrowserState {
             held: Held::default(),
             sign_in: if cfg.signs_in_during_run { SignInStage::Pending } else { SignInStage::Done },
             re_sign_ins_left: cfg.re_sign_ins,
+            follow_up_out: None,
         };
         if b.attacker.is_some() {
             match cfg.mode {
@@ -666,7 +684,11 @@ impl BrowserState {
                 self.sign_in = SignInStage::Done;
                 self.truth.signed_in = true;
                 if cfg.re_sign_ins > 0 {
+                    // The old session's token, where the mode keeps it, as the first tab
+                    // (where the sign-in starts) reads it.
+                    let old = self.stored_token(cfg, 0);
                     self.take_signed_in_token(cfg, token);
+                    self.follow_up(cfg, 0, FollowUpAfter::SignInAgain, old, token);
                 }
             }
             Reply::SignedOut | Reply::Err(_) if cfg.re_sign_ins > 0 => {
@@ -674,6 +696,36 @@ impl BrowserState {
                 self.truth.signed_in = true;
             }
             Reply::SignedOut | Reply::Err(_) => self.sign_in = SignInStage::Pending,
+        }
+    }
+
+    /// Tab `t`'s reaction of kind `after` has run, replacing refresh token `old` with `new`:
+    /// with `browser.follow_up` of that kind it sends its follow-up, carrying `old` or `new`,
+    /// unless one is already in flight (one per tab). The request waits in
+    /// [`Self::follow_up_out`] for the actor to send it in the same step.
+    fn follow_up(&mut self, cfg: &BrowserCfg, t: TabIx, after: FollowUpAfter, old: Option<Token>, new: Option<Token>) {
+        let Some((when, presents)) = cfg.follow_up else { return };
+        if when != after || self.tabs[t as usize].follow_up {
+            return;
+        }
+        let token = match presents {
+            FollowUpToken::Superseded => old,
+            FollowUpToken::New => new,
+        };
+        self.tabs[t as usize].follow_up = true;
+        self.follow_up_out = Some(Send::FollowUp { tab: t, token });
+    }
+
+    /// The follow-up a reaction of this step decided to send, if any ([`Self::follow_up_out`]).
+    pub fn take_follow_up(&mut self) -> Option<Send> {
+        self.follow_up_out.take()
+    }
+
+    /// Tab `t` receives its follow-up's answer: whatever it says, the app ignores it; the tab
+    /// may send another follow-up from now on.
+    pub fn on_follow_up_reply(&mut self, t: TabIx) {
+        if let Some(tab) = self.tabs.get_mut(t as usize) {
+            tab.follow_up = false;
         }
     }
 
@@ -1182,6 +1234,7 @@ impl BrowserState {
                 self.tabs[t as usize].expiry = expires_at;
                 self.refreshed_ok = true;
                 self.tabs[t as usize].status = TabStatus::Idle;
+                self.follow_up(cfg, t, FollowUpAfter::RefreshOk, sent, token);
                 if cfg.coordination == Coordination::BroadcastLeader {
                     // `channel.postMessage(user)`: to every other open tab, each delivered later.
                     let token = token.filter(|_| cfg.mode == AuthMode::Json);
@@ -1706,7 +1759,65 @@ mod tests {
             on_requester_server_error: crate::model::policy::default_reactions(),
             call_refresh_margin: None,
             access_ttl: 1,
+            follow_up: None,
         }
+    }
+
+    fn follow_up_cfg(after: FollowUpAfter, presents: FollowUpToken) -> BrowserCfg {
+        BrowserCfg {
+            mode: AuthMode::Json,
+            storage: JsonStorage::Shared,
+            on_ok: vec![OkReaction::StoreShared],
+            follow_up: Some((after, presents)),
+            ..cfg(2, Coordination::None)
+        }
+    }
+
+    #[test]
+    fn a_2xx_sends_one_follow_up_with_the_superseded_or_the_new_token_and_its_answer_frees_the_tab() {
+        for (presents, want) in [(FollowUpToken::Superseded, 1), (FollowUpToken::New, 2)] {
+            let c = follow_up_cfg(FollowUpAfter::RefreshOk, presents);
+            let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+            assert!(b.start_refresh(&c, 0).is_some());
+            assert_eq!(b.on_refresh_reply(&c, 0, ok_token(2)), None);
+            assert_eq!(b.storage, Some(2), "on_ok ran first");
+            assert_eq!(b.take_follow_up(), Some(Send::FollowUp { tab: 0, token: Some(want) }));
+            assert_eq!(b.take_follow_up(), None, "taken once: never kept in a state");
+            assert!(b.tabs[0].follow_up);
+            // A second 2xx while the follow-up is in flight sends none (one per tab).
+            b.tabs[0].refreshes_left = 1;
+            assert!(b.start_refresh(&c, 0).is_some());
+            b.on_refresh_reply(&c, 0, ok_token(3));
+            assert_eq!(b.take_follow_up(), None);
+            b.on_follow_up_reply(0);
+            assert!(!b.tabs[0].follow_up);
+            assert_eq!(b.tabs[0].status, TabStatus::Idle, "the answer is ignored");
+        }
+        // An error answer sends no follow-up, and a model without the field never does.
+        let c = follow_up_cfg(FollowUpAfter::RefreshOk, FollowUpToken::Superseded);
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+        b.start_refresh(&c, 0);
+        b.on_refresh_reply(&c, 0, Reply::Err(HttpError::InvalidCredentials));
+        assert_eq!(b.take_follow_up(), None);
+        let plain = BrowserCfg { follow_up: None, ..c.clone() };
+        let mut b = BrowserState::signed_in(&plain, SessionJwt { session: 1, exp: 4 }, 1);
+        b.start_refresh(&plain, 0);
+        b.on_refresh_reply(&plain, 0, ok_token(2));
+        assert_eq!(b.take_follow_up(), None);
+    }
+
+    #[test]
+    fn a_sign_in_again_sends_the_old_sessions_token_from_the_first_tab() {
+        let c = BrowserCfg { re_sign_ins: 1, ..follow_up_cfg(FollowUpAfter::SignInAgain, FollowUpToken::Superseded) };
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+        // A refresh's 2xx is not this follow-up's reaction.
+        b.start_refresh(&c, 1);
+        b.on_refresh_reply(&c, 1, ok_token(2));
+        assert_eq!(b.take_follow_up(), None);
+        assert!(b.start_sign_in());
+        b.on_sign_in_reply(&c, ok_token(5));
+        assert_eq!(b.storage, Some(5));
+        assert_eq!(b.take_follow_up(), Some(Send::FollowUp { tab: 0, token: Some(2) }), "the token held before");
     }
 
     fn ok(session: Token) -> Reply {

@@ -57,10 +57,10 @@ fn kind(m: &Msg) -> Kind {
     match m {
         Msg::RefreshRequest { .. } => Kind::Request(REFRESH),
         Msg::UsersMeRequest { .. } | Msg::CallRequest { .. } => Kind::Request(CALL),
-        Msg::LogoutRequest { .. } => Kind::Request(SIGN_OUT),
+        Msg::LogoutRequest { .. } | Msg::FollowUpRequest { .. } => Kind::Request(SIGN_OUT),
         Msg::RefreshResponse { .. } => Kind::Response(REFRESH),
         Msg::UsersMeResponse { .. } | Msg::CallResponse { .. } => Kind::Response(CALL),
-        Msg::LogoutResponse { .. } => Kind::Response(SIGN_OUT),
+        Msg::LogoutResponse { .. } | Msg::FollowUpResponse { .. } => Kind::Response(SIGN_OUT),
         Msg::Query { .. } | Msg::QueryResult { .. } | Msg::Transaction { .. } | Msg::TransactionDone { .. } => {
             Kind::Store
         }

@@ -716,6 +716,23 @@ pub fn sign_out_presenting(
     Reply::SignedOut
 }
 
+/// A client's follow-up (`browser.follow_up`) presenting refresh token `t` to the `sign_out`
+/// handler, one action: its rules decide and act as for a sign-out presenting `t`
+/// ([`sign_out_presenting`]), but it is a revocation (RFC 7009 §2.1), not the user's sign-out:
+/// no family is marked signed out and no sign-out is recorded. Answered 200 whatever it
+/// revokes (RFC 7009 §2.2), as the sign-out is.
+pub fn follow_up_presenting(p: &Protocol, s: &mut AsState, t: Option<Token>) -> Reply {
+    if let Some((t, view)) = sign_out_view(p, s, t, None) {
+        let rules = p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]);
+        if let Some(rule) = decide(rules, &view, t, s.now) {
+            if !rule.rolled_back {
+                apply(p, s, rule, &view, (t, None), &mut Fields::default());
+            }
+        }
+    }
+    Reply::SignedOut
+}
+
 /// Sign-out presenting access token `a` alone (`sign_out.presents: access_token`), one
 /// action: [`sign_out_presenting`] without a refresh token.
 pub fn sign_out_with_access(p: &Protocol, s: &mut AsState, a: Option<super::oauth::AccessId>) -> Reply {

@@ -168,6 +168,12 @@ pub enum Msg {
     LogoutRequest { tab: TabIx, cred: Credentials, access: Option<oauth::AccessId> },
     /// Server → browser: the sign-out's response.
     LogoutResponse { tab: TabIx, reply: Reply },
+    /// Browser → authorization server: tab `tab`'s follow-up (`browser.follow_up`): refresh
+    /// token `token` presented to the `sign_out` handler, run as a revocation (RFC 7009): no
+    /// user signs out.
+    FollowUpRequest { tab: TabIx, token: Option<Token> },
+    /// Authorization server → browser: the follow-up's answer, which the tab ignores.
+    FollowUpResponse { tab: TabIx, reply: Reply },
     /// Browser → authorization server: the user signs in on this device during the run
     /// (`browser.sign_ins`), from tab `tab`; served by the protocol's `sign_in` handler.
     SignInRequest { tab: TabIx },
@@ -741,6 +747,7 @@ fn request_msg(send: Send) -> Msg {
         Send::UsersMe { tab, cred } => Msg::UsersMeRequest { tab, cred },
         Send::Logout { tab, cred, access } => Msg::LogoutRequest { tab, cred, access },
         Send::Call { tab, access } => Msg::CallRequest { tab, access },
+        Send::FollowUp { tab, token } => Msg::FollowUpRequest { tab, token },
     }
 }
 
@@ -900,7 +907,12 @@ fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg:
         }
         Msg::LogoutResponse { tab, .. } => b.on_sign_out_reply(tab),
         Msg::SignInResponse { reply, .. } => b.on_sign_in_reply(cfg, reply),
+        Msg::FollowUpResponse { tab, .. } => b.on_follow_up_reply(tab),
         _ => return,
+    }
+    // A reaction of this step that sends a follow-up (`browser.follow_up`).
+    if let Some(send) = b.take_follow_up() {
+        o.send(server, request_msg(send));
     }
     arm_browser_timers(&b, cfg, o);
     *state = Cow::Owned(NodeState::Browser(b));
@@ -1151,6 +1163,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         retry_limit: sc.browser.retry_limit,
         calls: sc.browser.calls_per_tab,
         call_ok_stores_echo: sc.browser.on_call_ok.contains(&policy::CallOkReaction::StoreEchoedAccessToken),
+        follow_up: sc.browser.follow_up.as_ref().map(|f| (f.after, f.presents)),
         access_tokens: keeps_access_tokens(sc),
         sign_out_access: sc.protocol.as_ref().is_some_and(|p| p.sign_out_presents.access()),
         refresh_access: sc.protocol.as_ref().is_some_and(|p| p.refresh_presents.access()),

@@ -335,6 +335,51 @@ pub enum CallOkReaction {
     StoreEchoedAccessToken,
 }
 
+/// A request a tab sends of its own accord once a reaction has run (`browser.follow_up`): after
+/// its refresh is answered 2xx, or after the user signed in again on its device, it sends one
+/// request to a named handler of the server carrying a token it held before the reaction or
+/// the new one. The follow-up races every other step; its answer is read and ignored. At most
+/// one follow-up is in flight per tab: a reaction while one is in flight sends none.
+///
+/// laravel/passport PR 1790 ("the client manually requests the old refresh token's
+/// revocation after successfully receiving the new access token and refresh token"), served
+/// by an RFC 7009 revocation endpoint (thephpleague/oauth2-server
+/// `src/Handlers/TokenRevocationHandler.php`, Passport `RevokeTokenController`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUp {
+    /// When the tab sends it.
+    pub after: FollowUpAfter,
+    /// The server handler that serves it: `sign_out` (the endpoint that revokes a presented
+    /// refresh token, RFC 7009 §2.1), run as a revocation: the user signs out of nothing.
+    pub handler: String,
+    /// The token it carries.
+    pub presents: FollowUpToken,
+}
+
+/// When a tab sends its follow-up ([`FollowUp::after`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FollowUpAfter {
+    /// Once its refresh is answered 2xx and `on_ok` has run.
+    RefreshOk,
+    /// Once the user's sign-in again on its device (`browser.re_sign_ins`) is answered 2xx
+    /// (from the device's first tab, where the sign-in starts).
+    SignInAgain,
+}
+
+/// Which token a follow-up carries ([`FollowUp::presents`]): one the tab held, read where its
+/// mode keeps it, by the script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FollowUpToken {
+    /// The refresh token the reaction replaced: the one the refresh presented (after a 2xx),
+    /// or the old session's token the device held when the sign-in again was answered.
+    Superseded,
+    /// The refresh token the answer carried.
+    New,
+}
+
 /// The preset of `browser.on_ok` for a mode and json storage: today's fixed behaviour. cookie
 /// mode stores the new refresh token in the jar; otherwise the tab's copy (`per-tab`), the
 /// shared entry (`shared`), or both (`shared-lagging`: the tab writes `localStorage` and its

@@ -646,6 +646,8 @@ fn msg_tab(b: usize, e: &Envelope<&Msg>) -> Option<TabIx> {
         | Msg::CallResponse { tab, .. }
         | Msg::SignInRequest { tab }
         | Msg::SignInResponse { tab, .. }
+        | Msg::FollowUpRequest { tab, .. }
+        | Msg::FollowUpResponse { tab, .. }
             if from_or_to_b =>
         {
             tab
@@ -677,7 +679,9 @@ fn map_msg(b: usize, e: &Envelope<&Msg>, f: &dyn Fn(TabIx) -> TabIx) -> Msg {
         | Msg::CallRequest { tab, .. }
         | Msg::CallResponse { tab, .. }
         | Msg::SignInRequest { tab }
-        | Msg::SignInResponse { tab, .. } => *tab = rename_address(*tab, f),
+        | Msg::SignInResponse { tab, .. }
+        | Msg::FollowUpRequest { tab, .. }
+        | Msg::FollowUpResponse { tab, .. } => *tab = rename_address(*tab, f),
         Msg::Query { client, .. } | Msg::QueryResult { client, .. } => client.tab = rename_address(client.tab, f),
         Msg::Transaction { handler, .. } | Msg::TransactionDone { handler, .. } => {
             handler.client.tab = rename_address(handler.client.tab, f)

@@ -85,6 +85,7 @@ pub const ANSWER_ACTIONS: &[&str] = &[
     "TabReceivesRefreshResponse",
     "TabReceivesCallResponse",
     "TabReceivesLogoutResponse",
+    "TabReceivesFollowUpResponse",
     "TabReceivesResponse",
     "TabReceivesSignInResponse",
     "AttackerReceivesResponse",
@@ -109,6 +110,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "NodeServesRequest",
     "ServerReceivesCall",
     "RequesterSendsRefresh",
+    "ServerReceivesFollowUp",
     "ServerReceivesLogout",
     "ServerReceivesRefresh",
     "ServerReceivesRequest",
@@ -145,6 +147,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "TabHangsWithLock",
     "TabReadsLockFree",
     "TabReceivesCallResponse",
+    "TabReceivesFollowUpResponse",
     "TabReceivesLogoutResponse",
     "TabReceivesRefreshResponse",
     "TabReceivesResponse",
@@ -628,16 +631,21 @@ fn sign_out_decision(
     before: &State,
     action: &Action,
 ) -> Option<(String, String)> {
-    let stateright::actor::ActorModelAction::Deliver { dst, msg: Msg::LogoutRequest { cred, access, .. }, .. } = action
-    else {
-        return None;
+    let (dst, t, access) = match action {
+        stateright::actor::ActorModelAction::Deliver { dst, msg: Msg::LogoutRequest { cred, access, .. }, .. } => {
+            (dst, cred.presented(), access)
+        }
+        // A follow-up (`browser.follow_up`) is decided by the sign-out's rules too.
+        stateright::actor::ActorModelAction::Deliver { dst, msg: Msg::FollowUpRequest { token, .. }, .. } => {
+            (dst, *token, &None)
+        }
+        _ => return None,
     };
     let auth = crate::model::auth_server_at(before, m.cfg.server)?;
     if usize::from(*dst) != m.cfg.server || auth.cluster.is_some() {
         return None;
     }
     let step = protocol.sign_out.steps.first()?;
-    let t = cred.presented();
     let rule = match crate::model::interpret::sign_out_rule(protocol, auth, t, *access) {
         Some(r) => r.name.clone(),
         None if crate::model::interpret::sign_out_view(protocol, auth, t, *access).is_some() => {

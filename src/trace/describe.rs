@@ -287,6 +287,46 @@ pub(crate) fn answer_status(m: &RefreshModel, msg: &Msg) -> Option<u16> {
     })
 }
 
+/// `; it sends its follow-up: …` when tab `t` of browser actor `browser` sent its follow-up
+/// (`browser.follow_up`) in this step, `old` and `new` being the refresh tokens the reaction
+/// replaced and received; empty otherwise.
+fn follow_up_sent_text(
+    m: &RefreshModel,
+    browser: usize,
+    b0: &model::browser::BrowserState,
+    b1: &model::browser::BrowserState,
+    t: usize,
+    old: Option<model::Token>,
+    new: Option<model::Token>,
+) -> String {
+    let sent = b1.tabs.get(t).is_some_and(|x| x.follow_up) && !b0.tabs.get(t).is_some_and(|x| x.follow_up);
+    let Node::Browser { cfg, .. } = &m.actors[browser] else { return String::new() };
+    let Some((_, presents)) = cfg.follow_up.filter(|_| sent) else { return String::new() };
+    let (which, token) = match presents {
+        model::policy::FollowUpToken::Superseded => ("the refresh token it replaced", old),
+        model::policy::FollowUpToken::New => ("the new refresh token", new),
+    };
+    format!(
+        "; it sends its follow-up: {} with {which} (refresh_token={})",
+        words(m).sign_out(),
+        token.map_or("none".to_string(), |x| x.to_string())
+    )
+}
+
+/// `: rule `NAME`` for the sign-out rule that decides a follow-up presenting `token` on the
+/// authorization server in state `before` (`no rule holds`, `no such token`); empty for other
+/// servers.
+fn follow_up_rule_words(m: &RefreshModel, before: &State, token: Option<model::Token>) -> String {
+    let Some(Node::AuthServer { protocol, .. }) = m.actors.get(m.cfg.server) else { return String::new() };
+    let Some(auth) = model::auth_server_at(before, m.cfg.server) else { return String::new() };
+    let rule = match model::interpret::sign_out_rule(protocol, auth, token, None) {
+        Some(r) => r.name.clone(),
+        None if model::interpret::sign_out_view(protocol, auth, token, None).is_some() => "no rule holds".into(),
+        None => "no such token".into(),
+    };
+    format!(": rule `{rule}`")
+}
+
 /// Names an actor, or a tab when the message concerns one.
 struct Names<'a> {
     model: &'a RefreshModel,
@@ -357,6 +397,20 @@ impl Names<'_> {
                 reply_text(reply, &|e| self.words.error(e, false), self.words.signed_out()),
             ),
             Msg::SignInRequest { tab } => (self.who_at(src, *tab), self.actor(dst), "sign-in".to_string()),
+            Msg::FollowUpRequest { tab, token } => (
+                self.who_at(src, *tab),
+                self.actor(dst),
+                format!(
+                    "{} (refresh_token={})",
+                    self.words.sign_out(),
+                    token.map_or("none".to_string(), |t| t.to_string())
+                ),
+            ),
+            Msg::FollowUpResponse { tab, reply } => (
+                self.actor(src),
+                self.who_at(dst, *tab),
+                reply_text(reply, &|e| self.words.error(e, false), self.words.signed_out()),
+            ),
             Msg::RefreshResponse { tab, reply } | Msg::LogoutResponse { tab, reply } => (
                 self.actor(src),
                 self.who_at(dst, *tab),
@@ -1131,6 +1185,16 @@ fn describe_in(
                             _ => format!("{w} gets {}: the device is still signed out", view.text),
                         },
                     };
+                    let (b0, b1) = (model::browser_at(before, browser), model::browser_at(after, browser));
+                    let old = match &m.actors[browser] {
+                        Node::Browser { cfg, .. } => b0.stored_token(cfg, 0),
+                        _ => None,
+                    };
+                    let new = match reply {
+                        Reply::Ok { token, .. } => *token,
+                        _ => None,
+                    };
+                    let text = text + &follow_up_sent_text(m, browser, b0, b1, usize::from(*tab), old, new);
                     (w, "TabReceivesSignInResponse", text)
                 }
                 Msg::RefreshRequest { tab, .. } => (
@@ -1228,6 +1292,24 @@ fn describe_in(
                     "ServerReceivesLogout",
                     format!("server receives {}'s {}", who(*tab), view.text),
                 ),
+                Msg::FollowUpRequest { tab, token } => (
+                    "server".to_string(),
+                    "ServerReceivesFollowUp",
+                    format!(
+                        "server receives {}'s follow-up: {} (a revocation, not a sign-out){}",
+                        who(*tab),
+                        view.text,
+                        follow_up_rule_words(m, before, *token)
+                    ),
+                ),
+                Msg::FollowUpResponse { tab, .. } => {
+                    let w = who(*tab);
+                    (
+                        w.clone(),
+                        "TabReceivesFollowUpResponse",
+                        format!("{w} gets {} for its follow-up and ignores it", view.text),
+                    )
+                }
                 Msg::Query { client, sql, .. } => {
                     let h =
                         model::server_at(before, m.cfg.server).handlers.iter().find(|h| h.client == *client).copied();
@@ -1340,6 +1422,15 @@ fn describe_in(
                         None => text,
                     };
                     let text = text + &resumed_calls_text(before_b, after_b, names.words.call());
+                    let sent = match before_b.tabs.get(ti).map(|x| x.status) {
+                        Some(TabStatus::Refreshing { sent }) => sent,
+                        _ => None,
+                    };
+                    let new = match reply {
+                        Reply::Ok { token, .. } => *token,
+                        _ => None,
+                    };
+                    let text = text + &follow_up_sent_text(m, browser, before_b, after_b, ti, sent, new);
                     let action =
                         if *tab == ATTACKER { "AttackerReceivesResponse" } else { "TabReceivesRefreshResponse" };
                     (w, action, text)
