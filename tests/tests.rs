@@ -20,6 +20,7 @@ mod faults;
 mod fuzz;
 mod industry;
 mod limits;
+mod load_refusals;
 mod oracle;
 mod partition;
 mod protocol;
