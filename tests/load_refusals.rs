@@ -41,10 +41,12 @@ fn refused(dir: &Path, file: &str, needles: &[&str]) {
     }
 }
 
-/// Loaded and checked as expected (exit 0).
+/// Loaded and checked: exit 0 (as expected) or 1 (a verdict differs from the file's
+/// `expect`, written for the shipped model), never 2.
 fn accepted(dir: &Path, file: &str) {
     let (code, text) = check(dir, file);
-    assert_eq!(code, Some(0), "{text}");
+    assert!(matches!(code, Some(0 | 1)), "{text}");
+    assert!(text.contains("states"), "no search: {text}");
 }
 
 const BLITZ: &str = "models/blitz-pr1209-extend-only.json";
@@ -80,13 +82,11 @@ fn an_answer_with_fresh_needs_its_row_written_on_every_path() {
     let both = edited(d, BLITZ, "both-paths.json", |v| {
         let other = json!({ "name": "no renewal due", "run": "upsert fresh expires now + session_cookie_ttl", "next": "extended" });
         fresh_on_two_paths(v, insert, other);
-        v["expect"] = json!({});
     });
     accepted(d, &both);
     // The path that writes nothing marked `orphan`: accepted.
     let marked = edited(d, BLITZ, "orphan-path.json", |v| {
         fresh_on_two_paths(v, insert, json!({ "name": "no renewal due", "next": "extended", "orphan": true }));
-        v["expect"] = json!({});
     });
     accepted(d, &marked);
 }
@@ -128,7 +128,6 @@ fn an_expiry_counts_from_one_tick_the_request_carries() {
     // In session mode the session cookie's `exp` is a tick the request carries.
     let cookie = edited(d, BLITZ, "cookie-exp.json", |v| {
         run("extend presented expires session_cookie.exp + 1")(v);
-        v["expect"] = json!({});
     });
     accepted(d, &cookie);
     // In json mode there is no session cookie.
@@ -158,7 +157,6 @@ fn a_section_given_as_an_array_is_refused_where_it_stands() {
     // Lists stay lists.
     let cache = edited(d, BLITZ, "cache-object.json", |v| {
         v["session_server"]["cache"] = json!({});
-        v["expect"] = json!({});
     });
     accepted(d, &cache);
 }
