@@ -223,6 +223,97 @@ pub fn strip_position(msg: &str) -> String {
     out
 }
 
+/// The first place where `doc` holds an array and `schema` (the JSON Schema of the
+/// document's type, as schemars writes it: `$ref` into `$defs`, `anyOf`, `oneOf`, `allOf`)
+/// asks for an object there: serde reads a struct from an array too, taking its items as the
+/// fields in declaration order (`"cache": []`, `"cache": [1]`), so a file that gives a
+/// section as a list would be read silently. Returns the field path (`session_server.cache`,
+/// `queries[0].ask`), or `None`. A place the schema allows several shapes is refused only if
+/// none of them is an array and one is an object; the document itself (an array at the top)
+/// is [`from_str`]'s to refuse.
+pub fn array_for_object(schema: &serde_json::Value, doc: &serde_json::Value) -> Option<String> {
+    if !doc.is_object() {
+        return None;
+    }
+    walk_shapes(schema, &[schema], doc, "")
+}
+
+/// What JSON values a schema node accepts: its `type` (one or a list), or what its keywords
+/// imply; `None` for a node that accepts any value (`true`, `{}`).
+fn node_types(node: &serde_json::Value) -> Option<Vec<&str>> {
+    use serde_json::Value;
+    match node.get("type") {
+        Some(Value::String(t)) => Some(vec![t.as_str()]),
+        Some(Value::Array(ts)) => Some(ts.iter().filter_map(Value::as_str).collect()),
+        _ if node.get("properties").is_some() || node.get("additionalProperties").is_some() => Some(vec!["object"]),
+        _ if node.get("items").is_some() || node.get("prefixItems").is_some() => Some(vec!["array"]),
+        _ if node.get("enum").is_some() || node.get("const").is_some() => Some(vec!["scalar"]),
+        _ => None,
+    }
+}
+
+/// `node` with its `$ref`s followed, and every alternative of its `anyOf`, `oneOf` and
+/// `allOf`, pushed to `out`.
+fn alternatives<'a>(root: &'a serde_json::Value, node: &'a serde_json::Value, out: &mut Vec<&'a serde_json::Value>) {
+    let mut node = node;
+    for _ in 0..64 {
+        match node.get("$ref").and_then(|r| r.as_str()).and_then(|r| r.strip_prefix("#/$defs/")) {
+            Some(name) => node = &root["$defs"][name],
+            None => break,
+        }
+    }
+    let mut composed = false;
+    for key in ["anyOf", "oneOf", "allOf"] {
+        for alt in node.get(key).and_then(|a| a.as_array()).into_iter().flatten() {
+            composed = true;
+            alternatives(root, alt, out);
+        }
+    }
+    if !composed || node.get("properties").is_some() || node.get("type").is_some() {
+        out.push(node);
+    }
+}
+
+fn walk_shapes(
+    root: &serde_json::Value,
+    nodes: &[&serde_json::Value],
+    doc: &serde_json::Value,
+    path: &str,
+) -> Option<String> {
+    use serde_json::Value;
+    let mut alts = vec![];
+    for n in nodes {
+        alternatives(root, n, &mut alts);
+    }
+    let accepts = |t: &str| alts.iter().any(|a| node_types(a).is_none_or(|ts| ts.contains(&t)));
+    match doc {
+        Value::Array(items) => {
+            let objects = alts.iter().any(|a| node_types(a).is_some_and(|ts| ts.contains(&"object")));
+            if !accepts("array") && objects {
+                return Some(path.to_string());
+            }
+            items.iter().enumerate().find_map(|(i, item)| {
+                let subs: Vec<&Value> = alts
+                    .iter()
+                    .filter_map(|a| a.get("prefixItems").and_then(|p| p.get(i)).or_else(|| a.get("items")))
+                    .filter(|s| s.is_object())
+                    .collect();
+                (!subs.is_empty()).then(|| walk_shapes(root, &subs, item, &format!("{path}[{i}]"))).flatten()
+            })
+        }
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let subs: Vec<&Value> = alts
+                .iter()
+                .filter_map(|a| a.get("properties").and_then(|p| p.get(k)).or_else(|| a.get("additionalProperties")))
+                .filter(|s| s.is_object())
+                .collect();
+            let here = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            (!subs.is_empty()).then(|| walk_shapes(root, &subs, v, &here)).flatten()
+        }),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +323,34 @@ mod tests {
     #[allow(dead_code)]
     struct T {
         a: u8,
+    }
+
+    #[test]
+    fn a_struct_given_as_an_array_is_found_where_it_is() {
+        #[derive(serde::Deserialize, schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct Inner {
+            #[serde(default)]
+            ttl: Option<u8>,
+        }
+        #[derive(serde::Deserialize, schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct Outer {
+            cache: Option<Inner>,
+            list: Vec<Inner>,
+            numbers: Vec<u8>,
+        }
+        let schema = serde_json::to_value(schemars::schema_for!(Outer)).unwrap();
+        let at = |doc: serde_json::Value| array_for_object(&schema, &doc);
+        // serde alone reads both arrays as the struct.
+        assert!(serde_json::from_value::<Outer>(serde_json::json!({"cache": [], "list": [[1]], "numbers": []})).is_ok());
+        assert_eq!(at(serde_json::json!({"cache": [], "list": [], "numbers": []})).as_deref(), Some("cache"));
+        assert_eq!(at(serde_json::json!({"cache": [1], "list": [], "numbers": []})).as_deref(), Some("cache"));
+        assert_eq!(
+            at(serde_json::json!({"cache": null, "list": [{}, [1]], "numbers": [1]})).as_deref(),
+            Some("list[1]")
+        );
+        assert_eq!(at(serde_json::json!({"cache": {"ttl": 1}, "list": [{}], "numbers": [1, 2]})), None);
     }
 
     #[test]

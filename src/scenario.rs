@@ -971,6 +971,21 @@ impl Scenario {
 
     /// Parses and validates model-file text; `path` is used in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        if let Ok(doc) = serde_json::from_str::<serde_json::Value>(text) {
+            let schema = serde_json::to_value(schema()).unwrap_or_default();
+            if let Some(field) = crate::jsonfile::array_for_object(&schema, &doc) {
+                return Err(ScenarioError::Invalid {
+                    path: path.into(),
+                    at: location_of(text, &field),
+                    field,
+                    found: "an array".into(),
+                    expected: "an object `{…}` with named fields, as the model reference gives this field \
+                               (a list here would be read item by item as the fields in the order they are \
+                               declared)"
+                        .into(),
+                });
+            }
+        }
         let file: ModelFile = crate::jsonfile::from_str(text).map_err(|e| {
             let message = field_range_message(&e.field, &e.message).unwrap_or(e.message);
             let hint = other_file_hint(&e.field, text)
@@ -1073,6 +1088,35 @@ impl Scenario {
                 found: e.found,
                 message: e.message,
             })?;
+            let modes = || std::iter::once(sc.browser.mode).chain(sc.attacker.iter().flat_map(|a| a.modes.clone()));
+            let session_mode = modes().any(|m| m == AuthMode::Session);
+            let token_modes = modes().any(|m| m != AuthMode::Session);
+            if let Some((field, run, tick)) = spec.expiry_without_its_tick("session_server", session_mode, token_modes)
+            {
+                let (carries, modes_here) = if tick == "session_cookie.exp" {
+                    (
+                        "the session cookie's `exp`, which only a session-mode request carries",
+                        "no request is in session mode",
+                    )
+                } else {
+                    (
+                        "the access token's `exp`, which a session-mode request does not carry",
+                        "every request is in session mode",
+                    )
+                };
+                return Err(ScenarioError::Protocol {
+                    path: path.into(),
+                    at: location_of(text, &field),
+                    field,
+                    found: run,
+                    message: format!(
+                        "an expiry counted up from a tick the request has: `{tick}` is {carries}, and {modes_here} \
+                         (`browser.mode`{}), so it reads 0 and the row would expire at a constant tick (expected \
+                         `now + …`, or `row.expires + …` after a `select`)",
+                        if sc.attacker.is_some() { " and `attacker.modes`" } else { "" }
+                    ),
+                });
+            }
             sc.session_server = Some(std::sync::Arc::new(compiled));
             sc.session_server_spec = Some(spec);
         } else if file.server.is_some() {
@@ -1825,6 +1869,35 @@ impl Scenario {
                 0,
                 "1 or 2 when a reaction is \"retry\" or \"refresh-and-retry\" (K, the retries each tab, or each call, may send)",
             ));
+        }
+        // Page script reads the refresh token again only where it keeps it itself: in cookie
+        // and session mode it is an HttpOnly cookie (Directus `REFRESH_TOKEN_COOKIE_HTTPONLY`,
+        // `SESSION_COOKIE_HTTPONLY`; RFC 6265 §5.2.6: not exposed to `document.cookie`), so a
+        // comparison of the token sent with the token kept cannot be written.
+        if b.mode != AuthMode::Json {
+            let mode = if b.mode == AuthMode::Cookie { "cookie" } else { "session" };
+            let lists = [
+                ("on_refused", Some(&b.on_refused)),
+                ("on_server_error", Some(&b.on_server_error)),
+                ("on_requester_refused", b.on_requester_refused.as_ref()),
+                ("on_requester_server_error", b.on_requester_server_error.as_ref()),
+            ];
+            for (name, list) in lists {
+                let Some(i) = list.and_then(|l| l.iter().position(|r| *r == Reaction::IgnoreIfTokenChanged)) else {
+                    continue;
+                };
+                return Err(self.invalid(
+                    &format!("browser.{name}[{i}]"),
+                    "\"ignore-if-token-changed\"",
+                    &format!(
+                        "a reaction page script can perform in {} mode: \"ignore-if-token-changed\" reads the refresh \
+                         token where it is kept and compares it with the one sent, and in {} mode it is an HttpOnly \
+                         cookie that script cannot read (json mode keeps it where script can; a call's lists, \
+                         which compare access tokens, may use it in every mode)",
+                        mode, mode
+                    ),
+                ));
+            }
         }
         if !b.on_call_ok.is_empty() && b.calls_per_tab == 0 {
             return Err(self.invalid(

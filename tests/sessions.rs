@@ -504,7 +504,7 @@ fn an_answer_with_a_fresh_token_no_statement_wrote_is_refused_unless_marked_orph
         e.contains("field `session_server.refresh.steps[2].rules[") && e.contains("].reply`: `issued`, kept"),
         "{e}"
     );
-    assert!(e.contains("`issued`, kept as `fresh`, is the token drawn for this request, and no statement"), "{e}");
+    assert!(e.contains("`issued`, kept as `fresh`, is the token drawn for this request, and no path"), "{e}");
     assert!(e.contains("`\"orphan\": true` on this rule"), "{e}");
     let marked = with_session_server(|s| {
         let steps = s["refresh"]["steps"].as_array_mut().unwrap();

@@ -308,7 +308,8 @@ fn sign_in_again_is_refused_where_it_cannot_apply() {
         let e = String::from_utf8_lossy(&out.stderr);
         assert!(e.contains("s.json:") && e.contains(field) && e.contains(hint), "{field}: {e}");
     }
-    let ok = model(r#""re_sign_ins": 1, "mode": "cookie", "on_refused": ["ignore-if-token-changed", "log-out"]"#);
+    // (In cookie mode `ignore-if-token-changed` is refused: the refresh cookie is HttpOnly.)
+    let ok = model(r#""re_sign_ins": 1, "mode": "json", "on_refused": ["ignore-if-token-changed", "log-out"]"#);
     std::fs::write(dir.path().join("s.json"), ok).unwrap();
     let out = cli(dir.path(), &["models", "validate", "s.json"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));

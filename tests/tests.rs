@@ -21,6 +21,7 @@ mod follow_ups;
 mod fuzz;
 mod industry;
 mod limits;
+mod load_refusals;
 mod oracle;
 mod partition;
 mod protocol;

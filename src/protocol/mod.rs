@@ -289,6 +289,22 @@ pub struct RuleSpec {
     pub source: Option<String>,
 }
 
+/// Whether effect `e` revokes refresh tokens (a token, a family, a session, a client's or the
+/// user's), the effects an `evicts` rule needs: revoking an access token ends no session.
+fn revokes_refresh_tokens(e: &Effect) -> bool {
+    match e {
+        Effect::Revoke(scope) => {
+            !matches!(scope, RevokeScope::Access | RevokeScope::PresentedAccess | RevokeScope::ChildAccess)
+        }
+        Effect::RevokeToken(_) | Effect::RevokeAround(..) => true,
+        Effect::MintChild
+        | Effect::SupersedePresented
+        | Effect::Set(..)
+        | Effect::SupersedeToken(..)
+        | Effect::SetToken(..) => false,
+    }
+}
+
 /// Which families a sign-in rule marked `evicts` is meant to end (a device cap, "sign out other
 /// devices"): the ghost truth an eviction is judged against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -306,6 +322,17 @@ pub enum Evicts {
     /// Keycloak's session limit terminating "the oldest session" by `lastSessionRefresh`
     /// (`UserSessionLimitsAuthenticator.logoutOldestSessions`).
     LeastRecentlyUsed,
+}
+
+impl Evicts {
+    /// The value as a model file writes it (`"least-recently-used"`).
+    pub fn word(self) -> &'static str {
+        match self {
+            Evicts::Oldest => "oldest",
+            Evicts::Others => "others",
+            Evicts::LeastRecentlyUsed => "least-recently-used",
+        }
+    }
 }
 
 fn always() -> String {
@@ -1183,13 +1210,10 @@ fn compile_rules(
         if written[..i].iter().any(|o| o.name == r.name) {
             return Err(fail(format!("{here}.name"), &r.name, msg("a name no other rule of this step has")));
         }
-        if r.evicts.is_some() && endpoint != Endpoint::SignIn {
+        if let (Some(evicts), false) = (r.evicts, endpoint == Endpoint::SignIn) {
             return Err(fail(
                 format!("{here}.evicts"),
-                match r.evicts {
-                    Some(Evicts::Oldest) => "oldest",
-                    _ => "others",
-                },
+                evicts.word(),
                 msg("`evicts` only in a `sign_in` rule (it marks the sessions a sign-in is meant to end)"),
             ));
         }
@@ -1219,6 +1243,17 @@ fn compile_rules(
                 ));
             }
             effects.push(e);
+        }
+        if let (Some(evicts), false) = (r.evicts, effects.iter().any(revokes_refresh_tokens)) {
+            return Err(fail(
+                format!("{here}.evicts"),
+                evicts.word(),
+                msg("`evicts` on a rule whose `do` revokes refresh tokens: the sessions a sign-in ends are \
+                     the ones its revocations end, and this rule revokes none (expected a `revoke` of a token, \
+                     a family or a session in this rule's `do`: `revoke user.oldest`, `revoke family of \
+                     request.victim`, `revoke session of user.least_recently_used`, `revoke user`; or \
+                     `evicts` on the rule that does)"),
+            ));
         }
         let mints = effects.iter().filter(|e| **e == Effect::MintChild).count();
         if mints > 1 {

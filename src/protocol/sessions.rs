@@ -721,6 +721,17 @@ fn subtracts(e: &SExpr) -> bool {
 /// The names that hold a tick: an expiry is counted from one of them.
 const TIMES: &str = "`now`, `row.expires`, `session_cookie.exp`, `access.exp`";
 
+/// The name of a variable that holds a tick of the clock ([`TIMES`]), `None` for others.
+fn time_name(v: &SVar) -> Option<&'static str> {
+    match v {
+        SVar::Now => Some("now"),
+        SVar::RowExpires => Some("row.expires"),
+        SVar::SessionCookieExp => Some("session_cookie.exp"),
+        SVar::AccessExp => Some("access.exp"),
+        _ => None,
+    }
+}
+
 /// Checks a statement's operands beyond their types: no token operand is the literal `none`
 /// (it names no row: `upsert none …` would write a row whose key is no token), and every
 /// expiry is counted from a tick the request has ([`TIMES`]) without a subtraction (a
@@ -742,10 +753,23 @@ fn check_statement(st: &Statement) -> Result<(), String> {
             .into());
     }
     if let Some(e) = expiry {
-        let reads_time = e.find_var(|v| {
-            matches!(v, SVar::Now | SVar::RowExpires | SVar::SessionCookieExp | SVar::AccessExp).then_some(())
+        let mut times = vec![];
+        e.visit_vars(&mut |v| {
+            if let Some(name) = time_name(v) {
+                times.push(name);
+            }
         });
-        if subtracts(e) || reads_time.is_none() {
+        if times.len() > 1 {
+            return Err(format!(
+                "an expiry counted up from one tick the request has, plus TTLs or numbers: `{}` adds {} ticks \
+                 ({}), a sum that is no tick of the clock (e.g. `now + now` is twice the time); expected one of \
+                 {TIMES} plus ticks, e.g. `now + refresh_token_ttl`, `row.expires + 1`",
+                times.join(" + "),
+                times.len(),
+                times.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if subtracts(e) || times.is_empty() {
             return Err(format!(
                 "an expiry counted up from a tick the request has ({TIMES}), e.g. `now + refresh_token_ttl` \
                  or `now + 2`: a constant is the same tick in every run, and a subtraction (`now - 1`) would \
@@ -917,6 +941,56 @@ impl SHandler {
     }
 }
 
+impl SessionServerSpec {
+    /// The first statement (middleware, refresh, sign-out, request, in file order) whose
+    /// expiry counts up from a tick no request of the model carries: `session_cookie.exp`
+    /// when no request is in session mode (json and cookie mode carry no session cookie: it
+    /// reads 0), `access.exp` when every request is (session mode carries no access token).
+    /// `session_mode` and `token_modes`: some request of the model is in session mode, in
+    /// json or cookie mode. Returns the `run` field's path under `at`, its text and the tick's
+    /// name; `None` when every expiry has its tick (or a statement does not parse: compiling
+    /// reports that).
+    pub fn expiry_without_its_tick(
+        &self,
+        at: &str,
+        session_mode: bool,
+        token_modes: bool,
+    ) -> Option<(String, String, &'static str)> {
+        let handlers = [
+            ("middleware", self.middleware.as_ref()),
+            ("refresh", Some(&self.refresh)),
+            ("sign_out", Some(&self.sign_out)),
+            ("request", Some(&self.request)),
+        ];
+        for (name, h) in handlers {
+            for (si, step) in h.iter().flat_map(|h| h.steps.iter()).enumerate() {
+                for (ri, rule) in step.rules.iter().enumerate() {
+                    let Some(run) = &rule.run else { continue };
+                    let Ok(st) = parse_statement(run) else { continue };
+                    let expiry = match &st {
+                        Statement::Extend(_, e)
+                        | Statement::Insert(_, e)
+                        | Statement::Upsert(_, e)
+                        | Statement::Rename(_, _, e)
+                        | Statement::Claim(_, _, e)
+                        | Statement::Cache(_, _, Some(e)) => e,
+                        _ => continue,
+                    };
+                    let missing = expiry.find_var(|v| match v {
+                        SVar::SessionCookieExp if !session_mode => Some("session_cookie.exp"),
+                        SVar::AccessExp if !token_modes => Some("access.exp"),
+                        _ => None,
+                    });
+                    if let Some(tick) = missing {
+                        return Some((format!("{at}.{name}.steps[{si}].rules[{ri}].run"), run.clone(), tick));
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
 impl SessionProgram {
     /// Parses and checks every guard, statement and reply of `spec`; `at` is the section's
     /// field path (`session_server`, or `server` for the expanded Directus preset).
@@ -961,6 +1035,70 @@ fn default_cache_expiry(cache: CacheSpec) -> SExpr {
     match cache.ttl {
         Some(t) => SExpr::Add(Box::new(SExpr::Var(SVar::Now)), Box::new(SExpr::Const(i32::from(t)))),
         None => SExpr::Const(255),
+    }
+}
+
+/// What a `keep` set on a path through a handler's steps ([`FreshPath`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kept {
+    /// No `keep` yet: `issued` is none.
+    Nothing,
+    /// The last `keep` kept `fresh`.
+    Fresh,
+    /// The last `keep` kept another token.
+    Other,
+}
+
+/// One path through a handler's steps, as the load-time check of answers with `fresh` sees
+/// it: what it kept, whether a statement on it wrote a row for `fresh`, and whether a rule on
+/// it is marked `orphan`. The paths into a step are a set of these, 12 bits ([`FreshPath::bit`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FreshPath {
+    kept: Kept,
+    written: bool,
+    orphan: bool,
+}
+
+impl FreshPath {
+    /// The path into a handler's first step.
+    const START: FreshPath = FreshPath { kept: Kept::Nothing, written: false, orphan: false };
+
+    fn bit(self) -> u16 {
+        let kept = match self.kept {
+            Kept::Nothing => 0,
+            Kept::Fresh => 1,
+            Kept::Other => 2,
+        };
+        1 << (kept * 4 + 2 * u16::from(self.written) + u16::from(self.orphan))
+    }
+
+    /// The paths of a set of bits.
+    fn each(bits: u16) -> impl Iterator<Item = FreshPath> + Clone {
+        [Kept::Nothing, Kept::Fresh, Kept::Other]
+            .into_iter()
+            .flat_map(|kept| {
+                [(false, false), (false, true), (true, false), (true, true)].map(|(written, orphan)| FreshPath {
+                    kept,
+                    written,
+                    orphan,
+                })
+            })
+            .filter(move |p| bits & p.bit() != 0)
+    }
+
+    /// The path once rule `r` decided: its `keep` and its `orphan` mark.
+    fn through(self, r: &SRule) -> FreshPath {
+        let kept = match &r.keep {
+            Some(k) if reads_fresh(k) => Kept::Fresh,
+            Some(_) => Kept::Other,
+            None => self.kept,
+        };
+        FreshPath { kept, orphan: self.orphan || r.orphan, ..self }
+    }
+
+    /// The path once a statement ran that writes a row for `fresh` (`writes`) or not.
+    fn writing(self, writes: bool) -> FreshPath {
+        FreshPath { written: self.written || writes, ..self }
     }
 }
 
@@ -1140,25 +1278,26 @@ fn compile_handler(
     // What a step's rules read is also checked against what can reach it: a result name is
     // set only by some statements (`collided` by `rename` and `insert`, `row` by `select`,
     // [`verbs_setting`]), so reading it where none of them runs before is refused; and an
-    // answer with `fresh` (directly, or as the `issued` token a `keep` of `fresh` set) where
-    // no statement on any path to it wrote a row for `fresh` hands out a token that names no
-    // row, refused unless a rule on the way marks it `orphan`.
+    // answer with `fresh` (directly, or as the `issued` token a `keep` of `fresh` set) on a
+    // path to it where no statement wrote a row for `fresh` hands out a token that names no
+    // row, refused unless a rule on that path marks it `orphan`: the row must be written on
+    // every path to the answer.
     let n = steps.len();
     let mut led_to = vec![false; n];
     // The statements whose result a step may read (0: none runs before it).
     let mut results: Vec<Verbs> = vec![0; n];
-    // (some path kept a token, some path kept one that is not `fresh`)
-    let mut kept = vec![(false, false); n];
-    let mut fresh_written = vec![false; n];
-    let mut orphan_marked = vec![false; n];
+    // Some path into the step kept a token.
+    let mut kept = vec![false; n];
+    // The paths into each step, as a set of [`FreshPath`] bits: what each path kept, whether
+    // it wrote a row for `fresh` and whether a rule on it is marked `orphan`.
+    let mut paths: Vec<u16> = vec![0; n];
+    paths[0] = FreshPath::START.bit();
     led_to[0] = true;
     for (ix, st) in steps.iter().enumerate() {
         for (ri, r) in st.rules.iter().enumerate() {
-            let keeps = match &r.keep {
-                Some(k) => (true, !reads_fresh(k)),
-                None => kept[ix],
-            };
-            let orphan = orphan_marked[ix] || r.orphan;
+            let keeps = r.keep.is_some() || kept[ix];
+            // The paths leaving this step through this rule, before its statement runs.
+            let through = FreshPath::each(paths[ix]).map(|p| p.through(r)).fold(0, |m, p| m | p.bit());
             let (path, _, spec) = &all[ix];
             let reply_text = || spec.rules[ri].reply.as_deref().unwrap_or("");
             match &r.then {
@@ -1166,19 +1305,18 @@ fn compile_handler(
                     let to = usize::from(*to);
                     led_to[to] = true;
                     results[to] |= verb_bit(st);
-                    kept[to] = (kept[to].0 | keeps.0, kept[to].1 | keeps.1);
-                    fresh_written[to] |= fresh_written[ix] || writes_fresh_row(st);
-                    orphan_marked[to] |= orphan;
+                    kept[to] |= keeps;
+                    let writes = writes_fresh_row(st);
+                    paths[to] |= FreshPath::each(through).map(|p| p.writing(writes)).fold(0, |m, p| m | p.bit());
                 }
                 Then::Goto(to) => {
                     let to = usize::from(*to);
                     led_to[to] = true;
                     results[to] |= results[ix];
-                    kept[to] = (kept[to].0 | keeps.0, kept[to].1 | keeps.1);
-                    fresh_written[to] |= fresh_written[ix];
-                    orphan_marked[to] |= orphan;
+                    kept[to] |= keeps;
+                    paths[to] |= through;
                 }
-                Then::Reply(SReply::OkToken(e)) if led_to[ix] && !keeps.0 && reads(e, &SVar::Issued) => {
+                Then::Reply(SReply::OkToken(e)) if led_to[ix] && !keeps && reads(e, &SVar::Issued) => {
                     return Err(fail(
                         format!("{path}.rules[{ri}].reply"),
                         reply_text(),
@@ -1191,20 +1329,25 @@ fn compile_handler(
                 }
                 Then::Reply(SReply::OkToken(e))
                     if led_to[ix]
-                        && !fresh_written[ix]
-                        && !orphan
-                        && (reads_fresh(e) || (reads(e, &SVar::Issued) && !keeps.1)) =>
+                        && FreshPath::each(through).any(|p| {
+                            !p.written
+                                && !p.orphan
+                                && (reads_fresh(e) || (reads(e, &SVar::Issued) && p.kept == Kept::Fresh))
+                        }) =>
                 {
                     let how = if reads_fresh(e) { "`fresh`" } else { "`issued`, kept as `fresh`," };
+                    let paths_into = FreshPath::each(through).filter(|p| p.kept != Kept::Other || reads_fresh(e));
+                    let some = if paths_into.clone().any(|p| p.written) { "some path" } else { "no path" };
                     return Err(fail(
                         format!("{path}.rules[{ri}].reply"),
                         reply_text(),
                         format!(
-                            "{how} is the token drawn for this request, and no statement on any path to this \
-                             answer writes a row for it, so the token answered names no row (expected a \
-                             `rename … to fresh`, `insert fresh …` or `upsert fresh …` in a step before this \
-                             one, or `\"orphan\": true` on this rule if the server does answer with a token it \
-                             never stored)"
+                            "{how} is the token drawn for this request, and {some} to this answer writes a row \
+                             for it, but a token answered must name a row on every path to the answer, or the \
+                             answer hands out a token that names no row (expected a `rename … to fresh`, \
+                             `insert fresh …` or `upsert fresh …` on every path of steps before this one, or \
+                             `\"orphan\": true` on this rule, or on the rules of the paths that write no row, if \
+                             the server does answer with a token it never stored)"
                         ),
                     ));
                 }

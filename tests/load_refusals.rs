@@ -1,0 +1,181 @@
+//! Model files that load checks refuse (exit 2, the file, line, field and what was expected,
+//! never a panic) and their accepted neighbours: an answer with `fresh` whose row is written
+//! on one path only, `evicts` on a rule that revokes nothing, an expiry counted from a tick
+//! the request does not carry or from two ticks, a section given as a JSON array, and a
+//! reaction that reads an HttpOnly cookie.
+
+use std::fs;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::util::{cli, root};
+
+/// The shipped model `rel` with `edit` applied to its JSON, written to `dir/name`.
+fn edited(dir: &Path, rel: &str, name: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let mut v: Value = serde_json::from_str(&fs::read_to_string(root().join(rel)).unwrap()).unwrap();
+    edit(&mut v);
+    let file = dir.join(name);
+    fs::write(&file, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    file.display().to_string()
+}
+
+/// `check FILE --no-traces`: the exit code and stderr.
+fn check(dir: &Path, file: &str) -> (Option<i32>, String) {
+    let out = cli(dir, &["check", file, "--no-traces"]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    assert!(!text.contains("panicked"), "{text}");
+    (out.status.code(), text)
+}
+
+/// Refused with exit 2, the message naming `file:LINE:` and `needles`.
+fn refused(dir: &Path, file: &str, needles: &[&str]) {
+    let (code, text) = check(dir, file);
+    assert_eq!(code, Some(2), "{text}");
+    let name = Path::new(file).file_name().unwrap().to_str().unwrap();
+    let at = text.find(&format!("{name}:")).unwrap_or_else(|| panic!("no file name in {text}"));
+    let line: String = text[at + name.len() + 1..].chars().take_while(char::is_ascii_digit).collect();
+    assert!(line.parse::<u32>().is_ok_and(|l| l > 0), "no line in {text}");
+    for n in needles {
+        assert!(text.contains(n), "{n:?} not in {text}");
+    }
+}
+
+/// Loaded and checked: exit 0 (as expected) or 1 (a verdict differs from the file's
+/// `expect`, written for the shipped model), never 2.
+fn accepted(dir: &Path, file: &str) {
+    let (code, text) = check(dir, file);
+    assert!(matches!(code, Some(0 | 1)), "{text}");
+    assert!(text.contains("states"), "no search: {text}");
+}
+
+const BLITZ: &str = "models/blitz-pr1209-extend-only.json";
+
+/// Blitz's refresh with an `extended` step answering `ok fresh`: the renewal rule writes
+/// (`write`), the other rule goes to the answer through a `next` with `then`.
+fn fresh_on_two_paths(v: &mut Value, write: &str, then: Value) {
+    let steps = &mut v["session_server"]["refresh"]["steps"];
+    steps[1]["rules"][1]["run"] = write.into();
+    steps[1]["rules"][2] = then;
+    steps[2]["rules"][0]["reply"] = "ok fresh".into();
+}
+
+#[test]
+fn an_answer_with_fresh_needs_its_row_written_on_every_path() {
+    let dir = crate::common::TempFiles::new();
+    let d = dir.path();
+    let insert = "insert fresh expires now + session_cookie_ttl";
+    let one_path = edited(d, BLITZ, "one-path.json", |v| {
+        fresh_on_two_paths(v, insert, json!({ "name": "no renewal due", "next": "extended" }))
+    });
+    refused(
+        d,
+        &one_path,
+        &[
+            "field `session_server.refresh.steps[2].rules[0].reply`",
+            "some path to this answer writes a row for it",
+            "on every path",
+            "\"ok fresh\"",
+        ],
+    );
+    // Both paths write: accepted.
+    let both = edited(d, BLITZ, "both-paths.json", |v| {
+        let other = json!({ "name": "no renewal due", "run": "upsert fresh expires now + session_cookie_ttl", "next": "extended" });
+        fresh_on_two_paths(v, insert, other);
+    });
+    accepted(d, &both);
+    // The path that writes nothing marked `orphan`: accepted.
+    let marked = edited(d, BLITZ, "orphan-path.json", |v| {
+        fresh_on_two_paths(v, insert, json!({ "name": "no renewal due", "next": "extended", "orphan": true }));
+    });
+    accepted(d, &marked);
+}
+
+#[test]
+fn evicts_needs_a_rule_that_revokes_refresh_tokens() {
+    let dir = crate::common::TempFiles::new();
+    let d = dir.path();
+    let rel = "models/two-token-cap-sign-in-deletes-the-oldest-row-now.json";
+    let none = edited(d, rel, "evicts-nothing.json", |v| {
+        v["protocol"]["sign_in"]["steps"][1]["rules"][0]["do"] = json!([]);
+    });
+    refused(
+        d,
+        &none,
+        &["field `protocol.sign_in.steps[1].rules[0].evicts`", "revokes none", "`revoke user.oldest`", "\"oldest\""],
+    );
+    let lru = edited(d, rel, "evicts-lru-nothing.json", |v| {
+        let rule = &mut v["protocol"]["sign_in"]["steps"][1]["rules"][0];
+        rule["do"] = json!([]);
+        rule["evicts"] = "least-recently-used".into();
+    });
+    refused(d, &lru, &["\"least-recently-used\""]);
+    accepted(d, &root().join(rel).display().to_string());
+}
+
+#[test]
+fn an_expiry_counts_from_one_tick_the_request_carries() {
+    let dir = crate::common::TempFiles::new();
+    let d = dir.path();
+    let run = |text: &'static str| {
+        move |v: &mut Value| v["session_server"]["refresh"]["steps"][1]["rules"][1]["run"] = text.into()
+    };
+    let field = "field `session_server.refresh.steps[1].rules[1].run`";
+    let twice = edited(d, BLITZ, "now-plus-now.json", run("extend presented expires now + now"));
+    refused(d, &twice, &[field, "`now + now` adds 2 ticks"]);
+    let both = edited(d, BLITZ, "now-plus-row.json", run("extend presented expires row.expires + now + 1"));
+    refused(d, &both, &[field, "adds 2 ticks"]);
+    // In session mode the session cookie's `exp` is a tick the request carries.
+    let cookie = edited(d, BLITZ, "cookie-exp.json", |v| {
+        run("extend presented expires session_cookie.exp + 1")(v);
+    });
+    accepted(d, &cookie);
+    // In json mode there is no session cookie.
+    let json_mode = edited(d, BLITZ, "cookie-exp-json.json", |v| {
+        run("extend presented expires session_cookie.exp + 1")(v);
+        v["browser"]["mode"] = "json".into();
+    });
+    refused(d, &json_mode, &[field, "`session_cookie.exp`", "no request is in session mode"]);
+}
+
+#[test]
+fn a_section_given_as_an_array_is_refused_where_it_stands() {
+    let dir = crate::common::TempFiles::new();
+    let d = dir.path();
+    for (name, value) in [("cache-empty.json", json!([])), ("cache-one.json", json!([1]))] {
+        let f = edited(d, BLITZ, name, |v| v["session_server"]["cache"] = value);
+        refused(d, &f, &["field `session_server.cache`", "found an array", "an object `{…}` with named fields"]);
+    }
+    let store = edited(d, BLITZ, "store.json", |v| v["session_server"]["store"] = json!(["pool"]));
+    refused(d, &store, &["field `session_server.store`", "found an array"]);
+    let time = edited(d, BLITZ, "time.json", |v| v["time"] = json!([2, 7, 4]));
+    refused(d, &time, &["field `time`", "found an array"]);
+    let rule = edited(d, BLITZ, "rule.json", |v| {
+        v["session_server"]["sign_out"]["steps"][1]["rules"][0] = json!(["signed out", null, null]);
+    });
+    refused(d, &rule, &["field `session_server.sign_out.steps[1].rules[0]`", "found an array"]);
+    // Lists stay lists.
+    let cache = edited(d, BLITZ, "cache-object.json", |v| {
+        v["session_server"]["cache"] = json!({});
+    });
+    accepted(d, &cache);
+}
+
+#[test]
+fn ignore_if_token_changed_needs_a_token_page_script_can_read() {
+    let dir = crate::common::TempFiles::new();
+    let d = dir.path();
+    let rel = "models/umbraco-pr23811-ignores-a-refusal-of-the-old-session.json";
+    let cookie = edited(d, rel, "cookie.json", |v| v["browser"]["mode"] = "cookie".into());
+    refused(
+        d,
+        &cookie,
+        &["field `browser.on_refused[0]`", "\"ignore-if-token-changed\"", "in cookie mode it is an HttpOnly cookie"],
+    );
+    // A session-table server in session mode (the session cookie).
+    let session = edited(d, BLITZ, "session.json", |v| {
+        v["browser"]["on_refused"] = json!(["ignore-if-token-changed", "log-out"]);
+    });
+    refused(d, &session, &["field `browser.on_refused[0]`", "in session mode it is an HttpOnly cookie"]);
+    accepted(d, &root().join(rel).display().to_string());
+}
