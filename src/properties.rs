@@ -733,6 +733,7 @@ pub fn at_rest(m: &RefreshModel, s: &State) -> bool {
         let lagging = cfg.storage == crate::model::policy::JsonStorage::SharedLagging;
         br.tabs.iter().all(|tab| {
             tab.requesters.iter().all(|r| r.sent.is_none())
+                && !tab.notice
                 && match tab.status {
                     TabStatus::Idle => tab.inbox.is_none() && !(lagging && tab.token != br.storage),
                     TabStatus::LoggedOut | TabStatus::Closed | TabStatus::Hung => true,

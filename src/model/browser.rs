@@ -55,6 +55,9 @@ use serde::Serialize;
 #[path = "requesters.rs"]
 pub mod requesters;
 
+#[path = "signout_notice.rs"]
+pub mod signout_notice;
+
 use super::policy::{
     AuthMode, Coordination, JsonStorage, LeaderElection, LockGranted, Logins, OkReaction, Reaction, StorageHolds,
     WrittenListener,
@@ -193,6 +196,15 @@ pub struct Tab {
     /// The ordinary call in flight, if any: the access token it presented. A call is
     /// independent of the tab's status (a refresh may be in flight at the same time).
     pub call: Option<Call>,
+    /// With `browser.sign_out_notice`: the notice of another tab's sign-out is on its way to
+    /// this tab, not yet delivered ([`signout_notice`]). Always false without the field.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub notice: bool,
+    /// With `browser.sign_out_notice`: the notice logged this tab out while its refresh was in
+    /// flight, whose answer has not arrived; `browser.on_ok_after_sign_out_notice` says what
+    /// the tab does with a 2xx. Always false without the field.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub told_signed_out: bool,
 }
 
 /// An ordinary call in flight (an API request presenting the tab's access token, RFC 6750).
@@ -379,6 +391,13 @@ pub struct BrowserCfg {
     /// What a tab does with a refresh answered 2xx, in order (the preset of the mode and
     /// storage unless the model file lists them: [`super::policy::default_on_ok`]).
     pub on_ok: Vec<OkReaction>,
+    /// How a tab's sign-out tells the other tabs (`browser.sign_out_notice`; [`signout_notice`]).
+    pub sign_out_notice: super::policy::SignOutNotice,
+    /// What a tab does when another tab's sign-out notice reaches it (`browser.on_sign_out_notice`).
+    pub on_sign_out_notice: super::policy::SignOutNoticeReaction,
+    /// What a tab the notice logged out does with its refresh's later 2xx
+    /// (`browser.on_ok_after_sign_out_notice`).
+    pub on_ok_after_sign_out_notice: super::policy::OkAfterSignOutNotice,
     /// What the other tabs do when a tab writes a new token to the shared storage.
     pub on_stored_token_written: WrittenListener,
     /// K of the `retry` reaction: retries each tab may send for refreshes answered with an
@@ -569,6 +588,8 @@ impl BrowserState {
             reloads_left: cfg.reloads,
             page: 0,
             round: 0,
+            notice: false,
+            told_signed_out: false,
         };
         let jar = Jar {
             session: (cfg.mode == AuthMode::Session).then_some(jwt),
@@ -1108,6 +1129,9 @@ impl BrowserState {
         if matches!(self.tabs[t as usize].status, TabStatus::Hung | TabStatus::Closed) {
             return None; // the hung callback, or the closed tab, never sees it
         }
+        if self.tabs[t as usize].told_signed_out && !self.take_answer_after_notice(cfg, t, &reply) {
+            return None; // a sign-out notice logged the tab out while this refresh was in flight
+        }
         if cfg.calls > 0 && self.tabs[t as usize].status == TabStatus::LoggedOut {
             return None; // a call's refusal logged the tab out while its refresh was in flight
         }
@@ -1292,6 +1316,8 @@ impl BrowserState {
         }
         let tab = &mut self.tabs[t as usize];
         tab.status = match (tab.status, reply) {
+            // A sign-out notice logged the tab out while the request was in flight.
+            (TabStatus::LoggedOut, _) => TabStatus::LoggedOut,
             (TabStatus::CheckingFresh, Reply::Err(_)) => TabStatus::LoggedOut,
             _ => TabStatus::Idle,
         };
@@ -1689,6 +1715,9 @@ mod tests {
             on_server_error: crate::model::policy::default_reactions(),
             on_stored_token_cleared: Default::default(),
             on_ok: crate::model::policy::default_on_ok(AuthMode::Session, JsonStorage::PerTab),
+            sign_out_notice: Default::default(),
+            on_sign_out_notice: Default::default(),
+            on_ok_after_sign_out_notice: Default::default(),
             on_stored_token_written: WrittenListener::Ignore,
             retry_limit: 0,
             calls: 0,

@@ -469,6 +469,52 @@ pub enum ClearedListener {
     LogOut,
 }
 
+/// How a tab's sign-out tells the other tabs of the browser (`browser.sign_out_notice`): a
+/// notice sent when the signing-out tab clears its session (the sign-out's answer), delivered
+/// to each other open tab after its own delay, as a `BroadcastChannel` message is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignOutNotice {
+    /// Nothing reaches the other tabs: each finds out at its next request. The default.
+    #[default]
+    None,
+    /// The `storage` event that removing the shared `localStorage` entry fires in every other
+    /// document of the origin (HTML Living Standard §12.2.1; only when the entry was there).
+    StorageEvent,
+    /// A `signed-out` message posted on a `BroadcastChannel` (supabase/auth-js
+    /// `_notifyAllSubscribers('SIGNED_OUT')`, Auth.js `broadcast()` on `signOut`).
+    BroadcastChannel,
+}
+
+/// What a tab does when the notice of another tab's sign-out reaches it
+/// (`browser.on_sign_out_notice`), whatever it is doing: idle, or with a refresh, a request or
+/// a call in flight.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignOutNoticeReaction {
+    /// It signs out locally: it drops the tokens it holds (its own refresh token, its access
+    /// token) and is logged out; a request in flight stays in flight. The default.
+    #[default]
+    SignOut,
+    /// Nothing: the app hears it and the tab keeps what it holds.
+    Ignore,
+}
+
+/// What a tab that a sign-out notice logged out while its refresh was in flight does with
+/// that refresh's 2xx when it arrives later (`browser.on_ok_after_sign_out_notice`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OkAfterSignOutNotice {
+    /// It runs `on_ok` as for any 2xx: it stores the new pair where the mode keeps it and is
+    /// signed in again with it (supabase/auth-js 2.61 `_callRefreshToken`: `_saveSession`
+    /// after the answer, whatever happened meanwhile). The default.
+    #[default]
+    Store,
+    /// It drops the answer and stays logged out (geolens-io/geolens PR 1446: the storage
+    /// listener bumps the session epoch, and the refresh's write is refused).
+    Drop,
+}
+
 /// The default reactions to a refused or failed refresh: log the tab out.
 pub fn default_reactions() -> Vec<Reaction> {
     vec![Reaction::LogOut]

@@ -143,6 +143,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "TabFindsStoredSessionFresh",
     "TabGetsBroadcast",
     "TabHangsWithLock",
+    "TabHearsSignOut",
     "TabReadsLockFree",
     "TabReceivesCallResponse",
     "TabReceivesLogoutResponse",
