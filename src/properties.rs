@@ -713,7 +713,8 @@ fn lp2_lost_response_recovery(m: &RefreshModel, s: &State) -> bool {
 
 /// A quiescent state ("at rest"): no message in flight, no request in progress at the server
 /// (between two steps, or waiting to be routed or replicated), and no tab mid-operation
-/// (waiting for an answer, a lock, a broadcast or its lagging storage); tabs logged out,
+/// (waiting for an answer, a lock, a broadcast or its lagging storage, or with a sign-out
+/// notice on its way to it); tabs logged out,
 /// closed or hung count as at rest. Properties over whole runs are checked here.
 pub fn at_rest(m: &RefreshModel, s: &State) -> bool {
     let busy_server = match auth_server_at(s, m.cfg.server) {

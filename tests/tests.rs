@@ -35,6 +35,7 @@ mod robustness;
 mod scenarios;
 mod sessions;
 mod sign_ins;
+mod sign_out_notice;
 mod stored_session;
 mod symmetry;
 mod threads;

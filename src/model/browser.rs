@@ -1775,6 +1775,44 @@ mod tests {
     }
 
     #[test]
+    fn a_sign_out_notice_logs_a_busy_tab_out_and_its_late_answers_are_taken_as_configured() {
+        use crate::model::policy::{OkAfterSignOutNotice, SignOutNotice};
+        let c = BrowserCfg { sign_out_notice: SignOutNotice::BroadcastChannel, ..cfg(3, Coordination::None) };
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+        assert!(b.start_refresh(&c, 1).is_some());
+        b.tabs[2].status = TabStatus::Requesting;
+        b.on_sign_out_reply(0);
+        b.send_sign_out_notice(&c, 0, false);
+        assert!(!b.tabs[0].notice && b.tabs[1].notice && b.tabs[2].notice);
+        assert!(b.hear_sign_out(&c, 1) && b.hear_sign_out(&c, 2));
+        assert!(!b.hear_sign_out(&c, 2), "nothing pending any more");
+        assert_eq!((b.tabs[1].status, b.tabs[1].told_signed_out), (TabStatus::LoggedOut, true));
+        assert_eq!((b.tabs[2].status, b.tabs[2].told_signed_out), (TabStatus::LoggedOut, false));
+        // The request's answer leaves the tab logged out.
+        b.on_request_reply(2, Reply::Ok { set_cookie: None, token: None, expires_at: None, access: None });
+        assert_eq!(b.tabs[2].status, TabStatus::LoggedOut);
+        // `store` (the default): the refresh's 2xx signs tab B in again and sets the jar.
+        let mut stored = b.clone();
+        stored.on_refresh_reply(&c, 1, ok(2));
+        assert_eq!(stored.tabs[1].status, TabStatus::Idle);
+        assert_eq!(stored.jar.session.map(|j| j.session), Some(2));
+        // `drop`: the 2xx is discarded; a refusal is dropped either way.
+        let d = BrowserCfg { on_ok_after_sign_out_notice: OkAfterSignOutNotice::Drop, ..c.clone() };
+        let mut dropped = b.clone();
+        dropped.on_refresh_reply(&d, 1, ok(2));
+        assert_eq!((dropped.tabs[1].status, dropped.jar.session), (TabStatus::LoggedOut, None));
+        assert!(!dropped.tabs[1].told_signed_out);
+        let mut refused = b.clone();
+        refused.on_refresh_reply(&c, 1, Reply::Err(crate::model::HttpError::InvalidCredentials));
+        assert_eq!(refused.tabs[1].status, TabStatus::LoggedOut);
+        // A `storage` event fires only when the entry was there.
+        let s = BrowserCfg { sign_out_notice: SignOutNotice::StorageEvent, ..c.clone() };
+        let mut quiet = BrowserState::signed_in(&s, SessionJwt { session: 1, exp: 4 }, 1);
+        quiet.send_sign_out_notice(&s, 0, false);
+        assert!(quiet.tabs.iter().all(|t| !t.notice));
+    }
+
+    #[test]
     fn web_locks_queue_the_second_tab_and_it_refreshes_with_the_newest_cookie() {
         let c = cfg(2, Coordination::WebLocks);
         let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);

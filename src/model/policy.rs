@@ -463,9 +463,10 @@ pub enum ClearedListener {
     /// Nothing: each tab finds the token gone at its next refresh. The default.
     #[default]
     Ignore,
-    /// Every other signed-in tab that is idle logs out at once (supabase/auth-js
-    /// `_listenForMultiTabEvents`: a `SIGNED_OUT` from another tab signs this one out; apps
-    /// listening to the `storage` event).
+    /// Every other signed-in tab that is idle logs out at once when a tab's reaction clears
+    /// the shared token (gotrue-js v1 `_listenForMultiTabEvents`: a `storage` event whose new
+    /// value has no session runs `_removeSession()`). A sign-out's removal is heard through
+    /// `browser.sign_out_notice` ([`SignOutNotice::StorageEvent`]).
     LogOut,
 }
 
