@@ -1527,6 +1527,11 @@ impl Scenario {
         let b = &self.browser;
         let shared = self.has_shared_storage_entry();
         if b.on_stored_token_cleared == ClearedListener::LogOut {
+            // What a reaction can clear that the other tabs share: the jar (`clear-cookie`;
+            // `clear-stored-token` outside json mode), the shared entry (`clear-shared-storage`;
+            // `clear-stored-token` with shared json storage).
+            let shared_json =
+                b.mode == AuthMode::Json && matches!(b.json_storage, JsonStorage::Shared | JsonStorage::SharedLagging);
             let clears = b
                 .on_refused
                 .iter()
@@ -1535,15 +1540,20 @@ impl Scenario {
                 .chain(b.on_requester_server_error.iter().flatten())
                 .chain(b.on_call_refused.iter().flatten())
                 .chain(b.on_call_server_error.iter().flatten())
-                .any(|r| matches!(r, Reaction::ClearSharedStorage | Reaction::ClearStoredToken));
-            if !shared || !clears {
+                .any(|r| match r {
+                    Reaction::ClearCookie => true,
+                    Reaction::ClearSharedStorage => shared,
+                    Reaction::ClearStoredToken => b.mode != AuthMode::Json || shared_json,
+                    _ => false,
+                });
+            if !clears {
                 return Err(self.invalid(
                     "browser.on_stored_token_cleared",
                     "\"log-out\"",
-                    "\"ignore\" unless the model has a shared `localStorage` entry (json `shared` or `shared-lagging` storage, or \"store-shared\" in `on_ok`) and a reaction that clears it (\"clear-shared-storage\", or \"clear-stored-token\" with shared storage): with per-tab storage nothing can fire the listener",
+                    "\"ignore\" unless a reaction clears what the tabs share: the jar (\"clear-cookie\", or \"clear-stored-token\" in cookie or session mode) or a shared `localStorage` entry (\"clear-shared-storage\" where one exists, or \"clear-stored-token\" with json `shared` or `shared-lagging` storage): with per-tab storage and nothing else nothing can fire the listener",
                 ));
             }
-            if b.sign_outs > 0 && b.sign_out_notice == SignOutNotice::None {
+            if b.sign_outs > 0 && shared && b.sign_out_notice == SignOutNotice::None {
                 return Err(self.invalid(
                     "browser.on_stored_token_cleared",
                     "\"log-out\" with `sign_outs` and no `sign_out_notice`",

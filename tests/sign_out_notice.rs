@@ -198,7 +198,7 @@ fn the_notice_fields_are_refused_where_they_mean_nothing() {
                 b.insert("json_storage".into(), "per-tab".into());
                 b.insert("on_stored_token_cleared".into(), "log-out".into());
             },
-            "field `browser.on_stored_token_cleared`: found \"log-out\", expected \"ignore\" unless the model has a shared `localStorage` entry",
+            "field `browser.on_stored_token_cleared`: found \"log-out\", expected \"ignore\" unless a reaction clears what the tabs share",
         ),
     ];
     for (i, (what, edit, says)) in cases.into_iter().enumerate() {
