@@ -713,7 +713,8 @@ fn lp2_lost_response_recovery(m: &RefreshModel, s: &State) -> bool {
 
 /// A quiescent state ("at rest"): no message in flight, no request in progress at the server
 /// (between two steps, or waiting to be routed or replicated), and no tab mid-operation
-/// (waiting for an answer, a lock, a broadcast or its lagging storage); tabs logged out,
+/// (waiting for an answer, a lock, a broadcast or its lagging storage, or with a sign-out
+/// notice on its way to it); tabs logged out,
 /// closed or hung count as at rest. Properties over whole runs are checked here.
 pub fn at_rest(m: &RefreshModel, s: &State) -> bool {
     let busy_server = match auth_server_at(s, m.cfg.server) {
@@ -733,6 +734,7 @@ pub fn at_rest(m: &RefreshModel, s: &State) -> bool {
         let lagging = cfg.storage == crate::model::policy::JsonStorage::SharedLagging;
         br.tabs.iter().all(|tab| {
             tab.requesters.iter().all(|r| r.sent.is_none())
+                && !tab.notice
                 && match tab.status {
                     TabStatus::Idle => tab.inbox.is_none() && !(lagging && tab.token != br.storage),
                     TabStatus::LoggedOut | TabStatus::Closed | TabStatus::Hung => true,

@@ -373,6 +373,24 @@ pub struct BrowserSection {
     /// (default) or `adopt` ([`crate::model::policy::WrittenListener`]).
     #[serde(default)]
     pub on_stored_token_written: crate::model::policy::WrittenListener,
+    /// How a tab's sign-out tells the other tabs of the browser when it clears its session:
+    /// `none` (default), `storage-event` (removing the shared `localStorage` entry fires
+    /// `storage` in the others) or `broadcast-channel` (a `signed-out` message), each
+    /// delivered to each other open tab after its own delay
+    /// ([`crate::model::policy::SignOutNotice`]). Needs `sign_outs`.
+    #[serde(default)]
+    pub sign_out_notice: crate::model::policy::SignOutNotice,
+    /// What a tab does when another tab's sign-out notice reaches it, idle or with a refresh,
+    /// request or call in flight: `sign-out` (default: it drops its tokens and is logged out)
+    /// or `ignore` ([`crate::model::policy::SignOutNoticeReaction`]). Needs `sign_out_notice`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_sign_out_notice: Option<crate::model::policy::SignOutNoticeReaction>,
+    /// What a tab that a sign-out notice logged out while its refresh was in flight does with
+    /// that refresh's 2xx: `store` (default: it stores the pair and is signed in again with
+    /// it) or `drop` ([`crate::model::policy::OkAfterSignOutNotice`]). Needs `sign_out_notice`
+    /// and `on_sign_out_notice` `sign-out`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_ok_after_sign_out_notice: Option<crate::model::policy::OkAfterSignOutNotice>,
     /// K of the `retry` reaction: refreshes answered with an error each tab may send again,
     /// 0 to 2 (default 0); 1 or 2 when a reaction list has `retry` or `refresh-and-retry`.
     #[serde(default)]
@@ -1614,6 +1632,127 @@ impl Scenario {
         Ok(())
     }
 
+    /// Whether the model has a shared `localStorage` entry for a sign-out or a reaction to
+    /// clear: json `shared` or `shared-lagging` storage, or a 2xx reaction `store-shared`.
+    fn has_shared_storage_entry(&self) -> bool {
+        use crate::model::policy::OkReaction;
+        let b = &self.browser;
+        let shared_mode =
+            b.mode == AuthMode::Json && matches!(b.json_storage, JsonStorage::Shared | JsonStorage::SharedLagging);
+        let writes = b.on_ok.iter().chain(&b.on_requester_ok).flatten().any(|r| *r == OkReaction::StoreShared);
+        shared_mode || writes
+    }
+
+    /// Checks of the sign-out notice (`browser.sign_out_notice`, `on_sign_out_notice`,
+    /// `on_ok_after_sign_out_notice`) and of the cleared-token listener it relates to
+    /// (`on_stored_token_cleared`).
+    fn validate_sign_out_notice(&self) -> Result<(), ScenarioError> {
+        use crate::model::policy::{
+            ClearedListener, OkAfterSignOutNotice, Reaction, SignOutNotice, SignOutNoticeReaction,
+        };
+        let b = &self.browser;
+        let shared = self.has_shared_storage_entry();
+        if b.on_stored_token_cleared == ClearedListener::LogOut {
+            // What a reaction can clear that the other tabs share: the jar (`clear-cookie`;
+            // `clear-stored-token` outside json mode), the shared entry (`clear-shared-storage`;
+            // `clear-stored-token` with shared json storage).
+            let shared_json =
+                b.mode == AuthMode::Json && matches!(b.json_storage, JsonStorage::Shared | JsonStorage::SharedLagging);
+            let clears = b
+                .on_refused
+                .iter()
+                .chain(&b.on_server_error)
+                .chain(b.on_requester_refused.iter().flatten())
+                .chain(b.on_requester_server_error.iter().flatten())
+                .chain(b.on_call_refused.iter().flatten())
+                .chain(b.on_call_server_error.iter().flatten())
+                .any(|r| match r {
+                    Reaction::ClearCookie => true,
+                    Reaction::ClearSharedStorage => shared,
+                    Reaction::ClearStoredToken => b.mode != AuthMode::Json || shared_json,
+                    _ => false,
+                });
+            if !clears {
+                return Err(self.invalid(
+                    "browser.on_stored_token_cleared",
+                    "\"log-out\"",
+                    "\"ignore\" unless a reaction clears what the tabs share: the jar (\"clear-cookie\", or \"clear-stored-token\" in cookie or session mode) or a shared `localStorage` entry (\"clear-shared-storage\" where one exists, or \"clear-stored-token\" with json `shared` or `shared-lagging` storage): with per-tab storage and nothing else nothing can fire the listener",
+                ));
+            }
+            if b.sign_outs > 0 && shared && b.sign_out_notice == SignOutNotice::None {
+                return Err(self.invalid(
+                    "browser.on_stored_token_cleared",
+                    "\"log-out\" with `sign_outs` and no `sign_out_notice`",
+                    "`sign_out_notice: \"storage-event\"` as well: a sign-out removes the shared entry too and the browser fires the same `storage` event in the other tabs; say what they do with it with `on_sign_out_notice` (`on_stored_token_cleared` covers the clearing by a reaction only)",
+                ));
+            }
+        }
+        if b.sign_out_notice == SignOutNotice::None {
+            if b.on_sign_out_notice.is_some() {
+                return Err(self.invalid(
+                    "browser.on_sign_out_notice",
+                    serde_json::to_string(&b.on_sign_out_notice).unwrap_or_default(),
+                    "no reaction to a sign-out notice without one: set `sign_out_notice` (\"storage-event\" or \"broadcast-channel\"), or leave `on_sign_out_notice` out",
+                ));
+            }
+            if b.on_ok_after_sign_out_notice.is_some() {
+                return Err(self.invalid(
+                    "browser.on_ok_after_sign_out_notice",
+                    serde_json::to_string(&b.on_ok_after_sign_out_notice).unwrap_or_default(),
+                    "nothing to decide without a sign-out notice: set `sign_out_notice` (\"storage-event\" or \"broadcast-channel\"), or leave `on_ok_after_sign_out_notice` out",
+                ));
+            }
+            return Ok(());
+        }
+        let notice = serde_json::to_string(&b.sign_out_notice).unwrap_or_default();
+        if b.on_sign_out_notice == Some(SignOutNoticeReaction::Ignore)
+            && b.on_ok_after_sign_out_notice == Some(OkAfterSignOutNotice::Drop)
+        {
+            return Err(self.invalid(
+                "browser.on_ok_after_sign_out_notice",
+                "\"drop\" with `on_sign_out_notice: \"ignore\"`",
+                "`on_sign_out_notice: \"sign-out\"`: a tab that ignores the notice is not signed out, so its refresh's answer is an ordinary 2xx",
+            ));
+        }
+        if b.sign_outs == 0 {
+            return Err(self.invalid(
+                "browser.sign_out_notice",
+                &notice,
+                "\"none\" without `sign_outs` (no sign-out to tell the other tabs of): set `sign_outs` to 1 or more",
+            ));
+        }
+        if b.sign_out_notice == SignOutNotice::StorageEvent && !shared {
+            return Err(self.invalid(
+                "browser.sign_out_notice",
+                &notice,
+                "\"broadcast-channel\" (or \"none\"): a `storage` event fires only when the sign-out removes a shared `localStorage` entry, and this model has none (json `shared` or `shared-lagging` storage, or \"store-shared\" in `on_ok`)",
+            ));
+        }
+        if !self.is_auth_server() {
+            return Err(self.invalid(
+                "browser.sign_out_notice",
+                &notice,
+                "\"none\" with a Directus `server` or a `session_server` (the notice is modelled for `auth_server` and `protocol` models)",
+            ));
+        }
+        let conflicts: [(&str, bool); 6] = [
+            ("`coordination` other than \"none\"", b.coordination != Coordination::None),
+            ("`requesters_per_tab` above 1", b.requesters_per_tab > 1),
+            ("`reloads_per_tab`", b.reloads_per_tab > 0),
+            ("`retries_per_tab`", b.retries_per_tab > 0),
+            ("`sign_ins` or `re_sign_ins`", b.sign_ins > 0 || b.re_sign_ins > 0),
+            ("`ssr_paths`", b.ssr_paths > 0),
+        ];
+        if let Some((what, _)) = conflicts.iter().find(|(_, on)| *on) {
+            return Err(self.invalid(
+                "browser.sign_out_notice",
+                &notice,
+                &format!("\"none\" with {what}: a sign-out notice is not modelled together with it"),
+            ));
+        }
+        Ok(())
+    }
+
     fn invalid(&self, field: &str, found: impl ToString, expected: &str) -> ScenarioError {
         ScenarioError::Invalid {
             path: self.path.clone(),
@@ -2216,6 +2355,7 @@ impl Scenario {
             }
         }
         self.validate_reactions()?;
+        self.validate_sign_out_notice()?;
         if let Some(k) = self.time.max_in_flight_ticks {
             // With `lossy`, a lost message leaves the history of messages in flight
             // ([`crate::model::faults`]): it does not hold the clock back.

@@ -38,6 +38,7 @@ mod scenarios;
 mod security_reports;
 mod sessions;
 mod sign_ins;
+mod sign_out_notice;
 mod stored_session;
 mod symmetry;
 mod threads;

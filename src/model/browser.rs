@@ -55,6 +55,9 @@ use serde::Serialize;
 #[path = "requesters.rs"]
 pub mod requesters;
 
+#[path = "signout_notice.rs"]
+pub mod signout_notice;
+
 use super::policy::{
     AuthMode, Coordination, FollowUpAfter, FollowUpToken, JsonStorage, LeaderElection, LockGranted, Logins, OkReaction,
     Reaction, StorageHolds, WrittenListener,
@@ -197,6 +200,15 @@ pub struct Tab {
     /// Independent of the tab's status; at most one per tab. Always false without the field.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub follow_up: bool,
+    /// With `browser.sign_out_notice`: the notice of another tab's sign-out is on its way to
+    /// this tab, not yet delivered ([`signout_notice`]). Always false without the field.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub notice: bool,
+    /// With `browser.sign_out_notice`: the notice logged this tab out while its refresh was in
+    /// flight, whose answer has not arrived; `browser.on_ok_after_sign_out_notice` says what
+    /// the tab does with a 2xx. Always false without the field.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub told_signed_out: bool,
 }
 
 /// An ordinary call in flight (an API request presenting the tab's access token, RFC 6750).
@@ -383,6 +395,13 @@ pub struct BrowserCfg {
     /// What a tab does with a refresh answered 2xx, in order (the preset of the mode and
     /// storage unless the model file lists them: [`super::policy::default_on_ok`]).
     pub on_ok: Vec<OkReaction>,
+    /// How a tab's sign-out tells the other tabs (`browser.sign_out_notice`; [`signout_notice`]).
+    pub sign_out_notice: super::policy::SignOutNotice,
+    /// What a tab does when another tab's sign-out notice reaches it (`browser.on_sign_out_notice`).
+    pub on_sign_out_notice: super::policy::SignOutNoticeReaction,
+    /// What a tab the notice logged out does with its refresh's later 2xx
+    /// (`browser.on_ok_after_sign_out_notice`).
+    pub on_ok_after_sign_out_notice: super::policy::OkAfterSignOutNotice,
     /// What the other tabs do when a tab writes a new token to the shared storage.
     pub on_stored_token_written: WrittenListener,
     /// K of the `retry` reaction: retries each tab may send for refreshes answered with an
@@ -586,6 +605,8 @@ impl BrowserState {
             reloads_left: cfg.reloads,
             page: 0,
             round: 0,
+            notice: false,
+            told_signed_out: false,
         };
         let jar = Jar {
             session: (cfg.mode == AuthMode::Session).then_some(jwt),
@@ -1160,6 +1181,9 @@ impl BrowserState {
         if matches!(self.tabs[t as usize].status, TabStatus::Hung | TabStatus::Closed) {
             return None; // the hung callback, or the closed tab, never sees it
         }
+        if self.tabs[t as usize].told_signed_out && !self.take_answer_after_notice(cfg, t, &reply) {
+            return None; // a sign-out notice logged the tab out while this refresh was in flight
+        }
         if cfg.calls > 0 && self.tabs[t as usize].status == TabStatus::LoggedOut {
             return None; // a call's refusal logged the tab out while its refresh was in flight
         }
@@ -1345,6 +1369,8 @@ impl BrowserState {
         }
         let tab = &mut self.tabs[t as usize];
         tab.status = match (tab.status, reply) {
+            // A sign-out notice logged the tab out while the request was in flight.
+            (TabStatus::LoggedOut, _) => TabStatus::LoggedOut,
             (TabStatus::CheckingFresh, Reply::Err(_)) => TabStatus::LoggedOut,
             _ => TabStatus::Idle,
         };
@@ -1742,6 +1768,9 @@ mod tests {
             on_server_error: crate::model::policy::default_reactions(),
             on_stored_token_cleared: Default::default(),
             on_ok: crate::model::policy::default_on_ok(AuthMode::Session, JsonStorage::PerTab),
+            sign_out_notice: Default::default(),
+            on_sign_out_notice: Default::default(),
+            on_ok_after_sign_out_notice: Default::default(),
             on_stored_token_written: WrittenListener::Ignore,
             retry_limit: 0,
             calls: 0,
@@ -1854,6 +1883,44 @@ mod tests {
         assert_eq!(b.jar.session, None);
         b.on_request_reply(0, ok(1));
         assert_eq!(b.jar.session.map(|j| j.session), Some(1));
+    }
+
+    #[test]
+    fn a_sign_out_notice_logs_a_busy_tab_out_and_its_late_answers_are_taken_as_configured() {
+        use crate::model::policy::{OkAfterSignOutNotice, SignOutNotice};
+        let c = BrowserCfg { sign_out_notice: SignOutNotice::BroadcastChannel, ..cfg(3, Coordination::None) };
+        let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
+        assert!(b.start_refresh(&c, 1).is_some());
+        b.tabs[2].status = TabStatus::Requesting;
+        b.on_sign_out_reply(0);
+        b.send_sign_out_notice(&c, 0, false);
+        assert!(!b.tabs[0].notice && b.tabs[1].notice && b.tabs[2].notice);
+        assert!(b.hear_sign_out(&c, 1) && b.hear_sign_out(&c, 2));
+        assert!(!b.hear_sign_out(&c, 2), "nothing pending any more");
+        assert_eq!((b.tabs[1].status, b.tabs[1].told_signed_out), (TabStatus::LoggedOut, true));
+        assert_eq!((b.tabs[2].status, b.tabs[2].told_signed_out), (TabStatus::LoggedOut, false));
+        // The request's answer leaves the tab logged out.
+        b.on_request_reply(2, Reply::Ok { set_cookie: None, token: None, expires_at: None, access: None });
+        assert_eq!(b.tabs[2].status, TabStatus::LoggedOut);
+        // `store` (the default): the refresh's 2xx signs tab B in again and sets the jar.
+        let mut stored = b.clone();
+        stored.on_refresh_reply(&c, 1, ok(2));
+        assert_eq!(stored.tabs[1].status, TabStatus::Idle);
+        assert_eq!(stored.jar.session.map(|j| j.session), Some(2));
+        // `drop`: the 2xx is discarded; a refusal is dropped either way.
+        let d = BrowserCfg { on_ok_after_sign_out_notice: OkAfterSignOutNotice::Drop, ..c.clone() };
+        let mut dropped = b.clone();
+        dropped.on_refresh_reply(&d, 1, ok(2));
+        assert_eq!((dropped.tabs[1].status, dropped.jar.session), (TabStatus::LoggedOut, None));
+        assert!(!dropped.tabs[1].told_signed_out);
+        let mut refused = b.clone();
+        refused.on_refresh_reply(&c, 1, Reply::Err(crate::model::HttpError::InvalidCredentials));
+        assert_eq!(refused.tabs[1].status, TabStatus::LoggedOut);
+        // A `storage` event fires only when the entry was there.
+        let s = BrowserCfg { sign_out_notice: SignOutNotice::StorageEvent, ..c.clone() };
+        let mut quiet = BrowserState::signed_in(&s, SessionJwt { session: 1, exp: 4 }, 1);
+        quiet.send_sign_out_notice(&s, 0, false);
+        assert!(quiet.tabs.iter().all(|t| !t.notice));
     }
 
     #[test]

@@ -273,6 +273,9 @@ pub enum Timer {
     TabGetsBroadcast(TabIx),
     /// Broadcast leader: this leader, with its refresh in flight, is closed or frozen for good.
     TabCloses(TabIx),
+    /// The notice of another tab's sign-out (`browser.sign_out_notice`: its `storage` event
+    /// or `BroadcastChannel` message) reaches this tab.
+    TabHearsSignOut(TabIx),
     /// A waiting tab blocked for good takes one of its own steps and finds itself still
     /// waiting (LP4 bounded; a follower's timeout).
     TabWaits(TabIx),
@@ -661,6 +664,7 @@ impl Actor for Node {
                     Timer::TabStealsLock(t) => b.steal_lock(cfg, t),
                     Timer::TabGetsBroadcast(t) => (b.deliver_broadcast(cfg, t), None),
                     Timer::TabCloses(t) => (b.close_leader(cfg, t), None),
+                    Timer::TabHearsSignOut(t) => (b.hear_sign_out(cfg, t), None),
                     Timer::TabWaits(t) => b.wait_step(cfg, t),
                     Timer::RequesterRefreshes(t, r) => {
                         let sent = b.start_requester_refresh(cfg, t, r);
@@ -838,6 +842,11 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
             set(Timer::TabCloses(t), b.closes_left > 0 && cfg.is_leader(t) && refreshing);
         }
     }
+    if cfg.sign_out_notice != policy::SignOutNotice::None {
+        for (t, tab) in b.tabs.iter().enumerate() {
+            set(Timer::TabHearsSignOut(t as TabIx), tab.notice);
+        }
+    }
     if cfg.requesters > 1 {
         for t in 0..b.tabs.len() as TabIx {
             for r in 1..cfg.requesters {
@@ -905,7 +914,11 @@ fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg:
                 send_resumed_calls(server, cfg, &mut b, o);
             }
         }
-        Msg::LogoutResponse { tab, .. } => b.on_sign_out_reply(tab),
+        Msg::LogoutResponse { tab, .. } => {
+            let had_shared = b.storage.is_some();
+            b.on_sign_out_reply(tab);
+            b.send_sign_out_notice(cfg, tab, had_shared);
+        }
         Msg::SignInResponse { reply, .. } => b.on_sign_in_reply(cfg, reply),
         Msg::FollowUpResponse { tab, .. } => b.on_follow_up_reply(tab),
         _ => return,
@@ -1154,6 +1167,9 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         on_refused: sc.browser.on_refused.clone(),
         on_server_error: sc.browser.on_server_error.clone(),
         on_stored_token_cleared: sc.browser.on_stored_token_cleared,
+        sign_out_notice: sc.browser.sign_out_notice,
+        on_sign_out_notice: sc.browser.on_sign_out_notice.unwrap_or_default(),
+        on_ok_after_sign_out_notice: sc.browser.on_ok_after_sign_out_notice.unwrap_or_default(),
         on_ok: sc
             .browser
             .on_ok

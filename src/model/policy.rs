@@ -508,10 +508,57 @@ pub enum ClearedListener {
     /// Nothing: each tab finds the token gone at its next refresh. The default.
     #[default]
     Ignore,
-    /// Every other signed-in tab that is idle logs out at once (supabase/auth-js
-    /// `_listenForMultiTabEvents`: a `SIGNED_OUT` from another tab signs this one out; apps
-    /// listening to the `storage` event).
+    /// Every other signed-in tab that is idle logs out at once when a tab's reaction clears
+    /// the shared token (gotrue-js v1 `_listenForMultiTabEvents`: a `storage` event whose new
+    /// value has no session runs `_removeSession()`). A sign-out's removal is heard through
+    /// `browser.sign_out_notice` ([`SignOutNotice::StorageEvent`]).
     LogOut,
+}
+
+/// How a tab's sign-out tells the other tabs of the browser (`browser.sign_out_notice`): a
+/// notice sent when the signing-out tab clears its session (the sign-out's answer), delivered
+/// to each other open tab after its own delay, as a `BroadcastChannel` message is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignOutNotice {
+    /// Nothing reaches the other tabs: each finds out at its next request. The default.
+    #[default]
+    None,
+    /// The `storage` event that removing the shared `localStorage` entry fires in every other
+    /// document of the origin (HTML Living Standard §12.2.1; only when the entry was there).
+    StorageEvent,
+    /// A `signed-out` message posted on a `BroadcastChannel` (supabase/auth-js
+    /// `_notifyAllSubscribers('SIGNED_OUT')`, Auth.js `broadcast()` on `signOut`).
+    BroadcastChannel,
+}
+
+/// What a tab does when the notice of another tab's sign-out reaches it
+/// (`browser.on_sign_out_notice`), whatever it is doing: idle, or with a refresh, a request or
+/// a call in flight.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignOutNoticeReaction {
+    /// It signs out locally: it drops the tokens it holds (its own refresh token, its access
+    /// token) and is logged out; a request in flight stays in flight. The default.
+    #[default]
+    SignOut,
+    /// Nothing: the app hears it and the tab keeps what it holds.
+    Ignore,
+}
+
+/// What a tab that a sign-out notice logged out while its refresh was in flight does with
+/// that refresh's 2xx when it arrives later (`browser.on_ok_after_sign_out_notice`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OkAfterSignOutNotice {
+    /// It runs `on_ok` as for any 2xx: it stores the new pair where the mode keeps it and is
+    /// signed in again with it (supabase/auth-js 2.61 `_callRefreshToken`: `_saveSession`
+    /// after the answer, whatever happened meanwhile). The default.
+    #[default]
+    Store,
+    /// It drops the answer and stays logged out (geolens-io/geolens PR 1446: the storage
+    /// listener bumps the session epoch, and the refresh's write is refused).
+    Drop,
 }
 
 /// The default reactions to a refused or failed refresh: log the tab out.

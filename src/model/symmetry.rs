@@ -574,6 +574,7 @@ fn timer_tab(tm: &Timer) -> Option<TabIx> {
         | Timer::TabStealsLock(t)
         | Timer::TabGetsBroadcast(t)
         | Timer::TabCloses(t)
+        | Timer::TabHearsSignOut(t)
         | Timer::TabCalls(t)
         | Timer::TabWaits(t)
         | Timer::RequesterRefreshes(t, _)
@@ -604,6 +605,7 @@ fn map_timer(tm: &Timer, f: &dyn Fn(TabIx) -> TabIx) -> Timer {
         Timer::TabStealsLock(t) => Timer::TabStealsLock(f(t)),
         Timer::TabGetsBroadcast(t) => Timer::TabGetsBroadcast(f(t)),
         Timer::TabCloses(t) => Timer::TabCloses(f(t)),
+        Timer::TabHearsSignOut(t) => Timer::TabHearsSignOut(f(t)),
         Timer::TabWaits(t) => Timer::TabWaits(f(t)),
         Timer::TabCalls(t) => Timer::TabCalls(f(t)),
         Timer::RequesterRefreshes(t, r) => Timer::RequesterRefreshes(f(t), r),

@@ -145,6 +145,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "TabFindsStoredSessionFresh",
     "TabGetsBroadcast",
     "TabHangsWithLock",
+    "TabHearsSignOut",
     "TabReadsLockFree",
     "TabReceivesCallResponse",
     "TabReceivesFollowUpResponse",

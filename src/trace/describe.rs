@@ -979,6 +979,16 @@ fn describe_in(
                 None,
             )
         }
+        ActorModelAction::Timeout(_, Timer::TabHearsSignOut(t)) => {
+            let (b0, b1) = (model::browser_at(before, browser), model::browser_at(after, browser));
+            let notice = match m.actors.get(browser) {
+                Some(model::Node::Browser { cfg, .. }) => cfg.sign_out_notice,
+                _ => Default::default(),
+            };
+            let (t0, t1) = (&b0.tabs[*t as usize], &b1.tabs[*t as usize]);
+            let text = model::browser::signout_notice::hear_text(notice, t0, t1, &who(*t));
+            (who(*t), "TabHearsSignOut".into(), text, None)
+        }
         ActorModelAction::Timeout(_, Timer::TabCloses(t)) => (
             who(*t),
             "LeaderTabCloses".into(),
@@ -1343,7 +1353,13 @@ fn describe_in(
                         model::browser::requesters::split(*tab).map_or(usize::from(*tab), |(t, _, _)| usize::from(t));
                     let (before_b, after_b) = (model::browser_at(before, browser), model::browser_at(after, browser));
                     let addressed = requesters_response_text(m, browser, before_b, after_b, *tab, reply, &view.text);
+                    let told =
+                        (*tab != ATTACKER).then(|| before_b.tabs.get(ti).zip(after_b.tabs.get(ti))).flatten().and_then(
+                            |(t0, t1)| model::browser::signout_notice::answer_after_notice_text(t0, t1, &w, &view.text),
+                        );
                     let text = if let Some(text) = addressed {
+                        text
+                    } else if let Some(text) = told {
                         text
                     } else if *tab != ATTACKER && before_b == after_b {
                         // A retrying tab took an earlier answer to that refresh (or the tab is
