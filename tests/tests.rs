@@ -30,6 +30,7 @@ mod race_reports;
 mod reactions;
 mod replay;
 mod reports;
+mod revocation;
 mod requesters;
 mod robustness;
 mod scenarios;
