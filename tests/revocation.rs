@@ -20,7 +20,8 @@ const GRANT: &str = "models/rfc7009-access-token-revokes-the-grant.json";
 fn query(sc: &Scenario, name: &str) -> (Answer, Option<Trace>) {
     let built = refresh_check::model::build(sc);
     let q = sc.queries.iter().find(|q| q.name == name).unwrap_or_else(|| panic!("no query {name}"));
-    let o = refresh_check::query::answer(&built, &sc.path, &sc.name, sc.browser.tabs, q, &search::SearchConfig::default());
+    let o =
+        refresh_check::query::answer(&built, &sc.path, &sc.name, sc.browser.tabs, q, &search::SearchConfig::default());
     assert_eq!(o.expect, Some(o.answer), "{} {name}", sc.name);
     (o.answer, o.trace)
 }
@@ -115,7 +116,9 @@ fn token_type_reads_the_kind_found() {
     assert_eq!(status(&r, "logout_revokes_all"), Verdict::Violated);
     let t = trace_of(&m, &sc, &r, "logout_revokes_all");
     assert!(
-        t.steps[1].text.ends_with("found as a refresh token: rule `a refresh token: invalidate it and the access token`"),
+        t.steps[1]
+            .text
+            .ends_with("found as a refresh token: rule `a refresh token: invalidate it and the access token`"),
         "{}",
         t.steps[1].text
     );
@@ -134,7 +137,7 @@ fn revocation_is_validated() {
     let cases = [
         (
             src.replacen("\"refresh\": {\n", "\"refresh\": {\n      \"revocation\": {},\n", 1),
-            "\"refresh\": {",
+            "\"revocation\": {}",
             "protocol.refresh.revocation",
             "only `sign_out` is a revocation endpoint",
         ),
