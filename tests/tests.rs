@@ -33,6 +33,7 @@ mod reactions;
 mod replay;
 mod reports;
 mod requesters;
+mod revocation;
 mod robustness;
 mod scenarios;
 mod security_reports;

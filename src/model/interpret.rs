@@ -93,6 +93,14 @@ fn read(
         Var::AccessExp => view.access.map_or(0, |(_, a)| i32::from(a.expires_at)),
         Var::AccessIssuedAt => view.access.map_or(0, |(_, a)| i32::from(a.issued_at)),
         Var::AccessRefreshToken => view.access.map_or(0, |(_, a)| i32::from(a.refresh)),
+        // Set by [`presented_view`] in a revocation sign-out sent an access token.
+        Var::TokenType => {
+            if view.found_as_access {
+                crate::protocol::expr::KIND_ACCESS
+            } else {
+                crate::protocol::expr::KIND_REFRESH
+            }
+        }
         Var::UserActiveTokens => i32::from(view.user.active_tokens),
         Var::UserActiveFamilies => i32::from(view.user.active_families),
         Var::UserOldest => i32::from(view.user.oldest),
@@ -693,19 +701,24 @@ pub fn sign_out(p: &Protocol, s: &mut AsState, t: Option<Token>) -> Reply {
 /// Sign-out presenting what `p.sign_out_presents` says of refresh token `t` and access token
 /// `a` (each the one the tab holds, if any), one action: the rules decide on the view
 /// [`sign_out_view`] reads, and their effects are applied unless the rule is `rolled_back`.
-/// A request whose tokens have no row changes nothing; the user's sign-out is recorded either
-/// way, and the family of the refresh token the rules read is marked signed out.
+/// A request whose tokens have no row, or that a revocation endpoint does not find under its
+/// hint ([`crate::protocol::Revocation::finds`]), changes nothing; the user's sign-out is
+/// recorded either way, and the family of the refresh token the request names (the one
+/// presented, or the one the presented access token was issued with) is marked signed out:
+/// the ghost follows what the user did, not what the server found.
 pub fn sign_out_presenting(
     p: &Protocol,
     s: &mut AsState,
     t: Option<Token>,
     a: Option<super::oauth::AccessId>,
 ) -> Reply {
-    if let Some((t, view)) = sign_out_view(p, s, t, a) {
-        let rules = p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]);
-        if let Some(rule) = decide(rules, &view, t, s.now) {
-            if !rule.rolled_back {
-                apply(p, s, rule, &view, (t, None), &mut Fields::default());
+    if let Some((t, view)) = presented_view(p, s, t, a) {
+        if found(p) {
+            let rules = p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]);
+            if let Some(rule) = decide(rules, &view, t, s.now) {
+                if !rule.rolled_back {
+                    apply(p, s, rule, &view, (t, None), &mut Fields::default());
+                }
             }
         }
         if let Some(row) = view.row {
@@ -758,15 +771,33 @@ pub fn sign_out_access_rule<'p>(p: &'p Protocol, s: &AsState, a: Option<super::o
     sign_out_rule(p, s, None, a)
 }
 
-/// What a sign-out's rules read, by [`Protocol::sign_out_presents`]: the refresh token they
-/// call `presented` and the read view of it, `None` when that token has no row.
+/// What a sign-out's rules read, by [`Protocol::sign_out_presents`] ([`presented_view`]):
+/// `None` also when a revocation endpoint does not find the presented token under its hint
+/// (`sign_out.revocation` with `search: hinted`): no rule runs then.
+pub fn sign_out_view(
+    p: &Protocol,
+    s: &AsState,
+    t: Option<Token>,
+    a: Option<super::oauth::AccessId>,
+) -> Option<(Token, ReadView)> {
+    presented_view(p, s, t, a).filter(|_| found(p))
+}
+
+/// Whether the sign-out finds the token it is sent: always, unless it is a revocation endpoint
+/// that searches the hinted kind only and the hint names the other kind.
+fn found(p: &Protocol) -> bool {
+    p.revocation.is_none_or(|r| r.finds(p.sign_out_presents))
+}
+
+/// What a sign-out request names, by [`Protocol::sign_out_presents`]: the refresh token its
+/// rules call `presented` and the read view of it, `None` when that token has no row.
 ///
 /// - refresh token: `t`, read as a refresh reads it;
 /// - access token: the refresh token access token `a` was issued with, and `a`'s row as
 ///   `access.*` (`None` also when `a` has no row);
 /// - both: `t`, with `a`'s row as `access.*` (`access.*` read 0 and `revoke access` revokes
 ///   nothing when the tab holds no access token or it has no row).
-pub fn sign_out_view(
+pub fn presented_view(
     p: &Protocol,
     s: &AsState,
     t: Option<Token>,
@@ -798,6 +829,7 @@ fn access_view(p: &Protocol, s: &AsState, a: Option<super::oauth::AccessId>) -> 
     let mut view = view_of(p, s, t, &Fields::default(), None, false);
     view.row?;
     view.access = Some((id, row));
+    view.found_as_access = true;
     Some((t, view))
 }
 

@@ -166,6 +166,9 @@ pub struct ReadView {
     /// What the server knows of the user's sessions (`user.*`), as this read saw it; all zero
     /// for a protocol that reads none ([`crate::protocol::Protocol::reads_user`]).
     pub user: UserView,
+    /// In a sign-out that is a revocation endpoint (`sign_out.revocation`): the token it was
+    /// sent was found as an access token (`token_type == access_token`); false everywhere else.
+    pub found_as_access: bool,
 }
 
 /// What the server knows of the user's sessions on a read (`user.*`): every family of every
@@ -818,6 +821,7 @@ impl AsState {
             child_access,
             follow: [None; crate::protocol::expr::MAX_FOLLOWS],
             user: UserView::default(),
+            found_as_access: false,
         }
     }
 

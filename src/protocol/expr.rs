@@ -111,6 +111,9 @@ pub enum Var {
     /// sign-out that presents the access token alone it is `presented`; in a sign-out that
     /// presents both tokens it may differ from the presented refresh token.
     AccessRefreshToken,
+    /// `token_type` (a revocation sign-out only): the kind the presented token was found as,
+    /// [`KIND_ACCESS`] or [`KIND_REFRESH`] (`access_token`, `refresh_token`).
+    TokenType,
     /// `user.active_tokens`: how many of the user's refresh tokens (every family of every
     /// device) are active, on the step's read.
     UserActiveTokens,
@@ -216,6 +219,8 @@ pub enum Ty {
     Status,
     /// The literal `none`: compares with tokens and statuses.
     None,
+    /// A token kind: `access_token` or `refresh_token` (`token_type`).
+    Kind,
 }
 
 impl Ty {
@@ -226,6 +231,7 @@ impl Ty {
             Ty::Token => "a token",
             Ty::Status => "a status (active, superseded, revoked)",
             Ty::None => "none",
+            Ty::Kind => "a token type (access_token, refresh_token)",
         }
     }
 }
@@ -243,6 +249,10 @@ pub const STATUS_ACTIVE: i32 = 1;
 pub const STATUS_SUPERSEDED: i32 = 2;
 /// `revoked` as a value.
 pub const STATUS_REVOKED: i32 = 3;
+/// `access_token` as a value of `token_type`.
+pub const KIND_ACCESS: i32 = 1;
+/// `refresh_token` as a value of `token_type`.
+pub const KIND_REFRESH: i32 = 2;
 
 impl Var {
     /// Whether this name is one of what the server knows of the user's sessions (`user.*`):
@@ -413,6 +423,10 @@ pub struct Names {
     /// The names are resolved for the ordinary-request handler: `access.` columns are
     /// readable there (and only there).
     pub ordinary: bool,
+    /// The names are resolved for a sign-out that is a revocation endpoint
+    /// (`sign_out.revocation`): `token_type`, `access_token` and `refresh_token` are readable
+    /// there (and only there).
+    pub revocation: bool,
     /// The token-valued paths ([`Path`]) some expression follows by a column, or some
     /// `supersede PATH` supersedes, in the order they were first parsed; at most
     /// [`MAX_FOLLOWS`]. Shared by the clones of these names (the ordinary-request handler's),
@@ -464,6 +478,7 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "user.newest",
     "user.least_recently_used",
     "user.most_recently_used",
+    "token_type",
 ];
 
 impl Grammar for Names {
@@ -534,6 +549,12 @@ impl Names {
             "active" => Some(Ok((Expr::Const(STATUS_ACTIVE), Ty::Status))),
             "superseded" => Some(Ok((Expr::Const(STATUS_SUPERSEDED), Ty::Status))),
             "revoked" => Some(Ok((Expr::Const(STATUS_REVOKED), Ty::Status))),
+            "token_type" | "access_token" | "refresh_token" if !self.revocation => Some(Err(format!(
+                "`{w}` is read only in a `sign_out` with `revocation` (a revocation endpoint that takes a token of either kind: `token_type` is the kind it was found as, `access_token` or `refresh_token`)"
+            ))),
+            "token_type" => var(Var::TokenType, Ty::Kind),
+            "access_token" => Some(Ok((Expr::Const(KIND_ACCESS), Ty::Kind))),
+            "refresh_token" => Some(Ok((Expr::Const(KIND_REFRESH), Ty::Kind))),
             "now" => var(Var::Now, Ty::Num),
             "presented" => var(Var::Presented, Ty::Token),
             "presented.status" => var(Var::Status, Ty::Status),
@@ -1073,6 +1094,7 @@ mod tests {
             request: vec![],
             token: vec![("answer".into(), FieldType::Token), ("claims".into(), FieldType::Count)],
             ordinary: false,
+            revocation: false,
             follows: Default::default(),
         }
     }

@@ -217,6 +217,71 @@ impl Presents {
     }
 }
 
+/// The `token_type_hint` a revocation request carries beside its token (RFC 7009 §2.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Hint {
+    /// No hint: the request carries the token alone. The default.
+    #[default]
+    None,
+    /// `token_type_hint=access_token`.
+    AccessToken,
+    /// `token_type_hint=refresh_token`.
+    RefreshToken,
+}
+
+/// How far a revocation endpoint looks for the presented token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Search {
+    /// The hinted kind first, then every other kind (RFC 7009 §2.1: "If the server is unable
+    /// to locate the token using the given hint, it MUST extend its search across all of its
+    /// supported token types"): a token is always found as what it is. The default.
+    #[default]
+    All,
+    /// The hinted kind only: a token of the other kind is not found, answered 200 (RFC 7009
+    /// §2.2) and nothing is revoked (Spring Authorization Server before issue 175, where
+    /// `findByToken(token, tokenType)` took the hint as the type). Needs a `hint`.
+    Hinted,
+}
+
+/// A sign-out that is a revocation endpoint taking a token of either kind (RFC 7009 §2.1,
+/// `sign_out.revocation`): the token is the one `presents` names (the refresh token or the
+/// access token the tab holds), sent with `hint`; the server looks for it as `search` says.
+/// Found, the rules run and read `token_type` (`access_token` or `refresh_token`: what it was
+/// found as); not found, no rule runs and the answer is 200 (RFC 7009 §2.2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    /// The `token_type_hint` the client sends (default `none`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub hint: Hint,
+    /// How far the server looks for the token (default `all`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub search: Search,
+}
+
+impl Revocation {
+    /// Whether the server finds a token of the kind `sent` presents: always, unless it
+    /// searches the hinted kind only and the hint names the other kind.
+    pub fn finds(self, sent: Presents) -> bool {
+        match (self.search, self.hint) {
+            (Search::All, _) | (_, Hint::None) => true,
+            (Search::Hinted, Hint::AccessToken) => sent == Presents::AccessToken,
+            (Search::Hinted, Hint::RefreshToken) => sent == Presents::RefreshToken,
+        }
+    }
+
+    /// The hint as the request carries it (`token_type_hint=access_token`), `None` without one.
+    pub fn hint_text(self) -> Option<&'static str> {
+        match self.hint {
+            Hint::None => None,
+            Hint::AccessToken => Some("token_type_hint=access_token"),
+            Hint::RefreshToken => Some("token_type_hint=refresh_token"),
+        }
+    }
+}
+
 /// Which OAuth client each device's sign-in uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -376,6 +441,11 @@ pub struct HandlerSpec {
     /// the tab holds): [`PresentsSpec`].
     #[serde(default, skip_serializing_if = "is_default")]
     pub presents: PresentsSpec,
+    /// A revocation endpoint that takes a token of either kind (the sign-out only; default
+    /// none): the `token_type_hint` sent beside the token `presents` names, and how far the
+    /// server searches ([`Revocation`]). Its rules read `token_type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<Revocation>,
     /// The rules of a handler that is one atomic step; first match decides; no rule matching
     /// answers `invalid_grant` (refresh) or `signed_out` (sign-out).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -517,6 +587,9 @@ pub struct Protocol {
     /// What a refresh presents: the tab's refresh token (default) or both tokens
     /// ([`Presents::Both`]: the access token the tab holds beside it, read as `access.*`).
     pub refresh_presents: Presents,
+    /// The sign-out is a revocation endpoint that takes a token of either kind: the hint it
+    /// is sent with and how far the server searches (`sign_out.revocation`).
+    pub revocation: Option<Revocation>,
     /// The sign-in handler, if any: one step, or several for a device that signs in during
     /// the run (`browser.sign_ins`).
     pub sign_in: Option<Handler>,
@@ -662,6 +735,7 @@ impl Protocol {
             request: spec.fields.request.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             token: spec.fields.token.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             ordinary: false,
+            revocation: false,
             follows: Default::default(),
         };
         let (mut memory_family, mut memory_session, mut memory_token) = (vec![], vec![], vec![]);
@@ -698,6 +772,17 @@ impl Protocol {
                     format!("{at}.{name}.presents"),
                     &serde_json::to_string(&h.presents).unwrap_or_default(),
                     "no `presents` here: only `refresh` and `sign_out` choose what they present (a sign-in presents no token, an ordinary request an access token)".into(),
+                ));
+            }
+        }
+        for (h, name) in
+            [(Some(&spec.refresh), "refresh"), (spec.sign_in.as_ref(), "sign_in"), (spec.request.as_ref(), "request")]
+        {
+            if let Some(r) = h.and_then(|h| h.revocation) {
+                return Err(fail(
+                    format!("{at}.{name}.revocation"),
+                    &serde_json::to_string(&r).unwrap_or_default(),
+                    "no `revocation` here: only `sign_out` is a revocation endpoint (RFC 7009)".into(),
                 ));
             }
         }
@@ -739,7 +824,34 @@ impl Protocol {
                 "\"refresh_token\" when `replicas` is 2 (access tokens are kept by one node)".into(),
             ));
         }
-        let sign_out_names = Names { ordinary: by_access, ..names.clone() };
+        let revocation = spec.sign_out.revocation;
+        if let Some(r) = revocation {
+            let found = serde_json::to_string(&r).unwrap_or_default();
+            let at = format!("{at}.sign_out.revocation");
+            if presents == Presents::Both {
+                return Err(fail(
+                    at,
+                    &found,
+                    "a revocation request carries one token (RFC 7009 §2.1 `token`): `presents` \"refresh_token\" or \"access_token\", not both".into(),
+                ));
+            }
+            if r.search == Search::Hinted && r.hint == Hint::None {
+                return Err(fail(
+                    at,
+                    &found,
+                    "a `hint` (\"access_token\" or \"refresh_token\") with `search: \"hinted\"`: without a hint the server searches every kind".into(),
+                ));
+            }
+            if spec.replicas > 1 {
+                return Err(fail(
+                    at,
+                    &found,
+                    "no `revocation` when `replicas` is 2 (access tokens are kept by one node)".into(),
+                ));
+            }
+        }
+        let sign_out_names =
+            Names { ordinary: by_access || revocation.is_some(), revocation: revocation.is_some(), ..names.clone() };
         let sign_out = compile_handler(&spec.sign_out, &format!("{at}.sign_out"), &sign_out_names, Endpoint::SignOut)
             .map_err(|mut e| {
                 if !by_access && (e.message.contains("access token") || e.message.contains("`revoke access`")) {
@@ -829,6 +941,7 @@ impl Protocol {
             sign_out,
             sign_out_presents: presents,
             refresh_presents,
+            revocation: spec.sign_out.revocation,
             sign_in,
             request,
             uses_access,
@@ -942,6 +1055,7 @@ pub fn default_request() -> HandlerSpec {
     HandlerSpec {
         lock: Lock::None,
         presents: PresentsSpec::default(),
+        revocation: None,
         rules: vec![
             rule("unexpired and not revoked", "access.exp >= now and not access.revoked", "ok"),
             rule("expired or revoked", "true", "invalid_token"),

@@ -421,6 +421,7 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
     let read_then_write = |lock: Lock| HandlerSpec {
         lock,
         presents: Default::default(),
+        revocation: None,
         rules: vec![],
         steps: vec![
             StepSpec {
@@ -437,6 +438,7 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
         AsSteps::Atomic => HandlerSpec {
             lock: Lock::None,
             presents: Default::default(),
+            revocation: None,
             rules: rules.clone(),
             steps: vec![],
             transaction: false,
@@ -460,6 +462,7 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
         sign_out: HandlerSpec {
             lock: Lock::None,
             presents: Default::default(),
+            revocation: None,
             steps: vec![],
             rules: vec![rule("revoke the family", "true", &["revoke family"], "signed_out", "RFC 7009 §2.1")],
             transaction: false,

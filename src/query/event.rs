@@ -238,6 +238,9 @@ impl Vocabulary {
                 }
                 v.rules.push("no rule holds".into());
                 v.rules.push("no such token".into());
+                if protocol.revocation.is_some() {
+                    v.rules.push(NOT_FOUND_UNDER_HINT.into());
+                }
                 let unshown = |h: &crate::protocol::Handler, why: &'static str| {
                     h.steps.iter().flat_map(|s| s.rules.iter().map(move |r| (r.name.clone(), why))).collect::<Vec<_>>()
                 };
@@ -652,6 +655,9 @@ fn sign_out_decision(
         None if crate::model::interpret::sign_out_view(protocol, auth, t, *access).is_some() => {
             "no rule holds".to_string()
         }
+        None if crate::model::interpret::presented_view(protocol, auth, t, *access).is_some() => {
+            NOT_FOUND_UNDER_HINT.to_string()
+        }
         None if protocol.sign_out_presents == crate::protocol::Presents::AccessToken => {
             "no such access token".to_string()
         }
@@ -659,6 +665,11 @@ fn sign_out_decision(
     };
     Some((rule, step.name.clone()))
 }
+
+/// The decision named when a revocation endpoint (`sign_out.revocation`) searches the hinted
+/// kind only and does not find the token it was sent (it names a token of the other kind): no
+/// rule runs, and the answer is 200 (RFC 7009 §2.2).
+pub const NOT_FOUND_UNDER_HINT: &str = "not found under its token_type_hint";
 
 /// The `request` rule that decides when `action` delivers an API call to an authorization
 /// server in state `before` (`no such access token` when the access token has no row), with

@@ -343,6 +343,17 @@ fn tab_name(m: &RefreshModel, browser: usize, tab: TabIx) -> String {
 }
 
 impl Names<'_> {
+    /// `; token_type_hint=…` when the sign-out is a revocation endpoint sent with a hint
+    /// (`sign_out.revocation.hint`), else nothing.
+    fn hint(&self) -> String {
+        match self.model.actors.get(self.model.cfg.server) {
+            Some(model::Node::AuthServer { protocol, .. }) => {
+                protocol.revocation.and_then(|r| r.hint_text()).map_or(String::new(), |h| format!("; {h}"))
+            }
+            _ => String::new(),
+        }
+    }
+
     /// `who(tab)`, with the device's number when the model has several browsers and `end` is
     /// one of them.
     fn who_at(&self, end: Id, tab: TabIx) -> String {
@@ -380,16 +391,18 @@ impl Names<'_> {
                 self.actor(dst),
                 format!("{} ({})", self.words.check(), request_cred_text(cred)),
             ),
-            Msg::LogoutRequest { tab, cred, access: None } => {
-                (self.who_at(src, *tab), self.actor(dst), format!("{} ({})", self.words.sign_out(), cred_text(cred)))
-            }
+            Msg::LogoutRequest { tab, cred, access: None } => (
+                self.who_at(src, *tab),
+                self.actor(dst),
+                format!("{} ({}{})", self.words.sign_out(), cred_text(cred), self.hint()),
+            ),
             Msg::LogoutRequest { tab, cred, access: Some(a) } => {
                 let both = matches!(self.model.actors.get(self.model.cfg.server),
                     Some(model::Node::AuthServer { protocol, .. })
                         if protocol.sign_out_presents == crate::protocol::Presents::Both);
                 let sent =
                     if both { format!("access token={a}; {}", cred_text(cred)) } else { format!("access token={a}") };
-                (self.who_at(src, *tab), self.actor(dst), format!("{} ({sent})", self.words.sign_out()))
+                (self.who_at(src, *tab), self.actor(dst), format!("{} ({sent}{})", self.words.sign_out(), self.hint()))
             }
             Msg::SignInResponse { tab, reply } => (
                 self.actor(src),
@@ -837,12 +850,19 @@ fn describe_in(
                     _ => Presents::RefreshToken,
                 };
                 let access = b.tabs.get(*t as usize).and_then(|tab| tab.access).filter(|_| presents.access());
+                let hint = match m.actors.get(m.cfg.server) {
+                    Some(model::Node::AuthServer { protocol, .. }) => {
+                        protocol.revocation.and_then(|r| r.hint_text()).map_or(String::new(), |h| format!(", {h}"))
+                    }
+                    _ => String::new(),
+                };
                 match (access, presents) {
                     (Some(a), Presents::Both) => {
                         format!("the access token it holds (access token={a}) and {}", stored_refresh(b, *t))
                     }
-                    (Some(a), _) => format!("the access token it holds (access token={a})"),
-                    (None, _) => stored_refresh(b, *t),
+                    (Some(a), _) => format!("the access token it holds (access token={a}{hint})"),
+                    (None, _) if hint.is_empty() => stored_refresh(b, *t),
+                    (None, _) => format!("{} and {}", stored_refresh(b, *t), &hint[2..]),
                 }
             }),
             None,
@@ -1297,10 +1317,15 @@ fn describe_in(
                         .map_or(String::new(), |a| format!(" with access token={a}"));
                     (w.clone(), action, format!("{w} gets {} for its {}{sent}{tail}", view.text, names.words.call()))
                 }
-                Msg::LogoutRequest { tab, .. } => (
+                Msg::LogoutRequest { tab, cred, access } => (
                     "server".to_string(),
                     "ServerReceivesLogout",
-                    format!("server receives {}'s {}", who(*tab), view.text),
+                    format!(
+                        "server receives {}'s {}{}",
+                        who(*tab),
+                        view.text,
+                        revocation_text(m, before, cred, *access)
+                    ),
                 ),
                 Msg::FollowUpRequest { tab, token } => (
                     "server".to_string(),
@@ -1656,6 +1681,38 @@ fn refresh_source(b: &BrowserState, m: &RefreshModel, t: TabIx) -> String {
 }
 
 /// Where tab `t`'s refresh token is kept and which it is ("no token" when it holds none).
+/// What a revocation endpoint (`sign_out.revocation`) made of the token a sign-out sent, on
+/// the store `before` it: `: found as an access token: rule `R``, or `: not found under its
+/// token_type_hint (the server searches the hinted kind only): nothing revoked`; nothing for
+/// a sign-out that is no revocation endpoint, or a token the store has no row for.
+fn revocation_text(
+    m: &RefreshModel,
+    before: &State,
+    cred: &Credentials,
+    access: Option<model::oauth::AccessId>,
+) -> String {
+    use crate::protocol::Presents;
+    let Some(model::Node::AuthServer { protocol, .. }) = m.actors.get(m.cfg.server) else { return String::new() };
+    let (Some(_), Some(auth)) = (protocol.revocation, model::auth_server_at(before, m.cfg.server)) else {
+        return String::new();
+    };
+    let t = cred.presented();
+    if model::interpret::presented_view(protocol, auth, t, access).is_none() {
+        return String::new();
+    }
+    if model::interpret::sign_out_view(protocol, auth, t, access).is_none() {
+        return format!(
+            ": {} (the server searches the hinted kind only): nothing revoked",
+            crate::query::event::NOT_FOUND_UNDER_HINT
+        );
+    }
+    let kind = if protocol.sign_out_presents == Presents::AccessToken { "an access token" } else { "a refresh token" };
+    match model::interpret::sign_out_rule(protocol, auth, t, access) {
+        Some(rule) => format!(": found as {kind}: rule `{}`", rule.name),
+        None => format!(": found as {kind}: no rule holds"),
+    }
+}
+
 fn stored_refresh(b: &BrowserState, t: TabIx) -> String {
     if let Some(j) = b.jar.session {
         return format!("the jar's cookie ({})", jwt(&Some(j)));
