@@ -122,15 +122,13 @@ fn token_type_reads_the_kind_found() {
         "{}",
         t.steps[1].text
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `revocation` is refused where it cannot apply, each refusal naming the file, the line and the
 /// field (exit 2).
 #[test]
 fn revocation_is_validated() {
-    let dir = std::env::temp_dir().join(format!("rc-revocation-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let files = crate::common::TempFiles::new();
     let src = std::fs::read_to_string(crate::util::root().join(BEFORE)).unwrap();
     let line_of = |text: &str, needle: &str| text[..text.find(needle).unwrap()].matches('\n').count() + 1;
     let hinted = "\"search\": \"hinted\"";
@@ -143,13 +141,13 @@ fn revocation_is_validated() {
         ),
         (
             src.replacen("\"presents\": \"access_token\"", "\"presents\": [\"access_token\", \"refresh_token\"]", 1),
-            "\"sign_out\": {",
+            "\"revocation\": {",
             "protocol.sign_out.revocation",
             "a revocation request carries one token",
         ),
         (
             src.replacen("\"hint\": \"refresh_token\",", "", 1),
-            "\"sign_out\": {",
+            "\"revocation\": {",
             "protocol.sign_out.revocation",
             "without a hint the server searches every kind",
         ),
@@ -175,12 +173,11 @@ fn revocation_is_validated() {
     ];
     for (bad, at, field, expected) in cases {
         assert_ne!(bad, src, "{field}");
-        std::fs::write(dir.join("m.json"), &bad).unwrap();
-        let out = crate::util::cli(&dir, &["models", "validate", "m.json"]);
+        files.write("m.json", &bad);
+        let out = crate::util::cli(files.path(), &["models", "validate", "m.json"]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(err.contains(&format!("m.json:{}:", line_of(&bad, at))), "{field}: {err}");
         assert!(err.contains(field) && err.contains(expected), "{err}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
