@@ -2,11 +2,12 @@
 //! (two CLI processes sharing a config file), tymondesigns/jwt-auth issue 700 (parallel
 //! requests through the `jwt.refresh` middleware), Woodpecker PR 6153 against Forgejo's grant
 //! counter, goiabada issue 128 (before, the fix, and the proposal the fix rejected) and Coder PR
-//! 28752, and remember-me cookies rotated under concurrent requests: Symfony (issues 40971 and
-//! 42343, PR 47488), Halo (PRs 10005 and 10014), gbirke/rememberme (issue 27) and Coherence (issues 112
-//! and 376). Each test checks the file's verdicts, that the search was not empty, the shortest
-//! counterexample's steps (the reported interleaving), and the queries that tell a fix from
-//! what it fixed.
+//! 28752, remember-me cookies rotated under concurrent requests: Symfony (issues 40971 and
+//! 42343, PR 47488), Halo (PRs 10005 and 10014), gbirke/rememberme (issue 27) and Coherence
+//! (issues 112 and 376), and Grafana PR 98034 (a server lock whose exhausted retries revoked
+//! the session). Each test checks the file's verdicts, that the search was not empty, the
+//! shortest counterexample's steps (the reported interleaving), and the queries that tell a fix
+//! from what it fixed.
 
 use refresh_check::model::{self, RefreshModel, State};
 use refresh_check::query::Answer;
@@ -584,4 +585,132 @@ fn coherence_112_the_serialised_callback_still_refuses_the_second_request() {
     assert!(fr.unique_states > 10, "searched: {}", fr.unique_states);
     assert_eq!(status(&fr, "no_spurious_logout"), Verdict::Holds);
     assert_eq!(status(&fr, "concurrent_refreshes"), Verdict::Reached);
+}
+
+/// Tab B's five acquisitions of the server lock, attempts 1 to 4 retried, as the traces print
+/// them (steps of `LockExecuteAndReleaseWithRetries` while tab A's request holds the row).
+fn grafana_retried_attempts(t: &Trace, first: usize) {
+    for n in 1..=4 {
+        let text = &t.steps[first + n - 1].text;
+        assert!(text.contains(&format!("attempt {n}` of tab B's refresh")), "{text}");
+        assert!(
+            text.contains(&format!(
+                "rule `attempt {n}: row held by another request: retryOpt({n}) nil, sleep and retry` → continue"
+            )),
+            "{text}"
+        );
+    }
+}
+
+/// Grafana before PR 98034: tab A's request takes the server lock (the `server_lock` row) and
+/// is still refreshing at the IdP; tab B's request fails its five acquisitions, gets
+/// `ErrCouldntRefreshToken`, and the sync hook revokes the user's session and answers 401: tab
+/// B is logged out while the session was valid, and the lock is still tab A's.
+#[test]
+fn grafana_98034_the_waiter_exhausts_the_lock_retries_and_the_hook_revokes_the_session() {
+    let (sc, m, r) = checked("models/grafana-98034-lock-retries-exhausted-revokes-session.json");
+    assert!(r.unique_states > 40, "searched: {}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(
+        steps(&t),
+        owned(&[
+            ("tab A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("tab B", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("tab B", "TabReceivesRefreshResponse"),
+        ])
+    );
+    assert!(t.steps[1].text.contains("rule `access token expired: TryTokenRefresh` → continue"), "{}", t.steps[1].text);
+    assert!(t.steps[3].text.contains("rule `access token expired: TryTokenRefresh` → continue"), "{}", t.steps[3].text);
+    assert!(t.steps[4].text.contains("attempt 1` of tab A's refresh"), "{}", t.steps[4].text);
+    assert!(
+        t.steps[4].text.contains("rule `attempt 1: server_lock row absent: insert it, lock held`"),
+        "{}",
+        t.steps[4].text
+    );
+    grafana_retried_attempts(&t, 5);
+    assert!(
+        t.steps[9].text.contains(
+            "rule `attempt 5: row held: ErrCouldntRefreshToken; the hook revokes the session, 401` → invalid_grant"
+        ),
+        "{}",
+        t.steps[9].text
+    );
+    assert_eq!(t.steps[10].text, "tab B gets 401 oauth.expired-token and is logged out");
+    assert_eq!(
+        last_store(&t),
+        ["token=1 family=0 gen=0 revoked", "client session 0: fresh=0, idp_rt=0, lock=1, stored_rt=0"]
+    );
+    let q = query_trace(&sc, "waiter-exhausts-the-retries-and-revokes-the-session");
+    assert_eq!(steps(&q), steps(&t));
+    assert_eq!(answered(&sc, "idp-never-sees-a-rotated-away-token").answer, Answer::Unreachable);
+}
+
+/// Grafana PR 98034: the same exhausted waiter is answered an error that revokes nothing; tab
+/// A's refresh stores the IdP's new pair and releases the lock, and no tab is logged out.
+#[test]
+fn grafana_pr98034_the_exhausted_waiter_keeps_the_session() {
+    let (sc, _, r) = checked("models/grafana-pr98034-lock-retries-exhausted-keeps-session.json");
+    assert!(r.unique_states > 40, "searched: {}", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "converges_to_live_token"), Verdict::Holds);
+    assert_eq!(status(&r, "concurrent_refreshes"), Verdict::Reached);
+    let q = query_trace(&sc, "waiter-exhausts-the-retries-and-keeps-the-session");
+    assert_eq!(
+        steps(&q),
+        owned(&[
+            ("tab A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("tab B", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("server", "ServerWritesRefresh"),
+            ("tab B", "TabReceivesRefreshResponse"),
+            ("server", "ServerWritesRefresh"),
+            ("tab A", "TabReceivesRefreshResponse"),
+        ])
+    );
+    assert!(
+        q.steps[4].text.contains("rule `attempt 1: server_lock row absent: insert it, lock held`"),
+        "{}",
+        q.steps[4].text
+    );
+    assert!(
+        q.steps[5].text.contains("rule `IdP rotates: the stored refresh token is its current one`"),
+        "{}",
+        q.steps[5].text
+    );
+    grafana_retried_attempts(&q, 6);
+    assert!(
+        q.steps[10]
+            .text
+            .contains("rule `attempt 5: row held: ErrCouldntRefreshToken; request fails, session kept` → server_error"),
+        "{}",
+        q.steps[10].text
+    );
+    assert_eq!(q.steps[11].text, "tab B gets 500 server_error and keeps going");
+    assert!(
+        q.steps[12].text.contains("rule `store the new pair, delete the server_lock row` → ok presented"),
+        "{}",
+        q.steps[12].text
+    );
+    assert_eq!(q.steps[13].text, "tab A gets 200, refresh token=1; it stores it");
+    assert_eq!(
+        last_store(&q),
+        ["token=1 family=0 gen=0 active", "client session 0: fresh=1, idp_rt=1, lock=0, stored_rt=1"]
+    );
+    assert_eq!(answered(&sc, "session-never-revoked").answer, Answer::Unreachable);
+    assert_eq!(answered(&sc, "idp-never-sees-a-rotated-away-token").answer, Answer::Unreachable);
 }
