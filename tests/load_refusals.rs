@@ -110,6 +110,13 @@ fn evicts_needs_a_rule_that_revokes_refresh_tokens() {
         rule["evicts"] = "least-recently-used".into();
     });
     refused(d, &lru, &["\"least-recently-used\""]);
+    // In a sign-in these name the new sign-in's own family, which it spares: they evict nobody.
+    for own in ["revoke family", "revoke presented", "revoke descendants"] {
+        let file = edited(d, rel, "evicts-own.json", |v| {
+            v["protocol"]["sign_in"]["steps"][1]["rules"][0]["do"] = json!([own]);
+        });
+        refused(d, &file, &["field `protocol.sign_in.steps[1].rules[0].evicts`", "which it spares"]);
+    }
     accepted(d, &root().join(rel).display().to_string());
 }
 

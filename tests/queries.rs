@@ -896,3 +896,96 @@ fn models_validate_checks_the_files_own_queries() {
     assert!(err.contains("q.json") && err.contains("queries[0].events[0]") && err.contains("TabSendsCall"), "{err}");
     assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// An event naming an action of a feature the model lacks (a follow-up, a sign-out notice,
+/// coordination between tabs, a clock, a lossy network) could only be answered `unreachable`,
+/// whatever the protocol does: it is refused with the file, the field and what the model
+/// lacks (exit 2), as an action of an absent attacker is; with the feature it is accepted.
+#[test]
+fn an_action_of_a_feature_the_model_lacks_is_refused() {
+    let files = crate::common::TempFiles::new();
+    let cases = [
+        ("server ServerReceivesFollowUp", "`browser.follow_up`"),
+        ("TabReceivesFollowUpResponse", "`browser.follow_up`"),
+        ("tab A TabHearsSignOut", "`browser.sign_out_notice`"),
+        ("tab A TabWaitsForLock", "`browser.coordination`"),
+        ("FollowerTimesOut", "`browser.coordination`"),
+        ("clock ClockTicks", "`time.max_ticks` is 0"),
+        ("network NetworkLosesMessage", "no `lossy` section"),
+    ];
+    for (event, lacks) in cases {
+        files.copy_model("models/auth0-rotation-theft.json", "q.json", |m| {
+            m.insert("queries".into(), serde_json::json!([{ "name": "x", "events": [event] }]));
+        });
+        for args in [&["models", "validate", "q.json"][..], &["check", "q.json", "--no-traces"][..]] {
+            let out = cli(files.path(), args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{event}: {err}");
+            assert!(
+                err.contains("q.json:") && err.contains("queries[0].events[0]") && err.contains(lacks),
+                "{event}: {err}"
+            );
+        }
+    }
+    // With the feature, the same kind of event is accepted and answered.
+    files.copy_model("models/auth0-rotation-theft.json", "q.json", |m| {
+        m["time"]["max_ticks"] = 1.into();
+        m.shift_remove("expect");
+        m.insert(
+            "queries".into(),
+            serde_json::json!([{ "name": "x", "events": ["clock ClockTicks"], "expect": "reachable" }]),
+        );
+    });
+    let out = cli(files.path(), &["check", "q.json", "--no-traces"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_ne!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("x: reachable"), "{text}");
+}
+
+/// A follow-up to a revocation endpoint that searches the hinted kind only, sent with a token
+/// of the other kind, is worded as the sign-out's own request is ("not found under its
+/// token_type_hint"), the decision a query's `rule` filter matches, not "no such token".
+#[test]
+fn a_follow_up_not_found_under_its_hint_is_worded_so() {
+    let files = crate::common::TempFiles::new();
+    let file = files.copy_model("models/spring-as-revoke-refresh-token-at-sign-out.json", "f.json", |m| {
+        m.shift_remove("expect");
+        m.shift_remove("attacker");
+        m["protocol"]["sign_out"]["revocation"] = serde_json::json!({ "hint": "access_token", "search": "hinted" });
+        m["browser"]["follow_up"] =
+            serde_json::json!({ "after": "refresh-ok", "handler": "sign_out", "presents": "superseded" });
+        m.insert(
+            "queries".into(),
+            serde_json::json!([{ "name": "follow-up", "events": ["server ServerReceivesFollowUp"], "expect": "reachable" }]),
+        );
+    });
+    let sc = refresh_check::scenario::Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let o = crate::util::answered(&sc, "follow-up");
+    let step = trace(&o).steps.last().unwrap();
+    assert_eq!(step.action, "ServerReceivesFollowUp");
+    assert!(
+        step.text.ends_with(
+            "not found under its token_type_hint (the server searches the hinted kind only): nothing revoked"
+        ),
+        "{}",
+        step.text
+    );
+}
+
+/// A query of a `--query` file with the name of one of the model file's own queries is
+/// refused (exit 2, the query file, the field): both traces would be written to one file.
+#[test]
+fn a_query_file_may_not_reuse_a_model_files_query_name() {
+    let files = crate::common::TempFiles::new();
+    files.copy_model("models/auth0-rotation-theft.json", "m.json", |m| {
+        m.insert("queries".into(), serde_json::json!([{ "name": "same", "events": ["TabSendsRefresh"] }]));
+    });
+    files.write("q.json", r#"{ "queries": [ { "name": "same", "events": ["ServerReceivesRefresh"] } ] }"#);
+    let out = cli(files.path(), &["check", "m.json", "--query", "q.json", "--no-traces"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("q.json:1:") && err.contains("queries[0].name") && err.contains("a query of this name already"),
+        "{err}"
+    );
+}

@@ -245,6 +245,20 @@ fn check_query_names(
             }
         }
         if let Some((file, text, queries)) = extra {
+            // The file's own queries and the query file's are answered together, each trace named
+            // after its query: one name for two queries would write both to one trace file.
+            if let Some((i, q)) = queries.iter().enumerate().find(|(_, q)| sc.queries.iter().any(|o| o.name == q.name))
+            {
+                let e = query::QueryError {
+                    field: format!("queries[{i}].name"),
+                    found: q.name.clone(),
+                    message: format!(
+                        "model file {} has a query of this name already (expected a name none of its own queries uses: each query's trace is named after it)",
+                        sc.path.display()
+                    ),
+                };
+                anyhow::bail!("{}", query::located_in(file, text, &e));
+            }
             // A query file answered on several model files may name actors only some have.
             if let Err(e) = query::check_names(queries, "queries", &m, scenarios.len() > 1) {
                 anyhow::bail!("{} (on model {})", query::located_in(file, text, &e), sc.path.display());

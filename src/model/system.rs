@@ -406,6 +406,11 @@ impl System {
         self
     }
 
+    /// Whether the network may lose messages (`lossy` in the model file).
+    pub fn is_lossy(&self) -> bool {
+        self.lossy.is_some()
+    }
+
     /// Which messages the network may lose, and how many ([`Losses`]); `None`: none.
     pub fn lossy(mut self, lossy: Option<Losses>) -> Self {
         self.lossy = lossy;

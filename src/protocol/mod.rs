@@ -354,13 +354,24 @@ pub struct RuleSpec {
     pub source: Option<String>,
 }
 
-/// Whether effect `e` revokes refresh tokens (a token, a family, a session, a client's or the
-/// user's), the effects an `evicts` rule needs: revoking an access token ends no session.
+/// Whether effect `e`, in a sign-in rule, revokes refresh tokens of sessions other than the one
+/// signing in (a token or family named through a path such as `user.oldest`, a client's or the
+/// user's), the effects an `evicts` rule needs: revoking an access token ends no session, and
+/// `presented`, `child`, `descendants`, `family` and `session` name the new sign-in's own family,
+/// which the sign-in spares.
 fn revokes_refresh_tokens(e: &Effect) -> bool {
     match e {
-        Effect::Revoke(scope) => {
-            !matches!(scope, RevokeScope::Access | RevokeScope::PresentedAccess | RevokeScope::ChildAccess)
-        }
+        Effect::Revoke(scope) => !matches!(
+            scope,
+            RevokeScope::Access
+                | RevokeScope::PresentedAccess
+                | RevokeScope::ChildAccess
+                | RevokeScope::Presented
+                | RevokeScope::Child
+                | RevokeScope::Descendants
+                | RevokeScope::Family
+                | RevokeScope::Session
+        ),
         Effect::RevokeToken(_) | Effect::RevokeAround(..) => true,
         Effect::MintChild
         | Effect::SupersedePresented
@@ -1364,9 +1375,10 @@ fn compile_rules(
                 evicts.word(),
                 msg("`evicts` on a rule whose `do` revokes refresh tokens: the sessions a sign-in ends are \
                      the ones its revocations end, and this rule revokes none (expected a `revoke` of a token, \
-                     a family or a session in this rule's `do`: `revoke user.oldest`, `revoke family of \
-                     request.victim`, `revoke session of user.least_recently_used`, `revoke user`; or \
-                     `evicts` on the rule that does)"),
+                     a family or a session of another sign-in in this rule's `do`: `revoke user.oldest`, \
+                     `revoke family of request.victim`, `revoke session of user.least_recently_used`, \
+                     `revoke user`; `revoke family`, `revoke presented` and the like name the new \
+                     sign-in's own family, which it spares; or `evicts` on the rule that does)"),
             ));
         }
         let mints = effects.iter().filter(|e| **e == Effect::MintChild).count();

@@ -166,6 +166,55 @@ pub const ACTION_NAMES: &[&str] = &[
     "TabWaitsForLock",
 ];
 
+/// The actions of features model `m` lacks on every device, with what it lacks: a query
+/// event naming one could only be answered `unreachable`, whatever the protocol does, so it is
+/// refused instead (as an action of an absent attacker or store is).
+fn absent_actions(m: &RefreshModel) -> Vec<(&'static str, &'static str)> {
+    use crate::model::policy::{Coordination, SignOutNotice};
+    let cfgs: Vec<&crate::model::browser::BrowserCfg> = m
+        .cfg
+        .browsers
+        .iter()
+        .filter_map(|b| match m.actors.get(*b) {
+            Some(Node::Browser { cfg, .. }) => Some(cfg),
+            _ => None,
+        })
+        .collect();
+    let none = |f: &dyn Fn(&crate::model::browser::BrowserCfg) -> bool| !cfgs.iter().any(|c| f(c));
+    let mut out = vec![];
+    if none(&|c| c.follow_up.is_some()) {
+        for a in ["ServerReceivesFollowUp", "TabReceivesFollowUpResponse"] {
+            out.push((a, "has no follow-up request (`browser.follow_up`)"));
+        }
+    }
+    if none(&|c| c.sign_out_notice != SignOutNotice::None) {
+        out.push(("TabHearsSignOut", "has no sign-out notice (`browser.sign_out_notice`)"));
+    }
+    if none(&|c| c.coordination != Coordination::None) {
+        for a in [
+            "TabWaitsForLock",
+            "TabReadsLockFree",
+            "TabSetsLockAndRefreshes",
+            "TabStealsLock",
+            "TabHangsWithLock",
+            "TabStillWaits",
+            "TabAwaitsBroadcast",
+            "TabGetsBroadcast",
+            "LeaderTabCloses",
+            "FollowerTimesOut",
+        ] {
+            out.push((a, "has no coordination between tabs (`browser.coordination`: a lock or a broadcast leader)"));
+        }
+    }
+    if none(&|c| c.max_ticks > 0) {
+        out.push(("ClockTicks", "has no clock (`time.max_ticks` is 0)"));
+    }
+    if !m.is_lossy() {
+        out.push(("NetworkLosesMessage", "has a network that loses nothing (no `lossy` section)"));
+    }
+    out
+}
+
 /// The names a model gives its events' `rule` and `step` filters: the refresh and sign-out
 /// steps and rules of an authorization server's `protocol` (and the two decisions without a
 /// rule), or every handler's of a `session_server`; and the names that exist but no step shows
@@ -188,6 +237,9 @@ pub struct Vocabulary {
     pub store: bool,
     /// Some device has an attacker.
     pub attacker: bool,
+    /// Actions no step of this model can show because a feature they belong to is absent,
+    /// each with what the model lacks (`TabHearsSignOut`: "has no sign-out notice (...)").
+    pub absent_actions: Vec<(&'static str, &'static str)>,
     /// The events are those of a query file shared by several model files (`check FOLDER
     /// --query FILE`): the checks of what this model has (its tabs, requesters, pages, nodes,
     /// store, attacker) are skipped, so an event naming another model's actor is answered
@@ -210,6 +262,7 @@ impl Vocabulary {
             .collect();
         v.store = m.actors.iter().any(|a| matches!(a, Node::Store { .. }));
         v.attacker = m.actors.iter().any(|a| matches!(a, Node::Browser { cfg, .. } if cfg.attacker.is_some()));
+        v.absent_actions = absent_actions(m);
         v.nodes = match m.actors.get(m.cfg.server) {
             Some(Node::AuthServer { protocol, .. }) if protocol.replicas > 1 => protocol.replicas,
             _ => 0,
@@ -293,6 +346,7 @@ impl Vocabulary {
                 "node" if self.nodes == 0 => Some("has no nodes (an authorization server with `replicas: 2`)"),
                 _ => None,
             };
+            let absent = absent.or_else(|| self.absent_actions.iter().find(|(x, _)| x == a).map(|(_, why)| *why));
             if let Some(why) = absent {
                 return Err(format!("`{a}`: no step of this model shows it: the model {why}"));
             }

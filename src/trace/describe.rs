@@ -322,6 +322,15 @@ fn follow_up_rule_words(m: &RefreshModel, before: &State, token: Option<model::T
     let rule = match model::interpret::sign_out_rule(protocol, auth, token, None) {
         Some(r) => r.name.clone(),
         None if model::interpret::sign_out_view(protocol, auth, token, None).is_some() => "no rule holds".into(),
+        // A revocation endpoint that searches the hinted kind only did not look for it.
+        None if protocol.revocation.is_some()
+            && model::interpret::presented_view(protocol, auth, token, None).is_some() =>
+        {
+            return format!(
+                ": {} (the server searches the hinted kind only): nothing revoked",
+                crate::query::event::NOT_FOUND_UNDER_HINT
+            );
+        }
         None => "no such token".into(),
     };
     format!(": rule `{rule}`")
