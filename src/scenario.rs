@@ -1145,6 +1145,40 @@ impl Scenario {
         Ok(sc)
     }
 
+    /// What `check` warns of before checking this model (stderr, once per model): a model
+    /// that loads but may not say what its designer meant. Today one trap: ordinary calls
+    /// (`browser.calls_per_tab`) with the clock running past the access token's lifetime,
+    /// where a call refused with 401 logs the tab out (`on_call_refused`, by default the
+    /// refresh's `on_refused`, has `log-out` and no `refresh-and-retry`), and the tab does not
+    /// refresh before a call whose token expires within the time a call can take:
+    /// `browser.call_refresh_margin` N is absent, or `time.max_in_flight_ticks` K is, or N is
+    /// below K + 1 (the browser's clock lags the server's by up to one tick, and a call may be
+    /// in flight K ticks). Then an access token can expire while its call is in flight: a
+    /// logout of the protocol if its client does not refresh before a call, of the model if
+    /// it does and the fields were left out.
+    pub fn warnings(&self) -> Vec<String> {
+        let (b, t) = (&self.browser, &self.time);
+        let refused = b.on_call_refused.as_ref().unwrap_or(&b.on_refused);
+        let logs_out = refused.contains(&Reaction::LogOut) && !refused.contains(&Reaction::RefreshAndRetry);
+        let expires = t.max_ticks > t.access_token_ttl;
+        let covered =
+            matches!((b.call_refresh_margin, t.max_in_flight_ticks), (Some(n), Some(k)) if u16::from(n) > u16::from(k));
+        if b.calls_per_tab == 0 || !logs_out || !expires || covered {
+            return vec![];
+        }
+        let margin = b.call_refresh_margin.map_or("absent".to_string(), |n| n.to_string());
+        let flight = t.max_in_flight_ticks.map_or("absent".to_string(), |k| k.to_string());
+        vec![format!(
+            "calls with the clock running: an access token lives {} tick(s) and the clock runs to {}, so a \
+             call's token can expire while the call is in flight (or by the server's clock, up to one tick \
+             ahead of the browser's) and the 401 logs the tab out. If the client refreshes before a call \
+             whose token is about to expire, say so with `browser.call_refresh_margin` N and \
+             `time.max_in_flight_ticks` K (a call is delivered within K ticks), N at least K + 1; if it \
+             does not, such a logout is the protocol's. Here N is {margin} and K is {flight}",
+            t.access_token_ttl, t.max_ticks
+        )]
+    }
+
     /// Refuses a protocol model that could mint more tokens than token numbers exist (1 to
     /// 255): sign-ins, plus every refresh, retry and attacker attempt times the minting steps
     /// of one request.

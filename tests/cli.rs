@@ -352,3 +352,29 @@ fn the_report_header_says_devices_and_tabs() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.lines().next().unwrap().ends_with(", 1 tab)"), "{text}");
 }
+
+/// `check` warns once per model of calls whose access token can expire in flight (a clock past
+/// the token's lifetime, a refused call that logs out, no refresh margin covering the flight),
+/// naming the fields; a model with the margin does not warn, and `--quiet` says nothing.
+#[test]
+fn check_warns_of_calls_whose_token_can_expire_in_flight() {
+    let dir = crate::util::root();
+    let run = |args: &[&str]| {
+        let out = crate::util::cli(&dir, args);
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = run(&["check", "models/auth0-spa-js-refresh-before-call-no-margin.json", "--no-traces"]);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning: ")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0].contains("auth0-spa-js-refresh-before-call-no-margin.json")
+            && warnings[0].contains("`browser.call_refresh_margin` N")
+            && warnings[0].contains("`time.max_in_flight_ticks` K")
+            && warnings[0].contains("Here N is 0 and K is 0"),
+        "{err}"
+    );
+    let err = run(&["check", "models/auth0-spa-js-refresh-before-call.json", "--no-traces"]);
+    assert!(!err.contains("warning: "), "{err}");
+    let err = run(&["check", "models/auth0-spa-js-refresh-before-call-no-margin.json", "--no-traces", "--quiet"]);
+    assert!(!err.contains("warning: "), "{err}");
+}

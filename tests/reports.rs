@@ -7,12 +7,7 @@ use refresh_check::model::{self, oauth::TokStatus, RefreshModel, State};
 use refresh_check::search;
 use refresh_check::trace::Trace;
 
-use crate::util::{actions, checked, find_step, owned, trace_of};
-
-/// The store rows of a trace's last state, as the trace prints them.
-fn last_store(t: &Trace) -> &[String] {
-    &t.steps.last().unwrap().state.store
-}
+use crate::util::{actions, checked, find_step, last_store, owned, trace_of};
 
 /// The shortest path to a state where `cond` holds, on the model of `file` with `cond` as an
 /// extra `Sometimes` property; its length and the authorization server's rows at its end.

@@ -8,21 +8,8 @@
 
 use refresh_check::query::Answer;
 use refresh_check::scenario::Verdict;
-use refresh_check::trace::Trace;
 
-use crate::util::{answered, checked, find_step, owned, status, steps, trace_of};
-
-/// The store rows of a trace's last state, as the trace prints them.
-fn last_store(t: &Trace) -> &[String] {
-    &t.steps.last().unwrap().state.store
-}
-
-/// The trace of the model file's own query `name`, which the file expects reachable.
-fn query_trace(sc: &refresh_check::scenario::Scenario, name: &str) -> Trace {
-    let o = answered(sc, name);
-    assert_eq!(o.answer, Answer::Reachable, "{name}");
-    o.trace.unwrap()
-}
+use crate::util::{answered, checked, find_step, last_store, owned, query_trace, status, steps, trace_of};
 
 /// simplejwt 5.4.0: the tab rotates token 1 into 2, and 2 gets no `OutstandingToken` row; the
 /// user logs out of every device, which blacklists the rows there are (token 1's), and a copy

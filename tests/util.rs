@@ -138,3 +138,15 @@ pub fn answered(sc: &Scenario, name: &str) -> refresh_check::query::Outcome {
     assert_eq!(o.expect, Some(o.answer), "{} {name}", sc.name);
     o
 }
+
+/// The store rows of a trace's last state, as the trace prints them.
+pub fn last_store(t: &Trace) -> &[String] {
+    &t.steps.last().unwrap().state.store
+}
+
+/// The trace of the model file's own query `name`, which the file expects reachable.
+pub fn query_trace(sc: &Scenario, name: &str) -> Trace {
+    let o = answered(sc, name);
+    assert_eq!(o.answer, refresh_check::query::Answer::Reachable, "{name}");
+    o.trace.unwrap()
+}

@@ -354,6 +354,13 @@ pub fn execute(
     }
     let scenarios = suite::load(paths, run.tabs)?;
     check_query_names(&scenarios, queries, run.tabs)?;
+    // A model that loads but may not say what its designer meant (`Scenario::warnings`): said
+    // once per model, before any search, unless `--quiet`.
+    for sc in scenarios.iter().filter(|_| !run.quiet) {
+        for w in sc.warnings() {
+            eprintln!("warning: {}: {w}", sc.path.display());
+        }
+    }
     if let Some(r) = &run.report {
         output::refuse_input(r, scenarios.iter().map(|sc| &sc.path), "model file")?;
         if !run.no_traces {
