@@ -471,10 +471,8 @@ const TWO_NODES: &str = r#"{
 /// field (exit 2).
 #[test]
 fn refresh_presents_is_validated() {
-    let dir = std::env::temp_dir().join(format!("rc-refresh-presents-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let files = crate::common::TempFiles::new();
     let src = std::fs::read_to_string(crate::util::root().join(TWEETBOOK)).unwrap();
-    let line_of = |text: &str, needle: &str| text[..text.find(needle).unwrap()].matches('\n').count() + 1;
     let both = "\"presents\": [\n        \"refresh_token\",\n        \"access_token\"\n      ],\n";
     assert!(src.contains(both));
     let accepted = src.replacen(
@@ -483,8 +481,8 @@ fn refresh_presents_is_validated() {
         1,
     );
     assert_ne!(accepted, src);
-    std::fs::write(dir.join("ok.json"), &accepted).unwrap();
-    let out = crate::util::cli(&dir, &["models", "validate", "ok.json"]);
+    files.write("ok.json", &accepted);
+    let out = crate::util::cli(files.path(), &["models", "validate", "ok.json"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let cases = [
         (
@@ -518,14 +516,5 @@ fn refresh_presents_is_validated() {
             "\"refresh_token\" when `replicas` is 2 (access tokens are kept by one node)",
         ),
     ];
-    for (bad, at, field, expected) in cases {
-        assert_ne!(bad, src);
-        std::fs::write(dir.join("m.json"), &bad).unwrap();
-        let out = crate::util::cli(&dir, &["models", "validate", "m.json"]);
-        assert_eq!(out.status.code(), Some(2));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(&format!("m.json:{}:", line_of(&bad, at))), "{err}");
-        assert!(err.contains(field) && err.contains(expected), "{err}");
-    }
-    std::fs::remove_dir_all(&dir).unwrap();
+    crate::util::refused_at(&src, &cases);
 }

@@ -1766,13 +1766,10 @@ fn eventra_pr12794_the_logout_also_revokes_the_refresh_token() {
 /// the file, the line and the field (exit 2).
 #[test]
 fn sign_out_presents_is_validated() {
-    let dir = std::env::temp_dir().join(format!("rc-sign-out-presents-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let src = std::fs::read_to_string(
         crate::util::root().join("models/eventra-12794-logout-blacklists-access-token-only.json"),
     )
     .unwrap();
-    let line_of = |text: &str, needle: &str| text[..text.find(needle).unwrap()].matches('\n').count() + 1;
     let cases = [
         (
             src.replacen("\"refresh\": {\n", "\"refresh\": {\n      \"presents\": \"access_token\",\n", 1),
@@ -1812,16 +1809,7 @@ fn sign_out_presents_is_validated() {
             "reads the presented access token as `access.`",
         ),
     ];
-    for (bad, at, field, expected) in cases {
-        assert_ne!(bad, src);
-        std::fs::write(dir.join("m.json"), &bad).unwrap();
-        let out = crate::util::cli(&dir, &["models", "validate", "m.json"]);
-        assert_eq!(out.status.code(), Some(2));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(&format!("m.json:{}:", line_of(&bad, at))), "{err}");
-        assert!(err.contains(field) && err.contains(expected), "{err}");
-    }
-    std::fs::remove_dir_all(&dir).unwrap();
+    crate::util::refused_at(&src, &cases);
 }
 
 /// laravel/passport issue 1185: two tabs refresh with the one httpOnly cookie; the grant checks

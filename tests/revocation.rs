@@ -128,9 +128,7 @@ fn token_type_reads_the_kind_found() {
 /// field (exit 2).
 #[test]
 fn revocation_is_validated() {
-    let files = crate::common::TempFiles::new();
     let src = std::fs::read_to_string(crate::util::root().join(BEFORE)).unwrap();
-    let line_of = |text: &str, needle: &str| text[..text.find(needle).unwrap()].matches('\n').count() + 1;
     let hinted = "\"search\": \"hinted\"";
     let cases = [
         (
@@ -171,13 +169,5 @@ fn revocation_is_validated() {
             "a token type",
         ),
     ];
-    for (bad, at, field, expected) in cases {
-        assert_ne!(bad, src, "{field}");
-        files.write("m.json", &bad);
-        let out = crate::util::cli(files.path(), &["models", "validate", "m.json"]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{err}");
-        assert!(err.contains(&format!("m.json:{}:", line_of(&bad, at))), "{field}: {err}");
-        assert!(err.contains(field) && err.contains(expected), "{err}");
-    }
+    crate::util::refused_at(&src, &cases);
 }

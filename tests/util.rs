@@ -150,3 +150,20 @@ pub fn query_trace(sc: &Scenario, name: &str) -> Trace {
     assert_eq!(o.answer, refresh_check::query::Answer::Reachable, "{name}");
     o.trace.unwrap()
 }
+
+/// Each case `(bad, at, field, expected)`: the model file text `bad` (an edit of `src`) is
+/// refused by `models validate` with exit 2, at the line of the first occurrence of `at`, naming
+/// `field` and saying `expected`.
+pub fn refused_at(src: &str, cases: &[(String, &str, &str, &str)]) {
+    let files = crate::common::TempFiles::new();
+    let line_of = |text: &str, needle: &str| text[..text.find(needle).unwrap()].matches('\n').count() + 1;
+    for (bad, at, field, expected) in cases {
+        assert_ne!(bad, src, "{field}");
+        files.write("m.json", bad);
+        let out = cli(files.path(), &["models", "validate", "m.json"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(&format!("m.json:{}:", line_of(bad, at))), "{field}: {err}");
+        assert!(err.contains(field) && err.contains(expected), "{err}");
+    }
+}
