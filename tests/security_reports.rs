@@ -2,7 +2,11 @@
 //! before and after PR 866 (a logout of every device that blacklists the user's
 //! `OutstandingToken` rows misses the rotated token, which has none) and django-oauth-toolkit
 //! issue 1816 and PR 1818 (a refresh token revoked at sign-out is honoured inside the grace
-//! window). Each test checks the file's verdicts, that the search was not empty, the shortest
+//! window), and goiabada issue 106 (a password reset that revokes nothing; the sweep of the first
+//! design, which a rotation validated before it outlives; the auth-state generation of the fix),
+//! and Keycloak issue 52666 and PR 52735 (OID4VCI rotation state kept on a per-request client
+//! session, then in a record keyed by the family).
+//! Each test checks the file's verdicts, that the search was not empty, the shortest
 //! counterexample's steps (the reported interleaving), and the queries that tell the fix from
 //! what it fixed.
 
@@ -181,4 +185,153 @@ fn dot_pr1777_a_stale_replay_revokes_the_family() {
     let saved = find_step(&t, "server", "ServerWritesRefresh", "of attacker's refresh");
     assert!(t.steps[validated].text.contains("rule `not revoked`"), "{}", t.steps[validated].text);
     assert!(validated < saved && second < saved && t.steps[saved].text.contains("a fresh pair"));
+}
+
+/// The reported interleaving of a race with the user's password reset: the thief's refresh
+/// validates token 1, the reset runs, and the refresh writes its child after it.
+const VALIDATED_BEFORE_THE_RESET: [(&str, &str); 5] = [
+    ("tab A", "TabSignsOut"),
+    ("attacker", "AttackerRedeems"),
+    ("server", "ServerReceivesRefresh"),
+    ("server", "ServerReceivesLogout"),
+    ("server", "ServerWritesRefresh"),
+];
+
+/// goiabada issue 106: the forgot-password reset writes the new hash and revokes nothing, so
+/// the thief's copy of the offline refresh token rotates after the reset.
+#[test]
+fn goiabada_106_a_password_reset_revokes_nothing() {
+    let (sc, m, r) = checked("models/goiabada-106-password-reset-revokes-nothing.json");
+    assert!(r.unique_states > 100, "searched: {}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "sign_out_no_session_revived");
+    assert_eq!(
+        steps(&t),
+        owned(&[
+            ("tab A", "TabSignsOut"),
+            ("server", "ServerReceivesLogout"),
+            ("attacker", "AttackerRedeems"),
+            ("server", "ServerReceivesRefresh"),
+            ("server", "ServerWritesRefresh"),
+        ])
+    );
+    assert!(t.steps[1].text.contains("POST /reset-password"), "{}", t.steps[1].text);
+    assert_eq!(t.steps[1].state.store, ["token=1 family=0 gen=0 active"], "the reset revoked nothing");
+    assert!(t.steps[3].text.contains("rule `not revoked`"), "{}", t.steps[3].text);
+    assert_eq!(last_store(&t)[1], "token=2 family=0 gen=1 parent=1 active");
+    assert_eq!(query_trace(&sc, "stolen-token-rotates-after-reset").steps.len(), 6);
+}
+
+/// goiabada issue 106, the design before its decision 11 (review finding 1): the sweep runs
+/// in the reset's transaction, but rotation does not, so a refresh validated before the sweep
+/// inserts a live child after it, which the thief rotates after the reset was answered.
+#[test]
+fn goiabada_106_the_sweep_is_not_a_boundary() {
+    let (sc, m, r) = checked("models/goiabada-106-sweep-is-not-a-boundary.json");
+    assert!(r.unique_states > 100, "searched: {}", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "sign_out_no_session_revived");
+    let mut expected = owned(&VALIDATED_BEFORE_THE_RESET);
+    expected.extend(owned(&[
+        ("attacker", "AttackerReceivesResponse"),
+        ("attacker", "AttackerRedeems"),
+        ("server", "ServerReceivesRefresh"),
+        ("server", "ServerWritesRefresh"),
+    ]));
+    assert_eq!(steps(&t), expected);
+    assert!(t.steps[2].text.contains("refresh_token=1") && t.steps[2].text.contains("rule `not revoked`"));
+    assert_eq!(t.steps[3].state.store, ["token=1 family=0 gen=0 revoked"], "the sweep revoked token 1");
+    assert_eq!(t.steps[4].state.store[1], "token=2 family=0 gen=1 parent=1 active", "the child outlives the sweep");
+    assert!(t.steps[7].text.contains("refresh_token=2") && t.steps[7].text.contains("rule `not revoked`"));
+    assert_eq!(last_store(&t)[2], "token=3 family=0 gen=2 parent=2 active");
+    let l = trace_of(&m, &sc, &r, "logout_revokes_all");
+    assert_eq!(steps(&l), owned(&VALIDATED_BEFORE_THE_RESET));
+    assert_eq!(query_trace(&sc, "validated-before-the-sweep-survives").steps.len(), 9);
+    let refused = query_trace(&sc, "copy-refused-after-the-sweep");
+    assert!(refused.steps[3].text.contains("rule `revoked: This refresh token has been revoked`"));
+}
+
+/// goiabada after issue 106 (133ccc15): the reset increments the user's auth-state generation
+/// and a child copies its parent's, so the child of the same race is stamped with the old
+/// generation and refused at its first use; no refresh is served live after the reset. The
+/// child's row is still created after the sweep (`logout_revokes_all`), dead on arrival
+/// (issue 131, the fail-closed residual).
+#[test]
+fn goiabada_pr106_the_generation_refuses_the_child_of_the_race() {
+    let (sc, m, r) = checked("models/goiabada-pr106-auth-state-generation.json");
+    assert!(r.unique_states > 100, "searched: {}", r.unique_states);
+    assert_eq!(status(&r, "sign_out_no_session_revived"), Verdict::Holds);
+    let l = trace_of(&m, &sc, &r, "logout_revokes_all");
+    assert_eq!(steps(&l), owned(&VALIDATED_BEFORE_THE_RESET));
+    assert_eq!(
+        l.steps[3].state.store,
+        ["token=1 family=0 gen=0 revoked; auth_generation=0", "family 0: user_generation=1"]
+    );
+    assert!(l.steps[4].text.contains("rule `the user moved on since: the child is born superseded`"));
+    assert_eq!(last_store(&l)[1], "token=2 family=0 gen=1 parent=1 revoked; auth_generation=0");
+    let q = query_trace(&sc, "child-of-the-race-refused-at-first-use");
+    assert_eq!(q.steps.len(), 8);
+    assert!(
+        q.steps[7].text.contains("refresh_token=2")
+            && q.steps[7].text.contains("rule `generation mismatch: superseded`")
+    );
+    assert_eq!(answered(&sc, "served-after-the-reset").answer, Answer::Unreachable);
+}
+
+/// Keycloak issue 52666: an OID4VCI refresh builds a transient client session per request, so
+/// the reuse check's notes (request fields here) are empty at every request: the wallet's
+/// rotated token 1 is accepted again, and a token two rotations behind too.
+#[test]
+fn keycloak_52666_a_rotated_oid4vci_token_is_accepted_again() {
+    let (sc, m, r) = checked("models/keycloak-52666-oid4vci-rotation-state-on-transient-session.json");
+    assert!(r.unique_states > 100, "searched: {}", r.unique_states);
+    let q = query_trace(&sc, "rotated-token-replayed");
+    assert_eq!(
+        steps(&q),
+        owned(&[
+            ("tab A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("tab A", "TabReceivesRefreshResponse"),
+            ("attacker", "AttackerRedeems"),
+            ("server", "ServerReceivesRefresh"),
+            ("attacker", "AttackerReceivesResponse"),
+        ])
+    );
+    assert!(q.steps[4].text.contains("refresh_token=1): rule `a new id on this client session: rotate`"));
+    assert_eq!(q.steps[4].state.store[0], "token=1 family=0 gen=0 iat=0 superseded at 0, 1 grace use(s)");
+    assert_eq!(last_store(&q)[2], "token=3 family=0 gen=1 parent=1 iat=0 active");
+    assert_eq!(answered(&sc, "reuse-count-never-exceeded").answer, Answer::Unreachable);
+    assert_eq!(answered(&sc, "never-a-stale-token").answer, Answer::Unreachable);
+    let deep = trace_of(&m, &sc, &r, "sp1_immediate_predecessor");
+    let replay = find_step(&deep, "server", "ServerReceivesRefresh", "attacker's POST");
+    assert!(deep.steps[replay].text.contains("refresh_token=1)"), "{}", deep.steps[replay].text);
+    assert!(find_step(&deep, "server", "ServerReceivesRefresh", "refresh_token=2)") < replay);
+}
+
+/// Keycloak PR 52735: the rotation record lives in the single-use store, keyed by the family; a
+/// copy of token 1 is refused while token 1 is the accepted one (its reuse count) and once a
+/// newer one was accepted (a stale token). Nothing is revoked: a thief who redeems first keeps
+/// the grant and the wallet is refused (`sp4_theft_contained`).
+#[test]
+fn keycloak_pr52735_the_rotation_record_refuses_the_replay() {
+    let (sc, m, r) = checked("models/keycloak-pr52735-oid4vci-rotation-record.json");
+    assert!(r.unique_states > 100, "searched: {}", r.unique_states);
+    assert_eq!(status(&r, "sp1_immediate_predecessor"), Verdict::Holds);
+    assert_eq!(status(&r, "rotated_token_expires"), Verdict::Holds);
+    let q = query_trace(&sc, "rotated-token-refused");
+    assert!(q.steps[3].text.contains("refresh_token=1): rule `Maximum allowed refresh token reuse exceeded`"));
+    let s = query_trace(&sc, "stale-after-a-newer-token");
+    assert_eq!(s.steps.len(), 7);
+    assert!(s.steps[6].text.contains("refresh_token=1): rule `Stale token`"));
+    assert_eq!(last_store(&s)[3], "family 0: accepted=2, count=1, last_refresh=0, latest=3");
+    assert_eq!(answered(&sc, "rotated-token-replayed").answer, Answer::Unreachable);
+    let t = trace_of(&m, &sc, &r, "sp4_theft_contained");
+    assert_eq!(
+        steps(&t),
+        owned(&[
+            ("tab A", "TabSendsRefresh"),
+            ("attacker", "AttackerRedeems"),
+            ("server", "ServerReceivesRefresh"),
+            ("server", "ServerReceivesRefresh"),
+        ])
+    );
+    assert!(t.steps[3].text.contains("tab A's") && t.steps[3].text.contains("reuse exceeded"));
 }
