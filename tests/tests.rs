@@ -20,6 +20,7 @@ mod faults;
 mod follow_ups;
 mod fuzz;
 mod industry;
+mod instances;
 mod limits;
 mod load_refusals;
 mod oracle;

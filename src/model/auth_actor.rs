@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use stateright::actor::{model_timeout, Id, Out};
 
-use crate::protocol::{Lock, Protocol, Routing};
+use crate::protocol::{Protocol, Routing};
 
 use super::{interpret, oauth, ClientKey, HttpError, Msg, Node, NodeState, Reply, Tick, Timer, Token, ATTACKER};
 
@@ -59,14 +59,11 @@ pub(super) fn on_msg(
                 o.send(src, Msg::RefreshResponse { tab, reply: Reply::Err(HttpError::InvalidPayload) });
                 return;
             };
-            let h = oauth::AsHandler::arriving(&s, client, slot, token, retry).presenting_access(&s, access);
-            let family = h.view.row.map(|r| r.family);
-            let locked = protocol.refresh.lock == Lock::Family
-                && family.is_some()
-                && s.handlers.iter().any(|x| x.view.row.map(|r| r.family) == family);
-            if locked {
+            let mut h = oauth::AsHandler::arriving(&s, client, slot, token, retry).presenting_access(&s, access);
+            let Some(instance) = interpret::lock_instance(protocol, &s, token) else {
                 return; // the family's refresh lock is held: a no-op, delivered later
-            }
+            };
+            h.instance = instance;
             match serve_step(protocol, access_ttl, &mut s, h) {
                 Some(reply) => (client, Msg::RefreshResponse { tab, reply }),
                 None => {

@@ -464,6 +464,20 @@ pub fn wait_over(p: &Protocol, s: &AsState, h: &AsHandler) -> bool {
     cond.eval(&|v: &Var| read(&view, &row, &fam, (h.token, h.minted, &h.vars), s.now, *v)) != 0
 }
 
+/// The instance that serves a refresh of `token` arriving now, counted from 0, or `None` while
+/// the refresh lock keeps it waiting ([`Protocol::refresh_lock_holders`]): without a lock, or
+/// for a token with no row, instance 0; under a global lock, 0 unless another refresh of the
+/// family is in progress; under a lock of each instance, the lowest instance serving no refresh
+/// of the family (a load balancer may route the request to any instance, and one whose lock is
+/// held would only make it wait until the lock is free, which the network's delay covers).
+pub fn lock_instance(p: &Protocol, s: &AsState, token: Token) -> Option<u8> {
+    let Some(holders) = p.refresh_lock_holders() else { return Some(0) };
+    let Some(family) = s.row(token).map(|r| r.family) else { return Some(0) };
+    let busy = s.handlers.iter().filter(|h| h.view.row.is_some_and(|r| r.family == family)).map(|h| h.instance);
+    let free = (0..p.instances.max(1)).find(|i| !busy.clone().any(|b| b == *i))?;
+    (busy.count() < holders).then_some(free)
+}
+
 /// Runs step `h.step` of the refresh handler for `h` ([`StepOutcome::Blocked`], changing
 /// nothing, while the step's `waits_until` does not hold): reads (the store now, or the request's
 /// snapshot), decides, applies the effects, and answers (2xx with the token and an access
@@ -1517,11 +1531,7 @@ pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &supe
             if auth.cluster.is_some() {
                 return None;
             }
-            let family = auth.row(t).map(|r| r.family);
-            let locked = protocol.refresh.lock == crate::protocol::Lock::Family
-                && family.is_some()
-                && auth.handlers.iter().any(|h| h.view.row.map(|r| r.family) == family);
-            if locked {
+            if lock_instance(protocol, auth, t).is_none() {
                 return Some(Decision::LockWaits);
             }
             let arriving =

@@ -251,6 +251,10 @@ pub struct AsHandler {
     /// (`refresh.presents: ["refresh_token", "access_token"]`), read as `access.*` at every
     /// step; `None` when it presents none (or the refresh presents its refresh token alone).
     pub access: Option<AccessId>,
+    /// The server instance serving it (`protocol.instances`), counted from 0: the lowest
+    /// instance whose lock of the family is free when it arrives under a lock of
+    /// `lock_scope: instance`; 0 otherwise.
+    pub instance: u8,
 }
 
 /// The value an entry of the store had before a transaction in progress first wrote it: what
@@ -289,6 +293,7 @@ impl AsHandler {
             vars: Fields::default(),
             sign_in: false,
             access: None,
+            instance: 0,
         }
     }
 
@@ -319,6 +324,7 @@ impl AsHandler {
             vars: Fields::default(),
             sign_in: true,
             access: None,
+            instance: 0,
         }
     }
 }

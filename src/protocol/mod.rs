@@ -125,6 +125,22 @@ pub enum Lock {
     Family,
 }
 
+/// Where a handler's lock holds when the server runs as several instances
+/// (`protocol.instances`): the scope of the mutex that serialises its refreshes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockScope {
+    /// One lock shared by every instance (a Redis `SET NX` lock, a database row lock or
+    /// advisory lock): a refresh of a family waits while any instance serves another. The
+    /// default.
+    #[default]
+    Global,
+    /// One lock per instance (an in-process `asyncio.Lock`, `SemaphoreSlim`, `sync.Mutex` or
+    /// singleflight map): a refresh of a family waits only while the instance it is routed to
+    /// serves another; a load balancer may route it to an instance whose lock is free.
+    Instance,
+}
+
 /// One token a request may present (an item of `sign_out.presents` or `refresh.presents`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -447,6 +463,11 @@ pub struct HandlerSpec {
     /// A lock held from the first step to the last (several steps only; default none).
     #[serde(default, skip_serializing_if = "is_default")]
     pub lock: Lock,
+    /// Where the lock holds when `protocol.instances` is 2 or more: `global` (a shared lock) or
+    /// `instance` (a lock in each instance's memory). Needs `lock: family`; required with it
+    /// when there are several instances; default `global` (one instance: the same thing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_scope: Option<LockScope>,
     /// The token or tokens the request presents (the sign-out and refresh handlers; default
     /// `refresh_token`; a refresh presents the refresh token, alone or with the access token
     /// the tab holds): [`PresentsSpec`].
@@ -475,6 +496,9 @@ pub struct HandlerSpec {
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
 }
+
+/// The most server instances a protocol may run (`protocol.instances`).
+pub const MAX_INSTANCES: u8 = 4;
 
 fn one() -> u8 {
     1
@@ -523,6 +547,12 @@ pub struct ProtocolSpec {
     /// With two nodes: how the load balancer routes requests (default `any`).
     #[serde(default, skip_serializing_if = "is_default")]
     pub routing: Routing,
+    /// Server instances sharing one store, 1 (default) to 4: the same process run several
+    /// times behind a load balancer that routes each request to any instance. Only a lock
+    /// whose `lock_scope` is `instance` tells them apart.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    #[schemars(extend("default" = 1))]
+    pub instances: u8,
     /// How many times the server process may restart, 0 (default) to 2: a restart loses the
     /// `in_memory` fields and every request in progress, each answered as a failed request
     /// (500: the connection dropped).
@@ -580,6 +610,8 @@ pub struct Step {
 pub struct Handler {
     /// The lock between the first step and the last.
     pub lock: Lock,
+    /// Where the lock holds (`global` unless written `instance`).
+    pub lock_scope: LockScope,
     /// The steps, at least one.
     pub steps: Vec<Step>,
     /// The steps are one transaction: a rolled-back rule undoes the earlier steps' writes.
@@ -632,6 +664,8 @@ pub struct Protocol {
     pub replicas: u8,
     /// Routing between two nodes.
     pub routing: Routing,
+    /// Server instances sharing the store, 1 to 4 ([`Protocol::refresh_lock_holders`]).
+    pub instances: u8,
     /// Restarts the server may make.
     pub restarts: u8,
     /// Per-family fields lost at a restart (indices into `family_fields`).
@@ -668,6 +702,18 @@ impl Protocol {
     pub fn mints_per_request(&self) -> u16 {
         let mints = |s: &Step| s.rules.iter().any(|r| r.effects.contains(&Effect::MintChild));
         self.refresh.steps.iter().filter(|s| mints(s)).count() as u16
+    }
+
+    /// How many refreshes of one family may be in progress at once under the refresh
+    /// handler's lock: `None` without a lock, 1 with a global one, `instances` with a lock of
+    /// each instance (each instance serves at most one refresh of the family at a time, and the
+    /// load balancer may route a refresh to any instance whose lock is free).
+    pub fn refresh_lock_holders(&self) -> Option<usize> {
+        match (self.refresh.lock, self.refresh.lock_scope) {
+            (Lock::None, _) => None,
+            (Lock::Family, LockScope::Global) => Some(1),
+            (Lock::Family, LockScope::Instance) => Some(usize::from(self.instances)),
+        }
     }
 
     /// Parses and checks every expression, effect and reply of `spec`; `at` is the field path
@@ -725,6 +771,40 @@ impl Protocol {
                 &spec.restarts.to_string(),
                 "0 to 2, and 0 with two nodes".into(),
             ));
+        }
+        if !(1..=MAX_INSTANCES).contains(&spec.instances) {
+            return Err(fail(
+                format!("{at}.instances"),
+                &spec.instances.to_string(),
+                format!("1 to {MAX_INSTANCES} instances"),
+            ));
+        }
+        if spec.instances > 1 {
+            // Instances share the store and differ only in what each keeps in its own memory:
+            // the lock of `lock_scope: instance`. Memory fields, restarts and nodes with their
+            // own copies of the store would need a copy per instance, which is not modelled.
+            let clash = if spec.replicas > 1 {
+                Some("`replicas` 2 (nodes with their own copies of the store)")
+            } else if spec.restarts > 0 {
+                Some("`restarts` (a restart of one instance is not modelled)")
+            } else if !spec.fields.in_memory.is_empty() {
+                Some("`fields.in_memory` (each instance would keep its own copy; not modelled)")
+            } else {
+                None
+            };
+            if let Some(clash) = clash {
+                return Err(fail(format!("{at}.instances"), &spec.instances.to_string(), format!("1 with {clash}")));
+            }
+            if spec.refresh.lock != Lock::None && spec.refresh.lock_scope.is_none() {
+                return Err(fail(
+                    format!("{at}.refresh.lock"),
+                    "family",
+                    format!(
+                        "a `lock_scope` beside the lock with {} instances: \"instance\" (a mutex in each instance's memory) or \"global\" (a lock every instance shares)",
+                        spec.instances
+                    ),
+                ));
+            }
         }
         if spec.replicas > 1 && (spec.sign_in.is_some() || spec.clients != Clients::One) {
             return Err(fail(
@@ -966,6 +1046,7 @@ impl Protocol {
             reuse_interval: spec.reuse_interval,
             replicas: spec.replicas,
             routing: spec.routing,
+            instances: spec.instances,
             restarts: spec.restarts,
             memory_family,
             memory_session,
@@ -1065,6 +1146,7 @@ pub fn default_request() -> HandlerSpec {
     };
     HandlerSpec {
         lock: Lock::None,
+        lock_scope: None,
         presents: PresentsSpec::default(),
         revocation: None,
         rules: vec![
@@ -1128,6 +1210,13 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint)
     if written.len() > MAX_STEPS {
         return Err(fail(format!("{at}.steps"), &format!("{} steps", written.len()), "at most 8 steps"));
     }
+    if h.lock == Lock::None && h.lock_scope.is_some() {
+        return Err(fail(
+            format!("{at}.lock_scope"),
+            &serde_json::to_string(&h.lock_scope).unwrap_or_default(),
+            "no `lock_scope` without `lock: \"family\"` (the scope of a lock the handler does not take)",
+        ));
+    }
     if h.lock != Lock::None && written.len() < 2 {
         return Err(fail(
             format!("{at}.lock"),
@@ -1180,7 +1269,7 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint)
         let waits_until_text = step.waits_until.as_ref().map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "));
         steps.push(Step { name: step.name.clone(), reads: step.reads, waits_until, waits_until_text, rules });
     }
-    Ok(Handler { lock: h.lock, steps, transaction: h.transaction })
+    Ok(Handler { lock: h.lock, lock_scope: h.lock_scope.unwrap_or_default(), steps, transaction: h.transaction })
 }
 
 /// A `reads: snapshot` step reads the view an earlier step captured, with the rows of the

@@ -420,6 +420,7 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
     let rules = refresh_rules(p);
     let read_then_write = |lock: Lock| HandlerSpec {
         lock,
+        lock_scope: None,
         presents: Default::default(),
         revocation: None,
         rules: vec![],
@@ -437,6 +438,7 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
     let refresh = match p.steps {
         AsSteps::Atomic => HandlerSpec {
             lock: Lock::None,
+            lock_scope: None,
             presents: Default::default(),
             revocation: None,
             rules: rules.clone(),
@@ -461,6 +463,7 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
         refresh,
         sign_out: HandlerSpec {
             lock: Lock::None,
+            lock_scope: None,
             presents: Default::default(),
             revocation: None,
             steps: vec![],
@@ -472,6 +475,7 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
         clients: Default::default(),
         replicas: p.replicas,
         routing: p.routing,
+        instances: 1,
         restarts: 0,
         wording: Default::default(),
     }

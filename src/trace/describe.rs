@@ -1882,6 +1882,26 @@ fn sign_in_words(m: &RefreshModel, before: &State, action: &Action) -> String {
     }
 }
 
+/// For a refresh arriving at a protocol whose refresh lock is each instance's own and that
+/// runs on several instances (`protocol.instances`, `lock_scope: instance`): `, on instance N`
+/// (counted from 1), the instance that serves it ([`crate::model::interpret::lock_instance`]);
+/// empty otherwise.
+fn instance_words(m: &RefreshModel, protocol: &crate::protocol::Protocol, before: &State, action: &Action) -> String {
+    if protocol.refresh_lock_holders().is_none_or(|n| n < 2) {
+        return String::new();
+    }
+    let ActorModelAction::Deliver { msg: model::Msg::RefreshRequest { cred, .. }, .. } = action else {
+        return String::new();
+    };
+    let (Some(auth), Some(t)) = (model::auth_server_at(before, m.cfg.server), cred.presented()) else {
+        return String::new();
+    };
+    match crate::model::interpret::lock_instance(protocol, auth, t) {
+        Some(i) => format!(", on instance {}", i + 1),
+        None => String::new(),
+    }
+}
+
 fn decision_text(rule: &crate::protocol::Rule) -> String {
     format!(": rule `{}` \u{2192} {}", rule.name, rule.reply_text)
 }
@@ -1902,18 +1922,19 @@ fn decision_words(m: &RefreshModel, before: &State, action: &Action, arrival: bo
     use crate::model::interpret::{decision_of, Decision};
     let Some(model::Node::AuthServer { protocol, .. }) = m.actors.get(m.cfg.server) else { return String::new() };
     let steps = &protocol.refresh.steps;
+    let on = if arrival { instance_words(m, protocol, before, action) } else { String::new() };
     match decision_of(m, before, action) {
         None => String::new(),
         Some(Decision::LockWaits) => ": the family's refresh lock is held, it waits".into(),
         Some(Decision::Waits { step }) => format!(
-            ", step `{}`: it waits until {}",
+            "{on}, step `{}`: it waits until {}",
             steps[step].name,
             steps[step].waits_until_text.as_deref().unwrap_or("true")
         ),
         Some(Decision::Rule { step, rule }) => {
             let st = &steps[step];
             if arrival && steps.len() > 1 {
-                format!(", step `{}`{}", st.name, decision_text(&st.rules[rule]))
+                format!("{on}, step `{}`{}", st.name, decision_text(&st.rules[rule]))
             } else {
                 decision_text(&st.rules[rule])
             }
