@@ -182,7 +182,10 @@ pub enum LossEndpoint {
     SignOut,
 }
 
-/// The `server` section.
+/// The `server` section: the Directus server's session-refresh policy as preset options,
+/// expanded into a `session_server` when the file is read (`refresh-check models expand FILE`
+/// prints the expansion). Give exactly one of `server`, `auth_server`, `protocol` and
+/// `session_server`.
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
@@ -994,7 +997,13 @@ impl Scenario {
         if let Some(doc) = &doc {
             if let Some(field) = crate::jsonfile::array_for_object(&schema, doc) {
                 let object = crate::shape::nodes_at(&schema, &field)
-                    .map(|nodes| nodes.into_iter().filter(|n| n.get("properties").is_some()).collect::<Vec<_>>())
+                    .map(|nodes| {
+                        let object = |n: &&serde_json::Value| {
+                            n.get("properties").is_some()
+                                || n.get("additionalProperties").is_some_and(|a| a.is_object())
+                        };
+                        nodes.into_iter().filter(object).collect::<Vec<_>>()
+                    })
                     .and_then(|nodes| crate::shape::expected(&schema, &nodes))
                     .unwrap_or_else(|| "an object `{…}`".into());
                 return Err(ScenarioError::Invalid {
@@ -1003,8 +1012,8 @@ impl Scenario {
                     field,
                     found: "a list".into(),
                     expected: format!(
-                        "{object} with named fields, as the model reference gives this field (a list here would \
-                         be read item by item as the fields in the order they are declared)"
+                        "{object}, as the model reference gives this field (a list here would be read item by \
+                         item as the fields in the order they are declared)"
                     ),
                 });
             }

@@ -151,7 +151,16 @@ fn a_section_given_as_an_array_is_refused_where_it_stands() {
     let d = dir.path();
     for (name, value) in [("cache-empty.json", json!([])), ("cache-one.json", json!([1]))] {
         let f = edited(d, BLITZ, name, |v| v["session_server"]["cache"] = value);
-        refused(d, &f, &["field `session_server.cache`", "found a list", "with named fields"]);
+        refused(
+            d,
+            &f,
+            &[
+                "field `session_server.cache`",
+                "found a list",
+                "expected an object {",
+                "as the model reference gives this field",
+            ],
+        );
     }
     let store = edited(d, BLITZ, "store.json", |v| v["session_server"]["store"] = json!(["pool"]));
     refused(d, &store, &["field `session_server.store`", "found a list"]);
@@ -297,7 +306,7 @@ fn a_section_of_the_wrong_kind_names_what_to_write() {
     refused(
         d,
         &list,
-        &["field `browser.follow_up`: found a list, expected an object {after, handler, presents} with named fields"],
+        &["field `browser.follow_up`: found a list, expected an object {after, handler, presents}, as the model reference"],
     );
     let map = edited(d, rel, "on-refused-map.json", |v| v["browser"]["on_refused"] = json!({ "do": "log-out" }));
     refused(d, &map, &["field `browser.on_refused`: found an object, expected a list, each item one of `log-out`"]);

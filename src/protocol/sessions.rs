@@ -144,7 +144,10 @@ pub struct SessionHandlerSpec {
     pub steps: Vec<SessionStepSpec>,
 }
 
-/// The `session_server` section of a model file.
+/// The `session_server` section of a model file: a server that keeps one row per session in
+/// a table (Directus's kind: a session cookie or an opaque refresh token names the row),
+/// written in the protocol language as handlers of steps that run statements on the table
+/// (docs/protocol-language.md, "Session-table servers").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionServerSpec {
