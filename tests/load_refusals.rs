@@ -261,7 +261,8 @@ fn a_value_of_the_wrong_kind_is_worded_in_the_model_files_terms() {
             match v {
                 Value::Object(o) => {
                     for (k, x) in o {
-                        let p = if at.is_empty() { k.clone() } else { format!("{at}/{k}") };
+                        let key = k.replace('~', "~0").replace('/', "~1");
+                        let p = if at.is_empty() { key } else { format!("{at}/{key}") };
                         out.push(p.clone());
                         paths(x, &p, out);
                     }
