@@ -41,6 +41,7 @@ pub mod replay;
 pub mod report;
 pub mod scenario;
 pub mod search;
+pub mod shape;
 pub mod suite;
 pub mod trace;
 pub mod viewer;

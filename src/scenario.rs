@@ -182,7 +182,10 @@ pub enum LossEndpoint {
     SignOut,
 }
 
-/// The `server` section.
+/// The `server` section: the Directus server's session-refresh policy as preset options,
+/// expanded into a `session_server` when the file is read (`refresh-check models expand FILE`
+/// prints the expansion). Give exactly one of `server`, `auth_server`, `protocol` and
+/// `session_server`.
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
@@ -224,7 +227,7 @@ pub struct BrowserSection {
     /// protocol's `request` handler) each tab may make, 0 (default) to [`MAX_PER_TAB`]; a call
     /// may be in flight while the tab refreshes. `protocol` or `auth_server` models only.
     #[serde(default, skip_serializing_if = "is_zero")]
-    #[schemars(extend("default" = 0))]
+    #[schemars(extend("default" = 0), range(max = MAX_PER_TAB))]
     pub calls_per_tab: u8,
     /// Sign-outs the user may start, from any idle tab (not from a tab whose own refresh is in
     /// flight: it signs out once that is answered), 0 to 2 (default 0).
@@ -989,23 +992,38 @@ impl Scenario {
 
     /// Parses and validates model-file text; `path` is used in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-        if let Ok(doc) = serde_json::from_str::<serde_json::Value>(text) {
-            let schema = serde_json::to_value(schema()).unwrap_or_default();
-            if let Some(field) = crate::jsonfile::array_for_object(&schema, &doc) {
+        let doc = serde_json::from_str::<serde_json::Value>(text).ok();
+        let schema = serde_json::to_value(schema()).unwrap_or_default();
+        if let Some(doc) = &doc {
+            if let Some(field) = crate::jsonfile::array_for_object(&schema, doc) {
+                let object = crate::shape::nodes_at(&schema, &field)
+                    .map(|nodes| {
+                        let object = |n: &&serde_json::Value| {
+                            n.get("properties").is_some()
+                                || n.get("additionalProperties").is_some_and(|a| a.is_object())
+                        };
+                        nodes.into_iter().filter(object).collect::<Vec<_>>()
+                    })
+                    .and_then(|nodes| crate::shape::expected(&schema, &nodes))
+                    .unwrap_or_else(|| "an object `{…}`".into());
                 return Err(ScenarioError::Invalid {
                     path: path.into(),
                     at: location_of(text, &field),
                     field,
-                    found: "an array".into(),
-                    expected: "an object `{…}` with named fields, as the model reference gives this field \
-                               (a list here would be read item by item as the fields in the order they are \
-                               declared)"
-                        .into(),
+                    found: "a list".into(),
+                    expected: format!(
+                        "{object}, as the model reference gives this field (a list here would be read item by \
+                         item as the fields in the order they are declared)"
+                    ),
                 });
             }
         }
         let file: ModelFile = crate::jsonfile::from_str(text).map_err(|e| {
-            let message = field_range_message(&e.field, &e.message).unwrap_or(e.message);
+            let message = doc
+                .as_ref()
+                .and_then(|doc| crate::shape::reworded(&schema, doc, &e.field, &e.message))
+                .or_else(|| field_range_message(&e.field, &e.message))
+                .unwrap_or(e.message);
             let hint = other_file_hint(&e.field, text)
                 .or_else(|| section_hint(&e.field, &message))
                 .or_else(|| nearest_name_hint(&message))
@@ -1395,6 +1413,27 @@ impl Scenario {
                 "protocol.sign_out.presents",
                 "the access token",
                 "\"refresh_token\" (the default) with `browser.follow_up`: a follow-up carries a refresh token only",
+            ));
+        }
+        let stores = b.on_ok.iter().flatten().any(|r| {
+            use crate::model::policy::OkReaction::{StoreInCookie, StoreInTab, StoreShared};
+            matches!(r, StoreInTab | StoreShared | StoreInCookie)
+        });
+        if f.after == FollowUpAfter::RefreshOk
+            && f.presents == crate::model::policy::FollowUpToken::Superseded
+            && !stores
+        {
+            return Err(self.invalid(
+                "browser.follow_up.presents",
+                "\"superseded\" with an `on_ok` that stores nothing",
+                "\"new\", or an `on_ok` list that stores the new token (\"store-in-tab\", \"store-shared\" or \"store-in-cookie\"): with `on_ok: []` the tab keeps presenting the token it refreshed with, and the follow-up would revoke that very token (a client revokes the token it replaced once it has stored the new one: laravel/passport PR 1790)",
+            ));
+        }
+        if f.after == FollowUpAfter::RefreshOk && b.refreshes_per_tab == 0 && self.call_refreshes_per_tab() == 0 {
+            return Err(self.invalid(
+                "browser.follow_up.after",
+                "\"refresh-ok\" with no refresh (`refreshes_per_tab` 0, and no call that refreshes)",
+                "`browser.refreshes_per_tab` above 0 (or calls that refresh: `call_refresh_margin`, `refresh-and-retry`), or \"sign-in-again\" with `re_sign_ins`: a follow-up after a refresh's 2xx is never sent when no tab refreshes",
             ));
         }
         if f.after == FollowUpAfter::SignInAgain && b.re_sign_ins == 0 {
@@ -2430,6 +2469,59 @@ impl Scenario {
                     Kind::Sometimes => "\"reached\" or \"unreached\" (a sometimes property)",
                 };
                 return Err(self.invalid(&field, format!("{verdict:?}").to_lowercase(), expected));
+            }
+        }
+        self.validate_fields_that_need_another()
+    }
+
+    /// Settings that cannot matter without another field, refused with what they need (as
+    /// `on_requester_ok` without `requesters_per_tab`): `json_storage` outside json mode,
+    /// `retry_limit` without a `retry` or `refresh-and-retry` reaction, `max_wait_steps`
+    /// without a lock or a leader to wait for, and `time.max_in_flight_ticks` or
+    /// `time.session_lifetime` with a clock that never runs (`max_ticks` 0).
+    fn validate_fields_that_need_another(&self) -> Result<(), ScenarioError> {
+        let (b, t) = (&self.browser, &self.time);
+        if b.mode != AuthMode::Json && b.json_storage != JsonStorage::PerTab {
+            return Err(self.invalid(
+                "browser.json_storage",
+                serde_json::to_string(&b.json_storage).unwrap_or_default(),
+                "no value unless `mode` is \"json\" (it says where a json-mode app keeps the refresh token; in cookie and session mode the jar holds it)",
+            ));
+        }
+        let lists = [
+            &b.on_refused,
+            &b.on_server_error,
+            b.on_requester_refused.as_ref().unwrap_or(&b.on_refused),
+            b.on_requester_server_error.as_ref().unwrap_or(&b.on_server_error),
+            b.on_call_refused.as_ref().unwrap_or(&b.on_refused),
+            b.on_call_server_error.as_ref().unwrap_or(&b.on_server_error),
+        ];
+        let retries = lists.iter().any(|l| l.iter().any(|r| matches!(r, Reaction::Retry | Reaction::RefreshAndRetry)));
+        if b.retry_limit > 0 && !retries {
+            return Err(self.invalid(
+                "browser.retry_limit",
+                b.retry_limit,
+                "0 (the default) unless a reaction list has \"retry\" or \"refresh-and-retry\" (it bounds those retries)",
+            ));
+        }
+        if b.coordination == Coordination::None && b.max_wait_steps != default_max_wait_steps() {
+            return Err(self.invalid(
+                "browser.max_wait_steps",
+                b.max_wait_steps,
+                "the default (2) unless `coordination` is \"web-locks\", \"local-storage\" or \"broadcast-leader\" (it bounds a wait for a lock or a leader's broadcast, and without coordination no tab waits)",
+            ));
+        }
+        if t.max_ticks == 0 {
+            for (field, value) in
+                [("time.max_in_flight_ticks", t.max_in_flight_ticks), ("time.session_lifetime", t.session_lifetime)]
+            {
+                if let Some(v) = value {
+                    return Err(self.invalid(
+                        field,
+                        v,
+                        "no value unless `time.max_ticks` is above 0 (with `max_ticks` 0 the clock never runs, so no delay or lifetime counts)",
+                    ));
+                }
             }
         }
         Ok(())

@@ -54,6 +54,10 @@ fn keycloak_51127_a_cache_miss_imports_the_session_the_logout_is_deleting() {
             .unwrap();
     let later = t.steps.iter().rposition(|s| s.action == "ServerReceivesRefresh").unwrap();
     let hit = find_step(&t, "server", "ServerReceivesResult", "cache hit: session 1 for tab A");
+    // A cache operation's result is the cache's, not rows: the import is an added entry, the
+    // row delete's result is rows.
+    assert_eq!(t.steps[a_add + 1].text, "server gets cache OK: entry added for tab A", "{text}");
+    assert_eq!(t.steps[b_answered].text, "server gets 1 row(s) affected for tab B", "{text}");
     assert!(b_cache_del < a_load && a_load < a_add && a_add < b_row_del, "{text}");
     assert!(b_row_del < b_answered && b_answered <= later && later < hit, "{text}");
     assert_eq!(hit + 1, t.steps.len(), "the hit is answered 200 after the logout: {text}");

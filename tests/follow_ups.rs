@@ -132,3 +132,83 @@ fn a_follow_up_in_a_mode_where_the_script_cannot_read_the_token_is_refused() {
     });
     assert!(err.contains("protocol.sign_out.presents"), "{err}");
 }
+
+/// A follow-up revoking the superseded token after a 2xx that stores nothing (`on_ok: []`)
+/// would revoke the token the tab still presents: refused, naming `presents`; with `new` it
+/// is accepted.
+#[test]
+fn a_follow_up_revoking_the_superseded_token_needs_an_on_ok_that_stores_the_new_one() {
+    let err = refused(|m| {
+        m["browser"]["on_ok"] = serde_json::json!([]);
+    });
+    assert!(err.contains("browser.follow_up.presents") && err.contains("`on_ok` that stores nothing"), "{err}");
+    let files = crate::common::TempFiles::new();
+    let path = files.copy_model(RACE, "new.json", |m| {
+        m["browser"]["on_ok"] = serde_json::json!([]);
+        follow_up(m).insert("presents".into(), "new".into());
+    });
+    let out = cli(files.path(), &["models", "validate", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A follow-up after a refresh's 2xx in a model where no tab refreshes can never be sent:
+/// refused, naming `after` and what it needs.
+#[test]
+fn a_follow_up_after_a_refresh_needs_refreshes() {
+    let err = refused(|m| {
+        m["browser"]["refreshes_per_tab"] = 0.into();
+    });
+    assert!(err.contains("browser.follow_up.after") && err.contains("refreshes_per_tab"), "{err}");
+}
+
+/// `on_ok: []` (no follow-up): the 2xx's line says the tab stores nothing, as
+/// `on_requester_ok: []` is worded, not "it stores it".
+#[test]
+fn a_2xx_whose_on_ok_is_empty_is_worded_as_storing_nothing() {
+    let files = crate::common::TempFiles::new();
+    let path = files.copy_model(RACE, "stores-nothing.json", |m| {
+        m["browser"].as_object_mut().unwrap().remove("follow_up");
+        m["browser"]["on_ok"] = serde_json::json!([]);
+        m["browser"]["tabs"] = 1.into();
+        m["queries"] = serde_json::json!([{ "name": "ok", "events": ["tab A TabReceivesRefreshResponse status 200"], "expect": "reachable" }]);
+    });
+    let sc = refresh_check::scenario::Scenario::load(&path).unwrap();
+    let t = crate::util::query_trace(&sc, "ok");
+    let last = t.steps.last().unwrap();
+    assert_eq!(
+        last.text,
+        "tab A gets 200, refresh token=2; it stores nothing (`on_ok` is empty: the new token never reaches the browser)"
+    );
+}
+
+/// Two refreshes of one tab, the second answered while the first one's follow-up is still in
+/// flight: the second 2xx's line says the tab sends no follow-up and why; with a revocation
+/// hint the follow-up line shows the `token_type_hint` it sends.
+#[test]
+fn a_follow_up_skipped_while_one_is_in_flight_and_the_hint_it_sends_are_worded() {
+    let files = crate::common::TempFiles::new();
+    let path = files.copy_model(RACE, "skipped.json", |m| {
+        m["browser"]["tabs"] = 1.into();
+        m["browser"]["refreshes_per_tab"] = 2.into();
+        m["protocol"]["sign_out"]["revocation"] = serde_json::json!({ "hint": "refresh_token" });
+        m["queries"] = serde_json::json!([{
+            "name": "second-2xx-before-the-follow-up-arrives",
+            "events": ["tab A TabReceivesRefreshResponse status 200", "tab A TabReceivesRefreshResponse status 200"],
+            "never": ["ServerReceivesFollowUp"],
+            "expect": "reachable"
+        }]);
+    });
+    let sc = refresh_check::scenario::Scenario::load(&path).unwrap();
+    let t = crate::util::query_trace(&sc, "second-2xx-before-the-follow-up-arrives");
+    let answers: Vec<&str> =
+        t.steps.iter().filter(|s| s.action == "TabReceivesRefreshResponse").map(|s| s.text.as_str()).collect();
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert_eq!(
+        answers[0],
+        "tab A gets 200, refresh token=2; it stores it; it sends its follow-up: RFC 7009 revocation request with the refresh token it replaced (refresh_token=1; token_type_hint=refresh_token)"
+    );
+    assert_eq!(
+        answers[1],
+        "tab A gets 200, refresh token=3; it stores it; it sends no follow-up: its follow-up (RFC 7009 revocation request) is still in flight, and a tab has at most one in flight"
+    );
+}

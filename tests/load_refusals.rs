@@ -151,16 +151,25 @@ fn a_section_given_as_an_array_is_refused_where_it_stands() {
     let d = dir.path();
     for (name, value) in [("cache-empty.json", json!([])), ("cache-one.json", json!([1]))] {
         let f = edited(d, BLITZ, name, |v| v["session_server"]["cache"] = value);
-        refused(d, &f, &["field `session_server.cache`", "found an array", "an object `{…}` with named fields"]);
+        refused(
+            d,
+            &f,
+            &[
+                "field `session_server.cache`",
+                "found a list",
+                "expected an object {",
+                "as the model reference gives this field",
+            ],
+        );
     }
     let store = edited(d, BLITZ, "store.json", |v| v["session_server"]["store"] = json!(["pool"]));
-    refused(d, &store, &["field `session_server.store`", "found an array"]);
+    refused(d, &store, &["field `session_server.store`", "found a list"]);
     let time = edited(d, BLITZ, "time.json", |v| v["time"] = json!([2, 7, 4]));
-    refused(d, &time, &["field `time`", "found an array"]);
+    refused(d, &time, &["field `time`", "found a list"]);
     let rule = edited(d, BLITZ, "rule.json", |v| {
         v["session_server"]["sign_out"]["steps"][1]["rules"][0] = json!(["signed out", null, null]);
     });
-    refused(d, &rule, &["field `session_server.sign_out.steps[1].rules[0]`", "found an array"]);
+    refused(d, &rule, &["field `session_server.sign_out.steps[1].rules[0]`", "found a list"]);
     // Lists stay lists.
     let cache = edited(d, BLITZ, "cache-object.json", |v| {
         v["session_server"]["cache"] = json!({});
@@ -185,4 +194,179 @@ fn ignore_if_token_changed_needs_a_token_page_script_can_read() {
     });
     refused(d, &session, &["field `browser.on_refused[0]`", "in session mode it is an HttpOnly cookie"]);
     accepted(d, &root().join(rel).display().to_string());
+}
+
+/// `insert fresh` and then `delete fresh` on the only path to `ok fresh`: the answered token
+/// names no row when the handler ends, so the answer is refused like one with no write; the
+/// same handler deleting another row is accepted.
+#[test]
+fn an_answer_with_fresh_is_refused_when_a_later_delete_takes_its_row_away() {
+    let dir = crate::common::TempFiles::new();
+    let d = dir.path();
+    let with_delete = |token: &'static str| {
+        move |v: &mut Value| {
+            let steps = &mut v["session_server"]["refresh"]["steps"];
+            steps[1]["rules"][1]["run"] = "insert fresh expires now + session_cookie_ttl".into();
+            steps[2]["rules"][0] = json!({ "name": "drop a row", "run": format!("delete {token}"), "next": "answer" });
+            steps.as_array_mut().unwrap().push(json!({
+                "name": "answer",
+                "rules": [ { "name": "answered", "reply": "ok fresh" } ]
+            }));
+        }
+    };
+    let deleted = edited(d, BLITZ, "insert-then-delete.json", with_delete("fresh"));
+    refused(
+        d,
+        &deleted,
+        &[
+            "field `session_server.refresh.steps[3].rules[0].reply`",
+            "no path to this answer writes a row for it",
+            "a `delete fresh` after the write takes the row away again",
+        ],
+    );
+    let other = edited(d, BLITZ, "insert-then-delete-presented.json", with_delete("presented"));
+    accepted(d, &other);
+}
+
+/// Every field of the shipped models given a value of each wrong kind (an object, a list, a
+/// string, a number) where the schema (`models schema`) asks for another: the refusal names
+/// the field and words what was found and what was expected in the model file's terms, never
+/// serde's (`invalid type: map, expected a sequence`, `expected struct FollowUp`).
+#[test]
+fn a_value_of_the_wrong_kind_is_worded_in_the_model_files_terms() {
+    use refresh_check::scenario::Scenario;
+    let raw = [
+        "invalid type",
+        "invalid length",
+        "expected struct",
+        "expected enum",
+        "untagged enum",
+        "a sequence",
+        "expected a map",
+        "expected map",
+    ];
+    let models = [
+        "models/laravel-passport-pr1790-client-revokes-superseded-token.json",
+        "models/keycloak-pr53045-tombstone.json",
+        BLITZ,
+        "models/directus-10.10-session-attacker.json",
+        "models/auth0-rotation-theft.json",
+    ];
+    let kinds = [json!({}), json!([]), json!("x"), json!(7)];
+    let mut refusals = 0;
+    for rel in models {
+        let doc: Value = serde_json::from_str(&fs::read_to_string(root().join(rel)).unwrap()).unwrap();
+        // Every field path of the document (object keys, at any depth, also inside lists).
+        fn paths(v: &Value, at: &str, out: &mut Vec<String>) {
+            match v {
+                Value::Object(o) => {
+                    for (k, x) in o {
+                        let key = k.replace('~', "~0").replace('/', "~1");
+                        let p = if at.is_empty() { key } else { format!("{at}/{key}") };
+                        out.push(p.clone());
+                        paths(x, &p, out);
+                    }
+                }
+                Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| paths(x, &format!("{at}/{i}"), out)),
+                _ => {}
+            }
+        }
+        let mut all = vec![];
+        paths(&doc, "", &mut all);
+        for p in &all {
+            for kind in &kinds {
+                let mut edited = doc.clone();
+                let slot = edited.pointer_mut(&format!("/{p}")).unwrap();
+                if std::mem::discriminant(slot) == std::mem::discriminant(kind) {
+                    continue;
+                }
+                *slot = kind.clone();
+                let text = serde_json::to_string_pretty(&edited).unwrap();
+                let Err(e) = Scenario::parse(Path::new("m.json"), &text) else { continue };
+                let msg = e.to_string();
+                refusals += 1;
+                assert!(msg.starts_with("m.json:"), "{rel} /{p} = {kind}: {msg}");
+                for r in raw {
+                    assert!(!msg.contains(r), "{rel} /{p} = {kind}: serde's words {r:?} in: {msg}");
+                }
+            }
+        }
+    }
+    assert!(refusals > 500, "only {refusals} refusals: the walk found few fields");
+}
+
+/// The reviewer's case: `browser.follow_up` given as a list is refused at its line with the
+/// fields the object has, and a list where a list of named values is expected given as an
+/// object says so.
+#[test]
+fn a_section_of_the_wrong_kind_names_what_to_write() {
+    let dir = crate::common::TempFiles::new();
+    let d = dir.path();
+    let rel = "models/laravel-passport-pr1790-client-revokes-superseded-token.json";
+    let list = edited(d, rel, "follow-up-list.json", |v| v["browser"]["follow_up"] = json!(["refresh-ok"]));
+    refused(
+        d,
+        &list,
+        &["field `browser.follow_up`: found a list, expected an object {after, handler, presents}, as the model reference"],
+    );
+    let map = edited(d, rel, "on-refused-map.json", |v| v["browser"]["on_refused"] = json!({ "do": "log-out" }));
+    refused(d, &map, &["field `browser.on_refused`: found an object, expected a list, each item one of `log-out`"]);
+    let number = edited(d, rel, "follow-up-number.json", |v| v["browser"]["follow_up"] = json!(1));
+    refused(
+        d,
+        &number,
+        &["field `browser.follow_up`: found the number 1, expected an object {after, handler, presents}"],
+    );
+}
+
+/// Settings that cannot matter without another field are refused with what they need (exit
+/// 2, line, field), as `on_requester_ok` without `requesters_per_tab` is; each with the field
+/// it needs is accepted.
+#[test]
+fn a_setting_that_needs_another_field_is_refused_without_it() {
+    let dir = crate::common::TempFiles::new();
+    let d = dir.path();
+    let base = "models/directus-10.10-session.json";
+    let cases: [(&str, fn(&mut Value), &str, fn(&mut Value)); 5] = [
+        (
+            "field `browser.json_storage`: found \"shared\", expected no value unless `mode` is \"json\"",
+            |v| v["browser"]["json_storage"] = "shared".into(),
+            "json.json",
+            |v| v["browser"]["mode"] = "json".into(),
+        ),
+        (
+            "field `browser.retry_limit`: found 1, expected 0 (the default) unless a reaction list has \"retry\"",
+            |v| v["browser"]["retry_limit"] = 1.into(),
+            "retry.json",
+            |v| v["browser"]["on_server_error"] = json!(["retry", "log-out"]),
+        ),
+        (
+            "field `browser.max_wait_steps`: found 3, expected the default (2) unless `coordination` is",
+            |v| v["browser"]["max_wait_steps"] = 3.into(),
+            "locks.json",
+            |v| v["browser"]["coordination"] = "web-locks".into(),
+        ),
+        (
+            "field `time.max_in_flight_ticks`: found 1, expected no value unless `time.max_ticks` is above 0",
+            |v| v["time"]["max_in_flight_ticks"] = 1.into(),
+            "clock.json",
+            |v| v["time"]["max_ticks"] = 2.into(),
+        ),
+        (
+            "field `time.session_lifetime`: found 3, expected no value unless `time.max_ticks` is above 0",
+            |v| v["time"]["session_lifetime"] = 3.into(),
+            "clock2.json",
+            |v| v["time"]["max_ticks"] = 2.into(),
+        ),
+    ];
+    for (i, (needle, edit, fixed, fix)) in cases.into_iter().enumerate() {
+        let bad = edited(d, base, &format!("bad{i}.json"), edit);
+        refused(d, &bad, &[needle]);
+        let good = edited(d, base, fixed, |v| {
+            edit(v);
+            fix(v);
+        });
+        let out = cli(d, &["models", "validate", &good]);
+        assert_eq!(out.status.code(), Some(0), "{fixed}: {}", String::from_utf8_lossy(&out.stderr));
+    }
 }

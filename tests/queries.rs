@@ -822,6 +822,38 @@ fn a_condition_naming_a_tab_or_device_the_model_lacks_is_refused() {
     assert!(stdout.contains("x: reachable in"), "{stdout}");
 }
 
+/// A condition reading what only an attacker has (`stolen`, `stolen_tokens`,
+/// `stolen_access`, `attacker_redeemed`) on a model without one, or `stolen_access` on a model
+/// whose attacker makes no calls with access tokens, is refused (exit 2, line, field, what it
+/// needs) rather than read as 0 in every state; the same reads on a model with the attacker
+/// they need are answered.
+#[test]
+fn a_condition_reading_an_attacker_the_model_lacks_is_refused() {
+    let plain = "models/directus-10.10-session.json";
+    let cases = [
+        (plain, r#"{"name": "x", "always": "stolen == 0"}"#, "always", "`stolen`, but the model has no attacker"),
+        (plain, r#"{"name": "x", "end": "stolen_tokens.live >= 1"}"#, "end", "`stolen_tokens.live`, but the model has no attacker"),
+        (plain, r#"{"name": "x", "end": "attacker_redeemed"}"#, "end", "`attacker_redeemed`, but the model has no attacker"),
+        (
+            "models/directus-10.10-session-attacker.json",
+            r#"{"name": "x", "always": "stolen_access == 0"}"#,
+            "always",
+            "`stolen_access`, but the model's attacker makes no calls with access tokens (expected `attacker.uses_access_tokens`: true)",
+        ),
+    ];
+    for (model, query, key, needle) in cases {
+        let (code, stdout, err) = check_query(model, &format!("{{\"queries\": [\n {query}]}}"));
+        assert_eq!(code, Some(2), "{query}: {stdout}{err}");
+        assert!(err.contains("q.json:2:") && err.contains(&format!("field `queries[0].{key}`: {needle}")), "{err}");
+    }
+    let (code, stdout, err) = check_query(
+        "models/directus-10.10-session-attacker.json",
+        r#"{"queries": [{"name": "x", "end": "stolen_tokens >= 1"}]}"#,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("x: reachable in"), "{stdout}");
+}
+
 /// A shard answers no query: it says so rather than reporting "as expected" in silence.
 #[test]
 fn a_shard_says_it_answers_no_query() {

@@ -209,7 +209,7 @@ fn cases() -> Vec<Case> {
             id: "F3",
             args: |d| check(model_with(d, "f.json", |v| v["browser"]["tabs"] = "two".into())),
             code: 2,
-            says: "field `browser.tabs`: invalid type: string \"two\", expected an integer from 1 to 6",
+            says: "field `browser.tabs`: found the string \"two\", expected an integer from 1 to 6",
         },
         Case {
             id: "F4",
@@ -227,7 +227,7 @@ fn cases() -> Vec<Case> {
             id: "F6",
             args: |d| check(model_with(d, "f.json", |v| v["browser"]["tabs"] = 2.5.into())),
             code: 2,
-            says: "field `browser.tabs`: invalid type: floating point `2.5`, expected an integer from 1 to 6",
+            says: "field `browser.tabs`: found the number 2.5, expected an integer from 1 to 6",
         },
         Case {
             id: "F7",
@@ -251,7 +251,7 @@ fn cases() -> Vec<Case> {
             id: "F10",
             args: |d| check(model_with(d, "f.json", |v| v["time"] = Value::Null)),
             code: 2,
-            says: "field `time`: invalid type: null, expected struct TimeSection",
+            says: "field `time`: found null, expected an object {max_ticks, refresh_token_ttl, session_cookie_ttl, access_token_ttl, session_refresh_grace_period, refresh_margin, …}",
         },
         Case {
             id: "F11",
@@ -554,7 +554,7 @@ fn cases() -> Vec<Case> {
             id: "V32",
             args: |d| check(model_with(d, "v.json", |v| v["lossy"] = "yes".into())),
             code: 2,
-            says: "field `lossy`: invalid type: string \"yes\", expected true, false or an object",
+            says: "field `lossy`: found the string \"yes\", expected `true` or `false` or an object {messages, endpoints, max_losses}",
         },
         // C: command line.
         Case {

@@ -348,12 +348,16 @@ pub enum CallOkReaction {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FollowUp {
-    /// When the tab sends it.
+    /// When the tab sends it. `refresh-ok` needs refreshes (`refreshes_per_tab` above 0, or
+    /// calls that refresh); `sign-in-again` needs `re_sign_ins` above 0.
     pub after: FollowUpAfter,
     /// The server handler that serves it: `sign_out` (the endpoint that revokes a presented
     /// refresh token, RFC 7009 §2.1), run as a revocation: the user signs out of nothing.
     pub handler: String,
-    /// The token it carries.
+    /// The token it carries. `superseded` after `refresh-ok` needs an `on_ok` that stores the
+    /// new token: with `on_ok: []` the tab keeps presenting the token it refreshed with, and
+    /// revoking it would revoke the token the tab still uses (refused; a client revokes the
+    /// token it replaced once it has stored the new one, as Passport PR 1790's does).
     pub presents: FollowUpToken,
 }
 

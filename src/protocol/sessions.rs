@@ -144,7 +144,10 @@ pub struct SessionHandlerSpec {
     pub steps: Vec<SessionStepSpec>,
 }
 
-/// The `session_server` section of a model file.
+/// The `session_server` section of a model file: a server that keeps one row per session in
+/// a table (Directus's kind: a session cookie or an opaque refresh token names the row),
+/// written in the protocol language as handlers of steps that run statements on the table
+/// (docs/protocol-language.md, "Session-table servers").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionServerSpec {
@@ -867,6 +870,16 @@ fn writes_fresh_row(s: &Statement) -> bool {
     }
 }
 
+/// Whether `s` takes away the row of `fresh`: `delete fresh`, or `rename fresh to` a token
+/// that is not `fresh`.
+fn removes_fresh_row(s: &Statement) -> bool {
+    match s {
+        Statement::Delete(SExpr::Var(SVar::Fresh)) => true,
+        Statement::Rename(SExpr::Var(SVar::Fresh), to, _) => !reads_fresh(to),
+        _ => false,
+    }
+}
+
 fn statement_reads_fresh(s: &Statement) -> bool {
     statement_reads(s, &SVar::Fresh)
 }
@@ -1096,9 +1109,18 @@ impl FreshPath {
         FreshPath { kept, orphan: self.orphan || r.orphan, ..self }
     }
 
-    /// The path once a statement ran that writes a row for `fresh` (`writes`) or not.
-    fn writing(self, writes: bool) -> FreshPath {
-        FreshPath { written: self.written || writes, ..self }
+    /// The path once statement `st` ran: a row for `fresh` written (`rename … to fresh`,
+    /// `insert fresh`, `upsert fresh`), or no longer there (`delete fresh`, `rename fresh to …`
+    /// another token), or as it was.
+    fn writing(self, st: &Statement) -> FreshPath {
+        let written = if writes_fresh_row(st) {
+            true
+        } else if removes_fresh_row(st) {
+            false
+        } else {
+            self.written
+        };
+        FreshPath { written, ..self }
     }
 }
 
@@ -1306,8 +1328,7 @@ fn compile_handler(
                     led_to[to] = true;
                     results[to] |= verb_bit(st);
                     kept[to] |= keeps;
-                    let writes = writes_fresh_row(st);
-                    paths[to] |= FreshPath::each(through).map(|p| p.writing(writes)).fold(0, |m, p| m | p.bit());
+                    paths[to] |= FreshPath::each(through).map(|p| p.writing(st)).fold(0, |m, p| m | p.bit());
                 }
                 Then::Goto(to) => {
                     let to = usize::from(*to);
@@ -1347,7 +1368,8 @@ fn compile_handler(
                              answer hands out a token that names no row (expected a `rename … to fresh`, \
                              `insert fresh …` or `upsert fresh …` on every path of steps before this one, or \
                              `\"orphan\": true` on this rule, or on the rules of the paths that write no row, if \
-                             the server does answer with a token it never stored)"
+                             the server does answer with a token it never stored; a `delete fresh` after the write \
+                             takes the row away again)"
                         ),
                     ));
                 }

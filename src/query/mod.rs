@@ -368,8 +368,17 @@ pub fn load_file_text(path: &Path) -> Result<(Vec<Query>, String), String> {
 }
 
 fn parse_file(path: &Path, text: &str) -> Result<Vec<Query>, String> {
-    let file: QueryFile = crate::jsonfile::from_str(text)
-        .map_err(|e| format!("{}:{}:{}: field `{}`: {}", path.display(), e.line, e.column, e.field, e.message))?;
+    let file: QueryFile = crate::jsonfile::from_str(text).map_err(|e| {
+        // serde's words for a value of the wrong kind, in the query file's terms.
+        let message = serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|doc| {
+                let schema = serde_json::to_value(schemars::schema_for!(QueryFile)).ok()?;
+                crate::shape::reworded(&schema, &doc, &e.field, &e.message)
+            })
+            .unwrap_or(e.message);
+        format!("{}:{}:{}: field `{}`: {message}", path.display(), e.line, e.column, e.field)
+    })?;
     compile_all(&file.queries, "queries")
         .map_err(|e| format!("{}{}: {e}", path.display(), crate::scenario::location_of(text, &e.field)))
 }

@@ -579,6 +579,11 @@ pub fn check_reads(e: &Expr, m: &RefreshModel) -> Result<(), String> {
         _ => None,
     };
     let devices = m.cfg.browsers.len();
+    // The attacker, if any, and whether it makes calls with access tokens.
+    let attacker = m.cfg.browsers.iter().find_map(|&b| match m.actors.get(b) {
+        Some(Node::Browser { cfg, .. }) => cfg.attacker.as_ref().map(|_| ((), cfg.attacker_calls)),
+        _ => None,
+    });
     let device_ok = |d: u8| -> Result<(), String> {
         if (d as usize) < devices {
             Ok(())
@@ -619,6 +624,19 @@ pub fn check_reads(e: &Expr, m: &RefreshModel) -> Result<(), String> {
                 };
                 Err(format!("tab `{}`, but device {} has {has}", name(t), d + 1))
             }
+            Read::Stolen | Read::StolenTokens { .. } | Read::StolenAccess { .. } | Read::AttackerRedeemed
+                if attacker.is_none() =>
+            {
+                Err(format!(
+                    "`{}`, but the model has no attacker (section `attacker`): it would read 0 (false) in every state",
+                    attacker_read_name(r)
+                ))
+            }
+            Read::StolenAccess { .. } if !attacker.is_some_and(|((), calls)| calls) => Err(format!(
+                "`{}`, but the model's attacker makes no calls with access tokens (expected `attacker.uses_access_tokens`: \
+                 true): it holds none, so this reads 0 in every state",
+                attacker_read_name(r)
+            )),
             _ => Ok(()),
         }
     };
@@ -631,6 +649,18 @@ pub fn check_reads(e: &Expr, m: &RefreshModel) -> Result<(), String> {
             check_reads(a, m)?;
             check_reads(b, m)
         }
+    }
+}
+
+/// The name a query writes for a read of the attacker's (`stolen_access.live`).
+fn attacker_read_name(r: &Read) -> &'static str {
+    match r {
+        Read::Stolen => "stolen",
+        Read::StolenAccess { live: false } => "stolen_access",
+        Read::StolenAccess { live: true } => "stolen_access.live",
+        Read::StolenTokens { live: false } => "stolen_tokens",
+        Read::StolenTokens { live: true } => "stolen_tokens.live",
+        _ => "attacker_redeemed",
     }
 }
 

@@ -257,12 +257,52 @@ fn row_text(r: &Row) -> String {
     s
 }
 
-fn result_text(r: &SqlResult) -> String {
+/// The cache operations (`cache set`, `cache delete`, …) whose result `client`'s handler
+/// awaits in state `s`: those of the statements run by the rules that lead to the step it
+/// waits in, when every one of them is a cache operation; `None` when one is a statement on
+/// the table (or the handler awaits nothing).
+fn cache_verbs_awaited(
+    m: &RefreshModel,
+    s: &State,
+    client: model::ClientKey,
+) -> Option<Vec<crate::protocol::sessions::CacheVerb>> {
+    use crate::protocol::sessions::{Statement, Then};
+    let h = model::server_at(s, m.cfg.server).handlers.iter().find(|h| h.client == client)?;
+    let Stage::Step { at, .. } = h.stage else { return None };
+    let program = model::sessions::handler_of(model::session_program(m)?, h.endpoint);
+    let mut verbs = vec![];
+    for rule in program.steps.iter().flat_map(|st| &st.rules) {
+        match &rule.then {
+            Then::Run(Statement::Cache(verb, ..), to) if *to == at => {
+                if !verbs.contains(verb) {
+                    verbs.push(*verb);
+                }
+            }
+            Then::Run(_, to) if *to == at => return None,
+            _ => {}
+        }
+    }
+    (!verbs.is_empty()).then_some(verbs)
+}
+
+/// A store's result as a trace prints it; `cache`: the cache operations it may answer
+/// ([`cache_verbs_awaited`]), whose count is of cache entries, not rows.
+fn result_text(r: &SqlResult, cache: Option<Vec<crate::protocol::sessions::CacheVerb>>) -> String {
+    use crate::protocol::sessions::CacheVerb;
     match r {
         SqlResult::Row(Some(row)) => format!("row {}", row_text(row)),
         SqlResult::Row(None) | SqlResult::Next(None) => "no row".into(),
         SqlResult::Next(Some(n)) => format!("next_token={n}"),
-        SqlResult::Affected(n) => format!("{n} row(s) affected"),
+        SqlResult::Affected(n) => match cache.as_deref() {
+            None => format!("{n} row(s) affected"),
+            Some([CacheVerb::Set]) => "cache OK: entry written".into(),
+            Some([CacheVerb::Tombstone]) => "cache OK: tombstone written".into(),
+            Some([CacheVerb::Add]) if *n == 0 => "cache: key taken, nothing added".into(),
+            Some([CacheVerb::Add]) => "cache OK: entry added".into(),
+            Some([CacheVerb::Delete]) if *n == 0 => "cache: no entry to delete".into(),
+            Some([CacheVerb::Delete]) => "cache OK: entry deleted".into(),
+            Some(_) => format!("cache: {n} entr{} written or deleted", if *n == 1 { "y" } else { "ies" }),
+        },
         SqlResult::UniqueViolation => "UNIQUE constraint failed".into(),
         SqlResult::Cached(Some(row)) => format!("cache hit: session {}{}", row.token, until_text(row.expires)),
         SqlResult::Cached(None) => "cache miss".into(),
@@ -289,25 +329,43 @@ pub(crate) fn answer_status(m: &RefreshModel, msg: &Msg) -> Option<u16> {
 
 /// `; it sends its follow-up: …` when tab `t` of browser actor `browser` sent its follow-up
 /// (`browser.follow_up`) in this step, `old` and `new` being the refresh tokens the reaction
-/// replaced and received; empty otherwise.
+/// replaced and received, with the `token_type_hint` a revocation endpoint's follow-up
+/// carries; `; it sends no follow-up: …` when the reaction `reacted` (the kind of reaction
+/// that ran in this step, if any) is the follow-up's but the tab's follow-up is still in
+/// flight (at most one per tab); empty otherwise.
 fn follow_up_sent_text(
     m: &RefreshModel,
     browser: usize,
-    b0: &model::browser::BrowserState,
-    b1: &model::browser::BrowserState,
+    (b0, b1): (&model::browser::BrowserState, &model::browser::BrowserState),
     t: usize,
+    reacted: Option<model::policy::FollowUpAfter>,
     old: Option<model::Token>,
     new: Option<model::Token>,
 ) -> String {
-    let sent = b1.tabs.get(t).is_some_and(|x| x.follow_up) && !b0.tabs.get(t).is_some_and(|x| x.follow_up);
+    let (was, is) = (b0.tabs.get(t).is_some_and(|x| x.follow_up), b1.tabs.get(t).is_some_and(|x| x.follow_up));
     let Node::Browser { cfg, .. } = &m.actors[browser] else { return String::new() };
-    let Some((_, presents)) = cfg.follow_up.filter(|_| sent) else { return String::new() };
+    let Some((after, presents)) = cfg.follow_up else { return String::new() };
+    if was && is && reacted == Some(after) {
+        return format!(
+            "; it sends no follow-up: its follow-up ({}) is still in flight, and a tab has at most one in flight",
+            words(m).sign_out()
+        );
+    }
+    if !is || was {
+        return String::new();
+    }
     let (which, token) = match presents {
         model::policy::FollowUpToken::Superseded => ("the refresh token it replaced", old),
         model::policy::FollowUpToken::New => ("the new refresh token", new),
     };
+    let hint = match m.actors.get(m.cfg.server) {
+        Some(Node::AuthServer { protocol, .. }) => {
+            protocol.revocation.and_then(|r| r.hint_text()).map_or(String::new(), |h| format!("; {h}"))
+        }
+        _ => String::new(),
+    };
     format!(
-        "; it sends its follow-up: {} with {which} (refresh_token={})",
+        "; it sends its follow-up: {} with {which} (refresh_token={}{hint})",
         words(m).sign_out(),
         token.map_or("none".to_string(), |x| x.to_string())
     )
@@ -340,6 +398,9 @@ fn follow_up_rule_words(m: &RefreshModel, before: &State, token: Option<model::T
 struct Names<'a> {
     model: &'a RefreshModel,
     words: Words<'a>,
+    /// The state before the step whose message is named, when there is one: a cache
+    /// operation's result is worded as the cache's ([`result_text`]).
+    before: Option<&'a State>,
 }
 
 /// A tab's name in snapshots, actors and message ends: its letter (`"A"`), or with several
@@ -423,9 +484,10 @@ impl Names<'_> {
                 self.who_at(src, *tab),
                 self.actor(dst),
                 format!(
-                    "{} (refresh_token={})",
+                    "{} (refresh_token={}{})",
                     self.words.sign_out(),
-                    token.map_or("none".to_string(), |t| t.to_string())
+                    token.map_or("none".to_string(), |t| t.to_string()),
+                    self.hint()
                 ),
             ),
             Msg::FollowUpResponse { tab, reply } => (
@@ -457,7 +519,8 @@ impl Names<'_> {
             }
             Msg::ClockTicked { now } => ("clock".into(), "clock".into(), format!("now = {now}")),
             Msg::QueryResult { client, result } => {
-                (self.actor(src), self.actor(dst), format!("{} [{}]", result_text(result), who(client.tab)))
+                let cache = self.before.and_then(|s| cache_verbs_awaited(self.model, s, *client));
+                (self.actor(src), self.actor(dst), format!("{} [{}]", result_text(result, cache), who(client.tab)))
             }
             Msg::Transaction { handler, .. } => (
                 self.actor(src),
@@ -540,7 +603,7 @@ fn tab_words(b: &BrowserState, i: usize, mode: AuthMode, stored: &str) -> String
 
 /// The snapshot of a global state.
 pub fn snapshot(m: &RefreshModel, s: &State) -> Snapshot {
-    let names = Names { model: m, words: words(m) };
+    let names = Names { model: m, words: words(m), before: None };
     let b: &BrowserState = model::browser_at(s, m.cfg.browsers[0]);
     if let Some(auth) = model::auth_server_at(s, m.cfg.server) {
         return auth_server_snapshot(m, s, b, auth);
@@ -590,7 +653,7 @@ pub fn snapshot(m: &RefreshModel, s: &State) -> Snapshot {
 /// first device's.
 fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &model::oauth::AsState) -> Snapshot {
     use model::oauth::TokStatus;
-    let names = Names { model: m, words: words(m) };
+    let names = Names { model: m, words: words(m), before: None };
     let tabs = m
         .cfg
         .browsers
@@ -770,7 +833,7 @@ fn describe_in(
     action: &Action,
     after: &State,
 ) -> (String, String, String, Option<MessageView>) {
-    let names = Names { model: m, words: words(m) };
+    let names = Names { model: m, words: words(m), before: Some(before) };
     let (refresh, sign_out) = (names.words.refresh(), names.words.sign_out());
     match action {
         ActorModelAction::Timeout(_, Timer::TabRefreshes(t)) => {
@@ -1233,7 +1296,12 @@ fn describe_in(
                         Reply::Ok { token, .. } => *token,
                         _ => None,
                     };
-                    let text = text + &follow_up_sent_text(m, browser, b0, b1, usize::from(*tab), old, new);
+                    // The user's sign-in again, answered 2xx: the reaction a follow-up may come after.
+                    let reacted = (matches!(reply, Reply::Ok { .. })
+                        && b0.sign_in == model::browser::SignInStage::Sent
+                        && b1.sign_in == model::browser::SignInStage::Done)
+                        .then_some(model::policy::FollowUpAfter::SignInAgain);
+                    let text = text + &follow_up_sent_text(m, browser, (b0, b1), usize::from(*tab), reacted, old, new);
                     (w, "TabReceivesSignInResponse", text)
                 }
                 Msg::RefreshRequest { tab, .. } => (
@@ -1364,7 +1432,11 @@ fn describe_in(
                 Msg::QueryResult { client, result } => (
                     "server".to_string(),
                     "ServerReceivesResult",
-                    format!("server gets {} for {}", result_text(result), who(client.tab)),
+                    format!(
+                        "server gets {} for {}",
+                        result_text(result, cache_verbs_awaited(m, before, *client)),
+                        who(client.tab)
+                    ),
                 ),
                 Msg::Transaction { handler, .. } => (
                     "store".to_string(),
@@ -1431,6 +1503,10 @@ fn describe_in(
                                     view.text
                                 )
                             }
+                            (Reply::Ok { .. }, _) if stores_nothing(m, browser) => format!(
+                                "{w} gets {}; it stores nothing (`on_ok` is empty: the new token never reaches the browser)",
+                                view.text
+                            ),
                             (Reply::Ok { .. }, _) => format!("{w} gets {}; it stores it", view.text),
                             (_, _) => {
                                 // The tab's reactions (`browser.on_refused`, `on_server_error`).
@@ -1480,7 +1556,13 @@ fn describe_in(
                         Reply::Ok { token, .. } => *token,
                         _ => None,
                     };
-                    let text = text + &follow_up_sent_text(m, browser, before_b, after_b, ti, sent, new);
+                    // The tab stored the 2xx and is idle again: the reaction a follow-up may come after.
+                    let reacted = (matches!(reply, Reply::Ok { .. })
+                        && *tab != ATTACKER
+                        && matches!(before_b.tabs.get(ti).map(|x| x.status), Some(TabStatus::Refreshing { .. }))
+                        && after_b.tabs.get(ti).is_some_and(|x| x.status == TabStatus::Idle))
+                    .then_some(model::policy::FollowUpAfter::RefreshOk);
+                    let text = text + &follow_up_sent_text(m, browser, (before_b, after_b), ti, reacted, sent, new);
                     let action =
                         if *tab == ATTACKER { "AttackerReceivesResponse" } else { "TabReceivesRefreshResponse" };
                     (w, action, text)
@@ -1608,6 +1690,14 @@ fn resumed_calls_text(before: &BrowserState, after: &BrowserState, call: &str) -
     s
 }
 
+/// Whether the tab's reaction to a refresh's 2xx (`browser.on_ok`) of browser actor `browser`
+/// stores the new token nowhere (`on_ok: []`).
+fn stores_nothing(m: &RefreshModel, browser: usize) -> bool {
+    use model::policy::OkReaction;
+    let Node::Browser { cfg, .. } = &m.actors[browser] else { return false };
+    !cfg.on_ok.iter().any(|r| matches!(r, OkReaction::StoreInTab | OkReaction::StoreShared | OkReaction::StoreInCookie))
+}
+
 fn requesters_response_text(
     m: &RefreshModel,
     browser: usize,
@@ -1637,6 +1727,8 @@ fn requesters_response_text(
         " but cannot write the cookie (a server-side render path)"
     } else if matches!(reply, Reply::Ok { .. }) && r > 0 && cfg.on_requester_ok.is_empty() {
         "; it stores nothing (`on_requester_ok` is empty: the new token never reaches the browser)"
+    } else if matches!(reply, Reply::Ok { .. }) && r == 0 && stores_nothing(m, browser) {
+        "; it stores nothing (`on_ok` is empty: the new token never reaches the browser)"
     } else {
         ""
     };
