@@ -23,7 +23,7 @@
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering as Mem};
 
@@ -32,7 +32,7 @@ use serde::{Serialize, Serializer};
 /// `value` with its content hash, computed at most once per distinct allocation of the state.
 ///
 /// - `Hash` writes the content hash (one `u64`: foldhash with a fixed seed over the value's
-///   own `Hash`, never 0), so two equal values hash alike;
+///   own `Hash`, packed into bytes: [`super::packed`]; never 0), so two equal values hash alike;
 /// - every mutable access ([`DerefMut`]) forgets the cached hash, so a value changed after it
 ///   was hashed is hashed again; a clone keeps it (the content is the same);
 /// - `PartialEq`, `Ord`, `Debug` and `Serialize` are the value's (equality first compares the
@@ -77,7 +77,7 @@ impl<T: Hash> Cached<T> {
     }
 
     fn compute(&self) -> u64 {
-        foldhash::quality::FixedState::with_seed(SEED).hash_one(&self.value).max(1)
+        super::packed::hash_packed(SEED, &self.value).max(1)
     }
 
     /// The value, without its cache.
@@ -194,6 +194,7 @@ impl<T: Serialize> Serialize for Cached<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::hash::BuildHasher;
 
     fn fp<T: Hash>(v: &T) -> u64 {
         foldhash::quality::FixedState::with_seed(1).hash_one(v)

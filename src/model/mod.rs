@@ -35,6 +35,7 @@ pub mod faults;
 pub mod frontier;
 pub mod interpret;
 pub mod oauth;
+pub mod packed;
 pub mod policy;
 pub mod server;
 pub mod sessions;

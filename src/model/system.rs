@@ -132,10 +132,10 @@ impl Sent {
 }
 
 /// The hash of one element of a multiset (a message in flight, a timer set): foldhash with a
-/// fixed seed, so equal elements hash alike within a run.
+/// fixed seed over the element's packed encoding ([`super::packed`]), so equal elements hash
+/// alike within a run.
 fn element_hash<T: std::hash::Hash>(x: &T) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::quality::FixedState::with_seed(0x2545_f491_4f6c_dd1d).hash_one(x)
+    super::packed::hash_packed(0x2545_f491_4f6c_dd1d, x)
 }
 
 impl Net {
