@@ -27,30 +27,36 @@ fn a_one_time_theft_is_detected_without_a_reuse_interval_and_missed_inside_one()
     assert_eq!(steps(&t), LEEWAY_STEPS.iter().map(|(a, b)| pair(a, b)).collect::<Vec<_>>());
     let text = |i: usize| t.steps[i].text.clone();
     let read = t.steps.iter().position(|s| s.action == "AttackerReadsStorage").unwrap();
-    assert!(text(read).ends_with("copies refresh token=1"), "{}", text(read));
+    assert!(text(read).ends_with("copies refresh token=2"), "{}", text(read));
     let redeem = t.steps.iter().position(|s| s.action == "AttackerRedeems").unwrap();
-    assert!(text(redeem).contains("refresh_token=1"), "{}", text(redeem));
+    assert!(text(redeem).contains("refresh_token=2"), "{}", text(redeem));
     let served = t.steps.iter().rposition(|s| s.action == "ServerReceivesRefresh").unwrap();
     assert!(text(served).contains("a new sibling"), "{}", text(served));
 }
 
-/// The storage the attacker reads is the storage at that moment: before the read it has
-/// nothing (no redemption can come first), and it never holds a token that was not stored
-/// when it read.
+/// The storage the attacker reads is the storage at that moment: before the read it holds
+/// nothing (no redemption can come first), while a read with the tab's refresh in flight
+/// copies the token the tab still holds.
 #[test]
 fn the_attacker_copies_nothing_before_it_reads() {
     use refresh_check::model::{self, RefreshModel, State};
-    fn redeemed_before_reading(m: &RefreshModel, s: &State) -> bool {
+    fn holds_before_reading(m: &RefreshModel, s: &State) -> bool {
         m.cfg.browsers.iter().any(|&b| {
             let a = model::browser_at(s, b);
             a.attacker.is_some_and(|x| !x.has_read && (x.attempts_left == 0 || !a.held.tokens.is_empty()))
         })
     }
+    fn read_while_refreshing(m: &RefreshModel, s: &State) -> bool {
+        m.cfg.browsers.iter().any(|&b| {
+            let a = model::browser_at(s, b);
+            a.attacker.is_some_and(|x| x.has_read) && a.held.tokens == vec![2] && a.tabs[0].token == Some(2)
+        })
+    }
     let sc = crate::util::scenario("models/auth0-rotation-theft-read-once.json", None);
-    let m = RefreshModel::new(&sc);
-    let found = refresh_check::search::find(&m, redeemed_before_reading, &Default::default());
-    assert!(found.path.is_none(), "an attacker who has not read holds nothing");
-    assert!(found.unique_states >= 50, "{}", found.unique_states);
+    let (path, exhaustive, _) = crate::util::shortest_to(&sc, holds_before_reading);
+    assert!(path.is_none() && exhaustive, "an attacker who has not read holds nothing");
+    let (path, _, _) = crate::util::shortest_to(&sc, read_while_refreshing);
+    assert!(path.is_some(), "a read after the first answer copies token 2 only");
 }
 
 /// Enhanced Channel Manager PR 865: an aborted refresh that the server rotated strands the
@@ -68,8 +74,9 @@ fn ecm_865_an_aborted_rotation_strands_the_cookie_and_the_fix_recovers_it() {
     assert!(text(abort).ends_with("keeps going with the jar's refresh cookie (token=1)"), "{}", text(abort));
     let first = t.steps.iter().position(|s| s.action == "ServerReceivesRefresh").unwrap();
     assert!(text(first).contains("rule `rotate`"), "{}", text(first));
-    let last = t.steps.len() - 1;
-    assert!(text(last).contains("logs tab A out") || text(last).contains("logged out"), "{}", text(last));
+    assert!(text(6).contains("refresh cookie=1): rule `reuse` → invalid_grant"), "{}", text(6));
+    assert!(text(7).ends_with("gets 400 invalid_grant and is logged out"), "{}", text(7));
+    assert_eq!(t.steps[7].state.tabs[0].status, "logged out");
 
     let (_, _, fixed) = checked("models/ecm-pr865-predecessor-valid-until-successor-used.json");
     assert_eq!(status(&fixed, "no_spurious_logout"), Verdict::Holds);
@@ -145,3 +152,31 @@ fn steals_and_aborts_bad_input_is_refused_with_the_field() {
     let bad = vec![(theft.replace("\"once\"", "\"twice\""), "\"twice\"", "steals", "every-token")];
     crate::util::refused_at(&theft, &bad);
 }
+
+/// `reuse_detected_after_theft` on `auth0-leeway-theft-read-once`: the tab's second refresh
+/// is rotated (2 to 3), the attacker reads token 2 from the tab's memory before the answer
+/// arrives, redeems it inside the reuse interval and gets a sibling (4).
+const LEEWAY_STEPS: [(&str, &str); 10] = [
+    ("tab A", "TabSendsRefresh"),
+    ("server", "ServerReceivesRefresh"),
+    ("tab A", "TabReceivesRefreshResponse"),
+    ("tab A", "TabSendsRefresh"),
+    ("server", "ServerReceivesRefresh"),
+    ("attacker", "AttackerReadsStorage"),
+    ("tab A", "TabReceivesRefreshResponse"),
+    ("attacker", "AttackerRedeems"),
+    ("server", "ServerReceivesRefresh"),
+    ("attacker", "AttackerReceivesResponse"),
+];
+
+/// `no_spurious_logout` on `ecm-865-aborted-refresh-strands-token`: PR 865's description.
+const ECM_STEPS: [(&str, &str); 8] = [
+    ("tab A", "TabSendsRefresh"),
+    ("server", "ServerReceivesRefresh"),
+    ("tab A", "TabAbortsRefresh"),
+    ("tab A", "TabSendsRefresh"),
+    ("clock", "ClockTicks"),
+    ("clock", "ClockTicks"),
+    ("server", "ServerReceivesRefresh"),
+    ("tab A", "TabReceivesRefreshResponse"),
+];
