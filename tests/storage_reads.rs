@@ -130,7 +130,7 @@ fn steals_and_aborts_bad_input_is_refused_with_the_field() {
         ),
         (
             src.replace("\"keep-going\"", "\"ignore-if-token-changed\", \"keep-going\""),
-            "\"on_aborted\"",
+            "\"ignore-if-token-changed\"",
             "browser.on_aborted[0]",
             "HttpOnly cookie",
         ),
