@@ -415,6 +415,19 @@ pub struct BrowserSection {
     #[serde(default)]
     #[schemars(range(max = crate::model::browser::requesters::MAX_RELOADS))]
     pub reloads_per_tab: u8,
+    /// Refreshes each tab may abort while they are in flight, 0 to 2 (default 0): an
+    /// `AbortController` timeout or a navigation inside the app. The fetch fails at once and
+    /// the tab runs `on_aborted`; the server still serves the request (it may rotate) and its
+    /// answer is read by nobody (docs/protocol-language.md, "A request the browser aborts").
+    /// Authorization-server models, `coordination` "none", one requester, no reloads.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(range(max = 2))]
+    pub aborts_per_tab: u8,
+    /// What a tab does when its refresh is aborted (a fetch error, no answer), in order: the
+    /// reactions of `on_server_error`, ending with `log-out` or `keep-going`. Absent: the tab's
+    /// `on_server_error`. Needs `aborts_per_tab` above 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_aborted: Option<Vec<Reaction>>,
     /// What requesters 2 to N of a tab (`requesters_per_tab`) do when their refresh is
     /// answered 2xx, in order: where they store the new token (`store-in-tab`, `store-shared`,
     /// `store-in-cookie`, each at most once); `[]` stores nothing (a server-side render whose
@@ -514,6 +527,32 @@ pub struct AttackerSection {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     #[schemars(extend("default" = false))]
     pub uses_access_tokens: bool,
+    /// What it copies: `every-token` (default), every token the browser ever held, whenever it
+    /// held it; `once`, what the browser's storage holds at the one moment it reads it
+    /// (`AttackerReadsStorage`: tab memory and the shared `localStorage` entry in json mode,
+    /// the cookie jar in cookie and session mode), and nothing before
+    /// (docs/protocol-language.md, "An attacker who reads storage once").
+    #[serde(default, skip_serializing_if = "Steals::is_default")]
+    pub steals: Steals,
+}
+
+/// `attacker.steals`: when the attacker copies the browser's tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Steals {
+    /// Every token the browser ever held, as soon as it held it (an over-approximation: tokens
+    /// that were never stored at the same moment).
+    #[default]
+    EveryToken,
+    /// What the browser's storage holds at one moment of the run, chosen by the search (an
+    /// XSS payload or a malicious extension that runs once, a stolen laptop's disk).
+    Once,
+}
+
+impl Steals {
+    fn is_default(&self) -> bool {
+        *self == Steals::EveryToken
+    }
 }
 
 fn is_zero(v: &u8) -> bool {
@@ -816,6 +855,11 @@ pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
                 ("requesters_per_tab", serde_json::to_value(b.requesters_per_tab)),
                 ("reloads_per_tab", serde_json::to_value(b.reloads_per_tab)),
             ];
+            if b.aborts_per_tab > 0 {
+                // An aborted refresh's reactions: by default the 5xx list.
+                reactions
+                    .push(("on_aborted", serde_json::to_value(b.on_aborted.as_ref().unwrap_or(&b.on_server_error))));
+            }
             if b.requesters_per_tab > 1 {
                 // The other requesters' reactions: by default the tab's lists.
                 reactions
@@ -1265,7 +1309,10 @@ impl Scenario {
                 ));
             }
         }
-        for (name, list) in [("on_refused", &b.on_refused), ("on_server_error", &b.on_server_error)] {
+        let aborted = b.on_aborted.as_ref().map(|l| ("on_aborted", l));
+        for (name, list) in
+            [("on_refused", &b.on_refused), ("on_server_error", &b.on_server_error)].into_iter().chain(aborted)
+        {
             if let Some(i) = list.iter().position(|r| *r == Reaction::RefreshAndRetry) {
                 let also = if b.calls_per_tab > 0 {
                     " (for a call, list it in `on_call_refused` or `on_call_server_error`)"
@@ -1931,6 +1978,38 @@ impl Scenario {
         Ok(())
     }
 
+    /// Checks of `aborts_per_tab` and `on_aborted` ([`crate::model::browser`], `abort`): an
+    /// aborted refresh's answer is told apart by the tab's refresh round, whose address bits
+    /// requesters and reloads use for themselves.
+    fn validate_aborts(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        if b.aborts_per_tab > 2 {
+            return Err(self.invalid("browser.aborts_per_tab", b.aborts_per_tab, "an integer from 0 to 2"));
+        }
+        if let (Some(list), 0) = (&b.on_aborted, b.aborts_per_tab) {
+            return Err(self.invalid(
+                "browser.on_aborted",
+                serde_json::to_string(list).unwrap_or_default(),
+                "no value unless `aborts_per_tab` is above 0 (it is the reaction to an aborted refresh)",
+            ));
+        }
+        if b.aborts_per_tab == 0 {
+            return Ok(());
+        }
+        let n = b.aborts_per_tab;
+        let refuse = |why: &str| Err(self.invalid("browser.aborts_per_tab", n, &format!("0 {why}")));
+        if !self.is_auth_server() {
+            return refuse("in a Directus model (aborts are modelled against an `auth_server` or `protocol`)");
+        }
+        if b.coordination != Coordination::None {
+            return refuse("with a `coordination` (an aborted holder's lock is not modelled: `coordination` \"none\")");
+        }
+        if b.requesters_per_tab > 1 || b.reloads_per_tab > 0 {
+            return refuse("with `requesters_per_tab` above 1 or `reloads_per_tab` (an aborted refresh is told apart by the tab's refresh round, which takes the requester and page bits of an answer's address)");
+        }
+        Ok(())
+    }
+
     /// Checks of `requesters_per_tab` and `reloads_per_tab`
     /// ([`crate::model::browser::requesters`]).
     fn validate_requesters(&self) -> Result<(), ScenarioError> {
@@ -2074,6 +2153,7 @@ impl Scenario {
             .iter()
             .chain(&b.on_server_error)
             .chain(call_lists)
+            .chain(b.on_aborted.iter().flatten())
             .any(|r| matches!(r, Reaction::Retry | Reaction::RefreshAndRetry));
         if retries && b.retry_limit == 0 {
             return Err(self.invalid(
@@ -2093,6 +2173,7 @@ impl Scenario {
                 ("on_server_error", Some(&b.on_server_error)),
                 ("on_requester_refused", b.on_requester_refused.as_ref()),
                 ("on_requester_server_error", b.on_requester_server_error.as_ref()),
+                ("on_aborted", b.on_aborted.as_ref()),
             ];
             for (name, list) in lists {
                 let Some(i) = list.and_then(|l| l.iter().position(|r| *r == Reaction::IgnoreIfTokenChanged)) else {
@@ -2217,6 +2298,7 @@ impl Scenario {
         in_range("browser.retries_per_tab", self.browser.retries_per_tab, 0, 2)?;
         in_range("browser.lock_hangs", self.browser.lock_hangs, 0, 1)?;
         self.validate_requesters()?;
+        self.validate_aborts()?;
         if self.browser.ssr_paths > 0 {
             in_range("browser.ssr_paths", self.browser.ssr_paths, 0, self.browser.tabs.saturating_sub(1))?;
             if self.browser.mode != AuthMode::Cookie {
@@ -2412,7 +2494,11 @@ impl Scenario {
             ("browser.on_requester_refused", &b.on_requester_refused),
             ("browser.on_requester_server_error", &b.on_requester_server_error),
         ];
-        let call_lists = call_lists.into_iter().chain(requester_lists).filter_map(|(f, l)| l.as_ref().map(|l| (f, l)));
+        let call_lists = call_lists
+            .into_iter()
+            .chain(requester_lists)
+            .chain([("browser.on_aborted", &b.on_aborted)])
+            .filter_map(|(f, l)| l.as_ref().map(|l| (f, l)));
         for (field, list) in [("browser.on_refused", &b.on_refused), ("browser.on_server_error", &b.on_server_error)]
             .into_iter()
             .chain(call_lists)

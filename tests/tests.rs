@@ -41,6 +41,7 @@ mod security_reports;
 mod sessions;
 mod sign_ins;
 mod sign_out_notice;
+mod storage_reads;
 mod stored_session;
 mod symmetry;
 mod threads;

@@ -58,6 +58,12 @@ pub mod requesters;
 #[path = "signout_notice.rs"]
 pub mod signout_notice;
 
+#[path = "aborts.rs"]
+pub mod aborts;
+
+#[path = "storage_theft.rs"]
+pub mod storage_theft;
+
 use super::policy::{
     AuthMode, Coordination, FollowUpAfter, FollowUpToken, JsonStorage, LeaderElection, LockGranted, Logins, OkReaction,
     Reaction, StorageHolds, WrittenListener,
@@ -187,6 +193,10 @@ pub struct Tab {
     /// is dropped. 0 without retries.
     #[serde(skip_serializing_if = "requesters::is_zero")]
     pub round: u8,
+    /// Aborts of its refresh in flight the tab may still make (`browser.aborts_per_tab`;
+    /// [`aborts`]): a count, 0 without the field.
+    #[serde(skip_serializing_if = "requesters::is_zero")]
+    pub aborts_left: u8,
     /// The access token the tab holds ([`super::oauth::AccessId`]), when the authorization
     /// server keeps access tokens: its family's sign-in access token at first, then the one of
     /// its last refresh answered 2xx. `None` otherwise.
@@ -313,6 +323,9 @@ pub struct Attacker {
     pub busy: bool,
     /// Ghost: some redemption was answered 2xx.
     pub redeemed_ok: bool,
+    /// With `attacker.steals: "once"`: it has read the browser's storage
+    /// ([`storage_theft`]). Always false otherwise.
+    pub has_read: bool,
 }
 
 /// The browser's configuration, from the model file.
@@ -349,6 +362,14 @@ pub struct BrowserCfg {
     pub attacker: Option<(u8, Vec<AuthMode>)>,
     /// The attacker keeps the refresh tokens it is answered with and may redeem them.
     pub attacker_keeps_tokens: bool,
+    /// `attacker.steals: "once"`: the attacker copies only what the browser's storage holds
+    /// at the one moment it reads it ([`storage_theft`]); false: every token the browser held.
+    pub attacker_reads_once: bool,
+    /// Aborts of its refresh in flight each tab may make (`browser.aborts_per_tab`; 0: none).
+    pub aborts: u8,
+    /// What a tab does when it aborts its refresh (`browser.on_aborted`; by default the tab's
+    /// `on_server_error`).
+    pub on_aborted: Vec<Reaction>,
     /// Retries each tab may send for a refresh that got no answer (C19; 0 for Directus's app,
     /// which does not retry).
     pub retries: u8,
@@ -455,6 +476,13 @@ pub struct BrowserCfg {
 }
 
 impl BrowserCfg {
+    /// Whether a tab's refresh requests carry its refresh round
+    /// ([`requesters::round_address`]): with retries or aborts, an answer to an abandoned
+    /// request must not be taken for a later one's.
+    pub fn rounds(&self) -> bool {
+        self.retries > 0 || self.aborts > 0
+    }
+
     /// Whether a tab reads the browser's clock (the freshness check, `call_refresh_margin`,
     /// the expiry re-check inside the lock, or a retry timeout of N ticks), so that the clock
     /// ticks.
@@ -605,6 +633,7 @@ impl BrowserState {
             reloads_left: cfg.reloads,
             page: 0,
             round: 0,
+            aborts_left: cfg.aborts,
             notice: false,
             told_signed_out: false,
         };
@@ -641,6 +670,7 @@ impl BrowserState {
                 attempts_left: *n,
                 busy: false,
                 redeemed_ok: false,
+                has_read: false,
             }),
             truth: GroundTruth { signed_in: !cfg.signs_in_during_run, signed_out: false },
             refreshed_ok: false,
@@ -649,7 +679,7 @@ impl BrowserState {
             re_sign_ins_left: cfg.re_sign_ins,
             follow_up_out: None,
         };
-        if b.attacker.is_some() {
+        if b.records_held(cfg) {
             match cfg.mode {
                 AuthMode::Session => b.held.add_jwt(jwt),
                 AuthMode::Json | AuthMode::Cookie => (0..cfg.tabs).for_each(|t| b.held.add_token(per_tab_login(t))),
@@ -809,7 +839,7 @@ impl BrowserState {
         if cfg.retry_after_ticks.is_some() {
             self.tabs[t as usize].sent_at = Some(self.now); // its timeout starts now
         }
-        let tab = if cfg.retries > 0 { requesters::round_address(t, self.tabs[t as usize].round) } else { t };
+        let tab = if cfg.rounds() { requesters::round_address(t, self.tabs[t as usize].round) } else { t };
         Send::Refresh { tab, cred, retry, access: self.refresh_access(cfg, t) }
     }
 
@@ -1167,8 +1197,8 @@ impl BrowserState {
     /// that find the stored token changed skip and pass it on: [`Self::grant_next`]).
     pub fn on_refresh_reply(&mut self, cfg: &BrowserCfg, t: TabIx, reply: Reply) -> Option<Send> {
         // A client that retries has abandoned its earlier attempt: it takes the first answer
-        // while it waits and drops any answer that comes after.
-        if cfg.retries > 0 {
+        // while it waits and drops any answer that comes after (as does one that aborted).
+        if cfg.rounds() {
             if !matches!(self.tabs[t as usize].status, TabStatus::Refreshing { .. }) {
                 return None;
             }
@@ -1246,7 +1276,7 @@ impl BrowserState {
                     let cred = Credentials { mode: cfg.mode, cookie: self.jar.session, token: sent, access: None };
                     return Some(Send::Refresh { tab: t, cred, retry: false, access: self.refresh_access(cfg, t) });
                 }
-                if self.attacker.is_some() {
+                if self.records_held(cfg) {
                     if let Some(c) = set_cookie {
                         self.held.add_jwt(c);
                     }
@@ -1359,11 +1389,11 @@ impl BrowserState {
     /// re-sends `Set-Cookie` on every response) writes it into the jar, as a refresh's does,
     /// unless the tab was closed: the browser applies a `Set-Cookie` before the page sees the
     /// answer (so also after a sign-out cleared the jar).
-    pub fn on_request_reply(&mut self, t: TabIx, reply: Reply) {
+    pub fn on_request_reply(&mut self, cfg: &BrowserCfg, t: TabIx, reply: Reply) {
         let open = self.tabs[t as usize].status != TabStatus::Closed;
         if let (Reply::Ok { set_cookie: Some(c), .. }, true) = (reply, open) {
             self.jar.session = Some(c);
-            if self.attacker.is_some() {
+            if self.records_held(cfg) {
                 self.held.add_jwt(c);
             }
         }
@@ -1486,7 +1516,7 @@ impl BrowserState {
     fn hold_access(&mut self, cfg: &BrowserCfg, t: TabIx, access: Option<super::oauth::AccessId>) {
         let Some(a) = access else { return };
         self.tabs[t as usize].access = Some(a);
-        if cfg.attacker_calls && self.attacker.is_some() {
+        if cfg.attacker_calls && self.records_held(cfg) {
             self.held.add_access(a);
         }
     }
@@ -1730,11 +1760,12 @@ impl BrowserState {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::HttpError;
 
-    fn cfg(tabs: u8, coordination: Coordination) -> BrowserCfg {
+    /// A browser of `tabs` tabs in session mode, one refresh each, nothing else.
+    pub(super) fn cfg(tabs: u8, coordination: Coordination) -> BrowserCfg {
         BrowserCfg {
             tabs,
             refreshes: 1,
@@ -1750,6 +1781,9 @@ mod tests {
             max_ticks: 0,
             attacker: None,
             attacker_keeps_tokens: false,
+            attacker_reads_once: false,
+            aborts: 0,
+            on_aborted: crate::model::policy::default_reactions(),
             retries: 0,
             retry_after_ticks: None,
             lock_hangs: 0,
@@ -1872,16 +1906,16 @@ mod tests {
     fn a_request_answer_that_sets_a_cookie_writes_the_jar_even_after_a_sign_out() {
         let c = cfg(2, Coordination::None);
         let mut b = BrowserState::signed_in(&c, SessionJwt { session: 1, exp: 4 }, 1);
-        b.on_request_reply(0, ok(2));
+        b.on_request_reply(&c, 0, ok(2));
         assert_eq!(b.jar.session, Some(SessionJwt { session: 2, exp: 4 }));
         assert_eq!(b.tabs[0].status, TabStatus::Idle);
         // A plain 2xx (`ok`, Directus's `GET /users/me`) leaves the jar as it was.
-        b.on_request_reply(1, Reply::Ok { set_cookie: None, token: None, expires_at: None, access: None });
+        b.on_request_reply(&c, 1, Reply::Ok { set_cookie: None, token: None, expires_at: None, access: None });
         assert_eq!(b.jar.session.map(|j| j.session), Some(2));
         // The sign-out clears the jar; a late rolling `Set-Cookie` writes it again.
         b.on_sign_out_reply(1);
         assert_eq!(b.jar.session, None);
-        b.on_request_reply(0, ok(1));
+        b.on_request_reply(&c, 0, ok(1));
         assert_eq!(b.jar.session.map(|j| j.session), Some(1));
     }
 
@@ -1900,7 +1934,7 @@ mod tests {
         assert_eq!((b.tabs[1].status, b.tabs[1].told_signed_out), (TabStatus::LoggedOut, true));
         assert_eq!((b.tabs[2].status, b.tabs[2].told_signed_out), (TabStatus::LoggedOut, false));
         // The request's answer leaves the tab logged out.
-        b.on_request_reply(2, Reply::Ok { set_cookie: None, token: None, expires_at: None, access: None });
+        b.on_request_reply(&c, 2, Reply::Ok { set_cookie: None, token: None, expires_at: None, access: None });
         assert_eq!(b.tabs[2].status, TabStatus::LoggedOut);
         // `store` (the default): the refresh's 2xx signs tab B in again and sets the jar.
         let mut stored = b.clone();

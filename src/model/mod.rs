@@ -259,6 +259,11 @@ pub enum Timer {
     TabSetsLock(TabIx),
     /// The attacker redeems a copied credential.
     AttackerRedeems(Credentials),
+    /// With `attacker.steals: "once"`: the attacker reads the browser's storage and copies
+    /// what it holds now ([`browser::storage_theft`]).
+    AttackerReadsStorage,
+    /// The tab aborts its refresh in flight (`browser.aborts_per_tab`; [`browser::aborts`]).
+    TabAbortsRefresh(TabIx),
     /// The browser's clock advances one tick (freshness check only).
     BrowserTick,
     /// A tab whose refresh got no answer (yet) gives up waiting and sends it again, with the
@@ -652,6 +657,12 @@ impl Actor for Node {
                         });
                         (sent.is_some(), sent)
                     }
+                    Timer::AttackerReadsStorage => (b.read_storage(cfg), None),
+                    Timer::TabAbortsRefresh(t) => {
+                        let could = b.may_abort(t);
+                        let sent = b.abort(cfg, t);
+                        (could, sent)
+                    }
                     Timer::BrowserTick => {
                         b.now += 1;
                         (true, None)
@@ -796,6 +807,7 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
         }
     }
     if let (Some(a), Some((_, modes))) = (b.attacker, &cfg.attacker) {
+        set(Timer::AttackerReadsStorage, b.may_read_storage(cfg));
         let armed = a.attempts_left > 0 && !a.busy && !modes.is_empty();
         // Every credential it could redeem; the held lists only grow, so this covers every
         // timer armed before.
@@ -860,6 +872,11 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
             set(Timer::TabReloads(t), b.may_reload(t));
         }
     }
+    if cfg.aborts > 0 {
+        for t in 0..b.tabs.len() as TabIx {
+            set(Timer::TabAbortsRefresh(t), b.may_abort(t));
+        }
+    }
     // LP4 bounded: a tab blocked for good may take own steps until its counter saturates (or,
     // a follower, until its timeout). Only Web Locks and the broadcast leader can block for
     // good.
@@ -901,7 +918,7 @@ fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg:
             }
             send_resumed_calls(server, cfg, &mut b, o);
         }
-        Msg::UsersMeResponse { tab, reply } => b.on_request_reply(tab, reply),
+        Msg::UsersMeResponse { tab, reply } => b.on_request_reply(cfg, tab, reply),
         Msg::CallResponse { tab: ATTACKER, .. } => b.on_attacker_call_reply(),
         Msg::CallResponse { tab, reply } => {
             // With reloads the address carries the page: a cancelled page's answer is dropped.
@@ -1151,6 +1168,9 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         max_ticks: sc.time.max_ticks,
         attacker: sc.attacker.as_ref().map(|a| (a.attempts, a.modes.clone())),
         attacker_keeps_tokens: sc.attacker.as_ref().is_some_and(|a| a.keeps_tokens),
+        attacker_reads_once: sc.attacker.as_ref().is_some_and(|a| a.steals == crate::scenario::Steals::Once),
+        aborts: sc.browser.aborts_per_tab,
+        on_aborted: sc.browser.on_aborted.clone().unwrap_or_else(|| sc.browser.on_server_error.clone()),
         retries: sc.browser.retries_per_tab,
         retry_after_ticks: sc.browser.retry_timeout.ticks(),
         lock_hangs: sc.browser.lock_hangs,

@@ -307,7 +307,7 @@ impl BrowserState {
                         _ => {}
                     }
                 }
-                if self.attacker.is_some() {
+                if self.records_held(cfg) {
                     if let Some(c) = set_cookie {
                         self.held.add_jwt(c);
                     }

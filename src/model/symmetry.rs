@@ -578,11 +578,13 @@ fn timer_tab(tm: &Timer) -> Option<TabIx> {
         | Timer::TabCalls(t)
         | Timer::TabWaits(t)
         | Timer::RequesterRefreshes(t, _)
-        | Timer::TabReloads(t) => Some(t),
+        | Timer::TabReloads(t)
+        | Timer::TabAbortsRefresh(t) => Some(t),
         Timer::Tick
         | Timer::DeviceSignsIn
         | Timer::AttackerRedeems(_)
         | Timer::AttackerCalls(_)
+        | Timer::AttackerReadsStorage
         | Timer::BrowserTick
         | Timer::NodeServes { .. }
         | Timer::NodeReplicates(_)
@@ -610,6 +612,7 @@ fn map_timer(tm: &Timer, f: &dyn Fn(TabIx) -> TabIx) -> Timer {
         Timer::TabCalls(t) => Timer::TabCalls(f(t)),
         Timer::RequesterRefreshes(t, r) => Timer::RequesterRefreshes(f(t), r),
         Timer::TabReloads(t) => Timer::TabReloads(f(t)),
+        Timer::TabAbortsRefresh(t) => Timer::TabAbortsRefresh(f(t)),
         other => other,
     }
 }

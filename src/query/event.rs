@@ -97,6 +97,7 @@ pub const ANSWER_ACTIONS: &[&str] = &[
 pub const ACTION_NAMES: &[&str] = &[
     "AttackerCalls",
     "AttackerReceivesCallResponse",
+    "AttackerReadsStorage",
     "AttackerReceivesResponse",
     "AttackerRedeems",
     "BrowserClockTicks",
@@ -140,6 +141,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "StoreRunsW1Extend",
     "StoreRunsW1Rename",
     "StoreRunsW3Purge",
+    "TabAbortsRefresh",
     "TabAwaitsBroadcast",
     "TabChecksFreshness",
     "TabFindsStoredSessionFresh",
@@ -205,6 +207,12 @@ fn absent_actions(m: &RefreshModel) -> Vec<(&'static str, &'static str)> {
         ] {
             out.push((a, "has no coordination between tabs (`browser.coordination`: a lock or a broadcast leader)"));
         }
+    }
+    if none(&|c| c.aborts > 0) {
+        out.push(("TabAbortsRefresh", "has no aborted refresh (`browser.aborts_per_tab`)"));
+    }
+    if none(&|c| c.attacker_reads_once) {
+        out.push(("AttackerReadsStorage", "has no attacker who reads storage once (`attacker.steals: \"once\"`)"));
     }
     if none(&|c| c.max_ticks > 0) {
         out.push(("ClockTicks", "has no clock (`time.max_ticks` is 0)"));

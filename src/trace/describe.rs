@@ -1014,6 +1014,35 @@ fn describe_in(
             format!("the attacker redeems a copied token: {refresh} ({})", cred_text(cred)),
             None,
         ),
+        ActorModelAction::Timeout(_, Timer::AttackerReadsStorage) => (
+            "attacker".into(),
+            "AttackerReadsStorage".into(),
+            storage_read_text(model::browser_at(after, browser)),
+            None,
+        ),
+        ActorModelAction::Timeout(_, Timer::TabAbortsRefresh(t)) => {
+            let (b0, b1) = (model::browser_at(before, browser), model::browser_at(after, browser));
+            let sent = match b0.tabs[*t as usize].status {
+                TabStatus::Refreshing { sent } => sent.map_or("no token".to_string(), |x| format!("token={x}")),
+                _ => "no token".into(),
+            };
+            let then = match b1.tabs[*t as usize].status {
+                TabStatus::Refreshing { sent } => {
+                    format!("sends {refresh} again with token={}", sent.map_or("none".to_string(), |x| x.to_string()))
+                }
+                TabStatus::Idle => format!("keeps going with {}", stored_refresh(b1, *t)),
+                _ => "is logged out".into(),
+            };
+            (
+                who(*t),
+                "TabAbortsRefresh".into(),
+                format!(
+                    "{} aborts its refresh in flight (sent with {sent}): the fetch fails at once, the server may still serve the request and its answer will be read by nobody; `on_aborted`: the tab {then}",
+                    who(*t)
+                ),
+                None,
+            )
+        }
         ActorModelAction::Timeout(_, Timer::BrowserTick) => {
             let now = model::browser_at(after, browser).now;
             ("clock".into(), "BrowserClockTicks".into(), format!("the browser's clock passes: now = {now}"), None)
@@ -1778,6 +1807,22 @@ fn refresh_source(b: &BrowserState, m: &RefreshModel, t: TabIx) -> String {
     match cfg.and_then(|cfg| b.refresh_access(cfg, t)) {
         Some(a) => format!("{} and the access token it holds (access token={a})", stored_refresh(b, t)),
         None => stored_refresh(b, t),
+    }
+}
+
+/// What the attacker copied when it read the browser's storage once (`attacker.steals:
+/// "once"`), from its copies right after the read: "the attacker reads the browser's storage
+/// once and copies refresh token=2" (or "… finds no token stored").
+fn storage_read_text(b: &BrowserState) -> String {
+    let mut what: Vec<String> = b.held.jwts.iter().map(|j| format!("the cookie {}", jwt(&Some(*j)))).collect();
+    if b.held.jwts.is_empty() {
+        what.extend(b.held.tokens.iter().map(|t| format!("refresh token={t}")));
+    }
+    what.extend(b.held.access.iter().map(|a| format!("access token={a}")));
+    if what.is_empty() {
+        "the attacker reads the browser's storage once and finds no token stored".into()
+    } else {
+        format!("the attacker reads the browser's storage once and copies {}", what.join(", "))
     }
 }
 
