@@ -4,6 +4,7 @@ mod common;
 mod util;
 
 mod access;
+mod availability_reports;
 mod cache;
 mod calls;
 mod ci;
