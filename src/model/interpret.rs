@@ -167,9 +167,10 @@ pub fn insert_signed_in(p: &Protocol, s: &mut AsState, t: Token) {
 /// [`AsState::password_changes`], a sign-in again (the device had a family signed in before)
 /// marks every family signed in before it ([`super::oauth::AsGhost::before_password_change`]).
 pub fn answer_sign_in(p: &Protocol, s: &mut AsState, t: Token, access_ttl: Tick) -> Reply {
+    insert_signed_in(p, s, t);
+    // Read once inserted: a reserved row reads as no row.
     let f = s.row(t).map(|r| r.family);
     let device = f.and_then(|f| s.families.get(f as usize)).map(|fam| fam.device());
-    insert_signed_in(p, s, t);
     if let (true, Some(f), Some(d)) = (s.password_changes, f, device) {
         let pending = s.as_ghost.pending;
         let before =
