@@ -195,7 +195,12 @@ pub fn settle(
             (k, format!("still reproduces, but the shortest counterexample found now departs from it: {why}"))
         }
     };
-    let msg = format!("golden trace {} {why}; `check --update-traces` rewrites it", json.display());
+    let msg = format!(
+        "golden trace {} {why}; `check --update-traces` rewrites it (a model's traces in the traces folder are its golden \
+         traces, compared at every check: while the model is being written, `--update-traces` keeps them current, or \
+         `--no-traces` leaves the folder alone)",
+        json.display()
+    );
     Ok(golden(Status::Differs, Some(step), Some(msg)))
 }
 

@@ -134,6 +134,12 @@ const AUTH_SERVER_ATTACKER: Scope = Scope {
 const SIGN_OUTS: Scope =
     Scope { models: "models with `browser.sign_outs` above 0", test: |sc| sc.browser.sign_outs > 0 };
 
+/// Models whose sign-ins again are the user's password changes.
+const PASSWORD_CHANGES: Scope = Scope {
+    models: "models with `browser.re_sign_in_is: \"password-change\"`",
+    test: |sc| sc.browser.re_sign_in_is == crate::model::policy::ReSignIn::PasswordChange,
+};
+
 /// Authorization-server models whose tabs sign out.
 const AUTH_SERVER_SIGN_OUTS: Scope = Scope {
     models: "authorization-server models with `browser.sign_outs` above 0",
@@ -272,6 +278,14 @@ pub const ALL: &[PropertySpec] = &[
         condition: sign_out_no_session_revived,
         scope: SIGN_OUTS,
         reads: &["session_valid", "store"],
+    },
+    PropertySpec {
+        name: "password_change_revokes_all",
+        kind: Kind::Always,
+        claim: "once the user's password change has been answered, no refresh that arrives later presenting a token of a session signed in before the change (the thief's copies and the device's own old session included) is answered 2xx",
+        condition: password_change_revokes_all,
+        scope: PASSWORD_CHANGES,
+        reads: &["store"],
     },
     PropertySpec {
         name: "eviction_completes",
@@ -544,6 +558,18 @@ fn sign_out_no_session_revived(m: &RefreshModel, s: &State) -> bool {
         Some(a) => a.as_ghost.live_after_sign_out == 0,
         None => ghost_at(s, m.cfg.server).live_after_sign_out == 0,
     }
+}
+
+/// Credential-change completeness (OWASP Session Management Cheat Sheet, "renew the session
+/// ID after any privilege level change"; RFC 9700 §4.14; SP5 of `industry-policies.md` §3 for
+/// a password change): once a password change (`browser.re_sign_in_is: password-change`) has
+/// been answered 2xx, no refresh arriving later and presenting a token of a family signed in
+/// before it is answered 2xx, whoever sends it (a tab, the attacker with a copied token). The
+/// access tokens issued before the change are not judged here: a self-contained JWT lives to
+/// its `exp` unless the `request` handler checks the store, and how long it lives after the
+/// change is a query's question (`docs/protocol-language.md`, "A password change").
+fn password_change_revokes_all(m: &RefreshModel, s: &State) -> bool {
+    auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.ok_after_password_change == 0)
 }
 
 /// Eviction completeness (sign-out completeness, SP5 of `industry-policies.md` §3, for the

@@ -54,6 +54,14 @@ impl<'a> Reference<'a> {
         for i in 0..r.values.len() {
             r.values[i].1 = r.paths_of(&r.values[i].0.clone(), 0);
         }
+        // A field every handler's type has, but that only some handlers accept, is listed at
+        // those handlers only.
+        for (_, paths) in r.objects.iter_mut().chain(r.values.iter_mut()) {
+            let kept: Vec<String> = paths.iter().filter(|p| accepted_at(p)).cloned().collect();
+            if !kept.is_empty() {
+                *paths = kept;
+            }
+        }
         r
     }
 
@@ -326,6 +334,24 @@ example per construct: [protocol-language.md](protocol-language.md). Queries and
 [queries.md](queries.md). Properties: `refresh-check properties`. Durations are ticks of the
 model's clock (see `time.max_ticks`).
 ";
+
+/// The protocol handler fields that only some handlers accept (validation refuses them at
+/// the others): a handler's `lock` (a refresh of several steps), `presents` (the refresh and
+/// the sign-out), `revocation` (the sign-out) and a rule's `evicts` (the sign-in).
+const HANDLER_ONLY: &[(&str, &[&str])] = &[
+    ("lock", &["refresh"]),
+    ("presents", &["refresh", "sign_out"]),
+    ("revocation", &["sign_out"]),
+    ("evicts", &["sign_in"]),
+];
+
+/// Whether path `p` names a field its handler accepts ([`HANDLER_ONLY`]); every path outside
+/// `protocol.HANDLER` is.
+fn accepted_at(p: &str) -> bool {
+    let parts: Vec<&str> = p.split('.').collect();
+    let ["protocol", handler, rest @ ..] = parts.as_slice() else { return true };
+    HANDLER_ONLY.iter().all(|(field, handlers)| !rest.contains(field) || handlers.contains(handler))
+}
 
 /// The definitions a field refers to: directly, as an option, as a list's items or map's
 /// values, or as one of several forms.

@@ -213,7 +213,11 @@ fn default_steps() -> ServerSteps {
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrowserSection {
-    /// Tabs, 1 to [`MAX_TABS`].
+    /// Tabs, 1 to [`MAX_TABS`]: the clients of one device that share its storage and cookie
+    /// jar. A tab stands for whatever runs the client's code with that storage: a browser tab,
+    /// a process of an app (an app and its background worker sharing a keychain entry: json
+    /// mode, `json_storage: "shared"`), or a request a backend-for-frontend serves with the
+    /// session it stores (README, C20). Traces name them tab A, tab B, ….
     #[schemars(range(min = 1, max = MAX_TABS))]
     pub tabs: u8,
     /// Refreshes (page loads, returns from idle) each tab may start, 0 to [`MAX_PER_TAB`].
@@ -252,6 +256,13 @@ pub struct BrowserSection {
     #[serde(default, skip_serializing_if = "is_zero")]
     #[schemars(extend("default" = 0), range(max = 2))]
     pub re_sign_ins: u8,
+    /// What each sign-in again (`re_sign_ins`) is: `sign-in` (default: the user signs in
+    /// again) or `password-change` (the user changes the password on this device: the
+    /// server's `sign_in` handler answers it with a new session for the device, and
+    /// `password_change_revokes_all` judges that no refresh token issued before the change is
+    /// honoured after it). Needs `re_sign_ins` above 0.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub re_sign_in_is: crate::model::policy::ReSignIn,
     /// The auth mode the app uses: `session` (default), `cookie` or `json`.
     #[serde(default = "default_mode")]
     pub mode: AuthMode,
@@ -305,6 +316,7 @@ pub struct BrowserSection {
     /// (default 0): the tab that takes the lock skips its refresh when the stored access
     /// token's `exp` is at least the browser's `now + N`.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "tick_margin")]
+    #[schemars(range(max = MAX_TICKS))]
     pub lock_recheck_margin: Option<Tick>,
     /// json mode with `json_storage: "shared"`: what the shared entry holds, `refresh-token`
     /// (default) or `session` (the refresh token, the access token and its expiry;
@@ -312,8 +324,9 @@ pub struct BrowserSection {
     #[serde(default)]
     pub shared_storage_holds: StorageHolds,
     /// The first `ssr_paths` tabs are server-side render paths that can refresh but cannot
-    /// write cookies (cookie mode only; default 0; C05, C06).
+    /// write cookies (cookie mode only; default 0; C05, C06), 0 to `tabs - 1`.
     #[serde(default)]
+    #[schemars(range(max = 5))]
     pub ssr_paths: u8,
     /// With `broadcast-leader`: `single` (default: tab A leads, authts/oidc-client-ts PR 434)
     /// or `visibility` (every visible tab leads: AxaFrance/oidc-client issue 1039).
@@ -461,6 +474,7 @@ pub struct BrowserSection {
     /// `getTokenSilently`, 60 s). Absent: the tab sends the access token it holds. Needs
     /// `calls_per_tab`; turns on the browser's clock.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "tick_margin")]
+    #[schemars(range(max = MAX_TICKS))]
     pub call_refresh_margin: Option<Tick>,
 }
 
@@ -557,6 +571,11 @@ impl Steals {
 
 fn is_zero(v: &u8) -> bool {
     *v == 0
+}
+
+/// A field left at its default is not written back.
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 /// The `time` section: the clock bound and the TTLs, in ticks.
@@ -1336,6 +1355,13 @@ impl Scenario {
     fn validate_sign_ins(&self) -> Result<(), ScenarioError> {
         let b = &self.browser;
         let steps = self.protocol.as_ref().and_then(|p| p.sign_in.as_ref()).map_or(0, |h| h.steps.len());
+        if b.re_sign_in_is != crate::model::policy::ReSignIn::SignIn && b.re_sign_ins == 0 {
+            return Err(self.invalid(
+                "browser.re_sign_in_is",
+                "\"password-change\"",
+                "`browser.re_sign_ins` above 0 (the password change is a sign-in again on a signed-in device), or no `re_sign_in_is`",
+            ));
+        }
         if b.sign_ins == 0 && b.re_sign_ins == 0 {
             if steps > 1 {
                 return Err(self.invalid(
@@ -1380,40 +1406,53 @@ impl Scenario {
             ));
         }
         let p = self.protocol.as_ref().expect("checked above");
-        let conflict = if b.logins == crate::model::policy::Logins::PerTab {
-            Some(("browser.logins", "per-tab", "\"per-device\" (one sign-in per device)"))
-        } else if crate::model::keeps_access_tokens(self) {
-            Some((field, "access tokens kept", "no access tokens (no `request` handler, calls or rule reading one): a sign-in during the run issues no access token"))
-        } else if self.attacker.is_some() {
-            Some(("attacker", "an attacker", "no attacker with `browser.sign_ins` or `browser.re_sign_ins`"))
-        } else if self.lossy.is_lossy() {
-            Some((
-                "lossy",
-                "a lossy network",
-                "false with `browser.sign_ins` or `browser.re_sign_ins` (a lost sign-in is not modelled)",
-            ))
-        } else if p.restarts > 0 {
-            Some((
-                "protocol.restarts",
-                "restarts",
-                "0 with `browser.sign_ins` or `browser.re_sign_ins` (a sign-in lost by a restart is not modelled)",
-            ))
-        } else if p.replicas > 1 {
-            Some(("protocol.replicas", "2", "1 with `browser.sign_ins` or `browser.re_sign_ins`"))
-        } else if b.re_sign_ins > 0
+        // Every conflict, in this order: the first is reported at its field, the others are
+        // named with it, so one run shows all that must change.
+        let re_sign_in_mode = b.re_sign_ins > 0
             && !(b.mode == AuthMode::Cookie
-                || (b.mode == AuthMode::Json && matches!(b.json_storage, JsonStorage::PerTab | JsonStorage::Shared)))
-        {
-            Some((
-                "browser.re_sign_ins",
-                "a sign-in again in this mode",
-                "json mode with `per-tab` or `shared` storage, or cookie mode, with `browser.re_sign_ins` (where the new token goes)",
-            ))
-        } else {
-            None
-        };
-        if let Some((field, found, expected)) = conflict {
-            return Err(self.invalid(field, found, expected));
+                || (b.mode == AuthMode::Json && matches!(b.json_storage, JsonStorage::PerTab | JsonStorage::Shared)));
+        let conflicts: Vec<(&str, &str, &str)> = [
+            (
+                b.logins == crate::model::policy::Logins::PerTab,
+                ("browser.logins", "per-tab", "\"per-device\" (one sign-in per device)"),
+            ),
+            (
+                self.lossy.is_lossy(),
+                (
+                    "lossy",
+                    "a lossy network",
+                    "false with `browser.sign_ins` or `browser.re_sign_ins` (a lost sign-in is not modelled)",
+                ),
+            ),
+            (
+                p.restarts > 0,
+                (
+                    "protocol.restarts",
+                    "restarts",
+                    "0 with `browser.sign_ins` or `browser.re_sign_ins` (a sign-in lost by a restart is not modelled)",
+                ),
+            ),
+            (p.replicas > 1, ("protocol.replicas", "2", "1 with `browser.sign_ins` or `browser.re_sign_ins`")),
+            (
+                re_sign_in_mode,
+                (
+                    "browser.re_sign_ins",
+                    "a sign-in again in this mode",
+                    "json mode with `per-tab` or `shared` storage, or cookie mode, with `browser.re_sign_ins` (where the new token goes)",
+                ),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(on, c)| on.then_some(c))
+        .collect();
+        if let Some(&(field, found, expected)) = conflicts.first() {
+            let others: Vec<String> = conflicts[1..].iter().map(|(f, found, _)| format!("`{f}` ({found})")).collect();
+            let expected = if others.is_empty() {
+                expected.to_string()
+            } else {
+                format!("{expected}; the sign-ins are also in conflict with {}", others.join(", "))
+            };
+            return Err(self.invalid(field, found, &expected));
         }
         Ok(())
     }

@@ -26,6 +26,7 @@ mod limits;
 mod load_refusals;
 mod oracle;
 mod partition;
+mod password_change;
 mod protocol;
 mod queries;
 mod query_reports;

@@ -146,6 +146,16 @@ pub fn write_text(all: &[Answered], w: &mut impl Write) -> std::io::Result<()> {
             if let Some(f) = file {
                 writeln!(w, "      trace: {}", f.display())?;
             }
+            if o.answer == Answer::Unreachable && !o.statuses.is_empty() {
+                let codes: Vec<String> = o.statuses.iter().map(|c| format!("status {c}")).collect();
+                writeln!(
+                    w,
+                    "      hint: {} is compared with the status a trace of this model prints (an authorization \
+                     server refuses a refresh with 400 invalid_grant and a call with 401 invalid_token unless its \
+                     wording says otherwise): a status no answer prints matches no step; check it on a trace",
+                    codes.join(", ")
+                )?;
+            }
         }
     }
     Ok(())

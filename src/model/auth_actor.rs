@@ -83,8 +83,7 @@ pub(super) fn on_msg(
             }
             if protocol.sign_in.is_none() {
                 // No sign-in handler: the sign-in inserts its token and leaves the others alone.
-                interpret::insert_signed_in(protocol, &mut s, token);
-                let reply = Reply::Ok { set_cookie: None, token: Some(token), expires_at: None, access: None };
+                let reply = interpret::answer_sign_in(protocol, &mut s, token, access_ttl);
                 (client, Msg::SignInResponse { tab, reply })
             } else {
                 let h = oauth::AsHandler::signing_in(&s, client, token);
@@ -139,6 +138,7 @@ fn serve_step(protocol: &Protocol, access_ttl: Tick, s: &mut oauth::AsState, mut
             record_theft(s, &h, &reply);
             record_retry(s, &h, &reply);
             record_after_user_sign_out(s, &h, &reply);
+            record_after_password_change(s, &h, &reply);
             Some(reply)
         }
         interpret::StepOutcome::Continue | interpret::StepOutcome::Blocked => {
@@ -326,6 +326,15 @@ fn record_after_user_sign_out(s: &mut oauth::AsState, h: &oauth::AsHandler, repl
         g.live_after_sign_out = g.live_after_sign_out.saturating_add(1);
     } else {
         g.dead_after_sign_out = g.dead_after_sign_out.saturating_add(1);
+    }
+}
+
+/// A refresh that arrived after a password change was answered, presenting a token of a
+/// family signed in before it, answered 2xx (`password_change_revokes_all`): the old session
+/// is honoured after the change.
+fn record_after_password_change(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
+    if h.after_password_change && matches!(reply, Reply::Ok { .. }) {
+        s.as_ghost.ok_after_password_change = s.as_ghost.ok_after_password_change.saturating_add(1);
     }
 }
 

@@ -346,6 +346,9 @@ pub struct BrowserCfg {
     /// Sign-ins again the user may make on this device during the run
     /// (`browser.re_sign_ins`): a count, 0 for a device that signs in during the run.
     pub re_sign_ins: u8,
+    /// What each sign-in again is (`browser.re_sign_in_is`): a sign-in or the user's password
+    /// change (traces word it so).
+    pub re_sign_in_is: super::policy::ReSignIn,
     /// The auth mode the app uses.
     pub mode: AuthMode,
     /// json mode: where the refresh token is kept.
@@ -644,7 +647,8 @@ impl BrowserState {
         let per_tab_login = |t: u8| if cfg.logins == Logins::PerTab { token + t } else { token };
         // The sign-in's access token: family `f`'s is access token `f + 1`, as its first
         // refresh token is token `f + 1`.
-        let access = |t: u8| cfg.access_tokens.then_some(per_tab_login(t));
+        // A device that signs in during the run holds none until its sign-in is answered.
+        let access = |t: u8| (cfg.access_tokens && !cfg.signs_in_during_run).then_some(per_tab_login(t));
         // A tab that refreshes before a call knows when its sign-in access token expires
         // (`expires_in` of the sign-in's token response); otherwise the field stays as it was.
         let expiry = if cfg.call_refresh_margin.is_some() { Some(cfg.access_ttl) } else { tab.expiry };
@@ -679,7 +683,9 @@ impl BrowserState {
             re_sign_ins_left: cfg.re_sign_ins,
             follow_up_out: None,
         };
-        if b.records_held(cfg) {
+        // The attacker of a device that signs in during the run copies what its sign-in hands
+        // out ([`Self::on_sign_in_reply`]), not the token reserved for it.
+        if b.records_held(cfg) && !cfg.signs_in_during_run {
             match cfg.mode {
                 AuthMode::Session => b.held.add_jwt(jwt),
                 AuthMode::Json | AuthMode::Cookie => (0..cfg.tabs).for_each(|t| b.held.add_token(per_tab_login(t))),
@@ -731,9 +737,15 @@ impl BrowserState {
             return;
         }
         match reply {
-            Reply::Ok { token, .. } => {
+            Reply::Ok { token, access, expires_at, .. } => {
                 self.sign_in = SignInStage::Done;
                 self.truth.signed_in = true;
+                self.take_signed_in_access(cfg, access, expires_at);
+                if self.copies_for_attacker(cfg) {
+                    // A first sign-in during the run (a sign-in again ends the copying).
+                    token.into_iter().for_each(|t| self.held.add_token(t));
+                    access.filter(|_| cfg.attacker_calls).into_iter().for_each(|a| self.held.add_access(a));
+                }
                 if cfg.re_sign_ins > 0 {
                     // The old session's token, where the mode keeps it, as the first tab
                     // (where the sign-in starts) reads it.
@@ -792,6 +804,36 @@ impl BrowserState {
         for tab in self.tabs.iter_mut().filter(|tab| tab.status == TabStatus::LoggedOut) {
             tab.status = TabStatus::Idle;
         }
+    }
+
+    /// The sign-in's access token `access` (expiring at `expires_at`), when the store keeps
+    /// access tokens: every tab of the device holds it from now on (the sign-in's token
+    /// response, as for its refresh token), and the stored session is that response.
+    fn take_signed_in_access(
+        &mut self,
+        cfg: &BrowserCfg,
+        access: Option<super::oauth::AccessId>,
+        expires_at: Option<Tick>,
+    ) {
+        let Some(a) = access else { return };
+        for tab in self.tabs.iter_mut() {
+            tab.access = Some(a);
+            if cfg.call_refresh_margin.is_some() {
+                tab.expiry = expires_at;
+            }
+        }
+        if cfg.storage_holds == StorageHolds::Session {
+            self.stored_session = Some(StoredSession { access: Some(a), expiry: expires_at });
+        }
+    }
+
+    /// The attacker copies what the device holds now: there is an attacker, and the user has
+    /// not started a sign-in again on this device (`browser.re_sign_ins`). The theft happened
+    /// before the user's sign-in again (say, a password change made because of it): what the
+    /// device is handed from then on is out of the attacker's reach; it keeps what it copied
+    /// and, with `attacker.keeps_tokens`, what its own redemptions are answered with.
+    fn copies_for_attacker(&self, cfg: &BrowserCfg) -> bool {
+        self.records_held(cfg) && self.re_sign_ins_left == cfg.re_sign_ins
     }
 
     /// The refresh token tab `t` would present now, by mode.
@@ -1276,7 +1318,7 @@ impl BrowserState {
                     let cred = Credentials { mode: cfg.mode, cookie: self.jar.session, token: sent, access: None };
                     return Some(Send::Refresh { tab: t, cred, retry: false, access: self.refresh_access(cfg, t) });
                 }
-                if self.records_held(cfg) {
+                if self.copies_for_attacker(cfg) {
                     if let Some(c) = set_cookie {
                         self.held.add_jwt(c);
                     }
@@ -1516,7 +1558,7 @@ impl BrowserState {
     fn hold_access(&mut self, cfg: &BrowserCfg, t: TabIx, access: Option<super::oauth::AccessId>) {
         let Some(a) = access else { return };
         self.tabs[t as usize].access = Some(a);
-        if cfg.attacker_calls && self.records_held(cfg) {
+        if cfg.attacker_calls && self.copies_for_attacker(cfg) {
             self.held.add_access(a);
         }
     }
@@ -1773,6 +1815,7 @@ pub(crate) mod tests {
             sign_outs: 0,
             signs_in_during_run: false,
             re_sign_ins: 0,
+            re_sign_in_is: Default::default(),
             mode: AuthMode::Session,
             storage: JsonStorage::PerTab,
             coordination,

@@ -161,6 +161,31 @@ pub fn insert_signed_in(p: &Protocol, s: &mut AsState, t: Token) {
     s.as_ghost.pending &= !(1u8 << f);
 }
 
+/// A sign-in during the run answered 2xx: its reserved first token `t` is inserted
+/// ([`insert_signed_in`]) and handed out with an access token issued with it now, expiring
+/// `access_ttl` ticks later, when the store keeps access tokens. With
+/// [`AsState::password_changes`], a sign-in again (the device had a family signed in before)
+/// marks every family signed in before it ([`super::oauth::AsGhost::before_password_change`]).
+pub fn answer_sign_in(p: &Protocol, s: &mut AsState, t: Token, access_ttl: Tick) -> Reply {
+    insert_signed_in(p, s, t);
+    // Read once inserted: a reserved row reads as no row.
+    let f = s.row(t).map(|r| r.family);
+    let device = f.and_then(|f| s.families.get(f as usize)).map(|fam| fam.device());
+    if let (true, Some(f), Some(d)) = (s.password_changes, f, device) {
+        let pending = s.as_ghost.pending;
+        let before =
+            (0..s.families.len() as u8).filter(|&g| g != f && pending & (1 << g) == 0).fold(0u8, |m, g| m | 1 << g);
+        let again =
+            s.families.iter().enumerate().any(|(g, fam)| g as u8 != f && fam.device() == d && pending & (1 << g) == 0);
+        if again {
+            s.as_ghost.before_password_change |= before;
+        }
+    }
+    let access = s.issue_access(t, access_ttl);
+    let expires_at = access.map(|_| s.now.saturating_add(access_ttl));
+    Reply::Ok { set_cookie: None, token: Some(t), expires_at, access }
+}
+
 /// The client sessions (devices) with an active token, a bit each: what an eviction ends.
 /// A superseded token does not keep a device's session in being (a rule that revokes the
 /// oldest session's active token ends it even where its rotated-away parent is still
@@ -547,8 +572,7 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
     let error = |e: HttpError| StepOutcome::Answer(Reply::Err(e));
     if h.sign_in && rule.reply == ReplyForm::SignedIn {
         // The sign-in's answer: its family's first token is inserted now and handed out.
-        insert_signed_in(p, s, t);
-        return StepOutcome::Answer(Reply::Ok { set_cookie: None, token: Some(t), expires_at: None, access: None });
+        return StepOutcome::Answer(answer_sign_in(p, s, t, access_ttl));
     }
     let issued = match &rule.reply {
         ReplyForm::Continue => {

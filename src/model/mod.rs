@@ -411,6 +411,8 @@ pub enum Node {
         /// Sign-ins again per device signed in at the start (`browser.re_sign_ins`): a family
         /// each, reserved after the devices' own at the start.
         re_sign_ins: u8,
+        /// Each sign-in again is the user's password change (`browser.re_sign_in_is`).
+        password_changes: bool,
         bounded_flight: bool,
     },
 }
@@ -498,6 +500,7 @@ impl Actor for Node {
                 access_ttl,
                 sign_ins,
                 re_sign_ins,
+                password_changes,
                 ..
             } => {
                 if *max_ticks > 0 {
@@ -525,6 +528,7 @@ impl Actor for Node {
                 if *access_tokens {
                     s.keep_access_tokens(*access_ttl);
                 }
+                s.password_changes = *password_changes;
                 s.restarts_left = protocol.restarts;
                 if s.restarts_left > 0 {
                     o.set_timer(Timer::ServerRestarts, model_timeout());
@@ -1160,6 +1164,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         sign_outs: sc.browser.sign_outs,
         signs_in_during_run: false,
         re_sign_ins: sc.browser.re_sign_ins,
+        re_sign_in_is: sc.browser.re_sign_in_is,
         mode: sc.browser.mode,
         storage: sc.browser.json_storage,
         coordination: sc.browser.coordination,
@@ -1306,6 +1311,7 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
             logins,
             sign_ins: sc.browser.sign_ins,
             re_sign_ins: sc.browser.re_sign_ins,
+            password_changes: sc.browser.re_sign_in_is == policy::ReSignIn::PasswordChange,
             bounded_flight: sc.time.max_in_flight_ticks.is_some(),
         })
         .lossy(sc.lossy.losses())

@@ -226,6 +226,9 @@ pub struct AsHandler {
     /// Ghost: the user of the token's client session (its device) had signed out, by any
     /// token or none, when the request arrived.
     pub after_user_sign_out: bool,
+    /// Ghost: it arrived after a password change was answered, presenting a token of a family
+    /// signed in before that change ([`AsGhost::before_password_change`]).
+    pub after_password_change: bool,
     /// Ghost: the attacker's theft mark when the request arrived.
     pub theft_mark: Option<Token>,
     /// Ghost: the request is a retry re-sending the token of an attempt whose answer the
@@ -278,6 +281,7 @@ impl AsHandler {
         let after_user_sign_out = view.row.is_some_and(|r| {
             s.families.get(r.family as usize).is_some_and(|f| s.as_ghost.user_signed_out & (1 << f.session) != 0)
         });
+        let after_password_change = view.row.is_some_and(|r| s.as_ghost.before_password_change & (1 << r.family) != 0);
         AsHandler {
             client,
             slot,
@@ -285,6 +289,7 @@ impl AsHandler {
             view,
             after_sign_out,
             after_user_sign_out,
+            after_password_change,
             theft_mark: s.ghost.theft_mark,
             retry,
             step: 0,
@@ -316,6 +321,7 @@ impl AsHandler {
             view,
             after_sign_out: false,
             after_user_sign_out: false,
+            after_password_change: false,
             theft_mark: s.ghost.theft_mark,
             retry: false,
             step: 0,
@@ -371,6 +377,13 @@ pub struct AsGhost {
     /// refresh token (or, `ok access-only`, while the presented token was active): a live
     /// session revived. A count.
     pub live_after_sign_out: u8,
+    /// Families signed in before a password change on some device was answered 2xx (bit per
+    /// family; `browser.re_sign_in_is: password-change` only): every token of them was issued
+    /// before a change. The new session the change answered with is not among them.
+    pub before_password_change: u8,
+    /// Refreshes that arrived after a password change was answered and were answered 2xx for
+    /// a token of a family signed in before it (`password_change_revokes_all`): a count.
+    pub ok_after_password_change: u8,
 }
 
 /// One node's copy of the session entry: the token table, the families and Keycloak's
@@ -473,6 +486,10 @@ pub struct AsState {
     /// unless the store keeps access tokens (then sign-in gives each family's first refresh
     /// token access token `f + 1`).
     pub access: Vec<AccessRow>,
+    /// A sign-in again is the user's password change (`browser.re_sign_in_is:
+    /// password-change`): its 2xx answer marks the families signed in before it
+    /// ([`AsGhost::before_password_change`]). The same in every state of a model.
+    pub password_changes: bool,
 }
 
 impl AsState {
@@ -502,6 +519,7 @@ impl AsState {
             restarts_left: 0,
             undo: vec![],
             access: vec![],
+            password_changes: false,
         }
     }
 
@@ -540,8 +558,14 @@ impl AsState {
 
     /// The store keeps access tokens: each family's first refresh token (token `f + 1`) gets
     /// access token `f + 1`, issued at tick 0 and expiring at `ttl`.
+    /// A family whose sign-in is reserved for the run (`browser.sign_ins`, `re_sign_ins`) gets
+    /// none here: its access token is issued with its sign-in's answer
+    /// ([`Self::issue_access`]). Those families come after every other, so access token
+    /// `f + 1` stays family `f`'s.
     pub fn keep_access_tokens(&mut self, ttl: Tick) {
+        let pending = self.as_ghost.pending;
         self.access = (0..self.families.len() as u8)
+            .take_while(|f| pending & (1 << f) == 0)
             .map(|f| AccessRow {
                 refresh: f + 1,
                 family: f,

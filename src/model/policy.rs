@@ -225,6 +225,22 @@ pub enum JsonStorage {
     SharedLagging,
 }
 
+/// What the user's sign-in again on a signed-in device (`browser.re_sign_ins`) is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReSignIn {
+    /// The user signs in again (a new login on the device). The default.
+    #[default]
+    SignIn,
+    /// The user changes the password on this device: the server answers the change with a new
+    /// session for this device (its `sign_in` handler), and every token issued before the
+    /// change should be refused after it (OWASP Session Management Cheat Sheet, "renew the
+    /// session after any privilege level change"; RFC 9700 §4.14). Judged by
+    /// `password_change_revokes_all`; traces word the step "the user changes the password on
+    /// this device".
+    PasswordChange,
+}
+
 /// How the tabs of one browser signed in to an authorization server (authorization-server
 /// models only).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]

@@ -340,9 +340,10 @@ pub struct RuleSpec {
     pub effects: Vec<String>,
     /// The answer, by handler. `refresh`: `ok minted`, `ok TOKEN` (`ok presented.child`),
     /// `ok access-only`, `invalid_grant`, `invalid_request` or `server_error`. `sign_out`:
-    /// `signed_out`, `invalid_grant`, `invalid_request` or `server_error`. `sign_in`:
-    /// `signed_in`. `request` (an ordinary call with an access token): `ok`, `invalid_token`
-    /// (401), `invalid_request` or `server_error`. Any handler: `continue` to its next step.
+    /// `signed_out` only (RFC 7009 §2.2: a revocation is answered 200 whatever it revoked).
+    /// `sign_in`: `signed_in` (or `continue`). `request` (an ordinary call with an access
+    /// token): `ok`, `invalid_token` (401), `invalid_request` or `server_error`. A refresh or
+    /// sign-in of several steps: `continue` to its next step.
     /// `docs/protocol-language.md` "Replies" says what each answers.
     pub reply: String,
     /// With `reply: "continue"`: the name of the step the request goes to, a later step of
@@ -460,7 +461,8 @@ pub struct StepSpec {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HandlerSpec {
-    /// A lock held from the first step to the last (several steps only; default none).
+    /// A lock held from the first step to the last (a refresh of several steps only: a
+    /// sign-out and an ordinary request are one step, a sign-in takes none; default none).
     #[serde(default, skip_serializing_if = "is_default")]
     pub lock: Lock,
     /// Where the lock holds when `protocol.instances` is 2 or more: `global` (a shared lock) or
@@ -482,7 +484,9 @@ pub struct HandlerSpec {
     /// answers `invalid_grant` (refresh) or `signed_out` (sign-out).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleSpec>,
-    /// The steps of a handler that is several actions, in order.
+    /// The steps of a handler that is several actions, in order (a refresh, or a sign-in
+    /// during the run). A sign-out and an ordinary request are one action each: with `steps`
+    /// they have one step, as with `rules`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepSpec>,
     /// The steps are one database transaction (several steps only; default false): a

@@ -63,7 +63,10 @@ pub enum Grace {
     /// P3: the child already issued, again (idempotent): supabase/auth PR 466 (2022, immediate
     /// parent within the reuse interval) and PR 1278 (parent of the active token, no time
     /// limit); Directus PR 22503 `next_token`; bluesky-social/atproto PR 657; Drupal
-    /// `simple_oauth_refresh_token_buffer`.
+    /// `simple_oauth_refresh_token_buffer`. That child may itself be superseded already (the
+    /// presented token is a grandparent of the active one, still inside its own window): it
+    /// is answered all the same, a token the next refresh finds superseded, which
+    /// `sp1_immediate_predecessor` reports.
     SameChild,
     /// P4/P5: a new child (a sibling of the earlier one) for each reuse: Auth0 `leeway`, Ory
     /// Hydra `rotation_grace_period`, django-oauth-toolkit `REFRESH_TOKEN_GRACE_PERIOD_SECONDS`,

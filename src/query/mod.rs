@@ -468,6 +468,10 @@ pub struct Outcome {
     pub invariant: bool,
     /// The query's one-line claim ([`Query::claim`]).
     pub claim: String,
+    /// The `status` codes its `events` and `never` patterns name, sorted, without repeats: a
+    /// status no answer of the model prints matches no step, so an unreachable answer to a
+    /// query naming one comes with a hint to check the status on a trace.
+    pub statuses: Vec<u16>,
 }
 
 impl Outcome {
@@ -530,6 +534,12 @@ pub fn answer(
         expect: query.expect,
         invariant: query.invariant,
         claim: query.claim.clone(),
+        statuses: {
+            let mut v: Vec<u16> = query.events.iter().chain(&query.never).filter_map(|e| e.status).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        },
     }
 }
 

@@ -75,7 +75,15 @@ fn model_body(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Resul
         )?;
     }
     if !m.vacuous.is_empty() {
-        writeln!(w, "\nwarning: sanity properties never reached ({}): the model may be vacuous", m.vacuous.join(", "))?;
+        writeln!(
+            w,
+            "\nwarning: sanity properties never reached ({}): the model may be vacuous; if the protocol \
+             prevents them by design (a lock keeps two refreshes of one token from being in flight at once: \
+             `concurrent_refreshes`), write `\"{}\": \"unreached\"` in the model file's `expect` \
+             (`check --accept` writes every verdict found)",
+            m.vacuous.join(", "),
+            m.vacuous[0]
+        )?;
     }
     if !m.bounds_hit.is_empty() {
         let hits: Vec<_> = m.bounds_hit.iter().map(|b| format!("{} = {} ({})", b.field, b.value, b.stopped)).collect();

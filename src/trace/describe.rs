@@ -16,6 +16,12 @@ use crate::properties;
 use crate::protocol::sessions::SessionProgram;
 use crate::protocol::wording::{self, Wording};
 
+/// Browser `browser`'s sign-ins again are the user's password changes
+/// (`browser.re_sign_in_is: password-change`).
+fn password_change(m: &RefreshModel, browser: usize) -> bool {
+    matches!(&m.actors[browser], Node::Browser { cfg, .. } if cfg.re_sign_in_is == model::policy::ReSignIn::PasswordChange)
+}
+
 fn jwt(c: &Option<SessionJwt>) -> String {
     match c {
         Some(j) => format!("session={} exp={}", j.session, j.exp),
@@ -897,7 +903,13 @@ fn describe_in(
         ActorModelAction::Timeout(_, Timer::DeviceSignsIn) => (
             who(0),
             "DeviceSignsIn".into(),
-            if model::browser_at(before, browser).sign_in.is_done() {
+            if model::browser_at(before, browser).sign_in.is_done() && password_change(m, browser) {
+                // `browser.re_sign_in_is: password-change`.
+                format!(
+                    "the user changes the password on this device from {}: password-change request (the session it holds ends by the user's own action; the answer is the device's new session)",
+                    who(0)
+                )
+            } else if model::browser_at(before, browser).sign_in.is_done() {
                 // `browser.re_sign_ins`: the device was signed in already.
                 format!(
                     "the user signs in again on this device from {}: sign-in request (the session it holds ends by the user's own action)",
@@ -1304,8 +1316,12 @@ fn describe_in(
                 Msg::SignInResponse { tab, reply } => {
                     let w = who(*tab);
                     let text = match reply {
-                        Reply::Ok { token: Some(t), .. } => {
-                            format!("{w} gets {}: the device is signed in, its tabs hold refresh token={t}", view.text)
+                        Reply::Ok { token: Some(t), access, .. } => {
+                            let access = access.map(|a| format!(" and access token={a}")).unwrap_or_default();
+                            format!(
+                                "{w} gets {}: the device is signed in, its tabs hold refresh token={t}{access}",
+                                view.text
+                            )
                         }
                         _ => match &m.actors[usize::from(*dst)] {
                             // A sign-in again (`browser.re_sign_ins`) refused: the device keeps

@@ -1,0 +1,128 @@
+//! A password change on a signed-in device (`browser.re_sign_in_is: "password-change"`), with
+//! access tokens and an attacker holding copies: refusal and acceptance of the field, the
+//! judgement `password_change_revokes_all`, the access token's remaining lifetime as queries,
+//! and the reports modelled (warmbly PR 641, better-auth `changePassword`).
+
+use refresh_check::scenario::Verdict;
+
+use crate::util::{answered, checked, query_trace, refused_at, status, trace_of};
+
+/// The index of the first step at or after `from` whose actor and action are these and whose
+/// sentence contains `needle`.
+fn step_after(t: &refresh_check::trace::Trace, from: usize, actor: &str, action: &str, needle: &str) -> usize {
+    t.steps
+        .iter()
+        .enumerate()
+        .skip(from)
+        .find(|(_, s)| s.actor == actor && s.action == action && s.text.contains(needle))
+        .map(|(i, _)| i)
+        .unwrap_or_else(|| panic!("no {actor} {action} `{needle}` after step {from}: {:#?}", t.steps))
+}
+
+const SRC: &str = r#"{"name":"p","description":"d","sources":["s"],
+"protocol": {
+  "sign_in": { "rules": [ { "name": "revoke every session", "do": ["revoke user"], "reply": "signed_in" } ] },
+  "refresh": { "rules": [ { "name": "rotate", "when": "presented.status == active", "do": ["mint child", "supersede presented"], "reply": "ok minted" },
+                          { "name": "refused", "reply": "invalid_grant" } ] },
+  "sign_out": { "rules": [ { "name": "revoke", "do": ["revoke family"], "reply": "signed_out" } ] },
+  "request": { "rules": [ { "name": "jwt", "when": "access.exp >= now", "reply": "ok" }, { "name": "expired", "reply": "invalid_token" } ] } },
+"browser": { "tabs": 1, "refreshes_per_tab": 1, "calls_per_tab": 1,
+  "re_sign_ins": 1,
+  "re_sign_in_is": "password-change", "mode": "json" },
+"attacker": { "attempts": 2, "modes": ["json"], "uses_access_tokens": true },
+"time": { "max_ticks": 2, "access_token_ttl": 2 } }"#;
+
+/// `re_sign_in_is` without a sign-in again is refused at its line (exit 2, the field, what is
+/// expected); with `re_sign_ins`, access tokens (a `request` handler and calls) and an
+/// attacker, once refused together, the file is accepted.
+#[test]
+fn password_change_field_is_refused_without_re_sign_ins_and_accepted_with_tokens_and_attacker() {
+    let without = SRC.replace("\"re_sign_ins\": 1,", "\"re_sign_ins\": 0,");
+    refused_at(
+        SRC,
+        &[
+            (without, "\"re_sign_in_is\"", "browser.re_sign_in_is", "`browser.re_sign_ins` above 0"),
+            (
+                SRC.replace("\"re_sign_in_is\": \"password-change\"", "\"re_sign_in_is\": \"password\""),
+                "\"re_sign_in_is\"",
+                "re_sign_in_is",
+                "password-change",
+            ),
+        ],
+    );
+    let files = crate::common::TempFiles::new();
+    files.write("p.json", SRC);
+    let out = crate::util::cli(files.path(), &["models", "validate", "p.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A sign-in again's remaining conflicts are named together: a lossy network and restarts in
+/// one refusal, at the first one's field.
+#[test]
+fn sign_in_conflicts_are_named_together() {
+    let bad = SRC
+        .replace("\"time\":", "\"lossy\": { \"messages\": \"responses\", \"max_losses\": 1 }, \"time\":")
+        .replace("\"sign_out\": {", "\"restarts\": 1, \"sign_out\": {");
+    refused_at(SRC, &[(bad, "\"lossy\"", "lossy", "also in conflict with `protocol.restarts`")]);
+}
+
+/// warmbly before PR 641: the change keeps the caller's session, so the thief, who copied
+/// that session's refresh token before the change, refreshes after the change was answered.
+/// The counterexample is that interleaving: the change, its answer, then the attacker's
+/// refresh served by the rotating rule.
+#[test]
+fn warmbly_change_keeping_the_callers_session_lets_the_thief_refresh() {
+    let (sc, m, r) = checked("models/warmbly-password-change-keeps-the-callers-session.json");
+    assert_eq!(status(&r, "password_change_revokes_all"), Verdict::Violated);
+    // The shortest counterexample: the device's own refresh of the old session, in flight
+    // across the change, is served after it.
+    let t = trace_of(&m, &sc, &r, "password_change_revokes_all");
+    let change = step_after(&t, 0, "tab A", "DeviceSignsIn", "changes the password on this device");
+    let kept = step_after(&t, change, "server", "ServerReceivesSignIn", "the caller's session is kept");
+    let served = step_after(&t, kept, "server", "ServerReceivesRefresh", "refresh_token=1");
+    assert_eq!(served + 1, t.steps.len(), "the violation is the old session's refresh served");
+    // The thief's refresh after the change was answered is served too.
+    let q = query_trace(&sc, "attacker-refresh-served-after-change");
+    let a = step_after(&q, 0, "tab A", "TabReceivesSignInResponse", "its tabs hold refresh token=2");
+    step_after(&q, a, "server", "ServerReceivesRefresh", "attacker");
+    // The thief's copied access token is still honoured after the change too.
+    let q = query_trace(&sc, "attacker-call-served-after-change");
+    let a = step_after(&q, 0, "tab A", "TabReceivesSignInResponse", "");
+    step_after(&q, a, "server", "ServerReceivesCall", "attacker");
+}
+
+/// warmbly after PR 641: the change revokes every session, the caller's included, and hands
+/// the device a new one; nothing issued before the change is honoured after it: no refresh,
+/// and (the access token is checked against its session) no call, in a search of many states.
+/// Before the change the thief's copy works (the search is not empty of theft).
+#[test]
+fn warmbly_reissued_session_cuts_the_thief_off_at_once() {
+    let (sc, _, r) = checked("models/warmbly-pr641-password-change-reissues-session.json");
+    assert_eq!(status(&r, "password_change_revokes_all"), Verdict::Holds);
+    assert!(r.unique_states > 100, "{}", r.unique_states);
+    assert_eq!(status(&r, "attacker_redeems"), Verdict::Reached);
+    for q in ["attacker-refresh-served-after-change", "attacker-call-served-after-change"] {
+        assert_eq!(answered(&sc, q).answer, refresh_check::query::Answer::Unreachable, "{q}");
+    }
+    query_trace(&sc, "attacker-call-served-before-change");
+}
+
+/// better-auth: without `revokeOtherSessions` the thief's session outlives the change; with
+/// it, the thief's session token is refused after the change, but its copy of the signed
+/// session cookie cache is served for up to its lifetime (2 ticks) after the change was
+/// answered, not 3: the access token's remaining lifetime, read as queries.
+#[test]
+fn better_auth_revoke_other_sessions_leaves_the_cookie_cache_for_its_lifetime() {
+    let (_, _, r) = checked("models/better-auth-change-password-keeps-other-sessions.json");
+    assert_eq!(status(&r, "password_change_revokes_all"), Verdict::Violated);
+    let (sc, _, r) = checked("models/better-auth-change-password-revoke-other-sessions.json");
+    assert_eq!(status(&r, "password_change_revokes_all"), Verdict::Holds);
+    assert!(r.unique_states > 100, "{}", r.unique_states);
+    assert_eq!(answered(&sc, "attacker-refresh-served-after-change").answer, refresh_check::query::Answer::Unreachable);
+    let t = query_trace(&sc, "attacker-calls-2-ticks-after-change");
+    let a = step_after(&t, 0, "tab A", "TabReceivesSignInResponse", "");
+    let tick1 = step_after(&t, a, "clock", "ClockTicks", "");
+    let tick2 = step_after(&t, tick1 + 1, "clock", "ClockTicks", "");
+    step_after(&t, tick2, "server", "ServerReceivesCall", "attacker");
+    assert_eq!(answered(&sc, "attacker-calls-3-ticks-after-change").answer, refresh_check::query::Answer::Unreachable);
+}
