@@ -272,9 +272,12 @@ fn the_client_word_changes_words_never_steps() {
     let dir = crate::common::TempFiles::new();
     let plain = dir.copy_model(GCX, "plain.json", |v| {
         v["browser"].as_object_mut().unwrap().remove("client_word").expect("the shipped model names its clients");
-        v["queries"] = serde_json::json!([
+        v.insert(
+            "queries".into(),
+            serde_json::json!([
             { "name": "b-refused", "events": ["tab B TabReceivesRefreshResponse status 401"],
-              "end": "tab[B].status == logged_out", "expect": "reachable" } ]);
+              "end": "tab[B].status == logged_out", "expect": "reachable" } ]),
+        );
     });
     let sc2 = Scenario::load(&plain).unwrap();
     let (m2, r2) = run(&sc2, &CheckOptions::default());
@@ -291,11 +294,11 @@ fn the_client_word_changes_words_never_steps() {
     assert!(t.steps[4].text.starts_with("tab B gets 401"), "{}", t.steps[4].text);
     // The same query in the client's word, on the model that names it.
     let named = dir.copy_model(GCX, "named.json", |v| {
-        v["queries"] = serde_json::json!([
+        v.insert("queries".into(), serde_json::json!([
             { "name": "b-refused", "events": ["process B TabReceivesRefreshResponse status 401 text `process B gets 401`"],
               "end": "process[B].status == logged_out and tab[A].status != logged_out", "expect": "reachable" },
             { "name": "a-refused", "events": ["process A TabReceivesRefreshResponse status 401"],
-              "end": "process[A].status == logged_out", "expect": "reachable" } ]);
+              "end": "process[A].status == logged_out", "expect": "reachable" } ]));
     });
     let named = Scenario::load(&named).unwrap();
     let o = crate::util::answered(&named, "b-refused");
