@@ -171,6 +171,9 @@ pub struct Results {
     pub tabs: u8,
     /// Devices (browsers) checked, each with `tabs` tabs (`browser.devices`).
     pub devices: u8,
+    /// The word the model's text uses for a client (`browser.client_word`); absent for `tab`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_word: Option<String>,
     /// Every property has a final verdict (none is `unknown`).
     pub complete: bool,
     /// Every reachable state was explored.
@@ -366,6 +369,7 @@ pub fn check(sc: &Scenario, opts: &CheckOptions) -> (RefreshModel, Results) {
         file: sc.path.clone(),
         tabs: sc.browser.tabs,
         devices: sc.browser.devices,
+        client_word: sc.browser.client_word.as_ref().filter(|w| !w.is_tab()).map(|w| w.word().to_string()),
         complete: properties.iter().all(|p| p.status != Verdict::Unknown),
         exhaustive: out.exhaustive,
         ending,

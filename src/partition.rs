@@ -231,6 +231,7 @@ fn merge_one(mut parts: Vec<(PathBuf, ModelReport)>) -> Result<(PathBuf, ModelRe
         policy: first.policy.clone(),
         tabs: first.tabs,
         devices: first.devices,
+        client_word: first.client_word.clone(),
         complete: false,
         exhaustive,
         ending,

@@ -155,6 +155,9 @@ pub struct ModelReport {
     /// and in reports of earlier versions.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub devices: u8,
+    /// The word the model's text uses for a client (`browser.client_word`); absent for `tab`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_word: Option<String>,
     /// Every property has a final verdict.
     pub complete: bool,
     /// Every reachable state was explored.
@@ -238,7 +241,14 @@ fn is_one(n: &u8) -> bool {
 /// The browsers of a model in words: `2 tabs`, `1 tab`, or, with several devices
 /// (`browser.devices`), `3 devices of 1 tab each`.
 pub fn browsers_summary(devices: u8, tabs: u8) -> String {
-    let tabs = if tabs == 1 { "1 tab".to_string() } else { format!("{tabs} tabs") };
+    clients_summary(devices, tabs, crate::model::client_word::TAB)
+}
+
+/// [`browsers_summary`] in a model's client word (`browser.client_word`): `2 processes`,
+/// `3 devices of 1 app each`.
+pub fn clients_summary(devices: u8, tabs: u8, word: &str) -> String {
+    let tabs =
+        if tabs == 1 { format!("1 {word}") } else { format!("{tabs} {}", crate::model::client_word::plural(word)) };
     match devices {
         0 | 1 => tabs,
         d => format!("{d} devices of {tabs} each"),
@@ -275,7 +285,10 @@ impl ModelReport {
                 PropertyReport {
                     name: p.name.into(),
                     kind: p.kind,
-                    claim: p.claim.into(),
+                    claim: match &r.client_word {
+                        Some(w) => crate::model::client_word::reword(p.claim, w),
+                        None => p.claim.into(),
+                    },
                     applies: p.applies,
                     status: p.status,
                     expected: p.expected,
@@ -305,6 +318,7 @@ impl ModelReport {
             policy,
             tabs: r.tabs,
             devices: r.devices,
+            client_word: r.client_word.clone(),
             complete: r.complete,
             exhaustive: r.exhaustive,
             ending: r.ending,

@@ -476,6 +476,28 @@ pub struct BrowserSection {
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "tick_margin")]
     #[schemars(range(max = MAX_TICKS))]
     pub call_refresh_margin: Option<Tick>,
+    /// The word every text a person reads uses for a client (trace steps and actors, Mermaid
+    /// lifelines, claims, reports, query errors): `"tab"` (default), or a short lowercase word
+    /// for clients that are not browser tabs, e.g. `"process"` for a CLI or `"app"` for a
+    /// mobile app (2 to 12 letters a-z; not a word traces use for another actor). Queries may
+    /// write it in place of `tab` (`process[A].status`, `process A TabSendsRefresh`). It changes
+    /// no state, step or verdict ([`crate::model::client_word`]).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "client_word")]
+    #[schemars(with = "Option<String>")]
+    pub client_word: Option<crate::model::client_word::ClientWord>,
+}
+
+/// `browser.client_word` as written: a validated [`crate::model::client_word::ClientWord`].
+fn client_word<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::model::client_word::ClientWord>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    match v.as_str() {
+        Some(w) => crate::model::client_word::ClientWord::new(w).map(Some).map_err(serde::de::Error::custom),
+        None => Err(serde::de::Error::custom(format!(
+            "found {v}, expected a short lowercase word naming the clients, e.g. \"process\" (leave the field out for \"tab\")"
+        ))),
+    }
 }
 
 /// A margin in ticks written in the file (`lock_recheck_margin`, `call_refresh_margin`): an
@@ -1127,6 +1149,7 @@ impl Scenario {
                 });
             }
         };
+        let client_word = file.browser.client_word.clone().unwrap_or_default();
         let sc = Scenario {
             path: path.into(),
             name: file.name,
@@ -1155,12 +1178,14 @@ impl Scenario {
             lossy: file.lossy,
             attacker: file.attacker,
             expect: file.expect,
-            queries: crate::query::compile_all(&file.queries, "queries").map_err(|e| ScenarioError::Protocol {
-                path: path.into(),
-                at: location_of(text, &e.field),
-                field: e.field,
-                found: e.found,
-                message: e.message,
+            queries: crate::query::compile_all_for(&file.queries, "queries", &client_word).map_err(|e| {
+                ScenarioError::Protocol {
+                    path: path.into(),
+                    at: location_of(text, &e.field),
+                    field: e.field,
+                    found: e.found,
+                    message: e.message,
+                }
             })?,
         };
         let mut sc = sc;

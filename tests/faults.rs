@@ -153,7 +153,7 @@ fn kcap_947_a_lost_reply_under_a_delay_bound_does_not_stop_the_clock() {
     let t = o.trace.as_ref().unwrap();
     assert_eq!(actions(t), REPORTED);
     assert!(t.steps[5].text.ends_with("rule `replay inside the window` → ok presented.child"), "{}", t.steps[5].text);
-    assert_eq!(t.steps[6].text, "tab A gets 200, refresh token=2; it stores it");
+    assert_eq!(t.steps[6].text, "process A gets 200, refresh token=2; it stores it");
 
     let o = file_query(&sc, "lost-reply-then-the-clock-advances");
     let t = o.trace.as_ref().unwrap();

@@ -38,17 +38,17 @@ fn gcx_522_the_second_invocation_meets_the_just_rotated_token() {
     assert_eq!(
         steps(&t),
         owned(&[
-            ("tab A", "TabSendsRefresh"),
+            ("process A", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
-            ("tab B", "TabSendsRefresh"),
+            ("process B", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
-            ("tab B", "TabReceivesRefreshResponse"),
+            ("process B", "TabReceivesRefreshResponse"),
         ])
     );
     assert!(t.steps[1].text.contains("rule `the current refresh token: rotate`"), "{}", t.steps[1].text);
     assert!(t.steps[2].text.contains("(token=1)"), "{}", t.steps[2].text);
     assert!(t.steps[3].text.contains("rule `a just-rotated refresh token: 401`"), "{}", t.steps[3].text);
-    assert_eq!(t.steps[4].text, "tab B gets 401 unauthorized and is logged out");
+    assert_eq!(t.steps[4].text, "process B gets 401 unauthorized and is logged out");
     assert_eq!(
         last_store(&t),
         ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
@@ -65,7 +65,7 @@ fn gcx_pr522_the_waiter_adopts_the_reloaded_token() {
     assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
     assert_eq!(status(&r, "concurrent_refreshes"), Verdict::Unreached, "the lock serialises the refreshes");
     let q = query_trace(&sc, "waiter-adopts-the-stored-token");
-    assert_eq!(q.steps[2].text, "tab B returns from idle and waits for the refresh lock held by another tab");
+    assert_eq!(q.steps[2].text, "process B returns from idle and waits for the refresh lock held by another process");
     assert!(
         q.steps[3]
             .text
@@ -148,11 +148,11 @@ fn woodpecker_5839_the_last_write_keeps_a_left_behind_counter() {
     assert!(
         texts[1].contains("rule `counter matches the grant`") && texts[3].contains("rule `counter matches the grant`")
     );
-    assert!(texts[4].contains("of tab A's refresh") && texts[4].contains("rule `increment the grant counter`"));
-    assert!(texts[5].contains("of tab A's refresh") && texts[5].contains("rule `sign with the counter read now`"));
-    assert!(texts[6].contains("of tab B's refresh") && texts[6].contains("rule `increment the grant counter`"));
-    assert_eq!(texts[8], "tab B gets 200, refresh token=3; it stores it");
-    assert_eq!(texts[9], "tab A gets 200, refresh token=2; it stores it");
+    assert!(texts[4].contains("of request A's refresh") && texts[4].contains("rule `increment the grant counter`"));
+    assert!(texts[5].contains("of request A's refresh") && texts[5].contains("rule `sign with the counter read now`"));
+    assert!(texts[6].contains("of request B's refresh") && texts[6].contains("rule `increment the grant counter`"));
+    assert_eq!(texts[8], "request B gets 200, refresh token=3; it stores it");
+    assert_eq!(texts[9], "request A gets 200, refresh token=2; it stores it");
     assert_eq!(
         last_store(&t),
         [
@@ -163,7 +163,7 @@ fn woodpecker_5839_the_last_write_keeps_a_left_behind_counter() {
         ]
     );
     let refused = query_trace(&sc, "refused-second-refresh-leaves-the-row-live");
-    assert_eq!(refused.steps[5].text, "tab B gets 400 unauthorized_client and keeps going");
+    assert_eq!(refused.steps[5].text, "request B gets 400 unauthorized_client and keeps going");
     assert_eq!(answered(&sc, "row-keeps-the-stale-counter").answer, Answer::Reachable);
 }
 

@@ -225,3 +225,102 @@ fn a_node_that_changes_nothing_is_not_said_to_serve() {
         ]
     );
 }
+
+const GCX: &str = "models/gcx-522-two-invocations-share-config.json";
+
+/// gcx issue 522's clients are two CLI invocations (`browser.client_word: "process"`): the
+/// trace names them `process A` and `process B` in its actors, sentences, messages, chart,
+/// claim and header, and keeps the action names.
+#[test]
+fn a_cli_model_names_its_clients_processes() {
+    let (sc, m, r) = checked(GCX);
+    assert_eq!(sc.browser.client_word.as_ref().map(|w| w.word()), Some("process"));
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    assert!(r.unique_states > 10, "{} states", r.unique_states);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(t.client_word.as_deref(), Some("process"));
+    assert_eq!(
+        crate::util::steps(&t),
+        crate::util::owned(&[
+            ("process A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("process B", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("process B", "TabReceivesRefreshResponse"),
+        ])
+    );
+    assert!(t.steps[0].text.starts_with("process A loads or returns from idle and sends"), "{}", t.steps[0].text);
+    assert!(t.steps[3].text.starts_with("server receives process B's POST"), "{}", t.steps[3].text);
+    assert_eq!(t.steps[4].text, "process B gets 401 unauthorized and is logged out");
+    assert_eq!(t.steps[4].message.as_ref().unwrap().to, "process B");
+    assert_eq!(t.claim, "no process is logged out while the user's session is valid");
+    let md = trace::render_markdown(&t);
+    assert!(md.contains("(2 processes). Claim: no process is logged out"), "{md}");
+    assert!(md.contains("participant TabA as process A"), "{md}");
+    assert!(md.contains("Server-->>TabB: 5. 401 unauthorized"), "the answer is drawn as a reply: {md}");
+    let text = all_text(&t);
+    assert!(!text.contains("tab A") && !text.contains("tab B"), "{text}");
+}
+
+/// The word changes words, never steps: without it the same model finds the same path, the
+/// same states and the same sentences with `tab` in place of `process`; a query may name a
+/// client either way.
+#[test]
+fn the_client_word_changes_words_never_steps() {
+    let (sc, m, r) = checked(GCX);
+    let worded = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let dir = crate::common::TempFiles::new();
+    let plain = dir.copy_model(GCX, "plain.json", |v| {
+        v["browser"].as_object_mut().unwrap().remove("client_word").expect("the shipped model names its clients");
+        v.insert(
+            "queries".into(),
+            serde_json::json!([
+            { "name": "b-refused", "events": ["tab B TabReceivesRefreshResponse status 401"],
+              "end": "tab[B].status == logged_out", "expect": "reachable" } ]),
+        );
+    });
+    let sc2 = Scenario::load(&plain).unwrap();
+    let (m2, r2) = run(&sc2, &CheckOptions::default());
+    assert_eq!((r2.states, r2.unique_states), (r.states, r.unique_states));
+    let t = trace_of(&m2, &sc2, &r2, "no_spurious_logout");
+    assert_eq!(t.client_word, None);
+    assert_eq!(t.path, worded.path);
+    for (a, b) in t.steps.iter().zip(&worded.steps) {
+        let reworded = |x: &str| x.replace("tab ", "process ");
+        assert_eq!(reworded(&a.text), b.text);
+        assert_eq!(reworded(&a.actor), b.actor);
+        assert_eq!(a.action, b.action);
+    }
+    assert!(t.steps[4].text.starts_with("tab B gets 401"), "{}", t.steps[4].text);
+    // The same query in the client's word, on the model that names it.
+    let named = dir.copy_model(GCX, "named.json", |v| {
+        v.insert("queries".into(), serde_json::json!([
+            { "name": "b-refused", "events": ["process B TabReceivesRefreshResponse status 401 text `process B gets 401`"],
+              "end": "process[B].status == logged_out and tab[A].status != logged_out", "expect": "reachable" },
+            { "name": "a-refused", "events": ["process A TabReceivesRefreshResponse status 401"],
+              "end": "process[A].status == logged_out", "expect": "reachable" } ]));
+    });
+    let named = Scenario::load(&named).unwrap();
+    let o = crate::util::answered(&named, "b-refused");
+    assert_eq!(o.answer, refresh_check::query::Answer::Reachable);
+    crate::util::answered(&named, "a-refused");
+    let o = crate::util::answered(&Scenario::load(&plain).unwrap(), "b-refused");
+    assert_eq!(o.answer, refresh_check::query::Answer::Reachable);
+}
+
+/// `browser.client_word` is a short lowercase word that is not another actor's: anything else
+/// is refused with the file, line, field and what was expected (exit 2).
+#[test]
+fn a_client_word_that_is_not_a_short_lowercase_word_is_refused() {
+    let src = std::fs::read_to_string(crate::util::root().join(GCX)).unwrap();
+    let with = |w: &str| src.replace("\"client_word\": \"process\"", &format!("\"client_word\": {w}"));
+    crate::util::refused_at(
+        &src,
+        &[
+            (with("\"CLI\""), "\"client_word\"", "browser.client_word", "a short lowercase word"),
+            (with("\"cli process\""), "\"client_word\"", "browser.client_word", "2 to 12 letters a-z"),
+            (with("\"server\""), "\"client_word\"", "browser.client_word", "something else"),
+            (with("3"), "\"client_word\"", "browser.client_word", "expected a short lowercase word"),
+        ],
+    );
+}

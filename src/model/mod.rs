@@ -30,6 +30,7 @@
 mod auth_actor;
 pub mod browser;
 pub mod cached;
+pub mod client_word;
 pub mod dead;
 pub mod faults;
 pub mod frontier;
@@ -440,6 +441,9 @@ pub struct Cfg {
     /// `browser.retry_timeout: after-loss`: a tab's retry ([`Timer::TabRetries`]) is enabled
     /// only once nothing of its refresh is in flight or in progress ([`timer_enabled`]).
     pub retry_after_loss: bool,
+    /// The word texts use for a client (`browser.client_word`; default `tab`); it changes no
+    /// state or step.
+    pub client_word: client_word::ClientWord,
 }
 
 /// The model checked by refresh-check ([`system::System`]).
@@ -1287,6 +1291,7 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
             || sc.browser.retry_timeout.ticks().is_some(),
         max_in_flight_ticks: sc.time.max_in_flight_ticks,
         retry_after_loss: sc.browser.retry_timeout == policy::RetryTimeout::AFTER_LOSS,
+        client_word: sc.browser.client_word.clone().unwrap_or_default(),
     };
     let bcfg = browser_cfg(sc);
     let mut model = system::System::new(cfg, network_of(sc));
@@ -1363,6 +1368,7 @@ pub fn build(sc: &Scenario) -> RefreshModel {
         browser_clock: sc.browser.freshness_check,
         max_in_flight_ticks: sc.time.max_in_flight_ticks,
         retry_after_loss: sc.browser.retry_timeout == policy::RetryTimeout::AFTER_LOSS,
+        client_word: sc.browser.client_word.clone().unwrap_or_default(),
     };
     let bcfg = browser_cfg(sc);
     let mut model = system::System::new(cfg, network_of(sc))

@@ -758,6 +758,9 @@ fn call_decision(
 /// What the transition `before --action--> after` shows.
 pub fn shown(m: &RefreshModel, before: &State, action: &Action, after: &State) -> Shown {
     let (actor, name, text, _) = crate::trace::describe_step(m, before, action, after);
+    // Events name a client `tab A` (a query's `process A` is read so); the sentence, matched by
+    // `text`, stays in the model's client word.
+    let actor = m.cfg.client_word.actor_in_tab_words(&actor).into_owned();
     let decisions = match m.actors.get(m.cfg.server) {
         Some(Node::AuthServer { protocol, .. }) => match decision_of(m, before, action) {
             Some(Decision::Rule { step, rule }) => {

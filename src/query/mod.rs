@@ -29,6 +29,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use stateright::{Expectation, Model, Property};
 
+use crate::model::client_word::ClientWord;
 use crate::model::{self, RefreshModel, State};
 use crate::properties::Kind;
 use crate::search::{self, IndexPath, SearchConfig, Stop};
@@ -167,6 +168,13 @@ pub const MAX_EVENTS: usize = 64;
 impl Query {
     /// Compiles `spec`, the `index`-th of the list at `at` (`queries`).
     pub fn compile(spec: &QuerySpec, at: &str, index: usize) -> Result<Query, QueryError> {
+        Query::compile_for(spec, at, index, &ClientWord::default())
+    }
+
+    /// [`Query::compile`] for a model whose clients are called `client` (`browser.client_word`):
+    /// its events and conditions may write `client` where they would write `tab`
+    /// (`process A TabSendsRefresh`, `process[A].status`).
+    pub fn compile_for(spec: &QuerySpec, at: &str, index: usize, client: &ClientWord) -> Result<Query, QueryError> {
         let here = format!("{at}[{index}]");
         let fail = |field: String, found: &str, message: String| QueryError { field, found: found.into(), message };
         let ok_name = !spec.name.is_empty()
@@ -212,7 +220,12 @@ impl Query {
         let parse_events = |list: &[String], key: &str| -> Result<Vec<event::Event>, QueryError> {
             list.iter()
                 .enumerate()
-                .map(|(i, t)| event::parse(t).map_err(|m| fail(format!("{here}.{key}[{i}]"), t, m)))
+                .map(|(i, t)| {
+                    let mut ev = event::parse(&client.event_in_tab_words(t))
+                        .map_err(|m| fail(format!("{here}.{key}[{i}]"), t, m))?;
+                    ev.text.clone_from(t);
+                    Ok(ev)
+                })
                 .collect()
         };
         let events = parse_events(&spec.events, "events")?;
@@ -222,7 +235,9 @@ impl Query {
             (None, e) => ("end", e.as_ref()),
         };
         let cond = match text {
-            Some(t) => Some(view::parse_condition(t).map_err(|m| fail(format!("{here}.{key}"), t, m))?),
+            Some(t) => Some(
+                view::parse_condition(&client.view_in_tab_words(t)).map_err(|m| fail(format!("{here}.{key}"), t, m))?,
+            ),
             None => None,
         };
         if !invariant && events.is_empty() && cond.is_none() {
@@ -288,6 +303,11 @@ impl Query {
 
 /// Compiles a list of query specs found at `at` (`queries`).
 pub fn compile_all(specs: &[QuerySpec], at: &str) -> Result<Vec<Query>, QueryError> {
+    compile_all_for(specs, at, &ClientWord::default())
+}
+
+/// [`compile_all`] for a model whose clients are called `client` ([`Query::compile_for`]).
+pub fn compile_all_for(specs: &[QuerySpec], at: &str, client: &ClientWord) -> Result<Vec<Query>, QueryError> {
     let mut names = std::collections::BTreeSet::new();
     specs
         .iter()
@@ -300,7 +320,7 @@ pub fn compile_all(specs: &[QuerySpec], at: &str) -> Result<Vec<Query>, QueryErr
                     message: "a name used by no other query of the list".into(),
                 });
             }
-            Query::compile(s, at, i)
+            Query::compile_for(s, at, i, client)
         })
         .collect()
 }

@@ -16,7 +16,11 @@ use super::{verdict, ModelReport, PropertyReport, QueryReport, SuiteReport, Trac
 use crate::trace;
 
 fn details(m: &ModelReport, p: &PropertyReport, traces: &Traces) -> String {
-    let browsers = crate::report::browsers_summary(m.devices, m.tabs);
+    let browsers = crate::report::clients_summary(
+        m.devices,
+        m.tabs,
+        m.client_word.as_deref().unwrap_or(crate::model::client_word::TAB),
+    );
     let mut s = format!("model: {} ({}, {browsers}; {})\n", m.model, m.file.display(), m.policy);
     let kind = match p.kind {
         crate::properties::Kind::Always => "always",

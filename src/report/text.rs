@@ -30,7 +30,11 @@ pub fn model(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Result
 }
 
 fn model_body(m: &ModelReport, traces: &Traces, w: &mut impl Write) -> io::Result<()> {
-    let tabs = crate::report::browsers_summary(m.devices, m.tabs);
+    let tabs = crate::report::clients_summary(
+        m.devices,
+        m.tabs,
+        m.client_word.as_deref().unwrap_or(crate::model::client_word::TAB),
+    );
     writeln!(w, "{}  ({}, {tabs})", m.model, escape_controls(&m.file.display().to_string()))?;
     writeln!(
         w,

@@ -609,6 +609,23 @@ fn tab_words(b: &BrowserState, i: usize, mode: AuthMode, stored: &str) -> String
 
 /// The snapshot of a global state.
 pub fn snapshot(m: &RefreshModel, s: &State) -> Snapshot {
+    let mut snap = snapshot_in(m, s);
+    let word = &m.cfg.client_word;
+    if !word.is_tab() {
+        let re = |x: &mut String| *x = word.reword(x).into_owned();
+        snap.tabs.iter_mut().for_each(|t| re(&mut t.status));
+        snap.handlers.iter_mut().for_each(re);
+        for msg in &mut snap.in_flight {
+            re(&mut msg.from);
+            re(&mut msg.to);
+            re(&mut msg.text);
+        }
+    }
+    snap
+}
+
+/// [`snapshot`] in the default client word.
+fn snapshot_in(m: &RefreshModel, s: &State) -> Snapshot {
     let names = Names { model: m, words: words(m), before: None };
     let b: &BrowserState = model::browser_at(s, m.cfg.browsers[0]);
     if let Some(auth) = model::auth_server_at(s, m.cfg.server) {
@@ -801,6 +818,23 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
 /// (devices, authorization-server models) the browser concerned is the action's, and the
 /// sentence names its tabs "device N tab X" (devices numbered from 1).
 pub(crate) fn describe(
+    m: &RefreshModel,
+    before: &State,
+    action: &Action,
+    after: &State,
+) -> (String, String, String, Option<MessageView>) {
+    let (actor, name, text, message) = describe_devices(m, before, action, after);
+    let word = &m.cfg.client_word;
+    if word.is_tab() {
+        return (actor, name, text, message);
+    }
+    let re = |x: &str| word.reword(x).into_owned();
+    let message = message.map(|v| MessageView { from: re(&v.from), to: re(&v.to), text: re(&v.text) });
+    (re(&actor), name, re(&text), message)
+}
+
+/// [`describe`] in the default client word, naming devices where the model has several.
+fn describe_devices(
     m: &RefreshModel,
     before: &State,
     action: &Action,

@@ -133,6 +133,17 @@ pub struct Trace {
     pub initial: Snapshot,
     /// One entry per action.
     pub steps: Vec<Step>,
+    /// The word the trace's text uses for a client (`browser.client_word`), e.g. `"process"`;
+    /// absent for the default, `"tab"` ([`Trace::client_word`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_word: Option<String>,
+}
+
+impl Trace {
+    /// The word the trace's text uses for a client: `"tab"` unless the model names another.
+    pub fn client_word(&self) -> &str {
+        self.client_word.as_deref().unwrap_or(crate::model::client_word::TAB)
+    }
 }
 
 /// The kind of property: `always` (an invariant) or `sometimes` (reachability). (The JSON form
@@ -287,10 +298,11 @@ pub fn build_named(
         parameters: Parameters { tabs },
         property: property.into(),
         kind,
-        claim: claim.into(),
+        claim: model.cfg.client_word.reword(claim).into_owned(),
         path: path.encode(),
         initial: snapshot(model, &init),
         steps: out,
+        client_word: Some(model.cfg.client_word.word().to_string()).filter(|_| !model.cfg.client_word.is_tab()),
     })
 }
 
@@ -317,7 +329,7 @@ pub fn validate(model: &RefreshModel, trace: &Trace) -> Result<(), String> {
     } else {
         let prop = properties::by_name(&trace.property)
             .ok_or_else(|| TraceError::UnknownProperty(trace.property.clone()).to_string())?;
-        if trace.kind != prop.kind || trace.claim != prop.claim {
+        if trace.kind != prop.kind || trace.claim != model.cfg.client_word.reword(prop.claim) {
             return Err(format!(
                 "fields `kind` and `claim`: found {:?} {:?}, expected {:?} {:?} for property `{}`",
                 trace.kind, trace.claim, prop.kind, prop.claim, prop.name

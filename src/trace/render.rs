@@ -46,7 +46,7 @@ pub struct Lifeline {
 /// The lifelines of a trace's sequence chart, left to right.
 pub fn lifelines(t: &Trace) -> Vec<Lifeline> {
     let mut out: Vec<Lifeline> =
-        t.initial.tabs.iter().map(|x| Lifeline { name: format!("tab {}", x.tab), kind: LifelineKind::Tab }).collect();
+        t.initial.tabs.iter().map(|x| Lifeline { name: client(t, &x.tab), kind: LifelineKind::Tab }).collect();
     out.push(Lifeline { name: JAR.into(), kind: LifelineKind::Jar });
     let mut seen: Vec<&str> = Vec::new();
     for st in &t.steps {
@@ -63,11 +63,21 @@ pub fn lifelines(t: &Trace) -> Vec<Lifeline> {
     }
     for name in seen {
         if !ENVIRONMENT.contains(&name) && !out.iter().any(|l| l.name == name) {
-            let kind = if name.starts_with("tab ") { LifelineKind::Tab } else { LifelineKind::Other };
+            let kind = if is_client(t, name) { LifelineKind::Tab } else { LifelineKind::Other };
             out.push(Lifeline { name: name.into(), kind });
         }
     }
     out
+}
+
+/// A client's actor name in the trace's client word: `tab A`, `process A`.
+fn client(t: &Trace, name: &str) -> String {
+    format!("{} {name}", t.client_word())
+}
+
+/// Whether an actor name is a client's (`tab A`, `process 2B`, `tab A's requester 2`).
+fn is_client(t: &Trace, name: &str) -> bool {
+    name.strip_prefix(t.client_word()).is_some_and(|r| r.starts_with(' '))
 }
 
 /// The label of a lifeline: its name, but `localStorage` for the jar's lifeline when it holds
@@ -129,12 +139,12 @@ pub fn render_mermaid_changes(t: &Trace) -> String {
 
 /// The Mermaid identifiers of the lifelines: letters and digits only (an actor's name comes
 /// from the trace file and is shown only through [`mermaid_escape`]), one per lifeline.
-fn mermaid_ids(lines: &[Lifeline]) -> Vec<String> {
+fn mermaid_ids(t: &Trace, lines: &[Lifeline]) -> Vec<String> {
     let mut ids: Vec<String> = Vec::with_capacity(lines.len());
     for l in lines {
         let alnum = |s: &str| s.chars().filter(char::is_ascii_alphanumeric).collect::<String>();
         let mut id = match l.kind {
-            LifelineKind::Tab => format!("Tab{}", alnum(l.name.trim_start_matches("tab "))),
+            LifelineKind::Tab => format!("Tab{}", alnum(l.name.trim_start_matches(&format!("{} ", t.client_word())))),
             LifelineKind::Jar => "Jar".into(),
             LifelineKind::Server => "Server".into(),
             LifelineKind::Store => "Store".into(),
@@ -151,7 +161,7 @@ fn mermaid_ids(lines: &[Lifeline]) -> Vec<String> {
 fn mermaid(t: &Trace, with_changes: bool) -> String {
     let lines = lifelines(t);
     let mut s = String::from("sequenceDiagram\n");
-    let ids = mermaid_ids(&lines);
+    let ids = mermaid_ids(t, &lines);
     for (l, id) in lines.iter().zip(&ids) {
         let _ = writeln!(s, "    participant {id} as {}", mermaid_escape(lifeline_label(t, l)));
     }
@@ -179,7 +189,7 @@ fn mermaid(t: &Trace, with_changes: bool) -> String {
                 );
             }
             Some(m) if st.action != "NetworkLosesMessage" => {
-                let reply = m.to.starts_with("tab") || m.to == "server" && m.from == "store";
+                let reply = is_client(t, &m.to) || m.to == "server" && m.from == "store";
                 let arrow = if reply { "-->>" } else { "->>" };
                 let _ = writeln!(
                     s,
@@ -258,7 +268,7 @@ pub fn render_markdown(t: &Trace) -> String {
         t.property,
         if t.kind == Kind::Always { "violated" } else { "reached" },
         t.model_file.display(),
-        crate::report::browsers_summary(devices_of(t), t.parameters.tabs),
+        crate::report::clients_summary(devices_of(t), t.parameters.tabs, t.client_word()),
         t.claim,
         if t.kind == Kind::Always { "counterexample" } else { "example" },
         t.steps.len(),

@@ -429,8 +429,7 @@ fn row_actors(t: &Trace, first: usize, last: usize) -> String {
 #[allow(clippy::too_many_arguments)]
 fn arrow(f: &Flight, a: usize, b: usize, y1: f64, y2: f64, top: f64, label: &[String], decision: &[String]) -> Markup {
     let (xa, xb) = (x_of(a), x_of(b));
-    let reply =
-        f.msg.to.starts_with("tab ") || (f.msg.from == "store" && f.msg.to == "server") || f.msg.to == "attacker";
+    let reply = names_a_client(&f.msg.to) || (f.msg.from == "store" && f.msg.to == "server") || f.msg.to == "attacker";
     let slanted = y2 - y1 > 1.0;
     // A level arrow's label is centred on it; a slanted one's sits by its end.
     let (lx, anchor) = if a == b {
@@ -480,6 +479,15 @@ fn fail_mark(x: f64, y: f64) -> Markup {
             text x=(x) y=(y + 4.5) text-anchor="middle" { "\u{2717}" }
         }
     }
+}
+
+/// Whether an actor's name is a client's in any client word (`tab A`, `process 2B`, `app A's
+/// requester 2`): a word, then a tab name (an optional device digit and a capital letter).
+fn names_a_client(name: &str) -> bool {
+    let Some((_, rest)) = name.split_once(' ') else { return false };
+    let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+    let mut chars = rest.chars();
+    chars.next().is_some_and(|c| c.is_ascii_uppercase()) && chars.next().is_none_or(|c| !c.is_alphanumeric())
 }
 
 fn kind_class(k: LifelineKind) -> &'static str {
