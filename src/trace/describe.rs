@@ -22,6 +22,20 @@ fn password_change(m: &RefreshModel, browser: usize) -> bool {
     matches!(&m.actors[browser], Node::Browser { cfg, .. } if cfg.re_sign_in_is == model::policy::ReSignIn::PasswordChange)
 }
 
+/// What browser `browser`'s sign-in request is called in traces: `"password change"` on a
+/// device signed in when the run starts whose sign-ins again are password changes, else
+/// `"sign-in"`.
+fn sign_in_noun(m: &RefreshModel, browser: usize) -> &'static str {
+    match &m.actors[browser] {
+        Node::Browser { cfg, .. }
+            if cfg.re_sign_in_is == model::policy::ReSignIn::PasswordChange && !cfg.signs_in_during_run =>
+        {
+            "password change"
+        }
+        _ => "sign-in",
+    }
+}
+
 fn jwt(c: &Option<SessionJwt>) -> String {
     match c {
         Some(j) => format!("session={} exp={}", j.session, j.exp),
@@ -485,7 +499,9 @@ impl Names<'_> {
                 self.who_at(dst, *tab),
                 reply_text(reply, &|e| self.words.error(e, false), self.words.signed_out()),
             ),
-            Msg::SignInRequest { tab } => (self.who_at(src, *tab), self.actor(dst), "sign-in".to_string()),
+            Msg::SignInRequest { tab } => {
+                (self.who_at(src, *tab), self.actor(dst), sign_in_noun(self.model, usize::from(src)).to_string())
+            }
             Msg::FollowUpRequest { tab, token } => (
                 self.who_at(src, *tab),
                 self.actor(dst),
@@ -1259,7 +1275,12 @@ fn describe_in(
             if model::auth_server_at(before, m.cfg.server)
                 .is_some_and(|a| a.handlers.iter().any(|h| h.client == *client && h.sign_in)) =>
         {
-            let text = format!("server runs {}'s sign-in{}", who(client.tab), sign_in_words(m, before, action));
+            let text = format!(
+                "server runs {}'s {}{}",
+                who(client.tab),
+                sign_in_noun(m, client.browser as usize),
+                sign_in_words(m, before, action)
+            );
             ("server".to_string(), "ServerRunsSignIn".into(), text, None)
         }
         ActorModelAction::Timeout(_, Timer::ServerStep { client, slot }) => {
@@ -1345,7 +1366,12 @@ fn describe_in(
                 Msg::SignInRequest { tab } => (
                     "server".to_string(),
                     "ServerReceivesSignIn",
-                    format!("server receives {}'s sign-in{}", who(*tab), sign_in_words(m, before, action)),
+                    format!(
+                        "server receives {}'s {}{}",
+                        who(*tab),
+                        sign_in_noun(m, usize::from(*src)),
+                        sign_in_words(m, before, action)
+                    ),
                 ),
                 Msg::SignInResponse { tab, reply } => {
                     let w = who(*tab);
