@@ -1387,6 +1387,16 @@ impl Scenario {
                 "`browser.re_sign_ins` above 0 (the password change is a sign-in again on a signed-in device), or no `re_sign_in_is`",
             ));
         }
+        // The `sign_in` handler is the password change: the start-up sign-in of a second device
+        // and a sign-in during the run would run the change's rules too (`revoke user` ending
+        // the other device's session before anything happens).
+        if b.re_sign_in_is == crate::model::policy::ReSignIn::PasswordChange && (b.devices > 1 || b.sign_ins > 0) {
+            return Err(self.invalid(
+                "browser.re_sign_in_is",
+                "\"password-change\"",
+                "one device and no `browser.sign_ins` (the `sign_in` handler is the password change: every other sign-in, the start-up sign-in of a second device or a sign-in during the run, would run its rules too)",
+            ));
+        }
         if b.sign_ins == 0 && b.re_sign_ins == 0 {
             if steps > 1 {
                 return Err(self.invalid(
@@ -2645,6 +2655,7 @@ impl Scenario {
             b.on_requester_server_error.as_ref().unwrap_or(&b.on_server_error),
             b.on_call_refused.as_ref().unwrap_or(&b.on_refused),
             b.on_call_server_error.as_ref().unwrap_or(&b.on_server_error),
+            b.on_aborted.as_ref().unwrap_or(&b.on_server_error),
         ];
         let retries = lists.iter().any(|l| l.iter().any(|r| matches!(r, Reaction::Retry | Reaction::RefreshAndRetry)));
         if b.retry_limit > 0 && !retries {

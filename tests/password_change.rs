@@ -56,6 +56,45 @@ fn password_change_field_is_refused_without_re_sign_ins_and_accepted_with_tokens
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// The `sign_in` handler is the password change, so a second device (whose start-up sign-in
+/// would run the change's `revoke user` and end the first device's session before anything
+/// happened) and a sign-in during the run are refused beside `re_sign_in_is`.
+#[test]
+fn a_password_change_with_another_sign_in_is_refused() {
+    let two = SRC.replace("\"tabs\": 1,", "\"tabs\": 1, \"devices\": 2,");
+    let during = SRC.replace("\"tabs\": 1,", "\"tabs\": 1, \"devices\": 2, \"sign_ins\": 1,");
+    let expected = "one device and no `browser.sign_ins`";
+    refused_at(
+        SRC,
+        &[
+            (two, "\"re_sign_in_is\"", "browser.re_sign_in_is", expected),
+            (during, "\"re_sign_in_is\"", "browser.re_sign_in_is", expected),
+        ],
+    );
+}
+
+/// An attacker who reads the storage once reads it before the password change: it never
+/// copies the session the change hands the device, so a thief's refresh served after a change
+/// that revokes every session is unreachable, while before the change its read is a step.
+#[test]
+fn an_attacker_reading_once_reads_before_the_change() {
+    let once = SRC.replace("\"uses_access_tokens\": true", "\"uses_access_tokens\": true, \"steals\": \"once\"").replace(
+        "\"time\":",
+        r#""queries": [
+  { "name": "read-after-change", "events": ["tab A TabReceivesSignInResponse", "attacker AttackerReadsStorage"], "expect": "unreachable" },
+  { "name": "read-before-change", "events": ["attacker AttackerReadsStorage", "tab A DeviceSignsIn"], "expect": "reachable" },
+  { "name": "thief-served-after-change", "events": ["tab A TabReceivesSignInResponse", "server ServerReceivesRefresh text `attacker` rule `rotate`"], "expect": "unreachable" } ],
+"time":"#,
+    );
+    let sc = refresh_check::scenario::Scenario::parse(std::path::Path::new("once.json"), &once)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(answered(&sc, "read-after-change").answer, refresh_check::query::Answer::Unreachable);
+    assert_eq!(answered(&sc, "thief-served-after-change").answer, refresh_check::query::Answer::Unreachable);
+    let t = query_trace(&sc, "read-before-change");
+    let read = step_after(&t, 0, "attacker", "AttackerReadsStorage", "copies");
+    step_after(&t, read, "tab A", "DeviceSignsIn", "changes the password");
+}
+
 /// A sign-in again's remaining conflicts are named together: a lossy network and restarts in
 /// one refusal, at the first one's field.
 #[test]

@@ -149,6 +149,18 @@ fn steals_and_aborts_bad_input_is_refused_with_the_field() {
     ];
     let cases: Vec<(String, &str, &str, &str)> = cases.into_iter().collect();
     crate::util::refused_at(&src, &cases);
+    // `retry` in `on_aborted` alone is a retry reaction `retry_limit` bounds: with the limit
+    // the file is accepted, without it the limit is asked for.
+    let retry = src.replace("\"keep-going\"", "\"retry\", \"keep-going\"");
+    let files = crate::common::TempFiles::new();
+    files.write("r.json", &retry);
+    let out = crate::util::cli(files.path(), &["models", "validate", "r.json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("browser.retry_limit") && err.contains("1 or 2 when a reaction is"), "{err}");
+    files.write("r.json", &retry.replace("\"aborts_per_tab\": 1,", "\"aborts_per_tab\": 1, \"retry_limit\": 1,"));
+    let out = crate::util::cli(files.path(), &["models", "validate", "r.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let bad = vec![(theft.replace("\"once\"", "\"twice\""), "\"twice\"", "steals", "every-token")];
     crate::util::refused_at(&theft, &bad);
 }

@@ -320,6 +320,8 @@ fn a_client_word_that_is_not_a_short_lowercase_word_is_refused() {
             (with("\"CLI\""), "\"client_word\"", "browser.client_word", "a short lowercase word"),
             (with("\"cli process\""), "\"client_word\"", "browser.client_word", "2 to 12 letters a-z"),
             (with("\"server\""), "\"client_word\"", "browser.client_word", "something else"),
+            (with("\"token\""), "\"client_word\"", "browser.client_word", "something else"),
+            (with("\"access\""), "\"client_word\"", "browser.client_word", "something else"),
             (with("3"), "\"client_word\"", "browser.client_word", "expected a short lowercase word"),
         ],
     );

@@ -29,9 +29,14 @@ impl BrowserState {
         self.attacker.is_some() && !cfg.attacker_reads_once
     }
 
-    /// Whether the attacker may read the storage now: `steals: "once"` and it has not read it.
+    /// Whether the attacker may read the storage now: `steals: "once"`, it has not read it,
+    /// and the user has not started a sign-in again on this device (`browser.re_sign_ins`,
+    /// a password change with `re_sign_in_is`): the theft happened before it, as with
+    /// `steals: "every-token"`, whose copying stops there too.
     pub fn may_read_storage(&self, cfg: &BrowserCfg) -> bool {
-        cfg.attacker_reads_once && self.attacker.is_some_and(|a| !a.has_read)
+        cfg.attacker_reads_once
+            && self.attacker.is_some_and(|a| !a.has_read)
+            && self.re_sign_ins_left == cfg.re_sign_ins
     }
 
     /// The attacker reads the browser's storage once (see the module doc) and copies what it
