@@ -326,3 +326,16 @@ fn a_client_word_that_is_not_a_short_lowercase_word_is_refused() {
         ],
     );
 }
+
+/// The trace page's header counts the clients in the model's word (`2 processes`), as the
+/// check's header does.
+#[test]
+fn the_trace_page_counts_clients_in_the_model_word() {
+    let dir = crate::common::TempFiles::new();
+    let trace = crate::util::root().join("traces/gcx-522-two-invocations-share-config.no_spurious_logout.json");
+    let out = crate::util::cli(dir.path(), &["trace", "html", "--output", "g.html", trace.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = std::fs::read_to_string(dir.path().join("g.html")).unwrap();
+    assert!(page.contains("2 processes, action-index path"), "{page}");
+    assert!(!page.contains(" tabs, action-index path"));
+}

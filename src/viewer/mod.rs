@@ -103,7 +103,7 @@ pub fn trace_page(t: &Trace, source: &str, ex: &Explanation) -> String {
             p.claim { "Claim (" (kind_name(t.kind)) "): " (t.claim) "." }
             p.meta {
                 "Shortest " (what) ": " (last) " steps. Trace " code { (source) } ", model file "
-                code { (t.model_file.display()) } ", " (t.parameters.tabs) " tabs, action-index path "
+                code { (t.model_file.display()) } ", " (t.parameters.tabs) " " (clients_word(t)) ", action-index path "
                 code.path { (t.path) } "."
             }
             div.toolbar {
@@ -562,3 +562,13 @@ pub fn pair_page(a: &Trace, b: &Trace, sources: (&str, &str)) -> String {
 
 /// The side-by-side page's script: `j`/`k` move to the next or previous row that differs.
 const PAIR_JS: &str = include_str!("assets/pair.js");
+
+/// The trace's client word for its count of clients: `"tab"` for one, `"tabs"` (or the
+/// plural of `browser.client_word`) for several.
+fn clients_word(t: &Trace) -> String {
+    if t.parameters.tabs == 1 {
+        t.client_word().to_string()
+    } else {
+        crate::model::client_word::plural(t.client_word())
+    }
+}
