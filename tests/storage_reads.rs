@@ -192,3 +192,28 @@ const ECM_STEPS: [(&str, &str); 8] = [
     ("server", "ServerReceivesRefresh"),
     ("tab A", "TabReceivesRefreshResponse"),
 ];
+
+/// With two devices the read names the device whose storage it copies, and either device's
+/// storage may be the one read.
+#[test]
+fn a_read_of_one_of_several_devices_names_the_device() {
+    let dir = crate::common::TempFiles::new();
+    let path = dir.copy_model("models/auth0-rotation-theft-read-once.json", "two.json", |v| {
+        v.remove("expect");
+        v["browser"]["devices"] = serde_json::json!(2);
+        v.insert(
+            "queries".into(),
+            serde_json::json!([
+                { "name": "reads-device-2", "events": ["attacker AttackerReadsStorage text `device 2's browser storage`"],
+                  "expect": "reachable" },
+                { "name": "reads-device-1", "events": ["attacker AttackerReadsStorage text `device 1's browser storage`"],
+                  "expect": "reachable" } ]),
+        );
+    });
+    let sc = refresh_check::scenario::Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    for name in ["reads-device-1", "reads-device-2"] {
+        let t = crate::util::query_trace(&sc, name);
+        let read = &t.steps.last().unwrap().text;
+        assert!(read.starts_with("the attacker reads device ") && read.contains("copies refresh token="), "{read}");
+    }
+}

@@ -1079,7 +1079,7 @@ fn describe_in(
         ActorModelAction::Timeout(_, Timer::AttackerReadsStorage) => (
             "attacker".into(),
             "AttackerReadsStorage".into(),
-            storage_read_text(model::browser_at(after, browser)),
+            storage_read_text(m, browser, model::browser_at(after, browser)),
             None,
         ),
         ActorModelAction::Timeout(_, Timer::TabAbortsRefresh(t)) => {
@@ -1889,16 +1889,21 @@ fn refresh_source(b: &BrowserState, m: &RefreshModel, t: TabIx) -> String {
 /// What the attacker copied when it read the browser's storage once (`attacker.steals:
 /// "once"`), from its copies right after the read: "the attacker reads the browser's storage
 /// once and copies refresh token=2" (or "… finds no token stored").
-fn storage_read_text(b: &BrowserState) -> String {
+/// With several devices the sentence names the device read ("device 2's browser storage").
+fn storage_read_text(m: &RefreshModel, browser: usize, b: &BrowserState) -> String {
     let mut what: Vec<String> = b.held.jwts.iter().map(|j| format!("the cookie {}", jwt(&Some(*j)))).collect();
     if b.held.jwts.is_empty() {
         what.extend(b.held.tokens.iter().map(|t| format!("refresh token={t}")));
     }
     what.extend(b.held.access.iter().map(|a| format!("access token={a}")));
+    let whose = match m.cfg.browsers.iter().position(|&ix| ix == browser) {
+        Some(d) if m.cfg.browsers.len() > 1 => format!("device {}'s browser", d + 1),
+        _ => "the browser's".to_string(),
+    };
     if what.is_empty() {
-        "the attacker reads the browser's storage once and finds no token stored".into()
+        format!("the attacker reads {whose} storage once and finds no token stored")
     } else {
-        format!("the attacker reads the browser's storage once and copies {}", what.join(", "))
+        format!("the attacker reads {whose} storage once and copies {}", what.join(", "))
     }
 }
 
