@@ -1021,3 +1021,29 @@ fn a_query_file_may_not_reuse_a_model_files_query_name() {
         "{err}"
     );
 }
+
+/// An unreachable answer to a query naming an error status comes with a hint that the status is
+/// the one traces print (an authorization server refuses a refresh with 400, not 401); a 2xx,
+/// which every model answering a refresh prints, does not.
+#[test]
+fn an_unreachable_error_status_comes_with_a_hint_and_a_2xx_does_not() {
+    let dir = crate::common::TempFiles::new();
+    dir.copy_model("models/auth0-rotation-theft.json", "m.json", |v| {
+        v.insert(
+            "queries".into(),
+            serde_json::json!([
+                { "name": "refused-401", "events": ["tab A TabReceivesRefreshResponse status 401"], "expect": "unreachable" },
+                { "name": "ok-then-nothing", "events": ["tab A TabReceivesRefreshResponse status 200"],
+                  "end": "now > 99", "expect": "unreachable" } ]),
+        );
+    });
+    let out = cli(dir.path(), &["check", "m.json", "--no-traces"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let after = |name: &str| {
+        let at = text.find(&format!(" {name}: unreachable")).unwrap_or_else(|| panic!("{text}"));
+        text[at..].lines().nth(1).unwrap_or("").to_string()
+    };
+    assert!(after("refused-401").trim_start().starts_with("hint: status 401 is compared with the status"), "{text}");
+    assert!(!after("ok-then-nothing").contains("hint:"), "{text}");
+}
