@@ -252,28 +252,6 @@ fn node_types(node: &serde_json::Value) -> Option<Vec<&str>> {
     }
 }
 
-/// `node` with its `$ref`s followed, and every alternative of its `anyOf`, `oneOf` and
-/// `allOf`, pushed to `out`.
-fn alternatives<'a>(root: &'a serde_json::Value, node: &'a serde_json::Value, out: &mut Vec<&'a serde_json::Value>) {
-    let mut node = node;
-    for _ in 0..64 {
-        match node.get("$ref").and_then(|r| r.as_str()).and_then(|r| r.strip_prefix("#/$defs/")) {
-            Some(name) => node = &root["$defs"][name],
-            None => break,
-        }
-    }
-    let mut composed = false;
-    for key in ["anyOf", "oneOf", "allOf"] {
-        for alt in node.get(key).and_then(|a| a.as_array()).into_iter().flatten() {
-            composed = true;
-            alternatives(root, alt, out);
-        }
-    }
-    if !composed || node.get("properties").is_some() || node.get("type").is_some() {
-        out.push(node);
-    }
-}
-
 fn walk_shapes(
     root: &serde_json::Value,
     nodes: &[&serde_json::Value],
@@ -283,7 +261,7 @@ fn walk_shapes(
     use serde_json::Value;
     let mut alts = vec![];
     for n in nodes {
-        alternatives(root, n, &mut alts);
+        alts.extend(crate::shape::forms(root, n));
     }
     let accepts = |t: &str| alts.iter().any(|a| node_types(a).is_none_or(|ts| ts.contains(&t)));
     match doc {

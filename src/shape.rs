@@ -114,9 +114,10 @@ pub fn nodes_at<'a>(root: &'a Value, field: &str) -> Option<Vec<&'a Value>> {
     Some(nodes)
 }
 
-/// `node` with its `$ref`s followed and its `anyOf`, `oneOf` and `allOf` forms opened; a node
-/// whose `oneOf` forms are all named values (a unit enum) is kept whole.
-fn forms<'a>(root: &'a Value, node: &'a Value) -> Vec<&'a Value> {
+/// `node` (a JSON Schema node of `root`, as schemars writes it) with its `$ref`s followed and
+/// its `anyOf`, `oneOf` and `allOf` forms opened; a node whose `oneOf` forms are all named
+/// values (a unit enum) is kept whole. Also the walk of [`crate::jsonfile::array_for_object`].
+pub fn forms<'a>(root: &'a Value, node: &'a Value) -> Vec<&'a Value> {
     let mut node = node;
     for _ in 0..64 {
         match node.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
