@@ -39,6 +39,7 @@ mod requesters;
 mod revocation;
 mod robustness;
 mod scenarios;
+mod security_report_models;
 mod security_reports;
 mod sessions;
 mod sign_ins;
