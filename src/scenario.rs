@@ -306,6 +306,13 @@ pub struct BrowserSection {
     /// presents that copy once granted (default false; C20).
     #[serde(default)]
     pub read_before_lock: bool,
+    /// When a tab reads the refresh token its refresh presents: `at-send` (default: in the
+    /// step that sends it) or `before-send` (in a step of its own, `TabReadsToken`, after it
+    /// took or was granted the lock; it sends the token it read in a later step, whatever is
+    /// stored by then). json mode, `coordination` "none" or "web-locks"
+    /// (docs/protocol-language.md, "A step between reading the token and sending it").
+    #[serde(default, skip_serializing_if = "crate::model::policy::ReadsToken::is_default")]
+    pub reads_token: crate::model::policy::ReadsToken,
     /// With `web-locks`: what a tab that queued for the lock does once granted it:
     /// `refresh` (default) or `skip-if-token-changed` (double-checked locking: it sends no
     /// refresh when the stored token is not the one it queued with;
@@ -2084,6 +2091,37 @@ impl Scenario {
         Ok(())
     }
 
+    /// Checks of `reads_token` ([`crate::model::browser::token_read`]): a read of its own
+    /// needs a token page script can read (json mode) and a refresh path whose sends all start
+    /// a refresh (no retries, requesters, reloads or aborts, which re-send or cancel one).
+    fn validate_reads_token(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        if b.reads_token == crate::model::policy::ReadsToken::AtSend {
+            return Ok(());
+        }
+        let conflicts: [(&str, bool); 11] = [
+            ("a Directus model (a read of its own is modelled against an `auth_server` or `protocol`)", !self.is_auth_server()),
+            ("`mode` \"cookie\" or \"session\" (the refresh token is an HttpOnly cookie the browser attaches when it sends the request: page script cannot read it first, RFC 6265 §5.2.6)", b.mode != AuthMode::Json),
+            ("`coordination` \"local-storage\" or \"broadcast-leader\" (the read is modelled with no coordination and with Web Locks)", !matches!(b.coordination, Coordination::None | Coordination::WebLocks)),
+            ("`read_before_lock` (that copy is read before the tab queues; `before-send` reads after it holds the lock)", b.read_before_lock),
+            ("`retries_per_tab` above 0", b.retries_per_tab > 0),
+            ("`requesters_per_tab` above 1", b.requesters_per_tab > 1),
+            ("`reloads_per_tab` above 0", b.reloads_per_tab > 0),
+            ("`aborts_per_tab` above 0", b.aborts_per_tab > 0),
+            ("`calls_per_tab` above 0", b.calls_per_tab > 0),
+            ("`sign_out_notice`", b.sign_out_notice != crate::model::policy::SignOutNotice::None),
+            ("`ssr_paths` above 0", b.ssr_paths > 0),
+        ];
+        if let Some((what, _)) = conflicts.iter().find(|(_, on)| *on) {
+            return Err(self.invalid(
+                "browser.reads_token",
+                "\"before-send\"",
+                &format!("\"at-send\" with {what}: a read of its own is not modelled together with it"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks of `requesters_per_tab` and `reloads_per_tab`
     /// ([`crate::model::browser::requesters`]).
     fn validate_requesters(&self) -> Result<(), ScenarioError> {
@@ -2373,6 +2411,7 @@ impl Scenario {
         in_range("browser.lock_hangs", self.browser.lock_hangs, 0, 1)?;
         self.validate_requesters()?;
         self.validate_aborts()?;
+        self.validate_reads_token()?;
         if self.browser.ssr_paths > 0 {
             in_range("browser.ssr_paths", self.browser.ssr_paths, 0, self.browser.tabs.saturating_sub(1))?;
             if self.browser.mode != AuthMode::Cookie {

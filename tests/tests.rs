@@ -48,6 +48,7 @@ mod storage_reads;
 mod stored_session;
 mod symmetry;
 mod threads;
+mod token_reads;
 mod viewer;
 mod waits;
 mod wording;

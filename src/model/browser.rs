@@ -64,6 +64,9 @@ pub mod aborts;
 #[path = "storage_theft.rs"]
 pub mod storage_theft;
 
+#[path = "token_read.rs"]
+pub mod token_read;
+
 use super::policy::{
     AuthMode, Coordination, FollowUpAfter, FollowUpToken, JsonStorage, LeaderElection, LockGranted, Logins, OkReaction,
     Reaction, StorageHolds, WrittenListener,
@@ -79,6 +82,10 @@ pub enum TabStatus {
     Idle,
     /// `POST /auth/refresh` in flight; `sent` is the token it presented.
     Refreshing { sent: Option<Token> },
+    /// With `browser.reads_token: "before-send"` ([`token_read`]): the tab has read the refresh
+    /// token its refresh will present ([`Tab::read`]) and sends it in a later step of its own
+    /// ([`super::Timer::TabSendsReadToken`]); it holds the Web Lock if it took it.
+    TokenRead,
     /// An ordinary `GET /users/me` in flight.
     Requesting,
     /// PR 22464: `GET /users/me` in flight in place of a refresh; a failure logs the tab out.
@@ -154,7 +161,8 @@ pub struct Tab {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<Tick>,
     /// With `read_before_lock`: the refresh token it read before it queued for the lock, which
-    /// it presents once granted (C20).
+    /// it presents once granted (C20). With `reads_token: "before-send"`: while the tab is
+    /// [`TabStatus::TokenRead`], the token it read, which its send presents.
     pub read: Option<Token>,
     /// With `lock_granted: "skip-if-token-changed"`: while the tab waits for the lock, the
     /// refresh token it would have presented when it queued (the stored one then), which it
@@ -257,7 +265,11 @@ fn echo_expiry(cfg: &BrowserCfg, tab: &Tab) -> Option<Tick> {
 fn refresh_under_way(s: TabStatus) -> bool {
     matches!(
         s,
-        TabStatus::Refreshing { .. } | TabStatus::WaitingLock | TabStatus::LockSeenFree | TabStatus::AwaitingBroadcast
+        TabStatus::Refreshing { .. }
+            | TabStatus::TokenRead
+            | TabStatus::WaitingLock
+            | TabStatus::LockSeenFree
+            | TabStatus::AwaitingBroadcast
     )
 }
 
@@ -388,6 +400,9 @@ pub struct BrowserCfg {
     /// Web Locks: a tab reads the refresh token before it queues for the lock and presents
     /// that copy once granted (DuendeArchive/Support issue 1286; C20).
     pub read_before_lock: bool,
+    /// When a tab reads the refresh token its refresh presents (`browser.reads_token`;
+    /// [`token_read`]).
+    pub reads_token: super::policy::ReadsToken,
     /// Web Locks: what a tab that queued does once granted the lock (`browser.lock_granted`).
     pub lock_granted: LockGranted,
     /// With [`LockGranted::SkipIfStoredSessionFresh`]: N ticks; the tab that takes the lock
@@ -869,7 +884,9 @@ impl BrowserState {
             self.load_stored_session(cfg, t);
         }
         let mut cred = self.refresh_cred(cfg, t);
-        if let Some(tok) = self.tabs[t as usize].read.take() {
+        if self.tabs[t as usize].status == TabStatus::TokenRead {
+            cred.token = self.tabs[t as usize].read.take(); // read in a step of its own
+        } else if let Some(tok) = self.tabs[t as usize].read.take() {
             cred.token = Some(tok); // read before the lock (C20)
         }
         // Ghost (LP2): a tab still waiting for an answer that presents the token it sent
@@ -933,7 +950,7 @@ impl BrowserState {
     /// Returns the request sent, if any.
     fn begin_refresh(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
         match cfg.coordination {
-            Coordination::None => Some(self.send_refresh(cfg, t)),
+            Coordination::None => self.send_or_read(cfg, t),
             Coordination::WebLocks => {
                 if self.lock.is_none() {
                     if cfg.lock_granted == LockGranted::SkipIfStoredSessionFresh && self.stored_session_fresh(cfg) {
@@ -943,7 +960,7 @@ impl BrowserState {
                         return None;
                     }
                     self.lock = Some(t);
-                    Some(self.send_refresh(cfg, t))
+                    self.send_or_read(cfg, t)
                 } else {
                     self.queue.push(t);
                     if cfg.read_before_lock {
@@ -1132,6 +1149,7 @@ impl BrowserState {
         self.queue.retain(|&x| x != t);
         match self.grant(cfg, t) {
             Some(sent) => (true, Some(sent)),
+            None if self.holds_read_token(t) => (true, None),
             None => (true, self.grant_next(cfg)),
         }
     }
@@ -1157,7 +1175,7 @@ impl BrowserState {
             self.adopt_stored_session(cfg, t);
             return None;
         }
-        Some(self.send_refresh(cfg, t))
+        self.send_or_read(cfg, t)
     }
 
     /// Whether the stored session is fresh for [`LockGranted::SkipIfStoredSessionFresh`]: the
@@ -1201,6 +1219,9 @@ impl BrowserState {
             let next = self.queue.remove(0);
             if let Some(sent) = self.grant(cfg, next) {
                 return Some(sent);
+            }
+            if self.holds_read_token(next) {
+                return None; // it holds the lock and sends what it read in a later step
             }
         }
         self.lock = None;
@@ -1832,6 +1853,7 @@ pub(crate) mod tests {
             lock_hangs: 0,
             lock_steal: false,
             read_before_lock: false,
+            reads_token: crate::model::policy::ReadsToken::AtSend,
             lock_granted: LockGranted::Refresh,
             lock_recheck_margin: 0,
             storage_holds: StorageHolds::RefreshToken,

@@ -265,6 +265,9 @@ pub enum Timer {
     AttackerReadsStorage,
     /// The tab aborts its refresh in flight (`browser.aborts_per_tab`; [`browser::aborts`]).
     TabAbortsRefresh(TabIx),
+    /// With `browser.reads_token: "before-send"`: the tab sends the refresh token it read in
+    /// an earlier step ([`browser::token_read`]).
+    TabSendsReadToken(TabIx),
     /// The browser's clock advances one tick (freshness check only).
     BrowserTick,
     /// A tab whose refresh got no answer (yet) gives up waiting and sends it again, with the
@@ -671,6 +674,10 @@ impl Actor for Node {
                         let sent = b.abort(cfg, t);
                         (could, sent)
                     }
+                    Timer::TabSendsReadToken(t) => {
+                        let sent = b.send_read_token(cfg, t);
+                        (sent.is_some(), sent)
+                    }
                     Timer::BrowserTick => {
                         b.now += 1;
                         (true, None)
@@ -883,6 +890,11 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
     if cfg.aborts > 0 {
         for t in 0..b.tabs.len() as TabIx {
             set(Timer::TabAbortsRefresh(t), b.may_abort(t));
+        }
+    }
+    if cfg.reads_token == policy::ReadsToken::BeforeSend {
+        for t in 0..b.tabs.len() as TabIx {
+            set(Timer::TabSendsReadToken(t), b.holds_read_token(t));
         }
     }
     // LP4 bounded: a tab blocked for good may take own steps until its counter saturates (or,
@@ -1185,6 +1197,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         lock_hangs: sc.browser.lock_hangs,
         lock_steal: sc.browser.lock_steal,
         read_before_lock: sc.browser.read_before_lock,
+        reads_token: sc.browser.reads_token,
         lock_granted: sc.browser.lock_granted,
         lock_recheck_margin: sc.browser.lock_recheck_margin.unwrap_or(0),
         storage_holds: sc.browser.shared_storage_holds,

@@ -148,6 +148,31 @@ pub enum LockGranted {
     SkipIfStoredSessionFresh,
 }
 
+/// When a tab reads the refresh token its refresh presents (`browser.reads_token`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadsToken {
+    /// In the step that sends the refresh: what is stored then is what the request carries.
+    /// The default.
+    #[default]
+    AtSend,
+    /// In a step of its own, before the send (`TabReadsToken`): the tab reads the token where
+    /// its mode keeps it (and, with Web Locks, takes the lock or is granted it first), then
+    /// awaits something else (server metadata, a client id), and sends the token it read in a
+    /// later step (`TabSendsRefresh`), whatever is stored by then; any other step may run in
+    /// between. matrix-org/matrix-rust-sdk `refresh_access_token` before PR 6860 (fd8fc22cc):
+    /// the refresh token captured from `session_tokens()`, then `server_metadata().await`,
+    /// then the exchange of the captured token.
+    BeforeSend,
+}
+
+impl ReadsToken {
+    /// Whether it is the default, [`ReadsToken::AtSend`] (the model file leaves it out).
+    pub fn is_default(&self) -> bool {
+        *self == ReadsToken::AtSend
+    }
+}
+
 /// What the shared `localStorage` entry of json mode holds (`browser.shared_storage_holds`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]

@@ -579,7 +579,8 @@ fn timer_tab(tm: &Timer) -> Option<TabIx> {
         | Timer::TabWaits(t)
         | Timer::RequesterRefreshes(t, _)
         | Timer::TabReloads(t)
-        | Timer::TabAbortsRefresh(t) => Some(t),
+        | Timer::TabAbortsRefresh(t)
+        | Timer::TabSendsReadToken(t) => Some(t),
         Timer::Tick
         | Timer::DeviceSignsIn
         | Timer::AttackerRedeems(_)
@@ -613,6 +614,7 @@ fn map_timer(tm: &Timer, f: &dyn Fn(TabIx) -> TabIx) -> Timer {
         Timer::RequesterRefreshes(t, r) => Timer::RequesterRefreshes(f(t), r),
         Timer::TabReloads(t) => Timer::TabReloads(f(t)),
         Timer::TabAbortsRefresh(t) => Timer::TabAbortsRefresh(f(t)),
+        Timer::TabSendsReadToken(t) => Timer::TabSendsReadToken(f(t)),
         other => other,
     }
 }

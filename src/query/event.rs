@@ -149,6 +149,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "TabHangsWithLock",
     "TabHearsSignOut",
     "TabReadsLockFree",
+    "TabReadsToken",
     "TabReceivesCallResponse",
     "TabReceivesFollowUpResponse",
     "TabReceivesLogoutResponse",
@@ -210,6 +211,9 @@ fn absent_actions(m: &RefreshModel) -> Vec<(&'static str, &'static str)> {
     }
     if none(&|c| c.aborts > 0) {
         out.push(("TabAbortsRefresh", "has no aborted refresh (`browser.aborts_per_tab`)"));
+    }
+    if none(&|c| c.reads_token == crate::model::policy::ReadsToken::BeforeSend) {
+        out.push(("TabReadsToken", "reads the refresh token as it sends it (`browser.reads_token` is \"at-send\")"));
     }
     if none(&|c| c.attacker_reads_once) {
         out.push(("AttackerReadsStorage", "has no attacker who reads storage once (`attacker.steals: \"once\"`)"));

@@ -209,7 +209,7 @@ const TAB_STATUSES: &[(&str, i32)] = &[
 fn tab_status_value(s: TabStatus) -> i32 {
     let name = match s {
         TabStatus::Idle => "idle",
-        TabStatus::Refreshing { .. } => "refreshing",
+        TabStatus::Refreshing { .. } | TabStatus::TokenRead => "refreshing",
         TabStatus::Requesting | TabStatus::CheckingFresh => "requesting",
         TabStatus::SigningOut => "signing_out",
         TabStatus::WaitingLock | TabStatus::LockSeenFree | TabStatus::AwaitingBroadcast => "waiting",

@@ -593,6 +593,10 @@ fn tab_words(b: &BrowserState, i: usize, mode: AuthMode, stored: &str) -> String
         }
         TabStatus::Refreshing { sent: Some(tok) } => format!("refreshing (sent refresh token={tok})"),
         TabStatus::Refreshing { sent: None } => "refreshing (sent no cookie)".into(),
+        TabStatus::TokenRead => match t.read {
+            Some(tok) => format!("read refresh token={tok}, not sent yet"),
+            None => "read no refresh token, not sent yet".into(),
+        },
         TabStatus::Requesting => "requesting".into(),
         TabStatus::CheckingFresh => "checking freshness (GET /users/me)".into(),
         TabStatus::SigningOut => "signing out".into(),
@@ -915,6 +919,10 @@ fn describe_in(
                     "TabAwaitsBroadcast",
                     format!("{tab} needs a new token and, a follower, waits for the leader's broadcast"),
                 ),
+                TabStatus::TokenRead => {
+                    let lock = if b1.lock == Some(*t) && b0.lock != Some(*t) { ", takes the Web Lock" } else { "" };
+                    ("TabReadsToken", format!("{tab} loads or returns from idle{lock} and {}", read_text(b1, *t, refresh)))
+                }
                 TabStatus::Idle => (
                     "TabFindsStoredSessionFresh",
                     format!(
@@ -1113,6 +1121,24 @@ fn describe_in(
             let now = model::clock_at(after, m.cfg.server);
             ("clock".into(), "ClockTicks".into(), format!("time passes: now = {now}"), None)
         }
+        ActorModelAction::Timeout(_, Timer::TabSendsReadToken(t)) => {
+            let (b0, b1) = (model::browser_at(before, browser), model::browser_at(after, browser));
+            let read = b0.tabs[*t as usize].read.map_or("no token".to_string(), |x| format!("token={x}"));
+            let stored = match &m.actors[browser] {
+                Node::Browser { cfg, .. } => b1.stored_token(cfg, *t),
+                _ => None,
+            };
+            let now = match stored {
+                Some(x) if Some(x) != b0.tabs[*t as usize].read => format!(" (the storage holds token={x} by now)"),
+                _ => String::new(),
+            };
+            (
+                who(*t),
+                "TabSendsRefresh".into(),
+                format!("{} sends {refresh} with the refresh token it read ({read}){now}", who(*t)),
+                None,
+            )
+        }
         ActorModelAction::Timeout(_, Timer::TabHangsWithLock(t)) => (
             who(*t),
             "TabHangsWithLock".into(),
@@ -1133,9 +1159,13 @@ fn describe_in(
                     if let TabStatus::Refreshing { sent } = b1.tabs[n as usize].status {
                         let sent = sent.map_or("none".to_string(), |x| x.to_string());
                         text += &format!("; {} is granted the lock and sends its refresh with token={sent}", who(n));
+                    } else if b1.tabs[n as usize].status == TabStatus::TokenRead {
+                        text += &format!("; {} is granted the lock and {}", who(n), read_text(b1, n, refresh));
                     }
                 }
                 text
+            } else if b1.tabs[*t as usize].status == TabStatus::TokenRead {
+                format!("{} steals the Web Lock (steal: true) and {}", who(*t), read_text(b1, *t, refresh))
             } else {
                 format!(
                     "{} steals the Web Lock (steal: true) and sends its refresh with {}",
@@ -1483,6 +1513,8 @@ fn describe_in(
                                         who(n),
                                         sent.map_or("none".to_string(), |x| x.to_string())
                                     );
+                                } else if b1.tabs[n as usize].status == TabStatus::TokenRead {
+                                    s += &format!("; {} is granted the lock and {}", who(n), read_text(b1, n, refresh));
                                 }
                             }
                             s + &resumed_calls_text(b0, b1, names.words.call())
@@ -1637,7 +1669,8 @@ fn describe_in(
                     let granted = match (before_b.lock, after_b.lock) {
                         (Some(h), Some(n)) if usize::from(h) == ti && usize::from(n) != ti => {
                             after_b.tabs.get(n as usize).and_then(|x| match x.status {
-                                TabStatus::Refreshing { sent } => Some((n, sent)),
+                                TabStatus::Refreshing { sent } => Some((n, Some(sent))),
+                                TabStatus::TokenRead => Some((n, None)),
                                 _ => None,
                             })
                         }
@@ -1645,11 +1678,14 @@ fn describe_in(
                     };
                     let text = text + &skipped_grants_text(m, browser, before_b, after_b);
                     let text = match granted {
-                        Some((n, sent)) => format!(
+                        Some((n, Some(sent))) => format!(
                             "{text}; {} is granted the lock and sends {refresh} with token={}",
                             who(n),
                             sent.map_or("none".to_string(), |x| x.to_string())
                         ),
+                        Some((n, None)) => {
+                            format!("{text}; {} is granted the lock and {}", who(n), read_text(after_b, n, refresh))
+                        }
                         None => text,
                     };
                     let text = text + &resumed_calls_text(before_b, after_b, names.words.call());
@@ -1905,6 +1941,14 @@ fn storage_read_text(m: &RefreshModel, browser: usize, b: &BrowserState) -> Stri
     } else {
         format!("the attacker reads {whose} storage once and copies {}", what.join(", "))
     }
+}
+
+/// `reads_token: "before-send"`: what tab `t` read in the step that left it
+/// [`TabStatus::TokenRead`], as "reads its refresh token (token=1); it will send POST
+/// /auth/refresh with it in a later step".
+fn read_text(b: &BrowserState, t: TabIx, refresh: &str) -> String {
+    let read = b.tabs[t as usize].read.map_or("no token".to_string(), |x| format!("token={x}"));
+    format!("reads its refresh token ({read}); it will send {refresh} with it in a later step")
 }
 
 /// Where tab `t`'s refresh token is kept and which it is ("no token" when it holds none).
