@@ -101,7 +101,7 @@ fn sign_out_takes_lock_bad_input_is_refused_with_the_field_and_the_line() {
             src.replacen("\"sign_out_takes_lock\": true", "\"sign_out_takes_lock\": \"yes\"", 1),
             at,
             "sign_out_takes_lock",
-            "a boolean",
+            "`true` or `false`",
         ),
     ];
     refused_at(&src, &cases);

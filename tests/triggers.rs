@@ -49,7 +49,7 @@ fn f3_375_both_middleware_requests_refresh_only_after_the_expiry_and_the_loser_l
     assert!(q.steps.iter().any(|s| s.text.contains("finds its access token expired")));
     let none = answered(&sc, "no-refresh-after-the-winners-cookie");
     assert_eq!(none.answer, refresh_check::query::Answer::Unreachable);
-    assert!(r.unique_states >= 50, "the search was not empty: {}", r.unique_states);
+    assert!(r.unique_states >= 30, "the search was not empty: {}", r.unique_states);
 }
 
 /// The trigger changes what is searched: without it (every requester "any-time") the same
