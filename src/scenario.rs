@@ -466,6 +466,22 @@ pub struct BrowserSection {
     /// absent: the tab's `on_server_error`. Needs `requesters_per_tab` above 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_requester_server_error: Option<Vec<Reaction>>,
+    /// A sign-out takes the Web Lock the tab's refreshes take (`coordination` "web-locks"): it
+    /// waits for another tab's refresh in flight to be answered and then presents the token
+    /// stored then, and its answer releases the lock (supabase/auth-js from v2.62.0, `signOut`
+    /// under `_acquireLock` with `navigatorLock`). Default false: a sign-out is sent at once
+    /// (docs/protocol-language.md, "A sign-out under the Web Lock").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sign_out_takes_lock: bool,
+    /// When each requester of a tab starts a refresh, one entry per requester (requester 1,
+    /// the tab itself, first; as many entries as `requesters_per_tab`): "any-time" (default)
+    /// or "when-access-expired", only once the access token the page holds has expired by the
+    /// clients' clock (a middleware that refreshes when the request's access cookie has
+    /// expired). Absent: every requester "any-time". Authorization-server models, a clock
+    /// that runs past the access token's lifetime, no reloads (docs/protocol-language.md,
+    /// "A refresh on the access token's expiry").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_triggers: Option<Vec<crate::model::policy::RefreshTrigger>>,
     /// What a tab does when an ordinary call is refused (4xx), in order; absent: the
     /// refresh's `on_refused` (docs/protocol-language.md, "A call's own reactions"). Also
     /// `refresh-and-retry`. Needs `calls_per_tab`.
@@ -2099,7 +2115,7 @@ impl Scenario {
         if b.reads_token == crate::model::policy::ReadsToken::AtSend {
             return Ok(());
         }
-        let conflicts: [(&str, bool); 11] = [
+        let conflicts: [(&str, bool); 13] = [
             ("a Directus model (a read of its own is modelled against an `auth_server` or `protocol`)", !self.is_auth_server()),
             ("`mode` \"cookie\" or \"session\" (the refresh token is an HttpOnly cookie the browser attaches when it sends the request: page script cannot read it first, RFC 6265 §5.2.6)", b.mode != AuthMode::Json),
             ("`coordination` \"local-storage\" or \"broadcast-leader\" (the read is modelled with no coordination and with Web Locks)", !matches!(b.coordination, Coordination::None | Coordination::WebLocks)),
@@ -2111,6 +2127,8 @@ impl Scenario {
             ("`calls_per_tab` above 0", b.calls_per_tab > 0),
             ("`sign_out_notice`", b.sign_out_notice != crate::model::policy::SignOutNotice::None),
             ("`ssr_paths` above 0", b.ssr_paths > 0),
+            ("`sign_out_takes_lock`", b.sign_out_takes_lock),
+            ("`refresh_triggers`", b.refresh_triggers.is_some()),
         ];
         if let Some((what, _)) = conflicts.iter().find(|(_, on)| *on) {
             return Err(self.invalid(
@@ -2120,6 +2138,83 @@ impl Scenario {
             ));
         }
         Ok(())
+    }
+
+    /// Checks of `browser.sign_out_takes_lock` ([`crate::model::browser::signout_lock`]): a
+    /// Web Lock to take, a sign-out to take it, and none of the lock's faults or calls (a
+    /// sign-out holding a lock that hangs, is stolen or is released by a call's log-out is
+    /// not modelled).
+    fn validate_sign_out_lock(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        if !b.sign_out_takes_lock {
+            return Ok(());
+        }
+        let conflict = if b.coordination != Coordination::WebLocks {
+            Some("`coordination` \"web-locks\" (the lock the sign-out takes is the one the tab's refreshes take)")
+        } else if b.sign_outs == 0 {
+            Some("`sign_outs` above 0 (no sign-out would take the lock)")
+        } else if b.lock_hangs > 0 || b.lock_steal {
+            Some("no `lock_hangs` or `lock_steal` (a sign-out holding a lock that hangs or is stolen is not modelled)")
+        } else if b.calls_per_tab > 0 {
+            Some("no `calls_per_tab` (a call's log-out releasing the lock a sign-out waits for is not modelled)")
+        } else {
+            None
+        };
+        match conflict {
+            Some(why) => Err(self.invalid("browser.sign_out_takes_lock", "true", &format!("false unless {why}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks of `browser.refresh_triggers` ([`crate::model::browser::triggers`]): one entry
+    /// per requester; with "when-access-expired", an authorization-server model whose clock
+    /// runs past the access token's lifetime (otherwise the requester could never refresh),
+    /// `coordination` "none", no reloads and no server-side render paths.
+    fn validate_refresh_triggers(&self) -> Result<(), ScenarioError> {
+        use crate::model::policy::RefreshTrigger;
+        let b = &self.browser;
+        let Some(list) = &b.refresh_triggers else { return Ok(()) };
+        let field = "browser.refresh_triggers";
+        let found = serde_json::to_string(list).unwrap_or_default();
+        if list.len() != usize::from(b.requesters_per_tab) {
+            return Err(self.invalid(
+                field,
+                &found,
+                &format!(
+                    "one entry per requester: {} (`requesters_per_tab`), requester 1 (the tab itself) first",
+                    b.requesters_per_tab
+                ),
+            ));
+        }
+        if !list.contains(&RefreshTrigger::WhenAccessExpired) {
+            return Ok(());
+        }
+        let conflict = if !self.is_auth_server() {
+            Some(
+                "an `auth_server` or `protocol` model (the access token's expiry is the one a refresh's 2xx carries)"
+                    .to_string(),
+            )
+        } else if self.time.max_ticks <= self.time.access_token_ttl {
+            Some(format!(
+                "`time.max_ticks` ({}) above `time.access_token_ttl` ({}): no access token expires within the run, so a requester that waits for the expiry would never refresh",
+                self.time.max_ticks, self.time.access_token_ttl
+            ))
+        } else if b.coordination != Coordination::None {
+            Some(
+                "`coordination` \"none\" (a refresh on expiry is not modelled behind a cross-tab lock or leader)"
+                    .into(),
+            )
+        } else if b.reloads_per_tab > 0 {
+            Some("no `reloads_per_tab` (a reloaded page's access token is not modelled for the trigger)".into())
+        } else if b.ssr_paths > 0 {
+            Some("no `ssr_paths` (a render path's access token is not modelled for the trigger)".into())
+        } else {
+            None
+        };
+        match conflict {
+            Some(why) => Err(self.invalid(field, &found, &format!("\"when-access-expired\" only with {why}"))),
+            None => Ok(()),
+        }
     }
 
     /// Checks of `requesters_per_tab` and `reloads_per_tab`
@@ -2410,6 +2505,8 @@ impl Scenario {
         in_range("browser.retries_per_tab", self.browser.retries_per_tab, 0, 2)?;
         in_range("browser.lock_hangs", self.browser.lock_hangs, 0, 1)?;
         self.validate_requesters()?;
+        self.validate_refresh_triggers()?;
+        self.validate_sign_out_lock()?;
         self.validate_aborts()?;
         self.validate_reads_token()?;
         if self.browser.ssr_paths > 0 {

@@ -67,6 +67,12 @@ pub mod storage_theft;
 #[path = "token_read.rs"]
 pub mod token_read;
 
+#[path = "triggers.rs"]
+pub mod triggers;
+
+#[path = "signout_lock.rs"]
+pub mod signout_lock;
+
 use super::policy::{
     AuthMode, Coordination, FollowUpAfter, FollowUpToken, JsonStorage, LeaderElection, LockGranted, Logins, OkReaction,
     Reaction, StorageHolds, WrittenListener,
@@ -227,6 +233,10 @@ pub struct Tab {
     /// the tab does with a 2xx. Always false without the field.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub told_signed_out: bool,
+    /// With `browser.sign_out_takes_lock`: the tab waits for the Web Lock to send the user's
+    /// sign-out, not a refresh ([`signout_lock`]). Always false without the field.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sign_out_queued: bool,
 }
 
 /// An ordinary call in flight (an API request presenting the tab's access token, RFC 6750).
@@ -491,6 +501,12 @@ pub struct BrowserCfg {
     /// `browser.follow_up`: when a tab sends its follow-up and which token it carries (the
     /// handler is always `sign_out`); `None` without the field.
     pub follow_up: Option<(super::policy::FollowUpAfter, super::policy::FollowUpToken)>,
+    /// `browser.refresh_triggers`: when each requester (0: the tab itself) starts a refresh
+    /// ([`triggers`]); empty without the field (every requester at any time).
+    pub refresh_triggers: Vec<super::policy::RefreshTrigger>,
+    /// `browser.sign_out_takes_lock`: a sign-out takes the Web Lock its tab's refreshes take
+    /// ([`signout_lock`]).
+    pub sign_out_takes_lock: bool,
 }
 
 impl BrowserCfg {
@@ -509,6 +525,7 @@ impl BrowserCfg {
             || self.call_refresh_margin.is_some()
             || self.lock_granted == LockGranted::SkipIfStoredSessionFresh
             || self.retry_after_ticks.is_some()
+            || self.refreshes_on_expiry()
     }
 
     /// Whether tab `t` leads the refreshes ([`Coordination::BroadcastLeader`] only).
@@ -654,6 +671,7 @@ impl BrowserState {
             aborts_left: cfg.aborts,
             notice: false,
             told_signed_out: false,
+            sign_out_queued: false,
         };
         let jar = Jar {
             session: (cfg.mode == AuthMode::Session).then_some(jwt),
@@ -666,7 +684,11 @@ impl BrowserState {
         let access = |t: u8| (cfg.access_tokens && !cfg.signs_in_during_run).then_some(per_tab_login(t));
         // A tab that refreshes before a call knows when its sign-in access token expires
         // (`expires_in` of the sign-in's token response); otherwise the field stays as it was.
-        let expiry = if cfg.call_refresh_margin.is_some() { Some(cfg.access_ttl) } else { tab.expiry };
+        let expiry = if cfg.call_refresh_margin.is_some() || cfg.refreshes_on_expiry() {
+            Some(cfg.access_ttl)
+        } else {
+            tab.expiry
+        };
         let mut b = BrowserState {
             tabs: (0..cfg.tabs)
                 .map(|t| Tab { token: tab.token.map(|_| per_tab_login(t)), access: access(t), expiry, ..tab })
@@ -1161,6 +1183,9 @@ impl BrowserState {
     /// refreshed while it waited, so it takes that token over, sends no refresh and is idle
     /// again (`None` is returned; the caller releases the lock); otherwise it refreshes.
     fn grant(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
+        if let Some(sign_out) = self.grant_sign_out(cfg, t) {
+            return Some(sign_out);
+        }
         self.lock = Some(t);
         let queued_with = self.tabs[t as usize].queued_with.take();
         let skip = match cfg.lock_granted {
@@ -1250,7 +1275,11 @@ impl BrowserState {
         let cred = self.refresh_cred(cfg, t);
         let access = self.tabs[t as usize].access.filter(|_| cfg.sign_out_access);
         self.tabs[t as usize].status = TabStatus::SigningOut;
-        Some(Send::Logout { tab: t, cred, access })
+        let send = Send::Logout { tab: t, cred, access };
+        if cfg.sign_out_takes_lock {
+            return self.sign_out_under_lock(t, send);
+        }
+        Some(send)
     }
 
     /// Tab `t` receives its refresh's response: a 2xx stores the new token (the jar for every
@@ -1888,6 +1917,8 @@ pub(crate) mod tests {
             call_refresh_margin: None,
             access_ttl: 1,
             follow_up: None,
+            refresh_triggers: vec![],
+            sign_out_takes_lock: false,
         }
     }
 

@@ -645,8 +645,9 @@ impl Actor for Node {
                         (sent.is_some(), sent)
                     }
                     Timer::TabSignsOut(t) => {
+                        // Under the Web Lock the sign-out may queue and send nothing yet.
                         let sent = b.start_sign_out(cfg, t);
-                        (sent.is_some(), sent)
+                        (b != *before, sent)
                     }
                     Timer::TabPollsLock(t) => {
                         if !b.poll_lock(t) {
@@ -808,7 +809,7 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
     for (t, tab) in b.tabs.iter().enumerate() {
         let t = t as TabIx;
         let idle = tab.status == TabStatus::Idle;
-        set(Timer::TabRefreshes(t), idle && tab.refreshes_left > 0);
+        set(Timer::TabRefreshes(t), idle && tab.refreshes_left > 0 && b.trigger_fires(cfg, t, 0));
         set(Timer::TabRequests(t), idle && tab.requests_left > 0);
         if cfg.calls > 0 {
             set(Timer::TabCalls(t), b.may_call(t));
@@ -878,7 +879,7 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
     if cfg.requesters > 1 {
         for t in 0..b.tabs.len() as TabIx {
             for r in 1..cfg.requesters {
-                set(Timer::RequesterRefreshes(t, r), b.requester_may_start(t, r));
+                set(Timer::RequesterRefreshes(t, r), b.requester_may_start(t, r) && b.trigger_fires(cfg, t, r));
             }
         }
     }
@@ -956,6 +957,10 @@ fn browser_on_msg(server: Id, cfg: &BrowserCfg, state: &mut Cow<NodeState>, msg:
             let had_shared = b.storage.is_some();
             b.on_sign_out_reply(tab);
             b.send_sign_out_notice(cfg, tab, had_shared);
+            // `browser.sign_out_takes_lock`: the answer releases the Web Lock to the next waiter.
+            if let Some(send) = b.release_after_sign_out(cfg, tab) {
+                o.send(server, request_msg(send));
+            }
         }
         Msg::SignInResponse { reply, .. } => b.on_sign_in_reply(cfg, reply),
         Msg::FollowUpResponse { tab, .. } => b.on_follow_up_reply(tab),
@@ -1244,6 +1249,8 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
             .clone()
             .unwrap_or_else(|| sc.browser.on_server_error.clone()),
         call_refresh_margin: sc.browser.call_refresh_margin,
+        refresh_triggers: sc.browser.refresh_triggers.clone().unwrap_or_default(),
+        sign_out_takes_lock: sc.browser.sign_out_takes_lock,
         access_ttl: sc.time.access_token_ttl,
     }
 }
@@ -1301,7 +1308,8 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
         browser_clock: sc.browser.freshness_check
             || sc.browser.call_refresh_margin.is_some()
             || sc.browser.lock_granted == policy::LockGranted::SkipIfStoredSessionFresh
-            || sc.browser.retry_timeout.ticks().is_some(),
+            || sc.browser.retry_timeout.ticks().is_some()
+            || sc.browser.refresh_triggers.iter().flatten().any(|t| *t == policy::RefreshTrigger::WhenAccessExpired),
         max_in_flight_ticks: sc.time.max_in_flight_ticks,
         retry_after_loss: sc.browser.retry_timeout == policy::RetryTimeout::AFTER_LOSS,
         client_word: sc.browser.client_word.clone().unwrap_or_default(),

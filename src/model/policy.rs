@@ -376,6 +376,28 @@ pub enum CallOkReaction {
     StoreEchoedAccessToken,
 }
 
+/// When one requester of a tab starts a refresh (`browser.refresh_triggers`, one entry per
+/// requester, requester 1 the tab itself).
+///
+/// A page's client code refreshes on its own schedule (a timer, a visibility change, a 401),
+/// while a server-side path of the same page (a Next.js or SvelteKit middleware, the
+/// `/api/auth/session` route of Auth.js) refreshes only when the request's access-token cookie
+/// has expired and sets the new cookies on its response.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefreshTrigger {
+    /// At any moment the requester may start (its refreshes are bounded by
+    /// `refreshes_per_tab`): the default, and every requester's behaviour without the field.
+    #[default]
+    AnyTime,
+    /// Only once the access token the page holds has expired by the clients' clock
+    /// (`exp < now`, the tick the default `request` handler first refuses it), or when the
+    /// page holds none: F3-Nation/f3-nation `apps/me/middleware.ts` ("a valid access cookie
+    /// passes; otherwise refreshToken"), Auth.js's `jwt` callback (`if (Date.now() <
+    /// token.expires_at * 1000) return token`, authjs.dev "Refresh token rotation").
+    WhenAccessExpired,
+}
+
 /// A request a tab sends of its own accord once a reaction has run (`browser.follow_up`): after
 /// its refresh is answered 2xx, or after the user signed in again on its device, it sends one
 /// request to a named handler of the server carrying a token it held before the reaction or

@@ -941,6 +941,8 @@ fn describe_in(
                     };
                     let text = if ssr {
                         format!("{tab}, a server-side render path, refreshes: {refresh} with {sent}")
+                    } else if let Some(why) = expiry_trigger_words(m, browser, b0, *t, 0) {
+                        format!("{tab} {why} and sends {refresh} with {sent}")
                     } else {
                         format!("{tab} loads or returns from idle and sends {refresh} with {sent}")
                     };
@@ -981,6 +983,21 @@ fn describe_in(
             },
             None,
         ),
+        ActorModelAction::Timeout(_, Timer::TabSignsOut(t))
+            if model::browser_at(after, browser).tabs[*t as usize].sign_out_queued =>
+        {
+            let b = model::browser_at(before, browser);
+            let holder = b.lock.map_or("another tab".to_string(), &who);
+            (
+                who(*t),
+                "TabSignsOut".into(),
+                format!(
+                    "the user signs out in {}: the sign-out waits for the Web Lock held by {holder} (it will send {sign_out} once granted)",
+                    who(*t)
+                ),
+                None,
+            )
+        }
         ActorModelAction::Timeout(_, Timer::TabSignsOut(t)) => (
             who(*t),
             "TabSignsOut".into(),
@@ -1337,10 +1354,16 @@ fn describe_in(
             (
                 w.clone(),
                 "RequesterSendsRefresh".into(),
-                format!(
-                    "{w} refreshes on its own (no single-flight): {refresh} with {}",
-                    refresh_source(model::browser_at(before, browser), m, *t)
-                ),
+                match expiry_trigger_words(m, browser, model::browser_at(before, browser), *t, *r) {
+                    Some(why) => format!(
+                        "{w} {why} and refreshes on its own (no single-flight): {refresh} with {}",
+                        refresh_source(model::browser_at(before, browser), m, *t)
+                    ),
+                    None => format!(
+                        "{w} refreshes on its own (no single-flight): {refresh} with {}",
+                        refresh_source(model::browser_at(before, browser), m, *t)
+                    ),
+                },
                 None,
             )
         }
@@ -1686,7 +1709,7 @@ fn describe_in(
                         Some((n, None)) => {
                             format!("{text}; {} is granted the lock and {}", who(n), read_text(after_b, n, refresh))
                         }
-                        None => text,
+                        None => text + &granted_sign_out_text(before_b, after_b, &sign_out, &who),
                     };
                     let text = text + &resumed_calls_text(before_b, after_b, names.words.call());
                     let sent = match before_b.tabs.get(ti).map(|x| x.status) {
@@ -1728,13 +1751,15 @@ fn describe_in(
                 }
                 Msg::LogoutResponse { tab, .. } => {
                     let w = who(*tab);
+                    let (before_b, after_b) = (model::browser_at(before, browser), model::browser_at(after, browser));
                     (
                         w.clone(),
                         "TabReceivesLogoutResponse",
                         format!(
-                            "{w} gets {}: {}, and is logged out",
+                            "{w} gets {}: {}, and is logged out{}",
                             view.text,
-                            names.words.sign_out_reaction(browser_mode(m), shared_storage(m))
+                            names.words.sign_out_reaction(browser_mode(m), shared_storage(m)),
+                            released_by_sign_out_text(before_b, after_b, *tab, &refresh, &sign_out, &who)
                         ),
                     )
                 }
@@ -1907,6 +1932,72 @@ fn pending_token(m: &RefreshModel, s: &State, client: model::ClientKey, slot: u8
     let c = model::auth_server_at(s, m.cfg.server)?.cluster.as_ref()?;
     let p = c.pending.iter().find(|p| (p.client, p.slot) == (client, slot))?;
     (p.endpoint == model::oauth::AsEndpoint::Refresh).then_some(p.token).flatten()
+}
+
+/// With `browser.refresh_triggers`, why requester `r` of tab `t` (0: the tab) starts its
+/// refresh when it waits for the access token's expiry: `finds its access token expired (exp
+/// 1, browser clock 2)`; `None` for a requester that refreshes at any time.
+fn expiry_trigger_words(m: &RefreshModel, browser: usize, b: &BrowserState, t: TabIx, r: u8) -> Option<String> {
+    let Node::Browser { cfg, .. } = &m.actors[browser] else { return None };
+    if cfg.trigger(r) != model::policy::RefreshTrigger::WhenAccessExpired {
+        return None;
+    }
+    Some(match b.tabs[t as usize].expiry {
+        Some(e) => format!("finds its access token expired (exp {e}, browser clock {})", b.now),
+        None => "holds no access token".to_string(),
+    })
+}
+
+/// `browser.sign_out_takes_lock`: a tab that waited for the Web Lock to sign out and is
+/// granted it in this step, as "; tab B is granted the lock and sends POST /auth/logout with
+/// its stored refresh token (token=2)"; empty when none was.
+fn granted_sign_out_text(
+    before: &BrowserState,
+    after: &BrowserState,
+    sign_out: &str,
+    who: &dyn Fn(TabIx) -> String,
+) -> String {
+    let granted = (0..after.tabs.len() as TabIx).find(|&u| {
+        before.tabs[u as usize].sign_out_queued
+            && !after.tabs[u as usize].sign_out_queued
+            && after.tabs[u as usize].status == TabStatus::SigningOut
+    });
+    match granted {
+        Some(u) => format!("; {} is granted the lock and sends {sign_out} with {}", who(u), stored_refresh(after, u)),
+        None => String::new(),
+    }
+}
+
+/// `browser.sign_out_takes_lock`: the sign-out's answer releases tab `t`'s Web Lock; the next
+/// waiter, granted it, sends its refresh (or its sign-out) in the same step. Empty when the tab
+/// held no lock.
+fn released_by_sign_out_text(
+    before: &BrowserState,
+    after: &BrowserState,
+    t: TabIx,
+    refresh: &str,
+    sign_out: &str,
+    who: &dyn Fn(TabIx) -> String,
+) -> String {
+    let tab = model::browser::requesters::split(t).map_or(t, |(u, _, _)| u);
+    if before.lock != Some(tab) || after.lock == Some(tab) {
+        return String::new();
+    }
+    let mut s = "; its Web Lock is released".to_string();
+    if let Some(n) = after.lock {
+        match after.tabs[n as usize].status {
+            TabStatus::Refreshing { sent } => {
+                s += &format!(
+                    "; {} is granted the lock and sends {refresh} with token={}",
+                    who(n),
+                    sent.map_or("none".to_string(), |x| x.to_string())
+                )
+            }
+            TabStatus::SigningOut => s += &granted_sign_out_text(before, after, sign_out, who),
+            _ => {}
+        }
+    }
+    s
 }
 
 /// What tab `t` presents when it refreshes now: its refresh token where its mode keeps it

@@ -1,0 +1,62 @@
+//! When a requester of a tab starts a refresh (`browser.refresh_triggers`).
+//!
+//! Without the field every requester refreshes at any moment the search chooses (bounded by
+//! `refreshes_per_tab`). Real pages mix two kinds: the browser's client code refreshes on its
+//! own schedule (a timer, a visibility change, a 401), while a server-side path of the same
+//! page refreshes only once the request's access-token cookie has expired and sets the new
+//! cookies on its response: a Next.js middleware (F3-Nation/f3-nation `apps/me/middleware.ts`:
+//! "a valid access cookie passes; otherwise refreshToken"), Auth.js's `jwt` callback run by
+//! its middleware and by `/api/auth/session` (`if (Date.now() < token.expires_at * 1000)
+//! return token`). [`RefreshTrigger::WhenAccessExpired`] says so for one requester.
+//!
+//! **What the trigger reads.** The access token's `exp` the page holds ([`super::Tab::expiry`]:
+//! the sign-in's is `time.access_token_ttl`, then the one every 2xx the page takes carries,
+//! the tab's or another requester's), against the browser's clock ([`super::BrowserState::now`]),
+//! which may lag the authorization server's by one tick: the middleware's machine is not the
+//! authorization server's, and the model has one clock for the clients. The token has expired
+//! when `exp < now`, the first tick the default `request` handler refuses it (`access.exp >=
+//! now`); a page that holds no expiry refreshes (no access cookie: F3's middleware refreshes).
+//!
+//! What is abstracted: the margin some libraries refresh ahead of the expiry (auth-js's
+//! `EXPIRY_MARGIN_MS`); a trigger with a margin would compare `exp < now + N`, as
+//! `call_refresh_margin` does for calls.
+//!
+//! Sources: F3-Nation/f3-nation issue 375 and `apps/me/middleware.ts` at 0bc6ff6; authjs.dev
+//! "Refresh token rotation" (the `jwt` callback); nextauthjs/next-auth issue 11240 (the
+//! middleware's refresh and a second refresh with the same token).
+
+use super::{BrowserCfg, BrowserState, TabIx};
+use crate::model::policy::RefreshTrigger;
+
+impl BrowserCfg {
+    /// The trigger of requester `r` of every tab (0 is the tab itself): "any-time" unless
+    /// `browser.refresh_triggers` says otherwise.
+    pub fn trigger(&self, r: u8) -> RefreshTrigger {
+        self.refresh_triggers.get(r as usize).copied().unwrap_or_default()
+    }
+
+    /// Whether some requester waits for the access token's expiry: the browser's clock then
+    /// ticks, and a tab knows its sign-in access token's expiry from the start.
+    pub fn refreshes_on_expiry(&self) -> bool {
+        self.refresh_triggers.contains(&RefreshTrigger::WhenAccessExpired)
+    }
+}
+
+impl BrowserState {
+    /// Whether the access token tab `t` holds has expired by the browser's clock (`exp <
+    /// now`), or the tab knows of none.
+    pub fn access_expired(&self, t: TabIx) -> bool {
+        self.tabs[t as usize].expiry.is_none_or(|e| e < self.now)
+    }
+
+    /// Whether requester `r` of tab `t` (0: the tab itself) may start a refresh now as far as
+    /// its trigger goes: always with "any-time", once the page's access token has expired with
+    /// "when-access-expired". The requester's other conditions (signed in, idle, refreshes
+    /// left) are checked by the caller.
+    pub fn trigger_fires(&self, cfg: &BrowserCfg, t: TabIx, r: u8) -> bool {
+        match cfg.trigger(r) {
+            RefreshTrigger::AnyTime => true,
+            RefreshTrigger::WhenAccessExpired => self.access_expired(t),
+        }
+    }
+}
