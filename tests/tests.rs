@@ -42,6 +42,7 @@ mod scenarios;
 mod security_reports;
 mod sessions;
 mod sign_ins;
+mod sign_out_everywhere;
 mod sign_out_notice;
 mod storage_reads;
 mod stored_session;
