@@ -337,12 +337,13 @@ model's clock (see `time.max_ticks`).
 
 /// The protocol handler fields that only some handlers accept (validation refuses them at
 /// the others): a handler's `lock` (a refresh of several steps), `presents` (the refresh and
-/// the sign-out), `revocation` (the sign-out) and a rule's `evicts` (the sign-in).
+/// the sign-out), `revocation` (the sign-out) and a rule's `evicts` (the sign-in and the
+/// sign-out).
 const HANDLER_ONLY: &[(&str, &[&str])] = &[
     ("lock", &["refresh"]),
     ("presents", &["refresh", "sign_out"]),
     ("revocation", &["sign_out"]),
-    ("evicts", &["sign_in"]),
+    ("evicts", &["sign_in", "sign_out"]),
 ];
 
 /// Whether path `p` names a field its handler accepts ([`HANDLER_ONLY`]); every path outside

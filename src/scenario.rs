@@ -238,6 +238,13 @@ pub struct BrowserSection {
     #[serde(default)]
     #[schemars(range(max = 2))]
     pub sign_outs: u8,
+    /// Authorization-server models with several devices: the device the sign-outs start on
+    /// (1 to `devices`, as traces number them: `device 2`); the other devices never sign out.
+    /// Without it (default) the user signs out from any idle tab of any device. Needs
+    /// `sign_outs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3))]
+    pub sign_out_from: Option<u8>,
     /// Devices that sign in during the run (authorization-server models): the last
     /// `sign_ins` devices start signed out and the user signs in on each once, at any moment,
     /// racing every other step; the protocol's `sign_in` handler (which may then have several
@@ -1970,6 +1977,36 @@ impl Scenario {
         Ok(())
     }
 
+    /// Checks of `browser.sign_out_from`: a device of an authorization-server model (1 to
+    /// `devices`) that signs out (`sign_outs` above 0).
+    fn validate_sign_out_from(&self) -> Result<(), ScenarioError> {
+        let Some(d) = self.browser.sign_out_from else { return Ok(()) };
+        let b = &self.browser;
+        if !self.is_auth_server() {
+            return Err(self.invalid(
+                "browser.sign_out_from",
+                d,
+                "no `sign_out_from` in a Directus model (it has one browser; the field names a device of an \
+                 `auth_server` or `protocol` model)",
+            ));
+        }
+        if b.sign_outs == 0 {
+            return Err(self.invalid(
+                "browser.sign_out_from",
+                d,
+                "`sign_outs` above 0 with it (it says which device signs out; nothing signs out here)",
+            ));
+        }
+        if d == 0 || d > b.devices {
+            return Err(self.invalid(
+                "browser.sign_out_from",
+                d,
+                &format!("a device from 1 to {} (`browser.devices`; traces number devices from 1)", b.devices),
+            ));
+        }
+        Ok(())
+    }
+
     fn invalid(&self, field: &str, found: impl ToString, expected: &str) -> ScenarioError {
         ScenarioError::Invalid {
             path: self.path.clone(),
@@ -2502,6 +2539,7 @@ impl Scenario {
         in_range("time.session_refresh_grace_period", self.time.session_refresh_grace_period, 1, 200)?;
         in_range("time.refresh_margin", self.time.refresh_margin, 0, 200)?;
         in_range("browser.sign_outs", self.browser.sign_outs, 0, 2)?;
+        self.validate_sign_out_from()?;
         in_range("browser.retries_per_tab", self.browser.retries_per_tab, 0, 2)?;
         in_range("browser.lock_hangs", self.browser.lock_hangs, 0, 1)?;
         self.validate_requesters()?;

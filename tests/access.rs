@@ -339,7 +339,7 @@ fn models_validate_summarises_the_calls() {
     let line = |file: &str| text.lines().find(|l| l.contains(file)).unwrap_or_else(|| panic!("{text}"));
     assert!(
         line("zitadel-9331-refresh-revokes").ends_with(
-            "1 tab, 1 refreshes and 0 requests per tab, 0 ticks; calls: 1 per tab, the request handler of the file (2 rules))"
+            "1 tab, 1 refresh and 0 requests per tab, 0 ticks; calls: 1 per tab, the request handler of the file (2 rules))"
         ),
         "{text}"
     );
@@ -350,7 +350,7 @@ fn models_validate_summarises_the_calls() {
         "{text}"
     );
     assert!(
-        line("directus-10.10-session.json").ends_with("2 tabs, 1 refreshes and 0 requests per tab, 0 ticks)"),
+        line("directus-10.10-session.json").ends_with("2 tabs, 1 refresh and 0 requests per tab, 0 ticks)"),
         "{text}"
     );
     // Several devices are named as such, not as the tabs of one.

@@ -30,7 +30,13 @@ fn sign_in_constructs_are_refused_where_they_cannot_apply() {
     let cases = [
         (model(r#""devices": 2,"#, ""), "protocol.sign_in.steps", "`browser.sign_ins` above 0"),
         (model(r#""devices": 2, "sign_ins": 2,"#, ""), "browser.sign_ins", "an integer from 0 to 1"),
-        (model(r#""devices": 2, "sign_ins": 1,"#, r#", "evicts": "oldest""#), "evicts", "only in a `sign_in` rule"),
+        // A sign-out takes only "others" ("sign out everywhere"), and only where it revokes more
+        // than its own family.
+        (
+            model(r#""devices": 2, "sign_ins": 1,"#, r#", "evicts": "oldest""#),
+            "evicts",
+            "\"others\" in a `sign_out` rule",
+        ),
         // The value written is what the error shows, not the rule's name.
         (model(r#""devices": 2, "sign_ins": 1,"#, r#", "evicts": "others""#), "evicts", "found \"others\""),
     ];

@@ -43,6 +43,7 @@ mod security_report_models;
 mod security_reports;
 mod sessions;
 mod sign_ins;
+mod sign_out_everywhere;
 mod sign_out_lock;
 mod sign_out_notice;
 mod storage_reads;

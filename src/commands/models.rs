@@ -83,6 +83,36 @@ fn expand(file: &PathBuf) -> Result<u8> {
 /// The ordinary calls of a model for `models validate`'s summary: `; calls: N per tab, the
 /// request handler of the file (K rules) | the default request handler[, the attacker calls
 /// with the access tokens it copied]`; empty for a model that keeps no access tokens.
+/// `n` with its noun in the number it takes: `1 refresh`, `2 refreshes`, `0 requests`.
+fn counted(n: u8, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The tabs that are server-side render paths (`browser.ssr_paths`), if any:
+/// `; the first tab a server-side render path`.
+fn ssr_summary(sc: &Scenario) -> String {
+    match sc.browser.ssr_paths {
+        0 => String::new(),
+        1 => "; the first tab a server-side render path".to_string(),
+        n => format!("; the first {n} tabs server-side render paths"),
+    }
+}
+
+/// The sign-outs the user may start (`browser.sign_outs`) and the device they start on
+/// (`browser.sign_out_from`), if any: `; 1 sign-out, from device 2`.
+fn sign_outs_summary(sc: &Scenario) -> String {
+    let b = &sc.browser;
+    if b.sign_outs == 0 {
+        return String::new();
+    }
+    let from = match b.sign_out_from {
+        Some(d) => format!(", from device {d}"),
+        None if b.devices > 1 => ", from any device".to_string(),
+        None => String::new(),
+    };
+    format!("; {}{from}", counted(b.sign_outs, "sign-out", "sign-outs"))
+}
+
 fn calls_summary(sc: &Scenario) -> String {
     let attacker = sc.attacker.as_ref().is_some_and(|a| a.uses_access_tokens);
     let Some(p) = sc.protocol.as_ref().filter(|p| p.uses_access || sc.browser.calls_per_tab > 0 || attacker) else {
@@ -131,13 +161,15 @@ fn validate(args: &[PathBuf]) -> Result<u8> {
         match loaded {
             Ok(sc) => writeln!(
                 out,
-                "{}: ok ({}, {}, {} refreshes and {} requests per tab, {} ticks{})",
+                "{}: ok ({}, {}, {} and {} per tab, {} ticks{}{}{})",
                 escape_controls(&file.display().to_string()),
                 sc.name,
                 browsers_summary(sc.browser.devices, sc.browser.tabs),
-                sc.browser.refreshes_per_tab,
-                sc.browser.requests_per_tab,
+                counted(sc.browser.refreshes_per_tab, "refresh", "refreshes"),
+                counted(sc.browser.requests_per_tab, "request", "requests"),
                 sc.time.max_ticks,
+                ssr_summary(&sc),
+                sign_outs_summary(&sc),
                 calls_summary(&sc)
             )?,
             Err(e) => {

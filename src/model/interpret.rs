@@ -229,6 +229,29 @@ fn record_eviction(s: &mut AsState, evicts: crate::protocol::Evicts, own: u8, be
     s.as_ghost.evicted |= ended & intended;
 }
 
+/// Ghost: the other devices a sign-out rule marked `evicts` ("sign out everywhere": `revoke
+/// user`, "sign out other devices") presenting a token of family `own` ended (`before`: the
+/// devices live before its effects), recorded as a sign-in's eviction is ([`record_eviction`]):
+/// their logouts are the user's intent, and `eviction_completes` requires that no token of
+/// theirs is active at rest. Every family of a device it ended is marked signed out
+/// ([`super::oauth::AsGhost::signed_out`]), as the presented token's family is:
+/// `logout_revokes_all` counts a token minted into one afterwards (a refresh that read before
+/// the sign-out and writes after it) and a refresh arriving later answered 2xx;
+/// `sign_out_no_session_revived` and `sign_out_no_dead_token_handed_out` judge the refreshes
+/// arriving later. The signing-out device is the browser's own ground truth
+/// ([`super::browser::GroundTruth::signed_out`]).
+fn record_sign_out_eviction(s: &mut AsState, evicts: crate::protocol::Evicts, own: u8, before: u8) {
+    let evicted = s.as_ghost.evicted;
+    record_eviction(s, evicts, own, before);
+    let ended = s.as_ghost.evicted & !evicted;
+    let pending = s.as_ghost.pending;
+    for (f, fam) in s.families.iter().enumerate() {
+        if ended & (1 << fam.device()) != 0 && pending & (1 << f) == 0 {
+            s.as_ghost.signed_out |= 1 << f;
+        }
+    }
+}
+
 fn revoke_token(s: &mut AsState, t: Token) {
     if let Some(r) = (t as usize).checked_sub(1).and_then(|i| s.rows.get_mut(i)) {
         if !matches!(r.status, TokStatus::Revoked | TokStatus::Unknown) {
@@ -755,7 +778,11 @@ pub fn sign_out_presenting(
             let rules = p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]);
             if let Some(rule) = decide(rules, &view, t, s.now) {
                 if !rule.rolled_back {
+                    let live = live_sessions(s);
                     apply(p, s, rule, &view, (t, None), &mut Fields::default());
+                    if let (Some(evicts), Some(row)) = (rule.evicts, view.row) {
+                        record_sign_out_eviction(s, evicts, row.family, live);
+                    }
                 }
             }
         }

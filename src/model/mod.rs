@@ -1324,7 +1324,12 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
         // again (`browser.re_sign_ins`).
         let during = i + sc.browser.sign_ins >= devices;
         let re_sign_ins = if during { 0 } else { bcfg.re_sign_ins };
-        let cfg = BrowserCfg { signs_in_during_run: during, re_sign_ins, ..bcfg.clone() };
+        // `browser.sign_out_from`: only that device's user signs out.
+        let sign_outs = match sc.browser.sign_out_from {
+            Some(d) if d != i + 1 => 0,
+            _ => bcfg.sign_outs,
+        };
+        let cfg = BrowserCfg { signs_in_during_run: during, re_sign_ins, sign_outs, ..bcfg.clone() };
         model = model.actor(Node::Browser { server: Id::from(server), cfg, jwt, token });
     }
     let mut model = model

@@ -224,7 +224,8 @@ pub struct AsHandler {
     /// Ghost: the token's family had been signed out when the request arrived.
     pub after_sign_out: bool,
     /// Ghost: the user of the token's client session (its device) had signed out, by any
-    /// token or none, when the request arrived.
+    /// token or none, when the request arrived, or the token's family was signed out (by
+    /// another device's sign-out whose rule is marked `evicts`, too).
     pub after_user_sign_out: bool,
     /// Ghost: it arrived after a password change was answered, presenting a token of a family
     /// signed in before that change ([`AsGhost::before_password_change`]).
@@ -278,9 +279,11 @@ impl AsHandler {
     pub fn arriving(s: &AsState, client: ClientKey, slot: u8, token: Token, retry: bool) -> AsHandler {
         let view = s.read(token);
         let after_sign_out = view.row.is_some_and(|r| s.as_ghost.signed_out & (1 << r.family) != 0);
-        let after_user_sign_out = view.row.is_some_and(|r| {
-            s.families.get(r.family as usize).is_some_and(|f| s.as_ghost.user_signed_out & (1 << f.session) != 0)
-        });
+        // A family a sign-out marked `evicts` ended on another device is its user's sign-out too.
+        let after_user_sign_out = after_sign_out
+            || view.row.is_some_and(|r| {
+                s.families.get(r.family as usize).is_some_and(|f| s.as_ghost.user_signed_out & (1 << f.session) != 0)
+            });
         let after_password_change = view.row.is_some_and(|r| s.as_ghost.before_password_change & (1 << r.family) != 0);
         AsHandler {
             client,
@@ -348,8 +351,8 @@ pub struct AsGhost {
     pub ok_after_detection: u8,
     /// 2xx redemptions of a superseded token more than one generation behind (SP1 iii).
     pub deep_replays: u8,
-    /// Client sessions (devices) a sign-in rule marked `evicts` ended as the protocol intends
-    /// (bit per device): `no_spurious_logout` does not count their logouts.
+    /// Client sessions (devices) a sign-in or sign-out rule marked `evicts` ended as the
+    /// protocol intends (bit per device): `no_spurious_logout` does not count their logouts.
     pub evicted: u8,
     /// Families whose first token is reserved for a sign-in during the run and not yet
     /// inserted (bit per family).

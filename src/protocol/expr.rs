@@ -533,7 +533,7 @@ impl Names {
         };
         let access = if self.ordinary { ", an `access.` column of the presented access token" } else { "" };
         Err(format!(
-            "unknown name `{w}` (expected `now`, `presented`, a `presented.` or `family.` column{access}, a `user.` count or token (`user.active_tokens`, `user.active_families`, `user.oldest`, `user.newest`, `user.least_recently_used`, `user.most_recently_used`), or a declared `family.`, `session.`, per-token `presented.` or `request.` field{hint})"
+            "unknown name `{w}` (expected `now`, `presented`, a token status (`active`, `superseded`, `revoked`; `none`: no token), a `presented.` or `family.` column{access}, a `user.` count or token (`user.active_tokens`, `user.active_families`, `user.oldest`, `user.newest`, `user.least_recently_used`, `user.most_recently_used`), or a declared `family.`, `session.`, per-token `presented.` or `request.` field{hint})"
         ))
     }
 
@@ -1126,6 +1126,12 @@ mod tests {
         assert!(e.contains("unknown name `presented.stauts`") && e.contains("did you mean `presented.status`?"), "{e}");
         let e = parse_guard("presented.status == 3", &names()).unwrap_err().message;
         assert!(e.contains("cannot compare a status"), "{e}");
+        // A status in another vocabulary: the statuses are named, and ours is offered.
+        let e = parse_guard("presented.status == retired", &names()).unwrap_err().message;
+        assert!(e.contains("unknown name `retired`") && e.contains("(`active`, `superseded`, `revoked`"), "{e}");
+        assert!(e.contains("did you mean `superseded`?"), "{e}");
+        let e = parse_guard("presented.status == invalidated", &names()).unwrap_err().message;
+        assert!(e.contains("did you mean `revoked`?"), "{e}");
         // A refresh rule cannot read `access.`: the nearest name is not offered, the reason is.
         let e = parse_guard("not access.revokd", &names()).unwrap_err().message;
         assert!(!e.contains("did you mean"), "{e}");

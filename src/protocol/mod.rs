@@ -1428,12 +1428,24 @@ fn compile_rules(
         if written[..i].iter().any(|o| o.name == r.name) {
             return Err(fail(format!("{here}.name"), &r.name, msg("a name no other rule of this step has")));
         }
-        if let (Some(evicts), false) = (r.evicts, endpoint == Endpoint::SignIn) {
-            return Err(fail(
-                format!("{here}.evicts"),
-                evicts.word(),
-                msg("`evicts` only in a `sign_in` rule (it marks the sessions a sign-in is meant to end)"),
-            ));
+        match (r.evicts, endpoint) {
+            (None, _) | (Some(_), Endpoint::SignIn) | (Some(Evicts::Others), Endpoint::SignOut) => {}
+            (Some(evicts), Endpoint::SignOut) => {
+                return Err(fail(
+                    format!("{here}.evicts"),
+                    evicts.word(),
+                    msg("\"others\" in a `sign_out` rule (\"sign out everywhere\": the sessions of the other devices \
+                         its revocations end; `oldest` and `least-recently-used` are a sign-in's cap)"),
+                ));
+            }
+            (Some(evicts), _) => {
+                return Err(fail(
+                    format!("{here}.evicts"),
+                    evicts.word(),
+                    msg("`evicts` only in a `sign_in` rule (the sessions a sign-in is meant to end) or a \
+                         `sign_out` rule (\"others\": a sign-out that ends every device's session)"),
+                ));
+            }
         }
         let when = expr::parse_guard(&r.when, names).map_err(|e| fail(format!("{here}.when"), &r.when, e))?;
         let mut effects = vec![];
@@ -1462,7 +1474,24 @@ fn compile_rules(
             }
             effects.push(e);
         }
-        if let (Some(evicts), false) = (r.evicts, effects.iter().any(revokes_refresh_tokens)) {
+        // A sign-out's `revoke session` ends the presented token's client session, which may
+        // span other devices (one SSO session of several clients).
+        let ends_others = |e: &Effect| {
+            revokes_refresh_tokens(e) || (endpoint == Endpoint::SignOut && *e == Effect::Revoke(RevokeScope::Session))
+        };
+        if let (Some(evicts), true, Endpoint::SignOut) = (r.evicts, !effects.iter().any(ends_others), endpoint) {
+            return Err(fail(
+                format!("{here}.evicts"),
+                evicts.word(),
+                msg("`evicts` on a sign-out rule whose `do` revokes other devices' refresh tokens: the \
+                     sessions it ends are the ones its revocations end, and this rule revokes only the \
+                     presented token's family (expected `revoke user`, `revoke client`, `revoke session`, \
+                     `revoke session of …` or `revoke family of …` in this rule's `do`)"),
+            ));
+        }
+        if let (Some(evicts), false, false) =
+            (r.evicts, effects.iter().any(revokes_refresh_tokens), endpoint == Endpoint::SignOut)
+        {
             return Err(fail(
                 format!("{here}.evicts"),
                 evicts.word(),

@@ -431,6 +431,11 @@ pub const SYNONYMS: &[(&str, &str)] = &[
     ("successor", "child"),
     ("predecessor", "parent"),
     ("created_at", "issued_at"),
+    // A token status in another vocabulary: ours are `active`, `superseded`, `revoked`.
+    ("retired", "superseded"),
+    ("replaced", "superseded"),
+    ("invalidated", "revoked"),
+    ("blacklisted", "revoked"),
 ];
 
 /// The closest of `candidates` to `word`: a candidate that is `word` with a [`SYNONYMS`]

@@ -1558,10 +1558,11 @@ fn describe_in(
                     "server".to_string(),
                     "ServerReceivesLogout",
                     format!(
-                        "server receives {}'s {}{}",
+                        "server receives {}'s {}{}{}",
                         who(*tab),
                         view.text,
-                        revocation_text(m, before, cred, *access)
+                        revocation_text(m, before, cred, *access),
+                        sessions_ended_text(m, before, after)
                     ),
                 ),
                 Msg::FollowUpRequest { tab, token } => (
@@ -2072,6 +2073,30 @@ fn revocation_text(
     match model::interpret::sign_out_rule(protocol, auth, t, access) {
         Some(rule) => format!(": found as {kind}: rule `{}`", rule.name),
         None => format!(": found as {kind}: no rule holds"),
+    }
+}
+
+/// The other devices whose sessions a sign-out rule marked `evicts` ended (their last active
+/// token revoked: "sign out everywhere"), named: `; its rules end device 1's session too (its
+/// last active token is revoked)`. Empty when it ends none but the signing-out device's.
+fn sessions_ended_text(m: &RefreshModel, before: &State, after: &State) -> String {
+    let ended = |s: &State| model::auth_server_at(s, m.cfg.server).map_or(0, |a| a.as_ghost.evicted);
+    let new = ended(after) & !ended(before);
+    let names: Vec<String> = m
+        .cfg
+        .browsers
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| new & (1 << b) != 0)
+        .map(|(d, _)| format!("device {}'s", d + 1))
+        .collect();
+    match names.as_slice() {
+        [] => String::new(),
+        [one] => format!("; its rules end {one} session too (its last active token is revoked)"),
+        [many @ .., last] => format!(
+            "; its rules end {} and {last} sessions too (their last active tokens are revoked)",
+            many.join(", ")
+        ),
     }
 }
 

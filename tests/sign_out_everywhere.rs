@@ -1,0 +1,153 @@
+//! "Sign out everywhere" (`evicts: "others"` on a `sign_out` rule) racing another device's
+//! refresh (geolens PR 1446): the ground truth excuses the other device's logout, and the
+//! sign-out properties judge every session the sign-out ended; `browser.sign_out_from` names the
+//! device that signs out.
+
+use refresh_check::scenario::Verdict;
+
+use crate::util::{checked, cli, status, steps, trace_of};
+
+const RACE: &str = "models/geolens-pr1446-rotation-races-sign-out-everywhere.json";
+const FIX: &str = "models/geolens-c31a9af-rotation-serialized-with-sign-out.json";
+
+/// The review's interleaving: device 1's refresh selects its row, device 2 signs out
+/// everywhere (ending device 1's session), then device 1's rotation inserts token 3 and the
+/// device stores it: `eviction_completes` names it at rest (7 steps), `logout_revokes_all` at
+/// the insert (5 steps).
+#[test]
+fn a_rotation_after_sign_out_everywhere_keeps_the_other_device_signed_in() {
+    let (sc, m, r) = checked(RACE);
+    assert_eq!(status(&r, "eviction_completes"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "eviction_completes");
+    let expected = [
+        ("tab 1A", "TabSendsRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("tab 2A", "TabSignsOut"),
+        ("server", "ServerReceivesLogout"),
+        ("tab 2A", "TabReceivesLogoutResponse"),
+        ("server", "ServerWritesRefresh"),
+        ("tab 1A", "TabReceivesRefreshResponse"),
+    ];
+    let got = steps(&t);
+    assert_eq!(got, crate::util::owned(&expected), "{got:#?}");
+    let text: Vec<&str> = t.steps.iter().map(|s| s.text.as_str()).collect();
+    assert!(text[1].contains("refresh_token=1") && text[1].contains("rule `active` → continue"), "{}", text[1]);
+    assert!(
+        text[3].contains("refresh_token=2") && text[3].contains("its rules end device 1's session too"),
+        "{}",
+        text[3]
+    );
+    assert!(text[5].contains("device 1 tab A's refresh") && text[5].contains("→ ok minted"), "{}", text[5]);
+    assert!(text[6].contains("device 1 tab A gets 200, refresh token=3; it stores it"), "{}", text[6]);
+    // At rest device 1 holds token 3, active, of the session the sign-out ended.
+    let last = &t.steps.last().unwrap().state;
+    assert!(last.store.iter().any(|row| row.starts_with("token=3 ") && row.contains("active")), "{:?}", last.store);
+
+    assert_eq!(status(&r, "logout_revokes_all"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "logout_revokes_all");
+    assert_eq!(steps(&t), crate::util::owned(&expected[..4].iter().copied().chain([expected[5]]).collect::<Vec<_>>()));
+    // Device 1's logout would be the sign-out's intent: not a spurious one.
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+}
+
+/// The fix re-reads the row under the lock: device 1's refresh is refused once the sign-out
+/// has revoked its token, and that logout is the user's intent.
+#[test]
+fn a_rotation_serialized_with_the_sign_out_holds() {
+    let (_, _, r) = checked(FIX);
+    for p in [
+        "eviction_completes",
+        "logout_revokes_all",
+        "sign_out_no_session_revived",
+        "no_spurious_logout",
+        "converges_to_live_token",
+        "no_dead_credential_at_rest",
+    ] {
+        assert_eq!(status(&r, p), Verdict::Holds, "{p}");
+    }
+    assert!(r.unique_states > 50, "{}", r.unique_states);
+}
+
+/// Without `evicts`, the same sign-out's ending of device 1's session is not the user's
+/// intent (Keycloak issue 26532's shape): device 1's refused refresh is a spurious logout, and
+/// the eviction properties do not apply.
+#[test]
+fn without_evicts_the_other_device_is_not_excused() {
+    let dir = crate::common::TempFiles::new();
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(crate::util::root().join(FIX)).unwrap()).unwrap();
+    m["protocol"]["sign_out"]["rules"][0].as_object_mut().unwrap().remove("evicts");
+    m.as_object_mut().unwrap().remove("expect");
+    m.as_object_mut().unwrap().remove("queries");
+    std::fs::write(dir.path().join("m.json"), serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    let out = cli(dir.path(), &["check", "m.json", "--no-traces", "--format", "json", "--threads", "1"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdict = |name: &str| {
+        report["properties"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap()["status"].clone()
+    };
+    assert_eq!(verdict("no_spurious_logout"), "violated");
+    assert_eq!(verdict("eviction_completes"), "holds");
+}
+
+/// `browser.sign_out_from`: only that device signs out (the shortest counterexample of the
+/// race model has device 2 signing out; with device 1 the roles swap). Refused outside 1 to
+/// `devices`, without `sign_outs`; `evicts` other than `others` on a sign-out, and on a
+/// sign-out that revokes only its own family, is refused too (exit 2, naming the field).
+#[test]
+fn sign_out_from_and_sign_out_evicts_are_validated_and_take_effect() {
+    let dir = crate::common::TempFiles::new();
+    let write = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(crate::util::root().join(RACE)).unwrap()).unwrap();
+        m.as_object_mut().unwrap().remove("expect");
+        m.as_object_mut().unwrap().remove("queries");
+        edit(&mut m);
+        std::fs::write(dir.path().join("m.json"), serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    };
+    let refused = |field: &str, hint: &str| {
+        let out = cli(dir.path(), &["models", "validate", "m.json"]);
+        assert_eq!(out.status.code(), Some(2), "{field}");
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(e.contains("m.json:") && e.contains(field) && e.contains(hint), "{field}: {e}");
+    };
+    write(&|m| m["browser"]["sign_out_from"] = 3.into());
+    refused("browser.sign_out_from", "a device from 1 to 2");
+    write(&|m| m["browser"]["sign_outs"] = 0.into());
+    refused("browser.sign_out_from", "`sign_outs` above 0");
+    write(&|m| m["protocol"]["sign_out"]["rules"][0]["evicts"] = "oldest".into());
+    refused("evicts", "\"others\" in a `sign_out` rule");
+    write(&|m| m["protocol"]["sign_out"]["rules"][0]["do"] = serde_json::json!(["revoke family"]));
+    refused("evicts", "revokes only the presented token's family");
+
+    // Accepted, and the summary says who signs out.
+    write(&|m| m["browser"]["sign_out_from"] = 1.into());
+    let out = cli(dir.path(), &["models", "validate", "m.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 refresh and 0 requests per tab, 0 ticks; 1 sign-out, from device 1)"), "{text}");
+    // Device 1 signs out; device 2's refresh is the one that races it.
+    let out = cli(dir.path(), &["check", "m.json", "--no-traces"]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("the user signs out in device 1 tab A") && !text.contains("signs out in device 2"), "{text}");
+    assert!(text.contains("its rules end device 2's session too"), "{text}");
+}
+
+/// `models validate` counts in the right number and names the server-side render paths.
+#[test]
+fn validate_summary_names_ssr_paths() {
+    let dir = crate::common::TempFiles::new();
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(crate::util::root().join(FIX)).unwrap()).unwrap();
+    m["browser"] = serde_json::json!({"tabs": 2, "ssr_paths": 1, "refreshes_per_tab": 2, "mode": "cookie"});
+    m["protocol"]["sign_out"]["rules"][0].as_object_mut().unwrap().remove("evicts");
+    m.as_object_mut().unwrap().remove("expect");
+    m.as_object_mut().unwrap().remove("queries");
+    std::fs::write(dir.path().join("m.json"), serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    let out = cli(dir.path(), &["models", "validate", "m.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("2 tabs, 2 refreshes and 0 requests per tab, 0 ticks; the first tab a server-side render path)"),
+        "{text}"
+    );
+}
