@@ -30,7 +30,11 @@ fn sign_in_constructs_are_refused_where_they_cannot_apply() {
     let cases = [
         (model(r#""devices": 2,"#, ""), "protocol.sign_in.steps", "`browser.sign_ins` above 0"),
         (model(r#""devices": 2, "sign_ins": 2,"#, ""), "browser.sign_ins", "an integer from 0 to 1"),
-        (model(r#""devices": 2, "sign_ins": 1,"#, r#", "evicts": "oldest""#), "evicts", "only in a `sign_in` rule"),
+        (
+            model(r#""devices": 2, "sign_ins": 1,"#, r#", "evicts": "oldest""#),
+            "evicts",
+            "only in a `sign_in` or `password_change` rule",
+        ),
         // The value written is what the error shows, not the rule's name.
         (model(r#""devices": 2, "sign_ins": 1,"#, r#", "evicts": "others""#), "evicts", "found \"others\""),
     ];
