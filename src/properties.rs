@@ -568,7 +568,9 @@ fn sign_out_no_session_revived(m: &RefreshModel, s: &State) -> bool {
 /// ID after any privilege level change"; RFC 9700 §4.14; SP5 of `industry-policies.md` §3 for
 /// a password change): once a password change (`browser.re_sign_in_is: password-change`) has
 /// been answered 2xx, no refresh arriving later and presenting a token of a family signed in
-/// before it is answered 2xx, whoever sends it (a tab, the attacker with a copied token). The
+/// before it is answered 2xx, whoever sends it (a tab, the attacker with a copied token); a
+/// change answered `session_kept` (the `password_change` handler) keeps the changing device's
+/// session by design and marks the other devices' families only. The
 /// access tokens issued before the change are not judged here: a self-contained JWT lives to
 /// its `exp` unless the `request` handler checks the store, and how long it lives after the
 /// change is a query's question (`docs/protocol-language.md`, "A password change").

@@ -1420,11 +1420,23 @@ impl Scenario {
         // The `sign_in` handler is the password change: the start-up sign-in of a second device
         // and a sign-in during the run would run the change's rules too (`revoke user` ending
         // the other device's session before anything happens).
-        if b.re_sign_in_is == crate::model::policy::ReSignIn::PasswordChange && (b.devices > 1 || b.sign_ins > 0) {
+        let change_handler = self.protocol.as_ref().is_some_and(|p| p.password_change.is_some());
+        if change_handler && b.re_sign_in_is != crate::model::policy::ReSignIn::PasswordChange {
+            return Err(self.invalid(
+                "protocol.password_change",
+                "a `password_change` handler",
+                "`browser.re_sign_in_is: \"password-change\"` and `browser.re_sign_ins` above 0 (the handler serves the user's password changes, and this model has none)",
+            ));
+        }
+        // Without a `password_change` handler the `sign_in` handler is the change.
+        if !change_handler
+            && b.re_sign_in_is == crate::model::policy::ReSignIn::PasswordChange
+            && (b.devices > 1 || b.sign_ins > 0)
+        {
             return Err(self.invalid(
                 "browser.re_sign_in_is",
                 "\"password-change\"",
-                "one device and no `browser.sign_ins` (the `sign_in` handler is the password change: every other sign-in, the start-up sign-in of a second device or a sign-in during the run, would run its rules too)",
+                "one device and no `browser.sign_ins` (the `sign_in` handler is the password change: every other sign-in, the start-up sign-in of a second device or a sign-in during the run, would run its rules too), or a `protocol.password_change` handler for the change",
             ));
         }
         if b.sign_ins == 0 && b.re_sign_ins == 0 {

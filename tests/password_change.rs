@@ -165,3 +165,151 @@ fn better_auth_revoke_other_sessions_leaves_the_cookie_cache_for_its_lifetime() 
     step_after(&t, tick2, "server", "ServerReceivesCall", "attacker");
     assert_eq!(answered(&sc, "attacker-calls-3-ticks-after-change").answer, refresh_check::query::Answer::Unreachable);
 }
+
+const WARMBLY_OTHERS: &str = "models/warmbly-change-password-revokes-other-devices.json";
+
+/// The shipped model with `edit` applied to its text, parsed (its `expect` is not asserted).
+fn warmbly_others_with(edit: impl Fn(String) -> String) -> refresh_check::scenario::Scenario {
+    let text = edit(std::fs::read_to_string(WARMBLY_OTHERS).unwrap());
+    refresh_check::scenario::Scenario::parse(std::path::Path::new(WARMBLY_OTHERS), &text)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A `password_change` handler is accepted with two devices (the `sign_in` handler no longer
+/// being the change); refused without `re_sign_in_is: "password-change"` (naming the handler),
+/// `session_kept` outside it, and `revoke user except` anything but `family` or `session`
+/// (exit 2, the file's line, the field, what is expected).
+#[test]
+fn password_change_handler_is_accepted_with_two_devices_and_refused_out_of_place() {
+    let src = std::fs::read_to_string(WARMBLY_OTHERS).unwrap();
+    let files = crate::common::TempFiles::new();
+    files.write("p.json", &src);
+    let out = crate::util::cli(files.path(), &["models", "validate", "p.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let no_change = src.replace("\"re_sign_in_is\": \"password-change\",", "");
+    let kept_in_sign_in = src.replace("\"password_change\": {", "\"sign_in\": {");
+    let nosuch = src.replace("revoke user except session", "revoke user except device");
+    let sign_in_kept_expected = "`session_kept` only in a `password_change` rule";
+    refused_at(
+        &src,
+        &[
+            (
+                no_change,
+                "\"password_change\"",
+                "protocol.password_change",
+                "`browser.re_sign_in_is: \"password-change\"`",
+            ),
+            (kept_in_sign_in, "\"reply\": \"session_kept\"", "protocol.sign_in.rules[0].reply", sign_in_kept_expected),
+            (
+                nosuch,
+                "revoke user except device",
+                "protocol.password_change.rules[0].do[0]",
+                "`revoke user except session`",
+            ),
+        ],
+    );
+}
+
+/// warmbly's `ChangePassword` (`RevokeOtherSessions` with the caller's session id): the device
+/// that changes the password keeps its session, the other device's is ended. Nothing another
+/// device held before the change is served after it (`password_change_revokes_all` holds in a
+/// search of many states), the other device's logout is the intended eviction
+/// (`no_spurious_logout` holds), and the two queries are these interleavings: the change
+/// answered `session_kept`, then device 2 refused, or device 1 served with its old token.
+#[test]
+fn warmbly_change_keeps_the_callers_session_and_ends_the_other_device() {
+    let (sc, _, r) = checked(WARMBLY_OTHERS);
+    assert_eq!(status(&r, "password_change_revokes_all"), Verdict::Holds);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert!(r.unique_states > 1000, "{}", r.unique_states);
+    let t = query_trace(&sc, "other-device-refused-after-change");
+    let change = step_after(&t, 0, "tab 1A", "DeviceSignsIn", "changes the password on this device");
+    let kept = step_after(
+        &t,
+        change,
+        "server",
+        "ServerReceivesSignIn",
+        "RevokeOtherSessions(currentSessionID)` → session_kept",
+    );
+    let answer = step_after(&t, kept, "tab 1A", "TabReceivesSignInResponse", "the device keeps the session it held");
+    let refused = step_after(
+        &t,
+        answer,
+        "server",
+        "ServerReceivesRefresh",
+        "device 2 tab A's POST /auth/refresh (mode json, refresh_token=2)",
+    );
+    assert!(t.steps[refused].text.contains("revoked session or stale nonce"), "{}", t.steps[refused].text);
+    let t = query_trace(&sc, "kept-session-refreshes-after-change");
+    let answer = step_after(&t, 0, "tab 1A", "TabReceivesSignInResponse", "the device keeps the session it held");
+    let served = step_after(
+        &t,
+        answer,
+        "server",
+        "ServerReceivesRefresh",
+        "device 1 tab A's POST /auth/refresh (mode json, refresh_token=1)",
+    );
+    assert!(t.steps[served].text.contains("rotate both nonces"), "{}", t.steps[served].text);
+}
+
+/// What each part of the kept-session change does, by removing it. Without `evicts` the other
+/// device's logout is spurious (the change, then device 2 refused). With `revoke user except
+/// family` the change also ends the caller's old session (only the reserved family is spared),
+/// so device 1's refresh after the change is never served. With no revocation, the other
+/// device's old token is served after the change (`password_change_revokes_all` violated, the
+/// last step that refresh). A thief holding copies of device 1's session refreshes after the
+/// change, and the property, judging the other devices only, still holds.
+#[test]
+fn each_part_of_the_kept_session_change_has_its_effect() {
+    use refresh_check::query::Answer;
+    let no_evicts = warmbly_others_with(|s| s.replace("\"evicts\": \"others\",", ""));
+    let (m, r) = crate::util::run(&no_evicts, &Default::default());
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    // The shortest: device 1's refresh is in flight when device 2 changes the password; it
+    // arrives after the change and is refused, and device 1 is logged out.
+    let t = trace_of(&m, &no_evicts, &r, "no_spurious_logout");
+    let change = step_after(&t, 0, "tab 2A", "DeviceSignsIn", "changes the password");
+    let kept = step_after(&t, change, "server", "ServerReceivesSignIn", "→ session_kept");
+    let refused = step_after(&t, kept, "server", "ServerReceivesRefresh", "device 1 tab A's POST /auth/refresh");
+    assert!(t.steps[refused].text.contains("revoked session or stale nonce"), "{}", t.steps[refused].text);
+    step_after(&t, refused, "tab 1A", "TabReceivesRefreshResponse", "logged out");
+    assert_eq!(t.steps.len(), 5);
+
+    let except_family = warmbly_others_with(|s| s.replace("revoke user except session", "revoke user except family"));
+    let m = refresh_check::model::build(&except_family);
+    let cfg = refresh_check::search::SearchConfig::default();
+    let ask = |name: &str| {
+        let q = except_family.queries.iter().find(|q| q.name == name).unwrap();
+        refresh_check::query::answer(&m, &except_family.path, &except_family.name, 1, q, &cfg).answer
+    };
+    assert_eq!(ask("other-device-refused-after-change"), Answer::Reachable);
+    assert_eq!(ask("kept-session-refreshes-after-change"), Answer::Unreachable);
+
+    let nothing =
+        warmbly_others_with(|s| s.replace("\"revoke user except session\"", "").replace("\"evicts\": \"others\",", ""));
+    let (m, r) = crate::util::run(&nothing, &Default::default());
+    assert_eq!(status(&r, "password_change_revokes_all"), Verdict::Violated);
+    // The shortest: device 1's refresh is in flight when device 2's change is answered; it
+    // arrives after, and its token of the session before the change is rotated.
+    let t = trace_of(&m, &nothing, &r, "password_change_revokes_all");
+    let kept = step_after(&t, 0, "server", "ServerReceivesSignIn", "device 2 tab A's password change");
+    assert!(t.steps[kept].text.contains("→ session_kept"), "{}", t.steps[kept].text);
+    let served = step_after(&t, kept, "server", "ServerReceivesRefresh", "device 1 tab A's POST /auth/refresh");
+    assert!(t.steps[served].text.contains("rotate both nonces"), "{}", t.steps[served].text);
+    assert_eq!(served + 1, t.steps.len());
+
+    let thief = warmbly_others_with(|s| {
+        s.replace("\"time\":", "\"attacker\": { \"attempts\": 1, \"modes\": [\"json\"] },\n  \"time\":").replace(
+            "\"queries\": [",
+            r#""queries": [
+    { "name": "thief-served-after-change",
+      "events": ["tab A TabReceivesSignInResponse", "server ServerReceivesRefresh text `attacker's POST /auth/refresh (mode json, refresh_token=1)` rule `RefreshNonce matches: rotate both nonces`"],
+      "expect": "reachable" },"#,
+        )
+    });
+    let (_, r) = crate::util::run(&thief, &Default::default());
+    assert_eq!(status(&r, "password_change_revokes_all"), Verdict::Holds);
+    let t = query_trace(&thief, "thief-served-after-change");
+    let answer = step_after(&t, 0, "tab 1A", "TabReceivesSignInResponse", "keeps the session it held");
+    step_after(&t, answer, "server", "ServerReceivesRefresh", "attacker");
+}

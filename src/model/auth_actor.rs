@@ -81,7 +81,7 @@ pub(super) fn on_msg(
             if s.handlers.iter().any(|h| h.client == client && h.sign_in) {
                 return; // a redelivery while it is served: a no-op
             }
-            if protocol.sign_in.is_none() {
+            if interpret::sign_in_handler(protocol, &s, token).is_none() {
                 // No sign-in handler: the sign-in inserts its token and leaves the others alone.
                 let reply = interpret::answer_sign_in(protocol, &mut s, token, access_ttl);
                 (client, Msg::SignInResponse { tab, reply })

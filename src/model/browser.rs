@@ -774,6 +774,12 @@ impl BrowserState {
             return;
         }
         match reply {
+            // A password change answered `session_kept`: 200 with no token, and the device
+            // keeps the session it holds (its tabs keep their tokens).
+            Reply::Ok { token: None, .. } if cfg.re_sign_ins > 0 => {
+                self.sign_in = SignInStage::Done;
+                self.truth.signed_in = true;
+            }
             Reply::Ok { token, access, expires_at, .. } => {
                 self.sign_in = SignInStage::Done;
                 self.truth.signed_in = true;

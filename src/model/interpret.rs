@@ -133,13 +133,32 @@ pub fn handler_view(p: &Protocol, s: &AsState, h: &AsHandler) -> ReadView {
     view
 }
 
-/// The handler that serves `h`: the sign-in handler for a sign-in during the run, the refresh
-/// handler otherwise.
-pub fn handler_of<'p>(p: &'p Protocol, h: &AsHandler) -> &'p crate::protocol::Handler {
-    match (&p.sign_in, h.sign_in) {
-        (Some(si), true) => si,
+/// The handler that serves `h`: for a sign-in during the run the sign-in handler
+/// ([`sign_in_handler`]), the refresh handler otherwise.
+pub fn handler_of<'p>(p: &'p Protocol, s: &AsState, h: &AsHandler) -> &'p crate::protocol::Handler {
+    match (h.sign_in, sign_in_handler(p, s, h.token)) {
+        (true, Some(si)) => si,
         _ => &p.refresh,
     }
+}
+
+/// The handler that serves the sign-in whose reserved first token is `t`: the
+/// `password_change` handler for a sign-in again (the device holds a family signed in before,
+/// [`signs_in_again`]) when the protocol has one, else the `sign_in` handler; `None` when
+/// there is neither (the sign-in inserts its token and leaves the others alone).
+pub fn sign_in_handler<'p>(p: &'p Protocol, s: &AsState, t: Token) -> Option<&'p crate::protocol::Handler> {
+    match &p.password_change {
+        Some(pc) if signs_in_again(s, t) => Some(pc),
+        _ => p.sign_in.as_ref(),
+    }
+}
+
+/// Whether the sign-in whose reserved first token is `t` is a sign-in again: its family's
+/// device holds another family already signed in (not pending).
+pub fn signs_in_again(s: &AsState, t: Token) -> bool {
+    let f = t.saturating_sub(1) as usize;
+    let Some(d) = s.families.get(f).map(|fam| fam.device()) else { return false };
+    s.families.iter().enumerate().any(|(g, fam)| g != f && fam.device() == d && s.as_ghost.pending & (1 << g) == 0)
 }
 
 /// Inserts the reserved first token `t` of a family signing in during the run: active, issued
@@ -184,6 +203,26 @@ pub fn answer_sign_in(p: &Protocol, s: &mut AsState, t: Token, access_ttl: Tick)
     let access = s.issue_access(t, access_ttl);
     let expires_at = access.map(|_| s.now.saturating_add(access_ttl));
     Reply::Ok { set_cookie: None, token: Some(t), expires_at, access }
+}
+
+/// A password change answered `session_kept` (the `password_change` handler): 200 with no
+/// token, and the device keeps the session it holds; its reserved family stays unsigned (no
+/// row). With [`AsState::password_changes`], every family signed in before it on *another*
+/// device is marked ([`super::oauth::AsGhost::before_password_change`]): the device's own
+/// session is the one the change keeps, so `password_change_revokes_all` judges the others.
+pub fn answer_session_kept(s: &mut AsState, t: Token) -> Reply {
+    let f = t.saturating_sub(1) as usize;
+    if let (true, Some(d)) = (s.password_changes, s.families.get(f).map(|fam| fam.device())) {
+        let pending = s.as_ghost.pending;
+        let others = s
+            .families
+            .iter()
+            .enumerate()
+            .filter(|&(g, fam)| fam.device() != d && pending & (1 << g) == 0)
+            .fold(0u8, |m, (g, _)| m | 1 << g);
+        s.as_ghost.before_password_change |= others;
+    }
+    Reply::Ok { set_cookie: None, token: None, expires_at: None, access: None }
 }
 
 /// The client sessions (devices) with an active token, a bit each: what an eviction ends.
@@ -369,6 +408,21 @@ fn apply(
                         }
                     }
                 }
+                RevokeScope::UserExceptFamily | RevokeScope::UserExceptSession => {
+                    // Every other family of the user: the presented family (and, for `except
+                    // session`, every family of its client session) is spared.
+                    let session = s.families[f as usize].session;
+                    for o in 0..s.families.len() as u8 {
+                        let spared = o == f
+                            || (*scope == RevokeScope::UserExceptSession && s.families[o as usize].session == session);
+                        if !spared {
+                            let n = s.revoke_family(o);
+                            if rule.reuse_detected {
+                                s.as_ghost.foreign_revocations = s.as_ghost.foreign_revocations.saturating_add(n);
+                            }
+                        }
+                    }
+                }
                 RevokeScope::Session | RevokeScope::Client | RevokeScope::User => {
                     s.revoke_family(f);
                     let (session, client) = (s.families[f as usize].session, s.families[f as usize].client);
@@ -504,7 +558,7 @@ pub enum StepOutcome {
 /// declared fields). A token the store has no row for does not wait: its step answers
 /// `invalid_grant` before any rule runs.
 pub fn wait_over(p: &Protocol, s: &AsState, h: &AsHandler) -> bool {
-    let Some(cond) = handler_of(p, h).steps.get(h.step as usize).and_then(|st| st.waits_until.as_ref()) else {
+    let Some(cond) = handler_of(p, s, h).steps.get(h.step as usize).and_then(|st| st.waits_until.as_ref()) else {
         return true;
     };
     let view = handler_view(p, s, h);
@@ -534,7 +588,7 @@ pub fn lock_instance(p: &Protocol, s: &AsState, token: Token) -> Option<u8> {
 pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandler) -> StepOutcome {
     let now = s.now;
     let t = h.token;
-    let handler = handler_of(p, h);
+    let handler = handler_of(p, s, h);
     let Some(step) = handler.steps.get(h.step as usize) else {
         return StepOutcome::Answer(Reply::Err(HttpError::Internal));
     };
@@ -597,6 +651,10 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
         // The sign-in's answer: its family's first token is inserted now and handed out.
         return StepOutcome::Answer(answer_sign_in(p, s, t, access_ttl));
     }
+    if h.sign_in && rule.reply == ReplyForm::SessionKept {
+        // A password change that keeps the device's session: nothing is inserted.
+        return StepOutcome::Answer(answer_session_kept(s, t));
+    }
     let issued = match &rule.reply {
         ReplyForm::Continue => {
             h.step = rule.next.unwrap_or(h.step + 1);
@@ -616,6 +674,7 @@ pub fn run_step(p: &Protocol, access_ttl: Tick, s: &mut AsState, h: &mut AsHandl
         ReplyForm::ServerError
         | ReplyForm::SignedOut
         | ReplyForm::SignedIn
+        | ReplyForm::SessionKept
         | ReplyForm::OkServed
         | ReplyForm::InvalidToken => return error(HttpError::Internal),
     };
@@ -1539,7 +1598,6 @@ pub fn sign_in_decision<'m>(
     else {
         return None;
     };
-    let handler = protocol.sign_in.as_ref()?;
     let h = match action {
         ActorModelAction::Deliver { src, msg: super::Msg::SignInRequest { tab }, .. } => {
             let client = super::ClientKey { browser: usize::from(*src) as u8, tab: *tab };
@@ -1550,6 +1608,7 @@ pub fn sign_in_decision<'m>(
         }
         _ => return None,
     };
+    let handler = sign_in_handler(protocol, auth, h.token)?;
     let step = handler.steps.get(h.step as usize)?;
     let view =
         if step.reads == Reads::Current { view_of(protocol, auth, h.token, &h.vars, h.minted, true) } else { h.view };

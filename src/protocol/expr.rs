@@ -15,6 +15,7 @@
 //! effect := "mint child" | "supersede presented" | "supersede" PATH
 //!         | "revoke" ("presented" | "presented.child" | "descendants" | "family" | "session" | "client" | "user")
 //!         | "revoke" PATH                                          (the token a token-valued path names)
+//!         | "revoke user except" ("family" | "session")            (the user's other sessions)
 //!         | "revoke" ("access" | "presented.access" | "presented.child.access")
 //!         | "revoke" ("family" | "session" | "request") "." FIELD      (a declared token field)
 //!         | "revoke" ("presented" | "presented.child" | "minted") "." FIELD  (a token field of type token)
@@ -25,7 +26,7 @@
 //! ROOT   := "presented.parent" | "presented.child" | "minted" | a declared field of type token
 //! LINK   := "parent" | "child" | a declared token field of type token
 //! reply  := "ok" expr | "ok access-only" | "invalid_grant" | "invalid_request" | "server_error" | "signed_out"
-//!         | "signed_in" | "continue" | "ok" | "invalid_token"
+//!         | "signed_in" | "session_kept" | "continue" | "ok" | "invalid_token"
 //! ```
 //!
 //! Values are small non-negative integers: ticks, counts and token numbers (`none` is no
@@ -289,6 +290,13 @@ pub enum RevokeScope {
     Client,
     /// Every token of every family of the user (all devices).
     User,
+    /// `revoke user except family`: every token of every family of the user but the presented
+    /// token's own (better-auth `revokeOtherSessions`: every session but the caller's).
+    UserExceptFamily,
+    /// `revoke user except session`: every token of every family of the user but those of the
+    /// presented token's client session (its device's sign-ins): in a password change, every
+    /// other device (Laravel `logoutOtherDevices`, warmbly `RevokeOtherSessions`).
+    UserExceptSession,
     /// `revoke access` (ordinary requests only): the presented access token.
     Access,
     /// `revoke presented.access`: every access token issued with the presented refresh token
@@ -394,6 +402,10 @@ pub enum ReplyForm {
     SignedOut,
     /// `signed_in`: the sign-in handler's answer (the new family's first token).
     SignedIn,
+    /// `session_kept` (`password_change` handler only): the change is answered 200 and the
+    /// device keeps the session it holds; no family is signed in (Django
+    /// `update_session_auth_hash`, Laravel `logoutOtherDevices`).
+    SessionKept,
     /// `continue`: no answer yet; the request goes on to the handler's next step.
     Continue,
     /// `ok` (ordinary requests only): 2xx, the resource served; no credential.
@@ -844,6 +856,21 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
                 ))),
             };
         }
+        ["revoke", "user", "except", what] => {
+            return match *what {
+                "family" => Ok(Effect::Revoke(RevokeScope::UserExceptFamily)),
+                "session" => Ok(Effect::Revoke(RevokeScope::UserExceptSession)),
+                other => Err(err(format!(
+                    "cannot revoke the user's sessions except `{other}` (expected `revoke user except family`, every family but the presented token's, or `revoke user except session`, every family but those of its client session)"
+                ))),
+            };
+        }
+        ["revoke", "user", ..] if words.len() > 2 => {
+            return Err(err(format!(
+                "cannot parse `{}` (expected `revoke user`, `revoke user except family` or `revoke user except session`)",
+                words.join(" ")
+            )))
+        }
         ["revoke", "family" | "session", ..] if words.len() > 2 => {
             return Err(err(format!(
                 "cannot parse `{}` (expected `revoke family`, `revoke session`, or `revoke family of PATH` / `revoke session of PATH` with PATH a token such as `user.oldest`)",
@@ -1045,6 +1072,7 @@ pub fn parse_reply(text: &str, names: &Names) -> Result<ReplyForm, ExprError> {
         "server_error" => return Ok(ReplyForm::ServerError),
         "signed_out" => return Ok(ReplyForm::SignedOut),
         "signed_in" => return Ok(ReplyForm::SignedIn),
+        "session_kept" => return Ok(ReplyForm::SessionKept),
         "continue" => return Ok(ReplyForm::Continue),
         "ok minted" => return Ok(ReplyForm::OkMinted),
         "ok access-only" => return Ok(ReplyForm::OkAccessOnly),
@@ -1075,11 +1103,12 @@ pub fn parse_reply(text: &str, names: &Names) -> Result<ReplyForm, ExprError> {
         "server_error",
         "signed_out",
         "signed_in",
+        "session_kept",
         "invalid_token",
     ];
     let hint = did_you_mean(t, all).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
     Err(err(format!(
-        "unknown reply `{t}` (expected `ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`, `server_error`, `signed_out`, `signed_in`, `continue`, or for an ordinary request `ok` or `invalid_token`{hint})"
+        "unknown reply `{t}` (expected `ok minted`, `ok TOKEN`, `invalid_grant`, `invalid_request`, `server_error`, `signed_out`, `signed_in`, `session_kept`, `continue`, or for an ordinary request `ok` or `invalid_token`{hint})"
     )))
 }
 

@@ -341,7 +341,9 @@ pub struct RuleSpec {
     /// The answer, by handler. `refresh`: `ok minted`, `ok TOKEN` (`ok presented.child`),
     /// `ok access-only`, `invalid_grant`, `invalid_request` or `server_error`. `sign_out`:
     /// `signed_out` only (RFC 7009 §2.2: a revocation is answered 200 whatever it revoked).
-    /// `sign_in`: `signed_in` (or `continue`). `request` (an ordinary call with an access
+    /// `sign_in`: `signed_in` (or `continue`). `password_change`: `signed_in` (a new session
+    /// for the device) or `session_kept` (the device keeps the session it holds), or
+    /// `continue`. `request` (an ordinary call with an access
     /// token): `ok`, `invalid_token` (401), `invalid_request` or `server_error`. A refresh or
     /// sign-in of several steps: `continue` to its next step.
     /// `docs/protocol-language.md` "Replies" says what each answers.
@@ -360,7 +362,7 @@ pub struct RuleSpec {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     #[schemars(extend("default" = false))]
     pub rolled_back: bool,
-    /// Ghost, sign-in rules only: the families this rule's revocations end are the protocol's
+    /// Ghost, sign-in and password-change rules only: the families this rule's revocations end are the protocol's
     /// intended eviction, judged against the ground truth (`oldest`: the family the user signed
     /// in earliest among those still signed in; `least-recently-used`: the one redeemed least
     /// recently; `others`: every other family). Read by `no_spurious_logout`, never by a rule.
@@ -534,6 +536,15 @@ pub struct ProtocolSpec {
     /// `browser.sign_ins`, when the user signs in during the run, racing the other steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_in: Option<HandlerSpec>,
+    /// The user's password change (with `browser.re_sign_in_is: "password-change"`): run for
+    /// each sign-in again, instead of `sign_in`, which then serves only the start-up sign-ins
+    /// and the sign-ins during the run (so several devices may be signed in). Its rules
+    /// `revoke` and `set` as a sign-in's do and answer `signed_in` (a new session for the
+    /// device) or `session_kept` (the device keeps the session it holds: Django
+    /// `update_session_auth_hash`, Laravel `logoutOtherDevices`). Default: none, the
+    /// `sign_in` handler is the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_change: Option<HandlerSpec>,
     /// An ordinary request (an API call presenting an access token; the resource server's
     /// check, RFC 6750): one step whose rules read the presented access token (`access.exp`,
     /// `access.issued_at`, `access.used`, `access.revoked`), the refresh token it was issued
@@ -640,6 +651,9 @@ pub struct Protocol {
     /// The sign-in handler, if any: one step, or several for a device that signs in during
     /// the run (`browser.sign_ins`).
     pub sign_in: Option<Handler>,
+    /// The password-change handler, if any: serves every sign-in again (a device that holds a
+    /// session signs in on it again) instead of [`Self::sign_in`].
+    pub password_change: Option<Handler>,
     /// The ordinary-request handler (one step): the model file's, or [`default_request`].
     pub request: Handler,
     /// The model file declares a `request` handler, or some rule reads or revokes an access
@@ -810,11 +824,14 @@ impl Protocol {
                 ));
             }
         }
-        if spec.replicas > 1 && (spec.sign_in.is_some() || spec.clients != Clients::One) {
+        if spec.replicas > 1
+            && (spec.sign_in.is_some() || spec.password_change.is_some() || spec.clients != Clients::One)
+        {
             return Err(fail(
                 format!("{at}.replicas"),
                 "2",
-                "1 with a `sign_in` handler or `clients: per-device` (two nodes sign in no one)".into(),
+                "1 with a `sign_in` or `password_change` handler or `clients: per-device` (two nodes sign in no one)"
+                    .into(),
             ));
         }
         if spec.replicas > 1 && !spec.refresh.steps.is_empty() {
@@ -861,7 +878,11 @@ impl Protocol {
                 ));
             }
         }
-        for (h, name) in [(spec.sign_in.as_ref(), "sign_in"), (spec.request.as_ref(), "request")] {
+        for (h, name) in [
+            (spec.sign_in.as_ref(), "sign_in"),
+            (spec.password_change.as_ref(), "password_change"),
+            (spec.request.as_ref(), "request"),
+        ] {
             if let Some(h) = h.filter(|h| h.presents != PresentsSpec::default()) {
                 return Err(fail(
                     format!("{at}.{name}.presents"),
@@ -870,9 +891,12 @@ impl Protocol {
                 ));
             }
         }
-        for (h, name) in
-            [(Some(&spec.refresh), "refresh"), (spec.sign_in.as_ref(), "sign_in"), (spec.request.as_ref(), "request")]
-        {
+        for (h, name) in [
+            (Some(&spec.refresh), "refresh"),
+            (spec.sign_in.as_ref(), "sign_in"),
+            (spec.password_change.as_ref(), "password_change"),
+            (spec.request.as_ref(), "request"),
+        ] {
             if let Some(r) = h.and_then(|h| h.revocation) {
                 return Err(fail(
                     format!("{at}.{name}.revocation"),
@@ -963,6 +987,10 @@ impl Protocol {
             Some(h) => Some(compile_handler(h, &format!("{at}.sign_in"), &names, Endpoint::SignIn)?),
             None => None,
         };
+        let password_change = match &spec.password_change {
+            Some(h) => Some(compile_handler(h, &format!("{at}.password_change"), &names, Endpoint::PasswordChange)?),
+            None => None,
+        };
         if spec.request.is_some() && spec.replicas > 1 {
             return Err(fail(
                 format!("{at}.request"),
@@ -984,6 +1012,7 @@ impl Protocol {
             .iter()
             .chain(&sign_out.steps)
             .chain(sign_in.iter().flat_map(|h| &h.steps))
+            .chain(password_change.iter().flat_map(|h| &h.steps))
             .chain(&request.steps)
             .flat_map(|s| &s.rules);
         for r in all_rules {
@@ -1015,8 +1044,12 @@ impl Protocol {
             uses_access |= reads_access || revokes_access;
         }
         let follows = names.follows.borrow().clone();
-        let waits =
-            refresh.steps.iter().chain(sign_in.iter().flat_map(|h| &h.steps)).filter_map(|s| s.waits_until.as_ref());
+        let waits = refresh
+            .steps
+            .iter()
+            .chain(sign_in.iter().flat_map(|h| &h.steps))
+            .chain(password_change.iter().flat_map(|h| &h.steps))
+            .filter_map(|s| s.waits_until.as_ref());
         for w in waits {
             w.visit_vars(&mut |v: &Var| {
                 reads_user |= v.is_user();
@@ -1038,6 +1071,7 @@ impl Protocol {
             refresh_presents,
             revocation: spec.sign_out.revocation,
             sign_in,
+            password_change,
             request,
             uses_access,
             clients: spec.clients,
@@ -1129,7 +1163,17 @@ enum Endpoint {
     Refresh,
     SignOut,
     SignIn,
+    /// The `password_change` handler: a sign-in's rules, and the answer `session_kept`.
+    PasswordChange,
     Request,
+}
+
+impl Endpoint {
+    /// A sign-in's handler (`sign_in` or `password_change`): its rules revoke and set, and
+    /// may mark an eviction; no lock or transaction.
+    fn signs_in(self) -> bool {
+        matches!(self, Endpoint::SignIn | Endpoint::PasswordChange)
+    }
 }
 
 /// The ordinary-request handler of a protocol that declares none: the resource server
@@ -1196,7 +1240,7 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint)
             "`rules`: a sign-out (RFC 7009 revocation) and an ordinary request are one action each",
         ));
     }
-    if endpoint == Endpoint::SignIn && (h.lock != Lock::None || h.transaction) {
+    if endpoint.signs_in() && (h.lock != Lock::None || h.transaction) {
         let (field, found) = if h.lock != Lock::None { ("lock", "family") } else { ("transaction", "true") };
         return Err(fail(
             format!("{at}.{field}"),
@@ -1398,6 +1442,7 @@ fn compile_rules(
     let sign_out = endpoint != Endpoint::Refresh;
     let what = match endpoint {
         Endpoint::SignIn => "sign-in",
+        Endpoint::PasswordChange => "password-change",
         Endpoint::Request => "ordinary request",
         _ => "sign-out",
     };
@@ -1429,7 +1474,8 @@ fn compile_rules(
             return Err(fail(format!("{here}.name"), &r.name, msg("a name no other rule of this step has")));
         }
         match (r.evicts, endpoint) {
-            (None, _) | (Some(_), Endpoint::SignIn) | (Some(Evicts::Others), Endpoint::SignOut) => {}
+            (None, _) | (Some(Evicts::Others), Endpoint::SignOut) => {}
+            (Some(_), e) if e.signs_in() => {}
             (Some(evicts), Endpoint::SignOut) => {
                 return Err(fail(
                     format!("{here}.evicts"),
@@ -1442,8 +1488,8 @@ fn compile_rules(
                 return Err(fail(
                     format!("{here}.evicts"),
                     evicts.word(),
-                    msg("`evicts` only in a `sign_in` rule (the sessions a sign-in is meant to end) or a \
-                         `sign_out` rule (\"others\": a sign-out that ends every device's session)"),
+                    msg("`evicts` only in a `sign_in` or `password_change` rule (the sessions a sign-in is meant to \
+                         end) or a `sign_out` rule (\"others\": a sign-out that ends every device's session)"),
                 ));
             }
         }
@@ -1526,10 +1572,17 @@ fn compile_rules(
         let fits = match endpoint {
             Endpoint::Refresh => !matches!(
                 reply,
-                ReplyForm::SignedOut | ReplyForm::SignedIn | ReplyForm::OkServed | ReplyForm::InvalidToken
+                ReplyForm::SignedOut
+                    | ReplyForm::SignedIn
+                    | ReplyForm::SessionKept
+                    | ReplyForm::OkServed
+                    | ReplyForm::InvalidToken
             ),
             Endpoint::SignOut => reply == ReplyForm::SignedOut,
             Endpoint::SignIn => matches!(reply, ReplyForm::SignedIn | ReplyForm::Continue),
+            Endpoint::PasswordChange => {
+                matches!(reply, ReplyForm::SignedIn | ReplyForm::SessionKept | ReplyForm::Continue)
+            }
             Endpoint::Request => matches!(
                 reply,
                 ReplyForm::OkServed | ReplyForm::InvalidToken | ReplyForm::InvalidRequest | ReplyForm::ServerError
@@ -1539,7 +1592,9 @@ fn compile_rules(
             let expected = if endpoint == Endpoint::SignOut {
                 "expected `signed_out` (the sign-out's answer)"
             } else if endpoint == Endpoint::SignIn {
-                "expected `signed_in` (the sign-in's answer), or `continue` in a step that another step follows"
+                "expected `signed_in` (the sign-in's answer), or `continue` in a step that another step follows; `session_kept` only in a `password_change` rule"
+            } else if endpoint == Endpoint::PasswordChange {
+                "expected `signed_in` (a new session for the device), `session_kept` (the device keeps the session it holds), or `continue` in a step that another step follows"
             } else if endpoint == Endpoint::Request {
                 "expected `ok`, `invalid_token`, `invalid_request` or `server_error` (an ordinary request's answer)"
             } else {

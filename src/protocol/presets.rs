@@ -474,6 +474,7 @@ pub fn expand(p: &AuthServerPolicy) -> ProtocolSpec {
             transaction: false,
         },
         sign_in: None,
+        password_change: None,
         request: None,
         clients: Default::default(),
         replicas: p.replicas,

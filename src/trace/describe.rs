@@ -22,6 +22,11 @@ fn password_change(m: &RefreshModel, browser: usize) -> bool {
     matches!(&m.actors[browser], Node::Browser { cfg, .. } if cfg.re_sign_in_is == model::policy::ReSignIn::PasswordChange)
 }
 
+/// The model's protocol has a `password_change` handler (which serves the sign-ins again).
+fn has_password_change_handler(m: &RefreshModel) -> bool {
+    matches!(m.actors.get(m.cfg.server), Some(Node::AuthServer { protocol, .. }) if protocol.password_change.is_some())
+}
+
 /// What browser `browser`'s sign-in request is called in traces: `"password change"` on a
 /// device signed in when the run starts whose sign-ins again are password changes, else
 /// `"sign-in"`.
@@ -788,8 +793,9 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
         .handlers
         .iter()
         .map(|h| {
-            let step =
-                protocol.as_ref().and_then(|p| crate::model::interpret::handler_of(p, h).steps.get(h.step as usize));
+            let step = protocol
+                .as_ref()
+                .and_then(|p| crate::model::interpret::handler_of(p, auth, h).steps.get(h.step as usize));
             let name = step.map_or(String::new(), |st| format!(" `{}`", st.name));
             let what = if h.sign_in { "sign-in" } else { "refresh" };
             format!("{} {what} of token={}: step{name} pending", who_sent(h.client), h.token)
@@ -965,10 +971,18 @@ fn describe_in(
             "DeviceSignsIn".into(),
             if model::browser_at(before, browser).sign_in.is_done() && password_change(m, browser) {
                 // `browser.re_sign_in_is: password-change`.
-                format!(
-                    "the user changes the password on this device from {}: password-change request (the session it holds ends by the user's own action; the answer is the device's new session)",
-                    who(0)
-                )
+                if has_password_change_handler(m) {
+                    // The `password_change` handler says what the change keeps.
+                    format!(
+                        "the user changes the password on this device from {}: password-change request (the protocol's `password_change` handler serves it)",
+                        who(0)
+                    )
+                } else {
+                    format!(
+                        "the user changes the password on this device from {}: password-change request (the session it holds ends by the user's own action; the answer is the device's new session)",
+                        who(0)
+                    )
+                }
             } else if model::browser_at(before, browser).sign_in.is_done() {
                 // `browser.re_sign_ins`: the device was signed in already.
                 format!(
@@ -1433,6 +1447,13 @@ fn describe_in(
                             let access = access.map(|a| format!(" and access token={a}")).unwrap_or_default();
                             format!(
                                 "{w} gets {}: the device is signed in, its tabs hold refresh token={t}{access}",
+                                view.text
+                            )
+                        }
+                        // A password change answered `session_kept`.
+                        Reply::Ok { token: None, .. } => {
+                            format!(
+                                "{w} gets {}: the password is changed and the device keeps the session it held",
                                 view.text
                             )
                         }
@@ -2208,9 +2229,9 @@ fn next_step_text(m: &RefreshModel, before: &State, client: model::ClientKey, sl
     let Some(model::Node::AuthServer { protocol, .. }) = m.actors.get(m.cfg.server) else {
         return unknown();
     };
-    let waiting = model::auth_server_at(before, m.cfg.server)
-        .and_then(|a| a.handlers.iter().find(|h| (h.client, h.slot) == (client, slot)));
-    match waiting.and_then(|h| crate::model::interpret::handler_of(protocol, h).steps.get(h.step as usize)) {
+    let auth = model::auth_server_at(before, m.cfg.server);
+    let waiting = auth.and_then(|a| a.handlers.iter().find(|h| (h.client, h.slot) == (client, slot)).map(|h| (a, h)));
+    match waiting.and_then(|(a, h)| crate::model::interpret::handler_of(protocol, a, h).steps.get(h.step as usize)) {
         Some(st) if st.reads == crate::protocol::Reads::Snapshot => {
             (format!("step `{}`", st.name), ", deciding on what its read saw")
         }
