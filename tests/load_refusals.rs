@@ -154,12 +154,7 @@ fn a_section_given_as_an_array_is_refused_where_it_stands() {
         refused(
             d,
             &f,
-            &[
-                "field `session_server.cache`",
-                "found a list",
-                "expected an object {",
-                "as the model reference gives this field",
-            ],
+            &["field `session_server.cache`", "found a list", "expected an object {", "each field written by its name"],
         );
     }
     let store = edited(d, BLITZ, "store.json", |v| v["session_server"]["store"] = json!(["pool"]));

@@ -1,14 +1,18 @@
-//! Traces in plain words: an aborted refresh and its answer are marked where they stand
-//! (steps, messages in flight, the Explorer); the Explorer shows states in the model's words.
+//! Refusals and traces in plain words: an aborted refresh and its answer are marked where they
+//! stand (steps, messages in flight, the Explorer); a model's `browser.client_word` names the
+//! clients in its refusals and a query file may write it; the Explorer shows states in the
+//! model's words; an out-of-range or quoted number and a list given for a section read as
+//! the other refusals do (file, line, field, what was found and expected; exit 2).
 
 use serde_json::json;
 
 use crate::common::TempFiles;
-use crate::util::{actions, checked, status, trace_of};
+use crate::util::{actions, checked, cli, status, trace_of};
 use refresh_check::scenario::Verdict;
 
 const ECM: &str = "models/ecm-865-aborted-refresh-strands-token.json";
 const WOODPECKER: &str = "models/woodpecker-5839-forgejo-counter-race-poisons-token.json";
+const NEON: &str = "models/neon-mcp-233-per-instance-singleflight.json";
 
 /// ECM before PR 865: the server rotates, then the tab aborts; the answer already on its way
 /// (the new cookie) is marked as the answer to an aborted refresh in every later state, and
@@ -75,6 +79,52 @@ fn a_request_served_after_its_abort_is_marked_in_the_servers_step() {
     assert!(chart.contains("(an aborted refresh: its answer will be dropped)"), "{chart}");
 }
 
+/// A model whose clients are requests (`client_word`): a query naming a request the model
+/// lacks is refused in that word, and a misspelt name is offered the word.
+#[test]
+fn refusals_of_a_models_queries_name_its_clients_in_its_word() {
+    let files = TempFiles::new();
+    let f = files.copy_model(WOODPECKER, "m.json", |v| v["queries"][0]["end"] = json!("request[C].status == idle"));
+    let out = cli(files.path(), &["check", f.to_str().unwrap(), "--no-traces"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("field `queries[0].end`"), "{err}");
+    assert!(err.contains("request `C`, but device 1 has 2 requests (A to B)"), "{err}");
+    assert!(!err.contains("tab `C`") && !err.contains("2 tabs"), "{err}");
+    // Refused while the model file is read: a name that is no tab name, in the word too.
+    let g = files.copy_model(WOODPECKER, "g.json", |v| v["queries"][0]["end"] = json!("request[G].status == idle"));
+    let e = refresh_check::scenario::Scenario::load(&g).unwrap_err().to_string();
+    assert!(e.contains("field `queries[0].end`") && e.contains("a request name: a letter A to F"), "{e}");
+    assert!(e.contains("found \"request[G].status == idle\""), "{e}");
+}
+
+/// A query file, read before any model, may write a model's client word: `request[A]` is
+/// answered on the Woodpecker model (whose clients are requests), and refused on a model whose
+/// clients are tabs, naming the word the model expects.
+#[test]
+fn a_query_file_may_write_the_models_client_word() {
+    let files = TempFiles::new();
+    let q = files.write(
+        "q.json",
+        r#"{"queries": [{"name": "stale", "events": ["request A TabReceivesRefreshResponse status 200"],
+                         "end": "at_rest and request[A].status == idle", "expect": "reachable"}]}"#,
+    );
+    let root = crate::util::root();
+    let out = cli(&root, &["check", WOODPECKER, "--query", q.to_str().unwrap(), "--no-traces", "--format", "json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(2), "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report.to_string().contains("\"stale\""), "{report}");
+    assert!(report.to_string().contains("\"reachable\""), "{report}");
+    let out =
+        cli(&root, &["check", "models/directus-10.10-session.json", "--query", q.to_str().unwrap(), "--no-traces"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("q.json:2:"), "{err}");
+    assert!(err.contains("the clients are called `request` here, expected `tab`"), "{err}");
+    assert!(!err.contains("did you mean `access`"), "{err}");
+}
+
 /// The Explorer's state view shows the state as a trace does, in the model's client word, then
 /// the raw state with the word; its steps are the trace's sentences.
 #[test]
@@ -98,4 +148,56 @@ fn the_explorer_shows_states_and_steps_in_the_models_words() {
     assert!(views
         .iter()
         .any(|v| v.state.as_deref().is_some_and(|s| s.contains("(answer to an aborted refresh, dropped)"))));
+}
+
+/// A number out of range, negative, or quoted, reads `found …, expected an integer from 1 to
+/// 4`, at the field's line, exit 2.
+#[test]
+fn numbers_out_of_range_or_quoted_are_worded_like_every_refusal() {
+    let files = TempFiles::new();
+    for (value, says) in [
+        (json!(-1), "found -1, expected an integer from 1 to 4"),
+        (json!(0), "found 0, expected an integer from 1 to 4"),
+        (json!(9), "found 9, expected an integer from 1 to 4"),
+        (json!("0"), "found the string \"0\", expected an integer from 1 to 4"),
+    ] {
+        let f = files.copy_model(NEON, "m.json", |v| v["protocol"]["instances"] = value.clone());
+        let out = cli(files.path(), &["models", "validate", f.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("m.json:") && err.contains("field `protocol.instances`: ") && err.contains(says),
+            "{value}: {err}"
+        );
+        assert!(!err.contains("invalid value") && !err.contains("found \"0\""), "{err}");
+    }
+    for (value, says) in [
+        (json!(-3), "found -3, expected an integer from 0 to 2"),
+        (json!("1"), "found the string \"1\", expected an integer from 0 to 2"),
+    ] {
+        let f = files.copy_model(NEON, "m.json", |v| {
+            v["protocol"]["instances"] = json!(1);
+            v["protocol"]["restarts"] = value.clone();
+        });
+        let out = cli(files.path(), &["models", "validate", f.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("field `protocol.restarts`: ") && err.contains(says), "{err}");
+    }
+}
+
+/// A list given for `expect` or `browser` is refused in words that do not suggest a list
+/// would do.
+#[test]
+fn a_list_for_a_section_is_refused_without_suggesting_a_list() {
+    let files = TempFiles::new();
+    for (section, value) in [("expect", json!(["violated"])), ("browser", json!([1, 1]))] {
+        let f = files.copy_model(ECM, "m.json", |v| v[section] = value.clone());
+        let out = cli(files.path(), &["models", "validate", f.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(&format!("field `{section}`: found a list, expected an object")), "{err}");
+        assert!(err.contains("this field takes no list"), "{err}");
+        assert!(!err.contains("would be read"), "{err}");
+    }
 }
