@@ -302,7 +302,7 @@ fn a_section_of_the_wrong_kind_names_what_to_write() {
     refused(
         d,
         &list,
-        &["field `browser.follow_up`: found a list, expected an object {after, handler, presents}, as the model reference"],
+        &["field `browser.follow_up`: found a list, expected an object {after, handler, presents}, each field written by its name"],
     );
     let map = edited(d, rel, "on-refused-map.json", |v| v["browser"]["on_refused"] = json!({ "do": "log-out" }));
     refused(d, &map, &["field `browser.on_refused`: found an object, expected a list, each item one of `log-out`"]);
