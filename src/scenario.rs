@@ -831,7 +831,8 @@ fn other_file_hint(field: &str, text: &str) -> Option<String> {
 /// For serde's message on an integer field read as an integer type ("…, expected an integer
 /// from 0 to 255": the type's range), the message with the range the model-file schema gives
 /// that field (`browser.tabs`: 1 to 6) instead; `None` when the message names no type range or
-/// the schema gives the field none. `field` is the parse error's field path.
+/// the schema gives the field none. serde's "invalid value: integer `-1`" reads `found -1`.
+/// `field` is the parse error's field path.
 fn field_range_message(field: &str, message: &str) -> Option<String> {
     let (head, _) = message.split_once("expected an integer from 0 to 255")?;
     let schema = serde_json::to_value(schema()).ok()?;
@@ -856,7 +857,35 @@ fn field_range_message(field: &str, message: &str) -> Option<String> {
         }
     }
     let (lo, hi) = (node["minimum"].as_i64()?, node["maximum"].as_i64()?);
+    // serde's "invalid value: integer `-1`, " says what was found as the other errors do.
+    let head = match head.strip_prefix("invalid value: integer `").and_then(|r| r.split_once("`, ")) {
+        Some((n, "")) => format!("found {n}, "),
+        _ => head.to_string(),
+    };
     Some(format!("{head}expected an integer from {lo} to {hi}"))
+}
+
+/// A refusal of a server section's field (`protocol`, `session_server`) where it stands in
+/// the file `text` (parsed as `doc`). A field that holds a number the refusal quotes (an
+/// out-of-range `protocol.instances`) reads as the other range errors do, `found 0, expected
+/// an integer from 1 to 4`, not as a quoted text (`found "0"`).
+fn protocol_error(
+    path: &Path,
+    text: &str,
+    doc: Option<&serde_json::Value>,
+    field: String,
+    found: String,
+    message: String,
+) -> ScenarioError {
+    let at = location_of(text, &field);
+    let number = doc.and_then(|d| crate::shape::value_at(d, &field)).filter(|v| v.is_number());
+    match number {
+        Some(n) if n.to_string() == found => {
+            let expected = message.strip_prefix("expected ").map_or(message.clone(), str::to_string);
+            ScenarioError::Invalid { path: path.into(), at, field, found, expected }
+        }
+        _ => ScenarioError::Protocol { path: path.into(), at, field, found, message },
+    }
 }
 
 /// For a server section's missing `sign_out` handler, the least one to add, as JSON: a
@@ -1085,6 +1114,28 @@ pub enum ScenarioError {
 }
 
 impl ScenarioError {
+    /// The error with what it says of the clients in the model's client word `word`
+    /// (`browser.client_word`, [`crate::model::client_word::ClientWord::reword_error`]): what
+    /// was expected, or the message; the field and the text found are quoted as written.
+    pub fn in_client_word(self, word: &crate::model::client_word::ClientWord) -> ScenarioError {
+        let re = |t: String| word.reword_error(&t).into_owned();
+        match self {
+            ScenarioError::Parse { path, line, column, field, message } => {
+                ScenarioError::Parse { path, line, column, field, message: re(message) }
+            }
+            ScenarioError::Missing { path, at, field, expected } => {
+                ScenarioError::Missing { path, at, field, expected: re(expected) }
+            }
+            ScenarioError::Invalid { path, at, field, found, expected } => {
+                ScenarioError::Invalid { path, at, field, found, expected: re(expected) }
+            }
+            ScenarioError::Protocol { path, at, field, found, message } => {
+                ScenarioError::Protocol { path, at, field, found, message: re(message) }
+            }
+            e => e,
+        }
+    }
+
     /// The error with the place of its field in the model file's `text` filled in, where the
     /// error has a field that the file holds and no place yet.
     fn located(self, text: &str) -> ScenarioError {
@@ -1105,8 +1156,24 @@ impl Scenario {
         Scenario::parse(path, &text)
     }
 
-    /// Parses and validates model-file text; `path` is used in errors.
+    /// Parses and validates model-file text; `path` is used in errors. A refusal of a model
+    /// with `browser.client_word` names its clients in that word
+    /// ([`ScenarioError::in_client_word`]).
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_in_tab_words(path, text).map_err(|e| {
+            let word = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|d| d.pointer("/browser/client_word").and_then(|w| w.as_str()).map(str::to_string))
+                .and_then(|w| crate::model::client_word::ClientWord::new(&w).ok());
+            match word {
+                Some(w) => e.in_client_word(&w),
+                None => e,
+            }
+        })
+    }
+
+    /// [`Scenario::parse`], its refusals in the checker's own words (`tab`).
+    fn parse_in_tab_words(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         let doc = serde_json::from_str::<serde_json::Value>(text).ok();
         let schema = serde_json::to_value(schema()).unwrap_or_default();
         if let Some(doc) = &doc {
@@ -1127,8 +1194,8 @@ impl Scenario {
                     field,
                     found: "a list".into(),
                     expected: format!(
-                        "{object}, as the model reference gives this field (a list here would be read item by \
-                         item as the fields in the order they are declared)"
+                        "{object}, each field written by its name (this field takes no list, not even one whose \
+                         items are the fields' values in order)"
                     ),
                 });
             }
@@ -1222,26 +1289,16 @@ impl Scenario {
         sc.validate().map_err(|e| e.located(text))?;
         if let Some(spec) = &sc.protocol_spec {
             let at = if sc.auth_server.is_some() { "auth_server" } else { "protocol" };
-            let compiled = Protocol::compile(spec, at).map_err(|e| ScenarioError::Protocol {
-                path: path.into(),
-                at: location_of(text, &e.field),
-                field: e.field,
-                found: e.found,
-                message: e.message,
-            })?;
+            let compiled = Protocol::compile(spec, at)
+                .map_err(|e| protocol_error(path, text, doc.as_ref(), e.field, e.found, e.message))?;
             sc.check_token_bound(&compiled).map_err(|e| e.located(text))?;
             sc.protocol = Some(std::sync::Arc::new(compiled));
         }
         sc.validate_sign_ins().map_err(|e| e.located(text))?;
         sc.validate_follow_up().map_err(|e| e.located(text))?;
         if let Some(spec) = file.session_server {
-            let compiled = SessionProgram::compile(&spec, "session_server").map_err(|e| ScenarioError::Protocol {
-                path: path.into(),
-                at: location_of(text, &e.field),
-                field: e.field,
-                found: e.found,
-                message: e.message,
-            })?;
+            let compiled = SessionProgram::compile(&spec, "session_server")
+                .map_err(|e| protocol_error(path, text, doc.as_ref(), e.field, e.found, e.message))?;
             let modes = || std::iter::once(sc.browser.mode).chain(sc.attacker.iter().flat_map(|a| a.modes.clone()));
             let session_mode = modes().any(|m| m == AuthMode::Session);
             let token_modes = modes().any(|m| m != AuthMode::Session);

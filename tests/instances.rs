@@ -86,7 +86,7 @@ fn instances_and_lock_scope_refusals() {
             src.replacen("\"instances\": 2", "\"instances\": 5", 1),
             "\"instances\"",
             "protocol.instances",
-            "1 to 4 instances",
+            "found 5, expected an integer from 1 to 4",
         ),
         (
             src.replacen("\"lock_scope\": \"instance\",\n", "", 1),

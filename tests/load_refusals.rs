@@ -154,12 +154,7 @@ fn a_section_given_as_an_array_is_refused_where_it_stands() {
         refused(
             d,
             &f,
-            &[
-                "field `session_server.cache`",
-                "found a list",
-                "expected an object {",
-                "as the model reference gives this field",
-            ],
+            &["field `session_server.cache`", "found a list", "expected an object {", "each field written by its name"],
         );
     }
     let store = edited(d, BLITZ, "store.json", |v| v["session_server"]["store"] = json!(["pool"]));
@@ -307,7 +302,7 @@ fn a_section_of_the_wrong_kind_names_what_to_write() {
     refused(
         d,
         &list,
-        &["field `browser.follow_up`: found a list, expected an object {after, handler, presents}, as the model reference"],
+        &["field `browser.follow_up`: found a list, expected an object {after, handler, presents}, each field written by its name"],
     );
     let map = edited(d, rel, "on-refused-map.json", |v| v["browser"]["on_refused"] = json!({ "do": "log-out" }));
     refused(d, &map, &["field `browser.on_refused`: found an object, expected a list, each item one of `log-out`"]);

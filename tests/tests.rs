@@ -27,6 +27,7 @@ mod load_refusals;
 mod oracle;
 mod partition;
 mod password_change;
+mod plain_words;
 mod protocol;
 mod queries;
 mod query_reports;

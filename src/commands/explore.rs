@@ -132,7 +132,8 @@ pub fn run(args: Args) -> Result<u8> {
         ip => ip.to_string(),
     };
     let mut out = std::io::stdout().lock();
-    writeln!(out, "Explorer for {} ({} tabs): http://{host}:{}/{fragment}", sc.name, sc.browser.tabs, addr.port())?;
+    let clients = refresh_check::report::clients_summary(sc.browser.devices, sc.browser.tabs, m.cfg.client_word.word());
+    writeln!(out, "Explorer for {} ({clients}): http://{host}:{}/{fragment}", sc.name, addr.port())?;
     writeln!(out, "Read-only: the Explorer explores the model in memory and writes nothing to disk.")?;
     writeln!(
         out,

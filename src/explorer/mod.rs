@@ -44,7 +44,7 @@ pub const MAX_PATH_ACTIONS: usize = 10_000;
 
 /// A property as the UI lists it: expectation, name, the path to its discovery (none: no search
 /// runs).
-type Property = (Expectation, String, Option<String>);
+pub type Property = (Expectation, String, Option<String>);
 
 #[derive(Serialize)]
 struct StatusView {
@@ -57,26 +57,78 @@ struct StatusView {
     recent_path: Option<String>,
 }
 
+/// One entry of `/.states/…`: an action enabled at the end of the path and the state it
+/// leads to (or, for an empty path, an initial state), as stateright's UI reads it.
 #[derive(Serialize)]
-struct StateView {
+pub struct StateView {
+    /// The action's text ([`Shown::action_text`]); none for an initial state.
     #[serde(skip_serializing_if = "Option::is_none")]
-    action: Option<String>,
+    pub action: Option<String>,
+    /// stateright's account of the step (the actor's output and next state).
     #[serde(skip_serializing_if = "Option::is_none")]
-    outcome: Option<String>,
+    pub outcome: Option<String>,
+    /// The state's text ([`Shown::state_text`]); none when the action changes nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
-    state: Option<String>,
+    pub state: Option<String>,
+    /// A hash of the state, as stateright's UI uses it to tell states apart.
     #[serde(skip_serializing_if = "Option::is_none")]
-    fingerprint: Option<String>,
-    properties: Vec<Property>,
+    pub fingerprint: Option<String>,
+    /// The model's properties, as the UI lists them.
+    pub properties: Vec<Property>,
+    /// The action's index among the enabled actions (the path's next number).
     #[serde(rename = "actionIndex")]
-    action_index: usize,
+    pub action_index: usize,
+}
+
+/// How the Explorer shows a model's states and steps to people. The defaults are stateright's
+/// (`{state:#?}`, `Model::format_action`); [`crate::model::RefreshModel`] shows them in the
+/// trace's words, in the model's client word (`browser.client_word`).
+pub trait Shown: Model {
+    /// The text of state `s` in the state view.
+    fn state_text(&self, s: &Self::State) -> String
+    where
+        Self::State: Debug,
+    {
+        format!("{s:#?}")
+    }
+
+    /// The text of `action`, enabled in `last`, in the list of next steps.
+    fn action_text(&self, _last: &Self::State, action: &Self::Action) -> String
+    where
+        Self::Action: Debug,
+    {
+        self.format_action(action)
+    }
+}
+
+impl Shown for crate::model::RefreshModel {
+    /// The state as a trace step shows it (clock, tabs, jar, store, messages in flight, in the
+    /// model's client word, a refresh the tab aborted marked), then the raw state (Rust's
+    /// `Debug` form) with the client word in place of `tab` standing alone.
+    fn state_text(&self, s: &Self::State) -> String {
+        let shown = serde_json::to_string_pretty(&crate::trace::snapshot(self, s)).unwrap_or_default();
+        let raw = self.cfg.client_word.reword(&format!("{s:#?}")).into_owned();
+        format!("{shown}\n\nraw state:\n{raw}")
+    }
+
+    /// The step's sentence as a trace shows it (`tab A aborts its refresh in flight …`), then
+    /// stateright's form of the action.
+    fn action_text(&self, last: &Self::State, action: &Self::Action) -> String {
+        match self.next_state(last, action.clone()) {
+            Some(next) => {
+                let (_, _, text, _) = crate::trace::describe_step(self, last, action, &next);
+                format!("{text} [{}]", self.cfg.client_word.reword(&self.format_action(action)))
+            }
+            None => self.format_action(action),
+        }
+    }
 }
 
 /// Serves the Explorer for `model` on `listener` (already bound) until the process ends; the
 /// `Host` check expects the listener's port.
 pub fn serve<M>(model: &M, listener: TcpListener) -> std::io::Result<()>
 where
-    M: Model,
+    M: Shown,
     M::State: Debug + Hash + Clone,
     M::Action: Debug + Clone,
 {
@@ -93,7 +145,7 @@ where
 /// The response to one request.
 fn respond<M>(model: &M, local: SocketAddr, rq: &Request) -> Response<std::io::Cursor<Vec<u8>>>
 where
-    M: Model,
+    M: Shown,
     M::State: Debug + Hash + Clone,
     M::Action: Debug + Clone,
 {
@@ -173,11 +225,12 @@ fn fingerprint<T: Hash>(value: &T) -> String {
     h.finish().to_string()
 }
 
-/// The views of `/.states<path>`: the initial states for an empty path, else each action
+/// The views of `/.states<path>` (`path` as in the URL: `/0/1/0`), or why the path does not
+/// replay: the initial states for an empty path, else each action
 /// enabled in the state the path leads to, with the state it leads to.
-fn states<M>(model: &M, path: &str) -> Result<Vec<StateView>, String>
+pub fn states<M>(model: &M, path: &str) -> Result<Vec<StateView>, String>
 where
-    M: Model,
+    M: Shown,
     M::State: Debug + Hash + Clone,
     M::Action: Debug + Clone,
 {
@@ -200,7 +253,7 @@ where
             .map(|(i, s)| StateView {
                 action: None,
                 outcome: None,
-                state: Some(format!("{s:#?}")),
+                state: Some(model.state_text(s)),
                 fingerprint: Some(fingerprint(s)),
                 properties: props.clone(),
                 action_index: i,
@@ -218,10 +271,10 @@ where
         .map(|(i, a)| {
             let next = model.next_state(last, a.clone());
             StateView {
-                action: Some(model.format_action(&a)),
+                action: Some(model.action_text(last, &a)),
                 outcome: next.as_ref().and_then(|_| model.format_step(last, a.clone())),
                 fingerprint: next.as_ref().map(fingerprint),
-                state: next.map(|s| format!("{s:#?}")),
+                state: next.as_ref().map(|s| model.state_text(s)),
                 properties: props.clone(),
                 action_index: i,
             }

@@ -96,6 +96,20 @@ impl ClientWord {
         }
     }
 
+    /// An error message in this word: [`reword`], except where `tab` is part of a name (after
+    /// a `.`, as in `browser.tabs`, or before a `[`, as in `tab[A]`), and with a query's names
+    /// written in backquotes (`` `tab` ``, `` `tab[A].status` ``) in the word a query of this
+    /// model may write for them (`` `process` ``, `` `process[A].status` ``). The default word
+    /// borrows `message` unchanged.
+    pub fn reword_error<'a>(&self, message: &'a str) -> Cow<'a, str> {
+        if self.is_tab() {
+            return Cow::Borrowed(message);
+        }
+        let w = &self.0;
+        let named = message.replace("`tab`", &format!("`{w}`")).replace("`tab[", &format!("`{w}["));
+        Cow::Owned(reword_with(&named, w, |c| c == '.', |c| c == '['))
+    }
+
     /// An event pattern of a query in the checker's own words: a leading actor `process A`
     /// (this word, then a space) reads `tab A`; the rest, and its `text` filter, stay as
     /// written (a step's sentence is matched in the client word).
@@ -149,6 +163,12 @@ pub fn plural(w: &str) -> String {
 /// are neither letters, digits, `_`, `-` nor a backtick (so `per-tab`, `requesters_per_tab`,
 /// `TabSendsRefresh` and `` `tab` `` stay).
 pub fn reword(text: &str, word: &str) -> String {
+    reword_with(text, word, |_| false, |_| false)
+}
+
+/// [`reword`], a word also not standing alone after a character `before` accepts or before
+/// one `after` accepts.
+fn reword_with(text: &str, word: &str, before: impl Fn(char) -> bool, after: impl Fn(char) -> bool) -> String {
     let capital = |w: &str| w[..1].to_uppercase() + &w[1..];
     let forms =
         [("tabs", plural(word)), ("Tabs", capital(&plural(word))), ("tab", word.to_string()), ("Tab", capital(word))];
@@ -156,11 +176,11 @@ pub fn reword(text: &str, word: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     let mut i = 0;
     'scan: while i < text.len() {
-        let prev_ok = text[..i].chars().next_back().is_none_or(|c| !joined(c));
+        let prev_ok = text[..i].chars().next_back().is_none_or(|c| !joined(c) && !before(c));
         if prev_ok {
             for (from, to) in &forms {
                 if text[i..].starts_with(from) {
-                    let next_ok = text[i + from.len()..].chars().next().is_none_or(|c| !joined(c));
+                    let next_ok = text[i + from.len()..].chars().next().is_none_or(|c| !joined(c) && !after(c));
                     if next_ok {
                         out.push_str(to);
                         i += from.len();
@@ -204,6 +224,16 @@ mod tests {
             "tab[A].status == logged_out and tab[B].token == none and myprocess[C]"
         );
         assert_eq!(ClientWord::default().view_in_tab_words("process[A]"), "process[A]");
+    }
+
+    #[test]
+    fn an_error_names_the_clients_in_the_word_but_keeps_field_names() {
+        let w = ClientWord::new("process").unwrap();
+        assert_eq!(
+            w.reword_error("tab `C`, but device 1 has 2 tabs (A to B); field `browser.tabs`, tab[A] (did you mean `tab`?) `tab[A].status`"),
+            "process `C`, but device 1 has 2 processes (A to B); field `browser.tabs`, tab[A] (did you mean `process`?) `process[A].status`"
+        );
+        assert_eq!(ClientWord::default().reword_error("2 tabs, `tab`"), "2 tabs, `tab`");
     }
 
     #[test]

@@ -557,7 +557,7 @@ pub struct ProtocolSpec {
     pub clients: Clients,
     /// Server nodes, each with its own copy of the store, 1 (default) or 2 (C09).
     #[serde(default = "one", skip_serializing_if = "is_one")]
-    #[schemars(extend("default" = 1))]
+    #[schemars(extend("default" = 1), range(min = 1, max = 2))]
     pub replicas: u8,
     /// With two nodes: how the load balancer routes requests (default `any`).
     #[serde(default, skip_serializing_if = "is_default")]
@@ -566,13 +566,13 @@ pub struct ProtocolSpec {
     /// times behind a load balancer that routes each request to any instance. Only a lock
     /// whose `lock_scope` is `instance` tells them apart.
     #[serde(default = "one", skip_serializing_if = "is_one")]
-    #[schemars(extend("default" = 1))]
+    #[schemars(extend("default" = 1), range(min = 1, max = MAX_INSTANCES))]
     pub instances: u8,
     /// How many times the server process may restart, 0 (default) to 2: a restart loses the
     /// `in_memory` fields and every request in progress, each answered as a failed request
     /// (500: the connection dropped).
     #[serde(default, skip_serializing_if = "is_default")]
-    #[schemars(extend("default" = 0))]
+    #[schemars(extend("default" = 0), range(max = 2))]
     pub restarts: u8,
     /// How traces name the requests and error answers (default: the Directus words and the
     /// RFC 6749 / RFC 6750 codes; [`wording`]).
@@ -774,7 +774,7 @@ impl Protocol {
             }
         }
         if !(1..=2).contains(&spec.replicas) {
-            return Err(fail(format!("{at}.replicas"), &spec.replicas.to_string(), "1 or 2".into()));
+            return Err(fail(format!("{at}.replicas"), &spec.replicas.to_string(), "an integer from 1 to 2".into()));
         }
         if spec.routing == Routing::Sticky && spec.replicas < 2 {
             return Err(fail(
@@ -787,14 +787,14 @@ impl Protocol {
             return Err(fail(
                 format!("{at}.restarts"),
                 &spec.restarts.to_string(),
-                "0 to 2, and 0 with two nodes".into(),
+                "an integer from 0 to 2, and 0 with two nodes (`replicas` 2)".into(),
             ));
         }
         if !(1..=MAX_INSTANCES).contains(&spec.instances) {
             return Err(fail(
                 format!("{at}.instances"),
                 &spec.instances.to_string(),
-                format!("1 to {MAX_INSTANCES} instances"),
+                format!("an integer from 1 to {MAX_INSTANCES}"),
             ));
         }
         if spec.instances > 1 {

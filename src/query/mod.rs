@@ -127,6 +127,12 @@ pub struct Query {
     /// makes: the end condition is judged right after the scenario's last step); false in
     /// written queries, whose run may go on after the last event.
     pub end_at_last_event: bool,
+    /// The word a query file's query writes for the clients where it does not write `tab`
+    /// (`process[A]`, `process A TabSendsRefresh`): a query file is read before any model, so
+    /// the word is checked against each model's `browser.client_word` by [`check_names`].
+    /// `None` for a model file's own queries (compiled in the model's word) and for a query
+    /// that writes `tab` only.
+    pub client_word: Option<ClientWord>,
 }
 
 impl std::fmt::Debug for Query {
@@ -175,6 +181,12 @@ impl Query {
     /// its events and conditions may write `client` where they would write `tab`
     /// (`process A TabSendsRefresh`, `process[A].status`).
     pub fn compile_for(spec: &QuerySpec, at: &str, index: usize, client: &ClientWord) -> Result<Query, QueryError> {
+        Query::compile_in(spec, at, index, client)
+            .map_err(|e| QueryError { message: client.reword_error(&e.message).into_owned(), ..e })
+    }
+
+    /// [`Query::compile_for`] with its errors in the checker's words (`tab`).
+    fn compile_in(spec: &QuerySpec, at: &str, index: usize, client: &ClientWord) -> Result<Query, QueryError> {
         let here = format!("{at}[{index}]");
         let fail = |field: String, found: &str, message: String| QueryError { field, found: found.into(), message };
         let ok_name = !spec.name.is_empty()
@@ -275,6 +287,7 @@ impl Query {
             expect: spec.expect,
             violates: None,
             end_at_last_event: false,
+            client_word: None,
         })
     }
 
@@ -337,13 +350,17 @@ pub fn compile_all_for(specs: &[QuerySpec], at: &str, client: &ClientWord) -> Re
 /// names the event's or condition's field (`queries[0].events[1]`, `queries[0].end`).
 pub fn check_names(queries: &[Query], at: &str, m: &RefreshModel, shared: bool) -> Result<(), QueryError> {
     let vocab = event::Vocabulary { shared, ..event::Vocabulary::of(m) };
+    let word = &m.cfg.client_word;
     for (i, q) in queries.iter().enumerate() {
+        if let Some(w) = q.client_word.as_ref().filter(|w| *w != word) {
+            return Err(other_client_word(q, &format!("{at}[{i}]"), w, word));
+        }
         for (key, list) in [("events", &q.events), ("never", &q.never)] {
             for (j, e) in list.iter().enumerate() {
                 vocab.check(e).map_err(|message| QueryError {
                     field: format!("{at}[{i}].{key}[{j}]"),
                     found: e.text.clone(),
-                    message,
+                    message: word.reword_error(&message).into_owned(),
                 })?;
             }
         }
@@ -351,11 +368,35 @@ pub fn check_names(queries: &[Query], at: &str, m: &RefreshModel, shared: bool) 
             view::check_reads(c, m).map_err(|message| QueryError {
                 field: format!("{at}[{i}].{}", if q.invariant { "always" } else { "end" }),
                 found: q.cond_text.clone(),
-                message,
+                message: word.reword_error(&message).into_owned(),
             })?;
         }
     }
     Ok(())
+}
+
+/// The refusal of query `q` (at `here`, `queries[0]`) of a query file, written with the client
+/// word `used`, on a model whose clients are called `model`: the first field that writes it.
+fn other_client_word(q: &Query, here: &str, used: &ClientWord, model: &ClientWord) -> QueryError {
+    let writes = |t: &str| t.split(|c: char| !c.is_ascii_alphabetic()).any(|x| x == used.word());
+    let events = q.events.iter().map(|e| ("events", e)).chain(q.never.iter().map(|e| ("never", e)));
+    let (field, found) = match events.enumerate().find(|(_, (_, e))| writes(&e.text)) {
+        _ if writes(&q.cond_text) => {
+            (format!("{here}.{}", if q.invariant { "always" } else { "end" }), q.cond_text.clone())
+        }
+        Some((_, (key, e))) => {
+            let list = if key == "events" { &q.events } else { &q.never };
+            let j = list.iter().position(|x| std::ptr::eq(x, e)).unwrap_or(0);
+            (format!("{here}.{key}[{j}]"), e.text.clone())
+        }
+        None => (here.to_string(), q.name.clone()),
+    };
+    let expected = if model.is_tab() {
+        "`tab`, the model's word for its clients (it has no `browser.client_word`)".to_string()
+    } else {
+        format!("`{}` (the model's `browser.client_word`) or `tab`", model.word())
+    };
+    QueryError { field, found, message: format!("the clients are called `{}` here, expected {expected}", used.word()) }
 }
 
 /// `error` in the file at `path` as `FILE:LINE:COLUMN: field `…`: …` (where its field
@@ -399,8 +440,54 @@ fn parse_file(path: &Path, text: &str) -> Result<Vec<Query>, String> {
             .unwrap_or(e.message);
         format!("{}:{}:{}: field `{}`: {message}", path.display(), e.line, e.column, e.field)
     })?;
-    compile_all(&file.queries, "queries")
+    compile_file_queries(&file.queries)
         .map_err(|e| format!("{}{}: {e}", path.display(), crate::scenario::location_of(text, &e.field)))
+}
+
+/// Compiles a query file's queries, read before any model: a query that writes a word of its
+/// own for the clients (`process[A]`, `process A TabSendsRefresh`) where it would write `tab`
+/// is compiled in that word ([`client_word_written`]), which [`check_names`] then checks
+/// against each model's `browser.client_word`.
+fn compile_file_queries(specs: &[QuerySpec]) -> Result<Vec<Query>, QueryError> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut out = Vec::with_capacity(specs.len());
+    for (i, spec) in specs.iter().enumerate() {
+        if !names.insert(spec.name.as_str()) {
+            return Err(QueryError {
+                field: format!("queries[{i}].name"),
+                found: spec.name.clone(),
+                message: "a name used by no other query of the list".into(),
+            });
+        }
+        let q = match (Query::compile(spec, "queries", i), client_word_written(spec)) {
+            (Ok(q), _) => q,
+            (Err(e), None) => return Err(e),
+            // Refused in the checker's word: in the query's own, or refused in that word.
+            (Err(_), Some(w)) => {
+                Query::compile_for(spec, "queries", i, &w).map(|q| Query { client_word: Some(w), ..q })?
+            }
+        };
+        out.push(q);
+    }
+    Ok(out)
+}
+
+/// The word a query writes for the clients, if not `tab`: a lowercase word that is a valid
+/// client word ([`ClientWord::new`]) and stands before `[` in its condition (`process[A]`) or
+/// first in one of its events (`process A …`), and is none of the query language's names.
+fn client_word_written(spec: &QuerySpec) -> Option<ClientWord> {
+    let cond = spec.always.as_deref().or(spec.end.as_deref()).unwrap_or("");
+    let before_bracket = cond.match_indices('[').filter_map(|(at, _)| {
+        let head = &cond[..at];
+        let start = head.rfind(|c: char| !c.is_ascii_lowercase()).map_or(0, |i| i + 1);
+        let alone = head[..start].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'));
+        alone.then(|| &head[start..])
+    });
+    let first_words = spec.events.iter().chain(&spec.never).filter_map(|e| e.split_whitespace().next());
+    before_bracket
+        .chain(first_words)
+        .filter(|w| !["tab", "access", "token", "server", "store", "clock", "attacker", "network", "node"].contains(w))
+        .find_map(|w| ClientWord::new(w).ok())
 }
 
 /// The model searched for a query: the model's states paired with the number of `events`
@@ -616,5 +703,6 @@ pub fn from_trace(t: &Trace, name: &str, violates: Option<&'static crate::proper
         expect: None,
         violates,
         end_at_last_event: true,
+        client_word: None,
     }
 }

@@ -428,6 +428,40 @@ struct Names<'a> {
     before: Option<&'a State>,
 }
 
+/// Whether the refresh of address `addr` (a request or its answer) sent by the tab of browser
+/// actor `browser` belongs to a refresh round the tab has left in `state`: with
+/// `browser.aborts_per_tab`, a refresh it aborted ([`model::browser::aborts`]), whose answer is
+/// dropped when it comes. `Some("aborted")` when the model has no retries (a round then ends
+/// only by an abort or by taking its one answer), `Some("aborted or already answered")` with
+/// `browser.retries_per_tab` too (a retried round's later answers are dropped as well); `None`
+/// for a refresh of the tab's current round, the attacker's, or a model without aborts.
+fn abandoned_refresh(m: &RefreshModel, state: &State, browser: usize, addr: TabIx) -> Option<&'static str> {
+    let Some(Node::Browser { cfg, .. }) = m.actors.get(browser) else { return None };
+    if cfg.aborts == 0 || !m.cfg.browsers.contains(&browser) {
+        return None;
+    }
+    let round = model::browser::requesters::round_of(addr)?;
+    let tab = model::browser_at(state, browser).tabs.get(usize::from(addr & 7))?;
+    (tab.round != round).then_some(if cfg.retries == 0 { "aborted" } else { "aborted or already answered" })
+}
+
+/// The mark a refresh request or answer between `src` and `dst` carries in `state` when its tab
+/// has aborted that refresh ([`abandoned_refresh`]): `" (an aborted refresh: its answer will be
+/// dropped)"`, `" (answer to an aborted refresh, dropped)"`; empty for any other message.
+fn abort_mark(m: &RefreshModel, state: &State, src: Id, dst: Id, msg: &Msg) -> String {
+    match msg {
+        Msg::RefreshRequest { tab, .. } => match abandoned_refresh(m, state, usize::from(src), *tab) {
+            Some(how) => format!(" (an {how} refresh: its answer will be dropped)"),
+            None => String::new(),
+        },
+        Msg::RefreshResponse { tab, .. } => match abandoned_refresh(m, state, usize::from(dst), *tab) {
+            Some(how) => format!(" (answer to an {how} refresh, dropped)"),
+            None => String::new(),
+        },
+        _ => String::new(),
+    }
+}
+
 /// A tab's name in snapshots, actors and message ends: its letter (`"A"`), or with several
 /// devices (browsers) the device's number then the letter (`"2A"`: device 2's tab A).
 fn tab_name(m: &RefreshModel, browser: usize, tab: TabIx) -> String {
@@ -469,6 +503,14 @@ impl Names<'_> {
         } else {
             "browser".into()
         }
+    }
+
+    /// [`Self::message`] as it is in `state`: a refresh its tab has aborted is marked
+    /// ([`abort_mark`]).
+    fn message_at(&self, state: &State, src: Id, dst: Id, msg: &Msg) -> MessageView {
+        let mut view = self.message(src, dst, msg);
+        view.text += &abort_mark(self.model, state, src, dst, msg);
+        view
     }
 
     fn message(&self, src: Id, dst: Id, msg: &Msg) -> MessageView {
@@ -670,7 +712,7 @@ fn snapshot_in(m: &RefreshModel, s: &State) -> Snapshot {
         })
         .collect();
     let mut in_flight: Vec<MessageView> =
-        model::in_flight(&s.network).into_iter().map(|(src, dst, msg)| names.message(src, dst, msg)).collect();
+        model::in_flight(&s.network).into_iter().map(|(src, dst, msg)| names.message_at(s, src, dst, msg)).collect();
     in_flight.sort_by(|a, b| (&a.from, &a.to, &a.text).cmp(&(&b.from, &b.to, &b.text)));
     let jar = match (b.jar.session, b.jar.refresh, b.storage) {
         (Some(j), _, _) => Some(format!("session={} exp={}", j.session, j.exp)),
@@ -717,7 +759,7 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
         })
         .collect();
     let mut in_flight: Vec<MessageView> =
-        model::in_flight(&s.network).into_iter().map(|(src, dst, msg)| names.message(src, dst, msg)).collect();
+        model::in_flight(&s.network).into_iter().map(|(src, dst, msg)| names.message_at(s, src, dst, msg)).collect();
     in_flight.sort_by(|a, b| (&a.from, &a.to, &a.text).cmp(&(&b.from, &b.to, &b.text)));
     let jar_of = |b: &BrowserState| match (b.jar.refresh, b.storage) {
         (Some(r), _) => Some(format!("refresh={r}")),
@@ -1134,11 +1176,27 @@ fn describe_in(
                 TabStatus::Idle => format!("keeps going with {}", stored_refresh(b1, *t)),
                 _ => "is logged out".into(),
             };
+            // The aborted request's answer, if the server has already sent it.
+            let answered = model::in_flight(&after.network).into_iter().find_map(|(src, dst, msg)| match msg {
+                Msg::RefreshResponse { tab, .. }
+                    if usize::from(dst) == browser
+                        && *tab & 7 == *t
+                        && abandoned_refresh(m, after, browser, *tab).is_some()
+                        && abandoned_refresh(m, before, browser, *tab).is_none() =>
+                {
+                    Some(names.message(src, dst, msg).text)
+                }
+                _ => None,
+            });
+            let served = match answered {
+                Some(a) => format!("the server has already answered it ({a}), and that answer will be dropped"),
+                None => "the server may still serve the request and its answer will be read by nobody".into(),
+            };
             (
                 who(*t),
                 "TabAbortsRefresh".into(),
                 format!(
-                    "{} aborts its refresh in flight (sent with {sent}): the fetch fails at once, the server may still serve the request and its answer will be read by nobody; `on_aborted`: the tab {then}",
+                    "{} aborts its refresh in flight (sent with {sent}): the fetch fails at once; {served}; `on_aborted`: the tab {then}",
                     who(*t)
                 ),
                 None,
@@ -1348,7 +1406,11 @@ fn describe_in(
             let (step, how) = next_step_text(m, before, *client, *slot);
             let what = if *slot > 0 { "second request in progress" } else { "refresh" };
             let decision = decision_words(m, before, action, false);
-            let text = format!("server runs {step} of {}'s {what}{how}{decision}", who(client.tab));
+            let aborted = match abandoned_refresh(m, before, usize::from(client.browser), client.tab) {
+                Some(how) => format!(" (an {how} refresh: its answer will be dropped)"),
+                None => String::new(),
+            };
+            let text = format!("server runs {step} of {}'s {what}{aborted}{how}{decision}", who(client.tab));
             ("server".to_string(), "ServerWritesRefresh".into(), text, None)
         }
         ActorModelAction::Timeout(_, Timer::NodeReplicates(from)) => (
@@ -1423,7 +1485,7 @@ fn describe_in(
             None,
         ),
         ActorModelAction::Deliver { src, dst, msg } => {
-            let view = names.message(*src, *dst, msg);
+            let view = names.message_at(before, *src, *dst, msg);
             let (actor, action, text) = match msg {
                 Msg::ClockTicked { now } => (
                     "clock".to_string(),
@@ -1649,6 +1711,12 @@ fn describe_in(
                         text
                     } else if let Some(text) = told {
                         text
+                    } else if *tab != ATTACKER
+                        && before_b == after_b
+                        && abandoned_refresh(m, before, browser, *tab).is_some()
+                    {
+                        // The answer to a refresh the tab aborted: the fetch was cancelled.
+                        format!("{w} gets {}: the fetch was cancelled, nobody reads it", view.text)
                     } else if *tab != ATTACKER && before_b == after_b {
                         // A retrying tab took an earlier answer to that refresh (or the tab is
                         // hung, closed or logged out): the answer arrives and nobody reads it.
@@ -1789,7 +1857,7 @@ fn describe_in(
             (actor, action.into(), text, Some(view))
         }
         ActorModelAction::Drop(env) => {
-            let view = names.message(env.src, env.dst, &env.msg);
+            let view = names.message_at(before, env.src, env.dst, &env.msg);
             (
                 "network".into(),
                 "NetworkLosesMessage".into(),
