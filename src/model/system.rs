@@ -448,10 +448,13 @@ impl System {
         self
     }
 
-    /// Applies actor `id`'s commands to `state`, in order.
+    /// Applies actor `id`'s commands to `state`, in order, and gives `out`'s buffer back to
+    /// the thread ([`recycle`]).
     fn apply(&self, id: Id, out: Out<Node>, state: &mut State) {
         let index = usize::from(id);
-        for c in out {
+        // Unadvanced, so collected in place: the same buffer, no allocation.
+        let mut commands: Commands = out.into_iter().collect();
+        for c in commands.drain(..) {
             match c {
                 Command::Send(dst, msg) => {
                     let e = Envelope { src: id, dst, msg };
@@ -469,6 +472,7 @@ impl System {
                 }
             }
         }
+        recycle_buffer(commands);
     }
 
     /// The successor in which actor `index` has taken a step to `actor` with commands `out`,
@@ -489,6 +493,38 @@ impl System {
         self.apply(Id::from(index), out, &mut next);
         next
     }
+}
+
+/// The commands of one step (stateright's [`Out`] holds them in a `Vec`).
+type Commands = Vec<Command<Msg, Timer, <Node as Actor>::Random, <Node as Actor>::Storage>>;
+
+thread_local! {
+    /// The command buffer of a step, reused from step to step (one per search thread): a step
+    /// of a browser emits a command per timer of each tab, and a buffer grown from empty for
+    /// every successor was an allocation and a reallocation or two per step.
+    static COMMANDS: std::cell::RefCell<Commands> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An empty [`Out`] holding this thread's reused command buffer (collected in place from the
+/// empty buffer: no allocation once the buffer has grown).
+fn out_buffer() -> Out<Node> {
+    COMMANDS.with(|c| std::mem::take(&mut *c.borrow_mut())).into_iter().collect()
+}
+
+/// Gives `commands`' buffer (emptied) back to this thread for its next step.
+fn recycle_buffer(mut commands: Commands) {
+    commands.clear();
+    COMMANDS.with(|c| {
+        let mut c = c.borrow_mut();
+        if commands.capacity() > c.capacity() {
+            *c = commands;
+        }
+    });
+}
+
+/// Gives the buffer of a step's `out` that was not applied back to this thread.
+fn recycle(out: Out<Node>) {
+    recycle_buffer(out.into_iter().collect());
 }
 
 impl Model for System {
@@ -538,9 +574,10 @@ impl Model for System {
             ActorModelAction::Deliver { src, dst, msg } => {
                 let index = usize::from(dst);
                 let mut actor = Cow::Borrowed(&**last.actor_states.get(index)?);
-                let mut out = Out::new();
+                let mut out = out_buffer();
                 self.actors[index].on_msg(dst, &mut actor, src, msg, &mut out);
                 if is_no_op(&actor, &out) && self.net != NetKind::Ordered {
+                    recycle(out);
                     return None;
                 }
                 let history = (self.record_in)(&self.cfg, &last.history, Envelope { src, dst, msg: &msg });
@@ -557,9 +594,10 @@ impl Model for System {
                     return None;
                 }
                 let mut actor = Cow::Borrowed(&*last.actor_states[index]);
-                let mut out = Out::new();
+                let mut out = out_buffer();
                 self.actors[index].on_timeout(id, &mut actor, &timer, &mut out);
                 if is_no_op_with_timer(&actor, &out, &timer) {
+                    recycle(out);
                     return None;
                 }
                 Some(self.successor(last, index, actor, out, |next| next.timers.cancel(index, &timer)))
