@@ -249,7 +249,7 @@ fn order(s: &State, b: usize, browser: &Cached<BrowserState>, k: usize, scratch:
             for e in s.network.iter() {
                 let e = Envelope { src: Id::from(usize::from(e.src)), dst: Id::from(usize::from(e.dst)), msg: &e.msg };
                 if let Some(t) = tied_tab(tied, msg_tab(b, &e)) {
-                    bufs[t].push((usize::from(e.src) == b, map_msg(b, &e, &blank)));
+                    bufs[t].push((usize::from(e.src) == b, rename_msg(*e.msg, &blank)));
                 }
             }
         },
@@ -672,10 +672,15 @@ fn msg_tab(b: usize, e: &Envelope<&Msg>) -> Option<TabIx> {
 
 /// The message with the tab of browser `b` it carries (if any) renamed by `f`.
 fn map_msg(b: usize, e: &Envelope<&Msg>, f: &dyn Fn(TabIx) -> TabIx) -> Msg {
-    let mut m = *e.msg;
     if msg_tab(b, e).is_none() {
-        return m;
+        return *e.msg;
     }
+    rename_msg(*e.msg, f)
+}
+
+/// `m` with the tab it carries renamed by `f`, for a message that [`msg_tab`] finds a tab of
+/// the browser in.
+fn rename_msg(mut m: Msg, f: &dyn Fn(TabIx) -> TabIx) -> Msg {
     match &mut m {
         Msg::RefreshRequest { tab, .. }
         | Msg::UsersMeRequest { tab, .. }
