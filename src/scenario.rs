@@ -2310,6 +2310,12 @@ impl Scenario {
                 "`coordination` \"none\" (a refresh on expiry is not modelled behind a cross-tab lock or leader)"
                     .into(),
             )
+        } else if b.mode != AuthMode::Json && b.tabs > 1 {
+            Some(
+                "one tab in `mode` \"cookie\" or \"session\" (the trigger reads the access token a tab's own \
+                 answers set; an access cookie is the jar's, shared by every tab, which is not modelled for it)"
+                    .into(),
+            )
         } else if b.reloads_per_tab > 0 {
             Some("no `reloads_per_tab` (a reloaded page's access token is not modelled for the trigger)".into())
         } else if b.ssr_paths > 0 {

@@ -313,3 +313,33 @@ fn each_part_of_the_kept_session_change_has_its_effect() {
     let answer = step_after(&t, 0, "tab 1A", "TabReceivesSignInResponse", "keeps the session it held");
     step_after(&t, answer, "server", "ServerReceivesRefresh", "attacker");
 }
+
+/// A password change is an authenticated request from the device's first tab: a device whose
+/// tab was logged out (its session revoked by the other device's change) cannot change the
+/// password, so nothing "keeps" a session it no longer holds (`session_kept`); a signed-in
+/// device still can, after the other device's change too.
+#[test]
+fn a_logged_out_device_cannot_change_the_password() {
+    use refresh_check::query::Answer;
+    let sc = warmbly_others_with(|s| {
+        s.replacen(
+            "\"queries\": [",
+            r#""queries": [
+    { "name": "logged-out-device-changes-password",
+      "events": ["tab 2A TabReceivesRefreshResponse status 400", "tab 2A DeviceSignsIn", "server ServerReceivesSignIn"] },
+    { "name": "signed-in-device-changes-after-the-other",
+      "events": ["tab 1A DeviceSignsIn", "server ServerReceivesSignIn", "tab 2A DeviceSignsIn", "server ServerReceivesSignIn"] },"#,
+            1,
+        )
+    });
+    let m = refresh_check::model::build(&sc);
+    let cfg = refresh_check::search::SearchConfig::default();
+    let ask = |name: &str| {
+        let q = sc.queries.iter().find(|q| q.name == name).unwrap();
+        refresh_check::query::answer(&m, &sc.path, &sc.name, 1, q, &cfg)
+    };
+    let logged_out = ask("logged-out-device-changes-password");
+    assert_eq!(logged_out.answer, Answer::Unreachable);
+    assert!(logged_out.unique_states > 1000, "{}", logged_out.unique_states);
+    assert_eq!(ask("signed-in-device-changes-after-the-other").answer, Answer::Reachable);
+}

@@ -112,6 +112,12 @@ fn refresh_triggers_bad_input_is_refused_with_the_field_and_the_line() {
             "browser.refresh_triggers",
             "no `reloads_per_tab`",
         ),
+        (
+            with(&format!("{list}, \"tabs\": 2")).replacen("\"tabs\": 1,", "", 1),
+            "\"refresh_triggers\"",
+            "browser.refresh_triggers",
+            "one tab in `mode` \"cookie\" or \"session\"",
+        ),
     ];
     refused_at(&src, &cases);
 }

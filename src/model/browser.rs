@@ -739,10 +739,10 @@ impl BrowserState {
     /// in, has not signed out and has a sign-in again left (`browser.re_sign_ins`). A sign-in
     /// again ends the device's session by the user's own action: until it is answered the
     /// ground truth says the device is not signed in.
-    pub fn start_sign_in(&mut self) -> bool {
+    pub fn start_sign_in(&mut self, cfg: &BrowserCfg) -> bool {
         match self.sign_in {
             SignInStage::Pending => {}
-            SignInStage::Done if self.can_sign_in_again() => {
+            SignInStage::Done if self.can_sign_in_again(cfg) => {
                 self.re_sign_ins_left -= 1;
                 self.truth.signed_in = false;
             }
@@ -753,9 +753,16 @@ impl BrowserState {
     }
 
     /// The user may sign in again on this device now (`browser.re_sign_ins`): it is signed in,
-    /// no sign-in is in flight, the user has not signed out and has one left.
-    pub fn can_sign_in_again(&self) -> bool {
-        self.sign_in == SignInStage::Done && self.re_sign_ins_left > 0 && !self.truth.signed_out
+    /// no sign-in is in flight, the user has not signed out and has one left. A password change
+    /// (`browser.re_sign_in_is: "password-change"`) is an authenticated request made from the
+    /// first tab: that tab must still hold the session (not logged out or closed), or there is
+    /// no session to change the password of (or to keep, with `session_kept`).
+    pub fn can_sign_in_again(&self, cfg: &BrowserCfg) -> bool {
+        self.sign_in == SignInStage::Done
+            && self.re_sign_ins_left > 0
+            && !self.truth.signed_out
+            && (cfg.re_sign_in_is != super::policy::ReSignIn::PasswordChange
+                || self.tabs.first().is_some_and(|t| !matches!(t.status, TabStatus::LoggedOut | TabStatus::Closed)))
     }
 
     /// The sign-in's answer: a 2xx signs the device in. Its tabs (their storage, the shared
@@ -1979,7 +1986,7 @@ pub(crate) mod tests {
         b.start_refresh(&c, 1);
         b.on_refresh_reply(&c, 1, ok_token(2));
         assert_eq!(b.take_follow_up(), None);
-        assert!(b.start_sign_in());
+        assert!(b.start_sign_in(&c));
         b.on_sign_in_reply(&c, ok_token(5));
         assert_eq!(b.storage, Some(5));
         assert_eq!(b.take_follow_up(), Some(Send::FollowUp { tab: 0, token: Some(2) }), "the token held before");

@@ -618,7 +618,7 @@ impl Actor for Node {
                 let mut b = before.clone();
                 let (changed, sent) = match *timer {
                     Timer::DeviceSignsIn => {
-                        if b.start_sign_in() {
+                        if b.start_sign_in(cfg) {
                             o.send(*server, Msg::SignInRequest { tab: 0 });
                             arm_browser_timers(&b, cfg, o);
                             *state = Cow::Owned(NodeState::Browser(b));
@@ -804,7 +804,7 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
     }
     if cfg.re_sign_ins > 0 {
         // The user may sign in again on this device at any moment (`browser.re_sign_ins`).
-        set(Timer::DeviceSignsIn, b.can_sign_in_again());
+        set(Timer::DeviceSignsIn, b.can_sign_in_again(cfg));
     }
     for (t, tab) in b.tabs.iter().enumerate() {
         let t = t as TabIx;
