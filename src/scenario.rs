@@ -2632,13 +2632,28 @@ impl Scenario {
                 ));
             }
         }
-        let lock_options = self.browser.lock_hangs > 0 || self.browser.lock_steal || self.browser.read_before_lock;
-        if lock_options && self.browser.coordination != Coordination::WebLocks {
-            return Err(self.invalid(
-                "browser.coordination",
-                format!("{:?}", self.browser.coordination).to_lowercase(),
-                "\"web-locks\" when `lock_hangs`, `lock_steal` or `read_before_lock` is set",
-            ));
+        // Named by the lock option written (the coordination may be absent: no line to point at).
+        let lock_option = [
+            ("browser.lock_hangs", self.browser.lock_hangs > 0, self.browser.lock_hangs.to_string(), "0"),
+            ("browser.lock_steal", self.browser.lock_steal, "true".to_string(), "false"),
+            ("browser.read_before_lock", self.browser.read_before_lock, "true".to_string(), "false"),
+        ]
+        .into_iter()
+        .find(|(_, on, _, _)| *on);
+        if let Some((field, _, found, off)) = lock_option {
+            if self.browser.coordination != Coordination::WebLocks {
+                let coordination = serde_json::to_string(&self.browser.coordination).unwrap_or_default();
+                let coordination = coordination.trim_matches('"');
+                return Err(self.invalid(
+                    field,
+                    found,
+                    &format!(
+                        "{off} unless `browser.coordination` is \"web-locks\" (a Web Lock's option; the model's \
+                         coordination is \"{coordination}\"{})",
+                        if coordination == "none" { ", the default when the field is absent" } else { "" }
+                    ),
+                ));
+            }
         }
         self.validate_lock_granted()?;
         in_range("browser.leader_closes", self.browser.leader_closes, 0, 1)?;

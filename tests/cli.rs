@@ -178,7 +178,10 @@ fn malformed_json_and_bad_values_exit_2_with_position_or_range() {
     let out = cli(dir.path(), &["check", &model("directus-10.10-session-d-s2.json"), "--tabs", "1", "--no-traces"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("`tab B`: the model has 1 tab(s)") && err.contains("(with the run's --tabs 1:"), "{err}");
+    assert!(
+        err.contains("`tab B`: the model has 1 tab per device") && err.contains("(with the run's --tabs 1:"),
+        "{err}"
+    );
     // A `--tabs` that the file's other fields do not fit is named as the cause.
     let out = cli(dir.path(), &["check", &model("c05-ssr-cannot-write-cookies.json"), "--tabs", "1", "--no-traces"]);
     assert_eq!(out.status.code(), Some(2));

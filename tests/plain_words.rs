@@ -201,3 +201,27 @@ fn a_list_for_a_section_is_refused_without_suggesting_a_list() {
         assert!(!err.contains("would be read"), "{err}");
     }
 }
+
+/// A Web Lock's option without Web Locks names the option's own line (the coordination may be
+/// absent, with no line to point at) and says what the coordination is.
+#[test]
+fn a_lock_option_without_web_locks_names_its_own_line() {
+    let src = std::fs::read_to_string(crate::util::root().join("models/c18-weblock-steal.json")).unwrap();
+    let written = "\"coordination\": \"web-locks\",\n    \"lock_steal\": true";
+    assert!(src.contains(written));
+    let cases = vec![
+        (
+            src.replacen(written, "\"lock_steal\": true", 1),
+            "\"lock_steal\"",
+            "browser.lock_steal",
+            "false unless `browser.coordination` is \"web-locks\" (a Web Lock's option; the model's coordination is \"none\", the default when the field is absent)",
+        ),
+        (
+            src.replacen(written, "\"coordination\": \"local-storage\",\n    \"lock_steal\": true", 1),
+            "\"lock_steal\"",
+            "browser.lock_steal",
+            "the model's coordination is \"local-storage\")",
+        ),
+    ];
+    crate::util::refused_at(&src, &cases);
+}

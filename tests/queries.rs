@@ -697,9 +697,9 @@ fn events_name_a_tabs_requesters_and_reloaded_pages() {
         (
             "models/nhost-hbp-220-reload-cancels-refresh.json",
             "tab A requester 2 RequesterSendsRefresh",
-            "have 1 requester(s)",
+            "have 1 requester (",
         ),
-        ("models/inite-641-page-fetches-race.json", "tab A requester 3 RequesterSendsRefresh", "have 2 requester(s)"),
+        ("models/inite-641-page-fetches-race.json", "tab A requester 3 RequesterSendsRefresh", "have 2 requesters ("),
         (
             "models/inite-641-page-fetches-race.json",
             "server TabSendsRefresh",
@@ -776,7 +776,7 @@ fn tab_a_is_the_first_devices_and_a_shared_query_file_is_answered_per_model() {
         ],
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("`tab B`: the model has 1 tab(s) per device"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`tab B`: the model has 1 tab per device"));
 }
 
 /// A condition naming a tab or a device the model lacks is refused (exit 2, the file, line,

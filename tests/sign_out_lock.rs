@@ -106,3 +106,25 @@ fn sign_out_takes_lock_bad_input_is_refused_with_the_field_and_the_line() {
     ];
     refused_at(&src, &cases);
 }
+
+/// A tab that waits while another tab's sign-out holds the Web Lock says so (not "held by
+/// another tab", which reads as a refresh in flight).
+#[test]
+fn a_wait_behind_a_sign_out_names_the_signing_out_tab() {
+    let dir = crate::common::TempFiles::new();
+    let text = std::fs::read_to_string(root().join(AFTER)).unwrap();
+    let with = text.replacen(
+        "\"queries\": [",
+        r#""queries": [
+    { "name": "waits-behind-the-sign-out",
+      "events": ["tab A TabSignsOut", "tab B TabWaitsForLock", "tab A TabReceivesLogoutResponse"],
+      "expect": "reachable" },"#,
+        1,
+    );
+    assert_ne!(with, text);
+    dir.write("m.json", &with);
+    let sc = crate::util::scenario(dir.path().join("m.json").to_str().unwrap(), None);
+    let q = query_trace(&sc, "waits-behind-the-sign-out");
+    let wait = q.steps.iter().find(|s| s.action == "TabWaitsForLock").unwrap();
+    assert_eq!(wait.text, "tab B returns from idle and waits for the refresh lock held by tab A, which is signing out");
+}

@@ -106,7 +106,10 @@ impl ClientWord {
             return Cow::Borrowed(message);
         }
         let w = &self.0;
-        let named = message.replace("`tab`", &format!("`{w}`")).replace("`tab[", &format!("`{w}["));
+        let named = message
+            .replace("`tab`", &format!("`{w}`"))
+            .replace("`tab[", &format!("`{w}["))
+            .replace("`tab ", &format!("`{w} "));
         Cow::Owned(reword_with(&named, w, |c| c == '.', |c| c == '['))
     }
 
@@ -120,23 +123,15 @@ impl ClientWord {
         }
     }
 
-    /// A query condition in the checker's own words: `process[A]` reads `tab[A]` (the word
-    /// standing alone before `[`).
+    /// A query condition in the checker's own words: `process[A]` reads `tab[A]` and
+    /// `processes.logged_out` reads `tabs.logged_out` (the word, or its plural, standing alone
+    /// before `[` or `.`).
     pub fn view_in_tab_words<'a>(&self, condition: &'a str) -> Cow<'a, str> {
         if self.is_tab() {
             return Cow::Borrowed(condition);
         }
-        let from = format!("{}[", self.word());
-        let mut out = String::with_capacity(condition.len());
-        let mut rest = condition;
-        while let Some(at) = rest.find(&from) {
-            let alone = rest[..at].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'));
-            out.push_str(&rest[..at]);
-            out.push_str(if alone { "tab[" } else { &from });
-            rest = &rest[at + from.len()..];
-        }
-        out.push_str(rest);
-        Cow::Owned(out)
+        let one = replace_alone(condition, &format!("{}[", self.word()), "tab[");
+        Cow::Owned(replace_alone(&one, &format!("{}.", plural(self.word())), "tabs."))
     }
 
     /// A step's actor in the checker's own words (`process A` reads `tab A`), as event
@@ -144,6 +139,21 @@ impl ClientWord {
     pub fn actor_in_tab_words<'a>(&self, actor: &'a str) -> Cow<'a, str> {
         self.event_in_tab_words(actor)
     }
+}
+
+/// `text` with each `from` that stands alone (no letter, digit, `_` or `.` just before it)
+/// replaced by `to`.
+fn replace_alone(text: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(from) {
+        let alone = rest[..at].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'));
+        out.push_str(&rest[..at]);
+        out.push_str(if alone { to } else { from });
+        rest = &rest[at + from.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The English plural of a lowercase word.
@@ -224,6 +234,10 @@ mod tests {
             "tab[A].status == logged_out and tab[B].token == none and myprocess[C]"
         );
         assert_eq!(ClientWord::default().view_in_tab_words("process[A]"), "process[A]");
+        assert_eq!(
+            ClientWord::new("process").unwrap().view_in_tab_words("processes.logged_out >= 1 and subprocesses.x"),
+            "tabs.logged_out >= 1 and subprocesses.x"
+        );
     }
 
     #[test]
@@ -234,6 +248,11 @@ mod tests {
             "process `C`, but device 1 has 2 processes (A to B); field `browser.tabs`, tab[A] (did you mean `process`?) `process[A].status`"
         );
         assert_eq!(ClientWord::default().reword_error("2 tabs, `tab`"), "2 tabs, `tab`");
+        // A query event's actor, as the query checker names it.
+        assert_eq!(
+            w.reword_error("`tab C`: the model has 2 tabs per device (A to B); `tab 1A`: 1 tab"),
+            "`process C`: the model has 2 processes per device (A to B); `process 1A`: 1 process"
+        );
     }
 
     #[test]

@@ -372,20 +372,23 @@ impl Vocabulary {
             Some(Place::Tab { device, tab, requester, page }) => {
                 let Some(&(tabs, requesters, reloads)) = self.devices.get(usize::from(device)) else {
                     return Err(format!(
-                        "`{actor}`: the model has {} device(s), so no device {}",
+                        "`{actor}`: the model has {} device{}, so no device {}",
                         self.devices.len(),
+                        if self.devices.len() == 1 { "" } else { "s" },
                         device + 1
                     ));
                 };
                 if tab >= tabs {
                     return Err(format!(
-                        "`{actor}`: the model has {tabs} tab(s) per device (A to {})",
+                        "`{actor}`: the model has {tabs} {} per device (A to {})",
+                        if tabs == 1 { "tab" } else { "tabs" },
                         char::from(b'A' + tabs.saturating_sub(1))
                     ));
                 }
                 if requester >= requesters {
                     return Err(format!(
-                        "`{actor}`: the model's tabs have {requesters} requester(s) (`browser.requesters_per_tab`; requester 1 is the tab itself)"
+                        "`{actor}`: the model's tabs have {requesters} {} (`browser.requesters_per_tab`; requester 1 is the tab itself)",
+                        if requesters == 1 { "requester" } else { "requesters" }
                     ));
                 }
                 if page > reloads {

@@ -956,10 +956,17 @@ fn describe_in(
                         names.words.check()
                     ),
                 ),
-                TabStatus::WaitingLock => (
-                    "TabWaitsForLock",
-                    format!("{tab} returns from idle and waits for the refresh lock held by another tab"),
-                ),
+                TabStatus::WaitingLock => {
+                    // With `sign_out_takes_lock` the holder may be a tab signing out: say so.
+                    let signing_out = b1
+                        .lock
+                        .filter(|h| b1.tabs.get(usize::from(*h)).is_some_and(|x| x.status == TabStatus::SigningOut));
+                    let held = match signing_out {
+                        Some(h) => format!("held by {}, which is signing out", who(h)),
+                        None => "held by another tab".to_string(),
+                    };
+                    ("TabWaitsForLock", format!("{tab} returns from idle and waits for the refresh lock {held}"))
+                }
                 TabStatus::LockSeenFree => {
                     ("TabReadsLockFree", format!("{tab} returns from idle and reads the localStorage lock key: free"))
                 }
