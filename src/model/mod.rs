@@ -645,9 +645,10 @@ impl Actor for Node {
                         (sent.is_some(), sent)
                     }
                     Timer::TabSignsOut(t) => {
-                        // Under the Web Lock the sign-out may queue and send nothing yet.
+                        // Under the Web Lock the sign-out may queue and send nothing yet: a
+                        // sign-out that starts always spends one of the device's.
                         let sent = b.start_sign_out(cfg, t);
-                        (b != *before, sent)
+                        (b.sign_outs_left != before.sign_outs_left, sent)
                     }
                     Timer::TabPollsLock(t) => {
                         if !b.poll_lock(t) {
