@@ -36,6 +36,7 @@ mod race_reports;
 mod reactions;
 mod replay;
 mod reports;
+mod reports_dec7;
 mod requesters;
 mod revocation;
 mod robustness;
