@@ -209,6 +209,22 @@ fn default_steps() -> ServerSteps {
     ServerSteps::Split
 }
 
+/// One entry of `browser.tab_settings`: what one tab does differently from the browser's
+/// settings (docs/protocol-language.md, "Clients that differ").
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TabSettings {
+    /// Refreshes this tab (and each of its requesters) may start, 0 to [`MAX_PER_TAB`];
+    /// absent: `refreshes_per_tab`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = MAX_PER_TAB))]
+    pub refreshes: Option<u8>,
+    /// When each requester of this tab starts a refresh, one entry per requester, as
+    /// `browser.refresh_triggers`; absent: the browser's `refresh_triggers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_triggers: Option<Vec<crate::model::policy::RefreshTrigger>>,
+}
+
 /// The `browser` section: one browser with a shared cookie jar.
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -489,6 +505,13 @@ pub struct BrowserSection {
     /// "A refresh on the access token's expiry").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_triggers: Option<Vec<crate::model::policy::RefreshTrigger>>,
+    /// Settings that differ from tab to tab, one entry per tab (tab A first, as many entries
+    /// as `tabs`): each entry may set the tab's own `refreshes` (instead of
+    /// `refreshes_per_tab`, for each of its requesters) and `refresh_triggers` (instead of the
+    /// browser's); an empty entry `{}` keeps the browser's settings. Tabs with different
+    /// settings are not interchangeable (docs/protocol-language.md, "Clients that differ").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tab_settings: Option<Vec<TabSettings>>,
     /// What a tab does when an ordinary call is refused (4xx), in order; absent: the
     /// refresh's `on_refused` (docs/protocol-language.md, "A call's own reactions"). Also
     /// `refresh-and-retry`. Needs `calls_per_tab`.
@@ -2221,7 +2244,7 @@ impl Scenario {
         if b.reads_token == crate::model::policy::ReadsToken::AtSend {
             return Ok(());
         }
-        let conflicts: [(&str, bool); 13] = [
+        let conflicts: [(&str, bool); 14] = [
             ("a Directus model (a read of its own is modelled against an `auth_server` or `protocol`)", !self.is_auth_server()),
             ("`mode` \"cookie\" or \"session\" (the refresh token is an HttpOnly cookie the browser attaches when it sends the request: page script cannot read it first, RFC 6265 §5.2.6)", b.mode != AuthMode::Json),
             ("`coordination` \"local-storage\" or \"broadcast-leader\" (the read is modelled with no coordination and with Web Locks)", !matches!(b.coordination, Coordination::None | Coordination::WebLocks)),
@@ -2235,6 +2258,7 @@ impl Scenario {
             ("`ssr_paths` above 0", b.ssr_paths > 0),
             ("`sign_out_takes_lock`", b.sign_out_takes_lock),
             ("`refresh_triggers`", b.refresh_triggers.is_some()),
+            ("`tab_settings`", b.tab_settings.is_some()),
         ];
         if let Some((what, _)) = conflicts.iter().find(|(_, on)| *on) {
             return Err(self.invalid(
@@ -2272,15 +2296,32 @@ impl Scenario {
         }
     }
 
-    /// Checks of `browser.refresh_triggers` ([`crate::model::browser::triggers`]): one entry
-    /// per requester; with "when-access-expired", an authorization-server model whose clock
-    /// runs past the access token's lifetime (otherwise the requester could never refresh),
-    /// `coordination` "none", no reloads and no server-side render paths.
+    /// Checks of `browser.refresh_triggers` and of each `browser.tab_settings[i].refresh_triggers`
+    /// ([`crate::model::browser::triggers`]): one entry per requester; with
+    /// "when-access-expired", an authorization-server model whose clock runs past the access
+    /// token's lifetime (otherwise the requester could never refresh), `coordination` "none",
+    /// no reloads, and one tab in session mode.
     fn validate_refresh_triggers(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        if let Some(list) = &b.refresh_triggers {
+            self.validate_trigger_list("browser.refresh_triggers", list)?;
+        }
+        for (i, s) in b.tab_settings.iter().flatten().enumerate() {
+            if let Some(list) = &s.refresh_triggers {
+                self.validate_trigger_list(&format!("browser.tab_settings[{i}].refresh_triggers"), list)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One list of refresh triggers, written at `field` (see [`Self::validate_refresh_triggers`]).
+    fn validate_trigger_list(
+        &self,
+        field: &str,
+        list: &[crate::model::policy::RefreshTrigger],
+    ) -> Result<(), ScenarioError> {
         use crate::model::policy::RefreshTrigger;
         let b = &self.browser;
-        let Some(list) = &b.refresh_triggers else { return Ok(()) };
-        let field = "browser.refresh_triggers";
         let found = serde_json::to_string(list).unwrap_or_default();
         if list.len() != usize::from(b.requesters_per_tab) {
             return Err(self.invalid(
@@ -2310,16 +2351,14 @@ impl Scenario {
                 "`coordination` \"none\" (a refresh on expiry is not modelled behind a cross-tab lock or leader)"
                     .into(),
             )
-        } else if b.mode != AuthMode::Json && b.tabs > 1 {
+        } else if b.mode == AuthMode::Session && b.tabs > 1 {
             Some(
-                "one tab in `mode` \"cookie\" or \"session\" (the trigger reads the access token a tab's own \
-                 answers set; an access cookie is the jar's, shared by every tab, which is not modelled for it)"
+                "one tab in `mode` \"session\" (the session cookie's expiry is not the access token's the \
+                 trigger reads)"
                     .into(),
             )
         } else if b.reloads_per_tab > 0 {
             Some("no `reloads_per_tab` (a reloaded page's access token is not modelled for the trigger)".into())
-        } else if b.ssr_paths > 0 {
-            Some("no `ssr_paths` (a render path's access token is not modelled for the trigger)".into())
         } else {
             None
         };
@@ -2327,6 +2366,36 @@ impl Scenario {
             Some(why) => Err(self.invalid(field, &found, &format!("\"when-access-expired\" only with {why}"))),
             None => Ok(()),
         }
+    }
+
+    /// Checks of `browser.tab_settings` ([`crate::model::browser::tab_settings`]): one entry
+    /// per tab, each `refreshes` from 0 to [`MAX_PER_TAB`]; the entries' trigger lists are
+    /// checked with the browser's ([`Self::validate_refresh_triggers`]).
+    fn validate_tab_settings(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        let Some(list) = &b.tab_settings else { return Ok(()) };
+        if list.len() != usize::from(b.tabs) {
+            return Err(self.invalid(
+                "browser.tab_settings",
+                format!("{} entries", list.len()),
+                &format!(
+                    "one entry per tab: {} (`browser.tabs`), tab A first; `{{}}` keeps the browser's settings",
+                    b.tabs
+                ),
+            ));
+        }
+        for (i, s) in list.iter().enumerate() {
+            if let Some(n) = s.refreshes {
+                if n > MAX_PER_TAB {
+                    return Err(self.invalid(
+                        &format!("browser.tab_settings[{i}].refreshes"),
+                        n,
+                        &format!("an integer from 0 to {MAX_PER_TAB}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Checks of `requesters_per_tab` and `reloads_per_tab`
@@ -2618,6 +2687,7 @@ impl Scenario {
         in_range("browser.retries_per_tab", self.browser.retries_per_tab, 0, 2)?;
         in_range("browser.lock_hangs", self.browser.lock_hangs, 0, 1)?;
         self.validate_requesters()?;
+        self.validate_tab_settings()?;
         self.validate_refresh_triggers()?;
         self.validate_sign_out_lock()?;
         self.validate_aborts()?;

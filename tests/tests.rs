@@ -51,6 +51,7 @@ mod sign_out_notice;
 mod storage_reads;
 mod stored_session;
 mod symmetry;
+mod tab_settings;
 mod threads;
 mod token_reads;
 mod triggers;

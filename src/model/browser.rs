@@ -73,6 +73,9 @@ pub mod triggers;
 #[path = "signout_lock.rs"]
 pub mod signout_lock;
 
+#[path = "tab_settings.rs"]
+pub mod tab_settings;
+
 use super::policy::{
     AuthMode, Coordination, FollowUpAfter, FollowUpToken, JsonStorage, LeaderElection, LockGranted, Logins, OkReaction,
     Reaction, StorageHolds, WrittenListener,
@@ -504,6 +507,9 @@ pub struct BrowserCfg {
     /// `browser.refresh_triggers`: when each requester (0: the tab itself) starts a refresh
     /// ([`triggers`]); empty without the field (every requester at any time).
     pub refresh_triggers: Vec<super::policy::RefreshTrigger>,
+    /// `browser.tab_settings`: each tab's own budget and triggers ([`tab_settings`]); empty
+    /// without the field (every tab has the browser's).
+    pub tab_settings: Vec<tab_settings::TabCfg>,
     /// `browser.sign_out_takes_lock`: a sign-out takes the Web Lock its tab's refreshes take
     /// ([`signout_lock`]).
     pub sign_out_takes_lock: bool,
@@ -691,7 +697,14 @@ impl BrowserState {
         };
         let mut b = BrowserState {
             tabs: (0..cfg.tabs)
-                .map(|t| Tab { token: tab.token.map(|_| per_tab_login(t)), access: access(t), expiry, ..tab })
+                .map(|t| Tab {
+                    token: tab.token.map(|_| per_tab_login(t)),
+                    access: access(t),
+                    expiry,
+                    refreshes_left: cfg.refreshes_of(t),
+                    requesters: requesters::initial(cfg.requesters, cfg.refreshes_of(t)),
+                    ..tab
+                })
                 .collect(),
             jar,
             storage: (cfg.mode == AuthMode::Json
@@ -1326,7 +1339,7 @@ impl BrowserState {
             Reply::Ok { set_cookie, token, expires_at, .. } if t < cfg.ssr_paths => {
                 // A server-side render path: the Set-Cookie is swallowed (C05, C06).
                 let _ = (set_cookie, token);
-                self.tabs[t as usize].expiry = expires_at;
+                self.take_expiry(cfg, t, expires_at, false);
                 self.refreshed_ok = true;
                 self.tabs[t as usize].status = TabStatus::Idle;
             }
@@ -1390,7 +1403,8 @@ impl BrowserState {
                     }
                 }
                 self.hold_access(cfg, t, access);
-                self.tabs[t as usize].expiry = expires_at;
+                let wrote_jar = cfg.on_ok.contains(&OkReaction::StoreInCookie) && token.is_some();
+                self.take_expiry(cfg, t, expires_at, wrote_jar);
                 self.refreshed_ok = true;
                 self.tabs[t as usize].status = TabStatus::Idle;
                 self.follow_up(cfg, t, FollowUpAfter::RefreshOk, sent, token);
@@ -1931,6 +1945,7 @@ pub(crate) mod tests {
             access_ttl: 1,
             follow_up: None,
             refresh_triggers: vec![],
+            tab_settings: vec![],
             sign_out_takes_lock: false,
         }
     }

@@ -1251,6 +1251,13 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
             .unwrap_or_else(|| sc.browser.on_server_error.clone()),
         call_refresh_margin: sc.browser.call_refresh_margin,
         refresh_triggers: sc.browser.refresh_triggers.clone().unwrap_or_default(),
+        tab_settings: sc
+            .browser
+            .tab_settings
+            .iter()
+            .flatten()
+            .map(browser::tab_settings::TabCfg::from_section)
+            .collect(),
         sign_out_takes_lock: sc.browser.sign_out_takes_lock,
         access_ttl: sc.time.access_token_ttl,
     }
@@ -1310,7 +1317,15 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
             || sc.browser.call_refresh_margin.is_some()
             || sc.browser.lock_granted == policy::LockGranted::SkipIfStoredSessionFresh
             || sc.browser.retry_timeout.ticks().is_some()
-            || sc.browser.refresh_triggers.iter().flatten().any(|t| *t == policy::RefreshTrigger::WhenAccessExpired),
+            || sc.browser.refresh_triggers.iter().flatten().any(|t| *t == policy::RefreshTrigger::WhenAccessExpired)
+            || sc
+                .browser
+                .tab_settings
+                .iter()
+                .flatten()
+                .filter_map(|s| s.refresh_triggers.as_ref())
+                .flatten()
+                .any(|t| *t == policy::RefreshTrigger::WhenAccessExpired),
         max_in_flight_ticks: sc.time.max_in_flight_ticks,
         retry_after_loss: sc.browser.retry_timeout == policy::RetryTimeout::AFTER_LOSS,
         client_word: sc.browser.client_word.clone().unwrap_or_default(),

@@ -281,7 +281,9 @@ impl BrowserState {
         let Some(sent) = self.tabs[t as usize].requesters[ix].sent.take() else { return None };
         match reply {
             Reply::Ok { set_cookie, token, expires_at, access } => {
-                self.tabs[t as usize].expiry = expires_at;
+                let wrote_jar =
+                    t >= cfg.ssr_paths && cfg.on_requester_ok.contains(&OkReaction::StoreInCookie) && token.is_some();
+                self.take_expiry(cfg, t, expires_at, wrote_jar);
                 self.refreshed_ok = true;
                 self.hold_access(cfg, t, access);
                 if t < cfg.ssr_paths {

@@ -1,10 +1,12 @@
 //! Symmetry reduction over the interchangeable tabs of a browser.
 //!
-//! Every tab of a browser runs the same app with the same budget (`BrowserCfg` has no per-tab
-//! field), so renaming tabs maps reachable states to reachable states and keeps every property
-//! (none names a tab), except where a tab has a role of its own: the first `browser.ssr_paths`
-//! tabs are server-side render paths, and a single broadcast leader is tab A. Those tabs are
-//! renamed only among themselves (partial symmetry: two blocks, [`representative_for`]).
+//! Every tab of a browser runs the same app with the same budget, so renaming tabs maps
+//! reachable states to reachable states and keeps every property (none names a tab), except
+//! where a tab has a role or settings of its own: the first `browser.ssr_paths` tabs are
+//! server-side render paths, a single broadcast leader is tab A, and `browser.tab_settings`
+//! may give tabs their own budget and triggers. Those tabs are renamed only among themselves
+//! (partial symmetry: two blocks, [`representative_for`]); settings that do not fall into two
+//! such blocks turn the reduction off.
 //!
 //! The representative renames the tabs of each browser into a canonical order: it sorts each
 //! block's tabs by everything the state says about each tab, and rewrites every tab index in
@@ -62,7 +64,8 @@ pub type Representative = fn(State) -> State;
 ///   only among itself: `K = browser.ssr_paths` (the server-side render paths behave alike,
 ///   the ordinary tabs alike), or `K = 1` with a single broadcast leader (tab A leads, the
 ///   followers behave alike; not reduced together with two or more render paths). At least
-///   one block must hold two tabs.
+///   one block must hold two tabs. With `browser.tab_settings` the blocks are those of the
+///   settings (tabs `0..J` alike, tabs `J..` alike), which must agree with the roles'.
 pub fn representative_for(sc: &crate::scenario::Scenario) -> Option<Representative> {
     by_blocks(reduced_blocks(sc)?)
 }
@@ -74,8 +77,33 @@ pub fn reduced_blocks(sc: &crate::scenario::Scenario) -> Option<u8> {
     if b.tabs < 2 || sc.network == crate::scenario::NetworkKind::Ordered || b.logins == Logins::PerTab {
         return None;
     }
-    let k = fixed_block(sc)?;
+    let k = settings_block(sc, fixed_block(sc)?)?;
     (k <= 6 && (k >= 2 || b.tabs - k >= 2)).then_some(k)
+}
+
+/// `K` of [`representative_for`] once `browser.tab_settings` is taken into account: tabs with
+/// different settings are not interchangeable. Without the field, or with every tab's settings
+/// alike, `k` (the roles' block) stands; with tabs `0..J` alike and tabs `J..` alike (and `k`
+/// 0 or `J`), `J`; otherwise `None` (no reduction).
+fn settings_block(sc: &crate::scenario::Scenario, k: u8) -> Option<u8> {
+    let b = &sc.browser;
+    let Some(list) = &b.tab_settings else { return Some(k) };
+    // What each tab does: its budget and each requester's trigger, resolved.
+    let effective = |s: &crate::scenario::TabSettings| {
+        let triggers = s.refresh_triggers.as_ref().or(b.refresh_triggers.as_ref());
+        let trigger = |r: usize| triggers.and_then(|l| l.get(r).copied()).unwrap_or_default();
+        (
+            s.refreshes.unwrap_or(b.refreshes_per_tab),
+            (0..usize::from(b.requesters_per_tab)).map(trigger).collect::<Vec<_>>(),
+        )
+    };
+    let list: Vec<_> = list.iter().map(effective).collect();
+    let j = list.iter().position(|s| *s != list[0]).map_or(0, |j| j as u8);
+    if j == 0 {
+        return Some(k); // every tab alike
+    }
+    let rest_alike = list[j as usize..].iter().all(|s| *s == list[j as usize]);
+    (rest_alike && (k == 0 || k == j)).then_some(j)
 }
 
 /// Whether tabs are interchangeable in `sc`'s model, so that the search reduces by symmetry

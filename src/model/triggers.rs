@@ -29,16 +29,23 @@ use super::{BrowserCfg, BrowserState, TabIx};
 use crate::model::policy::RefreshTrigger;
 
 impl BrowserCfg {
-    /// The trigger of requester `r` of every tab (0 is the tab itself): "any-time" unless
-    /// `browser.refresh_triggers` says otherwise.
-    pub fn trigger(&self, r: u8) -> RefreshTrigger {
-        self.refresh_triggers.get(r as usize).copied().unwrap_or_default()
+    /// The trigger of requester `r` of tab `t` (0 is the tab itself): the tab's own list
+    /// (`browser.tab_settings[t].refresh_triggers`) if it has one, else the browser's
+    /// (`browser.refresh_triggers`), else "any-time".
+    pub fn trigger(&self, t: TabIx, r: u8) -> RefreshTrigger {
+        let list = self.tab_settings.get(t as usize).and_then(|s| s.refresh_triggers.as_ref());
+        list.unwrap_or(&self.refresh_triggers).get(r as usize).copied().unwrap_or_default()
     }
 
-    /// Whether some requester waits for the access token's expiry: the browser's clock then
-    /// ticks, and a tab knows its sign-in access token's expiry from the start.
+    /// Whether some requester of some tab waits for the access token's expiry: the browser's
+    /// clock then ticks, and a tab knows its sign-in access token's expiry from the start.
     pub fn refreshes_on_expiry(&self) -> bool {
         self.refresh_triggers.contains(&RefreshTrigger::WhenAccessExpired)
+            || self
+                .tab_settings
+                .iter()
+                .filter_map(|s| s.refresh_triggers.as_ref())
+                .any(|l| l.contains(&RefreshTrigger::WhenAccessExpired))
     }
 }
 
@@ -54,7 +61,7 @@ impl BrowserState {
     /// "when-access-expired". The requester's other conditions (signed in, idle, refreshes
     /// left) are checked by the caller.
     pub fn trigger_fires(&self, cfg: &BrowserCfg, t: TabIx, r: u8) -> bool {
-        match cfg.trigger(r) {
+        match cfg.trigger(t, r) {
             RefreshTrigger::AnyTime => true,
             RefreshTrigger::WhenAccessExpired => self.access_expired(t),
         }

@@ -995,7 +995,12 @@ fn describe_in(
                         _ => false,
                     };
                     let text = if ssr {
-                        format!("{tab}, a server-side render path, refreshes: {refresh} with {sent}")
+                        match expiry_trigger_words(m, browser, b0, *t, 0) {
+                            Some(why) => format!(
+                                "{tab}, a server-side render path, {why} and refreshes: {refresh} with {sent}"
+                            ),
+                            None => format!("{tab}, a server-side render path, refreshes: {refresh} with {sent}"),
+                        }
                     } else if let Some(why) = expiry_trigger_words(m, browser, b0, *t, 0) {
                         format!("{tab} {why} and sends {refresh} with {sent}")
                     } else {
@@ -2036,7 +2041,7 @@ fn pending_token(m: &RefreshModel, s: &State, client: model::ClientKey, slot: u8
 /// 1, browser clock 2)`; `None` for a requester that refreshes at any time.
 fn expiry_trigger_words(m: &RefreshModel, browser: usize, b: &BrowserState, t: TabIx, r: u8) -> Option<String> {
     let Node::Browser { cfg, .. } = &m.actors[browser] else { return None };
-    if cfg.trigger(r) != model::policy::RefreshTrigger::WhenAccessExpired {
+    if cfg.trigger(t, r) != model::policy::RefreshTrigger::WhenAccessExpired {
         return None;
     }
     Some(match b.tabs[t as usize].expiry {
