@@ -810,7 +810,7 @@ impl Names {
 
 fn field_ty(t: FieldType) -> Ty {
     match t {
-        FieldType::Tick | FieldType::Count => Ty::Num,
+        FieldType::Tick | FieldType::Count | FieldType::Client => Ty::Num,
         FieldType::Token => Ty::Token,
     }
 }
@@ -1062,6 +1062,12 @@ fn set_through_path(target: &str, names: &Names) -> Result<Option<(Expr, u8, Fie
         None => Ok(None),
     }
 }
+    if scope == Scope::Request && ft == FieldType::Client {
+        return Err(err(format!(
+            "`{target}` is a request field of type `client`: the client that sends the request sets it \
+             (its `client_id`), no rule writes it; copy it into a field of another type or scope instead"
+        )));
+    }
 
 /// Parses a reply.
 pub fn parse_reply(text: &str, names: &Names) -> Result<ReplyForm, ExprError> {

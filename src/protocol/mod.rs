@@ -66,6 +66,13 @@ pub enum FieldType {
     Count,
     /// A token number, or `none` (the initial value of every field is 0 / `none`).
     Token,
+    /// An OAuth client: 0 (none) or a client's number counted from 1 (device N's client is
+    /// client N with `clients: per-device`, client 1 for every device with `clients: one`;
+    /// the attacker's is the number after the devices' last). Compared and copied as a
+    /// number. A request field of this type is the `client_id` the request's sender presents
+    /// (RFC 6749 §6, client authentication): set on arrival of a refresh, a sign-in or a
+    /// password change to the sender's client, and written by no rule.
+    Client,
 }
 
 /// Fields a protocol declares beyond the fixed schema, each starting at 0 (`none`).
@@ -78,9 +85,9 @@ pub struct FieldsSpec {
     /// Per client session (one device's sign-ins; Keycloak's client session), by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub session: BTreeMap<String, FieldType>,
-    /// Per request, by name: a local variable of the handler, 0 when the request arrives, kept
-    /// from one step to the next and gone with the answer (what the request read in an
-    /// earlier step, an upstream's answer).
+    /// Per request, by name: a local variable of the handler, 0 when the request arrives (a
+    /// field of type `client`: the client that sends it), kept from one step to the next and
+    /// gone with the answer (what the request read in an earlier step, an upstream's answer).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub request: BTreeMap<String, FieldType>,
     /// Per refresh token, by name: columns of the token's own row (a cached answer for an
@@ -715,6 +722,13 @@ pub struct ProtocolError {
 }
 
 impl Protocol {
+    /// Some request field is of type `client`: every refresh, sign-in and password change
+    /// carries its sender's OAuth client, and `mode_binding` judges that a refresh is answered
+    /// 2xx only to the client its token's family signed in with.
+    pub fn sends_client(&self) -> bool {
+        self.request_fields.iter().any(|(_, t)| *t == FieldType::Client)
+    }
+
     /// The most tokens one request can mint: the number of refresh steps with a rule that
     /// mints (a rule mints at most one).
     pub fn mints_per_request(&self) -> u16 {
