@@ -353,7 +353,7 @@ fn apply(
     for e in &rule.effects {
         let var = |v: &Var| read(view, &read_row, &fam, (t, minted.or(earlier), &read_vars), now, *v);
         match e {
-            Effect::MintChild => {
+            Effect::MintChild { revoked } => {
                 let n = s.next_token();
                 // A token minted on the other node that this copy has not received.
                 while (s.rows.len() as Token) < n - 1 {
@@ -366,13 +366,14 @@ fn apply(
                     family: f,
                     parent: Some(t),
                     gen: read_row.gen + 1,
-                    status: TokStatus::Active,
+                    status: if *revoked { TokStatus::Revoked } else { TokStatus::Active },
                     child: None,
                     used: false,
                     iat: if p.records_issued_at { now } else { 0 },
                     fields: Fields::default(),
                 });
-                if s.as_ghost.signed_out & (1 << f) != 0 {
+                // A row born revoked is no session: no handler will accept it.
+                if !*revoked && s.as_ghost.signed_out & (1 << f) != 0 {
                     s.as_ghost.revived = s.as_ghost.revived.saturating_add(1);
                 }
                 s.rows[t as usize - 1].child = Some(n);

@@ -399,7 +399,7 @@ fn revokes_refresh_tokens(e: &Effect) -> bool {
                 | RevokeScope::Session
         ),
         Effect::RevokeToken(_) | Effect::RevokeAround(..) => true,
-        Effect::MintChild
+        Effect::MintChild { .. }
         | Effect::SupersedePresented
         | Effect::Set(..)
         | Effect::SupersedeToken(..)
@@ -732,7 +732,7 @@ impl Protocol {
     /// The most tokens one request can mint: the number of refresh steps with a rule that
     /// mints (a rule mints at most one).
     pub fn mints_per_request(&self) -> u16 {
-        let mints = |s: &Step| s.rules.iter().any(|r| r.effects.contains(&Effect::MintChild));
+        let mints = |s: &Step| s.rules.iter().any(|r| r.effects.iter().any(Effect::mints));
         self.refresh.steps.iter().filter(|s| mints(s)).count() as u16
     }
 
@@ -1320,7 +1320,7 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint)
             ));
         }
         let last = k + 1 == written.len();
-        let earlier_mint = steps.iter().flat_map(|s: &Step| &s.rules).any(|r| r.effects.contains(&Effect::MintChild));
+        let earlier_mint = steps.iter().flat_map(|s: &Step| &s.rules).any(|r| r.effects.iter().any(Effect::mints));
         let mut rules = compile_rules(&step.rules, here, names, (endpoint, last, earlier_mint))?;
         if step.reads == Reads::Snapshot {
             snapshot_follows_no_request_field(&rules, &step.rules, here, names)?;
@@ -1386,7 +1386,7 @@ pub fn effect_exprs(e: &Effect) -> Vec<&expr::Expr> {
             vec![x]
         }
         Effect::SetToken(t, _, x) => vec![t, x],
-        Effect::MintChild | Effect::SupersedePresented | Effect::Revoke(_) => vec![],
+        Effect::MintChild { .. } | Effect::SupersedePresented | Effect::Revoke(_) => vec![],
     }
 }
 
@@ -1511,7 +1511,9 @@ fn compile_rules(
         let mut effects = vec![];
         for (k, text) in r.effects.iter().enumerate() {
             let e = expr::parse_effect(text, names).map_err(|e| fail(format!("{here}.do[{k}]"), text, e))?;
-            if sign_out && matches!(e, Effect::MintChild | Effect::SupersedePresented | Effect::SupersedeToken(..)) {
+            if sign_out
+                && matches!(e, Effect::MintChild { .. } | Effect::SupersedePresented | Effect::SupersedeToken(..))
+            {
                 return Err(fail(
                     format!("{here}.do[{k}]"),
                     text,
@@ -1522,9 +1524,7 @@ fn compile_rules(
                     }),
                 ));
             }
-            if matches!(e, Effect::Set(expr::Scope::Minted, ..))
-                && !earlier_mint
-                && !effects.contains(&Effect::MintChild)
+            if matches!(e, Effect::Set(expr::Scope::Minted, ..)) && !earlier_mint && !effects.iter().any(Effect::mints)
             {
                 return Err(fail(
                     format!("{here}.do[{k}]"),
@@ -1563,7 +1563,7 @@ fn compile_rules(
                      sign-in's own family, which it spares; or `evicts` on the rule that does)"),
             ));
         }
-        let mints = effects.iter().filter(|e| **e == Effect::MintChild).count();
+        let mints = effects.iter().filter(|e| e.mints()).count();
         if mints > 1 {
             return Err(fail(format!("{here}.do"), "two `mint child`", msg("at most one `mint child` per rule")));
         }
