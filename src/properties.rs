@@ -80,8 +80,13 @@ impl PropertySpec {
     }
 }
 
-/// Directus models (a `server` section).
-const DIRECTUS: Scope = Scope { models: "Directus models (a `server` section)", test: |sc| !sc.is_auth_server() };
+/// Models whose tokens are bound to where they were issued: Directus models (the auth mode),
+/// and authorization-server models whose requests carry their client (a request field of type
+/// `client`).
+const BINDINGS: Scope = Scope {
+    models: "Directus models (a `server` section) and models with a request field of type `client`",
+    test: |sc| !sc.is_auth_server() || sc.protocol.as_ref().is_some_and(|p| p.sends_client()),
+};
 
 /// Whether some rule of a `session_server` program (any endpoint, the middleware too) has
 /// `mark` set; a Directus `server` preset counts as marked (every preset carries `orphan` and
@@ -254,9 +259,9 @@ pub const ALL: &[PropertySpec] = &[
     PropertySpec {
         name: "mode_binding",
         kind: Kind::Always,
-        claim: "a session-mode token is not redeemable in json or cookie mode",
+        claim: "a token is redeemed only where it was issued: a session-mode token not in json or cookie mode, and, where requests carry their client (a request field of type `client`), a refresh token only by the OAuth client its session signed in with (RFC 6749 §6)",
         condition: mode_binding,
-        scope: DIRECTUS,
+        scope: BINDINGS,
         reads: &["store"],
     },
     PropertySpec {
@@ -518,9 +523,14 @@ fn rotated_token_expires(m: &RefreshModel, s: &State) -> bool {
 }
 
 /// SP7 (mode binding, `industry-policies.md` §3; `directus-protocol.md` §6 P4, the PR 22433
-/// review): no refresh in json or cookie mode is answered 2xx for a row issued in session mode.
+/// review): no refresh in json or cookie mode is answered 2xx for a row issued in session mode;
+/// and client binding (RFC 6749 §6 and §10.4: the server MUST "verify that the refresh token
+/// was issued to the authenticated client"): where requests carry their client, no refresh is
+/// answered 2xx to a client other than the one its token's family signed in with (the
+/// attacker authenticates as a client of its own).
 fn mode_binding(m: &RefreshModel, s: &State) -> bool {
     ghost_at(s, m.cfg.server).cross_mode == 0
+        && auth_server_at(s, m.cfg.server).is_none_or(|a| a.as_ghost.cross_client == 0)
 }
 
 /// SP5 (logout completeness, `industry-policies.md` §3): once a sign-out has been answered,

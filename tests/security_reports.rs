@@ -252,23 +252,25 @@ fn goiabada_106_the_sweep_is_not_a_boundary() {
 /// goiabada after issue 106 (133ccc15): the reset increments the user's auth-state generation
 /// and a child copies its parent's, so the child of the same race is stamped with the old
 /// generation and refused at its first use; no refresh is served live after the reset. The
-/// child's row is still created after the sweep (`logout_revokes_all`), dead on arrival
-/// (issue 131, the fail-closed residual).
+/// child's row is still created after the sweep, born refused (`mint child revoked`): it is no
+/// session created after the sign-out (`logout_revokes_all` holds), and the 200 that hands it
+/// out is the fail-closed residual (issue 131).
 #[test]
 fn goiabada_pr106_the_generation_refuses_the_child_of_the_race() {
-    let (sc, m, r) = checked("models/goiabada-pr106-auth-state-generation.json");
+    let (sc, _, r) = checked("models/goiabada-pr106-auth-state-generation.json");
     assert!(r.unique_states > 100, "searched: {}", r.unique_states);
     assert_eq!(status(&r, "sign_out_no_session_revived"), Verdict::Holds);
-    let l = trace_of(&m, &sc, &r, "logout_revokes_all");
-    assert_eq!(steps(&l), owned(&VALIDATED_BEFORE_THE_RESET));
-    assert_eq!(
-        l.steps[3].state.store,
-        ["token=1 family=0 gen=0 revoked; auth_generation=0", "family 0: user_generation=1"]
-    );
-    assert!(l.steps[4].text.contains("rule `the user moved on since: the child is born superseded`"));
-    assert_eq!(last_store(&l)[1], "token=2 family=0 gen=1 parent=1 revoked; auth_generation=0");
+    assert_eq!(status(&r, "logout_revokes_all"), Verdict::Holds);
     let q = query_trace(&sc, "child-of-the-race-refused-at-first-use");
     assert_eq!(q.steps.len(), 8);
+    assert_eq!(steps(&q)[..5], owned(&VALIDATED_BEFORE_THE_RESET));
+    assert_eq!(
+        q.steps[3].state.store,
+        ["token=1 family=0 gen=0 revoked; auth_generation=0", "family 0: user_generation=1"]
+    );
+    assert!(q.steps[4].text.contains("rule `the user moved on since: the child is born refused`"));
+    assert_eq!(q.steps[4].state.store[1], "token=2 family=0 gen=1 parent=1 revoked; auth_generation=0");
+    assert!(q.steps[5].text.contains("attacker gets 200, refresh token=2"));
     assert!(
         q.steps[7].text.contains("refresh_token=2")
             && q.steps[7].text.contains("rule `generation mismatch: superseded`")
@@ -334,4 +336,51 @@ fn keycloak_pr52735_the_rotation_record_refuses_the_replay() {
         ])
     );
     assert!(t.steps[3].text.contains("tab A's") && t.steps[3].text.contains("reuse exceeded"));
+}
+
+/// `mint child revoked` is what makes goiabada's fix judged as the server runs it: the same
+/// model written with `mint child` and `revoke family` (the row created live, then revoked in
+/// the same rule) counts the dead row as a session created after the sign-out
+/// (`logout_revokes_all`), while the row born revoked is no session.
+#[test]
+fn goiabada_pr106_a_child_born_revoked_is_no_session_created_after_the_reset() {
+    let src =
+        std::fs::read_to_string(crate::util::root().join("models/goiabada-pr106-auth-state-generation.json")).unwrap();
+    let live = src.replacen(
+        "\"mint child revoked\",\n                \"set minted.auth_generation = presented.auth_generation\"",
+        "\"mint child\",\n                \"set minted.auth_generation = presented.auth_generation\",\n                \"revoke family\"",
+        1,
+    );
+    assert_ne!(live, src);
+    let files = crate::common::TempFiles::new();
+    let mut v: serde_json::Value = serde_json::from_str(&live).unwrap();
+    v.as_object_mut().unwrap().remove("expect");
+    files.write("live.json", &v.to_string());
+    let sc = crate::util::scenario(files.path().join("live.json").to_str().unwrap(), None);
+    let (_, r) = crate::util::run(&sc, &Default::default());
+    assert_eq!(status(&r, "logout_revokes_all"), Verdict::Violated);
+    let (_, _, r) = checked("models/goiabada-pr106-auth-state-generation.json");
+    assert_eq!(status(&r, "logout_revokes_all"), Verdict::Holds);
+}
+
+/// `mint child revoked` is refused where `mint child` is (a sign-out mints nothing), and a
+/// misspelt word after `mint child` is named.
+#[test]
+fn mint_child_revoked_is_refused_in_a_sign_out_and_misspelt() {
+    let src =
+        std::fs::read_to_string(crate::util::root().join("models/goiabada-pr106-auth-state-generation.json")).unwrap();
+    let in_sign_out = src.replacen("\"revoke user\"\n", "\"revoke user\", \"mint child revoked\"\n", 1);
+    let misspelt = src.replacen("\"mint child revoked\"", "\"mint child revokd\"", 1);
+    crate::util::refused_at(
+        &src,
+        &[
+            (
+                in_sign_out,
+                "\"revoke user\", \"mint child revoked\"",
+                "sign_out.rules[0].do[2]",
+                "a sign-out or a sign-in mints and rotates nothing",
+            ),
+            (misspelt, "\"mint child revokd\"", "do[1]", "mint child revokd"),
+        ],
+    );
 }

@@ -9,6 +9,7 @@ mod cache;
 mod calls;
 mod ci;
 mod cli;
+mod client_binding;
 mod construct_models;
 mod constructs;
 mod coordination;

@@ -60,6 +60,7 @@ pub(super) fn on_msg(
                 return;
             };
             let mut h = oauth::AsHandler::arriving(&s, client, slot, token, retry).presenting_access(&s, access);
+            h.vars = interpret::sender_fields(protocol, &s, client);
             let Some(instance) = interpret::lock_instance(protocol, &s, token) else {
                 return; // the family's refresh lock is held: a no-op, delivered later
             };
@@ -86,7 +87,8 @@ pub(super) fn on_msg(
                 let reply = interpret::answer_sign_in(protocol, &mut s, token, access_ttl);
                 (client, Msg::SignInResponse { tab, reply })
             } else {
-                let h = oauth::AsHandler::signing_in(&s, client, token);
+                let mut h = oauth::AsHandler::signing_in(&s, client, token);
+                h.vars = interpret::sender_fields(protocol, &s, client);
                 match serve_step(protocol, access_ttl, &mut s, h) {
                     Some(reply) => (client, Msg::SignInResponse { tab, reply }),
                     None => {
@@ -139,6 +141,7 @@ fn serve_step(protocol: &Protocol, access_ttl: Tick, s: &mut oauth::AsState, mut
             record_retry(s, &h, &reply);
             record_after_user_sign_out(s, &h, &reply);
             record_after_password_change(s, &h, &reply);
+            record_cross_client(protocol, s, &h, &reply);
             Some(reply)
         }
         interpret::StepOutcome::Continue | interpret::StepOutcome::Blocked => {
@@ -159,7 +162,8 @@ fn redeem_now(
     token: Token,
     retry: bool,
 ) -> Reply {
-    let h = oauth::AsHandler::arriving(s, client, 0, token, retry);
+    let mut h = oauth::AsHandler::arriving(s, client, 0, token, retry);
+    h.vars = interpret::sender_fields(protocol, s, client);
     serve_step(protocol, access_ttl, s, h).unwrap_or(Reply::Err(HttpError::Internal))
 }
 
@@ -332,6 +336,20 @@ fn record_after_user_sign_out(s: &mut oauth::AsState, h: &oauth::AsHandler, repl
 /// A refresh that arrived after a password change was answered, presenting a token of a
 /// family signed in before it, answered 2xx (`password_change_revokes_all`): the old session
 /// is honoured after the change.
+/// Ghost (`mode_binding`, RFC 6749 §6): a refresh answered 2xx to a client other than the one
+/// its presented token's family signed in with, in a protocol whose requests carry their
+/// client (a request field of type `client`); the client of family `f` is `f.client + 1` in
+/// that numbering ([`interpret::client_number`]).
+fn record_cross_client(protocol: &Protocol, s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
+    if !protocol.sends_client() || !matches!(reply, Reply::Ok { .. }) {
+        return;
+    }
+    let family = h.view.row.and_then(|r| s.families.get(r.family as usize));
+    if family.is_some_and(|f| f.client + 1 != interpret::client_number(protocol, s, h.client)) {
+        s.as_ghost.cross_client = 1;
+    }
+}
+
 fn record_after_password_change(s: &mut oauth::AsState, h: &oauth::AsHandler, reply: &Reply) {
     if h.after_password_change && matches!(reply, Reply::Ok { .. }) {
         s.as_ghost.ok_after_password_change = s.as_ghost.ok_after_password_change.saturating_add(1);

@@ -111,6 +111,41 @@ fn read(
     }
 }
 
+/// The OAuth client that `client` (a tab of a device, or the attacker) authenticates as, in
+/// the numbering of a `client` field ([`crate::protocol::FieldType::Client`]): device `d`
+/// (its browser actor index, from 0) is client `d + 1` with `clients: per-device` and client 1
+/// with `clients: one`; the attacker is the client numbered after the devices' last (a client
+/// of its own, registered with the server: frappe issue 41534's "another registered
+/// client").
+pub fn client_number(p: &Protocol, s: &AsState, client: super::ClientKey) -> u8 {
+    let per_device = p.clients == crate::protocol::Clients::PerDevice;
+    if client.tab == super::ATTACKER {
+        let devices = s.families.iter().map(|f| f.device() + 1).max().unwrap_or(1);
+        if per_device {
+            devices + 1
+        } else {
+            2
+        }
+    } else if per_device {
+        client.browser + 1
+    } else {
+        1
+    }
+}
+
+/// The request fields a request from `client` arrives with: each declared request field of
+/// type `client` holds the sender's client ([`client_number`]), every other field 0. All 0 for
+/// a protocol that declares no such field.
+pub fn sender_fields(p: &Protocol, s: &AsState, client: super::ClientKey) -> Fields {
+    let mut vars = Fields::default();
+    for (i, (_, t)) in p.request_fields.iter().enumerate() {
+        if *t == crate::protocol::FieldType::Client {
+            vars[i] = client_number(p, s, client);
+        }
+    }
+    vars
+}
+
 /// The read view of token `t` for protocol `p` on store `s`: its row (for a sign-in during the
 /// run, `reserved`: the new family's reserved first token, not yet inserted), what the server
 /// knows of the user's sessions when the protocol reads it (`user.*`), and the rows of the
@@ -318,7 +353,7 @@ fn apply(
     for e in &rule.effects {
         let var = |v: &Var| read(view, &read_row, &fam, (t, minted.or(earlier), &read_vars), now, *v);
         match e {
-            Effect::MintChild => {
+            Effect::MintChild { revoked } => {
                 let n = s.next_token();
                 // A token minted on the other node that this copy has not received.
                 while (s.rows.len() as Token) < n - 1 {
@@ -331,13 +366,14 @@ fn apply(
                     family: f,
                     parent: Some(t),
                     gen: read_row.gen + 1,
-                    status: TokStatus::Active,
+                    status: if *revoked { TokStatus::Revoked } else { TokStatus::Active },
                     child: None,
                     used: false,
                     iat: if p.records_issued_at { now } else { 0 },
                     fields: Fields::default(),
                 });
-                if s.as_ghost.signed_out & (1 << f) != 0 {
+                // A row born revoked is no session: no handler will accept it.
+                if !*revoked && s.as_ghost.signed_out & (1 << f) != 0 {
                     s.as_ghost.revived = s.as_ghost.revived.saturating_add(1);
                 }
                 s.rows[t as usize - 1].child = Some(n);
@@ -783,7 +819,9 @@ pub fn sign_ins(p: &Protocol, s: &mut AsState) {
         s.rows.push(TokRow { status: TokStatus::Unknown, ..row });
         let t = f as Token + 1;
         // A sign-in of several steps runs them all, in order, with nothing in between.
-        let (mut step, mut vars) = (0usize, Fields::default());
+        let device = s.families[f].device();
+        let mut vars = sender_fields(p, s, super::ClientKey { browser: device, tab: 0 });
+        let mut step = 0usize;
         while let Some(st) = h.steps.get(step) {
             let view = view_of(p, s, t, &vars, None, true);
             let Some(rule) = decide_after(&st.rules, &view, (t, None, &vars), s.now) else { break };
@@ -1601,7 +1639,9 @@ pub fn sign_in_decision<'m>(
     let h = match action {
         ActorModelAction::Deliver { src, msg: super::Msg::SignInRequest { tab }, .. } => {
             let client = super::ClientKey { browser: usize::from(*src) as u8, tab: *tab };
-            AsHandler::signing_in(auth, client, auth.next_reserved(client.browser)?)
+            let mut h = AsHandler::signing_in(auth, client, auth.next_reserved(client.browser)?);
+            h.vars = sender_fields(protocol, auth, client);
+            h
         }
         ActorModelAction::Timeout(_, super::Timer::ServerStep { client, slot }) => {
             *auth.handlers.iter().find(|h| (h.client, h.slot) == (*client, *slot) && h.sign_in)?
@@ -1636,7 +1676,7 @@ pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &supe
         })
     };
     match action {
-        ActorModelAction::Deliver { msg: super::Msg::RefreshRequest { cred, access, .. }, .. } => {
+        ActorModelAction::Deliver { src, msg: super::Msg::RefreshRequest { tab, cred, access, .. }, .. } => {
             let t = cred.presented()?;
             if auth.cluster.is_some() {
                 return None;
@@ -1644,17 +1684,19 @@ pub fn decision_of(m: &super::RefreshModel, before: &super::State, action: &supe
             if lock_instance(protocol, auth, t).is_none() {
                 return Some(Decision::LockWaits);
             }
-            let arriving =
-                super::oauth::AsHandler::arriving(auth, super::ClientKey { browser: 0, tab: 0 }, 0, t, false)
-                    .presenting_access(auth, *access);
+            let client = super::ClientKey { browser: usize::from(*src) as u8, tab: *tab };
+            let vars = sender_fields(protocol, auth, client);
+            let mut arriving =
+                super::oauth::AsHandler::arriving(auth, client, 0, t, false).presenting_access(auth, *access);
+            arriving.vars = vars;
             if !wait_over(protocol, auth, &arriving) {
                 return Some(Decision::Waits { step: 0 });
             }
-            let mut view = auth.read_following(t, &protocol.follows, &Fields::default(), None);
+            let mut view = auth.read_following(t, &protocol.follows, &vars, None);
             if protocol.refresh_presents == Presents::Both {
                 view.access = arriving.view.access;
             }
-            decide(0, &view, t, None, &Fields::default())
+            decide(0, &view, t, None, &vars)
         }
         ActorModelAction::Timeout(_, super::Timer::ServerStep { client, slot }) => {
             let h = auth.handlers.iter().find(|h| (h.client, h.slot) == (*client, *slot))?;

@@ -387,6 +387,9 @@ pub struct AsGhost {
     /// Refreshes that arrived after a password change was answered and were answered 2xx for
     /// a token of a family signed in before it (`password_change_revokes_all`): a count.
     pub ok_after_password_change: u8,
+    /// A refresh was answered 2xx to a client other than the one its token's family signed
+    /// in with (with a request field of type `client` only; `mode_binding`): 0 or 1.
+    pub cross_client: u8,
 }
 
 /// One node's copy of the session entry: the token table, the families and Keycloak's

@@ -338,8 +338,15 @@ pub enum Scope {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Effect {
     /// `mint child`: a new token, the next number, in the presented token's family, one
-    /// generation down, active, issued now; it becomes the presented token's child.
-    MintChild,
+    /// generation down, active, issued now; it becomes the presented token's child. `mint
+    /// child revoked` (`revoked`): the same row, born revoked: a token the server issues and
+    /// answers with but that no handler will accept (goiabada issue 106's fix stamps a child
+    /// racing the credential change with a generation already stale), so no property counts
+    /// it as a live session.
+    MintChild {
+        /// The row is inserted revoked.
+        revoked: bool,
+    },
     /// `supersede presented`: unless it is revoked now, the presented token becomes superseded:
     /// at `now` with 0 grace uses if the read saw it active, or, if the read saw it already
     /// superseded, at its first rotation tick with one more grace use.
@@ -369,6 +376,13 @@ pub enum Effect {
     /// the client session) of the token the expression names on the step's read, revoked in
     /// the store as it is now; nothing when it is `none` or has no row.
     RevokeAround(Around, Expr),
+}
+
+impl Effect {
+    /// Whether it is `mint child` (or `mint child revoked`).
+    pub fn mints(&self) -> bool {
+        matches!(self, Effect::MintChild { .. })
+    }
 }
 
 /// What `revoke family of PATH` / `revoke session of PATH` revokes around the token named.
@@ -810,7 +824,7 @@ impl Names {
 
 fn field_ty(t: FieldType) -> Ty {
     match t {
-        FieldType::Tick | FieldType::Count => Ty::Num,
+        FieldType::Tick | FieldType::Count | FieldType::Client => Ty::Num,
         FieldType::Token => Ty::Token,
     }
 }
@@ -845,7 +859,8 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
     }
     let words: Vec<&str> = text.split_whitespace().collect();
     match words.as_slice() {
-        ["mint", "child"] => return Ok(Effect::MintChild),
+        ["mint", "child"] => return Ok(Effect::MintChild { revoked: false }),
+        ["mint", "child", "revoked"] => return Ok(Effect::MintChild { revoked: true }),
         ["revoke", around @ ("family" | "session"), "of", what] => {
             let around_of = if *around == "family" { Around::Family } else { Around::Session };
             return match names.token_path(what) {
@@ -1046,6 +1061,12 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
     let ok = t == field_ty(ft) || (t == Ty::None && ft == FieldType::Token);
     if !ok {
         return Err(err(format!("`{target}` holds {}, found {}", field_ty(ft).name(), t.name())));
+    }
+    if scope == Scope::Request && ft == FieldType::Client {
+        return Err(err(format!(
+            "`{target}` is a request field of type `client`: the client that sends the request sets it \
+             (its `client_id`), no rule writes it; copy it into a field of another type or scope instead"
+        )));
     }
     Ok(Effect::Set(scope, i, e))
 }
@@ -1410,7 +1431,8 @@ mod tests {
 
     #[test]
     fn effects_and_replies_parse() {
-        assert_eq!(parse_effect("mint child", &names()).unwrap(), Effect::MintChild);
+        assert_eq!(parse_effect("mint child", &names()).unwrap(), Effect::MintChild { revoked: false });
+        assert_eq!(parse_effect("mint child revoked", &names()).unwrap(), Effect::MintChild { revoked: true });
         assert_eq!(parse_effect(" revoke  presented.child ", &names()).unwrap(), Effect::Revoke(RevokeScope::Child));
         assert_eq!(
             parse_effect("revoke session.current", &names()).unwrap(),

@@ -66,6 +66,13 @@ pub enum FieldType {
     Count,
     /// A token number, or `none` (the initial value of every field is 0 / `none`).
     Token,
+    /// An OAuth client: 0 (none) or a client's number counted from 1 (device N's client is
+    /// client N with `clients: per-device`, client 1 for every device with `clients: one`;
+    /// the attacker's is the number after the devices' last). Compared and copied as a
+    /// number. A request field of this type is the `client_id` the request's sender presents
+    /// (RFC 6749 §6, client authentication): set on arrival of a refresh, a sign-in or a
+    /// password change to the sender's client, and written by no rule.
+    Client,
 }
 
 /// Fields a protocol declares beyond the fixed schema, each starting at 0 (`none`).
@@ -78,9 +85,9 @@ pub struct FieldsSpec {
     /// Per client session (one device's sign-ins; Keycloak's client session), by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub session: BTreeMap<String, FieldType>,
-    /// Per request, by name: a local variable of the handler, 0 when the request arrives, kept
-    /// from one step to the next and gone with the answer (what the request read in an
-    /// earlier step, an upstream's answer).
+    /// Per request, by name: a local variable of the handler, 0 when the request arrives (a
+    /// field of type `client`: the client that sends it), kept from one step to the next and
+    /// gone with the answer (what the request read in an earlier step, an upstream's answer).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub request: BTreeMap<String, FieldType>,
     /// Per refresh token, by name: columns of the token's own row (a cached answer for an
@@ -392,7 +399,7 @@ fn revokes_refresh_tokens(e: &Effect) -> bool {
                 | RevokeScope::Session
         ),
         Effect::RevokeToken(_) | Effect::RevokeAround(..) => true,
-        Effect::MintChild
+        Effect::MintChild { .. }
         | Effect::SupersedePresented
         | Effect::Set(..)
         | Effect::SupersedeToken(..)
@@ -715,10 +722,17 @@ pub struct ProtocolError {
 }
 
 impl Protocol {
+    /// Some request field is of type `client`: every refresh, sign-in and password change
+    /// carries its sender's OAuth client, and `mode_binding` judges that a refresh is answered
+    /// 2xx only to the client its token's family signed in with.
+    pub fn sends_client(&self) -> bool {
+        self.request_fields.iter().any(|(_, t)| *t == FieldType::Client)
+    }
+
     /// The most tokens one request can mint: the number of refresh steps with a rule that
     /// mints (a rule mints at most one).
     pub fn mints_per_request(&self) -> u16 {
-        let mints = |s: &Step| s.rules.iter().any(|r| r.effects.contains(&Effect::MintChild));
+        let mints = |s: &Step| s.rules.iter().any(|r| r.effects.iter().any(Effect::mints));
         self.refresh.steps.iter().filter(|s| mints(s)).count() as u16
     }
 
@@ -1306,7 +1320,7 @@ fn compile_handler(h: &HandlerSpec, at: &str, names: &Names, endpoint: Endpoint)
             ));
         }
         let last = k + 1 == written.len();
-        let earlier_mint = steps.iter().flat_map(|s: &Step| &s.rules).any(|r| r.effects.contains(&Effect::MintChild));
+        let earlier_mint = steps.iter().flat_map(|s: &Step| &s.rules).any(|r| r.effects.iter().any(Effect::mints));
         let mut rules = compile_rules(&step.rules, here, names, (endpoint, last, earlier_mint))?;
         if step.reads == Reads::Snapshot {
             snapshot_follows_no_request_field(&rules, &step.rules, here, names)?;
@@ -1372,7 +1386,7 @@ pub fn effect_exprs(e: &Effect) -> Vec<&expr::Expr> {
             vec![x]
         }
         Effect::SetToken(t, _, x) => vec![t, x],
-        Effect::MintChild | Effect::SupersedePresented | Effect::Revoke(_) => vec![],
+        Effect::MintChild { .. } | Effect::SupersedePresented | Effect::Revoke(_) => vec![],
     }
 }
 
@@ -1497,7 +1511,9 @@ fn compile_rules(
         let mut effects = vec![];
         for (k, text) in r.effects.iter().enumerate() {
             let e = expr::parse_effect(text, names).map_err(|e| fail(format!("{here}.do[{k}]"), text, e))?;
-            if sign_out && matches!(e, Effect::MintChild | Effect::SupersedePresented | Effect::SupersedeToken(..)) {
+            if sign_out
+                && matches!(e, Effect::MintChild { .. } | Effect::SupersedePresented | Effect::SupersedeToken(..))
+            {
                 return Err(fail(
                     format!("{here}.do[{k}]"),
                     text,
@@ -1508,9 +1524,7 @@ fn compile_rules(
                     }),
                 ));
             }
-            if matches!(e, Effect::Set(expr::Scope::Minted, ..))
-                && !earlier_mint
-                && !effects.contains(&Effect::MintChild)
+            if matches!(e, Effect::Set(expr::Scope::Minted, ..)) && !earlier_mint && !effects.iter().any(Effect::mints)
             {
                 return Err(fail(
                     format!("{here}.do[{k}]"),
@@ -1549,7 +1563,7 @@ fn compile_rules(
                      sign-in's own family, which it spares; or `evicts` on the rule that does)"),
             ));
         }
-        let mints = effects.iter().filter(|e| **e == Effect::MintChild).count();
+        let mints = effects.iter().filter(|e| e.mints()).count();
         if mints > 1 {
             return Err(fail(format!("{here}.do"), "two `mint child`", msg("at most one `mint child` per rule")));
         }
