@@ -51,6 +51,7 @@ mod storage_reads;
 mod stored_session;
 mod symmetry;
 mod threads;
+mod timeouts;
 mod token_reads;
 mod triggers;
 mod viewer;
