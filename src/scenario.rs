@@ -471,6 +471,14 @@ pub struct BrowserSection {
     /// `on_server_error`. Needs `aborts_per_tab` above 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_aborted: Option<Vec<Reaction>>,
+    /// What a tab does when it times out waiting for its refresh's answer (the answer was
+    /// lost or comes later than the client's timeout), in order: the reactions of
+    /// `on_server_error`, ending with `log-out` or `keep-going`. The tab abandons the attempt
+    /// (an answer that comes later is dropped). When it may time out is `retry_timeout`, how
+    /// many times `retries_per_tab` (needed, 1 or 2). Absent: a timeout sends the same
+    /// refresh again (docs/protocol-language.md, "A refresh that timed out").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_timeout: Option<Vec<Reaction>>,
     /// What requesters 2 to N of a tab (`requesters_per_tab`) do when their refresh is
     /// answered 2xx, in order: where they store the new token (`store-in-tab`, `store-shared`,
     /// `store-in-cookie`, each at most once); `[]` stores nothing (a server-side render whose
@@ -983,6 +991,9 @@ pub fn expanded_text(sc: &Scenario) -> Result<String, String> {
                 reactions
                     .push(("on_aborted", serde_json::to_value(b.on_aborted.as_ref().unwrap_or(&b.on_server_error))));
             }
+            if let Some(list) = &b.on_timeout {
+                reactions.push(("on_timeout", serde_json::to_value(list)));
+            }
             if b.requesters_per_tab > 1 {
                 // The other requesters' reactions: by default the tab's lists.
                 reactions
@@ -1464,8 +1475,11 @@ impl Scenario {
             }
         }
         let aborted = b.on_aborted.as_ref().map(|l| ("on_aborted", l));
-        for (name, list) in
-            [("on_refused", &b.on_refused), ("on_server_error", &b.on_server_error)].into_iter().chain(aborted)
+        let timed_out = b.on_timeout.as_ref().map(|l| ("on_timeout", l));
+        for (name, list) in [("on_refused", &b.on_refused), ("on_server_error", &b.on_server_error)]
+            .into_iter()
+            .chain(aborted)
+            .chain(timed_out)
         {
             if let Some(i) = list.iter().position(|r| *r == Reaction::RefreshAndRetry) {
                 let also = if b.calls_per_tab > 0 {
@@ -2236,6 +2250,21 @@ impl Scenario {
         Ok(())
     }
 
+    /// Checks of `on_timeout` ([`crate::model::browser::timeouts`]): the reaction to a
+    /// timeout needs timeouts to happen, which `retries_per_tab` counts (its other checks, a
+    /// Directus model, requesters and reloads, are those of `retries_per_tab`).
+    fn validate_timeouts(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        if let (Some(list), 0) = (&b.on_timeout, b.retries_per_tab) {
+            return Err(self.invalid(
+                "browser.on_timeout",
+                serde_json::to_string(list).unwrap_or_default(),
+                "no value unless `retries_per_tab` is above 0 (it counts the times a tab may time out; `retry_timeout` says when)",
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks of `reads_token` ([`crate::model::browser::token_read`]): a read of its own
     /// needs a token page script can read (json mode) and a refresh path whose sends all start
     /// a refresh (no retries, requesters, reloads or aborts, which re-send or cancel one).
@@ -2542,6 +2571,7 @@ impl Scenario {
             .chain(&b.on_server_error)
             .chain(call_lists)
             .chain(b.on_aborted.iter().flatten())
+            .chain(b.on_timeout.iter().flatten())
             .any(|r| matches!(r, Reaction::Retry | Reaction::RefreshAndRetry));
         if retries && b.retry_limit == 0 {
             return Err(self.invalid(
@@ -2562,6 +2592,7 @@ impl Scenario {
                 ("on_requester_refused", b.on_requester_refused.as_ref()),
                 ("on_requester_server_error", b.on_requester_server_error.as_ref()),
                 ("on_aborted", b.on_aborted.as_ref()),
+                ("on_timeout", b.on_timeout.as_ref()),
             ];
             for (name, list) in lists {
                 let Some(i) = list.and_then(|l| l.iter().position(|r| *r == Reaction::IgnoreIfTokenChanged)) else {
@@ -2691,6 +2722,7 @@ impl Scenario {
         self.validate_refresh_triggers()?;
         self.validate_sign_out_lock()?;
         self.validate_aborts()?;
+        self.validate_timeouts()?;
         self.validate_reads_token()?;
         if self.browser.ssr_paths > 0 {
             in_range("browser.ssr_paths", self.browser.ssr_paths, 0, self.browser.tabs.saturating_sub(1))?;
@@ -2905,7 +2937,7 @@ impl Scenario {
         let call_lists = call_lists
             .into_iter()
             .chain(requester_lists)
-            .chain([("browser.on_aborted", &b.on_aborted)])
+            .chain([("browser.on_aborted", &b.on_aborted), ("browser.on_timeout", &b.on_timeout)])
             .filter_map(|(f, l)| l.as_ref().map(|l| (f, l)));
         for (field, list) in [("browser.on_refused", &b.on_refused), ("browser.on_server_error", &b.on_server_error)]
             .into_iter()
@@ -2990,6 +3022,7 @@ impl Scenario {
             b.on_call_refused.as_ref().unwrap_or(&b.on_refused),
             b.on_call_server_error.as_ref().unwrap_or(&b.on_server_error),
             b.on_aborted.as_ref().unwrap_or(&b.on_server_error),
+            b.on_timeout.as_ref().unwrap_or(&b.on_server_error),
         ];
         let retries = lists.iter().any(|l| l.iter().any(|r| matches!(r, Reaction::Retry | Reaction::RefreshAndRetry)));
         if b.retry_limit > 0 && !retries {

@@ -54,6 +54,7 @@ mod stored_session;
 mod symmetry;
 mod tab_settings;
 mod threads;
+mod timeouts;
 mod token_reads;
 mod triggers;
 mod viewer;

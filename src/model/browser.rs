@@ -61,6 +61,9 @@ pub mod signout_notice;
 #[path = "aborts.rs"]
 pub mod aborts;
 
+#[path = "timeouts.rs"]
+pub mod timeouts;
+
 #[path = "storage_theft.rs"]
 pub mod storage_theft;
 
@@ -399,8 +402,11 @@ pub struct BrowserCfg {
     /// `on_server_error`).
     pub on_aborted: Vec<Reaction>,
     /// Retries each tab may send for a refresh that got no answer (C19; 0 for Directus's app,
-    /// which does not retry).
+    /// which does not retry); with `on_timeout`, the times each tab may time out.
     pub retries: u8,
+    /// What a tab does when it times out waiting for its refresh's answer
+    /// (`browser.on_timeout`, [`timeouts`]); `None`: it sends the same refresh again.
+    pub on_timeout: Option<Vec<Reaction>>,
     /// `browser.retry_timeout` as a number N of ticks: a tab may send a retry only once its
     /// browser clock has advanced N ticks since it sent its last attempt
     /// ([`Tab::sent_at`]). `None`: `any-moment` or `after-loss`.
@@ -1905,6 +1911,7 @@ pub(crate) mod tests {
             aborts: 0,
             on_aborted: crate::model::policy::default_reactions(),
             retries: 0,
+            on_timeout: None,
             retry_after_ticks: None,
             lock_hangs: 0,
             lock_steal: false,

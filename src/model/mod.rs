@@ -444,6 +444,10 @@ pub struct Cfg {
     /// `browser.retry_timeout: after-loss`: a tab's retry ([`Timer::TabRetries`]) is enabled
     /// only once nothing of its refresh is in flight or in progress ([`timer_enabled`]).
     pub retry_after_loss: bool,
+    /// `browser.on_timeout`: a timeout ends the tab's refresh round ([`browser::timeouts`]),
+    /// so under `after-loss` only the requests and answers of its current round keep it
+    /// waiting (an abandoned round's answer is dropped when it comes).
+    pub timeout_ends_round: bool,
     /// The word texts use for a client (`browser.client_word`; default `tab`); it changes no
     /// state or step.
     pub client_word: client_word::ClientWord,
@@ -683,6 +687,11 @@ impl Actor for Node {
                     Timer::BrowserTick => {
                         b.now += 1;
                         (true, None)
+                    }
+                    Timer::TabRetries(t) if cfg.on_timeout.is_some() => {
+                        let could = b.may_time_out(t);
+                        let sent = b.time_out(cfg, t);
+                        (could, sent)
                     }
                     Timer::TabRetries(t) => {
                         let sent = b.retry_refresh(cfg, t);
@@ -1147,12 +1156,17 @@ fn timer_enabled(cfg: &Cfg, s: &State, actor: usize, timer: &Timer) -> bool {
     if !cfg.retry_after_loss {
         return true;
     }
+    // With `on_timeout`, an abandoned round's messages no longer belong to the tab's refresh.
+    let round = browser_at(s, actor).tabs.get(t as usize).map(|tab| tab.round);
+    let current =
+        |a: TabIx| !cfg.timeout_ends_round || browser::requesters::round_of(a).is_none_or(|r| Some(r) == round);
+    let of_tab = |a: TabIx| tab_of(a) == t && current(a);
     let in_flight = s.network.iter().any(|e| match e.msg {
-        Msg::RefreshRequest { tab, .. } => usize::from(e.src) == actor && tab_of(tab) == t,
-        Msg::RefreshResponse { tab, .. } => usize::from(e.dst) == actor && tab_of(tab) == t,
+        Msg::RefreshRequest { tab, .. } => usize::from(e.src) == actor && of_tab(tab),
+        Msg::RefreshResponse { tab, .. } => usize::from(e.dst) == actor && of_tab(tab),
         _ => false,
     });
-    let mine = |c: &ClientKey| usize::from(c.browser) == actor && tab_of(c.tab) == t;
+    let mine = |c: &ClientKey| usize::from(c.browser) == actor && of_tab(c.tab);
     let in_progress = auth_server_at(s, cfg.server).is_some_and(|a| {
         a.handlers.iter().any(|h| mine(&h.client))
             || a.cluster.as_ref().is_some_and(|c| c.pending.iter().any(|p| mine(&p.client)))
@@ -1199,6 +1213,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         aborts: sc.browser.aborts_per_tab,
         on_aborted: sc.browser.on_aborted.clone().unwrap_or_else(|| sc.browser.on_server_error.clone()),
         retries: sc.browser.retries_per_tab,
+        on_timeout: sc.browser.on_timeout.clone(),
         retry_after_ticks: sc.browser.retry_timeout.ticks(),
         lock_hangs: sc.browser.lock_hangs,
         lock_steal: sc.browser.lock_steal,
@@ -1328,6 +1343,7 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
                 .any(|t| *t == policy::RefreshTrigger::WhenAccessExpired),
         max_in_flight_ticks: sc.time.max_in_flight_ticks,
         retry_after_loss: sc.browser.retry_timeout == policy::RetryTimeout::AFTER_LOSS,
+        timeout_ends_round: sc.browser.on_timeout.is_some(),
         client_word: sc.browser.client_word.clone().unwrap_or_default(),
     };
     let bcfg = browser_cfg(sc);
@@ -1410,6 +1426,7 @@ pub fn build(sc: &Scenario) -> RefreshModel {
         browser_clock: sc.browser.freshness_check,
         max_in_flight_ticks: sc.time.max_in_flight_ticks,
         retry_after_loss: sc.browser.retry_timeout == policy::RetryTimeout::AFTER_LOSS,
+        timeout_ends_round: sc.browser.on_timeout.is_some(),
         client_word: sc.browser.client_word.clone().unwrap_or_default(),
     };
     let bcfg = browser_cfg(sc);

@@ -166,6 +166,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "TabSignsOut",
     "TabStealsLock",
     "TabStillWaits",
+    "TabTimesOut",
     "TabWaitsForLock",
 ];
 
@@ -208,6 +209,9 @@ fn absent_actions(m: &RefreshModel) -> Vec<(&'static str, &'static str)> {
         ] {
             out.push((a, "has no coordination between tabs (`browser.coordination`: a lock or a broadcast leader)"));
         }
+    }
+    if none(&|c| c.on_timeout.is_some()) {
+        out.push(("TabTimesOut", "has no reaction to a timeout (`browser.on_timeout`)"));
     }
     if none(&|c| c.aborts > 0) {
         out.push(("TabAbortsRefresh", "has no aborted refresh (`browser.aborts_per_tab`)"));

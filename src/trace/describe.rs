@@ -437,12 +437,75 @@ struct Names<'a> {
 /// for a refresh of the tab's current round, the attacker's, or a model without aborts.
 fn abandoned_refresh(m: &RefreshModel, state: &State, browser: usize, addr: TabIx) -> Option<&'static str> {
     let Some(Node::Browser { cfg, .. }) = m.actors.get(browser) else { return None };
-    if cfg.aborts == 0 || !m.cfg.browsers.contains(&browser) {
+    let timeouts = cfg.on_timeout.is_some();
+    if (cfg.aborts == 0 && !timeouts) || !m.cfg.browsers.contains(&browser) {
         return None;
     }
     let round = model::browser::requesters::round_of(addr)?;
     let tab = model::browser_at(state, browser).tabs.get(usize::from(addr & 7))?;
-    (tab.round != round).then_some(if cfg.retries == 0 { "aborted" } else { "aborted or already answered" })
+    // With `on_timeout` every attempt has a round of its own: a round ends by its one answer,
+    // an abort or a timeout.
+    (tab.round != round).then_some(match (cfg.aborts > 0, timeouts, cfg.retries > 0) {
+        (true, true, _) => "an aborted or timed-out",
+        (false, true, _) => "a timed-out",
+        (true, false, false) => "an aborted",
+        (true, false, true) => "an aborted or already answered",
+        (false, false, _) => unreachable!("no aborts and no timeouts returned above"),
+    })
+}
+
+/// The step of tab `t` timing out with `browser.on_timeout` ([`model::browser::timeouts`]):
+/// why it gave up (its clock, or the loss), the request it abandons and where its answer is,
+/// then what its `on_timeout` reactions did: ``tab A times out (…): it gives up on its refresh
+/// (sent with token=1), whose answer, if it comes, will be dropped; `on_timeout`: the tab is
+/// logged out``.
+fn time_out_text(m: &RefreshModel, browser: usize, before: &State, after: &State, t: TabIx, refresh: &str) -> String {
+    let (b0, b1) = (model::browser_at(before, browser), model::browser_at(after, browser));
+    let why = match b0.tabs[t as usize].sent_at {
+        Some(at) => format!(
+            "no answer {} tick{} after it sent its refresh: sent at browser clock {at}, now {}",
+            b0.now - at,
+            if b0.now - at == 1 { "" } else { "s" },
+            b0.now
+        ),
+        None if m.cfg.retry_after_loss => {
+            "its request or the answer was lost: nothing of its refresh is on its way".into()
+        }
+        None => "its client timeout fires before any answer came".into(),
+    };
+    let sent = match b0.tabs[t as usize].status {
+        TabStatus::Refreshing { sent } => sent.map_or("no token".to_string(), |x| format!("token={x}")),
+        _ => "no token".into(),
+    };
+    let names = Names { model: m, words: words(m), before: Some(after) };
+    // The abandoned request's answer, if the server has already sent it.
+    let answered = model::in_flight(&after.network).into_iter().find_map(|(src, dst, msg)| match msg {
+        Msg::RefreshResponse { tab, .. }
+            if usize::from(dst) == browser
+                && *tab & 7 == t
+                && abandoned_refresh(m, after, browser, *tab).is_some()
+                && abandoned_refresh(m, before, browser, *tab).is_none() =>
+        {
+            Some(names.message(src, dst, msg).text)
+        }
+        _ => None,
+    });
+    let answer = match answered {
+        Some(a) => format!("the server's answer ({a}) is still on its way and will be dropped"),
+        None if m.cfg.retry_after_loss => "nothing of it will come".into(),
+        None => "its answer, if it comes, will be dropped".into(),
+    };
+    let then = match b1.tabs[t as usize].status {
+        TabStatus::Refreshing { sent } => {
+            format!("sends {refresh} again with token={}", sent.map_or("none".to_string(), |x| x.to_string()))
+        }
+        TabStatus::Idle => format!("keeps the session with {}", stored_refresh(b1, t)),
+        _ => "is logged out".into(),
+    };
+    format!(
+        "{} times out ({why}): it gives up on its refresh (sent with {sent}); {answer}; `on_timeout`: the tab {then}",
+        who(t)
+    )
 }
 
 /// The mark a refresh request or answer between `src` and `dst` carries in `state` when its tab
@@ -451,11 +514,11 @@ fn abandoned_refresh(m: &RefreshModel, state: &State, browser: usize, addr: TabI
 fn abort_mark(m: &RefreshModel, state: &State, src: Id, dst: Id, msg: &Msg) -> String {
     match msg {
         Msg::RefreshRequest { tab, .. } => match abandoned_refresh(m, state, usize::from(src), *tab) {
-            Some(how) => format!(" (an {how} refresh: its answer will be dropped)"),
+            Some(how) => format!(" ({how} refresh: its answer will be dropped)"),
             None => String::new(),
         },
         Msg::RefreshResponse { tab, .. } => match abandoned_refresh(m, state, usize::from(dst), *tab) {
-            Some(how) => format!(" (answer to an {how} refresh, dropped)"),
+            Some(how) => format!(" (answer to {how} refresh, dropped)"),
             None => String::new(),
         },
         _ => String::new(),
@@ -1419,7 +1482,7 @@ fn describe_in(
             let what = if *slot > 0 { "second request in progress" } else { "refresh" };
             let decision = decision_words(m, before, action, false);
             let aborted = match abandoned_refresh(m, before, usize::from(client.browser), client.tab) {
-                Some(how) => format!(" (an {how} refresh: its answer will be dropped)"),
+                Some(how) => format!(" ({how} refresh: its answer will be dropped)"),
                 None => String::new(),
             };
             let text = format!("server runs {step} of {}'s {what}{aborted}{how}{decision}", who(client.tab));
@@ -1470,6 +1533,9 @@ fn describe_in(
                 ),
                 None,
             )
+        }
+        ActorModelAction::Timeout(_, Timer::TabRetries(t)) if matches!(m.actors.get(browser), Some(Node::Browser { cfg, .. }) if cfg.on_timeout.is_some()) => {
+            (who(*t), "TabTimesOut".into(), time_out_text(m, browser, before, after, *t, refresh), None)
         }
         ActorModelAction::Timeout(_, Timer::TabRetries(t)) => (
             who(*t),
@@ -1727,8 +1793,17 @@ fn describe_in(
                         && before_b == after_b
                         && abandoned_refresh(m, before, browser, *tab).is_some()
                     {
-                        // The answer to a refresh the tab aborted: the fetch was cancelled.
-                        format!("{w} gets {}: the fetch was cancelled, nobody reads it", view.text)
+                        // The answer to a refresh the tab aborted: the fetch was cancelled;
+                        // or to one it gave up waiting for (`on_timeout`).
+                        match abandoned_refresh(m, before, browser, *tab) {
+                            Some("a timed-out") => {
+                                format!(
+                                    "{w} gets {}: it gave up waiting for it (timed out), nobody reads it",
+                                    view.text
+                                )
+                            }
+                            _ => format!("{w} gets {}: the fetch was cancelled, nobody reads it", view.text),
+                        }
                     } else if *tab != ATTACKER && before_b == after_b {
                         // A retrying tab took an earlier answer to that refresh (or the tab is
                         // hung, closed or logged out): the answer arrives and nobody reads it.

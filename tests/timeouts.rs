@@ -1,0 +1,125 @@
+//! A reaction to a refresh that timed out (`browser.on_timeout`): Schuly issue 476 and PR 492
+//! with their verdicts and the interleaving the issue describes, the default that changes
+//! nothing, and bad input.
+
+use refresh_check::scenario::Verdict;
+
+use crate::util::{checked, pair, root, status, steps, trace_of};
+
+/// Schuly before PR 492: a refresh that times out is tried once more, and a second timeout
+/// signs the user out with a valid session. After it, a timeout keeps the session.
+#[test]
+fn schuly_476_two_timeouts_sign_out_and_pr_492_keeps_the_session() {
+    let (sc, m, r) = checked("models/schuly-476-timeout-signs-out.json");
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert_eq!(steps(&t), SCHULY_STEPS.iter().map(|(a, b)| pair(a, b)).collect::<Vec<_>>());
+    let text = |i: usize| t.steps[i].text.clone();
+    assert!(text(0).contains("token=1"), "{}", text(0));
+    assert!(text(1).contains("rule `rotate`"), "{}", text(1));
+    assert!(text(4).contains("times out (no answer 1 tick after it sent its refresh"), "{}", text(4));
+    assert!(text(4).contains("gives up on its refresh (sent with token=1)"), "{}", text(4));
+    assert!(text(4).contains("the server's answer (200, refresh token=2) is still on its way and will be dropped"));
+    assert!(text(4).ends_with("`on_timeout`: the tab sends POST /auth/refresh again with token=1"), "{}", text(4));
+    assert!(text(5).contains("rule `reuse` → invalid_grant"), "{}", text(5));
+    assert!(text(6).ends_with("gets 400 invalid_grant and is logged out"), "{}", text(6));
+    assert_eq!(t.steps[6].state.tabs[0].status, "logged out, stores refresh token=1");
+
+    let (_, _, fixed) = checked("models/schuly-pr492-timeout-keeps-session.json");
+    assert_eq!(status(&fixed, "no_spurious_logout"), Verdict::Holds);
+    assert!(fixed.unique_states >= 10, "the search was not empty: {}", fixed.unique_states);
+}
+
+/// What PR 492 leaves: the server rotated before the app gave up; the app keeps token 1,
+/// which the server no longer accepts, and the late answer is dropped unread.
+#[test]
+fn schuly_pr492_keeps_a_rotated_token_and_drops_the_late_answer() {
+    let (sc, m, r) = checked("models/schuly-pr492-timeout-keeps-session.json");
+    assert_eq!(status(&r, "converges_to_live_token"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "converges_to_live_token");
+    assert_eq!(steps(&t), KEPT_STEPS.iter().map(|(a, b)| pair(a, b)).collect::<Vec<_>>());
+    let text = |i: usize| t.steps[i].text.clone();
+    assert!(text(1).contains("rule `rotate`"), "{}", text(1));
+    assert!(text(4).ends_with("the tab keeps the session with its stored refresh token (token=1)"), "{}", text(4));
+    assert!(
+        text(5).contains(
+            "(answer to a timed-out refresh, dropped): it gave up waiting for it (timed out), nobody reads it"
+        ),
+        "{}",
+        text(5)
+    );
+    assert_eq!(t.steps[5].state.tabs[0].status, "idle, stores refresh token=1");
+}
+
+/// Without `on_timeout` a timeout sends the same refresh again (`TabRetriesRefresh`): the
+/// field is what changes the step, and writing the default out is the model without it.
+#[test]
+fn without_on_timeout_the_tab_sends_the_refresh_again() {
+    let src = std::fs::read_to_string(root().join("models/schuly-pr492-timeout-keeps-session.json")).unwrap();
+    // The same model without the field (and without its queries, which name `TabTimesOut`).
+    let mut doc: serde_json::Value = serde_json::from_str(&src).unwrap();
+    assert!(doc["browser"].as_object_mut().unwrap().remove("on_timeout").is_some());
+    doc.as_object_mut().unwrap().remove("queries");
+    doc.as_object_mut().unwrap().remove("expect");
+    let plain = serde_json::to_string_pretty(&doc).unwrap();
+    let files = crate::common::TempFiles::new();
+    files.write("plain.json", &plain);
+    let sc = crate::util::scenario(files.path().join("plain.json").to_str().unwrap(), None);
+    let (m, r) = crate::util::run(&sc, &refresh_check::check::CheckOptions::default());
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    assert!(t.steps.iter().any(|s| s.action == "TabRetriesRefresh"));
+    assert!(!t.steps.iter().any(|s| s.action == "TabTimesOut"));
+}
+
+/// Bad input names the file, the line, the field and what is allowed, with exit code 2.
+#[test]
+fn on_timeout_bad_input_is_refused_with_the_field() {
+    let src = std::fs::read_to_string(root().join("models/schuly-476-timeout-signs-out.json")).unwrap();
+    let cases = [
+        (
+            src.replace("\"retries_per_tab\": 2,", "\"retries_per_tab\": 0,").replace("\"retry_timeout\": 1,", ""),
+            "\"on_timeout\"",
+            "browser.on_timeout",
+            "no value unless `retries_per_tab` is above 0",
+        ),
+        (
+            src.replace("\"log-out\"\n", "\"clear-stored-token\"\n"),
+            "\"on_timeout\"",
+            "browser.on_timeout",
+            "ending with \"log-out\" or \"keep-going\"",
+        ),
+        (
+            src.replace("\"retry\",", "\"refresh-and-retry\","),
+            "\"refresh-and-retry\"",
+            "browser.on_timeout[0]",
+            "a reaction to a refresh",
+        ),
+        (src.replace("\"retry_limit\": 1", "\"retry_limit\": 0"), "\"retry_limit\"", "browser.retry_limit", "1 or 2"),
+    ];
+    let cases: Vec<(String, &str, &str, &str)> = cases.into_iter().collect();
+    crate::util::refused_at(&src, &cases);
+}
+
+/// `no_spurious_logout` on `schuly-476-timeout-signs-out`: the server rotates, the answer is
+/// slower than the timeout, the app's one more try presents token 1 and is refused.
+const SCHULY_STEPS: [(&str, &str); 7] = [
+    ("tab A", "TabSendsRefresh"),
+    ("server", "ServerReceivesRefresh"),
+    ("clock", "ClockTicks"),
+    ("clock", "BrowserClockTicks"),
+    ("tab A", "TabTimesOut"),
+    ("server", "ServerReceivesRefresh"),
+    ("tab A", "TabReceivesRefreshResponse"),
+];
+
+/// `converges_to_live_token` on `schuly-pr492-timeout-keeps-session`: the app keeps token 1
+/// after the server rotated it, and the answer carrying token 2 is dropped.
+const KEPT_STEPS: [(&str, &str); 6] = [
+    ("tab A", "TabSendsRefresh"),
+    ("server", "ServerReceivesRefresh"),
+    ("clock", "ClockTicks"),
+    ("clock", "BrowserClockTicks"),
+    ("tab A", "TabTimesOut"),
+    ("tab A", "TabReceivesRefreshResponse"),
+];
