@@ -190,3 +190,33 @@ fn a_sign_out_of_the_other_devices_keeps_the_acting_session_alive() {
     let at = text.iter().position(|s| s.contains("device 2 tab B gets 200")).unwrap();
     assert!(text[..at].iter().any(|s| s.contains("device 2 tab A gets 200 signed_out")), "{text:#?}");
 }
+
+/// A sign-in again sent before the sign-out and served after it (device 2 signs in again, then
+/// signs out; the server serves the sign-out, then the sign-in): the new session is one the
+/// user asked for, not the signed-out one revived, and its refresh answered 2xx is no revival.
+/// The signed-out family stays judged: `logout_revokes_all` still reports the race the model
+/// is about.
+#[test]
+fn a_sign_in_served_after_the_sign_out_is_no_revival() {
+    let files = crate::common::TempFiles::new();
+    let f = files.copy_model(RACE, "re-sign-in.json", |v| {
+        v["browser"]["re_sign_ins"] = 1.into();
+        v.remove("expect");
+        v.insert(
+            "queries".into(),
+            serde_json::json!([{ "name": "sign-in-served-after-sign-out",
+                "events": ["tab 2A DeviceSignsIn", "tab 2A TabSignsOut", "server ServerReceivesLogout",
+                           "server ServerReceivesSignIn", "tab 2A TabReceivesLogoutResponse",
+                           "tab 2A TabReceivesSignInResponse", "tab 2A TabSendsRefresh",
+                           "tab 2A TabReceivesRefreshResponse status 200"], "expect": "reachable" }]),
+        );
+    });
+    let sc = refresh_check::scenario::Scenario::load(&f).unwrap();
+    let (_, r) = crate::util::run(&sc, &Default::default());
+    assert!(r.states > 1000, "{}", r.states);
+    assert_eq!(status(&r, "sign_out_no_session_revived"), Verdict::Holds);
+    assert_eq!(status(&r, "logout_revokes_all"), Verdict::Violated);
+    let t = crate::util::query_trace(&sc, "sign-in-served-after-sign-out");
+    let last = &t.steps.last().unwrap().text;
+    assert!(last.contains("device 2 tab A gets 200"), "{last}");
+}
