@@ -152,7 +152,7 @@ fn a_query_file_may_write_the_plural_of_the_models_client_word() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("q.json:1:"), "{err}");
-    assert!(err.contains("field `queries[0].always`"), "{err}");
+    assert!(err.contains("field `queries[0]`"), "{err}");
     assert!(err.contains("the clients are called `request` here, expected `tab`"), "{err}");
 }
 

@@ -156,8 +156,8 @@ fn a_tab_granted_the_lock_after_the_sign_out_sends_nothing() {
         pairs(&q),
         crate::util::owned(&[
             ("tab A", "TabSignsOut"),
-            ("tab B", "TabWaitsForLock"),
             ("server", "ServerReceivesLogout"),
+            ("tab B", "TabWaitsForLock"),
             ("tab A", "TabReceivesLogoutResponse"),
         ])
     );
