@@ -7,6 +7,7 @@
 //! by field position).
 
 use serde::de::DeserializeOwned;
+use serde::Deserialize as _;
 
 /// Why a text is not a valid document of the expected type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +20,22 @@ pub struct JsonError {
     pub field: String,
     /// What was found and what was expected, in serde_json's words, without the position.
     pub message: String,
+}
+
+/// An optional field's value, refusing `null`: serde reads `null` as the field left out,
+/// which hides a typo such as `"evicts": null` for `"evicts": "others"`. Use with
+/// `#[serde(default, deserialize_with = "crate::jsonfile::not_null")]`; the refusal is
+/// serde's `invalid type: null`, which [`crate::shape::reworded`] words from the schema as
+/// `found null, expected … (or leave the field out)`.
+pub fn not_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    match Option::<T>::deserialize(d)? {
+        Some(v) => Ok(Some(v)),
+        None => Err(serde::de::Error::invalid_type(serde::de::Unexpected::Unit, &"a value")),
+    }
 }
 
 /// Parses `text` as one JSON object read into `T`; an error names the line, column and field.

@@ -560,7 +560,10 @@ fn sign_out_no_dead_token_handed_out(m: &RefreshModel, s: &State) -> bool {
 /// The other half of sign-out completeness for the user (see
 /// `sign_out_no_dead_token_handed_out`): no later refresh is answered 2xx with an active token
 /// (with `ok access-only`: while the presented token is active): the session lives on after
-/// the user signed out. On a session table (Directus, a `session_server`) the same question
+/// the user signed out. A session a sign-in served after the sign-out starts (a sign-in
+/// during the run or a sign-in again, `browser.sign_ins`, `browser.re_sign_ins`, even one sent
+/// before the sign-out and answered after it) is a new session the user asked for, not a
+/// revival ([`crate::model::interpret::insert_signed_in`]). On a session table (Directus, a `session_server`) the same question
 /// on its state: no refresh or ordinary request that arrived after the sign-out was answered
 /// is answered 2xx after its `select` of the token it presents found a row (a session row
 /// that exists again after the sign-out's delete: a slow request's write re-created it, or a

@@ -258,7 +258,7 @@ pub struct BrowserSection {
     /// (1 to `devices`, as traces number them: `device 2`); the other devices never sign out.
     /// Without it (default) the user signs out from any idle tab of any device. Needs
     /// `sign_outs`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::jsonfile::not_null")]
     #[schemars(range(min = 1, max = 3))]
     pub sign_out_from: Option<u8>,
     /// Devices that sign in during the run (authorization-server models): the last
@@ -511,7 +511,7 @@ pub struct BrowserSection {
     /// expired). Absent: every requester "any-time". Authorization-server models, a clock
     /// that runs past the access token's lifetime, no reloads (docs/protocol-language.md,
     /// "A refresh on the access token's expiry").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::jsonfile::not_null")]
     pub refresh_triggers: Option<Vec<crate::model::policy::RefreshTrigger>>,
     /// Settings that differ from tab to tab, one entry per tab (tab A first, as many entries
     /// as `tabs`): each entry may set the tab's own `refreshes` (instead of
@@ -2265,6 +2265,24 @@ impl Scenario {
         Ok(())
     }
 
+    /// The refusal of `field` (holding `found`) for the first of `conflicts` that holds: each
+    /// entry is what the field needs (or may not be combined with) in words, and whether the
+    /// model breaks it; the message is `expected(words)`. `Ok` when none holds. The shape
+    /// shared by the checks of the newer browser options ([`Self::validate_reads_token`],
+    /// [`Self::validate_sign_out_lock`], [`Self::validate_refresh_triggers`]).
+    fn refuse_first(
+        &self,
+        field: &str,
+        found: &str,
+        conflicts: &[(String, bool)],
+        expected: impl Fn(&str) -> String,
+    ) -> Result<(), ScenarioError> {
+        match conflicts.iter().find(|(_, on)| *on) {
+            Some((what, _)) => Err(self.invalid(field, found, &expected(what))),
+            None => Ok(()),
+        }
+    }
+
     /// Checks of `reads_token` ([`crate::model::browser::token_read`]): a read of its own
     /// needs a token page script can read (json mode) and a refresh path whose sends all start
     /// a refresh (no retries, requesters, reloads or aborts, which re-send or cancel one).
@@ -2273,7 +2291,7 @@ impl Scenario {
         if b.reads_token == crate::model::policy::ReadsToken::AtSend {
             return Ok(());
         }
-        let conflicts: [(&str, bool); 14] = [
+        let conflicts = [
             ("a Directus model (a read of its own is modelled against an `auth_server` or `protocol`)", !self.is_auth_server()),
             ("`mode` \"cookie\" or \"session\" (the refresh token is an HttpOnly cookie the browser attaches when it sends the request: page script cannot read it first, RFC 6265 §5.2.6)", b.mode != AuthMode::Json),
             ("`coordination` \"local-storage\" or \"broadcast-leader\" (the read is modelled with no coordination and with Web Locks)", !matches!(b.coordination, Coordination::None | Coordination::WebLocks)),
@@ -2288,15 +2306,11 @@ impl Scenario {
             ("`sign_out_takes_lock`", b.sign_out_takes_lock),
             ("`refresh_triggers`", b.refresh_triggers.is_some()),
             ("`tab_settings`", b.tab_settings.is_some()),
-        ];
-        if let Some((what, _)) = conflicts.iter().find(|(_, on)| *on) {
-            return Err(self.invalid(
-                "browser.reads_token",
-                "\"before-send\"",
-                &format!("\"at-send\" with {what}: a read of its own is not modelled together with it"),
-            ));
-        }
-        Ok(())
+        ]
+        .map(|(what, on)| (what.to_string(), on));
+        self.refuse_first("browser.reads_token", "\"before-send\"", &conflicts, |what| {
+            format!("\"at-send\" with {what}: a read of its own is not modelled together with it")
+        })
     }
 
     /// Checks of `browser.sign_out_takes_lock` ([`crate::model::browser::signout_lock`]): a
@@ -2308,21 +2322,23 @@ impl Scenario {
         if !b.sign_out_takes_lock {
             return Ok(());
         }
-        let conflict = if b.coordination != Coordination::WebLocks {
-            Some("`coordination` \"web-locks\" (the lock the sign-out takes is the one the tab's refreshes take)")
-        } else if b.sign_outs == 0 {
-            Some("`sign_outs` above 0 (no sign-out would take the lock)")
-        } else if b.lock_hangs > 0 || b.lock_steal {
-            Some("no `lock_hangs` or `lock_steal` (a sign-out holding a lock that hangs or is stolen is not modelled)")
-        } else if b.calls_per_tab > 0 {
-            Some("no `calls_per_tab` (a call's log-out releasing the lock a sign-out waits for is not modelled)")
-        } else {
-            None
-        };
-        match conflict {
-            Some(why) => Err(self.invalid("browser.sign_out_takes_lock", "true", &format!("false unless {why}"))),
-            None => Ok(()),
-        }
+        let conflicts = [
+            (
+                "`coordination` \"web-locks\" (the lock the sign-out takes is the one the tab's refreshes take)",
+                b.coordination != Coordination::WebLocks,
+            ),
+            ("`sign_outs` above 0 (no sign-out would take the lock)", b.sign_outs == 0),
+            (
+                "no `lock_hangs` or `lock_steal` (a sign-out holding a lock that hangs or is stolen is not modelled)",
+                b.lock_hangs > 0 || b.lock_steal,
+            ),
+            (
+                "no `calls_per_tab` (a call's log-out releasing the lock a sign-out waits for is not modelled)",
+                b.calls_per_tab > 0,
+            ),
+        ]
+        .map(|(what, on)| (what.to_string(), on));
+        self.refuse_first("browser.sign_out_takes_lock", "true", &conflicts, |why| format!("false unless {why}"))
     }
 
     /// Checks of `browser.refresh_triggers` and of each `browser.tab_settings[i].refresh_triggers`
@@ -2352,49 +2368,45 @@ impl Scenario {
         use crate::model::policy::RefreshTrigger;
         let b = &self.browser;
         let found = serde_json::to_string(list).unwrap_or_default();
-        if list.len() != usize::from(b.requesters_per_tab) {
-            return Err(self.invalid(
-                field,
-                &found,
-                &format!(
-                    "one entry per requester: {} (`requesters_per_tab`), requester 1 (the tab itself) first",
-                    b.requesters_per_tab
-                ),
-            ));
-        }
+        let per_requester = [(
+            format!(
+                "one entry per requester: {} (`requesters_per_tab`), requester 1 (the tab itself) first",
+                b.requesters_per_tab
+            ),
+            list.len() != usize::from(b.requesters_per_tab),
+        )];
+        self.refuse_first(field, &found, &per_requester, str::to_string)?;
         if !list.contains(&RefreshTrigger::WhenAccessExpired) {
             return Ok(());
         }
-        let conflict = if !self.is_auth_server() {
-            Some(
-                "an `auth_server` or `protocol` model (the access token's expiry is the one a refresh's 2xx carries)"
-                    .to_string(),
-            )
-        } else if self.time.max_ticks <= self.time.access_token_ttl {
-            Some(format!(
-                "`time.max_ticks` ({}) above `time.access_token_ttl` ({}): no access token expires within the run, so a requester that waits for the expiry would never refresh",
-                self.time.max_ticks, self.time.access_token_ttl
-            ))
-        } else if b.coordination != Coordination::None {
-            Some(
-                "`coordination` \"none\" (a refresh on expiry is not modelled behind a cross-tab lock or leader)"
-                    .into(),
-            )
-        } else if b.mode == AuthMode::Session && b.tabs > 1 {
-            Some(
+        let conflicts = [
+            (
+                "an `auth_server` or `protocol` model (the access token's expiry is the one a refresh's 2xx carries)".to_string(),
+                !self.is_auth_server(),
+            ),
+            (
+                format!(
+                    "`time.max_ticks` ({}) above `time.access_token_ttl` ({}): no access token expires within the run, so a requester that waits for the expiry would never refresh",
+                    self.time.max_ticks, self.time.access_token_ttl
+                ),
+                self.time.max_ticks <= self.time.access_token_ttl,
+            ),
+            (
+                "`coordination` \"none\" (a refresh on expiry is not modelled behind a cross-tab lock or leader)".into(),
+                b.coordination != Coordination::None,
+            ),
+            (
                 "one tab in `mode` \"session\" (the session cookie's expiry is not the access token's the \
                  trigger reads)"
                     .into(),
-            )
-        } else if b.reloads_per_tab > 0 {
-            Some("no `reloads_per_tab` (a reloaded page's access token is not modelled for the trigger)".into())
-        } else {
-            None
-        };
-        match conflict {
-            Some(why) => Err(self.invalid(field, &found, &format!("\"when-access-expired\" only with {why}"))),
-            None => Ok(()),
-        }
+                b.mode == AuthMode::Session && b.tabs > 1,
+            ),
+            (
+                "no `reloads_per_tab` (a reloaded page's access token is not modelled for the trigger)".into(),
+                b.reloads_per_tab > 0,
+            ),
+        ];
+        self.refuse_first(field, &found, &conflicts, |why| format!("\"when-access-expired\" only with {why}"))
     }
 
     /// Checks of `browser.tab_settings` ([`crate::model::browser::tab_settings`]): one entry

@@ -24,7 +24,10 @@ pub fn reworded(schema: &Value, doc: &Value, field: &str, message: &str) -> Opti
     let value = value_at(doc, field)?;
     let nodes = nodes_at(schema, field)?;
     let expected = expected(schema, &nodes)?;
-    Some(format!("found {}, expected {expected}", found(value)))
+    // `null` in a field that may be left out: say so (serde would read it as left out).
+    let optional = value.is_null() && nodes.iter().any(|n| n.get("type").is_some_and(|t| t == "null"));
+    let omit = if optional { " (or leave the field out)" } else { "" };
+    Some(format!("found {}, expected {expected}{omit}", found(value)))
 }
 
 /// Whether `message` is serde's wording of a value of the wrong kind (which names Rust types

@@ -365,3 +365,38 @@ fn a_setting_that_needs_another_field_is_refused_without_it() {
         assert_eq!(out.status.code(), Some(0), "{fixed}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// `null` in an optional field of the newer options is refused, not read as the field left
+/// out (`"evicts": null` for `"evicts": "others"` would judge a sign-out everywhere as no
+/// eviction): the file, line, field and the values expected, exit 2. The field left out is
+/// accepted.
+#[test]
+fn null_in_an_optional_field_is_refused_not_read_as_absent() {
+    const GEOLENS: &str = "models/geolens-pr1446-rotation-races-sign-out-everywhere.json";
+    let dir = crate::common::TempFiles::new();
+    let d = dir.path();
+    let evicts = edited(d, GEOLENS, "evicts.json", |v| v["protocol"]["sign_out"]["rules"][0]["evicts"] = Value::Null);
+    refused(
+        d,
+        &evicts,
+        &[
+            "field `protocol.sign_out.rules[0].evicts`",
+            "found null, expected one of `oldest`, `others`, `least-recently-used` (or leave the field out)",
+        ],
+    );
+    let from = edited(d, GEOLENS, "from.json", |v| v["browser"]["sign_out_from"] = Value::Null);
+    refused(d, &from, &["field `browser.sign_out_from`", "found null, expected an integer from 1 to 3"]);
+    let triggers = edited(d, GEOLENS, "triggers.json", |v| v["browser"]["refresh_triggers"] = Value::Null);
+    refused(d, &triggers, &["field `browser.refresh_triggers`", "found null, expected a list"]);
+    let change = edited(d, GEOLENS, "change.json", |v| v["protocol"]["password_change"] = Value::Null);
+    refused(
+        d,
+        &change,
+        &["field `protocol.password_change`", "found null, expected an object", "(or leave the field out)"],
+    );
+    // Left out: a sign-out that marks no eviction, loaded and checked.
+    let absent = edited(d, GEOLENS, "absent.json", |v| {
+        v["protocol"]["sign_out"]["rules"][0].as_object_mut().unwrap().remove("evicts");
+    });
+    accepted(d, &absent);
+}

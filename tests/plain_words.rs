@@ -125,6 +125,37 @@ fn a_query_file_may_write_the_models_client_word() {
     assert!(!err.contains("did you mean `access`"), "{err}");
 }
 
+/// A query file may write the plural of a model's client word for the counts over every
+/// client (`requests.logged_out`), as a model's own queries may, alone or beside the singular;
+/// on a model whose clients are tabs it is refused naming the word (it was refused as an
+/// unknown name, `requests`, whatever the model).
+#[test]
+fn a_query_file_may_write_the_plural_of_the_models_client_word() {
+    let files = TempFiles::new();
+    let q = files.write(
+        "q.json",
+        r#"{"queries": [{"name": "none-out", "always": "requests.logged_out == 0", "expect": "holds"},
+                        {"name": "both", "events": ["request A TabSendsRefresh"],
+                         "end": "request[A].status != idle and requests.logged_out == 0", "expect": "reachable"}]}"#,
+    );
+    let root = crate::util::root();
+    let out = cli(&root, &["check", WOODPECKER, "--query", q.to_str().unwrap(), "--no-traces"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(2), "{err}");
+    // The Woodpecker race's loser keeps going: no request is ever logged out, over the whole
+    // search (78 states); the other query's example is one step.
+    assert!(text.contains("none-out: holds as expected (78 states)"), "{text}");
+    assert!(text.contains("both: reachable in 1 steps as expected"), "{text}");
+    let out =
+        cli(&root, &["check", "models/directus-10.10-session.json", "--query", q.to_str().unwrap(), "--no-traces"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("q.json:1:"), "{err}");
+    assert!(err.contains("field `queries[0]`"), "{err}");
+    assert!(err.contains("the clients are called `request` here, expected `tab`"), "{err}");
+}
+
 /// The Explorer's state view shows the state as a trace does, in the model's client word, then
 /// the raw state with the word; its steps are the trace's sentences.
 #[test]

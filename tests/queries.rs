@@ -1047,3 +1047,28 @@ fn an_unreachable_error_status_comes_with_a_hint_and_a_2xx_does_not() {
     assert!(after("refused-401").trim_start().starts_with("hint: status 401 is compared with the status"), "{text}");
     assert!(!after("ok-then-nothing").contains("hint:"), "{text}");
 }
+
+/// matrix-rust-sdk before PR 6860 reads its token in a step of its own (`reads_token`
+/// "before-send"), the fix reads it as it sends: compare replays A's steps on B without A's
+/// token reads, and says so (it refused every replay as "not comparable": B has no action
+/// `TabReadsToken`). A's own query is named as not compared.
+#[test]
+fn compare_replays_across_reads_token_and_names_the_queries_it_does_not_compare() {
+    let out = cli(
+        &root(),
+        &[
+            "compare",
+            "models/matrix-rust-sdk-6794-token-captured-before-metadata.json",
+            "models/matrix-rust-sdk-pr6860-metadata-before-lock.json",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_ne!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("note: A's tabs read their token in a step of their own (`browser.reads_token` \"before-send\"), B's as they send (\"at-send\")"), "{text}");
+    let replay = text.lines().find(|l| l.starts_with("  no_spurious_logout #1 (9 steps): ")).unwrap();
+    assert!(!replay.contains("not comparable"), "{text}");
+    assert!(replay.contains("B runs these steps") || replay.contains("B never runs these steps"), "{text}");
+    let events = text.lines().skip_while(|l| !l.starts_with("  no_spurious_logout #1")).nth(1).unwrap();
+    assert!(events.contains("tab A TabSendsRefresh") && !events.contains("TabReadsToken"), "{events}");
+    assert!(text.contains("note: A's own queries (`app-exchanges-the-token-it-captured`) are not compared"), "{text}");
+}

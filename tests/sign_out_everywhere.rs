@@ -151,3 +151,72 @@ fn validate_summary_names_ssr_paths() {
         "{text}"
     );
 }
+
+/// "Sign out other devices" on the sign-out endpoint (`revoke user except family`, with
+/// `evicts: "others"`; better-auth's `revokeOtherSessions`): the rule keeps the acting
+/// session, so the ground truth keeps its family alive. Device 2's other tab refreshes with
+/// that family's token after the sign-out and is served: no revival, no token minted into a
+/// signed-out family. Device 1's session, which the rule ended, is still judged (its refresh
+/// is refused, the sign-out's intent). Before, the spared family was marked signed out and
+/// both properties were violated by device 2B's own refresh.
+#[test]
+fn a_sign_out_of_the_other_devices_keeps_the_acting_session_alive() {
+    let files = crate::common::TempFiles::new();
+    let f = files.copy_model(RACE, "others.json", |v| {
+        v["protocol"]["sign_out"]["rules"][0]["do"] = serde_json::json!(["revoke user except family"]);
+        v["protocol"]["refresh"]["steps"] = serde_json::json!([{ "name": "rotate", "rules": [
+            { "name": "active", "when": "presented.status == active",
+              "do": ["supersede presented", "mint child"], "reply": "ok minted" },
+            { "name": "not active", "reply": "invalid_grant" } ] }]);
+        v["browser"]["tabs"] = 2.into();
+        v.remove("expect");
+        v.insert(
+            "queries".into(),
+            serde_json::json!([{ "name": "kept-tab-served-after-sign-out",
+                "events": ["tab 2A TabReceivesLogoutResponse", "tab 2B TabSendsRefresh",
+                           "tab 2B TabReceivesRefreshResponse status 200"], "expect": "reachable" }]),
+        );
+    });
+    let sc = refresh_check::scenario::Scenario::load(&f).unwrap();
+    let (_, r) = crate::util::run(&sc, &Default::default());
+    assert!(r.states > 100, "{}", r.states);
+    for p in ["sign_out_no_session_revived", "logout_revokes_all", "sign_out_no_dead_token_handed_out"] {
+        assert_eq!(status(&r, p), Verdict::Holds, "{p}");
+    }
+    // The query's example: device 2 signs out the other devices, then its other tab's refresh
+    // of the kept family is answered 200 with a new token.
+    let t = crate::util::query_trace(&sc, "kept-tab-served-after-sign-out");
+    let text: Vec<&str> = t.steps.iter().map(|s| s.text.as_str()).collect();
+    let at = text.iter().position(|s| s.contains("device 2 tab B gets 200")).unwrap();
+    assert!(text[..at].iter().any(|s| s.contains("device 2 tab A gets 200 signed_out")), "{text:#?}");
+}
+
+/// A sign-in again sent before the sign-out and served after it (device 2 signs in again, then
+/// signs out; the server serves the sign-out, then the sign-in): the new session is one the
+/// user asked for, not the signed-out one revived, and its refresh answered 2xx is no revival.
+/// The signed-out family stays judged: `logout_revokes_all` still reports the race the model
+/// is about.
+#[test]
+fn a_sign_in_served_after_the_sign_out_is_no_revival() {
+    let files = crate::common::TempFiles::new();
+    let f = files.copy_model(RACE, "re-sign-in.json", |v| {
+        v["browser"]["re_sign_ins"] = 1.into();
+        v.remove("expect");
+        v.insert(
+            "queries".into(),
+            serde_json::json!([{ "name": "sign-in-served-after-sign-out",
+                "events": ["tab 2A DeviceSignsIn", "tab 2A TabSignsOut", "server ServerReceivesLogout",
+                           "server ServerReceivesSignIn", "tab 2A TabReceivesLogoutResponse",
+                           "tab 2A TabReceivesSignInResponse", "tab 2A TabSendsRefresh",
+                           "tab 2A TabReceivesRefreshResponse status 200"], "expect": "reachable" }]),
+        );
+    });
+    let sc = refresh_check::scenario::Scenario::load(&f).unwrap();
+    let (_, r) = crate::util::run(&sc, &Default::default());
+    assert!(r.states > 1000, "{}", r.states);
+    assert_eq!(status(&r, "sign_out_no_session_revived"), Verdict::Holds);
+    assert_eq!(status(&r, "logout_revokes_all"), Verdict::Violated);
+    let t = crate::util::query_trace(&sc, "sign-in-served-after-sign-out");
+    let last = &t.steps.last().unwrap().text;
+    assert!(last.contains("device 2 tab A gets 200"), "{last}");
+}

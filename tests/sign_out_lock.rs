@@ -128,3 +128,47 @@ fn a_wait_behind_a_sign_out_names_the_signing_out_tab() {
     let wait = q.steps.iter().find(|s| s.action == "TabWaitsForLock").unwrap();
     assert_eq!(wait.text, "tab B returns from idle and waits for the refresh lock held by tab A, which is signing out");
 }
+
+/// A tab granted the Web Lock once the sign-out before it emptied the storage sends nothing
+/// (auth-js reads the session first and returns): tab B's queued refresh is no request with
+/// no token, refused 400, but a log-out in the step that releases the lock. The server
+/// receives one request in the whole run, the sign-out.
+#[test]
+fn a_tab_granted_the_lock_after_the_sign_out_sends_nothing() {
+    let dir = crate::common::TempFiles::new();
+    let text = std::fs::read_to_string(root().join(AFTER)).unwrap();
+    let with = text.replacen(
+        "\"queries\": [",
+        r#""queries": [
+    { "name": "granted-after-the-sign-out",
+      "events": ["tab A TabSignsOut", "tab B TabWaitsForLock", "tab A TabReceivesLogoutResponse"],
+      "end": "at_rest and tab[B].status == logged_out", "expect": "reachable" },
+    { "name": "no-refresh-without-a-token",
+      "events": ["tab A TabSignsOut", "tab B TabWaitsForLock", "server ServerReceivesRefresh"],
+      "expect": "unreachable" },"#,
+        1,
+    );
+    assert_ne!(with, text);
+    dir.write("m.json", &with);
+    let sc = crate::util::scenario(dir.path().join("m.json").to_str().unwrap(), None);
+    let q = query_trace(&sc, "granted-after-the-sign-out");
+    assert_eq!(
+        pairs(&q),
+        crate::util::owned(&[
+            ("tab A", "TabSignsOut"),
+            ("server", "ServerReceivesLogout"),
+            ("tab B", "TabWaitsForLock"),
+            ("tab A", "TabReceivesLogoutResponse"),
+        ])
+    );
+    let last = &q.steps[3].text;
+    assert!(
+        last.ends_with(
+            "its Web Lock is released; tab B is granted the lock, finds no session in storage and sends nothing: it is logged out"
+        ),
+        "{last}"
+    );
+    assert!(!last.contains("token=none"), "{last}");
+    let o = answered(&sc, "no-refresh-without-a-token");
+    assert!(o.unique_states > 10, "{}", o.unique_states);
+}

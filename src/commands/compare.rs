@@ -135,12 +135,41 @@ fn still_violated(replayed: &[Replayed], rb: &Results) -> Vec<(&'static str, usi
     out
 }
 
+/// The action of a tab's read of its own token (`browser.reads_token: "before-send"`).
+const TOKEN_READ: &str = "TabReadsToken";
+
+/// Whether A's tabs read their token in a step of their own and B's read it as they send
+/// (`browser.reads_token`): A's counterexamples are then replayed on B without their
+/// [`TOKEN_READ`] steps, B's send standing for A's read and send (its token is read then).
+/// The other way round needs nothing: B's reads fall between A's steps.
+fn drops_token_reads(sa: &Scenario, sb: &Scenario) -> bool {
+    use refresh_check::model::policy::ReadsToken;
+    sa.browser.reads_token != ReadsToken::AtSend && sb.browser.reads_token == ReadsToken::AtSend
+}
+
+/// The note on A's token reads left out of its replayed steps ([`drops_token_reads`]).
+const TOKEN_READS_NOTE: &str = "A's tabs read their token in a step of their own (`browser.reads_token` \"before-send\"), B's as they send (\"at-send\"): A's steps are replayed on B without their `TabReadsToken` steps, B's send standing for A's read and send";
+
+/// The note on the queries of A's model file: `compare` replays the counterexamples of the
+/// catalogue's invariants, not a model file's own queries (a violation a query alone shows is
+/// not compared); `None` when A has none.
+fn own_queries_note(sa: &Scenario) -> Option<String> {
+    let names: Vec<String> = sa.queries.iter().map(|q| format!("`{}`", q.name)).collect();
+    (!names.is_empty()).then(|| {
+        format!(
+            "A's own queries ({}) are not compared: compare replays the counterexamples of the catalogue's invariants; answer a query on B by writing it in a query file and running `check B --query FILE`",
+            names.join(", ")
+        )
+    })
+}
+
 /// Replays every counterexample of A on B.
 fn replay_all(
     (ma, sa, ra): (&RefreshModel, &Scenario, &Results),
     mb: &RefreshModel,
     cfg: &SearchConfig<refresh_check::model::State>,
     whole: Option<&str>,
+    drop_reads: bool,
 ) -> Result<Vec<Replayed>> {
     let mut out = vec![];
     // (actor, action) pairs of A's steps that B never takes, answered once each.
@@ -157,8 +186,14 @@ fn replay_all(
         for (k, path) in paths.iter().enumerate() {
             let t = trace::build(ma, &sa.path, &sa.name, sa.browser.tabs, spec, path)?;
             let name = format!("{}-{}", p.name, k + 1);
-            let steps_only = query::from_trace(&t, &name, None);
-            let with_violation = query::from_trace(&t, &name, Some(spec));
+            let mut steps_only = query::from_trace(&t, &name, None);
+            let mut with_violation = query::from_trace(&t, &name, Some(spec));
+            if drop_reads {
+                // B reads the token as it sends: A's read of its own is part of B's send.
+                for q in [&mut steps_only, &mut with_violation] {
+                    q.events.retain(|e| e.action.as_deref() != Some(TOKEN_READ));
+                }
+            }
             let allowed = query::answer(mb, &t.model_file, &t.model, t.parameters.tabs, &steps_only, cfg);
             let violated = match allowed.answer {
                 Answer::Reachable => {
@@ -167,7 +202,7 @@ fn replay_all(
                 _ => allowed.clone(),
             };
             let missing = match (whole, allowed.answer) {
-                (None, Answer::Unreachable) => missing_action(mb, &t, cfg, &mut never),
+                (None, Answer::Unreachable) => missing_action(mb, &t, cfg, &mut never, drop_reads),
                 _ => None,
             };
             // A server or store step B lacks is the fix at work (another statement, another
@@ -223,14 +258,16 @@ fn rule_list(rules: &[String]) -> String {
 
 /// The first step of A's trace whose actor and action B never takes (a query of that one
 /// event, unreachable on B), as "B has no action X …", and whether its actor is the server or
-/// the store; `None` if B takes every one (or a limit stopped the search).
+/// the store; `None` if B takes every one (or a limit stopped the search). With `drop_reads`
+/// A's token reads are not asked about ([`drops_token_reads`]).
 fn missing_action(
     mb: &RefreshModel,
     t: &trace::Trace,
     cfg: &SearchConfig<refresh_check::model::State>,
     never: &mut std::collections::HashMap<(String, String), bool>,
+    drop_reads: bool,
 ) -> Option<(String, bool)> {
-    for s in &t.steps {
+    for s in t.steps.iter().filter(|s| !(drop_reads && s.action == TOKEN_READ)) {
         let key = (s.actor.clone(), s.action.clone());
         let absent = *never.entry(key).or_insert_with(|| {
             let mut q = query::from_trace(t, "vocabulary", None);
@@ -367,7 +404,9 @@ pub fn run(args: Args) -> Result<u8> {
     let (mb, rb) = check::check(&sb, &opts);
     let cfg = SearchConfig { deadline, max_states: args.max_states, ..SearchConfig::default() };
     let whole = whole_model_difference(&sa, &ma, &sb, &mb);
-    let replayed = replay_all((&ma, &sa, &ra), &mb, &cfg, whole.as_deref())?;
+    let drop_reads = whole.is_none() && drops_token_reads(&sa, &sb);
+    let replayed = replay_all((&ma, &sa, &ra), &mb, &cfg, whole.as_deref(), drop_reads)?;
+    let queries_note = own_queries_note(&sa);
 
     let mut w = Vec::new();
     let (a, b) = (&sa.name, &sb.name);
@@ -405,6 +444,9 @@ pub fn run(args: Args) -> Result<u8> {
                 let mark = if x.split(' ').next() == y.split(' ').next() { "" } else { "  ≠" };
                 writeln!(w, "  {:<wp$}{:<wa$}{}{mark}", name, x, y)?;
             }
+            if drop_reads {
+                writeln!(w, "note: {TOKEN_READS_NOTE}\n")?;
+            }
             writeln!(w, "\ncounterexamples of A replayed on B (A's steps in order, anything in between):")?;
             if replayed.is_empty() {
                 writeln!(w, "  none: A violates no invariant")?;
@@ -419,6 +461,9 @@ pub fn run(args: Args) -> Result<u8> {
                     "  note: every counterexample of A to `{property}` is removed or defused in B, but B still \
                      violates it by another run ({steps} steps): `check` B shows it"
                 )?;
+            }
+            if let Some(note) = &queries_note {
+                writeln!(w, "\nnote: {note}")?;
             }
         }
         CompareFormat::Markdown => {
@@ -453,6 +498,9 @@ pub fn run(args: Args) -> Result<u8> {
                 writeln!(w, "| {} | {x} | {y} |", p.name)?;
             }
             writeln!(w, "\nProperties not listed hold (or are unreached) in both, or do not apply.\n")?;
+            if drop_reads {
+                writeln!(w, "> {}\n", sides(TOKEN_READS_NOTE, &format!("`{a}`"), &format!("`{b}`")))?;
+            }
             writeln!(w, "Each counterexample of `{a}`, its steps replayed on `{b}` as a query:\n")?;
             if replayed.is_empty() {
                 writeln!(w, "- none: `{a}` violates no invariant")?;
@@ -466,6 +514,9 @@ pub fn run(args: Args) -> Result<u8> {
                     r.steps,
                     effect(r, &format!("`{a}`"), &format!("`{b}`"))
                 )?;
+            }
+            if let Some(note) = &queries_note {
+                writeln!(w, "\n> {}", sides(note, &format!("`{a}`"), &format!("`{b}`")))?;
             }
             for (property, steps) in still_violated(&replayed, &rb) {
                 writeln!(

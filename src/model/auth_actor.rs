@@ -100,8 +100,10 @@ pub(super) fn on_msg(
             }
         }
         Msg::LogoutRequest { tab, cred, access } => {
-            let reply = interpret::sign_out_presenting(protocol, &mut s, cred.presented(), access);
-            s.as_ghost.user_signed_out |= 1 << usize::from(src);
+            let (reply, kept) = interpret::sign_out_keeping(protocol, &mut s, cred.presented(), access);
+            if !kept {
+                s.as_ghost.user_signed_out |= 1 << usize::from(src);
+            }
             (ClientKey { browser: usize::from(src) as u8, tab }, Msg::LogoutResponse { tab, reply })
         }
         Msg::FollowUpRequest { tab, token } => {

@@ -1215,6 +1215,9 @@ impl BrowserState {
     /// refreshed while it waited, so it takes that token over, sends no refresh and is idle
     /// again (`None` is returned; the caller releases the lock); otherwise it refreshes.
     fn grant(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
+        if self.finds_no_session(cfg, t) {
+            return None;
+        }
         if let Some(sign_out) = self.grant_sign_out(cfg, t) {
             return Some(sign_out);
         }

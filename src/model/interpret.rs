@@ -200,7 +200,10 @@ pub fn signs_in_again(s: &AsState, t: Token) -> bool {
 /// now, the family's sign-in tick now. Its fields, as the sign-in's rules set them, are kept.
 /// The device it signs in on is no longer marked evicted (an eviction ends the families it
 /// revoked; a later sign-in on that device, its own sign-in again included, is a new valid
-/// session).
+/// session), nor signed out by its user ([`super::oauth::AsGhost::user_signed_out`]): a
+/// sign-in served after the device's sign-out (one sent before the sign-out and answered after
+/// it included) is a new session the user asked for, not the signed-out one revived; the
+/// families the sign-out ended stay marked ([`super::oauth::AsGhost::signed_out`]).
 pub fn insert_signed_in(p: &Protocol, s: &mut AsState, t: Token) {
     let now = s.now;
     let Some(row) = (t as usize).checked_sub(1).and_then(|i| s.rows.get_mut(i)) else { return };
@@ -211,6 +214,7 @@ pub fn insert_signed_in(p: &Protocol, s: &mut AsState, t: Token) {
         fam.login_at = now;
         fam.last_activity = now;
         s.as_ghost.evicted &= !(1u8 << fam.device());
+        s.as_ghost.user_signed_out &= !(1u8 << fam.session);
     }
     s.as_ghost.pending &= !(1u8 << f);
 }
@@ -863,13 +867,28 @@ pub fn sign_out(p: &Protocol, s: &mut AsState, t: Option<Token>) -> Reply {
 /// hint ([`crate::protocol::Revocation::finds`]), changes nothing; the user's sign-out is
 /// recorded either way, and the family of the refresh token the request names (the one
 /// presented, or the one the presented access token was issued with) is marked signed out:
-/// the ghost follows what the user did, not what the server found.
+/// the ghost follows what the user did, not what the server found. A rule that keeps the
+/// acting session ([`keeps_acting_session`]: "sign out other devices") leaves that family
+/// unmarked.
 pub fn sign_out_presenting(
     p: &Protocol,
     s: &mut AsState,
     t: Option<Token>,
     a: Option<super::oauth::AccessId>,
 ) -> Reply {
+    sign_out_keeping(p, s, t, a).0
+}
+
+/// [`sign_out_presenting`], also telling whether the rule applied kept the acting session
+/// ([`keeps_acting_session`]): the caller then does not record the device's user as signed
+/// out ([`super::oauth::AsGhost::user_signed_out`]).
+pub fn sign_out_keeping(
+    p: &Protocol,
+    s: &mut AsState,
+    t: Option<Token>,
+    a: Option<super::oauth::AccessId>,
+) -> (Reply, bool) {
+    let mut kept = false;
     if let Some((t, view)) = presented_view(p, s, t, a) {
         if found(p) {
             let rules = p.sign_out.steps.first().map_or(&[][..], |st| &st.rules[..]);
@@ -880,15 +899,33 @@ pub fn sign_out_presenting(
                     if let (Some(evicts), Some(row)) = (rule.evicts, view.row) {
                         record_sign_out_eviction(s, evicts, row.family, live);
                     }
+                    kept = keeps_acting_session(rule);
                 }
             }
         }
-        if let Some(row) = view.row {
+        if let Some(row) = view.row.filter(|_| !kept) {
             s.as_ghost.signed_out |= 1 << row.family;
         }
     }
     s.ghost.signed_out = true;
-    Reply::SignedOut
+    (Reply::SignedOut, kept)
+}
+
+/// Whether a sign-out rule keeps the acting session: its `do` revokes the user's other
+/// sessions and spares the presented family (`revoke user except family`) or the device's
+/// client session (`revoke user except session`), as better-auth's `revokeOtherSessions` and
+/// warmbly's `RevokeOtherSessions(ctx, userID, currentSessionID)` do
+/// (docs/protocol-language.md, "A change that keeps the acting session"). The ground truth
+/// keeps that session alive: its family is not marked signed out, so a later refresh of it
+/// answered 2xx is no revival.
+pub fn keeps_acting_session(rule: &Rule) -> bool {
+    rule.effects.iter().any(|e| {
+        matches!(
+            e,
+            Effect::Revoke(crate::protocol::expr::RevokeScope::UserExceptFamily)
+                | Effect::Revoke(crate::protocol::expr::RevokeScope::UserExceptSession)
+        )
+    })
 }
 
 /// A client's follow-up (`browser.follow_up`) presenting refresh token `t` to the `sign_out`

@@ -14,9 +14,13 @@
 //! next waiter ([`BrowserState::release_after_sign_out`]). The user's decision (the ground
 //! truth `signed_out`, the sign-out budget) is taken at the click, as without the field.
 //!
-//! What is abstracted: a refresh granted the lock after the sign-out finds no session in
-//! storage; auth-js then sends nothing, the model sends a refresh with no token, which is
-//! refused (the session is no longer valid, so no property counts it as a spurious logout).
+//! A tab granted the lock once the storage holds no session (the sign-out before it cleared
+//! it, or a refused refresh did) sends nothing: auth-js's `_useSession` (under `signOut`) and
+//! `__loadSession` (under a refresh) read the session from storage first, find none and
+//! return, so neither a sign-out nor a refresh request leaves the tab; the tab holds no
+//! session and is logged out ([`BrowserState::finds_no_session`]). This needs page script
+//! that reads the token (`mode` "json"); in cookie and session mode the browser attaches
+//! whatever cookie it holds and the request is sent.
 //!
 //! Sources: supabase/auth-js `src/GoTrueClient.ts` at v2.61.0 and v2.62.0 (`signOut`:
 //! `return await this._acquireLock(-1, async () => { return await this._signOut(options) })`;
@@ -53,6 +57,24 @@ impl BrowserState {
         let access = self.tabs[t as usize].access.filter(|_| cfg.sign_out_access);
         self.tabs[t as usize].status = TabStatus::SigningOut;
         Some(Send::Logout { tab: t, cred, access })
+    }
+
+    /// With `sign_out_takes_lock` (json mode): tab `t`, granted the lock, reads the session
+    /// from storage first and finds none (auth-js `_useSession` / `__loadSession` return
+    /// without a request): it sends neither the sign-out nor the refresh it queued, is logged
+    /// out, and passes the lock on (true). False, with nothing changed, when it finds a
+    /// refresh token or the option is off.
+    pub fn finds_no_session(&mut self, cfg: &BrowserCfg, t: TabIx) -> bool {
+        if !cfg.sign_out_takes_lock || cfg.mode != super::AuthMode::Json || self.stored_token(cfg, t).is_some() {
+            return false;
+        }
+        let tab = &mut self.tabs[t as usize];
+        tab.sign_out_queued = false;
+        tab.queued_with = None;
+        tab.read = None;
+        tab.waited = 0;
+        tab.status = TabStatus::LoggedOut;
+        true
     }
 
     /// After tab `t`'s sign-out is answered: with `sign_out_takes_lock` the tab releases the

@@ -373,7 +373,7 @@ pub struct RuleSpec {
     /// intended eviction, judged against the ground truth (`oldest`: the family the user signed
     /// in earliest among those still signed in; `least-recently-used`: the one redeemed least
     /// recently; `others`: every other family). Read by `no_spurious_logout`, never by a rule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::jsonfile::not_null")]
     pub evicts: Option<Evicts>,
     /// Where this behaviour comes from (file and version, pull request, RFC section).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -550,7 +550,7 @@ pub struct ProtocolSpec {
     /// device) or `session_kept` (the device keeps the session it holds: Django
     /// `update_session_auth_hash`, Laravel `logoutOtherDevices`). Default: none, the
     /// `sign_in` handler is the change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::jsonfile::not_null")]
     pub password_change: Option<HandlerSpec>,
     /// An ordinary request (an API call presenting an access token; the resource server's
     /// check, RFC 6750): one step whose rules read the presented access token (`access.exp`,

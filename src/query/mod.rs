@@ -473,21 +473,42 @@ fn compile_file_queries(specs: &[QuerySpec]) -> Result<Vec<Query>, QueryError> {
 }
 
 /// The word a query writes for the clients, if not `tab`: a lowercase word that is a valid
-/// client word ([`ClientWord::new`]) and stands before `[` in its condition (`process[A]`) or
-/// first in one of its events (`process A …`), and is none of the query language's names.
+/// client word ([`ClientWord::new`]) and stands before `[` in its condition (`process[A]`),
+/// first in one of its events (`process A …`), or in its plural before `.` in its condition
+/// (`processes.logged_out`, the count over every client), and is none of the query language's
+/// names.
 fn client_word_written(spec: &QuerySpec) -> Option<ClientWord> {
     let cond = spec.always.as_deref().or(spec.end.as_deref()).unwrap_or("");
-    let before_bracket = cond.match_indices('[').filter_map(|(at, _)| {
-        let head = &cond[..at];
-        let start = head.rfind(|c: char| !c.is_ascii_lowercase()).map_or(0, |i| i + 1);
-        let alone = head[..start].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'));
-        alone.then(|| &head[start..])
-    });
+    // The lowercase word standing alone just before each `mark` of the condition.
+    let before = |mark: char| {
+        cond.match_indices(mark).filter_map(move |(at, _)| {
+            let head = &cond[..at];
+            let start = head.rfind(|c: char| !c.is_ascii_lowercase()).map_or(0, |i| i + 1);
+            let alone =
+                head[..start].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'));
+            alone.then(|| head[start..].to_string())
+        })
+    };
     let first_words = spec.events.iter().chain(&spec.never).filter_map(|e| e.split_whitespace().next());
-    before_bracket
-        .chain(first_words)
-        .filter(|w| !["tab", "access", "token", "server", "store", "clock", "attacker", "network", "node"].contains(w))
-        .find_map(|w| ClientWord::new(w).ok())
+    let singulars = before('.').filter_map(|w| singular_of(&w));
+    before('[')
+        .chain(first_words.map(str::to_string))
+        .chain(singulars)
+        .filter(|w| {
+            !["tab", "access", "token", "server", "store", "clock", "attacker", "network", "node"].contains(&w.as_str())
+        })
+        .find_map(|w| ClientWord::new(&w).ok())
+}
+
+/// The word whose English plural ([`crate::model::client_word::plural`]) is `w`
+/// (`processes` → `process`, `proxies` → `proxy`, `apps` → `app`), if any.
+fn singular_of(w: &str) -> Option<String> {
+    let candidates = [
+        w.strip_suffix("ies").map(|s| format!("{s}y")),
+        w.strip_suffix("es").map(str::to_string),
+        w.strip_suffix('s').map(str::to_string),
+    ];
+    candidates.into_iter().flatten().find(|s| !s.is_empty() && crate::model::client_word::plural(s) == w)
 }
 
 /// The model searched for a query: the model's states paired with the number of `events`

@@ -1987,6 +1987,8 @@ fn skipped_grants_text(m: &RefreshModel, browser: usize, before: &BrowserState, 
                 who(t),
                 stored_session_words(after, m, browser)
             );
+        } else if b.status == TabStatus::WaitingLock && a.status == TabStatus::LoggedOut && cfg.sign_out_takes_lock {
+            s += &no_session_text(&who(t));
         } else if b.status == TabStatus::WaitingLock && a.status == TabStatus::Idle {
             s += &format!(
                 "; {} is granted the lock; the stored token ({}) is not the one it queued with ({}): it uses it and sends no refresh",
@@ -2125,6 +2127,14 @@ fn expiry_trigger_words(m: &RefreshModel, browser: usize, b: &BrowserState, t: T
     })
 }
 
+/// `browser.sign_out_takes_lock`: waiting tab `who`, granted the Web Lock once the storage
+/// holds no session, sends nothing ([`crate::model::browser::BrowserState::finds_no_session`]),
+/// as "; tab A is granted the lock, finds no session in storage and sends nothing: it is logged
+/// out".
+fn no_session_text(who: &str) -> String {
+    format!("; {who} is granted the lock, finds no session in storage and sends nothing: it is logged out")
+}
+
 /// `browser.sign_out_takes_lock`: a tab that waited for the Web Lock to sign out and is
 /// granted it in this step, as "; tab B is granted the lock and sends POST /auth/logout with
 /// its stored refresh token (token=2)"; empty when none was.
@@ -2161,6 +2171,11 @@ fn released_by_sign_out_text(
         return String::new();
     }
     let mut s = "; its Web Lock is released".to_string();
+    let mut order = before.queue.clone();
+    order.retain(|&u| before.tabs[u as usize].status == TabStatus::WaitingLock);
+    for u in order.into_iter().filter(|&u| after.tabs[u as usize].status == TabStatus::LoggedOut) {
+        s += &no_session_text(&who(u));
+    }
     if let Some(n) = after.lock {
         match after.tabs[n as usize].status {
             TabStatus::Refreshing { sent } => {

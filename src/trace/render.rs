@@ -43,11 +43,13 @@ pub struct Lifeline {
     pub kind: LifelineKind,
 }
 
-/// The lifelines of a trace's sequence chart, left to right.
+/// The lifelines of a trace's sequence chart, left to right: the tabs, the jar (one per
+/// device where the model has several, [`jar_lifelines`]), the server, the store, then the
+/// other actors.
 pub fn lifelines(t: &Trace) -> Vec<Lifeline> {
     let mut out: Vec<Lifeline> =
         t.initial.tabs.iter().map(|x| Lifeline { name: client(t, &x.tab), kind: LifelineKind::Tab }).collect();
-    out.push(Lifeline { name: JAR.into(), kind: LifelineKind::Jar });
+    out.extend(jar_lifelines(t));
     let mut seen: Vec<&str> = Vec::new();
     for st in &t.steps {
         seen.push(&st.actor);
@@ -80,15 +82,57 @@ fn is_client(t: &Trace, name: &str) -> bool {
     name.strip_prefix(t.client_word()).is_some_and(|r| r.starts_with(' '))
 }
 
-/// The label of a lifeline: its name, but `localStorage` for the jar's lifeline when it holds
-/// the shared storage (json mode with `json_storage: shared`, whose jar reads
-/// `localStorage …`).
-pub fn lifeline_label<'a>(t: &Trace, l: &'a Lifeline) -> &'a str {
-    let storage = |s: &Option<String>| s.as_deref().is_some_and(|j| j.starts_with("localStorage"));
-    if l.kind == LifelineKind::Jar && (storage(&t.initial.jar) || t.steps.iter().any(|s| storage(&s.state.jar))) {
-        "localStorage"
+/// The jar's lifelines: [`JAR`] for a browser of one device; with several devices, each with
+/// its own jar and storage (the trace's `jar` reads `device 1: …; device 2: …`), one per device,
+/// named `device N cookie jar` in device order.
+pub fn jar_lifelines(t: &Trace) -> Vec<Lifeline> {
+    match device_numbers(t) {
+        Some(devices) => {
+            devices.iter().map(|d| Lifeline { name: format!("device {d} {JAR}"), kind: LifelineKind::Jar }).collect()
+        }
+        None => vec![Lifeline { name: JAR.into(), kind: LifelineKind::Jar }],
+    }
+}
+
+/// The device numbers of a trace whose tabs are named with one (`1A`, `2A`), when there are
+/// several; `None` for one device.
+fn device_numbers(t: &Trace) -> Option<Vec<String>> {
+    let mut devices: Vec<String> = t
+        .initial
+        .tabs
+        .iter()
+        .map(|x| x.tab.trim_end_matches(|c: char| c.is_ascii_alphabetic()).to_string())
+        .filter(|d| !d.is_empty())
+        .collect();
+    devices.sort_by_key(|d| d.parse::<u32>().unwrap_or(u32::MAX));
+    devices.dedup();
+    (devices.len() > 1).then_some(devices)
+}
+
+/// What jar lifeline `l` holds in a state whose `jar` field reads `jar`: the whole field for
+/// [`JAR`]; for a device's jar (`device 2 cookie jar`) its own entry of the field
+/// (`device 2: refresh=3` reads `refresh=3`), `None` when the device holds nothing.
+pub fn jar_value(l: &Lifeline, jar: Option<&str>) -> Option<String> {
+    let device = l.name.strip_suffix(&format!(" {JAR}")).filter(|d| d.starts_with("device "));
+    match device {
+        None => jar.map(str::to_string),
+        Some(d) => {
+            let prefix = format!("{d}: ");
+            jar?.split("; ").find_map(|e| e.strip_prefix(prefix.as_str())).map(str::to_string)
+        }
+    }
+}
+
+/// The label of a lifeline: its name, but `localStorage` for a jar's lifeline when it holds
+/// the storage (json mode with `json_storage: shared`, whose jar reads `localStorage …`;
+/// `device 2 localStorage` for a device's own).
+pub fn lifeline_label(t: &Trace, l: &Lifeline) -> String {
+    let storage = |j: Option<&str>| jar_value(l, j).is_some_and(|v| v.starts_with("localStorage"));
+    let holds_storage = storage(t.initial.jar.as_deref()) || t.steps.iter().any(|s| storage(s.state.jar.as_deref()));
+    if l.kind == LifelineKind::Jar && holds_storage {
+        l.name.replace(JAR, "localStorage")
     } else {
-        &l.name
+        l.name.clone()
     }
 }
 
@@ -145,7 +189,7 @@ fn mermaid_ids(t: &Trace, lines: &[Lifeline]) -> Vec<String> {
         let alnum = |s: &str| s.chars().filter(char::is_ascii_alphanumeric).collect::<String>();
         let mut id = match l.kind {
             LifelineKind::Tab => format!("Tab{}", alnum(l.name.trim_start_matches(&format!("{} ", t.client_word())))),
-            LifelineKind::Jar => "Jar".into(),
+            LifelineKind::Jar => format!("Jar{}", l.name.chars().filter(char::is_ascii_digit).collect::<String>()),
             LifelineKind::Server => "Server".into(),
             LifelineKind::Store => "Store".into(),
             LifelineKind::Other => format!("Actor{}", alnum(&l.name)),
@@ -163,7 +207,7 @@ fn mermaid(t: &Trace, with_changes: bool) -> String {
     let mut s = String::from("sequenceDiagram\n");
     let ids = mermaid_ids(t, &lines);
     for (l, id) in lines.iter().zip(&ids) {
-        let _ = writeln!(s, "    participant {id} as {}", mermaid_escape(lifeline_label(t, l)));
+        let _ = writeln!(s, "    participant {id} as {}", mermaid_escape(&lifeline_label(t, l)));
     }
     // A note may span lifelines (`Note over A,B`); an arrow joins two lifelines.
     let lane = |who: &str| -> String {
@@ -214,8 +258,11 @@ fn mermaid(t: &Trace, with_changes: bool) -> String {
                 let _ = writeln!(s, "    Note over {}: {}. {}", lane(&st.actor), st.index, mermaid_escape(&st.action));
             }
         }
-        if st.state.jar != before.jar {
-            let _ = writeln!(s, "    Note over Jar: {}", mermaid_escape(st.state.jar.as_deref().unwrap_or("empty")));
+        for (l, id) in lines.iter().zip(&ids).filter(|(l, _)| l.kind == LifelineKind::Jar) {
+            let now = jar_value(l, st.state.jar.as_deref());
+            if now != jar_value(l, before.jar.as_deref()) {
+                let _ = writeln!(s, "    Note over {id}: {}", mermaid_escape(now.as_deref().unwrap_or("empty")));
+            }
         }
         if with_changes {
             let changes: Vec<Change> = diff::changes(before, &st.state);
@@ -330,6 +377,30 @@ mod tests {
         assert!(!m.contains("cookie jar"), "{m}");
         let m = render_mermaid(&race_with_attacker());
         assert!(m.contains("    participant Jar as cookie jar\n"), "{m}");
+    }
+
+    /// A trace of several devices, each with its own jar and storage, draws a jar lifeline per
+    /// device (it drew one "cookie jar" for all), and a write to one device's jar is noted on
+    /// that device's lifeline with its own entry.
+    #[test]
+    fn each_device_has_its_own_jar_lifeline() {
+        let mut t: Trace = serde_json::from_str(include_str!(
+            "../../traces/dex-973-sign-in-replaces-client-token.no_spurious_logout.json"
+        ))
+        .unwrap();
+        let names: Vec<String> = lifelines(&t).into_iter().map(|l| l.name).collect();
+        assert_eq!(names[..4], ["tab 1A", "tab 2A", "device 1 cookie jar", "device 2 cookie jar"]);
+        assert!(!names.iter().any(|n| n == JAR), "{names:?}");
+        // Device 2's storage receives a token at the last step: noted over its own lifeline.
+        t.steps.last_mut().unwrap().state.jar = Some("device 2: localStorage refresh_token=3".into());
+        let m = render_mermaid(&t);
+        assert!(m.contains("    participant Jar1 as device 1 cookie jar\n"), "{m}");
+        assert!(m.contains("    participant Jar2 as device 2 localStorage\n"), "{m}");
+        assert!(m.contains("    Note over Jar2: localStorage refresh_token=3\n"), "{m}");
+        assert!(!m.contains("Note over Jar1"), "{m}");
+        let jar = &lifelines(&t)[3];
+        assert_eq!(jar_value(jar, Some("device 1: refresh=2; device 2: refresh=4")).as_deref(), Some("refresh=4"));
+        assert_eq!(jar_value(jar, Some("device 1: refresh=2")), None);
     }
 
     /// A trace's Markdown header counts devices and tabs as the report does: "(1 tab)", "(2

@@ -193,7 +193,8 @@ enum Body<'a> {
 pub fn chart(t: &Trace, ex: &Explanation) -> Markup {
     let lines = chart_lifelines(t);
     let pos = |who: &str| lines.iter().position(|l| l.name == who);
-    let jar = pos(JAR);
+    // The jar's lifelines: one, or one per device ([`crate::trace::jar_lifelines`]).
+    let jars: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].kind == LifelineKind::Jar).collect();
     let n = t.steps.len();
     let width = LEFT + COL * lines.len() as f64 + RIGHT;
     let verb = if t.kind == Kind::Always { "violated" } else { "reached" };
@@ -241,7 +242,12 @@ pub fn chart(t: &Trace, ex: &Explanation) -> Markup {
             let decision = decision_of(ex, f).map(|d| wrap(&format!("decided: {d}"), max)).unwrap_or_default();
             Body::Message { flight: f, label: wrap(&f.msg.text, max), decision }
         } else if let (Some((line, to_line)), Some(tab)) = (coordination(&st.action), pos(&st.actor)) {
-            let line = pos(line).unwrap_or(0);
+            // A device's storage event goes to that device's jar (`tab 2A`: device 2's).
+            let device_jar = || {
+                let d = st.actor.rsplit(' ').next()?.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+                pos(&format!("device {d} {JAR}"))
+            };
+            let line = pos(line).or_else(|| (line == JAR).then(device_jar).flatten()).unwrap_or(0);
             let span = (x_of(tab) - x_of(line)).abs().max(COL) - 24.0;
             Body::Coord { tab, line, to_line, label: wrap(&words(&st.action), (span / CHAR) as usize) }
         } else {
@@ -275,7 +281,12 @@ pub fn chart(t: &Trace, ex: &Explanation) -> Markup {
         Some(r) => r.y + r.h - 10.0,
         None => HEAD - 6.0,
     };
-    let jar_changed = |i: usize| states[i - 1].jar != states[i].jar;
+    // What jar lifeline `j` holds after step `i` (0: the initial state).
+    let jar_at = |j: usize, i: usize| {
+        let jar = if i == 0 { t.initial.jar.as_deref() } else { t.steps[i - 1].state.jar.as_deref() };
+        crate::trace::jar_value(&lines[j], jar)
+    };
+    let jar_changed = |j: usize, i: usize| jar_at(j, i - 1) != jar_at(j, i);
     html! {
         svg #chart-svg xmlns="http://www.w3.org/2000/svg" width=(width) height=(height)
             viewBox={ "0 0 " (width) " " (height) } role="img"
@@ -294,9 +305,9 @@ pub fn chart(t: &Trace, ex: &Explanation) -> Markup {
                         text x=(x_of(i)) y="30" text-anchor="middle" { (crate::trace::lifeline_label(t, l)) }
                     }
                 }
-                @if let Some(j) = jar {
+                @for &j in &jars {
                     text.jar-value x=(x_of(j)) y="60" text-anchor="middle" {
-                        (t.initial.jar.as_deref().unwrap_or("empty"))
+                        (jar_at(j, 0).as_deref().unwrap_or("empty"))
                     }
                 }
             }
@@ -363,11 +374,11 @@ pub fn chart(t: &Trace, ex: &Explanation) -> Markup {
                             }
                         }
                     }
-                    @if let (true, Some(j), true) = (jar_changed(r.last), jar, r.first == r.last) {
+                    @for &j in jars.iter().filter(|&&j| r.first == r.last && jar_changed(j, r.last)) {
                         g.jar-write {
                             rect x=(x_of(j) - 70.0) y=(r.y + r.h - 16.0) width="140" height="15" rx="3" {}
                             text x=(x_of(j)) y=(r.y + r.h - 5.0) text-anchor="middle" {
-                                "jar: " (st.state.jar.as_deref().unwrap_or("empty"))
+                                "jar: " (jar_at(j, r.last).as_deref().unwrap_or("empty"))
                             }
                         }
                     }
