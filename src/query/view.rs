@@ -640,10 +640,33 @@ pub fn check_reads(e: &Expr, m: &RefreshModel) -> Result<(), String> {
             _ => Ok(()),
         }
     };
+    // An access token read where the server issues none would read `none` (and 0 in every
+    // column) in every state: an invariant over it holds for nothing.
+    let keeps_access = matches!(m.actors.get(m.cfg.server), Some(Node::AuthServer { access_tokens: true, .. }));
+    let access_ok = |what: String| -> Result<(), String> {
+        if keeps_access {
+            return Ok(());
+        }
+        Err(format!(
+            "`{what}`, but the model keeps no access tokens: it reads none (0 in every column) in every state, so a condition over it says nothing; an authorization-server model keeps them with a `protocol.request` handler (or a rule reading an access token), `browser.calls_per_tab` above 0 or `attacker.uses_access_tokens: true`"
+        ))
+    };
+    let tab_name = |d: u8, t: u8| {
+        let letter = char::from(b'A' + t);
+        if d == 0 {
+            format!("tab[{letter}].access")
+        } else {
+            format!("tab[{}{letter}].access", d + 1)
+        }
+    };
     match e {
         Tree::Const(_) => Ok(()),
+        Tree::Var(Atom::Read(Read::TabAccess(d, t)) | Atom::AccessOf(Read::TabAccess(d, t), _)) => {
+            read_ok(&Read::TabAccess(*d, *t))?;
+            access_ok(tab_name(*d, *t))
+        }
         Tree::Var(Atom::Read(r) | Atom::StatusOf(r) | Atom::AccessOf(r, _)) => read_ok(r),
-        Tree::Var(Atom::Access(..)) => Ok(()),
+        Tree::Var(Atom::Access(n, _)) => access_ok(format!("access[{n}]")),
         Tree::Not(a) => check_reads(a, m),
         Tree::And(a, b) | Tree::Or(a, b) | Tree::Cmp(_, a, b) | Tree::Add(a, b) | Tree::Sub(a, b) => {
             check_reads(a, m)?;
