@@ -85,8 +85,11 @@ fn eviction_completes_applies_to_a_password_change_rule_marked_evicts() {
 
     let out = cli(files.path(), &["properties", "b.json"]);
     let t = text(&out);
-    let line = t.lines().find(|l| l.contains("eviction_completes")).unwrap_or_else(|| panic!("{t}"));
-    assert!(!line.contains("none of them"), "{t}");
+    let block: Vec<&str> = t.lines().skip_while(|l| !l.starts_with("eviction_completes")).take(3).collect();
+    assert!(
+        block.len() == 3 && block[2].contains("of the models given: password-change-keeps-session-inflight"),
+        "{t}"
+    );
 
     let (m, r) = run(&sc, &CheckOptions::default());
     let p = r.properties.iter().find(|p| p.name == "eviction_completes").unwrap();

@@ -501,6 +501,19 @@ impl Grammar for View {
                 ];
                 let names = NAMES.iter().copied().chain(TAB_STATUSES.iter().map(|(n, _)| *n)).chain(words);
                 let all: Vec<&str> = names.collect();
+                // A dotted name (`attacker.tokens`) is answered as a whole: the name a reader
+                // means may be another scope's (`stolen_tokens`).
+                let mut whole = w.to_string();
+                while let Ok(Some(f)) = field(p) {
+                    whole = format!("{whole}.{f}");
+                }
+                if whole != w {
+                    if let Some(c) = did_you_mean(&whole, all.iter().copied()) {
+                        return Err(format!(
+                            "unknown name `{whole}` (did you mean `{c}`?); docs/queries.md lists the state view"
+                        ));
+                    }
+                }
                 let hint = did_you_mean(w, all.iter().copied())
                     .map(|c| format!(" (did you mean `{c}`?)"))
                     .unwrap_or_else(|| {
