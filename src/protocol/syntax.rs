@@ -458,7 +458,8 @@ fn field_of(w: &str) -> Option<&str> {
 /// 1. a candidate that is `word` with a [`SYNONYMS`] name replaced by ours, or with a
 ///    [`SCOPE_SYNONYMS`] scope replaced by ours (`attacker.tokens`: `stolen_tokens`);
 /// 2. for a dotted name, a candidate of the same field under another scope (`family.status`:
-///    `presented.status`), one of the same scope first, then the closest spelling;
+///    `presented.status`), one of the same scope first, then one as deep, then the closest
+///    spelling;
 /// 3. a candidate close enough to be a likely misspelling (Jaro-Winkler above 0.8), one of
 ///    the same scope (`presented.` for `presented.stauts`) before the others, then the
 ///    closest.
@@ -478,8 +479,11 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
         return Some(c);
     }
     let scope = scope_of(word);
-    // Same scope first (`true` sorts after `false`), then the closest spelling.
-    let rank = |c: &str| (scope_of(c) == scope, strsim::jaro_winkler(word, c));
+    let depth = |w: &str| w.matches('.').count();
+    // Same scope first (`true` sorts after `false`), then a path as deep as the word
+    // (`presented.status` for `family.status`, not `presented.child.status`), then the closest
+    // spelling.
+    let rank = |c: &str| ((scope_of(c) == scope, depth(c) == depth(word)), strsim::jaro_winkler(word, c));
     let best = |it: &mut dyn Iterator<Item = &'a str>| {
         it.map(|c| (rank(c), c)).max_by(|a, b| a.0 .0.cmp(&b.0 .0).then(a.0 .1.total_cmp(&b.0 .1))).map(|(_, c)| c)
     };
