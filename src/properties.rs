@@ -151,16 +151,21 @@ const AUTH_SERVER_SIGN_OUTS: Scope = Scope {
     test: |sc| sc.is_auth_server() && sc.browser.sign_outs > 0,
 };
 
-/// Authorization-server models whose `sign_in` handler has a rule marked `evicts`, or whose
-/// `sign_out` handler has one and whose tabs sign out ("sign out everywhere").
+/// Authorization-server models whose `sign_in` handler has a rule marked `evicts`, whose
+/// `sign_out` handler has one and whose tabs sign out ("sign out everywhere"), or whose
+/// `password_change` handler has one and whose re-sign-ins are password changes.
 const EVICTIONS: Scope = Scope {
-    models: "`protocol` models whose `sign_in` handler has a rule marked `evicts`, or whose `sign_out` handler has one and `browser.sign_outs` is above 0",
+    models: "`protocol` models whose `sign_in` handler has a rule marked `evicts`, whose `sign_out` handler has one and `browser.sign_outs` is above 0, or whose `password_change` handler has one and `browser.re_sign_in_is` is `password-change` with `browser.re_sign_ins` above 0",
     test: |sc| {
         let marked = |h: &crate::protocol::HandlerSpec| {
             h.rules.iter().chain(h.steps.iter().flat_map(|st| st.rules.iter())).any(|r| r.evicts.is_some())
         };
+        let password_changes = sc.browser.re_sign_in_is == crate::model::policy::ReSignIn::PasswordChange
+            && sc.browser.re_sign_ins > 0;
         sc.protocol_spec.as_ref().is_some_and(|p| {
-            p.sign_in.as_ref().is_some_and(marked) || (sc.browser.sign_outs > 0 && marked(&p.sign_out))
+            p.sign_in.as_ref().is_some_and(marked)
+                || (sc.browser.sign_outs > 0 && marked(&p.sign_out))
+                || (password_changes && p.password_change.as_ref().is_some_and(marked))
         })
     },
 };
@@ -299,7 +304,7 @@ pub const ALL: &[PropertySpec] = &[
     PropertySpec {
         name: "eviction_completes",
         kind: Kind::Always,
-        claim: "once a sign-in or sign-out rule marked `evicts` has ended a device's session as the protocol intends, no token of that device's families is active when the system is at rest: no refresh that raced the eviction minted a live token",
+        claim: "once a sign-in, sign-out or password-change rule marked `evicts` has ended a device's session as the protocol intends, no token of that device's families is active when the system is at rest: no refresh that raced the eviction minted a live token",
         condition: eviction_completes,
         scope: EVICTIONS,
         reads: &["store"],
@@ -594,7 +599,7 @@ fn password_change_revokes_all(m: &RefreshModel, s: &State) -> bool {
 /// Eviction completeness (sign-out completeness, SP5 of `industry-policies.md` §3, for the
 /// sessions a sign-in ends: a device cap, "sign out other devices", a password change; and for
 /// the other devices' sessions a "sign out everywhere" ends): once
-/// a sign-in or sign-out rule marked `evicts` has ended a device's session as the ground truth intends
+/// a sign-in, sign-out or password-change rule marked `evicts` has ended a device's session as the ground truth intends
 /// (`evicted`, the mark that excuses the device's logout from `no_spurious_logout`), no token
 /// of a family of that device is active when the system is at rest. A refresh of the device
 /// that read its token before the eviction and wrote after it (a read-then-write without a

@@ -286,6 +286,13 @@ pub struct BrowserSection {
     /// honoured after it). Needs `re_sign_ins` above 0.
     #[serde(default, skip_serializing_if = "is_default")]
     pub re_sign_in_is: crate::model::policy::ReSignIn,
+    /// Authorization-server models with several devices: the device the sign-ins again
+    /// (`re_sign_ins`, password changes included) start on (1 to `devices`, as traces number
+    /// them: `device 2`); the other devices never sign in again. Without it (default) every
+    /// device signed in when the run starts may. Needs `re_sign_ins`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3))]
+    pub re_sign_in_from: Option<u8>,
     /// The auth mode the app uses: `session` (default), `cookie` or `json`.
     #[serde(default = "default_mode")]
     pub mode: AuthMode,
@@ -1555,14 +1562,15 @@ impl Scenario {
         if b.re_sign_ins > 2 {
             return Err(self.invalid("browser.re_sign_ins", b.re_sign_ins, "an integer from 0 to 2"));
         }
-        let families =
-            u16::from(b.devices) + u16::from(b.devices.saturating_sub(b.sign_ins)) * u16::from(b.re_sign_ins);
+        // With `re_sign_in_from` one device signs in again; otherwise each signed in at the start.
+        let signing_again = if b.re_sign_in_from.is_some() { 1 } else { b.devices.saturating_sub(b.sign_ins) };
+        let families = u16::from(b.devices) + u16::from(signing_again) * u16::from(b.re_sign_ins);
         if families > 8 {
             return Err(self.invalid(
                 "browser.re_sign_ins",
                 b.re_sign_ins,
                 &format!(
-                    "at most 8 families in all: `devices` + `re_sign_ins` for each device signed in at the start ({families} here)"
+                    "at most 8 families in all: `devices` + `re_sign_ins` for each device signed in at the start, or for the device `re_sign_in_from` names ({families} here)"
                 ),
             ));
         }
@@ -2074,10 +2082,16 @@ impl Scenario {
             ("`ssr_paths`", b.ssr_paths > 0),
         ];
         if let Some((what, _)) = conflicts.iter().find(|(_, on)| *on) {
+            // What the designer can write instead: each half in a model of its own.
+            let instead = if b.coordination != Coordination::None {
+                "; write instead, as two models: one without `sign_out_notice`, where the other tabs learn of the sign-out by reading the shared storage it empties (with `json_storage: \"shared\"` and `sign_out_takes_lock: true`, a tab granted the lock after the sign-out finds no token and its refresh, presenting none, is refused; a query or an invariant over `storage` and `tabs.logged_out` asks what the notice would settle), and one with the notice and `coordination: \"none\"`, for the notice's race with a refresh no lock orders (docs/protocol-language.md, \"A sign-out under the Web Lock\")".to_string()
+            } else {
+                format!("; write instead two models: one without `sign_out_notice`, and one with the notice and without {what}")
+            };
             return Err(self.invalid(
                 "browser.sign_out_notice",
                 &notice,
-                &format!("\"none\" with {what}: a sign-out notice is not modelled together with it"),
+                &format!("\"none\" with {what}: a sign-out notice is not modelled together with it{instead}"),
             ));
         }
         Ok(())
@@ -2108,6 +2122,47 @@ impl Scenario {
                 "browser.sign_out_from",
                 d,
                 &format!("a device from 1 to {} (`browser.devices`; traces number devices from 1)", b.devices),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks of `browser.re_sign_in_from`: a device of an authorization-server model (1 to
+    /// `devices`) that signs in again (`re_sign_ins` above 0) and is signed in when the run
+    /// starts (not one of the last `sign_ins` devices, which sign in during the run).
+    fn validate_re_sign_in_from(&self) -> Result<(), ScenarioError> {
+        let Some(d) = self.browser.re_sign_in_from else { return Ok(()) };
+        let b = &self.browser;
+        if !self.is_auth_server() {
+            return Err(self.invalid(
+                "browser.re_sign_in_from",
+                d,
+                "no `re_sign_in_from` in a Directus model (it has one browser; the field names a device of an \
+                 `auth_server` or `protocol` model)",
+            ));
+        }
+        if b.re_sign_ins == 0 {
+            return Err(self.invalid(
+                "browser.re_sign_in_from",
+                d,
+                "`re_sign_ins` above 0 with it (it says which device signs in again or changes the password; nothing does here)",
+            ));
+        }
+        if d == 0 || d > b.devices {
+            return Err(self.invalid(
+                "browser.re_sign_in_from",
+                d,
+                &format!("a device from 1 to {} (`browser.devices`; traces number devices from 1)", b.devices),
+            ));
+        }
+        if d + b.sign_ins > b.devices {
+            return Err(self.invalid(
+                "browser.re_sign_in_from",
+                d,
+                &format!(
+                    "a device signed in when the run starts, from 1 to {} (device {d} is one of the last `sign_ins` devices, which sign in during the run and never again)",
+                    b.devices.saturating_sub(b.sign_ins)
+                ),
             ));
         }
         Ok(())
@@ -2727,6 +2782,7 @@ impl Scenario {
         in_range("time.refresh_margin", self.time.refresh_margin, 0, 200)?;
         in_range("browser.sign_outs", self.browser.sign_outs, 0, 2)?;
         self.validate_sign_out_from()?;
+        self.validate_re_sign_in_from()?;
         in_range("browser.retries_per_tab", self.browser.retries_per_tab, 0, 2)?;
         in_range("browser.lock_hangs", self.browser.lock_hangs, 0, 1)?;
         self.validate_requesters()?;

@@ -258,7 +258,7 @@ fn bad_input_errors_name_file_line_field_and_the_values_as_written() {
     let (code, err) =
         run(&["check", &model("directus-10.10-session.json"), "--query", q.to_str().unwrap(), "--no-traces"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("unknown name `tabz` (did you mean `tab`?)"), "{err}");
+    assert!(err.contains("unknown name `tabz.logged_out` (did you mean `tabs.logged_out`?)"), "{err}");
     fs::write(&q, "{\"queries\": [{\"name\": \"x\", \"events\": [\"*\"], \"end\": \"bogusname >= 1\"}]}").unwrap();
     let (code, err) =
         run(&["check", &model("directus-10.10-session.json"), "--query", q.to_str().unwrap(), "--no-traces"]);
@@ -336,7 +336,11 @@ fn a_query_file_is_read_from_standard_input() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("/dev/stdin:2:") && err.contains("unknown name `tabz`"), "{err}");
+    assert!(
+        err.contains("/dev/stdin:2:")
+            && err.contains("unknown name `tabz.logged_out` (did you mean `tabs.logged_out`?)"),
+        "{err}"
+    );
 }
 
 /// The report's header says devices and tabs: a model of two devices with two tabs each is

@@ -25,6 +25,7 @@ mod industry;
 mod instances;
 mod limits;
 mod load_refusals;
+mod new_user;
 mod oracle;
 mod partition;
 mod password_change;

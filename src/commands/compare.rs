@@ -267,13 +267,14 @@ fn missing_action(
     never: &mut std::collections::HashMap<(String, String), bool>,
     drop_reads: bool,
 ) -> Option<(String, bool)> {
-    for s in t.steps.iter().filter(|s| !(drop_reads && s.action == TOKEN_READ)) {
+    // The events of A's steps, in the checker's words (`tab A` where the trace writes
+    // `process A`), one per step.
+    let events = query::from_trace(t, "vocabulary", None).events;
+    for (s, event) in t.steps.iter().zip(&events).filter(|(s, _)| !(drop_reads && s.action == TOKEN_READ)) {
         let key = (s.actor.clone(), s.action.clone());
         let absent = *never.entry(key).or_insert_with(|| {
             let mut q = query::from_trace(t, "vocabulary", None);
-            q.events.retain(|e| {
-                e.actor.as_deref() == Some(s.actor.as_str()) && e.action.as_deref() == Some(s.action.as_str())
-            });
+            q.events.retain(|e| e.actor == event.actor && e.action == event.action);
             q.events.truncate(1);
             q.end_at_last_event = false;
             query::answer(mb, &t.model_file, &t.model, t.parameters.tabs, &q, cfg).answer == Answer::Unreachable

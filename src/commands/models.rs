@@ -159,19 +159,28 @@ fn validate(args: &[PathBuf]) -> Result<u8> {
             }
         });
         match loaded {
-            Ok(sc) => writeln!(
-                out,
-                "{}: ok ({}, {}, {} and {} per tab, {} ticks{}{}{})",
-                escape_controls(&file.display().to_string()),
-                sc.name,
-                browsers_summary(sc.browser.devices, sc.browser.tabs),
-                counted(sc.browser.refreshes_per_tab, "refresh", "refreshes"),
-                counted(sc.browser.requests_per_tab, "request", "requests"),
-                sc.time.max_ticks,
-                ssr_summary(&sc),
-                sign_outs_summary(&sc),
-                calls_summary(&sc)
-            )?,
+            Ok(sc) => {
+                // The summary speaks of the clients in the model's word (`2 processes`, `per
+                // process`); the file and the model's name stay as written.
+                let word = sc.browser.client_word.clone().unwrap_or_default();
+                let summary = format!(
+                    "{}, {} and {} per tab, {} ticks{}{}{}",
+                    browsers_summary(sc.browser.devices, sc.browser.tabs),
+                    counted(sc.browser.refreshes_per_tab, "refresh", "refreshes"),
+                    counted(sc.browser.requests_per_tab, "request", "requests"),
+                    sc.time.max_ticks,
+                    ssr_summary(&sc),
+                    sign_outs_summary(&sc),
+                    calls_summary(&sc)
+                );
+                writeln!(
+                    out,
+                    "{}: ok ({}, {})",
+                    escape_controls(&file.display().to_string()),
+                    sc.name,
+                    word.reword(&summary)
+                )?
+            }
             Err(e) => {
                 eprintln!("error: {}", escape_controls(&e));
                 code = exit::BAD_INPUT;

@@ -415,6 +415,9 @@ pub enum Node {
         /// Sign-ins again per device signed in at the start (`browser.re_sign_ins`): a family
         /// each, reserved after the devices' own at the start.
         re_sign_ins: u8,
+        /// The device (numbered from 1) whose user signs in again (`browser.re_sign_in_from`);
+        /// `None`: every device signed in at the start.
+        re_sign_in_from: Option<u8>,
         /// Each sign-in again is the user's password change (`browser.re_sign_in_is`).
         password_changes: bool,
         bounded_flight: bool,
@@ -511,6 +514,7 @@ impl Actor for Node {
                 access_ttl,
                 sign_ins,
                 re_sign_ins,
+                re_sign_in_from,
                 password_changes,
                 ..
             } => {
@@ -523,6 +527,9 @@ impl Actor for Node {
                 } else {
                     let mut s = oauth::AsState::signed_in(*devices, *logins, session_fields);
                     for d in 0..devices.saturating_sub(*sign_ins) {
+                        if re_sign_in_from.is_some_and(|from| from != d + 1) {
+                            continue;
+                        }
                         for _ in 0..*re_sign_ins {
                             s.reserve_re_sign_in(d);
                         }
@@ -1355,7 +1362,12 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
         // The last `browser.sign_ins` devices sign in during the run; the others may sign in
         // again (`browser.re_sign_ins`).
         let during = i + sc.browser.sign_ins >= devices;
-        let re_sign_ins = if during { 0 } else { bcfg.re_sign_ins };
+        // `browser.re_sign_in_from`: only that device's user signs in again.
+        let re_sign_ins = match sc.browser.re_sign_in_from {
+            _ if during => 0,
+            Some(d) if d != i + 1 => 0,
+            _ => bcfg.re_sign_ins,
+        };
         // `browser.sign_out_from`: only that device's user signs out.
         let sign_outs = match sc.browser.sign_out_from {
             Some(d) if d != i + 1 => 0,
@@ -1374,6 +1386,7 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
             logins,
             sign_ins: sc.browser.sign_ins,
             re_sign_ins: sc.browser.re_sign_ins,
+            re_sign_in_from: sc.browser.re_sign_in_from,
             password_changes: sc.browser.re_sign_in_is == policy::ReSignIn::PasswordChange,
             bounded_flight: sc.time.max_in_flight_ticks.is_some(),
         })

@@ -16,6 +16,10 @@
 //! authorization server's, and the model has one clock for the clients. The token has expired
 //! when `exp < now`, the first tick the default `request` handler refuses it (`access.exp >=
 //! now`); a page that holds no expiry refreshes (no access cookie: F3's middleware refreshes).
+//! With `browser.shared_storage_holds: "session"` the shared entry holds the access token and
+//! its `exp` (a CLI's token file, supabase-js's `storageKey` entry), and the trigger reads the
+//! stored session's `exp` ([`BrowserState::trigger_expiry`]): a client reads the entry to
+//! decide, so a fresh session another client stored stops its refresh.
 //!
 //! What is abstracted: the margin some libraries refresh ahead of the expiry (auth-js's
 //! `EXPIRY_MARGIN_MS`); a trigger with a margin would compare `exp < now + N`, as
@@ -25,8 +29,8 @@
 //! "Refresh token rotation" (the `jwt` callback); nextauthjs/next-auth issue 11240 (the
 //! middleware's refresh and a second refresh with the same token).
 
-use super::{BrowserCfg, BrowserState, TabIx};
-use crate::model::policy::RefreshTrigger;
+use super::{BrowserCfg, BrowserState, TabIx, Tick};
+use crate::model::policy::{RefreshTrigger, StorageHolds};
 
 impl BrowserCfg {
     /// The trigger of requester `r` of tab `t` (0 is the tab itself): the tab's own list
@@ -50,10 +54,22 @@ impl BrowserCfg {
 }
 
 impl BrowserState {
-    /// Whether the access token tab `t` holds has expired by the browser's clock (`exp <
-    /// now`), or the tab knows of none.
-    pub fn access_expired(&self, t: TabIx) -> bool {
-        self.tabs[t as usize].expiry.is_none_or(|e| e < self.now)
+    /// The `exp` the trigger of tab `t` judges: with `browser.shared_storage_holds:
+    /// "session"` the stored session's (the shared entry holds the access token and its
+    /// `exp`, and every tab or process decides from it, so a fresh session another one
+    /// stored counts), `None` when the entry is empty; otherwise the one the tab holds.
+    pub fn trigger_expiry(&self, cfg: &BrowserCfg, t: TabIx) -> Option<Tick> {
+        if cfg.storage_holds == StorageHolds::Session {
+            self.stored_session.filter(|_| self.storage.is_some()).and_then(|s| s.expiry)
+        } else {
+            self.tabs[t as usize].expiry
+        }
+    }
+
+    /// Whether the access token tab `t` judges by ([`Self::trigger_expiry`]) has expired by
+    /// the browser's clock (`exp < now`), or the tab knows of none.
+    pub fn access_expired(&self, cfg: &BrowserCfg, t: TabIx) -> bool {
+        self.trigger_expiry(cfg, t).is_none_or(|e| e < self.now)
     }
 
     /// Whether requester `r` of tab `t` (0: the tab itself) may start a refresh now as far as
@@ -63,7 +79,7 @@ impl BrowserState {
     pub fn trigger_fires(&self, cfg: &BrowserCfg, t: TabIx, r: u8) -> bool {
         match cfg.trigger(t, r) {
             RefreshTrigger::AnyTime => true,
-            RefreshTrigger::WhenAccessExpired => self.access_expired(t),
+            RefreshTrigger::WhenAccessExpired => self.access_expired(cfg, t),
         }
     }
 }

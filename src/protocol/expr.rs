@@ -550,6 +550,9 @@ impl Names {
         // A declared field written without its scope (`current` for `family.current`).
         let scoped = declared.iter().find(|d| d.split_once('.').is_some_and(|(_, n)| n == w));
         let hint = match scoped.map(String::as_str).or_else(|| did_you_mean(w, all)) {
+            // A family has no status of its own: its tokens have one each, and revoking the
+            // family marks every one of them.
+            _ if w == "family.status" => "; a family has no status column: each of its tokens has one (`presented.status`, or `family.F.status` for a declared token field `F`), and `revoke family` marks every token of the family `revoked`, so `presented.status == revoked` reads a revoked family".to_string(),
             // Outside the `request` handler no `access.` column is readable: never suggest one.
             Some(c) if !self.ordinary && c.starts_with("access.") => format!(
                 "; `{c}` would be a column of the presented access token, readable only in the `request` handler (a refresh reads `presented.access.used` and `presented.access.revoked`)"

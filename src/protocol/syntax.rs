@@ -438,23 +438,62 @@ pub const SYNONYMS: &[(&str, &str)] = &[
     ("blacklisted", "revoked"),
 ];
 
-/// The closest of `candidates` to `word`: a candidate that is `word` with a [`SYNONYMS`]
-/// name replaced by ours, else one close enough to be a likely misspelling.
+/// A scope written in another vocabulary, and ours: `attacker.tokens` is the state view's
+/// `stolen_tokens` (the attacker's copies are what it stole).
+pub const SCOPE_SYNONYMS: &[(&str, &str)] =
+    &[("attacker.", "stolen_"), ("attacker_", "stolen_"), ("thief.", "stolen_")];
+
+/// The scope of a dotted name: what stands before its first `.` or `[` (`family` in
+/// `family.status`, `tab` in `tab[A].status`); the whole word when it has neither.
+fn scope_of(w: &str) -> &str {
+    w.split(['.', '[']).next().unwrap_or(w)
+}
+
+/// The last part of a dotted name (`status` in `family.status`), if it has a `.`.
+fn field_of(w: &str) -> Option<&str> {
+    w.rsplit_once('.').map(|(_, f)| f)
+}
+
+/// The closest of `candidates` to `word`, preferring the field a reader means:
+/// 1. a candidate that is `word` with a [`SYNONYMS`] name replaced by ours, or with a
+///    [`SCOPE_SYNONYMS`] scope replaced by ours (`attacker.tokens`: `stolen_tokens`);
+/// 2. for a dotted name, a candidate of the same field under another scope (`family.status`:
+///    `presented.status`), one of the same scope first, then one as deep, then the closest
+///    spelling;
+/// 3. a candidate close enough to be a likely misspelling (Jaro-Winkler above 0.8), one of
+///    the same scope (`presented.` for `presented.stauts`) before the others, then the
+///    closest.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let candidates: Vec<&'a str> = candidates.into_iter().collect();
     let synonym = SYNONYMS.iter().find_map(|(theirs, ours)| {
         let stem = word.strip_suffix(theirs)?;
         candidates.iter().copied().find(|c| c.strip_prefix(stem) == Some(ours))
     });
-    if synonym.is_some() {
-        return synonym;
+    let scope_synonym = || {
+        SCOPE_SYNONYMS.iter().find_map(|(theirs, ours)| {
+            let rest = word.strip_prefix(theirs)?;
+            candidates.iter().copied().find(|c| c.strip_prefix(ours) == Some(rest))
+        })
+    };
+    if let Some(c) = synonym.or_else(scope_synonym) {
+        return Some(c);
     }
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+    let scope = scope_of(word);
+    let depth = |w: &str| w.matches('.').count();
+    // Same scope first (`true` sorts after `false`), then a path as deep as the word
+    // (`presented.status` for `family.status`, not `presented.child.status`), then the closest
+    // spelling.
+    let rank = |c: &str| ((scope_of(c) == scope, depth(c) == depth(word)), strsim::jaro_winkler(word, c));
+    let best = |it: &mut dyn Iterator<Item = &'a str>| {
+        it.map(|c| (rank(c), c)).max_by(|a, b| a.0 .0.cmp(&b.0 .0).then(a.0 .1.total_cmp(&b.0 .1))).map(|(_, c)| c)
+    };
+    if let Some(field) = field_of(word) {
+        let mut same_field = candidates.iter().copied().filter(|c| *c != word && field_of(c) == Some(field));
+        if let Some(c) = best(&mut same_field) {
+            return Some(c);
+        }
+    }
+    best(&mut candidates.iter().copied().filter(|c| strsim::jaro_winkler(word, c) > 0.8))
 }
 
 #[cfg(test)]
@@ -470,6 +509,20 @@ mod tests {
         // No synonym among the candidates: the closest spelling, as before.
         assert_eq!(did_you_mean("presented.isued_at", cols), Some("presented.issued_at"));
         assert_eq!(did_you_mean("superseded_at", ["issued_at"]), None);
+    }
+
+    #[test]
+    fn the_field_a_reader_means_comes_before_a_close_spelling() {
+        // The same field under another scope: a family has no status, its tokens do.
+        let cols = ["presented.status", "presented.child.status", "family.login_at", "family.last_used_at"];
+        assert_eq!(did_you_mean("family.status", cols), Some("presented.status"));
+        // The attacker's tokens are the stolen ones, not the count of its redemptions.
+        let view = ["stolen_tokens", "stolen_tokens.live", "attacker_redeemed", "tokens"];
+        assert_eq!(did_you_mean("attacker.tokens", view), Some("stolen_tokens"));
+        assert_eq!(did_you_mean("attacker.tokens.live", view), Some("stolen_tokens.live"));
+        // A misspelling within a scope stays in it.
+        assert_eq!(did_you_mean("presented.stauts", cols), Some("presented.status"));
+        assert_eq!(did_you_mean("family.last_usd_at", cols), Some("family.last_used_at"));
     }
 
     /// A language of two numbers `x` and `y` and a condition `c`.

@@ -697,14 +697,17 @@ pub fn file_names(dir: &Path, model_name: &str, query: &Query) -> (std::path::Pa
 /// actors and action names as events, in order (with anything in between), and, with
 /// `violates`, that property violated right after the last of them. Steps of the clock and the network (ticks,
 /// losses) are kept: they are part of the scenario. Rule names are not: a fix may rename or
-/// replace the rules that decided.
+/// replace the rules that decided. A trace of a model with a `browser.client_word` names its
+/// clients in that word (`process A`): each event's actor is matched in the checker's words
+/// (`tab A`, [`ClientWord::actor_in_tab_words`]) and its text keeps the trace's word.
 pub fn from_trace(t: &Trace, name: &str, violates: Option<&'static crate::properties::PropertySpec>) -> Query {
+    let word = t.client_word.as_deref().and_then(|w| ClientWord::new(w).ok()).unwrap_or_default();
     let events = t
         .steps
         .iter()
         .map(|s| event::Event {
             text: format!("{} {}", event::actor_words(&s.actor), s.action),
-            actor: Some(s.actor.clone()),
+            actor: Some(word.actor_in_tab_words(&s.actor).into_owned()),
             action: Some(s.action.clone()),
             rule: None,
             step: None,

@@ -501,6 +501,19 @@ impl Grammar for View {
                 ];
                 let names = NAMES.iter().copied().chain(TAB_STATUSES.iter().map(|(n, _)| *n)).chain(words);
                 let all: Vec<&str> = names.collect();
+                // A dotted name (`attacker.tokens`) is answered as a whole: the name a reader
+                // means may be another scope's (`stolen_tokens`).
+                let mut whole = w.to_string();
+                while let Ok(Some(f)) = field(p) {
+                    whole = format!("{whole}.{f}");
+                }
+                if whole != w {
+                    if let Some(c) = did_you_mean(&whole, all.iter().copied()) {
+                        return Err(format!(
+                            "unknown name `{whole}` (did you mean `{c}`?); docs/queries.md lists the state view"
+                        ));
+                    }
+                }
                 let hint = did_you_mean(w, all.iter().copied())
                     .map(|c| format!(" (did you mean `{c}`?)"))
                     .unwrap_or_else(|| {
@@ -640,10 +653,33 @@ pub fn check_reads(e: &Expr, m: &RefreshModel) -> Result<(), String> {
             _ => Ok(()),
         }
     };
+    // An access token read where the server issues none would read `none` (and 0 in every
+    // column) in every state: an invariant over it holds for nothing.
+    let keeps_access = matches!(m.actors.get(m.cfg.server), Some(Node::AuthServer { access_tokens: true, .. }));
+    let access_ok = |what: String| -> Result<(), String> {
+        if keeps_access {
+            return Ok(());
+        }
+        Err(format!(
+            "`{what}`, but the model keeps no access tokens: it reads none (0 in every column) in every state, so a condition over it says nothing; an authorization-server model keeps them with a `protocol.request` handler (or a rule reading an access token), `browser.calls_per_tab` above 0 or `attacker.uses_access_tokens: true`"
+        ))
+    };
+    let tab_name = |d: u8, t: u8| {
+        let letter = char::from(b'A' + t);
+        if d == 0 {
+            format!("tab[{letter}].access")
+        } else {
+            format!("tab[{}{letter}].access", d + 1)
+        }
+    };
     match e {
         Tree::Const(_) => Ok(()),
+        Tree::Var(Atom::Read(Read::TabAccess(d, t)) | Atom::AccessOf(Read::TabAccess(d, t), _)) => {
+            read_ok(&Read::TabAccess(*d, *t))?;
+            access_ok(tab_name(*d, *t))
+        }
         Tree::Var(Atom::Read(r) | Atom::StatusOf(r) | Atom::AccessOf(r, _)) => read_ok(r),
-        Tree::Var(Atom::Access(..)) => Ok(()),
+        Tree::Var(Atom::Access(n, _)) => access_ok(format!("access[{n}]")),
         Tree::Not(a) => check_reads(a, m),
         Tree::And(a, b) | Tree::Or(a, b) | Tree::Cmp(_, a, b) | Tree::Add(a, b) | Tree::Sub(a, b) => {
             check_reads(a, m)?;

@@ -2121,9 +2121,14 @@ fn expiry_trigger_words(m: &RefreshModel, browser: usize, b: &BrowserState, t: T
     if cfg.trigger(t, r) != model::policy::RefreshTrigger::WhenAccessExpired {
         return None;
     }
-    Some(match b.tabs[t as usize].expiry {
-        Some(e) => format!("finds its access token expired (exp {e}, browser clock {})", b.now),
-        None => "holds no access token".to_string(),
+    let stored = cfg.storage_holds == model::policy::StorageHolds::Session;
+    Some(match (b.trigger_expiry(cfg, t), stored) {
+        (Some(e), false) => format!("finds its access token expired (exp {e}, browser clock {})", b.now),
+        (Some(e), true) => {
+            format!("finds its access token expired (the stored session's exp {e}, browser clock {})", b.now)
+        }
+        (None, false) => "holds no access token".to_string(),
+        (None, true) => "finds no stored session".to_string(),
     })
 }
 
