@@ -43,8 +43,21 @@ where
 /// A key given twice in one object is an error in every object, also in maps such as
 /// `expect` (serde would otherwise keep the last value silently).
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
+    read::<T, false>(text)
+}
+
+/// As [`from_str`], and a `null` anywhere in the document is an error at its position and
+/// field ("found null, expected a value (or leave the field out)"): in a file a person writes
+/// (a model file, a query file) serde would read `null` as the field left out, which hides a
+/// typo such as `"on_timeout": null`. Checked after the document reads as `T`, so a field
+/// whose own refusal of `null` names its values ([`not_null`]) keeps that wording.
+pub fn from_str_no_null<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
+    read::<T, true>(text)
+}
+
+fn read<T: DeserializeOwned, const NO_NULL: bool>(text: &str) -> Result<T, JsonError> {
     let doc: serde_json::Value = parse_one(text)?;
-    parse_one::<UniqueKeys>(text)?;
+    parse_one::<UniqueKeys<false>>(text)?;
     if !doc.is_object() {
         let at = text.len() - text.trim_start().len();
         let line = 1 + text[..at].matches('\n').count();
@@ -63,7 +76,11 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
             message: format!("found {found}, expected a JSON object {{…}}"),
         });
     }
-    parse_one::<T>(text).map_err(|e| explain_missing::<T>(&doc, explain_choice::<T>(&doc, e)))
+    let value = parse_one::<T>(text).map_err(|e| explain_missing::<T>(&doc, explain_choice::<T>(&doc, e)))?;
+    if NO_NULL {
+        parse_one::<UniqueKeys<true>>(text)?;
+    }
+    Ok(value)
 }
 
 /// serde reports a missing field at the object that lacks it (`field `.`: missing field
@@ -133,58 +150,62 @@ fn explain_choice<T: DeserializeOwned>(doc: &serde_json::Value, e: JsonError) ->
     JsonError { message, ..e }
 }
 
-/// A JSON value read only to check that no object in it has a key twice.
-struct UniqueKeys;
+/// A JSON value read only to check that no object in it has a key twice (and, with
+/// `NO_NULL`, that no value in it is `null`).
+struct UniqueKeys<const NO_NULL: bool>;
 
-impl<'de> serde::Deserialize<'de> for UniqueKeys {
+impl<'de, const NO_NULL: bool> serde::Deserialize<'de> for UniqueKeys<NO_NULL> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(UniqueKeysVisitor)
+        d.deserialize_any(UniqueKeysVisitor::<NO_NULL>)
     }
 }
 
-struct UniqueKeysVisitor;
+struct UniqueKeysVisitor<const NO_NULL: bool>;
 
-impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
-    type Value = UniqueKeys;
+impl<'de, const NO_NULL: bool> serde::de::Visitor<'de> for UniqueKeysVisitor<NO_NULL> {
+    type Value = UniqueKeys<NO_NULL>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys<NO_NULL>, A::Error> {
         let mut seen = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             if seen.contains(&key) {
                 return Err(serde::de::Error::custom(format_args!("duplicate field `{key}`")));
             }
-            map.next_value::<UniqueKeys>()?;
+            map.next_value::<UniqueKeys<NO_NULL>>()?;
             seen.insert(key);
         }
-        Ok(UniqueKeys)
+        Ok(UniqueKeys::<NO_NULL>)
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
-        while seq.next_element::<UniqueKeys>()?.is_some() {}
-        Ok(UniqueKeys)
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys<NO_NULL>, A::Error> {
+        while seq.next_element::<UniqueKeys<NO_NULL>>()?.is_some() {}
+        Ok(UniqueKeys::<NO_NULL>)
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
-        Ok(UniqueKeys)
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys<NO_NULL>, E> {
+        Ok(UniqueKeys::<NO_NULL>)
     }
-    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
-        Ok(UniqueKeys)
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys<NO_NULL>, E> {
+        Ok(UniqueKeys::<NO_NULL>)
     }
-    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
-        Ok(UniqueKeys)
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys<NO_NULL>, E> {
+        Ok(UniqueKeys::<NO_NULL>)
     }
-    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
-        Ok(UniqueKeys)
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys<NO_NULL>, E> {
+        Ok(UniqueKeys::<NO_NULL>)
     }
-    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
-        Ok(UniqueKeys)
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys<NO_NULL>, E> {
+        Ok(UniqueKeys::<NO_NULL>)
     }
-    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
-        Ok(UniqueKeys)
+    fn visit_unit<E: serde::de::Error>(self) -> Result<UniqueKeys<NO_NULL>, E> {
+        if NO_NULL {
+            return Err(E::custom("found null, expected a value (or leave the field out)"));
+        }
+        Ok(UniqueKeys::<NO_NULL>)
     }
 }
 

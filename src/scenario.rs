@@ -1241,7 +1241,7 @@ impl Scenario {
                 });
             }
         }
-        let file: ModelFile = crate::jsonfile::from_str(text).map_err(|e| {
+        let file: ModelFile = crate::jsonfile::from_str_no_null(text).map_err(|e| {
             let message = doc
                 .as_ref()
                 .and_then(|doc| crate::shape::reworded(&schema, doc, &e.field, &e.message))
@@ -1483,6 +1483,22 @@ impl Scenario {
         }
         let aborted = b.on_aborted.as_ref().map(|l| ("on_aborted", l));
         let timed_out = b.on_timeout.as_ref().map(|l| ("on_timeout", l));
+        // `clear-cookie` is an answer's `Set-Cookie` expiring the auth cookies (RFC 6265 §5.3:
+        // only a response sets or expires a cookie; page script cannot touch an HttpOnly one):
+        // an aborted or timed-out refresh has no answer the tab reads.
+        for (name, list) in aborted.into_iter().chain(timed_out) {
+            if let Some(i) = list.iter().position(|r| *r == Reaction::ClearCookie) {
+                return Err(self.invalid(
+                    &format!("browser.{name}[{i}]"),
+                    "\"clear-cookie\"",
+                    &format!(
+                        "a reaction the tab can take with no answer: \"clear-cookie\" is an answer's `Set-Cookie` \
+                         expiring the auth cookies, and `{name}` runs when no answer came (page script cannot clear \
+                         an HttpOnly cookie; a sign-out request can)"
+                    ),
+                ));
+            }
+        }
         for (name, list) in [("on_refused", &b.on_refused), ("on_server_error", &b.on_server_error)]
             .into_iter()
             .chain(aborted)

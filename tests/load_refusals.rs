@@ -394,6 +394,16 @@ fn null_in_an_optional_field_is_refused_not_read_as_absent() {
         &change,
         &["field `protocol.password_change`", "found null, expected an object", "(or leave the field out)"],
     );
+    // Any other optional field, and a whole section, refused the same way (no field's own
+    // values to name): read as absent it would hide a typo.
+    let timeout = edited(d, GEOLENS, "timeout.json", |v| v["browser"]["on_timeout"] = Value::Null);
+    refused(d, &timeout, &["field `browser.on_timeout`", "found null, expected a value (or leave the field out)"]);
+    let settings = edited(d, GEOLENS, "settings.json", |v| v["browser"]["tab_settings"] = Value::Null);
+    refused(d, &settings, &["field `browser.tab_settings`", "found null, expected a value"]);
+    let attacker = edited(d, GEOLENS, "attacker.json", |v| v["attacker"] = Value::Null);
+    refused(d, &attacker, &["field `attacker`", "found null, expected a value"]);
+    let source = edited(d, GEOLENS, "source.json", |v| v["protocol"]["sign_out"]["rules"][0]["source"] = Value::Null);
+    refused(d, &source, &["field `protocol.sign_out.rules[0].source`", "found null, expected a value"]);
     // Left out: a sign-out that marks no eviction, loaded and checked.
     let absent = edited(d, GEOLENS, "absent.json", |v| {
         v["protocol"]["sign_out"]["rules"][0].as_object_mut().unwrap().remove("evicts");

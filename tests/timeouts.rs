@@ -96,6 +96,19 @@ fn on_timeout_bad_input_is_refused_with_the_field() {
             "a reaction to a refresh",
         ),
         (src.replace("\"retry_limit\": 1", "\"retry_limit\": 0"), "\"retry_limit\"", "browser.retry_limit", "1 or 2"),
+        // No answer came: no `Set-Cookie` can expire the jar's cookies.
+        (
+            src.replace("\"retry\",", "\"clear-cookie\",").replace("\"retry_limit\": 1", "\"retry_limit\": 0"),
+            "\"clear-cookie\"",
+            "browser.on_timeout[0]",
+            "a reaction the tab can take with no answer",
+        ),
+        (
+            src.replace("\"on_timeout\": [\n      \"retry\",\n      \"log-out\"\n    ]", "\"on_timeout\": null"),
+            "\"on_timeout\"",
+            "browser.on_timeout",
+            "found null, expected a value (or leave the field out)",
+        ),
     ];
     let cases: Vec<(String, &str, &str, &str)> = cases.into_iter().collect();
     crate::util::refused_at(&src, &cases);

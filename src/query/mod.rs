@@ -429,7 +429,7 @@ pub fn load_file_text(path: &Path) -> Result<(Vec<Query>, String), String> {
 }
 
 fn parse_file(path: &Path, text: &str) -> Result<Vec<Query>, String> {
-    let file: QueryFile = crate::jsonfile::from_str(text).map_err(|e| {
+    let file: QueryFile = crate::jsonfile::from_str_no_null(text).map_err(|e| {
         // serde's words for a value of the wrong kind, in the query file's terms.
         let message = serde_json::from_str::<serde_json::Value>(text)
             .ok()

@@ -661,7 +661,7 @@ pub fn check_reads(e: &Expr, m: &RefreshModel) -> Result<(), String> {
             return Ok(());
         }
         Err(format!(
-            "`{what}`, but the model keeps no access tokens: it reads none (0 in every column) in every state, so a condition over it says nothing; an authorization-server model keeps them with a `protocol.request` handler (or a rule reading an access token), `browser.calls_per_tab` above 0 or `attacker.uses_access_tokens: true`"
+            "`{what}`, but the model keeps no access tokens: it reads none (0 in every column) in every state, so a condition over it says nothing; an authorization-server model keeps them with a `protocol.request` handler (or a rule reading an access token), `browser.calls_per_tab` above 0 or `attacker.uses_access_tokens: true` (a `when-access-expired` refresh trigger reads only the expiry a refresh's answer carried, which no query reads)"
         ))
     };
     let tab_name = |d: u8, t: u8| {
