@@ -2117,30 +2117,8 @@ impl Scenario {
     /// `devices`) that signs out (`sign_outs` above 0).
     fn validate_sign_out_from(&self) -> Result<(), ScenarioError> {
         let Some(d) = self.browser.sign_out_from else { return Ok(()) };
-        let b = &self.browser;
-        if !self.is_auth_server() {
-            return Err(self.invalid(
-                "browser.sign_out_from",
-                d,
-                "no `sign_out_from` in a Directus model (it has one browser; the field names a device of an \
-                 `auth_server` or `protocol` model)",
-            ));
-        }
-        if b.sign_outs == 0 {
-            return Err(self.invalid(
-                "browser.sign_out_from",
-                d,
-                "`sign_outs` above 0 with it (it says which device signs out; nothing signs out here)",
-            ));
-        }
-        if d == 0 || d > b.devices {
-            return Err(self.invalid(
-                "browser.sign_out_from",
-                d,
-                &format!("a device from 1 to {} (`browser.devices`; traces number devices from 1)", b.devices),
-            ));
-        }
-        Ok(())
+        let nothing = "`sign_outs` above 0 with it (it says which device signs out; nothing signs out here)";
+        self.validate_acting_device("browser.sign_out_from", d, self.browser.sign_outs == 0, nothing, None)
     }
 
     /// Checks of `browser.re_sign_in_from`: a device of an authorization-server model (1 to
@@ -2149,39 +2127,52 @@ impl Scenario {
     fn validate_re_sign_in_from(&self) -> Result<(), ScenarioError> {
         let Some(d) = self.browser.re_sign_in_from else { return Ok(()) };
         let b = &self.browser;
-        if !self.is_auth_server() {
-            return Err(self.invalid(
-                "browser.re_sign_in_from",
-                d,
-                "no `re_sign_in_from` in a Directus model (it has one browser; the field names a device of an \
-                 `auth_server` or `protocol` model)",
-            ));
-        }
-        if b.re_sign_ins == 0 {
-            return Err(self.invalid(
-                "browser.re_sign_in_from",
-                d,
-                "`re_sign_ins` above 0 with it (it says which device signs in again or changes the password; nothing does here)",
-            ));
-        }
-        if d == 0 || d > b.devices {
-            return Err(self.invalid(
-                "browser.re_sign_in_from",
-                d,
-                &format!("a device from 1 to {} (`browser.devices`; traces number devices from 1)", b.devices),
-            ));
-        }
-        if d + b.sign_ins > b.devices {
-            return Err(self.invalid(
-                "browser.re_sign_in_from",
-                d,
-                &format!(
-                    "a device signed in when the run starts, from 1 to {} (device {d} is one of the last `sign_ins` devices, which sign in during the run and never again)",
-                    b.devices.saturating_sub(b.sign_ins)
+        let nothing = "`re_sign_ins` above 0 with it (it says which device signs in again or changes the password; nothing does here)";
+        let late = format!(
+            "a device signed in when the run starts, from 1 to {} (device {d} is one of the last `sign_ins` devices, which sign in during the run and never again)",
+            b.devices.saturating_sub(b.sign_ins)
+        );
+        self.validate_acting_device(
+            "browser.re_sign_in_from",
+            d,
+            b.re_sign_ins == 0,
+            nothing,
+            Some((late, d + b.sign_ins > b.devices)),
+        )
+    }
+
+    /// The checks `sign_out_from` and `re_sign_in_from` share: `field` names device `d` of an
+    /// authorization-server model (1 to `devices`) for an act the model has (`absent` with
+    /// `nothing` when it has none); `extra`, a further condition in words and whether it is
+    /// broken. The first broken one is refused.
+    fn validate_acting_device(
+        &self,
+        field: &str,
+        d: u8,
+        absent: bool,
+        nothing: &str,
+        extra: Option<(String, bool)>,
+    ) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        let name = field.trim_start_matches("browser.");
+        let conflicts: Vec<(String, bool)> = [
+            (
+                format!(
+                    "no `{name}` in a Directus model (it has one browser; the field names a device of an \
+                     `auth_server` or `protocol` model)"
                 ),
-            ));
-        }
-        Ok(())
+                !self.is_auth_server(),
+            ),
+            (nothing.to_string(), absent),
+            (
+                format!("a device from 1 to {} (`browser.devices`; traces number devices from 1)", b.devices),
+                d == 0 || d > b.devices,
+            ),
+        ]
+        .into_iter()
+        .chain(extra)
+        .collect();
+        self.refuse_first(field, &d.to_string(), &conflicts, str::to_string)
     }
 
     fn invalid(&self, field: &str, found: impl ToString, expected: &str) -> ScenarioError {
