@@ -507,6 +507,14 @@ impl Grammar for View {
                 while let Ok(Some(f)) = field(p) {
                     whole = format!("{whole}.{f}");
                 }
+                if w == "family" {
+                    return Err(format!(
+                        "unknown name `{whole}`: the state view has no families; a token's is `token[N].family` \
+                         and its status `token[N].status` (`revoke family` marks every token of the family \
+                         `revoked`), and `tokens.active`, `tokens.revoked` count them; docs/queries.md lists the \
+                         state view"
+                    ));
+                }
                 if whole != w {
                     if let Some(c) = did_you_mean(&whole, all.iter().copied()) {
                         return Err(format!(
@@ -837,6 +845,9 @@ mod tests {
         assert!(parse_condition("tab[A].status == logged_out and session_valid").is_ok());
         assert!(parse_condition("tab[2B].token.status == active").is_ok());
         assert!(parse_condition("jar.status == none or orphan_cookies > 0").is_ok());
+        // A family's status is its tokens': the message says where to read it, not `jar.status`.
+        let e = parse_condition("family.status == active").unwrap_err();
+        assert!(e.contains("no families") && e.contains("token[N].status") && !e.contains("jar"), "{e}");
         assert!(parse_condition("token[3].generation - 1 >= 1").is_ok());
         let e = parse_condition("tab[A].status == active").unwrap_err();
         assert!(e.contains("cannot compare a tab status"), "{e}");
