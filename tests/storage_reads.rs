@@ -123,10 +123,17 @@ fn steals_and_aborts_bad_input_is_refused_with_the_field() {
             "no value unless `aborts_per_tab` is above 0",
         ),
         (
-            src.replace("\"keep-going\"", "\"clear-cookie\""),
+            src.replace("\"keep-going\"", "\"clear-stored-token\""),
             "\"on_aborted\"",
             "browser.on_aborted",
             "ending with \"log-out\" or \"keep-going\"",
+        ),
+        // An aborted refresh has no answer whose `Set-Cookie` could expire the jar's cookies.
+        (
+            src.replace("\"keep-going\"", "\"clear-cookie\", \"keep-going\""),
+            "\"clear-cookie\"",
+            "browser.on_aborted[0]",
+            "a reaction the tab can take with no answer",
         ),
         (
             src.replace("\"keep-going\"", "\"ignore-if-token-changed\", \"keep-going\""),
