@@ -454,6 +454,39 @@ fn abandoned_refresh(m: &RefreshModel, state: &State, browser: usize, addr: TabI
     })
 }
 
+/// The refresh token tab `t` sent with the refresh it is abandoning (`token=1`, or `no token`),
+/// read in the state before it gives up.
+fn abandoned_sent(b0: &BrowserState, t: TabIx) -> String {
+    match b0.tabs[usize::from(t)].status {
+        TabStatus::Refreshing { sent } => sent.map_or("no token".to_string(), |x| format!("token={x}")),
+        _ => "no token".into(),
+    }
+}
+
+/// The answer to tab `t`'s refresh that the step abandoned (an abort or a timeout), if the
+/// server has already sent it: a refresh response in flight to the tab whose round the step
+/// ended, in `names`' words (`200, refresh token=2`).
+fn abandoned_answer(
+    m: &RefreshModel,
+    names: &Names,
+    before: &State,
+    after: &State,
+    browser: usize,
+    t: TabIx,
+) -> Option<String> {
+    model::in_flight(&after.network).into_iter().find_map(|(src, dst, msg)| match msg {
+        Msg::RefreshResponse { tab, .. }
+            if usize::from(dst) == browser
+                && *tab & 7 == t
+                && abandoned_refresh(m, after, browser, *tab).is_some()
+                && abandoned_refresh(m, before, browser, *tab).is_none() =>
+        {
+            Some(names.message(src, dst, msg).text)
+        }
+        _ => None,
+    })
+}
+
 /// The step of tab `t` timing out with `browser.on_timeout` ([`model::browser::timeouts`]):
 /// why it gave up (its clock, or the loss), the request it abandons and where its answer is,
 /// then what its `on_timeout` reactions did: ``tab A times out (…): it gives up on its refresh
@@ -473,23 +506,9 @@ fn time_out_text(m: &RefreshModel, browser: usize, before: &State, after: &State
         }
         None => "its client timeout fires before any answer came".into(),
     };
-    let sent = match b0.tabs[t as usize].status {
-        TabStatus::Refreshing { sent } => sent.map_or("no token".to_string(), |x| format!("token={x}")),
-        _ => "no token".into(),
-    };
+    let sent = abandoned_sent(b0, t);
     let names = Names { model: m, words: words(m), before: Some(after) };
-    // The abandoned request's answer, if the server has already sent it.
-    let answered = model::in_flight(&after.network).into_iter().find_map(|(src, dst, msg)| match msg {
-        Msg::RefreshResponse { tab, .. }
-            if usize::from(dst) == browser
-                && *tab & 7 == t
-                && abandoned_refresh(m, after, browser, *tab).is_some()
-                && abandoned_refresh(m, before, browser, *tab).is_none() =>
-        {
-            Some(names.message(src, dst, msg).text)
-        }
-        _ => None,
-    });
+    let answered = abandoned_answer(m, &names, before, after, browser, t);
     let answer = match answered {
         Some(a) => format!("the server's answer ({a}) is still on its way and will be dropped"),
         None if m.cfg.retry_after_loss => "nothing of it will come".into(),
@@ -1240,10 +1259,7 @@ fn describe_in(
         ),
         ActorModelAction::Timeout(_, Timer::TabAbortsRefresh(t)) => {
             let (b0, b1) = (model::browser_at(before, browser), model::browser_at(after, browser));
-            let sent = match b0.tabs[*t as usize].status {
-                TabStatus::Refreshing { sent } => sent.map_or("no token".to_string(), |x| format!("token={x}")),
-                _ => "no token".into(),
-            };
+            let sent = abandoned_sent(b0, *t);
             let then = match b1.tabs[*t as usize].status {
                 TabStatus::Refreshing { sent } => {
                     format!("sends {refresh} again with token={}", sent.map_or("none".to_string(), |x| x.to_string()))
@@ -1251,18 +1267,7 @@ fn describe_in(
                 TabStatus::Idle => format!("keeps going with {}", stored_refresh(b1, *t)),
                 _ => "is logged out".into(),
             };
-            // The aborted request's answer, if the server has already sent it.
-            let answered = model::in_flight(&after.network).into_iter().find_map(|(src, dst, msg)| match msg {
-                Msg::RefreshResponse { tab, .. }
-                    if usize::from(dst) == browser
-                        && *tab & 7 == *t
-                        && abandoned_refresh(m, after, browser, *tab).is_some()
-                        && abandoned_refresh(m, before, browser, *tab).is_none() =>
-                {
-                    Some(names.message(src, dst, msg).text)
-                }
-                _ => None,
-            });
+            let answered = abandoned_answer(m, &names, before, after, browser, *t);
             let served = match answered {
                 Some(a) => format!("the server has already answered it ({a}), and that answer will be dropped"),
                 None => "the server may still serve the request and its answer will be read by nobody".into(),
