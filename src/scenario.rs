@@ -223,6 +223,10 @@ pub struct TabSettings {
     /// `browser.refresh_triggers`; absent: the browser's `refresh_triggers`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_triggers: Option<Vec<crate::model::policy::RefreshTrigger>>,
+    /// Whether this tab's requesters share one refresh in flight, as `browser.single_flight`
+    /// (which it overrides for this tab); absent: the browser's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub single_flight: Option<bool>,
 }
 
 /// The `browser` section: one browser with a shared cookie jar.
@@ -522,11 +526,19 @@ pub struct BrowserSection {
     pub refresh_triggers: Option<Vec<crate::model::policy::RefreshTrigger>>,
     /// Settings that differ from tab to tab, one entry per tab (tab A first, as many entries
     /// as `tabs`): each entry may set the tab's own `refreshes` (instead of
-    /// `refreshes_per_tab`, for each of its requesters) and `refresh_triggers` (instead of the
-    /// browser's); an empty entry `{}` keeps the browser's settings. Tabs with different
+    /// `refreshes_per_tab`, for each of its requesters), `refresh_triggers` and `single_flight`
+    /// (instead of the browser's); an empty entry `{}` keeps the browser's settings. Tabs with different
     /// settings are not interchangeable (docs/protocol-language.md, "Clients that differ").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tab_settings: Option<Vec<TabSettings>>,
+    /// The requesters of a tab (`requesters_per_tab` above 1) share one refresh in flight: a
+    /// requester whose turn comes to refresh while another requester of the same page has a
+    /// refresh in flight awaits that refresh instead of sending its own (one refresh promise
+    /// per page: drips-network/app PR 1884). Tabs never share it. Default false: each
+    /// requester refreshes on its own (docs/protocol-language.md, "Several requesters sharing
+    /// the page's refresh").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub single_flight: bool,
     /// What a tab does when an ordinary call is refused (4xx), in order; absent: the
     /// refresh's `on_refused` (docs/protocol-language.md, "A call's own reactions"). Also
     /// `refresh-and-retry`. Needs `calls_per_tab`.
@@ -2488,6 +2500,13 @@ impl Scenario {
             ));
         }
         for (i, s) in list.iter().enumerate() {
+            if let (Some(v), true) = (s.single_flight, b.requesters_per_tab < 2) {
+                return Err(self.invalid(
+                    &format!("browser.tab_settings[{i}].single_flight"),
+                    v,
+                    "no value unless `requesters_per_tab` is above 1 (single-flight is shared by the requesters of one tab; a tab alone has one refresh in flight at a time)",
+                ));
+            }
             if let Some(n) = s.refreshes {
                 if n > MAX_PER_TAB {
                     return Err(self.invalid(
@@ -2515,6 +2534,13 @@ impl Scenario {
             }
         };
         in_range("browser.requesters_per_tab", b.requesters_per_tab, 1, MAX_REQUESTERS)?;
+        if b.single_flight && b.requesters_per_tab < 2 {
+            return Err(self.invalid(
+                "browser.single_flight",
+                true,
+                "false unless `requesters_per_tab` is above 1 (single-flight is shared by the requesters of one tab; a tab alone has one refresh in flight at a time)",
+            ));
+        }
         in_range("browser.reloads_per_tab", b.reloads_per_tab, 0, MAX_RELOADS)?;
         for (field, n, what) in
             [("browser.requesters_per_tab", b.requesters_per_tab, 1), ("browser.reloads_per_tab", b.reloads_per_tab, 0)]

@@ -51,6 +51,7 @@ mod sign_ins;
 mod sign_out_everywhere;
 mod sign_out_lock;
 mod sign_out_notice;
+mod single_flight;
 mod storage_reads;
 mod stored_session;
 mod symmetry;

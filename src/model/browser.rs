@@ -79,6 +79,9 @@ pub mod signout_lock;
 #[path = "tab_settings.rs"]
 pub mod tab_settings;
 
+#[path = "single_flight.rs"]
+pub mod single_flight;
+
 use super::policy::{
     AuthMode, Coordination, FollowUpAfter, FollowUpToken, JsonStorage, LeaderElection, LockGranted, Logins, OkReaction,
     Reaction, StorageHolds, WrittenListener,
@@ -516,6 +519,9 @@ pub struct BrowserCfg {
     /// `browser.tab_settings`: each tab's own budget and triggers ([`tab_settings`]); empty
     /// without the field (every tab has the browser's).
     pub tab_settings: Vec<tab_settings::TabCfg>,
+    /// `browser.single_flight`: a tab's requesters share one refresh in flight (each tab's own
+    /// `tab_settings[t].single_flight` overrides it; [`single_flight`]).
+    pub single_flight: bool,
     /// `browser.sign_out_takes_lock`: a sign-out takes the Web Lock its tab's refreshes take
     /// ([`signout_lock`]).
     pub sign_out_takes_lock: bool,
@@ -1957,6 +1963,7 @@ pub(crate) mod tests {
             refresh_triggers: vec![],
             tab_settings: vec![],
             sign_out_takes_lock: false,
+            single_flight: false,
         }
     }
 

@@ -637,8 +637,12 @@ impl Actor for Node {
                         return;
                     }
                     Timer::TabRefreshes(t) => {
-                        let sent = b.start_refresh(cfg, t);
-                        (b != *before, sent)
+                        if cfg.requesters > 1 && b.join_refresh_in_flight(cfg, t, 0) {
+                            (true, None) // single-flight: it awaits the page's refresh in flight
+                        } else {
+                            let sent = b.start_refresh(cfg, t);
+                            (b != *before, sent)
+                        }
                     }
                     Timer::TabRequests(t) => {
                         let sent = b.start_request(cfg, t);
@@ -712,8 +716,12 @@ impl Actor for Node {
                     Timer::TabHearsSignOut(t) => (b.hear_sign_out(cfg, t), None),
                     Timer::TabWaits(t) => b.wait_step(cfg, t),
                     Timer::RequesterRefreshes(t, r) => {
-                        let sent = b.start_requester_refresh(cfg, t, r);
-                        (sent.is_some(), sent)
+                        if b.join_refresh_in_flight(cfg, t, r) {
+                            (true, None) // single-flight: it awaits the page's refresh in flight
+                        } else {
+                            let sent = b.start_requester_refresh(cfg, t, r);
+                            (sent.is_some(), sent)
+                        }
                     }
                     Timer::TabReloads(t) => {
                         let sent = b.reload(cfg, t);
@@ -1281,6 +1289,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
             .map(browser::tab_settings::TabCfg::from_section)
             .collect(),
         sign_out_takes_lock: sc.browser.sign_out_takes_lock,
+        single_flight: sc.browser.single_flight,
         access_ttl: sc.time.access_token_ttl,
     }
 }

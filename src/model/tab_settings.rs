@@ -30,12 +30,15 @@ pub struct TabCfg {
     pub refreshes: Option<u8>,
     /// When each of its requesters starts a refresh (instead of `refresh_triggers`).
     pub refresh_triggers: Option<Vec<RefreshTrigger>>,
+    /// Whether this tab's requesters share one refresh in flight (instead of
+    /// `browser.single_flight`; [`super::single_flight`]).
+    pub single_flight: Option<bool>,
 }
 
 impl TabCfg {
     /// The configuration of one model-file entry.
     pub fn from_section(s: &crate::scenario::TabSettings) -> Self {
-        TabCfg { refreshes: s.refreshes, refresh_triggers: s.refresh_triggers.clone() }
+        TabCfg { refreshes: s.refreshes, refresh_triggers: s.refresh_triggers.clone(), single_flight: s.single_flight }
     }
 }
 
@@ -78,7 +81,11 @@ mod tests {
             mode,
             refreshes: 2,
             tab_settings: vec![
-                TabCfg { refreshes: Some(1), refresh_triggers: Some(vec![RefreshTrigger::WhenAccessExpired]) },
+                TabCfg {
+                    refreshes: Some(1),
+                    refresh_triggers: Some(vec![RefreshTrigger::WhenAccessExpired]),
+                    single_flight: None,
+                },
                 TabCfg::default(),
             ],
             ..crate::model::browser::tests::cfg(tabs, crate::model::policy::Coordination::None)

@@ -111,6 +111,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "NodeServesRequest",
     "ServerReceivesCall",
     "RequesterSendsRefresh",
+    "RequesterAwaitsRefreshInFlight",
     "ServerReceivesFollowUp",
     "ServerReceivesLogout",
     "ServerReceivesRefresh",
@@ -143,6 +144,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "StoreRunsW3Purge",
     "TabAbortsRefresh",
     "TabAwaitsBroadcast",
+    "TabAwaitsRefreshInFlight",
     "TabChecksFreshness",
     "TabFindsStoredSessionFresh",
     "TabGetsBroadcast",
@@ -208,6 +210,11 @@ fn absent_actions(m: &RefreshModel) -> Vec<(&'static str, &'static str)> {
             "FollowerTimesOut",
         ] {
             out.push((a, "has no coordination between tabs (`browser.coordination`: a lock or a broadcast leader)"));
+        }
+    }
+    if none(&|c| c.single_flight || c.tab_settings.iter().any(|s| s.single_flight == Some(true))) {
+        for a in ["TabAwaitsRefreshInFlight", "RequesterAwaitsRefreshInFlight"] {
+            out.push((a, "has no requesters sharing a refresh (`browser.single_flight`)"));
         }
     }
     if none(&|c| c.on_timeout.is_some()) {

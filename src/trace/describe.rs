@@ -1030,6 +1030,9 @@ fn describe_in(
             let b0 = model::browser_at(before, browser);
             let b1 = model::browser_at(after, browser);
             let tab = who(*t);
+            if let Some(text) = awaits_refresh_in_flight(m, browser, b0, b1, *t, 0) {
+                return (tab, "TabAwaitsRefreshInFlight".into(), text, None);
+            }
             let (action, text) = match b1.tabs[*t as usize].status {
                 TabStatus::CheckingFresh => (
                     "TabChecksFreshness",
@@ -1507,6 +1510,10 @@ fn describe_in(
             let addr =
                 model::browser::requesters::address(*t, *r, model::browser_at(before, browser).tabs[*t as usize].page);
             let w = who(addr);
+            let (b0, b1) = (model::browser_at(before, browser), model::browser_at(after, browser));
+            if let Some(text) = awaits_refresh_in_flight(m, browser, b0, b1, *t, *r) {
+                return (w, "RequesterAwaitsRefreshInFlight".into(), text, None);
+            }
             (
                 w.clone(),
                 "RequesterSendsRefresh".into(),
@@ -2299,6 +2306,50 @@ fn sessions_ended_text(m: &RefreshModel, before: &State, after: &State) -> Strin
             many.join(", ")
         ),
     }
+}
+
+/// The sentence of a step in which requester `r` of tab `t` (0: the tab itself) awaited the
+/// page's refresh in flight instead of sending its own (`browser.single_flight`;
+/// [`model::browser::single_flight`]): ``tab A's requester 2 awaits the page's refresh in
+/// flight (tab A's, which presented token=1) instead of sending its own (single-flight)``.
+/// `None` when the step sent a refresh (or the model has no single-flight).
+fn awaits_refresh_in_flight(
+    m: &RefreshModel,
+    browser: usize,
+    b0: &BrowserState,
+    b1: &BrowserState,
+    t: TabIx,
+    r: u8,
+) -> Option<String> {
+    let Node::Browser { cfg, .. } = &m.actors[browser] else { return None };
+    if !cfg.single_flight_of(t) {
+        return None;
+    }
+    let owner = b0.page_refresh_in_flight(t, r)?;
+    let (tab0, tab1) = (&b0.tabs[t as usize], &b1.tabs[t as usize]);
+    let sent_now = if r == 0 {
+        tab1.status != model::browser::TabStatus::Idle
+    } else {
+        tab1.requesters[(r - 1) as usize].sent.is_some()
+    };
+    if sent_now {
+        return None;
+    }
+    let presented = if owner == 0 {
+        match tab0.status {
+            model::browser::TabStatus::Refreshing { sent } => sent,
+            _ => None,
+        }
+    } else {
+        tab0.requesters[(owner - 1) as usize].sent.flatten()
+    };
+    let whose = who(model::browser::requesters::address(t, owner, tab0.page));
+    let carried = presented.map_or("which presented no token".to_string(), |p| format!("which presented token={p}"));
+    let me = who(model::browser::requesters::address(t, r, tab0.page));
+    let why = expiry_trigger_words(m, browser, b0, t, r).map_or(String::new(), |w| format!(" {w} and"));
+    Some(format!(
+        "{me}{why} awaits the page's refresh in flight ({whose}, {carried}) instead of sending its own (single-flight: one refresh per page)"
+    ))
 }
 
 fn stored_refresh(b: &BrowserState, t: TabIx) -> String {
