@@ -44,6 +44,7 @@ use stateright::actor::{Envelope, Id};
 use super::browser::requesters::split;
 use super::browser::{BrowserState, Tab};
 use super::cached::Cached;
+use super::hashed::Hashed;
 use super::oauth::{AsHandler, AsPending, AsState, Before};
 use super::policy::{Coordination, LeaderElection, Logins};
 use super::server::Handler;
@@ -213,7 +214,7 @@ struct Scratch {
     next_ties: Vec<(usize, usize)>,
     /// Per tab: whether it is in a tie (whether to gather the next field for it).
     tied: Vec<bool>,
-    cheap: Vec<(Tab, bool, Option<usize>)>,
+    cheap: Vec<(Hashed<Tab>, bool, Option<usize>)>,
     timers: Vec<Vec<Timer>>,
     messages: Vec<Vec<(bool, Msg)>>,
     sent: Vec<Vec<(bool, Msg, super::Tick)>>,
