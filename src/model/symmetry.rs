@@ -957,7 +957,7 @@ mod reference {
         undo.sort();
         server_timers.sort();
         TabKey {
-            tab: browser.tabs[t as usize],
+            tab: *browser.tabs[t as usize],
             holds_lock: browser.lock == Some(t),
             queue_position: browser.queue.iter().position(|q| *q == t),
             timers,
