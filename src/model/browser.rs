@@ -82,6 +82,7 @@ pub mod tab_settings;
 #[path = "single_flight.rs"]
 pub mod single_flight;
 
+use super::hashed::{Hashed, Seal};
 use super::policy::{
     AuthMode, Coordination, FollowUpAfter, FollowUpToken, JsonStorage, LeaderElection, LockGranted, Logins, OkReaction,
     Reaction, StorageHolds, WrittenListener,
@@ -558,8 +559,9 @@ impl BrowserCfg {
 /// The browser actor's state.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct BrowserState {
-    /// The tabs, indexed by [`TabIx`].
-    pub tabs: Vec<Tab>,
+    /// The tabs, indexed by [`TabIx`], each with its content hash once sealed
+    /// ([`super::hashed`]).
+    pub tabs: Vec<Hashed<Tab>>,
     /// The cookie jar, shared by every tab.
     pub jar: Jar,
     /// json mode with shared storage: the `localStorage` refresh token.
@@ -600,6 +602,16 @@ pub struct BrowserState {
     /// actor in the same step ([`Self::take_follow_up`]): always `None` in a stored state.
     #[serde(skip)]
     pub follow_up_out: Option<Send>,
+}
+
+/// A new browser state keeps the content hash of each of its tabs, so that its own content
+/// hash, and its children's, hash an unchanged tab as one word ([`super::hashed`]).
+impl Seal for BrowserState {
+    fn seal(&mut self) {
+        for tab in &mut self.tabs {
+            tab.seal();
+        }
+    }
 }
 
 fn is_zero_u8(n: &u8) -> bool {
@@ -709,13 +721,15 @@ impl BrowserState {
         };
         let mut b = BrowserState {
             tabs: (0..cfg.tabs)
-                .map(|t| Tab {
-                    token: tab.token.map(|_| per_tab_login(t)),
-                    access: access(t),
-                    expiry,
-                    refreshes_left: cfg.refreshes_of(t),
-                    requesters: requesters::initial(cfg.requesters, cfg.refreshes_of(t)),
-                    ..tab
+                .map(|t| {
+                    Hashed::new(Tab {
+                        token: tab.token.map(|_| per_tab_login(t)),
+                        access: access(t),
+                        expiry,
+                        refreshes_left: cfg.refreshes_of(t),
+                        requesters: requesters::initial(cfg.requesters, cfg.refreshes_of(t)),
+                        ..tab
+                    })
                 })
                 .collect(),
             jar,

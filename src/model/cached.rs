@@ -116,6 +116,14 @@ impl<T> Cached<T> {
     }
 }
 
+/// Fills the kept hashes of the value's parts ([`super::hashed::Seal`]): the content, so the
+/// cached hash and the memo, are unchanged.
+impl<T: super::hashed::Seal> super::hashed::Seal for Cached<T> {
+    fn seal(&mut self) {
+        self.value.seal();
+    }
+}
+
 impl<T: Hash> From<T> for Cached<T> {
     fn from(value: T) -> Self {
         Cached::new(value)

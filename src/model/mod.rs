@@ -34,6 +34,7 @@ pub mod client_word;
 pub mod dead;
 pub mod faults;
 pub mod frontier;
+pub mod hashed;
 pub mod interpret;
 pub mod oauth;
 pub mod packed;
@@ -787,6 +788,15 @@ impl NodeState {
             NodeState::Server(x) => x.mark_pool(id),
             NodeState::Store(x) => x.mark_pool(id),
             NodeState::AuthServer(x) => x.mark_pool(id),
+        }
+    }
+
+    /// Keeps the content hashes of the state's parts ([`hashed::Seal`]): a browser's tabs.
+    /// The content is unchanged.
+    pub fn seal(&mut self) {
+        use hashed::Seal;
+        if let NodeState::Browser(b) = self {
+            b.seal();
         }
     }
 

@@ -44,6 +44,7 @@ use stateright::actor::{Envelope, Id};
 use super::browser::requesters::split;
 use super::browser::{BrowserState, Tab};
 use super::cached::Cached;
+use super::hashed::Hashed;
 use super::oauth::{AsHandler, AsPending, AsState, Before};
 use super::policy::{Coordination, LeaderElection, Logins};
 use super::server::Handler;
@@ -214,7 +215,7 @@ struct Scratch {
     next_ties: Vec<(usize, usize)>,
     /// Per tab: whether it is in a tie (whether to gather the next field for it).
     tied: Vec<bool>,
-    cheap: Vec<(Tab, bool, Option<usize>)>,
+    cheap: Vec<(Hashed<Tab>, bool, Option<usize>)>,
     timers: Vec<Vec<Timer>>,
     messages: Vec<Vec<(bool, Msg)>>,
     sent: Vec<Vec<(bool, Msg, super::Tick)>>,
@@ -957,7 +958,7 @@ mod reference {
         undo.sort();
         server_timers.sort();
         TabKey {
-            tab: browser.tabs[t as usize],
+            tab: *browser.tabs[t as usize],
             holds_lock: browser.lock == Some(t),
             queue_position: browser.queue.iter().position(|q| *q == t),
             timers,

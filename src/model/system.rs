@@ -487,7 +487,9 @@ impl System {
     ) -> State {
         let mut next = last.clone();
         change(&mut next);
-        if let Cow::Owned(a) = actor {
+        if let Cow::Owned(mut a) = actor {
+            // Its unchanged parts keep their hashes; the changed ones are hashed once, here.
+            a.seal();
             next.actor_states[index] = Arc::new(a);
         }
         self.apply(Id::from(index), out, &mut next);
@@ -541,7 +543,8 @@ impl Model for System {
         for (i, a) in self.actors.iter().enumerate() {
             let id = Id::from(i);
             let mut out = Out::new();
-            let state = a.on_start(id, &None, &mut out);
+            let mut state = a.on_start(id, &None, &mut out);
+            state.seal();
             s.actor_states.push(Arc::new(state));
             self.apply(id, out, &mut s);
         }
