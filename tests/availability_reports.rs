@@ -249,7 +249,7 @@ fn open_bank_3619_server_side_callers_spend_one_token() {
     let loss = query_trace(&sc, "rotation-loss-logs-out");
     assert!(loss.steps[2].text.ends_with("the new token never reaches the browser)"), "{}", loss.steps[2].text);
     assert!(loss.steps[3].text.contains("the jar's refresh cookie (token=1)"), "{}", loss.steps[3].text);
-    assert_eq!(loss.steps[5].text, "tab A gets 400 invalid_grant and logs tab A out");
+    assert_eq!(loss.steps[5].text, "tab A gets 400 invalid_grant and is logged out");
 }
 
 /// OpenBank PR 3600: within 120 s the rotation cache answers a spent token with its successor,
@@ -273,7 +273,7 @@ fn open_bank_pr3600_the_rotation_cache_answers_the_spent_token() {
     assert_eq!(late.steps.iter().filter(|s| s.action == "ClockTicks").count(), 3);
     let refused = late.steps.iter().position(|s| s.text.contains("rule `spent earlier: Keycloak sees reuse`")).unwrap();
     assert!(late.steps[refused].text.contains("refresh cookie=1"), "{}", late.steps[refused].text);
-    assert_eq!(late.steps.last().unwrap().text, "tab A gets 400 invalid_grant and logs tab A out");
+    assert_eq!(late.steps.last().unwrap().text, "tab A gets 400 invalid_grant and is logged out");
 }
 
 /// The two CLI processes' race both Clerk's and Buildkite's reports name: A sends token 1, B
