@@ -1,7 +1,9 @@
 //! The words of a trace's steps, as a designer writing protocols from prose read them: every
 //! reaction to a refused refresh that ran (`ignore-if-token-changed` adopting a token or
 //! finding the same one, `clear-stored-token` with per-tab and shared storage), the start of a
-//! tab's refresh in the model's `wording`, the actor column and self-references.
+//! tab's refresh in the model's `wording`, the actor column and self-references; and the
+//! refusals that point to the docs (tabs or requesters, a cookie written by page script, a
+//! deleted row).
 
 use refresh_check::check::CheckOptions;
 use refresh_check::scenario::{Scenario, Verdict};
@@ -178,4 +180,68 @@ fn the_actor_column_fits_the_longest_actor_and_a_tab_is_not_said_to_log_itself_o
     }
     let refused = t.steps.iter().find(|s| s.text.contains("gets 400 invalid_grant")).unwrap();
     assert!(refused.text.ends_with("is logged out") || refused.text.ends_with("logs tab A out"), "{}", refused.text);
+}
+
+/// The refusals a designer met point to what to write instead, and the docs sections they
+/// name exist.
+#[test]
+fn refusals_point_to_the_sections_that_say_what_to_write() {
+    let docs = std::fs::read_to_string(crate::util::root().join("docs/protocol-language.md")).unwrap();
+    for heading in ["### Tabs or requesters", "### A cookie written by page script", "### Deleting rows"] {
+        assert!(docs.lines().any(|l| l == heading), "{heading}");
+    }
+    assert!(docs.contains("### What a retired token gets inside the interval"));
+    let files = TempFiles::new();
+    let cases: [(Value, &str, &str); 4] = [
+        (
+            {
+                let mut v = shared_storage_model(false, json!(["log-out"]));
+                v["browser"]["requesters_per_tab"] = json!(2);
+                v["browser"]["json_storage"] = json!("per-tab");
+                v["browser"]["tabs"] = json!(1);
+                v["browser"]["coordination"] = json!("web-locks");
+                v
+            },
+            "browser.requesters_per_tab",
+            "code paths of one app that share a lock are tabs: write them as `tabs`, docs/protocol-language.md, \"Tabs or requesters\"",
+        ),
+        (
+            {
+                let mut v = shared_storage_model(false, json!(["ignore-if-token-changed", "log-out"]));
+                v["browser"]["mode"] = json!("cookie");
+                v["browser"].as_object_mut().unwrap().remove("json_storage");
+                v
+            },
+            "browser.on_refused[0]",
+            "a cookie page script writes itself is not HttpOnly: write it as json mode with `json_storage` \"shared\", docs/protocol-language.md, \"A cookie written by page script\"",
+        ),
+        (
+            {
+                let mut v = shared_storage_model(false, json!(["log-out"]));
+                v["protocol"]["sign_out"]["rules"][0]["do"] = json!(["delete user"]);
+                v
+            },
+            "protocol.sign_out.rules[0].do[0]",
+            "a deleted row is said with `revoke`: did you mean `revoke user`? (docs/protocol-language.md, \"Deleting rows\")",
+        ),
+        (
+            {
+                let mut v = shared_storage_model(false, json!(["log-out"]));
+                v["browser"]["coordination"] = json!("web-locks");
+                v["browser"]["retries_per_tab"] = json!(1);
+                v["browser"]["retry_timeout"] = json!("after-loss");
+                v["lossy"] = json!({ "messages": "responses", "endpoints": ["refresh"], "max_losses": 1 });
+                v
+            },
+            "lossy",
+            "a lost answer with the timeout that follows as `coordination` \"none\" with `lossy`, `retries_per_tab` and `retry_timeout` \"after-loss\"",
+        ),
+    ];
+    for (v, field, says) in cases {
+        files.write("m.json", serde_json::to_string_pretty(&v).unwrap());
+        let out = cli(files.path(), &["models", "validate", "m.json"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(field) && err.contains(says), "{field}: {err}");
+    }
 }
