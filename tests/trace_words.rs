@@ -67,9 +67,9 @@ fn a_refusal_whose_check_adopted_another_tabs_token_says_so() {
         actions,
         [
             "TabSendsRefresh",
-            "ServerHandlesRefresh",
+            "ServerReceivesRefresh",
             "TabSendsRefresh",
-            "ServerHandlesRefresh",
+            "ServerReceivesRefresh",
             "TabReceivesRefreshResponse",
             "TabReceivesRefreshResponse"
         ]
