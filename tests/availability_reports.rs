@@ -334,7 +334,10 @@ fn clerk_pr213_and_buildkite_pr852_the_loser_rereads_the_store() {
         assert_eq!(status(&r, "no_dead_credential_at_rest"), Verdict::Holds, "{file}");
         let q = query_trace(&sc, query);
         assert_eq!(steps(&q), owned(&A_STORES_THEN_B_REFUSED), "{file}");
-        assert_eq!(q.steps[5].text, "process B gets 400 invalid_grant and keeps going");
+        assert_eq!(
+            q.steps[5].text,
+            "process B gets 400 invalid_grant and finds the stored token changed: it adopts token=2 and keeps going"
+        );
         assert_eq!(q.steps[5].state.jar, Some("localStorage refresh_token=2".into()));
         // What the single re-read cannot cover: B's refusal before A's answer.
         let early = trace_of(&m, &sc, &r, "no_spurious_logout");
@@ -501,6 +504,6 @@ fn vikunja_pr2948_the_retry_needs_the_winners_cookie() {
     assert_eq!(t.steps.len(), 8);
     assert_eq!(t.steps[5].text, "tab B gets 401 invalid_grant and sends the refresh again with the stored token=1");
     assert!(t.steps[6].text.contains("refresh cookie=1"), "{}", t.steps[6].text);
-    assert_eq!(t.steps[7].text, "tab B gets 401 invalid_grant and is logged out");
+    assert_eq!(t.steps[7].text, "tab B gets 401 invalid_grant, has no retry left and is logged out");
     assert!(t.steps.iter().all(|s| s.text != "tab A gets 200, refresh token=2; it stores it"), "before tab A's answer");
 }
