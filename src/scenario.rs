@@ -237,7 +237,10 @@ pub struct BrowserSection {
     /// jar. A tab stands for whatever runs the client's code with that storage: a browser tab,
     /// a process of an app (an app and its background worker sharing a keychain entry: json
     /// mode, `json_storage: "shared"`), or a request a backend-for-frontend serves with the
-    /// session it stores (README, C20). Traces name them tab A, tab B, ….
+    /// session it stores (README, C20). Two code paths of one app that refresh on their own
+    /// are tabs when they share a lock or storage that orders them (`coordination`), and
+    /// requesters (`requesters_per_tab`) when nothing orders them (docs/protocol-language.md,
+    /// "Tabs or requesters"). Traces name them tab A, tab B, ….
     #[schemars(range(min = 1, max = MAX_TABS))]
     pub tabs: u8,
     /// Refreshes (page loads, returns from idle) each tab may start, 0 to [`MAX_PER_TAB`].
@@ -458,7 +461,8 @@ pub struct BrowserSection {
     /// their own 401 interceptor), 1 to 4 (default 1: the tab alone). Each has
     /// `refreshes_per_tab` refreshes; they share the tab's memory, reactions and signed-in
     /// state (docs/protocol-language.md, "Requesters and reloads"). Authorization-server
-    /// models, no `coordination`.
+    /// models, no `coordination`: code paths that share a lock are `tabs` ("Tabs or
+    /// requesters").
     #[serde(default = "one_requester")]
     #[schemars(range(min = 1, max = crate::model::browser::requesters::MAX_REQUESTERS))]
     pub requesters_per_tab: u8,
@@ -2559,7 +2563,7 @@ impl Scenario {
                 return Err(self.invalid(
                     field,
                     n,
-                    &format!("{what} with a `coordination` (requesters and reloads are for pages without single-flight: `coordination` \"none\")"),
+                    &format!("{what} with a `coordination` (requesters and reloads are for pages without single-flight: `coordination` \"none\"; code paths of one app that share a lock are tabs: write them as `tabs`, docs/protocol-language.md, \"Tabs or requesters\")"),
                 ));
             }
             if b.retries_per_tab > 0 {
@@ -2705,7 +2709,9 @@ impl Scenario {
                         "a reaction page script can perform in {} mode: \"ignore-if-token-changed\" reads the refresh \
                          token where it is kept and compares it with the one sent, and in {} mode it is an HttpOnly \
                          cookie that script cannot read (json mode keeps it where script can; a call's lists, \
-                         which compare access tokens, may use it in every mode)",
+                         which compare access tokens, may use it in every mode; a cookie page script writes itself \
+                         is not HttpOnly: write it as json mode with `json_storage` \"shared\", docs/protocol-language.md, \
+                         \"A cookie written by page script\")",
                         mode, mode
                     ),
                 ));
@@ -2979,7 +2985,7 @@ impl Scenario {
             return Err(self.invalid(
                 "lossy",
                 serde_json::to_string(&self.lossy).unwrap_or_default(),
-                "false with a `coordination` (a lost message would leave the lock holder or leader waiting for ever; model that with `lock_hangs` or `leader_closes`)",
+                "false with a `coordination` (a lost message would leave the lock holder or leader waiting for ever: a timeout that releases the lock, as a fetch with `AbortSignal.timeout` inside `navigator.locks.request` does, is not modelled with a loss; write a holder that never answers as `lock_hangs` (or `leader_closes`), the lock with a timeout and no loss as `retries_per_tab` with `retry_timeout` N, and a lost answer with the timeout that follows as `coordination` \"none\" with `lossy`, `retries_per_tab` and `retry_timeout` \"after-loss\")",
             ));
         }
         if self.browser.logins == Logins::PerTab

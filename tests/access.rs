@@ -23,7 +23,7 @@ fn auth(m: &RefreshModel, s: &State) -> model::oauth::AsState {
 }
 
 /// ZITADEL issue 9331: the refresh revokes access token 1, the call carrying it is refused
-/// by introspection, and the app logs the tab out while the session is valid.
+/// by introspection, and the tab is logged out while the session is valid.
 #[test]
 fn zitadel_9331_the_background_refresh_revokes_the_in_flight_calls_access_token() {
     let (sc, m, r) = checked(ZITADEL);
@@ -38,7 +38,7 @@ fn zitadel_9331_the_background_refresh_revokes_the_in_flight_calls_access_token(
     );
     assert!(t.steps[2].text.contains("API call with access token=1 while it is refreshing"), "{}", t.steps[2].text);
     assert!(t.steps[3].text.ends_with("rule `introspection: inactive` → invalid_token"), "{}", t.steps[3].text);
-    assert!(t.steps[4].text.ends_with("with access token=1: the app logs the tab out"), "{}", t.steps[4].text);
+    assert!(t.steps[4].text.ends_with("with access token=1: the tab is logged out"), "{}", t.steps[4].text);
 }
 
 /// The server that keeps the previous access token valid until it expires serves the call in
@@ -109,7 +109,7 @@ fn mas_3650_a_replay_is_refused_once_the_successors_access_token_was_used() {
         .position(|s| s.text.contains("API call (access token=2): rule `introspection: inactive`"))
         .unwrap();
     assert!(check < call, "the replay is checked before the tab's first call with access token 2");
-    assert!(t.steps.last().unwrap().text.ends_with("with access token=2: the app logs the tab out"));
+    assert!(t.steps.last().unwrap().text.ends_with("with access token=2: the tab is logged out"));
     let after = query(file, "replay-after-first-use-refused");
     let t = after.trace.as_ref().unwrap();
     let used =

@@ -249,7 +249,7 @@ fn open_bank_3619_server_side_callers_spend_one_token() {
     let loss = query_trace(&sc, "rotation-loss-logs-out");
     assert!(loss.steps[2].text.ends_with("the new token never reaches the browser)"), "{}", loss.steps[2].text);
     assert!(loss.steps[3].text.contains("the jar's refresh cookie (token=1)"), "{}", loss.steps[3].text);
-    assert_eq!(loss.steps[5].text, "tab A gets 400 invalid_grant and logs tab A out");
+    assert_eq!(loss.steps[5].text, "tab A gets 400 invalid_grant and is logged out");
 }
 
 /// OpenBank PR 3600: within 120 s the rotation cache answers a spent token with its successor,
@@ -273,7 +273,7 @@ fn open_bank_pr3600_the_rotation_cache_answers_the_spent_token() {
     assert_eq!(late.steps.iter().filter(|s| s.action == "ClockTicks").count(), 3);
     let refused = late.steps.iter().position(|s| s.text.contains("rule `spent earlier: Keycloak sees reuse`")).unwrap();
     assert!(late.steps[refused].text.contains("refresh cookie=1"), "{}", late.steps[refused].text);
-    assert_eq!(late.steps.last().unwrap().text, "tab A gets 400 invalid_grant and logs tab A out");
+    assert_eq!(late.steps.last().unwrap().text, "tab A gets 400 invalid_grant and is logged out");
 }
 
 /// The two CLI processes' race both Clerk's and Buildkite's reports name: A sends token 1, B
@@ -334,7 +334,10 @@ fn clerk_pr213_and_buildkite_pr852_the_loser_rereads_the_store() {
         assert_eq!(status(&r, "no_dead_credential_at_rest"), Verdict::Holds, "{file}");
         let q = query_trace(&sc, query);
         assert_eq!(steps(&q), owned(&A_STORES_THEN_B_REFUSED), "{file}");
-        assert_eq!(q.steps[5].text, "process B gets 400 invalid_grant and keeps going");
+        assert_eq!(
+            q.steps[5].text,
+            "process B gets 400 invalid_grant and finds the stored token changed: it adopts token=2 and keeps going"
+        );
         assert_eq!(q.steps[5].state.jar, Some("localStorage refresh_token=2".into()));
         // What the single re-read cannot cover: B's refusal before A's answer.
         let early = trace_of(&m, &sc, &r, "no_spurious_logout");
@@ -501,6 +504,6 @@ fn vikunja_pr2948_the_retry_needs_the_winners_cookie() {
     assert_eq!(t.steps.len(), 8);
     assert_eq!(t.steps[5].text, "tab B gets 401 invalid_grant and sends the refresh again with the stored token=1");
     assert!(t.steps[6].text.contains("refresh cookie=1"), "{}", t.steps[6].text);
-    assert_eq!(t.steps[7].text, "tab B gets 401 invalid_grant and is logged out");
+    assert_eq!(t.steps[7].text, "tab B gets 401 invalid_grant, has no retry left and is logged out");
     assert!(t.steps.iter().all(|s| s.text != "tab A gets 200, refresh token=2; it stores it"), "before tab A's answer");
 }

@@ -100,7 +100,7 @@ fn zitadel_9331_a_call_refused_again_after_the_retry_bound_logs_out() {
     assert!(t.steps[5].text.ends_with("sends its waiting API call with access token=2"), "{}", t.steps[5].text);
     assert!(t.steps[6].text.contains("(token=2)"), "{}", t.steps[6].text);
     assert!(t.steps[8].text.contains("(access token=2): rule `introspection: inactive`"), "{}", t.steps[8].text);
-    assert!(t.steps[9].text.ends_with("with access token=2: the app logs the tab out"), "{}", t.steps[9].text);
+    assert!(t.steps[9].text.ends_with("with access token=2: the tab is logged out"), "{}", t.steps[9].text);
 }
 
 /// auth0-spa-js: with a margin of one tick the tab refreshes before a call whose access token
@@ -147,7 +147,7 @@ fn auth0_spa_js_refreshes_before_a_call_within_the_margin() {
         ]
     );
     assert!(t.steps[4].text.ends_with("sends an API call with access token=1"), "{}", t.steps[4].text);
-    assert!(t.steps[6].text.ends_with("the app logs the tab out"), "{}", t.steps[6].text);
+    assert!(t.steps[6].text.ends_with("the tab is logged out"), "{}", t.steps[6].text);
 }
 
 /// A call's own reaction lists default to the refresh's: written out, the model and its
@@ -205,7 +205,7 @@ fn a_reload_cancels_the_pages_call_and_drops_its_access_token() {
              "TabReceivesRefreshResponse status 200 text `sends its waiting API call with access token=3`"],
    "expect":"reachable"},
   {"name":"no-logout-after-reload","description":"the old page's call (the tab's only one) never logs the tab out once the page is reloaded",
-   "events":["tab A TabSendsCall","tab A TabReloads","TabReceivesCallResponse text `the app logs the tab out`"],"expect":"unreachable"}]}"#;
+   "events":["tab A TabSendsCall","tab A TabReloads","TabReceivesCallResponse text `the tab is logged out`"],"expect":"unreachable"}]}"#;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("reload.json");
     std::fs::write(&path, text).unwrap();

@@ -160,7 +160,7 @@ fn one_counterexample_is_the_usual_check() {
 /// A counterexample made only of ordinary calls has a mechanism (it printed empty): the
 /// `request` handler's rule, `RULE [request]`. ZITADEL issue 9331's app without a refresh:
 /// the call is in flight while the clock passes its access token's expiry, it is refused by
-/// introspection, and the app logs the tab out while the session is valid. With the refresh
+/// introspection, and the tab is logged out while the session is valid. With the refresh
 /// back, the race of the report adds the refresh rule to the call's.
 #[test]
 fn a_counterexample_of_ordinary_calls_only_has_the_request_rule_as_mechanism() {

@@ -96,7 +96,10 @@ fn spiderly_384_the_winner_sends_with_an_emptied_jar() {
     assert_eq!(t.steps[4].text, "tab A gets 200, refresh token=2; it stores it");
     assert_eq!(t.steps[5].text, "tab B gets 401 SecurityTokenException, clears the stored token and is logged out");
     assert_eq!(t.steps[6].text, "tab A loads or returns from idle and sends POST /auth/refresh with no token");
-    assert_eq!(t.steps[8].text, "tab A gets 400 invalid_request and is logged out");
+    assert_eq!(
+        t.steps[8].text,
+        "tab A gets 400 invalid_request, clears the stored token (there was none) and is logged out"
+    );
     assert!(t.steps[8].state.session_valid);
     assert!(t.steps[8].state.store.iter().any(|r| r.starts_with("token=2 ") && r.ends_with("active")));
 }

@@ -288,7 +288,7 @@ fn symfony_40971_the_parallel_request_throws_cookie_theft() {
         "{}",
         t.steps[7].text
     );
-    assert_eq!(t.steps[8].text, "tab B gets 401 CookieTheftException, clears the stored token and is logged out");
+    assert_eq!(t.steps[8].text, "tab B gets 401 CookieTheftException, clears the auth cookies and is logged out");
     assert_eq!(
         last_store(&t),
         [
@@ -337,7 +337,7 @@ fn symfony_42343_the_loser_puts_the_old_value_back_in_the_jar() {
     assert_eq!(q.steps[10].text, "tab B gets 200, refresh token=1; it stores it");
     assert!(q.steps[14].text.contains("with the jar's refresh cookie (token=1)"), "{}", q.steps[14].text);
     assert!(q.steps[15].text.contains("CookieTheftException` → invalid_grant"), "{}", q.steps[15].text);
-    assert_eq!(q.steps[16].text, "tab A gets 401 CookieTheftException, clears the stored token and is logged out");
+    assert_eq!(q.steps[16].text, "tab A gets 401 CookieTheftException, clears the auth cookies and is logged out");
 
     let fork = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(fork.steps.len(), 13);
@@ -422,7 +422,7 @@ fn halo_9953_the_lock_loser_leaves_the_old_cookie() {
         .contains("rule `the version read lost the lock: authenticated, no cookie` → ok access-only"));
     assert_eq!(q.steps[10].text, "tab B gets 200; it stores it");
     assert!(q.steps[11].text.contains("with the jar's refresh cookie (token=1)"), "{}", q.steps[11].text);
-    assert_eq!(q.steps[13].text, "tab B gets 401 CookieTheftException, clears the stored token and is logged out");
+    assert_eq!(q.steps[13].text, "tab B gets 401 CookieTheftException, clears the auth cookies and is logged out");
 
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     let mut shortest = sent_and_read("A").to_vec();
@@ -524,7 +524,7 @@ fn rememberme_27_the_second_request_is_taken_for_theft() {
         "{}",
         t.steps[4].text
     );
-    assert_eq!(t.steps[5].text, "tab B gets 401 possible cookie theft, clears the stored token and is logged out");
+    assert_eq!(t.steps[5].text, "tab B gets 401 possible cookie theft, clears the auth cookies and is logged out");
     assert_eq!(
         last_store(&t),
         ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked", "family 0: current=2, deleted=1"]

@@ -55,7 +55,7 @@ fn openrisk_700_the_losers_401_revokes_the_family_and_clears_the_jar() {
     assert!(t.steps[1].text.contains("tab A's POST /auth/refresh (mode cookie, refresh cookie=1): rule `rotate`"));
     assert!(t.steps[3].text.contains("tab B's POST /auth/refresh (mode cookie, refresh cookie=1): rule `reuse`"));
     assert!(t.steps[4].text.starts_with("tab B gets 400 invalid_grant"), "{}", t.steps[4].text);
-    assert!(t.steps[4].text.ends_with("clears the stored token and is logged out"), "{}", t.steps[4].text);
+    assert!(t.steps[4].text.ends_with("clears the auth cookies and is logged out"), "{}", t.steps[4].text);
     let (before, after) = (&t.steps[3].state.jar, &t.steps[4].state.jar);
     assert!(before.as_deref().is_some_and(|j| j.contains('1')) && after.is_none(), "{before:?} → {after:?}");
 }

@@ -182,7 +182,7 @@ fn the_other_requesters_react_with_their_own_list() {
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     let last = t.steps.last().unwrap();
     assert_eq!(pair(&last.actor, &last.action), pair("tab A", "TabReceivesRefreshResponse"), "the navigation");
-    assert!(last.text.ends_with("logs tab A out"), "{}", last.text);
+    assert!(last.text.ends_with("is logged out"), "{}", last.text);
     assert!(
         t.steps.iter().any(|s| s.text.contains("requester 2") && s.text.contains("1 row, insert the new token")),
         "the sub-resource request won the rotation"
@@ -260,7 +260,7 @@ fn a_server_render_that_passes_nothing_back_leaves_the_client_a_spent_token() {
     );
     assert!(t.steps[6].text.contains("refresh cookie (token=1)"), "{}", t.steps[6].text);
     assert!(t.steps[7].text.ends_with("rule `reuse` → invalid_grant"), "{}", t.steps[7].text);
-    assert!(t.steps[8].text.ends_with("logs tab A out") && t.steps[8].state.session_valid, "{}", t.steps[8].text);
+    assert!(t.steps[8].text.ends_with("is logged out") && t.steps[8].state.session_valid, "{}", t.steps[8].text);
 
     // The render passing its cookie back (the tab's `on_ok`): the client presents token 2.
     let dir = crate::common::TempFiles::new();

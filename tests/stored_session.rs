@@ -151,7 +151,7 @@ fn a_calls_log_out_passes_the_lock_on() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("✓ z hand-over: reachable"), "{text}");
     assert!(
-        text.contains("tab A gets 401 invalid_token for its API call with access token=1: the app logs the tab out; the page's Web Lock is released; tab B is granted the lock and sends POST /oauth/v2/token with token=1"),
+        text.contains("tab A gets 401 invalid_token for its API call with access token=1: the tab is logged out; the page's Web Lock is released; tab B is granted the lock and sends POST /oauth/v2/token with token=1"),
         "{text}"
     );
 }

@@ -44,7 +44,7 @@ fn issue_343_render_path_refreshes_after_the_expiry_and_the_page_is_logged_out()
     assert!(text(served).contains("refresh cookie=1): rule `reuse` → invalid_grant"), "{}", text(served));
     assert_eq!(s.last().unwrap(), &pair("tab B", "TabReceivesRefreshResponse"));
     assert!(
-        text(s.len() - 1).contains("400 invalid_grant, clears the stored token and is logged out"),
+        text(s.len() - 1).contains("400 invalid_grant, clears the auth cookies and is logged out"),
         "{}",
         text(s.len() - 1)
     );

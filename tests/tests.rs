@@ -59,6 +59,7 @@ mod tab_settings;
 mod threads;
 mod timeouts;
 mod token_reads;
+mod trace_words;
 mod triggers;
 mod viewer;
 mod waits;

@@ -139,8 +139,9 @@ pub fn write_text(all: &[Answered], w: &mut impl Write) -> std::io::Result<()> {
                 o.unique_states
             )?;
             if let Some(t) = &o.trace {
+                let aw = refresh_check::trace::actor_width(&t.steps);
                 for s in &t.steps {
-                    writeln!(w, "      {:>2}. {:<8} {}", s.index, s.actor, s.text)?;
+                    writeln!(w, "      {:>2}. {:<aw$} {}", s.index, s.actor, s.text)?;
                 }
             }
             if let Some(f) = file {

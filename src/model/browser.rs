@@ -556,6 +556,30 @@ impl BrowserCfg {
     }
 }
 
+/// What one reaction of a tab's list did with its refresh's error answer
+/// ([`BrowserState::refusal_trail`]), in the order it ran: the trace's words for the step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ran {
+    /// `clear-stored-token`, `clear-cookie` or `clear-shared-storage` ran; `true` if there was
+    /// something to clear. The list goes on.
+    Cleared(Reaction, bool),
+    /// `ignore-if-token-changed` found another token where the tab keeps it and adopted it:
+    /// the tab stays signed in (the list ends).
+    Adopted(Token),
+    /// `ignore-if-token-changed` or `retry-with-stored-token` read the token where the tab
+    /// keeps it and found the one the refused refresh sent (`Some`), or none: the list goes on.
+    FoundSame(Reaction, Option<Token>),
+    /// `retry-with-stored-token` (the stored token changed) or `retry` sent the refresh again
+    /// with this token (the list ends).
+    SentAgain(Reaction, Option<Token>),
+    /// `retry` had no retry left (`browser.retry_limit`): the list goes on.
+    NoRetryLeft,
+    /// `keep-going`: the tab stays signed in with what it holds (the list ends).
+    KeptGoing,
+    /// `log-out`, or the end of the list: the tab is logged out.
+    LoggedOut,
+}
+
 /// The browser actor's state.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct BrowserState {
@@ -1476,6 +1500,28 @@ impl BrowserState {
     /// Tab `t` runs `reactions` to its refresh's error answer ([`Reaction`]); returns the retry
     /// it sends, if any.
     fn react(&mut self, cfg: &BrowserCfg, t: TabIx, reactions: &[Reaction]) -> Option<Send> {
+        self.react_traced(cfg, t, reactions, &mut Vec::new())
+    }
+
+    /// What tab `t` does, reaction by reaction, with its refresh's error answer of HTTP
+    /// `status` (`browser.on_refused` for 4xx, `on_server_error` for 5xx), run on a copy of
+    /// this state: the state the answer arrives in. The trace's words for the step
+    /// ([`Ran`]); the same code as the step itself.
+    pub fn refusal_trail(&self, cfg: &BrowserCfg, t: TabIx, status: u16) -> Vec<Ran> {
+        let reactions = if status >= 500 { &cfg.on_server_error } else { &cfg.on_refused };
+        let mut trail = Vec::new();
+        self.clone().react_traced(cfg, t, reactions, &mut trail);
+        trail
+    }
+
+    /// [`Self::react`], writing what each reaction did into `trail`, in order.
+    fn react_traced(
+        &mut self,
+        cfg: &BrowserCfg,
+        t: TabIx,
+        reactions: &[Reaction],
+        trail: &mut Vec<Ran>,
+    ) -> Option<Send> {
         let sent = match self.tabs[t as usize].status {
             TabStatus::Refreshing { sent } => sent,
             _ => None,
@@ -1485,23 +1531,31 @@ impl BrowserState {
                 Reaction::LogOut => break,
                 Reaction::KeepGoing => {
                     self.tabs[t as usize].status = TabStatus::Idle;
+                    trail.push(Ran::KeptGoing);
                     return None;
                 }
                 Reaction::ClearStoredToken | Reaction::ClearCookie | Reaction::ClearSharedStorage => {
-                    self.clear(cfg, t, *r)
+                    let held = (self.jar, self.storage, self.tabs[t as usize].token);
+                    self.clear(cfg, t, *r);
+                    let now = (self.jar, self.storage, self.tabs[t as usize].token);
+                    trail.push(Ran::Cleared(*r, held != now));
                 }
                 Reaction::RetryWithStoredToken => {
                     let stored = self.presented_now(cfg, t);
                     if stored.is_some() && stored != sent {
+                        trail.push(Ran::SentAgain(*r, stored));
                         return Some(self.send_refresh(cfg, t));
                     }
+                    trail.push(Ran::FoundSame(*r, stored));
                 }
                 Reaction::IgnoreIfTokenChanged => {
                     let stored = self.presented_now(cfg, t);
-                    if stored.is_some() && stored != sent {
+                    if let Some(tok) = stored.filter(|_| stored != sent) {
                         self.tabs[t as usize].status = TabStatus::Idle;
+                        trail.push(Ran::Adopted(tok));
                         return None;
                     }
+                    trail.push(Ran::FoundSame(*r, stored));
                 }
                 Reaction::RefreshAndRetry => {} // calls only (refused in a refresh's lists)
                 Reaction::Retry => {
@@ -1509,13 +1563,16 @@ impl BrowserState {
                     if tab.reaction_retries_left > 0 {
                         tab.reaction_retries_left -= 1;
                         let Send::Refresh { tab, cred, access, .. } = self.send_refresh(cfg, t) else { unreachable!() };
+                        trail.push(Ran::SentAgain(*r, cred.presented()));
                         // Not an LP2 retry: the tab got its answer (an error) and sends anew.
                         return Some(Send::Refresh { tab, cred, retry: false, access });
                     }
+                    trail.push(Ran::NoRetryLeft);
                 }
             }
         }
         self.tabs[t as usize].status = TabStatus::LoggedOut;
+        trail.push(Ran::LoggedOut);
         None
     }
 

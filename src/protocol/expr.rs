@@ -35,6 +35,10 @@
 
 use super::FieldType;
 
+/// The verbs of a server that deletes rows instead of marking them (`delete user`, `remove
+/// family`): an effect that starts with one is answered with the `revoke` that says it.
+const DELETE_VERBS: &[&str] = &["delete", "remove", "drop", "destroy", "erase", "purge"];
+
 /// A value read by an expression from the read view of a handler ([`super::View`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Var {
@@ -1018,7 +1022,18 @@ pub fn parse_effect(text: &str, names: &Names) -> Result<Effect, ExprError> {
                 "revoke presented.access",
                 "revoke presented.child.access",
             ];
-            let hint = did_you_mean(&whole, forms).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+            let hint = match words.as_slice() {
+                // A server that deletes rows: a row gone reads as not active (docs, "Deleting rows").
+                [verb, rest @ ..] if DELETE_VERBS.contains(verb) && !rest.is_empty() => format!(
+                    "; a deleted row is said with `revoke`: did you mean `revoke {}`? (docs/protocol-language.md, \"Deleting rows\")",
+                    match rest.iter().filter(|w| **w != "the").copied().collect::<Vec<_>>().as_slice() {
+                        // The row of the token presented.
+                        [] | ["row" | "token" | "it" | "rows" | "tokens", ..] => "presented".to_string(),
+                        named => named.join(" "),
+                    }
+                ),
+                _ => did_you_mean(&whole, forms).map_or(String::new(), |c| format!("; did you mean `{c}`?")),
+            };
             return Err(err(format!(
                 "unknown effect `{}` (expected `mint child`; `supersede presented` or `supersede PATH`; `revoke SCOPE` with SCOPE one of presented, presented.child, descendants, family, session, client, user, presented.access, presented.child.access (access in the `request` handler); `revoke family.F` / `revoke session.F` / `revoke request.F` (a declared token field); `revoke PATH` with PATH a token-valued path (`presented.parent`, `family.current.child`, `minted`, `user.oldest`); `revoke family of PATH` / `revoke session of PATH` (the whole family or client session of that token); `set family.F = e` / `set session.F = e` / `set request.F = e` / `set presented.F = e` / `set PATH.F = e`{hint})",
                 text.trim()

@@ -38,6 +38,13 @@ pub struct Wording {
     /// `protocol`, `GET /users/me` for a `session_server`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<String>,
+    /// What starts a tab's refresh when nothing in the model says why (its `any-time`
+    /// trigger), as a verb phrase after the tab's name, e.g. `gets a 401 on an API call` or
+    /// `runs its refresh timer` (default `loads or returns from idle`, Directus's
+    /// `visibilitychange` and page load). Words only: the refresh may start at any moment
+    /// whatever the text says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_start: Option<String>,
     /// The printed status and code of an error reply form, e.g.
     /// `{"invalid_grant": "400 invalid_grant"}`: the key is a reply form of the section's
     /// language, the value a status (4xx for a refusal, 5xx for `server_error`), a space and
@@ -64,6 +71,8 @@ pub const SESSION_ERRORS: &[(&str, &str)] = &[
 
 /// The default refresh request text.
 pub const REFRESH: &str = "POST /auth/refresh";
+/// The default words for what starts a tab's refresh.
+pub const REFRESH_START: &str = "loads or returns from idle";
 /// The default sign-out request text.
 pub const SIGN_OUT: &str = "POST /auth/logout";
 
@@ -85,6 +94,18 @@ impl Wording {
                         "expected a one-line request text of 1 to 80 characters, e.g. `POST /token`".into(),
                     ));
                 }
+            }
+        }
+        if let Some(t) = &self.refresh_start {
+            if t.trim().is_empty()
+                || t.chars().count() > super::MAX_NAME_CHARS
+                || t.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+            {
+                return Err(fail(
+                    format!("{at}.refresh_start"),
+                    t,
+                    "expected a one-line verb phrase of 1 to 80 characters said after the tab's name, e.g. `gets a 401 on an API call`".into(),
+                ));
             }
         }
         for (key, text) in &self.errors {
@@ -149,6 +170,12 @@ mod tests {
             assert_eq!(w.check("w", PROTOCOL_ERRORS).unwrap_err().field, "w.refresh", "{bad:?}");
         }
         assert!(with_error("invalid_grant", "400 a\rb").check("w", PROTOCOL_ERRORS).is_err());
+        for bad in ["", " ", "runs\nits timer"] {
+            let w = Wording { refresh_start: Some(bad.into()), ..Wording::default() };
+            assert_eq!(w.check("w", PROTOCOL_ERRORS).unwrap_err().field, "w.refresh_start", "{bad:?}");
+        }
+        let w = Wording { refresh_start: Some("runs its refresh timer".into()), ..Wording::default() };
+        assert!(w.check("w", PROTOCOL_ERRORS).is_ok());
     }
 
     #[test]

@@ -120,6 +120,11 @@ impl Words<'_> {
         self.wording.refresh.as_deref().unwrap_or(wording::REFRESH)
     }
 
+    /// What starts a tab's `any-time` refresh (`loads or returns from idle`).
+    fn refresh_start(&self) -> &str {
+        self.wording.refresh_start.as_deref().unwrap_or(wording::REFRESH_START)
+    }
+
     /// The sign-out request (`POST /auth/logout`).
     fn sign_out(&self) -> &str {
         self.wording.sign_out.as_deref().unwrap_or(wording::SIGN_OUT)
@@ -1061,7 +1066,7 @@ fn describe_in(
                 ),
                 TabStatus::TokenRead => {
                     let lock = if b1.lock == Some(*t) && b0.lock != Some(*t) { ", takes the Web Lock" } else { "" };
-                    ("TabReadsToken", format!("{tab} loads or returns from idle{lock} and {}", read_text(b1, *t, refresh)))
+                    ("TabReadsToken", format!("{tab} {}{lock} and {}", names.words.refresh_start(), read_text(b1, *t, refresh)))
                 }
                 TabStatus::Idle => (
                     "TabFindsStoredSessionFresh",
@@ -1089,7 +1094,7 @@ fn describe_in(
                     } else if let Some(why) = expiry_trigger_words(m, browser, b0, *t, 0) {
                         format!("{tab} {why} and sends {refresh} with {sent}")
                     } else {
-                        format!("{tab} loads or returns from idle and sends {refresh} with {sent}")
+                        format!("{tab} {} and sends {refresh} with {sent}", names.words.refresh_start())
                     };
                     ("TabSendsRefresh", text)
                 }
@@ -1691,7 +1696,7 @@ fn describe_in(
                                     ": it sends the call again with {}",
                                     c.sent.map_or("no access token".to_string(), |a| format!("access token={a}"))
                                 ),
-                                None if now_out => ": the app logs the tab out".to_string(),
+                                None if now_out => ": the tab is logged out".to_string(),
                                 None => ": the app keeps going".to_string(),
                             }
                         }
@@ -1857,23 +1862,16 @@ fn describe_in(
                                 view.text
                             ),
                             (Reply::Ok { .. }, _) => format!("{w} gets {}; it stores it", view.text),
-                            (_, _) => {
-                                // The tab's reactions (`browser.on_refused`, `on_server_error`).
-                                let cleared = (before_b.jar != after_b.jar || before_b.storage != after_b.storage)
-                                    .then_some(", clears the stored token")
-                                    .unwrap_or("");
-                                let after_tab = after_b.tabs.get(ti).map(|x| x.status);
-                                match after_tab {
-                                    Some(TabStatus::Refreshing { sent }) => format!(
-                                        "{w} gets {}{cleared} and sends the refresh again with the stored token={}",
-                                        view.text,
-                                        sent.map_or("none".to_string(), |x| x.to_string())
-                                    ),
-                                    Some(TabStatus::Idle) => format!("{w} gets {}{cleared} and keeps going", view.text),
-                                    _ if cleared.is_empty() => format!("{w} gets {} and is logged out", view.text),
-                                    _ => format!("{w} gets {}{cleared} and is logged out", view.text),
+                            (Reply::Err(e), _) => match &m.actors[browser] {
+                                // The tab's reactions (`browser.on_refused`, `on_server_error`),
+                                // each that ran, in order.
+                                Node::Browser { cfg, .. } => {
+                                    let trail = before_b.refusal_trail(cfg, ti as TabIx, e.status());
+                                    format!("{w} gets {}{}", view.text, reactions_text(&trail))
                                 }
-                            }
+                                _ => format!("{w} gets {}", view.text),
+                            },
+                            (_, _) => format!("{w} gets {}", view.text),
                         }
                     };
                     // Web Locks: the tab releases the lock and the next waiter, granted it,
@@ -2055,6 +2053,46 @@ fn stores_nothing(m: &RefreshModel, browser: usize) -> bool {
     !cfg.on_ok.iter().any(|r| matches!(r, OkReaction::StoreInTab | OkReaction::StoreShared | OkReaction::StoreInCookie))
 }
 
+/// The words for what a tab did with its refresh's error answer, reaction by reaction
+/// ([`model::browser::Ran`]): `, clears the stored token and is logged out`, `, finds the
+/// stored token changed and adopts token=2: it keeps going`. Every reaction that ran is said.
+fn reactions_text(trail: &[model::browser::Ran]) -> String {
+    use model::browser::Ran;
+    use model::policy::Reaction;
+    let token = |x: Option<crate::model::Token>| x.map_or("none".to_string(), |x| x.to_string());
+    let parts: Vec<String> = trail
+        .iter()
+        .map(|r| match r {
+            Ran::Cleared(Reaction::ClearCookie, true) => "clears the auth cookies".to_string(),
+            Ran::Cleared(Reaction::ClearCookie, false) => "clears the auth cookies (there were none)".to_string(),
+            Ran::Cleared(Reaction::ClearSharedStorage, true) => "removes the shared localStorage entry".to_string(),
+            Ran::Cleared(Reaction::ClearSharedStorage, false) => {
+                "removes the shared localStorage entry (there was none)".to_string()
+            }
+            Ran::Cleared(_, true) => "clears the stored token".to_string(),
+            Ran::Cleared(_, false) => "clears the stored token (there was none)".to_string(),
+            Ran::Adopted(tok) => format!("finds the stored token changed: it adopts token={tok} and keeps going"),
+            Ran::FoundSame(_, Some(tok)) => format!("finds the same token stored (token={tok})"),
+            Ran::FoundSame(_, None) => "finds no token stored".to_string(),
+            Ran::SentAgain(Reaction::RetryWithStoredToken, x) => {
+                format!(
+                    "finds the stored token changed: it sends the refresh again with the stored token={}",
+                    token(*x)
+                )
+            }
+            Ran::SentAgain(_, x) => format!("sends the refresh again with the stored token={}", token(*x)),
+            Ran::NoRetryLeft => "has no retry left".to_string(),
+            Ran::KeptGoing => "keeps going".to_string(),
+            Ran::LoggedOut => "is logged out".to_string(),
+        })
+        .collect();
+    match parts.split_last() {
+        None => String::new(),
+        Some((last, [])) => format!(" and {last}"),
+        Some((last, rest)) => format!(", {} and {last}", rest.join(", ")),
+    }
+}
+
 fn requesters_response_text(
     m: &RefreshModel,
     browser: usize,
@@ -2091,6 +2129,7 @@ fn requesters_response_text(
     };
     Some(match reply {
         Reply::Ok { .. } => format!("{w} gets {answer}{stored}"),
+        _ if c.status == TabStatus::LoggedOut && w == tab => format!("{w} gets {answer} and is logged out"),
         _ if c.status == TabStatus::LoggedOut => format!("{w} gets {answer} and logs {tab} out"),
         _ => {
             let again = if r == 0 {

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use super::diff::{self, Change};
-use super::Trace;
+use super::{Step, Trace};
 use crate::properties::Kind;
 
 /// Actors that are the environment, not a party to the protocol: their steps (time passing,
@@ -136,11 +136,18 @@ pub fn lifeline_label(t: &Trace, l: &Lifeline) -> String {
     }
 }
 
-/// Numbered steps for people: one line each.
+/// The width of a trace's actor column, in characters: 8, or the longest actor's name
+/// (`tab A's requester 2`), so that every step's text starts in one column.
+pub fn actor_width(steps: &[Step]) -> usize {
+    steps.iter().map(|s| s.actor.chars().count()).max().unwrap_or(0).max(8)
+}
+
+/// Numbered steps for people: one line each, the texts in one column ([`actor_width`]).
 pub fn render_text(t: &Trace) -> String {
     let mut s = String::new();
+    let w = actor_width(&t.steps);
     for st in &t.steps {
-        let _ = writeln!(s, "  {:>2}. {:<8} {}", st.index, st.actor, st.text);
+        let _ = writeln!(s, "  {:>2}. {:<w$} {}", st.index, st.actor, st.text);
     }
     s
 }
@@ -151,8 +158,9 @@ pub fn render_text_changes(t: &Trace) -> String {
     let verb = if t.kind == Kind::Always { "violated" } else { "reached" };
     let mut s = format!("{} — {} {verb} ({} steps)\n", t.model, t.property, t.steps.len());
     let mut before = &t.initial;
+    let w = actor_width(&t.steps);
     for st in &t.steps {
-        let _ = writeln!(s, "{:>4}. {:<8} {}", st.index, st.actor, st.action);
+        let _ = writeln!(s, "{:>4}. {:<w$} {}", st.index, st.actor, st.action);
         let _ = writeln!(s, "      {}", st.text);
         if let Some(m) = &st.message {
             let _ = writeln!(s, "      message: {} → {}: {}", m.from, m.to, m.text);
