@@ -144,6 +144,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "TabAbortsRefresh",
     "TabAwaitsBroadcast",
     "TabChecksFreshness",
+    "TabFindsNoSession",
     "TabFindsStoredSessionFresh",
     "TabGetsBroadcast",
     "TabHangsWithLock",
