@@ -168,7 +168,7 @@ fn bounds_and_the_summary_quote_the_tabs_own_budgets() {
     assert!(stdout.contains("2 tabs, refreshes by tab (A 0, B 2) and 0 requests per tab"), "{stdout}");
     let out = crate::util::cli(dir.path(), &["check", file.to_str().unwrap(), "--format", "json", "--no-traces"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let model = &report["models"][0];
+    let model = &report;
     assert!(model["unique_states"].as_u64().unwrap() > 10, "{model}");
     let hits: Vec<(String, u64)> = model["bounds_hit"]
         .as_array()
