@@ -29,8 +29,8 @@ use crate::scenario::Scenario;
 /// A bound of the model file reached on some explored path.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct BoundHit {
-    /// The model-file field, e.g. `"time.max_ticks"`.
-    pub field: &'static str,
+    /// The model-file field, e.g. `"time.max_ticks"`, `"browser.tab_settings[1].refreshes"`.
+    pub field: String,
     /// Its value in the file (or on the command line).
     pub value: u64,
     /// What was stopped, in words.
@@ -47,11 +47,17 @@ pub struct BoundWatch<'m> {
     model: &'m RefreshModel,
     props: Vec<Property<RefreshModel>>,
     max_ticks: u8,
-    refreshes: u8,
+    /// Each tab's refresh budget and the field it comes from ([`crate::model::browser::tab_settings::resolve`]).
+    refreshes: Vec<(u8, String)>,
     requests: u8,
     attempts: u8,
     watched: u8,
     hits: AtomicU8,
+    /// The tabs (bit `t`) seen idle and signed in with no refresh left of a budget above 0.
+    refresh_hits: AtomicU8,
+    /// The tabs whose budget is above 0: the refresh bound is fully seen once every field
+    /// quoting such a budget has a tab in `refresh_hits`.
+    refresh_fields: Vec<u8>,
 }
 
 impl<'m> BoundWatch<'m> {
@@ -59,14 +65,40 @@ impl<'m> BoundWatch<'m> {
     pub fn new(model: &'m RefreshModel, sc: &Scenario) -> Self {
         let props = model.properties();
         assert!(props.len() <= FORWARD.len(), "BoundWatch forwards at most {} properties", FORWARD.len());
-        let (max_ticks, refreshes, requests) =
-            (sc.time.max_ticks, sc.browser.refreshes_per_tab, sc.browser.requests_per_tab);
+        let (max_ticks, requests) = (sc.time.max_ticks, sc.browser.requests_per_tab);
+        // Each tab's budget as the model resolves it (`tab_settings` may give tabs their own).
+        let refreshes: Vec<(u8, String)> = crate::model::browser::tab_settings::resolve(&sc.browser)
+            .iter()
+            .enumerate()
+            .map(|(t, s)| (s.refreshes, s.refreshes_field(t)))
+            .collect();
+        // For each field quoting a budget above 0, the tabs (a bit mask) whose budget it is.
+        let mut refresh_fields: Vec<(String, u8)> = Vec::new();
+        for (t, (_, field)) in refreshes.iter().enumerate().filter(|(_, (n, _))| *n > 0) {
+            match refresh_fields.iter_mut().find(|(f, _)| f == field) {
+                Some((_, mask)) => *mask |= 1 << t,
+                None => refresh_fields.push((field.clone(), 1 << t)),
+            }
+        }
+        let refresh_fields = refresh_fields.into_iter().map(|(_, mask)| mask).collect::<Vec<_>>();
+        let budgeted = u8::from(!refresh_fields.is_empty());
         let attempts = sc.attacker.as_ref().map_or(0, |a| a.attempts);
-        let watched = [(CLOCK, max_ticks), (REFRESHES, refreshes), (REQUESTS, requests), (ATTEMPTS, attempts)]
+        let watched = [(CLOCK, max_ticks), (REFRESHES, budgeted), (REQUESTS, requests), (ATTEMPTS, attempts)]
             .iter()
             .filter(|(_, v)| *v > 0)
             .fold(0, |acc, (bit, _)| acc | bit);
-        BoundWatch { model, props, max_ticks, refreshes, requests, attempts, watched, hits: AtomicU8::new(0) }
+        BoundWatch {
+            model,
+            props,
+            max_ticks,
+            refreshes,
+            requests,
+            attempts,
+            watched,
+            hits: AtomicU8::new(0),
+            refresh_hits: AtomicU8::new(0),
+            refresh_fields,
+        }
     }
 
     /// The bounds reached so far, in model-file order.
@@ -75,28 +107,32 @@ impl<'m> BoundWatch<'m> {
         let mut out = Vec::new();
         if h & CLOCK != 0 {
             out.push(BoundHit {
-                field: "time.max_ticks",
+                field: "time.max_ticks".into(),
                 value: self.max_ticks.into(),
                 stopped: "the clock stopped at its last tick",
             });
         }
-        if h & REFRESHES != 0 {
-            out.push(BoundHit {
-                field: "browser.refreshes_per_tab",
-                value: self.refreshes.into(),
-                stopped: "a signed-in tab had no refresh left",
-            });
+        // One hit per field whose budget some tab ran out of, in tab order.
+        let tabs = self.refresh_hits.load(Ordering::Relaxed);
+        for (t, (n, field)) in self.refreshes.iter().enumerate() {
+            if tabs & (1 << t) != 0 && !out.iter().any(|b| b.field == *field) {
+                out.push(BoundHit {
+                    field: field.clone(),
+                    value: (*n).into(),
+                    stopped: "a signed-in tab had no refresh left",
+                });
+            }
         }
         if h & REQUESTS != 0 {
             out.push(BoundHit {
-                field: "browser.requests_per_tab",
+                field: "browser.requests_per_tab".into(),
                 value: self.requests.into(),
                 stopped: "a signed-in tab had no ordinary request left",
             });
         }
         if h & ATTEMPTS != 0 {
             out.push(BoundHit {
-                field: "attacker.attempts",
+                field: "attacker.attempts".into(),
                 value: self.attempts.into(),
                 stopped: "the attacker had no redemption left",
             });
@@ -110,6 +146,7 @@ impl<'m> BoundWatch<'m> {
             return;
         }
         let mut h = seen;
+        let mut tabs = 0u8;
         let m = &self.model.cfg;
         if self.max_ticks > 0 && clock_at(s, m.server) >= self.max_ticks {
             h |= CLOCK;
@@ -119,13 +156,19 @@ impl<'m> BoundWatch<'m> {
             if browser.attacker.is_some_and(|a| !a.busy && a.attempts_left == 0) {
                 h |= ATTEMPTS;
             }
-            for t in browser.tabs.iter().filter(|t| t.status == TabStatus::Idle) {
-                if self.refreshes > 0 && t.refreshes_left == 0 {
-                    h |= REFRESHES;
+            for (i, t) in browser.tabs.iter().enumerate().filter(|(_, t)| t.status == TabStatus::Idle) {
+                if self.refreshes.get(i).is_some_and(|(n, _)| *n > 0) && t.refreshes_left == 0 {
+                    tabs |= 1 << i;
                 }
                 if self.requests > 0 && t.requests_left == 0 {
                     h |= REQUESTS;
                 }
+            }
+        }
+        if tabs != 0 {
+            let all = self.refresh_hits.fetch_or(tabs, Ordering::Relaxed) | tabs;
+            if self.refresh_fields.iter().all(|mask| all & mask != 0) {
+                h |= REFRESHES;
             }
         }
         self.hits.fetch_or(h, Ordering::Relaxed);
@@ -237,7 +280,7 @@ mod tests {
         assert_eq!(bare.discoveries, watched.discoveries);
         assert_eq!((bare.states, bare.unique_states), (watched.states, watched.unique_states));
         assert!(watched.unique_states > 100, "{}", watched.unique_states);
-        let fields: Vec<_> = watch.hits().iter().map(|h| h.field).collect();
+        let fields: Vec<_> = watch.hits().iter().map(|h| h.field.clone()).collect();
         assert_eq!(fields, ["time.max_ticks", "browser.refreshes_per_tab", "browser.requests_per_tab"]);
     }
 
@@ -247,7 +290,7 @@ mod tests {
         let model = crate::model::build(&sc);
         let watch = BoundWatch::new(&model, &sc);
         search::search(&watch, &SearchConfig::default());
-        let fields: Vec<_> = watch.hits().iter().map(|h| h.field).collect();
+        let fields: Vec<_> = watch.hits().iter().map(|h| h.field.clone()).collect();
         assert_eq!(fields, ["browser.refreshes_per_tab"]);
         assert_eq!(watch.hits()[0].value, 1);
     }

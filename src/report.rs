@@ -333,7 +333,7 @@ impl ModelReport {
             bounds_hit: r
                 .bounds_hit
                 .iter()
-                .map(|b| BoundReport { field: b.field.into(), value: b.value, stopped: b.stopped.into() })
+                .map(|b| BoundReport { field: b.field.clone(), value: b.value, stopped: b.stopped.into() })
                 .collect(),
             outcome: Outcome::AsExpected,
             properties,

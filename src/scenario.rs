@@ -1436,12 +1436,13 @@ impl Scenario {
         let b = &self.browser;
         let devices = u16::from(b.devices);
         let logins = if b.logins == Logins::PerTab { u16::from(b.tabs) } else { 1 };
+        // Each tab's own refresh budget (`tab_settings`, else `refreshes_per_tab`).
+        let refreshes: u16 =
+            crate::model::browser::tab_settings::resolve(b).iter().map(|t| u16::from(t.refreshes)).sum();
         let requests = devices
-            * u16::from(b.tabs)
-            * (u16::from(b.refreshes_per_tab) * u16::from(b.requesters_per_tab.max(1))
-                + u16::from(b.retries_per_tab)
-                + u16::from(b.reloads_per_tab)
-                + self.call_refreshes_per_tab())
+            * (refreshes * u16::from(b.requesters_per_tab.max(1))
+                + u16::from(b.tabs)
+                    * (u16::from(b.retries_per_tab) + u16::from(b.reloads_per_tab) + self.call_refreshes_per_tab()))
             + self.attacker.as_ref().map_or(0, |a| u16::from(a.attempts) * devices);
         let bound = devices * logins + requests * p.mints_per_request();
         if bound > 255 {
@@ -1512,6 +1513,20 @@ impl Scenario {
                          expiring the auth cookies, and `{name}` runs when no answer came (page script cannot clear \
                          an HttpOnly cookie; a sign-out request can)"
                     ),
+                ));
+            }
+        }
+        // Without `on_aborted` an aborted refresh runs `on_server_error`: the same refusal, at
+        // the list the abort runs.
+        if b.on_aborted.is_none() && b.aborts_per_tab > 0 {
+            if let Some(i) = b.on_server_error.iter().position(|r| *r == Reaction::ClearCookie) {
+                return Err(self.invalid(
+                    &format!("browser.on_server_error[{i}]"),
+                    "\"clear-cookie\"",
+                    "a reaction the tab can take with no answer, or an `on_aborted` list of its own: without \
+                     `on_aborted` an aborted refresh (`aborts_per_tab`) runs `on_server_error`, and \"clear-cookie\" \
+                     is an answer's `Set-Cookie` expiring the auth cookies, which an aborted fetch never reads (page \
+                     script cannot clear an HttpOnly cookie; a sign-out request can)",
                 ));
             }
         }

@@ -17,6 +17,7 @@
 use refresh_check::query::Answer;
 use refresh_check::scenario::Verdict;
 
+use crate::common::pinned;
 use crate::util::{actions, answered, checked, last_store, owned, query_trace, scenario, status, steps, trace_of};
 
 /// The store after one rotation of token 1 that nothing revoked.
@@ -74,17 +75,16 @@ fn matrix_6794_the_nse_rotates_while_the_app_is_suspended() {
 /// token Synapse still accepts.
 #[test]
 fn matrix_7038_a_5xx_signs_the_native_client_out() {
-    let (sc, m, r) = checked("models/matrix-rust-sdk-7038-native-refresh-5xx-signs-out.json");
-    assert!(r.unique_states > 5, "searched: {}", r.unique_states);
-    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
-    assert_eq!(
-        steps(&t),
-        owned(&[
+    let (.., t) = pinned(
+        "models/matrix-rust-sdk-7038-native-refresh-5xx-signs-out.json",
+        5,
+        "no_spurious_logout",
+        &[
             ("tab A", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("server", "ServerRestarts"),
             ("tab A", "TabReceivesRefreshResponse"),
-        ])
+        ],
     );
     assert!(t.steps[0].text.contains("POST /_matrix/client/v3/refresh"), "{}", t.steps[0].text);
     assert!(t.steps[1].text.contains("rule `unused` → continue"), "{}", t.steps[1].text);
@@ -141,18 +141,17 @@ fn matrix_pr7038_the_native_client_keeps_its_session() {
 /// answer is on its way, is refused, and AuthState records the error: signed out.
 #[test]
 fn appauth_android_309_the_second_call_refreshes_with_the_rotated_token() {
-    let (sc, m, r) = checked("models/appauth-android-309-concurrent-fresh-token-actions.json");
-    assert!(r.unique_states > 10, "searched: {}", r.unique_states);
-    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
-    assert_eq!(
-        steps(&t),
-        owned(&[
+    let (.., t) = pinned(
+        "models/appauth-android-309-concurrent-fresh-token-actions.json",
+        10,
+        "no_spurious_logout",
+        &[
             ("tab A", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("tab A's requester 2", "RequesterSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("tab A's requester 2", "TabReceivesRefreshResponse"),
-        ])
+        ],
     );
     assert!(t.steps[1].text.contains("rule `rotate` → ok minted"), "{}", t.steps[1].text);
     assert!(
@@ -188,18 +187,17 @@ fn appauth_ios_the_second_action_joins_the_pending_refresh() {
 /// second for reuse, revokes the family (token 2 too) and the call fails.
 #[test]
 fn auth0_android_540_parallel_renewals_trip_reuse_detection() {
-    let (sc, m, r) = checked("models/auth0-android-540-parallel-renewals.json");
-    assert!(r.unique_states > 50, "searched: {}", r.unique_states);
-    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
-    assert_eq!(
-        steps(&t),
-        owned(&[
+    let (sc, m, r, t) = pinned(
+        "models/auth0-android-540-parallel-renewals.json",
+        50,
+        "no_spurious_logout",
+        &[
             ("tab A", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("tab B", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("tab B", "TabReceivesRefreshResponse"),
-        ])
+        ],
     );
     assert!(t.steps[2].text.contains("(token=1)"), "{}", t.steps[2].text);
     assert!(t.steps[3].text.contains("rule `reuse` → invalid_grant"), "{}", t.steps[3].text);
@@ -231,18 +229,17 @@ fn auth0_android_pr542_the_queued_caller_reads_the_renewed_credentials() {
 /// Set-Cookie is discarded, the middleware presents token 1 and is refused).
 #[test]
 fn open_bank_3619_server_side_callers_spend_one_token() {
-    let (sc, m, r) = checked("models/open-bank-3619-auth-callers-spend-one-token.json");
-    assert!(r.unique_states > 10, "searched: {}", r.unique_states);
-    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
-    assert_eq!(
-        steps(&t),
-        owned(&[
+    let (sc, _, _, t) = pinned(
+        "models/open-bank-3619-auth-callers-spend-one-token.json",
+        10,
+        "no_spurious_logout",
+        &[
             ("tab A", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("tab A's requester 2", "RequesterSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("tab A's requester 2", "TabReceivesRefreshResponse"),
-        ])
+        ],
     );
     assert!(t.steps[3].text.contains("rule `reused: session detached` → invalid_grant"), "{}", t.steps[3].text);
     assert_eq!(t.steps[4].text, "tab A's requester 2 gets 400 invalid_grant and logs tab A out");
@@ -414,19 +411,18 @@ fn expensave_pr537_requests_share_the_resume_refresh() {
 /// rotation marked token 1 revoked; invalid_grant, RefreshTokenError, redirect to /signout.
 #[test]
 fn dsek_1230_a_concurrent_request_finds_the_token_revoked() {
-    let (sc, m, r) = checked("models/dsek-web-1230-authjs-callers-race-authentik.json");
-    assert!(r.unique_states > 20, "searched: {}", r.unique_states);
-    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
-    assert_eq!(
-        steps(&t),
-        owned(&[
+    let (sc, _, r, t) = pinned(
+        "models/dsek-web-1230-authjs-callers-race-authentik.json",
+        20,
+        "no_spurious_logout",
+        &[
             ("tab A", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("tab A's requester 2", "RequesterSendsRefresh"),
             ("server", "ServerWritesRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("tab A's requester 2", "TabReceivesRefreshResponse"),
-        ])
+        ],
     );
     assert!(t.steps[2].text.contains("with the jar's refresh cookie (token=1)"), "{}", t.steps[2].text);
     assert!(t.steps[3].text.contains("rule `rotate (refresh_token_threshold 0)` → ok minted"), "{}", t.steps[3].text);

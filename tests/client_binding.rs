@@ -27,6 +27,8 @@ fn an_unbound_refresh_token_is_redeemed_by_another_client() {
     assert_eq!(got, crate::util::owned(&expected), "{got:#?}");
     let text: Vec<&str> = t.steps.iter().map(|s| s.text.as_str()).collect();
     assert!(text[0].contains("refresh_token=1"), "{}", text[0]);
+    // The client it authenticates as: its own registered client, after the user's (client 1).
+    assert!(text[0].ends_with(", authenticating as its own registered client (client_id=2)"), "{}", text[0]);
     assert!(text[1].contains("rule `a session row: its user` → continue"), "{}", text[1]);
     assert!(text[3].contains("rule `insert a row with a new refresh token`"), "{}", text[3]);
     assert!(text[4].contains("rule `delete the old row, answer the new token` → ok minted"), "{}", text[4]);

@@ -1075,3 +1075,32 @@ fn compare_replays_across_reads_token_and_names_the_queries_it_does_not_compare(
     assert!(events.contains("tab A TabSendsRefresh") && !events.contains("TabReadsToken"), "{events}");
     assert!(text.contains("note: A's own queries (`app-exchanges-the-token-it-captured`) are not compared"), "{text}");
 }
+
+/// A query file that writes the model's plural client word for one client in its condition
+/// (`processes[A]`) beside events in the singular (`process A …`): the condition is refused at
+/// its own field, naming the singular form, and the events are not blamed; the singular
+/// condition is answered.
+#[test]
+fn a_plural_client_word_for_one_client_is_refused_at_the_condition() {
+    let files = crate::common::TempFiles::new();
+    let model = root().join("models/gcx-522-two-invocations-share-config.json");
+    let query = |end: &str| {
+        serde_json::json!({"queries": [{"name": "x", "description": "d", "events": ["process A TabSendsRefresh"],
+            "end": end, "expect": "reachable"}]})
+        .to_string()
+    };
+    let plural = files.write("plural.json", query("processes[A].status == logged_out"));
+    let out =
+        cli(files.path(), &["check", model.to_str().unwrap(), "--query", plural.to_str().unwrap(), "--no-traces"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("field `queries[0].end`"), "{stderr}");
+    assert!(stderr.contains("one process is `process[A]`"), "{stderr}");
+    assert!(!stderr.contains("events[0]"), "{stderr}");
+    let singular = files.write("singular.json", query("process[A].status == logged_out"));
+    let out =
+        cli(files.path(), &["check", model.to_str().unwrap(), "--query", singular.to_str().unwrap(), "--no-traces"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("reachable"), "{stdout}");
+}

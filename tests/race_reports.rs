@@ -14,6 +14,7 @@ use refresh_check::query::Answer;
 use refresh_check::scenario::Verdict;
 use refresh_check::trace::Trace;
 
+use crate::common::pinned;
 use crate::util::{answered, checked, last_store, owned, query_trace, status, steps, trace_of};
 
 /// Two presenters whose reads both precede the first write, then both writes: the shape of
@@ -32,18 +33,17 @@ const BOTH_READ_THEN_BOTH_WRITE: [(&str, &str); 6] = [
 /// file holds a live token. The shortest logout is that run.
 #[test]
 fn gcx_522_the_second_invocation_meets_the_just_rotated_token() {
-    let (sc, m, r) = checked("models/gcx-522-two-invocations-share-config.json");
-    assert!(r.unique_states > 10, "searched: {}", r.unique_states);
-    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
-    assert_eq!(
-        steps(&t),
-        owned(&[
+    let (.., t) = pinned(
+        "models/gcx-522-two-invocations-share-config.json",
+        10,
+        "no_spurious_logout",
+        &[
             ("process A", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("process B", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("process B", "TabReceivesRefreshResponse"),
-        ])
+        ],
     );
     assert!(t.steps[1].text.contains("rule `the current refresh token: rotate`"), "{}", t.steps[1].text);
     assert!(t.steps[2].text.contains("(token=1)"), "{}", t.steps[2].text);
@@ -86,19 +86,18 @@ fn gcx_pr522_the_waiter_adopts_the_reloaded_token() {
 /// a new token.
 #[test]
 fn jwt_auth_700_the_parallel_request_meets_the_blacklisted_token() {
-    let (sc, m, r) = checked("models/jwt-auth-700-parallel-requests-blacklisted.json");
-    assert!(r.unique_states > 50, "searched: {}", r.unique_states);
-    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
-    assert_eq!(
-        steps(&t),
-        owned(&[
+    let (sc, m, r, t) = pinned(
+        "models/jwt-auth-700-parallel-requests-blacklisted.json",
+        50,
+        "no_spurious_logout",
+        &[
             ("tab A", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("tab B", "TabSendsRefresh"),
             ("server", "ServerWritesRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("tab B", "TabReceivesRefreshResponse"),
-        ])
+        ],
     );
     assert!(t.steps[3].text.contains("rule `blacklist the old jti, a new token` → ok minted"), "{}", t.steps[3].text);
     assert!(t.steps[4].text.contains("rule `blacklisted: TokenBlacklistedException`"), "{}", t.steps[4].text);
@@ -189,10 +188,8 @@ fn two_live_children(m: &RefreshModel, s: &State) -> bool {
 /// Revoked and mint: the shortest fork is exactly that run.
 #[test]
 fn goiabada_128_both_presentations_mint() {
-    let (sc, m, r) = checked("models/goiabada-128-read-then-write-forks.json");
-    assert!(r.unique_states > 10, "searched: {}", r.unique_states);
-    let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
-    assert_eq!(steps(&fork), owned(&BOTH_READ_THEN_BOTH_WRITE));
+    let (_, m, r, fork) =
+        pinned("models/goiabada-128-read-then-write-forks.json", 10, "sp3_single_lineage", &BOTH_READ_THEN_BOTH_WRITE);
     assert!(fork.steps[5].text.contains("rule `write Revoked, mint a new token set` → ok minted"));
     assert_eq!(
         last_store(&fork),
@@ -238,10 +235,12 @@ fn goiabada_pr128_a_lost_claim_spares_the_winner_and_the_proposal_does_not() {
 /// the fix the delete returns no row and the loser is refused, minting nothing.
 #[test]
 fn coder_28752_the_blind_delete_mints_twice_and_the_returning_delete_once() {
-    let (sc, m, r) = checked("models/coder-28752-blind-delete-mints-twice.json");
-    assert!(r.unique_states > 10, "searched: {}", r.unique_states);
-    let fork = trace_of(&m, &sc, &r, "sp3_single_lineage");
-    assert_eq!(steps(&fork), owned(&BOTH_READ_THEN_BOTH_WRITE));
+    let (sc, m, r, fork) = pinned(
+        "models/coder-28752-blind-delete-mints-twice.json",
+        10,
+        "sp3_single_lineage",
+        &BOTH_READ_THEN_BOTH_WRITE,
+    );
     assert!(fork.steps[5].text.contains("of tab B's refresh, deciding on what its read saw"));
     assert!(fork.steps[5].text.contains("rule `delete the key (rows affected unchecked), mint` → ok minted"));
     assert_eq!(last_store(&fork).len(), 3);
@@ -543,18 +542,17 @@ fn rememberme_27_the_second_request_is_taken_for_theft() {
 /// keep their token) no request is refused.
 #[test]
 fn coherence_112_the_serialised_callback_still_refuses_the_second_request() {
-    let (sc, m, r) = checked("models/coherence-112-serialized-callback-still-refuses.json");
-    assert!(r.unique_states > 20, "searched: {}", r.unique_states);
-    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
-    assert_eq!(
-        steps(&t),
-        owned(&[
+    let (sc, m, r, t) = pinned(
+        "models/coherence-112-serialized-callback-still-refuses.json",
+        20,
+        "no_spurious_logout",
+        &[
             ("tab A", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("tab B", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("tab B", "TabReceivesRefreshResponse"),
-        ])
+        ],
     );
     assert!(
         t.steps[1].text.contains("rule `the row's token: a new token and cookie` → ok minted"),
@@ -596,12 +594,11 @@ fn grafana_retried_attempts(t: &Trace, first: usize) {
 /// B is logged out while the session was valid, and the lock is still tab A's.
 #[test]
 fn grafana_98034_the_waiter_exhausts_the_lock_retries_and_the_hook_revokes_the_session() {
-    let (sc, m, r) = checked("models/grafana-98034-lock-retries-exhausted-revokes-session.json");
-    assert!(r.unique_states > 40, "searched: {}", r.unique_states);
-    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
-    assert_eq!(
-        steps(&t),
-        owned(&[
+    let (sc, m, r, t) = pinned(
+        "models/grafana-98034-lock-retries-exhausted-revokes-session.json",
+        40,
+        "no_spurious_logout",
+        &[
             ("tab A", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("tab B", "TabSendsRefresh"),
@@ -613,7 +610,7 @@ fn grafana_98034_the_waiter_exhausts_the_lock_retries_and_the_hook_revokes_the_s
             ("server", "ServerWritesRefresh"),
             ("server", "ServerWritesRefresh"),
             ("tab B", "TabReceivesRefreshResponse"),
-        ])
+        ],
     );
     assert!(t.steps[1].text.contains("rule `access token expired: TryTokenRefresh` → continue"), "{}", t.steps[1].text);
     assert!(t.steps[3].text.contains("rule `access token expired: TryTokenRefresh` → continue"), "{}", t.steps[3].text);

@@ -12,6 +12,7 @@
 use refresh_check::query::Answer;
 use refresh_check::scenario::Verdict;
 
+use crate::common::pinned;
 use crate::util::{answered, checked, last_store, owned, query_trace, status, steps, trace_of};
 
 /// Steward before PR 12: both tabs pass the SELECT before either DELETE, both mint a successor
@@ -19,19 +20,18 @@ use crate::util::{answered, checked, last_store, owned, query_trace, status, ste
 /// answers stored, the last write winning, with two active rows.
 #[test]
 fn steward_12_select_then_delete_forks_the_chain() {
-    let (sc, m, r) = checked("models/steward-12-select-then-delete-forks.json");
-    assert!(r.unique_states > 15, "searched: {}", r.unique_states);
-    let t = trace_of(&m, &sc, &r, "sp3_single_lineage");
-    assert_eq!(
-        steps(&t),
-        owned(&[
+    let (sc, m, r, t) = pinned(
+        "models/steward-12-select-then-delete-forks.json",
+        15,
+        "sp3_single_lineage",
+        &[
             ("tab A", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("tab B", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("server", "ServerWritesRefresh"),
             ("server", "ServerWritesRefresh"),
-        ])
+        ],
     );
     assert!(t.steps[1].text.contains("rule `row found` → continue"), "{}", t.steps[1].text);
     assert!(t.steps[3].text.contains("rule `row found` → continue"), "{}", t.steps[3].text);
@@ -85,18 +85,17 @@ fn steward_pr12_delete_returning_claims_once() {
 /// while cookie 2's session is valid.
 #[test]
 fn drips_1884_parallel_calls_refresh_on_their_own() {
-    let (sc, m, r) = checked("models/drips-1884-parallel-calls-refresh-on-their-own.json");
-    assert!(r.unique_states > 10, "searched: {}", r.unique_states);
-    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
-    assert_eq!(
-        steps(&t),
-        owned(&[
+    let (sc, m, r, t) = pinned(
+        "models/drips-1884-parallel-calls-refresh-on-their-own.json",
+        10,
+        "no_spurious_logout",
+        &[
             ("tab A", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("tab A's requester 2", "RequesterSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("tab A's requester 2", "TabReceivesRefreshResponse"),
-        ])
+        ],
     );
     assert!(t.steps[0].text.contains("POST /api/auth/token/refresh with the jar's refresh cookie (token=1)"));
     assert!(t.steps[2].text.contains("no single-flight"), "{}", t.steps[2].text);
@@ -204,18 +203,17 @@ fn open_wearables_pr1590_revoke_all_and_the_refresh_that_inserts_after_it() {
 /// deleted and the user logged out.
 #[test]
 fn kitchenowl_400_reload_cancels_the_rotation() {
-    let (sc, m, r) = checked("models/kitchenowl-400-reload-cancels-rotation.json");
-    assert!(r.unique_states > 10, "searched: {}", r.unique_states);
-    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
-    assert_eq!(
-        steps(&t),
-        owned(&[
+    let (sc, m, r, t) = pinned(
+        "models/kitchenowl-400-reload-cancels-rotation.json",
+        10,
+        "no_spurious_logout",
+        &[
             ("tab A", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("tab A", "TabReloads"),
             ("server", "ServerReceivesRefresh"),
             ("tab A (reloaded page 1)", "TabReceivesRefreshResponse"),
-        ])
+        ],
     );
     assert!(t.steps[3].text.contains("rule `has created a refresh token: reuse, delete the family` → invalid_grant"));
     assert_eq!(t.steps[4].text, "tab A (reloaded page 1) gets 401 Unauthorized and logs tab A out");
@@ -270,12 +268,11 @@ fn kitchenowl_pr610_a_thief_replaces_the_unused_token() {
 /// provider takes it for a replay, deletes the session, and the client is logged out.
 #[test]
 fn atproto_5411_lost_answer_then_the_session_is_deleted() {
-    let (sc, m, r) = checked("models/atproto-5411-lost-rotation-answer-ends-session.json");
-    assert!(r.unique_states > 5, "searched: {}", r.unique_states);
-    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
-    assert_eq!(
-        steps(&t),
-        owned(&[
+    let (sc, m, r, t) = pinned(
+        "models/atproto-5411-lost-rotation-answer-ends-session.json",
+        5,
+        "no_spurious_logout",
+        &[
             ("app A", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("server", "ServerWritesRefresh"),
@@ -283,7 +280,7 @@ fn atproto_5411_lost_answer_then_the_session_is_deleted() {
             ("app A", "TabRetriesRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("app A", "TabReceivesRefreshResponse"),
-        ])
+        ],
     );
     assert_eq!(t.steps[3].text, "the network loses server → app A: 200, refresh token=2");
     assert!(t.steps[5].text.contains("rule `not current: replayed, delete the session` → invalid_grant"));
@@ -296,18 +293,17 @@ fn atproto_5411_lost_answer_then_the_session_is_deleted() {
 /// token 2 with it.
 #[test]
 fn exceptionless_2404_a_stale_generation_revokes_the_grant() {
-    let (sc, m, r) = checked("models/exceptionless-2404-stale-generation-revokes-grant.json");
-    assert!(r.unique_states > 5, "searched: {}", r.unique_states);
-    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
-    assert_eq!(
-        steps(&t),
-        owned(&[
+    let (sc, m, r, t) = pinned(
+        "models/exceptionless-2404-stale-generation-revokes-grant.json",
+        5,
+        "no_spurious_logout",
+        &[
             ("process A", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("process B", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("process B", "TabReceivesRefreshResponse"),
-        ])
+        ],
     );
     assert!(t.steps[3].text.contains("rule `spent: replay, revoke the grant` → invalid_grant"));
     assert_eq!(last_store(&t), ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"]);

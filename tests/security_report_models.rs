@@ -11,6 +11,7 @@
 use refresh_check::query::Answer;
 use refresh_check::scenario::Verdict;
 
+use crate::common::pinned;
 use crate::util::{answered, checked, find_step, last_store, owned, query_trace, status, steps, trace_of};
 
 /// The reported run of a logout that does not end the session: the user signs out, the server
@@ -158,19 +159,18 @@ fn tiled_pr607_the_logout_revokes_the_session() {
 /// ValidateRefreshToken before either lists the jti, and both are minted a pair.
 #[test]
 fn containarium_1866_two_exchanges_of_one_token_both_mint() {
-    let (sc, m, r) = checked("models/containarium-1866-mint-before-revoke.json");
-    assert!(r.unique_states > 100, "searched: {}", r.unique_states);
-    let t = trace_of(&m, &sc, &r, "sp3_single_lineage");
-    assert_eq!(
-        steps(&t),
-        owned(&[
+    let (sc, m, r, t) = pinned(
+        "models/containarium-1866-mint-before-revoke.json",
+        100,
+        "sp3_single_lineage",
+        &[
             ("tab A", "TabSendsRefresh"),
             ("server", "ServerReceivesRefresh"),
             ("attacker", "AttackerRedeems"),
             ("server", "ServerReceivesRefresh"),
             ("server", "ServerWritesRefresh"),
             ("server", "ServerWritesRefresh"),
-        ])
+        ],
     );
     assert!(t.steps[1].text.contains("tab A's") && t.steps[3].text.contains("attacker's"));
     assert_eq!(
@@ -202,10 +202,12 @@ fn containarium_pr1866_the_claim_revokes_the_family() {
 /// out is refreshed into a live one.
 #[test]
 fn istsos4_150_a_logged_out_token_is_refreshed() {
-    let (sc, m, r) = checked("models/istsos4-150-refresh-skips-revocation.json");
-    assert!(r.unique_states > 200, "searched: {}", r.unique_states);
-    let t = trace_of(&m, &sc, &r, "sign_out_no_session_revived");
-    assert_eq!(steps(&t), owned(&COPY_AFTER_LOGOUT));
+    let (sc, m, r, t) = pinned(
+        "models/istsos4-150-refresh-skips-revocation.json",
+        200,
+        "sign_out_no_session_revived",
+        &COPY_AFTER_LOGOUT,
+    );
     assert_eq!(t.steps[1].state.store, ["token=1 family=0 gen=0 revoked"], "logged_out in Redis");
     assert!(t.steps[3].text.contains("rule `decode; set refreshed; create_refresh_token` → ok minted"));
     assert_eq!(last_store(&t)[1], "token=2 family=0 gen=1 parent=1 active");

@@ -3,7 +3,10 @@
 
 use refresh_check::scenario::Verdict;
 
-use crate::util::{answered, checked, query_trace, refused_at, root};
+use serde_json::json;
+
+use crate::common::TempFiles;
+use crate::util::{answered, checked, query_trace, refused_at, root, scenario};
 
 const BEFORE: &str = "models/supabase-auth-js-2.61-sign-out-beside-refresh.json";
 const AFTER: &str = "models/supabase-auth-js-2.62-sign-out-under-web-lock.json";
@@ -171,4 +174,41 @@ fn a_tab_granted_the_lock_after_the_sign_out_sends_nothing() {
     assert!(!last.contains("token=none"), "{last}");
     let o = answered(&sc, "no-refresh-without-a-token");
     assert!(o.unique_states > 10, "{}", o.unique_states);
+}
+
+/// With the lock free and the storage emptied by an earlier sign-out, a tab that signs out or
+/// refreshes takes the lock, reads no session and sends nothing (auth-js `_useSession`,
+/// `__loadSession`): no request leaves a tab without a token, and the step says why.
+#[test]
+fn with_the_lock_free_a_tab_that_finds_no_session_sends_nothing() {
+    let files = TempFiles::new();
+    let path = files.copy_model(AFTER, "m.json", |v| {
+        v["browser"]["sign_outs"] = json!(2);
+        v["queries"] = json!([
+            {"name": "no-token-sign-out", "description": "d", "events": ["TabSignsOut text `with no token`"], "expect": "unreachable"},
+            {"name": "no-token-request", "description": "d", "events": ["* text `with no token`"], "expect": "unreachable"},
+            {"name": "second-sign-out-finds-none", "description": "d",
+             "events": ["TabReceivesLogoutResponse", "TabSignsOut text `finds no session`"], "expect": "reachable"},
+            {"name": "refresh-finds-none", "description": "d",
+             "events": ["TabReceivesLogoutResponse", "TabFindsNoSession"], "expect": "reachable"}
+        ]);
+    });
+    let sc = scenario(path.to_str().unwrap(), None);
+    for name in ["no-token-sign-out", "no-token-request"] {
+        let o = answered(&sc, name);
+        assert!(o.unique_states > 20, "{name}: searched {}", o.unique_states);
+    }
+    let t = query_trace(&sc, "second-sign-out-finds-none");
+    assert_eq!(
+        t.steps.last().unwrap().text,
+        "the user signs out in tab B: it takes the free Web Lock, finds no session in storage and sends nothing: it is logged out"
+    );
+    assert!(t.steps.last().unwrap().state.tabs[1].status.starts_with("logged out"));
+    let t = query_trace(&sc, "refresh-finds-none");
+    let last = t.steps.last().unwrap();
+    assert!(
+        last.text.ends_with("takes the free Web Lock, finds no session in storage and sends nothing: it is logged out"),
+        "{}",
+        last.text
+    );
 }

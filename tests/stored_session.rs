@@ -295,3 +295,27 @@ fn supabase_windows_check_the_session_under_the_lock_and_only_one_refreshes() {
         "{text}"
     );
 }
+
+/// With `shared_storage_holds: "session"` an emptied entry holds no credentials: after the
+/// sign-out removed it, no requester starts a refresh, whatever its trigger (Auth0.Android's
+/// `getCredentials` fails before any request), while the search still reaches the sign-out's
+/// answer.
+#[test]
+fn an_emptied_stored_session_starts_no_refresh() {
+    let files = crate::common::TempFiles::new();
+    let path = files.copy_model("models/auth0-android-540-renewal-on-stored-expiry.json", "m.json", |v| {
+        v["browser"]["sign_outs"] = serde_json::json!(1);
+        v["queries"] = serde_json::json!([
+            {"name": "refresh-after-sign-out", "description": "d",
+             "events": ["TabReceivesLogoutResponse", "TabSendsRefresh"], "expect": "unreachable"},
+            {"name": "no-token-refresh", "description": "d", "events": ["TabSendsRefresh text `no token`"], "expect": "unreachable"},
+            {"name": "sign-out-answered", "description": "d", "events": ["TabReceivesLogoutResponse"], "expect": "reachable"}
+        ]);
+    });
+    let sc = scenario(path.to_str().unwrap(), None);
+    for name in ["refresh-after-sign-out", "no-token-refresh"] {
+        let o = crate::util::answered(&sc, name);
+        assert!(o.unique_states > 20, "{name}: searched {}", o.unique_states);
+    }
+    crate::util::query_trace(&sc, "sign-out-answered");
+}

@@ -151,3 +151,61 @@ fn tab_settings_bad_input_is_refused_with_the_field_and_the_line() {
     ];
     refused_at(&src, &cases);
 }
+
+/// The bounds a search ran into and the `models validate` summary quote each tab's own budget
+/// (`tab_settings[1].refreshes`), not `refreshes_per_tab`; a tab whose budget is 0 stopped
+/// nothing.
+#[test]
+fn bounds_and_the_summary_quote_the_tabs_own_budgets() {
+    let dir = crate::common::TempFiles::new();
+    let text = std::fs::read_to_string(root().join(FIX)).unwrap();
+    let own = text.replacen("      {}\n    ]", "      { \"refreshes\": 2 }\n    ]", 1);
+    assert_ne!(own, text);
+    let file = dir.write("own.json", &own);
+    let out = crate::util::cli(dir.path(), &["models", "validate", file.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("2 tabs, refreshes by tab (A 0, B 2) and 0 requests per tab"), "{stdout}");
+    let out = crate::util::cli(dir.path(), &["check", file.to_str().unwrap(), "--format", "json", "--no-traces"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let model = &report;
+    assert!(model["unique_states"].as_u64().unwrap() > 10, "{model}");
+    let hits: Vec<(String, u64)> = model["bounds_hit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["field"].as_str().unwrap().contains("refreshes"))
+        .map(|b| (b["field"].as_str().unwrap().to_string(), b["value"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(hits, [("browser.tab_settings[1].refreshes".to_string(), 2)]);
+    // The same file with every budget alike says so as before.
+    let alike = dir.write("alike.json", text.replacen("{ \"refreshes\": 0 }", "{}", 1));
+    let out = crate::util::cli(dir.path(), &["models", "validate", alike.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("2 tabs, 1 refresh and 0 requests per tab"), "{stdout}");
+}
+
+/// One resolver: each tab's budget and triggers, from its entry or inherited, as the model
+/// and the symmetry reduction read them.
+#[test]
+fn each_tab_is_resolved_once_from_its_entry_or_the_browser() {
+    use refresh_check::model::browser::tab_settings::resolve;
+    use refresh_check::model::policy::RefreshTrigger::{AnyTime, WhenAccessExpired};
+    let sc = scenario(MODEL, None);
+    let r = resolve(&sc.browser);
+    assert_eq!(r.len(), 2);
+    assert_eq!((r[0].refreshes, r[0].triggers.as_slice(), r[0].own_refreshes), (1, &[WhenAccessExpired][..], true));
+    assert_eq!((r[1].refreshes, r[1].triggers.as_slice(), r[1].own_refreshes), (1, &[AnyTime][..], false));
+    assert_eq!(r[0].refreshes_field(0), "browser.tab_settings[0].refreshes");
+    assert_eq!(r[1].refreshes_field(1), "browser.refreshes_per_tab");
+    let m = refresh_check::model::build(&sc);
+    let cfg = m
+        .actors
+        .iter()
+        .find_map(|a| match a {
+            refresh_check::model::Node::Browser { cfg, .. } => Some(cfg),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((cfg.refreshes_of(0), cfg.trigger(0, 0), cfg.trigger(1, 0)), (1, WhenAccessExpired, AnyTime));
+}

@@ -4,7 +4,11 @@
 
 use refresh_check::scenario::Verdict;
 
-use crate::util::{checked, pair, root, status, steps, trace_of};
+use refresh_check::check::CheckOptions;
+use serde_json::json;
+
+use crate::common::TempFiles;
+use crate::util::{checked, pair, root, run, scenario, status, steps, trace_of};
 
 /// Schuly before PR 492: a refresh that times out is tried once more, and a second timeout
 /// signs the user out with a valid session. After it, a timeout keeps the session.
@@ -136,3 +140,53 @@ const KEPT_STEPS: [(&str, &str); 6] = [
     ("tab A", "TabTimesOut"),
     ("tab A", "TabReceivesRefreshResponse"),
 ];
+
+/// A list that clears the stored token before it logs out: the timeout's step, and an abort's,
+/// names both reactions (as a refused refresh's step does), and the tab is left with nothing.
+#[test]
+fn a_timeouts_and_an_aborts_step_name_every_reaction_they_ran() {
+    let files = TempFiles::new();
+    let timeout = files.copy_model("models/schuly-476-timeout-signs-out.json", "t.json", |v| {
+        v["browser"]["on_timeout"] = json!(["clear-stored-token", "log-out"]);
+        v["browser"].as_object_mut().unwrap().remove("retry_limit");
+    });
+    let abort = files.copy_model("models/ecm-865-aborted-refresh-strands-token.json", "a.json", |v| {
+        v["browser"]["mode"] = json!("json");
+        v["browser"]["on_aborted"] = json!(["clear-stored-token", "log-out"]);
+    });
+    for (path, action, list) in [(timeout, "TabTimesOut", "on_timeout"), (abort, "TabAbortsRefresh", "on_aborted")] {
+        let sc = scenario(path.to_str().unwrap(), None);
+        let (m, r) = run(&sc, &CheckOptions::default());
+        assert!(r.unique_states > 5, "searched: {}", r.unique_states);
+        let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+        let i = t.steps.iter().position(|s| s.action == action).unwrap_or_else(|| panic!("{action} in {t:?}"));
+        let end = format!("`{list}`: the tab clears the stored token and is logged out");
+        assert!(t.steps[i].text.ends_with(&end), "{}", t.steps[i].text);
+        assert!(t.steps[i].state.tabs[0].status.starts_with("logged out"), "{}", t.steps[i].state.tabs[0].status);
+        assert!(!t.steps[i].state.tabs[0].status.contains("token="), "{}", t.steps[i].state.tabs[0].status);
+    }
+}
+
+/// Without `on_aborted` an aborted refresh runs `on_server_error`: a `clear-cookie` there is
+/// refused in a model with aborts, at its line in `on_server_error`, as it is in `on_aborted`
+/// written out; the same list without aborts is accepted (a 5xx is an answer).
+#[test]
+fn clear_cookie_in_the_on_server_error_an_abort_runs_is_refused_there() {
+    let src = std::fs::read_to_string(root().join("models/ecm-865-aborted-refresh-strands-token.json")).unwrap();
+    let inherited = src.replace(
+        "\"on_aborted\": [\n      \"keep-going\"\n    ]",
+        "\"on_server_error\": [\n      \"clear-cookie\",\n      \"log-out\"\n    ]",
+    );
+    assert_ne!(inherited, src);
+    let cases = vec![(
+        inherited.clone(),
+        "\"clear-cookie\"",
+        "browser.on_server_error[0]",
+        "without `on_aborted` an aborted refresh (`aborts_per_tab`) runs `on_server_error`",
+    )];
+    crate::util::refused_at(&src, &cases);
+    let files = TempFiles::new();
+    let without_aborts = files.write("m.json", inherited.replace("\"aborts_per_tab\": 1,", ""));
+    let out = crate::util::cli(files.path(), &["models", "validate", without_aborts.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -88,6 +88,27 @@ fn counted(n: u8, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// Each tab's refresh budget and the ordinary requests per tab: `1 refresh and 1 request`
+/// when every tab has the same budget (`refreshes_per_tab`, or equal `tab_settings`), else
+/// each tab's (`refreshes by tab (A 1, B 3) and 1 request`), as the model resolves them
+/// ([`refresh_check::model::browser::tab_settings::resolve`]).
+fn budgets_summary(sc: &Scenario) -> String {
+    let budgets: Vec<u8> =
+        refresh_check::model::browser::tab_settings::resolve(&sc.browser).iter().map(|s| s.refreshes).collect();
+    let requests = counted(sc.browser.requests_per_tab, "request", "requests");
+    match budgets.first() {
+        Some(&n) if budgets.iter().any(|&m| m != n) => {
+            let by_tab: Vec<_> =
+                budgets.iter().enumerate().map(|(t, n)| format!("{} {n}", char::from(b'A' + t as u8))).collect();
+            format!("refreshes by tab ({}) and {requests}", by_tab.join(", "))
+        }
+        n => format!(
+            "{} and {requests}",
+            counted(n.copied().unwrap_or(sc.browser.refreshes_per_tab), "refresh", "refreshes")
+        ),
+    }
+}
+
 /// The tabs that are server-side render paths (`browser.ssr_paths`), if any:
 /// `; the first tab a server-side render path`.
 fn ssr_summary(sc: &Scenario) -> String {
@@ -164,10 +185,9 @@ fn validate(args: &[PathBuf]) -> Result<u8> {
                 // process`); the file and the model's name stay as written.
                 let word = sc.browser.client_word.clone().unwrap_or_default();
                 let summary = format!(
-                    "{}, {} and {} per tab, {} ticks{}{}{}",
+                    "{}, {} per tab, {} ticks{}{}{}",
                     browsers_summary(sc.browser.devices, sc.browser.tabs),
-                    counted(sc.browser.refreshes_per_tab, "refresh", "refreshes"),
-                    counted(sc.browser.requests_per_tab, "request", "requests"),
+                    budgets_summary(&sc),
                     sc.time.max_ticks,
                     ssr_summary(&sc),
                     sign_outs_summary(&sc),

@@ -517,8 +517,8 @@ pub struct BrowserCfg {
     /// `browser.refresh_triggers`: when each requester (0: the tab itself) starts a refresh
     /// ([`triggers`]); empty without the field (every requester at any time).
     pub refresh_triggers: Vec<super::policy::RefreshTrigger>,
-    /// `browser.tab_settings`: each tab's own budget and triggers ([`tab_settings`]); empty
-    /// without the field (every tab has the browser's).
+    /// `browser.tab_settings`: each tab's budget and triggers resolved, one entry per tab
+    /// ([`tab_settings::resolve`]); empty without the field (every tab has the browser's).
     pub tab_settings: Vec<tab_settings::TabCfg>,
     /// `browser.single_flight`: a tab's requesters share one refresh in flight (each tab's own
     /// `tab_settings[t].single_flight` overrides it; [`single_flight`]).
@@ -1057,6 +1057,9 @@ impl BrowserState {
                         self.adopt_stored_session(cfg, t);
                         return None;
                     }
+                    if self.finds_no_session(cfg, t) {
+                        return None; // it took the free lock, read no session and sends nothing
+                    }
                     self.lock = Some(t);
                     self.send_or_read(cfg, t)
                 } else {
@@ -1356,6 +1359,9 @@ impl BrowserState {
         self.tabs[t as usize].status = TabStatus::SigningOut;
         let send = Send::Logout { tab: t, cred, access };
         if cfg.sign_out_takes_lock {
+            if self.lock.is_none() && self.finds_no_session(cfg, t) {
+                return None; // it took the free lock, read no session and sends nothing
+            }
             return self.sign_out_under_lock(t, send);
         }
         Some(send)

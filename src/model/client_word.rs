@@ -106,7 +106,10 @@ impl ClientWord {
             return Cow::Borrowed(message);
         }
         let w = &self.0;
+        let many = plural(w);
         let named = message
+            .replace("`tabs`", &format!("`{many}`"))
+            .replace("`tabs.", &format!("`{many}."))
             .replace("`tab`", &format!("`{w}`"))
             .replace("`tab[", &format!("`{w}["))
             .replace("`tab ", &format!("`{w} "));
@@ -125,13 +128,15 @@ impl ClientWord {
 
     /// A query condition in the checker's own words: `process[A]` reads `tab[A]` and
     /// `processes.logged_out` reads `tabs.logged_out` (the word, or its plural, standing alone
-    /// before `[` or `.`).
+    /// before `[` or `.`); `processes[A]` reads `tabs[A]`, which the state view refuses
+    /// naming `process[A]`.
     pub fn view_in_tab_words<'a>(&self, condition: &'a str) -> Cow<'a, str> {
         if self.is_tab() {
             return Cow::Borrowed(condition);
         }
         let one = replace_alone(condition, &format!("{}[", self.word()), "tab[");
-        Cow::Owned(replace_alone(&one, &format!("{}.", plural(self.word())), "tabs."))
+        let many = replace_alone(&one, &format!("{}[", plural(self.word())), "tabs[");
+        Cow::Owned(replace_alone(&many, &format!("{}.", plural(self.word())), "tabs."))
     }
 
     /// A step's actor in the checker's own words (`process A` reads `tab A`), as event

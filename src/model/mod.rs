@@ -1291,13 +1291,12 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
             .unwrap_or_else(|| sc.browser.on_server_error.clone()),
         call_refresh_margin: sc.browser.call_refresh_margin,
         refresh_triggers: sc.browser.refresh_triggers.clone().unwrap_or_default(),
-        tab_settings: sc
-            .browser
-            .tab_settings
-            .iter()
-            .flatten()
-            .map(browser::tab_settings::TabCfg::from_section)
-            .collect(),
+        // Resolved once here: the search indexes the table.
+        tab_settings: if sc.browser.tab_settings.is_some() {
+            browser::tab_settings::resolve(&sc.browser)
+        } else {
+            Vec::new()
+        },
         sign_out_takes_lock: sc.browser.sign_out_takes_lock,
         single_flight: sc.browser.single_flight,
         access_ttl: sc.time.access_token_ttl,

@@ -32,7 +32,7 @@ impl BrowserCfg {
     /// Whether tab `t`'s requesters share one refresh in flight: its own
     /// `tab_settings[t].single_flight`, else the browser's `single_flight`.
     pub fn single_flight_of(&self, t: TabIx) -> bool {
-        self.tab_settings.get(t as usize).and_then(|s| s.single_flight).unwrap_or(self.single_flight)
+        self.tab_settings.get(t as usize).map_or(self.single_flight, |s| s.single_flight)
     }
 }
 
@@ -108,7 +108,12 @@ mod tests {
         let mut b = BrowserState::signed_in(&c, SessionJwt { session: 0, exp: 0 }, 1);
         assert!(b.start_requester_refresh(&c, 0, 1).is_some());
         assert!(!b.join_refresh_in_flight(&c, 0, 0), "no single-flight: the tab sends its own");
-        c.tab_settings = vec![super::super::tab_settings::TabCfg { single_flight: Some(true), ..Default::default() }];
+        c.tab_settings = vec![super::super::tab_settings::TabCfg {
+            refreshes: c.refreshes,
+            triggers: vec![Default::default(); usize::from(c.requesters.max(1))],
+            own_refreshes: false,
+            single_flight: true,
+        }];
         assert!(c.single_flight_of(0));
         assert!(b.join_refresh_in_flight(&c, 0, 0));
         assert_eq!((b.tabs[0].status, b.tabs[0].refreshes_left), (TabStatus::Idle, 0));

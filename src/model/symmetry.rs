@@ -88,18 +88,12 @@ pub fn reduced_blocks(sc: &crate::scenario::Scenario) -> Option<u8> {
 /// 0 or `J`), `J`; otherwise `None` (no reduction).
 fn settings_block(sc: &crate::scenario::Scenario, k: u8) -> Option<u8> {
     let b = &sc.browser;
-    let Some(list) = &b.tab_settings else { return Some(k) };
-    // What each tab does: its budget, each requester's trigger and its single-flight, resolved.
-    let effective = |s: &crate::scenario::TabSettings| {
-        let triggers = s.refresh_triggers.as_ref().or(b.refresh_triggers.as_ref());
-        let trigger = |r: usize| triggers.and_then(|l| l.get(r).copied()).unwrap_or_default();
-        (
-            s.refreshes.unwrap_or(b.refreshes_per_tab),
-            (0..usize::from(b.requesters_per_tab)).map(trigger).collect::<Vec<_>>(),
-            s.single_flight.unwrap_or(b.single_flight),
-        )
-    };
-    let list: Vec<_> = list.iter().map(effective).collect();
+    if b.tab_settings.is_none() {
+        return Some(k);
+    }
+    // What each tab does, resolved as the model resolves it.
+    let resolved = super::browser::tab_settings::resolve(b);
+    let list: Vec<_> = resolved.iter().map(|s| s.behaviour()).collect();
     let j = list.iter().position(|s| *s != list[0]).map_or(0, |j| j as u8);
     if j == 0 {
         return Some(k); // every tab alike

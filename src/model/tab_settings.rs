@@ -17,36 +17,78 @@
 //! tab, as before.
 //!
 //! **Symmetry.** Tabs with different settings are not interchangeable: the reduction renames
-//! tabs only among tabs with the same settings ([`crate::model::symmetry::reduced_blocks`]).
+//! tabs only among tabs with the same resolved settings ([`resolve`],
+//! [`crate::model::symmetry::reduced_blocks`]).
 
 use super::{BrowserCfg, BrowserState, TabIx};
 use crate::model::policy::{AuthMode, RefreshTrigger};
 use crate::model::Tick;
 
-/// One tab's own settings (`browser.tab_settings[t]`); `None` keeps the browser's.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+/// One tab's settings resolved (`browser.tab_settings[t]`, else the browser's): what the
+/// tab does, whether its entry writes it or inherits it. Built once for every tab when the
+/// model is built ([`resolve`]); the search's per-step lookups index this table
+/// ([`BrowserCfg::refreshes_of`], [`BrowserCfg::trigger`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TabCfg {
-    /// Refreshes the tab and each of its requesters may start (instead of `refreshes_per_tab`).
-    pub refreshes: Option<u8>,
-    /// When each of its requesters starts a refresh (instead of `refresh_triggers`).
-    pub refresh_triggers: Option<Vec<RefreshTrigger>>,
-    /// Whether this tab's requesters share one refresh in flight (instead of
-    /// `browser.single_flight`; [`super::single_flight`]).
-    pub single_flight: Option<bool>,
+    /// Refreshes the tab and each of its requesters may start: its `refreshes`, else
+    /// `refreshes_per_tab`.
+    pub refreshes: u8,
+    /// When each requester starts a refresh (0: the tab itself), one entry per requester
+    /// (`requesters_per_tab`): its `refresh_triggers`, else the browser's, else "any-time".
+    pub triggers: Vec<RefreshTrigger>,
+    /// Whether the tab's entry writes its own `refreshes` (its budget is quoted as
+    /// `browser.tab_settings[t].refreshes`, not `refreshes_per_tab`).
+    pub own_refreshes: bool,
+    /// Whether the tab's requesters share one refresh in flight: its `single_flight`, else
+    /// `browser.single_flight` ([`super::single_flight`]).
+    pub single_flight: bool,
 }
 
 impl TabCfg {
-    /// The configuration of one model-file entry.
-    pub fn from_section(s: &crate::scenario::TabSettings) -> Self {
-        TabCfg { refreshes: s.refreshes, refresh_triggers: s.refresh_triggers.clone(), single_flight: s.single_flight }
+    /// The model-file field the tab's refresh budget comes from (tab `t`, from 0):
+    /// `browser.tab_settings[t].refreshes` or `browser.refreshes_per_tab`.
+    pub fn refreshes_field(&self, t: usize) -> String {
+        if self.own_refreshes {
+            format!("browser.tab_settings[{t}].refreshes")
+        } else {
+            "browser.refreshes_per_tab".into()
+        }
+    }
+
+    /// What makes two tabs behave differently: the budget, the triggers and the single-flight
+    /// (not where the budget is written).
+    pub fn behaviour(&self) -> (u8, &[RefreshTrigger], bool) {
+        (self.refreshes, &self.triggers, self.single_flight)
     }
 }
 
+/// Every tab's settings resolved from the model file's `browser` section: an entry of
+/// `tab_settings` overrides `refreshes_per_tab` and `refresh_triggers` for its tab; without
+/// the field every tab has the browser's. One entry per tab (`browser.tabs`). The one place
+/// a tab's effective budget and triggers are decided: the model ([`BrowserCfg::tab_settings`])
+/// and the symmetry reduction's classes ([`crate::model::symmetry`]) read this table.
+pub fn resolve(b: &crate::scenario::BrowserSection) -> Vec<TabCfg> {
+    let requesters = usize::from(b.requesters_per_tab.max(1));
+    (0..usize::from(b.tabs))
+        .map(|t| {
+            let own = b.tab_settings.as_ref().and_then(|l| l.get(t));
+            let list = own.and_then(|s| s.refresh_triggers.as_ref()).or(b.refresh_triggers.as_ref());
+            TabCfg {
+                refreshes: own.and_then(|s| s.refreshes).unwrap_or(b.refreshes_per_tab),
+                triggers: (0..requesters).map(|r| list.and_then(|l| l.get(r).copied()).unwrap_or_default()).collect(),
+                own_refreshes: own.is_some_and(|s| s.refreshes.is_some()),
+                single_flight: own.and_then(|s| s.single_flight).unwrap_or(b.single_flight),
+            }
+        })
+        .collect()
+}
+
 impl BrowserCfg {
-    /// The refreshes tab `t` (and each of its requesters) starts with: its own `refreshes`,
-    /// else `refreshes_per_tab`.
+    /// The refreshes tab `t` (and each of its requesters) starts with ([`TabCfg::refreshes`]):
+    /// an index into the resolved table; `refreshes_per_tab` for a configuration built without
+    /// one.
     pub fn refreshes_of(&self, t: TabIx) -> u8 {
-        self.tab_settings.get(t as usize).and_then(|s| s.refreshes).unwrap_or(self.refreshes)
+        self.tab_settings.get(t as usize).map_or(self.refreshes, |s| s.refreshes)
     }
 
     /// Whether the tabs' access-token expiry is the jar's access cookie, one for every tab:
@@ -81,12 +123,8 @@ mod tests {
             mode,
             refreshes: 2,
             tab_settings: vec![
-                TabCfg {
-                    refreshes: Some(1),
-                    refresh_triggers: Some(vec![RefreshTrigger::WhenAccessExpired]),
-                    single_flight: None,
-                },
-                TabCfg::default(),
+                TabCfg { refreshes: 1, triggers: vec![RefreshTrigger::WhenAccessExpired], own_refreshes: true, single_flight: false },
+                TabCfg { refreshes: 2, triggers: vec![RefreshTrigger::AnyTime], own_refreshes: false, single_flight: false },
             ],
             ..crate::model::browser::tests::cfg(tabs, crate::model::policy::Coordination::None)
         }

@@ -33,23 +33,19 @@ use super::{BrowserCfg, BrowserState, TabIx, Tick};
 use crate::model::policy::{RefreshTrigger, StorageHolds};
 
 impl BrowserCfg {
-    /// The trigger of requester `r` of tab `t` (0 is the tab itself): the tab's own list
-    /// (`browser.tab_settings[t].refresh_triggers`) if it has one, else the browser's
-    /// (`browser.refresh_triggers`), else "any-time".
+    /// The trigger of requester `r` of tab `t` (0 is the tab itself): an index into the
+    /// resolved table ([`super::tab_settings::resolve`]: the tab's own list, else the
+    /// browser's, else "any-time"); the browser's list for a configuration built without one.
     pub fn trigger(&self, t: TabIx, r: u8) -> RefreshTrigger {
-        let list = self.tab_settings.get(t as usize).and_then(|s| s.refresh_triggers.as_ref());
-        list.unwrap_or(&self.refresh_triggers).get(r as usize).copied().unwrap_or_default()
+        let list = self.tab_settings.get(t as usize).map_or(&self.refresh_triggers, |s| &s.triggers);
+        list.get(r as usize).copied().unwrap_or_default()
     }
 
     /// Whether some requester of some tab waits for the access token's expiry: the browser's
     /// clock then ticks, and a tab knows its sign-in access token's expiry from the start.
     pub fn refreshes_on_expiry(&self) -> bool {
         self.refresh_triggers.contains(&RefreshTrigger::WhenAccessExpired)
-            || self
-                .tab_settings
-                .iter()
-                .filter_map(|s| s.refresh_triggers.as_ref())
-                .any(|l| l.contains(&RefreshTrigger::WhenAccessExpired))
+            || self.tab_settings.iter().any(|s| s.triggers.contains(&RefreshTrigger::WhenAccessExpired))
     }
 }
 
@@ -77,6 +73,9 @@ impl BrowserState {
     /// "when-access-expired". The requester's other conditions (signed in, idle, refreshes
     /// left) are checked by the caller.
     pub fn trigger_fires(&self, cfg: &BrowserCfg, t: TabIx, r: u8) -> bool {
+        if cfg.storage_holds == StorageHolds::Session && self.storage.is_none() {
+            return false; // the client reads the stored session, finds none and sends nothing
+        }
         match cfg.trigger(t, r) {
             RefreshTrigger::AnyTime => true,
             RefreshTrigger::WhenAccessExpired => self.access_expired(cfg, t),

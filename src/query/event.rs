@@ -146,6 +146,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "TabAwaitsBroadcast",
     "TabAwaitsRefreshInFlight",
     "TabChecksFreshness",
+    "TabFindsNoSession",
     "TabFindsStoredSessionFresh",
     "TabGetsBroadcast",
     "TabHangsWithLock",

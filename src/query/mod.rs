@@ -474,9 +474,9 @@ fn compile_file_queries(specs: &[QuerySpec]) -> Result<Vec<Query>, QueryError> {
 
 /// The word a query writes for the clients, if not `tab`: a lowercase word that is a valid
 /// client word ([`ClientWord::new`]) and stands before `[` in its condition (`process[A]`),
-/// first in one of its events (`process A …`), or in its plural before `.` in its condition
-/// (`processes.logged_out`, the count over every client), and is none of the query language's
-/// names.
+/// first in one of its events (`process A …`), or in its plural before `.` or `[` in its
+/// condition (`processes.logged_out`, the count over every client; `processes[A]`, refused
+/// later as the plural for one client), and is none of the query language's names.
 fn client_word_written(spec: &QuerySpec) -> Option<ClientWord> {
     let cond = spec.always.as_deref().or(spec.end.as_deref()).unwrap_or("");
     // The lowercase word standing alone just before each `mark` of the condition.
@@ -491,7 +491,10 @@ fn client_word_written(spec: &QuerySpec) -> Option<ClientWord> {
     };
     let first_words = spec.events.iter().chain(&spec.never).filter_map(|e| e.split_whitespace().next());
     let singulars = before('.').filter_map(|w| singular_of(&w));
-    before('[')
+    // `processes[A]` is the plural written for one client: the word is `process` (the
+    // condition is then refused at its own field, naming `process[A]`).
+    let indexed = before('[').map(|w| singular_of(&w).filter(|s| ClientWord::new(s).is_ok()).unwrap_or(w));
+    indexed
         .chain(first_words.map(str::to_string))
         .chain(singulars)
         .filter(|w| {

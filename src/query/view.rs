@@ -389,6 +389,10 @@ impl Grammar for View {
                     Some((_, v)) => read(Read::TabsWith(*v), Ty::Num),
                     None => Err(format!("unknown tab status `{s}` (expected one of {})", tab_status_names())),
                 },
+                None if p.op("[") => Err(format!(
+                    "`tabs` counts the tabs with a status (`tabs.S` with S one of {}); one tab is `tab[A]`, e.g. `tab[A].status`",
+                    tab_status_names()
+                )),
                 None => Err(format!("`tabs` needs a status: `tabs.S` with S one of {}", tab_status_names())),
             },
             "tokens" => match field(p)?.as_deref() {

@@ -401,6 +401,25 @@ fn follow_up_sent_text(
     )
 }
 
+/// With a protocol whose requests carry their client (a request field of type `client`), the
+/// client the attacker authenticates as, in the step's text: `, authenticating as its own
+/// registered client (client_id=2)` ([`model::interpret::client_number`]); empty otherwise.
+fn attacker_client_text(m: &RefreshModel, before: &State) -> String {
+    let Some(Node::AuthServer { protocol, .. }) = m.actors.get(m.cfg.server) else { return String::new() };
+    let Some(auth) = model::auth_server_at(before, m.cfg.server) else { return String::new() };
+    if !protocol.sends_client() {
+        return String::new();
+    }
+    let n = model::interpret::client_number(protocol, auth, model::ClientKey { browser: 0, tab: ATTACKER });
+    let fields: Vec<_> = protocol
+        .request_fields
+        .iter()
+        .filter(|(_, t)| *t == crate::protocol::FieldType::Client)
+        .map(|(name, _)| format!("{name}={n}"))
+        .collect();
+    format!(", authenticating as its own registered client ({})", fields.join(", "))
+}
+
 /// `: rule `NAME`` for the sign-out rule that decides a follow-up presenting `token` on the
 /// authorization server in state `before` (`no rule holds`, `no such token`); empty for other
 /// servers.
@@ -526,6 +545,7 @@ fn time_out_text(m: &RefreshModel, browser: usize, before: &State, after: &State
         TabStatus::Idle => format!("keeps the session with {}", stored_refresh(b1, t)),
         _ => "is logged out".into(),
     };
+    let then = if cleared(b0, b1, t) { format!("clears the stored token and {then}") } else { then };
     format!(
         "{} times out ({why}): it gives up on its refresh (sent with {sent}); {answer}; `on_timeout`: the tab {then}",
         who(t)
@@ -1060,6 +1080,14 @@ fn describe_in(
                 TabStatus::LockSeenFree => {
                     ("TabReadsLockFree", format!("{tab} returns from idle and reads the localStorage lock key: free"))
                 }
+                TabStatus::LoggedOut => (
+                    // `sign_out_takes_lock`, the lock free and the storage empty: auth-js's
+                    // `__loadSession` finds no session ([`BrowserState::finds_no_session`]).
+                    "TabFindsNoSession",
+                    format!(
+                        "{tab} loads or returns from idle, takes the free Web Lock, finds no session in storage and sends nothing: it is logged out"
+                    ),
+                ),
                 TabStatus::AwaitingBroadcast => (
                     "TabAwaitsBroadcast",
                     format!("{tab} needs a new token and, a follower, waits for the leader's broadcast"),
@@ -1151,6 +1179,21 @@ fn describe_in(
                 "TabSignsOut".into(),
                 format!(
                     "the user signs out in {}: the sign-out waits for the Web Lock held by {holder} (it will send {sign_out} once granted)",
+                    who(*t)
+                ),
+                None,
+            )
+        }
+        ActorModelAction::Timeout(_, Timer::TabSignsOut(t))
+            if model::browser_at(after, browser).tabs[*t as usize].status == TabStatus::LoggedOut =>
+        {
+            // `sign_out_takes_lock`, the lock free and the storage empty: auth-js's `_useSession`
+            // finds no session and returns ([`BrowserState::finds_no_session`]).
+            (
+                who(*t),
+                "TabSignsOut".into(),
+                format!(
+                    "the user signs out in {}: it takes the free Web Lock, finds no session in storage and sends nothing: it is logged out",
                     who(*t)
                 ),
                 None,
@@ -1256,7 +1299,11 @@ fn describe_in(
         ActorModelAction::Timeout(_, Timer::AttackerRedeems(cred)) => (
             "attacker".into(),
             "AttackerRedeems".into(),
-            format!("the attacker redeems a copied token: {refresh} ({})", cred_text(cred)),
+            format!(
+                "the attacker redeems a copied token: {refresh} ({}){}",
+                cred_text(cred),
+                attacker_client_text(m, before)
+            ),
             None,
         ),
         ActorModelAction::Timeout(_, Timer::AttackerReadsStorage) => (
@@ -1275,6 +1322,7 @@ fn describe_in(
                 TabStatus::Idle => format!("keeps going with {}", stored_refresh(b1, *t)),
                 _ => "is logged out".into(),
             };
+            let then = if cleared(b0, b1, *t) { format!("clears the stored token and {then}") } else { then };
             let answered = abandoned_answer(m, &names, before, after, browser, *t);
             let served = match answered {
                 Some(a) => format!("the server has already answered it ({a}), and that answer will be dropped"),
@@ -2389,6 +2437,17 @@ fn awaits_refresh_in_flight(
     Some(format!(
         "{me}{why} awaits the page's refresh in flight ({whose}, {carried}) instead of sending its own (single-flight: one refresh per page)"
     ))
+}
+
+/// Whether the reactions tab `t` ran in one step (`on_refused`, `on_server_error`,
+/// `on_aborted`, `on_timeout`) cleared a stored token (`clear-stored-token`, `clear-cookie`,
+/// `clear-shared-storage`), seen in the browser before (`b0`) and after (`b1`): the jar, the
+/// shared storage or the tab's own stored token was emptied. Every step that runs a reaction
+/// list names the clear with the reaction that ended the list ("clears the stored token and is
+/// logged out").
+fn cleared(b0: &BrowserState, b1: &BrowserState, t: TabIx) -> bool {
+    let own = |b: &BrowserState| b.tabs.get(usize::from(t)).and_then(|x| x.token);
+    b0.jar != b1.jar || b0.storage != b1.storage || (own(b0).is_some() && own(b1).is_none())
 }
 
 fn stored_refresh(b: &BrowserState, t: TabIx) -> String {

@@ -51,3 +51,27 @@ pub fn temp_file(name: &str, text: impl AsRef<str>) -> (TempFiles, PathBuf) {
     let path = files.write(name, text);
     (files, path)
 }
+
+/// A report's model checked and the steps of one property's counterexample pinned: checks the
+/// shipped model file `file` (every verdict is what the file expects:
+/// [`crate::util::checked`]), asserts that the search stored more than `searched` unique
+/// states (a non-empty search), and that the shortest counterexample of `property` takes
+/// exactly the steps `expected` (actor, action), in order. Returns the scenario, the model, the
+/// results and that counterexample, for the test's further assertions on texts and stores.
+pub fn pinned(
+    file: &str,
+    searched: u64,
+    property: &str,
+    expected: &[(&str, &str)],
+) -> (
+    refresh_check::scenario::Scenario,
+    refresh_check::model::RefreshModel,
+    refresh_check::check::Results,
+    refresh_check::trace::Trace,
+) {
+    let (sc, m, r) = crate::util::checked(file);
+    assert!(r.unique_states > searched, "{file}: searched {} unique states", r.unique_states);
+    let t = crate::util::trace_of(&m, &sc, &r, property);
+    assert_eq!(crate::util::steps(&t), crate::util::owned(expected), "{file}: {property}'s counterexample");
+    (sc, m, r, t)
+}
