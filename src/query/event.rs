@@ -213,7 +213,7 @@ fn absent_actions(m: &RefreshModel) -> Vec<(&'static str, &'static str)> {
             out.push((a, "has no coordination between tabs (`browser.coordination`: a lock or a broadcast leader)"));
         }
     }
-    if none(&|c| c.single_flight || c.tab_settings.iter().any(|s| s.single_flight == Some(true))) {
+    if none(&|c| c.single_flight || c.tab_settings.iter().any(|s| s.single_flight)) {
         for a in ["TabAwaitsRefreshInFlight", "RequesterAwaitsRefreshInFlight"] {
             out.push((a, "has no requesters sharing a refresh (`browser.single_flight`)"));
         }
