@@ -51,6 +51,7 @@ mod sign_out_everywhere;
 mod sign_out_lock;
 mod sign_out_notice;
 mod storage_reads;
+mod store_wait;
 mod stored_session;
 mod symmetry;
 mod tab_settings;

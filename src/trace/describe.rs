@@ -739,6 +739,12 @@ fn tab_words(b: &BrowserState, i: usize, mode: AuthMode, stored: &str) -> String
         TabStatus::Hung => "hung (holds the lock forever)".into(),
         TabStatus::AwaitingBroadcast => "waiting for the leader's broadcast".into(),
         TabStatus::Closed => "closed".into(),
+        TabStatus::WaitingForTokenChange { sent, since, .. } => match sent {
+            Some(tok) => format!(
+                "refused; waiting for the stored token to change from token={tok} (since browser clock {since})"
+            ),
+            None => format!("refused; waiting for a stored token (since browser clock {since})"),
+        },
     };
     if t.waited > 0 {
         s += &format!(", waited {} own step(s)", t.waited);
@@ -1281,6 +1287,14 @@ fn describe_in(
                 ),
                 None,
             )
+        }
+        ActorModelAction::Timeout(_, Timer::TabRereadsToken(t)) => {
+            let (b0, b1) = (model::browser_at(before, browser), model::browser_at(after, browser));
+            let text = match &m.actors[browser] {
+                Node::Browser { cfg, .. } => model::browser::store_wait::reread_text(cfg, b0, b1, *t, &who(*t)),
+                _ => String::new(),
+            };
+            (who(*t), "TabRereadsToken".into(), text, None)
         }
         ActorModelAction::Timeout(_, Timer::BrowserTick) => {
             let now = model::browser_at(after, browser).now;
@@ -1856,7 +1870,16 @@ fn describe_in(
                                     .then_some(", clears the stored token")
                                     .unwrap_or("");
                                 let after_tab = after_b.tabs.get(ti).map(|x| x.status);
+                                let waits = after_b.tabs.get(ti).and_then(|x| match &m.actors[browser] {
+                                    Node::Browser { cfg, .. } => {
+                                        model::browser::store_wait::wait_started_text(cfg, x)
+                                    }
+                                    _ => None,
+                                });
                                 match after_tab {
+                                    Some(TabStatus::WaitingForTokenChange { .. }) => {
+                                        format!("{w} gets {}{}", view.text, waits.unwrap_or_default())
+                                    }
                                     Some(TabStatus::Refreshing { sent }) => format!(
                                         "{w} gets {}{cleared} and sends the refresh again with the stored token={}",
                                         view.text,
