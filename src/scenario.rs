@@ -494,6 +494,16 @@ pub struct BrowserSection {
     /// refresh again (docs/protocol-language.md, "A refresh that timed out").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_timeout: Option<Vec<Reaction>>,
+    /// With the reaction `wait-for-token-change` in `on_refused` or `on_server_error`: how long
+    /// the tab waits for the stored token to change before the rest of the list runs, N ticks
+    /// of the browser's clock, 1 to 16 and at most `time.max_ticks` (clerk/cli PR 213 polls
+    /// the credential store for 175 ms). Needed by the reaction, refused without it; json
+    /// mode, an authorization-server model, `coordination` "none", no requesters, reloads,
+    /// aborts, retries, calls or sign-out notice (docs/protocol-language.md, "A refusal that
+    /// waits for the stored token to change").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_TICKS))]
+    pub token_change_wait: Option<Tick>,
     /// What requesters 2 to N of a tab (`requesters_per_tab`) do when their refresh is
     /// answered 2xx, in order: where they store the new token (`store-in-tab`, `store-shared`,
     /// `store-in-cookie`, each at most once); `[]` stores nothing (a server-side render whose
@@ -2406,6 +2416,87 @@ impl Scenario {
         })
     }
 
+    /// Checks of the reaction `wait-for-token-change` and `browser.token_change_wait`
+    /// ([`crate::model::browser::store_wait`]): the reaction only in a refresh's error lists
+    /// (`on_refused`, `on_server_error`), in json mode (page script reads the token), with the
+    /// wait's length; the length only with the reaction, within the clock's horizon; and none
+    /// of the options whose reactions or rounds the wait is not modelled with.
+    fn validate_store_wait(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        let wait = Reaction::WaitForTokenChange;
+        let found = "\"wait-for-token-change\"";
+        let others = [
+            ("on_requester_refused", b.on_requester_refused.as_ref()),
+            ("on_requester_server_error", b.on_requester_server_error.as_ref()),
+            ("on_call_refused", b.on_call_refused.as_ref()),
+            ("on_call_server_error", b.on_call_server_error.as_ref()),
+            ("on_aborted", b.on_aborted.as_ref()),
+            ("on_timeout", b.on_timeout.as_ref()),
+        ];
+        for (name, list) in others {
+            if let Some(i) = list.and_then(|l| l.iter().position(|r| *r == wait)) {
+                return Err(self.invalid(
+                    &format!("browser.{name}[{i}]"),
+                    found,
+                    "a reaction of a refresh's error lists only (`on_refused`, `on_server_error`): the wait for the stored token is modelled for the tab's own refresh",
+                ));
+            }
+        }
+        let own = [("on_refused", &b.on_refused), ("on_server_error", &b.on_server_error)];
+        let at =
+            own.iter().find_map(|(name, l)| l.iter().position(|r| *r == wait).map(|i| format!("browser.{name}[{i}]")));
+        let Some(n) = b.token_change_wait else {
+            return match at {
+                Some(field) => Err(self.invalid(
+                    &field,
+                    found,
+                    "a reaction with `browser.token_change_wait` set (N ticks of the browser's clock the tab waits for the stored token to change, 1 to 16)",
+                )),
+                None => Ok(()),
+            };
+        };
+        let Some(field) = at else {
+            return Err(self.invalid(
+                "browser.token_change_wait",
+                n,
+                "no value unless `on_refused` or `on_server_error` has \"wait-for-token-change\" (it is that reaction's wait)",
+            ));
+        };
+        if b.mode != AuthMode::Json {
+            return Err(self.invalid(
+                &field,
+                found,
+                "a reaction page script can perform: in cookie and session mode the refresh token is an HttpOnly cookie that script cannot read (RFC 6265 §5.2.6); json mode keeps it where script can",
+            ));
+        }
+        if n == 0 || n > MAX_TICKS || n > self.time.max_ticks {
+            return Err(self.invalid(
+                "browser.token_change_wait",
+                n,
+                &format!(
+                    "an integer from 1 to {} and at most `time.max_ticks` ({}): the browser's clock never passes the horizon, so a longer wait would never run out",
+                    MAX_TICKS, self.time.max_ticks
+                ),
+            ));
+        }
+        let conflicts = [
+            ("a Directus model (the wait is modelled against an `auth_server` or `protocol`)", !self.is_auth_server()),
+            ("a `coordination` (a lock held through the wait is not modelled)", b.coordination != Coordination::None),
+            ("`requesters_per_tab` above 1", b.requesters_per_tab > 1),
+            ("`reloads_per_tab` above 0", b.reloads_per_tab > 0),
+            ("`aborts_per_tab` above 0", b.aborts_per_tab > 0),
+            ("`retries_per_tab` above 0", b.retries_per_tab > 0),
+            ("`calls_per_tab` above 0", b.calls_per_tab > 0),
+            ("`sign_out_notice`", b.sign_out_notice != crate::model::policy::SignOutNotice::None),
+            ("`ssr_paths` above 0", b.ssr_paths > 0),
+            ("`tab_settings`", b.tab_settings.is_some()),
+        ]
+        .map(|(what, on)| (what.to_string(), on));
+        self.refuse_first("browser.token_change_wait", &n.to_string(), &conflicts, |what| {
+            format!("no value with {what}: the wait is not modelled together with it")
+        })
+    }
+
     /// Checks of `browser.sign_out_takes_lock` ([`crate::model::browser::signout_lock`]): a
     /// Web Lock to take, a sign-out to take it, and none of the lock's faults or calls (a
     /// sign-out holding a lock that hangs, is stolen or is released by a call's log-out is
@@ -2846,6 +2937,7 @@ impl Scenario {
         self.validate_aborts()?;
         self.validate_timeouts()?;
         self.validate_reads_token()?;
+        self.validate_store_wait()?;
         if self.browser.ssr_paths > 0 {
             in_range("browser.ssr_paths", self.browser.ssr_paths, 0, self.browser.tabs.saturating_sub(1))?;
             if self.browser.mode != AuthMode::Cookie {

@@ -53,6 +53,7 @@ mod sign_out_lock;
 mod sign_out_notice;
 mod single_flight;
 mod storage_reads;
+mod store_wait;
 mod stored_session;
 mod symmetry;
 mod tab_settings;

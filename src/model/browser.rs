@@ -83,6 +83,10 @@ pub mod tab_settings;
 pub mod single_flight;
 
 use super::hashed::{Hashed, Seal};
+
+#[path = "store_wait.rs"]
+pub mod store_wait;
+
 use super::policy::{
     AuthMode, Coordination, FollowUpAfter, FollowUpToken, JsonStorage, LeaderElection, LockGranted, Logins, OkReaction,
     Reaction, StorageHolds, WrittenListener,
@@ -126,6 +130,12 @@ pub enum TabStatus {
     /// Lifecycle), while its refresh was in flight: it never reads the answer and never
     /// broadcasts (`industry-policies.md` §1.4). Not a logout: the user closed a tab.
     Closed,
+    /// With the reaction `wait-for-token-change` ([`store_wait`]): the tab's refresh was
+    /// answered with an error, the token stored then was still the one it `sent`, and it waits
+    /// for the stored token to change until its browser clock reaches `since` +
+    /// `browser.token_change_wait`; then it goes on with its reaction list from position
+    /// `resume` of `on_server_error` (`server_error`) or `on_refused`.
+    WaitingForTokenChange { sent: Option<Token>, since: Tick, resume: u8, server_error: bool },
 }
 
 /// A `BroadcastChannel` message from a leader tab, not yet delivered to a tab: the refreshed
@@ -411,6 +421,10 @@ pub struct BrowserCfg {
     /// What a tab does when it times out waiting for its refresh's answer
     /// (`browser.on_timeout`, [`timeouts`]); `None`: it sends the same refresh again.
     pub on_timeout: Option<Vec<Reaction>>,
+    /// With the reaction `wait-for-token-change`: how long a tab waits for the stored token to
+    /// change, N ticks of the browser's clock (`browser.token_change_wait`, [`store_wait`]).
+    /// `None` without the field.
+    pub token_change_wait: Option<Tick>,
     /// `browser.retry_timeout` as a number N of ticks: a tab may send a retry only once its
     /// browser clock has advanced N ticks since it sent its last attempt
     /// ([`Tab::sent_at`]). `None`: `any-moment` or `after-loss`.
@@ -544,6 +558,7 @@ impl BrowserCfg {
             || self.call_refresh_margin.is_some()
             || self.lock_granted == LockGranted::SkipIfStoredSessionFresh
             || self.retry_after_ticks.is_some()
+            || self.token_change_wait.is_some()
             || self.refreshes_on_expiry()
     }
 
@@ -1532,8 +1547,29 @@ impl BrowserState {
             TabStatus::Refreshing { sent } => sent,
             _ => None,
         };
-        for r in reactions {
+        self.react_from(cfg, t, reactions, 0, sent, trail)
+    }
+
+    /// Tab `t` runs `reactions` from position `start` on, for an error answer to its refresh
+    /// that presented `sent`, writing what each reaction did into `trail`; returns the retry it
+    /// sends, if any.
+    fn react_from(
+        &mut self,
+        cfg: &BrowserCfg,
+        t: TabIx,
+        reactions: &[Reaction],
+        start: usize,
+        sent: Option<Token>,
+        trail: &mut Vec<Ran>,
+    ) -> Option<Send> {
+        for (i, r) in reactions.iter().enumerate().skip(start) {
             match r {
+                Reaction::WaitForTokenChange => {
+                    let server_error = std::ptr::eq(reactions, cfg.on_server_error.as_slice());
+                    if self.start_token_wait(cfg, t, sent, i, server_error) {
+                        return None;
+                    }
+                }
                 Reaction::LogOut => break,
                 Reaction::KeepGoing => {
                     self.tabs[t as usize].status = TabStatus::Idle;
@@ -1903,6 +1939,7 @@ impl BrowserState {
                         return Some(Send::Call { tab: t, access: held });
                     }
                 }
+                Reaction::WaitForTokenChange => {} // refused in a call's lists
                 Reaction::RefreshAndRetry => {
                     if call.retries_left > 0 {
                         let waiting = Call { retries_left: call.retries_left - 1, awaiting_refresh: true, ..call };
@@ -1999,6 +2036,7 @@ pub(crate) mod tests {
             retries: 0,
             on_timeout: None,
             retry_after_ticks: None,
+            token_change_wait: None,
             lock_hangs: 0,
             lock_steal: false,
             read_before_lock: false,

@@ -307,6 +307,10 @@ pub enum Timer {
     /// now, whatever else the tab has in flight (`browser.requesters_per_tab`;
     /// [`browser::requesters`]).
     RequesterRefreshes(TabIx, u8),
+    /// With the reaction `wait-for-token-change`: a tab waiting for the stored token to change
+    /// reads it again, and the read decides: the token changed, or the wait ran out
+    /// ([`browser::store_wait`]).
+    TabRereadsToken(TabIx),
     /// The user reloads the tab while its refresh is in flight: the request is cancelled and
     /// the new page refreshes with its stored credential (`browser.reloads_per_tab`;
     /// nhost/hasura-backend-plus issue 220).
@@ -696,6 +700,11 @@ impl Actor for Node {
                         let sent = b.send_read_token(cfg, t);
                         (sent.is_some(), sent)
                     }
+                    Timer::TabRereadsToken(t) => {
+                        let could = b.may_reread_token(cfg, t);
+                        let sent = b.reread_token(cfg, t);
+                        (could, sent)
+                    }
                     Timer::BrowserTick => {
                         b.now += 1;
                         (true, None)
@@ -926,6 +935,11 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
     if cfg.aborts > 0 {
         for t in 0..b.tabs.len() as TabIx {
             set(Timer::TabAbortsRefresh(t), b.may_abort(t));
+        }
+    }
+    if cfg.token_change_wait.is_some() {
+        for t in 0..b.tabs.len() as TabIx {
+            set(Timer::TabRereadsToken(t), b.may_reread_token(cfg, t));
         }
     }
     if cfg.reads_token == policy::ReadsToken::BeforeSend {
@@ -1240,6 +1254,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         retries: sc.browser.retries_per_tab,
         on_timeout: sc.browser.on_timeout.clone(),
         retry_after_ticks: sc.browser.retry_timeout.ticks(),
+        token_change_wait: sc.browser.token_change_wait,
         lock_hangs: sc.browser.lock_hangs,
         lock_steal: sc.browser.lock_steal,
         read_before_lock: sc.browser.read_before_lock,
@@ -1357,6 +1372,7 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
             || sc.browser.call_refresh_margin.is_some()
             || sc.browser.lock_granted == policy::LockGranted::SkipIfStoredSessionFresh
             || sc.browser.retry_timeout.ticks().is_some()
+            || sc.browser.token_change_wait.is_some()
             || sc.browser.refresh_triggers.iter().flatten().any(|t| *t == policy::RefreshTrigger::WhenAccessExpired)
             || sc
                 .browser

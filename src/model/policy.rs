@@ -309,6 +309,16 @@ pub enum Reaction {
     /// (`auth.context.ts` `#performRefresh`: a rejection is applied only if the session in
     /// hand is still the one the refresh was started for; issue 23536).
     IgnoreIfTokenChanged,
+    /// The client waits a bounded time for the stored token to change (`browser.token_change_wait`,
+    /// N ticks of the browser's clock), reading where it keeps the token at once and again at
+    /// any moment of the wait: as soon as a read finds some token other than the one the
+    /// failed refresh sent (another process or tab stored the token it rotated), the refusal is
+    /// dropped as with [`Reaction::IgnoreIfTokenChanged`] (the tab stays signed in and idle with
+    /// that token; the list ends). If the wait runs out with the same token stored (or none),
+    /// the list goes on; a write that lands after that is not seen. Nothing is sent.
+    /// clerk/cli PR 213 (`credential-store.ts` `awaitConcurrentRefresh`: reads the stored
+    /// session at 0 ms, then after sleeps of 25, 50 and 100 ms; [`super::browser::store_wait`]).
+    WaitForTokenChange,
     /// The tab stays signed in and idle, keeping what it holds (an app that ignores a failed
     /// background refresh until the next request). Ends the list.
     KeepGoing,

@@ -345,8 +345,9 @@ impl BrowserState {
                                 return Some(Send::Refresh { tab: address(t, r, page), cred, retry: false, access });
                             }
                         }
-                        // Refused by the model file's checks with several requesters; calls only.
-                        Reaction::Retry | Reaction::RefreshAndRetry => {}
+                        // Refused by the model file's checks with several requesters; calls only;
+                        // the tab's own lists only.
+                        Reaction::Retry | Reaction::RefreshAndRetry | Reaction::WaitForTokenChange => {}
                     }
                 }
                 let tab = &mut self.tabs[t as usize];

@@ -604,7 +604,8 @@ fn timer_tab(tm: &Timer) -> Option<TabIx> {
         | Timer::RequesterRefreshes(t, _)
         | Timer::TabReloads(t)
         | Timer::TabAbortsRefresh(t)
-        | Timer::TabSendsReadToken(t) => Some(t),
+        | Timer::TabSendsReadToken(t)
+        | Timer::TabRereadsToken(t) => Some(t),
         Timer::Tick
         | Timer::DeviceSignsIn
         | Timer::AttackerRedeems(_)
@@ -639,6 +640,7 @@ fn map_timer(tm: &Timer, f: &dyn Fn(TabIx) -> TabIx) -> Timer {
         Timer::TabReloads(t) => Timer::TabReloads(f(t)),
         Timer::TabAbortsRefresh(t) => Timer::TabAbortsRefresh(f(t)),
         Timer::TabSendsReadToken(t) => Timer::TabSendsReadToken(f(t)),
+        Timer::TabRereadsToken(t) => Timer::TabRereadsToken(f(t)),
         other => other,
     }
 }

@@ -123,8 +123,18 @@ mod tests {
             mode,
             refreshes: 2,
             tab_settings: vec![
-                TabCfg { refreshes: 1, triggers: vec![RefreshTrigger::WhenAccessExpired], own_refreshes: true, single_flight: false },
-                TabCfg { refreshes: 2, triggers: vec![RefreshTrigger::AnyTime], own_refreshes: false, single_flight: false },
+                TabCfg {
+                    refreshes: 1,
+                    triggers: vec![RefreshTrigger::WhenAccessExpired],
+                    own_refreshes: true,
+                    single_flight: false,
+                },
+                TabCfg {
+                    refreshes: 2,
+                    triggers: vec![RefreshTrigger::AnyTime],
+                    own_refreshes: false,
+                    single_flight: false,
+                },
             ],
             ..crate::model::browser::tests::cfg(tabs, crate::model::policy::Coordination::None)
         }

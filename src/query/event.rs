@@ -161,6 +161,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "TabReceivesSignInResponse",
     "TabRefreshesBeforeCall",
     "TabReloads",
+    "TabRereadsToken",
     "TabRetriesRefresh",
     "TabSendsCall",
     "TabSendsRefresh",
@@ -220,6 +221,9 @@ fn absent_actions(m: &RefreshModel) -> Vec<(&'static str, &'static str)> {
     }
     if none(&|c| c.on_timeout.is_some()) {
         out.push(("TabTimesOut", "has no reaction to a timeout (`browser.on_timeout`)"));
+    }
+    if none(&|c| c.token_change_wait.is_some()) {
+        out.push(("TabRereadsToken", "has no wait for the stored token to change (`wait-for-token-change`)"));
     }
     if none(&|c| c.aborts > 0) {
         out.push(("TabAbortsRefresh", "has no aborted refresh (`browser.aborts_per_tab`)"));

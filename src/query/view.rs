@@ -212,7 +212,10 @@ fn tab_status_value(s: TabStatus) -> i32 {
         TabStatus::Refreshing { .. } | TabStatus::TokenRead => "refreshing",
         TabStatus::Requesting | TabStatus::CheckingFresh => "requesting",
         TabStatus::SigningOut => "signing_out",
-        TabStatus::WaitingLock | TabStatus::LockSeenFree | TabStatus::AwaitingBroadcast => "waiting",
+        TabStatus::WaitingLock
+        | TabStatus::LockSeenFree
+        | TabStatus::AwaitingBroadcast
+        | TabStatus::WaitingForTokenChange { .. } => "waiting",
         TabStatus::LoggedOut => "logged_out",
         TabStatus::Closed => "closed",
         TabStatus::Hung => "hung",

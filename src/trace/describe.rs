@@ -764,6 +764,12 @@ fn tab_words(b: &BrowserState, i: usize, mode: AuthMode, stored: &str) -> String
         TabStatus::Hung => "hung (holds the lock forever)".into(),
         TabStatus::AwaitingBroadcast => "waiting for the leader's broadcast".into(),
         TabStatus::Closed => "closed".into(),
+        TabStatus::WaitingForTokenChange { sent, since, .. } => match sent {
+            Some(tok) => format!(
+                "refused; waiting for the stored token to change from token={tok} (since browser clock {since})"
+            ),
+            None => format!("refused; waiting for a stored token (since browser clock {since})"),
+        },
     };
     if t.waited > 0 {
         s += &format!(", waited {} own step(s)", t.waited);
@@ -1337,6 +1343,14 @@ fn describe_in(
                 ),
                 None,
             )
+        }
+        ActorModelAction::Timeout(_, Timer::TabRereadsToken(t)) => {
+            let (b0, b1) = (model::browser_at(before, browser), model::browser_at(after, browser));
+            let text = match &m.actors[browser] {
+                Node::Browser { cfg, .. } => model::browser::store_wait::reread_text(cfg, b0, b1, *t, &who(*t)),
+                _ => String::new(),
+            };
+            (who(*t), "TabRereadsToken".into(), text, None)
         }
         ActorModelAction::Timeout(_, Timer::BrowserTick) => {
             let now = model::browser_at(after, browser).now;
@@ -1914,8 +1928,19 @@ fn describe_in(
                                 // The tab's reactions (`browser.on_refused`, `on_server_error`),
                                 // each that ran, in order.
                                 Node::Browser { cfg, .. } => {
-                                    let trail = before_b.refusal_trail(cfg, ti as TabIx, e.status());
-                                    format!("{w} gets {}{}", view.text, reactions_text(&trail))
+                                    let waiting = after_b
+                                        .tabs
+                                        .get(ti)
+                                        .filter(|x| matches!(x.status, TabStatus::WaitingForTokenChange { .. }));
+                                    if let Some(x) = waiting {
+                                        // `wait-for-token-change`: the rest of the list runs at
+                                        // the tab's `TabRereadsToken`.
+                                        let waits = model::browser::store_wait::wait_started_text(cfg, x);
+                                        format!("{w} gets {}{}", view.text, waits.unwrap_or_default())
+                                    } else {
+                                        let trail = before_b.refusal_trail(cfg, ti as TabIx, e.status());
+                                        format!("{w} gets {}{}", view.text, reactions_text(&trail))
+                                    }
                                 }
                                 _ => format!("{w} gets {}", view.text),
                             },
