@@ -58,6 +58,7 @@ mod threads;
 mod timeouts;
 mod token_reads;
 mod triggers;
+mod user_fields;
 mod viewer;
 mod waits;
 mod wording;
