@@ -220,3 +220,47 @@ fn a_sign_in_served_after_the_sign_out_is_no_revival() {
     let last = &t.steps.last().unwrap().text;
     assert!(last.contains("device 2 tab A gets 200"), "{last}");
 }
+
+/// "Sign out other devices" (`revoke user except session`) served by one of two nodes
+/// (`replicas: 2`, the sign-out routed to a node by the load balancer), one device of two
+/// tabs: the rule keeps the acting session, so the device's user is not marked signed out.
+/// Tab B refreshes with the kept family's token after tab A's sign-out and is served: no
+/// revival. Before, the two-node path marked the acting device's user signed out whatever the
+/// rule kept, and that refresh was reported by `sign_out_no_session_revived` (6 steps).
+#[test]
+fn a_sign_out_of_the_other_devices_on_two_nodes_keeps_the_acting_session_alive() {
+    let files = crate::common::TempFiles::new();
+    let f = files.copy_model(RACE, "others-two-nodes.json", |v| {
+        v["name"] = "others-two-nodes".into();
+        v["protocol"]["replicas"] = 2.into();
+        v["protocol"]["sign_out"]["rules"][0]["do"] = serde_json::json!(["revoke user except session"]);
+        v["protocol"]["sign_out"]["rules"][0].as_object_mut().unwrap().remove("evicts");
+        v["protocol"]["refresh"] = serde_json::json!({ "rules": [
+            { "name": "active", "when": "presented.status == active",
+              "do": ["supersede presented", "mint child"], "reply": "ok minted" },
+            { "name": "not active", "reply": "invalid_grant" } ] });
+        v["browser"]["devices"] = 1.into();
+        v["browser"]["tabs"] = 2.into();
+        v["browser"]["refreshes_per_tab"] = 1.into();
+        v["browser"].as_object_mut().unwrap().remove("sign_out_from");
+        v.remove("expect");
+        v.insert(
+            "queries".into(),
+            serde_json::json!([{ "name": "kept-tab-served-after-sign-out",
+                "events": ["tab A TabReceivesLogoutResponse", "tab B TabSendsRefresh",
+                           "tab B TabReceivesRefreshResponse status 200"], "expect": "reachable" }]),
+        );
+    });
+    let sc = refresh_check::scenario::Scenario::load(&f).unwrap();
+    let (_, r) = crate::util::run(&sc, &Default::default());
+    assert!(r.states > 100, "{}", r.states);
+    for p in ["sign_out_no_session_revived", "logout_revokes_all", "sign_out_no_dead_token_handed_out"] {
+        assert_eq!(status(&r, p), Verdict::Holds, "{p}");
+    }
+    // The query's example: tab A signs out the other devices on a node, then tab B's refresh
+    // of the kept family is served 200 with a new token.
+    let t = crate::util::query_trace(&sc, "kept-tab-served-after-sign-out");
+    let text: Vec<&str> = t.steps.iter().map(|s| s.text.as_str()).collect();
+    let at = text.iter().position(|s| s.contains("tab B gets 200")).unwrap();
+    assert!(text[..at].iter().any(|s| s.contains("tab A gets 200 signed_out")), "{text:#?}");
+}

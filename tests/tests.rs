@@ -62,6 +62,7 @@ mod timeouts;
 mod token_reads;
 mod trace_words;
 mod triggers;
+mod user_fields;
 mod viewer;
 mod waits;
 mod wording;

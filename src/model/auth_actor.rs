@@ -398,8 +398,12 @@ pub(super) fn on_cluster_timer(
                     Msg::RefreshResponse { tab, reply }
                 }
                 oauth::AsEndpoint::Revoke => {
-                    let reply = s.on_node(*node, |s| interpret::sign_out(protocol, s, p.token));
-                    s.as_ghost.user_signed_out |= 1 << client.browser;
+                    // As on one node: a rule that keeps the acting session ("sign out other
+                    // devices") does not sign the device's user out.
+                    let (reply, kept) = s.on_node(*node, |s| interpret::sign_out_keeping(protocol, s, p.token, None));
+                    if !kept {
+                        s.as_ghost.user_signed_out |= 1 << client.browser;
+                    }
                     Msg::LogoutResponse { tab, reply }
                 }
             };

@@ -81,6 +81,7 @@ fn read(
         Var::NewestGeneration => i32::from(view.newest_gen),
         Var::FamilyField(i) => i32::from(fam.fields[i as usize]),
         Var::SessionField(i) => i32::from(view.session[i as usize]),
+        Var::UserField(i) => i32::from(view.user_fields[i as usize]),
         Var::RequestField(i) => i32::from(vars[i as usize]),
         Var::TokenField(i) => i32::from(row.fields[i as usize]),
         Var::ChildField(i) => i32::from(view.child_fields[i as usize]),
@@ -433,6 +434,8 @@ fn apply(
                     let named = match scope {
                         Scope::Family => var(&Var::FamilyField(*i)),
                         Scope::Session => var(&Var::SessionField(*i)),
+                        // A user field holds a tick or a count, never a token.
+                        Scope::User => 0,
                         Scope::Request => var(&Var::RequestField(*i)),
                         Scope::Presented => var(&Var::TokenField(*i)),
                         Scope::Child => var(&Var::ChildField(*i)),
@@ -544,6 +547,7 @@ fn apply(
                             e[*i as usize] = v;
                         }
                     }
+                    Scope::User => s.user[*i as usize] = v,
                     Scope::Request => vars[*i as usize] = v,
                     Scope::Presented => s.rows[t as usize - 1].fields[*i as usize] = v,
                     Scope::Child => {

@@ -153,6 +153,8 @@ pub struct ReadView {
     pub child_fields: Fields,
     /// Its client session's declared fields (all 0 when the protocol declares none).
     pub session: Fields,
+    /// The user's declared fields (`fields.user`; all 0 when the protocol declares none).
+    pub user_fields: Fields,
     /// The newest access token issued with the presented refresh token (for an ordinary
     /// request: the presented access token), if the store keeps access tokens.
     pub access: Option<(AccessId, AccessRow)>,
@@ -271,6 +273,8 @@ pub enum Before {
     Family(u8, Family),
     /// A client session's declared fields.
     Session(u8, Fields),
+    /// The user's declared fields (`fields.user`).
+    User(Fields),
 }
 
 impl AsHandler {
@@ -402,6 +406,8 @@ pub struct Table {
     pub families: Vec<Family>,
     /// Declared fields per client session (see [`AsState::sessions`]).
     pub sessions: Vec<Fields>,
+    /// The user's declared fields (see [`AsState::user`]).
+    pub user: Fields,
 }
 
 /// A request that reached the cluster's load balancer and waits to be routed to a node.
@@ -471,6 +477,10 @@ pub struct AsState {
     /// The protocol's declared per-client-session fields, one entry per client session
     /// (device); empty when the protocol declares none.
     pub sessions: Vec<Fields>,
+    /// The protocol's declared per-user fields (`fields.user`, in name order): the user row
+    /// every family of every device belongs to (a `passwordChangedAt` column). All 0 when the
+    /// protocol declares none, so that states are as they were.
+    pub user: Fields,
     /// Refreshes between read and write, sorted by client.
     pub handlers: Vec<AsHandler>,
     /// Ghost for the properties shared with the Directus model.
@@ -518,6 +528,7 @@ impl AsState {
                 })
                 .collect(),
             sessions: if session_fields { vec![Fields::default(); devices as usize] } else { vec![] },
+            user: Fields::default(),
             handlers: vec![],
             ghost: ServerGhost::default(),
             as_ghost: AsGhost::default(),
@@ -638,6 +649,7 @@ impl AsState {
                 Before::Row(t, _) => (0, t),
                 Before::Family(f, _) => (1, f),
                 Before::Session(e, _) => (2, e),
+                Before::User(_) => (3, 0),
             };
             let mine = s.undo.iter().any(|(c, n, x)| (*c, *n) == (client, slot) && key(x) == key(&b));
             if !mine {
@@ -661,11 +673,19 @@ impl AsState {
                 add(self, Before::Session(i as u8, before.sessions[i]));
             }
         }
+        if before.user != self.user {
+            add(self, Before::User(before.user));
+        }
     }
 
     /// The store's tables as they are now (for [`AsState::log_undo`]).
     pub fn table(&self) -> Table {
-        Table { rows: self.rows.clone(), families: self.families.clone(), sessions: self.sessions.clone() }
+        Table {
+            rows: self.rows.clone(),
+            families: self.families.clone(),
+            sessions: self.sessions.clone(),
+            user: self.user,
+        }
     }
 
     /// Rolls back the transaction of request `(client, slot)`: every entry it wrote gets its
@@ -700,6 +720,8 @@ impl AsState {
                     }
                     self.sessions[e as usize] = was;
                 }
+                // The user row is in the database: no field of it is kept in memory.
+                Before::User(was) => self.user = was,
             }
         }
         self.commit(client, slot);
@@ -713,7 +735,8 @@ impl AsState {
     /// The same sign-ins on two nodes, each with its own copy of the session entry (C09).
     pub fn signed_in_cluster(devices: u8, logins: u8, session_fields: bool) -> AsState {
         let mut s = AsState::signed_in(devices, logins, session_fields);
-        let second = Table { rows: s.rows.clone(), families: s.families.clone(), sessions: s.sessions.clone() };
+        let second =
+            Table { rows: s.rows.clone(), families: s.families.clone(), sessions: s.sessions.clone(), user: s.user };
         let minted = s.rows.len() as Token;
         s.cluster = Some(Box::new(Cluster { second, outbox: [None, None], pending: vec![], minted, affinity: vec![] }));
         s
@@ -736,13 +759,18 @@ impl AsState {
                 std::mem::swap(&mut s.rows, &mut c.second.rows);
                 std::mem::swap(&mut s.families, &mut c.second.families);
                 std::mem::swap(&mut s.sessions, &mut c.second.sessions);
+                std::mem::swap(&mut s.user, &mut c.second.user);
             }
         };
         if node == 1 {
             swap(self);
         }
-        let table =
-            |s: &AsState| Table { rows: s.rows.clone(), families: s.families.clone(), sessions: s.sessions.clone() };
+        let table = |s: &AsState| Table {
+            rows: s.rows.clone(),
+            families: s.families.clone(),
+            sessions: s.sessions.clone(),
+            user: s.user,
+        };
         let before = table(self);
         let out = f(self);
         let after = table(self);
@@ -768,6 +796,7 @@ impl AsState {
             self.rows = t.rows;
             self.families = t.families;
             self.sessions = t.sessions;
+            self.user = t.user;
         }
         true
     }
@@ -853,6 +882,7 @@ impl AsState {
             child,
             child_fields,
             session,
+            user_fields: self.user,
             access,
             child_access,
             follow: [None; crate::protocol::expr::MAX_FOLLOWS],

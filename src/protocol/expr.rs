@@ -78,6 +78,9 @@ pub enum Var {
     FamilyField(u8),
     /// `session.<field>`: a field the protocol declares per client session (a device's sign-ins).
     SessionField(u8),
+    /// `user.<field>`: a field the protocol declares per user (`fields.user`): the user row every
+    /// family of every device belongs to (nocobase's `passwordChangeTz`), a tick or a count.
+    UserField(u8),
     /// `request.<field>`: a field the protocol declares per request: it lives from the
     /// handler's first step to its answer (a local variable of the handler, 0 on arrival).
     RequestField(u8),
@@ -324,6 +327,8 @@ pub enum Scope {
     Family,
     /// Its client session.
     Session,
+    /// The user row (`fields.user`): one for every family of every device.
+    User,
     /// The request being served (a `request.` field).
     Request,
     /// The presented refresh token's row (a `fields.token` field, `presented.F`).
@@ -450,6 +455,8 @@ pub struct Names {
     pub request: Vec<(String, FieldType)>,
     /// Per-refresh-token fields, sorted by name.
     pub token: Vec<(String, FieldType)>,
+    /// Per-user fields (`fields.user`), sorted by name: ticks and counts.
+    pub user: Vec<(String, FieldType)>,
     /// The names are resolved for the ordinary-request handler: `access.` columns are
     /// readable there (and only there).
     pub ordinary: bool,
@@ -566,7 +573,7 @@ impl Names {
         };
         let access = if self.ordinary { ", an `access.` column of the presented access token" } else { "" };
         Err(format!(
-            "unknown name `{w}` (expected `now`, `presented`, a token status (`active`, `superseded`, `revoked`; `none`: no token), a `presented.` or `family.` column{access}, a `user.` count or token (`user.active_tokens`, `user.active_families`, `user.oldest`, `user.newest`, `user.least_recently_used`, `user.most_recently_used`), or a declared `family.`, `session.`, per-token `presented.` or `request.` field{hint})"
+            "unknown name `{w}` (expected `now`, `presented`, a token status (`active`, `superseded`, `revoked`; `none`: no token), a `presented.` or `family.` column{access}, a `user.` count or token (`user.active_tokens`, `user.active_families`, `user.oldest`, `user.newest`, `user.least_recently_used`, `user.most_recently_used`), or a declared `family.`, `session.`, `user.`, per-token `presented.` or `request.` field{hint})"
         ))
     }
 
@@ -632,6 +639,7 @@ impl Names {
                 let v = match scope {
                     Scope::Family => Var::FamilyField(i),
                     Scope::Session => Var::SessionField(i),
+                    Scope::User => Var::UserField(i),
                     Scope::Request => Var::RequestField(i),
                     Scope::Presented => Var::TokenField(i),
                     Scope::Child => Var::ChildField(i),
@@ -804,9 +812,10 @@ impl Names {
     fn declared(&self) -> Vec<String> {
         let f = self.family.iter().map(|(n, _)| format!("family.{n}"));
         let s = self.session.iter().map(|(n, _)| format!("session.{n}"));
+        let u = self.user.iter().map(|(n, _)| format!("user.{n}"));
         let r = self.request.iter().map(|(n, _)| format!("request.{n}"));
         let t = self.token.iter().flat_map(|(n, _)| [format!("presented.{n}"), format!("presented.child.{n}")]);
-        f.chain(s).chain(r).chain(t).collect()
+        f.chain(s).chain(u).chain(r).chain(t).collect()
     }
 
     fn field(&self, w: &str) -> Option<(Scope, u8, FieldType)> {
@@ -814,6 +823,8 @@ impl Names {
             (Scope::Family, n, &self.family)
         } else if let Some(n) = w.strip_prefix("session.") {
             (Scope::Session, n, &self.session)
+        } else if let Some(n) = w.strip_prefix("user.") {
+            (Scope::User, n, &self.user)
         } else if let Some(n) = w.strip_prefix("request.") {
             (Scope::Request, n, &self.request)
         } else if let Some(n) = w.strip_prefix("presented.child.") {

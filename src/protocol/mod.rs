@@ -39,6 +39,7 @@ pub mod expr;
 pub mod presets;
 pub mod sessions;
 pub mod syntax;
+pub mod user_fields;
 pub mod wording;
 
 use std::collections::BTreeMap;
@@ -97,6 +98,12 @@ pub struct FieldsSpec {
     /// presented.child.NAME`, `set minted.NAME` and `set PATH.NAME`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub token: BTreeMap<String, FieldType>,
+    /// Per user, by name: columns of the user row that every family of every device belongs to
+    /// (nocobase's `passwordChangeTz`, a "tokens issued before X are invalid" stamp), a `tick`
+    /// or a `count`; read as `user.NAME` by every handler, written with `set user.NAME = e`.
+    /// Durable: a user field is never `in_memory`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub user: BTreeMap<String, FieldType>,
     /// The declared fields kept in the server process's memory (a cache, a counter, a key
     /// map), as `family.NAME`, `session.NAME` or `token.NAME`: a restart resets them to 0;
     /// every other field and the token store are durable.
@@ -676,6 +683,8 @@ pub struct Protocol {
     pub session_fields: Vec<(String, FieldType)>,
     /// Declared per-refresh-token fields, sorted by name.
     pub token_fields: Vec<(String, FieldType)>,
+    /// Declared per-user fields (`fields.user`), sorted by name: ticks and counts.
+    pub user_fields: Vec<(String, FieldType)>,
     /// Some rule reads `presented.issued_at`: the store records each token's issue tick (else
     /// it keeps 0, so that states differing only in it are one state).
     pub records_issued_at: bool,
@@ -758,6 +767,7 @@ impl Protocol {
             ("session", &spec.fields.session),
             ("request", &spec.fields.request),
             ("token", &spec.fields.token),
+            ("user", &spec.fields.user),
         ] {
             if map.len() > MAX_FIELDS {
                 return Err(fail(
@@ -784,6 +794,9 @@ impl Protocol {
                         name,
                         "a field name of lower-case letters, digits and `_` that is not a built-in column".into(),
                     ));
+                }
+                if scope == "user" {
+                    user_fields::check_type(&format!("{at}.fields.user.{name}"), map[name])?;
                 }
             }
         }
@@ -860,6 +873,7 @@ impl Protocol {
             session: spec.fields.session.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             request: spec.fields.request.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             token: spec.fields.token.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            user: spec.fields.user.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             ordinary: false,
             revocation: false,
             follows: Default::default(),
@@ -1093,6 +1107,7 @@ impl Protocol {
             family_fields: names.family,
             session_fields: names.session,
             token_fields: names.token,
+            user_fields: names.user,
             records_issued_at,
             reads_user,
             reuse_interval: spec.reuse_interval,

@@ -902,8 +902,11 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let table = |t: (&[model::oauth::TokRow], &[model::oauth::Family], &[model::oauth::Fields]), node: &str| {
+    let table = |t: (&[model::oauth::TokRow], &[model::oauth::Family], &[model::oauth::Fields]),
+                 user: &model::oauth::Fields,
+                 node: &str| {
         let (rows, families, sessions) = t;
+        let user_fields = protocol.as_ref().map_or(&[][..], |p| &p.user_fields[..]);
         let (issued_at, family_fields, session_fields, token_fields) = match &protocol {
             Some(p) => (p.records_issued_at, &p.family_fields[..], &p.session_fields[..], &p.token_fields[..]),
             None => (false, &[][..], &[][..], &[][..]),
@@ -941,6 +944,8 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
                     .enumerate()
                     .map(|(i, e)| format!("{node}client session {i}: {}", fields(session_fields, e))),
             )
+            // The user row's declared fields (`fields.user`), where the protocol declares some.
+            .chain((!user_fields.is_empty()).then(|| format!("{node}user: {}", fields(user_fields, user))))
             .collect::<Vec<String>>()
     };
     let who_sent = |c: model::ClientKey| names.who_at(Id::from(c.browser as usize), c.tab);
@@ -958,15 +963,15 @@ fn auth_server_snapshot(m: &RefreshModel, s: &State, b: &BrowserState, auth: &mo
         .collect();
     let store = match &auth.cluster {
         None => {
-            let mut lines = table((&auth.rows, &auth.families, &auth.sessions), "");
+            let mut lines = table((&auth.rows, &auth.families, &auth.sessions), &auth.user, "");
             lines.extend(auth.access.iter().enumerate().map(|(i, a)| access_row_text(i as u8 + 1, a)));
             lines
         }
         Some(c) => {
             // Two nodes (C09): each node's copy of the session entry, and what waits for the
             // load balancer or for replication.
-            let mut lines = table((&auth.rows, &auth.families, &auth.sessions), "node 1: ");
-            lines.extend(table((&c.second.rows, &c.second.families, &c.second.sessions), "node 2: "));
+            let mut lines = table((&auth.rows, &auth.families, &auth.sessions), &auth.user, "node 1: ");
+            lines.extend(table((&c.second.rows, &c.second.families, &c.second.sessions), &c.second.user, "node 2: "));
             handlers.extend(c.pending.iter().map(|p| {
                 let what = match p.endpoint {
                     model::oauth::AsEndpoint::Refresh => "refresh",
