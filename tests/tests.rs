@@ -39,6 +39,7 @@ mod reactions;
 mod replay;
 mod reports;
 mod reports_dec7;
+mod reports_dec8b;
 mod requesters;
 mod revocation;
 mod robustness;
