@@ -40,6 +40,7 @@ mod replay;
 mod reports;
 mod reports_dec7;
 mod reports_dec8;
+mod reports_dec8b;
 mod requesters;
 mod revocation;
 mod robustness;
