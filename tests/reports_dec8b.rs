@@ -9,7 +9,7 @@
 
 use refresh_check::scenario::Verdict;
 
-use crate::util::{checked, last_store, owned, query_trace, status, steps, trace_of};
+use crate::util::{answered, checked, last_store, owned, query_trace, status, steps, trace_of};
 
 /// palaia before any fix (issue 346, point 2): the client rotates token 1 into 2 and a leaked
 /// copy of 1 replayed inside the grace window gets a successor of its own; both successors stay
@@ -158,4 +158,44 @@ fn ansari_69_concurrent_refresh_loser_logs_the_tab_out() {
         last_store(&t),
         ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
     );
+}
+
+/// Ansari after PR 71: the module-level `refreshTokenPromise` makes the page's second 401 await
+/// the first's refresh instead of presenting token 1 again; nobody is logged out and no two
+/// refreshes of the page are in flight. The same file without `browser.single_flight` is the
+/// model before the PR: its "token 1 presented twice" query becomes reachable and the tab is
+/// logged out, so the unreachable answer is the field's doing.
+#[test]
+fn ansari_pr71_second_401_awaits_the_refresh_in_flight() {
+    const FIX: &str = "models/ansari-pr71-module-level-single-flight.json";
+    let (sc, _, r) = checked(FIX);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "concurrent_refreshes"), Verdict::Unreached);
+    assert!(r.unique_states >= 10, "searched: {}", r.unique_states);
+    let t = query_trace(&sc, "second-401-awaits-the-refresh-in-flight");
+    assert_eq!(
+        steps(&t),
+        owned(&[
+            ("tab A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("tab A's requester 2", "RequesterAwaitsRefreshInFlight"),
+            ("tab A", "TabReceivesRefreshResponse"),
+        ])
+    );
+    assert!(t.steps[2].text.contains("which presented token=1"), "{}", t.steps[2].text);
+    assert_eq!(
+        answered(&sc, "the-deleted-token-is-never-presented-again").answer,
+        refresh_check::query::Answer::Unreachable
+    );
+
+    let files = crate::common::TempFiles::new();
+    let path = files.copy_model(FIX, "before.json", |m| {
+        m.get_mut("browser").and_then(|b| b.as_object_mut()).unwrap().remove("single_flight");
+    });
+    let before = refresh_check::scenario::Scenario::load(&path).unwrap();
+    let q = before.queries.iter().find(|q| q.name == "the-deleted-token-is-never-presented-again").unwrap();
+    let m = refresh_check::model::build(&before);
+    let cfg = refresh_check::search::SearchConfig::default();
+    let o = refresh_check::query::answer(&m, &before.path, &before.name, before.browser.tabs, q, &cfg);
+    assert_eq!(o.answer, refresh_check::query::Answer::Reachable, "without the field the race is back");
 }

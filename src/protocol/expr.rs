@@ -1171,6 +1171,7 @@ mod tests {
             family: vec![],
             session: vec![("count".into(), FieldType::Count), ("current".into(), FieldType::Token)],
             request: vec![],
+            user: vec![],
             token: vec![("answer".into(), FieldType::Token), ("claims".into(), FieldType::Count)],
             ordinary: false,
             revocation: false,
