@@ -1513,13 +1513,21 @@ impl Scenario {
         // `clear-cookie` is an answer's `Set-Cookie` expiring the auth cookies (RFC 6265 §5.3:
         // only a response sets or expires a cookie; page script cannot touch an HttpOnly one):
         // an aborted or timed-out refresh has no answer the tab reads.
+        // In cookie and session mode `clear-stored-token` is that same `Set-Cookie`.
+        let expires_cookie =
+            |r: &Reaction| *r == Reaction::ClearCookie || (*r == Reaction::ClearStoredToken && b.mode != AuthMode::Json);
         for (name, list) in aborted.into_iter().chain(timed_out) {
-            if let Some(i) = list.iter().position(|r| *r == Reaction::ClearCookie) {
+            if let Some(i) = list.iter().position(expires_cookie) {
+                let (found, what) = if list[i] == Reaction::ClearCookie {
+                    ("\"clear-cookie\"", "\"clear-cookie\" is")
+                } else {
+                    ("\"clear-stored-token\"", "\"clear-stored-token\" is, in cookie and session mode,")
+                };
                 return Err(self.invalid(
                     &format!("browser.{name}[{i}]"),
-                    "\"clear-cookie\"",
+                    found,
                     &format!(
-                        "a reaction the tab can take with no answer: \"clear-cookie\" is an answer's `Set-Cookie` \
+                        "a reaction the tab can take with no answer: {what} an answer's `Set-Cookie` \
                          expiring the auth cookies, and `{name}` runs when no answer came (page script cannot clear \
                          an HttpOnly cookie; a sign-out request can)"
                     ),

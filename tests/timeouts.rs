@@ -190,3 +190,27 @@ fn clear_cookie_in_the_on_server_error_an_abort_runs_is_refused_there() {
     let out = crate::util::cli(files.path(), &["models", "validate", without_aborts.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// In cookie mode `clear-stored-token` is the answer's `Set-Cookie` expiring the auth cookies,
+/// as `clear-cookie` is: in `on_aborted` (no answer came) it is refused at its line; the same
+/// list in json mode empties the page's own storage and is accepted.
+#[test]
+fn clear_stored_token_with_no_answer_is_refused_in_cookie_mode() {
+    let src = std::fs::read_to_string(root().join("models/ecm-865-aborted-refresh-strands-token.json")).unwrap();
+    let cleared = src.replace(
+        "\"on_aborted\": [\n      \"keep-going\"\n    ]",
+        "\"on_aborted\": [\n      \"clear-stored-token\",\n      \"log-out\"\n    ]",
+    );
+    assert_ne!(cleared, src);
+    let cases = vec![(
+        cleared.clone(),
+        "\"clear-stored-token\",",
+        "browser.on_aborted[0]",
+        "\"clear-stored-token\" is, in cookie and session mode, an answer's `Set-Cookie`",
+    )];
+    crate::util::refused_at(&src, &cases);
+    let files = TempFiles::new();
+    let json = files.write("m.json", cleared.replace("\"mode\": \"cookie\"", "\"mode\": \"json\""));
+    let out = crate::util::cli(files.path(), &["models", "validate", json.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
