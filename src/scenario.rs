@@ -1514,8 +1514,9 @@ impl Scenario {
         // only a response sets or expires a cookie; page script cannot touch an HttpOnly one):
         // an aborted or timed-out refresh has no answer the tab reads.
         // In cookie and session mode `clear-stored-token` is that same `Set-Cookie`.
-        let expires_cookie =
-            |r: &Reaction| *r == Reaction::ClearCookie || (*r == Reaction::ClearStoredToken && b.mode != AuthMode::Json);
+        let expires_cookie = |r: &Reaction| {
+            *r == Reaction::ClearCookie || (*r == Reaction::ClearStoredToken && b.mode != AuthMode::Json)
+        };
         for (name, list) in aborted.into_iter().chain(timed_out) {
             if let Some(i) = list.iter().position(expires_cookie) {
                 let (found, what) = if list[i] == Reaction::ClearCookie {
@@ -1537,13 +1538,18 @@ impl Scenario {
         // Without `on_aborted` an aborted refresh runs `on_server_error`: the same refusal, at
         // the list the abort runs.
         if b.on_aborted.is_none() && b.aborts_per_tab > 0 {
-            if let Some(i) = b.on_server_error.iter().position(|r| *r == Reaction::ClearCookie) {
+            if let Some(i) = b.on_server_error.iter().position(expires_cookie) {
+                let found = if b.on_server_error[i] == Reaction::ClearCookie {
+                    "\"clear-cookie\""
+                } else {
+                    "\"clear-stored-token\""
+                };
                 return Err(self.invalid(
                     &format!("browser.on_server_error[{i}]"),
-                    "\"clear-cookie\"",
+                    found,
                     "a reaction the tab can take with no answer, or an `on_aborted` list of its own: without \
                      `on_aborted` an aborted refresh (`aborts_per_tab`) runs `on_server_error`, and \"clear-cookie\" \
-                     is an answer's `Set-Cookie` expiring the auth cookies, which an aborted fetch never reads (page \
+                     (or \"clear-stored-token\" in cookie and session mode) is an answer's `Set-Cookie` expiring the auth cookies, which an aborted fetch never reads (page \
                      script cannot clear an HttpOnly cookie; a sign-out request can)",
                 ));
             }
