@@ -2483,6 +2483,25 @@ impl Scenario {
                 "a reaction page script can perform: in cookie and session mode the refresh token is an HttpOnly cookie that script cannot read (RFC 6265 §5.2.6); json mode keeps it where script can",
             ));
         }
+        for (name, list) in own {
+            if let Some(i) = list.iter().enumerate().filter(|(_, r)| **r == wait).nth(1).map(|(i, _)| i) {
+                return Err(self.invalid(
+                    &format!("browser.{name}[{i}]"),
+                    found,
+                    "the reaction at most once in a list: one wait of `token_change_wait` ticks (the source's \
+                     polls are one wait); a second would start only after the first ran out, past where the \
+                     clock may stop",
+                ));
+            }
+        }
+        if b.json_storage == JsonStorage::PerTab {
+            return Err(self.invalid(
+                &field,
+                found,
+                "a reaction with a store another client writes (json `shared` or `shared-lagging`): with \
+                 `per-tab` storage no other tab writes the token this tab re-reads, so the wait could only run out",
+            ));
+        }
         if n == 0 || n > MAX_TICKS || n > self.time.max_ticks {
             return Err(self.invalid(
                 "browser.token_change_wait",

@@ -348,7 +348,10 @@ fn clerk_pr213_and_buildkite_pr852_the_loser_rereads_the_store() {
                 ("process B", "TabReceivesRefreshResponse"),
             ])
         );
-        assert_eq!(early.steps[4].text, "process B gets 400 invalid_grant, clears the stored token and is logged out");
+        assert_eq!(
+            early.steps[4].text,
+            "process B gets 400 invalid_grant, finds the same token stored (token=1), clears the stored token and is logged out"
+        );
     }
     let sc = scenario("models/clerk-cli-pr213-loser-rereads-the-store.json", None);
     assert_eq!(answered(&sc, "winners-session-never-deleted-once-stored").answer, Answer::Unreachable);

@@ -262,4 +262,20 @@ fn a_sign_out_of_the_other_devices_on_two_nodes_keeps_the_acting_session_alive()
     let sign_out = text.iter().position(|s| s.contains("routes tab A's sign-out")).unwrap();
     assert!(text[sign_out].contains("answers from its own copy of the session entry without changing it"), "{text:#?}");
     assert!(text[sign_out + 1..].iter().any(|s| s.contains("routes tab B's refresh (token=1)")), "{text:#?}");
+
+    // The same rule that also revokes the acting family (`revoke family` beside the `except`)
+    // keeps nothing: the sign-out ends the session, and tab B's refresh served after it on the
+    // other node is reported in 6 steps, as with `revoke family` alone.
+    let f = files.copy_model(RACE, "others-and-family.json", |v| {
+        let base: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(sc.path.clone()).unwrap()).unwrap();
+        *v = base.as_object().unwrap().clone();
+        v["protocol"]["sign_out"]["rules"][0]["do"] =
+            serde_json::json!(["revoke user except session", "revoke family"]);
+    });
+    let sc = refresh_check::scenario::Scenario::load(&f).unwrap();
+    let (_, r) = crate::util::run(&sc, &Default::default());
+    for p in ["logout_revokes_all", "sign_out_no_session_revived"] {
+        assert_eq!(status(&r, p), Verdict::Violated, "{p}");
+        assert_eq!(r.properties.iter().find(|x| x.name == p).unwrap().steps, Some(6), "{p}");
+    }
 }

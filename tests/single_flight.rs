@@ -90,7 +90,7 @@ fn drips_pr1884_two_pages_still_race() {
     );
     assert!(t.steps[2].text.ends_with("(token=1)"), "{}", t.steps[2].text);
     assert!(t.steps[3].text.contains("rule `revoked token: refused`"), "{}", t.steps[3].text);
-    assert!(t.steps[4].text.ends_with("logs tab B out"), "{}", t.steps[4].text);
+    assert!(t.steps[4].text.ends_with("and is logged out"), "{}", t.steps[4].text);
     let o = answer(&sc, "pages-race-while-each-page-shares");
     assert_eq!(o.answer, Answer::Reachable);
     assert!(crate::util::actions(&o.trace.unwrap()).contains(&"RequesterAwaitsRefreshInFlight".to_string()));

@@ -138,3 +138,35 @@ const SLOW_STEPS: [(&str, &str); 10] = [
     ("clock", "BrowserClockTicks"),
     ("process B", "TabRereadsToken"),
 ];
+
+/// The wait at most once in a list (a second would start only after the first ran out, past
+/// where the clock may stop, and `no_spurious_logout` would hold for want of time), and only
+/// with a store another client writes (with `per-tab` storage the wait could only run out).
+#[test]
+fn a_second_wait_and_a_wait_on_per_tab_storage_are_refused() {
+    let src = std::fs::read_to_string(root().join(SLOW)).unwrap();
+    let twice = src.replace(
+        "\"wait-for-token-change\",\n      \"clear-stored-token\"",
+        "\"wait-for-token-change\",\n      \"wait-for-token-change\",\n      \"clear-stored-token\"",
+    );
+    let per_tab = src.replace("\"json_storage\": \"shared\"", "\"json_storage\": \"per-tab\"");
+    assert_ne!(twice, src);
+    assert_ne!(per_tab, src);
+    crate::util::refused_at(
+        &src,
+        &[
+            (
+                twice,
+                "\"wait-for-token-change\",\n      \"clear",
+                "browser.on_refused[1]",
+                "the reaction at most once in a list",
+            ),
+            (
+                per_tab,
+                "\"wait-for-token-change\",\n      \"clear",
+                "browser.on_refused[0]",
+                "with `per-tab` storage no other",
+            ),
+        ],
+    );
+}

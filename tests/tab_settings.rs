@@ -179,7 +179,7 @@ fn bounds_and_the_summary_quote_the_tabs_own_budgets() {
         .collect();
     assert_eq!(hits, [("browser.tab_settings[1].refreshes".to_string(), 2)]);
     // The same file with every budget alike says so as before.
-    let alike = dir.write("alike.json", text.replacen("{ \"refreshes\": 0 }", "{}", 1));
+    let alike = dir.write("alike.json", text.replacen("{\n        \"refreshes\": 0\n      }", "{}", 1));
     let out = crate::util::cli(dir.path(), &["models", "validate", alike.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("2 tabs, 1 refresh and 0 requests per tab"), "{stdout}");

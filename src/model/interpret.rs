@@ -921,15 +921,15 @@ pub fn sign_out_keeping(
 /// warmbly's `RevokeOtherSessions(ctx, userID, currentSessionID)` do
 /// (docs/protocol-language.md, "A change that keeps the acting session"). The ground truth
 /// keeps that session alive: its family is not marked signed out, so a later refresh of it
-/// answered 2xx is no revival.
+/// answered 2xx is no revival. A rule that also revokes the family, the session, the user or
+/// the client (`revoke family` beside `revoke user except session`) does not keep it.
 pub fn keeps_acting_session(rule: &Rule) -> bool {
-    rule.effects.iter().any(|e| {
-        matches!(
-            e,
-            Effect::Revoke(crate::protocol::expr::RevokeScope::UserExceptFamily)
-                | Effect::Revoke(crate::protocol::expr::RevokeScope::UserExceptSession)
-        )
-    })
+    use crate::protocol::expr::RevokeScope::{Client, Family, Session, User, UserExceptFamily, UserExceptSession};
+    let spares = rule.effects.iter().any(|e| matches!(e, Effect::Revoke(UserExceptFamily | UserExceptSession)));
+    // A rule that also revokes the acting family or session (or every one of the user or the
+    // client) ends it whatever its `except` spared.
+    let ends = rule.effects.iter().any(|e| matches!(e, Effect::Revoke(Family | Session | User | Client)));
+    spares && !ends
 }
 
 /// A client's follow-up (`browser.follow_up`) presenting refresh token `t` to the `sign_out`
