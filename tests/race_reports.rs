@@ -188,7 +188,7 @@ fn two_live_children(m: &RefreshModel, s: &State) -> bool {
 /// Revoked and mint: the shortest fork is exactly that run.
 #[test]
 fn goiabada_128_both_presentations_mint() {
-    let (_, m, r, fork) =
+    let (_, _m, _r, fork) =
         pinned("models/goiabada-128-read-then-write-forks.json", 10, "sp3_single_lineage", &BOTH_READ_THEN_BOTH_WRITE);
     assert!(fork.steps[5].text.contains("rule `write Revoked, mint a new token set` → ok minted"));
     assert_eq!(
@@ -235,7 +235,7 @@ fn goiabada_pr128_a_lost_claim_spares_the_winner_and_the_proposal_does_not() {
 /// the fix the delete returns no row and the loser is refused, minting nothing.
 #[test]
 fn coder_28752_the_blind_delete_mints_twice_and_the_returning_delete_once() {
-    let (sc, m, r, fork) = pinned(
+    let (_sc, _m, _r, fork) = pinned(
         "models/coder-28752-blind-delete-mints-twice.json",
         10,
         "sp3_single_lineage",
@@ -542,7 +542,7 @@ fn rememberme_27_the_second_request_is_taken_for_theft() {
 /// keep their token) no request is refused.
 #[test]
 fn coherence_112_the_serialised_callback_still_refuses_the_second_request() {
-    let (sc, m, r, t) = pinned(
+    let (_sc, _m, _r, t) = pinned(
         "models/coherence-112-serialized-callback-still-refuses.json",
         20,
         "no_spurious_logout",
@@ -594,7 +594,7 @@ fn grafana_retried_attempts(t: &Trace, first: usize) {
 /// B is logged out while the session was valid, and the lock is still tab A's.
 #[test]
 fn grafana_98034_the_waiter_exhausts_the_lock_retries_and_the_hook_revokes_the_session() {
-    let (sc, m, r, t) = pinned(
+    let (sc, _m, _r, t) = pinned(
         "models/grafana-98034-lock-retries-exhausted-revokes-session.json",
         40,
         "no_spurious_logout",

@@ -85,7 +85,7 @@ fn steward_pr12_delete_returning_claims_once() {
 /// while cookie 2's session is valid.
 #[test]
 fn drips_1884_parallel_calls_refresh_on_their_own() {
-    let (sc, m, r, t) = pinned(
+    let (_sc, _m, _r, t) = pinned(
         "models/drips-1884-parallel-calls-refresh-on-their-own.json",
         10,
         "no_spurious_logout",
@@ -203,7 +203,7 @@ fn open_wearables_pr1590_revoke_all_and_the_refresh_that_inserts_after_it() {
 /// deleted and the user logged out.
 #[test]
 fn kitchenowl_400_reload_cancels_the_rotation() {
-    let (sc, m, r, t) = pinned(
+    let (sc, _m, _r, t) = pinned(
         "models/kitchenowl-400-reload-cancels-rotation.json",
         10,
         "no_spurious_logout",
@@ -268,7 +268,7 @@ fn kitchenowl_pr610_a_thief_replaces_the_unused_token() {
 /// provider takes it for a replay, deletes the session, and the client is logged out.
 #[test]
 fn atproto_5411_lost_answer_then_the_session_is_deleted() {
-    let (sc, m, r, t) = pinned(
+    let (sc, _m, _r, t) = pinned(
         "models/atproto-5411-lost-rotation-answer-ends-session.json",
         5,
         "no_spurious_logout",
@@ -293,7 +293,7 @@ fn atproto_5411_lost_answer_then_the_session_is_deleted() {
 /// token 2 with it.
 #[test]
 fn exceptionless_2404_a_stale_generation_revokes_the_grant() {
-    let (sc, m, r, t) = pinned(
+    let (sc, _m, _r, t) = pinned(
         "models/exceptionless-2404-stale-generation-revokes-grant.json",
         5,
         "no_spurious_logout",

@@ -159,7 +159,7 @@ fn tiled_pr607_the_logout_revokes_the_session() {
 /// ValidateRefreshToken before either lists the jti, and both are minted a pair.
 #[test]
 fn containarium_1866_two_exchanges_of_one_token_both_mint() {
-    let (sc, m, r, t) = pinned(
+    let (sc, _m, _r, t) = pinned(
         "models/containarium-1866-mint-before-revoke.json",
         100,
         "sp3_single_lineage",
@@ -202,7 +202,7 @@ fn containarium_pr1866_the_claim_revokes_the_family() {
 /// out is refreshed into a live one.
 #[test]
 fn istsos4_150_a_logged_out_token_is_refreshed() {
-    let (sc, m, r, t) = pinned(
+    let (sc, _m, _r, t) = pinned(
         "models/istsos4-150-refresh-skips-revocation.json",
         200,
         "sign_out_no_session_revived",

@@ -122,8 +122,10 @@ fn steals_and_aborts_bad_input_is_refused_with_the_field() {
             "browser.on_aborted",
             "no value unless `aborts_per_tab` is above 0",
         ),
+        // (json mode: in cookie mode `clear-stored-token` with no answer is refused first)
         (
-            src.replace("\"keep-going\"", "\"clear-stored-token\""),
+            src.replace("\"keep-going\"", "\"clear-stored-token\"")
+                .replace("\"mode\": \"cookie\"", "\"mode\": \"json\""),
             "\"on_aborted\"",
             "browser.on_aborted",
             "ending with \"log-out\" or \"keep-going\"",

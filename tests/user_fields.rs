@@ -96,7 +96,7 @@ fn an_ordinary_call_reads_the_user_field() {
             }
             rules.push(serde_json::json!({ "name": "valid token", "reply": "ok" }));
             v["protocol"]["request"] = serde_json::json!({ "rules": rules });
-            v["browser"]["requests_per_tab"] = 1.into();
+            v["browser"]["calls_per_tab"] = 1.into();
             v["browser"]["refreshes_per_tab"] = 0.into();
             v.remove("expect");
             v.insert(
