@@ -1451,12 +1451,23 @@ fn next_step(
 pub const MAX_NAME_CHARS: usize = 80;
 
 /// Whether a rule's or step's name can be shown in a trace line: 1 to [`MAX_NAME_CHARS`]
-/// characters, no backtick (names are quoted with backticks) and no control character. Used
-/// by the `protocol` and `session_server` languages alike.
+/// characters, no backtick (names are quoted with backticks) and no character a trace line
+/// cannot show ([`unshowable`]). Used by the `protocol` and `session_server` languages alike.
 pub(crate) fn name_ok(name: &str) -> bool {
     !name.trim().is_empty()
         && name.chars().count() <= MAX_NAME_CHARS
-        && !name.chars().any(|c| c == '`' || c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+        && !name.chars().any(|c| c == '`' || unshowable(c))
+}
+
+/// Whether `c` may not appear in a model-file text that a trace line shows: a control character
+/// (a line break, an escape sequence), a line or paragraph separator (U+2028, U+2029), or a
+/// bidirectional formatting character (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to
+/// U+2069: Unicode Standard Annex 9), which would reorder the rest of the line as it is shown.
+pub(crate) fn unshowable(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{061C}' | '\u{200E}' | '\u{200F}')
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
 fn compile_rules(

@@ -84,9 +84,7 @@ impl Wording {
         let fail = |field: String, found: &str, message: String| ProtocolError { field, found: found.into(), message };
         for (name, text) in [("refresh", &self.refresh), ("sign_out", &self.sign_out), ("request", &self.request)] {
             if let Some(t) = text {
-                if t.trim().is_empty()
-                    || t.chars().count() > super::MAX_NAME_CHARS
-                    || t.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+                if t.trim().is_empty() || t.chars().count() > super::MAX_NAME_CHARS || t.chars().any(super::unshowable)
                 {
                     return Err(fail(
                         format!("{at}.{name}"),
@@ -97,10 +95,7 @@ impl Wording {
             }
         }
         if let Some(t) = &self.refresh_start {
-            if t.trim().is_empty()
-                || t.chars().count() > super::MAX_NAME_CHARS
-                || t.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
-            {
+            if t.trim().is_empty() || t.chars().count() > super::MAX_NAME_CHARS || t.chars().any(super::unshowable) {
                 return Err(fail(
                     format!("{at}.refresh_start"),
                     t,
@@ -121,7 +116,7 @@ impl Wording {
             if !ok
                 || code.is_empty()
                 || text.chars().count() > super::MAX_NAME_CHARS
-                || text.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+                || text.chars().any(super::unshowable)
             {
                 return Err(fail(
                     field,
@@ -165,12 +160,12 @@ mod tests {
         let e = Wording { refresh: Some(" ".into()), ..Wording::default() }.check("w", PROTOCOL_ERRORS).unwrap_err();
         assert_eq!(e.field, "w.refresh");
         // No control or line-separator character reaches a trace line.
-        for bad in ["POST /a\rb", "POST /a\u{2028}b", "POST \u{1b}[2J"] {
+        for bad in ["POST /a\rb", "POST /a\u{2028}b", "POST \u{1b}[2J", "POST /a\u{2067}b"] {
             let w = Wording { refresh: Some(bad.into()), ..Wording::default() };
             assert_eq!(w.check("w", PROTOCOL_ERRORS).unwrap_err().field, "w.refresh", "{bad:?}");
         }
         assert!(with_error("invalid_grant", "400 a\rb").check("w", PROTOCOL_ERRORS).is_err());
-        for bad in ["", " ", "runs\nits timer"] {
+        for bad in ["", " ", "runs\nits timer", "runs its \u{202E}remit"] {
             let w = Wording { refresh_start: Some(bad.into()), ..Wording::default() };
             assert_eq!(w.check("w", PROTOCOL_ERRORS).unwrap_err().field, "w.refresh_start", "{bad:?}");
         }
