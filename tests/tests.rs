@@ -41,6 +41,7 @@ mod reports;
 mod reports_dec7;
 mod reports_dec8;
 mod reports_dec8b;
+mod reports_dec9;
 mod requesters;
 mod revocation;
 mod robustness;

@@ -1,0 +1,167 @@
+//! Real reports written as model files with no code change: Macro Deck's host revoking every
+//! session of the account when a client retries a rotation whose answer it lost (issue 815), and
+//! PR 818's one accepted retry within a minute (a late retry still revokes every session);
+//! Roundcube's concurrent requests of one session each refreshing the OAuth token they read
+//! from the session, the second killing the session (issue 10140, no fix). Each test checks the
+//! file's verdicts (through `checked`), that the search was not empty, and the steps of the
+//! reported interleaving (the shortest counterexample or the file's query), with the store it
+//! leaves.
+
+use refresh_check::scenario::Verdict;
+
+use crate::common::pinned;
+use crate::util::{last_store, owned, query_trace, status, steps};
+
+/// Macro Deck's lost rotation answer, up to the retry the host reads as reuse: device 1's first
+/// refresh rotates token 1, its answer (token 3) is lost, and its retry with token 1 runs
+/// RevokeAllForUser.
+const MD_LOST_ANSWER_RETRY: [(&str, &str); 5] = [
+    ("client 1A", "TabSendsRefresh"),
+    ("server", "ServerReceivesRefresh"),
+    ("network", "NetworkLosesMessage"),
+    ("client 1A", "TabRetriesRefresh"),
+    ("server", "ServerReceivesRefresh"),
+];
+
+/// Macro Deck before PR 818 (issue 815): the retry with the rotated-out token 1 revokes every
+/// token of the user; device 1 is logged out, and the query shows device 2, which did nothing
+/// wrong, refused on its next refresh (the issue's wall tablet that has to pair again).
+#[test]
+fn macro_deck_815_lost_rotation_answer_revokes_every_session() {
+    let mut expected = MD_LOST_ANSWER_RETRY.to_vec();
+    expected.push(("client 1A", "TabReceivesRefreshResponse"));
+    let (sc, _m, r, t) = pinned(
+        "models/macro-deck-815-lost-rotation-answer-revokes-every-session.json",
+        50,
+        "no_spurious_logout",
+        &expected,
+    );
+    assert_eq!(t.steps[2].text, "the network loses server → device 1 client A: 200, refresh token=3");
+    assert!(
+        t.steps[4].text.contains("rule `rotated-out token presented again: RevokeAllForUser` → invalid_grant"),
+        "{}",
+        t.steps[4].text
+    );
+    assert_eq!(t.steps[5].text, "device 1 client A gets 401 Unauthorized and is logged out");
+    assert_eq!(status(&r, "sp9_revocation_scope"), Verdict::Violated);
+    let q = query_trace(&sc, "lost-answer-retry-signs-out-the-other-device");
+    let mut expected = MD_LOST_ANSWER_RETRY.to_vec();
+    expected.extend([
+        ("client 2A", "TabSendsRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("client 2A", "TabReceivesRefreshResponse"),
+    ]);
+    assert_eq!(steps(&q), owned(&expected));
+    assert!(q.steps[6].text.contains("rule `revoked by RevokeAllForUser: 401` → invalid_grant"), "{}", q.steps[6].text);
+    assert_eq!(q.steps[7].text, "device 2 client A gets 401 Unauthorized and is logged out");
+    assert_eq!(
+        last_store(&q),
+        ["token=1 family=0 gen=0 revoked", "token=2 family=1 gen=0 revoked", "token=3 family=0 gen=1 parent=1 revoked"]
+    );
+}
+
+/// Macro Deck after PR 818: a retry within the minute rotates the unused successor (token 3,
+/// marked rotated_by_grace) and device 1 stores token 4 while device 2 refreshes as usual; a
+/// retry two minutes after the rotation (the clock advanced while nothing was in flight) still
+/// revokes every session, which is the shortest spurious logout and, in the query, signs device
+/// 2 out.
+#[test]
+fn macro_deck_pr818_lost_rotation_retry_accepted_once() {
+    let (sc, _m, r, t) = pinned(
+        "models/macro-deck-pr818-lost-rotation-retry-accepted-once.json",
+        900,
+        "no_spurious_logout",
+        &[
+            ("client 1A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("network", "NetworkLosesMessage"),
+            ("clock", "ClockTicks"),
+            ("clock", "ClockMayTickAgain"),
+            ("clock", "ClockTicks"),
+            ("client 1A", "TabRetriesRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("client 1A", "TabReceivesRefreshResponse"),
+        ],
+    );
+    assert!(
+        t.steps[7].text.contains("rule `later than 60 seconds: RevokeAllForUser` → invalid_grant"),
+        "{}",
+        t.steps[7].text
+    );
+    assert_eq!(status(&r, "sp3_single_lineage"), Verdict::Holds);
+    assert_eq!(status(&r, "rotated_token_expires"), Verdict::Holds);
+    let q = query_trace(&sc, "retry-within-the-minute-accepted");
+    let mut expected = MD_LOST_ANSWER_RETRY.to_vec();
+    expected.extend([
+        ("client 1A", "TabReceivesRefreshResponse"),
+        ("client 2A", "TabSendsRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("client 2A", "TabReceivesRefreshResponse"),
+    ]);
+    assert_eq!(steps(&q), owned(&expected));
+    assert!(
+        q.steps[4].text.contains("rule `successor unrevoked: rotate the successor, once` → ok minted"),
+        "{}",
+        q.steps[4].text
+    );
+    assert_eq!(q.steps[5].text, "device 1 client A gets 200, refresh token=4; it stores it");
+    assert_eq!(
+        last_store(&q),
+        [
+            "token=1 family=0 gen=0 superseded at 0, 0 grace use(s); replaced_by=3, rotated_by_grace=0",
+            "token=2 family=1 gen=0 superseded at 0, 0 grace use(s); replaced_by=5, rotated_by_grace=0",
+            "token=3 family=0 gen=1 parent=1 superseded at 0, 0 grace use(s); replaced_by=4, rotated_by_grace=1",
+            "token=4 family=0 gen=1 parent=1 active; replaced_by=none, rotated_by_grace=0",
+            "token=5 family=1 gen=1 parent=2 active; replaced_by=none, rotated_by_grace=0"
+        ]
+    );
+    let late = query_trace(&sc, "late-retry-signs-out-the-other-device");
+    assert_eq!(late.steps.len(), 11);
+    assert!(late.steps[9].text.contains("rule `revoked, no ReplacedById: 401` → invalid_grant"), "{}", late.steps[9].text);
+    assert_eq!(late.steps[10].text, "device 2 client A gets 401 Unauthorized and is logged out");
+}
+
+/// Roundcube issue 10140: both requests read token 1 from the session, the first refresh is
+/// answered and stored, the second presents the revoked token 1 and kill_session() logs the
+/// session out (the issue's four steps, the file's query); the shortest counterexample sends the
+/// second refresh before the first answer arrives.
+#[test]
+fn roundcube_10140_concurrent_requests_refresh_twice() {
+    let (sc, _m, r, t) = pinned(
+        "models/roundcube-10140-concurrent-requests-refresh-twice.json",
+        15,
+        "no_spurious_logout",
+        &[
+            ("request A", "TabReadsToken"),
+            ("request B", "TabReadsToken"),
+            ("request A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("request B", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("request B", "TabReceivesRefreshResponse"),
+        ],
+    );
+    assert_eq!(t.steps[6].text, "request B gets 400 invalid_grant, clears the stored token and is logged out");
+    assert_eq!(status(&r, "sp3_single_lineage"), Verdict::Holds);
+    let q = query_trace(&sc, "second-request-presents-the-rotated-token");
+    assert_eq!(
+        steps(&q),
+        owned(&[
+            ("request A", "TabReadsToken"),
+            ("request B", "TabReadsToken"),
+            ("request A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("request A", "TabReceivesRefreshResponse"),
+            ("request B", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("request B", "TabReceivesRefreshResponse"),
+        ])
+    );
+    assert_eq!(q.steps[4].text, "request A gets 200, refresh token=2; it stores it");
+    assert!(q.steps[5].text.contains("(the storage holds token=2 by now)"), "{}", q.steps[5].text);
+    assert!(q.steps[6].text.contains("rule `revoked refresh token: invalid_grant` → invalid_grant"), "{}", q.steps[6].text);
+    assert_eq!(
+        last_store(&q),
+        ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
+    );
+}
