@@ -1,7 +1,9 @@
 //! Real reports written as model files with no code change: Macro Deck's host revoking every
 //! session of the account when a client retries a rotation whose answer it lost (issue 815), and
 //! PR 818's one accepted retry within a minute (a late retry still revokes every session);
-//! Roundcube's concurrent requests of one session each refreshing the OAuth token they read
+//! PR 933's reuse revoking only the token's family; obsidian-mcp's replayed refresh token revoking
+//! nothing (issue 182), so a thief who redeems first keeps the grant, and PR 215's family
+//! revocation; Roundcube's concurrent requests of one session each refreshing the OAuth token they read
 //! from the session, the second killing the session (issue 10140, no fix). Each test checks the
 //! file's verdicts (through `checked`), that the search was not empty, and the steps of the
 //! reported interleaving (the shortest counterexample or the file's query), with the store it
@@ -164,4 +166,100 @@ fn roundcube_10140_concurrent_requests_refresh_twice() {
         last_store(&q),
         ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
     );
+}
+
+/// Macro Deck with PR 933: the same late retry revokes device 1's family only; device 2's
+/// refresh is answered 200 afterwards (the query), and no run leaves device 2 refused after a
+/// retry by device 1: the query PR 818's file answers reachable is unreachable here.
+#[test]
+fn macro_deck_pr933_reuse_revokes_the_family() {
+    let (sc, _m, r, t) = pinned(
+        "models/macro-deck-pr933-reuse-revokes-the-family.json",
+        900,
+        "no_spurious_logout",
+        &[
+            ("client 1A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("network", "NetworkLosesMessage"),
+            ("clock", "ClockTicks"),
+            ("clock", "ClockMayTickAgain"),
+            ("clock", "ClockTicks"),
+            ("client 1A", "TabRetriesRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("client 1A", "TabReceivesRefreshResponse"),
+        ],
+    );
+    assert!(t.steps[7].text.contains("rule `later than 60 seconds: RevokeFamily` → invalid_grant"), "{}", t.steps[7].text);
+    assert_eq!(status(&r, "sp9_revocation_scope"), Verdict::Holds);
+    let q = query_trace(&sc, "late-retry-signs-out-only-its-device");
+    assert_eq!(q.steps.len(), 12);
+    assert_eq!(q.steps[11].text, "device 2 client A gets 200, refresh token=4; it stores it");
+    assert_eq!(
+        crate::util::answered(&sc, "late-retry-signs-out-the-other-device").answer,
+        refresh_check::query::Answer::Unreachable
+    );
+}
+
+/// obsidian-mcp before PR 215 (issue 182): the attacker copies token 1 and redeems it first,
+/// the client's refresh with token 1 finds no unrevoked row and is refused, and the attacker's
+/// token 2 stays active: `sp4_theft_contained`'s counterexample is the issue's run, and the
+/// query shows the attacker answered 200 and the client logged out.
+#[test]
+fn obsidian_mcp_182_replayed_refresh_token_revokes_nothing() {
+    let (sc, _m, _r, t) = pinned(
+        "models/obsidian-mcp-182-replayed-refresh-token-revokes-nothing.json",
+        50,
+        "sp4_theft_contained",
+        &[
+            ("client A", "TabSendsRefresh"),
+            ("attacker", "AttackerReadsStorage"),
+            ("attacker", "AttackerRedeems"),
+            ("server", "ServerReceivesRefresh"),
+            ("server", "ServerReceivesRefresh"),
+        ],
+    );
+    assert!(
+        t.steps[3].text.contains("rule `live token: mint a pair, set revoked on the old row` → ok minted"),
+        "{}",
+        t.steps[3].text
+    );
+    assert!(t.steps[4].text.contains("rule `no unrevoked row: invalid_grant` → invalid_grant"), "{}", t.steps[4].text);
+    assert_eq!(
+        last_store(&t),
+        ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
+    );
+    let q = query_trace(&sc, "thief-redeems-first-and-keeps-the-grant");
+    assert_eq!(q.steps[5].text, "attacker gets 200, refresh token=2: the copied token worked");
+    assert_eq!(q.steps[6].text, "client A gets 400 invalid_grant and is logged out");
+    assert_eq!(last_store(&q)[1], "token=2 family=0 gen=1 parent=1 active");
+}
+
+/// obsidian-mcp after PR 215: the same run ends with the grant family revoked, the attacker's
+/// token 2 included, so `sp4_theft_contained` holds; the client is still logged out (its
+/// refusal is the price of the detection).
+#[test]
+fn obsidian_mcp_pr215_replay_revokes_the_grant_family() {
+    let (sc, _m, r) = crate::util::checked("models/obsidian-mcp-pr215-replay-revokes-the-grant-family.json");
+    assert!(r.unique_states > 50, "searched: {}", r.unique_states);
+    assert_eq!(status(&r, "sp4_theft_contained"), Verdict::Holds);
+    assert_eq!(status(&r, "theft_detected"), Verdict::Holds);
+    let q = query_trace(&sc, "thief-redeems-first-replay-revokes-the-grant");
+    assert_eq!(
+        steps(&q),
+        owned(&[
+            ("client A", "TabSendsRefresh"),
+            ("attacker", "AttackerReadsStorage"),
+            ("attacker", "AttackerRedeems"),
+            ("server", "ServerReceivesRefresh"),
+            ("attacker", "AttackerReceivesResponse"),
+            ("server", "ServerReceivesRefresh"),
+            ("client A", "TabReceivesRefreshResponse"),
+        ])
+    );
+    assert!(
+        q.steps[5].text.contains("rule `revoked row: replay, revoke the grant family` → invalid_grant"),
+        "{}",
+        q.steps[5].text
+    );
+    assert_eq!(last_store(&q), ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"]);
 }
