@@ -3,7 +3,9 @@
 //! PR 818's one accepted retry within a minute (a late retry still revokes every session);
 //! PR 933's reuse revoking only the token's family; obsidian-mcp's replayed refresh token revoking
 //! nothing (issue 182), so a thief who redeems first keeps the grant, and PR 215's family
-//! revocation; Roundcube's concurrent requests of one session each refreshing the OAuth token they read
+//! revocation; Outline's OAuth provider destroying the grant when a client's second caller
+//! replays the token the first caller just rotated (PR 12752), the 10-second reuse interval, and
+//! the fork its read-then-destroy still allowed until PR 13417's conditional claim; Roundcube's concurrent requests of one session each refreshing the OAuth token they read
 //! from the session, the second killing the session (issue 10140, no fix). Each test checks the
 //! file's verdicts (through `checked`), that the search was not empty, and the steps of the
 //! reported interleaving (the shortest counterexample or the file's query), with the store it
@@ -262,4 +264,122 @@ fn obsidian_mcp_pr215_replay_revokes_the_grant_family() {
         q.steps[5].text
     );
     assert_eq!(last_store(&q), ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"]);
+}
+
+/// The first steps of Outline's concurrent refresh: both callers read token 1 from the shared
+/// store and caller A's refresh passes getRefreshToken.
+const OUTLINE_BOTH_READ: [(&str, &str); 4] = [
+    ("caller A", "TabReadsToken"),
+    ("caller B", "TabReadsToken"),
+    ("caller A", "TabSendsRefresh"),
+    ("server", "ServerReceivesRefresh"),
+];
+
+/// Outline before PR 12752: caller A's rotation commits (revokeToken's read, then destroy and
+/// saveToken), caller B's replay of token 1 finds the soft-deleted row and destroys the grant,
+/// token 2 with it; the query shows token 2 stored by caller A before it dies (LibreChat issue
+/// 14583's run). The same server forks the chain when both callers pass revokeToken's read
+/// (the race PR 13417 names).
+#[test]
+fn outline_12752_concurrent_refresh_revokes_the_grant() {
+    let mut expected = OUTLINE_BOTH_READ.to_vec();
+    expected.extend([
+        ("caller B", "TabSendsRefresh"),
+        ("server", "ServerWritesRefresh"),
+        ("server", "ServerWritesRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("caller B", "TabReceivesRefreshResponse"),
+    ]);
+    let (sc, m, r, t) =
+        pinned("models/outline-12752-concurrent-refresh-revokes-the-grant.json", 30, "no_spurious_logout", &expected);
+    assert!(
+        t.steps[7].text.contains("rule `soft-deleted row found: destroy the grant` → invalid_grant"),
+        "{}",
+        t.steps[7].text
+    );
+    assert_eq!(last_store(&t), ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"]);
+    let q = query_trace(&sc, "second-caller-replay-destroys-the-grant");
+    assert_eq!(q.steps[7].text, "caller A gets 200, refresh token=2; it stores it");
+    assert_eq!(q.steps[9].text, "caller B gets 400 invalid_grant and is logged out");
+    assert_eq!(last_store(&q), ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"]);
+    let fork = crate::util::trace_of(&m, &sc, &r, "sp3_single_lineage");
+    assert_eq!(fork.steps.len(), 10);
+    assert_eq!(
+        last_store(&fork),
+        [
+            "token=1 family=0 gen=0 superseded at 0, 0 grace use(s)",
+            "token=2 family=0 gen=1 parent=1 active",
+            "token=3 family=0 gen=1 parent=1 active"
+        ]
+    );
+}
+
+/// Outline after PR 12752: caller B's replay right after the rotation is refused and token 2
+/// stays active (the query); a replay two ticks (20 s) later still destroys the grant; and the
+/// read-then-destroy race still forks the chain, one fork's write landing two ticks after the
+/// rotation (`rotated_token_expires`).
+#[test]
+fn outline_pr12752_ten_second_reuse_interval() {
+    let mut expected = OUTLINE_BOTH_READ.to_vec();
+    expected.extend([
+        ("caller B", "TabSendsRefresh"),
+        ("server", "ServerWritesRefresh"),
+        ("server", "ServerWritesRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("caller B", "TabReceivesRefreshResponse"),
+    ]);
+    let (sc, m, r, t) =
+        pinned("models/outline-pr12752-ten-second-reuse-interval.json", 250, "no_spurious_logout", &expected);
+    assert!(
+        t.steps[7].text.contains("rule `rotated within 10 seconds: refused, grant kept` → invalid_grant"),
+        "{}",
+        t.steps[7].text
+    );
+    assert_eq!(
+        last_store(&t),
+        ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
+    );
+    let late = query_trace(&sc, "late-replay-destroys-the-grant");
+    assert_eq!(late.steps.len(), 12);
+    assert_eq!(late.steps[9].text, "time passes: now = 2");
+    assert_eq!(last_store(&late), ["token=1 family=0 gen=0 revoked", "token=2 family=0 gen=1 parent=1 revoked"]);
+    assert_eq!(status(&r, "sp3_single_lineage"), Verdict::Violated);
+    let stale = crate::util::trace_of(&m, &sc, &r, "rotated_token_expires");
+    assert_eq!(stale.steps.len(), 14);
+    assert!(
+        stale.steps[13].text.contains("rule `soft-delete the old authentication, create the new one` → ok minted"),
+        "{}",
+        stale.steps[13].text
+    );
+}
+
+/// Outline after PR 13417: the conditional destroy lets one of two racing refreshes claim token
+/// 1; the other is refused at the claim (the query) and the chain no longer forks. What remains:
+/// the claim and saveToken are two statements, so a replay more than 10 s after the claim
+/// destroys the grant before the new authentication is created, and that one outlives the
+/// detection (`sp2_detection_permanent`, 11 steps).
+#[test]
+fn outline_pr13417_atomic_refresh_token_claim() {
+    let mut expected = OUTLINE_BOTH_READ.to_vec();
+    expected.extend([
+        ("server", "ServerWritesRefresh"),
+        ("clock", "ClockTicks"),
+        ("clock", "ClockMayTickAgain"),
+        ("clock", "ClockTicks"),
+        ("caller B", "TabSendsRefresh"),
+        ("server", "ServerReceivesRefresh"),
+        ("server", "ServerWritesRefresh"),
+    ]);
+    let (sc, _m, r, t) =
+        pinned("models/outline-pr13417-atomic-refresh-token-claim.json", 400, "sp2_detection_permanent", &expected);
+    assert!(t.steps[9].text.contains("rule `older replay: destroy the grant` → invalid_grant"), "{}", t.steps[9].text);
+    assert!(
+        t.steps[10].text.contains("rule `create the new authentication in the grant` → ok minted"),
+        "{}",
+        t.steps[10].text
+    );
+    assert_eq!(status(&r, "sp3_single_lineage"), Verdict::Holds);
+    assert_eq!(status(&r, "rotated_token_expires"), Verdict::Holds);
+    let q = query_trace(&sc, "race-loser-refused-at-the-claim");
+    assert_eq!(q.steps.last().unwrap().text, "caller B gets 400 invalid_grant and is logged out");
 }
