@@ -5,7 +5,9 @@
 //! nothing (issue 182), so a thief who redeems first keeps the grant, and PR 215's family
 //! revocation; Outline's OAuth provider destroying the grant when a client's second caller
 //! replays the token the first caller just rotated (PR 12752), the 10-second reuse interval, and
-//! the fork its read-then-destroy still allowed until PR 13417's conditional claim; Roundcube's concurrent requests of one session each refreshing the OAuth token they read
+//! the fork its read-then-destroy still allowed until PR 13417's conditional claim; Snyk's
+//! go-application-framework, whose processes each refresh with their own in-memory copy (PR
+//! 223), and the file lock and reload of that PR; Roundcube's concurrent requests of one session each refreshing the OAuth token they read
 //! from the session, the second killing the session (issue 10140, no fix). Each test checks the
 //! file's verdicts (through `checked`), that the search was not empty, and the steps of the
 //! reported interleaving (the shortest counterexample or the file's query), with the store it
@@ -382,4 +384,72 @@ fn outline_pr13417_atomic_refresh_token_claim() {
     assert_eq!(status(&r, "rotated_token_expires"), Verdict::Holds);
     let q = query_trace(&sc, "race-loser-refused-at-the-claim");
     assert_eq!(q.steps.last().unwrap().text, "caller B gets 400 invalid_grant and is logged out");
+}
+
+/// Snyk's go-application-framework before PR 223: process A refreshes token 1 and persists
+/// token 2 to the file; process B refreshes with its own in-memory copy, token 1, and is
+/// refused (the query; the shortest counterexample sends B's refresh before A's answer).
+#[test]
+fn snyk_gaf_223_processes_refresh_their_own_copy() {
+    let (sc, _m, _r, t) = pinned(
+        "models/snyk-gaf-223-processes-refresh-their-own-copy.json",
+        8,
+        "no_spurious_logout",
+        &[
+            ("process A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("process B", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("process B", "TabReceivesRefreshResponse"),
+        ],
+    );
+    assert!(
+        t.steps[3].text.contains("rule `a rotated refresh token: invalid_grant` → invalid_grant"),
+        "{}",
+        t.steps[3].text
+    );
+    let q = query_trace(&sc, "second-process-presents-its-stale-copy");
+    assert_eq!(
+        steps(&q),
+        owned(&[
+            ("process A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("process A", "TabReceivesRefreshResponse"),
+            ("process B", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("process B", "TabReceivesRefreshResponse"),
+        ])
+    );
+    assert_eq!(q.steps[2].text, "process A gets 200, refresh token=2; it stores it");
+    assert_eq!(q.steps[5].text, "process B gets 400 invalid_grant and is logged out");
+    assert_eq!(
+        last_store(&q),
+        ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
+    );
+}
+
+/// Snyk's go-application-framework after PR 223: process B, waiting for the file lock with
+/// token 1, is granted it after process A persisted token 2, reloads it and sends no refresh;
+/// every invariant holds and no process presents its stale copy after A's answer.
+#[test]
+fn snyk_gaf_pr223_file_lock_reload() {
+    let (sc, _m, r) = crate::util::checked("models/snyk-gaf-pr223-file-lock-reload.json");
+    assert!(r.unique_states > 8, "searched: {}", r.unique_states);
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds);
+    assert_eq!(status(&r, "converges_to_live_token"), Verdict::Holds);
+    let q = query_trace(&sc, "second-process-adopts-the-reloaded-token");
+    assert_eq!(
+        steps(&q),
+        owned(&[
+            ("process A", "TabSendsRefresh"),
+            ("server", "ServerReceivesRefresh"),
+            ("process B", "TabWaitsForLock"),
+            ("process A", "TabReceivesRefreshResponse"),
+        ])
+    );
+    assert!(q.steps[3].text.ends_with("the stored token (2) is not the one it queued with (1): it uses it and sends no refresh"), "{}", q.steps[3].text);
+    assert_eq!(
+        crate::util::answered(&sc, "second-process-presents-its-stale-copy").answer,
+        refresh_check::query::Answer::Unreachable
+    );
 }
