@@ -123,7 +123,11 @@ fn macro_deck_pr818_lost_rotation_retry_accepted_once() {
     );
     let late = query_trace(&sc, "late-retry-signs-out-the-other-device");
     assert_eq!(late.steps.len(), 11);
-    assert!(late.steps[9].text.contains("rule `revoked, no ReplacedById: 401` → invalid_grant"), "{}", late.steps[9].text);
+    assert!(
+        late.steps[9].text.contains("rule `revoked, no ReplacedById: 401` → invalid_grant"),
+        "{}",
+        late.steps[9].text
+    );
     assert_eq!(late.steps[10].text, "device 2 client A gets 401 Unauthorized and is logged out");
 }
 
@@ -165,7 +169,11 @@ fn roundcube_10140_concurrent_requests_refresh_twice() {
     );
     assert_eq!(q.steps[4].text, "request A gets 200, refresh token=2; it stores it");
     assert!(q.steps[5].text.contains("(the storage holds token=2 by now)"), "{}", q.steps[5].text);
-    assert!(q.steps[6].text.contains("rule `revoked refresh token: invalid_grant` → invalid_grant"), "{}", q.steps[6].text);
+    assert!(
+        q.steps[6].text.contains("rule `revoked refresh token: invalid_grant` → invalid_grant"),
+        "{}",
+        q.steps[6].text
+    );
     assert_eq!(
         last_store(&q),
         ["token=1 family=0 gen=0 superseded at 0, 0 grace use(s)", "token=2 family=0 gen=1 parent=1 active"]
@@ -193,7 +201,11 @@ fn macro_deck_pr933_reuse_revokes_the_family() {
             ("client 1A", "TabReceivesRefreshResponse"),
         ],
     );
-    assert!(t.steps[7].text.contains("rule `later than 60 seconds: RevokeFamily` → invalid_grant"), "{}", t.steps[7].text);
+    assert!(
+        t.steps[7].text.contains("rule `later than 60 seconds: RevokeFamily` → invalid_grant"),
+        "{}",
+        t.steps[7].text
+    );
     assert_eq!(status(&r, "sp9_revocation_scope"), Verdict::Holds);
     let q = query_trace(&sc, "late-retry-signs-out-only-its-device");
     assert_eq!(q.steps.len(), 12);
@@ -447,7 +459,13 @@ fn snyk_gaf_pr223_file_lock_reload() {
             ("process A", "TabReceivesRefreshResponse"),
         ])
     );
-    assert!(q.steps[3].text.ends_with("the stored token (2) is not the one it queued with (1): it uses it and sends no refresh"), "{}", q.steps[3].text);
+    assert!(
+        q.steps[3]
+            .text
+            .ends_with("the stored token (2) is not the one it queued with (1): it uses it and sends no refresh"),
+        "{}",
+        q.steps[3].text
+    );
     assert_eq!(
         crate::util::answered(&sc, "second-process-presents-its-stale-copy").answer,
         refresh_check::query::Answer::Unreachable
