@@ -77,7 +77,7 @@ fn souz_write_order_one_write_or_no_crash_keeps_the_session() {
         assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds, "{from} -> {to}");
         assert_eq!(status(&r, "converges_to_live_token"), Verdict::Holds, "{from} -> {to}");
         assert_eq!(status(&r, "refresh_succeeds"), Verdict::Reached, "{from} -> {to}");
-        assert!(r.unique_states > 30, "{from}: searched {}", r.unique_states);
+        assert!(r.unique_states > 20, "{from}: searched {}", r.unique_states);
     }
 }
 
