@@ -486,6 +486,20 @@ pub struct BrowserSection {
     /// `on_server_error`. Needs `aborts_per_tab` above 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_aborted: Option<Vec<Reaction>>,
+    /// How a tab stores its refresh's 2xx: `one` (default: in the step that takes the
+    /// answer), `access-then-refresh` (the access token then, the refresh token, `on_ok`, in a
+    /// later step of its own) or `refresh-then-access` (the refresh token then, the access
+    /// token later). json mode with `json_storage` "shared"
+    /// (docs/protocol-language.md, "A 2xx stored as two writes, and a client that crashes").
+    #[serde(default, skip_serializing_if = "crate::model::policy::OkWrites::is_default")]
+    pub ok_writes: crate::model::policy::OkWrites,
+    /// Times each tab's process may die and start again, 0 to 2 (default 0): at a step where
+    /// it has no request in flight (idle, or between the two writes of `ok_writes`), it loses
+    /// its memory and starts again, signed in, with what storage holds. json mode with
+    /// `json_storage` "shared".
+    #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(range(max = 2))]
+    pub crashes_per_tab: u8,
     /// What a tab does when it times out waiting for its refresh's answer (the answer was
     /// lost or comes later than the client's timeout), in order: the reactions of
     /// `on_server_error`, ending with `log-out` or `keep-going`. The tab abandons the attempt
@@ -2367,6 +2381,53 @@ impl Scenario {
         Ok(())
     }
 
+    /// Checks of `ok_writes` and `crashes_per_tab` ([`crate::model::browser::crash`]): both
+    /// need a token stored where a restarted process finds it (json mode, `json_storage`
+    /// "shared", the entry holding the refresh token only) and a tab whose steps with a
+    /// request in flight are only its refresh's (none of the options that cancel, re-send or
+    /// add requests, or coordinate tabs).
+    fn validate_crashes(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        if b.crashes_per_tab > 2 {
+            return Err(self.invalid("browser.crashes_per_tab", b.crashes_per_tab, "an integer from 0 to 2"));
+        }
+        let on_ok = b.on_ok.clone().unwrap_or_else(|| crate::model::policy::default_on_ok(b.mode, b.json_storage));
+        let conflicts = |field: &str| {
+            [
+                ("a Directus model (modelled against an `auth_server` or `protocol`)", !self.is_auth_server()),
+                ("`mode` \"cookie\" or \"session\" (the browser applies a response's Set-Cookie headers itself, and the jar outlives a tab)", b.mode != AuthMode::Json),
+                ("`json_storage` other than \"shared\" (a token kept only in a tab's memory is lost with the process; lagging storage is not modelled with it)", b.json_storage != JsonStorage::Shared),
+                ("`shared_storage_holds` \"session\" (the whole session is one write)", b.shared_storage_holds != StorageHolds::RefreshToken),
+                ("`coordination` other than \"none\" (a process that dies holding a lock is not modelled)", b.coordination != Coordination::None),
+                ("`retries_per_tab` above 0", b.retries_per_tab > 0),
+                ("`requesters_per_tab` above 1", b.requesters_per_tab > 1),
+                ("`reloads_per_tab` above 0", b.reloads_per_tab > 0),
+                ("`aborts_per_tab` above 0", b.aborts_per_tab > 0),
+                ("`calls_per_tab` above 0", b.calls_per_tab > 0),
+                ("`follow_up`", b.follow_up.is_some()),
+                ("`sign_out_notice`", b.sign_out_notice != crate::model::policy::SignOutNotice::None),
+                ("`reads_token` \"before-send\"", b.reads_token != crate::model::policy::ReadsToken::AtSend),
+                ("`refresh_triggers`", b.refresh_triggers.is_some()),
+                ("`tab_settings`", b.tab_settings.is_some()),
+                ("an `on_ok` that stores in the cookie jar or starts a later render stage (json mode stores with `store-shared` and `store-in-tab`)", field == "browser.ok_writes" && on_ok.iter().any(|r| matches!(r, crate::model::policy::OkReaction::StoreInCookie | crate::model::policy::OkReaction::NextStageRefreshesWithOriginalToken))),
+            ]
+            .map(|(what, on)| (what.to_string(), on))
+        };
+        if !b.ok_writes.is_default() {
+            let found = serde_json::to_string(&b.ok_writes).unwrap_or_default();
+            self.refuse_first("browser.ok_writes", &found, &conflicts("browser.ok_writes"), |what| {
+                format!("\"one\" with {what}: two writes are not modelled together with it")
+            })?;
+        }
+        if b.crashes_per_tab > 0 {
+            let n = b.crashes_per_tab.to_string();
+            self.refuse_first("browser.crashes_per_tab", &n, &conflicts("browser.crashes_per_tab"), |what| {
+                format!("0 with {what}: a crash is not modelled together with it")
+            })?;
+        }
+        Ok(())
+    }
+
     /// Checks of `on_timeout` ([`crate::model::browser::timeouts`]): the reaction to a
     /// timeout needs timeouts to happen, which `retries_per_tab` counts (its other checks, a
     /// Directus model, requesters and reloads, are those of `retries_per_tab`).
@@ -2968,6 +3029,7 @@ impl Scenario {
         self.validate_refresh_triggers()?;
         self.validate_sign_out_lock()?;
         self.validate_aborts()?;
+        self.validate_crashes()?;
         self.validate_timeouts()?;
         self.validate_reads_token()?;
         self.validate_store_wait()?;

@@ -14,6 +14,7 @@ mod construct_models;
 mod constructs;
 mod coordination;
 mod counterexamples;
+mod crash;
 mod dead_values;
 mod directus;
 mod everyday;

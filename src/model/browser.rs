@@ -61,6 +61,9 @@ pub mod signout_notice;
 #[path = "aborts.rs"]
 pub mod aborts;
 
+#[path = "crash.rs"]
+pub mod crash;
+
 #[path = "timeouts.rs"]
 pub mod timeouts;
 
@@ -136,6 +139,12 @@ pub enum TabStatus {
     /// `browser.token_change_wait`; then it goes on with its reaction list from position
     /// `resume` of `on_server_error` (`server_error`) or `on_refused`.
     WaitingForTokenChange { sent: Option<Token>, since: Tick, resume: u8, server_error: bool },
+    /// With `browser.ok_writes` other than `one` ([`crash`]): the tab took its refresh's 2xx and
+    /// made the first of its two storage writes; the second is its next step
+    /// (`TabFinishesStoring`). `refresh` is the new refresh token still to be written
+    /// (`access-then-refresh`), or `None` when only the access token is left
+    /// (`refresh-then-access`).
+    WritingSecond { refresh: Option<Token> },
 }
 
 /// A `BroadcastChannel` message from a leader tab, not yet delivered to a tab: the refreshed
@@ -231,6 +240,10 @@ pub struct Tab {
     /// [`aborts`]): a count, 0 without the field.
     #[serde(skip_serializing_if = "requesters::is_zero")]
     pub aborts_left: u8,
+    /// Crashes (with restart) of the tab's process it may still undergo
+    /// (`browser.crashes_per_tab`; [`crash`]): a count, 0 without the field.
+    #[serde(skip_serializing_if = "requesters::is_zero")]
+    pub crashes_left: u8,
     /// The access token the tab holds ([`super::oauth::AccessId`]), when the authorization
     /// server keeps access tokens: its family's sign-in access token at first, then the one of
     /// its last refresh answered 2xx. `None` otherwise.
@@ -440,6 +453,12 @@ pub struct BrowserCfg {
     /// When a tab reads the refresh token its refresh presents (`browser.reads_token`;
     /// [`token_read`]).
     pub reads_token: super::policy::ReadsToken,
+    /// How a tab stores a refresh's 2xx: one write, or two with a step between them
+    /// (`browser.ok_writes`; [`crash`]).
+    pub ok_writes: super::policy::OkWrites,
+    /// Times each tab's process may die and start again (`browser.crashes_per_tab`; [`crash`]):
+    /// a count, 0 without the field.
+    pub crashes: u8,
     /// Web Locks: what a tab that queued does once granted the lock (`browser.lock_granted`).
     pub lock_granted: LockGranted,
     /// With [`LockGranted::SkipIfStoredSessionFresh`]: N ticks; the tab that takes the lock
@@ -738,6 +757,7 @@ impl BrowserState {
             page: 0,
             round: 0,
             aborts_left: cfg.aborts,
+            crashes_left: cfg.crashes,
             notice: false,
             told_signed_out: false,
             sign_out_queued: false,
@@ -1434,7 +1454,9 @@ impl BrowserState {
                     self.jar.session = Some(c);
                 }
                 let mut next_stage = false;
-                for r in &cfg.on_ok {
+                // `access-then-refresh`: the store reactions wait for the second write.
+                let deferred = cfg.ok_writes == super::policy::OkWrites::AccessThenRefresh;
+                for r in cfg.on_ok.iter().filter(|_| !deferred) {
                     match (r, token) {
                         (OkReaction::StoreInTab, Some(tok)) => self.tabs[t as usize].token = Some(tok),
                         (OkReaction::StoreInCookie, Some(tok)) => self.jar.refresh = Some(tok),
@@ -1480,7 +1502,11 @@ impl BrowserState {
                 let wrote_jar = cfg.on_ok.contains(&OkReaction::StoreInCookie) && token.is_some();
                 self.take_expiry(cfg, t, expires_at, wrote_jar);
                 self.refreshed_ok = true;
-                self.tabs[t as usize].status = TabStatus::Idle;
+                self.tabs[t as usize].status = match cfg.ok_writes {
+                    super::policy::OkWrites::One => TabStatus::Idle,
+                    super::policy::OkWrites::AccessThenRefresh => TabStatus::WritingSecond { refresh: token },
+                    super::policy::OkWrites::RefreshThenAccess => TabStatus::WritingSecond { refresh: None },
+                };
                 self.follow_up(cfg, t, FollowUpAfter::RefreshOk, sent, token);
                 if cfg.coordination == Coordination::BroadcastLeader {
                     // `channel.postMessage(user)`: to every other open tab, each delivered later.
@@ -2041,6 +2067,8 @@ pub(crate) mod tests {
             lock_steal: false,
             read_before_lock: false,
             reads_token: crate::model::policy::ReadsToken::AtSend,
+            ok_writes: crate::model::policy::OkWrites::One,
+            crashes: 0,
             lock_granted: LockGranted::Refresh,
             lock_recheck_margin: 0,
             storage_holds: StorageHolds::RefreshToken,

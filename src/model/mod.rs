@@ -315,6 +315,12 @@ pub enum Timer {
     /// the new page refreshes with its stored credential (`browser.reloads_per_tab`;
     /// nhost/hasura-backend-plus issue 220).
     TabReloads(TabIx),
+    /// With `browser.ok_writes` other than `one`: the tab makes the second storage write of
+    /// its 2xx ([`browser::crash`]).
+    TabFinishesStoring(TabIx),
+    /// With `browser.crashes_per_tab`: the tab's process dies and starts again with what
+    /// storage holds ([`browser::crash`]).
+    TabCrashes(TabIx),
 }
 
 /// Ghost bookkeeping of the API process (never read by a handler).
@@ -737,6 +743,8 @@ impl Actor for Node {
                         let sent = b.reload(cfg, t);
                         (sent.is_some(), sent)
                     }
+                    Timer::TabFinishesStoring(t) => (b.finish_storing(cfg, t), None),
+                    Timer::TabCrashes(t) => (b.crash(t), None),
                     Timer::Tick
                     | Timer::NodeServes { .. }
                     | Timer::NodeReplicates(_)
@@ -935,6 +943,16 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
     if cfg.aborts > 0 {
         for t in 0..b.tabs.len() as TabIx {
             set(Timer::TabAbortsRefresh(t), b.may_abort(t));
+        }
+    }
+    if !cfg.ok_writes.is_default() {
+        for t in 0..b.tabs.len() as TabIx {
+            set(Timer::TabFinishesStoring(t), b.may_finish_storing(t));
+        }
+    }
+    if cfg.crashes > 0 {
+        for t in 0..b.tabs.len() as TabIx {
+            set(Timer::TabCrashes(t), b.may_crash(t));
         }
     }
     if cfg.token_change_wait.is_some() {
@@ -1259,6 +1277,8 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         lock_steal: sc.browser.lock_steal,
         read_before_lock: sc.browser.read_before_lock,
         reads_token: sc.browser.reads_token,
+        ok_writes: sc.browser.ok_writes,
+        crashes: sc.browser.crashes_per_tab,
         lock_granted: sc.browser.lock_granted,
         lock_recheck_margin: sc.browser.lock_recheck_margin.unwrap_or(0),
         storage_holds: sc.browser.shared_storage_holds,

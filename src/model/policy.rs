@@ -173,6 +173,33 @@ impl ReadsToken {
     }
 }
 
+/// How a client stores a refresh's 2xx (`browser.ok_writes`): in one write, or as two
+/// storage writes with a step between them, where the client's process may die
+/// (`browser.crashes_per_tab`; [`super::browser::crash`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OkWrites {
+    /// The new tokens are stored in the step that takes the answer (`on_ok`). The default.
+    #[default]
+    One,
+    /// The access token is written in the step that takes the answer, the refresh token
+    /// (`on_ok`'s store reactions) in a later step of its own (`TabFinishesStoring`). D00mch/souz
+    /// `CodexOAuthService.parseAndStoreTokens` before PR 711: `codexAccessToken`, then
+    /// `codexRefreshToken`, each a separate `configStore.put`.
+    AccessThenRefresh,
+    /// The refresh token (`on_ok`'s store reactions) is written in the step that takes the
+    /// answer, the access token in a later step: a crash between them leaves the new refresh
+    /// token stored.
+    RefreshThenAccess,
+}
+
+impl OkWrites {
+    /// Whether it is the default, [`OkWrites::One`] (the model file leaves it out).
+    pub fn is_default(&self) -> bool {
+        *self == OkWrites::One
+    }
+}
+
 /// What the shared `localStorage` entry of json mode holds (`browser.shared_storage_holds`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]

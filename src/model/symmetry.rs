@@ -605,7 +605,9 @@ fn timer_tab(tm: &Timer) -> Option<TabIx> {
         | Timer::TabReloads(t)
         | Timer::TabAbortsRefresh(t)
         | Timer::TabSendsReadToken(t)
-        | Timer::TabRereadsToken(t) => Some(t),
+        | Timer::TabRereadsToken(t)
+        | Timer::TabFinishesStoring(t)
+        | Timer::TabCrashes(t) => Some(t),
         Timer::Tick
         | Timer::DeviceSignsIn
         | Timer::AttackerRedeems(_)
@@ -641,6 +643,8 @@ fn map_timer(tm: &Timer, f: &dyn Fn(TabIx) -> TabIx) -> Timer {
         Timer::TabAbortsRefresh(t) => Timer::TabAbortsRefresh(f(t)),
         Timer::TabSendsReadToken(t) => Timer::TabSendsReadToken(f(t)),
         Timer::TabRereadsToken(t) => Timer::TabRereadsToken(f(t)),
+        Timer::TabFinishesStoring(t) => Timer::TabFinishesStoring(f(t)),
+        Timer::TabCrashes(t) => Timer::TabCrashes(f(t)),
         other => other,
     }
 }

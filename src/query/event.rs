@@ -144,10 +144,12 @@ pub const ACTION_NAMES: &[&str] = &[
     "StoreRunsW3Purge",
     "TabAbortsRefresh",
     "TabAwaitsBroadcast",
+    "TabCrashes",
     "TabAwaitsRefreshInFlight",
     "TabChecksFreshness",
     "TabFindsNoSession",
     "TabFindsStoredSessionFresh",
+    "TabFinishesStoring",
     "TabGetsBroadcast",
     "TabHangsWithLock",
     "TabHearsSignOut",
@@ -224,6 +226,12 @@ fn absent_actions(m: &RefreshModel) -> Vec<(&'static str, &'static str)> {
     }
     if none(&|c| c.token_change_wait.is_some()) {
         out.push(("TabRereadsToken", "has no wait for the stored token to change (`wait-for-token-change`)"));
+    }
+    if none(&|c| c.crashes > 0) {
+        out.push(("TabCrashes", "has no crashing client (`browser.crashes_per_tab`)"));
+    }
+    if none(&|c| !c.ok_writes.is_default()) {
+        out.push(("TabFinishesStoring", "stores a 2xx in one write (`browser.ok_writes` is \"one\")"));
     }
     if none(&|c| c.aborts > 0) {
         out.push(("TabAbortsRefresh", "has no aborted refresh (`browser.aborts_per_tab`)"));

@@ -32,7 +32,7 @@
 //! 0, no token; the two are numbered apart and cannot be compared), statuses
 //! (`active`, `superseded`, `revoked`; a Directus session row is `active` while it exists and
 //! `superseded` once it has a `next_token`), tab statuses (`idle`, `refreshing`, `requesting`,
-//! `signing_out`, `waiting`, `logged_out`, `closed`, `hung`) and booleans (0, 1). `-` stops at 0.
+//! `signing_out`, `waiting`, `logged_out`, `closed`, `hung`, `storing`) and booleans (0, 1). `-` stops at 0.
 
 use crate::model::browser::TabStatus;
 use crate::model::oauth::TokStatus;
@@ -181,7 +181,7 @@ impl Ty {
             Ty::Access => "an access token",
             Ty::Status => "a token status (active, superseded, revoked)",
             Ty::TabStatus => {
-                "a tab status (idle, refreshing, requesting, signing_out, waiting, logged_out, closed, hung)"
+                "a tab status (idle, refreshing, requesting, signing_out, waiting, logged_out, closed, hung, storing)"
             }
             Ty::None => "none",
         }
@@ -203,6 +203,7 @@ const TAB_STATUSES: &[(&str, i32)] = &[
     ("logged_out", 15),
     ("closed", 16),
     ("hung", 17),
+    ("storing", 18),
 ];
 
 /// The value of a tab status.
@@ -219,6 +220,7 @@ fn tab_status_value(s: TabStatus) -> i32 {
         TabStatus::LoggedOut => "logged_out",
         TabStatus::Closed => "closed",
         TabStatus::Hung => "hung",
+        TabStatus::WritingSecond { .. } => "storing",
     };
     TAB_STATUSES.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).unwrap_or(0)
 }

@@ -764,6 +764,10 @@ fn tab_words(b: &BrowserState, i: usize, mode: AuthMode, stored: &str) -> String
         TabStatus::Hung => "hung (holds the lock forever)".into(),
         TabStatus::AwaitingBroadcast => "waiting for the leader's broadcast".into(),
         TabStatus::Closed => "closed".into(),
+        TabStatus::WritingSecond { refresh: Some(tok) } => {
+            format!("between its two storage writes (refresh token={tok} not written yet)")
+        }
+        TabStatus::WritingSecond { refresh: None } => "between its two storage writes (access token not written yet)".into(),
         TabStatus::WaitingForTokenChange { sent, since, .. } => match sent {
             Some(tok) => format!(
                 "refused; waiting for the stored token to change from token={tok} (since browser clock {since})"
@@ -1602,6 +1606,39 @@ fn describe_in(
                 None,
             )
         }
+        ActorModelAction::Timeout(_, Timer::TabFinishesStoring(t)) => {
+            let b0 = model::browser_at(before, browser);
+            let text = match b0.tabs[*t as usize].status {
+                TabStatus::WritingSecond { refresh: Some(tok) } => format!(
+                    "{} writes the new refresh token (token={tok}), the second of its two storage writes",
+                    who(*t)
+                ),
+                _ => format!("{} writes the new access token, the second of its two storage writes", who(*t)),
+            };
+            (who(*t), "TabFinishesStoring".into(), text, None)
+        }
+        ActorModelAction::Timeout(_, Timer::TabCrashes(t)) => {
+            let b0 = model::browser_at(before, browser);
+            let lost = match b0.tabs[*t as usize].status {
+                TabStatus::WritingSecond { refresh: Some(tok) } => {
+                    format!(" between its two writes: the new refresh token (token={tok}) is never written")
+                }
+                TabStatus::WritingSecond { refresh: None } => {
+                    " between its two writes: the new access token is never written".to_string()
+                }
+                _ => " while idle".to_string(),
+            };
+            (
+                who(*t),
+                "TabCrashes".into(),
+                format!(
+                    "{}'s process dies{lost}; it starts again with what storage holds ({}) and nothing in memory",
+                    who(*t),
+                    stored_refresh(model::browser_at(after, browser), *t)
+                ),
+                None,
+            )
+        }
         ActorModelAction::Timeout(_, Timer::TabReloads(t)) => {
             let b1 = model::browser_at(after, browser);
             let page = b1.tabs[*t as usize].page;
@@ -1928,7 +1965,19 @@ fn describe_in(
                                 "{w} gets {}; it stores nothing (`on_ok` is empty: the new token never reaches the browser)",
                                 view.text
                             ),
-                            (Reply::Ok { .. }, _) => format!("{w} gets {}; it stores it", view.text),
+                            (Reply::Ok { .. }, _) => match after_b.tabs.get(ti).map(|x| x.status) {
+                                // `browser.ok_writes`: the first of two storage writes.
+                                Some(TabStatus::WritingSecond { refresh: Some(_) }) => format!(
+                                    "{w} gets {}; it writes the new access token, the first of two storage writes (the refresh token is written in its next step; storage still holds {})",
+                                    view.text,
+                                    after_b.storage.map_or("no token".to_string(), |x| format!("token={x}"))
+                                ),
+                                Some(TabStatus::WritingSecond { refresh: None }) => format!(
+                                    "{w} gets {}; it writes the new refresh token, the first of two storage writes (the access token is written in its next step)",
+                                    view.text
+                                ),
+                                _ => format!("{w} gets {}; it stores it", view.text),
+                            },
                             (Reply::Err(e), _) => match &m.actors[browser] {
                                 // The tab's reactions (`browser.on_refused`, `on_server_error`),
                                 // each that ran, in order.
