@@ -41,6 +41,7 @@ const CLOCK: u8 = 1;
 const REFRESHES: u8 = 2;
 const REQUESTS: u8 = 4;
 const ATTEMPTS: u8 = 8;
+const TOKEN_WAIT: u8 = 16;
 
 /// The model under search, with a record of the bounds its states reach.
 pub struct BoundWatch<'m> {
@@ -51,6 +52,8 @@ pub struct BoundWatch<'m> {
     refreshes: Vec<(u8, String)>,
     requests: u8,
     attempts: u8,
+    /// `browser.token_change_wait` (ticks of a tab's clock), 0 without one.
+    token_wait: u8,
     watched: u8,
     hits: AtomicU8,
     /// The tabs (bit `t`) seen idle and signed in with no refresh left of a budget above 0.
@@ -83,10 +86,18 @@ impl<'m> BoundWatch<'m> {
         let refresh_fields = refresh_fields.into_iter().map(|(_, mask)| mask).collect::<Vec<_>>();
         let budgeted = u8::from(!refresh_fields.is_empty());
         let attempts = sc.attacker.as_ref().map_or(0, |a| a.attempts);
-        let watched = [(CLOCK, max_ticks), (REFRESHES, budgeted), (REQUESTS, requests), (ATTEMPTS, attempts)]
-            .iter()
-            .filter(|(_, v)| *v > 0)
-            .fold(0, |acc, (bit, _)| acc | bit);
+        // A wait cut short by the clock is a hit only where the clock stops.
+        let token_wait = sc.browser.token_change_wait.filter(|_| max_ticks > 0).unwrap_or(0);
+        let watched = [
+            (CLOCK, max_ticks),
+            (REFRESHES, budgeted),
+            (REQUESTS, requests),
+            (ATTEMPTS, attempts),
+            (TOKEN_WAIT, token_wait),
+        ]
+        .iter()
+        .filter(|(_, v)| *v > 0)
+        .fold(0, |acc, (bit, _)| acc | bit);
         BoundWatch {
             model,
             props,
@@ -94,6 +105,7 @@ impl<'m> BoundWatch<'m> {
             refreshes,
             requests,
             attempts,
+            token_wait,
             watched,
             hits: AtomicU8::new(0),
             refresh_hits: AtomicU8::new(0),
@@ -137,6 +149,13 @@ impl<'m> BoundWatch<'m> {
                 stopped: "the attacker had no redemption left",
             });
         }
+        if h & TOKEN_WAIT != 0 {
+            out.push(BoundHit {
+                field: "browser.token_change_wait".into(),
+                value: self.token_wait.into(),
+                stopped: "a tab's `wait-for-token-change` started too late to run out before the clock stopped (the rest of its reaction list never ran)",
+            });
+        }
         out
     }
 
@@ -148,11 +167,21 @@ impl<'m> BoundWatch<'m> {
         let mut h = seen;
         let mut tabs = 0u8;
         let m = &self.model.cfg;
-        if self.max_ticks > 0 && clock_at(s, m.server) >= self.max_ticks {
+        let stopped = self.max_ticks > 0 && clock_at(s, m.server) >= self.max_ticks;
+        if stopped {
             h |= CLOCK;
         }
         for &b in &m.browsers {
             let browser = browser_at(s, b);
+            // A wait for the stored token that cannot run out: its tab's clock is short of the
+            // refusal's tick plus the wait, and the clock has stopped.
+            let cut_short = |t: &crate::model::browser::Tab| {
+                matches!(t.status, TabStatus::WaitingForTokenChange { since, .. }
+                    if browser.now < since.saturating_add(self.token_wait))
+            };
+            if stopped && self.token_wait > 0 && browser.tabs.iter().any(|t| cut_short(t)) {
+                h |= TOKEN_WAIT;
+            }
             if browser.attacker.is_some_and(|a| !a.busy && a.attempts_left == 0) {
                 h |= ATTEMPTS;
             }

@@ -464,8 +464,9 @@ pub fn parse_name(name: &str) -> Result<&'static str, String> {
     ))
 }
 
-/// Ground truth: the user signed in, has not signed out, and the session's lifetime (ticks from
-/// sign-in, if the model file bounds it) has not passed.
+/// Ground truth: the user signed in, has not signed out (or signed out with a rule that keeps
+/// the acting session, once the server has run it: [`crate::model::oauth::AsGhost::kept_by_sign_out`]),
+/// and the session's lifetime (ticks from sign-in, if the model file bounds it) has not passed.
 pub fn session_valid(m: &RefreshModel, s: &State, browser: usize) -> bool {
     let truth = browser_at(s, browser).truth;
     let now = clock_at(s, m.cfg.server);
@@ -473,16 +474,24 @@ pub fn session_valid(m: &RefreshModel, s: &State, browser: usize) -> bool {
     // judged against the ground truth: a cap's oldest session, "sign out other devices") is
     // no longer signed in; an eviction of another device by a race is not excused.
     let evicted = auth_server_at(s, m.cfg.server).is_some_and(|a| a.as_ghost.evicted & (1 << browser) != 0);
-    truth.signed_in && !truth.signed_out && !evicted && m.cfg.session_lifetime.is_none_or(|l| now < l)
+    // A sign-out whose rule kept the acting session ("sign out other devices": `revoke user
+    // except session`) leaves it valid once served, though the user clicked sign out.
+    let kept = auth_server_at(s, m.cfg.server).is_some_and(|a| a.as_ghost.kept_by_sign_out & (1 << browser) != 0);
+    truth.signed_in && (!truth.signed_out || kept) && !evicted && m.cfg.session_lifetime.is_none_or(|l| now < l)
 }
 
 /// LP1 as an invariant: a tab on the login page while the ground truth says the session is
-/// valid is a spurious logout (issue 22360; PR 22433 scenarios 1 and 2).
+/// valid is a spurious logout (issue 22360; PR 22433 scenarios 1 and 2). A device whose user
+/// clicked sign out is not judged, whatever the server kept: the browser logs the signing-out
+/// tab out at the answer.
 fn no_spurious_logout(m: &RefreshModel, s: &State) -> bool {
-    m.cfg
-        .browsers
-        .iter()
-        .all(|&b| browser_at(s, b).tabs.iter().all(|t| t.status != TabStatus::LoggedOut) || !session_valid(m, s, b))
+    m.cfg.browsers.iter().all(|&b| {
+        browser_at(s, b).tabs.iter().all(|t| t.status != TabStatus::LoggedOut)
+                || !session_valid(m, s, b)
+                // The browser logs the signing-out tab out at the sign-out's answer whatever
+                // the server kept: the user's own click, not a spurious logout.
+                || browser_at(s, b).truth.signed_out
+    })
 }
 
 /// Every cookie handed out names a row that exists once the handler's write is done; PR 22433

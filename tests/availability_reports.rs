@@ -384,7 +384,10 @@ fn expensave_537_the_second_requests_401_clears_the_new_token() {
     );
     assert!(q.steps[4].text.contains("rule `not found: 401` → invalid_grant"), "{}", q.steps[4].text);
     assert_eq!(q.steps[5].state.jar, Some("localStorage refresh_token=2".into()));
-    assert_eq!(q.steps[6].text, "tab A's requester 2 gets 401 JWT_Refresh_Token_Not_Found and logs tab A out");
+    assert_eq!(
+        q.steps[6].text,
+        "tab A's requester 2 gets 401 JWT_Refresh_Token_Not_Found, clears the stored token and logs tab A out"
+    );
     assert_eq!(q.steps[6].state.jar, None, "the interceptor cleared token 2");
     let t = trace_of(&m, &sc, &r, "no_spurious_logout");
     assert_eq!(t.steps.len(), 6);

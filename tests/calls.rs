@@ -100,7 +100,12 @@ fn zitadel_9331_a_call_refused_again_after_the_retry_bound_logs_out() {
     assert!(t.steps[5].text.ends_with("sends its waiting API call with access token=2"), "{}", t.steps[5].text);
     assert!(t.steps[6].text.contains("(token=2)"), "{}", t.steps[6].text);
     assert!(t.steps[8].text.contains("(access token=2): rule `introspection: inactive`"), "{}", t.steps[8].text);
-    assert!(t.steps[9].text.ends_with("with access token=2: the tab is logged out"), "{}", t.steps[9].text);
+    // The retry the list tried first is named (it has none left), then the log-out.
+    assert!(
+        t.steps[9].text.ends_with("with access token=2: it has no retry left and the tab is logged out"),
+        "{}",
+        t.steps[9].text
+    );
 }
 
 /// auth0-spa-js: with a margin of one tick the tab refreshes before a call whose access token
@@ -293,4 +298,25 @@ fn call_reaction_bad_input_is_refused_with_the_field_and_the_allowed_values() {
         assert_eq!(out.status.code(), Some(2), "{to}: {err}");
         assert!(err.contains("bad.json") && err.contains(field) && err.contains(allowed), "{to}: {err}");
     }
+}
+
+/// A refused call's step names every reaction of `on_call_refused` that ran before the one that
+/// ended the list, in a refused refresh's words: `clear-stored-token` then `log-out` reads "it
+/// clears the stored token and the tab is logged out" (it read "the tab is logged out").
+#[test]
+fn a_refused_calls_step_names_the_clears_it_ran() {
+    let files = crate::common::TempFiles::new();
+    let f = files.copy_model("models/auth0-spa-js-refresh-before-call-no-margin.json", "m.json", |v| {
+        v["browser"]["on_call_refused"] = serde_json::json!(["clear-stored-token", "log-out"]);
+        v.remove("expect");
+    });
+    let sc = Scenario::load(&f).unwrap();
+    let (m, r) = crate::util::run(&sc, &Default::default());
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let last = &t.steps.last().unwrap().text;
+    assert!(
+        last.ends_with("for its API call with access token=1: it clears the stored token and the tab is logged out"),
+        "{last}"
+    );
 }

@@ -1027,7 +1027,8 @@ fn a_query_file_may_not_reuse_a_model_files_query_name() {
 
 /// An unreachable answer to a query naming an error status comes with a hint that the status is
 /// the one traces print (an authorization server refuses a refresh with 400, not 401); a 2xx,
-/// which every model answering a refresh prints, does not.
+/// which every model answering a refresh prints, does not, nor does a status the model prints
+/// that a text filter kept from matching.
 #[test]
 fn an_unreachable_error_status_comes_with_a_hint_and_a_2xx_does_not() {
     let dir = crate::common::TempFiles::new();
@@ -1037,7 +1038,9 @@ fn an_unreachable_error_status_comes_with_a_hint_and_a_2xx_does_not() {
             serde_json::json!([
                 { "name": "refused-401", "events": ["tab A TabReceivesRefreshResponse status 401"], "expect": "unreachable" },
                 { "name": "ok-then-nothing", "events": ["tab A TabReceivesRefreshResponse status 200"],
-                  "end": "now > 99", "expect": "unreachable" } ]),
+                  "end": "now > 99", "expect": "unreachable" },
+                { "name": "refused-400-other-text",
+                  "events": ["tab A TabReceivesRefreshResponse status 400 text `no such words`"], "expect": "unreachable" } ]),
         );
     });
     let out = cli(dir.path(), &["check", "m.json", "--no-traces"]);
@@ -1049,6 +1052,9 @@ fn an_unreachable_error_status_comes_with_a_hint_and_a_2xx_does_not() {
     };
     assert!(after("refused-401").trim_start().starts_with("hint: status 401 is compared with the status"), "{text}");
     assert!(!after("ok-then-nothing").contains("hint:"), "{text}");
+    // 400 is what the model prints for a refused refresh: a text filter that matched nothing is
+    // the cause, and no hint blames the status.
+    assert!(!after("refused-400-other-text").contains("hint:"), "{text}");
 }
 
 /// matrix-rust-sdk before PR 6860 reads its token in a step of its own (`reads_token`

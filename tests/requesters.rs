@@ -284,3 +284,22 @@ fn a_server_render_that_passes_nothing_back_leaves_the_client_a_spent_token() {
     let expanded: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(expanded["browser"]["on_requester_ok"], serde_json::json!(["store-in-cookie"]));
 }
+
+/// A requester other than the tab words what its reactions did as a refused refresh's step
+/// does, by the requester: expensave's `on_refused: [clear-stored-token, log-out]` reads "gets
+/// 401 …, clears the stored token and logs tab A out" (the clear was not said).
+#[test]
+fn a_requesters_refusal_names_every_reaction_it_ran() {
+    let sc = refresh_check::scenario::Scenario::load(
+        &crate::util::root().join("models/expensave-537-pwa-resume-parallel-refreshes.json"),
+    )
+    .unwrap();
+    let (m, r) = crate::util::run(&sc, &Default::default());
+    let t = crate::util::trace_of(&m, &sc, &r, "no_spurious_logout");
+    let step = t
+        .steps
+        .iter()
+        .find(|s| s.actor == "tab A's requester 2" && s.text.contains(" gets 4"))
+        .unwrap_or_else(|| panic!("{t:#?}"));
+    assert!(step.text.ends_with(", clears the stored token and logs tab A out"), "{}", step.text);
+}

@@ -191,6 +191,37 @@ fn a_sign_out_of_the_other_devices_keeps_the_acting_session_alive() {
     assert!(text[..at].iter().any(|s| s.contains("device 2 tab A gets 200 signed_out")), "{text:#?}");
 }
 
+/// "Sign out other devices" keeps the acting session valid in the ground truth once the server
+/// has run the rule: the state view's `session_valid[2]` is true after device 2's sign-out is
+/// answered (before, the click set it false for good, though the spared token was active). A
+/// sign-out that ends the device's own session (`revoke user`, the race model's rule) leaves
+/// it false.
+#[test]
+fn a_sign_out_that_keeps_the_acting_session_leaves_it_valid() {
+    let files = crate::common::TempFiles::new();
+    let query = |expect: &str| {
+        serde_json::json!([{ "name": "valid-after-sign-out",
+            "events": ["tab 2A TabReceivesLogoutResponse"], "end": "session_valid[2] and signed_out[2]",
+            "expect": expect }])
+    };
+    let kept = files.copy_model(RACE, "kept.json", |v| {
+        v["protocol"]["sign_out"]["rules"][0]["do"] = serde_json::json!(["revoke user except session"]);
+        v.remove("expect");
+        v.insert("queries".into(), query("reachable"));
+    });
+    let sc = refresh_check::scenario::Scenario::load(&kept).unwrap();
+    let t = crate::util::query_trace(&sc, "valid-after-sign-out");
+    let text: Vec<&str> = t.steps.iter().map(|s| s.text.as_str()).collect();
+    assert!(text.last().unwrap().contains("device 2 tab A gets 200 signed_out"), "{text:#?}");
+    let ended = files.copy_model(RACE, "ended.json", |v| {
+        v.remove("expect");
+        v.insert("queries".into(), query("unreachable"));
+    });
+    let sc = refresh_check::scenario::Scenario::load(&ended).unwrap();
+    let o = crate::util::answered(&sc, "valid-after-sign-out");
+    assert!(o.unique_states > 50, "{}", o.unique_states);
+}
+
 /// A sign-in again sent before the sign-out and served after it (device 2 signs in again, then
 /// signs out; the server serves the sign-out, then the sign-in): the new session is one the
 /// user asked for, not the signed-out one revived, and its refresh answered 2xx is no revival.
@@ -227,9 +258,11 @@ fn a_sign_in_served_after_the_sign_out_is_no_revival() {
 /// session, so the device's user is not marked signed out and tab B's later refresh of the kept
 /// family is no revival. Before, the two-node path marked the user signed out whatever the rule
 /// kept, and `sign_out_no_session_revived` was violated in 6 steps (the sign-out served by the
-/// node that had rotated, then tab B's refresh). What remains (10 steps) is a sign-out routed
-/// to the node whose copy does not hold the presented token yet: no rule runs there, so nothing
-/// says the user meant to keep the session, and tab B's refresh on that node is reported.
+/// node that had rotated, then tab B's refresh). What remains (10 steps) is a real finding: a
+/// sign-out routed to the node whose copy does not hold the presented token yet runs no rule
+/// and revokes nothing, yet answers that the user is signed out; the user clicked sign out and
+/// was told it was done, so the session the other copy still serves to tab B is reported, and
+/// the trace says that the node ran no rule.
 #[test]
 fn a_sign_out_of_the_other_devices_on_two_nodes_keeps_the_acting_session_alive() {
     let files = crate::common::TempFiles::new();
@@ -260,7 +293,12 @@ fn a_sign_out_of_the_other_devices_on_two_nodes_keeps_the_acting_session_alive()
     assert_eq!(t.steps.len(), 10, "the 6-step report of a rule that kept the session is gone");
     let text: Vec<&str> = t.steps.iter().map(|s| s.text.as_str()).collect();
     let sign_out = text.iter().position(|s| s.contains("routes tab A's sign-out")).unwrap();
-    assert!(text[sign_out].contains("answers from its own copy of the session entry without changing it"), "{text:#?}");
+    assert!(
+        text[sign_out].contains("has no token=")
+            && text[sign_out]
+                .contains(": it runs no sign-out rule and revokes nothing, yet answers that the user is signed out"),
+        "{text:#?}"
+    );
     assert!(text[sign_out + 1..].iter().any(|s| s.contains("routes tab B's refresh (token=1)")), "{text:#?}");
 
     // The same rule that also revokes the acting family (`revoke family` beside the `except`)

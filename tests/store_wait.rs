@@ -170,3 +170,48 @@ fn a_second_wait_and_a_wait_on_per_tab_storage_are_refused() {
         ],
     );
 }
+
+/// A wait that starts late (the loser's refusal at the last tick but one, or the last) cannot
+/// run out before the clock stops: the rest of its reaction list never runs. The bounds warning
+/// names `browser.token_change_wait` for it, beside the clock's own bound.
+#[test]
+fn a_wait_cut_short_by_the_clock_is_named_in_the_bounds_warning() {
+    let out = crate::util::cli(&root(), &["check", SLOW, "--no-traces", "--format", "json", "--threads", "1"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hits: Vec<(&str, u64, &str)> = report["bounds_hit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["field"].as_str().unwrap(), b["value"].as_u64().unwrap(), b["stopped"].as_str().unwrap()))
+        .collect();
+    assert!(hits.iter().any(|h| h.0 == "time.max_ticks"), "{hits:?}");
+    let wait = hits.iter().find(|h| h.0 == "browser.token_change_wait").unwrap_or_else(|| panic!("{hits:?}"));
+    assert_eq!(wait.1, 2);
+    assert!(
+        wait.2.contains("`wait-for-token-change` started too late to run out before the clock stopped"),
+        "{wait:?}"
+    );
+}
+
+/// The end of a wait words the rest of the list with the trail of the reactions that ran, as a
+/// refused refresh's step does: `clear-shared-storage` is "removes the shared localStorage
+/// entry" (it read "clears the stored token", the words of another reaction).
+#[test]
+fn the_end_of_a_wait_words_each_reaction_that_ran() {
+    let files = crate::common::TempFiles::new();
+    let f = files.copy_model(SLOW, "m.json", |v| {
+        v["browser"]["on_refused"] = serde_json::json!(["wait-for-token-change", "clear-shared-storage", "log-out"]);
+        v.remove("expect");
+        v.remove("queries");
+    });
+    let sc = refresh_check::scenario::Scenario::load(&f).unwrap();
+    let (m, r) = crate::util::run(&sc, &Default::default());
+    assert_eq!(status(&r, "no_spurious_logout"), Verdict::Violated);
+    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    let step = t.steps.iter().find(|s| s.action == "TabRereadsToken").unwrap_or_else(|| panic!("{t:?}"));
+    assert!(
+        step.text.ends_with("the reactions go on: the process removes the shared localStorage entry and is logged out"),
+        "{}",
+        step.text
+    );
+}

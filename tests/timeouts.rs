@@ -167,6 +167,39 @@ fn a_timeouts_and_an_aborts_step_name_every_reaction_they_ran() {
     }
 }
 
+/// One text for one reaction: a timeout's and an abort's step word each clearing reaction as a
+/// refused refresh's does (`clear-shared-storage` is "removes the shared localStorage entry",
+/// with "(there was none)" once it is gone), not as "clears the stored token" or not at all.
+#[test]
+fn a_timeouts_and_an_aborts_clears_are_worded_as_a_refusals() {
+    let files = TempFiles::new();
+    let timeout = files.copy_model("models/schuly-476-timeout-signs-out.json", "t.json", |v| {
+        v["browser"]["json_storage"] = json!("shared");
+        v["browser"]["on_timeout"] = json!(["clear-shared-storage", "log-out"]);
+        v["browser"].as_object_mut().unwrap().remove("retry_limit");
+    });
+    let abort = files.copy_model("models/ecm-865-aborted-refresh-strands-token.json", "a.json", |v| {
+        v["browser"]["mode"] = json!("json");
+        v["browser"]["json_storage"] = json!("shared");
+        v["browser"]["on_aborted"] = json!(["clear-shared-storage", "clear-stored-token", "log-out"]);
+    });
+    for (path, action, end) in [
+        (timeout, "TabTimesOut", "`on_timeout`: the tab removes the shared localStorage entry and is logged out"),
+        (
+            abort,
+            "TabAbortsRefresh",
+            "`on_aborted`: the tab removes the shared localStorage entry, clears the stored token (there was none) and is logged out",
+        ),
+    ] {
+        let sc = scenario(path.to_str().unwrap(), None);
+        let (m, r) = run(&sc, &CheckOptions::default());
+        assert!(r.unique_states > 5, "searched: {}", r.unique_states);
+        let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+        let i = t.steps.iter().position(|s| s.action == action).unwrap_or_else(|| panic!("{action} in {t:?}"));
+        assert!(t.steps[i].text.ends_with(end), "{}", t.steps[i].text);
+    }
+}
+
 /// Without `on_aborted` an aborted refresh runs `on_server_error`: a `clear-cookie` there is
 /// refused in a model with aborts, at its line in `on_server_error`, as it is in `on_aborted`
 /// written out; the same list without aborts is accepted (a 5xx is an answer).

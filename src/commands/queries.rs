@@ -147,11 +147,10 @@ pub fn write_text(all: &[Answered], w: &mut impl Write) -> std::io::Result<()> {
             if let Some(f) = file {
                 writeln!(w, "      trace: {}", f.display())?;
             }
-            // A 2xx is printed by every model that answers a refresh: the hint is for the error
-            // statuses, which depend on the server's wording.
-            let errors: Vec<u16> = o.statuses.iter().copied().filter(|c| !(200..300).contains(c)).collect();
-            if o.answer == Answer::Unreachable && !errors.is_empty() {
-                let codes: Vec<String> = errors.iter().map(|c| format!("status {c}")).collect();
+            // Only for a status the answer it names cannot print in the model's wording: a
+            // printable status that matched nothing is the run's doing, not the status's.
+            if o.answer == Answer::Unreachable && !o.unprinted.is_empty() {
+                let codes: Vec<String> = o.unprinted.iter().map(|c| format!("status {c}")).collect();
                 writeln!(
                     w,
                     "      hint: {} is compared with the status a trace of this model prints (an authorization \

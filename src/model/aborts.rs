@@ -21,7 +21,7 @@
 //! `tryRefreshToken` (`frontend/src/services/httpClient.ts`: a failed fetch returns false and
 //! logs nothing out).
 
-use super::{BrowserCfg, BrowserState, Send, TabIx, TabStatus};
+use super::{BrowserCfg, BrowserState, Ran, Send, TabIx, TabStatus};
 
 impl BrowserState {
     /// Whether tab `t` may abort now: its own refresh is in flight and it has an abort left.
@@ -35,6 +35,20 @@ impl BrowserState {
     /// reaction sends again (`retry`, `retry-with-stored-token`), if any. `None` and nothing
     /// done unless [`Self::may_abort`].
     pub fn abort(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
+        self.abort_traced(cfg, t, &mut Vec::new())
+    }
+
+    /// What tab `t`'s `on_aborted` reactions do, reaction by reaction, if it aborts now, run on
+    /// a copy of this state ([`Ran`]): the trace's words for the step, from the same code as
+    /// the step itself.
+    pub fn abort_trail(&self, cfg: &BrowserCfg, t: TabIx) -> Vec<Ran> {
+        let mut trail = Vec::new();
+        self.clone().abort_traced(cfg, t, &mut trail);
+        trail
+    }
+
+    /// [`Self::abort`], writing what each reaction did into `trail`.
+    fn abort_traced(&mut self, cfg: &BrowserCfg, t: TabIx, trail: &mut Vec<Ran>) -> Option<Send> {
         if !self.may_abort(t) {
             return None;
         }
@@ -43,7 +57,7 @@ impl BrowserState {
         tab.round = (tab.round + 1) & 15;
         tab.sent_at = None;
         tab.later_stage = false;
-        self.react(cfg, t, &cfg.on_aborted)
+        self.react_traced(cfg, t, &cfg.on_aborted, trail)
     }
 }
 

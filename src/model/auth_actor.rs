@@ -101,9 +101,7 @@ pub(super) fn on_msg(
         }
         Msg::LogoutRequest { tab, cred, access } => {
             let (reply, kept) = interpret::sign_out_keeping(protocol, &mut s, cred.presented(), access);
-            if !kept {
-                s.as_ghost.user_signed_out |= 1 << usize::from(src);
-            }
+            s.as_ghost.record_sign_out(usize::from(src), kept);
             (ClientKey { browser: usize::from(src) as u8, tab }, Msg::LogoutResponse { tab, reply })
         }
         Msg::FollowUpRequest { tab, token } => {
@@ -401,9 +399,7 @@ pub(super) fn on_cluster_timer(
                     // As on one node: a rule that keeps the acting session ("sign out other
                     // devices") does not sign the device's user out.
                     let (reply, kept) = s.on_node(*node, |s| interpret::sign_out_keeping(protocol, s, p.token, None));
-                    if !kept {
-                        s.as_ghost.user_signed_out |= 1 << client.browser;
-                    }
+                    s.as_ghost.record_sign_out(usize::from(client.browser), kept);
                     Msg::LogoutResponse { tab, reply }
                 }
             };

@@ -1562,7 +1562,7 @@ impl BrowserState {
     }
 
     /// [`Self::react`], writing what each reaction did into `trail`, in order.
-    fn react_traced(
+    pub(super) fn react_traced(
         &mut self,
         cfg: &BrowserCfg,
         t: TabIx,
@@ -1579,7 +1579,7 @@ impl BrowserState {
     /// Tab `t` runs `reactions` from position `start` on, for an error answer to its refresh
     /// that presented `sent`, writing what each reaction did into `trail`; returns the retry it
     /// sends, if any.
-    fn react_from(
+    pub(super) fn react_from(
         &mut self,
         cfg: &BrowserCfg,
         t: TabIx,
@@ -1914,6 +1914,21 @@ impl BrowserState {
     /// logs the tab out. Returns the request sent (the call again, or the refresh), if any. A
     /// tab logged out meanwhile ignores the answer.
     pub fn on_call_reply(&mut self, cfg: &BrowserCfg, t: TabIx, reply: Reply) -> Option<Send> {
+        self.on_call_reply_traced(cfg, t, reply, &mut Vec::new())
+    }
+
+    /// What tab `t`'s call reactions do with the answer `reply`, reaction by reaction, run on
+    /// a copy of this state ([`Ran`]: the clears, a retry with none left, `keep-going`, the
+    /// log-out; a reaction that sends the call again or refreshes ends the list, as the step's
+    /// own words say): the trace's words for the step, from the same code as the step itself.
+    pub fn call_reply_trail(&self, cfg: &BrowserCfg, t: TabIx, reply: Reply) -> Vec<Ran> {
+        let mut trail = Vec::new();
+        self.clone().on_call_reply_traced(cfg, t, reply, &mut trail);
+        trail
+    }
+
+    /// [`Self::on_call_reply`], writing what each reaction did into `trail`.
+    fn on_call_reply_traced(&mut self, cfg: &BrowserCfg, t: TabIx, reply: Reply, trail: &mut Vec<Ran>) -> Option<Send> {
         let tab = &mut self.tabs[t as usize];
         let Some(call) = tab.call.take() else { return None };
         if call.awaiting_refresh {
@@ -1937,7 +1952,10 @@ impl BrowserState {
         for r in reactions {
             match r {
                 Reaction::LogOut => break,
-                Reaction::KeepGoing => return None,
+                Reaction::KeepGoing => {
+                    trail.push(Ran::KeptGoing);
+                    return None;
+                }
                 Reaction::IgnoreIfTokenChanged => {
                     let held = self.tabs[t as usize].access;
                     if held.is_some() && held != call.sent {
@@ -1964,6 +1982,7 @@ impl BrowserState {
                         self.tabs[t as usize].call = Some(again);
                         return Some(Send::Call { tab: t, access: held });
                     }
+                    trail.push(Ran::NoRetryLeft);
                 }
                 Reaction::WaitForTokenChange => {} // refused in a call's lists
                 Reaction::RefreshAndRetry => {
@@ -1972,15 +1991,21 @@ impl BrowserState {
                         if let Some(sent) = self.refresh_for_call(cfg, t, waiting) {
                             return sent;
                         }
+                    } else {
+                        trail.push(Ran::NoRetryLeft);
                     }
                 }
                 Reaction::ClearStoredToken | Reaction::ClearCookie | Reaction::ClearSharedStorage => {
-                    self.clear(cfg, t, *r)
+                    let held = (self.jar, self.storage, self.tabs[t as usize].token);
+                    self.clear(cfg, t, *r);
+                    let now = (self.jar, self.storage, self.tabs[t as usize].token);
+                    trail.push(Ran::Cleared(*r, held != now));
                 }
             }
         }
         // The app's login redirect: whatever the tab was doing, it is logged out (a refresh
         // in flight is dropped: its answer is ignored).
+        trail.push(Ran::LoggedOut);
         self.log_out_for_call(cfg, t)
     }
 

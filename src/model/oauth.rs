@@ -377,6 +377,11 @@ pub struct AsGhost {
     pub refused_retries: u8,
     /// Client sessions (devices) whose user has had a sign-out answered (bit per device).
     pub user_signed_out: u8,
+    /// Client sessions (devices) whose latest sign-out ran a rule that keeps the acting
+    /// session ([`super::interpret::keeps_acting_session`]: "sign out other devices"), bit per
+    /// device: the user clicked sign out, yet the session stays valid in the ground truth
+    /// ([`crate::properties::session_valid`]).
+    pub kept_by_sign_out: u8,
     /// Refreshes that arrived after the user's sign-out and were answered 2xx with a refresh
     /// token that was not active at the answer: a dead cookie handed out. A count.
     pub dead_after_sign_out: u8,
@@ -394,6 +399,22 @@ pub struct AsGhost {
     /// A refresh was answered 2xx to a client other than the one its token's family signed
     /// in with (with a request field of type `client` only; `mode_binding`): 0 or 1.
     pub cross_client: u8,
+}
+
+impl AsGhost {
+    /// The user's sign-out from `device` has been served: a rule that keeps the acting session
+    /// (`kept`) leaves the device's user signed in and marks the session kept; any other
+    /// sign-out (one that ran no rule included: the server was asked to sign the user out and
+    /// answered it did) marks the user signed out and the session no longer kept.
+    pub fn record_sign_out(&mut self, device: usize, kept: bool) {
+        let bit = 1u8 << device;
+        if kept {
+            self.kept_by_sign_out |= bit;
+        } else {
+            self.user_signed_out |= bit;
+            self.kept_by_sign_out &= !bit;
+        }
+    }
 }
 
 /// One node's copy of the session entry: the token table, the families and Keycloak's

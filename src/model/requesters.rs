@@ -54,7 +54,7 @@
 
 use serde::Serialize;
 
-use crate::model::browser::{BrowserCfg, BrowserState, Send, TabStatus};
+use crate::model::browser::{BrowserCfg, BrowserState, Ran, Send, TabStatus};
 use crate::model::policy::{OkReaction, Reaction, WrittenListener};
 use crate::model::server::Credentials;
 use crate::model::{Reply, TabIx, Token, ATTACKER};
@@ -277,6 +277,28 @@ impl BrowserState {
     /// clearing reactions clear as for the tab, and `retry-with-stored-token` sends this
     /// requester's refresh again when the stored token differs from the one it sent.
     pub fn on_requester_reply(&mut self, cfg: &BrowserCfg, t: TabIx, r: u8, reply: Reply) -> Option<Send> {
+        self.on_requester_reply_traced(cfg, t, r, reply, &mut Vec::new())
+    }
+
+    /// What requester `r` (1 or more) of tab `t` does with the error answer `reply`, reaction
+    /// by reaction, run on a copy of this state ([`Ran`]; empty for a 2xx): the trace's words
+    /// for the step, from the same code as the step itself. [`Ran::LoggedOut`] is the whole
+    /// tab's log-out.
+    pub fn requester_reply_trail(&self, cfg: &BrowserCfg, t: TabIx, r: u8, reply: Reply) -> Vec<Ran> {
+        let mut trail = Vec::new();
+        self.clone().on_requester_reply_traced(cfg, t, r, reply, &mut trail);
+        trail
+    }
+
+    /// [`Self::on_requester_reply`], writing what each error reaction did into `trail`.
+    fn on_requester_reply_traced(
+        &mut self,
+        cfg: &BrowserCfg,
+        t: TabIx,
+        r: u8,
+        reply: Reply,
+        trail: &mut Vec<Ran>,
+    ) -> Option<Send> {
         let ix = (r - 1) as usize;
         let Some(sent) = self.tabs[t as usize].requesters[ix].sent.take() else { return None };
         match reply {
@@ -326,30 +348,41 @@ impl BrowserState {
                 for x in reactions {
                     match x {
                         Reaction::LogOut => break,
-                        Reaction::KeepGoing => return None,
+                        Reaction::KeepGoing => {
+                            trail.push(Ran::KeptGoing);
+                            return None;
+                        }
                         Reaction::ClearStoredToken | Reaction::ClearCookie | Reaction::ClearSharedStorage => {
-                            self.clear(cfg, t, *x)
+                            let held = (self.jar, self.storage, self.tabs[t as usize].token);
+                            self.clear(cfg, t, *x);
+                            let now = (self.jar, self.storage, self.tabs[t as usize].token);
+                            trail.push(Ran::Cleared(*x, held != now));
                         }
                         Reaction::IgnoreIfTokenChanged => {
                             let cred: Credentials = self.refresh_cred(cfg, t);
-                            if cred.presented().is_some() && cred.presented() != sent {
+                            if let Some(tok) = cred.presented().filter(|_| cred.presented() != sent) {
+                                trail.push(Ran::Adopted(tok));
                                 return None;
                             }
+                            trail.push(Ran::FoundSame(*x, cred.presented()));
                         }
                         Reaction::RetryWithStoredToken => {
                             let cred: Credentials = self.refresh_cred(cfg, t);
                             if cred.presented().is_some() && cred.presented() != sent {
+                                trail.push(Ran::SentAgain(*x, cred.presented()));
                                 self.tabs[t as usize].requesters[ix].sent = Some(cred.presented());
                                 let page = self.tabs[t as usize].page;
                                 let access = self.refresh_access(cfg, t);
                                 return Some(Send::Refresh { tab: address(t, r, page), cred, retry: false, access });
                             }
+                            trail.push(Ran::FoundSame(*x, cred.presented()));
                         }
                         // Refused by the model file's checks with several requesters; calls only;
                         // the tab's own lists only.
                         Reaction::Retry | Reaction::RefreshAndRetry | Reaction::WaitForTokenChange => {}
                     }
                 }
+                trail.push(Ran::LoggedOut);
                 let tab = &mut self.tabs[t as usize];
                 tab.status = TabStatus::LoggedOut;
                 tab.later_stage = false;

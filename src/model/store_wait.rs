@@ -24,7 +24,7 @@
 //! or one with the same `refreshToken`, return the other session's access token), called by
 //! `refreshStoredSession` on `invalid_grant` before `deleteToken()`.
 
-use super::{BrowserCfg, BrowserState, Send, TabIx, TabStatus, Token};
+use super::{BrowserCfg, BrowserState, Ran, Send, TabIx, TabStatus, Token};
 
 impl BrowserState {
     /// Tab `t` reaches `wait-for-token-change` at position `at` of its reaction list
@@ -74,6 +74,21 @@ impl BrowserState {
     /// goes on from where it stopped. Returns the refresh a later reaction sends, if any;
     /// `None` and nothing done unless the read is due.
     pub fn reread_token(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
+        self.reread_token_traced(cfg, t, &mut Vec::new())
+    }
+
+    /// What the rest of tab `t`'s reaction list does, reaction by reaction, if its read during
+    /// the wait finds no other token ([`Self::reread_token`]), run on a copy of this state
+    /// ([`Ran`]; empty when the read adopts a token): the trace's words for the step, from the
+    /// same code as the step itself.
+    pub fn reread_trail(&self, cfg: &BrowserCfg, t: TabIx) -> Vec<Ran> {
+        let mut trail = Vec::new();
+        self.clone().reread_token_traced(cfg, t, &mut trail);
+        trail
+    }
+
+    /// [`Self::reread_token`], writing what each reaction after the wait did into `trail`.
+    fn reread_token_traced(&mut self, cfg: &BrowserCfg, t: TabIx, trail: &mut Vec<Ran>) -> Option<Send> {
         if !self.may_reread_token(cfg, t) {
             return None;
         }
@@ -86,7 +101,7 @@ impl BrowserState {
         }
         self.tabs[t as usize].status = TabStatus::Refreshing { sent };
         let list = if server_error { &cfg.on_server_error } else { &cfg.on_refused };
-        self.react_from(cfg, t, list, resume as usize, sent, &mut Vec::new())
+        self.react_from(cfg, t, list, resume as usize, sent, trail)
     }
 
     /// Whether tab `t` is waiting for the stored token to change.
@@ -112,8 +127,16 @@ pub fn wait_started_text(cfg: &BrowserCfg, after: &super::Tab) -> Option<String>
 }
 
 /// The trace text of tab `t`'s read during its wait ([`BrowserState::reread_token`]), from
-/// the browser before and after; `who` names the tab.
-pub fn reread_text(cfg: &BrowserCfg, before: &BrowserState, after: &BrowserState, t: TabIx, who: &str) -> String {
+/// the browser before and after; `who` names the tab, and `rest` is what the rest of the
+/// reaction list did, in the words every reaction list's step uses
+/// ([`BrowserState::reread_trail`]: `clears the stored token and is logged out`).
+pub fn reread_text(
+    cfg: &BrowserCfg,
+    (before, after): (&BrowserState, &BrowserState),
+    t: TabIx,
+    who: &str,
+    rest: &str,
+) -> String {
     let TabStatus::WaitingForTokenChange { sent, since, .. } = before.tabs[t as usize].status else {
         return format!("{who} reads the stored token again");
     };
@@ -125,15 +148,8 @@ pub fn reread_text(cfg: &BrowserCfg, before: &BrowserState, after: &BrowserState
             token_words(sent)
         );
     }
-    let then = match after.tabs[t as usize].status {
-        TabStatus::Refreshing { sent } => format!("sends the refresh again with {}", token_words(sent)),
-        TabStatus::Idle => "keeps going".to_string(),
-        _ => "is logged out".to_string(),
-    };
-    let cleared =
-        if before.storage != after.storage || before.jar != after.jar { "clears the stored token and " } else { "" };
     format!(
-        "{who}'s wait for the stored token runs out (browser clock {since} to {}): the last read finds {}, still not another; the reactions go on: the tab {cleared}{then}",
+        "{who}'s wait for the stored token runs out (browser clock {since} to {}): the last read finds {}, still not another; the reactions go on: the tab {rest}",
         after.now,
         token_words(stored)
     )

@@ -22,7 +22,7 @@
 //! `lib/services/api_client.dart`'s interceptor then called `AuthService.signOut()`);
 //! DuendeArchive/IdentityServer4 issue 3368 (a read timeout after the server rotated).
 
-use super::{BrowserCfg, BrowserState, Send, TabIx, TabStatus};
+use super::{BrowserCfg, BrowserState, Ran, Send, TabIx, TabStatus};
 
 impl BrowserState {
     /// Whether tab `t` may time out now (with `on_timeout`): its refresh is in flight and it
@@ -40,6 +40,20 @@ impl BrowserState {
     /// `retry`). `None` and nothing done unless [`Self::may_time_out`] and the model has
     /// `on_timeout`.
     pub fn time_out(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
+        self.time_out_traced(cfg, t, &mut Vec::new())
+    }
+
+    /// What tab `t`'s `on_timeout` reactions do, reaction by reaction, if it times out now,
+    /// run on a copy of this state ([`Ran`]): the trace's words for the step, from the same
+    /// code as the step itself.
+    pub fn time_out_trail(&self, cfg: &BrowserCfg, t: TabIx) -> Vec<Ran> {
+        let mut trail = Vec::new();
+        self.clone().time_out_traced(cfg, t, &mut trail);
+        trail
+    }
+
+    /// [`Self::time_out`], writing what each reaction did into `trail`.
+    fn time_out_traced(&mut self, cfg: &BrowserCfg, t: TabIx, trail: &mut Vec<Ran>) -> Option<Send> {
         let Some(list) = cfg.on_timeout.as_ref() else { return None };
         if !self.may_time_out(t) {
             return None;
@@ -53,7 +67,7 @@ impl BrowserState {
         tab.round = (tab.round + 1) & 15;
         tab.sent_at = None;
         tab.later_stage = false;
-        match self.react(cfg, t, list) {
+        match self.react_traced(cfg, t, list, trail) {
             Some(Send::Refresh { tab, cred, access, .. }) => {
                 let retry = sent.is_some() && cred.presented() == sent;
                 Some(Send::Refresh { tab, cred, retry, access })

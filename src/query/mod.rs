@@ -599,10 +599,13 @@ pub struct Outcome {
     pub invariant: bool,
     /// The query's one-line claim ([`Query::claim`]).
     pub claim: String,
-    /// The `status` codes its `events` and `never` patterns name, sorted, without repeats: a
-    /// status no answer of the model prints matches no step, so an unreachable answer to a
-    /// query naming one comes with a hint to check the status on a trace.
-    pub statuses: Vec<u16>,
+    /// The `status` codes its `events` and `never` patterns name that no answer of the kind
+    /// the pattern names can print in this model's wording ([`unprinted_statuses`]), sorted,
+    /// without repeats: such a pattern matches no step, so an unreachable answer to a query
+    /// naming one comes with a hint to check the status on a trace. A status the model can
+    /// print is not among them, whatever else kept the query from matching (a text filter, a
+    /// refusal that no longer happens).
+    pub unprinted: Vec<u16>,
 }
 
 impl Outcome {
@@ -665,13 +668,39 @@ pub fn answer(
         expect: query.expect,
         invariant: query.invariant,
         claim: query.claim.clone(),
-        statuses: {
-            let mut v: Vec<u16> = query.events.iter().chain(&query.never).filter_map(|e| e.status).collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        },
+        unprinted: unprinted_statuses(model, query),
     }
+}
+
+/// The `status` codes `query`'s events and `never` patterns name that the answers their
+/// actions deliver cannot print in `model`'s wording ([`trace::printable_statuses`]): a
+/// refresh's or a sign-out's answer prints the refresh's statuses, a request's or a call's the
+/// call's, `*` either; a sign-in's or a follow-up's answer prints none. Sorted, without repeats.
+pub fn unprinted_statuses(model: &RefreshModel, query: &Query) -> Vec<u16> {
+    let refresh = trace::printable_statuses(model, false);
+    let call = trace::printable_statuses(model, true);
+    let mut v: Vec<u16> = query
+        .events
+        .iter()
+        .chain(&query.never)
+        .filter_map(|e| {
+            let c = e.status?;
+            let printable = match e.action.as_deref() {
+                None => refresh.contains(&c) || call.contains(&c),
+                Some("TabReceivesRefreshResponse" | "TabReceivesLogoutResponse" | "AttackerReceivesResponse") => {
+                    refresh.contains(&c)
+                }
+                Some("TabReceivesCallResponse" | "TabReceivesResponse" | "AttackerReceivesCallResponse") => {
+                    call.contains(&c)
+                }
+                Some(_) => false,
+            };
+            (!printable).then_some(c)
+        })
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// Replays `path` on the model and checks that it answers `query`: the events in order, no

@@ -357,6 +357,26 @@ pub(crate) fn answer_status(m: &RefreshModel, msg: &Msg) -> Option<u16> {
     })
 }
 
+/// Every status [`answer_status`] can print for an answer of the model: a refresh's or a
+/// sign-out's (`ordinary` false) or a request's or a call's (`ordinary` true): 200 and the
+/// status of each error in the model's wording that such an answer can carry. Sorted, without
+/// repeats.
+pub(crate) fn printable_statuses(m: &RefreshModel, ordinary: bool) -> Vec<u16> {
+    use model::HttpError::{Internal, InvalidCredentials, InvalidPayload, TokenExpired};
+    // An authorization server answers an expired access token on a request or a call only: its
+    // refresh refusals are its rules' (`invalid_grant`, `invalid_request`, `server_error`).
+    let oauth = words(m).oauth;
+    let mut v: Vec<u16> = [InvalidPayload, TokenExpired, InvalidCredentials, Internal]
+        .iter()
+        .filter(|e| ordinary || !oauth || **e != TokenExpired)
+        .map(|e| words(m).error(e, ordinary).get(..3).and_then(|d| d.parse().ok()).unwrap_or(e.status()))
+        .chain([200])
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 /// `; it sends its follow-up: …` when tab `t` of browser actor `browser` sent its follow-up
 /// (`browser.follow_up`) in this step, `old` and `new` being the refresh tokens the reaction
 /// replaced and received, with the `token_type_hint` a revocation endpoint's follow-up
@@ -545,7 +565,7 @@ fn time_out_text(m: &RefreshModel, browser: usize, before: &State, after: &State
         TabStatus::Idle => format!("keeps the session with {}", stored_refresh(b1, t)),
         _ => "is logged out".into(),
     };
-    let then = if cleared(b0, b1, t) { format!("clears the stored token and {then}") } else { then };
+    let then = with_clears(&trail_of(m, browser, |cfg| b0.time_out_trail(cfg, t)), then);
     format!(
         "{} times out ({why}): it gives up on its refresh (sent with {sent}); {answer}; `on_timeout`: the tab {then}",
         who(t)
@@ -1337,7 +1357,7 @@ fn describe_in(
                 TabStatus::Idle => format!("keeps going with {}", stored_refresh(b1, *t)),
                 _ => "is logged out".into(),
             };
-            let then = if cleared(b0, b1, *t) { format!("clears the stored token and {then}") } else { then };
+            let then = with_clears(&trail_of(m, browser, |cfg| b0.abort_trail(cfg, *t)), then);
             let answered = abandoned_answer(m, &names, before, after, browser, *t);
             let served = match answered {
                 Some(a) => format!("the server has already answered it ({a}), and that answer will be dropped"),
@@ -1356,7 +1376,10 @@ fn describe_in(
         ActorModelAction::Timeout(_, Timer::TabRereadsToken(t)) => {
             let (b0, b1) = (model::browser_at(before, browser), model::browser_at(after, browser));
             let text = match &m.actors[browser] {
-                Node::Browser { cfg, .. } => model::browser::store_wait::reread_text(cfg, b0, b1, *t, &who(*t)),
+                Node::Browser { cfg, .. } => {
+                    let rest = reactions_words(&b0.reread_trail(cfg, *t)).unwrap_or_default();
+                    model::browser::store_wait::reread_text(cfg, (b0, b1), *t, &who(*t), &rest)
+                }
                 _ => String::new(),
             };
             (who(*t), "TabRereadsToken".into(), text, None)
@@ -1514,6 +1537,13 @@ fn describe_in(
             let text = match unknown {
                 _ if was != is => format!(
                     "the load balancer routes {}'s {what} to node {}, which serves it on its own copy of the session entry",
+                    who(client.tab),
+                    node + 1
+                ),
+                // A sign-out that finds no row runs no rule: it revokes nothing, yet answers as
+                // a sign-out does (RFC 7009 §2.2), and the user is signed out all the same.
+                Some(t) if what == "sign-out" => format!(
+                    "the load balancer routes {}'s sign-out to node {}, whose copy of the session entry has no token={t}: it runs no sign-out rule and revokes nothing, yet answers that the user is signed out",
                     who(client.tab),
                     node + 1
                 ),
@@ -1782,7 +1812,26 @@ fn describe_in(
                         (Some(t), Reply::Err(_)) => {
                             let was_out = b0.tabs[t].status == TabStatus::LoggedOut;
                             let now_out = b1.tabs[t].status == TabStatus::LoggedOut;
-                            match b1.tabs[t].call {
+                            // The clears and the retries with none left that ran before the
+                            // reaction that ended the list, in the refusal's words.
+                            let trail = trail_of(m, browser, |cfg| {
+                                let ct = if cfg.reloads > 0 { b0.call_answer_tab(*tab) } else { Some(*tab) };
+                                ct.map(|ct| b0.call_reply_trail(cfg, ct, *reply)).unwrap_or_default()
+                            });
+                            let ran: Vec<String> = trail
+                                .iter()
+                                .filter(|r| {
+                                    matches!(r, model::browser::Ran::Cleared(..) | model::browser::Ran::NoRetryLeft)
+                                })
+                                .map(ran_words)
+                                .collect();
+                            let with_ran = |tail: String| match tail.strip_prefix(": ") {
+                                Some(rest) if !ran.is_empty() && !was_out => {
+                                    format!(": it {} and {rest}", ran.join(", "))
+                                }
+                                _ => tail,
+                            };
+                            with_ran(match b1.tabs[t].call {
                                 _ if was_out => " (the tab is logged out already)".to_string(),
                                 Some(c) if c.awaiting_refresh => match b1.tabs[t].status {
                                     TabStatus::Refreshing { sent } if b0.tabs[t].status == TabStatus::Idle => format!(
@@ -1802,7 +1851,7 @@ fn describe_in(
                                 ),
                                 None if now_out => ": the tab is logged out".to_string(),
                                 None => ": the app keeps going".to_string(),
-                            }
+                            })
                         }
                         (Some(_), _) => String::new(),
                     };
@@ -2181,42 +2230,53 @@ fn stores_nothing(m: &RefreshModel, browser: usize) -> bool {
 }
 
 /// The words for what a tab did with its refresh's error answer, reaction by reaction
-/// ([`model::browser::Ran`]): `, clears the stored token and is logged out`, `, finds the
-/// stored token changed and adopts token=2: it keeps going`. Every reaction that ran is said.
+/// ([`model::browser::Ran`]), after the answer's own words: `, clears the stored token and is
+/// logged out`, ` and is logged out`. Every reaction that ran is said ([`reactions_words`]).
 fn reactions_text(trail: &[model::browser::Ran]) -> String {
+    match reactions_words(trail) {
+        None => String::new(),
+        Some(w) if trail.len() == 1 => format!(" and {w}"),
+        Some(w) => format!(", {w}"),
+    }
+}
+
+/// The reactions of a list that ran, joined: `clears the stored token and is logged out`;
+/// `None` when none ran. The one wording of every step that runs a reaction list (a refusal,
+/// a timeout, an abort, the end of a wait for the stored token).
+fn reactions_words(trail: &[model::browser::Ran]) -> Option<String> {
+    let parts: Vec<String> = trail.iter().map(ran_words).collect();
+    match parts.split_last() {
+        None => None,
+        Some((last, [])) => Some(last.clone()),
+        Some((last, rest)) => Some(format!("{} and {last}", rest.join(", "))),
+    }
+}
+
+/// The words for one reaction that ran ([`model::browser::Ran`]): `clears the auth cookies`,
+/// `clears the stored token (there was none)`, `is logged out`.
+fn ran_words(r: &model::browser::Ran) -> String {
     use model::browser::Ran;
     use model::policy::Reaction;
     let token = |x: Option<crate::model::Token>| x.map_or("none".to_string(), |x| x.to_string());
-    let parts: Vec<String> = trail
-        .iter()
-        .map(|r| match r {
-            Ran::Cleared(Reaction::ClearCookie, true) => "clears the auth cookies".to_string(),
-            Ran::Cleared(Reaction::ClearCookie, false) => "clears the auth cookies (there were none)".to_string(),
-            Ran::Cleared(Reaction::ClearSharedStorage, true) => "removes the shared localStorage entry".to_string(),
-            Ran::Cleared(Reaction::ClearSharedStorage, false) => {
-                "removes the shared localStorage entry (there was none)".to_string()
-            }
-            Ran::Cleared(_, true) => "clears the stored token".to_string(),
-            Ran::Cleared(_, false) => "clears the stored token (there was none)".to_string(),
-            Ran::Adopted(tok) => format!("finds the stored token changed: it adopts token={tok} and keeps going"),
-            Ran::FoundSame(_, Some(tok)) => format!("finds the same token stored (token={tok})"),
-            Ran::FoundSame(_, None) => "finds no token stored".to_string(),
-            Ran::SentAgain(Reaction::RetryWithStoredToken, x) => {
-                format!(
-                    "finds the stored token changed: it sends the refresh again with the stored token={}",
-                    token(*x)
-                )
-            }
-            Ran::SentAgain(_, x) => format!("sends the refresh again with the stored token={}", token(*x)),
-            Ran::NoRetryLeft => "has no retry left".to_string(),
-            Ran::KeptGoing => "keeps going".to_string(),
-            Ran::LoggedOut => "is logged out".to_string(),
-        })
-        .collect();
-    match parts.split_last() {
-        None => String::new(),
-        Some((last, [])) => format!(" and {last}"),
-        Some((last, rest)) => format!(", {} and {last}", rest.join(", ")),
+    match r {
+        Ran::Cleared(Reaction::ClearCookie, true) => "clears the auth cookies".to_string(),
+        Ran::Cleared(Reaction::ClearCookie, false) => "clears the auth cookies (there were none)".to_string(),
+        Ran::Cleared(Reaction::ClearSharedStorage, true) => "removes the shared localStorage entry".to_string(),
+        Ran::Cleared(Reaction::ClearSharedStorage, false) => {
+            "removes the shared localStorage entry (there was none)".to_string()
+        }
+        Ran::Cleared(_, true) => "clears the stored token".to_string(),
+        Ran::Cleared(_, false) => "clears the stored token (there was none)".to_string(),
+        Ran::Adopted(tok) => format!("finds the stored token changed: it adopts token={tok} and keeps going"),
+        Ran::FoundSame(_, Some(tok)) => format!("finds the same token stored (token={tok})"),
+        Ran::FoundSame(_, None) => "finds no token stored".to_string(),
+        Ran::SentAgain(Reaction::RetryWithStoredToken, x) => {
+            format!("finds the stored token changed: it sends the refresh again with the stored token={}", token(*x))
+        }
+        Ran::SentAgain(_, x) => format!("sends the refresh again with the stored token={}", token(*x)),
+        Ran::NoRetryLeft => "has no retry left".to_string(),
+        Ran::KeptGoing => "keeps going".to_string(),
+        Ran::LoggedOut => "is logged out".to_string(),
     }
 }
 
@@ -2254,6 +2314,25 @@ fn requesters_response_text(
     } else {
         ""
     };
+    // A requester other than the tab runs the requesters' reactions: every one that ran is
+    // said, in the words of a refused refresh, and its `log-out` logs the whole tab out.
+    let trail = if r > 0 && !matches!(reply, Reply::Ok { .. }) {
+        before.requester_reply_trail(cfg, t, r, *reply)
+    } else {
+        Vec::new()
+    };
+    let parts: Vec<String> = trail
+        .iter()
+        .map(|x| match x {
+            model::browser::Ran::LoggedOut => format!("logs {tab} out"),
+            x => ran_words(x),
+        })
+        .collect();
+    match parts.split_last() {
+        Some((last, [])) => return Some(format!("{w} gets {answer} and {last}")),
+        Some((last, rest)) => return Some(format!("{w} gets {answer}, {} and {last}", rest.join(", "))),
+        None => {}
+    }
     Some(match reply {
         Reply::Ok { .. } => format!("{w} gets {answer}{stored}"),
         _ if c.status == TabStatus::LoggedOut && w == tab => format!("{w} gets {answer} and is logged out"),
@@ -2284,11 +2363,11 @@ fn access_row_text(id: u8, a: &model::oauth::AccessRow) -> String {
 }
 
 /// The refresh token of `client`'s request `slot` waiting at the load balancer in `s` (two
-/// nodes), if it is a refresh that carries one.
+/// nodes), if it is a refresh or a sign-out that carries one.
 fn pending_token(m: &RefreshModel, s: &State, client: model::ClientKey, slot: u8) -> Option<Token> {
     let c = model::auth_server_at(s, m.cfg.server)?.cluster.as_ref()?;
     let p = c.pending.iter().find(|p| (p.client, p.slot) == (client, slot))?;
-    (p.endpoint == model::oauth::AsEndpoint::Refresh).then_some(p.token).flatten()
+    p.token
 }
 
 /// With `browser.refresh_triggers`, why requester `r` of tab `t` (0: the tab) starts its
@@ -2518,15 +2597,31 @@ fn awaits_refresh_in_flight(
     ))
 }
 
-/// Whether the reactions tab `t` ran in one step (`on_refused`, `on_server_error`,
-/// `on_aborted`, `on_timeout`) cleared a stored token (`clear-stored-token`, `clear-cookie`,
-/// `clear-shared-storage`), seen in the browser before (`b0`) and after (`b1`): the jar, the
-/// shared storage or the tab's own stored token was emptied. Every step that runs a reaction
-/// list names the clear with the reaction that ended the list ("clears the stored token and is
-/// logged out").
-fn cleared(b0: &BrowserState, b1: &BrowserState, t: TabIx) -> bool {
-    let own = |b: &BrowserState| b.tabs.get(usize::from(t)).and_then(|x| x.token);
-    b0.jar != b1.jar || b0.storage != b1.storage || (own(b0).is_some() && own(b1).is_none())
+/// `then` (what ended a reaction list: `is logged out`, `sends the refresh again …`) after the
+/// clearing reactions of `trail` that ran (`clear-stored-token`, `clear-cookie`,
+/// `clear-shared-storage`), in the words every reaction list's step uses ([`ran_words`]):
+/// `clears the auth cookies and is logged out`.
+fn with_clears(trail: &[model::browser::Ran], then: String) -> String {
+    let clears: Vec<String> =
+        trail.iter().filter(|r| matches!(r, model::browser::Ran::Cleared(..))).map(ran_words).collect();
+    if clears.is_empty() {
+        then
+    } else {
+        format!("{} and {then}", clears.join(", "))
+    }
+}
+
+/// What browser actor `browser`'s reactions do in `run` (a trail of [`BrowserState`]), empty
+/// for another actor, which runs none.
+fn trail_of(
+    m: &RefreshModel,
+    browser: usize,
+    run: impl Fn(&model::browser::BrowserCfg) -> Vec<model::browser::Ran>,
+) -> Vec<model::browser::Ran> {
+    match &m.actors[browser] {
+        Node::Browser { cfg, .. } => run(cfg),
+        _ => Vec::new(),
+    }
 }
 
 fn stored_refresh(b: &BrowserState, t: TabIx) -> String {

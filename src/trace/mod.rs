@@ -15,7 +15,7 @@ mod render;
 pub mod schema;
 
 pub use describe::snapshot;
-pub(crate) use describe::{answer_status, decision_phrase};
+pub(crate) use describe::{answer_status, decision_phrase, printable_statuses};
 pub use render::{
     actor_width, jar_lifelines, jar_value, lifeline_label, lifelines, render_markdown, render_mermaid,
     render_mermaid_changes, render_text, render_text_changes, Lifeline, LifelineKind, ENVIRONMENT, JAR,
