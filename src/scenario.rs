@@ -518,6 +518,21 @@ pub struct BrowserSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = MAX_TICKS))]
     pub token_change_wait: Option<Tick>,
+    /// With `coordination` "web-locks": how long a tab waits for the refresh lock another tab
+    /// holds, N ticks of the browser's clock, 1 to 16 and at most `time.max_ticks`; once its
+    /// clock has advanced N ticks since it queued and it is still waiting, it gives up the wait
+    /// and runs `on_lock_timeout` (nextcloud/user_oidc PR 1277: `acquireLock` retried 50 times
+    /// every 100 ms, then 'returning old token'). Absent: a waiter waits until it is granted
+    /// the lock (docs/protocol-language.md, "A lock wait with a time limit").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_TICKS))]
+    pub lock_wait_ticks: Option<Tick>,
+    /// With `lock_wait_ticks`: what a tab whose wait for the lock ran out does, in order:
+    /// `clear-stored-token`, `clear-cookie`, `clear-shared-storage`, then `log-out` or
+    /// `keep-going` (it sent nothing, so no reaction that re-reads or re-sends a refused
+    /// token). Needed with `lock_wait_ticks`, refused without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_lock_timeout: Option<Vec<Reaction>>,
     /// What requesters 2 to N of a tab (`requesters_per_tab`) do when their refresh is
     /// answered 2xx, in order: where they store the new token (`store-in-tab`, `store-shared`,
     /// `store-in-cookie`, each at most once); `[]` stores nothing (a server-side render whose
@@ -2591,6 +2606,93 @@ impl Scenario {
         })
     }
 
+    /// Checks of `browser.lock_wait_ticks` and `browser.on_lock_timeout`
+    /// ([`crate::model::browser::lock_wait`]): both or neither; a Web Lock to wait for; a wait
+    /// within the clock's horizon; a reaction list that needs no answer and ends the tab's
+    /// refresh; and none of the options the bounded wait is not modelled with.
+    fn validate_lock_wait(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        let (n, list) = match (b.lock_wait_ticks, &b.on_lock_timeout) {
+            (None, None) => return Ok(()),
+            (None, Some(l)) => {
+                return Err(self.invalid(
+                    "browser.on_lock_timeout",
+                    serde_json::to_string(l).unwrap_or_default(),
+                    "no value unless `browser.lock_wait_ticks` is set (it is what a tab does when that wait runs out)",
+                ))
+            }
+            (Some(n), None) => {
+                return Err(self.invalid(
+                    "browser.lock_wait_ticks",
+                    n,
+                    "a value with `browser.on_lock_timeout` set (what a tab whose wait for the lock ran out does: e.g. [\"clear-stored-token\", \"log-out\"])",
+                ))
+            }
+            (Some(n), Some(l)) => (n, l),
+        };
+        if b.coordination != Coordination::WebLocks {
+            return Err(self.invalid(
+                "browser.lock_wait_ticks",
+                n,
+                "no value unless `coordination` is \"web-locks\" (it bounds a tab's wait for the refresh lock)",
+            ));
+        }
+        if n == 0 || n > MAX_TICKS || n > self.time.max_ticks {
+            return Err(self.invalid(
+                "browser.lock_wait_ticks",
+                n,
+                &format!(
+                    "an integer from 1 to {} and at most `time.max_ticks` ({}): the browser's clock never passes the horizon, so a longer wait would never run out",
+                    MAX_TICKS, self.time.max_ticks
+                ),
+            ));
+        }
+        for (i, r) in list.iter().enumerate() {
+            let allowed = matches!(
+                r,
+                Reaction::ClearStoredToken
+                    | Reaction::ClearCookie
+                    | Reaction::ClearSharedStorage
+                    | Reaction::LogOut
+                    | Reaction::KeepGoing
+            );
+            if !allowed {
+                return Err(self.invalid(
+                    &format!("browser.on_lock_timeout[{i}]"),
+                    serde_json::to_string(r).unwrap_or_default(),
+                    "\"clear-stored-token\", \"clear-cookie\", \"clear-shared-storage\", \"log-out\" or \"keep-going\": a tab whose wait for the lock ran out sent nothing, so there is no refused token to re-read, wait on or send again",
+                ));
+            }
+            let ends = matches!(r, Reaction::LogOut | Reaction::KeepGoing);
+            if ends && i + 1 != list.len() {
+                return Err(self.invalid(
+                    &format!("browser.on_lock_timeout[{}]", i + 1),
+                    serde_json::to_string(&list[i + 1]).unwrap_or_default(),
+                    "nothing after \"log-out\" or \"keep-going\" (each ends the list)",
+                ));
+            }
+        }
+        if !list.last().is_some_and(|r| matches!(r, Reaction::LogOut | Reaction::KeepGoing)) {
+            return Err(self.invalid(
+                "browser.on_lock_timeout",
+                serde_json::to_string(list).unwrap_or_default(),
+                "a list ending with \"log-out\" or \"keep-going\" (what becomes of the tab once it gave up the wait)",
+            ));
+        }
+        let conflicts = [
+            ("`lock_steal` (a waiter that may steal the lock and also give up is not modelled)", b.lock_steal),
+            ("`sign_out_takes_lock` (a sign-out waiting for the lock gives up no wait)", b.sign_out_takes_lock),
+            ("`requesters_per_tab` above 1", b.requesters_per_tab > 1),
+            ("`reloads_per_tab` above 0", b.reloads_per_tab > 0),
+            ("`calls_per_tab` above 0", b.calls_per_tab > 0),
+            ("`tab_settings`", b.tab_settings.is_some()),
+        ]
+        .map(|(what, on)| (what.to_string(), on));
+        self.refuse_first("browser.lock_wait_ticks", &n.to_string(), &conflicts, |what| {
+            format!("no value with {what}: the bounded wait is not modelled together with it")
+        })
+    }
+
     /// Checks of `browser.sign_out_takes_lock` ([`crate::model::browser::signout_lock`]): a
     /// Web Lock to take, a sign-out to take it, and none of the lock's faults or calls (a
     /// sign-out holding a lock that hangs, is stolen or is released by a call's log-out is
@@ -3033,6 +3135,7 @@ impl Scenario {
         self.validate_timeouts()?;
         self.validate_reads_token()?;
         self.validate_store_wait()?;
+        self.validate_lock_wait()?;
         if self.browser.ssr_paths > 0 {
             in_range("browser.ssr_paths", self.browser.ssr_paths, 0, self.browser.tabs.saturating_sub(1))?;
             if self.browser.mode != AuthMode::Cookie {

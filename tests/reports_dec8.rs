@@ -172,9 +172,11 @@ fn nextcloud_user_oidc_1175_parallel_requests_refresh_twice() {
 /// refused and logs out (PR 1450's account); a waiter that skips the refresh never happens.
 #[test]
 fn nextcloud_user_oidc_pr1277_lock_rechecks_the_request_snapshot() {
-    let (sc, m, r) = checked("models/nextcloud-user-oidc-pr1277-lock-rechecks-request-snapshot.json");
+    let (sc, _, r) = checked("models/nextcloud-user-oidc-pr1277-lock-rechecks-request-snapshot.json");
     assert!(r.unique_states > 10, "searched: {}", r.unique_states);
-    let t = trace_of(&m, &sc, &r, "no_spurious_logout");
+    // The shortest spurious logout is PR 1277's bound running out (`tests/lock_wait.rs`); PR
+    // 1450's stale double-check is the file's query.
+    let t = query_trace(&sc, "waiter-rechecks-its-stale-copy");
     assert_eq!(
         steps(&t),
         owned(&[
@@ -195,8 +197,7 @@ fn nextcloud_user_oidc_pr1277_lock_rechecks_the_request_snapshot() {
     assert!(t.steps[5].text.contains("rule `revoked: invalid_grant` → invalid_grant"), "{}", t.steps[5].text);
     assert_eq!(status(&r, "sp3_single_lineage"), Verdict::Holds);
     assert_eq!(answered(&sc, "waiter-skips-the-refresh").answer, Answer::Unreachable);
-    let q = query_trace(&sc, "waiter-rechecks-its-stale-copy");
-    assert_eq!(steps(&q), steps(&t));
+    assert_eq!(t.steps[6].state.tabs[1].status, "logged out");
 }
 
 /// ownCloud oauth2 issue 70: both requests pass findByToken before either DELETE, and both are

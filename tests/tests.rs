@@ -26,6 +26,7 @@ mod industry;
 mod instances;
 mod limits;
 mod load_refusals;
+mod lock_wait;
 mod new_user;
 mod oracle;
 mod partition;

@@ -90,6 +90,9 @@ use super::hashed::{Hashed, Seal};
 #[path = "store_wait.rs"]
 pub mod store_wait;
 
+#[path = "lock_wait.rs"]
+pub mod lock_wait;
+
 use super::policy::{
     AuthMode, Coordination, FollowUpAfter, FollowUpToken, JsonStorage, LeaderElection, LockGranted, Logins, OkReaction,
     Reaction, StorageHolds, WrittenListener,
@@ -205,6 +208,11 @@ pub struct Tab {
     /// field, so the field adds no state).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queued_with: Option<Token>,
+    /// With `browser.lock_wait_ticks`: while the tab waits for the Web Lock, the browser
+    /// clock's tick at which it queued ([`lock_wait`]). Always `None` without the field, so
+    /// the field adds no state to other models.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued_at: Option<Tick>,
     /// Broadcast leader: the leader messages sent to this tab and not yet delivered, folded
     /// into the newest ([`Broadcast::count`]).
     pub inbox: Option<Broadcast>,
@@ -438,6 +446,13 @@ pub struct BrowserCfg {
     /// change, N ticks of the browser's clock (`browser.token_change_wait`, [`store_wait`]).
     /// `None` without the field.
     pub token_change_wait: Option<Tick>,
+    /// Web Locks: how long a tab waits for the lock, N ticks of the browser's clock, before it
+    /// gives up and runs [`Self::on_lock_timeout`] (`browser.lock_wait_ticks`, [`lock_wait`]).
+    /// `None`: it waits until granted.
+    pub lock_wait_ticks: Option<Tick>,
+    /// What a tab whose wait for the Web Lock ran out does (`browser.on_lock_timeout`): clears
+    /// and then `log-out` or `keep-going`. Empty without `lock_wait_ticks`.
+    pub on_lock_timeout: Vec<Reaction>,
     /// `browser.retry_timeout` as a number N of ticks: a tab may send a retry only once its
     /// browser clock has advanced N ticks since it sent its last attempt
     /// ([`Tab::sent_at`]). `None`: `any-moment` or `after-loss`.
@@ -578,6 +593,7 @@ impl BrowserCfg {
             || self.lock_granted == LockGranted::SkipIfStoredSessionFresh
             || self.retry_after_ticks.is_some()
             || self.token_change_wait.is_some()
+            || self.lock_wait_ticks.is_some()
             || self.refreshes_on_expiry()
     }
 
@@ -744,6 +760,7 @@ impl BrowserState {
             sent_at: None,
             read: None,
             queued_with: None,
+            queued_at: None,
             inbox: None,
             waited: 0,
             reaction_retries_left: cfg.retry_limit,
@@ -1105,6 +1122,9 @@ impl BrowserState {
                     if cfg.lock_granted == LockGranted::SkipIfTokenChanged {
                         self.tabs[t as usize].queued_with = self.presented_now(cfg, t);
                     }
+                    if cfg.lock_wait_ticks.is_some() {
+                        self.tabs[t as usize].queued_at = Some(self.now);
+                    }
                     self.tabs[t as usize].status = TabStatus::WaitingLock;
                     None
                 }
@@ -1297,6 +1317,7 @@ impl BrowserState {
     /// refreshed while it waited, so it takes that token over, sends no refresh and is idle
     /// again (`None` is returned; the caller releases the lock); otherwise it refreshes.
     fn grant(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
+        self.tabs[t as usize].queued_at = None;
         if self.finds_no_session(cfg, t) {
             return None;
         }
@@ -2022,6 +2043,7 @@ impl BrowserState {
         }
         tab.read = None;
         tab.queued_with = None;
+        tab.queued_at = None;
         self.queue.retain(|&x| x != t);
         if self.lock == Some(t) {
             return self.grant_next(cfg);
@@ -2088,6 +2110,8 @@ pub(crate) mod tests {
             on_timeout: None,
             retry_after_ticks: None,
             token_change_wait: None,
+            lock_wait_ticks: None,
+            on_lock_timeout: vec![],
             lock_hangs: 0,
             lock_steal: false,
             read_before_lock: false,

@@ -280,6 +280,9 @@ pub enum Timer {
     TabHangsWithLock(TabIx),
     /// C18: a waiting tab steals the Web Lock.
     TabStealsLock(TabIx),
+    /// With `browser.lock_wait_ticks`: a tab whose wait for the Web Lock ran out gives it up
+    /// and runs `browser.on_lock_timeout` ([`browser::lock_wait`]).
+    TabGivesUpLock(TabIx),
     /// Broadcast leader: the pending `BroadcastChannel` message reaches this tab.
     TabGetsBroadcast(TabIx),
     /// Broadcast leader: this leader, with its refresh in flight, is closed or frozen for good.
@@ -727,6 +730,7 @@ impl Actor for Node {
                     Timer::StorageSyncs(t) => (b.sync_storage(t), None),
                     Timer::TabHangsWithLock(t) => (b.hang(t), None),
                     Timer::TabStealsLock(t) => b.steal_lock(cfg, t),
+                    Timer::TabGivesUpLock(t) => (b.give_up_lock(cfg, t), None),
                     Timer::TabGetsBroadcast(t) => (b.deliver_broadcast(cfg, t), None),
                     Timer::TabCloses(t) => (b.close_leader(cfg, t), None),
                     Timer::TabHearsSignOut(t) => (b.hear_sign_out(cfg, t), None),
@@ -903,6 +907,11 @@ fn arm_browser_timers(b: &BrowserState, cfg: &BrowserCfg, o: &mut Out<Node>) {
             set(Timer::TabHangsWithLock(t), cfg.lock_hangs > 0 && holding && b.hangs_left > 0);
             let waiting = tab.status == TabStatus::WaitingLock && b.lock.is_some();
             set(Timer::TabStealsLock(t), cfg.lock_steal && waiting);
+        }
+    }
+    if cfg.lock_wait_ticks.is_some() {
+        for t in 0..b.tabs.len() as TabIx {
+            set(Timer::TabGivesUpLock(t), b.may_give_up_lock(cfg, t));
         }
     }
     if cfg.retries > 0 {
@@ -1273,6 +1282,8 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
         on_timeout: sc.browser.on_timeout.clone(),
         retry_after_ticks: sc.browser.retry_timeout.ticks(),
         token_change_wait: sc.browser.token_change_wait,
+        lock_wait_ticks: sc.browser.lock_wait_ticks,
+        on_lock_timeout: sc.browser.on_lock_timeout.clone().unwrap_or_default(),
         lock_hangs: sc.browser.lock_hangs,
         lock_steal: sc.browser.lock_steal,
         read_before_lock: sc.browser.read_before_lock,
@@ -1393,6 +1404,7 @@ fn build_auth_server(sc: &Scenario, protocol: std::sync::Arc<crate::protocol::Pr
             || sc.browser.lock_granted == policy::LockGranted::SkipIfStoredSessionFresh
             || sc.browser.retry_timeout.ticks().is_some()
             || sc.browser.token_change_wait.is_some()
+            || sc.browser.lock_wait_ticks.is_some()
             || sc.browser.refresh_triggers.iter().flatten().any(|t| *t == policy::RefreshTrigger::WhenAccessExpired)
             || sc
                 .browser

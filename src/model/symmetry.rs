@@ -596,6 +596,7 @@ fn timer_tab(tm: &Timer) -> Option<TabIx> {
         | Timer::StorageSyncs(t)
         | Timer::TabHangsWithLock(t)
         | Timer::TabStealsLock(t)
+        | Timer::TabGivesUpLock(t)
         | Timer::TabGetsBroadcast(t)
         | Timer::TabCloses(t)
         | Timer::TabHearsSignOut(t)
@@ -633,6 +634,7 @@ fn map_timer(tm: &Timer, f: &dyn Fn(TabIx) -> TabIx) -> Timer {
         Timer::StorageSyncs(t) => Timer::StorageSyncs(f(t)),
         Timer::TabHangsWithLock(t) => Timer::TabHangsWithLock(f(t)),
         Timer::TabStealsLock(t) => Timer::TabStealsLock(f(t)),
+        Timer::TabGivesUpLock(t) => Timer::TabGivesUpLock(f(t)),
         Timer::TabGetsBroadcast(t) => Timer::TabGetsBroadcast(f(t)),
         Timer::TabCloses(t) => Timer::TabCloses(f(t)),
         Timer::TabHearsSignOut(t) => Timer::TabHearsSignOut(f(t)),

@@ -151,6 +151,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "TabFindsStoredSessionFresh",
     "TabFinishesStoring",
     "TabGetsBroadcast",
+    "TabGivesUpLock",
     "TabHangsWithLock",
     "TabHearsSignOut",
     "TabReadsLockFree",
@@ -223,6 +224,9 @@ fn absent_actions(m: &RefreshModel) -> Vec<(&'static str, &'static str)> {
     }
     if none(&|c| c.on_timeout.is_some()) {
         out.push(("TabTimesOut", "has no reaction to a timeout (`browser.on_timeout`)"));
+    }
+    if none(&|c| c.lock_wait_ticks.is_some()) {
+        out.push(("TabGivesUpLock", "has no time limit on a wait for the lock (`browser.lock_wait_ticks`)"));
     }
     if none(&|c| c.token_change_wait.is_some()) {
         out.push(("TabRereadsToken", "has no wait for the stored token to change (`wait-for-token-change`)"));

@@ -1373,6 +1373,14 @@ fn describe_in(
                 None,
             )
         }
+        ActorModelAction::Timeout(_, Timer::TabGivesUpLock(t)) => {
+            let (b0, b1) = (model::browser_at(before, browser), model::browser_at(after, browser));
+            let text = match &m.actors[browser] {
+                Node::Browser { cfg, .. } => model::browser::lock_wait::give_up_text(cfg, b0, b1, *t, &who(*t)),
+                _ => String::new(),
+            };
+            (who(*t), "TabGivesUpLock".into(), text, None)
+        }
         ActorModelAction::Timeout(_, Timer::TabRereadsToken(t)) => {
             let (b0, b1) = (model::browser_at(before, browser), model::browser_at(after, browser));
             let text = match &m.actors[browser] {
