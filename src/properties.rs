@@ -80,11 +80,11 @@ impl PropertySpec {
     }
 }
 
-/// Models whose tokens are bound to where they were issued: Directus models (the auth mode),
-/// and authorization-server models whose requests carry their client (a request field of type
-/// `client`).
+/// Models whose tokens are bound to where they were issued: session-table models (Directus
+/// `server` presets and `session_server` sections: the auth mode), and authorization-server
+/// models whose requests carry their client (a request field of type `client`).
 const BINDINGS: Scope = Scope {
-    models: "Directus models (a `server` section) and models with a request field of type `client`",
+    models: "session-table models (a `server` or `session_server` section), and authorization-server models with a request field of type `client`",
     test: |sc| !sc.is_auth_server() || sc.protocol.as_ref().is_some_and(|p| p.sends_client()),
 };
 

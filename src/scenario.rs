@@ -749,11 +749,17 @@ pub struct TimeSection {
     #[serde(default = "one")]
     #[schemars(range(min = 1, max = 200))]
     pub access_token_ttl: Tick,
-    /// `SESSION_REFRESH_GRACE_PERIOD` (10.11.1+, default 10 s): 1 tick unless given.
+    /// `SESSION_REFRESH_GRACE_PERIOD` (10.11.1+, default 10 s): 1 tick unless given. Read by a
+    /// `server` (Directus) model and by a `session_server` model whose statements read
+    /// `grace_period`; refused elsewhere (a `protocol` or `auth_server` model writes a grace
+    /// window as a `refresh` rule and `reuse_interval`).
     #[serde(default = "one")]
     #[schemars(range(min = 1, max = 200))]
     pub session_refresh_grace_period: Tick,
     /// The app's margin before expiry (`msRefreshBeforeExpires`, 10 s): 1 tick unless given.
+    /// Read only by Directus's freshness check (`browser.freshness_check` true, a `server` or
+    /// `session_server` model); refused without it (a call's refresh before expiry is
+    /// `browser.call_refresh_margin`).
     #[serde(default = "one")]
     #[schemars(range(max = 200))]
     pub refresh_margin: Tick,
@@ -898,6 +904,40 @@ fn section_hint(field: &str, message: &str) -> Option<String> {
         .map(|(section, _)| format!("`{section}`"))
         .collect();
     (!sections.is_empty()).then(|| format!("it is a field of {}", sections.join(" or ")))
+}
+
+/// serde's "unknown variant" message for a reaction list other than a call's own
+/// (`on_call_refused`, `on_call_server_error`), without `refresh-and-retry` among the names it
+/// expects: that reaction is refused in every other list. Any other message is returned as it is.
+fn without_call_only_reactions(field: &str, message: String) -> String {
+    let reaction_list = field.starts_with("browser.on_") && field.ends_with(']');
+    if !reaction_list || field.starts_with("browser.on_call_") || !message.starts_with("unknown variant `") {
+        return message;
+    }
+    message.replace(", `refresh-and-retry`", "").replace("`refresh-and-retry`, ", "")
+}
+
+/// For an unknown field naming a grace period (`protocol.grace_period`, `time.grace_seconds`),
+/// how a grace window is written: a `refresh` rule whose guard is the window, with
+/// `reuse_interval` the claim `rotated_token_expires` checks; in `time`, also which model reads
+/// Directus's `session_refresh_grace_period`. `None` for any other error.
+fn grace_field_hint(field: &str, message: &str) -> Option<String> {
+    let name = message.strip_prefix("unknown field `")?.split('`').next()?;
+    let section = field.split('.').next()?;
+    if !name.contains("grace") || !["protocol", "auth_server", "time"].contains(&section) {
+        return None;
+    }
+    let rule = "a grace window is a `refresh` rule whose guard is the window, e.g. `presented.status == superseded \
+                and now <= presented.rotated_at + N` answering `ok presented.child` (docs/protocol-language.md, \
+                \"What a retired token gets inside the interval\"), and `protocol.reuse_interval` N (ticks) is the \
+                claim `rotated_token_expires` checks";
+    Some(match section {
+        "auth_server" => format!("the preset's `grace` option writes such a rule; {rule}"),
+        "time" => format!(
+            "`time.session_refresh_grace_period` is Directus's, read only by a `server` or `session_server` model; {rule}"
+        ),
+        _ => rule.to_string(),
+    })
 }
 
 /// For a file refused at its `schema` field: when it is a file this tool writes (a trace,
@@ -1302,8 +1342,10 @@ impl Scenario {
                 .and_then(|doc| crate::shape::reworded(&schema, doc, &e.field, &e.message))
                 .or_else(|| field_range_message(&e.field, &e.message))
                 .unwrap_or(e.message);
+            let message = without_call_only_reactions(&e.field, message);
             let hint = other_file_hint(&e.field, text)
                 .or_else(|| section_hint(&e.field, &message))
+                .or_else(|| grace_field_hint(&e.field, &message))
                 .or_else(|| nearest_name_hint(&message))
                 .or_else(|| missing_sign_out_hint(&e.field, &message));
             let message = match hint {
@@ -1431,6 +1473,7 @@ impl Scenario {
                 Some(crate::protocol::directus::expand(&sc.server, sc.time.session_refresh_grace_period));
         }
         sc.require_read_ttls(path, text)?;
+        sc.refuse_unread_time_fields(doc.as_ref()).map_err(|e| e.located(text))?;
         Ok(sc)
     }
 
@@ -1445,7 +1488,82 @@ impl Scenario {
     /// in flight K ticks). Then an access token can expire while its call is in flight: a
     /// logout of the protocol if its client does not refresh before a call, of the model if
     /// it does and the fields were left out.
+    ///
+    /// Also a clock that stops before a tick the model file itself lets one compute
+    /// ([`Scenario::horizon_warnings`]).
     pub fn warnings(&self) -> Vec<String> {
+        let mut out = self.in_flight_expiry_warnings();
+        out.extend(self.horizon_warnings());
+        out
+    }
+
+    /// The ticks a model file's own durations say something first changes at, and the
+    /// warnings for a `time.max_ticks` that stops the clock before them (one tick before a
+    /// change is not enough: the default `request` rule accepts an access token while
+    /// `access.exp >= now`, and a window guard `now <= presented.rotated_at + W` accepts until
+    /// the tick after its last):
+    /// - with calls or ordinary requests, an access token of the sign-in (tick 0, lifetime L
+    ///   = `time.access_token_ttl`) is first refused at tick L + 1;
+    /// - with a claimed reuse interval W (`reuse_interval`), a token superseded at the earliest
+    ///   rotation R is first refused at tick R + W + 1, where R is L + 1 when only a refused
+    ///   call can start a refresh (no tab refresh budget, reload, refresh margin or attacker),
+    ///   else 0.
+    ///
+    /// Each warning names `time.max_ticks`, its value and the value needed.
+    pub fn horizon_warnings(&self) -> Vec<String> {
+        let (b, t) = (&self.browser, &self.time);
+        if t.max_ticks == 0 {
+            return vec![];
+        }
+        let (max, ttl) = (u16::from(t.max_ticks), u16::from(t.access_token_ttl));
+        let mut out = Vec::new();
+        let reads_access = self.is_auth_server() && b.mode != AuthMode::Session;
+        if reads_access && (b.calls_per_tab > 0 || b.requests_per_tab > 0) && max < ttl + 1 {
+            out.push(format!(
+                "the clock stops before any access token expires: `time.max_ticks` is {max}, and the sign-in's \
+                 access token (`time.access_token_ttl` {ttl}, minted at tick 0) is accepted while its `exp` >= now, \
+                 so first refused at tick {}: set `time.max_ticks` to at least {} to see a call or request refused \
+                 for an expired token",
+                ttl + 1,
+                ttl + 1
+            ));
+        }
+        let window = self
+            .protocol_spec
+            .as_ref()
+            .map(|p| p.reuse_interval)
+            .or_else(|| self.session_server_spec.as_ref().map(|s| s.reuse_interval))
+            .unwrap_or(0);
+        if window > 0 {
+            let budgets = crate::model::browser::tab_settings::resolve(b).iter().any(|s| s.refreshes > 0);
+            let retried = b.on_call_refused.iter().chain(&b.on_call_server_error).flatten().any(|r| *r == Reaction::RefreshAndRetry);
+            let only_after_refusal = reads_access
+                && !budgets
+                && b.reloads_per_tab == 0
+                && b.call_refresh_margin.is_none()
+                && self.attacker.is_none()
+                && b.calls_per_tab > 0
+                && retried;
+            let (rotation, why) = if only_after_refusal {
+                (ttl + 1, format!("the earliest rotation is at tick {} (a refresh starts only when a call is refused, and the sign-in's access token is first refused then)", ttl + 1))
+            } else {
+                (0, "a rotation can happen at tick 0".to_string())
+            };
+            let closes = rotation + u16::from(window) + 1;
+            if max < closes {
+                out.push(format!(
+                    "the clock stops before a reuse window can close: `time.max_ticks` is {max}; {why}, and a token \
+                     it supersedes is answered for `reuse_interval` {window} tick(s) after it, so first refused at \
+                     tick {closes}: set `time.max_ticks` to at least {closes} (a request arriving after the window \
+                     is otherwise never explored)"
+                ));
+            }
+        }
+        out
+    }
+
+    /// The warning of [`Scenario::warnings`] for calls whose access token can expire in flight.
+    fn in_flight_expiry_warnings(&self) -> Vec<String> {
         let (b, t) = (&self.browser, &self.time);
         let refused = b.on_call_refused.as_ref().unwrap_or(&b.on_refused);
         let logs_out = refused.contains(&Reaction::LogOut) && !refused.contains(&Reaction::RefreshAndRetry);
@@ -2877,7 +2995,10 @@ impl Scenario {
                         if field == "browser.reloads_per_tab" {
                             "a retry and a reload both abandon the answer; model one of them"
                         } else {
-                            "a retry is the tab's own: several requesters of one tab share no retry budget"
+                            "a retry is the tab's own: several requesters of one tab share no retry budget; write \
+                             code paths that each retry as `tabs` sharing the storage (`json_storage` \"shared\", or \
+                             cookie mode) without a `coordination`, each tab with its own `retries_per_tab`, or leave \
+                             `retries_per_tab` at 0"
                         }
                     ),
                 ));
@@ -3065,6 +3186,65 @@ impl Scenario {
     /// reads them: a Directus (`server`) or `session_server` model reads the first at sign-in,
     /// and the second at sign-in in session mode or wherever a statement names it. Missing
     /// there: [`ScenarioError::Missing`], at the `time` section's line.
+    /// Refuses a Directus-only `time` field written in a model that never reads it, rather
+    /// than ignoring it: `session_refresh_grace_period` is read by a `server` model and by a
+    /// `session_server` model whose statements read `grace_period`; `refresh_margin` only by
+    /// the freshness check (`browser.freshness_check`, Directus PR 22464), which a `protocol`
+    /// or `auth_server` model does not have. `doc` is the file as JSON (a field left out is
+    /// not refused).
+    fn refuse_unread_time_fields(&self, doc: Option<&serde_json::Value>) -> Result<(), ScenarioError> {
+        let written = |f: &str| doc.and_then(|d| d.pointer(&format!("/time/{f}"))).map(|v| v.to_string());
+        let kind = if self.auth_server.is_some() {
+            "an `auth_server`"
+        } else if self.protocol_spec.is_some() {
+            "a `protocol`"
+        } else if self.session_server.is_some() {
+            "a `session_server`"
+        } else {
+            "a `server`"
+        };
+        if let Some(found) = written("session_refresh_grace_period") {
+            let reads = match &self.session_server {
+                Some(program) => program.reads_grace_period(),
+                None => !self.is_auth_server(),
+            };
+            if !reads {
+                let instead = if self.is_auth_server() {
+                    "a grace window is a `refresh` rule, e.g. `presented.status == superseded and now <= \
+                     presented.rotated_at + N` (or the `auth_server` preset's `grace`), with `reuse_interval` N"
+                } else {
+                    "a statement reads it as `grace_period`; write it only where one does"
+                };
+                return Err(self.invalid(
+                    "time.session_refresh_grace_period",
+                    found,
+                    &format!(
+                        "no such field in {kind} model: it is Directus's `SESSION_REFRESH_GRACE_PERIOD`, read by a \
+                         `server` model and by `session_server` statements reading `grace_period`, and this model \
+                         would ignore it ({instead})"
+                    ),
+                ));
+            }
+        }
+        if let (Some(found), false) = (written("refresh_margin"), self.browser.freshness_check) {
+            let instead = if self.is_auth_server() {
+                "a tab that refreshes before a call whose token is about to expire is `browser.call_refresh_margin`"
+            } else {
+                "set `browser.freshness_check` true for that check, or leave the field out"
+            };
+            return Err(self.invalid(
+                "time.refresh_margin",
+                found,
+                &format!(
+                    "no such field in {kind} model without `browser.freshness_check`: it is the margin of Directus's \
+                     freshness check (PR 22464, `msRefreshBeforeExpires`), read by nothing else, and this model would \
+                     ignore it ({instead})"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn require_read_ttls(&self, path: &Path, text: &str) -> Result<(), ScenarioError> {
         let Some(spec) = &self.session_server_spec else { return Ok(()) };
         let statements = serde_json::to_string(spec).unwrap_or_default();

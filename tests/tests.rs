@@ -21,6 +21,7 @@ mod everyday;
 mod express;
 mod faults;
 mod follow_ups;
+mod horizons;
 mod fuzz;
 mod industry;
 mod instances;

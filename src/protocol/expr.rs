@@ -1134,7 +1134,7 @@ pub fn parse_reply(text: &str, names: &Names) -> Result<ReplyForm, ExprError> {
         let mut p = parser(rest, names)?;
         let (e, ty) = p.expr().map_err(|e| {
             err(format!(
-                "{e} (a 2xx answers `ok minted`, the token this request minted, or an existing token: `ok presented`, `ok presented.child`)"
+                "a 2xx answers `ok minted`, the token this request minted, or an existing token: `ok presented`, `ok presented.child`; here {e}"
             ))
         })?;
         p.end()?;
