@@ -558,6 +558,12 @@ pub struct BrowserSection {
     /// (docs/protocol-language.md, "A sign-out under the Web Lock").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sign_out_takes_lock: bool,
+    /// Whether the user's sign-out sends a request: `sent` (default: the protocol's sign-out
+    /// request, the session cleared at its answer) or `none` (local only: the client clears
+    /// its stored session at the click and tells the server nothing; clerk/cli before PR 418).
+    /// Needs `sign_outs` (docs/protocol-language.md, "A sign-out that stays in the client").
+    #[serde(default, skip_serializing_if = "crate::scenario::is_default")]
+    pub sign_out_request: crate::model::policy::SignOutRequest,
     /// When each requester of a tab starts a refresh, one entry per requester (requester 1,
     /// the tab itself, first; as many entries as `requesters_per_tab`): "any-time" (default)
     /// or "when-access-expired", only once the access token the page holds has expired by the
@@ -1434,6 +1440,7 @@ impl Scenario {
         }
         sc.validate_sign_ins().map_err(|e| e.located(text))?;
         sc.validate_follow_up().map_err(|e| e.located(text))?;
+        sc.validate_sign_out_reaction().map_err(|e| e.located(text))?;
         if let Some(spec) = file.session_server {
             let compiled = SessionProgram::compile(&spec, "session_server")
                 .map_err(|e| protocol_error(path, text, doc.as_ref(), e.field, e.found, e.message))?;
@@ -2839,6 +2846,97 @@ impl Scenario {
         self.refuse_first("browser.sign_out_takes_lock", "true", &conflicts, |why| format!("false unless {why}"))
     }
 
+    /// Checks of `browser.sign_out_request`: a local-only sign-out needs a sign-out to make
+    /// local, and none of the options that act at the sign-out's answer (the lock it releases,
+    /// the notice it sends), which a sign-out that sends nothing never gets.
+    fn validate_sign_out_request(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        if b.sign_out_request == crate::model::policy::SignOutRequest::Sent {
+            return Ok(());
+        }
+        let conflicts = [
+            ("`sign_outs` above 0 (no sign-out would be local)", b.sign_outs == 0),
+            (
+                "no `sign_out_takes_lock` (a sign-out that sends nothing has no answer to release the Web Lock)",
+                b.sign_out_takes_lock,
+            ),
+            (
+                "no `sign_out_notice` (the notice is sent at the sign-out's answer, which a local-only sign-out never gets)",
+                b.sign_out_notice != crate::model::policy::SignOutNotice::None,
+            ),
+        ]
+        .map(|(what, on)| (what.to_string(), on));
+        self.refuse_first("browser.sign_out_request", "\"none\"", &conflicts, |why| format!("\"sent\" unless {why}"))
+    }
+
+    /// Checks of the reaction `sign-out-request`: a refresh's error lists only (`on_refused`,
+    /// `on_server_error`), at most once in a list and not as its last entry (the list ends
+    /// with `log-out` or `keep-going`), a `protocol` or `auth_server` whose `sign_out` handler
+    /// serves it presenting a refresh token, and none of the options the follow-up it shares
+    /// its path with is not modelled with (`browser.follow_up` itself, requesters, reloads, two
+    /// server nodes, a broadcast leader).
+    fn validate_sign_out_reaction(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        let r = Reaction::SignOutRequest;
+        let found = "\"sign-out-request\"";
+        let others = [
+            ("on_requester_refused", b.on_requester_refused.as_ref()),
+            ("on_requester_server_error", b.on_requester_server_error.as_ref()),
+            ("on_call_refused", b.on_call_refused.as_ref()),
+            ("on_call_server_error", b.on_call_server_error.as_ref()),
+            ("on_aborted", b.on_aborted.as_ref()),
+            ("on_timeout", b.on_timeout.as_ref()),
+        ];
+        for (name, list) in others {
+            if let Some(i) = list.and_then(|l| l.iter().position(|x| *x == r)) {
+                return Err(self.invalid(
+                    &format!("browser.{name}[{i}]"),
+                    found,
+                    "a reaction of a refresh's error lists only (`on_refused`, `on_server_error`): the sign-out request a refused refresh sends is modelled for the tab's own refresh",
+                ));
+            }
+        }
+        let own = [("on_refused", &b.on_refused), ("on_server_error", &b.on_server_error)];
+        let mut at = None;
+        for (name, list) in own {
+            let mut hits = list.iter().enumerate().filter(|(_, x)| **x == r).map(|(i, _)| i);
+            if let Some(i) = hits.next() {
+                at.get_or_insert(format!("browser.{name}[{i}]"));
+            }
+            if let Some(i) = hits.next() {
+                return Err(self.invalid(
+                    &format!("browser.{name}[{i}]"),
+                    found,
+                    "the reaction at most once in a list (a tab has one sign-out request in flight at most)",
+                ));
+            }
+        }
+        let Some(field) = at else { return Ok(()) };
+        let Some(p) = self.protocol.as_ref() else {
+            return Err(self.invalid(
+                &field,
+                found,
+                "a reaction of a model with a `protocol` or `auth_server` section (its `sign_out` handler serves the request)",
+            ));
+        };
+        if p.sign_out_presents != crate::protocol::Presents::RefreshToken {
+            return Err(self.invalid(
+                "protocol.sign_out.presents",
+                "the access token",
+                "\"refresh_token\" (the default) with the reaction \"sign-out-request\": the request carries the refresh token the tab holds",
+            ));
+        }
+        let conflicts = [
+            ("no `follow_up` (the two share the tab's one request in flight; not modelled together)", b.follow_up.is_some()),
+            ("`requesters_per_tab` 1", b.requesters_per_tab > 1),
+            ("no `reloads_per_tab`", b.reloads_per_tab > 0),
+            ("one server node (`protocol.replicas` 1)", p.replicas > 1),
+            ("a `coordination` other than \"broadcast-leader\"", b.coordination == Coordination::BroadcastLeader),
+        ]
+        .map(|(what, on)| (what.to_string(), on));
+        self.refuse_first(&field, found, &conflicts, |why| format!("a reaction used with {why}"))
+    }
+
     /// Checks of `browser.refresh_triggers` and of each `browser.tab_settings[i].refresh_triggers`
     /// ([`crate::model::browser::triggers`]): one entry per requester; with
     /// "when-access-expired", an authorization-server model whose clock runs past the access
@@ -3310,6 +3408,7 @@ impl Scenario {
         self.validate_tab_settings()?;
         self.validate_refresh_triggers()?;
         self.validate_sign_out_lock()?;
+        self.validate_sign_out_request()?;
         self.validate_aborts()?;
         self.validate_crashes()?;
         self.validate_timeouts()?;

@@ -10,6 +10,7 @@ mod calls;
 mod ci;
 mod cli;
 mod client_binding;
+mod client_sign_out;
 mod construct_models;
 mod constructs;
 mod coordination;

@@ -574,9 +574,20 @@ pub struct BrowserCfg {
     /// `browser.sign_out_takes_lock`: a sign-out takes the Web Lock its tab's refreshes take
     /// ([`signout_lock`]).
     pub sign_out_takes_lock: bool,
+    /// `browser.sign_out_request`: whether the user's sign-out sends a request, or clears the
+    /// client's session locally and tells the server nothing ([`BrowserState::start_sign_out`]).
+    pub sign_out_request: super::policy::SignOutRequest,
 }
 
 impl BrowserCfg {
+    /// Whether a tab may send a request to the `sign_out` handler outside a sign-out: a
+    /// follow-up (`browser.follow_up`) or the reaction `sign-out-request` to a failed refresh.
+    pub fn sends_follow_ups(&self) -> bool {
+        self.follow_up.is_some()
+            || self.on_refused.contains(&Reaction::SignOutRequest)
+            || self.on_server_error.contains(&Reaction::SignOutRequest)
+    }
+
     /// Whether a tab's refresh requests carry its refresh round
     /// ([`requesters::round_address`]): with retries or aborts, an answer to an abandoned
     /// request must not be taken for a later one's.
@@ -628,6 +639,10 @@ pub enum Ran {
     KeptGoing,
     /// `log-out`, or the end of the list: the tab is logged out.
     LoggedOut,
+    /// `sign-out-request` sent the sign-out request with this refresh token (where the tab
+    /// keeps it now; `None`: it holds none), or, `false`, sent nothing because the tab's
+    /// earlier one is still in flight. The list goes on.
+    SentSignOut(Option<Token>, bool),
 }
 
 /// The browser actor's state.
@@ -942,6 +957,20 @@ impl BrowserState {
         };
         self.tabs[t as usize].follow_up = true;
         self.follow_up_out = Some(Send::FollowUp { tab: t, token });
+    }
+
+    /// The reaction `sign-out-request` of tab `t`: the protocol's sign-out request presenting
+    /// refresh token `token`, served as a revocation (no user signs out), unless the tab's
+    /// earlier one is still in flight (one per tab, as a follow-up). It waits in
+    /// [`Self::follow_up_out`] for the actor to send it in the same step. Returns whether it
+    /// was sent.
+    fn sign_out_request(&mut self, t: TabIx, token: Option<Token>) -> bool {
+        if self.tabs[t as usize].follow_up {
+            return false;
+        }
+        self.tabs[t as usize].follow_up = true;
+        self.follow_up_out = Some(Send::FollowUp { tab: t, token });
+        true
     }
 
     /// The follow-up a reaction of this step decided to send, if any ([`Self::follow_up_out`]).
@@ -1404,12 +1433,19 @@ impl BrowserState {
 
     /// The user signs out in tab `t`: `POST /auth/logout {mode}` with the tab's token, and
     /// with the access token it holds when the sign-out presents it ([`BrowserCfg::sign_out_access`]).
+    /// With `browser.sign_out_request: "none"` the client clears its session at once, as at a
+    /// sign-out's answer ([`Self::on_sign_out_reply`]), and sends nothing.
     pub fn start_sign_out(&mut self, cfg: &BrowserCfg, t: TabIx) -> Option<Send> {
         if self.tabs[t as usize].status != TabStatus::Idle || self.sign_outs_left == 0 {
             return None;
         }
         self.sign_outs_left -= 1;
         self.truth.signed_out = true;
+        if cfg.sign_out_request == super::policy::SignOutRequest::None {
+            // Local only: the client clears what it holds and sends nothing.
+            self.on_sign_out_reply(t);
+            return None;
+        }
         let cred = self.refresh_cred(cfg, t);
         let access = self.tabs[t as usize].access.filter(|_| cfg.sign_out_access);
         self.tabs[t as usize].status = TabStatus::SigningOut;
@@ -1647,6 +1683,11 @@ impl BrowserState {
                     trail.push(Ran::FoundSame(*r, stored));
                 }
                 Reaction::RefreshAndRetry => {} // calls only (refused in a refresh's lists)
+                Reaction::SignOutRequest => {
+                    let token = self.presented_now(cfg, t);
+                    let sent = self.sign_out_request(t, token);
+                    trail.push(Ran::SentSignOut(token, sent));
+                }
                 Reaction::Retry => {
                     let tab = &mut self.tabs[t as usize];
                     if tab.reaction_retries_left > 0 {
@@ -2005,7 +2046,7 @@ impl BrowserState {
                     }
                     trail.push(Ran::NoRetryLeft);
                 }
-                Reaction::WaitForTokenChange => {} // refused in a call's lists
+                Reaction::WaitForTokenChange | Reaction::SignOutRequest => {} // refused in a call's lists
                 Reaction::RefreshAndRetry => {
                     if call.retries_left > 0 {
                         let waiting = Call { retries_left: call.retries_left - 1, awaiting_refresh: true, ..call };
@@ -2155,6 +2196,7 @@ pub(crate) mod tests {
             refresh_triggers: vec![],
             tab_settings: vec![],
             sign_out_takes_lock: false,
+            sign_out_request: Default::default(),
             single_flight: false,
         }
     }

@@ -1344,6 +1344,7 @@ fn browser_cfg(sc: &Scenario) -> BrowserCfg {
             Vec::new()
         },
         sign_out_takes_lock: sc.browser.sign_out_takes_lock,
+        sign_out_request: sc.browser.sign_out_request,
         single_flight: sc.browser.single_flight,
         access_ttl: sc.time.access_token_ttl,
     }

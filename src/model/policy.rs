@@ -374,6 +374,19 @@ pub enum Reaction {
     /// (`createRequestQueueInterceptor`), then it sends the failed request again
     /// (`axios(error.response.config)`); zitadel/zitadel issue 9331.
     RefreshAndRetry,
+    /// The client sends the protocol's sign-out request with the refresh token where it keeps
+    /// it now (the jar's cookie in cookie mode, the browser attaching it; the stored token in
+    /// json mode), and the list goes on (end it with `log-out`): the app's `logOut()` on a
+    /// failed refresh POSTs the sign-out endpoint. The `sign_out` handler as written decides
+    /// and acts on that token, but no user signed out: the ground truth does not change, no
+    /// family is marked signed out and no sign-out is recorded (it is served as a
+    /// [`FollowUpAfter`]-style revocation, [`super::interpret::follow_up_presenting`]); its
+    /// answer is ignored. At most one in flight per tab: a refusal while the tab's request is
+    /// unanswered sends none. A refresh's error lists only (`on_refused`, `on_server_error`).
+    /// drips-network/app `src/lib/utils/wave/auth.ts` (f0842ee^, PR 1884): the `catch` of
+    /// `getRefreshedAuthToken` awaits `logOut()`, which POSTs `/api/auth/logout` with
+    /// `credentials: 'include'`.
+    SignOutRequest,
 }
 
 /// One thing a tab does with a refresh answered 2xx, in the order the model file lists them
@@ -634,6 +647,22 @@ pub enum SignOutNotice {
     /// A `signed-out` message posted on a `BroadcastChannel` (supabase/auth-js
     /// `_notifyAllSubscribers('SIGNED_OUT')`, Auth.js `broadcast()` on `signOut`).
     BroadcastChannel,
+}
+
+/// Whether the user's sign-out sends a request (`browser.sign_out_request`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignOutRequest {
+    /// The tab sends the protocol's sign-out request and clears its session at the answer.
+    /// The default.
+    #[default]
+    Sent,
+    /// Local only: the client clears its stored session (the jar, the shared entry, the tab's
+    /// copy) and is logged out at the click, and tells the server nothing, so the server's
+    /// session stays alive (clerk/cli before PR 418, `packages/cli-core/src/commands/auth/logout.ts`:
+    /// `clerk auth logout` deleted the stored OAuth session and never called the revocation
+    /// endpoint).
+    None,
 }
 
 /// What a tab does when the notice of another tab's sign-out reaches it

@@ -193,9 +193,9 @@ fn absent_actions(m: &RefreshModel) -> Vec<(&'static str, &'static str)> {
         .collect();
     let none = |f: &dyn Fn(&crate::model::browser::BrowserCfg) -> bool| !cfgs.iter().any(|c| f(c));
     let mut out = vec![];
-    if none(&|c| c.follow_up.is_some()) {
+    if none(&|c| c.sends_follow_ups()) {
         for a in ["ServerReceivesFollowUp", "TabReceivesFollowUpResponse"] {
-            out.push((a, "has no follow-up request (`browser.follow_up`)"));
+            out.push((a, "has no follow-up request (`browser.follow_up`) and no reaction \"sign-out-request\""));
         }
     }
     if none(&|c| c.sign_out_notice != SignOutNotice::None) {

@@ -1219,6 +1219,15 @@ fn describe_in(
                 None,
             )
         }
+        ActorModelAction::Timeout(_, Timer::TabSignsOut(t)) if signs_out_locally(m, browser) => (
+            who(*t),
+            "TabSignsOut".into(),
+            format!(
+                "the user signs out in {}: the client clears its stored session and sends nothing (a local-only sign-out): it is logged out, and the server is not told",
+                who(*t)
+            ),
+            None,
+        ),
         ActorModelAction::Timeout(_, Timer::TabSignsOut(t))
             if model::browser_at(after, browser).tabs[*t as usize].status == TabStatus::LoggedOut =>
         {
@@ -1908,9 +1917,15 @@ fn describe_in(
                     "server".to_string(),
                     "ServerReceivesFollowUp",
                     format!(
-                        "server receives {}'s follow-up: {} (a revocation, not a sign-out){}",
+                        "server receives {}'s {}: {} ({}){}",
                         who(*tab),
+                        follow_up_noun(m, browser),
                         view.text,
+                        if follow_up_noun(m, browser) == "follow-up" {
+                            "a revocation, not a sign-out"
+                        } else {
+                            "a reaction to its failed refresh, not the user's sign-out"
+                        },
                         follow_up_rule_words(m, before, *token)
                     ),
                 ),
@@ -1919,7 +1934,7 @@ fn describe_in(
                     (
                         w.clone(),
                         "TabReceivesFollowUpResponse",
-                        format!("{w} gets {} for its follow-up and ignores it", view.text),
+                        format!("{w} gets {} for its {} and ignores it", view.text, follow_up_noun(m, browser)),
                     )
                 }
                 Msg::Query { client, sql, .. } => {
@@ -2229,6 +2244,22 @@ fn resumed_calls_text(before: &BrowserState, after: &BrowserState, call: &str) -
     s
 }
 
+/// Whether the user's sign-out in browser actor `browser` is local only
+/// (`browser.sign_out_request: "none"`): the client clears its session and sends nothing.
+fn signs_out_locally(m: &RefreshModel, browser: usize) -> bool {
+    matches!(&m.actors[browser], Node::Browser { cfg, .. } if cfg.sign_out_request == model::policy::SignOutRequest::None)
+}
+
+/// What browser actor `browser`'s request to the `sign_out` handler outside a sign-out is
+/// called: `follow-up` (`browser.follow_up`) or, without one, `sign-out request (after its
+/// failed refresh)`, sent by the reaction `sign-out-request` (the two are not combined).
+fn follow_up_noun(m: &RefreshModel, browser: usize) -> &'static str {
+    match &m.actors[browser] {
+        Node::Browser { cfg, .. } if cfg.follow_up.is_none() => "sign-out request (after its failed refresh)",
+        _ => "follow-up",
+    }
+}
+
 /// Whether the tab's reaction to a refresh's 2xx (`browser.on_ok`) of browser actor `browser`
 /// stores the new token nowhere (`on_ok: []`).
 fn stores_nothing(m: &RefreshModel, browser: usize) -> bool {
@@ -2284,6 +2315,13 @@ fn ran_words(r: &model::browser::Ran) -> String {
         Ran::SentAgain(_, x) => format!("sends the refresh again with the stored token={}", token(*x)),
         Ran::NoRetryLeft => "has no retry left".to_string(),
         Ran::KeptGoing => "keeps going".to_string(),
+        Ran::SentSignOut(x, true) => {
+            format!("sends the sign-out request with the refresh token it holds now (refresh_token={})", token(*x))
+        }
+        Ran::SentSignOut(_, false) => {
+            "sends no sign-out request (its earlier one is still in flight, and a tab has at most one in flight)"
+                .to_string()
+        }
         Ran::LoggedOut => "is logged out".to_string(),
     }
 }
