@@ -1512,27 +1512,34 @@ impl Scenario {
     /// - with calls or ordinary requests, an access token of the sign-in (tick 0, lifetime L
     ///   = `time.access_token_ttl`) is first refused at tick L + 1;
     /// - with a claimed reuse interval W (`reuse_interval`), a token superseded at the earliest
-    ///   rotation R is first refused at tick R + W + 1, where R is L + 1 when only a refused
-    ///   call can start a refresh (no tab refresh budget, reload, refresh margin or attacker),
-    ///   else 0.
+    ///   rotation R ([`Scenario::earliest_rotation`]) is first refused at tick R + W + 1; a
+    ///   model whose clock never runs (`max_ticks` 0) is warned too, as its window never
+    ///   closes, and a model where nothing refreshes is not.
     ///
-    /// Each warning names `time.max_ticks`, its value and the value needed.
+    /// Each warning names `time.max_ticks`, its value and the value needed (and says when that
+    /// is beyond [`MAX_TICKS`]).
     pub fn horizon_warnings(&self) -> Vec<String> {
         let (b, t) = (&self.browser, &self.time);
-        if t.max_ticks == 0 {
-            return vec![];
-        }
         let (max, ttl) = (u16::from(t.max_ticks), u16::from(t.access_token_ttl));
+        let cap = u16::from(MAX_TICKS);
+        let beyond = |needed: u16| {
+            if needed > cap {
+                format!(" (beyond the largest `time.max_ticks`, {cap}: shorten the lifetimes or the window in ticks to see it)")
+            } else {
+                String::new()
+            }
+        };
         let mut out = Vec::new();
         let reads_access = self.is_auth_server() && b.mode != AuthMode::Session;
-        if reads_access && (b.calls_per_tab > 0 || b.requests_per_tab > 0) && max < ttl + 1 {
+        if max > 0 && reads_access && (b.calls_per_tab > 0 || b.requests_per_tab > 0) && max < ttl + 1 {
             out.push(format!(
                 "the clock stops before any access token expires: `time.max_ticks` is {max}, and the sign-in's \
                  access token (`time.access_token_ttl` {ttl}, minted at tick 0) is accepted while its `exp` >= now, \
                  so first refused at tick {}: set `time.max_ticks` to at least {} to see a call or request refused \
-                 for an expired token",
+                 for an expired token{}",
                 ttl + 1,
-                ttl + 1
+                ttl + 1,
+                beyond(ttl + 1)
             ));
         }
         let window = self
@@ -1541,32 +1548,71 @@ impl Scenario {
             .map(|p| p.reuse_interval)
             .or_else(|| self.session_server_spec.as_ref().map(|s| s.reuse_interval))
             .unwrap_or(0);
-        if window > 0 {
-            let budgets = crate::model::browser::tab_settings::resolve(b).iter().any(|s| s.refreshes > 0);
-            let retried = b.on_call_refused.iter().chain(&b.on_call_server_error).flatten().any(|r| *r == Reaction::RefreshAndRetry);
-            let only_after_refusal = reads_access
-                && !budgets
-                && b.reloads_per_tab == 0
-                && b.call_refresh_margin.is_none()
-                && self.attacker.is_none()
-                && b.calls_per_tab > 0
-                && retried;
-            let (rotation, why) = if only_after_refusal {
-                (ttl + 1, format!("the earliest rotation is at tick {} (a refresh starts only when a call is refused, and the sign-in's access token is first refused then)", ttl + 1))
-            } else {
-                (0, "a rotation can happen at tick 0".to_string())
-            };
-            let closes = rotation + u16::from(window) + 1;
-            if max < closes {
-                out.push(format!(
-                    "the clock stops before a reuse window can close: `time.max_ticks` is {max}; {why}, and a token \
-                     it supersedes is answered for `reuse_interval` {window} tick(s) after it, so first refused at \
-                     tick {closes}: set `time.max_ticks` to at least {closes} (a request arriving after the window \
-                     is otherwise never explored)"
-                ));
-            }
+        if window == 0 {
+            return out;
+        }
+        let Some((rotation, why)) = self.earliest_rotation() else { return out };
+        let closes = rotation + u16::from(window) + 1;
+        if max == 0 {
+            out.push(format!(
+                "the clock never runs (`time.max_ticks` 0), so the reuse window ({window} tick(s)) never closes: \
+                 a token a rotation supersedes is answered for the whole run; {why}, so it is first refused at tick \
+                 {closes}: set `time.max_ticks` to at least {closes}{} to explore requests arriving after it (with \
+                 0, every request arrives inside the window, and the verdicts assume so)",
+                beyond(closes)
+            ));
+        } else if max < closes {
+            out.push(format!(
+                "the clock stops before a reuse window can close: `time.max_ticks` is {max}; {why}, and a token \
+                 it supersedes is answered for the reuse window ({window} tick(s)) after it, so first refused at \
+                 tick {closes}: set `time.max_ticks` to at least {closes}{} (a request arriving after the window \
+                 is otherwise never explored)",
+                beyond(closes)
+            ));
         }
         out
+    }
+
+    /// The earliest tick at which a refresh can rotate a token, with its reason in words, for
+    /// [`Scenario::horizon_warnings`]; `None` when nothing in the model refreshes. Tick 0 unless
+    /// the only refreshes are a call's: before a call whose token expires within
+    /// `call_refresh_margin` N ticks (from tick `access_token_ttl` + 1 - N) or after a refused
+    /// call (`refresh-and-retry`, from tick `access_token_ttl` + 1, when the sign-in's access
+    /// token is first refused).
+    fn earliest_rotation(&self) -> Option<(u16, String)> {
+        let b = &self.browser;
+        let ttl = u16::from(self.time.access_token_ttl);
+        let reads_access = self.is_auth_server() && b.mode != AuthMode::Session;
+        let budgets = crate::model::browser::tab_settings::resolve(b).iter().any(|s| s.refreshes > 0);
+        let other = budgets
+            || b.reloads_per_tab > 0
+            || b.retries_per_tab > 0
+            || b.requests_per_tab > 0
+            || self.attacker.is_some()
+            || !reads_access;
+        if other {
+            return Some((0, "a rotation can happen at tick 0".to_string()));
+        }
+        if b.calls_per_tab == 0 {
+            return None;
+        }
+        let retried =
+            b.on_call_refused.iter().chain(&b.on_call_server_error).flatten().any(|r| *r == Reaction::RefreshAndRetry);
+        let by_margin = b.call_refresh_margin.map(|n| (ttl + 1).saturating_sub(u16::from(n)));
+        let by_refusal = retried.then_some(ttl + 1);
+        let at = by_margin.into_iter().chain(by_refusal).min()?;
+        let how = match (by_margin, by_refusal) {
+            (Some(m), _) if m == at => format!(
+                "the earliest rotation is at tick {at} (a refresh starts only before a call whose access token \
+                 expires within `browser.call_refresh_margin` {} tick(s))",
+                b.call_refresh_margin.unwrap_or(0)
+            ),
+            _ => format!(
+                "the earliest rotation is at tick {at} (a refresh starts only when a call is refused, and the \
+                 sign-in's access token is first refused then)"
+            ),
+        };
+        Some((at, how))
     }
 
     /// The warning of [`Scenario::warnings`] for calls whose access token can expire in flight.
@@ -2550,6 +2596,8 @@ impl Scenario {
                 ("`refresh_triggers`", b.refresh_triggers.is_some()),
                 ("`tab_settings`", b.tab_settings.is_some()),
                 ("an `on_ok` that stores in the cookie jar or starts a later render stage (json mode stores with `store-shared` and `store-in-tab`)", field == "browser.ok_writes" && on_ok.iter().any(|r| matches!(r, crate::model::policy::OkReaction::StoreInCookie | crate::model::policy::OkReaction::NextStageRefreshesWithOriginalToken))),
+                ("an `on_ok` without `store-shared` (the two writes are of the stored refresh token and access token: with nothing written to storage there is no second write)", field == "browser.ok_writes" && !on_ok.contains(&crate::model::policy::OkReaction::StoreShared)),
+                ("the reaction `sign-out-request` (its request shares the follow-up's path, and a process that dies with it in flight is not modelled)", field == "browser.crashes_per_tab" && b.on_refused.iter().chain(&b.on_server_error).any(|r| *r == Reaction::SignOutRequest)),
             ]
             .map(|(what, on)| (what.to_string(), on))
         };
@@ -2631,15 +2679,11 @@ impl Scenario {
         })
     }
 
-    /// Checks of the reaction `wait-for-token-change` and `browser.token_change_wait`
-    /// ([`crate::model::browser::store_wait`]): the reaction only in a refresh's error lists
-    /// (`on_refused`, `on_server_error`), in json mode (page script reads the token), with the
-    /// wait's length; the length only with the reaction, within the clock's horizon; and none
-    /// of the options whose reactions or rounds the wait is not modelled with.
-    fn validate_store_wait(&self) -> Result<(), ScenarioError> {
+    /// Refuses `reaction` (written `found`) in every reaction list other than a refresh's own
+    /// error lists (`on_refused`, `on_server_error`): `what` names what it does, modelled for the
+    /// tab's own refresh only. The error names the list entry (`browser.on_timeout[1]`).
+    fn only_in_refresh_error_lists(&self, reaction: Reaction, found: &str, what: &str) -> Result<(), ScenarioError> {
         let b = &self.browser;
-        let wait = Reaction::WaitForTokenChange;
-        let found = "\"wait-for-token-change\"";
         let others = [
             ("on_requester_refused", b.on_requester_refused.as_ref()),
             ("on_requester_server_error", b.on_requester_server_error.as_ref()),
@@ -2649,14 +2693,29 @@ impl Scenario {
             ("on_timeout", b.on_timeout.as_ref()),
         ];
         for (name, list) in others {
-            if let Some(i) = list.and_then(|l| l.iter().position(|r| *r == wait)) {
+            if let Some(i) = list.and_then(|l| l.iter().position(|r| *r == reaction)) {
                 return Err(self.invalid(
                     &format!("browser.{name}[{i}]"),
                     found,
-                    "a reaction of a refresh's error lists only (`on_refused`, `on_server_error`): the wait for the stored token is modelled for the tab's own refresh",
+                    &format!(
+                        "a reaction of a refresh's error lists only (`on_refused`, `on_server_error`): {what} is modelled for the tab's own refresh"
+                    ),
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Checks of the reaction `wait-for-token-change` and `browser.token_change_wait`
+    /// ([`crate::model::browser::store_wait`]): the reaction only in a refresh's error lists
+    /// (`on_refused`, `on_server_error`), in json mode (page script reads the token), with the
+    /// wait's length; the length only with the reaction, within the clock's horizon; and none
+    /// of the options whose reactions or rounds the wait is not modelled with.
+    fn validate_store_wait(&self) -> Result<(), ScenarioError> {
+        let b = &self.browser;
+        let wait = Reaction::WaitForTokenChange;
+        let found = "\"wait-for-token-change\"";
+        self.only_in_refresh_error_lists(wait, found, "the wait for the stored token")?;
         let own = [("on_refused", &b.on_refused), ("on_server_error", &b.on_server_error)];
         let at =
             own.iter().find_map(|(name, l)| l.iter().position(|r| *r == wait).map(|i| format!("browser.{name}[{i}]")));
@@ -2879,23 +2938,7 @@ impl Scenario {
         let b = &self.browser;
         let r = Reaction::SignOutRequest;
         let found = "\"sign-out-request\"";
-        let others = [
-            ("on_requester_refused", b.on_requester_refused.as_ref()),
-            ("on_requester_server_error", b.on_requester_server_error.as_ref()),
-            ("on_call_refused", b.on_call_refused.as_ref()),
-            ("on_call_server_error", b.on_call_server_error.as_ref()),
-            ("on_aborted", b.on_aborted.as_ref()),
-            ("on_timeout", b.on_timeout.as_ref()),
-        ];
-        for (name, list) in others {
-            if let Some(i) = list.and_then(|l| l.iter().position(|x| *x == r)) {
-                return Err(self.invalid(
-                    &format!("browser.{name}[{i}]"),
-                    found,
-                    "a reaction of a refresh's error lists only (`on_refused`, `on_server_error`): the sign-out request a refused refresh sends is modelled for the tab's own refresh",
-                ));
-            }
-        }
+        self.only_in_refresh_error_lists(r, found, "the sign-out request a refused refresh sends")?;
         let own = [("on_refused", &b.on_refused), ("on_server_error", &b.on_server_error)];
         let mut at = None;
         for (name, list) in own {
@@ -2927,7 +2970,10 @@ impl Scenario {
             ));
         }
         let conflicts = [
-            ("no `follow_up` (the two share the tab's one request in flight; not modelled together)", b.follow_up.is_some()),
+            (
+                "no `follow_up` (the two share the tab's one request in flight; not modelled together)",
+                b.follow_up.is_some(),
+            ),
             ("`requesters_per_tab` 1", b.requesters_per_tab > 1),
             ("no `reloads_per_tab`", b.reloads_per_tab > 0),
             ("one server node (`protocol.replicas` 1)", p.replicas > 1),

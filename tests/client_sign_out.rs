@@ -99,7 +99,10 @@ fn clerk_logout_that_revokes_ends_the_grant() {
     let (sc, _, r) = crate::util::checked(CLERK_AFTER);
     assert!(r.unique_states >= 10, "searched: {}", r.unique_states);
     assert_eq!(status(&r, "sign_out_completes"), Verdict::Reached);
-    assert_eq!(crate::util::answered(&sc, "sign-out-ends-the-server-session").answer, refresh_check::query::Answer::Holds);
+    assert_eq!(
+        crate::util::answered(&sc, "sign-out-ends-the-server-session").answer,
+        refresh_check::query::Answer::Holds
+    );
     let files = crate::common::TempFiles::new();
     let path = files.copy_model(CLERK_AFTER, "local.json", |doc| {
         doc["browser"]["sign_out_request"] = serde_json::json!("none");

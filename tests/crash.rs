@@ -69,10 +69,9 @@ fn souz_write_order_one_write_or_no_crash_keeps_the_session() {
     let (_, _, fixed) = checked("models/souz-codex-oauth-refresh-token-written-first.json");
     assert_eq!(status(&fixed, "no_spurious_logout"), Verdict::Holds);
     assert!(fixed.unique_states > 50, "searched: {}", fixed.unique_states);
-    for (from, to) in [
-        ("\"ok_writes\": \"access-then-refresh\",", ""),
-        ("\"crashes_per_tab\": 1", "\"crashes_per_tab\": 0"),
-    ] {
+    for (from, to) in
+        [("\"ok_writes\": \"access-then-refresh\",", ""), ("\"crashes_per_tab\": 1", "\"crashes_per_tab\": 0")]
+    {
         let (_, _, r) = variant(SOUZ, from, to);
         assert_eq!(status(&r, "no_spurious_logout"), Verdict::Holds, "{from} -> {to}");
         assert_eq!(status(&r, "converges_to_live_token"), Verdict::Holds, "{from} -> {to}");
@@ -116,6 +115,35 @@ fn two_writes_and_crashes_bad_input_is_refused_with_the_field() {
             "browser.crashes_per_tab",
             "`reloads_per_tab` above 0",
         ),
+        // Nothing written to storage: no second write to make (the trace would claim one).
+        (
+            src.replace(
+                "\"ok_writes\": \"access-then-refresh\",",
+                "\"ok_writes\": \"access-then-refresh\", \"on_ok\": [],",
+            ),
+            "\"ok_writes\"",
+            "browser.ok_writes",
+            "an `on_ok` without `store-shared`",
+        ),
+        (
+            src.replace(
+                "\"ok_writes\": \"access-then-refresh\",",
+                "\"ok_writes\": \"access-then-refresh\", \"on_ok\": [\"store-in-tab\"],",
+            ),
+            "\"ok_writes\"",
+            "browser.ok_writes",
+            "an `on_ok` without `store-shared`",
+        ),
+        // A crash with a sign-out request in flight would leave it to the restarted process.
+        (
+            src.replace(
+                "\"ok_writes\": \"access-then-refresh\",",
+                "\"on_refused\": [\"sign-out-request\", \"keep-going\"],",
+            ),
+            "\"crashes_per_tab\"",
+            "browser.crashes_per_tab",
+            "the reaction `sign-out-request`",
+        ),
     ];
     let cases: Vec<(String, &str, &str, &str)> = cases.into_iter().collect();
     crate::util::refused_at(&src, &cases);
@@ -139,7 +167,13 @@ fn nextjs_81570_server_component_rotation_never_reaches_the_jar() {
             ("tab A", "TabReceivesRefreshResponse"),
         ])
     );
-    assert!(q.steps[2].text.ends_with("it stores nothing (`on_requester_ok` is empty: the new token never reaches the browser)"), "{}", q.steps[2].text);
+    assert!(
+        q.steps[2]
+            .text
+            .ends_with("it stores nothing (`on_requester_ok` is empty: the new token never reaches the browser)"),
+        "{}",
+        q.steps[2].text
+    );
     assert!(q.steps[3].text.ends_with("with the jar's refresh cookie (token=1)"), "{}", q.steps[3].text);
     assert!(q.steps[4].text.contains("rule `reuse` → invalid_grant"), "{}", q.steps[4].text);
     assert_eq!(q.steps[5].text, "tab A gets 400 invalid_grant and is logged out");

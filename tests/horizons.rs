@@ -55,7 +55,7 @@ fn a_clock_that_stops_before_a_window_closes_is_named_with_the_ticks_it_needs() 
     assert!(
         warnings[0].contains("`time.max_ticks` is 4")
             && warnings[0].contains("the earliest rotation is at tick 3")
-            && warnings[0].contains("`reuse_interval` 1")
+            && warnings[0].contains("the reuse window (1 tick(s))")
             && warnings[0].contains("set `time.max_ticks` to at least 5"),
         "{}",
         warnings[0]
@@ -168,9 +168,21 @@ fn refusals_say_what_to_write_instead() {
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     let err = err_of(src.replace("\"reuse_interval\": 1", "\"grace_period\": 1"));
-    assert!(err.contains("unknown field `grace_period`") && err.contains("a grace window is a `refresh` rule whose guard is the window") && err.contains("`protocol.reuse_interval` N"), "{err}");
-    let err = err_of(src.replace("\"retry_limit\": 1", "\"retry_limit\": 1, \"retries_per_tab\": 1, \"on_timeout\": [\"retry-once\"]"));
-    assert!(err.contains("field `browser.on_timeout[0]`: unknown variant `retry-once`") && err.contains("`retry`"), "{err}");
+    assert!(
+        err.contains("unknown field `grace_period`")
+            && err.contains("a grace window is a `refresh` rule whose guard is the window")
+            && err.contains("`protocol.reuse_interval` N"),
+        "{err}"
+    );
+    let err =
+        err_of(src.replace(
+            "\"retry_limit\": 1",
+            "\"retry_limit\": 1, \"retries_per_tab\": 1, \"on_timeout\": [\"retry-once\"]",
+        ));
+    assert!(
+        err.contains("field `browser.on_timeout[0]`: unknown variant `retry-once`") && err.contains("`retry`"),
+        "{err}"
+    );
     assert!(!err.contains("refresh-and-retry"), "{err}");
     let err = err_of(src.replace("\"reply\": \"ok presented.child\"", "\"reply\": \"ok child\""));
     let line = err.lines().next().unwrap();
@@ -180,5 +192,56 @@ fn refusals_say_what_to_write_instead() {
         src.replace("\"tabs\": 2", "\"tabs\": 1, \"requesters_per_tab\": 2")
             .replace("\"retry_limit\": 1", "\"retry_limit\": 1, \"retries_per_tab\": 1"),
     );
-    assert!(err.contains("several requesters of one tab share no retry budget; write code paths that each retry as `tabs`"), "{err}");
+    assert!(
+        err.contains("several requesters of one tab share no retry budget; write code paths that each retry as `tabs`"),
+        "{err}"
+    );
+}
+
+/// The earliest rotation is counted from what can start a refresh: a call's refresh margin N
+/// starts one at tick `access_token_ttl` + 1 - N; nothing that refreshes means no warning; a
+/// clock that never runs is named (its window never closes); a tick count beyond the largest
+/// `max_ticks` is said to be.
+#[test]
+fn the_earliest_rotation_is_what_the_model_can_start() {
+    // Lifetime 1, margin 0, no retry: a refresh before a call at tick 2 at the earliest, the
+    // window of 1 answers until tick 3, first refused at tick 4.
+    let mut m = spa(1, 1, 3);
+    m["browser"]["call_refresh_margin"] = json!(0);
+    m["browser"]["on_call_refused"] = json!(["log-out"]);
+    m["browser"].as_object_mut().unwrap().remove("retry_limit");
+    let w = parse(&m).horizon_warnings();
+    assert!(
+        w.len() == 1
+            && w[0].contains("the earliest rotation is at tick 2")
+            && w[0].contains("call_refresh_margin` 0")
+            && w[0].contains("set `time.max_ticks` to at least 4"),
+        "{w:?}"
+    );
+    m["time"]["max_ticks"] = json!(4);
+    assert!(parse(&m).horizon_warnings().is_empty(), "{:?}", parse(&m).horizon_warnings());
+
+    // No margin and no refresh after a refused call: nothing rotates, nothing to warn of.
+    let mut none = spa(1, 1, 1);
+    none["browser"]["on_call_refused"] = json!(["log-out"]);
+    none["browser"].as_object_mut().unwrap().remove("retry_limit");
+    assert!(
+        parse(&none).horizon_warnings().iter().all(|w| !w.contains("reuse window")),
+        "{:?}",
+        parse(&none).horizon_warnings()
+    );
+
+    // A clock that never runs: the window never closes.
+    let w = parse(&spa(2, 1, 0)).horizon_warnings();
+    assert!(
+        w.len() == 1 && w[0].contains("the clock never runs") && w[0].contains("set `time.max_ticks` to at least 5"),
+        "{w:?}"
+    );
+
+    // A lifetime beyond the clock's largest horizon is said to be.
+    let w = parse(&spa(16, 1, 16)).horizon_warnings();
+    assert!(
+        w.iter().any(|w| w.contains("at least 17") && w.contains("beyond the largest `time.max_ticks`, 16")),
+        "{w:?}"
+    );
 }

@@ -49,7 +49,8 @@ impl BrowserState {
                         self.storage = Some(tok);
                         if cfg.on_stored_token_written == WrittenListener::Adopt {
                             for (u, other) in self.tabs.iter_mut().enumerate() {
-                                if u != t as usize && !matches!(other.status, TabStatus::LoggedOut | TabStatus::Closed) {
+                                if u != t as usize && !matches!(other.status, TabStatus::LoggedOut | TabStatus::Closed)
+                                {
                                     other.token = Some(tok);
                                 }
                             }

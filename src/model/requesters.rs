@@ -379,7 +379,10 @@ impl BrowserState {
                         }
                         // Refused by the model file's checks with several requesters; calls only;
                         // the tab's own lists only.
-                        Reaction::Retry | Reaction::RefreshAndRetry | Reaction::WaitForTokenChange | Reaction::SignOutRequest => {} // refused in a requester's lists
+                        Reaction::Retry
+                        | Reaction::RefreshAndRetry
+                        | Reaction::WaitForTokenChange
+                        | Reaction::SignOutRequest => {} // refused in a requester's lists
                     }
                 }
                 trail.push(Ran::LoggedOut);

@@ -787,7 +787,9 @@ fn tab_words(b: &BrowserState, i: usize, mode: AuthMode, stored: &str) -> String
         TabStatus::WritingSecond { refresh: Some(tok) } => {
             format!("between its two storage writes (refresh token={tok} not written yet)")
         }
-        TabStatus::WritingSecond { refresh: None } => "between its two storage writes (access token not written yet)".into(),
+        TabStatus::WritingSecond { refresh: None } => {
+            "between its two storage writes (access token not written yet)".into()
+        }
         TabStatus::WaitingForTokenChange { sent, since, .. } => match sent {
             Some(tok) => format!(
                 "refused; waiting for the stored token to change from token={tok} (since browser clock {since})"
